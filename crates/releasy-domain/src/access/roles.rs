@@ -1,0 +1,230 @@
+//! Operator roles and the matrix that maps each admin action to the roles allowed to
+//! perform it. The admin bootstrap key acts as `platform_admin`.
+
+use std::collections::BTreeSet;
+
+/// A role an operator can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OperatorRole {
+    /// Everything.
+    PlatformAdmin,
+    /// Reads, and revokes keys.
+    PlatformSupport,
+    /// Creates and publishes releases and their artifacts.
+    ReleasePublisher,
+}
+
+impl OperatorRole {
+    /// Every role.
+    pub const ALL: [OperatorRole; 3] = [
+        OperatorRole::PlatformAdmin,
+        OperatorRole::PlatformSupport,
+        OperatorRole::ReleasePublisher,
+    ];
+
+    /// The claim value naming this role.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OperatorRole::PlatformAdmin => "platform_admin",
+            OperatorRole::PlatformSupport => "platform_support",
+            OperatorRole::ReleasePublisher => "release_publisher",
+        }
+    }
+
+    /// The role a claim value names; `None` for values that map to no role.
+    pub fn from_claim(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|role| role.as_str() == value)
+    }
+}
+
+/// An admin or release action that the role matrix governs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// `POST /v1/admin/customers`
+    CreateCustomer,
+    /// `PATCH /v1/admin/customers/{id}`
+    UpdateCustomer,
+    /// `GET /v1/admin/customers`
+    ListCustomers,
+    /// `GET /v1/admin/customers/{id}`
+    GetCustomer,
+    /// `POST /v1/admin/keys`
+    CreateKey,
+    /// `POST /v1/admin/keys/revoke`
+    RevokeKey,
+    /// `GET .../entitlements`
+    ListEntitlements,
+    /// `POST .../entitlements`
+    CreateEntitlement,
+    /// `PATCH .../entitlements/{id}`
+    UpdateEntitlement,
+    /// `DELETE .../entitlements/{id}`
+    DeleteEntitlement,
+    /// `POST /v1/releases`
+    CreateRelease,
+    /// `POST /v1/releases/{id}/publish`
+    PublishRelease,
+    /// `POST /v1/releases/{id}/artifacts/presign`
+    PresignArtifact,
+    /// `POST /v1/releases/{id}/artifacts`
+    RegisterArtifact,
+    /// `GET /v1/releases` as an operator
+    ListReleases,
+    /// `POST /v1/releases/{id}/unpublish`
+    UnpublishRelease,
+    /// `DELETE /v1/releases/{id}`
+    DeleteRelease,
+    /// `GET /v1/admin/audit-events`
+    ReadAuditEvents,
+}
+
+impl Action {
+    /// Every action.
+    pub const ALL: [Action; 18] = [
+        Action::CreateCustomer,
+        Action::UpdateCustomer,
+        Action::ListCustomers,
+        Action::GetCustomer,
+        Action::CreateKey,
+        Action::RevokeKey,
+        Action::ListEntitlements,
+        Action::CreateEntitlement,
+        Action::UpdateEntitlement,
+        Action::DeleteEntitlement,
+        Action::CreateRelease,
+        Action::PublishRelease,
+        Action::PresignArtifact,
+        Action::RegisterArtifact,
+        Action::ListReleases,
+        Action::UnpublishRelease,
+        Action::DeleteRelease,
+        Action::ReadAuditEvents,
+    ];
+}
+
+/// The role matrix: whether `role` may perform `action`.
+pub const fn role_allows(role: OperatorRole, action: Action) -> bool {
+    use Action::*;
+    use OperatorRole::*;
+    match role {
+        PlatformAdmin => true,
+        PlatformSupport => matches!(
+            action,
+            ListCustomers
+                | GetCustomer
+                | RevokeKey
+                | ListEntitlements
+                | ListReleases
+                | ReadAuditEvents
+        ),
+        ReleasePublisher => matches!(
+            action,
+            CreateRelease | PublishRelease | PresignArtifact | RegisterArtifact | ListReleases
+        ),
+    }
+}
+
+/// An authenticated operator: a subject (for logs) and the roles it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    /// Who it is: the token's `sub`, or `admin_key` for the bootstrap key.
+    pub subject: String,
+    /// Its mapped roles; never empty.
+    pub roles: BTreeSet<OperatorRole>,
+}
+
+impl Operator {
+    /// The operator the admin bootstrap key authenticates.
+    pub fn admin_key() -> Self {
+        Self {
+            subject: "admin_key".to_owned(),
+            roles: BTreeSet::from([OperatorRole::PlatformAdmin]),
+        }
+    }
+
+    /// Whether any of the operator's roles allows `action`.
+    pub fn may(&self, action: Action) -> bool {
+        self.roles.iter().any(|role| role_allows(*role, action))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Action::*;
+
+    /// The contract's matrix, row by row: (action, admin, support, publisher).
+    const MATRIX: [(Action, bool, bool, bool); 18] = [
+        (CreateCustomer, true, false, false),
+        (UpdateCustomer, true, false, false),
+        (CreateKey, true, false, false),
+        (ListCustomers, true, true, false),
+        (GetCustomer, true, true, false),
+        (RevokeKey, true, true, false),
+        (ListEntitlements, true, true, false),
+        (CreateEntitlement, true, false, false),
+        (UpdateEntitlement, true, false, false),
+        (DeleteEntitlement, true, false, false),
+        (CreateRelease, true, false, true),
+        (PublishRelease, true, false, true),
+        (PresignArtifact, true, false, true),
+        (RegisterArtifact, true, false, true),
+        (ListReleases, true, true, true),
+        (UnpublishRelease, true, false, false),
+        (DeleteRelease, true, false, false),
+        (ReadAuditEvents, true, true, false),
+    ];
+
+    #[test]
+    fn every_action_and_role_follows_the_matrix() {
+        for (action, admin, support, publisher) in MATRIX {
+            assert_eq!(
+                role_allows(OperatorRole::PlatformAdmin, action),
+                admin,
+                "{action:?}"
+            );
+            assert_eq!(
+                role_allows(OperatorRole::PlatformSupport, action),
+                support,
+                "{action:?}"
+            );
+            assert_eq!(
+                role_allows(OperatorRole::ReleasePublisher, action),
+                publisher,
+                "{action:?}"
+            );
+        }
+        // The table covers every action exactly once.
+        for action in Action::ALL {
+            assert_eq!(
+                MATRIX.iter().filter(|row| row.0 == action).count(),
+                1,
+                "{action:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn roles_combine_as_a_union() {
+        let op = Operator {
+            subject: "ops".into(),
+            roles: BTreeSet::from([
+                OperatorRole::PlatformSupport,
+                OperatorRole::ReleasePublisher,
+            ]),
+        };
+        assert!(op.may(CreateRelease));
+        assert!(op.may(RevokeKey));
+        assert!(!op.may(DeleteRelease));
+        assert!(Operator::admin_key().may(DeleteRelease));
+    }
+
+    #[test]
+    fn claim_values_map_to_roles() {
+        assert_eq!(
+            OperatorRole::from_claim("platform_support"),
+            Some(OperatorRole::PlatformSupport)
+        );
+        assert_eq!(OperatorRole::from_claim("admin"), None);
+    }
+}

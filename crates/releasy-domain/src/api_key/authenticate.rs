@@ -1,0 +1,264 @@
+//! The rule that decides whether a presented customer key is accepted, and the audit
+//! trail it leaves either way.
+
+use std::sync::Arc;
+
+use crate::api_key::{ApiKeySecret, AuthCandidate, KeyType, Scope, ScopeSet};
+use crate::audit::{AuditEvent, AuthReason};
+use crate::ports::{ApiKeyRepository, AuditRepository, Clock, HashError, KeyHasher, RepoError};
+use crate::{ApiKeyId, CustomerId, Timestamp};
+
+/// An accepted key: who it acts for and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatedKey {
+    /// The key's id.
+    pub api_key_id: ApiKeyId,
+    /// Its customer.
+    pub customer_id: CustomerId,
+    /// Who holds it.
+    pub key_type: KeyType,
+    /// What it may do.
+    pub scopes: ScopeSet,
+    /// When it expires, if ever.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// The key is valid but lacks the scope an operation needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("missing scope")]
+pub struct MissingScope(pub Scope);
+
+impl AuthenticatedKey {
+    /// Checks the key carries `scope`.
+    ///
+    /// # Errors
+    /// [`MissingScope`] when it does not.
+    pub fn require(&self, scope: Scope) -> Result<(), MissingScope> {
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(MissingScope(scope))
+        }
+    }
+}
+
+/// Why authentication did not produce a key.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFailure {
+    /// The key was rejected for this reason (already recorded in the audit trail).
+    #[error("invalid api key ({})", .0.as_str())]
+    Rejected(AuthReason),
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    /// The hasher failed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+/// Authenticates customer API keys.
+///
+/// Each request reads the key's row afresh, so revocation, expiry and customer
+/// suspension take effect on the very next request on every instance; only the
+/// cryptographic verification may be served from the hasher's cache.
+#[derive(Debug, Clone)]
+pub struct ApiKeyAuthenticator {
+    keys: Arc<dyn ApiKeyRepository>,
+    hasher: Arc<dyn KeyHasher>,
+    audit: Arc<dyn AuditRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ApiKeyAuthenticator {
+    /// An authenticator over the given ports.
+    pub fn new(
+        keys: Arc<dyn ApiKeyRepository>,
+        hasher: Arc<dyn KeyHasher>,
+        audit: Arc<dyn AuditRepository>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            keys,
+            hasher,
+            audit,
+            clock,
+        }
+    }
+
+    /// Decides on the key presented in a request (`None` when no key was sent), records
+    /// the outcome as an `api_key.auth` audit event, and on success upgrades a legacy
+    /// hash and records the key's last use.
+    ///
+    /// # Errors
+    /// [`AuthFailure::Rejected`] with the contract's reason; repository or hasher
+    /// failures otherwise.
+    pub async fn authenticate(
+        &self,
+        presented: Option<&str>,
+    ) -> Result<AuthenticatedKey, AuthFailure> {
+        let now = self.clock.now();
+        let Some(secret) = presented.and_then(ApiKeySecret::from_presented) else {
+            return Err(self.reject(AuthReason::MissingHeader, None, now).await);
+        };
+        let Some(candidate) = self.find_matching(&secret).await? else {
+            return Err(self.reject(AuthReason::NotFound, None, now).await);
+        };
+        let key = match check_candidate(&candidate, now) {
+            Ok(key) => key,
+            Err(reason) => return Err(self.reject(reason, Some(&candidate), now).await),
+        };
+        if candidate.hash.is_legacy() {
+            let upgraded = self.hasher.hash(&secret).await?;
+            self.keys
+                .upgrade_hash(candidate.id, &upgraded, &secret.lookup())
+                .await?;
+        }
+        self.keys.touch_last_used(candidate.id, now).await?;
+        self.audit
+            .record(&AuditEvent::api_key_auth(
+                AuthReason::Ok,
+                Some(key.api_key_id),
+                Some(key.customer_id),
+                now,
+            ))
+            .await?;
+        Ok(key)
+    }
+
+    async fn find_matching(
+        &self,
+        secret: &ApiKeySecret,
+    ) -> Result<Option<AuthCandidate>, AuthFailure> {
+        let legacy = self.hasher.legacy_digest(secret.expose().as_bytes());
+        let candidates = self
+            .keys
+            .find_auth_candidates(&secret.lookup(), &legacy)
+            .await?;
+        for candidate in candidates {
+            if self.hasher.verify(secret, &candidate.hash).await? {
+                return Ok(Some(candidate));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records a rejection; a failure to record it wins over the rejection itself, so a
+    /// request is never answered without its audit event being stored.
+    async fn reject(
+        &self,
+        reason: AuthReason,
+        candidate: Option<&AuthCandidate>,
+        now: Timestamp,
+    ) -> AuthFailure {
+        let event = AuditEvent::api_key_auth(
+            reason,
+            candidate.map(|c| c.id),
+            candidate.map(|c| c.customer_id),
+            now,
+        );
+        match self.audit.record(&event).await {
+            Ok(()) => AuthFailure::Rejected(reason),
+            Err(err) => AuthFailure::Repo(err),
+        }
+    }
+}
+
+/// The checks after a key's secret matched, in the contract's order: revoked, expired,
+/// customer suspended, scopes parse.
+fn check_candidate(
+    candidate: &AuthCandidate,
+    now: Timestamp,
+) -> Result<AuthenticatedKey, AuthReason> {
+    if candidate.revoked_at.is_some() {
+        return Err(AuthReason::Revoked);
+    }
+    if candidate.expires_at.is_some_and(|expires| expires <= now) {
+        return Err(AuthReason::Expired);
+    }
+    if candidate.customer_suspended_at.is_some() {
+        return Err(AuthReason::Suspended);
+    }
+    let scopes = ScopeSet::from_stored(&candidate.scopes).map_err(|_| AuthReason::InvalidScopes)?;
+    let key_type = KeyType::parse(&candidate.key_type).map_err(|_| AuthReason::InvalidScopes)?;
+    Ok(AuthenticatedKey {
+        api_key_id: candidate.id,
+        customer_id: candidate.customer_id,
+        key_type,
+        scopes,
+        expires_at: candidate.expires_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api_key::StoredKeyHash;
+
+    fn candidate() -> AuthCandidate {
+        AuthCandidate {
+            id: ApiKeyId::new_random(),
+            customer_id: CustomerId::new_random(),
+            hash: StoredKeyHash::Argon2id("$argon2id$".into()),
+            scopes: "releases:read keys:read".into(),
+            key_type: "ci".into(),
+            expires_at: None,
+            revoked_at: None,
+            customer_suspended_at: None,
+        }
+    }
+
+    const NOW: Timestamp = Timestamp::from_unix_seconds(1_000);
+
+    #[test]
+    fn a_clean_key_is_accepted_with_its_scopes() {
+        let key = check_candidate(&candidate(), NOW).unwrap();
+        assert_eq!(key.key_type, KeyType::Ci);
+        assert!(key.require(Scope::KeysRead).is_ok());
+        assert_eq!(
+            key.require(Scope::AuditRead),
+            Err(MissingScope(Scope::AuditRead))
+        );
+    }
+
+    #[test]
+    fn revocation_wins_over_expiry_and_suspension() {
+        let c = AuthCandidate {
+            revoked_at: Some(NOW),
+            expires_at: Some(NOW),
+            customer_suspended_at: Some(NOW),
+            ..candidate()
+        };
+        assert_eq!(check_candidate(&c, NOW).unwrap_err(), AuthReason::Revoked);
+    }
+
+    #[test]
+    fn a_key_expires_at_its_expiry_second() {
+        let c = AuthCandidate {
+            expires_at: Some(NOW),
+            ..candidate()
+        };
+        assert_eq!(check_candidate(&c, NOW).unwrap_err(), AuthReason::Expired);
+        let c = AuthCandidate {
+            expires_at: Some(NOW.plus_seconds(1)),
+            ..candidate()
+        };
+        assert!(check_candidate(&c, NOW).is_ok());
+    }
+
+    #[test]
+    fn suspension_and_bad_scopes_are_rejected() {
+        let c = AuthCandidate {
+            customer_suspended_at: Some(NOW),
+            ..candidate()
+        };
+        assert_eq!(check_candidate(&c, NOW).unwrap_err(), AuthReason::Suspended);
+        let c = AuthCandidate {
+            scopes: "releases:read root".into(),
+            ..candidate()
+        };
+        assert_eq!(
+            check_candidate(&c, NOW).unwrap_err(),
+            AuthReason::InvalidScopes
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! Customer API keys: their scopes and types, the secret and its stored hash, and the
+//! use cases that issue, revoke and authenticate them.
+
+mod authenticate;
+mod key_type;
+mod model;
+mod scope;
+mod secret;
+mod service;
+
+pub use authenticate::{ApiKeyAuthenticator, AuthFailure, AuthenticatedKey, MissingScope};
+pub use key_type::KeyType;
+pub use model::{ApiKey, AuthCandidate, KeyName, NewApiKeyRequest};
+pub use scope::{Scope, ScopeSet};
+pub use secret::{ApiKeySecret, KeyLookup, StoredKeyHash};
+pub use service::{ApiKeyService, CreateKeyError, IssuedKey, RevokeKeyError};

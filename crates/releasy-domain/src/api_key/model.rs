@@ -1,0 +1,77 @@
+//! The stored key and the request to issue one.
+
+use crate::api_key::{KeyLookup, KeyType, ScopeSet, StoredKeyHash};
+use crate::text::bounded_text_type;
+use crate::{ApiKeyId, CustomerId, Timestamp};
+
+bounded_text_type!(
+    /// A human-readable label for a key: trimmed, 1 to 200 characters.
+    KeyName,
+    field = "name",
+    max = 200
+);
+
+/// A customer API key as stored (never the raw key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Its id.
+    pub id: ApiKeyId,
+    /// The customer it acts for.
+    pub customer_id: CustomerId,
+    /// Its label.
+    pub name: Option<KeyName>,
+    /// Who holds it.
+    pub key_type: KeyType,
+    /// What it may do.
+    pub scopes: ScopeSet,
+    /// The hash that verifies it.
+    pub hash: StoredKeyHash,
+    /// The index value that finds it.
+    pub lookup: KeyLookup,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// When it stops working, if ever.
+    pub expires_at: Option<Timestamp>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+    /// When it last authenticated a request.
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// A validated request to issue a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKeyRequest {
+    /// The customer the key acts for.
+    pub customer_id: CustomerId,
+    /// Its label.
+    pub name: Option<KeyName>,
+    /// Who will hold it.
+    pub key_type: KeyType,
+    /// What it may do.
+    pub scopes: ScopeSet,
+    /// When it stops working, if ever.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A stored key that might match a presented secret, with what authentication needs to
+/// decide: the owner's suspension and the scopes and type exactly as stored (they are
+/// checked again on every request, so a bad stored value rejects instead of crashing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCandidate {
+    /// The key's id.
+    pub id: ApiKeyId,
+    /// Its customer.
+    pub customer_id: CustomerId,
+    /// Its stored hash.
+    pub hash: StoredKeyHash,
+    /// Its scopes as stored.
+    pub scopes: String,
+    /// Its type as stored.
+    pub key_type: String,
+    /// When it expires, if ever.
+    pub expires_at: Option<Timestamp>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+    /// When its customer was suspended, if they are.
+    pub customer_suspended_at: Option<Timestamp>,
+}

@@ -1,0 +1,154 @@
+//! What a customer key may do. "All scopes" is an explicit value, never an empty list.
+
+use std::collections::BTreeSet;
+
+use crate::ValidationError;
+
+/// One permission a customer key can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    /// List releases and their artifacts.
+    ReleasesRead,
+    /// Read download information.
+    DownloadsRead,
+    /// Issue download tokens.
+    DownloadsToken,
+    /// Introspect the key itself.
+    KeysRead,
+    /// Manage keys.
+    KeysWrite,
+    /// Read audit events.
+    AuditRead,
+}
+
+impl Scope {
+    /// Every scope, in the contract's order.
+    pub const ALL: [Scope; 6] = [
+        Scope::ReleasesRead,
+        Scope::DownloadsRead,
+        Scope::DownloadsToken,
+        Scope::KeysRead,
+        Scope::KeysWrite,
+        Scope::AuditRead,
+    ];
+
+    /// The contract's name, such as `releases:read`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scope::ReleasesRead => "releases:read",
+            Scope::DownloadsRead => "downloads:read",
+            Scope::DownloadsToken => "downloads:token",
+            Scope::KeysRead => "keys:read",
+            Scope::KeysWrite => "keys:write",
+            Scope::AuditRead => "audit:read",
+        }
+    }
+
+    /// The scope with this contract name.
+    ///
+    /// # Errors
+    /// [`ValidationError`] on `scopes` for an unknown name.
+    pub fn parse(name: &str) -> Result<Self, ValidationError> {
+        Self::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == name)
+            .ok_or_else(|| {
+                ValidationError::new("scopes", format!("contains unknown scope `{name}`"))
+            })
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A non-empty set of scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeSet(BTreeSet<Scope>);
+
+impl ScopeSet {
+    /// Every scope: what a new key gets when the request names none.
+    pub fn all() -> Self {
+        Self(Scope::ALL.into_iter().collect())
+    }
+
+    /// Parses the scope names of a request; duplicates collapse.
+    ///
+    /// # Errors
+    /// [`ValidationError`] on `scopes` when the list is empty or names an unknown scope.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Self, ValidationError> {
+        if names.is_empty() {
+            return Err(ValidationError::new(
+                "scopes",
+                "must not be empty (omit the field to grant every scope)",
+            ));
+        }
+        names
+            .iter()
+            .map(|name| Scope::parse(name.as_ref()))
+            .collect::<Result<BTreeSet<_>, _>>()
+            .map(Self)
+    }
+
+    /// Reads scopes as stored: names separated by spaces or commas.
+    ///
+    /// # Errors
+    /// [`ValidationError`] when the stored text is empty or names an unknown scope.
+    pub fn from_stored(text: &str) -> Result<Self, ValidationError> {
+        let names: Vec<&str> = text
+            .split([' ', ','])
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .collect();
+        Self::parse(&names)
+    }
+
+    /// The stored form: names in contract order, separated by single spaces.
+    pub fn to_stored(&self) -> String {
+        self.names().collect::<Vec<_>>().join(" ")
+    }
+
+    /// Whether the set holds `scope`.
+    pub fn contains(&self, scope: Scope) -> bool {
+        self.0.contains(&scope)
+    }
+
+    /// The scope names, in contract order.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.iter().map(|scope| scope.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scope_round_trips_through_its_name() {
+        for scope in Scope::ALL {
+            assert_eq!(Scope::parse(scope.as_str()).unwrap(), scope);
+        }
+    }
+
+    #[test]
+    fn unknown_and_empty_scope_lists_are_rejected() {
+        assert!(ScopeSet::parse(&["releases:read", "root"]).is_err());
+        assert!(ScopeSet::parse::<&str>(&[]).is_err());
+    }
+
+    #[test]
+    fn all_contains_every_scope_and_round_trips_through_storage() {
+        let all = ScopeSet::all();
+        assert!(Scope::ALL.iter().all(|s| all.contains(*s)));
+        assert_eq!(ScopeSet::from_stored(&all.to_stored()).unwrap(), all);
+        assert_eq!(
+            ScopeSet::from_stored("keys:read,releases:read")
+                .unwrap()
+                .to_stored(),
+            "releases:read keys:read"
+        );
+        assert!(ScopeSet::from_stored("").is_err());
+    }
+}

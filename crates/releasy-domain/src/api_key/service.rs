@@ -1,0 +1,119 @@
+//! Issuing and revoking customer API keys.
+
+use std::sync::Arc;
+
+use crate::api_key::{ApiKey, ApiKeySecret, NewApiKeyRequest};
+use crate::ports::{
+    ApiKeyRepository, Clock, CustomerRepository, HashError, KeyHasher, RepoError, SecretGenerator,
+};
+use crate::{ApiKeyId, ValidationError};
+
+/// A key just issued: the stored record and the raw secret, shown to its holder once.
+#[derive(Debug, Clone)]
+pub struct IssuedKey {
+    /// The stored record.
+    pub key: ApiKey,
+    /// The raw key.
+    pub secret: ApiKeySecret,
+}
+
+/// Why a key could not be issued.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateKeyError {
+    /// The request breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The customer does not exist.
+    #[error("customer not found")]
+    CustomerNotFound,
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+/// Why a key could not be revoked.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeKeyError {
+    /// No key has that id.
+    #[error("api key not found")]
+    NotFound,
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Issues and revokes customer API keys.
+#[derive(Debug, Clone)]
+pub struct ApiKeyService {
+    keys: Arc<dyn ApiKeyRepository>,
+    customers: Arc<dyn CustomerRepository>,
+    secrets: Arc<dyn SecretGenerator>,
+    hasher: Arc<dyn KeyHasher>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ApiKeyService {
+    /// A service over the given ports.
+    pub fn new(
+        keys: Arc<dyn ApiKeyRepository>,
+        customers: Arc<dyn CustomerRepository>,
+        secrets: Arc<dyn SecretGenerator>,
+        hasher: Arc<dyn KeyHasher>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            keys,
+            customers,
+            secrets,
+            hasher,
+            clock,
+        }
+    }
+
+    /// Issues a key for an existing customer. Only its Argon2id hash is stored.
+    ///
+    /// # Errors
+    /// [`CreateKeyError::CustomerNotFound`] for an unknown customer,
+    /// [`CreateKeyError::Invalid`] when `expires_at` is not in the future.
+    pub async fn create(&self, request: NewApiKeyRequest) -> Result<IssuedKey, CreateKeyError> {
+        let now = self.clock.now();
+        if request.expires_at.is_some_and(|expires| expires <= now) {
+            return Err(ValidationError::new("expires_at", "must be in the future").into());
+        }
+        if self.customers.get(request.customer_id).await?.is_none() {
+            return Err(CreateKeyError::CustomerNotFound);
+        }
+        let secret = self.secrets.new_api_key();
+        let key = ApiKey {
+            id: ApiKeyId::new_random(),
+            customer_id: request.customer_id,
+            name: request.name,
+            key_type: request.key_type,
+            scopes: request.scopes,
+            hash: self.hasher.hash(&secret).await?,
+            lookup: secret.lookup(),
+            created_at: now,
+            expires_at: request.expires_at,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        self.keys.insert(&key).await?;
+        Ok(IssuedKey { key, secret })
+    }
+
+    /// Revokes a key; it stops working on the next request. Revoking twice keeps the
+    /// first revocation time.
+    ///
+    /// # Errors
+    /// [`RevokeKeyError::NotFound`] for an unknown id.
+    pub async fn revoke(&self, id: ApiKeyId) -> Result<ApiKeyId, RevokeKeyError> {
+        if self.keys.revoke(id, self.clock.now()).await? {
+            Ok(id)
+        } else {
+            Err(RevokeKeyError::NotFound)
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Artifacts: the files of a release, stored under a key derived from the release.
+
+mod model;
+mod object_key;
+
+pub use model::{Artifact, ArtifactSize, Checksum, Filename, Platform};
+pub use object_key::ObjectKey;

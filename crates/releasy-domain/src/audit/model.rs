@@ -1,0 +1,193 @@
+//! Audit events and the vocabulary of key-authentication outcomes.
+
+use serde_json::json;
+
+use crate::{ApiKeyId, AuditEventId, CustomerId, Timestamp};
+
+/// One recorded event. Payloads never contain secrets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    /// Its id.
+    pub id: AuditEventId,
+    /// The customer it concerns, when known.
+    pub customer_id: Option<CustomerId>,
+    /// Who acted, such as `api_key`.
+    pub actor: String,
+    /// What happened, such as `api_key.auth`.
+    pub event: String,
+    /// Details, a JSON value.
+    pub payload: serde_json::Value,
+    /// When it happened.
+    pub created_at: Timestamp,
+}
+
+/// Whether an authentication attempt succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// The key was accepted.
+    Accept,
+    /// The key was rejected.
+    Reject,
+}
+
+/// Why a key was accepted or rejected, as the contract names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthReason {
+    /// Accepted.
+    Ok,
+    /// No key was sent.
+    MissingHeader,
+    /// No stored key matches.
+    NotFound,
+    /// The owning customer is suspended.
+    Suspended,
+    /// The key was revoked.
+    Revoked,
+    /// The key has expired.
+    Expired,
+    /// The stored scopes (or key type) do not parse.
+    InvalidScopes,
+    /// The current time could not be read (kept for compatibility with stored events).
+    TimeUnavailable,
+}
+
+impl AuthReason {
+    /// The contract's name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuthReason::Ok => "ok",
+            AuthReason::MissingHeader => "missing_header",
+            AuthReason::NotFound => "not_found",
+            AuthReason::Suspended => "suspended",
+            AuthReason::Revoked => "revoked",
+            AuthReason::Expired => "expired",
+            AuthReason::InvalidScopes => "invalid_scopes",
+            AuthReason::TimeUnavailable => "time_unavailable",
+        }
+    }
+
+    /// Accept for [`AuthReason::Ok`], reject for every other reason.
+    pub const fn outcome(self) -> AuthOutcome {
+        match self {
+            AuthReason::Ok => AuthOutcome::Accept,
+            _ => AuthOutcome::Reject,
+        }
+    }
+}
+
+impl AuditEvent {
+    /// The actor of key-authentication events.
+    pub const API_KEY_ACTOR: &'static str = "api_key";
+    /// The event name of key-authentication events.
+    pub const API_KEY_AUTH: &'static str = "api_key.auth";
+
+    /// The event recorded for every customer-key authentication attempt.
+    pub fn api_key_auth(
+        reason: AuthReason,
+        api_key_id: Option<ApiKeyId>,
+        customer_id: Option<CustomerId>,
+        at: Timestamp,
+    ) -> Self {
+        let outcome = match reason.outcome() {
+            AuthOutcome::Accept => "accept",
+            AuthOutcome::Reject => "reject",
+        };
+        Self {
+            id: AuditEventId::new_random(),
+            customer_id,
+            actor: Self::API_KEY_ACTOR.to_owned(),
+            event: Self::API_KEY_AUTH.to_owned(),
+            payload: json!({
+                "outcome": outcome,
+                "reason": reason.as_str(),
+                "api_key_id": api_key_id.map(|id| id.to_string()),
+            }),
+            created_at: at,
+        }
+    }
+}
+
+/// Filters of an audit listing; every bound is inclusive, `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Events about this customer.
+    pub customer_id: Option<CustomerId>,
+    /// Events by this actor.
+    pub actor: Option<String>,
+    /// Events with this name.
+    pub event: Option<String>,
+    /// Events at or after this time.
+    pub created_from: Option<Timestamp>,
+    /// Events at or before this time.
+    pub created_to: Option<Timestamp>,
+}
+
+impl AuditFilter {
+    /// Whether `event` passes this filter (the rule every repository implements).
+    pub fn matches(&self, event: &AuditEvent) -> bool {
+        self.customer_id
+            .is_none_or(|id| event.customer_id == Some(id))
+            && self.actor.as_ref().is_none_or(|a| &event.actor == a)
+            && self.event.as_ref().is_none_or(|e| &event.event == e)
+            && self.created_from.is_none_or(|t| event.created_at >= t)
+            && self.created_to.is_none_or(|t| event.created_at <= t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_event_payload_has_outcome_reason_and_key_id() {
+        let key = ApiKeyId::new_random();
+        let event = AuditEvent::api_key_auth(
+            AuthReason::Revoked,
+            Some(key),
+            None,
+            Timestamp::from_unix_seconds(5),
+        );
+        assert_eq!(event.actor, "api_key");
+        assert_eq!(event.event, "api_key.auth");
+        assert_eq!(
+            event.payload,
+            json!({"outcome": "reject", "reason": "revoked", "api_key_id": key.to_string()})
+        );
+    }
+
+    #[test]
+    fn filter_bounds_are_inclusive() {
+        let event =
+            AuditEvent::api_key_auth(AuthReason::Ok, None, None, Timestamp::from_unix_seconds(10));
+        let at = |s| Some(Timestamp::from_unix_seconds(s));
+        assert!(
+            AuditFilter {
+                created_from: at(10),
+                created_to: at(10),
+                ..Default::default()
+            }
+            .matches(&event)
+        );
+        assert!(
+            !AuditFilter {
+                created_from: at(11),
+                ..Default::default()
+            }
+            .matches(&event)
+        );
+        assert!(
+            !AuditFilter {
+                created_to: at(9),
+                ..Default::default()
+            }
+            .matches(&event)
+        );
+        assert!(
+            !AuditFilter {
+                actor: Some("admin".into()),
+                ..Default::default()
+            }
+            .matches(&event)
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! Customers: the vendor's clients, who hold API keys and entitlements.
+
+mod model;
+mod service;
+
+pub use model::{Customer, CustomerChanges, CustomerFilter, CustomerName, CustomerUpdate, Plan};
+pub use service::{CustomerError, CustomerService};

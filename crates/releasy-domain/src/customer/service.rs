@@ -1,0 +1,90 @@
+//! Customer use cases: create, list, get, change.
+
+use std::sync::Arc;
+
+use crate::CustomerId;
+use crate::customer::{Customer, CustomerChanges, CustomerFilter, CustomerName, Plan};
+use crate::pagination::{CursorPage, PageLimit, PageStart};
+use crate::ports::{Clock, CustomerRepository, RepoError};
+
+/// Why a use case on one customer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CustomerError {
+    /// No customer has that id.
+    #[error("customer not found")]
+    NotFound,
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Creates, lists, reads and changes customers.
+#[derive(Debug, Clone)]
+pub struct CustomerService {
+    customers: Arc<dyn CustomerRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl CustomerService {
+    /// A service over the given ports.
+    pub fn new(customers: Arc<dyn CustomerRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { customers, clock }
+    }
+
+    /// Creates an active customer.
+    ///
+    /// # Errors
+    /// [`RepoError`] when it could not be stored.
+    pub async fn create(
+        &self,
+        name: CustomerName,
+        plan: Option<Plan>,
+    ) -> Result<Customer, RepoError> {
+        let customer = Customer {
+            id: CustomerId::new_random(),
+            name,
+            plan,
+            created_at: self.clock.now(),
+            suspended_at: None,
+        };
+        self.customers.insert(&customer).await?;
+        Ok(customer)
+    }
+
+    /// One page of customers, newest first.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the repository failed.
+    pub async fn list(
+        &self,
+        filter: &CustomerFilter,
+        limit: PageLimit,
+        start: &PageStart,
+    ) -> Result<CursorPage<Customer>, RepoError> {
+        self.customers.list(filter, limit, start).await
+    }
+
+    /// The customer with this id.
+    ///
+    /// # Errors
+    /// [`CustomerError::NotFound`] for an unknown id.
+    pub async fn get(&self, id: CustomerId) -> Result<Customer, CustomerError> {
+        self.customers.get(id).await?.ok_or(CustomerError::NotFound)
+    }
+
+    /// Applies `changes` in one write and returns the customer as stored afterwards.
+    ///
+    /// # Errors
+    /// [`CustomerError::NotFound`] for an unknown id.
+    pub async fn update(
+        &self,
+        id: CustomerId,
+        changes: CustomerChanges,
+    ) -> Result<Customer, CustomerError> {
+        let update = changes.at(self.clock.now());
+        self.customers
+            .update(id, &update)
+            .await?
+            .ok_or(CustomerError::NotFound)
+    }
+}

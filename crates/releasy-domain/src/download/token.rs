@@ -1,0 +1,98 @@
+//! The download token, its secret and its lifetime rule.
+
+use crate::{ArtifactId, CustomerId, DownloadTokenId, Timestamp, ValidationError};
+
+/// A raw download token (`releasy_dl_...`). Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DownloadTokenSecret(String);
+
+impl DownloadTokenSecret {
+    /// The prefix of every token.
+    pub const PREFIX: &'static str = "releasy_dl_";
+
+    /// Wraps a token (generated, or taken from a download URL).
+    pub fn new(raw: String) -> Self {
+        Self(raw)
+    }
+
+    /// The token itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DownloadTokenSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DownloadTokenSecret(<redacted>)")
+    }
+}
+
+/// A requested token lifetime: 1 second up to the configured maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenTtl(i64);
+
+impl TokenTtl {
+    /// Checks a requested lifetime; `None` gives the maximum.
+    ///
+    /// # Errors
+    /// [`ValidationError`] on `expires_in_seconds` outside `1..=max_seconds`.
+    pub fn parse(requested: Option<i64>, max_seconds: i64) -> Result<Self, ValidationError> {
+        match requested {
+            None => Ok(Self(max_seconds)),
+            Some(s) if (1..=max_seconds).contains(&s) => Ok(Self(s)),
+            Some(_) => Err(ValidationError::new(
+                "expires_in_seconds",
+                format!("must be between 1 and {max_seconds}"),
+            )),
+        }
+    }
+
+    /// Seconds.
+    pub const fn seconds(self) -> i64 {
+        self.0
+    }
+}
+
+/// A stored download token (its hash, never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadToken {
+    /// Its id.
+    pub id: DownloadTokenId,
+    /// The hash the token is found by.
+    pub token_hash: String,
+    /// The artifact it downloads.
+    pub artifact_id: ArtifactId,
+    /// The customer it was issued to.
+    pub customer_id: CustomerId,
+    /// Why it was issued, as the caller said.
+    pub purpose: Option<String>,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+impl DownloadToken {
+    /// Whether the token has expired at `now` (it works strictly before `expires_at`).
+    pub fn is_expired_at(&self, now: Timestamp) -> bool {
+        self.expires_at <= now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_defaults_to_the_maximum_and_is_bounded() {
+        assert_eq!(TokenTtl::parse(None, 600).unwrap().seconds(), 600);
+        assert_eq!(TokenTtl::parse(Some(1), 600).unwrap().seconds(), 1);
+        assert!(TokenTtl::parse(Some(0), 600).is_err());
+        assert!(TokenTtl::parse(Some(601), 600).is_err());
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        assert!(!format!("{:?}", DownloadTokenSecret::new("releasy_dl_x".into())).contains("_x"));
+    }
+}

@@ -1,0 +1,111 @@
+//! The idempotency rule: claim a key before doing the work, keep the response after.
+
+use std::sync::Arc;
+
+use crate::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState, StoredResponse};
+use crate::ports::{Claim, Clock, IdempotencyRepository, RepoError};
+
+/// How long an unfinished claim blocks its key. A request still running after this
+/// long is presumed to have died with its instance, and a retry may take the key over.
+pub const ABANDONED_AFTER_SECONDS: i64 = 300;
+
+/// What the caller should do with a request that carries a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    /// The key is now claimed for this request: do the work, then call
+    /// [`IdempotencyService::finish`] or [`IdempotencyService::abandon`].
+    Proceed(IdempotencyRecord),
+    /// The same request already finished: answer with its stored response.
+    Replay(StoredResponse),
+}
+
+/// Why a keyed request may not run.
+#[derive(Debug, thiserror::Error)]
+pub enum IdempotencyError {
+    /// The key was used with a different request.
+    #[error("idempotency key reused with a different request")]
+    Conflict,
+    /// The first request with this key is still running.
+    #[error("a request with this idempotency key is still in progress")]
+    InProgress,
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Applies the idempotency rule over a repository whose unique constraint on
+/// `(scope, key)` makes concurrent claims race safely: exactly one wins.
+#[derive(Debug, Clone)]
+pub struct IdempotencyService {
+    records: Arc<dyn IdempotencyRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl IdempotencyService {
+    /// A service over the given ports.
+    pub fn new(records: Arc<dyn IdempotencyRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { records, clock }
+    }
+
+    /// Claims `key` in `scope` for a request with `fingerprint`, or tells why not.
+    ///
+    /// # Errors
+    /// [`IdempotencyError::Conflict`] when the key was used with another fingerprint,
+    /// [`IdempotencyError::InProgress`] while the first request runs.
+    pub async fn begin(
+        &self,
+        scope: &str,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+    ) -> Result<Begin, IdempotencyError> {
+        let now = self.clock.now();
+        let claim = IdempotencyRecord {
+            scope: scope.to_owned(),
+            key: key.clone(),
+            fingerprint: fingerprint.to_owned(),
+            state: IdempotencyState::InProgress,
+            created_at: now,
+        };
+        // At most two rounds: the second only after taking over an abandoned claim.
+        for _ in 0..2 {
+            let existing = match self.records.claim(&claim).await? {
+                Claim::Claimed => return Ok(Begin::Proceed(claim)),
+                Claim::Existing(existing) => existing,
+            };
+            if existing.fingerprint != fingerprint {
+                return Err(IdempotencyError::Conflict);
+            }
+            match existing.state {
+                IdempotencyState::Completed(response) => return Ok(Begin::Replay(response)),
+                IdempotencyState::InProgress
+                    if existing.created_at.plus_seconds(ABANDONED_AFTER_SECONDS) <= now =>
+                {
+                    self.records.release(&existing).await?;
+                }
+                IdempotencyState::InProgress => return Err(IdempotencyError::InProgress),
+            }
+        }
+        Err(IdempotencyError::InProgress)
+    }
+
+    /// Keeps the response of a claimed request for replay.
+    ///
+    /// # Errors
+    /// [`RepoError`] when it could not be stored.
+    pub async fn finish(
+        &self,
+        claim: &IdempotencyRecord,
+        response: StoredResponse,
+    ) -> Result<(), RepoError> {
+        self.records.complete(claim, &response).await
+    }
+
+    /// Gives the key back after a request that created nothing (it failed), so a retry
+    /// can run again.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the claim could not be removed.
+    pub async fn abandon(&self, claim: &IdempotencyRecord) -> Result<(), RepoError> {
+        self.records.release(claim).await
+    }
+}

@@ -1,0 +1,75 @@
+//! Typed identifiers: a customer id can never be passed where a key id is expected.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh random (version 4) identifier.
+            pub fn new_random() -> Self {
+                Self(Uuid::new_v4())
+            }
+
+            /// Wraps an existing UUID.
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// The underlying UUID.
+            pub const fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = crate::ValidationError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self).map_err(|_| {
+                    crate::ValidationError::new(stringify!($name), "must be a UUID")
+                })
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Identifies a customer.
+    CustomerId
+);
+uuid_id!(
+    /// Identifies a customer API key.
+    ApiKeyId
+);
+uuid_id!(
+    /// Identifies a release.
+    ReleaseId
+);
+uuid_id!(
+    /// Identifies an artifact of a release.
+    ArtifactId
+);
+uuid_id!(
+    /// Identifies an entitlement.
+    EntitlementId
+);
+uuid_id!(
+    /// Identifies an audit event.
+    AuditEventId
+);
+uuid_id!(
+    /// Identifies a stored download token.
+    DownloadTokenId
+);

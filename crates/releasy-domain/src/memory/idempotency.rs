@@ -1,0 +1,56 @@
+//! Idempotency records in a map.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::lock;
+use crate::idempotency::{IdempotencyRecord, IdempotencyState, StoredResponse};
+use crate::ports::{Claim, IdempotencyRepository, RepoError};
+
+/// Idempotency records kept in memory, keyed by `(scope, key)`.
+#[derive(Debug, Default)]
+pub struct InMemoryIdempotency {
+    rows: Mutex<HashMap<(String, String), IdempotencyRecord>>,
+}
+
+fn id(record: &IdempotencyRecord) -> (String, String) {
+    (record.scope.clone(), record.key.as_str().to_owned())
+}
+
+#[async_trait]
+impl IdempotencyRepository for InMemoryIdempotency {
+    async fn claim(&self, record: &IdempotencyRecord) -> Result<Claim, RepoError> {
+        let mut rows = lock(&self.rows);
+        if let Some(existing) = rows.get(&id(record)) {
+            return Ok(Claim::Existing(existing.clone()));
+        }
+        rows.insert(id(record), record.clone());
+        Ok(Claim::Claimed)
+    }
+
+    async fn complete(
+        &self,
+        claim: &IdempotencyRecord,
+        response: &StoredResponse,
+    ) -> Result<(), RepoError> {
+        if let Some(row) = lock(&self.rows).get_mut(&id(claim)) {
+            row.state = IdempotencyState::Completed(response.clone());
+        }
+        Ok(())
+    }
+
+    async fn release(&self, claim: &IdempotencyRecord) -> Result<(), RepoError> {
+        let mut rows = lock(&self.rows);
+        let still_that_claim = rows.get(&id(claim)).is_some_and(|row| {
+            row.state == IdempotencyState::InProgress
+                && row.created_at == claim.created_at
+                && row.fingerprint == claim.fingerprint
+        });
+        if still_that_claim {
+            rows.remove(&id(claim));
+        }
+        Ok(())
+    }
+}

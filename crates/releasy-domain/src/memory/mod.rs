@@ -1,0 +1,27 @@
+//! In-memory implementations of the ports, for tests and for services that embed the
+//! domain without a database. They follow the same contracts as the real adapters
+//! (the repository contract suite runs against them too).
+
+mod api_keys;
+mod audit;
+mod clock;
+mod customers;
+mod idempotency;
+mod secrets;
+
+pub use api_keys::InMemoryApiKeys;
+pub use audit::InMemoryAudit;
+pub use clock::FixedClock;
+pub use customers::InMemoryCustomers;
+pub use idempotency::InMemoryIdempotency;
+pub use secrets::{InsecureTestHasher, RandomSecrets};
+
+use std::sync::{Mutex, MutexGuard};
+
+/// Locks a fake's state; a poisoned lock only means another test thread panicked, and the
+/// data is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

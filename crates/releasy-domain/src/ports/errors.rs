@@ -1,0 +1,38 @@
+//! Errors in the ports' vocabulary. Adapters translate their own errors into these, so
+//! no diesel, S3 or Argon2 type crosses into the domain.
+
+type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a repository can report besides success.
+///
+/// "Not found" is not an error here: lookups return `Ok(None)` and updates report
+/// whether a row matched.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// A unique constraint rejected the write (duplicate key, product and version, ...).
+    #[error("a record with the same unique key already exists")]
+    Conflict,
+    /// The database could not be reached or did not answer in time.
+    #[error("storage is unavailable")]
+    Unavailable(#[source] Cause),
+    /// Anything else: a bug or corrupt data. Logged, never shown to callers.
+    #[error("storage failed")]
+    Internal(#[source] Cause),
+}
+
+impl RepoError {
+    /// Wraps an unexpected adapter error.
+    pub fn internal(cause: impl Into<Cause>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    /// Wraps a connection or timeout error.
+    pub fn unavailable(cause: impl Into<Cause>) -> Self {
+        Self::Unavailable(cause.into())
+    }
+}
+
+/// The key hasher could not run (it never reports a wrong key as an error).
+#[derive(Debug, thiserror::Error)]
+#[error("key hashing failed")]
+pub struct HashError(#[source] pub Cause);

@@ -1,0 +1,21 @@
+//! The ports: what the domain needs from the outside world, as object-safe traits.
+//!
+//! Adapters implement them (diesel for the repositories, S3 or the filesystem for the
+//! object store, Argon2 for key hashing). Services hold them as `Arc<dyn Port>`, so
+//! nothing above the domain is generic over a backend.
+
+mod clock;
+mod errors;
+mod object_store;
+mod repositories;
+mod secrets;
+
+pub use clock::{Clock, SystemClock};
+pub use errors::{HashError, RepoError};
+pub use object_store::{ObjectMeta, ObjectStore, PresignedUrl, StoreError};
+pub use repositories::{
+    ApiKeyRepository, ArtifactRepository, AuditRepository, Claim, CustomerRepository,
+    DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,
+    ReleaseRepository,
+};
+pub use secrets::{KeyHasher, SecretGenerator};

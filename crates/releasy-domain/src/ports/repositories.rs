@@ -1,0 +1,211 @@
+//! Repository ports: one trait per aggregate. What each method must return is part of
+//! the contract every adapter (and the in-memory fakes) must honour; the repository
+//! contract suite in `releasy-testkit` checks it.
+
+use async_trait::async_trait;
+
+use crate::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
+use crate::artifact::Artifact;
+use crate::audit::{AuditEvent, AuditFilter};
+use crate::customer::{Customer, CustomerFilter, CustomerUpdate};
+use crate::download::DownloadToken;
+use crate::entitlement::Entitlement;
+use crate::idempotency::{IdempotencyRecord, StoredResponse};
+use crate::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
+use crate::ports::RepoError;
+use crate::release::{Release, ReleaseFilter, ReleaseStatus};
+use crate::{ApiKeyId, ArtifactId, CustomerId, EntitlementId, ReleaseId, Timestamp};
+
+/// Customers.
+#[async_trait]
+pub trait CustomerRepository: Send + Sync + std::fmt::Debug {
+    /// Stores a new customer.
+    async fn insert(&self, customer: &Customer) -> Result<(), RepoError>;
+
+    /// The customer with `id`, or `None`.
+    async fn get(&self, id: CustomerId) -> Result<Option<Customer>, RepoError>;
+
+    /// Customers matching `filter`, newest first (by `created_at`, then id, both
+    /// descending), starting at `start`; `next_cursor` is set only when more follow.
+    async fn list(
+        &self,
+        filter: &CustomerFilter,
+        limit: PageLimit,
+        start: &PageStart,
+    ) -> Result<CursorPage<Customer>, RepoError>;
+
+    /// Applies `update` in one statement and returns the row afterwards, or `None` when
+    /// no customer has `id`.
+    async fn update(
+        &self,
+        id: CustomerId,
+        update: &CustomerUpdate,
+    ) -> Result<Option<Customer>, RepoError>;
+}
+
+/// Customer API keys.
+#[async_trait]
+pub trait ApiKeyRepository: Send + Sync + std::fmt::Debug {
+    /// Stores a new key.
+    async fn insert(&self, key: &ApiKey) -> Result<(), RepoError>;
+
+    /// The key with `id`, or `None`.
+    async fn get(&self, id: ApiKeyId) -> Result<Option<ApiKey>, RepoError>;
+
+    /// Keys that might match a presented secret: those whose lookup equals `lookup`, and
+    /// legacy keys whose stored SHA-256 equals `legacy_digest`; each with its customer's
+    /// suspension time. One indexed read.
+    async fn find_auth_candidates(
+        &self,
+        lookup: &KeyLookup,
+        legacy_digest: &str,
+    ) -> Result<Vec<AuthCandidate>, RepoError>;
+
+    /// Replaces a legacy hash by an Argon2id one and sets the lookup value.
+    async fn upgrade_hash(
+        &self,
+        id: ApiKeyId,
+        hash: &StoredKeyHash,
+        lookup: &KeyLookup,
+    ) -> Result<(), RepoError>;
+
+    /// Records a successful use at `at`.
+    async fn touch_last_used(&self, id: ApiKeyId, at: Timestamp) -> Result<(), RepoError>;
+
+    /// Revokes the key at `at` unless already revoked (the first time is kept); `false`
+    /// when no key has `id`.
+    async fn revoke(&self, id: ApiKeyId, at: Timestamp) -> Result<bool, RepoError>;
+}
+
+/// The audit trail.
+#[async_trait]
+pub trait AuditRepository: Send + Sync + std::fmt::Debug {
+    /// Appends an event.
+    async fn record(&self, event: &AuditEvent) -> Result<(), RepoError>;
+
+    /// Events matching `filter`, newest first (by `created_at`, then id, descending).
+    async fn list(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Vec<AuditEvent>, RepoError>;
+}
+
+/// The outcome of claiming an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key was free and is now held by the caller.
+    Claimed,
+    /// Another request holds or held the key.
+    Existing(IdempotencyRecord),
+}
+
+/// Idempotency records, unique on `(scope, key)`.
+#[async_trait]
+pub trait IdempotencyRepository: Send + Sync + std::fmt::Debug {
+    /// Inserts `record` unless a record with its scope and key exists, in which case
+    /// that record is returned. Of concurrent claims exactly one gets `Claimed`.
+    async fn claim(&self, record: &IdempotencyRecord) -> Result<Claim, RepoError>;
+
+    /// Marks the claim completed with `response`.
+    async fn complete(
+        &self,
+        claim: &IdempotencyRecord,
+        response: &StoredResponse,
+    ) -> Result<(), RepoError>;
+
+    /// Removes an in-progress claim, only if it is still the one made at
+    /// `claim.created_at` with `claim.fingerprint` (a newer claim is left alone).
+    async fn release(&self, claim: &IdempotencyRecord) -> Result<(), RepoError>;
+}
+
+/// Releases.
+#[async_trait]
+pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
+    /// Stores a new release; [`RepoError::Conflict`] when its product and version exist.
+    async fn insert(&self, release: &Release) -> Result<(), RepoError>;
+
+    /// The release with `id`, or `None`.
+    async fn get(&self, id: ReleaseId) -> Result<Option<Release>, RepoError>;
+
+    /// Releases matching `filter`, newest first.
+    async fn list(
+        &self,
+        filter: &ReleaseFilter,
+        page: PageRequest,
+    ) -> Result<Vec<Release>, RepoError>;
+
+    /// Compare-and-set of the status: applies only while the stored status is
+    /// `expected`; returns the updated release, or `None` when the status had changed.
+    async fn transition(
+        &self,
+        id: ReleaseId,
+        expected: ReleaseStatus,
+        status: ReleaseStatus,
+        published_at: Option<Timestamp>,
+    ) -> Result<Option<Release>, RepoError>;
+
+    /// Deletes the release with its artifacts and their tokens; `false` when unknown.
+    async fn delete(&self, id: ReleaseId) -> Result<bool, RepoError>;
+}
+
+/// Artifacts.
+#[async_trait]
+pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
+    /// Stores an artifact; [`RepoError::Conflict`] when its id or object key exists.
+    async fn insert(&self, artifact: &Artifact) -> Result<(), RepoError>;
+
+    /// The artifact with `id` and its release, or `None`.
+    async fn get_with_release(
+        &self,
+        id: ArtifactId,
+    ) -> Result<Option<(Artifact, Release)>, RepoError>;
+
+    /// The artifacts of these releases.
+    async fn list_for_releases(&self, releases: &[ReleaseId]) -> Result<Vec<Artifact>, RepoError>;
+}
+
+/// Entitlements.
+#[async_trait]
+pub trait EntitlementRepository: Send + Sync + std::fmt::Debug {
+    /// Stores an entitlement.
+    async fn insert(&self, entitlement: &Entitlement) -> Result<(), RepoError>;
+
+    /// The entitlement with `id` of `customer`, or `None`.
+    async fn get(
+        &self,
+        customer: CustomerId,
+        id: EntitlementId,
+    ) -> Result<Option<Entitlement>, RepoError>;
+
+    /// A customer's entitlements, optionally for one product.
+    async fn list(
+        &self,
+        customer: CustomerId,
+        product: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Vec<Entitlement>, RepoError>;
+
+    /// Replaces a stored entitlement; `false` when unknown.
+    async fn update(&self, entitlement: &Entitlement) -> Result<bool, RepoError>;
+
+    /// Deletes it; `false` when unknown.
+    async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError>;
+}
+
+/// Download tokens, found by their hash.
+#[async_trait]
+pub trait DownloadTokenRepository: Send + Sync + std::fmt::Debug {
+    /// Stores a token.
+    async fn insert(&self, token: &DownloadToken) -> Result<(), RepoError>;
+
+    /// The token with this hash, or `None`.
+    async fn find_by_hash(&self, token_hash: &str) -> Result<Option<DownloadToken>, RepoError>;
+}
+
+/// Whether the database answers, for readiness checks.
+#[async_trait]
+pub trait HealthProbe: Send + Sync + std::fmt::Debug {
+    /// Runs a trivial query.
+    async fn ping(&self) -> Result<(), RepoError>;
+}

@@ -1,0 +1,45 @@
+//! Randomness and key hashing: the two things about secrets the domain cannot do itself.
+
+use async_trait::async_trait;
+
+use crate::api_key::{ApiKeySecret, StoredKeyHash};
+use crate::download::DownloadTokenSecret;
+use crate::ports::HashError;
+
+/// Makes new secrets from a cryptographically secure source.
+pub trait SecretGenerator: Send + Sync + std::fmt::Debug {
+    /// A new customer API key: `releasy_` and the base64url form of 32 random bytes.
+    fn new_api_key(&self) -> ApiKeySecret;
+    /// A new download token: `releasy_dl_` and the base64url form of 32 random bytes.
+    fn new_download_token(&self) -> DownloadTokenSecret;
+}
+
+/// Hashes and verifies customer API keys.
+///
+/// Implementations must keep slow hashing (Argon2id costs tens of milliseconds of CPU)
+/// off the async executor's threads, and may remember keys they verified recently so a
+/// repeated request skips the slow hash. Whether a key is revoked, expired or owned by a
+/// suspended customer is never decided here: that comes from the repository on every
+/// request.
+#[async_trait]
+pub trait KeyHasher: Send + Sync + std::fmt::Debug {
+    /// The Argon2id hash (PHC string, fresh salt, pepper mixed in) to store for a new key.
+    ///
+    /// # Errors
+    /// [`HashError`] when hashing could not run.
+    async fn hash(&self, secret: &ApiKeySecret) -> Result<StoredKeyHash, HashError>;
+
+    /// Whether `secret` matches `stored` (Argon2id or the legacy unsalted SHA-256).
+    ///
+    /// # Errors
+    /// [`HashError`] when verification could not run; a mismatch is `Ok(false)`.
+    async fn verify(
+        &self,
+        secret: &ApiKeySecret,
+        stored: &StoredKeyHash,
+    ) -> Result<bool, HashError>;
+
+    /// The legacy hash of `secret` (lowercase hex SHA-256 of the key and the pepper), used
+    /// to find keys stored before Argon2id and download tokens.
+    fn legacy_digest(&self, secret: &[u8]) -> String;
+}
