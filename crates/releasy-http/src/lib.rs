@@ -1,1 +1,72 @@
-//! placeholder
+//! # releasy-http
+//!
+//! The HTTP adapter: actix-web routes that turn requests into calls of the domain's
+//! services, and their results into the contract's JSON.
+//!
+//! - A request enters in [`routes`] (one module per resource).
+//! - Who may make it is decided by the extractors in [`auth`]: operators against the
+//!   role matrix, customer keys against a scope.
+//! - Bodies are the [`dto`] types; errors become responses in [`error`], one place.
+//! - [`app`] assembles everything, including the OpenAPI document.
+
+pub mod auth;
+pub mod dto;
+pub mod error;
+mod extract_errors;
+pub mod idempotency;
+pub mod request_log;
+pub mod routes;
+mod state;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, middleware, web};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+pub use state::{AdminKey, AppState};
+
+use routes::openapi::{ApiDoc, OpenApiJson};
+
+/// The actix application for `state`: every route, the error shape for actix's own
+/// errors, request logging and the generated OpenAPI document.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, openapi) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(routes::health::live)
+        .service(routes::health::ready)
+        .service(routes::health::health)
+        .service(routes::openapi::openapi_json)
+        .service(routes::customers::create_customer)
+        .service(routes::customers::list_customers)
+        .service(routes::customers::get_customer)
+        .service(routes::customers::update_customer)
+        .service(routes::keys::create_key)
+        .service(routes::keys::revoke_key)
+        .service(routes::introspect::introspect)
+        .service(routes::audit::list_audit_events)
+        .split_for_parts();
+    let openapi_json = openapi.to_json().unwrap_or_else(|err| {
+        tracing::error!(error = %err, "could not render the OpenAPI document");
+        "{}".to_owned()
+    });
+    app.app_data(state)
+        .app_data(web::Data::new(OpenApiJson(openapi_json)))
+        .app_data(extract_errors::json_config())
+        .app_data(extract_errors::query_config())
+        .app_data(extract_errors::path_config())
+        .app_data(web::PayloadConfig::new(extract_errors::JSON_LIMIT_BYTES))
+        .default_service(web::to(extract_errors::route_not_found))
+        .wrap(middleware::from_fn(request_log::log_requests))
+}

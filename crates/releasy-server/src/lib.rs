@@ -1,1 +1,11 @@
-//! placeholder
+//! # releasy-server
+//!
+//! The thin application crate: it reads configuration ([`settings`]), sets up logging
+//! ([`telemetry`]), provisions first-start secrets ([`bootstrap`]), wires the adapters
+//! into the domain and serves HTTP ([`server`]). The `releasy-server` binary is
+//! `main.rs`; tests start the same server in-process through [`server::start`].
+
+pub mod bootstrap;
+pub mod server;
+pub mod settings;
+pub mod telemetry;

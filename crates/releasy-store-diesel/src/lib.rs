@@ -1,1 +1,128 @@
-//! placeholder
+//! # releasy-store-diesel
+//!
+//! Releasy's repositories on PostgreSQL (`AsyncPgConnection`, pooled) and SQLite
+//! (`SyncConnectionWrapper<SqliteConnection>`, pooled, WAL), with diesel and
+//! diesel-async. Both backends share one schema ([`schema`]) and one body of query code
+//! (`repos`), and the migrations embedded from the workspace's `migrations/` folder.
+//!
+//! [`Database::open`] picks the backend from a [`DatabaseUrl`]; [`Database::repositories`]
+//! hands the domain its ports.
+
+mod error;
+mod postgres;
+mod repos;
+mod rows;
+pub mod schema;
+mod sqlite;
+mod url;
+
+use std::sync::Arc;
+
+use releasy_domain::ports::{
+    ApiKeyRepository, AuditRepository, CustomerRepository, HealthProbe, IdempotencyRepository,
+};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use url::{DatabaseUrl, InvalidDatabaseUrl};
+
+/// The store could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The connection pool could not be built.
+    #[error("database pool: {0}")]
+    Pool(String),
+    /// Migrations could not be applied.
+    #[error("database migration: {0}")]
+    Migration(String),
+}
+
+/// An open database of either backend.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// PostgreSQL.
+    Postgres(PgStore),
+    /// SQLite.
+    Sqlite(SqliteStore),
+}
+
+/// The repository ports of one database.
+#[derive(Debug, Clone)]
+pub struct Repositories {
+    /// Customers.
+    pub customers: Arc<dyn CustomerRepository>,
+    /// API keys.
+    pub api_keys: Arc<dyn ApiKeyRepository>,
+    /// The audit trail.
+    pub audit: Arc<dyn AuditRepository>,
+    /// Idempotency records.
+    pub idempotency: Arc<dyn IdempotencyRepository>,
+    /// Readiness.
+    pub health: Arc<dyn HealthProbe>,
+}
+
+impl Database {
+    /// Opens a pool of at most `max_connections` to `url` (no connection is made yet).
+    ///
+    /// # Errors
+    /// [`StoreError::Pool`] when the pool cannot be built.
+    pub fn open(url: &DatabaseUrl, max_connections: usize) -> Result<Self, StoreError> {
+        match url {
+            DatabaseUrl::Postgres(url) => {
+                PgStore::connect(url, max_connections).map(Self::Postgres)
+            }
+            DatabaseUrl::SqliteFile(path) => {
+                SqliteStore::open(Some(path.clone()), max_connections).map(Self::Sqlite)
+            }
+            DatabaseUrl::SqliteMemory => SqliteStore::open(None, 1).map(Self::Sqlite),
+        }
+    }
+
+    /// Applies pending migrations (PostgreSQL: under an advisory lock).
+    ///
+    /// # Errors
+    /// [`StoreError::Migration`] when the database is unreachable or a migration fails.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Postgres(store) => store.migrate().await,
+            Self::Sqlite(store) => store.migrate().await,
+        }
+    }
+
+    /// Reverts every migration.
+    ///
+    /// # Errors
+    /// [`StoreError::Migration`] when a down migration fails.
+    pub async fn revert_all_migrations(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Postgres(store) => store.revert_all_migrations().await,
+            Self::Sqlite(store) => store.revert_all_migrations().await,
+        }
+    }
+
+    /// The ports this database implements.
+    pub fn repositories(&self) -> Repositories {
+        fn all<S>(store: &S) -> Repositories
+        where
+            S: CustomerRepository
+                + ApiKeyRepository
+                + AuditRepository
+                + IdempotencyRepository
+                + HealthProbe
+                + Clone
+                + 'static,
+        {
+            Repositories {
+                customers: Arc::new(store.clone()),
+                api_keys: Arc::new(store.clone()),
+                audit: Arc::new(store.clone()),
+                idempotency: Arc::new(store.clone()),
+                health: Arc::new(store.clone()),
+            }
+        }
+        match self {
+            Self::Postgres(store) => all(store),
+            Self::Sqlite(store) => all(store),
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Customer API-key authentication and the scope check.
+
+use std::marker::PhantomData;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use releasy_domain::api_key::{AuthenticatedKey, Scope};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The header carrying a customer API key.
+pub const API_KEY_HEADER: &str = "x-releasy-api-key";
+
+/// Names the scope a handler needs.
+pub trait RequiredScope {
+    /// The scope.
+    const SCOPE: Scope;
+}
+
+/// A customer key that authenticated and carries `S::SCOPE`.
+#[derive(Debug)]
+pub struct CustomerKey<S: RequiredScope> {
+    /// The key.
+    pub key: AuthenticatedKey,
+    _scope: PhantomData<S>,
+}
+
+impl<S: RequiredScope> FromRequest for CustomerKey<S> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let presented = req
+            .headers()
+            .get(API_KEY_HEADER)
+            .map(|v| v.to_str().unwrap_or_default().to_owned());
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::unauthorized("missing api key"))?;
+            let key = state
+                .services
+                .authenticator
+                .authenticate(presented.as_deref())
+                .await?;
+            key.require(S::SCOPE)?;
+            Ok(Self {
+                key,
+                _scope: PhantomData,
+            })
+        })
+    }
+}

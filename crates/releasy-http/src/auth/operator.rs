@@ -1,0 +1,123 @@
+//! Operator authentication (admin bootstrap key or JWT) and the role-matrix check.
+
+use std::marker::PhantomData;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{AUTHORIZATION, HeaderMap};
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use releasy_domain::access::{Action, Operator};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The header carrying the admin bootstrap key.
+pub const ADMIN_KEY_HEADER: &str = "x-releasy-admin-key";
+
+/// Names the role-matrix action a handler performs.
+pub trait Permission {
+    /// The action.
+    const ACTION: Action;
+}
+
+/// Why an operator token was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorTokenError {
+    /// The token is invalid (signature, expiry, issuer, audience, ...).
+    #[error("invalid operator token: {0}")]
+    Invalid(String),
+    /// The token is valid but maps to no Releasy role.
+    #[error("operator token has no releasy role")]
+    NoRole,
+    /// No key is available to verify it (identity provider unreachable).
+    #[error("operator token keys unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Verifies operator JWTs.
+#[async_trait::async_trait]
+pub trait OperatorTokenVerifier: Send + Sync + std::fmt::Debug {
+    /// The operator a token authenticates.
+    ///
+    /// # Errors
+    /// [`OperatorTokenError`] when it does not.
+    async fn verify(&self, token: &str) -> Result<Operator, OperatorTokenError>;
+}
+
+/// An operator allowed to perform `P::ACTION`.
+#[derive(Debug)]
+pub struct Authorized<P: Permission> {
+    /// Who it is.
+    pub operator: Operator,
+    _permission: PhantomData<P>,
+}
+
+impl<P: Permission> FromRequest for Authorized<P> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let headers = req.headers().clone();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal(&MissingState))?;
+            let operator = authenticate(&state, &headers).await?;
+            if !operator.may(P::ACTION) {
+                tracing::info!(subject = %operator.subject, action = ?P::ACTION, "operator lacks role");
+                return Err(ApiError::forbidden(
+                    "operator role does not allow this action",
+                ));
+            }
+            tracing::debug!(subject = %operator.subject, action = ?P::ACTION, "operator authorized");
+            Ok(Self {
+                operator,
+                _permission: PhantomData,
+            })
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("application state is not registered")]
+struct MissingState;
+
+/// The contract's priority: the admin-key header first; then a bearer value, which is a
+/// JWT when it has two dots and an admin key otherwise.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Operator, ApiError> {
+    if let Some(value) = headers.get(ADMIN_KEY_HEADER) {
+        let presented = value.to_str().unwrap_or_default();
+        return admin_key(state, presented);
+    }
+    let Some(bearer) = bearer_token(headers) else {
+        return Err(ApiError::unauthorized("missing operator credentials"));
+    };
+    if bearer.matches('.').count() == 2 {
+        let Some(verifier) = &state.operator_tokens else {
+            return Err(ApiError::unauthorized(
+                "operator tokens are not enabled on this server",
+            ));
+        };
+        return verifier.verify(bearer).await.map_err(|err| match err {
+            OperatorTokenError::Invalid(_) => ApiError::unauthorized("invalid operator token"),
+            OperatorTokenError::NoRole => ApiError::forbidden("operator token has no releasy role"),
+            OperatorTokenError::Unavailable(_) => ApiError::unavailable(&err),
+        });
+    }
+    admin_key(state, bearer)
+}
+
+fn admin_key(state: &AppState, presented: &str) -> Result<Operator, ApiError> {
+    match &state.admin_key {
+        Some(key) if key.matches(presented) => Ok(Operator::admin_key()),
+        _ => Err(ApiError::unauthorized("invalid admin key")),
+    }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}

@@ -1,0 +1,231 @@
+//! The one place where errors become HTTP responses: every domain and extractor error
+//! maps to a status and the contract's body `{"error":{"code","message"}}`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use releasy_domain::ValidationError;
+use releasy_domain::api_key::{AuthFailure, CreateKeyError, MissingScope, RevokeKeyError};
+use releasy_domain::audit::AuthReason;
+use releasy_domain::customer::CustomerError;
+use releasy_domain::idempotency::IdempotencyError;
+use releasy_domain::ports::{HashError, RepoError};
+
+use crate::dto::ErrorBody;
+
+/// An error answered to the client. 5xx causes are logged here and never sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The contract's error code.
+    pub code: &'static str,
+    /// A message for people.
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 `bad_request`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 401 `unauthorized`.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 403 `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 409 `conflict`.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 413 `payload_too_large`.
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
+
+    /// 415 `unsupported_media_type`.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    }
+
+    /// 503 `service_unavailable`, with the cause logged.
+    pub fn unavailable(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %error_chain(cause), "dependency unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "service unavailable",
+        )
+    }
+
+    /// 500 `internal_error`, with the cause logged and never sent.
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %error_chain(cause), "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error",
+        )
+    }
+}
+
+/// `error: cause: cause ...`, for logs.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(ErrorBody::new(self.code, &self.message))
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(err: ValidationError) -> Self {
+        Self::bad_request(err.to_string())
+    }
+}
+
+impl From<RepoError> for ApiError {
+    fn from(err: RepoError) -> Self {
+        match &err {
+            RepoError::Conflict => Self::conflict("already exists"),
+            RepoError::Unavailable(_) => Self::unavailable(&err),
+            RepoError::Internal(_) => Self::internal(&err),
+        }
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(err: HashError) -> Self {
+        Self::internal(&err)
+    }
+}
+
+impl From<CustomerError> for ApiError {
+    fn from(err: CustomerError) -> Self {
+        match err {
+            CustomerError::NotFound => Self::not_found("customer not found"),
+            CustomerError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<CreateKeyError> for ApiError {
+    fn from(err: CreateKeyError) -> Self {
+        match err {
+            CreateKeyError::Invalid(invalid) => invalid.into(),
+            CreateKeyError::CustomerNotFound => Self::not_found("customer not found"),
+            CreateKeyError::Repo(repo) => repo.into(),
+            CreateKeyError::Hash(hash) => hash.into(),
+        }
+    }
+}
+
+impl From<RevokeKeyError> for ApiError {
+    fn from(err: RevokeKeyError) -> Self {
+        match err {
+            RevokeKeyError::NotFound => Self::not_found("api key not found"),
+            RevokeKeyError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<AuthFailure> for ApiError {
+    fn from(err: AuthFailure) -> Self {
+        match err {
+            AuthFailure::Rejected(reason) => Self::unauthorized(match reason {
+                AuthReason::MissingHeader => "missing api key",
+                AuthReason::Revoked => "api key revoked",
+                AuthReason::Expired => "api key expired",
+                AuthReason::Suspended => "customer suspended",
+                _ => "invalid api key",
+            }),
+            AuthFailure::Repo(repo) => repo.into(),
+            AuthFailure::Hash(hash) => hash.into(),
+        }
+    }
+}
+
+impl From<MissingScope> for ApiError {
+    fn from(_: MissingScope) -> Self {
+        Self::forbidden("missing scope")
+    }
+}
+
+impl From<IdempotencyError> for ApiError {
+    fn from(err: IdempotencyError) -> Self {
+        match err {
+            IdempotencyError::Conflict => Self::new(
+                StatusCode::CONFLICT,
+                "idempotency_conflict",
+                "Idempotency-Key was already used with a different request",
+            ),
+            IdempotencyError::InProgress => Self::new(
+                StatusCode::CONFLICT,
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key is still in progress",
+            ),
+            IdempotencyError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    #[test]
+    fn errors_render_in_the_contract_shape() {
+        let response = ApiError::bad_request("name must not be empty").error_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = response.into_body().try_into_bytes().unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            serde_json::json!({"error": {"code": "bad_request", "message": "name must not be empty"}})
+        );
+    }
+
+    #[test]
+    fn internal_errors_never_leak_their_cause() {
+        let err: ApiError = RepoError::internal("password=hunter2 in a query").into();
+        assert_eq!(err.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(err.message, "internal error");
+    }
+}

@@ -1,0 +1,84 @@
+//! The `Idempotency-Key` header on create-style endpoints: the domain decides (claim,
+//! replay, conflict); this module fingerprints the request and keeps the response.
+
+use std::future::Future;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use releasy_domain::idempotency::{Begin, IdempotencyKey, StoredResponse};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The request header.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+/// Set on a response replayed from an earlier request.
+pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
+
+/// Runs `work` at most once per `Idempotency-Key` (when the header is present) for this
+/// endpoint and caller, answering retries with the stored response. `body` is the
+/// parsed request: two requests are "the same" when their parsed bodies are equal.
+///
+/// # Errors
+/// The error of `work`, or the idempotency errors (invalid key, conflict, in progress).
+pub async fn idempotent<T, F>(
+    state: &AppState,
+    req: &HttpRequest,
+    caller: &str,
+    body: &impl Serialize,
+    work: F,
+) -> Result<HttpResponse, ApiError>
+where
+    T: Serialize,
+    F: Future<Output = Result<T, ApiError>>,
+{
+    let Some(raw_key) = req.headers().get(IDEMPOTENCY_KEY_HEADER) else {
+        let value = work.await?;
+        return Ok(HttpResponse::Ok().json(value));
+    };
+    let key = IdempotencyKey::parse(raw_key.to_str().unwrap_or_default())?;
+    // The path (not the route pattern) so a key reused under another parent id is a
+    // different request, and the caller so two callers' keys never collide.
+    let scope = format!("{} {} {caller}", req.method(), req.path());
+    let fingerprint = fingerprint(body)?;
+    let idempotency = &state.services.idempotency;
+    let claim = match idempotency.begin(&scope, &key, &fingerprint).await? {
+        Begin::Replay(stored) => return Ok(replay(stored)),
+        Begin::Proceed(claim) => claim,
+    };
+    match work.await {
+        Ok(value) => {
+            let body = serde_json::to_string(&value).map_err(|e| ApiError::internal(&e))?;
+            let stored = StoredResponse {
+                status: StatusCode::OK.as_u16(),
+                body: body.clone(),
+            };
+            idempotency.finish(&claim, stored).await?;
+            Ok(HttpResponse::Ok()
+                .content_type("application/json")
+                .body(body))
+        }
+        Err(err) => {
+            // Nothing was created: free the key so the client can retry.
+            if let Err(release_err) = idempotency.abandon(&claim).await {
+                tracing::warn!(error = %release_err, "could not release idempotency key");
+            }
+            Err(err)
+        }
+    }
+}
+
+fn fingerprint(body: &impl Serialize) -> Result<String, ApiError> {
+    let bytes = serde_json::to_vec(body).map_err(|e| ApiError::internal(&e))?;
+    Ok(format!("{:x}", Sha256::digest(bytes)))
+}
+
+fn replay(stored: StoredResponse) -> HttpResponse {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .insert_header((REPLAYED_HEADER, "true"))
+        .body(stored.body)
+}

@@ -1,0 +1,75 @@
+//! `/v1/admin/keys`: issue and revoke customer API keys.
+
+use actix_web::{HttpResponse, post, web};
+use releasy_domain::api_key::{KeyName, KeyType, NewApiKeyRequest, ScopeSet};
+use releasy_domain::{ApiKeyId, CustomerId, Timestamp};
+
+use crate::auth::Authorized;
+use crate::auth::permissions::{CreateKey, RevokeKey};
+use crate::dto::{
+    CreateKeyRequest, CreateKeyResponse, ErrorBody, RevokeKeyRequest, RevokeKeyResponse, parse_id,
+};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Issue a customer API key. The raw key is in this response only, so
+/// `Idempotency-Key` is not supported here.
+#[utoipa::path(
+    tag = "keys",
+    request_body = CreateKeyRequest,
+    responses(
+        (status = 200, body = CreateKeyResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[post("/v1/admin/keys")]
+pub async fn create_key(
+    _auth: Authorized<CreateKey>,
+    state: web::Data<AppState>,
+    body: web::Json<CreateKeyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let request = NewApiKeyRequest {
+        customer_id: parse_id::<CustomerId>("customer_id", &body.customer_id)?,
+        name: body.name.as_deref().map(KeyName::parse).transpose()?,
+        key_type: body
+            .key_type
+            .as_deref()
+            .map(KeyType::parse)
+            .transpose()?
+            .unwrap_or_default(),
+        scopes: match &body.scopes {
+            Some(names) => ScopeSet::parse(names)?,
+            None => ScopeSet::all(),
+        },
+        expires_at: body.expires_at.map(Timestamp::from_unix_seconds),
+    };
+    let issued = state.services.api_keys.create(request).await?;
+    Ok(HttpResponse::Ok().json(CreateKeyResponse::from(issued)))
+}
+
+/// Revoke a customer API key; it stops working on the next request.
+#[utoipa::path(
+    tag = "keys",
+    request_body = RevokeKeyRequest,
+    responses(
+        (status = 200, body = RevokeKeyResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[post("/v1/admin/keys/revoke")]
+pub async fn revoke_key(
+    _auth: Authorized<RevokeKey>,
+    state: web::Data<AppState>,
+    body: web::Json<RevokeKeyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id::<ApiKeyId>("api_key_id", &body.api_key_id)?;
+    let revoked = state.services.api_keys.revoke(id).await?;
+    Ok(HttpResponse::Ok().json(RevokeKeyResponse {
+        api_key_id: revoked.to_string(),
+    }))
+}

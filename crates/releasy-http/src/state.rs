@@ -1,0 +1,41 @@
+//! What every handler can reach: the domain's services and the operator credentials.
+
+use std::sync::Arc;
+
+use releasy_domain::Services;
+use subtle::ConstantTimeEq;
+
+use crate::auth::OperatorTokenVerifier;
+
+/// The admin bootstrap key. Compared in constant time; its `Debug` hides it.
+#[derive(Clone)]
+pub struct AdminKey(String);
+
+impl AdminKey {
+    /// Wraps a configured key; `None` for an empty one.
+    pub fn new(key: String) -> Option<Self> {
+        (!key.trim().is_empty()).then_some(Self(key))
+    }
+
+    /// Whether `presented` is this key, in constant time.
+    pub fn matches(&self, presented: &str) -> bool {
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+}
+
+impl std::fmt::Debug for AdminKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminKey(<redacted>)")
+    }
+}
+
+/// Shared state of the HTTP adapter.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The use cases.
+    pub services: Services,
+    /// The admin bootstrap key, when configured.
+    pub admin_key: Option<AdminKey>,
+    /// Operator JWT verification, when configured.
+    pub operator_tokens: Option<Arc<dyn OperatorTokenVerifier>>,
+}

@@ -1,0 +1,119 @@
+//! Wiring: open the database and migrate it (before the listener binds), build the
+//! domain's services on the adapters, and serve HTTP until told to stop.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::{HttpServer, web};
+use releasy_crypto::{Argon2Hasher, OsSecrets};
+use releasy_domain::ports::SystemClock;
+use releasy_domain::{Ports, Services};
+use releasy_http::{AdminKey, AppState};
+use releasy_store_diesel::{Database, StoreError};
+
+use crate::bootstrap::{BootstrapError, generated_admin_key};
+use crate::settings::Settings;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The generated admin key could not be provisioned.
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
+    /// The listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A started server.
+pub struct RunningServer {
+    /// The address it listens on (useful with port 0).
+    pub addr: SocketAddr,
+    /// Stops it.
+    pub handle: actix_web::dev::ServerHandle,
+    /// Completes when it has stopped.
+    pub server: actix_web::dev::Server,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts the server: migrations run before the listener binds.
+///
+/// # Errors
+/// [`StartupError`] when the database, the admin key or the listener fail.
+pub async fn start(settings: Settings) -> Result<RunningServer, StartupError> {
+    tracing::info!(database = %settings.database_url.redacted(), "opening database");
+    let database = Database::open(&settings.database_url, settings.database_max_connections)?;
+    database.migrate().await?;
+    tracing::info!("database migrations applied");
+
+    let admin_key = match (&settings.admin_api_key, &settings.operator) {
+        (Some(key), _) => AdminKey::new(key.clone()),
+        (None, Some(_)) => None,
+        (None, None) => {
+            let (key, path) = generated_admin_key(&settings.data_dir)?;
+            tracing::warn!(
+                path = %path.display(),
+                "no RELEASY_ADMIN_API_KEY or RELEASY_OPERATOR_JWKS_URL configured: using the generated admin key stored in this file"
+            );
+            AdminKey::new(key)
+        }
+    };
+    if settings.operator.is_some() {
+        tracing::warn!(
+            "RELEASY_OPERATOR_JWKS_URL is set, but operator JWT sign-in is not available in this build yet; only the admin key authenticates operators"
+        );
+    }
+
+    let repositories = database.repositories();
+    let pepper = settings.api_key_pepper.clone().map(String::into_bytes);
+    let services = Services::new(Ports {
+        customers: repositories.customers,
+        api_keys: repositories.api_keys,
+        audit: repositories.audit,
+        idempotency: repositories.idempotency,
+        health: repositories.health,
+        clock: Arc::new(SystemClock),
+        secrets: Arc::new(OsSecrets::new()),
+        hasher: Arc::new(Argon2Hasher::new(pepper)),
+    });
+    let state = web::Data::new(AppState {
+        services,
+        admin_key,
+        operator_tokens: None,
+    });
+
+    let listener = TcpListener::bind(settings.bind_addr).map_err(|source| StartupError::Bind {
+        addr: settings.bind_addr,
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+        addr: settings.bind_addr,
+        source,
+    })?;
+    let server = HttpServer::new(move || releasy_http::app(state.clone()))
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr, source })?
+        .shutdown_timeout(30)
+        .run();
+    tracing::info!(%addr, "releasy-server listening");
+    Ok(RunningServer {
+        addr,
+        handle: server.handle(),
+        server,
+    })
+}

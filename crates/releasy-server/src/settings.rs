@@ -1,0 +1,536 @@
+//! Configuration: defaults < optional TOML file < `RELEASY_*` environment, read with the
+//! `config` crate into plain text, then checked into [`Settings`] with errors that name
+//! the offending variable.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use releasy_store_diesel::DatabaseUrl;
+use serde::Deserialize;
+
+/// A setting is missing or invalid; `variable` is its `RELEASY_*` name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {variable}: {message}")]
+pub struct ConfigError {
+    /// The environment variable (or file key, upper-cased) at fault.
+    pub variable: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(variable: &str, message: impl Into<String>) -> Self {
+        Self {
+            variable: variable.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// S3-compatible artifact storage.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// Bucket.
+    pub bucket: String,
+    /// Region.
+    pub region: String,
+    /// Custom endpoint (MinIO and friends).
+    pub endpoint: Option<String>,
+    /// Access key id.
+    pub access_key: String,
+    /// Secret access key.
+    pub secret_key: String,
+    /// Path-style addressing.
+    pub path_style: bool,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("path_style", &self.path_style)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Operator JWT verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorSettings {
+    /// Where the JWKS is.
+    pub jwks_url: String,
+    /// Expected `iss`.
+    pub issuer: Option<String>,
+    /// Expected `aud`.
+    pub audience: Option<String>,
+    /// Client whose `resource_access.<resource>.roles` count.
+    pub resource: Option<String>,
+    /// How long fetched keys are cached.
+    pub jwks_ttl_seconds: u64,
+    /// Clock leeway for `exp` and `nbf`.
+    pub leeway_seconds: u64,
+}
+
+/// Checked settings of one server.
+#[derive(Clone)]
+pub struct Settings {
+    /// Listen address.
+    pub bind_addr: SocketAddr,
+    /// Log level.
+    pub log_level: tracing::Level,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Folder of the embedded defaults (SQLite file, generated secrets, artifacts).
+    pub data_dir: PathBuf,
+    /// The database; a SQLite file in `data_dir` when not configured.
+    pub database_url: DatabaseUrl,
+    /// Pool size.
+    pub database_max_connections: usize,
+    /// The admin bootstrap key.
+    pub admin_api_key: Option<String>,
+    /// Mixed into key hashes.
+    pub api_key_pepper: Option<String>,
+    /// Operator JWTs, when enabled.
+    pub operator: Option<OperatorSettings>,
+    /// Longest download token lifetime.
+    pub download_token_ttl_seconds: i64,
+    /// Base of the URLs this server hands out.
+    pub public_base_url: String,
+    /// S3 storage, when configured (otherwise the embedded filesystem store).
+    pub s3: Option<S3Settings>,
+    /// Lifetime of presigned URLs.
+    pub presign_expires_seconds: i64,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("bind_addr", &self.bind_addr)
+            .field("log_level", &self.log_level)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.redacted())
+            .field(
+                "admin_api_key",
+                &self.admin_api_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "api_key_pepper",
+                &self.api_key_pepper.as_ref().map(|_| "<redacted>"),
+            )
+            .field("operator", &self.operator)
+            .field("public_base_url", &self.public_base_url)
+            .field("s3", &self.s3)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every setting as text, exactly as the sources gave it.
+#[derive(Debug, Default, Deserialize)]
+struct RawSettings {
+    bind_addr: Option<String>,
+    log_level: Option<String>,
+    log_format: Option<String>,
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    database_max_connections: Option<String>,
+    admin_api_key: Option<String>,
+    api_key_pepper: Option<String>,
+    operator_jwks_url: Option<String>,
+    operator_issuer: Option<String>,
+    operator_audience: Option<String>,
+    operator_resource: Option<String>,
+    operator_jwks_ttl_seconds: Option<String>,
+    operator_jwt_leeway_seconds: Option<String>,
+    download_token_ttl_seconds: Option<String>,
+    public_base_url: Option<String>,
+    artifact_bucket: Option<String>,
+    artifact_region: Option<String>,
+    artifact_endpoint: Option<String>,
+    artifact_access_key: Option<String>,
+    artifact_secret_key: Option<String>,
+    artifact_path_style: Option<String>,
+    artifact_presign_expires_seconds: Option<String>,
+}
+
+/// The default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "releasy-data";
+/// The config file read when present and no `--config` is given.
+pub const DEFAULT_CONFIG_FILE: &str = "releasy.toml";
+
+impl Settings {
+    /// Reads the optional file (`file`, or `releasy.toml` when present) and the
+    /// environment (`env`: the process environment when `None`, a fixed map in tests).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first invalid or missing variable.
+    pub fn load(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
+        let file_source = match file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError::new(
+                        "--config",
+                        format!("{} is not a readable file", path.display()),
+                    ));
+                }
+                File::from(path).format(FileFormat::Toml).required(true)
+            }
+            None => File::new(DEFAULT_CONFIG_FILE, FileFormat::Toml).required(false),
+        };
+        let raw: RawSettings = Config::builder()
+            .add_source(file_source)
+            .add_source(
+                Environment::with_prefix("RELEASY")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .source(env),
+            )
+            .build()
+            .and_then(Config::try_deserialize)
+            .map_err(|e| ConfigError::new("config", e.to_string()))?;
+        Self::check(raw)
+    }
+
+    fn check(raw: RawSettings) -> Result<Self, ConfigError> {
+        let data_dir =
+            PathBuf::from(text(raw.data_dir).unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned()));
+        let database_url = match text(raw.database_url) {
+            Some(url) => DatabaseUrl::parse(&url)
+                .map_err(|e| ConfigError::new("RELEASY_DATABASE_URL", e.to_string()))?,
+            None => DatabaseUrl::sqlite_file(data_dir.join("releasy.db")),
+        };
+        let public_base_url =
+            text(raw.public_base_url).unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+        http_url("RELEASY_PUBLIC_BASE_URL", &public_base_url)?;
+        Ok(Self {
+            bind_addr: text(raw.bind_addr)
+                .unwrap_or_else(|| "0.0.0.0:8080".to_owned())
+                .parse()
+                .map_err(|_| {
+                    ConfigError::new("RELEASY_BIND_ADDR", "must be an address like 0.0.0.0:8080")
+                })?,
+            log_level: log_level(raw.log_level)?,
+            log_format: match text(raw.log_format).as_deref() {
+                None | Some("human") => LogFormat::Human,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(ConfigError::new(
+                        "RELEASY_LOG_FORMAT",
+                        format!("must be human or json (got `{other}`)"),
+                    ));
+                }
+            },
+            data_dir,
+            database_url,
+            database_max_connections: number(
+                "RELEASY_DATABASE_MAX_CONNECTIONS",
+                raw.database_max_connections,
+                5,
+                1..=1000,
+            )? as usize,
+            admin_api_key: text(raw.admin_api_key),
+            api_key_pepper: text(raw.api_key_pepper),
+            operator: operator(
+                raw.operator_jwks_url,
+                raw.operator_issuer,
+                raw.operator_audience,
+                raw.operator_resource,
+                raw.operator_jwks_ttl_seconds,
+                raw.operator_jwt_leeway_seconds,
+            )?,
+            download_token_ttl_seconds: number(
+                "RELEASY_DOWNLOAD_TOKEN_TTL_SECONDS",
+                raw.download_token_ttl_seconds,
+                600,
+                1..=7 * 86_400,
+            )?,
+            public_base_url: public_base_url.trim_end_matches('/').to_owned(),
+            s3: s3(
+                raw.artifact_bucket,
+                raw.artifact_region,
+                raw.artifact_endpoint,
+                raw.artifact_access_key,
+                raw.artifact_secret_key,
+                raw.artifact_path_style,
+            )?,
+            presign_expires_seconds: number(
+                "RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS",
+                raw.artifact_presign_expires_seconds,
+                900,
+                1..=7 * 86_400,
+            )?,
+        })
+    }
+}
+
+/// Trimmed text; empty counts as unset.
+fn text(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn number(
+    variable: &str,
+    value: Option<String>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConfigError> {
+    let Some(value) = text(value) else {
+        return Ok(default);
+    };
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            ConfigError::new(
+                variable,
+                format!(
+                    "must be a whole number from {} to {} (got `{value}`)",
+                    range.start(),
+                    range.end()
+                ),
+            )
+        })
+}
+
+fn boolean(variable: &str, value: Option<String>) -> Result<bool, ConfigError> {
+    match text(value).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(other) => Err(ConfigError::new(
+            variable,
+            format!("must be true or false (got `{other}`)"),
+        )),
+    }
+}
+
+fn http_url(variable: &str, value: &str) -> Result<(), ConfigError> {
+    match url::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(()),
+        _ => Err(ConfigError::new(
+            variable,
+            format!("must be an http:// or https:// URL (got `{value}`)"),
+        )),
+    }
+}
+
+fn log_level(value: Option<String>) -> Result<tracing::Level, ConfigError> {
+    let value = text(value).unwrap_or_else(|| "info".to_owned());
+    match value.to_ascii_lowercase().as_str() {
+        "trace" => Ok(tracing::Level::TRACE),
+        "debug" => Ok(tracing::Level::DEBUG),
+        "info" => Ok(tracing::Level::INFO),
+        "warn" => Ok(tracing::Level::WARN),
+        "error" => Ok(tracing::Level::ERROR),
+        _ => Err(ConfigError::new(
+            "RELEASY_LOG_LEVEL",
+            format!("must be one of trace, debug, info, warn, error (got `{value}`)"),
+        )),
+    }
+}
+
+fn operator(
+    jwks_url: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    resource: Option<String>,
+    ttl: Option<String>,
+    leeway: Option<String>,
+) -> Result<Option<OperatorSettings>, ConfigError> {
+    let Some(jwks_url) = text(jwks_url) else {
+        return Ok(None);
+    };
+    http_url("RELEASY_OPERATOR_JWKS_URL", &jwks_url)?;
+    Ok(Some(OperatorSettings {
+        jwks_url,
+        issuer: text(issuer),
+        audience: text(audience),
+        resource: text(resource),
+        jwks_ttl_seconds: number("RELEASY_OPERATOR_JWKS_TTL_SECONDS", ttl, 300, 1..=86_400)? as u64,
+        leeway_seconds: number("RELEASY_OPERATOR_JWT_LEEWAY_SECONDS", leeway, 0, 0..=3_600)? as u64,
+    }))
+}
+
+fn s3(
+    bucket: Option<String>,
+    region: Option<String>,
+    endpoint: Option<String>,
+    access_key: Option<String>,
+    secret_key: Option<String>,
+    path_style: Option<String>,
+) -> Result<Option<S3Settings>, ConfigError> {
+    let (bucket, region, endpoint, access_key, secret_key) = (
+        text(bucket),
+        text(region),
+        text(endpoint),
+        text(access_key),
+        text(secret_key),
+    );
+    let required = [
+        ("RELEASY_ARTIFACT_BUCKET", &bucket),
+        ("RELEASY_ARTIFACT_REGION", &region),
+        ("RELEASY_ARTIFACT_ACCESS_KEY", &access_key),
+        ("RELEASY_ARTIFACT_SECRET_KEY", &secret_key),
+    ];
+    let missing: Vec<&str> = required
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(name, _)| *name)
+        .collect();
+    let path_style_set = text(path_style.clone()).is_some();
+    if missing.len() == required.len() && endpoint.is_none() && !path_style_set {
+        return Ok(None);
+    }
+    if !missing.is_empty() {
+        return Err(ConfigError::new(
+            &missing.join(", "),
+            "missing: the S3 storage variables RELEASY_ARTIFACT_BUCKET, _REGION, _ACCESS_KEY and _SECRET_KEY are set together or not at all",
+        ));
+    }
+    if let Some(endpoint) = &endpoint {
+        http_url("RELEASY_ARTIFACT_ENDPOINT", endpoint)?;
+    }
+    let (Some(bucket), Some(region), Some(access_key), Some(secret_key)) =
+        (bucket, region, access_key, secret_key)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(S3Settings {
+        bucket,
+        region,
+        endpoint,
+        access_key,
+        secret_key,
+        path_style: boolean("RELEASY_ARTIFACT_PATH_STYLE", path_style)?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::load(None, Some(env))
+    }
+
+    #[test]
+    fn no_configuration_gives_the_embedded_defaults() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.bind_addr, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(
+            s.database_url,
+            DatabaseUrl::sqlite_file(PathBuf::from("releasy-data/releasy.db"))
+        );
+        assert_eq!(s.database_max_connections, 5);
+        assert_eq!(s.download_token_ttl_seconds, 600);
+        assert_eq!(s.presign_expires_seconds, 900);
+        assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
+        assert!(s.s3.is_none() && s.operator.is_none() && s.admin_api_key.is_none());
+    }
+
+    #[test]
+    fn environment_variables_map_to_settings() {
+        let s = load(&[
+            ("RELEASY_BIND_ADDR", "127.0.0.1:9000"),
+            ("RELEASY_DATABASE_URL", "postgres://u:p@h/db"),
+            ("RELEASY_DATABASE_MAX_CONNECTIONS", "12"),
+            ("RELEASY_ADMIN_API_KEY", "k"),
+            ("RELEASY_DATA_DIR", "/srv/releasy"),
+            ("RELEASY_PUBLIC_BASE_URL", "https://releases.example.com/"),
+        ])
+        .unwrap();
+        assert_eq!(s.bind_addr.port(), 9000);
+        assert_eq!(
+            s.database_url,
+            DatabaseUrl::Postgres("postgres://u:p@h/db".into())
+        );
+        assert_eq!(s.database_max_connections, 12);
+        assert_eq!(s.admin_api_key.as_deref(), Some("k"));
+        assert_eq!(s.data_dir, PathBuf::from("/srv/releasy"));
+        assert_eq!(s.public_base_url, "https://releases.example.com");
+    }
+
+    #[test]
+    fn invalid_values_name_their_variable() {
+        for (var, value) in [
+            ("RELEASY_LOG_LEVEL", "loud"),
+            ("RELEASY_BIND_ADDR", "nowhere"),
+            ("RELEASY_DATABASE_URL", "mysql://x"),
+            ("RELEASY_PUBLIC_BASE_URL", "not a url"),
+            ("RELEASY_OPERATOR_JWKS_URL", "ftp://idp/jwks"),
+            ("RELEASY_DATABASE_MAX_CONNECTIONS", "0"),
+            ("RELEASY_DOWNLOAD_TOKEN_TTL_SECONDS", "ten"),
+        ] {
+            let err = load(&[(var, value)]).unwrap_err();
+            assert_eq!(err.variable, var, "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_partial_storage_set_names_the_missing_variables() {
+        let err = load(&[
+            ("RELEASY_ARTIFACT_BUCKET", "b"),
+            ("RELEASY_ARTIFACT_REGION", "r"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.variable,
+            "RELEASY_ARTIFACT_ACCESS_KEY, RELEASY_ARTIFACT_SECRET_KEY"
+        );
+        let err = load(&[("RELEASY_ARTIFACT_ENDPOINT", "http://minio:9000")]).unwrap_err();
+        assert!(err.variable.contains("RELEASY_ARTIFACT_BUCKET"));
+        let s = load(&[
+            ("RELEASY_ARTIFACT_BUCKET", "b"),
+            ("RELEASY_ARTIFACT_REGION", "r"),
+            ("RELEASY_ARTIFACT_ACCESS_KEY", "a"),
+            ("RELEASY_ARTIFACT_SECRET_KEY", "s"),
+            ("RELEASY_ARTIFACT_PATH_STYLE", "true"),
+        ])
+        .unwrap();
+        assert!(s.s3.unwrap().path_style);
+    }
+
+    #[test]
+    fn a_config_file_is_read_and_the_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("releasy.toml");
+        std::fs::write(
+            &path,
+            "bind_addr = \"127.0.0.1:7000\"\nlog_level = \"debug\"\ndatabase_max_connections = 3\n",
+        )
+        .unwrap();
+        let env = HashMap::from([("RELEASY_LOG_LEVEL".to_owned(), "warn".to_owned())]);
+        let s = Settings::load(Some(&path), Some(env)).unwrap();
+        assert_eq!(s.bind_addr.port(), 7000);
+        assert_eq!(s.database_max_connections, 3);
+        assert_eq!(s.log_level, tracing::Level::WARN);
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        let err = Settings::load(
+            Some(Path::new("/nonexistent/releasy.toml")),
+            Some(HashMap::new()),
+        )
+        .unwrap_err();
+        assert_eq!(err.variable, "--config");
+    }
+}

@@ -1,0 +1,107 @@
+//! The PostgreSQL adapter: a deadpool pool of `AsyncPgConnection`s, and the migration
+//! runner that serialises concurrent starts with an advisory lock.
+
+use std::time::Duration;
+
+use diesel::Connection;
+use diesel::RunQueryDsl as _;
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use releasy_domain::ports::RepoError;
+
+use crate::StoreError;
+use crate::error::pool_error;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// Any constant works; it only has to be the same for every Releasy instance.
+const MIGRATION_LOCK_ID: i64 = 0x5245_4c45_4153_59;
+
+/// Repositories on PostgreSQL.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool<AsyncPgConnection>,
+    url: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("pool", &self.pool.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// A pool of at most `max_connections` connections to `url`. Connections are made
+    /// lazily; call [`PgStore::migrate`] to reach the database once.
+    ///
+    /// # Errors
+    /// [`StoreError::Pool`] when the pool cannot be built.
+    pub fn connect(url: &str, max_connections: usize) -> Result<Self, StoreError> {
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let pool = Pool::builder(manager)
+            .max_size(max_connections)
+            .wait_timeout(Some(Duration::from_secs(5)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .recycle_timeout(Some(Duration::from_secs(5)))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        Ok(Self {
+            pool,
+            url: url.to_owned(),
+        })
+    }
+
+    /// Applies pending migrations while holding an advisory lock, so instances starting
+    /// together apply each migration once.
+    ///
+    /// # Errors
+    /// [`StoreError::Migration`] when the database cannot be reached or a migration fails.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let url = self.url.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+            let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            let lock = format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})");
+            diesel::sql_query(lock)
+                .execute(&mut conn)
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            let applied = conn
+                .run_pending_migrations(MIGRATIONS)
+                .map(|_| ())
+                .map_err(|e| StoreError::Migration(e.to_string()));
+            let unlock = format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})");
+            // Closing the connection releases the lock too; unlocking explicitly is tidier.
+            let _ = diesel::sql_query(unlock).execute(&mut conn);
+            applied
+        })
+        .await
+        .map_err(|e| StoreError::Migration(e.to_string()))?
+    }
+
+    /// Reverts every migration (for the migration round-trip test).
+    ///
+    /// # Errors
+    /// [`StoreError::Migration`] when a down migration fails.
+    pub async fn revert_all_migrations(&self) -> Result<(), StoreError> {
+        let url = self.url.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+            let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            conn.revert_all_migrations(MIGRATIONS)
+                .map(|_| ())
+                .map_err(|e| StoreError::Migration(e.to_string()))
+        })
+        .await
+        .map_err(|e| StoreError::Migration(e.to_string()))?
+    }
+
+    pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, RepoError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+}

@@ -1,0 +1,88 @@
+//! `IdempotencyRepository` on diesel. The primary key `(scope, idem_key)` decides which
+//! of several concurrent claims wins.
+
+macro_rules! idempotency_repository {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl releasy_domain::ports::IdempotencyRepository for $store {
+            async fn claim(
+                &self,
+                record: &releasy_domain::idempotency::IdempotencyRecord,
+            ) -> Result<releasy_domain::ports::Claim, releasy_domain::ports::RepoError> {
+                use crate::schema::idempotency_keys::dsl;
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                let mut conn = self.conn().await?;
+                // The existing row can vanish between the failed insert and the read
+                // (its request failed and released it): then claim again.
+                for _ in 0..3 {
+                    let inserted = diesel::insert_into(dsl::idempotency_keys)
+                        .values(crate::rows::IdempotencyRow::from(record))
+                        .on_conflict_do_nothing()
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(crate::error::query_error)?;
+                    if inserted == 1 {
+                        return Ok(releasy_domain::ports::Claim::Claimed);
+                    }
+                    let existing: Option<crate::rows::IdempotencyRow> = dsl::idempotency_keys
+                        .find((record.scope.as_str(), record.key.as_str()))
+                        .select(crate::rows::IdempotencyRow::as_select())
+                        .first(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(crate::error::query_error)?;
+                    if let Some(row) = existing {
+                        return Ok(releasy_domain::ports::Claim::Existing(row.try_into()?));
+                    }
+                }
+                Err(releasy_domain::ports::RepoError::Conflict)
+            }
+
+            async fn complete(
+                &self,
+                claim: &releasy_domain::idempotency::IdempotencyRecord,
+                response: &releasy_domain::idempotency::StoredResponse,
+            ) -> Result<(), releasy_domain::ports::RepoError> {
+                use crate::schema::idempotency_keys::dsl;
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                let mut conn = self.conn().await?;
+                diesel::update(
+                    dsl::idempotency_keys.find((claim.scope.as_str(), claim.key.as_str())),
+                )
+                .set((
+                    dsl::state.eq(crate::rows::COMPLETED),
+                    dsl::response_status.eq(Some(i32::from(response.status))),
+                    dsl::response_body.eq(Some(response.body.as_str())),
+                ))
+                .execute(&mut *conn)
+                .await
+                .map_err(crate::error::query_error)?;
+                Ok(())
+            }
+
+            async fn release(
+                &self,
+                claim: &releasy_domain::idempotency::IdempotencyRecord,
+            ) -> Result<(), releasy_domain::ports::RepoError> {
+                use crate::schema::idempotency_keys::dsl;
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                let mut conn = self.conn().await?;
+                diesel::delete(
+                    dsl::idempotency_keys
+                        .filter(dsl::scope.eq(claim.scope.as_str()))
+                        .filter(dsl::idem_key.eq(claim.key.as_str()))
+                        .filter(dsl::state.eq(crate::rows::IN_PROGRESS))
+                        .filter(dsl::created_at.eq(claim.created_at.unix_seconds()))
+                        .filter(dsl::fingerprint.eq(claim.fingerprint.as_str())),
+                )
+                .execute(&mut *conn)
+                .await
+                .map_err(crate::error::query_error)?;
+                Ok(())
+            }
+        }
+    };
+}

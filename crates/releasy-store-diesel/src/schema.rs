@@ -1,0 +1,113 @@
+//! The diesel schema, shared by both backends (see `migrations/`).
+
+diesel::table! {
+    customers (id) {
+        id -> Text,
+        name -> Text,
+        plan -> Nullable<Text>,
+        created_at -> BigInt,
+        suspended_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        customer_id -> Text,
+        name -> Nullable<Text>,
+        key_type -> Text,
+        scopes -> Text,
+        key_hash -> Text,
+        key_lookup -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    releases (id) {
+        id -> Text,
+        product -> Text,
+        version -> Text,
+        status -> Text,
+        created_at -> BigInt,
+        published_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    artifacts (id) {
+        id -> Text,
+        release_id -> Text,
+        object_key -> Text,
+        checksum -> Text,
+        size -> BigInt,
+        platform -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    entitlements (id) {
+        id -> Text,
+        customer_id -> Text,
+        product -> Text,
+        starts_at -> BigInt,
+        ends_at -> Nullable<BigInt>,
+        metadata -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    download_tokens (id) {
+        id -> Text,
+        token_hash -> Text,
+        artifact_id -> Text,
+        customer_id -> Text,
+        purpose -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, idem_key) {
+        scope -> Text,
+        idem_key -> Text,
+        fingerprint -> Text,
+        state -> Text,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        customer_id -> Nullable<Text>,
+        actor -> Text,
+        event -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(api_keys -> customers (customer_id));
+diesel::joinable!(artifacts -> releases (release_id));
+diesel::joinable!(entitlements -> customers (customer_id));
+diesel::joinable!(download_tokens -> artifacts (artifact_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    customers,
+    api_keys,
+    releases,
+    artifacts,
+    entitlements,
+    download_tokens,
+    idempotency_keys,
+    audit_events,
+);

@@ -1,0 +1,122 @@
+//! The SQLite adapter: a deadpool pool of `SyncConnectionWrapper<SqliteConnection>`s with
+//! per-connection pragmas (WAL, foreign keys, a busy timeout), and its migration runner.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::SqliteConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+use releasy_domain::ports::RepoError;
+
+use crate::StoreError;
+use crate::error::pool_error;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// Set on every connection: readers never block the writer (WAL), writers wait for each
+/// other instead of failing (busy timeout), and foreign keys are enforced.
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+    PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+/// Repositories on SQLite.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: Pool<SqliteConn>,
+    path: String,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// A pool over the database file at `path` (created with its parent folders when
+    /// missing), or over one in-memory database when `path` is `None`. An in-memory
+    /// database lives in its one connection, so that pool holds exactly one.
+    ///
+    /// # Errors
+    /// [`StoreError::Pool`] when the folder cannot be created or the pool built.
+    pub fn open(path: Option<PathBuf>, max_connections: usize) -> Result<Self, StoreError> {
+        let (path, max_connections) = match path {
+            Some(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        StoreError::Pool(format!("cannot create {}: {e}", parent.display()))
+                    })?;
+                }
+                (path.to_string_lossy().into_owned(), max_connections)
+            }
+            None => (":memory:".to_owned(), 1),
+        };
+        let mut config = ManagerConfig::<SqliteConn>::default();
+        config.custom_setup = Box::new(|url| {
+            async move {
+                let mut conn = SqliteConn::establish(url).await?;
+                conn.batch_execute(PRAGMAS)
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(&path, config);
+        let pool = Pool::builder(manager)
+            .max_size(max_connections)
+            .wait_timeout(Some(Duration::from_secs(5)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        Ok(Self { pool, path })
+    }
+
+    /// Applies pending migrations on a pooled connection (the only one, for an
+    /// in-memory database).
+    ///
+    /// # Errors
+    /// [`StoreError::Migration`] when a migration fails.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.with_sync_connection(|conn| conn.run_pending_migrations(MIGRATIONS).map(|_| ()))
+            .await
+    }
+
+    /// Reverts every migration (for the migration round-trip test).
+    ///
+    /// # Errors
+    /// [`StoreError::Migration`] when a down migration fails.
+    pub async fn revert_all_migrations(&self) -> Result<(), StoreError> {
+        self.with_sync_connection(|conn| conn.revert_all_migrations(MIGRATIONS).map(|_| ()))
+            .await
+    }
+
+    async fn with_sync_connection(
+        &self,
+        task: impl FnOnce(&mut SqliteConnection) -> diesel::migration::Result<()> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        conn.spawn_blocking(move |c| {
+            task(c).map_err(|e| diesel::result::Error::QueryBuilderError(e))
+        })
+        .await
+        .map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    pub(crate) async fn conn(&self) -> Result<Object<SqliteConn>, RepoError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+}

@@ -1,0 +1,114 @@
+//! The database URL forms the contract accepts.
+
+use std::path::PathBuf;
+
+/// Where the database is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `postgres://...` or `postgresql://...`, kept as given.
+    Postgres(String),
+    /// `sqlite://relative/path` or `sqlite:///absolute/path`.
+    SqliteFile(PathBuf),
+    /// `sqlite::memory:`: one private in-memory database, lost on exit.
+    SqliteMemory,
+}
+
+/// The URL is of no supported form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unsupported database URL (expected postgres://, postgresql://, sqlite://path, sqlite:///abs/path or sqlite::memory:)"
+)]
+pub struct InvalidDatabaseUrl;
+
+impl DatabaseUrl {
+    /// Reads a URL.
+    ///
+    /// # Errors
+    /// [`InvalidDatabaseUrl`] for any other form, or a SQLite URL without a path.
+    pub fn parse(raw: &str) -> Result<Self, InvalidDatabaseUrl> {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Self::Postgres(raw.to_owned()));
+        }
+        if raw == "sqlite::memory:" {
+            return Ok(Self::SqliteMemory);
+        }
+        match raw.strip_prefix("sqlite://") {
+            Some(path) if !path.is_empty() => Ok(Self::SqliteFile(PathBuf::from(path))),
+            _ => Err(InvalidDatabaseUrl),
+        }
+    }
+
+    /// A SQLite file URL for `path`.
+    pub fn sqlite_file(path: impl Into<PathBuf>) -> Self {
+        Self::SqliteFile(path.into())
+    }
+
+    /// The URL with any password replaced, safe to log.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Postgres(url) => redact_password(url),
+            Self::SqliteFile(path) => format!("sqlite://{}", path.display()),
+            Self::SqliteMemory => "sqlite::memory:".to_owned(),
+        }
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_form_parses() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u:p@h/db").unwrap(),
+            DatabaseUrl::Postgres("postgres://u:p@h/db".into())
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgresql://h/db").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/r.db").unwrap(),
+            DatabaseUrl::sqlite_file("data/r.db")
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/r.db").unwrap(),
+            DatabaseUrl::sqlite_file("/var/r.db")
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite::memory:").unwrap(),
+            DatabaseUrl::SqliteMemory
+        );
+    }
+
+    #[test]
+    fn other_forms_are_rejected() {
+        for bad in ["mysql://h/db", "sqlite://", "", "data.db"] {
+            assert_eq!(DatabaseUrl::parse(bad), Err(InvalidDatabaseUrl), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u:secret@h/db")
+                .unwrap()
+                .redacted(),
+            "postgres://u:***@h/db"
+        );
+    }
+}
