@@ -1,0 +1,56 @@
+//! `/live`, `/ready`, `/health`, `/openapi.json`.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_backends;
+
+async fn health_endpoints_answer_ok(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for path in ["/live", "/ready", "/health"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.json::<Value>().await.unwrap(), json!({"status": "ok"}), "{path}");
+    }
+}
+
+async fn openapi_documents_every_endpoint(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/live", "get"),
+        ("/ready", "get"),
+        ("/health", "get"),
+        ("/openapi.json", "get"),
+        ("/v1/admin/customers", "post"),
+        ("/v1/admin/customers", "get"),
+        ("/v1/admin/customers/{customer_id}", "get"),
+        ("/v1/admin/customers/{customer_id}", "patch"),
+        ("/v1/admin/keys", "post"),
+        ("/v1/admin/keys/revoke", "post"),
+        ("/v1/auth/introspect", "post"),
+        ("/v1/admin/audit-events", "get"),
+    ] {
+        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is documented");
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for schema in ["CustomerResponse", "CreateKeyResponse", "IntrospectionResponse", "AuditEventListResponse", "ErrorBody"] {
+        assert!(schemas.contains_key(schema), "{schema} is documented");
+    }
+    let security = doc["components"]["securitySchemes"].as_object().unwrap();
+    assert_eq!(security["admin_key"]["name"], "x-releasy-admin-key");
+    assert_eq!(security["api_key"]["name"], "x-releasy-api-key");
+    assert_eq!(security["operator_jwt"]["scheme"], "bearer");
+}
+
+async fn every_response_carries_a_request_id(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let generated = app.client.get(app.url("/live")).send().await.unwrap();
+    assert_eq!(generated.headers()["x-request-id"].to_str().unwrap().len(), 36);
+    let echoed = app.client.get(app.url("/live")).header("x-request-id", "trace-42").send().await.unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "trace-42");
+}
+
+on_both_backends!(health_endpoints_answer_ok, openapi_documents_every_endpoint, every_response_carries_a_request_id);

@@ -1,0 +1,175 @@
+//! The test harness: a real `releasy-server` on a random loopback port, against a fresh
+//! SQLite file or a fresh PostgreSQL database, and typed helpers to talk to it.
+
+use std::collections::HashMap;
+
+use releasy_server::server;
+use releasy_server::settings::Settings;
+use releasy_testkit::{TestPostgres, TestSqlite};
+use serde_json::{Value, json};
+
+/// The admin key every test server is configured with.
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+
+/// Which database a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Keeps a test database alive for as long as its server runs.
+#[allow(dead_code)]
+enum DatabaseGuard {
+    Sqlite(TestSqlite),
+    Postgres(TestPostgres),
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    _data_dir: tempfile::TempDir,
+    _database: DatabaseGuard,
+}
+
+impl TestApp {
+    /// Starts a server on `backend` with the default test settings.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Starts a server on `backend`; `extra` adds or overrides `RELEASY_*` variables.
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, database) = match backend {
+            Backend::Sqlite => {
+                let db = TestSqlite::create();
+                (format!("sqlite://{}", db.path().display()), DatabaseGuard::Sqlite(db))
+            }
+            Backend::Postgres => {
+                let db = TestPostgres::create().await;
+                (db.url().to_owned(), DatabaseGuard::Postgres(db))
+            }
+        };
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("RELEASY_BIND_ADDR".into(), "127.0.0.1:0".into()),
+            ("RELEASY_DATABASE_URL".into(), database_url),
+            ("RELEASY_ADMIN_API_KEY".into(), ADMIN_KEY.into()),
+            ("RELEASY_DATA_DIR".into(), data_dir.path().display().to_string()),
+        ]);
+        for (key, value) in extra {
+            env.insert((*key).to_owned(), (*value).to_owned());
+        }
+        let settings = Settings::load(None, Some(env)).expect("test settings");
+        let running = server::start(settings).await.expect("server starts");
+        let base_url = format!("http://{}", running.addr);
+        let handle = running.handle.clone();
+        tokio::spawn(running.server);
+        Self {
+            base_url,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            handle,
+            _data_dir: data_dir,
+            _database: database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A request with the admin key.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).header("x-releasy-admin-key", ADMIN_KEY)
+    }
+
+    /// A request with a customer API key.
+    pub fn customer(&self, method: reqwest::Method, path: &str, api_key: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).header("x-releasy-api-key", api_key)
+    }
+
+    /// Creates a customer and returns its JSON.
+    pub async fn create_customer(&self, name: &str, plan: Option<&str>) -> Value {
+        let mut body = json!({ "name": name });
+        if let Some(plan) = plan {
+            body["plan"] = json!(plan);
+        }
+        let response = self.admin(reqwest::Method::POST, "/v1/admin/customers").json(&body).send().await.expect("request");
+        assert_eq!(response.status(), 200, "create customer");
+        response.json().await.expect("json")
+    }
+
+    /// Creates a key for `customer_id` with `body` merged in, returning the response JSON.
+    pub async fn create_key(&self, customer_id: &str, extra: Value) -> Value {
+        let mut body = json!({ "customer_id": customer_id });
+        if let (Some(target), Some(source)) = (body.as_object_mut(), extra.as_object()) {
+            target.extend(source.clone());
+        }
+        let response = self.admin(reqwest::Method::POST, "/v1/admin/keys").json(&body).send().await.expect("request");
+        assert_eq!(response.status(), 200, "create key");
+        response.json().await.expect("json")
+    }
+
+    /// A customer with a key holding every scope: `(customer_id, api_key, api_key_id)`.
+    pub async fn customer_with_key(&self) -> (String, String, String) {
+        let customer = self.create_customer("Acme", Some("core")).await;
+        let id = customer["id"].as_str().expect("id").to_owned();
+        let key = self.create_key(&id, json!({})).await;
+        (
+            id,
+            key["api_key"].as_str().expect("api_key").to_owned(),
+            key["api_key_id"].as_str().expect("api_key_id").to_owned(),
+        )
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting and close connections before the database guard drops.
+        let handle = self.handle.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(handle.stop(false));
+        })
+        .join()
+        .expect("server stopped");
+    }
+}
+
+/// Asserts a response is an error in the contract's shape with `status` and `code`, and
+/// returns its message.
+pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> String {
+    let actual = response.status().as_u16();
+    let body: Value = response.json().await.expect("error body is JSON");
+    assert_eq!(actual, status, "status; body: {body}");
+    assert_eq!(body["error"]["code"], code, "code; body: {body}");
+    body["error"]["message"].as_str().expect("message").to_owned()
+}
+
+/// Runs each named `async fn name(backend: Backend)` as one test per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
