@@ -18,7 +18,7 @@ use crate::error::pool_error;
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
 /// Any constant works; it only has to be the same for every Releasy instance.
-const MIGRATION_LOCK_ID: i64 = 0x5245_4c45_4153_59;
+const MIGRATION_LOCK_ID: i64 = 0x0052_454c_4541_5359;
 
 /// Repositories on PostgreSQL.
 #[derive(Clone)]

@@ -110,7 +110,7 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
         conn.spawn_blocking(move |c| {
-            task(c).map_err(|e| diesel::result::Error::QueryBuilderError(e))
+            task(c).map_err(diesel::result::Error::QueryBuilderError)
         })
         .await
         .map_err(|e| StoreError::Migration(e.to_string()))

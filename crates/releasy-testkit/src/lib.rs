@@ -1,1 +1,30 @@
-//! placeholder
+//! # releasy-testkit
+//!
+//! Test support for Releasy, shared by the adapters' and the server's test suites:
+//!
+//! * [`TestPostgres`]: a fresh, uniquely named PostgreSQL database per test, on the
+//!   server named by `RELEASY_TEST_POSTGRES_URL` (default
+//!   `postgres://postgres@127.0.0.1:5432/postgres`), dropped when the value is. When
+//!   PostgreSQL is unreachable it panics with directions: tests never skip silently.
+//! * [`TestSqlite`]: a SQLite database file in a temporary folder, deleted on drop.
+//! * [`contract`]: the repository contract suite, the promises of the repository ports'
+//!   doc comments as checks any implementation (diesel on PostgreSQL or SQLite, the
+//!   in-memory fakes) can be run against.
+//!
+//! ```no_run
+//! use releasy_testkit::contract::{ContractPorts, run_all};
+//!
+//! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+//! async fn in_memory_ports_honour_the_contract() {
+//!     run_all(ContractPorts::in_memory()).await;
+//! }
+//! ```
+#![warn(missing_docs)]
+
+pub mod contract;
+mod postgres;
+mod sqlite;
+
+pub use contract::{ContractPorts, run_all};
+pub use postgres::{DEFAULT_POSTGRES_URL, POSTGRES_URL_ENV, TestPostgres, admin_url};
+pub use sqlite::TestSqlite;

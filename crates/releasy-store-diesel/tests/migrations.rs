@@ -1,0 +1,91 @@
+//! Migrations apply, revert and re-apply on both backends, and concurrent starts on
+//! PostgreSQL serialise on the advisory lock.
+
+use releasy_domain::customer::{Customer, CustomerName};
+use releasy_domain::{CustomerId, Timestamp};
+use releasy_store_diesel::{Database, DatabaseUrl};
+use releasy_testkit::{TestPostgres, TestSqlite};
+
+/// The schema works: a customer can be stored and read back.
+async fn assert_usable(db: &Database) {
+    let repos = db.repositories();
+    repos.health.ping().await.expect("the database answers");
+    let customer = Customer {
+        id: CustomerId::new_random(),
+        name: CustomerName::parse("Migrated").expect("a valid name"),
+        plan: None,
+        created_at: Timestamp::from_unix_seconds(1_735_312_000),
+        suspended_at: None,
+    };
+    repos
+        .customers
+        .insert(&customer)
+        .await
+        .expect("insert after migrating");
+    let got = repos
+        .customers
+        .get(customer.id)
+        .await
+        .expect("get after migrating");
+    assert_eq!(got, Some(customer));
+}
+
+async fn round_trip(url: &DatabaseUrl) {
+    let db = Database::open(url, 2).expect("the pool is built");
+    db.migrate().await.expect("first migrate");
+    assert_usable(&db).await;
+    db.migrate().await.expect("migrating again is a no-op");
+    db.revert_all_migrations()
+        .await
+        .expect("revert every migration");
+    assert!(
+        db.repositories()
+            .customers
+            .get(CustomerId::new_random())
+            .await
+            .is_err(),
+        "the tables are gone after reverting"
+    );
+    db.migrate().await.expect("migrate after reverting");
+    assert_usable(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migrations_revert_and_reapply() {
+    let sqlite = TestSqlite::create();
+    round_trip(&DatabaseUrl::sqlite_file(sqlite.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_memory_migrations_revert_and_reapply() {
+    round_trip(&DatabaseUrl::SqliteMemory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrations_revert_and_reapply() {
+    let postgres = TestPostgres::create().await;
+    round_trip(&DatabaseUrl::Postgres(postgres.url().to_owned())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_migrations_all_succeed() {
+    let postgres = TestPostgres::create().await;
+    let url = DatabaseUrl::Postgres(postgres.url().to_owned());
+    let instances: Vec<Database> = (0..4)
+        .map(|_| Database::open(&url, 2).expect("the pool is built"))
+        .collect();
+    let starts: Vec<_> = instances
+        .iter()
+        .cloned()
+        .map(|db| tokio::spawn(async move { db.migrate().await }))
+        .collect();
+    for (n, start) in starts.into_iter().enumerate() {
+        start
+            .await
+            .expect("the migrating task panicked")
+            .unwrap_or_else(|e| panic!("instance {n} failed to migrate: {e}"));
+    }
+    for db in &instances {
+        assert_usable(db).await;
+    }
+}
