@@ -525,6 +525,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_file_in_deploy_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/releasy.toml.example");
+        let s = Settings::load(Some(&path), Some(HashMap::new())).unwrap();
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.database_max_connections, 10);
+        assert_eq!(s.public_base_url, "https://releases.example.com");
+    }
+
+    #[test]
     fn a_missing_config_file_is_an_error() {
         let err = Settings::load(
             Some(Path::new("/nonexistent/releasy.toml")),
