@@ -97,8 +97,12 @@ impl ApiKeyAuthenticator {
         presented: Option<&str>,
     ) -> Result<AuthenticatedKey, AuthFailure> {
         let now = self.clock.now();
-        let Some(secret) = presented.and_then(ApiKeySecret::from_presented) else {
+        let Some(presented) = presented.map(str::trim).filter(|p| !p.is_empty()) else {
             return Err(self.reject(AuthReason::MissingHeader, None, now).await);
+        };
+        // A value too long to be any key is simply not a known key.
+        let Some(secret) = ApiKeySecret::from_presented(presented) else {
+            return Err(self.reject(AuthReason::NotFound, None, now).await);
         };
         let Some(candidate) = self.find_matching(&secret).await? else {
             return Err(self.reject(AuthReason::NotFound, None, now).await);

@@ -72,16 +72,18 @@ impl IdempotencyService {
                 Claim::Claimed => return Ok(Begin::Proceed(claim)),
                 Claim::Existing(existing) => existing,
             };
+            let abandoned = existing.state == IdempotencyState::InProgress
+                && existing.created_at.plus_seconds(ABANDONED_AFTER_SECONDS) <= now;
+            if abandoned {
+                // Whatever it was for, a dead request's claim no longer holds the key.
+                self.records.release(&existing).await?;
+                continue;
+            }
             if existing.fingerprint != fingerprint {
                 return Err(IdempotencyError::Conflict);
             }
             match existing.state {
                 IdempotencyState::Completed(response) => return Ok(Begin::Replay(response)),
-                IdempotencyState::InProgress
-                    if existing.created_at.plus_seconds(ABANDONED_AFTER_SECONDS) <= now =>
-                {
-                    self.records.release(&existing).await?;
-                }
                 IdempotencyState::InProgress => return Err(IdempotencyError::InProgress),
             }
         }

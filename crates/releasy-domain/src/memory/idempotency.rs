@@ -19,6 +19,13 @@ fn id(record: &IdempotencyRecord) -> (String, String) {
     (record.scope.clone(), record.key.as_str().to_owned())
 }
 
+/// Whether the stored `row` is still the in-progress `claim` (not a newer one).
+fn is_that_claim(row: &IdempotencyRecord, claim: &IdempotencyRecord) -> bool {
+    row.state == IdempotencyState::InProgress
+        && row.created_at == claim.created_at
+        && row.fingerprint == claim.fingerprint
+}
+
 #[async_trait]
 impl IdempotencyRepository for InMemoryIdempotency {
     async fn claim(&self, record: &IdempotencyRecord) -> Result<Claim, RepoError> {
@@ -36,18 +43,18 @@ impl IdempotencyRepository for InMemoryIdempotency {
         response: &StoredResponse,
     ) -> Result<(), RepoError> {
         if let Some(row) = lock(&self.rows).get_mut(&id(claim)) {
-            row.state = IdempotencyState::Completed(response.clone());
+            if is_that_claim(row, claim) {
+                row.state = IdempotencyState::Completed(response.clone());
+            }
         }
         Ok(())
     }
 
     async fn release(&self, claim: &IdempotencyRecord) -> Result<(), RepoError> {
         let mut rows = lock(&self.rows);
-        let still_that_claim = rows.get(&id(claim)).is_some_and(|row| {
-            row.state == IdempotencyState::InProgress
-                && row.created_at == claim.created_at
-                && row.fingerprint == claim.fingerprint
-        });
+        let still_that_claim = rows
+            .get(&id(claim))
+            .is_some_and(|row| is_that_claim(row, claim));
         if still_that_claim {
             rows.remove(&id(claim));
         }

@@ -107,7 +107,9 @@ pub trait IdempotencyRepository: Send + Sync + std::fmt::Debug {
     /// that record is returned. Of concurrent claims exactly one gets `Claimed`.
     async fn claim(&self, record: &IdempotencyRecord) -> Result<Claim, RepoError>;
 
-    /// Marks the claim completed with `response`.
+    /// Marks the claim completed with `response`, only if the stored record is still
+    /// that claim (same `created_at` and fingerprint, in progress): a request that was
+    /// presumed dead and taken over must not overwrite its successor.
     async fn complete(
         &self,
         claim: &IdempotencyRecord,

@@ -48,8 +48,15 @@ macro_rules! idempotency_repository {
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
                 let mut conn = self.conn().await?;
+                // Only while the row is still this claim: a request presumed dead and
+                // taken over must not overwrite its successor.
                 diesel::update(
-                    dsl::idempotency_keys.find((claim.scope.as_str(), claim.key.as_str())),
+                    dsl::idempotency_keys
+                        .filter(dsl::scope.eq(claim.scope.as_str()))
+                        .filter(dsl::idem_key.eq(claim.key.as_str()))
+                        .filter(dsl::state.eq(crate::rows::IN_PROGRESS))
+                        .filter(dsl::created_at.eq(claim.created_at.unix_seconds()))
+                        .filter(dsl::fingerprint.eq(claim.fingerprint.as_str())),
                 )
                 .set((
                     dsl::state.eq(crate::rows::COMPLETED),

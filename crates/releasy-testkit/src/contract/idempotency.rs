@@ -21,6 +21,7 @@ pub async fn run_all(idempotency: Arc<dyn IdempotencyRepository>) {
     run_check!(complete_stores_the_response(i.clone()));
     run_check!(release_removes_the_matching_claim(i.clone()));
     run_check!(release_leaves_other_records_alone(i.clone()));
+    run_check!(complete_leaves_a_newer_claim_alone(i.clone()));
     run_check!(concurrent_claims_have_one_winner(i));
 }
 
@@ -237,5 +238,34 @@ pub async fn concurrent_claims_have_one_winner(idempotency: Arc<dyn IdempotencyR
         &stored(&idempotency, &base).await,
         &Claim::Existing(winner.clone()),
         "the winner's record is stored",
+    );
+}
+
+/// Completing a claim that was released and claimed again by another request does not
+/// overwrite the newer claim.
+pub async fn complete_leaves_a_newer_claim_alone(idempotency: Arc<dyn IdempotencyRepository>) {
+    let old = record("complete-guard", "fp-old");
+    assert_eq!(claim(&idempotency, &old).await, Claim::Claimed);
+    release(&idempotency, &old).await;
+    let newer = IdempotencyRecord {
+        fingerprint: "fp-new".to_owned(),
+        created_at: at(T0 + 300),
+        ..old.clone()
+    };
+    assert_eq!(claim(&idempotency, &newer).await, Claim::Claimed);
+
+    complete(&idempotency, &old, &response()).await;
+    assert_eq!(
+        stored(&idempotency, &old).await,
+        Claim::Existing(newer.clone()),
+        "the newer claim is still in progress"
+    );
+    complete(&idempotency, &newer, &response()).await;
+    assert_eq!(
+        stored(&idempotency, &old).await,
+        Claim::Existing(IdempotencyRecord {
+            state: IdempotencyState::Completed(response()),
+            ..newer
+        })
     );
 }

@@ -1,0 +1,140 @@
+//! Shared fixtures for the service-level tests: in-memory ports on a fixed clock, and
+//! short ways to make customers and keys.
+//!
+//! Each test file compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use releasy_domain::api_key::{IssuedKey, KeyType, NewApiKeyRequest, ScopeSet};
+use releasy_domain::audit::{AuditEvent, AuditFilter};
+use releasy_domain::customer::{Customer, CustomerName, Plan};
+use releasy_domain::memory::{FixedClock, InsecureTestHasher};
+use releasy_domain::pagination::{Offset, PageLimit, PageRequest};
+use releasy_domain::ports::KeyHasher;
+use releasy_domain::{CustomerId, Ports, Services, Timestamp};
+
+/// The instant every test starts at (2024-12-27T15:06:40Z).
+pub const T0: Timestamp = Timestamp::from_unix_seconds(1_735_312_000);
+
+/// Services over in-memory ports, with handles on the clock and the ports behind them.
+#[derive(Debug)]
+pub struct Harness {
+    pub clock: Arc<FixedClock>,
+    pub ports: Ports,
+    pub services: Services,
+}
+
+impl Harness {
+    /// In-memory ports with their default hasher, the clock at [`T0`].
+    pub fn new() -> Self {
+        let clock = Arc::new(FixedClock::at(T0));
+        Self::wire(clock.clone(), Ports::in_memory(clock))
+    }
+
+    /// In-memory ports whose key hasher is `hasher`, the clock at [`T0`].
+    pub fn with_hasher(hasher: Arc<dyn KeyHasher>) -> Self {
+        let clock = Arc::new(FixedClock::at(T0));
+        let ports = Ports {
+            hasher,
+            ..Ports::in_memory(clock.clone())
+        };
+        Self::wire(clock, ports)
+    }
+
+    fn wire(clock: Arc<FixedClock>, ports: Ports) -> Self {
+        Self {
+            clock,
+            services: Services::new(ports.clone()),
+            ports,
+        }
+    }
+
+    /// The clock's current time.
+    pub fn now(&self) -> Timestamp {
+        use releasy_domain::ports::Clock;
+        self.clock.now()
+    }
+
+    /// Creates a customer named `name` without a plan.
+    pub async fn customer(&self, name: &str) -> Customer {
+        self.customer_with_plan(name, None).await
+    }
+
+    /// Creates a customer named `name` with `plan`.
+    pub async fn customer_with_plan(&self, name: &str, plan: Option<&str>) -> Customer {
+        self.services
+            .customers
+            .create(
+                CustomerName::parse(name).expect("valid customer name"),
+                plan.map(|p| Plan::parse(p).expect("valid plan")),
+            )
+            .await
+            .expect("customer is stored")
+    }
+
+    /// Issues a `ci` key with `scopes` and no expiry.
+    pub async fn key(&self, customer_id: CustomerId, scopes: &[&str]) -> IssuedKey {
+        self.key_expiring(customer_id, scopes, None).await
+    }
+
+    /// Issues a `ci` key with `scopes` that expires at `expires_at`.
+    pub async fn key_expiring(
+        &self,
+        customer_id: CustomerId,
+        scopes: &[&str],
+        expires_at: Option<Timestamp>,
+    ) -> IssuedKey {
+        self.services
+            .api_keys
+            .create(NewApiKeyRequest {
+                customer_id,
+                name: None,
+                key_type: KeyType::Ci,
+                scopes: ScopeSet::parse(scopes).expect("valid scopes"),
+                expires_at,
+            })
+            .await
+            .expect("key is issued")
+    }
+
+    /// Every audit event, newest first.
+    pub async fn audit_events(&self) -> Vec<AuditEvent> {
+        self.services
+            .audit
+            .list(&AuditFilter::default(), page(200, 0))
+            .await
+            .expect("audit trail is readable")
+    }
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A hasher like the production one in shape: the given pepper mixed into every hash.
+pub fn peppered_hasher(pepper: &[u8]) -> InsecureTestHasher {
+    InsecureTestHasher {
+        pepper: pepper.to_vec(),
+    }
+}
+
+/// A page request of `limit` items after skipping `offset`.
+pub fn page(limit: i64, offset: i64) -> PageRequest {
+    PageRequest {
+        limit: limit_of(limit),
+        offset: offset_of(offset),
+    }
+}
+
+/// A checked page size.
+pub fn limit_of(limit: i64) -> PageLimit {
+    PageLimit::parse(Some(limit)).expect("valid limit")
+}
+
+/// A checked offset.
+pub fn offset_of(offset: i64) -> Offset {
+    Offset::parse(Some(offset)).expect("valid offset")
+}
