@@ -14,6 +14,7 @@ pub mod dto;
 pub mod error;
 mod extract_errors;
 pub mod idempotency;
+pub mod json_body;
 pub mod request_log;
 pub mod routes;
 mod state;
@@ -63,10 +64,9 @@ pub fn app(
     });
     app.app_data(state)
         .app_data(web::Data::new(OpenApiJson(openapi_json)))
-        .app_data(extract_errors::json_config())
         .app_data(extract_errors::query_config())
         .app_data(extract_errors::path_config())
-        .app_data(web::PayloadConfig::new(extract_errors::JSON_LIMIT_BYTES))
+        .app_data(web::PayloadConfig::new(json_body::JSON_LIMIT_BYTES))
         .default_service(web::to(extract_errors::route_not_found))
         .wrap(middleware::from_fn(request_log::log_requests))
 }

@@ -1,6 +1,11 @@
 //! The `releasy-server` binary as operators run it: configured only by `RELEASY_*`
 //! variables (or nothing at all), stopped by SIGTERM.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::Path;
@@ -40,10 +45,10 @@ fn spawn(cwd: &Path, vars: &[(&str, String)]) -> Child {
 async fn wait_until_live(base: &str, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if let Ok(response) = reqwest::get(format!("{base}/live")).await {
-            if response.status() == 200 {
-                return;
-            }
+        if let Ok(response) = reqwest::get(format!("{base}/live")).await
+            && response.status() == 200
+        {
+            return;
         }
         if let Some(status) = child.try_wait().unwrap() {
             panic!("server exited early with {status}: {}", output_of(child));

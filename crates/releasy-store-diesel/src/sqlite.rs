@@ -109,11 +109,9 @@ impl SqliteStore {
             .get()
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        conn.spawn_blocking(move |c| {
-            task(c).map_err(diesel::result::Error::QueryBuilderError)
-        })
-        .await
-        .map_err(|e| StoreError::Migration(e.to_string()))
+        conn.spawn_blocking(move |c| task(c).map_err(diesel::result::Error::QueryBuilderError))
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))
     }
 
     pub(crate) async fn conn(&self) -> Result<Object<SqliteConn>, RepoError> {

@@ -42,10 +42,10 @@ impl IdempotencyRepository for InMemoryIdempotency {
         claim: &IdempotencyRecord,
         response: &StoredResponse,
     ) -> Result<(), RepoError> {
-        if let Some(row) = lock(&self.rows).get_mut(&id(claim)) {
-            if is_that_claim(row, claim) {
-                row.state = IdempotencyState::Completed(response.clone());
-            }
+        if let Some(row) = lock(&self.rows).get_mut(&id(claim))
+            && is_that_claim(row, claim)
+        {
+            row.state = IdempotencyState::Completed(response.clone());
         }
         Ok(())
     }

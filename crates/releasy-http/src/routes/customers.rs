@@ -13,6 +13,7 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::idempotency::idempotent;
+use crate::json_body::Json;
 use crate::state::AppState;
 
 /// Create a customer. Supports `Idempotency-Key`.
@@ -32,7 +33,7 @@ pub async fn create_customer(
     auth: Authorized<CreateCustomer>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<CreateCustomerRequest>,
+    body: Json<CreateCustomerRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = CustomerName::parse(&body.name)?;
     let plan = body.plan.as_deref().map(Plan::parse).transpose()?;
@@ -124,7 +125,7 @@ pub async fn update_customer(
     _auth: Authorized<UpdateCustomer>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<UpdateCustomerRequest>,
+    body: Json<UpdateCustomerRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id::<CustomerId>("customer_id", &path)?;
     let body = body.into_inner();

@@ -10,6 +10,7 @@ use crate::dto::{
     CreateKeyRequest, CreateKeyResponse, ErrorBody, RevokeKeyRequest, RevokeKeyResponse, parse_id,
 };
 use crate::error::ApiError;
+use crate::json_body::Json;
 use crate::state::AppState;
 
 /// Issue a customer API key. The raw key is in this response only, so
@@ -28,7 +29,7 @@ use crate::state::AppState;
 pub async fn create_key(
     _auth: Authorized<CreateKey>,
     state: web::Data<AppState>,
-    body: web::Json<CreateKeyRequest>,
+    body: Json<CreateKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let request = NewApiKeyRequest {
@@ -65,7 +66,7 @@ pub async fn create_key(
 pub async fn revoke_key(
     _auth: Authorized<RevokeKey>,
     state: web::Data<AppState>,
-    body: web::Json<RevokeKeyRequest>,
+    body: Json<RevokeKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id::<ApiKeyId>("api_key_id", &body.api_key_id)?;
     let revoked = state.services.api_keys.revoke(id).await?;

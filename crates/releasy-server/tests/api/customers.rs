@@ -19,7 +19,10 @@ async fn create_returns_the_customer(backend: Backend) {
     uuid::Uuid::parse_str(customer["id"].as_str().unwrap()).unwrap();
 
     let fetched: Value = app
-        .admin(Method::GET, &format!("/v1/admin/customers/{}", customer["id"].as_str().unwrap()))
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/customers/{}", customer["id"].as_str().unwrap()),
+        )
         .send()
         .await
         .unwrap()
@@ -38,7 +41,12 @@ async fn create_validates_every_field(backend: Backend) {
         (json!({"name": "Acme", "plan": ""}), "plan"),
         (json!({"name": "Acme", "plan": "p".repeat(65)}), "plan"),
     ] {
-        let response = app.admin(Method::POST, "/v1/admin/customers").json(&body).send().await.unwrap();
+        let response = app
+            .admin(Method::POST, "/v1/admin/customers")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let message = assert_error(response, 400, "bad_request").await;
         assert!(message.starts_with(field), "{body}: {message}");
     }
@@ -47,7 +55,13 @@ async fn create_validates_every_field(backend: Backend) {
 async fn admin_credentials_are_required(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let body = json!({"name": "Acme"});
-    let none = app.client.post(app.url("/v1/admin/customers")).json(&body).send().await.unwrap();
+    let none = app
+        .client
+        .post(app.url("/v1/admin/customers"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_error(none, 401, "unauthorized").await;
     let wrong = app
         .client
@@ -60,7 +74,12 @@ async fn admin_credentials_are_required(backend: Backend) {
     assert_error(wrong, 401, "unauthorized").await;
     // A customer key is no admin credential.
     let (_, api_key, _) = app.customer_with_key().await;
-    let customer_key = app.customer(Method::POST, "/v1/admin/customers", &api_key).json(&body).send().await.unwrap();
+    let customer_key = app
+        .customer(Method::POST, "/v1/admin/customers", &api_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_error(customer_key, 401, "unauthorized").await;
     // The admin key also works as a bearer token (it has no dots, so it is no JWT).
     let bearer = app
@@ -84,18 +103,30 @@ async fn admin_credentials_are_required(backend: Backend) {
         .unwrap();
     assert_error(header_first, 401, "unauthorized").await;
     // A JWT-shaped bearer value is not an admin key, and JWTs are not enabled here.
-    let jwt = app.client.get(app.url("/v1/admin/customers")).bearer_auth("a.b.c").send().await.unwrap();
+    let jwt = app
+        .client
+        .get(app.url("/v1/admin/customers"))
+        .bearer_auth("a.b.c")
+        .send()
+        .await
+        .unwrap();
     assert_error(jwt, 401, "unauthorized").await;
 }
 
 async fn get_unknown_customer_is_404(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let response = app
-        .admin(Method::GET, &format!("/v1/admin/customers/{}", uuid::Uuid::new_v4()))
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/customers/{}", uuid::Uuid::new_v4()),
+        )
         .send()
         .await
         .unwrap();
-    assert_eq!(assert_error(response, 404, "not_found").await, "customer not found");
+    assert_eq!(
+        assert_error(response, 404, "not_found").await,
+        "customer not found"
+    );
 }
 
 async fn update_changes_only_what_is_given(backend: Backend) {
@@ -104,15 +135,35 @@ async fn update_changes_only_what_is_given(backend: Backend) {
     let path = format!("/v1/admin/customers/{}", customer["id"].as_str().unwrap());
     let patch = |body: Value| app.admin(Method::PATCH, &path).json(&body).send();
 
-    let renamed: Value = patch(json!({"name": "Acme Corp", "plan": "enterprise"})).await.unwrap().json().await.unwrap();
-    assert_eq!((renamed["name"].as_str(), renamed["plan"].as_str()), (Some("Acme Corp"), Some("enterprise")));
+    let renamed: Value = patch(json!({"name": "Acme Corp", "plan": "enterprise"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (renamed["name"].as_str(), renamed["plan"].as_str()),
+        (Some("Acme Corp"), Some("enterprise"))
+    );
     assert_eq!(renamed["created_at"], customer["created_at"]);
 
-    let suspended: Value = patch(json!({"suspended": true})).await.unwrap().json().await.unwrap();
-    assert!(suspended["suspended_at"].as_i64().unwrap() >= customer["created_at"].as_i64().unwrap());
+    let suspended: Value = patch(json!({"suspended": true}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        suspended["suspended_at"].as_i64().unwrap() >= customer["created_at"].as_i64().unwrap()
+    );
     assert_eq!(suspended["name"], "Acme Corp");
 
-    let resumed: Value = patch(json!({"suspended": false, "plan": null})).await.unwrap().json().await.unwrap();
+    let resumed: Value = patch(json!({"suspended": false, "plan": null}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(resumed["suspended_at"], Value::Null);
     assert_eq!(resumed["plan"], Value::Null);
     assert_eq!(resumed["name"], "Acme Corp");
@@ -122,12 +173,25 @@ async fn update_validates_and_404s(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let customer = app.create_customer("Acme", None).await;
     let path = format!("/v1/admin/customers/{}", customer["id"].as_str().unwrap());
-    for body in [json!({}), json!({"name": ""}), json!({"plan": ""}), json!({"suspended": "yes"})] {
-        let response = app.admin(Method::PATCH, &path).json(&body).send().await.unwrap();
+    for body in [
+        json!({}),
+        json!({"name": ""}),
+        json!({"plan": ""}),
+        json!({"suspended": "yes"}),
+    ] {
+        let response = app
+            .admin(Method::PATCH, &path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_error(response, 400, "bad_request").await;
     }
     let unknown = app
-        .admin(Method::PATCH, &format!("/v1/admin/customers/{}", uuid::Uuid::new_v4()))
+        .admin(
+            Method::PATCH,
+            &format!("/v1/admin/customers/{}", uuid::Uuid::new_v4()),
+        )
         .json(&json!({"name": "x"}))
         .send()
         .await
@@ -136,13 +200,22 @@ async fn update_validates_and_404s(backend: Backend) {
 }
 
 async fn list(app: &TestApp, query: &str) -> Value {
-    let response = app.admin(Method::GET, &format!("/v1/admin/customers?{query}")).send().await.unwrap();
+    let response = app
+        .admin(Method::GET, &format!("/v1/admin/customers?{query}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200, "{query}");
     response.json().await.unwrap()
 }
 
 fn names(page: &Value) -> Vec<String> {
-    page["customers"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect()
+    page["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn list_filters_and_echoes_paging(backend: Backend) {
@@ -152,21 +225,46 @@ async fn list_filters_and_echoes_paging(backend: Backend) {
     app.create_customer("100% Real_Co", None).await;
 
     let all = list(&app, "").await;
-    assert_eq!((all["limit"].as_i64(), all["offset"].as_i64()), (Some(50), Some(0)));
+    assert_eq!(
+        (all["limit"].as_i64(), all["offset"].as_i64()),
+        (Some(50), Some(0))
+    );
     assert_eq!(all["next_cursor"], Value::Null);
     assert_eq!(names(&all).len(), 3);
 
     assert_eq!(names(&list(&app, "name=ROCKET").await), ["Acme Rockets"]);
-    assert_eq!(names(&list(&app, "name=%25").await), ["100% Real_Co"], "% matches literally");
-    assert_eq!(names(&list(&app, "name=l_c").await), ["100% Real_Co"], "_ matches literally");
+    assert_eq!(
+        names(&list(&app, "name=%25").await),
+        ["100% Real_Co"],
+        "% matches literally"
+    );
+    assert_eq!(
+        names(&list(&app, "name=l_c").await),
+        ["100% Real_Co"],
+        "_ matches literally"
+    );
     assert_eq!(names(&list(&app, "plan=core").await), ["Acme Rockets"]);
-    assert!(names(&list(&app, "plan=cor").await).is_empty(), "plan matches exactly");
-    let by_id = list(&app, &format!("customer_id={}", acme["id"].as_str().unwrap())).await;
+    assert!(
+        names(&list(&app, "plan=cor").await).is_empty(),
+        "plan matches exactly"
+    );
+    let by_id = list(
+        &app,
+        &format!("customer_id={}", acme["id"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(names(&by_id), ["Acme Rockets"]);
-    assert_eq!(names(&list(&app, "name=&plan=").await).len(), 3, "empty filters are ignored");
+    assert_eq!(
+        names(&list(&app, "name=&plan=").await).len(),
+        3,
+        "empty filters are ignored"
+    );
 
     let paged = list(&app, "limit=2&offset=1").await;
-    assert_eq!((paged["limit"].as_i64(), paged["offset"].as_i64()), (Some(2), Some(1)));
+    assert_eq!(
+        (paged["limit"].as_i64(), paged["offset"].as_i64()),
+        (Some(2), Some(1))
+    );
     assert_eq!(names(&paged).len(), 2);
     assert_eq!(paged["next_cursor"], Value::Null);
 }
@@ -184,7 +282,11 @@ async fn list_rejects_bad_paging(backend: Backend) {
         format!("cursor={cursor}&offset=0"),
         "customer_id=nope".to_owned(),
     ] {
-        let response = app.admin(Method::GET, &format!("/v1/admin/customers?{query}")).send().await.unwrap();
+        let response = app
+            .admin(Method::GET, &format!("/v1/admin/customers?{query}"))
+            .send()
+            .await
+            .unwrap();
         assert_error(response, 400, "bad_request").await;
     }
 }
@@ -206,7 +308,13 @@ async fn cursor_walk_returns_each_customer_once_while_customers_are_created(back
         };
         let page = list(&app, &query).await;
         assert_eq!(page["offset"], 0);
-        seen.extend(page["customers"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()));
+        seen.extend(
+            page["customers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned()),
+        );
         // Customers created mid-walk are newer than the cursor: they never shift the walk.
         app.create_customer(&format!("late-{pages}"), None).await;
         pages += 1;
@@ -227,13 +335,19 @@ async fn cursor_walk_returns_each_customer_once_while_customers_are_created(back
 }
 
 fn urlencode(value: &str) -> String {
-    value.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")
+    value
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
 }
 
 async fn create_is_idempotent(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let create = |key: &str, body: Value| {
-        app.admin(Method::POST, "/v1/admin/customers").header("Idempotency-Key", key).json(&body).send()
+        app.admin(Method::POST, "/v1/admin/customers")
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
     };
     let first = create("key-1", json!({"name": "Acme"})).await.unwrap();
     assert_eq!(first.status(), 200);
@@ -242,12 +356,18 @@ async fn create_is_idempotent(backend: Backend) {
     assert_eq!(replay.status(), 200);
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
     assert_eq!(replay.json::<Value>().await.unwrap(), first);
-    assert_eq!(names(&list(&app, "").await), ["Acme"], "nothing was created twice");
+    assert_eq!(
+        names(&list(&app, "").await),
+        ["Acme"],
+        "nothing was created twice"
+    );
 
     let conflict = create("key-1", json!({"name": "Globex"})).await.unwrap();
     assert_error(conflict, 409, "idempotency_conflict").await;
 
-    let invalid = create(&"k".repeat(129), json!({"name": "Acme"})).await.unwrap();
+    let invalid = create(&"k".repeat(129), json!({"name": "Acme"}))
+        .await
+        .unwrap();
     assert_error(invalid, 400, "bad_request").await;
 
     // A request that fails creates nothing and leaves the key free for a corrected retry.
@@ -271,7 +391,12 @@ async fn concurrent_duplicates_create_exactly_one_customer(backend: Backend) {
         let response = response.unwrap();
         match response.status().as_u16() {
             200 => {
-                ids.insert(response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+                ids.insert(
+                    response.json::<Value>().await.unwrap()["id"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                );
             }
             409 => {
                 assert_error(response, 409, "idempotency_in_progress").await;
@@ -280,7 +405,11 @@ async fn concurrent_duplicates_create_exactly_one_customer(backend: Backend) {
         }
     }
     assert_eq!(ids.len(), 1, "every success is the same customer");
-    assert_eq!(names(&list(&app, "name=Burst").await), ["Burst"], "exactly one row");
+    assert_eq!(
+        names(&list(&app, "name=Burst").await),
+        ["Burst"],
+        "exactly one row"
+    );
 }
 
 on_both_backends!(

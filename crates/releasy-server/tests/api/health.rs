@@ -10,13 +10,25 @@ async fn health_endpoints_answer_ok(backend: Backend) {
     for path in ["/live", "/ready", "/health"] {
         let response = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
-        assert_eq!(response.json::<Value>().await.unwrap(), json!({"status": "ok"}), "{path}");
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"status": "ok"}),
+            "{path}"
+        );
     }
 }
 
 async fn openapi_documents_every_endpoint(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [
@@ -33,10 +45,19 @@ async fn openapi_documents_every_endpoint(backend: Backend) {
         ("/v1/auth/introspect", "post"),
         ("/v1/admin/audit-events", "get"),
     ] {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is documented");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is documented"
+        );
     }
     let schemas = doc["components"]["schemas"].as_object().unwrap();
-    for schema in ["CustomerResponse", "CreateKeyResponse", "IntrospectionResponse", "AuditEventListResponse", "ErrorBody"] {
+    for schema in [
+        "CustomerResponse",
+        "CreateKeyResponse",
+        "IntrospectionResponse",
+        "AuditEventListResponse",
+        "ErrorBody",
+    ] {
         assert!(schemas.contains_key(schema), "{schema} is documented");
     }
     let security = doc["components"]["securitySchemes"].as_object().unwrap();
@@ -48,9 +69,22 @@ async fn openapi_documents_every_endpoint(backend: Backend) {
 async fn every_response_carries_a_request_id(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let generated = app.client.get(app.url("/live")).send().await.unwrap();
-    assert_eq!(generated.headers()["x-request-id"].to_str().unwrap().len(), 36);
-    let echoed = app.client.get(app.url("/live")).header("x-request-id", "trace-42").send().await.unwrap();
+    assert_eq!(
+        generated.headers()["x-request-id"].to_str().unwrap().len(),
+        36
+    );
+    let echoed = app
+        .client
+        .get(app.url("/live"))
+        .header("x-request-id", "trace-42")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "trace-42");
 }
 
-on_both_backends!(health_endpoints_answer_ok, openapi_documents_every_endpoint, every_response_carries_a_request_id);
+on_both_backends!(
+    health_endpoints_answer_ok,
+    openapi_documents_every_endpoint,
+    every_response_carries_a_request_id
+);

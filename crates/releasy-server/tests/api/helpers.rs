@@ -29,6 +29,7 @@ enum DatabaseGuard {
 pub struct TestApp {
     pub base_url: String,
     pub client: reqwest::Client,
+    database_url: String,
     handle: actix_web::dev::ServerHandle,
     _data_dir: tempfile::TempDir,
     _database: DatabaseGuard,
@@ -46,7 +47,10 @@ impl TestApp {
         let (database_url, database) = match backend {
             Backend::Sqlite => {
                 let db = TestSqlite::create();
-                (format!("sqlite://{}", db.path().display()), DatabaseGuard::Sqlite(db))
+                (
+                    format!("sqlite://{}", db.path().display()),
+                    DatabaseGuard::Sqlite(db),
+                )
             }
             Backend::Postgres => {
                 let db = TestPostgres::create().await;
@@ -55,9 +59,12 @@ impl TestApp {
         };
         let mut env: HashMap<String, String> = HashMap::from([
             ("RELEASY_BIND_ADDR".into(), "127.0.0.1:0".into()),
-            ("RELEASY_DATABASE_URL".into(), database_url),
+            ("RELEASY_DATABASE_URL".into(), database_url.clone()),
             ("RELEASY_ADMIN_API_KEY".into(), ADMIN_KEY.into()),
-            ("RELEASY_DATA_DIR".into(), data_dir.path().display().to_string()),
+            (
+                "RELEASY_DATA_DIR".into(),
+                data_dir.path().display().to_string(),
+            ),
         ]);
         for (key, value) in extra {
             env.insert((*key).to_owned(), (*value).to_owned());
@@ -73,10 +80,16 @@ impl TestApp {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
+            database_url,
             handle,
             _data_dir: data_dir,
             _database: database,
         }
+    }
+
+    /// The URL of the database this server runs on (`sqlite://<path>` or `postgres://...`).
+    pub fn database_url(&self) -> &str {
+        &self.database_url
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -85,12 +98,21 @@ impl TestApp {
 
     /// A request with the admin key.
     pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, self.url(path)).header("x-releasy-admin-key", ADMIN_KEY)
+        self.client
+            .request(method, self.url(path))
+            .header("x-releasy-admin-key", ADMIN_KEY)
     }
 
     /// A request with a customer API key.
-    pub fn customer(&self, method: reqwest::Method, path: &str, api_key: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, self.url(path)).header("x-releasy-api-key", api_key)
+    pub fn customer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        api_key: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("x-releasy-api-key", api_key)
     }
 
     /// Creates a customer and returns its JSON.
@@ -99,7 +121,12 @@ impl TestApp {
         if let Some(plan) = plan {
             body["plan"] = json!(plan);
         }
-        let response = self.admin(reqwest::Method::POST, "/v1/admin/customers").json(&body).send().await.expect("request");
+        let response = self
+            .admin(reqwest::Method::POST, "/v1/admin/customers")
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
         assert_eq!(response.status(), 200, "create customer");
         response.json().await.expect("json")
     }
@@ -110,7 +137,12 @@ impl TestApp {
         if let (Some(target), Some(source)) = (body.as_object_mut(), extra.as_object()) {
             target.extend(source.clone());
         }
-        let response = self.admin(reqwest::Method::POST, "/v1/admin/keys").json(&body).send().await.expect("request");
+        let response = self
+            .admin(reqwest::Method::POST, "/v1/admin/keys")
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
         assert_eq!(response.status(), 200, "create key");
         response.json().await.expect("json")
     }
@@ -133,7 +165,10 @@ impl Drop for TestApp {
         // Stop accepting and close connections before the database guard drops.
         let handle = self.handle.clone();
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             runtime.block_on(handle.stop(false));
         })
         .join()
@@ -148,7 +183,10 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
     let body: Value = response.json().await.expect("error body is JSON");
     assert_eq!(actual, status, "status; body: {body}");
     assert_eq!(body["error"]["code"], code, "code; body: {body}");
-    body["error"]["message"].as_str().expect("message").to_owned()
+    body["error"]["message"]
+        .as_str()
+        .expect("message")
+        .to_owned()
 }
 
 /// Runs each named `async fn name(backend: Backend)` as one test per backend.

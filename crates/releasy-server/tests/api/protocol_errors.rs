@@ -1,13 +1,19 @@
 //! actix's own extractor and routing errors come back in the contract's error shape.
 
 use reqwest::Method;
+use serde_json::json;
 
 use crate::helpers::{Backend, TestApp, assert_error};
 use crate::on_both_backends;
 
 async fn unknown_routes_are_404_in_the_error_shape(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let response = app.client.get(app.url("/v1/nothing-here")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
     assert_error(response, 404, "not_found").await;
 }
 
@@ -25,22 +31,44 @@ async fn malformed_json_is_400(backend: Backend) {
 
 async fn wrong_types_and_missing_fields_name_the_field(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let missing = app.admin(Method::POST, "/v1/admin/customers").json(&serde_json::json!({"plan": "core"})).send().await.unwrap();
-    assert!(assert_error(missing, 400, "bad_request").await.contains("name"));
-    let wrong = app.admin(Method::POST, "/v1/admin/customers").json(&serde_json::json!({"name": 5})).send().await.unwrap();
-    assert!(assert_error(wrong, 400, "bad_request").await.contains("invalid type"));
+    for (body, expected) in [
+        (
+            json!({"plan": "core"}),
+            "invalid JSON body: missing field `name`",
+        ),
+        (json!({"name": 5}), "name: invalid type: integer `5`"),
+        (
+            json!({"name": "Acme", "plan": ["core"]}),
+            "plan: invalid type: sequence",
+        ),
+    ] {
+        let response = app
+            .admin(Method::POST, "/v1/admin/customers")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let message = assert_error(response, 400, "bad_request").await;
+        assert!(message.starts_with(expected), "{body}: {message}");
+    }
 }
 
-async fn a_wrong_content_type_is_415(backend: Backend) {
+async fn a_wrong_or_missing_content_type_is_415(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let response = app
-        .admin(Method::POST, "/v1/admin/customers")
-        .header("content-type", "text/plain")
-        .body("{\"name\":\"Acme\"}")
-        .send()
-        .await
-        .unwrap();
-    assert_error(response, 415, "unsupported_media_type").await;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = app
+            .admin(Method::POST, "/v1/admin/customers")
+            .body("{\"name\":\"Acme\"}");
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_error(response, 415, "unsupported_media_type").await;
+    }
 }
 
 async fn oversized_bodies_are_413(backend: Backend) {
@@ -58,15 +86,37 @@ async fn oversized_bodies_are_413(backend: Backend) {
 
 async fn non_uuid_ids_are_400(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let response = app.admin(Method::GET, "/v1/admin/customers/not-a-uuid").send().await.unwrap();
-    assert!(assert_error(response, 400, "bad_request").await.contains("customer_id"));
+    let response = app
+        .admin(Method::GET, "/v1/admin/customers/not-a-uuid")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        assert_error(response, 400, "bad_request")
+            .await
+            .contains("customer_id")
+    );
 }
 
 async fn bad_query_parameters_are_400(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    for query in ["limit=abc", "limit=0", "limit=201", "offset=-1", "created_from=yesterday"] {
-        let path = if query.starts_with("created") { "/v1/admin/audit-events" } else { "/v1/admin/customers" };
-        let response = app.admin(Method::GET, &format!("{path}?{query}")).send().await.unwrap();
+    for query in [
+        "limit=abc",
+        "limit=0",
+        "limit=201",
+        "offset=-1",
+        "created_from=yesterday",
+    ] {
+        let path = if query.starts_with("created") {
+            "/v1/admin/audit-events"
+        } else {
+            "/v1/admin/customers"
+        };
+        let response = app
+            .admin(Method::GET, &format!("{path}?{query}"))
+            .send()
+            .await
+            .unwrap();
         assert_error(response, 400, "bad_request").await;
     }
 }
@@ -75,7 +125,7 @@ on_both_backends!(
     unknown_routes_are_404_in_the_error_shape,
     malformed_json_is_400,
     wrong_types_and_missing_fields_name_the_field,
-    a_wrong_content_type_is_415,
+    a_wrong_or_missing_content_type_is_415,
     oversized_bodies_are_413,
     non_uuid_ids_are_400,
     bad_query_parameters_are_400,

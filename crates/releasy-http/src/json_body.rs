@@ -1,0 +1,142 @@
+//! The JSON body extractor: like `web::Json`, but a deserialisation error names the
+//! field it is about (`scopes[1]: invalid type ...`), as the contract requires, and every
+//! failure is an [`ApiError`] in the contract's shape.
+
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The largest JSON body accepted (the contract's bodies are small).
+pub const JSON_LIMIT_BYTES: usize = 64 * 1024;
+
+/// A JSON request body of type `T`.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    /// The body.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json =
+            req.mime_type().ok().flatten().is_some_and(|mime| {
+                mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON)
+            });
+        if !is_json {
+            return Box::pin(async {
+                Err(ApiError::unsupported_media_type(
+                    "content-type must be application/json",
+                ))
+            });
+        }
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = body
+                .await
+                .map_err(|err| match err.as_error::<PayloadError>() {
+                    Some(PayloadError::Overflow) => ApiError::payload_too_large(format!(
+                        "request body is larger than {JSON_LIMIT_BYTES} bytes"
+                    )),
+                    _ => ApiError::bad_request("could not read the request body"),
+                })?;
+            let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+            let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+                let path = err.path().to_string();
+                let inner = err.into_inner();
+                if path == "." || inner.is_syntax() || inner.is_eof() {
+                    ApiError::bad_request(format!("invalid JSON body: {inner}"))
+                } else {
+                    ApiError::bad_request(format!("{path}: {inner}"))
+                }
+            })?;
+            Ok(Json(value))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Body {
+        #[allow(dead_code)]
+        name: String,
+        #[allow(dead_code)]
+        scopes: Option<Vec<String>>,
+    }
+
+    async fn extract(content_type: &str, body: &'static str) -> Result<Json<Body>, ApiError> {
+        let (req, mut payload) = TestRequest::post()
+            .insert_header(("content-type", content_type))
+            .set_payload(body)
+            .to_http_parts();
+        Json::<Body>::from_request(&req, &mut payload).await
+    }
+
+    #[actix_web::test]
+    async fn errors_name_the_field() {
+        let err = extract("application/json", r#"{"name":"a","scopes":["x",5]}"#)
+            .await
+            .unwrap_err();
+        assert!(
+            err.message.starts_with("scopes[1]: invalid type"),
+            "{}",
+            err.message
+        );
+        let err = extract("application/json", r#"{"scopes":[]}"#)
+            .await
+            .unwrap_err();
+        assert!(
+            err.message.contains("missing field `name`"),
+            "{}",
+            err.message
+        );
+        let err = extract("application/json", r#"{"name": "#)
+            .await
+            .unwrap_err();
+        assert!(
+            err.message.starts_with("invalid JSON body"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[actix_web::test]
+    async fn json_content_types_are_required() {
+        assert!(
+            extract("application/json; charset=utf-8", r#"{"name":"a"}"#)
+                .await
+                .is_ok()
+        );
+        assert!(
+            extract("application/merge-patch+json", r#"{"name":"a"}"#)
+                .await
+                .is_ok()
+        );
+        let err = extract("text/plain", r#"{"name":"a"}"#).await.unwrap_err();
+        assert_eq!(err.status.as_u16(), 415);
+    }
+}

@@ -1,0 +1,542 @@
+//! Customer API keys: `POST /v1/auth/introspect`, the per-request checks (revoked,
+//! expired, suspended, scope), the legacy SHA-256 format and its upgrade, and the
+//! `api_key.auth` audit event every attempt leaves.
+
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use diesel::SqliteConnection;
+use diesel::prelude::*;
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use releasy_store_diesel::schema::api_keys;
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{Backend, TestApp, assert_error};
+use crate::on_both_backends;
+
+const INTROSPECT: &str = "/v1/auth/introspect";
+
+fn now_millis() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+fn now() -> i64 {
+    (now_millis() / 1000) as i64
+}
+
+/// Sleeps until the wall clock has reached the second `at` (keys expire at their
+/// `expires_at` second).
+async fn sleep_until_second(at: i64) {
+    let target = u128::try_from(at).unwrap() * 1000 + 50;
+    let current = now_millis();
+    if target > current {
+        let wait = u64::try_from(target - current).unwrap();
+        assert!(wait <= 3_000, "waits at most 3 s ({wait} ms)");
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+    }
+}
+
+async fn introspect(app: &TestApp, api_key: &str) -> reqwest::Response {
+    app.customer(Method::POST, INTROSPECT, api_key)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn assert_accepted(app: &TestApp, api_key: &str) -> Value {
+    let response = introspect(app, api_key).await;
+    assert_eq!(response.status(), 200, "key is accepted");
+    response.json().await.unwrap()
+}
+
+async fn assert_rejected(app: &TestApp, api_key: &str) {
+    assert_error(introspect(app, api_key).await, 401, "unauthorized").await;
+}
+
+/// A key with the raw secret of this server's shape that was never issued.
+fn unknown_key() -> String {
+    let hex = uuid::Uuid::new_v4().simple().to_string();
+    format!("releasy_{}", &format!("{hex}{hex}")[..43])
+}
+
+async fn patch_customer(app: &TestApp, customer_id: &str, body: Value) {
+    let response = app
+        .admin(Method::PATCH, &format!("/v1/admin/customers/{customer_id}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "patch customer");
+}
+
+async fn revoke(app: &TestApp, api_key_id: &str) {
+    let response = app
+        .admin(Method::POST, "/v1/admin/keys/revoke")
+        .json(&json!({ "api_key_id": api_key_id }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "revoke");
+}
+
+/// A direct connection to the test server's database, to read and rewrite key rows.
+enum Db {
+    Sqlite(SyncConnectionWrapper<SqliteConnection>),
+    Postgres(Box<AsyncPgConnection>),
+}
+
+/// Runs `$body` with `$conn` bound to the connection, whichever the backend.
+macro_rules! with_conn {
+    ($db:expr, $conn:ident => $body:expr) => {
+        match $db {
+            Db::Sqlite(sqlite) => {
+                let $conn: &mut SyncConnectionWrapper<SqliteConnection> = sqlite;
+                $body
+            }
+            Db::Postgres(postgres) => {
+                let $conn: &mut AsyncPgConnection = postgres;
+                $body
+            }
+        }
+    };
+}
+
+/// A key row as the tests look at it.
+#[derive(Debug)]
+struct KeyRow {
+    key_hash: String,
+    key_lookup: Option<String>,
+    scopes: String,
+    last_used_at: Option<i64>,
+}
+
+impl Db {
+    async fn connect(app: &TestApp) -> Self {
+        let url = app.database_url();
+        match url.strip_prefix("sqlite://") {
+            Some(path) => {
+                let mut conn = SyncConnectionWrapper::<SqliteConnection>::establish(path)
+                    .await
+                    .unwrap();
+                // The server writes concurrently: wait for its locks instead of failing.
+                conn.batch_execute("PRAGMA busy_timeout = 5000;")
+                    .await
+                    .unwrap();
+                Self::Sqlite(conn)
+            }
+            None => Self::Postgres(Box::new(AsyncPgConnection::establish(url).await.unwrap())),
+        }
+    }
+
+    async fn key(&mut self, api_key_id: &str) -> KeyRow {
+        let query = api_keys::table.find(api_key_id.to_owned()).select((
+            api_keys::key_hash,
+            api_keys::key_lookup,
+            api_keys::scopes,
+            api_keys::last_used_at,
+        ));
+        let (key_hash, key_lookup, scopes, last_used_at) = with_conn!(self, conn => query
+                .first::<(String, Option<String>, String, Option<i64>)>(conn)
+                .await
+                .unwrap());
+        KeyRow {
+            key_hash,
+            key_lookup,
+            scopes,
+            last_used_at,
+        }
+    }
+
+    /// Stores the key the way older servers did: an unsalted SHA-256 hex digest of the
+    /// key's bytes followed by the pepper's (none unless a test configures one), and no
+    /// lookup value.
+    async fn make_legacy(&mut self, api_key_id: &str, api_key: &str, pepper: &str) {
+        let digest: String = Sha256::digest(format!("{api_key}{pepper}").as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let query = diesel::update(api_keys::table.find(api_key_id.to_owned())).set((
+            api_keys::key_hash.eq(digest),
+            api_keys::key_lookup.eq(None::<String>),
+        ));
+        let updated = with_conn!(self, conn => query.execute(conn).await.unwrap());
+        assert_eq!(updated, 1);
+    }
+
+    async fn set_scopes(&mut self, api_key_id: &str, scopes: &str) {
+        let query = diesel::update(api_keys::table.find(api_key_id.to_owned()))
+            .set(api_keys::scopes.eq(scopes.to_owned()));
+        let updated = with_conn!(self, conn => query.execute(conn).await.unwrap());
+        assert_eq!(updated, 1);
+    }
+}
+
+/// The `api_key.auth` events matching `query` (appended to the event filter).
+async fn auth_events(app: &TestApp, query: &str) -> Vec<Value> {
+    let response = app
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/audit-events?event=api_key.auth&limit=200&{query}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let page: Value = response.json().await.unwrap();
+    page["events"].as_array().unwrap().clone()
+}
+
+/// `(outcome, reason, api_key_id)` of an auth event's payload, checking it has exactly
+/// those fields.
+fn payload(event: &Value) -> (String, String, Value) {
+    let payload = event["payload"].as_object().unwrap();
+    let mut fields: Vec<&str> = payload.keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["api_key_id", "outcome", "reason"], "{event}");
+    (
+        payload["outcome"].as_str().unwrap().to_owned(),
+        payload["reason"].as_str().unwrap().to_owned(),
+        payload["api_key_id"].clone(),
+    )
+}
+
+async fn introspect_describes_the_key(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let customer = app.create_customer("Acme", None).await;
+    let customer_id = customer["id"].as_str().unwrap();
+    let expires_at = now() + 3600;
+    let key = app
+        .create_key(
+            customer_id,
+            json!({"key_type": "integration", "scopes": ["keys:read", "downloads:read"], "expires_at": expires_at}),
+        )
+        .await;
+    let described = assert_accepted(&app, key["api_key"].as_str().unwrap()).await;
+    assert_eq!(
+        described,
+        json!({
+            "active": true,
+            "api_key_id": key["api_key_id"],
+            "customer_id": customer_id,
+            "key_type": "integration",
+            "scopes": ["downloads:read", "keys:read"],
+            "expires_at": expires_at,
+        })
+    );
+
+    let (customer_id, api_key, api_key_id) = app.customer_with_key().await;
+    assert_eq!(
+        assert_accepted(&app, &api_key).await,
+        json!({
+            "active": true,
+            "api_key_id": api_key_id,
+            "customer_id": customer_id,
+            "key_type": "human",
+            "scopes": ["releases:read", "downloads:read", "downloads:token", "keys:read", "keys:write", "audit:read"],
+            "expires_at": null,
+        })
+    );
+}
+
+async fn missing_empty_and_unknown_keys_are_401(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, api_key, _) = app.customer_with_key().await;
+
+    let none = app.client.post(app.url(INTROSPECT)).send().await.unwrap();
+    assert_error(none, 401, "unauthorized").await;
+    assert_rejected(&app, "").await;
+    assert_rejected(&app, "   ").await;
+    assert_rejected(&app, &unknown_key()).await;
+    // A key differing from a real one in its last character.
+    let mut altered = api_key.clone();
+    let last = altered.pop().unwrap();
+    altered.push(if last == 'A' { 'B' } else { 'A' });
+    assert_rejected(&app, &altered).await;
+    // An admin credential is no customer key.
+    let admin = app.admin(Method::POST, INTROSPECT).send().await.unwrap();
+    assert_error(admin, 401, "unauthorized").await;
+    // The real key still works.
+    assert_accepted(&app, &api_key).await;
+}
+
+async fn revoked_key_stops_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, api_key, api_key_id) = app.customer_with_key().await;
+    assert_accepted(&app, &api_key).await;
+    revoke(&app, &api_key_id).await;
+    assert_rejected(&app, &api_key).await;
+    assert_rejected(&app, &api_key).await;
+}
+
+async fn expired_key_is_401(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let customer = app.create_customer("Acme", None).await;
+    let expires_at = now() + 2;
+    let key = app
+        .create_key(
+            customer["id"].as_str().unwrap(),
+            json!({ "expires_at": expires_at }),
+        )
+        .await;
+    let api_key = key["api_key"].as_str().unwrap();
+    assert_accepted(&app, api_key).await;
+    sleep_until_second(expires_at).await;
+    assert_rejected(&app, api_key).await;
+}
+
+async fn suspended_customer_keys_stop_until_unsuspended(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (customer_id, api_key, _) = app.customer_with_key().await;
+    assert_accepted(&app, &api_key).await;
+    patch_customer(&app, &customer_id, json!({"suspended": true})).await;
+    assert_rejected(&app, &api_key).await;
+    patch_customer(&app, &customer_id, json!({"suspended": false})).await;
+    assert_accepted(&app, &api_key).await;
+}
+
+async fn key_without_scope_is_403(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let customer = app.create_customer("Acme", None).await;
+    let key = app
+        .create_key(
+            customer["id"].as_str().unwrap(),
+            json!({"scopes": ["releases:read", "keys:write"]}),
+        )
+        .await;
+    let response = introspect(&app, key["api_key"].as_str().unwrap()).await;
+    assert_eq!(
+        assert_error(response, 403, "forbidden").await,
+        "missing scope"
+    );
+}
+
+async fn legacy_sha256_key_is_accepted_and_upgraded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, api_key, api_key_id) = app.customer_with_key().await;
+    let mut db = Db::connect(&app).await;
+
+    let fresh = db.key(&api_key_id).await;
+    assert!(fresh.key_hash.starts_with("$argon2id$"), "{fresh:?}");
+    assert!(fresh.key_lookup.is_some());
+    assert_eq!(fresh.last_used_at, None, "never used yet");
+
+    db.make_legacy(&api_key_id, &api_key, "").await;
+    let legacy = db.key(&api_key_id).await;
+    assert_eq!(legacy.key_hash.len(), 64);
+    assert_eq!(legacy.key_lookup, None);
+
+    let before = now();
+    assert_accepted(&app, &api_key).await;
+    let upgraded = db.key(&api_key_id).await;
+    assert!(upgraded.key_hash.starts_with("$argon2id$"), "{upgraded:?}");
+    assert!(
+        !upgraded.key_hash.contains(&api_key[8..]),
+        "the hash does not contain the key"
+    );
+    assert!(upgraded.key_lookup.is_some(), "{upgraded:?}");
+    let used = upgraded.last_used_at.expect("last_used_at is set");
+    assert!(used >= before && used <= now(), "{used}");
+
+    // The upgraded hash keeps working; a wrong key still fails against it.
+    assert_accepted(&app, &api_key).await;
+    assert_rejected(&app, &unknown_key()).await;
+    let after = db.key(&api_key_id).await;
+    assert_eq!(after.key_hash, upgraded.key_hash, "upgraded only once");
+
+    // Events in the same second have no defined order among themselves.
+    let mut reasons: Vec<(String, String)> = auth_events(&app, "")
+        .await
+        .iter()
+        .map(payload)
+        .map(|(outcome, reason, _)| (outcome, reason))
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            ("accept".to_owned(), "ok".to_owned()),
+            ("accept".to_owned(), "ok".to_owned()),
+            ("reject".to_owned(), "not_found".to_owned()),
+        ]
+    );
+}
+
+async fn legacy_key_hash_includes_the_pepper(backend: Backend) {
+    let pepper = "pepper-0123456789";
+    let app = TestApp::spawn_with(backend, &[("RELEASY_API_KEY_PEPPER", pepper)]).await;
+    let (_, api_key, api_key_id) = app.customer_with_key().await;
+    assert_accepted(&app, &api_key).await;
+    let mut db = Db::connect(&app).await;
+
+    // Without the pepper, the legacy digest matches nothing.
+    db.make_legacy(&api_key_id, &api_key, "").await;
+    assert_rejected(&app, &api_key).await;
+
+    // With the key's bytes followed by the pepper's, it is accepted and upgraded.
+    db.make_legacy(&api_key_id, &api_key, pepper).await;
+    assert_accepted(&app, &api_key).await;
+    let upgraded = db.key(&api_key_id).await;
+    assert!(upgraded.key_hash.starts_with("$argon2id$"), "{upgraded:?}");
+    assert!(upgraded.key_lookup.is_some());
+    assert_accepted(&app, &api_key).await;
+}
+
+async fn stored_scopes_that_do_not_parse_are_rejected(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (customer_id, api_key, api_key_id) = app.customer_with_key().await;
+    let mut db = Db::connect(&app).await;
+    assert_eq!(
+        db.key(&api_key_id).await.scopes,
+        "releases:read downloads:read downloads:token keys:read keys:write audit:read"
+    );
+    db.set_scopes(&api_key_id, "keys:read root").await;
+    assert_rejected(&app, &api_key).await;
+    let events = auth_events(&app, &format!("customer_id={customer_id}")).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        payload(&events[0]),
+        (
+            "reject".to_owned(),
+            "invalid_scopes".to_owned(),
+            json!(api_key_id)
+        )
+    );
+}
+
+async fn every_attempt_is_audited(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_customer("Acme", None).await;
+    let acme_id = acme["id"].as_str().unwrap();
+    let expires_at = now() + 2;
+    let expiring = app
+        .create_key(acme_id, json!({ "expires_at": expires_at }))
+        .await;
+    let good = app.create_key(acme_id, json!({})).await;
+    let revoked = app.create_key(acme_id, json!({})).await;
+    let (globex_id, globex_key, globex_key_id) = app.customer_with_key().await;
+    let unknown = unknown_key();
+
+    // accept / ok
+    assert_accepted(&app, good["api_key"].as_str().unwrap()).await;
+    // reject / revoked
+    revoke(&app, revoked["api_key_id"].as_str().unwrap()).await;
+    assert_rejected(&app, revoked["api_key"].as_str().unwrap()).await;
+    // reject / suspended
+    patch_customer(&app, &globex_id, json!({"suspended": true})).await;
+    assert_rejected(&app, &globex_key).await;
+    // reject / missing_header
+    let none = app.client.post(app.url(INTROSPECT)).send().await.unwrap();
+    assert_error(none, 401, "unauthorized").await;
+    // reject / not_found
+    assert_rejected(&app, &unknown).await;
+    // reject / expired
+    sleep_until_second(expires_at).await;
+    assert_rejected(&app, expiring["api_key"].as_str().unwrap()).await;
+
+    for event in auth_events(&app, "").await {
+        assert_eq!(event["actor"], "api_key", "{event}");
+        assert_eq!(event["event"], "api_key.auth", "{event}");
+    }
+
+    let acme_events = auth_events(&app, &format!("customer_id={acme_id}")).await;
+    let mut acme_payloads: Vec<(String, String, Value)> = acme_events.iter().map(payload).collect();
+    acme_payloads.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        acme_payloads,
+        [
+            (
+                "reject".to_owned(),
+                "expired".to_owned(),
+                expiring["api_key_id"].clone()
+            ),
+            (
+                "accept".to_owned(),
+                "ok".to_owned(),
+                good["api_key_id"].clone()
+            ),
+            (
+                "reject".to_owned(),
+                "revoked".to_owned(),
+                revoked["api_key_id"].clone()
+            ),
+        ]
+    );
+    for event in &acme_events {
+        assert_eq!(event["customer_id"], acme_id);
+    }
+
+    let globex_events = auth_events(&app, &format!("customer_id={globex_id}")).await;
+    assert_eq!(globex_events.len(), 1);
+    assert_eq!(
+        payload(&globex_events[0]),
+        (
+            "reject".to_owned(),
+            "suspended".to_owned(),
+            json!(globex_key_id)
+        )
+    );
+
+    let anonymous: Vec<Value> = auth_events(&app, "")
+        .await
+        .into_iter()
+        .filter(|event| event["customer_id"].is_null())
+        .collect();
+    let mut anonymous_payloads: Vec<(String, String, Value)> =
+        anonymous.iter().map(payload).collect();
+    anonymous_payloads.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        anonymous_payloads,
+        [
+            (
+                "reject".to_owned(),
+                "missing_header".to_owned(),
+                Value::Null
+            ),
+            ("reject".to_owned(), "not_found".to_owned(), Value::Null),
+        ]
+    );
+
+    // No event holds a secret: neither the raw keys nor their random part.
+    let everything = app
+        .admin(Method::GET, "/v1/admin/audit-events?limit=200")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let all: Value = serde_json::from_str(&everything).unwrap();
+    assert_eq!(all["events"].as_array().unwrap().len(), 6);
+    for raw in [
+        good["api_key"].as_str().unwrap(),
+        revoked["api_key"].as_str().unwrap(),
+        expiring["api_key"].as_str().unwrap(),
+        globex_key.as_str(),
+        unknown.as_str(),
+    ] {
+        assert!(!everything.contains(raw), "an event contains a raw key");
+        assert!(
+            !everything.contains(&raw["releasy_".len()..]),
+            "an event contains a key's secret part"
+        );
+    }
+}
+
+on_both_backends!(
+    introspect_describes_the_key,
+    missing_empty_and_unknown_keys_are_401,
+    revoked_key_stops_at_once,
+    expired_key_is_401,
+    suspended_customer_keys_stop_until_unsuspended,
+    key_without_scope_is_403,
+    legacy_sha256_key_is_accepted_and_upgraded,
+    legacy_key_hash_includes_the_pepper,
+    stored_scopes_that_do_not_parse_are_rejected,
+    every_attempt_is_audited,
+);
