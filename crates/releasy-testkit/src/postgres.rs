@@ -70,6 +70,24 @@ impl TestPostgres {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Drops the database now, closing every connection to it: for tests of what
+    /// happens when the database goes away under a running server.
+    ///
+    /// # Panics
+    /// When the database cannot be dropped.
+    pub async fn drop_now(&self) {
+        let mut conn = connect_admin(&self.admin_url).await;
+        if let Err(err) = conn
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+            .await
+        {
+            panic!("could not drop the test database {}: {err}", self.name);
+        }
+    }
 }
 
 impl Drop for TestPostgres {

@@ -2,7 +2,6 @@
 //! validation and the admin credentials that guard it. Events are produced the way the
 //! server produces them: customer-key authentication attempts.
 
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::Method;

@@ -2,7 +2,6 @@
 //! expired, suspended, scope), the legacy SHA-256 format and its upgrade, and the
 //! `api_key.auth` audit event every attempt leaves.
 
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use diesel::SqliteConnection;

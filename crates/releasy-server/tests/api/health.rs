@@ -88,3 +88,26 @@ on_both_backends!(
     openapi_documents_every_endpoint,
     every_response_carries_a_request_id
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_database_the_server_is_live_but_not_ready() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    app.lose_postgres_database().await;
+    let live = app.client.get(app.url("/live")).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+    for path in ["/ready", "/health"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 503, "{path}");
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"status": "unavailable"})
+        );
+    }
+    let admin = app
+        .admin(reqwest::Method::GET, "/v1/admin/customers")
+        .send()
+        .await
+        .unwrap();
+    let message = crate::helpers::assert_error(admin, 503, "service_unavailable").await;
+    assert_eq!(message, "service unavailable", "no internals leak");
+}

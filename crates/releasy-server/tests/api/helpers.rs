@@ -19,7 +19,7 @@ pub enum Backend {
 }
 
 /// Keeps a test database alive for as long as its server runs.
-#[allow(dead_code)]
+#[allow(dead_code, reason = "the SQLite guard is held only for its Drop")]
 enum DatabaseGuard {
     Sqlite(TestSqlite),
     Postgres(TestPostgres),
@@ -32,7 +32,7 @@ pub struct TestApp {
     database_url: String,
     handle: actix_web::dev::ServerHandle,
     _data_dir: tempfile::TempDir,
-    _database: DatabaseGuard,
+    database: DatabaseGuard,
 }
 
 impl TestApp {
@@ -83,13 +83,21 @@ impl TestApp {
             database_url,
             handle,
             _data_dir: data_dir,
-            _database: database,
+            database: database,
         }
     }
 
     /// The URL of the database this server runs on (`sqlite://<path>` or `postgres://...`).
     pub fn database_url(&self) -> &str {
         &self.database_url
+    }
+
+    /// Takes the PostgreSQL database away under the running server.
+    pub async fn lose_postgresdatabase(&self) {
+        match &self.database {
+            DatabaseGuard::Postgres(db) => db.drop_now().await,
+            DatabaseGuard::Sqlite(_) => panic!("only a PostgreSQL database can be taken away"),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -2,7 +2,6 @@
 //! validation), revoking them, the admin credentials that guard both, and the absence
 //! of `Idempotency-Key` replay on key creation.
 
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use reqwest::Method;
