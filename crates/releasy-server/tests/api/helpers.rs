@@ -83,7 +83,7 @@ impl TestApp {
             database_url,
             handle,
             _data_dir: data_dir,
-            database: database,
+            database,
         }
     }
 
@@ -93,7 +93,7 @@ impl TestApp {
     }
 
     /// Takes the PostgreSQL database away under the running server.
-    pub async fn lose_postgresdatabase(&self) {
+    pub async fn lose_postgres_database(&self) {
         match &self.database {
             DatabaseGuard::Postgres(db) => db.drop_now().await,
             DatabaseGuard::Sqlite(_) => panic!("only a PostgreSQL database can be taken away"),
