@@ -34,6 +34,8 @@
 //!   the repository on every request, so a remembered key that has since been revoked
 //!   is still refused.
 
+#![warn(missing_docs)]
+
 mod argon2_hasher;
 mod os_secrets;
 mod verified_cache;

@@ -61,6 +61,8 @@
 //! | [`ports`] | the traits adapters implement |
 //! | `memory` (feature `in-memory`) | in-memory adapters |
 
+#![warn(missing_docs)]
+
 pub mod access;
 pub mod api_key;
 pub mod artifact;

@@ -9,6 +9,8 @@
 //! - Bodies are the [`dto`] types; errors become responses in [`error`], one place.
 //! - [`app`] assembles everything, including the OpenAPI document.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod dto;
 pub mod error;

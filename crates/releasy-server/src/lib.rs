@@ -5,6 +5,8 @@
 //! into the domain and serves HTTP ([`server`]). The `releasy-server` binary is
 //! `main.rs`; tests start the same server in-process through [`server::start`].
 
+#![warn(missing_docs)]
+
 pub mod bootstrap;
 pub mod server;
 pub mod settings;

@@ -8,6 +8,8 @@
 //! [`Database::open`] picks the backend from a [`DatabaseUrl`]; [`Database::repositories`]
 //! hands the domain its ports.
 
+#![warn(missing_docs)]
+
 mod error;
 mod postgres;
 mod repos;

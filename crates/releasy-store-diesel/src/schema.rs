@@ -1,4 +1,5 @@
 //! The diesel schema, shared by both backends (see `migrations/`).
+#![allow(missing_docs, reason = "the table! macro generates the column modules")]
 
 diesel::table! {
     customers (id) {
