@@ -73,6 +73,7 @@ pub mod entitlement;
 mod error;
 pub mod idempotency;
 mod ids;
+mod limits;
 #[cfg(feature = "in-memory")]
 pub mod memory;
 pub mod pagination;
@@ -86,6 +87,7 @@ pub use error::ValidationError;
 pub use ids::{
     ApiKeyId, ArtifactId, AuditEventId, CustomerId, DownloadTokenId, EntitlementId, ReleaseId,
 };
+pub use limits::Limits;
 #[cfg(feature = "in-memory")]
 pub use services::AlwaysHealthy;
 pub use services::{Ports, Services};

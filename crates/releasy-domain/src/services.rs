@@ -2,14 +2,20 @@
 
 use std::sync::Arc;
 
+use crate::Limits;
 use crate::api_key::{ApiKeyAuthenticator, ApiKeyService};
+use crate::artifact::ArtifactService;
 use crate::audit::AuditService;
 use crate::customer::CustomerService;
+use crate::download::{DownloadPorts, DownloadService};
+use crate::entitlement::EntitlementService;
 use crate::idempotency::IdempotencyService;
 use crate::ports::{
-    ApiKeyRepository, AuditRepository, Clock, CustomerRepository, HealthProbe,
-    IdempotencyRepository, KeyHasher, SecretGenerator,
+    ApiKeyRepository, ArtifactRepository, AuditRepository, Clock, CustomerRepository,
+    DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository, KeyHasher,
+    ObjectStore, ReleaseRepository, SecretGenerator,
 };
+use crate::release::ReleaseService;
 
 /// The adapters a Releasy instance runs on.
 #[derive(Debug, Clone)]
@@ -22,6 +28,16 @@ pub struct Ports {
     pub audit: Arc<dyn AuditRepository>,
     /// Idempotency records.
     pub idempotency: Arc<dyn IdempotencyRepository>,
+    /// Releases.
+    pub releases: Arc<dyn ReleaseRepository>,
+    /// Artifacts.
+    pub artifacts: Arc<dyn ArtifactRepository>,
+    /// Entitlements.
+    pub entitlements: Arc<dyn EntitlementRepository>,
+    /// Download tokens.
+    pub download_tokens: Arc<dyn DownloadTokenRepository>,
+    /// Artifact bytes.
+    pub objects: Arc<dyn ObjectStore>,
     /// Database readiness.
     pub health: Arc<dyn HealthProbe>,
     /// The time.
@@ -45,6 +61,16 @@ pub struct Services {
     pub audit: AuditService,
     /// Idempotent creation.
     pub idempotency: IdempotencyService,
+    /// Releases.
+    pub releases: ReleaseService,
+    /// Artifacts.
+    pub artifacts: ArtifactService,
+    /// Entitlements.
+    pub entitlements: EntitlementService,
+    /// Download tokens.
+    pub downloads: DownloadService,
+    /// The bounds the services apply.
+    pub limits: Limits,
     /// Database readiness.
     pub health: Arc<dyn HealthProbe>,
     /// The time.
@@ -52,8 +78,13 @@ pub struct Services {
 }
 
 impl Services {
-    /// Wires every service to `ports`.
+    /// Wires every service to `ports` with the contract's default [`Limits`].
     pub fn new(ports: Ports) -> Self {
+        Self::with_limits(ports, Limits::default())
+    }
+
+    /// Wires every service to `ports` with `limits`.
+    pub fn with_limits(ports: Ports, limits: Limits) -> Self {
         Self {
             customers: CustomerService::new(ports.customers.clone(), ports.clock.clone()),
             api_keys: ApiKeyService::new(
@@ -65,12 +96,42 @@ impl Services {
             ),
             authenticator: ApiKeyAuthenticator::new(
                 ports.api_keys,
-                ports.hasher,
+                ports.hasher.clone(),
                 ports.audit.clone(),
                 ports.clock.clone(),
             ),
             audit: AuditService::new(ports.audit),
             idempotency: IdempotencyService::new(ports.idempotency, ports.clock.clone()),
+            releases: ReleaseService::new(
+                ports.releases.clone(),
+                ports.artifacts.clone(),
+                ports.entitlements.clone(),
+                ports.objects.clone(),
+                ports.clock.clone(),
+            ),
+            artifacts: ArtifactService::new(
+                ports.releases,
+                ports.artifacts.clone(),
+                ports.objects.clone(),
+                ports.clock.clone(),
+                limits.presign_expires_seconds,
+            ),
+            entitlements: EntitlementService::new(
+                ports.entitlements.clone(),
+                ports.customers,
+                ports.clock.clone(),
+            ),
+            downloads: DownloadService::new(DownloadPorts {
+                artifacts: ports.artifacts,
+                tokens: ports.download_tokens,
+                entitlements: ports.entitlements,
+                objects: ports.objects,
+                secrets: ports.secrets,
+                hasher: ports.hasher,
+                clock: ports.clock.clone(),
+                presign_expires_seconds: limits.presign_expires_seconds,
+            }),
+            limits,
             health: ports.health,
             clock: ports.clock,
         }
@@ -79,16 +140,29 @@ impl Services {
 
 #[cfg(feature = "in-memory")]
 impl Ports {
-    /// Ports backed entirely by memory: nothing persists, and keys are hashed with
-    /// [`InsecureTestHasher`](crate::memory::InsecureTestHasher). For tests and demos.
+    /// Ports backed entirely by memory: nothing persists, keys are hashed with
+    /// [`InsecureTestHasher`](crate::memory::InsecureTestHasher), and artifact bytes live
+    /// in an [`InMemoryObjects`](crate::memory::InMemoryObjects). For tests and demos.
     pub fn in_memory(clock: Arc<dyn Clock>) -> Self {
+        Self::in_memory_with_objects(clock, Arc::new(crate::memory::InMemoryObjects::default()))
+    }
+
+    /// Like [`Ports::in_memory`], with the given object store (keep a handle on it to
+    /// put bytes as an upload would).
+    pub fn in_memory_with_objects(clock: Arc<dyn Clock>, objects: Arc<dyn ObjectStore>) -> Self {
         use crate::memory::*;
         let customers = Arc::new(InMemoryCustomers::default());
+        let releases = Arc::new(InMemoryReleases::new(customers.clone()));
         Self {
             api_keys: Arc::new(InMemoryApiKeys::new(customers.clone())),
             customers,
             audit: Arc::new(InMemoryAudit::default()),
             idempotency: Arc::new(InMemoryIdempotency::default()),
+            artifacts: releases.clone(),
+            download_tokens: releases.clone(),
+            releases,
+            entitlements: Arc::new(InMemoryEntitlements::default()),
+            objects,
             health: Arc::new(AlwaysHealthy),
             clock,
             secrets: Arc::new(RandomSecrets),

@@ -5,10 +5,17 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use releasy_domain::ValidationError;
 use releasy_domain::api_key::{AuthFailure, CreateKeyError, MissingScope, RevokeKeyError};
+use releasy_domain::artifact::{PresignError, RegisterArtifactError};
 use releasy_domain::audit::AuthReason;
 use releasy_domain::customer::CustomerError;
+use releasy_domain::download::{IssueTokenError, ResolveError};
+use releasy_domain::entitlement::EntitlementError;
 use releasy_domain::idempotency::IdempotencyError;
+use releasy_domain::ports::StoreError;
 use releasy_domain::ports::{HashError, RepoError};
+use releasy_domain::release::{
+    CreateReleaseError, DeleteReleaseError, ListReleasesError, TransitionError,
+};
 
 use crate::dto::ErrorBody;
 
@@ -202,6 +209,114 @@ impl From<IdempotencyError> for ApiError {
                 "a request with this Idempotency-Key is still in progress",
             ),
             IdempotencyError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match &err {
+            StoreError::Unavailable(_) => Self::unavailable(&err),
+            StoreError::Internal(_) => Self::internal(&err),
+        }
+    }
+}
+
+impl From<CreateReleaseError> for ApiError {
+    fn from(err: CreateReleaseError) -> Self {
+        match err {
+            CreateReleaseError::AlreadyExists => Self::conflict("release already exists"),
+            CreateReleaseError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<ListReleasesError> for ApiError {
+    fn from(err: ListReleasesError) -> Self {
+        match err {
+            ListReleasesError::StatusNotVisible => {
+                Self::forbidden("customer keys can only list published releases")
+            }
+            ListReleasesError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<TransitionError> for ApiError {
+    fn from(err: TransitionError) -> Self {
+        match err {
+            TransitionError::NotFound => Self::not_found("release not found"),
+            TransitionError::Lifecycle(rule) => Self::bad_request(rule.to_string()),
+            TransitionError::StatusChanged => Self::conflict("release status changed, retry"),
+            TransitionError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<DeleteReleaseError> for ApiError {
+    fn from(err: DeleteReleaseError) -> Self {
+        match err {
+            DeleteReleaseError::NotFound => Self::not_found("release not found"),
+            DeleteReleaseError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<PresignError> for ApiError {
+    fn from(err: PresignError) -> Self {
+        match err {
+            PresignError::ReleaseNotFound => Self::not_found("release not found"),
+            PresignError::Invalid(invalid) => invalid.into(),
+            PresignError::Store(store) => store.into(),
+            PresignError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<RegisterArtifactError> for ApiError {
+    fn from(err: RegisterArtifactError) -> Self {
+        match err {
+            RegisterArtifactError::ReleaseNotFound => Self::not_found("release not found"),
+            RegisterArtifactError::Invalid(invalid) => invalid.into(),
+            RegisterArtifactError::ObjectMissing | RegisterArtifactError::SizeMismatch { .. } => {
+                Self::bad_request(err.to_string())
+            }
+            RegisterArtifactError::AlreadyExists => Self::conflict("artifact already exists"),
+            RegisterArtifactError::Store(store) => store.into(),
+            RegisterArtifactError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<EntitlementError> for ApiError {
+    fn from(err: EntitlementError) -> Self {
+        match err {
+            EntitlementError::CustomerNotFound => Self::not_found("customer not found"),
+            EntitlementError::NotFound => Self::not_found("entitlement not found"),
+            EntitlementError::Invalid(invalid) => invalid.into(),
+            EntitlementError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<IssueTokenError> for ApiError {
+    fn from(err: IssueTokenError) -> Self {
+        match err {
+            IssueTokenError::ArtifactNotFound => Self::not_found("artifact not found"),
+            IssueTokenError::ReleaseNotPublished => Self::forbidden("release not published"),
+            IssueTokenError::EntitlementRequired => Self::forbidden("entitlement required"),
+            IssueTokenError::Invalid(invalid) => invalid.into(),
+            IssueTokenError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(err: ResolveError) -> Self {
+        match err {
+            ResolveError::Refused(refusal) => Self::not_found(refusal.to_string()),
+            ResolveError::Store(store) => store.into(),
+            ResolveError::Repo(repo) => repo.into(),
         }
     }
 }

@@ -32,9 +32,11 @@ pub use state::{AdminKey, AppState};
 use routes::openapi::{ApiDoc, OpenApiJson};
 
 /// The actix application for `state`: every route, the error shape for actix's own
-/// errors, request logging and the generated OpenAPI document.
+/// errors, request logging and the generated OpenAPI document. `extra_routes` mounts
+/// routes of other adapters (the embedded object store's upload and download URLs).
 pub fn app(
     state: web::Data<AppState>,
+    extra_routes: impl FnOnce(&mut web::ServiceConfig),
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -59,6 +61,19 @@ pub fn app(
         .service(routes::keys::revoke_key)
         .service(routes::introspect::introspect)
         .service(routes::audit::list_audit_events)
+        .service(routes::entitlements::list_entitlements)
+        .service(routes::entitlements::create_entitlement)
+        .service(routes::entitlements::update_entitlement)
+        .service(routes::entitlements::delete_entitlement)
+        .service(routes::releases::create_release)
+        .service(routes::releases::list_releases)
+        .service(routes::releases::publish_release)
+        .service(routes::releases::unpublish_release)
+        .service(routes::releases::delete_release)
+        .service(routes::artifacts::presign_artifact)
+        .service(routes::artifacts::register_artifact)
+        .service(routes::downloads::create_download_token)
+        .service(routes::downloads::resolve_download)
         .split_for_parts();
     let openapi_json = openapi.to_json().unwrap_or_else(|err| {
         tracing::error!(error = %err, "could not render the OpenAPI document");
@@ -69,6 +84,7 @@ pub fn app(
         .app_data(extract_errors::query_config())
         .app_data(extract_errors::path_config())
         .app_data(web::PayloadConfig::new(json_body::JSON_LIMIT_BYTES))
+        .configure(extra_routes)
         .default_service(web::to(extract_errors::route_not_found))
         .wrap(middleware::from_fn(request_log::log_requests))
 }

@@ -38,4 +38,6 @@ pub struct AppState {
     pub admin_key: Option<AdminKey>,
     /// Operator JWT verification, when configured.
     pub operator_tokens: Option<Arc<dyn OperatorTokenVerifier>>,
+    /// Base of the URLs handed out (`RELEASY_PUBLIC_BASE_URL`), without a trailing slash.
+    pub public_base_url: String,
 }

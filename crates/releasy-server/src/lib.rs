@@ -2,7 +2,8 @@
 //!
 //! The thin application crate: it reads configuration ([`settings`]), sets up logging
 //! ([`telemetry`]), provisions first-start secrets ([`bootstrap`]), wires the adapters
-//! into the domain and serves HTTP ([`server`]). The `releasy-server` binary is
+//! into the domain and serves HTTP ([`server`]), with the artifact store [`storage`]
+//! chooses. The `releasy-server` binary is
 //! `main.rs`; tests start the same server in-process through [`server::start`].
 
 #![warn(missing_docs)]
@@ -10,4 +11,5 @@
 pub mod bootstrap;
 pub mod server;
 pub mod settings;
+pub mod storage;
 pub mod telemetry;

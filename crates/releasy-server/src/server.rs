@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use actix_web::{HttpServer, web};
 use releasy_crypto::{Argon2Hasher, OsSecrets};
-use releasy_domain::ports::SystemClock;
-use releasy_domain::{Ports, Services};
+use releasy_domain::ports::{Clock, SystemClock};
+use releasy_domain::{Limits, Ports, Services};
 use releasy_http::{AdminKey, AppState};
 use releasy_store_diesel::{Database, StoreError};
 
 use crate::bootstrap::{BootstrapError, generated_admin_key};
 use crate::settings::Settings;
+use crate::storage::{ArtifactStorage, StorageError};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,9 @@ pub enum StartupError {
     /// The generated admin key could not be provisioned.
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
+    /// The artifact store could not be set up.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
     /// The listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -56,6 +60,26 @@ impl std::fmt::Debug for RunningServer {
 /// # Errors
 /// [`StartupError`] when the database, the admin key or the listener fail.
 pub async fn start(settings: Settings) -> Result<RunningServer, StartupError> {
+    start_listening(settings, None).await
+}
+
+/// Starts the server on a listener bound by the caller (tests bind port 0 first, to
+/// know the public URL before the server starts); connections wait in the listener's
+/// backlog until migrations have run.
+///
+/// # Errors
+/// [`StartupError`] when the database, the admin key or the listener fail.
+pub async fn start_on(
+    settings: Settings,
+    listener: TcpListener,
+) -> Result<RunningServer, StartupError> {
+    start_listening(settings, Some(listener)).await
+}
+
+async fn start_listening(
+    settings: Settings,
+    listener: Option<TcpListener>,
+) -> Result<RunningServer, StartupError> {
     tracing::info!(database = %settings.database_url.redacted(), "opening database");
     let database = Database::open(&settings.database_url, settings.database_max_connections)?;
     database.migrate().await?;
@@ -79,33 +103,49 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartupError> {
         );
     }
 
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let storage = ArtifactStorage::from_settings(&settings, clock.clone())?;
     let repositories = database.repositories();
     let pepper = settings.api_key_pepper.clone().map(String::into_bytes);
-    let services = Services::new(Ports {
+    let ports = Ports {
         customers: repositories.customers,
         api_keys: repositories.api_keys,
         audit: repositories.audit,
         idempotency: repositories.idempotency,
+        releases: repositories.releases,
+        artifacts: repositories.artifacts,
+        entitlements: repositories.entitlements,
+        download_tokens: repositories.download_tokens,
+        objects: storage.store.clone(),
         health: repositories.health,
-        clock: Arc::new(SystemClock),
+        clock,
         secrets: Arc::new(OsSecrets::new()),
         hasher: Arc::new(Argon2Hasher::new(pepper)),
-    });
+    };
+    let limits = Limits {
+        download_token_max_ttl_seconds: settings.download_token_ttl_seconds,
+        presign_expires_seconds: settings.presign_expires_seconds,
+    };
     let state = web::Data::new(AppState {
-        services,
+        services: Services::with_limits(ports, limits),
         admin_key,
         operator_tokens: None,
+        public_base_url: settings.public_base_url.clone(),
     });
+    let storage = Arc::new(storage);
 
-    let listener = TcpListener::bind(settings.bind_addr).map_err(|source| StartupError::Bind {
-        addr: settings.bind_addr,
-        source,
-    })?;
+    let listener = match listener {
+        Some(listener) => listener,
+        None => TcpListener::bind(settings.bind_addr).map_err(|source| StartupError::Bind {
+            addr: settings.bind_addr,
+            source,
+        })?,
+    };
     let addr = listener.local_addr().map_err(|source| StartupError::Bind {
         addr: settings.bind_addr,
         source,
     })?;
-    let server = HttpServer::new(move || releasy_http::app(state.clone()))
+    let server = HttpServer::new(move || releasy_http::app(state.clone(), storage.routes()))
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr, source })?
         .shutdown_timeout(30)

@@ -112,6 +112,8 @@ pub struct Settings {
     pub s3: Option<S3Settings>,
     /// Lifetime of presigned URLs.
     pub presign_expires_seconds: i64,
+    /// Signs the embedded store's URLs; generated into the data directory when unset.
+    pub storage_signing_secret: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -132,6 +134,10 @@ impl std::fmt::Debug for Settings {
             .field("operator", &self.operator)
             .field("public_base_url", &self.public_base_url)
             .field("s3", &self.s3)
+            .field(
+                "storage_signing_secret",
+                &self.storage_signing_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -162,6 +168,7 @@ struct RawSettings {
     artifact_secret_key: Option<String>,
     artifact_path_style: Option<String>,
     artifact_presign_expires_seconds: Option<String>,
+    storage_signing_secret: Option<String>,
 }
 
 /// The default data directory, relative to the working directory.
@@ -273,6 +280,15 @@ impl Settings {
                 900,
                 1..=7 * 86_400,
             )?,
+            storage_signing_secret: match text(raw.storage_signing_secret) {
+                Some(secret) if secret.len() < 32 => {
+                    return Err(ConfigError::new(
+                        "RELEASY_STORAGE_SIGNING_SECRET",
+                        "must be at least 32 characters",
+                    ));
+                }
+                other => other,
+            },
         })
     }
 }
@@ -478,6 +494,7 @@ mod tests {
             ("RELEASY_OPERATOR_JWKS_URL", "ftp://idp/jwks"),
             ("RELEASY_DATABASE_MAX_CONNECTIONS", "0"),
             ("RELEASY_DOWNLOAD_TOKEN_TTL_SECONDS", "ten"),
+            ("RELEASY_STORAGE_SIGNING_SECRET", "too-short"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}: {err}");

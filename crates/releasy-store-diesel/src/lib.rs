@@ -21,7 +21,9 @@ mod url;
 use std::sync::Arc;
 
 use releasy_domain::ports::{
-    ApiKeyRepository, AuditRepository, CustomerRepository, HealthProbe, IdempotencyRepository,
+    ApiKeyRepository, ArtifactRepository, AuditRepository, CustomerRepository,
+    DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,
+    ReleaseRepository,
 };
 
 pub use postgres::PgStore;
@@ -59,6 +61,14 @@ pub struct Repositories {
     pub audit: Arc<dyn AuditRepository>,
     /// Idempotency records.
     pub idempotency: Arc<dyn IdempotencyRepository>,
+    /// Releases.
+    pub releases: Arc<dyn ReleaseRepository>,
+    /// Artifacts.
+    pub artifacts: Arc<dyn ArtifactRepository>,
+    /// Entitlements.
+    pub entitlements: Arc<dyn EntitlementRepository>,
+    /// Download tokens.
+    pub download_tokens: Arc<dyn DownloadTokenRepository>,
     /// Readiness.
     pub health: Arc<dyn HealthProbe>,
 }
@@ -110,6 +120,10 @@ impl Database {
                 + ApiKeyRepository
                 + AuditRepository
                 + IdempotencyRepository
+                + ReleaseRepository
+                + ArtifactRepository
+                + EntitlementRepository
+                + DownloadTokenRepository
                 + HealthProbe
                 + Clone
                 + 'static,
@@ -119,6 +133,10 @@ impl Database {
                 api_keys: Arc::new(store.clone()),
                 audit: Arc::new(store.clone()),
                 idempotency: Arc::new(store.clone()),
+                releases: Arc::new(store.clone()),
+                artifacts: Arc::new(store.clone()),
+                entitlements: Arc::new(store.clone()),
+                download_tokens: Arc::new(store.clone()),
                 health: Arc::new(store.clone()),
             }
         }

@@ -11,6 +11,10 @@ fn ports(repos: Repositories) -> ContractPorts {
         api_keys: repos.api_keys,
         audit: repos.audit,
         idempotency: repos.idempotency,
+        releases: repos.releases,
+        artifacts: repos.artifacts,
+        entitlements: repos.entitlements,
+        download_tokens: repos.download_tokens,
     }
 }
 

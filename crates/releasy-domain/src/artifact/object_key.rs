@@ -40,6 +40,44 @@ impl ObjectKey {
         Ok(Self(format!("releases/{}", joined.join("/"))))
     }
 
+    /// Checks that `raw` is a key the naming rule gives an artifact `artifact_id` of
+    /// this release and platform: the rule's prefix, then one file name segment that is
+    /// already normalised. Registration uses this: the file name is not sent again.
+    ///
+    /// # Errors
+    /// [`ValidationError`] on `object_key` (`object_key does not match release or
+    /// platform`) otherwise.
+    pub fn parse_for_artifact(
+        raw: &str,
+        product: &Product,
+        version: &Version,
+        platform: &Platform,
+        artifact_id: ArtifactId,
+    ) -> Result<Self, ValidationError> {
+        let mismatch = || ValidationError::new("object_key", "does not match release or platform");
+        let prefix = format!(
+            "releases/{}/{}/{}/{artifact_id}/",
+            normalize_segment(product.as_str()),
+            normalize_segment(version.as_str()),
+            normalize_segment(platform.as_str()),
+        );
+        let filename = raw.strip_prefix(&prefix).ok_or_else(mismatch)?;
+        let is_normalised_segment = !filename.is_empty()
+            && filename != "."
+            && filename != ".."
+            && normalize_segment(filename) == filename;
+        if is_normalised_segment {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(mismatch())
+        }
+    }
+
+    /// The file name: the key's last segment.
+    pub fn filename(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or(&self.0)
+    }
+
     /// Wraps a key read back from storage (written by [`Self::for_artifact`]).
     pub fn from_stored(key: String) -> Self {
         Self(key)
@@ -100,6 +138,35 @@ mod tests {
     #[test]
     fn non_ascii_is_replaced_per_character() {
         assert_eq!(normalize_segment("Ünï"), "_n_");
+    }
+
+    #[test]
+    fn registered_keys_must_follow_the_rule() {
+        let product = Product::parse("My App").unwrap();
+        let version = Version::parse("1.0").unwrap();
+        let platform = Platform::parse("linux").unwrap();
+        let id = ArtifactId::from_uuid(uuid::Uuid::nil());
+        let parse =
+            |raw: &str| ObjectKey::parse_for_artifact(raw, &product, &version, &platform, id);
+        let good = format!("releases/my_app/1.0/linux/{id}/app.tgz");
+        assert_eq!(parse(&good).unwrap().as_str(), good);
+        assert_eq!(parse(&good).unwrap().filename(), "app.tgz");
+        for bad in [
+            format!("releases/my_app/1.0/windows/{id}/app.tgz"),
+            format!("releases/other/1.0/linux/{id}/app.tgz"),
+            format!("releases/my_app/1.0/linux/{}/app.tgz", uuid::Uuid::new_v4()),
+            format!("releases/my_app/1.0/linux/{id}/"),
+            format!("releases/my_app/1.0/linux/{id}/App.tgz"),
+            format!("releases/my_app/1.0/linux/{id}/a/b"),
+            format!("releases/my_app/1.0/linux/{id}/.."),
+        ] {
+            let err = parse(&bad).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "object_key does not match release or platform",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub struct Entitlement {
     pub window: EntitlementWindow,
     /// Free-form details.
     pub metadata: Option<Metadata>,
+    /// When it was granted (orders listings, newest first).
+    pub created_at: Timestamp,
 }
 
 /// A partial change; `Some(None)` clears `ends_at` or `metadata`.
@@ -113,6 +115,7 @@ impl Entitlement {
             product: changes.product.unwrap_or_else(|| self.product.clone()),
             window,
             metadata: changes.metadata.unwrap_or_else(|| self.metadata.clone()),
+            created_at: self.created_at,
         })
     }
 }
@@ -162,6 +165,7 @@ mod tests {
             product: Product::parse("app").unwrap(),
             window: EntitlementWindow::new(at(0), Some(at(100))).unwrap(),
             metadata: Some(Metadata::parse(serde_json::json!({"seats": 5})).unwrap()),
+            created_at: at(0),
         };
         let cleared = e
             .with_changes(EntitlementChanges {

@@ -3,17 +3,25 @@
 //! (the repository contract suite runs against them too).
 
 mod api_keys;
+mod artifacts;
 mod audit;
 mod clock;
 mod customers;
+mod download_tokens;
+mod entitlements;
 mod idempotency;
+mod objects;
+mod releases;
 mod secrets;
 
 pub use api_keys::InMemoryApiKeys;
 pub use audit::InMemoryAudit;
 pub use clock::FixedClock;
 pub use customers::InMemoryCustomers;
+pub use entitlements::InMemoryEntitlements;
 pub use idempotency::InMemoryIdempotency;
+pub use objects::InMemoryObjects;
+pub use releases::InMemoryReleases;
 pub use secrets::{InsecureTestHasher, RandomSecrets};
 
 use std::sync::{Mutex, MutexGuard};

@@ -6,9 +6,10 @@ use async_trait::async_trait;
 
 use crate::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
 use crate::artifact::Artifact;
+use crate::artifact::ObjectKey;
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::customer::{Customer, CustomerFilter, CustomerUpdate};
-use crate::download::DownloadToken;
+use crate::download::{DownloadGrant, DownloadToken};
 use crate::entitlement::Entitlement;
 use crate::idempotency::{IdempotencyRecord, StoredResponse};
 use crate::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
@@ -130,7 +131,8 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
     /// The release with `id`, or `None`.
     async fn get(&self, id: ReleaseId) -> Result<Option<Release>, RepoError>;
 
-    /// Releases matching `filter`, newest first.
+    /// Releases matching `filter`, newest first (by `created_at`, then id, descending).
+    /// `filter.products_in = Some(vec![])` matches nothing.
     async fn list(
         &self,
         filter: &ReleaseFilter,
@@ -138,7 +140,8 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<Release>, RepoError>;
 
     /// Compare-and-set of the status: applies only while the stored status is
-    /// `expected`; returns the updated release, or `None` when the status had changed.
+    /// `expected`, and returns the updated release; `None` when the release is gone or
+    /// its status is no longer `expected`.
     async fn transition(
         &self,
         id: ReleaseId,
@@ -147,8 +150,10 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
         published_at: Option<Timestamp>,
     ) -> Result<Option<Release>, RepoError>;
 
-    /// Deletes the release with its artifacts and their tokens; `false` when unknown.
-    async fn delete(&self, id: ReleaseId) -> Result<bool, RepoError>;
+    /// Deletes the release with its artifacts and their download tokens, in one
+    /// transaction; returns the object keys of the deleted artifacts (so their bytes can
+    /// be removed), or `None` when no release has `id`.
+    async fn delete(&self, id: ReleaseId) -> Result<Option<Vec<ObjectKey>>, RepoError>;
 }
 
 /// Artifacts.
@@ -163,7 +168,7 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
         id: ArtifactId,
     ) -> Result<Option<(Artifact, Release)>, RepoError>;
 
-    /// The artifacts of these releases.
+    /// The artifacts of these releases, oldest first (by `created_at`, then id).
     async fn list_for_releases(&self, releases: &[ReleaseId]) -> Result<Vec<Artifact>, RepoError>;
 }
 
@@ -173,14 +178,16 @@ pub trait EntitlementRepository: Send + Sync + std::fmt::Debug {
     /// Stores an entitlement.
     async fn insert(&self, entitlement: &Entitlement) -> Result<(), RepoError>;
 
-    /// The entitlement with `id` of `customer`, or `None`.
+    /// The entitlement `id` of `customer`, or `None` (also when it belongs to another
+    /// customer).
     async fn get(
         &self,
         customer: CustomerId,
         id: EntitlementId,
     ) -> Result<Option<Entitlement>, RepoError>;
 
-    /// A customer's entitlements, optionally for one product.
+    /// A customer's entitlements, optionally for one product, newest first (by
+    /// `created_at`, then id, descending).
     async fn list(
         &self,
         customer: CustomerId,
@@ -188,11 +195,20 @@ pub trait EntitlementRepository: Send + Sync + std::fmt::Debug {
         page: PageRequest,
     ) -> Result<Vec<Entitlement>, RepoError>;
 
-    /// Replaces a stored entitlement; `false` when unknown.
+    /// Replaces the stored entitlement with the same id and customer; `false` when
+    /// there is none.
     async fn update(&self, entitlement: &Entitlement) -> Result<bool, RepoError>;
 
-    /// Deletes it; `false` when unknown.
+    /// Deletes the entitlement `id` of `customer`; `false` when there is none.
     async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError>;
+
+    /// The distinct products `customer` has an entitlement for that is active at `now`
+    /// (`starts_at <= now` and `ends_at` null or after `now`).
+    async fn active_products(
+        &self,
+        customer: CustomerId,
+        now: Timestamp,
+    ) -> Result<Vec<String>, RepoError>;
 }
 
 /// Download tokens, found by their hash.
@@ -201,8 +217,9 @@ pub trait DownloadTokenRepository: Send + Sync + std::fmt::Debug {
     /// Stores a token.
     async fn insert(&self, token: &DownloadToken) -> Result<(), RepoError>;
 
-    /// The token with this hash, or `None`.
-    async fn find_by_hash(&self, token_hash: &str) -> Result<Option<DownloadToken>, RepoError>;
+    /// The token with this hash joined to its artifact, release and customer, or `None`
+    /// (also when its artifact was deleted). One indexed read.
+    async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError>;
 }
 
 /// Whether the database answers, for readiness checks.

@@ -2,6 +2,11 @@
 
 mod lifecycle;
 mod model;
+mod service;
 
 pub use lifecycle::{LifecycleError, ReleaseStatus};
 pub use model::{Product, Release, ReleaseFilter, Version};
+pub use service::{
+    CreateReleaseError, DeleteReleaseError, DeletedRelease, ListReleasesError, ReleaseListing,
+    ReleaseQuery, ReleaseService, ReleaseViewer, TransitionError,
+};

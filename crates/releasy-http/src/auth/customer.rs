@@ -7,6 +7,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use releasy_domain::api_key::{AuthenticatedKey, Scope};
 
+use crate::auth::operator::MissingState;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -33,22 +34,32 @@ impl<S: RequiredScope> FromRequest for CustomerKey<S> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let presented = req
-            .headers()
-            .get(API_KEY_HEADER)
-            .map(|v| v.to_str().unwrap_or_default().to_owned());
+        let presented = presented_key(req);
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::unauthorized("missing api key"))?;
-            let key = state
-                .services
-                .authenticator
-                .authenticate(presented.as_deref())
-                .await?;
-            key.require(S::SCOPE)?;
+            let state = state.ok_or_else(|| ApiError::internal(&MissingState))?;
+            let key = authenticate(&state, presented.as_deref(), S::SCOPE).await?;
             Ok(Self {
                 key,
                 _scope: PhantomData,
             })
         })
     }
+}
+
+/// Authenticates a presented customer key and checks it carries `scope`.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    presented: Option<&str>,
+    scope: Scope,
+) -> Result<AuthenticatedKey, ApiError> {
+    let key = state.services.authenticator.authenticate(presented).await?;
+    key.require(scope)?;
+    Ok(key)
+}
+
+/// The customer key a request presents, if any.
+pub(crate) fn presented_key(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(API_KEY_HEADER)
+        .map(|v| v.to_str().unwrap_or_default().to_owned())
 }

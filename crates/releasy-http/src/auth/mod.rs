@@ -6,6 +6,8 @@
 mod customer;
 mod operator;
 pub mod permissions;
+mod reader;
 
 pub use customer::{CustomerKey, RequiredScope};
 pub use operator::{Authorized, OperatorTokenError, OperatorTokenVerifier, Permission};
+pub use reader::{Caller, OperatorOrCustomer};

@@ -61,14 +61,7 @@ impl<P: Permission> FromRequest for Authorized<P> {
         let headers = req.headers().clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(&MissingState))?;
-            let operator = authenticate(&state, &headers).await?;
-            if !operator.may(P::ACTION) {
-                tracing::info!(subject = %operator.subject, action = ?P::ACTION, "operator lacks role");
-                return Err(ApiError::forbidden(
-                    "operator role does not allow this action",
-                ));
-            }
-            tracing::debug!(subject = %operator.subject, action = ?P::ACTION, "operator authorized");
+            let operator = authorize(&state, &headers, P::ACTION).await?;
             Ok(Self {
                 operator,
                 _permission: PhantomData,
@@ -77,9 +70,32 @@ impl<P: Permission> FromRequest for Authorized<P> {
     }
 }
 
+/// Authenticates the operator behind `headers` and checks, through the domain's role
+/// matrix, that one of its roles allows `action`.
+pub(crate) async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    action: Action,
+) -> Result<Operator, ApiError> {
+    let operator = authenticate(state, headers).await?;
+    if !operator.may(action) {
+        tracing::info!(subject = %operator.subject, ?action, "operator lacks role");
+        return Err(ApiError::forbidden(
+            "operator role does not allow this action",
+        ));
+    }
+    tracing::debug!(subject = %operator.subject, ?action, "operator authorized");
+    Ok(operator)
+}
+
+/// Whether the request carries operator credentials (admin key or bearer token).
+pub(crate) fn has_operator_credentials(headers: &HeaderMap) -> bool {
+    headers.contains_key(ADMIN_KEY_HEADER) || headers.contains_key(AUTHORIZATION)
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("application state is not registered")]
-struct MissingState;
+pub(crate) struct MissingState;
 
 /// The contract's priority: the admin-key header first; then a bearer value, which is a
 /// JWT when it has two dots and an admin key otherwise.

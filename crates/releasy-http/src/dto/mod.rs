@@ -1,17 +1,29 @@
 //! Request and response bodies exactly as the contract spells them, and their
 //! conversions from domain types. Handlers never serialise domain types directly.
 
+mod artifacts;
 mod audit;
 mod customers;
+mod downloads;
+mod entitlements;
 mod error;
 mod health;
 mod keys;
 mod params;
+mod releases;
 
+pub use artifacts::{
+    ArtifactResponse, PresignArtifactRequest, PresignArtifactResponse, RegisterArtifactRequest,
+};
 pub use audit::{AuditEventListQuery, AuditEventListResponse, AuditEventResponse};
 pub use customers::{
     CreateCustomerRequest, CustomerListQuery, CustomerListResponse, CustomerResponse,
     UpdateCustomerRequest,
+};
+pub use downloads::{DownloadTokenRequest, DownloadTokenResponse};
+pub use entitlements::{
+    CreateEntitlementRequest, EntitlementListQuery, EntitlementListResponse, EntitlementResponse,
+    UpdateEntitlementRequest,
 };
 pub use error::{ErrorBody, ErrorDetail};
 pub use health::HealthResponse;
@@ -19,3 +31,6 @@ pub use keys::{
     CreateKeyRequest, CreateKeyResponse, IntrospectionResponse, RevokeKeyRequest, RevokeKeyResponse,
 };
 pub(crate) use params::{non_empty, parse_id, parse_int};
+pub use releases::{
+    ArtifactSummary, CreateReleaseRequest, ReleaseListQuery, ReleaseListResponse, ReleaseResponse,
+};

@@ -1,8 +1,12 @@
 //! Where requests enter: one module per resource, one handler per endpoint.
 
+pub mod artifacts;
 pub mod audit;
 pub mod customers;
+pub mod downloads;
+pub mod entitlements;
 pub mod health;
 pub mod introspect;
 pub mod keys;
 pub mod openapi;
+pub mod releases;

@@ -17,6 +17,10 @@ use utoipa::{Modify, OpenApi};
         (name = "customers", description = "Customers (operators)"),
         (name = "keys", description = "Customer API keys"),
         (name = "audit", description = "The audit trail"),
+        (name = "entitlements", description = "Which products customers may download, and when"),
+        (name = "releases", description = "Releases and their lifecycle"),
+        (name = "artifacts", description = "Uploading a release's files"),
+        (name = "downloads", description = "Download tokens and links"),
     )
 )]
 #[derive(Debug)]

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use releasy_server::server;
 use releasy_server::settings::Settings;
+use releasy_storage_s3::testing::{TEST_REGION, TestS3Server};
 use releasy_testkit::{TestPostgres, TestSqlite};
 use serde_json::{Value, json};
 
@@ -16,6 +17,15 @@ pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// Where a test server keeps artifacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// The embedded filesystem store in the data directory.
+    Embedded,
+    /// A real S3-compatible server (s3s-fs) on a loopback port.
+    S3,
 }
 
 /// Keeps a test database alive for as long as its server runs.
@@ -31,7 +41,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     database_url: String,
     handle: actix_web::dev::ServerHandle,
-    _data_dir: tempfile::TempDir,
+    data_dir: tempfile::TempDir,
+    s3: Option<TestS3Server>,
     database: DatabaseGuard,
 }
 
@@ -43,6 +54,15 @@ impl TestApp {
 
     /// Starts a server on `backend`; `extra` adds or overrides `RELEASY_*` variables.
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        Self::start(backend, Storage::Embedded, extra).await
+    }
+
+    /// Starts a server on `backend` that keeps artifacts in `storage`.
+    pub async fn spawn_with_storage(backend: Backend, storage: Storage) -> Self {
+        Self::start(backend, storage, &[]).await
+    }
+
+    async fn start(backend: Backend, storage: Storage, extra: &[(&str, &str)]) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let (database_url, database) = match backend {
             Backend::Sqlite => {
@@ -57,21 +77,44 @@ impl TestApp {
                 (db.url().to_owned(), DatabaseGuard::Postgres(db))
             }
         };
+        // Bound first, so the public URL (which the embedded store's links use) is known.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base_url = format!("http://{}", listener.local_addr().expect("address"));
         let mut env: HashMap<String, String> = HashMap::from([
-            ("RELEASY_BIND_ADDR".into(), "127.0.0.1:0".into()),
             ("RELEASY_DATABASE_URL".into(), database_url.clone()),
             ("RELEASY_ADMIN_API_KEY".into(), ADMIN_KEY.into()),
             (
                 "RELEASY_DATA_DIR".into(),
                 data_dir.path().display().to_string(),
             ),
+            ("RELEASY_PUBLIC_BASE_URL".into(), base_url.clone()),
         ]);
+        let s3 = match storage {
+            Storage::Embedded => None,
+            Storage::S3 => {
+                let server = TestS3Server::start().await;
+                env.insert("RELEASY_ARTIFACT_BUCKET".into(), server.bucket.clone());
+                env.insert("RELEASY_ARTIFACT_REGION".into(), TEST_REGION.into());
+                env.insert("RELEASY_ARTIFACT_ENDPOINT".into(), server.endpoint.clone());
+                env.insert(
+                    "RELEASY_ARTIFACT_ACCESS_KEY".into(),
+                    server.access_key.clone(),
+                );
+                env.insert(
+                    "RELEASY_ARTIFACT_SECRET_KEY".into(),
+                    server.secret_key.clone(),
+                );
+                env.insert("RELEASY_ARTIFACT_PATH_STYLE".into(), "true".into());
+                Some(server)
+            }
+        };
         for (key, value) in extra {
             env.insert((*key).to_owned(), (*value).to_owned());
         }
         let settings = Settings::load(None, Some(env)).expect("test settings");
-        let running = server::start(settings).await.expect("server starts");
-        let base_url = format!("http://{}", running.addr);
+        let running = server::start_on(settings, listener)
+            .await
+            .expect("server starts");
         let handle = running.handle.clone();
         tokio::spawn(running.server);
         Self {
@@ -82,12 +125,20 @@ impl TestApp {
                 .expect("client"),
             database_url,
             handle,
-            _data_dir: data_dir,
+            data_dir,
+            s3,
             database,
         }
     }
 
-    /// The URL of the database this server runs on (`sqlite://<path>` or `postgres://...`).
+    /// Where the embedded store keeps the object `key`, or `None` on S3.
+    pub fn embedded_object_path(&self, key: &str) -> Option<std::path::PathBuf> {
+        self.s3
+            .is_none()
+            .then(|| self.data_dir.path().join("objects").join(key))
+    }
+
+    /// The URL of the server's database, for tests that inspect or edit rows directly.
     pub fn database_url(&self) -> &str {
         &self.database_url
     }

@@ -7,10 +7,12 @@
 
 mod helpers;
 
+mod after_the_fact;
 mod audit;
 mod client_compat;
 mod customer_auth;
 mod customers;
+mod flow;
 mod health;
 mod keys;
 mod protocol_errors;

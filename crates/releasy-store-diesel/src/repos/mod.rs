@@ -14,6 +14,14 @@ mod audit;
 mod idempotency;
 #[macro_use]
 mod health;
+#[macro_use]
+mod releases;
+#[macro_use]
+mod artifacts;
+#[macro_use]
+mod entitlements;
+#[macro_use]
+mod download_tokens;
 
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
@@ -47,6 +55,23 @@ idempotency_repository!(PgStore);
 idempotency_repository!(SqliteStore);
 health_probe!(PgStore);
 health_probe!(SqliteStore);
+release_repository!(
+    PgStore,
+    diesel::pg::Pg,
+    diesel_async::AsyncConnection::transaction,
+    for_update
+);
+release_repository!(
+    SqliteStore,
+    diesel::sqlite::Sqlite,
+    crate::sqlite::SqliteConn::immediate_transaction
+);
+artifact_repository!(PgStore);
+artifact_repository!(SqliteStore);
+entitlement_repository!(PgStore, diesel::pg::Pg);
+entitlement_repository!(SqliteStore, diesel::sqlite::Sqlite);
+download_token_repository!(PgStore);
+download_token_repository!(SqliteStore);
 
 #[cfg(test)]
 mod tests {

@@ -20,26 +20,34 @@
 //! ```
 
 pub mod api_keys;
+pub mod artifacts;
 pub mod audit;
 pub mod customers;
+pub mod downloads;
+pub mod entitlements;
 pub mod idempotency;
+pub mod releases;
 
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use releasy_domain::customer::{Customer, CustomerName, Plan};
 use releasy_domain::memory::{
-    InMemoryApiKeys, InMemoryAudit, InMemoryCustomers, InMemoryIdempotency,
+    InMemoryApiKeys, InMemoryAudit, InMemoryCustomers, InMemoryEntitlements, InMemoryIdempotency,
+    InMemoryReleases,
 };
 use releasy_domain::ports::{
-    ApiKeyRepository, AuditRepository, CustomerRepository, IdempotencyRepository, RepoError,
+    ApiKeyRepository, ArtifactRepository, AuditRepository, CustomerRepository,
+    DownloadTokenRepository, EntitlementRepository, IdempotencyRepository, ReleaseRepository,
+    RepoError,
 };
 use releasy_domain::{CustomerId, Timestamp};
 
 /// The ports the contract suite checks, all over one store.
 #[derive(Debug, Clone)]
 pub struct ContractPorts {
-    /// Customers (also used to create the owners of API keys).
+    /// Customers (also used to create the owners of API keys, entitlements and download
+    /// tokens).
     pub customers: Arc<dyn CustomerRepository>,
     /// API keys; must see the customers of `customers`.
     pub api_keys: Arc<dyn ApiKeyRepository>,
@@ -47,17 +55,30 @@ pub struct ContractPorts {
     pub audit: Arc<dyn AuditRepository>,
     /// Idempotency records.
     pub idempotency: Arc<dyn IdempotencyRepository>,
+    /// Releases.
+    pub releases: Arc<dyn ReleaseRepository>,
+    /// Artifacts; must be over the store of `releases`.
+    pub artifacts: Arc<dyn ArtifactRepository>,
+    /// Entitlements; must see the customers of `customers`.
+    pub entitlements: Arc<dyn EntitlementRepository>,
+    /// Download tokens; must join to `artifacts`, `releases` and `customers`.
+    pub download_tokens: Arc<dyn DownloadTokenRepository>,
 }
 
 impl ContractPorts {
     /// The in-memory fakes of `releasy_domain::memory`, wired together.
     pub fn in_memory() -> Self {
         let customers = Arc::new(InMemoryCustomers::default());
+        let releases = Arc::new(InMemoryReleases::new(customers.clone()));
         Self {
             api_keys: Arc::new(InMemoryApiKeys::new(customers.clone())),
             customers,
             audit: Arc::new(InMemoryAudit::default()),
             idempotency: Arc::new(InMemoryIdempotency::default()),
+            artifacts: releases.clone(),
+            download_tokens: releases.clone(),
+            releases,
+            entitlements: Arc::new(InMemoryEntitlements::default()),
         }
     }
 }
@@ -71,6 +92,22 @@ pub async fn run_all(ports: ContractPorts) {
     api_keys::run_all(ports.api_keys.clone(), ports.customers.clone()).await;
     audit::run_all(ports.audit.clone()).await;
     idempotency::run_all(ports.idempotency.clone()).await;
+    releases::run_all(
+        ports.releases.clone(),
+        ports.artifacts.clone(),
+        ports.download_tokens.clone(),
+        ports.customers.clone(),
+    )
+    .await;
+    artifacts::run_all(ports.releases.clone(), ports.artifacts.clone()).await;
+    entitlements::run_all(ports.entitlements.clone(), ports.customers.clone()).await;
+    downloads::run_all(
+        ports.download_tokens.clone(),
+        ports.releases.clone(),
+        ports.artifacts.clone(),
+        ports.customers.clone(),
+    )
+    .await;
 }
 
 /// Logs a check's name, then runs it.

@@ -1,0 +1,198 @@
+//! Artifact use cases: presign an upload, then register what was uploaded.
+
+use std::sync::Arc;
+
+use crate::artifact::{Artifact, ArtifactSize, Checksum, Filename, ObjectKey, Platform};
+use crate::ports::{
+    ArtifactRepository, Clock, ObjectStore, PresignedUrl, ReleaseRepository, RepoError, StoreError,
+};
+use crate::{ArtifactId, ReleaseId, ValidationError};
+
+/// Where to upload a new artifact's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedUpload {
+    /// The id the artifact will be registered under.
+    pub artifact_id: ArtifactId,
+    /// Where its bytes go.
+    pub object_key: ObjectKey,
+    /// The presigned PUT.
+    pub upload: PresignedUrl,
+}
+
+/// A request to register an uploaded artifact (fields as the caller sent them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterArtifact {
+    /// The id from the presign step.
+    pub artifact_id: ArtifactId,
+    /// The object key from the presign step.
+    pub object_key: String,
+    /// SHA-256 of the bytes.
+    pub checksum: Checksum,
+    /// Size in bytes.
+    pub size: ArtifactSize,
+    /// Platform.
+    pub platform: Platform,
+}
+
+/// Why an upload could not be presigned.
+#[derive(Debug, thiserror::Error)]
+pub enum PresignError {
+    /// No release has that id.
+    #[error("release not found")]
+    ReleaseNotFound,
+    /// The file name or platform breaks the naming rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The object store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Why an artifact could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterArtifactError {
+    /// No release has that id.
+    #[error("release not found")]
+    ReleaseNotFound,
+    /// The object key does not follow the naming rule for this release and platform.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// Nothing was uploaded under the key.
+    #[error("object not found in storage: upload it to the presigned URL first")]
+    ObjectMissing,
+    /// The stored object's size differs from the declared size.
+    #[error("size {declared} does not match the stored object ({stored} bytes)")]
+    SizeMismatch {
+        /// What the request said.
+        declared: u64,
+        /// What is stored.
+        stored: u64,
+    },
+    /// An artifact with this id (or key) is already registered.
+    #[error("artifact already exists")]
+    AlreadyExists,
+    /// The object store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(RepoError),
+}
+
+/// Presigns uploads and registers artifacts.
+#[derive(Debug, Clone)]
+pub struct ArtifactService {
+    releases: Arc<dyn ReleaseRepository>,
+    artifacts: Arc<dyn ArtifactRepository>,
+    objects: Arc<dyn ObjectStore>,
+    clock: Arc<dyn Clock>,
+    presign_expires_seconds: i64,
+}
+
+impl ArtifactService {
+    /// A service over the given ports; presigned URLs live `presign_expires_seconds`.
+    pub fn new(
+        releases: Arc<dyn ReleaseRepository>,
+        artifacts: Arc<dyn ArtifactRepository>,
+        objects: Arc<dyn ObjectStore>,
+        clock: Arc<dyn Clock>,
+        presign_expires_seconds: i64,
+    ) -> Self {
+        Self {
+            releases,
+            artifacts,
+            objects,
+            clock,
+            presign_expires_seconds,
+        }
+    }
+
+    /// A new artifact id, its object key (the naming rule) and a presigned PUT for it.
+    /// Nothing is stored until [`Self::register`].
+    ///
+    /// # Errors
+    /// [`PresignError::ReleaseNotFound`] for an unknown release.
+    pub async fn presign(
+        &self,
+        release_id: ReleaseId,
+        filename: &Filename,
+        platform: &Platform,
+    ) -> Result<PresignedUpload, PresignError> {
+        let release = self
+            .releases
+            .get(release_id)
+            .await?
+            .ok_or(PresignError::ReleaseNotFound)?;
+        let artifact_id = ArtifactId::new_random();
+        let object_key = ObjectKey::for_artifact(
+            &release.product,
+            &release.version,
+            platform,
+            artifact_id,
+            filename,
+        )?;
+        let upload = self
+            .objects
+            .presign_put(&object_key, self.clock.now(), self.presign_expires_seconds)
+            .await?;
+        Ok(PresignedUpload {
+            artifact_id,
+            object_key,
+            upload,
+        })
+    }
+
+    /// Registers an uploaded artifact after checking that its key follows the naming
+    /// rule and that the store really holds an object of the declared size, so a release
+    /// never lists an artifact that cannot be downloaded.
+    ///
+    /// # Errors
+    /// [`RegisterArtifactError`].
+    pub async fn register(
+        &self,
+        release_id: ReleaseId,
+        request: RegisterArtifact,
+    ) -> Result<Artifact, RegisterArtifactError> {
+        let release = self
+            .releases
+            .get(release_id)
+            .await
+            .map_err(RegisterArtifactError::Repo)?
+            .ok_or(RegisterArtifactError::ReleaseNotFound)?;
+        let object_key = ObjectKey::parse_for_artifact(
+            &request.object_key,
+            &release.product,
+            &release.version,
+            &request.platform,
+            request.artifact_id,
+        )?;
+        let stored = self
+            .objects
+            .head(&object_key)
+            .await?
+            .ok_or(RegisterArtifactError::ObjectMissing)?;
+        if stored.size != request.size.bytes() {
+            return Err(RegisterArtifactError::SizeMismatch {
+                declared: request.size.bytes(),
+                stored: stored.size,
+            });
+        }
+        let artifact = Artifact {
+            id: request.artifact_id,
+            release_id,
+            object_key,
+            checksum: request.checksum,
+            size: request.size,
+            platform: request.platform,
+            created_at: self.clock.now(),
+        };
+        match self.artifacts.insert(&artifact).await {
+            Ok(()) => Ok(artifact),
+            Err(RepoError::Conflict) => Err(RegisterArtifactError::AlreadyExists),
+            Err(other) => Err(RegisterArtifactError::Repo(other)),
+        }
+    }
+}

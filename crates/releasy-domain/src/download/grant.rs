@@ -1,0 +1,117 @@
+//! The rule that decides whether a download token still resolves.
+
+use crate::Timestamp;
+use crate::artifact::ObjectKey;
+use crate::download::DownloadToken;
+use crate::release::{Product, ReleaseStatus};
+
+/// A stored token with everything resolving it depends on, read in one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadGrant {
+    /// The token.
+    pub token: DownloadToken,
+    /// Where the artifact's bytes are.
+    pub object_key: ObjectKey,
+    /// The product of the artifact's release.
+    pub product: Product,
+    /// The release's status now.
+    pub release_status: ReleaseStatus,
+    /// When the token's customer was suspended, if they are.
+    pub customer_suspended_at: Option<Timestamp>,
+}
+
+/// Why a token does not resolve, with the contract's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveRefusal {
+    /// Unknown token, or its customer is suspended (indistinguishable on purpose).
+    #[error("download token not found")]
+    NotFound,
+    /// The token's lifetime is over.
+    #[error("download token expired")]
+    Expired,
+    /// The release was unpublished or the customer's entitlement is no longer active.
+    #[error("release not available")]
+    NotAvailable,
+}
+
+impl DownloadGrant {
+    /// Checks, in order: customer not suspended, token not expired, release published,
+    /// entitlement active (`entitled`, evaluated at `now` by the caller).
+    ///
+    /// # Errors
+    /// The [`ResolveRefusal`] of the first check that fails.
+    pub fn check(&self, now: Timestamp, entitled: bool) -> Result<(), ResolveRefusal> {
+        if self.customer_suspended_at.is_some() {
+            return Err(ResolveRefusal::NotFound);
+        }
+        if self.token.is_expired_at(now) {
+            return Err(ResolveRefusal::Expired);
+        }
+        if self.release_status != ReleaseStatus::Published || !entitled {
+            return Err(ResolveRefusal::NotAvailable);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ArtifactId, CustomerId, DownloadTokenId};
+
+    const NOW: Timestamp = Timestamp::from_unix_seconds(1_000);
+
+    fn grant() -> DownloadGrant {
+        DownloadGrant {
+            token: DownloadToken {
+                id: DownloadTokenId::new_random(),
+                token_hash: "h".into(),
+                artifact_id: ArtifactId::new_random(),
+                customer_id: CustomerId::new_random(),
+                purpose: None,
+                created_at: NOW,
+                expires_at: NOW.plus_seconds(60),
+            },
+            object_key: ObjectKey::from_stored("releases/a/1/l/x/f".into()),
+            product: Product::parse("a").unwrap(),
+            release_status: ReleaseStatus::Published,
+            customer_suspended_at: None,
+        }
+    }
+
+    #[test]
+    fn a_live_grant_resolves() {
+        assert_eq!(grant().check(NOW, true), Ok(()));
+    }
+
+    #[test]
+    fn refusals_come_in_the_contract_order_with_its_messages() {
+        let suspended = DownloadGrant {
+            customer_suspended_at: Some(NOW),
+            ..grant()
+        };
+        assert_eq!(
+            suspended
+                .check(NOW.plus_seconds(120), false)
+                .unwrap_err()
+                .to_string(),
+            "download token not found"
+        );
+        assert_eq!(
+            grant()
+                .check(NOW.plus_seconds(60), false)
+                .unwrap_err()
+                .to_string(),
+            "download token expired"
+        );
+        let draft = DownloadGrant {
+            release_status: ReleaseStatus::Draft,
+            ..grant()
+        };
+        assert_eq!(
+            draft.check(NOW, true).unwrap_err().to_string(),
+            "release not available"
+        );
+        assert_eq!(grant().check(NOW, false), Err(ResolveRefusal::NotAvailable));
+    }
+}

@@ -1,0 +1,204 @@
+//! Download use cases: a customer key issues a token for one artifact; anyone holding
+//! the token resolves it to a short-lived presigned GET while every rule still holds.
+
+use std::sync::Arc;
+
+use crate::api_key::AuthenticatedKey;
+use crate::download::{DownloadToken, DownloadTokenSecret, ResolveRefusal, TokenTtl};
+use crate::ports::{
+    ArtifactRepository, Clock, DownloadTokenRepository, EntitlementRepository, KeyHasher,
+    ObjectStore, PresignedUrl, RepoError, SecretGenerator, StoreError,
+};
+use crate::release::ReleaseStatus;
+use crate::{ArtifactId, DownloadTokenId, Timestamp, ValidationError};
+
+/// The longest `purpose` kept with a token.
+pub const MAX_PURPOSE_CHARS: usize = 200;
+
+/// A token just issued: the secret (shown once) and when it expires.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The token.
+    pub secret: DownloadTokenSecret,
+    /// When it stops resolving.
+    pub expires_at: Timestamp,
+}
+
+/// Why a token could not be issued.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueTokenError {
+    /// No artifact has that id.
+    #[error("artifact not found")]
+    ArtifactNotFound,
+    /// The artifact's release is a draft.
+    #[error("release not published")]
+    ReleaseNotPublished,
+    /// The customer has no active entitlement for the product.
+    #[error("entitlement required")]
+    EntitlementRequired,
+    /// The request breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Why a token did not resolve.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// A rule refused it (the contract's 404 messages).
+    #[error(transparent)]
+    Refused(#[from] ResolveRefusal),
+    /// The object store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Issues and resolves download tokens. Tokens are stored only as hashes.
+#[derive(Debug, Clone)]
+pub struct DownloadService {
+    artifacts: Arc<dyn ArtifactRepository>,
+    tokens: Arc<dyn DownloadTokenRepository>,
+    entitlements: Arc<dyn EntitlementRepository>,
+    objects: Arc<dyn ObjectStore>,
+    secrets: Arc<dyn SecretGenerator>,
+    hasher: Arc<dyn KeyHasher>,
+    clock: Arc<dyn Clock>,
+    presign_expires_seconds: i64,
+}
+
+/// The ports and settings a [`DownloadService`] runs on.
+#[derive(Debug, Clone)]
+pub struct DownloadPorts {
+    /// Artifacts and their releases.
+    pub artifacts: Arc<dyn ArtifactRepository>,
+    /// Tokens.
+    pub tokens: Arc<dyn DownloadTokenRepository>,
+    /// Entitlements.
+    pub entitlements: Arc<dyn EntitlementRepository>,
+    /// Where the bytes are.
+    pub objects: Arc<dyn ObjectStore>,
+    /// New tokens.
+    pub secrets: Arc<dyn SecretGenerator>,
+    /// Token hashes.
+    pub hasher: Arc<dyn KeyHasher>,
+    /// Now.
+    pub clock: Arc<dyn Clock>,
+    /// Lifetime of the presigned GET a token resolves to.
+    pub presign_expires_seconds: i64,
+}
+
+impl DownloadService {
+    /// A service over `ports`.
+    pub fn new(ports: DownloadPorts) -> Self {
+        Self {
+            artifacts: ports.artifacts,
+            tokens: ports.tokens,
+            entitlements: ports.entitlements,
+            objects: ports.objects,
+            secrets: ports.secrets,
+            hasher: ports.hasher,
+            clock: ports.clock,
+            presign_expires_seconds: ports.presign_expires_seconds,
+        }
+    }
+
+    /// Issues a token for `artifact_id` to the key's customer, checked in the contract's
+    /// order: the artifact exists, its release is published, the customer is entitled.
+    ///
+    /// # Errors
+    /// [`IssueTokenError`].
+    pub async fn issue(
+        &self,
+        key: &AuthenticatedKey,
+        artifact_id: ArtifactId,
+        purpose: Option<String>,
+        ttl: TokenTtl,
+    ) -> Result<IssuedToken, IssueTokenError> {
+        let purpose = purpose
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty());
+        if purpose
+            .as_ref()
+            .is_some_and(|p| p.chars().count() > MAX_PURPOSE_CHARS)
+        {
+            return Err(ValidationError::new(
+                "purpose",
+                format!("must be at most {MAX_PURPOSE_CHARS} characters"),
+            )
+            .into());
+        }
+        let (_, release) = self
+            .artifacts
+            .get_with_release(artifact_id)
+            .await?
+            .ok_or(IssueTokenError::ArtifactNotFound)?;
+        if release.status != ReleaseStatus::Published {
+            return Err(IssueTokenError::ReleaseNotPublished);
+        }
+        let now = self.clock.now();
+        if !self
+            .is_entitled(key.customer_id, release.product.as_str(), now)
+            .await?
+        {
+            return Err(IssueTokenError::EntitlementRequired);
+        }
+        let secret = self.secrets.new_download_token();
+        let token = DownloadToken {
+            id: DownloadTokenId::new_random(),
+            token_hash: self.hasher.legacy_digest(secret.expose().as_bytes()),
+            artifact_id,
+            customer_id: key.customer_id,
+            purpose,
+            created_at: now,
+            expires_at: now.plus_seconds(ttl.seconds()),
+        };
+        self.tokens.insert(&token).await?;
+        Ok(IssuedToken {
+            secret,
+            expires_at: token.expires_at,
+        })
+    }
+
+    /// Resolves a token to a presigned GET, re-checking every rule at this instant: the
+    /// customer is not suspended, the token has not expired, the release is still
+    /// published and the entitlement still active.
+    ///
+    /// # Errors
+    /// [`ResolveError::Refused`] with the contract's reason.
+    pub async fn resolve(&self, raw_token: &str) -> Result<PresignedUrl, ResolveError> {
+        let hash = self.hasher.legacy_digest(raw_token.as_bytes());
+        let grant = self
+            .tokens
+            .find_grant(&hash)
+            .await?
+            .ok_or(ResolveRefusal::NotFound)?;
+        let now = self.clock.now();
+        let entitled = self
+            .is_entitled(grant.token.customer_id, grant.product.as_str(), now)
+            .await?;
+        grant.check(now, entitled)?;
+        Ok(self
+            .objects
+            .presign_get(&grant.object_key, now, self.presign_expires_seconds)
+            .await?)
+    }
+
+    async fn is_entitled(
+        &self,
+        customer: crate::CustomerId,
+        product: &str,
+        now: Timestamp,
+    ) -> Result<bool, RepoError> {
+        Ok(self
+            .entitlements
+            .active_products(customer, now)
+            .await?
+            .iter()
+            .any(|p| p == product))
+    }
+}

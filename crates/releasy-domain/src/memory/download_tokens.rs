@@ -1,0 +1,68 @@
+//! `DownloadTokenRepository` on the in-memory release store, joined to the in-memory
+//! customers for suspension.
+
+use async_trait::async_trait;
+
+use super::{InMemoryReleases, lock};
+use crate::download::{DownloadGrant, DownloadToken};
+use crate::ports::{CustomerRepository, DownloadTokenRepository, RepoError};
+
+#[async_trait]
+impl DownloadTokenRepository for InMemoryReleases {
+    async fn insert(&self, token: &DownloadToken) -> Result<(), RepoError> {
+        let mut state = lock(&self.state);
+        let taken = state
+            .tokens
+            .iter()
+            .any(|t| t.id == token.id || t.token_hash == token.token_hash);
+        if taken {
+            return Err(RepoError::Conflict);
+        }
+        if !state.artifacts.iter().any(|a| a.id == token.artifact_id) {
+            return Err(RepoError::internal(format!(
+                "download token {} refers to unknown artifact {}",
+                token.id, token.artifact_id
+            )));
+        }
+        state.tokens.push(token.clone());
+        Ok(())
+    }
+
+    async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {
+        // Read under the lock, then release it before asking the customers (which await).
+        let joined = {
+            let state = lock(&self.state);
+            state
+                .tokens
+                .iter()
+                .find(|t| t.token_hash == token_hash)
+                .and_then(|token| {
+                    let artifact = state.artifacts.iter().find(|a| a.id == token.artifact_id)?;
+                    let release = state
+                        .releases
+                        .iter()
+                        .find(|r| r.id == artifact.release_id)?;
+                    Some((
+                        token.clone(),
+                        artifact.object_key.clone(),
+                        release.product.clone(),
+                        release.status,
+                    ))
+                })
+        };
+        let Some((token, object_key, product, release_status)) = joined else {
+            return Ok(None);
+        };
+        // An inner join, like the database's: a token needs its customer.
+        let Some(customer) = self.customers.get(token.customer_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(DownloadGrant {
+            token,
+            object_key,
+            product,
+            release_status,
+            customer_suspended_at: customer.suspended_at,
+        }))
+    }
+}

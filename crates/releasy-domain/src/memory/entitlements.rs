@@ -1,0 +1,93 @@
+//! Entitlements in a vector.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::lock;
+use crate::entitlement::Entitlement;
+use crate::pagination::PageRequest;
+use crate::ports::{EntitlementRepository, RepoError};
+use crate::{CustomerId, EntitlementId, Timestamp};
+
+/// Entitlements kept in memory.
+#[derive(Debug, Default)]
+pub struct InMemoryEntitlements {
+    rows: Mutex<Vec<Entitlement>>,
+}
+
+#[async_trait]
+impl EntitlementRepository for InMemoryEntitlements {
+    async fn insert(&self, entitlement: &Entitlement) -> Result<(), RepoError> {
+        let mut rows = lock(&self.rows);
+        if rows.iter().any(|e| e.id == entitlement.id) {
+            return Err(RepoError::Conflict);
+        }
+        rows.push(entitlement.clone());
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        customer: CustomerId,
+        id: EntitlementId,
+    ) -> Result<Option<Entitlement>, RepoError> {
+        Ok(lock(&self.rows)
+            .iter()
+            .find(|e| e.id == id && e.customer_id == customer)
+            .cloned())
+    }
+
+    async fn list(
+        &self,
+        customer: CustomerId,
+        product: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Vec<Entitlement>, RepoError> {
+        let mut rows: Vec<Entitlement> = lock(&self.rows)
+            .iter()
+            .filter(|e| e.customer_id == customer)
+            .filter(|e| product.is_none_or(|p| e.product.as_str() == p))
+            .cloned()
+            .collect();
+        rows.sort_by_key(|e| std::cmp::Reverse((e.created_at, e.id.to_string())));
+        Ok(rows
+            .into_iter()
+            .skip(page.offset.get() as usize)
+            .take(page.limit.get() as usize)
+            .collect())
+    }
+
+    async fn update(&self, entitlement: &Entitlement) -> Result<bool, RepoError> {
+        let mut rows = lock(&self.rows);
+        let Some(row) = rows
+            .iter_mut()
+            .find(|e| e.id == entitlement.id && e.customer_id == entitlement.customer_id)
+        else {
+            return Ok(false);
+        };
+        *row = entitlement.clone();
+        Ok(true)
+    }
+
+    async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError> {
+        let mut rows = lock(&self.rows);
+        let before = rows.len();
+        rows.retain(|e| !(e.id == id && e.customer_id == customer));
+        Ok(rows.len() < before)
+    }
+
+    async fn active_products(
+        &self,
+        customer: CustomerId,
+        now: Timestamp,
+    ) -> Result<Vec<String>, RepoError> {
+        let products: BTreeSet<String> = lock(&self.rows)
+            .iter()
+            .filter(|e| e.customer_id == customer && e.is_active_at(now))
+            .map(|e| e.product.as_str().to_owned())
+            .collect();
+        Ok(products.into_iter().collect())
+    }
+}

@@ -1,0 +1,142 @@
+//! Releases, their artifacts and their download tokens in one locked state, so deleting
+//! a release takes its artifacts and tokens with it at once, as the database's
+//! transaction does.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::{InMemoryCustomers, lock};
+use crate::artifact::{Artifact, ObjectKey};
+use crate::download::DownloadToken;
+use crate::pagination::PageRequest;
+use crate::ports::{ReleaseRepository, RepoError};
+use crate::release::{Release, ReleaseFilter, ReleaseStatus};
+use crate::{ReleaseId, Timestamp};
+
+/// What [`InMemoryReleases`] holds, under one lock.
+#[derive(Debug, Default)]
+pub(super) struct ReleaseState {
+    /// Every release.
+    pub(super) releases: Vec<Release>,
+    /// Every artifact; each belongs to a release in `releases`.
+    pub(super) artifacts: Vec<Artifact>,
+    /// Every download token; each downloads an artifact in `artifacts`.
+    pub(super) tokens: Vec<DownloadToken>,
+}
+
+/// Releases, artifacts and download tokens kept in memory. One value implements
+/// [`ReleaseRepository`], [`ArtifactRepository`](crate::ports::ArtifactRepository) and
+/// [`DownloadTokenRepository`](crate::ports::DownloadTokenRepository): hand the same
+/// `Arc` to all three ports. Like the database's foreign keys, it refuses an artifact of
+/// an unknown release and a token of an unknown artifact
+/// ([`RepoError::Internal`]); tokens are joined to `customers` for their suspension.
+#[derive(Debug)]
+pub struct InMemoryReleases {
+    pub(super) state: Mutex<ReleaseState>,
+    pub(super) customers: Arc<InMemoryCustomers>,
+}
+
+impl InMemoryReleases {
+    /// An empty store whose download tokens' customers live in `customers`.
+    pub fn new(customers: Arc<InMemoryCustomers>) -> Self {
+        Self {
+            state: Mutex::default(),
+            customers,
+        }
+    }
+}
+
+fn matches(filter: &ReleaseFilter, r: &Release) -> bool {
+    filter
+        .product
+        .as_deref()
+        .is_none_or(|p| r.product.as_str() == p)
+        && filter
+            .version
+            .as_deref()
+            .is_none_or(|v| r.version.as_str() == v)
+        && filter.status.is_none_or(|s| r.status == s)
+        && filter
+            .products_in
+            .as_ref()
+            .is_none_or(|products| products.iter().any(|p| p == r.product.as_str()))
+}
+
+#[async_trait]
+impl ReleaseRepository for InMemoryReleases {
+    async fn insert(&self, release: &Release) -> Result<(), RepoError> {
+        let mut state = lock(&self.state);
+        let taken = state.releases.iter().any(|r| {
+            r.id == release.id || (r.product == release.product && r.version == release.version)
+        });
+        if taken {
+            return Err(RepoError::Conflict);
+        }
+        state.releases.push(release.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: ReleaseId) -> Result<Option<Release>, RepoError> {
+        Ok(lock(&self.state)
+            .releases
+            .iter()
+            .find(|r| r.id == id)
+            .cloned())
+    }
+
+    async fn list(
+        &self,
+        filter: &ReleaseFilter,
+        page: PageRequest,
+    ) -> Result<Vec<Release>, RepoError> {
+        let mut rows: Vec<Release> = lock(&self.state)
+            .releases
+            .iter()
+            .filter(|r| matches(filter, r))
+            .cloned()
+            .collect();
+        rows.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id.to_string())));
+        Ok(rows
+            .into_iter()
+            .skip(page.offset.get() as usize)
+            .take(page.limit.get() as usize)
+            .collect())
+    }
+
+    async fn transition(
+        &self,
+        id: ReleaseId,
+        expected: ReleaseStatus,
+        status: ReleaseStatus,
+        published_at: Option<Timestamp>,
+    ) -> Result<Option<Release>, RepoError> {
+        let mut state = lock(&self.state);
+        let Some(release) = state
+            .releases
+            .iter_mut()
+            .find(|r| r.id == id && r.status == expected)
+        else {
+            return Ok(None);
+        };
+        release.status = status;
+        release.published_at = published_at;
+        Ok(Some(release.clone()))
+    }
+
+    async fn delete(&self, id: ReleaseId) -> Result<Option<Vec<ObjectKey>>, RepoError> {
+        let mut state = lock(&self.state);
+        if !state.releases.iter().any(|r| r.id == id) {
+            return Ok(None);
+        }
+        let (gone, kept): (Vec<Artifact>, Vec<Artifact>) = std::mem::take(&mut state.artifacts)
+            .into_iter()
+            .partition(|a| a.release_id == id);
+        state.artifacts = kept;
+        state
+            .tokens
+            .retain(|t| !gone.iter().any(|a| a.id == t.artifact_id));
+        state.releases.retain(|r| r.id != id);
+        Ok(Some(gone.into_iter().map(|a| a.object_key).collect()))
+    }
+}

@@ -1,0 +1,271 @@
+//! Release use cases: create, list (as an operator or as a customer), publish,
+//! unpublish and delete.
+
+use std::sync::Arc;
+
+use crate::artifact::{Artifact, ObjectKey};
+use crate::pagination::PageRequest;
+use crate::ports::{
+    ArtifactRepository, Clock, EntitlementRepository, ObjectStore, ReleaseRepository, RepoError,
+    StoreError,
+};
+use crate::release::{LifecycleError, Product, Release, ReleaseFilter, ReleaseStatus, Version};
+use crate::{CustomerId, ReleaseId};
+
+/// Who is listing releases: operators see every status, a customer only published
+/// releases of products it has an active entitlement for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseViewer {
+    /// An operator (any role allowed to list).
+    Operator,
+    /// A customer, through one of its API keys.
+    Customer(CustomerId),
+}
+
+/// A release in a listing, with its artifacts when they were asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseListing {
+    /// The release.
+    pub release: Release,
+    /// Its artifacts, or `None` when not asked for.
+    pub artifacts: Option<Vec<Artifact>>,
+}
+
+/// What a listing asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleaseQuery {
+    /// Exactly this product.
+    pub product: Option<Product>,
+    /// Exactly this version.
+    pub version: Option<Version>,
+    /// Exactly this status.
+    pub status: Option<ReleaseStatus>,
+    /// Whether to include each release's artifacts.
+    pub include_artifacts: bool,
+}
+
+/// Why a release could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateReleaseError {
+    /// The product already has this version.
+    #[error("release already exists")]
+    AlreadyExists,
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(RepoError),
+}
+
+/// Why releases could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListReleasesError {
+    /// A customer asked for a status other than published.
+    #[error("customer keys can only list published releases")]
+    StatusNotVisible,
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Why a release could not be published or unpublished.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    /// No release has that id.
+    #[error("release not found")]
+    NotFound,
+    /// The release is already in the target status.
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
+    /// A concurrent change won the race.
+    #[error("release status changed, retry")]
+    StatusChanged,
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Why a release could not be deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteReleaseError {
+    /// No release has that id.
+    #[error("release not found")]
+    NotFound,
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// A deleted release: its rows are gone; `orphaned_objects` lists stored objects whose
+/// removal failed (the store was unreachable), for the caller to log.
+#[derive(Debug)]
+pub struct DeletedRelease {
+    /// Objects left in storage, with why.
+    pub orphaned_objects: Vec<(ObjectKey, StoreError)>,
+}
+
+/// Creates, lists, publishes, unpublishes and deletes releases.
+#[derive(Debug, Clone)]
+pub struct ReleaseService {
+    releases: Arc<dyn ReleaseRepository>,
+    artifacts: Arc<dyn ArtifactRepository>,
+    entitlements: Arc<dyn EntitlementRepository>,
+    objects: Arc<dyn ObjectStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ReleaseService {
+    /// A service over the given ports.
+    pub fn new(
+        releases: Arc<dyn ReleaseRepository>,
+        artifacts: Arc<dyn ArtifactRepository>,
+        entitlements: Arc<dyn EntitlementRepository>,
+        objects: Arc<dyn ObjectStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            releases,
+            artifacts,
+            entitlements,
+            objects,
+            clock,
+        }
+    }
+
+    /// Creates a draft release.
+    ///
+    /// # Errors
+    /// [`CreateReleaseError::AlreadyExists`] for a duplicate product and version.
+    pub async fn create(
+        &self,
+        product: Product,
+        version: Version,
+    ) -> Result<Release, CreateReleaseError> {
+        let release = Release {
+            id: ReleaseId::new_random(),
+            product,
+            version,
+            status: ReleaseStatus::Draft,
+            created_at: self.clock.now(),
+            published_at: None,
+        };
+        match self.releases.insert(&release).await {
+            Ok(()) => Ok(release),
+            Err(RepoError::Conflict) => Err(CreateReleaseError::AlreadyExists),
+            Err(other) => Err(CreateReleaseError::Repo(other)),
+        }
+    }
+
+    /// One page of releases as `viewer` may see them, newest first.
+    ///
+    /// # Errors
+    /// [`ListReleasesError::StatusNotVisible`] when a customer asks for drafts.
+    pub async fn list(
+        &self,
+        viewer: ReleaseViewer,
+        query: &ReleaseQuery,
+        page: PageRequest,
+    ) -> Result<Vec<ReleaseListing>, ListReleasesError> {
+        let mut filter = ReleaseFilter {
+            product: query.product.as_ref().map(|p| p.as_str().to_owned()),
+            version: query.version.as_ref().map(|v| v.as_str().to_owned()),
+            status: query.status,
+            products_in: None,
+        };
+        if let ReleaseViewer::Customer(customer) = viewer {
+            if query.status.is_some_and(|s| s != ReleaseStatus::Published) {
+                return Err(ListReleasesError::StatusNotVisible);
+            }
+            filter.status = Some(ReleaseStatus::Published);
+            filter.products_in = Some(
+                self.entitlements
+                    .active_products(customer, self.clock.now())
+                    .await?,
+            );
+        }
+        let releases = self.releases.list(&filter, page).await?;
+        if !query.include_artifacts {
+            return Ok(releases
+                .into_iter()
+                .map(|release| ReleaseListing {
+                    release,
+                    artifacts: None,
+                })
+                .collect());
+        }
+        let ids: Vec<ReleaseId> = releases.iter().map(|r| r.id).collect();
+        let mut artifacts = self.artifacts.list_for_releases(&ids).await?;
+        Ok(releases
+            .into_iter()
+            .map(|release| {
+                let (mine, rest): (Vec<Artifact>, Vec<Artifact>) = artifacts
+                    .drain(..)
+                    .partition(|a| a.release_id == release.id);
+                artifacts = rest;
+                ReleaseListing {
+                    release,
+                    artifacts: Some(mine),
+                }
+            })
+            .collect())
+    }
+
+    /// Publishes a draft (compare-and-set: of two racing requests one wins, the other
+    /// gets [`TransitionError::StatusChanged`]).
+    ///
+    /// # Errors
+    /// [`TransitionError`].
+    pub async fn publish(&self, id: ReleaseId) -> Result<Release, TransitionError> {
+        let current = self
+            .releases
+            .get(id)
+            .await?
+            .ok_or(TransitionError::NotFound)?;
+        let (status, published_at) = current.status.publish(self.clock.now())?;
+        self.transition(current, status, published_at).await
+    }
+
+    /// Returns a published release to draft (compare-and-set, like [`Self::publish`]).
+    ///
+    /// # Errors
+    /// [`TransitionError`].
+    pub async fn unpublish(&self, id: ReleaseId) -> Result<Release, TransitionError> {
+        let current = self
+            .releases
+            .get(id)
+            .await?
+            .ok_or(TransitionError::NotFound)?;
+        let (status, published_at) = current.status.unpublish()?;
+        self.transition(current, status, published_at).await
+    }
+
+    async fn transition(
+        &self,
+        current: Release,
+        status: ReleaseStatus,
+        published_at: Option<crate::Timestamp>,
+    ) -> Result<Release, TransitionError> {
+        self.releases
+            .transition(current.id, current.status, status, published_at)
+            .await?
+            .ok_or(TransitionError::StatusChanged)
+    }
+
+    /// Deletes a release, its artifacts and their download tokens, then removes the
+    /// artifacts' stored objects.
+    ///
+    /// # Errors
+    /// [`DeleteReleaseError::NotFound`] for an unknown id.
+    pub async fn delete(&self, id: ReleaseId) -> Result<DeletedRelease, DeleteReleaseError> {
+        let keys = self
+            .releases
+            .delete(id)
+            .await?
+            .ok_or(DeleteReleaseError::NotFound)?;
+        let mut orphaned_objects = Vec::new();
+        for key in keys {
+            if let Err(err) = self.objects.delete(&key).await {
+                orphaned_objects.push((key, err));
+            }
+        }
+        Ok(DeletedRelease { orphaned_objects })
+    }
+}

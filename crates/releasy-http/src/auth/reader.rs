@@ -1,0 +1,58 @@
+//! Endpoints that both operators and customers may call (listing releases): operator
+//! credentials, when present, are checked against the role matrix; otherwise the
+//! customer key is authenticated and checked for a scope.
+
+use std::marker::PhantomData;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use releasy_domain::access::Operator;
+use releasy_domain::api_key::AuthenticatedKey;
+
+use super::customer::{self, RequiredScope};
+use super::operator::{self, MissingState, Permission};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Who is calling.
+#[derive(Debug)]
+pub enum Caller {
+    /// An operator allowed to perform the action.
+    Operator(Operator),
+    /// A customer key carrying the scope.
+    Customer(AuthenticatedKey),
+}
+
+/// An operator allowed `P::ACTION`, or a customer key with `S::SCOPE`.
+#[derive(Debug)]
+pub struct OperatorOrCustomer<P: Permission, S: RequiredScope> {
+    /// The caller.
+    pub caller: Caller,
+    _marker: PhantomData<(P, S)>,
+}
+
+impl<P: Permission, S: RequiredScope> FromRequest for OperatorOrCustomer<P, S> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let headers = req.headers().clone();
+        let presented = customer::presented_key(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal(&MissingState))?;
+            let caller = if operator::has_operator_credentials(&headers) || presented.is_none() {
+                Caller::Operator(operator::authorize(&state, &headers, P::ACTION).await?)
+            } else {
+                Caller::Customer(
+                    customer::authenticate(&state, presented.as_deref(), S::SCOPE).await?,
+                )
+            };
+            Ok(Self {
+                caller,
+                _marker: PhantomData,
+            })
+        })
+    }
+}

@@ -1,0 +1,84 @@
+//! `/v1/downloads`: a customer key issues a token; the token resolves to the bytes.
+
+use actix_web::http::header::{CACHE_CONTROL, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use releasy_domain::ArtifactId;
+use releasy_domain::download::TokenTtl;
+
+use crate::auth::CustomerKey;
+use crate::auth::permissions::DownloadsToken;
+use crate::dto::{DownloadTokenRequest, DownloadTokenResponse, ErrorBody, parse_id};
+use crate::error::ApiError;
+use crate::idempotency::idempotent;
+use crate::json_body::Json;
+use crate::state::AppState;
+
+/// Issue a short-lived download link for one artifact (needs `downloads:token`, a
+/// published release and an active entitlement). Supports `Idempotency-Key`.
+#[utoipa::path(
+    tag = "downloads",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    request_body = DownloadTokenRequest,
+    responses(
+        (status = 200, body = DownloadTokenResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "missing scope, release not published, or entitlement required"),
+        (status = 404, body = ErrorBody, description = "artifact not found"),
+        (status = 409, body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+#[post("/v1/downloads/token")]
+pub async fn create_download_token(
+    caller: CustomerKey<DownloadsToken>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<DownloadTokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let artifact_id = parse_id::<ArtifactId>("artifact_id", &body.artifact_id)?;
+    let ttl = TokenTtl::parse(
+        body.expires_in_seconds,
+        state.services.limits.download_token_max_ttl_seconds,
+    )?;
+    let purpose = body.purpose.clone();
+    let caller_id = caller.key.api_key_id.to_string();
+    idempotent(&state, &req, &caller_id, &*body, async {
+        let issued = state
+            .services
+            .downloads
+            .issue(&caller.key, artifact_id, purpose, ttl)
+            .await?;
+        Ok(DownloadTokenResponse {
+            download_url: format!(
+                "{}/v1/downloads/{}",
+                state.public_base_url,
+                issued.secret.expose()
+            ),
+            expires_at: issued.expires_at.unix_seconds(),
+        })
+    })
+    .await
+}
+
+/// Follow a download link: 302 to a short-lived presigned URL of the artifact, while
+/// the token is valid, the customer active, the release published and the entitlement
+/// active.
+#[utoipa::path(
+    tag = "downloads",
+    params(("token" = String, Path, description = "The token from `download_url`")),
+    responses(
+        (status = 302, description = "Redirect to the artifact (`Location`), `Cache-Control: no-store`"),
+        (status = 404, body = ErrorBody, description = "download token not found, download token expired, or release not available"),
+    )
+)]
+#[get("/v1/downloads/{token}")]
+pub async fn resolve_download(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let location = state.services.downloads.resolve(&path).await?;
+    Ok(HttpResponse::Found()
+        .insert_header((LOCATION, location.url))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .finish())
+}

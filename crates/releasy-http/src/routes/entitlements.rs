@@ -1,0 +1,168 @@
+//! `/v1/admin/customers/{customer_id}/entitlements`: list, grant, change, revoke.
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use releasy_domain::entitlement::{
+    EntitlementChanges, EntitlementWindow, Metadata, NewEntitlement,
+};
+use releasy_domain::pagination::{Offset, PageLimit, PageRequest};
+use releasy_domain::release::Product;
+use releasy_domain::{CustomerId, EntitlementId, Timestamp};
+
+use crate::auth::Authorized;
+use crate::auth::permissions::{
+    CreateEntitlement, DeleteEntitlement, ListEntitlements, UpdateEntitlement,
+};
+use crate::dto::{
+    CreateEntitlementRequest, EntitlementListQuery, EntitlementListResponse, EntitlementResponse,
+    ErrorBody, UpdateEntitlementRequest, non_empty, parse_id, parse_int,
+};
+use crate::error::ApiError;
+use crate::idempotency::idempotent;
+use crate::json_body::Json;
+use crate::state::AppState;
+
+/// List a customer's entitlements, newest first.
+#[utoipa::path(
+    tag = "entitlements",
+    params(("customer_id" = String, Path, description = "Customer UUID"), EntitlementListQuery),
+    responses(
+        (status = 200, body = EntitlementListResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[get("/v1/admin/customers/{customer_id}/entitlements")]
+pub async fn list_entitlements(
+    _auth: Authorized<ListEntitlements>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<EntitlementListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let customer = parse_id::<CustomerId>("customer_id", &path)?;
+    let page = PageRequest {
+        limit: PageLimit::parse(parse_int("limit", query.limit.as_ref())?)?,
+        offset: Offset::parse(parse_int("offset", query.offset.as_ref())?)?,
+    };
+    let product = non_empty(query.product.as_ref());
+    let entitlements = state
+        .services
+        .entitlements
+        .list(customer, product, page)
+        .await?;
+    Ok(HttpResponse::Ok().json(EntitlementListResponse {
+        entitlements: entitlements.into_iter().map(Into::into).collect(),
+        limit: i64::from(page.limit.get()),
+        offset: page.offset.get() as i64,
+    }))
+}
+
+/// Grant a customer an entitlement to a product. Supports `Idempotency-Key`.
+#[utoipa::path(
+    tag = "entitlements",
+    params(
+        ("customer_id" = String, Path, description = "Customer UUID"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe"),
+    ),
+    request_body = CreateEntitlementRequest,
+    responses(
+        (status = 200, body = EntitlementResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[post("/v1/admin/customers/{customer_id}/entitlements")]
+pub async fn create_entitlement(
+    auth: Authorized<CreateEntitlement>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Json<CreateEntitlementRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let customer = parse_id::<CustomerId>("customer_id", &path)?;
+    let new = NewEntitlement {
+        product: Product::parse(&body.product)?,
+        window: EntitlementWindow::new(
+            Timestamp::from_unix_seconds(body.starts_at),
+            body.ends_at.map(Timestamp::from_unix_seconds),
+        )?,
+        metadata: body.metadata.clone().map(Metadata::parse).transpose()?,
+    };
+    idempotent(&state, &req, &auth.operator.subject, &*body, async {
+        let entitlement = state.services.entitlements.create(customer, new).await?;
+        Ok(EntitlementResponse::from(entitlement))
+    })
+    .await
+}
+
+/// Change an entitlement; `null` clears `ends_at` or `metadata`, and the merged result
+/// is validated as a whole.
+#[utoipa::path(
+    tag = "entitlements",
+    params(
+        ("customer_id" = String, Path, description = "Customer UUID"),
+        ("entitlement_id" = String, Path, description = "Entitlement UUID"),
+    ),
+    request_body = UpdateEntitlementRequest,
+    responses(
+        (status = 200, body = EntitlementResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[patch("/v1/admin/customers/{customer_id}/entitlements/{entitlement_id}")]
+pub async fn update_entitlement(
+    _auth: Authorized<UpdateEntitlement>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: Json<UpdateEntitlementRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let customer = parse_id::<CustomerId>("customer_id", &path.0)?;
+    let id = parse_id::<EntitlementId>("entitlement_id", &path.1)?;
+    let body = body.into_inner();
+    let changes = EntitlementChanges {
+        product: body.product.as_deref().map(Product::parse).transpose()?,
+        starts_at: body.starts_at.map(Timestamp::from_unix_seconds),
+        ends_at: body
+            .ends_at
+            .map(|end| end.map(Timestamp::from_unix_seconds)),
+        metadata: body
+            .metadata
+            .map(|m| m.map(Metadata::parse).transpose())
+            .transpose()?,
+    };
+    let entitlement = state
+        .services
+        .entitlements
+        .update(customer, id, changes)
+        .await?;
+    Ok(HttpResponse::Ok().json(EntitlementResponse::from(entitlement)))
+}
+
+/// Revoke an entitlement.
+#[utoipa::path(
+    tag = "entitlements",
+    params(
+        ("customer_id" = String, Path, description = "Customer UUID"),
+        ("entitlement_id" = String, Path, description = "Entitlement UUID"),
+    ),
+    responses(
+        (status = 204, description = "Entitlement deleted"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[delete("/v1/admin/customers/{customer_id}/entitlements/{entitlement_id}")]
+pub async fn delete_entitlement(
+    _auth: Authorized<DeleteEntitlement>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let customer = parse_id::<CustomerId>("customer_id", &path.0)?;
+    let id = parse_id::<EntitlementId>("entitlement_id", &path.1)?;
+    state.services.entitlements.delete(customer, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

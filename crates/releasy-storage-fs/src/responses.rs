@@ -1,0 +1,56 @@
+//! The contract's error shape, `{"error":{"code","message"}}`, for the storage routes.
+//! Rendered here so that the crate does not depend on the HTTP adapter.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+
+/// An error response with `status`, `code` and `message`.
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(body)
+}
+
+/// 403: the URL's signature is wrong, or it has expired.
+pub(crate) fn forbidden() -> HttpResponse {
+    error(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "invalid or expired signature",
+    )
+}
+
+/// 404: nothing is stored under the key.
+pub(crate) fn object_not_found() -> HttpResponse {
+    error(StatusCode::NOT_FOUND, "not_found", "object not found")
+}
+
+/// 400: the upload stopped before its end.
+pub(crate) fn upload_interrupted() -> HttpResponse {
+    error(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "upload was interrupted before its end",
+    )
+}
+
+/// 413: the upload is larger than the store accepts.
+pub(crate) fn too_large(limit: u64) -> HttpResponse {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        &format!("object is larger than the limit of {limit} bytes"),
+    )
+}
+
+/// 500, with `cause` logged and never sent.
+pub(crate) fn internal(cause: &dyn std::error::Error) -> HttpResponse {
+    tracing::error!(error = %cause, "embedded object store failed");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "internal error",
+    )
+}

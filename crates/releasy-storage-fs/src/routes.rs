@@ -1,0 +1,165 @@
+//! The routes the store's URLs name: `PUT /v1/storage/{key}` receives an upload, and
+//! `GET` or `HEAD /v1/storage/{key}` serves a download (with `Range` support). Every
+//! request must carry a valid, unexpired signature for its method and key.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_files::NamedFile;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{
+    self, ContentDisposition, ContentEncoding, DispositionParam, DispositionType, HeaderValue,
+};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use crate::error::FsStoreError;
+use crate::object_path::{self, file_name};
+use crate::responses;
+use crate::signing::Access;
+use crate::store::{FsObjectStore, blocking, is_absent};
+use crate::upload::{self, UploadError};
+
+/// The path before the object key in the store's URLs.
+pub(crate) const STORAGE_PREFIX: &str = "/v1/storage/";
+
+/// The route pattern the storage routes are mounted at.
+pub const STORAGE_ROUTE: &str = "/v1/storage/{key:.*}";
+
+/// Mounts the storage routes for `store` into an application or scope:
+/// `App::new().configure(releasy_storage_fs::configure(Arc::clone(&store)))`.
+///
+/// The store is attached to the routes themselves, so the application needs no
+/// `app_data` for it. The upload route reads the body as a stream, so the
+/// application's `PayloadConfig` limit does not apply to it (see
+/// [`FsObjectStore::with_max_object_size`] for a limit of its own).
+pub fn configure(store: Arc<FsObjectStore>) -> impl FnOnce(&mut web::ServiceConfig) + 'static {
+    move |cfg| {
+        cfg.service(
+            web::resource(STORAGE_ROUTE)
+                .app_data(web::Data::from(store))
+                .route(web::put().to(put_object))
+                .route(web::get().to(get_object))
+                .route(web::head().to(get_object))
+                .default_service(web::to(method_not_allowed)),
+        );
+    }
+}
+
+/// The signature parameters of a store URL.
+#[derive(Debug, Deserialize)]
+struct Signed {
+    expires: i64,
+    signature: String,
+}
+
+/// The request's URL does not grant what it asks: answered `403`, whatever the reason.
+#[derive(Debug)]
+struct Denied;
+
+/// The key and file `req` may access with `access`.
+///
+/// # Errors
+/// [`Denied`] when the key is refused, the signature is missing or wrong, or the URL
+/// has expired.
+fn authorize(
+    store: &FsObjectStore,
+    access: Access,
+    req: &HttpRequest,
+) -> Result<(String, PathBuf), Denied> {
+    let key = req.match_info().get("key").unwrap_or_default();
+    // A key the store would refuse was never signed; say no more than for a bad signature.
+    let path = object_path::object_path(store.root(), key).map_err(|_| Denied)?;
+    let signed = web::Query::<Signed>::from_query(req.query_string())
+        .map_err(|_| Denied)?
+        .into_inner();
+    let genuine = store
+        .signing_key()
+        .verify(access, key, signed.expires, &signed.signature);
+    if !genuine || store.now().unix_seconds() >= signed.expires {
+        return Err(Denied);
+    }
+    Ok((key.to_owned(), path))
+}
+
+/// `PUT /v1/storage/{key}`: stores the body, answering `200` with an empty body.
+async fn put_object(
+    req: HttpRequest,
+    store: web::Data<FsObjectStore>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let (_, path) = match authorize(&store, Access::Put, &req) {
+        Ok(allowed) => allowed,
+        Err(Denied) => return responses::forbidden(),
+    };
+    let declared_size = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match upload::receive(&store, path, declared_size, payload).await {
+        Ok(_) => HttpResponse::Ok().finish(),
+        Err(UploadError::TooLarge(limit)) => responses::too_large(limit),
+        Err(UploadError::Interrupted(err)) => {
+            tracing::info!(error = %err, "upload interrupted; nothing stored");
+            responses::upload_interrupted()
+        }
+        Err(UploadError::Store(err)) => responses::internal(&err),
+    }
+}
+
+/// `GET` and `HEAD /v1/storage/{key}`: the object, streamed from disk, honouring
+/// `Range`, offered as an attachment named after the key's last segment.
+async fn get_object(req: HttpRequest, store: web::Data<FsObjectStore>) -> HttpResponse {
+    let (key, path) = match authorize(&store, Access::Get, &req) {
+        Ok(allowed) => allowed,
+        Err(Denied) => return responses::forbidden(),
+    };
+    match blocking(move || open_object(path)).await {
+        Ok(Some(file)) => {
+            let disposition = ContentDisposition {
+                disposition: DispositionType::Attachment,
+                parameters: vec![DispositionParam::Filename(file_name(&key).to_owned())],
+            };
+            file.set_content_disposition(disposition)
+                // Marks the bytes as final, so a compression middleware leaves them
+                // (and their ranges) alone.
+                .set_content_encoding(ContentEncoding::Identity)
+                .into_response(&req)
+        }
+        Ok(None) => responses::object_not_found(),
+        Err(err) => responses::internal(&err),
+    }
+}
+
+/// Opens the object's file, or `None` when nothing (or a directory) is there.
+fn open_object(path: PathBuf) -> Result<Option<NamedFile>, FsStoreError> {
+    let file = match std::fs::File::open(&path) {
+        Ok(file) => file,
+        Err(err) if is_absent(&err) => return Ok(None),
+        Err(err) => return Err(FsStoreError::io("opening", path, err)),
+    };
+    let is_file = file
+        .metadata()
+        .map_err(|e| FsStoreError::io("reading metadata of", &path, e))?
+        .is_file();
+    if !is_file {
+        return Ok(None);
+    }
+    NamedFile::from_file(file, &path)
+        .map(Some)
+        .map_err(|e| FsStoreError::io("opening", path, e))
+}
+
+/// Any other method on a storage URL.
+async fn method_not_allowed() -> HttpResponse {
+    let mut response = responses::error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "storage URLs accept GET, HEAD and PUT",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, PUT"));
+    response
+}

@@ -1,0 +1,313 @@
+//! [`FsObjectStore`]: the domain's object-store port on local disk, with URLs signed
+//! for the routes in [`crate::routes`].
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use releasy_domain::Timestamp;
+use releasy_domain::artifact::ObjectKey;
+use releasy_domain::ports::{
+    Clock, ObjectMeta, ObjectStore, PresignedUrl, StoreError, SystemClock,
+};
+
+use crate::error::FsStoreError;
+use crate::object_path::{self, RELEASES_DIR, UPLOADS_DIR};
+use crate::routes::STORAGE_PREFIX;
+use crate::signing::{Access, SigningKey};
+
+/// Uploads left in `.uploads/` for longer than this (by a crash) are removed when a
+/// store is created.
+const STALE_UPLOAD_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Artifacts on local disk under `root`, reached through URLs signed with one
+/// [`SigningKey`] that point at `public_base_url`.
+#[derive(Debug)]
+pub struct FsObjectStore {
+    root: PathBuf,
+    uploads: PathBuf,
+    public_base_url: String,
+    signing_key: SigningKey,
+    clock: Arc<dyn Clock>,
+    max_object_size: Option<u64>,
+}
+
+impl FsObjectStore {
+    /// A store keeping objects under `root` (created if missing, with its `.uploads/`
+    /// directory) whose URLs start with `public_base_url` (the server's public address,
+    /// e.g. `https://releasy.example.com`; a trailing `/` is ignored). Uploads that a
+    /// crash left behind more than a day ago are removed. URLs are checked against the
+    /// system clock (see [`Self::with_clock`]) and uploads have no size limit (see
+    /// [`Self::with_max_object_size`]). This does blocking file I/O; call it at startup.
+    ///
+    /// # Errors
+    /// [`FsStoreError::InvalidBaseUrl`] when `public_base_url` is not `http://` or
+    /// `https://`; [`FsStoreError::Io`] when the directories cannot be created.
+    pub fn new(
+        root: PathBuf,
+        public_base_url: String,
+        signing_key: SigningKey,
+    ) -> Result<Self, FsStoreError> {
+        let base = public_base_url.trim_end_matches('/');
+        let has_host = ["http://", "https://"].iter().any(|scheme| {
+            base.strip_prefix(scheme)
+                .is_some_and(|rest| !rest.is_empty())
+        });
+        if !has_host {
+            return Err(FsStoreError::InvalidBaseUrl(public_base_url));
+        }
+        let uploads = root.join(UPLOADS_DIR);
+        std::fs::create_dir_all(&uploads).map_err(|e| FsStoreError::io("creating", &uploads, e))?;
+        remove_stale_uploads(&uploads);
+        Ok(Self {
+            root,
+            uploads,
+            public_base_url: base.to_owned(),
+            signing_key,
+            clock: Arc::new(SystemClock),
+            max_object_size: None,
+        })
+    }
+
+    /// The clock that decides whether a URL has expired (the system clock by default).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Refuses uploads larger than `bytes` with `413`.
+    #[must_use]
+    pub fn with_max_object_size(mut self, bytes: u64) -> Self {
+        self.max_object_size = Some(bytes);
+        self
+    }
+
+    /// The directory holding the objects.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory holding uploads in progress.
+    pub fn uploads_dir(&self) -> &Path {
+        &self.uploads
+    }
+
+    /// The largest upload accepted, if limited.
+    pub fn max_object_size(&self) -> Option<u64> {
+        self.max_object_size
+    }
+
+    /// The file that holds (or would hold) the object `key`.
+    ///
+    /// # Errors
+    /// [`FsStoreError::InvalidKey`] when the key could leave the root or is otherwise
+    /// refused (see the crate documentation).
+    pub fn object_path(&self, key: &ObjectKey) -> Result<PathBuf, FsStoreError> {
+        Ok(object_path::object_path(&self.root, key.as_str())?)
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.signing_key
+    }
+
+    fn presign(
+        &self,
+        access: Access,
+        key: &ObjectKey,
+        now: Timestamp,
+        expires_in_seconds: i64,
+    ) -> Result<PresignedUrl, FsStoreError> {
+        object_path::validate_key(key.as_str())?;
+        let expires_at = now.plus_seconds(expires_in_seconds);
+        let expires = expires_at.unix_seconds();
+        let signature = self.signing_key.sign(access, key.as_str(), expires);
+        let url = format!(
+            "{}{STORAGE_PREFIX}{}?expires={expires}&signature={signature}",
+            self.public_base_url,
+            key.as_str()
+        );
+        Ok(PresignedUrl { url, expires_at })
+    }
+}
+
+#[async_trait]
+impl ObjectStore for FsObjectStore {
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        now: Timestamp,
+        expires_in_seconds: i64,
+    ) -> Result<PresignedUrl, StoreError> {
+        Ok(self.presign(Access::Put, key, now, expires_in_seconds)?)
+    }
+
+    async fn presign_get(
+        &self,
+        key: &ObjectKey,
+        now: Timestamp,
+        expires_in_seconds: i64,
+    ) -> Result<PresignedUrl, StoreError> {
+        Ok(self.presign(Access::Get, key, now, expires_in_seconds)?)
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
+        let path = self.object_path(key)?;
+        let meta = blocking(move || match std::fs::metadata(&path) {
+            Ok(md) if md.is_file() => Ok(Some(ObjectMeta { size: md.len() })),
+            Ok(_) => Ok(None),
+            Err(e) if is_absent(&e) => Ok(None),
+            Err(e) => Err(FsStoreError::io("reading metadata of", path, e)),
+        })
+        .await?;
+        Ok(meta)
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        let path = self.object_path(key)?;
+        let root = self.root.clone();
+        blocking(move || {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if is_absent(&e) => return Ok(()),
+                Err(e) => return Err(FsStoreError::io("removing", path, e)),
+            }
+            prune_empty_parents(&root, &path);
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// Runs filesystem work on the blocking thread pool.
+pub(crate) async fn blocking<T, F>(work: F) -> Result<T, FsStoreError>
+where
+    F: FnOnce() -> Result<T, FsStoreError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| FsStoreError::Blocking(e.to_string()))?
+}
+
+/// Errors that mean "nothing is stored there".
+pub(crate) fn is_absent(err: &std::io::Error) -> bool {
+    matches!(err.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory)
+}
+
+/// Removes the directories between `path` and `root/releases` (or `root` for keys
+/// outside it) that its removal left empty. Stops at the first one that is not empty.
+fn prune_empty_parents(root: &Path, path: &Path) {
+    let releases = root.join(RELEASES_DIR);
+    let mut dir = path.parent();
+    while let Some(current) = dir {
+        if current == releases || current == root || !current.starts_with(root) {
+            break;
+        }
+        match std::fs::remove_dir(current) {
+            // Gone already (a concurrent delete): its parent may be empty now.
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            // Still holds something (or cannot be removed): stop here.
+            Err(_) => break,
+        }
+        dir = current.parent();
+    }
+}
+
+/// Best effort: removes uploads older than [`STALE_UPLOAD_AGE`]. Younger ones may
+/// belong to another instance that shares the directory and is receiving them now.
+fn remove_stale_uploads(uploads: &Path) {
+    let Ok(entries) = std::fs::read_dir(uploads) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|md| md.modified())
+            .ok()
+            .and_then(|modified| now.duration_since(modified).ok())
+            .is_some_and(|age| age > STALE_UPLOAD_AGE);
+        if stale {
+            let path = entry.path();
+            if let Err(err) = std::fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), error = %err, "could not remove a stale upload");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(root: &Path) -> FsObjectStore {
+        FsObjectStore::new(
+            root.to_path_buf(),
+            "http://127.0.0.1:8080/".to_owned(),
+            SigningKey::generate().unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn urls_have_the_documented_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let key = ObjectKey::from_stored("releases/app/1.0.0/linux/id/app.tgz".to_owned());
+        let url = store
+            .presign(Access::Put, &key, Timestamp::from_unix_seconds(1000), 900)
+            .unwrap();
+        assert_eq!(url.expires_at, Timestamp::from_unix_seconds(1900));
+        let signature = store.signing_key.sign(Access::Put, key.as_str(), 1900);
+        assert_eq!(
+            url.url,
+            format!(
+                "http://127.0.0.1:8080/v1/storage/releases/app/1.0.0/linux/id/app.tgz?expires=1900&signature={signature}"
+            )
+        );
+    }
+
+    #[test]
+    fn base_urls_must_be_http() {
+        let dir = tempfile::tempdir().unwrap();
+        for base in ["", "ftp://x", "http://", "127.0.0.1:8080"] {
+            let made = FsObjectStore::new(
+                dir.path().to_path_buf(),
+                base.to_owned(),
+                SigningKey::generate().unwrap(),
+            );
+            assert!(
+                matches!(made, Err(FsStoreError::InvalidBaseUrl(_))),
+                "{base}"
+            );
+        }
+    }
+
+    #[test]
+    fn delete_prunes_empty_directories_up_to_releases() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let keep = root.join("releases/app/1.0.0/mac/id2");
+        std::fs::create_dir_all(&keep).unwrap();
+        let gone = root.join("releases/app/1.0.0/linux/id/app.tgz");
+        std::fs::create_dir_all(gone.parent().unwrap()).unwrap();
+        std::fs::write(&gone, b"x").unwrap();
+        std::fs::remove_file(&gone).unwrap();
+        prune_empty_parents(root, &gone);
+        assert!(!root.join("releases/app/1.0.0/linux").exists());
+        assert!(root.join("releases/app/1.0.0/mac/id2").exists());
+        std::fs::remove_dir(&keep).unwrap();
+        prune_empty_parents(root, &keep.join("f"));
+        assert!(!root.join("releases/app").exists());
+        assert!(root.join("releases").exists());
+    }
+}

@@ -1,0 +1,214 @@
+//! Receiving an upload: the request body is streamed, batch by batch, into a new file in
+//! `.uploads/`, flushed to disk, then renamed into place, so that an object is either
+//! whole or absent. The body is never held in memory.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use actix_web::error::PayloadError;
+use actix_web::web::{self, Bytes};
+use futures_util::StreamExt;
+
+use crate::error::FsStoreError;
+use crate::store::{FsObjectStore, blocking};
+
+/// Bytes gathered from the network before they are written out in one blocking task.
+const WRITE_BATCH_BYTES: usize = 512 * 1024;
+
+/// Why an upload was not stored.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UploadError {
+    /// The body is larger than the store accepts.
+    #[error("object is larger than {0} bytes")]
+    TooLarge(u64),
+    /// The body stopped before its end (the client went away, or sent bad framing).
+    #[error("upload interrupted: {0}")]
+    Interrupted(#[source] PayloadError),
+    /// The disk failed.
+    #[error(transparent)]
+    Store(#[from] FsStoreError),
+}
+
+/// Stores the request body `payload` as the file `target`; returns its size.
+/// `declared_size` is the request's `Content-Length`, when it has one: a body declared
+/// larger than the store's limit is refused before anything is written.
+///
+/// # Errors
+/// [`UploadError`]; whatever the error (and if this future is dropped midway), the
+/// temporary file is removed and `target` is untouched.
+pub(crate) async fn receive(
+    store: &FsObjectStore,
+    target: PathBuf,
+    declared_size: Option<u64>,
+    payload: web::Payload,
+) -> Result<u64, UploadError> {
+    if let (Some(limit), Some(size)) = (store.max_object_size(), declared_size)
+        && size > limit
+    {
+        return Err(UploadError::TooLarge(limit));
+    }
+    let temp_path = store
+        .uploads_dir()
+        .join(format!("{}.part", uuid::Uuid::new_v4()));
+    let mut guard = TempFileGuard::new(temp_path.clone());
+    let outcome = async {
+        let create_path = temp_path.clone();
+        let file = blocking(move || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&create_path)
+                .map_err(|e| FsStoreError::io("creating", create_path, e))
+        })
+        .await?;
+        let (file, size) = stream_into(file, &temp_path, payload, store.max_object_size()).await?;
+        commit(file, temp_path.clone(), target).await?;
+        Ok(size)
+    }
+    .await;
+    match outcome {
+        Ok(size) => {
+            guard.disarm();
+            Ok(size)
+        }
+        Err(err) => {
+            guard.discard().await;
+            Err(err)
+        }
+    }
+}
+
+/// Appends the whole body to `file`; returns the file and the number of bytes.
+async fn stream_into(
+    mut file: std::fs::File,
+    path: &Path,
+    mut payload: web::Payload,
+    limit: Option<u64>,
+) -> Result<(std::fs::File, u64), UploadError> {
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batched = 0usize;
+    let mut total = 0u64;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(UploadError::Interrupted)?;
+        total = total.saturating_add(chunk.len() as u64);
+        if let Some(limit) = limit.filter(|&limit| total > limit) {
+            return Err(UploadError::TooLarge(limit));
+        }
+        batched += chunk.len();
+        batch.push(chunk);
+        if batched >= WRITE_BATCH_BYTES {
+            file = write_batch(file, path, std::mem::take(&mut batch)).await?;
+            batched = 0;
+        }
+    }
+    if !batch.is_empty() {
+        file = write_batch(file, path, batch).await?;
+    }
+    Ok((file, total))
+}
+
+async fn write_batch(
+    mut file: std::fs::File,
+    path: &Path,
+    batch: Vec<Bytes>,
+) -> Result<std::fs::File, FsStoreError> {
+    let path = path.to_path_buf();
+    blocking(move || {
+        for chunk in &batch {
+            file.write_all(chunk)
+                .map_err(|e| FsStoreError::io("writing", &path, e))?;
+        }
+        Ok(file)
+    })
+    .await
+}
+
+/// Flushes `file` to disk and renames it to `target`, creating the directories.
+async fn commit(
+    file: std::fs::File,
+    temp_path: PathBuf,
+    target: PathBuf,
+) -> Result<(), FsStoreError> {
+    blocking(move || {
+        file.sync_all()
+            .map_err(|e| FsStoreError::io("flushing", &temp_path, e))?;
+        drop(file);
+        let parent = target.parent().ok_or_else(|| {
+            FsStoreError::io("placing", &target, std::io::ErrorKind::InvalidInput.into())
+        })?;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            std::fs::create_dir_all(parent).map_err(|e| FsStoreError::io("creating", parent, e))?;
+            match std::fs::rename(&temp_path, &target) {
+                Ok(()) => break,
+                // A concurrent delete may prune the fresh directory before the rename.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => {}
+                Err(e) => return Err(FsStoreError::io("renaming into", &target, e)),
+            }
+        }
+        // Make the rename itself durable; best effort, not every platform allows it.
+        #[cfg(unix)]
+        if let Err(err) = std::fs::File::open(parent).and_then(|dir| dir.sync_all()) {
+            tracing::debug!(error = %err, "could not flush the object's directory");
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Removes the temporary file when dropped, unless the upload was committed.
+#[derive(Debug)]
+struct TempFileGuard {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl TempFileGuard {
+    fn new(path: PathBuf) -> Self {
+        Self { path, armed: true }
+    }
+
+    /// The file became the object: leave it.
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+
+    /// Removes the file now (off the executor) and waits for it.
+    async fn discard(mut self) {
+        self.armed = false;
+        let path = self.path.clone();
+        let _ = blocking(move || {
+            remove_quietly(&path);
+            Ok(())
+        })
+        .await;
+    }
+}
+
+impl Drop for TempFileGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // Dropped midway (the request was abandoned): remove the file on the blocking
+        // pool when there is a runtime, else right here.
+        let path = std::mem::take(&mut self.path);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || remove_quietly(&path));
+            }
+            Err(_) => remove_quietly(&path),
+        }
+    }
+}
+
+fn remove_quietly(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => {
+            tracing::warn!(path = %path.display(), error = %err, "could not remove an abandoned upload");
+        }
+    }
+}

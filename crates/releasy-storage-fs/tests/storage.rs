@@ -1,0 +1,695 @@
+//! The embedded store end to end: presigned URLs against a real HTTP server on the
+//! loopback interface, driven by reqwest and, for broken requests, by raw TCP.
+
+// The helpers below are test code too; a failed step should fail the test loudly.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::StreamExt;
+use hmac::{Hmac, Mac};
+use releasy_domain::Timestamp;
+use releasy_domain::artifact::ObjectKey;
+use releasy_domain::memory::FixedClock;
+use releasy_domain::ports::{Clock, ObjectStore};
+use releasy_storage_fs::{FsObjectStore, SigningKey, configure};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const SECRET: &str = "test-secret-test-secret-test-secret!";
+const NOW: i64 = 1_735_312_000;
+const MIB: usize = 1024 * 1024;
+
+struct Harness {
+    store: Arc<FsObjectStore>,
+    clock: Arc<FixedClock>,
+    addr: SocketAddr,
+    client: reqwest::Client,
+    handle: ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    async fn start() -> Self {
+        Self::start_with(|store| store).await
+    }
+
+    async fn start_with(adjust: impl FnOnce(FsObjectStore) -> FsObjectStore) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clock = Arc::new(FixedClock::at(Timestamp::from_unix_seconds(NOW)));
+        let store = FsObjectStore::new(
+            dir.path().join("objects"),
+            format!("http://{addr}/"),
+            SigningKey::from_secret(SECRET.to_owned()).unwrap(),
+        )
+        .unwrap()
+        .with_clock(clock.clone());
+        let store = Arc::new(adjust(store));
+        let served = Arc::clone(&store);
+        let server = HttpServer::new(move || {
+            App::new()
+                // Like the real application: a small limit for buffered bodies, which
+                // the streaming upload route must not be subject to.
+                .app_data(web::PayloadConfig::new(64 * 1024))
+                .configure(configure(Arc::clone(&served)))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Self {
+            store,
+            clock,
+            addr,
+            client: reqwest::Client::new(),
+            handle,
+            _dir: dir,
+        }
+    }
+
+    async fn put_url(&self, key: &ObjectKey) -> String {
+        self.store
+            .presign_put(key, self.clock.now(), 900)
+            .await
+            .unwrap()
+            .url
+    }
+
+    async fn get_url(&self, key: &ObjectKey) -> String {
+        self.store
+            .presign_get(key, self.clock.now(), 600)
+            .await
+            .unwrap()
+            .url
+    }
+
+    async fn upload(&self, key: &ObjectKey, body: Vec<u8>) {
+        let response = self
+            .client
+            .put(self.put_url(key).await)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    fn uploads_left(&self) -> Vec<String> {
+        std::fs::read_dir(self.store.uploads_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+fn new_key(filename: &str) -> ObjectKey {
+    ObjectKey::from_stored(format!(
+        "releases/app/1.0.0/linux/{}/{filename}",
+        uuid::Uuid::new_v4()
+    ))
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8)
+        .collect()
+}
+
+fn forbidden_body() -> Value {
+    json!({"error": {"code": "forbidden", "message": "invalid or expired signature"}})
+}
+
+async fn assert_forbidden(response: reqwest::Response) {
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(response.json::<Value>().await.unwrap(), forbidden_body());
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .unwrap()
+}
+
+/// Sends `request` over a fresh connection and returns the status line and the body.
+/// Blocking: run it off the test's runtime, which also drives the server.
+fn raw_http(addr: SocketAddr, request: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    if let Err(err) = stream.read_to_end(&mut raw) {
+        panic!("{err}; read so far: {:?}", String::from_utf8_lossy(&raw));
+    }
+    let response = String::from_utf8_lossy(&raw).into_owned();
+    let status = response.lines().next().unwrap_or_default().to_owned();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The signature the store would give, computed independently.
+fn signature(method: &str, key: &str, expires: i64) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{method}\n{key}\n{expires}").as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+#[actix_web::test]
+async fn an_upload_with_content_length_is_stored_and_downloaded_unchanged() {
+    let harness = Harness::start().await;
+    let key = new_key("app.zip");
+    let body = pattern(300 * 1024, 7);
+
+    let put_url = harness.put_url(&key).await;
+    assert!(put_url.starts_with(&format!(
+        "http://{}/v1/storage/{}?expires={}&signature=",
+        harness.addr,
+        key.as_str(),
+        NOW + 900
+    )));
+    let response = harness
+        .client
+        .put(&put_url)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.bytes().await.unwrap().is_empty());
+
+    let meta = harness.store.head(&key).await.unwrap().unwrap();
+    assert_eq!(meta.size, body.len() as u64);
+
+    let response = harness
+        .client
+        .get(harness.get_url(&key).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "content-length"), body.len().to_string());
+    assert_eq!(header(&response, "content-type"), "application/zip");
+    assert_eq!(header(&response, "accept-ranges"), "bytes");
+    assert_eq!(
+        header(&response, "content-disposition"),
+        "attachment; filename=\"app.zip\""
+    );
+    assert_eq!(response.bytes().await.unwrap().as_ref(), body.as_slice());
+    assert!(harness.uploads_left().is_empty());
+    harness.stop().await;
+}
+
+#[actix_web::test]
+async fn a_chunked_upload_is_stored() {
+    let harness = Harness::start().await;
+    let key = new_key("payload.unknownext");
+    // Enough chunks to cross several write batches.
+    let chunks: Vec<Vec<u8>> = (0..40).map(|i| pattern(100 * 1024 + i, i as u8)).collect();
+    let expected: Vec<u8> = chunks.concat();
+    let stream = futures_util::stream::iter(
+        chunks
+            .into_iter()
+            .map(Ok::<_, std::io::Error>)
+            .collect::<Vec<_>>(),
+    );
+    let response = harness
+        .client
+        .put(harness.put_url(&key).await)
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let response = harness
+        .client
+        .get(harness.get_url(&key).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        header(&response, "content-type"),
+        "application/octet-stream"
+    );
+    assert_eq!(
+        header(&response, "content-length"),
+        expected.len().to_string()
+    );
+    assert_eq!(
+        response.bytes().await.unwrap().as_ref(),
+        expected.as_slice()
+    );
+    harness.stop().await;
+}
+
+#[actix_web::test]
+async fn an_empty_upload_stores_an_empty_object_and_reuploading_replaces() {
+    let harness = Harness::start().await;
+    let key = new_key("empty.bin");
+    harness.upload(&key, Vec::new()).await;
+    assert_eq!(harness.store.head(&key).await.unwrap().unwrap().size, 0);
+    harness.upload(&key, b"second".to_vec()).await;
+    assert_eq!(harness.store.head(&key).await.unwrap().unwrap().size, 6);
+    harness.stop().await;
+}
+
+#[actix_web::test]
+async fn bad_signatures_wrong_methods_and_expired_urls_are_forbidden() {
+    let harness = Harness::start().await;
+    let key = new_key("app.tgz");
+    harness.upload(&key, pattern(64, 1)).await;
+    let put_url = harness.put_url(&key).await;
+    let get_url = harness.get_url(&key).await;
+
+    // A tampered signature.
+    let (rest, sig) = get_url.split_once("signature=").unwrap();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    let tampered = format!("{rest}signature={flipped}{}", &sig[1..]);
+    assert_forbidden(harness.client.get(&tampered).send().await.unwrap()).await;
+
+    // A tampered key, for an object that exists.
+    let other = new_key("other.tgz");
+    harness.upload(&other, pattern(64, 2)).await;
+    let swapped = get_url.replace(key.as_str(), other.as_str());
+    assert_forbidden(harness.client.get(&swapped).send().await.unwrap()).await;
+
+    // A tampered expiry.
+    let extended = get_url.replace(
+        &format!("expires={}", NOW + 600),
+        &format!("expires={}", NOW + 6000),
+    );
+    assert_forbidden(harness.client.get(&extended).send().await.unwrap()).await;
+
+    // A download URL used to upload, and an upload URL used to download.
+    let overwrite = harness
+        .client
+        .put(&get_url)
+        .body("evil")
+        .send()
+        .await
+        .unwrap();
+    assert_forbidden(overwrite).await;
+    assert_eq!(harness.store.head(&key).await.unwrap().unwrap().size, 64);
+    assert_forbidden(harness.client.get(&put_url).send().await.unwrap()).await;
+
+    // No signature at all, or a malformed one.
+    let bare = get_url.split_once('?').unwrap().0.to_owned();
+    assert_forbidden(harness.client.get(&bare).send().await.unwrap()).await;
+    let garbage = format!("{bare}?expires=abc&signature=%%%");
+    assert_forbidden(harness.client.get(&garbage).send().await.unwrap()).await;
+
+    // Valid until the expiry second, refused from then on.
+    harness.clock.advance(599);
+    let response = harness.client.get(&get_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    harness.clock.advance(1);
+    assert_forbidden(harness.client.get(&get_url).send().await.unwrap()).await;
+    harness.clock.advance(300);
+    let late = harness
+        .client
+        .put(&put_url)
+        .body("late")
+        .send()
+        .await
+        .unwrap();
+    assert_forbidden(late).await;
+    assert_eq!(harness.store.head(&key).await.unwrap().unwrap().size, 64);
+    assert!(harness.uploads_left().is_empty());
+    harness.stop().await;
+}
+
+#[actix_web::test]
+async fn a_missing_object_is_not_found_in_the_error_shape() {
+    let harness = Harness::start().await;
+    let key = new_key("never-uploaded.tgz");
+    let response = harness
+        .client
+        .get(harness.get_url(&key).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"error": {"code": "not_found", "message": "object not found"}})
+    );
+    assert!(harness.store.head(&key).await.unwrap().is_none());
+    harness.stop().await;
+}
+
+#[actix_web::test]
+async fn ranges_are_served_exactly() {
+    let harness = Harness::start().await;
+    let key = new_key("app.bin");
+    let body = pattern(100, 3);
+    harness.upload(&key, body.clone()).await;
+    let url = harness.get_url(&key).await;
+
+    let response = harness
+        .client
+        .get(&url)
+        .header("range", "bytes=10-19")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(header(&response, "content-range"), "bytes 10-19/100");
+    assert_eq!(header(&response, "content-length"), "10");
+    assert_eq!(response.bytes().await.unwrap().as_ref(), &body[10..20]);
+
+    let response = harness
+        .client
+        .get(&url)
+        .header("range", "bytes=-5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(header(&response, "content-range"), "bytes 95-99/100");
+    assert_eq!(response.bytes().await.unwrap().as_ref(), &body[95..]);
+
+    let response = harness
+        .client
+        .get(&url)
+        .header("range", "bytes=90-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(response.bytes().await.unwrap().as_ref(), &body[90..]);
+
+    let response = harness
+        .client
+        .get(&url)
+        .header("range", "bytes=200-300")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header(&response, "content-range"), "bytes */100");
+    harness.stop().await;
+}
+
+#[actix_web::test]
+async fn head_gives_the_headers_without_the_body() {
+    let harness = Harness::start().await;
+    let key = new_key("app.zip");
+    harness.upload(&key, pattern(1234, 9)).await;
+    let response = harness
+        .client
+        .head(harness.get_url(&key).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "content-length"), "1234");
+    assert_eq!(header(&response, "content-type"), "application/zip");
+    assert!(response.bytes().await.unwrap().is_empty());
+
+    let response = harness
+        .client
+        .delete(harness.get_url(&key).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(header(&response, "allow"), "GET, HEAD, PUT");
+    harness.stop().await;
+}
+
+#[actix_web::test]
+async fn an_upload_cut_off_midway_leaves_nothing_behind() {
+    let harness = Harness::start().await;
+    let key = new_key("cut.tgz");
+    let url = harness.put_url(&key).await;
+    let path_and_query = url
+        .split_once(&harness.addr.to_string())
+        .unwrap()
+        .1
+        .to_owned();
+
+    let mut stream = TcpStream::connect(harness.addr).unwrap();
+    let head = format!(
+        "PUT {path_and_query} HTTP/1.1\r\nHost: {}\r\nContent-Length: 1000\r\n\r\n",
+        harness.addr
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&pattern(500, 4)).unwrap();
+    stream.flush().unwrap();
+
+    // The upload is under way: its temporary file exists.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while harness.uploads_left().is_empty() {
+        assert!(Instant::now() < deadline, "the upload never started");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(stream);
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !harness.uploads_left().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "temporary files left behind: {:?}",
+            harness.uploads_left()
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(harness.store.head(&key).await.unwrap().is_none());
+    assert!(!harness.store.object_path(&key).unwrap().exists());
+    harness.stop().await;
+}
+
+#[actix_web::test]
+async fn a_64_mib_object_streams_up_and_down() {
+    const CHUNK: usize = MIB;
+    const CHUNKS: usize = 64;
+    let harness = Harness::start().await;
+    let key = new_key("big.tar.gz");
+
+    let chunk = |i: usize| pattern(CHUNK, i as u8);
+    let mut expected = Sha256::new();
+    for i in 0..CHUNKS {
+        expected.update(chunk(i));
+    }
+    let expected = expected.finalize();
+
+    // Generated as it is sent, with a declared length.
+    let body =
+        futures_util::stream::iter(0..CHUNKS).map(move |i| Ok::<_, std::io::Error>(chunk(i)));
+    let response = harness
+        .client
+        .put(harness.put_url(&key).await)
+        .header("content-length", (CHUNK * CHUNKS).to_string())
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        harness.store.head(&key).await.unwrap().unwrap().size,
+        (CHUNK * CHUNKS) as u64
+    );
+
+    let response = harness
+        .client
+        .get(harness.get_url(&key).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        header(&response, "content-length"),
+        (CHUNK * CHUNKS).to_string()
+    );
+    let mut actual = Sha256::new();
+    let mut received = 0usize;
+    let mut download = response.bytes_stream();
+    while let Some(piece) = download.next().await {
+        let piece = piece.unwrap();
+        received += piece.len();
+        actual.update(&piece);
+    }
+    assert_eq!(received, CHUNK * CHUNKS);
+    assert_eq!(actual.finalize(), expected);
+    harness.stop().await;
+}
+
+#[actix_web::test]
+async fn traversal_keys_are_refused_by_the_store_and_the_routes() {
+    let harness = Harness::start().await;
+    let now = harness.clock.now();
+    for raw in [
+        "../x",
+        "releases/../../etc/passwd",
+        "/etc/passwd",
+        "releases/a\\..\\..\\x",
+        "releases//x",
+        ".uploads/x",
+        "",
+    ] {
+        let key = ObjectKey::from_stored(raw.to_owned());
+        assert!(
+            harness.store.presign_put(&key, now, 60).await.is_err(),
+            "{raw:?}"
+        );
+        assert!(
+            harness.store.presign_get(&key, now, 60).await.is_err(),
+            "{raw:?}"
+        );
+        assert!(harness.store.head(&key).await.is_err(), "{raw:?}");
+        assert!(harness.store.delete(&key).await.is_err(), "{raw:?}");
+        assert!(harness.store.object_path(&key).is_err(), "{raw:?}");
+    }
+
+    // Even with a genuine signature for the traversal key, the routes refuse it.
+    let escape = harness.store.root().join("../escaped");
+    let expires = NOW + 60;
+    for (method, raw_path, signed_key) in [
+        ("PUT", "releases/../../escaped", "releases/../../escaped"),
+        (
+            "PUT",
+            "releases/%2e%2e/%2e%2e/escaped",
+            "releases/../../escaped",
+        ),
+        (
+            "GET",
+            "releases/../../../../etc/passwd",
+            "releases/../../../../etc/passwd",
+        ),
+    ] {
+        let request = format!(
+            "{method} /v1/storage/{raw_path}?expires={expires}&signature={} HTTP/1.1\r\nHost: {}\r\nContent-Length: 4\r\nConnection: close\r\n\r\nevil",
+            signature(method, signed_key, expires),
+            harness.addr
+        );
+        let addr = harness.addr;
+        let (status, body) = actix_web::rt::task::spawn_blocking(move || raw_http(addr, &request))
+            .await
+            .unwrap();
+        assert!(status.contains(" 403 "), "{method} {raw_path}: {status}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap(),
+            forbidden_body()
+        );
+    }
+    assert!(!escape.exists());
+    harness.stop().await;
+}
+
+#[actix_web::test]
+async fn delete_removes_the_object_and_its_empty_directories() {
+    let harness = Harness::start().await;
+    let key = new_key("app.tgz");
+    harness.upload(&key, pattern(10, 5)).await;
+    let path = harness.store.object_path(&key).unwrap();
+    harness.store.delete(&key).await.unwrap();
+    assert!(harness.store.head(&key).await.unwrap().is_none());
+    assert!(!path.exists());
+    assert!(!harness.store.root().join("releases/app").exists());
+    assert!(harness.store.root().join("releases").exists());
+    // Deleting what is not there succeeds.
+    harness.store.delete(&key).await.unwrap();
+    let response = harness
+        .client
+        .get(harness.get_url(&key).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    harness.stop().await;
+}
+
+#[actix_web::test]
+async fn uploads_above_the_configured_limit_are_refused() {
+    let harness = Harness::start_with(|store| store.with_max_object_size(1000)).await;
+    let key = new_key("app.tgz");
+
+    let response = harness
+        .client
+        .put(harness.put_url(&key).await)
+        .body(pattern(1001, 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        "payload_too_large"
+    );
+
+    // Without a declared length the limit is enforced while streaming; the server may
+    // answer before the client has finished sending.
+    let chunks = (0..4).map(|i| Ok::<_, std::io::Error>(pattern(400, i)));
+    let sent = harness
+        .client
+        .put(harness.put_url(&key).await)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await;
+    if let Ok(response) = sent {
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    assert!(harness.store.head(&key).await.unwrap().is_none());
+    assert!(harness.uploads_left().is_empty());
+
+    harness.upload(&key, pattern(1000, 1)).await;
+    assert_eq!(harness.store.head(&key).await.unwrap().unwrap().size, 1000);
+    harness.stop().await;
+}
+
+#[test]
+fn the_signing_key_file_is_private_and_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data").join("storage-signing-key");
+    let first = SigningKey::load_or_generate(&path).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let second = SigningKey::load_or_generate(&path).unwrap();
+
+    // Two stores with the two loads honour each other's URLs.
+    let objects = dir.path().join("objects");
+    let a = FsObjectStore::new(objects.clone(), "http://a".to_owned(), first).unwrap();
+    let b = FsObjectStore::new(objects, "http://a".to_owned(), second).unwrap();
+    let key = new_key("x.tgz");
+    let now = Timestamp::from_unix_seconds(NOW);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (url_a, url_b) = runtime.block_on(async {
+        (
+            a.presign_get(&key, now, 60).await.unwrap().url,
+            b.presign_get(&key, now, 60).await.unwrap().url,
+        )
+    });
+    assert_eq!(url_a, url_b);
+}

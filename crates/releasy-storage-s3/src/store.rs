@@ -1,0 +1,377 @@
+//! [`S3ObjectStore`]: the [`ObjectStore`] port on an S3-compatible bucket.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use releasy_domain::Timestamp;
+use releasy_domain::artifact::ObjectKey;
+use releasy_domain::ports::{ObjectMeta, ObjectStore, PresignedUrl, StoreError};
+use s3::creds::Credentials;
+use s3::error::S3Error;
+use s3::{Bucket, Region};
+
+use crate::config::{S3Config, S3ConfigError};
+
+/// The longest validity S3 accepts for a presigned URL: seven days.
+pub const MAX_PRESIGN_EXPIRES_SECONDS: u32 = 604_800;
+
+/// The query parameter that makes S3 answer a presigned GET with this
+/// `Content-Disposition` header.
+const RESPONSE_CONTENT_DISPOSITION: &str = "response-content-disposition";
+
+/// Artifact bytes in one bucket of an S3-compatible service.
+///
+/// Presigning is local (no request is made); `head` and `delete` are signed requests.
+/// Its `Debug` shows where the bucket is, never the credentials.
+pub struct S3ObjectStore {
+    bucket: Box<Bucket>,
+    region: String,
+    endpoint: Option<String>,
+    path_style: bool,
+}
+
+impl std::fmt::Debug for S3ObjectStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3ObjectStore")
+            .field("bucket", &self.bucket.name())
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("path_style", &self.path_style)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3ObjectStore {
+    /// A store for `config.bucket`. Makes no request: a wrong bucket or wrong
+    /// credentials show up at the first `head` or `delete`, or when a client uses a URL.
+    ///
+    /// With an endpoint the region is only the signing region; without one it must be
+    /// an AWS region name rust-s3 knows (e.g. `eu-west-1`).
+    ///
+    /// # Errors
+    /// [`S3ConfigError`] when a setting is empty, the region is unknown and no endpoint
+    /// is given, the endpoint is not an `http(s)://host[:port]` URL, or rust-s3 refuses
+    /// the settings.
+    pub fn new(config: S3Config) -> Result<Self, S3ConfigError> {
+        let S3Config {
+            bucket,
+            region,
+            endpoint,
+            access_key,
+            secret_key,
+            path_style,
+        } = config;
+        for (name, value) in [
+            ("bucket", &bucket),
+            ("region", &region),
+            ("access_key", &access_key),
+            ("secret_key", &secret_key),
+        ] {
+            if value.trim().is_empty() {
+                return Err(S3ConfigError::Empty(name));
+            }
+        }
+        let endpoint = endpoint.map(|e| validate_endpoint(&e)).transpose()?;
+
+        let s3_region = match &endpoint {
+            Some(endpoint) => Region::Custom {
+                region: region.clone(),
+                endpoint: endpoint.clone(),
+            },
+            None => match region.parse::<Region>() {
+                // rust-s3 turns an unknown name into a custom region whose endpoint is
+                // the name itself: refuse it rather than sign for a host that is not S3.
+                Ok(Region::Custom { .. }) | Err(_) => {
+                    return Err(S3ConfigError::UnknownRegion(region));
+                }
+                Ok(known) => known,
+            },
+        };
+
+        let credentials = Credentials::new(Some(&access_key), Some(&secret_key), None, None, None)
+            .map_err(|e| S3ConfigError::Client(Box::new(e)))?;
+        let mut bucket = Bucket::new(&bucket, s3_region, credentials)
+            .map_err(|e| S3ConfigError::Client(Box::new(e)))?;
+        if path_style {
+            bucket = bucket.with_path_style();
+        }
+        Ok(Self {
+            bucket,
+            region,
+            endpoint,
+            path_style,
+        })
+    }
+}
+
+/// `endpoint` without trailing slashes, when it is `http(s)://host[:port]`.
+fn validate_endpoint(endpoint: &str) -> Result<String, S3ConfigError> {
+    let trimmed = endpoint.trim().trim_end_matches('/');
+    let invalid = || S3ConfigError::InvalidEndpoint(endpoint.to_owned());
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"))
+        .ok_or_else(invalid)?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        return Err(invalid());
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// `expires_in_seconds` within what S3 accepts: at least 1 s, at most 7 days.
+fn clamp_expiry(expires_in_seconds: i64) -> u32 {
+    let clamped = expires_in_seconds.clamp(1, i64::from(MAX_PRESIGN_EXPIRES_SECONDS));
+    u32::try_from(clamped).unwrap_or(MAX_PRESIGN_EXPIRES_SECONDS)
+}
+
+/// The `Content-Disposition` a download gets: `attachment` named after the key's last
+/// segment. The naming rule already limits segments to `[a-z0-9._-]`; anything else
+/// (a key from elsewhere) becomes `_` so the header cannot be broken out of.
+fn attachment_disposition(key: &ObjectKey) -> String {
+    let last = key.as_str().rsplit('/').next().unwrap_or_default();
+    let filename: String = last
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '-' => c,
+            _ => '_',
+        })
+        .collect();
+    let filename = if filename.is_empty() {
+        "download".to_owned()
+    } else {
+        filename
+    };
+    format!("attachment; filename=\"{filename}\"")
+}
+
+/// Sorts a rust-s3 failure into the port's two kinds. Request errors lose their URL
+/// (the object's address), and no error carries a signature or credential.
+fn store_error(error: S3Error) -> StoreError {
+    match error {
+        S3Error::Reqwest(e) => {
+            let unavailable = e.is_connect() || e.is_timeout() || e.is_request();
+            let e = e.without_url();
+            if unavailable {
+                StoreError::Unavailable(Box::new(e))
+            } else {
+                StoreError::Internal(Box::new(e))
+            }
+        }
+        S3Error::HttpFailWithBody(502..=504, _) => StoreError::Unavailable(Box::new(error)),
+        other => StoreError::Internal(Box::new(other)),
+    }
+}
+
+/// Whether rust-s3 reported an HTTP 404 (with `fail-on-err`, every non-2xx is an error).
+fn is_not_found(error: &S3Error) -> bool {
+    matches!(error, S3Error::HttpFailWithBody(404, _))
+}
+
+#[async_trait]
+impl ObjectStore for S3ObjectStore {
+    /// A presigned `PUT` for `key`. The expiry is clamped to 1 s ..= 7 days and
+    /// `expires_at` is `now` plus the clamped expiry. The signature is dated by the
+    /// system clock (rust-s3 signs with the current time), not by `now`.
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        now: Timestamp,
+        expires_in_seconds: i64,
+    ) -> Result<PresignedUrl, StoreError> {
+        let expires = clamp_expiry(expires_in_seconds);
+        let url = self
+            .bucket
+            .presign_put(key.as_str(), expires, None, None)
+            .await
+            .map_err(store_error)?;
+        Ok(PresignedUrl {
+            url,
+            expires_at: now.plus_seconds(i64::from(expires)),
+        })
+    }
+
+    /// A presigned `GET` for `key` that makes S3 answer with
+    /// `Content-Disposition: attachment; filename="<last key segment>"`. Expiry as in
+    /// [`Self::presign_put`].
+    async fn presign_get(
+        &self,
+        key: &ObjectKey,
+        now: Timestamp,
+        expires_in_seconds: i64,
+    ) -> Result<PresignedUrl, StoreError> {
+        let expires = clamp_expiry(expires_in_seconds);
+        let queries = HashMap::from([(
+            RESPONSE_CONTENT_DISPOSITION.to_owned(),
+            attachment_disposition(key),
+        )]);
+        let url = self
+            .bucket
+            .presign_get(key.as_str(), expires, Some(queries))
+            .await
+            .map_err(store_error)?;
+        Ok(PresignedUrl {
+            url,
+            expires_at: now.plus_seconds(i64::from(expires)),
+        })
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
+        match self.bucket.head_object(key.as_str()).await {
+            Ok((_, 404)) => Ok(None),
+            Ok((head, _)) => {
+                let size = head
+                    .content_length
+                    .and_then(|len| u64::try_from(len).ok())
+                    .ok_or_else(|| {
+                        StoreError::Internal("HEAD response has no valid Content-Length".into())
+                    })?;
+                Ok(Some(ObjectMeta { size }))
+            }
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        match self.bucket.delete_object(key.as_str()).await {
+            Ok(_) => Ok(()),
+            // S3 answers 204 for a missing key; some compatible services answer 404
+            // NoSuchKey. A missing bucket is a configuration error, not a missing object.
+            Err(S3Error::HttpFailWithBody(404, body)) if !body.contains("NoSuchBucket") => Ok(()),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> S3Config {
+        S3Config {
+            bucket: "artifacts".into(),
+            region: "us-east-1".into(),
+            endpoint: Some("http://127.0.0.1:9000/".into()),
+            access_key: "AKIDEXAMPLE".into(),
+            secret_key: "super-secret-value".into(),
+            path_style: true,
+        }
+    }
+
+    #[test]
+    fn expiry_is_clamped_to_what_s3_accepts() {
+        assert_eq!(clamp_expiry(900), 900);
+        assert_eq!(clamp_expiry(0), 1);
+        assert_eq!(clamp_expiry(-5), 1);
+        assert_eq!(clamp_expiry(604_800), 604_800);
+        assert_eq!(clamp_expiry(604_801), 604_800);
+        assert_eq!(clamp_expiry(i64::MAX), 604_800);
+    }
+
+    #[test]
+    fn disposition_names_the_last_key_segment() {
+        let key = ObjectKey::from_stored("releases/app/1.0.0/linux/id/app-1.0.tgz".into());
+        assert_eq!(
+            attachment_disposition(&key),
+            "attachment; filename=\"app-1.0.tgz\""
+        );
+        let odd = ObjectKey::from_stored("x/a\"b;c\r\n.txt".into());
+        assert_eq!(
+            attachment_disposition(&odd),
+            "attachment; filename=\"a_b_c__.txt\""
+        );
+        let empty = ObjectKey::from_stored("x/".into());
+        assert_eq!(
+            attachment_disposition(&empty),
+            "attachment; filename=\"download\""
+        );
+    }
+
+    #[test]
+    fn endpoints_must_be_bare_http_urls() {
+        assert_eq!(
+            validate_endpoint("http://127.0.0.1:9000/").ok().as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert!(validate_endpoint("https://s3.example.com").is_ok());
+        for bad in [
+            "127.0.0.1:9000",
+            "ftp://host",
+            "http://",
+            "http://host/prefix",
+            "http://user:pw@host",
+        ] {
+            assert!(
+                matches!(
+                    validate_endpoint(bad),
+                    Err(S3ConfigError::InvalidEndpoint(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        assert!(S3ObjectStore::new(config()).is_ok());
+
+        let mut empty = config();
+        empty.secret_key = " ".into();
+        assert!(matches!(
+            S3ObjectStore::new(empty),
+            Err(S3ConfigError::Empty("secret_key"))
+        ));
+
+        let mut unknown = config();
+        unknown.endpoint = None;
+        unknown.region = "mars-north-1".into();
+        assert!(matches!(
+            S3ObjectStore::new(unknown),
+            Err(S3ConfigError::UnknownRegion(_))
+        ));
+
+        let mut aws = config();
+        aws.endpoint = None;
+        aws.region = "eu-west-1".into();
+        assert!(S3ObjectStore::new(aws).is_ok());
+    }
+
+    #[test]
+    fn debug_shows_no_credentials() {
+        let store = S3ObjectStore::new(config()).unwrap();
+        let debug = format!("{store:?}");
+        assert!(!debug.contains("super-secret-value"), "{debug}");
+        assert!(!debug.contains("AKIDEXAMPLE"), "{debug}");
+        assert!(debug.contains("artifacts"), "{debug}");
+    }
+
+    #[tokio::test]
+    async fn presigned_urls_carry_the_clamped_expiry() {
+        let store = S3ObjectStore::new(config()).unwrap();
+        let key = ObjectKey::from_stored("releases/app/1.0.0/linux/id/app.tgz".into());
+        let now = Timestamp::from_unix_seconds(1_000);
+
+        let put = store.presign_put(&key, now, 900).await.unwrap();
+        assert_eq!(put.expires_at, Timestamp::from_unix_seconds(1_900));
+        assert!(
+            put.url.starts_with(
+                "http://127.0.0.1:9000/artifacts/releases/app/1.0.0/linux/id/app.tgz?"
+            )
+        );
+        assert!(put.url.contains("X-Amz-Expires=900"), "{}", put.url);
+        assert!(put.url.contains("X-Amz-Signature="));
+
+        let get = store.presign_get(&key, now, 10 * 604_800).await.unwrap();
+        assert_eq!(
+            get.expires_at,
+            Timestamp::from_unix_seconds(1_000 + 604_800)
+        );
+        assert!(get.url.contains("X-Amz-Expires=604800"), "{}", get.url);
+        assert!(
+            get.url.contains("response-content-disposition=attachment"),
+            "{}",
+            get.url
+        );
+        assert!(!format!("{get:?}").contains("X-Amz-Signature"));
+    }
+}

@@ -1,0 +1,316 @@
+//! `S3ObjectStore` against a real S3-compatible server (s3s-fs) running in-process.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use releasy_domain::Timestamp;
+use releasy_domain::artifact::ObjectKey;
+use releasy_domain::ports::{ObjectMeta, ObjectStore, StoreError};
+use releasy_storage_s3::testing::TestS3Server;
+use releasy_storage_s3::{S3Config, S3ObjectStore};
+use reqwest::StatusCode;
+use sha2::{Digest, Sha256};
+
+fn now() -> Timestamp {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    Timestamp::from_unix_seconds(i64::try_from(secs).expect("seconds fit i64"))
+}
+
+fn object_key(filename: &str) -> ObjectKey {
+    ObjectKey::from_stored(format!(
+        "releases/app/1.0.0/linux_x86_64/00000000-0000-0000-0000-000000000001/{filename}"
+    ))
+}
+
+async fn setup() -> (TestS3Server, S3ObjectStore) {
+    let server = TestS3Server::start().await;
+    let store = S3ObjectStore::new(server.config()).expect("store on the test server");
+    (server, store)
+}
+
+/// Deterministic, incompressible-looking bytes.
+fn pseudo_random_bytes(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u8
+        })
+        .collect()
+}
+
+async fn put(url: &str, body: Vec<u8>) -> StatusCode {
+    reqwest::Client::new()
+        .put(url)
+        .body(body)
+        .send()
+        .await
+        .expect("PUT reaches the server")
+        .status()
+}
+
+async fn get(url: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(url)
+        .send()
+        .await
+        .expect("GET reaches the server")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presigned_put_get_head_delete_round_trip() {
+    let (_server, store) = setup().await;
+    let key = object_key("app.tgz");
+    let bytes = b"hello releasy artifact".to_vec();
+    let t0 = now();
+
+    let upload = store.presign_put(&key, t0, 900).await.unwrap();
+    assert_eq!(upload.expires_at, t0.plus_seconds(900));
+    assert_eq!(put(&upload.url, bytes.clone()).await, StatusCode::OK);
+
+    assert_eq!(
+        store.head(&key).await.unwrap(),
+        Some(ObjectMeta {
+            size: bytes.len() as u64
+        })
+    );
+
+    let download = store.presign_get(&key, t0, 600).await.unwrap();
+    assert_eq!(download.expires_at, t0.plus_seconds(600));
+    assert!(
+        download
+            .url
+            .contains("response-content-disposition=attachment"),
+        "the GET URL asks for an attachment download"
+    );
+    let response = get(&download.url).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // s3s-fs does not apply response-content-disposition, but when a server does, it
+    // must be the key's file name.
+    if let Some(disposition) = response.headers().get(reqwest::header::CONTENT_DISPOSITION) {
+        assert_eq!(disposition, "attachment; filename=\"app.tgz\"");
+    }
+    assert_eq!(response.bytes().await.unwrap().as_ref(), bytes.as_slice());
+
+    assert_eq!(store.head(&object_key("missing.tgz")).await.unwrap(), None);
+
+    store.delete(&key).await.unwrap();
+    assert_eq!(store.head(&key).await.unwrap(), None);
+    assert_eq!(get(&download.url).await.status(), StatusCode::NOT_FOUND);
+
+    // Deleting what is not there succeeds.
+    store.delete(&key).await.unwrap();
+    store
+        .delete(&object_key("never-existed.tgz"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_upload_without_length_is_accepted() {
+    let (_server, store) = setup().await;
+    let key = object_key("streamed.bin");
+    let bytes = pseudo_random_bytes(200_000);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        bytes.chunks(16 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+
+    let upload = store.presign_put(&key, now(), 900).await.unwrap();
+    let request = reqwest::Client::new()
+        .put(&upload.url)
+        .body(body)
+        .build()
+        .unwrap();
+    assert!(
+        request
+            .headers()
+            .get(reqwest::header::CONTENT_LENGTH)
+            .is_none(),
+        "the body is streamed without a length"
+    );
+    let status = reqwest::Client::new()
+        .execute(request)
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::OK);
+
+    assert_eq!(
+        store.head(&key).await.unwrap(),
+        Some(ObjectMeta {
+            size: bytes.len() as u64
+        })
+    );
+    let download = store.presign_get(&key, now(), 60).await.unwrap();
+    let fetched = get(&download.url).await.bytes().await.unwrap();
+    assert_eq!(fetched.as_ref(), bytes.as_slice());
+}
+
+/// `url` with one character of its `X-Amz-Signature` value changed.
+fn with_tampered_signature(url: &str) -> String {
+    let at = url.find("X-Amz-Signature=").expect("a signed URL") + "X-Amz-Signature=".len();
+    let mut tampered = url.to_owned();
+    let original = &url[at..=at];
+    let replacement = if original == "0" { "1" } else { "0" };
+    tampered.replace_range(at..=at, replacement);
+    assert_ne!(tampered, url);
+    tampered
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_urls_are_refused() {
+    let (_server, store) = setup().await;
+    let key = object_key("app.tgz");
+    let upload = store.presign_put(&key, now(), 900).await.unwrap();
+
+    // A changed signature.
+    assert_eq!(
+        put(&with_tampered_signature(&upload.url), b"x".to_vec()).await,
+        StatusCode::FORBIDDEN
+    );
+    // The signature of one key used for another.
+    let other_key = upload.url.replace("/app.tgz?", "/evil.tgz?");
+    assert_ne!(other_key, upload.url);
+    assert_eq!(put(&other_key, b"x".to_vec()).await, StatusCode::FORBIDDEN);
+    // A longer validity than was signed.
+    let longer = upload
+        .url
+        .replace("X-Amz-Expires=900", "X-Amz-Expires=604800");
+    assert_ne!(longer, upload.url);
+    assert_eq!(put(&longer, b"x".to_vec()).await, StatusCode::FORBIDDEN);
+    // A PUT URL is not a GET URL.
+    assert_eq!(get(&upload.url).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(store.head(&key).await.unwrap(), None);
+    assert_eq!(
+        store
+            .head(&ObjectKey::from_stored(
+                "releases/app/1.0.0/linux_x86_64/00000000-0000-0000-0000-000000000001/evil.tgz"
+                    .into()
+            ))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // The genuine URL still works, and so does its GET counterpart, untampered only.
+    assert_eq!(put(&upload.url, b"ok".to_vec()).await, StatusCode::OK);
+    let download = store.presign_get(&key, now(), 60).await.unwrap();
+    assert_eq!(
+        get(&with_tampered_signature(&download.url)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let other_disposition = download.url.replace("app.tgz%22", "evil.exe%22");
+    assert_ne!(other_disposition, download.url);
+    assert_eq!(
+        get(&other_disposition).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(get(&download.url).await.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_urls_are_refused() {
+    let (_server, store) = setup().await;
+    let key = object_key("app.tgz");
+    let upload = store.presign_put(&key, now(), 1).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(
+        put(&upload.url, b"late".to_vec()).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(store.head(&key).await.unwrap(), None);
+
+    let fresh = store.presign_put(&key, now(), 60).await.unwrap();
+    assert_eq!(put(&fresh.url, b"on time".to_vec()).await, StatusCode::OK);
+    let download = store.presign_get(&key, now(), 1).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(get(&download.url).await.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_are_refused() {
+    let (server, _store) = setup().await;
+    let wrong = S3ObjectStore::new(S3Config {
+        secret_key: "not-the-secret".into(),
+        ..server.config()
+    })
+    .unwrap();
+    let key = object_key("app.tgz");
+
+    let upload = wrong.presign_put(&key, now(), 900).await.unwrap();
+    assert_eq!(put(&upload.url, b"x".to_vec()).await, StatusCode::FORBIDDEN);
+
+    let err = wrong.head(&key).await.unwrap_err();
+    assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+    let err = wrong.delete(&key).await.unwrap_err();
+    assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+    assert!(!format!("{err:?}").contains("not-the-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_bucket_is_an_error_not_a_missing_object() {
+    let (server, _store) = setup().await;
+    let store = S3ObjectStore::new(S3Config {
+        bucket: "no-such-bucket".into(),
+        ..server.config()
+    })
+    .unwrap();
+    let err = store.delete(&object_key("app.tgz")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+    assert!(format!("{err:?}").contains("NoSuchBucket"), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_store_is_unavailable() {
+    let store = S3ObjectStore::new(S3Config {
+        bucket: "artifacts".into(),
+        region: "us-east-1".into(),
+        endpoint: Some("http://127.0.0.1:1".into()),
+        access_key: "ak".into(),
+        secret_key: "very-secret-key".into(),
+        path_style: true,
+    })
+    .unwrap();
+    let key = object_key("app.tgz");
+
+    let err = store.head(&key).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let debug = format!("{err:?}");
+    assert!(!debug.contains("very-secret-key"), "{debug}");
+    assert!(!debug.contains("127.0.0.1:1/"), "no URL in errors: {debug}");
+
+    let err = store.delete(&key).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+
+    // Presigning needs no connection.
+    store.presign_put(&key, now(), 60).await.unwrap();
+    store.presign_get(&key, now(), 60).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_mebibyte_object_round_trips_intact() {
+    let (_server, store) = setup().await;
+    let key = object_key("big.bin");
+    let bytes = pseudo_random_bytes(5 * 1024 * 1024);
+    let expected = Sha256::digest(&bytes);
+
+    let upload = store.presign_put(&key, now(), 900).await.unwrap();
+    assert_eq!(put(&upload.url, bytes.clone()).await, StatusCode::OK);
+    assert_eq!(
+        store.head(&key).await.unwrap(),
+        Some(ObjectMeta {
+            size: 5 * 1024 * 1024
+        })
+    );
+
+    let download = store.presign_get(&key, now(), 600).await.unwrap();
+    let response = get(&download.url).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let fetched = response.bytes().await.unwrap();
+    assert_eq!(fetched.len(), bytes.len());
+    assert_eq!(Sha256::digest(&fetched), expected);
+}

@@ -1,0 +1,54 @@
+//! The `artifacts` row.
+
+use diesel::prelude::*;
+use releasy_domain::artifact::{Artifact, ArtifactSize, Checksum, ObjectKey, Platform};
+use releasy_domain::ports::RepoError;
+
+use super::{parse_id, ts};
+use crate::error::corrupt;
+use crate::schema::artifacts;
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = artifacts)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(crate) struct ArtifactRow {
+    pub id: String,
+    pub release_id: String,
+    pub object_key: String,
+    pub checksum: String,
+    pub size: i64,
+    pub platform: String,
+    pub created_at: i64,
+}
+
+impl From<&Artifact> for ArtifactRow {
+    fn from(a: &Artifact) -> Self {
+        Self {
+            id: a.id.to_string(),
+            release_id: a.release_id.to_string(),
+            object_key: a.object_key.as_str().to_owned(),
+            checksum: a.checksum.as_str().to_owned(),
+            // An `ArtifactSize` is only ever built from a positive `i64`.
+            size: i64::try_from(a.size.bytes()).unwrap_or(i64::MAX),
+            platform: a.platform.as_str().to_owned(),
+            created_at: a.created_at.unix_seconds(),
+        }
+    }
+}
+
+impl TryFrom<ArtifactRow> for Artifact {
+    type Error = RepoError;
+
+    fn try_from(row: ArtifactRow) -> Result<Self, RepoError> {
+        let bad = |e| corrupt("artifacts", e);
+        Ok(Self {
+            id: parse_id("artifacts", &row.id)?,
+            release_id: parse_id("artifacts", &row.release_id)?,
+            object_key: ObjectKey::from_stored(row.object_key),
+            checksum: Checksum::parse(&row.checksum).map_err(bad)?,
+            size: ArtifactSize::parse(row.size).map_err(bad)?,
+            platform: Platform::parse(&row.platform).map_err(bad)?,
+            created_at: ts(row.created_at),
+        })
+    }
+}

@@ -1,0 +1,70 @@
+//! The `download_tokens` row, and the grant read with its artifact, release and
+//! customer.
+
+use diesel::prelude::*;
+use releasy_domain::artifact::ObjectKey;
+use releasy_domain::download::{DownloadGrant, DownloadToken};
+use releasy_domain::ports::RepoError;
+use releasy_domain::release::{Product, ReleaseStatus};
+
+use super::{parse_id, ts};
+use crate::error::corrupt;
+use crate::schema::download_tokens;
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = download_tokens)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(crate) struct DownloadTokenRow {
+    pub id: String,
+    pub token_hash: String,
+    pub artifact_id: String,
+    pub customer_id: String,
+    pub purpose: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl From<&DownloadToken> for DownloadTokenRow {
+    fn from(t: &DownloadToken) -> Self {
+        Self {
+            id: t.id.to_string(),
+            token_hash: t.token_hash.clone(),
+            artifact_id: t.artifact_id.to_string(),
+            customer_id: t.customer_id.to_string(),
+            purpose: t.purpose.clone(),
+            created_at: t.created_at.unix_seconds(),
+            expires_at: t.expires_at.unix_seconds(),
+        }
+    }
+}
+
+impl TryFrom<DownloadTokenRow> for DownloadToken {
+    type Error = RepoError;
+
+    fn try_from(row: DownloadTokenRow) -> Result<Self, RepoError> {
+        Ok(Self {
+            id: parse_id("download_tokens", &row.id)?,
+            token_hash: row.token_hash,
+            artifact_id: parse_id("download_tokens", &row.artifact_id)?,
+            customer_id: parse_id("download_tokens", &row.customer_id)?,
+            purpose: row.purpose,
+            created_at: ts(row.created_at),
+            expires_at: ts(row.expires_at),
+        })
+    }
+}
+
+/// A grant: the token, its artifact's object key, the release's product and status, and
+/// the customer's suspension time.
+pub(crate) type GrantRow = (DownloadTokenRow, String, String, String, Option<i64>);
+
+pub(crate) fn grant(row: GrantRow) -> Result<DownloadGrant, RepoError> {
+    let (token, object_key, product, status, suspended_at) = row;
+    Ok(DownloadGrant {
+        token: token.try_into()?,
+        object_key: ObjectKey::from_stored(object_key),
+        product: Product::parse(&product).map_err(|e| corrupt("releases", e))?,
+        release_status: ReleaseStatus::parse(&status).map_err(|e| corrupt("releases", e))?,
+        customer_suspended_at: suspended_at.map(ts),
+    })
+}

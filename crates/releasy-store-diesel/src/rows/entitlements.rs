@@ -1,0 +1,61 @@
+//! The `entitlements` row; the metadata object is stored as JSON text.
+
+use diesel::prelude::*;
+use releasy_domain::Timestamp;
+use releasy_domain::entitlement::{Entitlement, EntitlementWindow, Metadata};
+use releasy_domain::ports::RepoError;
+use releasy_domain::release::Product;
+
+use super::{parse_id, ts};
+use crate::error::corrupt;
+use crate::schema::entitlements;
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = entitlements)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(crate) struct EntitlementRow {
+    pub id: String,
+    pub customer_id: String,
+    pub product: String,
+    pub starts_at: i64,
+    pub ends_at: Option<i64>,
+    pub metadata: Option<String>,
+    pub created_at: i64,
+}
+
+impl From<&Entitlement> for EntitlementRow {
+    fn from(e: &Entitlement) -> Self {
+        Self {
+            id: e.id.to_string(),
+            customer_id: e.customer_id.to_string(),
+            product: e.product.as_str().to_owned(),
+            starts_at: e.window.starts_at().unix_seconds(),
+            ends_at: e.window.ends_at().map(Timestamp::unix_seconds),
+            metadata: e.metadata.as_ref().map(|m| m.to_value().to_string()),
+            created_at: e.created_at.unix_seconds(),
+        }
+    }
+}
+
+impl TryFrom<EntitlementRow> for Entitlement {
+    type Error = RepoError;
+
+    fn try_from(row: EntitlementRow) -> Result<Self, RepoError> {
+        let bad = |e| corrupt("entitlements", e);
+        let metadata = match row.metadata.as_deref() {
+            None => None,
+            Some(text) => {
+                let value = serde_json::from_str(text).map_err(|e| corrupt("entitlements", e))?;
+                Some(Metadata::parse(value).map_err(bad)?)
+            }
+        };
+        Ok(Self {
+            id: parse_id("entitlements", &row.id)?,
+            customer_id: parse_id("entitlements", &row.customer_id)?,
+            product: Product::parse(&row.product).map_err(bad)?,
+            window: EntitlementWindow::new(ts(row.starts_at), row.ends_at.map(ts)).map_err(bad)?,
+            metadata,
+            created_at: ts(row.created_at),
+        })
+    }
+}

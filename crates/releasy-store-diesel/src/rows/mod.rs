@@ -1,0 +1,34 @@
+//! Row structs and their conversions to and from domain types, one table per module.
+//! Rows hold plain column values; only the conversions know the domain's rules.
+
+mod api_keys;
+mod artifacts;
+mod audit;
+mod customers;
+mod download_tokens;
+mod entitlements;
+mod idempotency;
+mod releases;
+
+pub(crate) use api_keys::{ApiKeyRow, CandidateRow, candidate};
+pub(crate) use artifacts::ArtifactRow;
+pub(crate) use audit::AuditEventRow;
+pub(crate) use customers::CustomerRow;
+pub(crate) use download_tokens::{DownloadTokenRow, GrantRow, grant};
+pub(crate) use entitlements::EntitlementRow;
+pub(crate) use idempotency::{COMPLETED, IN_PROGRESS, IdempotencyRow};
+pub(crate) use releases::ReleaseRow;
+
+use releasy_domain::Timestamp;
+use releasy_domain::ports::RepoError;
+
+use crate::error::corrupt;
+
+fn ts(seconds: i64) -> Timestamp {
+    Timestamp::from_unix_seconds(seconds)
+}
+
+fn parse_id<T: std::str::FromStr>(table: &'static str, raw: &str) -> Result<T, RepoError> {
+    raw.parse()
+        .map_err(|_| corrupt(table, format_args!("bad id `{raw}`")))
+}

@@ -1,0 +1,192 @@
+//! Checks of [`DownloadTokenRepository`]: a stored token is found by its hash with
+//! everything resolving it depends on (its artifact's object key, its release's product
+//! and current status, its customer's suspension), and an unknown hash finds nothing.
+//! That deleting a release makes its tokens unfindable is checked with the releases.
+
+use std::sync::Arc;
+
+use releasy_domain::customer::CustomerUpdate;
+use releasy_domain::download::{DownloadGrant, DownloadToken};
+use releasy_domain::ports::{
+    ArtifactRepository, CustomerRepository, DownloadTokenRepository, ReleaseRepository,
+};
+use releasy_domain::release::ReleaseStatus;
+
+use super::artifacts::{new_artifact, store_artifact};
+use super::releases::{fresh_product, new_release, new_token, store_release};
+use super::{T0, at, new_customer, ok, run_check, same, store_customer, token};
+
+/// Runs every download-token check. `download_tokens` must join to the stores of
+/// `releases`, `artifacts` and `customers`.
+pub async fn run_all(
+    download_tokens: Arc<dyn DownloadTokenRepository>,
+    releases: Arc<dyn ReleaseRepository>,
+    artifacts: Arc<dyn ArtifactRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let d = download_tokens;
+    run_check!(insert_then_find_grant(
+        d.clone(),
+        releases.clone(),
+        artifacts.clone(),
+        customers.clone()
+    ));
+    run_check!(grant_follows_release_status_and_suspension(
+        d.clone(),
+        releases,
+        artifacts,
+        customers
+    ));
+    run_check!(find_grant_of_unknown_hash_is_none(d));
+}
+
+async fn find_grant(
+    download_tokens: &Arc<dyn DownloadTokenRepository>,
+    token_hash: &str,
+) -> Option<DownloadGrant> {
+    ok(
+        download_tokens.find_grant(token_hash).await,
+        "DownloadTokenRepository::find_grant",
+    )
+}
+
+async fn store_token(download_tokens: &Arc<dyn DownloadTokenRepository>, token: &DownloadToken) {
+    ok(
+        download_tokens.insert(token).await,
+        "DownloadTokenRepository::insert",
+    );
+}
+
+/// Tokens round-trip (with and without a purpose) inside their grant, which carries the
+/// artifact's object key, the release's product and status, and no suspension for an
+/// active customer; each hash finds its own token.
+pub async fn insert_then_find_grant(
+    download_tokens: Arc<dyn DownloadTokenRepository>,
+    releases: Arc<dyn ReleaseRepository>,
+    artifacts: Arc<dyn ArtifactRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let customer = new_customer(&format!("Downloader {}", token()), None, T0);
+    store_customer(&customers, &customer).await;
+    let release = new_release(&fresh_product(), "1.0.0", T0);
+    store_release(&releases, &release).await;
+    let (linux, mac) = (
+        new_artifact(&release, "linux", T0 + 1),
+        new_artifact(&release, "macos", T0 + 2),
+    );
+    store_artifact(&artifacts, &linux).await;
+    store_artifact(&artifacts, &mac).await;
+    let with_purpose = DownloadToken {
+        purpose: Some("nightly mirror ✓".to_owned()),
+        created_at: at(T0 + 10),
+        expires_at: at(T0 + 70),
+        ..new_token(linux.id, customer.id)
+    };
+    let bare = DownloadToken {
+        purpose: None,
+        ..new_token(mac.id, customer.id)
+    };
+    store_token(&download_tokens, &with_purpose).await;
+    store_token(&download_tokens, &bare).await;
+    for (token, artifact) in [(&with_purpose, &linux), (&bare, &mac)] {
+        same(
+            &find_grant(&download_tokens, &token.token_hash).await,
+            &Some(DownloadGrant {
+                token: token.clone(),
+                object_key: artifact.object_key.clone(),
+                product: release.product.clone(),
+                release_status: ReleaseStatus::Draft,
+                customer_suspended_at: None,
+            }),
+            "find_grant returns the token joined to its artifact, release and customer",
+        );
+    }
+}
+
+/// The grant reads the release's status and the customer's suspension as they are now.
+pub async fn grant_follows_release_status_and_suspension(
+    download_tokens: Arc<dyn DownloadTokenRepository>,
+    releases: Arc<dyn ReleaseRepository>,
+    artifacts: Arc<dyn ArtifactRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let customer = new_customer(&format!("Suspendable {}", token()), Some("core"), T0);
+    store_customer(&customers, &customer).await;
+    let release = new_release(&fresh_product(), "2.0.0", T0);
+    store_release(&releases, &release).await;
+    let artifact = new_artifact(&release, "linux", T0 + 1);
+    store_artifact(&artifacts, &artifact).await;
+    let token = new_token(artifact.id, customer.id);
+    store_token(&download_tokens, &token).await;
+    let expected = |status: ReleaseStatus, suspended_at: Option<i64>| {
+        Some(DownloadGrant {
+            token: token.clone(),
+            object_key: artifact.object_key.clone(),
+            product: release.product.clone(),
+            release_status: status,
+            customer_suspended_at: suspended_at.map(at),
+        })
+    };
+
+    ok(
+        releases
+            .transition(
+                release.id,
+                ReleaseStatus::Draft,
+                ReleaseStatus::Published,
+                Some(at(T0 + 5)),
+            )
+            .await,
+        "ReleaseRepository::transition",
+    );
+    same(
+        &find_grant(&download_tokens, &token.token_hash).await,
+        &expected(ReleaseStatus::Published, None),
+        "the grant of a token of a published release",
+    );
+
+    let suspend = |suspended_at: Option<i64>| CustomerUpdate {
+        name: None,
+        plan: None,
+        suspended_at: Some(suspended_at.map(at)),
+    };
+    ok(
+        customers.update(customer.id, &suspend(Some(T0 + 50))).await,
+        "CustomerRepository::update",
+    );
+    same(
+        &find_grant(&download_tokens, &token.token_hash).await,
+        &expected(ReleaseStatus::Published, Some(T0 + 50)),
+        "the grant of a suspended customer's token",
+    );
+
+    ok(
+        customers.update(customer.id, &suspend(None)).await,
+        "CustomerRepository::update",
+    );
+    ok(
+        releases
+            .transition(
+                release.id,
+                ReleaseStatus::Published,
+                ReleaseStatus::Draft,
+                None,
+            )
+            .await,
+        "ReleaseRepository::transition",
+    );
+    same(
+        &find_grant(&download_tokens, &token.token_hash).await,
+        &expected(ReleaseStatus::Draft, None),
+        "the grant after unsuspending the customer and unpublishing the release",
+    );
+}
+
+/// `find_grant` of a hash never stored is `None`.
+pub async fn find_grant_of_unknown_hash_is_none(download_tokens: Arc<dyn DownloadTokenRepository>) {
+    same(
+        &find_grant(&download_tokens, &format!("{}{}", token(), token())).await,
+        &None,
+        "find_grant of an unknown token hash",
+    );
+}

@@ -1,0 +1,504 @@
+//! Checks of [`EntitlementRepository`]: storage round trip (metadata included), reads,
+//! updates and deletes scoped to the customer, the newest-first listing with its
+//! product filter and paging, and the active products at the window's boundaries.
+
+use std::sync::Arc;
+
+use releasy_domain::entitlement::{Entitlement, EntitlementWindow, Metadata};
+use releasy_domain::ports::{CustomerRepository, EntitlementRepository, RepoError};
+use releasy_domain::release::Product;
+use releasy_domain::{CustomerId, EntitlementId};
+use serde_json::json;
+
+use super::releases::{fresh_product, page};
+use super::{T0, at, new_customer, ok, run_check, same, store_customer, token};
+
+/// Runs every entitlement check; `customers` must be the store entitlements refer to.
+pub async fn run_all(
+    entitlements: Arc<dyn EntitlementRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let (e, c) = (entitlements, customers);
+    run_check!(insert_get_round_trip(e.clone(), c.clone()));
+    run_check!(get_is_scoped_to_the_customer(e.clone(), c.clone()));
+    run_check!(duplicate_id_is_a_conflict(e.clone(), c.clone()));
+    run_check!(list_is_newest_first_and_filters_by_product(
+        e.clone(),
+        c.clone()
+    ));
+    run_check!(list_pages_by_offset_and_limit(e.clone(), c.clone()));
+    run_check!(update_replaces_the_entitlement(e.clone(), c.clone()));
+    run_check!(update_of_unknown_or_foreign_is_false(e.clone(), c.clone()));
+    run_check!(delete_removes_only_that_entitlement(e.clone(), c.clone()));
+    run_check!(active_products_follow_the_window(e, c));
+}
+
+/// Stores a fresh customer and returns its id.
+async fn customer(customers: &Arc<dyn CustomerRepository>) -> CustomerId {
+    let customer = new_customer(&format!("Entitled {}", token()), Some("core"), T0);
+    store_customer(customers, &customer).await;
+    customer.id
+}
+
+/// An entitlement value (not stored) with a fresh id and no metadata.
+fn new_entitlement(
+    customer: CustomerId,
+    product: &str,
+    starts_at: i64,
+    ends_at: Option<i64>,
+    created_at: i64,
+) -> Entitlement {
+    Entitlement {
+        id: EntitlementId::new_random(),
+        customer_id: customer,
+        product: Product::parse(product).expect("a valid product"),
+        window: EntitlementWindow::new(at(starts_at), ends_at.map(at))
+            .expect("a valid entitlement window"),
+        metadata: None,
+        created_at: at(created_at),
+    }
+}
+
+fn metadata(value: serde_json::Value) -> Option<Metadata> {
+    Some(Metadata::parse(value).expect("a JSON object"))
+}
+
+async fn store(entitlements: &Arc<dyn EntitlementRepository>, entitlement: &Entitlement) {
+    ok(
+        entitlements.insert(entitlement).await,
+        "EntitlementRepository::insert",
+    );
+}
+
+async fn get(
+    entitlements: &Arc<dyn EntitlementRepository>,
+    customer: CustomerId,
+    id: EntitlementId,
+) -> Option<Entitlement> {
+    ok(
+        entitlements.get(customer, id).await,
+        "EntitlementRepository::get",
+    )
+}
+
+async fn list(
+    entitlements: &Arc<dyn EntitlementRepository>,
+    customer: CustomerId,
+    product: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> Vec<Entitlement> {
+    ok(
+        entitlements
+            .list(customer, product, page(offset, limit))
+            .await,
+        "EntitlementRepository::list",
+    )
+}
+
+async fn active(
+    entitlements: &Arc<dyn EntitlementRepository>,
+    customer: CustomerId,
+    now: i64,
+) -> Vec<String> {
+    let mut products = ok(
+        entitlements.active_products(customer, at(now)).await,
+        "EntitlementRepository::active_products",
+    );
+    products.sort();
+    products
+}
+
+/// The listing order the contract promises: `(created_at, id)` descending.
+fn newest_first<'a>(entitlements: impl IntoIterator<Item = &'a Entitlement>) -> Vec<Entitlement> {
+    let mut entitlements: Vec<Entitlement> = entitlements.into_iter().cloned().collect();
+    entitlements.sort_by_key(|e| std::cmp::Reverse((e.created_at, e.id.to_string())));
+    entitlements
+}
+
+/// An entitlement round-trips through insert and get: open-ended or bounded, with
+/// nested metadata, an empty object, or none.
+pub async fn insert_get_round_trip(
+    entitlements: Arc<dyn EntitlementRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let owner = customer(&customers).await;
+    let full = Entitlement {
+        metadata: metadata(json!({
+            "seats": 25,
+            "ratio": 2.5,
+            "tier": "gold",
+            "nested": {"list": [1, "two", true, null], "empty": {}},
+            "text": "quotes \" and unicode é ✓",
+        })),
+        ..new_entitlement(owner, "releasy-server", 0, Some(T0 + 3600), T0)
+    };
+    let empty_object = Entitlement {
+        metadata: metadata(json!({})),
+        ..new_entitlement(owner, "releasy-cli", T0, Some(T0), T0 + 1)
+    };
+    let bare = new_entitlement(owner, "releasy-agent", T0, None, T0 + 2);
+    for entitlement in [&full, &empty_object, &bare] {
+        store(&entitlements, entitlement).await;
+    }
+    for entitlement in [&full, &empty_object, &bare] {
+        same(
+            &get(&entitlements, owner, entitlement.id).await.as_ref(),
+            &Some(entitlement),
+            "get returns the stored entitlement",
+        );
+    }
+}
+
+/// `get` is `None` for an unknown id, and for an id of another customer's entitlement.
+pub async fn get_is_scoped_to_the_customer(
+    entitlements: Arc<dyn EntitlementRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let (owner, stranger) = (customer(&customers).await, customer(&customers).await);
+    let entitlement = new_entitlement(owner, &fresh_product(), 0, None, T0);
+    store(&entitlements, &entitlement).await;
+    same(
+        &get(&entitlements, stranger, entitlement.id).await,
+        &None,
+        "get of another customer's entitlement",
+    );
+    same(
+        &get(&entitlements, owner, EntitlementId::new_random()).await,
+        &None,
+        "get of an unknown entitlement id",
+    );
+    same(
+        &get(&entitlements, owner, entitlement.id).await,
+        &Some(entitlement),
+        "get by its own customer",
+    );
+}
+
+/// Inserting a second entitlement with an existing id is [`RepoError::Conflict`]; the
+/// first is kept.
+pub async fn duplicate_id_is_a_conflict(
+    entitlements: Arc<dyn EntitlementRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let owner = customer(&customers).await;
+    let first = new_entitlement(owner, &fresh_product(), 0, None, T0);
+    store(&entitlements, &first).await;
+    let duplicate = Entitlement {
+        id: first.id,
+        ..new_entitlement(owner, &fresh_product(), 5, None, T0 + 1)
+    };
+    match entitlements.insert(&duplicate).await {
+        Err(RepoError::Conflict) => {}
+        other => {
+            panic!("inserting a duplicate entitlement id: expected Err(Conflict), got {other:?}")
+        }
+    }
+    same(
+        &get(&entitlements, owner, first.id).await,
+        &Some(first),
+        "the first entitlement survives a duplicate insert",
+    );
+}
+
+/// A customer's entitlements list newest first (by `created_at`, then id, descending),
+/// optionally of one product (exact match); other customers' never show.
+pub async fn list_is_newest_first_and_filters_by_product(
+    entitlements: Arc<dyn EntitlementRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let (owner, other) = (customer(&customers).await, customer(&customers).await);
+    let (a, b) = (fresh_product(), fresh_product());
+    let stored = vec![
+        new_entitlement(owner, &a, 0, None, T0 + 10),
+        new_entitlement(owner, &b, 0, None, T0 + 30),
+        new_entitlement(owner, &a, 0, Some(T0), T0 + 20),
+        new_entitlement(owner, &a, 0, None, T0 + 30),
+        new_entitlement(owner, &b, 0, None, T0 - 5),
+        new_entitlement(owner, &a, 0, None, T0 + 30),
+    ];
+    for entitlement in &stored {
+        store(&entitlements, entitlement).await;
+    }
+    store(&entitlements, &new_entitlement(other, &a, 0, None, T0 + 40)).await;
+    same(
+        &list(&entitlements, owner, None, 0, 200).await,
+        &newest_first(&stored),
+        "a customer's entitlements, newest first by (created_at desc, id desc)",
+    );
+    let of_a: Vec<&Entitlement> = stored.iter().filter(|e| e.product.as_str() == a).collect();
+    same(
+        &list(&entitlements, owner, Some(&a), 0, 200).await,
+        &newest_first(of_a),
+        "a customer's entitlements of one product",
+    );
+    same(
+        &list(&entitlements, owner, Some(&a[..a.len() - 1]), 0, 200).await,
+        &vec![],
+        "the product filter is exact, not a prefix",
+    );
+    same(
+        &list(&entitlements, customer(&customers).await, None, 0, 200).await,
+        &vec![],
+        "a customer without entitlements",
+    );
+}
+
+/// `offset` skips entitlements and `limit` caps the page, in the listing order, with and
+/// without the product filter.
+pub async fn list_pages_by_offset_and_limit(
+    entitlements: Arc<dyn EntitlementRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let owner = customer(&customers).await;
+    let product = fresh_product();
+    let stored: Vec<Entitlement> = [T0, T0 + 1, T0 + 1, T0 + 2, T0 + 3]
+        .iter()
+        .map(|t| new_entitlement(owner, &product, 0, None, *t))
+        .collect();
+    for entitlement in &stored {
+        store(&entitlements, entitlement).await;
+    }
+    store(
+        &entitlements,
+        &new_entitlement(owner, &fresh_product(), 0, None, T0 + 2),
+    )
+    .await;
+    let expected = newest_first(&stored);
+    for (offset, limit, range) in [
+        (0, 2, 0..2),
+        (2, 2, 2..4),
+        (4, 2, 4..5),
+        (1, 3, 1..4),
+        (5, 2, 5..5),
+        (50, 1, 5..5),
+        (0, 200, 0..5),
+    ] {
+        same(
+            &list(&entitlements, owner, Some(&product), offset, limit).await,
+            &expected[range].to_vec(),
+            &format!("entitlement page at offset {offset}, limit {limit}"),
+        );
+    }
+    same(
+        &list(&entitlements, owner, None, 1, 2).await.len(),
+        &2,
+        "a page without the product filter",
+    );
+}
+
+/// `update` replaces the stored entitlement (clearing `ends_at` and `metadata` too) and
+/// returns `true`; other entitlements are left alone.
+pub async fn update_replaces_the_entitlement(
+    entitlements: Arc<dyn EntitlementRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let owner = customer(&customers).await;
+    let original = Entitlement {
+        metadata: metadata(json!({"seats": 5})),
+        ..new_entitlement(owner, &fresh_product(), 0, Some(T0 + 100), T0)
+    };
+    let bystander = new_entitlement(owner, &fresh_product(), 0, None, T0);
+    store(&entitlements, &original).await;
+    store(&entitlements, &bystander).await;
+    let changed = Entitlement {
+        product: Product::parse(&fresh_product()).expect("a valid product"),
+        window: EntitlementWindow::new(at(T0 + 10), Some(at(T0 + 20)))
+            .expect("a valid entitlement window"),
+        metadata: metadata(json!({"seats": 50, "note": "upgraded"})),
+        ..original.clone()
+    };
+    let cleared = Entitlement {
+        window: EntitlementWindow::new(at(T0 + 10), None).expect("a valid entitlement window"),
+        metadata: None,
+        ..changed.clone()
+    };
+    for (what, next) in [("changed", &changed), ("cleared", &cleared)] {
+        let matched = ok(
+            entitlements.update(next).await,
+            "EntitlementRepository::update",
+        );
+        same(
+            &matched,
+            &true,
+            &format!("update ({what}) of a stored entitlement"),
+        );
+        same(
+            &get(&entitlements, owner, original.id).await.as_ref(),
+            &Some(next),
+            &format!("the entitlement after the update ({what})"),
+        );
+    }
+    same(
+        &get(&entitlements, owner, bystander.id).await,
+        &Some(bystander),
+        "updating one entitlement leaves the others alone",
+    );
+}
+
+/// `update` is `false` for an unknown id, and for an id of another customer's
+/// entitlement (which stays as it was).
+pub async fn update_of_unknown_or_foreign_is_false(
+    entitlements: Arc<dyn EntitlementRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let (owner, stranger) = (customer(&customers).await, customer(&customers).await);
+    let entitlement = new_entitlement(owner, &fresh_product(), 0, None, T0);
+    store(&entitlements, &entitlement).await;
+    let foreign = Entitlement {
+        customer_id: stranger,
+        window: EntitlementWindow::new(at(T0), Some(at(T0))).expect("a valid entitlement window"),
+        ..entitlement.clone()
+    };
+    same(
+        &ok(
+            entitlements.update(&foreign).await,
+            "EntitlementRepository::update",
+        ),
+        &false,
+        "update of another customer's entitlement",
+    );
+    same(
+        &get(&entitlements, owner, entitlement.id).await,
+        &Some(entitlement.clone()),
+        "another customer's update changes nothing",
+    );
+    same(
+        &get(&entitlements, stranger, entitlement.id).await,
+        &None,
+        "another customer's update does not move the entitlement",
+    );
+    let unknown = new_entitlement(owner, &fresh_product(), 0, None, T0);
+    same(
+        &ok(
+            entitlements.update(&unknown).await,
+            "EntitlementRepository::update",
+        ),
+        &false,
+        "update of an unknown entitlement id",
+    );
+    same(
+        &get(&entitlements, owner, unknown.id).await,
+        &None,
+        "update of an unknown id stores nothing",
+    );
+}
+
+/// `delete` removes the customer's entitlement and returns `true`; an unknown id, an id
+/// of another customer's entitlement, or a second delete return `false`.
+pub async fn delete_removes_only_that_entitlement(
+    entitlements: Arc<dyn EntitlementRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let (owner, stranger) = (customer(&customers).await, customer(&customers).await);
+    let doomed = new_entitlement(owner, &fresh_product(), 0, None, T0);
+    let kept = new_entitlement(owner, &fresh_product(), 0, None, T0);
+    store(&entitlements, &doomed).await;
+    store(&entitlements, &kept).await;
+    let delete = |customer: CustomerId, id: EntitlementId| {
+        let entitlements = entitlements.clone();
+        async move {
+            ok(
+                entitlements.delete(customer, id).await,
+                "EntitlementRepository::delete",
+            )
+        }
+    };
+    same(
+        &delete(stranger, doomed.id).await,
+        &false,
+        "delete of another customer's entitlement",
+    );
+    same(
+        &get(&entitlements, owner, doomed.id).await,
+        &Some(doomed.clone()),
+        "another customer's delete removes nothing",
+    );
+    same(
+        &delete(owner, EntitlementId::new_random()).await,
+        &false,
+        "delete of an unknown entitlement id",
+    );
+    same(
+        &delete(owner, doomed.id).await,
+        &true,
+        "delete of a stored entitlement",
+    );
+    same(
+        &get(&entitlements, owner, doomed.id).await,
+        &None,
+        "the deleted entitlement",
+    );
+    same(
+        &delete(owner, doomed.id).await,
+        &false,
+        "deleting the entitlement again",
+    );
+    same(
+        &list(&entitlements, owner, None, 0, 200).await,
+        &vec![kept],
+        "the other entitlement is kept",
+    );
+}
+
+/// `active_products` lists each product once whose entitlement is active at `now`:
+/// `starts_at == now` is active, `ends_at == now` is not; other customers' entitlements
+/// never count.
+pub async fn active_products_follow_the_window(
+    entitlements: Arc<dyn EntitlementRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let (owner, other) = (customer(&customers).await, customer(&customers).await);
+    let now = T0 + 1_000;
+    let t = token();
+    let product = |name: &str| format!("{name}-{t}");
+    let stored = vec![
+        // Starts exactly now: active.
+        new_entitlement(owner, &product("starts-now"), now, None, T0),
+        // A second, older entitlement of the same product: listed once.
+        new_entitlement(owner, &product("starts-now"), 0, Some(now + 5), T0),
+        // Ends exactly now: no longer active.
+        new_entitlement(owner, &product("ends-now"), now - 10, Some(now), T0),
+        // Ends one second later: active.
+        new_entitlement(owner, &product("ends-later"), 0, Some(now + 1), T0),
+        // Not started yet.
+        new_entitlement(owner, &product("future"), now + 1, None, T0),
+        // Long over.
+        new_entitlement(owner, &product("past"), 0, Some(now - 500), T0),
+        // Empty window (starts_at == ends_at): never active.
+        new_entitlement(owner, &product("empty"), now, Some(now), T0),
+    ];
+    for entitlement in &stored {
+        store(&entitlements, entitlement).await;
+    }
+    store(
+        &entitlements,
+        &new_entitlement(other, &product("someone-else"), 0, None, T0),
+    )
+    .await;
+    let sorted = |names: &[&str]| {
+        let mut products: Vec<String> = names.iter().map(|n| product(n)).collect();
+        products.sort();
+        products
+    };
+    same(
+        &active(&entitlements, owner, now).await,
+        &sorted(&["starts-now", "ends-later"]),
+        "active products at now (distinct, window boundaries respected)",
+    );
+    same(
+        &active(&entitlements, owner, now - 1).await,
+        &sorted(&["starts-now", "ends-now", "ends-later"]),
+        "active products one second earlier",
+    );
+    same(
+        &active(&entitlements, owner, now + 5).await,
+        &sorted(&["starts-now", "future"]),
+        "active products five seconds later",
+    );
+    same(
+        &active(&entitlements, customer(&customers).await, now).await,
+        &vec![],
+        "active products of a customer without entitlements",
+    );
+}
