@@ -1,6 +1,7 @@
 //! Release use cases: create, list (as an operator or as a customer), publish,
 //! unpublish and delete.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::artifact::{Artifact, ObjectKey};
@@ -192,18 +193,18 @@ impl ReleaseService {
                 .collect());
         }
         let ids: Vec<ReleaseId> = releases.iter().map(|r| r.id).collect();
-        let mut artifacts = self.artifacts.list_for_releases(&ids).await?;
+        let mut by_release: HashMap<ReleaseId, Vec<Artifact>> = HashMap::new();
+        for artifact in self.artifacts.list_for_releases(&ids).await? {
+            by_release
+                .entry(artifact.release_id)
+                .or_default()
+                .push(artifact);
+        }
         Ok(releases
             .into_iter()
-            .map(|release| {
-                let (mine, rest): (Vec<Artifact>, Vec<Artifact>) = artifacts
-                    .drain(..)
-                    .partition(|a| a.release_id == release.id);
-                artifacts = rest;
-                ReleaseListing {
-                    release,
-                    artifacts: Some(mine),
-                }
+            .map(|release| ReleaseListing {
+                artifacts: Some(by_release.remove(&release.id).unwrap_or_default()),
+                release,
             })
             .collect())
     }

@@ -1,0 +1,352 @@
+//! Release, artifact and download use cases over in-memory ports: lifecycle, the
+//! customer's view, registration checks, and the download-token rules.
+
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Harness, T0};
+use releasy_domain::api_key::AuthenticatedKey;
+use releasy_domain::artifact::{
+    ArtifactSize, Checksum, Filename, Platform, PresignedUpload, RegisterArtifact,
+    RegisterArtifactError,
+};
+use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal, TokenTtl};
+use releasy_domain::entitlement::{EntitlementWindow, NewEntitlement};
+use releasy_domain::memory::{FixedClock, InMemoryObjects};
+use releasy_domain::pagination::PageRequest;
+use releasy_domain::release::{
+    CreateReleaseError, ListReleasesError, Product, Release, ReleaseQuery, ReleaseStatus,
+    ReleaseViewer, TransitionError, Version,
+};
+use releasy_domain::{CustomerId, Ports, Services, Timestamp};
+
+/// A harness whose object store the test can put bytes into.
+struct World {
+    h: Harness,
+    objects: Arc<InMemoryObjects>,
+}
+
+impl World {
+    fn new() -> Self {
+        let clock = Arc::new(FixedClock::at(T0));
+        let objects = Arc::new(InMemoryObjects::default());
+        let ports = Ports::in_memory_with_objects(clock.clone(), objects.clone());
+        let h = Harness {
+            clock,
+            services: Services::new(ports.clone()),
+            ports,
+        };
+        Self { h, objects }
+    }
+
+    async fn release(&self, product: &str, version: &str) -> Release {
+        self.h
+            .services
+            .releases
+            .create(
+                Product::parse(product).unwrap(),
+                Version::parse(version).unwrap(),
+            )
+            .await
+            .unwrap()
+    }
+
+    async fn presign(&self, release: &Release, filename: &str) -> PresignedUpload {
+        self.h
+            .services
+            .artifacts
+            .presign(
+                release.id,
+                &Filename::parse(filename).unwrap(),
+                &Platform::parse("linux").unwrap(),
+            )
+            .await
+            .unwrap()
+    }
+
+    fn registration(upload: &PresignedUpload, size: i64) -> RegisterArtifact {
+        RegisterArtifact {
+            artifact_id: upload.artifact_id,
+            object_key: upload.object_key.as_str().to_owned(),
+            checksum: Checksum::parse(&"ab".repeat(32)).unwrap(),
+            size: ArtifactSize::parse(size).unwrap(),
+            platform: Platform::parse("linux").unwrap(),
+        }
+    }
+
+    /// A published release of `product` with one uploaded, registered artifact.
+    async fn published_artifact(&self, product: &str) -> (Release, releasy_domain::ArtifactId) {
+        let release = self.release(product, "1.0.0").await;
+        let upload = self.presign(&release, "app.tgz").await;
+        self.objects.put(&upload.object_key, vec![7; 10]);
+        self.h
+            .services
+            .artifacts
+            .register(release.id, Self::registration(&upload, 10))
+            .await
+            .unwrap();
+        self.h.services.releases.publish(release.id).await.unwrap();
+        (release, upload.artifact_id)
+    }
+
+    async fn entitle(&self, customer: CustomerId, product: &str, starts: i64, ends: Option<i64>) {
+        self.h
+            .services
+            .entitlements
+            .create(
+                customer,
+                NewEntitlement {
+                    product: Product::parse(product).unwrap(),
+                    window: EntitlementWindow::new(
+                        Timestamp::from_unix_seconds(starts),
+                        ends.map(Timestamp::from_unix_seconds),
+                    )
+                    .unwrap(),
+                    metadata: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn customer_key(&self) -> AuthenticatedKey {
+        let customer = self.h.customer("Acme").await;
+        let issued = self
+            .h
+            .key(customer.id, &["releases:read", "downloads:token"])
+            .await;
+        self.h
+            .services
+            .authenticator
+            .authenticate(Some(issued.secret.expose()))
+            .await
+            .unwrap()
+    }
+
+    async fn customer_view(&self, customer: CustomerId) -> Vec<String> {
+        self.h
+            .services
+            .releases
+            .list(
+                ReleaseViewer::Customer(customer),
+                &ReleaseQuery::default(),
+                PageRequest::default(),
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| format!("{}@{}", l.release.product, l.release.version))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn the_lifecycle_moves_between_draft_and_published() {
+    let w = World::new();
+    let release = w.release("app", "1.0.0").await;
+    assert_eq!(release.status, ReleaseStatus::Draft);
+    w.h.clock.advance(5);
+    let published = w.h.services.releases.publish(release.id).await.unwrap();
+    assert_eq!(published.published_at, Some(T0.plus_seconds(5)));
+    assert!(matches!(
+        w.h.services.releases.publish(release.id).await,
+        Err(TransitionError::Lifecycle(_))
+    ));
+    let draft = w.h.services.releases.unpublish(release.id).await.unwrap();
+    assert_eq!(
+        (draft.status, draft.published_at),
+        (ReleaseStatus::Draft, None)
+    );
+    assert!(matches!(
+        w.h.services
+            .releases
+            .publish(releasy_domain::ReleaseId::new_random())
+            .await,
+        Err(TransitionError::NotFound)
+    ));
+    assert!(matches!(
+        w.h.services
+            .releases
+            .create(release.product.clone(), release.version.clone())
+            .await,
+        Err(CreateReleaseError::AlreadyExists)
+    ));
+}
+
+#[tokio::test]
+async fn customers_see_only_published_releases_of_products_they_are_entitled_to_now() {
+    let w = World::new();
+    let key = w.customer_key().await;
+    let customer = key.customer_id;
+    w.published_artifact("entitled").await;
+    w.published_artifact("other").await;
+    w.release("entitled", "2.0.0-draft").await;
+    assert!(
+        w.customer_view(customer).await.is_empty(),
+        "no entitlement, nothing visible"
+    );
+
+    w.entitle(customer, "entitled", T0.unix_seconds() + 100, None)
+        .await;
+    assert!(
+        w.customer_view(customer).await.is_empty(),
+        "not started yet"
+    );
+    w.h.clock.advance(100);
+    assert_eq!(w.customer_view(customer).await, ["entitled@1.0.0"]);
+
+    let drafts =
+        w.h.services
+            .releases
+            .list(
+                ReleaseViewer::Customer(customer),
+                &ReleaseQuery {
+                    status: Some(ReleaseStatus::Draft),
+                    ..Default::default()
+                },
+                PageRequest::default(),
+            )
+            .await;
+    assert!(matches!(drafts, Err(ListReleasesError::StatusNotVisible)));
+    let all =
+        w.h.services
+            .releases
+            .list(
+                ReleaseViewer::Operator,
+                &ReleaseQuery {
+                    include_artifacts: true,
+                    ..Default::default()
+                },
+                PageRequest::default(),
+            )
+            .await
+            .unwrap();
+    assert_eq!(all.len(), 3, "operators see drafts too");
+    assert!(all.iter().all(|l| l.artifacts.is_some()));
+}
+
+#[tokio::test]
+async fn registration_checks_the_key_the_object_and_its_size() {
+    let w = World::new();
+    let release = w.release("app", "1.0.0").await;
+    let upload = w.presign(&release, "App.TGZ").await;
+    assert!(upload.object_key.as_str().ends_with("/app.tgz"));
+    assert_eq!(upload.upload.expires_at, T0.plus_seconds(900));
+    let register = |r: RegisterArtifact| w.h.services.artifacts.register(release.id, r);
+
+    assert!(matches!(
+        register(World::registration(&upload, 10)).await,
+        Err(RegisterArtifactError::ObjectMissing)
+    ));
+    w.objects.put(&upload.object_key, vec![1; 10]);
+    assert!(matches!(
+        register(World::registration(&upload, 11)).await,
+        Err(RegisterArtifactError::SizeMismatch {
+            declared: 11,
+            stored: 10
+        })
+    ));
+    let wrong_platform = RegisterArtifact {
+        platform: Platform::parse("windows").unwrap(),
+        ..World::registration(&upload, 10)
+    };
+    assert!(matches!(
+        register(wrong_platform).await,
+        Err(RegisterArtifactError::Invalid(_))
+    ));
+    register(World::registration(&upload, 10)).await.unwrap();
+    assert!(matches!(
+        register(World::registration(&upload, 10)).await,
+        Err(RegisterArtifactError::AlreadyExists)
+    ));
+}
+
+#[tokio::test]
+async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks() {
+    let w = World::new();
+    let key = w.customer_key().await;
+    let (release, artifact) = w.published_artifact("app").await;
+    let ttl = TokenTtl::parse(Some(60), 600).unwrap();
+    let issue = || w.h.services.downloads.issue(&key, artifact, None, ttl);
+
+    assert!(matches!(
+        issue().await,
+        Err(IssueTokenError::EntitlementRequired)
+    ));
+    w.entitle(key.customer_id, "app", 0, None).await;
+    let token = issue().await.unwrap();
+    assert_eq!(token.expires_at, T0.plus_seconds(60));
+    let resolved =
+        w.h.services
+            .downloads
+            .resolve(token.secret.expose())
+            .await
+            .unwrap();
+    assert!(
+        resolved
+            .url
+            .starts_with("memory://get/releases/app/1.0.0/linux/")
+    );
+
+    w.h.services.releases.unpublish(release.id).await.unwrap();
+    assert!(matches!(
+        w.h.services.downloads.resolve(token.secret.expose()).await,
+        Err(ResolveError::Refused(ResolveRefusal::NotAvailable))
+    ));
+    assert!(matches!(
+        issue().await,
+        Err(IssueTokenError::ReleaseNotPublished)
+    ));
+    w.h.services.releases.publish(release.id).await.unwrap();
+
+    w.h.clock.advance(60);
+    assert!(matches!(
+        w.h.services.downloads.resolve(token.secret.expose()).await,
+        Err(ResolveError::Refused(ResolveRefusal::Expired))
+    ));
+    assert!(matches!(
+        w.h.services.downloads.resolve("releasy_dl_unknown").await,
+        Err(ResolveError::Refused(ResolveRefusal::NotFound))
+    ));
+    assert!(matches!(
+        w.h.services
+            .downloads
+            .issue(&key, releasy_domain::ArtifactId::new_random(), None, ttl)
+            .await,
+        Err(IssueTokenError::ArtifactNotFound)
+    ));
+}
+
+#[tokio::test]
+async fn deleting_a_release_removes_its_objects_and_tokens() {
+    let w = World::new();
+    let key = w.customer_key().await;
+    w.entitle(key.customer_id, "app", 0, None).await;
+    let (release, artifact) = w.published_artifact("app").await;
+    let token =
+        w.h.services
+            .downloads
+            .issue(&key, artifact, None, TokenTtl::parse(None, 600).unwrap())
+            .await
+            .unwrap();
+    let deleted = w.h.services.releases.delete(release.id).await.unwrap();
+    assert!(deleted.orphaned_objects.is_empty());
+    assert!(matches!(
+        w.h.services.downloads.resolve(token.secret.expose()).await,
+        Err(ResolveError::Refused(ResolveRefusal::NotFound))
+    ));
+    let listed =
+        w.h.services
+            .releases
+            .list(
+                ReleaseViewer::Operator,
+                &ReleaseQuery::default(),
+                PageRequest::default(),
+            )
+            .await
+            .unwrap();
+    assert!(listed.is_empty());
+}
