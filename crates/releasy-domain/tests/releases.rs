@@ -1,7 +1,10 @@
 //! Release, artifact and download use cases over in-memory ports: lifecycle, the
 //! customer's view, registration checks, and the download-token rules.
 
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
 mod common;
 

@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod json_body;
 pub mod request_log;
 pub mod routes;
+pub mod run_to_completion;
 mod state;
 
 use actix_web::body::MessageBody;
@@ -86,5 +87,6 @@ pub fn app(
         .app_data(web::PayloadConfig::new(json_body::JSON_LIMIT_BYTES))
         .configure(extra_routes)
         .default_service(web::to(extract_errors::route_not_found))
+        .wrap(middleware::from_fn(run_to_completion::run_to_completion))
         .wrap(middleware::from_fn(request_log::log_requests))
 }

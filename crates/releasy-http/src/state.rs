@@ -5,7 +5,7 @@ use std::sync::Arc;
 use releasy_domain::Services;
 use subtle::ConstantTimeEq;
 
-use crate::auth::OperatorTokenVerifier;
+use releasy_domain::ports::OperatorTokenVerifier;
 
 /// The admin bootstrap key. Compared in constant time; its `Debug` hides it.
 #[derive(Clone)]

@@ -3,10 +3,12 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{HttpServer, web};
+use releasy_auth_jwt::{CachePolicy, JwtConfig, JwtOperatorVerifier};
 use releasy_crypto::{Argon2Hasher, OsSecrets};
-use releasy_domain::ports::{Clock, SystemClock};
+use releasy_domain::ports::{Clock, OperatorTokenVerifier, SystemClock};
 use releasy_domain::{Limits, Ports, Services};
 use releasy_http::{AdminKey, AppState};
 use releasy_store_diesel::{Database, StoreError};
@@ -27,6 +29,9 @@ pub enum StartupError {
     /// The artifact store could not be set up.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Operator JWT verification could not be set up.
+    #[error(transparent)]
+    OperatorTokens(#[from] releasy_auth_jwt::BuildError),
     /// The listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -76,6 +81,33 @@ pub async fn start_on(
     start_listening(settings, Some(listener)).await
 }
 
+/// The operator JWT verifier, when `RELEASY_OPERATOR_JWKS_URL` is set. Its keys are
+/// loaded in the background, so that startup never waits on the identity provider.
+fn operator_tokens(
+    settings: &Settings,
+) -> Result<Option<Arc<dyn OperatorTokenVerifier>>, StartupError> {
+    let Some(operator) = &settings.operator else {
+        return Ok(None);
+    };
+    let verifier = Arc::new(JwtOperatorVerifier::new(JwtConfig {
+        jwks_url: operator.jwks_url.clone(),
+        issuer: operator.issuer.clone(),
+        audience: operator.audience.clone(),
+        resource: operator.resource.clone(),
+        leeway_seconds: operator.leeway_seconds,
+        cache: CachePolicy::with_ttl(Duration::from_secs(operator.jwks_ttl_seconds)),
+    })?);
+    tracing::info!(
+        issuer = operator.issuer.as_deref().unwrap_or("(any)"),
+        audience = operator.audience.as_deref().unwrap_or("(any)"),
+        resource = operator.resource.as_deref().unwrap_or("(none)"),
+        "operator JWT sign-in enabled"
+    );
+    let warm = verifier.clone();
+    tokio::spawn(async move { warm.warm_up().await });
+    Ok(Some(verifier))
+}
+
 async fn start_listening(
     settings: Settings,
     listener: Option<TcpListener>,
@@ -97,11 +129,7 @@ async fn start_listening(
             AdminKey::new(key)
         }
     };
-    if settings.operator.is_some() {
-        tracing::warn!(
-            "RELEASY_OPERATOR_JWKS_URL is set, but operator JWT sign-in is not available in this build yet; only the admin key authenticates operators"
-        );
-    }
+    let operator_tokens = operator_tokens(&settings)?;
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let storage = ArtifactStorage::from_settings(&settings, clock.clone())?;
@@ -129,7 +157,7 @@ async fn start_listening(
     let state = web::Data::new(AppState {
         services: Services::with_limits(ports, limits),
         admin_key,
-        operator_tokens: None,
+        operator_tokens,
         public_base_url: settings.public_base_url.clone(),
     });
     let storage = Arc::new(storage);

@@ -142,6 +142,23 @@ impl Operator {
         }
     }
 
+    /// The operator a verified token describes: `subject` and the roles its role claims
+    /// name (values that map to no role are ignored). `None` when no value maps to a
+    /// role: such a token is refused.
+    pub fn from_role_claims<'a>(
+        subject: impl Into<String>,
+        claims: impl IntoIterator<Item = &'a str>,
+    ) -> Option<Self> {
+        let roles: BTreeSet<OperatorRole> = claims
+            .into_iter()
+            .filter_map(OperatorRole::from_claim)
+            .collect();
+        (!roles.is_empty()).then(|| Self {
+            subject: subject.into(),
+            roles,
+        })
+    }
+
     /// Whether any of the operator's roles allows `action`.
     pub fn may(&self, action: Action) -> bool {
         self.roles.iter().any(|role| role_allows(*role, action))
@@ -217,6 +234,19 @@ mod tests {
         assert!(op.may(RevokeKey));
         assert!(!op.may(DeleteRelease));
         assert!(Operator::admin_key().may(DeleteRelease));
+    }
+
+    #[test]
+    fn role_claims_make_an_operator_only_when_one_maps() {
+        let op = Operator::from_role_claims(
+            "alice",
+            ["offline_access", "release_publisher", "release_publisher"],
+        )
+        .unwrap();
+        assert_eq!(op.subject, "alice");
+        assert_eq!(op.roles, BTreeSet::from([OperatorRole::ReleasePublisher]));
+        assert!(Operator::from_role_claims("bob", ["admin", "uma_authorization"]).is_none());
+        assert!(Operator::from_role_claims("carol", []).is_none());
     }
 
     #[test]

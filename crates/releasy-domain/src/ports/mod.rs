@@ -7,12 +7,14 @@
 mod clock;
 mod errors;
 mod object_store;
+mod operator_tokens;
 mod repositories;
 mod secrets;
 
 pub use clock::{Clock, SystemClock};
 pub use errors::{HashError, RepoError};
 pub use object_store::{ObjectMeta, ObjectStore, PresignedUrl, StoreError};
+pub use operator_tokens::{OperatorTokenError, OperatorTokenVerifier};
 pub use repositories::{
     ApiKeyRepository, ArtifactRepository, AuditRepository, Claim, CustomerRepository,
     DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,

@@ -47,12 +47,21 @@ impl<S: RequiredScope> FromRequest for CustomerKey<S> {
 }
 
 /// Authenticates a presented customer key and checks it carries `scope`.
+///
+/// The check runs on its own task, so it finishes even when actix drops this extractor
+/// because a sibling failed (a bad JSON body, say): every attempt is audited, and a
+/// SQLite query is never abandoned midway (see [`crate::run_to_completion`]).
 pub(crate) async fn authenticate(
     state: &AppState,
     presented: Option<&str>,
     scope: Scope,
 ) -> Result<AuthenticatedKey, ApiError> {
-    let key = state.services.authenticator.authenticate(presented).await?;
+    let authenticator = state.services.authenticator.clone();
+    let presented = presented.map(str::to_owned);
+    let key =
+        actix_web::rt::spawn(async move { authenticator.authenticate(presented.as_deref()).await })
+            .await
+            .map_err(|err| ApiError::internal(&err))??;
     key.require(scope)?;
     Ok(key)
 }

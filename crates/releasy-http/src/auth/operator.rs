@@ -7,6 +7,7 @@ use actix_web::http::header::{AUTHORIZATION, HeaderMap};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use releasy_domain::access::{Action, Operator};
+use releasy_domain::ports::OperatorTokenError;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -18,30 +19,6 @@ pub const ADMIN_KEY_HEADER: &str = "x-releasy-admin-key";
 pub trait Permission {
     /// The action.
     const ACTION: Action;
-}
-
-/// Why an operator token was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum OperatorTokenError {
-    /// The token is invalid (signature, expiry, issuer, audience, ...).
-    #[error("invalid operator token: {0}")]
-    Invalid(String),
-    /// The token is valid but maps to no Releasy role.
-    #[error("operator token has no releasy role")]
-    NoRole,
-    /// No key is available to verify it (identity provider unreachable).
-    #[error("operator token keys unavailable")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-/// Verifies operator JWTs.
-#[async_trait::async_trait]
-pub trait OperatorTokenVerifier: Send + Sync + std::fmt::Debug {
-    /// The operator a token authenticates.
-    ///
-    /// # Errors
-    /// [`OperatorTokenError`] when it does not.
-    async fn verify(&self, token: &str) -> Result<Operator, OperatorTokenError>;
 }
 
 /// An operator allowed to perform `P::ACTION`.

@@ -8,11 +8,17 @@
 mod helpers;
 
 mod after_the_fact;
+mod artifacts;
 mod audit;
 mod client_compat;
+mod client_flow;
 mod customer_auth;
+mod customer_releases;
 mod customers;
+mod downloads;
+mod entitlements;
 mod flow;
 mod health;
 mod keys;
 mod protocol_errors;
+mod releases;

@@ -1,0 +1,159 @@
+//! What can go wrong talking to the server or to a storage URL, and how an error
+//! response is read.
+
+use crate::dto::ErrorBody;
+use crate::exit::Exit;
+
+/// Why a client could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientSetupError {
+    /// The command's credential is not configured.
+    #[error("{0}")]
+    MissingCredentials(String),
+    /// The HTTP client could not be built (TLS setup).
+    #[error("cannot set up the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// A failed request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The server answered with an error status.
+    #[error("{code}: {message} (HTTP {status})")]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// The error code from the body, or `http_<status>` when it has none.
+        code: String,
+        /// The message from the body.
+        message: String,
+    },
+    /// The request could not be sent or the response could not be read.
+    #[error("network error talking to {host}: {detail}")]
+    Network {
+        /// The host (never the full URL: presigned URLs and tokens are secrets).
+        host: String,
+        /// Why, with every cause (and no URL).
+        detail: String,
+    },
+    /// A success status with a body that is not what the contract says.
+    #[error("unexpected response from the server (HTTP {status}): {detail}")]
+    Unexpected {
+        /// HTTP status.
+        status: u16,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl ApiError {
+    /// A network error for `url`, keeping only its host.
+    pub fn network(url: &reqwest::Url, source: reqwest::Error) -> Self {
+        Self::network_host(url.host_str().unwrap_or("the server"), source)
+    }
+
+    /// A network error talking to `host`, with the causes of `source` spelled out.
+    pub fn network_host(host: &str, source: reqwest::Error) -> Self {
+        let source = source.without_url();
+        let mut detail = source.to_string();
+        let mut cause = std::error::Error::source(&source);
+        while let Some(err) = cause {
+            let text = err.to_string();
+            if !detail.contains(&text) {
+                detail.push_str(": ");
+                detail.push_str(&text);
+            }
+            cause = err.source();
+        }
+        Self::Network {
+            host: host.to_owned(),
+            detail,
+        }
+    }
+
+    /// Reads an error response: the contract's error body when there is one, otherwise
+    /// the status alone (storage services may answer in their own format).
+    pub async fn from_response(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => Self::Status {
+                status: status.as_u16(),
+                code: body.error.code,
+                message: body.error.message,
+            },
+            Err(_) => Self::Status {
+                status: status.as_u16(),
+                code: format!("http_{}", status.as_u16()),
+                message: status
+                    .canonical_reason()
+                    .unwrap_or("error")
+                    .to_ascii_lowercase(),
+            },
+        }
+    }
+
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Status { status, .. } | Self::Unexpected { status, .. } => Some(*status),
+            Self::Network { .. } => None,
+        }
+    }
+
+    /// The error code (the server's, or the CLI's own).
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Status { code, .. } => code,
+            Self::Network { .. } => "network_error",
+            Self::Unexpected { .. } => "unexpected_response",
+        }
+    }
+
+    /// The server's message, when it sent one.
+    pub fn server_message(&self) -> Option<&str> {
+        match self {
+            Self::Status { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// The exit code this error ends the run with.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Self::Status { status, .. } => match status {
+                401 | 403 => Exit::Auth,
+                404 => Exit::NotFound,
+                409 => Exit::Conflict,
+                400..=499 => Exit::Usage,
+                _ => Exit::Server,
+            },
+            Self::Network { .. } | Self::Unexpected { .. } => Exit::Server,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> ApiError {
+        ApiError::Status {
+            status,
+            code: "x".into(),
+            message: "y".into(),
+        }
+    }
+
+    #[test]
+    fn statuses_map_to_exit_codes() {
+        assert_eq!(status(400).exit(), Exit::Usage);
+        assert_eq!(status(401).exit(), Exit::Auth);
+        assert_eq!(status(403).exit(), Exit::Auth);
+        assert_eq!(status(404).exit(), Exit::NotFound);
+        assert_eq!(status(409).exit(), Exit::Conflict);
+        assert_eq!(status(413).exit(), Exit::Usage);
+        assert_eq!(status(500).exit(), Exit::Server);
+        assert_eq!(status(503).exit(), Exit::Server);
+    }
+}

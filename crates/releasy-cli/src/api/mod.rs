@@ -1,0 +1,213 @@
+//! The HTTP client for the Releasy API: base URL, credentials, JSON in and out, error
+//! bodies read into [`ApiError`]. Storage URLs (presigned uploads and downloads) go
+//! through [`ApiClient::storage`], which never carries credentials.
+
+mod credential;
+mod error;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use credential::{Credential, Role};
+pub use error::{ApiError, ClientSetupError};
+
+use crate::config::Settings;
+
+/// The header that makes create-style requests safe to retry.
+const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+/// Set by the server on a response replayed for a repeated idempotency key.
+const REPLAYED: &str = "Idempotent-Replayed";
+/// How long one API call (not a transfer) may take.
+const API_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A JSON response and whether the server replayed it for an idempotency key.
+#[derive(Debug)]
+pub struct Answer<T> {
+    /// The body.
+    pub body: T,
+    /// `true` when the server answered from an earlier request with the same key.
+    pub replayed: bool,
+}
+
+/// A client for one server, acting with one credential.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base_url: reqwest::Url,
+    credential: Credential,
+}
+
+impl ApiClient {
+    /// A client for `settings`' server acting as `role`.
+    ///
+    /// # Errors
+    /// A message naming the missing credential, or the HTTP client's setup error.
+    pub fn new(settings: &Settings, role: Role) -> Result<Self, ClientSetupError> {
+        let credential =
+            Credential::for_role(settings, role).map_err(ClientSetupError::MissingCredentials)?;
+        Ok(Self {
+            http: http_client()?,
+            base_url: settings.url.value.clone(),
+            credential,
+        })
+    }
+
+    /// The client for storage URLs: no credentials, no redirects followed.
+    pub fn storage(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The server's URL for `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> reqwest::Url {
+        let mut url = self.base_url.clone();
+        let joined = format!("{}{path}", self.base_url.path().trim_end_matches('/'));
+        url.set_path(&joined);
+        url
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> (reqwest::Url, reqwest::RequestBuilder) {
+        let url = self.url(path);
+        let request = self
+            .http
+            .request(method, url.clone())
+            .timeout(API_TIMEOUT)
+            .header(reqwest::header::ACCEPT, "application/json");
+        (url, self.credential.apply(request))
+    }
+
+    /// `GET path?query`.
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ApiError> {
+        let (url, request) = self.request(reqwest::Method::GET, path);
+        Ok(send(&url, request.query(query)).await?.body)
+    }
+
+    /// `POST path` with a JSON body and an optional idempotency key.
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        idempotency_key: Option<&str>,
+    ) -> Result<Answer<T>, ApiError> {
+        let (url, mut request) = self.request(reqwest::Method::POST, path);
+        if let Some(key) = idempotency_key {
+            request = request.header(IDEMPOTENCY_KEY, key);
+        }
+        send(&url, request.json(body)).await
+    }
+
+    /// `POST path` without a body (publish, unpublish).
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        let (url, request) = self.request(reqwest::Method::POST, path);
+        Ok(send(&url, request).await?.body)
+    }
+
+    /// `PATCH path` with a JSON body.
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        let (url, request) = self.request(reqwest::Method::PATCH, path);
+        Ok(send(&url, request.json(body)).await?.body)
+    }
+
+    /// `DELETE path`, expecting an empty success.
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn delete(&self, path: &str) -> Result<(), ApiError> {
+        let (url, request) = self.request(reqwest::Method::DELETE, path);
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ApiError::network(&url, e))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(ApiError::from_response(response).await)
+        }
+    }
+}
+
+fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .user_agent(concat!("releasy-cli/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(15))
+        // Per read, not per transfer: a stalled connection fails, a long download does not.
+        .read_timeout(Duration::from_secs(120))
+        // Redirects are followed by hand where the API has them (downloads), so that
+        // credentials never travel to another host.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
+async fn send<T: DeserializeOwned>(
+    url: &reqwest::Url,
+    request: reqwest::RequestBuilder,
+) -> Result<Answer<T>, ApiError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ApiError::network(url, e))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(ApiError::from_response(response).await);
+    }
+    let replayed = response
+        .headers()
+        .get(REPLAYED)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| ApiError::network(url, e))?;
+    let body = serde_json::from_slice(&bytes).map_err(|e| ApiError::Unexpected {
+        status: status.as_u16(),
+        detail: e.to_string(),
+    })?;
+    Ok(Answer { body, replayed })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FlagValues;
+
+    #[test]
+    fn paths_join_onto_a_base_with_a_prefix() {
+        let flags = FlagValues {
+            url: Some("https://example.com/releasy/".into()),
+            admin_key: Some("k".into()),
+            ..FlagValues::default()
+        };
+        let settings = Settings::resolve(&flags, &|_| None).unwrap();
+        let client = ApiClient::new(&settings, Role::Operator).unwrap();
+        assert_eq!(
+            client.url("/v1/releases").as_str(),
+            "https://example.com/releasy/v1/releases"
+        );
+        assert!(ApiClient::new(&settings, Role::Customer).is_err());
+    }
+}

@@ -1,0 +1,191 @@
+//! Operator commands: customers, keys, entitlements, audit events.
+
+use clap::Subcommand;
+
+/// `releasy customer ...`.
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// Create a customer
+    Create {
+        /// Display name
+        #[arg(long)]
+        name: String,
+        /// Plan, such as core or enterprise
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// List customers, newest first
+    List {
+        /// Name contains this text (case-insensitive)
+        #[arg(long)]
+        name: Option<String>,
+        /// Plan equals this text (case-insensitive)
+        #[arg(long)]
+        plan: Option<String>,
+        /// Page size (1 to 200)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=200))]
+        limit: Option<u32>,
+        /// The next_cursor of the previous page
+        #[arg(long, conflicts_with = "all")]
+        cursor: Option<String>,
+        /// Walk every page
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show one customer
+    Get {
+        /// Customer id
+        customer_id: String,
+    },
+    /// Suspend a customer: its keys and download links stop working at once
+    Suspend {
+        /// Customer id
+        customer_id: String,
+    },
+    /// Lift a suspension
+    Unsuspend {
+        /// Customer id
+        customer_id: String,
+    },
+}
+
+/// `releasy key ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a customer API key (the key is shown only once)
+    Create {
+        /// Customer id
+        #[arg(long)]
+        customer: String,
+        /// A label
+        #[arg(long)]
+        name: Option<String>,
+        /// A scope (repeat or separate with commas); every scope when omitted
+        #[arg(long = "scope", value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// Expiry: Unix seconds, 2026-01-01 or 2026-01-01T00:00:00Z
+        #[arg(long, value_parser = parse_time_arg)]
+        expires_at: Option<i64>,
+        /// Key type
+        #[arg(long = "type", value_parser = ["human", "ci", "integration"])]
+        key_type: Option<String>,
+    },
+    /// Revoke a key
+    Revoke {
+        /// Key id
+        api_key_id: String,
+    },
+}
+
+/// `releasy entitlement ...`.
+#[derive(Debug, Subcommand)]
+pub enum EntitlementCommand {
+    /// Entitle a customer to a product
+    Grant {
+        /// Customer id
+        #[arg(long)]
+        customer: String,
+        /// Product
+        #[arg(long)]
+        product: String,
+        /// Start: Unix seconds or a date [default: 0, always]
+        #[arg(long, value_parser = parse_time_arg, default_value = "0")]
+        starts_at: i64,
+        /// End: Unix seconds or a date [default: open-ended]
+        #[arg(long, value_parser = parse_time_arg)]
+        ends_at: Option<i64>,
+        /// Metadata, a JSON object
+        #[arg(long, value_parser = parse_json_object)]
+        metadata: Option<serde_json::Value>,
+    },
+    /// List a customer's entitlements
+    List {
+        /// Customer id
+        #[arg(long)]
+        customer: String,
+        /// Only this product
+        #[arg(long)]
+        product: Option<String>,
+        /// Page size (1 to 200)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=200))]
+        limit: Option<u32>,
+        /// Entitlements to skip
+        #[arg(long)]
+        offset: Option<u64>,
+    },
+    /// Change an entitlement
+    Update {
+        /// Customer id
+        #[arg(long)]
+        customer: String,
+        /// Entitlement id
+        entitlement_id: String,
+        /// New product
+        #[arg(long)]
+        product: Option<String>,
+        /// New start
+        #[arg(long, value_parser = parse_time_arg)]
+        starts_at: Option<i64>,
+        /// New end
+        #[arg(long, value_parser = parse_time_arg, conflicts_with = "no_end")]
+        ends_at: Option<i64>,
+        /// Make it open-ended
+        #[arg(long)]
+        no_end: bool,
+        /// New metadata, a JSON object
+        #[arg(long, value_parser = parse_json_object, conflicts_with = "clear_metadata")]
+        metadata: Option<serde_json::Value>,
+        /// Remove the metadata
+        #[arg(long)]
+        clear_metadata: bool,
+    },
+    /// Remove an entitlement
+    Revoke {
+        /// Customer id
+        #[arg(long)]
+        customer: String,
+        /// Entitlement id
+        entitlement_id: String,
+    },
+}
+
+/// `releasy audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List audit events, newest first
+    List {
+        /// About this customer
+        #[arg(long)]
+        customer: Option<String>,
+        /// By this actor, such as api_key
+        #[arg(long)]
+        actor: Option<String>,
+        /// This event, such as api_key.auth
+        #[arg(long)]
+        event: Option<String>,
+        /// At or after: Unix seconds or a date
+        #[arg(long, value_parser = parse_time_arg)]
+        from: Option<i64>,
+        /// At or before: Unix seconds or a date
+        #[arg(long, value_parser = parse_time_arg)]
+        to: Option<i64>,
+        /// Page size (1 to 200)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=200))]
+        limit: Option<u32>,
+        /// Events to skip
+        #[arg(long)]
+        offset: Option<u64>,
+    },
+}
+
+fn parse_time_arg(raw: &str) -> Result<i64, String> {
+    crate::output::parse_time(raw)
+}
+
+fn parse_json_object(raw: &str) -> Result<serde_json::Value, String> {
+    match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(value) if value.is_object() => Ok(value),
+        Ok(_) => Err("must be a JSON object, such as '{\"seats\": 10}'".to_owned()),
+        Err(e) => Err(format!("invalid JSON: {e}")),
+    }
+}

@@ -1,0 +1,67 @@
+//! `releasy config`: the resolved settings and where each came from. Secrets are
+//! never shown, only whether they are set.
+
+use serde_json::{Value, json};
+
+use super::Context;
+use crate::config::{Secret, Source, Sourced};
+use crate::output::Table;
+
+/// Prints the settings.
+pub fn run(ctx: &Context) {
+    let settings = &ctx.settings;
+    let secret = |s: &Option<Sourced<Secret>>| match s {
+        Some(s) => json!({ "set": true, "source": s.source }),
+        None => json!({ "set": false, "source": Value::Null }),
+    };
+    let value = json!({
+        "url": { "value": settings.url.value.as_str(), "source": settings.url.source },
+        "admin_key": secret(&settings.admin_key),
+        "api_key": secret(&settings.api_key),
+        "operator_token": secret(&settings.operator_token),
+        "profile_file": settings.profile_file.as_ref().map(|p| p.display().to_string()),
+        "profile": settings.profile,
+    });
+    ctx.output.emit(&value, || {
+        let mut table = Table::new(&["setting", "value", "source"]);
+        table.row(vec![
+            "url".into(),
+            settings.url.value.to_string(),
+            source_name(Some(settings.url.source)),
+        ]);
+        for (name, s) in [
+            ("admin key", &settings.admin_key),
+            ("api key", &settings.api_key),
+            ("operator token", &settings.operator_token),
+        ] {
+            let shown = if s.is_some() { "(set)" } else { "(not set)" };
+            table.row(vec![
+                name.into(),
+                shown.into(),
+                source_name(s.as_ref().map(|s| s.source)),
+            ]);
+        }
+        let file = settings
+            .profile_file
+            .as_ref()
+            .map_or_else(|| "(none)".to_owned(), |p| p.display().to_string());
+        table.row(vec!["profile file".into(), file, String::new()]);
+        table.row(vec![
+            "profile".into(),
+            settings.profile.clone().unwrap_or_else(|| "(none)".into()),
+            String::new(),
+        ]);
+        table.render("")
+    });
+}
+
+fn source_name(source: Option<Source>) -> String {
+    match source {
+        Some(Source::Flag) => "flag",
+        Some(Source::Env) => "environment",
+        Some(Source::Profile) => "profile file",
+        Some(Source::Default) => "default",
+        None => "-",
+    }
+    .to_owned()
+}

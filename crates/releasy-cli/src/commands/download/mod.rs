@@ -1,0 +1,231 @@
+//! `releasy download PRODUCT [--version V] [--platform P] [--file NAME] [-o PATH]`:
+//! choose the artifact, get a download token, follow the redirect, stream into
+//! `PATH.part` (resuming with `Range` from what is already there), verify the sha256
+//! against the listed checksum, and only then rename to `PATH`. On a mismatch the
+//! partial file is deleted and the run fails with exit code 7.
+
+mod local;
+mod select;
+
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::Context;
+use crate::api::{ApiError, Role};
+use crate::cli::DownloadArgs;
+use crate::dto::{ArtifactSummary, Release, TokenRequest, TokenResponse};
+use crate::error::CliError;
+use crate::transfer::{Fetch, Progress, ProgressMode, fetch};
+use local::{digest, file_len, part_path, prefix_hasher, remove, target_path};
+use select::{choose_artifact, choose_release};
+
+/// Sent with each download token, kept in the server's records.
+const PURPOSE: &str = "releasy-cli download";
+
+/// What was done.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum DownloadStatus {
+    /// Downloaded (and verified) now.
+    Downloaded,
+    /// The target already held the artifact.
+    AlreadyPresent,
+}
+
+/// What `download --json` prints.
+#[derive(Debug, Serialize)]
+struct DownloadReport {
+    path: String,
+    product: String,
+    version: String,
+    platform: String,
+    file_name: String,
+    artifact_id: String,
+    size: u64,
+    sha256: String,
+    resumed_from: u64,
+    status: DownloadStatus,
+}
+
+/// Runs `download`.
+///
+/// # Errors
+/// [`CliError`]; [`CliError::ChecksumMismatch`] when the bytes do not match.
+pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
+    let client = ctx.client(Role::Customer)?;
+    let version = args.version.as_deref().map(str::trim);
+    let release = choose_release(&client, args.product.trim(), version).await?;
+    let artifact = choose_artifact(&release, args.platform.as_deref(), args.file.as_deref())?;
+    let target = target_path(args.output.as_deref(), artifact.file_name(), &artifact.id);
+    let part = part_path(&target);
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| CliError::io(dir, e))?;
+    }
+    let expected = artifact.checksum.to_ascii_lowercase();
+    let size = artifact.size;
+
+    if file_len(&target).await == Some(size)
+        && digest(&target, size, ctx.progress).await? == expected
+    {
+        report(
+            ctx,
+            &release,
+            &artifact,
+            &target,
+            0,
+            DownloadStatus::AlreadyPresent,
+        );
+        return Ok(());
+    }
+
+    let (mut hasher, mut offset) = resume_point(&target, &part, size, ctx.progress).await?;
+    let mut restarted = false;
+    loop {
+        let token: TokenResponse = client
+            .post(
+                "/v1/downloads/token",
+                &TokenRequest {
+                    artifact_id: artifact.id.clone(),
+                    purpose: PURPOSE.to_owned(),
+                },
+                None,
+            )
+            .await?
+            .body;
+        if offset > 0 {
+            ctx.output
+                .note(&format!("resuming {} from byte {offset}", target.display()));
+        }
+        let label = format!("download {}", artifact.file_name());
+        let mode = ctx.progress;
+        let outcome = fetch(
+            client.storage(),
+            &token.download_url,
+            &part,
+            size,
+            hasher,
+            offset,
+            |from| Progress::start(mode, label.clone(), size, from),
+        )
+        .await?;
+        let fetched = match outcome {
+            Fetch::Complete(fetched) => fetched,
+            Fetch::RangeRefused if !restarted => {
+                remove(&part).await?;
+                (hasher, offset, restarted) = (Sha256::new(), 0, true);
+                continue;
+            }
+            Fetch::RangeRefused => {
+                return Err(ApiError::Unexpected {
+                    status: 416,
+                    detail: "the storage refused a download from the start".to_owned(),
+                }
+                .into());
+            }
+        };
+        if fetched.bytes == size && fetched.sha256 == expected {
+            tokio::fs::rename(&part, &target)
+                .await
+                .map_err(|e| CliError::io(&target, e))?;
+            report(
+                ctx,
+                &release,
+                &artifact,
+                &target,
+                fetched.resumed_from,
+                DownloadStatus::Downloaded,
+            );
+            return Ok(());
+        }
+        remove(&part).await?;
+        if fetched.resumed_from > 0 && !restarted {
+            // The partial file was not the start of this artifact: start over once.
+            ctx.output.note(
+                "checksum mismatch after resuming: the partial file was something else; \
+                 downloading again from the start",
+            );
+            (hasher, offset, restarted) = (Sha256::new(), 0, true);
+            continue;
+        }
+        return Err(CliError::ChecksumMismatch {
+            path: target,
+            expected,
+            actual: fetched.sha256,
+        });
+    }
+}
+
+/// Where to continue from: `PATH.part` when present, else a `PATH` shorter than the
+/// artifact (moved to `PATH.part`), hashed so far; or nothing.
+async fn resume_point(
+    target: &Path,
+    part: &Path,
+    size: u64,
+    mode: ProgressMode,
+) -> Result<(Sha256, u64), CliError> {
+    let partial = match file_len(part).await {
+        Some(len) => Some(len),
+        None => match file_len(target).await {
+            Some(len) if len > 0 && len < size => {
+                tokio::fs::rename(target, part)
+                    .await
+                    .map_err(|e| CliError::io(target, e))?;
+                Some(len)
+            }
+            _ => None,
+        },
+    };
+    match partial {
+        Some(len) if len > 0 && len < size => prefix_hasher(part, len, mode).await,
+        Some(_) => {
+            // Empty, or not shorter than the artifact: nothing to keep.
+            remove(part).await?;
+            Ok((Sha256::new(), 0))
+        }
+        None => Ok((Sha256::new(), 0)),
+    }
+}
+
+fn report(
+    ctx: &Context,
+    release: &Release,
+    artifact: &ArtifactSummary,
+    target: &Path,
+    resumed_from: u64,
+    status: DownloadStatus,
+) {
+    let report = DownloadReport {
+        path: target.display().to_string(),
+        product: release.product.clone(),
+        version: release.version.clone(),
+        platform: artifact.platform.clone(),
+        file_name: artifact.file_name().to_owned(),
+        artifact_id: artifact.id.clone(),
+        size: artifact.size,
+        sha256: artifact.checksum.to_ascii_lowercase(),
+        resumed_from,
+        status,
+    };
+    ctx.output.emit(&report, || {
+        let what = match status {
+            DownloadStatus::Downloaded if resumed_from > 0 => {
+                format!("downloaded (resumed from byte {resumed_from})")
+            }
+            DownloadStatus::Downloaded => "downloaded".to_owned(),
+            DownloadStatus::AlreadyPresent => "already present".to_owned(),
+        };
+        format!(
+            "{} {} ({}) {what}: {}, {} bytes, sha256 {} verified",
+            report.product,
+            report.version,
+            report.platform,
+            report.path,
+            report.size,
+            report.sha256
+        )
+    });
+}

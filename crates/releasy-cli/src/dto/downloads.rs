@@ -1,0 +1,19 @@
+//! Download token bodies.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/downloads/token`.
+#[derive(Debug, Serialize)]
+pub struct TokenRequest {
+    /// The artifact.
+    pub artifact_id: String,
+    /// Why (kept with the token).
+    pub purpose: String,
+}
+
+/// A download link (a secret: never printed).
+#[derive(Debug, Deserialize)]
+pub struct TokenResponse {
+    /// `GET` it, following the redirect.
+    pub download_url: String,
+}

@@ -1,0 +1,20 @@
+//! The API's request and response bodies, as the contract spells them. The CLI keeps
+//! its own copies (it speaks HTTP only), and `--json` prints these shapes.
+
+mod artifacts;
+mod audit;
+mod customers;
+mod downloads;
+mod entitlements;
+mod error;
+mod keys;
+mod releases;
+
+pub use artifacts::{Artifact, PresignRequest, PresignResponse, RegisterRequest};
+pub use audit::AuditEventList;
+pub use customers::{CreateCustomer, Customer, CustomerList, UpdateCustomer};
+pub use downloads::{TokenRequest, TokenResponse};
+pub use entitlements::{CreateEntitlement, Entitlement, EntitlementList, UpdateEntitlement};
+pub use error::ErrorBody;
+pub use keys::{CreateKey, CreatedKey, RevokeKey, RevokedKey};
+pub use releases::{ArtifactSummary, CreateRelease, Release, ReleaseList};

@@ -1,0 +1,70 @@
+//! Release bodies.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/releases`.
+#[derive(Debug, Serialize)]
+pub struct CreateRelease {
+    /// Product.
+    pub product: String,
+    /// Version.
+    pub version: String,
+}
+
+/// An artifact as a release listing shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ArtifactSummary {
+    /// Artifact id.
+    pub id: String,
+    /// Where its bytes are stored; the last segment is the file name.
+    pub object_key: String,
+    /// sha256, 64 hex characters.
+    pub checksum: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Platform.
+    pub platform: String,
+    /// Registration time (Unix seconds).
+    pub created_at: i64,
+}
+
+impl ArtifactSummary {
+    /// The file name: the object key's last segment.
+    pub fn file_name(&self) -> &str {
+        self.object_key
+            .rsplit('/')
+            .next()
+            .unwrap_or(self.object_key.as_str())
+    }
+}
+
+/// A release.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Release {
+    /// Release id.
+    pub id: String,
+    /// Product.
+    pub product: String,
+    /// Version.
+    pub version: String,
+    /// `draft` or `published`.
+    pub status: String,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+    /// Publication time (Unix seconds).
+    pub published_at: Option<i64>,
+    /// Artifacts, when asked for.
+    #[serde(default)]
+    pub artifacts: Option<Vec<ArtifactSummary>>,
+}
+
+/// `GET /v1/releases`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReleaseList {
+    /// The releases, newest first.
+    pub releases: Vec<Release>,
+    /// Page size used.
+    pub limit: i64,
+    /// Offset used.
+    pub offset: i64,
+}

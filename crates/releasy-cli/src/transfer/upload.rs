@@ -1,0 +1,72 @@
+//! A streamed `PUT` of a file to a presigned URL, hashing the bytes as they go.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio_util::io::ReaderStream;
+
+use super::{CHUNK, Progress, hex};
+use crate::api::ApiError;
+use crate::error::CliError;
+
+/// What went over the wire so far.
+#[derive(Debug, Default)]
+struct Tally {
+    hasher: Sha256,
+    bytes: u64,
+}
+
+/// Uploads `path` (`size` bytes) to `upload_url` with a `Content-Length`, and returns
+/// the sha256 of the bytes sent.
+///
+/// # Errors
+/// [`CliError::Io`] when the file cannot be read, [`CliError::FileChanged`] when its
+/// size changed, [`CliError::Api`] when the storage refused or failed.
+pub async fn put_file(
+    http: &reqwest::Client,
+    upload_url: &str,
+    path: &Path,
+    size: u64,
+    progress: &Progress,
+) -> Result<String, CliError> {
+    let url = reqwest::Url::parse(upload_url).map_err(|e| ApiError::Unexpected {
+        status: 200,
+        detail: format!("the upload URL is not a URL: {e}"),
+    })?;
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| CliError::io(path, e))?;
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let counted = {
+        let tally = Arc::clone(&tally);
+        let progress = progress.clone();
+        ReaderStream::with_capacity(file, CHUNK).map(move |chunk| {
+            if let Ok(bytes) = &chunk {
+                let mut tally = tally.lock().unwrap_or_else(PoisonError::into_inner);
+                tally.hasher.update(bytes);
+                tally.bytes += bytes.len() as u64;
+                progress.advance(bytes.len() as u64);
+            }
+            chunk
+        })
+    };
+    let response = http
+        .put(url.clone())
+        .header(reqwest::header::CONTENT_LENGTH, size)
+        .body(reqwest::Body::wrap_stream(counted))
+        .send()
+        .await
+        .map_err(|e| ApiError::network(&url, e))?;
+    if !response.status().is_success() {
+        return Err(ApiError::from_response(response).await.into());
+    }
+    let tally = std::mem::take(&mut *tally.lock().unwrap_or_else(PoisonError::into_inner));
+    if tally.bytes != size {
+        return Err(CliError::FileChanged {
+            path: path.to_owned(),
+        });
+    }
+    Ok(hex(tally.hasher))
+}

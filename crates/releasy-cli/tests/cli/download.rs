@@ -1,0 +1,218 @@
+//! Customer downloads: newest version, checksum verification, resuming, and a
+//! corrupted stored object.
+
+use std::path::Path;
+
+use crate::helpers::{Storage, TestServer, file_sha256, write_file};
+
+/// Publishes `acme-agent` 1.0.0 and 1.1.0 (two platforms each); returns the sha256 of
+/// 1.1.0's linux file.
+async fn publish_two_versions(server: &TestServer) -> String {
+    let mut newest = String::new();
+    for (version, seed) in [("1.0.0", 1), ("1.1.0", 2)] {
+        let dir = server.path(version);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let linux = write_file(&dir.join("agent.tar.gz"), 2 * 1024 * 1024 + 123, seed);
+        write_file(&dir.join("agent.zip"), 5000, seed + 10);
+        server
+            .admin()
+            .args(["publish", "--product", "acme-agent", "--version", version])
+            .arg(format!("{version}/agent.tar.gz:linux-x86_64"))
+            .arg(format!("{version}/agent.zip:darwin-arm64"))
+            .run()
+            .await
+            .ok();
+        newest = linux;
+    }
+    newest
+}
+
+fn exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+async fn download_flow(storage: Storage) {
+    let server = TestServer::start(storage).await;
+    let newest = publish_two_versions(&server).await;
+    let (_, api_key) = server.entitled_customer("acme-agent").await;
+
+    let visible = server
+        .customer(&api_key)
+        .args(["releases", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(visible["releases"].as_array().expect("releases").len(), 2);
+
+    // No version: the newest; one platform chosen; verified.
+    let report = server
+        .customer(&api_key)
+        .args([
+            "download",
+            "acme-agent",
+            "--platform",
+            "linux-x86_64",
+            "--json",
+        ])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(report["version"], "1.1.0");
+    assert_eq!(report["status"], "downloaded");
+    assert_eq!(report["resumed_from"], 0);
+    assert_eq!(report["sha256"], newest.as_str());
+    let target = server.path("agent.tar.gz");
+    assert_eq!(file_sha256(&target), newest);
+    assert!(!exists(&server.path("agent.tar.gz.part")));
+
+    // Again: already there, nothing fetched.
+    let again = server
+        .customer(&api_key)
+        .args([
+            "download",
+            "acme-agent",
+            "--platform",
+            "linux-x86_64",
+            "--json",
+        ])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(again["status"], "already_present");
+
+    // An older version into a new directory.
+    let old = server
+        .customer(&api_key)
+        .args(["download", "acme-agent", "--version", "1.0.0"])
+        .args(["--platform", "darwin-arm64", "-o", "old/"])
+        .run()
+        .await
+        .ok();
+    assert!(old.stdout.contains("sha256"), "{old:#?}");
+    assert_eq!(
+        file_sha256(&server.path("old/agent.zip")),
+        file_sha256(&server.path("1.0.0/agent.zip"))
+    );
+
+    // Two platforms and no --platform: a usage error.
+    server
+        .customer(&api_key)
+        .args(["download", "acme-agent"])
+        .run()
+        .await
+        .fails_with(2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_download_verifies_the_checksum_embedded() {
+    download_flow(Storage::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_download_verifies_the_checksum_s3() {
+    download_flow(Storage::S3).await;
+}
+
+async fn resume_flow(storage: Storage) {
+    let server = TestServer::start(storage).await;
+    let newest = publish_two_versions(&server).await;
+    let (_, api_key) = server.entitled_customer("acme-agent").await;
+    let download = || {
+        server
+            .customer(&api_key)
+            .args(["download", "acme-agent", "--platform", "linux-x86_64"])
+    };
+    download().run().await.ok();
+    let target = server.path("agent.tar.gz");
+    let full = std::fs::read(&target).expect("read");
+
+    // A truncated target: only the rest is fetched (the server answered 206).
+    let keep = full.len() / 3;
+    std::fs::write(&target, &full[..keep]).expect("truncate");
+    let report = download().arg("--json").run().await.ok().json();
+    assert_eq!(report["resumed_from"], keep as u64, "{report}");
+    assert_eq!(report["status"], "downloaded");
+    assert_eq!(file_sha256(&target), newest);
+
+    // A `.part` left by an interrupted run, in human mode.
+    std::fs::remove_file(&target).expect("remove");
+    let part = server.path("agent.tar.gz.part");
+    std::fs::write(&part, &full[..full.len() - 1000]).expect("part");
+    let human = download().run().await.ok();
+    assert!(human.stderr.contains("resuming"), "{human:#?}");
+    assert!(human.stdout.contains("resumed from byte"), "{human:#?}");
+    assert_eq!(file_sha256(&target), newest);
+    assert!(!exists(&part));
+
+    // A `.part` that is not the start of this artifact: detected, downloaded again.
+    std::fs::remove_file(&target).expect("remove");
+    std::fs::write(&part, vec![0_u8; 4096]).expect("part");
+    let report = download().arg("--json").run().await.ok().json();
+    assert_eq!(report["resumed_from"], 0, "{report}");
+    assert_eq!(file_sha256(&target), newest);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumed_download_from_a_truncated_file_embedded() {
+    resume_flow(Storage::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumed_download_from_a_truncated_file_s3() {
+    resume_flow(Storage::S3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupted_stored_object_is_detected_and_the_file_deleted() {
+    let server = TestServer::start(Storage::Embedded).await;
+    publish_two_versions(&server).await;
+    let (_, api_key) = server.entitled_customer("acme-agent").await;
+    let release = server
+        .release("acme-agent", "1.1.0")
+        .await
+        .expect("release");
+    let artifact = release["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .find(|a| a["platform"] == "linux-x86_64")
+        .expect("linux artifact")
+        .clone();
+    let object = server
+        .embedded_object_path(artifact["object_key"].as_str().expect("key"))
+        .expect("embedded store");
+    let len = std::fs::metadata(&object).expect("object").len() as usize;
+    // Same length, different bytes.
+    write_file(&object, len, 200);
+
+    let outcome = server
+        .customer(&api_key)
+        .args(["download", "acme-agent", "--version", "1.1.0"])
+        .args(["--platform", "linux-x86_64"])
+        .run()
+        .await
+        .fails_with(7);
+    assert!(outcome.stderr.contains("checksum_mismatch"), "{outcome:#?}");
+    assert!(!exists(&server.path("agent.tar.gz")));
+    assert!(!exists(&server.path("agent.tar.gz.part")));
+
+    let outcome = server
+        .customer(&api_key)
+        .args([
+            "download",
+            "acme-agent",
+            "--platform",
+            "linux-x86_64",
+            "--json",
+        ])
+        .run()
+        .await
+        .fails_with(7);
+    let error = outcome.error_json();
+    assert_eq!(error["error"]["code"], "checksum_mismatch");
+    assert_eq!(error["exit_code"], 7);
+    assert!(!exists(&server.path("agent.tar.gz")));
+}

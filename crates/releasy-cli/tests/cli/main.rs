@@ -1,0 +1,10 @@
+//! The `releasy` binary run as a subprocess against a real `releasy-server` started
+//! in this process on a random loopback port (SQLite or PostgreSQL; the embedded store
+//! or an in-process S3 server).
+
+mod config;
+mod download;
+mod errors;
+mod helpers;
+mod operator;
+mod publish;

@@ -1,0 +1,261 @@
+//! Operator commands: customers, keys, entitlements and the audit trail, read back
+//! through `--json`.
+
+use crate::helpers::{Storage, TestServer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_commands_with_json_output() {
+    let server = TestServer::start(Storage::Embedded).await;
+    let admin = || server.admin();
+
+    // Customers.
+    let acme = admin()
+        .args([
+            "customer",
+            "create",
+            "--name",
+            "Acme Corp",
+            "--plan",
+            "core",
+            "--json",
+        ])
+        .run()
+        .await
+        .ok()
+        .json();
+    let acme_id = acme["id"].as_str().expect("id").to_owned();
+    assert_eq!(acme["plan"], "core");
+    assert!(acme["suspended_at"].is_null());
+    admin()
+        .args(["customer", "create", "--name", "Globex", "--json"])
+        .run()
+        .await
+        .ok();
+
+    let list = admin()
+        .args(["customer", "list", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(list["customers"].as_array().expect("customers").len(), 2);
+    let filtered = admin()
+        .args(["customer", "list", "--name", "acme", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(filtered["customers"][0]["id"], acme_id.as_str());
+    assert_eq!(
+        filtered["customers"].as_array().expect("customers").len(),
+        1
+    );
+    let paged = admin()
+        .args(["customer", "list", "--limit", "1", "--all", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(paged["customers"].as_array().expect("customers").len(), 2);
+    assert!(paged["next_cursor"].is_null());
+    let table = admin().args(["customer", "list"]).run().await.ok();
+    assert!(table.stdout.contains("Acme Corp") && table.stdout.contains("Globex"));
+
+    let got = admin()
+        .args(["customer", "get", &acme_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(got["name"], "Acme Corp");
+
+    // Keys.
+    let key = admin()
+        .args(["key", "create", "--customer", &acme_id, "--name", "ci"])
+        .args(["--scope", "releases:read,downloads:token", "--type", "ci"])
+        .args(["--expires-at", "2100-01-01", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let api_key = key["api_key"].as_str().expect("api_key").to_owned();
+    let key_id = key["api_key_id"].as_str().expect("api_key_id").to_owned();
+    assert!(api_key.starts_with("releasy_"));
+    assert_eq!(key["key_type"], "ci");
+    assert_eq!(key["expires_at"], 4_102_444_800_i64);
+    let mut scopes: Vec<&str> = key["scopes"]
+        .as_array()
+        .expect("scopes")
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    scopes.sort_unstable();
+    assert_eq!(scopes, ["downloads:token", "releases:read"]);
+
+    // Entitlements.
+    let granted = admin()
+        .args([
+            "entitlement",
+            "grant",
+            "--customer",
+            &acme_id,
+            "--product",
+            "acme-agent",
+        ])
+        .args(["--metadata", r#"{"seats": 10}"#, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let entitlement_id = granted["id"].as_str().expect("id").to_owned();
+    assert_eq!(granted["starts_at"], 0);
+    assert!(granted["ends_at"].is_null());
+    assert_eq!(granted["metadata"]["seats"], 10);
+    let listed = admin()
+        .args(["entitlement", "list", "--customer", &acme_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(listed["entitlements"][0]["id"], entitlement_id.as_str());
+    let updated = admin()
+        .args([
+            "entitlement",
+            "update",
+            "--customer",
+            &acme_id,
+            &entitlement_id,
+        ])
+        .args(["--ends-at", "2100-01-01", "--clear-metadata", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(updated["ends_at"], 4_102_444_800_i64);
+    assert!(updated["metadata"].is_null());
+    let reopened = admin()
+        .args([
+            "entitlement",
+            "update",
+            "--customer",
+            &acme_id,
+            &entitlement_id,
+        ])
+        .args(["--no-end", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert!(reopened["ends_at"].is_null());
+
+    // The customer uses its key; the audit trail shows it.
+    server
+        .customer(&api_key)
+        .args(["releases", "--json"])
+        .run()
+        .await
+        .ok();
+    let audit = admin()
+        .args([
+            "audit",
+            "list",
+            "--customer",
+            &acme_id,
+            "--event",
+            "api_key.auth",
+        ])
+        .arg("--json")
+        .run()
+        .await
+        .ok()
+        .json();
+    let events = audit["events"].as_array().expect("events");
+    assert!(!events.is_empty(), "{audit}");
+    assert_eq!(events[0]["payload"]["outcome"], "accept");
+    assert_eq!(events[0]["payload"]["api_key_id"], key_id.as_str());
+
+    // Suspension stops the key; lifting it restores it.
+    let suspended = admin()
+        .args(["customer", "suspend", &acme_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert!(suspended["suspended_at"].is_i64());
+    server
+        .customer(&api_key)
+        .args(["releases"])
+        .run()
+        .await
+        .fails_with(3);
+    let resumed = admin()
+        .args(["customer", "unsuspend", &acme_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert!(resumed["suspended_at"].is_null());
+    server
+        .customer(&api_key)
+        .args(["releases"])
+        .run()
+        .await
+        .ok();
+
+    // Revocation.
+    let revoked = admin()
+        .args(["key", "revoke", &key_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(revoked["api_key_id"], key_id.as_str());
+    let rejected = server
+        .customer(&api_key)
+        .args(["releases", "--json"])
+        .run()
+        .await
+        .fails_with(3);
+    assert_eq!(rejected.error_json()["error"]["code"], "unauthorized");
+    let audit = admin()
+        .args(["audit", "list", "--customer", &acme_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert!(
+        audit["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["payload"]["reason"] == "revoked"),
+        "{audit}"
+    );
+
+    let gone = admin()
+        .args([
+            "entitlement",
+            "revoke",
+            "--customer",
+            &acme_id,
+            &entitlement_id,
+        ])
+        .arg("--json")
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(gone["revoked"], true);
+    let listed = admin()
+        .args(["entitlement", "list", "--customer", &acme_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert!(
+        listed["entitlements"]
+            .as_array()
+            .expect("entitlements")
+            .is_empty()
+    );
+}
