@@ -41,7 +41,7 @@ async fn main() -> ExitCode {
     };
     // actix-web stops gracefully on SIGTERM and Ctrl-C: in-flight requests finish
     // (up to 30 s), new connections are refused.
-    match running.server.await {
+    match running.run().await {
         Ok(()) => {
             tracing::info!("releasy-server stopped");
             ExitCode::SUCCESS

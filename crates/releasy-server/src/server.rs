@@ -11,7 +11,7 @@ use releasy_crypto::{Argon2Hasher, OsSecrets};
 use releasy_domain::ports::{Clock, OperatorTokenVerifier, SystemClock};
 use releasy_domain::{Limits, Ports, Services};
 use releasy_http::{AdminKey, AppState};
-use releasy_store_diesel::{Database, StoreError};
+use releasy_store_diesel::{BatchPolicy, BatchedAudit, Database, StoreError};
 
 use crate::bootstrap::{BootstrapError, generated_admin_key};
 use crate::settings::Settings;
@@ -50,6 +50,23 @@ pub struct RunningServer {
     pub handle: actix_web::dev::ServerHandle,
     /// Completes when it has stopped.
     pub server: actix_web::dev::Server,
+    /// The audit trail's write-behind queue, written out by [`RunningServer::run`].
+    pub audit: BatchedAudit,
+}
+
+impl RunningServer {
+    /// Serves until stopped (SIGTERM, Ctrl-C or the handle), then writes out the
+    /// audit events still queued, so a graceful shutdown loses none.
+    ///
+    /// # Errors
+    /// The server's I/O error.
+    pub async fn run(self) -> std::io::Result<()> {
+        let served = self.server.await;
+        if let Err(err) = self.audit.shutdown().await {
+            tracing::error!(error = %err, "audit events could not be written at shutdown");
+        }
+        served
+    }
 }
 
 impl std::fmt::Debug for RunningServer {
@@ -134,11 +151,18 @@ async fn start_listening(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let storage = ArtifactStorage::from_settings(&settings, clock.clone())?;
     let repositories = database.repositories();
+    let audit = BatchedAudit::start(
+        repositories.audit.clone(),
+        BatchPolicy {
+            max_delay: Duration::from_millis(settings.audit_flush_interval_ms),
+            ..BatchPolicy::default()
+        },
+    );
     let pepper = settings.api_key_pepper.clone().map(String::into_bytes);
     let ports = Ports {
         customers: repositories.customers,
         api_keys: repositories.api_keys,
-        audit: repositories.audit,
+        audit: Arc::new(audit.clone()),
         idempotency: repositories.idempotency,
         releases: repositories.releases,
         artifacts: repositories.artifacts,
@@ -183,5 +207,6 @@ async fn start_listening(
         addr,
         handle: server.handle(),
         server,
+        audit,
     })
 }

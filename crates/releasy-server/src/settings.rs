@@ -114,6 +114,8 @@ pub struct Settings {
     pub presign_expires_seconds: i64,
     /// Signs the embedded store's URLs; generated into the data directory when unset.
     pub storage_signing_secret: Option<String>,
+    /// How long audit events may wait in the write-behind queue, in milliseconds.
+    pub audit_flush_interval_ms: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -169,6 +171,7 @@ struct RawSettings {
     artifact_path_style: Option<String>,
     artifact_presign_expires_seconds: Option<String>,
     storage_signing_secret: Option<String>,
+    audit_flush_interval_ms: Option<String>,
 }
 
 /// The default data directory, relative to the working directory.
@@ -289,6 +292,12 @@ impl Settings {
                 }
                 other => other,
             },
+            audit_flush_interval_ms: number(
+                "RELEASY_AUDIT_FLUSH_INTERVAL_MS",
+                raw.audit_flush_interval_ms,
+                50,
+                1..=60_000,
+            )? as u64,
         })
     }
 }
@@ -495,6 +504,7 @@ mod tests {
             ("RELEASY_DATABASE_MAX_CONNECTIONS", "0"),
             ("RELEASY_DOWNLOAD_TOKEN_TTL_SECONDS", "ten"),
             ("RELEASY_STORAGE_SIGNING_SECRET", "too-short"),
+            ("RELEASY_AUDIT_FLUSH_INTERVAL_MS", "0"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}: {err}");

@@ -258,3 +258,65 @@ fn invalid_configuration_stops_startup_naming_the_variable() {
         "nothing is written before the configuration is valid"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_shutdown_writes_every_queued_audit_event() {
+    let cwd = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let vars = [
+        ("RELEASY_BIND_ADDR", format!("127.0.0.1:{port}")),
+        ("RELEASY_ADMIN_API_KEY", "ops-key".to_owned()),
+        // Nothing is written before the shutdown unless the shutdown writes it.
+        ("RELEASY_AUDIT_FLUSH_INTERVAL_MS", "60000".to_owned()),
+    ];
+    let mut child = spawn(cwd.path(), &vars);
+    wait_until_live(&base, &mut child).await;
+    let client = reqwest::Client::new();
+    let customer: Value = create_customer(&base, "ops-key")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key: Value = client
+        .post(format!("{base}/v1/admin/keys"))
+        .header("x-releasy-admin-key", "ops-key")
+        .json(&json!({"customer_id": customer["id"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for _ in 0..25 {
+        let response = client
+            .post(format!("{base}/v1/auth/introspect"))
+            .header("x-releasy-api-key", key["api_key"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let (exit, output) = terminate(&mut child);
+    assert!(exit.success(), "{output}");
+
+    let mut again = spawn(cwd.path(), &vars);
+    wait_until_live(&base, &mut again).await;
+    let events: Value = client
+        .get(format!(
+            "{base}/v1/admin/audit-events?event=api_key.auth&limit=200"
+        ))
+        .header("x-releasy-admin-key", "ops-key")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        events["events"].as_array().unwrap().len(),
+        25,
+        "every accept survived the restart"
+    );
+    terminate(&mut again);
+}

@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+mod audit_batcher;
 mod error;
 mod postgres;
 mod repos;
@@ -26,6 +27,7 @@ use releasy_domain::ports::{
     ReleaseRepository,
 };
 
+pub use audit_batcher::{BatchPolicy, BatchedAudit, FlushError};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use url::{DatabaseUrl, InvalidDatabaseUrl};

@@ -117,7 +117,9 @@ impl ApiKeyAuthenticator {
                 .upgrade_hash(candidate.id, &upgraded, &secret.lookup())
                 .await?;
         }
-        self.keys.touch_last_used(candidate.id, now).await?;
+        if needs_last_use_recorded(candidate.last_used_at, now) {
+            self.keys.touch_last_used(candidate.id, now).await?;
+        }
         self.audit
             .record(&AuditEvent::api_key_auth(
                 AuthReason::Ok,
@@ -147,7 +149,7 @@ impl ApiKeyAuthenticator {
     }
 
     /// Records a rejection; a failure to record it wins over the rejection itself, so a
-    /// request is never answered without its audit event being stored.
+    /// request is never answered without the audit port having taken its event.
     async fn reject(
         &self,
         reason: AuthReason,
@@ -165,6 +167,15 @@ impl ApiKeyAuthenticator {
             Err(err) => AuthFailure::Repo(err),
         }
     }
+}
+
+/// How stale `last_used_at` may get before a request records it again: one write per key
+/// per minute instead of one per request.
+pub const LAST_USE_RESOLUTION_SECONDS: i64 = 60;
+
+/// Whether a use at `now` should be recorded, given the last recorded one.
+fn needs_last_use_recorded(last_used_at: Option<Timestamp>, now: Timestamp) -> bool {
+    last_used_at.is_none_or(|last| last.plus_seconds(LAST_USE_RESOLUTION_SECONDS) <= now)
 }
 
 /// The checks after a key's secret matched, in the contract's order: revoked, expired,
@@ -208,10 +219,18 @@ mod tests {
             expires_at: None,
             revoked_at: None,
             customer_suspended_at: None,
+            last_used_at: None,
         }
     }
 
     const NOW: Timestamp = Timestamp::from_unix_seconds(1_000);
+
+    #[test]
+    fn last_use_is_recorded_at_most_once_a_minute() {
+        assert!(needs_last_use_recorded(None, NOW));
+        assert!(!needs_last_use_recorded(Some(NOW.plus_seconds(-59)), NOW));
+        assert!(needs_last_use_recorded(Some(NOW.plus_seconds(-60)), NOW));
+    }
 
     #[test]
     fn a_clean_key_is_accepted_with_its_scopes() {

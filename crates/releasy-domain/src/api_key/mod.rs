@@ -8,7 +8,9 @@ mod scope;
 mod secret;
 mod service;
 
-pub use authenticate::{ApiKeyAuthenticator, AuthFailure, AuthenticatedKey, MissingScope};
+pub use authenticate::{
+    ApiKeyAuthenticator, AuthFailure, AuthenticatedKey, LAST_USE_RESOLUTION_SECONDS, MissingScope,
+};
 pub use key_type::KeyType;
 pub use model::{ApiKey, AuthCandidate, KeyName, NewApiKeyRequest};
 pub use scope::{Scope, ScopeSet};

@@ -74,4 +74,6 @@ pub struct AuthCandidate {
     pub revoked_at: Option<Timestamp>,
     /// When its customer was suspended, if they are.
     pub customer_suspended_at: Option<Timestamp>,
+    /// When it last authenticated a request (recorded at most once a minute).
+    pub last_used_at: Option<Timestamp>,
 }

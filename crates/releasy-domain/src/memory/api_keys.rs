@@ -65,6 +65,7 @@ impl ApiKeyRepository for InMemoryApiKeys {
                 expires_at: key.expires_at,
                 revoked_at: key.revoked_at,
                 customer_suspended_at: customer.and_then(|c| c.suspended_at),
+                last_used_at: key.last_used_at,
             });
         }
         Ok(candidates)

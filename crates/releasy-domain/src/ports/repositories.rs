@@ -84,6 +84,15 @@ pub trait AuditRepository: Send + Sync + std::fmt::Debug {
     /// Appends an event.
     async fn record(&self, event: &AuditEvent) -> Result<(), RepoError>;
 
+    /// Appends several events at once, all or none (adapters write them in one
+    /// statement or transaction).
+    async fn record_many(&self, events: &[AuditEvent]) -> Result<(), RepoError> {
+        for event in events {
+            self.record(event).await?;
+        }
+        Ok(())
+    }
+
     /// Events matching `filter`, newest first (by `created_at`, then id, descending).
     async fn list(
         &self,

@@ -60,6 +60,7 @@ macro_rules! api_key_repository {
                         api_keys::key_type,
                         api_keys::expires_at,
                         api_keys::revoked_at,
+                        api_keys::last_used_at,
                         customers::suspended_at,
                     ))
                     .load(&mut *conn)

@@ -1,7 +1,8 @@
-//! `AuditRepository` on diesel.
+//! `AuditRepository` on diesel. `record_many` writes a batch in one transaction opened
+//! by `$begin` (as in `releases.rs`): one commit, and so one disk sync, per batch.
 
 macro_rules! audit_repository {
-    ($store:ty, $backend:ty) => {
+    ($store:ty, $backend:ty, $begin:path) => {
         #[async_trait::async_trait]
         impl releasy_domain::ports::AuditRepository for $store {
             async fn record(
@@ -16,6 +17,32 @@ macro_rules! audit_repository {
                     .await
                     .map_err(crate::error::query_error)?;
                 Ok(())
+            }
+
+            async fn record_many(
+                &self,
+                events: &[releasy_domain::audit::AuditEvent],
+            ) -> Result<(), releasy_domain::ports::RepoError> {
+                use diesel_async::RunQueryDsl;
+                if events.is_empty() {
+                    return Ok(());
+                }
+                let rows: Vec<crate::rows::AuditEventRow> = events
+                    .iter()
+                    .map(crate::rows::AuditEventRow::from)
+                    .collect();
+                let mut conn = self.conn().await?;
+                $begin(&mut *conn, async |conn| {
+                    for row in rows {
+                        diesel::insert_into(crate::schema::audit_events::table)
+                            .values(row)
+                            .execute(conn)
+                            .await?;
+                    }
+                    Ok::<(), diesel::result::Error>(())
+                })
+                .await
+                .map_err(crate::error::query_error)
             }
 
             async fn list(

@@ -49,8 +49,16 @@ customer_repository!(PgStore, diesel::pg::Pg);
 customer_repository!(SqliteStore, diesel::sqlite::Sqlite);
 api_key_repository!(PgStore, diesel::pg::Pg);
 api_key_repository!(SqliteStore, diesel::sqlite::Sqlite);
-audit_repository!(PgStore, diesel::pg::Pg);
-audit_repository!(SqliteStore, diesel::sqlite::Sqlite);
+audit_repository!(
+    PgStore,
+    diesel::pg::Pg,
+    diesel_async::AsyncConnection::transaction
+);
+audit_repository!(
+    SqliteStore,
+    diesel::sqlite::Sqlite,
+    crate::sqlite::SqliteConn::immediate_transaction
+);
 idempotency_repository!(PgStore);
 idempotency_repository!(SqliteStore);
 health_probe!(PgStore);

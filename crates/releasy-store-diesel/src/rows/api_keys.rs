@@ -83,10 +83,21 @@ pub(crate) type CandidateRow = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    Option<i64>,
 );
 
 pub(crate) fn candidate(row: CandidateRow) -> Result<AuthCandidate, RepoError> {
-    let (id, customer_id, key_hash, scopes, key_type, expires_at, revoked_at, suspended_at) = row;
+    let (
+        id,
+        customer_id,
+        key_hash,
+        scopes,
+        key_type,
+        expires_at,
+        revoked_at,
+        last_used_at,
+        suspended_at,
+    ) = row;
     Ok(AuthCandidate {
         id: parse_id("api_keys", &id)?,
         customer_id: parse_id("api_keys", &customer_id)?,
@@ -96,5 +107,6 @@ pub(crate) fn candidate(row: CandidateRow) -> Result<AuthCandidate, RepoError> {
         expires_at: expires_at.map(ts),
         revoked_at: revoked_at.map(ts),
         customer_suspended_at: suspended_at.map(ts),
+        last_used_at: last_used_at.map(ts),
     })
 }

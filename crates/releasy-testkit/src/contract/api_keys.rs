@@ -104,6 +104,7 @@ fn candidate_of(key: &ApiKey, suspended_at: Option<i64>) -> AuthCandidate {
         expires_at: key.expires_at,
         revoked_at: key.revoked_at,
         customer_suspended_at: suspended_at.map(at),
+        last_used_at: key.last_used_at,
     }
 }
 
