@@ -70,15 +70,6 @@ impl ApiError {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
     }
 
-    /// 415 `unsupported_media_type`.
-    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            message,
-        )
-    }
-
     /// 503 `service_unavailable`, with the cause logged.
     pub fn unavailable(cause: &dyn std::error::Error) -> Self {
         tracing::error!(error = %error_chain(cause), "dependency unavailable");
@@ -132,6 +123,7 @@ impl From<RepoError> for ApiError {
     fn from(err: RepoError) -> Self {
         match &err {
             RepoError::Conflict => Self::conflict("already exists"),
+            RepoError::MissingReference => Self::not_found("a referenced resource does not exist"),
             RepoError::Unavailable(_) => Self::unavailable(&err),
             RepoError::Internal(_) => Self::internal(&err),
         }

@@ -55,7 +55,11 @@ where
                 status: StatusCode::OK.as_u16(),
                 body: body.clone(),
             };
-            idempotency.finish(&claim, stored).await?;
+            // The work is done: a failure to keep its response must not turn it into an
+            // error (a retry would then find the key in progress, or create it again).
+            if let Err(err) = idempotency.finish(&claim, stored).await {
+                tracing::warn!(error = %err, "could not store the response for Idempotency-Key replay");
+            }
             Ok(HttpResponse::Ok()
                 .content_type("application/json")
                 .body(body))

@@ -43,7 +43,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             });
         if !is_json {
             return Box::pin(async {
-                Err(ApiError::unsupported_media_type(
+                Err(ApiError::bad_request(
                     "content-type must be application/json",
                 ))
             });
@@ -137,6 +137,6 @@ mod tests {
                 .is_ok()
         );
         let err = extract("text/plain", r#"{"name":"a"}"#).await.unwrap_err();
-        assert_eq!(err.status.as_u16(), 415);
+        assert_eq!((err.status.as_u16(), err.code), (400, "bad_request"));
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use releasy_domain::Services;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use releasy_domain::ports::OperatorTokenVerifier;
@@ -17,9 +18,12 @@ impl AdminKey {
         (!key.trim().is_empty()).then_some(Self(key))
     }
 
-    /// Whether `presented` is this key, in constant time.
+    /// Whether `presented` is this key, in constant time (digests are compared, so not
+    /// even the key's length shows in the timing).
     pub fn matches(&self, presented: &str) -> bool {
-        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+        let expected = Sha256::digest(self.0.as_bytes());
+        let actual = Sha256::digest(presented.as_bytes());
+        expected.ct_eq(&actual).into()
     }
 }
 

@@ -8,6 +8,9 @@ use releasy_domain::ports::RepoError;
 pub(crate) fn query_error(err: DieselError) -> RepoError {
     match err {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => RepoError::Conflict,
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+            RepoError::MissingReference
+        }
         DieselError::DatabaseError(
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
             _,

@@ -18,12 +18,30 @@ use crate::error::pool_error;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
-/// Set on every connection: readers never block the writer (WAL), writers wait for each
-/// other instead of failing (busy timeout), and foreign keys are enforced.
-const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-    PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+/// Set on every connection: writers wait for each other instead of failing (the busy
+/// timeout, set first so that switching to WAL waits too), readers never block the
+/// writer (WAL), and foreign keys are enforced.
+const PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+    PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+/// Applies [`PRAGMAS`]. Switching a new database file to WAL needs it to itself and does
+/// not wait on the busy timeout, so when several instances open a fresh file at once the
+/// switch is retried for up to five seconds.
+async fn set_pragmas(conn: &mut SqliteConn) -> Result<(), diesel::ConnectionError> {
+    let mut attempts = 0;
+    loop {
+        match conn.batch_execute(PRAGMAS).await {
+            Ok(()) => return Ok(()),
+            Err(err) if attempts < 100 && err.to_string().contains("locked") => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(err) => return Err(diesel::ConnectionError::CouldntSetupConfiguration(err)),
+        }
+    }
+}
 
 /// Repositories on SQLite.
 #[derive(Clone)]
@@ -63,9 +81,7 @@ impl SqliteStore {
         config.custom_setup = Box::new(|url| {
             async move {
                 let mut conn = SqliteConn::establish(url).await?;
-                conn.batch_execute(PRAGMAS)
-                    .await
-                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                set_pragmas(&mut conn).await?;
                 Ok(conn)
             }
             .boxed()
@@ -82,13 +98,22 @@ impl SqliteStore {
     }
 
     /// Applies pending migrations on a pooled connection (the only one, for an
-    /// in-memory database).
+    /// in-memory database), inside one `BEGIN IMMEDIATE` transaction: instances starting
+    /// together on one database file take turns, and the later ones find nothing left to
+    /// apply (each migration's own transaction becomes a savepoint).
     ///
     /// # Errors
     /// [`StoreError::Migration`] when a migration fails.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.with_sync_connection(|conn| conn.run_pending_migrations(MIGRATIONS).map(|_| ()))
-            .await
+        self.with_sync_connection(|conn| {
+            conn.immediate_transaction(|conn| {
+                conn.run_pending_migrations(MIGRATIONS)
+                    .map(|_| ())
+                    .map_err(diesel::result::Error::QueryBuilderError)
+            })
+            .map_err(Into::into)
+        })
+        .await
     }
 
     /// Reverts every migration (for the migration round-trip test).

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-/// Where the database is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the database is. Its `Debug` shows the URL with the password replaced.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     /// `postgres://...` or `postgresql://...`, kept as given.
     Postgres(String),
@@ -11,6 +11,12 @@ pub enum DatabaseUrl {
     SqliteFile(PathBuf),
     /// `sqlite::memory:`: one private in-memory database, lost on exit.
     SqliteMemory,
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
 }
 
 /// The URL is of no supported form.
@@ -58,7 +64,8 @@ fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
+    // The last `@` ends the user information: a password may contain `@` itself.
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
         return url.to_owned();
     };
     match userinfo.split_once(':') {
@@ -110,5 +117,8 @@ mod tests {
                 .redacted(),
             "postgres://u:***@h/db"
         );
+        let tricky = DatabaseUrl::parse("postgres://u:p@ss@h/db").unwrap();
+        assert_eq!(tricky.redacted(), "postgres://u:***@h/db");
+        assert!(!format!("{tricky:?}").contains("ss@"));
     }
 }

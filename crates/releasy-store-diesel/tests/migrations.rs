@@ -89,3 +89,26 @@ async fn postgres_concurrent_migrations_all_succeed() {
         assert_usable(db).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_concurrent_migrations_on_one_file_all_succeed() {
+    let sqlite = TestSqlite::create();
+    let url = DatabaseUrl::sqlite_file(sqlite.path());
+    let instances: Vec<Database> = (0..4)
+        .map(|_| Database::open(&url, 2).expect("the pool is built"))
+        .collect();
+    let starts: Vec<_> = instances
+        .iter()
+        .cloned()
+        .map(|db| tokio::spawn(async move { db.migrate().await }))
+        .collect();
+    for (n, start) in starts.into_iter().enumerate() {
+        start
+            .await
+            .expect("the migrating task panicked")
+            .unwrap_or_else(|e| panic!("instance {n} failed to migrate: {e}"));
+    }
+    for db in &instances {
+        assert_usable(db).await;
+    }
+}

@@ -192,6 +192,8 @@ impl ArtifactService {
         match self.artifacts.insert(&artifact).await {
             Ok(()) => Ok(artifact),
             Err(RepoError::Conflict) => Err(RegisterArtifactError::AlreadyExists),
+            // The release was deleted while this request ran.
+            Err(RepoError::MissingReference) => Err(RegisterArtifactError::ReleaseNotFound),
             Err(other) => Err(RegisterArtifactError::Repo(other)),
         }
     }

@@ -157,7 +157,12 @@ impl DownloadService {
             created_at: now,
             expires_at: now.plus_seconds(ttl.seconds()),
         };
-        self.tokens.insert(&token).await?;
+        match self.tokens.insert(&token).await {
+            Ok(()) => {}
+            // The artifact's release was deleted while this request ran.
+            Err(RepoError::MissingReference) => return Err(IssueTokenError::ArtifactNotFound),
+            Err(other) => return Err(other.into()),
+        }
         Ok(IssuedToken {
             secret,
             expires_at: token.expires_at,

@@ -20,10 +20,7 @@ impl ArtifactRepository for InMemoryReleases {
             return Err(RepoError::Conflict);
         }
         if !state.releases.iter().any(|r| r.id == artifact.release_id) {
-            return Err(RepoError::internal(format!(
-                "artifact {} refers to unknown release {}",
-                artifact.id, artifact.release_id
-            )));
+            return Err(RepoError::MissingReference);
         }
         state.artifacts.push(artifact.clone());
         Ok(())

@@ -19,10 +19,7 @@ impl DownloadTokenRepository for InMemoryReleases {
             return Err(RepoError::Conflict);
         }
         if !state.artifacts.iter().any(|a| a.id == token.artifact_id) {
-            return Err(RepoError::internal(format!(
-                "download token {} refers to unknown artifact {}",
-                token.id, token.artifact_id
-            )));
+            return Err(RepoError::MissingReference);
         }
         state.tokens.push(token.clone());
         Ok(())

@@ -30,7 +30,7 @@ pub(super) struct ReleaseState {
 /// [`DownloadTokenRepository`](crate::ports::DownloadTokenRepository): hand the same
 /// `Arc` to all three ports. Like the database's foreign keys, it refuses an artifact of
 /// an unknown release and a token of an unknown artifact
-/// ([`RepoError::Internal`]); tokens are joined to `customers` for their suspension.
+/// ([`RepoError::MissingReference`]); tokens are joined to `customers` for their suspension.
 #[derive(Debug)]
 pub struct InMemoryReleases {
     pub(super) state: Mutex<ReleaseState>,

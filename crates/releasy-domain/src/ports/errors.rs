@@ -12,6 +12,10 @@ pub enum RepoError {
     /// A unique constraint rejected the write (duplicate key, product and version, ...).
     #[error("a record with the same unique key already exists")]
     Conflict,
+    /// The write refers to a record that does not exist (any more): a concurrent delete
+    /// won the race.
+    #[error("a referenced record does not exist")]
+    MissingReference,
     /// The database could not be reached or did not answer in time.
     #[error("storage is unavailable")]
     Unavailable(#[source] Cause),

@@ -244,10 +244,17 @@ impl ReleaseService {
         status: ReleaseStatus,
         published_at: Option<crate::Timestamp>,
     ) -> Result<Release, TransitionError> {
-        self.releases
-            .transition(current.id, current.status, status, published_at)
+        let id = current.id;
+        match self
+            .releases
+            .transition(id, current.status, status, published_at)
             .await?
-            .ok_or(TransitionError::StatusChanged)
+        {
+            Some(updated) => Ok(updated),
+            // Lost the race: to another status change, or to a delete.
+            None if self.releases.get(id).await?.is_some() => Err(TransitionError::StatusChanged),
+            None => Err(TransitionError::NotFound),
+        }
     }
 
     /// Deletes a release, its artifacts and their download tokens, then removes the

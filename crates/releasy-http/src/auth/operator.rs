@@ -65,9 +65,10 @@ pub(crate) async fn authorize(
     Ok(operator)
 }
 
-/// Whether the request carries operator credentials (admin key or bearer token).
+/// Whether the request carries operator credentials: the admin-key header or a bearer
+/// token (another `Authorization` scheme, such as a proxy's `Basic`, is not one).
 pub(crate) fn has_operator_credentials(headers: &HeaderMap) -> bool {
-    headers.contains_key(ADMIN_KEY_HEADER) || headers.contains_key(AUTHORIZATION)
+    headers.contains_key(ADMIN_KEY_HEADER) || bearer_token(headers).is_some()
 }
 
 #[derive(Debug, thiserror::Error)]
