@@ -2,4 +2,4 @@
 
 mod roles;
 
-pub use roles::{Action, Operator, OperatorRole, role_allows};
+pub use roles::{Action, Credential, Operator, OperatorRole, role_allows};

@@ -129,15 +129,37 @@ pub const fn role_allows(role: OperatorRole, action: Action) -> bool {
 pub struct Operator {
     /// Who it is: the token's `sub`, or `admin_key` for the bootstrap key.
     pub subject: String,
+    /// How it signed in; with `subject`, it names the caller uniquely (a token whose
+    /// `sub` is `admin_key` is still not the admin key).
+    pub credential: Credential,
     /// Its mapped roles; never empty.
     pub roles: BTreeSet<OperatorRole>,
 }
 
+/// How an operator signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Credential {
+    /// The admin bootstrap key.
+    AdminKey,
+    /// A token from the identity provider.
+    Token,
+}
+
 impl Operator {
+    /// A name for the caller that no other caller shares (for scoping idempotency keys):
+    /// the credential kind and the subject.
+    pub fn caller_id(&self) -> String {
+        match self.credential {
+            Credential::AdminKey => "admin-key".to_owned(),
+            Credential::Token => format!("token:{}", self.subject),
+        }
+    }
+
     /// The operator the admin bootstrap key authenticates.
     pub fn admin_key() -> Self {
         Self {
             subject: "admin_key".to_owned(),
+            credential: Credential::AdminKey,
             roles: BTreeSet::from([OperatorRole::PlatformAdmin]),
         }
     }
@@ -155,6 +177,7 @@ impl Operator {
             .collect();
         (!roles.is_empty()).then(|| Self {
             subject: subject.into(),
+            credential: Credential::Token,
             roles,
         })
     }
@@ -225,6 +248,7 @@ mod tests {
     fn roles_combine_as_a_union() {
         let op = Operator {
             subject: "ops".into(),
+            credential: Credential::Token,
             roles: BTreeSet::from([
                 OperatorRole::PlatformSupport,
                 OperatorRole::ReleasePublisher,
@@ -246,6 +270,8 @@ mod tests {
         assert_eq!(op.subject, "alice");
         assert_eq!(op.roles, BTreeSet::from([OperatorRole::ReleasePublisher]));
         assert!(Operator::from_role_claims("bob", ["admin", "uma_authorization"]).is_none());
+        let impostor = Operator::from_role_claims("admin_key", ["platform_admin"]).unwrap();
+        assert_ne!(impostor.caller_id(), Operator::admin_key().caller_id());
         assert!(Operator::from_role_claims("carol", []).is_none());
     }
 

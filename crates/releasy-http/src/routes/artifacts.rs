@@ -43,7 +43,7 @@ pub async fn presign_artifact(
     let release_id = parse_id::<ReleaseId>("release_id", &path)?;
     let filename = Filename::parse(&body.filename)?;
     let platform = Platform::parse(&body.platform)?;
-    idempotent(&state, &req, &auth.operator.subject, &*body, async {
+    idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
         let upload = state
             .services
             .artifacts
@@ -87,7 +87,7 @@ pub async fn register_artifact(
         size: ArtifactSize::parse(body.size)?,
         platform: Platform::parse(&body.platform)?,
     };
-    idempotent(&state, &req, &auth.operator.subject, &*body, async {
+    idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
         let artifact = state
             .services
             .artifacts

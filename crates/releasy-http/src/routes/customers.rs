@@ -37,7 +37,7 @@ pub async fn create_customer(
 ) -> Result<HttpResponse, ApiError> {
     let name = CustomerName::parse(&body.name)?;
     let plan = body.plan.as_deref().map(Plan::parse).transpose()?;
-    idempotent(&state, &req, &auth.operator.subject, &*body, async {
+    idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
         let customer = state.services.customers.create(name, plan).await?;
         Ok(CustomerResponse::from(customer))
     })

@@ -89,7 +89,7 @@ pub async fn create_entitlement(
         )?,
         metadata: body.metadata.clone().map(Metadata::parse).transpose()?,
     };
-    idempotent(&state, &req, &auth.operator.subject, &*body, async {
+    idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
         let entitlement = state.services.entitlements.create(customer, new).await?;
         Ok(EntitlementResponse::from(entitlement))
     })

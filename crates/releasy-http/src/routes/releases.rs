@@ -39,7 +39,7 @@ pub async fn create_release(
 ) -> Result<HttpResponse, ApiError> {
     let product = Product::parse(&body.product)?;
     let version = Version::parse(&body.version)?;
-    idempotent(&state, &req, &auth.operator.subject, &*body, async {
+    idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
         let release = state.services.releases.create(product, version).await?;
         Ok(ReleaseResponse::from(release))
     })
