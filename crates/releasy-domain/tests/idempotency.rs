@@ -298,3 +298,25 @@ async fn of_concurrent_first_requests_exactly_one_proceeds() {
     assert_eq!(proceeded, 1);
     assert_eq!(in_progress, 15);
 }
+
+#[tokio::test]
+async fn keys_are_forgotten_after_the_retention_period() {
+    use releasy_domain::idempotency::RETENTION_SECONDS;
+    let h = Harness::new();
+    let k = key("retained");
+    let claim = h.claim(SCOPE, &k, "fp-a").await;
+    h.finish(&claim, "kept").await;
+
+    h.clock.advance(RETENTION_SECONDS);
+    assert_eq!(
+        h.services.idempotency.purge_expired().await.expect("purge"),
+        0,
+        "kept for the full period"
+    );
+    h.clock.advance(1);
+    assert_eq!(
+        h.services.idempotency.purge_expired().await.expect("purge"),
+        1
+    );
+    h.claim(SCOPE, &k, "fp-b").await;
+}

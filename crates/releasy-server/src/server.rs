@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix_web::{HttpServer, web};
 use releasy_auth_jwt::{CachePolicy, JwtConfig, JwtOperatorVerifier};
 use releasy_crypto::{Argon2Hasher, OsSecrets};
+use releasy_domain::idempotency::IdempotencyService;
 use releasy_domain::ports::{Clock, OperatorTokenVerifier, SystemClock};
 use releasy_domain::{Limits, Ports, Services};
 use releasy_http::{AdminKey, AppState};
@@ -75,6 +76,23 @@ impl std::fmt::Debug for RunningServer {
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
+}
+
+/// Forgets expired idempotency keys every ten minutes, for as long as the runtime runs.
+fn spawn_idempotency_purge(idempotency: IdempotencyService) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            match idempotency.purge_expired().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "expired idempotency keys removed"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not remove expired idempotency keys")
+                }
+            }
+        }
+    });
 }
 
 /// Starts the server: migrations run before the listener binds.
@@ -184,6 +202,7 @@ async fn start_listening(
         operator_tokens,
         public_base_url: settings.public_base_url.clone(),
     });
+    spawn_idempotency_purge(state.services.idempotency.clone());
     let storage = Arc::new(storage);
 
     let listener = match listener {

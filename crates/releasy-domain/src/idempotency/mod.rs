@@ -5,4 +5,6 @@ mod model;
 mod service;
 
 pub use model::{IdempotencyKey, IdempotencyRecord, IdempotencyState, StoredResponse};
-pub use service::{ABANDONED_AFTER_SECONDS, Begin, IdempotencyError, IdempotencyService};
+pub use service::{
+    ABANDONED_AFTER_SECONDS, Begin, IdempotencyError, IdempotencyService, RETENTION_SECONDS,
+};

@@ -9,6 +9,11 @@ use crate::ports::{Claim, Clock, IdempotencyRepository, RepoError};
 /// long is presumed to have died with its instance, and a retry may take the key over.
 pub const ABANDONED_AFTER_SECONDS: i64 = 300;
 
+/// How long a key and its stored response are kept. Stored responses can hold
+/// short-lived secrets (a download link, a presigned upload URL), so they are not kept
+/// longer than a retrying client could need them.
+pub const RETENTION_SECONDS: i64 = 86_400;
+
 /// What the caller should do with a request that carries a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begin {
@@ -100,6 +105,15 @@ impl IdempotencyService {
         response: StoredResponse,
     ) -> Result<(), RepoError> {
         self.records.complete(claim, &response).await
+    }
+
+    /// Forgets keys older than [`RETENTION_SECONDS`]; returns how many. Run periodically.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the repository failed.
+    pub async fn purge_expired(&self) -> Result<u64, RepoError> {
+        let cutoff = self.clock.now().plus_seconds(-RETENTION_SECONDS);
+        self.records.purge_created_before(cutoff).await
     }
 
     /// Gives the key back after a request that created nothing (it failed), so a retry

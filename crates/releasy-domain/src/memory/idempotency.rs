@@ -60,4 +60,11 @@ impl IdempotencyRepository for InMemoryIdempotency {
         }
         Ok(())
     }
+
+    async fn purge_created_before(&self, cutoff: crate::Timestamp) -> Result<u64, RepoError> {
+        let mut rows = lock(&self.rows);
+        let before = rows.len();
+        rows.retain(|_, record| record.created_at >= cutoff);
+        Ok((before - rows.len()) as u64)
+    }
 }

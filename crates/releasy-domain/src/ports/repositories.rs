@@ -126,6 +126,9 @@ pub trait IdempotencyRepository: Send + Sync + std::fmt::Debug {
         response: &StoredResponse,
     ) -> Result<(), RepoError>;
 
+    /// Deletes every record created before `cutoff`; returns how many.
+    async fn purge_created_before(&self, cutoff: Timestamp) -> Result<u64, RepoError>;
+
     /// Removes an in-progress claim, only if it is still the one made at
     /// `claim.created_at` with `claim.fingerprint` (a newer claim is left alone).
     async fn release(&self, claim: &IdempotencyRecord) -> Result<(), RepoError>;

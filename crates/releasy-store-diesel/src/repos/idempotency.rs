@@ -90,6 +90,23 @@ macro_rules! idempotency_repository {
                 .map_err(crate::error::query_error)?;
                 Ok(())
             }
+
+            async fn purge_created_before(
+                &self,
+                cutoff: releasy_domain::Timestamp,
+            ) -> Result<u64, releasy_domain::ports::RepoError> {
+                use crate::schema::idempotency_keys::dsl;
+                use diesel::prelude::*;
+                use diesel_async::RunQueryDsl;
+                let mut conn = self.conn().await?;
+                let deleted = diesel::delete(
+                    dsl::idempotency_keys.filter(dsl::created_at.lt(cutoff.unix_seconds())),
+                )
+                .execute(&mut *conn)
+                .await
+                .map_err(crate::error::query_error)?;
+                Ok(deleted as u64)
+            }
         }
     };
 }

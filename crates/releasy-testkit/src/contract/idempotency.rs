@@ -22,6 +22,7 @@ pub async fn run_all(idempotency: Arc<dyn IdempotencyRepository>) {
     run_check!(release_removes_the_matching_claim(i.clone()));
     run_check!(release_leaves_other_records_alone(i.clone()));
     run_check!(complete_leaves_a_newer_claim_alone(i.clone()));
+    run_check!(purge_removes_only_older_records(i.clone()));
     run_check!(concurrent_claims_have_one_winner(i));
 }
 
@@ -267,5 +268,34 @@ pub async fn complete_leaves_a_newer_claim_alone(idempotency: Arc<dyn Idempotenc
             state: IdempotencyState::Completed(response()),
             ..newer
         })
+    );
+}
+
+/// Purging removes the records created before the cutoff and keeps the rest.
+pub async fn purge_removes_only_older_records(idempotency: Arc<dyn IdempotencyRepository>) {
+    let old = IdempotencyRecord {
+        created_at: at(1_000),
+        ..record("purge-old", "fp")
+    };
+    let fresh = IdempotencyRecord {
+        created_at: at(2_000),
+        ..record("purge-fresh", "fp")
+    };
+    assert_eq!(claim(&idempotency, &old).await, Claim::Claimed);
+    assert_eq!(claim(&idempotency, &fresh).await, Claim::Claimed);
+    let purged = ok(
+        idempotency.purge_created_before(at(2_000)).await,
+        "IdempotencyRepository::purge_created_before",
+    );
+    assert!(purged >= 1, "the old record is purged");
+    assert_eq!(
+        claim(&idempotency, &old).await,
+        Claim::Claimed,
+        "the old key is free again"
+    );
+    assert_eq!(
+        stored(&idempotency, &fresh).await,
+        Claim::Existing(fresh.clone()),
+        "the fresh record is kept"
     );
 }
