@@ -20,3 +20,23 @@ fmt:
 # Build the API documentation of every crate.
 doc:
     cargo doc --workspace --no-deps
+
+# PostgreSQL must be running on 127.0.0.1:5432 as for the tests (or set
+# RELEASY_TEST_POSTGRES_URL); curl and dd are needed too. The server and the harness are
+# built separately, so the server binary is exactly what
+# `cargo build --release -p releasy-server` gives. Options: `just bench --help`.
+# Benchmark the release server on SQLite and PostgreSQL and regenerate docs/benchmarks.md (about 9 min).
+bench *ARGS:
+    command -v oha >/dev/null || cargo install oha --locked
+    cargo build --release --locked -p releasy-server
+    cargo build --release --locked -p releasy-bench
+    target/release/releasy-bench {{ARGS}}
+
+# 3 s per scenario and a 256 MiB transfer; writes target/benchmarks-quick.md, not the
+# docs. Needs PostgreSQL like `bench`.
+# A short smoke run of the benchmark (about 4 min).
+bench-quick *ARGS:
+    command -v oha >/dev/null || cargo install oha --locked
+    cargo build --release --locked -p releasy-server
+    cargo build --release --locked -p releasy-bench
+    target/release/releasy-bench --seconds 3 --transfer-mib 256 --output target/benchmarks-quick.md {{ARGS}}

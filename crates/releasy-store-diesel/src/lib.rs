@@ -11,6 +11,8 @@
 #![warn(missing_docs)]
 
 mod audit_batcher;
+#[cfg(feature = "bulk-seed")]
+pub mod bulk;
 mod error;
 mod postgres;
 mod repos;

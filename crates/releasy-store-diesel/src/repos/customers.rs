@@ -75,7 +75,10 @@ macro_rules! customer_repository {
                     }
                     PageStart::After(cursor) => {
                         let at = cursor.created_at.unix_seconds();
-                        query = query.filter(
+                        // `created_at <= at` alone is what lets the (created_at, id) index
+                        // start the scan at the cursor; the OR then drops the ties already
+                        // returned. Without it, the planner scans from the newest row.
+                        query = query.filter(dsl::created_at.le(at)).filter(
                             dsl::created_at
                                 .lt(at)
                                 .or(dsl::created_at.eq(at).and(dsl::id.lt(cursor.id.clone()))),

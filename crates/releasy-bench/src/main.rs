@@ -1,0 +1,574 @@
+//! # releasy-bench
+//!
+//! The benchmark harness behind `just bench`: starts the release build of
+//! `releasy-server` on loopback against SQLite and PostgreSQL, seeds a small data set
+//! through the public API (and, for the large size, bulk-seeds 100 000 customers, 10 000
+//! releases, 1 000 000 audit events and 200 000 download tokens underneath first),
+//! drives each scenario with `oha`, moves a large artifact through the embedded store,
+//! and writes `docs/benchmarks.md`. Needs `oha`, `curl`, `dd` and a reachable
+//! PostgreSQL (as for the tests).
+
+mod api;
+mod fail;
+mod oha;
+mod report;
+mod scenarios;
+mod server;
+mod transfer;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+use releasy_store_diesel::bulk::{BulkPlan, TokenHasher};
+use releasy_store_diesel::{Database, DatabaseUrl};
+use sha2::{Digest, Sha256};
+
+use crate::api::{Api, SmallSet};
+use crate::fail::{Context, Result, bail};
+use crate::oha::{Body, Load};
+use crate::report::{BulkInfo, RunInfo, RunResult, ScenarioResult};
+use crate::scenarios::{Db, Kind, Size};
+use crate::server::{RssSampler, Server, ServerConfig};
+use crate::transfer::BigFile;
+
+/// Benchmarks the release server and writes the results as Markdown.
+#[derive(Debug, Parser)]
+#[command(name = "releasy-bench", version)]
+struct Args {
+    /// The server binary (a release build).
+    #[arg(long, default_value = "target/release/releasy-server")]
+    server: PathBuf,
+    /// Seconds each scenario is measured.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Unmeasured seconds of the same load before each scenario.
+    #[arg(long, default_value_t = 1)]
+    warmup_seconds: u64,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 32)]
+    connections: u32,
+    /// Databases to run on.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sqlite,postgres"
+    )]
+    databases: Vec<Db>,
+    /// Data sizes to run with.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "small,large")]
+    sizes: Vec<Size>,
+    /// Size of the uploaded and downloaded artifact in MiB (0 skips the transfer). It
+    /// runs once per database, in the small-data run.
+    #[arg(long, default_value_t = 2048)]
+    transfer_mib: u64,
+    /// Where the Markdown goes.
+    #[arg(long, default_value = "docs/benchmarks.md")]
+    output: PathBuf,
+    /// Hand-written notes (profiles of missed targets) included at the end, when the
+    /// file exists.
+    #[arg(long, default_value = "docs/benchmark-notes.md")]
+    notes: PathBuf,
+    /// The load generator.
+    #[arg(long, default_value = "oha")]
+    oha: PathBuf,
+    /// Folder for data directories and the transfer file (its disk is the one `dd`
+    /// measures); a temporary folder inside it is removed at the end.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("releasy-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn progress(message: impl AsRef<str>) {
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "releasy-bench: {}", message.as_ref());
+}
+
+async fn run(args: Args) -> Result<()> {
+    let started = Instant::now();
+    if !args.server.is_file() {
+        bail!(
+            "no server binary at {} (build it with `cargo build --release -p releasy-server`)",
+            args.server.display()
+        );
+    }
+    let server_bin = std::fs::canonicalize(&args.server).ctx("resolving the server path")?;
+    let oha_version = oha::version(&args.oha)?;
+    let base_dir = match &args.work_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir(),
+    };
+    let work = tempfile::Builder::new()
+        .prefix("releasy-bench-")
+        .tempdir_in(&base_dir)
+        .ctx(format!("creating a folder in {}", base_dir.display()))?;
+
+    let mut info = machine_info();
+    info.load = load_average();
+    let busy: f64 = info
+        .load
+        .split_whitespace()
+        .next()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0.0);
+    if busy > 0.5 {
+        progress(format!(
+            "warning: the machine is busy (load average {}); the figures will be noisy",
+            info.load
+        ));
+    }
+    info.oha = oha_version;
+    info.seconds = args.seconds;
+    info.warmup_seconds = args.warmup_seconds;
+    info.connections = args.connections;
+    info.transfer_mib = args.transfer_mib;
+    info.sqlite = sqlite_version();
+
+    let big_file = if args.transfer_mib > 0 {
+        progress(format!("generating a {} MiB artifact", args.transfer_mib));
+        Some(transfer::generate(work.path(), args.transfer_mib)?)
+    } else {
+        None
+    };
+
+    let mut runs = Vec::new();
+    for db in &args.databases {
+        for size in &args.sizes {
+            progress(format!("{db}, {size} data"));
+            let transfer_file = big_file
+                .as_ref()
+                .filter(|_| *size == Size::Small || !args.sizes.contains(&Size::Small));
+            let result = run_one(&args, &server_bin, work.path(), *db, *size, transfer_file)
+                .await
+                .ctx(format!("{db}, {size} data"))?;
+            if *db == Db::Postgres && info.postgres.is_none() {
+                info.postgres = postgres_version().await;
+            }
+            runs.push(result);
+        }
+    }
+    if let Some(file) = &big_file {
+        let _ = std::fs::remove_file(&file.path);
+    }
+
+    info.total_seconds = started.elapsed().as_secs_f64();
+    if args.notes.is_file() {
+        let notes = std::fs::read_to_string(&args.notes).ctx("reading the notes")?;
+        info.notes = Some((args.notes.display().to_string(), notes));
+    }
+    let markdown = report::render(&info, &runs);
+    if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).ctx("creating the output folder")?;
+    }
+    std::fs::write(&args.output, &markdown).ctx(format!("writing {}", args.output.display()))?;
+    progress(format!(
+        "wrote {} in {:.1} min",
+        args.output.display(),
+        info.total_seconds / 60.0
+    ));
+    Ok(())
+}
+
+/// A fresh database of `db`, kept alive (PostgreSQL: dropped) by the returned guard.
+async fn fresh_database(
+    db: Db,
+    data_dir: &Path,
+) -> Result<(String, Option<releasy_testkit::TestPostgres>)> {
+    match db {
+        Db::Sqlite => Ok((
+            format!("sqlite://{}", data_dir.join("releasy.db").display()),
+            None,
+        )),
+        Db::Postgres => {
+            // TestPostgres panics with directions when PostgreSQL is unreachable.
+            let created = tokio::spawn(releasy_testkit::TestPostgres::create())
+                .await
+                .ctx("creating a PostgreSQL database")?;
+            Ok((created.url().to_owned(), Some(created)))
+        }
+    }
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The server's download-token rule: lower-case hex SHA-256 of the raw token (no
+/// pepper is configured).
+fn token_hasher() -> TokenHasher {
+    Arc::new(|raw: &str| api::hex(&Sha256::digest(raw.as_bytes())))
+}
+
+async fn run_one(
+    args: &Args,
+    server_bin: &Path,
+    work: &Path,
+    db: Db,
+    size: Size,
+    big_file: Option<&BigFile>,
+) -> Result<RunResult> {
+    let data_dir = work.join(format!("{db}-{size}").to_lowercase());
+    std::fs::create_dir_all(&data_dir).ctx("creating the data directory")?;
+    let (database_url, pg_guard) = fresh_database(db, &data_dir).await?;
+
+    let mut bulk = None;
+    let mut resolvable = Vec::new();
+    if size == Size::Large {
+        let url = DatabaseUrl::parse(&database_url).ctx("parsing the database URL")?;
+        let database = Database::open(&url, 1).ctx("opening the database")?;
+        database.migrate().await.ctx("migrating")?;
+        drop(database);
+        progress("  bulk seeding the large set");
+        let seeded = Instant::now();
+        let report =
+            releasy_store_diesel::bulk::seed(&url, &BulkPlan::large(now_unix()), token_hasher())
+                .await
+                .ctx("bulk seeding")?;
+        progress(format!(
+            "  seeded {} rows in {:.0} s",
+            report.total_rows(),
+            seeded.elapsed().as_secs_f64()
+        ));
+        resolvable = report.resolvable_tokens.clone();
+        bulk = Some(BulkInfo {
+            rows: report.rows,
+            seconds: seeded.elapsed().as_secs_f64(),
+            token_check: String::new(),
+        });
+    }
+
+    let admin_key = format!(
+        "bench-admin-{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let server = Server::start(&ServerConfig {
+        bin: server_bin,
+        data_dir: &data_dir,
+        database_url: &database_url,
+        admin_key: &admin_key,
+    })
+    .await?;
+    let rss = RssSampler::start(server.pid());
+    let api = Api::new(&server.base, &admin_key)?;
+
+    let outcome = measure(
+        args,
+        &api,
+        &server,
+        &rss,
+        (db, size),
+        bulk,
+        big_file,
+        &resolvable,
+        work,
+    )
+    .await;
+    let peak_rss_kib = server.status_kib("VmHWM").unwrap_or(0).max(rss.max_kib());
+    drop(rss);
+    if outcome.is_err() {
+        eprintln!("server log (tail):\n{}", server.log_tail());
+    }
+    server.stop().await?;
+    drop(pg_guard);
+    let _ = std::fs::remove_dir_all(&data_dir);
+
+    let mut result = outcome?;
+    result.peak_rss_kib = peak_rss_kib;
+    Ok(result)
+}
+
+#[allow(clippy::too_many_arguments, reason = "one call site, all plain inputs")]
+async fn measure(
+    args: &Args,
+    api: &Api,
+    server: &Server,
+    rss: &RssSampler,
+    (db, size): (Db, Size),
+    mut bulk: Option<BulkInfo>,
+    big_file: Option<&BigFile>,
+    resolvable: &[String],
+    work: &Path,
+) -> Result<RunResult> {
+    let base = &server.base;
+    if let Some(bulk) = bulk.as_mut() {
+        bulk.token_check = match resolvable.first() {
+            Some(token) => {
+                let url = format!("{base}/v1/downloads/{token}");
+                api.get_status(&url).await?.0.as_u16().to_string()
+            }
+            None => "nothing (no resolvable token was seeded)".into(),
+        };
+    }
+
+    progress("  seeding the small set through the API");
+    let small: SmallSet = api.seed_small().await?;
+    progress("  walking the customer cursor");
+    let (deep_cursor, deep_pages) = api.deep_customer_cursor(1000).await?;
+
+    let key_header = format!("x-releasy-api-key: {}", small.api_key);
+    let admin_header = api.admin_header();
+    let lines = (args.seconds as usize * 300_000).clamp(300_000, 3_000_000);
+    let mut scenarios = Vec::new();
+    for kind in Kind::ALL {
+        let load = |phase: &str| -> Result<Load> {
+            Ok(match kind {
+                Kind::Live => Load {
+                    method: "GET",
+                    url: format!("{base}/live"),
+                    headers: vec![],
+                    body: Body::None,
+                },
+                Kind::CustomerReleases => Load {
+                    method: "GET",
+                    url: format!(
+                        "{base}/v1/releases?product={}&include_artifacts=true",
+                        api::PRODUCT
+                    ),
+                    headers: vec![key_header.clone()],
+                    body: Body::None,
+                },
+                Kind::Introspect => Load {
+                    method: "POST",
+                    url: format!("{base}/v1/auth/introspect"),
+                    headers: vec![key_header.clone()],
+                    body: Body::None,
+                },
+                Kind::Resolve => unreachable!("built below with a fresh token"),
+                Kind::AdminCustomersFirst => Load {
+                    method: "GET",
+                    url: format!("{base}/v1/admin/customers?limit=50"),
+                    headers: vec![admin_header.clone()],
+                    body: Body::None,
+                },
+                Kind::AdminCustomersDeep => Load {
+                    method: "GET",
+                    url: match &deep_cursor {
+                        Some(c) => format!(
+                            "{base}/v1/admin/customers?limit=50&cursor={}",
+                            api::url_encode(c)
+                        ),
+                        None => format!("{base}/v1/admin/customers?limit=50"),
+                    },
+                    headers: vec![admin_header.clone()],
+                    body: Body::None,
+                },
+                Kind::AdminReleases => Load {
+                    method: "GET",
+                    url: format!("{base}/v1/releases?include_artifacts=true"),
+                    headers: vec![admin_header.clone()],
+                    body: Body::None,
+                },
+                Kind::DownloadToken => Load {
+                    method: "POST",
+                    url: format!("{base}/v1/downloads/token"),
+                    headers: vec![key_header.clone()],
+                    body: Body::Json(
+                        serde_json::json!({
+                            "artifact_id": small.artifact_ids[0],
+                            "expires_in_seconds": 300,
+                        })
+                        .to_string(),
+                    ),
+                },
+                Kind::CreateRelease => {
+                    let path = work.join(format!("create-release-{phase}.jsonl"));
+                    write_release_bodies(&path, &format!("bench-create-{phase}"), lines)?;
+                    Load {
+                        method: "POST",
+                        url: format!("{base}/v1/releases"),
+                        headers: vec![admin_header.clone()],
+                        body: Body::JsonLines(path),
+                    }
+                }
+            })
+        };
+        let (warmup, measured) = if kind == Kind::Resolve {
+            // A fresh token (the longest lifetime), so it outlives the scenario.
+            let url = api
+                .download_url(&small.api_key, &small.artifact_ids[0])
+                .await?;
+            let (status, _) = api.get_status(&url).await?;
+            if status.as_u16() != 302 {
+                bail!("a fresh download token resolved with {status}, expected 302");
+            }
+            let load = Load {
+                method: "GET",
+                url,
+                headers: vec![],
+                body: Body::None,
+            };
+            (load.clone(), load)
+        } else {
+            (load("warmup")?, load("measured")?)
+        };
+        if args.warmup_seconds > 0 {
+            oha::run(&args.oha, &warmup, args.warmup_seconds, args.connections).await?;
+        }
+        let m = oha::run(&args.oha, &measured, args.seconds, args.connections).await?;
+        progress(format!(
+            "  {:<22} {:>9.1} req/s  p50 {:>8.2} ms  p99 {:>8.2} ms  statuses {:?}{}",
+            kind.short(),
+            m.rps,
+            m.p50_ms,
+            m.p99_ms,
+            m.statuses,
+            if m.failures.is_empty() {
+                String::new()
+            } else {
+                format!("  failures {:?}", m.failures)
+            }
+        ));
+        scenarios.push(ScenarioResult { kind, measured: m });
+        for phase in ["warmup", "measured"] {
+            let _ = std::fs::remove_file(work.join(format!("create-release-{phase}.jsonl")));
+        }
+    }
+
+    let transfer = match big_file {
+        Some(file) => {
+            progress(format!(
+                "  {} MiB upload and download",
+                file.bytes / (1024 * 1024)
+            ));
+            let t = transfer::run(api, &small.customer_id, &small.api_key, file, work, rss).await?;
+            progress(format!(
+                "  upload {:.0} MiB/s, download {:.0} MiB/s, dd {:.0} MiB/s, RSS growth {:.1} MiB",
+                t.upload_mib_s,
+                t.download_mib_s,
+                t.dd_mib_s,
+                t.rss_growth_kib() as f64 / 1024.0
+            ));
+            Some(t)
+        }
+        None => None,
+    };
+
+    Ok(RunResult {
+        db,
+        size,
+        api_rows: small.rows,
+        bulk,
+        deep_pages,
+        scenarios,
+        peak_rss_kib: 0,
+        transfer,
+        create_release_lines: lines,
+    })
+}
+
+/// `lines` distinct `POST /v1/releases` bodies of `product`, one a line.
+fn write_release_bodies(path: &Path, product: &str, lines: usize) -> Result<()> {
+    let file = std::fs::File::create(path).ctx("creating the release bodies")?;
+    let mut out = std::io::BufWriter::new(file);
+    for i in 0..lines {
+        writeln!(
+            out,
+            r#"{{"product":"{product}","version":"{}.{}.{}"}}"#,
+            i / 1_000_000,
+            (i / 1_000) % 1_000,
+            i % 1_000
+        )
+        .ctx("writing the release bodies")?;
+    }
+    out.flush().ctx("writing the release bodies")
+}
+
+fn machine_info() -> RunInfo {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_else(|| "unknown".into());
+    let memory_gib = server::proc_meminfo_kib("MemTotal").unwrap_or(0) as f64 / 1024.0 / 1024.0;
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default();
+    let commit = command_output("git", &["rev-parse", "--short", "HEAD"])
+        .map(|c| {
+            let dirty =
+                command_output("git", &["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{c} (with uncommitted changes)")
+            } else {
+                c
+            }
+        })
+        .unwrap_or_else(|| "unknown".into());
+    RunInfo {
+        date,
+        commit,
+        cpu,
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        memory_gib,
+        kernel,
+        ..RunInfo::default()
+    }
+}
+
+/// The 1, 5 and 15 minute load averages.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn sqlite_version() -> String {
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    SqliteConnection::establish(":memory:")
+        .ok()
+        .and_then(|mut conn| {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+                "sqlite_version()",
+            ))
+            .get_result::<String>(&mut conn)
+            .ok()
+        })
+        .map(|v| format!("{v} (bundled with libsqlite3-sys)"))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+async fn postgres_version() -> Option<String> {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let mut conn = AsyncPgConnection::establish(&releasy_testkit::admin_url())
+        .await
+        .ok()?;
+    let version: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+        "current_setting('server_version')",
+    ))
+    .get_result(&mut conn)
+    .await
+    .ok()?;
+    Some(version)
+}

@@ -1,0 +1,619 @@
+//! The results and `docs/benchmarks.md`.
+
+use std::fmt::Write as _;
+
+use crate::oha::Measured;
+use crate::scenarios::{Db, Kind, Outcome, Size};
+use crate::transfer::Transfer;
+
+/// One scenario's figures.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    /// Which scenario.
+    pub kind: Kind,
+    /// What oha measured.
+    pub measured: Measured,
+}
+
+impl ScenarioResult {
+    fn count(&self, wanted: Outcome) -> u64 {
+        self.measured
+            .statuses
+            .iter()
+            .filter(|(status, _)| self.kind.outcome(**status) == wanted)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Unexpected statuses and requests without a response.
+    pub fn errors(&self) -> u64 {
+        self.count(Outcome::Error) + self.measured.failures.values().sum::<u64>()
+    }
+
+    /// Expected non-2xx answers (duplicate bodies for `POST /v1/releases`).
+    pub fn tolerated(&self) -> u64 {
+        self.count(Outcome::Tolerated)
+    }
+}
+
+/// The bulk-seeded part of a large run.
+#[derive(Debug, Clone)]
+pub struct BulkInfo {
+    /// Rows per table.
+    pub rows: Vec<(&'static str, u64)>,
+    /// Seconds the seeding took.
+    pub seconds: f64,
+    /// What resolving a seeded token gave (`302` when the seeded data is valid).
+    pub token_check: String,
+}
+
+/// One server run: a database and a data size.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// The database.
+    pub db: Db,
+    /// The data size.
+    pub size: Size,
+    /// Rows created through the API (the small set).
+    pub api_rows: u64,
+    /// The bulk part, in a large run.
+    pub bulk: Option<BulkInfo>,
+    /// How many pages deep the deep customer page is.
+    pub deep_pages: u32,
+    /// The scenarios, in run order.
+    pub scenarios: Vec<ScenarioResult>,
+    /// The server's `VmHWM` at the end of the run (KiB).
+    pub peak_rss_kib: u64,
+    /// The large transfer, when it ran in this run.
+    pub transfer: Option<Transfer>,
+    /// Lines in the body file of `POST /v1/releases`.
+    pub create_release_lines: usize,
+}
+
+impl RunResult {
+    fn get(&self, kind: Kind) -> Option<&ScenarioResult> {
+        self.scenarios.iter().find(|s| s.kind == kind)
+    }
+
+    fn live_rps(&self) -> Option<f64> {
+        self.get(Kind::Live)
+            .map(|s| s.measured.rps)
+            .filter(|r| *r > 0.0)
+    }
+
+    fn ratio(&self, kind: Kind) -> Option<f64> {
+        Some(self.get(kind)?.measured.rps / self.live_rps()?)
+    }
+}
+
+/// Everything about the run that is not a figure.
+#[derive(Debug, Clone, Default)]
+pub struct RunInfo {
+    /// UTC date and time.
+    pub date: String,
+    /// The commit measured.
+    pub commit: String,
+    /// CPU model.
+    pub cpu: String,
+    /// `nproc`.
+    pub cores: usize,
+    /// Memory, GiB.
+    pub memory_gib: f64,
+    /// Kernel release.
+    pub kernel: String,
+    /// PostgreSQL's `version()`, when it ran.
+    pub postgres: Option<String>,
+    /// SQLite's version.
+    pub sqlite: String,
+    /// `oha --version`.
+    pub oha: String,
+    /// Seconds per scenario.
+    pub seconds: u64,
+    /// Warm-up seconds per scenario.
+    pub warmup_seconds: u64,
+    /// Connections.
+    pub connections: u32,
+    /// Size of the transfer, MiB.
+    pub transfer_mib: u64,
+    /// `/proc/loadavg` before the run (a busy machine makes noisy figures).
+    pub load: String,
+    /// Wall time of the whole run, s.
+    pub total_seconds: f64,
+    /// Hand-written notes to include at the end.
+    pub notes: Option<(String, String)>,
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn pct(x: f64) -> String {
+    if x < 0.001 {
+        format!("{:.3}%", x * 100.0)
+    } else if x < 0.1 {
+        format!("{:.2}%", x * 100.0)
+    } else {
+        format!("{:.1}%", x * 100.0)
+    }
+}
+
+fn pct_target(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+fn rate(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+fn ms(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**not met**" }
+}
+
+/// One target's figures on one database.
+struct Check {
+    text: String,
+    met: Option<bool>,
+}
+
+impl Check {
+    fn none() -> Self {
+        Check {
+            text: "not measured".into(),
+            met: None,
+        }
+    }
+
+    fn cell(&self) -> String {
+        match self.met {
+            Some(met) => format!("{}: {}", self.text, verdict(met)),
+            None => self.text.clone(),
+        }
+    }
+}
+
+fn runs_of(runs: &[RunResult], db: Db) -> Vec<&RunResult> {
+    runs.iter().filter(|r| r.db == db).collect()
+}
+
+fn ratio_check(runs: &[&RunResult], kinds: &[Kind], db: Db) -> Check {
+    let Some(target) = kinds[0].ratio_target(db) else {
+        return Check::none();
+    };
+    let mut parts = Vec::new();
+    let mut met = true;
+    for run in runs {
+        for kind in kinds {
+            if let Some(ratio) = run.ratio(*kind) {
+                met &= ratio >= target;
+                let name = if kinds.len() > 1 {
+                    format!("{} {}", run.size, admin_short(*kind))
+                } else {
+                    run.size.to_string()
+                };
+                parts.push(format!("{name} {}", pct(ratio)));
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Check::none();
+    }
+    Check {
+        text: format!("≥ {}: {}", pct_target(target), parts.join(", ")),
+        met: Some(met),
+    }
+}
+
+fn admin_short(kind: Kind) -> &'static str {
+    match kind {
+        Kind::AdminCustomersFirst => "customers",
+        Kind::AdminCustomersDeep => "deep",
+        Kind::AdminReleases => "releases",
+        _ => kind.short(),
+    }
+}
+
+fn p99_check(runs: &[&RunResult], db: Db) -> Check {
+    let target = db.p99_target_ms();
+    let mut worst: Option<(f64, String)> = None;
+    for run in runs {
+        for s in run.scenarios.iter().filter(|s| s.kind.p99_target_applies()) {
+            let p99 = s.measured.p99_ms;
+            if worst.as_ref().is_none_or(|(w, _)| p99 > *w) {
+                worst = Some((p99, format!("{} {}", run.size, s.kind.short())));
+            }
+        }
+    }
+    match worst {
+        None => Check::none(),
+        Some((p99, which)) => Check {
+            text: format!("≤ {target:.0} ms: worst {} ms ({which})", ms(p99)),
+            met: Some(p99 <= target),
+        },
+    }
+}
+
+fn size_check(runs: &[&RunResult]) -> Check {
+    let small = runs.iter().find(|r| r.size == Size::Small);
+    let large = runs.iter().find(|r| r.size == Size::Large);
+    let (Some(small), Some(large)) = (small, large) else {
+        return Check::none();
+    };
+    let mut worst: Option<(f64, Kind)> = None;
+    for s in &small.scenarios {
+        let Some(l) = large.get(s.kind) else { continue };
+        if l.measured.rps <= 0.0 {
+            continue;
+        }
+        let slowdown = s.measured.rps / l.measured.rps;
+        if worst.is_none_or(|(w, _)| slowdown > w) {
+            worst = Some((slowdown, s.kind));
+        }
+    }
+    match worst {
+        None => Check::none(),
+        Some((slowdown, kind)) => Check {
+            text: format!(
+                "within 1.5x: worst {slowdown:.2}x slower ({})",
+                kind.short()
+            ),
+            met: Some(slowdown <= 1.5),
+        },
+    }
+}
+
+fn deep_check(runs: &[&RunResult]) -> Check {
+    let mut parts = Vec::new();
+    let mut met = true;
+    for run in runs {
+        let (Some(first), Some(deep)) = (
+            run.get(Kind::AdminCustomersFirst),
+            run.get(Kind::AdminCustomersDeep),
+        ) else {
+            continue;
+        };
+        if deep.measured.rps <= 0.0 {
+            continue;
+        }
+        let slowdown = first.measured.rps / deep.measured.rps;
+        met &= slowdown <= 1.2;
+        parts.push(format!(
+            "{} ({} pages deep) {slowdown:.2}x",
+            run.size, run.deep_pages
+        ));
+    }
+    if parts.is_empty() {
+        return Check::none();
+    }
+    Check {
+        text: format!("within 1.2x: {}", parts.join(", ")),
+        met: Some(met),
+    }
+}
+
+fn rss_check(runs: &[&RunResult]) -> Check {
+    let Some(peak) = runs.iter().map(|r| r.peak_rss_kib).max() else {
+        return Check::none();
+    };
+    Check {
+        text: format!("≤ 150 MiB: {:.1} MiB", mib(peak)),
+        met: Some(mib(peak) <= 150.0),
+    }
+}
+
+fn transfer_checks(runs: &[&RunResult]) -> (Check, Check) {
+    let Some(t) = runs.iter().find_map(|r| r.transfer.as_ref()) else {
+        return (Check::none(), Check::none());
+    };
+    let up = t.upload_mib_s / t.dd_mib_s;
+    let down = t.download_mib_s / t.dd_mib_s;
+    let throughput = Check {
+        text: format!("≥ 60%: upload {}, download {}", pct(up), pct(down)),
+        met: Some(up >= 0.6 && down >= 0.6),
+    };
+    let growth = mib(t.rss_growth_kib());
+    let growth_check = Check {
+        text: format!(
+            "≤ 32 MiB: {growth:.1} MiB ({} MiB each way)",
+            t.bytes / (1024 * 1024)
+        ),
+        met: Some(growth <= 32.0),
+    };
+    (throughput, growth_check)
+}
+
+/// Renders `docs/benchmarks.md`.
+pub fn render(info: &RunInfo, runs: &[RunResult]) -> String {
+    let mut out = String::new();
+    let dbs: Vec<Db> = [Db::Sqlite, Db::Postgres]
+        .into_iter()
+        .filter(|db| runs.iter().any(|r| r.db == *db))
+        .collect();
+
+    let _ = writeln!(out, "# Benchmarks\n");
+    let _ = writeln!(
+        out,
+        "<!-- generated by `just bench`; do not edit by hand -->\n\
+         _Generated by `just bench` (`crates/releasy-bench`); do not edit by hand. \
+         Hand-written notes belong in `docs/benchmark-notes.md`, which is included at the end._\n"
+    );
+
+    let _ = writeln!(out, "## The run\n");
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ = writeln!(out, "| date | {} |", info.date);
+    let _ = writeln!(out, "| commit | {} |", info.commit);
+    let _ = writeln!(out, "| CPU | {} |", info.cpu);
+    let _ = writeln!(out, "| cores (`nproc`) | {} |", info.cores);
+    let _ = writeln!(out, "| memory | {:.1} GiB |", info.memory_gib);
+    let _ = writeln!(out, "| kernel | {} |", info.kernel);
+    if let Some(pg) = &info.postgres {
+        let _ = writeln!(out, "| PostgreSQL | {pg} |");
+    }
+    let _ = writeln!(out, "| SQLite | {} |", info.sqlite);
+    let _ = writeln!(
+        out,
+        "| load generator | {}, {} connections, {} s per scenario after a {} s warm-up |",
+        info.oha, info.connections, info.seconds, info.warmup_seconds
+    );
+    let _ = writeln!(
+        out,
+        "| load average (1, 5, 15 min) before the run | {} |",
+        info.load
+    );
+    let _ = writeln!(
+        out,
+        "| whole run | {:.1} min |\n",
+        info.total_seconds / 60.0
+    );
+
+    // Targets.
+    let _ = writeln!(out, "## Targets\n");
+    let _ = write!(out, "| target |");
+    for db in &dbs {
+        let _ = write!(out, " {db} |");
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in &dbs {
+        let _ = write!(out, "---|");
+    }
+    out.push('\n');
+    type CheckFn<'a> = Box<dyn Fn(Db, &[&RunResult]) -> Check + 'a>;
+    let rows: Vec<(&str, CheckFn)> = vec![
+        (
+            "customer introspect, req/s vs `GET /live`",
+            Box::new(|db, r| ratio_check(r, &[Kind::Introspect], db)),
+        ),
+        (
+            "customer list releases with artifacts (10 releases) vs `GET /live`",
+            Box::new(|db, r| ratio_check(r, &[Kind::CustomerReleases], db)),
+        ),
+        (
+            "customer download token (stores a token) vs `GET /live`",
+            Box::new(|db, r| ratio_check(r, &[Kind::DownloadToken], db)),
+        ),
+        (
+            "download resolve vs `GET /live`",
+            Box::new(|db, r| ratio_check(r, &[Kind::Resolve], db)),
+        ),
+        (
+            "admin listings vs `GET /live`",
+            Box::new(|db, r| {
+                ratio_check(
+                    r,
+                    &[
+                        Kind::AdminCustomersFirst,
+                        Kind::AdminCustomersDeep,
+                        Kind::AdminReleases,
+                    ],
+                    db,
+                )
+            }),
+        ),
+        (
+            "p99 of every scenario above",
+            Box::new(|db, r| p99_check(r, db)),
+        ),
+        (
+            "large data vs small data, every scenario (req/s)",
+            Box::new(|_, r| size_check(r)),
+        ),
+        (
+            "deep cursor page vs first page (req/s)",
+            Box::new(|_, r| deep_check(r)),
+        ),
+        (
+            "peak RSS during the whole run (`VmHWM`)",
+            Box::new(|_, r| rss_check(r)),
+        ),
+        (
+            "large upload and download, throughput vs `dd` to the same disk",
+            Box::new(|_, r| transfer_checks(r).0),
+        ),
+        (
+            "large upload and download, server RSS growth",
+            Box::new(|_, r| transfer_checks(r).1),
+        ),
+    ];
+    let mut met = 0;
+    let mut total = 0;
+    for (label, check) in &rows {
+        let _ = write!(out, "| {label} |");
+        for db in &dbs {
+            let c = check(*db, &runs_of(runs, *db));
+            if let Some(m) = c.met {
+                total += 1;
+                met += usize::from(m);
+            }
+            let _ = write!(out, " {} |", c.cell());
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "\n**{met} of {total} targets met.**\n");
+
+    // Per run.
+    for run in runs {
+        let _ = writeln!(out, "## {}, {} data\n", run.db, run.size);
+        match &run.bulk {
+            Some(bulk) => {
+                let rows: Vec<String> = bulk.rows.iter().map(|(t, n)| format!("{n} {t}")).collect();
+                let _ = writeln!(
+                    out,
+                    "Bulk-seeded in {:.0} s: {}; a seeded download token resolved with {}. \
+                     Then about {} rows through the API.\n",
+                    bulk.seconds,
+                    rows.join(", "),
+                    bulk.token_check,
+                    run.api_rows
+                );
+            }
+            None => {
+                let _ = writeln!(out, "About {} rows, all through the API.\n", run.api_rows);
+            }
+        }
+        let _ = writeln!(
+            out,
+            "| scenario | requests | req/s | p50 ms | p99 ms | errors | vs `GET /live` | target |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---|");
+        for s in &run.scenarios {
+            let m = &s.measured;
+            let errors = match (s.errors(), s.tolerated()) {
+                (e, 0) => e.to_string(),
+                (e, t) => format!("{e} (+{t} duplicate 409)"),
+            };
+            let ratio = run.ratio(s.kind).map(pct).unwrap_or_default();
+            let target = match s.kind.ratio_target(run.db) {
+                Some(target) => {
+                    let r = run.ratio(s.kind).unwrap_or(0.0);
+                    let p99_target = run.db.p99_target_ms();
+                    let ok = r >= target && m.p99_ms <= p99_target;
+                    format!(
+                        "≥ {}, p99 ≤ {p99_target:.0} ms: {}",
+                        pct_target(target),
+                        verdict(ok)
+                    )
+                }
+                None => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {errors} | {ratio} | {target} |",
+                s.kind.label(),
+                m.requests,
+                rate(m.rps),
+                ms(m.p50_ms),
+                ms(m.p99_ms)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nPeak RSS of the server (`VmHWM`): {:.1} MiB. The deep customer page is {} pages \
+             of 50 deep (cursor walked through the API). `POST /v1/releases` drew its bodies \
+             from {} distinct lines.\n",
+            mib(run.peak_rss_kib),
+            run.deep_pages,
+            run.create_release_lines
+        );
+    }
+
+    // Transfer.
+    let transfers: Vec<&RunResult> = runs.iter().filter(|r| r.transfer.is_some()).collect();
+    if !transfers.is_empty() {
+        let _ = writeln!(
+            out,
+            "## {} MiB upload and download through the embedded store\n",
+            info.transfer_mib
+        );
+        let _ = writeln!(
+            out,
+            "| database | upload MiB/s | download MiB/s | `dd` MiB/s | upload vs `dd` | \
+             download vs `dd` | server RSS before | max during | growth |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for run in transfers {
+            let Some(t) = &run.transfer else { continue };
+            let dd = t.dd_mib_s;
+            let vs = |x: f64| pct(x / dd);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {:.1} MiB | {:.1} MiB | {:.1} MiB |",
+                run.db,
+                rate(t.upload_mib_s),
+                rate(t.download_mib_s),
+                rate(dd),
+                vs(t.upload_mib_s),
+                vs(t.download_mib_s),
+                mib(t.rss_before_kib),
+                mib(t.rss_max_kib),
+                mib(t.rss_growth_kib())
+            );
+        }
+        out.push('\n');
+    }
+
+    let _ = writeln!(out, "## Method\n");
+    let _ = writeln!(
+        out,
+        "- `releasy-bench` starts `target/release/releasy-server` on a free loopback port once \
+per database and data size: SQLite (a fresh data directory, the embedded store) and \
+PostgreSQL (a fresh database on `RELEASY_TEST_POSTGRES_URL`, default \
+`postgres://postgres@127.0.0.1:5432/postgres`, dropped afterwards), with \
+`RELEASY_ADMIN_API_KEY` set, `RELEASY_LOG_LEVEL=warn` and every other setting at its \
+default.
+- Small data, all through the public API: the measured customer with an all-scopes `ci` \
+key and an entitlement to `bench-agent`, 199 more customers, 40 published releases of \
+`bench-tool` and then 10 of `bench-agent`, each with 3 tiny artifacts (uploaded to the \
+presigned URLs), 20 download tokens. The customer's listing thus holds 10 releases and \
+the admin's first pages (50 customers, 50 releases) are full and identical in both sizes.
+- Large data: before the server starts, `releasy-store-diesel`'s `bulk` module (feature \
+`bulk-seed`) writes 100 000 customers (one entitlement each), 10 000 releases of 100 \
+products with 3 artifacts each, 1 000 000 `api_key.auth` audit events and 200 000 download \
+tokens in multi-row batches, all built from the domain's checked values (PostgreSQL is \
+`ANALYZE`d afterwards; SQLite is left as the server finds it). The small set is then \
+created through the API on top, so the measured customer, key and releases are the same \
+in both sizes.
+- Each scenario runs `oha` with {} connections for {} s (after an unmeasured {} s warm-up \
+of the same scenario), waiting for requests in flight at the deadline, not following \
+redirects. req/s counts every response; p50 and p99 are oha's latency percentiles. \
+Errors are responses other than 2xx (302 for the resolve scenario) plus requests without \
+a response. Each ratio divides by `GET /live` of the same server run.
+- `POST /v1/downloads/token` sends the same body (one artifact, 300 s) every time, so \
+every request stores a new token. `POST /v1/releases` needs a new product and version \
+per request; oha cannot number its bodies, but `-Z` draws each body at random from the \
+lines of a file, so the file holds many distinct versions and the few repeated draws are \
+answered `409 conflict` by the server: they are counted in req/s and shown apart from \
+the errors, not hidden. No hand-written load loop is used.
+- The deep customer page is reached by walking `next_cursor` from the first page, 50 \
+customers a page, up to 1 000 times (the small set has only 4 pages).
+- The large transfer: a generated file is `PUT` with `curl` (`-T`, `Content-Length`) to \
+a presigned upload URL of the embedded store, registered, published and downloaded \
+through a download token's redirect target with `curl` to `/dev/null` (the file is in \
+the page cache, so the download measures the server, not the disk). Throughputs are \
+compared with `dd if=/dev/zero bs=1M conv=fdatasync` of the same size into the folder \
+holding the data directory, run just before the upload (the disk's speed varies from minute to \
+minute). The server's `VmRSS` is sampled every 20 ms; growth is the largest sample \
+during the transfer minus the sample before it. Peak RSS is the server's `VmHWM` at the \
+end of each run.
+- The load generator and the server share the machine's cores, as the issue's targets \
+assume.",
+        info.connections, info.seconds, info.warmup_seconds
+    );
+    if let Some((path, notes)) = &info.notes {
+        let _ = writeln!(out, "\n## Notes (from `{path}`)\n");
+        let _ = writeln!(out, "{}", notes.trim_end());
+    }
+    out
+}

@@ -1,0 +1,189 @@
+//! The scenarios of the benchmark, the databases and data sizes, and the targets of the
+//! performance issue.
+
+use std::fmt;
+
+/// A database the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Db {
+    /// The embedded default: SQLite in the data directory.
+    Sqlite,
+    /// PostgreSQL: a fresh database per run.
+    Postgres,
+}
+
+impl fmt::Display for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Db::Sqlite => "SQLite",
+            Db::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+impl Db {
+    /// The p99 target of the target scenarios, ms.
+    pub fn p99_target_ms(self) -> f64 {
+        match self {
+            Db::Sqlite => 15.0,
+            Db::Postgres => 20.0,
+        }
+    }
+}
+
+/// A data size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Size {
+    /// A few hundred rows, all through the API.
+    Small,
+    /// The bulk-seeded large set under the small set.
+    Large,
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Size::Small => "small",
+            Size::Large => "large",
+        })
+    }
+}
+
+/// One scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `GET /live`, the yardstick.
+    Live,
+    /// Customer `GET /v1/releases?product=..&include_artifacts=true`.
+    CustomerReleases,
+    /// Customer `POST /v1/auth/introspect`.
+    Introspect,
+    /// `GET /v1/downloads/{token}` (302).
+    Resolve,
+    /// Admin `GET /v1/admin/customers?limit=50`.
+    AdminCustomersFirst,
+    /// Admin `GET /v1/admin/customers?limit=50&cursor=..`, deep.
+    AdminCustomersDeep,
+    /// Admin `GET /v1/releases?include_artifacts=true`.
+    AdminReleases,
+    /// Customer `POST /v1/downloads/token`.
+    DownloadToken,
+    /// Admin `POST /v1/releases`.
+    CreateRelease,
+}
+
+/// How a response counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The expected answer.
+    Ok,
+    /// An answer the scenario expects sometimes (duplicate bodies drawn by oha).
+    Tolerated,
+    /// Anything else.
+    Error,
+}
+
+impl Kind {
+    /// Every scenario, in the order they run: reads first, then the writes that grow
+    /// tables.
+    pub const ALL: [Kind; 9] = [
+        Kind::Live,
+        Kind::CustomerReleases,
+        Kind::Introspect,
+        Kind::Resolve,
+        Kind::AdminCustomersFirst,
+        Kind::AdminCustomersDeep,
+        Kind::AdminReleases,
+        Kind::DownloadToken,
+        Kind::CreateRelease,
+    ];
+
+    /// The table's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Live => "`GET /live`",
+            Kind::CustomerReleases => {
+                "customer `GET /v1/releases?product=bench-agent&include_artifacts=true`"
+            }
+            Kind::Introspect => "customer `POST /v1/auth/introspect`",
+            Kind::Resolve => "`GET /v1/downloads/{token}` (302)",
+            Kind::AdminCustomersFirst => "admin `GET /v1/admin/customers?limit=50`, first page",
+            Kind::AdminCustomersDeep => "admin `GET /v1/admin/customers?limit=50&cursor=…`, deep",
+            Kind::AdminReleases => "admin `GET /v1/releases?include_artifacts=true`",
+            Kind::DownloadToken => "customer `POST /v1/downloads/token`",
+            Kind::CreateRelease => "admin `POST /v1/releases`",
+        }
+    }
+
+    /// A short name for progress lines.
+    pub fn short(self) -> &'static str {
+        match self {
+            Kind::Live => "live",
+            Kind::CustomerReleases => "customer-releases",
+            Kind::Introspect => "introspect",
+            Kind::Resolve => "resolve",
+            Kind::AdminCustomersFirst => "admin-customers-first",
+            Kind::AdminCustomersDeep => "admin-customers-deep",
+            Kind::AdminReleases => "admin-releases",
+            Kind::DownloadToken => "download-token",
+            Kind::CreateRelease => "create-release",
+        }
+    }
+
+    /// The issue's target for req/s as a share of `GET /live`, if any.
+    pub fn ratio_target(self, db: Db) -> Option<f64> {
+        let (sqlite, postgres) = match self {
+            Kind::Introspect => (0.12, 0.10),
+            Kind::CustomerReleases => (0.08, 0.08),
+            Kind::DownloadToken => (0.06, 0.05),
+            Kind::Resolve => (0.12, 0.10),
+            Kind::AdminCustomersFirst | Kind::AdminCustomersDeep | Kind::AdminReleases => {
+                (0.12, 0.12)
+            }
+            Kind::Live | Kind::CreateRelease => return None,
+        };
+        Some(match db {
+            Db::Sqlite => sqlite,
+            Db::Postgres => postgres,
+        })
+    }
+
+    /// Whether the p99 target applies (the scenarios with a ratio target).
+    pub fn p99_target_applies(self) -> bool {
+        self.ratio_target(Db::Sqlite).is_some()
+    }
+
+    /// How a status counts for this scenario.
+    pub fn outcome(self, status: u16) -> Outcome {
+        match (self, status) {
+            (Kind::Resolve, 302) => Outcome::Ok,
+            (Kind::Resolve, _) => Outcome::Error,
+            (Kind::CreateRelease, 409) => Outcome::Tolerated,
+            (_, 200..=299) => Outcome::Ok,
+            _ => Outcome::Error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_count_only_for_resolve() {
+        assert_eq!(Kind::Resolve.outcome(302), Outcome::Ok);
+        assert_eq!(Kind::Resolve.outcome(200), Outcome::Error);
+        assert_eq!(Kind::Live.outcome(302), Outcome::Error);
+        assert_eq!(Kind::CreateRelease.outcome(409), Outcome::Tolerated);
+        assert_eq!(Kind::DownloadToken.outcome(409), Outcome::Error);
+    }
+
+    #[test]
+    fn targets_follow_the_issue() {
+        assert_eq!(Kind::Introspect.ratio_target(Db::Sqlite), Some(0.12));
+        assert_eq!(Kind::Introspect.ratio_target(Db::Postgres), Some(0.10));
+        assert_eq!(Kind::DownloadToken.ratio_target(Db::Postgres), Some(0.05));
+        assert_eq!(Kind::Live.ratio_target(Db::Sqlite), None);
+        assert!(!Kind::CreateRelease.p99_target_applies());
+    }
+}
