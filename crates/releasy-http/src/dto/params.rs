@@ -2,6 +2,7 @@
 //! says), and every parse error names its parameter.
 
 use releasy_domain::ValidationError;
+use releasy_domain::pagination::{Offset, PageLimit, PageRequest};
 
 /// `None` for a missing or empty value.
 pub(crate) fn non_empty(value: Option<&String>) -> Option<&str> {
@@ -19,6 +20,17 @@ pub(crate) fn parse_int(
                 .map_err(|_| ValidationError::new(field, "must be an integer"))
         })
         .transpose()
+}
+
+/// The `limit` and `offset` parameters of a listing, checked.
+pub(crate) fn page_request(
+    limit: Option<&String>,
+    offset: Option<&String>,
+) -> Result<PageRequest, ValidationError> {
+    Ok(PageRequest {
+        limit: PageLimit::parse(parse_int("limit", limit)?)?,
+        offset: Offset::parse(parse_int("offset", offset)?)?,
+    })
 }
 
 /// A UUID id named `field`.

@@ -2,13 +2,13 @@
 
 use actix_web::{HttpResponse, get, web};
 use releasy_domain::audit::AuditFilter;
-use releasy_domain::pagination::{Offset, PageLimit, PageRequest};
 use releasy_domain::{CustomerId, Timestamp};
 
 use crate::auth::Authorized;
 use crate::auth::permissions::ReadAuditEvents;
 use crate::dto::{
-    AuditEventListQuery, AuditEventListResponse, ErrorBody, non_empty, parse_id, parse_int,
+    AuditEventListQuery, AuditEventListResponse, ErrorBody, non_empty, page_request, parse_id,
+    parse_int,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -29,10 +29,7 @@ pub async fn list_audit_events(
     state: web::Data<AppState>,
     query: web::Query<AuditEventListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = PageRequest {
-        limit: PageLimit::parse(parse_int("limit", query.limit.as_ref())?)?,
-        offset: Offset::parse(parse_int("offset", query.offset.as_ref())?)?,
-    };
+    let page = page_request(query.limit.as_ref(), query.offset.as_ref())?;
     let filter = AuditFilter {
         customer_id: non_empty(query.customer_id.as_ref())
             .map(|id| parse_id::<CustomerId>("customer_id", id))

@@ -4,7 +4,6 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use releasy_domain::entitlement::{
     EntitlementChanges, EntitlementWindow, Metadata, NewEntitlement,
 };
-use releasy_domain::pagination::{Offset, PageLimit, PageRequest};
 use releasy_domain::release::Product;
 use releasy_domain::{CustomerId, EntitlementId, Timestamp};
 
@@ -14,7 +13,7 @@ use crate::auth::permissions::{
 };
 use crate::dto::{
     CreateEntitlementRequest, EntitlementListQuery, EntitlementListResponse, EntitlementResponse,
-    ErrorBody, UpdateEntitlementRequest, non_empty, parse_id, parse_int,
+    ErrorBody, UpdateEntitlementRequest, non_empty, page_request, parse_id,
 };
 use crate::error::ApiError;
 use crate::idempotency::idempotent;
@@ -40,10 +39,7 @@ pub async fn list_entitlements(
     query: web::Query<EntitlementListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = parse_id::<CustomerId>("customer_id", &path)?;
-    let page = PageRequest {
-        limit: PageLimit::parse(parse_int("limit", query.limit.as_ref())?)?,
-        offset: Offset::parse(parse_int("offset", query.offset.as_ref())?)?,
-    };
+    let page = page_request(query.limit.as_ref(), query.offset.as_ref())?;
     let product = non_empty(query.product.as_ref());
     let entitlements = state
         .services

@@ -2,7 +2,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use releasy_domain::ReleaseId;
-use releasy_domain::pagination::{Offset, PageLimit, PageRequest};
 use releasy_domain::release::{Product, ReleaseQuery, ReleaseStatus, ReleaseViewer, Version};
 
 use crate::auth::permissions::{
@@ -11,7 +10,7 @@ use crate::auth::permissions::{
 use crate::auth::{Authorized, Caller, OperatorOrCustomer};
 use crate::dto::{
     CreateReleaseRequest, ErrorBody, ReleaseListQuery, ReleaseListResponse, ReleaseResponse,
-    non_empty, parse_id, parse_int,
+    non_empty, page_request, parse_id,
 };
 use crate::error::ApiError;
 use crate::idempotency::idempotent;
@@ -63,10 +62,7 @@ pub async fn list_releases(
     state: web::Data<AppState>,
     query: web::Query<ReleaseListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = PageRequest {
-        limit: PageLimit::parse(parse_int("limit", query.limit.as_ref())?)?,
-        offset: Offset::parse(parse_int("offset", query.offset.as_ref())?)?,
-    };
+    let page = page_request(query.limit.as_ref(), query.offset.as_ref())?;
     let include_artifacts = match non_empty(query.include_artifacts.as_ref()) {
         None | Some("false") => false,
         Some("true") => true,
