@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::{Timestamp, ValidationError};
 
 /// Number of items on one page: 1 to 200, 50 when the caller gives none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PageLimit(u32);
 
 impl PageLimit {
@@ -15,6 +15,8 @@ impl PageLimit {
     pub const DEFAULT: Self = Self(50);
     /// The largest page a caller may ask for.
     pub const MAX: u32 = 200;
+    /// A page of [`PageLimit::MAX`] items.
+    pub const LARGEST: Self = Self(Self::MAX);
 
     /// Checks a requested page size; `None` gives the default.
     ///
@@ -44,7 +46,7 @@ impl Default for PageLimit {
 }
 
 /// Number of items to skip: zero or more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Offset(u64);
 
 impl Offset {
@@ -67,7 +69,7 @@ impl Offset {
 }
 
 /// One page request: the size and where it starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct PageRequest {
     /// How many items at most.
     pub limit: PageLimit,
@@ -78,7 +80,7 @@ pub struct PageRequest {
 /// The position after the last item of a page in a listing ordered newest first by
 /// `(created_at, id)`. It names a place in the order, not an index, so items created
 /// while a caller walks the pages neither repeat nor shift others out of view.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Cursor {
     /// `created_at` of the last item already returned.
     pub created_at: Timestamp,
@@ -111,7 +113,7 @@ impl Cursor {
 }
 
 /// Where a customer listing starts: an offset (older clients) or a cursor, never both.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PageStart {
     /// Skip this many items.
     Offset(Offset),

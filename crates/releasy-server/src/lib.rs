@@ -2,13 +2,14 @@
 //!
 //! The thin application crate: it reads configuration ([`settings`]), sets up logging
 //! ([`telemetry`]), provisions first-start secrets ([`bootstrap`]), wires the adapters
-//! into the domain and serves HTTP ([`server`]), with the artifact store [`storage`]
-//! chooses. The `releasy-server` binary is
+//! into the domain behind the read cache ([`read_cache`]) and serves HTTP ([`server`]),
+//! with the artifact store [`storage`] chooses. The `releasy-server` binary is
 //! `main.rs`; tests start the same server in-process through [`server::start`].
 
 #![warn(missing_docs)]
 
 pub mod bootstrap;
+pub mod read_cache;
 pub mod server;
 pub mod settings;
 pub mod storage;

@@ -12,9 +12,10 @@ use releasy_domain::idempotency::IdempotencyService;
 use releasy_domain::ports::{Clock, OperatorTokenVerifier, SystemClock};
 use releasy_domain::{Limits, Ports, Services};
 use releasy_http::{AdminKey, AppState};
-use releasy_store_diesel::{BatchPolicy, BatchedAudit, Database, StoreError};
+use releasy_store_diesel::{BatchPolicy, BatchedAudit, Database, GroupedTokenWrites, StoreError};
 
 use crate::bootstrap::{BootstrapError, generated_admin_key};
+use crate::read_cache::{CacheFeed, with_read_cache};
 use crate::settings::Settings;
 use crate::storage::{ArtifactStorage, StorageError};
 
@@ -53,6 +54,9 @@ pub struct RunningServer {
     pub server: actix_web::dev::Server,
     /// The audit trail's write-behind queue, written out by [`RunningServer::run`].
     pub audit: BatchedAudit,
+    /// The read cache's change feed (PostgreSQL): it runs until this is dropped, which
+    /// [`RunningServer::run`] does once the server has stopped.
+    pub cache_feed: CacheFeed,
 }
 
 impl RunningServer {
@@ -185,13 +189,15 @@ async fn start_listening(
         releases: repositories.releases,
         artifacts: repositories.artifacts,
         entitlements: repositories.entitlements,
-        download_tokens: repositories.download_tokens,
+        // Concurrent token inserts commit together (each caller still waits for its own).
+        download_tokens: Arc::new(GroupedTokenWrites::start(repositories.download_tokens)),
         objects: storage.store.clone(),
         health: repositories.health,
         clock,
         secrets: Arc::new(OsSecrets::new()),
         hasher: Arc::new(Argon2Hasher::new(pepper)),
     };
+    let (ports, cache_feed) = with_read_cache(&database, ports, settings.cache_rows);
     let limits = Limits {
         download_token_max_ttl_seconds: settings.download_token_ttl_seconds,
         presign_expires_seconds: settings.presign_expires_seconds,
@@ -227,5 +233,6 @@ async fn start_listening(
         handle: server.handle(),
         server,
         audit,
+        cache_feed,
     })
 }

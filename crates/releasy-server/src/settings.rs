@@ -116,6 +116,8 @@ pub struct Settings {
     pub storage_signing_secret: Option<String>,
     /// How long audit events may wait in the write-behind queue, in milliseconds.
     pub audit_flush_interval_ms: u64,
+    /// Rows each kind of cached answer may hold; 0 turns the read cache off.
+    pub cache_rows: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -172,6 +174,7 @@ struct RawSettings {
     artifact_presign_expires_seconds: Option<String>,
     storage_signing_secret: Option<String>,
     audit_flush_interval_ms: Option<String>,
+    cache_rows: Option<String>,
 }
 
 /// The default data directory, relative to the working directory.
@@ -298,6 +301,8 @@ impl Settings {
                 50,
                 1..=60_000,
             )? as u64,
+            cache_rows: number("RELEASY_CACHE_ROWS", raw.cache_rows, 10_000, 0..=10_000_000)?
+                as u64,
         })
     }
 }
@@ -467,6 +472,7 @@ mod tests {
         assert_eq!(s.database_max_connections, 5);
         assert_eq!(s.download_token_ttl_seconds, 600);
         assert_eq!(s.presign_expires_seconds, 900);
+        assert_eq!(s.cache_rows, 10_000);
         assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
         assert!(s.s3.is_none() && s.operator.is_none() && s.admin_api_key.is_none());
     }
@@ -505,6 +511,7 @@ mod tests {
             ("RELEASY_DOWNLOAD_TOKEN_TTL_SECONDS", "ten"),
             ("RELEASY_STORAGE_SIGNING_SECRET", "too-short"),
             ("RELEASY_AUDIT_FLUSH_INTERVAL_MS", "0"),
+            ("RELEASY_CACHE_ROWS", "-1"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}: {err}");

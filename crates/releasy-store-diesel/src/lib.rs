@@ -13,12 +13,14 @@
 mod audit_batcher;
 #[cfg(feature = "bulk-seed")]
 pub mod bulk;
+mod change_feed;
 mod error;
 mod postgres;
 mod repos;
 mod rows;
 pub mod schema;
 mod sqlite;
+mod token_batcher;
 mod url;
 
 use std::sync::Arc;
@@ -30,8 +32,10 @@ use releasy_domain::ports::{
 };
 
 pub use audit_batcher::{BatchPolicy, BatchedAudit, FlushError};
+pub use change_feed::{ChangeEvent, ChangeFeedHandle};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use token_batcher::GroupedTokenWrites;
 pub use url::{DatabaseUrl, InvalidDatabaseUrl};
 
 /// The store could not be set up.

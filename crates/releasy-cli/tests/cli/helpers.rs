@@ -99,7 +99,8 @@ impl TestServer {
             .await
             .expect("server starts");
         let handle = running.handle.clone();
-        tokio::spawn(running.server);
+        // `run` keeps the audit queue and the cache's change feed for the server's life.
+        tokio::spawn(running.run());
         let stop = Box::new(move || {
             // Stop on a runtime of its own: Drop may run on the test's runtime thread.
             std::thread::spawn(move || {

@@ -58,9 +58,12 @@ pub enum AuthFailure {
 
 /// Authenticates customer API keys.
 ///
-/// Each request reads the key's row afresh, so revocation, expiry and customer
-/// suspension take effect on the very next request on every instance; only the
-/// cryptographic verification may be served from the hasher's cache.
+/// Each request asks the key repository for the key's row and decides afresh, so
+/// expiry takes effect at its second, and revocation and customer suspension on the
+/// next request. A caching repository must therefore never answer with a row a write
+/// has replaced (`releasy-cache` invalidates on every write, and on other instances'
+/// writes as its change feed reports them); the cryptographic verification may be
+/// served from the hasher's cache.
 #[derive(Debug, Clone)]
 pub struct ApiKeyAuthenticator {
     keys: Arc<dyn ApiKeyRepository>,

@@ -40,7 +40,7 @@ impl Customer {
 }
 
 /// Filters of a customer listing; `None` means "any".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct CustomerFilter {
     /// Exactly this customer.
     pub customer_id: Option<CustomerId>,

@@ -25,6 +25,27 @@ impl DownloadTokenRepository for InMemoryReleases {
         Ok(())
     }
 
+    async fn insert_many(&self, tokens: &[DownloadToken]) -> Result<(), RepoError> {
+        // Every token is checked (against the store and the ones before it in the
+        // batch) before any is stored, so a failure stores none, like one statement.
+        let mut state = lock(&self.state);
+        for (i, token) in tokens.iter().enumerate() {
+            let taken = state
+                .tokens
+                .iter()
+                .chain(&tokens[..i])
+                .any(|t| t.id == token.id || t.token_hash == token.token_hash);
+            if taken {
+                return Err(RepoError::Conflict);
+            }
+            if !state.artifacts.iter().any(|a| a.id == token.artifact_id) {
+                return Err(RepoError::MissingReference);
+            }
+        }
+        state.tokens.extend_from_slice(tokens);
+        Ok(())
+    }
+
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {
         // Read under the lock, then release it before asking the customers (which await).
         let joined = {

@@ -229,6 +229,15 @@ pub trait DownloadTokenRepository: Send + Sync + std::fmt::Debug {
     /// Stores a token.
     async fn insert(&self, token: &DownloadToken) -> Result<(), RepoError>;
 
+    /// Stores several tokens at once, all or none (adapters write them in one
+    /// statement or transaction).
+    async fn insert_many(&self, tokens: &[DownloadToken]) -> Result<(), RepoError> {
+        for token in tokens {
+            self.insert(token).await?;
+        }
+        Ok(())
+    }
+
     /// The token with this hash joined to its artifact, release and customer, or `None`
     /// (also when its artifact was deleted). One indexed read.
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError>;

@@ -36,7 +36,7 @@ pub struct Release {
 }
 
 /// Filters of a release listing; `None` means "any".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ReleaseFilter {
     /// Exactly this product.
     pub product: Option<String>,

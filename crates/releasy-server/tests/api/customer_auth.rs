@@ -315,8 +315,19 @@ async fn key_without_scope_is_403(backend: Backend) {
     );
 }
 
+/// A server for tests that rewrite key rows by hand while it runs, to reach states the
+/// API cannot make (hashes written by older servers, scopes that no longer parse). Its
+/// read cache is off: on SQLite it does not see edits made outside the server (see
+/// docs/configuration.md), and on PostgreSQL it sees them a moment later, when the
+/// change notification arrives (tests/api/instances.rs covers that).
+async fn spawn_for_hand_edits(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    let mut settings = vec![("RELEASY_CACHE_ROWS", "0")];
+    settings.extend_from_slice(extra);
+    TestApp::spawn_with(backend, &settings).await
+}
+
 async fn legacy_sha256_key_is_accepted_and_upgraded(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn_for_hand_edits(backend, &[]).await;
     let (_, api_key, api_key_id) = app.customer_with_key().await;
     let mut db = Db::connect(&app).await;
 
@@ -368,7 +379,7 @@ async fn legacy_sha256_key_is_accepted_and_upgraded(backend: Backend) {
 
 async fn legacy_key_hash_includes_the_pepper(backend: Backend) {
     let pepper = "pepper-0123456789";
-    let app = TestApp::spawn_with(backend, &[("RELEASY_API_KEY_PEPPER", pepper)]).await;
+    let app = spawn_for_hand_edits(backend, &[("RELEASY_API_KEY_PEPPER", pepper)]).await;
     let (_, api_key, api_key_id) = app.customer_with_key().await;
     assert_accepted(&app, &api_key).await;
     let mut db = Db::connect(&app).await;
@@ -387,7 +398,7 @@ async fn legacy_key_hash_includes_the_pepper(backend: Backend) {
 }
 
 async fn stored_scopes_that_do_not_parse_are_rejected(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn_for_hand_edits(backend, &[]).await;
     let (customer_id, api_key, api_key_id) = app.customer_with_key().await;
     let mut db = Db::connect(&app).await;
     assert_eq!(

@@ -2,6 +2,7 @@
 //! SQLite file or a fresh PostgreSQL database, and typed helpers to talk to it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use releasy_server::server;
 use releasy_server::settings::Settings;
@@ -28,11 +29,19 @@ pub enum Storage {
     S3,
 }
 
-/// Keeps a test database alive for as long as its server runs.
+/// Keeps a test database alive for as long as its servers run.
 #[allow(dead_code, reason = "the SQLite guard is held only for its Drop")]
 enum DatabaseGuard {
     Sqlite(TestSqlite),
     Postgres(TestPostgres),
+}
+
+/// Where a test server's database comes from.
+enum DatabaseChoice {
+    /// A fresh one on this backend.
+    Fresh(Backend),
+    /// The one another test server runs on (its guard and URL), and its data directory.
+    SharedWith(Arc<DatabaseGuard>, String, Arc<tempfile::TempDir>),
 }
 
 /// A running server and a client for it.
@@ -41,9 +50,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     database_url: String,
     handle: actix_web::dev::ServerHandle,
-    data_dir: tempfile::TempDir,
+    data_dir: Arc<tempfile::TempDir>,
     s3: Option<TestS3Server>,
-    database: DatabaseGuard,
+    database: Arc<DatabaseGuard>,
 }
 
 impl TestApp {
@@ -54,28 +63,43 @@ impl TestApp {
 
     /// Starts a server on `backend`; `extra` adds or overrides `RELEASY_*` variables.
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
-        Self::start(backend, Storage::Embedded, extra).await
+        Self::start(DatabaseChoice::Fresh(backend), Storage::Embedded, extra).await
+    }
+
+    /// Starts a second server on this one's database and data directory, as a second
+    /// instance of one deployment.
+    pub async fn spawn_beside(&self) -> Self {
+        let shared = DatabaseChoice::SharedWith(
+            self.database.clone(),
+            self.database_url.clone(),
+            self.data_dir.clone(),
+        );
+        Self::start(shared, Storage::Embedded, &[]).await
     }
 
     /// Starts a server on `backend` that keeps artifacts in `storage`.
     pub async fn spawn_with_storage(backend: Backend, storage: Storage) -> Self {
-        Self::start(backend, storage, &[]).await
+        Self::start(DatabaseChoice::Fresh(backend), storage, &[]).await
     }
 
-    async fn start(backend: Backend, storage: Storage, extra: &[(&str, &str)]) -> Self {
-        let data_dir = tempfile::tempdir().expect("temp dir");
-        let (database_url, database) = match backend {
-            Backend::Sqlite => {
+    async fn start(database: DatabaseChoice, storage: Storage, extra: &[(&str, &str)]) -> Self {
+        let data_dir = match &database {
+            DatabaseChoice::SharedWith(_, _, dir) => dir.clone(),
+            DatabaseChoice::Fresh(_) => Arc::new(tempfile::tempdir().expect("temp dir")),
+        };
+        let (database_url, database) = match database {
+            DatabaseChoice::Fresh(Backend::Sqlite) => {
                 let db = TestSqlite::create();
                 (
                     format!("sqlite://{}", db.path().display()),
-                    DatabaseGuard::Sqlite(db),
+                    Arc::new(DatabaseGuard::Sqlite(db)),
                 )
             }
-            Backend::Postgres => {
+            DatabaseChoice::Fresh(Backend::Postgres) => {
                 let db = TestPostgres::create().await;
-                (db.url().to_owned(), DatabaseGuard::Postgres(db))
+                (db.url().to_owned(), Arc::new(DatabaseGuard::Postgres(db)))
             }
+            DatabaseChoice::SharedWith(guard, url, _) => (url, guard),
         };
         // Bound first, so the public URL (which the embedded store's links use) is known.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -116,7 +140,8 @@ impl TestApp {
             .await
             .expect("server starts");
         let handle = running.handle.clone();
-        tokio::spawn(running.server);
+        // `run` keeps the audit queue and the cache's change feed for the server's life.
+        tokio::spawn(running.run());
         Self {
             base_url,
             client: reqwest::Client::builder()
@@ -145,7 +170,7 @@ impl TestApp {
 
     /// Takes the PostgreSQL database away under the running server.
     pub async fn lose_postgres_database(&self) {
-        match &self.database {
+        match &*self.database {
             DatabaseGuard::Postgres(db) => db.drop_now().await,
             DatabaseGuard::Sqlite(_) => panic!("only a PostgreSQL database can be taken away"),
         }

@@ -19,6 +19,7 @@ mod downloads;
 mod entitlements;
 mod flow;
 mod health;
+mod instances;
 mod keys;
 mod protocol_errors;
 mod releases;

@@ -1,5 +1,103 @@
 //! `DownloadTokenRepository` on diesel: tokens are found by their hash (a unique
 //! index), joined in the same query to their artifact, release and customer.
+//!
+//! `insert_many` writes a batch as one multi-row `INSERT`: one statement, so all or
+//! none, and one commit (one disk sync) per batch. Only the write itself differs by
+//! backend (`insert_token_rows` on each store): the
+//! macro invocations in `repos/mod.rs` take no backend-specific arguments for it.
+
+use diesel::ExpressionMethods;
+use diesel::dsl::Eq;
+use releasy_domain::download::DownloadToken;
+use releasy_domain::ports::RepoError;
+
+use crate::postgres::PgStore;
+use crate::schema::download_tokens as dt;
+use crate::sqlite::SqliteStore;
+
+/// Rows per `INSERT`: 7 binds each stays far below PostgreSQL's 65,535 and SQLite's
+/// 32,766 bind limits. Larger batches are split, inside one transaction.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// One token's values, column by column. Explicit `eq`s rather than
+/// `DownloadTokenRow`: its `Option` purpose derives a "maybe default" value, for which
+/// diesel's SQLite backend falls back to one `INSERT` per row.
+pub(super) type TokenValues = (
+    Eq<dt::id, String>,
+    Eq<dt::token_hash, String>,
+    Eq<dt::artifact_id, String>,
+    Eq<dt::customer_id, String>,
+    Eq<dt::purpose, Option<String>>,
+    Eq<dt::created_at, i64>,
+    Eq<dt::expires_at, i64>,
+);
+
+pub(super) fn token_values(token: &DownloadToken) -> TokenValues {
+    let row = crate::rows::DownloadTokenRow::from(token);
+    (
+        dt::id.eq(row.id),
+        dt::token_hash.eq(row.token_hash),
+        dt::artifact_id.eq(row.artifact_id),
+        dt::customer_id.eq(row.customer_id),
+        dt::purpose.eq(row.purpose),
+        dt::created_at.eq(row.created_at),
+        dt::expires_at.eq(row.expires_at),
+    )
+}
+
+impl PgStore {
+    /// Inserts `rows` in one statement (a transaction when they need several).
+    pub(super) async fn insert_token_rows(&self, rows: Vec<TokenValues>) -> Result<(), RepoError> {
+        use diesel_async::{AsyncConnection, RunQueryDsl};
+        let mut conn = self.conn().await?;
+        if rows.len() <= ROWS_PER_STATEMENT {
+            diesel::insert_into(dt::table)
+                .values(&rows)
+                .execute(&mut *conn)
+                .await
+                .map_err(crate::error::query_error)?;
+            return Ok(());
+        }
+        conn.transaction(async |conn| {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                diesel::insert_into(dt::table)
+                    .values(chunk)
+                    .execute(conn)
+                    .await?;
+            }
+            Ok::<(), diesel::result::Error>(())
+        })
+        .await
+        .map_err(crate::error::query_error)
+    }
+}
+
+impl SqliteStore {
+    /// Inserts `rows` in one statement (a `BEGIN IMMEDIATE` transaction when they need
+    /// several). diesel builds SQLite's multi-row `INSERT` only with its synchronous
+    /// API, so the write runs on the wrapped connection in `spawn_blocking`, as the
+    /// migrations do.
+    pub(super) async fn insert_token_rows(&self, rows: Vec<TokenValues>) -> Result<(), RepoError> {
+        let mut conn = self.conn().await?;
+        conn.spawn_blocking(move |conn| {
+            use diesel::RunQueryDsl;
+            if rows.len() <= ROWS_PER_STATEMENT {
+                return diesel::insert_into(dt::table)
+                    .values(&rows)
+                    .execute(conn)
+                    .map(|_| ());
+            }
+            conn.immediate_transaction(|conn| {
+                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                    diesel::insert_into(dt::table).values(chunk).execute(conn)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+        .map_err(crate::error::query_error)
+    }
+}
 
 macro_rules! download_token_repository {
     ($store:ty) => {
@@ -17,6 +115,20 @@ macro_rules! download_token_repository {
                     .await
                     .map_err(crate::error::query_error)?;
                 Ok(())
+            }
+
+            async fn insert_many(
+                &self,
+                tokens: &[releasy_domain::download::DownloadToken],
+            ) -> Result<(), releasy_domain::ports::RepoError> {
+                if tokens.is_empty() {
+                    return Ok(());
+                }
+                let rows = tokens
+                    .iter()
+                    .map(crate::repos::download_tokens::token_values)
+                    .collect();
+                self.insert_token_rows(rows).await
             }
 
             async fn find_grant(
@@ -49,4 +161,42 @@ macro_rules! download_token_repository {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use releasy_domain::download::DownloadToken;
+    use releasy_domain::{ArtifactId, CustomerId, DownloadTokenId, Timestamp};
+
+    use super::{dt, token_values};
+
+    fn token(purpose: Option<&str>) -> DownloadToken {
+        DownloadToken {
+            id: DownloadTokenId::new_random(),
+            token_hash: uuid::Uuid::new_v4().simple().to_string(),
+            artifact_id: ArtifactId::new_random(),
+            customer_id: CustomerId::new_random(),
+            purpose: purpose.map(str::to_owned),
+            created_at: Timestamp::from_unix_seconds(1),
+            expires_at: Timestamp::from_unix_seconds(2),
+        }
+    }
+
+    /// The point of `TokenValues`: on SQLite a batch is one statement, not a
+    /// transaction of one `INSERT` per row (which diesel shows as `BEGIN` ... `COMMIT`).
+    #[test]
+    fn a_batch_is_one_multi_row_insert_on_both_backends() {
+        let rows: Vec<_> = [token(Some("mirror")), token(None), token(None)]
+            .iter()
+            .map(token_values)
+            .collect();
+        let query = diesel::insert_into(dt::table).values(&rows);
+        let sqlite = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
+        let pg = diesel::debug_query::<diesel::pg::Pg, _>(&query).to_string();
+        for sql in [sqlite, pg] {
+            assert_eq!(sql.matches("INSERT").count(), 1, "{sql}");
+            assert!(!sql.contains("BEGIN"), "{sql}");
+            assert_eq!(sql.matches("), (").count(), 2, "three rows: {sql}");
+        }
+    }
 }

@@ -1,14 +1,16 @@
 //! Checks of [`DownloadTokenRepository`]: a stored token is found by its hash with
 //! everything resolving it depends on (its artifact's object key, its release's product
-//! and current status, its customer's suspension), and an unknown hash finds nothing.
+//! and current status, its customer's suspension), a batch is stored all or none, and an
+//! unknown hash finds nothing.
 //! That deleting a release makes its tokens unfindable is checked with the releases.
 
 use std::sync::Arc;
 
+use releasy_domain::ArtifactId;
 use releasy_domain::customer::CustomerUpdate;
 use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::{
-    ArtifactRepository, CustomerRepository, DownloadTokenRepository, ReleaseRepository,
+    ArtifactRepository, CustomerRepository, DownloadTokenRepository, ReleaseRepository, RepoError,
 };
 use releasy_domain::release::ReleaseStatus;
 
@@ -32,6 +34,12 @@ pub async fn run_all(
         customers.clone()
     ));
     run_check!(grant_follows_release_status_and_suspension(
+        d.clone(),
+        releases.clone(),
+        artifacts.clone(),
+        customers.clone()
+    ));
+    run_check!(insert_many_is_all_or_none(
         d.clone(),
         releases,
         artifacts,
@@ -179,6 +187,95 @@ pub async fn grant_follows_release_status_and_suspension(
         &find_grant(&download_tokens, &token.token_hash).await,
         &expected(ReleaseStatus::Draft, None),
         "the grant after unsuspending the customer and unpublishing the release",
+    );
+}
+
+/// `insert_many` stores a batch whole, or, when one token is refused (an unknown
+/// artifact, a hash already stored), none of it and reports that token's error; an
+/// empty batch stores nothing and succeeds.
+pub async fn insert_many_is_all_or_none(
+    download_tokens: Arc<dyn DownloadTokenRepository>,
+    releases: Arc<dyn ReleaseRepository>,
+    artifacts: Arc<dyn ArtifactRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let customer = new_customer(&format!("Batch {}", token()), None, T0);
+    store_customer(&customers, &customer).await;
+    let release = new_release(&fresh_product(), "3.0.0", T0);
+    store_release(&releases, &release).await;
+    let artifact = new_artifact(&release, "linux", T0 + 1);
+    store_artifact(&artifacts, &artifact).await;
+    let fresh = || new_token(artifact.id, customer.id);
+    let stored_count = async |tokens: &[DownloadToken]| {
+        let mut n = 0;
+        for t in tokens {
+            if find_grant(&download_tokens, &t.token_hash).await.is_some() {
+                n += 1;
+            }
+        }
+        n
+    };
+
+    ok(
+        download_tokens.insert_many(&[]).await,
+        "DownloadTokenRepository::insert_many of no tokens",
+    );
+    let batch = vec![
+        fresh(),
+        DownloadToken {
+            purpose: None,
+            ..fresh()
+        },
+        fresh(),
+    ];
+    ok(
+        download_tokens.insert_many(&batch).await,
+        "DownloadTokenRepository::insert_many",
+    );
+    for t in &batch {
+        same(
+            &find_grant(&download_tokens, &t.token_hash)
+                .await
+                .map(|g| g.token),
+            &Some(t.clone()),
+            "each token of a stored batch is found by its hash",
+        );
+    }
+
+    let orphan = DownloadToken {
+        artifact_id: ArtifactId::new_random(),
+        ..fresh()
+    };
+    let spoiled = vec![fresh(), orphan, fresh()];
+    match download_tokens.insert_many(&spoiled).await {
+        Err(RepoError::MissingReference) => {}
+        other => panic!(
+            "insert_many of a batch with a token of an unknown artifact: expected \
+             Err(MissingReference), got {other:?}"
+        ),
+    }
+    same(
+        &stored_count(&spoiled).await,
+        &0,
+        "tokens stored of a batch refused for an unknown artifact",
+    );
+
+    let duplicate = DownloadToken {
+        token_hash: batch[0].token_hash.clone(),
+        ..fresh()
+    };
+    let spoiled = vec![fresh(), fresh(), duplicate];
+    match download_tokens.insert_many(&spoiled).await {
+        Err(RepoError::Conflict) => {}
+        other => panic!(
+            "insert_many of a batch with a token hash already stored: expected \
+             Err(Conflict), got {other:?}"
+        ),
+    }
+    same(
+        &stored_count(&spoiled[..2]).await,
+        &0,
+        "tokens stored of a batch refused for a duplicate hash",
     );
 }
 

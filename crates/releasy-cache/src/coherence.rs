@@ -1,0 +1,105 @@
+//! Knowing when a cached answer is stale: one generation counter per table.
+//!
+//! Every write bumps the counters of the tables it changed, after it committed. A
+//! cached answer carries the sum of its tables' counters taken *before* it was read
+//! from the database; it is served only while that sum is unchanged. Counters only
+//! grow, so any write to any of its tables after the read started makes the answer
+//! stale, and a write racing the read can never leave a stale answer looking fresh.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// A table whose rows the cache holds answers about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    /// `customers`.
+    Customers,
+    /// `api_keys` (not its `last_used_at`, which no cached answer depends on).
+    ApiKeys,
+    /// `releases`.
+    Releases,
+    /// `artifacts`.
+    Artifacts,
+    /// `entitlements`.
+    Entitlements,
+    /// `download_tokens` (deletions only: a new token changes no cached answer).
+    DownloadTokens,
+}
+
+impl Table {
+    /// Every table, in counter order.
+    pub const ALL: [Self; 6] = [
+        Self::Customers,
+        Self::ApiKeys,
+        Self::Releases,
+        Self::Artifacts,
+        Self::Entitlements,
+        Self::DownloadTokens,
+    ];
+
+    /// The table with this SQL name, if the cache knows it.
+    pub fn from_sql_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.sql_name() == name)
+    }
+
+    /// Its name in the database schema.
+    pub const fn sql_name(self) -> &'static str {
+        match self {
+            Self::Customers => "customers",
+            Self::ApiKeys => "api_keys",
+            Self::Releases => "releases",
+            Self::Artifacts => "artifacts",
+            Self::Entitlements => "entitlements",
+            Self::DownloadTokens => "download_tokens",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The counters, and whether the cache may be used at all.
+#[derive(Debug)]
+pub(crate) struct Generations {
+    counters: [AtomicU64; Table::ALL.len()],
+    /// False while writes from elsewhere could go unnoticed (a change feed that is not
+    /// listening); every read then goes to the database.
+    coherent: AtomicBool,
+}
+
+impl Generations {
+    pub(crate) fn new(coherent: bool) -> Self {
+        Self {
+            counters: Default::default(),
+            coherent: AtomicBool::new(coherent),
+        }
+    }
+
+    /// The stamp of an answer read from `tables` now, or `None` when nothing may be
+    /// cached.
+    pub(crate) fn stamp(&self, tables: &[Table]) -> Option<u64> {
+        if !self.coherent.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(
+            tables
+                .iter()
+                .map(|t| self.counters[t.index()].load(Ordering::Acquire))
+                .sum(),
+        )
+    }
+
+    pub(crate) fn bump(&self, table: Table) {
+        self.counters[table.index()].fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn bump_all(&self) {
+        for table in Table::ALL {
+            self.bump(table);
+        }
+    }
+
+    pub(crate) fn set_coherent(&self, coherent: bool) {
+        self.coherent.store(coherent, Ordering::Release);
+    }
+}

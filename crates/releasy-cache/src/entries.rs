@@ -1,0 +1,127 @@
+//! One bounded map of cached answers, each stamped with the generations it was read at.
+
+use std::hash::Hash;
+use std::sync::Arc;
+
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+use releasy_domain::ports::RepoError;
+
+use crate::coherence::{Generations, Table};
+
+/// An answer and the stamp of the generations it was read at.
+#[derive(Debug, Clone)]
+struct Stamped<V> {
+    value: V,
+    stamp: u64,
+    rows: u64,
+}
+
+/// Weighs an entry by the rows it holds, so the bound is on rows, not entries.
+#[derive(Debug, Clone, Copy)]
+struct ByRows;
+
+impl<K, V> Weighter<K, Stamped<V>> for ByRows {
+    fn weight(&self, _key: &K, entry: &Stamped<V>) -> u64 {
+        entry.rows
+    }
+}
+
+/// How many rows an answer holds (at least one, so that empty answers count too).
+pub(crate) trait Rows {
+    fn rows(&self) -> u64;
+}
+
+impl<T> Rows for Vec<T> {
+    fn rows(&self) -> u64 {
+        self.len() as u64 + 1
+    }
+}
+
+impl<T> Rows for releasy_domain::pagination::CursorPage<T> {
+    fn rows(&self) -> u64 {
+        self.items.len() as u64 + 1
+    }
+}
+
+impl<T> Rows for Option<T> {
+    fn rows(&self) -> u64 {
+        1
+    }
+}
+
+/// Answers to one kind of read, which depends on `tables`.
+pub(crate) struct Entries<K, V> {
+    map: Cache<K, Stamped<V>, ByRows>,
+    tables: &'static [Table],
+    generations: Arc<Generations>,
+}
+
+impl<K, V> std::fmt::Debug for Entries<K, V>
+where
+    K: Eq + Hash + Clone,
+    V: Clone,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entries")
+            .field("tables", &self.tables)
+            .field("entries", &self.map.len())
+            .field("rows", &self.map.weight())
+            .finish()
+    }
+}
+
+impl<K, V> Entries<K, V>
+where
+    K: Eq + Hash + Clone,
+    V: Clone + Rows,
+{
+    pub(crate) fn new(
+        generations: Arc<Generations>,
+        tables: &'static [Table],
+        max_rows: u64,
+    ) -> Self {
+        // quick_cache wants an estimate of the entry count; answers average a few rows.
+        let estimated_entries = usize::try_from(max_rows / 4).unwrap_or(usize::MAX).max(16);
+        Self {
+            map: Cache::with_weighter(estimated_entries, max_rows.max(1), ByRows),
+            tables,
+            generations,
+        }
+    }
+
+    /// The cached answer for `key` if it is still current, else `load`'s answer, which
+    /// is kept when `keep` says so and no write touched its tables meanwhile.
+    pub(crate) async fn get_or_load<F>(
+        &self,
+        key: &K,
+        keep: impl FnOnce(&V) -> bool,
+        load: F,
+    ) -> Result<V, RepoError>
+    where
+        F: Future<Output = Result<V, RepoError>>,
+    {
+        // Taken before the read: a write committing during the read changes the stamp.
+        let Some(stamp) = self.generations.stamp(self.tables) else {
+            return load.await;
+        };
+        if let Some(hit) = self.map.get(key)
+            && hit.stamp == stamp
+        {
+            return Ok(hit.value);
+        }
+        let value = load.await?;
+        if keep(&value) && self.generations.stamp(self.tables) == Some(stamp) {
+            let rows = value.rows();
+            self.map.insert(
+                key.clone(),
+                Stamped {
+                    value: value.clone(),
+                    stamp,
+                    rows,
+                },
+            );
+        }
+        Ok(value)
+    }
+}

@@ -1,0 +1,104 @@
+//! API keys: the candidates a presented key is checked against, on every customer
+//! request.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use quick_cache::sync::Cache;
+use releasy_domain::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
+use releasy_domain::ports::{ApiKeyRepository, RepoError};
+use releasy_domain::{ApiKeyId, Timestamp};
+
+use crate::coherence::{Generations, Table};
+use crate::entries::Entries;
+
+/// A candidate carries its customer's suspension, so both tables decide it.
+const TABLES: &[Table] = &[Table::ApiKeys, Table::Customers];
+
+#[derive(Debug)]
+pub(crate) struct CachedApiKeys {
+    inner: Arc<dyn ApiKeyRepository>,
+    generations: Arc<Generations>,
+    candidates: Entries<(KeyLookup, String), Vec<AuthCandidate>>,
+    /// Last uses recorded through this instance. Recording one changes no access
+    /// decision, so it does not invalidate; instead cached candidates are shown with
+    /// it, which keeps the once-a-minute throttle of `touch_last_used` working.
+    last_used: Cache<ApiKeyId, Timestamp>,
+}
+
+impl CachedApiKeys {
+    pub(crate) fn new(
+        inner: Arc<dyn ApiKeyRepository>,
+        generations: Arc<Generations>,
+        max_rows: u64,
+    ) -> Self {
+        Self {
+            inner,
+            candidates: Entries::new(generations.clone(), TABLES, max_rows),
+            last_used: Cache::new(usize::try_from(max_rows).unwrap_or(usize::MAX).max(16)),
+            generations,
+        }
+    }
+
+    async fn write<T>(
+        &self,
+        write: impl Future<Output = Result<T, RepoError>>,
+    ) -> Result<T, RepoError> {
+        let result = write.await;
+        self.generations.bump(Table::ApiKeys);
+        result
+    }
+}
+
+#[async_trait]
+impl ApiKeyRepository for CachedApiKeys {
+    async fn insert(&self, key: &ApiKey) -> Result<(), RepoError> {
+        self.write(self.inner.insert(key)).await
+    }
+
+    async fn get(&self, id: ApiKeyId) -> Result<Option<ApiKey>, RepoError> {
+        self.inner.get(id).await
+    }
+
+    async fn find_auth_candidates(
+        &self,
+        lookup: &KeyLookup,
+        legacy_digest: &str,
+    ) -> Result<Vec<AuthCandidate>, RepoError> {
+        let key = (lookup.clone(), legacy_digest.to_owned());
+        // An empty answer is kept too: issuing a key bumps the generation.
+        let mut candidates = self
+            .candidates
+            .get_or_load(
+                &key,
+                |_| true,
+                self.inner.find_auth_candidates(lookup, legacy_digest),
+            )
+            .await?;
+        for candidate in &mut candidates {
+            if let Some(used) = self.last_used.get(&candidate.id) {
+                candidate.last_used_at = candidate.last_used_at.max(Some(used));
+            }
+        }
+        Ok(candidates)
+    }
+
+    async fn upgrade_hash(
+        &self,
+        id: ApiKeyId,
+        hash: &StoredKeyHash,
+        lookup: &KeyLookup,
+    ) -> Result<(), RepoError> {
+        self.write(self.inner.upgrade_hash(id, hash, lookup)).await
+    }
+
+    async fn touch_last_used(&self, id: ApiKeyId, at: Timestamp) -> Result<(), RepoError> {
+        self.inner.touch_last_used(id, at).await?;
+        self.last_used.insert(id, at);
+        Ok(())
+    }
+
+    async fn revoke(&self, id: ApiKeyId, at: Timestamp) -> Result<bool, RepoError> {
+        self.write(self.inner.revoke(id, at)).await
+    }
+}

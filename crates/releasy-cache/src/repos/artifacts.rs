@@ -1,0 +1,68 @@
+//! Artifacts: one artifact with its release (token issue), and the artifacts of a
+//! listing page.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use releasy_domain::artifact::Artifact;
+use releasy_domain::ports::{ArtifactRepository, RepoError};
+use releasy_domain::release::Release;
+use releasy_domain::{ArtifactId, ReleaseId};
+
+use crate::coherence::{Generations, Table};
+use crate::entries::Entries;
+
+#[derive(Debug)]
+pub(crate) struct CachedArtifacts {
+    inner: Arc<dyn ArtifactRepository>,
+    generations: Arc<Generations>,
+    with_release: Entries<ArtifactId, Option<(Artifact, Release)>>,
+    of_releases: Entries<Vec<ReleaseId>, Vec<Artifact>>,
+}
+
+impl CachedArtifacts {
+    pub(crate) fn new(
+        inner: Arc<dyn ArtifactRepository>,
+        generations: Arc<Generations>,
+        max_rows: u64,
+    ) -> Self {
+        Self {
+            inner,
+            with_release: Entries::new(
+                generations.clone(),
+                &[Table::Artifacts, Table::Releases],
+                max_rows,
+            ),
+            of_releases: Entries::new(generations.clone(), &[Table::Artifacts], max_rows),
+            generations,
+        }
+    }
+}
+
+#[async_trait]
+impl ArtifactRepository for CachedArtifacts {
+    async fn insert(&self, artifact: &Artifact) -> Result<(), RepoError> {
+        let result = self.inner.insert(artifact).await;
+        self.generations.bump(Table::Artifacts);
+        result
+    }
+
+    async fn get_with_release(
+        &self,
+        id: ArtifactId,
+    ) -> Result<Option<(Artifact, Release)>, RepoError> {
+        self.with_release
+            .get_or_load(&id, |_| true, self.inner.get_with_release(id))
+            .await
+    }
+
+    async fn list_for_releases(&self, releases: &[ReleaseId]) -> Result<Vec<Artifact>, RepoError> {
+        self.of_releases
+            .get_or_load(
+                &releases.to_vec(),
+                |_| true,
+                self.inner.list_for_releases(releases),
+            )
+            .await
+    }
+}

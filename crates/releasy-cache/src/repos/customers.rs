@@ -1,0 +1,77 @@
+//! Customers: single customers and admin listing pages.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use releasy_domain::CustomerId;
+use releasy_domain::customer::{Customer, CustomerFilter, CustomerUpdate};
+use releasy_domain::pagination::{CursorPage, PageLimit, PageStart};
+use releasy_domain::ports::{CustomerRepository, RepoError};
+
+use crate::coherence::{Generations, Table};
+use crate::entries::Entries;
+
+const TABLES: &[Table] = &[Table::Customers];
+
+type PageKey = (CustomerFilter, PageLimit, PageStart);
+
+#[derive(Debug)]
+pub(crate) struct CachedCustomers {
+    inner: Arc<dyn CustomerRepository>,
+    generations: Arc<Generations>,
+    by_id: Entries<CustomerId, Option<Customer>>,
+    pages: Entries<PageKey, CursorPage<Customer>>,
+}
+
+impl CachedCustomers {
+    pub(crate) fn new(
+        inner: Arc<dyn CustomerRepository>,
+        generations: Arc<Generations>,
+        max_rows: u64,
+    ) -> Self {
+        Self {
+            inner,
+            by_id: Entries::new(generations.clone(), TABLES, max_rows),
+            pages: Entries::new(generations.clone(), TABLES, max_rows),
+            generations,
+        }
+    }
+}
+
+#[async_trait]
+impl CustomerRepository for CachedCustomers {
+    async fn insert(&self, customer: &Customer) -> Result<(), RepoError> {
+        let result = self.inner.insert(customer).await;
+        self.generations.bump(Table::Customers);
+        result
+    }
+
+    async fn get(&self, id: CustomerId) -> Result<Option<Customer>, RepoError> {
+        // Absent customers are cached too: creating one bumps the generation.
+        self.by_id
+            .get_or_load(&id, |_| true, self.inner.get(id))
+            .await
+    }
+
+    async fn list(
+        &self,
+        filter: &CustomerFilter,
+        limit: PageLimit,
+        start: &PageStart,
+    ) -> Result<CursorPage<Customer>, RepoError> {
+        let key = (filter.clone(), limit, start.clone());
+        self.pages
+            .get_or_load(&key, |_| true, self.inner.list(filter, limit, start))
+            .await
+    }
+
+    async fn update(
+        &self,
+        id: CustomerId,
+        update: &CustomerUpdate,
+    ) -> Result<Option<Customer>, RepoError> {
+        let result = self.inner.update(id, update).await;
+        self.generations.bump(Table::Customers);
+        result
+    }
+}

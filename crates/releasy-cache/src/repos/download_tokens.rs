@@ -1,0 +1,60 @@
+//! Download tokens: the grant a token resolves to.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use releasy_domain::download::{DownloadGrant, DownloadToken};
+use releasy_domain::ports::{DownloadTokenRepository, RepoError};
+
+use crate::coherence::{Generations, Table};
+use crate::entries::Entries;
+
+/// A grant joins the token to its artifact, release and customer.
+const TABLES: &[Table] = &[
+    Table::DownloadTokens,
+    Table::Artifacts,
+    Table::Releases,
+    Table::Customers,
+];
+
+#[derive(Debug)]
+pub(crate) struct CachedDownloadTokens {
+    inner: Arc<dyn DownloadTokenRepository>,
+    grants: Entries<String, Option<DownloadGrant>>,
+}
+
+impl CachedDownloadTokens {
+    pub(crate) fn new(
+        inner: Arc<dyn DownloadTokenRepository>,
+        generations: Arc<Generations>,
+        max_rows: u64,
+    ) -> Self {
+        Self {
+            inner,
+            grants: Entries::new(generations, TABLES, max_rows),
+        }
+    }
+}
+
+#[async_trait]
+impl DownloadTokenRepository for CachedDownloadTokens {
+    /// Tokens are only ever added or deleted with their release; a new token changes
+    /// no cached grant (unknown hashes are never cached), so nothing is invalidated.
+    async fn insert(&self, token: &DownloadToken) -> Result<(), RepoError> {
+        self.inner.insert(token).await
+    }
+
+    async fn insert_many(&self, tokens: &[DownloadToken]) -> Result<(), RepoError> {
+        self.inner.insert_many(tokens).await
+    }
+
+    async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {
+        self.grants
+            .get_or_load(
+                &token_hash.to_owned(),
+                Option::is_some,
+                self.inner.find_grant(token_hash),
+            )
+            .await
+    }
+}

@@ -1,0 +1,89 @@
+//! Releases: single releases and listing pages (admin and customer views alike; the
+//! customer's entitled products are part of the filter, so of the key).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use releasy_domain::artifact::ObjectKey;
+use releasy_domain::pagination::PageRequest;
+use releasy_domain::ports::{ReleaseRepository, RepoError};
+use releasy_domain::release::{Release, ReleaseFilter, ReleaseStatus};
+use releasy_domain::{ReleaseId, Timestamp};
+
+use crate::coherence::{Generations, Table};
+use crate::entries::Entries;
+
+const TABLES: &[Table] = &[Table::Releases];
+
+#[derive(Debug)]
+pub(crate) struct CachedReleases {
+    inner: Arc<dyn ReleaseRepository>,
+    generations: Arc<Generations>,
+    by_id: Entries<ReleaseId, Option<Release>>,
+    pages: Entries<(ReleaseFilter, PageRequest), Vec<Release>>,
+}
+
+impl CachedReleases {
+    pub(crate) fn new(
+        inner: Arc<dyn ReleaseRepository>,
+        generations: Arc<Generations>,
+        max_rows: u64,
+    ) -> Self {
+        Self {
+            inner,
+            by_id: Entries::new(generations.clone(), TABLES, max_rows),
+            pages: Entries::new(generations.clone(), TABLES, max_rows),
+            generations,
+        }
+    }
+}
+
+#[async_trait]
+impl ReleaseRepository for CachedReleases {
+    async fn insert(&self, release: &Release) -> Result<(), RepoError> {
+        let result = self.inner.insert(release).await;
+        self.generations.bump(Table::Releases);
+        result
+    }
+
+    async fn get(&self, id: ReleaseId) -> Result<Option<Release>, RepoError> {
+        self.by_id
+            .get_or_load(&id, |_| true, self.inner.get(id))
+            .await
+    }
+
+    async fn list(
+        &self,
+        filter: &ReleaseFilter,
+        page: PageRequest,
+    ) -> Result<Vec<Release>, RepoError> {
+        let key = (filter.clone(), page);
+        self.pages
+            .get_or_load(&key, |_| true, self.inner.list(filter, page))
+            .await
+    }
+
+    async fn transition(
+        &self,
+        id: ReleaseId,
+        expected: ReleaseStatus,
+        status: ReleaseStatus,
+        published_at: Option<Timestamp>,
+    ) -> Result<Option<Release>, RepoError> {
+        let result = self
+            .inner
+            .transition(id, expected, status, published_at)
+            .await;
+        self.generations.bump(Table::Releases);
+        result
+    }
+
+    async fn delete(&self, id: ReleaseId) -> Result<Option<Vec<ObjectKey>>, RepoError> {
+        let result = self.inner.delete(id).await;
+        // The release goes with its artifacts and their tokens.
+        for table in [Table::Releases, Table::Artifacts, Table::DownloadTokens] {
+            self.generations.bump(table);
+        }
+        result
+    }
+}

@@ -1,0 +1,389 @@
+//! The cache never answers with data a write has replaced: writes through the cache
+//! are seen at once, writes from elsewhere once the change feed reports them (and
+//! while the feed is not listening nothing is served from memory), time-dependent
+//! rules are applied at every request, and a write racing a read leaves nothing stale.
+//!
+//! Two "instances" share one set of in-memory repositories, as two servers share one
+//! database; each has its own cache.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use releasy_cache::{ReadCache, Table};
+use releasy_domain::api_key::{AuthFailure, IssuedKey, KeyType, NewApiKeyRequest, ScopeSet};
+use releasy_domain::audit::AuthReason;
+use releasy_domain::customer::{
+    Customer, CustomerChanges, CustomerFilter, CustomerName, CustomerUpdate,
+};
+use releasy_domain::entitlement::{EntitlementWindow, NewEntitlement};
+use releasy_domain::memory::{FixedClock, InMemoryCustomers};
+use releasy_domain::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
+use releasy_domain::ports::{CustomerRepository, RepoError};
+use releasy_domain::release::{Product, ReleaseQuery, ReleaseViewer, Version};
+use releasy_domain::{CustomerId, Ports, Services, Timestamp};
+use tokio::sync::Notify;
+
+const T0: Timestamp = Timestamp::from_unix_seconds(1_735_312_000);
+
+/// One server: services over the shared repositories, through its own cache.
+struct Instance {
+    cache: ReadCache,
+    services: Services,
+}
+
+impl Instance {
+    fn new(cache: ReadCache, shared: &Ports) -> Self {
+        Self {
+            services: Services::new(cache.wrap(shared.clone())),
+            cache,
+        }
+    }
+
+    async fn authenticate(&self, key: &IssuedKey) -> Result<CustomerId, AuthReason> {
+        match self
+            .services
+            .authenticator
+            .authenticate(Some(key.secret.expose()))
+            .await
+        {
+            Ok(key) => Ok(key.customer_id),
+            Err(AuthFailure::Rejected(reason)) => Err(reason),
+            Err(other) => panic!("authentication failed: {other}"),
+        }
+    }
+
+    async fn customer_view(&self, customer: CustomerId) -> Vec<String> {
+        self.services
+            .releases
+            .list(
+                ReleaseViewer::Customer(customer),
+                &ReleaseQuery::default(),
+                PageRequest::default(),
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| format!("{}@{}", l.release.product, l.release.version))
+            .collect()
+    }
+}
+
+struct World {
+    clock: Arc<FixedClock>,
+    shared: Ports,
+}
+
+impl World {
+    fn new() -> Self {
+        let clock = Arc::new(FixedClock::at(T0));
+        Self {
+            shared: Ports::in_memory(clock.clone()),
+            clock,
+        }
+    }
+
+    fn instance(&self) -> Instance {
+        Instance::new(ReadCache::new(10_000), &self.shared)
+    }
+
+    async fn customer_with_key(&self, on: &Instance) -> (Customer, IssuedKey) {
+        let customer = on
+            .services
+            .customers
+            .create(CustomerName::parse("Acme").unwrap(), None)
+            .await
+            .unwrap();
+        let key = on
+            .services
+            .api_keys
+            .create(NewApiKeyRequest {
+                customer_id: customer.id,
+                name: None,
+                key_type: KeyType::Ci,
+                scopes: ScopeSet::parse(&["releases:read"]).unwrap(),
+                expires_at: None,
+            })
+            .await
+            .unwrap();
+        (customer, key)
+    }
+}
+
+fn suspension() -> CustomerChanges {
+    CustomerChanges::new(None, None, Some(true)).unwrap()
+}
+
+#[tokio::test]
+async fn writes_through_an_instance_are_seen_by_it_at_once() {
+    let world = World::new();
+    let a = world.instance();
+    let (customer, key) = world.customer_with_key(&a).await;
+    assert_eq!(a.authenticate(&key).await, Ok(customer.id));
+    assert_eq!(
+        a.authenticate(&key).await,
+        Ok(customer.id),
+        "now from memory"
+    );
+
+    a.services
+        .customers
+        .update(customer.id, suspension())
+        .await
+        .unwrap();
+    assert_eq!(a.authenticate(&key).await, Err(AuthReason::Suspended));
+
+    let (other, other_key) = world.customer_with_key(&a).await;
+    assert_eq!(a.authenticate(&other_key).await, Ok(other.id));
+    a.services.api_keys.revoke(other_key.key.id).await.unwrap();
+    assert_eq!(a.authenticate(&other_key).await, Err(AuthReason::Revoked));
+}
+
+#[tokio::test]
+async fn another_instances_writes_are_seen_once_the_feed_reports_them() {
+    let world = World::new();
+    let a = world.instance();
+    let b = world.instance();
+    let (customer, key) = world.customer_with_key(&b).await;
+    assert_eq!(a.authenticate(&key).await, Ok(customer.id));
+
+    b.services.api_keys.revoke(key.key.id).await.unwrap();
+    // Unreported, A's cached answer is still the one it read: what the feed is for.
+    assert_eq!(a.authenticate(&key).await, Ok(customer.id));
+    a.cache.invalidator().changed_named("api_keys");
+    assert_eq!(a.authenticate(&key).await, Err(AuthReason::Revoked));
+
+    let (customer, key) = world.customer_with_key(&b).await;
+    assert_eq!(a.authenticate(&key).await, Ok(customer.id));
+    b.services
+        .customers
+        .update(customer.id, suspension())
+        .await
+        .unwrap();
+    // A table the cache does not know counts as every table.
+    a.cache.invalidator().changed_named("some_new_table");
+    assert_eq!(a.authenticate(&key).await, Err(AuthReason::Suspended));
+}
+
+#[tokio::test]
+async fn nothing_is_served_from_memory_while_the_feed_is_not_listening() {
+    let world = World::new();
+    let a = Instance::new(ReadCache::awaiting_change_feed(10_000), &world.shared);
+    let b = world.instance();
+    let (customer, key) = world.customer_with_key(&b).await;
+    assert_eq!(a.authenticate(&key).await, Ok(customer.id));
+    b.services.api_keys.revoke(key.key.id).await.unwrap();
+    assert_eq!(
+        a.authenticate(&key).await,
+        Err(AuthReason::Revoked),
+        "before the feed listens every read goes to the database"
+    );
+
+    let (customer, key) = world.customer_with_key(&b).await;
+    a.cache.invalidator().listening();
+    assert_eq!(a.authenticate(&key).await, Ok(customer.id));
+    a.cache.invalidator().lost();
+    b.services
+        .customers
+        .update(customer.id, suspension())
+        .await
+        .unwrap();
+    assert_eq!(
+        a.authenticate(&key).await,
+        Err(AuthReason::Suspended),
+        "a lost feed turns the cache off at once"
+    );
+}
+
+#[tokio::test]
+async fn an_entitlement_stops_counting_when_it_ends_without_any_write() {
+    let world = World::new();
+    let a = world.instance();
+    let (customer, _) = world.customer_with_key(&a).await;
+    let release = a
+        .services
+        .releases
+        .create(
+            Product::parse("agent").unwrap(),
+            Version::parse("1.0.0").unwrap(),
+        )
+        .await
+        .unwrap();
+    a.services.releases.publish(release.id).await.unwrap();
+    a.services
+        .entitlements
+        .create(
+            customer.id,
+            NewEntitlement {
+                product: Product::parse("agent").unwrap(),
+                window: EntitlementWindow::new(T0, Some(T0.plus_seconds(100))).unwrap(),
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.customer_view(customer.id).await, ["agent@1.0.0"]);
+    world.clock.advance(99);
+    assert_eq!(a.customer_view(customer.id).await, ["agent@1.0.0"]);
+    world.clock.advance(1);
+    assert!(a.customer_view(customer.id).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_last_use_is_still_recorded_at_most_once_a_minute() {
+    let world = World::new();
+    let a = world.instance();
+    let (_, key) = world.customer_with_key(&a).await;
+    let last_used = async || {
+        world
+            .shared
+            .api_keys
+            .get(key.key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at
+    };
+    a.authenticate(&key).await.unwrap();
+    assert_eq!(last_used().await, Some(T0));
+    world.clock.advance(30);
+    a.authenticate(&key).await.unwrap();
+    assert_eq!(last_used().await, Some(T0), "throttled");
+    world.clock.advance(31);
+    a.authenticate(&key).await.unwrap();
+    assert_eq!(last_used().await, Some(T0.plus_seconds(61)));
+    world.clock.advance(10);
+    a.authenticate(&key).await.unwrap();
+    assert_eq!(
+        last_used().await,
+        Some(T0.plus_seconds(61)),
+        "the cached key shows the last use this instance recorded"
+    );
+}
+
+/// Customers that count listings and can hold one listing after it read the rows.
+#[derive(Debug, Default)]
+struct GatedCustomers {
+    rows: InMemoryCustomers,
+    listings: AtomicUsize,
+    hold_next_listing: std::sync::atomic::AtomicBool,
+    read_done: Notify,
+    resume: Notify,
+}
+
+#[async_trait]
+impl CustomerRepository for GatedCustomers {
+    async fn insert(&self, customer: &Customer) -> Result<(), RepoError> {
+        self.rows.insert(customer).await
+    }
+
+    async fn get(&self, id: CustomerId) -> Result<Option<Customer>, RepoError> {
+        self.rows.get(id).await
+    }
+
+    async fn list(
+        &self,
+        filter: &CustomerFilter,
+        limit: PageLimit,
+        start: &PageStart,
+    ) -> Result<CursorPage<Customer>, RepoError> {
+        self.listings.fetch_add(1, Ordering::SeqCst);
+        let page = self.rows.list(filter, limit, start).await?;
+        if self.hold_next_listing.swap(false, Ordering::SeqCst) {
+            self.read_done.notify_one();
+            self.resume.notified().await;
+        }
+        Ok(page)
+    }
+
+    async fn update(
+        &self,
+        id: CustomerId,
+        update: &CustomerUpdate,
+    ) -> Result<Option<Customer>, RepoError> {
+        self.rows.update(id, update).await
+    }
+}
+
+fn customer(name: &str, second: i64) -> Customer {
+    Customer {
+        id: CustomerId::new_random(),
+        name: CustomerName::parse(name).unwrap(),
+        plan: None,
+        created_at: T0.plus_seconds(second),
+        suspended_at: None,
+    }
+}
+
+async fn names(customers: &dyn CustomerRepository) -> Vec<String> {
+    customers
+        .list(
+            &CustomerFilter::default(),
+            PageLimit::DEFAULT,
+            &PageStart::Offset(Default::default()),
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.name.as_str().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn repeated_reads_come_from_memory_until_a_write() {
+    let inner = Arc::new(GatedCustomers::default());
+    let cached = ReadCache::new(10_000).customers(inner.clone());
+    cached.insert(&customer("one", 1)).await.unwrap();
+    assert_eq!(names(&*cached).await, ["one"]);
+    assert_eq!(names(&*cached).await, ["one"]);
+    assert_eq!(inner.listings.load(Ordering::SeqCst), 1);
+
+    cached.insert(&customer("two", 2)).await.unwrap();
+    assert_eq!(names(&*cached).await, ["two", "one"]);
+    assert_eq!(inner.listings.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_racing_a_read_leaves_no_stale_answer() {
+    let inner = Arc::new(GatedCustomers::default());
+    let cached = ReadCache::new(10_000).customers(inner.clone());
+    cached.insert(&customer("one", 1)).await.unwrap();
+
+    // The read sees the rows before the write commits, and returns after it.
+    inner.hold_next_listing.store(true, Ordering::SeqCst);
+    let racing_read = tokio::spawn({
+        let cached = cached.clone();
+        async move { names(&*cached).await }
+    });
+    inner.read_done.notified().await;
+    cached.insert(&customer("two", 2)).await.unwrap();
+    inner.resume.notify_one();
+    assert_eq!(racing_read.await.unwrap(), ["one"]);
+
+    assert_eq!(names(&*cached).await, ["two", "one"]);
+}
+
+#[tokio::test]
+async fn a_tiny_cache_still_answers_correctly() {
+    let inner = Arc::new(GatedCustomers::default());
+    let cached = ReadCache::new(1).customers(inner.clone());
+    for i in 0..5 {
+        cached.insert(&customer(&format!("c{i}"), i)).await.unwrap();
+    }
+    assert_eq!(names(&*cached).await, ["c4", "c3", "c2", "c1", "c0"]);
+    assert_eq!(names(&*cached).await, ["c4", "c3", "c2", "c1", "c0"]);
+}
+
+#[test]
+fn tables_are_named_as_in_the_schema() {
+    for table in Table::ALL {
+        assert_eq!(Table::from_sql_name(table.sql_name()), Some(table));
+    }
+    assert_eq!(Table::from_sql_name("audit_events"), None);
+}

@@ -1,0 +1,162 @@
+//! Two server instances on one PostgreSQL database, each with its own read cache: what
+//! one instance (or SQL run by hand) changes, the other stops serving from memory as
+//! soon as the database's change notification reaches it.
+//!
+//! The notification is asynchronous, so the second instance is asked until it answers
+//! the new way, within a deadline far above the milliseconds it takes; reaching the
+//! deadline fails the test.
+
+use std::time::Duration;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::flow::{artifact_bytes, download_url, publish_one_artifact};
+use crate::helpers::{Backend, TestApp};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Sends the request `send` makes until its status is `wanted`.
+async fn until_status<F, Fut>(wanted: StatusCode, what: &str, send: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = reqwest::Response>,
+{
+    let started = tokio::time::Instant::now();
+    loop {
+        let status = send().await.status();
+        if status == wanted {
+            return;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{what}: still {status} after {DEADLINE:?}, wanted {wanted}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn introspect(app: &TestApp, api_key: &str) -> reqwest::Response {
+    app.customer(Method::POST, "/v1/auth/introspect", api_key)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_through_one_instance_stops_working_on_the_other() {
+    let a = TestApp::spawn(Backend::Postgres).await;
+    let b = a.spawn_beside().await;
+    let (_, api_key, api_key_id) = a.customer_with_key().await;
+    until_status(StatusCode::OK, "B accepts the new key", || {
+        introspect(&b, &api_key)
+    })
+    .await;
+    // From here on B may answer from memory.
+    assert_eq!(introspect(&b, &api_key).await.status(), 200);
+
+    let revoked = a
+        .admin(Method::POST, "/v1/admin/keys/revoke")
+        .json(&json!({ "api_key_id": api_key_id }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    until_status(
+        StatusCode::UNAUTHORIZED,
+        "B refuses the revoked key",
+        || introspect(&b, &api_key),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspension_and_unpublication_through_one_instance_stop_downloads_on_the_other() {
+    let a = TestApp::spawn(Backend::Postgres).await;
+    let b = a.spawn_beside().await;
+    let p = publish_one_artifact(&a, "app", artifact_bytes(100)).await;
+    let url = download_url(&a, &p.api_key, &p.artifact_id).await;
+    let on_b = url.replace(&a.base_url, &b.base_url);
+    until_status(StatusCode::FOUND, "B resolves the token", || async {
+        b.client.get(&on_b).send().await.unwrap()
+    })
+    .await;
+
+    let customer = format!("/v1/admin/customers/{}", p.customer_id);
+    let suspend = a
+        .admin(Method::PATCH, &customer)
+        .json(&json!({"suspended": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(suspend.status(), 200);
+    until_status(
+        StatusCode::NOT_FOUND,
+        "B refuses a suspended customer's token",
+        || async { b.client.get(&on_b).send().await.unwrap() },
+    )
+    .await;
+
+    let resume = a
+        .admin(Method::PATCH, &customer)
+        .json(&json!({"suspended": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resume.status(), 200);
+    until_status(
+        StatusCode::FOUND,
+        "B resolves again after resumption",
+        || async { b.client.get(&on_b).send().await.unwrap() },
+    )
+    .await;
+
+    let unpublish = a
+        .admin(
+            Method::POST,
+            &format!("/v1/releases/{}/unpublish", p.release_id),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unpublish.status(), 200);
+    until_status(
+        StatusCode::NOT_FOUND,
+        "B refuses an unpublished release's token",
+        || async { b.client.get(&on_b).send().await.unwrap() },
+    )
+    .await;
+    let listed: serde_json::Value = b
+        .customer(Method::GET, "/v1/releases", &p.api_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["releases"], json!([]), "B lists nothing unpublished");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_by_hand_in_sql_stops_working() {
+    let a = TestApp::spawn(Backend::Postgres).await;
+    let (_, api_key, api_key_id) = a.customer_with_key().await;
+    until_status(StatusCode::OK, "the key works", || introspect(&a, &api_key)).await;
+    assert_eq!(introspect(&a, &api_key).await.status(), 200);
+
+    let mut conn = AsyncPgConnection::establish(a.database_url())
+        .await
+        .unwrap();
+    diesel::sql_query("UPDATE api_keys SET revoked_at = 1 WHERE id = $1")
+        .bind::<diesel::sql_types::Text, _>(&api_key_id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    until_status(
+        StatusCode::UNAUTHORIZED,
+        "the revoked key is refused",
+        || introspect(&a, &api_key),
+    )
+    .await;
+}

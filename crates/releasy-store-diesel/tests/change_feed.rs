@@ -1,0 +1,291 @@
+#![allow(clippy::unwrap_used, reason = "tests")]
+//! The PostgreSQL change feed: the migration's triggers and `PgStore::watch_changes`.
+//!
+//! Notifications reach the listener in commit order, so "this write is not reported" is
+//! shown by making a reported write after it and receiving that one next.
+
+use std::time::Duration;
+
+use diesel::sql_types::{BigInt, Bool, Integer};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use releasy_domain::customer::{Customer, CustomerName};
+use releasy_domain::ports::CustomerRepository;
+use releasy_domain::{CustomerId, Timestamp};
+use releasy_store_diesel::{ChangeEvent, ChangeFeedHandle, PgStore};
+use releasy_testkit::TestPostgres;
+use tokio::sync::mpsc;
+
+/// Generous: this checks what is reported, not how fast.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// A migrated store with one customer, API key, release, artifact and download token
+/// (made before any feed listens, so they are not reported).
+async fn seeded_store(postgres: &TestPostgres) -> PgStore {
+    let store = PgStore::connect(postgres.url(), 2).unwrap();
+    store.migrate().await.unwrap();
+    sql(postgres)
+        .await
+        .batch_execute(
+            "INSERT INTO customers (id, name, created_at) VALUES ('c1', 'Seed', 1);
+             INSERT INTO api_keys (id, customer_id, key_type, scopes, key_hash, created_at)
+                 VALUES ('k1', 'c1', 'customer', 'downloads:read', 'hash', 1);
+             INSERT INTO releases (id, product, version, status, created_at)
+                 VALUES ('r1', 'app', '1.0.0', 'draft', 1);
+             INSERT INTO artifacts (id, release_id, object_key, checksum, size, platform, created_at)
+                 VALUES ('a1', 'r1', 'app/1.0.0/app.tar.gz', 'sha256:00', 1, 'linux-x86_64', 1);
+             INSERT INTO download_tokens (id, token_hash, artifact_id, customer_id, created_at, expires_at)
+                 VALUES ('t1', 'token-hash-1', 'a1', 'c1', 1, 2);",
+        )
+        .await
+        .unwrap();
+    store
+}
+
+/// A plain connection of its own, like another instance's or an operator's.
+async fn sql(postgres: &TestPostgres) -> AsyncPgConnection {
+    AsyncPgConnection::establish(postgres.url()).await.unwrap()
+}
+
+fn watch(store: &PgStore) -> (ChangeFeedHandle, mpsc::UnboundedReceiver<ChangeEvent>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = store.watch_changes(move |event| {
+        let _ = tx.send(event);
+    });
+    (handle, rx)
+}
+
+async fn next_event(events: &mut mpsc::UnboundedReceiver<ChangeEvent>) -> ChangeEvent {
+    tokio::time::timeout(DEADLINE, events.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no change event within {DEADLINE:?}"))
+        .expect("the feed's callback is gone")
+}
+
+async fn expect_event(events: &mut mpsc::UnboundedReceiver<ChangeEvent>, expected: ChangeEvent) {
+    assert_eq!(next_event(events).await, expected);
+}
+
+fn changed(table: &str) -> ChangeEvent {
+    ChangeEvent::Changed(table.to_owned())
+}
+
+async fn insert_customer_through_the_port(store: &PgStore) {
+    let customer = Customer {
+        id: CustomerId::new_random(),
+        name: CustomerName::parse("Watched").unwrap(),
+        plan: None,
+        created_at: Timestamp::from_unix_seconds(1_735_312_000),
+        suspended_at: None,
+    };
+    CustomerRepository::insert(store, &customer).await.unwrap();
+}
+
+/// The `pg_stat_activity` condition for the feed's backends on this test's database.
+const OUR_LISTENER: &str =
+    "application_name = 'releasy-change-feed' AND datname = current_database()";
+
+/// Backends of this test's database that the feed opened.
+async fn listener_count(conn: &mut AsyncPgConnection) -> i64 {
+    diesel::select(diesel::dsl::sql::<BigInt>(&format!(
+        "(SELECT count(*) FROM pg_stat_activity WHERE {OUR_LISTENER})"
+    )))
+    .get_result(conn)
+    .await
+    .unwrap()
+}
+
+async fn wait_for_listener_count(conn: &mut AsyncPgConnection, expected: i64) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let count = listener_count(conn).await;
+        if count == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{count} listener backends after {DEADLINE:?}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listening_comes_first_then_repository_writes_are_reported() {
+    let postgres = TestPostgres::create().await;
+    let store = seeded_store(&postgres).await;
+    let (_feed, mut events) = watch(&store);
+    expect_event(&mut events, ChangeEvent::Listening).await;
+
+    insert_customer_through_the_port(&store).await;
+    expect_event(&mut events, changed("customers")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_sql_writes_on_another_connection_are_reported() {
+    let postgres = TestPostgres::create().await;
+    let store = seeded_store(&postgres).await;
+    let (_feed, mut events) = watch(&store);
+    expect_event(&mut events, ChangeEvent::Listening).await;
+    let mut operator = sql(&postgres).await;
+
+    operator
+        .batch_execute("UPDATE releases SET status = status")
+        .await
+        .unwrap();
+    expect_event(&mut events, changed("releases")).await;
+
+    operator
+        .batch_execute("DELETE FROM entitlements WHERE id = 'none'")
+        .await
+        .unwrap();
+    expect_event(&mut events, changed("entitlements")).await;
+
+    operator
+        .batch_execute("UPDATE artifacts SET size = 2")
+        .await
+        .unwrap();
+    expect_event(&mut events, changed("artifacts")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rolled_back_writes_are_not_reported() {
+    let postgres = TestPostgres::create().await;
+    let store = seeded_store(&postgres).await;
+    let (_feed, mut events) = watch(&store);
+    expect_event(&mut events, ChangeEvent::Listening).await;
+    let mut operator = sql(&postgres).await;
+
+    operator
+        .batch_execute("BEGIN; UPDATE customers SET name = 'Never'; ROLLBACK;")
+        .await
+        .unwrap();
+    operator
+        .batch_execute("UPDATE releases SET status = status")
+        .await
+        .unwrap();
+    expect_event(&mut events, changed("releases")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn last_used_at_updates_alone_are_not_reported() {
+    let postgres = TestPostgres::create().await;
+    let store = seeded_store(&postgres).await;
+    let (_feed, mut events) = watch(&store);
+    expect_event(&mut events, ChangeEvent::Listening).await;
+    let mut operator = sql(&postgres).await;
+
+    operator
+        .batch_execute("UPDATE api_keys SET last_used_at = 1735312000 WHERE id = 'k1'")
+        .await
+        .unwrap();
+    insert_customer_through_the_port(&store).await;
+    expect_event(&mut events, changed("customers")).await;
+
+    // Any other column is reported, even alongside last_used_at.
+    operator
+        .batch_execute("UPDATE api_keys SET revoked_at = 5, last_used_at = 6 WHERE id = 'k1'")
+        .await
+        .unwrap();
+    expect_event(&mut events, changed("api_keys")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn download_token_inserts_are_not_reported_but_deletes_are() {
+    let postgres = TestPostgres::create().await;
+    let store = seeded_store(&postgres).await;
+    let (_feed, mut events) = watch(&store);
+    expect_event(&mut events, ChangeEvent::Listening).await;
+    let mut operator = sql(&postgres).await;
+
+    operator
+        .batch_execute(
+            "INSERT INTO download_tokens (id, token_hash, artifact_id, customer_id, created_at, expires_at)
+                 VALUES ('t2', 'token-hash-2', 'a1', 'c1', 1, 2)",
+        )
+        .await
+        .unwrap();
+    insert_customer_through_the_port(&store).await;
+    expect_event(&mut events, changed("customers")).await;
+
+    operator
+        .batch_execute("DELETE FROM download_tokens WHERE id = 't2'")
+        .await
+        .unwrap();
+    expect_event(&mut events, changed("download_tokens")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_terminated_listener_is_lost_then_listens_again() {
+    let postgres = TestPostgres::create().await;
+    let store = seeded_store(&postgres).await;
+    let (_feed, mut events) = watch(&store);
+    expect_event(&mut events, ChangeEvent::Listening).await;
+    let mut operator = sql(&postgres).await;
+
+    assert_eq!(listener_count(&mut operator).await, 1);
+    // Looked up first and terminated by pid: a terminate call in the WHERE clause may run
+    // before the other conditions and end every backend on the server.
+    let listener: i32 = diesel::select(diesel::dsl::sql::<Integer>(&format!(
+        "(SELECT pid FROM pg_stat_activity WHERE {OUR_LISTENER})"
+    )))
+    .get_result(&mut operator)
+    .await
+    .unwrap();
+    let terminated: bool = diesel::select(diesel::dsl::sql::<Bool>(&format!(
+        "pg_terminate_backend({listener})"
+    )))
+    .get_result(&mut operator)
+    .await
+    .unwrap();
+    assert!(terminated, "the listener backend is terminated");
+
+    expect_event(&mut events, ChangeEvent::Lost).await;
+    expect_event(&mut events, ChangeEvent::Listening).await;
+
+    insert_customer_through_the_port(&store).await;
+    expect_event(&mut events, changed("customers")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_the_handle_closes_the_listener() {
+    let postgres = TestPostgres::create().await;
+    let store = seeded_store(&postgres).await;
+    let (feed, mut events) = watch(&store);
+    expect_event(&mut events, ChangeEvent::Listening).await;
+    let mut operator = sql(&postgres).await;
+    assert_eq!(listener_count(&mut operator).await, 1);
+
+    drop(feed);
+    wait_for_listener_count(&mut operator, 0).await;
+    // The task ended: it dropped the callback, closing the channel.
+    assert_eq!(
+        tokio::time::timeout(DEADLINE, events.recv()).await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_waits_until_the_listener_is_closed() {
+    let postgres = TestPostgres::create().await;
+    let store = seeded_store(&postgres).await;
+    let (feed, mut events) = watch(&store);
+    expect_event(&mut events, ChangeEvent::Listening).await;
+    let mut operator = sql(&postgres).await;
+
+    feed.stop().await;
+    assert_eq!(events.recv().await, None, "the task has ended");
+    wait_for_listener_count(&mut operator, 0).await;
+}
+
+/// The feed checks an idle connection every 10 s; it keeps reporting after a check.
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_are_reported_after_an_idle_liveness_check() {
+    let postgres = TestPostgres::create().await;
+    let store = seeded_store(&postgres).await;
+    let (_feed, mut events) = watch(&store);
+    expect_event(&mut events, ChangeEvent::Listening).await;
+
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    insert_customer_through_the_port(&store).await;
+    expect_event(&mut events, changed("customers")).await;
+}

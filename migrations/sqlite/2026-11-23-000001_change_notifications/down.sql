@@ -1,0 +1,1 @@
+-- Intentionally empty: the up migration changes nothing on SQLite.

@@ -1,0 +1,3 @@
+-- Intentionally empty. On PostgreSQL this migration adds the change feed (triggers that
+-- NOTIFY the instances' caches of writes). SQLite has no NOTIFY, and needs none: an
+-- embedded SQLite database is served by one process, so every write is a local one.
