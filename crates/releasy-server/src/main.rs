@@ -7,6 +7,9 @@ use clap::Parser;
 use releasy_server::settings::Settings;
 use releasy_server::{server, telemetry};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Releasy: controlled software releases for B2B vendors.
 ///
 /// Configuration comes from defaults, then the TOML file (`--config`, or `releasy.toml`

@@ -7,22 +7,24 @@
 //! flushes the queue first. A crash can lose at most the events of the last
 //! `max_delay`.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use releasy_domain::audit::{AuditEvent, AuditFilter};
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{AuditRepository, RepoError};
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::MissedTickBehavior;
 
 /// How the queue is drained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchPolicy {
     /// Write once this many events are queued.
     pub max_batch: usize,
-    /// Write queued events at most this long after the first of them arrived.
+    /// Write queued events at least this often.
     pub max_delay: Duration,
     /// Events held while the database refuses writes; beyond this the oldest are
     /// dropped (and logged), so an outage cannot exhaust memory.
@@ -39,16 +41,37 @@ impl Default for BatchPolicy {
     }
 }
 
-enum Message {
-    Event(AuditEvent),
-    Flush(oneshot::Sender<Result<(), String>>),
+/// Events waiting to be written, shared by the handlers that add them and the writer.
+#[derive(Debug, Default)]
+struct Queue {
+    events: Mutex<VecDeque<AuditEvent>>,
+    /// Wakes the writer when a full batch is waiting.
+    batch_full: Notify,
+    /// Events dropped (the oldest) while the queue was at `max_pending`.
+    dropped: AtomicU64,
 }
 
+impl Queue {
+    fn events(&self) -> MutexGuard<'_, VecDeque<AuditEvent>> {
+        // A panic while holding the lock leaves a valid queue: keep using it.
+        self.events.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A caller waiting for everything queued to be written.
+type FlushRequest = oneshot::Sender<Result<(), String>>;
+
 /// An [`AuditRepository`] that batches writes to another one.
+///
+/// Handlers append to a shared queue under a short lock and return; the writer is woken
+/// only when a batch is full, on its `max_delay` tick, or for a flush, so a request does
+/// not cost a task wake-up of its own.
 #[derive(Debug, Clone)]
 pub struct BatchedAudit {
     inner: Arc<dyn AuditRepository>,
-    queue: mpsc::Sender<Message>,
+    queue: Arc<Queue>,
+    policy: BatchPolicy,
+    flushes: mpsc::UnboundedSender<FlushRequest>,
 }
 
 /// The batcher could not write what was queued.
@@ -59,9 +82,20 @@ pub struct FlushError(String);
 impl BatchedAudit {
     /// Starts the background writer on the current tokio runtime.
     pub fn start(inner: Arc<dyn AuditRepository>, policy: BatchPolicy) -> Self {
-        let (queue, receiver) = mpsc::channel(policy.max_batch.saturating_mul(16).max(1));
-        tokio::spawn(write_behind(inner.clone(), receiver, policy));
-        Self { inner, queue }
+        let queue = Arc::new(Queue::default());
+        let (flushes, flush_requests) = mpsc::unbounded_channel();
+        tokio::spawn(write_behind(
+            inner.clone(),
+            queue.clone(),
+            flush_requests,
+            policy,
+        ));
+        Self {
+            inner,
+            queue,
+            policy,
+            flushes,
+        }
     }
 
     /// Writes everything queued so far.
@@ -70,7 +104,7 @@ impl BatchedAudit {
     /// [`FlushError`] when the database refused the batch (it stays queued).
     pub async fn flush(&self) -> Result<(), FlushError> {
         let (ack, done) = oneshot::channel();
-        if self.queue.send(Message::Flush(ack)).await.is_err() {
+        if self.flushes.send(ack).is_err() {
             return Ok(());
         }
         done.await.unwrap_or(Ok(())).map_err(FlushError)
@@ -88,11 +122,23 @@ impl BatchedAudit {
 #[async_trait]
 impl AuditRepository for BatchedAudit {
     async fn record(&self, event: &AuditEvent) -> Result<(), RepoError> {
-        match self.queue.send(Message::Event(event.clone())).await {
-            Ok(()) => Ok(()),
+        if self.flushes.is_closed() {
             // The writer is gone (the runtime is shutting down): write directly.
-            Err(_) => self.inner.record(event).await,
+            return self.inner.record(event).await;
         }
+        let queued = {
+            let mut events = self.queue.events();
+            if events.len() >= self.policy.max_pending {
+                events.pop_front();
+                self.queue.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            events.push_back(event.clone());
+            events.len()
+        };
+        if queued == self.policy.max_batch {
+            self.queue.batch_full.notify_one();
+        }
+        Ok(())
     }
 
     async fn list(
@@ -107,78 +153,74 @@ impl AuditRepository for BatchedAudit {
     }
 }
 
+/// The writer: writes what is queued when a batch is full, every `max_delay`, and on
+/// each flush request; after a failed write it waits for the next tick (an outage is
+/// retried, not hammered). Ends, writing what is left, when every handle is dropped.
 async fn write_behind(
     inner: Arc<dyn AuditRepository>,
-    mut receiver: mpsc::Receiver<Message>,
+    queue: Arc<Queue>,
+    mut flush_requests: mpsc::UnboundedReceiver<FlushRequest>,
     policy: BatchPolicy,
 ) {
-    let mut pending: Vec<AuditEvent> = Vec::new();
-    // When the queued events are due: `max_delay` after the first, or, after a failed
-    // write, `max_delay` after the failure (so an outage is retried, not hammered).
-    let mut due: Option<Instant> = None;
+    let mut tick = tokio::time::interval(policy.max_delay);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut failing = false;
     loop {
-        let message = match due {
-            Some(at) => tokio::select! {
-                message = receiver.recv() => message,
-                () = tokio::time::sleep_until(at) => {
-                    failing = write(&inner, &mut pending, policy).await.is_err();
-                    due = failing.then(|| Instant::now() + policy.max_delay);
-                    continue;
+        let flush = tokio::select! {
+            () = queue.batch_full.notified(), if !failing => None,
+            _ = tick.tick() => None,
+            request = flush_requests.recv() => match request {
+                Some(ack) => Some(ack),
+                None => {
+                    if let Err(err) = write_queued(inner.as_ref(), &queue, policy).await {
+                        tracing::error!(error = %err, lost = queue.events().len(), "audit events lost at shutdown");
+                    }
+                    return;
                 }
             },
-            None => receiver.recv().await,
         };
-        match message {
-            Some(Message::Event(event)) => {
-                pending.push(event);
-                if pending.len() >= policy.max_batch && !failing {
-                    failing = write(&inner, &mut pending, policy).await.is_err();
-                    due = failing.then(|| Instant::now() + policy.max_delay);
-                } else if due.is_none() {
-                    due = Some(Instant::now() + policy.max_delay);
-                }
-            }
-            Some(Message::Flush(ack)) => {
-                let result = write(&inner, &mut pending, policy).await;
-                failing = result.is_err();
-                due = failing.then(|| Instant::now() + policy.max_delay);
-                let _ = ack.send(result);
-            }
-            None => {
-                if let Err(err) = write(&inner, &mut pending, policy).await {
-                    tracing::error!(error = %err, lost = pending.len(), "audit events lost at shutdown");
-                }
-                return;
-            }
+        let result = write_queued(inner.as_ref(), &queue, policy).await;
+        failing = result.is_err();
+        if let Some(ack) = flush {
+            let _ = ack.send(result);
         }
     }
 }
 
-/// Writes `pending` as one batch; on failure keeps it (bounded by `max_pending`).
-async fn write(
-    inner: &Arc<dyn AuditRepository>,
-    pending: &mut Vec<AuditEvent>,
+/// Writes everything queued as one batch; on failure puts it back in front of what
+/// arrived meanwhile (bounded by `max_pending`, dropping the oldest).
+async fn write_queued(
+    inner: &dyn AuditRepository,
+    queue: &Queue,
     policy: BatchPolicy,
 ) -> Result<(), String> {
-    if pending.is_empty() {
+    let dropped = queue.dropped.swap(0, Ordering::Relaxed);
+    if dropped > 0 {
+        tracing::error!(
+            dropped,
+            "audit queue full while the database refuses writes; oldest events dropped"
+        );
+    }
+    let batch: Vec<AuditEvent> = queue.events().drain(..).collect();
+    if batch.is_empty() {
         return Ok(());
     }
-    match inner.record_many(pending).await {
-        Ok(()) => {
-            pending.clear();
-            Ok(())
-        }
+    match inner.record_many(&batch).await {
+        Ok(()) => Ok(()),
         Err(err) => {
-            if pending.len() > policy.max_pending {
-                let dropped = pending.len() - policy.max_pending;
-                pending.drain(..dropped);
+            let mut events = queue.events();
+            for event in batch.into_iter().rev() {
+                events.push_front(event);
+            }
+            let excess = events.len().saturating_sub(policy.max_pending);
+            if excess > 0 {
+                events.drain(..excess);
                 tracing::error!(
-                    dropped,
+                    dropped = excess,
                     "audit queue full while the database refuses writes; oldest events dropped"
                 );
             }
-            tracing::warn!(error = %err, queued = pending.len(), "audit batch not written; will retry");
+            tracing::warn!(error = %err, queued = events.len(), "audit batch not written; will retry");
             Err(err.to_string())
         }
     }
@@ -261,6 +303,64 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("the queued event was not written");
+    }
+
+    /// An audit trail that refuses writes while `down` is set.
+    #[derive(Debug, Default)]
+    struct Flaky {
+        rows: InMemoryAudit,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait]
+    impl AuditRepository for Flaky {
+        async fn record(&self, event: &AuditEvent) -> Result<(), RepoError> {
+            self.record_many(std::slice::from_ref(event)).await
+        }
+
+        async fn record_many(&self, events: &[AuditEvent]) -> Result<(), RepoError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(RepoError::unavailable(std::io::Error::other("down")));
+            }
+            self.rows.record_many(events).await
+        }
+
+        async fn list(
+            &self,
+            filter: &AuditFilter,
+            page: PageRequest,
+        ) -> Result<Vec<AuditEvent>, RepoError> {
+            self.rows.list(filter, page).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_outage_keeps_the_newest_events_and_writes_them_once_it_ends() {
+        let inner = Arc::new(Flaky::default());
+        inner.down.store(true, Ordering::SeqCst);
+        let batched = BatchedAudit::start(
+            inner.clone(),
+            BatchPolicy {
+                max_batch: 2,
+                max_delay: Duration::from_secs(3600),
+                max_pending: 3,
+            },
+        );
+        for at in 0..5 {
+            batched.record(&event(at)).await.unwrap();
+        }
+        assert!(batched.flush().await.is_err(), "the database is down");
+        inner.down.store(false, Ordering::SeqCst);
+        batched.flush().await.unwrap();
+        let written: Vec<i64> = inner
+            .rows
+            .list(&AuditFilter::default(), PageRequest::default())
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.created_at.unix_seconds())
+            .collect();
+        assert_eq!(written, [4, 3, 2], "the oldest were dropped, the rest written");
     }
 
     #[tokio::test]

@@ -1,8 +1,38 @@
-//! `AuditRepository` on diesel. `record_many` writes a batch in one transaction opened
-//! by `$begin` (as in `releases.rs`): one commit, and so one disk sync, per batch.
+//! `AuditRepository` on diesel. `record_many` writes a batch as one multi-row `INSERT`
+//! (`multi_row_insert.rs`): one statement and one commit per batch.
+
+use diesel::ExpressionMethods;
+use diesel::dsl::Eq;
+use releasy_domain::audit::AuditEvent;
+
+use crate::schema::audit_events as ae;
+
+/// One event's values, column by column (see `multi_row_insert.rs` for why).
+pub(super) type AuditValues = (
+    Eq<ae::id, String>,
+    Eq<ae::customer_id, Option<String>>,
+    Eq<ae::actor, String>,
+    Eq<ae::event, String>,
+    Eq<ae::payload, String>,
+    Eq<ae::created_at, i64>,
+);
+
+pub(super) fn audit_values(event: &AuditEvent) -> AuditValues {
+    let row = crate::rows::AuditEventRow::from(event);
+    (
+        ae::id.eq(row.id),
+        ae::customer_id.eq(row.customer_id),
+        ae::actor.eq(row.actor),
+        ae::event.eq(row.event),
+        ae::payload.eq(row.payload),
+        ae::created_at.eq(row.created_at),
+    )
+}
+
+multi_row_insert!(insert_audit_rows, crate::schema::audit_events, AuditValues);
 
 macro_rules! audit_repository {
-    ($store:ty, $backend:ty, $begin:path) => {
+    ($store:ty, $backend:ty) => {
         #[async_trait::async_trait]
         impl releasy_domain::ports::AuditRepository for $store {
             async fn record(
@@ -23,26 +53,14 @@ macro_rules! audit_repository {
                 &self,
                 events: &[releasy_domain::audit::AuditEvent],
             ) -> Result<(), releasy_domain::ports::RepoError> {
-                use diesel_async::RunQueryDsl;
                 if events.is_empty() {
                     return Ok(());
                 }
-                let rows: Vec<crate::rows::AuditEventRow> = events
+                let rows = events
                     .iter()
-                    .map(crate::rows::AuditEventRow::from)
+                    .map(crate::repos::audit::audit_values)
                     .collect();
-                let mut conn = self.conn().await?;
-                $begin(&mut *conn, async |conn| {
-                    for row in rows {
-                        diesel::insert_into(crate::schema::audit_events::table)
-                            .values(row)
-                            .execute(conn)
-                            .await?;
-                    }
-                    Ok::<(), diesel::result::Error>(())
-                })
-                .await
-                .map_err(crate::error::query_error)
+                self.insert_audit_rows(rows).await
             }
 
             async fn list(

@@ -1,27 +1,14 @@
 //! `DownloadTokenRepository` on diesel: tokens are found by their hash (a unique
 //! index), joined in the same query to their artifact, release and customer.
-//!
-//! `insert_many` writes a batch as one multi-row `INSERT`: one statement, so all or
-//! none, and one commit (one disk sync) per batch. Only the write itself differs by
-//! backend (`insert_token_rows` on each store): the
-//! macro invocations in `repos/mod.rs` take no backend-specific arguments for it.
+//! `insert_many` writes a batch as one multi-row `INSERT` (`multi_row_insert.rs`).
 
 use diesel::ExpressionMethods;
 use diesel::dsl::Eq;
 use releasy_domain::download::DownloadToken;
-use releasy_domain::ports::RepoError;
 
-use crate::postgres::PgStore;
 use crate::schema::download_tokens as dt;
-use crate::sqlite::SqliteStore;
 
-/// Rows per `INSERT`: 7 binds each stays far below PostgreSQL's 65,535 and SQLite's
-/// 32,766 bind limits. Larger batches are split, inside one transaction.
-const ROWS_PER_STATEMENT: usize = 1000;
-
-/// One token's values, column by column. Explicit `eq`s rather than
-/// `DownloadTokenRow`: its `Option` purpose derives a "maybe default" value, for which
-/// diesel's SQLite backend falls back to one `INSERT` per row.
+/// One token's values, column by column (see `multi_row_insert.rs` for why).
 pub(super) type TokenValues = (
     Eq<dt::id, String>,
     Eq<dt::token_hash, String>,
@@ -45,59 +32,11 @@ pub(super) fn token_values(token: &DownloadToken) -> TokenValues {
     )
 }
 
-impl PgStore {
-    /// Inserts `rows` in one statement (a transaction when they need several).
-    pub(super) async fn insert_token_rows(&self, rows: Vec<TokenValues>) -> Result<(), RepoError> {
-        use diesel_async::{AsyncConnection, RunQueryDsl};
-        let mut conn = self.conn().await?;
-        if rows.len() <= ROWS_PER_STATEMENT {
-            diesel::insert_into(dt::table)
-                .values(&rows)
-                .execute(&mut *conn)
-                .await
-                .map_err(crate::error::query_error)?;
-            return Ok(());
-        }
-        conn.transaction(async |conn| {
-            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                diesel::insert_into(dt::table)
-                    .values(chunk)
-                    .execute(conn)
-                    .await?;
-            }
-            Ok::<(), diesel::result::Error>(())
-        })
-        .await
-        .map_err(crate::error::query_error)
-    }
-}
-
-impl SqliteStore {
-    /// Inserts `rows` in one statement (a `BEGIN IMMEDIATE` transaction when they need
-    /// several). diesel builds SQLite's multi-row `INSERT` only with its synchronous
-    /// API, so the write runs on the wrapped connection in `spawn_blocking`, as the
-    /// migrations do.
-    pub(super) async fn insert_token_rows(&self, rows: Vec<TokenValues>) -> Result<(), RepoError> {
-        let mut conn = self.conn().await?;
-        conn.spawn_blocking(move |conn| {
-            use diesel::RunQueryDsl;
-            if rows.len() <= ROWS_PER_STATEMENT {
-                return diesel::insert_into(dt::table)
-                    .values(&rows)
-                    .execute(conn)
-                    .map(|_| ());
-            }
-            conn.immediate_transaction(|conn| {
-                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                    diesel::insert_into(dt::table).values(chunk).execute(conn)?;
-                }
-                Ok(())
-            })
-        })
-        .await
-        .map_err(crate::error::query_error)
-    }
-}
+multi_row_insert!(
+    insert_token_rows,
+    crate::schema::download_tokens,
+    TokenValues
+);
 
 macro_rules! download_token_repository {
     ($store:ty) => {

@@ -5,6 +5,8 @@
 //! concrete types on each side.
 
 #[macro_use]
+mod multi_row_insert;
+#[macro_use]
 mod customers;
 #[macro_use]
 mod api_keys;
@@ -49,16 +51,8 @@ customer_repository!(PgStore, diesel::pg::Pg);
 customer_repository!(SqliteStore, diesel::sqlite::Sqlite);
 api_key_repository!(PgStore, diesel::pg::Pg);
 api_key_repository!(SqliteStore, diesel::sqlite::Sqlite);
-audit_repository!(
-    PgStore,
-    diesel::pg::Pg,
-    diesel_async::AsyncConnection::transaction
-);
-audit_repository!(
-    SqliteStore,
-    diesel::sqlite::Sqlite,
-    crate::sqlite::SqliteConn::immediate_transaction
-);
+audit_repository!(PgStore, diesel::pg::Pg);
+audit_repository!(SqliteStore, diesel::sqlite::Sqlite);
 idempotency_repository!(PgStore);
 idempotency_repository!(SqliteStore);
 health_probe!(PgStore);
