@@ -12,6 +12,7 @@ use releasy_domain::api_key::{ApiKeySecret, StoredKeyHash};
 use releasy_domain::ports::{HashError, KeyHasher};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::verified_cache::{Tag, VerifiedCache};
 
@@ -37,6 +38,10 @@ pub struct Argon2Hasher {
     cache: VerifiedCache,
     /// How many Argon2 verifications actually ran (cache misses).
     argon2_verifications: AtomicU64,
+    /// Argon2 runs at most this many at once: each holds 19 MiB, and a burst of
+    /// requests with one new key would otherwise run one each (32 connections made
+    /// 600 MiB), when the first result serves them all.
+    argon2_slots: Semaphore,
 }
 
 impl Argon2Hasher {
@@ -60,6 +65,9 @@ impl Argon2Hasher {
             tagger,
             cache: VerifiedCache::new(VerifiedCache::DEFAULT_TTL, VerifiedCache::DEFAULT_CAPACITY),
             argon2_verifications: AtomicU64::new(0),
+            argon2_slots: Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            ),
         }
     }
 
@@ -70,6 +78,13 @@ impl Argon2Hasher {
     pub fn with_cache(mut self, ttl: Duration, capacity: usize) -> Self {
         self.cache = VerifiedCache::new(ttl, capacity);
         self
+    }
+
+    async fn argon2_slot(&self) -> Result<SemaphorePermit<'_>, HashError> {
+        self.argon2_slots
+            .acquire()
+            .await
+            .map_err(|err| HashError(Box::new(err)))
     }
 
     /// The hashed input: the key's bytes followed by the pepper's bytes.
@@ -127,6 +142,7 @@ fn verify_blocking(input: &[u8], phc: &str) -> bool {
 impl KeyHasher for Argon2Hasher {
     async fn hash(&self, secret: &ApiKeySecret) -> Result<StoredKeyHash, HashError> {
         let input = self.input(secret.expose().as_bytes());
+        let _slot = self.argon2_slot().await?;
         let phc = tokio::task::spawn_blocking(move || hash_blocking(&input))
             .await
             .map_err(|err| HashError(Box::new(err)))??;
@@ -148,6 +164,11 @@ impl KeyHasher for Argon2Hasher {
 
         let input = self.input(secret.expose().as_bytes());
         let tag = self.tag(&input);
+        if self.cache.is_verified(phc, &tag, Instant::now()) {
+            return Ok(true);
+        }
+        let _slot = self.argon2_slot().await?;
+        // Whoever held the slot before may just have verified this very key.
         if self.cache.is_verified(phc, &tag, Instant::now()) {
             return Ok(true);
         }
@@ -382,5 +403,26 @@ mod tests {
         assert!(!shown.contains("sekrit"), "{shown}");
         assert!(shown.contains("<redacted>"));
         assert!(format!("{:?}", Argon2Hasher::new(None)).contains("<none>"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_burst_with_one_new_key_runs_argon2_once_per_slot_not_once_per_request() {
+        let hasher = std::sync::Arc::new(peppered());
+        let stored = hasher.hash(&key("releasy_abc")).await.unwrap();
+        let burst: Vec<_> = (0..32)
+            .map(|_| {
+                let (hasher, stored) = (hasher.clone(), stored.clone());
+                tokio::spawn(async move { hasher.verify(&key("releasy_abc"), &stored).await })
+            })
+            .collect();
+        for verification in burst {
+            assert!(verification.await.unwrap().unwrap());
+        }
+        let slots = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let ran = hasher.argon2_verifications();
+        assert!(
+            (1..=slots as u64).contains(&ran),
+            "{ran} Argon2 runs for one key with {slots} slots"
+        );
     }
 }

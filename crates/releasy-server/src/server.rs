@@ -9,7 +9,7 @@ use actix_web::{HttpServer, web};
 use releasy_auth_jwt::{CachePolicy, JwtConfig, JwtOperatorVerifier};
 use releasy_crypto::{Argon2Hasher, OsSecrets};
 use releasy_domain::idempotency::IdempotencyService;
-use releasy_domain::ports::{Clock, OperatorTokenVerifier, SystemClock};
+use releasy_domain::ports::{Clock, DownloadTokenRepository, OperatorTokenVerifier, SystemClock};
 use releasy_domain::{Limits, Ports, Services};
 use releasy_http::{AdminKey, AppState};
 use releasy_store_diesel::{BatchPolicy, BatchedAudit, Database, GroupedTokenWrites, StoreError};
@@ -80,6 +80,23 @@ impl std::fmt::Debug for RunningServer {
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
+}
+
+/// Concurrent token inserts commit together (each caller still waits for its own
+/// commit): one batch at a time on SQLite, which admits one writer anyway; on
+/// PostgreSQL, whose commits wait for WAL flushes it can share, several at once, on at
+/// most half the pool.
+fn grouped_token_writes(
+    database: &Database,
+    tokens: Arc<dyn DownloadTokenRepository>,
+    max_connections: usize,
+) -> Arc<dyn DownloadTokenRepository> {
+    Arc::new(match database {
+        Database::Sqlite(_) => GroupedTokenWrites::start(tokens),
+        Database::Postgres(_) => {
+            GroupedTokenWrites::with_concurrent_batches(tokens, (max_connections / 2).max(1))
+        }
+    })
 }
 
 /// Forgets expired idempotency keys every ten minutes, for as long as the runtime runs.
@@ -155,6 +172,9 @@ async fn start_listening(
     let database = Database::open(&settings.database_url, settings.database_max_connections)?;
     database.migrate().await?;
     tracing::info!("database migrations applied");
+    if let Database::Sqlite(store) = &database {
+        store.checkpoint_in_background(Duration::from_millis(250));
+    }
 
     let admin_key = match (&settings.admin_api_key, &settings.operator) {
         (Some(key), _) => AdminKey::new(key.clone()),
@@ -189,8 +209,11 @@ async fn start_listening(
         releases: repositories.releases,
         artifacts: repositories.artifacts,
         entitlements: repositories.entitlements,
-        // Concurrent token inserts commit together (each caller still waits for its own).
-        download_tokens: Arc::new(GroupedTokenWrites::start(repositories.download_tokens)),
+        download_tokens: grouped_token_writes(
+            &database,
+            repositories.download_tokens,
+            settings.database_max_connections,
+        ),
         objects: storage.store.clone(),
         health: repositories.health,
         clock,

@@ -360,7 +360,11 @@ mod tests {
             .iter()
             .map(|e| e.created_at.unix_seconds())
             .collect();
-        assert_eq!(written, [4, 3, 2], "the oldest were dropped, the rest written");
+        assert_eq!(
+            written,
+            [4, 3, 2],
+            "the oldest were dropped, the rest written"
+        );
     }
 
     #[tokio::test]

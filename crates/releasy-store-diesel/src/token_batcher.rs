@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::{DownloadTokenRepository, RepoError};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 
 /// The most tokens written in one batch.
 const MAX_BATCH: usize = 256;
@@ -37,12 +38,28 @@ pub struct GroupedTokenWrites {
 }
 
 impl GroupedTokenWrites {
-    /// Starts the writer task on the current tokio runtime.
+    /// Starts the writer task on the current tokio runtime, writing one batch at a time
+    /// (right for SQLite, which lets one writer in at a time anyway).
     pub fn start(inner: Arc<dyn DownloadTokenRepository>) -> Self {
+        Self::with_concurrent_batches(inner, 1)
+    }
+
+    /// Like [`GroupedTokenWrites::start`], with up to `concurrent_batches` batches being
+    /// written at once. On PostgreSQL a commit waits for its WAL flush; with one batch
+    /// at a time every caller would wait for the previous batch's flush and then its
+    /// own, while the database can flush several transactions together.
+    pub fn with_concurrent_batches(
+        inner: Arc<dyn DownloadTokenRepository>,
+        concurrent_batches: usize,
+    ) -> Self {
         // Bounded so a stalled database pushes back on callers instead of queueing
         // without limit; every queued caller is waiting anyway.
         let (queue, receiver) = mpsc::channel(MAX_BATCH * 16);
-        tokio::spawn(group_commit(inner.clone(), receiver));
+        tokio::spawn(group_commit(
+            inner.clone(),
+            receiver,
+            concurrent_batches.max(1),
+        ));
         Self { inner, queue }
     }
 }
@@ -74,13 +91,22 @@ impl DownloadTokenRepository for GroupedTokenWrites {
     }
 }
 
-/// The writer task: runs until every [`GroupedTokenWrites`] is dropped.
+/// The writer task: runs until every [`GroupedTokenWrites`] is dropped, then lets the
+/// batches in flight finish.
 async fn group_commit(
     inner: Arc<dyn DownloadTokenRepository>,
     mut receiver: mpsc::Receiver<Request>,
+    concurrent_batches: usize,
 ) {
-    let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = receiver.recv().await {
+    let mut in_flight = JoinSet::new();
+    loop {
+        while in_flight.len() >= concurrent_batches {
+            in_flight.join_next().await;
+        }
+        let Some(first) = receiver.recv().await else {
+            break;
+        };
+        let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match receiver.try_recv() {
@@ -88,8 +114,10 @@ async fn group_commit(
                 Err(_) => break,
             }
         }
-        write(inner.as_ref(), &mut batch).await;
+        let inner = inner.clone();
+        in_flight.spawn(async move { write(inner.as_ref(), &mut batch).await });
     }
+    while in_flight.join_next().await.is_some() {}
 }
 
 /// Writes `batch` and answers each waiter; empties `batch`.

@@ -450,3 +450,31 @@ async fn postgres_a_value_the_database_rejects_fails_alone() {
     assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
     assert!(fixture.is_stored(&rest[0]).await && fixture.is_stored(&rest[2]).await);
 }
+
+/// With several batches written at once (as on PostgreSQL), every caller still gets its
+/// own token committed, and a bad token still fails alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_batches_written_concurrently_commit_every_token() {
+    let fixture = Fixture::postgres().await;
+    let grouped = GroupedTokenWrites::with_concurrent_batches(fixture.tokens.clone(), 3);
+    let mut tokens: Vec<_> = (0..300).map(|_| fixture.token()).collect();
+    let bad = DownloadToken {
+        artifact_id: releasy_domain::ArtifactId::new_random(),
+        ..fixture.token()
+    };
+    tokens.insert(150, bad.clone());
+    let tasks: Vec<_> = tokens.iter().map(|t| spawn_insert(&grouped, t)).collect();
+    for (token, task) in tokens.iter().zip(tasks) {
+        let result = task.await.unwrap();
+        if token.id == bad.id {
+            assert!(
+                matches!(result, Err(RepoError::MissingReference)),
+                "{result:?}"
+            );
+            assert!(!fixture.is_stored(token).await);
+        } else {
+            result.unwrap();
+            assert!(fixture.is_stored(token).await, "every good token is stored");
+        }
+    }
+}
