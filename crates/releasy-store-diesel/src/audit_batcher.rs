@@ -8,7 +8,7 @@
 //! `max_delay`.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -49,6 +49,11 @@ struct Queue {
     batch_full: Notify,
     /// Events dropped (the oldest) while the queue was at `max_pending`.
     dropped: AtomicU64,
+    /// Wakes handlers waiting for room: the writer took the queue.
+    drained: Notify,
+    /// The last write failed: handlers stop waiting for room (an outage must not stall
+    /// requests) and the oldest events are dropped beyond `max_pending` instead.
+    failing: AtomicBool,
 }
 
 impl Queue {
@@ -126,19 +131,43 @@ impl AuditRepository for BatchedAudit {
             // The writer is gone (the runtime is shutting down): write directly.
             return self.inner.record(event).await;
         }
-        let queued = {
-            let mut events = self.queue.events();
-            if events.len() >= self.policy.max_pending {
-                events.pop_front();
-                self.queue.dropped.fetch_add(1, Ordering::Relaxed);
+        // While the writer keeps up, a full queue makes handlers wait for it (memory
+        // stays bounded and nothing is dropped); while writes fail, they never wait.
+        let room = self
+            .policy
+            .max_batch
+            .saturating_mul(16)
+            .min(self.policy.max_pending);
+        loop {
+            // Registered before the check, so a drain in between is not missed.
+            let drained = self.queue.drained.notified();
+            let queued = {
+                let mut events = self.queue.events();
+                let failing = self.queue.failing.load(Ordering::Acquire);
+                if events.len() < room || failing {
+                    if events.len() >= self.policy.max_pending {
+                        events.pop_front();
+                        self.queue.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    events.push_back(event.clone());
+                    Some(events.len())
+                } else {
+                    None
+                }
+            };
+            match queued {
+                Some(queued) => {
+                    if queued == self.policy.max_batch {
+                        self.queue.batch_full.notify_one();
+                    }
+                    return Ok(());
+                }
+                None => {
+                    self.queue.batch_full.notify_one();
+                    drained.await;
+                }
             }
-            events.push_back(event.clone());
-            events.len()
-        };
-        if queued == self.policy.max_batch {
-            self.queue.batch_full.notify_one();
         }
-        Ok(())
     }
 
     async fn list(
@@ -181,6 +210,9 @@ async fn write_behind(
         };
         let result = write_queued(inner.as_ref(), &queue, policy).await;
         failing = result.is_err();
+        queue.failing.store(failing, Ordering::Release);
+        // Room again (or, when failing, no more waiting for it).
+        queue.drained.notify_waiters();
         if let Some(ack) = flush {
             let _ = ack.send(result);
         }
@@ -202,6 +234,7 @@ async fn write_queued(
         );
     }
     let batch: Vec<AuditEvent> = queue.events().drain(..).collect();
+    queue.drained.notify_waiters();
     if batch.is_empty() {
         return Ok(());
     }
@@ -365,6 +398,102 @@ mod tests {
             [4, 3, 2],
             "the oldest were dropped, the rest written"
         );
+    }
+
+    /// An audit trail that takes a while for every batch.
+    #[derive(Debug, Default)]
+    struct Slow {
+        rows: InMemoryAudit,
+    }
+
+    #[async_trait]
+    impl AuditRepository for Slow {
+        async fn record(&self, event: &AuditEvent) -> Result<(), RepoError> {
+            self.record_many(std::slice::from_ref(event)).await
+        }
+
+        async fn record_many(&self, events: &[AuditEvent]) -> Result<(), RepoError> {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            self.rows.record_many(events).await
+        }
+
+        async fn list(
+            &self,
+            filter: &AuditFilter,
+            page: PageRequest,
+        ) -> Result<Vec<AuditEvent>, RepoError> {
+            self.rows.list(filter, page).await
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_that_falls_behind_slows_handlers_down_and_loses_nothing() {
+        let inner = Arc::new(Slow::default());
+        let batched = BatchedAudit::start(
+            inner.clone(),
+            BatchPolicy {
+                max_batch: 2,
+                max_delay: Duration::from_millis(5),
+                max_pending: 10,
+            },
+        );
+        let handlers: Vec<_> = (0..400)
+            .map(|at| {
+                let batched = batched.clone();
+                tokio::spawn(async move { batched.record(&event(at)).await })
+            })
+            .collect();
+        for handler in handlers {
+            handler.await.unwrap().unwrap();
+        }
+        batched.flush().await.unwrap();
+        let written = inner
+            .rows
+            .list(
+                &AuditFilter::default(),
+                PageRequest {
+                    limit: releasy_domain::pagination::PageLimit::LARGEST,
+                    ..PageRequest::default()
+                },
+            )
+            .await
+            .unwrap()
+            .len();
+        let more = inner
+            .rows
+            .list(
+                &AuditFilter::default(),
+                PageRequest {
+                    limit: releasy_domain::pagination::PageLimit::LARGEST,
+                    offset: releasy_domain::pagination::Offset::parse(Some(200)).unwrap(),
+                },
+            )
+            .await
+            .unwrap()
+            .len();
+        assert_eq!(written + more, 400, "every event is written, none dropped");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn handlers_never_wait_on_a_database_that_refuses_writes() {
+        let inner = Arc::new(Flaky::default());
+        inner.down.store(true, Ordering::SeqCst);
+        let batched = BatchedAudit::start(
+            inner.clone(),
+            BatchPolicy {
+                max_batch: 1,
+                max_delay: Duration::from_secs(3600),
+                max_pending: 5,
+            },
+        );
+        let recording = async {
+            for at in 0..100 {
+                batched.record(&event(at)).await.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), recording)
+            .await
+            .expect("recording does not wait for a failing database");
     }
 
     #[tokio::test]
