@@ -89,6 +89,20 @@ impl Generations {
         )
     }
 
+    /// Runs `write`, then bumps `tables` whatever its outcome: a write that reported a
+    /// failure (a commit that timed out, say) may still have happened.
+    pub(crate) async fn after_write<T>(
+        &self,
+        tables: &[Table],
+        write: impl Future<Output = T>,
+    ) -> T {
+        let outcome = write.await;
+        for &table in tables {
+            self.bump(table);
+        }
+        outcome
+    }
+
     pub(crate) fn bump(&self, table: Table) {
         self.counters[table.index()].fetch_add(1, Ordering::AcqRel);
     }

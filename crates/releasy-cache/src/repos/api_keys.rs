@@ -14,6 +14,8 @@ use crate::entries::Entries;
 
 /// A candidate carries its customer's suspension, so both tables decide it.
 const TABLES: &[Table] = &[Table::ApiKeys, Table::Customers];
+/// What this repository's writes change.
+const TABLES_WRITTEN: &[Table] = &[Table::ApiKeys];
 
 #[derive(Debug)]
 pub(crate) struct CachedApiKeys {
@@ -40,13 +42,8 @@ impl CachedApiKeys {
         }
     }
 
-    async fn write<T>(
-        &self,
-        write: impl Future<Output = Result<T, RepoError>>,
-    ) -> Result<T, RepoError> {
-        let result = write.await;
-        self.generations.bump(Table::ApiKeys);
-        result
+    async fn write<T>(&self, write: impl Future<Output = T>) -> T {
+        self.generations.after_write(TABLES_WRITTEN, write).await
     }
 }
 

@@ -42,9 +42,9 @@ impl CachedArtifacts {
 #[async_trait]
 impl ArtifactRepository for CachedArtifacts {
     async fn insert(&self, artifact: &Artifact) -> Result<(), RepoError> {
-        let result = self.inner.insert(artifact).await;
-        self.generations.bump(Table::Artifacts);
-        result
+        self.generations
+            .after_write(&[Table::Artifacts], self.inner.insert(artifact))
+            .await
     }
 
     async fn get_with_release(

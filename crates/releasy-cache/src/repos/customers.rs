@@ -41,9 +41,9 @@ impl CachedCustomers {
 #[async_trait]
 impl CustomerRepository for CachedCustomers {
     async fn insert(&self, customer: &Customer) -> Result<(), RepoError> {
-        let result = self.inner.insert(customer).await;
-        self.generations.bump(Table::Customers);
-        result
+        self.generations
+            .after_write(TABLES, self.inner.insert(customer))
+            .await
     }
 
     async fn get(&self, id: CustomerId) -> Result<Option<Customer>, RepoError> {
@@ -70,8 +70,8 @@ impl CustomerRepository for CachedCustomers {
         id: CustomerId,
         update: &CustomerUpdate,
     ) -> Result<Option<Customer>, RepoError> {
-        let result = self.inner.update(id, update).await;
-        self.generations.bump(Table::Customers);
-        result
+        self.generations
+            .after_write(TABLES, self.inner.update(id, update))
+            .await
     }
 }

@@ -31,6 +31,9 @@ impl Rows for Windows {
     }
 }
 
+/// What a cached answer depends on, and what this repository's writes change.
+const TABLES: &[Table] = &[Table::Entitlements];
+
 #[derive(Debug)]
 pub(crate) struct CachedEntitlements {
     inner: Arc<dyn EntitlementRepository>,
@@ -46,7 +49,7 @@ impl CachedEntitlements {
     ) -> Self {
         Self {
             inner,
-            windows: Entries::new(generations.clone(), &[Table::Entitlements], max_rows),
+            windows: Entries::new(generations.clone(), TABLES, max_rows),
             generations,
         }
     }
@@ -66,13 +69,8 @@ impl CachedEntitlements {
         })
     }
 
-    async fn write<T>(
-        &self,
-        write: impl Future<Output = Result<T, RepoError>>,
-    ) -> Result<T, RepoError> {
-        let result = write.await;
-        self.generations.bump(Table::Entitlements);
-        result
+    async fn write<T>(&self, write: impl Future<Output = T>) -> T {
+        self.generations.after_write(TABLES, write).await
     }
 }
 

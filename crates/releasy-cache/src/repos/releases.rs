@@ -41,9 +41,9 @@ impl CachedReleases {
 #[async_trait]
 impl ReleaseRepository for CachedReleases {
     async fn insert(&self, release: &Release) -> Result<(), RepoError> {
-        let result = self.inner.insert(release).await;
-        self.generations.bump(Table::Releases);
-        result
+        self.generations
+            .after_write(TABLES, self.inner.insert(release))
+            .await
     }
 
     async fn get(&self, id: ReleaseId) -> Result<Option<Release>, RepoError> {
@@ -70,20 +70,19 @@ impl ReleaseRepository for CachedReleases {
         status: ReleaseStatus,
         published_at: Option<Timestamp>,
     ) -> Result<Option<Release>, RepoError> {
-        let result = self
-            .inner
-            .transition(id, expected, status, published_at)
-            .await;
-        self.generations.bump(Table::Releases);
-        result
+        self.generations
+            .after_write(
+                TABLES,
+                self.inner.transition(id, expected, status, published_at),
+            )
+            .await
     }
 
     async fn delete(&self, id: ReleaseId) -> Result<Option<Vec<ObjectKey>>, RepoError> {
-        let result = self.inner.delete(id).await;
         // The release goes with its artifacts and their tokens.
-        for table in [Table::Releases, Table::Artifacts, Table::DownloadTokens] {
-            self.generations.bump(table);
-        }
-        result
+        let gone = [Table::Releases, Table::Artifacts, Table::DownloadTokens];
+        self.generations
+            .after_write(&gone, self.inner.delete(id))
+            .await
     }
 }
