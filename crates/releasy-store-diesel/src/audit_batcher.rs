@@ -264,6 +264,7 @@ mod tests {
     use releasy_domain::Timestamp;
     use releasy_domain::audit::AuthReason;
     use releasy_domain::memory::InMemoryAudit;
+    use releasy_domain::pagination::{Offset, PageLimit};
 
     use super::*;
 
@@ -271,11 +272,24 @@ mod tests {
         AuditEvent::api_key_auth(AuthReason::Ok, None, None, Timestamp::from_unix_seconds(at))
     }
 
+    /// Every event `repo` holds, page by page.
     async fn count(repo: &dyn AuditRepository) -> usize {
-        repo.list(&AuditFilter::default(), PageRequest::default())
-            .await
-            .unwrap()
-            .len()
+        let mut total = 0;
+        loop {
+            let page = PageRequest {
+                limit: PageLimit::LARGEST,
+                offset: Offset::parse(Some(total as i64)).unwrap(),
+            };
+            let found = repo
+                .list(&AuditFilter::default(), page)
+                .await
+                .unwrap()
+                .len();
+            if found == 0 {
+                return total;
+            }
+            total += found;
+        }
     }
 
     #[tokio::test]
@@ -338,20 +352,23 @@ mod tests {
         panic!("the queued event was not written");
     }
 
-    /// An audit trail that refuses writes while `down` is set.
+    /// An audit trail that takes `delay` for every batch and refuses writes while
+    /// `down` is set.
     #[derive(Debug, Default)]
-    struct Flaky {
+    struct Scripted {
         rows: InMemoryAudit,
+        delay: Duration,
         down: std::sync::atomic::AtomicBool,
     }
 
     #[async_trait]
-    impl AuditRepository for Flaky {
+    impl AuditRepository for Scripted {
         async fn record(&self, event: &AuditEvent) -> Result<(), RepoError> {
             self.record_many(std::slice::from_ref(event)).await
         }
 
         async fn record_many(&self, events: &[AuditEvent]) -> Result<(), RepoError> {
+            tokio::time::sleep(self.delay).await;
             if self.down.load(Ordering::SeqCst) {
                 return Err(RepoError::unavailable(std::io::Error::other("down")));
             }
@@ -369,7 +386,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_outage_keeps_the_newest_events_and_writes_them_once_it_ends() {
-        let inner = Arc::new(Flaky::default());
+        let inner = Arc::new(Scripted::default());
         inner.down.store(true, Ordering::SeqCst);
         let batched = BatchedAudit::start(
             inner.clone(),
@@ -400,35 +417,12 @@ mod tests {
         );
     }
 
-    /// An audit trail that takes a while for every batch.
-    #[derive(Debug, Default)]
-    struct Slow {
-        rows: InMemoryAudit,
-    }
-
-    #[async_trait]
-    impl AuditRepository for Slow {
-        async fn record(&self, event: &AuditEvent) -> Result<(), RepoError> {
-            self.record_many(std::slice::from_ref(event)).await
-        }
-
-        async fn record_many(&self, events: &[AuditEvent]) -> Result<(), RepoError> {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            self.rows.record_many(events).await
-        }
-
-        async fn list(
-            &self,
-            filter: &AuditFilter,
-            page: PageRequest,
-        ) -> Result<Vec<AuditEvent>, RepoError> {
-            self.rows.list(filter, page).await
-        }
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_writer_that_falls_behind_slows_handlers_down_and_loses_nothing() {
-        let inner = Arc::new(Slow::default());
+        let inner = Arc::new(Scripted {
+            delay: Duration::from_millis(5),
+            ..Scripted::default()
+        });
         let batched = BatchedAudit::start(
             inner.clone(),
             BatchPolicy {
@@ -447,36 +441,16 @@ mod tests {
             handler.await.unwrap().unwrap();
         }
         batched.flush().await.unwrap();
-        let written = inner
-            .rows
-            .list(
-                &AuditFilter::default(),
-                PageRequest {
-                    limit: releasy_domain::pagination::PageLimit::LARGEST,
-                    ..PageRequest::default()
-                },
-            )
-            .await
-            .unwrap()
-            .len();
-        let more = inner
-            .rows
-            .list(
-                &AuditFilter::default(),
-                PageRequest {
-                    limit: releasy_domain::pagination::PageLimit::LARGEST,
-                    offset: releasy_domain::pagination::Offset::parse(Some(200)).unwrap(),
-                },
-            )
-            .await
-            .unwrap()
-            .len();
-        assert_eq!(written + more, 400, "every event is written, none dropped");
+        assert_eq!(
+            count(&inner.rows).await,
+            400,
+            "every event is written, none dropped"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn handlers_never_wait_on_a_database_that_refuses_writes() {
-        let inner = Arc::new(Flaky::default());
+        let inner = Arc::new(Scripted::default());
         inner.down.store(true, Ordering::SeqCst);
         let batched = BatchedAudit::start(
             inner.clone(),
