@@ -109,183 +109,175 @@ async fn wait_for_listener_count(conn: &mut AsyncPgConnection, expected: i64) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn listening_comes_first_then_repository_writes_are_reported() {
+/// A seeded database whose feed is listening, and an operator's connection to it.
+struct Listening {
+    store: PgStore,
+    feed: ChangeFeedHandle,
+    events: mpsc::UnboundedReceiver<ChangeEvent>,
+    operator: AsyncPgConnection,
+    /// Last, so the database is dropped after everything connected to it.
+    _postgres: TestPostgres,
+}
+
+async fn listening() -> Listening {
     let postgres = TestPostgres::create().await;
     let store = seeded_store(&postgres).await;
-    let (_feed, mut events) = watch(&store);
+    let (feed, mut events) = watch(&store);
     expect_event(&mut events, ChangeEvent::Listening).await;
+    Listening {
+        operator: sql(&postgres).await,
+        store,
+        feed,
+        events,
+        _postgres: postgres,
+    }
+}
 
-    insert_customer_through_the_port(&store).await;
-    expect_event(&mut events, changed("customers")).await;
+#[tokio::test(flavor = "multi_thread")]
+async fn listening_comes_first_then_repository_writes_are_reported() {
+    let mut db = listening().await;
+
+    insert_customer_through_the_port(&db.store).await;
+    expect_event(&mut db.events, changed("customers")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plain_sql_writes_on_another_connection_are_reported() {
-    let postgres = TestPostgres::create().await;
-    let store = seeded_store(&postgres).await;
-    let (_feed, mut events) = watch(&store);
-    expect_event(&mut events, ChangeEvent::Listening).await;
-    let mut operator = sql(&postgres).await;
+    let mut db = listening().await;
 
-    operator
+    db.operator
         .batch_execute("UPDATE releases SET status = status")
         .await
         .unwrap();
-    expect_event(&mut events, changed("releases")).await;
+    expect_event(&mut db.events, changed("releases")).await;
 
-    operator
+    db.operator
         .batch_execute("DELETE FROM entitlements WHERE id = 'none'")
         .await
         .unwrap();
-    expect_event(&mut events, changed("entitlements")).await;
+    expect_event(&mut db.events, changed("entitlements")).await;
 
-    operator
+    db.operator
         .batch_execute("UPDATE artifacts SET size = 2")
         .await
         .unwrap();
-    expect_event(&mut events, changed("artifacts")).await;
+    expect_event(&mut db.events, changed("artifacts")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rolled_back_writes_are_not_reported() {
-    let postgres = TestPostgres::create().await;
-    let store = seeded_store(&postgres).await;
-    let (_feed, mut events) = watch(&store);
-    expect_event(&mut events, ChangeEvent::Listening).await;
-    let mut operator = sql(&postgres).await;
+    let mut db = listening().await;
 
-    operator
+    db.operator
         .batch_execute("BEGIN; UPDATE customers SET name = 'Never'; ROLLBACK;")
         .await
         .unwrap();
-    operator
+    db.operator
         .batch_execute("UPDATE releases SET status = status")
         .await
         .unwrap();
-    expect_event(&mut events, changed("releases")).await;
+    expect_event(&mut db.events, changed("releases")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn last_used_at_updates_alone_are_not_reported() {
-    let postgres = TestPostgres::create().await;
-    let store = seeded_store(&postgres).await;
-    let (_feed, mut events) = watch(&store);
-    expect_event(&mut events, ChangeEvent::Listening).await;
-    let mut operator = sql(&postgres).await;
+    let mut db = listening().await;
 
-    operator
+    db.operator
         .batch_execute("UPDATE api_keys SET last_used_at = 1735312000 WHERE id = 'k1'")
         .await
         .unwrap();
-    insert_customer_through_the_port(&store).await;
-    expect_event(&mut events, changed("customers")).await;
+    insert_customer_through_the_port(&db.store).await;
+    expect_event(&mut db.events, changed("customers")).await;
 
     // Any other column is reported, even alongside last_used_at.
-    operator
+    db.operator
         .batch_execute("UPDATE api_keys SET revoked_at = 5, last_used_at = 6 WHERE id = 'k1'")
         .await
         .unwrap();
-    expect_event(&mut events, changed("api_keys")).await;
+    expect_event(&mut db.events, changed("api_keys")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn download_token_inserts_are_not_reported_but_deletes_are() {
-    let postgres = TestPostgres::create().await;
-    let store = seeded_store(&postgres).await;
-    let (_feed, mut events) = watch(&store);
-    expect_event(&mut events, ChangeEvent::Listening).await;
-    let mut operator = sql(&postgres).await;
+    let mut db = listening().await;
 
-    operator
+    db.operator
         .batch_execute(
             "INSERT INTO download_tokens (id, token_hash, artifact_id, customer_id, created_at, expires_at)
                  VALUES ('t2', 'token-hash-2', 'a1', 'c1', 1, 2)",
         )
         .await
         .unwrap();
-    insert_customer_through_the_port(&store).await;
-    expect_event(&mut events, changed("customers")).await;
+    insert_customer_through_the_port(&db.store).await;
+    expect_event(&mut db.events, changed("customers")).await;
 
-    operator
+    db.operator
         .batch_execute("DELETE FROM download_tokens WHERE id = 't2'")
         .await
         .unwrap();
-    expect_event(&mut events, changed("download_tokens")).await;
+    expect_event(&mut db.events, changed("download_tokens")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_terminated_listener_is_lost_then_listens_again() {
-    let postgres = TestPostgres::create().await;
-    let store = seeded_store(&postgres).await;
-    let (_feed, mut events) = watch(&store);
-    expect_event(&mut events, ChangeEvent::Listening).await;
-    let mut operator = sql(&postgres).await;
+    let mut db = listening().await;
 
-    assert_eq!(listener_count(&mut operator).await, 1);
+    assert_eq!(listener_count(&mut db.operator).await, 1);
     // Looked up first and terminated by pid: a terminate call in the WHERE clause may run
     // before the other conditions and end every backend on the server.
     let listener: i32 = diesel::select(diesel::dsl::sql::<Integer>(&format!(
         "(SELECT pid FROM pg_stat_activity WHERE {OUR_LISTENER})"
     )))
-    .get_result(&mut operator)
+    .get_result(&mut db.operator)
     .await
     .unwrap();
     let terminated: bool = diesel::select(diesel::dsl::sql::<Bool>(&format!(
         "pg_terminate_backend({listener})"
     )))
-    .get_result(&mut operator)
+    .get_result(&mut db.operator)
     .await
     .unwrap();
     assert!(terminated, "the listener backend is terminated");
 
-    expect_event(&mut events, ChangeEvent::Lost).await;
-    expect_event(&mut events, ChangeEvent::Listening).await;
+    expect_event(&mut db.events, ChangeEvent::Lost).await;
+    expect_event(&mut db.events, ChangeEvent::Listening).await;
 
-    insert_customer_through_the_port(&store).await;
-    expect_event(&mut events, changed("customers")).await;
+    insert_customer_through_the_port(&db.store).await;
+    expect_event(&mut db.events, changed("customers")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dropping_the_handle_closes_the_listener() {
-    let postgres = TestPostgres::create().await;
-    let store = seeded_store(&postgres).await;
-    let (feed, mut events) = watch(&store);
-    expect_event(&mut events, ChangeEvent::Listening).await;
-    let mut operator = sql(&postgres).await;
-    assert_eq!(listener_count(&mut operator).await, 1);
+    let mut db = listening().await;
+    assert_eq!(listener_count(&mut db.operator).await, 1);
 
-    drop(feed);
-    wait_for_listener_count(&mut operator, 0).await;
+    drop(db.feed);
+    wait_for_listener_count(&mut db.operator, 0).await;
     // The task ended: it dropped the callback, closing the channel.
     assert_eq!(
-        tokio::time::timeout(DEADLINE, events.recv()).await.unwrap(),
+        tokio::time::timeout(DEADLINE, db.events.recv())
+            .await
+            .unwrap(),
         None
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stop_waits_until_the_listener_is_closed() {
-    let postgres = TestPostgres::create().await;
-    let store = seeded_store(&postgres).await;
-    let (feed, mut events) = watch(&store);
-    expect_event(&mut events, ChangeEvent::Listening).await;
-    let mut operator = sql(&postgres).await;
+    let mut db = listening().await;
 
-    feed.stop().await;
-    assert_eq!(events.recv().await, None, "the task has ended");
-    wait_for_listener_count(&mut operator, 0).await;
+    db.feed.stop().await;
+    assert_eq!(db.events.recv().await, None, "the task has ended");
+    wait_for_listener_count(&mut db.operator, 0).await;
 }
 
 /// The feed checks an idle connection every 10 s; it keeps reporting after a check.
 #[tokio::test(flavor = "multi_thread")]
 async fn changes_are_reported_after_an_idle_liveness_check() {
-    let postgres = TestPostgres::create().await;
-    let store = seeded_store(&postgres).await;
-    let (_feed, mut events) = watch(&store);
-    expect_event(&mut events, ChangeEvent::Listening).await;
+    let mut db = listening().await;
 
     tokio::time::sleep(Duration::from_secs(11)).await;
-    insert_customer_through_the_port(&store).await;
-    expect_event(&mut events, changed("customers")).await;
+    insert_customer_through_the_port(&db.store).await;
+    expect_event(&mut db.events, changed("customers")).await;
 }
