@@ -20,22 +20,11 @@ async fn a_token_stops_when_the_customer_is_suspended(backend: Backend) {
     let p = publish_one_artifact(&app, "app", artifact_bytes(1000)).await;
     let url = download_url(&app, &p.api_key, &p.artifact_id).await;
     resolve(&app, &url).await;
-    let path = format!("/v1/admin/customers/{}", p.customer_id);
-    let suspend = app
-        .admin(Method::PATCH, &path)
-        .json(&json!({"suspended": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(suspend.status(), 200);
+    app.patch_customer(&p.customer_id, json!({"suspended": true}))
+        .await;
     resolves_to_404(&app, &url, "download token not found").await;
-    let resume = app
-        .admin(Method::PATCH, &path)
-        .json(&json!({"suspended": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resume.status(), 200);
+    app.patch_customer(&p.customer_id, json!({"suspended": false}))
+        .await;
     resolve(&app, &url).await;
 }
 

@@ -64,26 +64,6 @@ fn unknown_key() -> String {
     format!("releasy_{}", &format!("{hex}{hex}")[..43])
 }
 
-async fn patch_customer(app: &TestApp, customer_id: &str, body: Value) {
-    let response = app
-        .admin(Method::PATCH, &format!("/v1/admin/customers/{customer_id}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "patch customer");
-}
-
-async fn revoke(app: &TestApp, api_key_id: &str) {
-    let response = app
-        .admin(Method::POST, "/v1/admin/keys/revoke")
-        .json(&json!({ "api_key_id": api_key_id }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "revoke");
-}
-
 /// A direct connection to the test server's database, to read and rewrite key rows.
 enum Db {
     Sqlite(SyncConnectionWrapper<SqliteConnection>),
@@ -268,7 +248,7 @@ async fn revoked_key_stops_at_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_, api_key, api_key_id) = app.customer_with_key().await;
     assert_accepted(&app, &api_key).await;
-    revoke(&app, &api_key_id).await;
+    app.revoke_key(&api_key_id).await;
     assert_rejected(&app, &api_key).await;
     assert_rejected(&app, &api_key).await;
 }
@@ -293,9 +273,11 @@ async fn suspended_customer_keys_stop_until_unsuspended(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (customer_id, api_key, _) = app.customer_with_key().await;
     assert_accepted(&app, &api_key).await;
-    patch_customer(&app, &customer_id, json!({"suspended": true})).await;
+    app.patch_customer(&customer_id, json!({"suspended": true}))
+        .await;
     assert_rejected(&app, &api_key).await;
-    patch_customer(&app, &customer_id, json!({"suspended": false})).await;
+    app.patch_customer(&customer_id, json!({"suspended": false}))
+        .await;
     assert_accepted(&app, &api_key).await;
 }
 
@@ -435,10 +417,12 @@ async fn every_attempt_is_audited(backend: Backend) {
     // accept / ok
     assert_accepted(&app, good["api_key"].as_str().unwrap()).await;
     // reject / revoked
-    revoke(&app, revoked["api_key_id"].as_str().unwrap()).await;
+    app.revoke_key(revoked["api_key_id"].as_str().unwrap())
+        .await;
     assert_rejected(&app, revoked["api_key"].as_str().unwrap()).await;
     // reject / suspended
-    patch_customer(&app, &globex_id, json!({"suspended": true})).await;
+    app.patch_customer(&globex_id, json!({"suspended": true}))
+        .await;
     assert_rejected(&app, &globex_key).await;
     // reject / missing_header
     let none = app.client.post(app.url(INTROSPECT)).send().await.unwrap();

@@ -231,6 +231,31 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
+    /// Applies `body` to the customer (`PATCH`), which must succeed.
+    pub async fn patch_customer(&self, customer_id: &str, body: Value) {
+        let response = self
+            .admin(
+                reqwest::Method::PATCH,
+                &format!("/v1/admin/customers/{customer_id}"),
+            )
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "patch customer");
+    }
+
+    /// Revokes the key, which must succeed.
+    pub async fn revoke_key(&self, api_key_id: &str) {
+        let response = self
+            .admin(reqwest::Method::POST, "/v1/admin/keys/revoke")
+            .json(&json!({ "api_key_id": api_key_id }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "revoke");
+    }
+
     /// A customer with a key holding every scope: `(customer_id, api_key, api_key_id)`.
     pub async fn customer_with_key(&self) -> (String, String, String) {
         let customer = self.create_customer("Acme", Some("core")).await;

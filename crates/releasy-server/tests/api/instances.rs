@@ -56,13 +56,7 @@ async fn a_key_revoked_through_one_instance_stops_working_on_the_other() {
     // From here on B may answer from memory.
     assert_eq!(introspect(&b, &api_key).await.status(), 200);
 
-    let revoked = a
-        .admin(Method::POST, "/v1/admin/keys/revoke")
-        .json(&json!({ "api_key_id": api_key_id }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 200);
+    a.revoke_key(&api_key_id).await;
     until_status(
         StatusCode::UNAUTHORIZED,
         "B refuses the revoked key",
@@ -83,14 +77,8 @@ async fn suspension_and_unpublication_through_one_instance_stop_downloads_on_the
     })
     .await;
 
-    let customer = format!("/v1/admin/customers/{}", p.customer_id);
-    let suspend = a
-        .admin(Method::PATCH, &customer)
-        .json(&json!({"suspended": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(suspend.status(), 200);
+    a.patch_customer(&p.customer_id, json!({"suspended": true}))
+        .await;
     until_status(
         StatusCode::NOT_FOUND,
         "B refuses a suspended customer's token",
@@ -98,13 +86,8 @@ async fn suspension_and_unpublication_through_one_instance_stop_downloads_on_the
     )
     .await;
 
-    let resume = a
-        .admin(Method::PATCH, &customer)
-        .json(&json!({"suspended": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resume.status(), 200);
+    a.patch_customer(&p.customer_id, json!({"suspended": false}))
+        .await;
     until_status(
         StatusCode::FOUND,
         "B resolves again after resumption",
