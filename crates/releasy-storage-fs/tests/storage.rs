@@ -95,6 +95,16 @@ impl Harness {
             .url
     }
 
+    /// `GET url` asking for `range` (a `Range` header value such as `bytes=10-19`).
+    async fn get_range(&self, url: &str, range: &str) -> reqwest::Response {
+        self.client
+            .get(url)
+            .header("range", range)
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn upload(&self, key: &ObjectKey, body: Vec<u8>) {
         let response = self
             .client
@@ -369,46 +379,22 @@ async fn ranges_are_served_exactly() {
     harness.upload(&key, body.clone()).await;
     let url = harness.get_url(&key).await;
 
-    let response = harness
-        .client
-        .get(&url)
-        .header("range", "bytes=10-19")
-        .send()
-        .await
-        .unwrap();
+    let response = harness.get_range(&url, "bytes=10-19").await;
     assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(header(&response, "content-range"), "bytes 10-19/100");
     assert_eq!(header(&response, "content-length"), "10");
     assert_eq!(response.bytes().await.unwrap().as_ref(), &body[10..20]);
 
-    let response = harness
-        .client
-        .get(&url)
-        .header("range", "bytes=-5")
-        .send()
-        .await
-        .unwrap();
+    let response = harness.get_range(&url, "bytes=-5").await;
     assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(header(&response, "content-range"), "bytes 95-99/100");
     assert_eq!(response.bytes().await.unwrap().as_ref(), &body[95..]);
 
-    let response = harness
-        .client
-        .get(&url)
-        .header("range", "bytes=90-")
-        .send()
-        .await
-        .unwrap();
+    let response = harness.get_range(&url, "bytes=90-").await;
     assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(response.bytes().await.unwrap().as_ref(), &body[90..]);
 
-    let response = harness
-        .client
-        .get(&url)
-        .header("range", "bytes=200-300")
-        .send()
-        .await
-        .unwrap();
+    let response = harness.get_range(&url, "bytes=200-300").await;
     assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(header(&response, "content-range"), "bytes */100");
     harness.stop().await;
