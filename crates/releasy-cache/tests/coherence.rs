@@ -312,7 +312,7 @@ impl CustomerRepository for GatedCustomers {
 
 fn customer(name: &str, second: i64) -> Customer {
     Customer {
-        id: CustomerId::new_random(),
+        id: CustomerId::generate(),
         name: CustomerName::parse(name).unwrap(),
         plan: None,
         created_at: T0.plus_seconds(second),

@@ -56,7 +56,7 @@ async fn create_for_an_unknown_customer_is_customer_not_found() {
     let err = h
         .services
         .api_keys
-        .create(request(CustomerId::new_random()))
+        .create(request(CustomerId::generate()))
         .await
         .expect_err("no such customer");
     assert!(
@@ -298,7 +298,7 @@ async fn revoking_an_unknown_key_is_not_found() {
     let err = h
         .services
         .api_keys
-        .revoke(ApiKeyId::new_random())
+        .revoke(ApiKeyId::generate())
         .await
         .expect_err("unknown key");
     assert!(matches!(err, RevokeKeyError::NotFound), "got {err:?}");

@@ -341,7 +341,7 @@ fn event(
     seconds_after_t0: i64,
 ) -> AuditEvent {
     AuditEvent {
-        id: AuditEventId::new_random(),
+        id: AuditEventId::generate(),
         customer_id,
         actor: actor.into(),
         event: name.into(),
@@ -351,8 +351,8 @@ fn event(
 }
 
 async fn seed(h: &Harness) -> Seeded {
-    let acme = CustomerId::new_random();
-    let globex = CustomerId::new_random();
+    let acme = CustomerId::generate();
+    let globex = CustomerId::generate();
     let all = vec![
         event(Some(acme), "api_key", "api_key.auth", 100),
         event(Some(globex), "api_key", "api_key.auth", 200),
@@ -486,7 +486,7 @@ async fn listing_filters_by_customer_actor_and_event() {
     let nobody = listed(
         &h,
         AuditFilter {
-            customer_id: Some(CustomerId::new_random()),
+            customer_id: Some(CustomerId::generate()),
             ..AuditFilter::default()
         },
     )

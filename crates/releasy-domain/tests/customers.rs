@@ -121,7 +121,7 @@ async fn get_unknown_customer_is_not_found() {
     let err = h
         .services
         .customers
-        .get(CustomerId::new_random())
+        .get(CustomerId::generate())
         .await
         .expect_err("unknown id");
     assert!(matches!(err, CustomerError::NotFound), "got {err:?}");
@@ -246,7 +246,7 @@ async fn update_unknown_customer_is_not_found_and_changes_nothing() {
         .services
         .customers
         .update(
-            CustomerId::new_random(),
+            CustomerId::generate(),
             changes(Some(name("Ghost")), None, Some(true)),
         )
         .await
@@ -337,7 +337,7 @@ async fn listing_filters_by_customer_id_and_combines_filters() {
 
     let unknown = h
         .list_all(&CustomerFilter {
-            customer_id: Some(CustomerId::new_random()),
+            customer_id: Some(CustomerId::generate()),
             ..CustomerFilter::default()
         })
         .await;

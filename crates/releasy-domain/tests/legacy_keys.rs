@@ -26,7 +26,7 @@ fn harness() -> Harness {
 /// does not match the raw key, as rows migrated from the reference server have.
 async fn insert_legacy_key(h: &Harness, customer_id: CustomerId, hasher: &dyn KeyHasher) -> ApiKey {
     let key = ApiKey {
-        id: ApiKeyId::new_random(),
+        id: ApiKeyId::generate(),
         customer_id,
         name: None,
         key_type: KeyType::Integration,

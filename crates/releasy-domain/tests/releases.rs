@@ -166,7 +166,7 @@ async fn the_lifecycle_moves_between_draft_and_published() {
     assert!(matches!(
         w.h.services
             .releases
-            .publish(releasy_domain::ReleaseId::new_random())
+            .publish(releasy_domain::ReleaseId::generate())
             .await,
         Err(TransitionError::NotFound)
     ));
@@ -317,7 +317,7 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
     assert!(matches!(
         w.h.services
             .downloads
-            .issue(&key, releasy_domain::ArtifactId::new_random(), None, ttl)
+            .issue(&key, releasy_domain::ArtifactId::generate(), None, ttl)
             .await,
         Err(IssueTokenError::ArtifactNotFound)
     ));

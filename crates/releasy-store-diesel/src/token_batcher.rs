@@ -210,10 +210,10 @@ mod tests {
 
     fn token(purpose: &str) -> DownloadToken {
         DownloadToken {
-            id: DownloadTokenId::new_random(),
+            id: DownloadTokenId::generate(),
             token_hash: uuid::Uuid::new_v4().simple().to_string(),
-            artifact_id: ArtifactId::new_random(),
-            customer_id: CustomerId::new_random(),
+            artifact_id: ArtifactId::generate(),
+            customer_id: CustomerId::generate(),
             purpose: Some(purpose.to_owned()),
             created_at: Timestamp::from_unix_seconds(1),
             expires_at: Timestamp::from_unix_seconds(2),

@@ -71,7 +71,7 @@ fn changed(table: &str) -> ChangeEvent {
 
 async fn insert_customer_through_the_port(store: &PgStore) {
     let customer = Customer {
-        id: CustomerId::new_random(),
+        id: CustomerId::generate(),
         name: CustomerName::parse("Watched").unwrap(),
         plan: None,
         created_at: Timestamp::from_unix_seconds(1_735_312_000),

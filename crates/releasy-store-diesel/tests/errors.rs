@@ -15,7 +15,7 @@ async fn unreachable_postgres_is_unavailable() {
     }
     match repos
         .customers
-        .get(releasy_domain::CustomerId::new_random())
+        .get(releasy_domain::CustomerId::generate())
         .await
     {
         Err(RepoError::Unavailable(_)) => {}

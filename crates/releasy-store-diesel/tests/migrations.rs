@@ -11,7 +11,7 @@ async fn assert_usable(db: &Database) {
     let repos = db.repositories();
     repos.health.ping().await.expect("the database answers");
     let customer = Customer {
-        id: CustomerId::new_random(),
+        id: CustomerId::generate(),
         name: CustomerName::parse("Migrated").expect("a valid name"),
         plan: None,
         created_at: Timestamp::from_unix_seconds(1_735_312_000),
@@ -41,7 +41,7 @@ async fn round_trip(url: &DatabaseUrl) {
     assert!(
         db.repositories()
             .customers
-            .get(CustomerId::new_random())
+            .get(CustomerId::generate())
             .await
             .is_err(),
         "the tables are gone after reverting"

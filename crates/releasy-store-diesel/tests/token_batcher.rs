@@ -50,7 +50,7 @@ impl Fixture {
         database.migrate().await.unwrap();
         let repos = database.repositories();
         let customer = Customer {
-            id: CustomerId::new_random(),
+            id: CustomerId::generate(),
             name: CustomerName::parse("Batch Downloader").unwrap(),
             plan: None,
             created_at: Timestamp::from_unix_seconds(T0),
@@ -58,7 +58,7 @@ impl Fixture {
         };
         repos.customers.insert(&customer).await.unwrap();
         let release = Release {
-            id: ReleaseId::new_random(),
+            id: ReleaseId::generate(),
             product: Product::parse("batched-app").unwrap(),
             version: Version::parse("1.0.0").unwrap(),
             status: ReleaseStatus::Published,
@@ -66,7 +66,7 @@ impl Fixture {
             published_at: Some(Timestamp::from_unix_seconds(T0 + 1)),
         };
         repos.releases.insert(&release).await.unwrap();
-        let id = ArtifactId::new_random();
+        let id = ArtifactId::generate();
         let platform = Platform::parse("linux").unwrap();
         let filename = Filename::parse("app.tar.gz").unwrap();
         let artifact = Artifact {
@@ -96,7 +96,7 @@ impl Fixture {
 
     fn token(&self) -> DownloadToken {
         DownloadToken {
-            id: DownloadTokenId::new_random(),
+            id: DownloadTokenId::generate(),
             token_hash: format!("{}{}", fresh(), fresh()),
             artifact_id: self.artifact,
             customer_id: self.customer,
@@ -109,7 +109,7 @@ impl Fixture {
     /// A token of an artifact that does not exist.
     fn orphan(&self) -> DownloadToken {
         DownloadToken {
-            artifact_id: ArtifactId::new_random(),
+            artifact_id: ArtifactId::generate(),
             ..self.token()
         }
     }
@@ -459,7 +459,7 @@ async fn postgres_batches_written_concurrently_commit_every_token() {
     let grouped = GroupedTokenWrites::with_concurrent_batches(fixture.tokens.clone(), 3);
     let mut tokens: Vec<_> = (0..300).map(|_| fixture.token()).collect();
     let bad = DownloadToken {
-        artifact_id: releasy_domain::ArtifactId::new_random(),
+        artifact_id: releasy_domain::ArtifactId::generate(),
         ..fixture.token()
     };
     tokens.insert(150, bad.clone());

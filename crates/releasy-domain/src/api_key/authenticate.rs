@@ -214,8 +214,8 @@ mod tests {
 
     fn candidate() -> AuthCandidate {
         AuthCandidate {
-            id: ApiKeyId::new_random(),
-            customer_id: CustomerId::new_random(),
+            id: ApiKeyId::generate(),
+            customer_id: CustomerId::generate(),
             hash: StoredKeyHash::Argon2id("$argon2id$".into()),
             scopes: "releases:read keys:read".into(),
             key_type: "ci".into(),

@@ -88,7 +88,7 @@ impl ApiKeyService {
         }
         let secret = self.secrets.new_api_key();
         let key = ApiKey {
-            id: ApiKeyId::new_random(),
+            id: ApiKeyId::generate(),
             customer_id: request.customer_id,
             name: request.name,
             key_type: request.key_type,

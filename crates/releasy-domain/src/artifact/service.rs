@@ -126,7 +126,7 @@ impl ArtifactService {
             .get(release_id)
             .await?
             .ok_or(PresignError::ReleaseNotFound)?;
-        let artifact_id = ArtifactId::new_random();
+        let artifact_id = ArtifactId::generate();
         let object_key = ObjectKey::for_artifact(
             &release.product,
             &release.version,

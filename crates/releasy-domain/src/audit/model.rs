@@ -93,7 +93,7 @@ impl AuditEvent {
             AuthOutcome::Reject => "reject",
         };
         Self {
-            id: AuditEventId::new_random(),
+            id: AuditEventId::generate(),
             customer_id,
             actor: Self::API_KEY_ACTOR.to_owned(),
             event: Self::API_KEY_AUTH.to_owned(),
@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn auth_event_payload_has_outcome_reason_and_key_id() {
-        let key = ApiKeyId::new_random();
+        let key = ApiKeyId::generate();
         let event = AuditEvent::api_key_auth(
             AuthReason::Revoked,
             Some(key),

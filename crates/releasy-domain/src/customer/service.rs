@@ -41,7 +41,7 @@ impl CustomerService {
         plan: Option<Plan>,
     ) -> Result<Customer, RepoError> {
         let customer = Customer {
-            id: CustomerId::new_random(),
+            id: CustomerId::generate(),
             name,
             plan,
             created_at: self.clock.now(),

@@ -64,10 +64,10 @@ mod tests {
     fn grant() -> DownloadGrant {
         DownloadGrant {
             token: DownloadToken {
-                id: DownloadTokenId::new_random(),
+                id: DownloadTokenId::generate(),
                 token_hash: "h".into(),
-                artifact_id: ArtifactId::new_random(),
-                customer_id: CustomerId::new_random(),
+                artifact_id: ArtifactId::generate(),
+                customer_id: CustomerId::generate(),
                 purpose: None,
                 created_at: NOW,
                 expires_at: NOW.plus_seconds(60),

@@ -149,7 +149,7 @@ impl DownloadService {
         }
         let secret = self.secrets.new_download_token();
         let token = DownloadToken {
-            id: DownloadTokenId::new_random(),
+            id: DownloadTokenId::generate(),
             token_hash: self.hasher.legacy_digest(secret.expose().as_bytes()),
             artifact_id,
             customer_id: key.customer_id,

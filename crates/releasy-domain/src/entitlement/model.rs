@@ -160,8 +160,8 @@ mod tests {
     #[test]
     fn changes_merge_and_are_validated_as_a_whole() {
         let e = Entitlement {
-            id: EntitlementId::new_random(),
-            customer_id: CustomerId::new_random(),
+            id: EntitlementId::generate(),
+            customer_id: CustomerId::generate(),
             product: Product::parse("app").unwrap(),
             window: EntitlementWindow::new(at(0), Some(at(100))).unwrap(),
             metadata: Some(Metadata::parse(serde_json::json!({"seats": 5})).unwrap()),

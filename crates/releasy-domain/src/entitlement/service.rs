@@ -90,7 +90,7 @@ impl EntitlementService {
     ) -> Result<Entitlement, EntitlementError> {
         self.require_customer(customer).await?;
         let entitlement = Entitlement {
-            id: EntitlementId::new_random(),
+            id: EntitlementId::generate(),
             customer_id: customer,
             product: new.product,
             window: new.window,

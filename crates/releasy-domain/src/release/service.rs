@@ -141,7 +141,7 @@ impl ReleaseService {
         version: Version,
     ) -> Result<Release, CreateReleaseError> {
         let release = Release {
-            id: ReleaseId::new_random(),
+            id: ReleaseId::generate(),
             product,
             version,
             status: ReleaseStatus::Draft,

@@ -50,7 +50,7 @@ fn fresh_legacy_hex() -> String {
 /// A key of `owner` with every optional column empty.
 fn new_key(owner: CustomerId) -> ApiKey {
     ApiKey {
-        id: ApiKeyId::new_random(),
+        id: ApiKeyId::generate(),
         customer_id: owner,
         name: None,
         key_type: KeyType::Human,
@@ -141,7 +141,7 @@ pub async fn insert_get_round_trip(
 /// `get` of an id never stored is `None`.
 pub async fn get_unknown_is_none(api_keys: Arc<dyn ApiKeyRepository>) {
     same(
-        &get_key(&api_keys, ApiKeyId::new_random()).await,
+        &get_key(&api_keys, ApiKeyId::generate()).await,
         &None,
         "get of an unknown key id",
     );
@@ -344,7 +344,7 @@ pub async fn revoke_keeps_the_first_time(
 /// `revoke` of an id never stored is `false`.
 pub async fn revoke_unknown_is_false(api_keys: Arc<dyn ApiKeyRepository>) {
     let matched = ok(
-        api_keys.revoke(ApiKeyId::new_random(), at(T0)).await,
+        api_keys.revoke(ApiKeyId::generate(), at(T0)).await,
         "ApiKeyRepository::revoke",
     );
     same(&matched, &false, "revoke of an unknown key id");

@@ -28,7 +28,7 @@ pub async fn run_all(releases: Arc<dyn ReleaseRepository>, artifacts: Arc<dyn Ar
 /// An artifact value (not stored) of `release` with a fresh id, keyed by the naming
 /// rule.
 pub(crate) fn new_artifact(release: &Release, platform: &str, created_at: i64) -> Artifact {
-    let id = ArtifactId::new_random();
+    let id = ArtifactId::generate();
     let platform = Platform::parse(platform).expect("a valid platform");
     let filename = Filename::parse("App Setup.tar.gz").expect("a valid filename");
     Artifact {
@@ -107,7 +107,7 @@ pub async fn get_with_release_round_trip(
 pub async fn get_unknown_is_none(artifacts: Arc<dyn ArtifactRepository>) {
     same(
         &ok(
-            artifacts.get_with_release(ArtifactId::new_random()).await,
+            artifacts.get_with_release(ArtifactId::generate()).await,
             "ArtifactRepository::get_with_release",
         ),
         &None,
@@ -162,7 +162,7 @@ pub async fn list_is_oldest_first_for_the_asked_releases(
         "artifacts of one release",
     );
     same(
-        &list(vec![three.id, ReleaseId::new_random()]).await,
+        &list(vec![three.id, ReleaseId::generate()]).await,
         &oldest_first(&stored[5..]),
         "an unknown release adds nothing",
     );

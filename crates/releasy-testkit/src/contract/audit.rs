@@ -27,7 +27,7 @@ fn page(offset: i64, limit: i64) -> PageRequest {
 
 fn event(customer: Option<CustomerId>, actor: &str, name: &str, created_at: i64) -> AuditEvent {
     AuditEvent {
-        id: AuditEventId::new_random(),
+        id: AuditEventId::generate(),
         customer_id: customer,
         actor: actor.to_owned(),
         event: name.to_owned(),
@@ -59,7 +59,7 @@ fn newest_first<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> Vec<Aud
 
 /// Recorded events come back whole (payload included), newest first, ties by id.
 pub async fn record_then_list_newest_first(audit: Arc<dyn AuditRepository>) {
-    let customer = CustomerId::new_random();
+    let customer = CustomerId::generate();
     let actor = format!("actor-{}", token());
     let mut events = vec![
         event(Some(customer), &actor, "a", T0 + 10),
@@ -91,7 +91,7 @@ pub async fn record_then_list_newest_first(audit: Arc<dyn AuditRepository>) {
 /// Each filter narrows the listing, time bounds are inclusive, and filters combine.
 pub async fn list_filters_with_inclusive_bounds(audit: Arc<dyn AuditRepository>) {
     let t = token();
-    let (alice, bob) = (CustomerId::new_random(), CustomerId::new_random());
+    let (alice, bob) = (CustomerId::generate(), CustomerId::generate());
     let (admin, key) = (format!("admin-{t}"), format!("api_key-{t}"));
     let (created, auth) = (format!("customer.created.{t}"), format!("api_key.auth.{t}"));
     let events = vec![
@@ -128,7 +128,7 @@ pub async fn list_filters_with_inclusive_bounds(audit: Arc<dyn AuditRepository>)
         ),
         (
             "unknown customer",
-            filter(Some(CustomerId::new_random()), None, None, None, None),
+            filter(Some(CustomerId::generate()), None, None, None, None),
             vec![],
         ),
         (
@@ -189,7 +189,7 @@ pub async fn list_filters_with_inclusive_bounds(audit: Arc<dyn AuditRepository>)
 
 /// `offset` skips events and `limit` caps the page, in the listing order.
 pub async fn list_pages_by_offset_and_limit(audit: Arc<dyn AuditRepository>) {
-    let customer = CustomerId::new_random();
+    let customer = CustomerId::generate();
     let actor = format!("pager-{}", token());
     let events: Vec<AuditEvent> = [T0, T0 + 1, T0 + 1, T0 + 2, T0 + 3]
         .iter()

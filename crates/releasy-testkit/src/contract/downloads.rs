@@ -243,7 +243,7 @@ pub async fn insert_many_is_all_or_none(
     }
 
     let orphan = DownloadToken {
-        artifact_id: ArtifactId::new_random(),
+        artifact_id: ArtifactId::generate(),
         ..fresh()
     };
     let spoiled = vec![fresh(), orphan, fresh()];

@@ -49,7 +49,7 @@ fn new_entitlement(
     created_at: i64,
 ) -> Entitlement {
     Entitlement {
-        id: EntitlementId::new_random(),
+        id: EntitlementId::generate(),
         customer_id: customer,
         product: Product::parse(product).expect("a valid product"),
         window: EntitlementWindow::new(at(starts_at), ends_at.map(at))
@@ -164,7 +164,7 @@ pub async fn get_is_scoped_to_the_customer(
         "get of another customer's entitlement",
     );
     same(
-        &get(&entitlements, owner, EntitlementId::new_random()).await,
+        &get(&entitlements, owner, EntitlementId::generate()).await,
         &None,
         "get of an unknown entitlement id",
     );
@@ -415,7 +415,7 @@ pub async fn delete_removes_only_that_entitlement(
         "another customer's delete removes nothing",
     );
     same(
-        &delete(owner, EntitlementId::new_random()).await,
+        &delete(owner, EntitlementId::generate()).await,
         &false,
         "delete of an unknown entitlement id",
     );

@@ -152,7 +152,7 @@ pub(crate) fn same<T: PartialEq + Debug>(actual: &T, expected: &T, what: &str) {
 /// A customer value (not stored) with a fresh id.
 pub(crate) fn new_customer(name: &str, plan: Option<&str>, created_at: i64) -> Customer {
     Customer {
-        id: CustomerId::new_random(),
+        id: CustomerId::generate(),
         name: CustomerName::parse(name).expect("a valid customer name"),
         plan: plan.map(|p| Plan::parse(p).expect("a valid plan")),
         created_at: at(created_at),

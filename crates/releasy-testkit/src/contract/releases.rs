@@ -65,7 +65,7 @@ pub(crate) fn fresh_product() -> String {
 /// A draft release value (not stored) with a fresh id.
 pub(crate) fn new_release(product: &str, version: &str, created_at: i64) -> Release {
     Release {
-        id: ReleaseId::new_random(),
+        id: ReleaseId::generate(),
         product: Product::parse(product).expect("a valid product"),
         version: Version::parse(version).expect("a valid version"),
         status: ReleaseStatus::Draft,
@@ -91,7 +91,7 @@ pub(crate) async fn store_release(releases: &Arc<dyn ReleaseRepository>, release
 /// A download token value (not stored) of `customer` for `artifact`, with a fresh hash.
 pub(crate) fn new_token(artifact: ArtifactId, customer: CustomerId) -> DownloadToken {
     DownloadToken {
-        id: DownloadTokenId::new_random(),
+        id: DownloadTokenId::generate(),
         token_hash: format!("{}{}", token(), token()),
         artifact_id: artifact,
         customer_id: customer,
@@ -170,7 +170,7 @@ pub async fn insert_get_round_trip(releases: Arc<dyn ReleaseRepository>) {
 /// `get` of an id never stored is `None`.
 pub async fn get_unknown_is_none(releases: Arc<dyn ReleaseRepository>) {
     same(
-        &get(&releases, ReleaseId::new_random()).await,
+        &get(&releases, ReleaseId::generate()).await,
         &None,
         "get of an unknown release id",
     );
@@ -470,7 +470,7 @@ pub async fn transition_unknown_is_none(releases: Arc<dyn ReleaseRepository>) {
     same(
         &transition(
             &releases,
-            ReleaseId::new_random(),
+            ReleaseId::generate(),
             ReleaseStatus::Draft,
             ReleaseStatus::Published,
             Some(T0),
@@ -654,7 +654,7 @@ pub async fn delete_takes_artifacts_and_tokens(
 pub async fn delete_unknown_is_none(releases: Arc<dyn ReleaseRepository>) {
     same(
         &ok(
-            releases.delete(ReleaseId::new_random()).await,
+            releases.delete(ReleaseId::generate()).await,
             "ReleaseRepository::delete",
         ),
         &None,
