@@ -188,11 +188,7 @@ impl KeyHasher for Argon2Hasher {
         let mut hasher = Sha256::new();
         hasher.update(secret);
         hasher.update(&self.pepper);
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(hasher.finalize())
     }
 }
 

@@ -33,8 +33,7 @@ impl ApiKeySecret {
     /// The index value that finds this key's row without revealing the key.
     pub fn lookup(&self) -> KeyLookup {
         let digest = Sha256::digest(self.0.as_bytes());
-        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        KeyLookup(hex)
+        KeyLookup(hex::encode(&digest[..8]))
     }
 }
 
