@@ -2,7 +2,6 @@
 //! per-connection pragmas (WAL, foreign keys, a busy timeout), and its migration runner.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::SqliteConnection;
@@ -44,16 +43,40 @@ async fn set_pragmas(conn: &mut SqliteConn) -> Result<(), diesel::ConnectionErro
     }
 }
 
+/// A pool of up to `size` connections to `path`, each set up with [`PRAGMAS`].
+fn build_pool(path: &str, size: usize) -> Result<Pool<SqliteConn>, StoreError> {
+    let mut config = ManagerConfig::<SqliteConn>::default();
+    config.custom_setup = Box::new(|url| {
+        async move {
+            let mut conn = SqliteConn::establish(url).await?;
+            set_pragmas(&mut conn).await?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| StoreError::Pool(e.to_string()))
+}
+
 /// Repositories on SQLite.
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: Pool<SqliteConn>,
     path: String,
-    /// Taken by the batch writers (audit events, download tokens), which run at the
-    /// same time. SQLite lets one writer in and makes the other retry in its busy
-    /// handler, which sleeps in steps of 1, 2, 5, 10 ms and more: the waiting batch's
-    /// callers saw 20-35 ms. Taking turns here hands over the lock at once.
-    batch_writes: Arc<tokio::sync::Mutex<()>>,
+    /// The one connection the batch writers (audit events, download tokens) write on,
+    /// in turns. Two writers on separate connections would meet in SQLite's busy
+    /// handler, which sleeps in steps of 1, 2, 5, 10 ms and more (the waiting batch's
+    /// callers saw 20-35 ms); a pool of one hands the connection over at once. And
+    /// SQLite empties a connection's page cache whenever another connection has
+    /// committed since its last transaction: on a connection of their own, batches
+    /// find the index pages the previous batch touched still in memory.
+    batch_writer: Pool<SqliteConn>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -83,27 +106,17 @@ impl SqliteStore {
             }
             None => (":memory:".to_owned(), 1),
         };
-        let mut config = ManagerConfig::<SqliteConn>::default();
-        config.custom_setup = Box::new(|url| {
-            async move {
-                let mut conn = SqliteConn::establish(url).await?;
-                set_pragmas(&mut conn).await?;
-                Ok(conn)
-            }
-            .boxed()
-        });
-        let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(&path, config);
-        let pool = Pool::builder(manager)
-            .max_size(max_connections)
-            .wait_timeout(Some(Duration::from_secs(5)))
-            .create_timeout(Some(Duration::from_secs(5)))
-            .runtime(deadpool::Runtime::Tokio1)
-            .build()
-            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        let pool = build_pool(&path, max_connections)?;
+        // An in-memory database exists only in the pool's one connection.
+        let batch_writer = if path == ":memory:" {
+            pool.clone()
+        } else {
+            build_pool(&path, 1)?
+        };
         Ok(Self {
             pool,
             path,
-            batch_writes: Arc::default(),
+            batch_writer,
         })
     }
 
@@ -179,8 +192,8 @@ impl SqliteStore {
         });
     }
 
-    /// Waits for the batch writers' turn (see `batch_writes`).
-    pub(crate) async fn batch_write_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.batch_writes.lock().await
+    /// Waits for the batch writers' connection (see `batch_writer`).
+    pub(crate) async fn batch_writer_conn(&self) -> Result<Object<SqliteConn>, RepoError> {
+        self.batch_writer.get().await.map_err(pool_error)
     }
 }

@@ -53,8 +53,7 @@ macro_rules! multi_row_insert {
                 rows: Vec<$values>,
             ) -> Result<(), releasy_domain::ports::RepoError> {
                 use $table as table;
-                let _turn = self.batch_write_turn().await;
-                let mut conn = self.conn().await?;
+                let mut conn = self.batch_writer_conn().await?;
                 conn.spawn_blocking(move |conn| {
                     use diesel::RunQueryDsl;
                     if rows.len() <= crate::repos::multi_row_insert::ROWS_PER_STATEMENT {
