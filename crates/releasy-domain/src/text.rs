@@ -53,6 +53,11 @@ macro_rules! bounded_text_type {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// The checked value, without copying it.
+            pub fn into_string(self) -> String {
+                self.0
+            }
         }
 
         impl std::fmt::Display for $name {

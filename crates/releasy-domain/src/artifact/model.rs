@@ -42,6 +42,11 @@ impl Checksum {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The digest, without copying it.
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 /// An artifact's size in bytes: more than zero.

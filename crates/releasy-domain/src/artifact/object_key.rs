@@ -87,6 +87,11 @@ impl ObjectKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key, without copying it.
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 /// Lower-cases `segment` and replaces every character outside `[a-z0-9._-]` by `_`.

@@ -30,7 +30,7 @@ impl From<PresignedUpload> for PresignArtifactResponse {
     fn from(p: PresignedUpload) -> Self {
         Self {
             artifact_id: p.artifact_id.to_string(),
-            object_key: p.object_key.as_str().to_owned(),
+            object_key: p.object_key.into_string(),
             upload_url: p.upload.url,
             expires_at: p.upload.expires_at.unix_seconds(),
         }
@@ -76,10 +76,10 @@ impl From<Artifact> for ArtifactResponse {
         Self {
             id: a.id.to_string(),
             release_id: a.release_id.to_string(),
-            object_key: a.object_key.as_str().to_owned(),
-            checksum: a.checksum.as_str().to_owned(),
+            object_key: a.object_key.into_string(),
+            checksum: a.checksum.into_string(),
             size: a.size.bytes() as i64,
-            platform: a.platform.as_str().to_owned(),
+            platform: a.platform.into_string(),
             created_at: a.created_at.unix_seconds(),
         }
     }

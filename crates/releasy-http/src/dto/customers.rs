@@ -1,6 +1,6 @@
 //! Customer bodies.
 
-use releasy_domain::customer::Customer;
+use releasy_domain::customer::{Customer, Plan};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -48,8 +48,8 @@ impl From<Customer> for CustomerResponse {
     fn from(c: Customer) -> Self {
         Self {
             id: c.id.to_string(),
-            name: c.name.as_str().to_owned(),
-            plan: c.plan.map(|p| p.as_str().to_owned()),
+            name: c.name.into_string(),
+            plan: c.plan.map(Plan::into_string),
             created_at: c.created_at.unix_seconds(),
             suspended_at: c.suspended_at.map(|t| t.unix_seconds()),
         }

@@ -63,7 +63,7 @@ impl From<Entitlement> for EntitlementResponse {
         Self {
             id: e.id.to_string(),
             customer_id: e.customer_id.to_string(),
-            product: e.product.as_str().to_owned(),
+            product: e.product.into_string(),
             starts_at: e.window.starts_at().unix_seconds(),
             ends_at: e.window.ends_at().map(|t| t.unix_seconds()),
             metadata: e.metadata.map(|m| m.to_value()),

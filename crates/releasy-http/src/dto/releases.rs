@@ -36,10 +36,10 @@ impl From<Artifact> for ArtifactSummary {
     fn from(a: Artifact) -> Self {
         Self {
             id: a.id.to_string(),
-            object_key: a.object_key.as_str().to_owned(),
-            checksum: a.checksum.as_str().to_owned(),
+            object_key: a.object_key.into_string(),
+            checksum: a.checksum.into_string(),
             size: a.size.bytes() as i64,
-            platform: a.platform.as_str().to_owned(),
+            platform: a.platform.into_string(),
             created_at: a.created_at.unix_seconds(),
         }
     }
@@ -78,8 +78,8 @@ impl From<ReleaseListing> for ReleaseResponse {
         let r = listing.release;
         Self {
             id: r.id.to_string(),
-            product: r.product.as_str().to_owned(),
-            version: r.version.as_str().to_owned(),
+            product: r.product.into_string(),
+            version: r.version.into_string(),
             status: r.status.as_str().to_owned(),
             created_at: r.created_at.unix_seconds(),
             published_at: r.published_at.map(|t| t.unix_seconds()),
