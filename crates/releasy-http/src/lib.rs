@@ -17,6 +17,7 @@ pub mod error;
 mod extract_errors;
 pub mod idempotency;
 pub mod json_body;
+pub mod release_json;
 pub mod request_log;
 pub mod routes;
 pub mod run_to_completion;
@@ -28,6 +29,7 @@ use actix_web::{App, middleware, web};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
+pub use release_json::ReleaseJson;
 pub use state::{AdminKey, AppState};
 
 use routes::openapi::{ApiDoc, OpenApiJson};

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use releasy_domain::Services;
+
+use crate::ReleaseJson;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -44,4 +46,6 @@ pub struct AppState {
     pub operator_tokens: Option<Arc<dyn OperatorTokenVerifier>>,
     /// Base of the URLs handed out (`RELEASY_PUBLIC_BASE_URL`), without a trailing slash.
     pub public_base_url: String,
+    /// Release listings' JSON, rendered once per unchanged release.
+    pub release_json: Arc<ReleaseJson>,
 }

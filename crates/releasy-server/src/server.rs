@@ -230,6 +230,7 @@ async fn start_listening(
         admin_key,
         operator_tokens,
         public_base_url: settings.public_base_url.clone(),
+        release_json: Arc::default(),
     });
     spawn_idempotency_purge(state.services.idempotency.clone());
     let storage = Arc::new(storage);

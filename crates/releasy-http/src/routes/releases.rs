@@ -93,11 +93,17 @@ pub async fn list_releases(
         .releases
         .list(viewer, &release_query, page)
         .await?;
-    Ok(HttpResponse::Ok().json(ReleaseListResponse {
-        releases: releases.into_iter().map(Into::into).collect(),
-        limit: i64::from(page.limit.get()),
-        offset: page.offset.get() as i64,
-    }))
+    let body = state
+        .release_json
+        .page(
+            releases,
+            i64::from(page.limit.get()),
+            page.offset.get() as i64,
+        )
+        .map_err(|err| ApiError::internal(&err))?;
+    Ok(HttpResponse::Ok()
+        .content_type(mime::APPLICATION_JSON)
+        .body(body))
 }
 
 /// Publish a draft release.
