@@ -3,12 +3,11 @@
 use std::sync::Arc;
 
 use releasy_domain::Services;
-
-use crate::ReleaseJson;
+use releasy_domain::ports::OperatorTokenVerifier;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use releasy_domain::ports::OperatorTokenVerifier;
+use crate::ReleaseJson;
 
 /// The admin bootstrap key. Compared in constant time; its `Debug` hides it.
 #[derive(Clone)]

@@ -1,5 +1,6 @@
-//! The SQLite adapter: a deadpool pool of `SyncConnectionWrapper<SqliteConnection>`s with
-//! per-connection pragmas (WAL, foreign keys, a busy timeout), and its migration runner.
+//! The SQLite adapter: deadpool pools of `SyncConnectionWrapper<SqliteConnection>`s with
+//! per-connection pragmas (WAL, foreign keys, a busy timeout), one shared and one
+//! connection of the batch writers' own, and its migration runner.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -95,6 +96,7 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError::Pool`] when the folder cannot be created or the pool built.
     pub fn open(path: Option<PathBuf>, max_connections: usize) -> Result<Self, StoreError> {
+        let in_memory = path.is_none();
         let (path, max_connections) = match path {
             Some(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -108,7 +110,7 @@ impl SqliteStore {
         };
         let pool = build_pool(&path, max_connections)?;
         // An in-memory database exists only in the pool's one connection.
-        let batch_writer = if path == ":memory:" {
+        let batch_writer = if in_memory {
             pool.clone()
         } else {
             build_pool(&path, 1)?
