@@ -34,6 +34,9 @@ pub enum StartupError {
     /// Operator JWT verification could not be set up.
     #[error(transparent)]
     OperatorTokens(#[from] releasy_auth_jwt::BuildError),
+    /// The SQLite checkpoint thread could not be started.
+    #[error("cannot start the SQLite checkpoint thread: {0}")]
+    Checkpointer(std::io::Error),
     /// The listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -173,7 +176,9 @@ async fn start_listening(
     database.migrate().await?;
     tracing::info!("database migrations applied");
     if let Database::Sqlite(store) = &database {
-        store.checkpoint_in_background(Duration::from_millis(250));
+        store
+            .checkpoint_in_background(Duration::from_millis(250))
+            .map_err(StartupError::Checkpointer)?;
     }
 
     let admin_key = match (&settings.admin_api_key, &settings.operator) {

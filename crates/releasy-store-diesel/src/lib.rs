@@ -22,6 +22,7 @@ pub mod schema;
 mod sqlite;
 mod token_batcher;
 mod url;
+mod wal_checkpointer;
 
 use std::sync::Arc;
 

@@ -1,8 +1,10 @@
 //! The SQLite adapter: deadpool pools of `SyncConnectionWrapper<SqliteConnection>`s with
 //! per-connection pragmas (WAL, foreign keys, a busy timeout), one shared and one
-//! connection of the batch writers' own, and its migration runner.
+//! connection of the batch writers' own, its migration runner, and the start of its
+//! background checkpoints (`wal_checkpointer.rs`).
 
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use diesel::SqliteConnection;
@@ -78,6 +80,10 @@ pub struct SqliteStore {
     /// committed since its last transaction: on a connection of their own, batches
     /// find the index pages the previous batch touched still in memory.
     batch_writer: Pool<SqliteConn>,
+    in_memory: bool,
+    /// Set once the background checkpointer runs; it stops when the last clone of this
+    /// store drops it.
+    checkpointer: Arc<OnceLock<Arc<()>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -119,6 +125,8 @@ impl SqliteStore {
             pool,
             path,
             batch_writer,
+            in_memory,
+            checkpointer: Arc::default(),
         })
     }
 
@@ -168,30 +176,25 @@ impl SqliteStore {
         self.pool.get().await.map_err(pool_error)
     }
 
-    /// Checkpoints the write-ahead log every `every`, on a pooled connection, for as
-    /// long as the runtime runs. SQLite otherwise checkpoints inside the commit that
-    /// grows the log past 1000 pages, so one request in a few thousand waits for a
-    /// checkpoint's copying and disk sync; checkpointing often in the background keeps
-    /// the log below that size. `PASSIVE` never blocks writers or readers.
-    pub fn checkpoint_in_background(&self, every: Duration) {
-        let store = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let checkpointed = match store.conn().await {
-                    Ok(mut conn) => conn
-                        .batch_execute("PRAGMA wal_checkpoint(PASSIVE);")
-                        .await
-                        .map_err(|err| err.to_string()),
-                    Err(err) => Err(err.to_string()),
-                };
-                if let Err(err) = checkpointed {
-                    tracing::debug!(error = %err, "WAL checkpoint skipped");
-                }
-            }
-        });
+    /// Keeps the write-ahead log checkpointed from a thread and connection of their
+    /// own (`wal_checkpointer.rs`), for as long as a clone of this store exists: back to
+    /// back while the log grows, and every `idle` at most once it has stopped growing.
+    /// Without it a commit now and then copies a thousand pages into the database file
+    /// and syncs it before it returns. Does nothing for an in-memory database, which
+    /// has no log; a second call starts nothing more.
+    ///
+    /// # Errors
+    /// The thread could not be started.
+    pub fn checkpoint_in_background(&self, idle: Duration) -> std::io::Result<()> {
+        if self.in_memory || self.checkpointer.set(Arc::new(())).is_err() {
+            return Ok(());
+        }
+        let alive = self
+            .checkpointer
+            .get()
+            .map(Arc::downgrade)
+            .unwrap_or_default();
+        crate::wal_checkpointer::start(self.path.clone(), idle, alive)
     }
 
     /// Waits for the batch writers' connection (see `batch_writer`).
