@@ -286,6 +286,9 @@ impl From<EntitlementError> for ApiError {
             EntitlementError::CustomerNotFound => Self::not_found("customer not found"),
             EntitlementError::NotFound => Self::not_found("entitlement not found"),
             EntitlementError::Invalid(invalid) => invalid.into(),
+            EntitlementError::Contended => {
+                Self::conflict("entitlement changed concurrently; try again")
+            }
             EntitlementError::Repo(repo) => repo.into(),
         }
     }

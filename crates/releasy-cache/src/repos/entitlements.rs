@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use releasy_domain::entitlement::{Entitlement, EntitlementWindow};
+use releasy_domain::entitlement::{Entitlement, EntitlementChanges, EntitlementWindow};
 use releasy_domain::pagination::{Offset, PageLimit, PageRequest};
 use releasy_domain::ports::{EntitlementRepository, RepoError};
 use releasy_domain::{CustomerId, EntitlementId, Timestamp};
@@ -97,8 +97,13 @@ impl EntitlementRepository for CachedEntitlements {
         self.inner.list(customer, product, page).await
     }
 
-    async fn update(&self, entitlement: &Entitlement) -> Result<bool, RepoError> {
-        self.write(self.inner.update(entitlement)).await
+    async fn update(
+        &self,
+        customer: CustomerId,
+        id: EntitlementId,
+        changes: &EntitlementChanges,
+    ) -> Result<Option<Entitlement>, RepoError> {
+        self.write(self.inner.update(customer, id, changes)).await
     }
 
     async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError> {

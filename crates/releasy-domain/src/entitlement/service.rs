@@ -20,10 +20,17 @@ pub enum EntitlementError {
     /// The (merged) entitlement breaks a rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// The entitlement's window changed between each read and write of an update, on
+    /// every attempt.
+    #[error("entitlement changed concurrently")]
+    Contended,
     /// The repository failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
 }
+
+/// Reads and writes an update may take when concurrent changes keep invalidating it.
+const UPDATE_ATTEMPTS: usize = 4;
 
 /// A new entitlement, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,11 +108,14 @@ impl EntitlementService {
         Ok(entitlement)
     }
 
-    /// Applies `changes`, validating the merged entitlement as a whole.
+    /// Applies `changes`, validating the merged entitlement as a whole. The repository
+    /// writes only the fields `changes` names, so a concurrent change of other fields
+    /// is kept rather than overwritten with the values read here.
     ///
     /// # Errors
     /// [`EntitlementError::NotFound`] (or `CustomerNotFound`) for unknown ids,
-    /// [`EntitlementError::Invalid`] when the merged window breaks a rule.
+    /// [`EntitlementError::Invalid`] when the merged window breaks a rule,
+    /// [`EntitlementError::Contended`] when the entitlement kept changing underneath.
     pub async fn update(
         &self,
         customer: CustomerId,
@@ -113,17 +123,22 @@ impl EntitlementService {
         changes: EntitlementChanges,
     ) -> Result<Entitlement, EntitlementError> {
         self.require_customer(customer).await?;
-        let current = self
-            .entitlements
-            .get(customer, id)
-            .await?
-            .ok_or(EntitlementError::NotFound)?;
-        let updated = current.with_changes(changes)?;
-        if self.entitlements.update(&updated).await? {
-            Ok(updated)
-        } else {
-            Err(EntitlementError::NotFound)
+        for _ in 0..UPDATE_ATTEMPTS {
+            let current = self
+                .entitlements
+                .get(customer, id)
+                .await?
+                .ok_or(EntitlementError::NotFound)?;
+            // Judged here to name the offending field; the repository checks the window
+            // again against what is stored when it writes.
+            current.with_changes(changes.clone())?;
+            if let Some(updated) = self.entitlements.update(customer, id, &changes).await? {
+                return Ok(updated);
+            }
+            // Deleted, or its window changed so that this change no longer fits, between
+            // the read and the write: judge it again against what is stored now.
         }
+        Err(EntitlementError::Contended)
     }
 
     /// Revokes an entitlement.

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::lock;
-use crate::entitlement::Entitlement;
+use crate::entitlement::{Entitlement, EntitlementChanges};
 use crate::pagination::PageRequest;
 use crate::ports::{EntitlementRepository, RepoError};
 use crate::{CustomerId, EntitlementId, Timestamp};
@@ -59,16 +59,25 @@ impl EntitlementRepository for InMemoryEntitlements {
             .collect())
     }
 
-    async fn update(&self, entitlement: &Entitlement) -> Result<bool, RepoError> {
+    async fn update(
+        &self,
+        customer: CustomerId,
+        id: EntitlementId,
+        changes: &EntitlementChanges,
+    ) -> Result<Option<Entitlement>, RepoError> {
         let mut rows = lock(&self.rows);
         let Some(row) = rows
             .iter_mut()
-            .find(|e| e.id == entitlement.id && e.customer_id == entitlement.customer_id)
+            .find(|e| e.id == id && e.customer_id == customer)
         else {
-            return Ok(false);
+            return Ok(None);
         };
-        *row = entitlement.clone();
-        Ok(true)
+        // Under the lock, so the change applies to the entitlement as stored now.
+        let Ok(updated) = row.with_changes(changes.clone()) else {
+            return Ok(None);
+        };
+        *row = updated.clone();
+        Ok(Some(updated))
     }
 
     async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError> {

@@ -10,7 +10,7 @@ use crate::artifact::ObjectKey;
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::customer::{Customer, CustomerFilter, CustomerUpdate};
 use crate::download::{DownloadGrant, DownloadToken};
-use crate::entitlement::Entitlement;
+use crate::entitlement::{Entitlement, EntitlementChanges};
 use crate::idempotency::{IdempotencyRecord, StoredResponse};
 use crate::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
 use crate::ports::RepoError;
@@ -207,9 +207,17 @@ pub trait EntitlementRepository: Send + Sync + std::fmt::Debug {
         page: PageRequest,
     ) -> Result<Vec<Entitlement>, RepoError>;
 
-    /// Replaces the stored entitlement with the same id and customer; `false` when
-    /// there is none.
-    async fn update(&self, entitlement: &Entitlement) -> Result<bool, RepoError>;
+    /// Applies `changes` to the entitlement `id` of `customer` in one statement, field
+    /// by field (a concurrent change of another field is kept), and returns the
+    /// entitlement afterwards. Applies nothing and returns `None` when there is no such
+    /// entitlement, or when the window it would get ends before it starts (judged
+    /// against the stored fields the change keeps, in the same statement).
+    async fn update(
+        &self,
+        customer: CustomerId,
+        id: EntitlementId,
+        changes: &EntitlementChanges,
+    ) -> Result<Option<Entitlement>, RepoError>;
 
     /// Deletes the entitlement `id` of `customer`; `false` when there is none.
     async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError>;

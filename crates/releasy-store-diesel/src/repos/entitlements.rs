@@ -74,29 +74,49 @@ macro_rules! entitlement_repository {
 
             async fn update(
                 &self,
-                entitlement: &releasy_domain::entitlement::Entitlement,
-            ) -> Result<bool, releasy_domain::ports::RepoError> {
+                customer: releasy_domain::CustomerId,
+                id: releasy_domain::EntitlementId,
+                changes: &releasy_domain::entitlement::EntitlementChanges,
+            ) -> Result<
+                Option<releasy_domain::entitlement::Entitlement>,
+                releasy_domain::ports::RepoError,
+            > {
                 use crate::schema::entitlements::dsl;
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
-                let row = crate::rows::EntitlementRow::from(entitlement);
+                let Some(changeset) = crate::rows::EntitlementChangeset::of(changes) else {
+                    return releasy_domain::ports::EntitlementRepository::get(self, customer, id)
+                        .await;
+                };
+                let mut update = diesel::update(dsl::entitlements)
+                    .filter(dsl::id.eq(id.to_string()))
+                    .filter(dsl::customer_id.eq(customer.to_string()))
+                    .set(changeset)
+                    .into_boxed::<$backend>();
+                // The window must not end before it starts, judged against the stored
+                // bound the change keeps. A change of both bounds was judged whole by
+                // the domain, and clearing the end always fits.
+                match (changes.starts_at, changes.ends_at) {
+                    (Some(start), None) => {
+                        update = update.filter(
+                            dsl::ends_at
+                                .is_null()
+                                .or(dsl::ends_at.ge(start.unix_seconds())),
+                        );
+                    }
+                    (None, Some(Some(end))) => {
+                        update = update.filter(dsl::starts_at.le(end.unix_seconds()));
+                    }
+                    _ => {}
+                }
                 let mut conn = self.conn().await?;
-                let matched = diesel::update(
-                    dsl::entitlements
-                        .filter(dsl::id.eq(&row.id))
-                        .filter(dsl::customer_id.eq(&row.customer_id)),
-                )
-                .set((
-                    dsl::product.eq(&row.product),
-                    dsl::starts_at.eq(row.starts_at),
-                    dsl::ends_at.eq(row.ends_at),
-                    dsl::metadata.eq(&row.metadata),
-                    dsl::created_at.eq(row.created_at),
-                ))
-                .execute(&mut *conn)
-                .await
-                .map_err(crate::error::query_error)?;
-                Ok(matched > 0)
+                let row: Option<crate::rows::EntitlementRow> = update
+                    .returning(crate::rows::EntitlementRow::as_returning())
+                    .get_result(&mut *conn)
+                    .await
+                    .optional()
+                    .map_err(crate::error::query_error)?;
+                row.map(TryInto::try_into).transpose()
             }
 
             async fn delete(

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 use releasy_domain::Timestamp;
-use releasy_domain::entitlement::{Entitlement, EntitlementWindow, Metadata};
+use releasy_domain::entitlement::{Entitlement, EntitlementChanges, EntitlementWindow, Metadata};
 use releasy_domain::ports::RepoError;
 use releasy_domain::release::Product;
 
@@ -34,6 +34,37 @@ impl From<&Entitlement> for EntitlementRow {
             metadata: e.metadata.as_ref().map(|m| m.to_value().to_string()),
             created_at: e.created_at.unix_seconds(),
         }
+    }
+}
+
+/// The columns an entitlement change writes; `None` leaves a column as stored, and
+/// `Some(None)` clears it.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = entitlements)]
+pub(crate) struct EntitlementChangeset {
+    pub product: Option<String>,
+    pub starts_at: Option<i64>,
+    pub ends_at: Option<Option<i64>>,
+    pub metadata: Option<Option<String>>,
+}
+
+impl EntitlementChangeset {
+    /// The columns `changes` writes, or `None` when it writes none.
+    pub(crate) fn of(changes: &EntitlementChanges) -> Option<Self> {
+        let changeset = Self {
+            product: changes.product.as_ref().map(|p| p.as_str().to_owned()),
+            starts_at: changes.starts_at.map(Timestamp::unix_seconds),
+            ends_at: changes.ends_at.map(|end| end.map(Timestamp::unix_seconds)),
+            metadata: changes
+                .metadata
+                .as_ref()
+                .map(|m| m.as_ref().map(|m| m.to_value().to_string())),
+        };
+        let writes_something = changeset.product.is_some()
+            || changeset.starts_at.is_some()
+            || changeset.ends_at.is_some()
+            || changeset.metadata.is_some();
+        writes_something.then_some(changeset)
     }
 }
 

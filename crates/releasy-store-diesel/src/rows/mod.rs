@@ -15,7 +15,7 @@ pub(crate) use artifacts::ArtifactRow;
 pub(crate) use audit::AuditEventRow;
 pub(crate) use customers::CustomerRow;
 pub(crate) use download_tokens::{DownloadTokenRow, GrantRow, grant};
-pub(crate) use entitlements::EntitlementRow;
+pub(crate) use entitlements::{EntitlementChangeset, EntitlementRow};
 pub(crate) use idempotency::{COMPLETED, IN_PROGRESS, IdempotencyRow};
 pub(crate) use releases::ReleaseRow;
 

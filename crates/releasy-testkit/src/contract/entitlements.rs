@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use releasy_domain::entitlement::{Entitlement, EntitlementWindow, Metadata};
+use releasy_domain::entitlement::{Entitlement, EntitlementChanges, EntitlementWindow, Metadata};
 use releasy_domain::ports::{CustomerRepository, EntitlementRepository, RepoError};
 use releasy_domain::release::Product;
 use releasy_domain::{CustomerId, EntitlementId};
@@ -27,8 +27,13 @@ pub async fn run_all(
         c.clone()
     ));
     run_check!(list_pages_by_offset_and_limit(e.clone(), c.clone()));
-    run_check!(update_replaces_the_entitlement(e.clone(), c.clone()));
-    run_check!(update_of_unknown_or_foreign_is_false(e.clone(), c.clone()));
+    run_check!(update_applies_the_changes(e.clone(), c.clone()));
+    run_check!(update_keeps_the_fields_it_does_not_name(
+        e.clone(),
+        c.clone()
+    ));
+    run_check!(update_never_inverts_the_window(e.clone(), c.clone()));
+    run_check!(update_of_unknown_or_foreign_is_none(e.clone(), c.clone()));
     run_check!(delete_removes_only_that_entitlement(e.clone(), c.clone()));
     run_check!(active_products_follow_the_window(e, c));
 }
@@ -68,6 +73,18 @@ async fn store(entitlements: &Arc<dyn EntitlementRepository>, entitlement: &Enti
         entitlements.insert(entitlement).await,
         "EntitlementRepository::insert",
     );
+}
+
+async fn update(
+    entitlements: &Arc<dyn EntitlementRepository>,
+    customer: CustomerId,
+    id: EntitlementId,
+    changes: &EntitlementChanges,
+) -> Option<Entitlement> {
+    ok(
+        entitlements.update(customer, id, changes).await,
+        "EntitlementRepository::update",
+    )
 }
 
 async fn get(
@@ -287,9 +304,10 @@ pub async fn list_pages_by_offset_and_limit(
     );
 }
 
-/// `update` replaces the stored entitlement (clearing `ends_at` and `metadata` too) and
-/// returns `true`; other entitlements are left alone.
-pub async fn update_replaces_the_entitlement(
+/// `update` writes the changed fields (clearing `ends_at` and `metadata` too) and
+/// returns the entitlement afterwards; no change at all returns it as stored; other
+/// entitlements are left alone.
+pub async fn update_applies_the_changes(
     entitlements: Arc<dyn EntitlementRepository>,
     customers: Arc<dyn CustomerRepository>,
 ) {
@@ -301,31 +319,46 @@ pub async fn update_replaces_the_entitlement(
     let bystander = new_entitlement(owner, &fresh_product(), 0, None, T0);
     store(&entitlements, &original).await;
     store(&entitlements, &bystander).await;
+    let product = Product::parse(&fresh_product()).expect("a valid product");
+    let change = EntitlementChanges {
+        product: Some(product.clone()),
+        starts_at: Some(at(T0 + 10)),
+        ends_at: Some(Some(at(T0 + 20))),
+        metadata: Some(metadata(json!({"seats": 50, "note": "upgraded"}))),
+    };
     let changed = Entitlement {
-        product: Product::parse(&fresh_product()).expect("a valid product"),
+        product,
         window: EntitlementWindow::new(at(T0 + 10), Some(at(T0 + 20)))
             .expect("a valid entitlement window"),
         metadata: metadata(json!({"seats": 50, "note": "upgraded"})),
         ..original.clone()
+    };
+    let clear = EntitlementChanges {
+        ends_at: Some(None),
+        metadata: Some(None),
+        ..EntitlementChanges::default()
     };
     let cleared = Entitlement {
         window: EntitlementWindow::new(at(T0 + 10), None).expect("a valid entitlement window"),
         metadata: None,
         ..changed.clone()
     };
-    for (what, next) in [("changed", &changed), ("cleared", &cleared)] {
-        let matched = ok(
-            entitlements.update(next).await,
-            "EntitlementRepository::update",
-        );
+    let steps = [
+        ("changed", change, &changed),
+        ("cleared", clear, &cleared),
+        ("no change", EntitlementChanges::default(), &cleared),
+    ];
+    for (what, changes, expected) in steps {
         same(
-            &matched,
-            &true,
+            &update(&entitlements, owner, original.id, &changes)
+                .await
+                .as_ref(),
+            &Some(expected),
             &format!("update ({what}) of a stored entitlement"),
         );
         same(
             &get(&entitlements, owner, original.id).await.as_ref(),
-            &Some(next),
+            &Some(expected),
             &format!("the entitlement after the update ({what})"),
         );
     }
@@ -336,28 +369,161 @@ pub async fn update_replaces_the_entitlement(
     );
 }
 
-/// `update` is `false` for an unknown id, and for an id of another customer's
+/// Two updates computed from the same read, each naming one field, both take effect:
+/// the second does not write back the first one's field as it was read.
+pub async fn update_keeps_the_fields_it_does_not_name(
+    entitlements: Arc<dyn EntitlementRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let owner = customer(&customers).await;
+    let original = new_entitlement(owner, &fresh_product(), T0, None, T0);
+    store(&entitlements, &original).await;
+    let end = EntitlementChanges {
+        ends_at: Some(Some(at(T0 + 60))),
+        ..EntitlementChanges::default()
+    };
+    let annotate = EntitlementChanges {
+        metadata: Some(metadata(json!({"reason": "contract ended"}))),
+        ..EntitlementChanges::default()
+    };
+    update(&entitlements, owner, original.id, &end).await;
+    let both = Entitlement {
+        window: EntitlementWindow::new(at(T0), Some(at(T0 + 60)))
+            .expect("a valid entitlement window"),
+        metadata: metadata(json!({"reason": "contract ended"})),
+        ..original.clone()
+    };
+    same(
+        &update(&entitlements, owner, original.id, &annotate).await,
+        &Some(both.clone()),
+        "an update of the metadata after another of the end",
+    );
+    same(
+        &get(&entitlements, owner, original.id).await,
+        &Some(both),
+        "both changes are stored",
+    );
+}
+
+/// An update that would leave the window ending before it starts, judged against the
+/// stored bound it keeps, applies nothing and returns `None`; one that fits applies.
+pub async fn update_never_inverts_the_window(
+    entitlements: Arc<dyn EntitlementRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let owner = customer(&customers).await;
+    let stored = new_entitlement(owner, &fresh_product(), T0 + 10, Some(T0 + 20), T0);
+    store(&entitlements, &stored).await;
+    let inverting = [
+        (
+            "an end before the stored start",
+            EntitlementChanges {
+                ends_at: Some(Some(at(T0 + 5))),
+                metadata: Some(metadata(json!({"lost": true}))),
+                ..EntitlementChanges::default()
+            },
+        ),
+        (
+            "a start after the stored end",
+            EntitlementChanges {
+                starts_at: Some(at(T0 + 30)),
+                product: Some(Product::parse(&fresh_product()).expect("a valid product")),
+                ..EntitlementChanges::default()
+            },
+        ),
+    ];
+    for (what, changes) in inverting {
+        same(
+            &update(&entitlements, owner, stored.id, &changes).await,
+            &None,
+            &format!("update with {what}"),
+        );
+        same(
+            &get(&entitlements, owner, stored.id).await.as_ref(),
+            &Some(&stored),
+            &format!("nothing of an update with {what} is stored"),
+        );
+    }
+    let fitting = [
+        (
+            "a start equal to the stored end",
+            EntitlementChanges {
+                starts_at: Some(at(T0 + 20)),
+                ..EntitlementChanges::default()
+            },
+            (T0 + 20, Some(T0 + 20)),
+        ),
+        (
+            "an end equal to the stored start",
+            EntitlementChanges {
+                ends_at: Some(Some(at(T0 + 10))),
+                ..EntitlementChanges::default()
+            },
+            (T0 + 10, Some(T0 + 10)),
+        ),
+        (
+            "a start after the stored end, with a new end",
+            EntitlementChanges {
+                starts_at: Some(at(T0 + 30)),
+                ends_at: Some(Some(at(T0 + 40))),
+                ..EntitlementChanges::default()
+            },
+            (T0 + 30, Some(T0 + 40)),
+        ),
+        (
+            "a start after the stored end, with the end cleared",
+            EntitlementChanges {
+                starts_at: Some(at(T0 + 30)),
+                ends_at: Some(None),
+                ..EntitlementChanges::default()
+            },
+            (T0 + 30, None),
+        ),
+    ];
+    for (what, changes, (starts_at, ends_at)) in fitting {
+        let fresh = new_entitlement(owner, &fresh_product(), T0 + 10, Some(T0 + 20), T0);
+        store(&entitlements, &fresh).await;
+        let expected = Entitlement {
+            window: EntitlementWindow::new(at(starts_at), ends_at.map(at))
+                .expect("a valid entitlement window"),
+            ..fresh.clone()
+        };
+        same(
+            &update(&entitlements, owner, fresh.id, &changes).await,
+            &Some(expected),
+            &format!("update with {what}"),
+        );
+    }
+}
+
+/// `update` is `None` for an unknown id, and for an id of another customer's
 /// entitlement (which stays as it was).
-pub async fn update_of_unknown_or_foreign_is_false(
+pub async fn update_of_unknown_or_foreign_is_none(
     entitlements: Arc<dyn EntitlementRepository>,
     customers: Arc<dyn CustomerRepository>,
 ) {
     let (owner, stranger) = (customer(&customers).await, customer(&customers).await);
     let entitlement = new_entitlement(owner, &fresh_product(), 0, None, T0);
     store(&entitlements, &entitlement).await;
-    let foreign = Entitlement {
-        customer_id: stranger,
-        window: EntitlementWindow::new(at(T0), Some(at(T0))).expect("a valid entitlement window"),
-        ..entitlement.clone()
+    let change = EntitlementChanges {
+        ends_at: Some(Some(at(T0))),
+        ..EntitlementChanges::default()
     };
-    same(
-        &ok(
-            entitlements.update(&foreign).await,
-            "EntitlementRepository::update",
-        ),
-        &false,
-        "update of another customer's entitlement",
-    );
+    for (what, changes) in [
+        ("a change", &change),
+        ("no change", &EntitlementChanges::default()),
+    ] {
+        same(
+            &update(&entitlements, stranger, entitlement.id, changes).await,
+            &None,
+            &format!("update ({what}) of another customer's entitlement"),
+        );
+        same(
+            &update(&entitlements, owner, EntitlementId::generate(), changes).await,
+            &None,
+            &format!("update ({what}) of an unknown entitlement id"),
+        );
+    }
     same(
         &get(&entitlements, owner, entitlement.id).await,
         &Some(entitlement.clone()),
@@ -367,20 +533,6 @@ pub async fn update_of_unknown_or_foreign_is_false(
         &get(&entitlements, stranger, entitlement.id).await,
         &None,
         "another customer's update does not move the entitlement",
-    );
-    let unknown = new_entitlement(owner, &fresh_product(), 0, None, T0);
-    same(
-        &ok(
-            entitlements.update(&unknown).await,
-            "EntitlementRepository::update",
-        ),
-        &false,
-        "update of an unknown entitlement id",
-    );
-    same(
-        &get(&entitlements, owner, unknown.id).await,
-        &None,
-        "update of an unknown id stores nothing",
     );
 }
 

@@ -1,0 +1,228 @@
+//! `EntitlementService::update` when another change lands between its read and its
+//! write: a field the other change wrote is kept, a change that no longer fits is
+//! refused naming its field, a deleted entitlement is not found, and an entitlement that
+//! never holds still long enough gives up instead of looping.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use common::{Harness, T0};
+use releasy_domain::entitlement::{
+    Entitlement, EntitlementChanges, EntitlementError, EntitlementService, EntitlementWindow,
+    Metadata, NewEntitlement,
+};
+use releasy_domain::memory::InMemoryEntitlements;
+use releasy_domain::pagination::PageRequest;
+use releasy_domain::ports::{EntitlementRepository, RepoError};
+use releasy_domain::release::Product;
+use releasy_domain::{CustomerId, EntitlementId, Timestamp};
+use serde_json::json;
+
+/// What another operator does between the service's read and its write.
+#[derive(Debug, Clone)]
+enum Meanwhile {
+    Change(EntitlementChanges),
+    Delete,
+    /// Before every write, not just the next: each write finds the entitlement changed
+    /// since it was read and applies nothing.
+    ChangeEveryTime,
+}
+
+/// In-memory entitlements where `meanwhile` happens just before the next `update`.
+#[derive(Debug, Default)]
+struct Raced {
+    inner: InMemoryEntitlements,
+    meanwhile: Mutex<Option<Meanwhile>>,
+    updates: AtomicUsize,
+}
+
+#[async_trait]
+impl EntitlementRepository for Raced {
+    async fn insert(&self, entitlement: &Entitlement) -> Result<(), RepoError> {
+        self.inner.insert(entitlement).await
+    }
+
+    async fn get(
+        &self,
+        customer: CustomerId,
+        id: EntitlementId,
+    ) -> Result<Option<Entitlement>, RepoError> {
+        self.inner.get(customer, id).await
+    }
+
+    async fn list(
+        &self,
+        customer: CustomerId,
+        product: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Vec<Entitlement>, RepoError> {
+        self.inner.list(customer, product, page).await
+    }
+
+    async fn update(
+        &self,
+        customer: CustomerId,
+        id: EntitlementId,
+        changes: &EntitlementChanges,
+    ) -> Result<Option<Entitlement>, RepoError> {
+        self.updates.fetch_add(1, Ordering::SeqCst);
+        let meanwhile = {
+            let mut meanwhile = self.meanwhile.lock().unwrap();
+            match *meanwhile {
+                Some(Meanwhile::ChangeEveryTime) => meanwhile.clone(),
+                _ => meanwhile.take(),
+            }
+        };
+        match meanwhile {
+            Some(Meanwhile::ChangeEveryTime) => return Ok(None),
+            Some(Meanwhile::Change(other)) => {
+                self.inner.update(customer, id, &other).await?.unwrap();
+            }
+            Some(Meanwhile::Delete) => {
+                assert!(self.inner.delete(customer, id).await?);
+            }
+            None => {}
+        }
+        self.inner.update(customer, id, changes).await
+    }
+
+    async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError> {
+        self.inner.delete(customer, id).await
+    }
+
+    async fn active_products(
+        &self,
+        customer: CustomerId,
+        now: Timestamp,
+    ) -> Result<Vec<String>, RepoError> {
+        self.inner.active_products(customer, now).await
+    }
+}
+
+struct World {
+    service: EntitlementService,
+    repo: Arc<Raced>,
+    customer: CustomerId,
+    entitlement: Entitlement,
+}
+
+/// An entitlement from `T0` without an end; `meanwhile` happens before the first write.
+async fn world(meanwhile: Meanwhile) -> World {
+    let h = Harness::new();
+    let customer = h.customer("Raced Co").await.id;
+    let repo = Arc::new(Raced::default());
+    let service = EntitlementService::new(repo.clone(), h.ports.customers.clone(), h.clock);
+    let entitlement = service
+        .create(
+            customer,
+            NewEntitlement {
+                product: Product::parse("agent").unwrap(),
+                window: EntitlementWindow::new(T0, None).unwrap(),
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap();
+    *repo.meanwhile.lock().unwrap() = Some(meanwhile);
+    World {
+        service,
+        repo,
+        customer,
+        entitlement,
+    }
+}
+
+fn at(offset: i64) -> Timestamp {
+    Timestamp::from_unix_seconds(T0.unix_seconds() + offset)
+}
+
+fn end_at(offset: i64) -> EntitlementChanges {
+    EntitlementChanges {
+        ends_at: Some(Some(at(offset))),
+        ..EntitlementChanges::default()
+    }
+}
+
+#[tokio::test]
+async fn a_field_changed_between_the_read_and_the_write_is_kept() {
+    let w = world(Meanwhile::Change(end_at(60))).await;
+    let note = Metadata::parse(json!({"reason": "renewal pending"})).unwrap();
+    let annotate = EntitlementChanges {
+        metadata: Some(Some(note.clone())),
+        ..EntitlementChanges::default()
+    };
+    let updated = w
+        .service
+        .update(w.customer, w.entitlement.id, annotate)
+        .await
+        .unwrap();
+    let expected = Entitlement {
+        window: EntitlementWindow::new(T0, Some(at(60))).unwrap(),
+        metadata: Some(note),
+        ..w.entitlement.clone()
+    };
+    assert_eq!(updated, expected, "the other operator's end is not undone");
+    assert_eq!(
+        w.repo.get(w.customer, w.entitlement.id).await.unwrap(),
+        Some(expected)
+    );
+}
+
+#[tokio::test]
+async fn a_change_that_no_longer_fits_is_refused_naming_its_field() {
+    let moved_start = EntitlementChanges {
+        starts_at: Some(at(50)),
+        ..EntitlementChanges::default()
+    };
+    let w = world(Meanwhile::Change(moved_start)).await;
+    let err = w
+        .service
+        .update(w.customer, w.entitlement.id, end_at(30))
+        .await
+        .unwrap_err();
+    let EntitlementError::Invalid(invalid) = err else {
+        panic!("expected a validation error, got {err:?}");
+    };
+    assert_eq!(invalid.field, "ends_at");
+    assert_eq!(
+        w.repo
+            .get(w.customer, w.entitlement.id)
+            .await
+            .unwrap()
+            .map(|e| e.window),
+        Some(EntitlementWindow::new(at(50), None).unwrap()),
+        "only the other change is stored"
+    );
+    assert_eq!(w.repo.updates.load(Ordering::SeqCst), 1, "no second write");
+}
+
+#[tokio::test]
+async fn an_entitlement_deleted_between_the_read_and_the_write_is_not_found() {
+    let w = world(Meanwhile::Delete).await;
+    let err = w
+        .service
+        .update(w.customer, w.entitlement.id, end_at(30))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EntitlementError::NotFound), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_entitlement_that_keeps_changing_gives_up_after_a_few_attempts() {
+    let w = world(Meanwhile::ChangeEveryTime).await;
+    let err = w
+        .service
+        .update(w.customer, w.entitlement.id, end_at(30))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EntitlementError::Contended), "{err:?}");
+    assert_eq!(w.repo.updates.load(Ordering::SeqCst), 4);
+}
