@@ -4,7 +4,7 @@
 //! background checkpoints (`wal_checkpointer.rs`).
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use diesel::SqliteConnection;
@@ -81,9 +81,9 @@ pub struct SqliteStore {
     /// find the index pages the previous batch touched still in memory.
     batch_writer: Pool<SqliteConn>,
     in_memory: bool,
-    /// Set once the background checkpointer runs; it stops when the last clone of this
-    /// store drops it.
-    checkpointer: Arc<OnceLock<Arc<()>>>,
+    /// Held while the background checkpointer runs; the thread stops once the last
+    /// clone of this store has dropped it.
+    checkpointer_alive: Arc<Mutex<Option<Arc<()>>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -126,7 +126,7 @@ impl SqliteStore {
             path,
             batch_writer,
             in_memory,
-            checkpointer: Arc::default(),
+            checkpointer_alive: Arc::default(),
         })
     }
 
@@ -178,23 +178,28 @@ impl SqliteStore {
 
     /// Keeps the write-ahead log checkpointed from a thread and connection of their
     /// own (`wal_checkpointer.rs`), for as long as a clone of this store exists: back to
-    /// back while the log grows, and every `idle` at most once it has stopped growing.
-    /// Without it a commit now and then copies a thousand pages into the database file
-    /// and syncs it before it returns. Does nothing for an in-memory database, which
-    /// has no log; a second call starts nothing more.
+    /// back while the log grows, and after pauses that double up to `idle` once it has
+    /// stopped. Without it a commit now and then copies a thousand pages into the
+    /// database file and syncs it before it returns. Does nothing for an in-memory
+    /// database, which has no log, or when the checkpointer already runs.
     ///
     /// # Errors
-    /// The thread could not be started.
+    /// The thread could not be started (a later call tries again).
     pub fn checkpoint_in_background(&self, idle: Duration) -> std::io::Result<()> {
-        if self.in_memory || self.checkpointer.set(Arc::new(())).is_err() {
+        if self.in_memory {
             return Ok(());
         }
-        let alive = self
-            .checkpointer
-            .get()
-            .map(Arc::downgrade)
-            .unwrap_or_default();
-        crate::wal_checkpointer::start(self.path.clone(), idle, alive)
+        let mut alive = self
+            .checkpointer_alive
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if alive.is_some() {
+            return Ok(());
+        }
+        let token = Arc::new(());
+        crate::wal_checkpointer::start(self.path.clone(), idle, Arc::downgrade(&token))?;
+        *alive = Some(token);
+        Ok(())
     }
 
     /// Waits for the batch writers' connection (see `batch_writer`).

@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 //! `SqliteStore::checkpoint_in_background` on a real database file: pages written to
 //! the write-ahead log reach the database file without any commit checkpointing them,
-//! again whenever the log grows, and the thread stops once the store is gone.
+//! again after the checkpointer has backed off, within moments of each write while
+//! writes keep coming (not an idle interval later), and the thread stops once the store
+//! is gone.
 //!
 //! One test, in a binary of its own: it counts this process's checkpoint threads.
 
@@ -10,11 +12,20 @@ use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
-use releasy_store_diesel::{Database, DatabaseUrl};
+use releasy_store_diesel::{Database, DatabaseUrl, SqliteStore};
 use releasy_testkit::TestSqlite;
 
 /// The checkpointer's idle interval in this test.
 const IDLE: Duration = Duration::from_millis(100);
+
+async fn migrated_store(path: &Path) -> SqliteStore {
+    let Database::Sqlite(store) = Database::open(&DatabaseUrl::sqlite_file(path), 2).unwrap()
+    else {
+        unreachable!("a SQLite URL opens SQLite")
+    };
+    store.migrate().await.unwrap();
+    store
+}
 
 /// A connection that never checkpoints by itself, so only the checkpointer copies its
 /// pages into the database file.
@@ -71,12 +82,7 @@ async fn the_log_is_copied_into_the_database_file_in_the_background() {
 
     let sqlite = TestSqlite::create();
     let path = sqlite.path();
-    let Database::Sqlite(store) =
-        Database::open(&DatabaseUrl::sqlite_file(path.clone()), 2).unwrap()
-    else {
-        unreachable!("a SQLite URL opens SQLite")
-    };
-    store.migrate().await.unwrap();
+    let store = migrated_store(&path).await;
     let mut conn = writer(&path);
     write_rows(&mut conn, 1);
     let unchecked = file_size(&path);
@@ -109,4 +115,21 @@ async fn the_log_is_copied_into_the_database_file_in_the_background() {
     eventually("the checkpoint thread has stopped", || {
         checkpoint_threads() == 0
     });
+
+    // While writes keep coming the passes follow each other: every write is copied
+    // within moments, though the idle interval is a minute.
+    let sqlite = TestSqlite::create();
+    let path = sqlite.path();
+    let store = migrated_store(&path).await;
+    let mut conn = writer(&path);
+    store
+        .checkpoint_in_background(Duration::from_secs(60))
+        .unwrap();
+    for round in 1..=5 {
+        let before = file_size(&path);
+        write_rows(&mut conn, 1);
+        eventually(&format!("write {round} is in the database file"), || {
+            file_size(&path) > before
+        });
+    }
 }
