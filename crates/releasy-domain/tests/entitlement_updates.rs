@@ -224,5 +224,9 @@ async fn an_entitlement_that_keeps_changing_gives_up_after_a_few_attempts() {
         .await
         .unwrap_err();
     assert!(matches!(err, EntitlementError::Contended), "{err:?}");
-    assert_eq!(w.repo.updates.load(Ordering::SeqCst), 4);
+    assert_eq!(
+        w.repo.updates.load(Ordering::SeqCst),
+        4,
+        "the service's UPDATE_ATTEMPTS"
+    );
 }

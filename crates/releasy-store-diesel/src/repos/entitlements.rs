@@ -84,6 +84,17 @@ macro_rules! entitlement_repository {
                 use crate::schema::entitlements::dsl;
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
+                // Bounds that break the window rule whatever is stored (a negative
+                // start, an end before a new start) apply nothing, as promised, rather
+                // than store a row that could not be read back.
+                if let Some(starts_at) = changes.starts_at {
+                    let ends_at = changes.ends_at.flatten();
+                    if releasy_domain::entitlement::EntitlementWindow::new(starts_at, ends_at)
+                        .is_err()
+                    {
+                        return Ok(None);
+                    }
+                }
                 let Some(changeset) = crate::rows::EntitlementChangeset::of(changes) else {
                     return releasy_domain::ports::EntitlementRepository::get(self, customer, id)
                         .await;
@@ -94,8 +105,8 @@ macro_rules! entitlement_repository {
                     .set(changeset)
                     .into_boxed::<$backend>();
                 // The window must not end before it starts, judged against the stored
-                // bound the change keeps. A change of both bounds was judged whole by
-                // the domain, and clearing the end always fits.
+                // bound the change keeps. A change of both bounds was judged above, and
+                // clearing the end always fits.
                 match (changes.starts_at, changes.ends_at) {
                     (Some(start), None) => {
                         update = update.filter(

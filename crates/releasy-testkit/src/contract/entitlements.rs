@@ -369,8 +369,9 @@ pub async fn update_applies_the_changes(
     );
 }
 
-/// Two updates computed from the same read, each naming one field, both take effect:
-/// the second does not write back the first one's field as it was read.
+/// Two updates, each naming one field, both take effect: the second writes only its
+/// own field, not the first one's as it was before (two operators' concurrent `PATCH`es
+/// of different fields both count).
 pub async fn update_keeps_the_fields_it_does_not_name(
     entitlements: Arc<dyn EntitlementRepository>,
     customers: Arc<dyn CustomerRepository>,
@@ -431,6 +432,21 @@ pub async fn update_never_inverts_the_window(
                 ..EntitlementChanges::default()
             },
         ),
+        (
+            "both bounds, the end before the start",
+            EntitlementChanges {
+                starts_at: Some(at(T0 + 30)),
+                ends_at: Some(Some(at(T0 + 25))),
+                ..EntitlementChanges::default()
+            },
+        ),
+        (
+            "a negative start",
+            EntitlementChanges {
+                starts_at: Some(at(-1)),
+                ..EntitlementChanges::default()
+            },
+        ),
     ];
     for (what, changes) in inverting {
         same(
@@ -444,9 +460,11 @@ pub async fn update_never_inverts_the_window(
             &format!("nothing of an update with {what} is stored"),
         );
     }
+    // (what, stored end, change, window afterwards); every stored window starts at T0 + 10.
     let fitting = [
         (
             "a start equal to the stored end",
+            Some(T0 + 20),
             EntitlementChanges {
                 starts_at: Some(at(T0 + 20)),
                 ..EntitlementChanges::default()
@@ -455,6 +473,7 @@ pub async fn update_never_inverts_the_window(
         ),
         (
             "an end equal to the stored start",
+            Some(T0 + 20),
             EntitlementChanges {
                 ends_at: Some(Some(at(T0 + 10))),
                 ..EntitlementChanges::default()
@@ -462,7 +481,17 @@ pub async fn update_never_inverts_the_window(
             (T0 + 10, Some(T0 + 10)),
         ),
         (
+            "a later start of an entitlement without an end",
+            None,
+            EntitlementChanges {
+                starts_at: Some(at(T0 + 50)),
+                ..EntitlementChanges::default()
+            },
+            (T0 + 50, None),
+        ),
+        (
             "a start after the stored end, with a new end",
+            Some(T0 + 20),
             EntitlementChanges {
                 starts_at: Some(at(T0 + 30)),
                 ends_at: Some(Some(at(T0 + 40))),
@@ -472,6 +501,7 @@ pub async fn update_never_inverts_the_window(
         ),
         (
             "a start after the stored end, with the end cleared",
+            Some(T0 + 20),
             EntitlementChanges {
                 starts_at: Some(at(T0 + 30)),
                 ends_at: Some(None),
@@ -480,8 +510,8 @@ pub async fn update_never_inverts_the_window(
             (T0 + 30, None),
         ),
     ];
-    for (what, changes, (starts_at, ends_at)) in fitting {
-        let fresh = new_entitlement(owner, &fresh_product(), T0 + 10, Some(T0 + 20), T0);
+    for (what, stored_end, changes, (starts_at, ends_at)) in fitting {
+        let fresh = new_entitlement(owner, &fresh_product(), T0 + 10, stored_end, T0);
         store(&entitlements, &fresh).await;
         let expected = Entitlement {
             window: EntitlementWindow::new(at(starts_at), ends_at.map(at))
@@ -490,8 +520,13 @@ pub async fn update_never_inverts_the_window(
         };
         same(
             &update(&entitlements, owner, fresh.id, &changes).await,
-            &Some(expected),
+            &Some(expected.clone()),
             &format!("update with {what}"),
+        );
+        same(
+            &get(&entitlements, owner, fresh.id).await,
+            &Some(expected),
+            &format!("the entitlement after an update with {what}"),
         );
     }
 }
