@@ -582,7 +582,8 @@ the admin's first pages (50 customers, 50 releases) are full and identical in bo
 `bulk-seed`) writes 100 000 customers (one entitlement each), 10 000 releases of 100 \
 products with 3 artifacts each, 1 000 000 `api_key.auth` audit events and 200 000 download \
 tokens in multi-row batches, all built from the domain's checked values (PostgreSQL is \
-`ANALYZE`d afterwards; SQLite is left as the server finds it). The small set is then \
+then vacuumed, analysed and checkpointed, so that autovacuum's first pass over a million \
+new rows does not run during the scenarios; SQLite's log is checkpointed). The small set is then \
 created through the API on top, so the measured customer, key and releases are the same \
 in both sizes.
 - Each scenario runs `oha` with {} connections for {} s (after an unmeasured {} s warm-up \
