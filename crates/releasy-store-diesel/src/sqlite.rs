@@ -24,7 +24,7 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlit
 /// Set on every connection: writers wait for each other instead of failing (the busy
 /// timeout, set first so that switching to WAL waits too), readers never block the
 /// writer (WAL), and foreign keys are enforced.
-const PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+pub(crate) const PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;

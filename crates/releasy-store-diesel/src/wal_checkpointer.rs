@@ -57,12 +57,12 @@ fn next_pause(previous: Option<Pass>, pass: Pass, pause: Duration, idle: Duratio
     }
 }
 
-/// Opens a connection for checkpoints, with a busy timeout so that reading the schema
-/// waits out another connection's lock instead of failing (the passive checkpoint
+/// Opens a connection for checkpoints, set up like the pooled ones (its busy timeout
+/// lets reading the schema wait out another connection's lock; the passive checkpoint
 /// itself never waits).
 fn connect(path: &str) -> Result<SqliteConnection, String> {
     let mut conn = SqliteConnection::establish(path).map_err(|err| err.to_string())?;
-    conn.batch_execute("PRAGMA busy_timeout = 5000;")
+    conn.batch_execute(crate::sqlite::PRAGMAS)
         .map_err(|err| err.to_string())?;
     Ok(conn)
 }

@@ -95,14 +95,15 @@ macro_rules! entitlement_repository {
                         return Ok(None);
                     }
                 }
-                let Some(changeset) = crate::rows::EntitlementChangeset::of(changes) else {
+                if *changes == releasy_domain::entitlement::EntitlementChanges::default() {
+                    // Nothing to write (an UPDATE needs at least one column).
                     return releasy_domain::ports::EntitlementRepository::get(self, customer, id)
                         .await;
-                };
+                }
                 let mut update = diesel::update(dsl::entitlements)
                     .filter(dsl::id.eq(id.to_string()))
                     .filter(dsl::customer_id.eq(customer.to_string()))
-                    .set(changeset)
+                    .set(crate::rows::EntitlementChangeset::from(changes))
                     .into_boxed::<$backend>();
                 // The window must not end before it starts, judged against the stored
                 // bound the change keeps. A change of both bounds was judged above, and

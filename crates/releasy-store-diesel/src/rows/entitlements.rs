@@ -23,6 +23,11 @@ pub(crate) struct EntitlementRow {
     pub created_at: i64,
 }
 
+/// How the metadata object is stored: as JSON text.
+fn metadata_text(metadata: &Metadata) -> String {
+    metadata.to_value().to_string()
+}
+
 impl From<&Entitlement> for EntitlementRow {
     fn from(e: &Entitlement) -> Self {
         Self {
@@ -31,7 +36,7 @@ impl From<&Entitlement> for EntitlementRow {
             product: e.product.as_str().to_owned(),
             starts_at: e.window.starts_at().unix_seconds(),
             ends_at: e.window.ends_at().map(Timestamp::unix_seconds),
-            metadata: e.metadata.as_ref().map(|m| m.to_value().to_string()),
+            metadata: e.metadata.as_ref().map(metadata_text),
             created_at: e.created_at.unix_seconds(),
         }
     }
@@ -48,23 +53,17 @@ pub(crate) struct EntitlementChangeset {
     pub metadata: Option<Option<String>>,
 }
 
-impl EntitlementChangeset {
-    /// The columns `changes` writes, or `None` when it writes none.
-    pub(crate) fn of(changes: &EntitlementChanges) -> Option<Self> {
-        let changeset = Self {
+impl From<&EntitlementChanges> for EntitlementChangeset {
+    fn from(changes: &EntitlementChanges) -> Self {
+        Self {
             product: changes.product.as_ref().map(|p| p.as_str().to_owned()),
             starts_at: changes.starts_at.map(Timestamp::unix_seconds),
             ends_at: changes.ends_at.map(|end| end.map(Timestamp::unix_seconds)),
             metadata: changes
                 .metadata
                 .as_ref()
-                .map(|m| m.as_ref().map(|m| m.to_value().to_string())),
-        };
-        let writes_something = changeset.product.is_some()
-            || changeset.starts_at.is_some()
-            || changeset.ends_at.is_some()
-            || changeset.metadata.is_some();
-        writes_something.then_some(changeset)
+                .map(|m| m.as_ref().map(metadata_text)),
+        }
     }
 }
 
