@@ -9,6 +9,7 @@
 //! PostgreSQL (as for the tests).
 
 mod api;
+mod bulk;
 mod fail;
 mod oha;
 mod report;
@@ -23,11 +24,11 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use releasy_store_diesel::bulk::{BulkPlan, TokenHasher};
 use releasy_store_diesel::{Database, DatabaseUrl};
 use sha2::{Digest, Sha256};
 
 use crate::api::{Api, SmallSet};
+use crate::bulk::{BulkPlan, TokenHasher};
 use crate::fail::{Context, Result, bail};
 use crate::oha::{Body, Load};
 use crate::report::{BulkInfo, RunInfo, RunResult, ScenarioResult};
@@ -238,10 +239,9 @@ async fn run_one(
         drop(database);
         progress("  bulk seeding the large set");
         let seeded = Instant::now();
-        let report =
-            releasy_store_diesel::bulk::seed(&url, &BulkPlan::large(now_unix()), token_hasher())
-                .await
-                .ctx("bulk seeding")?;
+        let report = bulk::seed(&url, &BulkPlan::large(now_unix()), token_hasher())
+            .await
+            .ctx("bulk seeding")?;
         progress(format!(
             "  seeded {} rows in {:.0} s",
             report.total_rows(),

@@ -88,7 +88,5 @@ pub use ids::{
     ApiKeyId, ArtifactId, AuditEventId, CustomerId, DownloadTokenId, EntitlementId, ReleaseId,
 };
 pub use limits::Limits;
-#[cfg(feature = "in-memory")]
-pub use services::AlwaysHealthy;
 pub use services::{Ports, Services};
 pub use time::Timestamp;

@@ -10,36 +10,17 @@ use crate::customer::CustomerService;
 use crate::download::{DownloadPorts, DownloadService};
 use crate::entitlement::EntitlementService;
 use crate::idempotency::IdempotencyService;
-use crate::ports::{
-    ApiKeyRepository, ArtifactRepository, AuditRepository, Clock, CustomerRepository,
-    DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository, KeyHasher,
-    ObjectStore, ReleaseRepository, SecretGenerator,
-};
+use crate::ports::{Clock, HealthProbe, KeyHasher, ObjectStore, Repositories, SecretGenerator};
 use crate::release::ReleaseService;
 
-/// The adapters a Releasy instance runs on.
+/// The adapters a Releasy instance runs on: its store's repositories and the other
+/// ports.
 #[derive(Debug, Clone)]
 pub struct Ports {
-    /// Customers.
-    pub customers: Arc<dyn CustomerRepository>,
-    /// Customer API keys.
-    pub api_keys: Arc<dyn ApiKeyRepository>,
-    /// The audit trail.
-    pub audit: Arc<dyn AuditRepository>,
-    /// Idempotency records.
-    pub idempotency: Arc<dyn IdempotencyRepository>,
-    /// Releases.
-    pub releases: Arc<dyn ReleaseRepository>,
-    /// Artifacts.
-    pub artifacts: Arc<dyn ArtifactRepository>,
-    /// Entitlements.
-    pub entitlements: Arc<dyn EntitlementRepository>,
-    /// Download tokens.
-    pub download_tokens: Arc<dyn DownloadTokenRepository>,
+    /// The repositories of one store.
+    pub repositories: Repositories,
     /// Artifact bytes.
     pub objects: Arc<dyn ObjectStore>,
-    /// Database readiness.
-    pub health: Arc<dyn HealthProbe>,
     /// The time.
     pub clock: Arc<dyn Clock>,
     /// Randomness.
@@ -85,55 +66,62 @@ impl Services {
 
     /// Wires every service to `ports` with `limits`.
     pub fn with_limits(ports: Ports, limits: Limits) -> Self {
+        let Ports {
+            repositories: repos,
+            objects,
+            clock,
+            secrets,
+            hasher,
+        } = ports;
         Self {
-            customers: CustomerService::new(ports.customers.clone(), ports.clock.clone()),
+            customers: CustomerService::new(repos.customers.clone(), clock.clone()),
             api_keys: ApiKeyService::new(
-                ports.api_keys.clone(),
-                ports.customers.clone(),
-                ports.secrets.clone(),
-                ports.hasher.clone(),
-                ports.clock.clone(),
+                repos.api_keys.clone(),
+                repos.customers.clone(),
+                secrets.clone(),
+                hasher.clone(),
+                clock.clone(),
             ),
             authenticator: ApiKeyAuthenticator::new(
-                ports.api_keys,
-                ports.hasher.clone(),
-                ports.audit.clone(),
-                ports.clock.clone(),
+                repos.api_keys,
+                hasher.clone(),
+                repos.audit.clone(),
+                clock.clone(),
             ),
-            audit: AuditService::new(ports.audit),
-            idempotency: IdempotencyService::new(ports.idempotency, ports.clock.clone()),
+            audit: AuditService::new(repos.audit),
+            idempotency: IdempotencyService::new(repos.idempotency, clock.clone()),
             releases: ReleaseService::new(
-                ports.releases.clone(),
-                ports.artifacts.clone(),
-                ports.entitlements.clone(),
-                ports.objects.clone(),
-                ports.clock.clone(),
+                repos.releases.clone(),
+                repos.artifacts.clone(),
+                repos.entitlements.clone(),
+                objects.clone(),
+                clock.clone(),
             ),
             artifacts: ArtifactService::new(
-                ports.releases,
-                ports.artifacts.clone(),
-                ports.objects.clone(),
-                ports.clock.clone(),
+                repos.releases,
+                repos.artifacts.clone(),
+                objects.clone(),
+                clock.clone(),
                 limits.presign_expires_seconds,
             ),
             entitlements: EntitlementService::new(
-                ports.entitlements.clone(),
-                ports.customers,
-                ports.clock.clone(),
+                repos.entitlements.clone(),
+                repos.customers,
+                clock.clone(),
             ),
             downloads: DownloadService::new(DownloadPorts {
-                artifacts: ports.artifacts,
-                tokens: ports.download_tokens,
-                entitlements: ports.entitlements,
-                objects: ports.objects,
-                secrets: ports.secrets,
-                hasher: ports.hasher,
-                clock: ports.clock.clone(),
+                artifacts: repos.artifacts,
+                tokens: repos.download_tokens,
+                entitlements: repos.entitlements,
+                objects,
+                secrets,
+                hasher,
+                clock: clock.clone(),
                 presign_expires_seconds: limits.presign_expires_seconds,
             }),
             limits,
-            health: ports.health,
-            clock: ports.clock,
+            health: repos.health,
+            clock,
         }
     }
 }
@@ -150,36 +138,12 @@ impl Ports {
     /// Like [`Ports::in_memory`], with the given object store (keep a handle on it to
     /// put bytes as an upload would).
     pub fn in_memory_with_objects(clock: Arc<dyn Clock>, objects: Arc<dyn ObjectStore>) -> Self {
-        use crate::memory::*;
-        let customers = Arc::new(InMemoryCustomers::default());
-        let releases = Arc::new(InMemoryReleases::new(customers.clone()));
         Self {
-            api_keys: Arc::new(InMemoryApiKeys::new(customers.clone())),
-            customers,
-            audit: Arc::new(InMemoryAudit::default()),
-            idempotency: Arc::new(InMemoryIdempotency::default()),
-            artifacts: releases.clone(),
-            download_tokens: releases.clone(),
-            releases,
-            entitlements: Arc::new(InMemoryEntitlements::default()),
+            repositories: Repositories::in_memory(),
             objects,
-            health: Arc::new(AlwaysHealthy),
             clock,
-            secrets: Arc::new(RandomSecrets),
-            hasher: Arc::new(InsecureTestHasher::default()),
+            secrets: Arc::new(crate::memory::RandomSecrets),
+            hasher: Arc::new(crate::memory::InsecureTestHasher::default()),
         }
-    }
-}
-
-/// A probe that always answers.
-#[cfg(feature = "in-memory")]
-#[derive(Debug, Default, Clone, Copy)]
-pub struct AlwaysHealthy;
-
-#[cfg(feature = "in-memory")]
-#[async_trait::async_trait]
-impl HealthProbe for AlwaysHealthy {
-    async fn ping(&self) -> Result<(), crate::ports::RepoError> {
-        Ok(())
     }
 }

@@ -42,6 +42,7 @@ impl Harness {
 
     async fn stored_key(&self, id: ApiKeyId) -> releasy_domain::api_key::ApiKey {
         self.ports
+            .repositories
             .api_keys
             .get(id)
             .await

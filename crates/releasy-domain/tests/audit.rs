@@ -244,9 +244,9 @@ async fn a_key_with_unreadable_stored_scopes_is_audited_as_invalid_scopes() {
     let customer = h.customer("Acme").await;
     let issued = h.key(customer.id, &["releases:read"]).await;
     let authenticator = ApiKeyAuthenticator::new(
-        Arc::new(CorruptScopes(h.ports.api_keys.clone())),
+        Arc::new(CorruptScopes(h.ports.repositories.api_keys.clone())),
         h.ports.hasher.clone(),
-        h.ports.audit.clone(),
+        h.ports.repositories.audit.clone(),
         h.ports.clock.clone(),
     );
 
@@ -362,7 +362,12 @@ async fn seed(h: &Harness) -> Seeded {
         event(Some(globex), "operator", "release.publish", 400),
     ];
     for e in &all {
-        h.ports.audit.record(e).await.expect("recorded");
+        h.ports
+            .repositories
+            .audit
+            .record(e)
+            .await
+            .expect("recorded");
     }
     Seeded { acme, globex, all }
 }

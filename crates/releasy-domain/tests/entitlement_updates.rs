@@ -119,7 +119,11 @@ async fn world(meanwhile: Meanwhile) -> World {
     let h = Harness::new();
     let customer = h.customer("Raced Co").await.id;
     let repo = Arc::new(Raced::default());
-    let service = EntitlementService::new(repo.clone(), h.ports.customers.clone(), h.clock);
+    let service = EntitlementService::new(
+        repo.clone(),
+        h.ports.repositories.customers.clone(),
+        h.clock,
+    );
     let entitlement = service
         .create(
             customer,

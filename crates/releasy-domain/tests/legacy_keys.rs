@@ -38,12 +38,18 @@ async fn insert_legacy_key(h: &Harness, customer_id: CustomerId, hasher: &dyn Ke
         revoked_at: None,
         last_used_at: None,
     };
-    h.ports.api_keys.insert(&key).await.expect("inserted");
+    h.ports
+        .repositories
+        .api_keys
+        .insert(&key)
+        .await
+        .expect("inserted");
     key
 }
 
 async fn stored(h: &Harness, id: ApiKeyId) -> ApiKey {
     h.ports
+        .repositories
         .api_keys
         .get(id)
         .await

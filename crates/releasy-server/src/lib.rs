@@ -2,14 +2,15 @@
 //!
 //! The thin application crate: it reads configuration ([`settings`]), sets up logging
 //! ([`telemetry`]), provisions first-start secrets ([`bootstrap`]), wires the adapters
-//! into the domain behind the read cache ([`read_cache`]) and serves HTTP ([`server`]),
+//! into the domain behind the throughput layer (`releasy_throughput::wrap_for_production`,
+//! kept coherent on PostgreSQL by [`change_feed`]) and serves HTTP ([`server`]),
 //! with the artifact store [`storage`] chooses. The `releasy-server` binary is
 //! `main.rs`; tests start the same server in-process through [`server::start`].
 
 #![warn(missing_docs)]
 
 pub mod bootstrap;
-pub mod read_cache;
+pub mod change_feed;
 pub mod server;
 pub mod settings;
 pub mod storage;

@@ -38,7 +38,7 @@ async fn main() -> ExitCode {
     let running = match server::start(settings).await {
         Ok(running) => running,
         Err(err) => {
-            tracing::error!(error = %err, "startup failed");
+            tracing::error!(error = %telemetry::WithCauses(&err), "startup failed");
             return ExitCode::FAILURE;
         }
     };

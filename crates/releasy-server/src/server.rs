@@ -9,13 +9,16 @@ use actix_web::{HttpServer, web};
 use releasy_auth_jwt::{CachePolicy, JwtConfig, JwtOperatorVerifier};
 use releasy_crypto::{Argon2Hasher, OsSecrets};
 use releasy_domain::idempotency::IdempotencyService;
-use releasy_domain::ports::{Clock, DownloadTokenRepository, OperatorTokenVerifier, SystemClock};
+use releasy_domain::ports::{Clock, OperatorTokenVerifier, SystemClock};
 use releasy_domain::{Limits, Ports, Services};
 use releasy_http::{AdminKey, AppState};
-use releasy_store_diesel::{BatchPolicy, BatchedAudit, Database, GroupedTokenWrites, StoreError};
+use releasy_store_diesel::{Database, SetupError};
+use releasy_throughput::{
+    AuditWriteBehind, BatchPolicy, ThroughputSettings, Writers, wrap_for_production,
+};
 
 use crate::bootstrap::{BootstrapError, generated_admin_key};
-use crate::read_cache::{CacheFeed, with_read_cache};
+use crate::change_feed::{CacheFeed, feed_cache};
 use crate::settings::Settings;
 use crate::storage::{ArtifactStorage, StorageError};
 
@@ -24,7 +27,7 @@ use crate::storage::{ArtifactStorage, StorageError};
 pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Database(#[from] SetupError),
     /// The generated admin key could not be provisioned.
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
@@ -56,7 +59,7 @@ pub struct RunningServer {
     /// Completes when it has stopped.
     pub server: actix_web::dev::Server,
     /// The audit trail's write-behind queue, written out by [`RunningServer::run`].
-    pub audit: BatchedAudit,
+    pub audit: AuditWriteBehind,
     /// The read cache's change feed (PostgreSQL): it runs until this is dropped, which
     /// [`RunningServer::run`] does once the server has stopped.
     pub cache_feed: CacheFeed,
@@ -85,21 +88,27 @@ impl std::fmt::Debug for RunningServer {
     }
 }
 
-/// Concurrent token inserts commit together (each caller still waits for its own
-/// commit): one batch at a time on SQLite, which admits one writer anyway; on
-/// PostgreSQL, whose commits wait for WAL flushes it can share, several at once, on at
-/// most half the pool.
-fn grouped_token_writes(
-    database: &Database,
-    tokens: Arc<dyn DownloadTokenRepository>,
-    max_connections: usize,
-) -> Arc<dyn DownloadTokenRepository> {
-    Arc::new(match database {
-        Database::Sqlite(_) => GroupedTokenWrites::start(tokens),
-        Database::Postgres(_) => {
-            GroupedTokenWrites::with_concurrent_batches(tokens, (max_connections / 2).max(1))
-        }
-    })
+/// The throughput layer for `database`: the embedded SQLite file has one writer (this
+/// process) and admits one write at a time, so token batches go one at a time; a
+/// PostgreSQL database is shared, and its commits wait for WAL flushes that several
+/// batches can share, on at most half the pool.
+fn throughput_settings(database: &Database, settings: &Settings) -> ThroughputSettings {
+    let (writers, concurrent_token_batches) = match database {
+        Database::Sqlite(_) => (Writers::ThisProcessOnly, 1),
+        Database::Postgres(_) => (
+            Writers::Shared,
+            (settings.database_max_connections / 2).max(1),
+        ),
+    };
+    ThroughputSettings {
+        writers,
+        cache_rows: settings.cache_rows,
+        audit: BatchPolicy {
+            max_delay: Duration::from_millis(settings.audit_flush_interval_ms),
+            ..BatchPolicy::default()
+        },
+        concurrent_token_batches,
+    }
 }
 
 /// Forgets expired idempotency keys every ten minutes, for as long as the runtime runs.
@@ -197,35 +206,19 @@ async fn start_listening(
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let storage = ArtifactStorage::from_settings(&settings, clock.clone())?;
-    let repositories = database.repositories();
-    let audit = BatchedAudit::start(
-        repositories.audit.clone(),
-        BatchPolicy {
-            max_delay: Duration::from_millis(settings.audit_flush_interval_ms),
-            ..BatchPolicy::default()
-        },
+    let stack = wrap_for_production(
+        database.repositories(),
+        throughput_settings(&database, &settings),
     );
+    let cache_feed = feed_cache(&database, stack.invalidator);
     let pepper = settings.api_key_pepper.clone().map(String::into_bytes);
     let ports = Ports {
-        customers: repositories.customers,
-        api_keys: repositories.api_keys,
-        audit: Arc::new(audit.clone()),
-        idempotency: repositories.idempotency,
-        releases: repositories.releases,
-        artifacts: repositories.artifacts,
-        entitlements: repositories.entitlements,
-        download_tokens: grouped_token_writes(
-            &database,
-            repositories.download_tokens,
-            settings.database_max_connections,
-        ),
+        repositories: stack.repositories,
         objects: storage.store.clone(),
-        health: repositories.health,
         clock,
         secrets: Arc::new(OsSecrets::new()),
         hasher: Arc::new(Argon2Hasher::new(pepper)),
     };
-    let (ports, cache_feed) = with_read_cache(&database, ports, settings.cache_rows);
     let limits = Limits {
         download_token_max_ttl_seconds: settings.download_token_ttl_seconds,
         presign_expires_seconds: settings.presign_expires_seconds,
@@ -261,7 +254,7 @@ async fn start_listening(
         addr,
         handle: server.handle(),
         server,
-        audit,
+        audit: stack.audit,
         cache_feed,
     })
 }

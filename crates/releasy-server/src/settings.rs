@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
+use releasy_storage_s3::S3Config;
 use releasy_store_diesel::DatabaseUrl;
 use serde::Deserialize;
 
@@ -36,34 +37,6 @@ pub enum LogFormat {
     Human,
     /// One JSON object per line.
     Json,
-}
-
-/// S3-compatible artifact storage.
-#[derive(Clone, PartialEq, Eq)]
-pub struct S3Settings {
-    /// Bucket.
-    pub bucket: String,
-    /// Region.
-    pub region: String,
-    /// Custom endpoint (MinIO and friends).
-    pub endpoint: Option<String>,
-    /// Access key id.
-    pub access_key: String,
-    /// Secret access key.
-    pub secret_key: String,
-    /// Path-style addressing.
-    pub path_style: bool,
-}
-
-impl std::fmt::Debug for S3Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Settings")
-            .field("bucket", &self.bucket)
-            .field("region", &self.region)
-            .field("endpoint", &self.endpoint)
-            .field("path_style", &self.path_style)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Operator JWT verification.
@@ -109,7 +82,7 @@ pub struct Settings {
     /// Base of the URLs this server hands out.
     pub public_base_url: String,
     /// S3 storage, when configured (otherwise the embedded filesystem store).
-    pub s3: Option<S3Settings>,
+    pub s3: Option<S3Config>,
     /// Lifetime of presigned URLs.
     pub presign_expires_seconds: i64,
     /// Signs the embedded store's URLs; generated into the data directory when unset.
@@ -402,7 +375,7 @@ fn s3(
     access_key: Option<String>,
     secret_key: Option<String>,
     path_style: Option<String>,
-) -> Result<Option<S3Settings>, ConfigError> {
+) -> Result<Option<S3Config>, ConfigError> {
     let (bucket, region, endpoint, access_key, secret_key) = (
         text(bucket),
         text(region),
@@ -439,7 +412,7 @@ fn s3(
     else {
         return Ok(None);
     };
-    Ok(Some(S3Settings {
+    Ok(Some(S3Config {
         bucket,
         region,
         endpoint,

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use actix_web::web;
 use releasy_domain::ports::{Clock, ObjectStore};
-use releasy_storage_fs::{FsObjectStore, SigningKey};
-use releasy_storage_s3::{S3Config, S3ObjectStore};
+use releasy_storage_fs::{FsObjectStore, FsStoreError, SigningKey, SigningKeyError};
+use releasy_storage_s3::{S3ConfigError, S3ObjectStore};
 
 use crate::settings::Settings;
 
@@ -17,8 +17,17 @@ pub const OBJECTS_DIR: &str = "objects";
 
 /// The artifact store could not be set up.
 #[derive(Debug, thiserror::Error)]
-#[error("artifact storage: {0}")]
-pub struct StorageError(String);
+pub enum StorageError {
+    /// The S3 settings cannot be used.
+    #[error("the S3 artifact store cannot be set up")]
+    S3(#[source] S3ConfigError),
+    /// The embedded store's signing key could not be loaded, made or accepted.
+    #[error("the embedded artifact store's signing key cannot be used")]
+    SigningKey(#[source] SigningKeyError),
+    /// The embedded store could not be opened in the data directory.
+    #[error("the embedded artifact store cannot be opened")]
+    Embedded(#[source] FsStoreError),
+}
 
 /// The chosen store, and the routes it needs mounted (the embedded store serves its own
 /// presigned URLs).
@@ -44,15 +53,7 @@ impl ArtifactStorage {
     /// hold the embedded store.
     pub fn from_settings(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, StorageError> {
         if let Some(s3) = &settings.s3 {
-            let store = S3ObjectStore::new(S3Config {
-                bucket: s3.bucket.clone(),
-                region: s3.region.clone(),
-                endpoint: s3.endpoint.clone(),
-                access_key: s3.access_key.clone(),
-                secret_key: s3.secret_key.clone(),
-                path_style: s3.path_style,
-            })
-            .map_err(|e| StorageError(e.to_string()))?;
+            let store = S3ObjectStore::new(s3.clone()).map_err(StorageError::S3)?;
             tracing::info!(bucket = %s3.bucket, endpoint = ?s3.endpoint, "artifacts stored in S3");
             return Ok(Self {
                 store: Arc::new(store),
@@ -63,10 +64,10 @@ impl ArtifactStorage {
             Some(secret) => SigningKey::from_secret(secret.clone()),
             None => SigningKey::load_or_generate(settings.data_dir.join(SIGNING_KEY_FILE)),
         }
-        .map_err(|e| StorageError(e.to_string()))?;
+        .map_err(StorageError::SigningKey)?;
         let root = settings.data_dir.join(OBJECTS_DIR);
         let store = FsObjectStore::new(root.clone(), settings.public_base_url.clone(), key)
-            .map_err(|e| StorageError(e.to_string()))?
+            .map_err(StorageError::Embedded)?
             .with_clock(clock);
         tracing::info!(path = %root.display(), "artifacts stored on local disk (embedded store)");
         let store = Arc::new(store);

@@ -20,3 +20,37 @@ pub fn init(level: tracing::Level, format: LogFormat) {
             .try_init(),
     };
 }
+
+/// Shows an error followed by each of its causes: `outer: cause: root cause`.
+#[derive(Debug)]
+pub struct WithCauses<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for WithCauses<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(err) = cause {
+            write!(f, ": {err}")?;
+            cause = err.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WithCauses;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("database migration failed")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn every_cause_is_shown_in_order() {
+        let err = Outer(std::io::Error::other("connection refused"));
+        assert_eq!(
+            WithCauses(&err).to_string(),
+            "database migration failed: connection refused"
+        );
+    }
+}

@@ -1,4 +1,5 @@
-//! Translation of diesel and pool errors into the ports' [`RepoError`].
+//! Translation of diesel and pool errors into the ports' [`RepoError`], and the errors
+//! of setting a database up.
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use releasy_domain::ports::RepoError;
@@ -39,4 +40,31 @@ pub(crate) fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> Re
         table,
         detail: detail.to_string(),
     })
+}
+
+/// The database could not be set up. Each variant keeps its cause as its `source`.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The folder of a SQLite database file could not be created.
+    #[error("cannot create the database folder {path}")]
+    CreateFolder {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The connection pool could not be built.
+    #[error("cannot build the database connection pool")]
+    Pool(#[source] deadpool::managed::BuildError),
+    /// Migrations could not be applied (or reverted): the database was out of reach or
+    /// a migration failed.
+    #[error("database migration failed")]
+    Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl SetupError {
+    /// A migration failure caused by `cause`.
+    pub(crate) fn migration(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Migration(cause.into())
+    }
 }

@@ -10,17 +10,13 @@
 
 #![warn(missing_docs)]
 
-mod audit_batcher;
-#[cfg(feature = "bulk-seed")]
-pub mod bulk;
 mod change_feed;
 mod error;
 mod postgres;
 mod repos;
-mod rows;
+pub mod rows;
 pub mod schema;
 mod sqlite;
-mod token_batcher;
 mod url;
 mod wal_checkpointer;
 
@@ -29,26 +25,14 @@ use std::sync::Arc;
 use releasy_domain::ports::{
     ApiKeyRepository, ArtifactRepository, AuditRepository, CustomerRepository,
     DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,
-    ReleaseRepository,
+    ReleaseRepository, Repositories,
 };
 
-pub use audit_batcher::{BatchPolicy, BatchedAudit, FlushError};
 pub use change_feed::{ChangeEvent, ChangeFeedHandle};
+pub use error::SetupError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-pub use token_batcher::GroupedTokenWrites;
 pub use url::{DatabaseUrl, InvalidDatabaseUrl};
-
-/// The store could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The connection pool could not be built.
-    #[error("database pool: {0}")]
-    Pool(String),
-    /// Migrations could not be applied.
-    #[error("database migration: {0}")]
-    Migration(String),
-}
 
 /// An open database of either backend.
 #[derive(Debug, Clone)]
@@ -59,35 +43,12 @@ pub enum Database {
     Sqlite(SqliteStore),
 }
 
-/// The repository ports of one database.
-#[derive(Debug, Clone)]
-pub struct Repositories {
-    /// Customers.
-    pub customers: Arc<dyn CustomerRepository>,
-    /// API keys.
-    pub api_keys: Arc<dyn ApiKeyRepository>,
-    /// The audit trail.
-    pub audit: Arc<dyn AuditRepository>,
-    /// Idempotency records.
-    pub idempotency: Arc<dyn IdempotencyRepository>,
-    /// Releases.
-    pub releases: Arc<dyn ReleaseRepository>,
-    /// Artifacts.
-    pub artifacts: Arc<dyn ArtifactRepository>,
-    /// Entitlements.
-    pub entitlements: Arc<dyn EntitlementRepository>,
-    /// Download tokens.
-    pub download_tokens: Arc<dyn DownloadTokenRepository>,
-    /// Readiness.
-    pub health: Arc<dyn HealthProbe>,
-}
-
 impl Database {
     /// Opens a pool of at most `max_connections` to `url` (no connection is made yet).
     ///
     /// # Errors
-    /// [`StoreError::Pool`] when the pool cannot be built.
-    pub fn open(url: &DatabaseUrl, max_connections: usize) -> Result<Self, StoreError> {
+    /// [`SetupError`] when the pool (or a SQLite file's folder) cannot be made.
+    pub fn open(url: &DatabaseUrl, max_connections: usize) -> Result<Self, SetupError> {
         match url {
             DatabaseUrl::Postgres(url) => {
                 PgStore::connect(url, max_connections).map(Self::Postgres)
@@ -102,8 +63,8 @@ impl Database {
     /// Applies pending migrations (PostgreSQL: under an advisory lock).
     ///
     /// # Errors
-    /// [`StoreError::Migration`] when the database is unreachable or a migration fails.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    /// [`SetupError::Migration`] when the database is unreachable or a migration fails.
+    pub async fn migrate(&self) -> Result<(), SetupError> {
         match self {
             Self::Postgres(store) => store.migrate().await,
             Self::Sqlite(store) => store.migrate().await,
@@ -113,8 +74,8 @@ impl Database {
     /// Reverts every migration.
     ///
     /// # Errors
-    /// [`StoreError::Migration`] when a down migration fails.
-    pub async fn revert_all_migrations(&self) -> Result<(), StoreError> {
+    /// [`SetupError::Migration`] when a down migration fails.
+    pub async fn revert_all_migrations(&self) -> Result<(), SetupError> {
         match self {
             Self::Postgres(store) => store.revert_all_migrations().await,
             Self::Sqlite(store) => store.revert_all_migrations().await,

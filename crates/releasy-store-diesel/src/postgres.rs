@@ -12,8 +12,7 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use releasy_domain::ports::RepoError;
 
-use crate::StoreError;
-use crate::error::pool_error;
+use crate::error::{SetupError, pool_error};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
@@ -40,8 +39,8 @@ impl PgStore {
     /// lazily; call [`PgStore::migrate`] to reach the database once.
     ///
     /// # Errors
-    /// [`StoreError::Pool`] when the pool cannot be built.
-    pub fn connect(url: &str, max_connections: usize) -> Result<Self, StoreError> {
+    /// [`SetupError::Pool`] when the pool cannot be built.
+    pub fn connect(url: &str, max_connections: usize) -> Result<Self, SetupError> {
         let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
         let pool = Pool::builder(manager)
             .max_size(max_connections)
@@ -50,7 +49,7 @@ impl PgStore {
             .recycle_timeout(Some(Duration::from_secs(5)))
             .runtime(deadpool::Runtime::Tokio1)
             .build()
-            .map_err(|e| StoreError::Pool(e.to_string()))?;
+            .map_err(SetupError::Pool)?;
         Ok(Self {
             pool,
             url: url.to_owned(),
@@ -61,44 +60,44 @@ impl PgStore {
     /// together apply each migration once.
     ///
     /// # Errors
-    /// [`StoreError::Migration`] when the database cannot be reached or a migration fails.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    /// [`SetupError::Migration`] when the database cannot be reached or a migration fails.
+    pub async fn migrate(&self) -> Result<(), SetupError> {
         let url = self.url.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+        tokio::task::spawn_blocking(move || -> Result<(), SetupError> {
             let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
-                .map_err(|e| StoreError::Migration(e.to_string()))?;
+                .map_err(SetupError::migration)?;
             let lock = format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})");
             diesel::sql_query(lock)
                 .execute(&mut conn)
-                .map_err(|e| StoreError::Migration(e.to_string()))?;
+                .map_err(SetupError::migration)?;
             let applied = conn
                 .run_pending_migrations(MIGRATIONS)
                 .map(|_| ())
-                .map_err(|e| StoreError::Migration(e.to_string()));
+                .map_err(SetupError::migration);
             let unlock = format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})");
             // Closing the connection releases the lock too; unlocking explicitly is tidier.
             let _ = diesel::sql_query(unlock).execute(&mut conn);
             applied
         })
         .await
-        .map_err(|e| StoreError::Migration(e.to_string()))?
+        .map_err(SetupError::migration)?
     }
 
     /// Reverts every migration (for the migration round-trip test).
     ///
     /// # Errors
-    /// [`StoreError::Migration`] when a down migration fails.
-    pub async fn revert_all_migrations(&self) -> Result<(), StoreError> {
+    /// [`SetupError::Migration`] when a down migration fails.
+    pub async fn revert_all_migrations(&self) -> Result<(), SetupError> {
         let url = self.url.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+        tokio::task::spawn_blocking(move || -> Result<(), SetupError> {
             let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
-                .map_err(|e| StoreError::Migration(e.to_string()))?;
+                .map_err(SetupError::migration)?;
             conn.revert_all_migrations(MIGRATIONS)
                 .map(|_| ())
-                .map_err(|e| StoreError::Migration(e.to_string()))
+                .map_err(SetupError::migration)
         })
         .await
-        .map_err(|e| StoreError::Migration(e.to_string()))?
+        .map_err(SetupError::migration)?
     }
 
     pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, RepoError> {

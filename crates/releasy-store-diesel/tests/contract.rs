@@ -1,22 +1,11 @@
 //! The repository contract suite (`releasy_testkit::contract`) against every store:
-//! the in-memory fakes, SQLite on a file and in memory, and PostgreSQL.
+//! the in-memory fakes, SQLite on a file and in memory, and PostgreSQL. The same suite
+//! runs through the production wrapping in `releasy-throughput`'s tests.
 
-use releasy_store_diesel::{Database, DatabaseUrl, Repositories};
-use releasy_testkit::contract::{ContractPorts, run_all};
+use releasy_domain::ports::Repositories;
+use releasy_store_diesel::{Database, DatabaseUrl};
+use releasy_testkit::contract::run_all;
 use releasy_testkit::{TestPostgres, TestSqlite};
-
-fn ports(repos: Repositories) -> ContractPorts {
-    ContractPorts {
-        customers: repos.customers,
-        api_keys: repos.api_keys,
-        audit: repos.audit,
-        idempotency: repos.idempotency,
-        releases: repos.releases,
-        artifacts: repos.artifacts,
-        entitlements: repos.entitlements,
-        download_tokens: repos.download_tokens,
-    }
-}
 
 async fn migrated(url: &DatabaseUrl, max_connections: usize) -> Database {
     let db = Database::open(url, max_connections).expect("the pool is built");
@@ -26,25 +15,25 @@ async fn migrated(url: &DatabaseUrl, max_connections: usize) -> Database {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_memory_ports_honour_the_contract() {
-    run_all(ContractPorts::in_memory()).await;
+    run_all(Repositories::in_memory()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_file_honours_the_contract() {
     let sqlite = TestSqlite::create();
     let db = migrated(&DatabaseUrl::sqlite_file(sqlite.path()), 5).await;
-    run_all(ports(db.repositories())).await;
+    run_all(db.repositories()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_honours_the_contract() {
     let postgres = TestPostgres::create().await;
     let db = migrated(&DatabaseUrl::Postgres(postgres.url().to_owned()), 5).await;
-    run_all(ports(db.repositories())).await;
+    run_all(db.repositories()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_memory_honours_the_contract() {
     let db = migrated(&DatabaseUrl::SqliteMemory, 5).await;
-    run_all(ports(db.repositories())).await;
+    run_all(db.repositories()).await;
 }

@@ -12,11 +12,12 @@
 //!   in-memory fakes) can be run against.
 //!
 //! ```no_run
-//! use releasy_testkit::contract::{ContractPorts, run_all};
+//! use releasy_domain::ports::Repositories;
+//! use releasy_testkit::contract::run_all;
 //!
 //! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 //! async fn in_memory_ports_honour_the_contract() {
-//!     run_all(ContractPorts::in_memory()).await;
+//!     run_all(Repositories::in_memory()).await;
 //! }
 //! ```
 #![warn(missing_docs)]
@@ -25,6 +26,6 @@ pub mod contract;
 mod postgres;
 mod sqlite;
 
-pub use contract::{ContractPorts, run_all};
+pub use contract::run_all;
 pub use postgres::{DEFAULT_POSTGRES_URL, POSTGRES_URL_ENV, TestPostgres, admin_url};
 pub use sqlite::TestSqlite;

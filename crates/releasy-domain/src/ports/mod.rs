@@ -9,6 +9,7 @@ mod errors;
 mod object_store;
 mod operator_tokens;
 mod repositories;
+mod repository_set;
 mod secrets;
 
 pub use clock::{Clock, SystemClock};
@@ -20,4 +21,5 @@ pub use repositories::{
     DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,
     ReleaseRepository,
 };
+pub use repository_set::Repositories;
 pub use secrets::{KeyHasher, SecretGenerator};

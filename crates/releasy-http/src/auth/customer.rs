@@ -49,8 +49,8 @@ impl<S: RequiredScope> FromRequest for CustomerKey<S> {
 /// Authenticates a presented customer key and checks it carries `scope`.
 ///
 /// The check runs on its own task, so it finishes even when actix drops this extractor
-/// because a sibling failed (a bad JSON body, say): every attempt is audited, and a
-/// SQLite query is never abandoned midway (see [`crate::run_to_completion`]).
+/// because a sibling failed (a bad JSON body, say, answered at once with a 400): every
+/// attempt that reached the server with a key is decided and audited.
 pub(crate) async fn authenticate(
     state: &AppState,
     presented: Option<&str>,

@@ -66,7 +66,7 @@ release_repository!(
 release_repository!(
     SqliteStore,
     diesel::sqlite::Sqlite,
-    crate::sqlite::SqliteConn::immediate_transaction
+    crate::sqlite::immediate_transaction
 );
 artifact_repository!(PgStore);
 artifact_repository!(SqliteStore);

@@ -8,17 +8,19 @@ use super::{parse_id, ts};
 use crate::error::corrupt;
 use crate::schema::artifacts;
 
+/// A row of `artifacts`, built from the domain value with `From` (and read back with
+/// `TryFrom`, which applies the domain's rules).
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = artifacts)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
-pub(crate) struct ArtifactRow {
-    pub id: String,
-    pub release_id: String,
-    pub object_key: String,
-    pub checksum: String,
-    pub size: i64,
-    pub platform: String,
-    pub created_at: i64,
+pub struct ArtifactRow {
+    pub(crate) id: String,
+    pub(crate) release_id: String,
+    pub(crate) object_key: String,
+    pub(crate) checksum: String,
+    pub(crate) size: i64,
+    pub(crate) platform: String,
+    pub(crate) created_at: i64,
 }
 
 impl From<&Artifact> for ArtifactRow {

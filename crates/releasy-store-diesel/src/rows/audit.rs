@@ -9,16 +9,18 @@ use super::{parse_id, ts};
 use crate::error::corrupt;
 use crate::schema::audit_events;
 
+/// A row of `audit_events`, built from the domain value with `From` (and read back with
+/// `TryFrom`, which applies the domain's rules).
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
-pub(crate) struct AuditEventRow {
-    pub id: String,
-    pub customer_id: Option<String>,
-    pub actor: String,
-    pub event: String,
-    pub payload: String,
-    pub created_at: i64,
+pub struct AuditEventRow {
+    pub(crate) id: String,
+    pub(crate) customer_id: Option<String>,
+    pub(crate) actor: String,
+    pub(crate) event: String,
+    pub(crate) payload: String,
+    pub(crate) created_at: i64,
 }
 
 impl From<&AuditEvent> for AuditEventRow {

@@ -9,15 +9,17 @@ use super::{parse_id, ts};
 use crate::error::corrupt;
 use crate::schema::customers;
 
+/// A row of `customers`, built from the domain value with `From` (and read back with
+/// `TryFrom`, which applies the domain's rules).
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = customers)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
-pub(crate) struct CustomerRow {
-    pub id: String,
-    pub name: String,
-    pub plan: Option<String>,
-    pub created_at: i64,
-    pub suspended_at: Option<i64>,
+pub struct CustomerRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) plan: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) suspended_at: Option<i64>,
 }
 
 impl From<&Customer> for CustomerRow {

@@ -11,17 +11,19 @@ use super::{parse_id, ts};
 use crate::error::corrupt;
 use crate::schema::download_tokens;
 
+/// A row of `download_tokens`, built from the domain value with `From` (and read back with
+/// `TryFrom`, which applies the domain's rules).
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = download_tokens)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
-pub(crate) struct DownloadTokenRow {
-    pub id: String,
-    pub token_hash: String,
-    pub artifact_id: String,
-    pub customer_id: String,
-    pub purpose: Option<String>,
-    pub created_at: i64,
-    pub expires_at: i64,
+pub struct DownloadTokenRow {
+    pub(crate) id: String,
+    pub(crate) token_hash: String,
+    pub(crate) artifact_id: String,
+    pub(crate) customer_id: String,
+    pub(crate) purpose: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: i64,
 }
 
 impl From<&DownloadToken> for DownloadTokenRow {

@@ -10,17 +10,19 @@ use super::{parse_id, ts};
 use crate::error::corrupt;
 use crate::schema::entitlements;
 
+/// A row of `entitlements`, built from the domain value with `From` (and read back with
+/// `TryFrom`, which applies the domain's rules).
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = entitlements)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
-pub(crate) struct EntitlementRow {
-    pub id: String,
-    pub customer_id: String,
-    pub product: String,
-    pub starts_at: i64,
-    pub ends_at: Option<i64>,
-    pub metadata: Option<String>,
-    pub created_at: i64,
+pub struct EntitlementRow {
+    pub(crate) id: String,
+    pub(crate) customer_id: String,
+    pub(crate) product: String,
+    pub(crate) starts_at: i64,
+    pub(crate) ends_at: Option<i64>,
+    pub(crate) metadata: Option<String>,
+    pub(crate) created_at: i64,
 }
 
 /// How the metadata object is stored: as JSON text.

@@ -1,5 +1,8 @@
 //! Row structs and their conversions to and from domain types, one table per module.
 //! Rows hold plain column values; only the conversions know the domain's rules.
+//!
+//! The rows of the large tables are public so that a bulk loader (the benchmark
+//! seeder) writes exactly what the repositories would.
 
 mod api_keys;
 mod artifacts;
@@ -11,13 +14,15 @@ mod idempotency;
 mod releases;
 
 pub(crate) use api_keys::{ApiKeyRow, CandidateRow, candidate};
-pub(crate) use artifacts::ArtifactRow;
-pub(crate) use audit::AuditEventRow;
-pub(crate) use customers::CustomerRow;
-pub(crate) use download_tokens::{DownloadTokenRow, GrantRow, grant};
-pub(crate) use entitlements::{EntitlementChangeset, EntitlementRow};
+pub use artifacts::ArtifactRow;
+pub use audit::AuditEventRow;
+pub use customers::CustomerRow;
+pub use download_tokens::DownloadTokenRow;
+pub(crate) use download_tokens::{GrantRow, grant};
+pub(crate) use entitlements::EntitlementChangeset;
+pub use entitlements::EntitlementRow;
 pub(crate) use idempotency::{COMPLETED, IN_PROGRESS, IdempotencyRow};
-pub(crate) use releases::ReleaseRow;
+pub use releases::ReleaseRow;
 
 use releasy_domain::Timestamp;
 use releasy_domain::ports::RepoError;

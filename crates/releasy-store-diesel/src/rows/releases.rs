@@ -9,16 +9,18 @@ use super::{parse_id, ts};
 use crate::error::corrupt;
 use crate::schema::releases;
 
+/// A row of `releases`, built from the domain value with `From` (and read back with
+/// `TryFrom`, which applies the domain's rules).
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = releases)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
-pub(crate) struct ReleaseRow {
-    pub id: String,
-    pub product: String,
-    pub version: String,
-    pub status: String,
-    pub created_at: i64,
-    pub published_at: Option<i64>,
+pub struct ReleaseRow {
+    pub(crate) id: String,
+    pub(crate) product: String,
+    pub(crate) version: String,
+    pub(crate) status: String,
+    pub(crate) created_at: i64,
+    pub(crate) published_at: Option<i64>,
 }
 
 impl From<&Release> for ReleaseRow {

@@ -13,9 +13,10 @@
 //!
 //! ```no_run
 //! # async fn demo() {
-//! use releasy_testkit::contract::{ContractPorts, run_all};
+//! use releasy_domain::ports::Repositories;
+//! use releasy_testkit::contract::run_all;
 //!
-//! run_all(ContractPorts::in_memory()).await;
+//! run_all(Repositories::in_memory()).await;
 //! # }
 //! ```
 
@@ -32,62 +33,14 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use releasy_domain::customer::{Customer, CustomerName, Plan};
-use releasy_domain::memory::{
-    InMemoryApiKeys, InMemoryAudit, InMemoryCustomers, InMemoryEntitlements, InMemoryIdempotency,
-    InMemoryReleases,
-};
-use releasy_domain::ports::{
-    ApiKeyRepository, ArtifactRepository, AuditRepository, CustomerRepository,
-    DownloadTokenRepository, EntitlementRepository, IdempotencyRepository, ReleaseRepository,
-    RepoError,
-};
+use releasy_domain::ports::{CustomerRepository, RepoError, Repositories};
 use releasy_domain::{CustomerId, Timestamp};
 
-/// The ports the contract suite checks, all over one store.
-#[derive(Debug, Clone)]
-pub struct ContractPorts {
-    /// Customers (also used to create the owners of API keys, entitlements and download
-    /// tokens).
-    pub customers: Arc<dyn CustomerRepository>,
-    /// API keys; must see the customers of `customers`.
-    pub api_keys: Arc<dyn ApiKeyRepository>,
-    /// The audit trail.
-    pub audit: Arc<dyn AuditRepository>,
-    /// Idempotency records.
-    pub idempotency: Arc<dyn IdempotencyRepository>,
-    /// Releases.
-    pub releases: Arc<dyn ReleaseRepository>,
-    /// Artifacts; must be over the store of `releases`.
-    pub artifacts: Arc<dyn ArtifactRepository>,
-    /// Entitlements; must see the customers of `customers`.
-    pub entitlements: Arc<dyn EntitlementRepository>,
-    /// Download tokens; must join to `artifacts`, `releases` and `customers`.
-    pub download_tokens: Arc<dyn DownloadTokenRepository>,
-}
-
-impl ContractPorts {
-    /// The in-memory fakes of `releasy_domain::memory`, wired together.
-    pub fn in_memory() -> Self {
-        let customers = Arc::new(InMemoryCustomers::default());
-        let releases = Arc::new(InMemoryReleases::new(customers.clone()));
-        Self {
-            api_keys: Arc::new(InMemoryApiKeys::new(customers.clone())),
-            customers,
-            audit: Arc::new(InMemoryAudit::default()),
-            idempotency: Arc::new(InMemoryIdempotency::default()),
-            artifacts: releases.clone(),
-            download_tokens: releases.clone(),
-            releases,
-            entitlements: Arc::new(InMemoryEntitlements::default()),
-        }
-    }
-}
-
-/// Runs every check of the suite against `ports`.
+/// Runs every check of the suite against `ports`, the repositories of one store.
 ///
 /// # Panics
 /// On the first check that fails, with a message naming the broken promise.
-pub async fn run_all(ports: ContractPorts) {
+pub async fn run_all(ports: Repositories) {
     customers::run_all(ports.customers.clone()).await;
     api_keys::run_all(ports.api_keys.clone(), ports.customers.clone()).await;
     audit::run_all(ports.audit.clone()).await;

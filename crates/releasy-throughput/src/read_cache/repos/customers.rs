@@ -8,8 +8,8 @@ use releasy_domain::customer::{Customer, CustomerFilter, CustomerUpdate};
 use releasy_domain::pagination::{CursorPage, PageLimit, PageStart};
 use releasy_domain::ports::{CustomerRepository, RepoError};
 
-use crate::coherence::{Generations, Table};
-use crate::entries::Entries;
+use crate::read_cache::coherence::{Generations, Table};
+use crate::read_cache::entries::Entries;
 
 const TABLES: &[Table] = &[Table::Customers];
 

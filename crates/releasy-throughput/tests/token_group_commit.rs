@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
-//! `GroupedTokenWrites` and `insert_many` on SQLite (a file) and PostgreSQL: concurrent
+//! `TokenGroupCommit` and `insert_many` on SQLite (a file) and PostgreSQL: concurrent
 //! inserts are committed together and each caller gets its own result; `insert_many`
 //! stores all or none.
 
@@ -13,8 +13,9 @@ use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::{DownloadTokenRepository, RepoError};
 use releasy_domain::release::{Product, Release, ReleaseStatus, Version};
 use releasy_domain::{ArtifactId, CustomerId, DownloadTokenId, ReleaseId, Timestamp};
-use releasy_store_diesel::{Database, DatabaseUrl, GroupedTokenWrites};
+use releasy_store_diesel::{Database, DatabaseUrl};
 use releasy_testkit::{TestPostgres, TestSqlite};
+use releasy_throughput::TokenGroupCommit;
 use tokio::sync::{Notify, watch};
 
 const T0: i64 = 1_735_312_000;
@@ -192,7 +193,7 @@ impl DownloadTokenRepository for Gated {
 }
 
 fn spawn_insert(
-    repo: &GroupedTokenWrites,
+    repo: &TokenGroupCommit,
     token: &DownloadToken,
 ) -> tokio::task::JoinHandle<Result<(), RepoError>> {
     let (repo, token) = (repo.clone(), token.clone());
@@ -207,7 +208,7 @@ async fn insert_as_one_batch(
     first: &DownloadToken,
     rest: &[DownloadToken],
 ) -> (Result<(), RepoError>, Vec<Result<(), RepoError>>) {
-    let grouped = GroupedTokenWrites::start(gated.clone());
+    let grouped = TokenGroupCommit::start(gated.clone());
     let first = spawn_insert(&grouped, first);
     gated.entered.notified().await;
     let rest: Vec<_> = rest.iter().map(|t| spawn_insert(&grouped, t)).collect();
@@ -224,7 +225,7 @@ async fn insert_as_one_batch(
 
 async fn concurrent_inserts_are_all_committed(fixture: Fixture) {
     let (gated, _gate) = Gated::new(fixture.tokens.clone(), true);
-    let grouped = GroupedTokenWrites::start(gated.clone());
+    let grouped = TokenGroupCommit::start(gated.clone());
     let tokens: Vec<_> = (0..200).map(|_| fixture.token()).collect();
     let tasks: Vec<_> = tokens.iter().map(|t| spawn_insert(&grouped, t)).collect();
     for task in tasks {
@@ -351,7 +352,7 @@ async fn insert_many_is_all_or_none(fixture: Fixture) {
     }
 
     // Through the batcher, `insert_many` is the store's own.
-    let grouped = GroupedTokenWrites::start(tokens.clone());
+    let grouped = TokenGroupCommit::start(tokens.clone());
     let result = grouped.insert_many(&spoiled).await;
     assert!(
         matches!(result, Err(RepoError::MissingReference)),
@@ -456,7 +457,7 @@ async fn postgres_a_value_the_database_rejects_fails_alone() {
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_batches_written_concurrently_commit_every_token() {
     let fixture = Fixture::postgres().await;
-    let grouped = GroupedTokenWrites::with_concurrent_batches(fixture.tokens.clone(), 3);
+    let grouped = TokenGroupCommit::with_concurrent_batches(fixture.tokens.clone(), 3);
     let mut tokens: Vec<_> = (0..300).map(|_| fixture.token()).collect();
     let bad = DownloadToken {
         artifact_id: releasy_domain::ArtifactId::generate(),

@@ -1,13 +1,11 @@
-//! # releasy-cache
+//! The read cache: decorators over the repository ports that answer the hot reads from
+//! memory and never answer with data a write has replaced.
 //!
-//! A read cache in front of Releasy's repository ports. The requests customers' CI
-//! jobs send all day (authenticate a key, list entitled releases, issue and resolve
-//! download tokens) read rows that change rarely; this crate answers those reads from
-//! memory and never answers with data a write has replaced.
-//!
-//! Each decorator ([`ReadCache::customers`], [`ReadCache::api_keys`], ...) wraps a
-//! repository and implements the same port, so the domain's services run on it
-//! unchanged. Correctness rests on three rules:
+//! The requests customers' CI jobs send all day (authenticate a key, list entitled
+//! releases, issue and resolve download tokens) read rows that change rarely. Each
+//! decorator ([`ReadCache::customers`], [`ReadCache::api_keys`], ...) wraps a repository
+//! and implements the same port, so the domain's services run on it unchanged.
+//! Correctness rests on three rules:
 //!
 //! * **Rows, not decisions.** What is cached is what the database returned; every
 //!   rule (revocation, expiry, suspension, entitlement windows, publication) is still
@@ -24,7 +22,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use releasy_cache::ReadCache;
+//! use releasy_throughput::read_cache::ReadCache;
 //! use releasy_domain::memory::InMemoryCustomers;
 //! use releasy_domain::ports::CustomerRepository;
 //!
@@ -35,18 +33,15 @@
 //! # let _ = customers;
 //! ```
 
-#![warn(missing_docs)]
-
 mod coherence;
 mod entries;
 mod repos;
 
 use std::sync::Arc;
 
-use releasy_domain::Ports;
 use releasy_domain::ports::{
     ApiKeyRepository, ArtifactRepository, CustomerRepository, DownloadTokenRepository,
-    EntitlementRepository, ReleaseRepository,
+    EntitlementRepository, ReleaseRepository, Repositories,
 };
 
 pub use coherence::Table;
@@ -83,17 +78,17 @@ impl ReadCache {
         }
     }
 
-    /// `ports` with every repository this cache knows wrapped in its decorator; the
+    /// `repos` with every repository this cache knows wrapped in its decorator; the
     /// others (audit, idempotency, health) are left as they are.
-    pub fn wrap(&self, ports: Ports) -> Ports {
-        Ports {
-            customers: self.customers(ports.customers),
-            api_keys: self.api_keys(ports.api_keys),
-            releases: self.releases(ports.releases),
-            artifacts: self.artifacts(ports.artifacts),
-            entitlements: self.entitlements(ports.entitlements),
-            download_tokens: self.download_tokens(ports.download_tokens),
-            ..ports
+    pub fn wrap(&self, repos: Repositories) -> Repositories {
+        Repositories {
+            customers: self.customers(repos.customers),
+            api_keys: self.api_keys(repos.api_keys),
+            releases: self.releases(repos.releases),
+            artifacts: self.artifacts(repos.artifacts),
+            entitlements: self.entitlements(repos.entitlements),
+            download_tokens: self.download_tokens(repos.download_tokens),
+            ..repos
         }
     }
 

@@ -7,7 +7,7 @@ use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use releasy_domain::ports::RepoError;
 
-use crate::coherence::{Generations, Table};
+use crate::read_cache::coherence::{Generations, Table};
 
 /// An answer and the stamp of the generations it was read at.
 #[derive(Debug, Clone)]

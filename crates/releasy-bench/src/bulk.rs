@@ -1,4 +1,4 @@
-//! Bulk seeding for benchmarks (feature `bulk-seed`): large, valid data sets written
+//! Bulk seeding for benchmarks: large, valid data sets written
 //! straight into a database in multi-row batches, far faster than through the API.
 //!
 //! Every row is built from the domain's own checked values (ids, names, products,
@@ -14,7 +14,7 @@
 //!   `synchronous = OFF` and foreign keys on, one transaction per batch, then a WAL
 //!   checkpoint. Run it while no server has the file open.
 //!
-//! The schema must exist already ([`crate::Database::migrate`]).
+//! The schema must exist already (`releasy_store_diesel::Database::migrate`).
 
 use std::sync::Arc;
 
@@ -33,11 +33,13 @@ use releasy_domain::{
 };
 use uuid::Uuid;
 
-use crate::DatabaseUrl;
-use crate::rows::{
+use releasy_store_diesel::DatabaseUrl;
+use releasy_store_diesel::rows::{
     ArtifactRow, AuditEventRow, CustomerRow, DownloadTokenRow, EntitlementRow, ReleaseRow,
 };
-use crate::schema::{artifacts, audit_events, customers, download_tokens, entitlements, releases};
+use releasy_store_diesel::schema::{
+    artifacts, audit_events, customers, download_tokens, entitlements, releases,
+};
 
 /// Rows per multi-row `INSERT` (PostgreSQL allows 65 535 bind parameters per statement;
 /// the widest row here has 7 columns).

@@ -32,19 +32,19 @@ struct BatchUnavailable(#[source] Arc<RepoError>);
 
 /// A [`DownloadTokenRepository`] that group-commits concurrent inserts to another one.
 #[derive(Debug, Clone)]
-pub struct GroupedTokenWrites {
+pub struct TokenGroupCommit {
     inner: Arc<dyn DownloadTokenRepository>,
     queue: mpsc::Sender<Request>,
 }
 
-impl GroupedTokenWrites {
+impl TokenGroupCommit {
     /// Starts the writer task on the current tokio runtime, writing one batch at a time
     /// (right for SQLite, which lets one writer in at a time anyway).
     pub fn start(inner: Arc<dyn DownloadTokenRepository>) -> Self {
         Self::with_concurrent_batches(inner, 1)
     }
 
-    /// Like [`GroupedTokenWrites::start`], with up to `concurrent_batches` batches being
+    /// Like [`TokenGroupCommit::start`], with up to `concurrent_batches` batches being
     /// written at once. On PostgreSQL a commit waits for its WAL flush; with one batch
     /// at a time every caller would wait for the previous batch's flush and then its
     /// own, while the database can flush several transactions together.
@@ -65,7 +65,7 @@ impl GroupedTokenWrites {
 }
 
 #[async_trait]
-impl DownloadTokenRepository for GroupedTokenWrites {
+impl DownloadTokenRepository for TokenGroupCommit {
     async fn insert(&self, token: &DownloadToken) -> Result<(), RepoError> {
         let (reply, result) = oneshot::channel();
         if self.queue.send((token.clone(), reply)).await.is_err() {
@@ -91,7 +91,7 @@ impl DownloadTokenRepository for GroupedTokenWrites {
     }
 }
 
-/// The writer task: runs until every [`GroupedTokenWrites`] is dropped, then lets the
+/// The writer task: runs until every [`TokenGroupCommit`] is dropped, then lets the
 /// batches in flight finish.
 async fn group_commit(
     inner: Arc<dyn DownloadTokenRepository>,
@@ -219,7 +219,7 @@ mod tests {
     }
 
     async fn insert_concurrently(
-        repo: &GroupedTokenWrites,
+        repo: &TokenGroupCommit,
         tokens: &[DownloadToken],
     ) -> Vec<Result<(), RepoError>> {
         let tasks: Vec<_> = tokens
@@ -240,7 +240,7 @@ mod tests {
     #[tokio::test]
     async fn a_lone_insert_is_written_at_once_as_a_batch_of_one() {
         let inner = Arc::new(Recording::default());
-        let grouped = GroupedTokenWrites::start(inner.clone());
+        let grouped = TokenGroupCommit::start(inner.clone());
         grouped.insert(&token("ok")).await.unwrap();
         assert_eq!(
             inner.stored.lock().unwrap().len(),
@@ -254,7 +254,7 @@ mod tests {
     #[tokio::test]
     async fn a_lone_insert_that_fails_gets_its_own_error_without_a_retry() {
         let inner = Arc::new(Recording::default());
-        let grouped = GroupedTokenWrites::start(inner.clone());
+        let grouped = TokenGroupCommit::start(inner.clone());
         assert!(matches!(
             grouped.insert(&token("bad")).await,
             Err(RepoError::MissingReference)
@@ -266,7 +266,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_inserts_share_batches() {
         let inner = Arc::new(Recording::default());
-        let grouped = GroupedTokenWrites::start(inner.clone());
+        let grouped = TokenGroupCommit::start(inner.clone());
         let tokens: Vec<_> = (0..200).map(|_| token("ok")).collect();
         for result in insert_concurrently(&grouped, &tokens).await {
             result.unwrap();
@@ -279,7 +279,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_batch_gives_each_caller_its_own_result() {
         let inner = Arc::new(Recording::default());
-        let grouped = GroupedTokenWrites::start(inner.clone());
+        let grouped = TokenGroupCommit::start(inner.clone());
         let mut tokens: Vec<_> = (0..50).map(|_| token("ok")).collect();
         tokens[25] = token("bad");
         let results = insert_concurrently(&grouped, &tokens).await;
@@ -320,7 +320,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unreachable_database_is_not_retried_token_by_token() {
         let inner = Arc::new(Outage::default());
-        let grouped = GroupedTokenWrites::start(inner.clone());
+        let grouped = TokenGroupCommit::start(inner.clone());
         let tokens: Vec<_> = (0..50).map(|_| token("ok")).collect();
         let results = insert_concurrently(&grouped, &tokens).await;
         assert!(
@@ -341,7 +341,7 @@ mod tests {
         let inner = Arc::new(Recording::default());
         let (queue, receiver) = mpsc::channel(1);
         drop(receiver);
-        let grouped = GroupedTokenWrites {
+        let grouped = TokenGroupCommit {
             inner: inner.clone(),
             queue,
         };

@@ -9,8 +9,8 @@ use releasy_domain::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
 use releasy_domain::ports::{ApiKeyRepository, RepoError};
 use releasy_domain::{ApiKeyId, Timestamp};
 
-use crate::coherence::{Generations, Table};
-use crate::entries::Entries;
+use crate::read_cache::coherence::{Generations, Table};
+use crate::read_cache::entries::Entries;
 
 /// A candidate carries its customer's suspension, so both tables decide it.
 const TABLES: &[Table] = &[Table::ApiKeys, Table::Customers];

@@ -3,7 +3,7 @@
 //! changed (whether or not the write reported success: a timed-out commit may still
 //! have happened).
 //!
-//! [`Entries`]: crate::entries::Entries
+//! [`Entries`]: crate::read_cache::entries::Entries
 
 mod api_keys;
 mod artifacts;

@@ -2,7 +2,7 @@
 //! background task writes them in batches (one transaction per batch), so a customer-key
 //! request costs no audit write of its own.
 //!
-//! Nothing is lost on a graceful shutdown ([`BatchedAudit::shutdown`] writes what is
+//! Nothing is lost on a graceful shutdown ([`AuditWriteBehind::shutdown`] writes what is
 //! queued), and reads see every event recorded before them: [`AuditRepository::list`]
 //! flushes the queue first. A crash can lose at most the events of the last
 //! `max_delay`.
@@ -72,7 +72,7 @@ type FlushRequest = oneshot::Sender<Result<(), String>>;
 /// only when a batch is full, on its `max_delay` tick, or for a flush, so a request does
 /// not cost a task wake-up of its own.
 #[derive(Debug, Clone)]
-pub struct BatchedAudit {
+pub struct AuditWriteBehind {
     inner: Arc<dyn AuditRepository>,
     queue: Arc<Queue>,
     policy: BatchPolicy,
@@ -84,7 +84,7 @@ pub struct BatchedAudit {
 #[error("audit events could not be written: {0}")]
 pub struct FlushError(String);
 
-impl BatchedAudit {
+impl AuditWriteBehind {
     /// Starts the background writer on the current tokio runtime.
     pub fn start(inner: Arc<dyn AuditRepository>, policy: BatchPolicy) -> Self {
         let queue = Arc::new(Queue::default());
@@ -125,7 +125,7 @@ impl BatchedAudit {
 }
 
 #[async_trait]
-impl AuditRepository for BatchedAudit {
+impl AuditRepository for AuditWriteBehind {
     async fn record(&self, event: &AuditEvent) -> Result<(), RepoError> {
         if self.flushes.is_closed() {
             // The writer is gone (the runtime is shutting down): write directly.
@@ -295,7 +295,7 @@ mod tests {
     #[tokio::test]
     async fn reads_see_every_event_recorded_before_them() {
         let inner = Arc::new(InMemoryAudit::default());
-        let batched = BatchedAudit::start(
+        let batched = AuditWriteBehind::start(
             inner.clone(),
             BatchPolicy {
                 max_delay: Duration::from_secs(3600),
@@ -312,7 +312,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_batch_is_written_without_waiting() {
         let inner = Arc::new(InMemoryAudit::default());
-        let batched = BatchedAudit::start(
+        let batched = AuditWriteBehind::start(
             inner.clone(),
             BatchPolicy {
                 max_batch: 4,
@@ -335,7 +335,7 @@ mod tests {
     #[tokio::test]
     async fn queued_events_are_written_after_the_delay() {
         let inner = Arc::new(InMemoryAudit::default());
-        let batched = BatchedAudit::start(
+        let batched = AuditWriteBehind::start(
             inner.clone(),
             BatchPolicy {
                 max_delay: Duration::from_millis(20),
@@ -388,7 +388,7 @@ mod tests {
     async fn an_outage_keeps_the_newest_events_and_writes_them_once_it_ends() {
         let inner = Arc::new(Scripted::default());
         inner.down.store(true, Ordering::SeqCst);
-        let batched = BatchedAudit::start(
+        let batched = AuditWriteBehind::start(
             inner.clone(),
             BatchPolicy {
                 max_batch: 2,
@@ -423,7 +423,7 @@ mod tests {
             delay: Duration::from_millis(5),
             ..Scripted::default()
         });
-        let batched = BatchedAudit::start(
+        let batched = AuditWriteBehind::start(
             inner.clone(),
             BatchPolicy {
                 max_batch: 2,
@@ -452,7 +452,7 @@ mod tests {
     async fn handlers_never_wait_on_a_database_that_refuses_writes() {
         let inner = Arc::new(Scripted::default());
         inner.down.store(true, Ordering::SeqCst);
-        let batched = BatchedAudit::start(
+        let batched = AuditWriteBehind::start(
             inner.clone(),
             BatchPolicy {
                 max_batch: 1,
@@ -473,7 +473,7 @@ mod tests {
     #[tokio::test]
     async fn shutdown_writes_what_is_queued() {
         let inner = Arc::new(InMemoryAudit::default());
-        let batched = BatchedAudit::start(
+        let batched = AuditWriteBehind::start(
             inner.clone(),
             BatchPolicy {
                 max_delay: Duration::from_secs(3600),

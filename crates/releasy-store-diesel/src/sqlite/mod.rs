@@ -1,23 +1,24 @@
-//! The SQLite adapter: deadpool pools of `SyncConnectionWrapper<SqliteConnection>`s with
-//! per-connection pragmas (WAL, foreign keys, a busy timeout), one shared and one
-//! connection of the batch writers' own, its migration runner, and the start of its
-//! background checkpoints (`wal_checkpointer.rs`).
+//! The SQLite adapter: deadpool pools of `SyncConnectionWrapper<SqliteConnection>`s
+//! that are safe to abandon mid-statement (`cancel_safe.rs`), with per-connection pragmas
+//! (WAL, foreign keys, a busy timeout); one shared pool and one connection of the batch
+//! writers' own; its migration runner, and the start of its background checkpoints
+//! (`wal_checkpointer.rs`).
+
+mod cancel_safe;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use deadpool::managed::Pool;
 use diesel::SqliteConnection;
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use futures_util::FutureExt;
 use releasy_domain::ports::RepoError;
 
-use crate::StoreError;
-use crate::error::pool_error;
+pub(crate) use cancel_safe::{PooledConn, immediate_transaction};
+
+use crate::error::{SetupError, pool_error};
+use cancel_safe::Manager;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
@@ -27,50 +28,21 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlit
 pub(crate) const PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
-pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
-
-/// Applies [`PRAGMAS`]. Switching a new database file to WAL needs it to itself and does
-/// not wait on the busy timeout, so when several instances open a fresh file at once the
-/// switch is retried for up to five seconds.
-async fn set_pragmas(conn: &mut SqliteConn) -> Result<(), diesel::ConnectionError> {
-    let mut attempts = 0;
-    loop {
-        match conn.batch_execute(PRAGMAS).await {
-            Ok(()) => return Ok(()),
-            Err(err) if attempts < 100 && err.to_string().contains("locked") => {
-                attempts += 1;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(err) => return Err(diesel::ConnectionError::CouldntSetupConfiguration(err)),
-        }
-    }
-}
-
 /// A pool of up to `size` connections to `path`, each set up with [`PRAGMAS`].
-fn build_pool(path: &str, size: usize) -> Result<Pool<SqliteConn>, StoreError> {
-    let mut config = ManagerConfig::<SqliteConn>::default();
-    config.custom_setup = Box::new(|url| {
-        async move {
-            let mut conn = SqliteConn::establish(url).await?;
-            set_pragmas(&mut conn).await?;
-            Ok(conn)
-        }
-        .boxed()
-    });
-    let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
-    Pool::builder(manager)
+fn build_pool(path: &str, size: usize) -> Result<Pool<Manager>, SetupError> {
+    Pool::builder(Manager::new(path.to_owned(), PRAGMAS))
         .max_size(size)
         .wait_timeout(Some(Duration::from_secs(5)))
         .create_timeout(Some(Duration::from_secs(5)))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
-        .map_err(|e| StoreError::Pool(e.to_string()))
+        .map_err(SetupError::Pool)
 }
 
 /// Repositories on SQLite.
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: Pool<SqliteConn>,
+    pool: Pool<Manager>,
     path: String,
     /// The one connection the batch writers (audit events, download tokens) write on,
     /// in turns. Two writers on separate connections would meet in SQLite's busy
@@ -79,7 +51,7 @@ pub struct SqliteStore {
     /// SQLite empties a connection's page cache whenever another connection has
     /// committed since its last transaction: on a connection of their own, batches
     /// find the index pages the previous batch touched still in memory.
-    batch_writer: Pool<SqliteConn>,
+    batch_writer: Pool<Manager>,
     in_memory: bool,
     /// Held while the background checkpointer runs; the thread stops once the last
     /// clone of this store has dropped it.
@@ -100,14 +72,15 @@ impl SqliteStore {
     /// database lives in its one connection, so that pool holds exactly one.
     ///
     /// # Errors
-    /// [`StoreError::Pool`] when the folder cannot be created or the pool built.
-    pub fn open(path: Option<PathBuf>, max_connections: usize) -> Result<Self, StoreError> {
+    /// [`SetupError`] when the folder cannot be created or the pool built.
+    pub fn open(path: Option<PathBuf>, max_connections: usize) -> Result<Self, SetupError> {
         let in_memory = path.is_none();
         let (path, max_connections) = match path {
             Some(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent).map_err(|e| {
-                        StoreError::Pool(format!("cannot create {}: {e}", parent.display()))
+                    std::fs::create_dir_all(parent).map_err(|source| SetupError::CreateFolder {
+                        path: parent.to_owned(),
+                        source,
                     })?;
                 }
                 (path.to_string_lossy().into_owned(), max_connections)
@@ -136,8 +109,8 @@ impl SqliteStore {
     /// apply (each migration's own transaction becomes a savepoint).
     ///
     /// # Errors
-    /// [`StoreError::Migration`] when a migration fails.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    /// [`SetupError::Migration`] when a migration fails.
+    pub async fn migrate(&self) -> Result<(), SetupError> {
         self.with_sync_connection(|conn| {
             conn.immediate_transaction(|conn| {
                 conn.run_pending_migrations(MIGRATIONS)
@@ -152,8 +125,8 @@ impl SqliteStore {
     /// Reverts every migration (for the migration round-trip test).
     ///
     /// # Errors
-    /// [`StoreError::Migration`] when a down migration fails.
-    pub async fn revert_all_migrations(&self) -> Result<(), StoreError> {
+    /// [`SetupError::Migration`] when a down migration fails.
+    pub async fn revert_all_migrations(&self) -> Result<(), SetupError> {
         self.with_sync_connection(|conn| conn.revert_all_migrations(MIGRATIONS).map(|_| ()))
             .await
     }
@@ -161,19 +134,20 @@ impl SqliteStore {
     async fn with_sync_connection(
         &self,
         task: impl FnOnce(&mut SqliteConnection) -> diesel::migration::Result<()> + Send + 'static,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), SetupError> {
         let mut conn = self
             .pool
             .get()
             .await
-            .map_err(|e| StoreError::Migration(e.to_string()))?;
+            .map(PooledConn)
+            .map_err(SetupError::migration)?;
         conn.spawn_blocking(move |c| task(c).map_err(diesel::result::Error::QueryBuilderError))
             .await
-            .map_err(|e| StoreError::Migration(e.to_string()))
+            .map_err(SetupError::migration)
     }
 
-    pub(crate) async fn conn(&self) -> Result<Object<SqliteConn>, RepoError> {
-        self.pool.get().await.map_err(pool_error)
+    pub(crate) async fn conn(&self) -> Result<PooledConn, RepoError> {
+        self.pool.get().await.map(PooledConn).map_err(pool_error)
     }
 
     /// Keeps the write-ahead log checkpointed from a thread and connection of their
@@ -203,7 +177,11 @@ impl SqliteStore {
     }
 
     /// Waits for the batch writers' connection (see `batch_writer`).
-    pub(crate) async fn batch_writer_conn(&self) -> Result<Object<SqliteConn>, RepoError> {
-        self.batch_writer.get().await.map_err(pool_error)
+    pub(crate) async fn batch_writer_conn(&self) -> Result<PooledConn, RepoError> {
+        self.batch_writer
+            .get()
+            .await
+            .map(PooledConn)
+            .map_err(pool_error)
     }
 }

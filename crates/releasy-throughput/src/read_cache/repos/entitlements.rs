@@ -14,8 +14,8 @@ use releasy_domain::pagination::{Offset, PageLimit, PageRequest};
 use releasy_domain::ports::{EntitlementRepository, RepoError};
 use releasy_domain::{CustomerId, EntitlementId, Timestamp};
 
-use crate::coherence::{Generations, Table};
-use crate::entries::{Entries, Rows};
+use crate::read_cache::coherence::{Generations, Table};
+use crate::read_cache::entries::{Entries, Rows};
 
 /// A customer's entitlements as product and window; `complete` is false when the
 /// customer has more than one page of them (then the repository is asked each time).

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use releasy_cache::{ReadCache, Table};
 use releasy_domain::api_key::{AuthFailure, IssuedKey, KeyType, NewApiKeyRequest, ScopeSet};
 use releasy_domain::audit::AuthReason;
 use releasy_domain::customer::{
@@ -27,6 +26,7 @@ use releasy_domain::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
 use releasy_domain::ports::{CustomerRepository, RepoError};
 use releasy_domain::release::{Product, ReleaseQuery, ReleaseViewer, Version};
 use releasy_domain::{CustomerId, Ports, Services, Timestamp};
+use releasy_throughput::read_cache::{ReadCache, Table};
 use tokio::sync::Notify;
 
 const T0: Timestamp = Timestamp::from_unix_seconds(1_735_312_000);
@@ -40,7 +40,10 @@ struct Instance {
 impl Instance {
     fn new(cache: ReadCache, shared: &Ports) -> Self {
         Self {
-            services: Services::new(cache.wrap(shared.clone())),
+            services: Services::new(Ports {
+                repositories: cache.wrap(shared.repositories.clone()),
+                ..shared.clone()
+            }),
             cache,
         }
     }
@@ -242,6 +245,7 @@ async fn the_last_use_is_still_recorded_at_most_once_a_minute() {
     let last_used = async || {
         world
             .shared
+            .repositories
             .api_keys
             .get(key.key.id)
             .await

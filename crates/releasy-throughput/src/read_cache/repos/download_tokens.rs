@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::{DownloadTokenRepository, RepoError};
 
-use crate::coherence::{Generations, Table};
-use crate::entries::Entries;
+use crate::read_cache::coherence::{Generations, Table};
+use crate::read_cache::entries::Entries;
 
 /// A grant joins the token to its artifact, release and customer.
 const TABLES: &[Table] = &[

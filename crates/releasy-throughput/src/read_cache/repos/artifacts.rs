@@ -9,8 +9,8 @@ use releasy_domain::ports::{ArtifactRepository, RepoError};
 use releasy_domain::release::Release;
 use releasy_domain::{ArtifactId, ReleaseId};
 
-use crate::coherence::{Generations, Table};
-use crate::entries::Entries;
+use crate::read_cache::coherence::{Generations, Table};
+use crate::read_cache::entries::Entries;
 
 #[derive(Debug)]
 pub(crate) struct CachedArtifacts {

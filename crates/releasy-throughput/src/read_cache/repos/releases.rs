@@ -10,8 +10,8 @@ use releasy_domain::ports::{ReleaseRepository, RepoError};
 use releasy_domain::release::{Release, ReleaseFilter, ReleaseStatus};
 use releasy_domain::{ReleaseId, Timestamp};
 
-use crate::coherence::{Generations, Table};
-use crate::entries::Entries;
+use crate::read_cache::coherence::{Generations, Table};
+use crate::read_cache::entries::Entries;
 
 const TABLES: &[Table] = &[Table::Releases];
 

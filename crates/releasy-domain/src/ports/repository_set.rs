@@ -1,0 +1,63 @@
+use std::sync::Arc;
+
+use super::{
+    ApiKeyRepository, ArtifactRepository, AuditRepository, CustomerRepository,
+    DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,
+    ReleaseRepository,
+};
+
+/// The repositories of one store, each a port of its own. A database adapter hands out
+/// one set; decorators (a cache, write-behind) take a set and give back one that
+/// implements the same ports.
+#[derive(Debug, Clone)]
+pub struct Repositories {
+    /// Customers.
+    pub customers: Arc<dyn CustomerRepository>,
+    /// Customer API keys; must see the customers of `customers`.
+    pub api_keys: Arc<dyn ApiKeyRepository>,
+    /// The audit trail.
+    pub audit: Arc<dyn AuditRepository>,
+    /// Idempotency records.
+    pub idempotency: Arc<dyn IdempotencyRepository>,
+    /// Releases.
+    pub releases: Arc<dyn ReleaseRepository>,
+    /// Artifacts; over the store of `releases`.
+    pub artifacts: Arc<dyn ArtifactRepository>,
+    /// Entitlements; must see the customers of `customers`.
+    pub entitlements: Arc<dyn EntitlementRepository>,
+    /// Download tokens; join to `artifacts`, `releases` and `customers`.
+    pub download_tokens: Arc<dyn DownloadTokenRepository>,
+    /// Readiness of the store.
+    pub health: Arc<dyn HealthProbe>,
+}
+
+#[cfg(feature = "in-memory")]
+impl Repositories {
+    /// The in-memory repositories of [`crate::memory`], wired together.
+    ///
+    /// ```
+    /// use releasy_domain::ports::Repositories;
+    ///
+    /// let repos = Repositories::in_memory();
+    /// # let _ = repos.customers;
+    /// ```
+    pub fn in_memory() -> Self {
+        use crate::memory::{
+            AlwaysHealthy, InMemoryApiKeys, InMemoryAudit, InMemoryCustomers, InMemoryEntitlements,
+            InMemoryIdempotency, InMemoryReleases,
+        };
+        let customers = Arc::new(InMemoryCustomers::default());
+        let releases = Arc::new(InMemoryReleases::new(customers.clone()));
+        Self {
+            api_keys: Arc::new(InMemoryApiKeys::new(customers.clone())),
+            customers,
+            audit: Arc::new(InMemoryAudit::default()),
+            idempotency: Arc::new(InMemoryIdempotency::default()),
+            artifacts: releases.clone(),
+            download_tokens: releases.clone(),
+            releases,
+            entitlements: Arc::new(InMemoryEntitlements::default()),
+            health: Arc::new(AlwaysHealthy),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+//! A SQLite repository call may be abandoned mid-statement, on a current-thread runtime
+//! like each of actix-web's workers: the statement finishes on its own, nothing
+//! panics, and the connection serves the next call, or is replaced when it was left
+//! inside a transaction.
+//!
+//! Each test holds SQLite's write lock from a plain connection of its own, so that a
+//! repository write waits (up to the 5 s busy timeout) and can be abandoned while its
+//! statement runs.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, SqliteConnection};
+use releasy_domain::customer::{Customer, CustomerName};
+use releasy_domain::ports::Repositories;
+use releasy_domain::release::{Product, Release, ReleaseStatus, Version};
+use releasy_domain::{CustomerId, ReleaseId, Timestamp};
+use releasy_store_diesel::{Database, DatabaseUrl};
+use releasy_testkit::TestSqlite;
+
+const T0: i64 = 1_735_312_000;
+
+/// Runs `test` on a current-thread runtime, as an actix-web worker would.
+fn on_a_worker_thread(test: impl AsyncFnOnce()) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(test());
+}
+
+/// A migrated database whose shared pool holds one connection, so that every call
+/// reuses the connection an abandoned call used.
+async fn one_connection(sqlite: &TestSqlite) -> Repositories {
+    let db = Database::open(&DatabaseUrl::sqlite_file(sqlite.path()), 1).unwrap();
+    db.migrate().await.unwrap();
+    db.repositories()
+}
+
+/// Takes the database's write lock on a connection of its own, until committed.
+fn hold_write_lock(sqlite: &TestSqlite) -> SqliteConnection {
+    let mut conn = SqliteConnection::establish(&sqlite.path().to_string_lossy()).unwrap();
+    conn.batch_execute("BEGIN IMMEDIATE").unwrap();
+    conn
+}
+
+fn customer(name: &str) -> Customer {
+    Customer {
+        id: CustomerId::generate(),
+        name: CustomerName::parse(name).unwrap(),
+        plan: None,
+        created_at: Timestamp::from_unix_seconds(T0),
+        suspended_at: None,
+    }
+}
+
+/// Polls `done` every 10 ms for up to 5 s.
+async fn eventually(what: &str, done: impl AsyncFn() -> bool) {
+    for _ in 0..500 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{what}: not within 5 s");
+}
+
+#[test]
+fn an_abandoned_write_finishes_and_its_connection_serves_the_next_call() {
+    on_a_worker_thread(async || {
+        let sqlite = TestSqlite::create();
+        let repos = one_connection(&sqlite).await;
+        let mut lock = hold_write_lock(&sqlite);
+
+        let abandoned = customer("Abandoned");
+        let waited = tokio::time::timeout(
+            Duration::from_millis(100),
+            repos.customers.insert(&abandoned),
+        )
+        .await;
+        assert!(waited.is_err(), "the insert waits for the write lock");
+
+        lock.batch_execute("COMMIT").unwrap();
+        // The next call waits for the abandoned statement, then reuses its connection.
+        eventually("the abandoned insert is stored", async || {
+            repos.customers.get(abandoned.id).await.unwrap().is_some()
+        })
+        .await;
+        let next = customer("Next");
+        repos.customers.insert(&next).await.unwrap();
+        assert!(repos.customers.get(next.id).await.unwrap().is_some());
+    });
+}
+
+#[test]
+fn a_transaction_abandoned_before_its_commit_is_rolled_back_and_frees_the_lock() {
+    on_a_worker_thread(async || {
+        let sqlite = TestSqlite::create();
+        let repos = one_connection(&sqlite).await;
+        let release = Release {
+            id: ReleaseId::generate(),
+            product: Product::parse("app").unwrap(),
+            version: Version::parse("1.0.0").unwrap(),
+            status: ReleaseStatus::Draft,
+            created_at: Timestamp::from_unix_seconds(T0),
+            published_at: None,
+        };
+        repos.releases.insert(&release).await.unwrap();
+        let mut lock = hold_write_lock(&sqlite);
+
+        // Deleting a release is one BEGIN IMMEDIATE transaction; it is abandoned while
+        // BEGIN waits for the lock, so no one is left to commit it.
+        let waited = tokio::time::timeout(
+            Duration::from_millis(100),
+            repos.releases.delete(release.id),
+        )
+        .await;
+        assert!(waited.is_err(), "the delete waits for the write lock");
+        lock.batch_execute("COMMIT").unwrap();
+
+        // The half-begun transaction is discarded with its connection: the release is
+        // still there, and writes go through on a fresh connection.
+        eventually("the release is read back", async || {
+            repos.releases.get(release.id).await.unwrap().is_some()
+        })
+        .await;
+        let next = customer("After");
+        repos.customers.insert(&next).await.unwrap();
+        // Another connection can write too: no transaction still holds the lock.
+        let mut other = hold_write_lock(&sqlite);
+        other.batch_execute("COMMIT").unwrap();
+    });
+}

@@ -1,0 +1,99 @@
+//! The production wrapping of one store's repositories: which decorator goes where.
+
+use std::sync::Arc;
+
+use releasy_domain::ports::Repositories;
+
+use crate::audit_write_behind::{AuditWriteBehind, BatchPolicy};
+use crate::read_cache::{Invalidator, ReadCache};
+use crate::token_group_commit::TokenGroupCommit;
+
+/// Who else writes to the database behind the repositories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writers {
+    /// Only this process (the embedded SQLite file): every write passes through the
+    /// read cache, which is coherent from the start.
+    ThisProcessOnly,
+    /// Other instances or people too (a shared PostgreSQL database): the read cache
+    /// serves nothing from memory until a change feed reports through
+    /// [`ProductionStack::invalidator`] that it is listening.
+    Shared,
+}
+
+/// How the layer is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThroughputSettings {
+    /// Who else writes to the database.
+    pub writers: Writers,
+    /// Rows the read cache holds per kind of answer; 0 turns the cache off.
+    pub cache_rows: u64,
+    /// How audit events are written behind.
+    pub audit: BatchPolicy,
+    /// Token batches that may commit at once: 1 where the database admits one writer
+    /// at a time (SQLite); more where commits wait on log flushes they can share
+    /// (PostgreSQL).
+    pub concurrent_token_batches: usize,
+}
+
+impl ThroughputSettings {
+    /// The defaults: a cache of 10 000 rows per kind of answer, audit batches every
+    /// 50 ms, one token batch at a time.
+    pub fn new(writers: Writers) -> Self {
+        Self {
+            writers,
+            cache_rows: 10_000,
+            audit: BatchPolicy::default(),
+            concurrent_token_batches: 1,
+        }
+    }
+}
+
+/// Repositories wrapped for production, and the handles that keep the layer honest.
+#[derive(Debug, Clone)]
+pub struct ProductionStack {
+    /// The wrapped repositories: hand these to the domain.
+    pub repositories: Repositories,
+    /// The audit queue: [`AuditWriteBehind::shutdown`] it once requests have stopped.
+    pub audit: AuditWriteBehind,
+    /// Where a change feed reports other writers' changes; `Some` only for
+    /// [`Writers::Shared`] with the cache on.
+    pub invalidator: Option<Invalidator>,
+}
+
+/// Wraps `store`'s repositories for production. Must be called inside a tokio runtime
+/// (the audit and token writers are tasks).
+///
+/// From the domain inwards:
+/// * customers, API keys, releases, artifacts and entitlements: read cache -> store;
+/// * download tokens: read cache -> group commit -> store;
+/// * audit: write-behind -> store;
+/// * idempotency and health: the store itself (every call must reach the database).
+pub fn wrap_for_production(store: Repositories, settings: ThroughputSettings) -> ProductionStack {
+    let audit = AuditWriteBehind::start(store.audit.clone(), settings.audit);
+    let tokens = TokenGroupCommit::with_concurrent_batches(
+        store.download_tokens.clone(),
+        settings.concurrent_token_batches,
+    );
+    let written_behind = Repositories {
+        audit: Arc::new(audit.clone()),
+        download_tokens: Arc::new(tokens),
+        ..store
+    };
+    if settings.cache_rows == 0 {
+        tracing::info!("read cache off");
+        return ProductionStack {
+            repositories: written_behind,
+            audit,
+            invalidator: None,
+        };
+    }
+    let cache = match settings.writers {
+        Writers::ThisProcessOnly => ReadCache::new(settings.cache_rows),
+        Writers::Shared => ReadCache::awaiting_change_feed(settings.cache_rows),
+    };
+    ProductionStack {
+        repositories: cache.wrap(written_behind),
+        audit,
+        invalidator: (settings.writers == Writers::Shared).then(|| cache.invalidator()),
+    }
+}
