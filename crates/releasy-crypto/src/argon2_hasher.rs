@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use argon2::password_hash::SaltString;
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use async_trait::async_trait;
+use hmac::digest::KeyInit;
+use hmac::digest::generic_array::GenericArray;
 use hmac::{Hmac, Mac};
 use releasy_domain::api_key::{ApiKeySecret, StoredKeyHash};
 use releasy_domain::ports::{HashError, KeyHasher};
@@ -44,23 +46,26 @@ pub struct Argon2Hasher {
     argon2_slots: Semaphore,
 }
 
+/// The operating system's random number generator failed.
+#[derive(Debug, thiserror::Error)]
+#[error("the operating system's random number generator failed")]
+pub struct RandomnessUnavailable(#[source] getrandom::Error);
+
 impl Argon2Hasher {
     /// A hasher mixing `pepper` (if any) into every hash, with the default cache: a
     /// verification is remembered for 10 minutes, for up to 10 000 stored hashes.
     ///
-    /// # Panics
-    /// When the OS random number generator cannot provide the 32 bytes of the cache's
-    /// process key: the kernel then has no randomness to give, and the server could not
-    /// issue keys either.
-    pub fn new(pepper: Option<Vec<u8>>) -> Self {
-        let mut process_key = [0u8; 32];
-        getrandom::fill(&mut process_key).expect(
-            "the operating system's random number generator failed while keying the verified-key cache",
-        );
-        let tagger = <Hmac<Sha256> as Mac>::new_from_slice(&process_key)
-            .expect("HMAC accepts keys of any length");
+    /// # Errors
+    /// [`RandomnessUnavailable`] when the OS random number generator cannot key the
+    /// cache: the kernel then has no randomness to give, and the server could not issue
+    /// keys either.
+    pub fn new(pepper: Option<Vec<u8>>) -> Result<Self, RandomnessUnavailable> {
+        // One HMAC-SHA-256 block: the key size HMAC uses as it is.
+        let mut process_key = [0u8; 64];
+        getrandom::fill(&mut process_key).map_err(RandomnessUnavailable)?;
+        let tagger = <Hmac<Sha256> as KeyInit>::new(GenericArray::from_slice(&process_key));
         process_key.fill(0);
-        Self {
+        Ok(Self {
             pepper: pepper.unwrap_or_default(),
             tagger,
             cache: VerifiedCache::new(VerifiedCache::DEFAULT_TTL, VerifiedCache::DEFAULT_CAPACITY),
@@ -68,7 +73,7 @@ impl Argon2Hasher {
             argon2_slots: Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ),
-        }
+        })
     }
 
     /// The same hasher with a verified-key cache remembering a verification for `ttl`,
@@ -156,7 +161,7 @@ impl KeyHasher for Argon2Hasher {
     ) -> Result<bool, HashError> {
         let phc = match stored {
             StoredKeyHash::LegacySha256(hex) => {
-                let digest = self.legacy_digest(secret.expose().as_bytes());
+                let digest = self.peppered_sha256(secret.expose().as_bytes());
                 return Ok(bool::from(digest.as_bytes().ct_eq(hex.as_bytes())));
             }
             StoredKeyHash::Argon2id(phc) => phc,
@@ -184,7 +189,7 @@ impl KeyHasher for Argon2Hasher {
         Ok(matched)
     }
 
-    fn legacy_digest(&self, secret: &[u8]) -> String {
+    fn peppered_sha256(&self, secret: &[u8]) -> String {
         let mut hasher = Sha256::new();
         hasher.update(secret);
         hasher.update(&self.pepper);
@@ -217,7 +222,7 @@ mod tests {
     }
 
     fn peppered() -> Argon2Hasher {
-        Argon2Hasher::new(Some(b"pep".to_vec()))
+        Argon2Hasher::new(Some(b"pep".to_vec())).unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -245,9 +250,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn a_different_pepper_fails_verification() {
         let stored = peppered().hash(&key("releasy_abc")).await.unwrap();
-        let other = Argon2Hasher::new(Some(b"other".to_vec()));
+        let other = Argon2Hasher::new(Some(b"other".to_vec())).unwrap();
         assert!(!other.verify(&key("releasy_abc"), &stored).await.unwrap());
-        let none = Argon2Hasher::new(None);
+        let none = Argon2Hasher::new(None).unwrap();
         assert!(!none.verify(&key("releasy_abc"), &stored).await.unwrap());
     }
 
@@ -279,14 +284,16 @@ mod tests {
     }
 
     #[test]
-    fn legacy_digest_is_hex_sha256_of_key_then_pepper() {
+    fn peppered_sha256_is_hex_sha256_of_key_then_pepper() {
         // printf 'releasy_abcpep' | sha256sum
         assert_eq!(
-            peppered().legacy_digest(b"releasy_abc"),
+            peppered().peppered_sha256(b"releasy_abc"),
             "d8a29c7c0747ec63ab98ab4c4722b0662c473f1f6d70ca0bc7d94f1400b24317"
         );
         assert_eq!(
-            Argon2Hasher::new(None).legacy_digest(b"releasy_abcpep"),
+            Argon2Hasher::new(None)
+                .unwrap()
+                .peppered_sha256(b"releasy_abcpep"),
             "d8a29c7c0747ec63ab98ab4c4722b0662c473f1f6d70ca0bc7d94f1400b24317"
         );
     }
@@ -355,7 +362,7 @@ mod tests {
         let stored = peppered().hash(&key("releasy_abc")).await.unwrap();
         let hasher = peppered();
         assert!(hasher.verify(&key("releasy_abc"), &stored).await.unwrap());
-        let other = Argon2Hasher::new(Some(b"other".to_vec()));
+        let other = Argon2Hasher::new(Some(b"other".to_vec())).unwrap();
         assert!(!other.verify(&key("releasy_abc"), &stored).await.unwrap());
     }
 
@@ -395,10 +402,13 @@ mod tests {
 
     #[test]
     fn debug_hides_the_pepper() {
-        let shown = format!("{:?}", Argon2Hasher::new(Some(b"sekrit-pepper".to_vec())));
+        let shown = format!(
+            "{:?}",
+            Argon2Hasher::new(Some(b"sekrit-pepper".to_vec())).unwrap()
+        );
         assert!(!shown.contains("sekrit"), "{shown}");
         assert!(shown.contains("<redacted>"));
-        assert!(format!("{:?}", Argon2Hasher::new(None)).contains("<none>"));
+        assert!(format!("{:?}", Argon2Hasher::new(None).unwrap()).contains("<none>"));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -40,5 +40,5 @@ mod argon2_hasher;
 mod os_secrets;
 mod verified_cache;
 
-pub use argon2_hasher::Argon2Hasher;
+pub use argon2_hasher::{Argon2Hasher, RandomnessUnavailable};
 pub use os_secrets::OsSecrets;

@@ -26,6 +26,10 @@ impl OsSecrets {
 /// When the OS generator fails. On every platform the server runs on that means the
 /// kernel cannot provide randomness at all; issuing a secret from anything weaker would
 /// be worse than failing the request, and the trait has no error to return.
+#[allow(
+    clippy::expect_used,
+    reason = "the SecretGenerator port has no error to return, and no weaker source will do"
+)]
 fn random_32_bytes() -> [u8; 32] {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect(

@@ -1,4 +1,5 @@
 //! Issuing, revoking and authenticating customer API keys.
+#![allow(clippy::expect_used, reason = "tests")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The audit trail: one `api_key.auth` event per authentication attempt, and the
 //! filtered, newest-first listing of events.
+#![allow(clippy::expect_used, reason = "tests")]
 
 mod common;
 

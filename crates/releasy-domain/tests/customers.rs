@@ -1,5 +1,6 @@
 //! Customer use cases: create, get, update (rename, plan, suspension) and listing with
 //! filters, offsets and keyset cursors.
+#![allow(clippy::expect_used, reason = "tests")]
 
 mod common;
 

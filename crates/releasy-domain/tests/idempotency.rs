@@ -1,4 +1,5 @@
 //! The idempotency rule: claim, replay, conflict, in-progress, abandon and take-over.
+#![allow(clippy::expect_used, reason = "tests")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Keys carried over from older servers, stored as unsalted (peppered) SHA-256: found by
 //! their digest, accepted, and re-hashed on their first successful use.
+#![allow(clippy::expect_used, reason = "tests")]
 
 mod common;
 
@@ -31,7 +32,7 @@ async fn insert_legacy_key(h: &Harness, customer_id: CustomerId, hasher: &dyn Ke
         name: None,
         key_type: KeyType::Integration,
         scopes: ScopeSet::parse(&["releases:read", "downloads:read"]).expect("valid"),
-        hash: StoredKeyHash::LegacySha256(hasher.legacy_digest(RAW.as_bytes())),
+        hash: StoredKeyHash::LegacySha256(hasher.peppered_sha256(RAW.as_bytes())),
         lookup: KeyLookup::from_stored("legacy".into()),
         created_at: T0.plus_seconds(-86_400),
         expires_at: None,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_web::{HttpServer, web};
 use releasy_auth_jwt::{CachePolicy, JwtConfig, JwtOperatorVerifier};
-use releasy_crypto::{Argon2Hasher, OsSecrets};
+use releasy_crypto::{Argon2Hasher, OsSecrets, RandomnessUnavailable};
 use releasy_domain::idempotency::IdempotencyService;
 use releasy_domain::ports::{Clock, OperatorTokenVerifier, SystemClock};
 use releasy_domain::{Limits, Ports, Services};
@@ -37,6 +37,9 @@ pub enum StartupError {
     /// Operator JWT verification could not be set up.
     #[error(transparent)]
     OperatorTokens(#[from] releasy_auth_jwt::BuildError),
+    /// The key hasher could not be keyed.
+    #[error(transparent)]
+    Randomness(#[from] RandomnessUnavailable),
     /// The SQLite checkpoint thread could not be started.
     #[error("cannot start the SQLite checkpoint thread: {0}")]
     Checkpointer(std::io::Error),
@@ -217,7 +220,7 @@ async fn start_listening(
         objects: storage.store.clone(),
         clock,
         secrets: Arc::new(OsSecrets::new()),
-        hasher: Arc::new(Argon2Hasher::new(pepper)),
+        hasher: Arc::new(Argon2Hasher::new(pepper)?),
     };
     let limits = Limits {
         download_token_max_ttl_seconds: settings.download_token_ttl_seconds,

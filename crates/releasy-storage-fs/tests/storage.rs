@@ -2,7 +2,7 @@
 //! loopback interface, driven by reqwest and, for broken requests, by raw TCP.
 
 // The helpers below are test code too; a failed step should fail the test loudly.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -3,6 +3,11 @@
 //! [`TestS3Server::start`] serves [s3s-fs](https://docs.rs/s3s-fs) from a temporary
 //! directory on `127.0.0.1` with SigV4 authentication, creates a bucket, and hands back
 //! what an [`S3Config`] needs. Nothing is installed or spawned outside the process.
+//! It is test support: a server that cannot start fails the test loudly.
+#![allow(
+    clippy::expect_used,
+    reason = "test support: a server that cannot start fails the test"
+)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -1,4 +1,5 @@
 //! `S3ObjectStore` against a real S3-compatible server (s3s-fs) running in-process.
+#![allow(clippy::expect_used, reason = "tests")]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 //! The PostgreSQL change feed: the migration's triggers and `PgStore::watch_changes`.
 //!
 //! Notifications reach the listener in commit order, so "this write is not reported" is

@@ -1,6 +1,7 @@
 //! The repository contract suite (`releasy_testkit::contract`) against every store:
 //! the in-memory fakes, SQLite on a file and in memory, and PostgreSQL. The same suite
 //! runs through the production wrapping in `releasy-throughput`'s tests.
+#![allow(clippy::expect_used, reason = "tests")]
 
 use releasy_domain::ports::Repositories;
 use releasy_store_diesel::{Database, DatabaseUrl};

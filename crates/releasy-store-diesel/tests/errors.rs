@@ -1,4 +1,5 @@
 //! Errors the stores report in the ports' vocabulary.
+#![allow(clippy::expect_used, reason = "tests")]
 
 use releasy_domain::ports::RepoError;
 use releasy_store_diesel::{Database, DatabaseUrl};

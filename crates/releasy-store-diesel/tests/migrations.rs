@@ -1,5 +1,6 @@
 //! Migrations apply, revert and re-apply on both backends, and concurrent starts on
 //! PostgreSQL serialise on the advisory lock.
+#![allow(clippy::expect_used, reason = "tests")]
 
 use releasy_domain::customer::{Customer, CustomerName};
 use releasy_domain::{CustomerId, Timestamp};

@@ -1,5 +1,6 @@
 #![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "a test fails loudly on any unexpected error"
 )]
 //! A SQLite repository call may be abandoned mid-statement, on a current-thread runtime

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 //! `SqliteStore::checkpoint_in_background` on a real database file: pages written to
 //! the write-ahead log reach the database file without any commit checkpointing them,
 //! again after the checkpointer has backed off, within moments of each write while

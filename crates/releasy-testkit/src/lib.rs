@@ -21,6 +21,10 @@
 //! }
 //! ```
 #![warn(missing_docs)]
+#![allow(
+    clippy::expect_used,
+    reason = "test support: a broken promise or a failed setup fails the test loudly"
+)]
 
 pub mod contract;
 mod postgres;

@@ -1,5 +1,6 @@
 #![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "a test fails loudly on any unexpected error"
 )]
 //! The repository contract suite (`releasy_testkit::contract`) through the production

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 //! `TokenGroupCommit` and `insert_many` on SQLite (a file) and PostgreSQL: concurrent
 //! inserts are committed together and each caller gets its own result; `insert_many`
 //! stores all or none.

@@ -37,70 +37,70 @@ impl OperatorRole {
     }
 }
 
-/// An admin or release action that the role matrix governs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// `POST /v1/admin/customers`
-    CreateCustomer,
-    /// `PATCH /v1/admin/customers/{id}`
-    UpdateCustomer,
-    /// `GET /v1/admin/customers`
-    ListCustomers,
-    /// `GET /v1/admin/customers/{id}`
-    GetCustomer,
-    /// `POST /v1/admin/keys`
-    CreateKey,
-    /// `POST /v1/admin/keys/revoke`
-    RevokeKey,
-    /// `GET .../entitlements`
-    ListEntitlements,
-    /// `POST .../entitlements`
-    CreateEntitlement,
-    /// `PATCH .../entitlements/{id}`
-    UpdateEntitlement,
-    /// `DELETE .../entitlements/{id}`
-    DeleteEntitlement,
-    /// `POST /v1/releases`
-    CreateRelease,
-    /// `POST /v1/releases/{id}/publish`
-    PublishRelease,
-    /// `POST /v1/releases/{id}/artifacts/presign`
-    PresignArtifact,
-    /// `POST /v1/releases/{id}/artifacts`
-    RegisterArtifact,
-    /// `GET /v1/releases` as an operator
-    ListReleases,
-    /// `POST /v1/releases/{id}/unpublish`
-    UnpublishRelease,
-    /// `DELETE /v1/releases/{id}`
-    DeleteRelease,
-    /// `GET /v1/admin/audit-events`
-    ReadAuditEvents,
+/// Calls the macro named `$callback` once with every [`Action`], each with its doc
+/// comment (`/// doc CreateCustomer, ...`). The enum is made this way,
+/// and so are the HTTP crate's type-level names of the actions, so the list of actions
+/// is written once.
+#[macro_export]
+macro_rules! with_each_action {
+    ($callback:ident) => {
+        $callback! {
+            /// `POST /v1/admin/customers`
+            CreateCustomer,
+            /// `PATCH /v1/admin/customers/{id}`
+            UpdateCustomer,
+            /// `GET /v1/admin/customers`
+            ListCustomers,
+            /// `GET /v1/admin/customers/{id}`
+            GetCustomer,
+            /// `POST /v1/admin/keys`
+            CreateKey,
+            /// `POST /v1/admin/keys/revoke`
+            RevokeKey,
+            /// `GET .../entitlements`
+            ListEntitlements,
+            /// `POST .../entitlements`
+            CreateEntitlement,
+            /// `PATCH .../entitlements/{id}`
+            UpdateEntitlement,
+            /// `DELETE .../entitlements/{id}`
+            DeleteEntitlement,
+            /// `POST /v1/releases`
+            CreateRelease,
+            /// `POST /v1/releases/{id}/publish`
+            PublishRelease,
+            /// `POST /v1/releases/{id}/artifacts/presign`
+            PresignArtifact,
+            /// `POST /v1/releases/{id}/artifacts`
+            RegisterArtifact,
+            /// `GET /v1/releases` as an operator
+            ListReleases,
+            /// `POST /v1/releases/{id}/unpublish`
+            UnpublishRelease,
+            /// `DELETE /v1/releases/{id}`
+            DeleteRelease,
+            /// `GET /v1/admin/audit-events`
+            ReadAuditEvents,
+        }
+    };
 }
 
-impl Action {
-    /// Every action.
-    pub const ALL: [Action; 18] = [
-        Action::CreateCustomer,
-        Action::UpdateCustomer,
-        Action::ListCustomers,
-        Action::GetCustomer,
-        Action::CreateKey,
-        Action::RevokeKey,
-        Action::ListEntitlements,
-        Action::CreateEntitlement,
-        Action::UpdateEntitlement,
-        Action::DeleteEntitlement,
-        Action::CreateRelease,
-        Action::PublishRelease,
-        Action::PresignArtifact,
-        Action::RegisterArtifact,
-        Action::ListReleases,
-        Action::UnpublishRelease,
-        Action::DeleteRelease,
-        Action::ReadAuditEvents,
-    ];
+macro_rules! define_actions {
+    ($( $(#[$doc:meta])* $name:ident ),* $(,)?) => {
+        /// An admin or release action that the role matrix governs.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Action {
+            $( $(#[$doc])* $name, )*
+        }
+
+        impl Action {
+            /// Every action.
+            pub const ALL: [Action; [$(stringify!($name)),*].len()] = [$(Action::$name),*];
+        }
+    };
 }
+
+with_each_action!(define_actions);
 
 /// The role matrix: whether `role` may perform `action`.
 pub const fn role_allows(role: OperatorRole, action: Action) -> bool {

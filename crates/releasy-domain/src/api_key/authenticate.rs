@@ -138,7 +138,7 @@ impl ApiKeyAuthenticator {
         &self,
         secret: &ApiKeySecret,
     ) -> Result<Option<AuthCandidate>, AuthFailure> {
-        let legacy = self.hasher.legacy_digest(secret.expose().as_bytes());
+        let legacy = self.hasher.peppered_sha256(secret.expose().as_bytes());
         let candidates = self
             .keys
             .find_auth_candidates(&secret.lookup(), &legacy)

@@ -150,7 +150,7 @@ impl DownloadService {
         let secret = self.secrets.new_download_token();
         let token = DownloadToken {
             id: DownloadTokenId::generate(),
-            token_hash: self.hasher.legacy_digest(secret.expose().as_bytes()),
+            token_hash: self.hasher.peppered_sha256(secret.expose().as_bytes()),
             artifact_id,
             customer_id: key.customer_id,
             purpose,
@@ -176,7 +176,7 @@ impl DownloadService {
     /// # Errors
     /// [`ResolveError::Refused`] with the contract's reason.
     pub async fn resolve(&self, raw_token: &str) -> Result<PresignedUrl, ResolveError> {
-        let hash = self.hasher.legacy_digest(raw_token.as_bytes());
+        let hash = self.hasher.peppered_sha256(raw_token.as_bytes());
         let grant = self
             .tokens
             .find_grant(&hash)

@@ -67,7 +67,7 @@ impl KeyHasher for InsecureTestHasher {
     ) -> Result<bool, HashError> {
         Ok(match stored {
             StoredKeyHash::LegacySha256(hex) => {
-                *hex == self.legacy_digest(secret.expose().as_bytes())
+                *hex == self.peppered_sha256(secret.expose().as_bytes())
             }
             StoredKeyHash::Argon2id(phc) => phc
                 .strip_prefix(Self::PREFIX)
@@ -76,7 +76,7 @@ impl KeyHasher for InsecureTestHasher {
         })
     }
 
-    fn legacy_digest(&self, secret: &[u8]) -> String {
+    fn peppered_sha256(&self, secret: &[u8]) -> String {
         let mut hasher = Sha256::new();
         hasher.update(secret);
         hasher.update(&self.pepper);

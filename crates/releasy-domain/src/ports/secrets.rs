@@ -39,7 +39,8 @@ pub trait KeyHasher: Send + Sync + std::fmt::Debug {
         stored: &StoredKeyHash,
     ) -> Result<bool, HashError>;
 
-    /// The legacy hash of `secret` (lowercase hex SHA-256 of the key and the pepper), used
-    /// to find keys stored before Argon2id and download tokens.
-    fn legacy_digest(&self, secret: &[u8]) -> String;
+    /// Lowercase hex SHA-256 of `secret` followed by the pepper: how download tokens
+    /// are stored (they are short-lived and random, so a fast hash suffices), and how
+    /// API keys were stored before Argon2id (to find such legacy keys).
+    fn peppered_sha256(&self, secret: &[u8]) -> String;
 }

@@ -66,9 +66,11 @@ pub(crate) async fn authenticate(
     Ok(key)
 }
 
-/// The customer key a request presents, if any.
+/// The customer key a request presents, if any. A value that is not visible ASCII is
+/// no key, but it was presented: it is passed on as it is (bytes that are not UTF-8
+/// replaced), to be refused as an unknown key rather than reported missing.
 pub(crate) fn presented_key(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(API_KEY_HEADER)
-        .map(|v| v.to_str().unwrap_or_default().to_owned())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }

@@ -7,9 +7,9 @@ use releasy_domain::api_key::Scope;
 use super::{Permission, RequiredScope};
 
 macro_rules! permissions {
-    ($($name:ident),* $(,)?) => {
+    ($( $(#[$doc:meta])* $name:ident ),* $(,)?) => {
         $(
-            #[doc = concat!("Requires the role-matrix action `", stringify!($name), "`.")]
+            #[doc = concat!("Requires the role-matrix action [`Action::", stringify!($name), "`].")]
             #[derive(Debug)]
             pub struct $name;
             impl Permission for $name {
@@ -19,26 +19,8 @@ macro_rules! permissions {
     };
 }
 
-permissions!(
-    CreateCustomer,
-    UpdateCustomer,
-    ListCustomers,
-    GetCustomer,
-    CreateKey,
-    RevokeKey,
-    ListEntitlements,
-    CreateEntitlement,
-    UpdateEntitlement,
-    DeleteEntitlement,
-    CreateRelease,
-    PublishRelease,
-    PresignArtifact,
-    RegisterArtifact,
-    ListReleases,
-    UnpublishRelease,
-    DeleteRelease,
-    ReadAuditEvents,
-);
+// One marker per action of the domain's list.
+releasy_domain::with_each_action!(permissions);
 
 macro_rules! scopes {
     ($($name:ident),* $(,)?) => {

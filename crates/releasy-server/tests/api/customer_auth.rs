@@ -244,6 +244,35 @@ async fn missing_empty_and_unknown_keys_are_401(backend: Backend) {
     assert_accepted(&app, &api_key).await;
 }
 
+/// A key header that is not visible ASCII was presented: it is an unknown key, not a
+/// missing one.
+async fn a_key_that_is_not_visible_ascii_is_unknown_not_missing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, api_key, _) = app.customer_with_key().await;
+    for value in [
+        format!("{api_key}\u{e9}").into_bytes(),
+        vec![0xff, 0xfe, b'k', b'e', b'y'],
+    ] {
+        let response = app
+            .client
+            .post(app.url(INTROSPECT))
+            .header(
+                "x-releasy-api-key",
+                reqwest::header::HeaderValue::from_bytes(&value).unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, 401, "unauthorized").await;
+    }
+    let reasons: Vec<String> = auth_events(&app, "")
+        .await
+        .iter()
+        .map(|event| payload(event).1)
+        .collect();
+    assert_eq!(reasons, ["not_found", "not_found"], "newest first");
+}
+
 async fn revoked_key_stops_at_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_, api_key, api_key_id) = app.customer_with_key().await;
@@ -525,6 +554,7 @@ async fn every_attempt_is_audited(backend: Backend) {
 on_both_backends!(
     introspect_describes_the_key,
     missing_empty_and_unknown_keys_are_401,
+    a_key_that_is_not_visible_ascii_is_unknown_not_missing,
     revoked_key_stops_at_once,
     expired_key_is_401,
     suspended_customer_keys_stop_until_unsuspended,
