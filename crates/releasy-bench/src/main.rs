@@ -10,6 +10,7 @@
 
 mod api;
 mod bulk;
+mod disk_pressure;
 mod fail;
 mod oha;
 mod report;
@@ -29,6 +30,7 @@ use sha2::{Digest, Sha256};
 
 use crate::api::{Api, SmallSet};
 use crate::bulk::{BulkPlan, TokenHasher};
+use crate::disk_pressure::DiskPressure;
 use crate::fail::{Context, Result, bail};
 use crate::oha::{Body, Load};
 use crate::report::{BulkInfo, RunInfo, RunResult, ScenarioResult};
@@ -337,7 +339,7 @@ async fn measure(
                     headers: vec![],
                     body: Body::None,
                 },
-                Kind::CustomerReleases => Load {
+                Kind::CustomerReleases | Kind::CustomerReleasesDiskBusy => Load {
                     method: "GET",
                     url: format!(
                         "{base}/v1/releases?product={}&include_artifacts=true",
@@ -346,7 +348,7 @@ async fn measure(
                     headers: vec![key_header.clone()],
                     body: Body::None,
                 },
-                Kind::Introspect => Load {
+                Kind::Introspect | Kind::IntrospectDiskBusy => Load {
                     method: "POST",
                     url: format!("{base}/v1/auth/introspect"),
                     headers: vec![key_header.clone()],
@@ -420,10 +422,15 @@ async fn measure(
         } else {
             (load("warmup")?, load("measured")?)
         };
+        let pressure = kind.disk_busy().then(|| DiskPressure::start(work));
         if args.warmup_seconds > 0 {
             oha::run(&args.oha, &warmup, args.warmup_seconds, args.connections).await?;
         }
         let m = oha::run(&args.oha, &measured, args.seconds, args.connections).await?;
+        if let Some(pressure) = pressure {
+            let rounds = pressure.stop().await?;
+            progress(format!("  (dd synced {rounds} x 64 MiB meanwhile)"));
+        }
         progress(format!(
             "  {:<22} {:>9.1} req/s  p50 {:>8.2} ms  p99 {:>8.2} ms  statuses {:?}{}",
             kind.short(),

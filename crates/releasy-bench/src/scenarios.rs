@@ -66,6 +66,10 @@ pub enum Kind {
     AdminCustomersDeep,
     /// Admin `GET /v1/releases?include_artifacts=true`.
     AdminReleases,
+    /// [`Kind::Introspect`] while another process syncs to the same disk.
+    IntrospectDiskBusy,
+    /// [`Kind::CustomerReleases`] while another process syncs to the same disk.
+    CustomerReleasesDiskBusy,
     /// Customer `POST /v1/downloads/token`.
     DownloadToken,
     /// Admin `POST /v1/releases`.
@@ -86,7 +90,7 @@ pub enum Outcome {
 impl Kind {
     /// Every scenario, in the order they run: reads first, then the writes that grow
     /// tables.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Live,
         Kind::CustomerReleases,
         Kind::Introspect,
@@ -94,6 +98,8 @@ impl Kind {
         Kind::AdminCustomersFirst,
         Kind::AdminCustomersDeep,
         Kind::AdminReleases,
+        Kind::IntrospectDiskBusy,
+        Kind::CustomerReleasesDiskBusy,
         Kind::DownloadToken,
         Kind::CreateRelease,
     ];
@@ -110,6 +116,12 @@ impl Kind {
             Kind::AdminCustomersFirst => "admin `GET /v1/admin/customers?limit=50`, first page",
             Kind::AdminCustomersDeep => "admin `GET /v1/admin/customers?limit=50&cursor=…`, deep",
             Kind::AdminReleases => "admin `GET /v1/releases?include_artifacts=true`",
+            Kind::IntrospectDiskBusy => {
+                "customer `POST /v1/auth/introspect`, another process syncing to the disk"
+            }
+            Kind::CustomerReleasesDiskBusy => {
+                "customer `GET /v1/releases?…`, another process syncing to the disk"
+            }
             Kind::DownloadToken => "customer `POST /v1/downloads/token`",
             Kind::CreateRelease => "admin `POST /v1/releases`",
         }
@@ -125,6 +137,8 @@ impl Kind {
             Kind::AdminCustomersFirst => "admin-customers-first",
             Kind::AdminCustomersDeep => "admin-customers-deep",
             Kind::AdminReleases => "admin-releases",
+            Kind::IntrospectDiskBusy => "introspect-disk-busy",
+            Kind::CustomerReleasesDiskBusy => "customer-releases-disk-busy",
             Kind::DownloadToken => "download-token",
             Kind::CreateRelease => "create-release",
         }
@@ -140,7 +154,10 @@ impl Kind {
             Kind::AdminCustomersFirst | Kind::AdminCustomersDeep | Kind::AdminReleases => {
                 (0.12, 0.12)
             }
-            Kind::Live | Kind::CreateRelease => return None,
+            Kind::Live
+            | Kind::CreateRelease
+            | Kind::IntrospectDiskBusy
+            | Kind::CustomerReleasesDiskBusy => return None,
         };
         Some(match db {
             Db::Sqlite => sqlite,
@@ -152,6 +169,18 @@ impl Kind {
     pub fn p99_target_applies(self) -> bool {
         self.ratio_target(Db::Sqlite).is_some()
     }
+
+    /// Whether another process keeps the disk busy while this scenario runs.
+    pub fn disk_busy(self) -> bool {
+        matches!(
+            self,
+            Kind::IntrospectDiskBusy | Kind::CustomerReleasesDiskBusy
+        )
+    }
+
+    /// The p99 target while the disk is busy, ms: a read's only write is its audit
+    /// event, which must not make it wait for the disk.
+    pub const DISK_BUSY_P99_TARGET_MS: f64 = 50.0;
 
     /// How a status counts for this scenario.
     pub fn outcome(self, status: u16) -> Outcome {

@@ -26,8 +26,11 @@ pub struct BatchPolicy {
     pub max_batch: usize,
     /// Write queued events at least this often.
     pub max_delay: Duration,
-    /// Events held while the database refuses writes; beyond this the oldest are
-    /// dropped (and logged), so an outage cannot exhaust memory.
+    /// The bound on memory: the most events queued. At the bound a handler waits for
+    /// the writer to take the queue while writes succeed (nothing is lost), and the
+    /// oldest events are dropped (and logged) while the database refuses writes (an
+    /// outage must not stall requests). Below it a handler never waits, however slow
+    /// the disk.
     pub max_pending: usize,
 }
 
@@ -36,7 +39,9 @@ impl Default for BatchPolicy {
         Self {
             max_batch: 256,
             max_delay: Duration::from_millis(50),
-            max_pending: 100_000,
+            // A few hundred bytes an event: tens of MiB at most, and seconds of the
+            // busiest customer traffic while a slow disk holds a commit up.
+            max_pending: 65_536,
         }
     }
 }
@@ -131,13 +136,10 @@ impl AuditRepository for AuditWriteBehind {
             // The writer is gone (the runtime is shutting down): write directly.
             return self.inner.record(event).await;
         }
-        // While the writer keeps up, a full queue makes handlers wait for it (memory
-        // stays bounded and nothing is dropped); while writes fail, they never wait.
-        let room = self
-            .policy
-            .max_batch
-            .saturating_mul(16)
-            .min(self.policy.max_pending);
+        // Only a queue at its bound makes handlers wait for the writer (memory stays
+        // bounded and nothing is dropped), and never while writes fail. A slow commit
+        // alone never holds a request up.
+        let room = self.policy.max_pending;
         loop {
             // Registered before the check, so a drain in between is not missed.
             let drained = self.queue.drained.notified();
@@ -446,6 +448,65 @@ mod tests {
             400,
             "every event is written, none dropped"
         );
+    }
+
+    /// An audit trail whose writes hang until it is opened (a disk that a competing
+    /// writer keeps busy).
+    #[derive(Debug, Default)]
+    struct Stalled {
+        rows: InMemoryAudit,
+        open: AtomicBool,
+        opened: Notify,
+    }
+
+    #[async_trait]
+    impl AuditRepository for Stalled {
+        async fn record(&self, event: &AuditEvent) -> Result<(), RepoError> {
+            self.record_many(std::slice::from_ref(event)).await
+        }
+
+        async fn record_many(&self, events: &[AuditEvent]) -> Result<(), RepoError> {
+            loop {
+                let opened = self.opened.notified();
+                if self.open.load(Ordering::SeqCst) {
+                    return self.rows.record_many(events).await;
+                }
+                opened.await;
+            }
+        }
+
+        async fn list(
+            &self,
+            filter: &AuditFilter,
+            page: PageRequest,
+        ) -> Result<Vec<AuditEvent>, RepoError> {
+            self.rows.list(filter, page).await
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_held_up_by_the_disk_holds_no_handler_up_below_the_bound() {
+        let inner = Arc::new(Stalled::default());
+        let batched = AuditWriteBehind::start(
+            inner.clone(),
+            BatchPolicy {
+                max_batch: 2,
+                max_delay: Duration::from_millis(1),
+                max_pending: 1_000,
+            },
+        );
+        let recording = async {
+            for at in 0..500 {
+                batched.record(&event(at)).await.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), recording)
+            .await
+            .expect("no handler waits for the stalled commit while the queue has room");
+        inner.open.store(true, Ordering::SeqCst);
+        inner.opened.notify_waiters();
+        batched.flush().await.unwrap();
+        assert_eq!(count(&inner.rows).await, 500, "every event is written");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
