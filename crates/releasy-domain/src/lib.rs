@@ -51,6 +51,10 @@
 //! # }
 //! ```
 //!
+//! A whole small service built on the domain alone is in `examples/release_desk.rs`
+//! (`cargo run -p releasy-domain --example release_desk`); every service and every port
+//! below carries a runnable example of its own.
+//!
 //! ## Map
 //!
 //! | module | holds |
@@ -58,8 +62,9 @@
 //! | [`customer`], [`api_key`], [`release`], [`artifact`], [`entitlement`], [`download`], [`audit`], [`idempotency`] | one aggregate each: its values, rules and use cases |
 //! | [`access`] | operator roles and the role matrix |
 //! | [`pagination`] | page sizes, offsets and cursors |
-//! | [`ports`] | the traits adapters implement |
+//! | [`ports`] | the traits adapters implement, and [`ports::Repositories`], one store's set |
 //! | `memory` (feature `in-memory`) | in-memory adapters |
+//! | [`Services`], [`Ports`] | every use case, wired to one set of adapters |
 
 #![warn(missing_docs)]
 

@@ -61,9 +61,28 @@ pub enum AuthFailure {
 /// Each request asks the key repository for the key's row and decides afresh, so
 /// expiry takes effect at its second, and revocation and customer suspension on the
 /// next request. A caching repository must therefore never answer with a row a write
-/// has replaced (`releasy-cache` invalidates on every write, and on other instances'
-/// writes as its change feed reports them); the cryptographic verification may be
-/// served from the hasher's cache.
+/// has replaced (the read cache of `releasy-throughput` invalidates on every write, and
+/// on other instances' writes as its change feed reports them); the cryptographic
+/// verification may be served from the hasher's cache.
+///
+/// The crate's own example (at its root) issues a key and authenticates it; a refusal
+/// names its reason:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::sync::Arc;
+/// use releasy_domain::api_key::AuthFailure;
+/// use releasy_domain::audit::AuthReason;
+/// use releasy_domain::memory::FixedClock;
+/// use releasy_domain::{Ports, Services, Timestamp};
+///
+/// let clock = Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_312_000)));
+/// let releasy = Services::new(Ports::in_memory(clock));
+/// let refused = releasy.authenticator.authenticate(Some("releasy_unknown")).await;
+/// assert!(matches!(refused, Err(AuthFailure::Rejected(AuthReason::NotFound))));
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ApiKeyAuthenticator {
     keys: Arc<dyn ApiKeyRepository>,

@@ -46,6 +46,38 @@ pub enum RevokeKeyError {
 }
 
 /// Issues and revokes customer API keys.
+///
+/// The raw key is in the [`IssuedKey`] only: it is stored as an Argon2id hash.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::sync::Arc;
+/// use releasy_domain::memory::FixedClock;
+/// use releasy_domain::{Ports, Services, Timestamp};
+/// use releasy_domain::api_key::{KeyType, NewApiKeyRequest, ScopeSet};
+/// use releasy_domain::customer::CustomerName;
+///
+/// let clock = Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_312_000)));
+/// let releasy = Services::new(Ports::in_memory(clock));
+///
+/// let acme = releasy.customers.create(CustomerName::parse("Acme").unwrap(), None).await.unwrap();
+/// let issued = releasy
+///     .api_keys
+///     .create(NewApiKeyRequest {
+///         customer_id: acme.id,
+///         name: None,
+///         key_type: KeyType::Ci,
+///         scopes: ScopeSet::parse(&["downloads:token"]).unwrap(),
+///         expires_at: None,
+///     })
+///     .await
+///     .unwrap();
+/// assert!(issued.secret.expose().starts_with("releasy_"));
+/// releasy.api_keys.revoke(issued.key.id).await.unwrap();
+/// assert!(releasy.authenticator.authenticate(Some(issued.secret.expose())).await.is_err());
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ApiKeyService {
     keys: Arc<dyn ApiKeyRepository>,

@@ -83,6 +83,50 @@ pub enum RegisterArtifactError {
 }
 
 /// Presigns uploads and registers artifacts.
+///
+/// Registration checks that the presigned object exists with the declared size.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::sync::Arc;
+/// use releasy_domain::artifact::{ArtifactSize, Checksum, Filename, Platform, RegisterArtifact};
+/// use releasy_domain::memory::{FixedClock, InMemoryObjects};
+/// use releasy_domain::release::{Product, Version};
+/// use releasy_domain::{Ports, Services, Timestamp};
+///
+/// let clock = Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_312_000)));
+/// let objects = Arc::new(InMemoryObjects::default());
+/// let releasy = Services::new(Ports::in_memory_with_objects(clock, objects.clone()));
+/// let release = releasy
+///     .releases
+///     .create(Product::parse("agent").unwrap(), Version::parse("2.4.0").unwrap())
+///     .await
+///     .unwrap();
+/// let platform = Platform::parse("linux-x86_64").unwrap();
+/// let upload = releasy
+///     .artifacts
+///     .presign(release.id, &Filename::parse("agent.tar.gz").unwrap(), &platform)
+///     .await
+///     .unwrap();
+/// objects.put(&upload.object_key, vec![0; 3]); // the client's PUT
+/// let artifact = releasy
+///     .artifacts
+///     .register(
+///         release.id,
+///         RegisterArtifact {
+///             artifact_id: upload.artifact_id,
+///             object_key: upload.object_key.as_str().to_owned(),
+///             checksum: Checksum::parse(&"ab".repeat(32)).unwrap(),
+///             size: ArtifactSize::parse(3).unwrap(),
+///             platform,
+///         },
+///     )
+///     .await
+///     .unwrap();
+/// assert_eq!(artifact.id, upload.artifact_id);
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ArtifactService {
     releases: Arc<dyn ReleaseRepository>,

@@ -19,6 +19,37 @@ pub enum CustomerError {
 }
 
 /// Creates, lists, reads and changes customers.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::sync::Arc;
+/// use releasy_domain::memory::FixedClock;
+/// use releasy_domain::{Ports, Services, Timestamp};
+/// use releasy_domain::customer::{CustomerFilter, CustomerName, Plan};
+/// use releasy_domain::pagination::{Offset, PageLimit, PageStart};
+///
+/// let clock = Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_312_000)));
+/// let releasy = Services::new(Ports::in_memory(clock));
+///
+/// let acme = releasy
+///     .customers
+///     .create(CustomerName::parse("Acme").unwrap(), Some(Plan::parse("core").unwrap()))
+///     .await
+///     .unwrap();
+/// assert_eq!(releasy.customers.get(acme.id).await.unwrap(), acme);
+/// let page = releasy
+///     .customers
+///     .list(
+///         &CustomerFilter::default(),
+///         PageLimit::DEFAULT,
+///         &PageStart::Offset(Offset::parse(None).unwrap()),
+///     )
+///     .await
+///     .unwrap();
+/// assert_eq!(page.items, [acme]);
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct CustomerService {
     customers: Arc<dyn CustomerRepository>,

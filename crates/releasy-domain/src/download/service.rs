@@ -59,6 +59,76 @@ pub enum ResolveError {
 }
 
 /// Issues and resolves download tokens. Tokens are stored only as hashes.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::sync::Arc;
+/// use releasy_domain::api_key::{KeyType, NewApiKeyRequest, ScopeSet};
+/// use releasy_domain::artifact::{ArtifactSize, Checksum, Filename, Platform, RegisterArtifact};
+/// use releasy_domain::customer::CustomerName;
+/// use releasy_domain::download::{IssueTokenError, TokenTtl};
+/// use releasy_domain::entitlement::{EntitlementWindow, NewEntitlement};
+/// use releasy_domain::memory::{FixedClock, InMemoryObjects};
+/// use releasy_domain::release::{Product, Version};
+/// use releasy_domain::{Ports, Services, Timestamp};
+///
+/// let now = Timestamp::from_unix_seconds(1_735_312_000);
+/// let objects = Arc::new(InMemoryObjects::default());
+/// let releasy = Services::new(Ports::in_memory_with_objects(
+///     Arc::new(FixedClock::at(now)),
+///     objects.clone(),
+/// ));
+/// // A published release with one artifact.
+/// let agent = Product::parse("agent").unwrap();
+/// let release = releasy
+///     .releases
+///     .create(agent.clone(), Version::parse("2.4.0").unwrap())
+///     .await
+///     .unwrap();
+/// let platform = Platform::parse("linux").unwrap();
+/// let upload = releasy
+///     .artifacts
+///     .presign(release.id, &Filename::parse("agent.tgz").unwrap(), &platform)
+///     .await
+///     .unwrap();
+/// objects.put(&upload.object_key, vec![0; 3]);
+/// let registration = RegisterArtifact {
+///     artifact_id: upload.artifact_id,
+///     object_key: upload.object_key.as_str().to_owned(),
+///     checksum: Checksum::parse(&"ab".repeat(32)).unwrap(),
+///     size: ArtifactSize::parse(3).unwrap(),
+///     platform,
+/// };
+/// releasy.artifacts.register(release.id, registration).await.unwrap();
+/// releasy.releases.publish(release.id).await.unwrap();
+/// // A customer's key.
+/// let acme = releasy.customers.create(CustomerName::parse("Acme").unwrap(), None).await.unwrap();
+/// let issued = releasy
+///     .api_keys
+///     .create(NewApiKeyRequest {
+///         customer_id: acme.id,
+///         name: None,
+///         key_type: KeyType::Ci,
+///         scopes: ScopeSet::parse(&["downloads:token"]).unwrap(),
+///         expires_at: None,
+///     })
+///     .await
+///     .unwrap();
+/// let key = releasy.authenticator.authenticate(Some(issued.secret.expose())).await.unwrap();
+/// let ttl = TokenTtl::parse(Some(300), 600).unwrap();
+///
+/// // No entitlement, no token.
+/// let refused = releasy.downloads.issue(&key, upload.artifact_id, None, ttl).await;
+/// assert!(matches!(refused, Err(IssueTokenError::EntitlementRequired)));
+/// let window = EntitlementWindow::new(now, None).unwrap();
+/// let entitlement = NewEntitlement { product: agent, window, metadata: None };
+/// releasy.entitlements.create(acme.id, entitlement).await.unwrap();
+/// let token = releasy.downloads.issue(&key, upload.artifact_id, None, ttl).await.unwrap();
+/// let link = releasy.downloads.resolve(token.secret.expose()).await.unwrap();
+/// assert!(link.url.starts_with("memory://get/"));
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct DownloadService {
     artifacts: Arc<dyn ArtifactRepository>,

@@ -44,6 +44,39 @@ pub struct NewEntitlement {
 }
 
 /// Manages customers' entitlements.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::sync::Arc;
+/// use releasy_domain::memory::FixedClock;
+/// use releasy_domain::{Ports, Services, Timestamp};
+/// use releasy_domain::customer::CustomerName;
+/// use releasy_domain::entitlement::{EntitlementWindow, NewEntitlement};
+/// use releasy_domain::pagination::PageRequest;
+/// use releasy_domain::release::Product;
+///
+/// let clock = Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_312_000)));
+/// let releasy = Services::new(Ports::in_memory(clock));
+///
+/// let acme = releasy.customers.create(CustomerName::parse("Acme").unwrap(), None).await.unwrap();
+/// let starts = Timestamp::from_unix_seconds(1_735_312_000);
+/// let granted = releasy
+///     .entitlements
+///     .create(
+///         acme.id,
+///         NewEntitlement {
+///             product: Product::parse("agent").unwrap(),
+///             window: EntitlementWindow::new(starts, Some(starts.plus_seconds(86_400))).unwrap(),
+///             metadata: None,
+///         },
+///     )
+///     .await
+///     .unwrap();
+/// let listed = releasy.entitlements.list(acme.id, None, PageRequest::default()).await.unwrap();
+/// assert_eq!(listed, [granted]);
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct EntitlementService {
     entitlements: Arc<dyn EntitlementRepository>,

@@ -40,6 +40,28 @@ pub enum IdempotencyError {
 
 /// Applies the idempotency rule over a repository whose unique constraint on
 /// `(scope, key)` makes concurrent claims race safely: exactly one wins.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::sync::Arc;
+/// use releasy_domain::memory::FixedClock;
+/// use releasy_domain::{Ports, Services, Timestamp};
+/// use releasy_domain::idempotency::{Begin, IdempotencyKey, StoredResponse};
+///
+/// let clock = Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_312_000)));
+/// let releasy = Services::new(Ports::in_memory(clock));
+///
+/// let key = IdempotencyKey::parse("create-acme-1").unwrap();
+/// let Begin::Proceed(claim) = releasy.idempotency.begin("admin", &key, "body-hash").await.unwrap()
+/// else { unreachable!("a new key is claimed") };
+/// let response = StoredResponse { status: 201, body: "{}".to_owned() };
+/// releasy.idempotency.finish(&claim, response.clone()).await.unwrap();
+/// // The same request again is answered from the stored response.
+/// let again = releasy.idempotency.begin("admin", &key, "body-hash").await.unwrap();
+/// assert!(matches!(again, Begin::Replay(stored) if stored == response));
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct IdempotencyService {
     records: Arc<dyn IdempotencyRepository>,

@@ -3,6 +3,16 @@
 use crate::Timestamp;
 
 /// The current time.
+///
+/// ```
+/// use releasy_domain::Timestamp;
+/// use releasy_domain::memory::FixedClock;
+/// use releasy_domain::ports::Clock;
+///
+/// let clock = FixedClock::at(Timestamp::from_unix_seconds(1_735_312_000));
+/// clock.advance(60);
+/// assert_eq!(clock.now(), Timestamp::from_unix_seconds(1_735_312_060));
+/// ```
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Now, in whole Unix seconds.
     fn now(&self) -> Timestamp;

@@ -44,6 +44,33 @@ pub enum StoreError {
 }
 
 /// Artifact storage: S3-compatible or the embedded filesystem store.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use releasy_domain::artifact::{Filename, ObjectKey, Platform};
+/// use releasy_domain::memory::InMemoryObjects;
+/// use releasy_domain::ports::ObjectStore;
+/// use releasy_domain::release::{Product, Version};
+/// use releasy_domain::{ArtifactId, Timestamp};
+///
+/// let objects = InMemoryObjects::default();
+/// let key = ObjectKey::for_artifact(
+///     &Product::parse("agent").unwrap(),
+///     &Version::parse("2.4.0").unwrap(),
+///     &Platform::parse("linux").unwrap(),
+///     ArtifactId::generate(),
+///     &Filename::parse("agent.tgz").unwrap(),
+/// )
+/// .unwrap();
+/// let now = Timestamp::from_unix_seconds(1_735_312_000);
+/// let upload = objects.presign_put(&key, now, 900).await.unwrap();
+/// assert_eq!(upload.expires_at, now.plus_seconds(900));
+/// assert!(objects.head(&key).await.unwrap().is_none(), "nothing uploaded yet");
+/// objects.put(&key, vec![0; 3]); // what the client's PUT does
+/// assert_eq!(objects.head(&key).await.unwrap().map(|meta| meta.size), Some(3));
+/// # }
+/// ```
 #[async_trait]
 pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// A URL the caller can `PUT` the object's bytes to until `expires_in_seconds` pass.

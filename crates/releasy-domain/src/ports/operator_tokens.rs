@@ -21,6 +21,33 @@ pub enum OperatorTokenError {
 }
 
 /// Verifies operator tokens (JWTs) and maps them to an [`Operator`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use releasy_domain::access::{Action, Operator};
+/// use releasy_domain::ports::{OperatorTokenError, OperatorTokenVerifier};
+///
+/// /// A verifier of one fixed token, as a test or a small deployment might use.
+/// #[derive(Debug)]
+/// struct OneToken;
+///
+/// #[async_trait::async_trait]
+/// impl OperatorTokenVerifier for OneToken {
+///     async fn verify(&self, token: &str) -> Result<Operator, OperatorTokenError> {
+///         if token != "let-me-in" {
+///             return Err(OperatorTokenError::Invalid("unknown token".to_owned()));
+///         }
+///         Operator::from_role_claims("ci", ["release_publisher"]).ok_or(OperatorTokenError::NoRole)
+///     }
+/// }
+///
+/// let operator = OneToken.verify("let-me-in").await.unwrap();
+/// assert!(operator.may(Action::PublishRelease));
+/// assert!(!operator.may(Action::CreateCustomer));
+/// assert!(OneToken.verify("guess").await.is_err());
+/// # }
+/// ```
 #[async_trait]
 pub trait OperatorTokenVerifier: Send + Sync + std::fmt::Debug {
     /// The operator a token authenticates.

@@ -18,6 +18,28 @@ use crate::release::{Release, ReleaseFilter, ReleaseStatus};
 use crate::{ApiKeyId, ArtifactId, CustomerId, EntitlementId, ReleaseId, Timestamp};
 
 /// Customers.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use releasy_domain::customer::{Customer, CustomerName};
+/// use releasy_domain::ports::CustomerRepository;
+/// use releasy_domain::memory::InMemoryCustomers;
+/// use releasy_domain::{CustomerId, Timestamp};
+///
+/// let customers = InMemoryCustomers::default();
+/// let acme = Customer {
+///     id: CustomerId::generate(),
+///     name: CustomerName::parse("Acme").unwrap(),
+///     plan: None,
+///     created_at: Timestamp::from_unix_seconds(1_735_312_000),
+///     suspended_at: None,
+/// };
+/// customers.insert(&acme).await.unwrap();
+/// assert_eq!(customers.get(acme.id).await.unwrap(), Some(acme));
+/// assert_eq!(customers.get(CustomerId::generate()).await.unwrap(), None, "not found is None");
+/// # }
+/// ```
 #[async_trait]
 pub trait CustomerRepository: Send + Sync + std::fmt::Debug {
     /// Stores a new customer.
@@ -45,6 +67,19 @@ pub trait CustomerRepository: Send + Sync + std::fmt::Debug {
 }
 
 /// Customer API keys.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use releasy_domain::ports::Repositories;
+///
+/// let repos = Repositories::in_memory();
+/// use releasy_domain::ApiKeyId;
+///
+/// // Unknown ids are not an error: they are `None`.
+/// assert!(repos.api_keys.get(ApiKeyId::generate()).await.unwrap().is_none());
+/// # }
+/// ```
 #[async_trait]
 pub trait ApiKeyRepository: Send + Sync + std::fmt::Debug {
     /// Stores a new key.
@@ -79,6 +114,28 @@ pub trait ApiKeyRepository: Send + Sync + std::fmt::Debug {
 }
 
 /// The audit trail.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use releasy_domain::ports::Repositories;
+///
+/// let repos = Repositories::in_memory();
+/// use releasy_domain::audit::{AuditEvent, AuditFilter, AuthReason};
+/// use releasy_domain::pagination::PageRequest;
+/// use releasy_domain::Timestamp;
+///
+/// let refused = AuditEvent::api_key_auth(
+///     AuthReason::NotFound,
+///     None,
+///     None,
+///     Timestamp::from_unix_seconds(1_735_312_000),
+/// );
+/// repos.audit.record(&refused).await.unwrap();
+/// let listed = repos.audit.list(&AuditFilter::default(), PageRequest::default()).await.unwrap();
+/// assert_eq!(listed, [refused]);
+/// # }
+/// ```
 #[async_trait]
 pub trait AuditRepository: Send + Sync + std::fmt::Debug {
     /// Appends an event.
@@ -111,6 +168,29 @@ pub enum Claim {
 }
 
 /// Idempotency records, unique on `(scope, key)`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use releasy_domain::ports::Repositories;
+///
+/// let repos = Repositories::in_memory();
+/// use releasy_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
+/// use releasy_domain::ports::Claim;
+/// use releasy_domain::Timestamp;
+///
+/// let record = IdempotencyRecord {
+///     scope: "admin".to_owned(),
+///     key: IdempotencyKey::parse("create-acme-1").unwrap(),
+///     fingerprint: "body-hash".to_owned(),
+///     state: IdempotencyState::InProgress,
+///     created_at: Timestamp::from_unix_seconds(1_735_312_000),
+/// };
+/// assert!(matches!(repos.idempotency.claim(&record).await.unwrap(), Claim::Claimed));
+/// // A second claim of the same key finds the first.
+/// assert!(matches!(repos.idempotency.claim(&record).await.unwrap(), Claim::Existing(_)));
+/// # }
+/// ```
 #[async_trait]
 pub trait IdempotencyRepository: Send + Sync + std::fmt::Debug {
     /// Inserts `record` unless a record with its scope and key exists, in which case
@@ -135,6 +215,41 @@ pub trait IdempotencyRepository: Send + Sync + std::fmt::Debug {
 }
 
 /// Releases.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use releasy_domain::ports::Repositories;
+///
+/// let repos = Repositories::in_memory();
+/// use releasy_domain::release::{Product, Release, ReleaseStatus, Version};
+/// use releasy_domain::{ReleaseId, Timestamp};
+///
+/// let now = Timestamp::from_unix_seconds(1_735_312_000);
+/// let draft = Release {
+///     id: ReleaseId::generate(),
+///     product: Product::parse("agent").unwrap(),
+///     version: Version::parse("2.4.0").unwrap(),
+///     status: ReleaseStatus::Draft,
+///     created_at: now,
+///     published_at: None,
+/// };
+/// repos.releases.insert(&draft).await.unwrap();
+/// // A status change is a compare-and-set: only one of two racing publishes applies.
+/// let published = repos
+///     .releases
+///     .transition(draft.id, ReleaseStatus::Draft, ReleaseStatus::Published, Some(now))
+///     .await
+///     .unwrap();
+/// assert!(published.is_some());
+/// let again = repos
+///     .releases
+///     .transition(draft.id, ReleaseStatus::Draft, ReleaseStatus::Published, Some(now))
+///     .await
+///     .unwrap();
+/// assert!(again.is_none());
+/// # }
+/// ```
 #[async_trait]
 pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
     /// Stores a new release; [`RepoError::Conflict`] when its product and version exist.
@@ -169,6 +284,19 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
 }
 
 /// Artifacts.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use releasy_domain::ports::Repositories;
+///
+/// let repos = Repositories::in_memory();
+/// use releasy_domain::ArtifactId;
+///
+/// assert!(repos.artifacts.get_with_release(ArtifactId::generate()).await.unwrap().is_none());
+/// assert!(repos.artifacts.list_for_releases(&[]).await.unwrap().is_empty());
+/// # }
+/// ```
 #[async_trait]
 pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
     /// Stores an artifact; [`RepoError::Conflict`] when its id or object key exists.
@@ -185,6 +313,42 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
 }
 
 /// Entitlements.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use releasy_domain::ports::Repositories;
+///
+/// let repos = Repositories::in_memory();
+/// use releasy_domain::customer::{Customer, CustomerName};
+/// use releasy_domain::entitlement::{Entitlement, EntitlementWindow};
+/// use releasy_domain::release::Product;
+/// use releasy_domain::{CustomerId, EntitlementId, Timestamp};
+///
+/// let now = Timestamp::from_unix_seconds(1_735_312_000);
+/// let acme = Customer {
+///     id: CustomerId::generate(),
+///     name: CustomerName::parse("Acme").unwrap(),
+///     plan: None,
+///     created_at: now,
+///     suspended_at: None,
+/// };
+/// repos.customers.insert(&acme).await.unwrap();
+/// let entitlement = Entitlement {
+///     id: EntitlementId::generate(),
+///     customer_id: acme.id,
+///     product: Product::parse("agent").unwrap(),
+///     window: EntitlementWindow::new(now, Some(now.plus_seconds(60))).unwrap(),
+///     metadata: None,
+///     created_at: now,
+/// };
+/// repos.entitlements.insert(&entitlement).await.unwrap();
+/// let active = repos.entitlements.active_products(acme.id, now).await.unwrap();
+/// assert_eq!(active, ["agent"]);
+/// let later = repos.entitlements.active_products(acme.id, now.plus_seconds(60)).await.unwrap();
+/// assert!(later.is_empty(), "the window has ended");
+/// # }
+/// ```
 #[async_trait]
 pub trait EntitlementRepository: Send + Sync + std::fmt::Debug {
     /// Stores an entitlement.
@@ -232,6 +396,17 @@ pub trait EntitlementRepository: Send + Sync + std::fmt::Debug {
 }
 
 /// Download tokens, found by their hash.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use releasy_domain::ports::Repositories;
+///
+/// let repos = Repositories::in_memory();
+///
+/// assert!(repos.download_tokens.find_grant("no-such-hash").await.unwrap().is_none());
+/// # }
+/// ```
 #[async_trait]
 pub trait DownloadTokenRepository: Send + Sync + std::fmt::Debug {
     /// Stores a token.
@@ -252,6 +427,17 @@ pub trait DownloadTokenRepository: Send + Sync + std::fmt::Debug {
 }
 
 /// Whether the database answers, for readiness checks.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use releasy_domain::ports::Repositories;
+///
+/// let repos = Repositories::in_memory();
+///
+/// repos.health.ping().await.unwrap();
+/// # }
+/// ```
 #[async_trait]
 pub trait HealthProbe: Send + Sync + std::fmt::Debug {
     /// Runs a trivial query.

@@ -7,6 +7,14 @@ use crate::download::DownloadTokenSecret;
 use crate::ports::HashError;
 
 /// Makes new secrets from a cryptographically secure source.
+///
+/// ```
+/// use releasy_domain::memory::RandomSecrets;
+/// use releasy_domain::ports::SecretGenerator;
+///
+/// let secrets = RandomSecrets;
+/// assert_ne!(secrets.new_api_key().expose(), secrets.new_api_key().expose());
+/// ```
 pub trait SecretGenerator: Send + Sync + std::fmt::Debug {
     /// A new customer API key: `releasy_` and the base64url form of 32 random bytes.
     fn new_api_key(&self) -> ApiKeySecret;
@@ -21,6 +29,20 @@ pub trait SecretGenerator: Send + Sync + std::fmt::Debug {
 /// repeated request skips the slow hash. Whether a key is revoked, expired or owned by a
 /// suspended customer is never decided here: that comes from the repository on every
 /// request.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use releasy_domain::memory::{InsecureTestHasher, RandomSecrets};
+/// use releasy_domain::ports::{KeyHasher, SecretGenerator};
+///
+/// let hasher = InsecureTestHasher::default(); // Argon2id in production (releasy-crypto)
+/// let secret = RandomSecrets.new_api_key();
+/// let stored = hasher.hash(&secret).await.unwrap();
+/// assert!(hasher.verify(&secret, &stored).await.unwrap());
+/// assert!(!hasher.verify(&RandomSecrets.new_api_key(), &stored).await.unwrap());
+/// # }
+/// ```
 #[async_trait]
 pub trait KeyHasher: Send + Sync + std::fmt::Debug {
     /// The Argon2id hash (PHC string, fresh salt, pepper mixed in) to store for a new key.

@@ -104,6 +104,34 @@ pub struct DeletedRelease {
 }
 
 /// Creates, lists, publishes, unpublishes and deletes releases.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::sync::Arc;
+/// use releasy_domain::memory::FixedClock;
+/// use releasy_domain::{Ports, Services, Timestamp};
+/// use releasy_domain::pagination::PageRequest;
+/// use releasy_domain::release::{Product, ReleaseQuery, ReleaseStatus, ReleaseViewer, Version};
+///
+/// let clock = Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_312_000)));
+/// let releasy = Services::new(Ports::in_memory(clock));
+///
+/// let release = releasy
+///     .releases
+///     .create(Product::parse("agent").unwrap(), Version::parse("2.4.0").unwrap())
+///     .await
+///     .unwrap();
+/// let published = releasy.releases.publish(release.id).await.unwrap();
+/// assert_eq!(published.status, ReleaseStatus::Published);
+/// let listed = releasy
+///     .releases
+///     .list(ReleaseViewer::Operator, &ReleaseQuery::default(), PageRequest::default())
+///     .await
+///     .unwrap();
+/// assert_eq!(listed[0].release, published);
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ReleaseService {
     releases: Arc<dyn ReleaseRepository>,
