@@ -39,9 +39,10 @@ impl Default for BatchPolicy {
         Self {
             max_batch: 256,
             max_delay: Duration::from_millis(50),
-            // A few hundred bytes an event: tens of MiB at most, and seconds of the
-            // busiest customer traffic while a slow disk holds a commit up.
-            max_pending: 65_536,
+            // Under 1 KiB an event (its JSON payload is a small map): about 30 MiB at
+            // most, and half a second of the busiest customer traffic measured (tens
+            // of seconds of a typical fleet's) while a slow disk holds a commit up.
+            max_pending: 32_768,
         }
     }
 }
@@ -221,8 +222,13 @@ async fn write_behind(
     }
 }
 
-/// Writes everything queued as one batch; on failure puts it back in front of what
-/// arrived meanwhile (bounded by `max_pending`, dropping the oldest).
+/// Events written in one statement batch (one transaction): bounds the memory a batch
+/// in flight holds on top of the queue, and how long one commit takes.
+const WRITE_CHUNK: usize = 4_096;
+
+/// Writes everything queued when called, in chunks of at most [`WRITE_CHUNK`] events
+/// (events queued meanwhile wait for the next round); on failure puts the chunk back in
+/// front of what arrived meanwhile (bounded by `max_pending`, dropping the oldest).
 async fn write_queued(
     inner: &dyn AuditRepository,
     queue: &Queue,
@@ -235,16 +241,21 @@ async fn write_queued(
             "audit queue full while the database refuses writes; oldest events dropped"
         );
     }
-    let batch: Vec<AuditEvent> = queue.events().drain(..).collect();
-    queue.drained.notify_waiters();
-    if batch.is_empty() {
-        return Ok(());
-    }
-    match inner.record_many(&batch).await {
-        Ok(()) => Ok(()),
-        Err(err) => {
+    let mut left = queue.events().len();
+    while left > 0 {
+        let chunk: Vec<AuditEvent> = {
             let mut events = queue.events();
-            for event in batch.into_iter().rev() {
+            let take = left.min(WRITE_CHUNK).min(events.len());
+            events.drain(..take).collect()
+        };
+        queue.drained.notify_waiters();
+        if chunk.is_empty() {
+            break;
+        }
+        left -= chunk.len();
+        if let Err(err) = inner.record_many(&chunk).await {
+            let mut events = queue.events();
+            for event in chunk.into_iter().rev() {
                 events.push_front(event);
             }
             let excess = events.len().saturating_sub(policy.max_pending);
@@ -256,9 +267,10 @@ async fn write_queued(
                 );
             }
             tracing::warn!(error = %err, queued = events.len(), "audit batch not written; will retry");
-            Err(err.to_string())
+            return Err(err.to_string());
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
