@@ -492,6 +492,7 @@ impl Generator {
                 .then(|| Metadata::parse(serde_json::json!({"seats": 5 + i % 50})))
                 .transpose()?,
             created_at: Timestamp::from_unix_seconds(created_at),
+            revision: 0,
         })
     }
 

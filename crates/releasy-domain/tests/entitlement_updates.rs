@@ -68,11 +68,10 @@ impl EntitlementRepository for Raced {
         self.inner.list(customer, product, page).await
     }
 
-    async fn update(
+    async fn replace(
         &self,
-        customer: CustomerId,
-        id: EntitlementId,
-        changes: &EntitlementChanges,
+        current: &Entitlement,
+        updated: &Entitlement,
     ) -> Result<Option<Entitlement>, RepoError> {
         self.updates.fetch_add(1, Ordering::SeqCst);
         let meanwhile = {
@@ -82,17 +81,21 @@ impl EntitlementRepository for Raced {
                 _ => meanwhile.take(),
             }
         };
+        let (customer, id) = (current.customer_id, current.id);
         match meanwhile {
             Some(Meanwhile::ChangeEveryTime) => return Ok(None),
             Some(Meanwhile::Change(other)) => {
-                self.inner.update(customer, id, &other).await?.unwrap();
+                // Another operator's whole update: read, merge, compare-and-set.
+                let stored = self.inner.get(customer, id).await?.unwrap();
+                let changed = stored.with_changes(other).unwrap();
+                self.inner.replace(&stored, &changed).await?.unwrap();
             }
             Some(Meanwhile::Delete) => {
                 assert!(self.inner.delete(customer, id).await?);
             }
             None => {}
         }
-        self.inner.update(customer, id, changes).await
+        self.inner.replace(current, updated).await
     }
 
     async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError> {
@@ -172,6 +175,7 @@ async fn a_field_changed_between_the_read_and_the_write_is_kept() {
     let expected = Entitlement {
         window: EntitlementWindow::new(T0, Some(at(60))).unwrap(),
         metadata: Some(note),
+        revision: 2,
         ..w.entitlement.clone()
     };
     assert_eq!(updated, expected, "the other operator's end is not undone");

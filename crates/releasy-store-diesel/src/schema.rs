@@ -59,6 +59,7 @@ diesel::table! {
         ends_at -> Nullable<BigInt>,
         metadata -> Nullable<Text>,
         created_at -> BigInt,
+        revision -> BigInt,
     }
 }
 

@@ -79,6 +79,9 @@ pub struct Entitlement {
     pub metadata: Option<Metadata>,
     /// When it was granted (orders listings, newest first).
     pub created_at: Timestamp,
+    /// How many times it has been changed (0 when granted): what a change compares
+    /// against, so that it applies only to the entitlement it was judged on.
+    pub revision: u64,
 }
 
 /// A partial change; `Some(None)` clears `ends_at` or `metadata`.
@@ -100,7 +103,8 @@ impl Entitlement {
         self.window.is_active_at(now)
     }
 
-    /// The entitlement after `changes`, validated as a whole.
+    /// The entitlement after `changes`, validated as a whole: the one place where a
+    /// change is judged. Its revision is still this one's; storing it advances it.
     ///
     /// # Errors
     /// [`ValidationError`] when the merged window breaks the rules.
@@ -116,6 +120,7 @@ impl Entitlement {
             window,
             metadata: changes.metadata.unwrap_or_else(|| self.metadata.clone()),
             created_at: self.created_at,
+            revision: self.revision,
         })
     }
 }
@@ -166,6 +171,7 @@ mod tests {
             window: EntitlementWindow::new(at(0), Some(at(100))).unwrap(),
             metadata: Some(Metadata::parse(serde_json::json!({"seats": 5})).unwrap()),
             created_at: at(0),
+            revision: 3,
         };
         let cleared = e
             .with_changes(EntitlementChanges {
@@ -176,6 +182,10 @@ mod tests {
             .unwrap();
         assert_eq!(cleared.window.ends_at(), None);
         assert_eq!(cleared.metadata, None);
+        assert_eq!(
+            cleared.revision, 3,
+            "storing the change advances the revision"
+        );
         let bad = e.with_changes(EntitlementChanges {
             starts_at: Some(at(200)),
             ..Default::default()

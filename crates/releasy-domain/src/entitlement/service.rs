@@ -20,8 +20,8 @@ pub enum EntitlementError {
     /// The (merged) entitlement breaks a rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
-    /// The entitlement's window changed between each read and write of an update, on
-    /// every attempt.
+    /// The entitlement changed between each read and write of an update, on every
+    /// attempt.
     #[error("entitlement changed concurrently")]
     Contended,
     /// The repository failed.
@@ -136,14 +136,17 @@ impl EntitlementService {
             window: new.window,
             metadata: new.metadata,
             created_at: self.clock.now(),
+            revision: 0,
         };
         self.entitlements.insert(&entitlement).await?;
         Ok(entitlement)
     }
 
-    /// Applies `changes`, validating the merged entitlement as a whole. The repository
-    /// writes only the fields `changes` names, so a concurrent change of other fields
-    /// is kept rather than overwritten with the values read here.
+    /// Applies `changes`, validating the merged entitlement as a whole. The merge is
+    /// judged here, against the entitlement as read, and written as one compare-and-set
+    /// on its revision: when another change landed in between, nothing is written and
+    /// the change is merged and judged again against what is stored now. So concurrent
+    /// changes never leave an inverted window, and never lose one another's fields.
     ///
     /// # Errors
     /// [`EntitlementError::NotFound`] (or `CustomerNotFound`) for unknown ids,
@@ -162,14 +165,11 @@ impl EntitlementService {
                 .get(customer, id)
                 .await?
                 .ok_or(EntitlementError::NotFound)?;
-            // Judged here to name the offending field; the repository checks the window
-            // again against what is stored when it writes.
-            current.with_changes(changes.clone())?;
-            if let Some(updated) = self.entitlements.update(customer, id, &changes).await? {
-                return Ok(updated);
+            let updated = current.with_changes(changes.clone())?;
+            if let Some(stored) = self.entitlements.replace(&current, &updated).await? {
+                return Ok(stored);
             }
-            // Deleted, or its window changed so that this change no longer fits, between
-            // the read and the write: judge it again against what is stored now.
+            // Changed or deleted between the read and the write: read it again.
         }
         Err(EntitlementError::Contended)
     }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::lock;
-use crate::entitlement::{Entitlement, EntitlementChanges};
+use crate::entitlement::Entitlement;
 use crate::pagination::PageRequest;
 use crate::ports::{EntitlementRepository, RepoError};
 use crate::{CustomerId, EntitlementId, Timestamp};
@@ -59,25 +59,27 @@ impl EntitlementRepository for InMemoryEntitlements {
             .collect())
     }
 
-    async fn update(
+    async fn replace(
         &self,
-        customer: CustomerId,
-        id: EntitlementId,
-        changes: &EntitlementChanges,
+        current: &Entitlement,
+        updated: &Entitlement,
     ) -> Result<Option<Entitlement>, RepoError> {
         let mut rows = lock(&self.rows);
-        let Some(row) = rows
-            .iter_mut()
-            .find(|e| e.id == id && e.customer_id == customer)
-        else {
+        let Some(row) = rows.iter_mut().find(|e| {
+            e.id == current.id
+                && e.customer_id == current.customer_id
+                && e.revision == current.revision
+        }) else {
             return Ok(None);
         };
-        // Under the lock, so the change applies to the entitlement as stored now.
-        let Ok(updated) = row.with_changes(changes.clone()) else {
-            return Ok(None);
+        *row = Entitlement {
+            id: current.id,
+            customer_id: current.customer_id,
+            created_at: current.created_at,
+            revision: current.revision + 1,
+            ..updated.clone()
         };
-        *row = updated.clone();
-        Ok(Some(updated))
+        Ok(Some(row.clone()))
     }
 
     async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError> {

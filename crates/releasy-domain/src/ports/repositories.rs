@@ -10,7 +10,7 @@ use crate::artifact::ObjectKey;
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::customer::{Customer, CustomerFilter, CustomerUpdate};
 use crate::download::{DownloadGrant, DownloadToken};
-use crate::entitlement::{Entitlement, EntitlementChanges};
+use crate::entitlement::Entitlement;
 use crate::idempotency::{IdempotencyRecord, StoredResponse};
 use crate::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
 use crate::ports::RepoError;
@@ -341,6 +341,7 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
 ///     window: EntitlementWindow::new(now, Some(now.plus_seconds(60))).unwrap(),
 ///     metadata: None,
 ///     created_at: now,
+///     revision: 0,
 /// };
 /// repos.entitlements.insert(&entitlement).await.unwrap();
 /// let active = repos.entitlements.active_products(acme.id, now).await.unwrap();
@@ -371,16 +372,16 @@ pub trait EntitlementRepository: Send + Sync + std::fmt::Debug {
         page: PageRequest,
     ) -> Result<Vec<Entitlement>, RepoError>;
 
-    /// Applies `changes` to the entitlement `id` of `customer` in one statement, field
-    /// by field (a concurrent change of another field is kept), and returns the
-    /// entitlement afterwards. Applies nothing and returns `None` when there is no such
-    /// entitlement, or when the window it would get ends before it starts (judged
-    /// against the stored fields the change keeps, in the same statement).
-    async fn update(
+    /// Replaces `current` (as it was read, revision included) by `updated` (the same
+    /// entitlement, changed), as one compare-and-set: written only while the stored
+    /// entitlement of `current.customer_id` still has `current.revision`, which the
+    /// write advances by one. Returns what is stored then; `None`, writing nothing,
+    /// when it changed or was deleted since it was read (read it again), or belongs to
+    /// another customer. The rules were judged by whoever made `updated`.
+    async fn replace(
         &self,
-        customer: CustomerId,
-        id: EntitlementId,
-        changes: &EntitlementChanges,
+        current: &Entitlement,
+        updated: &Entitlement,
     ) -> Result<Option<Entitlement>, RepoError>;
 
     /// Deletes the entitlement `id` of `customer`; `false` when there is none.

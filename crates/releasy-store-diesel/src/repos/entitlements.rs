@@ -72,11 +72,10 @@ macro_rules! entitlement_repository {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
-            async fn update(
+            async fn replace(
                 &self,
-                customer: releasy_domain::CustomerId,
-                id: releasy_domain::EntitlementId,
-                changes: &releasy_domain::entitlement::EntitlementChanges,
+                current: &releasy_domain::entitlement::Entitlement,
+                updated: &releasy_domain::entitlement::Entitlement,
             ) -> Result<
                 Option<releasy_domain::entitlement::Entitlement>,
                 releasy_domain::ports::RepoError,
@@ -84,50 +83,29 @@ macro_rules! entitlement_repository {
                 use crate::schema::entitlements::dsl;
                 use diesel::prelude::*;
                 use diesel_async::RunQueryDsl;
-                // Bounds that break the window rule whatever is stored (a negative
-                // start, an end before a new start) apply nothing, as promised, rather
-                // than store a row that could not be read back.
-                if let Some(starts_at) = changes.starts_at {
-                    let ends_at = changes.ends_at.flatten();
-                    if releasy_domain::entitlement::EntitlementWindow::new(starts_at, ends_at)
-                        .is_err()
-                    {
-                        return Ok(None);
-                    }
-                }
-                if *changes == releasy_domain::entitlement::EntitlementChanges::default() {
-                    // Nothing to write (an UPDATE needs at least one column).
-                    return releasy_domain::ports::EntitlementRepository::get(self, customer, id)
-                        .await;
-                }
-                let mut update = diesel::update(dsl::entitlements)
-                    .filter(dsl::id.eq(id.to_string()))
-                    .filter(dsl::customer_id.eq(customer.to_string()))
-                    .set(crate::rows::EntitlementChangeset::from(changes))
-                    .into_boxed::<$backend>();
-                // The window must not end before it starts, judged against the stored
-                // bound the change keeps. A change of both bounds was judged above, and
-                // clearing the end always fits.
-                match (changes.starts_at, changes.ends_at) {
-                    (Some(start), None) => {
-                        update = update.filter(
-                            dsl::ends_at
-                                .is_null()
-                                .or(dsl::ends_at.ge(start.unix_seconds())),
-                        );
-                    }
-                    (None, Some(Some(end))) => {
-                        update = update.filter(dsl::starts_at.le(end.unix_seconds()));
-                    }
-                    _ => {}
-                }
+                // `updated` is written at the revision after the one it was judged on;
+                // the WHERE clause makes this a compare-and-set on that revision.
+                let replacement = crate::rows::EntitlementReplacement::from(
+                    &releasy_domain::entitlement::Entitlement {
+                        revision: current.revision,
+                        ..updated.clone()
+                    },
+                );
+                let expected = i64::try_from(current.revision)
+                    .map_err(|e| crate::error::corrupt("entitlements", e))?;
                 let mut conn = self.conn().await?;
-                let row: Option<crate::rows::EntitlementRow> = update
-                    .returning(crate::rows::EntitlementRow::as_returning())
-                    .get_result(&mut *conn)
-                    .await
-                    .optional()
-                    .map_err(crate::error::query_error)?;
+                let row: Option<crate::rows::EntitlementRow> = diesel::update(
+                    dsl::entitlements
+                        .filter(dsl::id.eq(current.id.to_string()))
+                        .filter(dsl::customer_id.eq(current.customer_id.to_string()))
+                        .filter(dsl::revision.eq(expected)),
+                )
+                .set(replacement)
+                .returning(crate::rows::EntitlementRow::as_returning())
+                .get_result(&mut *conn)
+                .await
+                .optional()
+                .map_err(crate::error::query_error)?;
                 row.map(TryInto::try_into).transpose()
             }
 

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 use releasy_domain::Timestamp;
-use releasy_domain::entitlement::{Entitlement, EntitlementChanges, EntitlementWindow, Metadata};
+use releasy_domain::entitlement::{Entitlement, EntitlementWindow, Metadata};
 use releasy_domain::ports::RepoError;
 use releasy_domain::release::Product;
 
@@ -23,6 +23,7 @@ pub struct EntitlementRow {
     pub(crate) ends_at: Option<i64>,
     pub(crate) metadata: Option<String>,
     pub(crate) created_at: i64,
+    pub(crate) revision: i64,
 }
 
 /// How the metadata object is stored: as JSON text.
@@ -40,31 +41,35 @@ impl From<&Entitlement> for EntitlementRow {
             ends_at: e.window.ends_at().map(Timestamp::unix_seconds),
             metadata: e.metadata.as_ref().map(metadata_text),
             created_at: e.created_at.unix_seconds(),
+            // Revisions count changes one by one; i64::MAX of them cannot happen.
+            revision: i64::try_from(e.revision).unwrap_or(i64::MAX),
         }
     }
 }
 
-/// The columns an entitlement change writes; `None` leaves a column as stored, and
-/// `Some(None)` clears it.
+/// What replacing an entitlement writes: every column a change can touch, and the
+/// next revision. `None` stores `NULL` (a cleared end or metadata).
 #[derive(Debug, AsChangeset)]
-#[diesel(table_name = entitlements)]
-pub(crate) struct EntitlementChangeset {
-    pub product: Option<String>,
-    pub starts_at: Option<i64>,
-    pub ends_at: Option<Option<i64>>,
-    pub metadata: Option<Option<String>>,
+#[diesel(table_name = entitlements, treat_none_as_null = true)]
+pub(crate) struct EntitlementReplacement {
+    pub product: String,
+    pub starts_at: i64,
+    pub ends_at: Option<i64>,
+    pub metadata: Option<String>,
+    pub revision: i64,
 }
 
-impl From<&EntitlementChanges> for EntitlementChangeset {
-    fn from(changes: &EntitlementChanges) -> Self {
+impl From<&Entitlement> for EntitlementReplacement {
+    /// The columns of `updated`, at the revision after `updated.revision` (the one it
+    /// was judged on).
+    fn from(updated: &Entitlement) -> Self {
+        let row = EntitlementRow::from(updated);
         Self {
-            product: changes.product.as_ref().map(|p| p.as_str().to_owned()),
-            starts_at: changes.starts_at.map(Timestamp::unix_seconds),
-            ends_at: changes.ends_at.map(|end| end.map(Timestamp::unix_seconds)),
-            metadata: changes
-                .metadata
-                .as_ref()
-                .map(|m| m.as_ref().map(metadata_text)),
+            product: row.product,
+            starts_at: row.starts_at,
+            ends_at: row.ends_at,
+            metadata: row.metadata,
+            revision: row.revision.saturating_add(1),
         }
     }
 }
@@ -88,6 +93,7 @@ impl TryFrom<EntitlementRow> for Entitlement {
             window: EntitlementWindow::new(ts(row.starts_at), row.ends_at.map(ts)).map_err(bad)?,
             metadata,
             created_at: ts(row.created_at),
+            revision: u64::try_from(row.revision).map_err(|e| corrupt("entitlements", e))?,
         })
     }
 }

@@ -19,7 +19,7 @@ pub use audit::AuditEventRow;
 pub use customers::CustomerRow;
 pub use download_tokens::DownloadTokenRow;
 pub(crate) use download_tokens::{GrantRow, grant};
-pub(crate) use entitlements::EntitlementChangeset;
+pub(crate) use entitlements::EntitlementReplacement;
 pub use entitlements::EntitlementRow;
 pub(crate) use idempotency::{COMPLETED, IN_PROGRESS, IdempotencyRow};
 pub use releases::ReleaseRow;

@@ -1,10 +1,16 @@
 //! Checks of [`EntitlementRepository`]: storage round trip (metadata included), reads,
-//! updates and deletes scoped to the customer, the newest-first listing with its
-//! product filter and paging, and the active products at the window's boundaries.
+//! compare-and-set replacements and deletes scoped to the customer, the newest-first
+//! listing with its product filter and paging, and the active products at the window's
+//! boundaries; and, through `EntitlementService` over the store, that concurrent changes
+//! never invert a window nor lose one another's fields.
 
 use std::sync::Arc;
 
-use releasy_domain::entitlement::{Entitlement, EntitlementChanges, EntitlementWindow, Metadata};
+use releasy_domain::entitlement::{
+    Entitlement, EntitlementChanges, EntitlementError, EntitlementService, EntitlementWindow,
+    Metadata,
+};
+use releasy_domain::memory::FixedClock;
 use releasy_domain::ports::{CustomerRepository, EntitlementRepository, RepoError};
 use releasy_domain::release::Product;
 use releasy_domain::{CustomerId, EntitlementId};
@@ -27,13 +33,19 @@ pub async fn run_all(
         c.clone()
     ));
     run_check!(list_pages_by_offset_and_limit(e.clone(), c.clone()));
-    run_check!(update_applies_the_changes(e.clone(), c.clone()));
-    run_check!(update_keeps_the_fields_it_does_not_name(
+    run_check!(replace_writes_the_whole_entitlement_at_the_next_revision(
         e.clone(),
         c.clone()
     ));
-    run_check!(update_never_inverts_the_window(e.clone(), c.clone()));
-    run_check!(update_of_unknown_or_foreign_is_none(e.clone(), c.clone()));
+    run_check!(replace_of_a_stale_revision_writes_nothing(
+        e.clone(),
+        c.clone()
+    ));
+    run_check!(replace_of_unknown_or_foreign_is_none(e.clone(), c.clone()));
+    run_check!(concurrent_changes_never_invert_the_window_nor_lose_a_field(
+        e.clone(),
+        c.clone()
+    ));
     run_check!(delete_removes_only_that_entitlement(e.clone(), c.clone()));
     run_check!(active_products_follow_the_window(e, c));
 }
@@ -61,6 +73,7 @@ fn new_entitlement(
             .expect("a valid entitlement window"),
         metadata: None,
         created_at: at(created_at),
+        revision: 0,
     }
 }
 
@@ -75,15 +88,14 @@ async fn store(entitlements: &Arc<dyn EntitlementRepository>, entitlement: &Enti
     );
 }
 
-async fn update(
+async fn replace(
     entitlements: &Arc<dyn EntitlementRepository>,
-    customer: CustomerId,
-    id: EntitlementId,
-    changes: &EntitlementChanges,
+    current: &Entitlement,
+    updated: &Entitlement,
 ) -> Option<Entitlement> {
     ok(
-        entitlements.update(customer, id, changes).await,
-        "EntitlementRepository::update",
+        entitlements.replace(current, updated).await,
+        "EntitlementRepository::replace",
     )
 }
 
@@ -304,10 +316,10 @@ pub async fn list_pages_by_offset_and_limit(
     );
 }
 
-/// `update` writes the changed fields (clearing `ends_at` and `metadata` too) and
-/// returns the entitlement afterwards; no change at all returns it as stored; other
-/// entitlements are left alone.
-pub async fn update_applies_the_changes(
+/// `replace` writes the whole entitlement it is given (clearing `ends_at` and
+/// `metadata` too) at the next revision and returns what is stored; other entitlements
+/// are left alone.
+pub async fn replace_writes_the_whole_entitlement_at_the_next_revision(
     entitlements: Arc<dyn EntitlementRepository>,
     customers: Arc<dyn CustomerRepository>,
 ) {
@@ -319,256 +331,253 @@ pub async fn update_applies_the_changes(
     let bystander = new_entitlement(owner, &fresh_product(), 0, None, T0);
     store(&entitlements, &original).await;
     store(&entitlements, &bystander).await;
-    let product = Product::parse(&fresh_product()).expect("a valid product");
-    let change = EntitlementChanges {
-        product: Some(product.clone()),
-        starts_at: Some(at(T0 + 10)),
-        ends_at: Some(Some(at(T0 + 20))),
-        metadata: Some(metadata(json!({"seats": 50, "note": "upgraded"}))),
-    };
     let changed = Entitlement {
-        product,
+        product: Product::parse(&fresh_product()).expect("a valid product"),
         window: EntitlementWindow::new(at(T0 + 10), Some(at(T0 + 20)))
             .expect("a valid entitlement window"),
         metadata: metadata(json!({"seats": 50, "note": "upgraded"})),
         ..original.clone()
     };
-    let clear = EntitlementChanges {
-        ends_at: Some(None),
-        metadata: Some(None),
-        ..EntitlementChanges::default()
-    };
-    let cleared = Entitlement {
-        window: EntitlementWindow::new(at(T0 + 10), None).expect("a valid entitlement window"),
-        metadata: None,
+    let stored_changed = Entitlement {
+        revision: 1,
         ..changed.clone()
     };
-    let steps = [
-        ("changed", change, &changed),
-        ("cleared", clear, &cleared),
-        ("no change", EntitlementChanges::default(), &cleared),
-    ];
-    for (what, changes, expected) in steps {
-        same(
-            &update(&entitlements, owner, original.id, &changes)
-                .await
-                .as_ref(),
-            &Some(expected),
-            &format!("update ({what}) of a stored entitlement"),
-        );
-        same(
-            &get(&entitlements, owner, original.id).await.as_ref(),
-            &Some(expected),
-            &format!("the entitlement after the update ({what})"),
-        );
-    }
     same(
-        &get(&entitlements, owner, bystander.id).await,
-        &Some(bystander),
-        "updating one entitlement leaves the others alone",
-    );
-}
-
-/// Two updates, each naming one field, both take effect: the second writes only its
-/// own field, not the first one's as it was before (two operators' concurrent `PATCH`es
-/// of different fields both count).
-pub async fn update_keeps_the_fields_it_does_not_name(
-    entitlements: Arc<dyn EntitlementRepository>,
-    customers: Arc<dyn CustomerRepository>,
-) {
-    let owner = customer(&customers).await;
-    let original = new_entitlement(owner, &fresh_product(), T0, None, T0);
-    store(&entitlements, &original).await;
-    let end = EntitlementChanges {
-        ends_at: Some(Some(at(T0 + 60))),
-        ..EntitlementChanges::default()
-    };
-    let annotate = EntitlementChanges {
-        metadata: Some(metadata(json!({"reason": "contract ended"}))),
-        ..EntitlementChanges::default()
-    };
-    update(&entitlements, owner, original.id, &end).await;
-    let both = Entitlement {
-        window: EntitlementWindow::new(at(T0), Some(at(T0 + 60)))
-            .expect("a valid entitlement window"),
-        metadata: metadata(json!({"reason": "contract ended"})),
-        ..original.clone()
-    };
-    same(
-        &update(&entitlements, owner, original.id, &annotate).await,
-        &Some(both.clone()),
-        "an update of the metadata after another of the end",
+        &replace(&entitlements, &original, &changed).await,
+        &Some(stored_changed.clone()),
+        "replace of the stored revision",
     );
     same(
         &get(&entitlements, owner, original.id).await,
-        &Some(both),
-        "both changes are stored",
+        &Some(stored_changed.clone()),
+        "the entitlement after the replace",
+    );
+    let cleared = Entitlement {
+        window: EntitlementWindow::new(at(T0 + 10), None).expect("a valid entitlement window"),
+        metadata: None,
+        ..stored_changed.clone()
+    };
+    let stored_cleared = Entitlement {
+        revision: 2,
+        ..cleared.clone()
+    };
+    same(
+        &replace(&entitlements, &stored_changed, &cleared).await,
+        &Some(stored_cleared.clone()),
+        "replace clearing the end and the metadata",
+    );
+    same(
+        &get(&entitlements, owner, original.id).await,
+        &Some(stored_cleared),
+        "the entitlement after clearing",
+    );
+    same(
+        &get(&entitlements, owner, bystander.id).await,
+        &Some(bystander),
+        "replacing one entitlement leaves the others alone",
     );
 }
 
-/// An update that would leave the window ending before it starts, judged against the
-/// stored bound it keeps, applies nothing and returns `None`; one that fits applies.
-pub async fn update_never_inverts_the_window(
+/// A replacement judged on a revision that is no longer stored writes nothing and
+/// returns `None`: of two changes made from the same read, the second never overwrites
+/// the first (it must be read, merged and judged again). Of concurrent replacements
+/// from one revision exactly one applies.
+pub async fn replace_of_a_stale_revision_writes_nothing(
     entitlements: Arc<dyn EntitlementRepository>,
     customers: Arc<dyn CustomerRepository>,
 ) {
     let owner = customer(&customers).await;
-    let stored = new_entitlement(owner, &fresh_product(), T0 + 10, Some(T0 + 20), T0);
-    store(&entitlements, &stored).await;
-    let inverting = [
-        (
-            "an end before the stored start",
-            EntitlementChanges {
-                ends_at: Some(Some(at(T0 + 5))),
-                metadata: Some(metadata(json!({"lost": true}))),
-                ..EntitlementChanges::default()
-            },
-        ),
-        (
-            "a start after the stored end",
-            EntitlementChanges {
-                starts_at: Some(at(T0 + 30)),
-                product: Some(Product::parse(&fresh_product()).expect("a valid product")),
-                ..EntitlementChanges::default()
-            },
-        ),
-        (
-            "both bounds, the end before the start",
-            EntitlementChanges {
-                starts_at: Some(at(T0 + 30)),
-                ends_at: Some(Some(at(T0 + 25))),
-                ..EntitlementChanges::default()
-            },
-        ),
-        (
-            "a negative start",
-            EntitlementChanges {
-                starts_at: Some(at(-1)),
-                ..EntitlementChanges::default()
-            },
-        ),
-    ];
-    for (what, changes) in inverting {
-        same(
-            &update(&entitlements, owner, stored.id, &changes).await,
-            &None,
-            &format!("update with {what}"),
-        );
-        same(
-            &get(&entitlements, owner, stored.id).await.as_ref(),
-            &Some(&stored),
-            &format!("nothing of an update with {what} is stored"),
-        );
+    let read = new_entitlement(owner, &fresh_product(), T0 + 10, Some(T0 + 20), T0);
+    store(&entitlements, &read).await;
+    let moved_start = Entitlement {
+        window: EntitlementWindow::new(at(T0 + 20), Some(at(T0 + 20)))
+            .expect("a valid entitlement window"),
+        ..read.clone()
+    };
+    let annotated = Entitlement {
+        metadata: metadata(json!({"lost": true})),
+        ..read.clone()
+    };
+    assert!(
+        replace(&entitlements, &read, &moved_start).await.is_some(),
+        "the first replace of the read revision applies"
+    );
+    same(
+        &replace(&entitlements, &read, &annotated).await,
+        &None,
+        "a replace judged on the revision the first one replaced",
+    );
+    same(
+        &get(&entitlements, owner, read.id).await,
+        &Some(Entitlement {
+            revision: 1,
+            ..moved_start
+        }),
+        "only the first replacement is stored",
+    );
+
+    let raced = new_entitlement(owner, &fresh_product(), T0, None, T0);
+    store(&entitlements, &raced).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let entitlements = entitlements.clone();
+            let raced = raced.clone();
+            tokio::spawn(async move {
+                let updated = Entitlement {
+                    metadata: metadata(json!({"writer": i})),
+                    ..raced.clone()
+                };
+                entitlements.replace(&raced, &updated).await
+            })
+        })
+        .collect();
+    let mut applied = 0;
+    for task in tasks {
+        let outcome = ok(task.await.expect("the task ran"), "concurrent replace");
+        applied += usize::from(outcome.is_some());
     }
-    // (what, stored end, change, window afterwards); every stored window starts at T0 + 10.
-    let fitting = [
-        (
-            "a start equal to the stored end",
-            Some(T0 + 20),
-            EntitlementChanges {
-                starts_at: Some(at(T0 + 20)),
-                ..EntitlementChanges::default()
-            },
-            (T0 + 20, Some(T0 + 20)),
-        ),
-        (
-            "an end equal to the stored start",
-            Some(T0 + 20),
-            EntitlementChanges {
-                ends_at: Some(Some(at(T0 + 10))),
-                ..EntitlementChanges::default()
-            },
-            (T0 + 10, Some(T0 + 10)),
-        ),
-        (
-            "a later start of an entitlement without an end",
-            None,
-            EntitlementChanges {
-                starts_at: Some(at(T0 + 50)),
-                ..EntitlementChanges::default()
-            },
-            (T0 + 50, None),
-        ),
-        (
-            "a start after the stored end, with a new end",
-            Some(T0 + 20),
-            EntitlementChanges {
-                starts_at: Some(at(T0 + 30)),
-                ends_at: Some(Some(at(T0 + 40))),
-                ..EntitlementChanges::default()
-            },
-            (T0 + 30, Some(T0 + 40)),
-        ),
-        (
-            "a start after the stored end, with the end cleared",
-            Some(T0 + 20),
-            EntitlementChanges {
-                starts_at: Some(at(T0 + 30)),
-                ends_at: Some(None),
-                ..EntitlementChanges::default()
-            },
-            (T0 + 30, None),
-        ),
-    ];
-    for (what, stored_end, changes, (starts_at, ends_at)) in fitting {
-        let fresh = new_entitlement(owner, &fresh_product(), T0 + 10, stored_end, T0);
-        store(&entitlements, &fresh).await;
-        let expected = Entitlement {
-            window: EntitlementWindow::new(at(starts_at), ends_at.map(at))
-                .expect("a valid entitlement window"),
-            ..fresh.clone()
-        };
-        same(
-            &update(&entitlements, owner, fresh.id, &changes).await,
-            &Some(expected.clone()),
-            &format!("update with {what}"),
-        );
-        same(
-            &get(&entitlements, owner, fresh.id).await,
-            &Some(expected),
-            &format!("the entitlement after an update with {what}"),
-        );
-    }
+    same(
+        &applied,
+        &1,
+        "concurrent replacements from one revision that apply",
+    );
+    same(
+        &get(&entitlements, owner, raced.id)
+            .await
+            .map(|e| e.revision),
+        &Some(1),
+        "the revision after one applied replacement",
+    );
 }
 
-/// `update` is `None` for an unknown id, and for an id of another customer's
-/// entitlement (which stays as it was).
-pub async fn update_of_unknown_or_foreign_is_none(
+/// `replace` is `None` for an unknown id, and for an entitlement named with another
+/// customer (which stays as it was).
+pub async fn replace_of_unknown_or_foreign_is_none(
     entitlements: Arc<dyn EntitlementRepository>,
     customers: Arc<dyn CustomerRepository>,
 ) {
     let (owner, stranger) = (customer(&customers).await, customer(&customers).await);
     let entitlement = new_entitlement(owner, &fresh_product(), 0, None, T0);
     store(&entitlements, &entitlement).await;
-    let change = EntitlementChanges {
-        ends_at: Some(Some(at(T0))),
-        ..EntitlementChanges::default()
+    let foreign = Entitlement {
+        customer_id: stranger,
+        ..entitlement.clone()
     };
-    for (what, changes) in [
-        ("a change", &change),
-        ("no change", &EntitlementChanges::default()),
-    ] {
-        same(
-            &update(&entitlements, stranger, entitlement.id, changes).await,
-            &None,
-            &format!("update ({what}) of another customer's entitlement"),
-        );
-        same(
-            &update(&entitlements, owner, EntitlementId::generate(), changes).await,
-            &None,
-            &format!("update ({what}) of an unknown entitlement id"),
-        );
-    }
+    let ended = Entitlement {
+        window: EntitlementWindow::new(at(0), Some(at(T0))).expect("a valid entitlement window"),
+        ..foreign.clone()
+    };
+    same(
+        &replace(&entitlements, &foreign, &ended).await,
+        &None,
+        "replace of another customer's entitlement",
+    );
+    let unknown = Entitlement {
+        id: EntitlementId::generate(),
+        ..entitlement.clone()
+    };
+    same(
+        &replace(&entitlements, &unknown, &unknown).await,
+        &None,
+        "replace of an unknown entitlement id",
+    );
     same(
         &get(&entitlements, owner, entitlement.id).await,
         &Some(entitlement.clone()),
-        "another customer's update changes nothing",
+        "another customer's replace changes nothing",
     );
     same(
         &get(&entitlements, stranger, entitlement.id).await,
         &None,
-        "another customer's update does not move the entitlement",
+        "another customer's replace does not move the entitlement",
     );
+}
+
+/// Through `EntitlementService` over this store: four changes of one entitlement at
+/// once (a later start, an end before that start, new metadata, a new product). Each
+/// is merged and judged against what is stored when it writes, so the start and the
+/// end never both apply (the later one is refused naming its field), and the metadata
+/// and product changes both land whatever the order.
+pub async fn concurrent_changes_never_invert_the_window_nor_lose_a_field(
+    entitlements: Arc<dyn EntitlementRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let owner = customer(&customers).await;
+    let stored = new_entitlement(owner, &fresh_product(), T0, Some(T0 + 100), T0);
+    store(&entitlements, &stored).await;
+    let service = EntitlementService::new(
+        entitlements.clone(),
+        customers,
+        Arc::new(FixedClock::at(at(T0))),
+    );
+    let product = Product::parse(&fresh_product()).expect("a valid product");
+    let changes = [
+        EntitlementChanges {
+            starts_at: Some(at(T0 + 50)),
+            ..EntitlementChanges::default()
+        },
+        EntitlementChanges {
+            ends_at: Some(Some(at(T0 + 40))),
+            ..EntitlementChanges::default()
+        },
+        EntitlementChanges {
+            metadata: Some(metadata(json!({"seats": 9}))),
+            ..EntitlementChanges::default()
+        },
+        EntitlementChanges {
+            product: Some(product.clone()),
+            ..EntitlementChanges::default()
+        },
+    ];
+    let tasks: Vec<_> = changes
+        .into_iter()
+        .map(|change| {
+            let service = service.clone();
+            tokio::spawn(async move { service.update(owner, stored.id, change).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("the task ran"));
+    }
+    let [start, end, seats, renamed] = <[_; 4]>::try_from(outcomes).expect("four outcomes");
+    assert!(
+        seats.is_ok() && renamed.is_ok(),
+        "changes of other fields apply: {seats:?}, {renamed:?}"
+    );
+    let refused = |outcome: &Result<Entitlement, EntitlementError>, field: &str| matches!(outcome, Err(EntitlementError::Invalid(invalid)) if invalid.field == field);
+    let after = get(&entitlements, owner, stored.id)
+        .await
+        .expect("the entitlement is still there");
+    match (start.is_ok(), end.is_ok()) {
+        (true, false) => {
+            assert!(refused(&end, "ends_at"), "the end was refused: {end:?}");
+            same(
+                &after.window,
+                &EntitlementWindow::new(at(T0 + 50), Some(at(T0 + 100))).expect("a window"),
+                "the window after the later start",
+            );
+        }
+        (false, true) => {
+            assert!(
+                refused(&start, "ends_at"),
+                "the start was refused: {start:?}"
+            );
+            same(
+                &after.window,
+                &EntitlementWindow::new(at(T0), Some(at(T0 + 40))).expect("a window"),
+                "the window after the earlier end",
+            );
+        }
+        both => panic!("exactly one bound change applies, not {both:?}: {start:?}, {end:?}"),
+    }
+    same(
+        &after.metadata,
+        &metadata(json!({"seats": 9})),
+        "the metadata change is kept",
+    );
+    same(&after.product, &product, "the product change is kept");
+    same(&after.revision, &3, "three changes were stored");
 }
 
 /// `delete` removes the customer's entitlement and returns `true`; an unknown id, an id

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use releasy_domain::entitlement::{Entitlement, EntitlementChanges, EntitlementWindow};
+use releasy_domain::entitlement::{Entitlement, EntitlementWindow};
 use releasy_domain::pagination::{Offset, PageLimit, PageRequest};
 use releasy_domain::ports::{EntitlementRepository, RepoError};
 use releasy_domain::{CustomerId, EntitlementId, Timestamp};
@@ -97,13 +97,12 @@ impl EntitlementRepository for CachedEntitlements {
         self.inner.list(customer, product, page).await
     }
 
-    async fn update(
+    async fn replace(
         &self,
-        customer: CustomerId,
-        id: EntitlementId,
-        changes: &EntitlementChanges,
+        current: &Entitlement,
+        updated: &Entitlement,
     ) -> Result<Option<Entitlement>, RepoError> {
-        self.write(self.inner.update(customer, id, changes)).await
+        self.write(self.inner.replace(current, updated)).await
     }
 
     async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError> {
