@@ -366,13 +366,23 @@ mod tests {
         panic!("the queued event was not written");
     }
 
-    /// An audit trail that takes `delay` for every batch and refuses writes while
-    /// `down` is set.
+    /// An audit trail that takes `delay` for every batch, refuses writes while `down`
+    /// is set, and while `stalled` is set holds every write until [`Scripted::resume`]
+    /// (a disk that a competing writer keeps busy).
     #[derive(Debug, Default)]
     struct Scripted {
         rows: InMemoryAudit,
         delay: Duration,
-        down: std::sync::atomic::AtomicBool,
+        down: AtomicBool,
+        stalled: AtomicBool,
+        resumed: Notify,
+    }
+
+    impl Scripted {
+        fn resume(&self) {
+            self.stalled.store(false, Ordering::SeqCst);
+            self.resumed.notify_waiters();
+        }
     }
 
     #[async_trait]
@@ -382,6 +392,13 @@ mod tests {
         }
 
         async fn record_many(&self, events: &[AuditEvent]) -> Result<(), RepoError> {
+            loop {
+                let resumed = self.resumed.notified();
+                if !self.stalled.load(Ordering::SeqCst) {
+                    break;
+                }
+                resumed.await;
+            }
             tokio::time::sleep(self.delay).await;
             if self.down.load(Ordering::SeqCst) {
                 return Err(RepoError::unavailable(std::io::Error::other("down")));
@@ -462,43 +479,10 @@ mod tests {
         );
     }
 
-    /// An audit trail whose writes hang until it is opened (a disk that a competing
-    /// writer keeps busy).
-    #[derive(Debug, Default)]
-    struct Stalled {
-        rows: InMemoryAudit,
-        open: AtomicBool,
-        opened: Notify,
-    }
-
-    #[async_trait]
-    impl AuditRepository for Stalled {
-        async fn record(&self, event: &AuditEvent) -> Result<(), RepoError> {
-            self.record_many(std::slice::from_ref(event)).await
-        }
-
-        async fn record_many(&self, events: &[AuditEvent]) -> Result<(), RepoError> {
-            loop {
-                let opened = self.opened.notified();
-                if self.open.load(Ordering::SeqCst) {
-                    return self.rows.record_many(events).await;
-                }
-                opened.await;
-            }
-        }
-
-        async fn list(
-            &self,
-            filter: &AuditFilter,
-            page: PageRequest,
-        ) -> Result<Vec<AuditEvent>, RepoError> {
-            self.rows.list(filter, page).await
-        }
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_commit_held_up_by_the_disk_holds_no_handler_up_below_the_bound() {
-        let inner = Arc::new(Stalled::default());
+        let inner = Arc::new(Scripted::default());
+        inner.stalled.store(true, Ordering::SeqCst);
         let batched = AuditWriteBehind::start(
             inner.clone(),
             BatchPolicy {
@@ -515,8 +499,7 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), recording)
             .await
             .expect("no handler waits for the stalled commit while the queue has room");
-        inner.open.store(true, Ordering::SeqCst);
-        inner.opened.notify_waiters();
+        inner.resume();
         batched.flush().await.unwrap();
         assert_eq!(count(&inner.rows).await, 500, "every event is written");
     }
