@@ -1,75 +1,61 @@
 //! `ArtifactRepository` on diesel.
 
-macro_rules! artifact_repository {
-    ($store:ty) => {
-        #[async_trait::async_trait]
-        impl releasy_domain::ports::ArtifactRepository for $store {
-            async fn insert(
-                &self,
-                artifact: &releasy_domain::artifact::Artifact,
-            ) -> Result<(), releasy_domain::ports::RepoError> {
-                use diesel_async::RunQueryDsl;
-                let mut conn = self.conn().await?;
-                diesel::insert_into(crate::schema::artifacts::table)
-                    .values(crate::rows::ArtifactRow::from(artifact))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(crate::error::query_error)?;
-                Ok(())
-            }
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use releasy_domain::artifact::Artifact;
+use releasy_domain::ports::{ArtifactRepository, RepoError};
+use releasy_domain::release::Release;
+use releasy_domain::{ArtifactId, ReleaseId};
 
-            async fn get_with_release(
-                &self,
-                id: releasy_domain::ArtifactId,
-            ) -> Result<
-                Option<(
-                    releasy_domain::artifact::Artifact,
-                    releasy_domain::release::Release,
-                )>,
-                releasy_domain::ports::RepoError,
-            > {
-                use crate::schema::{artifacts, releases};
-                use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                let mut conn = self.conn().await?;
-                let row: Option<(crate::rows::ArtifactRow, crate::rows::ReleaseRow)> =
-                    artifacts::table
-                        .inner_join(releases::table)
-                        .filter(artifacts::id.eq(id.to_string()))
-                        .select((
-                            crate::rows::ArtifactRow::as_select(),
-                            crate::rows::ReleaseRow::as_select(),
-                        ))
-                        .first(&mut *conn)
-                        .await
-                        .optional()
-                        .map_err(crate::error::query_error)?;
-                row.map(|(artifact, release)| Ok((artifact.try_into()?, release.try_into()?)))
-                    .transpose()
-            }
+use super::Store;
+use crate::error::query_error;
+use crate::rows::{ArtifactRow, ReleaseRow};
+use crate::schema::artifacts::dsl;
+use crate::schema::{artifacts, releases};
 
-            async fn list_for_releases(
-                &self,
-                releases: &[releasy_domain::ReleaseId],
-            ) -> Result<Vec<releasy_domain::artifact::Artifact>, releasy_domain::ports::RepoError>
-            {
-                use crate::schema::artifacts::dsl;
-                use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                if releases.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let ids: Vec<String> = releases.iter().map(ToString::to_string).collect();
-                let mut conn = self.conn().await?;
-                let rows: Vec<crate::rows::ArtifactRow> = dsl::artifacts
-                    .filter(dsl::release_id.eq_any(ids))
-                    .select(crate::rows::ArtifactRow::as_select())
-                    .order_by((dsl::created_at.asc(), dsl::id.asc()))
-                    .load(&mut *conn)
-                    .await
-                    .map_err(crate::error::query_error)?;
-                rows.into_iter().map(TryInto::try_into).collect()
-            }
+#[async_trait]
+impl ArtifactRepository for Store {
+    async fn insert(&self, artifact: &Artifact) -> Result<(), RepoError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(dsl::artifacts)
+            .values(ArtifactRow::from(artifact))
+            .execute(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    async fn get_with_release(
+        &self,
+        id: ArtifactId,
+    ) -> Result<Option<(Artifact, Release)>, RepoError> {
+        let mut conn = self.conn().await?;
+        let row: Option<(ArtifactRow, ReleaseRow)> = artifacts::table
+            .inner_join(releases::table)
+            .filter(artifacts::id.eq(id.to_string()))
+            .select((ArtifactRow::as_select(), ReleaseRow::as_select()))
+            .first(&mut *conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        row.map(|(artifact, release)| Ok((artifact.try_into()?, release.try_into()?)))
+            .transpose()
+    }
+
+    async fn list_for_releases(&self, releases: &[ReleaseId]) -> Result<Vec<Artifact>, RepoError> {
+        if releases.is_empty() {
+            return Ok(Vec::new());
         }
-    };
+        let ids: Vec<String> = releases.iter().map(ToString::to_string).collect();
+        let mut conn = self.conn().await?;
+        let rows: Vec<ArtifactRow> = dsl::artifacts
+            .filter(dsl::release_id.eq_any(ids))
+            .select(ArtifactRow::as_select())
+            .order_by((dsl::created_at.asc(), dsl::id.asc()))
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
 }

@@ -1,112 +1,98 @@
 //! `IdempotencyRepository` on diesel. The primary key `(scope, idem_key)` decides which
 //! of several concurrent claims wins.
 
-macro_rules! idempotency_repository {
-    ($store:ty) => {
-        #[async_trait::async_trait]
-        impl releasy_domain::ports::IdempotencyRepository for $store {
-            async fn claim(
-                &self,
-                record: &releasy_domain::idempotency::IdempotencyRecord,
-            ) -> Result<releasy_domain::ports::Claim, releasy_domain::ports::RepoError> {
-                use crate::schema::idempotency_keys::dsl;
-                use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                let mut conn = self.conn().await?;
-                // The existing row can vanish between the failed insert and the read
-                // (its request failed and released it): then claim again.
-                for _ in 0..3 {
-                    let inserted = diesel::insert_into(dsl::idempotency_keys)
-                        .values(crate::rows::IdempotencyRow::from(record))
-                        .on_conflict_do_nothing()
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(crate::error::query_error)?;
-                    if inserted == 1 {
-                        return Ok(releasy_domain::ports::Claim::Claimed);
-                    }
-                    let existing: Option<crate::rows::IdempotencyRow> = dsl::idempotency_keys
-                        .find((record.scope.as_str(), record.key.as_str()))
-                        .select(crate::rows::IdempotencyRow::as_select())
-                        .first(&mut *conn)
-                        .await
-                        .optional()
-                        .map_err(crate::error::query_error)?;
-                    if let Some(row) = existing {
-                        return Ok(releasy_domain::ports::Claim::Existing(row.try_into()?));
-                    }
-                }
-                Err(releasy_domain::ports::RepoError::Conflict)
-            }
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use releasy_domain::Timestamp;
+use releasy_domain::idempotency::{IdempotencyRecord, StoredResponse};
+use releasy_domain::ports::{Claim, IdempotencyRepository, RepoError};
 
-            async fn complete(
-                &self,
-                claim: &releasy_domain::idempotency::IdempotencyRecord,
-                response: &releasy_domain::idempotency::StoredResponse,
-            ) -> Result<(), releasy_domain::ports::RepoError> {
-                use crate::schema::idempotency_keys::dsl;
-                use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                let mut conn = self.conn().await?;
-                // Only while the row is still this claim: a request presumed dead and
-                // taken over must not overwrite its successor.
-                diesel::update(
-                    dsl::idempotency_keys
-                        .filter(dsl::scope.eq(claim.scope.as_str()))
-                        .filter(dsl::idem_key.eq(claim.key.as_str()))
-                        .filter(dsl::state.eq(crate::rows::IN_PROGRESS))
-                        .filter(dsl::created_at.eq(claim.created_at.unix_seconds()))
-                        .filter(dsl::fingerprint.eq(claim.fingerprint.as_str())),
-                )
-                .set((
-                    dsl::state.eq(crate::rows::COMPLETED),
-                    dsl::response_status.eq(Some(i32::from(response.status))),
-                    dsl::response_body.eq(Some(response.body.as_str())),
-                ))
+use super::Store;
+use crate::error::query_error;
+use crate::rows::{COMPLETED, IN_PROGRESS, IdempotencyRow};
+use crate::schema::idempotency_keys::dsl;
+
+#[async_trait]
+impl IdempotencyRepository for Store {
+    async fn claim(&self, record: &IdempotencyRecord) -> Result<Claim, RepoError> {
+        let mut conn = self.conn().await?;
+        // The existing row can vanish between the failed insert and the read
+        // (its request failed and released it): then claim again.
+        for _ in 0..3 {
+            let inserted = diesel::insert_into(dsl::idempotency_keys)
+                .values(IdempotencyRow::from(record))
+                .on_conflict_do_nothing()
                 .execute(&mut *conn)
                 .await
-                .map_err(crate::error::query_error)?;
-                Ok(())
+                .map_err(query_error)?;
+            if inserted == 1 {
+                return Ok(Claim::Claimed);
             }
-
-            async fn release(
-                &self,
-                claim: &releasy_domain::idempotency::IdempotencyRecord,
-            ) -> Result<(), releasy_domain::ports::RepoError> {
-                use crate::schema::idempotency_keys::dsl;
-                use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                let mut conn = self.conn().await?;
-                diesel::delete(
-                    dsl::idempotency_keys
-                        .filter(dsl::scope.eq(claim.scope.as_str()))
-                        .filter(dsl::idem_key.eq(claim.key.as_str()))
-                        .filter(dsl::state.eq(crate::rows::IN_PROGRESS))
-                        .filter(dsl::created_at.eq(claim.created_at.unix_seconds()))
-                        .filter(dsl::fingerprint.eq(claim.fingerprint.as_str())),
-                )
-                .execute(&mut *conn)
+            let existing: Option<IdempotencyRow> = dsl::idempotency_keys
+                .find((record.scope.as_str(), record.key.as_str()))
+                .select(IdempotencyRow::as_select())
+                .first(&mut *conn)
                 .await
-                .map_err(crate::error::query_error)?;
-                Ok(())
-            }
-
-            async fn purge_created_before(
-                &self,
-                cutoff: releasy_domain::Timestamp,
-            ) -> Result<u64, releasy_domain::ports::RepoError> {
-                use crate::schema::idempotency_keys::dsl;
-                use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                let mut conn = self.conn().await?;
-                let deleted = diesel::delete(
-                    dsl::idempotency_keys.filter(dsl::created_at.lt(cutoff.unix_seconds())),
-                )
-                .execute(&mut *conn)
-                .await
-                .map_err(crate::error::query_error)?;
-                Ok(deleted as u64)
+                .optional()
+                .map_err(query_error)?;
+            if let Some(row) = existing {
+                return Ok(Claim::Existing(row.try_into()?));
             }
         }
-    };
+        Err(RepoError::Conflict)
+    }
+
+    async fn complete(
+        &self,
+        claim: &IdempotencyRecord,
+        response: &StoredResponse,
+    ) -> Result<(), RepoError> {
+        let mut conn = self.conn().await?;
+        // Only while the row is still this claim: a request presumed dead and
+        // taken over must not overwrite its successor.
+        diesel::update(
+            dsl::idempotency_keys
+                .filter(dsl::scope.eq(claim.scope.as_str()))
+                .filter(dsl::idem_key.eq(claim.key.as_str()))
+                .filter(dsl::state.eq(IN_PROGRESS))
+                .filter(dsl::created_at.eq(claim.created_at.unix_seconds()))
+                .filter(dsl::fingerprint.eq(claim.fingerprint.as_str())),
+        )
+        .set((
+            dsl::state.eq(COMPLETED),
+            dsl::response_status.eq(Some(i32::from(response.status))),
+            dsl::response_body.eq(Some(response.body.as_str())),
+        ))
+        .execute(&mut *conn)
+        .await
+        .map_err(query_error)?;
+        Ok(())
+    }
+
+    async fn release(&self, claim: &IdempotencyRecord) -> Result<(), RepoError> {
+        let mut conn = self.conn().await?;
+        diesel::delete(
+            dsl::idempotency_keys
+                .filter(dsl::scope.eq(claim.scope.as_str()))
+                .filter(dsl::idem_key.eq(claim.key.as_str()))
+                .filter(dsl::state.eq(IN_PROGRESS))
+                .filter(dsl::created_at.eq(claim.created_at.unix_seconds()))
+                .filter(dsl::fingerprint.eq(claim.fingerprint.as_str())),
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(query_error)?;
+        Ok(())
+    }
+
+    async fn purge_created_before(&self, cutoff: Timestamp) -> Result<u64, RepoError> {
+        let mut conn = self.conn().await?;
+        let deleted =
+            diesel::delete(dsl::idempotency_keys.filter(dsl::created_at.lt(cutoff.unix_seconds())))
+                .execute(&mut *conn)
+                .await
+                .map_err(query_error)?;
+        Ok(deleted as u64)
+    }
 }

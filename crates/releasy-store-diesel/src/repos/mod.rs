@@ -1,32 +1,20 @@
-//! Repository bodies, written once and stamped onto both backends.
+//! The repository ports on diesel: each repository's query code is written once, as
+//! plain Rust, in its own file (`customers.rs`, `releases.rs`, ...), and compiled once
+//! per backend as a module of `postgres.rs` and of `sqlite.rs`. Those two files name
+//! what differs between the backends: the store type, the diesel backend of boxed
+//! queries, how a write transaction begins, and how a release row is locked.
 //!
-//! diesel's query types are backend-specific, and code generic over both connection
-//! types fights its trait bounds; a macro per repository keeps one body of code with
-//! concrete types on each side.
+//! (diesel's query types are backend-specific, so one generic body fights its trait
+//! bounds; compiling the same source twice keeps one body with concrete types.)
 
 #[macro_use]
 mod multi_row_insert;
-#[macro_use]
-mod customers;
-#[macro_use]
-mod api_keys;
-#[macro_use]
-mod audit;
-#[macro_use]
-mod idempotency;
-#[macro_use]
-mod health;
-#[macro_use]
-mod releases;
-#[macro_use]
-mod artifacts;
-#[macro_use]
-mod entitlements;
-#[macro_use]
-mod download_tokens;
-
-use crate::postgres::PgStore;
-use crate::sqlite::SqliteStore;
+mod batch_rows;
+// Each repository file is a module of both backend modules, on purpose.
+#[allow(clippy::duplicate_mod)]
+mod postgres;
+#[allow(clippy::duplicate_mod)]
+mod sqlite;
 
 diesel::define_sql_function! {
     /// SQL `lower(text)`.
@@ -46,34 +34,6 @@ pub(crate) fn like_contains(text: &str) -> String {
     pattern.push('%');
     pattern
 }
-
-customer_repository!(PgStore, diesel::pg::Pg);
-customer_repository!(SqliteStore, diesel::sqlite::Sqlite);
-api_key_repository!(PgStore, diesel::pg::Pg);
-api_key_repository!(SqliteStore, diesel::sqlite::Sqlite);
-audit_repository!(PgStore, diesel::pg::Pg);
-audit_repository!(SqliteStore, diesel::sqlite::Sqlite);
-idempotency_repository!(PgStore);
-idempotency_repository!(SqliteStore);
-health_probe!(PgStore);
-health_probe!(SqliteStore);
-release_repository!(
-    PgStore,
-    diesel::pg::Pg,
-    diesel_async::AsyncConnection::transaction,
-    for_update
-);
-release_repository!(
-    SqliteStore,
-    diesel::sqlite::Sqlite,
-    crate::sqlite::immediate_transaction
-);
-artifact_repository!(PgStore);
-artifact_repository!(SqliteStore);
-entitlement_repository!(PgStore, diesel::pg::Pg);
-entitlement_repository!(SqliteStore, diesel::sqlite::Sqlite);
-download_token_repository!(PgStore);
-download_token_repository!(SqliteStore);
 
 #[cfg(test)]
 mod tests {

@@ -15,7 +15,7 @@ use diesel::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use releasy_domain::ports::RepoError;
 
-pub(crate) use cancel_safe::{PooledConn, immediate_transaction};
+pub(crate) use cancel_safe::{PooledConn, SqliteConn, immediate_transaction};
 
 use crate::error::{SetupError, pool_error};
 use cancel_safe::Manager;

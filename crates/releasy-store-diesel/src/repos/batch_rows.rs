@@ -1,0 +1,102 @@
+//! The large tables' rows as column-by-column values for multi-row `INSERT`s
+//! (`multi_row_insert.rs` says why), and the batch writers stamped on both stores.
+
+use diesel::ExpressionMethods;
+use diesel::dsl::Eq;
+use releasy_domain::audit::AuditEvent;
+use releasy_domain::download::DownloadToken;
+
+use crate::rows::{AuditEventRow, DownloadTokenRow};
+use crate::schema::audit_events as ae;
+use crate::schema::download_tokens as dt;
+
+/// One event's values, column by column.
+pub(super) type AuditValues = (
+    Eq<ae::id, String>,
+    Eq<ae::customer_id, Option<String>>,
+    Eq<ae::actor, String>,
+    Eq<ae::event, String>,
+    Eq<ae::payload, String>,
+    Eq<ae::created_at, i64>,
+);
+
+pub(super) fn audit_values(event: &AuditEvent) -> AuditValues {
+    let row = AuditEventRow::from(event);
+    (
+        ae::id.eq(row.id),
+        ae::customer_id.eq(row.customer_id),
+        ae::actor.eq(row.actor),
+        ae::event.eq(row.event),
+        ae::payload.eq(row.payload),
+        ae::created_at.eq(row.created_at),
+    )
+}
+
+/// One token's values, column by column.
+pub(super) type TokenValues = (
+    Eq<dt::id, String>,
+    Eq<dt::token_hash, String>,
+    Eq<dt::artifact_id, String>,
+    Eq<dt::customer_id, String>,
+    Eq<dt::purpose, Option<String>>,
+    Eq<dt::created_at, i64>,
+    Eq<dt::expires_at, i64>,
+);
+
+pub(super) fn token_values(token: &DownloadToken) -> TokenValues {
+    let row = DownloadTokenRow::from(token);
+    (
+        dt::id.eq(row.id),
+        dt::token_hash.eq(row.token_hash),
+        dt::artifact_id.eq(row.artifact_id),
+        dt::customer_id.eq(row.customer_id),
+        dt::purpose.eq(row.purpose),
+        dt::created_at.eq(row.created_at),
+        dt::expires_at.eq(row.expires_at),
+    )
+}
+
+multi_row_insert!(insert_audit_rows, crate::schema::audit_events, AuditValues);
+multi_row_insert!(
+    insert_token_rows,
+    crate::schema::download_tokens,
+    TokenValues
+);
+
+#[cfg(test)]
+mod tests {
+    use releasy_domain::download::DownloadToken;
+    use releasy_domain::{ArtifactId, CustomerId, DownloadTokenId, Timestamp};
+
+    use super::{dt, token_values};
+
+    fn token(purpose: Option<&str>) -> DownloadToken {
+        DownloadToken {
+            id: DownloadTokenId::generate(),
+            token_hash: uuid::Uuid::new_v4().simple().to_string(),
+            artifact_id: ArtifactId::generate(),
+            customer_id: CustomerId::generate(),
+            purpose: purpose.map(str::to_owned),
+            created_at: Timestamp::from_unix_seconds(1),
+            expires_at: Timestamp::from_unix_seconds(2),
+        }
+    }
+
+    /// The point of `TokenValues`: on SQLite a batch is one statement, not a
+    /// transaction of one `INSERT` per row (which diesel shows as `BEGIN` ... `COMMIT`).
+    #[test]
+    fn a_batch_is_one_multi_row_insert_on_both_backends() {
+        let rows: Vec<_> = [token(Some("mirror")), token(None), token(None)]
+            .iter()
+            .map(token_values)
+            .collect();
+        let query = diesel::insert_into(dt::table).values(&rows);
+        let sqlite = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
+        let pg = diesel::debug_query::<diesel::pg::Pg, _>(&query).to_string();
+        for sql in [sqlite, pg] {
+            assert_eq!(sql.matches("INSERT").count(), 1, "{sql}");
+            assert!(!sql.contains("BEGIN"), "{sql}");
+            assert_eq!(sql.matches("), (").count(), 2, "three rows: {sql}");
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The repositories on PostgreSQL: what differs from SQLite is named here, and every
+//! repository's query code (`customers.rs` ...) is compiled once more with these names.
+
+use diesel::prelude::*;
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
+
+use crate::schema::releases;
+
+/// The store the repositories below are implemented for.
+pub(super) type Store = crate::postgres::PgStore;
+/// Its diesel backend (for boxed queries).
+pub(super) type Backend = diesel::pg::Pg;
+
+/// Runs `work` in one transaction: commits when it succeeds, rolls back otherwise.
+pub(super) async fn write_transaction<R, E, F>(
+    conn: &mut AsyncPgConnection,
+    work: F,
+) -> Result<R, E>
+where
+    F: AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, E>,
+    E: From<diesel::result::Error>,
+{
+    AnsiTransactionManager::begin_transaction(conn).await?;
+    match work(&mut *conn).await {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(conn).await?;
+            Ok(value)
+        }
+        Err(err) => {
+            AnsiTransactionManager::rollback_transaction(conn).await?;
+            Err(err)
+        }
+    }
+}
+
+/// Whether the release `id` exists, its row locked (`FOR UPDATE`) until the
+/// transaction ends.
+pub(super) async fn lock_release(
+    conn: &mut AsyncPgConnection,
+    id: &str,
+) -> Result<bool, diesel::result::Error> {
+    let found: Option<String> = releases::table
+        .find(id)
+        .select(releases::id)
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(found.is_some())
+}
+
+#[path = "api_keys.rs"]
+mod api_keys;
+#[path = "artifacts.rs"]
+mod artifacts;
+#[path = "audit.rs"]
+mod audit;
+#[path = "customers.rs"]
+mod customers;
+#[path = "download_tokens.rs"]
+mod download_tokens;
+#[path = "entitlements.rs"]
+mod entitlements;
+#[path = "health.rs"]
+mod health;
+#[path = "idempotency.rs"]
+mod idempotency;
+#[path = "releases.rs"]
+mod releases_repo;

@@ -1,0 +1,52 @@
+//! The repositories on SQLite: what differs from PostgreSQL is named here, and every
+//! repository's query code (`customers.rs` ...) is compiled once more with these names.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::schema::releases;
+use crate::sqlite::SqliteConn;
+
+/// The store the repositories below are implemented for.
+pub(super) type Store = crate::sqlite::SqliteStore;
+/// Its diesel backend (for boxed queries).
+pub(super) type Backend = diesel::sqlite::Sqlite;
+
+/// Runs `work` in one `BEGIN IMMEDIATE` transaction, which takes the write lock up
+/// front rather than upgrading a read lock mid-transaction (an upgrade can fail with
+/// `SQLITE_BUSY` at once, without the busy timeout).
+pub(super) use crate::sqlite::immediate_transaction as write_transaction;
+
+/// Whether the release `id` exists. SQLite has no row locks: the immediate
+/// transaction holds the database's write lock until it ends.
+pub(super) async fn lock_release(
+    conn: &mut SqliteConn,
+    id: &str,
+) -> Result<bool, diesel::result::Error> {
+    let found: Option<String> = releases::table
+        .find(id)
+        .select(releases::id)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(found.is_some())
+}
+
+#[path = "api_keys.rs"]
+mod api_keys;
+#[path = "artifacts.rs"]
+mod artifacts;
+#[path = "audit.rs"]
+mod audit;
+#[path = "customers.rs"]
+mod customers;
+#[path = "download_tokens.rs"]
+mod download_tokens;
+#[path = "entitlements.rs"]
+mod entitlements;
+#[path = "health.rs"]
+mod health;
+#[path = "idempotency.rs"]
+mod idempotency;
+#[path = "releases.rs"]
+mod releases_repo;
