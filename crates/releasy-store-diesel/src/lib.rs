@@ -17,6 +17,7 @@ mod repos;
 pub mod rows;
 pub mod schema;
 mod sqlite;
+mod transaction;
 mod url;
 mod wal_checkpointer;
 

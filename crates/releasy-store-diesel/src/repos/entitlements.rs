@@ -72,13 +72,10 @@ impl EntitlementRepository for Store {
         current: &Entitlement,
         updated: &Entitlement,
     ) -> Result<Option<Entitlement>, RepoError> {
-        // `updated` is written at the revision after the one it was judged on;
-        // the WHERE clause makes this a compare-and-set on that revision.
-        let replacement = EntitlementReplacement::from(&Entitlement {
-            revision: current.revision,
-            ..updated.clone()
-        });
+        // `updated` is written at the revision after the one it was judged on; the
+        // WHERE clause makes this a compare-and-set on that revision.
         let expected = i64::try_from(current.revision).map_err(|e| corrupt("entitlements", e))?;
+        let replacement = EntitlementReplacement::new(updated, expected.saturating_add(1));
         let mut conn = self.conn().await?;
         let row: Option<EntitlementRow> = diesel::update(
             dsl::entitlements

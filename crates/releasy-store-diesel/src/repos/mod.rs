@@ -7,6 +7,31 @@
 //! (diesel's query types are backend-specific, so one generic body fights its trait
 //! bounds; compiling the same source twice keeps one body with concrete types.)
 
+/// Declares every repository file as a module of the backend module it is called in
+/// (`postgres.rs`, `sqlite.rs`): the one list of the repositories.
+macro_rules! repository_modules {
+    () => {
+        #[path = "api_keys.rs"]
+        mod api_keys;
+        #[path = "artifacts.rs"]
+        mod artifacts;
+        #[path = "audit.rs"]
+        mod audit;
+        #[path = "customers.rs"]
+        mod customers;
+        #[path = "download_tokens.rs"]
+        mod download_tokens;
+        #[path = "entitlements.rs"]
+        mod entitlements;
+        #[path = "health.rs"]
+        mod health;
+        #[path = "idempotency.rs"]
+        mod idempotency;
+        #[path = "releases.rs"]
+        mod releases_repo;
+    };
+}
+
 #[macro_use]
 mod multi_row_insert;
 mod batch_rows;

@@ -21,16 +21,7 @@ where
     E: From<diesel::result::Error>,
 {
     AnsiTransactionManager::begin_transaction(conn).await?;
-    match work(&mut *conn).await {
-        Ok(value) => {
-            AnsiTransactionManager::commit_transaction(conn).await?;
-            Ok(value)
-        }
-        Err(err) => {
-            AnsiTransactionManager::rollback_transaction(conn).await?;
-            Err(err)
-        }
-    }
+    crate::transaction::commit_or_roll_back(conn, work).await
 }
 
 /// Whether the release `id` exists, its row locked (`FOR UPDATE`) until the
@@ -49,21 +40,4 @@ pub(super) async fn lock_release(
     Ok(found.is_some())
 }
 
-#[path = "api_keys.rs"]
-mod api_keys;
-#[path = "artifacts.rs"]
-mod artifacts;
-#[path = "audit.rs"]
-mod audit;
-#[path = "customers.rs"]
-mod customers;
-#[path = "download_tokens.rs"]
-mod download_tokens;
-#[path = "entitlements.rs"]
-mod entitlements;
-#[path = "health.rs"]
-mod health;
-#[path = "idempotency.rs"]
-mod idempotency;
-#[path = "releases.rs"]
-mod releases_repo;
+repository_modules!();

@@ -32,21 +32,4 @@ pub(super) async fn lock_release(
     Ok(found.is_some())
 }
 
-#[path = "api_keys.rs"]
-mod api_keys;
-#[path = "artifacts.rs"]
-mod artifacts;
-#[path = "audit.rs"]
-mod audit;
-#[path = "customers.rs"]
-mod customers;
-#[path = "download_tokens.rs"]
-mod download_tokens;
-#[path = "entitlements.rs"]
-mod entitlements;
-#[path = "health.rs"]
-mod health;
-#[path = "idempotency.rs"]
-mod idempotency;
-#[path = "releases.rs"]
-mod releases_repo;
+repository_modules!();

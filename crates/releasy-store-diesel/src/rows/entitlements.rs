@@ -59,17 +59,15 @@ pub(crate) struct EntitlementReplacement {
     pub revision: i64,
 }
 
-impl From<&Entitlement> for EntitlementReplacement {
-    /// The columns of `updated`, at the revision after `updated.revision` (the one it
-    /// was judged on).
-    fn from(updated: &Entitlement) -> Self {
-        let row = EntitlementRow::from(updated);
+impl EntitlementReplacement {
+    /// The columns of `updated`, stored as `revision`.
+    pub fn new(updated: &Entitlement, revision: i64) -> Self {
         Self {
-            product: row.product,
-            starts_at: row.starts_at,
-            ends_at: row.ends_at,
-            metadata: row.metadata,
-            revision: row.revision.saturating_add(1),
+            product: updated.product.as_str().to_owned(),
+            starts_at: updated.window.starts_at().unix_seconds(),
+            ends_at: updated.window.ends_at().map(Timestamp::unix_seconds),
+            metadata: updated.metadata.as_ref().map(metadata_text),
+            revision,
         }
     }
 }

@@ -19,12 +19,14 @@ use std::time::Duration;
 
 use deadpool::managed::{Metrics, RecycleError, RecycleResult};
 use diesel::SqliteConnection;
+use diesel_async::SimpleAsyncConnection;
 use diesel_async::pooled_connection::PoolableConnection;
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
-use diesel_async::{SimpleAsyncConnection, TransactionManager};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, TryFutureExt};
 use tokio::sync::Notify;
+
+use super::PRAGMAS;
 
 /// A SQLite connection usable from async code, whose statements run on blocking
 /// threads that are never waited for on drop.
@@ -137,33 +139,19 @@ where
         diesel::connection::AnsiTransactionManager::begin_transaction_sql(conn, "BEGIN IMMEDIATE")
     })
     .await?;
-    match work(&mut *conn).await {
-        Ok(value) => {
-            Transactions::commit_transaction(conn).await?;
-            Ok(value)
-        }
-        Err(err) => {
-            Transactions::rollback_transaction(conn).await?;
-            Err(err)
-        }
-    }
+    crate::transaction::commit_or_roll_back(conn, work).await
 }
 
-type Transactions = diesel_async::sync_connection_wrapper::SyncTransactionManagerWrapper<
-    diesel::connection::AnsiTransactionManager,
->;
-
-/// Makes connections to one database file (or `:memory:`) with `pragmas` applied, and
-/// takes them back only once their statements have finished.
+/// Makes connections to one database file (or `:memory:`) with [`PRAGMAS`] applied,
+/// and takes them back only once their statements have finished.
 #[derive(Debug)]
 pub(crate) struct Manager {
     path: String,
-    pragmas: &'static str,
 }
 
 impl Manager {
-    pub(crate) fn new(path: String, pragmas: &'static str) -> Self {
-        Self { path, pragmas }
+    pub(crate) fn new(path: String) -> Self {
+        Self { path }
     }
 
     /// Applies the pragmas. Switching a new database file to WAL needs it to itself and
@@ -172,7 +160,7 @@ impl Manager {
     async fn set_pragmas(&self, conn: &mut SqliteConn) -> Result<(), diesel::ConnectionError> {
         let mut attempts = 0;
         loop {
-            match conn.batch_execute(self.pragmas).await {
+            match conn.batch_execute(PRAGMAS).await {
                 Ok(()) => return Ok(()),
                 Err(err) if attempts < 100 && err.to_string().contains("locked") => {
                     attempts += 1;

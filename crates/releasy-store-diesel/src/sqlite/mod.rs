@@ -30,7 +30,7 @@ pub(crate) const PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mod
 
 /// A pool of up to `size` connections to `path`, each set up with [`PRAGMAS`].
 fn build_pool(path: &str, size: usize) -> Result<Pool<Manager>, SetupError> {
-    Pool::builder(Manager::new(path.to_owned(), PRAGMAS))
+    Pool::builder(Manager::new(path.to_owned()))
         .max_size(size)
         .wait_timeout(Some(Duration::from_secs(5)))
         .create_timeout(Some(Duration::from_secs(5)))
