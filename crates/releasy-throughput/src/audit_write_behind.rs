@@ -479,6 +479,19 @@ mod tests {
         );
     }
 
+    /// Records `count` events one after the other; a handler that waits (here, for
+    /// ever) fails the test after 10 s with `why`.
+    async fn record_without_waiting(batched: &AuditWriteBehind, count: i64, why: &str) {
+        let recording = async {
+            for at in 0..count {
+                batched.record(&event(at)).await.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), recording)
+            .await
+            .expect(why);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_commit_held_up_by_the_disk_holds_no_handler_up_below_the_bound() {
         let inner = Arc::new(Scripted::default());
@@ -491,14 +504,12 @@ mod tests {
                 max_pending: 1_000,
             },
         );
-        let recording = async {
-            for at in 0..500 {
-                batched.record(&event(at)).await.unwrap();
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(10), recording)
-            .await
-            .expect("no handler waits for the stalled commit while the queue has room");
+        record_without_waiting(
+            &batched,
+            500,
+            "no handler waits for the stalled commit while the queue has room",
+        )
+        .await;
         inner.resume();
         batched.flush().await.unwrap();
         assert_eq!(count(&inner.rows).await, 500, "every event is written");
@@ -516,14 +527,12 @@ mod tests {
                 max_pending: 5,
             },
         );
-        let recording = async {
-            for at in 0..100 {
-                batched.record(&event(at)).await.unwrap();
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(10), recording)
-            .await
-            .expect("recording does not wait for a failing database");
+        record_without_waiting(
+            &batched,
+            100,
+            "recording does not wait for a failing database",
+        )
+        .await;
     }
 
     #[tokio::test]
