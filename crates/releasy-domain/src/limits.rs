@@ -5,16 +5,21 @@
 pub struct Limits {
     /// The longest download-token lifetime a customer may ask for, and the default.
     pub download_token_max_ttl_seconds: i64,
-    /// How long presigned upload and download URLs stay valid.
+    /// How long presigned upload URLs stay valid.
     pub presign_expires_seconds: i64,
+    /// The longest a resolved download link stays valid; it never outlives its token
+    /// either (see [`crate::download::DownloadGrant::link_lifetime_seconds`]).
+    pub download_url_ttl_seconds: i64,
 }
 
 impl Default for Limits {
-    /// The contract's defaults: 600 s tokens, 900 s presigned URLs.
+    /// The contract's defaults: 600 s tokens, 900 s upload URLs, download links of at
+    /// most 300 s.
     fn default() -> Self {
         Self {
             download_token_max_ttl_seconds: 600,
             presign_expires_seconds: 900,
+            download_url_ttl_seconds: 300,
         }
     }
 }

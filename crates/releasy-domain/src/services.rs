@@ -117,7 +117,7 @@ impl Services {
                 secrets,
                 hasher,
                 clock: clock.clone(),
-                presign_expires_seconds: limits.presign_expires_seconds,
+                link_ttl_seconds: limits.download_url_ttl_seconds,
             }),
             limits,
             health: repos.health,

@@ -225,6 +225,7 @@ async fn start_listening(
     let limits = Limits {
         download_token_max_ttl_seconds: settings.download_token_ttl_seconds,
         presign_expires_seconds: settings.presign_expires_seconds,
+        download_url_ttl_seconds: settings.download_url_ttl_seconds,
     };
     let state = web::Data::new(AppState {
         services: Services::with_limits(ports, limits),

@@ -83,8 +83,10 @@ pub struct Settings {
     pub public_base_url: String,
     /// S3 storage, when configured (otherwise the embedded filesystem store).
     pub s3: Option<S3Config>,
-    /// Lifetime of presigned URLs.
+    /// Lifetime of presigned upload URLs.
     pub presign_expires_seconds: i64,
+    /// The longest lifetime of a resolved download link.
+    pub download_url_ttl_seconds: i64,
     /// Signs the embedded store's URLs; generated into the data directory when unset.
     pub storage_signing_secret: Option<String>,
     /// How long audit events may wait in the write-behind queue, in milliseconds.
@@ -137,6 +139,7 @@ struct RawSettings {
     operator_jwks_ttl_seconds: Option<String>,
     operator_jwt_leeway_seconds: Option<String>,
     download_token_ttl_seconds: Option<String>,
+    download_url_ttl_seconds: Option<String>,
     public_base_url: Option<String>,
     artifact_bucket: Option<String>,
     artifact_region: Option<String>,
@@ -242,6 +245,12 @@ impl Settings {
                 "RELEASY_DOWNLOAD_TOKEN_TTL_SECONDS",
                 raw.download_token_ttl_seconds,
                 600,
+                1..=7 * 86_400,
+            )?,
+            download_url_ttl_seconds: number(
+                "RELEASY_DOWNLOAD_URL_TTL_SECONDS",
+                raw.download_url_ttl_seconds,
+                300,
                 1..=7 * 86_400,
             )?,
             public_base_url: public_base_url.trim_end_matches('/').to_owned(),
@@ -445,6 +454,7 @@ mod tests {
         assert_eq!(s.database_max_connections, 5);
         assert_eq!(s.download_token_ttl_seconds, 600);
         assert_eq!(s.presign_expires_seconds, 900);
+        assert_eq!(s.download_url_ttl_seconds, 300);
         assert_eq!(s.cache_rows, 10_000);
         assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
         assert!(s.s3.is_none() && s.operator.is_none() && s.admin_api_key.is_none());
@@ -482,6 +492,7 @@ mod tests {
             ("RELEASY_OPERATOR_JWKS_URL", "ftp://idp/jwks"),
             ("RELEASY_DATABASE_MAX_CONNECTIONS", "0"),
             ("RELEASY_DOWNLOAD_TOKEN_TTL_SECONDS", "ten"),
+            ("RELEASY_DOWNLOAD_URL_TTL_SECONDS", "0"),
             ("RELEASY_STORAGE_SIGNING_SECRET", "too-short"),
             ("RELEASY_AUDIT_FLUSH_INTERVAL_MS", "0"),
             ("RELEASY_CACHE_ROWS", "-1"),

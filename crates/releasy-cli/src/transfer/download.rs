@@ -36,6 +36,22 @@ pub enum Fetch {
     Complete(Fetched),
     /// The server cannot serve the missing range: start again from nothing.
     RangeRefused,
+    /// The storage refused the link (`403`: it expired before it was used); nothing
+    /// was written, and `hasher` is handed back as it came.
+    LinkRefused {
+        /// The hash of the `.part` file's first `offset` bytes.
+        hasher: Sha256,
+    },
+    /// The connection broke midway; the `.part` file holds `bytes` bytes, all fed into
+    /// `hasher`, so a fresh link can continue from there.
+    Interrupted {
+        /// Everything written so far, hashed.
+        hasher: Sha256,
+        /// How much is in the `.part` file.
+        bytes: u64,
+        /// What broke.
+        cause: reqwest::Error,
+    },
 }
 
 /// Downloads `url` into `part`, keeping its first `offset` bytes (already fed into
@@ -71,6 +87,8 @@ pub async fn fetch(
             offset = 0;
         }
         StatusCode::RANGE_NOT_SATISFIABLE => return Ok(Fetch::RangeRefused),
+        // The download link answers 404 for its refusals: a 403 comes from the storage.
+        StatusCode::FORBIDDEN => return Ok(Fetch::LinkRefused { hasher }),
         status if status.is_success() => {
             return Err(ApiError::Unexpected {
                 status: status.as_u16(),
@@ -105,8 +123,12 @@ pub async fn fetch(
             Ok(chunk) => chunk,
             Err(e) => {
                 progress.abandon();
-                let _ = writer.flush().await;
-                return Err(ApiError::network_host("the storage", e).into());
+                writer.flush().await.map_err(|e| CliError::io(part, e))?;
+                return Ok(Fetch::Interrupted {
+                    hasher,
+                    bytes,
+                    cause: e,
+                });
             }
         };
         writer

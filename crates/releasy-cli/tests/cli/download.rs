@@ -166,6 +166,34 @@ async fn resumed_download_from_a_truncated_file_s3() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_broken_midway_continues_on_a_fresh_link() {
+    // Every answer goes through a proxy that breaks the first one past 512 KiB: the
+    // 2 MiB download of the newest linux file.
+    let server = TestServer::start_behind_cutting_proxy(Storage::Embedded, 512 * 1024).await;
+    let newest = publish_two_versions(&server).await;
+    assert!(
+        !server.proxy_has_cut(),
+        "publishing sends, it receives nothing large"
+    );
+    let (_, api_key) = server.entitled_customer("acme-agent").await;
+    let run = server
+        .customer(&api_key)
+        .args(["download", "acme-agent", "--platform", "linux-x86_64"])
+        .run()
+        .await
+        .ok();
+    assert!(server.proxy_has_cut(), "the proxy broke the transfer");
+    assert!(
+        run.stderr.contains("continuing with a fresh link"),
+        "{run:#?}"
+    );
+    // The fresh link asked only for the bytes that were missing.
+    assert!(run.stdout.contains("resumed from byte"), "{run:#?}");
+    assert_eq!(file_sha256(&server.path("agent.tar.gz")), newest);
+    assert!(!exists(&server.path("agent.tar.gz.part")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupted_stored_object_is_detected_and_the_file_deleted() {
     let server = TestServer::start(Storage::Embedded).await;
     publish_two_versions(&server).await;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use crate::cutting_proxy::CuttingProxy;
 use releasy_server::server;
 use releasy_server::settings::Settings;
 use releasy_storage_s3::testing::{TEST_REGION, TestS3Server};
@@ -44,6 +45,7 @@ pub struct TestServer {
     stop: Option<Box<dyn FnOnce() + Send>>,
     data_dir: tempfile::TempDir,
     s3: Option<TestS3Server>,
+    proxy: Option<CuttingProxy>,
     _database: DatabaseGuard,
 }
 
@@ -55,6 +57,17 @@ impl TestServer {
 
     /// A server on `backend` keeping artifacts in `storage`.
     pub async fn start_on(backend: Backend, storage: Storage) -> Self {
+        Self::start_with(backend, storage, None).await
+    }
+
+    /// A server on SQLite keeping artifacts in `storage`, reached (by the CLI and by
+    /// every link it hands out) through a [`CuttingProxy`] that breaks the first
+    /// answer longer than `cut_after` bytes.
+    pub async fn start_behind_cutting_proxy(storage: Storage, cut_after: usize) -> Self {
+        Self::start_with(Backend::Sqlite, storage, Some(cut_after)).await
+    }
+
+    async fn start_with(backend: Backend, storage: Storage, cut_after: Option<usize>) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let (database_url, database) = match backend {
             Backend::Sqlite => {
@@ -71,7 +84,18 @@ impl TestServer {
         };
         // Bound first, so the public URL (which the embedded store's links use) is known.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base_url = format!("http://{}", listener.local_addr().expect("address"));
+        let mut proxy = None;
+        let base_url = match cut_after {
+            None => format!("http://{}", listener.local_addr().expect("address")),
+            Some(cut_after) => {
+                let front = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+                let server = listener.local_addr().expect("address");
+                let started = CuttingProxy::start(front, server, cut_after).await;
+                let url = format!("http://{}", started.address);
+                proxy = Some(started);
+                url
+            }
+        };
         let mut env: HashMap<String, String> = HashMap::from([
             ("RELEASY_DATABASE_URL".into(), database_url),
             ("RELEASY_ADMIN_API_KEY".into(), ADMIN_KEY.into()),
@@ -119,8 +143,15 @@ impl TestServer {
             stop: Some(stop),
             data_dir,
             s3,
+            proxy,
             _database: database,
         }
+    }
+
+    /// Whether the proxy in front (see [`Self::start_behind_cutting_proxy`]) broke a
+    /// transfer.
+    pub fn proxy_has_cut(&self) -> bool {
+        self.proxy.as_ref().is_some_and(CuttingProxy::has_cut)
     }
 
     /// Where the embedded store keeps `object_key`, or `None` on S3.

@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, reason = "tests")]
 
 mod config;
+mod cutting_proxy;
 mod download;
 mod errors;
 mod helpers;

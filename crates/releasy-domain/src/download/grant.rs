@@ -52,6 +52,16 @@ impl DownloadGrant {
         }
         Ok(())
     }
+
+    /// How many seconds the presigned link handed out for this grant at `now` may
+    /// live: until the token expires, and never longer than `longest_seconds`. So a
+    /// link dies with its token, and a customer suspended (or a release withdrawn)
+    /// after a resolve keeps a working link for at most `longest_seconds`. At least 1
+    /// for a grant that passed [`Self::check`] at `now`; 0 once the token has expired.
+    pub fn link_lifetime_seconds(&self, now: Timestamp, longest_seconds: i64) -> i64 {
+        let token_left = self.token.expires_at.unix_seconds() - now.unix_seconds();
+        token_left.min(longest_seconds).max(0)
+    }
 }
 
 #[cfg(test)]
@@ -82,6 +92,16 @@ mod tests {
     #[test]
     fn a_live_grant_resolves() {
         assert_eq!(grant().check(NOW, true), Ok(()));
+    }
+
+    #[test]
+    fn a_link_never_outlives_its_token_nor_the_longest_lifetime() {
+        // The token has 60 s left.
+        assert_eq!(grant().link_lifetime_seconds(NOW, 300), 60);
+        assert_eq!(grant().link_lifetime_seconds(NOW, 30), 30);
+        assert_eq!(grant().link_lifetime_seconds(NOW.plus_seconds(59), 300), 1);
+        assert_eq!(grant().link_lifetime_seconds(NOW.plus_seconds(60), 300), 0);
+        assert_eq!(grant().link_lifetime_seconds(NOW.plus_seconds(600), 300), 0);
     }
 
     #[test]

@@ -127,6 +127,7 @@ pub enum ResolveError {
 /// let token = releasy.downloads.issue(&key, upload.artifact_id, None, ttl).await.unwrap();
 /// let link = releasy.downloads.resolve(token.secret.expose()).await.unwrap();
 /// assert!(link.url.starts_with("memory://get/"));
+/// assert_eq!(link.expires_at, token.expires_at, "the link dies with its token");
 /// # }
 /// ```
 #[derive(Debug, Clone)]
@@ -138,7 +139,7 @@ pub struct DownloadService {
     secrets: Arc<dyn SecretGenerator>,
     hasher: Arc<dyn KeyHasher>,
     clock: Arc<dyn Clock>,
-    presign_expires_seconds: i64,
+    link_ttl_seconds: i64,
 }
 
 /// The ports and settings a [`DownloadService`] runs on.
@@ -158,8 +159,9 @@ pub struct DownloadPorts {
     pub hasher: Arc<dyn KeyHasher>,
     /// Now.
     pub clock: Arc<dyn Clock>,
-    /// Lifetime of the presigned GET a token resolves to.
-    pub presign_expires_seconds: i64,
+    /// The longest lifetime of the presigned GET a token resolves to (it never
+    /// outlives the token either).
+    pub link_ttl_seconds: i64,
 }
 
 impl DownloadService {
@@ -173,7 +175,7 @@ impl DownloadService {
             secrets: ports.secrets,
             hasher: ports.hasher,
             clock: ports.clock,
-            presign_expires_seconds: ports.presign_expires_seconds,
+            link_ttl_seconds: ports.link_ttl_seconds,
         }
     }
 
@@ -241,7 +243,9 @@ impl DownloadService {
 
     /// Resolves a token to a presigned GET, re-checking every rule at this instant: the
     /// customer is not suspended, the token has not expired, the release is still
-    /// published and the entitlement still active.
+    /// published and the entitlement still active. The link expires with the token, or
+    /// sooner (see [`crate::download::DownloadGrant::link_lifetime_seconds`]); a
+    /// client that needs longer asks the still-valid token again.
     ///
     /// # Errors
     /// [`ResolveError::Refused`] with the contract's reason.
@@ -257,9 +261,10 @@ impl DownloadService {
             .is_entitled(grant.token.customer_id, grant.product.as_str(), now)
             .await?;
         grant.check(now, entitled)?;
+        let lifetime = grant.link_lifetime_seconds(now, self.link_ttl_seconds);
         Ok(self
             .objects
-            .presign_get(&grant.object_key, now, self.presign_expires_seconds)
+            .presign_get(&grant.object_key, now, lifetime)
             .await?)
     }
 

@@ -62,7 +62,9 @@ pub async fn create_download_token(
 
 /// Follow a download link: 302 to a short-lived presigned URL of the artifact, while
 /// the token is valid, the customer active, the release published and the entitlement
-/// active.
+/// active. The presigned URL expires with the token, and at most
+/// `RELEASY_DOWNLOAD_URL_TTL_SECONDS` (300) after this request; to resume later, follow
+/// the still-valid download link again for a fresh one.
 #[utoipa::path(
     tag = "downloads",
     params(("token" = String, Path, description = "The token from `download_url`")),

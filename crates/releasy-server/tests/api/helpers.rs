@@ -82,6 +82,16 @@ impl TestApp {
         Self::start(DatabaseChoice::Fresh(backend), storage, &[]).await
     }
 
+    /// Starts a server on `backend` that keeps artifacts in `storage`; `extra` adds or
+    /// overrides `RELEASY_*` variables.
+    pub async fn spawn_with_storage_and(
+        backend: Backend,
+        storage: Storage,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        Self::start(DatabaseChoice::Fresh(backend), storage, extra).await
+    }
+
     async fn start(database: DatabaseChoice, storage: Storage, extra: &[(&str, &str)]) -> Self {
         let data_dir = match &database {
             DatabaseChoice::SharedWith(_, _, dir) => dir.clone(),

@@ -16,6 +16,7 @@ mod client_flow;
 mod customer_auth;
 mod customer_releases;
 mod customers;
+mod download_links;
 mod downloads;
 mod entitlements;
 mod flow;

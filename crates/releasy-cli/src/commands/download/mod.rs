@@ -2,7 +2,9 @@
 //! choose the artifact, get a download token, follow the redirect, stream into
 //! `PATH.part` (resuming with `Range` from what is already there), verify the sha256
 //! against the listed checksum, and only then rename to `PATH`. On a mismatch the
-//! partial file is deleted and the run fails with exit code 7.
+//! partial file is deleted and the run fails with exit code 7. Download links live a few
+//! minutes: a transfer that breaks midway (or a link the storage refuses as expired)
+//! continues from the bytes already there on a fresh link.
 
 mod local;
 mod select;
@@ -23,6 +25,10 @@ use select::{choose_artifact, choose_release};
 
 /// Sent with each download token, kept in the server's records.
 const PURPOSE: &str = "releasy-cli download";
+
+/// Fresh links tried in a row, each after a broken or refused transfer that brought no
+/// new byte, before the download gives up.
+const FRESH_LINKS_WITHOUT_PROGRESS: u32 = 3;
 
 /// What was done.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -84,6 +90,7 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
 
     let (mut hasher, mut offset) = resume_point(&target, &part, size, ctx.progress).await?;
     let mut restarted = false;
+    let mut fruitless_links = 0;
     loop {
         let token: TokenResponse = client
             .post(
@@ -125,6 +132,41 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
                     detail: "the storage refused a download from the start".to_owned(),
                 }
                 .into());
+            }
+            // A link lives a few minutes at most: a transfer that broke, or a link that
+            // expired before its first byte, continues on a fresh one.
+            Fetch::Interrupted {
+                hasher: so_far,
+                bytes,
+                cause,
+            } => {
+                fruitless_links = if bytes > offset {
+                    0
+                } else {
+                    fruitless_links + 1
+                };
+                if fruitless_links >= FRESH_LINKS_WITHOUT_PROGRESS {
+                    return Err(ApiError::network_host("the storage", cause).into());
+                }
+                ctx.output.note(&format!(
+                    "the transfer broke after {bytes} bytes ({cause}); continuing with a fresh link"
+                ));
+                (hasher, offset) = (so_far, bytes);
+                continue;
+            }
+            Fetch::LinkRefused { hasher: unchanged } => {
+                fruitless_links += 1;
+                if fruitless_links >= FRESH_LINKS_WITHOUT_PROGRESS {
+                    return Err(ApiError::Unexpected {
+                        status: 403,
+                        detail: "the storage refused every fresh download link".to_owned(),
+                    }
+                    .into());
+                }
+                ctx.output
+                    .note("the storage refused the download link; asking for a fresh one");
+                hasher = unchanged;
+                continue;
             }
         };
         if fetched.bytes == size && fetched.sha256 == expected {
