@@ -71,12 +71,13 @@ impl World {
             .unwrap()
     }
 
-    fn registration(upload: &PresignedUpload, size: i64) -> RegisterArtifact {
+    /// The registration of `bytes` uploaded to `upload`, as a client declares it.
+    fn registration(upload: &PresignedUpload, bytes: &[u8]) -> RegisterArtifact {
         RegisterArtifact {
             artifact_id: upload.artifact_id,
             object_key: upload.object_key.as_str().to_owned(),
-            checksum: Checksum::parse(&"ab".repeat(32)).unwrap(),
-            size: ArtifactSize::parse(size).unwrap(),
+            checksum: Checksum::of_bytes(bytes),
+            size: ArtifactSize::parse(bytes.len() as i64).unwrap(),
             platform: Platform::parse("linux").unwrap(),
         }
     }
@@ -89,7 +90,7 @@ impl World {
         self.h
             .services
             .artifacts
-            .register(release.id, Self::registration(&upload, 10))
+            .register(release.id, Self::registration(&upload, &[7; 10]))
             .await
             .unwrap();
         self.h.services.releases.publish(release.id).await.unwrap();
@@ -233,39 +234,73 @@ async fn customers_see_only_published_releases_of_products_they_are_entitled_to_
 }
 
 #[tokio::test]
-async fn registration_checks_the_key_the_object_and_its_size() {
+async fn registration_checks_the_key_the_object_its_size_and_its_sha256() {
     let w = World::new();
     let release = w.release("app", "1.0.0").await;
     let upload = w.presign(&release, "App.TGZ").await;
     assert!(upload.object_key.as_str().ends_with("/app.tgz"));
     assert_eq!(upload.upload.expires_at, T0.plus_seconds(900));
     let register = |r: RegisterArtifact| w.h.services.artifacts.register(release.id, r);
+    let bytes = [1_u8; 10];
+    let declared = World::registration(&upload, &bytes);
 
     assert!(matches!(
-        register(World::registration(&upload, 10)).await,
+        register(declared.clone()).await,
         Err(RegisterArtifactError::ObjectMissing)
     ));
-    w.objects.put(&upload.object_key, vec![1; 10]);
+
+    // Another size than declared: refused, and the object deleted.
+    w.objects.put(&upload.object_key, bytes.to_vec());
+    let longer = RegisterArtifact {
+        size: ArtifactSize::parse(11).unwrap(),
+        ..declared.clone()
+    };
     assert!(matches!(
-        register(World::registration(&upload, 11)).await,
+        register(longer).await,
         Err(RegisterArtifactError::SizeMismatch {
             declared: 11,
             stored: 10
         })
     ));
+    assert_eq!(w.objects.get(&upload.object_key), None);
+
+    // The declared size but other bytes: refused, and the object deleted.
+    w.objects.put(&upload.object_key, vec![2; 10]);
+    let refused = register(declared.clone()).await;
+    assert!(
+        matches!(refused, Err(RegisterArtifactError::ChecksumMismatch)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "checksum does not match the stored object"
+    );
+    assert_eq!(w.objects.get(&upload.object_key), None);
+
+    w.objects.put(&upload.object_key, bytes.to_vec());
     let wrong_platform = RegisterArtifact {
         platform: Platform::parse("windows").unwrap(),
-        ..World::registration(&upload, 10)
+        ..declared.clone()
     };
     assert!(matches!(
         register(wrong_platform).await,
         Err(RegisterArtifactError::Invalid(_))
     ));
-    register(World::registration(&upload, 10)).await.unwrap();
+    register(declared.clone()).await.unwrap();
     assert!(matches!(
-        register(World::registration(&upload, 10)).await,
+        register(declared.clone()).await,
         Err(RegisterArtifactError::AlreadyExists)
     ));
+    // A wrong checksum for a registered artifact never deletes its bytes.
+    let wrong = RegisterArtifact {
+        checksum: Checksum::of_bytes(b"something else"),
+        ..declared
+    };
+    assert!(matches!(
+        register(wrong).await,
+        Err(RegisterArtifactError::AlreadyExists)
+    ));
+    assert_eq!(w.objects.get(&upload.object_key), Some(bytes.to_vec()));
 }
 
 #[tokio::test]

@@ -270,9 +270,9 @@ impl From<RegisterArtifactError> for ApiError {
         match err {
             RegisterArtifactError::ReleaseNotFound => Self::not_found("release not found"),
             RegisterArtifactError::Invalid(invalid) => invalid.into(),
-            RegisterArtifactError::ObjectMissing | RegisterArtifactError::SizeMismatch { .. } => {
-                Self::bad_request(err.to_string())
-            }
+            RegisterArtifactError::ObjectMissing
+            | RegisterArtifactError::SizeMismatch { .. }
+            | RegisterArtifactError::ChecksumMismatch => Self::bad_request(err.to_string()),
             RegisterArtifactError::AlreadyExists => Self::conflict("artifact already exists"),
             RegisterArtifactError::Store(store) => store.into(),
             RegisterArtifactError::Repo(repo) => repo.into(),

@@ -9,6 +9,10 @@ use crate::error::InvalidKey;
 /// The directory under the root that holds uploads in progress.
 pub(crate) const UPLOADS_DIR: &str = ".uploads";
 
+/// The directory under the root that holds each object's SHA-256, recorded as it was
+/// received, at the object's key.
+pub(crate) const DIGESTS_DIR: &str = ".sha256";
+
 /// The directory under the root that holds the artifacts the naming rule places.
 pub(crate) const RELEASES_DIR: &str = "releases";
 
@@ -20,7 +24,8 @@ fn refuse(reason: &'static str) -> Result<(), InvalidKey> {
 }
 
 /// Checks that `key` is `/`-separated segments of `[A-Za-z0-9._~-]`, none of them
-/// empty, `.` or `..`, and that it does not start inside the uploads directory.
+/// empty, `.` or `..`, and that it does not start inside the uploads or digests
+/// directory.
 ///
 /// # Errors
 /// [`InvalidKey`] naming the first rule broken.
@@ -41,7 +46,7 @@ pub(crate) fn validate_key(key: &str) -> Result<(), InvalidKey> {
         match segment {
             "" => return refuse("empty segment"),
             "." | ".." => return refuse("`.` or `..` segment"),
-            UPLOADS_DIR if index == 0 => return refuse("reserved first segment"),
+            UPLOADS_DIR | DIGESTS_DIR if index == 0 => return refuse("reserved first segment"),
             _ => {}
         }
         let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-');
@@ -61,6 +66,14 @@ pub(crate) fn object_path(root: &Path, key: &str) -> Result<PathBuf, InvalidKey>
     Ok(key
         .split('/')
         .fold(root.to_path_buf(), |path, segment| path.join(segment)))
+}
+
+/// Where the SHA-256 of the object `key` is recorded under `root`.
+///
+/// # Errors
+/// [`InvalidKey`] when `key` breaks a rule of [`validate_key`].
+pub(crate) fn digest_path(root: &Path, key: &str) -> Result<PathBuf, InvalidKey> {
+    object_path(&root.join(DIGESTS_DIR), key)
 }
 
 /// The key's last segment: the file name offered to downloaders.
@@ -95,6 +108,7 @@ mod tests {
             "releases/a b",
             "releases/ü",
             ".uploads/x",
+            ".sha256/releases/x",
             "releases/a\0b",
         ] {
             assert!(validate_key(key).is_err(), "{key:?} was accepted");

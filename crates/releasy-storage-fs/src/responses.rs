@@ -36,6 +36,15 @@ pub(crate) fn upload_interrupted() -> HttpResponse {
     )
 }
 
+/// 409: an object is stored under the key already, and stored bytes never change.
+pub(crate) fn already_stored() -> HttpResponse {
+    error(
+        StatusCode::CONFLICT,
+        "conflict",
+        "an object is already stored under this key: its bytes cannot change",
+    )
+}
+
 /// 413: the upload is larger than the store accepts.
 pub(crate) fn too_large(limit: u64) -> HttpResponse {
     error(

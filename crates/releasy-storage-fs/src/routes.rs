@@ -1,6 +1,7 @@
-//! The routes the store's URLs name: `PUT /v1/storage/{key}` receives an upload, and
-//! `GET` or `HEAD /v1/storage/{key}` serves a download (with `Range` support). Every
-//! request must carry a valid, unexpired signature for its method and key.
+//! The routes the store's URLs name: `PUT /v1/storage/{key}` receives an upload (once:
+//! a stored object is never replaced), and `GET` or `HEAD /v1/storage/{key}` serves a
+//! download (with `Range` support). Every request must carry a valid, unexpired
+//! signature for its method and key.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -82,23 +83,35 @@ fn authorize(
     Ok((key.to_owned(), path))
 }
 
-/// `PUT /v1/storage/{key}`: stores the body, answering `200` with an empty body.
+/// `PUT /v1/storage/{key}`: stores the body, answering `200` with an empty body, or
+/// `409` when an object is stored under the key already (checked before the body is
+/// read, and again, atomically, when it is placed).
 async fn put_object(
     req: HttpRequest,
     store: web::Data<FsObjectStore>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (_, path) = match authorize(&store, Access::Put, &req) {
+    let (key, path) = match authorize(&store, Access::Put, &req) {
         Ok(allowed) => allowed,
         Err(Denied) => return responses::forbidden(),
     };
+    let Ok(digest_path) = object_path::digest_path(store.root(), &key) else {
+        return responses::forbidden();
+    };
+    let probe = path.clone();
+    match blocking(move || Ok(std::fs::symlink_metadata(&probe).is_ok())).await {
+        Ok(true) => return responses::already_stored(),
+        Ok(false) => {}
+        Err(err) => return responses::internal(&err),
+    }
     let declared_size = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    match upload::receive(&store, path, declared_size, payload).await {
+    match upload::receive(&store, path, digest_path, declared_size, payload).await {
         Ok(_) => HttpResponse::Ok().finish(),
+        Err(UploadError::AlreadyStored) => responses::already_stored(),
         Err(UploadError::TooLarge(limit)) => responses::too_large(limit),
         Err(UploadError::Interrupted(err)) => {
             tracing::info!(error = %err, "upload interrupted; nothing stored");

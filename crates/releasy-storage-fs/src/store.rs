@@ -7,14 +7,17 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use std::io::Read as _;
+
 use releasy_domain::Timestamp;
-use releasy_domain::artifact::ObjectKey;
+use releasy_domain::artifact::{Checksum, ObjectKey};
 use releasy_domain::ports::{
     Clock, ObjectMeta, ObjectStore, PresignedUrl, StoreError, SystemClock,
 };
+use sha2::{Digest as _, Sha256};
 
 use crate::error::FsStoreError;
-use crate::object_path::{self, RELEASES_DIR, UPLOADS_DIR};
+use crate::object_path::{self, DIGESTS_DIR, RELEASES_DIR, UPLOADS_DIR};
 use crate::routes::STORAGE_PREFIX;
 use crate::signing::{Access, SigningKey};
 
@@ -109,6 +112,14 @@ impl FsObjectStore {
         Ok(object_path::object_path(&self.root, key.as_str())?)
     }
 
+    /// Where the SHA-256 of the object `key` is recorded once it is received.
+    ///
+    /// # Errors
+    /// As [`Self::object_path`].
+    pub fn digest_path(&self, key: &ObjectKey) -> Result<PathBuf, FsStoreError> {
+        Ok(object_path::digest_path(&self.root, key.as_str())?)
+    }
+
     pub(crate) fn now(&self) -> Timestamp {
         self.clock.now()
     }
@@ -169,16 +180,47 @@ impl ObjectStore for FsObjectStore {
         Ok(meta)
     }
 
+    /// The digest recorded when the object was received; for an object stored without
+    /// one (before digests were recorded, or by a crash between the two steps), the
+    /// object is read through SHA-256.
+    async fn sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
+        let path = self.object_path(key)?;
+        let digest_path = self.digest_path(key)?;
+        let digest = blocking(move || {
+            let file = match std::fs::File::open(&path) {
+                Ok(file) => file,
+                Err(e) if is_absent(&e) => return Ok(None),
+                Err(e) => return Err(FsStoreError::io("opening", path, e)),
+            };
+            let recorded = std::fs::read_to_string(&digest_path)
+                .ok()
+                .and_then(|text| Checksum::parse(text.trim()).ok());
+            match recorded {
+                Some(digest) => Ok(Some(digest)),
+                None => hash_file(file, &path).map(Some),
+            }
+        })
+        .await?;
+        Ok(digest)
+    }
+
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
         let path = self.object_path(key)?;
+        let digest_path = self.digest_path(key)?;
         let root = self.root.clone();
         blocking(move || {
             match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if is_absent(&e) => return Ok(()),
+                Ok(()) => prune_empty_parents(&root, &path),
+                Err(e) if is_absent(&e) => {}
                 Err(e) => return Err(FsStoreError::io("removing", path, e)),
             }
-            prune_empty_parents(&root, &path);
+            // The digest goes after the object: a digest without its object is never
+            // read, an object without its digest is hashed again.
+            match std::fs::remove_file(&digest_path) {
+                Ok(()) => prune_empty_parents(&root.join(DIGESTS_DIR), &digest_path),
+                Err(e) if is_absent(&e) => {}
+                Err(e) => return Err(FsStoreError::io("removing", digest_path, e)),
+            }
             Ok(())
         })
         .await?;
@@ -197,6 +239,21 @@ where
         .map_err(|e| FsStoreError::Blocking(e.to_string()))?
 }
 
+/// Reads `file` (at `path`) to its end through SHA-256.
+fn hash_file(mut file: std::fs::File, path: &Path) -> Result<Checksum, FsStoreError> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0_u8; 1024 * 1024];
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => hasher.update(&buffer[..read]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(FsStoreError::io("reading", path, e)),
+        }
+    }
+    Ok(Checksum::from_digest(&hasher.finalize().into()))
+}
+
 /// Errors that mean "nothing is stored there".
 pub(crate) fn is_absent(err: &std::io::Error) -> bool {
     matches!(err.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory)
@@ -204,6 +261,7 @@ pub(crate) fn is_absent(err: &std::io::Error) -> bool {
 
 /// Removes the directories between `path` and `root/releases` (or `root` for keys
 /// outside it) that its removal left empty. Stops at the first one that is not empty.
+/// (`root` is the objects' root, or the digests' under it.)
 fn prune_empty_parents(root: &Path, path: &Path) {
     let releases = root.join(RELEASES_DIR);
     let mut dir = path.parent();

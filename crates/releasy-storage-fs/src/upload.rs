@@ -1,6 +1,8 @@
 //! Receiving an upload: the request body is streamed, batch by batch, into a new file in
-//! `.uploads/`, flushed to disk, then renamed into place, so that an object is either
-//! whole or absent. The body is never held in memory.
+//! `.uploads/` and through SHA-256, flushed to disk, then linked into place only if no
+//! object is there yet, so that an object is either whole or absent and, once stored,
+//! never replaced. Its digest is then recorded under `.sha256/`. The body is never held
+//! in memory.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,6 +10,8 @@ use std::path::{Path, PathBuf};
 use actix_web::error::PayloadError;
 use actix_web::web::{self, Bytes};
 use futures_util::StreamExt;
+use releasy_domain::artifact::Checksum;
+use sha2::{Digest, Sha256};
 
 use crate::error::FsStoreError;
 use crate::store::{FsObjectStore, blocking};
@@ -24,12 +28,16 @@ pub(crate) enum UploadError {
     /// The body stopped before its end (the client went away, or sent bad framing).
     #[error("upload interrupted: {0}")]
     Interrupted(#[source] PayloadError),
+    /// An object is stored under the key already: its bytes cannot change.
+    #[error("an object is already stored under this key")]
+    AlreadyStored,
     /// The disk failed.
     #[error(transparent)]
     Store(#[from] FsStoreError),
 }
 
-/// Stores the request body `payload` as the file `target`; returns its size.
+/// Stores the request body `payload` as the file `target`, unless one is there, and
+/// records its SHA-256 at `digest_target`; returns its size.
 /// `declared_size` is the request's `Content-Length`, when it has one: a body declared
 /// larger than the store's limit is refused before anything is written.
 ///
@@ -39,6 +47,7 @@ pub(crate) enum UploadError {
 pub(crate) async fn receive(
     store: &FsObjectStore,
     target: PathBuf,
+    digest_target: PathBuf,
     declared_size: Option<u64>,
     payload: web::Payload,
 ) -> Result<u64, UploadError> {
@@ -61,9 +70,11 @@ pub(crate) async fn receive(
                 .map_err(|e| FsStoreError::io("creating", create_path, e))
         })
         .await?;
-        let (file, size) = stream_into(file, &temp_path, payload, store.max_object_size()).await?;
-        commit(file, temp_path.clone(), target).await?;
-        Ok(size)
+        let received = stream_into(file, &temp_path, payload, store.max_object_size()).await?;
+        let digest = Checksum::from_digest(&received.hasher.finalize().into());
+        commit(received.file, temp_path.clone(), target).await?;
+        record_digest(store, digest, digest_target).await?;
+        Ok(received.size)
     }
     .await;
     match outcome {
@@ -78,13 +89,21 @@ pub(crate) async fn receive(
     }
 }
 
-/// Appends the whole body to `file`; returns the file and the number of bytes.
+/// A body written out in full.
+struct Received {
+    file: std::fs::File,
+    hasher: Sha256,
+    size: u64,
+}
+
+/// Appends the whole body to `file`, hashing it on the way.
 async fn stream_into(
-    mut file: std::fs::File,
+    file: std::fs::File,
     path: &Path,
     mut payload: web::Payload,
     limit: Option<u64>,
-) -> Result<(std::fs::File, u64), UploadError> {
+) -> Result<Received, UploadError> {
+    let mut sink = (file, Sha256::new());
     let mut batch: Vec<Bytes> = Vec::new();
     let mut batched = 0usize;
     let mut total = 0u64;
@@ -97,39 +116,47 @@ async fn stream_into(
         batched += chunk.len();
         batch.push(chunk);
         if batched >= WRITE_BATCH_BYTES {
-            file = write_batch(file, path, std::mem::take(&mut batch)).await?;
+            sink = write_batch(sink, path, std::mem::take(&mut batch)).await?;
             batched = 0;
         }
     }
     if !batch.is_empty() {
-        file = write_batch(file, path, batch).await?;
+        sink = write_batch(sink, path, batch).await?;
     }
-    Ok((file, total))
+    let (file, hasher) = sink;
+    Ok(Received {
+        file,
+        hasher,
+        size: total,
+    })
 }
 
+/// Writes and hashes one batch off the executor (hashing is as much work as writing).
 async fn write_batch(
-    mut file: std::fs::File,
+    (mut file, mut hasher): (std::fs::File, Sha256),
     path: &Path,
     batch: Vec<Bytes>,
-) -> Result<std::fs::File, FsStoreError> {
+) -> Result<(std::fs::File, Sha256), FsStoreError> {
     let path = path.to_path_buf();
     blocking(move || {
         for chunk in &batch {
             file.write_all(chunk)
                 .map_err(|e| FsStoreError::io("writing", &path, e))?;
+            hasher.update(chunk);
         }
-        Ok(file)
+        Ok((file, hasher))
     })
     .await
 }
 
-/// Flushes `file` to disk and renames it to `target`, creating the directories.
+/// Flushes `file` to disk and links it to `target` (creating the directories) unless
+/// something is there already; the temporary name is then removed.
 async fn commit(
     file: std::fs::File,
     temp_path: PathBuf,
     target: PathBuf,
-) -> Result<(), FsStoreError> {
-    blocking(move || {
+) -> Result<(), UploadError> {
+    let placed = blocking(move || {
         file.sync_all()
             .map_err(|e| FsStoreError::io("flushing", &temp_path, e))?;
         drop(file);
@@ -140,19 +167,55 @@ async fn commit(
         loop {
             attempts += 1;
             std::fs::create_dir_all(parent).map_err(|e| FsStoreError::io("creating", parent, e))?;
-            match std::fs::rename(&temp_path, &target) {
+            // A link, unlike a rename, never replaces what is there: of two uploads to
+            // one key, exactly one is stored.
+            match std::fs::hard_link(&temp_path, &target) {
                 Ok(()) => break,
-                // A concurrent delete may prune the fresh directory before the rename.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+                // A concurrent delete may prune the fresh directory before the link.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => {}
-                Err(e) => return Err(FsStoreError::io("renaming into", &target, e)),
+                Err(e) => return Err(FsStoreError::io("linking into", &target, e)),
             }
         }
-        // Make the rename itself durable; best effort, not every platform allows it.
+        remove_quietly(&temp_path);
+        // Make the link itself durable; best effort, not every platform allows it.
         #[cfg(unix)]
         if let Err(err) = std::fs::File::open(parent).and_then(|dir| dir.sync_all()) {
             tracing::debug!(error = %err, "could not flush the object's directory");
         }
+        Ok(true)
+    })
+    .await?;
+    if placed {
         Ok(())
+    } else {
+        Err(UploadError::AlreadyStored)
+    }
+}
+
+/// Records `digest` at `target`: written beside the uploads, then renamed into place,
+/// so a reader finds a whole digest or none (and then hashes the object itself).
+async fn record_digest(
+    store: &FsObjectStore,
+    digest: Checksum,
+    target: PathBuf,
+) -> Result<(), FsStoreError> {
+    let temp_path = store
+        .uploads_dir()
+        .join(format!("{}.sha256", uuid::Uuid::new_v4()));
+    blocking(move || {
+        std::fs::write(&temp_path, digest.as_str())
+            .map_err(|e| FsStoreError::io("writing", &temp_path, e))?;
+        let parent = target.parent().ok_or_else(|| {
+            FsStoreError::io("placing", &target, std::io::ErrorKind::InvalidInput.into())
+        })?;
+        let placed = std::fs::create_dir_all(parent)
+            .and_then(|()| std::fs::rename(&temp_path, &target))
+            .map_err(|e| FsStoreError::io("recording the digest at", &target, e));
+        if placed.is_err() {
+            remove_quietly(&temp_path);
+        }
+        placed
     })
     .await
 }

@@ -277,13 +277,83 @@ async fn a_chunked_upload_is_stored() {
 }
 
 #[actix_web::test]
-async fn an_empty_upload_stores_an_empty_object_and_reuploading_replaces() {
+async fn an_empty_upload_stores_an_empty_object_that_cannot_be_replaced() {
     let harness = Harness::start().await;
     let key = new_key("empty.bin");
     harness.upload(&key, Vec::new()).await;
     assert_eq!(harness.store.head(&key).await.unwrap().unwrap().size, 0);
-    harness.upload(&key, b"second".to_vec()).await;
-    assert_eq!(harness.store.head(&key).await.unwrap().unwrap().size, 6);
+    let again = harness
+        .client
+        .put(harness.put_url(&key).await)
+        .body(b"second".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let body: Value = again.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "conflict");
+    assert_eq!(harness.store.head(&key).await.unwrap().unwrap().size, 0);
+    assert!(harness.uploads_left().is_empty());
+    harness.stop().await;
+}
+
+#[actix_web::test]
+async fn of_two_concurrent_uploads_to_one_key_exactly_one_is_stored() {
+    let harness = Harness::start().await;
+    let key = new_key("race.bin");
+    let url = harness.put_url(&key).await;
+    let bodies = [pattern(2 * MIB, 1), pattern(2 * MIB, 2)];
+    let sends = bodies
+        .iter()
+        .map(|body| harness.client.put(&url).body(body.clone()).send());
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|response| response.unwrap().status())
+        .collect();
+    let stored = statuses.iter().position(|s| *s == StatusCode::OK);
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    let winner = &bodies[stored.expect("one upload stored")];
+    let on_disk = std::fs::read(harness.store.object_path(&key).unwrap()).unwrap();
+    assert!(
+        on_disk == *winner,
+        "the stored bytes are one upload's, whole"
+    );
+    assert_eq!(
+        harness.store.sha256(&key).await.unwrap().unwrap().as_str(),
+        format!("{:x}", Sha256::digest(winner))
+    );
+    assert!(harness.uploads_left().is_empty());
+    harness.stop().await;
+}
+
+#[actix_web::test]
+async fn the_sha256_is_recorded_while_receiving_and_recomputed_when_missing() {
+    let harness = Harness::start().await;
+    let key = new_key("app.tgz");
+    let body = pattern(3 * MIB + 17, 9);
+    let expected = format!("{:x}", Sha256::digest(&body));
+    assert_eq!(harness.store.sha256(&key).await.unwrap(), None);
+    harness.upload(&key, body).await;
+    let digest_file = harness.store.root().join(".sha256").join(key.as_str());
+    assert_eq!(std::fs::read_to_string(&digest_file).unwrap(), expected);
+    assert_eq!(
+        harness.store.sha256(&key).await.unwrap().unwrap().as_str(),
+        expected
+    );
+    // An object stored without a digest (before digests were recorded) is read through.
+    std::fs::remove_file(&digest_file).unwrap();
+    assert_eq!(
+        harness.store.sha256(&key).await.unwrap().unwrap().as_str(),
+        expected
+    );
     harness.stop().await;
 }
 
@@ -592,11 +662,16 @@ async fn delete_removes_the_object_and_its_empty_directories() {
     let key = new_key("app.tgz");
     harness.upload(&key, pattern(10, 5)).await;
     let path = harness.store.object_path(&key).unwrap();
+    let digests = harness.store.root().join(".sha256");
+    assert!(digests.join(key.as_str()).exists());
     harness.store.delete(&key).await.unwrap();
     assert!(harness.store.head(&key).await.unwrap().is_none());
+    assert_eq!(harness.store.sha256(&key).await.unwrap(), None);
     assert!(!path.exists());
     assert!(!harness.store.root().join("releases/app").exists());
     assert!(harness.store.root().join("releases").exists());
+    // Its digest went with it, and the digest's empty directories too.
+    assert!(!digests.join("releases/app").exists());
     // Deleting what is not there succeeds.
     harness.store.delete(&key).await.unwrap();
     let response = harness

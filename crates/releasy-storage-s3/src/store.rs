@@ -3,12 +3,14 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use futures_util::StreamExt as _;
 use releasy_domain::Timestamp;
-use releasy_domain::artifact::ObjectKey;
+use releasy_domain::artifact::{Checksum, ObjectKey};
 use releasy_domain::ports::{ObjectMeta, ObjectStore, PresignedUrl, StoreError};
 use s3::creds::Credentials;
 use s3::error::S3Error;
 use s3::{Bucket, Region};
+use sha2::{Digest as _, Sha256};
 
 use crate::config::{S3Config, S3ConfigError};
 
@@ -230,6 +232,23 @@ impl ObjectStore for S3ObjectStore {
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(store_error(e)),
         }
+    }
+
+    /// Reads the object through SHA-256 (a streamed `GET`; nothing is held in memory).
+    async fn sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
+        let mut response = match self.bucket.get_object_stream(key.as_str()).await {
+            Ok(response) => response,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(store_error(e)),
+        };
+        if response.status_code == 404 {
+            return Ok(None);
+        }
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = response.bytes().next().await {
+            hasher.update(chunk.map_err(store_error)?);
+        }
+        Ok(Some(Checksum::from_digest(&hasher.finalize().into())))
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {

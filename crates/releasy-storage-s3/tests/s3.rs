@@ -314,4 +314,9 @@ async fn five_mebibyte_object_round_trips_intact() {
     let fetched = response.bytes().await.unwrap();
     assert_eq!(fetched.len(), bytes.len());
     assert_eq!(Sha256::digest(&fetched), expected);
+
+    // The store reads the object through SHA-256 for registration.
+    let digest = store.sha256(&key).await.unwrap().expect("stored");
+    assert_eq!(digest.as_str(), format!("{expected:x}"));
+    assert_eq!(store.sha256(&object_key("never.bin")).await.unwrap(), None);
 }

@@ -38,6 +38,17 @@ impl Checksum {
         }
     }
 
+    /// The SHA-256 of `bytes`.
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        use sha2::Digest as _;
+        Self::from_digest(&sha2::Sha256::digest(bytes).into())
+    }
+
+    /// A computed SHA-256 digest (what an object store gets from its hasher).
+    pub fn from_digest(digest: &[u8; 32]) -> Self {
+        Self(hex::encode(digest))
+    }
+
     /// The digest.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -101,6 +112,14 @@ mod tests {
         assert_eq!(Checksum::parse(&upper).unwrap().as_str(), "ab".repeat(32));
         assert!(Checksum::parse("abc").is_err());
         assert!(Checksum::parse(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn checksum_of_bytes_is_their_sha256() {
+        assert_eq!(
+            Checksum::of_bytes(b"abc").as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

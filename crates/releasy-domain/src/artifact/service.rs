@@ -71,6 +71,9 @@ pub enum RegisterArtifactError {
         /// What is stored.
         stored: u64,
     },
+    /// The stored object's SHA-256 differs from the declared checksum.
+    #[error("checksum does not match the stored object")]
+    ChecksumMismatch,
     /// An artifact with this id (or key) is already registered.
     #[error("artifact already exists")]
     AlreadyExists,
@@ -84,7 +87,8 @@ pub enum RegisterArtifactError {
 
 /// Presigns uploads and registers artifacts.
 ///
-/// Registration checks that the presigned object exists with the declared size.
+/// Registration checks that the presigned object exists with the declared size and
+/// SHA-256; an object that is not what was declared is deleted.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -110,18 +114,16 @@ pub enum RegisterArtifactError {
 ///     .await
 ///     .unwrap();
 /// objects.put(&upload.object_key, vec![0; 3]); // the client's PUT
+/// let registration = |checksum| RegisterArtifact {
+///     artifact_id: upload.artifact_id,
+///     object_key: upload.object_key.as_str().to_owned(),
+///     checksum,
+///     size: ArtifactSize::parse(3).unwrap(),
+///     platform: platform.clone(),
+/// };
 /// let artifact = releasy
 ///     .artifacts
-///     .register(
-///         release.id,
-///         RegisterArtifact {
-///             artifact_id: upload.artifact_id,
-///             object_key: upload.object_key.as_str().to_owned(),
-///             checksum: Checksum::parse(&"ab".repeat(32)).unwrap(),
-///             size: ArtifactSize::parse(3).unwrap(),
-///             platform,
-///         },
-///     )
+///     .register(release.id, registration(Checksum::of_bytes(&[0; 3])))
 ///     .await
 ///     .unwrap();
 /// assert_eq!(artifact.id, upload.artifact_id);
@@ -190,8 +192,10 @@ impl ArtifactService {
     }
 
     /// Registers an uploaded artifact after checking that its key follows the naming
-    /// rule and that the store really holds an object of the declared size, so a release
-    /// never lists an artifact that cannot be downloaded.
+    /// rule and that the store really holds an object of the declared size and SHA-256,
+    /// so a release never lists an artifact that cannot be downloaded, nor bytes other
+    /// than the vendor declared. An object of another size or digest is deleted (unless
+    /// an artifact is registered under its key already): the upload starts over.
     ///
     /// # Errors
     /// [`RegisterArtifactError`].
@@ -213,16 +217,45 @@ impl ArtifactService {
             &request.platform,
             request.artifact_id,
         )?;
+        if self
+            .artifacts
+            .get_with_release(request.artifact_id)
+            .await
+            .map_err(RegisterArtifactError::Repo)?
+            .is_some()
+        {
+            return Err(RegisterArtifactError::AlreadyExists);
+        }
         let stored = self
             .objects
             .head(&object_key)
             .await?
             .ok_or(RegisterArtifactError::ObjectMissing)?;
         if stored.size != request.size.bytes() {
-            return Err(RegisterArtifactError::SizeMismatch {
-                declared: request.size.bytes(),
-                stored: stored.size,
-            });
+            return Err(self
+                .discard(
+                    &object_key,
+                    request.artifact_id,
+                    RegisterArtifactError::SizeMismatch {
+                        declared: request.size.bytes(),
+                        stored: stored.size,
+                    },
+                )
+                .await);
+        }
+        let digest = self
+            .objects
+            .sha256(&object_key)
+            .await?
+            .ok_or(RegisterArtifactError::ObjectMissing)?;
+        if digest != request.checksum {
+            return Err(self
+                .discard(
+                    &object_key,
+                    request.artifact_id,
+                    RegisterArtifactError::ChecksumMismatch,
+                )
+                .await);
         }
         let artifact = Artifact {
             id: request.artifact_id,
@@ -239,6 +272,25 @@ impl ArtifactService {
             // The release was deleted while this request ran.
             Err(RepoError::MissingReference) => Err(RegisterArtifactError::ReleaseNotFound),
             Err(other) => Err(RegisterArtifactError::Repo(other)),
+        }
+    }
+
+    /// Deletes an object that is not what its registration declared, then answers
+    /// `refusal`. An artifact registered under the id meanwhile (a concurrent, correct
+    /// registration of the same bytes) keeps its object.
+    async fn discard(
+        &self,
+        object_key: &ObjectKey,
+        artifact_id: ArtifactId,
+        refusal: RegisterArtifactError,
+    ) -> RegisterArtifactError {
+        match self.artifacts.get_with_release(artifact_id).await {
+            Ok(Some(_)) => RegisterArtifactError::AlreadyExists,
+            Ok(None) => match self.objects.delete(object_key).await {
+                Ok(()) => refusal,
+                Err(store) => RegisterArtifactError::Store(store),
+            },
+            Err(repo) => RegisterArtifactError::Repo(repo),
         }
     }
 }

@@ -96,7 +96,7 @@ pub enum ResolveError {
 /// let registration = RegisterArtifact {
 ///     artifact_id: upload.artifact_id,
 ///     object_key: upload.object_key.as_str().to_owned(),
-///     checksum: Checksum::parse(&"ab".repeat(32)).unwrap(),
+///     checksum: Checksum::of_bytes(&[0; 3]),
 ///     size: ArtifactSize::parse(3).unwrap(),
 ///     platform,
 /// };

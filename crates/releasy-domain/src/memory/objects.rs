@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::lock;
 use crate::Timestamp;
-use crate::artifact::ObjectKey;
+use crate::artifact::{Checksum, ObjectKey};
 use crate::ports::{ObjectMeta, ObjectStore, PresignedUrl, StoreError};
 
 /// Objects kept in memory. Its presigned URLs (`memory://put/<key>?expires=<t>`) are
@@ -63,6 +63,12 @@ impl ObjectStore for InMemoryObjects {
             .map(|bytes| ObjectMeta {
                 size: bytes.len() as u64,
             }))
+    }
+
+    async fn sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
+        Ok(lock(&self.objects)
+            .get(key.as_str())
+            .map(|bytes| Checksum::of_bytes(bytes)))
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use crate::Timestamp;
-use crate::artifact::ObjectKey;
+use crate::artifact::{Checksum, ObjectKey};
 
 /// A URL that grants one operation on one object until `expires_at`. Its `Debug` hides
 /// the URL, which is a bearer credential.
@@ -48,7 +48,7 @@ pub enum StoreError {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// use releasy_domain::artifact::{Filename, ObjectKey, Platform};
+/// use releasy_domain::artifact::{Checksum, Filename, ObjectKey, Platform};
 /// use releasy_domain::memory::InMemoryObjects;
 /// use releasy_domain::ports::ObjectStore;
 /// use releasy_domain::release::{Product, Version};
@@ -69,6 +69,8 @@ pub enum StoreError {
 /// assert!(objects.head(&key).await.unwrap().is_none(), "nothing uploaded yet");
 /// objects.put(&key, vec![0; 3]); // what the client's PUT does
 /// assert_eq!(objects.head(&key).await.unwrap().map(|meta| meta.size), Some(3));
+/// let digest = objects.sha256(&key).await.unwrap().unwrap();
+/// assert_eq!(digest, Checksum::of_bytes(&[0; 3]));
 /// # }
 /// ```
 #[async_trait]
@@ -100,6 +102,14 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// [`StoreError`] when the store could not answer.
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError>;
+
+    /// The SHA-256 of the bytes stored under `key`, or `None` when nothing is stored
+    /// there. A store that hashes while it receives answers from that record; others
+    /// read the whole object through SHA-256, which takes as long as reading it.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store could not answer or the read broke off.
+    async fn sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError>;
 
     /// Removes the object; removing a missing object succeeds.
     ///

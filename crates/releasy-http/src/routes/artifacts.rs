@@ -55,7 +55,8 @@ pub async fn presign_artifact(
 }
 
 /// Register an uploaded artifact. The object must exist in storage with the declared
-/// size. Supports `Idempotency-Key`.
+/// size and SHA-256 (`checksum`); an object of another size or digest is deleted, so
+/// the upload can start over. Supports `Idempotency-Key`.
 #[utoipa::path(
     tag = "artifacts",
     params(
@@ -65,7 +66,8 @@ pub async fn presign_artifact(
     request_body = RegisterArtifactRequest,
     responses(
         (status = 200, body = ArtifactResponse),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 400, body = ErrorBody, description = "invalid field, object_key does not match release or platform, object not found in storage, size does not match the stored object, or checksum does not match the stored object"),
+        (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "release not found"),
         (status = 409, body = ErrorBody, description = "artifact already exists"),
     ),

@@ -381,9 +381,16 @@ async fn register_checks_the_stored_object(app: TestApp) {
     );
 
     let presigned = presign(&app, release_id, "App.tgz", "linux").await;
-    upload(&app, &presigned, &bytes).await;
+    let correct = register_body(&presigned, "linux", &bytes);
+    let object_is_gone = || async {
+        let again = register_request(&app, release_id, &correct).await;
+        let message = assert_error(again, 400, "bad_request").await;
+        assert!(message.starts_with("object not found"), "{message}");
+    };
+    // Another size than stored: refused, and the stored object deleted.
     for size in [4095, 4097, 1] {
-        let mut body = register_body(&presigned, "linux", &bytes);
+        upload(&app, &presigned, &bytes).await;
+        let mut body = correct.clone();
         body["size"] = json!(size);
         let message = assert_error(
             register_request(&app, release_id, &body).await,
@@ -395,8 +402,25 @@ async fn register_checks_the_stored_object(app: TestApp) {
             message.contains("does not match the stored object"),
             "{size}: {message}"
         );
+        object_is_gone().await;
+    }
+    // The right size but another sha256 than declared, either way round: refused, and
+    // the stored object deleted.
+    let mut other_checksum = correct.clone();
+    other_checksum["checksum"] = json!(sha256_hex(b"other bytes"));
+    let mut corrupted = bytes.clone();
+    corrupted[100] ^= 1;
+    for (stored, body) in [(&bytes, &other_checksum), (&corrupted, &correct)] {
+        upload(&app, &presigned, stored).await;
+        let refused = register_request(&app, release_id, body).await;
+        assert_eq!(
+            assert_error(refused, 400, "bad_request").await,
+            "checksum does not match the stored object"
+        );
+        object_is_gone().await;
     }
 
+    upload(&app, &presigned, &bytes).await;
     let before = now();
     let registered = ok_json(
         register_request(
@@ -438,6 +462,24 @@ async fn register_checks_the_stored_object(app: TestApp) {
         assert_error(twice, 409, "conflict").await,
         "artifact already exists"
     );
+    // A registration declaring other bytes for a registered artifact leaves its object.
+    let refused = register_request(&app, release_id, &other_checksum).await;
+    assert_error(refused, 409, "conflict").await;
+
+    let object_key = presigned["object_key"].as_str().unwrap();
+    if let Some(path) = app.embedded_object_path(object_key) {
+        // The embedded store never replaces a stored object, even through a valid URL.
+        let replaced = app
+            .client
+            .put(presigned["upload_url"].as_str().unwrap())
+            .body(corrupted.clone())
+            .send()
+            .await
+            .unwrap();
+        let message = assert_error(replaced, 409, "conflict").await;
+        assert!(message.contains("cannot change"), "{message}");
+        assert_eq!(std::fs::read(path).unwrap(), bytes);
+    }
 
     let listed = ok_json(
         app.admin(Method::GET, "/v1/releases?include_artifacts=true")
