@@ -535,6 +535,11 @@ async fn register_checks_s3(backend: Backend) {
         .await;
 }
 
+async fn register_checks_s3_on_moto(backend: Backend) {
+    register_checks_the_stored_object(TestApp::spawn_with_storage(backend, Storage::Moto).await)
+        .await;
+}
+
 on_both_backends!(
     presign_returns_the_naming_rule_key,
     presign_refusals,
@@ -544,4 +549,5 @@ on_both_backends!(
     register_is_idempotent,
     register_checks_the_embedded_store,
     register_checks_s3,
+    register_checks_s3_on_moto,
 );

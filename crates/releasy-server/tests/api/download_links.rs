@@ -162,6 +162,14 @@ macro_rules! on_every_backend_and_store {
     };
 }
 
+/// moto checks no signatures, so only the link's lifetime (not its refusal) is checked
+/// there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_expire_with_their_token_on_moto() {
+    links_expire_with_their_token_and_within_the_link_lifetime(Backend::Postgres, Storage::Moto)
+        .await;
+}
+
 on_every_backend_and_store!(
     links_expire_with_their_token_and_within_the_link_lifetime,
     a_suspended_customers_link_dies_when_it_expires,

@@ -221,3 +221,13 @@ async fn sqlite_with_s3() {
 async fn postgres_with_s3() {
     the_whole_flow_delivers_the_uploaded_bytes(Backend::Postgres, Storage::S3).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_with_s3_on_moto() {
+    the_whole_flow_delivers_the_uploaded_bytes(Backend::Sqlite, Storage::Moto).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_with_s3_on_moto() {
+    the_whole_flow_delivers_the_uploaded_bytes(Backend::Postgres, Storage::Moto).await;
+}

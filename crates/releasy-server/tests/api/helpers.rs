@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use releasy_server::server;
 use releasy_server::settings::Settings;
-use releasy_storage_s3::testing::{TEST_REGION, TestS3Server};
+use releasy_storage_s3::S3Config;
+use releasy_storage_s3::testing::{MotoS3Server, TestS3Server};
 use releasy_testkit::{TestPostgres, TestSqlite};
 use serde_json::{Value, json};
 
@@ -27,6 +28,24 @@ pub enum Storage {
     Embedded,
     /// A real S3-compatible server (s3s-fs) on a loopback port.
     S3,
+    /// A second, independent S3 implementation: moto's server, as a child process.
+    Moto,
+}
+
+/// A test S3 server of either implementation, alive as long as the app.
+#[allow(dead_code, reason = "held only for their Drop")]
+enum S3Servers {
+    S3s(TestS3Server),
+    Moto(MotoS3Server),
+}
+
+impl S3Servers {
+    fn config(&self) -> S3Config {
+        match self {
+            Self::S3s(server) => server.config(),
+            Self::Moto(server) => server.config(),
+        }
+    }
 }
 
 /// Keeps a test database alive for as long as its servers run.
@@ -51,7 +70,7 @@ pub struct TestApp {
     database_url: String,
     handle: actix_web::dev::ServerHandle,
     data_dir: Arc<tempfile::TempDir>,
-    s3: Option<TestS3Server>,
+    s3: Option<S3Servers>,
     database: Arc<DatabaseGuard>,
 }
 
@@ -125,23 +144,19 @@ impl TestApp {
         ]);
         let s3 = match storage {
             Storage::Embedded => None,
-            Storage::S3 => {
-                let server = TestS3Server::start().await;
-                env.insert("RELEASY_ARTIFACT_BUCKET".into(), server.bucket.clone());
-                env.insert("RELEASY_ARTIFACT_REGION".into(), TEST_REGION.into());
-                env.insert("RELEASY_ARTIFACT_ENDPOINT".into(), server.endpoint.clone());
-                env.insert(
-                    "RELEASY_ARTIFACT_ACCESS_KEY".into(),
-                    server.access_key.clone(),
-                );
-                env.insert(
-                    "RELEASY_ARTIFACT_SECRET_KEY".into(),
-                    server.secret_key.clone(),
-                );
-                env.insert("RELEASY_ARTIFACT_PATH_STYLE".into(), "true".into());
-                Some(server)
-            }
+            Storage::S3 => Some(S3Servers::S3s(TestS3Server::start().await)),
+            Storage::Moto => Some(S3Servers::Moto(MotoS3Server::start().await)),
         };
+        if let Some(server) = &s3 {
+            let config = server.config();
+            env.insert("RELEASY_ARTIFACT_BUCKET".into(), config.bucket);
+            env.insert("RELEASY_ARTIFACT_REGION".into(), config.region);
+            let endpoint = config.endpoint.expect("test S3 servers have an endpoint");
+            env.insert("RELEASY_ARTIFACT_ENDPOINT".into(), endpoint);
+            env.insert("RELEASY_ARTIFACT_ACCESS_KEY".into(), config.access_key);
+            env.insert("RELEASY_ARTIFACT_SECRET_KEY".into(), config.secret_key);
+            env.insert("RELEASY_ARTIFACT_PATH_STYLE".into(), "true".into());
+        }
         for (key, value) in extra {
             env.insert((*key).to_owned(), (*value).to_owned());
         }

@@ -1,4 +1,4 @@
-//! A real S3-compatible server inside the test process (feature `test-server`).
+//! s3s-fs: a real S3-compatible server inside the test process.
 //!
 //! [`TestS3Server::start`] serves [s3s-fs](https://docs.rs/s3s-fs) from a temporary
 //! directory on `127.0.0.1` with SigV4 authentication, creates a bucket, and hands back
@@ -111,27 +111,35 @@ impl TestS3Server {
     }
 
     async fn create_bucket(&self) {
-        let region = Region::Custom {
-            region: TEST_REGION.to_owned(),
-            endpoint: self.endpoint.clone(),
-        };
-        let credentials = Credentials::new(
-            Some(&self.access_key),
-            Some(&self.secret_key),
-            None,
-            None,
-            None,
-        )
-        .expect("test S3 server: credentials");
-        Bucket::create_with_path_style(
-            &self.bucket,
-            region,
-            credentials,
-            BucketConfiguration::default(),
-        )
-        .await
-        .expect("test S3 server: create bucket");
+        create_bucket(&self.config()).await;
     }
+}
+
+/// Creates the bucket `config` names (path style) on its endpoint.
+pub(super) async fn create_bucket(config: &S3Config) {
+    let region = Region::Custom {
+        region: config.region.clone(),
+        endpoint: config
+            .endpoint
+            .clone()
+            .expect("test S3 server: an endpoint"),
+    };
+    let credentials = Credentials::new(
+        Some(&config.access_key),
+        Some(&config.secret_key),
+        None,
+        None,
+        None,
+    )
+    .expect("test S3 server: credentials");
+    Bucket::create_with_path_style(
+        &config.bucket,
+        region,
+        credentials,
+        BucketConfiguration::default(),
+    )
+    .await
+    .expect("test S3 server: create bucket");
 }
 
 impl Drop for TestS3Server {
