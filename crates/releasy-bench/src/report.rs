@@ -339,9 +339,9 @@ fn rss_check(runs: &[&RunResult]) -> Check {
     }
 }
 
-fn transfer_checks(runs: &[&RunResult]) -> (Check, Check) {
+fn transfer_checks(runs: &[&RunResult]) -> (Check, Check, Check) {
     let Some(t) = runs.iter().find_map(|r| r.transfer.as_ref()) else {
-        return (Check::none(), Check::none());
+        return (Check::none(), Check::none(), Check::none());
     };
     let up = t.upload_mib_s / t.dd_mib_s;
     let down = t.download_mib_s / t.dd_mib_s;
@@ -357,7 +357,18 @@ fn transfer_checks(runs: &[&RunResult]) -> (Check, Check) {
         ),
         met: Some(growth <= 32.0),
     };
-    (throughput, growth_check)
+    let overhead = t.verification_overhead();
+    let verification = Check {
+        text: format!(
+            "≤ 15%: estimated {} (sha256 on one core {:.2} s + registration {:.2} s, upload {:.2} s)",
+            pct(overhead),
+            t.sha256_seconds,
+            t.register_seconds,
+            t.upload_seconds
+        ),
+        met: Some(overhead <= 0.15),
+    };
+    (throughput, growth_check, verification)
 }
 
 /// Renders `docs/benchmarks.md`.
@@ -474,6 +485,10 @@ pub fn render(info: &RunInfo, runs: &[RunResult]) -> String {
         (
             "large upload and download, server RSS growth",
             Box::new(|_, r| transfer_checks(r).1),
+        ),
+        (
+            "large upload: what verification (sha256 while receiving, checked at registration) adds to its wall time",
+            Box::new(|_, r| transfer_checks(r).2),
         ),
     ];
     let mut met = 0;

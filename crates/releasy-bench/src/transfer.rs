@@ -85,6 +85,13 @@ pub struct Transfer {
     pub download_mib_s: f64,
     /// `dd` writing the same amount into the same folder just before, MiB/s.
     pub dd_mib_s: f64,
+    /// Seconds of the upload (until the server answered).
+    pub upload_seconds: f64,
+    /// Seconds of the registration, which checks the stored object's size and sha256.
+    pub register_seconds: f64,
+    /// Seconds one core of this machine takes to read the file through SHA-256 (the
+    /// work the embedded store adds to an upload).
+    pub sha256_seconds: f64,
     /// The server's `VmRSS` when the upload started, KiB.
     pub rss_before_kib: u64,
     /// The largest `VmRSS` sampled during upload and download, KiB.
@@ -92,6 +99,15 @@ pub struct Transfer {
 }
 
 impl Transfer {
+    /// An estimate of what verification adds to the upload's wall time, as a fraction
+    /// of the upload without it: the store hashes each batch right after writing it,
+    /// and registration reads the recorded digest. Only an estimate: on a machine whose
+    /// cores are all busy during the upload it can be more (see the benchmark notes).
+    pub fn verification_overhead(&self) -> f64 {
+        let unverified = (self.upload_seconds - self.sha256_seconds).max(f64::EPSILON);
+        (self.sha256_seconds + self.register_seconds) / unverified
+    }
+
     /// RSS growth during the transfer, KiB.
     pub fn rss_growth_kib(&self) -> u64 {
         self.rss_max_kib.saturating_sub(self.rss_before_kib)
@@ -187,6 +203,7 @@ pub async fn run(
         bail!("curl uploaded {up_bytes} bytes, expected {}", file.bytes);
     }
 
+    let registering = Instant::now();
     api.admin_post(
         &format!("/v1/releases/{release_id}/artifacts"),
         json!({
@@ -198,6 +215,7 @@ pub async fn run(
         }),
     )
     .await?;
+    let register_seconds = registering.elapsed().as_secs_f64();
     api.admin_post(&format!("/v1/releases/{release_id}/publish"), json!({}))
         .await?;
     api.admin_post(
@@ -231,13 +249,37 @@ pub async fn run(
             file.bytes
         );
     }
+    let hashed_path = file.path.clone();
+    let sha256_seconds = tokio::task::spawn_blocking(move || time_sha256(&hashed_path))
+        .await
+        .ctx("hashing the transfer file")??;
     let mib = file.bytes as f64 / MIB as f64;
     Ok(Transfer {
         bytes: file.bytes,
         dd_mib_s,
+        upload_seconds: up_seconds,
+        register_seconds,
+        sha256_seconds,
         upload_mib_s: mib / up_seconds,
         download_mib_s: mib / down_seconds,
         rss_before_kib,
         rss_max_kib,
     })
+}
+
+/// Seconds to read `path` through SHA-256 on one core, as the embedded store does.
+fn time_sha256(path: &Path) -> Result<f64> {
+    let started = Instant::now();
+    let mut file = std::fs::File::open(path).ctx("opening the transfer file")?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0_u8; MIB as usize];
+    loop {
+        let read = std::io::Read::read(&mut file, &mut buffer).ctx("reading the transfer file")?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    std::hint::black_box(hasher.finalize());
+    Ok(started.elapsed().as_secs_f64())
 }
