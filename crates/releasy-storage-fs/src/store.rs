@@ -1,14 +1,12 @@
 //! [`FsObjectStore`]: the domain's object-store port on local disk, with URLs signed
 //! for the routes in [`crate::routes`].
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use std::io::Read as _;
-
 use releasy_domain::Timestamp;
 use releasy_domain::artifact::{Checksum, ObjectKey};
 use releasy_domain::ports::{

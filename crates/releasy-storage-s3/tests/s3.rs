@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use releasy_domain::Timestamp;
 use releasy_domain::artifact::ObjectKey;
 use releasy_domain::ports::{ObjectMeta, ObjectStore, StoreError};
-use releasy_storage_s3::testing::{MotoS3Server, TestS3Server};
+use releasy_storage_s3::testing::{RunningS3, S3Implementation, TestS3Server};
 use releasy_storage_s3::{S3Config, S3ObjectStore};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
@@ -35,34 +35,8 @@ async fn setup() -> (TestS3Server, S3ObjectStore) {
     (server, store)
 }
 
-/// The two independent S3 implementations the store's behaviour is checked against.
-#[derive(Debug, Clone, Copy)]
-enum Server {
-    S3s,
-    Moto,
-}
-
-/// A running server of either kind, kept alive for the test.
-#[allow(dead_code, reason = "held only for their Drop")]
-enum Running {
-    S3s(TestS3Server),
-    Moto(MotoS3Server),
-}
-
-impl Running {
-    fn config(&self) -> S3Config {
-        match self {
-            Self::S3s(server) => server.config(),
-            Self::Moto(server) => server.config(),
-        }
-    }
-}
-
-async fn setup_on(server: Server) -> (Running, S3ObjectStore) {
-    let running = match server {
-        Server::S3s => Running::S3s(TestS3Server::start().await),
-        Server::Moto => Running::Moto(MotoS3Server::start().await),
-    };
+async fn setup_on(implementation: S3Implementation) -> (RunningS3, S3ObjectStore) {
+    let running = RunningS3::start(implementation).await;
     let store = S3ObjectStore::new(running.config()).expect("store on the test server");
     (running, store)
 }
@@ -74,12 +48,12 @@ macro_rules! on_both_servers {
             mod $test {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn s3s() {
-                    super::$test(super::Server::S3s).await;
+                    super::$test(super::S3Implementation::S3s).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn moto() {
-                    super::$test(super::Server::Moto).await;
+                    super::$test(super::S3Implementation::Moto).await;
                 }
             }
         )+
@@ -124,8 +98,8 @@ async fn get(url: &str) -> reqwest::Response {
         .expect("GET reaches the server")
 }
 
-async fn presigned_put_get_head_delete_round_trip(server: Server) {
-    let (_server, store) = setup_on(server).await;
+async fn presigned_put_get_head_delete_round_trip(implementation: S3Implementation) {
+    let (_server, store) = setup_on(implementation).await;
     let key = object_key("app.tgz");
     let bytes = b"hello releasy artifact".to_vec();
     let t0 = now();
@@ -179,8 +153,8 @@ async fn presigned_put_get_head_delete_round_trip(server: Server) {
         .unwrap();
 }
 
-async fn chunked_upload_without_length_is_accepted(server: Server) {
-    let (_server, store) = setup_on(server).await;
+async fn chunked_upload_without_length_is_accepted(implementation: S3Implementation) {
+    let (_server, store) = setup_on(implementation).await;
     let key = object_key("streamed.bin");
     let bytes = pseudo_random_bytes(200_000);
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
@@ -319,8 +293,8 @@ async fn wrong_credentials_are_refused() {
     assert!(!format!("{err:?}").contains("not-the-secret"));
 }
 
-async fn a_missing_bucket_is_an_error_not_a_missing_object(server: Server) {
-    let (server, _store) = setup_on(server).await;
+async fn a_missing_bucket_is_an_error_not_a_missing_object(implementation: S3Implementation) {
+    let (server, _store) = setup_on(implementation).await;
     let store = S3ObjectStore::new(S3Config {
         bucket: "no-such-bucket".into(),
         ..server.config()
@@ -358,8 +332,8 @@ async fn an_unreachable_store_is_unavailable() {
     store.presign_get(&key, now(), 60).await.unwrap();
 }
 
-async fn five_mebibyte_object_round_trips_intact(server: Server) {
-    let (_server, store) = setup_on(server).await;
+async fn five_mebibyte_object_round_trips_intact(implementation: S3Implementation) {
+    let (_server, store) = setup_on(implementation).await;
     let key = object_key("big.bin");
     let bytes = pseudo_random_bytes(5 * 1024 * 1024);
     let expected = Sha256::digest(&bytes);

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use releasy_server::server;
 use releasy_server::settings::Settings;
-use releasy_storage_s3::S3Config;
-use releasy_storage_s3::testing::{MotoS3Server, TestS3Server};
+use releasy_storage_s3::testing::{RunningS3, S3Implementation};
 use releasy_testkit::{TestPostgres, TestSqlite};
 use serde_json::{Value, json};
 
@@ -32,22 +31,6 @@ pub enum Storage {
     Moto,
 }
 
-/// A test S3 server of either implementation, alive as long as the app.
-#[allow(dead_code, reason = "held only for their Drop")]
-enum S3Servers {
-    S3s(TestS3Server),
-    Moto(MotoS3Server),
-}
-
-impl S3Servers {
-    fn config(&self) -> S3Config {
-        match self {
-            Self::S3s(server) => server.config(),
-            Self::Moto(server) => server.config(),
-        }
-    }
-}
-
 /// Keeps a test database alive for as long as its servers run.
 #[allow(dead_code, reason = "the SQLite guard is held only for its Drop")]
 enum DatabaseGuard {
@@ -70,7 +53,7 @@ pub struct TestApp {
     database_url: String,
     handle: actix_web::dev::ServerHandle,
     data_dir: Arc<tempfile::TempDir>,
-    s3: Option<S3Servers>,
+    s3: Option<RunningS3>,
     database: Arc<DatabaseGuard>,
 }
 
@@ -144,8 +127,8 @@ impl TestApp {
         ]);
         let s3 = match storage {
             Storage::Embedded => None,
-            Storage::S3 => Some(S3Servers::S3s(TestS3Server::start().await)),
-            Storage::Moto => Some(S3Servers::Moto(MotoS3Server::start().await)),
+            Storage::S3 => Some(RunningS3::start(S3Implementation::S3s).await),
+            Storage::Moto => Some(RunningS3::start(S3Implementation::Moto).await),
         };
         if let Some(server) = &s3 {
             let config = server.config();

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::s3s_server::create_bucket;
+use super::create_bucket;
 use crate::S3Config;
 
 /// The moto release the tests run against.

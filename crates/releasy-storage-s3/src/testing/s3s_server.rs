@@ -12,14 +12,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use s3::creds::Credentials;
-use s3::{Bucket, BucketConfiguration, Region};
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::create_bucket;
 use crate::S3Config;
 
 /// The signing region the test server is addressed with.
@@ -93,7 +92,7 @@ impl TestS3Server {
             accept_loop,
             _dir: dir,
         };
-        server.create_bucket().await;
+        create_bucket(&server.config()).await;
         server
     }
 
@@ -109,37 +108,6 @@ impl TestS3Server {
             path_style: true,
         }
     }
-
-    async fn create_bucket(&self) {
-        create_bucket(&self.config()).await;
-    }
-}
-
-/// Creates the bucket `config` names (path style) on its endpoint.
-pub(super) async fn create_bucket(config: &S3Config) {
-    let region = Region::Custom {
-        region: config.region.clone(),
-        endpoint: config
-            .endpoint
-            .clone()
-            .expect("test S3 server: an endpoint"),
-    };
-    let credentials = Credentials::new(
-        Some(&config.access_key),
-        Some(&config.secret_key),
-        None,
-        None,
-        None,
-    )
-    .expect("test S3 server: credentials");
-    Bucket::create_with_path_style(
-        &config.bucket,
-        region,
-        credentials,
-        BucketConfiguration::default(),
-    )
-    .await
-    .expect("test S3 server: create bucket");
 }
 
 impl Drop for TestS3Server {
