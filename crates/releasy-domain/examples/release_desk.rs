@@ -55,7 +55,7 @@ impl ReleaseDesk {
             .artifacts
             .presign(release.id, &Filename::parse("agent.tar.gz")?, &platform)
             .await?;
-        // A real client PUTs the bytes to `upload.upload.url`.
+        // A real client PUTs the bytes to `upload.single_url()`.
         self.objects.put(&upload.object_key, bytes.to_vec());
         let artifact = self
             .releasy
@@ -68,6 +68,7 @@ impl ReleaseDesk {
                     checksum: Checksum::parse(&hex::encode(Sha256::digest(bytes)))?,
                     size: ArtifactSize::parse(i64::try_from(bytes.len())?)?,
                     platform,
+                    parts: None,
                 },
             )
             .await?;

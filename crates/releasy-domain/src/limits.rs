@@ -10,16 +10,22 @@ pub struct Limits {
     /// The longest a resolved download link stays valid; it never outlives its token
     /// either (see [`crate::download::DownloadGrant::link_lifetime_seconds`]).
     pub download_url_ttl_seconds: i64,
+    /// Files declared larger than this are uploaded in parts of this size.
+    pub artifact_part_size_bytes: u64,
+    /// Uploads presigned longer ago than this and never registered are swept.
+    pub artifact_upload_ttl_seconds: i64,
 }
 
 impl Default for Limits {
     /// The contract's defaults: 600 s tokens, 900 s upload URLs, download links of at
-    /// most 300 s.
+    /// most 300 s, 64 MiB parts, abandoned uploads swept after a day.
     fn default() -> Self {
         Self {
             download_token_max_ttl_seconds: 600,
             presign_expires_seconds: 900,
             download_url_ttl_seconds: 300,
+            artifact_part_size_bytes: crate::artifact::ArtifactService::DEFAULT_PART_SIZE,
+            artifact_upload_ttl_seconds: 86_400,
         }
     }
 }

@@ -103,7 +103,8 @@ impl Services {
                 objects.clone(),
                 clock.clone(),
                 limits.presign_expires_seconds,
-            ),
+            )
+            .with_part_size(limits.artifact_part_size_bytes),
             entitlements: EntitlementService::new(
                 repos.entitlements.clone(),
                 repos.customers,

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use releasy_domain::ValidationError;
 use releasy_domain::api_key::{AuthFailure, CreateKeyError, MissingScope, RevokeKeyError};
-use releasy_domain::artifact::{PresignError, RegisterArtifactError};
+use releasy_domain::artifact::{PresignError, RegisterArtifactError, UploadError};
 use releasy_domain::audit::AuthReason;
 use releasy_domain::customer::CustomerError;
 use releasy_domain::download::{IssueTokenError, ResolveError};
@@ -272,10 +272,24 @@ impl From<RegisterArtifactError> for ApiError {
             RegisterArtifactError::Invalid(invalid) => invalid.into(),
             RegisterArtifactError::ObjectMissing
             | RegisterArtifactError::SizeMismatch { .. }
-            | RegisterArtifactError::ChecksumMismatch => Self::bad_request(err.to_string()),
+            | RegisterArtifactError::ChecksumMismatch
+            | RegisterArtifactError::NotMultipart
+            | RegisterArtifactError::PartsRequired
+            | RegisterArtifactError::PartsRejected(_) => Self::bad_request(err.to_string()),
             RegisterArtifactError::AlreadyExists => Self::conflict("artifact already exists"),
+            RegisterArtifactError::UploadGone => Self::conflict(err.to_string()),
             RegisterArtifactError::Store(store) => store.into(),
             RegisterArtifactError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(err: UploadError) -> Self {
+        match err {
+            UploadError::NotFound => Self::not_found(err.to_string()),
+            UploadError::Store(store) => store.into(),
+            UploadError::Repo(repo) => repo.into(),
         }
     }
 }

@@ -75,6 +75,8 @@ pub fn app(
         .service(routes::releases::delete_release)
         .service(routes::artifacts::presign_artifact)
         .service(routes::artifacts::register_artifact)
+        .service(routes::artifacts::get_upload)
+        .service(routes::artifacts::abort_upload)
         .service(routes::downloads::create_download_token)
         .service(routes::downloads::resolve_download)
         .split_for_parts();

@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix_web::{HttpServer, web};
 use releasy_auth_jwt::{CachePolicy, JwtConfig, JwtOperatorVerifier};
 use releasy_crypto::{Argon2Hasher, OsSecrets, RandomnessUnavailable};
+use releasy_domain::artifact::ArtifactService;
 use releasy_domain::idempotency::IdempotencyService;
 use releasy_domain::ports::{Clock, OperatorTokenVerifier, SystemClock};
 use releasy_domain::{Limits, Ports, Services};
@@ -131,6 +132,29 @@ fn spawn_idempotency_purge(idempotency: IdempotencyService) {
     });
 }
 
+/// Aborts abandoned uploads and deletes their bytes, for as long as the runtime runs:
+/// every tenth of the TTL (at least every second, at most every ten minutes), up to a
+/// hundred uploads a sweep. Every instance sweeps; each upload is
+/// claimed by one of them.
+fn spawn_upload_sweeper(artifacts: ArtifactService, ttl_seconds: i64) {
+    let period = Duration::from_secs(u64::try_from(ttl_seconds / 10).unwrap_or(1).clamp(1, 600));
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(period);
+        loop {
+            every.tick().await;
+            match artifacts.sweep_abandoned_uploads(ttl_seconds).await {
+                Ok(report) if report.swept == 0 && report.failed == 0 => {}
+                Ok(report) => tracing::info!(
+                    swept = report.swept,
+                    failed = report.failed,
+                    "abandoned uploads aborted and their bytes deleted"
+                ),
+                Err(err) => tracing::warn!(error = %err, "could not sweep abandoned uploads"),
+            }
+        }
+    });
+}
+
 /// Starts the server: migrations run before the listener binds.
 ///
 /// # Errors
@@ -226,6 +250,8 @@ async fn start_listening(
         download_token_max_ttl_seconds: settings.download_token_ttl_seconds,
         presign_expires_seconds: settings.presign_expires_seconds,
         download_url_ttl_seconds: settings.download_url_ttl_seconds,
+        artifact_part_size_bytes: settings.artifact_part_size_bytes,
+        artifact_upload_ttl_seconds: settings.artifact_upload_ttl_seconds,
     };
     let state = web::Data::new(AppState {
         services: Services::with_limits(ports, limits),
@@ -235,6 +261,10 @@ async fn start_listening(
         release_json: Arc::default(),
     });
     spawn_idempotency_purge(state.services.idempotency.clone());
+    spawn_upload_sweeper(
+        state.services.artifacts.clone(),
+        settings.artifact_upload_ttl_seconds,
+    );
     let storage = Arc::new(storage);
 
     let listener = match listener {

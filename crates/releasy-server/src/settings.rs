@@ -87,6 +87,10 @@ pub struct Settings {
     pub presign_expires_seconds: i64,
     /// The longest lifetime of a resolved download link.
     pub download_url_ttl_seconds: i64,
+    /// Files declared larger are uploaded in parts of this size.
+    pub artifact_part_size_bytes: u64,
+    /// Unregistered uploads older than this are aborted and their bytes deleted.
+    pub artifact_upload_ttl_seconds: i64,
     /// Signs the embedded store's URLs; generated into the data directory when unset.
     pub storage_signing_secret: Option<String>,
     /// How long audit events may wait in the write-behind queue, in milliseconds.
@@ -148,6 +152,8 @@ struct RawSettings {
     artifact_secret_key: Option<String>,
     artifact_path_style: Option<String>,
     artifact_presign_expires_seconds: Option<String>,
+    artifact_part_size_bytes: Option<String>,
+    artifact_upload_ttl_seconds: Option<String>,
     storage_signing_secret: Option<String>,
     audit_flush_interval_ms: Option<String>,
     cache_rows: Option<String>,
@@ -205,6 +211,12 @@ impl Settings {
         let public_base_url =
             text(raw.public_base_url).unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
         http_url("RELEASY_PUBLIC_BASE_URL", &public_base_url)?;
+        let presign_expires_seconds = number(
+            "RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS",
+            raw.artifact_presign_expires_seconds,
+            900,
+            1..=7 * 86_400,
+        )?;
         Ok(Self {
             bind_addr: text(raw.bind_addr)
                 .unwrap_or_else(|| "0.0.0.0:8080".to_owned())
@@ -262,11 +274,16 @@ impl Settings {
                 raw.artifact_secret_key,
                 raw.artifact_path_style,
             )?,
-            presign_expires_seconds: number(
-                "RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS",
-                raw.artifact_presign_expires_seconds,
-                900,
-                1..=7 * 86_400,
+            presign_expires_seconds,
+            artifact_part_size_bytes: number(
+                "RELEASY_ARTIFACT_PART_SIZE_BYTES",
+                raw.artifact_part_size_bytes,
+                64 * MIB,
+                5 * MIB..=5 * 1024 * MIB,
+            )? as u64,
+            artifact_upload_ttl_seconds: upload_ttl(
+                raw.artifact_upload_ttl_seconds,
+                presign_expires_seconds,
             )?,
             storage_signing_secret: match text(raw.storage_signing_secret) {
                 Some(secret) if secret.len() < 32 => {
@@ -292,6 +309,24 @@ impl Settings {
 /// Trimmed text; empty counts as unset.
 fn text(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+const MIB: i64 = 1024 * 1024;
+
+/// `RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS`: default a day, at most 30 days, and never
+/// shorter than an upload URL lives (an upload is not swept while its URLs work).
+fn upload_ttl(value: Option<String>, presign_expires_seconds: i64) -> Result<i64, ConfigError> {
+    const VARIABLE: &str = "RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS";
+    let ttl = number(VARIABLE, value, 86_400, 1..=30 * 86_400)?;
+    if ttl < presign_expires_seconds {
+        return Err(ConfigError::new(
+            VARIABLE,
+            format!(
+                "must be at least RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS ({presign_expires_seconds}): an upload is not swept while its URLs work"
+            ),
+        ));
+    }
+    Ok(ttl)
 }
 
 fn number(
@@ -455,6 +490,8 @@ mod tests {
         assert_eq!(s.download_token_ttl_seconds, 600);
         assert_eq!(s.presign_expires_seconds, 900);
         assert_eq!(s.download_url_ttl_seconds, 300);
+        assert_eq!(s.artifact_part_size_bytes, 64 * 1024 * 1024);
+        assert_eq!(s.artifact_upload_ttl_seconds, 86_400);
         assert_eq!(s.cache_rows, 10_000);
         assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
         assert!(s.s3.is_none() && s.operator.is_none() && s.admin_api_key.is_none());
@@ -493,6 +530,9 @@ mod tests {
             ("RELEASY_DATABASE_MAX_CONNECTIONS", "0"),
             ("RELEASY_DOWNLOAD_TOKEN_TTL_SECONDS", "ten"),
             ("RELEASY_DOWNLOAD_URL_TTL_SECONDS", "0"),
+            ("RELEASY_ARTIFACT_PART_SIZE_BYTES", "5242879"),
+            ("RELEASY_ARTIFACT_PART_SIZE_BYTES", "5368709121"),
+            ("RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS", "899"),
             ("RELEASY_STORAGE_SIGNING_SECRET", "too-short"),
             ("RELEASY_AUDIT_FLUSH_INTERVAL_MS", "0"),
             ("RELEASY_CACHE_ROWS", "-1"),

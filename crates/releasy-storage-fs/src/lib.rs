@@ -59,7 +59,9 @@
 #![warn(missing_docs)]
 
 mod error;
+mod multipart;
 mod object_path;
+mod part_upload;
 mod responses;
 mod routes;
 mod signing;

@@ -45,6 +45,24 @@ pub(crate) fn already_stored() -> HttpResponse {
     )
 }
 
+/// 404: the upload in parts is not open.
+pub(crate) fn upload_not_found() -> HttpResponse {
+    error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no unfinished upload has this id: it was completed, aborted, or never opened",
+    )
+}
+
+/// 409: the part is being received by another request, or its upload is completing.
+pub(crate) fn part_busy() -> HttpResponse {
+    error(
+        StatusCode::CONFLICT,
+        "conflict",
+        "this part is being uploaded by another request, or the upload is completing",
+    )
+}
+
 /// 413: the upload is larger than the store accepts.
 pub(crate) fn too_large(limit: u64) -> HttpResponse {
     error(

@@ -16,10 +16,10 @@ use serde::Deserialize;
 
 use crate::error::FsStoreError;
 use crate::object_path::{self, file_name};
-use crate::responses;
 use crate::signing::Access;
 use crate::store::{FsObjectStore, blocking, is_absent};
 use crate::upload::{self, UploadError};
+use crate::{multipart, part_upload, responses};
 
 /// The path before the object key in the store's URLs.
 pub(crate) const STORAGE_PREFIX: &str = "/v1/storage/";
@@ -47,11 +47,22 @@ pub fn configure(store: Arc<FsObjectStore>) -> impl FnOnce(&mut web::ServiceConf
     }
 }
 
-/// The signature parameters of a store URL.
+/// The signature parameters of a store URL, and for a part's URL its upload and part.
 #[derive(Debug, Deserialize)]
 struct Signed {
     expires: i64,
     signature: String,
+    #[serde(rename = "uploadId")]
+    upload_id: Option<String>,
+    #[serde(rename = "partNumber")]
+    part_number: Option<u32>,
+}
+
+/// What a `PUT` URL grants: the whole object, or one part of an upload in parts.
+#[derive(Debug)]
+enum PutTarget {
+    Object,
+    Part { upload_id: String, part: u32 },
 }
 
 /// The request's URL does not grant what it asks: answered `403`, whatever the reason.
@@ -71,9 +82,10 @@ fn authorize(
     let key = req.match_info().get("key").unwrap_or_default();
     // A key the store would refuse was never signed; say no more than for a bad signature.
     let path = object_path::object_path(store.root(), key).map_err(|_| Denied)?;
-    let signed = web::Query::<Signed>::from_query(req.query_string())
-        .map_err(|_| Denied)?
-        .into_inner();
+    let signed = signed(req)?;
+    if signed.upload_id.is_some() || signed.part_number.is_some() {
+        return Err(Denied);
+    }
     let genuine = store
         .signing_key()
         .verify(access, key, signed.expires, &signed.signature);
@@ -81,6 +93,35 @@ fn authorize(
         return Err(Denied);
     }
     Ok((key.to_owned(), path))
+}
+
+fn signed(req: &HttpRequest) -> Result<Signed, Denied> {
+    Ok(web::Query::<Signed>::from_query(req.query_string())
+        .map_err(|_| Denied)?
+        .into_inner())
+}
+
+/// What the `PUT` request `req` may store: the object, or a part when its URL names
+/// one (and its signature covers the upload and the part).
+fn authorize_put(
+    store: &FsObjectStore,
+    req: &HttpRequest,
+) -> Result<(String, PathBuf, PutTarget), Denied> {
+    let query = signed(req)?;
+    let (Some(upload_id), Some(part)) = (query.upload_id.clone(), query.part_number) else {
+        let (key, path) = authorize(store, Access::Put, req)?;
+        return Ok((key, path, PutTarget::Object));
+    };
+    let key = req.match_info().get("key").unwrap_or_default();
+    let path = object_path::object_path(store.root(), key).map_err(|_| Denied)?;
+    let genuine =
+        store
+            .signing_key()
+            .verify_part(key, &upload_id, part, query.expires, &query.signature);
+    if !genuine || store.now().unix_seconds() >= query.expires {
+        return Err(Denied);
+    }
+    Ok((key.to_owned(), path, PutTarget::Part { upload_id, part }))
 }
 
 /// `PUT /v1/storage/{key}`: stores the body, answering `200` with an empty body, or
@@ -91,10 +132,18 @@ async fn put_object(
     store: web::Data<FsObjectStore>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (key, path) = match authorize(&store, Access::Put, &req) {
+    let (key, path, target) = match authorize_put(&store, &req) {
         Ok(allowed) => allowed,
         Err(Denied) => return responses::forbidden(),
     };
+    let declared_size = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let PutTarget::Part { upload_id, part } = target {
+        return put_part(&store, &key, &upload_id, part, declared_size, payload).await;
+    }
     let Ok(digest_path) = object_path::digest_path(store.root(), &key) else {
         return responses::forbidden();
     };
@@ -104,20 +153,51 @@ async fn put_object(
         Ok(false) => {}
         Err(err) => return responses::internal(&err),
     }
-    let declared_size = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
     match upload::receive(&store, path, digest_path, declared_size, payload).await {
         Ok(_) => HttpResponse::Ok().finish(),
-        Err(UploadError::AlreadyStored) => responses::already_stored(),
-        Err(UploadError::TooLarge(limit)) => responses::too_large(limit),
-        Err(UploadError::Interrupted(err)) => {
+        Err(err) => upload_refused(err),
+    }
+}
+
+/// `PUT` of part `part` of upload `upload_id`: `200` with the part's `ETag`, `404` when
+/// the upload is not open (completed, aborted, or never opened), `409` while the same
+/// part is being received or the upload completed.
+async fn put_part(
+    store: &FsObjectStore,
+    key: &str,
+    upload_id: &str,
+    part: u32,
+    declared_size: Option<u64>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let uploads = store.uploads_dir().to_path_buf();
+    let (id, wanted) = (upload_id.to_owned(), key.to_owned());
+    let open = match blocking(move || multipart::open(&uploads, &id, &wanted)).await {
+        Ok(Some(open)) => open,
+        Ok(None) => return responses::upload_not_found(),
+        Err(err) => return responses::internal(&err),
+    };
+    let Some(_receiving) = store.part_locks().part(upload_id, part) else {
+        return responses::part_busy();
+    };
+    match part_upload::receive_part(open, part, declared_size, payload).await {
+        Ok(etag) => HttpResponse::Ok()
+            .insert_header((header::ETAG, etag))
+            .finish(),
+        Err(err) => upload_refused(err),
+    }
+}
+
+/// The answer to an upload (or part) that was not stored.
+fn upload_refused(err: UploadError) -> HttpResponse {
+    match err {
+        UploadError::AlreadyStored => responses::already_stored(),
+        UploadError::TooLarge(limit) => responses::too_large(limit),
+        UploadError::Interrupted(err) => {
             tracing::info!(error = %err, "upload interrupted; nothing stored");
             responses::upload_interrupted()
         }
-        Err(UploadError::Store(err)) => responses::internal(&err),
+        UploadError::Store(err) => responses::internal(&err),
     }
 }
 

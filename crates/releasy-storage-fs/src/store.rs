@@ -8,16 +8,21 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use releasy_domain::Timestamp;
-use releasy_domain::artifact::{Checksum, ObjectKey};
+use releasy_domain::artifact::{
+    Checksum, CompletedPart, ObjectKey, PartNumber, UploadId, UploadedPart,
+};
 use releasy_domain::ports::{
-    Clock, ObjectMeta, ObjectStore, PresignedUrl, StoreError, SystemClock,
+    Clock, CompleteMultipartError, ObjectMeta, ObjectStore, PresignedUrl, StoreError, SystemClock,
 };
 use sha2::{Digest as _, Sha256};
 
 use crate::error::FsStoreError;
+use crate::multipart::{self, Refusal};
 use crate::object_path::{self, DIGESTS_DIR, RELEASES_DIR, UPLOADS_DIR};
+use crate::part_upload::PartLocks;
 use crate::routes::STORAGE_PREFIX;
 use crate::signing::{Access, SigningKey};
+use crate::upload::{self, UploadError};
 
 /// Uploads left in `.uploads/` for longer than this (by a crash) are removed when a
 /// store is created.
@@ -33,6 +38,7 @@ pub struct FsObjectStore {
     signing_key: SigningKey,
     clock: Arc<dyn Clock>,
     max_object_size: Option<u64>,
+    part_locks: Arc<PartLocks>,
 }
 
 impl FsObjectStore {
@@ -69,6 +75,7 @@ impl FsObjectStore {
             signing_key,
             clock: Arc::new(SystemClock),
             max_object_size: None,
+            part_locks: Arc::default(),
         })
     }
 
@@ -126,6 +133,10 @@ impl FsObjectStore {
         &self.signing_key
     }
 
+    pub(crate) fn part_locks(&self) -> &Arc<PartLocks> {
+        &self.part_locks
+    }
+
     fn presign(
         &self,
         access: Access,
@@ -143,6 +154,21 @@ impl FsObjectStore {
             key.as_str()
         );
         Ok(PresignedUrl { url, expires_at })
+    }
+
+    /// The open upload `upload` of `key`, or `None`.
+    async fn open_upload(
+        &self,
+        key: &ObjectKey,
+        upload: &UploadId,
+    ) -> Result<Option<multipart::OpenUpload>, FsStoreError> {
+        object_path::validate_key(key.as_str())?;
+        let (uploads, id, key) = (
+            self.uploads.clone(),
+            upload.as_str().to_owned(),
+            key.as_str().to_owned(),
+        );
+        blocking(move || multipart::open(&uploads, &id, &key)).await
     }
 }
 
@@ -224,6 +250,110 @@ impl ObjectStore for FsObjectStore {
         .await?;
         Ok(())
     }
+
+    async fn start_multipart(
+        &self,
+        key: &ObjectKey,
+        part_size: u64,
+    ) -> Result<UploadId, StoreError> {
+        object_path::validate_key(key.as_str()).map_err(FsStoreError::from)?;
+        let (uploads, key) = (self.uploads.clone(), key.as_str().to_owned());
+        Ok(blocking(move || multipart::start(&uploads, &key, part_size)).await?)
+    }
+
+    /// `{base}/v1/storage/{key}?uploadId=..&partNumber=..&expires=..&signature=..`, the
+    /// signature covering the upload and the part as well.
+    async fn presign_part(
+        &self,
+        key: &ObjectKey,
+        upload: &UploadId,
+        part: PartNumber,
+        now: Timestamp,
+        expires_in_seconds: i64,
+    ) -> Result<PresignedUrl, StoreError> {
+        object_path::validate_key(key.as_str()).map_err(FsStoreError::from)?;
+        let expires_at = now.plus_seconds(expires_in_seconds);
+        let expires = expires_at.unix_seconds();
+        let signature =
+            self.signing_key
+                .sign_part(key.as_str(), upload.as_str(), part.get(), expires);
+        let url = format!(
+            "{}{STORAGE_PREFIX}{}?uploadId={}&partNumber={}&expires={expires}&signature={signature}",
+            self.public_base_url,
+            key.as_str(),
+            upload.as_str(),
+            part.get(),
+        );
+        Ok(PresignedUrl { url, expires_at })
+    }
+
+    async fn list_parts(
+        &self,
+        key: &ObjectKey,
+        upload: &UploadId,
+    ) -> Result<Option<Vec<UploadedPart>>, StoreError> {
+        let Some(open) = self.open_upload(key, upload).await? else {
+            return Ok(None);
+        };
+        Ok(Some(blocking(move || multipart::parts(&open)).await?))
+    }
+
+    /// Every part but the last must hold exactly the part size (parts sit at fixed
+    /// offsets). Reads the assembled object once through SHA-256, then places it as a
+    /// single upload is placed: never over a stored object.
+    async fn complete_multipart(
+        &self,
+        key: &ObjectKey,
+        upload: &UploadId,
+        parts: &[CompletedPart],
+    ) -> Result<(), CompleteMultipartError> {
+        let open = self
+            .open_upload(key, upload)
+            .await
+            .map_err(StoreError::from)?
+            .ok_or(CompleteMultipartError::UploadNotFound)?;
+        let Some(_completing) = self.part_locks.completion(upload.as_str()) else {
+            return Err(CompleteMultipartError::PartsRejected(
+                "a part is still being uploaded".to_owned(),
+            ));
+        };
+        let target = self.object_path(key).map_err(StoreError::from)?;
+        let digest_target = self.digest_path(key).map_err(StoreError::from)?;
+        let (checked, named) = (open.clone(), parts.to_vec());
+        let sealed = blocking(move || match multipart::check(&checked, &named) {
+            Ok(size) => Ok(Ok(multipart::seal(&checked, size)?)),
+            Err(Refusal::Parts(reason)) => Ok(Err(reason)),
+            Err(Refusal::Store(err)) => Err(err),
+        })
+        .await
+        .map_err(StoreError::from)?;
+        let (file, digest) = sealed.map_err(CompleteMultipartError::PartsRejected)?;
+        match upload::commit(file, open.data_path(), target).await {
+            Ok(()) => {}
+            Err(UploadError::AlreadyStored) => {
+                return Err(CompleteMultipartError::PartsRejected(
+                    "an object is already stored under this key: its bytes cannot change"
+                        .to_owned(),
+                ));
+            }
+            Err(UploadError::Store(err)) => return Err(StoreError::from(err).into()),
+            Err(other) => return Err(StoreError::Internal(Box::new(other)).into()),
+        }
+        upload::record_digest(self, digest, digest_target)
+            .await
+            .map_err(StoreError::from)?;
+        blocking(move || multipart::remove(&open.dir))
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    async fn abort_multipart(&self, key: &ObjectKey, upload: &UploadId) -> Result<(), StoreError> {
+        if let Some(open) = self.open_upload(key, upload).await? {
+            blocking(move || multipart::remove(&open.dir)).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs filesystem work on the blocking thread pool.
@@ -286,6 +416,9 @@ fn remove_stale_uploads(uploads: &Path) {
     };
     let now = SystemTime::now();
     for entry in entries.flatten() {
+        if multipart::is_upload_dir(&entry.file_name().to_string_lossy()) {
+            continue; // uploads in parts are recorded, and swept with their record
+        }
         let stale = entry
             .metadata()
             .and_then(|md| md.modified())

@@ -151,7 +151,7 @@ async fn write_batch(
 
 /// Flushes `file` to disk and links it to `target` (creating the directories) unless
 /// something is there already; the temporary name is then removed.
-async fn commit(
+pub(crate) async fn commit(
     file: std::fs::File,
     temp_path: PathBuf,
     target: PathBuf,
@@ -195,7 +195,7 @@ async fn commit(
 
 /// Records `digest` at `target`: written beside the uploads, then renamed into place,
 /// so a reader finds a whole digest or none (and then hashes the object itself).
-async fn record_digest(
+pub(crate) async fn record_digest(
     store: &FsObjectStore,
     digest: Checksum,
     target: PathBuf,

@@ -754,3 +754,15 @@ fn the_signing_key_file_is_private_and_stable() {
     });
     assert_eq!(url_a, url_b);
 }
+
+/// The object-store contract, through the store's own routes.
+#[actix_web::test]
+async fn the_embedded_store_honours_the_object_store_contract() {
+    let harness = Harness::start().await;
+    releasy_testkit::objects::run_all(releasy_testkit::objects::StoreUnderTest {
+        store: harness.store.clone(),
+        now: harness.clock.now(),
+        leniency: releasy_testkit::objects::Leniency::default(),
+    })
+    .await;
+}

@@ -5,7 +5,9 @@
 //! any S3-compatible service (MinIO, Garage, Ceph, R2, ...) through rust-s3. Artifact
 //! bytes never pass through the API server: it hands clients SigV4 presigned `PUT` and
 //! `GET` URLs (made locally, no request) and only talks to the store itself to check an
-//! upload (`HEAD`) or remove an object (`DELETE`).
+//! upload (`HEAD`, and a streamed `GET` through SHA-256), remove an object (`DELETE`),
+//! and open, list, complete or abort an upload in parts (S3's multipart upload API;
+//! each part is a presigned `PUT ?partNumber=&uploadId=`).
 //!
 //! The server builds it from the `RELEASY_ARTIFACT_*` variables as an [`S3Config`];
 //! when those are unset it uses the embedded filesystem store instead.
@@ -14,6 +16,7 @@
 //! server (s3s-fs) run inside the test process, for this crate's tests and the server's.
 
 mod config;
+mod list_parts;
 mod store;
 #[cfg(feature = "test-server")]
 pub mod testing;

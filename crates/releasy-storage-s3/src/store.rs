@@ -5,10 +5,15 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use futures_util::StreamExt as _;
 use releasy_domain::Timestamp;
-use releasy_domain::artifact::{Checksum, ObjectKey};
-use releasy_domain::ports::{ObjectMeta, ObjectStore, PresignedUrl, StoreError};
+use releasy_domain::artifact::{
+    Checksum, CompletedPart, ObjectKey, PartNumber, UploadId, UploadedPart,
+};
+use releasy_domain::ports::{
+    CompleteMultipartError, ObjectMeta, ObjectStore, PresignedUrl, StoreError,
+};
 use s3::creds::Credentials;
 use s3::error::S3Error;
+use s3::serde_types::Part;
 use s3::{Bucket, Region};
 use sha2::{Digest as _, Sha256};
 
@@ -27,6 +32,7 @@ const RESPONSE_CONTENT_DISPOSITION: &str = "response-content-disposition";
 /// Its `Debug` shows where the bucket is, never the credentials.
 pub struct S3ObjectStore {
     bucket: Box<Bucket>,
+    client: reqwest::Client,
     region: String,
     endpoint: Option<String>,
     path_style: bool,
@@ -99,6 +105,7 @@ impl S3ObjectStore {
         }
         Ok(Self {
             bucket,
+            client: reqwest::Client::new(),
             region,
             endpoint,
             path_style,
@@ -148,7 +155,7 @@ fn attachment_disposition(key: &ObjectKey) -> String {
 
 /// Sorts a rust-s3 failure into the port's two kinds. Request errors lose their URL
 /// (the object's address), and no error carries a signature or credential.
-fn store_error(error: S3Error) -> StoreError {
+pub(crate) fn store_error(error: S3Error) -> StoreError {
     match error {
         S3Error::Reqwest(e) => {
             let unavailable = e.is_connect() || e.is_timeout() || e.is_request();
@@ -260,6 +267,102 @@ impl ObjectStore for S3ObjectStore {
             Err(e) => Err(store_error(e)),
         }
     }
+
+    async fn start_multipart(
+        &self,
+        key: &ObjectKey,
+        _part_size: u64,
+    ) -> Result<UploadId, StoreError> {
+        let started = self
+            .bucket
+            .initiate_multipart_upload(key.as_str(), "application/octet-stream")
+            .await
+            .map_err(store_error)?;
+        UploadId::parse(started.upload_id).map_err(|e| StoreError::Internal(Box::new(e)))
+    }
+
+    /// A presigned `PUT ?partNumber=&uploadId=` (S3's `UploadPart`). Expiry as in
+    /// [`Self::presign_put`].
+    async fn presign_part(
+        &self,
+        key: &ObjectKey,
+        upload: &UploadId,
+        part: PartNumber,
+        now: Timestamp,
+        expires_in_seconds: i64,
+    ) -> Result<PresignedUrl, StoreError> {
+        let expires = clamp_expiry(expires_in_seconds);
+        let queries = HashMap::from([
+            ("partNumber".to_owned(), part.get().to_string()),
+            ("uploadId".to_owned(), upload.as_str().to_owned()),
+        ]);
+        let url = self
+            .bucket
+            .presign_put(key.as_str(), expires, None, Some(queries))
+            .await
+            .map_err(store_error)?;
+        Ok(PresignedUrl {
+            url,
+            expires_at: now.plus_seconds(i64::from(expires)),
+        })
+    }
+
+    async fn list_parts(
+        &self,
+        key: &ObjectKey,
+        upload: &UploadId,
+    ) -> Result<Option<Vec<UploadedPart>>, StoreError> {
+        crate::list_parts::list_parts(&self.bucket, &self.client, key.as_str(), upload).await
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &ObjectKey,
+        upload: &UploadId,
+        parts: &[CompletedPart],
+    ) -> Result<(), CompleteMultipartError> {
+        let parts = parts
+            .iter()
+            .map(|part| Part {
+                part_number: part.part_number.get(),
+                etag: part.etag.clone(),
+            })
+            .collect();
+        match self
+            .bucket
+            .complete_multipart_upload(key.as_str(), upload.as_str(), parts)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(S3Error::HttpFailWithBody(404, body)) if body.contains("NoSuchUpload") => {
+                Err(CompleteMultipartError::UploadNotFound)
+            }
+            Err(S3Error::HttpFailWithBody(400, body)) => Err(
+                CompleteMultipartError::PartsRejected(s3_error_code(&body).to_owned()),
+            ),
+            Err(e) => Err(CompleteMultipartError::Store(store_error(e))),
+        }
+    }
+
+    async fn abort_multipart(&self, key: &ObjectKey, upload: &UploadId) -> Result<(), StoreError> {
+        match self
+            .bucket
+            .abort_upload(key.as_str(), upload.as_str())
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(S3Error::HttpFailWithBody(404, body)) if !body.contains("NoSuchBucket") => Ok(()),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+}
+
+/// The `<Code>` of an S3 error document (`InvalidPart`, `EntityTooSmall`, ...), or a
+/// generic phrase when the body has none.
+fn s3_error_code(body: &str) -> &str {
+    body.split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map_or("the store refused the parts", |(code, _)| code)
 }
 
 #[cfg(test)]
@@ -304,6 +407,14 @@ mod tests {
             attachment_disposition(&empty),
             "attachment; filename=\"download\""
         );
+    }
+
+    #[test]
+    fn s3_error_codes_are_read_from_the_body() {
+        let body =
+            "<?xml version=\"1.0\"?><Error><Code>InvalidPart</Code><Message>m</Message></Error>";
+        assert_eq!(s3_error_code(body), "InvalidPart");
+        assert_eq!(s3_error_code("oops"), "the store refused the parts");
     }
 
     #[test]

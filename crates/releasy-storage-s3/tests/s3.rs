@@ -359,3 +359,38 @@ async fn five_mebibyte_object_round_trips_intact(implementation: S3Implementatio
     assert_eq!(digest.as_str(), format!("{expected:x}"));
     assert_eq!(store.sha256(&object_key("never.bin")).await.unwrap(), None);
 }
+
+/// The object-store contract on s3s-fs, which completes an upload whatever ETags the
+/// parts are named with (and forgets the upload when a completion fails), lists an
+/// upload it does not know as empty and refuses to complete or abort one with 403: the
+/// ETag check runs on moto only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3s_honours_the_object_store_contract() {
+    let (_server, store) = setup_on(S3Implementation::S3s).await;
+    releasy_testkit::objects::run_all(releasy_testkit::objects::StoreUnderTest {
+        store: std::sync::Arc::new(store),
+        now: now(),
+        leniency: releasy_testkit::objects::Leniency {
+            ignores_part_etags: true,
+            lists_unknown_uploads_as_empty: true,
+            misreports_unknown_uploads: true,
+        },
+    })
+    .await;
+}
+
+/// The object-store contract on moto, which fails with a server error (500) when asked
+/// to complete an upload it does not know.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_honours_the_object_store_contract() {
+    let (_server, store) = setup_on(S3Implementation::Moto).await;
+    releasy_testkit::objects::run_all(releasy_testkit::objects::StoreUnderTest {
+        store: std::sync::Arc::new(store),
+        now: now(),
+        leniency: releasy_testkit::objects::Leniency {
+            misreports_unknown_uploads: true,
+            ..Default::default()
+        },
+    })
+    .await;
+}

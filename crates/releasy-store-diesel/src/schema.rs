@@ -51,6 +51,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    artifact_uploads (artifact_id) {
+        artifact_id -> Text,
+        release_id -> Text,
+        object_key -> Text,
+        size -> Nullable<BigInt>,
+        checksum -> Nullable<Text>,
+        upload_id -> Nullable<Text>,
+        part_size -> Nullable<BigInt>,
+        part_count -> Nullable<Integer>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     entitlements (id) {
         id -> Text,
         customer_id -> Text,
@@ -104,6 +118,7 @@ diesel::joinable!(entitlements -> customers (customer_id));
 diesel::joinable!(download_tokens -> artifacts (artifact_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    artifact_uploads,
     customers,
     api_keys,
     releases,

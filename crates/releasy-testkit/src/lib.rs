@@ -10,6 +10,8 @@
 //! * [`contract`]: the repository contract suite, the promises of the repository ports'
 //!   doc comments as checks any implementation (diesel on PostgreSQL or SQLite, the
 //!   in-memory fakes) can be run against.
+//! * [`objects`]: the object-store contract suite, run with real presigned requests
+//!   against the embedded store and the S3 store on two S3 implementations.
 //!
 //! ```no_run
 //! use releasy_domain::ports::Repositories;
@@ -27,6 +29,7 @@
 )]
 
 pub mod contract;
+pub mod objects;
 mod postgres;
 mod sqlite;
 

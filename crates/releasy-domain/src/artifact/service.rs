@@ -2,11 +2,51 @@
 
 use std::sync::Arc;
 
-use crate::artifact::{Artifact, ArtifactSize, Checksum, Filename, ObjectKey, Platform};
+use crate::artifact::{
+    Artifact, ArtifactSize, Checksum, CompletedPart, Filename, MultipartUpload, ObjectKey,
+    PartNumber, PendingUpload, Platform, UploadPlan, check_completed_parts,
+};
 use crate::ports::{
-    ArtifactRepository, Clock, ObjectStore, PresignedUrl, ReleaseRepository, RepoError, StoreError,
+    ArtifactRepository, Clock, CompleteMultipartError, ObjectStore, PresignedUrl,
+    ReleaseRepository, RepoError, StoreError,
 };
 use crate::{ArtifactId, ReleaseId, ValidationError};
+
+/// What the caller asks to upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignUpload {
+    /// The file's name.
+    pub filename: Filename,
+    /// Its platform.
+    pub platform: Platform,
+    /// Its size, when known: above the part size it is uploaded in parts.
+    pub size: Option<ArtifactSize>,
+    /// Its SHA-256, when known: registration must then declare the same.
+    pub checksum: Option<Checksum>,
+}
+
+/// One part's presigned `PUT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPart {
+    /// Which part.
+    pub part_number: PartNumber,
+    /// Where to `PUT` it.
+    pub upload: PresignedUrl,
+}
+
+/// Where the bytes go: one URL, or one per part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadTarget {
+    /// One `PUT` of the whole file.
+    Single(PresignedUrl),
+    /// An upload in parts; every part's URL, in order.
+    Multipart {
+        /// The upload and its plan.
+        upload: MultipartUpload,
+        /// A `PUT` per part.
+        parts: Vec<PresignedPart>,
+    },
+}
 
 /// Where to upload a new artifact's bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +55,18 @@ pub struct PresignedUpload {
     pub artifact_id: ArtifactId,
     /// Where its bytes go.
     pub object_key: ObjectKey,
-    /// The presigned PUT.
-    pub upload: PresignedUrl,
+    /// The presigned request(s).
+    pub target: UploadTarget,
+}
+
+impl PresignedUpload {
+    /// The single presigned `PUT`, or `None` for an upload in parts.
+    pub fn single_url(&self) -> Option<&PresignedUrl> {
+        match &self.target {
+            UploadTarget::Single(url) => Some(url),
+            UploadTarget::Multipart { .. } => None,
+        }
+    }
 }
 
 /// A request to register an uploaded artifact (fields as the caller sent them).
@@ -32,6 +82,8 @@ pub struct RegisterArtifact {
     pub size: ArtifactSize,
     /// Platform.
     pub platform: Platform,
+    /// For an upload in parts: every part and its entity tag, in order.
+    pub parts: Option<Vec<CompletedPart>>,
 }
 
 /// Why an upload could not be presigned.
@@ -77,6 +129,18 @@ pub enum RegisterArtifactError {
     /// An artifact with this id (or key) is already registered.
     #[error("artifact already exists")]
     AlreadyExists,
+    /// `parts` were sent, but no upload in parts is open for the artifact.
+    #[error("no unfinished upload in parts for this artifact: register it without `parts`")]
+    NotMultipart,
+    /// The artifact is being uploaded in parts and `parts` are missing.
+    #[error("this artifact is uploaded in parts: register it with `parts`")]
+    PartsRequired,
+    /// The store refused to join the parts named.
+    #[error("the parts do not match the upload: {0}")]
+    PartsRejected(String),
+    /// The upload was aborted or swept before it was registered.
+    #[error("the upload was aborted or has expired: presign it again")]
+    UploadGone,
     /// The object store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -88,7 +152,8 @@ pub enum RegisterArtifactError {
 /// Presigns uploads and registers artifacts.
 ///
 /// Registration checks that the presigned object exists with the declared size and
-/// SHA-256; an object that is not what was declared is deleted.
+/// SHA-256; an object that is not what was declared is deleted. Files above the part
+/// size (when the caller declares their size) are uploaded in parts.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -120,6 +185,7 @@ pub enum RegisterArtifactError {
 ///     checksum,
 ///     size: ArtifactSize::parse(3).unwrap(),
 ///     platform: platform.clone(),
+///     parts: None,
 /// };
 /// let artifact = releasy
 ///     .artifacts
@@ -131,15 +197,20 @@ pub enum RegisterArtifactError {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ArtifactService {
-    releases: Arc<dyn ReleaseRepository>,
-    artifacts: Arc<dyn ArtifactRepository>,
-    objects: Arc<dyn ObjectStore>,
-    clock: Arc<dyn Clock>,
-    presign_expires_seconds: i64,
+    pub(super) releases: Arc<dyn ReleaseRepository>,
+    pub(super) artifacts: Arc<dyn ArtifactRepository>,
+    pub(super) objects: Arc<dyn ObjectStore>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) presign_expires_seconds: i64,
+    pub(super) part_size: u64,
 }
 
 impl ArtifactService {
-    /// A service over the given ports; presigned URLs live `presign_expires_seconds`.
+    /// The part size when none is configured: 64 MiB.
+    pub const DEFAULT_PART_SIZE: u64 = 64 * 1024 * 1024;
+
+    /// A service over the given ports; presigned URLs live `presign_expires_seconds`,
+    /// parts are [`Self::DEFAULT_PART_SIZE`] (see [`Self::with_part_size`]).
     pub fn new(
         releases: Arc<dyn ReleaseRepository>,
         artifacts: Arc<dyn ArtifactRepository>,
@@ -153,19 +224,55 @@ impl ArtifactService {
             objects,
             clock,
             presign_expires_seconds,
+            part_size: Self::DEFAULT_PART_SIZE,
         }
     }
 
-    /// A new artifact id, its object key (the naming rule) and a presigned PUT for it.
-    /// Nothing is stored until [`Self::register`].
+    /// Files larger than `bytes` are uploaded in parts of `bytes` (kept within S3's
+    /// 5 MiB to 5 GiB).
+    #[must_use]
+    pub fn with_part_size(mut self, bytes: u64) -> Self {
+        self.part_size = bytes;
+        self
+    }
+
+    /// A new artifact id, its object key (the naming rule) and a presigned PUT for it,
+    /// as [`Self::presign_upload`] with no declared size or checksum.
     ///
     /// # Errors
-    /// [`PresignError::ReleaseNotFound`] for an unknown release.
+    /// As [`Self::presign_upload`].
     pub async fn presign(
         &self,
         release_id: ReleaseId,
         filename: &Filename,
         platform: &Platform,
+    ) -> Result<PresignedUpload, PresignError> {
+        self.presign_upload(
+            release_id,
+            PresignUpload {
+                filename: filename.clone(),
+                platform: platform.clone(),
+                size: None,
+                checksum: None,
+            },
+        )
+        .await
+    }
+
+    /// A new artifact id, its object key (the naming rule) and where to upload it: one
+    /// presigned `PUT`, or, when the declared size exceeds the part size, an upload in
+    /// parts with a presigned `PUT` per part. The upload is recorded (so that it can be
+    /// resumed, aborted, or swept when abandoned); nothing is registered until
+    /// [`Self::register`].
+    ///
+    /// # Errors
+    /// [`PresignError::ReleaseNotFound`] for an unknown release,
+    /// [`PresignError::Invalid`] for a name that breaks the naming rule or a size above
+    /// 5 TiB.
+    pub async fn presign_upload(
+        &self,
+        release_id: ReleaseId,
+        request: PresignUpload,
     ) -> Result<PresignedUpload, PresignError> {
         let release = self
             .releases
@@ -176,26 +283,120 @@ impl ArtifactService {
         let object_key = ObjectKey::for_artifact(
             &release.product,
             &release.version,
-            platform,
+            &request.platform,
             artifact_id,
-            filename,
+            &request.filename,
         )?;
-        let upload = self
-            .objects
-            .presign_put(&object_key, self.clock.now(), self.presign_expires_seconds)
-            .await?;
+        let plan = match request.size {
+            Some(size) => UploadPlan::for_size(size, self.part_size)?,
+            None => UploadPlan::Single,
+        };
+        let now = self.clock.now();
+        let (target, multipart) = match plan {
+            UploadPlan::Single => {
+                let url = self
+                    .objects
+                    .presign_put(&object_key, now, self.presign_expires_seconds)
+                    .await?;
+                (UploadTarget::Single(url), None)
+            }
+            UploadPlan::Multipart {
+                part_size,
+                part_count,
+            } => {
+                let upload_id = self.objects.start_multipart(&object_key, part_size).await?;
+                let upload = MultipartUpload {
+                    upload_id,
+                    part_size,
+                    part_count,
+                };
+                let parts = match self
+                    .presign_parts(&object_key, &upload, 1..=part_count)
+                    .await
+                {
+                    Ok(parts) => parts,
+                    Err(err) => {
+                        self.abort_quietly(&object_key, &upload).await;
+                        return Err(err.into());
+                    }
+                };
+                (
+                    UploadTarget::Multipart {
+                        upload: upload.clone(),
+                        parts,
+                    },
+                    Some(upload),
+                )
+            }
+        };
+        let record = PendingUpload {
+            artifact_id,
+            release_id,
+            object_key: object_key.clone(),
+            size: request.size,
+            checksum: request.checksum,
+            multipart,
+            created_at: now,
+        };
+        if let Err(err) = self.artifacts.insert_upload(&record).await {
+            if let Some(upload) = &record.multipart {
+                self.abort_quietly(&object_key, upload).await;
+            }
+            return Err(err.into());
+        }
         Ok(PresignedUpload {
             artifact_id,
             object_key,
-            upload,
+            target,
         })
+    }
+
+    /// Presigned `PUT`s for the parts `numbers` of `upload`.
+    pub(super) async fn presign_parts(
+        &self,
+        object_key: &ObjectKey,
+        upload: &MultipartUpload,
+        numbers: impl IntoIterator<Item = u32>,
+    ) -> Result<Vec<PresignedPart>, StoreError> {
+        let now = self.clock.now();
+        let mut parts = Vec::new();
+        for number in numbers {
+            let part_number = PartNumber::parse(i64::from(number))
+                .map_err(|e| StoreError::Internal(Box::new(e)))?;
+            let url = self
+                .objects
+                .presign_part(
+                    object_key,
+                    &upload.upload_id,
+                    part_number,
+                    now,
+                    self.presign_expires_seconds,
+                )
+                .await?;
+            parts.push(PresignedPart {
+                part_number,
+                upload: url,
+            });
+        }
+        Ok(parts)
+    }
+
+    /// Aborts `upload` on a path that is failing already, whose error is the one to
+    /// report. (Should this abort fail too, the parts stay until the bucket's lifecycle
+    /// rule for incomplete uploads removes them; docs/storage.md recommends one.)
+    async fn abort_quietly(&self, object_key: &ObjectKey, upload: &MultipartUpload) {
+        let _ = self
+            .objects
+            .abort_multipart(object_key, &upload.upload_id)
+            .await;
     }
 
     /// Registers an uploaded artifact after checking that its key follows the naming
     /// rule and that the store really holds an object of the declared size and SHA-256,
     /// so a release never lists an artifact that cannot be downloaded, nor bytes other
-    /// than the vendor declared. An object of another size or digest is deleted (unless
-    /// an artifact is registered under its key already): the upload starts over.
+    /// than the vendor declared. An upload in parts is first completed from `parts`.
+    /// An object of another size or digest is deleted (unless an artifact is registered
+    /// under its key already): the upload starts over.
     ///
     /// # Errors
     /// [`RegisterArtifactError`].
@@ -226,6 +427,18 @@ impl ArtifactService {
         {
             return Err(RegisterArtifactError::AlreadyExists);
         }
+        let pending = self
+            .artifacts
+            .get_upload(request.artifact_id)
+            .await
+            .map_err(RegisterArtifactError::Repo)?
+            .filter(|p| p.release_id == release_id && p.object_key == object_key);
+        if let Some(pending) = &pending {
+            check_declared(pending, &request)?;
+        }
+        let joined = self
+            .complete_parts(&object_key, pending.as_ref(), request.parts.as_deref())
+            .await?;
         let stored = self
             .objects
             .head(&object_key)
@@ -236,6 +449,7 @@ impl ArtifactService {
                 .discard(
                     &object_key,
                     request.artifact_id,
+                    joined,
                     RegisterArtifactError::SizeMismatch {
                         declared: request.size.bytes(),
                         stored: stored.size,
@@ -253,6 +467,7 @@ impl ArtifactService {
                 .discard(
                     &object_key,
                     request.artifact_id,
+                    joined,
                     RegisterArtifactError::ChecksumMismatch,
                 )
                 .await);
@@ -266,8 +481,14 @@ impl ArtifactService {
             platform: request.platform,
             created_at: self.clock.now(),
         };
-        match self.artifacts.insert(&artifact).await {
-            Ok(()) => Ok(artifact),
+        // An upload presigned before uploads were recorded has no record to complete.
+        let stored = match pending {
+            Some(_) => self.artifacts.insert_completing_upload(&artifact).await,
+            None => self.artifacts.insert(&artifact).await.map(|()| true),
+        };
+        match stored {
+            Ok(true) => Ok(artifact),
+            Ok(false) => Err(RegisterArtifactError::UploadGone),
             Err(RepoError::Conflict) => Err(RegisterArtifactError::AlreadyExists),
             // The release was deleted while this request ran.
             Err(RepoError::MissingReference) => Err(RegisterArtifactError::ReleaseNotFound),
@@ -275,22 +496,83 @@ impl ArtifactService {
         }
     }
 
+    /// Completes the upload in parts of `pending`, if it is one; `true` when parts were
+    /// joined. A completion that the store no longer knows (an earlier registration
+    /// completed it and failed later) leaves the object to the checks that follow.
+    async fn complete_parts(
+        &self,
+        object_key: &ObjectKey,
+        pending: Option<&PendingUpload>,
+        parts: Option<&[CompletedPart]>,
+    ) -> Result<bool, RegisterArtifactError> {
+        let multipart = pending.and_then(|p| p.multipart.as_ref());
+        let (upload, parts) = match (multipart, parts) {
+            (None, None) => return Ok(false),
+            (None, Some(_)) => return Err(RegisterArtifactError::NotMultipart),
+            (Some(_), None) => return Err(RegisterArtifactError::PartsRequired),
+            (Some(upload), Some(parts)) => (upload, parts),
+        };
+        check_completed_parts(parts, upload.part_count)?;
+        match self
+            .objects
+            .complete_multipart(object_key, &upload.upload_id, parts)
+            .await
+        {
+            Ok(()) | Err(CompleteMultipartError::UploadNotFound) => Ok(true),
+            Err(CompleteMultipartError::PartsRejected(reason)) => {
+                Err(RegisterArtifactError::PartsRejected(reason))
+            }
+            Err(CompleteMultipartError::Store(err)) => Err(err.into()),
+        }
+    }
+
     /// Deletes an object that is not what its registration declared, then answers
     /// `refusal`. An artifact registered under the id meanwhile (a concurrent, correct
-    /// registration of the same bytes) keeps its object.
+    /// registration of the same bytes) keeps its object. When the object was `joined`
+    /// from parts, the upload is over: its record goes too (a single upload's record
+    /// stays, so its URL can be used again while it is valid).
     async fn discard(
         &self,
         object_key: &ObjectKey,
         artifact_id: ArtifactId,
+        joined: bool,
         refusal: RegisterArtifactError,
     ) -> RegisterArtifactError {
         match self.artifacts.get_with_release(artifact_id).await {
-            Ok(Some(_)) => RegisterArtifactError::AlreadyExists,
-            Ok(None) => match self.objects.delete(object_key).await {
-                Ok(()) => refusal,
-                Err(store) => RegisterArtifactError::Store(store),
-            },
-            Err(repo) => RegisterArtifactError::Repo(repo),
+            Ok(Some(_)) => return RegisterArtifactError::AlreadyExists,
+            Ok(None) => {}
+            Err(repo) => return RegisterArtifactError::Repo(repo),
         }
+        if let Err(store) = self.objects.delete(object_key).await {
+            return RegisterArtifactError::Store(store);
+        }
+        if joined && let Err(repo) = self.artifacts.delete_upload(artifact_id).await {
+            return RegisterArtifactError::Repo(repo);
+        }
+        refusal
     }
+}
+
+/// A registration must declare what its presign declared, when it declared anything.
+fn check_declared(
+    pending: &PendingUpload,
+    request: &RegisterArtifact,
+) -> Result<(), ValidationError> {
+    if pending.size.is_some_and(|size| size != request.size) {
+        return Err(ValidationError::new(
+            "size",
+            "must be the size declared when the upload was presigned",
+        ));
+    }
+    if pending
+        .checksum
+        .as_ref()
+        .is_some_and(|checksum| *checksum != request.checksum)
+    {
+        return Err(ValidationError::new(
+            "checksum",
+            "must be the checksum declared when the upload was presigned",
+        ));
+    }
+    Ok(())
 }

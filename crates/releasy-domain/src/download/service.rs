@@ -99,6 +99,7 @@ pub enum ResolveError {
 ///     checksum: Checksum::of_bytes(&[0; 3]),
 ///     size: ArtifactSize::parse(3).unwrap(),
 ///     platform,
+///     parts: None,
 /// };
 /// releasy.artifacts.register(release.id, registration).await.unwrap();
 /// releasy.releases.publish(release.id).await.unwrap();

@@ -2,28 +2,17 @@
 
 use async_trait::async_trait;
 
+use super::releases::ReleaseState;
 use super::{InMemoryReleases, lock};
-use crate::artifact::Artifact;
+use crate::artifact::{Artifact, PendingUpload};
 use crate::ports::{ArtifactRepository, RepoError};
 use crate::release::Release;
-use crate::{ArtifactId, ReleaseId};
+use crate::{ArtifactId, ReleaseId, Timestamp};
 
 #[async_trait]
 impl ArtifactRepository for InMemoryReleases {
     async fn insert(&self, artifact: &Artifact) -> Result<(), RepoError> {
-        let mut state = lock(&self.state);
-        let taken = state
-            .artifacts
-            .iter()
-            .any(|a| a.id == artifact.id || a.object_key == artifact.object_key);
-        if taken {
-            return Err(RepoError::Conflict);
-        }
-        if !state.releases.iter().any(|r| r.id == artifact.release_id) {
-            return Err(RepoError::MissingReference);
-        }
-        state.artifacts.push(artifact.clone());
-        Ok(())
+        insert_artifact(&mut lock(&self.state), artifact)
     }
 
     async fn get_with_release(
@@ -51,4 +40,78 @@ impl ArtifactRepository for InMemoryReleases {
         rows.sort_by_key(|a| (a.created_at, a.id.to_string()));
         Ok(rows)
     }
+
+    async fn insert_upload(&self, upload: &PendingUpload) -> Result<(), RepoError> {
+        let mut state = lock(&self.state);
+        if state
+            .uploads
+            .iter()
+            .any(|u| u.artifact_id == upload.artifact_id)
+        {
+            return Err(RepoError::Conflict);
+        }
+        state.uploads.push(upload.clone());
+        Ok(())
+    }
+
+    async fn get_upload(&self, id: ArtifactId) -> Result<Option<PendingUpload>, RepoError> {
+        Ok(lock(&self.state)
+            .uploads
+            .iter()
+            .find(|u| u.artifact_id == id)
+            .cloned())
+    }
+
+    async fn delete_upload(&self, id: ArtifactId) -> Result<bool, RepoError> {
+        let mut state = lock(&self.state);
+        let before = state.uploads.len();
+        state.uploads.retain(|u| u.artifact_id != id);
+        Ok(state.uploads.len() < before)
+    }
+
+    async fn uploads_created_before(
+        &self,
+        cutoff: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<PendingUpload>, RepoError> {
+        let mut old: Vec<PendingUpload> = lock(&self.state)
+            .uploads
+            .iter()
+            .filter(|u| u.created_at < cutoff)
+            .cloned()
+            .collect();
+        old.sort_by_key(|u| (u.created_at, u.artifact_id.to_string()));
+        old.truncate(limit as usize);
+        Ok(old)
+    }
+
+    async fn insert_completing_upload(&self, artifact: &Artifact) -> Result<bool, RepoError> {
+        let mut state = lock(&self.state);
+        let Some(index) = state
+            .uploads
+            .iter()
+            .position(|u| u.artifact_id == artifact.id)
+        else {
+            return Ok(false);
+        };
+        insert_artifact(&mut state, artifact)?;
+        state.uploads.remove(index);
+        Ok(true)
+    }
+}
+
+/// Stores `artifact` unless its id or key is taken or its release is missing.
+fn insert_artifact(state: &mut ReleaseState, artifact: &Artifact) -> Result<(), RepoError> {
+    let taken = state
+        .artifacts
+        .iter()
+        .any(|a| a.id == artifact.id || a.object_key == artifact.object_key);
+    if taken {
+        return Err(RepoError::Conflict);
+    }
+    if !state.releases.iter().any(|r| r.id == artifact.release_id) {
+        return Err(RepoError::MissingReference);
+    }
+    state.artifacts.push(artifact.clone());
+    Ok(())
 }

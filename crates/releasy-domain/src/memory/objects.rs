@@ -1,20 +1,31 @@
 //! An object store in a map, with fake presigned URLs.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
 use super::lock;
 use crate::Timestamp;
-use crate::artifact::{Checksum, ObjectKey};
-use crate::ports::{ObjectMeta, ObjectStore, PresignedUrl, StoreError};
+use crate::artifact::{Checksum, CompletedPart, ObjectKey, PartNumber, UploadId, UploadedPart};
+use crate::ports::{CompleteMultipartError, ObjectMeta, ObjectStore, PresignedUrl, StoreError};
 
 /// Objects kept in memory. Its presigned URLs (`memory://put/<key>?expires=<t>`) are
-/// only labels; tests put bytes with [`InMemoryObjects::put`].
+/// only labels; tests put bytes with [`InMemoryObjects::put`] and parts with
+/// [`InMemoryObjects::put_part`].
 #[derive(Debug, Default)]
 pub struct InMemoryObjects {
     objects: Mutex<HashMap<String, Vec<u8>>>,
+    uploads: Mutex<HashMap<String, OpenUpload>>,
+}
+
+/// An unfinished upload in parts.
+#[derive(Debug)]
+struct OpenUpload {
+    key: String,
+    part_size: u64,
+    /// Each part's bytes and entity tag.
+    parts: BTreeMap<u32, (Vec<u8>, String)>,
 }
 
 impl InMemoryObjects {
@@ -26,6 +37,21 @@ impl InMemoryObjects {
     /// The bytes stored under `key`.
     pub fn get(&self, key: &ObjectKey) -> Option<Vec<u8>> {
         lock(&self.objects).get(key.as_str()).cloned()
+    }
+
+    /// Stores part `part` of `upload`, as a `PUT` to its presigned URL would, and
+    /// returns its entity tag; `None` when no such upload is open.
+    pub fn put_part(&self, upload: &UploadId, part: PartNumber, bytes: Vec<u8>) -> Option<String> {
+        let mut uploads = lock(&self.uploads);
+        let open = uploads.get_mut(upload.as_str())?;
+        let etag = format!("\"{}\"", &Checksum::of_bytes(&bytes).as_str()[..32]);
+        open.parts.insert(part.get(), (bytes, etag.clone()));
+        Some(etag)
+    }
+
+    /// How many uploads in parts are open.
+    pub fn open_uploads(&self) -> usize {
+        lock(&self.uploads).len()
     }
 }
 
@@ -73,6 +99,119 @@ impl ObjectStore for InMemoryObjects {
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
         lock(&self.objects).remove(key.as_str());
+        Ok(())
+    }
+
+    async fn start_multipart(
+        &self,
+        key: &ObjectKey,
+        part_size: u64,
+    ) -> Result<UploadId, StoreError> {
+        let id = UploadId::parse(uuid::Uuid::new_v4().simple().to_string())
+            .map_err(|e| StoreError::Internal(Box::new(e)))?;
+        lock(&self.uploads).insert(
+            id.as_str().to_owned(),
+            OpenUpload {
+                key: key.as_str().to_owned(),
+                part_size,
+                parts: BTreeMap::new(),
+            },
+        );
+        Ok(id)
+    }
+
+    async fn presign_part(
+        &self,
+        key: &ObjectKey,
+        upload: &UploadId,
+        part: PartNumber,
+        now: Timestamp,
+        expires_in_seconds: i64,
+    ) -> Result<PresignedUrl, StoreError> {
+        let mut url = url("put", key, now, expires_in_seconds);
+        url.url.push_str(&format!(
+            "&uploadId={}&partNumber={}",
+            upload.as_str(),
+            part.get()
+        ));
+        Ok(url)
+    }
+
+    async fn list_parts(
+        &self,
+        key: &ObjectKey,
+        upload: &UploadId,
+    ) -> Result<Option<Vec<UploadedPart>>, StoreError> {
+        let uploads = lock(&self.uploads);
+        let Some(open) = uploads
+            .get(upload.as_str())
+            .filter(|u| u.key == key.as_str())
+        else {
+            return Ok(None);
+        };
+        let parts = open
+            .parts
+            .iter()
+            .filter_map(|(&number, (bytes, etag))| {
+                Some(UploadedPart {
+                    part_number: PartNumber::parse(i64::from(number)).ok()?,
+                    size: bytes.len() as u64,
+                    etag: Some(etag.clone()),
+                })
+            })
+            .collect();
+        Ok(Some(parts))
+    }
+
+    /// Every part but the last must hold exactly the upload's part size.
+    async fn complete_multipart(
+        &self,
+        key: &ObjectKey,
+        upload: &UploadId,
+        parts: &[CompletedPart],
+    ) -> Result<(), CompleteMultipartError> {
+        let mut uploads = lock(&self.uploads);
+        let Some(open) = uploads
+            .get(upload.as_str())
+            .filter(|u| u.key == key.as_str())
+        else {
+            return Err(CompleteMultipartError::UploadNotFound);
+        };
+        let mut whole = Vec::new();
+        for (index, named) in parts.iter().enumerate() {
+            let number = named.part_number.get();
+            let Some((bytes, etag)) = open.parts.get(&number) else {
+                return Err(CompleteMultipartError::PartsRejected(format!(
+                    "part {number} was not uploaded"
+                )));
+            };
+            if *etag != named.etag {
+                return Err(CompleteMultipartError::PartsRejected(format!(
+                    "part {number} has another etag"
+                )));
+            }
+            let last = index + 1 == parts.len();
+            if !last && bytes.len() as u64 != open.part_size {
+                return Err(CompleteMultipartError::PartsRejected(format!(
+                    "part {number} must hold {} bytes",
+                    open.part_size
+                )));
+            }
+            whole.extend_from_slice(bytes);
+        }
+        uploads.remove(upload.as_str());
+        lock(&self.objects).insert(key.as_str().to_owned(), whole);
+        Ok(())
+    }
+
+    async fn abort_multipart(&self, key: &ObjectKey, upload: &UploadId) -> Result<(), StoreError> {
+        let mut uploads = lock(&self.uploads);
+        if uploads
+            .get(upload.as_str())
+            .is_some_and(|u| u.key == key.as_str())
+        {
+            uploads.remove(upload.as_str());
+        }
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::{InMemoryCustomers, lock};
-use crate::artifact::{Artifact, ObjectKey};
+use crate::artifact::{Artifact, ObjectKey, PendingUpload};
 use crate::download::DownloadToken;
 use crate::pagination::PageRequest;
 use crate::ports::{ReleaseRepository, RepoError};
@@ -23,6 +23,9 @@ pub(super) struct ReleaseState {
     pub(super) artifacts: Vec<Artifact>,
     /// Every download token; each downloads an artifact in `artifacts`.
     pub(super) tokens: Vec<DownloadToken>,
+    /// Presigned, unregistered uploads. Like the database's table, they do not refer to
+    /// their release: they outlive its deletion until the sweeper frees their bytes.
+    pub(super) uploads: Vec<PendingUpload>,
 }
 
 /// Releases, artifacts and download tokens kept in memory. One value implements

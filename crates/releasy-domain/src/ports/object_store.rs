@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use crate::Timestamp;
-use crate::artifact::{Checksum, ObjectKey};
+use crate::artifact::{Checksum, CompletedPart, ObjectKey, PartNumber, UploadId, UploadedPart};
 
 /// A URL that grants one operation on one object until `expires_at`. Its `Debug` hides
 /// the URL, which is a bearer credential.
@@ -41,6 +41,21 @@ pub enum StoreError {
     /// Anything else.
     #[error("object store failed")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Why an upload in parts could not be completed.
+#[derive(Debug, thiserror::Error)]
+pub enum CompleteMultipartError {
+    /// The store knows no such upload (aborted, completed already, or never opened).
+    #[error("no unfinished upload has this id")]
+    UploadNotFound,
+    /// The parts named are not what the store holds: a part is missing, its entity tag
+    /// differs, or a part other than the last is too small. The upload stays open.
+    #[error("the parts do not match the upload: {0}")]
+    PartsRejected(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Artifact storage: S3-compatible or the embedded filesystem store.
@@ -116,4 +131,58 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// [`StoreError`] when the store could not answer.
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;
+
+    /// Opens an upload in parts of `part_size` bytes (the last may be shorter) that
+    /// becomes the object `key` once completed.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store could not open it.
+    async fn start_multipart(
+        &self,
+        key: &ObjectKey,
+        part_size: u64,
+    ) -> Result<UploadId, StoreError>;
+
+    /// A URL the caller can `PUT` part `part` of `upload` to until
+    /// `expires_in_seconds` pass; the response's `ETag` header names the part at
+    /// completion. Uploading a part again replaces it.
+    ///
+    /// # Errors
+    /// [`StoreError`] when no URL could be made.
+    async fn presign_part(
+        &self,
+        key: &ObjectKey,
+        upload: &UploadId,
+        part: PartNumber,
+        now: Timestamp,
+        expires_in_seconds: i64,
+    ) -> Result<PresignedUrl, StoreError>;
+
+    /// The parts of `upload` the store holds, by part number, or `None` when it knows
+    /// no such unfinished upload.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store could not answer.
+    async fn list_parts(
+        &self,
+        key: &ObjectKey,
+        upload: &UploadId,
+    ) -> Result<Option<Vec<UploadedPart>>, StoreError>;
+
+    /// Joins `parts` (every part, in order) into the object `key` and closes the upload.
+    ///
+    /// # Errors
+    /// [`CompleteMultipartError`].
+    async fn complete_multipart(
+        &self,
+        key: &ObjectKey,
+        upload: &UploadId,
+        parts: &[CompletedPart],
+    ) -> Result<(), CompleteMultipartError>;
+
+    /// Abandons `upload` and frees its parts; aborting an unknown upload succeeds.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store could not answer.
+    async fn abort_multipart(&self, key: &ObjectKey, upload: &UploadId) -> Result<(), StoreError>;
 }

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 
 use crate::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
-use crate::artifact::Artifact;
 use crate::artifact::ObjectKey;
+use crate::artifact::{Artifact, PendingUpload};
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::customer::{Customer, CustomerFilter, CustomerUpdate};
 use crate::download::{DownloadGrant, DownloadToken};
@@ -310,6 +310,28 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
 
     /// The artifacts of these releases, oldest first (by `created_at`, then id).
     async fn list_for_releases(&self, releases: &[ReleaseId]) -> Result<Vec<Artifact>, RepoError>;
+
+    /// Records a presigned upload; [`RepoError::Conflict`] when one has its artifact id.
+    async fn insert_upload(&self, upload: &PendingUpload) -> Result<(), RepoError>;
+
+    /// The unregistered upload for artifact `id`, or `None`.
+    async fn get_upload(&self, id: ArtifactId) -> Result<Option<PendingUpload>, RepoError>;
+
+    /// Removes the record of the upload for artifact `id`; `true` when this call
+    /// removed it (of several concurrent callers, exactly one gets `true`).
+    async fn delete_upload(&self, id: ArtifactId) -> Result<bool, RepoError>;
+
+    /// Up to `limit` upload records presigned before `cutoff`, oldest first.
+    async fn uploads_created_before(
+        &self,
+        cutoff: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<PendingUpload>, RepoError>;
+
+    /// In one transaction, removes the upload record of `artifact` and stores the
+    /// artifact. `Ok(false)`, storing nothing, when the record is gone (the upload was
+    /// aborted or swept); otherwise as [`Self::insert`].
+    async fn insert_completing_upload(&self, artifact: &Artifact) -> Result<bool, RepoError>;
 }
 
 /// Entitlements.

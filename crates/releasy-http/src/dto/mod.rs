@@ -13,7 +13,8 @@ mod params;
 mod releases;
 
 pub use artifacts::{
-    ArtifactResponse, PresignArtifactRequest, PresignArtifactResponse, RegisterArtifactRequest,
+    ArtifactResponse, CompletedPartDto, MultipartDto, PartUrlDto, PresignArtifactRequest,
+    PresignArtifactResponse, RegisterArtifactRequest, UploadStateResponse, UploadedPartDto,
 };
 pub use audit::{AuditEventListQuery, AuditEventListResponse, AuditEventResponse};
 pub use customers::{

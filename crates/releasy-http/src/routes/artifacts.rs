@@ -1,14 +1,18 @@
-//! `/v1/releases/{release_id}/artifacts`: presign an upload, register the artifact.
+//! `/v1/releases/{release_id}/artifacts`: presign an upload, register the artifact, and
+//! read or abort an unfinished upload.
 
-use actix_web::{HttpRequest, HttpResponse, post, web};
-use releasy_domain::artifact::{ArtifactSize, Checksum, Filename, Platform, RegisterArtifact};
-use releasy_domain::{ArtifactId, ReleaseId};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use releasy_domain::artifact::{
+    ArtifactSize, Checksum, CompletedPart, Filename, PartNumber, Platform, PresignUpload,
+    RegisterArtifact,
+};
+use releasy_domain::{ArtifactId, ReleaseId, ValidationError};
 
 use crate::auth::Authorized;
 use crate::auth::permissions::{PresignArtifact, RegisterArtifact as RegisterArtifactAction};
 use crate::dto::{
-    ArtifactResponse, ErrorBody, PresignArtifactRequest, PresignArtifactResponse,
-    RegisterArtifactRequest, parse_id,
+    ArtifactResponse, CompletedPartDto, ErrorBody, PresignArtifactRequest, PresignArtifactResponse,
+    RegisterArtifactRequest, UploadStateResponse, parse_id,
 };
 use crate::error::ApiError;
 use crate::idempotency::idempotent;
@@ -16,7 +20,10 @@ use crate::json_body::Json;
 use crate::state::AppState;
 
 /// Presign an upload: returns the artifact's id, its object key and a URL to `PUT` the
-/// bytes to. Supports `Idempotency-Key`.
+/// bytes to. With `size` above the part size (`RELEASY_ARTIFACT_PART_SIZE_BYTES`,
+/// default 64 MiB) the response has `upload_url: null` and `multipart`: a presigned
+/// `PUT` per part, to be named with their `ETag`s at registration. Supports
+/// `Idempotency-Key`.
 #[utoipa::path(
     tag = "artifacts",
     params(
@@ -41,22 +48,27 @@ pub async fn presign_artifact(
     body: Json<PresignArtifactRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let release_id = parse_id::<ReleaseId>("release_id", &path)?;
-    let filename = Filename::parse(&body.filename)?;
-    let platform = Platform::parse(&body.platform)?;
+    let request = PresignUpload {
+        filename: Filename::parse(&body.filename)?,
+        platform: Platform::parse(&body.platform)?,
+        size: body.size.map(ArtifactSize::parse).transpose()?,
+        checksum: body.checksum.as_deref().map(Checksum::parse).transpose()?,
+    };
     idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
         let upload = state
             .services
             .artifacts
-            .presign(release_id, &filename, &platform)
+            .presign_upload(release_id, request)
             .await?;
         Ok(PresignArtifactResponse::from(upload))
     })
     .await
 }
 
-/// Register an uploaded artifact. The object must exist in storage with the declared
-/// size and SHA-256 (`checksum`); an object of another size or digest is deleted, so
-/// the upload can start over. Supports `Idempotency-Key`.
+/// Register an uploaded artifact. An upload in parts is completed first from `parts`.
+/// The object must exist in storage with the declared size and SHA-256 (`checksum`);
+/// an object of another size or digest is deleted, so the upload can start over.
+/// Supports `Idempotency-Key`.
 #[utoipa::path(
     tag = "artifacts",
     params(
@@ -66,10 +78,10 @@ pub async fn presign_artifact(
     request_body = RegisterArtifactRequest,
     responses(
         (status = 200, body = ArtifactResponse),
-        (status = 400, body = ErrorBody, description = "invalid field, object_key does not match release or platform, object not found in storage, size does not match the stored object, or checksum does not match the stored object"),
+        (status = 400, body = ErrorBody, description = "invalid field, object_key does not match release or platform, size or checksum not the ones declared at presign, parts missing or not matching the upload, object not found in storage, size does not match the stored object, or checksum does not match the stored object"),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "release not found"),
-        (status = 409, body = ErrorBody, description = "artifact already exists"),
+        (status = 409, body = ErrorBody, description = "artifact already exists, or the upload was aborted or swept"),
     ),
     security(("admin_key" = []), ("operator_jwt" = []))
 )]
@@ -88,6 +100,7 @@ pub async fn register_artifact(
         checksum: Checksum::parse(&body.checksum)?,
         size: ArtifactSize::parse(body.size)?,
         platform: Platform::parse(&body.platform)?,
+        parts: body.parts.as_deref().map(completed_parts).transpose()?,
     };
     idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
         let artifact = state
@@ -98,4 +111,89 @@ pub async fn register_artifact(
         Ok(ArtifactResponse::from(artifact))
     })
     .await
+}
+
+/// The parts named in a registration, checked one by one.
+fn completed_parts(parts: &[CompletedPartDto]) -> Result<Vec<CompletedPart>, ValidationError> {
+    parts
+        .iter()
+        .map(|part| {
+            Ok(CompletedPart {
+                part_number: PartNumber::parse(part.part_number)?,
+                etag: part.etag.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The state of an unfinished upload: the parts the store holds, and fresh URLs for the
+/// rest (or for the single `PUT`), so an interrupted upload resumes without sending
+/// again what arrived. Needs the role that presigns uploads.
+#[utoipa::path(
+    tag = "artifacts",
+    params(
+        ("release_id" = String, Path, description = "Release UUID"),
+        ("artifact_id" = String, Path, description = "Artifact UUID from the presign step"),
+    ),
+    responses(
+        (status = 200, body = UploadStateResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "no unfinished upload for this artifact"),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[get("/v1/releases/{release_id}/artifacts/{artifact_id}/upload")]
+pub async fn get_upload(
+    _auth: Authorized<PresignArtifact>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (release_id, artifact_id) = upload_path(&path)?;
+    let upload = state
+        .services
+        .artifacts
+        .upload_state(release_id, artifact_id)
+        .await?;
+    Ok(HttpResponse::Ok().json(UploadStateResponse::from(upload)))
+}
+
+/// Abort an unfinished upload and delete what it stored. Needs the role that presigns
+/// uploads.
+#[utoipa::path(
+    tag = "artifacts",
+    params(
+        ("release_id" = String, Path, description = "Release UUID"),
+        ("artifact_id" = String, Path, description = "Artifact UUID from the presign step"),
+    ),
+    responses(
+        (status = 204, description = "aborted; its bytes are deleted"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "no unfinished upload for this artifact"),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[delete("/v1/releases/{release_id}/artifacts/{artifact_id}/upload")]
+pub async fn abort_upload(
+    _auth: Authorized<PresignArtifact>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (release_id, artifact_id) = upload_path(&path)?;
+    state
+        .services
+        .artifacts
+        .abort_upload(release_id, artifact_id)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn upload_path(path: &(String, String)) -> Result<(ReleaseId, ArtifactId), ApiError> {
+    Ok((
+        parse_id::<ReleaseId>("release_id", &path.0)?,
+        parse_id::<ArtifactId>("artifact_id", &path.1)?,
+    ))
 }

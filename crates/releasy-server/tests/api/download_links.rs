@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::flow::{artifact_bytes, publish_one_artifact, resolve};
-use crate::helpers::{Backend, Storage, TestApp, assert_error};
+use crate::helpers::{Backend, Storage, TestApp, assert_error, on_every_backend_and_store};
 use crate::releases::{now, ok_json};
 
 /// Issues a token living `seconds`; returns its download URL and expiry.
@@ -130,36 +130,6 @@ async fn a_suspended_customers_link_dies_when_it_expires(backend: Backend, stora
     }
     let expired = app.client.get(&link).send().await.unwrap();
     assert_eq!(expired.status(), 403, "{link}");
-}
-
-macro_rules! on_every_backend_and_store {
-    ($($test:ident),+ $(,)?) => {
-        $(
-            mod $test {
-                use super::*;
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite_embedded() {
-                    super::$test(Backend::Sqlite, Storage::Embedded).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite_s3() {
-                    super::$test(Backend::Sqlite, Storage::S3).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres_embedded() {
-                    super::$test(Backend::Postgres, Storage::Embedded).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres_s3() {
-                    super::$test(Backend::Postgres, Storage::S3).await;
-                }
-            }
-        )+
-    };
 }
 
 /// moto checks no signatures, so only the link's lifetime (not its refusal) is checked

@@ -328,3 +328,36 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Runs each listed `async fn test(Backend, Storage)` on both databases and on both
+/// stores (the embedded one and s3s-fs), as `test::sqlite_embedded` and so on.
+macro_rules! on_every_backend_and_store {
+    ($($test:ident),+ $(,)?) => {
+        $(
+            mod $test {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite_embedded() {
+                    super::$test(Backend::Sqlite, Storage::Embedded).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite_s3() {
+                    super::$test(Backend::Sqlite, Storage::S3).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_embedded() {
+                    super::$test(Backend::Postgres, Storage::Embedded).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_s3() {
+                    super::$test(Backend::Postgres, Storage::S3).await;
+                }
+            }
+        )+
+    };
+}
+pub(crate) use on_every_backend_and_store;

@@ -25,3 +25,4 @@ mod instances;
 mod keys;
 mod protocol_errors;
 mod releases;
+mod uploads;

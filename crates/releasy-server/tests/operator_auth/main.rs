@@ -10,6 +10,8 @@
 
 #[allow(
     dead_code,
+    unused_macros,
+    unused_imports,
     reason = "the shared harness has helpers only the api tests use"
 )]
 #[path = "../api/helpers.rs"]

@@ -1,18 +1,19 @@
-//! `ArtifactRepository` on diesel.
+//! `ArtifactRepository` on diesel: artifacts, and the records of their unregistered
+//! uploads (`artifact_uploads`).
 
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use releasy_domain::artifact::Artifact;
+use releasy_domain::artifact::{Artifact, PendingUpload};
 use releasy_domain::ports::{ArtifactRepository, RepoError};
 use releasy_domain::release::Release;
-use releasy_domain::{ArtifactId, ReleaseId};
+use releasy_domain::{ArtifactId, ReleaseId, Timestamp};
 
-use super::Store;
+use super::{Store, write_transaction};
 use crate::error::query_error;
-use crate::rows::{ArtifactRow, ReleaseRow};
+use crate::rows::{ArtifactRow, ArtifactUploadRow, ReleaseRow};
 use crate::schema::artifacts::dsl;
-use crate::schema::{artifacts, releases};
+use crate::schema::{artifact_uploads, artifacts, releases};
 
 #[async_trait]
 impl ArtifactRepository for Store {
@@ -57,5 +58,79 @@ impl ArtifactRepository for Store {
             .await
             .map_err(query_error)?;
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn insert_upload(&self, upload: &PendingUpload) -> Result<(), RepoError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(artifact_uploads::table)
+            .values(ArtifactUploadRow::from(upload))
+            .execute(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    async fn get_upload(&self, id: ArtifactId) -> Result<Option<PendingUpload>, RepoError> {
+        let mut conn = self.conn().await?;
+        let row: Option<ArtifactUploadRow> = artifact_uploads::table
+            .find(id.to_string())
+            .select(ArtifactUploadRow::as_select())
+            .first(&mut *conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn delete_upload(&self, id: ArtifactId) -> Result<bool, RepoError> {
+        let mut conn = self.conn().await?;
+        let deleted = diesel::delete(artifact_uploads::table.find(id.to_string()))
+            .execute(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        Ok(deleted > 0)
+    }
+
+    async fn uploads_created_before(
+        &self,
+        cutoff: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<PendingUpload>, RepoError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<ArtifactUploadRow> = artifact_uploads::table
+            .filter(artifact_uploads::created_at.lt(cutoff.unix_seconds()))
+            .order_by((
+                artifact_uploads::created_at.asc(),
+                artifact_uploads::artifact_id.asc(),
+            ))
+            .limit(i64::from(limit))
+            .select(ArtifactUploadRow::as_select())
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn insert_completing_upload(&self, artifact: &Artifact) -> Result<bool, RepoError> {
+        let id = artifact.id.to_string();
+        let row = ArtifactRow::from(artifact);
+        let mut conn = self.conn().await?;
+        write_transaction(&mut conn, async |conn| {
+            // Whoever removes the record owns the upload: a sweeper or an abort that
+            // removed it first has its bytes, and nothing is registered.
+            let claimed = diesel::delete(artifact_uploads::table.find(&id))
+                .execute(conn)
+                .await?;
+            if claimed == 0 {
+                return Ok(false);
+            }
+            diesel::insert_into(dsl::artifacts)
+                .values(row)
+                .execute(conn)
+                .await?;
+            Ok::<_, diesel::result::Error>(true)
+        })
+        .await
+        .map_err(query_error)
     }
 }

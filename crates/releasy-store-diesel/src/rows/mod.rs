@@ -5,6 +5,7 @@
 //! seeder) writes exactly what the repositories would.
 
 mod api_keys;
+mod artifact_uploads;
 mod artifacts;
 mod audit;
 mod customers;
@@ -14,6 +15,7 @@ mod idempotency;
 mod releases;
 
 pub(crate) use api_keys::{ApiKeyRow, CandidateRow, candidate};
+pub(crate) use artifact_uploads::ArtifactUploadRow;
 pub use artifacts::ArtifactRow;
 pub use audit::AuditEventRow;
 pub use customers::CustomerRow;

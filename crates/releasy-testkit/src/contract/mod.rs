@@ -28,6 +28,7 @@ pub mod downloads;
 pub mod entitlements;
 pub mod idempotency;
 pub mod releases;
+pub mod uploads;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -66,6 +67,7 @@ pub async fn run_all_beside_another_suite(ports: Repositories) {
     )
     .await;
     artifacts::run_all(ports.releases.clone(), ports.artifacts.clone()).await;
+    uploads::run_all(ports.releases.clone(), ports.artifacts.clone()).await;
     entitlements::run_all(ports.entitlements.clone(), ports.customers.clone()).await;
     downloads::run_all(
         ports.download_tokens.clone(),

@@ -1,13 +1,14 @@
 //! Artifacts: one artifact with its release (token issue), and the artifacts of a
-//! listing page.
+//! listing page. Upload records are read and written through, uncached: only upload
+//! management reads them.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use releasy_domain::artifact::Artifact;
+use releasy_domain::artifact::{Artifact, PendingUpload};
 use releasy_domain::ports::{ArtifactRepository, RepoError};
 use releasy_domain::release::Release;
-use releasy_domain::{ArtifactId, ReleaseId};
+use releasy_domain::{ArtifactId, ReleaseId, Timestamp};
 
 use crate::read_cache::coherence::{Generations, Table};
 use crate::read_cache::entries::Entries;
@@ -62,6 +63,35 @@ impl ArtifactRepository for CachedArtifacts {
                 &releases.to_vec(),
                 |_| true,
                 self.inner.list_for_releases(releases),
+            )
+            .await
+    }
+
+    async fn insert_upload(&self, upload: &PendingUpload) -> Result<(), RepoError> {
+        self.inner.insert_upload(upload).await
+    }
+
+    async fn get_upload(&self, id: ArtifactId) -> Result<Option<PendingUpload>, RepoError> {
+        self.inner.get_upload(id).await
+    }
+
+    async fn delete_upload(&self, id: ArtifactId) -> Result<bool, RepoError> {
+        self.inner.delete_upload(id).await
+    }
+
+    async fn uploads_created_before(
+        &self,
+        cutoff: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<PendingUpload>, RepoError> {
+        self.inner.uploads_created_before(cutoff, limit).await
+    }
+
+    async fn insert_completing_upload(&self, artifact: &Artifact) -> Result<bool, RepoError> {
+        self.generations
+            .after_write(
+                &[Table::Artifacts],
+                self.inner.insert_completing_upload(artifact),
             )
             .await
     }

@@ -1,0 +1,234 @@
+//! Unfinished uploads: their state (to resume one), aborting one, and sweeping the
+//! abandoned ones.
+
+use crate::artifact::{
+    ArtifactService, MultipartUpload, ObjectKey, PendingUpload, PresignedPart, UploadedPart,
+};
+use crate::ports::{PresignedUrl, RepoError, StoreError};
+use crate::{ArtifactId, ReleaseId};
+
+/// Where an unfinished upload stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadState {
+    /// The record of the upload.
+    pub upload: PendingUpload,
+    /// For an upload in parts: the parts the store holds whole (of the planned size).
+    pub uploaded_parts: Vec<UploadedPart>,
+    /// For an upload in parts: fresh URLs for every part still missing.
+    pub missing_parts: Vec<PresignedPart>,
+    /// For a single upload: a fresh URL for it.
+    pub upload_url: Option<PresignedUrl>,
+}
+
+/// Why an unfinished upload could not be read or aborted.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// No unfinished upload for that artifact of that release.
+    #[error("no unfinished upload for this artifact")]
+    NotFound,
+    /// The object store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Abandoned uploads aborted, their bytes deleted.
+    pub swept: usize,
+    /// Abandoned uploads the store failed to free; they are swept again next time.
+    pub failed: usize,
+}
+
+/// The most abandoned uploads one sweep handles.
+const SWEEP_BATCH: u32 = 100;
+
+impl ArtifactService {
+    /// The unfinished upload of `artifact_id` in `release_id`: which parts arrived, and
+    /// fresh URLs for the rest (or for the single `PUT`), so an interrupted upload
+    /// resumes without sending again what the store has.
+    ///
+    /// # Errors
+    /// [`UploadError::NotFound`] when no such upload is unfinished (never presigned,
+    /// registered, aborted, swept, or its parts completed already).
+    pub async fn upload_state(
+        &self,
+        release_id: ReleaseId,
+        artifact_id: ArtifactId,
+    ) -> Result<UploadState, UploadError> {
+        let upload = self.pending(release_id, artifact_id).await?;
+        let Some(multipart) = &upload.multipart else {
+            let url = self
+                .objects
+                .presign_put(
+                    &upload.object_key,
+                    self.clock.now(),
+                    self.presign_expires_seconds,
+                )
+                .await?;
+            return Ok(UploadState {
+                upload,
+                uploaded_parts: Vec::new(),
+                missing_parts: Vec::new(),
+                upload_url: Some(url),
+            });
+        };
+        let listed = self
+            .objects
+            .list_parts(&upload.object_key, &multipart.upload_id)
+            .await?
+            .ok_or(UploadError::NotFound)?;
+        let total = upload.size.map_or(0, |size| size.bytes());
+        let (uploaded_parts, _wrong_size): (Vec<_>, Vec<_>) = listed
+            .into_iter()
+            .partition(|part| Some(part.size) == planned_part_size(multipart, total, part));
+        let missing = (1..=multipart.part_count)
+            .filter(|n| !uploaded_parts.iter().any(|p| p.part_number.get() == *n));
+        let missing_parts = self
+            .presign_parts(&upload.object_key, multipart, missing)
+            .await?;
+        Ok(UploadState {
+            upload,
+            uploaded_parts,
+            missing_parts,
+            upload_url: None,
+        })
+    }
+
+    /// Aborts the unfinished upload of `artifact_id` in `release_id` and deletes what
+    /// it stored.
+    ///
+    /// # Errors
+    /// [`UploadError::NotFound`] as for [`Self::upload_state`]; a store failure leaves
+    /// the upload recorded, to be aborted again.
+    pub async fn abort_upload(
+        &self,
+        release_id: ReleaseId,
+        artifact_id: ArtifactId,
+    ) -> Result<(), UploadError> {
+        let upload = self.pending(release_id, artifact_id).await?;
+        if !self.artifacts.delete_upload(artifact_id).await? {
+            return Err(UploadError::NotFound);
+        }
+        self.free_or_restore(&upload).await
+    }
+
+    /// Aborts uploads presigned more than `ttl_seconds` ago and never registered, and
+    /// deletes their bytes: up to 100 per call, oldest first. Safe to run on several
+    /// instances at once: each upload is claimed by removing its record, which exactly
+    /// one caller does, before its bytes are touched.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the uploads could not be listed or claimed.
+    pub async fn sweep_abandoned_uploads(
+        &self,
+        ttl_seconds: i64,
+    ) -> Result<SweepReport, RepoError> {
+        let cutoff = self.clock.now().plus_seconds(-ttl_seconds);
+        let abandoned = self
+            .artifacts
+            .uploads_created_before(cutoff, SWEEP_BATCH)
+            .await?;
+        let mut report = SweepReport::default();
+        for upload in abandoned {
+            if !self.artifacts.delete_upload(upload.artifact_id).await? {
+                continue; // another instance claimed it
+            }
+            match self.free_or_restore(&upload).await {
+                Ok(()) => report.swept += 1,
+                Err(_) => report.failed += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    /// The upload record of `artifact_id`, if it belongs to `release_id`.
+    async fn pending(
+        &self,
+        release_id: ReleaseId,
+        artifact_id: ArtifactId,
+    ) -> Result<PendingUpload, UploadError> {
+        self.artifacts
+            .get_upload(artifact_id)
+            .await?
+            .filter(|upload| upload.release_id == release_id)
+            .ok_or(UploadError::NotFound)
+    }
+
+    /// Frees what the claimed (record removed) `upload` stored. When the store fails,
+    /// the record is put back so that the upload is freed later.
+    async fn free_or_restore(&self, upload: &PendingUpload) -> Result<(), UploadError> {
+        match self
+            .free(
+                &upload.object_key,
+                upload.multipart.as_ref(),
+                upload.artifact_id,
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                self.artifacts.insert_upload(upload).await?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Aborts the parts and deletes the object, unless an artifact is registered under
+    /// the id (an upload registered before records existed keeps its bytes).
+    async fn free(
+        &self,
+        object_key: &ObjectKey,
+        multipart: Option<&MultipartUpload>,
+        artifact_id: ArtifactId,
+    ) -> Result<(), UploadError> {
+        if self
+            .artifacts
+            .get_with_release(artifact_id)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        if let Some(multipart) = multipart {
+            self.objects
+                .abort_multipart(object_key, &multipart.upload_id)
+                .await?;
+        }
+        self.objects.delete(object_key).await?;
+        Ok(())
+    }
+}
+
+/// The size part `part` must have in `upload` of `total` bytes.
+fn planned_part_size(upload: &MultipartUpload, total: u64, part: &UploadedPart) -> Option<u64> {
+    let index = u64::from(part.part_number.get().checked_sub(1)?);
+    let start = index.checked_mul(upload.part_size)?;
+    (start < total).then(|| (total - start).min(upload.part_size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::{PartNumber, UploadId};
+
+    #[test]
+    fn the_last_part_holds_the_rest() {
+        let upload = MultipartUpload {
+            upload_id: UploadId::parse("u").unwrap(),
+            part_size: 10,
+            part_count: 3,
+        };
+        let part = |n| UploadedPart {
+            part_number: PartNumber::parse(n).unwrap(),
+            size: 0,
+            etag: None,
+        };
+        assert_eq!(planned_part_size(&upload, 25, &part(1)), Some(10));
+        assert_eq!(planned_part_size(&upload, 25, &part(3)), Some(5));
+        assert_eq!(planned_part_size(&upload, 25, &part(4)), None);
+    }
+}

@@ -1,0 +1,408 @@
+//! Uploads over in-memory ports: in parts above the part size, resumed from their state,
+//! aborted, checked against what the presign declared, and swept when abandoned.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use std::sync::Arc;
+
+use releasy_domain::artifact::{
+    ArtifactSize, Checksum, CompletedPart, Filename, MIN_PART_SIZE, Platform, PresignUpload,
+    PresignedUpload, RegisterArtifact, RegisterArtifactError, UploadError, UploadTarget,
+};
+use releasy_domain::memory::{FixedClock, InMemoryObjects};
+use releasy_domain::release::{Product, Release, Version};
+use releasy_domain::{Limits, Ports, Services, Timestamp};
+
+const T0: Timestamp = Timestamp::from_unix_seconds(1_735_312_000);
+const PART: usize = MIN_PART_SIZE as usize;
+
+struct World {
+    clock: Arc<FixedClock>,
+    objects: Arc<InMemoryObjects>,
+    services: Services,
+    release: Release,
+}
+
+impl World {
+    /// Services with 5 MiB parts and a release to upload to.
+    async fn new() -> Self {
+        let clock = Arc::new(FixedClock::at(T0));
+        let objects = Arc::new(InMemoryObjects::default());
+        let ports = Ports::in_memory_with_objects(clock.clone(), objects.clone());
+        let limits = Limits {
+            artifact_part_size_bytes: MIN_PART_SIZE,
+            ..Limits::default()
+        };
+        let services = Services::with_limits(ports, limits);
+        let release = services
+            .releases
+            .create(
+                Product::parse("app").unwrap(),
+                Version::parse("1.0.0").unwrap(),
+            )
+            .await
+            .unwrap();
+        Self {
+            clock,
+            objects,
+            services,
+            release,
+        }
+    }
+
+    async fn presign(&self, bytes: &[u8], declare: bool) -> PresignedUpload {
+        let size = ArtifactSize::parse(bytes.len() as i64).unwrap();
+        self.services
+            .artifacts
+            .presign_upload(
+                self.release.id,
+                PresignUpload {
+                    filename: Filename::parse("app.img").unwrap(),
+                    platform: Platform::parse("linux").unwrap(),
+                    size: Some(size),
+                    checksum: declare.then(|| Checksum::of_bytes(bytes)),
+                },
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Puts `bytes` part by part as a client would; returns the completion list.
+    fn put_parts(&self, upload: &PresignedUpload, bytes: &[u8]) -> Vec<CompletedPart> {
+        let UploadTarget::Multipart {
+            upload: plan,
+            parts,
+        } = &upload.target
+        else {
+            panic!("an upload in parts was expected");
+        };
+        parts
+            .iter()
+            .zip(bytes.chunks(plan.part_size as usize))
+            .map(|(part, chunk)| CompletedPart {
+                part_number: part.part_number,
+                etag: self
+                    .objects
+                    .put_part(&plan.upload_id, part.part_number, chunk.to_vec())
+                    .unwrap(),
+            })
+            .collect()
+    }
+
+    fn registration(
+        upload: &PresignedUpload,
+        bytes: &[u8],
+        parts: Option<Vec<CompletedPart>>,
+    ) -> RegisterArtifact {
+        RegisterArtifact {
+            artifact_id: upload.artifact_id,
+            object_key: upload.object_key.as_str().to_owned(),
+            checksum: Checksum::of_bytes(bytes),
+            size: ArtifactSize::parse(bytes.len() as i64).unwrap(),
+            platform: Platform::parse("linux").unwrap(),
+            parts,
+        }
+    }
+}
+
+fn file(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+#[tokio::test]
+async fn a_file_above_the_part_size_is_uploaded_in_parts_and_registered() {
+    let w = World::new().await;
+    let bytes = file(2 * PART + 17);
+    let upload = w.presign(&bytes, true).await;
+    let UploadTarget::Multipart {
+        upload: plan,
+        parts,
+    } = &upload.target
+    else {
+        panic!("multipart expected");
+    };
+    assert_eq!((plan.part_size, plan.part_count), (MIN_PART_SIZE, 3));
+    assert_eq!(parts.len(), 3);
+    assert!(
+        parts
+            .iter()
+            .all(|p| p.upload.expires_at == T0.plus_seconds(900))
+    );
+
+    let completed = w.put_parts(&upload, &bytes);
+    let artifact = w
+        .services
+        .artifacts
+        .register(
+            w.release.id,
+            World::registration(&upload, &bytes, Some(completed)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(artifact.size.bytes(), bytes.len() as u64);
+    assert_eq!(w.objects.get(&upload.object_key), Some(bytes));
+    assert_eq!(w.objects.open_uploads(), 0);
+    assert!(matches!(
+        w.services
+            .artifacts
+            .upload_state(w.release.id, upload.artifact_id)
+            .await,
+        Err(UploadError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn a_file_up_to_the_part_size_gets_one_url_and_old_clients_are_unchanged() {
+    let w = World::new().await;
+    let bytes = file(PART);
+    let upload = w.presign(&bytes, false).await;
+    assert!(upload.single_url().is_some());
+    w.objects.put(&upload.object_key, bytes.clone());
+    w.services
+        .artifacts
+        .register(w.release.id, World::registration(&upload, &bytes, None))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_interrupted_upload_resumes_with_urls_for_the_missing_parts_only() {
+    let w = World::new().await;
+    let bytes = file(3 * PART);
+    let upload = w.presign(&bytes, true).await;
+    let mut completed = w.put_parts(&upload, &bytes);
+    let UploadTarget::Multipart { upload: plan, .. } = &upload.target else {
+        unreachable!()
+    };
+    // Part 2 is not whole: a client sent a short body.
+    w.objects
+        .put_part(&plan.upload_id, completed[1].part_number, vec![1; 10])
+        .unwrap();
+    w.clock.advance(600);
+    let state = w
+        .services
+        .artifacts
+        .upload_state(w.release.id, upload.artifact_id)
+        .await
+        .unwrap();
+    let uploaded: Vec<u32> = state
+        .uploaded_parts
+        .iter()
+        .map(|p| p.part_number.get())
+        .collect();
+    assert_eq!(uploaded, [1, 3]);
+    let missing: Vec<u32> = state
+        .missing_parts
+        .iter()
+        .map(|p| p.part_number.get())
+        .collect();
+    assert_eq!(missing, [2], "only the part not whole is offered again");
+    assert_eq!(
+        state.missing_parts[0].upload.expires_at,
+        T0.plus_seconds(600 + 900),
+        "fresh URLs"
+    );
+    completed[1].etag = w
+        .objects
+        .put_part(
+            &plan.upload_id,
+            completed[1].part_number,
+            bytes[PART..2 * PART].to_vec(),
+        )
+        .unwrap();
+    w.services
+        .artifacts
+        .register(
+            w.release.id,
+            World::registration(&upload, &bytes, Some(completed)),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn registration_refuses_what_the_parts_or_the_presign_do_not_support() {
+    let w = World::new().await;
+    let bytes = file(2 * PART);
+    let upload = w.presign(&bytes, true).await;
+    let completed = w.put_parts(&upload, &bytes);
+    let register = |r: RegisterArtifact| w.services.artifacts.register(w.release.id, r);
+
+    let without_parts = World::registration(&upload, &bytes, None);
+    assert!(matches!(
+        register(without_parts).await,
+        Err(RegisterArtifactError::PartsRequired)
+    ));
+    let mut wrong_etag = completed.clone();
+    wrong_etag[0].etag = "\"nope\"".into();
+    let refused = register(World::registration(&upload, &bytes, Some(wrong_etag))).await;
+    assert!(
+        matches!(refused, Err(RegisterArtifactError::PartsRejected(_))),
+        "{refused:?}"
+    );
+    let one_part = World::registration(&upload, &bytes, Some(completed[..1].to_vec()));
+    assert!(matches!(
+        register(one_part).await,
+        Err(RegisterArtifactError::Invalid(_))
+    ));
+    let mut other_bytes = bytes.clone();
+    other_bytes[0] ^= 1;
+    let other_checksum = World::registration(&upload, &other_bytes, Some(completed.clone()));
+    assert!(matches!(
+        register(other_checksum).await,
+        Err(RegisterArtifactError::Invalid(e)) if e.field == "checksum"
+    ));
+    // The upload is still open after every refusal: the right registration completes it.
+    register(World::registration(&upload, &bytes, Some(completed)))
+        .await
+        .unwrap();
+
+    // `parts` for a single upload.
+    let small = file(10);
+    let single = w.presign(&small, false).await;
+    w.objects.put(&single.object_key, small.clone());
+    let parts = vec![CompletedPart {
+        part_number: releasy_domain::artifact::PartNumber::parse(1).unwrap(),
+        etag: "\"e\"".into(),
+    }];
+    assert!(matches!(
+        register(World::registration(&single, &small, Some(parts))).await,
+        Err(RegisterArtifactError::NotMultipart)
+    ));
+}
+
+#[tokio::test]
+async fn parts_with_other_bytes_than_declared_are_deleted_after_completion() {
+    let w = World::new().await;
+    let bytes = file(2 * PART);
+    let upload = w.presign(&bytes, false).await;
+    let mut sent = bytes.clone();
+    sent[PART + 5] ^= 0xff;
+    let completed = w.put_parts(&upload, &sent);
+    let refused = w
+        .services
+        .artifacts
+        .register(
+            w.release.id,
+            World::registration(&upload, &bytes, Some(completed)),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(RegisterArtifactError::ChecksumMismatch)),
+        "{refused:?}"
+    );
+    assert_eq!(w.objects.get(&upload.object_key), None);
+    assert!(
+        matches!(
+            w.services
+                .artifacts
+                .upload_state(w.release.id, upload.artifact_id)
+                .await,
+            Err(UploadError::NotFound)
+        ),
+        "the upload in parts is over: presign again"
+    );
+}
+
+#[tokio::test]
+async fn an_aborted_upload_frees_its_parts_and_cannot_be_registered() {
+    let w = World::new().await;
+    let bytes = file(2 * PART);
+    let upload = w.presign(&bytes, true).await;
+    let completed = w.put_parts(&upload, &bytes);
+    assert_eq!(w.objects.open_uploads(), 1);
+    w.services
+        .artifacts
+        .abort_upload(w.release.id, upload.artifact_id)
+        .await
+        .unwrap();
+    assert_eq!(w.objects.open_uploads(), 0);
+    assert!(matches!(
+        w.services
+            .artifacts
+            .abort_upload(w.release.id, upload.artifact_id)
+            .await,
+        Err(UploadError::NotFound)
+    ));
+    let refused = w
+        .services
+        .artifacts
+        .register(
+            w.release.id,
+            World::registration(&upload, &bytes, Some(completed)),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(RegisterArtifactError::NotMultipart)),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_sweeper_removes_abandoned_uploads_and_keeps_live_ones() {
+    let w = World::new().await;
+    let ttl = Limits::default().artifact_upload_ttl_seconds;
+    let big = file(2 * PART);
+    let abandoned_parts = w.presign(&big, true).await;
+    w.put_parts(&abandoned_parts, &big);
+    let small = file(10);
+    let abandoned_single = w.presign(&small, false).await;
+    w.objects.put(&abandoned_single.object_key, small.clone());
+
+    w.clock.advance(ttl);
+    let live = w.presign(&small, false).await;
+    w.objects.put(&live.object_key, small.clone());
+    let report = w
+        .services
+        .artifacts
+        .sweep_abandoned_uploads(ttl)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.swept, report.failed),
+        (0, 0),
+        "none is older than the TTL yet"
+    );
+
+    w.clock.advance(1);
+    let report = w
+        .services
+        .artifacts
+        .sweep_abandoned_uploads(ttl)
+        .await
+        .unwrap();
+    assert_eq!((report.swept, report.failed), (2, 0));
+    assert_eq!(w.objects.open_uploads(), 0);
+    assert_eq!(w.objects.get(&abandoned_single.object_key), None);
+    assert_eq!(w.objects.get(&live.object_key), Some(small.clone()));
+    let again = w
+        .services
+        .artifacts
+        .sweep_abandoned_uploads(ttl)
+        .await
+        .unwrap();
+    assert_eq!(again.swept, 0);
+
+    // A swept upload's bytes are gone (and its URLs expired long ago).
+    let refused = w
+        .services
+        .artifacts
+        .register(
+            w.release.id,
+            World::registration(&abandoned_single, &small, None),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(RegisterArtifactError::ObjectMissing)),
+        "{refused:?}"
+    );
+    w.services
+        .artifacts
+        .register(w.release.id, World::registration(&live, &small, None))
+        .await
+        .unwrap();
+}

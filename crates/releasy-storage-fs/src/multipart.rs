@@ -1,0 +1,313 @@
+//! Uploads in parts on disk. An upload is the directory `.uploads/parts-<id>/` holding
+//! `upload` (the object key and the part size), `data` (the object being assembled:
+//! each part is written at its own offset, `(n - 1) * part_size`, so completion moves
+//! no bytes) and, per part received whole, `<n>.part` (its size and entity tag).
+//! Completion checks the parts, reads `data` once through SHA-256, and links it into
+//! place exactly as a single upload is, so that a stored object is never replaced.
+
+use std::io::{ErrorKind, Read as _};
+use std::path::{Path, PathBuf};
+
+use releasy_domain::artifact::{Checksum, CompletedPart, PartNumber, UploadId, UploadedPart};
+use sha2::{Digest as _, Sha256};
+
+use crate::error::FsStoreError;
+use crate::store::is_absent;
+
+/// What names an upload's directory under `.uploads/`.
+const DIR_PREFIX: &str = "parts-";
+
+/// The upload's description, the file being assembled, and a part's record.
+const DESCRIPTION: &str = "upload";
+const DATA: &str = "data";
+const PART_SUFFIX: &str = ".part";
+
+/// An open upload as its `upload` file describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OpenUpload {
+    pub(crate) dir: PathBuf,
+    pub(crate) key: String,
+    pub(crate) part_size: u64,
+}
+
+impl OpenUpload {
+    /// The file the parts are written into.
+    pub(crate) fn data_path(&self) -> PathBuf {
+        self.dir.join(DATA)
+    }
+
+    /// Where part `part`'s record is kept.
+    pub(crate) fn part_record(&self, part: u32) -> PathBuf {
+        self.dir.join(format!("{part}{PART_SUFFIX}"))
+    }
+
+    /// Where part `part` starts in the data file.
+    pub(crate) fn offset(&self, part: u32) -> u64 {
+        u64::from(part.saturating_sub(1)) * self.part_size
+    }
+}
+
+/// The directory of upload `id` under `uploads`, or `None` for an id this store never
+/// makes (anything but 32 lowercase hex digits), so that no id reaches outside.
+pub(crate) fn upload_dir(uploads: &Path, id: &str) -> Option<PathBuf> {
+    let ours = id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    ours.then(|| uploads.join(format!("{DIR_PREFIX}{id}")))
+}
+
+/// Opens an upload of `key` in parts of `part_size` under `uploads`.
+pub(crate) fn start(uploads: &Path, key: &str, part_size: u64) -> Result<UploadId, FsStoreError> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let dir = upload_dir(uploads, &id).unwrap_or_else(|| unreachable!("a simple uuid is ours"));
+    std::fs::create_dir(&dir).map_err(|e| FsStoreError::io("creating", &dir, e))?;
+    let description = dir.join(DESCRIPTION);
+    std::fs::File::create(dir.join(DATA)).map_err(|e| FsStoreError::io("creating", &dir, e))?;
+    std::fs::write(&description, format!("{key}\n{part_size}\n"))
+        .map_err(|e| FsStoreError::io("writing", &description, e))?;
+    UploadId::parse(id).map_err(|e| FsStoreError::io("naming", dir, std::io::Error::other(e)))
+}
+
+/// The open upload `id` of `key`, or `None` when there is none (or it is another key's).
+pub(crate) fn open(
+    uploads: &Path,
+    id: &str,
+    key: &str,
+) -> Result<Option<OpenUpload>, FsStoreError> {
+    let Some(dir) = upload_dir(uploads, id) else {
+        return Ok(None);
+    };
+    let description = dir.join(DESCRIPTION);
+    let text = match std::fs::read_to_string(&description) {
+        Ok(text) => text,
+        Err(e) if is_absent(&e) => return Ok(None),
+        Err(e) => return Err(FsStoreError::io("reading", description, e)),
+    };
+    let mut lines = text.lines();
+    let (Some(stored_key), Some(part_size)) = (lines.next(), lines.next()) else {
+        return Ok(None);
+    };
+    let Ok(part_size) = part_size.parse::<u64>() else {
+        return Ok(None);
+    };
+    if stored_key != key {
+        return Ok(None);
+    }
+    Ok(Some(OpenUpload {
+        dir,
+        key: stored_key.to_owned(),
+        part_size,
+    }))
+}
+
+/// Records that part `part` of `upload` arrived whole with `size` bytes and `etag`:
+/// written beside, then renamed, so a record is whole or absent.
+pub(crate) fn record_part(
+    upload: &OpenUpload,
+    part: u32,
+    size: u64,
+    etag: &str,
+) -> Result<(), FsStoreError> {
+    let record = upload.part_record(part);
+    let temp = upload.dir.join(format!(
+        "{part}{PART_SUFFIX}.{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&temp, format!("{size}\n{etag}\n"))
+        .and_then(|()| std::fs::rename(&temp, &record))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            FsStoreError::io("recording part", &record, e)
+        })
+}
+
+/// Forgets part `part` (before its bytes are overwritten).
+pub(crate) fn forget_part(upload: &OpenUpload, part: u32) -> Result<(), FsStoreError> {
+    let record = upload.part_record(part);
+    match std::fs::remove_file(&record) {
+        Ok(()) => Ok(()),
+        Err(e) if is_absent(&e) => Ok(()),
+        Err(e) => Err(FsStoreError::io("removing", record, e)),
+    }
+}
+
+/// The parts of `upload` received whole, by part number.
+pub(crate) fn parts(upload: &OpenUpload) -> Result<Vec<UploadedPart>, FsStoreError> {
+    let entries =
+        std::fs::read_dir(&upload.dir).map_err(|e| FsStoreError::io("listing", &upload.dir, e))?;
+    let mut parts = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(number) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(PART_SUFFIX))
+            .and_then(|n| n.parse::<i64>().ok())
+            .and_then(|n| PartNumber::parse(n).ok())
+        else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue; // removed meanwhile: being uploaded again
+        };
+        let mut lines = text.lines();
+        if let (Some(Ok(size)), Some(etag)) = (lines.next().map(str::parse), lines.next()) {
+            parts.push(UploadedPart {
+                part_number: number,
+                size,
+                etag: Some(etag.to_owned()),
+            });
+        }
+    }
+    parts.sort_by_key(|p| p.part_number);
+    Ok(parts)
+}
+
+/// Why the parts named cannot complete the upload.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Refusal {
+    /// A part is missing, has another entity tag, or has the wrong size.
+    #[error("{0}")]
+    Parts(String),
+    /// The disk failed.
+    #[error(transparent)]
+    Store(#[from] FsStoreError),
+}
+
+/// Checks `named` against the parts `upload` holds; returns the object's size.
+pub(crate) fn check(upload: &OpenUpload, named: &[CompletedPart]) -> Result<u64, Refusal> {
+    let held = parts(upload)?;
+    let mut total = 0_u64;
+    for (index, part) in named.iter().enumerate() {
+        let number = part.part_number.get();
+        let Some(stored) = held.iter().find(|p| p.part_number == part.part_number) else {
+            return Err(Refusal::Parts(format!("part {number} was not uploaded")));
+        };
+        if stored.etag.as_deref() != Some(part.etag.as_str()) {
+            return Err(Refusal::Parts(format!(
+                "part {number} has another etag than the one named"
+            )));
+        }
+        let last = index + 1 == named.len();
+        if upload.offset(number) != total
+            || (!last && stored.size != upload.part_size)
+            || stored.size > upload.part_size
+        {
+            return Err(Refusal::Parts(format!(
+                "part {number} must hold {} bytes",
+                upload.part_size
+            )));
+        }
+        total += stored.size;
+    }
+    Ok(total)
+}
+
+/// Cuts the data file to `size` (a part sent again shorter leaves nothing behind),
+/// reads it through SHA-256 and flushes it; returns the file and its digest.
+pub(crate) fn seal(
+    upload: &OpenUpload,
+    size: u64,
+) -> Result<(std::fs::File, Checksum), FsStoreError> {
+    let path = upload.data_path();
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| FsStoreError::io("opening", &path, e))?;
+    file.set_len(size)
+        .map_err(|e| FsStoreError::io("truncating", &path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0_u8; 4 * 1024 * 1024];
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => hasher.update(&buffer[..read]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(FsStoreError::io("reading", &path, e)),
+        }
+    }
+    file.sync_all()
+        .map_err(|e| FsStoreError::io("flushing", &path, e))?;
+    Ok((file, Checksum::from_digest(&hasher.finalize().into())))
+}
+
+/// Removes the upload's directory and all in it; a missing one is fine.
+pub(crate) fn remove(dir: &Path) -> Result<(), FsStoreError> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if is_absent(&e) => Ok(()),
+        Err(e) => Err(FsStoreError::io("removing", dir, e)),
+    }
+}
+
+/// Whether `name` (an entry of `.uploads/`) is an upload in parts, which the startup
+/// cleanup of single uploads leaves to the sweeper.
+pub(crate) fn is_upload_dir(name: &str) -> bool {
+    name.starts_with(DIR_PREFIX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_ids_this_store_makes_name_a_directory() {
+        let uploads = Path::new("/data/.uploads");
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            upload_dir(uploads, id),
+            Some(uploads.join(format!("parts-{id}")))
+        );
+        for bad in [
+            "",
+            "../x",
+            "0123456789ABCDEF0123456789ABCDEF",
+            &format!("{id}0"),
+        ] {
+            assert_eq!(upload_dir(uploads, bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn parts_are_checked_against_their_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = start(dir.path(), "releases/k", 4).unwrap();
+        assert!(
+            open(dir.path(), id.as_str(), "releases/other")
+                .unwrap()
+                .is_none()
+        );
+        let upload = open(dir.path(), id.as_str(), "releases/k")
+            .unwrap()
+            .unwrap();
+        record_part(&upload, 1, 4, "\"a\"").unwrap();
+        record_part(&upload, 2, 3, "\"b\"").unwrap();
+        let named = |etags: [&str; 2]| -> Vec<CompletedPart> {
+            etags
+                .iter()
+                .enumerate()
+                .map(|(i, etag)| CompletedPart {
+                    part_number: PartNumber::parse(i as i64 + 1).unwrap(),
+                    etag: (*etag).to_owned(),
+                })
+                .collect()
+        };
+        assert_eq!(check(&upload, &named(["\"a\"", "\"b\""])).unwrap(), 7);
+        assert!(matches!(
+            check(&upload, &named(["\"a\"", "\"x\""])),
+            Err(Refusal::Parts(_))
+        ));
+        record_part(&upload, 1, 3, "\"a\"").unwrap();
+        assert!(
+            matches!(
+                check(&upload, &named(["\"a\"", "\"b\""])),
+                Err(Refusal::Parts(_))
+            ),
+            "a short part other than the last"
+        );
+        remove(&upload.dir).unwrap();
+        assert!(
+            open(dir.path(), id.as_str(), "releases/k")
+                .unwrap()
+                .is_none()
+        );
+    }
+}

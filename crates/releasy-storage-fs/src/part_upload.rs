@@ -1,0 +1,152 @@
+//! Receiving one part of an upload in parts: the body is streamed into the upload's
+//! data file at the part's offset, flushed, and only then recorded with a fresh entity
+//! tag. A part sent again is forgotten before its bytes are overwritten, so a record
+//! always describes bytes that arrived whole.
+
+use std::collections::HashSet;
+use std::os::unix::fs::FileExt as _;
+use std::sync::{Arc, Mutex};
+
+use actix_web::web::{self, Bytes};
+use futures_util::StreamExt;
+
+use crate::error::FsStoreError;
+use crate::multipart::{self, OpenUpload};
+use crate::store::blocking;
+use crate::upload::UploadError;
+
+/// Bytes gathered from the network before they are written out in one blocking task.
+const WRITE_BATCH_BYTES: usize = 512 * 1024;
+
+/// The parts (and completions, as part 0) in progress in this process: a part is
+/// received by one request at a time, and not while its upload is being completed.
+#[derive(Debug, Default)]
+pub(crate) struct PartLocks(Mutex<HashSet<(String, u32)>>);
+
+/// A held lock, released when dropped.
+#[derive(Debug)]
+pub(crate) struct PartLock {
+    locks: Arc<PartLocks>,
+    entry: (String, u32),
+}
+
+impl PartLocks {
+    fn set(&self) -> std::sync::MutexGuard<'_, HashSet<(String, u32)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Locks part `part` of `upload` unless it, or the upload's completion, is held.
+    pub(crate) fn part(self: &Arc<Self>, upload: &str, part: u32) -> Option<PartLock> {
+        let mut set = self.set();
+        if set.contains(&(upload.to_owned(), 0)) {
+            return None;
+        }
+        let entry = (upload.to_owned(), part);
+        set.insert(entry.clone()).then(|| PartLock {
+            locks: Arc::clone(self),
+            entry,
+        })
+    }
+
+    /// Locks the completion of `upload` unless any of its parts is being received.
+    pub(crate) fn completion(self: &Arc<Self>, upload: &str) -> Option<PartLock> {
+        let mut set = self.set();
+        if set.iter().any(|(id, _)| id == upload) {
+            return None;
+        }
+        let entry = (upload.to_owned(), 0);
+        set.insert(entry.clone());
+        Some(PartLock {
+            locks: Arc::clone(self),
+            entry,
+        })
+    }
+}
+
+impl Drop for PartLock {
+    fn drop(&mut self) {
+        self.locks.set().remove(&self.entry);
+    }
+}
+
+/// Stores the body as part `part` of `upload`; returns its entity tag. The part may hold
+/// at most the upload's part size.
+///
+/// # Errors
+/// [`UploadError`]; the part is then not recorded (and must be sent again).
+pub(crate) async fn receive_part(
+    upload: OpenUpload,
+    part: u32,
+    declared_size: Option<u64>,
+    mut payload: web::Payload,
+) -> Result<String, UploadError> {
+    let limit = upload.part_size;
+    if declared_size.is_some_and(|size| size > limit) {
+        return Err(UploadError::TooLarge(limit));
+    }
+    let upload = Arc::new(upload);
+    let opened = Arc::clone(&upload);
+    let file = blocking(move || {
+        multipart::forget_part(&opened, part)?;
+        let path = opened.data_path();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| FsStoreError::io("opening", path, e))
+    })
+    .await?;
+    let file = Arc::new(file);
+    let start = upload.offset(part);
+    let mut written = 0_u64;
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batched = 0_usize;
+    loop {
+        let chunk = payload.next().await;
+        let end = chunk.is_none();
+        if let Some(chunk) = chunk {
+            let chunk = chunk.map_err(UploadError::Interrupted)?;
+            if written + (batched + chunk.len()) as u64 > limit {
+                return Err(UploadError::TooLarge(limit));
+            }
+            batched += chunk.len();
+            batch.push(chunk);
+        }
+        if batched >= WRITE_BATCH_BYTES || (end && batched > 0) {
+            let (file, upload) = (Arc::clone(&file), Arc::clone(&upload));
+            let at = start + written;
+            let bytes = std::mem::take(&mut batch);
+            blocking(move || write_batch(&file, &upload, at, &bytes)).await?;
+            written += batched as u64;
+            batched = 0;
+        }
+        if end {
+            break;
+        }
+    }
+    let etag = format!("\"{}\"", uuid::Uuid::new_v4().simple());
+    let recorded = etag.clone();
+    blocking(move || {
+        file.sync_data()
+            .map_err(|e| FsStoreError::io("flushing", upload.data_path(), e))?;
+        multipart::record_part(&upload, part, written, &recorded)
+    })
+    .await?;
+    Ok(etag)
+}
+
+/// Writes `batch` at `at` in the data file.
+fn write_batch(
+    file: &std::fs::File,
+    upload: &OpenUpload,
+    mut at: u64,
+    batch: &[Bytes],
+) -> Result<(), FsStoreError> {
+    for chunk in batch {
+        file.write_all_at(chunk, at)
+            .map_err(|e| FsStoreError::io("writing", upload.data_path(), e))?;
+        at += chunk.len() as u64;
+    }
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! `ListParts`, which rust-s3 does not offer: a `GET ?uploadId=` presigned by rust-s3
+//! (so signed exactly as its other requests), sent with reqwest, its XML read with
+//! quick-xml, page after page.
+
+use std::collections::HashMap;
+
+use releasy_domain::artifact::{PartNumber, UploadId, UploadedPart};
+use releasy_domain::ports::StoreError;
+use s3::Bucket;
+use serde::Deserialize;
+
+/// How long the presigned `ListParts` request stays valid: it is sent at once.
+const LIST_EXPIRES_SECONDS: u32 = 60;
+
+/// One page of S3's `ListPartsResult`.
+#[derive(Debug, Deserialize)]
+struct ListPartsResult {
+    #[serde(rename = "IsTruncated", default)]
+    is_truncated: bool,
+    #[serde(rename = "NextPartNumberMarker", default)]
+    next_part_number_marker: Option<u32>,
+    #[serde(rename = "Part", default)]
+    parts: Vec<PartXml>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PartXml {
+    #[serde(rename = "PartNumber")]
+    part_number: i64,
+    #[serde(rename = "ETag", default)]
+    etag: Option<String>,
+    #[serde(rename = "Size")]
+    size: u64,
+}
+
+/// Every part S3 holds for `upload` of `key`, by part number, or `None` when S3 knows
+/// no such upload (`404 NoSuchUpload`).
+pub(crate) async fn list_parts(
+    bucket: &Bucket,
+    client: &reqwest::Client,
+    key: &str,
+    upload: &UploadId,
+) -> Result<Option<Vec<UploadedPart>>, StoreError> {
+    let mut parts = Vec::new();
+    let mut marker: Option<u32> = None;
+    loop {
+        let mut queries = HashMap::from([("uploadId".to_owned(), upload.as_str().to_owned())]);
+        if let Some(marker) = marker {
+            queries.insert("part-number-marker".to_owned(), marker.to_string());
+        }
+        let url = bucket
+            .presign_get(key, LIST_EXPIRES_SECONDS, Some(queries))
+            .await
+            .map_err(crate::store::store_error)?;
+        let response = client.get(url).send().await.map_err(request_error)?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let body = response.text().await.map_err(request_error)?;
+        if !status.is_success() {
+            return Err(StoreError::Internal(
+                format!("ListParts answered {status}: {}", snippet(&body)).into(),
+            ));
+        }
+        let page: ListPartsResult =
+            quick_xml::de::from_str(&body).map_err(|e| StoreError::Internal(Box::new(e)))?;
+        for part in page.parts {
+            let part_number = PartNumber::parse(part.part_number)
+                .map_err(|e| StoreError::Internal(Box::new(e)))?;
+            parts.push(UploadedPart {
+                part_number,
+                size: part.size,
+                etag: part.etag.filter(|etag| !etag.is_empty()),
+            });
+        }
+        match (page.is_truncated, page.next_part_number_marker) {
+            (true, Some(next)) if Some(next) != marker => marker = Some(next),
+            _ => break,
+        }
+    }
+    parts.sort_by_key(|p| p.part_number);
+    parts.dedup_by_key(|p| p.part_number);
+    Ok(Some(parts))
+}
+
+/// A transport failure, without the URL (it carries a signature).
+fn request_error(error: reqwest::Error) -> StoreError {
+    let unavailable = error.is_connect() || error.is_timeout() || error.is_request();
+    let error = error.without_url();
+    if unavailable {
+        StoreError::Unavailable(Box::new(error))
+    } else {
+        StoreError::Internal(Box::new(error))
+    }
+}
+
+/// The start of an error body, for the log.
+fn snippet(body: &str) -> &str {
+    let end = body
+        .char_indices()
+        .nth(300)
+        .map_or(body.len(), |(index, _)| index);
+    &body[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_s3_list_parts_results() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Bucket>b</Bucket><Key>k</Key><UploadId>u</UploadId>
+  <PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>2</NextPartNumberMarker>
+  <MaxParts>1000</MaxParts><IsTruncated>true</IsTruncated>
+  <Part><PartNumber>1</PartNumber><LastModified>2026-12-03T00:00:00.000Z</LastModified>
+    <ETag>"a1"</ETag><Size>5242880</Size></Part>
+  <Part><PartNumber>2</PartNumber><ETag>"b2"</ETag><Size>7</Size></Part>
+</ListPartsResult>"#;
+        let page: ListPartsResult = quick_xml::de::from_str(xml).unwrap();
+        assert!(page.is_truncated);
+        assert_eq!(page.next_part_number_marker, Some(2));
+        assert_eq!(page.parts.len(), 2);
+        assert_eq!(page.parts[0].etag.as_deref(), Some("\"a1\""));
+        assert_eq!(page.parts[1].size, 7);
+        let empty: ListPartsResult = quick_xml::de::from_str(
+            "<ListPartsResult><IsTruncated>false</IsTruncated></ListPartsResult>",
+        )
+        .unwrap();
+        assert!(empty.parts.is_empty());
+    }
+}
