@@ -57,8 +57,9 @@ pub enum ReleaseCommand {
 /// `releasy artifact ...`.
 #[derive(Debug, Subcommand)]
 pub enum ArtifactCommand {
-    /// Upload files to a release: presign, streamed PUT, register with sha256 and size.
-    /// Safe to re-run: files already registered are skipped.
+    /// Upload files to a release: presign, streamed PUT (in parts above the server's
+    /// part size), register with sha256 and size. Safe to re-run: files already
+    /// registered are skipped, and an interrupted upload in parts resumes.
     Upload {
         /// Release id, or PRODUCT@VERSION
         release: String,
@@ -68,6 +69,9 @@ pub enum ArtifactCommand {
         /// Platform of every file, such as linux-x86_64
         #[arg(long)]
         platform: String,
+        /// Parts of a large file sent at once
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+        parallel: u16,
     },
 }
 
@@ -75,8 +79,10 @@ pub enum ArtifactCommand {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Each FILE may name its platform after a colon: dist/app.tar.gz:linux-x86_64.
-Files without one take --platform. Re-running the same command after a failure is
-safe: an existing release is reused, files already registered are skipped, and the
+Files without one take --platform. Files larger than the server's part size (64 MiB by
+default) are uploaded in parts, --parallel at a time. Re-running the same command after
+a failure is safe: an existing release is reused, files already registered are skipped,
+an interrupted upload in parts sends only the parts the server lacks, and the
 idempotency keys sent are derived from the product, version, platform, file name and
 sha256, so nothing is created twice. A release that is already published is success.")]
 pub struct PublishArgs {
@@ -92,6 +98,9 @@ pub struct PublishArgs {
     /// Upload but leave the release a draft
     #[arg(long)]
     pub no_publish: bool,
+    /// Parts of a large file sent at once
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub parallel: u16,
     /// Files to upload, as FILE or FILE:PLATFORM
     #[arg(required = true, value_name = "FILE[:PLATFORM]")]
     pub files: Vec<String>,

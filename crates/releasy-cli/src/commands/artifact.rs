@@ -18,6 +18,7 @@ pub async fn run(ctx: &Context, command: ArtifactCommand) -> Result<(), CliError
         release,
         files,
         platform,
+        parallel,
     } = command;
     let platform = platform.trim().to_owned();
     if platform.is_empty() {
@@ -30,7 +31,14 @@ pub async fn run(ctx: &Context, command: ArtifactCommand) -> Result<(), CliError
         local.push(LocalFile::hash(path, &platform, ctx.progress).await?);
     }
     check_distinct(&local)?;
-    let outcomes = upload_all(&client, &release, &local, ctx.progress).await?;
+    let outcomes = upload_all(
+        &client,
+        &release,
+        &local,
+        ctx.progress,
+        usize::from(parallel),
+    )
+    .await?;
     let value = json!({ "release_id": release.id, "artifacts": outcomes });
     ctx.output.emit(&value, || outcomes_table(&outcomes));
     Ok(())

@@ -60,7 +60,14 @@ pub async fn run(ctx: &Context, args: PublishArgs) -> Result<(), CliError> {
         if created { "created" } else { "reusing" },
         release.id
     ));
-    let artifacts = upload_all(&client, &release, &files, ctx.progress).await?;
+    let artifacts = upload_all(
+        &client,
+        &release,
+        &files,
+        ctx.progress,
+        usize::from(args.parallel),
+    )
+    .await?;
     let published = if args.no_publish {
         Published::Skipped
     } else {

@@ -10,7 +10,10 @@ mod error;
 mod keys;
 mod releases;
 
-pub use artifacts::{Artifact, PresignRequest, PresignResponse, RegisterRequest};
+pub use artifacts::{
+    Artifact, CompletedPart, Multipart, PresignRequest, PresignResponse, RegisterRequest,
+    UploadState,
+};
 pub use audit::AuditEventList;
 pub use customers::{CreateCustomer, Customer, CustomerList, UpdateCustomer};
 pub use downloads::{TokenRequest, TokenResponse};

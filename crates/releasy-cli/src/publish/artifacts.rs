@@ -4,8 +4,11 @@ use serde::Serialize;
 
 use super::files::LocalFile;
 use super::keys;
+use super::parts::upload_parts;
 use crate::api::{ApiClient, ApiError};
-use crate::dto::{Artifact, PresignRequest, PresignResponse, RegisterRequest, Release};
+use crate::dto::{
+    Artifact, CompletedPart, PresignRequest, PresignResponse, RegisterRequest, Release, UploadState,
+};
 use crate::error::CliError;
 use crate::output::now;
 use crate::transfer::{Progress, ProgressMode, put_file};
@@ -42,6 +45,8 @@ pub struct ArtifactOutcome {
     pub object_key: String,
     /// What was done.
     pub result: UploadResult,
+    /// Bytes sent by this run (less than `size` when an upload in parts resumed).
+    pub sent_bytes: u64,
 }
 
 impl ArtifactOutcome {
@@ -50,6 +55,7 @@ impl ArtifactOutcome {
         artifact_id: String,
         object_key: String,
         result: UploadResult,
+        sent_bytes: u64,
     ) -> Self {
         Self {
             file: file.path.display().to_string(),
@@ -60,12 +66,14 @@ impl ArtifactOutcome {
             artifact_id,
             object_key,
             result,
+            sent_bytes,
         }
     }
 }
 
 /// Uploads and registers each of `files` to `release` (whose `artifacts` must be
-/// listed), in order, skipping files the release already has.
+/// listed), in order, skipping files the release already has. Files the server wants
+/// in parts go up `parallel` parts at a time, resuming an upload an earlier run began.
 ///
 /// # Errors
 /// [`CliError::Conflict`] when the release holds a file of the same name and platform
@@ -75,6 +83,7 @@ pub async fn upload_all(
     release: &Release,
     files: &[LocalFile],
     mode: ProgressMode,
+    parallel: usize,
 ) -> Result<Vec<ArtifactOutcome>, CliError> {
     let existing = release.artifacts.as_deref().unwrap_or_default();
     let mut outcomes = Vec::with_capacity(files.len());
@@ -93,6 +102,7 @@ pub async fn upload_all(
                 found.id.clone(),
                 found.object_key.clone(),
                 UploadResult::AlreadyRegistered,
+                0,
             )
         } else if let Some(other) = same_slot.first() {
             return Err(CliError::Conflict(format!(
@@ -101,7 +111,7 @@ pub async fn upload_all(
                 release.product, release.version, file.platform, other.checksum, file.sha256
             )));
         } else {
-            upload_one(client, release, file, mode).await?
+            upload_one(client, release, file, mode, parallel).await?
         };
         outcomes.push(outcome);
     }
@@ -113,35 +123,40 @@ async fn upload_one(
     release: &Release,
     file: &LocalFile,
     mode: ProgressMode,
+    parallel: usize,
 ) -> Result<ArtifactOutcome, CliError> {
-    let presigned = presign(client, release, file).await?;
-    let progress = Progress::start(mode, format!("upload {}", file.file_name), file.size, 0);
-    let sent = put_file(
-        client.storage(),
-        &presigned.upload_url,
-        &file.path,
-        file.size,
-        &progress,
-    )
-    .await
-    .inspect_err(|_| progress.abandon())?;
-    progress.finish();
-    if sent != file.sha256 {
-        return Err(CliError::FileChanged {
-            path: file.path.clone(),
-        });
-    }
+    let Presigned { upload, held } = presign(client, release, file).await?;
+    let (parts, sent_bytes) = match (&upload.multipart, &upload.upload_url) {
+        (Some(plan), _) => {
+            let held_bytes = held.iter().map(|(_, size)| size).sum();
+            let held = held.into_iter().map(|(part, _)| part).collect();
+            let sent = upload_parts(client, file, plan, held, held_bytes, parallel, mode).await?;
+            (Some(sent.parts), sent.sent_bytes)
+        }
+        (None, Some(url)) => {
+            put_whole(client, url, file, mode).await?;
+            (None, file.size)
+        }
+        (None, None) => {
+            return Err(ApiError::Unexpected {
+                status: 200,
+                detail: "the presign answer has neither an upload URL nor parts".to_owned(),
+            }
+            .into());
+        }
+    };
     let size = file.size.to_string();
     let key = keys::derive(
         "register",
-        &[&release.id, &presigned.artifact_id, &file.sha256, &size],
+        &[&release.id, &upload.artifact_id, &file.sha256, &size],
     );
     let body = RegisterRequest {
-        artifact_id: presigned.artifact_id.clone(),
-        object_key: presigned.object_key.clone(),
+        artifact_id: upload.artifact_id.clone(),
+        object_key: upload.object_key.clone(),
         checksum: file.sha256.clone(),
         size: file.size,
         platform: file.platform.clone(),
+        parts,
     };
     let path = format!("/v1/releases/{}/artifacts", release.id);
     let result = match client.post::<_, Artifact>(&path, &body, Some(&key)).await {
@@ -151,25 +166,65 @@ async fn upload_one(
         Err(ApiError::Status {
             status: 409, code, ..
         }) if code == "conflict" => UploadResult::AlreadyRegistered,
+        // The joined parts are not the file hashed at the start: it changed meanwhile.
+        Err(ApiError::Status {
+            status: 400,
+            message,
+            ..
+        }) if message == "checksum does not match the stored object" => {
+            return Err(CliError::FileChanged {
+                path: file.path.clone(),
+            });
+        }
         Err(e) => return Err(e.into()),
     };
     Ok(ArtifactOutcome::new(
         file,
-        presigned.artifact_id,
-        presigned.object_key,
+        upload.artifact_id,
+        upload.object_key,
         result,
+        sent_bytes,
     ))
+}
+
+/// One streamed `PUT` of the whole file, checking that it is still the file hashed.
+async fn put_whole(
+    client: &ApiClient,
+    url: &str,
+    file: &LocalFile,
+    mode: ProgressMode,
+) -> Result<(), CliError> {
+    let progress = Progress::start(mode, format!("upload {}", file.file_name), file.size, 0);
+    let sent = put_file(client.storage(), url, &file.path, file.size, &progress)
+        .await
+        .inspect_err(|_| progress.abandon())?;
+    progress.finish();
+    if sent != file.sha256 {
+        return Err(CliError::FileChanged {
+            path: file.path.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// A presign answer, and for an upload in parts the parts (with their sizes) the
+/// server already holds.
+struct Presigned {
+    upload: PresignResponse,
+    held: Vec<(CompletedPart, u64)>,
 }
 
 /// A presigned upload for `file`, with an idempotency key derived from the release,
 /// platform, name and digest: a re-run gets the same artifact id back, unless that
 /// answer's URL has expired, in which case the next key in a chain (the same on every
-/// run) gives a fresh one.
+/// run) gives a fresh one. A replayed upload in parts is resumed from its state on the
+/// server (fresh URLs for the missing parts), or, when it is gone (aborted, swept),
+/// replaced by the next key's.
 async fn presign(
     client: &ApiClient,
     release: &Release,
     file: &LocalFile,
-) -> Result<PresignResponse, CliError> {
+) -> Result<Presigned, CliError> {
     let size = file.size.to_string();
     let parts = [
         release.id.as_str(),
@@ -182,14 +237,27 @@ async fn presign(
     let body = PresignRequest {
         filename: file.file_name.clone(),
         platform: file.platform.clone(),
+        size: file.size,
+        checksum: file.sha256.clone(),
     };
     let path = format!("/v1/releases/{}/artifacts/presign", release.id);
     for _ in 0..50 {
         let answer = client
             .post::<_, PresignResponse>(&path, &body, Some(&key))
             .await?;
-        if !answer.replayed || answer.body.expires_at > now() + EXPIRY_MARGIN_SECONDS {
-            return Ok(answer.body);
+        let fresh = Presigned {
+            upload: answer.body.clone(),
+            held: Vec::new(),
+        };
+        if !answer.replayed {
+            return Ok(fresh);
+        }
+        if answer.body.multipart.is_some() {
+            if let Some(resumed) = resume(client, release, answer.body.clone()).await? {
+                return Ok(resumed);
+            }
+        } else if answer.body.expires_at > now() + EXPIRY_MARGIN_SECONDS {
+            return Ok(fresh);
         }
         let mut chained = parts.to_vec();
         chained.extend(["after", answer.body.artifact_id.as_str()]);
@@ -200,4 +268,47 @@ async fn presign(
         detail: "every presigned upload URL has already expired".to_owned(),
     }
     .into())
+}
+
+/// The replayed upload in parts `upload` as the server holds it now: the parts it has
+/// (with an ETag to name them by) and fresh URLs for the rest; `None` when it is gone.
+async fn resume(
+    client: &ApiClient,
+    release: &Release,
+    mut upload: PresignResponse,
+) -> Result<Option<Presigned>, CliError> {
+    let path = format!(
+        "/v1/releases/{}/artifacts/{}/upload",
+        release.id, upload.artifact_id
+    );
+    let state: UploadState = match client.get(&path, &[]).await {
+        Ok(state) => state,
+        Err(ApiError::Status { status: 404, .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(missing) = state.multipart else {
+        return Ok(None);
+    };
+    let held = state
+        .uploaded_parts
+        .into_iter()
+        .filter(|part| {
+            !missing
+                .parts
+                .iter()
+                .any(|m| m.part_number == part.part_number)
+        })
+        .filter_map(|part| {
+            let etag = part.etag?;
+            Some((
+                CompletedPart {
+                    part_number: part.part_number,
+                    etag,
+                },
+                part.size,
+            ))
+        })
+        .collect();
+    upload.multipart = Some(missing);
+    Ok(Some(Presigned { upload, held }))
 }

@@ -10,6 +10,7 @@
 mod artifacts;
 mod files;
 mod keys;
+mod parts;
 mod release;
 
 pub use artifacts::{ArtifactOutcome, UploadResult, upload_all};

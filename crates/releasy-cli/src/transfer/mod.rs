@@ -10,4 +10,4 @@ mod upload;
 pub use download::{Fetch, fetch};
 pub use hash::{CHUNK, hash_file, hex};
 pub use progress::{Progress, ProgressMode};
-pub use upload::put_file;
+pub use upload::{put_file, put_part};

@@ -1,10 +1,12 @@
-//! A streamed `PUT` of a file to a presigned URL, hashing the bytes as they go.
+//! Streamed `PUT`s to presigned URLs: a whole file, hashing the bytes as they go, or
+//! one part of it.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use tokio_util::io::ReaderStream;
 
 use super::{CHUNK, Progress, hex};
@@ -69,4 +71,59 @@ pub async fn put_file(
         });
     }
     Ok(hex(tally.hasher))
+}
+
+/// Uploads bytes `offset..offset + len` of `path` to the part URL `upload_url` with a
+/// `Content-Length`, and returns the `ETag` the store answered with.
+///
+/// # Errors
+/// As [`put_file`]; an answer without an `ETag` is [`ApiError::Unexpected`].
+pub async fn put_part(
+    http: &reqwest::Client,
+    upload_url: &str,
+    path: &Path,
+    offset: u64,
+    len: u64,
+    progress: &Progress,
+) -> Result<String, CliError> {
+    let url = reqwest::Url::parse(upload_url).map_err(|e| ApiError::Unexpected {
+        status: 200,
+        detail: format!("a part URL is not a URL: {e}"),
+    })?;
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| CliError::io(path, e))?;
+    file.seek(std::io::SeekFrom::Start(offset))
+        .await
+        .map_err(|e| CliError::io(path, e))?;
+    let counted = {
+        let progress = progress.clone();
+        ReaderStream::with_capacity(file.take(len), CHUNK).inspect(move |chunk| {
+            if let Ok(bytes) = chunk {
+                progress.advance(bytes.len() as u64);
+            }
+        })
+    };
+    let response = http
+        .put(url.clone())
+        .header(reqwest::header::CONTENT_LENGTH, len)
+        .body(reqwest::Body::wrap_stream(counted))
+        .send()
+        .await
+        .map_err(|e| ApiError::network(&url, e))?;
+    if !response.status().is_success() {
+        return Err(ApiError::from_response(response).await.into());
+    }
+    response
+        .headers()
+        .get(reqwest::header::ETAG)
+        .and_then(|etag| etag.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::Unexpected {
+                status: response.status().as_u16(),
+                detail: "the store answered a part upload without an ETag".to_owned(),
+            }
+            .into()
+        })
 }

@@ -57,17 +57,27 @@ impl TestServer {
 
     /// A server on `backend` keeping artifacts in `storage`.
     pub async fn start_on(backend: Backend, storage: Storage) -> Self {
-        Self::start_with(backend, storage, None).await
+        Self::start_with(backend, storage, None, &[]).await
+    }
+
+    /// A server on SQLite keeping artifacts in `storage`, with `settings` added.
+    pub async fn start_with_settings(storage: Storage, settings: &[(&str, &str)]) -> Self {
+        Self::start_with(Backend::Sqlite, storage, None, settings).await
     }
 
     /// A server on SQLite keeping artifacts in `storage`, reached (by the CLI and by
     /// every link it hands out) through a [`CuttingProxy`] that breaks the first
     /// answer longer than `cut_after` bytes.
     pub async fn start_behind_cutting_proxy(storage: Storage, cut_after: usize) -> Self {
-        Self::start_with(Backend::Sqlite, storage, Some(cut_after)).await
+        Self::start_with(Backend::Sqlite, storage, Some(cut_after), &[]).await
     }
 
-    async fn start_with(backend: Backend, storage: Storage, cut_after: Option<usize>) -> Self {
+    async fn start_with(
+        backend: Backend,
+        storage: Storage,
+        cut_after: Option<usize>,
+        settings: &[(&str, &str)],
+    ) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let (database_url, database) = match backend {
             Backend::Sqlite => {
@@ -118,6 +128,11 @@ impl TestServer {
                 Some(s3)
             }
         };
+        env.extend(
+            settings
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let settings = Settings::load(None, Some(env)).expect("test settings");
         let running = server::start_on(settings, listener)
             .await
@@ -159,6 +174,13 @@ impl TestServer {
         self.s3
             .is_none()
             .then(|| self.data_dir.path().join("objects").join(object_key))
+    }
+
+    /// Where the embedded store keeps uploads in progress, or `None` on S3.
+    pub fn embedded_uploads_dir(&self) -> Option<PathBuf> {
+        self.s3
+            .is_none()
+            .then(|| self.data_dir.path().join("objects").join(".uploads"))
     }
 
     /// A path in the CLI's working directory.

@@ -9,4 +9,5 @@ mod download;
 mod errors;
 mod helpers;
 mod operator;
+mod parts;
 mod publish;

@@ -14,7 +14,9 @@ pub struct UploadState {
     pub upload: PendingUpload,
     /// For an upload in parts: the parts the store holds whole (of the planned size).
     pub uploaded_parts: Vec<UploadedPart>,
-    /// For an upload in parts: fresh URLs for every part still missing.
+    /// For an upload in parts: fresh URLs for every part still missing, and for every
+    /// part whose entity tag the store did not report (it could not be named at
+    /// registration, so it is sent again).
     pub missing_parts: Vec<PresignedPart>,
     /// For a single upload: a fresh URL for it.
     pub upload_url: Option<PresignedUrl>,
@@ -85,8 +87,12 @@ impl ArtifactService {
         let (uploaded_parts, _wrong_size): (Vec<_>, Vec<_>) = listed
             .into_iter()
             .partition(|part| Some(part.size) == planned_part_size(multipart, total, part));
-        let missing = (1..=multipart.part_count)
-            .filter(|n| !uploaded_parts.iter().any(|p| p.part_number.get() == *n));
+        let nameable = |n: u32| {
+            uploaded_parts
+                .iter()
+                .any(|p| p.part_number.get() == n && p.etag.is_some())
+        };
+        let missing = (1..=multipart.part_count).filter(|n| !nameable(*n));
         let missing_parts = self
             .presign_parts(&upload.object_key, multipart, missing)
             .await?;

@@ -177,21 +177,31 @@ async fn an_interrupted_upload_in_parts_resumes_and_registers(backend: Backend, 
         })
         .collect();
     assert_eq!(uploaded, [(1, PART as u64), (3, 1000)], "{state}");
-    if storage != Storage::S3 {
-        // s3s-fs does not report ETags when listing parts; S3, moto and the embedded
-        // store do.
+    let offered: Vec<u64> = state["multipart"]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["part_number"].as_u64().unwrap())
+        .collect();
+    let (one, three) = if storage == Storage::S3 {
+        // s3s-fs does not report ETags when listing parts (S3, moto and the embedded
+        // store do), so the parts it holds cannot be named: they are offered again.
+        assert_eq!(state["uploaded_parts"][0]["etag"], Value::Null);
+        assert_eq!(offered, [1, 2, 3], "{state}");
+        let again = &state["multipart"];
+        (
+            Upload::put_part(&app, &Upload::part_url(again, 1), &bytes, 1).await,
+            Upload::put_part(&app, &Upload::part_url(again, 3), &bytes, 3).await,
+        )
+    } else {
         assert_eq!(state["uploaded_parts"][0]["etag"], one.as_str());
-    }
-    let missing = state["multipart"]["parts"].as_array().unwrap();
-    assert_eq!(
-        missing.len(),
-        1,
-        "only the missing part is offered: {state}"
-    );
-    assert_eq!(missing[0]["part_number"], 2);
+        assert_eq!(offered, [2], "only the missing part is offered: {state}");
+        (one, three)
+    };
 
-    // The resumed client sends part 2 alone and registers.
-    let two = Upload::put_part(&app, missing[0]["upload_url"].as_str().unwrap(), &bytes, 2).await;
+    // The resumed client sends what is missing and registers.
+    let url = Upload::part_url(&state["multipart"], 2);
+    let two = Upload::put_part(&app, &url, &bytes, 2).await;
     let registered = ok_json(
         upload
             .register(&app, &bytes, Some(vec![(1, one), (2, two), (3, three)]))
