@@ -33,10 +33,6 @@ pub async fn put_file(
     size: u64,
     progress: &Progress,
 ) -> Result<String, CliError> {
-    let url = reqwest::Url::parse(upload_url).map_err(|e| ApiError::Unexpected {
-        status: 200,
-        detail: format!("the upload URL is not a URL: {e}"),
-    })?;
     let file = tokio::fs::File::open(path)
         .await
         .map_err(|e| CliError::io(path, e))?;
@@ -54,16 +50,7 @@ pub async fn put_file(
             chunk
         })
     };
-    let response = http
-        .put(url.clone())
-        .header(reqwest::header::CONTENT_LENGTH, size)
-        .body(reqwest::Body::wrap_stream(counted))
-        .send()
-        .await
-        .map_err(|e| ApiError::network(&url, e))?;
-    if !response.status().is_success() {
-        return Err(ApiError::from_response(response).await.into());
-    }
+    put(http, upload_url, size, reqwest::Body::wrap_stream(counted)).await?;
     let tally = std::mem::take(&mut *tally.lock().unwrap_or_else(PoisonError::into_inner));
     if tally.bytes != size {
         return Err(CliError::FileChanged {
@@ -86,10 +73,6 @@ pub async fn put_part(
     len: u64,
     progress: &Progress,
 ) -> Result<String, CliError> {
-    let url = reqwest::Url::parse(upload_url).map_err(|e| ApiError::Unexpected {
-        status: 200,
-        detail: format!("a part URL is not a URL: {e}"),
-    })?;
     let mut file = tokio::fs::File::open(path)
         .await
         .map_err(|e| CliError::io(path, e))?;
@@ -104,16 +87,7 @@ pub async fn put_part(
             }
         })
     };
-    let response = http
-        .put(url.clone())
-        .header(reqwest::header::CONTENT_LENGTH, len)
-        .body(reqwest::Body::wrap_stream(counted))
-        .send()
-        .await
-        .map_err(|e| ApiError::network(&url, e))?;
-    if !response.status().is_success() {
-        return Err(ApiError::from_response(response).await.into());
-    }
+    let response = put(http, upload_url, len, reqwest::Body::wrap_stream(counted)).await?;
     response
         .headers()
         .get(reqwest::header::ETAG)
@@ -126,4 +100,29 @@ pub async fn put_part(
             }
             .into()
         })
+}
+
+/// `PUT`s `body` (`len` bytes) to the presigned `upload_url`; the answer when it is a
+/// success.
+async fn put(
+    http: &reqwest::Client,
+    upload_url: &str,
+    len: u64,
+    body: reqwest::Body,
+) -> Result<reqwest::Response, CliError> {
+    let url = reqwest::Url::parse(upload_url).map_err(|e| ApiError::Unexpected {
+        status: 200,
+        detail: format!("the upload URL is not a URL: {e}"),
+    })?;
+    let response = http
+        .put(url.clone())
+        .header(reqwest::header::CONTENT_LENGTH, len)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| ApiError::network(&url, e))?;
+    if !response.status().is_success() {
+        return Err(ApiError::from_response(response).await.into());
+    }
+    Ok(response)
 }
