@@ -25,18 +25,19 @@ doc:
 # RELEASY_TEST_POSTGRES_URL); curl and dd are needed too. The server and the harness are
 # built separately, so the server binary is exactly what
 # `cargo build --release -p releasy-server` gives. Options: `just bench --help`.
-# Benchmark the release server on SQLite and PostgreSQL and regenerate docs/benchmarks.md (about 9 min).
+# Benchmark the release server on SQLite and PostgreSQL, and a 6 GiB upload in parts
+# through the CLI to both stores, and regenerate docs/benchmarks.md (about 12 min).
 bench *ARGS:
     command -v oha >/dev/null || cargo install oha --locked
-    cargo build --release --locked -p releasy-server
+    cargo build --release --locked -p releasy-server -p releasy-cli
     cargo build --release --locked -p releasy-bench
     target/release/releasy-bench {{ARGS}}
 
-# 3 s per scenario and a 256 MiB transfer; writes target/benchmarks-quick.md, not the
-# docs. Needs PostgreSQL like `bench`.
+# 3 s per scenario, a 256 MiB transfer and 512 MiB in parts; writes
+# target/benchmarks-quick.md, not the docs. Needs PostgreSQL like `bench`.
 # A short smoke run of the benchmark (about 4 min).
 bench-quick *ARGS:
     command -v oha >/dev/null || cargo install oha --locked
-    cargo build --release --locked -p releasy-server
+    cargo build --release --locked -p releasy-server -p releasy-cli
     cargo build --release --locked -p releasy-bench
-    target/release/releasy-bench --seconds 3 --transfer-mib 256 --output target/benchmarks-quick.md {{ARGS}}
+    target/release/releasy-bench --seconds 3 --transfer-mib 256 --parts-mib 512 --output target/benchmarks-quick.md {{ARGS}}

@@ -13,6 +13,7 @@ mod bulk;
 mod disk_pressure;
 mod fail;
 mod oha;
+mod parts_upload;
 mod report;
 mod scenarios;
 mod server;
@@ -33,6 +34,7 @@ use crate::bulk::{BulkPlan, TokenHasher};
 use crate::disk_pressure::DiskPressure;
 use crate::fail::{Context, Result, bail};
 use crate::oha::{Body, Load};
+use crate::parts_upload::PartsStore;
 use crate::report::{BulkInfo, RunInfo, RunResult, ScenarioResult};
 use crate::scenarios::{Db, Kind, Size};
 use crate::server::{RssSampler, Server, ServerConfig};
@@ -69,6 +71,13 @@ struct Args {
     /// runs once per database, in the small-data run.
     #[arg(long, default_value_t = 2048)]
     transfer_mib: u64,
+    /// Size of the file uploaded in parts through the CLI, to each store, in MiB (0
+    /// skips it). Runs once, after the databases.
+    #[arg(long, default_value_t = 6144)]
+    parts_mib: u64,
+    /// The CLI binary (a release build), for the upload in parts.
+    #[arg(long, default_value = "target/release/releasy")]
+    cli: PathBuf,
     /// Where the Markdown goes.
     #[arg(long, default_value = "docs/benchmarks.md")]
     output: PathBuf,
@@ -168,6 +177,9 @@ async fn run(args: Args) -> Result<()> {
     if let Some(file) = &big_file {
         let _ = std::fs::remove_file(&file.path);
     }
+    if args.parts_mib > 0 {
+        info.parts_uploads = upload_in_parts(&args, &server_bin, work.path()).await?;
+    }
 
     info.total_seconds = started.elapsed().as_secs_f64();
     if args.notes.is_file() {
@@ -185,6 +197,43 @@ async fn run(args: Args) -> Result<()> {
         info.total_seconds / 60.0
     ));
     Ok(())
+}
+
+/// The file of `--parts-mib` uploaded in parts through the CLI to each store.
+async fn upload_in_parts(
+    args: &Args,
+    server_bin: &Path,
+    work: &Path,
+) -> Result<Vec<parts_upload::PartsUpload>> {
+    if !args.cli.is_file() {
+        bail!(
+            "no CLI binary at {} (build it with `cargo build --release -p releasy-cli`)",
+            args.cli.display()
+        );
+    }
+    let cli = std::fs::canonicalize(&args.cli).ctx("resolving the CLI path")?;
+    progress(format!(
+        "generating a {} MiB file to upload in parts",
+        args.parts_mib
+    ));
+    let file = transfer::generate(work, args.parts_mib)?;
+    let mut uploads = Vec::new();
+    for store in [PartsStore::Embedded, PartsStore::S3] {
+        progress(format!("{} MiB in parts to the {store}", args.parts_mib));
+        let upload = parts_upload::run(server_bin, &cli, work, &file, store)
+            .await
+            .ctx(format!("the upload in parts to the {store}"))?;
+        progress(format!(
+            "  {:.0} MiB/s, dd {:.0} MiB/s, server RSS growth {:.1} MiB, CLI RSS {:.1} MiB",
+            upload.mib_s(),
+            upload.dd_mib_s,
+            upload.server_rss_growth_kib as f64 / 1024.0,
+            upload.cli_rss_max_kib as f64 / 1024.0
+        ));
+        uploads.push(upload);
+    }
+    let _ = std::fs::remove_file(&file.path);
+    Ok(uploads)
 }
 
 /// A fresh database of `db`, kept alive (PostgreSQL: dropped) by the returned guard.
@@ -267,6 +316,7 @@ async fn run_one(
         data_dir: &data_dir,
         database_url: &database_url,
         admin_key: &admin_key,
+        extra_env: &[],
     })
     .await?;
     let rss = RssSampler::start(server.pid());

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::oha::Measured;
+use crate::parts_upload::PartsUpload;
 use crate::scenarios::{Db, Kind, Outcome, Size};
 use crate::transfer::Transfer;
 
@@ -121,6 +122,8 @@ pub struct RunInfo {
     pub total_seconds: f64,
     /// Hand-written notes to include at the end.
     pub notes: Option<(String, String)>,
+    /// The uploads in parts through the CLI, one per store.
+    pub parts_uploads: Vec<PartsUpload>,
 }
 
 fn mib(kib: u64) -> f64 {
@@ -371,6 +374,78 @@ fn transfer_checks(runs: &[&RunResult]) -> (Check, Check, Check) {
     (throughput, growth_check, verification)
 }
 
+/// The targets of the uploads in parts: per store, throughput vs `dd`, server RSS
+/// growth, CLI RSS.
+fn parts_checks(uploads: &[PartsUpload]) -> Vec<(&'static str, Vec<Check>)> {
+    let throughput = uploads
+        .iter()
+        .map(|u| Check {
+            text: format!(
+                "≥ 60%: {} ({} MiB/s, `dd` {} MiB/s)",
+                pct(u.mib_s() / u.dd_mib_s),
+                rate(u.mib_s()),
+                rate(u.dd_mib_s)
+            ),
+            met: Some(u.mib_s() / u.dd_mib_s >= 0.6),
+        })
+        .collect();
+    let server = uploads
+        .iter()
+        .map(|u| Check {
+            text: format!("≤ 64 MiB: {:.1} MiB", mib(u.server_rss_growth_kib)),
+            met: Some(mib(u.server_rss_growth_kib) <= 64.0),
+        })
+        .collect();
+    let cli = uploads
+        .iter()
+        .map(|u| Check {
+            text: format!("≤ 128 MiB: {:.1} MiB", mib(u.cli_rss_max_kib)),
+            met: Some(mib(u.cli_rss_max_kib) <= 128.0),
+        })
+        .collect();
+    vec![
+        (
+            "CLI upload in parts (`--parallel 4`), throughput vs `dd` to the same disk",
+            throughput,
+        ),
+        ("upload in parts, server RSS growth", server),
+        ("upload in parts, CLI RSS (`VmRSS`, largest sample)", cli),
+    ]
+}
+
+/// The table of the uploads in parts' targets, one column per store.
+fn render_parts_targets(
+    out: &mut String,
+    uploads: &[PartsUpload],
+    checks: &[(&'static str, Vec<Check>)],
+) {
+    let Some(first) = uploads.first() else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "### {} MiB uploaded in parts through the CLI\n",
+        first.bytes / (1024 * 1024)
+    );
+    let _ = write!(out, "| target |");
+    for upload in uploads {
+        let _ = write!(out, " {} |", upload.store);
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in uploads {
+        let _ = write!(out, "---|");
+    }
+    out.push('\n');
+    for (label, row) in checks {
+        let _ = write!(out, "| {label} |");
+        for check in row {
+            let _ = write!(out, " {} |", check.cell());
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
 /// Renders `docs/benchmarks.md`.
 pub fn render(info: &RunInfo, runs: &[RunResult]) -> String {
     let mut out = String::new();
@@ -505,7 +580,15 @@ pub fn render(info: &RunInfo, runs: &[RunResult]) -> String {
         }
         out.push('\n');
     }
+    let parts = parts_checks(&info.parts_uploads);
+    for check in parts.iter().flat_map(|(_, checks)| checks) {
+        if let Some(m) = check.met {
+            total += 1;
+            met += usize::from(m);
+        }
+    }
     let _ = writeln!(out, "\n**{met} of {total} targets met.**\n");
+    render_parts_targets(&mut out, &info.parts_uploads, &parts);
 
     // Per run.
     for run in runs {
@@ -652,6 +735,13 @@ holding the data directory, run just before the upload (the disk's speed varies 
 minute). The server's `VmRSS` is sampled every 20 ms; growth is the largest sample \
 during the transfer minus the sample before it. Peak RSS is the server's `VmHWM` at the \
 end of each run.
+- The upload in parts: a generated file (6 GiB by default, above S3's 5 GiB limit for \
+one `PUT`) is uploaded with `target/release/releasy artifact upload --parallel 4` to a \
+fresh server on SQLite, once with the embedded store and once with S3 (s3s-fs in the \
+benchmark's process, on a temporary folder), at the default 64 MiB part size. The \
+time is the CLI's whole run: hashing the file, presign, the parts, and the registration \
+that joins the parts and reads them through SHA-256. `dd` of the same size runs into the \
+server's data directory just before. Both processes' `VmRSS` is sampled every 20 ms.
 - The load generator and the server share the machine's cores, as the issue's targets \
 assume.",
         info.connections, info.seconds, info.warmup_seconds

@@ -30,6 +30,8 @@ pub struct ServerConfig<'a> {
     pub database_url: &'a str,
     /// `RELEASY_ADMIN_API_KEY`.
     pub admin_key: &'a str,
+    /// Further settings (the S3 storage variables, say).
+    pub extra_env: &'a [(&'a str, String)],
 }
 
 impl Server {
@@ -57,6 +59,7 @@ impl Server {
             .env("RELEASY_DATABASE_URL", config.database_url)
             .env("RELEASY_ADMIN_API_KEY", config.admin_key)
             .env("RELEASY_LOG_LEVEL", "warn")
+            .envs(config.extra_env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().ctx("cloning the log handle")?)
             .stderr(log_file);

@@ -20,7 +20,7 @@ const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 /// Set by the server on a response replayed for a repeated idempotency key.
 const REPLAYED: &str = "Idempotent-Replayed";
 /// How long one API call (not a transfer) may take.
-const API_TIMEOUT: Duration = Duration::from_secs(60);
+pub const API_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A JSON response and whether the server replayed it for an idempotency key.
 #[derive(Debug)]
@@ -104,7 +104,24 @@ impl ApiClient {
         body: &B,
         idempotency_key: Option<&str>,
     ) -> Result<Answer<T>, ApiError> {
+        self.post_within(path, body, idempotency_key, API_TIMEOUT)
+            .await
+    }
+
+    /// As [`Self::post`], for a call that may take up to `timeout` (the registration of
+    /// a large artifact, which the server verifies by reading it).
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn post_within<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        idempotency_key: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Answer<T>, ApiError> {
         let (url, mut request) = self.request(reqwest::Method::POST, path);
+        request = request.timeout(timeout);
         if let Some(key) = idempotency_key {
             request = request.header(IDEMPOTENCY_KEY, key);
         }

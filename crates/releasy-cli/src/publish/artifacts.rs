@@ -159,7 +159,10 @@ async fn upload_one(
         parts,
     };
     let path = format!("/v1/releases/{}/artifacts", release.id);
-    let result = match client.post::<_, Artifact>(&path, &body, Some(&key)).await {
+    let answer = client
+        .post_within::<_, Artifact>(&path, &body, Some(&key), registration_timeout(file.size))
+        .await;
+    let result = match answer {
         Ok(answer) if answer.replayed => UploadResult::AlreadyRegistered,
         Ok(_) => UploadResult::Uploaded,
         // Registered by an earlier run whose answer was lost.
@@ -185,6 +188,17 @@ async fn upload_one(
         result,
         sent_bytes,
     ))
+}
+
+/// The slowest rate at which a store is expected to read an object back.
+const SLOWEST_VERIFY_BYTES_PER_SECOND: u64 = 20 * 1024 * 1024;
+
+/// How long registering `size` bytes may take: the server reads an object it did not
+/// hash while receiving (an upload in parts, anything on S3) through SHA-256, and on
+/// S3 joining the parts copies them once more.
+fn registration_timeout(size: u64) -> std::time::Duration {
+    crate::api::API_TIMEOUT
+        + std::time::Duration::from_secs(2 * size / SLOWEST_VERIFY_BYTES_PER_SECOND)
 }
 
 /// One streamed `PUT` of the whole file, checking that it is still the file hashed.
@@ -311,4 +325,21 @@ async fn resume(
         .collect();
     upload.multipart = Some(missing);
     Ok(Some(Presigned { upload, held }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn registration_waits_longer_for_larger_files() {
+        assert_eq!(registration_timeout(0), crate::api::API_TIMEOUT);
+        let six_gib = 6 * 1024 * 1024 * 1024;
+        assert_eq!(
+            registration_timeout(six_gib),
+            crate::api::API_TIMEOUT + Duration::from_secs(614)
+        );
+    }
 }
