@@ -22,6 +22,11 @@ use crate::config::{S3Config, S3ConfigError};
 /// The longest validity S3 accepts for a presigned URL: seven days.
 pub const MAX_PRESIGN_EXPIRES_SECONDS: u32 = 604_800;
 
+/// How long a request whose length grows with the object may take (a streamed read of
+/// the whole object, a completion that joins its parts): an hour, a 5 TiB object read at
+/// 1.5 GB/s.
+const LONG_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// The query parameter that makes S3 answer a presigned GET with this
 /// `Content-Disposition` header.
 const RESPONSE_CONTENT_DISPOSITION: &str = "response-content-disposition";
@@ -32,6 +37,10 @@ const RESPONSE_CONTENT_DISPOSITION: &str = "response-content-disposition";
 /// Its `Debug` shows where the bucket is, never the credentials.
 pub struct S3ObjectStore {
     bucket: Box<Bucket>,
+    /// The same bucket for requests that last as long as the object is large: reading
+    /// it through SHA-256, and joining its parts. rust-s3's 60 s default would cut
+    /// those off for multi-GiB objects.
+    long_bucket: Box<Bucket>,
     client: reqwest::Client,
     region: String,
     endpoint: Option<String>,
@@ -103,8 +112,12 @@ impl S3ObjectStore {
         if path_style {
             bucket = bucket.with_path_style();
         }
+        let long_bucket = bucket
+            .with_request_timeout(LONG_REQUEST_TIMEOUT)
+            .map_err(|e| S3ConfigError::Client(Box::new(e)))?;
         Ok(Self {
             bucket,
+            long_bucket,
             client: reqwest::Client::new(),
             region,
             endpoint,
@@ -243,7 +256,7 @@ impl ObjectStore for S3ObjectStore {
 
     /// Reads the object through SHA-256 (a streamed `GET`; nothing is held in memory).
     async fn sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
-        let mut response = match self.bucket.get_object_stream(key.as_str()).await {
+        let mut response = match self.long_bucket.get_object_stream(key.as_str()).await {
             Ok(response) => response,
             Err(e) if is_not_found(&e) => return Ok(None),
             Err(e) => return Err(store_error(e)),
@@ -329,7 +342,7 @@ impl ObjectStore for S3ObjectStore {
             })
             .collect();
         match self
-            .bucket
+            .long_bucket
             .complete_multipart_upload(key.as_str(), upload.as_str(), parts)
             .await
         {
