@@ -6,7 +6,7 @@
 //! - [`MotoS3Server`]: an independent implementation, moto's server (PyPI
 //!   `moto[server]`), as a child process. It does not check signatures.
 //!
-//! Both listen on `127.0.0.1` and hand back what an [`S3Config`](crate::S3Config)
+//! Both listen on `127.0.0.1` and hand back what an [`S3Config`]
 //! needs. They are test support: a server that cannot start fails the test loudly.
 
 mod moto;
