@@ -21,7 +21,9 @@ use std::sync::Arc;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-use releasy_domain::artifact::{Artifact, ArtifactSize, Checksum, Filename, ObjectKey, Platform};
+use releasy_domain::artifact::{
+    Artifact, ArtifactSize, Checksum, Filename, ObjectKey, Platform, Verification,
+};
 use releasy_domain::audit::{AuditEvent, AuthReason};
 use releasy_domain::customer::{Customer, CustomerName, Plan};
 use releasy_domain::download::DownloadToken;
@@ -555,6 +557,7 @@ impl Generator {
             size: ArtifactSize::parse(1_048_576 + i64::from(a % 4_096) * 4_099)?,
             platform: platform.clone(),
             created_at: Timestamp::from_unix_seconds(self.release_created_at(r) + 10),
+            verification: Verification::Verified,
         })
     }
 

@@ -14,11 +14,16 @@ pub struct Limits {
     pub artifact_part_size_bytes: u64,
     /// Uploads presigned longer ago than this and never registered are swept.
     pub artifact_upload_ttl_seconds: i64,
+    /// Registration reads objects up to this size through SHA-256 while the client
+    /// waits; larger ones (whose digest the store did not record) are checked in the
+    /// background.
+    pub artifact_inline_verify_max_bytes: u64,
 }
 
 impl Default for Limits {
     /// The contract's defaults: 600 s tokens, 900 s upload URLs, download links of at
-    /// most 300 s, 64 MiB parts, abandoned uploads swept after a day.
+    /// most 300 s, 64 MiB parts, abandoned uploads swept after a day, objects up to
+    /// 1 GiB verified while registration waits.
     fn default() -> Self {
         Self {
             download_token_max_ttl_seconds: 600,
@@ -26,6 +31,8 @@ impl Default for Limits {
             download_url_ttl_seconds: 300,
             artifact_part_size_bytes: crate::artifact::ArtifactService::DEFAULT_PART_SIZE,
             artifact_upload_ttl_seconds: 86_400,
+            artifact_inline_verify_max_bytes:
+                crate::artifact::VerificationPolicy::DEFAULT_INLINE_MAX_BYTES,
         }
     }
 }

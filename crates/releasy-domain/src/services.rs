@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::Limits;
 use crate::api_key::{ApiKeyAuthenticator, ApiKeyService};
-use crate::artifact::ArtifactService;
+use crate::artifact::{ArtifactService, VerificationPolicy};
 use crate::audit::AuditService;
 use crate::customer::CustomerService;
 use crate::download::{DownloadPorts, DownloadService};
@@ -104,7 +104,10 @@ impl Services {
                 clock.clone(),
                 limits.presign_expires_seconds,
             )
-            .with_part_size(limits.artifact_part_size_bytes),
+            .with_part_size(limits.artifact_part_size_bytes)
+            .with_verification(VerificationPolicy {
+                inline_max_bytes: limits.artifact_inline_verify_max_bytes,
+            }),
             entitlements: EntitlementService::new(
                 repos.entitlements.clone(),
                 repos.customers,

@@ -8,7 +8,7 @@ use releasy_domain::api_key::{AuthFailure, CreateKeyError, MissingScope, RevokeK
 use releasy_domain::artifact::{PresignError, RegisterArtifactError, UploadError};
 use releasy_domain::audit::AuthReason;
 use releasy_domain::customer::CustomerError;
-use releasy_domain::download::{IssueTokenError, ResolveError};
+use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal};
 use releasy_domain::entitlement::EntitlementError;
 use releasy_domain::idempotency::IdempotencyError;
 use releasy_domain::ports::StoreError;
@@ -314,6 +314,7 @@ impl From<IssueTokenError> for ApiError {
             IssueTokenError::ArtifactNotFound => Self::not_found("artifact not found"),
             IssueTokenError::ReleaseNotPublished => Self::forbidden("release not published"),
             IssueTokenError::EntitlementRequired => Self::forbidden("entitlement required"),
+            IssueTokenError::NotVerified => Self::forbidden("artifact not verified"),
             IssueTokenError::Invalid(invalid) => invalid.into(),
             IssueTokenError::Repo(repo) => repo.into(),
         }
@@ -323,6 +324,9 @@ impl From<IssueTokenError> for ApiError {
 impl From<ResolveError> for ApiError {
     fn from(err: ResolveError) -> Self {
         match err {
+            ResolveError::Refused(ResolveRefusal::NotVerified) => {
+                Self::forbidden(ResolveRefusal::NotVerified.to_string())
+            }
             ResolveError::Refused(refusal) => Self::not_found(refusal.to_string()),
             ResolveError::Store(store) => store.into(),
             ResolveError::Repo(repo) => repo.into(),

@@ -115,7 +115,9 @@ impl ReleaseJson {
 
 #[cfg(test)]
 mod tests {
-    use releasy_domain::artifact::{Artifact, ArtifactSize, Checksum, ObjectKey, Platform};
+    use releasy_domain::artifact::{
+        Artifact, ArtifactSize, Checksum, ObjectKey, Platform, Verification,
+    };
     use releasy_domain::release::{Product, Release, ReleaseStatus, Version};
     use releasy_domain::{ArtifactId, Timestamp};
 
@@ -144,6 +146,7 @@ mod tests {
                     size: ArtifactSize::parse(10 + i as i64).unwrap(),
                     platform: Platform::parse(&format!("linux-\u{e9}-{i}")).unwrap(),
                     created_at: Timestamp::from_unix_seconds(1_700_000_050),
+                    verification: Verification::Verified,
                 }
             })
             .collect();

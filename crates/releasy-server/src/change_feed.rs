@@ -1,28 +1,74 @@
-//! On a shared PostgreSQL database, the change feed that keeps the read cache coherent
-//! with every other writer (other instances, SQL run by hand): it reports each change
-//! to the cache's [`Invalidator`], and whether it is listening at all.
+//! What keeps the read cache coherent with writes from outside this process. On a
+//! shared PostgreSQL database, the change feed reports every other writer's changes
+//! (other instances, SQL run by hand) to the cache's [`Invalidator`], and whether it is
+//! listening at all. On SQLite, whose file one server serves, the only other writers
+//! are this binary's commands (`verify-artifacts`): they bump the external-writes
+//! counter, which is polled here.
+
+use std::time::Duration;
 
 use releasy_store_diesel::{ChangeEvent, ChangeFeedHandle, Database};
 use releasy_throughput::read_cache::Invalidator;
 
-/// What keeps the change feed running; dropping it stops the feed.
+/// What keeps the change feed (or the counter's poller) running; dropping it stops it.
 #[derive(Debug)]
 pub struct CacheFeed {
     _feed: Option<ChangeFeedHandle>,
+    poller: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Starts the feed of `database` into `invalidator`; nothing to do without one (the
-/// cache is off, or only this process writes to the database).
+impl Drop for CacheFeed {
+    fn drop(&mut self) {
+        if let Some(poller) = &self.poller {
+            poller.abort();
+        }
+    }
+}
+
+/// How often a SQLite server looks at the external-writes counter: a command's verdict
+/// reaches downloads within a second.
+const EXTERNAL_WRITES_PERIOD: Duration = Duration::from_secs(1);
+
+/// Starts reporting `database`'s outside writes into `invalidator`; nothing to do
+/// without one (the cache is off).
 pub(crate) fn feed_cache(database: &Database, invalidator: Option<Invalidator>) -> CacheFeed {
-    let feed = match (database, invalidator) {
-        (Database::Postgres(store), Some(invalidator)) => {
-            Some(store.watch_changes(move |event| match event {
+    match (database, invalidator) {
+        (Database::Postgres(store), Some(invalidator)) => CacheFeed {
+            _feed: Some(store.watch_changes(move |event| match event {
                 ChangeEvent::Listening => invalidator.listening(),
                 ChangeEvent::Changed(table) => invalidator.changed_named(&table),
                 ChangeEvent::Lost => invalidator.lost(),
-            }))
+            })),
+            poller: None,
+        },
+        (Database::Sqlite(store), Some(invalidator)) => {
+            let store = store.clone();
+            let poller = tokio::spawn(async move {
+                let mut seen = None;
+                let mut every = tokio::time::interval(EXTERNAL_WRITES_PERIOD);
+                loop {
+                    every.tick().await;
+                    match store.external_writes_epoch().await {
+                        Ok(epoch) if seen.is_some_and(|seen| seen != epoch) => {
+                            seen = Some(epoch);
+                            // Not a table the cache knows: everything is dropped.
+                            invalidator.changed_named("external_writes");
+                        }
+                        Ok(epoch) => seen = Some(epoch),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "could not read the external-writes counter");
+                        }
+                    }
+                }
+            });
+            CacheFeed {
+                _feed: None,
+                poller: Some(poller),
+            }
         }
-        _ => None,
-    };
-    CacheFeed { _feed: feed }
+        (_, None) => CacheFeed {
+            _feed: None,
+            poller: None,
+        },
+    }
 }

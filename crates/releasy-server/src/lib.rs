@@ -4,8 +4,9 @@
 //! ([`telemetry`]), provisions first-start secrets ([`bootstrap`]), wires the adapters
 //! into the domain behind the throughput layer (`releasy_throughput::wrap_for_production`,
 //! kept coherent on PostgreSQL by [`change_feed`]) and serves HTTP ([`server`]),
-//! with the artifact store [`storage`] chooses. The `releasy-server` binary is
-//! `main.rs`; tests start the same server in-process through [`server::start`].
+//! with the artifact store [`storage`] chooses. [`verify_artifacts`] is the command
+//! that checks stored bytes after the fact. The `releasy-server` binary is `main.rs`;
+//! tests start the same server in-process through [`server::start`].
 
 #![warn(missing_docs)]
 
@@ -15,3 +16,4 @@ pub mod server;
 pub mod settings;
 pub mod storage;
 pub mod telemetry;
+pub mod verify_artifacts;

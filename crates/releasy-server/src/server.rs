@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::{HttpServer, web};
 use releasy_auth_jwt::{CachePolicy, JwtConfig, JwtOperatorVerifier};
 use releasy_crypto::{Argon2Hasher, OsSecrets, RandomnessUnavailable};
-use releasy_domain::artifact::ArtifactService;
+use releasy_domain::artifact::{ArtifactService, VerificationReport, VerifyOutcome};
 use releasy_domain::idempotency::IdempotencyService;
 use releasy_domain::ports::{Clock, OperatorTokenVerifier, SystemClock};
 use releasy_domain::{Limits, Ports, Services};
@@ -22,6 +22,7 @@ use crate::bootstrap::{BootstrapError, generated_admin_key};
 use crate::change_feed::{CacheFeed, feed_cache};
 use crate::settings::Settings;
 use crate::storage::{ArtifactStorage, StorageError};
+use crate::telemetry;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +156,48 @@ fn spawn_upload_sweeper(artifacts: ArtifactService, ttl_seconds: i64) {
     });
 }
 
+/// Verifies, on every instance, the artifacts registered `pending` (too large to read
+/// while registration waited): each is claimed by one instance, read through SHA-256,
+/// and set `verified` or `failed`. Looking is one indexed query, so the default period
+/// (2 s) lets pipelines waiting for `verified` learn it within seconds.
+fn spawn_artifact_verifier(artifacts: ArtifactService, period: Duration) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(period);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            loop {
+                match artifacts.verify_next_pending().await {
+                    Ok(None) => break,
+                    Ok(Some(report)) => log_verification(&report),
+                    Err(err) => {
+                        // The claim lapses and the check is tried again later.
+                        tracing::warn!(error = %telemetry::WithCauses(&err), "could not verify an artifact");
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn log_verification(report: &VerificationReport) {
+    let artifact = &report.artifact;
+    match report.outcome {
+        VerifyOutcome::Matches => tracing::info!(
+            artifact_id = %artifact.id,
+            object_key = artifact.object_key.as_str(),
+            "artifact verified"
+        ),
+        outcome => tracing::warn!(
+            artifact_id = %artifact.id,
+            object_key = artifact.object_key.as_str(),
+            ?outcome,
+            "artifact failed verification: its bytes are not what was registered, and were deleted"
+        ),
+    }
+}
+
 /// Starts the server: migrations run before the listener binds.
 ///
 /// # Errors
@@ -252,6 +295,7 @@ async fn start_listening(
         download_url_ttl_seconds: settings.download_url_ttl_seconds,
         artifact_part_size_bytes: settings.artifact_part_size_bytes,
         artifact_upload_ttl_seconds: settings.artifact_upload_ttl_seconds,
+        artifact_inline_verify_max_bytes: settings.artifact_inline_verify_max_bytes,
     };
     let state = web::Data::new(AppState {
         services: Services::with_limits(ports, limits),
@@ -264,6 +308,10 @@ async fn start_listening(
     spawn_upload_sweeper(
         state.services.artifacts.clone(),
         settings.artifact_upload_ttl_seconds,
+    );
+    spawn_artifact_verifier(
+        state.services.artifacts.clone(),
+        Duration::from_secs(settings.artifact_verify_interval_seconds),
     );
     let storage = Arc::new(storage);
 

@@ -91,6 +91,11 @@ pub struct Settings {
     pub artifact_part_size_bytes: u64,
     /// Unregistered uploads older than this are aborted and their bytes deleted.
     pub artifact_upload_ttl_seconds: i64,
+    /// Registration reads objects up to this size through SHA-256 itself; larger ones
+    /// (whose digest the store did not record) are verified in the background.
+    pub artifact_inline_verify_max_bytes: u64,
+    /// How often each instance looks for artifacts pending verification.
+    pub artifact_verify_interval_seconds: u64,
     /// Signs the embedded store's URLs; generated into the data directory when unset.
     pub storage_signing_secret: Option<String>,
     /// How long audit events may wait in the write-behind queue, in milliseconds.
@@ -154,6 +159,8 @@ struct RawSettings {
     artifact_presign_expires_seconds: Option<String>,
     artifact_part_size_bytes: Option<String>,
     artifact_upload_ttl_seconds: Option<String>,
+    artifact_inline_verify_max_bytes: Option<String>,
+    artifact_verify_interval_seconds: Option<String>,
     storage_signing_secret: Option<String>,
     audit_flush_interval_ms: Option<String>,
     cache_rows: Option<String>,
@@ -285,6 +292,18 @@ impl Settings {
                 raw.artifact_upload_ttl_seconds,
                 presign_expires_seconds,
             )?,
+            artifact_inline_verify_max_bytes: number(
+                "RELEASY_ARTIFACT_INLINE_VERIFY_MAX_BYTES",
+                raw.artifact_inline_verify_max_bytes,
+                1024 * MIB,
+                0..=5 * 1024 * 1024 * MIB,
+            )? as u64,
+            artifact_verify_interval_seconds: number(
+                "RELEASY_ARTIFACT_VERIFY_INTERVAL_SECONDS",
+                raw.artifact_verify_interval_seconds,
+                2,
+                1..=3600,
+            )? as u64,
             storage_signing_secret: match text(raw.storage_signing_secret) {
                 Some(secret) if secret.len() < 32 => {
                     return Err(ConfigError::new(
@@ -492,6 +511,8 @@ mod tests {
         assert_eq!(s.download_url_ttl_seconds, 300);
         assert_eq!(s.artifact_part_size_bytes, 64 * 1024 * 1024);
         assert_eq!(s.artifact_upload_ttl_seconds, 86_400);
+        assert_eq!(s.artifact_inline_verify_max_bytes, 1024 * 1024 * 1024);
+        assert_eq!(s.artifact_verify_interval_seconds, 2);
         assert_eq!(s.cache_rows, 10_000);
         assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
         assert!(s.s3.is_none() && s.operator.is_none() && s.admin_api_key.is_none());
@@ -533,6 +554,8 @@ mod tests {
             ("RELEASY_ARTIFACT_PART_SIZE_BYTES", "5242879"),
             ("RELEASY_ARTIFACT_PART_SIZE_BYTES", "5368709121"),
             ("RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS", "899"),
+            ("RELEASY_ARTIFACT_INLINE_VERIFY_MAX_BYTES", "-1"),
+            ("RELEASY_ARTIFACT_VERIFY_INTERVAL_SECONDS", "0"),
             ("RELEASY_STORAGE_SIGNING_SECRET", "too-short"),
             ("RELEASY_AUDIT_FLUSH_INTERVAL_MS", "0"),
             ("RELEASY_CACHE_ROWS", "-1"),

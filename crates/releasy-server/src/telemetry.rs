@@ -8,9 +8,23 @@ use crate::settings::LogFormat;
 /// directive that overrides it). Does nothing when a subscriber is already installed,
 /// as in tests that start several servers.
 pub fn init(level: tracing::Level, format: LogFormat) {
+    init_writing_to(level, format, std::io::stdout);
+}
+
+/// As [`init`], logging to standard error: for commands whose output is a report.
+pub fn init_on_stderr(level: tracing::Level, format: LogFormat) {
+    init_writing_to(level, format, std::io::stderr);
+}
+
+fn init_writing_to<W>(level: tracing::Level, format: LogFormat, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_env("RELEASY_LOG")
         .unwrap_or_else(|_| EnvFilter::new(level.as_str().to_ascii_lowercase()));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Human => builder.try_init(),
         LogFormat::Json => builder

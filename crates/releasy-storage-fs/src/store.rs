@@ -204,24 +204,35 @@ impl ObjectStore for FsObjectStore {
         Ok(meta)
     }
 
-    /// The digest recorded when the object was received; for an object stored without
-    /// one (before digests were recorded, or by a crash between the two steps), the
-    /// object is read through SHA-256.
+    /// Reads the object through SHA-256: what is on disk now, whatever was recorded.
     async fn sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
         let path = self.object_path(key)?;
-        let digest_path = self.digest_path(key)?;
         let digest = blocking(move || {
             let file = match std::fs::File::open(&path) {
                 Ok(file) => file,
                 Err(e) if is_absent(&e) => return Ok(None),
                 Err(e) => return Err(FsStoreError::io("opening", path, e)),
             };
-            let recorded = std::fs::read_to_string(&digest_path)
-                .ok()
-                .and_then(|text| Checksum::parse(text.trim()).ok());
-            match recorded {
-                Some(digest) => Ok(Some(digest)),
-                None => hash_file(file, &path).map(Some),
+            hash_file(file, &path).map(Some)
+        })
+        .await?;
+        Ok(digest)
+    }
+
+    /// The digest recorded when the object was received (a whole `PUT` hashes as it
+    /// writes, a completed upload in parts as it joins). `None` for an object stored
+    /// without one (a crash between the two steps), which is then read.
+    async fn recorded_sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
+        let path = self.object_path(key)?;
+        let digest_path = self.digest_path(key)?;
+        let digest = blocking(move || {
+            if !path.is_file() {
+                return Ok(None);
+            }
+            match std::fs::read_to_string(&digest_path) {
+                Ok(text) => Ok(Checksum::parse(text.trim()).ok()),
+                Err(e) if is_absent(&e) => Ok(None),
+                Err(e) => Err(FsStoreError::io("reading the digest at", digest_path, e)),
             }
         })
         .await?;

@@ -9,10 +9,13 @@ use releasy_domain::artifact::{
     Checksum, CompletedPart, ObjectKey, PartNumber, UploadId, UploadedPart,
 };
 use releasy_domain::ports::{
-    CompleteMultipartError, ObjectMeta, ObjectStore, PresignedUrl, StoreError,
+    CompleteMultipartError, ObjectMeta, ObjectStore, PresignedPut, PresignedUrl, StoreError,
 };
+use s3::command::Command;
 use s3::creds::Credentials;
 use s3::error::S3Error;
+use s3::request::Request as _;
+use s3::request::tokio_backend::ReqwestRequest;
 use s3::serde_types::Part;
 use s3::{Bucket, Region};
 use sha2::{Digest as _, Sha256};
@@ -26,6 +29,13 @@ pub const MAX_PRESIGN_EXPIRES_SECONDS: u32 = 604_800;
 /// the whole object, a completion that joins its parts): an hour, a 5 TiB object read at
 /// 1.5 GB/s.
 const LONG_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The header that carries a body's SHA-256 (base64): signed into a presigned `PUT`, S3
+/// refuses any other body (400 `BadDigest`) and records the digest.
+const CHECKSUM_SHA256: &str = "x-amz-checksum-sha256";
+
+/// The header that makes a `HEAD` answer with the checksums S3 recorded.
+const CHECKSUM_MODE: &str = "x-amz-checksum-mode";
 
 /// The query parameter that makes S3 answer a presigned GET with this
 /// `Content-Disposition` header.
@@ -41,6 +51,8 @@ pub struct S3ObjectStore {
     /// it through SHA-256, and joining its parts. rust-s3's 60 s default would cut
     /// those off for multi-GiB objects.
     long_bucket: Box<Bucket>,
+    /// The same bucket sending `x-amz-checksum-mode: ENABLED` (signed) with each request.
+    checksum_bucket: Box<Bucket>,
     client: reqwest::Client,
     region: String,
     endpoint: Option<String>,
@@ -115,9 +127,18 @@ impl S3ObjectStore {
         let long_bucket = bucket
             .with_request_timeout(LONG_REQUEST_TIMEOUT)
             .map_err(|e| S3ConfigError::Client(Box::new(e)))?;
+        let mut checksum_mode = reqwest::header::HeaderMap::new();
+        checksum_mode.insert(
+            CHECKSUM_MODE,
+            reqwest::header::HeaderValue::from_static("ENABLED"),
+        );
+        let checksum_bucket = bucket
+            .with_extra_headers(checksum_mode)
+            .map_err(|e| S3ConfigError::Client(Box::new(e)))?;
         Ok(Self {
             bucket,
             long_bucket,
+            checksum_bucket: Box::new(checksum_bucket),
             client: reqwest::Client::new(),
             region,
             endpoint,
@@ -212,6 +233,38 @@ impl ObjectStore for S3ObjectStore {
         })
     }
 
+    /// A presigned `PUT` with `x-amz-checksum-sha256` signed in: S3 refuses a body with
+    /// another SHA-256, and records it for [`Self::recorded_sha256`]. The client must
+    /// send the header as given.
+    async fn presign_checked_put(
+        &self,
+        key: &ObjectKey,
+        now: Timestamp,
+        expires_in_seconds: i64,
+        checksum: &Checksum,
+    ) -> Result<PresignedPut, StoreError> {
+        let expires = clamp_expiry(expires_in_seconds);
+        let digest = checksum.to_base64();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            CHECKSUM_SHA256,
+            reqwest::header::HeaderValue::from_str(&digest)
+                .map_err(|e| StoreError::Internal(Box::new(e)))?,
+        );
+        let url = self
+            .bucket
+            .presign_put(key.as_str(), expires, Some(headers), None)
+            .await
+            .map_err(store_error)?;
+        Ok(PresignedPut {
+            url: PresignedUrl {
+                url,
+                expires_at: now.plus_seconds(i64::from(expires)),
+            },
+            headers: vec![(CHECKSUM_SHA256.to_owned(), digest)],
+        })
+    }
+
     /// A presigned `GET` for `key` that makes S3 answer with
     /// `Content-Disposition: attachment; filename="<last key segment>"`. Expiry as in
     /// [`Self::presign_put`].
@@ -249,6 +302,25 @@ impl ObjectStore for S3ObjectStore {
                     })?;
                 Ok(Some(ObjectMeta { size }))
             }
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// The `x-amz-checksum-sha256` S3 recorded for the object (a `HEAD` with
+    /// `x-amz-checksum-mode: ENABLED`): there for a `PUT` presigned by
+    /// [`Self::presign_checked_put`], absent for other uploads and for uploads in parts
+    /// (whose checksum, when any, is one of parts).
+    async fn recorded_sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
+        let request = ReqwestRequest::new(&self.checksum_bucket, key.as_str(), Command::HeadObject)
+            .await
+            .map_err(store_error)?;
+        match request.response_header().await {
+            Ok((_, 404)) => Ok(None),
+            Ok((headers, _)) => Ok(headers
+                .get(CHECKSUM_SHA256)
+                .and_then(|value| value.to_str().ok())
+                .and_then(Checksum::from_base64)),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(store_error(e)),
         }

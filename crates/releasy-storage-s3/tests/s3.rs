@@ -362,8 +362,9 @@ async fn five_mebibyte_object_round_trips_intact(implementation: S3Implementatio
 
 /// The object-store contract on s3s-fs, which completes an upload whatever ETags the
 /// parts are named with (and forgets the upload when a completion fails), lists an
-/// upload it does not know as empty and refuses to complete or abort one with 403: the
-/// ETag check runs on moto only.
+/// upload it does not know as empty, refuses to complete or abort one with 403, and
+/// keeps a body it refused for a wrong `x-amz-checksum-sha256`: the ETag check runs on
+/// moto only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3s_honours_the_object_store_contract() {
     let (_server, store) = setup_on(S3Implementation::S3s).await;
@@ -374,13 +375,16 @@ async fn s3s_honours_the_object_store_contract() {
             ignores_part_etags: true,
             lists_unknown_uploads_as_empty: true,
             misreports_unknown_uploads: true,
+            accepts_wrong_checksums: false,
+            keeps_refused_bodies: true,
         },
     })
     .await;
 }
 
 /// The object-store contract on moto, which fails with a server error (500) when asked
-/// to complete an upload it does not know.
+/// to complete an upload it does not know, and stores a body whatever its signed
+/// `x-amz-checksum-sha256` says: the refusal of a wrong body runs on s3s-fs only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_honours_the_object_store_contract() {
     let (_server, store) = setup_on(S3Implementation::Moto).await;
@@ -389,6 +393,7 @@ async fn moto_honours_the_object_store_contract() {
         now: now(),
         leniency: releasy_testkit::objects::Leniency {
             misreports_unknown_uploads: true,
+            accepts_wrong_checksums: true,
             ..Default::default()
         },
     })

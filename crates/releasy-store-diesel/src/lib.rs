@@ -26,7 +26,7 @@ use std::sync::Arc;
 use releasy_domain::ports::{
     ApiKeyRepository, ArtifactRepository, AuditRepository, CustomerRepository,
     DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,
-    ReleaseRepository, Repositories,
+    ReleaseRepository, RepoError, Repositories,
 };
 
 pub use change_feed::{ChangeEvent, ChangeFeedHandle};
@@ -80,6 +80,18 @@ impl Database {
         match self {
             Self::Postgres(store) => store.revert_all_migrations().await,
             Self::Sqlite(store) => store.revert_all_migrations().await,
+        }
+    }
+
+    /// Bumps the external-writes counter, which a serving process on the same database
+    /// polls to drop its read cache: call it after writing from another process.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the database cannot be written.
+    pub async fn note_external_write(&self) -> Result<(), RepoError> {
+        match self {
+            Self::Postgres(store) => store.note_external_write().await,
+            Self::Sqlite(store) => store.note_external_write().await,
         }
     }
 

@@ -47,6 +47,8 @@ diesel::table! {
         size -> BigInt,
         platform -> Text,
         created_at -> BigInt,
+        verification -> Text,
+        verification_claimed_until -> Nullable<BigInt>,
     }
 }
 
@@ -116,6 +118,13 @@ diesel::joinable!(api_keys -> customers (customer_id));
 diesel::joinable!(artifacts -> releases (release_id));
 diesel::joinable!(entitlements -> customers (customer_id));
 diesel::joinable!(download_tokens -> artifacts (artifact_id));
+
+diesel::table! {
+    external_writes (id) {
+        id -> Integer,
+        epoch -> BigInt,
+    }
+}
 
 diesel::allow_tables_to_appear_in_same_query!(
     artifact_uploads,

@@ -12,7 +12,7 @@ use releasy_domain::Timestamp;
 use releasy_domain::artifact::{
     Checksum, CompletedPart, MIN_PART_SIZE, ObjectKey, PartNumber, UploadId,
 };
-use releasy_domain::ports::{CompleteMultipartError, ObjectStore};
+use releasy_domain::ports::{CompleteMultipartError, ObjectStore, PresignedPut};
 
 /// Where a server under test is more lenient than S3.
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,6 +27,12 @@ pub struct Leniency {
     /// an upload it does not know, where S3 answers `404 NoSuchUpload`: s3s-fs answers
     /// 403 `AccessDenied`, moto 500.
     pub misreports_unknown_uploads: bool,
+    /// Stores a body sent with a signed `x-amz-checksum-sha256` that does not match it,
+    /// where S3 answers 400 `BadDigest`: moto.
+    pub accepts_wrong_checksums: bool,
+    /// Answers 400 `BadDigest` to a body whose signed `x-amz-checksum-sha256` does not
+    /// match it, yet stores the body, where S3 stores nothing: s3s-fs.
+    pub keeps_refused_bodies: bool,
 }
 
 /// The store under test and the clock its URLs are checked against.
@@ -52,6 +58,8 @@ pub async fn run_all(subject: StoreUnderTest) {
     checks.a_part_sent_again_replaces_the_first().await;
     eprintln!("object store check: an_aborted_upload_is_gone");
     checks.an_aborted_upload_is_gone().await;
+    eprintln!("object store check: a_recorded_digest_is_always_the_bytes_digest");
+    checks.a_recorded_digest_is_always_the_bytes_digest().await;
     if !checks.subject.leniency.ignores_part_etags {
         eprintln!("object store check: a_wrong_etag_is_refused_and_the_upload_stays_open");
         checks
@@ -105,6 +113,19 @@ impl Checks {
             .get("etag")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
+    }
+
+    /// `PUT`s `body` to a presigned `PUT` with its headers; returns the status.
+    async fn put_with_headers(&self, put: &PresignedPut, body: Vec<u8>) -> reqwest::StatusCode {
+        let mut request = self.client.put(&put.url.url).body(body);
+        for (name, value) in &put.headers {
+            request = request.header(name, value);
+        }
+        request
+            .send()
+            .await
+            .expect("the store answers a PUT")
+            .status()
     }
 
     async fn get(&self, key: &ObjectKey) -> Vec<u8> {
@@ -179,6 +200,15 @@ impl Checks {
         self.put(&url.url, body.clone()).await;
         let meta = self.store().head(&key).await.expect("head");
         assert_eq!(meta.map(|m| m.size), Some(1000), "head reports the size");
+        let recorded = self
+            .store()
+            .recorded_sha256(&key)
+            .await
+            .expect("recorded_sha256");
+        assert!(
+            recorded.is_none() || recorded == Some(Checksum::of_bytes(&body)),
+            "a digest recorded for a plain PUT is the bytes' digest: {recorded:?}"
+        );
         assert_eq!(
             self.store().sha256(&key).await.expect("sha256"),
             Some(Checksum::of_bytes(&body)),
@@ -188,10 +218,109 @@ impl Checks {
         self.store().delete(&key).await.expect("delete");
         assert_eq!(self.store().head(&key).await.expect("head"), None);
         assert_eq!(self.store().sha256(&key).await.expect("sha256"), None);
+        assert_eq!(
+            self.store()
+                .recorded_sha256(&key)
+                .await
+                .expect("recorded_sha256"),
+            None,
+            "a deleted object has no recorded digest"
+        );
         self.store()
             .delete(&key)
             .await
             .expect("deleting a missing object succeeds");
+    }
+
+    /// A `PUT` presigned for a declared SHA-256: a store that checks bodies (its `PUT`
+    /// carries headers) refuses any other body and stores nothing; one that does not
+    /// stores it and records its real digest. Either way the declared digest is never
+    /// recorded for other bytes, and is recorded for the right ones.
+    async fn a_recorded_digest_is_always_the_bytes_digest(&self) {
+        let body = bytes(1000, 7);
+        let declared = Checksum::of_bytes(&body);
+        let other = bytes(1000, 8);
+
+        let key = fresh_key("checked-wrong.bin");
+        let put = self
+            .store()
+            .presign_checked_put(&key, self.subject.now, 900, &declared)
+            .await
+            .expect("presign_checked_put");
+        let status = self.put_with_headers(&put, other.clone()).await;
+        let store_checks =
+            !put.headers.is_empty() && !self.subject.leniency.accepts_wrong_checksums;
+        if store_checks {
+            assert_eq!(
+                status,
+                reqwest::StatusCode::BAD_REQUEST,
+                "a wrong body is refused"
+            );
+            if self.subject.leniency.keeps_refused_bodies {
+                let recorded = self
+                    .store()
+                    .recorded_sha256(&key)
+                    .await
+                    .expect("recorded_sha256");
+                assert_ne!(
+                    recorded,
+                    Some(declared.clone()),
+                    "never the declared digest"
+                );
+                self.store().delete(&key).await.expect("delete");
+            } else {
+                assert_eq!(
+                    self.store().head(&key).await.expect("head"),
+                    None,
+                    "a refused body is not stored"
+                );
+            }
+        } else {
+            assert!(status.is_success(), "PUT answered {status}");
+            let recorded = self
+                .store()
+                .recorded_sha256(&key)
+                .await
+                .expect("recorded_sha256");
+            assert_ne!(
+                recorded,
+                Some(declared.clone()),
+                "never the declared digest"
+            );
+            assert!(
+                recorded.is_none() || recorded == Some(Checksum::of_bytes(&other)),
+                "a recorded digest is the bytes' own: {recorded:?}"
+            );
+            self.store().delete(&key).await.expect("delete");
+        }
+
+        let key = fresh_key("checked-right.bin");
+        let put = self
+            .store()
+            .presign_checked_put(&key, self.subject.now, 900, &declared)
+            .await
+            .expect("presign_checked_put");
+        let status = self.put_with_headers(&put, body.clone()).await;
+        assert!(status.is_success(), "the declared body is stored: {status}");
+        let recorded = self
+            .store()
+            .recorded_sha256(&key)
+            .await
+            .expect("recorded_sha256");
+        if store_checks || put.headers.is_empty() {
+            assert_eq!(
+                recorded,
+                Some(declared),
+                "a store that checks or hashes bodies records the digest"
+            );
+        } else {
+            assert!(
+                recorded.is_none() || recorded == Some(declared),
+                "a recorded digest is the bytes' own: {recorded:?}"
+            );
+        }
+        assert_eq!(self.get(&key).await, body);
+        self.store().delete(&key).await.expect("delete");
     }
 
     /// Parts uploaded out of order are listed by number with their sizes (and their

@@ -11,8 +11,9 @@ use crate::token_group_commit::TokenGroupCommit;
 /// Who else writes to the database behind the repositories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Writers {
-    /// Only this process (the embedded SQLite file): every write passes through the
-    /// read cache, which is coherent from the start.
+    /// This process (the embedded SQLite file): every write passes through the read
+    /// cache, which is coherent from the start. A command writing beside it reports
+    /// its writes through [`ProductionStack::invalidator`].
     ThisProcessOnly,
     /// Other instances or people too (a shared PostgreSQL database): the read cache
     /// serves nothing from memory until a change feed reports through
@@ -55,8 +56,8 @@ pub struct ProductionStack {
     pub repositories: Repositories,
     /// The audit queue: [`AuditWriteBehind::shutdown`] it once requests have stopped.
     pub audit: AuditWriteBehind,
-    /// Where a change feed reports other writers' changes; `Some` only for
-    /// [`Writers::Shared`] with the cache on.
+    /// Where other writers' changes are reported (a change feed, or the external-writes
+    /// counter on SQLite); `Some` whenever the cache is on.
     pub invalidator: Option<Invalidator>,
 }
 
@@ -94,6 +95,6 @@ pub fn wrap_for_production(store: Repositories, settings: ThroughputSettings) ->
     ProductionStack {
         repositories: cache.wrap(written_behind),
         audit,
-        invalidator: (settings.writers == Writers::Shared).then(|| cache.invalidator()),
+        invalidator: Some(cache.invalidator()),
     }
 }

@@ -85,6 +85,7 @@ impl Fixture {
             size: ArtifactSize::parse(1024).unwrap(),
             platform,
             created_at: Timestamp::from_unix_seconds(T0),
+            verification: releasy_domain::artifact::Verification::Verified,
         };
         repos.artifacts.insert(&artifact).await.unwrap();
         Self {

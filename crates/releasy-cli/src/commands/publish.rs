@@ -124,9 +124,10 @@ pub fn outcomes_table(outcomes: &[ArtifactOutcome]) -> String {
             o.platform.clone(),
             HumanBytes(o.size).to_string(),
             short_digest(&o.sha256),
-            match o.result {
-                UploadResult::Uploaded => "uploaded",
-                UploadResult::AlreadyRegistered => "already registered",
+            match (o.result, o.verification.as_deref()) {
+                (UploadResult::Uploaded, Some("pending")) => "uploaded, verification pending",
+                (UploadResult::Uploaded, _) => "uploaded",
+                (UploadResult::AlreadyRegistered, _) => "already registered",
             }
             .to_owned(),
         ]);

@@ -1,5 +1,7 @@
 //! Artifact bodies: presign, register.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/releases/{id}/artifacts/presign`.
@@ -24,6 +26,9 @@ pub struct PresignResponse {
     pub object_key: String,
     /// Presigned PUT URL (a secret: never printed); `None` for an upload in parts.
     pub upload_url: Option<String>,
+    /// Headers the `PUT` to `upload_url` must carry (S3's `x-amz-checksum-sha256`).
+    #[serde(default)]
+    pub upload_headers: BTreeMap<String, String>,
     /// When the URLs expire (Unix seconds).
     pub expires_at: i64,
     /// The upload in parts, when the file is larger than the server's part size.
@@ -115,4 +120,8 @@ pub struct Artifact {
     pub platform: String,
     /// Registration time (Unix seconds).
     pub created_at: i64,
+    /// `verified`, `pending` (being checked; not downloadable yet), `failed` or
+    /// `unverified`; absent from servers that do not check bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<String>,
 }

@@ -26,6 +26,10 @@ pub struct ArtifactSummary {
     pub platform: String,
     /// Registration time (Unix seconds).
     pub created_at: i64,
+    /// `verified`, `pending`, `failed` or `unverified`; absent from servers that do not
+    /// check bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<String>,
 }
 
 impl ArtifactSummary {

@@ -1,5 +1,7 @@
 //! Uploading and registering a release's files, skipping those already registered.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::files::LocalFile;
@@ -47,6 +49,11 @@ pub struct ArtifactOutcome {
     pub result: UploadResult,
     /// Bytes sent by this run (less than `size` when an upload in parts resumed).
     pub sent_bytes: u64,
+    /// The artifact's verification as the server answered (`verified`, or `pending`
+    /// while the server reads a large object back); absent from older servers, and
+    /// when registration was replayed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<String>,
 }
 
 impl ArtifactOutcome {
@@ -67,7 +74,13 @@ impl ArtifactOutcome {
             object_key,
             result,
             sent_bytes,
+            verification: None,
         }
+    }
+
+    fn verified_as(mut self, verification: Option<String>) -> Self {
+        self.verification = verification;
+        self
     }
 }
 
@@ -104,6 +117,7 @@ pub async fn upload_all(
                 UploadResult::AlreadyRegistered,
                 0,
             )
+            .verified_as(found.verification.clone())
         } else if let Some(other) = same_slot.first() {
             return Err(CliError::Conflict(format!(
                 "{} {} already has {stored_name} for {} with sha256 {}, not {}; \
@@ -134,7 +148,7 @@ async fn upload_one(
             (Some(sent.parts), sent.sent_bytes)
         }
         (None, Some(url)) => {
-            put_whole(client, url, file, mode).await?;
+            put_whole(client, url, &upload.upload_headers, file, mode).await?;
             (None, file.size)
         }
         (None, None) => {
@@ -162,13 +176,15 @@ async fn upload_one(
     let answer = client
         .post_within::<_, Artifact>(&path, &body, Some(&key), registration_timeout(file.size))
         .await;
-    let result = match answer {
-        Ok(answer) if answer.replayed => UploadResult::AlreadyRegistered,
-        Ok(_) => UploadResult::Uploaded,
+    let (result, verification) = match answer {
+        Ok(answer) if answer.replayed => {
+            (UploadResult::AlreadyRegistered, answer.body.verification)
+        }
+        Ok(answer) => (UploadResult::Uploaded, answer.body.verification),
         // Registered by an earlier run whose answer was lost.
         Err(ApiError::Status {
             status: 409, code, ..
-        }) if code == "conflict" => UploadResult::AlreadyRegistered,
+        }) if code == "conflict" => (UploadResult::AlreadyRegistered, None),
         // The joined parts are not the file hashed at the start: it changed meanwhile.
         Err(ApiError::Status {
             status: 400,
@@ -187,7 +203,8 @@ async fn upload_one(
         upload.object_key,
         result,
         sent_bytes,
-    ))
+    )
+    .verified_as(verification))
 }
 
 /// The slowest rate at which a store is expected to read an object back.
@@ -205,13 +222,21 @@ fn registration_timeout(size: u64) -> std::time::Duration {
 async fn put_whole(
     client: &ApiClient,
     url: &str,
+    headers: &BTreeMap<String, String>,
     file: &LocalFile,
     mode: ProgressMode,
 ) -> Result<(), CliError> {
     let progress = Progress::start(mode, format!("upload {}", file.file_name), file.size, 0);
-    let sent = put_file(client.storage(), url, &file.path, file.size, &progress)
-        .await
-        .inspect_err(|_| progress.abandon())?;
+    let sent = put_file(
+        client.storage(),
+        url,
+        headers,
+        &file.path,
+        file.size,
+        &progress,
+    )
+    .await
+    .inspect_err(|_| progress.abandon())?;
     progress.finish();
     if sent != file.sha256 {
         return Err(CliError::FileChanged {

@@ -1,6 +1,7 @@
 //! Streamed `PUT`s to presigned URLs: a whole file, hashing the bytes as they go, or
 //! one part of it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -20,8 +21,8 @@ struct Tally {
     bytes: u64,
 }
 
-/// Uploads `path` (`size` bytes) to `upload_url` with a `Content-Length`, and returns
-/// the sha256 of the bytes sent.
+/// Uploads `path` (`size` bytes) to `upload_url` with a `Content-Length` and the
+/// `headers` the presign asked for, and returns the sha256 of the bytes sent.
 ///
 /// # Errors
 /// [`CliError::Io`] when the file cannot be read, [`CliError::FileChanged`] when its
@@ -29,6 +30,7 @@ struct Tally {
 pub async fn put_file(
     http: &reqwest::Client,
     upload_url: &str,
+    headers: &BTreeMap<String, String>,
     path: &Path,
     size: u64,
     progress: &Progress,
@@ -50,7 +52,8 @@ pub async fn put_file(
             chunk
         })
     };
-    put(http, upload_url, size, reqwest::Body::wrap_stream(counted)).await?;
+    let body = reqwest::Body::wrap_stream(counted);
+    put(http, upload_url, headers, size, body).await?;
     let tally = std::mem::take(&mut *tally.lock().unwrap_or_else(PoisonError::into_inner));
     if tally.bytes != size {
         return Err(CliError::FileChanged {
@@ -87,7 +90,8 @@ pub async fn put_part(
             }
         })
     };
-    let response = put(http, upload_url, len, reqwest::Body::wrap_stream(counted)).await?;
+    let body = reqwest::Body::wrap_stream(counted);
+    let response = put(http, upload_url, &BTreeMap::new(), len, body).await?;
     response
         .headers()
         .get(reqwest::header::ETAG)
@@ -102,11 +106,12 @@ pub async fn put_part(
         })
 }
 
-/// `PUT`s `body` (`len` bytes) to the presigned `upload_url`; the answer when it is a
-/// success.
+/// `PUT`s `body` (`len` bytes) to the presigned `upload_url` with `headers`; the answer
+/// when it is a success.
 async fn put(
     http: &reqwest::Client,
     upload_url: &str,
+    headers: &BTreeMap<String, String>,
     len: u64,
     body: reqwest::Body,
 ) -> Result<reqwest::Response, CliError> {
@@ -114,9 +119,13 @@ async fn put(
         status: 200,
         detail: format!("the upload URL is not a URL: {e}"),
     })?;
-    let response = http
+    let mut request = http
         .put(url.clone())
-        .header(reqwest::header::CONTENT_LENGTH, len)
+        .header(reqwest::header::CONTENT_LENGTH, len);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request
         .body(body)
         .send()
         .await

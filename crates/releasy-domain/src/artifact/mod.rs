@@ -6,6 +6,8 @@ mod object_key;
 mod pending_upload;
 mod service;
 mod uploads;
+mod verification;
+mod verifier;
 
 pub use model::{Artifact, ArtifactSize, Checksum, Filename, Platform};
 pub use multipart::{
@@ -19,3 +21,5 @@ pub use service::{
     RegisterArtifactError, UploadTarget,
 };
 pub use uploads::{SweepReport, UploadError, UploadState};
+pub use verification::{Verification, VerificationPolicy, verification_lease_seconds};
+pub use verifier::{VerificationReport, VerifyError, VerifyOutcome};

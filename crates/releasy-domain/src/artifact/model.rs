@@ -1,6 +1,6 @@
 //! The artifact record and its checked values.
 
-use crate::artifact::ObjectKey;
+use crate::artifact::{ObjectKey, Verification};
 use crate::text::bounded_text_type;
 use crate::{ArtifactId, ReleaseId, Timestamp, ValidationError};
 
@@ -47,6 +47,23 @@ impl Checksum {
     /// A computed SHA-256 digest (what an object store gets from its hasher).
     pub fn from_digest(digest: &[u8; 32]) -> Self {
         Self(hex::encode(digest))
+    }
+
+    /// The digest in base64, as S3's `x-amz-checksum-sha256` header carries it.
+    pub fn to_base64(&self) -> String {
+        use base64::Engine as _;
+        // Always 64 hex characters, so always 32 bytes.
+        let bytes = hex::decode(&self.0).unwrap_or_default();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// Reads a digest in base64 (S3's `x-amz-checksum-sha256`); `None` unless it is 32
+    /// bytes (a checksum of parts, `<base64>-<n>`, is not the object's SHA-256).
+    pub fn from_base64(raw: &str) -> Option<Self> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(raw).ok()?;
+        let digest: [u8; 32] = bytes.try_into().ok()?;
+        Some(Self::from_digest(&digest))
     }
 
     /// The digest.
@@ -100,6 +117,8 @@ pub struct Artifact {
     pub platform: Platform,
     /// When it was registered.
     pub created_at: Timestamp,
+    /// Whether its stored bytes were checked against `size` and `checksum`.
+    pub verification: Verification,
 }
 
 #[cfg(test)]
@@ -120,6 +139,21 @@ mod tests {
             Checksum::of_bytes(b"abc").as_str(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn checksum_travels_as_s3s_base64() {
+        let abc = Checksum::of_bytes(b"abc");
+        assert_eq!(
+            abc.to_base64(),
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
+        );
+        assert_eq!(Checksum::from_base64(&abc.to_base64()), Some(abc));
+        assert_eq!(
+            Checksum::from_base64("ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=-3"),
+            None
+        );
+        assert_eq!(Checksum::from_base64("AAAA"), None, "not 32 bytes");
     }
 
     #[test]

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use crate::artifact::{
     Artifact, ArtifactSize, Checksum, CompletedPart, Filename, MultipartUpload, ObjectKey,
-    PartNumber, PendingUpload, Platform, UploadPlan, check_completed_parts,
+    PartNumber, PendingUpload, Platform, UploadPlan, Verification, VerificationPolicy,
+    check_completed_parts,
 };
 use crate::ports::{
-    ArtifactRepository, Clock, CompleteMultipartError, ObjectStore, PresignedUrl,
+    ArtifactRepository, Clock, CompleteMultipartError, ObjectStore, PresignedPut, PresignedUrl,
     ReleaseRepository, RepoError, StoreError,
 };
 use crate::{ArtifactId, ReleaseId, ValidationError};
@@ -37,8 +38,8 @@ pub struct PresignedPart {
 /// Where the bytes go: one URL, or one per part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UploadTarget {
-    /// One `PUT` of the whole file.
-    Single(PresignedUrl),
+    /// One `PUT` of the whole file, with the headers to send along.
+    Single(PresignedPut),
     /// An upload in parts; every part's URL, in order.
     Multipart {
         /// The upload and its plan.
@@ -63,7 +64,7 @@ impl PresignedUpload {
     /// The single presigned `PUT`, or `None` for an upload in parts.
     pub fn single_url(&self) -> Option<&PresignedUrl> {
         match &self.target {
-            UploadTarget::Single(url) => Some(url),
+            UploadTarget::Single(put) => Some(&put.url),
             UploadTarget::Multipart { .. } => None,
         }
     }
@@ -203,6 +204,7 @@ pub struct ArtifactService {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) presign_expires_seconds: i64,
     pub(super) part_size: u64,
+    pub(super) verification: VerificationPolicy,
 }
 
 impl ArtifactService {
@@ -225,7 +227,16 @@ impl ArtifactService {
             clock,
             presign_expires_seconds,
             part_size: Self::DEFAULT_PART_SIZE,
+            verification: VerificationPolicy::default(),
         }
+    }
+
+    /// Objects larger than `policy.inline_max_bytes`, whose digest the store did not
+    /// record, are registered `pending` and checked in the background.
+    #[must_use]
+    pub fn with_verification(mut self, policy: VerificationPolicy) -> Self {
+        self.verification = policy;
+        self
     }
 
     /// Files larger than `bytes` are uploaded in parts of `bytes` (kept within S3's
@@ -294,11 +305,10 @@ impl ArtifactService {
         let now = self.clock.now();
         let (target, multipart) = match plan {
             UploadPlan::Single => {
-                let url = self
-                    .objects
-                    .presign_put(&object_key, now, self.presign_expires_seconds)
+                let put = self
+                    .presign_single(&object_key, request.checksum.as_ref())
                     .await?;
-                (UploadTarget::Single(url), None)
+                (UploadTarget::Single(put), None)
             }
             UploadPlan::Multipart {
                 part_size,
@@ -349,6 +359,28 @@ impl ArtifactService {
             object_key,
             target,
         })
+    }
+
+    /// The presigned `PUT` of a whole object: one the store checks against `checksum`
+    /// when the client declared it.
+    pub(super) async fn presign_single(
+        &self,
+        object_key: &ObjectKey,
+        checksum: Option<&Checksum>,
+    ) -> Result<PresignedPut, StoreError> {
+        let now = self.clock.now();
+        let expires = self.presign_expires_seconds;
+        match checksum {
+            Some(checksum) => {
+                self.objects
+                    .presign_checked_put(object_key, now, expires, checksum)
+                    .await
+            }
+            None => Ok(PresignedPut {
+                url: self.objects.presign_put(object_key, now, expires).await?,
+                headers: Vec::new(),
+            }),
+        }
     }
 
     /// Presigned `PUT`s for the parts `numbers` of `upload`.
@@ -457,21 +489,20 @@ impl ArtifactService {
                 )
                 .await);
         }
-        let digest = self
-            .objects
-            .sha256(&object_key)
-            .await?
-            .ok_or(RegisterArtifactError::ObjectMissing)?;
-        if digest != request.checksum {
-            return Err(self
-                .discard(
-                    &object_key,
-                    request.artifact_id,
-                    joined,
-                    RegisterArtifactError::ChecksumMismatch,
-                )
-                .await);
-        }
+        let verification = match self.check_digest(&object_key, &request).await? {
+            DigestCheck::Matches => Verification::Verified,
+            DigestCheck::Deferred => Verification::Pending,
+            DigestCheck::Differs => {
+                return Err(self
+                    .discard(
+                        &object_key,
+                        request.artifact_id,
+                        joined,
+                        RegisterArtifactError::ChecksumMismatch,
+                    )
+                    .await);
+            }
+        };
         let artifact = Artifact {
             id: request.artifact_id,
             release_id,
@@ -480,6 +511,7 @@ impl ArtifactService {
             size: request.size,
             platform: request.platform,
             created_at: self.clock.now(),
+            verification,
         };
         // An upload presigned before uploads were recorded has no record to complete.
         let stored = match pending {
@@ -494,6 +526,30 @@ impl ArtifactService {
             Err(RepoError::MissingReference) => Err(RegisterArtifactError::ReleaseNotFound),
             Err(other) => Err(RegisterArtifactError::Repo(other)),
         }
+    }
+
+    /// Compares the stored object's SHA-256 with the declared one: from the digest the
+    /// store recorded when it received the bytes, else by reading the object when the
+    /// [`VerificationPolicy`] lets registration wait that long, else not now.
+    async fn check_digest(
+        &self,
+        object_key: &ObjectKey,
+        request: &RegisterArtifact,
+    ) -> Result<DigestCheck, RegisterArtifactError> {
+        let digest = match self.objects.recorded_sha256(object_key).await? {
+            Some(recorded) => recorded,
+            None if self.verification.reads_inline(request.size) => self
+                .objects
+                .sha256(object_key)
+                .await?
+                .ok_or(RegisterArtifactError::ObjectMissing)?,
+            None => return Ok(DigestCheck::Deferred),
+        };
+        Ok(if digest == request.checksum {
+            DigestCheck::Matches
+        } else {
+            DigestCheck::Differs
+        })
     }
 
     /// Completes the upload in parts of `pending`, if it is one; `true` when parts were
@@ -551,6 +607,17 @@ impl ArtifactService {
         }
         refusal
     }
+}
+
+/// What registration learnt of the stored object's digest.
+enum DigestCheck {
+    /// It is the declared one.
+    Matches,
+    /// It is another.
+    Differs,
+    /// Left to the background verifier: reading the object would hold the request too
+    /// long.
+    Deferred,
 }
 
 /// A registration must declare what its presign declared, when it declared anything.

@@ -4,7 +4,7 @@
 use crate::artifact::{
     ArtifactService, MultipartUpload, ObjectKey, PendingUpload, PresignedPart, UploadedPart,
 };
-use crate::ports::{PresignedUrl, RepoError, StoreError};
+use crate::ports::{PresignedPut, RepoError, StoreError};
 use crate::{ArtifactId, ReleaseId};
 
 /// Where an unfinished upload stands.
@@ -18,8 +18,8 @@ pub struct UploadState {
     /// part whose entity tag the store did not report (it could not be named at
     /// registration, so it is sent again).
     pub missing_parts: Vec<PresignedPart>,
-    /// For a single upload: a fresh URL for it.
-    pub upload_url: Option<PresignedUrl>,
+    /// For a single upload: a fresh presigned `PUT` for it.
+    pub single_put: Option<PresignedPut>,
 }
 
 /// Why an unfinished upload could not be read or aborted.
@@ -63,19 +63,14 @@ impl ArtifactService {
     ) -> Result<UploadState, UploadError> {
         let upload = self.pending(release_id, artifact_id).await?;
         let Some(multipart) = &upload.multipart else {
-            let url = self
-                .objects
-                .presign_put(
-                    &upload.object_key,
-                    self.clock.now(),
-                    self.presign_expires_seconds,
-                )
+            let put = self
+                .presign_single(&upload.object_key, upload.checksum.as_ref())
                 .await?;
             return Ok(UploadState {
                 upload,
                 uploaded_parts: Vec::new(),
                 missing_parts: Vec::new(),
-                upload_url: Some(url),
+                single_put: Some(put),
             });
         };
         let listed = self
@@ -84,9 +79,11 @@ impl ArtifactService {
             .await?
             .ok_or(UploadError::NotFound)?;
         let total = upload.size.map_or(0, |size| size.bytes());
-        let (uploaded_parts, _wrong_size): (Vec<_>, Vec<_>) = listed
+        // A part of another size than planned is sent again, whole.
+        let uploaded_parts: Vec<UploadedPart> = listed
             .into_iter()
-            .partition(|part| Some(part.size) == planned_part_size(multipart, total, part));
+            .filter(|part| Some(part.size) == planned_part_size(multipart, total, part))
+            .collect();
         let nameable = |n: u32| {
             uploaded_parts
                 .iter()
@@ -100,7 +97,7 @@ impl ArtifactService {
             upload,
             uploaded_parts,
             missing_parts,
-            upload_url: None,
+            single_put: None,
         })
     }
 

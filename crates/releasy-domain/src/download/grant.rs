@@ -1,7 +1,7 @@
 //! The rule that decides whether a download token still resolves.
 
 use crate::Timestamp;
-use crate::artifact::ObjectKey;
+use crate::artifact::{ObjectKey, Verification};
 use crate::download::DownloadToken;
 use crate::release::{Product, ReleaseStatus};
 
@@ -18,9 +18,12 @@ pub struct DownloadGrant {
     pub release_status: ReleaseStatus,
     /// When the token's customer was suspended, if they are.
     pub customer_suspended_at: Option<Timestamp>,
+    /// Whether the artifact's bytes were checked.
+    pub verification: Verification,
 }
 
-/// Why a token does not resolve, with the contract's messages.
+/// Why a token does not resolve, with the contract's messages (404, but 403 for an
+/// artifact whose bytes are not verified).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveRefusal {
     /// Unknown token, or its customer is suspended (indistinguishable on purpose).
@@ -32,11 +35,15 @@ pub enum ResolveRefusal {
     /// The release was unpublished or the customer's entitlement is no longer active.
     #[error("release not available")]
     NotAvailable,
+    /// The artifact's bytes are still being checked, or did not match.
+    #[error("artifact not verified")]
+    NotVerified,
 }
 
 impl DownloadGrant {
     /// Checks, in order: customer not suspended, token not expired, release published,
-    /// entitlement active (`entitled`, evaluated at `now` by the caller).
+    /// entitlement active (`entitled`, evaluated at `now` by the caller), artifact
+    /// downloadable ([`Verification::allows_download`]).
     ///
     /// # Errors
     /// The [`ResolveRefusal`] of the first check that fails.
@@ -49,6 +56,9 @@ impl DownloadGrant {
         }
         if self.release_status != ReleaseStatus::Published || !entitled {
             return Err(ResolveRefusal::NotAvailable);
+        }
+        if !self.verification.allows_download() {
+            return Err(ResolveRefusal::NotVerified);
         }
         Ok(())
     }
@@ -86,6 +96,7 @@ mod tests {
             product: Product::parse("a").unwrap(),
             release_status: ReleaseStatus::Published,
             customer_suspended_at: None,
+            verification: Verification::Verified,
         }
     }
 
@@ -133,5 +144,28 @@ mod tests {
             "release not available"
         );
         assert_eq!(grant().check(NOW, false), Err(ResolveRefusal::NotAvailable));
+        let pending = DownloadGrant {
+            verification: Verification::Pending,
+            ..grant()
+        };
+        assert_eq!(
+            pending.check(NOW, true).unwrap_err().to_string(),
+            "artifact not verified"
+        );
+        // An unavailable release is reported before the bytes' state.
+        assert_eq!(pending.check(NOW, false), Err(ResolveRefusal::NotAvailable));
+    }
+
+    #[test]
+    fn failed_artifacts_never_resolve_and_older_ones_still_do() {
+        let with = |verification| DownloadGrant {
+            verification,
+            ..grant()
+        };
+        assert_eq!(
+            with(Verification::Failed).check(NOW, true),
+            Err(ResolveRefusal::NotVerified)
+        );
+        assert_eq!(with(Verification::Unverified).check(NOW, true), Ok(()));
     }
 }

@@ -36,6 +36,9 @@ pub enum IssueTokenError {
     /// The customer has no active entitlement for the product.
     #[error("entitlement required")]
     EntitlementRequired,
+    /// The artifact's bytes are still being checked, or did not match.
+    #[error("artifact not verified")]
+    NotVerified,
     /// The request breaks a rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
@@ -181,7 +184,9 @@ impl DownloadService {
     }
 
     /// Issues a token for `artifact_id` to the key's customer, checked in the contract's
-    /// order: the artifact exists, its release is published, the customer is entitled.
+    /// order: the artifact exists, its release is published, the customer is entitled;
+    /// then the artifact's bytes must be downloadable
+    /// ([`crate::artifact::Verification::allows_download`]).
     ///
     /// # Errors
     /// [`IssueTokenError`].
@@ -205,7 +210,7 @@ impl DownloadService {
             )
             .into());
         }
-        let (_, release) = self
+        let (artifact, release) = self
             .artifacts
             .get_with_release(artifact_id)
             .await?
@@ -219,6 +224,9 @@ impl DownloadService {
             .await?
         {
             return Err(IssueTokenError::EntitlementRequired);
+        }
+        if !artifact.verification.allows_download() {
+            return Err(IssueTokenError::NotVerified);
         }
         let secret = self.secrets.new_download_token();
         let token = DownloadToken {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::releases::ReleaseState;
 use super::{InMemoryReleases, lock};
-use crate::artifact::{Artifact, PendingUpload};
+use crate::artifact::{Artifact, PendingUpload, Verification};
 use crate::ports::{ArtifactRepository, RepoError};
 use crate::release::Release;
 use crate::{ArtifactId, ReleaseId, Timestamp};
@@ -98,6 +98,88 @@ impl ArtifactRepository for InMemoryReleases {
         state.uploads.remove(index);
         Ok(true)
     }
+
+    async fn list_by_verification(
+        &self,
+        verification: Verification,
+        after: Option<ArtifactId>,
+        limit: u32,
+    ) -> Result<Vec<Artifact>, RepoError> {
+        let after = after.map(|id| id.to_string());
+        let mut rows: Vec<Artifact> = lock(&self.state)
+            .artifacts
+            .iter()
+            .filter(|a| a.verification == verification)
+            .filter(|a| after.as_ref().is_none_or(|after| a.id.to_string() > *after))
+            .cloned()
+            .collect();
+        rows.sort_by_key(|a| a.id.to_string());
+        rows.truncate(limit as usize);
+        Ok(rows)
+    }
+
+    async fn unclaimed_pending(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Artifact>, RepoError> {
+        let state = lock(&self.state);
+        let mut rows: Vec<Artifact> = state
+            .artifacts
+            .iter()
+            .filter(|a| a.verification == Verification::Pending)
+            .filter(|a| is_unclaimed(&state, a.id, now))
+            .cloned()
+            .collect();
+        rows.sort_by_key(|a| (a.created_at, a.id.to_string()));
+        rows.truncate(limit as usize);
+        Ok(rows)
+    }
+
+    async fn claim_verification(
+        &self,
+        id: ArtifactId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, RepoError> {
+        let mut state = lock(&self.state);
+        let pending = state
+            .artifacts
+            .iter()
+            .any(|a| a.id == id && a.verification == Verification::Pending);
+        if !pending || !is_unclaimed(&state, id, now) {
+            return Ok(false);
+        }
+        state.verification_claims.insert(id, until);
+        Ok(true)
+    }
+
+    async fn set_verification(
+        &self,
+        id: ArtifactId,
+        from: Verification,
+        to: Verification,
+    ) -> Result<bool, RepoError> {
+        let mut state = lock(&self.state);
+        let Some(artifact) = state
+            .artifacts
+            .iter_mut()
+            .find(|a| a.id == id && a.verification == from)
+        else {
+            return Ok(false);
+        };
+        artifact.verification = to;
+        state.verification_claims.remove(&id);
+        Ok(true)
+    }
+}
+
+/// Whether no verifier holds artifact `id` at `now`.
+fn is_unclaimed(state: &ReleaseState, id: ArtifactId, now: Timestamp) -> bool {
+    state
+        .verification_claims
+        .get(&id)
+        .is_none_or(|until| *until <= now)
 }
 
 /// Stores `artifact` unless its id or key is taken or its release is missing.

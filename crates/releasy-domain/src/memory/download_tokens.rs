@@ -65,10 +65,11 @@ impl DownloadTokenRepository for InMemoryReleases {
                         artifact.object_key.clone(),
                         release.product.clone(),
                         release.status,
+                        artifact.verification,
                     ))
                 })
         };
-        let Some((token, object_key, product, release_status)) = joined else {
+        let Some((token, object_key, product, release_status, verification)) = joined else {
             return Ok(None);
         };
         // An inner join, like the database's: a token needs its customer.
@@ -81,6 +82,7 @@ impl DownloadTokenRepository for InMemoryReleases {
             product,
             release_status,
             customer_suspended_at: customer.suspended_at,
+            verification,
         }))
     }
 }

@@ -12,11 +12,14 @@ use crate::ports::{CompleteMultipartError, ObjectMeta, ObjectStore, PresignedUrl
 
 /// Objects kept in memory. Its presigned URLs (`memory://put/<key>?expires=<t>`) are
 /// only labels; tests put bytes with [`InMemoryObjects::put`] and parts with
-/// [`InMemoryObjects::put_part`].
+/// [`InMemoryObjects::put_part`]. By default it records no digests, like S3 for a plain
+/// `PUT`: registration then reads objects through SHA-256 (see
+/// [`InMemoryObjects::recording_digests`]).
 #[derive(Debug, Default)]
 pub struct InMemoryObjects {
     objects: Mutex<HashMap<String, Vec<u8>>>,
     uploads: Mutex<HashMap<String, OpenUpload>>,
+    records_digests: bool,
 }
 
 /// An unfinished upload in parts.
@@ -29,6 +32,15 @@ struct OpenUpload {
 }
 
 impl InMemoryObjects {
+    /// A store that records each object's SHA-256 as it receives it, like the
+    /// embedded store: [`ObjectStore::recorded_sha256`] answers it.
+    pub fn recording_digests() -> Self {
+        Self {
+            records_digests: true,
+            ..Self::default()
+        }
+    }
+
     /// Stores `bytes` under `key`, as an upload to the presigned URL would.
     pub fn put(&self, key: &ObjectKey, bytes: Vec<u8>) {
         lock(&self.objects).insert(key.as_str().to_owned(), bytes);
@@ -95,6 +107,13 @@ impl ObjectStore for InMemoryObjects {
         Ok(lock(&self.objects)
             .get(key.as_str())
             .map(|bytes| Checksum::of_bytes(bytes)))
+    }
+
+    async fn recorded_sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
+        if !self.records_digests {
+            return Ok(None);
+        }
+        self.sha256(key).await
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {

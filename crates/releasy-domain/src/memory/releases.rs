@@ -2,6 +2,7 @@
 //! a release takes its artifacts and tokens with it at once, as the database's
 //! transaction does.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -12,7 +13,7 @@ use crate::download::DownloadToken;
 use crate::pagination::PageRequest;
 use crate::ports::{ReleaseRepository, RepoError};
 use crate::release::{Release, ReleaseFilter, ReleaseStatus};
-use crate::{ReleaseId, Timestamp};
+use crate::{ArtifactId, ReleaseId, Timestamp};
 
 /// What [`InMemoryReleases`] holds, under one lock.
 #[derive(Debug, Default)]
@@ -26,6 +27,8 @@ pub(super) struct ReleaseState {
     /// Presigned, unregistered uploads. Like the database's table, they do not refer to
     /// their release: they outlive its deletion until the sweeper frees their bytes.
     pub(super) uploads: Vec<PendingUpload>,
+    /// Until when a verifier holds the check of a pending artifact.
+    pub(super) verification_claims: HashMap<ArtifactId, Timestamp>,
 }
 
 /// Releases, artifacts and download tokens kept in memory. One value implements

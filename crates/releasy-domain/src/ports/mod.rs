@@ -14,7 +14,9 @@ mod secrets;
 
 pub use clock::{Clock, SystemClock};
 pub use errors::{HashError, RepoError};
-pub use object_store::{CompleteMultipartError, ObjectMeta, ObjectStore, PresignedUrl, StoreError};
+pub use object_store::{
+    CompleteMultipartError, ObjectMeta, ObjectStore, PresignedPut, PresignedUrl, StoreError,
+};
 pub use operator_tokens::{OperatorTokenError, OperatorTokenVerifier};
 pub use repositories::{
     ApiKeyRepository, ArtifactRepository, AuditRepository, Claim, CustomerRepository,

@@ -25,6 +25,16 @@ impl std::fmt::Debug for PresignedUrl {
     }
 }
 
+/// A presigned `PUT` with the headers the client must send with it (they are part of
+/// the signature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPut {
+    /// The URL.
+    pub url: PresignedUrl,
+    /// Header names and values to send along, in the order given; often none.
+    pub headers: Vec<(String, String)>,
+}
+
 /// What the store knows about a stored object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ObjectMeta {
@@ -101,6 +111,28 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         expires_in_seconds: i64,
     ) -> Result<PresignedUrl, StoreError>;
 
+    /// As [`Self::presign_put`], for bytes whose SHA-256 is `checksum`: a store that can
+    /// check a body as it receives it is told to refuse any other (S3 signs
+    /// `x-amz-checksum-sha256`, which the client must then send, and records the digest
+    /// for [`Self::recorded_sha256`]). The default makes a plain `PUT`, and the bytes are
+    /// checked at registration instead.
+    ///
+    /// # Errors
+    /// [`StoreError`] when no URL could be made.
+    async fn presign_checked_put(
+        &self,
+        key: &ObjectKey,
+        now: Timestamp,
+        expires_in_seconds: i64,
+        checksum: &Checksum,
+    ) -> Result<PresignedPut, StoreError> {
+        let _ = checksum;
+        Ok(PresignedPut {
+            url: self.presign_put(key, now, expires_in_seconds).await?,
+            headers: Vec::new(),
+        })
+    }
+
     /// A URL the caller can `GET` the object from until `expires_in_seconds` pass.
     ///
     /// # Errors
@@ -118,13 +150,25 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// [`StoreError`] when the store could not answer.
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError>;
 
-    /// The SHA-256 of the bytes stored under `key`, or `None` when nothing is stored
-    /// there. A store that hashes while it receives answers from that record; others
-    /// read the whole object through SHA-256, which takes as long as reading it.
+    /// The SHA-256 of the bytes stored under `key` now, read through the whole object
+    /// (which takes as long as reading it), or `None` when nothing is stored there.
+    /// [`Self::recorded_sha256`] is the cheap answer, where the store has one.
     ///
     /// # Errors
     /// [`StoreError`] when the store could not answer or the read broke off.
     async fn sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError>;
+
+    /// The SHA-256 the store recorded for the object as it received it, found without
+    /// reading the object; `None` when it recorded none (or nothing is stored there).
+    /// The embedded store records every object's; S3 records it for a `PUT` presigned
+    /// with [`Self::presign_checked_put`]. The default records nothing.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store could not answer.
+    async fn recorded_sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
+        let _ = key;
+        Ok(None)
+    }
 
     /// Removes the object; removing a missing object succeeds.
     ///

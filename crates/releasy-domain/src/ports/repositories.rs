@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use crate::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
 use crate::artifact::ObjectKey;
-use crate::artifact::{Artifact, PendingUpload};
+use crate::artifact::{Artifact, PendingUpload, Verification};
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::customer::{Customer, CustomerFilter, CustomerUpdate};
 use crate::download::{DownloadGrant, DownloadToken};
@@ -332,6 +332,41 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
     /// artifact. `Ok(false)`, storing nothing, when the record is gone (the upload was
     /// aborted or swept); otherwise as [`Self::insert`].
     async fn insert_completing_upload(&self, artifact: &Artifact) -> Result<bool, RepoError>;
+
+    /// Up to `limit` artifacts whose verification is `verification`, by id, starting
+    /// after `after`: a walk over all of them, a page at a time.
+    async fn list_by_verification(
+        &self,
+        verification: Verification,
+        after: Option<ArtifactId>,
+        limit: u32,
+    ) -> Result<Vec<Artifact>, RepoError>;
+
+    /// Up to `limit` artifacts pending verification that no verifier holds at `now`
+    /// (never claimed, or the claim lapsed), oldest first.
+    async fn unclaimed_pending(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Artifact>, RepoError>;
+
+    /// Claims the check of pending artifact `id` until `until`, if nobody holds it at
+    /// `now`; of several concurrent callers (on any instance), exactly one gets `true`.
+    async fn claim_verification(
+        &self,
+        id: ArtifactId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, RepoError>;
+
+    /// Moves artifact `id` from `from` to `to` and ends any claim on it; `false` when
+    /// it is no longer `from` (someone else decided first) or is gone.
+    async fn set_verification(
+        &self,
+        id: ArtifactId,
+        from: Verification,
+        to: Verification,
+    ) -> Result<bool, RepoError>;
 }
 
 /// Entitlements.

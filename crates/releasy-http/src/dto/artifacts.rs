@@ -1,7 +1,10 @@
 //! Artifact bodies.
 
+use std::collections::BTreeMap;
+
 use releasy_domain::artifact::{
     Artifact, Checksum, MultipartUpload, PresignedPart, PresignedUpload, UploadState, UploadTarget,
+    Verification,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,10 +21,15 @@ pub struct PresignArtifactRequest {
     /// the same size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
-    /// The file's SHA-256 (64 hex characters); registration must declare the same.
+    /// The file's SHA-256 (64 hex characters); registration must declare the same. For
+    /// a single upload, a store that can refuse other bytes is told to (S3 then needs
+    /// the headers in `upload_headers`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
 }
+
+/// Headers to send with a presigned `PUT`, by name; they are part of its signature.
+pub type UploadHeaders = BTreeMap<String, String>;
 
 /// Where to upload.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -33,6 +41,12 @@ pub struct PresignArtifactResponse {
     /// A presigned URL: `PUT` the file's bytes to it. `null` when the file is uploaded
     /// in parts (see `multipart`).
     pub upload_url: Option<String>,
+    /// Present when the `PUT` to `upload_url` must carry these headers, as given (on
+    /// S3, `x-amz-checksum-sha256` when `checksum` was declared: S3 then refuses other
+    /// bytes with 400 `BadDigest`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub upload_headers: UploadHeaders,
     /// When the upload URL (or every part URL) expires (Unix seconds).
     pub expires_at: i64,
     /// Present when the declared size calls for an upload in parts: `PUT` each part's
@@ -89,10 +103,16 @@ fn parts_expiry(parts: &[PresignedPart]) -> Option<i64> {
 
 impl From<PresignedUpload> for PresignArtifactResponse {
     fn from(p: PresignedUpload) -> Self {
-        let (upload_url, expires_at, multipart) = match p.target {
-            UploadTarget::Single(url) => (Some(url.url), url.expires_at.unix_seconds(), None),
+        let (upload_url, upload_headers, expires_at, multipart) = match p.target {
+            UploadTarget::Single(put) => (
+                Some(put.url.url),
+                put.headers.into_iter().collect(),
+                put.url.expires_at.unix_seconds(),
+                None,
+            ),
             UploadTarget::Multipart { upload, parts } => (
                 None,
+                UploadHeaders::new(),
                 parts_expiry(&parts).unwrap_or_default(),
                 Some(MultipartDto::new(&upload, parts)),
             ),
@@ -101,6 +121,7 @@ impl From<PresignedUpload> for PresignArtifactResponse {
             artifact_id: p.artifact_id.to_string(),
             object_key: p.object_key.into_string(),
             upload_url,
+            upload_headers,
             expires_at,
             multipart,
         }
@@ -150,6 +171,10 @@ pub struct UploadStateResponse {
     pub uploaded_parts: Vec<UploadedPartDto>,
     /// For a single upload: a fresh URL to `PUT` the file to.
     pub upload_url: Option<String>,
+    /// Present when the `PUT` to `upload_url` must carry these headers, as given.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub upload_headers: UploadHeaders,
     /// When the fresh URLs expire (Unix seconds).
     pub expires_at: Option<i64>,
     /// For an upload in parts: fresh URLs for the parts still missing.
@@ -174,10 +199,14 @@ impl From<UploadState> for UploadStateResponse {
     fn from(state: UploadState) -> Self {
         let upload = state.upload;
         let expires_at = state
-            .upload_url
+            .single_put
             .as_ref()
-            .map(|url| url.expires_at.unix_seconds())
+            .map(|put| put.url.expires_at.unix_seconds())
             .or_else(|| parts_expiry(&state.missing_parts));
+        let (upload_url, upload_headers) = match state.single_put {
+            Some(put) => (Some(put.url.url), put.headers.into_iter().collect()),
+            None => (None, UploadHeaders::new()),
+        };
         let multipart = upload
             .multipart
             .as_ref()
@@ -198,7 +227,8 @@ impl From<UploadState> for UploadStateResponse {
                     etag: part.etag,
                 })
                 .collect(),
-            upload_url: state.upload_url.map(|url| url.url),
+            upload_url,
+            upload_headers,
             expires_at,
             multipart,
             created_at: upload.created_at.unix_seconds(),
@@ -223,6 +253,34 @@ pub struct ArtifactResponse {
     pub platform: String,
     /// Registration time (Unix seconds).
     pub created_at: i64,
+    /// Whether the stored bytes were checked against `size` and `checksum`.
+    pub verification: VerificationDto,
+}
+
+/// Where an artifact stands with the check of its stored bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VerificationDto {
+    /// The stored bytes have the declared size and SHA-256.
+    Verified,
+    /// Being checked in the background; downloads answer 403 until it is verified.
+    Pending,
+    /// The stored bytes are not what was declared; downloads answer 403.
+    Failed,
+    /// Registered before the server checked bytes; still downloadable
+    /// (`releasy-server verify-artifacts` checks it).
+    Unverified,
+}
+
+impl From<Verification> for VerificationDto {
+    fn from(v: Verification) -> Self {
+        match v {
+            Verification::Verified => Self::Verified,
+            Verification::Pending => Self::Pending,
+            Verification::Failed => Self::Failed,
+            Verification::Unverified => Self::Unverified,
+        }
+    }
 }
 
 impl From<Artifact> for ArtifactResponse {
@@ -235,6 +293,7 @@ impl From<Artifact> for ArtifactResponse {
             size: a.size.bytes() as i64,
             platform: a.platform.into_string(),
             created_at: a.created_at.unix_seconds(),
+            verification: a.verification.into(),
         }
     }
 }

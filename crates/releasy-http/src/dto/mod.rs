@@ -14,7 +14,8 @@ mod releases;
 
 pub use artifacts::{
     ArtifactResponse, CompletedPartDto, MultipartDto, PartUrlDto, PresignArtifactRequest,
-    PresignArtifactResponse, RegisterArtifactRequest, UploadStateResponse, UploadedPartDto,
+    PresignArtifactResponse, RegisterArtifactRequest, UploadHeaders, UploadStateResponse,
+    UploadedPartDto, VerificationDto,
 };
 pub use audit::{AuditEventListQuery, AuditEventListResponse, AuditEventResponse};
 pub use customers::{

@@ -6,6 +6,8 @@ use releasy_domain::release::ReleaseListing;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::dto::VerificationDto;
+
 /// `POST /v1/releases`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateReleaseRequest {
@@ -30,6 +32,9 @@ pub struct ArtifactSummary {
     pub platform: String,
     /// Registration time (Unix seconds).
     pub created_at: i64,
+    /// Whether the stored bytes were checked; `pending` and `failed` artifacts cannot
+    /// be downloaded.
+    pub verification: VerificationDto,
 }
 
 impl From<Artifact> for ArtifactSummary {
@@ -41,6 +46,7 @@ impl From<Artifact> for ArtifactSummary {
             size: a.size.bytes() as i64,
             platform: a.platform.into_string(),
             created_at: a.created_at.unix_seconds(),
+            verification: a.verification.into(),
         }
     }
 }

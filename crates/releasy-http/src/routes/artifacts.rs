@@ -22,8 +22,9 @@ use crate::state::AppState;
 /// Presign an upload: returns the artifact's id, its object key and a URL to `PUT` the
 /// bytes to. With `size` above the part size (`RELEASY_ARTIFACT_PART_SIZE_BYTES`,
 /// default 64 MiB) the response has `upload_url: null` and `multipart`: a presigned
-/// `PUT` per part, to be named with their `ETag`s at registration. Supports
-/// `Idempotency-Key`.
+/// `PUT` per part, to be named with their `ETag`s at registration. With `checksum`, a
+/// store that can refuse other bytes is told to: send the `upload_headers` (on S3,
+/// `x-amz-checksum-sha256`) with the `PUT`. Supports `Idempotency-Key`.
 #[utoipa::path(
     tag = "artifacts",
     params(
@@ -67,8 +68,12 @@ pub async fn presign_artifact(
 
 /// Register an uploaded artifact. An upload in parts is completed first from `parts`.
 /// The object must exist in storage with the declared size and SHA-256 (`checksum`);
-/// an object of another size or digest is deleted, so the upload can start over.
-/// Supports `Idempotency-Key`.
+/// an object of another size or digest is deleted, so the upload can start over (400
+/// `checksum does not match the stored object`). The digest is the one the store
+/// recorded as it received the bytes, else the server reads the object; above
+/// `RELEASY_ARTIFACT_INLINE_VERIFY_MAX_BYTES` (default 1 GiB) that read happens in the
+/// background: the artifact answers `verification: "pending"` and cannot be downloaded
+/// (403 `artifact not verified`) until it is `verified`. Supports `Idempotency-Key`.
 #[utoipa::path(
     tag = "artifacts",
     params(

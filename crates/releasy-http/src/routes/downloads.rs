@@ -22,7 +22,7 @@ use crate::state::AppState;
     responses(
         (status = 200, body = DownloadTokenResponse),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody, description = "missing scope, release not published, or entitlement required"),
+        (status = 403, body = ErrorBody, description = "missing scope, release not published, entitlement required, or artifact not verified (its bytes are being checked, or did not match)"),
         (status = 404, body = ErrorBody, description = "artifact not found"),
         (status = 409, body = ErrorBody),
     ),
@@ -70,6 +70,7 @@ pub async fn create_download_token(
     params(("token" = String, Path, description = "The token from `download_url`")),
     responses(
         (status = 302, description = "Redirect to the artifact (`Location`), `Cache-Control: no-store`"),
+        (status = 403, body = ErrorBody, description = "artifact not verified (its bytes are being checked, or did not match)"),
         (status = 404, body = ErrorBody, description = "download token not found, download token expired, or release not available"),
     )
 )]

@@ -440,9 +440,11 @@ async fn register_checks_the_stored_object(app: TestApp) {
             "object_key",
             "platform",
             "release_id",
-            "size"
+            "size",
+            "verification"
         ]
     );
+    assert_eq!(registered["verification"], "verified");
     assert_eq!(registered["id"], presigned["artifact_id"]);
     assert_eq!(registered["release_id"], release_id);
     assert_eq!(registered["object_key"], presigned["object_key"]);

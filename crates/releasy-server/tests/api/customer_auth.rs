@@ -4,15 +4,14 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use diesel::SqliteConnection;
 use diesel::prelude::*;
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::RunQueryDsl;
 use releasy_store_diesel::schema::api_keys;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::database::{Db, with_conn};
 use crate::helpers::{Backend, TestApp, assert_error};
 use crate::on_both_backends;
 
@@ -64,28 +63,6 @@ fn unknown_key() -> String {
     format!("releasy_{}", &format!("{hex}{hex}")[..43])
 }
 
-/// A direct connection to the test server's database, to read and rewrite key rows.
-enum Db {
-    Sqlite(SyncConnectionWrapper<SqliteConnection>),
-    Postgres(Box<AsyncPgConnection>),
-}
-
-/// Runs `$body` with `$conn` bound to the connection, whichever the backend.
-macro_rules! with_conn {
-    ($db:expr, $conn:ident => $body:expr) => {
-        match $db {
-            Db::Sqlite(sqlite) => {
-                let $conn: &mut SyncConnectionWrapper<SqliteConnection> = sqlite;
-                $body
-            }
-            Db::Postgres(postgres) => {
-                let $conn: &mut AsyncPgConnection = postgres;
-                $body
-            }
-        }
-    };
-}
-
 /// A key row as the tests look at it.
 #[derive(Debug)]
 struct KeyRow {
@@ -96,23 +73,6 @@ struct KeyRow {
 }
 
 impl Db {
-    async fn connect(app: &TestApp) -> Self {
-        let url = app.database_url();
-        match url.strip_prefix("sqlite://") {
-            Some(path) => {
-                let mut conn = SyncConnectionWrapper::<SqliteConnection>::establish(path)
-                    .await
-                    .unwrap();
-                // The server writes concurrently: wait for its locks instead of failing.
-                conn.batch_execute("PRAGMA busy_timeout = 5000;")
-                    .await
-                    .unwrap();
-                Self::Sqlite(conn)
-            }
-            None => Self::Postgres(Box::new(AsyncPgConnection::establish(url).await.unwrap())),
-        }
-    }
-
     async fn key(&mut self, api_key_id: &str) -> KeyRow {
         let query = api_keys::table.find(api_key_id.to_owned()).select((
             api_keys::key_hash,

@@ -51,6 +51,8 @@ pub struct TestApp {
     pub base_url: String,
     pub client: reqwest::Client,
     database_url: String,
+    /// The `RELEASY_*` variables the server was configured with.
+    env: HashMap<String, String>,
     handle: actix_web::dev::ServerHandle,
     data_dir: Arc<tempfile::TempDir>,
     s3: Option<RunningS3>,
@@ -143,7 +145,7 @@ impl TestApp {
         for (key, value) in extra {
             env.insert((*key).to_owned(), (*value).to_owned());
         }
-        let settings = Settings::load(None, Some(env)).expect("test settings");
+        let settings = Settings::load(None, Some(env.clone())).expect("test settings");
         let running = server::start_on(settings, listener)
             .await
             .expect("server starts");
@@ -157,6 +159,7 @@ impl TestApp {
                 .build()
                 .expect("client"),
             database_url,
+            env,
             handle,
             data_dir,
             s3,
@@ -169,6 +172,12 @@ impl TestApp {
         self.s3
             .is_none()
             .then(|| self.data_dir.path().join("objects").join(key))
+    }
+
+    /// The `RELEASY_*` variables the server runs with, to run the `releasy-server`
+    /// binary's commands against the same database and store.
+    pub fn server_env(&self) -> &HashMap<String, String> {
+        &self.env
     }
 
     /// The URL of the server's database, for tests that inspect or edit rows directly.

@@ -6,6 +6,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod database;
 mod helpers;
 
 mod after_the_fact;
@@ -26,3 +27,4 @@ mod keys;
 mod protocol_errors;
 mod releases;
 mod uploads;
+mod verification;

@@ -314,9 +314,11 @@ async fn list_filters_by_product_version_and_status(backend: Backend) {
                 "id",
                 "object_key",
                 "platform",
-                "size"
+                "size",
+                "verification"
             ]
         );
+        assert_eq!(artifact["verification"], "verified");
         assert_eq!(artifact["id"], p.artifact_id.as_str());
         assert_eq!(artifact["object_key"], p.object_key.as_str());
         assert_eq!(artifact["checksum"], crate::flow::sha256_hex(&p.bytes));

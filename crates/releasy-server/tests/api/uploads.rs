@@ -354,14 +354,24 @@ async fn small_files_and_old_clients_get_one_url(backend: Backend, storage: Stor
         let state = ok_json(upload.state(&app).await).await;
         assert!(state["upload_url"].is_string(), "{state}");
         assert_eq!(state["uploaded_parts"], json!([]));
-        let put = app
+        // A declared checksum is signed into an S3 PUT, which must then carry it.
+        let signs_checksum = declare == Declare::SizeAndChecksum && storage != Storage::Embedded;
+        assert_eq!(
+            state.get("upload_headers").is_some(),
+            signs_checksum,
+            "{state}"
+        );
+        let mut put = app
             .client
             .put(state["upload_url"].as_str().unwrap())
-            .body(bytes.clone())
-            .send()
-            .await
-            .unwrap();
-        assert!(put.status().is_success());
+            .body(bytes.clone());
+        if let Some(headers) = state["upload_headers"].as_object() {
+            for (name, value) in headers {
+                put = put.header(name, value.as_str().unwrap());
+            }
+        }
+        let put = put.send().await.unwrap();
+        assert!(put.status().is_success(), "{}", put.status());
         ok_json(upload.register(&app, &bytes, None).await).await;
         let parts = upload
             .register(&app, &bytes, Some(vec![(1, "\"e\"".into())]))

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use releasy_domain::artifact::{Artifact, PendingUpload};
+use releasy_domain::artifact::{Artifact, PendingUpload, Verification};
 use releasy_domain::ports::{ArtifactRepository, RepoError};
 use releasy_domain::release::Release;
 use releasy_domain::{ArtifactId, ReleaseId, Timestamp};
@@ -133,4 +133,101 @@ impl ArtifactRepository for Store {
         .await
         .map_err(query_error)
     }
+
+    async fn list_by_verification(
+        &self,
+        verification: Verification,
+        after: Option<ArtifactId>,
+        limit: u32,
+    ) -> Result<Vec<Artifact>, RepoError> {
+        let mut conn = self.conn().await?;
+        let mut query = dsl::artifacts
+            .filter(dsl::verification.eq(verification.as_str()))
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(dsl::id.gt(after.to_string()));
+        }
+        let rows: Vec<ArtifactRow> = query
+            .order_by(dsl::id.asc())
+            .limit(i64::from(limit))
+            .select(ArtifactRow::as_select())
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn unclaimed_pending(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Artifact>, RepoError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<ArtifactRow> = dsl::artifacts
+            .filter(dsl::verification.eq(Verification::Pending.as_str()))
+            .filter(unclaimed_at(now))
+            .order_by((dsl::created_at.asc(), dsl::id.asc()))
+            .limit(i64::from(limit))
+            .select(ArtifactRow::as_select())
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn claim_verification(
+        &self,
+        id: ArtifactId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, RepoError> {
+        let mut conn = self.conn().await?;
+        // One conditional UPDATE: of racing claimants, the first to write makes the
+        // condition false for the others.
+        let claimed = diesel::update(
+            dsl::artifacts
+                .filter(dsl::id.eq(id.to_string()))
+                .filter(dsl::verification.eq(Verification::Pending.as_str()))
+                .filter(unclaimed_at(now)),
+        )
+        .set(dsl::verification_claimed_until.eq(Some(until.unix_seconds())))
+        .execute(&mut *conn)
+        .await
+        .map_err(query_error)?;
+        Ok(claimed == 1)
+    }
+
+    async fn set_verification(
+        &self,
+        id: ArtifactId,
+        from: Verification,
+        to: Verification,
+    ) -> Result<bool, RepoError> {
+        let mut conn = self.conn().await?;
+        let updated = diesel::update(
+            dsl::artifacts
+                .filter(dsl::id.eq(id.to_string()))
+                .filter(dsl::verification.eq(from.as_str())),
+        )
+        .set((
+            dsl::verification.eq(to.as_str()),
+            dsl::verification_claimed_until.eq(None::<i64>),
+        ))
+        .execute(&mut *conn)
+        .await
+        .map_err(query_error)?;
+        Ok(updated == 1)
+    }
+}
+
+/// No verifier holds the artifact at `now`: never claimed, or the claim lapsed.
+fn unclaimed_at(
+    now: Timestamp,
+) -> diesel::dsl::Or<
+    diesel::dsl::IsNull<dsl::verification_claimed_until>,
+    diesel::dsl::LtEq<dsl::verification_claimed_until, i64>,
+> {
+    dsl::verification_claimed_until
+        .is_null()
+        .or(dsl::verification_claimed_until.le(now.unix_seconds()))
 }

@@ -43,6 +43,7 @@ impl DownloadTokenRepository for Store {
             .select((
                 DownloadTokenRow::as_select(),
                 artifacts::object_key,
+                artifacts::verification,
                 releases::product,
                 releases::status,
                 customers::suspended_at,

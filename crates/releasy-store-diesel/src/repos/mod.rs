@@ -23,6 +23,8 @@ macro_rules! repository_modules {
         mod download_tokens;
         #[path = "entitlements.rs"]
         mod entitlements;
+        #[path = "external_writes.rs"]
+        mod external_writes;
         #[path = "health.rs"]
         mod health;
         #[path = "idempotency.rs"]

@@ -1,7 +1,9 @@
 //! The `artifacts` row.
 
 use diesel::prelude::*;
-use releasy_domain::artifact::{Artifact, ArtifactSize, Checksum, ObjectKey, Platform};
+use releasy_domain::artifact::{
+    Artifact, ArtifactSize, Checksum, ObjectKey, Platform, Verification,
+};
 use releasy_domain::ports::RepoError;
 
 use super::{parse_id, ts};
@@ -21,6 +23,7 @@ pub struct ArtifactRow {
     pub(crate) size: i64,
     pub(crate) platform: String,
     pub(crate) created_at: i64,
+    pub(crate) verification: String,
 }
 
 impl From<&Artifact> for ArtifactRow {
@@ -34,6 +37,7 @@ impl From<&Artifact> for ArtifactRow {
             size: i64::try_from(a.size.bytes()).unwrap_or(i64::MAX),
             platform: a.platform.as_str().to_owned(),
             created_at: a.created_at.unix_seconds(),
+            verification: a.verification.as_str().to_owned(),
         }
     }
 }
@@ -51,6 +55,7 @@ impl TryFrom<ArtifactRow> for Artifact {
             size: ArtifactSize::parse(row.size).map_err(bad)?,
             platform: Platform::parse(&row.platform).map_err(bad)?,
             created_at: ts(row.created_at),
+            verification: Verification::parse(&row.verification).map_err(bad)?,
         })
     }
 }

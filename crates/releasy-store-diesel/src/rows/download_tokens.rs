@@ -2,7 +2,7 @@
 //! customer.
 
 use diesel::prelude::*;
-use releasy_domain::artifact::ObjectKey;
+use releasy_domain::artifact::{ObjectKey, Verification};
 use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::RepoError;
 use releasy_domain::release::{Product, ReleaseStatus};
@@ -58,15 +58,25 @@ impl TryFrom<DownloadTokenRow> for DownloadToken {
 
 /// A grant: the token, its artifact's object key, the release's product and status, and
 /// the customer's suspension time.
-pub(crate) type GrantRow = (DownloadTokenRow, String, String, String, Option<i64>);
+/// A token joined to its artifact's key and verification, its release's product and
+/// status, and its customer's suspension.
+pub(crate) type GrantRow = (
+    DownloadTokenRow,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+);
 
 pub(crate) fn grant(row: GrantRow) -> Result<DownloadGrant, RepoError> {
-    let (token, object_key, product, status, suspended_at) = row;
+    let (token, object_key, verification, product, status, suspended_at) = row;
     Ok(DownloadGrant {
         token: token.try_into()?,
         object_key: ObjectKey::from_stored(object_key),
         product: Product::parse(&product).map_err(|e| corrupt("releases", e))?,
         release_status: ReleaseStatus::parse(&status).map_err(|e| corrupt("releases", e))?,
         customer_suspended_at: suspended_at.map(ts),
+        verification: Verification::parse(&verification).map_err(|e| corrupt("artifacts", e))?,
     })
 }

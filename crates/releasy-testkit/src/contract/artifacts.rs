@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use releasy_domain::artifact::{Artifact, ArtifactSize, Checksum, Filename, ObjectKey, Platform};
+use releasy_domain::artifact::{
+    Artifact, ArtifactSize, Checksum, Filename, ObjectKey, Platform, Verification,
+};
 use releasy_domain::ports::{ArtifactRepository, ReleaseRepository, RepoError};
 use releasy_domain::release::{Release, ReleaseStatus};
 use releasy_domain::{ArtifactId, ReleaseId};
@@ -46,6 +48,7 @@ pub(crate) fn new_artifact(release: &Release, platform: &str, created_at: i64) -
         size: ArtifactSize::parse(1_048_576).expect("a valid size"),
         platform,
         created_at: at(created_at),
+        verification: Verification::Verified,
     }
 }
 

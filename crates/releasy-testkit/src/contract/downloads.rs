@@ -1,12 +1,13 @@
 //! Checks of [`DownloadTokenRepository`]: a stored token is found by its hash with
-//! everything resolving it depends on (its artifact's object key, its release's product
-//! and current status, its customer's suspension), a batch is stored all or none, and an
+//! everything resolving it depends on (its artifact's object key and verification, its
+//! release's product and current status, its customer's suspension), a batch is stored all or none, and an
 //! unknown hash finds nothing.
 //! That deleting a release makes its tokens unfindable is checked with the releases.
 
 use std::sync::Arc;
 
 use releasy_domain::ArtifactId;
+use releasy_domain::artifact::{Artifact, Verification};
 use releasy_domain::customer::CustomerUpdate;
 use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::{
@@ -80,7 +81,10 @@ pub async fn insert_then_find_grant(
     store_release(&releases, &release).await;
     let (linux, mac) = (
         new_artifact(&release, "linux", T0 + 1),
-        new_artifact(&release, "macos", T0 + 2),
+        Artifact {
+            verification: Verification::Pending,
+            ..new_artifact(&release, "macos", T0 + 2)
+        },
     );
     store_artifact(&artifacts, &linux).await;
     store_artifact(&artifacts, &mac).await;
@@ -105,13 +109,15 @@ pub async fn insert_then_find_grant(
                 product: release.product.clone(),
                 release_status: ReleaseStatus::Draft,
                 customer_suspended_at: None,
+                verification: artifact.verification,
             }),
             "find_grant returns the token joined to its artifact, release and customer",
         );
     }
 }
 
-/// The grant reads the release's status and the customer's suspension as they are now.
+/// The grant reads the release's status, the customer's suspension and the artifact's
+/// verification as they are now.
 pub async fn grant_follows_release_status_and_suspension(
     download_tokens: Arc<dyn DownloadTokenRepository>,
     releases: Arc<dyn ReleaseRepository>,
@@ -126,15 +132,17 @@ pub async fn grant_follows_release_status_and_suspension(
     store_artifact(&artifacts, &artifact).await;
     let token = new_token(artifact.id, customer.id);
     store_token(&download_tokens, &token).await;
-    let expected = |status: ReleaseStatus, suspended_at: Option<i64>| {
+    let expected_as = |status: ReleaseStatus, suspended_at: Option<i64>, verification| {
         Some(DownloadGrant {
             token: token.clone(),
             object_key: artifact.object_key.clone(),
             product: release.product.clone(),
             release_status: status,
             customer_suspended_at: suspended_at.map(at),
+            verification,
         })
     };
+    let expected = |status, suspended_at| expected_as(status, suspended_at, Verification::Verified);
 
     ok(
         releases
@@ -187,6 +195,18 @@ pub async fn grant_follows_release_status_and_suspension(
         &find_grant(&download_tokens, &token.token_hash).await,
         &expected(ReleaseStatus::Draft, None),
         "the grant after unsuspending the customer and unpublishing the release",
+    );
+
+    ok(
+        artifacts
+            .set_verification(artifact.id, Verification::Verified, Verification::Failed)
+            .await,
+        "ArtifactRepository::set_verification",
+    );
+    same(
+        &find_grant(&download_tokens, &token.token_hash).await,
+        &expected_as(ReleaseStatus::Draft, None, Verification::Failed),
+        "the grant after the artifact failed its check",
     );
 }
 

@@ -29,6 +29,7 @@ pub mod entitlements;
 pub mod idempotency;
 pub mod releases;
 pub mod uploads;
+pub mod verification;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -68,6 +69,7 @@ pub async fn run_all_beside_another_suite(ports: Repositories) {
     .await;
     artifacts::run_all(ports.releases.clone(), ports.artifacts.clone()).await;
     uploads::run_all(ports.releases.clone(), ports.artifacts.clone()).await;
+    verification::run_all(ports.releases.clone(), ports.artifacts.clone()).await;
     entitlements::run_all(ports.entitlements.clone(), ports.customers.clone()).await;
     downloads::run_all(
         ports.download_tokens.clone(),

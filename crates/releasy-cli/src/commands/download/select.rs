@@ -172,6 +172,7 @@ mod tests {
             size: 1,
             platform: platform.to_owned(),
             created_at: 0,
+            verification: None,
         }
     }
 

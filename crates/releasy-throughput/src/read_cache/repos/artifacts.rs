@@ -1,11 +1,11 @@
 //! Artifacts: one artifact with its release (token issue), and the artifacts of a
-//! listing page. Upload records are read and written through, uncached: only upload
-//! management reads them.
+//! listing page. Upload records and the verifier's queue are read and written through,
+//! uncached: only upload management and the verifier read them.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use releasy_domain::artifact::{Artifact, PendingUpload};
+use releasy_domain::artifact::{Artifact, PendingUpload, Verification};
 use releasy_domain::ports::{ArtifactRepository, RepoError};
 use releasy_domain::release::Release;
 use releasy_domain::{ArtifactId, ReleaseId, Timestamp};
@@ -92,6 +92,49 @@ impl ArtifactRepository for CachedArtifacts {
             .after_write(
                 &[Table::Artifacts],
                 self.inner.insert_completing_upload(artifact),
+            )
+            .await
+    }
+
+    async fn list_by_verification(
+        &self,
+        verification: Verification,
+        after: Option<ArtifactId>,
+        limit: u32,
+    ) -> Result<Vec<Artifact>, RepoError> {
+        self.inner
+            .list_by_verification(verification, after, limit)
+            .await
+    }
+
+    async fn unclaimed_pending(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Artifact>, RepoError> {
+        self.inner.unclaimed_pending(now, limit).await
+    }
+
+    // A claim changes no field an artifact is read with: nothing to invalidate.
+    async fn claim_verification(
+        &self,
+        id: ArtifactId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, RepoError> {
+        self.inner.claim_verification(id, now, until).await
+    }
+
+    async fn set_verification(
+        &self,
+        id: ArtifactId,
+        from: Verification,
+        to: Verification,
+    ) -> Result<bool, RepoError> {
+        self.generations
+            .after_write(
+                &[Table::Artifacts],
+                self.inner.set_verification(id, from, to),
             )
             .await
     }

@@ -1,0 +1,183 @@
+//! Checking registered artifacts' bytes after registration: the artifacts left
+//! `pending` because reading them would have held the request too long, and, on an
+//! operator's demand, those registered before bytes were checked (`unverified`) or any
+//! whose bytes may have changed since.
+
+use crate::ArtifactId;
+use crate::artifact::{Artifact, ArtifactService, Verification, verification_lease_seconds};
+use crate::ports::{RepoError, StoreError};
+
+/// What reading an artifact's stored bytes showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyOutcome {
+    /// The declared size and SHA-256.
+    Matches,
+    /// Nothing is stored under the artifact's key.
+    Missing,
+    /// An object of another size.
+    WrongSize {
+        /// Its size.
+        stored: u64,
+    },
+    /// An object of the declared size with another SHA-256.
+    WrongChecksum,
+}
+
+impl VerifyOutcome {
+    /// The verification an artifact gets for this outcome.
+    pub const fn verification(self) -> Verification {
+        match self {
+            Self::Matches => Verification::Verified,
+            Self::Missing | Self::WrongSize { .. } | Self::WrongChecksum => Verification::Failed,
+        }
+    }
+}
+
+/// One artifact checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationReport {
+    /// The artifact, as it was before the check.
+    pub artifact: Artifact,
+    /// What its bytes showed.
+    pub outcome: VerifyOutcome,
+    /// Whether this check set the artifact's verification; `false` when another
+    /// verifier decided first (the artifact is then as that one left it).
+    pub decided: bool,
+}
+
+/// Why a check did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The object store failed; the artifact keeps its verification.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// How many unclaimed pending artifacts one look at the queue considers.
+const PENDING_BATCH: u32 = 16;
+
+impl ArtifactService {
+    /// Reads `artifact`'s stored object and compares it with its declared size and
+    /// SHA-256 (reading as long as the object takes).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store failed or the read broke off.
+    pub async fn check_stored_bytes(
+        &self,
+        artifact: &Artifact,
+    ) -> Result<VerifyOutcome, StoreError> {
+        let Some(meta) = self.objects.head(&artifact.object_key).await? else {
+            return Ok(VerifyOutcome::Missing);
+        };
+        if meta.size != artifact.size.bytes() {
+            return Ok(VerifyOutcome::WrongSize { stored: meta.size });
+        }
+        Ok(match self.objects.sha256(&artifact.object_key).await? {
+            None => VerifyOutcome::Missing,
+            Some(digest) if digest == artifact.checksum => VerifyOutcome::Matches,
+            Some(_) => VerifyOutcome::WrongChecksum,
+        })
+    }
+
+    /// Checks one artifact whose verification is pending and that no other verifier
+    /// holds, on any instance: it is claimed first (for
+    /// [`verification_lease_seconds`], after which another verifier may take over a
+    /// check that died with its instance), then set `verified` or `failed`. The bytes of
+    /// a failed artifact are deleted, as registration deletes bytes it refuses.
+    /// `None` when no artifact waits.
+    ///
+    /// # Errors
+    /// [`VerifyError`]; the claim then lapses and the check is tried again later.
+    pub async fn verify_next_pending(&self) -> Result<Option<VerificationReport>, VerifyError> {
+        let now = self.clock.now();
+        for artifact in self.artifacts.unclaimed_pending(now, PENDING_BATCH).await? {
+            let until = now.plus_seconds(verification_lease_seconds(artifact.size));
+            if !self
+                .artifacts
+                .claim_verification(artifact.id, now, until)
+                .await?
+            {
+                continue; // another verifier took it
+            }
+            let outcome = self.check_stored_bytes(&artifact).await?;
+            let decided = self
+                .artifacts
+                .set_verification(artifact.id, Verification::Pending, outcome.verification())
+                .await?;
+            // Downloads are refused from the moment the verdict is stored; only then do
+            // the bytes go.
+            if decided && outcome != VerifyOutcome::Matches {
+                self.objects.delete(&artifact.object_key).await?;
+            }
+            return Ok(Some(VerificationReport {
+                artifact,
+                outcome,
+                decided,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Up to `limit` artifacts in state `verification`, by id after `after`: a walk
+    /// over them for [`Self::recheck`].
+    ///
+    /// # Errors
+    /// [`RepoError`] when the repository failed.
+    pub async fn list_by_verification(
+        &self,
+        verification: Verification,
+        after: Option<ArtifactId>,
+        limit: u32,
+    ) -> Result<Vec<Artifact>, RepoError> {
+        self.artifacts
+            .list_by_verification(verification, after, limit)
+            .await
+    }
+
+    /// Checks an artifact's bytes again, after the fact: one registered before bytes
+    /// were checked (`unverified`), or one `verified` at registration whose bytes may
+    /// have changed in the store since. It becomes `verified` or `failed`. A failed one
+    /// keeps its bytes (they were served until now, and are what an operator
+    /// investigates), but cannot be downloaded any more. Pending artifacts are the
+    /// background verifier's ([`Self::verify_next_pending`]): `decided` is then `false`
+    /// and nothing changes.
+    ///
+    /// # Errors
+    /// [`VerifyError`]; the artifact then keeps its verification.
+    pub async fn recheck(&self, artifact: &Artifact) -> Result<VerificationReport, VerifyError> {
+        let outcome = self.check_stored_bytes(artifact).await?;
+        let decided = artifact.verification != Verification::Pending
+            && self
+                .artifacts
+                .set_verification(artifact.id, artifact.verification, outcome.verification())
+                .await?;
+        Ok(VerificationReport {
+            artifact: artifact.clone(),
+            outcome,
+            decided,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_matching_bytes_verify() {
+        assert_eq!(
+            VerifyOutcome::Matches.verification(),
+            Verification::Verified
+        );
+        for failed in [
+            VerifyOutcome::Missing,
+            VerifyOutcome::WrongSize { stored: 3 },
+            VerifyOutcome::WrongChecksum,
+        ] {
+            assert_eq!(failed.verification(), Verification::Failed);
+        }
+    }
+}

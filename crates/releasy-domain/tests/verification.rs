@@ -1,0 +1,418 @@
+//! Verification over in-memory ports: registration checks bytes inline from a recorded
+//! digest or by reading them, leaves large ones `pending` to the background verifier,
+//! which claims each once; pending and failed artifacts cannot be downloaded; artifacts
+//! registered before checks are checked after the fact.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Harness, T0};
+use releasy_domain::api_key::AuthenticatedKey;
+use releasy_domain::artifact::{
+    Artifact, ArtifactSize, Checksum, Filename, Platform, PresignUpload, RegisterArtifact,
+    RegisterArtifactError, Verification, VerificationReport, VerifyOutcome,
+    verification_lease_seconds,
+};
+use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal, TokenTtl};
+use releasy_domain::entitlement::{EntitlementWindow, NewEntitlement};
+use releasy_domain::memory::{FixedClock, InMemoryObjects};
+use releasy_domain::release::{Product, Release, Version};
+use releasy_domain::{ArtifactId, Limits, Ports, Services, Timestamp};
+
+const BYTES: &[u8] = b"the vendor's installer";
+
+struct World {
+    h: Harness,
+    objects: Arc<InMemoryObjects>,
+    release: Release,
+}
+
+impl World {
+    /// A published release on `objects`; objects above `inline_max_bytes` whose digest
+    /// the store did not record are left to the verifier.
+    async fn new(objects: InMemoryObjects, inline_max_bytes: u64) -> Self {
+        let clock = Arc::new(FixedClock::at(T0));
+        let objects = Arc::new(objects);
+        let ports = Ports::in_memory_with_objects(clock.clone(), objects.clone());
+        let limits = Limits {
+            artifact_inline_verify_max_bytes: inline_max_bytes,
+            ..Limits::default()
+        };
+        let h = Harness {
+            clock,
+            services: Services::with_limits(ports.clone(), limits),
+            ports,
+        };
+        let release = h
+            .services
+            .releases
+            .create(
+                Product::parse("app").unwrap(),
+                Version::parse("1.0.0").unwrap(),
+            )
+            .await
+            .unwrap();
+        h.services.releases.publish(release.id).await.unwrap();
+        Self {
+            h,
+            objects,
+            release,
+        }
+    }
+
+    /// Presigns an upload declaring `declared`, stores `stored` as the client's PUT
+    /// would, and registers it declaring `declared`.
+    async fn upload(
+        &self,
+        declared: &[u8],
+        stored: &[u8],
+    ) -> (ArtifactId, Result<Artifact, RegisterArtifactError>) {
+        let presigned = self
+            .h
+            .services
+            .artifacts
+            .presign_upload(
+                self.release.id,
+                PresignUpload {
+                    filename: Filename::parse("app.tgz").unwrap(),
+                    platform: Platform::parse("linux").unwrap(),
+                    size: None,
+                    checksum: None,
+                },
+            )
+            .await
+            .unwrap();
+        self.objects.put(&presigned.object_key, stored.to_vec());
+        let registered = self
+            .h
+            .services
+            .artifacts
+            .register(
+                self.release.id,
+                RegisterArtifact {
+                    artifact_id: presigned.artifact_id,
+                    object_key: presigned.object_key.as_str().to_owned(),
+                    checksum: Checksum::of_bytes(declared),
+                    size: ArtifactSize::parse(declared.len() as i64).unwrap(),
+                    platform: Platform::parse("linux").unwrap(),
+                    parts: None,
+                },
+            )
+            .await;
+        (presigned.artifact_id, registered)
+    }
+
+    /// A customer key entitled to the release's product.
+    async fn entitled_key(&self) -> AuthenticatedKey {
+        let customer = self.h.customer("Acme").await;
+        self.h
+            .services
+            .entitlements
+            .create(
+                customer.id,
+                NewEntitlement {
+                    product: self.release.product.clone(),
+                    window: EntitlementWindow::new(Timestamp::from_unix_seconds(0), None).unwrap(),
+                    metadata: None,
+                },
+            )
+            .await
+            .unwrap();
+        let issued = self
+            .h
+            .key(customer.id, &["releases:read", "downloads:token"])
+            .await;
+        self.h
+            .services
+            .authenticator
+            .authenticate(Some(issued.secret.expose()))
+            .await
+            .unwrap()
+    }
+
+    /// One run of the background verifier.
+    async fn verify_next(&self) -> Option<VerificationReport> {
+        self.h
+            .services
+            .artifacts
+            .verify_next_pending()
+            .await
+            .expect("the verifier runs")
+    }
+
+    async fn verification_of(&self, id: ArtifactId) -> Verification {
+        let (artifact, _) = self
+            .h
+            .ports
+            .repositories
+            .artifacts
+            .get_with_release(id)
+            .await
+            .unwrap()
+            .expect("the artifact is registered");
+        artifact.verification
+    }
+}
+
+fn ttl() -> TokenTtl {
+    TokenTtl::parse(Some(60), 600).unwrap()
+}
+
+#[tokio::test]
+async fn objects_within_the_inline_limit_are_read_and_registered_verified() {
+    let w = World::new(InMemoryObjects::default(), 1024).await;
+    let (id, registered) = w.upload(BYTES, BYTES).await;
+    assert_eq!(registered.unwrap().verification, Verification::Verified);
+    assert_eq!(w.verification_of(id).await, Verification::Verified);
+    let key = w.entitled_key().await;
+    w.h.services
+        .downloads
+        .issue(&key, id, None, ttl())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_recorded_digest_decides_at_once_whatever_the_size() {
+    // Nothing may be read inline, yet the recorded digest is compared.
+    let w = World::new(InMemoryObjects::recording_digests(), 0).await;
+    let (_, registered) = w.upload(BYTES, BYTES).await;
+    assert_eq!(registered.unwrap().verification, Verification::Verified);
+
+    let tampered = b"the vendor's installeR";
+    let (id, refused) = w.upload(BYTES, tampered).await;
+    assert!(matches!(
+        refused,
+        Err(RegisterArtifactError::ChecksumMismatch)
+    ));
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "checksum does not match the stored object"
+    );
+    assert!(
+        w.h.ports
+            .repositories
+            .artifacts
+            .get_with_release(id)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing is registered"
+    );
+}
+
+#[tokio::test]
+async fn large_objects_wait_for_the_verifier_and_cannot_be_downloaded_meanwhile() {
+    let w = World::new(InMemoryObjects::default(), 4).await;
+    let key = w.entitled_key().await;
+    let (id, registered) = w.upload(BYTES, BYTES).await;
+    assert_eq!(registered.unwrap().verification, Verification::Pending);
+    assert!(matches!(
+        w.h.services.downloads.issue(&key, id, None, ttl()).await,
+        Err(IssueTokenError::NotVerified)
+    ));
+
+    let report = w.verify_next().await.expect("one artifact waits");
+    assert_eq!(
+        (report.artifact.id, report.outcome, report.decided),
+        (id, VerifyOutcome::Matches, true)
+    );
+    assert_eq!(w.verification_of(id).await, Verification::Verified);
+    assert!(
+        w.verify_next().await.is_none(),
+        "each artifact is verified once"
+    );
+    let token =
+        w.h.services
+            .downloads
+            .issue(&key, id, None, ttl())
+            .await
+            .unwrap();
+    w.h.services
+        .downloads
+        .resolve(token.secret.expose())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_verifier_fails_wrong_bytes_and_deletes_them() {
+    let w = World::new(InMemoryObjects::default(), 4).await;
+    // A wrong size is refused inline, whatever the limit: comparing it costs nothing.
+    let (_, wrong_size) = w.upload(BYTES, b"short").await;
+    assert!(matches!(
+        wrong_size,
+        Err(RegisterArtifactError::SizeMismatch { .. })
+    ));
+
+    let other: Vec<u8> = BYTES.iter().map(|b| b ^ 1).collect();
+    let (id, registered) = w.upload(BYTES, &other).await;
+    let artifact = registered.unwrap();
+    assert_eq!(artifact.verification, Verification::Pending);
+    let report = w.verify_next().await.unwrap();
+    assert_eq!(report.outcome, VerifyOutcome::WrongChecksum);
+    assert_eq!(w.verification_of(id).await, Verification::Failed);
+    assert_eq!(w.objects.get(&artifact.object_key), None, "bytes deleted");
+    let key = w.entitled_key().await;
+    assert!(matches!(
+        w.h.services.downloads.issue(&key, id, None, ttl()).await,
+        Err(IssueTokenError::NotVerified)
+    ));
+}
+
+#[tokio::test]
+async fn a_claim_holds_other_verifiers_off_until_its_lease_lapses() {
+    let w = World::new(InMemoryObjects::default(), 4).await;
+    let (id, registered) = w.upload(BYTES, BYTES).await;
+    let size = registered.unwrap().size;
+    let artifacts = &w.h.ports.repositories.artifacts;
+    let now = w.h.now();
+    let lease = verification_lease_seconds(size);
+    let until = now.plus_seconds(lease);
+    assert!(artifacts.claim_verification(id, now, until).await.unwrap());
+    assert!(!artifacts.claim_verification(id, now, until).await.unwrap());
+    assert!(
+        artifacts
+            .unclaimed_pending(now, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        w.verify_next().await.is_none(),
+        "a held artifact is left to its verifier"
+    );
+
+    // The verifier died: once its lease lapses, another takes the check over.
+    w.h.clock.advance(lease);
+    let report = w.verify_next().await.unwrap();
+    assert_eq!(report.outcome, VerifyOutcome::Matches);
+    // A verdict is set once: the late verifier cannot overturn it.
+    assert!(
+        !artifacts
+            .set_verification(id, Verification::Pending, Verification::Failed)
+            .await
+            .unwrap()
+    );
+    assert_eq!(w.verification_of(id).await, Verification::Verified);
+}
+
+#[tokio::test]
+async fn artifacts_from_before_checks_stay_downloadable_until_checked() {
+    let w = World::new(InMemoryObjects::default(), 1024).await;
+    let key = w.entitled_key().await;
+    let legacy = |bytes: &[u8], platform: &str| {
+        let id = ArtifactId::generate();
+        let object_key = releasy_domain::artifact::ObjectKey::for_artifact(
+            &w.release.product,
+            &w.release.version,
+            &Platform::parse(platform).unwrap(),
+            id,
+            &Filename::parse("old.tgz").unwrap(),
+        )
+        .unwrap();
+        w.objects.put(&object_key, bytes.to_vec());
+        Artifact {
+            id,
+            release_id: w.release.id,
+            object_key,
+            checksum: Checksum::of_bytes(BYTES),
+            size: ArtifactSize::parse(BYTES.len() as i64).unwrap(),
+            platform: Platform::parse(platform).unwrap(),
+            created_at: T0,
+            verification: Verification::Unverified,
+        }
+    };
+    let good = legacy(BYTES, "linux");
+    let altered = legacy(&BYTES.iter().map(|b| b ^ 1).collect::<Vec<_>>(), "macos");
+    let artifacts = &w.h.ports.repositories.artifacts;
+    artifacts.insert(&good).await.unwrap();
+    artifacts.insert(&altered).await.unwrap();
+    let token =
+        w.h.services
+            .downloads
+            .issue(&key, altered.id, None, ttl())
+            .await
+            .unwrap();
+    w.h.services
+        .downloads
+        .resolve(token.secret.expose())
+        .await
+        .unwrap();
+
+    let service = &w.h.services.artifacts;
+    let unverified =
+        |after, limit| service.list_by_verification(Verification::Unverified, after, limit);
+    let mut listed = unverified(None, 1).await.unwrap();
+    listed.extend(unverified(Some(listed[0].id), 10).await.unwrap());
+    let mut expected = vec![good.id, altered.id];
+    expected.sort_by_key(ToString::to_string);
+    assert_eq!(listed.iter().map(|a| a.id).collect::<Vec<_>>(), expected);
+
+    for artifact in &listed {
+        let report = service.recheck(artifact).await.unwrap();
+        assert!(report.decided);
+    }
+    assert_eq!(w.verification_of(good.id).await, Verification::Verified);
+    assert_eq!(w.verification_of(altered.id).await, Verification::Failed);
+    assert!(
+        w.objects.get(&altered.object_key).is_some(),
+        "a failed old artifact keeps its bytes for the operator"
+    );
+    assert!(matches!(
+        w.h.services.downloads.resolve(token.secret.expose()).await,
+        Err(ResolveError::Refused(ResolveRefusal::NotVerified))
+    ));
+    assert!(unverified(None, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_recheck_fails_verified_bytes_that_changed_and_leaves_pending_ones_alone() {
+    let w = World::new(InMemoryObjects::default(), 1024).await;
+    let (id, registered) = w.upload(BYTES, BYTES).await;
+    let verified = registered.unwrap();
+    let service = &w.h.services.artifacts;
+    assert_eq!(
+        service.recheck(&verified).await.unwrap().outcome,
+        VerifyOutcome::Matches
+    );
+    assert_eq!(w.verification_of(id).await, Verification::Verified);
+    // Someone with access to the bucket replaces the bytes.
+    w.objects
+        .put(&verified.object_key, BYTES.iter().map(|b| b ^ 1).collect());
+    let report = service.recheck(&verified).await.unwrap();
+    assert_eq!(
+        (report.outcome, report.decided),
+        (VerifyOutcome::WrongChecksum, true)
+    );
+    assert_eq!(w.verification_of(id).await, Verification::Failed);
+
+    let pending = Artifact {
+        verification: Verification::Pending,
+        ..verified
+    };
+    let report = service.recheck(&pending).await.unwrap();
+    assert!(
+        !report.decided,
+        "pending artifacts are the background verifier's"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_object_fails_its_check() {
+    let w = World::new(InMemoryObjects::default(), 4).await;
+    let (id, registered) = w.upload(BYTES, BYTES).await;
+    let artifact = registered.unwrap();
+    use releasy_domain::ports::ObjectStore as _;
+    w.objects.delete(&artifact.object_key).await.unwrap();
+    let report = w.verify_next().await.unwrap();
+    assert_eq!(report.outcome, VerifyOutcome::Missing);
+    assert_eq!(w.verification_of(id).await, Verification::Failed);
+}
