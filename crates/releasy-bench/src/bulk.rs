@@ -558,6 +558,8 @@ impl Generator {
             platform: platform.clone(),
             created_at: Timestamp::from_unix_seconds(self.release_created_at(r) + 10),
             verification: Verification::Verified,
+            object_etag: None,
+            object_version: None,
         })
     }
 

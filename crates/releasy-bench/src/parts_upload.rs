@@ -49,8 +49,11 @@ pub struct PartsUpload {
     /// `dd` to the same disk just before, MiB/s.
     pub dd_mib_s: f64,
     /// The CLI's wall time: hashing the file, presign, the parts, registration (which
-    /// joins and verifies them).
+    /// joins them, and verifies them unless it leaves that to the background).
     pub cli_seconds: f64,
+    /// When registration answered `pending`: how long after the CLI finished the
+    /// server's background verifier set the artifact `verified`.
+    pub verified_after_seconds: Option<f64>,
     /// The server's `VmRSS` growth during the upload, KiB.
     pub server_rss_growth_kib: u64,
     /// The CLI's largest `VmRSS`, KiB.
@@ -145,7 +148,6 @@ pub async fn run(
         .ctx("waiting for the CLI")?
         .ctx("running the CLI")?;
     let cli_seconds = started.elapsed().as_secs_f64();
-    let server_max = server_rss.end_window();
     let cli_rss_max_kib = cli_rss.max_kib();
     if !output.status.success() {
         bail!(
@@ -160,6 +162,13 @@ pub async fn run(
     {
         bail!("the CLI reported another upload: {report}");
     }
+    let verified_after_seconds = match artifact["verification"].as_str() {
+        Some("verified") => None,
+        Some("pending") => Some(wait_until_verified(&api, started, cli_seconds).await?),
+        _ => bail!("the CLI reported no verification: {report}"),
+    };
+    // The window covers the background verifier's read too.
+    let server_max = server_rss.end_window();
     server.stop().await?;
     drop(s3);
     let _ = std::fs::remove_dir_all(&data_dir);
@@ -168,7 +177,24 @@ pub async fn run(
         bytes: file.bytes,
         dd_mib_s,
         cli_seconds,
+        verified_after_seconds,
         server_rss_growth_kib: server_max.saturating_sub(before),
         cli_rss_max_kib,
     })
+}
+
+/// Waits for the background verifier to settle the benchmark's artifact; the seconds it
+/// took after the CLI finished (`cli_seconds` after `started`).
+async fn wait_until_verified(api: &Api, started: Instant, cli_seconds: f64) -> Result<f64> {
+    loop {
+        let listing = api
+            .admin_get("/v1/releases?product=bench-parts&include_artifacts=true")
+            .await?;
+        let state = listing["releases"][0]["artifacts"][0]["verification"].clone();
+        match state.as_str() {
+            Some("pending") => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+            Some("verified") => return Ok(started.elapsed().as_secs_f64() - cli_seconds),
+            _ => bail!("the background verifier did not verify the upload: {listing}"),
+        }
+    }
 }

@@ -381,10 +381,14 @@ fn parts_checks(uploads: &[PartsUpload]) -> Vec<(&'static str, Vec<Check>)> {
         .iter()
         .map(|u| Check {
             text: format!(
-                "≥ 60%: {} ({} MiB/s, `dd` {} MiB/s)",
+                "≥ 60%: {} ({} MiB/s, `dd` {} MiB/s{})",
                 pct(u.mib_s() / u.dd_mib_s),
                 rate(u.mib_s()),
-                rate(u.dd_mib_s)
+                rate(u.dd_mib_s),
+                match u.verified_after_seconds {
+                    Some(after) => format!("; registered `pending`, verified {after:.0} s later"),
+                    None => "; verified at registration".to_owned(),
+                }
             ),
             met: Some(u.mib_s() / u.dd_mib_s >= 0.6),
         })

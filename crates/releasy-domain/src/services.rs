@@ -88,7 +88,7 @@ impl Services {
                 repos.audit.clone(),
                 clock.clone(),
             ),
-            audit: AuditService::new(repos.audit),
+            audit: AuditService::new(repos.audit.clone()),
             idempotency: IdempotencyService::new(repos.idempotency, clock.clone()),
             releases: ReleaseService::new(
                 repos.releases.clone(),
@@ -118,6 +118,7 @@ impl Services {
                 tokens: repos.download_tokens,
                 entitlements: repos.entitlements,
                 objects,
+                audit: repos.audit,
                 secrets,
                 hasher,
                 clock: clock.clone(),

@@ -328,6 +328,8 @@ async fn artifacts_from_before_checks_stay_downloadable_until_checked() {
             platform: Platform::parse(platform).unwrap(),
             created_at: T0,
             verification: Verification::Unverified,
+            object_etag: None,
+            object_version: None,
         }
     };
     let good = legacy(BYTES, "linux");
@@ -415,4 +417,54 @@ async fn a_missing_object_fails_its_check() {
     let report = w.verify_next().await.unwrap();
     assert_eq!(report.outcome, VerifyOutcome::Missing);
     assert_eq!(w.verification_of(id).await, Verification::Failed);
+}
+
+#[tokio::test]
+async fn a_download_of_replaced_bytes_is_refused_audited_and_the_artifact_failed() {
+    let w = World::new(InMemoryObjects::default(), 1024).await;
+    let key = w.entitled_key().await;
+    let (id, registered) = w.upload(BYTES, BYTES).await;
+    let artifact = registered.unwrap();
+    assert!(
+        artifact.object_etag.is_some(),
+        "the store's tag is recorded"
+    );
+    let token =
+        w.h.services
+            .downloads
+            .issue(&key, id, None, ttl())
+            .await
+            .unwrap();
+    let resolve = || w.h.services.downloads.resolve(token.secret.expose());
+    resolve().await.unwrap();
+
+    // A still-valid upload URL (or anyone with access to the store) replaces the bytes.
+    w.objects
+        .put(&artifact.object_key, BYTES.iter().map(|b| b ^ 1).collect());
+    assert!(matches!(
+        resolve().await,
+        Err(ResolveError::Refused(ResolveRefusal::NotVerified))
+    ));
+    assert_eq!(w.verification_of(id).await, Verification::Failed);
+    let events = w.h.audit_events().await;
+    let changed = events
+        .iter()
+        .find(|e| e.event == "artifact.changed")
+        .expect("the refusal is audited");
+    assert_eq!(changed.actor, "system");
+    assert_eq!(changed.customer_id, Some(key.customer_id));
+    assert_eq!(changed.payload["artifact_id"], id.to_string());
+    assert_eq!(
+        changed.payload["registered_etag"],
+        artifact.object_etag.clone().unwrap()
+    );
+    assert_ne!(
+        changed.payload["stored_etag"],
+        changed.payload["registered_etag"]
+    );
+    // From now on the artifact is refused without looking at the store.
+    assert!(matches!(
+        w.h.services.downloads.issue(&key, id, None, ttl()).await,
+        Err(IssueTokenError::NotVerified)
+    ));
 }

@@ -147,6 +147,8 @@ mod tests {
                     platform: Platform::parse(&format!("linux-\u{e9}-{i}")).unwrap(),
                     created_at: Timestamp::from_unix_seconds(1_700_000_050),
                     verification: Verification::Verified,
+                    object_etag: None,
+                    object_version: None,
                 }
             })
             .collect();

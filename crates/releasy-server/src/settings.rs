@@ -96,6 +96,9 @@ pub struct Settings {
     pub artifact_inline_verify_max_bytes: u64,
     /// How often each instance looks for artifacts pending verification.
     pub artifact_verify_interval_seconds: u64,
+    /// Whether presigned S3 uploads carry `If-None-Match: *`, so no URL replaces a
+    /// stored object.
+    pub artifact_conditional_put: bool,
     /// Signs the embedded store's URLs; generated into the data directory when unset.
     pub storage_signing_secret: Option<String>,
     /// How long audit events may wait in the write-behind queue, in milliseconds.
@@ -161,6 +164,7 @@ struct RawSettings {
     artifact_upload_ttl_seconds: Option<String>,
     artifact_inline_verify_max_bytes: Option<String>,
     artifact_verify_interval_seconds: Option<String>,
+    artifact_conditional_put: Option<String>,
     storage_signing_secret: Option<String>,
     audit_flush_interval_ms: Option<String>,
     cache_rows: Option<String>,
@@ -304,6 +308,10 @@ impl Settings {
                 2,
                 1..=3600,
             )? as u64,
+            artifact_conditional_put: boolean(
+                "RELEASY_ARTIFACT_CONDITIONAL_PUT",
+                raw.artifact_conditional_put,
+            )?,
             storage_signing_secret: match text(raw.storage_signing_secret) {
                 Some(secret) if secret.len() < 32 => {
                     return Err(ConfigError::new(
@@ -513,6 +521,10 @@ mod tests {
         assert_eq!(s.artifact_upload_ttl_seconds, 86_400);
         assert_eq!(s.artifact_inline_verify_max_bytes, 1024 * 1024 * 1024);
         assert_eq!(s.artifact_verify_interval_seconds, 2);
+        assert!(
+            !s.artifact_conditional_put,
+            "old clients send no upload_headers"
+        );
         assert_eq!(s.cache_rows, 10_000);
         assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
         assert!(s.s3.is_none() && s.operator.is_none() && s.admin_api_key.is_none());
@@ -556,6 +568,7 @@ mod tests {
             ("RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS", "899"),
             ("RELEASY_ARTIFACT_INLINE_VERIFY_MAX_BYTES", "-1"),
             ("RELEASY_ARTIFACT_VERIFY_INTERVAL_SECONDS", "0"),
+            ("RELEASY_ARTIFACT_CONDITIONAL_PUT", "sometimes"),
             ("RELEASY_STORAGE_SIGNING_SECRET", "too-short"),
             ("RELEASY_AUDIT_FLUSH_INTERVAL_MS", "0"),
             ("RELEASY_CACHE_ROWS", "-1"),

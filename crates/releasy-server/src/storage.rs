@@ -53,7 +53,9 @@ impl ArtifactStorage {
     /// hold the embedded store.
     pub fn from_settings(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, StorageError> {
         if let Some(s3) = &settings.s3 {
-            let store = S3ObjectStore::new(s3.clone()).map_err(StorageError::S3)?;
+            let store = S3ObjectStore::new(s3.clone())
+                .map_err(StorageError::S3)?
+                .with_conditional_put(settings.artifact_conditional_put);
             tracing::info!(bucket = %s3.bucket, endpoint = ?s3.endpoint, "artifacts stored in S3");
             return Ok(Self {
                 store: Arc::new(store),

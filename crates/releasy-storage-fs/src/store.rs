@@ -195,7 +195,7 @@ impl ObjectStore for FsObjectStore {
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
         let path = self.object_path(key)?;
         let meta = blocking(move || match std::fs::metadata(&path) {
-            Ok(md) if md.is_file() => Ok(Some(ObjectMeta { size: md.len() })),
+            Ok(md) if md.is_file() => Ok(Some(ObjectMeta::of_size(md.len()))),
             Ok(_) => Ok(None),
             Err(e) if is_absent(&e) => Ok(None),
             Err(e) => Err(FsStoreError::io("reading metadata of", path, e)),

@@ -34,6 +34,12 @@ const LONG_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 /// refuses any other body (400 `BadDigest`) and records the digest.
 const CHECKSUM_SHA256: &str = "x-amz-checksum-sha256";
 
+/// The header that makes a `PUT` conditional on no object being stored under the key.
+const IF_NONE_MATCH: &str = "if-none-match";
+
+/// The query parameter of a presigned `GET` that names the version to serve.
+const VERSION_ID: &str = "versionId";
+
 /// The header that makes a `HEAD` answer with the checksums S3 recorded.
 const CHECKSUM_MODE: &str = "x-amz-checksum-mode";
 
@@ -53,6 +59,8 @@ pub struct S3ObjectStore {
     long_bucket: Box<Bucket>,
     /// The same bucket sending `x-amz-checksum-mode: ENABLED` (signed) with each request.
     checksum_bucket: Box<Bucket>,
+    /// Whether presigned `PUT`s carry `If-None-Match: *`.
+    conditional_put: bool,
     client: reqwest::Client,
     region: String,
     endpoint: Option<String>,
@@ -139,10 +147,53 @@ impl S3ObjectStore {
             bucket,
             long_bucket,
             checksum_bucket: Box::new(checksum_bucket),
+            conditional_put: false,
             client: reqwest::Client::new(),
             region,
             endpoint,
             path_style,
+        })
+    }
+}
+
+impl S3ObjectStore {
+    /// Makes every presigned whole-object `PUT` conditional (`If-None-Match: *`, signed
+    /// in, which the client must then send as the presign answer's `upload_headers`
+    /// say): once an object is stored under a key, no URL replaces it. Needs a store
+    /// that honours the header (AWS S3 since 2024, MinIO, Ceph RGW, R2) and clients
+    /// that send `upload_headers` (the `releasy` CLI does; older scripts may not).
+    #[must_use]
+    pub fn with_conditional_put(mut self, conditional: bool) -> Self {
+        self.conditional_put = conditional;
+        self
+    }
+
+    /// A presigned `GET` for `key` (of `version`, when given) that makes S3 answer with
+    /// `Content-Disposition: attachment; filename="<last key segment>"`. Expiry as in
+    /// `presign_put`.
+    async fn presign_get_of(
+        &self,
+        key: &ObjectKey,
+        version: Option<&str>,
+        now: Timestamp,
+        expires_in_seconds: i64,
+    ) -> Result<PresignedUrl, StoreError> {
+        let expires = clamp_expiry(expires_in_seconds);
+        let mut queries = HashMap::from([(
+            RESPONSE_CONTENT_DISPOSITION.to_owned(),
+            attachment_disposition(key),
+        )]);
+        if let Some(version) = version {
+            queries.insert(VERSION_ID.to_owned(), version.to_owned());
+        }
+        let url = self
+            .bucket
+            .presign_get(key.as_str(), expires, Some(queries))
+            .await
+            .map_err(store_error)?;
+        Ok(PresignedUrl {
+            url,
+            expires_at: now.plus_seconds(i64::from(expires)),
         })
     }
 }
@@ -233,27 +284,35 @@ impl ObjectStore for S3ObjectStore {
         })
     }
 
-    /// A presigned `PUT` with `x-amz-checksum-sha256` signed in: S3 refuses a body with
-    /// another SHA-256, and records it for [`Self::recorded_sha256`]. The client must
-    /// send the header as given.
-    async fn presign_checked_put(
+    /// A presigned `PUT` with the headers the client must send, signed in: with
+    /// `checksum`, `x-amz-checksum-sha256` (S3 refuses a body with another SHA-256, and
+    /// records it for [`Self::recorded_sha256`]); when the store makes conditional
+    /// uploads ([`S3ObjectStore::with_conditional_put`]), `If-None-Match: *` (S3 refuses
+    /// the `PUT` once an object is stored under the key, `412 PreconditionFailed`).
+    async fn presign_put_with(
         &self,
         key: &ObjectKey,
         now: Timestamp,
         expires_in_seconds: i64,
-        checksum: &Checksum,
+        checksum: Option<&Checksum>,
     ) -> Result<PresignedPut, StoreError> {
+        let mut headers: Vec<(&'static str, String)> = Vec::new();
+        if let Some(checksum) = checksum {
+            headers.push((CHECKSUM_SHA256, checksum.to_base64()));
+        }
+        if self.conditional_put {
+            headers.push((IF_NONE_MATCH, "*".to_owned()));
+        }
+        let mut signed = reqwest::header::HeaderMap::new();
+        for (name, value) in &headers {
+            let value = reqwest::header::HeaderValue::from_str(value)
+                .map_err(|e| StoreError::Internal(Box::new(e)))?;
+            signed.insert(*name, value);
+        }
         let expires = clamp_expiry(expires_in_seconds);
-        let digest = checksum.to_base64();
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            CHECKSUM_SHA256,
-            reqwest::header::HeaderValue::from_str(&digest)
-                .map_err(|e| StoreError::Internal(Box::new(e)))?,
-        );
         let url = self
             .bucket
-            .presign_put(key.as_str(), expires, Some(headers), None)
+            .presign_put(key.as_str(), expires, Some(signed), None)
             .await
             .map_err(store_error)?;
         Ok(PresignedPut {
@@ -261,8 +320,24 @@ impl ObjectStore for S3ObjectStore {
                 url,
                 expires_at: now.plus_seconds(i64::from(expires)),
             },
-            headers: vec![(CHECKSUM_SHA256.to_owned(), digest)],
+            headers: headers
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect(),
         })
+    }
+
+    /// A presigned `GET` of version `version` (`versionId`), otherwise as
+    /// [`Self::presign_get`].
+    async fn presign_get_version(
+        &self,
+        key: &ObjectKey,
+        version: &str,
+        now: Timestamp,
+        expires_in_seconds: i64,
+    ) -> Result<PresignedUrl, StoreError> {
+        self.presign_get_of(key, Some(version), now, expires_in_seconds)
+            .await
     }
 
     /// A presigned `GET` for `key` that makes S3 answer with
@@ -274,20 +349,8 @@ impl ObjectStore for S3ObjectStore {
         now: Timestamp,
         expires_in_seconds: i64,
     ) -> Result<PresignedUrl, StoreError> {
-        let expires = clamp_expiry(expires_in_seconds);
-        let queries = HashMap::from([(
-            RESPONSE_CONTENT_DISPOSITION.to_owned(),
-            attachment_disposition(key),
-        )]);
-        let url = self
-            .bucket
-            .presign_get(key.as_str(), expires, Some(queries))
+        self.presign_get_of(key, None, now, expires_in_seconds)
             .await
-            .map_err(store_error)?;
-        Ok(PresignedUrl {
-            url,
-            expires_at: now.plus_seconds(i64::from(expires)),
-        })
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
@@ -300,7 +363,11 @@ impl ObjectStore for S3ObjectStore {
                     .ok_or_else(|| {
                         StoreError::Internal("HEAD response has no valid Content-Length".into())
                     })?;
-                Ok(Some(ObjectMeta { size }))
+                Ok(Some(ObjectMeta {
+                    size,
+                    etag: head.e_tag,
+                    version_id: head.version_id,
+                }))
             }
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(store_error(e)),
@@ -309,7 +376,7 @@ impl ObjectStore for S3ObjectStore {
 
     /// The `x-amz-checksum-sha256` S3 recorded for the object (a `HEAD` with
     /// `x-amz-checksum-mode: ENABLED`): there for a `PUT` presigned by
-    /// [`Self::presign_checked_put`], absent for other uploads and for uploads in parts
+    /// [`Self::presign_put_with`], absent for other uploads and for uploads in parts
     /// (whose checksum, when any, is one of parts).
     async fn recorded_sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
         let request = ReqwestRequest::new(&self.checksum_bucket, key.as_str(), Command::HeadObject)
@@ -463,6 +530,29 @@ mod tests {
             secret_key: "super-secret-value".into(),
             path_style: true,
         }
+    }
+
+    #[tokio::test]
+    async fn a_versioned_link_names_its_version_and_others_none() {
+        let store = S3ObjectStore::new(config()).unwrap();
+        let key = ObjectKey::from_stored("releases/app/1.0.0/linux/id/app.tgz".into());
+        let now = Timestamp::from_unix_seconds(1_735_312_000);
+        let pinned = store
+            .presign_get_version(&key, "3HL4kqtJ+lcpX/o=", now, 60)
+            .await
+            .unwrap();
+        let query: HashMap<String, String> = reqwest::Url::parse(&pinned.url)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect();
+        assert_eq!(query["versionId"], "3HL4kqtJ+lcpX/o=");
+        assert_eq!(
+            query["response-content-disposition"],
+            "attachment; filename=\"app.tgz\""
+        );
+        let plain = store.presign_get(&key, now, 60).await.unwrap();
+        assert!(!plain.url.contains("versionId"), "{}", plain.url);
     }
 
     #[test]

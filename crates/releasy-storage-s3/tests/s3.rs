@@ -7,8 +7,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use releasy_domain::Timestamp;
-use releasy_domain::artifact::ObjectKey;
-use releasy_domain::ports::{ObjectMeta, ObjectStore, StoreError};
+use releasy_domain::artifact::{Checksum, ObjectKey};
+use releasy_domain::ports::{ObjectStore, StoreError};
 use releasy_storage_s3::testing::{RunningS3, S3Implementation, TestS3Server};
 use releasy_storage_s3::{S3Config, S3ObjectStore};
 use reqwest::StatusCode;
@@ -65,7 +65,78 @@ on_both_servers!(
     chunked_upload_without_length_is_accepted,
     a_missing_bucket_is_an_error_not_a_missing_object,
     five_mebibyte_object_round_trips_intact,
+    a_conditional_put_never_replaces_an_object,
+    the_entity_tag_names_the_content,
 );
+
+/// `PUT`s `body` to a presigned `PUT` with the headers it asks for.
+async fn put_with(upload: &releasy_domain::ports::PresignedPut, body: Vec<u8>) -> StatusCode {
+    let mut request = reqwest::Client::new().put(&upload.url.url).body(body);
+    for (name, value) in &upload.headers {
+        request = request.header(name, value);
+    }
+    request
+        .send()
+        .await
+        .expect("PUT reaches the server")
+        .status()
+}
+
+/// With conditional uploads on, the presigned `PUT` signs `If-None-Match: *`: the
+/// first upload is stored, a second to the same URL is refused (`412`) and the first
+/// bytes stay.
+async fn a_conditional_put_never_replaces_an_object(implementation: S3Implementation) {
+    let (_server, store) = setup_on(implementation).await;
+    let store = store.with_conditional_put(true);
+    let key = object_key("conditional.bin");
+    let upload = store
+        .presign_put_with(&key, now(), 900, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        upload.headers,
+        [("if-none-match".to_owned(), "*".to_owned())],
+        "the client is told to send the condition"
+    );
+    let first = pseudo_random_bytes(2048);
+    assert_eq!(put_with(&upload, first.clone()).await, StatusCode::OK);
+    let second = pseudo_random_bytes(4096);
+    assert_eq!(
+        put_with(&upload, second).await,
+        StatusCode::PRECONDITION_FAILED,
+        "no URL replaces a stored object"
+    );
+    assert_eq!(
+        store.sha256(&key).await.unwrap(),
+        Some(Checksum::of_bytes(&first))
+    );
+    // Without the header the signature does not match, so the condition cannot be
+    // dropped (moto does not check presigned signatures: s3s-fs only).
+    if matches!(implementation, S3Implementation::S3s) {
+        assert_eq!(put(&upload.url.url, first).await, StatusCode::FORBIDDEN);
+    }
+}
+
+/// `head` reports the entity tag: the same for the same object, another once other
+/// bytes are stored under the key.
+async fn the_entity_tag_names_the_content(implementation: S3Implementation) {
+    let (_server, store) = setup_on(implementation).await;
+    let key = object_key("tagged.bin");
+    let upload = store.presign_put(&key, now(), 900).await.unwrap();
+    assert_eq!(
+        put(&upload.url, pseudo_random_bytes(1000)).await,
+        StatusCode::OK
+    );
+    let first = store.head(&key).await.unwrap().expect("stored");
+    assert!(first.etag.is_some(), "S3 names every object: {first:?}");
+    assert_eq!(store.head(&key).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        put(&upload.url, pseudo_random_bytes(999)).await,
+        StatusCode::OK
+    );
+    let second = store.head(&key).await.unwrap().expect("stored");
+    assert_ne!(second.etag, first.etag, "other bytes, another tag");
+}
 
 /// Deterministic, incompressible-looking bytes.
 fn pseudo_random_bytes(len: usize) -> Vec<u8> {
@@ -109,10 +180,8 @@ async fn presigned_put_get_head_delete_round_trip(implementation: S3Implementati
     assert_eq!(put(&upload.url, bytes.clone()).await, StatusCode::OK);
 
     assert_eq!(
-        store.head(&key).await.unwrap(),
-        Some(ObjectMeta {
-            size: bytes.len() as u64
-        })
+        store.head(&key).await.unwrap().map(|meta| meta.size),
+        Some(bytes.len() as u64)
     );
 
     let download = store.presign_get(&key, t0, 600).await.unwrap();
@@ -182,10 +251,8 @@ async fn chunked_upload_without_length_is_accepted(implementation: S3Implementat
     assert_eq!(status, StatusCode::OK);
 
     assert_eq!(
-        store.head(&key).await.unwrap(),
-        Some(ObjectMeta {
-            size: bytes.len() as u64
-        })
+        store.head(&key).await.unwrap().map(|meta| meta.size),
+        Some(bytes.len() as u64)
     );
     let download = store.presign_get(&key, now(), 60).await.unwrap();
     let fetched = get(&download.url).await.bytes().await.unwrap();
@@ -341,10 +408,8 @@ async fn five_mebibyte_object_round_trips_intact(implementation: S3Implementatio
     let upload = store.presign_put(&key, now(), 900).await.unwrap();
     assert_eq!(put(&upload.url, bytes.clone()).await, StatusCode::OK);
     assert_eq!(
-        store.head(&key).await.unwrap(),
-        Some(ObjectMeta {
-            size: 5 * 1024 * 1024
-        })
+        store.head(&key).await.unwrap().map(|meta| meta.size),
+        Some(5 * 1024 * 1024)
     );
 
     let download = store.presign_get(&key, now(), 600).await.unwrap();

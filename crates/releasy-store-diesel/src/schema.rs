@@ -49,6 +49,8 @@ diesel::table! {
         created_at -> BigInt,
         verification -> Text,
         verification_claimed_until -> Nullable<BigInt>,
+        object_etag -> Nullable<Text>,
+        object_version -> Nullable<Text>,
     }
 }
 

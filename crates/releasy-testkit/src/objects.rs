@@ -244,9 +244,9 @@ impl Checks {
         let key = fresh_key("checked-wrong.bin");
         let put = self
             .store()
-            .presign_checked_put(&key, self.subject.now, 900, &declared)
+            .presign_put_with(&key, self.subject.now, 900, Some(&declared))
             .await
-            .expect("presign_checked_put");
+            .expect("presign_put_with");
         let status = self.put_with_headers(&put, other.clone()).await;
         let store_checks =
             !put.headers.is_empty() && !self.subject.leniency.accepts_wrong_checksums;
@@ -297,9 +297,9 @@ impl Checks {
         let key = fresh_key("checked-right.bin");
         let put = self
             .store()
-            .presign_checked_put(&key, self.subject.now, 900, &declared)
+            .presign_put_with(&key, self.subject.now, 900, Some(&declared))
             .await
-            .expect("presign_checked_put");
+            .expect("presign_put_with");
         let status = self.put_with_headers(&put, body.clone()).await;
         assert!(status.is_success(), "the declared body is stored: {status}");
         let recorded = self

@@ -86,6 +86,8 @@ impl Fixture {
             platform,
             created_at: Timestamp::from_unix_seconds(T0),
             verification: releasy_domain::artifact::Verification::Verified,
+            object_etag: None,
+            object_version: None,
         };
         repos.artifacts.insert(&artifact).await.unwrap();
         Self {

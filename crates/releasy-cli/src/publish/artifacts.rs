@@ -235,8 +235,20 @@ async fn put_whole(
         file.size,
         &progress,
     )
-    .await
-    .inspect_err(|_| progress.abandon())?;
+    .await;
+    let sent = match sent {
+        Ok(sent) => sent,
+        // A conditional URL (`If-None-Match: *`) whose object an earlier run stored:
+        // registration checks that object's size and sha256 against the file.
+        Err(CliError::Api(ApiError::Status { status: 412, .. })) => {
+            progress.finish();
+            return Ok(());
+        }
+        Err(err) => {
+            progress.abandon();
+            return Err(err);
+        }
+    };
     progress.finish();
     if sent != file.sha256 {
         return Err(CliError::FileChanged {

@@ -11,3 +11,4 @@ mod helpers;
 mod operator;
 mod parts;
 mod publish;
+mod verification;

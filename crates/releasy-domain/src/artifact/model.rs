@@ -119,6 +119,12 @@ pub struct Artifact {
     pub created_at: Timestamp,
     /// Whether its stored bytes were checked against `size` and `checksum`.
     pub verification: Verification,
+    /// The entity tag the store gave the object at registration, where it gives one
+    /// (S3): a download finds the object unchanged only under this tag.
+    pub object_etag: Option<String>,
+    /// The object's version at registration, where the store keeps versions: downloads
+    /// are served from this version, whatever was stored under the key since.
+    pub object_version: Option<String>,
 }
 
 #[cfg(test)]

@@ -368,19 +368,14 @@ impl ArtifactService {
         object_key: &ObjectKey,
         checksum: Option<&Checksum>,
     ) -> Result<PresignedPut, StoreError> {
-        let now = self.clock.now();
-        let expires = self.presign_expires_seconds;
-        match checksum {
-            Some(checksum) => {
-                self.objects
-                    .presign_checked_put(object_key, now, expires, checksum)
-                    .await
-            }
-            None => Ok(PresignedPut {
-                url: self.objects.presign_put(object_key, now, expires).await?,
-                headers: Vec::new(),
-            }),
-        }
+        self.objects
+            .presign_put_with(
+                object_key,
+                self.clock.now(),
+                self.presign_expires_seconds,
+                checksum,
+            )
+            .await
     }
 
     /// Presigned `PUT`s for the parts `numbers` of `upload`.
@@ -512,6 +507,8 @@ impl ArtifactService {
             platform: request.platform,
             created_at: self.clock.now(),
             verification,
+            object_etag: stored.etag,
+            object_version: stored.version_id,
         };
         // An upload presigned before uploads were recorded has no record to complete.
         let stored = match pending {

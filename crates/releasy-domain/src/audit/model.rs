@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use crate::download::DownloadGrant;
 use crate::{ApiKeyId, AuditEventId, CustomerId, Timestamp};
 
 /// One recorded event. Payloads never contain secrets.
@@ -80,6 +81,34 @@ impl AuditEvent {
     pub const API_KEY_ACTOR: &'static str = "api_key";
     /// The event name of key-authentication events.
     pub const API_KEY_AUTH: &'static str = "api_key.auth";
+    /// The actor of what the server finds by itself.
+    pub const SYSTEM_ACTOR: &'static str = "system";
+    /// The event name of a download refused because the stored object changed.
+    pub const ARTIFACT_CHANGED: &'static str = "artifact.changed";
+
+    /// The event recorded when a download finds the artifact's stored object other
+    /// than the one registered (`stored_etag`: the tag found, `None` when the object is
+    /// gone).
+    pub fn artifact_changed(
+        grant: &DownloadGrant,
+        stored_etag: Option<&str>,
+        at: Timestamp,
+    ) -> Self {
+        Self {
+            id: AuditEventId::generate(),
+            customer_id: Some(grant.token.customer_id),
+            actor: Self::SYSTEM_ACTOR.to_owned(),
+            event: Self::ARTIFACT_CHANGED.to_owned(),
+            payload: json!({
+                "artifact_id": grant.token.artifact_id.to_string(),
+                "object_key": grant.object_key.as_str(),
+                "registered_etag": grant.object_etag,
+                "stored_etag": stored_etag,
+                "download_token_id": grant.token.id.to_string(),
+            }),
+            created_at: at,
+        }
+    }
 
     /// The event recorded for every customer-key authentication attempt.
     pub fn api_key_auth(

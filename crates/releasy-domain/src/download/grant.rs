@@ -20,6 +20,10 @@ pub struct DownloadGrant {
     pub customer_suspended_at: Option<Timestamp>,
     /// Whether the artifact's bytes were checked.
     pub verification: Verification,
+    /// The object's entity tag at registration, where the store gives one.
+    pub object_etag: Option<String>,
+    /// The object's version at registration, where the store keeps versions.
+    pub object_version: Option<String>,
 }
 
 /// Why a token does not resolve, with the contract's messages (404, but 403 for an
@@ -63,6 +67,13 @@ impl DownloadGrant {
         Ok(())
     }
 
+    /// Whether the object must be looked at before a link is handed out: it carries an
+    /// entity tag from registration but no version to pin the link to, so only a look
+    /// at the stored object tells whether it was replaced since.
+    pub fn needs_unchanged_check(&self) -> bool {
+        self.object_etag.is_some() && self.object_version.is_none()
+    }
+
     /// How many seconds the presigned link handed out for this grant at `now` may
     /// live: until the token expires, and never longer than `longest_seconds`. So a
     /// link dies with its token, and a customer suspended (or a release withdrawn)
@@ -97,6 +108,8 @@ mod tests {
             release_status: ReleaseStatus::Published,
             customer_suspended_at: None,
             verification: Verification::Verified,
+            object_etag: None,
+            object_version: None,
         }
     }
 
@@ -154,6 +167,24 @@ mod tests {
         );
         // An unavailable release is reported before the bytes' state.
         assert_eq!(pending.check(NOW, false), Err(ResolveRefusal::NotAvailable));
+    }
+
+    #[test]
+    fn only_a_tagged_unversioned_object_is_looked_at() {
+        let with = |etag: Option<&str>, version: Option<&str>| DownloadGrant {
+            object_etag: etag.map(str::to_owned),
+            object_version: version.map(str::to_owned),
+            ..grant()
+        };
+        assert!(with(Some("\"e\""), None).needs_unchanged_check());
+        assert!(
+            !with(Some("\"e\""), Some("v1")).needs_unchanged_check(),
+            "pinned"
+        );
+        assert!(
+            !with(None, None).needs_unchanged_check(),
+            "the embedded store"
+        );
     }
 
     #[test]

@@ -4,10 +4,13 @@
 use std::sync::Arc;
 
 use crate::api_key::AuthenticatedKey;
+use crate::artifact::Verification;
+use crate::audit::AuditEvent;
+use crate::download::DownloadGrant;
 use crate::download::{DownloadToken, DownloadTokenSecret, ResolveRefusal, TokenTtl};
 use crate::ports::{
-    ArtifactRepository, Clock, DownloadTokenRepository, EntitlementRepository, KeyHasher,
-    ObjectStore, PresignedUrl, RepoError, SecretGenerator, StoreError,
+    ArtifactRepository, AuditRepository, Clock, DownloadTokenRepository, EntitlementRepository,
+    KeyHasher, ObjectStore, PresignedUrl, RepoError, SecretGenerator, StoreError,
 };
 use crate::release::ReleaseStatus;
 use crate::{ArtifactId, DownloadTokenId, Timestamp, ValidationError};
@@ -140,6 +143,7 @@ pub struct DownloadService {
     tokens: Arc<dyn DownloadTokenRepository>,
     entitlements: Arc<dyn EntitlementRepository>,
     objects: Arc<dyn ObjectStore>,
+    audit: Arc<dyn AuditRepository>,
     secrets: Arc<dyn SecretGenerator>,
     hasher: Arc<dyn KeyHasher>,
     clock: Arc<dyn Clock>,
@@ -157,6 +161,8 @@ pub struct DownloadPorts {
     pub entitlements: Arc<dyn EntitlementRepository>,
     /// Where the bytes are.
     pub objects: Arc<dyn ObjectStore>,
+    /// Where a download refused because its object changed is recorded.
+    pub audit: Arc<dyn AuditRepository>,
     /// New tokens.
     pub secrets: Arc<dyn SecretGenerator>,
     /// Token hashes.
@@ -176,6 +182,7 @@ impl DownloadService {
             tokens: ports.tokens,
             entitlements: ports.entitlements,
             objects: ports.objects,
+            audit: ports.audit,
             secrets: ports.secrets,
             hasher: ports.hasher,
             clock: ports.clock,
@@ -270,11 +277,54 @@ impl DownloadService {
             .is_entitled(grant.token.customer_id, grant.product.as_str(), now)
             .await?;
         grant.check(now, entitled)?;
+        if grant.needs_unchanged_check() {
+            self.check_unchanged(&grant, now).await?;
+        }
         let lifetime = grant.link_lifetime_seconds(now, self.link_ttl_seconds);
-        Ok(self
-            .objects
-            .presign_get(&grant.object_key, now, lifetime)
-            .await?)
+        let url = match &grant.object_version {
+            Some(version) => {
+                self.objects
+                    .presign_get_version(&grant.object_key, version, now, lifetime)
+                    .await?
+            }
+            None => {
+                self.objects
+                    .presign_get(&grant.object_key, now, lifetime)
+                    .await?
+            }
+        };
+        Ok(url)
+    }
+
+    /// Refuses the download when the stored object is not the one registered (another
+    /// entity tag, or none): someone replaced or removed it in the store. The artifact
+    /// is set `failed`, so later requests are refused without looking, and the refusal
+    /// is audited (`artifact.changed`).
+    async fn check_unchanged(
+        &self,
+        grant: &DownloadGrant,
+        now: Timestamp,
+    ) -> Result<(), ResolveError> {
+        let stored = self.objects.head(&grant.object_key).await?;
+        let stored_etag = stored.and_then(|meta| meta.etag);
+        if stored_etag == grant.object_etag {
+            return Ok(());
+        }
+        self.artifacts
+            .set_verification(
+                grant.token.artifact_id,
+                grant.verification,
+                Verification::Failed,
+            )
+            .await?;
+        self.audit
+            .record(&AuditEvent::artifact_changed(
+                grant,
+                stored_etag.as_deref(),
+                now,
+            ))
+            .await?;
+        Err(ResolveRefusal::NotVerified.into())
     }
 
     async fn is_entitled(

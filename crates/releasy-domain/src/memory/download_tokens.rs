@@ -66,10 +66,21 @@ impl DownloadTokenRepository for InMemoryReleases {
                         release.product.clone(),
                         release.status,
                         artifact.verification,
+                        artifact.object_etag.clone(),
+                        artifact.object_version.clone(),
                     ))
                 })
         };
-        let Some((token, object_key, product, release_status, verification)) = joined else {
+        let Some((
+            token,
+            object_key,
+            product,
+            release_status,
+            verification,
+            object_etag,
+            object_version,
+        )) = joined
+        else {
             return Ok(None);
         };
         // An inner join, like the database's: a token needs its customer.
@@ -83,6 +94,8 @@ impl DownloadTokenRepository for InMemoryReleases {
             release_status,
             customer_suspended_at: customer.suspended_at,
             verification,
+            object_etag,
+            object_version,
         }))
     }
 }

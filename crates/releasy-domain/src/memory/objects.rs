@@ -56,7 +56,7 @@ impl InMemoryObjects {
     pub fn put_part(&self, upload: &UploadId, part: PartNumber, bytes: Vec<u8>) -> Option<String> {
         let mut uploads = lock(&self.uploads);
         let open = uploads.get_mut(upload.as_str())?;
-        let etag = format!("\"{}\"", &Checksum::of_bytes(&bytes).as_str()[..32]);
+        let etag = etag_of(&bytes);
         open.parts.insert(part.get(), (bytes, etag.clone()));
         Some(etag)
     }
@@ -65,6 +65,11 @@ impl InMemoryObjects {
     pub fn open_uploads(&self) -> usize {
         lock(&self.uploads).len()
     }
+}
+
+/// An entity tag naming `bytes` (like S3's, another tag means other bytes).
+fn etag_of(bytes: &[u8]) -> String {
+    format!("\"{}\"", &Checksum::of_bytes(bytes).as_str()[..32])
 }
 
 fn url(operation: &str, key: &ObjectKey, now: Timestamp, expires_in_seconds: i64) -> PresignedUrl {
@@ -100,6 +105,8 @@ impl ObjectStore for InMemoryObjects {
             .get(key.as_str())
             .map(|bytes| ObjectMeta {
                 size: bytes.len() as u64,
+                etag: Some(etag_of(bytes)),
+                version_id: None,
             }))
     }
 

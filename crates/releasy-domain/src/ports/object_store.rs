@@ -36,10 +36,26 @@ pub struct PresignedPut {
 }
 
 /// What the store knows about a stored object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
     /// Size in bytes.
     pub size: u64,
+    /// The entity tag naming this content, where the store gives one (S3); another
+    /// tag means other bytes.
+    pub etag: Option<String>,
+    /// The version, where the store keeps versions (an S3 bucket with versioning on).
+    pub version_id: Option<String>,
+}
+
+impl ObjectMeta {
+    /// An object of `size` bytes the store names by no tag and no version.
+    pub const fn of_size(size: u64) -> Self {
+        Self {
+            size,
+            etag: None,
+            version_id: None,
+        }
+    }
 }
 
 /// The object store failed; the cause is for logs only.
@@ -111,20 +127,22 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         expires_in_seconds: i64,
     ) -> Result<PresignedUrl, StoreError>;
 
-    /// As [`Self::presign_put`], for bytes whose SHA-256 is `checksum`: a store that can
-    /// check a body as it receives it is told to refuse any other (S3 signs
-    /// `x-amz-checksum-sha256`, which the client must then send, and records the digest
-    /// for [`Self::recorded_sha256`]). The default makes a plain `PUT`, and the bytes are
-    /// checked at registration instead.
+    /// The `PUT` of a whole object, with the headers the client must send along. With
+    /// `checksum`, a store that can check a body as it receives it is told to refuse
+    /// any other (S3 signs `x-amz-checksum-sha256` and records the digest for
+    /// [`Self::recorded_sha256`]); a store set up for it also makes the `PUT`
+    /// conditional, so that it cannot replace a stored object (S3's
+    /// `If-None-Match: *`). The default is [`Self::presign_put`] with no headers: the
+    /// bytes are checked at registration instead.
     ///
     /// # Errors
     /// [`StoreError`] when no URL could be made.
-    async fn presign_checked_put(
+    async fn presign_put_with(
         &self,
         key: &ObjectKey,
         now: Timestamp,
         expires_in_seconds: i64,
-        checksum: &Checksum,
+        checksum: Option<&Checksum>,
     ) -> Result<PresignedPut, StoreError> {
         let _ = checksum;
         Ok(PresignedPut {
@@ -144,6 +162,24 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         expires_in_seconds: i64,
     ) -> Result<PresignedUrl, StoreError>;
 
+    /// A URL the caller can `GET` version `version` of the object from (a version
+    /// [`Self::head`] reported), so the link serves those bytes even if the object is
+    /// replaced later. A store that reports versions must implement it; the default,
+    /// for stores that keep none, is [`Self::presign_get`].
+    ///
+    /// # Errors
+    /// [`StoreError`] when no URL could be made.
+    async fn presign_get_version(
+        &self,
+        key: &ObjectKey,
+        version: &str,
+        now: Timestamp,
+        expires_in_seconds: i64,
+    ) -> Result<PresignedUrl, StoreError> {
+        let _ = version;
+        self.presign_get(key, now, expires_in_seconds).await
+    }
+
     /// The object's metadata, or `None` when nothing is stored under `key`.
     ///
     /// # Errors
@@ -161,7 +197,7 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// The SHA-256 the store recorded for the object as it received it, found without
     /// reading the object; `None` when it recorded none (or nothing is stored there).
     /// The embedded store records every object's; S3 records it for a `PUT` presigned
-    /// with [`Self::presign_checked_put`]. The default records nothing.
+    /// with [`Self::presign_put_with`]. The default records nothing.
     ///
     /// # Errors
     /// [`StoreError`] when the store could not answer.

@@ -70,7 +70,7 @@ pub async fn create_download_token(
     params(("token" = String, Path, description = "The token from `download_url`")),
     responses(
         (status = 302, description = "Redirect to the artifact (`Location`), `Cache-Control: no-store`"),
-        (status = 403, body = ErrorBody, description = "artifact not verified (its bytes are being checked, or did not match)"),
+        (status = 403, body = ErrorBody, description = "artifact not verified (its bytes are being checked, did not match, or were replaced in the store since registration)"),
         (status = 404, body = ErrorBody, description = "download token not found, download token expired, or release not available"),
     )
 )]

@@ -3,7 +3,9 @@
 //! into the S3 `PUT` so S3 refuses other bytes; objects above the inline limit are
 //! registered `pending`, cannot be downloaded until the background verifier has read
 //! them, and fail (their bytes deleted) when they differ; `releasy-server
-//! verify-artifacts` checks artifacts after the fact, and a failed one stops resolving.
+//! verify-artifacts` checks artifacts after the fact, and a failed one stops resolving;
+//! bytes replaced in S3 after registration are never served, and conditional upload
+//! URLs cannot replace them at all.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -108,6 +110,12 @@ impl Shop {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Asserts that a token for the artifact is refused: `403 artifact not verified`.
+    async fn refuses_download(&self, app: &TestApp, artifact_id: &str) {
+        let message = assert_error(self.token(app, artifact_id).await, 403, "forbidden").await;
+        assert_eq!(message, "artifact not verified");
     }
 
     /// The artifact as the release listing shows it.
@@ -274,8 +282,7 @@ async fn pending_artifacts_cannot_be_downloaded(backend: Backend, storage: Stora
     }
     assert_eq!(registered["verification"], "pending", "{registered}");
     assert_eq!(shop.listed(&app, id).await["verification"], "pending");
-    let message = assert_error(shop.token(&app, id).await, 403, "forbidden").await;
-    assert_eq!(message, "artifact not verified");
+    shop.refuses_download(&app, id).await;
 }
 
 /// The background verifier reads pending artifacts: matching bytes become `verified`
@@ -322,8 +329,7 @@ async fn the_verifier_settles_pending_artifacts(backend: Backend, storage: Stora
 
     if let Some(bad_id) = bad_id {
         assert_eq!(shop.settled(&app, &bad_id).await, "failed");
-        let message = assert_error(shop.token(&app, &bad_id).await, 403, "forbidden").await;
-        assert_eq!(message, "artifact not verified");
+        shop.refuses_download(&app, &bad_id).await;
         // Its bytes are gone from the store.
         let (code, out) = verify_artifacts(&app, &["--all"]);
         assert_eq!(code, Some(1), "{out}");
@@ -403,6 +409,111 @@ async fn verify_artifacts_finds_changed_bytes(backend: Backend, storage: Storage
     );
 }
 
+/// Bytes replaced under a registered artifact's key are never handed out: the embedded
+/// store refuses the second `PUT`; on S3 a still-valid plain upload URL replaces them,
+/// and the next resolve finds another entity tag, refuses (`403 artifact not
+/// verified`), sets the artifact `failed` and records `artifact.changed`.
+async fn replaced_bytes_are_never_served(backend: Backend, storage: Storage) {
+    let app = TestApp::spawn_with_storage(backend, storage).await;
+    let shop = Shop::open(&app, "tool").await;
+    let bytes = artifact_bytes(4096);
+    let presigned = shop.presign(&app, "linux", &bytes, false).await;
+    assert!(put(&app, &presigned, &bytes).await.is_success());
+    let registered = ok_json(shop.register(&app, &presigned, "linux", &bytes).await).await;
+    let id = registered["id"].as_str().unwrap();
+    let token = ok_json(shop.token(&app, id).await).await;
+    let resolve = || {
+        app.client
+            .get(token["download_url"].as_str().unwrap())
+            .send()
+    };
+    assert_eq!(resolve().await.unwrap().status(), 302);
+
+    let replaced = put(&app, &presigned, &other_than(&bytes)).await;
+    if storage == Storage::Embedded {
+        assert_eq!(replaced, 409, "the embedded store never replaces an object");
+        assert_eq!(resolve().await.unwrap().status(), 302);
+        return;
+    }
+    assert!(
+        replaced.is_success(),
+        "a plain S3 upload URL still writes: {replaced}"
+    );
+    let message = assert_error(resolve().await.unwrap(), 403, "forbidden").await;
+    assert_eq!(message, "artifact not verified");
+    assert_eq!(shop.listed(&app, id).await["verification"], "failed");
+    let events = ok_json(
+        app.admin(Method::GET, "/v1/admin/audit-events?event=artifact.changed")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let event = &events["events"][0];
+    assert_eq!(event["actor"], "system", "{events}");
+    assert_eq!(event["payload"]["artifact_id"], id, "{events}");
+    assert_eq!(event["payload"]["object_key"], presigned["object_key"]);
+    assert_ne!(
+        event["payload"]["stored_etag"],
+        event["payload"]["registered_etag"]
+    );
+    // Refused from now on without looking at the store.
+    shop.refuses_download(&app, id).await;
+}
+
+/// With `RELEASY_ARTIFACT_CONDITIONAL_PUT`, S3 upload URLs carry `If-None-Match: *`
+/// (in `upload_headers`): once registered, the object cannot be replaced through its
+/// URL (`412`), and downloads go on.
+async fn a_conditional_upload_url_cannot_replace_the_object(backend: Backend, storage: Storage) {
+    let app = TestApp::spawn_with_storage_and(
+        backend,
+        storage,
+        &[("RELEASY_ARTIFACT_CONDITIONAL_PUT", "true")],
+    )
+    .await;
+    let shop = Shop::open(&app, "tool").await;
+    let bytes = artifact_bytes(4096);
+    let presigned = shop.presign(&app, "linux", &bytes, false).await;
+    let expected_headers = match storage {
+        Storage::Embedded => Value::Null,
+        Storage::S3 | Storage::Moto => json!({"if-none-match": "*"}),
+    };
+    assert_eq!(
+        presigned
+            .get("upload_headers")
+            .cloned()
+            .unwrap_or(Value::Null),
+        expected_headers
+    );
+    assert!(put(&app, &presigned, &bytes).await.is_success());
+    let registered = ok_json(shop.register(&app, &presigned, "linux", &bytes).await).await;
+    let id = registered["id"].as_str().unwrap();
+    let replaced = put(&app, &presigned, &other_than(&bytes)).await;
+    let refused = match storage {
+        Storage::Embedded => 409,
+        Storage::S3 | Storage::Moto => 412,
+    };
+    assert_eq!(replaced, refused);
+    let token = ok_json(shop.token(&app, id).await).await;
+    let resolved = app
+        .client
+        .get(token["download_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resolved.status(), 302);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_never_serves_replaced_bytes() {
+    replaced_bytes_are_never_served(Backend::Postgres, Storage::Moto).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_refuses_a_conditional_upload_over_an_object() {
+    a_conditional_upload_url_cannot_replace_the_object(Backend::Sqlite, Storage::Moto).await;
+}
+
 /// Runs `releasy-server verify-artifacts` with the server's settings; its exit code
 /// and standard output.
 fn verify_artifacts(app: &TestApp, args: &[&str]) -> (Option<i32>, String) {
@@ -427,4 +538,6 @@ on_every_backend_and_store!(
     pending_artifacts_cannot_be_downloaded,
     the_verifier_settles_pending_artifacts,
     verify_artifacts_finds_changed_bytes,
+    replaced_bytes_are_never_served,
+    a_conditional_upload_url_cannot_replace_the_object,
 );

@@ -44,6 +44,8 @@ impl DownloadTokenRepository for Store {
                 DownloadTokenRow::as_select(),
                 artifacts::object_key,
                 artifacts::verification,
+                artifacts::object_etag,
+                artifacts::object_version,
                 releases::product,
                 releases::status,
                 customers::suspended_at,

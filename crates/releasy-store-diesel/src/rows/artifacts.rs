@@ -24,6 +24,8 @@ pub struct ArtifactRow {
     pub(crate) platform: String,
     pub(crate) created_at: i64,
     pub(crate) verification: String,
+    pub(crate) object_etag: Option<String>,
+    pub(crate) object_version: Option<String>,
 }
 
 impl From<&Artifact> for ArtifactRow {
@@ -38,6 +40,8 @@ impl From<&Artifact> for ArtifactRow {
             platform: a.platform.as_str().to_owned(),
             created_at: a.created_at.unix_seconds(),
             verification: a.verification.as_str().to_owned(),
+            object_etag: a.object_etag.clone(),
+            object_version: a.object_version.clone(),
         }
     }
 }
@@ -56,6 +60,8 @@ impl TryFrom<ArtifactRow> for Artifact {
             platform: Platform::parse(&row.platform).map_err(bad)?,
             created_at: ts(row.created_at),
             verification: Verification::parse(&row.verification).map_err(bad)?,
+            object_etag: row.object_etag,
+            object_version: row.object_version,
         })
     }
 }

@@ -58,19 +58,30 @@ impl TryFrom<DownloadTokenRow> for DownloadToken {
 
 /// A grant: the token, its artifact's object key, the release's product and status, and
 /// the customer's suspension time.
-/// A token joined to its artifact's key and verification, its release's product and
-/// status, and its customer's suspension.
+/// A token joined to its artifact's key, verification, entity tag and version, its
+/// release's product and status, and its customer's suspension.
 pub(crate) type GrantRow = (
     DownloadTokenRow,
     String,
     String,
+    Option<String>,
+    Option<String>,
     String,
     String,
     Option<i64>,
 );
 
 pub(crate) fn grant(row: GrantRow) -> Result<DownloadGrant, RepoError> {
-    let (token, object_key, verification, product, status, suspended_at) = row;
+    let (
+        token,
+        object_key,
+        verification,
+        object_etag,
+        object_version,
+        product,
+        status,
+        suspended_at,
+    ) = row;
     Ok(DownloadGrant {
         token: token.try_into()?,
         object_key: ObjectKey::from_stored(object_key),
@@ -78,5 +89,7 @@ pub(crate) fn grant(row: GrantRow) -> Result<DownloadGrant, RepoError> {
         release_status: ReleaseStatus::parse(&status).map_err(|e| corrupt("releases", e))?,
         customer_suspended_at: suspended_at.map(ts),
         verification: Verification::parse(&verification).map_err(|e| corrupt("artifacts", e))?,
+        object_etag,
+        object_version,
     })
 }

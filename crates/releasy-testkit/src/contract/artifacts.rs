@@ -49,6 +49,8 @@ pub(crate) fn new_artifact(release: &Release, platform: &str, created_at: i64) -
         platform,
         created_at: at(created_at),
         verification: Verification::Verified,
+        object_etag: None,
+        object_version: None,
     }
 }
 

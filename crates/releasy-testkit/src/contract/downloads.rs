@@ -83,6 +83,8 @@ pub async fn insert_then_find_grant(
         new_artifact(&release, "linux", T0 + 1),
         Artifact {
             verification: Verification::Pending,
+            object_etag: Some("\"5d41402abc4b2a76b9719d911017c592-2\"".to_owned()),
+            object_version: Some("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY".to_owned()),
             ..new_artifact(&release, "macos", T0 + 2)
         },
     );
@@ -110,6 +112,8 @@ pub async fn insert_then_find_grant(
                 release_status: ReleaseStatus::Draft,
                 customer_suspended_at: None,
                 verification: artifact.verification,
+                object_etag: artifact.object_etag.clone(),
+                object_version: artifact.object_version.clone(),
             }),
             "find_grant returns the token joined to its artifact, release and customer",
         );
@@ -140,6 +144,8 @@ pub async fn grant_follows_release_status_and_suspension(
             release_status: status,
             customer_suspended_at: suspended_at.map(at),
             verification,
+            object_etag: artifact.object_etag.clone(),
+            object_version: artifact.object_version.clone(),
         })
     };
     let expected = |status, suspended_at| expected_as(status, suspended_at, Verification::Verified);

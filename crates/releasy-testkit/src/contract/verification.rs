@@ -70,7 +70,8 @@ async fn is_unclaimed(artifacts: &Arc<dyn ArtifactRepository>, id: ArtifactId, n
     .any(|a| a.id == id)
 }
 
-/// An artifact of each state reads back in that state.
+/// An artifact of each state reads back in that state, and its object's tag and
+/// version with it.
 pub async fn every_verification_round_trips(
     releases: Arc<dyn ReleaseRepository>,
     artifacts: Arc<dyn ArtifactRepository>,
@@ -92,6 +93,22 @@ pub async fn every_verification_round_trips(
             "an artifact round-trips with its verification",
         );
     }
+    let tagged = Artifact {
+        object_etag: Some("\"9b2cf535f27731c974343645a3985328\"".to_owned()),
+        object_version: Some("v-1".to_owned()),
+        ..new_artifact(&release, "e", T0)
+    };
+    store_artifact(&artifacts, &tagged).await;
+    same(
+        &ok(
+            artifacts.list_for_releases(&[release.id]).await,
+            "list_for_releases",
+        )
+        .into_iter()
+        .find(|a| a.id == tagged.id),
+        &Some(tagged.clone()),
+        "an artifact round-trips with its object's tag and version",
+    );
 }
 
 /// Of four verifiers claiming one pending check at once, exactly one wins; the check is
