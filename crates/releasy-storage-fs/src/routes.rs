@@ -79,10 +79,19 @@ fn authorize(
     access: Access,
     req: &HttpRequest,
 ) -> Result<(String, PathBuf), Denied> {
+    authorize_object(store, access, req, &signed(req)?)
+}
+
+/// As [`authorize`], with the request's query already read into `signed`.
+fn authorize_object(
+    store: &FsObjectStore,
+    access: Access,
+    req: &HttpRequest,
+    signed: &Signed,
+) -> Result<(String, PathBuf), Denied> {
     let key = req.match_info().get("key").unwrap_or_default();
     // A key the store would refuse was never signed; say no more than for a bad signature.
     let path = object_path::object_path(store.root(), key).map_err(|_| Denied)?;
-    let signed = signed(req)?;
     if signed.upload_id.is_some() || signed.part_number.is_some() {
         return Err(Denied);
     }
@@ -109,7 +118,7 @@ fn authorize_put(
 ) -> Result<(String, PathBuf, PutTarget), Denied> {
     let query = signed(req)?;
     let (Some(upload_id), Some(part)) = (query.upload_id.clone(), query.part_number) else {
-        let (key, path) = authorize(store, Access::Put, req)?;
+        let (key, path) = authorize_object(store, Access::Put, req, &query)?;
         return Ok((key, path, PutTarget::Object));
     };
     let key = req.match_info().get("key").unwrap_or_default();

@@ -296,22 +296,23 @@ async fn presign(
         let answer = client
             .post::<_, PresignResponse>(&path, &body, Some(&key))
             .await?;
-        let fresh = Presigned {
-            upload: answer.body.clone(),
-            held: Vec::new(),
-        };
-        if !answer.replayed {
-            return Ok(fresh);
+        let upload = answer.body;
+        let artifact_id = upload.artifact_id.clone();
+        let usable = !answer.replayed
+            || (upload.multipart.is_none() && upload.expires_at > now() + EXPIRY_MARGIN_SECONDS);
+        if usable {
+            return Ok(Presigned {
+                upload,
+                held: Vec::new(),
+            });
         }
-        if answer.body.multipart.is_some() {
-            if let Some(resumed) = resume(client, release, answer.body.clone()).await? {
-                return Ok(resumed);
-            }
-        } else if answer.body.expires_at > now() + EXPIRY_MARGIN_SECONDS {
-            return Ok(fresh);
+        if upload.multipart.is_some()
+            && let Some(resumed) = resume(client, release, upload).await?
+        {
+            return Ok(resumed);
         }
         let mut chained = parts.to_vec();
-        chained.extend(["after", answer.body.artifact_id.as_str()]);
+        chained.extend(["after", artifact_id.as_str()]);
         key = keys::derive("presign", &chained);
     }
     Err(ApiError::Unexpected {

@@ -2,15 +2,14 @@
 //! lifetime bounds, the URL's shape, the redirect, idempotency, and that tokens are
 //! stored only as hashes.
 
-use diesel::SqliteConnection;
 use diesel::prelude::*;
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::RunQueryDsl;
 use releasy_store_diesel::schema::download_tokens;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::artifacts::{add_artifact, presign, register_body, register_request, upload};
+use crate::database::{Db, with_conn};
 use crate::entitlements::grant;
 use crate::flow::{Published, artifact_bytes, publish_one_artifact, resolve, sha256_hex};
 use crate::helpers::{Backend, TestApp, assert_error};
@@ -37,7 +36,6 @@ type TokenRow = (String, String, String, String, Option<String>, i64, i64);
 
 /// Every row of `download_tokens`, read straight from the server's database.
 async fn token_rows(app: &TestApp) -> Vec<TokenRow> {
-    let url = app.database_url();
     let query = download_tokens::table.select((
         download_tokens::id,
         download_tokens::token_hash,
@@ -47,22 +45,8 @@ async fn token_rows(app: &TestApp) -> Vec<TokenRow> {
         download_tokens::created_at,
         download_tokens::expires_at,
     ));
-    match url.strip_prefix("sqlite://") {
-        Some(path) => {
-            let mut conn = SyncConnectionWrapper::<SqliteConnection>::establish(path)
-                .await
-                .unwrap();
-            // The server may be writing: wait for its locks instead of failing.
-            conn.batch_execute("PRAGMA busy_timeout = 5000;")
-                .await
-                .unwrap();
-            query.load::<TokenRow>(&mut conn).await.unwrap()
-        }
-        None => {
-            let mut conn = AsyncPgConnection::establish(url).await.unwrap();
-            query.load::<TokenRow>(&mut conn).await.unwrap()
-        }
-    }
+    let mut db = Db::connect(app).await;
+    with_conn!(&mut db, conn => query.load::<TokenRow>(conn).await.unwrap())
 }
 
 async fn token_refusals(backend: Backend) {
