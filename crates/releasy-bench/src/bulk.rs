@@ -516,17 +516,21 @@ impl Generator {
     fn release(&self, r: u32) -> Result<Release, BulkError> {
         let created_at = self.release_created_at(r);
         let published = self.release_published(r);
+        let draft = Release::draft(
+            self.products[(r % self.plan.products()) as usize].clone(),
+            self.release_version(r)?,
+            None,
+            Timestamp::from_unix_seconds(created_at),
+        );
         Ok(Release {
             id: ReleaseId::from_uuid(self.uuid(Tag::Release, r.into())),
-            product: self.products[(r % self.plan.products()) as usize].clone(),
-            version: self.release_version(r)?,
             status: if published {
                 ReleaseStatus::Published
             } else {
                 ReleaseStatus::Draft
             },
-            created_at: Timestamp::from_unix_seconds(created_at),
             published_at: published.then(|| Timestamp::from_unix_seconds(created_at + 30)),
+            ..draft
         })
     }
 

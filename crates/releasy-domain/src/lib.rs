@@ -93,5 +93,7 @@ pub use ids::{
     ApiKeyId, ArtifactId, AuditEventId, CustomerId, DownloadTokenId, EntitlementId, ReleaseId,
 };
 pub use limits::Limits;
+/// The semver crate, whose versions [`release::Version::semver`] returns.
+pub use semver;
 pub use services::{Ports, Services};
 pub use time::Timestamp;

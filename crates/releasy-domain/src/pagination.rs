@@ -18,6 +18,18 @@ impl PageLimit {
     /// A page of [`PageLimit::MAX`] items.
     pub const LARGEST: Self = Self(Self::MAX);
 
+    /// A page of `n` items, kept within `1..=MAX` (for pages the server itself asks
+    /// for).
+    pub const fn clamped(n: u32) -> Self {
+        if n == 0 {
+            Self(1)
+        } else if n > Self::MAX {
+            Self::LARGEST
+        } else {
+            Self(n)
+        }
+    }
+
     /// Checks a requested page size; `None` gives the default.
     ///
     /// # Errors
@@ -60,6 +72,11 @@ impl Offset {
             Some(n) if n >= 0 => Ok(Self(n as u64)),
             Some(_) => Err(ValidationError::new("offset", "must not be negative")),
         }
+    }
+
+    /// Skips `n` items.
+    pub const fn new(n: u64) -> Self {
+        Self(n)
     }
 
     /// The number of items to skip.

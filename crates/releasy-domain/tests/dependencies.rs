@@ -14,6 +14,7 @@ const ALLOWED_DIRECT: &[&str] = &[
     "hex",         // digests
     "serde",       // audit payloads and metadata
     "serde_json",  // audit payloads and metadata
+    "semver",      // version precedence and requirements
     "sha2",        // key lookup values and checksums
     "thiserror",   // the domain's error types
     "uuid",        // ids

@@ -14,7 +14,7 @@ use releasy_domain::idempotency::IdempotencyError;
 use releasy_domain::ports::StoreError;
 use releasy_domain::ports::{HashError, RepoError};
 use releasy_domain::release::{
-    CreateReleaseError, DeleteReleaseError, ListReleasesError, TransitionError,
+    CreateReleaseError, DeleteReleaseError, ListReleasesError, TransitionError, YankError,
 };
 
 use crate::dto::ErrorBody;
@@ -245,6 +245,17 @@ impl From<TransitionError> for ApiError {
     }
 }
 
+impl From<YankError> for ApiError {
+    fn from(err: YankError) -> Self {
+        match err {
+            YankError::NotFound => Self::not_found(err.to_string()),
+            // Like publishing a published release.
+            YankError::AlreadyYanked | YankError::NotYanked => Self::bad_request(err.to_string()),
+            YankError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
 impl From<DeleteReleaseError> for ApiError {
     fn from(err: DeleteReleaseError) -> Self {
         match err {
@@ -315,6 +326,7 @@ impl From<IssueTokenError> for ApiError {
             IssueTokenError::ReleaseNotPublished => Self::forbidden("release not published"),
             IssueTokenError::EntitlementRequired => Self::forbidden("entitlement required"),
             IssueTokenError::NotVerified => Self::forbidden("artifact not verified"),
+            IssueTokenError::Yanked => Self::forbidden("release yanked"),
             IssueTokenError::Invalid(invalid) => invalid.into(),
             IssueTokenError::Repo(repo) => repo.into(),
         }
@@ -324,9 +336,9 @@ impl From<IssueTokenError> for ApiError {
 impl From<ResolveError> for ApiError {
     fn from(err: ResolveError) -> Self {
         match err {
-            ResolveError::Refused(ResolveRefusal::NotVerified) => {
-                Self::forbidden(ResolveRefusal::NotVerified.to_string())
-            }
+            ResolveError::Refused(
+                refusal @ (ResolveRefusal::NotVerified | ResolveRefusal::Yanked),
+            ) => Self::forbidden(refusal.to_string()),
             ResolveError::Refused(refusal) => Self::not_found(refusal.to_string()),
             ResolveError::Store(store) => store.into(),
             ResolveError::Repo(repo) => repo.into(),

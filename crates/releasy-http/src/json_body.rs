@@ -10,21 +10,32 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// The largest JSON body accepted (the contract's bodies are small).
+/// The largest JSON body accepted by default (the contract's bodies are small).
 pub const JSON_LIMIT_BYTES: usize = 64 * 1024;
 
-/// A JSON request body of type `T`.
-#[derive(Debug)]
-pub struct Json<T>(pub T);
+/// The largest body of a release (`POST /v1/releases`, `PATCH /v1/releases/{id}`):
+/// 64 KiB of notes, which JSON escaping lengthens (markdown rarely by a third; only
+/// control characters by six times), and 16 KiB of metadata.
+pub const RELEASE_JSON_LIMIT_BYTES: usize = 256 * 1024;
 
-impl<T> Json<T> {
+/// The most any body is read before it is refused: the largest of the limits above.
+pub const PAYLOAD_LIMIT_BYTES: usize = RELEASE_JSON_LIMIT_BYTES;
+
+/// A JSON request body of type `T`, at most `LIMIT` bytes (413 above).
+#[derive(Debug)]
+pub struct Json<T, const LIMIT: usize = JSON_LIMIT_BYTES>(pub T);
+
+/// A release body, allowed up to [`RELEASE_JSON_LIMIT_BYTES`].
+pub type ReleaseJson<T> = Json<T, RELEASE_JSON_LIMIT_BYTES>;
+
+impl<T, const LIMIT: usize> Json<T, LIMIT> {
     /// The body.
     pub fn into_inner(self) -> T {
         self.0
     }
 }
 
-impl<T> std::ops::Deref for Json<T> {
+impl<T, const LIMIT: usize> std::ops::Deref for Json<T, LIMIT> {
     type Target = T;
 
     fn deref(&self) -> &T {
@@ -32,7 +43,7 @@ impl<T> std::ops::Deref for Json<T> {
     }
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for Json<T, LIMIT> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
@@ -49,15 +60,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             });
         }
         let body = web::Bytes::from_request(req, payload);
+        let too_large =
+            || ApiError::payload_too_large(format!("request body is larger than {LIMIT} bytes"));
         Box::pin(async move {
             let bytes = body
                 .await
                 .map_err(|err| match err.as_error::<PayloadError>() {
-                    Some(PayloadError::Overflow) => ApiError::payload_too_large(format!(
-                        "request body is larger than {JSON_LIMIT_BYTES} bytes"
-                    )),
+                    Some(PayloadError::Overflow) => too_large(),
                     _ => ApiError::bad_request("could not read the request body"),
                 })?;
+            if bytes.len() > LIMIT {
+                return Err(too_large());
+            }
             let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
             let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
                 let path = err.path().to_string();

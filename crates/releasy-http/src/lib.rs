@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod dto;
 pub mod error;
+mod etag;
 mod extract_errors;
 pub mod idempotency;
 pub mod json_body;
@@ -70,8 +71,12 @@ pub fn app(
         .service(routes::entitlements::delete_entitlement)
         .service(routes::releases::create_release)
         .service(routes::releases::list_releases)
+        .service(routes::updates::latest_release)
+        .service(routes::updates::upgrade_check)
         .service(routes::releases::publish_release)
         .service(routes::releases::unpublish_release)
+        .service(routes::releases::yank_release)
+        .service(routes::releases::unyank_release)
         .service(routes::releases::delete_release)
         .service(routes::artifacts::presign_artifact)
         .service(routes::artifacts::register_artifact)
@@ -88,7 +93,7 @@ pub fn app(
         .app_data(web::Data::new(OpenApiJson(openapi_json)))
         .app_data(extract_errors::query_config())
         .app_data(extract_errors::path_config())
-        .app_data(web::PayloadConfig::new(json_body::JSON_LIMIT_BYTES))
+        .app_data(web::PayloadConfig::new(json_body::PAYLOAD_LIMIT_BYTES))
         .configure(extra_routes)
         .default_service(web::to(extract_errors::route_not_found))
         .wrap(middleware::from_fn(run_to_completion::run_to_completion))

@@ -94,6 +94,14 @@ impl ReleaseJson {
         Ok(body)
     }
 
+    /// One release object, as it appears in a listing.
+    ///
+    /// # Errors
+    /// As [`Self::page`].
+    pub fn one(&self, listing: ReleaseListing) -> serde_json::Result<Vec<u8>> {
+        Ok(self.render(listing)?.json.to_vec())
+    }
+
     fn render(&self, listing: ReleaseListing) -> serde_json::Result<Arc<Rendered>> {
         let key = (listing.release.id, listing.artifacts.is_some());
         if let Some(kept) = self
@@ -132,6 +140,12 @@ mod tests {
             status: ReleaseStatus::Published,
             created_at: Timestamp::from_unix_seconds(1_700_000_000),
             published_at: Some(Timestamp::from_unix_seconds(1_700_000_100)),
+            ..Release::draft(
+                Product::parse("agent").unwrap(),
+                Version::parse(version).unwrap(),
+                None,
+                Timestamp::from_unix_seconds(1_700_000_000),
+            )
         };
         let artifacts = (0..artifacts)
             .map(|i| {

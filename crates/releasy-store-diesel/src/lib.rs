@@ -67,9 +67,19 @@ impl Database {
     /// [`SetupError::Migration`] when the database is unreachable or a migration fails.
     pub async fn migrate(&self) -> Result<(), SetupError> {
         match self {
-            Self::Postgres(store) => store.migrate().await,
-            Self::Sqlite(store) => store.migrate().await,
+            Self::Postgres(store) => store.migrate().await?,
+            Self::Sqlite(store) => store.migrate().await?,
         }
+        // What SQL cannot compute: the version order of releases stored before.
+        let filled = match self {
+            Self::Postgres(store) => store.fill_in_version_order().await,
+            Self::Sqlite(store) => store.fill_in_version_order().await,
+        }
+        .map_err(SetupError::migration)?;
+        if filled > 0 {
+            tracing::info!(releases = filled, "filled in the version order of releases");
+        }
+        Ok(())
     }
 
     /// Reverts every migration.

@@ -35,6 +35,13 @@ diesel::table! {
         status -> Text,
         created_at -> BigInt,
         published_at -> Nullable<BigInt>,
+        channel -> Text,
+        version_order -> Text,
+        notes -> Nullable<Text>,
+        metadata -> Nullable<Text>,
+        yanked_at -> Nullable<BigInt>,
+        yank_reason -> Nullable<Text>,
+        yank_blocks_downloads -> Integer,
     }
 }
 

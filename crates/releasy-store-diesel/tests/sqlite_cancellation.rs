@@ -109,6 +109,12 @@ fn a_transaction_abandoned_before_its_commit_is_rolled_back_and_frees_the_lock()
             status: ReleaseStatus::Draft,
             created_at: Timestamp::from_unix_seconds(T0),
             published_at: None,
+            ..Release::draft(
+                Product::parse("app").unwrap(),
+                Version::parse("1.0.0").unwrap(),
+                None,
+                Timestamp::from_unix_seconds(T0),
+            )
         };
         repos.releases.insert(&release).await.unwrap();
         let mut lock = hold_write_lock(&sqlite);

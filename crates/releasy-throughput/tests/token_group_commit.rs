@@ -65,6 +65,12 @@ impl Fixture {
             status: ReleaseStatus::Published,
             created_at: Timestamp::from_unix_seconds(T0),
             published_at: Some(Timestamp::from_unix_seconds(T0 + 1)),
+            ..Release::draft(
+                Product::parse("batched-app").unwrap(),
+                Version::parse("1.0.0").unwrap(),
+                None,
+                Timestamp::from_unix_seconds(T0),
+            )
         };
         repos.releases.insert(&release).await.unwrap();
         let id = ArtifactId::generate();

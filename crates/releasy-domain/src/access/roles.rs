@@ -81,6 +81,10 @@ macro_rules! with_each_action {
             DeleteRelease,
             /// `GET /v1/admin/audit-events`
             ReadAuditEvents,
+            /// `POST /v1/releases/{id}/yank`
+            YankRelease,
+            /// `POST /v1/releases/{id}/unyank`
+            UnyankRelease,
         }
     };
 }
@@ -119,7 +123,12 @@ pub const fn role_allows(role: OperatorRole, action: Action) -> bool {
         ),
         ReleasePublisher => matches!(
             action,
-            CreateRelease | PublishRelease | PresignArtifact | RegisterArtifact | ListReleases
+            CreateRelease
+                | PublishRelease
+                | PresignArtifact
+                | RegisterArtifact
+                | ListReleases
+                | YankRelease
         ),
     }
 }
@@ -194,7 +203,7 @@ mod tests {
     use Action::*;
 
     /// The contract's matrix, row by row: (action, admin, support, publisher).
-    const MATRIX: [(Action, bool, bool, bool); 18] = [
+    const MATRIX: [(Action, bool, bool, bool); 20] = [
         (CreateCustomer, true, false, false),
         (UpdateCustomer, true, false, false),
         (CreateKey, true, false, false),
@@ -213,6 +222,9 @@ mod tests {
         (UnpublishRelease, true, false, false),
         (DeleteRelease, true, false, false),
         (ReadAuditEvents, true, true, false),
+        // The release model (#14).
+        (YankRelease, true, false, true),
+        (UnyankRelease, true, false, false),
     ];
 
     #[test]

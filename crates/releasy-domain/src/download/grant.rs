@@ -16,6 +16,8 @@ pub struct DownloadGrant {
     pub product: Product,
     /// The release's status now.
     pub release_status: ReleaseStatus,
+    /// Whether the release is yanked with its downloads blocked.
+    pub release_downloads_blocked: bool,
     /// When the token's customer was suspended, if they are.
     pub customer_suspended_at: Option<Timestamp>,
     /// Whether the artifact's bytes were checked.
@@ -27,7 +29,8 @@ pub struct DownloadGrant {
 }
 
 /// Why a token does not resolve, with the contract's messages (404, but 403 for an
-/// artifact whose bytes are not verified).
+/// artifact whose bytes are not verified and for a release yanked with its downloads
+/// blocked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveRefusal {
     /// Unknown token, or its customer is suspended (indistinguishable on purpose).
@@ -39,6 +42,9 @@ pub enum ResolveRefusal {
     /// The release was unpublished or the customer's entitlement is no longer active.
     #[error("release not available")]
     NotAvailable,
+    /// The release was yanked with `block_downloads`.
+    #[error("release yanked")]
+    Yanked,
     /// The artifact's bytes are still being checked, or did not match.
     #[error("artifact not verified")]
     NotVerified,
@@ -46,8 +52,8 @@ pub enum ResolveRefusal {
 
 impl DownloadGrant {
     /// Checks, in order: customer not suspended, token not expired, release published,
-    /// entitlement active (`entitled`, evaluated at `now` by the caller), artifact
-    /// downloadable ([`Verification::allows_download`]).
+    /// entitlement active (`entitled`, evaluated at `now` by the caller), release not
+    /// yanked with its downloads blocked, artifact downloadable ([`Verification::allows_download`]).
     ///
     /// # Errors
     /// The [`ResolveRefusal`] of the first check that fails.
@@ -60,6 +66,9 @@ impl DownloadGrant {
         }
         if self.release_status != ReleaseStatus::Published || !entitled {
             return Err(ResolveRefusal::NotAvailable);
+        }
+        if self.release_downloads_blocked {
+            return Err(ResolveRefusal::Yanked);
         }
         if !self.verification.allows_download() {
             return Err(ResolveRefusal::NotVerified);
@@ -106,6 +115,7 @@ mod tests {
             object_key: ObjectKey::from_stored("releases/a/1/l/x/f".into()),
             product: Product::parse("a").unwrap(),
             release_status: ReleaseStatus::Published,
+            release_downloads_blocked: false,
             customer_suspended_at: None,
             verification: Verification::Verified,
             object_etag: None,
@@ -167,6 +177,15 @@ mod tests {
         );
         // An unavailable release is reported before the bytes' state.
         assert_eq!(pending.check(NOW, false), Err(ResolveRefusal::NotAvailable));
+        let blocked = DownloadGrant {
+            release_downloads_blocked: true,
+            ..pending
+        };
+        assert_eq!(
+            blocked.check(NOW, true).unwrap_err().to_string(),
+            "release yanked"
+        );
+        assert_eq!(blocked.check(NOW, false), Err(ResolveRefusal::NotAvailable));
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub enum IssueTokenError {
     /// The artifact's bytes are still being checked, or did not match.
     #[error("artifact not verified")]
     NotVerified,
+    /// The release was yanked with `block_downloads`.
+    #[error("release yanked")]
+    Yanked,
     /// The request breaks a rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
@@ -231,6 +234,9 @@ impl DownloadService {
             .await?
         {
             return Err(IssueTokenError::EntitlementRequired);
+        }
+        if release.yank.as_ref().is_some_and(|y| y.blocks_downloads) {
+            return Err(IssueTokenError::Yanked);
         }
         if !artifact.verification.allows_download() {
             return Err(IssueTokenError::NotVerified);

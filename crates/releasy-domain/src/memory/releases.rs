@@ -12,7 +12,7 @@ use crate::artifact::{Artifact, ObjectKey, PendingUpload};
 use crate::download::DownloadToken;
 use crate::pagination::PageRequest;
 use crate::ports::{ReleaseRepository, RepoError};
-use crate::release::{Release, ReleaseFilter, ReleaseStatus};
+use crate::release::{Release, ReleaseFilter, ReleaseOrder, ReleaseStatus, Yank};
 use crate::{ArtifactId, ReleaseId, Timestamp};
 
 /// What [`InMemoryReleases`] holds, under one lock.
@@ -67,6 +67,15 @@ fn matches(filter: &ReleaseFilter, r: &Release) -> bool {
             .products_in
             .as_ref()
             .is_none_or(|products| products.iter().any(|p| p == r.product.as_str()))
+        && filter
+            .channels_in
+            .as_ref()
+            .is_none_or(|channels| channels.contains(&r.channel))
+        && !(filter.exclude_yanked && r.is_yanked())
+        && filter
+            .order_key_above
+            .as_ref()
+            .is_none_or(|above| r.version.order_key() > *above)
 }
 
 #[async_trait]
@@ -102,7 +111,13 @@ impl ReleaseRepository for InMemoryReleases {
             .filter(|r| matches(filter, r))
             .cloned()
             .collect();
-        rows.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id.to_string())));
+        let newest = |r: &Release| std::cmp::Reverse((r.created_at, r.id.to_string()));
+        match filter.order {
+            ReleaseOrder::Newest => rows.sort_by_key(newest),
+            ReleaseOrder::Version => {
+                rows.sort_by_key(|r| (std::cmp::Reverse(r.version.order_key()), newest(r)));
+            }
+        }
         Ok(rows
             .into_iter()
             .skip(page.offset.get() as usize)
@@ -127,6 +142,23 @@ impl ReleaseRepository for InMemoryReleases {
         };
         release.status = status;
         release.published_at = published_at;
+        Ok(Some(release.clone()))
+    }
+
+    async fn set_yank(
+        &self,
+        id: ReleaseId,
+        yank: Option<&Yank>,
+    ) -> Result<Option<Release>, RepoError> {
+        let mut state = lock(&self.state);
+        let Some(release) = state
+            .releases
+            .iter_mut()
+            .find(|r| r.id == id && r.is_yanked() != yank.is_some())
+        else {
+            return Ok(None);
+        };
+        release.yank = yank.cloned();
         Ok(Some(release.clone()))
     }
 

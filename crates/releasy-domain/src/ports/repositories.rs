@@ -14,7 +14,7 @@ use crate::entitlement::Entitlement;
 use crate::idempotency::{IdempotencyRecord, StoredResponse};
 use crate::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
 use crate::ports::RepoError;
-use crate::release::{Release, ReleaseFilter, ReleaseStatus};
+use crate::release::{Release, ReleaseFilter, ReleaseStatus, Yank};
 use crate::{ApiKeyId, ArtifactId, CustomerId, EntitlementId, ReleaseId, Timestamp};
 
 /// Customers.
@@ -223,17 +223,15 @@ pub trait IdempotencyRepository: Send + Sync + std::fmt::Debug {
 ///
 /// let repos = Repositories::in_memory();
 /// use releasy_domain::release::{Product, Release, ReleaseStatus, Version};
-/// use releasy_domain::{ReleaseId, Timestamp};
+/// use releasy_domain::Timestamp;
 ///
 /// let now = Timestamp::from_unix_seconds(1_735_312_000);
-/// let draft = Release {
-///     id: ReleaseId::generate(),
-///     product: Product::parse("agent").unwrap(),
-///     version: Version::parse("2.4.0").unwrap(),
-///     status: ReleaseStatus::Draft,
-///     created_at: now,
-///     published_at: None,
-/// };
+/// let draft = Release::draft(
+///     Product::parse("agent").unwrap(),
+///     Version::parse("2.4.0").unwrap(),
+///     None,
+///     now,
+/// );
 /// repos.releases.insert(&draft).await.unwrap();
 /// // A status change is a compare-and-set: only one of two racing publishes applies.
 /// let published = repos
@@ -258,8 +256,10 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
     /// The release with `id`, or `None`.
     async fn get(&self, id: ReleaseId) -> Result<Option<Release>, RepoError>;
 
-    /// Releases matching `filter`, newest first (by `created_at`, then id, descending).
-    /// `filter.products_in = Some(vec![])` matches nothing.
+    /// Releases matching `filter`, in `filter.order`: newest first (by `created_at`,
+    /// then id, descending), or by [`Version::order_key`](crate::release::Version::order_key)
+    /// descending, then newest first. `filter.products_in = Some(vec![])` and
+    /// `filter.channels_in = Some(vec![])` match nothing.
     async fn list(
         &self,
         filter: &ReleaseFilter,
@@ -275,6 +275,15 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
         expected: ReleaseStatus,
         status: ReleaseStatus,
         published_at: Option<Timestamp>,
+    ) -> Result<Option<Release>, RepoError>;
+
+    /// Yanks (`Some`) or unyanks (`None`) a release, compare-and-set: a yank applies
+    /// only to a release that is not yanked, an unyank only to a yanked one. Returns the
+    /// updated release; `None` when it is gone or already in that state.
+    async fn set_yank(
+        &self,
+        id: ReleaseId,
+        yank: Option<&Yank>,
     ) -> Result<Option<Release>, RepoError>;
 
     /// Deletes the release with its artifacts and their download tokens, in one

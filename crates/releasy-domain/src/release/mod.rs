@@ -1,12 +1,24 @@
 //! Releases: a product's version, moving between draft and published.
 
+mod channel;
+mod details;
 mod lifecycle;
 mod model;
+mod requirement;
 mod service;
+mod updates;
+mod version_order;
+mod yanking;
 
+pub use channel::Channel;
+pub use details::{ReleaseMetadata, ReleaseNotes, Yank, YankReason};
 pub use lifecycle::{LifecycleError, ReleaseStatus};
-pub use model::{Product, Release, ReleaseFilter, Version};
+pub use model::{Product, Release, ReleaseFilter, ReleaseOrder, Version};
+pub use requirement::VersionRequirement;
 pub use service::{
-    CreateReleaseError, DeleteReleaseError, DeletedRelease, ListReleasesError, ReleaseListing,
-    ReleaseQuery, ReleaseService, ReleaseViewer, TransitionError,
+    CreateReleaseError, DeleteReleaseError, DeletedRelease, ListReleasesError, NewRelease,
+    ReleaseListing, ReleaseQuery, ReleaseService, ReleaseViewer, TransitionError,
 };
+pub use updates::NewestQuery;
+pub use version_order::{NOT_SEMVER, semver_order_key};
+pub use yanking::YankError;

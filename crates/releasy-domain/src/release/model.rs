@@ -1,6 +1,6 @@
 //! The release record and its identifying values.
 
-use crate::release::ReleaseStatus;
+use crate::release::{Channel, ReleaseMetadata, ReleaseNotes, ReleaseStatus, Yank};
 use crate::text::bounded_text_type;
 use crate::{ReleaseId, Timestamp};
 
@@ -33,6 +33,53 @@ pub struct Release {
     pub created_at: Timestamp,
     /// When it was published; `None` for drafts.
     pub published_at: Option<Timestamp>,
+    /// Its channel: set at creation, or [`Channel::of_version`].
+    pub channel: Channel,
+    /// Release notes (markdown).
+    pub notes: Option<ReleaseNotes>,
+    /// Free-form details.
+    pub metadata: Option<ReleaseMetadata>,
+    /// Set while the release is yanked.
+    pub yank: Option<Yank>,
+}
+
+impl Release {
+    /// A new draft of `version`, on `channel` or the one its version implies.
+    pub fn draft(
+        product: Product,
+        version: Version,
+        channel: Option<Channel>,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id: ReleaseId::generate(),
+            channel: channel.unwrap_or_else(|| Channel::of_version(&version)),
+            product,
+            version,
+            status: ReleaseStatus::Draft,
+            created_at: now,
+            published_at: None,
+            notes: None,
+            metadata: None,
+            yank: None,
+        }
+    }
+
+    /// Whether it is yanked.
+    pub fn is_yanked(&self) -> bool {
+        self.yank.is_some()
+    }
+}
+
+/// The order of a listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ReleaseOrder {
+    /// Newest first, by `created_at` then id (the contract's default).
+    #[default]
+    Newest,
+    /// Highest version first ([`Version::precedence`]); equal versions (and every
+    /// version that is not semver, after the semver ones) newest first.
+    Version,
 }
 
 /// Filters of a release listing; `None` means "any".
@@ -46,4 +93,12 @@ pub struct ReleaseFilter {
     pub status: Option<ReleaseStatus>,
     /// Only these products (a customer's entitled products); `None` means any product.
     pub products_in: Option<Vec<String>>,
+    /// Only these channels; `None` means any channel.
+    pub channels_in: Option<Vec<Channel>>,
+    /// Leave yanked releases out.
+    pub exclude_yanked: bool,
+    /// Only versions whose [`Version::order_key`] is above this key.
+    pub order_key_above: Option<String>,
+    /// The order.
+    pub order: ReleaseOrder,
 }

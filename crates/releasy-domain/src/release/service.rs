@@ -10,7 +10,10 @@ use crate::ports::{
     ArtifactRepository, Clock, EntitlementRepository, ObjectStore, ReleaseRepository, RepoError,
     StoreError,
 };
-use crate::release::{LifecycleError, Product, Release, ReleaseFilter, ReleaseStatus, Version};
+use crate::release::{
+    Channel, LifecycleError, Product, Release, ReleaseFilter, ReleaseMetadata, ReleaseNotes,
+    ReleaseOrder, ReleaseStatus, Version,
+};
 use crate::{CustomerId, ReleaseId};
 
 /// Who is listing releases: operators see every status, a customer only published
@@ -43,6 +46,40 @@ pub struct ReleaseQuery {
     pub status: Option<ReleaseStatus>,
     /// Whether to include each release's artifacts.
     pub include_artifacts: bool,
+    /// Only releases this channel admits ([`Channel::admits`]).
+    pub channel: Option<Channel>,
+    /// Whether yanked releases are listed; `None`: for operators yes, for customers no.
+    pub include_yanked: Option<bool>,
+    /// The order (newest first by default).
+    pub order: ReleaseOrder,
+}
+
+/// A release to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRelease {
+    /// The product.
+    pub product: Product,
+    /// The version.
+    pub version: Version,
+    /// The channel; `None` takes the one the version implies ([`Channel::of_version`]).
+    pub channel: Option<Channel>,
+    /// Release notes.
+    pub notes: Option<ReleaseNotes>,
+    /// Free-form details.
+    pub metadata: Option<ReleaseMetadata>,
+}
+
+impl NewRelease {
+    /// A release of `version` with nothing else set.
+    pub fn of(product: Product, version: Version) -> Self {
+        Self {
+            product,
+            version,
+            channel: None,
+            notes: None,
+            metadata: None,
+        }
+    }
 }
 
 /// Why a release could not be created.
@@ -134,11 +171,11 @@ pub struct DeletedRelease {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ReleaseService {
-    releases: Arc<dyn ReleaseRepository>,
-    artifacts: Arc<dyn ArtifactRepository>,
-    entitlements: Arc<dyn EntitlementRepository>,
+    pub(super) releases: Arc<dyn ReleaseRepository>,
+    pub(super) artifacts: Arc<dyn ArtifactRepository>,
+    pub(super) entitlements: Arc<dyn EntitlementRepository>,
     objects: Arc<dyn ObjectStore>,
-    clock: Arc<dyn Clock>,
+    pub(super) clock: Arc<dyn Clock>,
 }
 
 impl ReleaseService {
@@ -168,13 +205,18 @@ impl ReleaseService {
         product: Product,
         version: Version,
     ) -> Result<Release, CreateReleaseError> {
+        self.create_release(NewRelease::of(product, version)).await
+    }
+
+    /// Creates a draft release with its channel, notes and metadata.
+    ///
+    /// # Errors
+    /// [`CreateReleaseError::AlreadyExists`] for a duplicate product and version.
+    pub async fn create_release(&self, new: NewRelease) -> Result<Release, CreateReleaseError> {
         let release = Release {
-            id: ReleaseId::generate(),
-            product,
-            version,
-            status: ReleaseStatus::Draft,
-            created_at: self.clock.now(),
-            published_at: None,
+            notes: new.notes,
+            metadata: new.metadata,
+            ..Release::draft(new.product, new.version, new.channel, self.clock.now())
         };
         match self.releases.insert(&release).await {
             Ok(()) => Ok(release),
@@ -183,7 +225,7 @@ impl ReleaseService {
         }
     }
 
-    /// One page of releases as `viewer` may see them, newest first.
+    /// One page of releases as `viewer` may see them, in `query.order`.
     ///
     /// # Errors
     /// [`ListReleasesError::StatusNotVisible`] when a customer asks for drafts.
@@ -193,11 +235,15 @@ impl ReleaseService {
         query: &ReleaseQuery,
         page: PageRequest,
     ) -> Result<Vec<ReleaseListing>, ListReleasesError> {
+        let is_customer = matches!(viewer, ReleaseViewer::Customer(_));
         let mut filter = ReleaseFilter {
             product: query.product.as_ref().map(|p| p.as_str().to_owned()),
             version: query.version.as_ref().map(|v| v.as_str().to_owned()),
             status: query.status,
-            products_in: None,
+            channels_in: query.channel.map(|c| c.admitted().collect()),
+            exclude_yanked: !query.include_yanked.unwrap_or(!is_customer),
+            order: query.order,
+            ..ReleaseFilter::default()
         };
         if let ReleaseViewer::Customer(customer) = viewer {
             if query.status.is_some_and(|s| s != ReleaseStatus::Published) {
@@ -220,6 +266,14 @@ impl ReleaseService {
                 })
                 .collect());
         }
+        Ok(self.with_artifacts(releases).await?)
+    }
+
+    /// The releases, each with its artifacts (one query for all of them).
+    pub(super) async fn with_artifacts(
+        &self,
+        releases: Vec<Release>,
+    ) -> Result<Vec<ReleaseListing>, RepoError> {
         let ids: Vec<ReleaseId> = releases.iter().map(|r| r.id).collect();
         let mut by_release: HashMap<ReleaseId, Vec<Artifact>> = HashMap::new();
         for artifact in self.artifacts.list_for_releases(&ids).await? {

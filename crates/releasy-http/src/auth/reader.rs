@@ -9,6 +9,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use releasy_domain::access::Operator;
 use releasy_domain::api_key::AuthenticatedKey;
+use releasy_domain::release::ReleaseViewer;
 
 use super::customer::{self, RequiredScope};
 use super::operator::{self, MissingState, Permission};
@@ -30,6 +31,16 @@ pub struct OperatorOrCustomer<P: Permission, S: RequiredScope> {
     /// The caller.
     pub caller: Caller,
     _marker: PhantomData<(P, S)>,
+}
+
+impl<P: Permission, S: RequiredScope> OperatorOrCustomer<P, S> {
+    /// Who is looking at releases: the domain decides what each may see.
+    pub fn release_viewer(&self) -> ReleaseViewer {
+        match &self.caller {
+            Caller::Operator(_) => ReleaseViewer::Operator,
+            Caller::Customer(key) => ReleaseViewer::Customer(key.customer_id),
+        }
+    }
 }
 
 impl<P: Permission, S: RequiredScope> FromRequest for OperatorOrCustomer<P, S> {

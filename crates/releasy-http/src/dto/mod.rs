@@ -32,7 +32,8 @@ pub use health::HealthResponse;
 pub use keys::{
     CreateKeyRequest, CreateKeyResponse, IntrospectionResponse, RevokeKeyRequest, RevokeKeyResponse,
 };
-pub(crate) use params::{non_empty, page_request, parse_id, parse_int};
+pub(crate) use params::{non_empty, page_request, parse_bool, parse_id, parse_int};
 pub use releases::{
-    ArtifactSummary, CreateReleaseRequest, ReleaseListQuery, ReleaseListResponse, ReleaseResponse,
+    ArtifactSummary, CreateReleaseRequest, LatestReleaseQuery, ReleaseListQuery,
+    ReleaseListResponse, ReleaseResponse, UpgradeQuery, UpgradeResponse, YankReleaseRequest,
 };

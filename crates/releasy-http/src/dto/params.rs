@@ -22,6 +22,19 @@ pub(crate) fn parse_int(
         .transpose()
 }
 
+/// An optional `true`/`false` parameter.
+pub(crate) fn parse_bool(
+    field: &'static str,
+    value: Option<&String>,
+) -> Result<Option<bool>, ValidationError> {
+    match non_empty(value) {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(ValidationError::new(field, "must be true or false")),
+    }
+}
+
 /// The `limit` and `offset` parameters of a listing, checked.
 pub(crate) fn page_request(
     limit: Option<&String>,

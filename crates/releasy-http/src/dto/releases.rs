@@ -9,12 +9,39 @@ use utoipa::{IntoParams, ToSchema};
 use crate::dto::VerificationDto;
 
 /// `POST /v1/releases`.
+///
+/// The optional fields are left out of the idempotency fingerprint when absent, so a
+/// request an older client stored keeps matching its retry.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateReleaseRequest {
     /// Product name.
     pub product: String,
-    /// Version; `(product, version)` is unique.
+    /// Version; `(product, version)` is unique. Semver versions are ordered by semver
+    /// precedence; others are allowed.
     pub version: String,
+    /// `stable`, `rc`, `beta`, `alpha` or `dev`; default: the channel the version
+    /// implies (no pre-release: stable; a pre-release starting `rc`, `beta` or
+    /// `alpha`: that; another pre-release: dev; not semver: stable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Release notes, markdown, at most 64 KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Free-form JSON object, at most 16 KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// `POST /v1/releases/{id}/yank`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct YankReleaseRequest {
+    /// Why (1 to 1024 characters); shown as `yank_reason`.
+    pub reason: String,
+    /// Refuse download tokens (403 `release yanked`) and resolves for its artifacts.
+    /// Default false: like a yanked crate, it stays fetchable for those who pin it.
+    #[serde(default)]
+    pub block_downloads: bool,
 }
 
 /// An artifact in a release listing.
@@ -66,7 +93,26 @@ pub struct ReleaseResponse {
     pub created_at: i64,
     /// Publication time (Unix seconds), `null` for drafts.
     pub published_at: Option<i64>,
-    /// Artifacts with `include_artifacts=true`, otherwise `null`.
+    /// `stable`, `rc`, `beta`, `alpha` or `dev`.
+    pub channel: String,
+    /// Release notes (markdown); left out when there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Free-form JSON object; left out when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    /// When it was yanked (Unix seconds); left out unless yanked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yanked_at: Option<i64>,
+    /// Why it was yanked; left out unless yanked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yank_reason: Option<String>,
+    /// Whether the yank refuses its downloads; left out unless yanked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yank_blocks_downloads: Option<bool>,
+    /// Artifacts with `include_artifacts=true` (and always from `latest` and
+    /// `upgrade`), otherwise `null`.
     pub artifacts: Option<Vec<ArtifactSummary>>,
 }
 
@@ -89,6 +135,15 @@ impl From<ReleaseListing> for ReleaseResponse {
             status: r.status.as_str().to_owned(),
             created_at: r.created_at.unix_seconds(),
             published_at: r.published_at.map(|t| t.unix_seconds()),
+            channel: r.channel.as_str().to_owned(),
+            notes: r.notes.map(|n| n.as_str().to_owned()),
+            // Stored metadata is JSON this server wrote.
+            metadata: r
+                .metadata
+                .and_then(|m| serde_json::from_str(m.as_json()).ok()),
+            yanked_at: r.yank.as_ref().map(|y| y.at.unix_seconds()),
+            yank_blocks_downloads: r.yank.as_ref().map(|y| y.blocks_downloads),
+            yank_reason: r.yank.map(|y| y.reason.into_string()),
             artifacts: listing
                 .artifacts
                 .map(|a| a.into_iter().map(Into::into).collect()),
@@ -109,6 +164,16 @@ pub struct ReleaseListQuery {
     /// `true` to include each release's artifacts.
     #[param(value_type = Option<bool>)]
     pub include_artifacts: Option<String>,
+    /// Only releases on this channel and the more stable ones
+    /// (stable > rc > beta > alpha > dev).
+    pub channel: Option<String>,
+    /// `created` (default: newest first) or `version` (highest semver first; versions
+    /// that are not semver after them, newest first).
+    pub sort: Option<String>,
+    /// Whether yanked releases are listed: default `true` for operators, `false` for
+    /// customer keys.
+    #[param(value_type = Option<bool>)]
+    pub include_yanked: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[param(value_type = Option<i64>)]
     pub limit: Option<String>,
@@ -126,4 +191,42 @@ pub struct ReleaseListResponse {
     pub limit: i64,
     /// The offset used.
     pub offset: i64,
+}
+
+/// `GET /v1/releases/latest` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LatestReleaseQuery {
+    /// The product (required).
+    pub product: Option<String>,
+    /// The channel followed (default `stable`): it and every more stable one.
+    pub channel: Option<String>,
+    /// Only releases with an artifact for this platform; only those artifacts are
+    /// listed.
+    pub platform: Option<String>,
+}
+
+/// `GET /v1/releases/upgrade` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UpgradeQuery {
+    /// The product (required).
+    pub product: Option<String>,
+    /// The version running now, semver (required).
+    pub current: Option<String>,
+    /// The channel followed (default `stable`): it and every more stable one.
+    pub channel: Option<String>,
+    /// Only releases with an artifact for this platform.
+    pub platform: Option<String>,
+    /// A semver requirement the answer must satisfy, such as `^1.4` or `>=1.0, <3.0`.
+    pub constraint: Option<String>,
+}
+
+/// `GET /v1/releases/upgrade` when there is a newer release.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UpgradeResponse {
+    /// The version asked about, as sent.
+    pub current: String,
+    /// The newest allowed release above it, with its artifacts.
+    pub release: ReleaseResponse,
 }

@@ -10,3 +10,4 @@ pub mod introspect;
 pub mod keys;
 pub mod openapi;
 pub mod releases;
+pub mod updates;

@@ -1,20 +1,25 @@
-//! `/v1/releases`: create, list, publish, unpublish, delete.
+//! `/v1/releases`: create, list, publish, unpublish, yank, unyank, delete.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use releasy_domain::ReleaseId;
-use releasy_domain::release::{Product, ReleaseQuery, ReleaseStatus, ReleaseViewer, Version};
+use releasy_domain::release::{
+    Channel, NewRelease, Product, ReleaseMetadata, ReleaseNotes, ReleaseOrder, ReleaseQuery,
+    ReleaseStatus, Version, YankReason,
+};
 
 use crate::auth::permissions::{
     CreateRelease, DeleteRelease, ListReleases, PublishRelease, ReleasesRead, UnpublishRelease,
+    UnyankRelease, YankRelease,
 };
-use crate::auth::{Authorized, Caller, OperatorOrCustomer};
+use crate::auth::{Authorized, OperatorOrCustomer};
 use crate::dto::{
     CreateReleaseRequest, ErrorBody, ReleaseListQuery, ReleaseListResponse, ReleaseResponse,
-    non_empty, page_request, parse_id,
+    YankReleaseRequest, non_empty, page_request, parse_bool, parse_id,
 };
 use crate::error::ApiError;
+use crate::etag::conditional_json;
 use crate::idempotency::idempotent;
-use crate::json_body::Json;
+use crate::json_body::{Json, ReleaseJson};
 use crate::state::AppState;
 
 /// Create a draft release. Supports `Idempotency-Key`.
@@ -34,24 +39,36 @@ pub async fn create_release(
     auth: Authorized<CreateRelease>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Json<CreateReleaseRequest>,
+    body: ReleaseJson<CreateReleaseRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let product = Product::parse(&body.product)?;
-    let version = Version::parse(&body.version)?;
+    let new = NewRelease {
+        product: Product::parse(&body.product)?,
+        version: Version::parse(&body.version)?,
+        channel: body.channel.as_deref().map(Channel::parse).transpose()?,
+        notes: body.notes.as_deref().map(ReleaseNotes::parse).transpose()?,
+        metadata: body
+            .metadata
+            .as_ref()
+            .map(ReleaseMetadata::parse)
+            .transpose()?,
+    };
     idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
-        let release = state.services.releases.create(product, version).await?;
+        let release = state.services.releases.create_release(new).await?;
         Ok(ReleaseResponse::from(release))
     })
     .await
 }
 
-/// List releases, newest first. Operators see every status; a customer key
-/// (`releases:read`) sees only published releases of products it is entitled to now.
+/// List releases, newest first (or highest version first with `sort=version`).
+/// Operators see every status; a customer key (`releases:read`) sees only published
+/// releases of products it is entitled to now, and no yanked ones unless
+/// `include_yanked=true`. Sends an `ETag`; `If-None-Match` with it gets 304.
 #[utoipa::path(
     tag = "releases",
-    params(ReleaseListQuery),
+    params(ReleaseListQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag of an earlier answer")),
     responses(
         (status = 200, body = ReleaseListResponse),
+        (status = 304, description = "Unchanged since the ETag sent"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     ),
     security(("admin_key" = []), ("operator_jwt" = []), ("api_key" = []))
@@ -60,17 +77,16 @@ pub async fn create_release(
 pub async fn list_releases(
     auth: OperatorOrCustomer<ListReleases, ReleasesRead>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<ReleaseListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = page_request(query.limit.as_ref(), query.offset.as_ref())?;
-    let include_artifacts = match non_empty(query.include_artifacts.as_ref()) {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "include_artifacts must be true or false",
-            ));
-        }
+    let include_artifacts =
+        parse_bool("include_artifacts", query.include_artifacts.as_ref())?.unwrap_or(false);
+    let order = match non_empty(query.sort.as_ref()) {
+        None | Some("created") => ReleaseOrder::Newest,
+        Some("version") => ReleaseOrder::Version,
+        Some(_) => return Err(ApiError::bad_request("sort must be created or version")),
     };
     let release_query = ReleaseQuery {
         product: non_empty(query.product.as_ref())
@@ -83,15 +99,16 @@ pub async fn list_releases(
             .map(ReleaseStatus::parse)
             .transpose()?,
         include_artifacts,
-    };
-    let viewer = match &auth.caller {
-        Caller::Operator(_) => ReleaseViewer::Operator,
-        Caller::Customer(key) => ReleaseViewer::Customer(key.customer_id),
+        channel: non_empty(query.channel.as_ref())
+            .map(Channel::parse)
+            .transpose()?,
+        include_yanked: parse_bool("include_yanked", query.include_yanked.as_ref())?,
+        order,
     };
     let releases = state
         .services
         .releases
-        .list(viewer, &release_query, page)
+        .list(auth.release_viewer(), &release_query, page)
         .await?;
     let body = state
         .release_json
@@ -101,9 +118,7 @@ pub async fn list_releases(
             page.offset.get() as i64,
         )
         .map_err(|err| ApiError::internal(&err))?;
-    Ok(HttpResponse::Ok()
-        .content_type(mime::APPLICATION_JSON)
-        .body(body))
+    Ok(conditional_json(&req, body))
 }
 
 /// Publish a draft release.
@@ -149,6 +164,59 @@ pub async fn unpublish_release(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id::<ReleaseId>("release_id", &path)?;
     let release = state.services.releases.unpublish(id).await?;
+    Ok(HttpResponse::Ok().json(ReleaseResponse::from(release)))
+}
+
+/// Yank a release: `latest` and `upgrade` skip it and customer listings hide it, but
+/// its record and files stay, and customers who ask for its artifacts still get
+/// download tokens unless `block_downloads` is set.
+#[utoipa::path(
+    tag = "releases",
+    params(("release_id" = String, Path, description = "Release UUID")),
+    request_body = YankReleaseRequest,
+    responses(
+        (status = 200, body = ReleaseResponse),
+        (status = 400, body = ErrorBody, description = "release already yanked"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[post("/v1/releases/{release_id}/yank")]
+pub async fn yank_release(
+    _auth: Authorized<YankRelease>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: Json<YankReleaseRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id::<ReleaseId>("release_id", &path)?;
+    let reason = YankReason::parse(&body.reason)?;
+    let release = state
+        .services
+        .releases
+        .yank(id, reason, body.block_downloads)
+        .await?;
+    Ok(HttpResponse::Ok().json(ReleaseResponse::from(release)))
+}
+
+/// Lift a release's yank.
+#[utoipa::path(
+    tag = "releases",
+    params(("release_id" = String, Path, description = "Release UUID")),
+    responses(
+        (status = 200, body = ReleaseResponse),
+        (status = 400, body = ErrorBody, description = "release not yanked"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[post("/v1/releases/{release_id}/unyank")]
+pub async fn unyank_release(
+    _auth: Authorized<UnyankRelease>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id::<ReleaseId>("release_id", &path)?;
+    let release = state.services.releases.unyank(id).await?;
     Ok(HttpResponse::Ok().json(ReleaseResponse::from(release)))
 }
 

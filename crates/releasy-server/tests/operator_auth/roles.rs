@@ -35,13 +35,15 @@ enum Endpoint {
     UnpublishRelease,
     DeleteRelease,
     ReadAuditEvents,
+    YankRelease,
+    UnyankRelease,
 }
 
 use Endpoint::*;
 
 /// SPEC section 2, row by row: (endpoint, platform_admin, platform_support,
 /// release_publisher).
-const MATRIX: [(Endpoint, bool, bool, bool); 18] = [
+const MATRIX: [(Endpoint, bool, bool, bool); 20] = [
     (CreateCustomer, true, false, false),
     (UpdateCustomer, true, false, false),
     (CreateKey, true, false, false),
@@ -60,6 +62,9 @@ const MATRIX: [(Endpoint, bool, bool, bool); 18] = [
     (UnpublishRelease, true, false, false),
     (DeleteRelease, true, false, false),
     (ReadAuditEvents, true, true, false),
+    // The release model (#14): publishers may pull a release, only admins restore it.
+    (YankRelease, true, false, true),
+    (UnyankRelease, true, false, false),
 ];
 
 /// One request, ready to send.
@@ -255,6 +260,22 @@ async fn prepare(app: &TestApp, endpoint: Endpoint) -> Call {
             Call::new(Method::DELETE, format!("/v1/releases/{id}"))
         }
         ReadAuditEvents => Call::new(Method::GET, "/v1/admin/audit-events".into()),
+        YankRelease => {
+            let id = published_release(app).await;
+            Call::new(Method::POST, format!("/v1/releases/{id}/yank"))
+                .json(json!({"reason": "broken build"}))
+        }
+        UnyankRelease => {
+            let id = published_release(app).await;
+            ok(app
+                .admin(Method::POST, &format!("/v1/releases/{id}/yank"))
+                .json(&json!({"reason": "broken build"}))
+                .send()
+                .await
+                .unwrap())
+            .await;
+            Call::new(Method::POST, format!("/v1/releases/{id}/unyank"))
+        }
     }
 }
 

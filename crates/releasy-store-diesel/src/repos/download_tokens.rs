@@ -48,6 +48,7 @@ impl DownloadTokenRepository for Store {
                 artifacts::object_version,
                 releases::product,
                 releases::status,
+                releases::yank_blocks_downloads,
                 customers::suspended_at,
             ))
             .first(&mut *conn)

@@ -14,12 +14,14 @@ use diesel_async::RunQueryDsl;
 use releasy_domain::artifact::ObjectKey;
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{ReleaseRepository, RepoError};
-use releasy_domain::release::{Release, ReleaseFilter, ReleaseStatus};
+use releasy_domain::release::{
+    Channel, NOT_SEMVER, Release, ReleaseFilter, ReleaseOrder, ReleaseStatus, Version, Yank,
+};
 use releasy_domain::{ReleaseId, Timestamp};
 
 use super::{Backend, Store, lock_release, write_transaction};
 use crate::error::query_error;
-use crate::rows::ReleaseRow;
+use crate::rows::{ReleaseRow, YankColumns};
 use crate::schema::releases::dsl;
 use crate::schema::{artifacts, download_tokens, releases};
 
@@ -52,14 +54,23 @@ impl ReleaseRepository for Store {
         filter: &ReleaseFilter,
         page: PageRequest,
     ) -> Result<Vec<Release>, RepoError> {
-        // No product is allowed: nothing to ask the database.
-        if filter.products_in.as_ref().is_some_and(Vec::is_empty) {
+        // No product or no channel is allowed: nothing to ask the database.
+        if filter.products_in.as_ref().is_some_and(Vec::is_empty)
+            || filter.channels_in.as_ref().is_some_and(Vec::is_empty)
+        {
             return Ok(Vec::new());
         }
         let mut query = dsl::releases
             .select(ReleaseRow::as_select())
-            .order_by((dsl::created_at.desc(), dsl::id.desc()))
             .into_boxed::<Backend>();
+        query = match filter.order {
+            ReleaseOrder::Newest => query.order_by((dsl::created_at.desc(), dsl::id.desc())),
+            ReleaseOrder::Version => query.order_by((
+                dsl::version_order.desc(),
+                dsl::created_at.desc(),
+                dsl::id.desc(),
+            )),
+        };
         if let Some(product) = &filter.product {
             query = query.filter(dsl::product.eq(product.clone()));
         }
@@ -71,6 +82,16 @@ impl ReleaseRepository for Store {
         }
         if let Some(products) = &filter.products_in {
             query = query.filter(dsl::product.eq_any(products.clone()));
+        }
+        if let Some(channels) = &filter.channels_in {
+            let names: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
+            query = query.filter(dsl::channel.eq_any(names));
+        }
+        if filter.exclude_yanked {
+            query = query.filter(dsl::yanked_at.is_null());
+        }
+        if let Some(key) = &filter.order_key_above {
+            query = query.filter(dsl::version_order.gt(key.clone()));
         }
         let mut conn = self.conn().await?;
         let rows: Vec<ReleaseRow> = query
@@ -109,6 +130,28 @@ impl ReleaseRepository for Store {
         row.map(TryInto::try_into).transpose()
     }
 
+    async fn set_yank(
+        &self,
+        id: ReleaseId,
+        yank: Option<&Yank>,
+    ) -> Result<Option<Release>, RepoError> {
+        let mut conn = self.conn().await?;
+        // Applies only while the release is not yet in the state asked for (yanked_at
+        // NULL for a yank, set for an unyank): a compare-and-set, like `transition`.
+        let row: Option<ReleaseRow> = diesel::update(
+            dsl::releases
+                .filter(dsl::id.eq(id.to_string()))
+                .filter(dsl::yanked_at.is_null().eq(yank.is_some())),
+        )
+        .set(YankColumns::from(yank))
+        .returning(ReleaseRow::as_returning())
+        .get_result(&mut *conn)
+        .await
+        .optional()
+        .map_err(query_error)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
     async fn delete(&self, id: ReleaseId) -> Result<Option<Vec<ObjectKey>>, RepoError> {
         let id = id.to_string();
         let mut conn = self.conn().await?;
@@ -137,5 +180,44 @@ impl ReleaseRepository for Store {
         .await
         .map_err(query_error)?;
         Ok(keys.map(|keys| keys.into_iter().map(ObjectKey::from_stored).collect()))
+    }
+}
+
+impl Store {
+    /// Fills in the version order key, and the channel its version implies, of every
+    /// release that has none: those that existed before the release model's migration
+    /// (SQL cannot parse semver), and any an older server inserted since. Returns how
+    /// many it filled in.
+    pub(crate) async fn fill_in_version_order(&self) -> Result<usize, RepoError> {
+        let mut conn = self.conn().await?;
+        write_transaction(&mut conn, async |conn| {
+            let missing: Vec<(String, String)> = dsl::releases
+                .filter(dsl::version_order.eq(""))
+                .select((dsl::id, dsl::version))
+                .load(conn)
+                .await?;
+            for (id, version) in &missing {
+                // A version the domain refuses cannot be read back either; ordering it
+                // as not semver keeps it out of the way.
+                let (key, channel) = match Version::parse(version) {
+                    Ok(version) => (version.order_key(), Channel::of_version(&version)),
+                    Err(_) => (NOT_SEMVER.to_owned(), Channel::Stable),
+                };
+                diesel::update(
+                    dsl::releases
+                        .filter(dsl::id.eq(id))
+                        .filter(dsl::version_order.eq("")),
+                )
+                .set((
+                    dsl::version_order.eq(key),
+                    dsl::channel.eq(channel.as_str()),
+                ))
+                .execute(conn)
+                .await?;
+            }
+            Ok::<_, diesel::result::Error>(missing.len())
+        })
+        .await
+        .map_err(query_error)
     }
 }

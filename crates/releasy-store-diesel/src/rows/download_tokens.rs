@@ -68,6 +68,7 @@ pub(crate) type GrantRow = (
     Option<String>,
     String,
     String,
+    i32,
     Option<i64>,
 );
 
@@ -80,6 +81,7 @@ pub(crate) fn grant(row: GrantRow) -> Result<DownloadGrant, RepoError> {
         object_version,
         product,
         status,
+        downloads_blocked,
         suspended_at,
     ) = row;
     Ok(DownloadGrant {
@@ -87,6 +89,7 @@ pub(crate) fn grant(row: GrantRow) -> Result<DownloadGrant, RepoError> {
         object_key: ObjectKey::from_stored(object_key),
         product: Product::parse(&product).map_err(|e| corrupt("releases", e))?,
         release_status: ReleaseStatus::parse(&status).map_err(|e| corrupt("releases", e))?,
+        release_downloads_blocked: downloads_blocked != 0,
         customer_suspended_at: suspended_at.map(ts),
         verification: Verification::parse(&verification).map_err(|e| corrupt("artifacts", e))?,
         object_etag,

@@ -24,7 +24,7 @@ pub(crate) use download_tokens::{GrantRow, grant};
 pub(crate) use entitlements::EntitlementReplacement;
 pub use entitlements::EntitlementRow;
 pub(crate) use idempotency::{COMPLETED, IN_PROGRESS, IdempotencyRow};
-pub use releases::ReleaseRow;
+pub use releases::{ReleaseRow, YankColumns};
 
 use releasy_domain::Timestamp;
 use releasy_domain::ports::RepoError;

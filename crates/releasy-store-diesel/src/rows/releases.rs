@@ -1,9 +1,13 @@
-//! The `releases` row; the status is stored by its contract name.
+//! The `releases` row; the status and channel are stored by their contract names, the
+//! version's order as its order key, a yank as its three columns.
 
 use diesel::prelude::*;
 use releasy_domain::Timestamp;
 use releasy_domain::ports::RepoError;
-use releasy_domain::release::{Product, Release, ReleaseStatus, Version};
+use releasy_domain::release::{
+    Channel, Product, Release, ReleaseMetadata, ReleaseNotes, ReleaseStatus, Version, Yank,
+    YankReason,
+};
 
 use super::{parse_id, ts};
 use crate::error::corrupt;
@@ -21,6 +25,33 @@ pub struct ReleaseRow {
     pub(crate) status: String,
     pub(crate) created_at: i64,
     pub(crate) published_at: Option<i64>,
+    pub(crate) channel: String,
+    pub(crate) version_order: String,
+    pub(crate) notes: Option<String>,
+    pub(crate) metadata: Option<String>,
+    #[diesel(embed)]
+    pub(crate) yank: YankColumns,
+}
+
+/// The columns of a yank: all `NULL` (and 0) while the release is not yanked.
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = releases)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+#[diesel(treat_none_as_null = true)]
+pub struct YankColumns {
+    pub(crate) yanked_at: Option<i64>,
+    pub(crate) yank_reason: Option<String>,
+    pub(crate) yank_blocks_downloads: i32,
+}
+
+impl From<Option<&Yank>> for YankColumns {
+    fn from(yank: Option<&Yank>) -> Self {
+        Self {
+            yanked_at: yank.map(|y| y.at.unix_seconds()),
+            yank_reason: yank.map(|y| y.reason.as_str().to_owned()),
+            yank_blocks_downloads: i32::from(yank.is_some_and(|y| y.blocks_downloads)),
+        }
+    }
 }
 
 impl From<&Release> for ReleaseRow {
@@ -32,6 +63,11 @@ impl From<&Release> for ReleaseRow {
             status: r.status.as_str().to_owned(),
             created_at: r.created_at.unix_seconds(),
             published_at: r.published_at.map(Timestamp::unix_seconds),
+            channel: r.channel.as_str().to_owned(),
+            version_order: r.version.order_key(),
+            notes: r.notes.as_ref().map(|n| n.as_str().to_owned()),
+            metadata: r.metadata.as_ref().map(|m| m.as_json().to_owned()),
+            yank: YankColumns::from(r.yank.as_ref()),
         }
     }
 }
@@ -41,6 +77,14 @@ impl TryFrom<ReleaseRow> for Release {
 
     fn try_from(row: ReleaseRow) -> Result<Self, RepoError> {
         let bad = |e| corrupt("releases", e);
+        let yank = match (row.yank.yanked_at, row.yank.yank_reason) {
+            (Some(at), Some(reason)) => Some(Yank {
+                at: ts(at),
+                reason: YankReason::parse(&reason).map_err(bad)?,
+                blocks_downloads: row.yank.yank_blocks_downloads != 0,
+            }),
+            _ => None,
+        };
         Ok(Self {
             id: parse_id("releases", &row.id)?,
             product: Product::parse(&row.product).map_err(bad)?,
@@ -48,6 +92,20 @@ impl TryFrom<ReleaseRow> for Release {
             status: ReleaseStatus::parse(&row.status).map_err(bad)?,
             created_at: ts(row.created_at),
             published_at: row.published_at.map(ts),
+            channel: Channel::parse(&row.channel).map_err(bad)?,
+            notes: row
+                .notes
+                .as_deref()
+                .map(ReleaseNotes::parse)
+                .transpose()
+                .map_err(bad)?,
+            metadata: row
+                .metadata
+                .as_deref()
+                .map(ReleaseMetadata::from_stored)
+                .transpose()
+                .map_err(bad)?,
+            yank,
         })
     }
 }

@@ -27,6 +27,7 @@ pub mod customers;
 pub mod downloads;
 pub mod entitlements;
 pub mod idempotency;
+pub mod release_model;
 pub mod releases;
 pub mod uploads;
 pub mod verification;
@@ -61,6 +62,13 @@ pub async fn run_all_beside_another_suite(ports: Repositories) {
     audit::run_all(ports.audit.clone()).await;
     idempotency::run_all_but_the_purge(ports.idempotency.clone()).await;
     releases::run_all(
+        ports.releases.clone(),
+        ports.artifacts.clone(),
+        ports.download_tokens.clone(),
+        ports.customers.clone(),
+    )
+    .await;
+    release_model::run_all(
         ports.releases.clone(),
         ports.artifacts.clone(),
         ports.download_tokens.clone(),

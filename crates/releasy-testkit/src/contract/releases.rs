@@ -64,14 +64,12 @@ pub(crate) fn fresh_product() -> String {
 
 /// A draft release value (not stored) with a fresh id.
 pub(crate) fn new_release(product: &str, version: &str, created_at: i64) -> Release {
-    Release {
-        id: ReleaseId::generate(),
-        product: Product::parse(product).expect("a valid product"),
-        version: Version::parse(version).expect("a valid version"),
-        status: ReleaseStatus::Draft,
-        created_at: at(created_at),
-        published_at: None,
-    }
+    Release::draft(
+        Product::parse(product).expect("a valid product"),
+        Version::parse(version).expect("a valid version"),
+        None,
+        at(created_at),
+    )
 }
 
 /// A published release value (not stored) with a fresh id.
@@ -249,6 +247,7 @@ pub async fn list_filters_combine(releases: Arc<dyn ReleaseRepository>) {
         version: version.map(str::to_owned),
         status,
         products_in,
+        ..ReleaseFilter::default()
     };
     let cases: Vec<(&str, ReleaseFilter, Vec<Release>)> = vec![
         (

@@ -1,0 +1,152 @@
+//! What an updater asks: the newest release it may have, and whether there is one
+//! above the version it runs.
+
+use crate::pagination::{Offset, PageLimit, PageRequest};
+use crate::release::{
+    Channel, ListReleasesError, Product, Release, ReleaseFilter, ReleaseListing, ReleaseOrder,
+    ReleaseService, ReleaseStatus, ReleaseViewer, VersionRequirement, semver_order_key,
+};
+
+/// How many candidates one database read brings: the first is nearly always the
+/// answer, the rest spare a second read when a constraint or platform skips a few.
+const CANDIDATES_PER_READ: u32 = 16;
+
+/// What an updater asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewestQuery {
+    /// The product.
+    pub product: Product,
+    /// The channel followed: releases on it and on every more stable one.
+    pub channel: Channel,
+    /// Only releases with an artifact for this platform; their artifacts are narrowed to
+    /// it.
+    pub platform: Option<String>,
+    /// Only versions above this one (an upgrade check's current version).
+    pub above: Option<semver::Version>,
+    /// Only versions satisfying this requirement.
+    pub constraint: Option<VersionRequirement>,
+}
+
+impl NewestQuery {
+    /// The newest stable release of `product`, on any platform.
+    pub fn stable(product: Product) -> Self {
+        Self {
+            product,
+            channel: Channel::Stable,
+            platform: None,
+            above: None,
+            constraint: None,
+        }
+    }
+
+    /// Whether `release` passes the checks the database cannot make.
+    fn admits(&self, release: &Release) -> bool {
+        self.constraint
+            .as_ref()
+            .is_none_or(|req| req.admits(&release.version))
+    }
+
+    /// The listing answered for `release`: its artifacts, narrowed to the platform;
+    /// `None` when the platform was asked for and the release has no artifact for it.
+    fn answer(&self, mut listing: ReleaseListing) -> Option<ReleaseListing> {
+        if let (Some(platform), Some(artifacts)) = (&self.platform, &mut listing.artifacts) {
+            artifacts.retain(|a| a.platform.as_str() == platform);
+            if artifacts.is_empty() {
+                return None;
+            }
+        }
+        Some(listing)
+    }
+}
+
+impl ReleaseService {
+    /// The highest version `viewer` may have: published, not yanked, on the query's
+    /// channel or a more stable one, within its constraint and above its `above`, with
+    /// its artifacts. `None` when there is none.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::sync::Arc;
+    /// use releasy_domain::memory::FixedClock;
+    /// use releasy_domain::release::{Channel, NewestQuery, Product, ReleaseViewer, Version};
+    /// use releasy_domain::{Ports, Services, Timestamp};
+    ///
+    /// let releasy = Services::new(Ports::in_memory(Arc::new(FixedClock::at(
+    ///     Timestamp::from_unix_seconds(1_735_312_000),
+    /// ))));
+    /// let agent = Product::parse("agent").unwrap();
+    /// for version in ["1.9.0", "1.10.0", "2.0.0-rc.1"] {
+    ///     let r = releasy.releases.create(agent.clone(), Version::parse(version).unwrap());
+    ///     releasy.releases.publish(r.await.unwrap().id).await.unwrap();
+    /// }
+    /// let newest = |channel| {
+    ///     let query = NewestQuery { channel, ..NewestQuery::stable(agent.clone()) };
+    ///     let releasy = &releasy;
+    ///     async move {
+    ///         let found = releasy.releases.newest(ReleaseViewer::Operator, &query).await;
+    ///         found.unwrap().unwrap().release.version.into_string()
+    ///     }
+    /// };
+    /// assert_eq!(newest(Channel::Stable).await, "1.10.0");
+    /// assert_eq!(newest(Channel::Rc).await, "2.0.0-rc.1");
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ListReleasesError::Repo`] when the repository fails.
+    pub async fn newest(
+        &self,
+        viewer: ReleaseViewer,
+        query: &NewestQuery,
+    ) -> Result<Option<ReleaseListing>, ListReleasesError> {
+        let mut filter = ReleaseFilter {
+            product: Some(query.product.as_str().to_owned()),
+            status: Some(ReleaseStatus::Published),
+            channels_in: Some(query.channel.admitted().collect()),
+            exclude_yanked: true,
+            order_key_above: query.above.as_ref().map(semver_order_key),
+            order: ReleaseOrder::Version,
+            ..ReleaseFilter::default()
+        };
+        if let ReleaseViewer::Customer(customer) = viewer {
+            filter.products_in = Some(
+                self.entitlements
+                    .active_products(customer, self.clock.now())
+                    .await?,
+            );
+        }
+        let limit = PageLimit::clamped(CANDIDATES_PER_READ);
+        let mut skipped = 0_u64;
+        loop {
+            let page = PageRequest {
+                limit,
+                offset: Offset::new(skipped),
+            };
+            let releases = self.releases.list(&filter, page).await?;
+            let exhausted = releases.len() < CANDIDATES_PER_READ as usize;
+            skipped += releases.len() as u64;
+            let admitted: Vec<Release> = releases.into_iter().filter(|r| query.admits(r)).collect();
+            // Artifacts are read only for releases that could be the answer: without a
+            // platform that is the first one.
+            let candidates = if query.platform.is_some() {
+                admitted
+            } else {
+                admitted.into_iter().take(1).collect()
+            };
+            if !candidates.is_empty() {
+                let found = self
+                    .with_artifacts(candidates)
+                    .await?
+                    .into_iter()
+                    .find_map(|listing| query.answer(listing));
+                if found.is_some() {
+                    return Ok(found);
+                }
+            }
+            if exhausted {
+                return Ok(None);
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Yanking: pulling a bad release from updaters and listings without erasing it.
+
+use crate::ReleaseId;
+use crate::ports::RepoError;
+use crate::release::{Release, ReleaseService, Yank, YankReason};
+
+/// Why a release could not be yanked or unyanked.
+#[derive(Debug, thiserror::Error)]
+pub enum YankError {
+    /// No release has that id.
+    #[error("release not found")]
+    NotFound,
+    /// Yanking a yanked release.
+    #[error("release already yanked")]
+    AlreadyYanked,
+    /// Unyanking a release that is not yanked.
+    #[error("release not yanked")]
+    NotYanked,
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl ReleaseService {
+    /// Yanks a release: `latest` and `upgrade` skip it, customer listings hide it unless
+    /// asked, and with `blocks_downloads` its artifacts get no more download tokens.
+    /// Its record and files stay.
+    ///
+    /// # Errors
+    /// [`YankError::NotFound`], or [`YankError::AlreadyYanked`] (also when a
+    /// concurrent yank won).
+    pub async fn yank(
+        &self,
+        id: ReleaseId,
+        reason: YankReason,
+        blocks_downloads: bool,
+    ) -> Result<Release, YankError> {
+        let yank = Yank {
+            at: self.clock.now(),
+            reason,
+            blocks_downloads,
+        };
+        match self.releases.set_yank(id, Some(&yank)).await? {
+            Some(release) => Ok(release),
+            None => Err(self.refusal(id, YankError::AlreadyYanked).await),
+        }
+    }
+
+    /// Lifts a yank.
+    ///
+    /// # Errors
+    /// [`YankError::NotFound`], or [`YankError::NotYanked`].
+    pub async fn unyank(&self, id: ReleaseId) -> Result<Release, YankError> {
+        match self.releases.set_yank(id, None).await? {
+            Some(release) => Ok(release),
+            None => Err(self.refusal(id, YankError::NotYanked).await),
+        }
+    }
+
+    /// Why a compare-and-set matched nothing: the release is gone, or in the state.
+    async fn refusal(&self, id: ReleaseId, in_state: YankError) -> YankError {
+        match self.releases.get(id).await {
+            Ok(Some(_)) => in_state,
+            Ok(None) => YankError::NotFound,
+            Err(err) => YankError::Repo(err),
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Releases stored before the release model's migration (or by an older server since)
+//! have no version order key; migrating fills it in, with the channel their version
+//! implies, on both backends.
+#![allow(clippy::expect_used, reason = "tests")]
+
+use diesel::connection::SimpleConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use releasy_domain::Timestamp;
+use releasy_domain::pagination::PageRequest;
+use releasy_domain::release::{Channel, Product, Release, ReleaseFilter, ReleaseOrder, Version};
+use releasy_store_diesel::{Database, DatabaseUrl};
+use releasy_testkit::{TestPostgres, TestSqlite};
+
+/// What a release row looks like before the migration filled it in: the columns'
+/// defaults.
+const FORGET_THE_ORDER: &str = "UPDATE releases SET version_order = '', channel = 'stable'";
+
+/// Stores releases, lets `forget` blank their order keys, migrates again, and checks
+/// the version order and the derived channels.
+async fn check(db: &Database, forget: impl AsyncFnOnce()) {
+    db.migrate().await.expect("migrate");
+    let repos = db.repositories();
+    let versions = ["1.0.0", "nightly", "2.0.0-rc.1", "1.10.0", "2.0.0-beta.3"];
+    for (i, version) in versions.iter().enumerate() {
+        let release = Release::draft(
+            Product::parse("backfilled").expect("product"),
+            Version::parse(version).expect("version"),
+            None,
+            Timestamp::from_unix_seconds(1_735_312_000 + i as i64),
+        );
+        repos.releases.insert(&release).await.expect("insert");
+    }
+    forget().await;
+    db.migrate()
+        .await
+        .expect("migrating again fills the keys in");
+    let filter = ReleaseFilter {
+        product: Some("backfilled".to_owned()),
+        order: ReleaseOrder::Version,
+        ..ReleaseFilter::default()
+    };
+    let listed = repos
+        .releases
+        .list(&filter, PageRequest::default())
+        .await
+        .expect("list");
+    let got: Vec<(String, Channel)> = listed
+        .into_iter()
+        .map(|r| (r.version.into_string(), r.channel))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("2.0.0-rc.1", Channel::Rc),
+            ("2.0.0-beta.3", Channel::Beta),
+            ("1.10.0", Channel::Stable),
+            ("1.0.0", Channel::Stable),
+            ("nightly", Channel::Stable),
+        ]
+        .map(|(v, c)| (v.to_owned(), c))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_fills_in_the_version_order_of_older_rows() {
+    let sqlite = TestSqlite::create();
+    let db = Database::open(&DatabaseUrl::sqlite_file(sqlite.path()), 2).expect("pool");
+    let path = sqlite.path().to_owned();
+    check(&db, async move || {
+        use diesel::Connection;
+        let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
+            .expect("a second connection");
+        conn.batch_execute(FORGET_THE_ORDER)
+            .expect("blank the keys");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_fills_in_the_version_order_of_older_rows() {
+    let postgres = TestPostgres::create().await;
+    let url = postgres.url().to_owned();
+    let db = Database::open(&DatabaseUrl::Postgres(url.clone()), 2).expect("pool");
+    check(&db, async move || {
+        let mut conn = AsyncPgConnection::establish(&url)
+            .await
+            .expect("a second connection");
+        conn.batch_execute(FORGET_THE_ORDER)
+            .await
+            .expect("blank the keys");
+    })
+    .await;
+}

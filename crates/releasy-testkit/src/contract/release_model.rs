@@ -1,0 +1,312 @@
+//! Checks of the release model on [`ReleaseRepository`]: channel, notes, metadata and
+//! yank survive storage; the version order (semver precedence, non-semver after, ties
+//! newest first) with the channel, yank and order-key filters; the yank
+//! compare-and-set; and the download grant seeing a yank that blocks downloads.
+
+use std::sync::Arc;
+
+use releasy_domain::download::DownloadGrant;
+use releasy_domain::ports::{
+    ArtifactRepository, CustomerRepository, DownloadTokenRepository, ReleaseRepository,
+};
+use releasy_domain::release::{
+    Channel, Release, ReleaseFilter, ReleaseMetadata, ReleaseNotes, ReleaseOrder, ReleaseStatus,
+    Version, Yank, YankReason,
+};
+
+use super::artifacts::{new_artifact, store_artifact};
+use super::releases::{fresh_product, new_release, new_token, page, store_release};
+use super::{T0, at, new_customer, ok, run_check, same, store_customer, token};
+
+/// Runs every release-model check; `artifacts`, `download_tokens` and `customers` must
+/// be over the store of `releases`.
+pub async fn run_all(
+    releases: Arc<dyn ReleaseRepository>,
+    artifacts: Arc<dyn ArtifactRepository>,
+    download_tokens: Arc<dyn DownloadTokenRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    run_check!(model_fields_round_trip(releases.clone()));
+    run_check!(version_order_is_semver_precedence_then_newest(
+        releases.clone()
+    ));
+    run_check!(channel_yank_and_order_key_filters_combine(releases.clone()));
+    run_check!(yank_is_a_compare_and_set(releases.clone()));
+    run_check!(grant_sees_a_yank_that_blocks_downloads(
+        releases,
+        artifacts,
+        download_tokens,
+        customers
+    ));
+}
+
+fn yank(reason: &str, blocks_downloads: bool, at_seconds: i64) -> Yank {
+    Yank {
+        at: at(at_seconds),
+        reason: YankReason::parse(reason).expect("a valid reason"),
+        blocks_downloads,
+    }
+}
+
+async fn list(releases: &Arc<dyn ReleaseRepository>, filter: &ReleaseFilter) -> Vec<String> {
+    ok(
+        releases.list(filter, page(0, 200)).await,
+        "ReleaseRepository::list",
+    )
+    .into_iter()
+    .map(|r| r.version.into_string())
+    .collect()
+}
+
+fn by_version(product: &str) -> ReleaseFilter {
+    ReleaseFilter {
+        product: Some(product.to_owned()),
+        order: ReleaseOrder::Version,
+        ..ReleaseFilter::default()
+    }
+}
+
+/// Channel, notes, metadata and a yank are stored and read back as they were.
+pub async fn model_fields_round_trip(releases: Arc<dyn ReleaseRepository>) {
+    let release = Release {
+        channel: Channel::Beta,
+        notes: Some(ReleaseNotes::parse("# 3.0\n\n* \"quoted\" \\ notes\n").expect("notes")),
+        metadata: Some(
+            ReleaseMetadata::parse(&serde_json::json!({"min_os": "13", "n": [1, 2]}))
+                .expect("metadata"),
+        ),
+        yank: Some(yank("CVE-2026-0001", true, T0 + 5)),
+        ..new_release(&fresh_product(), "3.0.0", T0)
+    };
+    store_release(&releases, &release).await;
+    same(
+        &ok(releases.get(release.id).await, "ReleaseRepository::get"),
+        &Some(release),
+        "a release with every field of the model round-trips",
+    );
+}
+
+/// `ReleaseOrder::Version` lists by semver precedence (pre-releases below their
+/// release, build metadata ignored), every non-semver version after the semver ones,
+/// and equal versions newest first.
+pub async fn version_order_is_semver_precedence_then_newest(releases: Arc<dyn ReleaseRepository>) {
+    let product = fresh_product();
+    // Created in an order unrelated to their versions.
+    let created = [
+        "1.10.0",
+        "nightly-b",
+        "1.2.0",
+        "2.0.0-rc.1",
+        "1.0.0+build.1",
+        "2.0.0",
+        "nightly-a",
+        "2.0.0-beta.11",
+        "2.0.0-beta.2",
+        "1.0.0+build.2",
+    ];
+    for (i, version) in created.iter().enumerate() {
+        store_release(&releases, &new_release(&product, version, T0 + i as i64)).await;
+    }
+    same(
+        &list(&releases, &by_version(&product)).await,
+        &[
+            "2.0.0",
+            "2.0.0-rc.1",
+            "2.0.0-beta.11",
+            "2.0.0-beta.2",
+            "1.10.0",
+            "1.2.0",
+            "1.0.0+build.2", // equal precedence: newest first
+            "1.0.0+build.1",
+            "nightly-a", // not semver: after the semver ones, newest first
+            "nightly-b",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        "the version order",
+    );
+}
+
+/// `channels_in`, `exclude_yanked` and `order_key_above` narrow a version-ordered
+/// listing together; an empty channel list matches nothing.
+pub async fn channel_yank_and_order_key_filters_combine(releases: Arc<dyn ReleaseRepository>) {
+    let product = fresh_product();
+    let stored = [
+        ("1.0.0", None),
+        ("1.1.0", Some(Channel::Rc)), // an explicit channel wins over the version's
+        ("1.2.0-beta.1", None),
+        ("1.2.0-rc.1", None),
+        ("1.3.0-nightly", None),
+    ];
+    for (i, (version, channel)) in stored.iter().enumerate() {
+        let release = Release {
+            channel: channel
+                .unwrap_or_else(|| Channel::of_version(&Version::parse(version).expect("v"))),
+            ..new_release(&product, version, T0 + i as i64)
+        };
+        store_release(&releases, &release).await;
+    }
+    let yanked = new_release(&product, "1.2.1", T0 + 9);
+    store_release(&releases, &yanked).await;
+    ok(
+        releases
+            .set_yank(yanked.id, Some(&yank("broken", false, T0 + 10)))
+            .await,
+        "ReleaseRepository::set_yank",
+    );
+    let filter = |channel: Channel, exclude_yanked: bool, above: Option<&str>| ReleaseFilter {
+        channels_in: Some(channel.admitted().collect()),
+        exclude_yanked,
+        order_key_above: above.map(|v| Version::parse(v).expect("v").order_key()),
+        ..by_version(&product)
+    };
+    let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    same(
+        &list(&releases, &filter(Channel::Stable, false, None)).await,
+        &names(&["1.2.1", "1.0.0"]),
+        "stable only, yanked included",
+    );
+    same(
+        &list(&releases, &filter(Channel::Stable, true, None)).await,
+        &names(&["1.0.0"]),
+        "stable only, yanked left out",
+    );
+    same(
+        &list(&releases, &filter(Channel::Rc, true, None)).await,
+        &names(&["1.2.0-rc.1", "1.1.0", "1.0.0"]),
+        "rc admits stable",
+    );
+    same(
+        &list(&releases, &filter(Channel::Dev, true, Some("1.1.0"))).await,
+        &names(&["1.3.0-nightly", "1.2.0-rc.1", "1.2.0-beta.1"]),
+        "only versions above 1.1.0",
+    );
+    same(
+        &list(
+            &releases,
+            &ReleaseFilter {
+                channels_in: Some(Vec::new()),
+                ..by_version(&product)
+            },
+        )
+        .await,
+        &Vec::new(),
+        "no channel allowed: nothing",
+    );
+}
+
+/// A yank applies only to a release that is not yanked, an unyank only to a yanked
+/// one; each returns the release as stored, and an unknown id is `None`.
+pub async fn yank_is_a_compare_and_set(releases: Arc<dyn ReleaseRepository>) {
+    let release = new_release(&fresh_product(), "4.0.0", T0);
+    store_release(&releases, &release).await;
+    let mark = yank("bad build", true, T0 + 1);
+    let yanked = ok(
+        releases.set_yank(release.id, Some(&mark)).await,
+        "ReleaseRepository::set_yank",
+    );
+    same(
+        &yanked,
+        &Some(Release {
+            yank: Some(mark.clone()),
+            ..release.clone()
+        }),
+        "a yank returns the yanked release",
+    );
+    same(
+        &ok(
+            releases
+                .set_yank(release.id, Some(&yank("again", false, T0 + 2)))
+                .await,
+            "ReleaseRepository::set_yank",
+        ),
+        &None,
+        "yanking a yanked release changes nothing",
+    );
+    same(
+        &ok(releases.get(release.id).await, "ReleaseRepository::get").and_then(|r| r.yank),
+        &Some(mark),
+        "the first yank stays",
+    );
+    same(
+        &ok(
+            releases.set_yank(release.id, None).await,
+            "ReleaseRepository::set_yank",
+        ),
+        &Some(release.clone()),
+        "an unyank clears every yank field",
+    );
+    same(
+        &ok(
+            releases.set_yank(release.id, None).await,
+            "ReleaseRepository::set_yank",
+        ),
+        &None,
+        "unyanking a release that is not yanked changes nothing",
+    );
+    same(
+        &ok(
+            releases
+                .set_yank(
+                    new_release(&fresh_product(), "1.0.0", T0).id,
+                    Some(&yank("x", false, T0)),
+                )
+                .await,
+            "ReleaseRepository::set_yank",
+        ),
+        &None,
+        "an unknown release is None",
+    );
+}
+
+/// The download grant reports a yank that blocks downloads, and only that one.
+pub async fn grant_sees_a_yank_that_blocks_downloads(
+    releases: Arc<dyn ReleaseRepository>,
+    artifacts: Arc<dyn ArtifactRepository>,
+    download_tokens: Arc<dyn DownloadTokenRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let customer = new_customer(&format!("Yank watcher {}", token()), None, T0);
+    store_customer(&customers, &customer).await;
+    let release = Release {
+        status: ReleaseStatus::Published,
+        published_at: Some(at(T0)),
+        ..new_release(&fresh_product(), "5.0.0", T0)
+    };
+    store_release(&releases, &release).await;
+    let artifact = new_artifact(&release, "linux", T0 + 1);
+    store_artifact(&artifacts, &artifact).await;
+    let download = new_token(artifact.id, customer.id);
+    ok(
+        download_tokens.insert(&download).await,
+        "DownloadTokenRepository::insert",
+    );
+    let blocked = || async {
+        ok(
+            download_tokens.find_grant(&download.token_hash).await,
+            "DownloadTokenRepository::find_grant",
+        )
+        .map(|grant: DownloadGrant| grant.release_downloads_blocked)
+    };
+    same(&blocked().await, &Some(false), "not yanked");
+    let set = |mark: Option<Yank>| {
+        let releases = releases.clone();
+        async move {
+            ok(
+                releases.set_yank(release.id, mark.as_ref()).await,
+                "ReleaseRepository::set_yank",
+            )
+        }
+    };
+    set(Some(yank("pinned users may stay", false, T0 + 2))).await;
+    same(&blocked().await, &Some(false), "yanked, downloads allowed");
+    set(None).await;
+    set(Some(yank("malware", true, T0 + 3))).await;
+    same(
+        &blocked().await,
+        &Some(true),
+        "yanked with downloads blocked",
+    );
+    set(None).await;
+    same(&blocked().await, &Some(false), "unyanked");
+}
