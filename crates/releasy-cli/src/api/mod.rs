@@ -94,6 +94,28 @@ impl ApiClient {
         Ok(send(&url, request.query(query)).await?.body)
     }
 
+    /// `GET path?query` on an endpoint that answers `204 No Content` when there is
+    /// nothing to say: `None` then.
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn get_if_any<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Option<T>, ApiError> {
+        let (url, request) = self.request(reqwest::Method::GET, path);
+        let response = request
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| ApiError::network(&url, e))?;
+        if response.status() == reqwest::StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        Ok(Some(read_answer(&url, response).await?.body))
+    }
+
     /// `POST path` with a JSON body and an optional idempotency key.
     ///
     /// # Errors
@@ -188,6 +210,13 @@ async fn send<T: DeserializeOwned>(
         .send()
         .await
         .map_err(|e| ApiError::network(url, e))?;
+    read_answer(url, response).await
+}
+
+async fn read_answer<T: DeserializeOwned>(
+    url: &reqwest::Url,
+    response: reqwest::Response,
+) -> Result<Answer<T>, ApiError> {
     let status = response.status();
     if !status.is_success() {
         return Err(ApiError::from_response(response).await);

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::vendor::CHANNELS;
+
 /// `releasy releases`.
 #[derive(Debug, Args)]
 pub struct ReleasesArgs {
@@ -21,11 +23,48 @@ pub struct ReleasesArgs {
     pub offset: Option<u64>,
 }
 
+/// `releasy latest`.
+#[derive(Debug, Args)]
+pub struct LatestArgs {
+    /// Product
+    pub product: String,
+    /// Channel followed: it and every more stable one
+    #[arg(long, value_parser = CHANNELS, default_value = "stable")]
+    pub channel: String,
+    /// Only releases with a file for this platform
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+/// `releasy upgrade`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Prints the newest release above --current that the credentials may have, or says that
+--current is the newest (exit code 0 either way; --json prints null then).")]
+pub struct UpgradeArgs {
+    /// Product
+    pub product: String,
+    /// The version running now (semver)
+    #[arg(long)]
+    pub current: String,
+    /// Channel followed: it and every more stable one
+    #[arg(long, value_parser = CHANNELS, default_value = "stable")]
+    pub channel: String,
+    /// Only releases with a file for this platform
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// A semver requirement the answer must satisfy, such as '^1.4'
+    #[arg(long)]
+    pub constraint: Option<String>,
+}
+
 /// `releasy download`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Without --version, the highest published version the key may see is used (numbers
-compare as numbers: 1.10.0 > 1.9.0; a pre-release such as 2.0.0-rc.1 < 2.0.0). The
+Without --version, the newest release on --channel (and the more stable ones) that the
+key may have is used, as the server's `latest` answers it: semver order, yanked
+releases skipped (numbers compare as numbers: 1.10.0 > 1.9.0; a pre-release such as
+2.0.0-rc.1 < 2.0.0). The
 file is written to PATH.part first and renamed to PATH only when its sha256 matches the
 listed checksum; on a mismatch it is deleted and the exit code is 7. A PATH.part left by
 an interrupted download (or a PATH shorter than the artifact) is resumed with a Range
@@ -36,6 +75,9 @@ pub struct DownloadArgs {
     /// Version [default: the highest published]
     #[arg(long)]
     pub version: Option<String>,
+    /// Channel followed without --version: it and every more stable one
+    #[arg(long, value_parser = CHANNELS, default_value = "stable")]
+    pub channel: String,
     /// Platform; needed when the release has files for several platforms
     #[arg(long)]
     pub platform: Option<String>,

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use customer::{DownloadArgs, ReleasesArgs};
+pub use customer::{DownloadArgs, LatestArgs, ReleasesArgs, UpgradeArgs};
 pub use operator::{AuditCommand, CustomerCommand, EntitlementCommand, KeyCommand};
-pub use vendor::{ArtifactCommand, PublishArgs, ReleaseCommand};
+pub use vendor::{ArtifactCommand, PublishArgs, ReleaseCommand, ReleaseDetails};
 
 use crate::config::FlagValues;
 use crate::exit::EXIT_CODES_HELP;
@@ -75,7 +75,7 @@ impl GlobalArgs {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create, list, publish, unpublish and delete releases (vendor, CI)
+    /// Create, list, publish, unpublish, yank and delete releases (vendor, CI)
     #[command(subcommand)]
     Release(ReleaseCommand),
     /// Upload artifacts to an existing release (vendor, CI)
@@ -99,6 +99,10 @@ pub enum Command {
     Releases(ReleasesArgs),
     /// Download an artifact, verify its sha256, resume partial downloads (customer)
     Download(DownloadArgs),
+    /// Show the newest release the credentials may have on a channel
+    Latest(LatestArgs),
+    /// Check for a release newer than the version you run
+    Upgrade(UpgradeArgs),
     /// Show the resolved settings and where each came from (secrets hidden)
     Config,
     /// Print a shell completion script

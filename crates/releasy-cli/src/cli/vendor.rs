@@ -15,8 +15,10 @@ pub enum ReleaseCommand {
         /// Version
         #[arg(long)]
         version: String,
+        #[command(flatten)]
+        details: ReleaseDetails,
     },
-    /// List releases, newest first
+    /// List releases, newest first (or highest version first with --sort version)
     List {
         /// Only this product
         #[arg(long)]
@@ -27,6 +29,15 @@ pub enum ReleaseCommand {
         /// Only this status
         #[arg(long, value_parser = ["draft", "published"])]
         status: Option<String>,
+        /// Only this channel and the more stable ones
+        #[arg(long, value_parser = CHANNELS)]
+        channel: Option<String>,
+        /// The order: created (newest first) or version (highest first)
+        #[arg(long, value_parser = ["created", "version"])]
+        sort: Option<String>,
+        /// Also list yanked releases (customer keys leave them out by default)
+        #[arg(long)]
+        include_yanked: bool,
         /// Include each release's artifacts
         #[arg(long)]
         artifacts: bool,
@@ -52,6 +63,48 @@ pub enum ReleaseCommand {
         /// Release id, or PRODUCT@VERSION
         release: String,
     },
+    /// Yank a release: updaters and customer listings skip it; its files stay
+    /// downloadable by id unless --block-downloads
+    Yank {
+        /// Release id, or PRODUCT@VERSION
+        release: String,
+        /// Why (shown with the release)
+        #[arg(long)]
+        reason: String,
+        /// Refuse download tokens for its artifacts too
+        #[arg(long)]
+        block_downloads: bool,
+    },
+    /// Lift a release's yank
+    Unyank {
+        /// Release id, or PRODUCT@VERSION
+        release: String,
+    },
+}
+
+/// The release channels, most stable first.
+pub const CHANNELS: [&str; 5] = ["stable", "rc", "beta", "alpha", "dev"];
+
+/// What a new release may carry besides its version.
+#[derive(Debug, Args)]
+pub struct ReleaseDetails {
+    /// Channel [default: the one the version implies: 2.0.0-rc.1 is rc]
+    #[arg(long, value_parser = CHANNELS)]
+    pub channel: Option<String>,
+    /// A markdown file with the release notes (at most 64 KiB)
+    #[arg(long, value_name = "FILE")]
+    pub notes_file: Option<PathBuf>,
+    /// A JSON object of metadata, such as '{"min_os":"13.0"}'
+    #[arg(long, value_name = "JSON", value_parser = parse_json_object)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+fn parse_json_object(text: &str) -> Result<serde_json::Value, String> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value) if value.is_object() => Ok(value),
+        Ok(_) => Err("must be a JSON object".to_owned()),
+        Err(err) => Err(format!("not JSON: {err}")),
+    }
 }
 
 /// `releasy artifact ...`.
@@ -98,6 +151,8 @@ pub struct PublishArgs {
     /// Upload but leave the release a draft
     #[arg(long)]
     pub no_publish: bool,
+    #[command(flatten)]
+    pub details: ReleaseDetails,
     /// Parts of a large file sent at once
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub parallel: u16,

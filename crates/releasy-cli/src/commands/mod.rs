@@ -12,6 +12,7 @@ mod key;
 mod publish;
 mod release;
 mod releases;
+mod updates;
 
 use crate::api::{ApiClient, Role};
 use crate::cli::{Cli, Command};
@@ -67,6 +68,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit(command) => audit::run(&ctx, command).await,
         Command::Releases(args) => releases::run(&ctx, args).await,
         Command::Download(args) => download::run(&ctx, args).await,
+        Command::Latest(args) => updates::latest(&ctx, args).await,
+        Command::Upgrade(args) => updates::upgrade(&ctx, args).await,
         Command::Config => {
             config::run(&ctx);
             Ok(())

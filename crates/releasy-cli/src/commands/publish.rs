@@ -7,6 +7,7 @@ use indicatif::HumanBytes;
 use serde::Serialize;
 
 use super::Context;
+use super::release::release_body;
 use crate::api::Role;
 use crate::cli::PublishArgs;
 use crate::dto::Release;
@@ -54,7 +55,8 @@ pub async fn run(ctx: &Context, args: PublishArgs) -> Result<(), CliError> {
     }
     check_distinct(&files)?;
 
-    let (release, created) = ensure_release(&client, &product, &version).await?;
+    let body = release_body(&product, &version, &args.details).await?;
+    let (release, created) = ensure_release(&client, &body).await?;
     ctx.output.note(&format!(
         "{} release {product} {version} ({})",
         if created { "created" } else { "reusing" },

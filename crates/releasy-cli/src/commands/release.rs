@@ -1,12 +1,12 @@
-//! `releasy release create|list|publish|unpublish|delete`.
+//! `releasy release create|list|publish|unpublish|yank|unyank|delete`.
 
 use indicatif::HumanBytes;
 use serde_json::json;
 
 use super::{Context, push_opt};
 use crate::api::Role;
-use crate::cli::ReleaseCommand;
-use crate::dto::{CreateRelease, Release, ReleaseList};
+use crate::cli::{ReleaseCommand, ReleaseDetails};
+use crate::dto::{CreateRelease, Release, ReleaseList, YankRelease};
 use crate::error::CliError;
 use crate::output::{Table, format_time, format_time_opt, short_digest};
 use crate::publish::{Published, publish_release, release_id};
@@ -17,12 +17,13 @@ use crate::publish::{Published, publish_release, release_id};
 /// [`CliError`].
 pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError> {
     match command {
-        ReleaseCommand::Create { product, version } => {
+        ReleaseCommand::Create {
+            product,
+            version,
+            details,
+        } => {
             let client = ctx.client(Role::Operator)?;
-            let body = CreateRelease {
-                product: product.trim().to_owned(),
-                version: version.trim().to_owned(),
-            };
+            let body = release_body(product.trim(), version.trim(), &details).await?;
             let release: Release = client.post("/v1/releases", &body, None).await?.body;
             ctx.output
                 .emit(&release, || releases_table(std::slice::from_ref(&release)));
@@ -31,6 +32,9 @@ pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError>
             product,
             version,
             status,
+            channel,
+            sort,
+            include_yanked,
             artifacts,
             limit,
             offset,
@@ -40,6 +44,9 @@ pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError>
             push_opt(&mut query, "product", product);
             push_opt(&mut query, "version", version);
             push_opt(&mut query, "status", status);
+            push_opt(&mut query, "channel", channel);
+            push_opt(&mut query, "sort", sort);
+            push_opt(&mut query, "include_yanked", include_yanked.then_some(true));
             push_opt(&mut query, "include_artifacts", artifacts.then_some(true));
             push_opt(&mut query, "limit", limit);
             push_opt(&mut query, "offset", offset);
@@ -71,6 +78,41 @@ pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError>
             ctx.output
                 .emit(&release, || format!("release {id} is a draft again"));
         }
+        ReleaseCommand::Yank {
+            release,
+            reason,
+            block_downloads,
+        } => {
+            let client = ctx.client(Role::Operator)?;
+            let id = release_id(&client, &release).await?;
+            let body = YankRelease {
+                reason,
+                block_downloads,
+            };
+            let yanked: Release = client
+                .post(&format!("/v1/releases/{id}/yank"), &body, None)
+                .await?
+                .body;
+            ctx.output.emit(&yanked, || {
+                format!(
+                    "yanked release {id}{}",
+                    if block_downloads {
+                        "; its files can no longer be downloaded"
+                    } else {
+                        ""
+                    }
+                )
+            });
+        }
+        ReleaseCommand::Unyank { release } => {
+            let client = ctx.client(Role::Operator)?;
+            let id = release_id(&client, &release).await?;
+            let restored: Release = client
+                .post_empty(&format!("/v1/releases/{id}/unyank"))
+                .await?;
+            ctx.output
+                .emit(&restored, || format!("release {id} is no longer yanked"));
+        }
         ReleaseCommand::Delete { release } => {
             let client = ctx.client(Role::Operator)?;
             let id = release_id(&client, &release).await?;
@@ -82,15 +124,55 @@ pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError>
     Ok(())
 }
 
+/// The body creating `product` `version` with `details` (the notes read from their
+/// file).
+///
+/// # Errors
+/// [`CliError::Io`] when the notes file cannot be read.
+pub async fn release_body(
+    product: &str,
+    version: &str,
+    details: &ReleaseDetails,
+) -> Result<CreateRelease, CliError> {
+    let notes = match &details.notes_file {
+        Some(path) => Some(
+            tokio::fs::read_to_string(path)
+                .await
+                .map_err(|e| CliError::io(path, e))?,
+        ),
+        None => None,
+    };
+    Ok(CreateRelease {
+        product: product.to_owned(),
+        version: version.to_owned(),
+        channel: details.channel.clone(),
+        notes,
+        metadata: details.metadata.clone(),
+    })
+}
+
 /// One row per release.
 pub fn releases_table(releases: &[Release]) -> String {
-    let mut table = Table::new(&["id", "product", "version", "status", "created", "published"]);
+    let mut table = Table::new(&[
+        "id",
+        "product",
+        "version",
+        "channel",
+        "status",
+        "created",
+        "published",
+    ]);
     for r in releases {
+        let status = match &r.yank_reason {
+            Some(reason) => format!("{} (yanked: {reason})", r.status),
+            None => r.status.clone(),
+        };
         table.row(vec![
             r.id.clone(),
             r.product.clone(),
             r.version.clone(),
-            r.status.clone(),
+            r.channel.clone().unwrap_or_else(|| "-".into()),
+            status,
             format_time(r.created_at),
             format_time_opt(r.published_at),
         ]);

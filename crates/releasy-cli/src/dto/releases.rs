@@ -2,13 +2,42 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `POST /v1/releases`.
-#[derive(Debug, Serialize)]
+/// `POST /v1/releases`. The optional fields are left out when unset, so servers
+/// without the release model (and idempotency keys of earlier runs) see what they
+/// always saw.
+#[derive(Debug, Default, Serialize)]
 pub struct CreateRelease {
     /// Product.
     pub product: String,
     /// Version.
     pub version: String,
+    /// Channel; the server derives it from the version when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Release notes (markdown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// A JSON object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// `POST /v1/releases/{id}/yank`.
+#[derive(Debug, Serialize)]
+pub struct YankRelease {
+    /// Why.
+    pub reason: String,
+    /// Refuse its downloads.
+    pub block_downloads: bool,
+}
+
+/// `GET /v1/releases/upgrade` when there is a newer release.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Upgrade {
+    /// The version asked about.
+    pub current: String,
+    /// The newest allowed release above it.
+    pub release: Release,
 }
 
 /// An artifact as a release listing shows it.
@@ -43,7 +72,7 @@ impl ArtifactSummary {
 }
 
 /// A release.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Release {
     /// Release id.
     pub id: String,
@@ -57,6 +86,24 @@ pub struct Release {
     pub created_at: i64,
     /// Publication time (Unix seconds).
     pub published_at: Option<i64>,
+    /// `stable`, `rc`, `beta`, `alpha` or `dev`; absent from servers without channels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Release notes (markdown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Free-form JSON object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+    /// When it was yanked (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yanked_at: Option<i64>,
+    /// Why it was yanked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yank_reason: Option<String>,
+    /// Whether the yank refuses its downloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yank_blocks_downloads: Option<bool>,
     /// Artifacts, when asked for.
     #[serde(default)]
     pub artifacts: Option<Vec<ArtifactSummary>>,

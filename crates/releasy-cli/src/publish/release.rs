@@ -42,8 +42,8 @@ pub async fn find_release(
     Ok(list.releases.into_iter().next())
 }
 
-/// The release `product` `version`, created as a draft when it does not exist yet,
-/// and whether this call created it. The creation carries an idempotency key derived
+/// The release `body` names, created as a draft (with the body's channel, notes and
+/// metadata) when it does not exist yet, and whether this call created it. The creation carries an idempotency key derived
 /// from the product and version; a 409 (created meanwhile) is answered by looking the
 /// release up.
 ///
@@ -51,22 +51,18 @@ pub async fn find_release(
 /// [`CliError::Api`].
 pub async fn ensure_release(
     client: &ApiClient,
-    product: &str,
-    version: &str,
+    body: &CreateRelease,
 ) -> Result<(Release, bool), CliError> {
+    let (product, version) = (body.product.as_str(), body.version.as_str());
     if let Some(release) = find_release(client, product, version).await? {
         return Ok((release, false));
     }
-    let body = CreateRelease {
-        product: product.to_owned(),
-        version: version.to_owned(),
-    };
     let mut key = keys::derive("release", &[product, version]);
     // A replayed creation names a release that was deleted since (the lookup above
     // found none): follow a chain of keys to create a new one, the same on every run.
     for _ in 0..10 {
         match client
-            .post::<_, Release>("/v1/releases", &body, Some(&key))
+            .post::<_, Release>("/v1/releases", body, Some(&key))
             .await
         {
             Ok(answer) if !answer.replayed => {

@@ -11,4 +11,5 @@ mod helpers;
 mod operator;
 mod parts;
 mod publish;
+mod updates;
 mod verification;

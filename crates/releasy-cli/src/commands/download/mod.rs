@@ -62,7 +62,14 @@ struct DownloadReport {
 pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
     let client = ctx.client(Role::Customer)?;
     let version = args.version.as_deref().map(str::trim);
-    let release = choose_release(&client, args.product.trim(), version).await?;
+    let release = choose_release(
+        &client,
+        args.product.trim(),
+        version,
+        &args.channel,
+        args.platform.as_deref(),
+    )
+    .await?;
     let artifact = choose_artifact(&release, args.platform.as_deref(), args.file.as_deref())?;
     let target = target_path(args.output.as_deref(), artifact.file_name(), &artifact.id);
     let part = part_path(&target);

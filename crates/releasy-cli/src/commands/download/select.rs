@@ -1,9 +1,9 @@
-//! Choosing what to download: the release (the given version, or the most recently
-//! published one) and the artifact (by platform and file name).
+//! Choosing what to download: the release (the given version, or the newest the key
+//! may have) and the artifact (by platform and file name).
 
 use std::cmp::Ordering;
 
-use crate::api::ApiClient;
+use crate::api::{ApiClient, ApiError};
 use crate::dto::{ArtifactSummary, Release, ReleaseList};
 use crate::error::CliError;
 
@@ -11,8 +11,10 @@ use crate::error::CliError;
 const PAGE: u32 = 200;
 
 /// The release of `product` to download from: `version` when given, otherwise the
-/// highest version (see [`compare_versions`]; the customer key sees published releases
-/// only).
+/// newest release on `channel` (and the more stable ones) with a file for `platform`,
+/// as the server's `latest` decides (semver order, yanked releases skipped). A server
+/// without `latest` (older Releasy servers, the reference) is asked for its listing
+/// instead, and the highest version taken (see [`compare_versions`]).
 ///
 /// # Errors
 /// [`CliError::NotFound`] when the key sees no such release; API errors.
@@ -20,7 +22,33 @@ pub async fn choose_release(
     client: &ApiClient,
     product: &str,
     version: Option<&str>,
+    channel: &str,
+    platform: Option<&str>,
 ) -> Result<Release, CliError> {
+    if version.is_none() {
+        let mut query = vec![
+            ("product", product.to_owned()),
+            ("channel", channel.to_owned()),
+        ];
+        if let Some(platform) = platform {
+            query.push(("platform", platform.to_owned()));
+        }
+        match client.get::<Release>("/v1/releases/latest", &query).await {
+            Ok(release) => return Ok(release),
+            Err(ApiError::Status {
+                status: 404,
+                message,
+                ..
+            }) if message == "release not found" => {
+                return Err(CliError::NotFound(format!(
+                    "no published release of {product} is visible to this key on the {channel} channel"
+                )));
+            }
+            // No such endpoint: an older server.
+            Err(ApiError::Status { status: 404, .. }) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
     let mut best: Option<Release> = None;
     let mut offset = 0_u64;
     loop {
@@ -185,6 +213,7 @@ mod tests {
             created_at: 0,
             published_at: Some(1),
             artifacts: Some(artifacts),
+            ..Release::default()
         }
     }
 

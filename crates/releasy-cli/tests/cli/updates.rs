@@ -1,0 +1,214 @@
+//! The release model from the CLI: channels, notes and metadata at creation, the
+//! version order, `latest`, `upgrade`, yank and unyank, and `download` taking the
+//! newest release the key may have.
+
+use crate::helpers::{Storage, TestServer, file_sha256, write_file};
+
+/// Publishes `tool` at each version with one linux file; returns each file's sha256.
+async fn publish(server: &TestServer, versions: &[&str]) -> Vec<String> {
+    let mut digests = Vec::new();
+    for (seed, version) in versions.iter().enumerate() {
+        let dir = server.path(version);
+        std::fs::create_dir_all(&dir).expect("dir");
+        digests.push(write_file(&dir.join("tool.tgz"), 4096, seed as u8));
+        server
+            .admin()
+            .args(["publish", "--product", "tool", "--version", version])
+            .arg(format!("{version}/tool.tgz:linux-x86_64"))
+            .run()
+            .await
+            .ok();
+    }
+    digests
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_takes_a_channel_notes_and_metadata() {
+    let server = TestServer::start(Storage::Embedded).await;
+    std::fs::write(server.path("NOTES.md"), "## 2.1\n\n- faster\n").expect("notes");
+    let created = server
+        .admin()
+        .args([
+            "release",
+            "create",
+            "--product",
+            "tool",
+            "--version",
+            "2.1.0",
+        ])
+        .args(["--channel", "beta", "--notes-file"])
+        .arg(server.path("NOTES.md"))
+        .args(["--metadata", r#"{"min_os":"13"}"#, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(created["channel"], "beta");
+    assert_eq!(created["notes"], "## 2.1\n\n- faster\n");
+    assert_eq!(created["metadata"]["min_os"], "13");
+    let derived = server
+        .admin()
+        .args([
+            "release",
+            "create",
+            "--product",
+            "tool",
+            "--version",
+            "3.0.0-rc.2",
+            "--json",
+        ])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(derived["channel"], "rc");
+    let refused = server
+        .admin()
+        .args([
+            "release",
+            "create",
+            "--product",
+            "tool",
+            "--version",
+            "4.0.0",
+        ])
+        .args(["--metadata", "[1]"])
+        .run()
+        .await
+        .fails_with(2);
+    assert!(
+        refused.stderr.contains("must be a JSON object"),
+        "{refused:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latest_upgrade_yank_and_download_follow_the_version_order() {
+    let server = TestServer::start(Storage::Embedded).await;
+    let digests = publish(&server, &["1.9.0", "1.10.0", "2.0.0-rc.1"]).await;
+    let (_, api_key) = server.entitled_customer("tool").await;
+
+    let listed = server
+        .admin()
+        .args([
+            "release",
+            "list",
+            "--product",
+            "tool",
+            "--sort",
+            "version",
+            "--json",
+        ])
+        .run()
+        .await
+        .ok()
+        .json();
+    let versions: Vec<&str> = listed["releases"]
+        .as_array()
+        .expect("releases")
+        .iter()
+        .map(|r| r["version"].as_str().expect("version"))
+        .collect();
+    assert_eq!(versions, ["2.0.0-rc.1", "1.10.0", "1.9.0"]);
+
+    let latest = server
+        .customer(&api_key)
+        .args(["latest", "tool", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(latest["version"], "1.10.0");
+    let rc = server
+        .customer(&api_key)
+        .args(["latest", "tool", "--channel", "rc", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(rc["version"], "2.0.0-rc.1");
+
+    let upgrade = server
+        .customer(&api_key)
+        .args(["upgrade", "tool", "--current", "1.9.0", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(upgrade["release"]["version"], "1.10.0");
+    let newest = server
+        .customer(&api_key)
+        .args(["upgrade", "tool", "--current", "1.10.0"])
+        .run()
+        .await
+        .ok();
+    assert!(
+        newest
+            .stdout
+            .contains("1.10.0 is the newest version available"),
+        "{newest:#?}"
+    );
+    let bad = server
+        .customer(&api_key)
+        .args(["upgrade", "tool", "--current", "one"])
+        .run()
+        .await
+        .fails_with(2);
+    assert!(
+        bad.stderr.contains("current is not a semver version"),
+        "{bad:#?}"
+    );
+
+    // Yanking 1.10.0 makes 1.9.0 the newest, for latest and for download.
+    let yanked = server
+        .admin()
+        .args([
+            "release",
+            "yank",
+            "tool@1.10.0",
+            "--reason",
+            "crashes",
+            "--json",
+        ])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(yanked["yank_reason"], "crashes");
+    let report = server
+        .customer(&api_key)
+        .args(["download", "tool", "--platform", "linux-x86_64", "--json"])
+        .arg("--output")
+        .arg(server.path("out/"))
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(report["version"], "1.9.0", "{report}");
+    assert_eq!(file_sha256(&server.path("out/tool.tgz")), digests[0]);
+
+    server
+        .admin()
+        .args(["release", "unyank", "tool@1.10.0"])
+        .run()
+        .await
+        .ok();
+    let latest = server
+        .customer(&api_key)
+        .args(["latest", "tool", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(latest["version"], "1.10.0");
+    let missing = server
+        .customer(&api_key)
+        .args(["latest", "other"])
+        .run()
+        .await
+        .fails_with(4);
+    assert!(
+        missing.stderr.contains("no release of other"),
+        "{missing:#?}"
+    );
+}
