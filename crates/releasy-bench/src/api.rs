@@ -25,6 +25,14 @@ pub const PLATFORMS: [&str; 3] = ["linux-x86_64", "darwin-arm64", "windows-x86_6
 pub const SMALL_EXTRA_CUSTOMERS: usize = 199;
 /// Download tokens issued while seeding.
 pub const SMALL_TOKENS: usize = 20;
+/// A product with [`DEEP_RELEASES`] published releases (no artifacts), created in an
+/// order unrelated to their versions, that the measured customer is entitled to: the
+/// updater scenarios compare it with [`PRODUCT`]'s ten.
+pub const DEEP_PRODUCT: &str = "bench-deep";
+/// Published releases of [`DEEP_PRODUCT`].
+pub const DEEP_RELEASES: usize = 10_000;
+/// Requests in flight while seeding [`DEEP_PRODUCT`].
+const DEEP_SEEDING_CONCURRENCY: usize = 32;
 
 /// A client of one server.
 #[derive(Debug, Clone)]
@@ -144,6 +152,65 @@ impl Api {
             .as_str()
             .map(str::to_owned)
             .ctx("the token response has no download_url")
+    }
+
+    /// Entitles `customer_id` to [`DEEP_PRODUCT`] and creates and publishes its
+    /// [`DEEP_RELEASES`] releases, versions `3.{i}.0` in a shuffled order. Returns the
+    /// rows created.
+    pub async fn seed_deep_product(&self, customer_id: &str) -> Result<u64> {
+        self.admin_post(
+            &format!("/v1/admin/customers/{customer_id}/entitlements"),
+            json!({"product": DEEP_PRODUCT, "starts_at": 0}),
+        )
+        .await?;
+        let mut pending = tokio::task::JoinSet::new();
+        for n in 0..DEEP_RELEASES {
+            // 7919 is prime and does not divide 10 000: each i once, out of order.
+            let i = n * 7919 % DEEP_RELEASES;
+            let api = self.clone();
+            pending.spawn(async move {
+                let release = api
+                    .admin_post(
+                        "/v1/releases",
+                        json!({"product": DEEP_PRODUCT, "version": format!("3.{i}.0")}),
+                    )
+                    .await?;
+                let id = release["id"].as_str().ctx("release without id")?;
+                api.admin_post(&format!("/v1/releases/{id}/publish"), json!({}))
+                    .await
+                    .map(|_| ())
+            });
+            if pending.len() >= DEEP_SEEDING_CONCURRENCY {
+                pending
+                    .join_next()
+                    .await
+                    .ctx("seeding task")?
+                    .ctx("seeding task")??;
+            }
+        }
+        while let Some(done) = pending.join_next().await {
+            done.ctx("seeding task")??;
+        }
+        Ok(1 + DEEP_RELEASES as u64)
+    }
+
+    /// The `ETag` of `GET url` with a customer key.
+    pub async fn etag(&self, api_key: &str, url: &str) -> Result<String> {
+        let resp = self
+            .http
+            .get(url)
+            .header("x-releasy-api-key", api_key)
+            .send()
+            .await
+            .ctx(format!("GET {url}"))?;
+        if resp.status() != StatusCode::OK {
+            bail!("GET {url}: {}", resp.status());
+        }
+        resp.headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ctx(format!("GET {url} sent no ETag"))
     }
 
     /// The status and `Location` of `GET url` (redirects are not followed).

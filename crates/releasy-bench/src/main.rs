@@ -373,11 +373,19 @@ async fn measure(
 
     progress("  seeding the small set through the API");
     let small: SmallSet = api.seed_small().await?;
+    progress(format!(
+        "  seeding {} releases of {}",
+        api::DEEP_RELEASES,
+        api::DEEP_PRODUCT
+    ));
+    let deep_rows = api.seed_deep_product(&small.customer_id).await?;
     progress("  walking the customer cursor");
     let (deep_cursor, deep_pages) = api.deep_customer_cursor(1000).await?;
 
     let key_header = format!("x-releasy-api-key: {}", small.api_key);
     let admin_header = api.admin_header();
+    let latest_url = format!("{base}/v1/releases/latest?product={}", api::PRODUCT);
+    let latest_etag = api.etag(&small.api_key, &latest_url).await?;
     let lines = (args.seconds as usize * 300_000).clamp(300_000, 3_000_000);
     let mut scenarios = Vec::new();
     for kind in Kind::ALL {
@@ -395,6 +403,33 @@ async fn measure(
                         "{base}/v1/releases?product={}&include_artifacts=true",
                         api::PRODUCT
                     ),
+                    headers: vec![key_header.clone()],
+                    body: Body::None,
+                },
+                Kind::Latest => Load {
+                    method: "GET",
+                    url: latest_url.clone(),
+                    headers: vec![key_header.clone()],
+                    body: Body::None,
+                },
+                Kind::LatestNotModified => Load {
+                    method: "GET",
+                    url: latest_url.clone(),
+                    headers: vec![key_header.clone(), format!("if-none-match: {latest_etag}")],
+                    body: Body::None,
+                },
+                Kind::Upgrade => Load {
+                    method: "GET",
+                    url: format!(
+                        "{base}/v1/releases/upgrade?product={}&current=2.0.0",
+                        api::PRODUCT
+                    ),
+                    headers: vec![key_header.clone()],
+                    body: Body::None,
+                },
+                Kind::LatestDeep => Load {
+                    method: "GET",
+                    url: format!("{base}/v1/releases/latest?product={}", api::DEEP_PRODUCT),
                     headers: vec![key_header.clone()],
                     body: Body::None,
                 },
@@ -522,7 +557,7 @@ async fn measure(
     Ok(RunResult {
         db,
         size,
-        api_rows: small.rows,
+        api_rows: small.rows + deep_rows,
         bulk,
         deep_pages,
         scenarios,

@@ -74,6 +74,14 @@ pub enum Kind {
     DownloadToken,
     /// Admin `POST /v1/releases`.
     CreateRelease,
+    /// Customer `GET /v1/releases/latest?product=bench-agent` (10 releases).
+    Latest,
+    /// [`Kind::Latest`] with the answer's `ETag` in `If-None-Match` (304).
+    LatestNotModified,
+    /// Customer `GET /v1/releases/upgrade?product=bench-agent&current=..`.
+    Upgrade,
+    /// Customer `GET /v1/releases/latest?product=bench-deep` (10 000 releases).
+    LatestDeep,
 }
 
 /// How a response counts.
@@ -90,9 +98,13 @@ pub enum Outcome {
 impl Kind {
     /// Every scenario, in the order they run: reads first, then the writes that grow
     /// tables.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Live,
         Kind::CustomerReleases,
+        Kind::Latest,
+        Kind::LatestNotModified,
+        Kind::Upgrade,
+        Kind::LatestDeep,
         Kind::Introspect,
         Kind::Resolve,
         Kind::AdminCustomersFirst,
@@ -124,6 +136,16 @@ impl Kind {
             }
             Kind::DownloadToken => "customer `POST /v1/downloads/token`",
             Kind::CreateRelease => "admin `POST /v1/releases`",
+            Kind::Latest => "customer `GET /v1/releases/latest?product=bench-agent`",
+            Kind::LatestNotModified => {
+                "customer `GET /v1/releases/latest?…` with `If-None-Match` (304)"
+            }
+            Kind::Upgrade => {
+                "customer `GET /v1/releases/upgrade?product=bench-agent&current=2.0.0`"
+            }
+            Kind::LatestDeep => {
+                "customer `GET /v1/releases/latest?product=bench-deep` (10 000 releases)"
+            }
         }
     }
 
@@ -141,6 +163,10 @@ impl Kind {
             Kind::CustomerReleasesDiskBusy => "customer-releases-disk-busy",
             Kind::DownloadToken => "download-token",
             Kind::CreateRelease => "create-release",
+            Kind::Latest => "latest",
+            Kind::LatestNotModified => "latest-304",
+            Kind::Upgrade => "upgrade",
+            Kind::LatestDeep => "latest-10k-releases",
         }
     }
 
@@ -154,7 +180,10 @@ impl Kind {
             Kind::AdminCustomersFirst | Kind::AdminCustomersDeep | Kind::AdminReleases => {
                 (0.12, 0.12)
             }
-            Kind::Live
+            Kind::Latest | Kind::Upgrade => (0.25, 0.25),
+            Kind::LatestNotModified => (0.40, 0.40),
+            Kind::LatestDeep
+            | Kind::Live
             | Kind::CreateRelease
             | Kind::IntrospectDiskBusy
             | Kind::CustomerReleasesDiskBusy => return None,
@@ -165,9 +194,26 @@ impl Kind {
         })
     }
 
-    /// Whether the p99 target applies (the scenarios with a ratio target).
+    /// The p99 target, ms, if any: the database's for the scenarios with a ratio
+    /// target, and 10 ms for what updaters poll (the release-model issue).
+    pub fn p99_target_ms(self, db: Db) -> Option<f64> {
+        if self.is_updater_poll() {
+            return Some(10.0);
+        }
+        self.ratio_target(db).map(|_| db.p99_target_ms())
+    }
+
+    /// Whether the p99 target applies.
     pub fn p99_target_applies(self) -> bool {
-        self.ratio_target(Db::Sqlite).is_some()
+        self.p99_target_ms(Db::Sqlite).is_some()
+    }
+
+    /// The scenarios updaters poll.
+    pub fn is_updater_poll(self) -> bool {
+        matches!(
+            self,
+            Kind::Latest | Kind::LatestNotModified | Kind::Upgrade | Kind::LatestDeep
+        )
     }
 
     /// Whether another process keeps the disk busy while this scenario runs.
@@ -185,8 +231,8 @@ impl Kind {
     /// How a status counts for this scenario.
     pub fn outcome(self, status: u16) -> Outcome {
         match (self, status) {
-            (Kind::Resolve, 302) => Outcome::Ok,
-            (Kind::Resolve, _) => Outcome::Error,
+            (Kind::Resolve, 302) | (Kind::LatestNotModified, 304) => Outcome::Ok,
+            (Kind::Resolve | Kind::LatestNotModified, _) => Outcome::Error,
             (Kind::CreateRelease, 409) => Outcome::Tolerated,
             (_, 200..=299) => Outcome::Ok,
             _ => Outcome::Error,
@@ -214,5 +260,13 @@ mod tests {
         assert_eq!(Kind::DownloadToken.ratio_target(Db::Postgres), Some(0.05));
         assert_eq!(Kind::Live.ratio_target(Db::Sqlite), None);
         assert!(!Kind::CreateRelease.p99_target_applies());
+        assert_eq!(Kind::Latest.ratio_target(Db::Postgres), Some(0.25));
+        assert_eq!(Kind::LatestNotModified.ratio_target(Db::Sqlite), Some(0.40));
+        assert_eq!(Kind::Upgrade.p99_target_ms(Db::Postgres), Some(10.0));
+        assert_eq!(Kind::LatestDeep.ratio_target(Db::Sqlite), None);
+        assert_eq!(Kind::LatestDeep.p99_target_ms(Db::Sqlite), Some(10.0));
+        assert_eq!(Kind::Introspect.p99_target_ms(Db::Postgres), Some(20.0));
+        assert_eq!(Kind::LatestNotModified.outcome(304), Outcome::Ok);
+        assert_eq!(Kind::LatestNotModified.outcome(200), Outcome::Error);
     }
 }

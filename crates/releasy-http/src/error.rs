@@ -14,7 +14,8 @@ use releasy_domain::idempotency::IdempotencyError;
 use releasy_domain::ports::StoreError;
 use releasy_domain::ports::{HashError, RepoError};
 use releasy_domain::release::{
-    CreateReleaseError, DeleteReleaseError, ListReleasesError, TransitionError, YankError,
+    CreateReleaseError, DeleteReleaseError, ListReleasesError, TransitionError, UpdateReleaseError,
+    YankError,
 };
 
 use crate::dto::ErrorBody;
@@ -241,6 +242,16 @@ impl From<TransitionError> for ApiError {
             TransitionError::Lifecycle(rule) => Self::bad_request(rule.to_string()),
             TransitionError::StatusChanged => Self::conflict("release status changed, retry"),
             TransitionError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<UpdateReleaseError> for ApiError {
+    fn from(err: UpdateReleaseError) -> Self {
+        match err {
+            UpdateReleaseError::NotFound => Self::not_found(err.to_string()),
+            UpdateReleaseError::NotDraft => Self::conflict(err.to_string()),
+            UpdateReleaseError::Repo(repo) => repo.into(),
         }
     }
 }

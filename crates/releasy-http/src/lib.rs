@@ -75,6 +75,7 @@ pub fn app(
         .service(routes::updates::upgrade_check)
         .service(routes::releases::publish_release)
         .service(routes::releases::unpublish_release)
+        .service(routes::releases::update_release)
         .service(routes::releases::yank_release)
         .service(routes::releases::unyank_release)
         .service(routes::releases::delete_release)

@@ -63,6 +63,19 @@ pub enum ReleaseCommand {
         /// Release id, or PRODUCT@VERSION
         release: String,
     },
+    /// Change a draft's channel, notes or metadata
+    Update {
+        /// Release id, or PRODUCT@VERSION
+        release: String,
+        #[command(flatten)]
+        details: ReleaseDetails,
+        /// Remove the notes
+        #[arg(long, conflicts_with = "notes_file")]
+        clear_notes: bool,
+        /// Remove the metadata
+        #[arg(long, conflicts_with = "metadata")]
+        clear_metadata: bool,
+    },
     /// Yank a release: updaters and customer listings skip it; its files stay
     /// downloadable by id unless --block-downloads
     Yank {

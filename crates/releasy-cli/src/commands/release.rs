@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Context, push_opt};
 use crate::api::Role;
 use crate::cli::{ReleaseCommand, ReleaseDetails};
-use crate::dto::{CreateRelease, Release, ReleaseList, YankRelease};
+use crate::dto::{CreateRelease, Release, ReleaseList, UpdateRelease, YankRelease};
 use crate::error::CliError;
 use crate::output::{Table, format_time, format_time_opt, short_digest};
 use crate::publish::{Published, publish_release, release_id};
@@ -77,6 +77,32 @@ pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError>
                 .await?;
             ctx.output
                 .emit(&release, || format!("release {id} is a draft again"));
+        }
+        ReleaseCommand::Update {
+            release,
+            details,
+            clear_notes,
+            clear_metadata,
+        } => {
+            let client = ctx.client(Role::Operator)?;
+            let id = release_id(&client, &release).await?;
+            let given = release_body("", "", &details).await?;
+            let body = UpdateRelease {
+                channel: given.channel,
+                notes: if clear_notes {
+                    Some(None)
+                } else {
+                    given.notes.map(Some)
+                },
+                metadata: if clear_metadata {
+                    Some(None)
+                } else {
+                    given.metadata.map(Some)
+                },
+            };
+            let updated: Release = client.patch(&format!("/v1/releases/{id}"), &body).await?;
+            ctx.output
+                .emit(&updated, || format!("updated release {id}"));
         }
         ReleaseCommand::Yank {
             release,

@@ -20,4 +20,6 @@ pub use downloads::{TokenRequest, TokenResponse};
 pub use entitlements::{CreateEntitlement, Entitlement, EntitlementList, UpdateEntitlement};
 pub use error::ErrorBody;
 pub use keys::{CreateKey, CreatedKey, RevokeKey, RevokedKey};
-pub use releases::{ArtifactSummary, CreateRelease, Release, ReleaseList, Upgrade, YankRelease};
+pub use releases::{
+    ArtifactSummary, CreateRelease, Release, ReleaseList, UpdateRelease, Upgrade, YankRelease,
+};

@@ -22,6 +22,20 @@ pub struct CreateRelease {
     pub metadata: Option<serde_json::Value>,
 }
 
+/// `PATCH /v1/releases/{id}`: `Some(None)` sends `null` (clears).
+#[derive(Debug, Default, Serialize)]
+pub struct UpdateRelease {
+    /// New channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// New notes; `Some(None)` removes them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Option<String>>,
+    /// New metadata; `Some(None)` removes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Option<serde_json::Value>>,
+}
+
 /// `POST /v1/releases/{id}/yank`.
 #[derive(Debug, Serialize)]
 pub struct YankRelease {

@@ -81,6 +81,8 @@ macro_rules! with_each_action {
             DeleteRelease,
             /// `GET /v1/admin/audit-events`
             ReadAuditEvents,
+            /// `PATCH /v1/releases/{id}` (a draft's channel, notes, metadata)
+            UpdateRelease,
             /// `POST /v1/releases/{id}/yank`
             YankRelease,
             /// `POST /v1/releases/{id}/unyank`
@@ -128,6 +130,7 @@ pub const fn role_allows(role: OperatorRole, action: Action) -> bool {
                 | PresignArtifact
                 | RegisterArtifact
                 | ListReleases
+                | UpdateRelease
                 | YankRelease
         ),
     }
@@ -203,7 +206,7 @@ mod tests {
     use Action::*;
 
     /// The contract's matrix, row by row: (action, admin, support, publisher).
-    const MATRIX: [(Action, bool, bool, bool); 20] = [
+    const MATRIX: [(Action, bool, bool, bool); 21] = [
         (CreateCustomer, true, false, false),
         (UpdateCustomer, true, false, false),
         (CreateKey, true, false, false),
@@ -223,6 +226,7 @@ mod tests {
         (DeleteRelease, true, false, false),
         (ReadAuditEvents, true, true, false),
         // The release model (#14).
+        (UpdateRelease, true, false, true),
         (YankRelease, true, false, true),
         (UnyankRelease, true, false, false),
     ];

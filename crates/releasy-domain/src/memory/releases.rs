@@ -12,7 +12,7 @@ use crate::artifact::{Artifact, ObjectKey, PendingUpload};
 use crate::download::DownloadToken;
 use crate::pagination::PageRequest;
 use crate::ports::{ReleaseRepository, RepoError};
-use crate::release::{Release, ReleaseFilter, ReleaseOrder, ReleaseStatus, Yank};
+use crate::release::{Release, ReleaseChanges, ReleaseFilter, ReleaseOrder, ReleaseStatus, Yank};
 use crate::{ArtifactId, ReleaseId, Timestamp};
 
 /// What [`InMemoryReleases`] holds, under one lock.
@@ -142,6 +142,23 @@ impl ReleaseRepository for InMemoryReleases {
         };
         release.status = status;
         release.published_at = published_at;
+        Ok(Some(release.clone()))
+    }
+
+    async fn update_draft(
+        &self,
+        id: ReleaseId,
+        changes: &ReleaseChanges,
+    ) -> Result<Option<Release>, RepoError> {
+        let mut state = lock(&self.state);
+        let Some(release) = state
+            .releases
+            .iter_mut()
+            .find(|r| r.id == id && r.status == ReleaseStatus::Draft)
+        else {
+            return Ok(None);
+        };
+        changes.apply_to(release);
         Ok(Some(release.clone()))
     }
 

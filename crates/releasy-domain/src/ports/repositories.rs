@@ -14,7 +14,7 @@ use crate::entitlement::Entitlement;
 use crate::idempotency::{IdempotencyRecord, StoredResponse};
 use crate::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
 use crate::ports::RepoError;
-use crate::release::{Release, ReleaseFilter, ReleaseStatus, Yank};
+use crate::release::{Release, ReleaseChanges, ReleaseFilter, ReleaseStatus, Yank};
 use crate::{ApiKeyId, ArtifactId, CustomerId, EntitlementId, ReleaseId, Timestamp};
 
 /// Customers.
@@ -275,6 +275,16 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
         expected: ReleaseStatus,
         status: ReleaseStatus,
         published_at: Option<Timestamp>,
+    ) -> Result<Option<Release>, RepoError>;
+
+    /// Applies `changes` to a draft, compare-and-set on the status: only while the
+    /// release is a draft. Returns the updated release; `None` when it is gone or no
+    /// longer a draft. Fields `changes` leaves out are not written (a concurrent change
+    /// of another field is kept).
+    async fn update_draft(
+        &self,
+        id: ReleaseId,
+        changes: &ReleaseChanges,
     ) -> Result<Option<Release>, RepoError>;
 
     /// Yanks (`Some`) or unyanks (`None`) a release, compare-and-set: a yank applies

@@ -1,6 +1,7 @@
 //! What a release says about itself besides its version: notes, metadata, and why it
 //! was yanked.
 
+use crate::release::Channel;
 use crate::text::bounded_text_type;
 use crate::{Timestamp, ValidationError};
 
@@ -103,6 +104,38 @@ pub struct Yank {
     pub blocks_downloads: bool,
 }
 
+/// A change to a draft's details; `None` leaves a field as it is, `Some(None)` clears
+/// the notes or the metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleaseChanges {
+    /// New channel.
+    pub channel: Option<Channel>,
+    /// New notes; `Some(None)` clears them.
+    pub notes: Option<Option<ReleaseNotes>>,
+    /// New metadata; `Some(None)` clears it.
+    pub metadata: Option<Option<ReleaseMetadata>>,
+}
+
+impl ReleaseChanges {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.channel.is_none() && self.notes.is_none() && self.metadata.is_none()
+    }
+
+    /// `release` with the changes applied (what the repository stores).
+    pub fn apply_to(&self, release: &mut crate::release::Release) {
+        if let Some(channel) = self.channel {
+            release.channel = channel;
+        }
+        if let Some(notes) = &self.notes {
+            release.notes.clone_from(notes);
+        }
+        if let Some(metadata) = &self.metadata {
+            release.metadata.clone_from(metadata);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +163,38 @@ mod tests {
         let big = serde_json::json!({"k": "x".repeat(ReleaseMetadata::MAX_BYTES)});
         assert!(ReleaseMetadata::parse(&big).is_err());
         assert!(ReleaseMetadata::from_stored("not json").is_err());
+    }
+
+    #[test]
+    fn changes_apply_only_what_they_name() {
+        use crate::release::{Product, Release, Version};
+        let mut release = Release::draft(
+            Product::parse("p").unwrap(),
+            Version::parse("1.0.0").unwrap(),
+            None,
+            Timestamp::from_unix_seconds(0),
+        );
+        release.notes = Some(ReleaseNotes::parse("old").unwrap());
+        let keep = ReleaseChanges {
+            metadata: Some(Some(
+                ReleaseMetadata::parse(&serde_json::json!({"a": 1})).unwrap(),
+            )),
+            ..ReleaseChanges::default()
+        };
+        assert!(!keep.is_empty());
+        keep.apply_to(&mut release);
+        assert_eq!(release.notes.as_ref().unwrap().as_str(), "old");
+        assert_eq!(release.metadata.as_ref().unwrap().as_json(), r#"{"a":1}"#);
+        ReleaseChanges {
+            channel: Some(Channel::Beta),
+            notes: Some(None),
+            ..ReleaseChanges::default()
+        }
+        .apply_to(&mut release);
+        assert_eq!(release.channel, Channel::Beta);
+        assert_eq!(release.notes, None);
+        assert!(release.metadata.is_some());
+        assert!(ReleaseChanges::default().is_empty());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod channel;
 mod details;
+mod editing;
 mod lifecycle;
 mod model;
 mod requirement;
@@ -11,7 +12,8 @@ mod version_order;
 mod yanking;
 
 pub use channel::Channel;
-pub use details::{ReleaseMetadata, ReleaseNotes, Yank, YankReason};
+pub use details::{ReleaseChanges, ReleaseMetadata, ReleaseNotes, Yank, YankReason};
+pub use editing::UpdateReleaseError;
 pub use lifecycle::{LifecycleError, ReleaseStatus};
 pub use model::{Product, Release, ReleaseFilter, ReleaseOrder, Version};
 pub use requirement::VersionRequirement;

@@ -35,5 +35,6 @@ pub use keys::{
 pub(crate) use params::{non_empty, page_request, parse_bool, parse_id, parse_int};
 pub use releases::{
     ArtifactSummary, CreateReleaseRequest, LatestReleaseQuery, ReleaseListQuery,
-    ReleaseListResponse, ReleaseResponse, UpgradeQuery, UpgradeResponse, YankReleaseRequest,
+    ReleaseListResponse, ReleaseResponse, UpdateReleaseRequest, UpgradeQuery, UpgradeResponse,
+    YankReleaseRequest,
 };

@@ -33,6 +33,22 @@ pub struct CreateReleaseRequest {
     pub metadata: Option<serde_json::Value>,
 }
 
+/// `PATCH /v1/releases/{id}`: at least one field; `null` clears `notes` or `metadata`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateReleaseRequest {
+    /// New channel.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// New notes (markdown, at most 64 KiB); `null` removes them.
+    #[serde(default, deserialize_with = "super::params::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub notes: Option<Option<String>>,
+    /// New metadata (a JSON object, at most 16 KiB); `null` removes it.
+    #[serde(default, deserialize_with = "super::params::double_option")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Option<serde_json::Value>>,
+}
+
 /// `POST /v1/releases/{id}/yank`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct YankReleaseRequest {

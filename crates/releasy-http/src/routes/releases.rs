@@ -1,20 +1,20 @@
 //! `/v1/releases`: create, list, publish, unpublish, yank, unyank, delete.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use releasy_domain::ReleaseId;
 use releasy_domain::release::{
-    Channel, NewRelease, Product, ReleaseMetadata, ReleaseNotes, ReleaseOrder, ReleaseQuery,
-    ReleaseStatus, Version, YankReason,
+    Channel, NewRelease, Product, ReleaseChanges, ReleaseMetadata, ReleaseNotes, ReleaseOrder,
+    ReleaseQuery, ReleaseStatus, Version, YankReason,
 };
 
 use crate::auth::permissions::{
     CreateRelease, DeleteRelease, ListReleases, PublishRelease, ReleasesRead, UnpublishRelease,
-    UnyankRelease, YankRelease,
+    UnyankRelease, UpdateRelease, YankRelease,
 };
 use crate::auth::{Authorized, OperatorOrCustomer};
 use crate::dto::{
     CreateReleaseRequest, ErrorBody, ReleaseListQuery, ReleaseListResponse, ReleaseResponse,
-    YankReleaseRequest, non_empty, page_request, parse_bool, parse_id,
+    UpdateReleaseRequest, YankReleaseRequest, non_empty, page_request, parse_bool, parse_id,
 };
 use crate::error::ApiError;
 use crate::etag::conditional_json;
@@ -164,6 +164,49 @@ pub async fn unpublish_release(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id::<ReleaseId>("release_id", &path)?;
     let release = state.services.releases.unpublish(id).await?;
+    Ok(HttpResponse::Ok().json(ReleaseResponse::from(release)))
+}
+
+/// Change a draft's channel, notes or metadata. A published release is not edited
+/// (409 `release is not a draft`): unpublish it first.
+#[utoipa::path(
+    tag = "releases",
+    params(("release_id" = String, Path, description = "Release UUID")),
+    request_body = UpdateReleaseRequest,
+    responses(
+        (status = 200, body = ReleaseResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "release is not a draft"),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[patch("/v1/releases/{release_id}")]
+pub async fn update_release(
+    _auth: Authorized<UpdateRelease>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: ReleaseJson<UpdateReleaseRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id::<ReleaseId>("release_id", &path)?;
+    let body = body.into_inner();
+    let changes = ReleaseChanges {
+        channel: body.channel.as_deref().map(Channel::parse).transpose()?,
+        notes: body
+            .notes
+            .map(|notes| notes.as_deref().map(ReleaseNotes::parse).transpose())
+            .transpose()?,
+        metadata: body
+            .metadata
+            .map(|metadata| metadata.as_ref().map(ReleaseMetadata::parse).transpose())
+            .transpose()?,
+    };
+    if changes.is_empty() {
+        return Err(ApiError::bad_request(
+            "at least one of channel, notes, metadata is required",
+        ));
+    }
+    let release = state.services.releases.update(id, &changes).await?;
     Ok(HttpResponse::Ok().json(ReleaseResponse::from(release)))
 }
 

@@ -242,7 +242,92 @@ async fn listings_answer_if_none_match_with_304(backend: Backend) {
     assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
 }
 
+async fn patch(app: &TestApp, id: &str, body: Value) -> reqwest::Response {
+    app.admin(Method::PATCH, &format!("/v1/releases/{id}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn a_draft_is_edited_and_a_published_release_is_not(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let created = ok_json(
+        create(
+            &app,
+            json!({"product": "edited", "version": "2.0.0-rc.1", "notes": "draft notes"}),
+        )
+        .await,
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let edited = ok_json(
+        patch(
+            &app,
+            id,
+            json!({"channel": "beta", "metadata": {"min_os": "12"}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(edited["channel"], "beta");
+    assert_eq!(edited["metadata"], json!({"min_os": "12"}));
+    assert_eq!(edited["notes"], "draft notes", "fields not named are kept");
+    let cleared = ok_json(patch(&app, id, json!({"notes": null})).await).await;
+    assert!(cleared.get("notes").is_none(), "{cleared}");
+    assert_eq!(cleared["metadata"], json!({"min_os": "12"}));
+
+    for (body, message) in [
+        (
+            json!({}),
+            "at least one of channel, notes, metadata is required",
+        ),
+        (json!({"channel": "nightly"}), "channel must be one of"),
+        (json!({"metadata": 5}), "metadata must be a JSON object"),
+        (
+            json!({"notes": "x".repeat(64 * 1024 + 1)}),
+            "notes must be at most",
+        ),
+    ] {
+        let got = assert_error(patch(&app, id, body.clone()).await, 400, "bad_request").await;
+        assert!(got.starts_with(message), "{body}: {got}");
+    }
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        assert_error(
+            patch(&app, &unknown, json!({"notes": "x"})).await,
+            404,
+            "not_found"
+        )
+        .await,
+        "release not found"
+    );
+
+    publish(&app, id).await;
+    assert_eq!(
+        assert_error(
+            patch(&app, id, json!({"notes": "late"})).await,
+            409,
+            "conflict"
+        )
+        .await,
+        "release is not a draft"
+    );
+    let listed = ok_json(
+        app.admin(Method::GET, "/v1/releases?product=edited")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        listed["releases"][0].get("notes").is_none(),
+        "the published release is unchanged"
+    );
+}
+
 on_both_backends!(
+    a_draft_is_edited_and_a_published_release_is_not,
     channels_are_set_or_derived_from_the_version,
     notes_and_metadata_are_stored_and_bounded,
     sort_version_orders_by_semver_then_the_rest_newest_first,

@@ -35,6 +35,7 @@ enum Endpoint {
     UnpublishRelease,
     DeleteRelease,
     ReadAuditEvents,
+    UpdateRelease,
     YankRelease,
     UnyankRelease,
 }
@@ -43,7 +44,7 @@ use Endpoint::*;
 
 /// SPEC section 2, row by row: (endpoint, platform_admin, platform_support,
 /// release_publisher).
-const MATRIX: [(Endpoint, bool, bool, bool); 20] = [
+const MATRIX: [(Endpoint, bool, bool, bool); 21] = [
     (CreateCustomer, true, false, false),
     (UpdateCustomer, true, false, false),
     (CreateKey, true, false, false),
@@ -62,7 +63,9 @@ const MATRIX: [(Endpoint, bool, bool, bool); 20] = [
     (UnpublishRelease, true, false, false),
     (DeleteRelease, true, false, false),
     (ReadAuditEvents, true, true, false),
-    // The release model (#14): publishers may pull a release, only admins restore it.
+    // The release model (#14): publishers edit drafts and may pull a release; only
+    // admins restore one.
+    (UpdateRelease, true, false, true),
     (YankRelease, true, false, true),
     (UnyankRelease, true, false, false),
 ];
@@ -260,6 +263,10 @@ async fn prepare(app: &TestApp, endpoint: Endpoint) -> Call {
             Call::new(Method::DELETE, format!("/v1/releases/{id}"))
         }
         ReadAuditEvents => Call::new(Method::GET, "/v1/admin/audit-events".into()),
+        UpdateRelease => {
+            let id = release(app).await;
+            Call::new(Method::PATCH, format!("/v1/releases/{id}")).json(json!({"notes": "edited"}))
+        }
         YankRelease => {
             let id = published_release(app).await;
             Call::new(Method::POST, format!("/v1/releases/{id}/yank"))

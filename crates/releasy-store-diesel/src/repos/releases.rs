@@ -15,13 +15,14 @@ use releasy_domain::artifact::ObjectKey;
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{ReleaseRepository, RepoError};
 use releasy_domain::release::{
-    Channel, NOT_SEMVER, Release, ReleaseFilter, ReleaseOrder, ReleaseStatus, Version, Yank,
+    Channel, NOT_SEMVER, Release, ReleaseChanges, ReleaseFilter, ReleaseOrder, ReleaseStatus,
+    Version, Yank,
 };
 use releasy_domain::{ReleaseId, Timestamp};
 
 use super::{Backend, Store, lock_release, write_transaction};
 use crate::error::query_error;
-use crate::rows::{ReleaseRow, YankColumns};
+use crate::rows::{DraftChanges, ReleaseRow, YankColumns};
 use crate::schema::releases::dsl;
 use crate::schema::{artifacts, download_tokens, releases};
 
@@ -122,6 +123,35 @@ impl ReleaseRepository for Store {
             dsl::status.eq(status.as_str()),
             dsl::published_at.eq(published_at.map(Timestamp::unix_seconds)),
         ))
+        .returning(ReleaseRow::as_returning())
+        .get_result(&mut *conn)
+        .await
+        .optional()
+        .map_err(query_error)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn update_draft(
+        &self,
+        id: ReleaseId,
+        changes: &ReleaseChanges,
+    ) -> Result<Option<Release>, RepoError> {
+        if changes.is_empty() {
+            // Nothing to write; still only a draft answers.
+            return Ok(self
+                .get(id)
+                .await?
+                .filter(|r| r.status == ReleaseStatus::Draft));
+        }
+        let mut conn = self.conn().await?;
+        // The status in the WHERE clause makes this a compare-and-set, like
+        // `transition`: a release published meanwhile is not edited.
+        let row: Option<ReleaseRow> = diesel::update(
+            dsl::releases
+                .filter(dsl::id.eq(id.to_string()))
+                .filter(dsl::status.eq(ReleaseStatus::Draft.as_str())),
+        )
+        .set(DraftChanges::from(changes))
         .returning(ReleaseRow::as_returning())
         .get_result(&mut *conn)
         .await

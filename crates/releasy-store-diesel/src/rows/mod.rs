@@ -24,6 +24,7 @@ pub(crate) use download_tokens::{GrantRow, grant};
 pub(crate) use entitlements::EntitlementReplacement;
 pub use entitlements::EntitlementRow;
 pub(crate) use idempotency::{COMPLETED, IN_PROGRESS, IdempotencyRow};
+pub(crate) use releases::DraftChanges;
 pub use releases::{ReleaseRow, YankColumns};
 
 use releasy_domain::Timestamp;

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use releasy_domain::Timestamp;
 use releasy_domain::ports::RepoError;
 use releasy_domain::release::{
-    Channel, Product, Release, ReleaseMetadata, ReleaseNotes, ReleaseStatus, Version, Yank,
-    YankReason,
+    Channel, Product, Release, ReleaseChanges, ReleaseMetadata, ReleaseNotes, ReleaseStatus,
+    Version, Yank, YankReason,
 };
 
 use super::{parse_id, ts};
@@ -42,6 +42,32 @@ pub struct YankColumns {
     pub(crate) yanked_at: Option<i64>,
     pub(crate) yank_reason: Option<String>,
     pub(crate) yank_blocks_downloads: i32,
+}
+
+/// The columns a draft's edit writes: `None` leaves a column alone, `Some(None)` sets
+/// it to `NULL`.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = releases)]
+pub struct DraftChanges {
+    pub(crate) channel: Option<String>,
+    pub(crate) notes: Option<Option<String>>,
+    pub(crate) metadata: Option<Option<String>>,
+}
+
+impl From<&ReleaseChanges> for DraftChanges {
+    fn from(changes: &ReleaseChanges) -> Self {
+        Self {
+            channel: changes.channel.map(|c| c.as_str().to_owned()),
+            notes: changes
+                .notes
+                .as_ref()
+                .map(|n| n.as_ref().map(|n| n.as_str().to_owned())),
+            metadata: changes
+                .metadata
+                .as_ref()
+                .map(|m| m.as_ref().map(|m| m.as_json().to_owned())),
+        }
+    }
 }
 
 impl From<Option<&Yank>> for YankColumns {

@@ -10,8 +10,8 @@ use releasy_domain::ports::{
     ArtifactRepository, CustomerRepository, DownloadTokenRepository, ReleaseRepository,
 };
 use releasy_domain::release::{
-    Channel, Release, ReleaseFilter, ReleaseMetadata, ReleaseNotes, ReleaseOrder, ReleaseStatus,
-    Version, Yank, YankReason,
+    Channel, Release, ReleaseChanges, ReleaseFilter, ReleaseMetadata, ReleaseNotes, ReleaseOrder,
+    ReleaseStatus, Version, Yank, YankReason,
 };
 
 use super::artifacts::{new_artifact, store_artifact};
@@ -32,6 +32,9 @@ pub async fn run_all(
     ));
     run_check!(channel_yank_and_order_key_filters_combine(releases.clone()));
     run_check!(yank_is_a_compare_and_set(releases.clone()));
+    run_check!(update_draft_writes_only_named_fields_of_drafts(
+        releases.clone()
+    ));
     run_check!(grant_sees_a_yank_that_blocks_downloads(
         releases,
         artifacts,
@@ -254,6 +257,87 @@ pub async fn yank_is_a_compare_and_set(releases: Arc<dyn ReleaseRepository>) {
                 .await,
             "ReleaseRepository::set_yank",
         ),
+        &None,
+        "an unknown release is None",
+    );
+}
+
+/// `update_draft` writes the fields it names (clearing with `Some(None)`), keeps the
+/// others, and applies only to a draft; an unknown or published release is `None`.
+pub async fn update_draft_writes_only_named_fields_of_drafts(releases: Arc<dyn ReleaseRepository>) {
+    let notes = ReleaseNotes::parse("first notes").expect("notes");
+    let release = Release {
+        notes: Some(notes.clone()),
+        ..new_release(&fresh_product(), "6.0.0", T0)
+    };
+    store_release(&releases, &release).await;
+    let metadata = ReleaseMetadata::parse(&serde_json::json!({"k": "v"})).expect("metadata");
+    let update = |changes: ReleaseChanges, id| {
+        let releases = releases.clone();
+        async move {
+            ok(
+                releases.update_draft(id, &changes).await,
+                "ReleaseRepository::update_draft",
+            )
+        }
+    };
+    same(
+        &update(
+            ReleaseChanges {
+                channel: Some(Channel::Alpha),
+                metadata: Some(Some(metadata.clone())),
+                ..ReleaseChanges::default()
+            },
+            release.id,
+        )
+        .await,
+        &Some(Release {
+            channel: Channel::Alpha,
+            metadata: Some(metadata.clone()),
+            ..release.clone()
+        }),
+        "channel and metadata written, notes kept",
+    );
+    same(
+        &update(
+            ReleaseChanges {
+                notes: Some(None),
+                ..ReleaseChanges::default()
+            },
+            release.id,
+        )
+        .await
+        .map(|r| (r.notes, r.metadata)),
+        &Some((None, Some(metadata))),
+        "notes cleared, metadata kept",
+    );
+    ok(
+        releases
+            .transition(
+                release.id,
+                ReleaseStatus::Draft,
+                ReleaseStatus::Published,
+                Some(at(T0 + 1)),
+            )
+            .await,
+        "ReleaseRepository::transition",
+    );
+    let change = || ReleaseChanges {
+        notes: Some(Some(notes.clone())),
+        ..ReleaseChanges::default()
+    };
+    same(
+        &update(change(), release.id).await,
+        &None,
+        "a published release is not edited",
+    );
+    same(
+        &ok(releases.get(release.id).await, "ReleaseRepository::get").and_then(|r| r.notes),
+        &None,
+        "and stays as it was",
+    );
+    same(
+        &update(change(), new_release(&fresh_product(), "1.0.0", T0).id).await,
         &None,
         "an unknown release is None",
     );

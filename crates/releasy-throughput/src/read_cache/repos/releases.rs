@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use releasy_domain::artifact::ObjectKey;
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{ReleaseRepository, RepoError};
-use releasy_domain::release::{Release, ReleaseFilter, ReleaseStatus, Yank};
+use releasy_domain::release::{Release, ReleaseChanges, ReleaseFilter, ReleaseStatus, Yank};
 use releasy_domain::{ReleaseId, Timestamp};
 
 use crate::read_cache::coherence::{Generations, Table};
@@ -75,6 +75,16 @@ impl ReleaseRepository for CachedReleases {
                 TABLES,
                 self.inner.transition(id, expected, status, published_at),
             )
+            .await
+    }
+
+    async fn update_draft(
+        &self,
+        id: ReleaseId,
+        changes: &ReleaseChanges,
+    ) -> Result<Option<Release>, RepoError> {
+        self.generations
+            .after_write(TABLES, self.inner.update_draft(id, changes))
             .await
     }
 
