@@ -154,15 +154,11 @@ impl Api {
             .ctx("the token response has no download_url")
     }
 
-    /// Entitles `customer_id` to [`DEEP_PRODUCT`] and creates and publishes its
-    /// [`DEEP_RELEASES`] releases, versions `3.{i}.0` in a shuffled order. Returns the
-    /// rows created.
-    pub async fn seed_deep_product(&self, customer_id: &str) -> Result<u64> {
-        self.admin_post(
-            &format!("/v1/admin/customers/{customer_id}/entitlements"),
-            json!({"product": DEEP_PRODUCT, "starts_at": 0}),
-        )
-        .await?;
+    /// Creates and publishes the [`DEEP_RELEASES`] releases of [`DEEP_PRODUCT`],
+    /// versions `3.{i}.0` in a shuffled order. Run it before [`Self::seed_small`], so
+    /// the small set's releases stay the newest (the admin listing's first page).
+    /// Returns the rows created.
+    pub async fn seed_deep_product(&self) -> Result<u64> {
         let mut pending = tokio::task::JoinSet::new();
         for n in 0..DEEP_RELEASES {
             // 7919 is prime and does not divide 10 000: each i once, out of order.
@@ -191,7 +187,17 @@ impl Api {
         while let Some(done) = pending.join_next().await {
             done.ctx("seeding task")??;
         }
-        Ok(1 + DEEP_RELEASES as u64)
+        Ok(DEEP_RELEASES as u64)
+    }
+
+    /// Entitles `customer_id` to [`DEEP_PRODUCT`].
+    pub async fn entitle_to_deep_product(&self, customer_id: &str) -> Result<()> {
+        self.admin_post(
+            &format!("/v1/admin/customers/{customer_id}/entitlements"),
+            json!({"product": DEEP_PRODUCT, "starts_at": 0}),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// The `ETag` of `GET url` with a customer key.

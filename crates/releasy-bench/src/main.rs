@@ -371,14 +371,15 @@ async fn measure(
         };
     }
 
-    progress("  seeding the small set through the API");
-    let small: SmallSet = api.seed_small().await?;
     progress(format!(
         "  seeding {} releases of {}",
         api::DEEP_RELEASES,
         api::DEEP_PRODUCT
     ));
-    let deep_rows = api.seed_deep_product(&small.customer_id).await?;
+    let deep_rows = api.seed_deep_product().await?;
+    progress("  seeding the small set through the API");
+    let small: SmallSet = api.seed_small().await?;
+    api.entitle_to_deep_product(&small.customer_id).await?;
     progress("  walking the customer cursor");
     let (deep_cursor, deep_pages) = api.deep_customer_cursor(1000).await?;
 
