@@ -560,6 +560,7 @@ impl Generator {
             checksum: Checksum::parse(&checksum)?,
             size: ArtifactSize::parse(1_048_576 + i64::from(a % 4_096) * 4_099)?,
             platform: platform.clone(),
+            target: releasy_domain::artifact::ArtifactTarget::default(),
             created_at: Timestamp::from_unix_seconds(self.release_created_at(r) + 10),
             verification: Verification::Verified,
             object_etag: None,

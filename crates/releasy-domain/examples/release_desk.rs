@@ -68,6 +68,7 @@ impl ReleaseDesk {
                     checksum: Checksum::parse(&hex::encode(Sha256::digest(bytes)))?,
                     size: ArtifactSize::parse(i64::try_from(bytes.len())?)?,
                     platform,
+                    target: releasy_domain::artifact::ArtifactTarget::default(),
                     parts: None,
                 },
             )

@@ -79,6 +79,7 @@ impl World {
             checksum: Checksum::of_bytes(bytes),
             size: ArtifactSize::parse(bytes.len() as i64).unwrap(),
             platform: Platform::parse("linux").unwrap(),
+            target: releasy_domain::artifact::ArtifactTarget::default(),
             parts: None,
         }
     }

@@ -102,6 +102,7 @@ impl World {
                     checksum: Checksum::of_bytes(declared),
                     size: ArtifactSize::parse(declared.len() as i64).unwrap(),
                     platform: Platform::parse("linux").unwrap(),
+                    target: releasy_domain::artifact::ArtifactTarget::default(),
                     parts: None,
                 },
             )
@@ -326,6 +327,7 @@ async fn artifacts_from_before_checks_stay_downloadable_until_checked() {
             checksum: Checksum::of_bytes(BYTES),
             size: ArtifactSize::parse(BYTES.len() as i64).unwrap(),
             platform: Platform::parse(platform).unwrap(),
+            target: releasy_domain::artifact::ArtifactTarget::default(),
             created_at: T0,
             verification: Verification::Unverified,
             object_etag: None,

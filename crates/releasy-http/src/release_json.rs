@@ -159,6 +159,7 @@ mod tests {
                     checksum: Checksum::parse(&"ab".repeat(32)).unwrap(),
                     size: ArtifactSize::parse(10 + i as i64).unwrap(),
                     platform: Platform::parse(&format!("linux-\u{e9}-{i}")).unwrap(),
+                    target: releasy_domain::artifact::ArtifactTarget::default(),
                     created_at: Timestamp::from_unix_seconds(1_700_000_050),
                     verification: Verification::Verified,
                     object_etag: None,

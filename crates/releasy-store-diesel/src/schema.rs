@@ -58,6 +58,9 @@ diesel::table! {
         verification_claimed_until -> Nullable<BigInt>,
         object_etag -> Nullable<Text>,
         object_version -> Nullable<Text>,
+        os -> Nullable<Text>,
+        arch -> Nullable<Text>,
+        filetype -> Nullable<Text>,
     }
 }
 

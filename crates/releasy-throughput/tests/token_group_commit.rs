@@ -90,6 +90,7 @@ impl Fixture {
             checksum: Checksum::parse(&format!("{}{}", fresh(), fresh())).unwrap(),
             size: ArtifactSize::parse(1024).unwrap(),
             platform,
+            target: releasy_domain::artifact::ArtifactTarget::default(),
             created_at: Timestamp::from_unix_seconds(T0),
             verification: releasy_domain::artifact::Verification::Verified,
             object_etag: None,

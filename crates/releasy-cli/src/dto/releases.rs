@@ -55,7 +55,7 @@ pub struct Upgrade {
 }
 
 /// An artifact as a release listing shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ArtifactSummary {
     /// Artifact id.
     pub id: String,
@@ -67,6 +67,15 @@ pub struct ArtifactSummary {
     pub size: u64,
     /// Platform.
     pub platform: String,
+    /// Operating system, when the server knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    /// Architecture, when the server knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// File type, when the server knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filetype: Option<String>,
     /// Registration time (Unix seconds).
     pub created_at: i64,
     /// `verified`, `pending`, `failed` or `unverified`; absent from servers that do not

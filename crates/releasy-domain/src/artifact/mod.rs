@@ -5,6 +5,7 @@ mod multipart;
 mod object_key;
 mod pending_upload;
 mod service;
+mod target;
 mod uploads;
 mod verification;
 mod verifier;
@@ -20,6 +21,7 @@ pub use service::{
     ArtifactService, PresignError, PresignUpload, PresignedPart, PresignedUpload, RegisterArtifact,
     RegisterArtifactError, UploadTarget,
 };
+pub use target::{ArtifactTarget, TargetLabel};
 pub use uploads::{SweepReport, UploadError, UploadState};
 pub use verification::{Verification, VerificationPolicy, verification_lease_seconds};
 pub use verifier::{VerificationReport, VerifyError, VerifyOutcome};

@@ -1,6 +1,6 @@
 //! The artifact record and its checked values.
 
-use crate::artifact::{ObjectKey, Verification};
+use crate::artifact::{ArtifactTarget, ObjectKey, Verification};
 use crate::text::bounded_text_type;
 use crate::{ArtifactId, ReleaseId, Timestamp, ValidationError};
 
@@ -115,6 +115,8 @@ pub struct Artifact {
     pub size: ArtifactSize,
     /// Its platform.
     pub platform: Platform,
+    /// Its os, arch and file type, as given at registration or derived.
+    pub target: ArtifactTarget,
     /// When it was registered.
     pub created_at: Timestamp,
     /// Whether its stored bytes were checked against `size` and `checksum`.

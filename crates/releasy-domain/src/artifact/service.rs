@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::artifact::{
-    Artifact, ArtifactSize, Checksum, CompletedPart, Filename, MultipartUpload, ObjectKey,
-    PartNumber, PendingUpload, Platform, UploadPlan, Verification, VerificationPolicy,
+    Artifact, ArtifactSize, ArtifactTarget, Checksum, CompletedPart, Filename, MultipartUpload,
+    ObjectKey, PartNumber, PendingUpload, Platform, UploadPlan, Verification, VerificationPolicy,
     check_completed_parts,
 };
 use crate::ports::{
@@ -85,6 +85,9 @@ pub struct RegisterArtifact {
     pub platform: Platform,
     /// For an upload in parts: every part and its entity tag, in order.
     pub parts: Option<Vec<CompletedPart>>,
+    /// The os, arch and file type given; what is not given is derived from the
+    /// platform and the file name ([`ArtifactTarget::derive`]).
+    pub target: ArtifactTarget,
 }
 
 /// Why an upload could not be presigned.
@@ -160,7 +163,9 @@ pub enum RegisterArtifactError {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// use std::sync::Arc;
-/// use releasy_domain::artifact::{ArtifactSize, Checksum, Filename, Platform, RegisterArtifact};
+/// use releasy_domain::artifact::{
+///     ArtifactSize, ArtifactTarget, Checksum, Filename, Platform, RegisterArtifact,
+/// };
 /// use releasy_domain::memory::{FixedClock, InMemoryObjects};
 /// use releasy_domain::release::{Product, Version};
 /// use releasy_domain::{Ports, Services, Timestamp};
@@ -186,6 +191,7 @@ pub enum RegisterArtifactError {
 ///     checksum,
 ///     size: ArtifactSize::parse(3).unwrap(),
 ///     platform: platform.clone(),
+///     target: ArtifactTarget::default(),
 ///     parts: None,
 /// };
 /// let artifact = releasy
@@ -498,12 +504,14 @@ impl ArtifactService {
                     .await);
             }
         };
+        let derived = ArtifactTarget::derive(&request.platform, object_key.filename());
         let artifact = Artifact {
             id: request.artifact_id,
             release_id,
             object_key,
             checksum: request.checksum,
             size: request.size,
+            target: request.target.or(derived),
             platform: request.platform,
             created_at: self.clock.now(),
             verification,

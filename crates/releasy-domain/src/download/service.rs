@@ -74,7 +74,9 @@ pub enum ResolveError {
 /// # async fn main() {
 /// use std::sync::Arc;
 /// use releasy_domain::api_key::{KeyType, NewApiKeyRequest, ScopeSet};
-/// use releasy_domain::artifact::{ArtifactSize, Checksum, Filename, Platform, RegisterArtifact};
+/// use releasy_domain::artifact::{
+///     ArtifactSize, ArtifactTarget, Checksum, Filename, Platform, RegisterArtifact,
+/// };
 /// use releasy_domain::customer::CustomerName;
 /// use releasy_domain::download::{IssueTokenError, TokenTtl};
 /// use releasy_domain::entitlement::{EntitlementWindow, NewEntitlement};
@@ -108,6 +110,7 @@ pub enum ResolveError {
 ///     checksum: Checksum::of_bytes(&[0; 3]),
 ///     size: ArtifactSize::parse(3).unwrap(),
 ///     platform,
+///     target: ArtifactTarget::default(),
 ///     parts: None,
 /// };
 /// releasy.artifacts.register(release.id, registration).await.unwrap();

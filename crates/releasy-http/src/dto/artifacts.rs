@@ -145,6 +145,16 @@ pub struct RegisterArtifactRequest {
     /// answered with. Completes the upload before the checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts: Option<Vec<CompletedPartDto>>,
+    /// Operating system (`linux`, `macos`, `windows`, ...); default: derived from the
+    /// platform (`linux-x86_64` -> `linux`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    /// Architecture (`x86_64`, `aarch64`, ...); default: derived from the platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// File type (`tar.gz`, `dmg`, `msi`, ...); default: the file name's extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filetype: Option<String>,
 }
 
 /// A part named at registration.
@@ -251,6 +261,15 @@ pub struct ArtifactResponse {
     pub size: i64,
     /// Platform.
     pub platform: String,
+    /// Operating system, given or derived from the platform; left out when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    /// Architecture, given or derived from the platform; left out when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// File type, given or the file name's extension; left out when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filetype: Option<String>,
     /// Registration time (Unix seconds).
     pub created_at: i64,
     /// Whether the stored bytes were checked against `size` and `checksum`.
@@ -291,6 +310,9 @@ impl From<Artifact> for ArtifactResponse {
             object_key: a.object_key.into_string(),
             checksum: a.checksum.into_string(),
             size: a.size.bytes() as i64,
+            os: a.target.os.map(|l| l.as_str().to_owned()),
+            arch: a.target.arch.map(|l| l.as_str().to_owned()),
+            filetype: a.target.filetype.map(|l| l.as_str().to_owned()),
             platform: a.platform.into_string(),
             created_at: a.created_at.unix_seconds(),
             verification: a.verification.into(),

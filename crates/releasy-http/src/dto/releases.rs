@@ -73,6 +73,15 @@ pub struct ArtifactSummary {
     pub size: i64,
     /// Platform.
     pub platform: String,
+    /// Operating system, given or derived from the platform; left out when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    /// Architecture, given or derived from the platform; left out when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// File type, given or the file name's extension; left out when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filetype: Option<String>,
     /// Registration time (Unix seconds).
     pub created_at: i64,
     /// Whether the stored bytes were checked; `pending` and `failed` artifacts cannot
@@ -87,6 +96,9 @@ impl From<Artifact> for ArtifactSummary {
             object_key: a.object_key.into_string(),
             checksum: a.checksum.into_string(),
             size: a.size.bytes() as i64,
+            os: a.target.os.map(|l| l.as_str().to_owned()),
+            arch: a.target.arch.map(|l| l.as_str().to_owned()),
+            filetype: a.target.filetype.map(|l| l.as_str().to_owned()),
             platform: a.platform.into_string(),
             created_at: a.created_at.unix_seconds(),
             verification: a.verification.into(),

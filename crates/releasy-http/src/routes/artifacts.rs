@@ -3,8 +3,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use releasy_domain::artifact::{
-    ArtifactSize, Checksum, CompletedPart, Filename, PartNumber, Platform, PresignUpload,
-    RegisterArtifact,
+    ArtifactSize, ArtifactTarget, Checksum, CompletedPart, Filename, PartNumber, Platform,
+    PresignUpload, RegisterArtifact, TargetLabel,
 };
 use releasy_domain::{ArtifactId, ReleaseId, ValidationError};
 
@@ -105,6 +105,11 @@ pub async fn register_artifact(
         checksum: Checksum::parse(&body.checksum)?,
         size: ArtifactSize::parse(body.size)?,
         platform: Platform::parse(&body.platform)?,
+        target: ArtifactTarget {
+            os: label("os", body.os.as_deref())?,
+            arch: label("arch", body.arch.as_deref())?,
+            filetype: label("filetype", body.filetype.as_deref())?,
+        },
         parts: body.parts.as_deref().map(completed_parts).transpose()?,
     };
     idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
@@ -119,6 +124,14 @@ pub async fn register_artifact(
 }
 
 /// The parts named in a registration, checked one by one.
+/// An optional `os`, `arch` or `filetype`; an empty one counts as not given.
+fn label(field: &'static str, value: Option<&str>) -> Result<Option<TargetLabel>, ValidationError> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| TargetLabel::parse(field, v))
+        .transpose()
+}
+
 fn completed_parts(parts: &[CompletedPartDto]) -> Result<Vec<CompletedPart>, ValidationError> {
     parts
         .iter()

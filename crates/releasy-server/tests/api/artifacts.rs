@@ -436,8 +436,10 @@ async fn register_checks_the_stored_object(app: TestApp) {
         [
             "checksum",
             "created_at",
+            "filetype", // the release model (#14): derived from the file name
             "id",
             "object_key",
+            "os", // and from the platform, `linux`
             "platform",
             "release_id",
             "size",

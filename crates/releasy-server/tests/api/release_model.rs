@@ -326,7 +326,90 @@ async fn a_draft_is_edited_and_a_published_release_is_not(backend: Backend) {
     );
 }
 
+async fn artifacts_carry_os_arch_and_filetype(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let release = create_release(&app, "targets", "1.0.0").await;
+    let id = release["id"].as_str().unwrap();
+    let bytes = b"target bytes".to_vec();
+    let register = |platform: &'static str, extra: Value| {
+        let app = &app;
+        let bytes = bytes.clone();
+        async move {
+            let presigned = ok_json(
+                app.admin(
+                    Method::POST,
+                    &format!("/v1/releases/{id}/artifacts/presign"),
+                )
+                .json(&json!({"filename": "Agent Setup.tar.gz", "platform": platform}))
+                .send()
+                .await
+                .unwrap(),
+            )
+            .await;
+            let put = app
+                .client
+                .put(presigned["upload_url"].as_str().unwrap())
+                .body(bytes.clone())
+                .send()
+                .await
+                .unwrap();
+            assert!(put.status().is_success());
+            let mut body = json!({
+                "artifact_id": presigned["artifact_id"],
+                "object_key": presigned["object_key"],
+                "checksum": crate::flow::sha256_hex(&bytes),
+                "size": bytes.len(),
+                "platform": platform,
+            });
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            app.admin(Method::POST, &format!("/v1/releases/{id}/artifacts"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let derived = ok_json(register("linux-x86_64", json!({})).await).await;
+    assert_eq!(
+        (&derived["os"], &derived["arch"], &derived["filetype"]),
+        (&json!("linux"), &json!("x86_64"), &json!("tar.gz"))
+    );
+    let given =
+        ok_json(register("darwin-arm64", json!({"arch": "Universal", "os": ""})).await).await;
+    assert_eq!(given["os"], "macos", "an empty value is not given: derived");
+    assert_eq!(given["arch"], "universal", "given, lower-cased");
+    let unknown = ok_json(register("any", json!({})).await).await;
+    assert!(
+        unknown.get("os").is_none() && unknown.get("arch").is_none(),
+        "{unknown}"
+    );
+    assert_eq!(unknown["filetype"], "tar.gz");
+    let bad = register("linux", json!({"os": "linux os"})).await;
+    assert!(
+        assert_error(bad, 400, "bad_request")
+            .await
+            .starts_with("os must be 1 to 32 characters")
+    );
+    let listed = ok_json(
+        app.admin(
+            Method::GET,
+            "/v1/releases?product=targets&include_artifacts=true",
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let artifacts = listed["releases"][0]["artifacts"].as_array().unwrap();
+    assert_eq!(artifacts.len(), 3);
+    assert_eq!(artifacts[0]["os"], "linux");
+    assert_eq!(artifacts[1]["arch"], "universal");
+}
+
 on_both_backends!(
+    artifacts_carry_os_arch_and_filetype,
     a_draft_is_edited_and_a_published_release_is_not,
     channels_are_set_or_derived_from_the_version,
     notes_and_metadata_are_stored_and_bounded,

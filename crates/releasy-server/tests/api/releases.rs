@@ -310,10 +310,13 @@ async fn list_filters_by_product_version_and_status(backend: Backend) {
         assert_eq!(
             fields(artifact),
             [
+                "arch", // the release model (#14): derived from the platform, `linux-x86_64`
                 "checksum",
                 "created_at",
+                "filetype", // and from the file name
                 "id",
                 "object_key",
+                "os",
                 "platform",
                 "size",
                 "verification"

@@ -2,7 +2,8 @@
 
 use diesel::prelude::*;
 use releasy_domain::artifact::{
-    Artifact, ArtifactSize, Checksum, ObjectKey, Platform, Verification,
+    Artifact, ArtifactSize, ArtifactTarget, Checksum, ObjectKey, Platform, TargetLabel,
+    Verification,
 };
 use releasy_domain::ports::RepoError;
 
@@ -26,6 +27,9 @@ pub struct ArtifactRow {
     pub(crate) verification: String,
     pub(crate) object_etag: Option<String>,
     pub(crate) object_version: Option<String>,
+    pub(crate) os: Option<String>,
+    pub(crate) arch: Option<String>,
+    pub(crate) filetype: Option<String>,
 }
 
 impl From<&Artifact> for ArtifactRow {
@@ -42,6 +46,9 @@ impl From<&Artifact> for ArtifactRow {
             verification: a.verification.as_str().to_owned(),
             object_etag: a.object_etag.clone(),
             object_version: a.object_version.clone(),
+            os: a.target.os.as_ref().map(|l| l.as_str().to_owned()),
+            arch: a.target.arch.as_ref().map(|l| l.as_str().to_owned()),
+            filetype: a.target.filetype.as_ref().map(|l| l.as_str().to_owned()),
         }
     }
 }
@@ -51,7 +58,18 @@ impl TryFrom<ArtifactRow> for Artifact {
 
     fn try_from(row: ArtifactRow) -> Result<Self, RepoError> {
         let bad = |e| corrupt("artifacts", e);
+        let label = |field, value: Option<String>| {
+            value
+                .map(|v| TargetLabel::parse(field, &v))
+                .transpose()
+                .map_err(bad)
+        };
         Ok(Self {
+            target: ArtifactTarget {
+                os: label("os", row.os)?,
+                arch: label("arch", row.arch)?,
+                filetype: label("filetype", row.filetype)?,
+            },
             id: parse_id("artifacts", &row.id)?,
             release_id: parse_id("artifacts", &row.release_id)?,
             object_key: ObjectKey::from_stored(row.object_key),

@@ -47,6 +47,7 @@ pub(crate) fn new_artifact(release: &Release, platform: &str, created_at: i64) -
         checksum: Checksum::parse(&format!("{}{}", token(), token())).expect("a valid checksum"),
         size: ArtifactSize::parse(1_048_576).expect("a valid size"),
         platform,
+        target: releasy_domain::artifact::ArtifactTarget::default(),
         created_at: at(created_at),
         verification: Verification::Verified,
         object_etag: None,

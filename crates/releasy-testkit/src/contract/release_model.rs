@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use releasy_domain::artifact::{Artifact, ArtifactTarget, TargetLabel};
 use releasy_domain::download::DownloadGrant;
 use releasy_domain::ports::{
     ArtifactRepository, CustomerRepository, DownloadTokenRepository, ReleaseRepository,
@@ -34,6 +35,10 @@ pub async fn run_all(
     run_check!(yank_is_a_compare_and_set(releases.clone()));
     run_check!(update_draft_writes_only_named_fields_of_drafts(
         releases.clone()
+    ));
+    run_check!(artifact_target_round_trips(
+        releases.clone(),
+        artifacts.clone()
     ));
     run_check!(grant_sees_a_yank_that_blocks_downloads(
         releases,
@@ -340,6 +345,42 @@ pub async fn update_draft_writes_only_named_fields_of_drafts(releases: Arc<dyn R
         &update(change(), new_release(&fresh_product(), "1.0.0", T0).id).await,
         &None,
         "an unknown release is None",
+    );
+}
+
+/// An artifact's os, arch and file type are stored and read back; unknown ones stay
+/// unknown.
+pub async fn artifact_target_round_trips(
+    releases: Arc<dyn ReleaseRepository>,
+    artifacts: Arc<dyn ArtifactRepository>,
+) {
+    let release = new_release(&fresh_product(), "7.0.0", T0);
+    store_release(&releases, &release).await;
+    let label = |field, v| TargetLabel::parse(field, v).expect("a valid label");
+    let full = Artifact {
+        target: ArtifactTarget {
+            os: Some(label("os", "linux")),
+            arch: Some(label("arch", "aarch64")),
+            filetype: Some(label("filetype", "tar.gz")),
+        },
+        ..new_artifact(&release, "linux-arm64", T0 + 1)
+    };
+    let partial = Artifact {
+        target: ArtifactTarget {
+            filetype: Some(label("filetype", "dmg")),
+            ..ArtifactTarget::default()
+        },
+        ..new_artifact(&release, "any", T0 + 2)
+    };
+    store_artifact(&artifacts, &full).await;
+    store_artifact(&artifacts, &partial).await;
+    same(
+        &ok(
+            artifacts.list_for_releases(&[release.id]).await,
+            "ArtifactRepository::list_for_releases",
+        ),
+        &vec![full, partial],
+        "os, arch and filetype round-trip",
     );
 }
 

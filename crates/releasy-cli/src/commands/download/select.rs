@@ -201,6 +201,7 @@ mod tests {
             platform: platform.to_owned(),
             created_at: 0,
             verification: None,
+            ..ArtifactSummary::default()
         }
     }
 

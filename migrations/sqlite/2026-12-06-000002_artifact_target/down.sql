@@ -1,0 +1,3 @@
+ALTER TABLE artifacts DROP COLUMN filetype;
+ALTER TABLE artifacts DROP COLUMN arch;
+ALTER TABLE artifacts DROP COLUMN os;
