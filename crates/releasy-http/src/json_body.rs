@@ -25,8 +25,9 @@ pub const PAYLOAD_LIMIT_BYTES: usize = RELEASE_JSON_LIMIT_BYTES;
 #[derive(Debug)]
 pub struct Json<T, const LIMIT: usize = JSON_LIMIT_BYTES>(pub T);
 
-/// A release body, allowed up to [`RELEASE_JSON_LIMIT_BYTES`].
-pub type ReleaseJson<T> = Json<T, RELEASE_JSON_LIMIT_BYTES>;
+/// A release's request body, allowed up to [`RELEASE_JSON_LIMIT_BYTES`] (the
+/// `release_json` module renders releases; this reads them).
+pub type ReleaseBody<T> = Json<T, RELEASE_JSON_LIMIT_BYTES>;
 
 impl<T, const LIMIT: usize> Json<T, LIMIT> {
     /// The body.

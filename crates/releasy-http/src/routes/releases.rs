@@ -19,7 +19,7 @@ use crate::dto::{
 use crate::error::ApiError;
 use crate::etag::conditional_json;
 use crate::idempotency::idempotent;
-use crate::json_body::{Json, ReleaseJson};
+use crate::json_body::{Json, ReleaseBody};
 use crate::state::AppState;
 
 /// Create a draft release. Supports `Idempotency-Key`.
@@ -39,7 +39,7 @@ pub async fn create_release(
     auth: Authorized<CreateRelease>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: ReleaseJson<CreateReleaseRequest>,
+    body: ReleaseBody<CreateReleaseRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new = NewRelease {
         product: Product::parse(&body.product)?,
@@ -186,7 +186,7 @@ pub async fn update_release(
     _auth: Authorized<UpdateRelease>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: ReleaseJson<UpdateReleaseRequest>,
+    body: ReleaseBody<UpdateReleaseRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id::<ReleaseId>("release_id", &path)?;
     let body = body.into_inner();
