@@ -86,18 +86,17 @@ pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError>
         } => {
             let client = ctx.client(Role::Operator)?;
             let id = release_id(&client, &release).await?;
-            let given = release_body("", "", &details).await?;
             let body = UpdateRelease {
-                channel: given.channel,
+                channel: details.channel.clone(),
                 notes: if clear_notes {
                     Some(None)
                 } else {
-                    given.notes.map(Some)
+                    read_notes(&details).await?.map(Some)
                 },
                 metadata: if clear_metadata {
                     Some(None)
                 } else {
-                    given.metadata.map(Some)
+                    details.metadata.clone().map(Some)
                 },
             };
             let updated: Release = client.patch(&format!("/v1/releases/{id}"), &body).await?;
@@ -160,21 +159,27 @@ pub async fn release_body(
     version: &str,
     details: &ReleaseDetails,
 ) -> Result<CreateRelease, CliError> {
-    let notes = match &details.notes_file {
-        Some(path) => Some(
-            tokio::fs::read_to_string(path)
-                .await
-                .map_err(|e| CliError::io(path, e))?,
-        ),
-        None => None,
-    };
     Ok(CreateRelease {
         product: product.to_owned(),
         version: version.to_owned(),
         channel: details.channel.clone(),
-        notes,
+        notes: read_notes(details).await?,
         metadata: details.metadata.clone(),
     })
+}
+
+/// The notes file's text, when one was named.
+///
+/// # Errors
+/// [`CliError::Io`] when it cannot be read.
+async fn read_notes(details: &ReleaseDetails) -> Result<Option<String>, CliError> {
+    match &details.notes_file {
+        Some(path) => tokio::fs::read_to_string(path)
+            .await
+            .map(Some)
+            .map_err(|e| CliError::io(path, e)),
+        None => Ok(None),
+    }
 }
 
 /// One row per release.

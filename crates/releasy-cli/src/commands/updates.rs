@@ -1,10 +1,11 @@
 //! `releasy latest` and `releasy upgrade`: what an updater asks the server.
 
+use super::download::latest_release;
 use super::release::artifacts_table;
 use super::{Context, push_opt};
 use crate::api::Role;
 use crate::cli::{LatestArgs, UpgradeArgs};
-use crate::dto::{Release, Upgrade};
+use crate::dto::Upgrade;
 use crate::error::CliError;
 
 /// Runs `latest`.
@@ -13,19 +14,15 @@ use crate::error::CliError;
 /// [`CliError::NotFound`] when no release is visible; API errors.
 pub async fn latest(ctx: &Context, args: LatestArgs) -> Result<(), CliError> {
     let client = ctx.client(Role::Any)?;
-    let product = args.product.trim().to_owned();
-    let mut query = vec![("product", product.clone()), ("channel", args.channel)];
-    push_opt(&mut query, "platform", args.platform);
-    let release: Release =
-        client
-            .get("/v1/releases/latest", &query)
-            .await
-            .map_err(|err| match err.status() {
-                Some(404) => CliError::NotFound(format!(
-                    "no release of {product} is available to these credentials on that channel"
-                )),
-                _ => err.into(),
-            })?;
+    let product = args.product.trim();
+    let release = latest_release(&client, product, &args.channel, args.platform.as_deref())
+        .await
+        .map_err(|err| match err.status() {
+            Some(404) => CliError::NotFound(format!(
+                "no release of {product} is available to these credentials on that channel"
+            )),
+            _ => err.into(),
+        })?;
     ctx.output
         .emit(&release, || artifacts_table(std::slice::from_ref(&release)));
     Ok(())

@@ -238,7 +238,7 @@ impl DownloadService {
         {
             return Err(IssueTokenError::EntitlementRequired);
         }
-        if release.yank.as_ref().is_some_and(|y| y.blocks_downloads) {
+        if release.downloads_blocked() {
             return Err(IssueTokenError::Yanked);
         }
         if !artifact.verification.allows_download() {

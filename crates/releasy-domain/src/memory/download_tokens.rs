@@ -65,7 +65,7 @@ impl DownloadTokenRepository for InMemoryReleases {
                         artifact.object_key.clone(),
                         release.product.clone(),
                         release.status,
-                        release.yank.as_ref().is_some_and(|y| y.blocks_downloads),
+                        release.downloads_blocked(),
                         artifact.verification,
                         artifact.object_etag.clone(),
                         artifact.object_version.clone(),

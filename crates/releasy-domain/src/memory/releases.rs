@@ -115,7 +115,7 @@ impl ReleaseRepository for InMemoryReleases {
         match filter.order {
             ReleaseOrder::Newest => rows.sort_by_key(newest),
             ReleaseOrder::Version => {
-                rows.sort_by_key(|r| (std::cmp::Reverse(r.version.order_key()), newest(r)));
+                rows.sort_by_cached_key(|r| (std::cmp::Reverse(r.version.order_key()), newest(r)));
             }
         }
         Ok(rows

@@ -31,7 +31,7 @@ impl ReleaseService {
     ) -> Result<Release, UpdateReleaseError> {
         match self.releases.update_draft(id, changes).await? {
             Some(release) => Ok(release),
-            None if self.releases.get(id).await?.is_some() => Err(UpdateReleaseError::NotDraft),
+            None if self.exists(id).await? => Err(UpdateReleaseError::NotDraft),
             None => Err(UpdateReleaseError::NotFound),
         }
     }

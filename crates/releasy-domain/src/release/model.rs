@@ -69,6 +69,11 @@ impl Release {
     pub fn is_yanked(&self) -> bool {
         self.yank.is_some()
     }
+
+    /// Whether it is yanked with its downloads refused.
+    pub fn downloads_blocked(&self) -> bool {
+        self.yank.as_ref().is_some_and(|y| y.blocks_downloads)
+    }
 }
 
 /// The order of a listing.

@@ -236,26 +236,23 @@ impl ReleaseService {
         page: PageRequest,
     ) -> Result<Vec<ReleaseListing>, ListReleasesError> {
         let is_customer = matches!(viewer, ReleaseViewer::Customer(_));
-        let mut filter = ReleaseFilter {
+        if is_customer && query.status.is_some_and(|s| s != ReleaseStatus::Published) {
+            return Err(ListReleasesError::StatusNotVisible);
+        }
+        let filter = ReleaseFilter {
             product: query.product.as_ref().map(|p| p.as_str().to_owned()),
             version: query.version.as_ref().map(|v| v.as_str().to_owned()),
-            status: query.status,
+            status: if is_customer {
+                Some(ReleaseStatus::Published)
+            } else {
+                query.status
+            },
+            products_in: self.visible_products(viewer).await?,
             channels_in: query.channel.map(|c| c.admitted().collect()),
             exclude_yanked: !query.include_yanked.unwrap_or(!is_customer),
             order: query.order,
             ..ReleaseFilter::default()
         };
-        if let ReleaseViewer::Customer(customer) = viewer {
-            if query.status.is_some_and(|s| s != ReleaseStatus::Published) {
-                return Err(ListReleasesError::StatusNotVisible);
-            }
-            filter.status = Some(ReleaseStatus::Published);
-            filter.products_in = Some(
-                self.entitlements
-                    .active_products(customer, self.clock.now())
-                    .await?,
-            );
-        }
         let releases = self.releases.list(&filter, page).await?;
         if !query.include_artifacts {
             return Ok(releases
@@ -267,6 +264,28 @@ impl ReleaseService {
                 .collect());
         }
         Ok(self.with_artifacts(releases).await?)
+    }
+
+    /// The products `viewer` may see releases of: `None` (any) for operators, the
+    /// products a customer is entitled to now.
+    pub(super) async fn visible_products(
+        &self,
+        viewer: ReleaseViewer,
+    ) -> Result<Option<Vec<String>>, RepoError> {
+        match viewer {
+            ReleaseViewer::Operator => Ok(None),
+            ReleaseViewer::Customer(customer) => self
+                .entitlements
+                .active_products(customer, self.clock.now())
+                .await
+                .map(Some),
+        }
+    }
+
+    /// Whether a release with `id` exists: what tells "gone" from "in another state"
+    /// when a compare-and-set matched nothing.
+    pub(super) async fn exists(&self, id: ReleaseId) -> Result<bool, RepoError> {
+        Ok(self.releases.get(id).await?.is_some())
     }
 
     /// The releases, each with its artifacts (one query for all of them).
@@ -334,7 +353,7 @@ impl ReleaseService {
         {
             Some(updated) => Ok(updated),
             // Lost the race: to another status change, or to a delete.
-            None if self.releases.get(id).await?.is_some() => Err(TransitionError::StatusChanged),
+            None if self.exists(id).await? => Err(TransitionError::StatusChanged),
             None => Err(TransitionError::NotFound),
         }
     }

@@ -100,8 +100,9 @@ impl ReleaseService {
         viewer: ReleaseViewer,
         query: &NewestQuery,
     ) -> Result<Option<ReleaseListing>, ListReleasesError> {
-        let mut filter = ReleaseFilter {
+        let filter = ReleaseFilter {
             product: Some(query.product.as_str().to_owned()),
+            products_in: self.visible_products(viewer).await?,
             status: Some(ReleaseStatus::Published),
             channels_in: Some(query.channel.admitted().collect()),
             exclude_yanked: true,
@@ -109,13 +110,6 @@ impl ReleaseService {
             order: ReleaseOrder::Version,
             ..ReleaseFilter::default()
         };
-        if let ReleaseViewer::Customer(customer) = viewer {
-            filter.products_in = Some(
-                self.entitlements
-                    .active_products(customer, self.clock.now())
-                    .await?,
-            );
-        }
         let limit = PageLimit::clamped(CANDIDATES_PER_READ);
         let mut skipped = 0_u64;
         loop {

@@ -42,7 +42,8 @@ impl ReleaseService {
         };
         match self.releases.set_yank(id, Some(&yank)).await? {
             Some(release) => Ok(release),
-            None => Err(self.refusal(id, YankError::AlreadyYanked).await),
+            None if self.exists(id).await? => Err(YankError::AlreadyYanked),
+            None => Err(YankError::NotFound),
         }
     }
 
@@ -53,16 +54,8 @@ impl ReleaseService {
     pub async fn unyank(&self, id: ReleaseId) -> Result<Release, YankError> {
         match self.releases.set_yank(id, None).await? {
             Some(release) => Ok(release),
-            None => Err(self.refusal(id, YankError::NotYanked).await),
-        }
-    }
-
-    /// Why a compare-and-set matched nothing: the release is gone, or in the state.
-    async fn refusal(&self, id: ReleaseId, in_state: YankError) -> YankError {
-        match self.releases.get(id).await {
-            Ok(Some(_)) => in_state,
-            Ok(None) => YankError::NotFound,
-            Err(err) => YankError::Repo(err),
+            None if self.exists(id).await? => Err(YankError::NotYanked),
+            None => Err(YankError::NotFound),
         }
     }
 }

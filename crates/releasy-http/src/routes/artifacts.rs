@@ -12,7 +12,7 @@ use crate::auth::Authorized;
 use crate::auth::permissions::{PresignArtifact, RegisterArtifact as RegisterArtifactAction};
 use crate::dto::{
     ArtifactResponse, CompletedPartDto, ErrorBody, PresignArtifactRequest, PresignArtifactResponse,
-    RegisterArtifactRequest, UploadStateResponse, parse_id,
+    RegisterArtifactRequest, UploadStateResponse, non_empty, parse_id,
 };
 use crate::error::ApiError;
 use crate::idempotency::idempotent;
@@ -106,9 +106,9 @@ pub async fn register_artifact(
         size: ArtifactSize::parse(body.size)?,
         platform: Platform::parse(&body.platform)?,
         target: ArtifactTarget {
-            os: label("os", body.os.as_deref())?,
-            arch: label("arch", body.arch.as_deref())?,
-            filetype: label("filetype", body.filetype.as_deref())?,
+            os: label("os", body.os.as_ref())?,
+            arch: label("arch", body.arch.as_ref())?,
+            filetype: label("filetype", body.filetype.as_ref())?,
         },
         parts: body.parts.as_deref().map(completed_parts).transpose()?,
     };
@@ -125,9 +125,11 @@ pub async fn register_artifact(
 
 /// The parts named in a registration, checked one by one.
 /// An optional `os`, `arch` or `filetype`; an empty one counts as not given.
-fn label(field: &'static str, value: Option<&str>) -> Result<Option<TargetLabel>, ValidationError> {
-    value
-        .filter(|v| !v.trim().is_empty())
+fn label(
+    field: &'static str,
+    value: Option<&String>,
+) -> Result<Option<TargetLabel>, ValidationError> {
+    non_empty(value)
         .map(|v| TargetLabel::parse(field, v))
         .transpose()
 }

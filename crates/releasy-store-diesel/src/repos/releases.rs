@@ -220,12 +220,21 @@ impl Store {
     /// many it filled in.
     pub(crate) async fn fill_in_version_order(&self) -> Result<usize, RepoError> {
         let mut conn = self.conn().await?;
+        // Read outside a transaction: at nearly every start there is nothing to fill in,
+        // and the write lock (SQLite) is then not taken at all.
+        let missing: Vec<(String, String)> = dsl::releases
+            .filter(dsl::version_order.eq(""))
+            .select((dsl::id, dsl::version))
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        if missing.is_empty() {
+            return Ok(0);
+        }
+        // One transaction for all the updates (one commit, not one per row); each
+        // still applies only to a row without a key, so instances starting together
+        // fill each row once.
         write_transaction(&mut conn, async |conn| {
-            let missing: Vec<(String, String)> = dsl::releases
-                .filter(dsl::version_order.eq(""))
-                .select((dsl::id, dsl::version))
-                .load(conn)
-                .await?;
             for (id, version) in &missing {
                 // A version the domain refuses cannot be read back either; ordering it
                 // as not semver keeps it out of the way.

@@ -9,6 +9,8 @@
 mod local;
 mod select;
 
+pub use select::latest_release;
+
 use std::path::Path;
 
 use serde::Serialize;

@@ -26,14 +26,7 @@ pub async fn choose_release(
     platform: Option<&str>,
 ) -> Result<Release, CliError> {
     if version.is_none() {
-        let mut query = vec![
-            ("product", product.to_owned()),
-            ("channel", channel.to_owned()),
-        ];
-        if let Some(platform) = platform {
-            query.push(("platform", platform.to_owned()));
-        }
-        match client.get::<Release>("/v1/releases/latest", &query).await {
+        match latest_release(client, product, channel, platform).await {
             Ok(release) => return Ok(release),
             Err(ApiError::Status {
                 status: 404,
@@ -79,6 +72,27 @@ pub async fn choose_release(
             None => format!("no published release of {product} is visible to this key"),
         })
     })
+}
+
+/// `GET /v1/releases/latest`: the newest release the credentials may have on
+/// `channel`, with a file for `platform` when given.
+///
+/// # Errors
+/// [`ApiError`]; a 404 `release not found` when there is none.
+pub async fn latest_release(
+    client: &ApiClient,
+    product: &str,
+    channel: &str,
+    platform: Option<&str>,
+) -> Result<Release, ApiError> {
+    let mut query = vec![
+        ("product", product.to_owned()),
+        ("channel", channel.to_owned()),
+    ];
+    if let Some(platform) = platform {
+        query.push(("platform", platform.to_owned()));
+    }
+    client.get("/v1/releases/latest", &query).await
 }
 
 /// Whether `a` is a higher version than `b` (publication time breaks ties).
