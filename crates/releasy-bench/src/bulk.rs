@@ -27,7 +27,7 @@ use releasy_domain::artifact::{
 use releasy_domain::audit::{AuditEvent, AuthReason};
 use releasy_domain::customer::{Customer, CustomerName, Plan};
 use releasy_domain::download::DownloadToken;
-use releasy_domain::entitlement::{Entitlement, EntitlementWindow, Metadata};
+use releasy_domain::entitlement::{Entitlement, EntitlementScope, EntitlementWindow, Metadata};
 use releasy_domain::release::{Product, Release, ReleaseStatus, Version};
 use releasy_domain::{
     ApiKeyId, ArtifactId, AuditEventId, CustomerId, DownloadTokenId, EntitlementId, ReleaseId,
@@ -489,6 +489,7 @@ impl Generator {
                 Timestamp::from_unix_seconds(created_at),
                 ends_at.map(Timestamp::from_unix_seconds),
             )?,
+            scope: EntitlementScope::default(),
             metadata: i
                 .is_multiple_of(10)
                 .then(|| Metadata::parse(serde_json::json!({"seats": 5 + i % 50})))

@@ -16,7 +16,7 @@ use releasy_domain::api_key::{KeyType, NewApiKeyRequest, ScopeSet};
 use releasy_domain::artifact::{ArtifactSize, Checksum, Filename, Platform, RegisterArtifact};
 use releasy_domain::customer::{Customer, CustomerName};
 use releasy_domain::download::{IssueTokenError, TokenTtl};
-use releasy_domain::entitlement::{EntitlementWindow, NewEntitlement};
+use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
 use releasy_domain::release::{Product, Version};
 use releasy_domain::{ArtifactId, Ports, Services, Timestamp};
@@ -148,6 +148,7 @@ async fn main() -> Result<()> {
             NewEntitlement {
                 product: Product::parse("agent")?,
                 window: EntitlementWindow::new(now, None)?,
+                scope: EntitlementScope::default(),
                 metadata: None,
             },
         )

@@ -98,7 +98,7 @@ impl Services {
                 clock.clone(),
             ),
             artifacts: ArtifactService::new(
-                repos.releases,
+                repos.releases.clone(),
                 repos.artifacts.clone(),
                 objects.clone(),
                 clock.clone(),
@@ -111,6 +111,7 @@ impl Services {
             entitlements: EntitlementService::new(
                 repos.entitlements.clone(),
                 repos.customers,
+                repos.releases,
                 clock.clone(),
             ),
             downloads: DownloadService::new(DownloadPorts {

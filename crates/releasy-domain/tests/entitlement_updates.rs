@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use common::{Harness, T0};
 use releasy_domain::entitlement::{
-    Entitlement, EntitlementChanges, EntitlementError, EntitlementService, EntitlementWindow,
-    Metadata, NewEntitlement,
+    CustomerAccess, Entitlement, EntitlementChanges, EntitlementError, EntitlementScope,
+    EntitlementService, EntitlementWindow, Metadata, NewEntitlement,
 };
 use releasy_domain::memory::InMemoryEntitlements;
 use releasy_domain::pagination::PageRequest;
@@ -102,12 +102,8 @@ impl EntitlementRepository for Raced {
         self.inner.delete(customer, id).await
     }
 
-    async fn active_products(
-        &self,
-        customer: CustomerId,
-        now: Timestamp,
-    ) -> Result<Vec<String>, RepoError> {
-        self.inner.active_products(customer, now).await
+    async fn customer_access(&self, customer: CustomerId) -> Result<CustomerAccess, RepoError> {
+        self.inner.customer_access(customer).await
     }
 }
 
@@ -126,6 +122,7 @@ async fn world(meanwhile: Meanwhile) -> World {
     let service = EntitlementService::new(
         repo.clone(),
         h.ports.repositories.customers.clone(),
+        h.ports.repositories.releases.clone(),
         h.clock,
     );
     let entitlement = service
@@ -134,6 +131,7 @@ async fn world(meanwhile: Meanwhile) -> World {
             NewEntitlement {
                 product: Product::parse("agent").unwrap(),
                 window: EntitlementWindow::new(T0, None).unwrap(),
+                scope: EntitlementScope::default(),
                 metadata: None,
             },
         )

@@ -18,7 +18,7 @@ use releasy_domain::artifact::{
     RegisterArtifactError,
 };
 use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal, TokenTtl};
-use releasy_domain::entitlement::{EntitlementWindow, NewEntitlement};
+use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::release::{
@@ -112,6 +112,7 @@ impl World {
                         ends.map(Timestamp::from_unix_seconds),
                     )
                     .unwrap(),
+                    scope: EntitlementScope::default(),
                     metadata: None,
                 },
             )

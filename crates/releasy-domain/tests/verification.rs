@@ -21,7 +21,7 @@ use releasy_domain::artifact::{
     verification_lease_seconds,
 };
 use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal, TokenTtl};
-use releasy_domain::entitlement::{EntitlementWindow, NewEntitlement};
+use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
 use releasy_domain::release::{Product, Release, Version};
 use releasy_domain::{ArtifactId, Limits, Ports, Services, Timestamp};
@@ -121,6 +121,7 @@ impl World {
                 NewEntitlement {
                     product: self.release.product.clone(),
                     window: EntitlementWindow::new(Timestamp::from_unix_seconds(0), None).unwrap(),
+                    scope: EntitlementScope::default(),
                     metadata: None,
                 },
             )

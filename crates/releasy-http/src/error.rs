@@ -9,7 +9,7 @@ use releasy_domain::artifact::{PresignError, RegisterArtifactError, UploadError}
 use releasy_domain::audit::AuthReason;
 use releasy_domain::customer::CustomerError;
 use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal};
-use releasy_domain::entitlement::EntitlementError;
+use releasy_domain::entitlement::{EntitlementError, ExplainError};
 use releasy_domain::idempotency::IdempotencyError;
 use releasy_domain::ports::StoreError;
 use releasy_domain::ports::{HashError, RepoError};
@@ -326,6 +326,16 @@ impl From<EntitlementError> for ApiError {
                 Self::conflict("entitlement changed concurrently; try again")
             }
             EntitlementError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<ExplainError> for ApiError {
+    fn from(err: ExplainError) -> Self {
+        match err {
+            ExplainError::CustomerNotFound => Self::not_found("customer not found"),
+            ExplainError::ReleaseNotFound => Self::not_found("release not found"),
+            ExplainError::Repo(repo) => repo.into(),
         }
     }
 }

@@ -69,6 +69,7 @@ pub fn app(
         .service(routes::entitlements::create_entitlement)
         .service(routes::entitlements::update_entitlement)
         .service(routes::entitlements::delete_entitlement)
+        .service(routes::entitlements::explain_access)
         .service(routes::releases::create_release)
         .service(routes::releases::list_releases)
         .service(routes::updates::latest_release)

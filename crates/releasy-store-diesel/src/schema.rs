@@ -88,6 +88,9 @@ diesel::table! {
         metadata -> Nullable<Text>,
         created_at -> BigInt,
         revision -> BigInt,
+        channels -> Nullable<Text>,
+        versions -> Nullable<Text>,
+        perpetual_fallback -> Integer,
     }
 }
 

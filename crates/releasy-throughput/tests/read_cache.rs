@@ -21,7 +21,7 @@ use releasy_domain::audit::AuthReason;
 use releasy_domain::customer::{
     Customer, CustomerChanges, CustomerFilter, CustomerName, CustomerUpdate,
 };
-use releasy_domain::entitlement::{EntitlementWindow, NewEntitlement};
+use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
 use releasy_domain::memory::{FixedClock, InMemoryCustomers};
 use releasy_domain::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
 use releasy_domain::ports::{CustomerRepository, RepoError};
@@ -226,6 +226,7 @@ async fn an_entitlement_stops_counting_when_it_ends_without_any_write() {
             NewEntitlement {
                 product: Product::parse("agent").unwrap(),
                 window: EntitlementWindow::new(T0, Some(T0.plus_seconds(100))).unwrap(),
+                scope: EntitlementScope::default(),
                 metadata: None,
             },
         )

@@ -87,6 +87,9 @@ macro_rules! with_each_action {
             YankRelease,
             /// `POST /v1/releases/{id}/unyank`
             UnyankRelease,
+            /// `GET /v1/admin/customers/{id}/access` (why a customer may or may not
+            /// have a release)
+            ExplainAccess,
         }
     };
 }
@@ -122,6 +125,7 @@ pub const fn role_allows(role: OperatorRole, action: Action) -> bool {
                 | ListEntitlements
                 | ListReleases
                 | ReadAuditEvents
+                | ExplainAccess
         ),
         ReleasePublisher => matches!(
             action,
@@ -206,7 +210,7 @@ mod tests {
     use Action::*;
 
     /// The contract's matrix, row by row: (action, admin, support, publisher).
-    const MATRIX: [(Action, bool, bool, bool); 21] = [
+    const MATRIX: [(Action, bool, bool, bool); 22] = [
         (CreateCustomer, true, false, false),
         (UpdateCustomer, true, false, false),
         (CreateKey, true, false, false),
@@ -229,6 +233,7 @@ mod tests {
         (UpdateRelease, true, false, true),
         (YankRelease, true, false, true),
         (UnyankRelease, true, false, false),
+        (ExplainAccess, true, true, false),
     ];
 
     #[test]

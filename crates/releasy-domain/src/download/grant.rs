@@ -3,7 +3,8 @@
 use crate::Timestamp;
 use crate::artifact::{ObjectKey, Verification};
 use crate::download::DownloadToken;
-use crate::release::{Product, ReleaseStatus};
+use crate::entitlement::ReleaseFacts;
+use crate::release::{Channel, Product, ReleaseStatus, Version};
 
 /// A stored token with everything resolving it depends on, read in one query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +15,12 @@ pub struct DownloadGrant {
     pub object_key: ObjectKey,
     /// The product of the artifact's release.
     pub product: Product,
+    /// The release's version.
+    pub release_version: Version,
+    /// The release's channel.
+    pub release_channel: Channel,
+    /// When the release was published (`None` while it is a draft).
+    pub release_published_at: Option<Timestamp>,
     /// The release's status now.
     pub release_status: ReleaseStatus,
     /// Whether the release is yanked with its downloads blocked.
@@ -39,7 +46,7 @@ pub enum ResolveRefusal {
     /// The token's lifetime is over.
     #[error("download token expired")]
     Expired,
-    /// The release was unpublished or the customer's entitlement is no longer active.
+    /// The release was unpublished, or the customer's entitlements no longer allow it.
     #[error("release not available")]
     NotAvailable,
     /// The release was yanked with `block_downloads`.
@@ -51,8 +58,17 @@ pub enum ResolveRefusal {
 }
 
 impl DownloadGrant {
+    /// The release, as the entitlement rule reads it.
+    pub fn release_facts(&self) -> ReleaseFacts<'_> {
+        ReleaseFacts {
+            version: &self.release_version,
+            channel: self.release_channel,
+            published_at: self.release_published_at,
+        }
+    }
+
     /// Checks, in order: customer not suspended, token not expired, release published,
-    /// entitlement active (`entitled`, evaluated at `now` by the caller), release not
+    /// entitlements allow it (`entitled`, evaluated at `now` by the caller), release not
     /// yanked with its downloads blocked, artifact downloadable ([`Verification::allows_download`]).
     ///
     /// # Errors
@@ -114,6 +130,9 @@ mod tests {
             },
             object_key: ObjectKey::from_stored("releases/a/1/l/x/f".into()),
             product: Product::parse("a").unwrap(),
+            release_version: Version::parse("1.0.0").unwrap(),
+            release_channel: Channel::Stable,
+            release_published_at: Some(NOW),
             release_status: ReleaseStatus::Published,
             release_downloads_blocked: false,
             customer_suspended_at: None,

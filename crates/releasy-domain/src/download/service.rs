@@ -8,6 +8,7 @@ use crate::artifact::Verification;
 use crate::audit::AuditEvent;
 use crate::download::DownloadGrant;
 use crate::download::{DownloadToken, DownloadTokenSecret, ResolveRefusal, TokenTtl};
+use crate::entitlement::ReleaseFacts;
 use crate::ports::{
     ArtifactRepository, AuditRepository, Clock, DownloadTokenRepository, EntitlementRepository,
     KeyHasher, ObjectStore, PresignedUrl, RepoError, SecretGenerator, StoreError,
@@ -36,7 +37,8 @@ pub enum IssueTokenError {
     /// The artifact's release is a draft.
     #[error("release not published")]
     ReleaseNotPublished,
-    /// The customer has no active entitlement for the product.
+    /// No entitlement of the customer allows the release (product, window, channels,
+    /// versions, perpetual fallback).
     #[error("entitlement required")]
     EntitlementRequired,
     /// The artifact's bytes are still being checked, or did not match.
@@ -79,7 +81,7 @@ pub enum ResolveError {
 /// };
 /// use releasy_domain::customer::CustomerName;
 /// use releasy_domain::download::{IssueTokenError, TokenTtl};
-/// use releasy_domain::entitlement::{EntitlementWindow, NewEntitlement};
+/// use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
 /// use releasy_domain::memory::{FixedClock, InMemoryObjects};
 /// use releasy_domain::release::{Product, Version};
 /// use releasy_domain::{Ports, Services, Timestamp};
@@ -135,7 +137,8 @@ pub enum ResolveError {
 /// let refused = releasy.downloads.issue(&key, upload.artifact_id, None, ttl).await;
 /// assert!(matches!(refused, Err(IssueTokenError::EntitlementRequired)));
 /// let window = EntitlementWindow::new(now, None).unwrap();
-/// let entitlement = NewEntitlement { product: agent, window, metadata: None };
+/// let scope = EntitlementScope::default();
+/// let entitlement = NewEntitlement { product: agent, window, scope, metadata: None };
 /// releasy.entitlements.create(acme.id, entitlement).await.unwrap();
 /// let token = releasy.downloads.issue(&key, upload.artifact_id, None, ttl).await.unwrap();
 /// let link = releasy.downloads.resolve(token.secret.expose()).await.unwrap();
@@ -197,7 +200,7 @@ impl DownloadService {
     }
 
     /// Issues a token for `artifact_id` to the key's customer, checked in the contract's
-    /// order: the artifact exists, its release is published, the customer is entitled;
+    /// order: the artifact exists, its release is published, its customer's entitlements allow it;
     /// then the artifact's bytes must be downloadable
     /// ([`crate::artifact::Verification::allows_download`]).
     ///
@@ -232,10 +235,8 @@ impl DownloadService {
             return Err(IssueTokenError::ReleaseNotPublished);
         }
         let now = self.clock.now();
-        if !self
-            .is_entitled(key.customer_id, release.product.as_str(), now)
-            .await?
-        {
+        let access = self.entitlements.customer_access(key.customer_id).await?;
+        if !access.allows(release.product.as_str(), ReleaseFacts::from(&release), now) {
             return Err(IssueTokenError::EntitlementRequired);
         }
         if release.downloads_blocked() {
@@ -268,7 +269,7 @@ impl DownloadService {
 
     /// Resolves a token to a presigned GET, re-checking every rule at this instant: the
     /// customer is not suspended, the token has not expired, the release is still
-    /// published and the entitlement still active. The link expires with the token, or
+    /// published and the entitlements still allow it. The link expires with the token, or
     /// sooner (see [`crate::download::DownloadGrant::link_lifetime_seconds`]); a
     /// client that needs longer asks the still-valid token again.
     ///
@@ -283,8 +284,10 @@ impl DownloadService {
             .ok_or(ResolveRefusal::NotFound)?;
         let now = self.clock.now();
         let entitled = self
-            .is_entitled(grant.token.customer_id, grant.product.as_str(), now)
-            .await?;
+            .entitlements
+            .customer_access(grant.token.customer_id)
+            .await?
+            .allows(grant.product.as_str(), grant.release_facts(), now);
         grant.check(now, entitled)?;
         if grant.needs_unchanged_check() {
             self.check_unchanged(&grant, now).await?;
@@ -334,19 +337,5 @@ impl DownloadService {
             ))
             .await?;
         Err(ResolveRefusal::NotVerified.into())
-    }
-
-    async fn is_entitled(
-        &self,
-        customer: crate::CustomerId,
-        product: &str,
-        now: Timestamp,
-    ) -> Result<bool, RepoError> {
-        Ok(self
-            .entitlements
-            .active_products(customer, now)
-            .await?
-            .iter()
-            .any(|p| p == product))
     }
 }

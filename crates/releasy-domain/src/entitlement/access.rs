@@ -3,27 +3,15 @@
 //! and may keep granting, after they end, the releases published while they ran
 //! (perpetual fallback, the common licence model).
 //!
-//! Not wired to the endpoints yet (#14 item 9): listings, `latest`, `upgrade` and
-//! download tokens still apply the product-and-window rule.
+//! Customer listings, `latest`, `upgrade`, token issue and resolve apply it through
+//! [`crate::entitlement::CustomerAccess`]; the operators' explain endpoint shows its
+//! reasons.
 
 use std::fmt;
 
-use crate::entitlement::EntitlementWindow;
-use crate::release::{Channel, Version, VersionRequirement};
+use crate::entitlement::{EntitlementScope, EntitlementWindow};
+use crate::release::{Channel, Release, Version};
 use crate::{EntitlementId, Timestamp};
-
-/// What an entitlement grants within its product: channels (`None`: all), a version
-/// requirement (`None`: any version), and whether releases published before it ended
-/// stay available afterwards.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EntitlementScope {
-    /// The channels granted; `None` grants every channel.
-    pub channels: Option<Vec<Channel>>,
-    /// The versions granted; `None` grants every version.
-    pub versions: Option<VersionRequirement>,
-    /// Whether releases published before `ends_at` stay available after it.
-    pub perpetual_fallback: bool,
-}
 
 /// One of the customer's entitlements to the release's product, as the rule reads it.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +33,16 @@ pub struct ReleaseFacts<'a> {
     pub channel: Channel,
     /// When it was published (`None` for a draft).
     pub published_at: Option<Timestamp>,
+}
+
+impl<'a> From<&'a Release> for ReleaseFacts<'a> {
+    fn from(release: &'a Release) -> Self {
+        Self {
+            version: &release.version,
+            channel: release.channel,
+            published_at: release.published_at,
+        }
+    }
 }
 
 /// Why one entitlement allowed or refused the release.
@@ -93,6 +91,50 @@ pub enum AccessReason {
         /// Which entitlement.
         entitlement: EntitlementId,
     },
+    /// The customer is suspended: none of its keys work, whatever it is entitled to.
+    CustomerSuspended,
+    /// The release is a draft: no customer sees it.
+    ReleaseNotPublished,
+}
+
+impl AccessReason {
+    /// A stable, machine-readable name for the reason.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            AccessReason::NoEntitlement => "no_entitlement",
+            AccessReason::NotStarted { .. } => "not_started",
+            AccessReason::Ended { .. } => "ended",
+            AccessReason::FallbackCovers { .. } => "fallback_covers",
+            AccessReason::ChannelNotGranted { .. } => "channel_not_granted",
+            AccessReason::VersionNotGranted { .. } => "version_not_granted",
+            AccessReason::Allowed { .. } => "allowed",
+            AccessReason::CustomerSuspended => "customer_suspended",
+            AccessReason::ReleaseNotPublished => "release_not_published",
+        }
+    }
+
+    /// The entitlement the reason is about, if it is about one.
+    pub const fn entitlement(&self) -> Option<EntitlementId> {
+        match self {
+            AccessReason::NotStarted { entitlement, .. }
+            | AccessReason::Ended { entitlement, .. }
+            | AccessReason::FallbackCovers { entitlement, .. }
+            | AccessReason::ChannelNotGranted { entitlement, .. }
+            | AccessReason::VersionNotGranted { entitlement, .. }
+            | AccessReason::Allowed { entitlement } => Some(*entitlement),
+            AccessReason::NoEntitlement
+            | AccessReason::CustomerSuspended
+            | AccessReason::ReleaseNotPublished => None,
+        }
+    }
+
+    /// Whether this reason allows the release.
+    pub const fn allows(&self) -> bool {
+        matches!(
+            self,
+            AccessReason::Allowed { .. } | AccessReason::FallbackCovers { .. }
+        )
+    }
 }
 
 impl fmt::Display for AccessReason {
@@ -141,6 +183,8 @@ impl fmt::Display for AccessReason {
             AccessReason::Allowed { entitlement } => {
                 write!(f, "entitlement {entitlement} allows it")
             }
+            AccessReason::CustomerSuspended => f.write_str("the customer is suspended"),
+            AccessReason::ReleaseNotPublished => f.write_str("the release is not published"),
         }
     }
 }
@@ -193,17 +237,13 @@ pub fn decide(grants: &[Grant<'_>], release: ReleaseFacts<'_>, now: Timestamp) -
     }
     let reasons: Vec<AccessReason> = grants.iter().map(|g| judge(g, release, now)).collect();
     AccessDecision {
-        allowed: reasons.iter().any(|r| {
-            matches!(
-                r,
-                AccessReason::Allowed { .. } | AccessReason::FallbackCovers { .. }
-            )
-        }),
+        allowed: reasons.iter().any(AccessReason::allows),
         reasons,
     }
 }
 
-fn judge(grant: &Grant<'_>, release: ReleaseFacts<'_>, now: Timestamp) -> AccessReason {
+/// The rule for one entitlement: the first rule it fails, or why it allows.
+pub(super) fn judge(grant: &Grant<'_>, release: ReleaseFacts<'_>, now: Timestamp) -> AccessReason {
     let entitlement = grant.id;
     let (starts_at, ends_at) = (grant.window.starts_at(), grant.window.ends_at());
     if now < starts_at {
@@ -267,6 +307,8 @@ mod tests {
     fn window(start: i64, end: Option<i64>) -> EntitlementWindow {
         EntitlementWindow::new(at(start), end.map(at)).unwrap()
     }
+
+    use crate::release::VersionRequirement;
 
     fn scope(
         channels: Option<&[Channel]>,

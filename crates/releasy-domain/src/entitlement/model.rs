@@ -1,6 +1,7 @@
 //! The entitlement record, its validity window and the activity rule.
 
-use crate::release::Product;
+use crate::entitlement::EntitlementScope;
+use crate::release::{Channel, Product, VersionRequirement};
 use crate::{CustomerId, EntitlementId, Timestamp, ValidationError};
 
 /// Free-form JSON object attached to an entitlement.
@@ -75,6 +76,8 @@ pub struct Entitlement {
     pub product: Product,
     /// When it applies.
     pub window: EntitlementWindow,
+    /// What it grants within the product.
+    pub scope: EntitlementScope,
     /// Free-form details.
     pub metadata: Option<Metadata>,
     /// When it was granted (orders listings, newest first).
@@ -84,7 +87,8 @@ pub struct Entitlement {
     pub revision: u64,
 }
 
-/// A partial change; `Some(None)` clears `ends_at` or `metadata`.
+/// A partial change; `Some(None)` clears `ends_at`, `channels`, `versions` or
+/// `metadata`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EntitlementChanges {
     /// New product.
@@ -93,6 +97,12 @@ pub struct EntitlementChanges {
     pub starts_at: Option<Timestamp>,
     /// New end; `Some(None)` clears it.
     pub ends_at: Option<Option<Timestamp>>,
+    /// New channels; `Some(None)` grants every channel again.
+    pub channels: Option<Option<Vec<Channel>>>,
+    /// New version requirement; `Some(None)` grants every version again.
+    pub versions: Option<Option<VersionRequirement>>,
+    /// New perpetual fallback.
+    pub perpetual_fallback: Option<bool>,
     /// New metadata; `Some(None)` clears it.
     pub metadata: Option<Option<Metadata>>,
 }
@@ -113,11 +123,23 @@ impl Entitlement {
             changes.starts_at.unwrap_or(self.window.starts_at),
             changes.ends_at.unwrap_or(self.window.ends_at),
         )?;
+        let scope = EntitlementScope {
+            channels: changes
+                .channels
+                .unwrap_or_else(|| self.scope.channels.clone()),
+            versions: changes
+                .versions
+                .unwrap_or_else(|| self.scope.versions.clone()),
+            perpetual_fallback: changes
+                .perpetual_fallback
+                .unwrap_or(self.scope.perpetual_fallback),
+        };
         Ok(Self {
             id: self.id,
             customer_id: self.customer_id,
             product: changes.product.unwrap_or_else(|| self.product.clone()),
             window,
+            scope,
             metadata: changes.metadata.unwrap_or_else(|| self.metadata.clone()),
             created_at: self.created_at,
             revision: self.revision,
@@ -169,6 +191,10 @@ mod tests {
             customer_id: CustomerId::generate(),
             product: Product::parse("app").unwrap(),
             window: EntitlementWindow::new(at(0), Some(at(100))).unwrap(),
+            scope: EntitlementScope {
+                channels: Some(vec![Channel::Stable]),
+                ..EntitlementScope::default()
+            },
             metadata: Some(Metadata::parse(serde_json::json!({"seats": 5})).unwrap()),
             created_at: at(0),
             revision: 3,
@@ -177,11 +203,27 @@ mod tests {
             .with_changes(EntitlementChanges {
                 ends_at: Some(None),
                 metadata: Some(None),
+                channels: Some(None),
                 ..Default::default()
             })
             .unwrap();
         assert_eq!(cleared.window.ends_at(), None);
         assert_eq!(cleared.metadata, None);
+        assert_eq!(cleared.scope, EntitlementScope::default());
+        let narrowed = e
+            .with_changes(EntitlementChanges {
+                versions: Some(Some(VersionRequirement::parse("versions", "^2").unwrap())),
+                perpetual_fallback: Some(true),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            narrowed.scope.channels,
+            Some(vec![Channel::Stable]),
+            "fields not changed are kept"
+        );
+        assert_eq!(narrowed.scope.versions.unwrap().as_str(), "^2");
+        assert!(narrowed.scope.perpetual_fallback);
         assert_eq!(
             cleared.revision, 3,
             "storing the change advances the revision"

@@ -2,9 +2,13 @@
 
 use std::sync::Arc;
 
-use crate::entitlement::{Entitlement, EntitlementChanges, EntitlementWindow, Metadata};
+use crate::entitlement::{
+    Entitlement, EntitlementChanges, EntitlementScope, EntitlementWindow, Metadata,
+};
 use crate::pagination::PageRequest;
-use crate::ports::{Clock, CustomerRepository, EntitlementRepository, RepoError};
+use crate::ports::{
+    Clock, CustomerRepository, EntitlementRepository, ReleaseRepository, RepoError,
+};
 use crate::release::Product;
 use crate::{CustomerId, EntitlementId, ValidationError};
 
@@ -39,6 +43,8 @@ pub struct NewEntitlement {
     pub product: Product,
     /// When it applies.
     pub window: EntitlementWindow,
+    /// What it grants within the product ([`EntitlementScope::default`]: everything).
+    pub scope: EntitlementScope,
     /// Free-form details.
     pub metadata: Option<Metadata>,
 }
@@ -52,7 +58,7 @@ pub struct NewEntitlement {
 /// use releasy_domain::memory::FixedClock;
 /// use releasy_domain::{Ports, Services, Timestamp};
 /// use releasy_domain::customer::CustomerName;
-/// use releasy_domain::entitlement::{EntitlementWindow, NewEntitlement};
+/// use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
 /// use releasy_domain::pagination::PageRequest;
 /// use releasy_domain::release::Product;
 ///
@@ -68,6 +74,7 @@ pub struct NewEntitlement {
 ///         NewEntitlement {
 ///             product: Product::parse("agent").unwrap(),
 ///             window: EntitlementWindow::new(starts, Some(starts.plus_seconds(86_400))).unwrap(),
+///             scope: EntitlementScope::default(),
 ///             metadata: None,
 ///         },
 ///     )
@@ -79,21 +86,24 @@ pub struct NewEntitlement {
 /// ```
 #[derive(Debug, Clone)]
 pub struct EntitlementService {
-    entitlements: Arc<dyn EntitlementRepository>,
-    customers: Arc<dyn CustomerRepository>,
-    clock: Arc<dyn Clock>,
+    pub(super) entitlements: Arc<dyn EntitlementRepository>,
+    pub(super) customers: Arc<dyn CustomerRepository>,
+    pub(super) releases: Arc<dyn ReleaseRepository>,
+    pub(super) clock: Arc<dyn Clock>,
 }
 
 impl EntitlementService {
-    /// A service over the given ports.
+    /// A service over the given ports (releases are read to explain access).
     pub fn new(
         entitlements: Arc<dyn EntitlementRepository>,
         customers: Arc<dyn CustomerRepository>,
+        releases: Arc<dyn ReleaseRepository>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             entitlements,
             customers,
+            releases,
             clock,
         }
     }
@@ -134,6 +144,7 @@ impl EntitlementService {
             customer_id: customer,
             product: new.product,
             window: new.window,
+            scope: new.scope,
             metadata: new.metadata,
             created_at: self.clock.now(),
             revision: 0,

@@ -63,25 +63,14 @@ impl DownloadTokenRepository for InMemoryReleases {
                     Some((
                         token.clone(),
                         artifact.object_key.clone(),
-                        release.product.clone(),
-                        release.status,
-                        release.downloads_blocked(),
+                        release.clone(),
                         artifact.verification,
                         artifact.object_etag.clone(),
                         artifact.object_version.clone(),
                     ))
                 })
         };
-        let Some((
-            token,
-            object_key,
-            product,
-            release_status,
-            release_downloads_blocked,
-            verification,
-            object_etag,
-            object_version,
-        )) = joined
+        let Some((token, object_key, release, verification, object_etag, object_version)) = joined
         else {
             return Ok(None);
         };
@@ -92,9 +81,12 @@ impl DownloadTokenRepository for InMemoryReleases {
         Ok(Some(DownloadGrant {
             token,
             object_key,
-            product,
-            release_status,
-            release_downloads_blocked,
+            release_status: release.status,
+            release_downloads_blocked: release.downloads_blocked(),
+            release_channel: release.channel,
+            release_published_at: release.published_at,
+            release_version: release.version,
+            product: release.product,
             customer_suspended_at: customer.suspended_at,
             verification,
             object_etag,

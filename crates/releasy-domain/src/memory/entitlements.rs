@@ -1,15 +1,14 @@
 //! Entitlements in a vector.
 
-use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
 use super::lock;
-use crate::entitlement::Entitlement;
+use crate::entitlement::{CustomerAccess, Entitlement, ProductGrant};
 use crate::pagination::PageRequest;
 use crate::ports::{EntitlementRepository, RepoError};
-use crate::{CustomerId, EntitlementId, Timestamp};
+use crate::{CustomerId, EntitlementId};
 
 /// Entitlements kept in memory.
 #[derive(Debug, Default)]
@@ -89,16 +88,13 @@ impl EntitlementRepository for InMemoryEntitlements {
         Ok(rows.len() < before)
     }
 
-    async fn active_products(
-        &self,
-        customer: CustomerId,
-        now: Timestamp,
-    ) -> Result<Vec<String>, RepoError> {
-        let products: BTreeSet<String> = lock(&self.rows)
-            .iter()
-            .filter(|e| e.customer_id == customer && e.is_active_at(now))
-            .map(|e| e.product.as_str().to_owned())
-            .collect();
-        Ok(products.into_iter().collect())
+    async fn customer_access(&self, customer: CustomerId) -> Result<CustomerAccess, RepoError> {
+        Ok(CustomerAccess::new(
+            lock(&self.rows)
+                .iter()
+                .filter(|e| e.customer_id == customer)
+                .map(ProductGrant::from)
+                .collect(),
+        ))
     }
 }

@@ -10,7 +10,7 @@ use crate::artifact::{Artifact, PendingUpload, Verification};
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::customer::{Customer, CustomerFilter, CustomerUpdate};
 use crate::download::{DownloadGrant, DownloadToken};
-use crate::entitlement::Entitlement;
+use crate::entitlement::{CustomerAccess, Entitlement};
 use crate::idempotency::{IdempotencyRecord, StoredResponse};
 use crate::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
 use crate::ports::RepoError;
@@ -397,7 +397,7 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
 ///
 /// let repos = Repositories::in_memory();
 /// use releasy_domain::customer::{Customer, CustomerName};
-/// use releasy_domain::entitlement::{Entitlement, EntitlementWindow};
+/// use releasy_domain::entitlement::{Entitlement, EntitlementScope, EntitlementWindow};
 /// use releasy_domain::release::Product;
 /// use releasy_domain::{CustomerId, EntitlementId, Timestamp};
 ///
@@ -415,15 +415,16 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
 ///     customer_id: acme.id,
 ///     product: Product::parse("agent").unwrap(),
 ///     window: EntitlementWindow::new(now, Some(now.plus_seconds(60))).unwrap(),
+///     scope: EntitlementScope::default(),
 ///     metadata: None,
 ///     created_at: now,
 ///     revision: 0,
 /// };
 /// repos.entitlements.insert(&entitlement).await.unwrap();
-/// let active = repos.entitlements.active_products(acme.id, now).await.unwrap();
-/// assert_eq!(active, ["agent"]);
-/// let later = repos.entitlements.active_products(acme.id, now.plus_seconds(60)).await.unwrap();
-/// assert!(later.is_empty(), "the window has ended");
+/// let access = repos.entitlements.customer_access(acme.id).await.unwrap();
+/// assert_eq!(access.visible_at(now).whole, ["agent"]);
+/// let later = access.visible_at(now.plus_seconds(60));
+/// assert!(later.products().is_empty(), "the window has ended");
 /// # }
 /// ```
 #[async_trait]
@@ -463,13 +464,9 @@ pub trait EntitlementRepository: Send + Sync + std::fmt::Debug {
     /// Deletes the entitlement `id` of `customer`; `false` when there is none.
     async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError>;
 
-    /// The distinct products `customer` has an entitlement for that is active at `now`
-    /// (`starts_at <= now` and `ends_at` null or after `now`).
-    async fn active_products(
-        &self,
-        customer: CustomerId,
-        now: Timestamp,
-    ) -> Result<Vec<String>, RepoError>;
+    /// Every entitlement of `customer`, ended ones too, as the access rule reads them
+    /// (asked on every customer listing, updater check, token issue and resolve).
+    async fn customer_access(&self, customer: CustomerId) -> Result<CustomerAccess, RepoError>;
 }
 
 /// Download tokens, found by their hash.

@@ -7,6 +7,7 @@ mod lifecycle;
 mod model;
 mod requirement;
 mod service;
+mod sight;
 mod updates;
 mod version_order;
 mod yanking;

@@ -17,7 +17,8 @@ use crate::release::{
 use crate::{CustomerId, ReleaseId};
 
 /// Who is listing releases: operators see every status, a customer only published
-/// releases of products it has an active entitlement for.
+/// releases its entitlements allow now (product, window, channels, versions and
+/// perpetual fallback: [`crate::entitlement::CustomerAccess`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReleaseViewer {
     /// An operator (any role allowed to list).
@@ -239,6 +240,7 @@ impl ReleaseService {
         if is_customer && query.status.is_some_and(|s| s != ReleaseStatus::Published) {
             return Err(ListReleasesError::StatusNotVisible);
         }
+        let sight = self.sight(viewer).await?;
         let filter = ReleaseFilter {
             product: query.product.as_ref().map(|p| p.as_str().to_owned()),
             version: query.version.as_ref().map(|v| v.as_str().to_owned()),
@@ -247,13 +249,13 @@ impl ReleaseService {
             } else {
                 query.status
             },
-            products_in: self.visible_products(viewer).await?,
+            products_in: sight.products_in(),
             channels_in: query.channel.map(|c| c.admitted().collect()),
             exclude_yanked: !query.include_yanked.unwrap_or(!is_customer),
             order: query.order,
             ..ReleaseFilter::default()
         };
-        let releases = self.releases.list(&filter, page).await?;
+        let releases = self.list_seen(&sight, &filter, page).await?;
         if !query.include_artifacts {
             return Ok(releases
                 .into_iter()
@@ -264,22 +266,6 @@ impl ReleaseService {
                 .collect());
         }
         Ok(self.with_artifacts(releases).await?)
-    }
-
-    /// The products `viewer` may see releases of: `None` (any) for operators, the
-    /// products a customer is entitled to now.
-    pub(super) async fn visible_products(
-        &self,
-        viewer: ReleaseViewer,
-    ) -> Result<Option<Vec<String>>, RepoError> {
-        match viewer {
-            ReleaseViewer::Operator => Ok(None),
-            ReleaseViewer::Customer(customer) => self
-                .entitlements
-                .active_products(customer, self.clock.now())
-                .await
-                .map(Some),
-        }
     }
 
     /// Whether a release with `id` exists: what tells "gone" from "in another state"

@@ -61,8 +61,9 @@ impl NewestQuery {
 
 impl ReleaseService {
     /// The highest version `viewer` may have: published, not yanked, on the query's
-    /// channel or a more stable one, within its constraint and above its `above`, with
-    /// its artifacts. `None` when there is none.
+    /// channel or a more stable one, within its constraint and above its `above`,
+    /// allowed by the customer's entitlements, with its artifacts. `None` when there is
+    /// none.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -100,9 +101,10 @@ impl ReleaseService {
         viewer: ReleaseViewer,
         query: &NewestQuery,
     ) -> Result<Option<ReleaseListing>, ListReleasesError> {
+        let sight = self.sight(viewer).await?;
         let filter = ReleaseFilter {
             product: Some(query.product.as_str().to_owned()),
-            products_in: self.visible_products(viewer).await?,
+            products_in: sight.products_in(),
             status: Some(ReleaseStatus::Published),
             channels_in: Some(query.channel.admitted().collect()),
             exclude_yanked: true,
@@ -120,7 +122,10 @@ impl ReleaseService {
             let releases = self.releases.list(&filter, page).await?;
             let exhausted = releases.len() < CANDIDATES_PER_READ as usize;
             skipped += releases.len() as u64;
-            let admitted: Vec<Release> = releases.into_iter().filter(|r| query.admits(r)).collect();
+            let admitted: Vec<Release> = releases
+                .into_iter()
+                .filter(|r| query.admits(r) && sight.shows(r))
+                .collect();
             // Artifacts are read only for releases that could be the answer: without a
             // platform that is the first one.
             let candidates = if query.platform.is_some() {

@@ -1,6 +1,6 @@
 //! Entitlement bodies.
 
-use releasy_domain::entitlement::Entitlement;
+use releasy_domain::entitlement::{AccessExplanation, AccessReason, Entitlement};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -18,10 +18,24 @@ pub struct CreateEntitlementRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
+    /// The channels granted (`stable`, `rc`, `beta`, `alpha`, `dev`); absent or
+    /// `null` grants every channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["stable", "rc"]))]
+    pub channels: Option<Vec<String>>,
+    /// The versions granted, as a semver requirement (`>=2.0, <3`); absent or `null`
+    /// grants every version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = ">=2.0, <3")]
+    pub versions: Option<String>,
+    /// Whether releases published before `ends_at` stay available after it (default
+    /// false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perpetual_fallback: Option<bool>,
 }
 
 /// `PATCH .../entitlements/{entitlement_id}`: every field optional; `null` clears
-/// `ends_at` or `metadata`.
+/// `ends_at`, `metadata`, `channels` (every channel) or `versions` (every version).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UpdateEntitlementRequest {
     /// New product.
@@ -38,6 +52,17 @@ pub struct UpdateEntitlementRequest {
     #[serde(default, deserialize_with = "super::params::double_option")]
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Option<serde_json::Value>>,
+    /// New channels; `null` grants every channel.
+    #[serde(default, deserialize_with = "super::params::double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub channels: Option<Option<Vec<String>>>,
+    /// New version requirement; `null` grants every version.
+    #[serde(default, deserialize_with = "super::params::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub versions: Option<Option<String>>,
+    /// New perpetual fallback.
+    #[serde(default)]
+    pub perpetual_fallback: Option<bool>,
 }
 
 /// An entitlement.
@@ -56,6 +81,12 @@ pub struct EntitlementResponse {
     /// Metadata object, or `null`.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
+    /// The channels granted, most stable first; `null`: every channel.
+    pub channels: Option<Vec<String>>,
+    /// The versions granted (a semver requirement); `null`: every version.
+    pub versions: Option<String>,
+    /// Whether releases published before `ends_at` stay available after it.
+    pub perpetual_fallback: bool,
 }
 
 impl From<Entitlement> for EntitlementResponse {
@@ -67,6 +98,12 @@ impl From<Entitlement> for EntitlementResponse {
             starts_at: e.window.starts_at().unix_seconds(),
             ends_at: e.window.ends_at().map(|t| t.unix_seconds()),
             metadata: e.metadata.map(|m| m.to_value()),
+            channels: e
+                .scope
+                .channels
+                .map(|cs| cs.iter().map(|c| c.as_str().to_owned()).collect()),
+            versions: e.scope.versions.map(|v| v.as_str().to_owned()),
+            perpetual_fallback: e.scope.perpetual_fallback,
         }
     }
 }
@@ -94,4 +131,97 @@ pub struct EntitlementListResponse {
     pub limit: i64,
     /// The offset used.
     pub offset: i64,
+}
+
+/// `GET /v1/admin/customers/{customer_id}/access` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccessQuery {
+    /// The product.
+    pub product: Option<String>,
+    /// The release's version.
+    pub version: Option<String>,
+}
+
+/// The release an access question is about.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccessRelease {
+    /// Release id.
+    pub id: String,
+    /// Product.
+    pub product: String,
+    /// Version.
+    pub version: String,
+    /// Channel.
+    pub channel: String,
+    /// `draft` or `published`.
+    pub status: String,
+    /// When it was published (Unix seconds), or `null`.
+    pub published_at: Option<i64>,
+    /// When it was yanked (Unix seconds), or `null`.
+    pub yanked_at: Option<i64>,
+}
+
+/// One reason of an access decision.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccessReasonBody {
+    /// What decided: `allowed`, `fallback_covers`, `no_entitlement`, `not_started`,
+    /// `ended`, `channel_not_granted`, `version_not_granted`, `customer_suspended`,
+    /// `release_not_published`.
+    #[schema(example = "version_not_granted")]
+    pub code: String,
+    /// Whether this reason allows the release.
+    pub allows: bool,
+    /// The entitlement it is about, or `null` (customer, release, no entitlement).
+    pub entitlement_id: Option<String>,
+    /// The reason in words.
+    #[schema(example = "entitlement 0b5e... grants only versions >=2.0, <3")]
+    pub message: String,
+}
+
+impl From<AccessReason> for AccessReasonBody {
+    fn from(reason: AccessReason) -> Self {
+        Self {
+            code: reason.code().to_owned(),
+            allows: reason.allows(),
+            entitlement_id: reason.entitlement().map(|id| id.to_string()),
+            message: reason.to_string(),
+        }
+    }
+}
+
+/// Whether a customer may have a release now, and why.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccessResponse {
+    /// Its customer.
+    pub customer_id: String,
+    /// The release asked about.
+    pub release: AccessRelease,
+    /// Whether the customer's keys may list the release and get download tokens for
+    /// it.
+    pub allowed: bool,
+    /// Why: the customer's and the release's state when they refuse, then one reason
+    /// per entitlement to the product.
+    pub reasons: Vec<AccessReasonBody>,
+}
+
+impl AccessResponse {
+    /// The explanation, for `customer_id`.
+    pub fn new(customer_id: String, explanation: AccessExplanation) -> Self {
+        let release = explanation.release;
+        Self {
+            customer_id,
+            release: AccessRelease {
+                id: release.id.to_string(),
+                channel: release.channel.as_str().to_owned(),
+                status: release.status.as_str().to_owned(),
+                published_at: release.published_at.map(|t| t.unix_seconds()),
+                yanked_at: release.yank.as_ref().map(|y| y.at.unix_seconds()),
+                product: release.product.into_string(),
+                version: release.version.into_string(),
+            },
+            allowed: explanation.allowed,
+            reasons: explanation.reasons.into_iter().map(Into::into).collect(),
+        }
+    }
 }

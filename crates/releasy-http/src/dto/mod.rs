@@ -24,8 +24,8 @@ pub use customers::{
 };
 pub use downloads::{DownloadTokenRequest, DownloadTokenResponse};
 pub use entitlements::{
-    CreateEntitlementRequest, EntitlementListQuery, EntitlementListResponse, EntitlementResponse,
-    UpdateEntitlementRequest,
+    AccessQuery, AccessReasonBody, AccessRelease, AccessResponse, CreateEntitlementRequest,
+    EntitlementListQuery, EntitlementListResponse, EntitlementResponse, UpdateEntitlementRequest,
 };
 pub use error::{ErrorBody, ErrorDetail};
 pub use health::HealthResponse;

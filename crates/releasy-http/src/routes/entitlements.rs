@@ -1,19 +1,22 @@
-//! `/v1/admin/customers/{customer_id}/entitlements`: list, grant, change, revoke.
+//! `/v1/admin/customers/{customer_id}/entitlements`: list, grant, change, revoke; and
+//! `/v1/admin/customers/{customer_id}/access`: why the customer may or may not have a
+//! release.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use releasy_domain::entitlement::{
-    EntitlementChanges, EntitlementWindow, Metadata, NewEntitlement,
+    EntitlementChanges, EntitlementScope, EntitlementWindow, Metadata, NewEntitlement,
 };
-use releasy_domain::release::Product;
+use releasy_domain::release::{Product, Version, VersionRequirement};
 use releasy_domain::{CustomerId, EntitlementId, Timestamp};
 
 use crate::auth::Authorized;
 use crate::auth::permissions::{
-    CreateEntitlement, DeleteEntitlement, ListEntitlements, UpdateEntitlement,
+    CreateEntitlement, DeleteEntitlement, ExplainAccess, ListEntitlements, UpdateEntitlement,
 };
 use crate::dto::{
-    CreateEntitlementRequest, EntitlementListQuery, EntitlementListResponse, EntitlementResponse,
-    ErrorBody, UpdateEntitlementRequest, non_empty, page_request, parse_id,
+    AccessQuery, AccessResponse, CreateEntitlementRequest, EntitlementListQuery,
+    EntitlementListResponse, EntitlementResponse, ErrorBody, UpdateEntitlementRequest, non_empty,
+    page_request, parse_id,
 };
 use crate::error::ApiError;
 use crate::idempotency::idempotent;
@@ -83,6 +86,15 @@ pub async fn create_entitlement(
             Timestamp::from_unix_seconds(body.starts_at),
             body.ends_at.map(Timestamp::from_unix_seconds),
         )?,
+        scope: EntitlementScope {
+            channels: body
+                .channels
+                .as_ref()
+                .map(EntitlementScope::parse_channels)
+                .transpose()?,
+            versions: body.versions.as_deref().map(parse_versions).transpose()?,
+            perpetual_fallback: body.perpetual_fallback.unwrap_or(false),
+        },
         metadata: body.metadata.clone().map(Metadata::parse).transpose()?,
     };
     idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
@@ -92,8 +104,8 @@ pub async fn create_entitlement(
     .await
 }
 
-/// Change an entitlement; `null` clears `ends_at` or `metadata`, and the merged result
-/// is validated as a whole.
+/// Change an entitlement; `null` clears `ends_at`, `metadata`, `channels` or
+/// `versions`, and the merged result is validated as a whole.
 #[utoipa::path(
     tag = "entitlements",
     params(
@@ -128,6 +140,15 @@ pub async fn update_entitlement(
             .metadata
             .map(|m| m.map(Metadata::parse).transpose())
             .transpose()?,
+        channels: body
+            .channels
+            .map(|cs| cs.map(EntitlementScope::parse_channels).transpose())
+            .transpose()?,
+        versions: body
+            .versions
+            .map(|v| v.as_deref().map(parse_versions).transpose())
+            .transpose()?,
+        perpetual_fallback: body.perpetual_fallback,
     };
     let entitlement = state
         .services
@@ -161,4 +182,41 @@ pub async fn delete_entitlement(
     let id = parse_id::<EntitlementId>("entitlement_id", &path.1)?;
     state.services.entitlements.delete(customer, id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// An entitlement's `versions`: a semver requirement.
+fn parse_versions(text: &str) -> Result<VersionRequirement, ApiError> {
+    Ok(VersionRequirement::parse("versions", text)?)
+}
+
+/// Explain whether a customer may have one release now: `allowed`, and the reasons
+/// (the customer's suspension, the release's status, then each entitlement to the
+/// product: its window, perpetual fallback, channels and versions).
+#[utoipa::path(
+    tag = "entitlements",
+    params(("customer_id" = String, Path, description = "Customer UUID"), AccessQuery),
+    responses(
+        (status = 200, body = AccessResponse),
+        (status = 400, body = ErrorBody, description = "`product` or `version` missing or invalid"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "`customer not found` or `release not found`"),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[get("/v1/admin/customers/{customer_id}/access")]
+pub async fn explain_access(
+    _auth: Authorized<ExplainAccess>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<AccessQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let customer = parse_id::<CustomerId>("customer_id", &path)?;
+    let product = Product::parse(query.product.as_deref().unwrap_or_default())?;
+    let version = Version::parse(query.version.as_deref().unwrap_or_default())?;
+    let explanation = state
+        .services
+        .entitlements
+        .explain(customer, &product, &version)
+        .await?;
+    Ok(HttpResponse::Ok().json(AccessResponse::new(customer.to_string(), explanation)))
 }

@@ -49,6 +49,9 @@ impl DownloadTokenRepository for Store {
                 releases::product,
                 releases::status,
                 releases::yank_blocks_downloads,
+                releases::version,
+                releases::channel,
+                releases::published_at,
                 customers::suspended_at,
             ))
             .first(&mut *conn)

@@ -4,14 +4,14 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use releasy_domain::entitlement::Entitlement;
+use releasy_domain::entitlement::{CustomerAccess, Entitlement, ProductGrant};
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{EntitlementRepository, RepoError};
-use releasy_domain::{CustomerId, EntitlementId, Timestamp};
+use releasy_domain::{CustomerId, EntitlementId};
 
 use super::{Backend, Store};
 use crate::error::{corrupt, query_error};
-use crate::rows::{EntitlementReplacement, EntitlementRow};
+use crate::rows::{EntitlementReplacement, EntitlementRow, AccessRow};
 use crate::schema::entitlements::dsl;
 
 #[async_trait]
@@ -105,22 +105,17 @@ impl EntitlementRepository for Store {
         Ok(matched > 0)
     }
 
-    async fn active_products(
-        &self,
-        customer: CustomerId,
-        now: Timestamp,
-    ) -> Result<Vec<String>, RepoError> {
-        let now = now.unix_seconds();
+    async fn customer_access(&self, customer: CustomerId) -> Result<CustomerAccess, RepoError> {
         let mut conn = self.conn().await?;
-        dsl::entitlements
+        let rows: Vec<AccessRow> = dsl::entitlements
             .filter(dsl::customer_id.eq(customer.to_string()))
-            .filter(dsl::starts_at.le(now))
-            .filter(dsl::ends_at.is_null().or(dsl::ends_at.gt(now)))
-            .select(dsl::product)
-            .distinct()
-            .order_by(dsl::product.asc())
+            .select(AccessRow::as_select())
             .load(&mut *conn)
             .await
-            .map_err(query_error)
+            .map_err(query_error)?;
+        rows.into_iter()
+            .map(ProductGrant::try_from)
+            .collect::<Result<Vec<_>, _>>()
+            .map(CustomerAccess::new)
     }
 }

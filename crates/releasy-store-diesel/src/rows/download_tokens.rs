@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use releasy_domain::artifact::{ObjectKey, Verification};
 use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::RepoError;
-use releasy_domain::release::{Product, ReleaseStatus};
+use releasy_domain::release::{Channel, Product, ReleaseStatus, Version};
 
 use super::{parse_id, ts};
 use crate::error::corrupt;
@@ -56,10 +56,9 @@ impl TryFrom<DownloadTokenRow> for DownloadToken {
     }
 }
 
-/// A grant: the token, its artifact's object key, the release's product and status, and
-/// the customer's suspension time.
 /// A token joined to its artifact's key, verification, entity tag and version, its
-/// release's product and status, and its customer's suspension.
+/// release's product, status, yank, version, channel and publication time, and its
+/// customer's suspension.
 pub(crate) type GrantRow = (
     DownloadTokenRow,
     String,
@@ -69,6 +68,9 @@ pub(crate) type GrantRow = (
     String,
     String,
     i32,
+    String,
+    String,
+    Option<i64>,
     Option<i64>,
 );
 
@@ -82,14 +84,21 @@ pub(crate) fn grant(row: GrantRow) -> Result<DownloadGrant, RepoError> {
         product,
         status,
         downloads_blocked,
+        version,
+        channel,
+        published_at,
         suspended_at,
     ) = row;
+    let bad_release = |e| corrupt("releases", e);
     Ok(DownloadGrant {
         token: token.try_into()?,
         object_key: ObjectKey::from_stored(object_key),
-        product: Product::parse(&product).map_err(|e| corrupt("releases", e))?,
-        release_status: ReleaseStatus::parse(&status).map_err(|e| corrupt("releases", e))?,
+        product: Product::parse(&product).map_err(bad_release)?,
+        release_status: ReleaseStatus::parse(&status).map_err(bad_release)?,
         release_downloads_blocked: downloads_blocked != 0,
+        release_version: Version::parse(&version).map_err(bad_release)?,
+        release_channel: Channel::parse(&channel).map_err(bad_release)?,
+        release_published_at: published_at.map(ts),
         customer_suspended_at: suspended_at.map(ts),
         verification: Verification::parse(&verification).map_err(|e| corrupt("artifacts", e))?,
         object_etag,

@@ -1,10 +1,13 @@
-//! The `entitlements` row; the metadata object is stored as JSON text.
+//! The `entitlements` row; the metadata object is stored as JSON text, the scope as
+//! three columns.
 
 use diesel::prelude::*;
 use releasy_domain::Timestamp;
-use releasy_domain::entitlement::{Entitlement, EntitlementWindow, Metadata};
+use releasy_domain::entitlement::{
+    Entitlement, EntitlementScope, EntitlementWindow, Metadata, ProductGrant,
+};
 use releasy_domain::ports::RepoError;
-use releasy_domain::release::Product;
+use releasy_domain::release::{Product, VersionRequirement};
 
 use super::{parse_id, ts};
 use crate::error::corrupt;
@@ -24,6 +27,71 @@ pub struct EntitlementRow {
     pub(crate) metadata: Option<String>,
     pub(crate) created_at: i64,
     pub(crate) revision: i64,
+    pub(crate) channels: Option<String>,
+    pub(crate) versions: Option<String>,
+    pub(crate) perpetual_fallback: i32,
+}
+
+/// The columns the access rule reads, for every entitlement of one customer.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = entitlements)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct AccessRow {
+    pub(crate) id: String,
+    pub(crate) product: String,
+    pub(crate) starts_at: i64,
+    pub(crate) ends_at: Option<i64>,
+    pub(crate) channels: Option<String>,
+    pub(crate) versions: Option<String>,
+    pub(crate) perpetual_fallback: i32,
+}
+
+/// The stored scope columns: channels as comma-separated names, versions as given,
+/// the fallback as 0 or 1.
+fn scope_columns(scope: &EntitlementScope) -> (Option<String>, Option<String>, i32) {
+    (
+        scope.channels_text(),
+        scope.versions.as_ref().map(|v| v.as_str().to_owned()),
+        i32::from(scope.perpetual_fallback),
+    )
+}
+
+/// The scope read back, through the domain's rules.
+fn read_scope(
+    channels: Option<&str>,
+    versions: Option<&str>,
+    perpetual_fallback: i32,
+) -> Result<EntitlementScope, RepoError> {
+    let bad = |e| corrupt("entitlements", e);
+    Ok(EntitlementScope {
+        channels: channels
+            .map(|text| EntitlementScope::parse_channels(text.split(',')))
+            .transpose()
+            .map_err(bad)?,
+        versions: versions
+            .map(|text| VersionRequirement::parse("versions", text))
+            .transpose()
+            .map_err(bad)?,
+        perpetual_fallback: perpetual_fallback != 0,
+    })
+}
+
+impl TryFrom<AccessRow> for ProductGrant {
+    type Error = RepoError;
+
+    fn try_from(row: AccessRow) -> Result<Self, RepoError> {
+        Ok(Self {
+            id: parse_id("entitlements", &row.id)?,
+            window: EntitlementWindow::new(ts(row.starts_at), row.ends_at.map(ts))
+                .map_err(|e| corrupt("entitlements", e))?,
+            scope: read_scope(
+                row.channels.as_deref(),
+                row.versions.as_deref(),
+                row.perpetual_fallback,
+            )?,
+            product: row.product,
+        })
+    }
 }
 
 /// How the metadata object is stored: as JSON text.
@@ -33,6 +101,7 @@ fn metadata_text(metadata: &Metadata) -> String {
 
 impl From<&Entitlement> for EntitlementRow {
     fn from(e: &Entitlement) -> Self {
+        let (channels, versions, perpetual_fallback) = scope_columns(&e.scope);
         Self {
             id: e.id.to_string(),
             customer_id: e.customer_id.to_string(),
@@ -43,6 +112,9 @@ impl From<&Entitlement> for EntitlementRow {
             created_at: e.created_at.unix_seconds(),
             // Revisions count changes one by one; i64::MAX of them cannot happen.
             revision: i64::try_from(e.revision).unwrap_or(i64::MAX),
+            channels,
+            versions,
+            perpetual_fallback,
         }
     }
 }
@@ -57,17 +129,24 @@ pub(crate) struct EntitlementReplacement {
     pub ends_at: Option<i64>,
     pub metadata: Option<String>,
     pub revision: i64,
+    pub channels: Option<String>,
+    pub versions: Option<String>,
+    pub perpetual_fallback: i32,
 }
 
 impl EntitlementReplacement {
     /// The columns of `updated`, stored as `revision`.
     pub fn new(updated: &Entitlement, revision: i64) -> Self {
+        let (channels, versions, perpetual_fallback) = scope_columns(&updated.scope);
         Self {
             product: updated.product.as_str().to_owned(),
             starts_at: updated.window.starts_at().unix_seconds(),
             ends_at: updated.window.ends_at().map(Timestamp::unix_seconds),
             metadata: updated.metadata.as_ref().map(metadata_text),
             revision,
+            channels,
+            versions,
+            perpetual_fallback,
         }
     }
 }
@@ -89,6 +168,11 @@ impl TryFrom<EntitlementRow> for Entitlement {
             customer_id: parse_id("entitlements", &row.customer_id)?,
             product: Product::parse(&row.product).map_err(bad)?,
             window: EntitlementWindow::new(ts(row.starts_at), row.ends_at.map(ts)).map_err(bad)?,
+            scope: read_scope(
+                row.channels.as_deref(),
+                row.versions.as_deref(),
+                row.perpetual_fallback,
+            )?,
             metadata,
             created_at: ts(row.created_at),
             revision: u64::try_from(row.revision).map_err(|e| corrupt("entitlements", e))?,

@@ -22,7 +22,7 @@ pub use customers::CustomerRow;
 pub use download_tokens::DownloadTokenRow;
 pub(crate) use download_tokens::{GrantRow, grant};
 pub(crate) use entitlements::EntitlementReplacement;
-pub use entitlements::EntitlementRow;
+pub use entitlements::{AccessRow, EntitlementRow};
 pub(crate) use idempotency::{COMPLETED, IN_PROGRESS, IdempotencyRow};
 pub(crate) use releases::DraftChanges;
 pub use releases::{ReleaseRow, YankColumns};

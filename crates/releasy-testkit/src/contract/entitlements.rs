@@ -1,18 +1,19 @@
 //! Checks of [`EntitlementRepository`]: storage round trip (metadata included), reads,
 //! compare-and-set replacements and deletes scoped to the customer, the newest-first
-//! listing with its product filter and paging, and the active products at the window's
-//! boundaries; and, through `EntitlementService` over the store, that concurrent changes
+//! listing with its product filter and paging, the customer's access (every
+//! entitlement with its scope) and the products it shows at the window's boundaries;
+//! and, through `EntitlementService` over the store, that concurrent changes
 //! never invert a window nor lose one another's fields.
 
 use std::sync::Arc;
 
 use releasy_domain::entitlement::{
-    Entitlement, EntitlementChanges, EntitlementError, EntitlementService, EntitlementWindow,
-    Metadata,
+    Entitlement, EntitlementChanges, EntitlementError, EntitlementScope, EntitlementService,
+    EntitlementWindow, Metadata, ProductGrant,
 };
-use releasy_domain::memory::FixedClock;
+use releasy_domain::memory::{FixedClock, InMemoryReleases};
 use releasy_domain::ports::{CustomerRepository, EntitlementRepository, RepoError};
-use releasy_domain::release::Product;
+use releasy_domain::release::{Channel, Product, VersionRequirement};
 use releasy_domain::{CustomerId, EntitlementId};
 use serde_json::json;
 
@@ -47,7 +48,8 @@ pub async fn run_all(
         c.clone()
     ));
     run_check!(delete_removes_only_that_entitlement(e.clone(), c.clone()));
-    run_check!(active_products_follow_the_window(e, c));
+    run_check!(scopes_round_trip_through_every_read(e.clone(), c.clone()));
+    run_check!(visible_products_follow_the_window(e, c));
 }
 
 /// Stores a fresh customer and returns its id.
@@ -71,6 +73,7 @@ fn new_entitlement(
         product: Product::parse(product).expect("a valid product"),
         window: EntitlementWindow::new(at(starts_at), ends_at.map(at))
             .expect("a valid entitlement window"),
+        scope: EntitlementScope::default(),
         metadata: None,
         created_at: at(created_at),
         revision: 0,
@@ -125,17 +128,32 @@ async fn list(
     )
 }
 
+async fn grants(
+    entitlements: &Arc<dyn EntitlementRepository>,
+    customer: CustomerId,
+) -> Vec<ProductGrant> {
+    let mut grants = ok(
+        entitlements.customer_access(customer).await,
+        "EntitlementRepository::customer_access",
+    )
+    .grants()
+    .to_vec();
+    grants.sort_by_key(|g| g.id.to_string());
+    grants
+}
+
+/// The products a customer's listing shows whole at `now`.
 async fn active(
     entitlements: &Arc<dyn EntitlementRepository>,
     customer: CustomerId,
     now: i64,
 ) -> Vec<String> {
-    let mut products = ok(
-        entitlements.active_products(customer, at(now)).await,
-        "EntitlementRepository::active_products",
-    );
-    products.sort();
-    products
+    ok(
+        entitlements.customer_access(customer).await,
+        "EntitlementRepository::customer_access",
+    )
+    .visible_at(at(now))
+    .whole
 }
 
 /// The listing order the contract promises: `(created_at, id)` descending.
@@ -508,6 +526,7 @@ pub async fn concurrent_changes_never_invert_the_window_nor_lose_a_field(
     let service = EntitlementService::new(
         entitlements.clone(),
         customers,
+        Arc::new(InMemoryReleases::new(Arc::default())),
         Arc::new(FixedClock::at(at(T0))),
     );
     let product = Product::parse(&fresh_product()).expect("a valid product");
@@ -637,10 +656,78 @@ pub async fn delete_removes_only_that_entitlement(
     );
 }
 
-/// `active_products` lists each product once whose entitlement is active at `now`:
+/// Channels, versions and the perpetual fallback are stored and read back by `get`,
+/// `list`, `replace` and `customer_access`, which returns every entitlement of the
+/// customer (ended ones too) and no other customer's.
+pub async fn scopes_round_trip_through_every_read(
+    entitlements: Arc<dyn EntitlementRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let (owner, other) = (customer(&customers).await, customer(&customers).await);
+    let narrowed = Entitlement {
+        scope: EntitlementScope {
+            channels: Some(vec![Channel::Stable, Channel::Rc, Channel::Dev]),
+            versions: Some(
+                VersionRequirement::parse("versions", ">=2.0, <3").expect("a requirement"),
+            ),
+            perpetual_fallback: true,
+        },
+        ..new_entitlement(owner, &fresh_product(), 0, Some(T0), T0)
+    };
+    let plain = new_entitlement(owner, &fresh_product(), 0, None, T0 + 1);
+    for entitlement in [&narrowed, &plain] {
+        store(&entitlements, entitlement).await;
+    }
+    store(
+        &entitlements,
+        &new_entitlement(other, &fresh_product(), 0, None, T0),
+    )
+    .await;
+    same(
+        &get(&entitlements, owner, narrowed.id).await,
+        &Some(narrowed.clone()),
+        "get returns the scope",
+    );
+    same(
+        &list(&entitlements, owner, None, 0, 10).await,
+        &vec![plain.clone(), narrowed.clone()],
+        "list returns the scopes",
+    );
+    let mut expected: Vec<ProductGrant> = [&narrowed, &plain]
+        .into_iter()
+        .map(ProductGrant::from)
+        .collect();
+    expected.sort_by_key(|g| g.id.to_string());
+    same(
+        &grants(&entitlements, owner).await,
+        &expected,
+        "customer_access: every entitlement of the customer, the ended one too",
+    );
+    let widened = Entitlement {
+        scope: EntitlementScope::default(),
+        ..narrowed.clone()
+    };
+    let stored = replace(&entitlements, &narrowed, &widened)
+        .await
+        .expect("the replacement applies");
+    same(
+        &stored.scope,
+        &EntitlementScope::default(),
+        "replace clears channels and versions and the fallback",
+    );
+    same(
+        &get(&entitlements, owner, narrowed.id)
+            .await
+            .map(|e| e.scope),
+        &Some(EntitlementScope::default()),
+        "the cleared scope is stored",
+    );
+}
+
+/// `customer_access` shows each product once whose entitlement is active at `now`:
 /// `starts_at == now` is active, `ends_at == now` is not; other customers' entitlements
 /// never count.
-pub async fn active_products_follow_the_window(
+pub async fn visible_products_follow_the_window(
     entitlements: Arc<dyn EntitlementRepository>,
     customers: Arc<dyn CustomerRepository>,
 ) {

@@ -1,33 +1,24 @@
-//! Entitlements: the products a customer is entitled to *now*, asked on every customer
-//! listing, token issue and token resolve.
+//! Entitlements: a customer's access (every entitlement, as the access rule reads
+//! it), asked on every customer listing, updater check, token issue and resolve.
 //!
-//! Activity depends on the time, so what is cached is each customer's entitlement
-//! windows, and the activity rule ([`EntitlementWindow::is_active_at`]) is applied at
-//! every request: an entitlement that ends stops counting at that second, cached or not.
+//! Activity depends on the time, so what is cached is the entitlements themselves, and
+//! the rule ([`CustomerAccess`]) is applied at every request with the request's time:
+//! an entitlement that ends stops counting at that second, cached or not.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use releasy_domain::entitlement::{Entitlement, EntitlementWindow};
-use releasy_domain::pagination::{Offset, PageLimit, PageRequest};
+use releasy_domain::entitlement::{CustomerAccess, Entitlement};
+use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{EntitlementRepository, RepoError};
-use releasy_domain::{CustomerId, EntitlementId, Timestamp};
+use releasy_domain::{CustomerId, EntitlementId};
 
 use crate::read_cache::coherence::{Generations, Table};
 use crate::read_cache::entries::{Entries, Rows};
 
-/// A customer's entitlements as product and window; `complete` is false when the
-/// customer has more than one page of them (then the repository is asked each time).
-#[derive(Debug, Clone)]
-struct Windows {
-    windows: Vec<(String, EntitlementWindow)>,
-    complete: bool,
-}
-
-impl Rows for Windows {
+impl Rows for CustomerAccess {
     fn rows(&self) -> u64 {
-        self.windows.rows()
+        self.grants().len() as u64 + 1
     }
 }
 
@@ -38,7 +29,7 @@ const TABLES: &[Table] = &[Table::Entitlements];
 pub(crate) struct CachedEntitlements {
     inner: Arc<dyn EntitlementRepository>,
     generations: Arc<Generations>,
-    windows: Entries<CustomerId, Windows>,
+    access: Entries<CustomerId, CustomerAccess>,
 }
 
 impl CachedEntitlements {
@@ -49,24 +40,9 @@ impl CachedEntitlements {
     ) -> Self {
         Self {
             inner,
-            windows: Entries::new(generations.clone(), TABLES, max_rows),
+            access: Entries::new(generations.clone(), TABLES, max_rows),
             generations,
         }
-    }
-
-    async fn load_windows(&self, customer: CustomerId) -> Result<Windows, RepoError> {
-        let page = PageRequest {
-            limit: PageLimit::LARGEST,
-            offset: Offset::default(),
-        };
-        let all = self.inner.list(customer, None, page).await?;
-        Ok(Windows {
-            complete: all.len() < PageLimit::MAX as usize,
-            windows: all
-                .into_iter()
-                .map(|e| (e.product.as_str().to_owned(), e.window))
-                .collect(),
-        })
     }
 
     async fn write<T>(&self, write: impl Future<Output = T>) -> T {
@@ -109,24 +85,9 @@ impl EntitlementRepository for CachedEntitlements {
         self.write(self.inner.delete(customer, id)).await
     }
 
-    async fn active_products(
-        &self,
-        customer: CustomerId,
-        now: Timestamp,
-    ) -> Result<Vec<String>, RepoError> {
-        let known = self
-            .windows
-            .get_or_load(&customer, |w| w.complete, self.load_windows(customer))
-            .await?;
-        if !known.complete {
-            return self.inner.active_products(customer, now).await;
-        }
-        let active: BTreeSet<String> = known
-            .windows
-            .into_iter()
-            .filter(|(_, window)| window.is_active_at(now))
-            .map(|(product, _)| product)
-            .collect();
-        Ok(active.into_iter().collect())
+    async fn customer_access(&self, customer: CustomerId) -> Result<CustomerAccess, RepoError> {
+        self.access
+            .get_or_load(&customer, |_| true, self.inner.customer_access(customer))
+            .await
     }
 }
