@@ -200,6 +200,36 @@ impl Api {
         .map(|_| ())
     }
 
+    /// A customer entitled to the upper half of [`DEEP_PRODUCT`]'s versions (`3.5000.0`
+    /// and above) on the stable channel; returns its API key. Its listings judge each
+    /// release against the entitlement.
+    pub async fn narrowed_customer_key(&self) -> Result<String> {
+        let customer = self
+            .admin_post("/v1/admin/customers", json!({"name": "Bench Narrowed"}))
+            .await?;
+        let customer_id = customer["id"].as_str().ctx("customer without id")?;
+        let key = self
+            .admin_post(
+                "/v1/admin/keys",
+                json!({"customer_id": customer_id, "key_type": "ci", "name": "narrowed"}),
+            )
+            .await?;
+        self.admin_post(
+            &format!("/v1/admin/customers/{customer_id}/entitlements"),
+            json!({
+                "product": DEEP_PRODUCT,
+                "starts_at": 0,
+                "channels": ["stable"],
+                "versions": ">=3.5000",
+            }),
+        )
+        .await?;
+        Ok(key["api_key"]
+            .as_str()
+            .ctx("key without api_key")?
+            .to_owned())
+    }
+
     /// The `ETag` of `GET url` with a customer key.
     pub async fn etag(&self, api_key: &str, url: &str) -> Result<String> {
         let resp = self

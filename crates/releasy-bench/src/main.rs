@@ -380,6 +380,7 @@ async fn measure(
     progress("  seeding the small set through the API");
     let small: SmallSet = api.seed_small().await?;
     api.entitle_to_deep_product(&small.customer_id).await?;
+    let narrowed_key_header = format!("x-releasy-api-key: {}", api.narrowed_customer_key().await?);
     progress("  walking the customer cursor");
     let (deep_cursor, deep_pages) = api.deep_customer_cursor(1000).await?;
 
@@ -405,6 +406,12 @@ async fn measure(
                         api::PRODUCT
                     ),
                     headers: vec![key_header.clone()],
+                    body: Body::None,
+                },
+                Kind::CustomerReleasesNarrowed => Load {
+                    method: "GET",
+                    url: format!("{base}/v1/releases?product={}&limit=50", api::DEEP_PRODUCT),
+                    headers: vec![narrowed_key_header.clone()],
                     body: Body::None,
                 },
                 Kind::Latest => Load {

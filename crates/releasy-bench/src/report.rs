@@ -590,6 +590,10 @@ pub fn render(info: &RunInfo, runs: &[RunResult]) -> String {
             Box::new(|db, r| ratio_check(r, &[Kind::CustomerReleases], db)),
         ),
         (
+            "customer list releases, entitlement narrowed by version (judged one by one) vs `GET /live`",
+            Box::new(|db, r| ratio_check(r, &[Kind::CustomerReleasesNarrowed], db)),
+        ),
+        (
             "customer download token (stores a token) vs `GET /live`",
             Box::new(|db, r| ratio_check(r, &[Kind::DownloadToken], db)),
         ),

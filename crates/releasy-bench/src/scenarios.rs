@@ -56,6 +56,9 @@ pub enum Kind {
     Live,
     /// Customer `GET /v1/releases?product=..&include_artifacts=true`.
     CustomerReleases,
+    /// Customer `GET /v1/releases?product=bench-deep&limit=50` with an entitlement
+    /// narrowed to half the product's versions: its releases judged one by one.
+    CustomerReleasesNarrowed,
     /// Customer `POST /v1/auth/introspect`.
     Introspect,
     /// `GET /v1/downloads/{token}` (302).
@@ -98,9 +101,10 @@ pub enum Outcome {
 impl Kind {
     /// Every scenario, in the order they run: reads first, then the writes that grow
     /// tables.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Live,
         Kind::CustomerReleases,
+        Kind::CustomerReleasesNarrowed,
         Kind::Latest,
         Kind::LatestNotModified,
         Kind::Upgrade,
@@ -122,6 +126,9 @@ impl Kind {
             Kind::Live => "`GET /live`",
             Kind::CustomerReleases => {
                 "customer `GET /v1/releases?product=bench-agent&include_artifacts=true`"
+            }
+            Kind::CustomerReleasesNarrowed => {
+                "customer `GET /v1/releases?product=bench-deep&limit=50`, entitlement to half its 10 000 versions"
             }
             Kind::Introspect => "customer `POST /v1/auth/introspect`",
             Kind::Resolve => "`GET /v1/downloads/{token}` (302)",
@@ -154,6 +161,7 @@ impl Kind {
         match self {
             Kind::Live => "live",
             Kind::CustomerReleases => "customer-releases",
+            Kind::CustomerReleasesNarrowed => "customer-releases-narrowed",
             Kind::Introspect => "introspect",
             Kind::Resolve => "resolve",
             Kind::AdminCustomersFirst => "admin-customers-first",
@@ -174,7 +182,7 @@ impl Kind {
     pub fn ratio_target(self, db: Db) -> Option<f64> {
         let (sqlite, postgres) = match self {
             Kind::Introspect => (0.12, 0.10),
-            Kind::CustomerReleases => (0.08, 0.08),
+            Kind::CustomerReleases | Kind::CustomerReleasesNarrowed => (0.08, 0.08),
             Kind::DownloadToken => (0.06, 0.05),
             Kind::Resolve => (0.12, 0.10),
             Kind::AdminCustomersFirst | Kind::AdminCustomersDeep | Kind::AdminReleases => {

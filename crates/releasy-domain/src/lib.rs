@@ -83,6 +83,7 @@ mod limits;
 pub mod memory;
 pub mod pagination;
 pub mod ports;
+pub mod product;
 pub mod release;
 mod services;
 mod text;

@@ -1,6 +1,7 @@
-//! The configurable bounds the use cases enforce.
+//! The configurable bounds and policies the use cases enforce.
 
-/// Lifetimes the services apply; the server reads them from configuration.
+/// Lifetimes, sizes and policies the services apply; the server reads them from
+/// configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// The longest download-token lifetime a customer may ask for, and the default.
@@ -18,12 +19,15 @@ pub struct Limits {
     /// waits; larger ones (whose digest the store did not record) are checked in the
     /// background.
     pub artifact_inline_verify_max_bytes: u64,
+    /// Whether every product's releases are sealed when published
+    /// (`RELEASY_IMMUTABLE_RELEASES`); a product may also ask for it on its own.
+    pub immutable_releases: bool,
 }
 
 impl Default for Limits {
     /// The contract's defaults: 600 s tokens, 900 s upload URLs, download links of at
     /// most 300 s, 64 MiB parts, abandoned uploads swept after a day, objects up to
-    /// 1 GiB verified while registration waits.
+    /// 1 GiB verified while registration waits, releases mutable unless a product asks.
     fn default() -> Self {
         Self {
             download_token_max_ttl_seconds: 600,
@@ -33,6 +37,7 @@ impl Default for Limits {
             artifact_upload_ttl_seconds: 86_400,
             artifact_inline_verify_max_bytes:
                 crate::artifact::VerificationPolicy::DEFAULT_INLINE_MAX_BYTES,
+            immutable_releases: false,
         }
     }
 }

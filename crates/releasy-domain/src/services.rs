@@ -11,6 +11,7 @@ use crate::download::{DownloadPorts, DownloadService};
 use crate::entitlement::EntitlementService;
 use crate::idempotency::IdempotencyService;
 use crate::ports::{Clock, HealthProbe, KeyHasher, ObjectStore, Repositories, SecretGenerator};
+use crate::product::{ImmutabilityPolicy, ProductService};
 use crate::release::ReleaseService;
 
 /// The adapters a Releasy instance runs on: its store's repositories and the other
@@ -50,6 +51,8 @@ pub struct Services {
     pub entitlements: EntitlementService,
     /// Download tokens.
     pub downloads: DownloadService,
+    /// Products and their release policies.
+    pub products: ProductService,
     /// The bounds the services apply.
     pub limits: Limits,
     /// Database readiness.
@@ -73,6 +76,8 @@ impl Services {
             secrets,
             hasher,
         } = ports;
+        let immutability =
+            ImmutabilityPolicy::new(repos.products.clone(), limits.immutable_releases);
         Self {
             customers: CustomerService::new(repos.customers.clone(), clock.clone()),
             api_keys: ApiKeyService::new(
@@ -96,7 +101,8 @@ impl Services {
                 repos.entitlements.clone(),
                 objects.clone(),
                 clock.clone(),
-            ),
+            )
+            .with_immutability(immutability.clone()),
             artifacts: ArtifactService::new(
                 repos.releases.clone(),
                 repos.artifacts.clone(),
@@ -107,7 +113,9 @@ impl Services {
             .with_part_size(limits.artifact_part_size_bytes)
             .with_verification(VerificationPolicy {
                 inline_max_bytes: limits.artifact_inline_verify_max_bytes,
-            }),
+            })
+            .with_immutability(immutability.clone()),
+            products: ProductService::new(repos.products, immutability, clock.clone()),
             entitlements: EntitlementService::new(
                 repos.entitlements.clone(),
                 repos.customers,

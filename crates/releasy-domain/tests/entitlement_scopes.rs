@@ -62,7 +62,11 @@ impl World {
         let platform = Platform::parse("linux").unwrap();
         let upload = services
             .artifacts
-            .presign(release.id, &Filename::parse("agent.tgz").unwrap(), &platform)
+            .presign(
+                release.id,
+                &Filename::parse("agent.tgz").unwrap(),
+                &platform,
+            )
             .await
             .unwrap();
         self.objects.put(&upload.object_key, vec![1; 4]);
@@ -243,7 +247,10 @@ async fn a_version_range_bounds_latest_listing_and_tokens() {
         downloads.issue(&key, artifacts[0], None, ttl).await,
         Err(IssueTokenError::EntitlementRequired)
     ));
-    downloads.issue(&key, artifacts[2], None, ttl).await.unwrap();
+    downloads
+        .issue(&key, artifacts[2], None, ttl)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -287,13 +294,12 @@ async fn narrowing_an_entitlement_stops_tokens_already_issued() {
     let entitlement = w.entitle(acme.id, None, EntitlementScope::default()).await;
     let key = w.key(acme.id).await;
     let ttl = TokenTtl::parse(Some(60), 600).unwrap();
-    let token = w
-        .h
-        .services
-        .downloads
-        .issue(&key, beta, None, ttl)
-        .await
-        .unwrap();
+    let token =
+        w.h.services
+            .downloads
+            .issue(&key, beta, None, ttl)
+            .await
+            .unwrap();
     w.h.services
         .entitlements
         .update(
@@ -356,7 +362,10 @@ async fn the_explanation_names_every_rule_that_refuses() {
         .explain(acme.id, &w.agent, version)
         .await
         .unwrap();
-    assert!(!why.allowed, "the rc entitlement allows it, the rest refuses");
+    assert!(
+        !why.allowed,
+        "the rc entitlement allows it, the rest refuses"
+    );
     assert_eq!(
         why.reasons[..2],
         [
@@ -364,7 +373,10 @@ async fn the_explanation_names_every_rule_that_refuses() {
             AccessReason::ReleaseNotPublished
         ]
     );
-    assert!(why.reasons.contains(&AccessReason::Allowed { entitlement: rc }));
+    assert!(
+        why.reasons
+            .contains(&AccessReason::Allowed { entitlement: rc })
+    );
 
     let unknown = Version::parse("9.9.9").unwrap();
     assert!(matches!(

@@ -13,6 +13,7 @@ use releasy_domain::entitlement::{EntitlementError, ExplainError};
 use releasy_domain::idempotency::IdempotencyError;
 use releasy_domain::ports::StoreError;
 use releasy_domain::ports::{HashError, RepoError};
+use releasy_domain::product::ProductError;
 use releasy_domain::release::{
     CreateReleaseError, DeleteReleaseError, ListReleasesError, TransitionError, UpdateReleaseError,
     YankError,
@@ -241,6 +242,7 @@ impl From<TransitionError> for ApiError {
             TransitionError::NotFound => Self::not_found("release not found"),
             TransitionError::Lifecycle(rule) => Self::bad_request(rule.to_string()),
             TransitionError::StatusChanged => Self::conflict("release status changed, retry"),
+            TransitionError::Seal(seal) => Self::conflict(seal.to_string()),
             TransitionError::Repo(repo) => repo.into(),
         }
     }
@@ -250,7 +252,9 @@ impl From<UpdateReleaseError> for ApiError {
     fn from(err: UpdateReleaseError) -> Self {
         match err {
             UpdateReleaseError::NotFound => Self::not_found(err.to_string()),
-            UpdateReleaseError::NotDraft => Self::conflict(err.to_string()),
+            UpdateReleaseError::NotDraft | UpdateReleaseError::Immutable => {
+                Self::conflict(err.to_string())
+            }
             UpdateReleaseError::Repo(repo) => repo.into(),
         }
     }
@@ -271,6 +275,7 @@ impl From<DeleteReleaseError> for ApiError {
     fn from(err: DeleteReleaseError) -> Self {
         match err {
             DeleteReleaseError::NotFound => Self::not_found("release not found"),
+            DeleteReleaseError::Immutable => Self::conflict(err.to_string()),
             DeleteReleaseError::Repo(repo) => repo.into(),
         }
     }
@@ -280,6 +285,7 @@ impl From<PresignError> for ApiError {
     fn from(err: PresignError) -> Self {
         match err {
             PresignError::ReleaseNotFound => Self::not_found("release not found"),
+            PresignError::Immutable => Self::conflict(err.to_string()),
             PresignError::Invalid(invalid) => invalid.into(),
             PresignError::Store(store) => store.into(),
             PresignError::Repo(repo) => repo.into(),
@@ -299,6 +305,7 @@ impl From<RegisterArtifactError> for ApiError {
             | RegisterArtifactError::PartsRequired
             | RegisterArtifactError::PartsRejected(_) => Self::bad_request(err.to_string()),
             RegisterArtifactError::AlreadyExists => Self::conflict("artifact already exists"),
+            RegisterArtifactError::Immutable => Self::conflict(err.to_string()),
             RegisterArtifactError::UploadGone => Self::conflict(err.to_string()),
             RegisterArtifactError::Store(store) => store.into(),
             RegisterArtifactError::Repo(repo) => repo.into(),
@@ -326,6 +333,14 @@ impl From<EntitlementError> for ApiError {
                 Self::conflict("entitlement changed concurrently; try again")
             }
             EntitlementError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<ProductError> for ApiError {
+    fn from(err: ProductError) -> Self {
+        match err {
+            ProductError::Repo(repo) => repo.into(),
         }
     }
 }

@@ -296,6 +296,7 @@ async fn start_listening(
         artifact_part_size_bytes: settings.artifact_part_size_bytes,
         artifact_upload_ttl_seconds: settings.artifact_upload_ttl_seconds,
         artifact_inline_verify_max_bytes: settings.artifact_inline_verify_max_bytes,
+        immutable_releases: settings.immutable_releases,
     };
     let state = web::Data::new(AppState {
         services: Services::with_limits(ports, limits),

@@ -99,6 +99,9 @@ pub struct Settings {
     /// Whether presigned S3 uploads carry `If-None-Match: *`, so no URL replaces a
     /// stored object.
     pub artifact_conditional_put: bool,
+    /// Whether every product's releases are sealed when published (a product may ask
+    /// for it on its own through its policy).
+    pub immutable_releases: bool,
     /// Signs the embedded store's URLs; generated into the data directory when unset.
     pub storage_signing_secret: Option<String>,
     /// How long audit events may wait in the write-behind queue, in milliseconds.
@@ -165,6 +168,7 @@ struct RawSettings {
     artifact_inline_verify_max_bytes: Option<String>,
     artifact_verify_interval_seconds: Option<String>,
     artifact_conditional_put: Option<String>,
+    immutable_releases: Option<String>,
     storage_signing_secret: Option<String>,
     audit_flush_interval_ms: Option<String>,
     cache_rows: Option<String>,
@@ -312,6 +316,7 @@ impl Settings {
                 "RELEASY_ARTIFACT_CONDITIONAL_PUT",
                 raw.artifact_conditional_put,
             )?,
+            immutable_releases: boolean("RELEASY_IMMUTABLE_RELEASES", raw.immutable_releases)?,
             storage_signing_secret: match text(raw.storage_signing_secret) {
                 Some(secret) if secret.len() < 32 => {
                     return Err(ConfigError::new(
@@ -525,6 +530,10 @@ mod tests {
             !s.artifact_conditional_put,
             "old clients send no upload_headers"
         );
+        assert!(
+            !s.immutable_releases,
+            "the reference lets published releases change"
+        );
         assert_eq!(s.cache_rows, 10_000);
         assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
         assert!(s.s3.is_none() && s.operator.is_none() && s.admin_api_key.is_none());
@@ -539,9 +548,11 @@ mod tests {
             ("RELEASY_ADMIN_API_KEY", "k"),
             ("RELEASY_DATA_DIR", "/srv/releasy"),
             ("RELEASY_PUBLIC_BASE_URL", "https://releases.example.com/"),
+            ("RELEASY_IMMUTABLE_RELEASES", "true"),
         ])
         .unwrap();
         assert_eq!(s.bind_addr.port(), 9000);
+        assert!(s.immutable_releases);
         assert_eq!(
             s.database_url,
             DatabaseUrl::Postgres("postgres://u:p@h/db".into())
@@ -569,6 +580,7 @@ mod tests {
             ("RELEASY_ARTIFACT_INLINE_VERIFY_MAX_BYTES", "-1"),
             ("RELEASY_ARTIFACT_VERIFY_INTERVAL_SECONDS", "0"),
             ("RELEASY_ARTIFACT_CONDITIONAL_PUT", "sometimes"),
+            ("RELEASY_IMMUTABLE_RELEASES", "maybe"),
             ("RELEASY_STORAGE_SIGNING_SECRET", "too-short"),
             ("RELEASY_AUDIT_FLUSH_INTERVAL_MS", "0"),
             ("RELEASY_CACHE_ROWS", "-1"),

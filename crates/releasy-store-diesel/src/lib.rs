@@ -26,7 +26,7 @@ use std::sync::Arc;
 use releasy_domain::ports::{
     ApiKeyRepository, ArtifactRepository, AuditRepository, CustomerRepository,
     DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,
-    ReleaseRepository, RepoError, Repositories,
+    ProductRepository, ReleaseRepository, RepoError, Repositories,
 };
 
 pub use change_feed::{ChangeEvent, ChangeFeedHandle};
@@ -117,6 +117,7 @@ impl Database {
                 + ArtifactRepository
                 + EntitlementRepository
                 + DownloadTokenRepository
+                + ProductRepository
                 + HealthProbe
                 + Clone
                 + 'static,
@@ -130,6 +131,7 @@ impl Database {
                 artifacts: Arc::new(store.clone()),
                 entitlements: Arc::new(store.clone()),
                 download_tokens: Arc::new(store.clone()),
+                products: Arc::new(store.clone()),
                 health: Arc::new(store.clone()),
             }
         }

@@ -42,6 +42,15 @@ diesel::table! {
         yanked_at -> Nullable<BigInt>,
         yank_reason -> Nullable<Text>,
         yank_blocks_downloads -> Integer,
+        sealed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    product_policies (product) {
+        product -> Text,
+        immutable_releases -> Integer,
+        updated_at -> BigInt,
     }
 }
 
@@ -143,6 +152,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     artifact_uploads,
+    product_policies,
     customers,
     api_keys,
     releases,

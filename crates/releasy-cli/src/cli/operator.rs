@@ -97,6 +97,17 @@ pub enum EntitlementCommand {
         /// Metadata, a JSON object
         #[arg(long, value_parser = parse_json_object)]
         metadata: Option<serde_json::Value>,
+        /// Grant only these channels, comma-separated (stable, rc, beta, alpha, dev)
+        /// [default: every channel]
+        #[arg(long, value_delimiter = ',')]
+        channels: Option<Vec<String>>,
+        /// Grant only versions matching this semver requirement, such as '>=2.0, <3'
+        /// [default: every version]
+        #[arg(long)]
+        versions: Option<String>,
+        /// Keep the releases published before the end available after it
+        #[arg(long)]
+        perpetual_fallback: bool,
     },
     /// List a customer's entitlements
     List {
@@ -138,6 +149,21 @@ pub enum EntitlementCommand {
         /// Remove the metadata
         #[arg(long)]
         clear_metadata: bool,
+        /// Grant only these channels, comma-separated
+        #[arg(long, value_delimiter = ',', conflicts_with = "all_channels")]
+        channels: Option<Vec<String>>,
+        /// Grant every channel again
+        #[arg(long)]
+        all_channels: bool,
+        /// Grant only versions matching this semver requirement
+        #[arg(long, conflicts_with = "all_versions")]
+        versions: Option<String>,
+        /// Grant every version again
+        #[arg(long)]
+        all_versions: bool,
+        /// Keep (true) or stop keeping (false) the releases published before the end
+        #[arg(long, value_name = "BOOL")]
+        perpetual_fallback: Option<bool>,
     },
     /// Remove an entitlement
     Revoke {
@@ -146,6 +172,18 @@ pub enum EntitlementCommand {
         customer: String,
         /// Entitlement id
         entitlement_id: String,
+    },
+    /// Explain whether a customer may have one release now, and why
+    Access {
+        /// Customer id
+        #[arg(long)]
+        customer: String,
+        /// Product
+        #[arg(long)]
+        product: String,
+        /// The release's version
+        #[arg(long)]
+        version: String,
     },
 }
 

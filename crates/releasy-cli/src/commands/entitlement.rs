@@ -1,11 +1,11 @@
-//! `releasy entitlement grant|list|update|revoke`.
+//! `releasy entitlement grant|list|update|revoke|access`.
 
 use serde_json::json;
 
 use super::{Context, push_opt};
 use crate::api::Role;
 use crate::cli::EntitlementCommand;
-use crate::dto::{CreateEntitlement, Entitlement, EntitlementList, UpdateEntitlement};
+use crate::dto::{Access, CreateEntitlement, Entitlement, EntitlementList, UpdateEntitlement};
 use crate::error::CliError;
 use crate::output::{Table, format_time, format_time_opt};
 
@@ -22,12 +22,18 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
             starts_at,
             ends_at,
             metadata,
+            channels,
+            versions,
+            perpetual_fallback,
         } => {
             let body = CreateEntitlement {
                 product,
                 starts_at,
                 ends_at,
                 metadata,
+                channels,
+                versions,
+                perpetual_fallback,
             };
             let path = format!("/v1/admin/customers/{}/entitlements", customer.trim());
             let entitlement: Entitlement = client.post(&path, &body, None).await?.body;
@@ -57,6 +63,11 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
             no_end,
             metadata,
             clear_metadata,
+            channels,
+            all_channels,
+            versions,
+            all_versions,
+            perpetual_fallback,
         } => {
             let body = UpdateEntitlement {
                 product,
@@ -71,6 +82,17 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
                 } else {
                     metadata.map(Some)
                 },
+                channels: if all_channels {
+                    Some(None)
+                } else {
+                    channels.map(Some)
+                },
+                versions: if all_versions {
+                    Some(None)
+                } else {
+                    versions.map(Some)
+                },
+                perpetual_fallback,
             };
             let path = format!(
                 "/v1/admin/customers/{}/entitlements/{}",
@@ -96,12 +118,67 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
                 format!("revoked entitlement {}", entitlement_id.trim())
             });
         }
+        EntitlementCommand::Access {
+            customer,
+            product,
+            version,
+        } => {
+            let path = format!("/v1/admin/customers/{}/access", customer.trim());
+            let query = vec![("product", product), ("version", version)];
+            let access: Access = client.get(&path, &query).await?;
+            ctx.output.emit(&access, || access_text(&access));
+        }
     }
     Ok(())
 }
 
+/// The verdict on one line, then a reason per line.
+fn access_text(access: &Access) -> String {
+    let release = &access.release;
+    let verdict = if access.allowed { "allowed" } else { "refused" };
+    let mut text = format!(
+        "{} {} ({}, {}): {verdict}\n",
+        release.product, release.version, release.channel, release.status
+    );
+    let mut table = Table::new(&["", "reason", "entitlement", "detail"]);
+    for reason in &access.reasons {
+        table.row(vec![
+            if reason.allows { "+" } else { "-" }.to_owned(),
+            reason.code.clone(),
+            reason
+                .entitlement_id
+                .clone()
+                .unwrap_or_else(|| "-".to_owned()),
+            reason.message.clone(),
+        ]);
+    }
+    text.push_str(&table.render("(no reasons)"));
+    text
+}
+
+/// What an entitlement grants within its product, in one cell.
+fn scope(e: &Entitlement) -> String {
+    let mut parts = Vec::new();
+    if let Some(channels) = &e.channels {
+        parts.push(channels.join(","));
+    }
+    if let Some(versions) = &e.versions {
+        parts.push(versions.clone());
+    }
+    if e.perpetual_fallback {
+        parts.push("perpetual fallback".to_owned());
+    }
+    if parts.is_empty() {
+        "all".to_owned()
+    } else {
+        parts.join("; ")
+    }
+}
+
 fn table(entitlements: &[Entitlement]) -> String {
-    let mut table = Table::new(&["id", "customer", "product", "starts", "ends", "metadata"]);
+    let mut table = Table::new(&[
+        "id", "customer", "product", "starts", "ends", "grants", "metadata",
+    ]);
     for e in entitlements {
         table.row(vec![
             e.id.clone(),
@@ -109,6 +186,7 @@ fn table(entitlements: &[Entitlement]) -> String {
             e.product.clone(),
             format_time(e.starts_at),
             format_time_opt(e.ends_at),
+            scope(e),
             e.metadata
                 .as_ref()
                 .map_or_else(|| "-".to_owned(), ToString::to_string),

@@ -15,6 +15,15 @@ pub struct CreateEntitlement {
     /// Any JSON object.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
+    /// Only these channels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<String>>,
+    /// Only versions matching this requirement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<String>,
+    /// Keep what was published before the end.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub perpetual_fallback: bool,
 }
 
 /// `PATCH .../entitlements/{id}`: absent fields stay, `Some(None)` sends `null`.
@@ -32,6 +41,15 @@ pub struct UpdateEntitlement {
     /// New metadata; `Some(None)` removes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Option<serde_json::Value>>,
+    /// New channels; `Some(None)` grants every channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Option<Vec<String>>>,
+    /// New versions; `Some(None)` grants every version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<Option<String>>,
+    /// New perpetual fallback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub perpetual_fallback: Option<bool>,
 }
 
 /// An entitlement.
@@ -49,6 +67,15 @@ pub struct Entitlement {
     pub ends_at: Option<i64>,
     /// Metadata.
     pub metadata: Option<serde_json::Value>,
+    /// The channels granted; `None`: every channel (and servers before scopes).
+    #[serde(default)]
+    pub channels: Option<Vec<String>>,
+    /// The versions granted; `None`: every version.
+    #[serde(default)]
+    pub versions: Option<String>,
+    /// Whether what was published before the end stays available.
+    #[serde(default)]
+    pub perpetual_fallback: bool,
 }
 
 /// `GET .../entitlements`.
@@ -60,4 +87,49 @@ pub struct EntitlementList {
     pub limit: i64,
     /// Offset used.
     pub offset: i64,
+}
+
+/// `GET /v1/admin/customers/{id}/access`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Access {
+    /// The customer.
+    pub customer_id: String,
+    /// The release asked about.
+    pub release: AccessRelease,
+    /// Whether the customer may have it.
+    pub allowed: bool,
+    /// Why.
+    pub reasons: Vec<AccessReason>,
+}
+
+/// The release an access answer is about.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AccessRelease {
+    /// Release id.
+    pub id: String,
+    /// Product.
+    pub product: String,
+    /// Version.
+    pub version: String,
+    /// Channel.
+    pub channel: String,
+    /// Status.
+    pub status: String,
+    /// Publication time.
+    pub published_at: Option<i64>,
+    /// Yank time.
+    pub yanked_at: Option<i64>,
+}
+
+/// One reason of an access answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AccessReason {
+    /// What decided.
+    pub code: String,
+    /// Whether it allows the release.
+    pub allows: bool,
+    /// The entitlement it is about.
+    pub entitlement_id: Option<String>,
+    /// In words.
+    pub message: String,
 }

@@ -17,7 +17,9 @@ pub use artifacts::{
 pub use audit::AuditEventList;
 pub use customers::{CreateCustomer, Customer, CustomerList, UpdateCustomer};
 pub use downloads::{TokenRequest, TokenResponse};
-pub use entitlements::{CreateEntitlement, Entitlement, EntitlementList, UpdateEntitlement};
+pub use entitlements::{
+    Access, CreateEntitlement, Entitlement, EntitlementList, UpdateEntitlement,
+};
 pub use error::ErrorBody;
 pub use keys::{CreateKey, CreatedKey, RevokeKey, RevokedKey};
 pub use releases::{

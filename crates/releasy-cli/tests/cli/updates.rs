@@ -212,3 +212,124 @@ async fn latest_upgrade_yank_and_download_follow_the_version_order() {
         "{missing:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entitlements_narrowed_by_channel_and_version_and_explained() {
+    let server = TestServer::start(Storage::Embedded).await;
+    publish(&server, &["1.9.0", "2.0.0", "2.1.0-beta.1", "3.0.0"]).await;
+    let customer = server
+        .admin()
+        .args(["customer", "create", "--name", "Acme", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let customer_id = customer["id"].as_str().expect("id").to_owned();
+    let key = server
+        .admin()
+        .args(["key", "create", "--customer", &customer_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let api_key = key["api_key"].as_str().expect("api_key").to_owned();
+    let granted = server
+        .admin()
+        .args(["entitlement", "grant", "--customer", &customer_id])
+        .args(["--product", "tool", "--channels", "stable,beta"])
+        .args(["--versions", ">=2.0, <3", "--perpetual-fallback", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(granted["channels"], serde_json::json!(["stable", "beta"]));
+    assert_eq!(granted["versions"], ">=2.0, <3");
+    assert_eq!(granted["perpetual_fallback"], true);
+    let entitlement_id = granted["id"].as_str().expect("id").to_owned();
+    let table = server
+        .admin()
+        .args(["entitlement", "list", "--customer", &customer_id])
+        .run()
+        .await
+        .ok();
+    assert!(
+        table
+            .stdout
+            .contains("stable,beta; >=2.0, <3; perpetual fallback"),
+        "{}",
+        table.stdout
+    );
+
+    let latest = server
+        .customer(&api_key)
+        .args(["latest", "tool", "--channel", "beta", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(latest["version"], "2.1.0-beta.1");
+
+    let refused = server
+        .admin()
+        .args(["entitlement", "access", "--customer", &customer_id])
+        .args(["--product", "tool", "--version", "3.0.0", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(refused["allowed"], false);
+    assert_eq!(refused["reasons"][0]["code"], "version_not_granted");
+    let explained = server
+        .admin()
+        .args(["entitlement", "access", "--customer", &customer_id])
+        .args(["--product", "tool", "--version", "2.0.0"])
+        .run()
+        .await
+        .ok();
+    assert!(
+        explained
+            .stdout
+            .starts_with("tool 2.0.0 (stable, published): allowed"),
+        "{}",
+        explained.stdout
+    );
+    assert!(explained.stdout.contains(&entitlement_id));
+
+    let widened = server
+        .admin()
+        .args(["entitlement", "update", "--customer", &customer_id])
+        .arg(&entitlement_id)
+        .args(["--all-channels", "--all-versions"])
+        .args(["--perpetual-fallback", "false", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert!(widened["channels"].is_null() && widened["versions"].is_null());
+    assert_eq!(widened["perpetual_fallback"], false);
+    let latest = server
+        .customer(&api_key)
+        .args(["latest", "tool", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(latest["version"], "3.0.0");
+
+    let unknown = server
+        .admin()
+        .args(["entitlement", "access", "--customer", &customer_id])
+        .args(["--product", "tool", "--version", "9.0.0"])
+        .run()
+        .await
+        .fails_with(4);
+    assert!(unknown.stderr.contains("release not found"), "{unknown:#?}");
+    let bad = server
+        .admin()
+        .args(["entitlement", "grant", "--customer", &customer_id])
+        .args(["--product", "tool", "--channels", "lts"])
+        .run()
+        .await
+        .fails_with(2);
+    assert!(bad.stderr.contains("channels"), "{bad:#?}");
+}

@@ -90,6 +90,12 @@ macro_rules! with_each_action {
             /// `GET /v1/admin/customers/{id}/access` (why a customer may or may not
             /// have a release)
             ExplainAccess,
+            /// `GET /v1/admin/products`
+            ListProducts,
+            /// `GET /v1/admin/products/{product}/policy`
+            ReadProductPolicy,
+            /// `PUT /v1/admin/products/{product}/policy`
+            SetProductPolicy,
         }
     };
 }
@@ -126,6 +132,8 @@ pub const fn role_allows(role: OperatorRole, action: Action) -> bool {
                 | ListReleases
                 | ReadAuditEvents
                 | ExplainAccess
+                | ListProducts
+                | ReadProductPolicy
         ),
         ReleasePublisher => matches!(
             action,
@@ -136,6 +144,8 @@ pub const fn role_allows(role: OperatorRole, action: Action) -> bool {
                 | ListReleases
                 | UpdateRelease
                 | YankRelease
+                | ListProducts
+                | ReadProductPolicy
         ),
     }
 }
@@ -210,7 +220,7 @@ mod tests {
     use Action::*;
 
     /// The contract's matrix, row by row: (action, admin, support, publisher).
-    const MATRIX: [(Action, bool, bool, bool); 22] = [
+    const MATRIX: [(Action, bool, bool, bool); 25] = [
         (CreateCustomer, true, false, false),
         (UpdateCustomer, true, false, false),
         (CreateKey, true, false, false),
@@ -234,6 +244,9 @@ mod tests {
         (YankRelease, true, false, true),
         (UnyankRelease, true, false, false),
         (ExplainAccess, true, true, false),
+        (ListProducts, true, true, true),
+        (ReadProductPolicy, true, true, true),
+        (SetProductPolicy, true, false, false),
     ];
 
     #[test]

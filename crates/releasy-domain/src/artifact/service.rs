@@ -11,6 +11,8 @@ use crate::ports::{
     ArtifactRepository, Clock, CompleteMultipartError, ObjectStore, PresignedPut, PresignedUrl,
     ReleaseRepository, RepoError, StoreError,
 };
+use crate::product::ImmutabilityPolicy;
+use crate::release::Release;
 use crate::{ArtifactId, ReleaseId, ValidationError};
 
 /// What the caller asks to upload.
@@ -96,6 +98,9 @@ pub enum PresignError {
     /// No release has that id.
     #[error("release not found")]
     ReleaseNotFound,
+    /// The release is immutable: it takes no more artifacts.
+    #[error("release is immutable")]
+    Immutable,
     /// The file name or platform breaks the naming rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
@@ -113,6 +118,9 @@ pub enum RegisterArtifactError {
     /// No release has that id.
     #[error("release not found")]
     ReleaseNotFound,
+    /// The release is immutable: it takes no more artifacts.
+    #[error("release is immutable")]
+    Immutable,
     /// The object key does not follow the naming rule for this release and platform.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
@@ -211,6 +219,7 @@ pub struct ArtifactService {
     pub(super) presign_expires_seconds: i64,
     pub(super) part_size: u64,
     pub(super) verification: VerificationPolicy,
+    pub(super) immutability: Option<ImmutabilityPolicy>,
 }
 
 impl ArtifactService {
@@ -234,7 +243,25 @@ impl ArtifactService {
             presign_expires_seconds,
             part_size: Self::DEFAULT_PART_SIZE,
             verification: VerificationPolicy::default(),
+            immutability: None,
         }
+    }
+
+    /// Releases published under `policy` take no more artifacts (without it, only
+    /// releases sealed earlier are fixed).
+    #[must_use]
+    pub fn with_immutability(mut self, policy: ImmutabilityPolicy) -> Self {
+        self.immutability = Some(policy);
+        self
+    }
+
+    /// Whether `release` is fixed now ([`Release::is_immutable`]).
+    async fn is_immutable(&self, release: &Release) -> Result<bool, RepoError> {
+        let applies = match &self.immutability {
+            Some(policy) if !release.is_sealed() => policy.applies_to(&release.product).await?,
+            _ => false,
+        };
+        Ok(release.is_immutable(applies))
     }
 
     /// Objects larger than `policy.inline_max_bytes`, whose digest the store did not
@@ -296,6 +323,9 @@ impl ArtifactService {
             .get(release_id)
             .await?
             .ok_or(PresignError::ReleaseNotFound)?;
+        if self.is_immutable(&release).await? {
+            return Err(PresignError::Immutable);
+        }
         let artifact_id = ArtifactId::generate();
         let object_key = ObjectKey::for_artifact(
             &release.product,
@@ -444,6 +474,13 @@ impl ArtifactService {
             .await
             .map_err(RegisterArtifactError::Repo)?
             .ok_or(RegisterArtifactError::ReleaseNotFound)?;
+        if self
+            .is_immutable(&release)
+            .await
+            .map_err(RegisterArtifactError::Repo)?
+        {
+            return Err(RegisterArtifactError::Immutable);
+        }
         let object_key = ObjectKey::parse_for_artifact(
             &request.object_key,
             &release.product,
@@ -527,8 +564,12 @@ impl ArtifactService {
             Ok(true) => Ok(artifact),
             Ok(false) => Err(RegisterArtifactError::UploadGone),
             Err(RepoError::Conflict) => Err(RegisterArtifactError::AlreadyExists),
-            // The release was deleted while this request ran.
-            Err(RepoError::MissingReference) => Err(RegisterArtifactError::ReleaseNotFound),
+            // The release was deleted, or sealed by a publication, while this request ran.
+            Err(RepoError::MissingReference) => match self.releases.get(release_id).await {
+                Ok(Some(_)) => Err(RegisterArtifactError::Immutable),
+                Ok(None) => Err(RegisterArtifactError::ReleaseNotFound),
+                Err(other) => Err(RegisterArtifactError::Repo(other)),
+            },
             Err(other) => Err(RegisterArtifactError::Repo(other)),
         }
     }

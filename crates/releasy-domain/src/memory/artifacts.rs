@@ -191,7 +191,12 @@ fn insert_artifact(state: &mut ReleaseState, artifact: &Artifact) -> Result<(), 
     if taken {
         return Err(RepoError::Conflict);
     }
-    if !state.releases.iter().any(|r| r.id == artifact.release_id) {
+    // Like the database's lock of the release row: a sealed release takes no artifact.
+    if !state
+        .releases
+        .iter()
+        .any(|r| r.id == artifact.release_id && !r.is_sealed())
+    {
         return Err(RepoError::MissingReference);
     }
     state.artifacts.push(artifact.clone());

@@ -11,8 +11,11 @@ use super::{InMemoryCustomers, lock};
 use crate::artifact::{Artifact, ObjectKey, PendingUpload};
 use crate::download::DownloadToken;
 use crate::pagination::PageRequest;
-use crate::ports::{ReleaseRepository, RepoError};
-use crate::release::{Release, ReleaseChanges, ReleaseFilter, ReleaseOrder, ReleaseStatus, Yank};
+use crate::ports::{ProductRepository, ReleaseRepository, RepoError};
+use crate::product::{ProductPolicy, ProductSummary};
+use crate::release::{
+    Channel, Product, Release, ReleaseChanges, ReleaseFilter, ReleaseOrder, ReleaseStatus, Yank,
+};
 use crate::{ArtifactId, ReleaseId, Timestamp};
 
 /// What [`InMemoryReleases`] holds, under one lock.
@@ -29,6 +32,8 @@ pub(super) struct ReleaseState {
     pub(super) uploads: Vec<PendingUpload>,
     /// Until when a verifier holds the check of a pending artifact.
     pub(super) verification_claims: HashMap<ArtifactId, Timestamp>,
+    /// Products' own policies.
+    pub(super) policies: Vec<ProductPolicy>,
 }
 
 /// Releases, artifacts and download tokens kept in memory. One value implements
@@ -145,6 +150,26 @@ impl ReleaseRepository for InMemoryReleases {
         Ok(Some(release.clone()))
     }
 
+    async fn publish_sealed(
+        &self,
+        id: ReleaseId,
+        published_at: Timestamp,
+        sealed_at: Timestamp,
+    ) -> Result<Option<Release>, RepoError> {
+        let mut state = lock(&self.state);
+        let Some(release) = state
+            .releases
+            .iter_mut()
+            .find(|r| r.id == id && r.status == ReleaseStatus::Draft)
+        else {
+            return Ok(None);
+        };
+        release.status = ReleaseStatus::Published;
+        release.published_at = Some(published_at);
+        release.sealed_at = Some(sealed_at);
+        Ok(Some(release.clone()))
+    }
+
     async fn update_draft(
         &self,
         id: ReleaseId,
@@ -154,7 +179,7 @@ impl ReleaseRepository for InMemoryReleases {
         let Some(release) = state
             .releases
             .iter_mut()
-            .find(|r| r.id == id && r.status == ReleaseStatus::Draft)
+            .find(|r| r.id == id && r.status == ReleaseStatus::Draft && !r.is_sealed())
         else {
             return Ok(None);
         };
@@ -181,7 +206,7 @@ impl ReleaseRepository for InMemoryReleases {
 
     async fn delete(&self, id: ReleaseId) -> Result<Option<Vec<ObjectKey>>, RepoError> {
         let mut state = lock(&self.state);
-        if !state.releases.iter().any(|r| r.id == id) {
+        if !state.releases.iter().any(|r| r.id == id && !r.is_sealed()) {
             return Ok(None);
         }
         let (gone, kept): (Vec<Artifact>, Vec<Artifact>) = std::mem::take(&mut state.artifacts)
@@ -193,5 +218,64 @@ impl ReleaseRepository for InMemoryReleases {
             .retain(|t| !gone.iter().any(|a| a.id == t.artifact_id));
         state.releases.retain(|r| r.id != id);
         Ok(Some(gone.into_iter().map(|a| a.object_key).collect()))
+    }
+}
+
+#[async_trait]
+impl ProductRepository for InMemoryReleases {
+    async fn summaries(&self, page: PageRequest) -> Result<Vec<ProductSummary>, RepoError> {
+        let state = lock(&self.state);
+        let mut names: Vec<&Product> = state
+            .releases
+            .iter()
+            .map(|r| &r.product)
+            .chain(state.policies.iter().map(|p| &p.product))
+            .collect();
+        names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        names.dedup();
+        Ok(names
+            .into_iter()
+            .skip(page.offset.get() as usize)
+            .take(page.limit.get() as usize)
+            .map(|product| {
+                let of: Vec<&Release> = state
+                    .releases
+                    .iter()
+                    .filter(|r| r.product == *product)
+                    .collect();
+                let published = |r: &&&Release| r.status == ReleaseStatus::Published;
+                ProductSummary {
+                    product: product.clone(),
+                    releases: of.len() as u64,
+                    published: of.iter().filter(published).count() as u64,
+                    latest_version: of
+                        .iter()
+                        .filter(published)
+                        .filter(|r| !r.is_yanked() && r.channel == Channel::Stable)
+                        .max_by_key(|r| (r.version.order_key(), r.created_at, r.id.to_string()))
+                        .map(|r| r.version.as_str().to_owned()),
+                    last_release_at: of.iter().map(|r| r.created_at).max(),
+                    immutable_releases: state
+                        .policies
+                        .iter()
+                        .any(|p| p.product == *product && p.immutable_releases),
+                }
+            })
+            .collect())
+    }
+
+    async fn policy(&self, product: &Product) -> Result<Option<ProductPolicy>, RepoError> {
+        Ok(lock(&self.state)
+            .policies
+            .iter()
+            .find(|p| p.product == *product)
+            .cloned())
+    }
+
+    async fn set_policy(&self, policy: &ProductPolicy) -> Result<(), RepoError> {
+        let mut state = lock(&self.state);
+        state.policies.retain(|p| p.product != policy.product);
+        state.policies.push(policy.clone());
+        Ok(())
     }
 }

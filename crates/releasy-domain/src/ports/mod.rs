@@ -21,7 +21,7 @@ pub use operator_tokens::{OperatorTokenError, OperatorTokenVerifier};
 pub use repositories::{
     ApiKeyRepository, ArtifactRepository, AuditRepository, Claim, CustomerRepository,
     DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,
-    ReleaseRepository,
+    ProductRepository, ReleaseRepository,
 };
 pub use repository_set::Repositories;
 pub use secrets::{KeyHasher, SecretGenerator};

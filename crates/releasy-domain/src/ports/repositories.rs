@@ -14,7 +14,8 @@ use crate::entitlement::{CustomerAccess, Entitlement};
 use crate::idempotency::{IdempotencyRecord, StoredResponse};
 use crate::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
 use crate::ports::RepoError;
-use crate::release::{Release, ReleaseChanges, ReleaseFilter, ReleaseStatus, Yank};
+use crate::product::{ProductPolicy, ProductSummary};
+use crate::release::{Product, Release, ReleaseChanges, ReleaseFilter, ReleaseStatus, Yank};
 use crate::{ApiKeyId, ArtifactId, CustomerId, EntitlementId, ReleaseId, Timestamp};
 
 /// Customers.
@@ -277,10 +278,21 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
         published_at: Option<Timestamp>,
     ) -> Result<Option<Release>, RepoError>;
 
+    /// Publishes a draft and seals it at `sealed_at` ([`Release::is_sealed`]), as one
+    /// compare-and-set on the status like [`Self::transition`]: `None` when it is gone
+    /// or no longer a draft. A sealed release's artifacts are fixed from the moment this
+    /// commits (see [`ArtifactRepository::insert`]).
+    async fn publish_sealed(
+        &self,
+        id: ReleaseId,
+        published_at: Timestamp,
+        sealed_at: Timestamp,
+    ) -> Result<Option<Release>, RepoError>;
+
     /// Applies `changes` to a draft, compare-and-set on the status: only while the
-    /// release is a draft. Returns the updated release; `None` when it is gone or no
-    /// longer a draft. Fields `changes` leaves out are not written (a concurrent change
-    /// of another field is kept).
+    /// release is a draft and not sealed. Returns the updated release; `None` when it
+    /// is gone, no longer a draft, or sealed. Fields `changes` leaves out are not
+    /// written (a concurrent change of another field is kept).
     async fn update_draft(
         &self,
         id: ReleaseId,
@@ -298,7 +310,8 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
 
     /// Deletes the release with its artifacts and their download tokens, in one
     /// transaction; returns the object keys of the deleted artifacts (so their bytes can
-    /// be removed), or `None` when no release has `id`.
+    /// be removed), or `None` when no release has `id` or it is sealed (a sealed
+    /// release is never deleted, even by a delete racing its publication).
     async fn delete(&self, id: ReleaseId) -> Result<Option<Vec<ObjectKey>>, RepoError>;
 }
 
@@ -318,7 +331,10 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
 /// ```
 #[async_trait]
 pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
-    /// Stores an artifact; [`RepoError::Conflict`] when its id or object key exists.
+    /// Stores an artifact; [`RepoError::Conflict`] when its id or object key exists,
+    /// [`RepoError::MissingReference`] when its release is gone or sealed (checked under
+    /// the release's lock, so an artifact never joins a release sealed before it
+    /// commits).
     async fn insert(&self, artifact: &Artifact) -> Result<(), RepoError>;
 
     /// The artifact with `id` and its release, or `None`.
@@ -467,6 +483,37 @@ pub trait EntitlementRepository: Send + Sync + std::fmt::Debug {
     /// Every entitlement of `customer`, ended ones too, as the access rule reads them
     /// (asked on every customer listing, updater check, token issue and resolve).
     async fn customer_access(&self, customer: CustomerId) -> Result<CustomerAccess, RepoError>;
+}
+
+/// Products: what their releases add up to, and their own release policies.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use releasy_domain::ports::Repositories;
+/// use releasy_domain::product::ProductPolicy;
+/// use releasy_domain::release::Product;
+/// use releasy_domain::Timestamp;
+///
+/// let repos = Repositories::in_memory();
+/// let agent = Product::parse("agent").unwrap();
+/// assert_eq!(repos.products.policy(&agent).await.unwrap(), None);
+/// let policy = ProductPolicy { product: agent.clone(), immutable_releases: true, updated_at: Timestamp::from_unix_seconds(0) };
+/// repos.products.set_policy(&policy).await.unwrap();
+/// assert_eq!(repos.products.policy(&agent).await.unwrap(), Some(policy));
+/// # }
+/// ```
+#[async_trait]
+pub trait ProductRepository: Send + Sync + std::fmt::Debug {
+    /// One page of products, by name: every product with a release or a policy, with
+    /// its release counts, its latest stable version and its own policy.
+    async fn summaries(&self, page: PageRequest) -> Result<Vec<ProductSummary>, RepoError>;
+
+    /// The product's own policy, or `None` when it was never set.
+    async fn policy(&self, product: &Product) -> Result<Option<ProductPolicy>, RepoError>;
+
+    /// Stores the product's own policy, replacing the one it had.
+    async fn set_policy(&self, policy: &ProductPolicy) -> Result<(), RepoError>;
 }
 
 /// Download tokens, found by their hash.

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use super::{
     ApiKeyRepository, ArtifactRepository, AuditRepository, CustomerRepository,
     DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,
-    ReleaseRepository,
+    ProductRepository, ReleaseRepository,
 };
 
 /// The repositories of one store, each a port of its own. A database adapter hands out
@@ -27,6 +27,8 @@ pub struct Repositories {
     pub entitlements: Arc<dyn EntitlementRepository>,
     /// Download tokens; join to `artifacts`, `releases` and `customers`.
     pub download_tokens: Arc<dyn DownloadTokenRepository>,
+    /// Products' summaries (over `releases`) and policies.
+    pub products: Arc<dyn ProductRepository>,
     /// Readiness of the store.
     pub health: Arc<dyn HealthProbe>,
 }
@@ -55,6 +57,7 @@ impl Repositories {
             idempotency: Arc::new(InMemoryIdempotency::default()),
             artifacts: releases.clone(),
             download_tokens: releases.clone(),
+            products: releases.clone(),
             releases,
             entitlements: Arc::new(InMemoryEntitlements::default()),
             health: Arc::new(AlwaysHealthy),

@@ -13,6 +13,9 @@ pub enum UpdateReleaseError {
     /// Only drafts are edited: a published release says what it said when published.
     #[error("release is not a draft")]
     NotDraft,
+    /// The release is immutable (sealed, or published under the policy).
+    #[error("release is immutable")]
+    Immutable,
     /// The repository failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -20,19 +23,29 @@ pub enum UpdateReleaseError {
 
 impl ReleaseService {
     /// Changes a draft's channel, notes or metadata (compare-and-set on the status: a
-    /// release published meanwhile is refused).
+    /// release published meanwhile is refused). A sealed draft (unpublished after its
+    /// publication sealed it) is not edited either.
     ///
     /// # Errors
-    /// [`UpdateReleaseError::NotFound`], or [`UpdateReleaseError::NotDraft`].
+    /// [`UpdateReleaseError::NotFound`], [`UpdateReleaseError::Immutable`] (sealed, or
+    /// published under the immutable-releases policy), or
+    /// [`UpdateReleaseError::NotDraft`].
     pub async fn update(
         &self,
         id: ReleaseId,
         changes: &ReleaseChanges,
     ) -> Result<Release, UpdateReleaseError> {
-        match self.releases.update_draft(id, changes).await? {
-            Some(release) => Ok(release),
-            None if self.exists(id).await? => Err(UpdateReleaseError::NotDraft),
-            None => Err(UpdateReleaseError::NotFound),
+        if let Some(release) = self.releases.update_draft(id, changes).await? {
+            return Ok(release);
         }
+        let Some(current) = self.releases.get(id).await? else {
+            return Err(UpdateReleaseError::NotFound);
+        };
+        let applies = !current.is_sealed() && self.policy_applies(&current.product).await?;
+        Err(if current.is_immutable(applies) {
+            UpdateReleaseError::Immutable
+        } else {
+            UpdateReleaseError::NotDraft
+        })
     }
 }

@@ -3,6 +3,7 @@
 mod channel;
 mod details;
 mod editing;
+mod immutability;
 mod lifecycle;
 mod model;
 mod requirement;
@@ -15,6 +16,7 @@ mod yanking;
 pub use channel::Channel;
 pub use details::{ReleaseChanges, ReleaseMetadata, ReleaseNotes, Yank, YankReason};
 pub use editing::UpdateReleaseError;
+pub use immutability::SealError;
 pub use lifecycle::{LifecycleError, ReleaseStatus};
 pub use model::{Product, Release, ReleaseFilter, ReleaseOrder, Version};
 pub use requirement::VersionRequirement;

@@ -41,6 +41,9 @@ pub struct Release {
     pub metadata: Option<ReleaseMetadata>,
     /// Set while the release is yanked.
     pub yank: Option<Yank>,
+    /// When it was published under the immutable-releases policy, from which moment on
+    /// its record and artifacts never change ([`Release::is_immutable`]).
+    pub sealed_at: Option<Timestamp>,
 }
 
 impl Release {
@@ -62,6 +65,7 @@ impl Release {
             notes: None,
             metadata: None,
             yank: None,
+            sealed_at: None,
         }
     }
 

@@ -10,9 +10,10 @@ use crate::ports::{
     ArtifactRepository, Clock, EntitlementRepository, ObjectStore, ReleaseRepository, RepoError,
     StoreError,
 };
+use crate::product::ImmutabilityPolicy;
 use crate::release::{
     Channel, LifecycleError, Product, Release, ReleaseFilter, ReleaseMetadata, ReleaseNotes,
-    ReleaseOrder, ReleaseStatus, Version,
+    ReleaseOrder, ReleaseStatus, SealError, Version,
 };
 use crate::{CustomerId, ReleaseId};
 
@@ -117,6 +118,9 @@ pub enum TransitionError {
     /// A concurrent change won the race.
     #[error("release status changed, retry")]
     StatusChanged,
+    /// Publishing under the immutable-releases policy needs an artifact.
+    #[error(transparent)]
+    Seal(#[from] SealError),
     /// The repository failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -128,6 +132,9 @@ pub enum DeleteReleaseError {
     /// No release has that id.
     #[error("release not found")]
     NotFound,
+    /// The release is immutable: it is never deleted.
+    #[error("release is immutable")]
+    Immutable,
     /// The repository failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -177,6 +184,7 @@ pub struct ReleaseService {
     pub(super) entitlements: Arc<dyn EntitlementRepository>,
     objects: Arc<dyn ObjectStore>,
     pub(super) clock: Arc<dyn Clock>,
+    immutability: Option<ImmutabilityPolicy>,
 }
 
 impl ReleaseService {
@@ -194,6 +202,23 @@ impl ReleaseService {
             entitlements,
             objects,
             clock,
+            immutability: None,
+        }
+    }
+
+    /// Publishes releases under `policy`: sealed, and fixed from then on (without it,
+    /// only releases sealed earlier are fixed).
+    #[must_use]
+    pub fn with_immutability(mut self, policy: ImmutabilityPolicy) -> Self {
+        self.immutability = Some(policy);
+        self
+    }
+
+    /// Whether the immutable-releases policy applies to `product` now.
+    pub(super) async fn policy_applies(&self, product: &Product) -> Result<bool, RepoError> {
+        match &self.immutability {
+            Some(policy) => policy.applies_to(product).await,
+            None => Ok(false),
         }
     }
 
@@ -297,7 +322,9 @@ impl ReleaseService {
     }
 
     /// Publishes a draft (compare-and-set: of two racing requests one wins, the other
-    /// gets [`TransitionError::StatusChanged`]).
+    /// gets [`TransitionError::StatusChanged`]). Under the immutable-releases policy
+    /// (or for a release sealed before) it seals the release, which needs at least one
+    /// artifact.
     ///
     /// # Errors
     /// [`TransitionError`].
@@ -307,8 +334,22 @@ impl ReleaseService {
             .get(id)
             .await?
             .ok_or(TransitionError::NotFound)?;
-        let (status, published_at) = current.status.publish(self.clock.now())?;
-        self.transition(current, status, published_at).await
+        let now = self.clock.now();
+        let (status, published_at) = current.status.publish(now)?;
+        let applies = self.policy_applies(&current.product).await?;
+        let artifact_count = if applies || current.is_sealed() {
+            self.artifacts.list_for_releases(&[id]).await?.len()
+        } else {
+            0
+        };
+        let Some(sealed_at) = current.seal_on_publish(applies, artifact_count, now)? else {
+            return self.transition(current, status, published_at).await;
+        };
+        match self.releases.publish_sealed(id, now, sealed_at).await? {
+            Some(published) => Ok(published),
+            None if self.exists(id).await? => Err(TransitionError::StatusChanged),
+            None => Err(TransitionError::NotFound),
+        }
     }
 
     /// Returns a published release to draft (compare-and-set, like [`Self::publish`]).
@@ -345,16 +386,30 @@ impl ReleaseService {
     }
 
     /// Deletes a release, its artifacts and their download tokens, then removes the
-    /// artifacts' stored objects.
+    /// artifacts' stored objects. An immutable release ([`Release::is_immutable`]) is
+    /// never deleted.
     ///
     /// # Errors
-    /// [`DeleteReleaseError::NotFound`] for an unknown id.
+    /// [`DeleteReleaseError::NotFound`] for an unknown id,
+    /// [`DeleteReleaseError::Immutable`] for an immutable release.
     pub async fn delete(&self, id: ReleaseId) -> Result<DeletedRelease, DeleteReleaseError> {
-        let keys = self
+        let current = self
             .releases
-            .delete(id)
+            .get(id)
             .await?
             .ok_or(DeleteReleaseError::NotFound)?;
+        let applies = !current.is_sealed() && self.policy_applies(&current.product).await?;
+        if current.is_immutable(applies) {
+            return Err(DeleteReleaseError::Immutable);
+        }
+        let Some(keys) = self.releases.delete(id).await? else {
+            // Gone meanwhile, or sealed by a publication that won the race.
+            return Err(if self.exists(id).await? {
+                DeleteReleaseError::Immutable
+            } else {
+                DeleteReleaseError::NotFound
+            });
+        };
         let mut orphaned_objects = Vec::new();
         for key in keys {
             if let Err(err) = self.objects.delete(&key).await {

@@ -10,6 +10,7 @@ mod error;
 mod health;
 mod keys;
 mod params;
+mod products;
 mod releases;
 
 pub use artifacts::{
@@ -33,6 +34,10 @@ pub use keys::{
     CreateKeyRequest, CreateKeyResponse, IntrospectionResponse, RevokeKeyRequest, RevokeKeyResponse,
 };
 pub(crate) use params::{non_empty, page_request, parse_bool, parse_id, parse_int};
+pub use products::{
+    ProductListQuery, ProductListResponse, ProductPolicyRequest, ProductPolicyResponse,
+    ProductResponse,
+};
 pub use releases::{
     ArtifactSummary, CreateReleaseRequest, LatestReleaseQuery, ReleaseListQuery,
     ReleaseListResponse, ReleaseResponse, UpdateReleaseRequest, UpgradeQuery, UpgradeResponse,

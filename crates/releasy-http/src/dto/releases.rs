@@ -139,6 +139,11 @@ pub struct ReleaseResponse {
     /// Whether the yank refuses its downloads; left out unless yanked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub yank_blocks_downloads: Option<bool>,
+    /// When it was sealed by its publication under the immutable-releases policy
+    /// (Unix seconds): its artifacts and record never change again. Left out unless
+    /// sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_at: Option<i64>,
     /// Artifacts with `include_artifacts=true` (and always from `latest` and
     /// `upgrade`), otherwise `null`.
     pub artifacts: Option<Vec<ArtifactSummary>>,
@@ -172,6 +177,7 @@ impl From<ReleaseListing> for ReleaseResponse {
             yanked_at: r.yank.as_ref().map(|y| y.at.unix_seconds()),
             yank_blocks_downloads: r.yank.as_ref().map(|y| y.blocks_downloads),
             yank_reason: r.yank.map(|y| y.reason.into_string()),
+            sealed_at: r.sealed_at.map(|t| t.unix_seconds()),
             artifacts: listing
                 .artifacts
                 .map(|a| a.into_iter().map(Into::into).collect()),

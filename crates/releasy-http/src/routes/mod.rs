@@ -9,5 +9,6 @@ pub mod health;
 pub mod introspect;
 pub mod keys;
 pub mod openapi;
+pub mod products;
 pub mod releases;
 pub mod updates;

@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         (name = "audit", description = "The audit trail"),
         (name = "entitlements", description = "Which products customers may download, and when"),
         (name = "releases", description = "Releases and their lifecycle"),
+        (name = "products", description = "Products and their release policies"),
         (name = "artifacts", description = "Uploading a release's files"),
         (name = "downloads", description = "Download tokens and links"),
     )

@@ -129,7 +129,7 @@ pub async fn list_releases(
         (status = 200, body = ReleaseResponse),
         (status = 400, body = ErrorBody, description = "release already published"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "release status changed, retry"),
+        (status = 409, body = ErrorBody, description = "release status changed, retry; or `release has no artifacts` under the immutable-releases policy"),
     ),
     security(("admin_key" = []), ("operator_jwt" = []))
 )]
@@ -177,7 +177,7 @@ pub async fn unpublish_release(
         (status = 200, body = ReleaseResponse),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "release is not a draft"),
+        (status = 409, body = ErrorBody, description = "release is not a draft, or release is immutable"),
     ),
     security(("admin_key" = []), ("operator_jwt" = []))
 )]
@@ -272,6 +272,7 @@ pub async fn unyank_release(
         (status = 204, description = "Release deleted"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "release is immutable"),
     ),
     security(("admin_key" = []), ("operator_jwt" = []))
 )]

@@ -38,13 +38,17 @@ enum Endpoint {
     UpdateRelease,
     YankRelease,
     UnyankRelease,
+    ExplainAccess,
+    ListProducts,
+    ReadProductPolicy,
+    SetProductPolicy,
 }
 
 use Endpoint::*;
 
 /// SPEC section 2, row by row: (endpoint, platform_admin, platform_support,
 /// release_publisher).
-const MATRIX: [(Endpoint, bool, bool, bool); 21] = [
+const MATRIX: [(Endpoint, bool, bool, bool); 25] = [
     (CreateCustomer, true, false, false),
     (UpdateCustomer, true, false, false),
     (CreateKey, true, false, false),
@@ -68,6 +72,12 @@ const MATRIX: [(Endpoint, bool, bool, bool); 21] = [
     (UpdateRelease, true, false, true),
     (YankRelease, true, false, true),
     (UnyankRelease, true, false, false),
+    // Support answers "why can't they see it?".
+    (ExplainAccess, true, true, false),
+    // Everyone reads products and their policies; only admins set one.
+    (ListProducts, true, true, true),
+    (ReadProductPolicy, true, true, true),
+    (SetProductPolicy, true, false, false),
 ];
 
 /// One request, ready to send.
@@ -283,6 +293,31 @@ async fn prepare(app: &TestApp, endpoint: Endpoint) -> Call {
             .await;
             Call::new(Method::POST, format!("/v1/releases/{id}/unyank"))
         }
+        ExplainAccess => {
+            let id = customer(app).await;
+            let product = unique("app");
+            ok(app
+                .admin(Method::POST, "/v1/releases")
+                .json(&json!({"product": product, "version": "1.0.0"}))
+                .send()
+                .await
+                .unwrap())
+            .await;
+            Call::new(
+                Method::GET,
+                format!("/v1/admin/customers/{id}/access?product={product}&version=1.0.0"),
+            )
+        }
+        ListProducts => Call::new(Method::GET, "/v1/admin/products".into()),
+        ReadProductPolicy => Call::new(
+            Method::GET,
+            format!("/v1/admin/products/{}/policy", unique("app")),
+        ),
+        SetProductPolicy => Call::new(
+            Method::PUT,
+            format!("/v1/admin/products/{}/policy", unique("app")),
+        )
+        .json(json!({"immutable_releases": false})),
     }
 }
 

@@ -9,22 +9,66 @@ use releasy_domain::ports::{ArtifactRepository, RepoError};
 use releasy_domain::release::Release;
 use releasy_domain::{ArtifactId, ReleaseId, Timestamp};
 
-use super::{Store, write_transaction};
+use super::{Conn, Store, lock_release, write_transaction};
 use crate::error::query_error;
 use crate::rows::{ArtifactRow, ArtifactUploadRow, ReleaseRow};
 use crate::schema::artifacts::dsl;
 use crate::schema::{artifact_uploads, artifacts, releases};
 
+/// Why an artifact insert wrote nothing.
+#[derive(Debug)]
+enum InsertRefused {
+    /// Its release is gone or sealed.
+    ReleaseClosed,
+    /// The database refused.
+    Query(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for InsertRefused {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Query(err)
+    }
+}
+
+impl InsertRefused {
+    fn into_repo_error(self) -> RepoError {
+        match self {
+            Self::ReleaseClosed => RepoError::MissingReference,
+            Self::Query(err) => query_error(err),
+        }
+    }
+}
+
+/// Whether the release takes artifacts (it exists and is not sealed), its row locked
+/// until the transaction ends: a publication sealing it waits for this insert, or
+/// committed before and is seen here.
+async fn open_for_artifacts(
+    conn: &mut Conn,
+    release_id: &str,
+) -> Result<bool, diesel::result::Error> {
+    Ok(lock_release(conn, release_id)
+        .await?
+        .is_some_and(|locked| !locked.sealed))
+}
+
 #[async_trait]
 impl ArtifactRepository for Store {
     async fn insert(&self, artifact: &Artifact) -> Result<(), RepoError> {
+        let release_id = artifact.release_id.to_string();
+        let row = ArtifactRow::from(artifact);
         let mut conn = self.conn().await?;
-        diesel::insert_into(dsl::artifacts)
-            .values(ArtifactRow::from(artifact))
-            .execute(&mut *conn)
-            .await
-            .map_err(query_error)?;
-        Ok(())
+        write_transaction(&mut conn, async |conn| {
+            if !open_for_artifacts(conn, &release_id).await? {
+                return Err(InsertRefused::ReleaseClosed);
+            }
+            diesel::insert_into(dsl::artifacts)
+                .values(row)
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+        .await
+        .map_err(InsertRefused::into_repo_error)
     }
 
     async fn get_with_release(
@@ -113,9 +157,13 @@ impl ArtifactRepository for Store {
 
     async fn insert_completing_upload(&self, artifact: &Artifact) -> Result<bool, RepoError> {
         let id = artifact.id.to_string();
+        let release_id = artifact.release_id.to_string();
         let row = ArtifactRow::from(artifact);
         let mut conn = self.conn().await?;
         write_transaction(&mut conn, async |conn| {
+            if !open_for_artifacts(conn, &release_id).await? {
+                return Err(InsertRefused::ReleaseClosed);
+            }
             // Whoever removes the record owns the upload: a sweeper or an abort that
             // removed it first has its bytes, and nothing is registered.
             let claimed = diesel::delete(artifact_uploads::table.find(&id))
@@ -128,10 +176,10 @@ impl ArtifactRepository for Store {
                 .values(row)
                 .execute(conn)
                 .await?;
-            Ok::<_, diesel::result::Error>(true)
+            Ok(true)
         })
         .await
-        .map_err(query_error)
+        .map_err(InsertRefused::into_repo_error)
     }
 
     async fn list_by_verification(

@@ -29,6 +29,8 @@ macro_rules! repository_modules {
         mod health;
         #[path = "idempotency.rs"]
         mod idempotency;
+        #[path = "products.rs"]
+        mod products;
         #[path = "releases.rs"]
         mod releases_repo;
     };
@@ -42,6 +44,13 @@ mod batch_rows;
 mod postgres;
 #[allow(clippy::duplicate_mod)]
 mod sqlite;
+
+/// A release row locked by a backend's `lock_release` for the rest of a transaction.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LockedRelease {
+    /// Whether it is sealed: it takes no artifacts, and it is never deleted.
+    pub(crate) sealed: bool,
+}
 
 diesel::define_sql_function! {
     /// SQL `lower(text)`.

@@ -8,6 +8,8 @@ use crate::schema::releases;
 
 /// The store the repositories below are implemented for.
 pub(super) type Store = crate::postgres::PgStore;
+/// Its connection.
+pub(super) type Conn = AsyncPgConnection;
 /// Its diesel backend (for boxed queries).
 pub(super) type Backend = diesel::pg::Pg;
 
@@ -24,20 +26,22 @@ where
     crate::transaction::commit_or_roll_back(conn, work).await
 }
 
-/// Whether the release `id` exists, its row locked (`FOR UPDATE`) until the
-/// transaction ends.
+/// The release `id`, its row locked (`FOR UPDATE`) until the transaction ends:
+/// `None` when it does not exist, else whether it is sealed.
 pub(super) async fn lock_release(
     conn: &mut AsyncPgConnection,
     id: &str,
-) -> Result<bool, diesel::result::Error> {
-    let found: Option<String> = releases::table
+) -> Result<Option<super::LockedRelease>, diesel::result::Error> {
+    let found: Option<Option<i64>> = releases::table
         .find(id)
-        .select(releases::id)
+        .select(releases::sealed_at)
         .for_update()
         .first(conn)
         .await
         .optional()?;
-    Ok(found.is_some())
+    Ok(found.map(|sealed_at| super::LockedRelease {
+        sealed: sealed_at.is_some(),
+    }))
 }
 
 repository_modules!();

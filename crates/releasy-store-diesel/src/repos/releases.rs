@@ -6,7 +6,8 @@
 //! `lock_release` (see `postgres.rs` and `sqlite.rs`): on PostgreSQL the release row is
 //! read `FOR UPDATE`, so an artifact registered concurrently either commits first (and
 //! is deleted and reported) or waits and then fails its foreign key; SQLite's
-//! `BEGIN IMMEDIATE` holds the write lock for the whole transaction.
+//! `BEGIN IMMEDIATE` holds the write lock for the whole transaction. A sealed release
+//! is neither deleted nor edited, and takes no artifact (`artifacts.rs`).
 
 use async_trait::async_trait;
 use diesel::prelude::*;
@@ -131,6 +132,34 @@ impl ReleaseRepository for Store {
         row.map(TryInto::try_into).transpose()
     }
 
+    async fn publish_sealed(
+        &self,
+        id: ReleaseId,
+        published_at: Timestamp,
+        sealed_at: Timestamp,
+    ) -> Result<Option<Release>, RepoError> {
+        let mut conn = self.conn().await?;
+        // Compare-and-set on the status, like `transition`. The row lock this UPDATE
+        // takes is the one an artifact insert takes first (`lock_release`): an
+        // artifact commits before the seal, or sees it and is refused.
+        let row: Option<ReleaseRow> = diesel::update(
+            dsl::releases
+                .filter(dsl::id.eq(id.to_string()))
+                .filter(dsl::status.eq(ReleaseStatus::Draft.as_str())),
+        )
+        .set((
+            dsl::status.eq(ReleaseStatus::Published.as_str()),
+            dsl::published_at.eq(published_at.unix_seconds()),
+            dsl::sealed_at.eq(sealed_at.unix_seconds()),
+        ))
+        .returning(ReleaseRow::as_returning())
+        .get_result(&mut *conn)
+        .await
+        .optional()
+        .map_err(query_error)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
     async fn update_draft(
         &self,
         id: ReleaseId,
@@ -149,7 +178,8 @@ impl ReleaseRepository for Store {
         let row: Option<ReleaseRow> = diesel::update(
             dsl::releases
                 .filter(dsl::id.eq(id.to_string()))
-                .filter(dsl::status.eq(ReleaseStatus::Draft.as_str())),
+                .filter(dsl::status.eq(ReleaseStatus::Draft.as_str()))
+                .filter(dsl::sealed_at.is_null()),
         )
         .set(DraftChanges::from(changes))
         .returning(ReleaseRow::as_returning())
@@ -186,8 +216,11 @@ impl ReleaseRepository for Store {
         let id = id.to_string();
         let mut conn = self.conn().await?;
         let keys: Option<Vec<String>> = write_transaction(&mut conn, async |conn| {
-            if !lock_release(conn, &id).await? {
-                return Ok(None);
+            // A sealed release is never deleted: it is reported like a missing one,
+            // and the caller tells which it was.
+            match lock_release(conn, &id).await? {
+                Some(locked) if !locked.sealed => {}
+                _ => return Ok(None),
             }
             let of_release = artifacts::table
                 .filter(artifacts::release_id.eq(&id))

@@ -9,6 +9,8 @@ use crate::sqlite::SqliteConn;
 
 /// The store the repositories below are implemented for.
 pub(super) type Store = crate::sqlite::SqliteStore;
+/// Its connection.
+pub(super) type Conn = SqliteConn;
 /// Its diesel backend (for boxed queries).
 pub(super) type Backend = diesel::sqlite::Sqlite;
 
@@ -17,19 +19,22 @@ pub(super) type Backend = diesel::sqlite::Sqlite;
 /// `SQLITE_BUSY` at once, without the busy timeout).
 pub(super) use crate::sqlite::immediate_transaction as write_transaction;
 
-/// Whether the release `id` exists. SQLite has no row locks: the immediate
-/// transaction holds the database's write lock until it ends.
+/// The release `id`: `None` when it does not exist, else whether it is sealed. SQLite
+/// has no row locks: the immediate transaction holds the database's write lock until
+/// it ends.
 pub(super) async fn lock_release(
     conn: &mut SqliteConn,
     id: &str,
-) -> Result<bool, diesel::result::Error> {
-    let found: Option<String> = releases::table
+) -> Result<Option<super::LockedRelease>, diesel::result::Error> {
+    let found: Option<Option<i64>> = releases::table
         .find(id)
-        .select(releases::id)
+        .select(releases::sealed_at)
         .first(conn)
         .await
         .optional()?;
-    Ok(found.is_some())
+    Ok(found.map(|sealed_at| super::LockedRelease {
+        sealed: sealed_at.is_some(),
+    }))
 }
 
 repository_modules!();

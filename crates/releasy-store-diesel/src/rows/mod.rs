@@ -32,7 +32,7 @@ use releasy_domain::ports::RepoError;
 
 use crate::error::corrupt;
 
-fn ts(seconds: i64) -> Timestamp {
+pub(crate) fn ts(seconds: i64) -> Timestamp {
     Timestamp::from_unix_seconds(seconds)
 }
 

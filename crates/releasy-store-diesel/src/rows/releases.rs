@@ -1,5 +1,5 @@
 //! The `releases` row; the status and channel are stored by their contract names, the
-//! version's order as its order key, a yank as its three columns.
+//! version's order as its order key, a yank as its three columns, the seal as its time.
 
 use diesel::prelude::*;
 use releasy_domain::Timestamp;
@@ -31,6 +31,7 @@ pub struct ReleaseRow {
     pub(crate) metadata: Option<String>,
     #[diesel(embed)]
     pub(crate) yank: YankColumns,
+    pub(crate) sealed_at: Option<i64>,
 }
 
 /// The columns of a yank: all `NULL` (and 0) while the release is not yanked.
@@ -94,6 +95,7 @@ impl From<&Release> for ReleaseRow {
             notes: r.notes.as_ref().map(|n| n.as_str().to_owned()),
             metadata: r.metadata.as_ref().map(|m| m.as_json().to_owned()),
             yank: YankColumns::from(r.yank.as_ref()),
+            sealed_at: r.sealed_at.map(Timestamp::unix_seconds),
         }
     }
 }
@@ -132,6 +134,7 @@ impl TryFrom<ReleaseRow> for Release {
                 .transpose()
                 .map_err(bad)?,
             yank,
+            sealed_at: row.sealed_at.map(ts),
         })
     }
 }

@@ -27,6 +27,7 @@ pub mod customers;
 pub mod downloads;
 pub mod entitlements;
 pub mod idempotency;
+pub mod products;
 pub mod release_model;
 pub mod releases;
 pub mod uploads;
@@ -76,6 +77,12 @@ pub async fn run_all_beside_another_suite(ports: Repositories) {
     )
     .await;
     artifacts::run_all(ports.releases.clone(), ports.artifacts.clone()).await;
+    products::run_all(
+        ports.releases.clone(),
+        ports.artifacts.clone(),
+        ports.products.clone(),
+    )
+    .await;
     uploads::run_all(ports.releases.clone(), ports.artifacts.clone()).await;
     verification::run_all(ports.releases.clone(), ports.artifacts.clone()).await;
     entitlements::run_all(ports.entitlements.clone(), ports.customers.clone()).await;

@@ -25,7 +25,7 @@ pub async fn run_all(releases: Arc<dyn ReleaseRepository>, artifacts: Arc<dyn Ar
 }
 
 /// The record of an upload (of a fresh artifact of `release`) presigned at `created_at`.
-fn new_upload(release: &Release, created_at: i64, multipart: bool) -> PendingUpload {
+pub(crate) fn new_upload(release: &Release, created_at: i64, multipart: bool) -> PendingUpload {
     let artifact = new_artifact(release, "linux", created_at);
     PendingUpload {
         artifact_id: artifact.id,

@@ -79,7 +79,8 @@ impl ReadCache {
     }
 
     /// `repos` with every repository this cache knows wrapped in its decorator; the
-    /// others (audit, idempotency, health) are left as they are.
+    /// others (audit, idempotency, health, products: read at each use) are left as
+    /// they are.
     pub fn wrap(&self, repos: Repositories) -> Repositories {
         Repositories {
             customers: self.customers(repos.customers),

@@ -78,6 +78,20 @@ impl ReleaseRepository for CachedReleases {
             .await
     }
 
+    async fn publish_sealed(
+        &self,
+        id: ReleaseId,
+        published_at: Timestamp,
+        sealed_at: Timestamp,
+    ) -> Result<Option<Release>, RepoError> {
+        self.generations
+            .after_write(
+                TABLES,
+                self.inner.publish_sealed(id, published_at, sealed_at),
+            )
+            .await
+    }
+
     async fn update_draft(
         &self,
         id: ReleaseId,

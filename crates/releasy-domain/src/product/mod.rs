@@ -1,0 +1,10 @@
+//! Products: what each product's releases add up to, and its release policy (whether
+//! published releases are immutable).
+
+mod model;
+mod policy;
+mod service;
+
+pub use model::{ProductPolicy, ProductSummary};
+pub use policy::ImmutabilityPolicy;
+pub use service::{EffectivePolicy, ProductError, ProductService};

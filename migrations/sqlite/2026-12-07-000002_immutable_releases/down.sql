@@ -1,0 +1,2 @@
+DROP TABLE product_policies;
+ALTER TABLE releases DROP COLUMN sealed_at;
