@@ -163,6 +163,15 @@ impl ApiClient {
     ///
     /// # Errors
     /// [`ApiError`].
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        let (url, request) = self.request(reqwest::Method::PUT, path);
+        Ok(send(&url, request.json(body)).await?.body)
+    }
+
     pub async fn patch<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,

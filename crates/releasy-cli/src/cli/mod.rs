@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use customer::{DownloadArgs, LatestArgs, ReleasesArgs, UpgradeArgs};
-pub use operator::{AuditCommand, CustomerCommand, EntitlementCommand, KeyCommand};
+pub use operator::{AuditCommand, CustomerCommand, EntitlementCommand, KeyCommand, ProductCommand};
 pub use vendor::{ArtifactCommand, PublishArgs, ReleaseCommand, ReleaseDetails};
 
 use crate::config::FlagValues;
@@ -92,6 +92,9 @@ pub enum Command {
     /// Grant, list, update and revoke entitlements (operator)
     #[command(subcommand)]
     Entitlement(EntitlementCommand),
+    /// List products and set their release policy (operator)
+    #[command(subcommand)]
+    Product(ProductCommand),
     /// Read the audit trail (operator)
     #[command(subcommand)]
     Audit(AuditCommand),

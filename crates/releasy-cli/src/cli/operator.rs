@@ -1,4 +1,4 @@
-//! Operator commands: customers, keys, entitlements, audit events.
+//! Operator commands: customers, keys, entitlements, products, audit events.
 
 use clap::Subcommand;
 
@@ -184,6 +184,28 @@ pub enum EntitlementCommand {
         /// The release's version
         #[arg(long)]
         version: String,
+    },
+}
+
+/// `releasy product ...`.
+#[derive(Debug, Subcommand)]
+pub enum ProductCommand {
+    /// List products by name, with release counts and latest versions
+    List {
+        /// Page size (1 to 200)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=200))]
+        limit: Option<u32>,
+        /// Products to skip
+        #[arg(long)]
+        offset: Option<u64>,
+    },
+    /// Show a product's release policy, or set it
+    Policy {
+        /// The product
+        product: String,
+        /// Seal its releases when published (true), or stop sealing new ones (false)
+        #[arg(long, value_name = "BOOL")]
+        immutable_releases: Option<bool>,
     },
 }
 

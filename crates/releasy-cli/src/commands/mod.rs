@@ -9,6 +9,7 @@ mod customer;
 mod download;
 mod entitlement;
 mod key;
+mod product;
 mod publish;
 mod release;
 mod releases;
@@ -65,6 +66,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Customer(command) => customer::run(&ctx, command).await,
         Command::Key(command) => key::run(&ctx, command).await,
         Command::Entitlement(command) => entitlement::run(&ctx, command).await,
+        Command::Product(command) => product::run(&ctx, command).await,
         Command::Audit(command) => audit::run(&ctx, command).await,
         Command::Releases(args) => releases::run(&ctx, args).await,
         Command::Download(args) => download::run(&ctx, args).await,

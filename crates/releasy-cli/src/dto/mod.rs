@@ -8,6 +8,7 @@ mod downloads;
 mod entitlements;
 mod error;
 mod keys;
+mod products;
 mod releases;
 
 pub use artifacts::{
@@ -22,6 +23,7 @@ pub use entitlements::{
 };
 pub use error::ErrorBody;
 pub use keys::{CreateKey, CreatedKey, RevokeKey, RevokedKey};
+pub use products::{Policy, ProductList, SetPolicy};
 pub use releases::{
     ArtifactSummary, CreateRelease, Release, ReleaseList, UpdateRelease, Upgrade, YankRelease,
 };

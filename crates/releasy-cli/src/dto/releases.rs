@@ -127,6 +127,9 @@ pub struct Release {
     /// Whether the yank refuses its downloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub yank_blocks_downloads: Option<bool>,
+    /// When its publication sealed it (immutable releases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_at: Option<i64>,
     /// Artifacts, when asked for.
     #[serde(default)]
     pub artifacts: Option<Vec<ArtifactSummary>>,

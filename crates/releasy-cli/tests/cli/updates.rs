@@ -333,3 +333,63 @@ async fn entitlements_narrowed_by_channel_and_version_and_explained() {
         .fails_with(2);
     assert!(bad.stderr.contains("channels"), "{bad:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn products_and_their_immutable_release_policy() {
+    let server = TestServer::start(Storage::Embedded).await;
+    let set = server
+        .admin()
+        .args(["product", "policy", "tool", "--immutable-releases", "true"])
+        .arg("--json")
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(set["immutable_releases"], true);
+    assert_eq!(set["effective_immutable_releases"], true);
+    let shown = server
+        .admin()
+        .args(["product", "policy", "tool"])
+        .run()
+        .await
+        .ok();
+    assert!(
+        shown
+            .stdout
+            .contains("tool: immutable releases on (product: on, server: off)"),
+        "{}",
+        shown.stdout
+    );
+
+    publish(&server, &["1.0.0"]).await;
+    let released = server.release("tool", "1.0.0").await.expect("published");
+    assert!(released["sealed_at"].as_i64().is_some(), "{released}");
+    let refused = server
+        .admin()
+        .args(["release", "delete", "tool@1.0.0"])
+        .run()
+        .await
+        .fails_with(5);
+    assert!(
+        refused.stderr.contains("release is immutable"),
+        "{refused:#?}"
+    );
+
+    let listed = server
+        .admin()
+        .args(["product", "list", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(listed["products"][0]["product"], "tool");
+    assert_eq!(listed["products"][0]["latest_version"], "1.0.0");
+    let table = server.admin().args(["product", "list"]).run().await.ok();
+    assert!(table.stdout.contains("tool"), "{}", table.stdout);
+    server
+        .admin()
+        .args(["product", "policy", "tool", "--immutable-releases", "maybe"])
+        .run()
+        .await
+        .fails_with(2);
+}
