@@ -211,6 +211,37 @@ async fn a_channel_scoped_listing_pages_through_judged_releases_like_a_filtered_
             .is_empty(),
         "115 stable releases: the page after the last is empty"
     );
+    // Another product granted whole keeps its one-read listing beside the narrowed one.
+    let tool = Product::parse("tool").unwrap();
+    let t =
+        w.h.services
+            .releases
+            .create(tool.clone(), Version::parse("9.0.0").unwrap())
+            .await
+            .unwrap();
+    w.h.services.releases.publish(t.id).await.unwrap();
+    w.h.services
+        .entitlements
+        .create(
+            acme.id,
+            NewEntitlement {
+                product: tool.clone(),
+                window: EntitlementWindow::new(T0, None).unwrap(),
+                scope: EntitlementScope::default(),
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap();
+    let only_tool = ReleaseQuery {
+        product: Some(tool),
+        ..ReleaseQuery::default()
+    };
+    assert_eq!(
+        w.versions_seen(ReleaseViewer::Customer(acme.id), &only_tool, 10, 0)
+            .await,
+        ["9.0.0"]
+    );
     // Following the beta channel does not reach past the grant.
     assert_eq!(w.newest(acme.id, Channel::Beta).await.unwrap(), "1.228.0");
 }

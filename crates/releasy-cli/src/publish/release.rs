@@ -164,7 +164,13 @@ pub async fn publish_release(client: &ApiClient, id: &str) -> Result<Published, 
                 message,
                 ..
             }) if message.contains("already published") => return Ok(Published::Already),
-            Err(ApiError::Status { status: 409, .. }) if attempt < 2 => {
+            // Only a lost race is worth retrying; other conflicts (an immutable
+            // release without artifacts) stay as they are.
+            Err(ApiError::Status {
+                status: 409,
+                message,
+                ..
+            }) if attempt < 2 && message.contains("status changed") => {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }

@@ -1,6 +1,6 @@
 //! The access rule: whether a customer's entitlements let it have one release, and
 //! why. Entitlements may narrow what they grant to some channels and a version range,
-//! and may keep granting, after they end, the releases published while they ran
+//! and may keep granting, after they end, the releases published before their end
 //! (perpetual fallback, the common licence model).
 //!
 //! Customer listings, `latest`, `upgrade`, token issue and resolve apply it through

@@ -1,5 +1,5 @@
 //! What an entitlement grants within its product: some channels, a version range, and
-//! whether what was published while it ran stays available after it ends.
+//! whether what was published before its end stays available after it.
 
 use crate::ValidationError;
 use crate::release::{Channel, VersionRequirement};

@@ -87,6 +87,10 @@ impl ArtifactRepository for InMemoryReleases {
 
     async fn insert_completing_upload(&self, artifact: &Artifact) -> Result<bool, RepoError> {
         let mut state = lock(&self.state);
+        // The release is checked first, as the database's transaction does.
+        if !release_open(&state, artifact) {
+            return Err(RepoError::MissingReference);
+        }
         let Some(index) = state
             .uploads
             .iter()
@@ -191,14 +195,18 @@ fn insert_artifact(state: &mut ReleaseState, artifact: &Artifact) -> Result<(), 
     if taken {
         return Err(RepoError::Conflict);
     }
-    // Like the database's lock of the release row: a sealed release takes no artifact.
-    if !state
-        .releases
-        .iter()
-        .any(|r| r.id == artifact.release_id && !r.is_sealed())
-    {
+    if !release_open(state, artifact) {
         return Err(RepoError::MissingReference);
     }
     state.artifacts.push(artifact.clone());
     Ok(())
+}
+
+/// Whether the artifact's release exists and takes artifacts: like the database's lock
+/// of the release row, a sealed release takes none.
+fn release_open(state: &ReleaseState, artifact: &Artifact) -> bool {
+    state
+        .releases
+        .iter()
+        .any(|r| r.id == artifact.release_id && !r.is_sealed())
 }

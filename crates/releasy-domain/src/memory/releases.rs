@@ -166,7 +166,8 @@ impl ReleaseRepository for InMemoryReleases {
         };
         release.status = ReleaseStatus::Published;
         release.published_at = Some(published_at);
-        release.sealed_at = Some(sealed_at);
+        // A seal is never moved, even by a publication judged on an older read.
+        release.sealed_at.get_or_insert(sealed_at);
         Ok(Some(release.clone()))
     }
 

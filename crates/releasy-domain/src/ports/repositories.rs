@@ -280,7 +280,8 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
 
     /// Publishes a draft and seals it at `sealed_at` ([`Release::is_sealed`]), as one
     /// compare-and-set on the status like [`Self::transition`]: `None` when it is gone
-    /// or no longer a draft. A sealed release's artifacts are fixed from the moment this
+    /// or no longer a draft. A release sealed before keeps its first `sealed_at`. A
+    /// sealed release's artifacts are fixed from the moment this
     /// commits (see [`ArtifactRepository::insert`]).
     async fn publish_sealed(
         &self,

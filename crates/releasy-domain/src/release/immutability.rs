@@ -3,6 +3,7 @@
 //! artifacts never change again, even after it is unpublished.
 
 use crate::Timestamp;
+use crate::artifact::{Artifact, Verification};
 use crate::release::{Release, ReleaseStatus};
 
 /// Why a release cannot be published under the immutable-releases policy.
@@ -11,6 +12,10 @@ pub enum SealError {
     /// A sealed release without files could never get any.
     #[error("release has no artifacts")]
     NoArtifacts,
+    /// An artifact is still being checked, or failed its check: sealed, the release
+    /// could never be mended.
+    #[error("release has artifacts that are not verified")]
+    Unverified,
 }
 
 impl Release {
@@ -43,22 +48,30 @@ impl Release {
     }
 
     /// When a publication at `now` seals the release: never without the policy (a
-    /// release sealed before keeps its seal), and only with at least one artifact.
+    /// release sealed before keeps its seal), and only when it has at least one
+    /// artifact and every one of its `artifacts` can be downloaded (none pending or
+    /// failed: a sealed release could never replace it).
     ///
     /// # Errors
-    /// [`SealError::NoArtifacts`] when the policy applies and the release has no
-    /// artifact.
+    /// [`SealError::NoArtifacts`] or [`SealError::Unverified`] when the policy
+    /// applies.
     pub fn seal_on_publish(
         &self,
         policy_applies: bool,
-        artifact_count: usize,
+        artifacts: &[Artifact],
         now: Timestamp,
     ) -> Result<Option<Timestamp>, SealError> {
         if !(policy_applies || self.is_sealed()) {
             return Ok(None);
         }
-        if artifact_count == 0 {
+        if artifacts.is_empty() {
             return Err(SealError::NoArtifacts);
+        }
+        if artifacts
+            .iter()
+            .any(|a| matches!(a.verification, Verification::Pending | Verification::Failed))
+        {
+            return Err(SealError::Unverified);
         }
         Ok(Some(self.sealed_at.unwrap_or(now)))
     }
@@ -93,21 +106,67 @@ mod tests {
         assert!(release.is_immutable(false), "unpublishing keeps the seal");
     }
 
+    fn artifact(release: &Release, verification: Verification) -> Artifact {
+        use crate::artifact::{
+            ArtifactSize, ArtifactTarget, Checksum, Filename, ObjectKey, Platform,
+        };
+        let id = crate::ArtifactId::generate();
+        let platform = Platform::parse("linux").unwrap();
+        Artifact {
+            id,
+            release_id: release.id,
+            object_key: ObjectKey::for_artifact(
+                &release.product,
+                &release.version,
+                &platform,
+                id,
+                &Filename::parse("a.tgz").unwrap(),
+            )
+            .unwrap(),
+            checksum: Checksum::of_bytes(b"a"),
+            size: ArtifactSize::parse(1).unwrap(),
+            platform,
+            target: ArtifactTarget::default(),
+            created_at: NOW,
+            verification,
+            object_etag: None,
+            object_version: None,
+        }
+    }
+
     #[test]
-    fn publishing_seals_only_under_the_policy_and_needs_an_artifact() {
+    fn publishing_seals_only_under_the_policy_with_downloadable_artifacts() {
         let release = draft();
-        assert_eq!(release.seal_on_publish(false, 0, NOW), Ok(None));
-        assert_eq!(release.seal_on_publish(true, 2, NOW), Ok(Some(NOW)));
+        let verified = [artifact(&release, Verification::Verified)];
+        assert_eq!(release.seal_on_publish(false, &[], NOW), Ok(None));
+        assert_eq!(release.seal_on_publish(true, &verified, NOW), Ok(Some(NOW)));
+        let older = [artifact(&release, Verification::Unverified)];
         assert_eq!(
-            release.seal_on_publish(true, 0, NOW),
+            release.seal_on_publish(true, &older, NOW),
+            Ok(Some(NOW)),
+            "artifacts registered before verification existed still download"
+        );
+        assert_eq!(
+            release.seal_on_publish(true, &[], NOW),
             Err(SealError::NoArtifacts)
         );
+        for state in [Verification::Pending, Verification::Failed] {
+            let mixed = [
+                artifact(&release, Verification::Verified),
+                artifact(&release, state),
+            ];
+            assert_eq!(
+                release.seal_on_publish(true, &mixed, NOW),
+                Err(SealError::Unverified),
+                "{state:?}"
+            );
+        }
         let sealed = Release {
             sealed_at: Some(Timestamp::from_unix_seconds(500)),
             ..draft()
         };
         assert_eq!(
-            sealed.seal_on_publish(false, 1, NOW),
+            sealed.seal_on_publish(false, &verified, NOW),
             Ok(Some(Timestamp::from_unix_seconds(500))),
             "a sealed release keeps its first seal, policy or not"
         );

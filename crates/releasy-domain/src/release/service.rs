@@ -337,12 +337,12 @@ impl ReleaseService {
         let now = self.clock.now();
         let (status, published_at) = current.status.publish(now)?;
         let applies = self.policy_applies(&current.product).await?;
-        let artifact_count = if applies || current.is_sealed() {
-            self.artifacts.list_for_releases(&[id]).await?.len()
+        let artifacts = if applies || current.is_sealed() {
+            self.artifacts.list_for_releases(&[id]).await?
         } else {
-            0
+            Vec::new()
         };
-        let Some(sealed_at) = current.seal_on_publish(applies, artifact_count, now)? else {
+        let Some(sealed_at) = current.seal_on_publish(applies, &artifacts, now)? else {
             return self.transition(current, status, published_at).await;
         };
         match self.releases.publish_sealed(id, now, sealed_at).await? {

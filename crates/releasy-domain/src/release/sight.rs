@@ -29,12 +29,19 @@ impl Sight {
         }
     }
 
-    /// Whether the product filter is the whole rule (no release needs a look of its
-    /// own).
-    pub(super) fn is_whole(&self) -> bool {
+    /// Whether the product filter is the whole rule for a listing of `filter` (no
+    /// release needs a look of its own): nothing is narrowed, or the listing is of one
+    /// product that is not.
+    pub(super) fn is_whole_for(&self, filter: &ReleaseFilter) -> bool {
         match self {
             Sight::Everything => true,
-            Sight::Customer { visibility, .. } => visibility.is_whole(),
+            Sight::Customer { visibility, .. } => {
+                visibility.is_whole()
+                    || filter
+                        .product
+                        .as_ref()
+                        .is_some_and(|p| !visibility.narrowed.contains(p))
+            }
         }
     }
 
@@ -85,7 +92,7 @@ impl ReleaseService {
         filter: &ReleaseFilter,
         page: PageRequest,
     ) -> Result<Vec<Release>, RepoError> {
-        if sight.is_whole() {
+        if sight.is_whole_for(filter) {
             return self.releases.list(filter, page).await;
         }
         list_judged(self.releases.as_ref(), filter, page, |r| sight.shows(r)).await

@@ -138,8 +138,10 @@ pub struct EntitlementListResponse {
 #[into_params(parameter_in = Query)]
 pub struct AccessQuery {
     /// The product.
+    #[param(required = true)]
     pub product: Option<String>,
     /// The release's version.
+    #[param(required = true)]
     pub version: Option<String>,
 }
 

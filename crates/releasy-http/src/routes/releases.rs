@@ -129,7 +129,7 @@ pub async fn list_releases(
         (status = 200, body = ReleaseResponse),
         (status = 400, body = ErrorBody, description = "release already published"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "release status changed, retry; or `release has no artifacts` under the immutable-releases policy"),
+        (status = 409, body = ErrorBody, description = "release status changed, retry; or, under the immutable-releases policy, `release has no artifacts` or `release has artifacts that are not verified`"),
     ),
     security(("admin_key" = []), ("operator_jwt" = []))
 )]

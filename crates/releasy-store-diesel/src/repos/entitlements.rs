@@ -109,6 +109,7 @@ impl EntitlementRepository for Store {
         let mut conn = self.conn().await?;
         let rows: Vec<AccessRow> = dsl::entitlements
             .filter(dsl::customer_id.eq(customer.to_string()))
+            .order_by((dsl::created_at.asc(), dsl::id.asc()))
             .select(AccessRow::as_select())
             .load(&mut *conn)
             .await

@@ -53,6 +53,11 @@ pub(crate) struct LockedRelease {
 }
 
 diesel::define_sql_function! {
+    /// SQL `coalesce(a, b)` of two nullable integers.
+    fn coalesce(a: diesel::sql_types::Nullable<diesel::sql_types::BigInt>, b: diesel::sql_types::Nullable<diesel::sql_types::BigInt>) -> diesel::sql_types::Nullable<diesel::sql_types::BigInt>;
+}
+
+diesel::define_sql_function! {
     /// SQL `lower(text)`.
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }

@@ -10,6 +10,8 @@ use crate::schema::releases;
 pub(super) type Store = crate::postgres::PgStore;
 /// Its connection.
 pub(super) type Conn = AsyncPgConnection;
+/// What makes an `ORDER BY` of text compare bytes, as SQLite and the domain do.
+pub(super) const BYTE_ORDER: &str = "COLLATE \"C\"";
 /// Its diesel backend (for boxed queries).
 pub(super) type Backend = diesel::pg::Pg;
 

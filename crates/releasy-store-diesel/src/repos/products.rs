@@ -12,7 +12,7 @@ use releasy_domain::ports::{ProductRepository, RepoError};
 use releasy_domain::product::{ProductPolicy, ProductSummary};
 use releasy_domain::release::Product;
 
-use super::Store;
+use super::{BYTE_ORDER, Store};
 use crate::error::{corrupt, query_error};
 use crate::rows::ts;
 use crate::schema::product_policies::dsl;
@@ -34,7 +34,8 @@ struct SummaryRow {
     immutable_releases: i32,
 }
 
-/// Every product with a release or a policy, by name; per product, subqueries that
+/// Every product with a release or a policy, by name (bytewise, as [`BYTE_ORDER`] makes
+/// PostgreSQL compare); per product, subqueries that
 /// the `(product, ...)` indexes of `releases` answer. The latest version is the one
 /// `GET /v1/releases/latest` gives: published, not yanked, stable, highest first.
 const SUMMARIES: &str = "
@@ -68,7 +69,7 @@ impl ProductRepository for Store {
         // Both numbers are bounded integers: formatted in, not bound (the backends
         // spell placeholders differently).
         let query = format!(
-            "{SUMMARIES} LIMIT {} OFFSET {}",
+            "{SUMMARIES} {BYTE_ORDER} LIMIT {} OFFSET {}",
             page.limit.get(),
             page.offset.get()
         );

@@ -22,6 +22,7 @@ use releasy_domain::release::{
 use releasy_domain::{ReleaseId, Timestamp};
 
 use super::{Backend, Store, lock_release, write_transaction};
+use crate::repos::coalesce;
 use crate::error::query_error;
 use crate::rows::{DraftChanges, ReleaseRow, YankColumns};
 use crate::schema::releases::dsl;
@@ -150,7 +151,8 @@ impl ReleaseRepository for Store {
         .set((
             dsl::status.eq(ReleaseStatus::Published.as_str()),
             dsl::published_at.eq(published_at.unix_seconds()),
-            dsl::sealed_at.eq(sealed_at.unix_seconds()),
+            // A seal is never moved, even by a publication judged on an older read.
+            dsl::sealed_at.eq(coalesce(dsl::sealed_at, Some(sealed_at.unix_seconds()))),
         ))
         .returning(ReleaseRow::as_returning())
         .get_result(&mut *conn)
@@ -170,7 +172,7 @@ impl ReleaseRepository for Store {
             return Ok(self
                 .get(id)
                 .await?
-                .filter(|r| r.status == ReleaseStatus::Draft));
+                .filter(|r| r.status == ReleaseStatus::Draft && !r.is_sealed()));
         }
         let mut conn = self.conn().await?;
         // The status in the WHERE clause makes this a compare-and-set, like

@@ -11,6 +11,8 @@ use crate::sqlite::SqliteConn;
 pub(super) type Store = crate::sqlite::SqliteStore;
 /// Its connection.
 pub(super) type Conn = SqliteConn;
+/// What makes an `ORDER BY` of text compare bytes: SQLite's default (`BINARY`).
+pub(super) const BYTE_ORDER: &str = "";
 /// Its diesel backend (for boxed queries).
 pub(super) type Backend = diesel::sqlite::Sqlite;
 

@@ -64,8 +64,12 @@ fn read_scope(
 ) -> Result<EntitlementScope, RepoError> {
     let bad = |e| corrupt("entitlements", e);
     Ok(EntitlementScope {
+        // '' is an empty list (no channel granted), which only the library can set.
         channels: channels
-            .map(|text| EntitlementScope::parse_channels(text.split(',')))
+            .map(|text| match text {
+                "" => Ok(Vec::new()),
+                text => EntitlementScope::parse_channels(text.split(',')),
+            })
             .transpose()
             .map_err(bad)?,
         versions: versions

@@ -675,6 +675,20 @@ pub async fn scopes_round_trip_through_every_read(
         ..new_entitlement(owner, &fresh_product(), 0, Some(T0), T0)
     };
     let plain = new_entitlement(owner, &fresh_product(), 0, None, T0 + 1);
+    // No channel at all: the API refuses it, the library may set it.
+    let no_channel = Entitlement {
+        scope: EntitlementScope {
+            channels: Some(Vec::new()),
+            ..EntitlementScope::default()
+        },
+        ..new_entitlement(other, &fresh_product(), 0, None, T0)
+    };
+    store(&entitlements, &no_channel).await;
+    same(
+        &get(&entitlements, other, no_channel.id).await,
+        &Some(no_channel),
+        "an empty channel list round-trips",
+    );
     for entitlement in [&narrowed, &plain] {
         store(&entitlements, entitlement).await;
     }

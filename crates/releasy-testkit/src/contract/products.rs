@@ -35,7 +35,7 @@ pub async fn run_all(
 }
 
 /// `publish_sealed` publishes a draft and seals it (compare-and-set on the status); the
-/// seal outlives an unpublish; a sealed release then takes no artifact (`insert` and
+/// seal outlives an unpublish, and a later `publish_sealed` keeps the first one; a sealed release then takes no artifact (`insert` and
 /// `insert_completing_upload` answer [`RepoError::MissingReference`] and write
 /// nothing), no edit (`update_draft` is `None`) and no delete (`delete` is `None`, the
 /// rows stay).
@@ -157,6 +157,18 @@ pub async fn a_sealed_release_takes_no_artifact_edit_or_delete(
         &ok(releases.get(release.id).await, "ReleaseRepository::get"),
         &Some(draft),
         "the sealed release is still there",
+    );
+    let again = ok(
+        releases
+            .publish_sealed(release.id, at(T0 + 20), at(T0 + 20))
+            .await,
+        "ReleaseRepository::publish_sealed",
+    )
+    .expect("published again");
+    same(
+        &(again.published_at, again.sealed_at),
+        &(Some(at(T0 + 20)), Some(at(T0 + 5))),
+        "publishing again keeps the first seal",
     );
 }
 
