@@ -81,11 +81,16 @@ pub struct EntitlementResponse {
     /// Metadata object, or `null`.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
-    /// The channels granted, most stable first; `null`: every channel.
+    /// The channels granted, most stable first; left out when every channel is (so
+    /// an entitlement without a scope looks as it always did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<Vec<String>>,
-    /// The versions granted (a semver requirement); `null`: every version.
+    /// The versions granted (a semver requirement); left out when every version is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versions: Option<String>,
-    /// Whether releases published before `ends_at` stay available after it.
+    /// Whether releases published before `ends_at` stay available after it; left out
+    /// when not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub perpetual_fallback: bool,
 }
 
