@@ -11,7 +11,7 @@ use crate::ports::{
     ArtifactRepository, Clock, CompleteMultipartError, ObjectStore, PresignedPut, PresignedUrl,
     ReleaseRepository, RepoError, StoreError,
 };
-use crate::product::ImmutabilityPolicy;
+use crate::product::{ImmutabilityPolicy, release_is_fixed};
 use crate::release::Release;
 use crate::{ArtifactId, ReleaseId, ValidationError};
 
@@ -257,11 +257,7 @@ impl ArtifactService {
 
     /// Whether `release` is fixed now ([`Release::is_immutable`]).
     async fn is_immutable(&self, release: &Release) -> Result<bool, RepoError> {
-        let applies = match &self.immutability {
-            Some(policy) if !release.is_sealed() => policy.applies_to(&release.product).await?,
-            _ => false,
-        };
-        Ok(release.is_immutable(applies))
+        release_is_fixed(self.immutability.as_ref(), release).await
     }
 
     /// Objects larger than `policy.inline_max_bytes`, whose digest the store did not

@@ -7,4 +7,5 @@ mod service;
 
 pub use model::{ProductPolicy, ProductSummary};
 pub use policy::ImmutabilityPolicy;
+pub(crate) use policy::release_is_fixed;
 pub use service::{EffectivePolicy, ProductError, ProductService};

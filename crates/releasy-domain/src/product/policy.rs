@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::ports::{ProductRepository, RepoError};
-use crate::release::Product;
+use crate::release::{Product, Release, ReleaseStatus};
 
 /// The policy as the release and artifact use cases ask it, read at each write (no
 /// cache: a policy switched on is obeyed by every instance at once).
@@ -43,4 +43,23 @@ impl ImmutabilityPolicy {
             .await?
             .is_some_and(|p| p.immutable_releases))
     }
+}
+
+/// Whether `release` is fixed now ([`Release::is_immutable`]) under `policy` (without
+/// one, only a seal fixes it). The policy is read only for a published release that is
+/// not sealed: the one case it decides.
+///
+/// # Errors
+/// [`RepoError`] when the policy cannot be read.
+pub(crate) async fn release_is_fixed(
+    policy: Option<&ImmutabilityPolicy>,
+    release: &Release,
+) -> Result<bool, RepoError> {
+    let applies = match policy {
+        Some(policy) if !release.is_sealed() && release.status == ReleaseStatus::Published => {
+            policy.applies_to(&release.product).await?
+        }
+        _ => false,
+    };
+    Ok(release.is_immutable(applies))
 }

@@ -41,8 +41,7 @@ impl ReleaseService {
         let Some(current) = self.releases.get(id).await? else {
             return Err(UpdateReleaseError::NotFound);
         };
-        let applies = !current.is_sealed() && self.policy_applies(&current.product).await?;
-        Err(if current.is_immutable(applies) {
+        Err(if self.is_immutable(&current).await? {
             UpdateReleaseError::Immutable
         } else {
             UpdateReleaseError::NotDraft

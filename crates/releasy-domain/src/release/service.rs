@@ -10,7 +10,7 @@ use crate::ports::{
     ArtifactRepository, Clock, EntitlementRepository, ObjectStore, ReleaseRepository, RepoError,
     StoreError,
 };
-use crate::product::ImmutabilityPolicy;
+use crate::product::{ImmutabilityPolicy, release_is_fixed};
 use crate::release::{
     Channel, LifecycleError, Product, Release, ReleaseFilter, ReleaseMetadata, ReleaseNotes,
     ReleaseOrder, ReleaseStatus, SealError, Version,
@@ -215,11 +215,16 @@ impl ReleaseService {
     }
 
     /// Whether the immutable-releases policy applies to `product` now.
-    pub(super) async fn policy_applies(&self, product: &Product) -> Result<bool, RepoError> {
+    async fn policy_applies(&self, product: &Product) -> Result<bool, RepoError> {
         match &self.immutability {
             Some(policy) => policy.applies_to(product).await,
             None => Ok(false),
         }
+    }
+
+    /// Whether `release` is fixed now ([`Release::is_immutable`]).
+    pub(super) async fn is_immutable(&self, release: &Release) -> Result<bool, RepoError> {
+        release_is_fixed(self.immutability.as_ref(), release).await
     }
 
     /// Creates a draft release.
@@ -398,8 +403,7 @@ impl ReleaseService {
             .get(id)
             .await?
             .ok_or(DeleteReleaseError::NotFound)?;
-        let applies = !current.is_sealed() && self.policy_applies(&current.product).await?;
-        if current.is_immutable(applies) {
+        if self.is_immutable(&current).await? {
             return Err(DeleteReleaseError::Immutable);
         }
         let Some(keys) = self.releases.delete(id).await? else {
