@@ -4,14 +4,18 @@
 //! ([`telemetry`]), provisions first-start secrets ([`bootstrap`]), wires the adapters
 //! into the domain behind the throughput layer (`releasy_throughput::wrap_for_production`,
 //! kept coherent on PostgreSQL by [`change_feed`]) and serves HTTP ([`server`]),
-//! with the artifact store [`storage`] chooses. [`verify_artifacts`] is the command
-//! that checks stored bytes after the fact. The `releasy-server` binary is `main.rs`;
+//! with the artifact store [`storage`] chooses. The other commands: [`migrate`] applies
+//! the migrations and exits, [`check_config`] shows the effective configuration, and
+//! [`verify_artifacts`] checks stored bytes after the fact. The `releasy-server` binary
+//! is `main.rs`;
 //! tests start the same server in-process through [`server::start`].
 
 #![warn(missing_docs)]
 
 pub mod bootstrap;
 pub mod change_feed;
+pub mod check_config;
+pub mod migrate;
 pub mod server;
 pub mod settings;
 pub mod storage;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use releasy_server::settings::Settings;
 use releasy_server::verify_artifacts::{self, Scope};
-use releasy_server::{server, telemetry};
+use releasy_server::{check_config, server, telemetry};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -30,8 +30,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the API (the default).
+    /// Serve the API (the default). Applies pending migrations first.
     Serve,
+    /// Apply pending database migrations and exit. Safe when several run at once (the
+    /// later ones wait, then find nothing to do). Prints each migration applied; exits
+    /// 1 when the database is unreachable or a migration fails (it is rolled back).
+    Migrate,
+    /// Print the effective configuration (defaults < TOML file < environment), one
+    /// `RELEASY_*` variable per line with secrets masked, and check it without
+    /// connecting to anything. Exits 2 when a setting is invalid, 1 when it loads but a
+    /// check fails (an admin key shorter than 32 characters, a `RELEASY_LOG` that does
+    /// not parse), 0 otherwise.
+    CheckConfig,
     /// Read the stored bytes of artifacts registered before the server checked bytes
     /// (`verification: unverified`) and set each `verified` or `failed`; a failed one
     /// can no longer be downloaded. Prints one line per artifact and a summary; exits 1
@@ -56,6 +66,8 @@ async fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
+        Command::Migrate => migrate(settings).await,
+        Command::CheckConfig => check_config(&settings),
         Command::VerifyArtifacts { all } => {
             let scope = if all { Scope::All } else { Scope::Unverified };
             verify(settings, scope).await
@@ -65,6 +77,13 @@ async fn main() -> ExitCode {
 
 async fn serve(settings: Settings) -> ExitCode {
     telemetry::init(settings.log_level, settings.log_format);
+    for finding in check_config::findings(&settings, log_directive().as_deref()) {
+        tracing::warn!(
+            variable = finding.variable,
+            "{}; `releasy-server check-config` fails on this",
+            finding.message
+        );
+    }
     let running = match server::start(settings).await {
         Ok(running) => running,
         Err(err) => {
@@ -84,6 +103,42 @@ async fn serve(settings: Settings) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn migrate(settings: Settings) -> ExitCode {
+    telemetry::init_on_stderr(settings.log_level, settings.log_format);
+    let mut out = std::io::stdout().lock();
+    match releasy_server::migrate::run(&settings, &mut out).await {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("releasy-server migrate: {}", telemetry::WithCauses(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(settings: &Settings) -> ExitCode {
+    let (mut out, mut problems) = (std::io::stdout().lock(), std::io::stderr().lock());
+    match check_config::run(
+        settings,
+        log_directive().as_deref(),
+        &mut out,
+        &mut problems,
+    ) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("releasy-server check-config: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `RELEASY_LOG`, which the logger reads from the environment itself.
+fn log_directive() -> Option<String> {
+    std::env::var("RELEASY_LOG")
+        .ok()
+        .filter(|value| !value.trim().is_empty())
 }
 
 async fn verify(settings: Settings, scope: Scope) -> ExitCode {

@@ -252,8 +252,11 @@ async fn start_listening(
 ) -> Result<RunningServer, StartupError> {
     tracing::info!(database = %settings.database_url.redacted(), "opening database");
     let database = Database::open(&settings.database_url, settings.database_max_connections)?;
-    database.migrate().await?;
-    tracing::info!("database migrations applied");
+    let migrated = database.migrate().await?;
+    tracing::info!(
+        applied = migrated.applied.len(),
+        "database migrations applied"
+    );
     if let Database::Sqlite(store) = &database {
         store
             .checkpoint_in_background(Duration::from_millis(250))

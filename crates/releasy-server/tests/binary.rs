@@ -28,8 +28,14 @@ fn free_port() -> u16 {
 
 /// Starts the binary in `cwd` with exactly `vars` as its `RELEASY_*` environment.
 fn spawn(cwd: &Path, vars: &[(&str, String)]) -> Child {
+    spawn_command(cwd, &[], vars)
+}
+
+/// As [`spawn`], with command-line arguments.
+fn spawn_command(cwd: &Path, args: &[&str], vars: &[(&str, String)]) -> Child {
     let mut command = Command::new(BINARY);
     command
+        .args(args)
         .current_dir(cwd)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -320,4 +326,240 @@ async fn a_graceful_shutdown_writes_every_queued_audit_event() {
         "every accept survived the restart"
     );
     terminate(&mut again);
+}
+
+/// Runs a command of the binary to its end: exit code, stdout, stderr.
+fn run_command(
+    cwd: &Path,
+    args: &[&str],
+    vars: &[(&str, String)],
+) -> (Option<i32>, String, String) {
+    let output = spawn_command(cwd, args, vars).wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn migration_count() -> usize {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/postgres");
+    std::fs::read_dir(folder).unwrap().count()
+}
+
+#[test]
+fn migrate_applies_the_migrations_once_and_exits() {
+    let cwd = tempfile::tempdir().unwrap();
+    let (code, out, err) = run_command(cwd.path(), &["migrate"], &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let applied: Vec<&str> = out.lines().filter(|l| l.starts_with("applied ")).collect();
+    assert_eq!(applied.len(), migration_count(), "{out}");
+    assert_eq!(applied[0], "applied 20261122000001", "oldest first: {out}");
+    assert!(
+        out.ends_with(&format!(
+            "{} migrations applied, up to date\n",
+            migration_count()
+        )),
+        "{out}"
+    );
+    assert!(cwd.path().join("releasy-data/releasy.db").is_file());
+    assert!(
+        !cwd.path().join("releasy-data/admin-api-key").exists(),
+        "migrate provisions nothing but the schema"
+    );
+
+    let (code, out, _) = run_command(cwd.path(), &["migrate"], &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "sqlite://releasy-data/releasy.db is up to date\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_runs_started_together_apply_each_postgres_migration_once() {
+    let db = TestPostgres::create().await;
+    let cwd = tempfile::tempdir().unwrap();
+    let vars = [("RELEASY_DATABASE_URL", db.url().to_owned())];
+    let runs: Vec<Child> = (0..3)
+        .map(|_| spawn_command(cwd.path(), &["migrate"], &vars))
+        .collect();
+    let mut applied = Vec::new();
+    for run in runs {
+        let output = run.wait_with_output().unwrap();
+        let out = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            output.status.success(),
+            "{out}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        applied.extend(
+            out.lines()
+                .filter(|l| l.starts_with("applied "))
+                .map(str::to_owned),
+        );
+    }
+    applied.sort();
+    let before = applied.len();
+    applied.dedup();
+    assert_eq!(
+        before,
+        applied.len(),
+        "a migration applied twice: {applied:?}"
+    );
+    assert_eq!(applied.len(), migration_count());
+
+    // The migrated database serves at once.
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = spawn(
+        cwd.path(),
+        &[
+            ("RELEASY_BIND_ADDR", format!("127.0.0.1:{port}")),
+            ("RELEASY_DATABASE_URL", db.url().to_owned()),
+            (
+                "RELEASY_ADMIN_API_KEY",
+                "an-operator-chosen-admin-key-of-40-chars".to_owned(),
+            ),
+        ],
+    );
+    wait_until_live(&base, &mut server).await;
+    assert_eq!(
+        create_customer(&base, "an-operator-chosen-admin-key-of-40-chars")
+            .await
+            .status(),
+        200
+    );
+    let (exit, output) = terminate(&mut server);
+    assert!(exit.success());
+    assert!(
+        output.contains("\"applied\":0") || output.contains("applied=0"),
+        "{output}"
+    );
+}
+
+#[test]
+fn migrate_fails_when_the_database_is_unreachable() {
+    let cwd = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (code, out, err) = run_command(
+        cwd.path(),
+        &["migrate"],
+        &[(
+            "RELEASY_DATABASE_URL",
+            format!("postgres://postgres:not-shown@127.0.0.1:{port}/releasy"),
+        )],
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        err.starts_with("releasy-server migrate: database:"),
+        "{err}"
+    );
+    assert!(!out.contains("applied"), "{out}");
+    assert!(
+        !err.contains("not-shown") && !out.contains("not-shown"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_config_prints_the_effective_configuration_with_secrets_masked() {
+    let cwd = tempfile::tempdir().unwrap();
+    let (code, out, err) = run_command(
+        cwd.path(),
+        &["check-config"],
+        &[
+            (
+                "RELEASY_ADMIN_API_KEY",
+                "admin-secret-of-more-than-32-characters".to_owned(),
+            ),
+            (
+                "RELEASY_DATABASE_URL",
+                "postgres://releasy:db-secret@db/releasy".to_owned(),
+            ),
+            ("RELEASY_BIND_ADDR", "127.0.0.1:9000".to_owned()),
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(err, "");
+    let value = |name: &str| {
+        out.lines()
+            .find_map(|line| line.strip_prefix(name).filter(|rest| rest.starts_with(' ')))
+            .unwrap_or_else(|| panic!("{name} not in {out}"))
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(value("RELEASY_BIND_ADDR"), "127.0.0.1:9000");
+    assert_eq!(
+        value("RELEASY_DATABASE_URL"),
+        "postgres://releasy:***@db/releasy"
+    );
+    assert_eq!(
+        value("RELEASY_ADMIN_API_KEY"),
+        "(set, 39 characters, hidden)"
+    );
+    assert_eq!(value("RELEASY_DOWNLOAD_TOKEN_TTL_SECONDS"), "600");
+    assert!(
+        !out.contains("admin-secret") && !out.contains("db-secret"),
+        "{out}"
+    );
+    assert!(
+        !cwd.path().join("releasy-data").exists(),
+        "check-config writes nothing"
+    );
+}
+
+#[test]
+fn check_config_fails_on_a_weak_admin_key_or_an_invalid_setting() {
+    let cwd = tempfile::tempdir().unwrap();
+    let (code, out, err) = run_command(
+        cwd.path(),
+        &["check-config"],
+        &[("RELEASY_ADMIN_API_KEY", "changeme".to_owned())],
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.contains("RELEASY_ADMIN_API_KEY"),
+        "the listing is still printed: {out}"
+    );
+    assert!(
+        err.starts_with("releasy-server check-config: RELEASY_ADMIN_API_KEY: is 8 characters long"),
+        "{err}"
+    );
+
+    let (code, _, err) = run_command(
+        cwd.path(),
+        &["check-config"],
+        &[("RELEASY_DOWNLOAD_TOKEN_TTL_SECONDS", "ten".to_owned())],
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("RELEASY_DOWNLOAD_TOKEN_TTL_SECONDS"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_warns_at_startup_about_a_short_admin_key() {
+    let cwd = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = spawn(
+        cwd.path(),
+        &[
+            ("RELEASY_BIND_ADDR", format!("127.0.0.1:{port}")),
+            ("RELEASY_ADMIN_API_KEY", "short-key".to_owned()),
+        ],
+    );
+    wait_until_live(&base, &mut child).await;
+    assert_eq!(
+        create_customer(&base, "short-key").await.status(),
+        200,
+        "it still serves"
+    );
+    let (exit, output) = terminate(&mut child);
+    assert!(exit.success());
+    assert!(output.contains("WARN"), "{output}");
+    assert!(
+        output.contains("RELEASY_ADMIN_API_KEY") && output.contains("is 9 characters long"),
+        "{output}"
+    );
+    assert!(
+        !output.contains("short-key"),
+        "the key itself is never logged: {output}"
+    );
 }

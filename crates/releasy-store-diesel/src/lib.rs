@@ -44,6 +44,16 @@ pub enum Database {
     Sqlite(SqliteStore),
 }
 
+/// What [`Database::migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrated {
+    /// Versions of the migrations applied by this call, oldest first (none when the
+    /// database was up to date).
+    pub applied: Vec<String>,
+    /// Releases stored before versions were ordered whose order was filled in.
+    pub releases_ordered: usize,
+}
+
 impl Database {
     /// Opens a pool of at most `max_connections` to `url` (no connection is made yet).
     ///
@@ -61,15 +71,17 @@ impl Database {
         }
     }
 
-    /// Applies pending migrations (PostgreSQL: under an advisory lock).
+    /// Applies pending migrations (PostgreSQL: under an advisory lock; SQLite: in one
+    /// `BEGIN IMMEDIATE` transaction), so processes starting together on one database
+    /// take turns and the later ones find nothing left to do.
     ///
     /// # Errors
     /// [`SetupError::Migration`] when the database is unreachable or a migration fails.
-    pub async fn migrate(&self) -> Result<(), SetupError> {
-        match self {
+    pub async fn migrate(&self) -> Result<Migrated, SetupError> {
+        let applied = match self {
             Self::Postgres(store) => store.migrate().await?,
             Self::Sqlite(store) => store.migrate().await?,
-        }
+        };
         // What SQL cannot compute: the version order of releases stored before.
         let filled = match self {
             Self::Postgres(store) => store.fill_in_version_order().await,
@@ -79,7 +91,10 @@ impl Database {
         if filled > 0 {
             tracing::info!(releases = filled, "filled in the version order of releases");
         }
-        Ok(())
+        Ok(Migrated {
+            applied,
+            releases_ordered: filled,
+        })
     }
 
     /// Reverts every migration.

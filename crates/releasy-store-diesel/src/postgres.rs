@@ -57,13 +57,14 @@ impl PgStore {
     }
 
     /// Applies pending migrations while holding an advisory lock, so instances starting
-    /// together apply each migration once.
+    /// together apply each migration once. Returns the versions of the migrations it
+    /// applied, oldest first.
     ///
     /// # Errors
     /// [`SetupError::Migration`] when the database cannot be reached or a migration fails.
-    pub async fn migrate(&self) -> Result<(), SetupError> {
+    pub async fn migrate(&self) -> Result<Vec<String>, SetupError> {
         let url = self.url.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), SetupError> {
+        tokio::task::spawn_blocking(move || -> Result<Vec<String>, SetupError> {
             let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
                 .map_err(SetupError::migration)?;
             let lock = format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})");
@@ -72,7 +73,7 @@ impl PgStore {
                 .map_err(SetupError::migration)?;
             let applied = conn
                 .run_pending_migrations(MIGRATIONS)
-                .map(|_| ())
+                .map(|applied| applied.iter().map(ToString::to_string).collect())
                 .map_err(SetupError::migration);
             let unlock = format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})");
             // Closing the connection releases the lock too; unlocking explicitly is tidier.

@@ -108,13 +108,15 @@ impl SqliteStore {
     /// together on one database file take turns, and the later ones find nothing left to
     /// apply (each migration's own transaction becomes a savepoint).
     ///
+    /// Returns the versions of the migrations it applied, oldest first.
+    ///
     /// # Errors
     /// [`SetupError::Migration`] when a migration fails.
-    pub async fn migrate(&self) -> Result<(), SetupError> {
+    pub async fn migrate(&self) -> Result<Vec<String>, SetupError> {
         self.with_sync_connection(|conn| {
             conn.immediate_transaction(|conn| {
                 conn.run_pending_migrations(MIGRATIONS)
-                    .map(|_| ())
+                    .map(|applied| applied.iter().map(ToString::to_string).collect())
                     .map_err(diesel::result::Error::QueryBuilderError)
             })
             .map_err(Into::into)
@@ -131,10 +133,10 @@ impl SqliteStore {
             .await
     }
 
-    async fn with_sync_connection(
+    async fn with_sync_connection<T: Send + 'static>(
         &self,
-        task: impl FnOnce(&mut SqliteConnection) -> diesel::migration::Result<()> + Send + 'static,
-    ) -> Result<(), SetupError> {
+        task: impl FnOnce(&mut SqliteConnection) -> diesel::migration::Result<T> + Send + 'static,
+    ) -> Result<T, SetupError> {
         let mut conn = self
             .pool
             .get()

@@ -1,0 +1,412 @@
+//! `releasy-server check-config`: the effective configuration, one `RELEASY_*` variable
+//! per line with secrets masked, and the checks that a loadable configuration can still
+//! fail. Nothing is connected to: it answers "what would the server run with", so it can
+//! run in a deployment pipeline before the database or the store exists.
+
+use std::io::{self, Write};
+
+use crate::bootstrap::ADMIN_KEY_FILE;
+use crate::settings::{LogFormat, Settings};
+use crate::storage::SIGNING_KEY_FILE;
+
+/// The shortest admin key accepted without complaint. Customer keys are 256-bit random;
+/// the admin key is the one secret a person chooses, and the one that rules them all.
+pub const ADMIN_KEY_MIN_CHARS: usize = 32;
+
+/// Something wrong with settings that loaded: `serve` warns about it, `check-config`
+/// fails on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The `RELEASY_*` variable at fault.
+    pub variable: &'static str,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// What is wrong with `settings` (and `log_directive`, the value of `RELEASY_LOG`,
+/// which the logger reads on its own) beyond what loading them checks.
+pub fn findings(settings: &Settings, log_directive: Option<&str>) -> Vec<Finding> {
+    let mut found = Vec::new();
+    if let Some(directive) = log_directive
+        && let Err(err) = tracing_subscriber::EnvFilter::try_new(directive)
+    {
+        found.push(Finding {
+            variable: "RELEASY_LOG",
+            message: format!(
+                "does not parse ({err}); the server would ignore it and log at RELEASY_LOG_LEVEL"
+            ),
+        });
+    }
+    if let Some(key) = &settings.admin_api_key {
+        let length = key.chars().count();
+        if length < ADMIN_KEY_MIN_CHARS {
+            found.push(Finding {
+                variable: "RELEASY_ADMIN_API_KEY",
+                message: format!(
+                    "is {length} characters long; use at least {ADMIN_KEY_MIN_CHARS} random ones (for example `openssl rand -base64 32`)"
+                ),
+            });
+        }
+    }
+    found
+}
+
+/// Every setting as `(variable, shown value)`, in the order of docs/configuration.md,
+/// `log_directive` being `RELEASY_LOG`. Secrets show only whether they are set; a
+/// database URL's password is masked.
+pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'static str, String)> {
+    let data_dir = settings.data_dir.display();
+    let operator = settings.operator.as_ref();
+    let s3 = settings.s3.as_ref();
+    let unset = |meaning: &str| format!("(unset: {meaning})");
+    let mut lines = vec![
+        ("RELEASY_BIND_ADDR", settings.bind_addr.to_string()),
+        (
+            "RELEASY_LOG_LEVEL",
+            settings.log_level.to_string().to_ascii_lowercase(),
+        ),
+        (
+            "RELEASY_LOG_FORMAT",
+            match settings.log_format {
+                LogFormat::Human => "human".to_owned(),
+                LogFormat::Json => "json".to_owned(),
+            },
+        ),
+        ("RELEASY_DATA_DIR", data_dir.to_string()),
+        ("RELEASY_DATABASE_URL", settings.database_url.redacted()),
+        (
+            "RELEASY_DATABASE_MAX_CONNECTIONS",
+            settings.database_max_connections.to_string(),
+        ),
+        (
+            "RELEASY_ADMIN_API_KEY",
+            match (&settings.admin_api_key, operator) {
+                (Some(key), _) => secret(key),
+                (None, Some(_)) => unset("only operator tokens administer"),
+                (None, None) => unset(&format!(
+                    "generated into {data_dir}/{ADMIN_KEY_FILE} on first start"
+                )),
+            },
+        ),
+        (
+            "RELEASY_API_KEY_PEPPER",
+            settings
+                .api_key_pepper
+                .as_deref()
+                .map_or_else(|| unset("key hashes are not peppered"), secret),
+        ),
+        (
+            "RELEASY_OPERATOR_JWKS_URL",
+            operator.map_or_else(|| unset("operator sign-in is off"), |o| o.jwks_url.clone()),
+        ),
+    ];
+    if let Some(operator) = operator {
+        let any = |value: &Option<String>| value.clone().unwrap_or_else(|| unset("any"));
+        lines.extend([
+            ("RELEASY_OPERATOR_ISSUER", any(&operator.issuer)),
+            ("RELEASY_OPERATOR_AUDIENCE", any(&operator.audience)),
+            (
+                "RELEASY_OPERATOR_RESOURCE",
+                operator
+                    .resource
+                    .clone()
+                    .unwrap_or_else(|| unset("realm roles only")),
+            ),
+            (
+                "RELEASY_OPERATOR_JWKS_TTL_SECONDS",
+                operator.jwks_ttl_seconds.to_string(),
+            ),
+            (
+                "RELEASY_OPERATOR_JWT_LEEWAY_SECONDS",
+                operator.leeway_seconds.to_string(),
+            ),
+        ]);
+    }
+    lines.extend([
+        (
+            "RELEASY_DOWNLOAD_TOKEN_TTL_SECONDS",
+            settings.download_token_ttl_seconds.to_string(),
+        ),
+        (
+            "RELEASY_DOWNLOAD_URL_TTL_SECONDS",
+            settings.download_url_ttl_seconds.to_string(),
+        ),
+        ("RELEASY_PUBLIC_BASE_URL", settings.public_base_url.clone()),
+        (
+            "RELEASY_ARTIFACT_BUCKET",
+            s3.map_or_else(
+                || {
+                    unset(&format!(
+                        "artifacts go to the embedded store in {data_dir}/objects"
+                    ))
+                },
+                |s3| s3.bucket.clone(),
+            ),
+        ),
+    ]);
+    if let Some(s3) = s3 {
+        lines.extend([
+            ("RELEASY_ARTIFACT_REGION", s3.region.clone()),
+            ("RELEASY_ARTIFACT_ACCESS_KEY", s3.access_key.clone()),
+            ("RELEASY_ARTIFACT_SECRET_KEY", secret(&s3.secret_key)),
+            (
+                "RELEASY_ARTIFACT_ENDPOINT",
+                s3.endpoint
+                    .clone()
+                    .unwrap_or_else(|| unset("AWS S3 for the region")),
+            ),
+            ("RELEASY_ARTIFACT_PATH_STYLE", s3.path_style.to_string()),
+        ]);
+    }
+    lines.extend([
+        (
+            "RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS",
+            settings.presign_expires_seconds.to_string(),
+        ),
+        (
+            "RELEASY_ARTIFACT_PART_SIZE_BYTES",
+            settings.artifact_part_size_bytes.to_string(),
+        ),
+        (
+            "RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS",
+            settings.artifact_upload_ttl_seconds.to_string(),
+        ),
+        (
+            "RELEASY_ARTIFACT_INLINE_VERIFY_MAX_BYTES",
+            settings.artifact_inline_verify_max_bytes.to_string(),
+        ),
+        (
+            "RELEASY_ARTIFACT_VERIFY_INTERVAL_SECONDS",
+            settings.artifact_verify_interval_seconds.to_string(),
+        ),
+        (
+            "RELEASY_IMMUTABLE_RELEASES",
+            settings.immutable_releases.to_string(),
+        ),
+        (
+            "RELEASY_ARTIFACT_CONDITIONAL_PUT",
+            settings.artifact_conditional_put.to_string(),
+        ),
+        (
+            "RELEASY_STORAGE_SIGNING_SECRET",
+            settings.storage_signing_secret.as_deref().map_or_else(
+                || unset(&format!("generated into {data_dir}/{SIGNING_KEY_FILE}")),
+                secret,
+            ),
+        ),
+        (
+            "RELEASY_AUDIT_FLUSH_INTERVAL_MS",
+            settings.audit_flush_interval_ms.to_string(),
+        ),
+        ("RELEASY_CACHE_ROWS", settings.cache_rows.to_string()),
+        (
+            "RELEASY_LOG",
+            log_directive.map_or_else(|| unset("RELEASY_LOG_LEVEL decides"), str::to_owned),
+        ),
+    ]);
+    lines
+}
+
+/// A secret shows only that it is set, and its length (which tells a truncated paste).
+fn secret(value: &str) -> String {
+    format!("(set, {} characters, hidden)", value.chars().count())
+}
+
+/// Writes the effective configuration to `out` and each finding to `problems`; `true`
+/// when there is none. `log_directive` is `RELEASY_LOG`.
+///
+/// # Errors
+/// When either output cannot be written.
+pub fn run(
+    settings: &Settings,
+    log_directive: Option<&str>,
+    out: &mut dyn Write,
+    problems: &mut dyn Write,
+) -> io::Result<bool> {
+    let lines = effective(settings, log_directive);
+    let width = lines.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    for (name, value) in &lines {
+        writeln!(out, "{name:width$}  {value}")?;
+    }
+    let found = findings(settings, log_directive);
+    for finding in &found {
+        writeln!(
+            problems,
+            "releasy-server check-config: {}: {}",
+            finding.variable, finding.message
+        )?;
+    }
+    Ok(found.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeSet, HashMap};
+    use std::path::Path;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Settings {
+        let env: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::load(None, Some(env)).unwrap()
+    }
+
+    fn shown(settings: &Settings) -> HashMap<&'static str, String> {
+        effective(settings, None).into_iter().collect()
+    }
+
+    const EVERYTHING: &[(&str, &str)] = &[
+        (
+            "RELEASY_ADMIN_API_KEY",
+            "an-admin-key-of-forty-characters-0123456",
+        ),
+        ("RELEASY_API_KEY_PEPPER", "pepper-secret"),
+        (
+            "RELEASY_DATABASE_URL",
+            "postgres://releasy:db-secret@db/releasy",
+        ),
+        ("RELEASY_OPERATOR_JWKS_URL", "https://idp.example.com/jwks"),
+        ("RELEASY_OPERATOR_ISSUER", "https://idp.example.com"),
+        ("RELEASY_ARTIFACT_BUCKET", "artifacts"),
+        ("RELEASY_ARTIFACT_REGION", "eu-west-1"),
+        ("RELEASY_ARTIFACT_ACCESS_KEY", "AKIAEXAMPLE"),
+        ("RELEASY_ARTIFACT_SECRET_KEY", "s3-secret"),
+        ("RELEASY_ARTIFACT_ENDPOINT", "http://minio:9000"),
+        (
+            "RELEASY_STORAGE_SIGNING_SECRET",
+            "signing-secret-of-at-least-32-characters",
+        ),
+    ];
+
+    #[test]
+    fn secrets_show_only_that_they_are_set() {
+        let all = effective(&settings(EVERYTHING), Some("info"));
+        for secret in [
+            "an-admin-key",
+            "pepper-secret",
+            "db-secret",
+            "s3-secret",
+            "signing-secret",
+        ] {
+            assert!(
+                all.iter().all(|(_, value)| !value.contains(secret)),
+                "{secret} shown in {all:?}"
+            );
+        }
+        let shown: HashMap<_, _> = all.into_iter().collect();
+        assert_eq!(
+            shown["RELEASY_ADMIN_API_KEY"],
+            "(set, 40 characters, hidden)"
+        );
+        assert_eq!(
+            shown["RELEASY_ARTIFACT_SECRET_KEY"],
+            "(set, 9 characters, hidden)"
+        );
+        assert_eq!(
+            shown["RELEASY_DATABASE_URL"],
+            "postgres://releasy:***@db/releasy"
+        );
+        assert_eq!(shown["RELEASY_ARTIFACT_ACCESS_KEY"], "AKIAEXAMPLE");
+        assert_eq!(shown["RELEASY_OPERATOR_ISSUER"], "https://idp.example.com");
+        assert_eq!(shown["RELEASY_OPERATOR_AUDIENCE"], "(unset: any)");
+    }
+
+    #[test]
+    fn defaults_are_shown_with_what_unset_means() {
+        let shown = shown(&settings(&[]));
+        assert_eq!(shown["RELEASY_BIND_ADDR"], "0.0.0.0:8080");
+        assert_eq!(shown["RELEASY_LOG_LEVEL"], "info");
+        assert_eq!(
+            shown["RELEASY_DATABASE_URL"],
+            "sqlite://releasy-data/releasy.db"
+        );
+        assert_eq!(
+            shown["RELEASY_ADMIN_API_KEY"],
+            "(unset: generated into releasy-data/admin-api-key on first start)"
+        );
+        assert!(
+            shown["RELEASY_ARTIFACT_BUCKET"]
+                .starts_with("(unset: artifacts go to the embedded store")
+        );
+        assert_eq!(shown["RELEASY_ARTIFACT_PART_SIZE_BYTES"], "67108864");
+        assert!(
+            !shown.contains_key("RELEASY_ARTIFACT_SECRET_KEY"),
+            "no S3, no S3 details"
+        );
+    }
+
+    #[test]
+    fn every_documented_variable_is_shown_when_its_feature_is_on() {
+        let docs = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md"),
+        )
+        .unwrap();
+        // Table rows name variables as `RELEASY_X`, or `RELEASY_X`, `_Y` for a family.
+        let mut documented = BTreeSet::new();
+        for row in docs.lines().filter(|l| l.starts_with("| `RELEASY_")) {
+            let first_cell = row.split('|').nth(1).unwrap();
+            let mut family = String::new();
+            for name in first_cell
+                .split('`')
+                .filter(|n| n.starts_with("RELEASY_") || n.starts_with('_'))
+            {
+                if name.starts_with("RELEASY_") {
+                    family = name[..name.rfind('_').unwrap()].to_owned();
+                    documented.insert(name.to_owned());
+                } else {
+                    documented.insert(format!("{family}{name}"));
+                }
+            }
+        }
+        let shown: BTreeSet<String> = effective(&settings(EVERYTHING), Some("info"))
+            .into_iter()
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        let missing: Vec<_> = documented.difference(&shown).collect();
+        assert!(missing.is_empty(), "documented but not shown: {missing:?}");
+        let undocumented: Vec<_> = shown.difference(&documented).collect();
+        assert!(
+            undocumented.is_empty(),
+            "shown but not documented: {undocumented:?}"
+        );
+    }
+
+    #[test]
+    fn a_short_admin_key_is_a_finding() {
+        let weak = settings(&[("RELEASY_ADMIN_API_KEY", "changeme")]);
+        let found = findings(&weak, None);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].variable, "RELEASY_ADMIN_API_KEY");
+        assert!(
+            found[0].message.contains("is 8 characters long"),
+            "{}",
+            found[0].message
+        );
+        assert!(findings(&settings(EVERYTHING), Some("info,releasy_http=debug")).is_empty());
+        assert!(
+            findings(&settings(&[]), None).is_empty(),
+            "a generated key is long enough"
+        );
+
+        let (mut out, mut problems) = (Vec::new(), Vec::new());
+        assert!(!run(&weak, None, &mut out, &mut problems).unwrap());
+        let problems = String::from_utf8(problems).unwrap();
+        assert!(problems.starts_with("releasy-server check-config: RELEASY_ADMIN_API_KEY: is 8"));
+        assert!(!String::from_utf8(out).unwrap().contains("changeme"));
+    }
+
+    #[test]
+    fn a_log_directive_that_does_not_parse_is_a_finding() {
+        let found = findings(&settings(&[]), Some("info,releasy_http=loud"));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].variable, "RELEASY_LOG");
+        assert!(
+            found[0].message.contains("does not parse"),
+            "{}",
+            found[0].message
+        );
+    }
+}
