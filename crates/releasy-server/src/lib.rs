@@ -5,7 +5,8 @@
 //! into the domain behind the throughput layer (`releasy_throughput::wrap_for_production`,
 //! kept coherent on PostgreSQL by [`change_feed`]) and serves HTTP ([`server`]),
 //! with the artifact store [`storage`] chooses. The other commands: [`migrate`] applies
-//! the migrations and exits, [`check_config`] shows the effective configuration, and
+//! the migrations and exits, [`check_config`] shows the effective configuration,
+//! [`health`] probes a running server (the container's health check), and
 //! [`verify_artifacts`] checks stored bytes after the fact. The `releasy-server` binary
 //! is `main.rs`;
 //! tests start the same server in-process through [`server::start`].
@@ -15,6 +16,7 @@
 pub mod bootstrap;
 pub mod change_feed;
 pub mod check_config;
+pub mod health;
 pub mod migrate;
 pub mod server;
 pub mod settings;

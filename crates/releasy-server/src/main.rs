@@ -1,5 +1,6 @@
 //! The `releasy-server` binary.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,6 +43,14 @@ enum Command {
     /// check fails (an admin key shorter than 32 characters, a `RELEASY_LOG` that does
     /// not parse), 0 otherwise.
     CheckConfig,
+    /// Ask a running server's `GET /live` (on the configured listen address, through
+    /// loopback when it listens on every interface) and exit 0 on 200, 1 otherwise: the
+    /// container image's HEALTHCHECK.
+    Health {
+        /// Ask this URL instead.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// Read the stored bytes of artifacts registered before the server checked bytes
     /// (`verification: unverified`) and set each `verified` or `failed`; a failed one
     /// can no longer be downloaded. Prints one line per artifact and a summary; exits 1
@@ -68,6 +77,9 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
         Command::CheckConfig => check_config(&settings),
+        Command::Health { url } => {
+            health(url.unwrap_or_else(|| releasy_server::health::live_url(&settings))).await
+        }
         Command::VerifyArtifacts { all } => {
             let scope = if all { Scope::All } else { Scope::Unverified };
             verify(settings, scope).await
@@ -129,6 +141,21 @@ fn check_config(settings: &Settings) -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
             eprintln!("releasy-server check-config: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn health(url: String) -> ExitCode {
+    match releasy_server::health::probe(&url).await {
+        Ok(()) => {
+            // A health check's output is read by nobody when it passes; a closed stdout
+            // must not fail it.
+            let _ = writeln!(std::io::stdout().lock(), "{url}: live");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("releasy-server health: {}", telemetry::WithCauses(&err));
             ExitCode::FAILURE
         }
     }
