@@ -6,7 +6,8 @@
 //! kept coherent on PostgreSQL by [`change_feed`]) and serves HTTP ([`server`]),
 //! with the artifact store [`storage`] chooses. The other commands: [`migrate`] applies
 //! the migrations and exits, [`check_config`] shows the effective configuration,
-//! [`health`] probes a running server (the container's health check), and
+//! [`health`] probes a running server (the container's health check), [`demo`] runs a
+//! seeded server to try, and
 //! [`verify_artifacts`] checks stored bytes after the fact. The `releasy-server` binary
 //! is `main.rs`;
 //! tests start the same server in-process through [`server::start`].
@@ -16,6 +17,7 @@
 pub mod bootstrap;
 pub mod change_feed;
 pub mod check_config;
+pub mod demo;
 pub mod health;
 pub mod migrate;
 pub mod server;

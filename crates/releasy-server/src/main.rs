@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use releasy_server::demo::DemoOptions;
 use releasy_server::settings::Settings;
 use releasy_server::verify_artifacts::{self, Scope};
 use releasy_server::{check_config, server, telemetry};
@@ -43,6 +44,20 @@ enum Command {
     /// check fails (an admin key shorter than 32 characters, a `RELEASY_LOG` that does
     /// not parse), 0 otherwise.
     CheckConfig,
+    /// Start a seeded server to try: the embedded default in a fresh data directory,
+    /// on loopback, with a product, three releases on two channels with real files, a
+    /// customer with an entitlement and a read-only key; prints ready-to-paste curl and
+    /// `releasy` commands. Ignores the configured database, store, listen address and
+    /// credentials.
+    Demo {
+        /// The data directory (must not exist or be empty); default: a new one under
+        /// the system's temporary directory.
+        #[arg(long, value_name = "PATH")]
+        data_dir: Option<PathBuf>,
+        /// The port to listen on, on 127.0.0.1.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
     /// Ask a running server's `GET /live` (on the configured listen address, through
     /// loopback when it listens on every interface) and exit 0 on 200, 1 otherwise: the
     /// container image's HEALTHCHECK.
@@ -77,6 +92,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
         Command::CheckConfig => check_config(&settings),
+        Command::Demo { data_dir, port } => demo(settings, DemoOptions { data_dir, port }).await,
         Command::Health { url } => {
             health(url.unwrap_or_else(|| releasy_server::health::live_url(&settings))).await
         }
@@ -141,6 +157,33 @@ fn check_config(settings: &Settings) -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
             eprintln!("releasy-server check-config: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn demo(settings: Settings, options: DemoOptions) -> ExitCode {
+    // Request logs go to stderr: standard output is the instructions.
+    telemetry::init_on_stderr(settings.log_level, settings.log_format);
+    let demo = match releasy_server::demo::start(settings, options).await {
+        Ok(demo) => demo,
+        Err(err) => {
+            eprintln!("releasy-server demo: {}", telemetry::WithCauses(&err));
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{}", demo.instructions())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        return ExitCode::FAILURE;
+    }
+    drop(out);
+    match demo.run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("releasy-server demo: {err}");
             ExitCode::FAILURE
         }
     }

@@ -5,6 +5,7 @@
 
 mod config;
 mod cutting_proxy;
+mod demo;
 mod download;
 mod errors;
 mod helpers;
