@@ -200,6 +200,10 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
         ),
         ("RELEASY_CACHE_ROWS", settings.cache_rows.to_string()),
         (
+            "RELEASY_SHUTDOWN_GRACE_SECONDS",
+            settings.shutdown_grace_seconds.to_string(),
+        ),
+        (
             "RELEASY_LOG",
             log_directive.map_or_else(|| unset("RELEASY_LOG_LEVEL decides"), str::to_owned),
         ),

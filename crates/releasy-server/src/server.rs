@@ -333,7 +333,7 @@ async fn start_listening(
     let server = HttpServer::new(move || releasy_http::app(state.clone(), storage.routes()))
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr, source })?
-        .shutdown_timeout(30)
+        .shutdown_timeout(settings.shutdown_grace_seconds)
         .run();
     tracing::info!(%addr, "releasy-server listening");
     Ok(RunningServer {

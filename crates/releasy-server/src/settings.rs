@@ -108,6 +108,8 @@ pub struct Settings {
     pub audit_flush_interval_ms: u64,
     /// Rows each kind of cached answer may hold; 0 turns the read cache off.
     pub cache_rows: u64,
+    /// How long a graceful shutdown lets requests in flight finish, in seconds.
+    pub shutdown_grace_seconds: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -172,6 +174,7 @@ struct RawSettings {
     storage_signing_secret: Option<String>,
     audit_flush_interval_ms: Option<String>,
     cache_rows: Option<String>,
+    shutdown_grace_seconds: Option<String>,
 }
 
 /// The default data directory, relative to the working directory.
@@ -334,6 +337,12 @@ impl Settings {
             )? as u64,
             cache_rows: number("RELEASY_CACHE_ROWS", raw.cache_rows, 10_000, 0..=10_000_000)?
                 as u64,
+            shutdown_grace_seconds: number(
+                "RELEASY_SHUTDOWN_GRACE_SECONDS",
+                raw.shutdown_grace_seconds,
+                30,
+                0..=3600,
+            )? as u64,
         })
     }
 }
@@ -535,6 +544,7 @@ mod tests {
             "the reference lets published releases change"
         );
         assert_eq!(s.cache_rows, 10_000);
+        assert_eq!(s.shutdown_grace_seconds, 30);
         assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
         assert!(s.s3.is_none() && s.operator.is_none() && s.admin_api_key.is_none());
     }
@@ -584,6 +594,7 @@ mod tests {
             ("RELEASY_STORAGE_SIGNING_SECRET", "too-short"),
             ("RELEASY_AUDIT_FLUSH_INTERVAL_MS", "0"),
             ("RELEASY_CACHE_ROWS", "-1"),
+            ("RELEASY_SHUTDOWN_GRACE_SECONDS", "3601"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}: {err}");

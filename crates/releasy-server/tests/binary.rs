@@ -563,3 +563,133 @@ async fn serve_warns_at_startup_about_a_short_admin_key() {
         "the key itself is never logged: {output}"
     );
 }
+
+/// A streamed body of `chunks` chunks of 64 KiB, each sent after `pause`.
+fn slow_body(chunks: usize, pause: Duration) -> reqwest::Body {
+    let stream = futures_util::stream::unfold(0_usize, move |sent| async move {
+        if sent == chunks {
+            return None;
+        }
+        tokio::time::sleep(pause).await;
+        Some((Ok::<_, std::io::Error>(vec![b'r'; 64 * 1024]), sent + 1))
+    });
+    reqwest::Body::wrap_stream(stream)
+}
+
+/// A server on SQLite and the embedded store with `grace` seconds to drain, and an
+/// upload URL of a fresh draft release: `(server, upload URL, object key, data dir)`.
+async fn server_with_an_upload_url(grace: &str) -> (Child, String, String, tempfile::TempDir) {
+    let cwd = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let admin_key = "an-operator-chosen-admin-key-of-40-chars";
+    let mut child = spawn(
+        cwd.path(),
+        &[
+            ("RELEASY_BIND_ADDR", format!("127.0.0.1:{port}")),
+            ("RELEASY_PUBLIC_BASE_URL", base.clone()),
+            ("RELEASY_ADMIN_API_KEY", admin_key.to_owned()),
+            ("RELEASY_SHUTDOWN_GRACE_SECONDS", grace.to_owned()),
+        ],
+    );
+    wait_until_live(&base, &mut child).await;
+    let client = reqwest::Client::new();
+    let release: Value = client
+        .post(format!("{base}/v1/releases"))
+        .header("x-releasy-admin-key", admin_key)
+        .json(&json!({"product": "agent", "version": "1.0.0"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let presign: Value = client
+        .post(format!(
+            "{base}/v1/releases/{}/artifacts/presign",
+            release["id"].as_str().unwrap()
+        ))
+        .header("x-releasy-admin-key", admin_key)
+        .json(&json!({"filename": "agent.tar.gz", "platform": "linux-x86_64"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        child,
+        presign["upload_url"].as_str().unwrap().to_owned(),
+        presign["object_key"].as_str().unwrap().to_owned(),
+        cwd,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_shutdown_lets_an_upload_in_flight_finish() {
+    let (mut server, upload_url, object_key, cwd) = server_with_an_upload_url("10").await;
+    // 20 chunks, one every 100 ms: the upload is still sending for about 2 s after
+    // the server is told to stop.
+    let upload = tokio::spawn(
+        reqwest::Client::new()
+            .put(upload_url)
+            .body(slow_body(20, Duration::from_millis(100)))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stop = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    let response = upload
+        .await
+        .unwrap()
+        .expect("the upload's connection stays open");
+    assert_eq!(response.status(), 200, "the upload in flight finished");
+    let exit = server.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+    assert!(
+        stop.elapsed() < Duration::from_secs(10),
+        "it stopped once drained"
+    );
+    let stored = cwd.path().join("releasy-data/objects").join(&object_key);
+    assert_eq!(std::fs::metadata(stored).unwrap().len(), 20 * 64 * 1024);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_outlasting_the_grace_is_cut_off_and_the_server_still_exits() {
+    let (mut server, upload_url, object_key, cwd) = server_with_an_upload_url("1").await;
+    // 60 chunks, one every 100 ms: 6 s, far past the 1 s grace.
+    let upload = tokio::spawn(
+        reqwest::Client::new()
+            .put(upload_url)
+            .body(slow_body(60, Duration::from_millis(100)))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stop = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    let exit = server.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+    let stopped_after = stop.elapsed();
+    assert!(
+        stopped_after < Duration::from_secs(4),
+        "exited {stopped_after:?} after SIGTERM, with a 1 s grace"
+    );
+    let cut = upload.await.unwrap();
+    assert!(
+        !cut.as_ref().is_ok_and(|r| r.status().is_success()),
+        "the upload did not complete: {cut:?}"
+    );
+    assert!(
+        !cwd.path()
+            .join("releasy-data/objects")
+            .join(&object_key)
+            .exists(),
+        "a cut-off upload leaves no object"
+    );
+}
