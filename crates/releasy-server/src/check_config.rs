@@ -147,7 +147,8 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
     if let Some(s3) = s3 {
         lines.extend([
             ("RELEASY_ARTIFACT_REGION", s3.region.clone()),
-            ("RELEASY_ARTIFACT_ACCESS_KEY", s3.access_key.clone()),
+            // Not a secret to AWS, but half of a credential: kept out of pipeline logs.
+            ("RELEASY_ARTIFACT_ACCESS_KEY", secret(&s3.access_key)),
             ("RELEASY_ARTIFACT_SECRET_KEY", secret(&s3.secret_key)),
             (
                 "RELEASY_ARTIFACT_ENDPOINT",
@@ -289,6 +290,7 @@ mod tests {
     fn secrets_show_only_that_they_are_set() {
         let all = effective(&settings(EVERYTHING), Some("info"));
         for secret in [
+            "AKIAEXAMPLE",
             "an-admin-key",
             "pepper-secret",
             "db-secret",
@@ -313,7 +315,10 @@ mod tests {
             shown["RELEASY_DATABASE_URL"],
             "postgres://releasy:***@db/releasy"
         );
-        assert_eq!(shown["RELEASY_ARTIFACT_ACCESS_KEY"], "AKIAEXAMPLE");
+        assert_eq!(
+            shown["RELEASY_ARTIFACT_ACCESS_KEY"],
+            "(set, 11 characters, hidden)"
+        );
         assert_eq!(shown["RELEASY_OPERATOR_ISSUER"], "https://idp.example.com");
         assert_eq!(shown["RELEASY_OPERATOR_AUDIENCE"], "(unset: any)");
     }

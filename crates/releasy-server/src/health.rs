@@ -53,8 +53,11 @@ pub async fn probe(url: &str) -> Result<(), HealthError> {
         url: url.to_owned(),
         source,
     };
+    // A proxy from the environment (Docker copies the host's into containers) would
+    // get the loopback request instead of the server.
     let client = reqwest::Client::builder()
         .timeout(TIMEOUT)
+        .no_proxy()
         .build()
         .map_err(unreachable)?;
     let answer = client.get(url).send().await.map_err(unreachable)?;

@@ -85,7 +85,13 @@ async fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(err) => {
             eprintln!("releasy-server: {err}");
-            return ExitCode::from(2);
+            // Docker reserves a health check's exit code 2; to it, this is unhealthy.
+            let code = if matches!(cli.command, Some(Command::Health { .. })) {
+                1
+            } else {
+                2
+            };
+            return ExitCode::from(code);
         }
     };
     match cli.command.unwrap_or(Command::Serve) {

@@ -20,8 +20,13 @@ fn init_writing_to<W>(level: tracing::Level, format: LogFormat, writer: W)
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_env("RELEASY_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(level.as_str().to_ascii_lowercase()));
+    // Empty counts as unset, as for every other setting (an empty filter logs nothing).
+    let directive = std::env::var("RELEASY_LOG")
+        .ok()
+        .filter(|value| !value.trim().is_empty());
+    let filter = directive
+        .and_then(|directive| EnvFilter::try_new(directive).ok())
+        .unwrap_or_else(|| EnvFilter::new(level.as_str().to_ascii_lowercase()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);

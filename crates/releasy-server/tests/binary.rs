@@ -625,23 +625,53 @@ async fn server_with_an_upload_url(grace: &str) -> (Child, String, String, tempf
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_graceful_shutdown_lets_an_upload_in_flight_finish() {
-    let (mut server, upload_url, object_key, cwd) = server_with_an_upload_url("10").await;
-    // 20 chunks, one every 100 ms: the upload is still sending for about 2 s after
-    // the server is told to stop.
+/// The embedded store's uploads in progress under `cwd`'s data directory.
+fn uploads_in_progress(cwd: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(cwd.join("releasy-data/objects/.uploads"))
+        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
+/// Starts a slow upload of `chunks` chunks to `upload_url`, waits until the server is
+/// receiving it (its temporary file exists), then sends SIGTERM. Returns the upload and
+/// when the signal was sent.
+async fn upload_then_terminate(
+    server: &Child,
+    cwd: &Path,
+    upload_url: String,
+    chunks: usize,
+) -> (
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+    Instant,
+) {
     let upload = tokio::spawn(
         reqwest::Client::new()
             .put(upload_url)
-            .body(slow_body(20, Duration::from_millis(100)))
+            .body(slow_body(chunks, Duration::from_millis(100)))
             .send(),
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while uploads_in_progress(cwd).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the upload never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let stop = Instant::now();
     Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
         .unwrap();
+    (upload, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_shutdown_lets_an_upload_in_flight_finish() {
+    let (mut server, upload_url, object_key, cwd) = server_with_an_upload_url("10").await;
+    // 20 chunks, one every 100 ms: the upload is still sending for about 2 s after
+    // the server is told to stop.
+    let (upload, stop) = upload_then_terminate(&server, cwd.path(), upload_url, 20).await;
     let response = upload
         .await
         .unwrap()
@@ -649,9 +679,10 @@ async fn a_graceful_shutdown_lets_an_upload_in_flight_finish() {
     assert_eq!(response.status(), 200, "the upload in flight finished");
     let exit = server.wait().unwrap();
     assert!(exit.success(), "{exit}");
+    let stopped_after = stop.elapsed();
     assert!(
-        stop.elapsed() < Duration::from_secs(10),
-        "it stopped once drained"
+        stopped_after < Duration::from_secs(8),
+        "it stopped once drained, not at the end of the 10 s grace: {stopped_after:?}"
     );
     let stored = cwd.path().join("releasy-data/objects").join(&object_key);
     assert_eq!(std::fs::metadata(stored).unwrap().len(), 20 * 64 * 1024);
@@ -661,18 +692,7 @@ async fn a_graceful_shutdown_lets_an_upload_in_flight_finish() {
 async fn a_request_outlasting_the_grace_is_cut_off_and_the_server_still_exits() {
     let (mut server, upload_url, object_key, cwd) = server_with_an_upload_url("1").await;
     // 60 chunks, one every 100 ms: 6 s, far past the 1 s grace.
-    let upload = tokio::spawn(
-        reqwest::Client::new()
-            .put(upload_url)
-            .body(slow_body(60, Duration::from_millis(100)))
-            .send(),
-    );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let stop = Instant::now();
-    Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
+    let (upload, stop) = upload_then_terminate(&server, cwd.path(), upload_url, 60).await;
     let exit = server.wait().unwrap();
     assert!(exit.success(), "{exit}");
     let stopped_after = stop.elapsed();
@@ -691,5 +711,10 @@ async fn a_request_outlasting_the_grace_is_cut_off_and_the_server_still_exits() 
             .join(&object_key)
             .exists(),
         "a cut-off upload leaves no object"
+    );
+    assert_eq!(
+        uploads_in_progress(cwd.path()),
+        Vec::<std::path::PathBuf>::new(),
+        "nor a temporary file"
     );
 }

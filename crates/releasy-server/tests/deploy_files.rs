@@ -234,11 +234,13 @@ async fn the_healthcheck_passes_on_a_live_server_and_fails_without_one() {
     assert_eq!(refused.status.code(), Some(1), "{refused:?}");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("no answer"));
 
-    let mut server = command(&[], &env, data.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = KillOnDrop(
+        command(&[], &env, data.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     let passed = loop {
         let output = run(&health, &env, data.path());
@@ -260,10 +262,20 @@ async fn the_healthcheck_passes_on_a_live_server_and_fails_without_one() {
         assert_eq!(answer.status(), 200, "{path}");
     }
     Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .unwrap();
-    assert!(server.wait().unwrap().success());
+    assert!(server.0.wait().unwrap().success());
+}
+
+/// A server process that does not outlive a failed test.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// A YAML file of `deploy/`, merge keys (`<<:`) applied.
@@ -430,7 +442,7 @@ fn kubernetes(file: &str) -> Value {
 fn kubernetes_probe_paths() -> Vec<String> {
     let deployment = kubernetes("deployment.yaml");
     let container = &deployment["spec"]["template"]["spec"]["containers"][0];
-    ["readinessProbe", "livenessProbe"]
+    ["readinessProbe", "livenessProbe", "startupProbe"]
         .iter()
         .map(|probe| text(&container[*probe]["httpGet"]["path"]))
         .collect()
@@ -501,13 +513,26 @@ fn the_kubernetes_manifests_agree_with_the_image_and_the_binary() {
         image_port(),
         "the container port is the image's"
     );
-    assert_eq!(kubernetes_probe_paths(), ["/ready", "/live"]);
+    assert_eq!(kubernetes_probe_paths(), ["/ready", "/live", "/live"]);
+    // The startup probe waits out migrations (this instance's, or the Job's lock).
+    let startup = &container["startupProbe"];
+    assert!(
+        startup["periodSeconds"].as_u64().unwrap() * startup["failureThreshold"].as_u64().unwrap()
+            >= 300
+    );
     let grace = releasy_server::settings::Settings::load(None, Some(env.clone()))
         .unwrap()
         .shutdown_grace_seconds;
+    let pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        .as_u64()
+        .unwrap();
     assert!(
-        pod["terminationGracePeriodSeconds"].as_u64().unwrap() > grace,
-        "longer than the server's drain ({grace} s)"
+        pre_stop > 0,
+        "endpoints drop the pod before it stops listening"
+    );
+    assert!(
+        pod["terminationGracePeriodSeconds"].as_u64().unwrap() > pre_stop + grace,
+        "longer than the pre-stop pause and the server's drain ({grace} s)"
     );
     assert_eq!(
         text(&container["volumeMounts"][0]["mountPath"]),

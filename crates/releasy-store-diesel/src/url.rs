@@ -60,7 +60,35 @@ impl DatabaseUrl {
     }
 }
 
+/// Query parameters libpq-style URLs may carry a secret in.
+const SECRET_PARAMETERS: [&str; 2] = ["password", "sslpassword"];
+
 fn redact_password(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = redact_user_password(base);
+    let Some(query) = query else {
+        return base;
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _))
+                if SECRET_PARAMETERS
+                    .iter()
+                    .any(|secret| name.eq_ignore_ascii_case(secret)) =>
+            {
+                format!("{name}=***")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+fn redact_user_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -120,5 +148,19 @@ mod tests {
         let tricky = DatabaseUrl::parse("postgres://u:p@ss@h/db").unwrap();
         assert_eq!(tricky.redacted(), "postgres://u:***@h/db");
         assert!(!format!("{tricky:?}").contains("ss@"));
+    }
+
+    #[test]
+    fn passwords_in_the_query_are_redacted() {
+        let url = DatabaseUrl::parse(
+            "postgres://u@h/db?sslmode=require&password=secret&sslpassword=other",
+        )
+        .unwrap();
+        assert_eq!(
+            url.redacted(),
+            "postgres://u@h/db?sslmode=require&password=***&sslpassword=***"
+        );
+        let both = DatabaseUrl::parse("postgres://u:one@h/db?Password=two").unwrap();
+        assert_eq!(both.redacted(), "postgres://u:***@h/db?Password=***");
     }
 }

@@ -101,3 +101,27 @@ async fn the_demo_refuses_a_data_directory_in_use() {
         b"someone's data"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_that_cannot_start_leaves_no_data_directory() {
+    let work = tempfile::tempdir().expect("work dir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = taken.local_addr().expect("its address").port();
+    let data_dir = work.path().join("demo-data");
+    let settings = Settings::load(None, Some(HashMap::new())).expect("default settings");
+    let err = demo::start(
+        settings,
+        DemoOptions {
+            data_dir: Some(data_dir.clone()),
+            port,
+        },
+    )
+    .await
+    .expect_err("the port is taken");
+    assert!(
+        err.to_string()
+            .contains(&format!("listening on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(!data_dir.exists(), "nothing left behind");
+}

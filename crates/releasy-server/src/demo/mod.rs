@@ -98,7 +98,6 @@ pub enum DemoError {
 /// [`DemoError`]: the data directory is not fresh, the port is taken, or the server
 /// failed to start or to accept the seed.
 pub async fn start(settings: Settings, options: DemoOptions) -> Result<Demo, DemoError> {
-    let data_dir = fresh_data_dir(options.data_dir)?;
     let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port)))
         .map_err(|source| DemoError::Io {
             what: format!("listening on 127.0.0.1:{}", options.port),
@@ -108,6 +107,22 @@ pub async fn start(settings: Settings, options: DemoOptions) -> Result<Demo, Dem
         what: "reading the listen address".to_owned(),
         source,
     })?;
+    let data_dir = fresh_data_dir(options.data_dir)?;
+    let started = serve_seeded(settings, listener, addr, data_dir.clone()).await;
+    if started.is_err() {
+        // A demo that did not start leaves nothing behind: a second try with the same
+        // `--data-dir` must not find it "not empty".
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    started
+}
+
+async fn serve_seeded(
+    settings: Settings,
+    listener: TcpListener,
+    addr: SocketAddr,
+    data_dir: PathBuf,
+) -> Result<Demo, DemoError> {
     let url = format!("http://{addr}");
     let settings = Settings {
         bind_addr: addr,
@@ -124,12 +139,12 @@ pub async fn start(settings: Settings, options: DemoOptions) -> Result<Demo, Dem
     let handle = server.handle.clone();
     // It answers only while its future is polled.
     let serving = tokio::spawn(server.run());
-    let (admin_key, _) = generated_admin_key(&data_dir)?;
-    let seeded = match seed::seed(&url, &admin_key).await {
+    let seeded = match seed_with_generated_key(&url, &data_dir).await {
         Ok(seeded) => seeded,
         Err(err) => {
             handle.stop(true).await;
-            return Err(err.into());
+            let _ = serving.await;
+            return Err(err);
         }
     };
     Ok(Demo {
@@ -139,6 +154,11 @@ pub async fn start(settings: Settings, options: DemoOptions) -> Result<Demo, Dem
         data_dir,
         url,
     })
+}
+
+async fn seed_with_generated_key(url: &str, data_dir: &Path) -> Result<Seeded, DemoError> {
+    let (admin_key, _) = generated_admin_key(data_dir)?;
+    Ok(seed::seed(url, &admin_key).await?)
 }
 
 /// `requested` when it does not exist or is empty (created), or a new directory under

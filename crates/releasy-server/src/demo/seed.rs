@@ -187,8 +187,16 @@ impl Api {
 /// # Errors
 /// [`SeedError`] when a request gets no answer or is refused.
 pub async fn seed(url: &str, admin_key: &str) -> Result<Seeded, SeedError> {
+    // The server is on loopback: a proxy from the environment must not get the requests.
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|source| SeedError::Request {
+            what: "building the HTTP client".to_owned(),
+            source,
+        })?;
     let api = Api {
-        http: reqwest::Client::new(),
+        http,
         url: url.to_owned(),
         admin_key: admin_key.to_owned(),
     };
