@@ -111,7 +111,7 @@ async fn main() -> ExitCode {
 
 async fn serve(settings: Settings) -> ExitCode {
     telemetry::init(settings.log_level, settings.log_format);
-    for finding in check_config::findings(&settings, log_directive().as_deref()) {
+    for finding in check_config::findings(&settings, telemetry::log_directive().as_deref()) {
         tracing::warn!(
             variable = finding.variable,
             "{}; `releasy-server check-config` fails on this",
@@ -155,7 +155,7 @@ fn check_config(settings: &Settings) -> ExitCode {
     let (mut out, mut problems) = (std::io::stdout().lock(), std::io::stderr().lock());
     match check_config::run(
         settings,
-        log_directive().as_deref(),
+        telemetry::log_directive().as_deref(),
         &mut out,
         &mut problems,
     ) {
@@ -208,13 +208,6 @@ async fn health(url: String) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `RELEASY_LOG`, which the logger reads from the environment itself.
-fn log_directive() -> Option<String> {
-    std::env::var("RELEASY_LOG")
-        .ok()
-        .filter(|value| !value.trim().is_empty())
 }
 
 async fn verify(settings: Settings, scope: Scope) -> ExitCode {

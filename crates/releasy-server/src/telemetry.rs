@@ -4,6 +4,15 @@ use tracing_subscriber::EnvFilter;
 
 use crate::settings::LogFormat;
 
+/// `RELEASY_LOG`, which the logger reads from the environment itself (not through
+/// [`Settings`](crate::settings::Settings)). Empty counts as unset, as for every other
+/// setting: an empty filter would log nothing.
+pub fn log_directive() -> Option<String> {
+    std::env::var("RELEASY_LOG")
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+}
+
 /// Installs the global subscriber at `level` (`RELEASY_LOG`, when set, is a full filter
 /// directive that overrides it). Does nothing when a subscriber is already installed,
 /// as in tests that start several servers.
@@ -20,11 +29,7 @@ fn init_writing_to<W>(level: tracing::Level, format: LogFormat, writer: W)
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    // Empty counts as unset, as for every other setting (an empty filter logs nothing).
-    let directive = std::env::var("RELEASY_LOG")
-        .ok()
-        .filter(|value| !value.trim().is_empty());
-    let filter = directive
+    let filter = log_directive()
         .and_then(|directive| EnvFilter::try_new(directive).ok())
         .unwrap_or_else(|| EnvFilter::new(level.as_str().to_ascii_lowercase()));
     let builder = tracing_subscriber::fmt()
