@@ -186,11 +186,31 @@ impl S3ObjectStore {
         if let Some(version) = version {
             queries.insert(VERSION_ID.to_owned(), version.to_owned());
         }
-        let url = self
-            .bucket
-            .presign_get(key.as_str(), expires, Some(queries))
+        let command = Command::PresignGet {
+            expiry_secs: expires,
+            custom_queries: Some(queries),
+        };
+        self.presign_at(key, command, now, expires).await
+    }
+
+    /// Signs `command` (a presign of `key` for `expires` seconds) dated `now`, not
+    /// rust-s3's own later reading of the clock: the URL then expires exactly at
+    /// `now + expires`. A link resolved from a download token must not outlive the
+    /// token, and a signature dated by a clock read a moment later lands a second
+    /// past it whenever that moment crosses into the next second.
+    async fn presign_at(
+        &self,
+        key: &ObjectKey,
+        command: Command<'_>,
+        now: Timestamp,
+        expires: u32,
+    ) -> Result<PresignedUrl, StoreError> {
+        let mut request = ReqwestRequest::new(&self.bucket, key.as_str(), command)
             .await
             .map_err(store_error)?;
+        request.datetime = time::OffsetDateTime::from_unix_timestamp(now.unix_seconds())
+            .map_err(|e| StoreError::Internal(Box::new(e)))?;
+        let url = request.presigned().await.map_err(store_error)?;
         Ok(PresignedUrl {
             url,
             expires_at: now.plus_seconds(i64::from(expires)),
@@ -263,9 +283,9 @@ fn is_not_found(error: &S3Error) -> bool {
 
 #[async_trait]
 impl ObjectStore for S3ObjectStore {
-    /// A presigned `PUT` for `key`. The expiry is clamped to 1 s ..= 7 days and
-    /// `expires_at` is `now` plus the clamped expiry. The signature is dated by the
-    /// system clock (rust-s3 signs with the current time), not by `now`.
+    /// A presigned `PUT` for `key`. The expiry is clamped to 1 s ..= 7 days; the
+    /// signature is dated `now`, so the URL expires exactly at `expires_at`, `now` plus
+    /// the clamped expiry.
     async fn presign_put(
         &self,
         key: &ObjectKey,
@@ -273,15 +293,12 @@ impl ObjectStore for S3ObjectStore {
         expires_in_seconds: i64,
     ) -> Result<PresignedUrl, StoreError> {
         let expires = clamp_expiry(expires_in_seconds);
-        let url = self
-            .bucket
-            .presign_put(key.as_str(), expires, None, None)
-            .await
-            .map_err(store_error)?;
-        Ok(PresignedUrl {
-            url,
-            expires_at: now.plus_seconds(i64::from(expires)),
-        })
+        let command = Command::PresignPut {
+            expiry_secs: expires,
+            custom_headers: None,
+            custom_queries: None,
+        };
+        self.presign_at(key, command, now, expires).await
     }
 
     /// A presigned `PUT` with the headers the client must send, signed in: with
@@ -310,16 +327,13 @@ impl ObjectStore for S3ObjectStore {
             signed.insert(*name, value);
         }
         let expires = clamp_expiry(expires_in_seconds);
-        let url = self
-            .bucket
-            .presign_put(key.as_str(), expires, Some(signed), None)
-            .await
-            .map_err(store_error)?;
+        let command = Command::PresignPut {
+            expiry_secs: expires,
+            custom_headers: Some(signed),
+            custom_queries: None,
+        };
         Ok(PresignedPut {
-            url: PresignedUrl {
-                url,
-                expires_at: now.plus_seconds(i64::from(expires)),
-            },
+            url: self.presign_at(key, command, now, expires).await?,
             headers: headers
                 .into_iter()
                 .map(|(name, value)| (name.to_owned(), value))
@@ -448,15 +462,12 @@ impl ObjectStore for S3ObjectStore {
             ("partNumber".to_owned(), part.get().to_string()),
             ("uploadId".to_owned(), upload.as_str().to_owned()),
         ]);
-        let url = self
-            .bucket
-            .presign_put(key.as_str(), expires, None, Some(queries))
-            .await
-            .map_err(store_error)?;
-        Ok(PresignedUrl {
-            url,
-            expires_at: now.plus_seconds(i64::from(expires)),
-        })
+        let command = Command::PresignPut {
+            expiry_secs: expires,
+            custom_headers: None,
+            custom_queries: Some(queries),
+        };
+        self.presign_at(key, command, now, expires).await
     }
 
     async fn list_parts(
@@ -664,6 +675,12 @@ mod tests {
             )
         );
         assert!(put.url.contains("X-Amz-Expires=900"), "{}", put.url);
+        // Dated at the caller's instant, so it expires exactly at `expires_at`.
+        assert!(
+            put.url.contains("X-Amz-Date=19700101T001640Z"),
+            "{}",
+            put.url
+        );
         assert!(put.url.contains("X-Amz-Signature="));
 
         let get = store.presign_get(&key, now, 10 * 604_800).await.unwrap();
@@ -672,6 +689,11 @@ mod tests {
             Timestamp::from_unix_seconds(1_000 + 604_800)
         );
         assert!(get.url.contains("X-Amz-Expires=604800"), "{}", get.url);
+        assert!(
+            get.url.contains("X-Amz-Date=19700101T001640Z"),
+            "{}",
+            get.url
+        );
         assert!(
             get.url.contains("response-content-disposition=attachment"),
             "{}",
