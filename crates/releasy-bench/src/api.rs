@@ -230,6 +230,22 @@ impl Api {
             .to_owned())
     }
 
+    /// Another key of `customer_id`, of type `integration`: the one type the bench
+    /// server gives a request budget (too large to be spent, so every request is
+    /// measured with the budget checked and its `RateLimit` headers written).
+    pub async fn budgeted_key(&self, customer_id: &str) -> Result<String> {
+        let key = self
+            .admin_post(
+                "/v1/admin/keys",
+                json!({"customer_id": customer_id, "key_type": "integration", "name": "budgeted"}),
+            )
+            .await?;
+        Ok(key["api_key"]
+            .as_str()
+            .ctx("key without api_key")?
+            .to_owned())
+    }
+
     /// The `ETag` of `GET url` with a customer key.
     pub async fn etag(&self, api_key: &str, url: &str) -> Result<String> {
         let resp = self

@@ -385,6 +385,10 @@ async fn measure(
     let (deep_cursor, deep_pages) = api.deep_customer_cursor(1000).await?;
 
     let key_header = format!("x-releasy-api-key: {}", small.api_key);
+    let budgeted_key_header = format!(
+        "x-releasy-api-key: {}",
+        api.budgeted_key(&small.customer_id).await?
+    );
     let admin_header = api.admin_header();
     let latest_url = format!("{base}/v1/releases/latest?product={}", api::PRODUCT);
     let latest_etag = api.etag(&small.api_key, &latest_url).await?;
@@ -406,6 +410,21 @@ async fn measure(
                         api::PRODUCT
                     ),
                     headers: vec![key_header.clone()],
+                    body: Body::None,
+                },
+                Kind::CustomerReleasesBudgeted => Load {
+                    method: "GET",
+                    url: format!(
+                        "{base}/v1/releases?product={}&include_artifacts=true",
+                        api::PRODUCT
+                    ),
+                    headers: vec![budgeted_key_header.clone()],
+                    body: Body::None,
+                },
+                Kind::UnknownKey => Load {
+                    method: "POST",
+                    url: format!("{base}/v1/auth/introspect"),
+                    headers: vec![format!("x-releasy-api-key: releasy_{}", "0".repeat(43))],
                     body: Body::None,
                 },
                 Kind::CustomerReleasesNarrowed => Load {

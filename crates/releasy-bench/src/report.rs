@@ -323,6 +323,35 @@ fn deep_product_check(runs: &[&RunResult], db: Db) -> Check {
     }
 }
 
+/// The same customer listing with a key that has a request budget against one without:
+/// checking the budget and writing the `RateLimit` headers keeps 95% of the throughput
+/// (the security issue's "hot paths stay within 5%").
+fn budget_check(runs: &[&RunResult]) -> Check {
+    let mut parts = Vec::new();
+    let mut met = true;
+    for run in runs {
+        let (Some(plain), Some(budgeted)) = (
+            run.get(Kind::CustomerReleases),
+            run.get(Kind::CustomerReleasesBudgeted),
+        ) else {
+            continue;
+        };
+        if plain.measured.rps <= 0.0 {
+            continue;
+        }
+        let share = budgeted.measured.rps / plain.measured.rps;
+        met &= share >= 0.95;
+        parts.push(format!("{} {}", run.size, pct(share)));
+    }
+    if parts.is_empty() {
+        return Check::none();
+    }
+    Check {
+        text: format!("≥ 95%: {}", parts.join("; ")),
+        met: Some(met),
+    }
+}
+
 fn disk_busy_check(runs: &[&RunResult]) -> Check {
     let target = Kind::DISK_BUSY_P99_TARGET_MS;
     let mut parts = Vec::new();
@@ -630,6 +659,10 @@ pub fn render(info: &RunInfo, runs: &[RunResult]) -> String {
         (
             "updaters: `latest` on a product with 10 000 releases vs one with 10 (req/s)",
             Box::new(|db, r| deep_product_check(r, db)),
+        ),
+        (
+            "rate limits: customer list releases with a key budget vs without (req/s)",
+            Box::new(|_, r| budget_check(r)),
         ),
         (
             "customer reads while another process syncs to the same disk, p99",

@@ -85,6 +85,11 @@ pub enum Kind {
     Upgrade,
     /// Customer `GET /v1/releases/latest?product=bench-deep` (10 000 releases).
     LatestDeep,
+    /// [`Kind::CustomerReleases`] with a key that has a request budget.
+    CustomerReleasesBudgeted,
+    /// Customer `POST /v1/auth/introspect` with an unknown key: 401 up to the failure
+    /// limit, then 429 (refused failures, counted but not recorded one by one).
+    UnknownKey,
 }
 
 /// How a response counts.
@@ -101,15 +106,17 @@ pub enum Outcome {
 impl Kind {
     /// Every scenario, in the order they run: reads first, then the writes that grow
     /// tables.
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Live,
         Kind::CustomerReleases,
+        Kind::CustomerReleasesBudgeted,
         Kind::CustomerReleasesNarrowed,
         Kind::Latest,
         Kind::LatestNotModified,
         Kind::Upgrade,
         Kind::LatestDeep,
         Kind::Introspect,
+        Kind::UnknownKey,
         Kind::Resolve,
         Kind::AdminCustomersFirst,
         Kind::AdminCustomersDeep,
@@ -153,6 +160,12 @@ impl Kind {
             Kind::LatestDeep => {
                 "customer `GET /v1/releases/latest?product=bench-deep` (10 000 releases)"
             }
+            Kind::CustomerReleasesBudgeted => {
+                "customer `GET /v1/releases?…` with a key budget (`RateLimit` headers)"
+            }
+            Kind::UnknownKey => {
+                "customer `POST /v1/auth/introspect`, unknown key (429 past the failure limit)"
+            }
         }
     }
 
@@ -175,6 +188,8 @@ impl Kind {
             Kind::LatestNotModified => "latest-304",
             Kind::Upgrade => "upgrade",
             Kind::LatestDeep => "latest-10k-releases",
+            Kind::CustomerReleasesBudgeted => "customer-releases-budgeted",
+            Kind::UnknownKey => "unknown-key",
         }
     }
 
@@ -182,7 +197,9 @@ impl Kind {
     pub fn ratio_target(self, db: Db) -> Option<f64> {
         let (sqlite, postgres) = match self {
             Kind::Introspect => (0.12, 0.10),
-            Kind::CustomerReleases | Kind::CustomerReleasesNarrowed => (0.08, 0.08),
+            Kind::CustomerReleases
+            | Kind::CustomerReleasesNarrowed
+            | Kind::CustomerReleasesBudgeted => (0.08, 0.08),
             Kind::DownloadToken => (0.06, 0.05),
             Kind::Resolve => (0.12, 0.10),
             Kind::AdminCustomersFirst | Kind::AdminCustomersDeep | Kind::AdminReleases => {
@@ -194,7 +211,8 @@ impl Kind {
             | Kind::Live
             | Kind::CreateRelease
             | Kind::IntrospectDiskBusy
-            | Kind::CustomerReleasesDiskBusy => return None,
+            | Kind::CustomerReleasesDiskBusy
+            | Kind::UnknownKey => return None,
         };
         Some(match db {
             Db::Sqlite => sqlite,
@@ -242,6 +260,8 @@ impl Kind {
             (Kind::Resolve, 302) | (Kind::LatestNotModified, 304) => Outcome::Ok,
             (Kind::Resolve | Kind::LatestNotModified, _) => Outcome::Error,
             (Kind::CreateRelease, 409) => Outcome::Tolerated,
+            (Kind::UnknownKey, 401 | 429) => Outcome::Ok,
+            (Kind::UnknownKey, _) => Outcome::Error,
             (_, 200..=299) => Outcome::Ok,
             _ => Outcome::Error,
         }

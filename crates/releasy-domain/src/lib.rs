@@ -84,6 +84,7 @@ pub mod memory;
 pub mod pagination;
 pub mod ports;
 pub mod product;
+pub mod rate_limit;
 pub mod release;
 mod services;
 mod text;

@@ -10,7 +10,9 @@ use crate::customer::CustomerService;
 use crate::download::{DownloadPorts, DownloadService};
 use crate::entitlement::EntitlementService;
 use crate::idempotency::IdempotencyService;
-use crate::ports::{Clock, HealthProbe, KeyHasher, ObjectStore, Repositories, SecretGenerator};
+use crate::ports::{
+    Clock, HealthProbe, KeyHasher, ObjectStore, RateLimiter, Repositories, SecretGenerator,
+};
 use crate::product::{ImmutabilityPolicy, ProductService};
 use crate::release::ReleaseService;
 
@@ -28,6 +30,8 @@ pub struct Ports {
     pub secrets: Arc<dyn SecretGenerator>,
     /// Key hashing.
     pub hasher: Arc<dyn KeyHasher>,
+    /// Failed-authentication limits and key budgets.
+    pub rate_limiter: Arc<dyn RateLimiter>,
 }
 
 /// Every use case, ready to call.
@@ -57,6 +61,9 @@ pub struct Services {
     pub limits: Limits,
     /// Database readiness.
     pub health: Arc<dyn HealthProbe>,
+    /// Failed-authentication limits and key budgets (operator credentials are counted
+    /// here too).
+    pub rate_limiter: Arc<dyn RateLimiter>,
     /// The time.
     pub clock: Arc<dyn Clock>,
 }
@@ -75,6 +82,7 @@ impl Services {
             clock,
             secrets,
             hasher,
+            rate_limiter,
         } = ports;
         let immutability =
             ImmutabilityPolicy::new(repos.products.clone(), limits.immutable_releases);
@@ -92,7 +100,8 @@ impl Services {
                 hasher.clone(),
                 repos.audit.clone(),
                 clock.clone(),
-            ),
+            )
+            .with_rate_limiter(rate_limiter.clone()),
             audit: AuditService::new(repos.audit.clone()),
             idempotency: IdempotencyService::new(repos.idempotency, clock.clone()),
             releases: ReleaseService::new(
@@ -135,6 +144,7 @@ impl Services {
             }),
             limits,
             health: repos.health,
+            rate_limiter,
             clock,
         }
     }
@@ -158,6 +168,7 @@ impl Ports {
             clock,
             secrets: Arc::new(crate::memory::RandomSecrets),
             hasher: Arc::new(crate::memory::InsecureTestHasher::default()),
+            rate_limiter: Arc::new(crate::memory::NoRateLimits),
         }
     }
 }

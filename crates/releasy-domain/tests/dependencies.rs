@@ -12,6 +12,7 @@ const ALLOWED_DIRECT: &[&str] = &[
     "async-trait", // the ports are async traits, object-safe
     "base64",      // key and token encodings
     "hex",         // digests
+    "ipnet",       // CIDR ranges of trusted proxies
     "serde",       // audit payloads and metadata
     "serde_json",  // audit payloads and metadata
     "semver",      // version precedence and requirements

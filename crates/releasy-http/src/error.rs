@@ -2,6 +2,7 @@
 //! maps to a status and the contract's body `{"error":{"code","message"}}`.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::RETRY_AFTER;
 use actix_web::{HttpResponse, ResponseError};
 use releasy_domain::ValidationError;
 use releasy_domain::api_key::{AuthFailure, CreateKeyError, MissingScope, RevokeKeyError};
@@ -31,6 +32,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// A message for people.
     pub message: String,
+    /// Seconds the client should wait before trying again (`Retry-After`), when known.
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl ApiError {
@@ -39,6 +42,15 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after_seconds: None,
+        }
+    }
+
+    /// 429 `too_many_requests`, with `Retry-After: retry_after_seconds`.
+    pub fn too_many_requests(message: impl Into<String>, retry_after_seconds: u64) -> Self {
+        Self {
+            retry_after_seconds: Some(retry_after_seconds),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message)
         }
     }
 
@@ -111,7 +123,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(ErrorBody::new(self.code, &self.message))
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after_seconds {
+            response.insert_header((RETRY_AFTER, seconds));
+        }
+        response.json(ErrorBody::new(self.code, &self.message))
     }
 }
 
@@ -177,6 +193,20 @@ impl From<AuthFailure> for ApiError {
                 AuthReason::Suspended => "customer suspended",
                 _ => "invalid api key",
             }),
+            AuthFailure::Throttled {
+                retry_after_seconds,
+                ..
+            } => Self::too_many_requests(
+                "too many failed authentications from this address",
+                retry_after_seconds,
+            ),
+            AuthFailure::OverBudget {
+                retry_after_seconds,
+                ..
+            } => Self::too_many_requests(
+                "this key has spent its request budget",
+                retry_after_seconds,
+            ),
             AuthFailure::Repo(repo) => repo.into(),
             AuthFailure::Hash(hash) => hash.into(),
         }

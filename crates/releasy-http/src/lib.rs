@@ -12,12 +12,14 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod client;
 pub mod dto;
 pub mod error;
 mod etag;
 mod extract_errors;
 pub mod idempotency;
 pub mod json_body;
+pub mod rate_limit_headers;
 pub mod release_json;
 pub mod request_log;
 pub mod routes;
@@ -90,10 +92,12 @@ pub fn app(
         .service(routes::downloads::create_download_token)
         .service(routes::downloads::resolve_download)
         .split_for_parts();
-    let openapi_json = openapi.to_json().unwrap_or_else(|err| {
-        tracing::error!(error = %err, "could not render the OpenAPI document");
-        "{}".to_owned()
-    });
+    let openapi_json = routes::openapi::with_rate_limit_responses(openapi)
+        .to_json()
+        .unwrap_or_else(|err| {
+            tracing::error!(error = %err, "could not render the OpenAPI document");
+            "{}".to_owned()
+        });
     app.app_data(state)
         .app_data(web::Data::new(OpenApiJson(openapi_json)))
         .app_data(extract_errors::query_config())
@@ -101,6 +105,7 @@ pub fn app(
         .app_data(web::PayloadConfig::new(json_body::PAYLOAD_LIMIT_BYTES))
         .configure(extra_routes)
         .default_service(web::to(extract_errors::route_not_found))
+        .wrap(middleware::from_fn(rate_limit_headers::rate_limit_headers))
         .wrap(middleware::from_fn(run_to_completion::run_to_completion))
         .wrap(middleware::from_fn(request_log::log_requests))
 }

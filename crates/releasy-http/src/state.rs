@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use releasy_domain::Services;
 use releasy_domain::ports::OperatorTokenVerifier;
+use releasy_domain::rate_limit::TrustedProxies;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -47,4 +48,6 @@ pub struct AppState {
     pub public_base_url: String,
     /// Release listings' JSON, rendered once per unchanged release.
     pub release_json: Arc<ReleaseJson>,
+    /// The proxies whose `X-Forwarded-For` names the client (`RELEASY_TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
 }

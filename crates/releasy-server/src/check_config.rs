@@ -59,6 +59,9 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
     let operator = settings.operator.as_ref();
     let s3 = settings.s3.as_ref();
     let unset = |meaning: &str| format!("(unset: {meaning})");
+    let budget_line = |budget: Option<releasy_domain::rate_limit::RateBudget>| {
+        budget.map_or_else(|| unset("no budget"), |budget| budget.to_string())
+    };
     let mut lines = vec![
         ("RELEASY_BIND_ADDR", settings.bind_addr.to_string()),
         (
@@ -203,6 +206,33 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
         (
             "RELEASY_SHUTDOWN_GRACE_SECONDS",
             settings.shutdown_grace_seconds.to_string(),
+        ),
+        (
+            "RELEASY_AUTH_FAILURE_LIMIT",
+            settings.auth_failure_limit.map_or_else(
+                || "0 (off)".to_owned(),
+                |limit| format!("{limit} a minute per address"),
+            ),
+        ),
+        (
+            "RELEASY_RATE_LIMIT_HUMAN",
+            budget_line(settings.rate_limits.human),
+        ),
+        (
+            "RELEASY_RATE_LIMIT_CI",
+            budget_line(settings.rate_limits.ci),
+        ),
+        (
+            "RELEASY_RATE_LIMIT_INTEGRATION",
+            budget_line(settings.rate_limits.integration),
+        ),
+        (
+            "RELEASY_TRUSTED_PROXIES",
+            if settings.trusted_proxies.is_empty() {
+                unset("X-Forwarded-For is ignored")
+            } else {
+                settings.trusted_proxies.to_string()
+            },
         ),
         (
             "RELEASY_LOG",

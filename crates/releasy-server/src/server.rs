@@ -8,11 +8,13 @@ use std::time::Duration;
 use actix_web::{HttpServer, web};
 use releasy_auth_jwt::{CachePolicy, JwtConfig, JwtOperatorVerifier};
 use releasy_crypto::{Argon2Hasher, OsSecrets, RandomnessUnavailable};
+use releasy_domain::api_key::ApiKeyAuthenticator;
 use releasy_domain::artifact::{ArtifactService, VerificationReport, VerifyOutcome};
 use releasy_domain::idempotency::IdempotencyService;
 use releasy_domain::ports::{Clock, OperatorTokenVerifier, SystemClock};
 use releasy_domain::{Limits, Ports, Services};
 use releasy_http::{AdminKey, AppState};
+use releasy_rate_limit::{LocalRateLimiter, RateLimitConfig};
 use releasy_store_diesel::{Database, SetupError};
 use releasy_throughput::{
     AuditWriteBehind, BatchPolicy, ThroughputSettings, Writers, wrap_for_production,
@@ -68,6 +70,9 @@ pub struct RunningServer {
     /// The read cache's change feed (PostgreSQL): it runs until this is dropped, which
     /// [`RunningServer::run`] does once the server has stopped.
     pub cache_feed: CacheFeed,
+    /// Reports the failed authentications refused since the last report, which
+    /// [`RunningServer::run`] does once more at shutdown.
+    pub authenticator: ApiKeyAuthenticator,
 }
 
 impl RunningServer {
@@ -78,6 +83,7 @@ impl RunningServer {
     /// The server's I/O error.
     pub async fn run(self) -> std::io::Result<()> {
         let served = self.server.await;
+        report_refused_failures(&self.authenticator).await;
         if let Err(err) = self.audit.shutdown().await {
             tracing::error!(error = %err, "audit events could not be written at shutdown");
         }
@@ -115,6 +121,34 @@ fn throughput_settings(database: &Database, settings: &Settings) -> ThroughputSe
         concurrent_token_batches,
     }
 }
+
+/// Writes the `auth.throttled` summaries of the failures refused since the last time.
+async fn report_refused_failures(authenticator: &ApiKeyAuthenticator) {
+    match authenticator.report_refused_failures().await {
+        Ok(0) => {}
+        Ok(addresses) => tracing::warn!(
+            addresses,
+            "failed authentications refused past RELEASY_AUTH_FAILURE_LIMIT (see auth.throttled audit events)"
+        ),
+        Err(err) => tracing::warn!(error = %err, "could not record refused authentications"),
+    }
+}
+
+/// Reports refused failures every minute (and, through it, drops the buckets of
+/// addresses and keys that are whole again), for as long as the runtime runs.
+fn spawn_refusal_reports(authenticator: ApiKeyAuthenticator) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(REFUSAL_REPORT_PERIOD);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            report_refused_failures(&authenticator).await;
+        }
+    });
+}
+
+/// How often refused failures are summed into `auth.throttled` events.
+const REFUSAL_REPORT_PERIOD: Duration = Duration::from_secs(60);
 
 /// Forgets expired idempotency keys every ten minutes, for as long as the runtime runs.
 fn spawn_idempotency_purge(idempotency: IdempotencyService) {
@@ -291,6 +325,10 @@ async fn start_listening(
         clock,
         secrets: Arc::new(OsSecrets::new()),
         hasher: Arc::new(Argon2Hasher::new(pepper)?),
+        rate_limiter: Arc::new(LocalRateLimiter::new(RateLimitConfig {
+            auth_failures_per_minute: settings.auth_failure_limit,
+            budgets: settings.rate_limits,
+        })),
     };
     let limits = Limits {
         download_token_max_ttl_seconds: settings.download_token_ttl_seconds,
@@ -307,7 +345,9 @@ async fn start_listening(
         operator_tokens,
         public_base_url: settings.public_base_url.clone(),
         release_json: Arc::default(),
+        trusted_proxies: settings.trusted_proxies.clone(),
     });
+    spawn_refusal_reports(state.services.authenticator.clone());
     spawn_idempotency_purge(state.services.idempotency.clone());
     spawn_upload_sweeper(
         state.services.artifacts.clone(),
@@ -318,6 +358,7 @@ async fn start_listening(
         Duration::from_secs(settings.artifact_verify_interval_seconds),
     );
     let storage = Arc::new(storage);
+    let authenticator = state.services.authenticator.clone();
 
     let listener = match listener {
         Some(listener) => listener,
@@ -342,5 +383,6 @@ async fn start_listening(
         server,
         audit: stack.audit,
         cache_feed,
+        authenticator,
     })
 }

@@ -4,9 +4,11 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
+use releasy_domain::rate_limit::{RateBudget, RateBudgets, TrustedProxies};
 use releasy_storage_s3::S3Config;
 use releasy_store_diesel::DatabaseUrl;
 use serde::Deserialize;
@@ -110,6 +112,13 @@ pub struct Settings {
     pub cache_rows: u64,
     /// How long a graceful shutdown lets requests in flight finish, in seconds.
     pub shutdown_grace_seconds: u64,
+    /// Failed authentications an address may make a minute before further failures get
+    /// 429; `None` (0) counts none.
+    pub auth_failure_limit: Option<NonZeroU32>,
+    /// Request budgets by key type; none unless configured.
+    pub rate_limits: RateBudgets,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl std::fmt::Debug for Settings {
@@ -175,6 +184,11 @@ struct RawSettings {
     audit_flush_interval_ms: Option<String>,
     cache_rows: Option<String>,
     shutdown_grace_seconds: Option<String>,
+    auth_failure_limit: Option<String>,
+    rate_limit_human: Option<String>,
+    rate_limit_ci: Option<String>,
+    rate_limit_integration: Option<String>,
+    trusted_proxies: Option<String>,
 }
 
 /// The default data directory, relative to the working directory.
@@ -343,7 +357,30 @@ impl Settings {
                 30,
                 0..=3600,
             )? as u64,
+            auth_failure_limit: NonZeroU32::new(number(
+                "RELEASY_AUTH_FAILURE_LIMIT",
+                raw.auth_failure_limit,
+                100,
+                0..=1_000_000,
+            )? as u32),
+            rate_limits: RateBudgets {
+                human: budget("RELEASY_RATE_LIMIT_HUMAN", raw.rate_limit_human)?,
+                ci: budget("RELEASY_RATE_LIMIT_CI", raw.rate_limit_ci)?,
+                integration: budget("RELEASY_RATE_LIMIT_INTEGRATION", raw.rate_limit_integration)?,
+            },
+            trusted_proxies: TrustedProxies::parse(&text(raw.trusted_proxies).unwrap_or_default())
+                .map_err(|e| ConfigError::new("RELEASY_TRUSTED_PROXIES", e.to_string()))?,
         })
+    }
+}
+
+/// A request budget such as `600/min`; unset (or `off`) means none.
+fn budget(variable: &str, value: Option<String>) -> Result<Option<RateBudget>, ConfigError> {
+    match text(value).as_deref() {
+        None | Some("off") => Ok(None),
+        Some(budget) => RateBudget::parse(budget)
+            .map(Some)
+            .map_err(|e| ConfigError::new(variable, e.to_string())),
     }
 }
 
@@ -545,6 +582,13 @@ mod tests {
         );
         assert_eq!(s.cache_rows, 10_000);
         assert_eq!(s.shutdown_grace_seconds, 30);
+        assert_eq!(s.auth_failure_limit, NonZeroU32::new(100));
+        assert_eq!(
+            s.rate_limits,
+            RateBudgets::default(),
+            "the reference has no budgets: an upgrade must not refuse a busy customer"
+        );
+        assert!(s.trusted_proxies.is_empty());
         assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
         assert!(s.s3.is_none() && s.operator.is_none() && s.admin_api_key.is_none());
     }
@@ -574,6 +618,30 @@ mod tests {
     }
 
     #[test]
+    fn rate_limits_read_budgets_proxies_and_an_off_switch() {
+        let s = load(&[
+            ("RELEASY_AUTH_FAILURE_LIMIT", "0"),
+            ("RELEASY_RATE_LIMIT_HUMAN", "600/min"),
+            ("RELEASY_RATE_LIMIT_CI", "off"),
+            ("RELEASY_RATE_LIMIT_INTEGRATION", "20/s"),
+            ("RELEASY_TRUSTED_PROXIES", "10.0.0.0/8 fd00::/8"),
+        ])
+        .unwrap();
+        assert_eq!(s.auth_failure_limit, None);
+        assert_eq!(
+            s.rate_limits.human,
+            Some(RateBudget::parse("600/min").unwrap())
+        );
+        assert_eq!(s.rate_limits.ci, None);
+        assert_eq!(
+            s.rate_limits.integration.map(|b| b.to_string()).as_deref(),
+            Some("20/s")
+        );
+        assert!(s.trusted_proxies.trusts("10.1.2.3".parse().unwrap()));
+        assert!(s.trusted_proxies.trusts("fd00::7".parse().unwrap()));
+    }
+
+    #[test]
     fn invalid_values_name_their_variable() {
         for (var, value) in [
             ("RELEASY_LOG_LEVEL", "loud"),
@@ -595,6 +663,12 @@ mod tests {
             ("RELEASY_AUDIT_FLUSH_INTERVAL_MS", "0"),
             ("RELEASY_CACHE_ROWS", "-1"),
             ("RELEASY_SHUTDOWN_GRACE_SECONDS", "3601"),
+            ("RELEASY_AUTH_FAILURE_LIMIT", "-1"),
+            ("RELEASY_AUTH_FAILURE_LIMIT", "many"),
+            ("RELEASY_RATE_LIMIT_HUMAN", "600"),
+            ("RELEASY_RATE_LIMIT_CI", "0/min"),
+            ("RELEASY_RATE_LIMIT_INTEGRATION", "600/fortnight"),
+            ("RELEASY_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}: {err}");

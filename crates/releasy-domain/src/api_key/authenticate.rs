@@ -1,11 +1,15 @@
 //! The rule that decides whether a presented customer key is accepted, and the audit
 //! trail it leaves either way.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::api_key::{ApiKeySecret, AuthCandidate, KeyType, Scope, ScopeSet};
 use crate::audit::{AuditEvent, AuthReason};
-use crate::ports::{ApiKeyRepository, AuditRepository, Clock, HashError, KeyHasher, RepoError};
+use crate::ports::{
+    ApiKeyRepository, AuditRepository, Clock, HashError, KeyHasher, RateLimiter, RepoError,
+};
+use crate::rate_limit::{BudgetState, FailureAdmission, Spend, failure_bucket};
 use crate::{ApiKeyId, CustomerId, Timestamp};
 
 /// An accepted key: who it acts for and what it may do.
@@ -42,12 +46,38 @@ impl AuthenticatedKey {
     }
 }
 
+/// A key accepted for one request, and where it stands in its request budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdmittedKey {
+    /// The key.
+    pub key: AuthenticatedKey,
+    /// Its budget after this request, when its type has one.
+    pub budget: Option<BudgetState>,
+}
+
 /// Why authentication did not produce a key.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthFailure {
     /// The key was rejected for this reason (already recorded in the audit trail).
     #[error("invalid api key ({})", .0.as_str())]
     Rejected(AuthReason),
+    /// The key was rejected, and its address is past the failure limit: counted into
+    /// the address's summary event instead of an event of its own.
+    #[error("too many failed authentications from this address ({})", .reason.as_str())]
+    Throttled {
+        /// Why the key was rejected.
+        reason: AuthReason,
+        /// When the address may try again, in seconds.
+        retry_after_seconds: u64,
+    },
+    /// The key is valid but has spent its request budget.
+    #[error("request budget of this key spent")]
+    OverBudget {
+        /// Where the key stands.
+        state: BudgetState,
+        /// When the next request fits, in seconds.
+        retry_after_seconds: u64,
+    },
     /// The repository failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -89,10 +119,12 @@ pub struct ApiKeyAuthenticator {
     hasher: Arc<dyn KeyHasher>,
     audit: Arc<dyn AuditRepository>,
     clock: Arc<dyn Clock>,
+    /// `None`: no limits (an embedding service that limits elsewhere).
+    limiter: Option<Arc<dyn RateLimiter>>,
 }
 
 impl ApiKeyAuthenticator {
-    /// An authenticator over the given ports.
+    /// An authenticator over the given ports, without rate limits.
     pub fn new(
         keys: Arc<dyn ApiKeyRepository>,
         hasher: Arc<dyn KeyHasher>,
@@ -104,12 +136,21 @@ impl ApiKeyAuthenticator {
             hasher,
             audit,
             clock,
+            limiter: None,
         }
+    }
+
+    /// Counts failures per client address and spends keys' budgets in `limiter`.
+    #[must_use]
+    pub fn with_rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
     }
 
     /// Decides on the key presented in a request (`None` when no key was sent), records
     /// the outcome as an `api_key.auth` audit event, and on success upgrades a legacy
-    /// hash and records the key's last use.
+    /// hash and records the key's last use. No client address is known, so no failure
+    /// limit applies; see [`Self::authenticate_from`].
     ///
     /// # Errors
     /// [`AuthFailure::Rejected`] with the contract's reason; repository or hasher
@@ -118,20 +159,53 @@ impl ApiKeyAuthenticator {
         &self,
         presented: Option<&str>,
     ) -> Result<AuthenticatedKey, AuthFailure> {
+        self.authenticate_from(presented, None)
+            .await
+            .map(|admitted| admitted.key)
+    }
+
+    /// [`Self::authenticate`] for a request from `client`: its address goes into the
+    /// audit event; a failure is counted against the address, and past the limit it is
+    /// [`AuthFailure::Throttled`] and summed into the address's summary event instead
+    /// of written as its own. An accepted key then spends one request of its budget:
+    /// over it, [`AuthFailure::OverBudget`] before anything is recorded, so a budget
+    /// also bounds the audit rows a key can cause.
+    ///
+    /// # Errors
+    /// As [`Self::authenticate`], and the two refusals above.
+    pub async fn authenticate_from(
+        &self,
+        presented: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<AdmittedKey, AuthFailure> {
         let now = self.clock.now();
+        let reject = |reason, candidate| self.reject(reason, candidate, client, now);
         let Some(presented) = presented.map(str::trim).filter(|p| !p.is_empty()) else {
-            return Err(self.reject(AuthReason::MissingHeader, None, now).await);
+            return Err(reject(AuthReason::MissingHeader, None).await);
         };
         // A value too long to be any key is simply not a known key.
         let Some(secret) = ApiKeySecret::from_presented(presented) else {
-            return Err(self.reject(AuthReason::NotFound, None, now).await);
+            return Err(reject(AuthReason::NotFound, None).await);
         };
         let Some(candidate) = self.find_matching(&secret).await? else {
-            return Err(self.reject(AuthReason::NotFound, None, now).await);
+            return Err(reject(AuthReason::NotFound, None).await);
         };
         let key = match check_candidate(&candidate, now) {
             Ok(key) => key,
-            Err(reason) => return Err(self.reject(reason, Some(&candidate), now).await),
+            Err(reason) => return Err(reject(reason, Some(&candidate)).await),
+        };
+        let budget = match self.spend_budget(&key) {
+            None => None,
+            Some(Spend::Within(state)) => Some(state),
+            Some(Spend::Exceeded {
+                state,
+                retry_after_seconds,
+            }) => {
+                return Err(AuthFailure::OverBudget {
+                    state,
+                    retry_after_seconds,
+                });
+            }
         };
         if candidate.hash.is_legacy() {
             let upgraded = self.hasher.hash(&secret).await?;
@@ -142,15 +216,38 @@ impl ApiKeyAuthenticator {
         if needs_last_use_recorded(candidate.last_used_at, now) {
             self.keys.touch_last_used(candidate.id, now).await?;
         }
-        self.audit
-            .record(&AuditEvent::api_key_auth(
-                AuthReason::Ok,
-                Some(key.api_key_id),
-                Some(key.customer_id),
-                now,
-            ))
-            .await?;
-        Ok(key)
+        let accepted = AuditEvent::api_key_auth(
+            AuthReason::Ok,
+            Some(key.api_key_id),
+            Some(key.customer_id),
+            now,
+        );
+        self.audit.record(&accepted.from_client(client)).await?;
+        Ok(AdmittedKey { key, budget })
+    }
+
+    fn spend_budget(&self, key: &AuthenticatedKey) -> Option<Spend> {
+        self.limiter.as_ref()?.spend(key.api_key_id, key.key_type)
+    }
+
+    /// Writes one `auth.throttled` event for each address whose failures were refused
+    /// since the last report (customer keys and operator credentials alike), with the
+    /// count. The server calls it every minute and at shutdown.
+    ///
+    /// # Errors
+    /// The audit repository's; the counts of a failed report are lost.
+    pub async fn report_refused_failures(&self) -> Result<usize, RepoError> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(0);
+        };
+        let refused = limiter.take_refused();
+        let now = self.clock.now();
+        for summary in &refused {
+            self.audit
+                .record(&AuditEvent::auth_throttled(summary, now))
+                .await?;
+        }
+        Ok(refused.len())
     }
 
     async fn find_matching(
@@ -170,20 +267,33 @@ impl ApiKeyAuthenticator {
         Ok(None)
     }
 
-    /// Records a rejection; a failure to record it wins over the rejection itself, so a
+    /// Records a rejection, unless its address is past the failure limit (then it is
+    /// only counted); a failure to record it wins over the rejection itself, so a
     /// request is never answered without the audit port having taken its event.
     async fn reject(
         &self,
         reason: AuthReason,
         candidate: Option<&AuthCandidate>,
+        client: Option<IpAddr>,
         now: Timestamp,
     ) -> AuthFailure {
+        if let (Some(limiter), Some(client)) = (&self.limiter, client)
+            && let FailureAdmission::Refused {
+                retry_after_seconds,
+            } = limiter.count_failure(failure_bucket(client))
+        {
+            return AuthFailure::Throttled {
+                reason,
+                retry_after_seconds,
+            };
+        }
         let event = AuditEvent::api_key_auth(
             reason,
             candidate.map(|c| c.id),
             candidate.map(|c| c.customer_id),
             now,
-        );
+        )
+        .from_client(client);
         match self.audit.record(&event).await {
             Ok(()) => AuthFailure::Rejected(reason),
             Err(err) => AuthFailure::Repo(err),

@@ -9,7 +9,8 @@ mod secret;
 mod service;
 
 pub use authenticate::{
-    ApiKeyAuthenticator, AuthFailure, AuthenticatedKey, LAST_USE_RESOLUTION_SECONDS, MissingScope,
+    AdmittedKey, ApiKeyAuthenticator, AuthFailure, AuthenticatedKey, LAST_USE_RESOLUTION_SECONDS,
+    MissingScope,
 };
 pub use key_type::KeyType;
 pub use model::{ApiKey, AuthCandidate, KeyName, NewApiKeyRequest};

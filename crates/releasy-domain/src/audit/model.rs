@@ -1,8 +1,11 @@
 //! Audit events and the vocabulary of key-authentication outcomes.
 
+use std::net::IpAddr;
+
 use serde_json::json;
 
 use crate::download::DownloadGrant;
+use crate::rate_limit::RefusedFailures;
 use crate::{ApiKeyId, AuditEventId, CustomerId, Timestamp};
 
 /// One recorded event. Payloads never contain secrets.
@@ -85,6 +88,35 @@ impl AuditEvent {
     pub const SYSTEM_ACTOR: &'static str = "system";
     /// The event name of a download refused because the stored object changed.
     pub const ARTIFACT_CHANGED: &'static str = "artifact.changed";
+    /// The event name of the failed authentications refused from one address.
+    pub const AUTH_THROTTLED: &'static str = "auth.throttled";
+
+    /// The summary of the failed authentications (customer keys and operator
+    /// credentials) refused from one address since the last summary: payload
+    /// `{client_address, refused}`.
+    pub fn auth_throttled(summary: &RefusedFailures, at: Timestamp) -> Self {
+        Self {
+            id: AuditEventId::generate(),
+            customer_id: None,
+            actor: Self::SYSTEM_ACTOR.to_owned(),
+            event: Self::AUTH_THROTTLED.to_owned(),
+            payload: json!({
+                "client_address": summary.client.to_string(),
+                "refused": summary.refused,
+            }),
+            created_at: at,
+        }
+    }
+
+    /// Adds the address the request came from to the payload (`client_address`), when
+    /// known.
+    #[must_use]
+    pub fn from_client(mut self, client: Option<IpAddr>) -> Self {
+        if let (Some(client), Some(payload)) = (client, self.payload.as_object_mut()) {
+            payload.insert("client_address".to_owned(), json!(client.to_string()));
+        }
+        self
+    }
 
     /// The event recorded when a download finds the artifact's stored object other
     /// than the one registered (`stored_etag`: the tag found, `None` when the object is
@@ -182,6 +214,35 @@ mod tests {
             event.payload,
             json!({"outcome": "reject", "reason": "revoked", "api_key_id": key.to_string()})
         );
+    }
+
+    #[test]
+    fn the_client_address_joins_the_payload_when_known() {
+        let at = Timestamp::from_unix_seconds(5);
+        let known = AuditEvent::api_key_auth(AuthReason::NotFound, None, None, at)
+            .from_client(Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(known.payload["client_address"], "203.0.113.9");
+        let unknown =
+            AuditEvent::api_key_auth(AuthReason::NotFound, None, None, at).from_client(None);
+        assert!(unknown.payload.get("client_address").is_none());
+    }
+
+    #[test]
+    fn a_throttle_summary_names_the_address_and_the_count() {
+        let summary = RefusedFailures {
+            client: "2001:db8::".parse().unwrap(),
+            refused: 4_211,
+        };
+        let event = AuditEvent::auth_throttled(&summary, Timestamp::from_unix_seconds(9));
+        assert_eq!(
+            (event.actor.as_str(), event.event.as_str()),
+            ("system", "auth.throttled")
+        );
+        assert_eq!(
+            event.payload,
+            json!({"client_address": "2001:db8::", "refused": 4_211})
+        );
+        assert_eq!(event.customer_id, None);
     }
 
     #[test]

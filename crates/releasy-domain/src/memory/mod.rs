@@ -12,6 +12,7 @@ mod entitlements;
 mod health;
 mod idempotency;
 mod objects;
+mod rate_limits;
 mod releases;
 mod secrets;
 
@@ -23,6 +24,7 @@ pub use entitlements::InMemoryEntitlements;
 pub use health::AlwaysHealthy;
 pub use idempotency::InMemoryIdempotency;
 pub use objects::InMemoryObjects;
+pub use rate_limits::NoRateLimits;
 pub use releases::InMemoryReleases;
 pub use secrets::{InsecureTestHasher, RandomSecrets};
 

@@ -8,6 +8,7 @@ mod clock;
 mod errors;
 mod object_store;
 mod operator_tokens;
+mod rate_limiter;
 mod repositories;
 mod repository_set;
 mod secrets;
@@ -18,6 +19,7 @@ pub use object_store::{
     CompleteMultipartError, ObjectMeta, ObjectStore, PresignedPut, PresignedUrl, StoreError,
 };
 pub use operator_tokens::{OperatorTokenError, OperatorTokenVerifier};
+pub use rate_limiter::RateLimiter;
 pub use repositories::{
     ApiKeyRepository, ArtifactRepository, AuditRepository, Claim, CustomerRepository,
     DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,

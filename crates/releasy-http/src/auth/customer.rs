@@ -3,11 +3,12 @@
 use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use releasy_domain::api_key::{AuthenticatedKey, Scope};
+use releasy_domain::api_key::{AuthFailure, AuthenticatedKey, Scope};
 
 use crate::auth::operator::MissingState;
+use crate::client::client_address;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -35,9 +36,10 @@ impl<S: RequiredScope> FromRequest for CustomerKey<S> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let presented = presented_key(req);
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(&MissingState))?;
-            let key = authenticate(&state, presented.as_deref(), S::SCOPE).await?;
+            let key = authenticate(&state, &req, presented.as_deref(), S::SCOPE).await?;
             Ok(Self {
                 key,
                 _scope: PhantomData,
@@ -46,24 +48,43 @@ impl<S: RequiredScope> FromRequest for CustomerKey<S> {
     }
 }
 
-/// Authenticates a presented customer key and checks it carries `scope`.
+/// Authenticates a customer key presented by `req`'s client and checks it carries
+/// `scope`. Where the key stands in its request budget, when it has one, is left in
+/// `req`'s extensions for the `RateLimit` headers (`crate::rate_limit_headers`).
 ///
 /// The check runs on its own task, so it finishes even when actix drops this extractor
 /// because a sibling failed (a bad JSON body, say, answered at once with a 400): every
 /// attempt that reached the server with a key is decided and audited.
 pub(crate) async fn authenticate(
     state: &AppState,
+    req: &HttpRequest,
     presented: Option<&str>,
     scope: Scope,
 ) -> Result<AuthenticatedKey, ApiError> {
+    let client = client_address(req, &state.trusted_proxies);
     let authenticator = state.services.authenticator.clone();
     let presented = presented.map(str::to_owned);
-    let key =
-        actix_web::rt::spawn(async move { authenticator.authenticate(presented.as_deref()).await })
+    let outcome = actix_web::rt::spawn(async move {
+        authenticator
+            .authenticate_from(presented.as_deref(), client)
             .await
-            .map_err(|err| ApiError::internal(&err))??;
-    key.require(scope)?;
-    Ok(key)
+    })
+    .await
+    .map_err(|err| ApiError::internal(&err))?;
+    let admitted = match outcome {
+        Ok(admitted) => admitted,
+        Err(failure) => {
+            if let AuthFailure::OverBudget { state: budget, .. } = &failure {
+                req.extensions_mut().insert(*budget);
+            }
+            return Err(failure.into());
+        }
+    };
+    if let Some(budget) = admitted.budget {
+        req.extensions_mut().insert(budget);
+    }
+    admitted.key.require(scope)?;
+    Ok(admitted.key)
 }
 
 /// The customer key a request presents, if any. A value that is not visible ASCII is

@@ -1,14 +1,18 @@
 //! Operator authentication (admin bootstrap key or JWT) and the role-matrix check.
 
 use std::marker::PhantomData;
+use std::net::IpAddr;
 
 use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, HeaderMap};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use releasy_domain::access::{Action, Operator};
 use releasy_domain::ports::OperatorTokenError;
+use releasy_domain::rate_limit::{FailureAdmission, failure_bucket};
 
+use crate::client::client_address;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -36,9 +40,12 @@ impl<P: Permission> FromRequest for Authorized<P> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let headers = req.headers().clone();
+        let client = state
+            .as_ref()
+            .and_then(|state| client_address(req, &state.trusted_proxies));
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(&MissingState))?;
-            let operator = authorize(&state, &headers, P::ACTION).await?;
+            let operator = authorize(&state, &headers, client, P::ACTION).await?;
             Ok(Self {
                 operator,
                 _permission: PhantomData,
@@ -48,13 +55,21 @@ impl<P: Permission> FromRequest for Authorized<P> {
 }
 
 /// Authenticates the operator behind `headers` and checks, through the domain's role
-/// matrix, that one of its roles allows `action`.
+/// matrix, that one of its roles allows `action`. A failed authentication counts
+/// against `client`'s failure limit, and past it is answered 429.
 pub(crate) async fn authorize(
     state: &AppState,
     headers: &HeaderMap,
+    client: Option<IpAddr>,
     action: Action,
 ) -> Result<Operator, ApiError> {
-    let operator = authenticate(state, headers).await?;
+    let operator = match authenticate(state, headers).await {
+        Ok(operator) => operator,
+        Err(refusal) if refusal.status == StatusCode::UNAUTHORIZED => {
+            return Err(count_failure(state, client, refusal));
+        }
+        Err(other) => return Err(other),
+    };
     if !operator.may(action) {
         tracing::info!(subject = %operator.subject, ?action, "operator lacks role");
         return Err(ApiError::forbidden(
@@ -63,6 +78,27 @@ pub(crate) async fn authorize(
     }
     tracing::debug!(subject = %operator.subject, ?action, "operator authorized");
     Ok(operator)
+}
+
+/// Counts a refused operator authentication against its address: below the limit the
+/// refusal stands; past it, 429 (and the failure joins the address's summary event).
+fn count_failure(state: &AppState, client: Option<IpAddr>, refusal: ApiError) -> ApiError {
+    let Some(client) = client else {
+        return refusal;
+    };
+    match state
+        .services
+        .rate_limiter
+        .count_failure(failure_bucket(client))
+    {
+        FailureAdmission::Counted => refusal,
+        FailureAdmission::Refused {
+            retry_after_seconds,
+        } => ApiError::too_many_requests(
+            "too many failed authentications from this address",
+            retry_after_seconds,
+        ),
+    }
 }
 
 /// Whether the request carries operator credentials: the admin-key header or a bearer

@@ -13,6 +13,7 @@ use releasy_domain::release::ReleaseViewer;
 
 use super::customer::{self, RequiredScope};
 use super::operator::{self, MissingState, Permission};
+use crate::client::client_address;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -51,13 +52,15 @@ impl<P: Permission, S: RequiredScope> FromRequest for OperatorOrCustomer<P, S> {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let headers = req.headers().clone();
         let presented = customer::presented_key(req);
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(&MissingState))?;
             let caller = if operator::has_operator_credentials(&headers) || presented.is_none() {
-                Caller::Operator(operator::authorize(&state, &headers, P::ACTION).await?)
+                let client = client_address(&req, &state.trusted_proxies);
+                Caller::Operator(operator::authorize(&state, &headers, client, P::ACTION).await?)
             } else {
                 Caller::Customer(
-                    customer::authenticate(&state, presented.as_deref(), S::SCOPE).await?,
+                    customer::authenticate(&state, &req, presented.as_deref(), S::SCOPE).await?,
                 )
             };
             Ok(Self {

@@ -112,7 +112,12 @@ async fn lists_newest_first_with_every_field(backend: Backend) {
     assert_eq!(oldest["event"], "api_key.auth");
     assert_eq!(
         oldest["payload"],
-        serde_json::json!({"outcome": "accept", "reason": "ok", "api_key_id": acme_key_id})
+        serde_json::json!({
+            "outcome": "accept",
+            "reason": "ok",
+            "api_key_id": acme_key_id,
+            "client_address": "127.0.0.1",
+        })
     );
     assert!(oldest["created_at"].as_i64().unwrap() > 1_700_000_000);
 }

@@ -132,12 +132,17 @@ async fn auth_events(app: &TestApp, query: &str) -> Vec<Value> {
 }
 
 /// `(outcome, reason, api_key_id)` of an auth event's payload, checking it has exactly
-/// those fields.
+/// those fields and the address the test client connects from.
 fn payload(event: &Value) -> (String, String, Value) {
     let payload = event["payload"].as_object().unwrap();
     let mut fields: Vec<&str> = payload.keys().map(String::as_str).collect();
     fields.sort_unstable();
-    assert_eq!(fields, ["api_key_id", "outcome", "reason"], "{event}");
+    assert_eq!(
+        fields,
+        ["api_key_id", "client_address", "outcome", "reason"],
+        "{event}"
+    );
+    assert_eq!(payload["client_address"], "127.0.0.1", "{event}");
     (
         payload["outcome"].as_str().unwrap().to_owned(),
         payload["reason"].as_str().unwrap().to_owned(),

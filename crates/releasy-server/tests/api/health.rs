@@ -64,6 +64,29 @@ async fn openapi_documents_every_endpoint(backend: Backend) {
     assert_eq!(security["admin_key"]["name"], "x-releasy-admin-key");
     assert_eq!(security["api_key"]["name"], "x-releasy-api-key");
     assert_eq!(security["operator_jwt"]["scheme"], "bearer");
+
+    // Every operation that takes credentials documents the rate limits' 429; the
+    // open ones do not.
+    let mut limited = 0;
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let secured = operation["security"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty());
+            let too_many = &operation["responses"]["429"];
+            assert_eq!(too_many.is_object(), secured, "429 of {method} {path}");
+            if secured {
+                limited += 1;
+                for header in ["Retry-After", "RateLimit-Policy", "RateLimit"] {
+                    assert!(
+                        too_many["headers"].get(header).is_some(),
+                        "{header} on the 429 of {method} {path}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(limited > 20, "{limited} operations take credentials");
 }
 
 async fn every_response_carries_a_request_id(backend: Backend) {

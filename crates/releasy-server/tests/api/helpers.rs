@@ -54,6 +54,8 @@ pub struct TestApp {
     /// The `RELEASY_*` variables the server was configured with.
     env: HashMap<String, String>,
     handle: actix_web::dev::ServerHandle,
+    /// `RunningServer::run`, which finishes once a stop has drained the server.
+    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     data_dir: Arc<tempfile::TempDir>,
     s3: Option<RunningS3>,
     database: Arc<DatabaseGuard>,
@@ -151,7 +153,7 @@ impl TestApp {
             .expect("server starts");
         let handle = running.handle.clone();
         // `run` keeps the audit queue and the cache's change feed for the server's life.
-        tokio::spawn(running.run());
+        let running = Some(tokio::spawn(running.run()));
         Self {
             base_url,
             client: reqwest::Client::builder()
@@ -161,6 +163,7 @@ impl TestApp {
             database_url,
             env,
             handle,
+            running,
             data_dir,
             s3,
             database,
@@ -271,6 +274,18 @@ impl TestApp {
             .await
             .expect("request");
         assert_eq!(response.status(), 200, "revoke");
+    }
+
+    /// Stops the server gracefully, as SIGTERM does, and waits until its shutdown work
+    /// (writing out queued audit events and reports) is done.
+    pub async fn stop_gracefully(&mut self) {
+        self.handle.stop(true).await;
+        if let Some(running) = self.running.take() {
+            running
+                .await
+                .expect("server task")
+                .expect("server ran and stopped");
+        }
     }
 
     /// A customer with a key holding every scope: `(customer_id, api_key, api_key_id)`.

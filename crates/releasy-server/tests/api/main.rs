@@ -27,6 +27,7 @@ mod immutable_releases;
 mod instances;
 mod keys;
 mod protocol_errors;
+mod rate_limits;
 mod release_model;
 mod releases;
 mod updates;

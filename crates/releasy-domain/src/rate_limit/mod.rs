@@ -1,0 +1,44 @@
+//! Rate limits: the rules that bound what one client address or one key can make the
+//! server do.
+//!
+//! - Failed authentications are counted per client address ([`failure_bucket`]): past
+//!   the limit, further *failures* from that address are refused with a retry delay and
+//!   summed into one audit event per address ([`RefusedFailures`]) instead of one row
+//!   each. A valid credential from the same address is never refused for them.
+//! - A key may have a request budget by its type ([`RateBudgets`]), off unless
+//!   configured; while one applies, every answer tells the client where it stands
+//!   ([`BudgetState`], the IETF `RateLimit` headers).
+//! - The client address is the peer's, or, when the peer is a trusted proxy, the one
+//!   its `X-Forwarded-For` names ([`TrustedProxies::client_address`]).
+//!
+//! The buckets themselves are behind the [`crate::ports::RateLimiter`] port.
+
+mod budget;
+mod client_address;
+
+pub use budget::{BudgetParseError, BudgetState, RateBudget, RateBudgets, Spend};
+pub use client_address::{ProxyListError, TrustedProxies, failure_bucket};
+
+use std::net::IpAddr;
+
+/// What a failed authentication from an address leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureAdmission {
+    /// Below the limit: answered as usual and recorded as its own audit event.
+    Counted,
+    /// Past the limit: refused for `retry_after_seconds`, summed into the address's
+    /// summary event.
+    Refused {
+        /// When the address may fail again, in whole seconds (at least 1).
+        retry_after_seconds: u64,
+    },
+}
+
+/// The failed authentications refused from one address since the last report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusedFailures {
+    /// The address (IPv6 addresses by their /64, see [`failure_bucket`]).
+    pub client: IpAddr,
+    /// How many were refused.
+    pub refused: u64,
+}

@@ -1,0 +1,226 @@
+//! Rate limits over HTTP: failed authentications past `RELEASY_AUTH_FAILURE_LIMIT` get
+//! 429 with `Retry-After` and one summary event per address, valid credentials from
+//! that address keep working, `X-Forwarded-For` counts only from trusted proxies, and
+//! key budgets (`RELEASY_RATE_LIMIT_*`) answer with the `RateLimit` headers.
+
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_KEY, Backend, TestApp, assert_error};
+use crate::on_both_backends;
+
+const INTROSPECT: &str = "/v1/auth/introspect";
+const AUDIT: &str = "/v1/admin/audit-events";
+
+async fn introspect(app: &TestApp, api_key: &str, forwarded_for: Option<&str>) -> Response {
+    let mut request = app.customer(Method::POST, INTROSPECT, api_key);
+    if let Some(forwarded_for) = forwarded_for {
+        request = request.header("x-forwarded-for", forwarded_for);
+    }
+    request.send().await.unwrap()
+}
+
+async fn list_customers_with(app: &TestApp, admin_key: &str) -> Response {
+    app.client
+        .get(app.url("/v1/admin/customers"))
+        .header("x-releasy-admin-key", admin_key)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Asserts a 429 in the error shape with a whole-second `Retry-After`, and returns it.
+async fn assert_too_many(response: Response) -> u64 {
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .expect("Retry-After on a 429")
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .expect("Retry-After is whole seconds");
+    assert_error(response, 429, "too_many_requests").await;
+    retry_after
+}
+
+async fn audit_events(app: &TestApp, event: &str) -> Vec<Value> {
+    let body: Value = app
+        .admin(Method::GET, &format!("{AUDIT}?event={event}&limit=200"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["events"].as_array().expect("events").clone()
+}
+
+async fn failures_past_the_limit_get_429_and_one_summary_event(backend: Backend) {
+    let mut app = TestApp::spawn_with(backend, &[("RELEASY_AUTH_FAILURE_LIMIT", "3")]).await;
+    let (_, api_key, _) = app.customer_with_key().await;
+    for _ in 0..3 {
+        assert_error(
+            introspect(&app, "releasy_guess", None).await,
+            401,
+            "unauthorized",
+        )
+        .await;
+    }
+    // 3 a minute refill one every 20 s.
+    let retry_after = assert_too_many(introspect(&app, "releasy_guess", None).await).await;
+    assert!((1..=20).contains(&retry_after), "Retry-After {retry_after}");
+    // Operator credentials count against the same address.
+    assert_too_many(list_customers_with(&app, "not-the-admin-key").await).await;
+    // Valid credentials from the throttled address keep working.
+    assert_eq!(introspect(&app, &api_key, None).await.status(), 200);
+    assert_eq!(list_customers_with(&app, ADMIN_KEY).await.status(), 200);
+
+    // One event each below the limit, naming the address; none for the two refused.
+    let auth_events = audit_events(&app, "api_key.auth").await;
+    let rejected: Vec<&Value> = auth_events
+        .iter()
+        .filter(|e| e["payload"]["outcome"] == "reject")
+        .collect();
+    assert_eq!(rejected.len(), 3, "{auth_events:?}");
+    for event in &rejected {
+        assert_eq!(event["payload"]["client_address"], "127.0.0.1");
+    }
+    assert!(audit_events(&app, "auth.throttled").await.is_empty());
+
+    // The refusals are summed at the next report; a graceful stop makes one.
+    app.stop_gracefully().await;
+    let beside = app.spawn_beside().await;
+    let summaries = audit_events(&beside, "auth.throttled").await;
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    assert_eq!(summaries[0]["actor"], "system");
+    assert_eq!(
+        summaries[0]["payload"],
+        json!({"client_address": "127.0.0.1", "refused": 2})
+    );
+}
+
+async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backend) {
+    let proxied = TestApp::spawn_with(
+        backend,
+        &[
+            ("RELEASY_AUTH_FAILURE_LIMIT", "2"),
+            ("RELEASY_TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.0/8"),
+        ],
+    )
+    .await;
+    // Behind a trusted proxy, each client has its own count.
+    for _ in 0..2 {
+        let response = introspect(&proxied, "releasy_guess", Some("203.0.113.9")).await;
+        assert_eq!(response.status(), 401);
+    }
+    assert_too_many(introspect(&proxied, "releasy_guess", Some("203.0.113.9")).await).await;
+    // A client forging an entry is still known by the address the proxy appended.
+    assert_too_many(introspect(&proxied, "releasy_guess", Some("198.51.100.1, 203.0.113.9")).await)
+        .await;
+    let other = introspect(&proxied, "releasy_guess", Some("198.51.100.1")).await;
+    assert_eq!(other.status(), 401, "another client is not throttled");
+    let addresses: Vec<Value> = audit_events(&proxied, "api_key.auth")
+        .await
+        .iter()
+        .map(|e| e["payload"]["client_address"].clone())
+        .collect();
+    assert_eq!(
+        addresses,
+        vec![
+            json!("198.51.100.1"),
+            json!("203.0.113.9"),
+            json!("203.0.113.9")
+        ]
+    );
+
+    // Without trusted proxies the header is ignored: every attempt is the peer's.
+    let direct = TestApp::spawn_with(backend, &[("RELEASY_AUTH_FAILURE_LIMIT", "2")]).await;
+    for forwarded in ["203.0.113.1", "203.0.113.2"] {
+        let response = introspect(&direct, "releasy_guess", Some(forwarded)).await;
+        assert_eq!(response.status(), 401);
+    }
+    assert_too_many(introspect(&direct, "releasy_guess", Some("203.0.113.3")).await).await;
+}
+
+fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).map(|v| v.to_str().unwrap())
+}
+
+async fn a_key_over_its_budget_gets_429_with_ratelimit_headers(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("RELEASY_RATE_LIMIT_CI", "3/min")]).await;
+    let customer = app.create_customer("Acme", None).await;
+    let id = customer["id"].as_str().unwrap();
+    let ci = app
+        .create_key(
+            id,
+            json!({"key_type": "ci", "scopes": ["keys:read", "releases:read"]}),
+        )
+        .await;
+    let ci = ci["api_key"].as_str().unwrap();
+    let human = app.create_key(id, json!({"key_type": "human"})).await;
+    let human = human["api_key"].as_str().unwrap();
+
+    for remaining in [2, 1] {
+        let response = introspect(&app, ci, None).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            header(&response, "ratelimit-policy"),
+            Some("\"ci\";q=3;w=60")
+        );
+        let expected = format!("\"ci\";r={remaining};t={}", (3 - remaining) * 20);
+        assert_eq!(header(&response, "ratelimit"), Some(expected.as_str()));
+    }
+    // An answer refused after authentication carries the headers too: a download
+    // token needs a scope this key lacks.
+    let forbidden = app
+        .customer(Method::POST, "/v1/downloads/token", ci)
+        .json(&json!({"artifact_id": "00000000-0000-0000-0000-000000000000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&forbidden, "ratelimit"), Some("\"ci\";r=0;t=60"));
+    assert_error(forbidden, 403, "forbidden").await;
+
+    let over = introspect(&app, ci, None).await;
+    assert_eq!(header(&over, "ratelimit-policy"), Some("\"ci\";q=3;w=60"));
+    assert_eq!(header(&over, "ratelimit"), Some("\"ci\";r=0;t=60"));
+    let retry_after = assert_too_many(over).await;
+    assert!((1..=20).contains(&retry_after), "Retry-After {retry_after}");
+
+    // Human keys have no budget here: no headers, no limit.
+    for _ in 0..5 {
+        let response = introspect(&app, human, None).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "ratelimit"), None);
+    }
+    // The refused request left no acceptance in the audit trail: 3 for the CI key.
+    let accepted = audit_events(&app, "api_key.auth")
+        .await
+        .iter()
+        .filter(|e| e["payload"]["outcome"] == "accept")
+        .count();
+    assert_eq!(accepted, 3 + 5);
+    // One request more than the budget: a list of releases, refused alike.
+    let listing = app
+        .customer(Method::GET, "/v1/releases", ci)
+        .send()
+        .await
+        .unwrap();
+    assert_too_many(listing).await;
+}
+
+async fn without_budgets_no_ratelimit_headers_are_sent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, api_key, _) = app.customer_with_key().await;
+    let response = introspect(&app, &api_key, None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "ratelimit-policy"), None);
+    assert_eq!(header(&response, "ratelimit"), None);
+}
+
+on_both_backends!(
+    failures_past_the_limit_get_429_and_one_summary_event,
+    forwarded_addresses_count_only_from_trusted_proxies,
+    a_key_over_its_budget_gets_429_with_ratelimit_headers,
+    without_budgets_no_ratelimit_headers_are_sent,
+);
