@@ -145,7 +145,7 @@ pub async fn seed(
     let generator = Generator::new(plan.clone(), token_hash)?;
     match url {
         DatabaseUrl::Postgres(url) => seed_postgres(url, generator).await,
-        DatabaseUrl::SqliteFile(path) => {
+        DatabaseUrl::SqliteFile(path) | DatabaseUrl::SqliteExistingFile(path) => {
             let path = path.to_string_lossy().into_owned();
             tokio::task::spawn_blocking(move || seed_sqlite(&path, generator))
                 .await

@@ -1,9 +1,50 @@
 //! actix's own extractor and routing errors, answered in the contract's error shape.
 
+use actix_web::dev::ResourceDef;
 use actix_web::error::{PathError, QueryPayloadError};
+use actix_web::http::header::ALLOW;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::error::ApiError;
+
+/// The API's routes and the methods each answers, taken from the OpenAPI document, so
+/// a known path asked with another method is told so (405 with `Allow`) instead of
+/// "no route".
+#[derive(Debug, Default)]
+pub struct KnownRoutes(Vec<(ResourceDef, String)>);
+
+impl KnownRoutes {
+    /// The routes of `openapi`.
+    pub fn of(openapi: &utoipa::openapi::OpenApi) -> Self {
+        let routes = openapi
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods: Vec<&str> = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(method, present)| present.then_some(method))
+                .collect();
+                (ResourceDef::new(path.as_str()), methods.join(", "))
+            })
+            .collect();
+        Self(routes)
+    }
+
+    /// The `Allow` value of the route `path` matches, if any.
+    fn allowed(&self, path: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(route, _)| route.is_match(path))
+            .map(|(_, methods)| methods.as_str())
+    }
+}
 
 /// Query strings: 400 naming the parameter.
 pub fn query_config() -> web::QueryConfig {
@@ -35,9 +76,28 @@ pub fn path_config() -> web::PathConfig {
     })
 }
 
-/// Unknown routes: 404 in the error shape.
+/// Unknown routes: 404 in the error shape; a known path asked with a method it does not
+/// answer (`TRACE`, say): 405 `method_not_allowed` with `Allow`.
 pub async fn route_not_found(req: HttpRequest) -> HttpResponse {
-    ApiError::not_found(format!("no route for {} {}", req.method(), req.path())).into_response()
+    let allowed = req
+        .app_data::<web::Data<KnownRoutes>>()
+        .and_then(|routes| routes.allowed(req.path()));
+    match allowed {
+        Some(methods) => {
+            let mut response = ApiError::method_not_allowed(format!(
+                "{} is not allowed on {}; allowed: {methods}",
+                req.method(),
+                req.path()
+            ))
+            .into_response();
+            if let Ok(value) = methods.parse() {
+                response.headers_mut().insert(ALLOW, value);
+            }
+            response
+        }
+        None => ApiError::not_found(format!("no route for {} {}", req.method(), req.path()))
+            .into_response(),
+    }
 }
 
 impl ApiError {

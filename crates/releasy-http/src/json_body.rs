@@ -73,6 +73,7 @@ impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for Json<T, 
             if bytes.len() > LIMIT {
                 return Err(too_large());
             }
+            not_an_object(&bytes).map_or(Ok(()), Err)?;
             let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
             let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
                 let path = err.path().to_string();
@@ -85,6 +86,35 @@ impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for Json<T, 
             })?;
             Ok(Json(value))
         })
+    }
+}
+
+/// Every body of the contract is a JSON object; serde would also read a struct from an
+/// array of its fields in order (`["Renamed", null, true]` renaming and suspending a
+/// customer), so anything else is refused before it is read: a JSON value of another
+/// kind by name, text that is no JSON at all with the parser's complaint.
+fn not_an_object(bytes: &[u8]) -> Option<ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        return None;
+    }
+    Some(match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(value) => ApiError::bad_request(format!(
+            "request body must be a JSON object, not {}",
+            json_kind(&value)
+        )),
+        Err(err) => ApiError::bad_request(format!("invalid JSON body: {err}")),
+    })
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -109,6 +139,41 @@ mod tests {
             .set_payload(body)
             .to_http_parts();
         Json::<Body>::from_request(&req, &mut payload).await
+    }
+
+    #[actix_web::test]
+    async fn only_an_object_is_a_body() {
+        for (body, kind) in [
+            (r#"["a", ["x"]]"#, "an array"),
+            ("null", "null"),
+            (r#""a""#, "a string"),
+            (" 5", "a number"),
+        ] {
+            let err = extract("application/json", body).await.unwrap_err();
+            assert_eq!(err.status, 400);
+            assert_eq!(
+                err.message,
+                format!("request body must be a JSON object, not {kind}"),
+                "{body}"
+            );
+        }
+        let garbage = extract("application/json", "nonsense").await.unwrap_err();
+        assert!(
+            garbage.message.starts_with("invalid JSON body"),
+            "{}",
+            garbage.message
+        );
+        let empty = extract("application/json", "").await.unwrap_err();
+        assert!(
+            empty.message.starts_with("invalid JSON body"),
+            "{}",
+            empty.message
+        );
+        assert!(
+            extract("application/json", " \n{\"name\":\"a\"}")
+                .await
+                .is_ok()
+        );
     }
 
     #[actix_web::test]

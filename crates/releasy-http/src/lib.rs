@@ -92,14 +92,15 @@ pub fn app(
         .service(routes::downloads::create_download_token)
         .service(routes::downloads::resolve_download)
         .split_for_parts();
-    let openapi_json = routes::openapi::with_rate_limit_responses(openapi)
-        .to_json()
-        .unwrap_or_else(|err| {
-            tracing::error!(error = %err, "could not render the OpenAPI document");
-            "{}".to_owned()
-        });
+    let openapi = routes::openapi::with_rate_limit_responses(openapi);
+    let known_routes = extract_errors::KnownRoutes::of(&openapi);
+    let openapi_json = openapi.to_json().unwrap_or_else(|err| {
+        tracing::error!(error = %err, "could not render the OpenAPI document");
+        "{}".to_owned()
+    });
     app.app_data(state)
         .app_data(web::Data::new(OpenApiJson(openapi_json)))
+        .app_data(web::Data::new(known_routes))
         .app_data(extract_errors::query_config())
         .app_data(extract_errors::path_config())
         .app_data(web::PayloadConfig::new(json_body::PAYLOAD_LIMIT_BYTES))

@@ -618,6 +618,12 @@ mod tests {
     }
 
     #[test]
+    fn a_sqlite_url_with_the_references_parameters_names_its_file() {
+        let s = load(&[("RELEASY_DATABASE_URL", "sqlite://data/releasy.db?mode=rwc")]).unwrap();
+        assert_eq!(s.database_url, DatabaseUrl::sqlite_file("data/releasy.db"));
+    }
+
+    #[test]
     fn rate_limits_read_budgets_proxies_and_an_off_switch() {
         let s = load(&[
             ("RELEASY_AUTH_FAILURE_LIMIT", "0"),
@@ -663,6 +669,8 @@ mod tests {
             ("RELEASY_AUDIT_FLUSH_INTERVAL_MS", "0"),
             ("RELEASY_CACHE_ROWS", "-1"),
             ("RELEASY_SHUTDOWN_GRACE_SECONDS", "3601"),
+            ("RELEASY_DATABASE_URL", "sqlite://data/releasy.db?mode=ro"),
+            ("RELEASY_DATABASE_URL", "sqlite://data/releasy.db?foo=bar"),
             ("RELEASY_AUTH_FAILURE_LIMIT", "-1"),
             ("RELEASY_AUTH_FAILURE_LIMIT", "many"),
             ("RELEASY_RATE_LIMIT_HUMAN", "600"),

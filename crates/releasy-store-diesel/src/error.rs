@@ -53,6 +53,12 @@ pub enum SetupError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A SQLite URL with `mode=rw` names a file that does not exist.
+    #[error("the SQLite database {path} does not exist (mode=rw opens only an existing file)")]
+    MissingSqliteFile {
+        /// The file.
+        path: std::path::PathBuf,
+    },
     /// The connection pool could not be built.
     #[error("cannot build the database connection pool")]
     Pool(#[source] deadpool::managed::BuildError),

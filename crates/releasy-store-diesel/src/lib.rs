@@ -67,6 +67,12 @@ impl Database {
             DatabaseUrl::SqliteFile(path) => {
                 SqliteStore::open(Some(path.clone()), max_connections).map(Self::Sqlite)
             }
+            DatabaseUrl::SqliteExistingFile(path) => {
+                if !path.is_file() {
+                    return Err(SetupError::MissingSqliteFile { path: path.clone() });
+                }
+                SqliteStore::open(Some(path.clone()), max_connections).map(Self::Sqlite)
+            }
             DatabaseUrl::SqliteMemory => SqliteStore::open(None, 1).map(Self::Sqlite),
         }
     }

@@ -7,8 +7,11 @@ use std::path::PathBuf;
 pub enum DatabaseUrl {
     /// `postgres://...` or `postgresql://...`, kept as given.
     Postgres(String),
-    /// `sqlite://relative/path` or `sqlite:///absolute/path`.
+    /// `sqlite://relative/path` or `sqlite:///absolute/path` (optionally `?mode=rwc`):
+    /// created when missing.
     SqliteFile(PathBuf),
+    /// `sqlite://path?mode=rw`: a file that must already exist.
+    SqliteExistingFile(PathBuf),
     /// `sqlite::memory:`: one private in-memory database, lost on exit.
     SqliteMemory,
 }
@@ -19,18 +22,42 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-/// The URL is of no supported form.
+/// The URL is of no supported form, or asks SQLite for what the server cannot do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unsupported database URL (expected postgres://, postgresql://, sqlite://path, sqlite:///abs/path or sqlite::memory:)"
-)]
-pub struct InvalidDatabaseUrl;
+pub enum InvalidDatabaseUrl {
+    /// Not one of the forms.
+    #[error(
+        "unsupported database URL (expected postgres://, postgresql://, sqlite://path, sqlite:///abs/path or sqlite::memory:)"
+    )]
+    Form,
+    /// A query parameter of a SQLite URL that is not honoured. Parameters are never
+    /// folded into the file name: `data/releasy.db?mode=rwc` once opened a new, empty
+    /// file of that name beside the real one.
+    #[error("SQLite URL parameter `{parameter}`: {reason}")]
+    SqliteParameter {
+        /// The parameter as written.
+        parameter: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+}
+
+/// How a SQLite file URL opens its file (`mode=`).
+enum SqliteMode {
+    ReadWriteCreate,
+    ReadWrite,
+    Memory,
+}
 
 impl DatabaseUrl {
-    /// Reads a URL.
+    /// Reads a URL. A SQLite URL may carry the parameters SQLite's URLs use:
+    /// `mode=rwc` (the default: create the file when missing), `mode=rw` (the file must
+    /// exist), `mode=memory` (as `sqlite::memory:`) and `cache=private` (the default).
     ///
     /// # Errors
-    /// [`InvalidDatabaseUrl`] for any other form, or a SQLite URL without a path.
+    /// [`InvalidDatabaseUrl::Form`] for any other form, or a SQLite URL without a path;
+    /// [`InvalidDatabaseUrl::SqliteParameter`] naming a parameter that is unknown or
+    /// that the server cannot honour (`mode=ro`, `cache=shared`).
     pub fn parse(raw: &str) -> Result<Self, InvalidDatabaseUrl> {
         let raw = raw.trim();
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
@@ -39,10 +66,19 @@ impl DatabaseUrl {
         if raw == "sqlite::memory:" {
             return Ok(Self::SqliteMemory);
         }
-        match raw.strip_prefix("sqlite://") {
-            Some(path) if !path.is_empty() => Ok(Self::SqliteFile(PathBuf::from(path))),
-            _ => Err(InvalidDatabaseUrl),
+        let Some(rest) = raw.strip_prefix("sqlite://") else {
+            return Err(InvalidDatabaseUrl::Form);
+        };
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if path.is_empty() {
+            return Err(InvalidDatabaseUrl::Form);
         }
+        let path = PathBuf::from(path);
+        Ok(match sqlite_mode(query)? {
+            SqliteMode::ReadWriteCreate => Self::SqliteFile(path),
+            SqliteMode::ReadWrite => Self::SqliteExistingFile(path),
+            SqliteMode::Memory => Self::SqliteMemory,
+        })
     }
 
     /// A SQLite file URL for `path`.
@@ -55,9 +91,43 @@ impl DatabaseUrl {
         match self {
             Self::Postgres(url) => redact_password(url),
             Self::SqliteFile(path) => format!("sqlite://{}", path.display()),
+            Self::SqliteExistingFile(path) => format!("sqlite://{}?mode=rw", path.display()),
             Self::SqliteMemory => "sqlite::memory:".to_owned(),
         }
     }
+}
+
+/// The mode a SQLite URL's query asks for; every parameter is checked.
+fn sqlite_mode(query: &str) -> Result<SqliteMode, InvalidDatabaseUrl> {
+    let mut mode = SqliteMode::ReadWriteCreate;
+    for parameter in query.split('&').filter(|p| !p.is_empty()) {
+        let refuse = |reason| InvalidDatabaseUrl::SqliteParameter {
+            parameter: parameter.to_owned(),
+            reason,
+        };
+        match parameter.split_once('=').unwrap_or((parameter, "")) {
+            ("mode", "rwc") => mode = SqliteMode::ReadWriteCreate,
+            ("mode", "rw") => mode = SqliteMode::ReadWrite,
+            ("mode", "memory") => mode = SqliteMode::Memory,
+            ("mode", "ro") => {
+                return Err(refuse(
+                    "the server writes (migrations, audit events), so it cannot run on a read-only database",
+                ));
+            }
+            ("cache", "private") => {}
+            ("cache", "shared") => {
+                return Err(refuse(
+                    "the server keeps its own connection pool in WAL mode; a shared cache is not supported",
+                ));
+            }
+            _ => {
+                return Err(refuse(
+                    "not supported (SQLite URLs take mode=rwc, mode=rw, mode=memory and cache=private)",
+                ));
+            }
+        }
+    }
+    Ok(mode)
 }
 
 /// Query parameters libpq-style URLs may carry a secret in.
@@ -132,8 +202,55 @@ mod tests {
 
     #[test]
     fn other_forms_are_rejected() {
-        for bad in ["mysql://h/db", "sqlite://", "", "data.db"] {
-            assert_eq!(DatabaseUrl::parse(bad), Err(InvalidDatabaseUrl), "{bad}");
+        for bad in [
+            "mysql://h/db",
+            "sqlite://",
+            "",
+            "data.db",
+            "sqlite://?mode=rwc",
+        ] {
+            assert_eq!(
+                DatabaseUrl::parse(bad),
+                Err(InvalidDatabaseUrl::Form),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn sqlite_parameters_are_honoured_never_folded_into_the_file_name() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/releasy.db?mode=rwc").unwrap(),
+            DatabaseUrl::sqlite_file("data/releasy.db")
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///srv/r.db?cache=private&mode=rw").unwrap(),
+            DatabaseUrl::SqliteExistingFile("/srv/r.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://r.db?mode=memory").unwrap(),
+            DatabaseUrl::SqliteMemory
+        );
+        assert_eq!(
+            DatabaseUrl::SqliteExistingFile("/srv/r.db".into()).redacted(),
+            "sqlite:///srv/r.db?mode=rw"
+        );
+    }
+
+    #[test]
+    fn sqlite_parameters_the_server_cannot_honour_are_named() {
+        for (url, parameter) in [
+            ("sqlite://r.db?mode=ro", "mode=ro"),
+            ("sqlite://r.db?cache=shared", "cache=shared"),
+            ("sqlite://r.db?mode=rwc&journal=off", "journal=off"),
+            ("sqlite://r.db?vfs", "vfs"),
+        ] {
+            let err = DatabaseUrl::parse(url).unwrap_err();
+            assert!(
+                matches!(&err, InvalidDatabaseUrl::SqliteParameter { parameter: p, .. } if p == parameter),
+                "{url}: {err:?}"
+            );
+            assert!(err.to_string().contains(parameter), "{err}");
         }
     }
 

@@ -113,3 +113,44 @@ async fn sqlite_concurrent_migrations_on_one_file_all_succeed() {
         assert_usable(db).await;
     }
 }
+
+/// `?mode=rwc` (as deployments of the reference carry) opens the file it names, not a
+/// new file with the parameters in its name; `?mode=rw` never creates one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_url_parameters_open_the_named_file() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("releasy.db");
+    let missing =
+        DatabaseUrl::parse(&format!("sqlite://{}?mode=rw", file.display())).expect("a valid URL");
+    let refused = Database::open(&missing, 2)
+        .err()
+        .expect("mode=rw needs the file");
+    assert!(refused.to_string().contains("does not exist"), "{refused}");
+    assert!(!file.exists(), "mode=rw created nothing");
+
+    let created =
+        DatabaseUrl::parse(&format!("sqlite://{}?mode=rwc", file.display())).expect("a valid URL");
+    let db = Database::open(&created, 2).expect("the pool is built");
+    db.migrate().await.expect("migrate");
+    assert_usable(&db).await;
+    drop(db);
+    assert!(file.is_file(), "the named file holds the database");
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert!(
+        names.iter().all(|name| !name.contains('?')),
+        "no file named after the parameters: {names:?}"
+    );
+
+    let existing = Database::open(&missing, 2).expect("mode=rw opens the existing file");
+    existing.migrate().await.expect("nothing left to apply");
+    assert_usable(&existing).await;
+}

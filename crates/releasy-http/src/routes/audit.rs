@@ -37,9 +37,11 @@ pub async fn list_audit_events(
         actor: non_empty(query.actor.as_ref()).map(str::to_owned),
         event: non_empty(query.event.as_ref()).map(str::to_owned),
         created_from: parse_int("created_from", query.created_from.as_ref())?
-            .map(Timestamp::from_unix_seconds),
+            .map(|seconds| Timestamp::from_client("created_from", seconds))
+            .transpose()?,
         created_to: parse_int("created_to", query.created_to.as_ref())?
-            .map(Timestamp::from_unix_seconds),
+            .map(|seconds| Timestamp::from_client("created_to", seconds))
+            .transpose()?,
     };
     let events = state.services.audit.list(&filter, page).await?;
     Ok(HttpResponse::Ok().json(AuditEventListResponse {

@@ -469,6 +469,14 @@ async fn register_checks_the_stored_object(app: TestApp) {
     // A registration declaring other bytes for a registered artifact leaves its object.
     let refused = register_request(&app, release_id, &other_checksum).await;
     assert_error(refused, 409, "conflict").await;
+    // Another size too: the id is known before the stored object is looked at.
+    let mut other_size = register_body(&presigned, "linux", &bytes);
+    other_size["size"] = json!(4097);
+    let refused = register_request(&app, release_id, &other_size).await;
+    assert_eq!(
+        assert_error(refused, 409, "conflict").await,
+        "artifact already exists"
+    );
 
     let object_key = presigned["object_key"].as_str().unwrap();
     if let Some(path) = app.embedded_object_path(object_key) {

@@ -251,6 +251,10 @@ async fn rejects_bad_parameters(backend: Backend) {
         ("created_from=yesterday", "created_from"),
         ("created_from=1.5", "created_from"),
         ("created_to=tomorrow", "created_to"),
+        ("created_from=-1", "created_from"),
+        ("created_to=-1700000000", "created_to"),
+        ("created_to=253402300800", "created_to"),
+        ("created_from=9223372036854775808", "created_from"),
         ("customer_id=not-a-uuid", "customer_id"),
     ] {
         let response = app

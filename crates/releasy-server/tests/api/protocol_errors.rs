@@ -124,7 +124,95 @@ async fn bad_query_parameters_are_400(backend: Backend) {
     }
 }
 
+/// serde reads a struct from an array of its fields too; the contract's bodies are
+/// objects, and nothing an array asks for may happen.
+async fn bodies_that_are_not_objects_are_400_and_change_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let customer = app.create_customer("Acme", Some("core")).await;
+    let id = customer["id"].as_str().unwrap();
+    for body in [json!([null, null]), json!(["Renamed", null, true])] {
+        let response = app
+            .admin(Method::PATCH, &format!("/v1/admin/customers/{id}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let message = assert_error(response, 400, "bad_request").await;
+        assert_eq!(message, "request body must be a JSON object, not an array");
+    }
+    let unchanged: serde_json::Value = app
+        .admin(Method::GET, &format!("/v1/admin/customers/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unchanged["name"], "Acme");
+    assert_eq!(unchanged["plan"], "core");
+    assert!(unchanged["suspended_at"].is_null());
+
+    for body in [json!(["p", "1"]), json!("p"), json!(null)] {
+        let response = app
+            .admin(Method::POST, "/v1/releases")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, 400, "bad_request").await;
+    }
+    let releases: serde_json::Value = app
+        .admin(Method::GET, "/v1/releases")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(releases["releases"], json!([]), "no release was created");
+}
+
+/// A known path asked with a method it does not answer is 405 with `Allow`; an
+/// unknown path stays 404.
+async fn other_methods_on_known_paths_are_405_with_allow(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for (method, path, allow) in [
+        ("TRACE", "/v1/admin/customers", "GET, POST"),
+        ("DELETE", "/v1/admin/customers", "GET, POST"),
+        (
+            "PUT",
+            "/v1/admin/customers/01a23e68-5df7-7222-900a-fb1de5a2ad92",
+            "GET, PATCH",
+        ),
+        ("POST", "/live", "GET"),
+    ] {
+        let response = app
+            .admin(Method::from_bytes(method.as_bytes()).unwrap(), path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers().get("allow").map(|v| v.to_str().unwrap()),
+            Some(allow),
+            "{method} {path}"
+        );
+        let message = assert_error(response, 405, "method_not_allowed").await;
+        assert!(
+            message.starts_with(&format!("{method} is not allowed")),
+            "{message}"
+        );
+    }
+    let unknown = app
+        .admin(Method::from_bytes(b"TRACE").unwrap(), "/v1/nothing-here")
+        .send()
+        .await
+        .unwrap();
+    assert_error(unknown, 404, "not_found").await;
+}
+
 on_both_backends!(
+    other_methods_on_known_paths_are_405_with_allow,
+    bodies_that_are_not_objects_are_400_and_change_nothing,
     unknown_routes_are_404_in_the_error_shape,
     malformed_json_is_400,
     wrong_types_and_missing_fields_name_the_field,
