@@ -2,6 +2,7 @@
 //! `X-Forwarded-For` (`RELEASY_TRUSTED_PROXIES`, the domain's rule).
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::HttpRequest;
 use releasy_domain::rate_limit::TrustedProxies;
@@ -14,6 +15,9 @@ const FORWARDED_FOR: &str = "x-forwarded-for";
 pub(crate) fn client_address(req: &HttpRequest, proxies: &TrustedProxies) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
     if proxies.is_empty() {
+        if req.headers().contains_key(FORWARDED_FOR) {
+            warn_once_untrusted_forwarding();
+        }
         return Some(peer.to_canonical());
     }
     let forwarded = req
@@ -21,4 +25,17 @@ pub(crate) fn client_address(req: &HttpRequest, proxies: &TrustedProxies) -> Opt
         .get_all(FORWARDED_FOR)
         .filter_map(|line| line.to_str().ok());
     Some(proxies.client_address(peer, forwarded))
+}
+
+/// A proxy forwards clients, but none is trusted: every client counts as the proxy, so
+/// one client's failures can throttle all of them. Said once per process.
+fn warn_once_untrusted_forwarding() {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "requests carry X-Forwarded-For but RELEASY_TRUSTED_PROXIES is unset: every \
+             client behind the proxy counts as the proxy's address (failure limit, audit \
+             client_address); list the proxies' addresses to count clients one by one"
+        );
+    }
 }

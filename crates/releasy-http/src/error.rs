@@ -15,11 +15,13 @@ use releasy_domain::idempotency::IdempotencyError;
 use releasy_domain::ports::StoreError;
 use releasy_domain::ports::{HashError, RepoError};
 use releasy_domain::product::ProductError;
+use releasy_domain::rate_limit::Throttled;
 use releasy_domain::release::{
     CreateReleaseError, DeleteReleaseError, ListReleasesError, TransitionError, UpdateReleaseError,
     YankError,
 };
 
+use crate::auth::OperatorRefusal;
 use crate::dto::ErrorBody;
 
 /// An error answered to the client. 5xx causes are logged here and never sent.
@@ -205,10 +207,10 @@ impl From<AuthFailure> for ApiError {
             AuthFailure::Throttled {
                 retry_after_seconds,
                 ..
-            } => Self::too_many_requests(
-                "too many failed authentications from this address",
+            } => Throttled {
                 retry_after_seconds,
-            ),
+            }
+            .into(),
             AuthFailure::OverBudget {
                 retry_after_seconds,
                 ..
@@ -218,6 +220,23 @@ impl From<AuthFailure> for ApiError {
             ),
             AuthFailure::Repo(repo) => repo.into(),
             AuthFailure::Hash(hash) => hash.into(),
+        }
+    }
+}
+
+impl From<Throttled> for ApiError {
+    fn from(throttled: Throttled) -> Self {
+        Self::too_many_requests(throttled.to_string(), throttled.retry_after_seconds)
+    }
+}
+
+impl From<OperatorRefusal> for ApiError {
+    fn from(refusal: OperatorRefusal) -> Self {
+        match refusal {
+            OperatorRefusal::Unauthorized(reason) => Self::unauthorized(reason),
+            OperatorRefusal::NoRole => Self::forbidden(refusal.to_string()),
+            OperatorRefusal::Unavailable(cause) => Self::unavailable(&cause),
+            OperatorRefusal::Throttled(throttled) => throttled.into(),
         }
     }
 }

@@ -376,9 +376,10 @@ impl Settings {
 
 /// A request budget such as `600/min`; unset (or `off`) means none.
 fn budget(variable: &str, value: Option<String>) -> Result<Option<RateBudget>, ConfigError> {
-    match text(value).as_deref() {
-        None | Some("off") => Ok(None),
-        Some(budget) => RateBudget::parse(budget)
+    match text(value) {
+        None => Ok(None),
+        Some(off) if off.eq_ignore_ascii_case("off") => Ok(None),
+        Some(budget) => RateBudget::parse(&budget)
             .map(Some)
             .map_err(|e| ConfigError::new(variable, e.to_string())),
     }
@@ -628,7 +629,7 @@ mod tests {
         let s = load(&[
             ("RELEASY_AUTH_FAILURE_LIMIT", "0"),
             ("RELEASY_RATE_LIMIT_HUMAN", "600/min"),
-            ("RELEASY_RATE_LIMIT_CI", "off"),
+            ("RELEASY_RATE_LIMIT_CI", "Off"),
             ("RELEASY_RATE_LIMIT_INTEGRATION", "20/s"),
             ("RELEASY_TRUSTED_PROXIES", "10.0.0.0/8 fd00::/8"),
         ])

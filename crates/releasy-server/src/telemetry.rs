@@ -13,6 +13,30 @@ pub fn log_directive() -> Option<String> {
         .filter(|value| !value.trim().is_empty())
 }
 
+/// Libraries whose debug output carries what must never be logged: the PostgreSQL
+/// driver prints every statement's bind values (key hashes, stored idempotent answers
+/// that hold a download link). They log at `info` at most, whatever the level; only a
+/// `RELEASY_LOG` directive that names them asks for more.
+const QUIET_LIBRARIES: [&str; 1] = ["tokio_postgres"];
+
+/// The filter `RELEASY_LOG_LEVEL` stands for: `level` for everything, the
+/// [`QUIET_LIBRARIES`] at `info` at most.
+fn level_directive(level: tracing::Level) -> String {
+    let mut directive = level.as_str().to_ascii_lowercase();
+    let quiet = if level <= tracing::Level::INFO {
+        level
+    } else {
+        tracing::Level::INFO
+    };
+    for library in QUIET_LIBRARIES {
+        directive.push_str(&format!(
+            ",{library}={}",
+            quiet.as_str().to_ascii_lowercase()
+        ));
+    }
+    directive
+}
+
 /// Installs the global subscriber at `level` (`RELEASY_LOG`, when set, is a full filter
 /// directive that overrides it). Does nothing when a subscriber is already installed,
 /// as in tests that start several servers.
@@ -31,7 +55,7 @@ where
 {
     let filter = log_directive()
         .and_then(|directive| EnvFilter::try_new(directive).ok())
-        .unwrap_or_else(|| EnvFilter::new(level.as_str().to_ascii_lowercase()));
+        .unwrap_or_else(|| EnvFilter::new(level_directive(level)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
@@ -63,7 +87,27 @@ impl std::fmt::Display for WithCauses<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::WithCauses;
+    use super::{WithCauses, level_directive};
+
+    #[test]
+    fn the_database_driver_never_logs_below_info() {
+        assert_eq!(
+            level_directive(tracing::Level::DEBUG),
+            "debug,tokio_postgres=info"
+        );
+        assert_eq!(
+            level_directive(tracing::Level::TRACE),
+            "trace,tokio_postgres=info"
+        );
+        assert_eq!(
+            level_directive(tracing::Level::WARN),
+            "warn,tokio_postgres=warn"
+        );
+        // Every directive the levels make is one the filter accepts.
+        for level in [tracing::Level::TRACE, tracing::Level::ERROR] {
+            tracing_subscriber::EnvFilter::try_new(level_directive(level)).unwrap();
+        }
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("database migration failed")]

@@ -9,7 +9,7 @@ use crate::audit::{AuditEvent, AuthReason};
 use crate::ports::{
     ApiKeyRepository, AuditRepository, Clock, HashError, KeyHasher, RateLimiter, RepoError,
 };
-use crate::rate_limit::{BudgetState, FailureAdmission, Spend, failure_bucket};
+use crate::rate_limit::{BudgetState, Spend, Throttled, count_failure};
 use crate::{ApiKeyId, CustomerId, Timestamp};
 
 /// An accepted key: who it acts for and what it may do.
@@ -235,19 +235,28 @@ impl ApiKeyAuthenticator {
     /// count. The server calls it every minute and at shutdown.
     ///
     /// # Errors
-    /// The audit repository's; the counts of a failed report are lost.
+    /// The audit repository's first error, once every summary was tried; the
+    /// summaries it refused are lost (the caller logs it).
     pub async fn report_refused_failures(&self) -> Result<usize, RepoError> {
         let Some(limiter) = &self.limiter else {
             return Ok(0);
         };
         let refused = limiter.take_refused();
         let now = self.clock.now();
+        let mut first_error = None;
         for summary in &refused {
-            self.audit
+            let written = self
+                .audit
                 .record(&AuditEvent::auth_throttled(summary, now))
-                .await?;
+                .await;
+            if let Err(err) = written {
+                first_error.get_or_insert(err);
+            }
         }
-        Ok(refused.len())
+        match first_error {
+            Some(err) => Err(err),
+            None => Ok(refused.len()),
+        }
     }
 
     async fn find_matching(
@@ -278,9 +287,9 @@ impl ApiKeyAuthenticator {
         now: Timestamp,
     ) -> AuthFailure {
         if let (Some(limiter), Some(client)) = (&self.limiter, client)
-            && let FailureAdmission::Refused {
+            && let Err(Throttled {
                 retry_after_seconds,
-            } = limiter.count_failure(failure_bucket(client))
+            }) = count_failure(limiter.as_ref(), client)
         {
             return AuthFailure::Throttled {
                 reason,

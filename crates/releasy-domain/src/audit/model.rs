@@ -101,7 +101,7 @@ impl AuditEvent {
             actor: Self::SYSTEM_ACTOR.to_owned(),
             event: Self::AUTH_THROTTLED.to_owned(),
             payload: json!({
-                "client_address": summary.client.to_string(),
+                "client_address": summary.client_label(),
                 "refused": summary.refused,
             }),
             created_at: at,
@@ -240,7 +240,7 @@ mod tests {
         );
         assert_eq!(
             event.payload,
-            json!({"client_address": "2001:db8::", "refused": 4_211})
+            json!({"client_address": "2001:db8::/64", "refused": 4_211})
         );
         assert_eq!(event.customer_id, None);
     }

@@ -21,6 +21,8 @@ pub use client_address::{ProxyListError, TrustedProxies, failure_bucket};
 
 use std::net::IpAddr;
 
+use crate::ports::RateLimiter;
+
 /// What a failed authentication from an address leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureAdmission {
@@ -41,4 +43,41 @@ pub struct RefusedFailures {
     pub client: IpAddr,
     /// How many were refused.
     pub refused: u64,
+}
+
+impl RefusedFailures {
+    /// The address as the summary names it: an IPv4 address as it is, an IPv6 one as
+    /// the /64 it was counted under (`2001:db8:1:2::/64`).
+    pub fn client_label(&self) -> String {
+        match self.client {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("{v6}/64"),
+        }
+    }
+}
+
+/// A failed authentication refused because its address is past the failure limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many failed authentications from this address")]
+pub struct Throttled {
+    /// When the address may fail again, in whole seconds (at least 1).
+    pub retry_after_seconds: u64,
+}
+
+/// Counts one failed authentication from `client` in `limiter`, under its
+/// [`failure_bucket`]: every kind of credential (customer keys, the admin key, operator
+/// tokens) goes through here.
+///
+/// # Errors
+/// [`Throttled`] when the address is past its limit (the failure is then counted into
+/// the address's summary instead of recorded on its own).
+pub fn count_failure(limiter: &dyn RateLimiter, client: IpAddr) -> Result<(), Throttled> {
+    match limiter.count_failure(failure_bucket(client)) {
+        FailureAdmission::Counted => Ok(()),
+        FailureAdmission::Refused {
+            retry_after_seconds,
+        } => Err(Throttled {
+            retry_after_seconds,
+        }),
+    }
 }

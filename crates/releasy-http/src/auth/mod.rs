@@ -9,5 +9,5 @@ pub mod permissions;
 mod reader;
 
 pub use customer::{CustomerKey, RequiredScope};
-pub use operator::{Authorized, Permission};
+pub use operator::{Authorized, OperatorRefusal, Permission};
 pub use reader::{Caller, OperatorOrCustomer};

@@ -4,13 +4,12 @@ use std::marker::PhantomData;
 use std::net::IpAddr;
 
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, HeaderMap};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use releasy_domain::access::{Action, Operator};
 use releasy_domain::ports::OperatorTokenError;
-use releasy_domain::rate_limit::{FailureAdmission, failure_bucket};
+use releasy_domain::rate_limit::{Throttled, count_failure};
 
 use crate::client::client_address;
 use crate::error::ApiError;
@@ -56,7 +55,7 @@ impl<P: Permission> FromRequest for Authorized<P> {
 
 /// Authenticates the operator behind `headers` and checks, through the domain's role
 /// matrix, that one of its roles allows `action`. A failed authentication counts
-/// against `client`'s failure limit, and past it is answered 429.
+/// against `client`'s failure limit, and past it is [`OperatorRefusal::Throttled`].
 pub(crate) async fn authorize(
     state: &AppState,
     headers: &HeaderMap,
@@ -65,10 +64,15 @@ pub(crate) async fn authorize(
 ) -> Result<Operator, ApiError> {
     let operator = match authenticate(state, headers).await {
         Ok(operator) => operator,
-        Err(refusal) if refusal.status == StatusCode::UNAUTHORIZED => {
-            return Err(count_failure(state, client, refusal));
+        Err(OperatorRefusal::Unauthorized(reason)) => {
+            let limiter = state.services.rate_limiter.as_ref();
+            return Err(match client.map(|client| count_failure(limiter, client)) {
+                Some(Err(throttled)) => OperatorRefusal::Throttled(throttled),
+                _ => OperatorRefusal::Unauthorized(reason),
+            }
+            .into());
         }
-        Err(other) => return Err(other),
+        Err(other) => return Err(other.into()),
     };
     if !operator.may(action) {
         tracing::info!(subject = %operator.subject, ?action, "operator lacks role");
@@ -80,25 +84,22 @@ pub(crate) async fn authorize(
     Ok(operator)
 }
 
-/// Counts a refused operator authentication against its address: below the limit the
-/// refusal stands; past it, 429 (and the failure joins the address's summary event).
-fn count_failure(state: &AppState, client: Option<IpAddr>, refusal: ApiError) -> ApiError {
-    let Some(client) = client else {
-        return refusal;
-    };
-    match state
-        .services
-        .rate_limiter
-        .count_failure(failure_bucket(client))
-    {
-        FailureAdmission::Counted => refusal,
-        FailureAdmission::Refused {
-            retry_after_seconds,
-        } => ApiError::too_many_requests(
-            "too many failed authentications from this address",
-            retry_after_seconds,
-        ),
-    }
+/// Why operator credentials were refused (answered in `crate::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorRefusal {
+    /// Missing or wrong credentials: a failed authentication, which counts against the
+    /// client's address.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// A valid operator token that carries no Releasy role.
+    #[error("operator token has no releasy role")]
+    NoRole,
+    /// The identity provider's keys could not be fetched.
+    #[error(transparent)]
+    Unavailable(OperatorTokenError),
+    /// Wrong credentials from an address past its failure limit.
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
 }
 
 /// Whether the request carries operator credentials: the admin-key header or a bearer
@@ -113,33 +114,37 @@ pub(crate) struct MissingState;
 
 /// The contract's priority: the admin-key header first; then a bearer value, which is a
 /// JWT when it has two dots and an admin key otherwise.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Operator, ApiError> {
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Operator, OperatorRefusal> {
     if let Some(value) = headers.get(ADMIN_KEY_HEADER) {
         let presented = value.to_str().unwrap_or_default();
         return admin_key(state, presented);
     }
     let Some(bearer) = bearer_token(headers) else {
-        return Err(ApiError::unauthorized("missing operator credentials"));
+        return Err(OperatorRefusal::Unauthorized(
+            "missing operator credentials",
+        ));
     };
     if bearer.matches('.').count() == 2 {
         let Some(verifier) = &state.operator_tokens else {
-            return Err(ApiError::unauthorized(
+            return Err(OperatorRefusal::Unauthorized(
                 "operator tokens are not enabled on this server",
             ));
         };
         return verifier.verify(bearer).await.map_err(|err| match err {
-            OperatorTokenError::Invalid(_) => ApiError::unauthorized("invalid operator token"),
-            OperatorTokenError::NoRole => ApiError::forbidden("operator token has no releasy role"),
-            OperatorTokenError::Unavailable(_) => ApiError::unavailable(&err),
+            OperatorTokenError::Invalid(_) => {
+                OperatorRefusal::Unauthorized("invalid operator token")
+            }
+            OperatorTokenError::NoRole => OperatorRefusal::NoRole,
+            OperatorTokenError::Unavailable(_) => OperatorRefusal::Unavailable(err),
         });
     }
     admin_key(state, bearer)
 }
 
-fn admin_key(state: &AppState, presented: &str) -> Result<Operator, ApiError> {
+fn admin_key(state: &AppState, presented: &str) -> Result<Operator, OperatorRefusal> {
     match &state.admin_key {
         Some(key) if key.matches(presented) => Ok(Operator::admin_key()),
-        _ => Err(ApiError::unauthorized("invalid admin key")),
+        _ => Err(OperatorRefusal::Unauthorized("invalid admin key")),
     }
 }
 

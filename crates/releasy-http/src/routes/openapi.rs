@@ -1,8 +1,9 @@
 //! `GET /openapi.json`: the document utoipa generates from the handlers and DTOs.
 
 use actix_web::{HttpResponse, get, web};
+use utoipa::openapi::RefOr;
 use utoipa::openapi::content::ContentBuilder;
-use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{Object, Ref, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -56,10 +57,10 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Adds the 429 every authenticated operation can answer: too many failed
-/// authentications from the caller's address, or a customer key's budget spent.
-/// Added here, after the routes registered, since the limits apply to every
-/// operation that takes credentials.
+/// Adds what the rate limits answer, after the routes registered: every operation that
+/// takes credentials can answer 429 (too many failed authentications from the address);
+/// one that takes a customer key can also answer 429 for a spent budget, and, while a
+/// budget applies, carries the `RateLimit` headers on its other answers.
 pub fn with_rate_limit_responses(
     mut openapi: utoipa::openapi::OpenApi,
 ) -> utoipa::openapi::OpenApi {
@@ -72,50 +73,69 @@ pub fn with_rate_limit_responses(
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
-            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
-                operation
-                    .responses
-                    .responses
-                    .entry("429".to_owned())
-                    .or_insert_with(|| too_many_requests().into());
+            let Some(security) = operation.security.as_ref().filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            let customer_key =
+                serde_json::to_value(security).is_ok_and(|s| s.to_string().contains("\"api_key\""));
+            let responses = &mut operation.responses.responses;
+            if customer_key {
+                for (status, response) in responses.iter_mut() {
+                    if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+                        response.headers.extend(budget_headers());
+                    }
+                }
             }
+            responses
+                .entry("429".to_owned())
+                .or_insert_with(|| too_many_requests(customer_key).into());
         }
     }
     openapi
 }
 
-fn too_many_requests() -> Response {
-    let integer = || Object::with_type(Type::Integer);
-    let text = || Object::with_type(Type::String);
-    ResponseBuilder::new()
-        .description(
+/// The IETF draft's headers, sent while the key has a request budget.
+fn budget_headers() -> [(String, RefOr<Header>); 2] {
+    let text = || Some(Object::with_type(Type::String));
+    [
+        (
+            "RateLimit-Policy".to_owned(),
+            HeaderBuilder::new()
+                .schema(text())
+                .description(Some(
+                    "Only while the key's type has a budget (`RELEASY_RATE_LIMIT_*`): `\"ci\";q=600;w=60`, q requests per w seconds",
+                ))
+                .build()
+                .into(),
+        ),
+        (
+            "RateLimit".to_owned(),
+            HeaderBuilder::new()
+                .schema(text())
+                .description(Some(
+                    "Only while the key's type has a budget: `\"ci\";r=598;t=1`, r left, t seconds until whole",
+                ))
+                .build()
+                .into(),
+        ),
+    ]
+}
+
+fn too_many_requests(customer_key: bool) -> Response {
+    let mut response = ResponseBuilder::new()
+        .description(if customer_key {
             "`too_many_requests`: past `RELEASY_AUTH_FAILURE_LIMIT` failed authentications a \
              minute from this address (valid credentials keep working), or a customer key \
-             over its `RELEASY_RATE_LIMIT_*` budget.",
-        )
+             over its `RELEASY_RATE_LIMIT_*` budget."
+        } else {
+            "`too_many_requests`: past `RELEASY_AUTH_FAILURE_LIMIT` failed authentications a \
+             minute from this address (valid credentials keep working)."
+        })
         .header(
             "Retry-After",
             HeaderBuilder::new()
-                .schema(Some(integer()))
+                .schema(Some(Object::with_type(Type::Integer)))
                 .description(Some("Seconds until a request may succeed"))
-                .build(),
-        )
-        .header(
-            "RateLimit-Policy",
-            HeaderBuilder::new()
-                .schema(Some(text()))
-                .description(Some(
-                    "A budgeted key's policy, such as `\"ci\";q=600;w=60` (also on its other answers)",
-                ))
-                .build(),
-        )
-        .header(
-            "RateLimit",
-            HeaderBuilder::new()
-                .schema(Some(text()))
-                .description(Some(
-                    "What is left of the budget, such as `\"ci\";r=0;t=60` (also on its other answers)",
-                ))
                 .build(),
         )
         .content(
@@ -124,7 +144,11 @@ fn too_many_requests() -> Response {
                 .schema(Some(Ref::from_schema_name("ErrorBody")))
                 .build(),
         )
-        .build()
+        .build();
+    if customer_key {
+        response.headers.extend(budget_headers());
+    }
+    response
 }
 
 /// The generated document, rendered once at startup.

@@ -218,7 +218,64 @@ async fn without_budgets_no_ratelimit_headers_are_sent(backend: Backend) {
     assert_eq!(header(&response, "ratelimit"), None);
 }
 
+async fn every_kind_of_credential_counts_and_the_limit_can_be_off(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("RELEASY_AUTH_FAILURE_LIMIT", "3")]).await;
+    let releases = app.url("/v1/releases");
+    // A JWT-shaped bearer (operator tokens are not enabled here), no credentials at all
+    // on an endpoint operators and customers share, a wrong admin key.
+    let jwt = app
+        .client
+        .get(&releases)
+        .bearer_auth("a.b.c")
+        .send()
+        .await
+        .unwrap();
+    assert_error(jwt, 401, "unauthorized").await;
+    let nothing = app.client.get(&releases).send().await.unwrap();
+    assert_error(nothing, 401, "unauthorized").await;
+    assert_error(
+        list_customers_with(&app, "not-the-admin-key").await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    let fourth = app
+        .client
+        .get(&releases)
+        .bearer_auth("a.b.c")
+        .send()
+        .await
+        .unwrap();
+    assert_too_many(fourth).await;
+    assert_too_many(introspect(&app, "releasy_guess", None).await).await;
+
+    // Off: every failure is a 401 and an event of its own, as in the reference.
+    let off = TestApp::spawn_with(backend, &[("RELEASY_AUTH_FAILURE_LIMIT", "0")]).await;
+    for _ in 0..120 {
+        let response = introspect(&off, "releasy_guess", None).await;
+        assert_eq!(response.status(), 401);
+    }
+    assert_eq!(audit_events(&off, "api_key.auth").await.len(), 120);
+}
+
+async fn several_forwarded_for_lines_read_as_one_list(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("RELEASY_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let response = app
+        .customer(Method::POST, INTROSPECT, "releasy_guess")
+        .header("x-forwarded-for", "198.51.100.1")
+        .header("x-forwarded-for", "203.0.113.9, 2001:db8::7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let events = audit_events(&app, "api_key.auth").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["payload"]["client_address"], "2001:db8::7");
+}
+
 on_both_backends!(
+    every_kind_of_credential_counts_and_the_limit_can_be_off,
+    several_forwarded_for_lines_read_as_one_list,
     failures_past_the_limit_get_429_and_one_summary_event,
     forwarded_addresses_count_only_from_trusted_proxies,
     a_key_over_its_budget_gets_429_with_ratelimit_headers,
