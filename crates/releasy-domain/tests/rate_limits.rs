@@ -15,9 +15,7 @@ use releasy_domain::ApiKeyId;
 use releasy_domain::api_key::{AuthFailure, KeyType};
 use releasy_domain::audit::AuthReason;
 use releasy_domain::ports::RateLimiter;
-use releasy_domain::rate_limit::{
-    BudgetState, FailureAdmission, RateBudget, RefusedFailures, Spend,
-};
+use releasy_domain::rate_limit::{BudgetState, RateBudget, RefusedFailures, Spend, Throttled};
 use releasy_domain::{Ports, Services};
 
 /// Admits `failure_limit` failures per address, then refuses them; gives `ci` keys a
@@ -45,17 +43,17 @@ impl CountingLimiter {
 }
 
 impl RateLimiter for CountingLimiter {
-    fn count_failure(&self, client: IpAddr) -> FailureAdmission {
+    fn count_failure(&self, client: IpAddr) -> Result<(), Throttled> {
         let mut failures = self.failures.lock().unwrap();
         let count = failures.entry(client).or_default();
         *count += 1;
         if *count <= self.failure_limit {
-            return FailureAdmission::Counted;
+            return Ok(());
         }
         *self.refused.lock().unwrap().entry(client).or_default() += 1;
-        FailureAdmission::Refused {
+        Err(Throttled {
             retry_after_seconds: 7,
-        }
+        })
     }
 
     fn spend(&self, key: ApiKeyId, key_type: KeyType) -> Option<Spend> {
@@ -128,7 +126,9 @@ async fn failures_past_the_limit_are_refused_and_summed_into_one_event() {
                 refused,
                 Err(AuthFailure::Throttled {
                     reason: AuthReason::NotFound,
-                    retry_after_seconds: 7
+                    throttled: Throttled {
+                        retry_after_seconds: 7
+                    }
                 })
             ),
             "{refused:?}"

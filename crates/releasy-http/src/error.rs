@@ -204,13 +204,7 @@ impl From<AuthFailure> for ApiError {
                 AuthReason::Suspended => "customer suspended",
                 _ => "invalid api key",
             }),
-            AuthFailure::Throttled {
-                retry_after_seconds,
-                ..
-            } => Throttled {
-                retry_after_seconds,
-            }
-            .into(),
+            AuthFailure::Throttled { throttled, .. } => throttled.into(),
             AuthFailure::OverBudget {
                 retry_after_seconds,
                 ..

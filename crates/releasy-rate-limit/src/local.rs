@@ -16,7 +16,7 @@ use releasy_domain::ApiKeyId;
 use releasy_domain::api_key::KeyType;
 use releasy_domain::ports::RateLimiter;
 use releasy_domain::rate_limit::{
-    BudgetState, FailureAdmission, RateBudget, RateBudgets, RefusedFailures, Spend,
+    BudgetState, RateBudget, RateBudgets, RefusedFailures, Spend, Throttled,
 };
 
 /// What the limiter enforces.
@@ -136,23 +136,22 @@ where
     C: Clock + Clone + Send + Sync + 'static,
     C::Instant: Send + Sync,
 {
-    fn count_failure(&self, client: IpAddr) -> FailureAdmission {
+    fn count_failure(&self, client: IpAddr) -> Result<(), Throttled> {
         let Some(failures) = &self.failures else {
-            return FailureAdmission::Counted;
+            return Ok(());
         };
-        match failures.check_key(&client) {
-            Ok(_) => FailureAdmission::Counted,
-            Err(not_until) => {
-                let mut refused = self
-                    .refused
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                *refused.entry(client).or_default() += 1;
-                FailureAdmission::Refused {
-                    retry_after_seconds: self.retry_after(&not_until),
-                }
-            }
-        }
+        let not_until = match failures.check_key(&client) {
+            Ok(_) => return Ok(()),
+            Err(not_until) => not_until,
+        };
+        let mut refused = self
+            .refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *refused.entry(client).or_default() += 1;
+        Err(Throttled {
+            retry_after_seconds: self.retry_after(&not_until),
+        })
     }
 
     fn spend(&self, key: ApiKeyId, key_type: KeyType) -> Option<Spend> {
@@ -240,45 +239,36 @@ mod tests {
     fn an_address_is_refused_past_its_failures_and_others_are_not() {
         let (limiter, clock) = limiter(3, None);
         for _ in 0..3 {
-            assert_eq!(
-                limiter.count_failure(ip("203.0.113.9")),
-                FailureAdmission::Counted
-            );
+            assert_eq!(limiter.count_failure(ip("203.0.113.9")), Ok(()));
         }
         // 3 a minute refill one every 20 s.
         assert_eq!(
             limiter.count_failure(ip("203.0.113.9")),
-            FailureAdmission::Refused {
+            Err(Throttled {
                 retry_after_seconds: 20
-            }
+            })
         );
-        assert_eq!(
-            limiter.count_failure(ip("198.51.100.1")),
-            FailureAdmission::Counted
-        );
+        assert_eq!(limiter.count_failure(ip("198.51.100.1")), Ok(()));
         clock.advance(Duration::from_millis(19_500));
         assert_eq!(
             limiter.count_failure(ip("203.0.113.9")),
-            FailureAdmission::Refused {
+            Err(Throttled {
                 retry_after_seconds: 1
-            },
+            }),
             "half a second is still a whole second to wait"
         );
         clock.advance(Duration::from_millis(500));
-        assert_eq!(
-            limiter.count_failure(ip("203.0.113.9")),
-            FailureAdmission::Counted
-        );
+        assert_eq!(limiter.count_failure(ip("203.0.113.9")), Ok(()));
     }
 
     #[test]
     fn refused_failures_are_reported_once_per_address() {
         let (limiter, _clock) = limiter(1, None);
         for _ in 0..4 {
-            limiter.count_failure(ip("203.0.113.9"));
+            let _ = limiter.count_failure(ip("203.0.113.9"));
         }
         for _ in 0..2 {
-            limiter.count_failure(ip("2001:db8::"));
+            let _ = limiter.count_failure(ip("2001:db8::"));
         }
         assert_eq!(
             limiter.take_refused(),
@@ -300,10 +290,7 @@ mod tests {
     fn without_a_failure_limit_nothing_is_refused() {
         let (limiter, _clock) = limiter(0, None);
         for _ in 0..1_000 {
-            assert_eq!(
-                limiter.count_failure(ip("203.0.113.9")),
-                FailureAdmission::Counted
-            );
+            assert_eq!(limiter.count_failure(ip("203.0.113.9")), Ok(()));
         }
     }
 
@@ -340,7 +327,7 @@ mod tests {
     #[test]
     fn whole_buckets_are_dropped_at_each_report() {
         let (limiter, clock) = limiter(5, Some("10/s"));
-        limiter.count_failure(ip("203.0.113.9"));
+        assert_eq!(limiter.count_failure(ip("203.0.113.9")), Ok(()));
         limiter.spend(ApiKeyId::generate(), KeyType::Ci);
         clock.advance(Duration::from_secs(60));
         limiter.take_refused();

@@ -22,17 +22,14 @@ const QUIET_LIBRARIES: [&str; 1] = ["tokio_postgres"];
 /// The filter `RELEASY_LOG_LEVEL` stands for: `level` for everything, the
 /// [`QUIET_LIBRARIES`] at `info` at most.
 fn level_directive(level: tracing::Level) -> String {
+    // `Level` orders the more verbose higher: the smaller of the two is the quieter.
+    let quiet = level
+        .min(tracing::Level::INFO)
+        .as_str()
+        .to_ascii_lowercase();
     let mut directive = level.as_str().to_ascii_lowercase();
-    let quiet = if level <= tracing::Level::INFO {
-        level
-    } else {
-        tracing::Level::INFO
-    };
     for library in QUIET_LIBRARIES {
-        directive.push_str(&format!(
-            ",{library}={}",
-            quiet.as_str().to_ascii_lowercase()
-        ));
+        directive.push_str(&format!(",{library}={quiet}"));
     }
     directive
 }

@@ -67,8 +67,8 @@ pub enum AuthFailure {
     Throttled {
         /// Why the key was rejected.
         reason: AuthReason,
-        /// When the address may try again, in seconds.
-        retry_after_seconds: u64,
+        /// When the address may try again.
+        throttled: Throttled,
     },
     /// The key is valid but has spent its request budget.
     #[error("request budget of this key spent")]
@@ -287,14 +287,9 @@ impl ApiKeyAuthenticator {
         now: Timestamp,
     ) -> AuthFailure {
         if let (Some(limiter), Some(client)) = (&self.limiter, client)
-            && let Err(Throttled {
-                retry_after_seconds,
-            }) = count_failure(limiter.as_ref(), client)
+            && let Err(throttled) = count_failure(limiter.as_ref(), client)
         {
-            return AuthFailure::Throttled {
-                reason,
-                retry_after_seconds,
-            };
+            return AuthFailure::Throttled { reason, throttled };
         }
         let event = AuditEvent::api_key_auth(
             reason,

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use crate::ApiKeyId;
 use crate::api_key::KeyType;
-use crate::rate_limit::{FailureAdmission, RefusedFailures, Spend};
+use crate::rate_limit::{RefusedFailures, Spend, Throttled};
 
 /// Counts failed authentications per client address and spends keys' request budgets.
 ///
@@ -26,7 +26,10 @@ use crate::rate_limit::{FailureAdmission, RefusedFailures, Spend};
 /// ```
 pub trait RateLimiter: Send + Sync + std::fmt::Debug {
     /// Counts one failed authentication from `client`.
-    fn count_failure(&self, client: IpAddr) -> FailureAdmission;
+    ///
+    /// # Errors
+    /// [`Throttled`] when `client` is past its limit.
+    fn count_failure(&self, client: IpAddr) -> Result<(), Throttled>;
 
     /// Spends one request of `key`'s budget; `None` when keys of `key_type` have none.
     fn spend(&self, key: ApiKeyId, key_type: KeyType) -> Option<Spend>;

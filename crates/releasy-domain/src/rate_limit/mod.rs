@@ -23,19 +23,6 @@ use std::net::IpAddr;
 
 use crate::ports::RateLimiter;
 
-/// What a failed authentication from an address leads to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureAdmission {
-    /// Below the limit: answered as usual and recorded as its own audit event.
-    Counted,
-    /// Past the limit: refused for `retry_after_seconds`, summed into the address's
-    /// summary event.
-    Refused {
-        /// When the address may fail again, in whole seconds (at least 1).
-        retry_after_seconds: u64,
-    },
-}
-
 /// The failed authentications refused from one address since the last report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefusedFailures {
@@ -56,7 +43,9 @@ impl RefusedFailures {
     }
 }
 
-/// A failed authentication refused because its address is past the failure limit.
+/// A failed authentication refused because its address is past the failure limit: it
+/// is summed into the address's summary event instead of recorded on its own. (Below
+/// the limit a failure is answered as usual and recorded as its own event.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("too many failed authentications from this address")]
 pub struct Throttled {
@@ -72,12 +61,5 @@ pub struct Throttled {
 /// [`Throttled`] when the address is past its limit (the failure is then counted into
 /// the address's summary instead of recorded on its own).
 pub fn count_failure(limiter: &dyn RateLimiter, client: IpAddr) -> Result<(), Throttled> {
-    match limiter.count_failure(failure_bucket(client)) {
-        FailureAdmission::Counted => Ok(()),
-        FailureAdmission::Refused {
-            retry_after_seconds,
-        } => Err(Throttled {
-            retry_after_seconds,
-        }),
-    }
+    limiter.count_failure(failure_bucket(client))
 }

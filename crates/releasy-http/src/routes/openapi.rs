@@ -6,7 +6,9 @@ use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{Object, Ref, Type};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 
 /// The document's fixed parts; paths and schemas are collected as routes register.
@@ -76,8 +78,7 @@ pub fn with_rate_limit_responses(
             let Some(security) = operation.security.as_ref().filter(|s| !s.is_empty()) else {
                 continue;
             };
-            let customer_key =
-                serde_json::to_value(security).is_ok_and(|s| s.to_string().contains("\"api_key\""));
+            let customer_key = security.contains(&customer_key_requirement());
             let responses = &mut operation.responses.responses;
             if customer_key {
                 for (status, response) in responses.iter_mut() {
@@ -92,6 +93,11 @@ pub fn with_rate_limit_responses(
         }
     }
     openapi
+}
+
+/// `("api_key" = [])`, as the routes that take a customer key declare it.
+fn customer_key_requirement() -> SecurityRequirement {
+    SecurityRequirement::new("api_key", Vec::<String>::new())
 }
 
 /// The IETF draft's headers, sent while the key has a request budget.
