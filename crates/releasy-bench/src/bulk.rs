@@ -19,12 +19,12 @@
 use std::sync::Arc;
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, SqliteConnection};
+use diesel::{Connection, ExpressionMethods, QueryDsl, SqliteConnection};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use releasy_domain::artifact::{
     Artifact, ArtifactSize, Checksum, Filename, ObjectKey, Platform, Verification,
 };
-use releasy_domain::audit::{AuditEvent, AuthReason};
+use releasy_domain::audit::{AuditEvent, AuthReason, ChainLink};
 use releasy_domain::customer::{Customer, CustomerName, Plan};
 use releasy_domain::download::DownloadToken;
 use releasy_domain::entitlement::{Entitlement, EntitlementScope, EntitlementWindow, Metadata};
@@ -40,7 +40,7 @@ use releasy_store_diesel::rows::{
     ArtifactRow, AuditEventRow, CustomerRow, DownloadTokenRow, EntitlementRow, ReleaseRow,
 };
 use releasy_store_diesel::schema::{
-    artifacts, audit_events, customers, download_tokens, entitlements, releases,
+    artifacts, audit_chain, audit_events, customers, download_tokens, entitlements, releases,
 };
 
 /// Rows per multi-row `INSERT` (PostgreSQL allows 65 535 bind parameters per statement;
@@ -244,6 +244,15 @@ async fn seed_postgres(url: &str, mut generator: Generator) -> Result<BulkReport
         };
         count(&mut report, table, written);
     }
+    let head = generator.chain_head;
+    diesel_async::RunQueryDsl::execute(
+        diesel::update(audit_chain::table.find(1)).set((
+            audit_chain::head_position.eq(chain_position(head)),
+            audit_chain::head_hash.eq(head.hash.to_string()),
+        )),
+        &mut conn,
+    )
+    .await?;
     // What autovacuum and the checkpointer would otherwise do in the first minutes of
     // use: set the new rows' visibility, gather statistics and write the dirty pages.
     // (Separate statements: VACUUM refuses to run inside a multi-statement string.)
@@ -287,9 +296,21 @@ fn seed_sqlite(path: &str, mut generator: Generator) -> Result<BulkReport, BulkE
         })?;
         count(&mut report, table, written);
     }
+    let head = generator.chain_head;
+    diesel::update(audit_chain::table.find(1))
+        .set((
+            audit_chain::head_position.eq(chain_position(head)),
+            audit_chain::head_hash.eq(head.hash.to_string()),
+        ))
+        .execute(&mut conn)?;
     conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
     report.resolvable_tokens = generator.resolvable_tokens;
     Ok(report)
+}
+
+/// A chain position as stored.
+fn chain_position(link: ChainLink) -> i64 {
+    i64::try_from(link.position).unwrap_or(i64::MAX)
 }
 
 fn count(report: &mut BulkReport, table: &'static str, written: usize) {
@@ -325,6 +346,9 @@ struct Generator {
     platforms: Vec<Platform>,
     plans: [Option<Plan>; 4],
     resolvable_tokens: Vec<String>,
+    /// The audit chain's link of the last event generated (events are chained as they
+    /// are generated, in order, as the server's writer would have chained them).
+    chain_head: ChainLink,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -362,6 +386,7 @@ impl Generator {
             platforms,
             plans,
             resolvable_tokens: Vec::new(),
+            chain_head: ChainLink::START,
         })
     }
 
@@ -422,7 +447,11 @@ impl Generator {
                 ),
                 Stage::AuditEvents => Batch::AuditEvents(
                     range
-                        .map(|e| AuditEventRow::from(&self.audit_event(e)))
+                        .map(|e| {
+                            let event = self.audit_event(e);
+                            self.chain_head = self.chain_head.next(&event);
+                            AuditEventRow::chained(&event, self.chain_head)
+                        })
                         .collect(),
                 ),
                 Stage::DownloadTokens => {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use releasy_domain::api_key::{KeyType, NewApiKeyRequest, ScopeSet};
 use releasy_domain::artifact::{ArtifactSize, Checksum, Filename, Platform, RegisterArtifact};
+use releasy_domain::audit::Origin;
 use releasy_domain::customer::{Customer, CustomerName};
 use releasy_domain::download::{IssueTokenError, TokenTtl};
 use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
@@ -47,7 +48,11 @@ impl ReleaseDesk {
         let release = self
             .releasy
             .releases
-            .create(Product::parse(product)?, Version::parse(version)?)
+            .create(
+                &Origin::admin_key(),
+                Product::parse(product)?,
+                Version::parse(version)?,
+            )
             .await?;
         let platform = Platform::parse("linux-x86_64")?;
         let upload = self
@@ -61,6 +66,7 @@ impl ReleaseDesk {
             .releasy
             .artifacts
             .register(
+                &Origin::admin_key(),
                 release.id,
                 RegisterArtifact {
                     artifact_id: upload.artifact_id,
@@ -73,7 +79,10 @@ impl ReleaseDesk {
                 },
             )
             .await?;
-        self.releasy.releases.publish(release.id).await?;
+        self.releasy
+            .releases
+            .publish(&Origin::admin_key(), release.id)
+            .await?;
         Ok(artifact.id)
     }
 
@@ -82,18 +91,21 @@ impl ReleaseDesk {
         let customer = self
             .releasy
             .customers
-            .create(CustomerName::parse(name)?, None)
+            .create(&Origin::admin_key(), CustomerName::parse(name)?, None)
             .await?;
         let issued = self
             .releasy
             .api_keys
-            .create(NewApiKeyRequest {
-                customer_id: customer.id,
-                name: None,
-                key_type: KeyType::Ci,
-                scopes: ScopeSet::parse(&["releases:read", "downloads:token"])?,
-                expires_at: None,
-            })
+            .create(
+                &Origin::admin_key(),
+                NewApiKeyRequest {
+                    customer_id: customer.id,
+                    name: None,
+                    key_type: KeyType::Ci,
+                    scopes: ScopeSet::parse(&["releases:read", "downloads:token"])?,
+                    expires_at: None,
+                },
+            )
             .await?;
         Ok((customer, issued.secret.expose().to_owned()))
     }
@@ -109,7 +121,7 @@ impl ReleaseDesk {
         let token = match self
             .releasy
             .downloads
-            .issue(&key, artifact, None, ttl)
+            .issue(&Origin::admin_key(), &key, artifact, None, ttl)
             .await
         {
             Ok(token) => token,
@@ -144,6 +156,7 @@ async fn main() -> Result<()> {
     desk.releasy
         .entitlements
         .create(
+            &Origin::admin_key(),
             acme.id,
             NewEntitlement {
                 product: Product::parse("agent")?,

@@ -15,6 +15,7 @@
 //! # async fn main() {
 //! use std::sync::Arc;
 //! use releasy_domain::api_key::{KeyType, NewApiKeyRequest, Scope, ScopeSet};
+//! use releasy_domain::audit::Origin;
 //! use releasy_domain::customer::{CustomerName, Plan};
 //! use releasy_domain::memory::FixedClock;
 //! use releasy_domain::{Ports, Services, Timestamp};
@@ -22,14 +23,16 @@
 //! let clock = Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_312_000)));
 //! let releasy = Services::new(Ports::in_memory(clock));
 //!
+//! // Every change names who made it; it is recorded with the change.
+//! let admin = Origin::admin_key();
 //! let acme = releasy
 //!     .customers
-//!     .create(CustomerName::parse("Acme").unwrap(), Some(Plan::parse("core").unwrap()))
+//!     .create(&admin, CustomerName::parse("Acme").unwrap(), Some(Plan::parse("core").unwrap()))
 //!     .await
 //!     .unwrap();
 //! let issued = releasy
 //!     .api_keys
-//!     .create(NewApiKeyRequest {
+//!     .create(&admin, NewApiKeyRequest {
 //!         customer_id: acme.id,
 //!         name: None,
 //!         key_type: KeyType::Ci,

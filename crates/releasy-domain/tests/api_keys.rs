@@ -8,7 +8,7 @@ use releasy_domain::api_key::{
     ApiKeySecret, AuthFailure, CreateKeyError, KeyName, KeyType, MissingScope, NewApiKeyRequest,
     RevokeKeyError, Scope, ScopeSet,
 };
-use releasy_domain::audit::AuthReason;
+use releasy_domain::audit::{AuthReason, Origin};
 use releasy_domain::customer::CustomerChanges;
 use releasy_domain::{ApiKeyId, CustomerId};
 
@@ -34,6 +34,7 @@ impl Harness {
         self.services
             .customers
             .update(
+                &Origin::admin_key(),
                 customer_id,
                 CustomerChanges::new(None, None, Some(suspended)).expect("one change"),
             )
@@ -58,7 +59,7 @@ async fn create_for_an_unknown_customer_is_customer_not_found() {
     let err = h
         .services
         .api_keys
-        .create(request(CustomerId::generate()))
+        .create(&Origin::admin_key(), request(CustomerId::generate()))
         .await
         .expect_err("no such customer");
     assert!(
@@ -77,10 +78,13 @@ async fn create_with_expiry_in_the_past_or_now_is_invalid_on_expires_at() {
         let err = h
             .services
             .api_keys
-            .create(NewApiKeyRequest {
-                expires_at: Some(expires_at),
-                ..request(customer.id)
-            })
+            .create(
+                &Origin::admin_key(),
+                NewApiKeyRequest {
+                    expires_at: Some(expires_at),
+                    ..request(customer.id)
+                },
+            )
             .await
             .expect_err("expiry not in the future");
         match err {
@@ -99,13 +103,16 @@ async fn create_stores_the_request_and_only_a_hash_of_the_secret() {
     let issued = h
         .services
         .api_keys
-        .create(NewApiKeyRequest {
-            customer_id: customer.id,
-            name: Some(KeyName::parse(" deploy bot ").expect("valid name")),
-            key_type: KeyType::Integration,
-            scopes: ScopeSet::parse(&["releases:read", "downloads:token"]).expect("valid"),
-            expires_at: Some(expires_at),
-        })
+        .create(
+            &Origin::admin_key(),
+            NewApiKeyRequest {
+                customer_id: customer.id,
+                name: Some(KeyName::parse(" deploy bot ").expect("valid name")),
+                key_type: KeyType::Integration,
+                scopes: ScopeSet::parse(&["releases:read", "downloads:token"]).expect("valid"),
+                expires_at: Some(expires_at),
+            },
+        )
         .await
         .expect("issued");
 
@@ -227,7 +234,7 @@ async fn a_key_issued_with_all_scopes_passes_every_check() {
     let issued = h
         .services
         .api_keys
-        .create(request(customer.id))
+        .create(&Origin::admin_key(), request(customer.id))
         .await
         .expect("issued");
 
@@ -258,7 +265,7 @@ async fn a_revoked_key_is_rejected_as_revoked() {
     let revoked = h
         .services
         .api_keys
-        .revoke(issued.key.id)
+        .revoke(&Origin::admin_key(), issued.key.id)
         .await
         .expect("revoked");
     assert_eq!(revoked, issued.key.id);
@@ -278,7 +285,7 @@ async fn revoking_one_key_leaves_the_customers_other_keys_working() {
 
     h.services
         .api_keys
-        .revoke(revoked.key.id)
+        .revoke(&Origin::admin_key(), revoked.key.id)
         .await
         .expect("revoked");
 
@@ -300,7 +307,7 @@ async fn revoking_an_unknown_key_is_not_found() {
     let err = h
         .services
         .api_keys
-        .revoke(ApiKeyId::generate())
+        .revoke(&Origin::admin_key(), ApiKeyId::generate())
         .await
         .expect_err("unknown key");
     assert!(matches!(err, RevokeKeyError::NotFound), "got {err:?}");
@@ -315,7 +322,7 @@ async fn revoking_twice_keeps_the_first_revocation_time() {
     h.clock.advance(10);
     h.services
         .api_keys
-        .revoke(issued.key.id)
+        .revoke(&Origin::admin_key(), issued.key.id)
         .await
         .expect("revoked");
     assert_eq!(
@@ -327,7 +334,7 @@ async fn revoking_twice_keeps_the_first_revocation_time() {
     let again = h
         .services
         .api_keys
-        .revoke(issued.key.id)
+        .revoke(&Origin::admin_key(), issued.key.id)
         .await
         .expect("revoking again succeeds");
     assert_eq!(again, issued.key.id);
@@ -402,7 +409,7 @@ async fn checks_run_in_the_contracts_order() {
         .await;
     h.services
         .api_keys
-        .revoke(revoked.key.id)
+        .revoke(&Origin::admin_key(), revoked.key.id)
         .await
         .expect("revoked");
     h.set_suspended(customer.id, true).await;
@@ -499,7 +506,7 @@ async fn successful_authentication_records_last_use_at_now() {
 
     h.services
         .api_keys
-        .revoke(issued.key.id)
+        .revoke(&Origin::admin_key(), issued.key.id)
         .await
         .expect("revoked");
     h.clock.advance(100);

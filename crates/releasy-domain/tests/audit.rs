@@ -11,15 +11,15 @@ use common::{Harness, T0, page};
 use releasy_domain::api_key::{
     ApiKey, ApiKeyAuthenticator, AuthCandidate, AuthFailure, KeyLookup, StoredKeyHash,
 };
-use releasy_domain::audit::{AuditEvent, AuditFilter, AuthReason};
+use releasy_domain::audit::{AuditEvent, AuditFilter, AuthReason, Origin};
 use releasy_domain::customer::CustomerChanges;
-use releasy_domain::ports::{ApiKeyRepository, RepoError};
+use releasy_domain::ports::{ApiKeyRepository, ChangeEvent, RepoError};
 use releasy_domain::{ApiKeyId, AuditEventId, CustomerId, Timestamp};
 use serde_json::{Value, json};
 
 /// The one event recorded so far, checked to be a key-authentication event at `at`.
 async fn only_auth_event(h: &Harness, at: Timestamp) -> AuditEvent {
-    let events = h.audit_events().await;
+    let events = h.auth_events().await;
     assert_eq!(events.len(), 1, "exactly one event per attempt: {events:?}");
     let event = events.into_iter().next().expect("one event");
     assert_eq!(event.actor, "api_key");
@@ -119,7 +119,7 @@ async fn a_revoked_key_is_audited_with_its_key_and_customer() {
     let issued = h.key(customer.id, &["releases:read"]).await;
     h.services
         .api_keys
-        .revoke(issued.key.id)
+        .revoke(&Origin::admin_key(), issued.key.id)
         .await
         .expect("revoked");
 
@@ -172,6 +172,7 @@ async fn a_suspended_customers_key_is_audited_with_its_key_and_customer() {
     h.services
         .customers
         .update(
+            &Origin::admin_key(),
             customer.id,
             CustomerChanges::new(None, None, Some(true)).expect("one change"),
         )
@@ -201,8 +202,8 @@ struct CorruptScopes(Arc<dyn ApiKeyRepository>);
 
 #[async_trait]
 impl ApiKeyRepository for CorruptScopes {
-    async fn insert(&self, key: &ApiKey) -> Result<(), RepoError> {
-        self.0.insert(key).await
+    async fn insert(&self, key: &ApiKey, event: &AuditEvent) -> Result<(), RepoError> {
+        self.0.insert(key, event).await
     }
 
     async fn get(&self, id: ApiKeyId) -> Result<Option<ApiKey>, RepoError> {
@@ -234,8 +235,13 @@ impl ApiKeyRepository for CorruptScopes {
         self.0.touch_last_used(id, at).await
     }
 
-    async fn revoke(&self, id: ApiKeyId, at: Timestamp) -> Result<bool, RepoError> {
-        self.0.revoke(id, at).await
+    async fn revoke(
+        &self,
+        id: ApiKeyId,
+        at: Timestamp,
+        event: ChangeEvent<'_, ApiKey>,
+    ) -> Result<bool, RepoError> {
+        self.0.revoke(id, at, event).await
     }
 }
 
@@ -286,13 +292,13 @@ async fn every_attempt_adds_one_event_and_none_contains_the_secret() {
     );
     h.services
         .api_keys
-        .revoke(issued.key.id)
+        .revoke(&Origin::admin_key(), issued.key.id)
         .await
         .expect("revoked");
     h.clock.advance(1);
     expect_rejected(auth.authenticate(Some(raw)).await, AuthReason::Revoked);
 
-    let events = h.audit_events().await;
+    let events = h.auth_events().await;
     let reasons: Vec<&str> = events
         .iter()
         .map(|e| e.payload["reason"].as_str().expect("reason is text"))
@@ -318,7 +324,7 @@ async fn every_attempt_adds_one_event_and_none_contains_the_secret() {
         assert_eq!(fields, ["api_key_id", "outcome", "reason"]);
     }
     assert!(
-        !h.audit_events()
+        !h.auth_events()
             .await
             .iter()
             .any(|e| e.payload.to_string().contains("releasy_nope")),
@@ -696,5 +702,5 @@ async fn authentication_events_can_be_listed_per_customer() {
             .all(|e| e.payload == payload("accept", "ok", Some(acme_key.key.id)))
     );
 
-    assert_eq!(h.audit_events().await.len(), 4);
+    assert_eq!(h.auth_events().await.len(), 4);
 }

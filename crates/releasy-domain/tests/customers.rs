@@ -7,6 +7,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::{Harness, T0, limit_of, offset_of};
+use releasy_domain::audit::Origin;
 use releasy_domain::customer::{
     Customer, CustomerChanges, CustomerError, CustomerFilter, CustomerName, Plan,
 };
@@ -86,7 +87,11 @@ async fn create_trims_the_name_keeps_the_plan_and_stamps_now() {
     let created = h
         .services
         .customers
-        .create(name("  Acme Corp \t"), Some(plan(" enterprise ")))
+        .create(
+            &Origin::admin_key(),
+            name("  Acme Corp \t"),
+            Some(plan(" enterprise ")),
+        )
         .await
         .expect("customer is stored");
 
@@ -138,6 +143,7 @@ async fn update_renames_and_removes_the_plan_leaving_the_rest() {
         .services
         .customers
         .update(
+            &Origin::admin_key(),
             original.id,
             changes(Some(name(" Acme Ltd ")), Some(None), None),
         )
@@ -168,6 +174,7 @@ async fn update_of_plan_alone_keeps_the_name_and_absent_plan_is_left_alone() {
         .services
         .customers
         .update(
+            &Origin::admin_key(),
             original.id,
             changes(None, Some(Some(plan("enterprise"))), None),
         )
@@ -182,7 +189,11 @@ async fn update_of_plan_alone_keeps_the_name_and_absent_plan_is_left_alone() {
     let renamed = h
         .services
         .customers
-        .update(original.id, changes(Some(name("Globex Inc")), None, None))
+        .update(
+            &Origin::admin_key(),
+            original.id,
+            changes(Some(name("Globex Inc")), None, None),
+        )
         .await
         .expect("updated");
     assert_eq!(renamed.name.as_str(), "Globex Inc");
@@ -202,7 +213,11 @@ async fn suspend_records_now_and_unsuspend_clears_it() {
     let suspended = h
         .services
         .customers
-        .update(customer.id, changes(None, None, Some(true)))
+        .update(
+            &Origin::admin_key(),
+            customer.id,
+            changes(None, None, Some(true)),
+        )
         .await
         .expect("suspended");
     assert_eq!(suspended.suspended_at, Some(T0.plus_seconds(120)));
@@ -222,7 +237,11 @@ async fn suspend_records_now_and_unsuspend_clears_it() {
     let resumed = h
         .services
         .customers
-        .update(customer.id, changes(None, None, Some(false)))
+        .update(
+            &Origin::admin_key(),
+            customer.id,
+            changes(None, None, Some(false)),
+        )
         .await
         .expect("unsuspended");
     assert_eq!(resumed.suspended_at, None);
@@ -247,6 +266,7 @@ async fn update_unknown_customer_is_not_found_and_changes_nothing() {
         .services
         .customers
         .update(
+            &Origin::admin_key(),
             CustomerId::generate(),
             changes(Some(name("Ghost")), None, Some(true)),
         )

@@ -17,6 +17,7 @@ use releasy_domain::api_key::AuthenticatedKey;
 use releasy_domain::artifact::{
     ArtifactSize, ArtifactTarget, Checksum, Filename, Platform, RegisterArtifact,
 };
+use releasy_domain::audit::Origin;
 use releasy_domain::customer::CustomerChanges;
 use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal, TokenTtl};
 use releasy_domain::entitlement::{
@@ -56,7 +57,11 @@ impl World {
         let services = &self.h.services;
         let release = services
             .releases
-            .create(self.agent.clone(), Version::parse(version).unwrap())
+            .create(
+                &Origin::admin_key(),
+                self.agent.clone(),
+                Version::parse(version).unwrap(),
+            )
             .await
             .unwrap();
         let platform = Platform::parse("linux").unwrap();
@@ -81,10 +86,14 @@ impl World {
         };
         services
             .artifacts
-            .register(release.id, registration)
+            .register(&Origin::admin_key(), release.id, registration)
             .await
             .unwrap();
-        let release = services.releases.publish(release.id).await.unwrap();
+        let release = services
+            .releases
+            .publish(&Origin::admin_key(), release.id)
+            .await
+            .unwrap();
         (release, upload.artifact_id)
     }
 
@@ -98,6 +107,7 @@ impl World {
             .services
             .entitlements
             .create(
+                &Origin::admin_key(),
                 customer,
                 NewEntitlement {
                     product: self.agent.clone(),
@@ -216,13 +226,22 @@ async fn a_channel_scoped_listing_pages_through_judged_releases_like_a_filtered_
     let t =
         w.h.services
             .releases
-            .create(tool.clone(), Version::parse("9.0.0").unwrap())
+            .create(
+                &Origin::admin_key(),
+                tool.clone(),
+                Version::parse("9.0.0").unwrap(),
+            )
             .await
             .unwrap();
-    w.h.services.releases.publish(t.id).await.unwrap();
+    w.h.services
+        .releases
+        .publish(&Origin::admin_key(), t.id)
+        .await
+        .unwrap();
     w.h.services
         .entitlements
         .create(
+            &Origin::admin_key(),
             acme.id,
             NewEntitlement {
                 product: tool.clone(),
@@ -271,15 +290,19 @@ async fn a_version_range_bounds_latest_listing_and_tokens() {
     let ttl = TokenTtl::parse(Some(60), 600).unwrap();
     let downloads = &w.h.services.downloads;
     assert!(matches!(
-        downloads.issue(&key, artifacts[3], None, ttl).await,
+        downloads
+            .issue(&Origin::admin_key(), &key, artifacts[3], None, ttl)
+            .await,
         Err(IssueTokenError::EntitlementRequired)
     ));
     assert!(matches!(
-        downloads.issue(&key, artifacts[0], None, ttl).await,
+        downloads
+            .issue(&Origin::admin_key(), &key, artifacts[0], None, ttl)
+            .await,
         Err(IssueTokenError::EntitlementRequired)
     ));
     downloads
-        .issue(&key, artifacts[2], None, ttl)
+        .issue(&Origin::admin_key(), &key, artifacts[2], None, ttl)
         .await
         .unwrap();
 }
@@ -303,10 +326,15 @@ async fn the_perpetual_fallback_keeps_what_was_published_before_the_end() {
     assert_eq!(w.newest(acme.id, Channel::Stable).await.unwrap(), "1.0.0");
     let ttl = TokenTtl::parse(Some(60), 600).unwrap();
     let downloads = &w.h.services.downloads;
-    let token = downloads.issue(&key, old, None, ttl).await.unwrap();
+    let token = downloads
+        .issue(&Origin::admin_key(), &key, old, None, ttl)
+        .await
+        .unwrap();
     downloads.resolve(token.secret.expose()).await.unwrap();
     assert!(matches!(
-        downloads.issue(&key, new, None, ttl).await,
+        downloads
+            .issue(&Origin::admin_key(), &key, new, None, ttl)
+            .await,
         Err(IssueTokenError::EntitlementRequired)
     ));
 
@@ -328,12 +356,13 @@ async fn narrowing_an_entitlement_stops_tokens_already_issued() {
     let token =
         w.h.services
             .downloads
-            .issue(&key, beta, None, ttl)
+            .issue(&Origin::admin_key(), &key, beta, None, ttl)
             .await
             .unwrap();
     w.h.services
         .entitlements
         .update(
+            &Origin::admin_key(),
             acme.id,
             entitlement,
             EntitlementChanges {
@@ -385,9 +414,17 @@ async fn the_explanation_names_every_rule_that_refuses() {
     let rc = w
         .entitle(acme.id, None, channels(&[Channel::Stable, Channel::Rc]))
         .await;
-    services.releases.unpublish(release.id).await.unwrap();
+    services
+        .releases
+        .unpublish(&Origin::admin_key(), release.id)
+        .await
+        .unwrap();
     let suspend = CustomerChanges::new(None, None, Some(true)).unwrap();
-    services.customers.update(acme.id, suspend).await.unwrap();
+    services
+        .customers
+        .update(&Origin::admin_key(), acme.id, suspend)
+        .await
+        .unwrap();
     let why = services
         .entitlements
         .explain(acme.id, &w.agent, version)

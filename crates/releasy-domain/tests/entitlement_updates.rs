@@ -16,13 +16,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use common::{Harness, T0};
+use releasy_domain::audit::{AuditEvent, Origin};
 use releasy_domain::entitlement::{
     CustomerAccess, Entitlement, EntitlementChanges, EntitlementError, EntitlementScope,
     EntitlementService, EntitlementWindow, Metadata, NewEntitlement,
 };
 use releasy_domain::memory::InMemoryEntitlements;
 use releasy_domain::pagination::PageRequest;
-use releasy_domain::ports::{EntitlementRepository, RepoError};
+use releasy_domain::ports::{ChangeEvent, EntitlementRepository, RepoError};
 use releasy_domain::release::Product;
 use releasy_domain::{CustomerId, EntitlementId, Timestamp};
 use serde_json::json;
@@ -47,8 +48,8 @@ struct Raced {
 
 #[async_trait]
 impl EntitlementRepository for Raced {
-    async fn insert(&self, entitlement: &Entitlement) -> Result<(), RepoError> {
-        self.inner.insert(entitlement).await
+    async fn insert(&self, entitlement: &Entitlement, event: &AuditEvent) -> Result<(), RepoError> {
+        self.inner.insert(entitlement, event).await
     }
 
     async fn get(
@@ -72,6 +73,7 @@ impl EntitlementRepository for Raced {
         &self,
         current: &Entitlement,
         updated: &Entitlement,
+        event: &AuditEvent,
     ) -> Result<Option<Entitlement>, RepoError> {
         self.updates.fetch_add(1, Ordering::SeqCst);
         let meanwhile = {
@@ -88,18 +90,35 @@ impl EntitlementRepository for Raced {
                 // Another operator's whole update: read, merge, compare-and-set.
                 let stored = self.inner.get(customer, id).await?.unwrap();
                 let changed = stored.with_changes(other).unwrap();
-                self.inner.replace(&stored, &changed).await?.unwrap();
+                let other_event = AuditEvent::entitlement_updated(
+                    &Origin::admin_key(),
+                    &stored,
+                    &changed,
+                    stored.created_at,
+                );
+                self.inner
+                    .replace(&stored, &changed, &other_event)
+                    .await?
+                    .unwrap();
             }
             Some(Meanwhile::Delete) => {
-                assert!(self.inner.delete(customer, id).await?);
+                let deleted = |gone: &Entitlement| {
+                    AuditEvent::entitlement_deleted(&Origin::admin_key(), gone, gone.created_at)
+                };
+                assert!(self.inner.delete(customer, id, &deleted).await?);
             }
             None => {}
         }
-        self.inner.replace(current, updated).await
+        self.inner.replace(current, updated, event).await
     }
 
-    async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError> {
-        self.inner.delete(customer, id).await
+    async fn delete(
+        &self,
+        customer: CustomerId,
+        id: EntitlementId,
+        event: ChangeEvent<'_, Entitlement>,
+    ) -> Result<bool, RepoError> {
+        self.inner.delete(customer, id, event).await
     }
 
     async fn customer_access(&self, customer: CustomerId) -> Result<CustomerAccess, RepoError> {
@@ -127,6 +146,7 @@ async fn world(meanwhile: Meanwhile) -> World {
     );
     let entitlement = service
         .create(
+            &Origin::admin_key(),
             customer,
             NewEntitlement {
                 product: Product::parse("agent").unwrap(),
@@ -167,7 +187,7 @@ async fn a_field_changed_between_the_read_and_the_write_is_kept() {
     };
     let updated = w
         .service
-        .update(w.customer, w.entitlement.id, annotate)
+        .update(&Origin::admin_key(), w.customer, w.entitlement.id, annotate)
         .await
         .unwrap();
     let expected = Entitlement {
@@ -192,7 +212,12 @@ async fn a_change_that_no_longer_fits_is_refused_naming_its_field() {
     let w = world(Meanwhile::Change(moved_start)).await;
     let err = w
         .service
-        .update(w.customer, w.entitlement.id, end_at(30))
+        .update(
+            &Origin::admin_key(),
+            w.customer,
+            w.entitlement.id,
+            end_at(30),
+        )
         .await
         .unwrap_err();
     let EntitlementError::Invalid(invalid) = err else {
@@ -216,7 +241,12 @@ async fn an_entitlement_deleted_between_the_read_and_the_write_is_not_found() {
     let w = world(Meanwhile::Delete).await;
     let err = w
         .service
-        .update(w.customer, w.entitlement.id, end_at(30))
+        .update(
+            &Origin::admin_key(),
+            w.customer,
+            w.entitlement.id,
+            end_at(30),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, EntitlementError::NotFound), "{err:?}");
@@ -227,7 +257,12 @@ async fn an_entitlement_that_keeps_changing_gives_up_after_a_few_attempts() {
     let w = world(Meanwhile::ChangeEveryTime).await;
     let err = w
         .service
-        .update(w.customer, w.entitlement.id, end_at(30))
+        .update(
+            &Origin::admin_key(),
+            w.customer,
+            w.entitlement.id,
+            end_at(30),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, EntitlementError::Contended), "{err:?}");

@@ -17,6 +17,7 @@ use releasy_domain::artifact::{
     ArtifactSize, ArtifactTarget, Checksum, Filename, Platform, PresignError, PresignedUpload,
     RegisterArtifact, RegisterArtifactError,
 };
+use releasy_domain::audit::Origin;
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::release::{
@@ -52,7 +53,11 @@ impl World {
     async fn draft(&self, version: &str) -> Release {
         self.services
             .releases
-            .create(self.agent.clone(), Version::parse(version).unwrap())
+            .create(
+                &Origin::admin_key(),
+                self.agent.clone(),
+                Version::parse(version).unwrap(),
+            )
             .await
             .unwrap()
     }
@@ -85,7 +90,7 @@ impl World {
         };
         self.services
             .artifacts
-            .register(release.id, registration)
+            .register(&Origin::admin_key(), release.id, registration)
             .await
             .map(|_| ())
     }
@@ -109,14 +114,23 @@ fn notes() -> ReleaseChanges {
 async fn without_the_policy_releases_stay_as_the_reference_has_them() {
     let w = World::new(false);
     let empty = w.draft("1.0.0").await;
-    let published = w.services.releases.publish(empty.id).await.unwrap();
+    let published = w
+        .services
+        .releases
+        .publish(&Origin::admin_key(), empty.id)
+        .await
+        .unwrap();
     assert_eq!(
         published.sealed_at, None,
         "no artifacts needed, nothing sealed"
     );
     let upload = w.presign(&published).await.unwrap();
     w.register(&published, &upload).await.unwrap();
-    w.services.releases.delete(published.id).await.unwrap();
+    w.services
+        .releases
+        .delete(&Origin::admin_key(), published.id)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -124,28 +138,42 @@ async fn a_product_policy_seals_at_publication_and_needs_an_artifact() {
     let w = World::new(false);
     w.services
         .products
-        .set_policy(&w.agent, true)
+        .set_policy(&Origin::admin_key(), &w.agent, true)
         .await
         .unwrap();
     let empty = w.draft("1.0.0").await;
     assert!(matches!(
-        w.services.releases.publish(empty.id).await,
+        w.services
+            .releases
+            .publish(&Origin::admin_key(), empty.id)
+            .await,
         Err(TransitionError::Seal(SealError::NoArtifacts))
     ));
 
     let release = w.with_artifact("1.1.0").await;
-    let published = w.services.releases.publish(release.id).await.unwrap();
+    let published = w
+        .services
+        .releases
+        .publish(&Origin::admin_key(), release.id)
+        .await
+        .unwrap();
     assert_eq!(published.sealed_at, published.published_at);
     assert!(matches!(
         w.presign(&published).await,
         Err(PresignError::Immutable)
     ));
     assert!(matches!(
-        w.services.releases.delete(release.id).await,
+        w.services
+            .releases
+            .delete(&Origin::admin_key(), release.id)
+            .await,
         Err(DeleteReleaseError::Immutable)
     ));
     assert!(matches!(
-        w.services.releases.update(release.id, &notes()).await,
+        w.services
+            .releases
+            .update(&Origin::admin_key(), release.id, &notes())
+            .await,
         Err(UpdateReleaseError::Immutable)
     ));
 
@@ -153,13 +181,21 @@ async fn a_product_policy_seals_at_publication_and_needs_an_artifact() {
     let reason = YankReason::parse("broken").unwrap();
     w.services
         .releases
-        .yank(release.id, reason, false)
+        .yank(&Origin::admin_key(), release.id, reason, false)
         .await
         .unwrap();
-    let draft = w.services.releases.unpublish(release.id).await.unwrap();
+    let draft = w
+        .services
+        .releases
+        .unpublish(&Origin::admin_key(), release.id)
+        .await
+        .unwrap();
     assert_eq!(draft.sealed_at, published.sealed_at);
     assert!(matches!(
-        w.services.releases.update(release.id, &notes()).await,
+        w.services
+            .releases
+            .update(&Origin::admin_key(), release.id, &notes())
+            .await,
         Err(UpdateReleaseError::Immutable)
     ));
     assert!(matches!(
@@ -167,20 +203,31 @@ async fn a_product_policy_seals_at_publication_and_needs_an_artifact() {
         Err(PresignError::Immutable)
     ));
     assert!(matches!(
-        w.services.releases.delete(release.id).await,
+        w.services
+            .releases
+            .delete(&Origin::admin_key(), release.id)
+            .await,
         Err(DeleteReleaseError::Immutable)
     ));
 
     // Switching the policy off unseals nothing, and republishing keeps the first seal.
     w.services
         .products
-        .set_policy(&w.agent, false)
+        .set_policy(&Origin::admin_key(), &w.agent, false)
         .await
         .unwrap();
-    let again = w.services.releases.publish(release.id).await.unwrap();
+    let again = w
+        .services
+        .releases
+        .publish(&Origin::admin_key(), release.id)
+        .await
+        .unwrap();
     assert_eq!(again.sealed_at, published.sealed_at);
     assert!(matches!(
-        w.services.releases.delete(release.id).await,
+        w.services
+            .releases
+            .delete(&Origin::admin_key(), release.id)
+            .await,
         Err(DeleteReleaseError::Immutable)
     ));
 }
@@ -190,7 +237,11 @@ async fn an_upload_presigned_before_the_seal_cannot_be_registered_after_it() {
     let w = World::new(true);
     let release = w.with_artifact("2.0.0").await;
     let late = w.presign(&release).await.unwrap();
-    w.services.releases.publish(release.id).await.unwrap();
+    w.services
+        .releases
+        .publish(&Origin::admin_key(), release.id)
+        .await
+        .unwrap();
     assert!(matches!(
         w.register(&release, &late).await,
         Err(RegisterArtifactError::Immutable)
@@ -201,12 +252,17 @@ async fn an_upload_presigned_before_the_seal_cannot_be_registered_after_it() {
 async fn the_server_setting_fixes_releases_published_before_while_they_stay_published() {
     let w = World::new(false);
     let release = w.with_artifact("3.0.0").await;
-    let published = w.services.releases.publish(release.id).await.unwrap();
+    let published = w
+        .services
+        .releases
+        .publish(&Origin::admin_key(), release.id)
+        .await
+        .unwrap();
     // The product asks for the policy after the publication: not sealed, but fixed
     // while published.
     w.services
         .products
-        .set_policy(&w.agent, true)
+        .set_policy(&Origin::admin_key(), &w.agent, true)
         .await
         .unwrap();
     assert!(matches!(
@@ -214,15 +270,23 @@ async fn the_server_setting_fixes_releases_published_before_while_they_stay_publ
         Err(PresignError::Immutable)
     ));
     assert!(matches!(
-        w.services.releases.delete(release.id).await,
+        w.services
+            .releases
+            .delete(&Origin::admin_key(), release.id)
+            .await,
         Err(DeleteReleaseError::Immutable)
     ));
     // Unpublished, it was never sealed: it can change again.
-    let draft = w.services.releases.unpublish(release.id).await.unwrap();
+    let draft = w
+        .services
+        .releases
+        .unpublish(&Origin::admin_key(), release.id)
+        .await
+        .unwrap();
     assert_eq!(draft.sealed_at, None);
     w.services
         .releases
-        .update(release.id, &notes())
+        .update(&Origin::admin_key(), release.id, &notes())
         .await
         .unwrap();
 

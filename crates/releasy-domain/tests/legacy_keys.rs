@@ -10,7 +10,7 @@ use common::{Harness, T0, peppered_hasher};
 use releasy_domain::api_key::{
     ApiKey, ApiKeySecret, AuthFailure, KeyLookup, KeyType, ScopeSet, StoredKeyHash,
 };
-use releasy_domain::audit::AuthReason;
+use releasy_domain::audit::{AuditEvent, AuthReason, Origin};
 use releasy_domain::ports::KeyHasher;
 use releasy_domain::{ApiKeyId, CustomerId};
 use serde_json::json;
@@ -42,7 +42,7 @@ async fn insert_legacy_key(h: &Harness, customer_id: CustomerId, hasher: &dyn Ke
     h.ports
         .repositories
         .api_keys
-        .insert(&key)
+        .insert(&key, &AuditEvent::key_created(&Origin::admin_key(), &key))
         .await
         .expect("inserted");
     key
@@ -133,7 +133,7 @@ async fn a_rejected_legacy_key_is_not_upgraded() {
     let legacy = insert_legacy_key(&h, customer.id, &peppered_hasher(PEPPER)).await;
     h.services
         .api_keys
-        .revoke(legacy.id)
+        .revoke(&Origin::admin_key(), legacy.id)
         .await
         .expect("revoked");
 
@@ -159,7 +159,7 @@ async fn a_legacy_key_acceptance_is_audited_with_its_id() {
         .await
         .expect("accepted");
 
-    let events = h.audit_events().await;
+    let events = h.auth_events().await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].customer_id, Some(customer.id));
     assert_eq!(

@@ -135,7 +135,7 @@ async fn failures_past_the_limit_are_refused_and_summed_into_one_event() {
         );
     }
     // Two events of their own, each naming the address; none for the five refused.
-    let events = h.audit_events().await;
+    let events = h.auth_events().await;
     assert_eq!(events.len(), 2);
     for event in &events {
         assert_eq!(event.event, "api_key.auth");
@@ -143,7 +143,7 @@ async fn failures_past_the_limit_are_refused_and_summed_into_one_event() {
     }
 
     assert_eq!(auth.report_refused_failures().await.unwrap(), 1);
-    let events = h.audit_events().await;
+    let events = h.auth_events().await;
     let summary = events
         .iter()
         .find(|e| e.event == "auth.throttled")
@@ -153,7 +153,7 @@ async fn failures_past_the_limit_are_refused_and_summed_into_one_event() {
     assert_eq!(summary.payload["refused"], 5);
     // Reported once: the next report finds nothing new.
     assert_eq!(auth.report_refused_failures().await.unwrap(), 0);
-    assert_eq!(h.audit_events().await.len(), 3);
+    assert_eq!(h.auth_events().await.len(), 3);
 }
 
 #[tokio::test]
@@ -172,7 +172,7 @@ async fn a_valid_key_keeps_working_from_a_throttled_address() {
         .expect("a valid key is not throttled");
     assert_eq!(admitted.key.customer_id, customer.id);
     let accepted = h
-        .audit_events()
+        .auth_events()
         .await
         .into_iter()
         .find(|e| e.payload["outcome"] == "accept")
@@ -194,7 +194,7 @@ async fn without_a_client_address_no_failure_limit_applies() {
             Err(AuthFailure::Rejected(AuthReason::NotFound))
         ));
     }
-    assert_eq!(h.audit_events().await.len(), 3);
+    assert_eq!(h.auth_events().await.len(), 3);
 }
 
 #[tokio::test]
@@ -227,7 +227,7 @@ async fn a_key_over_its_budget_is_refused_before_anything_is_recorded() {
     assert_eq!((state.remaining, retry_after_seconds), (0, 1));
     assert_eq!(state.policy_header(), "\"ci\";q=2;w=60");
     let accepts = h
-        .audit_events()
+        .auth_events()
         .await
         .into_iter()
         .filter(|e| e.payload["outcome"] == "accept")

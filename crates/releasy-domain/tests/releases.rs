@@ -17,6 +17,7 @@ use releasy_domain::artifact::{
     ArtifactSize, Checksum, Filename, Platform, PresignedUpload, RegisterArtifact,
     RegisterArtifactError,
 };
+use releasy_domain::audit::Origin;
 use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal, TokenTtl};
 use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
@@ -51,6 +52,7 @@ impl World {
             .services
             .releases
             .create(
+                &Origin::admin_key(),
                 Product::parse(product).unwrap(),
                 Version::parse(version).unwrap(),
             )
@@ -92,10 +94,19 @@ impl World {
         self.h
             .services
             .artifacts
-            .register(release.id, Self::registration(&upload, &[7; 10]))
+            .register(
+                &Origin::admin_key(),
+                release.id,
+                Self::registration(&upload, &[7; 10]),
+            )
             .await
             .unwrap();
-        self.h.services.releases.publish(release.id).await.unwrap();
+        self.h
+            .services
+            .releases
+            .publish(&Origin::admin_key(), release.id)
+            .await
+            .unwrap();
         (release, upload.artifact_id)
     }
 
@@ -104,6 +115,7 @@ impl World {
             .services
             .entitlements
             .create(
+                &Origin::admin_key(),
                 customer,
                 NewEntitlement {
                     product: Product::parse(product).unwrap(),
@@ -157,13 +169,26 @@ async fn the_lifecycle_moves_between_draft_and_published() {
     let release = w.release("app", "1.0.0").await;
     assert_eq!(release.status, ReleaseStatus::Draft);
     w.h.clock.advance(5);
-    let published = w.h.services.releases.publish(release.id).await.unwrap();
+    let published =
+        w.h.services
+            .releases
+            .publish(&Origin::admin_key(), release.id)
+            .await
+            .unwrap();
     assert_eq!(published.published_at, Some(T0.plus_seconds(5)));
     assert!(matches!(
-        w.h.services.releases.publish(release.id).await,
+        w.h.services
+            .releases
+            .publish(&Origin::admin_key(), release.id)
+            .await,
         Err(TransitionError::Lifecycle(_))
     ));
-    let draft = w.h.services.releases.unpublish(release.id).await.unwrap();
+    let draft =
+        w.h.services
+            .releases
+            .unpublish(&Origin::admin_key(), release.id)
+            .await
+            .unwrap();
     assert_eq!(
         (draft.status, draft.published_at),
         (ReleaseStatus::Draft, None)
@@ -171,14 +196,18 @@ async fn the_lifecycle_moves_between_draft_and_published() {
     assert!(matches!(
         w.h.services
             .releases
-            .publish(releasy_domain::ReleaseId::generate())
+            .publish(&Origin::admin_key(), releasy_domain::ReleaseId::generate())
             .await,
         Err(TransitionError::NotFound)
     ));
     assert!(matches!(
         w.h.services
             .releases
-            .create(release.product.clone(), release.version.clone())
+            .create(
+                &Origin::admin_key(),
+                release.product.clone(),
+                release.version.clone()
+            )
             .await,
         Err(CreateReleaseError::AlreadyExists)
     ));
@@ -246,7 +275,8 @@ async fn registration_checks_the_key_the_object_its_size_and_its_sha256() {
         upload.single_url().unwrap().expires_at,
         T0.plus_seconds(900)
     );
-    let register = |r: RegisterArtifact| w.h.services.artifacts.register(release.id, r);
+    let admin = Origin::admin_key();
+    let register = |r: RegisterArtifact| w.h.services.artifacts.register(&admin, release.id, r);
     let bytes = [1_u8; 10];
     let declared = World::registration(&upload, &bytes);
 
@@ -315,7 +345,12 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
     let key = w.customer_key().await;
     let (release, artifact) = w.published_artifact("app").await;
     let ttl = TokenTtl::parse(Some(60), 600).unwrap();
-    let issue = || w.h.services.downloads.issue(&key, artifact, None, ttl);
+    let admin = Origin::admin_key();
+    let issue = || {
+        w.h.services
+            .downloads
+            .issue(&admin, &key, artifact, None, ttl)
+    };
 
     assert!(matches!(
         issue().await,
@@ -336,7 +371,11 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
             .starts_with("memory://get/releases/app/1.0.0/linux/")
     );
 
-    w.h.services.releases.unpublish(release.id).await.unwrap();
+    w.h.services
+        .releases
+        .unpublish(&Origin::admin_key(), release.id)
+        .await
+        .unwrap();
     assert!(matches!(
         w.h.services.downloads.resolve(token.secret.expose()).await,
         Err(ResolveError::Refused(ResolveRefusal::NotAvailable))
@@ -345,7 +384,11 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
         issue().await,
         Err(IssueTokenError::ReleaseNotPublished)
     ));
-    w.h.services.releases.publish(release.id).await.unwrap();
+    w.h.services
+        .releases
+        .publish(&Origin::admin_key(), release.id)
+        .await
+        .unwrap();
 
     w.h.clock.advance(60);
     assert!(matches!(
@@ -359,7 +402,13 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
     assert!(matches!(
         w.h.services
             .downloads
-            .issue(&key, releasy_domain::ArtifactId::generate(), None, ttl)
+            .issue(
+                &Origin::admin_key(),
+                &key,
+                releasy_domain::ArtifactId::generate(),
+                None,
+                ttl
+            )
             .await,
         Err(IssueTokenError::ArtifactNotFound)
     ));
@@ -374,10 +423,21 @@ async fn deleting_a_release_removes_its_objects_and_tokens() {
     let token =
         w.h.services
             .downloads
-            .issue(&key, artifact, None, TokenTtl::parse(None, 600).unwrap())
+            .issue(
+                &Origin::admin_key(),
+                &key,
+                artifact,
+                None,
+                TokenTtl::parse(None, 600).unwrap(),
+            )
             .await
             .unwrap();
-    let deleted = w.h.services.releases.delete(release.id).await.unwrap();
+    let deleted =
+        w.h.services
+            .releases
+            .delete(&Origin::admin_key(), release.id)
+            .await
+            .unwrap();
     assert!(deleted.orphaned_objects.is_empty());
     assert!(matches!(
         w.h.services.downloads.resolve(token.secret.expose()).await,

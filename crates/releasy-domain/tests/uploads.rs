@@ -13,6 +13,7 @@ use releasy_domain::artifact::{
     ArtifactSize, Checksum, CompletedPart, Filename, MIN_PART_SIZE, Platform, PresignUpload,
     PresignedUpload, RegisterArtifact, RegisterArtifactError, UploadError, UploadTarget,
 };
+use releasy_domain::audit::Origin;
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
 use releasy_domain::release::{Product, Release, Version};
 use releasy_domain::{Limits, Ports, Services, Timestamp};
@@ -41,6 +42,7 @@ impl World {
         let release = services
             .releases
             .create(
+                &Origin::admin_key(),
                 Product::parse("app").unwrap(),
                 Version::parse("1.0.0").unwrap(),
             )
@@ -139,6 +141,7 @@ async fn a_file_above_the_part_size_is_uploaded_in_parts_and_registered() {
         .services
         .artifacts
         .register(
+            &Origin::admin_key(),
             w.release.id,
             World::registration(&upload, &bytes, Some(completed)),
         )
@@ -165,7 +168,11 @@ async fn a_file_up_to_the_part_size_gets_one_url_and_old_clients_are_unchanged()
     w.objects.put(&upload.object_key, bytes.clone());
     w.services
         .artifacts
-        .register(w.release.id, World::registration(&upload, &bytes, None))
+        .register(
+            &Origin::admin_key(),
+            w.release.id,
+            World::registration(&upload, &bytes, None),
+        )
         .await
         .unwrap();
 }
@@ -218,6 +225,7 @@ async fn an_interrupted_upload_resumes_with_urls_for_the_missing_parts_only() {
     w.services
         .artifacts
         .register(
+            &Origin::admin_key(),
             w.release.id,
             World::registration(&upload, &bytes, Some(completed)),
         )
@@ -231,7 +239,8 @@ async fn registration_refuses_what_the_parts_or_the_presign_do_not_support() {
     let bytes = file(2 * PART);
     let upload = w.presign(&bytes, true).await;
     let completed = w.put_parts(&upload, &bytes);
-    let register = |r: RegisterArtifact| w.services.artifacts.register(w.release.id, r);
+    let admin = Origin::admin_key();
+    let register = |r: RegisterArtifact| w.services.artifacts.register(&admin, w.release.id, r);
 
     let without_parts = World::registration(&upload, &bytes, None);
     assert!(matches!(
@@ -288,6 +297,7 @@ async fn parts_with_other_bytes_than_declared_are_deleted_after_completion() {
         .services
         .artifacts
         .register(
+            &Origin::admin_key(),
             w.release.id,
             World::registration(&upload, &bytes, Some(completed)),
         )
@@ -333,6 +343,7 @@ async fn an_aborted_upload_frees_its_parts_and_cannot_be_registered() {
         .services
         .artifacts
         .register(
+            &Origin::admin_key(),
             w.release.id,
             World::registration(&upload, &bytes, Some(completed)),
         )
@@ -393,6 +404,7 @@ async fn the_sweeper_removes_abandoned_uploads_and_keeps_live_ones() {
         .services
         .artifacts
         .register(
+            &Origin::admin_key(),
             w.release.id,
             World::registration(&abandoned_single, &small, None),
         )
@@ -403,7 +415,11 @@ async fn the_sweeper_removes_abandoned_uploads_and_keeps_live_ones() {
     );
     w.services
         .artifacts
-        .register(w.release.id, World::registration(&live, &small, None))
+        .register(
+            &Origin::admin_key(),
+            w.release.id,
+            World::registration(&live, &small, None),
+        )
         .await
         .unwrap();
 }

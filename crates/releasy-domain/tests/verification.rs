@@ -20,6 +20,7 @@ use releasy_domain::artifact::{
     RegisterArtifactError, Verification, VerificationReport, VerifyOutcome,
     verification_lease_seconds,
 };
+use releasy_domain::audit::{AuditEvent, Origin};
 use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal, TokenTtl};
 use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
@@ -54,12 +55,17 @@ impl World {
             .services
             .releases
             .create(
+                &Origin::admin_key(),
                 Product::parse("app").unwrap(),
                 Version::parse("1.0.0").unwrap(),
             )
             .await
             .unwrap();
-        h.services.releases.publish(release.id).await.unwrap();
+        h.services
+            .releases
+            .publish(&Origin::admin_key(), release.id)
+            .await
+            .unwrap();
         Self {
             h,
             objects,
@@ -95,6 +101,7 @@ impl World {
             .services
             .artifacts
             .register(
+                &Origin::admin_key(),
                 self.release.id,
                 RegisterArtifact {
                     artifact_id: presigned.artifact_id,
@@ -117,6 +124,7 @@ impl World {
             .services
             .entitlements
             .create(
+                &Origin::admin_key(),
                 customer.id,
                 NewEntitlement {
                     product: self.release.product.clone(),
@@ -176,7 +184,7 @@ async fn objects_within_the_inline_limit_are_read_and_registered_verified() {
     let key = w.entitled_key().await;
     w.h.services
         .downloads
-        .issue(&key, id, None, ttl())
+        .issue(&Origin::admin_key(), &key, id, None, ttl())
         .await
         .unwrap();
 }
@@ -217,7 +225,10 @@ async fn large_objects_wait_for_the_verifier_and_cannot_be_downloaded_meanwhile(
     let (id, registered) = w.upload(BYTES, BYTES).await;
     assert_eq!(registered.unwrap().verification, Verification::Pending);
     assert!(matches!(
-        w.h.services.downloads.issue(&key, id, None, ttl()).await,
+        w.h.services
+            .downloads
+            .issue(&Origin::admin_key(), &key, id, None, ttl())
+            .await,
         Err(IssueTokenError::NotVerified)
     ));
 
@@ -234,7 +245,7 @@ async fn large_objects_wait_for_the_verifier_and_cannot_be_downloaded_meanwhile(
     let token =
         w.h.services
             .downloads
-            .issue(&key, id, None, ttl())
+            .issue(&Origin::admin_key(), &key, id, None, ttl())
             .await
             .unwrap();
     w.h.services
@@ -264,7 +275,10 @@ async fn the_verifier_fails_wrong_bytes_and_deletes_them() {
     assert_eq!(w.objects.get(&artifact.object_key), None, "bytes deleted");
     let key = w.entitled_key().await;
     assert!(matches!(
-        w.h.services.downloads.issue(&key, id, None, ttl()).await,
+        w.h.services
+            .downloads
+            .issue(&Origin::admin_key(), &key, id, None, ttl())
+            .await,
         Err(IssueTokenError::NotVerified)
     ));
 }
@@ -338,12 +352,24 @@ async fn artifacts_from_before_checks_stay_downloadable_until_checked() {
     let good = legacy(BYTES, "linux");
     let altered = legacy(&BYTES.iter().map(|b| b ^ 1).collect::<Vec<_>>(), "macos");
     let artifacts = &w.h.ports.repositories.artifacts;
-    artifacts.insert(&good).await.unwrap();
-    artifacts.insert(&altered).await.unwrap();
+    artifacts
+        .insert(
+            &good,
+            &AuditEvent::artifact_registered(&Origin::admin_key(), &good),
+        )
+        .await
+        .unwrap();
+    artifacts
+        .insert(
+            &altered,
+            &AuditEvent::artifact_registered(&Origin::admin_key(), &altered),
+        )
+        .await
+        .unwrap();
     let token =
         w.h.services
             .downloads
-            .issue(&key, altered.id, None, ttl())
+            .issue(&Origin::admin_key(), &key, altered.id, None, ttl())
             .await
             .unwrap();
     w.h.services
@@ -435,7 +461,7 @@ async fn a_download_of_replaced_bytes_is_refused_audited_and_the_artifact_failed
     let token =
         w.h.services
             .downloads
-            .issue(&key, id, None, ttl())
+            .issue(&Origin::admin_key(), &key, id, None, ttl())
             .await
             .unwrap();
     let resolve = || w.h.services.downloads.resolve(token.secret.expose());
@@ -467,7 +493,10 @@ async fn a_download_of_replaced_bytes_is_refused_audited_and_the_artifact_failed
     );
     // From now on the artifact is refused without looking at the store.
     assert!(matches!(
-        w.h.services.downloads.issue(&key, id, None, ttl()).await,
+        w.h.services
+            .downloads
+            .issue(&Origin::admin_key(), &key, id, None, ttl())
+            .await,
         Err(IssueTokenError::NotVerified)
     ));
 }

@@ -19,6 +19,7 @@ mod etag;
 mod extract_errors;
 pub mod idempotency;
 pub mod json_body;
+mod origin;
 pub mod rate_limit_headers;
 pub mod release_json;
 pub mod request_log;

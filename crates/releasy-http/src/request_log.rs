@@ -3,11 +3,11 @@
 
 use std::time::Instant;
 
-use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage};
 use tracing::Instrument;
 
 /// The request-id header.
@@ -34,6 +34,9 @@ pub async fn log_requests(
     let method = req.method().to_string();
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    // Handlers record it with the changes they make (`crate::origin`).
+    req.extensions_mut()
+        .insert(crate::origin::RequestId(request_id.clone()));
     let started = Instant::now();
     let mut response = next.call(req).instrument(span.clone()).await?;
     if let Ok(value) = HeaderValue::from_str(&request_id) {

@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit_verify;
 pub mod bootstrap;
 pub mod change_feed;
 pub mod check_config;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use releasy_server::audit_verify::{self, AuditVerdict};
 use releasy_server::demo::DemoOptions;
 use releasy_server::settings::Settings;
 use releasy_server::verify_artifacts::{self, Scope};
@@ -76,6 +77,20 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Walk the audit trail's hash chain from its start to its head. Exits 0 and prints
+    /// the head (position and hash: keep it elsewhere to detect a rewrite later) when
+    /// every event is as it was written; exits 1 naming the first event that was
+    /// altered, deleted or inserted; exits 2 when the database cannot be read.
+    Verify,
 }
 
 #[actix_web::main]
@@ -105,6 +120,25 @@ async fn main() -> ExitCode {
         Command::VerifyArtifacts { all } => {
             let scope = if all { Scope::All } else { Scope::Unverified };
             verify(settings, scope).await
+        }
+        Command::Audit {
+            action: AuditAction::Verify,
+        } => verify_audit_chain(settings).await,
+    }
+}
+
+async fn verify_audit_chain(settings: Settings) -> ExitCode {
+    telemetry::init_on_stderr(settings.log_level, settings.log_format);
+    let mut out = std::io::stdout().lock();
+    match audit_verify::run(&settings, &mut out).await {
+        Ok(AuditVerdict::Intact(_)) => ExitCode::SUCCESS,
+        Ok(AuditVerdict::Broken(_)) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!(
+                "releasy-server audit verify: {}",
+                telemetry::WithCauses(&err)
+            );
+            ExitCode::from(2)
         }
     }
 }

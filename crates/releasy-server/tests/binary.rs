@@ -718,3 +718,54 @@ async fn a_request_outlasting_the_grace_is_cut_off_and_the_server_still_exits() 
         "nor a temporary file"
     );
 }
+
+/// `audit verify` walks the chain the server wrote: 0 and the head while it is intact,
+/// 1 naming the event once a row is edited behind the server's back.
+#[tokio::test]
+async fn audit_verify_passes_an_intact_chain_and_names_an_altered_event() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+
+    let cwd = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let vars = [
+        ("RELEASY_BIND_ADDR", format!("127.0.0.1:{port}")),
+        (
+            "RELEASY_ADMIN_API_KEY",
+            "ops-key-ops-key-ops-key-ops-key".to_owned(),
+        ),
+    ];
+    let mut child = spawn(cwd.path(), &vars);
+    wait_until_live(&base, &mut child).await;
+    for _ in 0..3 {
+        let created = create_customer(&base, "ops-key-ops-key-ops-key-ops-key").await;
+        assert_eq!(created.status(), 200);
+    }
+    let (exit, output) = terminate(&mut child);
+    assert!(exit.success(), "{output}");
+
+    let (code, out, err) = run_command(cwd.path(), &["audit", "verify"], &vars);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.starts_with("audit chain intact: 3 events checked (positions 1 to 3); head 3 "),
+        "{out}"
+    );
+
+    let mut db = diesel::SqliteConnection::establish(
+        &cwd.path().join("releasy-data/releasy.db").to_string_lossy(),
+    )
+    .unwrap();
+    db.batch_execute(
+        "UPDATE audit_events SET payload = replace(payload, 'Acme', 'Evil') \
+         WHERE chain_position = 2",
+    )
+    .unwrap();
+    let (code, out, err) = run_command(cwd.path(), &["audit", "verify"], &vars);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.starts_with("audit chain broken: audit event ")
+            && out.contains("at position 2 was altered"),
+        "{out}"
+    );
+}

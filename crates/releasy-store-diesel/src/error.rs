@@ -21,6 +21,35 @@ pub(crate) fn query_error(err: DieselError) -> RepoError {
     }
 }
 
+/// What fails inside a write transaction: a query, or a stored row the domain refuses
+/// (read back to build an audit event). Either rolls the transaction back.
+#[derive(Debug)]
+pub(crate) enum TxError {
+    Query(DieselError),
+    Repo(RepoError),
+}
+
+impl From<DieselError> for TxError {
+    fn from(err: DieselError) -> Self {
+        TxError::Query(err)
+    }
+}
+
+impl From<RepoError> for TxError {
+    fn from(err: RepoError) -> Self {
+        TxError::Repo(err)
+    }
+}
+
+impl From<TxError> for RepoError {
+    fn from(err: TxError) -> Self {
+        match err {
+            TxError::Query(err) => query_error(err),
+            TxError::Repo(err) => err,
+        }
+    }
+}
+
 /// Maps a failure to get a pooled connection.
 pub(crate) fn pool_error(err: impl std::error::Error + Send + Sync + 'static) -> RepoError {
     RepoError::unavailable(err)

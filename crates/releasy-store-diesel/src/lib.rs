@@ -52,6 +52,8 @@ pub struct Migrated {
     pub applied: Vec<String>,
     /// Releases stored before versions were ordered whose order was filled in.
     pub releases_ordered: usize,
+    /// Audit events stored before the audit chain existed that were chained now.
+    pub audit_events_chained: u64,
 }
 
 impl Database {
@@ -97,9 +99,22 @@ impl Database {
         if filled > 0 {
             tracing::info!(releases = filled, "filled in the version order of releases");
         }
+        // And the audit chain's links of the events stored before it existed.
+        let chained = match self {
+            Self::Postgres(store) => store.chain_events_stored_before_the_chain().await,
+            Self::Sqlite(store) => store.chain_events_stored_before_the_chain().await,
+        }
+        .map_err(SetupError::migration)?;
+        if chained > 0 {
+            tracing::info!(
+                events = chained,
+                "chained the audit events stored before the chain"
+            );
+        }
         Ok(Migrated {
             applied,
             releases_ordered: filled,
+            audit_events_chained: chained,
         })
     }
 

@@ -135,6 +135,18 @@ diesel::table! {
         event -> Text,
         payload -> Text,
         created_at -> BigInt,
+        chain_position -> Nullable<BigInt>,
+        chain_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_chain (id) {
+        id -> Integer,
+        start_position -> BigInt,
+        start_hash -> Text,
+        head_position -> BigInt,
+        head_hash -> Text,
     }
 }
 
@@ -161,4 +173,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     download_tokens,
     idempotency_keys,
     audit_events,
+    audit_chain,
 );

@@ -13,6 +13,7 @@ use releasy_domain::ports::CustomerRepository;
 use releasy_domain::{CustomerId, Timestamp};
 use releasy_store_diesel::{ChangeEvent, ChangeFeedHandle, PgStore};
 use releasy_testkit::TestPostgres;
+use releasy_testkit::contract::change_event;
 use tokio::sync::mpsc;
 
 /// Generous: this checks what is reported, not how fast.
@@ -77,7 +78,9 @@ async fn insert_customer_through_the_port(store: &PgStore) {
         created_at: Timestamp::from_unix_seconds(1_735_312_000),
         suspended_at: None,
     };
-    CustomerRepository::insert(store, &customer).await.unwrap();
+    CustomerRepository::insert(store, &customer, &change_event())
+        .await
+        .unwrap();
 }
 
 /// The `pg_stat_activity` condition for the feed's backends on this test's database.

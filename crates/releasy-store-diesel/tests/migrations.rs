@@ -5,6 +5,7 @@
 use releasy_domain::customer::{Customer, CustomerName};
 use releasy_domain::{CustomerId, Timestamp};
 use releasy_store_diesel::{Database, DatabaseUrl};
+use releasy_testkit::contract::change_event;
 use releasy_testkit::{TestPostgres, TestSqlite};
 
 /// The schema works: a customer can be stored and read back.
@@ -20,7 +21,7 @@ async fn assert_usable(db: &Database) {
     };
     repos
         .customers
-        .insert(&customer)
+        .insert(&customer, &change_event())
         .await
         .expect("insert after migrating");
     let got = repos

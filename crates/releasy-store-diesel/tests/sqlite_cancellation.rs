@@ -16,12 +16,14 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
+use releasy_domain::api_key::{ApiKey, ApiKeySecret, KeyType, ScopeSet, StoredKeyHash};
 use releasy_domain::customer::{Customer, CustomerName};
 use releasy_domain::ports::Repositories;
 use releasy_domain::release::{Product, Release, ReleaseStatus, Version};
-use releasy_domain::{CustomerId, ReleaseId, Timestamp};
+use releasy_domain::{ApiKeyId, CustomerId, ReleaseId, Timestamp};
 use releasy_store_diesel::{Database, DatabaseUrl};
 use releasy_testkit::TestSqlite;
+use releasy_testkit::contract::change_event;
 
 const T0: i64 = 1_735_312_000;
 
@@ -59,6 +61,23 @@ fn customer(name: &str) -> Customer {
     }
 }
 
+fn api_key(customer_id: CustomerId) -> ApiKey {
+    let secret = ApiKeySecret::from_generated("releasy_cancellation-test-key".into());
+    ApiKey {
+        id: ApiKeyId::generate(),
+        customer_id,
+        name: None,
+        key_type: KeyType::Ci,
+        scopes: ScopeSet::parse(&["releases:read"]).unwrap(),
+        hash: StoredKeyHash::LegacySha256("0".repeat(64)),
+        lookup: secret.lookup(),
+        created_at: Timestamp::from_unix_seconds(T0),
+        expires_at: None,
+        revoked_at: None,
+        last_used_at: None,
+    }
+}
+
 /// Polls `done` every 10 ms for up to 5 s.
 async fn eventually(what: &str, done: impl AsyncFn() -> bool) {
     for _ in 0..500 {
@@ -75,24 +94,38 @@ fn an_abandoned_write_finishes_and_its_connection_serves_the_next_call() {
     on_a_worker_thread(async || {
         let sqlite = TestSqlite::create();
         let repos = one_connection(&sqlite).await;
+        let owner = customer("Owner");
+        repos
+            .customers
+            .insert(&owner, &change_event())
+            .await
+            .unwrap();
+        let key = api_key(owner.id);
+        repos.api_keys.insert(&key, &change_event()).await.unwrap();
         let mut lock = hold_write_lock(&sqlite);
 
-        let abandoned = customer("Abandoned");
+        // Recording a key's use is one statement, outside any transaction.
+        let used_at = Timestamp::from_unix_seconds(T0 + 60);
         let waited = tokio::time::timeout(
             Duration::from_millis(100),
-            repos.customers.insert(&abandoned),
+            repos.api_keys.touch_last_used(key.id, used_at),
         )
         .await;
-        assert!(waited.is_err(), "the insert waits for the write lock");
+        assert!(waited.is_err(), "the update waits for the write lock");
 
         lock.batch_execute("COMMIT").unwrap();
         // The next call waits for the abandoned statement, then reuses its connection.
-        eventually("the abandoned insert is stored", async || {
-            repos.customers.get(abandoned.id).await.unwrap().is_some()
+        eventually("the abandoned update is stored", async || {
+            let stored = repos.api_keys.get(key.id).await.unwrap();
+            stored.is_some_and(|k| k.last_used_at == Some(used_at))
         })
         .await;
         let next = customer("Next");
-        repos.customers.insert(&next).await.unwrap();
+        repos
+            .customers
+            .insert(&next, &change_event())
+            .await
+            .unwrap();
         assert!(repos.customers.get(next.id).await.unwrap().is_some());
     });
 }
@@ -116,14 +149,18 @@ fn a_transaction_abandoned_before_its_commit_is_rolled_back_and_frees_the_lock()
                 Timestamp::from_unix_seconds(T0),
             )
         };
-        repos.releases.insert(&release).await.unwrap();
+        repos
+            .releases
+            .insert(&release, &change_event())
+            .await
+            .unwrap();
         let mut lock = hold_write_lock(&sqlite);
 
         // Deleting a release is one BEGIN IMMEDIATE transaction; it is abandoned while
         // BEGIN waits for the lock, so no one is left to commit it.
         let waited = tokio::time::timeout(
             Duration::from_millis(100),
-            repos.releases.delete(release.id),
+            repos.releases.delete(release.id, &|_| change_event()),
         )
         .await;
         assert!(waited.is_err(), "the delete waits for the write lock");
@@ -136,7 +173,11 @@ fn a_transaction_abandoned_before_its_commit_is_rolled_back_and_frees_the_lock()
         })
         .await;
         let next = customer("After");
-        repos.customers.insert(&next).await.unwrap();
+        repos
+            .customers
+            .insert(&next, &change_event())
+            .await
+            .unwrap();
         // Another connection can write too: no transaction still holds the lock.
         let mut other = hold_write_lock(&sqlite);
         other.batch_execute("COMMIT").unwrap();

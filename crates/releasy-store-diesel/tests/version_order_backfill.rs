@@ -9,6 +9,7 @@ use releasy_domain::Timestamp;
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::release::{Channel, Product, Release, ReleaseFilter, ReleaseOrder, Version};
 use releasy_store_diesel::{Database, DatabaseUrl};
+use releasy_testkit::contract::change_event;
 use releasy_testkit::{TestPostgres, TestSqlite};
 
 /// What a release row looks like before the migration filled it in: the columns'
@@ -28,7 +29,11 @@ async fn check(db: &Database, forget: impl AsyncFnOnce()) {
             None,
             Timestamp::from_unix_seconds(1_735_312_000 + i as i64),
         );
-        repos.releases.insert(&release).await.expect("insert");
+        repos
+            .releases
+            .insert(&release, &change_event())
+            .await
+            .expect("insert");
     }
     forget().await;
     db.migrate()

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use releasy_domain::audit::{AuditEvent, AuditFilter};
+use releasy_domain::audit::{AuditEvent, AuditFilter, ChainBounds, ChainedEvent};
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{AuditRepository, RepoError};
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -182,6 +182,21 @@ impl AuditRepository for AuditWriteBehind {
             tracing::warn!(error = %err, "listing audit events while some are still queued");
         }
         self.inner.list(filter, page).await
+    }
+
+    async fn chain_bounds(&self) -> Result<ChainBounds, RepoError> {
+        if let Err(err) = self.flush().await {
+            tracing::warn!(error = %err, "reading the audit chain while events are still queued");
+        }
+        self.inner.chain_bounds().await
+    }
+
+    async fn chained_after(&self, after: u64, limit: u32) -> Result<Vec<ChainedEvent>, RepoError> {
+        self.inner.chained_after(after, limit).await
+    }
+
+    async fn unchained(&self, limit: u32) -> Result<Vec<AuditEvent>, RepoError> {
+        self.inner.unchained(limit).await
     }
 }
 
@@ -412,6 +427,22 @@ mod tests {
             page: PageRequest,
         ) -> Result<Vec<AuditEvent>, RepoError> {
             self.rows.list(filter, page).await
+        }
+
+        async fn chain_bounds(&self) -> Result<ChainBounds, RepoError> {
+            self.rows.chain_bounds().await
+        }
+
+        async fn chained_after(
+            &self,
+            after: u64,
+            limit: u32,
+        ) -> Result<Vec<ChainedEvent>, RepoError> {
+            self.rows.chained_after(after, limit).await
+        }
+
+        async fn unchained(&self, limit: u32) -> Result<Vec<AuditEvent>, RepoError> {
+            self.rows.unchained(limit).await
         }
     }
 

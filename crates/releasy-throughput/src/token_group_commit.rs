@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::{DownloadTokenRepository, RepoError};
 use tokio::sync::{mpsc, oneshot};
@@ -21,8 +22,11 @@ use tokio::task::JoinSet;
 /// The most tokens written in one batch.
 const MAX_BATCH: usize = 256;
 
-/// A token to write, and where its caller waits for the result.
-type Request = (DownloadToken, oneshot::Sender<Result<(), RepoError>>);
+/// A token to write with its audit event, and where its caller waits for the result.
+type Request = (
+    (DownloadToken, AuditEvent),
+    oneshot::Sender<Result<(), RepoError>>,
+);
 
 /// The batch a token was in could not reach the database; every caller of that batch
 /// gets this, sharing the one cause.
@@ -66,11 +70,12 @@ impl TokenGroupCommit {
 
 #[async_trait]
 impl DownloadTokenRepository for TokenGroupCommit {
-    async fn insert(&self, token: &DownloadToken) -> Result<(), RepoError> {
+    async fn insert(&self, token: &DownloadToken, event: &AuditEvent) -> Result<(), RepoError> {
         let (reply, result) = oneshot::channel();
-        if self.queue.send((token.clone(), reply)).await.is_err() {
+        let issued = (token.clone(), event.clone());
+        if self.queue.send((issued, reply)).await.is_err() {
             // The writer is gone (the runtime is shutting down): write directly.
-            return self.inner.insert(token).await;
+            return self.inner.insert(token, event).await;
         }
         match result.await {
             Ok(result) => result,
@@ -78,12 +83,12 @@ impl DownloadTokenRepository for TokenGroupCommit {
             // so the token may or may not be stored: writing it again either stores it
             // or reports the duplicate, which the caller sees as a conflict rather than
             // a false success.
-            Err(_) => self.inner.insert(token).await,
+            Err(_) => self.inner.insert(token, event).await,
         }
     }
 
-    async fn insert_many(&self, tokens: &[DownloadToken]) -> Result<(), RepoError> {
-        self.inner.insert_many(tokens).await
+    async fn insert_many(&self, issued: &[(DownloadToken, AuditEvent)]) -> Result<(), RepoError> {
+        self.inner.insert_many(issued).await
     }
 
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {
@@ -122,7 +127,8 @@ async fn group_commit(
 
 /// Writes `batch` and answers each waiter; empties `batch`.
 async fn write(inner: &dyn DownloadTokenRepository, batch: &mut Vec<Request>) {
-    let tokens: Vec<DownloadToken> = batch.iter().map(|(token, _)| token.clone()).collect();
+    let tokens: Vec<(DownloadToken, AuditEvent)> =
+        batch.iter().map(|(issued, _)| issued.clone()).collect();
     // A lone token goes the same way as a batch, so that every token is written on
     // the store's batch connection (see `SqliteStore`'s `batch_writer`).
     let result = inner.insert_many(&tokens).await;
@@ -151,8 +157,8 @@ async fn write(inner: &dyn DownloadTokenRepository, batch: &mut Vec<Request>) {
             // artifact deleted meanwhile, a value the database rejects), so each is
             // written alone and its caller gets its own result.
             tracing::debug!(error = %err, size = batch.len(), "token batch failed; writing each alone");
-            for (token, reply) in batch.drain(..) {
-                let _ = reply.send(inner.insert(&token).await);
+            for ((token, event), reply) in batch.drain(..) {
+                let _ = reply.send(inner.insert(&token, &event).await);
             }
         }
     }
@@ -165,6 +171,7 @@ mod tests {
     use releasy_domain::{ArtifactId, CustomerId, DownloadTokenId, Timestamp};
 
     use super::*;
+    use releasy_testkit::contract::change_event;
 
     /// Counts calls, and fails tokens whose purpose is "bad".
     #[derive(Debug, Default)]
@@ -180,7 +187,7 @@ mod tests {
 
     #[async_trait]
     impl DownloadTokenRepository for Recording {
-        async fn insert(&self, token: &DownloadToken) -> Result<(), RepoError> {
+        async fn insert(&self, token: &DownloadToken, _: &AuditEvent) -> Result<(), RepoError> {
             self.inserts.fetch_add(1, Ordering::SeqCst);
             // A write takes time, during which concurrent callers queue.
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -191,13 +198,17 @@ mod tests {
             Ok(())
         }
 
-        async fn insert_many(&self, tokens: &[DownloadToken]) -> Result<(), RepoError> {
+        async fn insert_many(
+            &self,
+            issued: &[(DownloadToken, AuditEvent)],
+        ) -> Result<(), RepoError> {
             self.batches.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            if tokens.iter().any(bad) {
+            if issued.iter().any(|(token, _)| bad(token)) {
                 return Err(RepoError::MissingReference);
             }
-            self.stored.lock().unwrap().extend_from_slice(tokens);
+            let mut stored = self.stored.lock().unwrap();
+            stored.extend(issued.iter().map(|(token, _)| token.clone()));
             Ok(())
         }
 
@@ -227,7 +238,7 @@ mod tests {
             .cloned()
             .map(|token| {
                 let repo = repo.clone();
-                tokio::spawn(async move { repo.insert(&token).await })
+                tokio::spawn(async move { repo.insert(&token, &change_event()).await })
             })
             .collect();
         let mut results = Vec::new();
@@ -241,7 +252,7 @@ mod tests {
     async fn a_lone_insert_is_written_at_once_as_a_batch_of_one() {
         let inner = Arc::new(Recording::default());
         let grouped = TokenGroupCommit::start(inner.clone());
-        grouped.insert(&token("ok")).await.unwrap();
+        grouped.insert(&token("ok"), &change_event()).await.unwrap();
         assert_eq!(
             inner.stored.lock().unwrap().len(),
             1,
@@ -256,7 +267,7 @@ mod tests {
         let inner = Arc::new(Recording::default());
         let grouped = TokenGroupCommit::start(inner.clone());
         assert!(matches!(
-            grouped.insert(&token("bad")).await,
+            grouped.insert(&token("bad"), &change_event()).await,
             Err(RepoError::MissingReference)
         ));
         assert_eq!(inner.batches.load(Ordering::SeqCst), 1);
@@ -301,13 +312,13 @@ mod tests {
 
     #[async_trait]
     impl DownloadTokenRepository for Outage {
-        async fn insert(&self, _: &DownloadToken) -> Result<(), RepoError> {
+        async fn insert(&self, _: &DownloadToken, _: &AuditEvent) -> Result<(), RepoError> {
             self.inserts.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             Ok(())
         }
 
-        async fn insert_many(&self, _: &[DownloadToken]) -> Result<(), RepoError> {
+        async fn insert_many(&self, _: &[(DownloadToken, AuditEvent)]) -> Result<(), RepoError> {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             Err(RepoError::unavailable("pool timed out"))
         }
@@ -345,9 +356,9 @@ mod tests {
             inner: inner.clone(),
             queue,
         };
-        grouped.insert(&token("ok")).await.unwrap();
+        grouped.insert(&token("ok"), &change_event()).await.unwrap();
         assert!(matches!(
-            grouped.insert(&token("bad")).await,
+            grouped.insert(&token("bad"), &change_event()).await,
             Err(RepoError::MissingReference)
         ));
         assert_eq!(inner.stored.lock().unwrap().len(), 1);

@@ -16,6 +16,7 @@ use releasy_domain::customer::{Customer, CustomerName, CustomerUpdate};
 use releasy_domain::ports::Repositories;
 use releasy_domain::{CustomerId, Timestamp};
 use releasy_store_diesel::{ChangeEvent, ChangeFeedHandle, Database, DatabaseUrl};
+use releasy_testkit::contract::change_event;
 use releasy_testkit::contract::{run_all, run_all_beside_another_suite};
 use releasy_testkit::{TestPostgres, TestSqlite};
 use releasy_throughput::{ProductionStack, ThroughputSettings, Writers, wrap_for_production};
@@ -170,7 +171,11 @@ async fn a_write_through_one_instance_is_seen_by_reads_through_another() {
         Instance::on(&migrated(&url).await).await,
     );
     let acme = customer("Acme");
-    a.repos().customers.insert(&acme).await.unwrap();
+    a.repos()
+        .customers
+        .insert(&acme, &change_event())
+        .await
+        .unwrap();
 
     let read_on_b = async || {
         b.repos()
@@ -190,7 +195,7 @@ async fn a_write_through_one_instance_is_seen_by_reads_through_another() {
     };
     a.repos()
         .customers
-        .update(acme.id, &renamed)
+        .update(acme.id, &renamed, &|_, _| vec![change_event()])
         .await
         .unwrap()
         .expect("the customer exists");

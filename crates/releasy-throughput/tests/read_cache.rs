@@ -17,16 +17,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use releasy_domain::api_key::{AuthFailure, IssuedKey, KeyType, NewApiKeyRequest, ScopeSet};
-use releasy_domain::audit::AuthReason;
+use releasy_domain::audit::{AuditEvent, AuthReason, Origin};
 use releasy_domain::customer::{
     Customer, CustomerChanges, CustomerFilter, CustomerName, CustomerUpdate,
 };
 use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
 use releasy_domain::memory::{FixedClock, InMemoryCustomers};
 use releasy_domain::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
-use releasy_domain::ports::{CustomerRepository, RepoError};
+use releasy_domain::ports::{ChangeEvents, CustomerRepository, RepoError};
 use releasy_domain::release::{Product, ReleaseQuery, ReleaseViewer, Version};
 use releasy_domain::{CustomerId, Ports, Services, Timestamp};
+use releasy_testkit::contract::change_event;
 use releasy_throughput::read_cache::{ReadCache, Table};
 use tokio::sync::Notify;
 
@@ -100,19 +101,26 @@ impl World {
         let customer = on
             .services
             .customers
-            .create(CustomerName::parse("Acme").unwrap(), None)
+            .create(
+                &Origin::admin_key(),
+                CustomerName::parse("Acme").unwrap(),
+                None,
+            )
             .await
             .unwrap();
         let key = on
             .services
             .api_keys
-            .create(NewApiKeyRequest {
-                customer_id: customer.id,
-                name: None,
-                key_type: KeyType::Ci,
-                scopes: ScopeSet::parse(&["releases:read"]).unwrap(),
-                expires_at: None,
-            })
+            .create(
+                &Origin::admin_key(),
+                NewApiKeyRequest {
+                    customer_id: customer.id,
+                    name: None,
+                    key_type: KeyType::Ci,
+                    scopes: ScopeSet::parse(&["releases:read"]).unwrap(),
+                    expires_at: None,
+                },
+            )
             .await
             .unwrap();
         (customer, key)
@@ -137,14 +145,18 @@ async fn writes_through_an_instance_are_seen_by_it_at_once() {
 
     a.services
         .customers
-        .update(customer.id, suspension())
+        .update(&Origin::admin_key(), customer.id, suspension())
         .await
         .unwrap();
     assert_eq!(a.authenticate(&key).await, Err(AuthReason::Suspended));
 
     let (other, other_key) = world.customer_with_key(&a).await;
     assert_eq!(a.authenticate(&other_key).await, Ok(other.id));
-    a.services.api_keys.revoke(other_key.key.id).await.unwrap();
+    a.services
+        .api_keys
+        .revoke(&Origin::admin_key(), other_key.key.id)
+        .await
+        .unwrap();
     assert_eq!(a.authenticate(&other_key).await, Err(AuthReason::Revoked));
 }
 
@@ -156,7 +168,11 @@ async fn another_instances_writes_are_seen_once_the_feed_reports_them() {
     let (customer, key) = world.customer_with_key(&b).await;
     assert_eq!(a.authenticate(&key).await, Ok(customer.id));
 
-    b.services.api_keys.revoke(key.key.id).await.unwrap();
+    b.services
+        .api_keys
+        .revoke(&Origin::admin_key(), key.key.id)
+        .await
+        .unwrap();
     // Unreported, A's cached answer is still the one it read: what the feed is for.
     assert_eq!(a.authenticate(&key).await, Ok(customer.id));
     a.cache.invalidator().changed_named("api_keys");
@@ -166,7 +182,7 @@ async fn another_instances_writes_are_seen_once_the_feed_reports_them() {
     assert_eq!(a.authenticate(&key).await, Ok(customer.id));
     b.services
         .customers
-        .update(customer.id, suspension())
+        .update(&Origin::admin_key(), customer.id, suspension())
         .await
         .unwrap();
     // A table the cache does not know counts as every table.
@@ -181,7 +197,11 @@ async fn nothing_is_served_from_memory_while_the_feed_is_not_listening() {
     let b = world.instance();
     let (customer, key) = world.customer_with_key(&b).await;
     assert_eq!(a.authenticate(&key).await, Ok(customer.id));
-    b.services.api_keys.revoke(key.key.id).await.unwrap();
+    b.services
+        .api_keys
+        .revoke(&Origin::admin_key(), key.key.id)
+        .await
+        .unwrap();
     assert_eq!(
         a.authenticate(&key).await,
         Err(AuthReason::Revoked),
@@ -194,7 +214,7 @@ async fn nothing_is_served_from_memory_while_the_feed_is_not_listening() {
     a.cache.invalidator().lost();
     b.services
         .customers
-        .update(customer.id, suspension())
+        .update(&Origin::admin_key(), customer.id, suspension())
         .await
         .unwrap();
     assert_eq!(
@@ -213,15 +233,21 @@ async fn an_entitlement_stops_counting_when_it_ends_without_any_write() {
         .services
         .releases
         .create(
+            &Origin::admin_key(),
             Product::parse("agent").unwrap(),
             Version::parse("1.0.0").unwrap(),
         )
         .await
         .unwrap();
-    a.services.releases.publish(release.id).await.unwrap();
+    a.services
+        .releases
+        .publish(&Origin::admin_key(), release.id)
+        .await
+        .unwrap();
     a.services
         .entitlements
         .create(
+            &Origin::admin_key(),
             customer.id,
             NewEntitlement {
                 product: Product::parse("agent").unwrap(),
@@ -284,8 +310,8 @@ struct GatedCustomers {
 
 #[async_trait]
 impl CustomerRepository for GatedCustomers {
-    async fn insert(&self, customer: &Customer) -> Result<(), RepoError> {
-        self.rows.insert(customer).await
+    async fn insert(&self, customer: &Customer, event: &AuditEvent) -> Result<(), RepoError> {
+        self.rows.insert(customer, event).await
     }
 
     async fn get(&self, id: CustomerId) -> Result<Option<Customer>, RepoError> {
@@ -311,8 +337,9 @@ impl CustomerRepository for GatedCustomers {
         &self,
         id: CustomerId,
         update: &CustomerUpdate,
+        events: ChangeEvents<'_, Customer>,
     ) -> Result<Option<Customer>, RepoError> {
-        self.rows.update(id, update).await
+        self.rows.update(id, update, events).await
     }
 }
 
@@ -345,12 +372,18 @@ async fn names(customers: &dyn CustomerRepository) -> Vec<String> {
 async fn repeated_reads_come_from_memory_until_a_write() {
     let inner = Arc::new(GatedCustomers::default());
     let cached = ReadCache::new(10_000).customers(inner.clone());
-    cached.insert(&customer("one", 1)).await.unwrap();
+    cached
+        .insert(&customer("one", 1), &change_event())
+        .await
+        .unwrap();
     assert_eq!(names(&*cached).await, ["one"]);
     assert_eq!(names(&*cached).await, ["one"]);
     assert_eq!(inner.listings.load(Ordering::SeqCst), 1);
 
-    cached.insert(&customer("two", 2)).await.unwrap();
+    cached
+        .insert(&customer("two", 2), &change_event())
+        .await
+        .unwrap();
     assert_eq!(names(&*cached).await, ["two", "one"]);
     assert_eq!(inner.listings.load(Ordering::SeqCst), 2);
 }
@@ -359,7 +392,10 @@ async fn repeated_reads_come_from_memory_until_a_write() {
 async fn a_write_racing_a_read_leaves_no_stale_answer() {
     let inner = Arc::new(GatedCustomers::default());
     let cached = ReadCache::new(10_000).customers(inner.clone());
-    cached.insert(&customer("one", 1)).await.unwrap();
+    cached
+        .insert(&customer("one", 1), &change_event())
+        .await
+        .unwrap();
 
     // The read sees the rows before the write commits, and returns after it.
     inner.hold_next_listing.store(true, Ordering::SeqCst);
@@ -368,7 +404,10 @@ async fn a_write_racing_a_read_leaves_no_stale_answer() {
         async move { names(&*cached).await }
     });
     inner.read_done.notified().await;
-    cached.insert(&customer("two", 2)).await.unwrap();
+    cached
+        .insert(&customer("two", 2), &change_event())
+        .await
+        .unwrap();
     inner.resume.notify_one();
     assert_eq!(racing_read.await.unwrap(), ["one"]);
 
@@ -380,7 +419,10 @@ async fn a_tiny_cache_still_answers_correctly() {
     let inner = Arc::new(GatedCustomers::default());
     let cached = ReadCache::new(1).customers(inner.clone());
     for i in 0..5 {
-        cached.insert(&customer(&format!("c{i}"), i)).await.unwrap();
+        cached
+            .insert(&customer(&format!("c{i}"), i), &change_event())
+            .await
+            .unwrap();
     }
     assert_eq!(names(&*cached).await, ["c4", "c3", "c2", "c1", "c0"]);
     assert_eq!(names(&*cached).await, ["c4", "c3", "c2", "c1", "c0"]);

@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use releasy_domain::artifact::{Artifact, ArtifactSize, Checksum, Filename, ObjectKey, Platform};
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::customer::{Customer, CustomerName};
 use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::{DownloadTokenRepository, RepoError};
 use releasy_domain::release::{Product, Release, ReleaseStatus, Version};
 use releasy_domain::{ArtifactId, CustomerId, DownloadTokenId, ReleaseId, Timestamp};
 use releasy_store_diesel::{Database, DatabaseUrl};
+use releasy_testkit::contract::{change_event, with_events};
 use releasy_testkit::{TestPostgres, TestSqlite};
 use releasy_throughput::TokenGroupCommit;
 use tokio::sync::{Notify, watch};
@@ -57,7 +59,11 @@ impl Fixture {
             created_at: Timestamp::from_unix_seconds(T0),
             suspended_at: None,
         };
-        repos.customers.insert(&customer).await.unwrap();
+        repos
+            .customers
+            .insert(&customer, &change_event())
+            .await
+            .unwrap();
         let release = Release {
             id: ReleaseId::generate(),
             product: Product::parse("batched-app").unwrap(),
@@ -72,7 +78,11 @@ impl Fixture {
                 Timestamp::from_unix_seconds(T0),
             )
         };
-        repos.releases.insert(&release).await.unwrap();
+        repos
+            .releases
+            .insert(&release, &change_event())
+            .await
+            .unwrap();
         let id = ArtifactId::generate();
         let platform = Platform::parse("linux").unwrap();
         let filename = Filename::parse("app.tar.gz").unwrap();
@@ -96,7 +106,11 @@ impl Fixture {
             object_etag: None,
             object_version: None,
         };
-        repos.artifacts.insert(&artifact).await.unwrap();
+        repos
+            .artifacts
+            .insert(&artifact, &change_event())
+            .await
+            .unwrap();
         Self {
             tokens: repos.download_tokens,
             customer: customer.id,
@@ -181,19 +195,19 @@ impl Gated {
 
 #[async_trait]
 impl DownloadTokenRepository for Gated {
-    async fn insert(&self, token: &DownloadToken) -> Result<(), RepoError> {
+    async fn insert(&self, token: &DownloadToken, event: &AuditEvent) -> Result<(), RepoError> {
         self.pass().await;
         *self.inserts.lock().unwrap() += 1;
-        self.inner.insert(token).await
+        self.inner.insert(token, event).await
     }
 
-    async fn insert_many(&self, tokens: &[DownloadToken]) -> Result<(), RepoError> {
+    async fn insert_many(&self, issued: &[(DownloadToken, AuditEvent)]) -> Result<(), RepoError> {
         self.pass().await;
-        let result = self.inner.insert_many(tokens).await;
+        let result = self.inner.insert_many(issued).await;
         self.batches
             .lock()
             .unwrap()
-            .push((tokens.len(), result.is_ok()));
+            .push((issued.len(), result.is_ok()));
         result
     }
 
@@ -207,7 +221,7 @@ fn spawn_insert(
     token: &DownloadToken,
 ) -> tokio::task::JoinHandle<Result<(), RepoError>> {
     let (repo, token) = (repo.clone(), token.clone());
-    tokio::spawn(async move { repo.insert(&token).await })
+    tokio::spawn(async move { repo.insert(&token, &change_event()).await })
 }
 
 /// Inserts `first` and holds its write at the gate, queues `rest` behind it, then opens
@@ -280,7 +294,11 @@ async fn a_bad_token_fails_alone(fixture: Fixture) {
 
 async fn duplicates_fail_alone(fixture: Fixture) {
     let stored = fixture.token();
-    fixture.tokens.insert(&stored).await.unwrap();
+    fixture
+        .tokens
+        .insert(&stored, &change_event())
+        .await
+        .unwrap();
     let (gated, gate) = Gated::new(fixture.tokens.clone(), false);
     let first = fixture.token();
     let twin = fixture.token();
@@ -328,14 +346,14 @@ async fn insert_many_is_all_or_none(fixture: Fixture) {
     tokens.insert_many(&[]).await.unwrap();
 
     let good: Vec<_> = (0..5).map(|_| fixture.token()).collect();
-    tokens.insert_many(&good).await.unwrap();
+    tokens.insert_many(&with_events(&good)).await.unwrap();
     for token in &good {
         assert!(fixture.is_stored(token).await);
     }
 
     let mut spoiled: Vec<_> = (0..5).map(|_| fixture.token()).collect();
     spoiled.insert(3, fixture.orphan());
-    let result = tokens.insert_many(&spoiled).await;
+    let result = tokens.insert_many(&with_events(&spoiled)).await;
     assert!(
         matches!(result, Err(RepoError::MissingReference)),
         "{result:?}"
@@ -352,7 +370,7 @@ async fn insert_many_is_all_or_none(fixture: Fixture) {
         token_hash: good[0].token_hash.clone(),
         ..fixture.token()
     });
-    let result = tokens.insert_many(&duplicated).await;
+    let result = tokens.insert_many(&with_events(&duplicated)).await;
     assert!(matches!(result, Err(RepoError::Conflict)), "{result:?}");
     for token in &duplicated[..5] {
         assert!(
@@ -363,7 +381,7 @@ async fn insert_many_is_all_or_none(fixture: Fixture) {
 
     // Through the batcher, `insert_many` is the store's own.
     let grouped = TokenGroupCommit::start(tokens.clone());
-    let result = grouped.insert_many(&spoiled).await;
+    let result = grouped.insert_many(&with_events(&spoiled)).await;
     assert!(
         matches!(result, Err(RepoError::MissingReference)),
         "{result:?}"
@@ -375,14 +393,18 @@ async fn insert_many_is_all_or_none(fixture: Fixture) {
 async fn a_large_insert_many_is_all_or_none(fixture: Fixture) {
     let mut tokens: Vec<_> = (0..2500).map(|_| fixture.token()).collect();
     tokens.push(fixture.orphan());
-    let result = fixture.tokens.insert_many(&tokens).await;
+    let result = fixture.tokens.insert_many(&with_events(&tokens)).await;
     assert!(
         matches!(result, Err(RepoError::MissingReference)),
         "{result:?}"
     );
     assert!(!fixture.is_stored(&tokens[0]).await);
     tokens.pop();
-    fixture.tokens.insert_many(&tokens).await.unwrap();
+    fixture
+        .tokens
+        .insert_many(&with_events(&tokens))
+        .await
+        .unwrap();
     assert!(fixture.is_stored(&tokens[0]).await && fixture.is_stored(&tokens[2499]).await);
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::api_key::{ApiKey, ApiKeySecret, NewApiKeyRequest};
+use crate::audit::{AuditEvent, Origin};
 use crate::ports::{
     ApiKeyRepository, Clock, CustomerRepository, HashError, KeyHasher, RepoError, SecretGenerator,
 };
@@ -56,15 +57,17 @@ pub enum RevokeKeyError {
 /// use releasy_domain::memory::FixedClock;
 /// use releasy_domain::{Ports, Services, Timestamp};
 /// use releasy_domain::api_key::{KeyType, NewApiKeyRequest, ScopeSet};
+/// use releasy_domain::audit::{Actor, Origin};
 /// use releasy_domain::customer::CustomerName;
 ///
 /// let clock = Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_312_000)));
 /// let releasy = Services::new(Ports::in_memory(clock));
 ///
-/// let acme = releasy.customers.create(CustomerName::parse("Acme").unwrap(), None).await.unwrap();
+/// let admin = Origin::new(Actor::AdminKey);
+/// let acme = releasy.customers.create(&admin, CustomerName::parse("Acme").unwrap(), None).await.unwrap();
 /// let issued = releasy
 ///     .api_keys
-///     .create(NewApiKeyRequest {
+///     .create(&admin, NewApiKeyRequest {
 ///         customer_id: acme.id,
 ///         name: None,
 ///         key_type: KeyType::Ci,
@@ -74,7 +77,7 @@ pub enum RevokeKeyError {
 ///     .await
 ///     .unwrap();
 /// assert!(issued.secret.expose().starts_with("releasy_"));
-/// releasy.api_keys.revoke(issued.key.id).await.unwrap();
+/// releasy.api_keys.revoke(&admin, issued.key.id).await.unwrap();
 /// assert!(releasy.authenticator.authenticate(Some(issued.secret.expose())).await.is_err());
 /// # }
 /// ```
@@ -110,7 +113,11 @@ impl ApiKeyService {
     /// # Errors
     /// [`CreateKeyError::CustomerNotFound`] for an unknown customer,
     /// [`CreateKeyError::Invalid`] when `expires_at` is not in the future.
-    pub async fn create(&self, request: NewApiKeyRequest) -> Result<IssuedKey, CreateKeyError> {
+    pub async fn create(
+        &self,
+        origin: &Origin,
+        request: NewApiKeyRequest,
+    ) -> Result<IssuedKey, CreateKeyError> {
         let now = self.clock.now();
         if request.expires_at.is_some_and(|expires| expires <= now) {
             return Err(ValidationError::new("expires_at", "must be in the future").into());
@@ -132,7 +139,9 @@ impl ApiKeyService {
             revoked_at: None,
             last_used_at: None,
         };
-        self.keys.insert(&key).await?;
+        self.keys
+            .insert(&key, &AuditEvent::key_created(origin, &key))
+            .await?;
         Ok(IssuedKey { key, secret })
     }
 
@@ -141,8 +150,9 @@ impl ApiKeyService {
     ///
     /// # Errors
     /// [`RevokeKeyError::NotFound`] for an unknown id.
-    pub async fn revoke(&self, id: ApiKeyId) -> Result<ApiKeyId, RevokeKeyError> {
-        if self.keys.revoke(id, self.clock.now()).await? {
+    pub async fn revoke(&self, origin: &Origin, id: ApiKeyId) -> Result<ApiKeyId, RevokeKeyError> {
+        let event = |revoked: &ApiKey| AuditEvent::key_revoked(origin, revoked);
+        if self.keys.revoke(id, self.clock.now(), &event).await? {
             Ok(id)
         } else {
             Err(RevokeKeyError::NotFound)

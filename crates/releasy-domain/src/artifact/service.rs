@@ -7,6 +7,7 @@ use crate::artifact::{
     ObjectKey, PartNumber, PendingUpload, Platform, UploadPlan, Verification, VerificationPolicy,
     check_completed_parts,
 };
+use crate::audit::{AuditEvent, Origin};
 use crate::ports::{
     ArtifactRepository, Clock, CompleteMultipartError, ObjectStore, PresignedPut, PresignedUrl,
     ReleaseRepository, RepoError, StoreError,
@@ -177,13 +178,14 @@ pub enum RegisterArtifactError {
 /// use releasy_domain::memory::{FixedClock, InMemoryObjects};
 /// use releasy_domain::release::{Product, Version};
 /// use releasy_domain::{Ports, Services, Timestamp};
+/// use releasy_domain::audit::Origin;
 ///
 /// let clock = Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_312_000)));
 /// let objects = Arc::new(InMemoryObjects::default());
 /// let releasy = Services::new(Ports::in_memory_with_objects(clock, objects.clone()));
 /// let release = releasy
 ///     .releases
-///     .create(Product::parse("agent").unwrap(), Version::parse("2.4.0").unwrap())
+///     .create(&Origin::admin_key(), Product::parse("agent").unwrap(), Version::parse("2.4.0").unwrap())
 ///     .await
 ///     .unwrap();
 /// let platform = Platform::parse("linux-x86_64").unwrap();
@@ -204,7 +206,7 @@ pub enum RegisterArtifactError {
 /// };
 /// let artifact = releasy
 ///     .artifacts
-///     .register(release.id, registration(Checksum::of_bytes(&[0; 3])))
+///     .register(&Origin::admin_key(), release.id, registration(Checksum::of_bytes(&[0; 3])))
 ///     .await
 ///     .unwrap();
 /// assert_eq!(artifact.id, upload.artifact_id);
@@ -461,6 +463,7 @@ impl ArtifactService {
     /// [`RegisterArtifactError`].
     pub async fn register(
         &self,
+        origin: &Origin,
         release_id: ReleaseId,
         request: RegisterArtifact,
     ) -> Result<Artifact, RegisterArtifactError> {
@@ -552,9 +555,18 @@ impl ArtifactService {
             object_version: stored.version_id,
         };
         // An upload presigned before uploads were recorded has no record to complete.
+        let event = AuditEvent::artifact_registered(origin, &artifact);
         let stored = match pending {
-            Some(_) => self.artifacts.insert_completing_upload(&artifact).await,
-            None => self.artifacts.insert(&artifact).await.map(|()| true),
+            Some(_) => {
+                self.artifacts
+                    .insert_completing_upload(&artifact, &event)
+                    .await
+            }
+            None => self
+                .artifacts
+                .insert(&artifact, &event)
+                .await
+                .map(|()| true),
         };
         match stored {
             Ok(true) => Ok(artifact),

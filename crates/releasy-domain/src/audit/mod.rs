@@ -1,7 +1,15 @@
-//! The audit trail: who authenticated, when, and with what outcome.
+//! The audit trail: every change (who made it, through which request, what it was
+//! before and after), every key authentication, and the hash chain that makes the
+//! trail tamper-evident.
 
+mod chain;
+mod changes;
 mod model;
+mod origin;
 mod service;
 
+pub use chain::{ChainBounds, ChainBreak, ChainHash, ChainLink, ChainVerifier, ChainedEvent};
+pub use changes::names;
 pub use model::{AuditEvent, AuditFilter, AuthOutcome, AuthReason};
-pub use service::AuditService;
+pub use origin::{Actor, Origin};
+pub use service::{AuditService, VerifiedChain, VerifyError};

@@ -1,12 +1,35 @@
-//! Reading the audit trail.
+//! Reading the audit trail, and verifying its chain.
 
 use std::sync::Arc;
 
-use crate::audit::{AuditEvent, AuditFilter};
+use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainBreak, ChainVerifier};
 use crate::pagination::PageRequest;
 use crate::ports::{AuditRepository, RepoError};
 
-/// Lists audit events, newest first.
+/// How many chained events [`AuditService::verify`] reads at a time.
+const VERIFY_PAGE: u32 = 1_000;
+
+/// Why the chain could not be verified.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The chain is broken: the first event found wrong.
+    #[error(transparent)]
+    Broken(#[from] ChainBreak),
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// What a verification walked: how many events, from where to where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedChain {
+    /// Events checked.
+    pub events: u64,
+    /// The chain's recorded start and head (print the head to anchor it elsewhere).
+    pub bounds: ChainBounds,
+}
+
+/// Lists audit events, newest first, and verifies their chain.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -47,5 +70,40 @@ impl AuditService {
         page: PageRequest,
     ) -> Result<Vec<AuditEvent>, RepoError> {
         self.events.list(filter, page).await
+    }
+
+    /// Walks the whole stored chain, page by page, from its recorded start to its
+    /// head as read when the walk begins, and fails on the first event altered, deleted
+    /// or inserted (an event that carries no link counts as inserted).
+    ///
+    /// # Errors
+    /// [`VerifyError::Broken`] naming the first break, [`VerifyError::Repo`].
+    pub async fn verify(&self) -> Result<VerifiedChain, VerifyError> {
+        let bounds = self.events.chain_bounds().await?;
+        if let Some(event) = self.events.unchained(1).await?.first() {
+            return Err(ChainVerifier::unchained(event).into());
+        }
+        let mut verifier = ChainVerifier::new(bounds);
+        let mut after = bounds.start.position;
+        // The walk ends at the head read above: events appended since (the server
+        // keeps writing while this runs) are the next walk's.
+        'pages: while after < bounds.head.position {
+            let page = self.events.chained_after(after, VERIFY_PAGE).await?;
+            for chained in &page {
+                let Some(link) = chained.link else {
+                    return Err(ChainVerifier::unchained(&chained.event).into());
+                };
+                if link.position > bounds.head.position {
+                    break 'pages;
+                }
+                verifier.check(&chained.event, link)?;
+                after = link.position;
+            }
+            if page.len() < VERIFY_PAGE as usize {
+                break;
+            }
+        }
+        let events = verifier.finish()?;
+        Ok(VerifiedChain { events, bounds })
     }
 }

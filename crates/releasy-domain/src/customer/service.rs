@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::CustomerId;
+use crate::audit::{AuditEvent, Origin};
 use crate::customer::{Customer, CustomerChanges, CustomerFilter, CustomerName, Plan};
 use crate::pagination::{CursorPage, PageLimit, PageStart};
 use crate::ports::{Clock, CustomerRepository, RepoError};
@@ -26,6 +27,7 @@ pub enum CustomerError {
 /// use std::sync::Arc;
 /// use releasy_domain::memory::FixedClock;
 /// use releasy_domain::{Ports, Services, Timestamp};
+/// use releasy_domain::audit::{Actor, Origin};
 /// use releasy_domain::customer::{CustomerFilter, CustomerName, Plan};
 /// use releasy_domain::pagination::{Offset, PageLimit, PageStart};
 ///
@@ -34,7 +36,11 @@ pub enum CustomerError {
 ///
 /// let acme = releasy
 ///     .customers
-///     .create(CustomerName::parse("Acme").unwrap(), Some(Plan::parse("core").unwrap()))
+///     .create(
+///         &Origin::new(Actor::AdminKey),
+///         CustomerName::parse("Acme").unwrap(),
+///         Some(Plan::parse("core").unwrap()),
+///     )
 ///     .await
 ///     .unwrap();
 /// assert_eq!(releasy.customers.get(acme.id).await.unwrap(), acme);
@@ -62,12 +68,13 @@ impl CustomerService {
         Self { customers, clock }
     }
 
-    /// Creates an active customer.
+    /// Creates an active customer, recording `customer.created`.
     ///
     /// # Errors
     /// [`RepoError`] when it could not be stored.
     pub async fn create(
         &self,
+        origin: &Origin,
         name: CustomerName,
         plan: Option<Plan>,
     ) -> Result<Customer, RepoError> {
@@ -78,7 +85,8 @@ impl CustomerService {
             created_at: self.clock.now(),
             suspended_at: None,
         };
-        self.customers.insert(&customer).await?;
+        let event = AuditEvent::customer_created(origin, &customer);
+        self.customers.insert(&customer, &event).await?;
         Ok(customer)
     }
 
@@ -103,18 +111,24 @@ impl CustomerService {
         self.customers.get(id).await?.ok_or(CustomerError::NotFound)
     }
 
-    /// Applies `changes` in one write and returns the customer as stored afterwards.
+    /// Applies `changes` in one write and returns the customer as stored afterwards,
+    /// recording what changed ([`AuditEvent::customer_changes`]).
     ///
     /// # Errors
     /// [`CustomerError::NotFound`] for an unknown id.
     pub async fn update(
         &self,
+        origin: &Origin,
         id: CustomerId,
         changes: CustomerChanges,
     ) -> Result<Customer, CustomerError> {
-        let update = changes.at(self.clock.now());
+        let now = self.clock.now();
+        let update = changes.at(now);
+        let events = |before: &Customer, after: &Customer| {
+            AuditEvent::customer_changes(origin, before, after, now)
+        };
         self.customers
-            .update(id, &update)
+            .update(id, &update, &events)
             .await?
             .ok_or(CustomerError::NotFound)
     }

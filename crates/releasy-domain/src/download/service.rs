@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::api_key::AuthenticatedKey;
 use crate::artifact::Verification;
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, Origin};
 use crate::download::DownloadGrant;
 use crate::download::{DownloadToken, DownloadTokenSecret, ResolveRefusal, TokenTtl};
 use crate::entitlement::ReleaseFacts;
@@ -85,6 +85,7 @@ pub enum ResolveError {
 /// use releasy_domain::memory::{FixedClock, InMemoryObjects};
 /// use releasy_domain::release::{Product, Version};
 /// use releasy_domain::{Ports, Services, Timestamp};
+/// use releasy_domain::audit::Origin;
 ///
 /// let now = Timestamp::from_unix_seconds(1_735_312_000);
 /// let objects = Arc::new(InMemoryObjects::default());
@@ -96,7 +97,7 @@ pub enum ResolveError {
 /// let agent = Product::parse("agent").unwrap();
 /// let release = releasy
 ///     .releases
-///     .create(agent.clone(), Version::parse("2.4.0").unwrap())
+///     .create(&Origin::admin_key(), agent.clone(), Version::parse("2.4.0").unwrap())
 ///     .await
 ///     .unwrap();
 /// let platform = Platform::parse("linux").unwrap();
@@ -115,13 +116,13 @@ pub enum ResolveError {
 ///     target: ArtifactTarget::default(),
 ///     parts: None,
 /// };
-/// releasy.artifacts.register(release.id, registration).await.unwrap();
-/// releasy.releases.publish(release.id).await.unwrap();
+/// releasy.artifacts.register(&Origin::admin_key(), release.id, registration).await.unwrap();
+/// releasy.releases.publish(&Origin::admin_key(), release.id).await.unwrap();
 /// // A customer's key.
-/// let acme = releasy.customers.create(CustomerName::parse("Acme").unwrap(), None).await.unwrap();
+/// let acme = releasy.customers.create(&Origin::admin_key(), CustomerName::parse("Acme").unwrap(), None).await.unwrap();
 /// let issued = releasy
 ///     .api_keys
-///     .create(NewApiKeyRequest {
+///     .create(&Origin::admin_key(), NewApiKeyRequest {
 ///         customer_id: acme.id,
 ///         name: None,
 ///         key_type: KeyType::Ci,
@@ -134,13 +135,13 @@ pub enum ResolveError {
 /// let ttl = TokenTtl::parse(Some(300), 600).unwrap();
 ///
 /// // No entitlement, no token.
-/// let refused = releasy.downloads.issue(&key, upload.artifact_id, None, ttl).await;
+/// let refused = releasy.downloads.issue(&Origin::admin_key(), &key, upload.artifact_id, None, ttl).await;
 /// assert!(matches!(refused, Err(IssueTokenError::EntitlementRequired)));
 /// let window = EntitlementWindow::new(now, None).unwrap();
 /// let scope = EntitlementScope::default();
 /// let entitlement = NewEntitlement { product: agent, window, scope, metadata: None };
-/// releasy.entitlements.create(acme.id, entitlement).await.unwrap();
-/// let token = releasy.downloads.issue(&key, upload.artifact_id, None, ttl).await.unwrap();
+/// releasy.entitlements.create(&Origin::admin_key(), acme.id, entitlement).await.unwrap();
+/// let token = releasy.downloads.issue(&Origin::admin_key(), &key, upload.artifact_id, None, ttl).await.unwrap();
 /// let link = releasy.downloads.resolve(token.secret.expose()).await.unwrap();
 /// assert!(link.url.starts_with("memory://get/"));
 /// assert_eq!(link.expires_at, token.expires_at, "the link dies with its token");
@@ -208,6 +209,7 @@ impl DownloadService {
     /// [`IssueTokenError`].
     pub async fn issue(
         &self,
+        origin: &Origin,
         key: &AuthenticatedKey,
         artifact_id: ArtifactId,
         purpose: Option<String>,
@@ -255,7 +257,8 @@ impl DownloadService {
             created_at: now,
             expires_at: now.plus_seconds(ttl.seconds()),
         };
-        match self.tokens.insert(&token).await {
+        let event = AuditEvent::download_token_issued(origin, &token);
+        match self.tokens.insert(&token, &event).await {
             Ok(()) => {}
             // The artifact's release was deleted while this request ran.
             Err(RepoError::MissingReference) => return Err(IssueTokenError::ArtifactNotFound),

@@ -50,20 +50,21 @@ impl EntitlementService {
     /// use releasy_domain::entitlement::{AccessReason, EntitlementScope, EntitlementWindow, NewEntitlement};
     /// use releasy_domain::release::{Product, Version, VersionRequirement};
     /// use releasy_domain::{Ports, Services, Timestamp};
+    /// use releasy_domain::audit::Origin;
     ///
     /// let now = Timestamp::from_unix_seconds(1_735_312_000);
     /// let releasy = Services::new(Ports::in_memory(Arc::new(FixedClock::at(now))));
     /// let agent = Product::parse("agent").unwrap();
     /// let v3 = Version::parse("3.0.0").unwrap();
-    /// let release = releasy.releases.create(agent.clone(), v3.clone()).await.unwrap();
-    /// releasy.releases.publish(release.id).await.unwrap();
-    /// let acme = releasy.customers.create(CustomerName::parse("Acme").unwrap(), None).await.unwrap();
+    /// let release = releasy.releases.create(&Origin::admin_key(), agent.clone(), v3.clone()).await.unwrap();
+    /// releasy.releases.publish(&Origin::admin_key(), release.id).await.unwrap();
+    /// let acme = releasy.customers.create(&Origin::admin_key(), CustomerName::parse("Acme").unwrap(), None).await.unwrap();
     /// let scope = EntitlementScope {
     ///     versions: Some(VersionRequirement::parse("versions", "^2").unwrap()),
     ///     ..EntitlementScope::default()
     /// };
     /// let window = EntitlementWindow::new(now, None).unwrap();
-    /// releasy.entitlements.create(acme.id, NewEntitlement { product: agent.clone(), window, scope, metadata: None }).await.unwrap();
+    /// releasy.entitlements.create(&Origin::admin_key(), acme.id, NewEntitlement { product: agent.clone(), window, scope, metadata: None }).await.unwrap();
     ///
     /// let why = releasy.entitlements.explain(acme.id, &agent, &v3).await.unwrap();
     /// assert!(!why.allowed);

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::audit::{AuditEvent, Origin};
 use crate::entitlement::{
     Entitlement, EntitlementChanges, EntitlementScope, EntitlementWindow, Metadata,
 };
@@ -61,15 +62,16 @@ pub struct NewEntitlement {
 /// use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
 /// use releasy_domain::pagination::PageRequest;
 /// use releasy_domain::release::Product;
+/// use releasy_domain::audit::Origin;
 ///
 /// let clock = Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_312_000)));
 /// let releasy = Services::new(Ports::in_memory(clock));
 ///
-/// let acme = releasy.customers.create(CustomerName::parse("Acme").unwrap(), None).await.unwrap();
+/// let acme = releasy.customers.create(&Origin::admin_key(), CustomerName::parse("Acme").unwrap(), None).await.unwrap();
 /// let starts = Timestamp::from_unix_seconds(1_735_312_000);
 /// let granted = releasy
 ///     .entitlements
-///     .create(
+///     .create(&Origin::admin_key(),
 ///         acme.id,
 ///         NewEntitlement {
 ///             product: Product::parse("agent").unwrap(),
@@ -135,6 +137,7 @@ impl EntitlementService {
     /// [`EntitlementError::CustomerNotFound`] for an unknown customer.
     pub async fn create(
         &self,
+        origin: &Origin,
         customer: CustomerId,
         new: NewEntitlement,
     ) -> Result<Entitlement, EntitlementError> {
@@ -149,7 +152,8 @@ impl EntitlementService {
             created_at: self.clock.now(),
             revision: 0,
         };
-        self.entitlements.insert(&entitlement).await?;
+        let event = AuditEvent::entitlement_created(origin, &entitlement);
+        self.entitlements.insert(&entitlement, &event).await?;
         Ok(entitlement)
     }
 
@@ -165,6 +169,7 @@ impl EntitlementService {
     /// [`EntitlementError::Contended`] when the entitlement kept changing underneath.
     pub async fn update(
         &self,
+        origin: &Origin,
         customer: CustomerId,
         id: EntitlementId,
         changes: EntitlementChanges,
@@ -177,7 +182,13 @@ impl EntitlementService {
                 .await?
                 .ok_or(EntitlementError::NotFound)?;
             let updated = current.with_changes(changes.clone())?;
-            if let Some(stored) = self.entitlements.replace(&current, &updated).await? {
+            let event =
+                AuditEvent::entitlement_updated(origin, &current, &updated, self.clock.now());
+            if let Some(stored) = self
+                .entitlements
+                .replace(&current, &updated, &event)
+                .await?
+            {
                 return Ok(stored);
             }
             // Changed or deleted between the read and the write: read it again.
@@ -191,11 +202,14 @@ impl EntitlementService {
     /// [`EntitlementError::NotFound`] (or `CustomerNotFound`) for unknown ids.
     pub async fn delete(
         &self,
+        origin: &Origin,
         customer: CustomerId,
         id: EntitlementId,
     ) -> Result<(), EntitlementError> {
         self.require_customer(customer).await?;
-        if self.entitlements.delete(customer, id).await? {
+        let now = self.clock.now();
+        let event = |deleted: &Entitlement| AuditEvent::entitlement_deleted(origin, deleted, now);
+        if self.entitlements.delete(customer, id, &event).await? {
             Ok(())
         } else {
             Err(EntitlementError::NotFound)

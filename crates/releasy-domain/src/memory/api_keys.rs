@@ -6,7 +6,8 @@ use async_trait::async_trait;
 
 use super::{InMemoryCustomers, lock};
 use crate::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
-use crate::ports::{ApiKeyRepository, CustomerRepository, RepoError};
+use crate::audit::AuditEvent;
+use crate::ports::{ApiKeyRepository, ChangeEvent, CustomerRepository, RepoError};
 use crate::{ApiKeyId, Timestamp};
 
 /// API keys kept in memory.
@@ -28,12 +29,13 @@ impl InMemoryApiKeys {
 
 #[async_trait]
 impl ApiKeyRepository for InMemoryApiKeys {
-    async fn insert(&self, key: &ApiKey) -> Result<(), RepoError> {
+    async fn insert(&self, key: &ApiKey, event: &AuditEvent) -> Result<(), RepoError> {
         let mut rows = lock(&self.rows);
         if rows.iter().any(|k| k.id == key.id) {
             return Err(RepoError::Conflict);
         }
         rows.push(key.clone());
+        self.customers.audit().append(std::slice::from_ref(event));
         Ok(())
     }
 
@@ -91,12 +93,20 @@ impl ApiKeyRepository for InMemoryApiKeys {
         Ok(())
     }
 
-    async fn revoke(&self, id: ApiKeyId, at: Timestamp) -> Result<bool, RepoError> {
+    async fn revoke(
+        &self,
+        id: ApiKeyId,
+        at: Timestamp,
+        event: ChangeEvent<'_, ApiKey>,
+    ) -> Result<bool, RepoError> {
         let mut rows = lock(&self.rows);
         let Some(key) = rows.iter_mut().find(|k| k.id == id) else {
             return Ok(false);
         };
-        key.revoked_at.get_or_insert(at);
+        if key.revoked_at.is_none() {
+            key.revoked_at = Some(at);
+            self.customers.audit().append(&[event(key)]);
+        }
         Ok(true)
     }
 }

@@ -5,14 +5,18 @@ use async_trait::async_trait;
 use super::releases::ReleaseState;
 use super::{InMemoryReleases, lock};
 use crate::artifact::{Artifact, PendingUpload, Verification};
+use crate::audit::AuditEvent;
 use crate::ports::{ArtifactRepository, RepoError};
 use crate::release::Release;
 use crate::{ArtifactId, ReleaseId, Timestamp};
 
 #[async_trait]
 impl ArtifactRepository for InMemoryReleases {
-    async fn insert(&self, artifact: &Artifact) -> Result<(), RepoError> {
-        insert_artifact(&mut lock(&self.state), artifact)
+    async fn insert(&self, artifact: &Artifact, event: &AuditEvent) -> Result<(), RepoError> {
+        let mut state = lock(&self.state);
+        insert_artifact(&mut state, artifact)?;
+        self.record(std::slice::from_ref(event));
+        Ok(())
     }
 
     async fn get_with_release(
@@ -85,7 +89,11 @@ impl ArtifactRepository for InMemoryReleases {
         Ok(old)
     }
 
-    async fn insert_completing_upload(&self, artifact: &Artifact) -> Result<bool, RepoError> {
+    async fn insert_completing_upload(
+        &self,
+        artifact: &Artifact,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
         let mut state = lock(&self.state);
         // The release is checked first, as the database's transaction does.
         if !release_open(&state, artifact) {
@@ -100,6 +108,7 @@ impl ArtifactRepository for InMemoryReleases {
         };
         insert_artifact(&mut state, artifact)?;
         state.uploads.remove(index);
+        self.record(std::slice::from_ref(event));
         Ok(true)
     }
 

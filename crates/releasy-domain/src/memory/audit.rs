@@ -1,24 +1,54 @@
-//! The audit trail in a vector.
+//! `AuditRepository` in memory, chained like the database adapters: every event is
+//! linked to the one before it as it is appended.
 
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
 use super::lock;
-use crate::audit::{AuditEvent, AuditFilter};
+use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent};
 use crate::pagination::PageRequest;
 use crate::ports::{AuditRepository, RepoError};
 
-/// Audit events kept in memory.
+/// Audit events kept in memory, in the order they were appended, each with its link.
+/// Other in-memory repositories append the events of their changes here while they
+/// hold their own lock, so no reader sees a change without its event.
 #[derive(Debug, Default)]
 pub struct InMemoryAudit {
-    rows: Mutex<Vec<AuditEvent>>,
+    chain: Mutex<Chain>,
+}
+
+#[derive(Debug, Default)]
+struct Chain {
+    events: Vec<ChainedEvent>,
+    head: Option<ChainLink>,
+}
+
+impl InMemoryAudit {
+    /// Appends `events`, chained after the newest one.
+    pub fn append(&self, events: &[AuditEvent]) {
+        let mut chain = lock(&self.chain);
+        let head = chain.head.unwrap_or(ChainLink::START);
+        let links = head.extend(events);
+        chain.head = links.last().copied().or(chain.head);
+        chain
+            .events
+            .extend(events.iter().zip(links).map(|(event, link)| ChainedEvent {
+                event: event.clone(),
+                link: Some(link),
+            }));
+    }
 }
 
 #[async_trait]
 impl AuditRepository for InMemoryAudit {
     async fn record(&self, event: &AuditEvent) -> Result<(), RepoError> {
-        lock(&self.rows).push(event.clone());
+        self.append(std::slice::from_ref(event));
+        Ok(())
+    }
+
+    async fn record_many(&self, events: &[AuditEvent]) -> Result<(), RepoError> {
+        self.append(events);
         Ok(())
     }
 
@@ -27,8 +57,10 @@ impl AuditRepository for InMemoryAudit {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<Vec<AuditEvent>, RepoError> {
-        let mut rows: Vec<AuditEvent> = lock(&self.rows)
+        let mut rows: Vec<AuditEvent> = lock(&self.chain)
+            .events
             .iter()
+            .map(|chained| &chained.event)
             .filter(|e| filter.matches(e))
             .cloned()
             .collect();
@@ -38,5 +70,28 @@ impl AuditRepository for InMemoryAudit {
             .skip(page.offset.get() as usize)
             .take(page.limit.get() as usize)
             .collect())
+    }
+
+    async fn chain_bounds(&self) -> Result<ChainBounds, RepoError> {
+        let head = lock(&self.chain).head.unwrap_or(ChainLink::START);
+        Ok(ChainBounds {
+            start: ChainLink::START,
+            head,
+        })
+    }
+
+    async fn chained_after(&self, after: u64, limit: u32) -> Result<Vec<ChainedEvent>, RepoError> {
+        Ok(lock(&self.chain)
+            .events
+            .iter()
+            .filter(|e| e.link.is_some_and(|link| link.position > after))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn unchained(&self, _limit: u32) -> Result<Vec<AuditEvent>, RepoError> {
+        // Every event is appended through `append`, which chains it.
+        Ok(Vec::new())
     }
 }

@@ -1,19 +1,37 @@
 //! Customers in a vector.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::lock;
+use super::{InMemoryAudit, lock};
 use crate::CustomerId;
+use crate::audit::AuditEvent;
 use crate::customer::{Customer, CustomerFilter, CustomerUpdate};
 use crate::pagination::{Cursor, CursorPage, PageLimit, PageStart};
-use crate::ports::{CustomerRepository, RepoError};
+use crate::ports::{ChangeEvents, CustomerRepository, RepoError};
 
-/// Customers kept in memory.
+/// Customers kept in memory; the events of their changes go to `audit`.
 #[derive(Debug, Default)]
 pub struct InMemoryCustomers {
     rows: Mutex<Vec<Customer>>,
+    audit: Arc<InMemoryAudit>,
+}
+
+impl InMemoryCustomers {
+    /// Customers whose changes are recorded in `audit`.
+    pub fn with_audit(audit: Arc<InMemoryAudit>) -> Self {
+        Self {
+            rows: Mutex::default(),
+            audit,
+        }
+    }
+
+    /// Where their changes (and those of the keys and releases joined to them) are
+    /// recorded.
+    pub(crate) fn audit(&self) -> &InMemoryAudit {
+        &self.audit
+    }
 }
 
 fn matches(filter: &CustomerFilter, c: &Customer) -> bool {
@@ -36,12 +54,13 @@ fn sort_key(c: &Customer) -> (i64, String) {
 
 #[async_trait]
 impl CustomerRepository for InMemoryCustomers {
-    async fn insert(&self, customer: &Customer) -> Result<(), RepoError> {
+    async fn insert(&self, customer: &Customer, event: &AuditEvent) -> Result<(), RepoError> {
         let mut rows = lock(&self.rows);
         if rows.iter().any(|c| c.id == customer.id) {
             return Err(RepoError::Conflict);
         }
         rows.push(customer.clone());
+        self.audit.append(std::slice::from_ref(event));
         Ok(())
     }
 
@@ -82,11 +101,13 @@ impl CustomerRepository for InMemoryCustomers {
         &self,
         id: CustomerId,
         update: &CustomerUpdate,
+        events: ChangeEvents<'_, Customer>,
     ) -> Result<Option<Customer>, RepoError> {
         let mut rows = lock(&self.rows);
         let Some(row) = rows.iter_mut().find(|c| c.id == id) else {
             return Ok(None);
         };
+        let before = row.clone();
         if let Some(name) = &update.name {
             row.name = name.clone();
         }
@@ -96,6 +117,7 @@ impl CustomerRepository for InMemoryCustomers {
         if let Some(suspended_at) = update.suspended_at {
             row.suspended_at = suspended_at;
         }
+        self.audit.append(&events(&before, row));
         Ok(Some(row.clone()))
     }
 }

@@ -4,28 +4,18 @@
 use async_trait::async_trait;
 
 use super::{InMemoryReleases, lock};
+use crate::audit::AuditEvent;
 use crate::download::{DownloadGrant, DownloadToken};
 use crate::ports::{CustomerRepository, DownloadTokenRepository, RepoError};
 
 #[async_trait]
 impl DownloadTokenRepository for InMemoryReleases {
-    async fn insert(&self, token: &DownloadToken) -> Result<(), RepoError> {
-        let mut state = lock(&self.state);
-        let taken = state
-            .tokens
-            .iter()
-            .any(|t| t.id == token.id || t.token_hash == token.token_hash);
-        if taken {
-            return Err(RepoError::Conflict);
-        }
-        if !state.artifacts.iter().any(|a| a.id == token.artifact_id) {
-            return Err(RepoError::MissingReference);
-        }
-        state.tokens.push(token.clone());
-        Ok(())
+    async fn insert(&self, token: &DownloadToken, event: &AuditEvent) -> Result<(), RepoError> {
+        self.insert_many(&[(token.clone(), event.clone())]).await
     }
 
-    async fn insert_many(&self, tokens: &[DownloadToken]) -> Result<(), RepoError> {
+    async fn insert_many(&self, issued: &[(DownloadToken, AuditEvent)]) -> Result<(), RepoError> {
+        let tokens: Vec<DownloadToken> = issued.iter().map(|(token, _)| token.clone()).collect();
         // Every token is checked (against the store and the ones before it in the
         // batch) before any is stored, so a failure stores none, like one statement.
         let mut state = lock(&self.state);
@@ -42,7 +32,9 @@ impl DownloadTokenRepository for InMemoryReleases {
                 return Err(RepoError::MissingReference);
             }
         }
-        state.tokens.extend_from_slice(tokens);
+        state.tokens.extend(tokens);
+        let events: Vec<AuditEvent> = issued.iter().map(|(_, event)| event.clone()).collect();
+        self.record(&events);
         Ok(())
     }
 

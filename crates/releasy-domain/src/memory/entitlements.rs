@@ -1,29 +1,42 @@
 //! Entitlements in a vector.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::lock;
+use super::{InMemoryAudit, lock};
+use crate::audit::AuditEvent;
 use crate::entitlement::{CustomerAccess, Entitlement, ProductGrant};
 use crate::pagination::PageRequest;
-use crate::ports::{EntitlementRepository, RepoError};
+use crate::ports::{ChangeEvent, EntitlementRepository, RepoError};
 use crate::{CustomerId, EntitlementId};
 
-/// Entitlements kept in memory.
+/// Entitlements kept in memory; the events of their changes go to `audit`.
 #[derive(Debug, Default)]
 pub struct InMemoryEntitlements {
     rows: Mutex<Vec<Entitlement>>,
+    audit: Arc<InMemoryAudit>,
+}
+
+impl InMemoryEntitlements {
+    /// Entitlements whose changes are recorded in `audit`.
+    pub fn with_audit(audit: Arc<InMemoryAudit>) -> Self {
+        Self {
+            rows: Mutex::default(),
+            audit,
+        }
+    }
 }
 
 #[async_trait]
 impl EntitlementRepository for InMemoryEntitlements {
-    async fn insert(&self, entitlement: &Entitlement) -> Result<(), RepoError> {
+    async fn insert(&self, entitlement: &Entitlement, event: &AuditEvent) -> Result<(), RepoError> {
         let mut rows = lock(&self.rows);
         if rows.iter().any(|e| e.id == entitlement.id) {
             return Err(RepoError::Conflict);
         }
         rows.push(entitlement.clone());
+        self.audit.append(std::slice::from_ref(event));
         Ok(())
     }
 
@@ -62,6 +75,7 @@ impl EntitlementRepository for InMemoryEntitlements {
         &self,
         current: &Entitlement,
         updated: &Entitlement,
+        event: &AuditEvent,
     ) -> Result<Option<Entitlement>, RepoError> {
         let mut rows = lock(&self.rows);
         let Some(row) = rows.iter_mut().find(|e| {
@@ -78,14 +92,26 @@ impl EntitlementRepository for InMemoryEntitlements {
             revision: current.revision + 1,
             ..updated.clone()
         };
+        self.audit.append(std::slice::from_ref(event));
         Ok(Some(row.clone()))
     }
 
-    async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError> {
+    async fn delete(
+        &self,
+        customer: CustomerId,
+        id: EntitlementId,
+        event: ChangeEvent<'_, Entitlement>,
+    ) -> Result<bool, RepoError> {
         let mut rows = lock(&self.rows);
-        let before = rows.len();
-        rows.retain(|e| !(e.id == id && e.customer_id == customer));
-        Ok(rows.len() < before)
+        let Some(at) = rows
+            .iter()
+            .position(|e| e.id == id && e.customer_id == customer)
+        else {
+            return Ok(false);
+        };
+        let deleted = rows.remove(at);
+        self.audit.append(&[event(&deleted)]);
+        Ok(true)
     }
 
     async fn customer_access(&self, customer: CustomerId) -> Result<CustomerAccess, RepoError> {

@@ -9,9 +9,10 @@ use async_trait::async_trait;
 
 use super::{InMemoryCustomers, lock};
 use crate::artifact::{Artifact, ObjectKey, PendingUpload};
+use crate::audit::AuditEvent;
 use crate::download::DownloadToken;
 use crate::pagination::PageRequest;
-use crate::ports::{ProductRepository, ReleaseRepository, RepoError};
+use crate::ports::{ChangeEvent, ChangeEvents, ProductRepository, ReleaseRepository, RepoError};
 use crate::product::{ProductPolicy, ProductSummary};
 use crate::release::{
     Channel, Product, Release, ReleaseChanges, ReleaseFilter, ReleaseOrder, ReleaseStatus, Yank,
@@ -49,12 +50,19 @@ pub struct InMemoryReleases {
 }
 
 impl InMemoryReleases {
-    /// An empty store whose download tokens' customers live in `customers`.
+    /// An empty store whose download tokens' customers live in `customers` (and whose
+    /// changes are recorded in their audit trail).
     pub fn new(customers: Arc<InMemoryCustomers>) -> Self {
         Self {
             state: Mutex::default(),
             customers,
         }
+    }
+
+    /// Records `events`; called while the state's lock is held, so no reader sees a
+    /// change without them.
+    pub(super) fn record(&self, events: &[AuditEvent]) {
+        self.customers.audit().append(events);
     }
 }
 
@@ -85,7 +93,7 @@ fn matches(filter: &ReleaseFilter, r: &Release) -> bool {
 
 #[async_trait]
 impl ReleaseRepository for InMemoryReleases {
-    async fn insert(&self, release: &Release) -> Result<(), RepoError> {
+    async fn insert(&self, release: &Release, event: &AuditEvent) -> Result<(), RepoError> {
         let mut state = lock(&self.state);
         let taken = state.releases.iter().any(|r| {
             r.id == release.id || (r.product == release.product && r.version == release.version)
@@ -94,6 +102,7 @@ impl ReleaseRepository for InMemoryReleases {
             return Err(RepoError::Conflict);
         }
         state.releases.push(release.clone());
+        self.record(std::slice::from_ref(event));
         Ok(())
     }
 
@@ -136,6 +145,7 @@ impl ReleaseRepository for InMemoryReleases {
         expected: ReleaseStatus,
         status: ReleaseStatus,
         published_at: Option<Timestamp>,
+        event: &AuditEvent,
     ) -> Result<Option<Release>, RepoError> {
         let mut state = lock(&self.state);
         let Some(release) = state
@@ -147,7 +157,9 @@ impl ReleaseRepository for InMemoryReleases {
         };
         release.status = status;
         release.published_at = published_at;
-        Ok(Some(release.clone()))
+        let updated = release.clone();
+        self.record(std::slice::from_ref(event));
+        Ok(Some(updated))
     }
 
     async fn publish_sealed(
@@ -155,6 +167,7 @@ impl ReleaseRepository for InMemoryReleases {
         id: ReleaseId,
         published_at: Timestamp,
         sealed_at: Timestamp,
+        event: &AuditEvent,
     ) -> Result<Option<Release>, RepoError> {
         let mut state = lock(&self.state);
         let Some(release) = state
@@ -168,13 +181,16 @@ impl ReleaseRepository for InMemoryReleases {
         release.published_at = Some(published_at);
         // A seal is never moved, even by a publication judged on an older read.
         release.sealed_at.get_or_insert(sealed_at);
-        Ok(Some(release.clone()))
+        let published = release.clone();
+        self.record(std::slice::from_ref(event));
+        Ok(Some(published))
     }
 
     async fn update_draft(
         &self,
         id: ReleaseId,
         changes: &ReleaseChanges,
+        events: ChangeEvents<'_, Release>,
     ) -> Result<Option<Release>, RepoError> {
         let mut state = lock(&self.state);
         let Some(release) = state
@@ -184,14 +200,18 @@ impl ReleaseRepository for InMemoryReleases {
         else {
             return Ok(None);
         };
+        let before = release.clone();
         changes.apply_to(release);
-        Ok(Some(release.clone()))
+        let after = release.clone();
+        self.record(&events(&before, &after));
+        Ok(Some(after))
     }
 
     async fn set_yank(
         &self,
         id: ReleaseId,
         yank: Option<&Yank>,
+        event: ChangeEvent<'_, Release>,
     ) -> Result<Option<Release>, RepoError> {
         let mut state = lock(&self.state);
         let Some(release) = state
@@ -202,14 +222,25 @@ impl ReleaseRepository for InMemoryReleases {
             return Ok(None);
         };
         release.yank = yank.cloned();
-        Ok(Some(release.clone()))
+        let after = release.clone();
+        self.record(&[event(&after)]);
+        Ok(Some(after))
     }
 
-    async fn delete(&self, id: ReleaseId) -> Result<Option<Vec<ObjectKey>>, RepoError> {
+    async fn delete(
+        &self,
+        id: ReleaseId,
+        event: ChangeEvent<'_, Release>,
+    ) -> Result<Option<Vec<ObjectKey>>, RepoError> {
         let mut state = lock(&self.state);
-        if !state.releases.iter().any(|r| r.id == id && !r.is_sealed()) {
+        let Some(deleted) = state
+            .releases
+            .iter()
+            .find(|r| r.id == id && !r.is_sealed())
+            .cloned()
+        else {
             return Ok(None);
-        }
+        };
         let (gone, kept): (Vec<Artifact>, Vec<Artifact>) = std::mem::take(&mut state.artifacts)
             .into_iter()
             .partition(|a| a.release_id == id);
@@ -218,6 +249,7 @@ impl ReleaseRepository for InMemoryReleases {
             .tokens
             .retain(|t| !gone.iter().any(|a| a.id == t.artifact_id));
         state.releases.retain(|r| r.id != id);
+        self.record(&[event(&deleted)]);
         Ok(Some(gone.into_iter().map(|a| a.object_key).collect()))
     }
 }
@@ -273,10 +305,15 @@ impl ProductRepository for InMemoryReleases {
             .cloned())
     }
 
-    async fn set_policy(&self, policy: &ProductPolicy) -> Result<(), RepoError> {
+    async fn set_policy(
+        &self,
+        policy: &ProductPolicy,
+        event: &AuditEvent,
+    ) -> Result<(), RepoError> {
         let mut state = lock(&self.state);
         state.policies.retain(|p| p.product != policy.product);
         state.policies.push(policy.clone());
+        self.record(std::slice::from_ref(event));
         Ok(())
     }
 }

@@ -21,9 +21,9 @@ pub use object_store::{
 pub use operator_tokens::{OperatorTokenError, OperatorTokenVerifier};
 pub use rate_limiter::RateLimiter;
 pub use repositories::{
-    ApiKeyRepository, ArtifactRepository, AuditRepository, Claim, CustomerRepository,
-    DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,
-    ProductRepository, ReleaseRepository,
+    ApiKeyRepository, ArtifactRepository, AuditRepository, ChangeEvent, ChangeEvents, Claim,
+    CustomerRepository, DownloadTokenRepository, EntitlementRepository, HealthProbe,
+    IdempotencyRepository, ProductRepository, ReleaseRepository,
 };
 pub use repository_set::Repositories;
 pub use secrets::{KeyHasher, SecretGenerator};

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use crate::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
 use crate::artifact::ObjectKey;
 use crate::artifact::{Artifact, PendingUpload, Verification};
-use crate::audit::{AuditEvent, AuditFilter};
+use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainedEvent};
 use crate::customer::{Customer, CustomerFilter, CustomerUpdate};
 use crate::download::{DownloadGrant, DownloadToken};
 use crate::entitlement::{CustomerAccess, Entitlement};
@@ -18,11 +18,21 @@ use crate::product::{ProductPolicy, ProductSummary};
 use crate::release::{Product, Release, ReleaseChanges, ReleaseFilter, ReleaseStatus, Yank};
 use crate::{ApiKeyId, ArtifactId, CustomerId, EntitlementId, ReleaseId, Timestamp};
 
+/// Makes the audit events of an update from the stored value before and after it.
+/// The adapter calls it inside the update's transaction, only when the update applies,
+/// and writes what it returns in that transaction: no change without its events.
+pub type ChangeEvents<'a, T> = &'a (dyn Fn(&T, &T) -> Vec<AuditEvent> + Send + Sync);
+
+/// Makes the audit event of a change from the stored value the change left (or, for a
+/// delete, removed); called and written like [`ChangeEvents`].
+pub type ChangeEvent<'a, T> = &'a (dyn Fn(&T) -> AuditEvent + Send + Sync);
+
 /// Customers.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
+/// use releasy_domain::audit::{AuditEvent, Origin};
 /// use releasy_domain::customer::{Customer, CustomerName};
 /// use releasy_domain::ports::CustomerRepository;
 /// use releasy_domain::memory::InMemoryCustomers;
@@ -36,15 +46,17 @@ use crate::{ApiKeyId, ArtifactId, CustomerId, EntitlementId, ReleaseId, Timestam
 ///     created_at: Timestamp::from_unix_seconds(1_735_312_000),
 ///     suspended_at: None,
 /// };
-/// customers.insert(&acme).await.unwrap();
+/// // A change is stored with its audit event, in one transaction.
+/// let created = AuditEvent::customer_created(&Origin::admin_key(), &acme);
+/// customers.insert(&acme, &created).await.unwrap();
 /// assert_eq!(customers.get(acme.id).await.unwrap(), Some(acme));
 /// assert_eq!(customers.get(CustomerId::generate()).await.unwrap(), None, "not found is None");
 /// # }
 /// ```
 #[async_trait]
 pub trait CustomerRepository: Send + Sync + std::fmt::Debug {
-    /// Stores a new customer.
-    async fn insert(&self, customer: &Customer) -> Result<(), RepoError>;
+    /// Stores a new customer with its audit event, in one transaction.
+    async fn insert(&self, customer: &Customer, event: &AuditEvent) -> Result<(), RepoError>;
 
     /// The customer with `id`, or `None`.
     async fn get(&self, id: CustomerId) -> Result<Option<Customer>, RepoError>;
@@ -58,12 +70,14 @@ pub trait CustomerRepository: Send + Sync + std::fmt::Debug {
         start: &PageStart,
     ) -> Result<CursorPage<Customer>, RepoError>;
 
-    /// Applies `update` in one statement and returns the row afterwards, or `None` when
-    /// no customer has `id`.
+    /// Applies `update` and returns the row afterwards, or `None` when no customer has
+    /// `id`; writes the events `events` makes of the row before and after, in the
+    /// same transaction.
     async fn update(
         &self,
         id: CustomerId,
         update: &CustomerUpdate,
+        events: ChangeEvents<'_, Customer>,
     ) -> Result<Option<Customer>, RepoError>;
 }
 
@@ -83,8 +97,8 @@ pub trait CustomerRepository: Send + Sync + std::fmt::Debug {
 /// ```
 #[async_trait]
 pub trait ApiKeyRepository: Send + Sync + std::fmt::Debug {
-    /// Stores a new key.
-    async fn insert(&self, key: &ApiKey) -> Result<(), RepoError>;
+    /// Stores a new key with its audit event, in one transaction.
+    async fn insert(&self, key: &ApiKey, event: &AuditEvent) -> Result<(), RepoError>;
 
     /// The key with `id`, or `None`.
     async fn get(&self, id: ApiKeyId) -> Result<Option<ApiKey>, RepoError>;
@@ -110,11 +124,19 @@ pub trait ApiKeyRepository: Send + Sync + std::fmt::Debug {
     async fn touch_last_used(&self, id: ApiKeyId, at: Timestamp) -> Result<(), RepoError>;
 
     /// Revokes the key at `at` unless already revoked (the first time is kept); `false`
-    /// when no key has `id`.
-    async fn revoke(&self, id: ApiKeyId, at: Timestamp) -> Result<bool, RepoError>;
+    /// when no key has `id`. A revocation that applies writes the event `event` makes
+    /// of the revoked key, in the same transaction (revoking again writes nothing).
+    async fn revoke(
+        &self,
+        id: ApiKeyId,
+        at: Timestamp,
+        event: ChangeEvent<'_, ApiKey>,
+    ) -> Result<bool, RepoError>;
 }
 
-/// The audit trail.
+/// The audit trail, chained: whoever writes events (here, or with a change in
+/// another repository) links each to the one before it ([`crate::audit::ChainLink`])
+/// in the transaction that writes it, so events are chained in the order they commit.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -157,6 +179,16 @@ pub trait AuditRepository: Send + Sync + std::fmt::Debug {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<Vec<AuditEvent>, RepoError>;
+
+    /// Where the stored chain starts and ends.
+    async fn chain_bounds(&self) -> Result<ChainBounds, RepoError>;
+
+    /// Up to `limit` chained events with positions above `after`, by position.
+    async fn chained_after(&self, after: u64, limit: u32) -> Result<Vec<ChainedEvent>, RepoError>;
+
+    /// Up to `limit` stored events that carry no chain link (none, unless something
+    /// other than Releasy wrote them).
+    async fn unchained(&self, limit: u32) -> Result<Vec<AuditEvent>, RepoError>;
 }
 
 /// The outcome of claiming an idempotency key.
@@ -223,6 +255,7 @@ pub trait IdempotencyRepository: Send + Sync + std::fmt::Debug {
 /// use releasy_domain::ports::Repositories;
 ///
 /// let repos = Repositories::in_memory();
+/// use releasy_domain::audit::{AuditEvent, Origin};
 /// use releasy_domain::release::{Product, Release, ReleaseStatus, Version};
 /// use releasy_domain::Timestamp;
 ///
@@ -233,17 +266,19 @@ pub trait IdempotencyRepository: Send + Sync + std::fmt::Debug {
 ///     None,
 ///     now,
 /// );
-/// repos.releases.insert(&draft).await.unwrap();
+/// let admin = Origin::admin_key();
+/// repos.releases.insert(&draft, &AuditEvent::release_created(&admin, &draft)).await.unwrap();
+/// let publish = AuditEvent::release_status_changed(&admin, &draft, ReleaseStatus::Published, now);
 /// // A status change is a compare-and-set: only one of two racing publishes applies.
 /// let published = repos
 ///     .releases
-///     .transition(draft.id, ReleaseStatus::Draft, ReleaseStatus::Published, Some(now))
+///     .transition(draft.id, ReleaseStatus::Draft, ReleaseStatus::Published, Some(now), &publish)
 ///     .await
 ///     .unwrap();
 /// assert!(published.is_some());
 /// let again = repos
 ///     .releases
-///     .transition(draft.id, ReleaseStatus::Draft, ReleaseStatus::Published, Some(now))
+///     .transition(draft.id, ReleaseStatus::Draft, ReleaseStatus::Published, Some(now), &publish)
 ///     .await
 ///     .unwrap();
 /// assert!(again.is_none());
@@ -251,8 +286,9 @@ pub trait IdempotencyRepository: Send + Sync + std::fmt::Debug {
 /// ```
 #[async_trait]
 pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
-    /// Stores a new release; [`RepoError::Conflict`] when its product and version exist.
-    async fn insert(&self, release: &Release) -> Result<(), RepoError>;
+    /// Stores a new release with its audit event; [`RepoError::Conflict`] when its
+    /// product and version exist.
+    async fn insert(&self, release: &Release, event: &AuditEvent) -> Result<(), RepoError>;
 
     /// The release with `id`, or `None`.
     async fn get(&self, id: ReleaseId) -> Result<Option<Release>, RepoError>;
@@ -269,51 +305,63 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
 
     /// Compare-and-set of the status: applies only while the stored status is
     /// `expected`, and returns the updated release; `None` when the release is gone or
-    /// its status is no longer `expected`.
+    /// its status is no longer `expected`. Writes `event` when it applies, in the same
+    /// transaction.
     async fn transition(
         &self,
         id: ReleaseId,
         expected: ReleaseStatus,
         status: ReleaseStatus,
         published_at: Option<Timestamp>,
+        event: &AuditEvent,
     ) -> Result<Option<Release>, RepoError>;
 
     /// Publishes a draft and seals it at `sealed_at` ([`Release::is_sealed`]), as one
     /// compare-and-set on the status like [`Self::transition`]: `None` when it is gone
     /// or no longer a draft. A release sealed before keeps its first `sealed_at`. A
     /// sealed release's artifacts are fixed from the moment this
-    /// commits (see [`ArtifactRepository::insert`]).
+    /// commits (see [`ArtifactRepository::insert`]). Writes `event` when it applies.
     async fn publish_sealed(
         &self,
         id: ReleaseId,
         published_at: Timestamp,
         sealed_at: Timestamp,
+        event: &AuditEvent,
     ) -> Result<Option<Release>, RepoError>;
 
     /// Applies `changes` to a draft, compare-and-set on the status: only while the
     /// release is a draft and not sealed. Returns the updated release; `None` when it
     /// is gone, no longer a draft, or sealed. Fields `changes` leaves out are not
-    /// written (a concurrent change of another field is kept).
+    /// written (a concurrent change of another field is kept). Writes the events
+    /// `events` makes of the draft before and after, in the same transaction.
     async fn update_draft(
         &self,
         id: ReleaseId,
         changes: &ReleaseChanges,
+        events: ChangeEvents<'_, Release>,
     ) -> Result<Option<Release>, RepoError>;
 
     /// Yanks (`Some`) or unyanks (`None`) a release, compare-and-set: a yank applies
     /// only to a release that is not yanked, an unyank only to a yanked one. Returns the
-    /// updated release; `None` when it is gone or already in that state.
+    /// updated release; `None` when it is gone or already in that state. Writes the
+    /// event `event` makes of the updated release, in the same transaction.
     async fn set_yank(
         &self,
         id: ReleaseId,
         yank: Option<&Yank>,
+        event: ChangeEvent<'_, Release>,
     ) -> Result<Option<Release>, RepoError>;
 
     /// Deletes the release with its artifacts and their download tokens, in one
     /// transaction; returns the object keys of the deleted artifacts (so their bytes can
     /// be removed), or `None` when no release has `id` or it is sealed (a sealed
-    /// release is never deleted, even by a delete racing its publication).
-    async fn delete(&self, id: ReleaseId) -> Result<Option<Vec<ObjectKey>>, RepoError>;
+    /// release is never deleted, even by a delete racing its publication). Writes the
+    /// event `event` makes of the deleted release, in the same transaction.
+    async fn delete(
+        &self,
+        id: ReleaseId,
+        event: ChangeEvent<'_, Release>,
+    ) -> Result<Option<Vec<ObjectKey>>, RepoError>;
 }
 
 /// Artifacts.
@@ -335,8 +383,8 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
     /// Stores an artifact; [`RepoError::Conflict`] when its id or object key exists,
     /// [`RepoError::MissingReference`] when its release is gone or sealed (checked under
     /// the release's lock, so an artifact never joins a release sealed before it
-    /// commits).
-    async fn insert(&self, artifact: &Artifact) -> Result<(), RepoError>;
+    /// commits). Writes `event` with it.
+    async fn insert(&self, artifact: &Artifact, event: &AuditEvent) -> Result<(), RepoError>;
 
     /// The artifact with `id` and its release, or `None`.
     async fn get_with_release(
@@ -365,9 +413,13 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<PendingUpload>, RepoError>;
 
     /// In one transaction, removes the upload record of `artifact` and stores the
-    /// artifact. `Ok(false)`, storing nothing, when the record is gone (the upload was
-    /// aborted or swept); otherwise as [`Self::insert`].
-    async fn insert_completing_upload(&self, artifact: &Artifact) -> Result<bool, RepoError>;
+    /// artifact with `event`. `Ok(false)`, storing nothing, when the record is gone
+    /// (the upload was aborted or swept); otherwise as [`Self::insert`].
+    async fn insert_completing_upload(
+        &self,
+        artifact: &Artifact,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError>;
 
     /// Up to `limit` artifacts whose verification is `verification`, by id, starting
     /// after `after`: a walk over all of them, a page at a time.
@@ -413,6 +465,7 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
 /// use releasy_domain::ports::Repositories;
 ///
 /// let repos = Repositories::in_memory();
+/// use releasy_domain::audit::{AuditEvent, Origin};
 /// use releasy_domain::customer::{Customer, CustomerName};
 /// use releasy_domain::entitlement::{Entitlement, EntitlementScope, EntitlementWindow};
 /// use releasy_domain::release::Product;
@@ -426,7 +479,8 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
 ///     created_at: now,
 ///     suspended_at: None,
 /// };
-/// repos.customers.insert(&acme).await.unwrap();
+/// let admin = Origin::admin_key();
+/// repos.customers.insert(&acme, &AuditEvent::customer_created(&admin, &acme)).await.unwrap();
 /// let entitlement = Entitlement {
 ///     id: EntitlementId::generate(),
 ///     customer_id: acme.id,
@@ -437,7 +491,8 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
 ///     created_at: now,
 ///     revision: 0,
 /// };
-/// repos.entitlements.insert(&entitlement).await.unwrap();
+/// let granted = AuditEvent::entitlement_created(&admin, &entitlement);
+/// repos.entitlements.insert(&entitlement, &granted).await.unwrap();
 /// let access = repos.entitlements.customer_access(acme.id).await.unwrap();
 /// assert_eq!(access.visible_at(now).whole, ["agent"]);
 /// let later = access.visible_at(now.plus_seconds(60));
@@ -446,8 +501,8 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
 /// ```
 #[async_trait]
 pub trait EntitlementRepository: Send + Sync + std::fmt::Debug {
-    /// Stores an entitlement.
-    async fn insert(&self, entitlement: &Entitlement) -> Result<(), RepoError>;
+    /// Stores an entitlement with its audit event, in one transaction.
+    async fn insert(&self, entitlement: &Entitlement, event: &AuditEvent) -> Result<(), RepoError>;
 
     /// The entitlement `id` of `customer`, or `None` (also when it belongs to another
     /// customer).
@@ -471,15 +526,23 @@ pub trait EntitlementRepository: Send + Sync + std::fmt::Debug {
     /// entitlement of `current.customer_id` still has `current.revision`, which the
     /// write advances by one. Returns what is stored then; `None`, writing nothing,
     /// when it changed or was deleted since it was read (read it again), or belongs to
-    /// another customer. The rules were judged by whoever made `updated`.
+    /// another customer. The rules were judged by whoever made `updated`. Writes
+    /// `event` when it applies, in the same transaction.
     async fn replace(
         &self,
         current: &Entitlement,
         updated: &Entitlement,
+        event: &AuditEvent,
     ) -> Result<Option<Entitlement>, RepoError>;
 
-    /// Deletes the entitlement `id` of `customer`; `false` when there is none.
-    async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError>;
+    /// Deletes the entitlement `id` of `customer`; `false` when there is none. Writes
+    /// the event `event` makes of the deleted entitlement, in the same transaction.
+    async fn delete(
+        &self,
+        customer: CustomerId,
+        id: EntitlementId,
+        event: ChangeEvent<'_, Entitlement>,
+    ) -> Result<bool, RepoError>;
 
     /// Every entitlement of `customer`, ended ones too, as the access rule reads them
     /// (asked on every customer listing, updater check, token issue and resolve).
@@ -492,6 +555,7 @@ pub trait EntitlementRepository: Send + Sync + std::fmt::Debug {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// use releasy_domain::ports::Repositories;
+/// use releasy_domain::audit::{AuditEvent, Origin};
 /// use releasy_domain::product::ProductPolicy;
 /// use releasy_domain::release::Product;
 /// use releasy_domain::Timestamp;
@@ -500,7 +564,8 @@ pub trait EntitlementRepository: Send + Sync + std::fmt::Debug {
 /// let agent = Product::parse("agent").unwrap();
 /// assert_eq!(repos.products.policy(&agent).await.unwrap(), None);
 /// let policy = ProductPolicy { product: agent.clone(), immutable_releases: true, updated_at: Timestamp::from_unix_seconds(0) };
-/// repos.products.set_policy(&policy).await.unwrap();
+/// let event = AuditEvent::product_policy_set(&Origin::admin_key(), &policy);
+/// repos.products.set_policy(&policy, &event).await.unwrap();
 /// assert_eq!(repos.products.policy(&agent).await.unwrap(), Some(policy));
 /// # }
 /// ```
@@ -513,8 +578,9 @@ pub trait ProductRepository: Send + Sync + std::fmt::Debug {
     /// The product's own policy, or `None` when it was never set.
     async fn policy(&self, product: &Product) -> Result<Option<ProductPolicy>, RepoError>;
 
-    /// Stores the product's own policy, replacing the one it had.
-    async fn set_policy(&self, policy: &ProductPolicy) -> Result<(), RepoError>;
+    /// Stores the product's own policy, replacing the one it had, with `event`.
+    async fn set_policy(&self, policy: &ProductPolicy, event: &AuditEvent)
+    -> Result<(), RepoError>;
 }
 
 /// Download tokens, found by their hash.
@@ -531,17 +597,12 @@ pub trait ProductRepository: Send + Sync + std::fmt::Debug {
 /// ```
 #[async_trait]
 pub trait DownloadTokenRepository: Send + Sync + std::fmt::Debug {
-    /// Stores a token.
-    async fn insert(&self, token: &DownloadToken) -> Result<(), RepoError>;
+    /// Stores a token with its audit event, in one transaction.
+    async fn insert(&self, token: &DownloadToken, event: &AuditEvent) -> Result<(), RepoError>;
 
-    /// Stores several tokens at once, all or none (adapters write them in one
-    /// statement or transaction).
-    async fn insert_many(&self, tokens: &[DownloadToken]) -> Result<(), RepoError> {
-        for token in tokens {
-            self.insert(token).await?;
-        }
-        Ok(())
-    }
+    /// Stores several tokens, each with its audit event (`issued[i].1` is the event of
+    /// `issued[i].0`), all or none: adapters write them in one transaction.
+    async fn insert_many(&self, issued: &[(DownloadToken, AuditEvent)]) -> Result<(), RepoError>;
 
     /// The token with this hash joined to its artifact, release and customer, or `None`
     /// (also when its artifact was deleted). One indexed read.

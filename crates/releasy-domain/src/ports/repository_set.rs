@@ -48,18 +48,20 @@ impl Repositories {
             AlwaysHealthy, InMemoryApiKeys, InMemoryAudit, InMemoryCustomers, InMemoryEntitlements,
             InMemoryIdempotency, InMemoryReleases,
         };
-        let customers = Arc::new(InMemoryCustomers::default());
+        // One audit trail, where every repository records its changes.
+        let audit = Arc::new(InMemoryAudit::default());
+        let customers = Arc::new(InMemoryCustomers::with_audit(audit.clone()));
         let releases = Arc::new(InMemoryReleases::new(customers.clone()));
         Self {
             api_keys: Arc::new(InMemoryApiKeys::new(customers.clone())),
             customers,
-            audit: Arc::new(InMemoryAudit::default()),
+            entitlements: Arc::new(InMemoryEntitlements::with_audit(audit.clone())),
+            audit,
             idempotency: Arc::new(InMemoryIdempotency::default()),
             artifacts: releases.clone(),
             download_tokens: releases.clone(),
             products: releases.clone(),
             releases,
-            entitlements: Arc::new(InMemoryEntitlements::default()),
             health: Arc::new(AlwaysHealthy),
         }
     }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::audit::{AuditEvent, Origin};
 use crate::pagination::PageRequest;
 use crate::ports::{Clock, ProductRepository, RepoError};
 use crate::product::{ImmutabilityPolicy, ProductPolicy, ProductSummary};
@@ -46,13 +47,14 @@ impl EffectivePolicy {
 /// use releasy_domain::pagination::PageRequest;
 /// use releasy_domain::release::{Product, Version};
 /// use releasy_domain::{Ports, Services, Timestamp};
+/// use releasy_domain::audit::Origin;
 ///
 /// let clock = Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_312_000)));
 /// let releasy = Services::new(Ports::in_memory(clock));
 /// let agent = Product::parse("agent").unwrap();
-/// releasy.releases.create(agent.clone(), Version::parse("1.0.0").unwrap()).await.unwrap();
+/// releasy.releases.create(&Origin::admin_key(), agent.clone(), Version::parse("1.0.0").unwrap()).await.unwrap();
 ///
-/// let policy = releasy.products.set_policy(&agent, true).await.unwrap();
+/// let policy = releasy.products.set_policy(&Origin::admin_key(), &agent, true).await.unwrap();
 /// assert!(policy.applies());
 /// let listed = releasy.products.list(PageRequest::default()).await.unwrap();
 /// assert_eq!((listed[0].releases, listed[0].immutable_releases), (1, true));
@@ -105,6 +107,7 @@ impl ProductService {
     /// [`ProductError::Repo`].
     pub async fn set_policy(
         &self,
+        origin: &Origin,
         product: &Product,
         immutable_releases: bool,
     ) -> Result<EffectivePolicy, ProductError> {
@@ -113,7 +116,8 @@ impl ProductService {
             immutable_releases,
             updated_at: self.clock.now(),
         };
-        self.products.set_policy(&policy).await?;
+        let event = AuditEvent::product_policy_set(origin, &policy);
+        self.products.set_policy(&policy, &event).await?;
         Ok(self.effective(product, Some(policy)))
     }
 

@@ -1,6 +1,7 @@
 //! Editing a draft's channel, notes and metadata.
 
 use crate::ReleaseId;
+use crate::audit::{AuditEvent, Origin};
 use crate::ports::RepoError;
 use crate::release::{Release, ReleaseChanges, ReleaseService};
 
@@ -32,10 +33,15 @@ impl ReleaseService {
     /// [`UpdateReleaseError::NotDraft`].
     pub async fn update(
         &self,
+        origin: &Origin,
         id: ReleaseId,
         changes: &ReleaseChanges,
     ) -> Result<Release, UpdateReleaseError> {
-        if let Some(release) = self.releases.update_draft(id, changes).await? {
+        let now = self.clock.now();
+        let events = |before: &Release, after: &Release| {
+            vec![AuditEvent::release_updated(origin, before, after, now)]
+        };
+        if let Some(release) = self.releases.update_draft(id, changes, &events).await? {
             return Ok(release);
         }
         let Some(current) = self.releases.get(id).await? else {

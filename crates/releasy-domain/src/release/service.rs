@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::artifact::{Artifact, ObjectKey};
+use crate::audit::{AuditEvent, Origin};
 use crate::pagination::PageRequest;
 use crate::ports::{
     ArtifactRepository, Clock, EntitlementRepository, ObjectStore, ReleaseRepository, RepoError,
@@ -158,16 +159,17 @@ pub struct DeletedRelease {
 /// use releasy_domain::{Ports, Services, Timestamp};
 /// use releasy_domain::pagination::PageRequest;
 /// use releasy_domain::release::{Product, ReleaseQuery, ReleaseStatus, ReleaseViewer, Version};
+/// use releasy_domain::audit::Origin;
 ///
 /// let clock = Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_312_000)));
 /// let releasy = Services::new(Ports::in_memory(clock));
 ///
 /// let release = releasy
 ///     .releases
-///     .create(Product::parse("agent").unwrap(), Version::parse("2.4.0").unwrap())
+///     .create(&Origin::admin_key(), Product::parse("agent").unwrap(), Version::parse("2.4.0").unwrap())
 ///     .await
 ///     .unwrap();
-/// let published = releasy.releases.publish(release.id).await.unwrap();
+/// let published = releasy.releases.publish(&Origin::admin_key(), release.id).await.unwrap();
 /// assert_eq!(published.status, ReleaseStatus::Published);
 /// let listed = releasy
 ///     .releases
@@ -233,23 +235,30 @@ impl ReleaseService {
     /// [`CreateReleaseError::AlreadyExists`] for a duplicate product and version.
     pub async fn create(
         &self,
+        origin: &Origin,
         product: Product,
         version: Version,
     ) -> Result<Release, CreateReleaseError> {
-        self.create_release(NewRelease::of(product, version)).await
+        self.create_release(origin, NewRelease::of(product, version))
+            .await
     }
 
     /// Creates a draft release with its channel, notes and metadata.
     ///
     /// # Errors
     /// [`CreateReleaseError::AlreadyExists`] for a duplicate product and version.
-    pub async fn create_release(&self, new: NewRelease) -> Result<Release, CreateReleaseError> {
+    pub async fn create_release(
+        &self,
+        origin: &Origin,
+        new: NewRelease,
+    ) -> Result<Release, CreateReleaseError> {
         let release = Release {
             notes: new.notes,
             metadata: new.metadata,
             ..Release::draft(new.product, new.version, new.channel, self.clock.now())
         };
-        match self.releases.insert(&release).await {
+        let event = AuditEvent::release_created(origin, &release);
+        match self.releases.insert(&release, &event).await {
             Ok(()) => Ok(release),
             Err(RepoError::Conflict) => Err(CreateReleaseError::AlreadyExists),
             Err(other) => Err(CreateReleaseError::Repo(other)),
@@ -333,7 +342,11 @@ impl ReleaseService {
     ///
     /// # Errors
     /// [`TransitionError`].
-    pub async fn publish(&self, id: ReleaseId) -> Result<Release, TransitionError> {
+    pub async fn publish(
+        &self,
+        origin: &Origin,
+        id: ReleaseId,
+    ) -> Result<Release, TransitionError> {
         let current = self
             .releases
             .get(id)
@@ -348,9 +361,14 @@ impl ReleaseService {
             Vec::new()
         };
         let Some(sealed_at) = current.seal_on_publish(applies, &artifacts, now)? else {
-            return self.transition(current, status, published_at).await;
+            return self.transition(origin, current, status, published_at).await;
         };
-        match self.releases.publish_sealed(id, now, sealed_at).await? {
+        let event = AuditEvent::release_status_changed(origin, &current, status, now);
+        match self
+            .releases
+            .publish_sealed(id, now, sealed_at, &event)
+            .await?
+        {
             Some(published) => Ok(published),
             None if self.exists(id).await? => Err(TransitionError::StatusChanged),
             None => Err(TransitionError::NotFound),
@@ -361,26 +379,32 @@ impl ReleaseService {
     ///
     /// # Errors
     /// [`TransitionError`].
-    pub async fn unpublish(&self, id: ReleaseId) -> Result<Release, TransitionError> {
+    pub async fn unpublish(
+        &self,
+        origin: &Origin,
+        id: ReleaseId,
+    ) -> Result<Release, TransitionError> {
         let current = self
             .releases
             .get(id)
             .await?
             .ok_or(TransitionError::NotFound)?;
         let (status, published_at) = current.status.unpublish()?;
-        self.transition(current, status, published_at).await
+        self.transition(origin, current, status, published_at).await
     }
 
     async fn transition(
         &self,
+        origin: &Origin,
         current: Release,
         status: ReleaseStatus,
         published_at: Option<crate::Timestamp>,
     ) -> Result<Release, TransitionError> {
         let id = current.id;
+        let event = AuditEvent::release_status_changed(origin, &current, status, self.clock.now());
         match self
             .releases
-            .transition(id, current.status, status, published_at)
+            .transition(id, current.status, status, published_at, &event)
             .await?
         {
             Some(updated) => Ok(updated),
@@ -397,7 +421,11 @@ impl ReleaseService {
     /// # Errors
     /// [`DeleteReleaseError::NotFound`] for an unknown id,
     /// [`DeleteReleaseError::Immutable`] for an immutable release.
-    pub async fn delete(&self, id: ReleaseId) -> Result<DeletedRelease, DeleteReleaseError> {
+    pub async fn delete(
+        &self,
+        origin: &Origin,
+        id: ReleaseId,
+    ) -> Result<DeletedRelease, DeleteReleaseError> {
         let current = self
             .releases
             .get(id)
@@ -406,7 +434,9 @@ impl ReleaseService {
         if self.is_immutable(&current).await? {
             return Err(DeleteReleaseError::Immutable);
         }
-        let Some(keys) = self.releases.delete(id).await? else {
+        let now = self.clock.now();
+        let event = |deleted: &Release| AuditEvent::release_deleted(origin, deleted, now);
+        let Some(keys) = self.releases.delete(id, &event).await? else {
             // Gone meanwhile, or sealed by a publication that won the race.
             return Err(if self.exists(id).await? {
                 DeleteReleaseError::Immutable

@@ -72,14 +72,16 @@ impl ReleaseService {
     /// use releasy_domain::memory::FixedClock;
     /// use releasy_domain::release::{Channel, NewestQuery, Product, ReleaseViewer, Version};
     /// use releasy_domain::{Ports, Services, Timestamp};
+    /// use releasy_domain::audit::Origin;
     ///
     /// let releasy = Services::new(Ports::in_memory(Arc::new(FixedClock::at(
     ///     Timestamp::from_unix_seconds(1_735_312_000),
     /// ))));
     /// let agent = Product::parse("agent").unwrap();
     /// for version in ["1.9.0", "1.10.0", "2.0.0-rc.1"] {
-    ///     let r = releasy.releases.create(agent.clone(), Version::parse(version).unwrap());
-    ///     releasy.releases.publish(r.await.unwrap().id).await.unwrap();
+    ///     let admin = Origin::admin_key();
+    ///     let r = releasy.releases.create(&admin, agent.clone(), Version::parse(version).unwrap());
+    ///     releasy.releases.publish(&admin, r.await.unwrap().id).await.unwrap();
     /// }
     /// let newest = |channel| {
     ///     let query = NewestQuery { channel, ..NewestQuery::stable(agent.clone()) };

@@ -1,6 +1,7 @@
 //! Yanking: pulling a bad release from updaters and listings without erasing it.
 
 use crate::ReleaseId;
+use crate::audit::{AuditEvent, Origin};
 use crate::ports::RepoError;
 use crate::release::{Release, ReleaseService, Yank, YankReason};
 
@@ -31,6 +32,7 @@ impl ReleaseService {
     /// concurrent yank won).
     pub async fn yank(
         &self,
+        origin: &Origin,
         id: ReleaseId,
         reason: YankReason,
         blocks_downloads: bool,
@@ -40,7 +42,8 @@ impl ReleaseService {
             reason,
             blocks_downloads,
         };
-        match self.releases.set_yank(id, Some(&yank)).await? {
+        let event = |after: &Release| AuditEvent::release_yank_changed(origin, after, yank.at);
+        match self.releases.set_yank(id, Some(&yank), &event).await? {
             Some(release) => Ok(release),
             None if self.exists(id).await? => Err(YankError::AlreadyYanked),
             None => Err(YankError::NotFound),
@@ -51,8 +54,10 @@ impl ReleaseService {
     ///
     /// # Errors
     /// [`YankError::NotFound`], or [`YankError::NotYanked`].
-    pub async fn unyank(&self, id: ReleaseId) -> Result<Release, YankError> {
-        match self.releases.set_yank(id, None).await? {
+    pub async fn unyank(&self, origin: &Origin, id: ReleaseId) -> Result<Release, YankError> {
+        let now = self.clock.now();
+        let event = |after: &Release| AuditEvent::release_yank_changed(origin, after, now);
+        match self.releases.set_yank(id, None, &event).await? {
             Some(release) => Ok(release),
             None if self.exists(id).await? => Err(YankError::NotYanked),
             None => Err(YankError::NotFound),

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use releasy_domain::api_key::{IssuedKey, KeyType, NewApiKeyRequest, ScopeSet};
-use releasy_domain::audit::{AuditEvent, AuditFilter};
+use releasy_domain::audit::{AuditEvent, AuditFilter, Origin};
 use releasy_domain::customer::{Customer, CustomerName, Plan};
 use releasy_domain::memory::{FixedClock, InsecureTestHasher};
 use releasy_domain::pagination::{Offset, PageLimit, PageRequest};
@@ -66,6 +66,7 @@ impl Harness {
         self.services
             .customers
             .create(
+                &Origin::admin_key(),
                 CustomerName::parse(name).expect("valid customer name"),
                 plan.map(|p| Plan::parse(p).expect("valid plan")),
             )
@@ -87,13 +88,16 @@ impl Harness {
     ) -> IssuedKey {
         self.services
             .api_keys
-            .create(NewApiKeyRequest {
-                customer_id,
-                name: None,
-                key_type: KeyType::Ci,
-                scopes: ScopeSet::parse(scopes).expect("valid scopes"),
-                expires_at,
-            })
+            .create(
+                &Origin::admin_key(),
+                NewApiKeyRequest {
+                    customer_id,
+                    name: None,
+                    key_type: KeyType::Ci,
+                    scopes: ScopeSet::parse(scopes).expect("valid scopes"),
+                    expires_at,
+                },
+            )
             .await
             .expect("key is issued")
     }
@@ -105,6 +109,16 @@ impl Harness {
             .list(&AuditFilter::default(), page(200, 0))
             .await
             .expect("audit trail is readable")
+    }
+
+    /// The events of authentications (`api_key.auth`, `auth.throttled`), newest first:
+    /// every event but those of changes.
+    pub async fn auth_events(&self) -> Vec<AuditEvent> {
+        self.audit_events()
+            .await
+            .into_iter()
+            .filter(|e| matches!(e.event.as_str(), "api_key.auth" | "auth.throttled"))
+            .collect()
     }
 }
 

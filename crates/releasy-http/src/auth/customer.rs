@@ -6,10 +6,12 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use releasy_domain::api_key::{AuthFailure, AuthenticatedKey, Scope};
+use releasy_domain::audit::{Actor, Origin};
 
 use crate::auth::operator::MissingState;
 use crate::client::client_address;
 use crate::error::ApiError;
+use crate::origin::origin_of;
 use crate::state::AppState;
 
 /// The header carrying a customer API key.
@@ -26,6 +28,8 @@ pub trait RequiredScope {
 pub struct CustomerKey<S: RequiredScope> {
     /// The key.
     pub key: AuthenticatedKey,
+    /// The key, the request and its client, as the changes it makes record them.
+    pub origin: Origin,
     _scope: PhantomData<S>,
 }
 
@@ -40,7 +44,12 @@ impl<S: RequiredScope> FromRequest for CustomerKey<S> {
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(&MissingState))?;
             let key = authenticate(&state, &req, presented.as_deref(), S::SCOPE).await?;
+            let actor = Actor::ApiKey {
+                key_id: key.api_key_id,
+                customer_id: key.customer_id,
+            };
             Ok(Self {
+                origin: origin_of(&req, &state, actor),
                 key,
                 _scope: PhantomData,
             })

@@ -8,11 +8,13 @@ use actix_web::http::header::{AUTHORIZATION, HeaderMap};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use releasy_domain::access::{Action, Operator};
+use releasy_domain::audit::{Actor, Origin};
 use releasy_domain::ports::OperatorTokenError;
 use releasy_domain::rate_limit::{Throttled, count_failure};
 
 use crate::client::client_address;
 use crate::error::ApiError;
+use crate::origin::origin_of;
 use crate::state::AppState;
 
 /// The header carrying the admin bootstrap key.
@@ -29,6 +31,8 @@ pub trait Permission {
 pub struct Authorized<P: Permission> {
     /// Who it is.
     pub operator: Operator,
+    /// The operator, the request and its client, as the changes it makes record them.
+    pub origin: Origin,
     _permission: PhantomData<P>,
 }
 
@@ -42,11 +46,14 @@ impl<P: Permission> FromRequest for Authorized<P> {
         let client = state
             .as_ref()
             .and_then(|state| client_address(req, &state.trusted_proxies));
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(&MissingState))?;
             let operator = authorize(&state, &headers, client, P::ACTION).await?;
+            let origin = origin_of(&req, &state, Actor::from(&operator));
             Ok(Self {
                 operator,
+                origin,
                 _permission: PhantomData,
             })
         })

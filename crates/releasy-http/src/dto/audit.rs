@@ -35,11 +35,16 @@ pub struct AuditEventResponse {
     pub id: String,
     /// The customer concerned, or `null`.
     pub customer_id: Option<String>,
-    /// Who acted.
+    /// Who acted: `admin_key`, `operator` (an identity-provider token), `api_key` (a
+    /// customer key) or `system`.
     pub actor: String,
-    /// What happened.
+    /// What happened: `api_key.auth`, `auth.throttled`, `artifact.changed`, or a change
+    /// such as `customer.created`, `key.revoked`, `entitlement.updated`,
+    /// `release.published`, `artifact.registered`, `download_token.issued`.
     pub event: String,
-    /// Details.
+    /// Details. A change's payload holds `actor_id` (the token's `sub`, the key's id),
+    /// `request_id` (`x-request-id`), `client_address`, `target` (the ids it touched)
+    /// and `before`/`after` summaries; never a secret.
     pub payload: serde_json::Value,
     /// When (Unix seconds).
     pub created_at: i64,

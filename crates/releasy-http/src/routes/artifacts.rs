@@ -117,7 +117,7 @@ pub async fn register_artifact(
         let artifact = state
             .services
             .artifacts
-            .register(release_id, request)
+            .register(&auth.origin, release_id, request)
             .await?;
         Ok(ArtifactResponse::from(artifact))
     })

@@ -13,7 +13,9 @@ use crate::dto::{
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// List audit events, newest first; time bounds are inclusive.
+/// List audit events, newest first; time bounds are inclusive. Every change (customers,
+/// keys, entitlements, releases, artifacts, download tokens) is an event, written with
+/// the change; `releasy-server audit verify` checks the hash chain linking them.
 #[utoipa::path(
     tag = "audit",
     params(AuditEventListQuery),

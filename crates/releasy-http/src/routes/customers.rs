@@ -38,7 +38,11 @@ pub async fn create_customer(
     let name = CustomerName::parse(&body.name)?;
     let plan = body.plan.as_deref().map(Plan::parse).transpose()?;
     idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
-        let customer = state.services.customers.create(name, plan).await?;
+        let customer = state
+            .services
+            .customers
+            .create(&auth.origin, name, plan)
+            .await?;
         Ok(CustomerResponse::from(customer))
     })
     .await
@@ -122,7 +126,7 @@ pub async fn get_customer(
 )]
 #[patch("/v1/admin/customers/{customer_id}")]
 pub async fn update_customer(
-    _auth: Authorized<UpdateCustomer>,
+    auth: Authorized<UpdateCustomer>,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: Json<UpdateCustomerRequest>,
@@ -136,6 +140,10 @@ pub async fn update_customer(
             .transpose()?,
         body.suspended,
     )?;
-    let customer = state.services.customers.update(id, changes).await?;
+    let customer = state
+        .services
+        .customers
+        .update(&auth.origin, id, changes)
+        .await?;
     Ok(HttpResponse::Ok().json(CustomerResponse::from(customer)))
 }

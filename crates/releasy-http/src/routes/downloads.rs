@@ -46,7 +46,7 @@ pub async fn create_download_token(
         let issued = state
             .services
             .downloads
-            .issue(&caller.key, artifact_id, purpose, ttl)
+            .issue(&caller.origin, &caller.key, artifact_id, purpose, ttl)
             .await?;
         Ok(DownloadTokenResponse {
             download_url: format!(

@@ -98,7 +98,11 @@ pub async fn create_entitlement(
         metadata: body.metadata.clone().map(Metadata::parse).transpose()?,
     };
     idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
-        let entitlement = state.services.entitlements.create(customer, new).await?;
+        let entitlement = state
+            .services
+            .entitlements
+            .create(&auth.origin, customer, new)
+            .await?;
         Ok(EntitlementResponse::from(entitlement))
     })
     .await
@@ -122,7 +126,7 @@ pub async fn create_entitlement(
 )]
 #[patch("/v1/admin/customers/{customer_id}/entitlements/{entitlement_id}")]
 pub async fn update_entitlement(
-    _auth: Authorized<UpdateEntitlement>,
+    auth: Authorized<UpdateEntitlement>,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     body: Json<UpdateEntitlementRequest>,
@@ -153,7 +157,7 @@ pub async fn update_entitlement(
     let entitlement = state
         .services
         .entitlements
-        .update(customer, id, changes)
+        .update(&auth.origin, customer, id, changes)
         .await?;
     Ok(HttpResponse::Ok().json(EntitlementResponse::from(entitlement)))
 }
@@ -174,13 +178,17 @@ pub async fn update_entitlement(
 )]
 #[delete("/v1/admin/customers/{customer_id}/entitlements/{entitlement_id}")]
 pub async fn delete_entitlement(
-    _auth: Authorized<DeleteEntitlement>,
+    auth: Authorized<DeleteEntitlement>,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = parse_id::<CustomerId>("customer_id", &path.0)?;
     let id = parse_id::<EntitlementId>("entitlement_id", &path.1)?;
-    state.services.entitlements.delete(customer, id).await?;
+    state
+        .services
+        .entitlements
+        .delete(&auth.origin, customer, id)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

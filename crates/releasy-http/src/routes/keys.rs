@@ -27,7 +27,7 @@ use crate::state::AppState;
 )]
 #[post("/v1/admin/keys")]
 pub async fn create_key(
-    _auth: Authorized<CreateKey>,
+    auth: Authorized<CreateKey>,
     state: web::Data<AppState>,
     body: Json<CreateKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -47,7 +47,11 @@ pub async fn create_key(
         },
         expires_at: body.expires_at.map(Timestamp::from_unix_seconds),
     };
-    let issued = state.services.api_keys.create(request).await?;
+    let issued = state
+        .services
+        .api_keys
+        .create(&auth.origin, request)
+        .await?;
     Ok(HttpResponse::Ok().json(CreateKeyResponse::from(issued)))
 }
 
@@ -64,12 +68,12 @@ pub async fn create_key(
 )]
 #[post("/v1/admin/keys/revoke")]
 pub async fn revoke_key(
-    _auth: Authorized<RevokeKey>,
+    auth: Authorized<RevokeKey>,
     state: web::Data<AppState>,
     body: Json<RevokeKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id::<ApiKeyId>("api_key_id", &body.api_key_id)?;
-    let revoked = state.services.api_keys.revoke(id).await?;
+    let revoked = state.services.api_keys.revoke(&auth.origin, id).await?;
     Ok(HttpResponse::Ok().json(RevokeKeyResponse {
         api_key_id: revoked.to_string(),
     }))

@@ -85,7 +85,7 @@ pub async fn get_product_policy(
 )]
 #[put("/v1/admin/products/{product}/policy")]
 pub async fn set_product_policy(
-    _auth: Authorized<SetProductPolicy>,
+    auth: Authorized<SetProductPolicy>,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: Json<ProductPolicyRequest>,
@@ -94,7 +94,7 @@ pub async fn set_product_policy(
     let policy = state
         .services
         .products
-        .set_policy(&product, body.immutable_releases)
+        .set_policy(&auth.origin, &product, body.immutable_releases)
         .await?;
     Ok(HttpResponse::Ok().json(ProductPolicyResponse::from(policy)))
 }

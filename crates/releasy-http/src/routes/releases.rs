@@ -53,7 +53,11 @@ pub async fn create_release(
             .transpose()?,
     };
     idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
-        let release = state.services.releases.create_release(new).await?;
+        let release = state
+            .services
+            .releases
+            .create_release(&auth.origin, new)
+            .await?;
         Ok(ReleaseResponse::from(release))
     })
     .await
@@ -135,12 +139,12 @@ pub async fn list_releases(
 )]
 #[post("/v1/releases/{release_id}/publish")]
 pub async fn publish_release(
-    _auth: Authorized<PublishRelease>,
+    auth: Authorized<PublishRelease>,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id::<ReleaseId>("release_id", &path)?;
-    let release = state.services.releases.publish(id).await?;
+    let release = state.services.releases.publish(&auth.origin, id).await?;
     Ok(HttpResponse::Ok().json(ReleaseResponse::from(release)))
 }
 
@@ -158,12 +162,12 @@ pub async fn publish_release(
 )]
 #[post("/v1/releases/{release_id}/unpublish")]
 pub async fn unpublish_release(
-    _auth: Authorized<UnpublishRelease>,
+    auth: Authorized<UnpublishRelease>,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id::<ReleaseId>("release_id", &path)?;
-    let release = state.services.releases.unpublish(id).await?;
+    let release = state.services.releases.unpublish(&auth.origin, id).await?;
     Ok(HttpResponse::Ok().json(ReleaseResponse::from(release)))
 }
 
@@ -183,7 +187,7 @@ pub async fn unpublish_release(
 )]
 #[patch("/v1/releases/{release_id}")]
 pub async fn update_release(
-    _auth: Authorized<UpdateRelease>,
+    auth: Authorized<UpdateRelease>,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: ReleaseBody<UpdateReleaseRequest>,
@@ -206,7 +210,11 @@ pub async fn update_release(
             "at least one of channel, notes, metadata is required",
         ));
     }
-    let release = state.services.releases.update(id, &changes).await?;
+    let release = state
+        .services
+        .releases
+        .update(&auth.origin, id, &changes)
+        .await?;
     Ok(HttpResponse::Ok().json(ReleaseResponse::from(release)))
 }
 
@@ -226,7 +234,7 @@ pub async fn update_release(
 )]
 #[post("/v1/releases/{release_id}/yank")]
 pub async fn yank_release(
-    _auth: Authorized<YankRelease>,
+    auth: Authorized<YankRelease>,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: Json<YankReleaseRequest>,
@@ -236,7 +244,7 @@ pub async fn yank_release(
     let release = state
         .services
         .releases
-        .yank(id, reason, body.block_downloads)
+        .yank(&auth.origin, id, reason, body.block_downloads)
         .await?;
     Ok(HttpResponse::Ok().json(ReleaseResponse::from(release)))
 }
@@ -254,12 +262,12 @@ pub async fn yank_release(
 )]
 #[post("/v1/releases/{release_id}/unyank")]
 pub async fn unyank_release(
-    _auth: Authorized<UnyankRelease>,
+    auth: Authorized<UnyankRelease>,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id::<ReleaseId>("release_id", &path)?;
-    let release = state.services.releases.unyank(id).await?;
+    let release = state.services.releases.unyank(&auth.origin, id).await?;
     Ok(HttpResponse::Ok().json(ReleaseResponse::from(release)))
 }
 
@@ -278,12 +286,12 @@ pub async fn unyank_release(
 )]
 #[delete("/v1/releases/{release_id}")]
 pub async fn delete_release(
-    _auth: Authorized<DeleteRelease>,
+    auth: Authorized<DeleteRelease>,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id::<ReleaseId>("release_id", &path)?;
-    let deleted = state.services.releases.delete(id).await?;
+    let deleted = state.services.releases.delete(&auth.origin, id).await?;
     for (key, err) in &deleted.orphaned_objects {
         tracing::warn!(object_key = key.as_str(), error = %err, "could not remove a deleted release's object; it is orphaned in storage");
     }

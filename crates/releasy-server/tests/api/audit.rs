@@ -1,6 +1,8 @@
 //! `GET /v1/admin/audit-events`: order, filters, inclusive time bounds, paging, query
 //! validation and the admin credentials that guard it. Events are produced the way the
-//! server produces them: customer-key authentication attempts.
+//! server produces them: customer-key authentication attempts (`actor=api_key`), and
+//! the changes that set the customers and keys up (`actor=admin_key`, see
+//! `change_events.rs`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -71,7 +73,7 @@ async fn lists_newest_first_with_every_field(backend: Backend) {
     next_second().await;
     attempt(&app, None).await;
 
-    let page = list(&app, "").await;
+    let page = list(&app, "actor=api_key").await;
     assert_eq!(
         (page["limit"].as_i64(), page["offset"].as_i64()),
         (Some(50), Some(0))
@@ -131,12 +133,12 @@ async fn filters_by_customer_actor_and_event(backend: Backend) {
     attempt(&app, Some(&globex_key)).await;
     attempt(&app, None).await;
 
-    let by_acme = list(&app, &format!("customer_id={acme}")).await;
+    let by_acme = list(&app, &format!("customer_id={acme}&actor=api_key")).await;
     assert_eq!(
         customer_ids(&by_acme),
         [Value::from(acme.clone()), Value::from(acme.clone())]
     );
-    let by_globex = list(&app, &format!("customer_id={globex}")).await;
+    let by_globex = list(&app, &format!("customer_id={globex}&actor=api_key")).await;
     assert_eq!(customer_ids(&by_globex), [Value::from(globex.clone())]);
     let nobody = list(&app, &format!("customer_id={}", uuid::Uuid::new_v4())).await;
     assert!(events(&nobody).is_empty());
@@ -159,7 +161,13 @@ async fn filters_by_customer_actor_and_event(backend: Backend) {
     )
     .await;
     assert_eq!(customer_ids(&combined), [Value::from(globex)]);
-    let contradicting = list(&app, &format!("customer_id={acme}&event=customer.created")).await;
+    let created = list(&app, &format!("customer_id={acme}&event=customer.created")).await;
+    assert_eq!(customer_ids(&created), [Value::from(acme.clone())]);
+    let contradicting = list(
+        &app,
+        &format!("customer_id={acme}&event=customer.suspended"),
+    )
+    .await;
     assert!(events(&contradicting).is_empty());
 
     // Empty filter values are ignored.
@@ -168,7 +176,8 @@ async fn filters_by_customer_actor_and_event(backend: Backend) {
         "customer_id=&actor=&event=&created_from=&created_to=&limit=&offset=",
     )
     .await;
-    assert_eq!(events(&empty).len(), 4);
+    // Four attempts, and each customer's `customer.created` and `key.created`.
+    assert_eq!(events(&empty).len(), 8);
     assert_eq!(
         (empty["limit"].as_i64(), empty["offset"].as_i64()),
         (Some(50), Some(0))
@@ -210,33 +219,34 @@ async fn limit_and_offset_are_applied_and_echoed(backend: Backend) {
     for _ in 0..5 {
         attempt(&app, Some(&api_key)).await;
     }
-    let all = ids(&list(&app, "").await);
+    let list = async |query: &str| list(&app, &format!("actor=api_key&{query}")).await;
+    let all = ids(&list("").await);
     assert_eq!(all.len(), 5);
 
-    let first = list(&app, "limit=2").await;
+    let first = list("limit=2").await;
     assert_eq!(
         (first["limit"].as_i64(), first["offset"].as_i64()),
         (Some(2), Some(0))
     );
-    let second = list(&app, "limit=2&offset=2").await;
+    let second = list("limit=2&offset=2").await;
     assert_eq!(
         (second["limit"].as_i64(), second["offset"].as_i64()),
         (Some(2), Some(2))
     );
-    let third = list(&app, "limit=2&offset=4").await;
+    let third = list("limit=2&offset=4").await;
     assert_eq!(ids(&third).len(), 1);
     let walked: Vec<String> = [first, second, third].iter().flat_map(ids).collect();
     assert_eq!(walked, all, "pages follow the listing's order");
 
-    let past_the_end = list(&app, "offset=10").await;
+    let past_the_end = list("offset=10").await;
     assert!(events(&past_the_end).is_empty());
     assert_eq!(past_the_end["offset"], 10);
-    let widest = list(&app, "limit=200").await;
+    let widest = list("limit=200").await;
     assert_eq!(
         (widest["limit"].as_i64(), events(&widest).len()),
         (Some(200), 5)
     );
-    assert_eq!(ids(&list(&app, "limit=1").await), all[..1]);
+    assert_eq!(ids(&list("limit=1").await), all[..1]);
 }
 
 async fn rejects_bad_parameters(backend: Backend) {
@@ -297,7 +307,7 @@ async fn admin_credentials_are_required(backend: Backend) {
         .unwrap();
     assert_eq!(bearer.status(), 200);
     // Refused requests leave no customer-key event: only operator auth ran.
-    let page = list(&app, "").await;
+    let page = list(&app, "actor=api_key").await;
     assert!(events(&page).is_empty(), "{page}");
 }
 

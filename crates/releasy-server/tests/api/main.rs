@@ -12,6 +12,7 @@ mod helpers;
 mod after_the_fact;
 mod artifacts;
 mod audit;
+mod change_events;
 mod client_compat;
 mod client_flow;
 mod customer_auth;

@@ -4,10 +4,11 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use releasy_domain::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
-use releasy_domain::ports::{ApiKeyRepository, RepoError};
+use releasy_domain::audit::AuditEvent;
+use releasy_domain::ports::{ApiKeyRepository, ChangeEvent, RepoError};
 use releasy_domain::{ApiKeyId, Timestamp};
 
-use super::Store;
+use super::{Store, append_audit};
 use crate::error::query_error;
 use crate::rows::{ApiKeyRow, CandidateRow, candidate};
 use crate::schema::api_keys::dsl;
@@ -15,14 +16,15 @@ use crate::schema::{api_keys, customers};
 
 #[async_trait]
 impl ApiKeyRepository for Store {
-    async fn insert(&self, key: &ApiKey) -> Result<(), RepoError> {
-        let mut conn = self.conn().await?;
-        diesel::insert_into(dsl::api_keys)
-            .values(ApiKeyRow::from(key))
-            .execute(&mut *conn)
-            .await
-            .map_err(query_error)?;
-        Ok(())
+    async fn insert(&self, key: &ApiKey, event: &AuditEvent) -> Result<(), RepoError> {
+        self.write(async |conn| {
+            diesel::insert_into(dsl::api_keys)
+                .values(ApiKeyRow::from(key))
+                .execute(conn)
+                .await?;
+            Ok(append_audit(conn, std::slice::from_ref(event)).await?)
+        })
+        .await
     }
 
     async fn get(&self, id: ApiKeyId) -> Result<Option<ApiKey>, RepoError> {
@@ -95,19 +97,43 @@ impl ApiKeyRepository for Store {
         Ok(())
     }
 
-    async fn revoke(&self, id: ApiKeyId, at: Timestamp) -> Result<bool, RepoError> {
-        let mut conn = self.conn().await?;
-        // COALESCE keeps the first revocation time when revoked twice.
-        let matched = diesel::update(dsl::api_keys.find(id.to_string()))
-            .set(dsl::revoked_at.eq(diesel::dsl::sql::<
-                diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
-            >(&format!(
-                "COALESCE(revoked_at, {})",
-                at.unix_seconds()
-            ))))
-            .execute(&mut *conn)
+    async fn revoke(
+        &self,
+        id: ApiKeyId,
+        at: Timestamp,
+        event: ChangeEvent<'_, ApiKey>,
+    ) -> Result<bool, RepoError> {
+        let id = id.to_string();
+        self.write(async |conn| {
+            // Only a key not yet revoked changes (the first revocation time is kept),
+            // and only that change is recorded.
+            let revoked: Option<ApiKeyRow> = diesel::update(
+                dsl::api_keys
+                    .find(&id)
+                    .filter(dsl::revoked_at.is_null()),
+            )
+            .set(dsl::revoked_at.eq(at.unix_seconds()))
+            .returning(ApiKeyRow::as_returning())
+            .get_result(conn)
             .await
-            .map_err(query_error)?;
-        Ok(matched > 0)
+            .optional()?;
+            match revoked {
+                Some(row) => {
+                    let key: ApiKey = row.try_into()?;
+                    append_audit(conn, &[event(&key)]).await?;
+                    Ok(true)
+                }
+                None => {
+                    let exists: Option<String> = dsl::api_keys
+                        .find(&id)
+                        .select(dsl::id)
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    Ok(exists.is_some())
+                }
+            }
+        })
+        .await
     }
 }

@@ -4,12 +4,13 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::artifact::{Artifact, PendingUpload, Verification};
 use releasy_domain::ports::{ArtifactRepository, RepoError};
 use releasy_domain::release::Release;
 use releasy_domain::{ArtifactId, ReleaseId, Timestamp};
 
-use super::{Conn, Store, lock_release, write_transaction};
+use super::{Conn, Store, append_audit, lock_release, write_transaction};
 use crate::error::query_error;
 use crate::rows::{ArtifactRow, ArtifactUploadRow, ReleaseRow};
 use crate::schema::artifacts::dsl;
@@ -53,7 +54,7 @@ async fn open_for_artifacts(
 
 #[async_trait]
 impl ArtifactRepository for Store {
-    async fn insert(&self, artifact: &Artifact) -> Result<(), RepoError> {
+    async fn insert(&self, artifact: &Artifact, event: &AuditEvent) -> Result<(), RepoError> {
         let release_id = artifact.release_id.to_string();
         let row = ArtifactRow::from(artifact);
         let mut conn = self.conn().await?;
@@ -65,6 +66,7 @@ impl ArtifactRepository for Store {
                 .values(row)
                 .execute(conn)
                 .await?;
+            append_audit(conn, std::slice::from_ref(event)).await?;
             Ok(())
         })
         .await
@@ -155,7 +157,11 @@ impl ArtifactRepository for Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    async fn insert_completing_upload(&self, artifact: &Artifact) -> Result<bool, RepoError> {
+    async fn insert_completing_upload(
+        &self,
+        artifact: &Artifact,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
         let id = artifact.id.to_string();
         let release_id = artifact.release_id.to_string();
         let row = ArtifactRow::from(artifact);
@@ -176,6 +182,7 @@ impl ArtifactRepository for Store {
                 .values(row)
                 .execute(conn)
                 .await?;
+            append_audit(conn, std::slice::from_ref(event)).await?;
             Ok(true)
         })
         .await

@@ -1,37 +1,31 @@
-//! `AuditRepository` on diesel. `record_many` writes a batch as one multi-row `INSERT`
-//! (`multi_row_insert.rs`): one statement and one commit per batch.
+//! `AuditRepository` on diesel: every event is appended to the hash chain in the
+//! transaction that writes it (`append_audit` of each backend). `record_many` writes a
+//! batch in multi-row `INSERT`s: one commit per batch.
 
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use releasy_domain::audit::{AuditEvent, AuditFilter};
+use releasy_domain::audit::{AuditEvent, AuditFilter, ChainBounds, ChainedEvent};
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{AuditRepository, RepoError};
 
-use super::{Backend, Store};
+use super::{Backend, Store, chain_head, set_chain_head};
 use crate::error::query_error;
-use crate::repos::batch_rows::audit_values;
-use crate::rows::AuditEventRow;
+use crate::rows::{AuditChainRow, AuditEventRow, link_of, position_column};
+use crate::schema::audit_chain;
 use crate::schema::audit_events::dsl;
 
 #[async_trait]
 impl AuditRepository for Store {
     async fn record(&self, event: &AuditEvent) -> Result<(), RepoError> {
-        let mut conn = self.conn().await?;
-        diesel::insert_into(dsl::audit_events)
-            .values(AuditEventRow::from(event))
-            .execute(&mut *conn)
-            .await
-            .map_err(query_error)?;
-        Ok(())
+        self.record_many(std::slice::from_ref(event)).await
     }
 
     async fn record_many(&self, events: &[AuditEvent]) -> Result<(), RepoError> {
         if events.is_empty() {
             return Ok(());
         }
-        let rows = events.iter().map(audit_values).collect();
-        self.insert_audit_rows(rows).await
+        self.write_batch(Vec::new(), events).await
     }
 
     async fn list(
@@ -66,5 +60,108 @@ impl AuditRepository for Store {
             .await
             .map_err(query_error)?;
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn chain_bounds(&self) -> Result<ChainBounds, RepoError> {
+        let mut conn = self.conn().await?;
+        let row: AuditChainRow = audit_chain::table
+            .find(1)
+            .select(AuditChainRow::as_select())
+            .first(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        Ok(ChainBounds {
+            start: link_of("audit_chain", row.start_position, &row.start_hash)?,
+            head: link_of("audit_chain", row.head_position, &row.head_hash)?,
+        })
+    }
+
+    async fn chained_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<ChainedEvent>, RepoError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<AuditEventRow> = dsl::audit_events
+            .select(AuditEventRow::as_select())
+            .filter(dsl::chain_position.gt(position_column(after)))
+            .order_by(dsl::chain_position.asc())
+            .limit(i64::from(limit))
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn unchained(&self, limit: u32) -> Result<Vec<AuditEvent>, RepoError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<AuditEventRow> = dsl::audit_events
+            .select(AuditEventRow::as_select())
+            .filter(dsl::chain_position.is_null().or(dsl::chain_hash.is_null()))
+            .order_by((dsl::created_at.asc(), dsl::id.asc()))
+            .limit(i64::from(limit))
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+}
+
+/// Events chained per transaction page when chaining those stored before the chain.
+const LEGACY_PAGE: i64 = 10_000;
+
+impl Store {
+    /// Chains the events stored before the chain existed (the migration that added it
+    /// leaves them unlinked), once: only while the chain is still empty, in
+    /// `(created_at, id)` order. Returns how many it chained. Once the chain has begun,
+    /// an unlinked event is one Releasy did not write, and `audit verify` names it.
+    pub(crate) async fn chain_events_stored_before_the_chain(&self) -> Result<u64, RepoError> {
+        let mut conn = self.conn().await?;
+        // Read outside a transaction: at nearly every start there is nothing to chain.
+        let any: Option<String> = dsl::audit_events
+            .filter(dsl::chain_position.is_null())
+            .select(dsl::id)
+            .first(&mut *conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        drop(conn);
+        if any.is_none() {
+            return Ok(0);
+        }
+        self.write(async |conn| {
+            let mut head = chain_head(conn).await?;
+            if head.position != 0 {
+                return Ok(0);
+            }
+            let mut chained = 0;
+            loop {
+                let rows: Vec<AuditEventRow> = dsl::audit_events
+                    .select(AuditEventRow::as_select())
+                    .filter(dsl::chain_position.is_null())
+                    .order_by((dsl::created_at.asc(), dsl::id.asc()))
+                    .limit(LEGACY_PAGE)
+                    .load(conn)
+                    .await?;
+                if rows.is_empty() {
+                    break;
+                }
+                for row in rows {
+                    let event: AuditEvent = row.try_into()?;
+                    head = head.next(&event);
+                    diesel::update(dsl::audit_events.find(event.id.to_string()))
+                        .set((
+                            dsl::chain_position.eq(position_column(head.position)),
+                            dsl::chain_hash.eq(head.hash.to_string()),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    chained += 1;
+                }
+            }
+            set_chain_head(conn, head).await?;
+            Ok(chained)
+        })
+        .await
     }
 }

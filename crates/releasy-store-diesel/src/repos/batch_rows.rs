@@ -1,14 +1,23 @@
-//! The large tables' rows as column-by-column values for multi-row `INSERT`s
-//! (`multi_row_insert.rs` says why), and the batch writers stamped on both stores.
+//! The large tables' rows as column-by-column values for multi-row `INSERT`s.
+//!
+//! The rows are given column by column (`(Eq<col, value>, ...)` tuples) rather than
+//! as `Insertable` row structs: a row struct with an `Option` column derives a "maybe
+//! default" value, for which diesel's SQLite backend falls back to one `INSERT` per
+//! row. And diesel builds SQLite's multi-row `INSERT` only with its synchronous API, so
+//! on SQLite batches are written on the wrapped connection in `spawn_blocking`.
 
 use diesel::ExpressionMethods;
 use diesel::dsl::Eq;
-use releasy_domain::audit::AuditEvent;
+use releasy_domain::audit::{AuditEvent, ChainLink};
 use releasy_domain::download::DownloadToken;
 
 use crate::rows::{AuditEventRow, DownloadTokenRow};
 use crate::schema::audit_events as ae;
 use crate::schema::download_tokens as dt;
+
+/// Rows per `INSERT`: at 8 binds a row this stays far below PostgreSQL's 65,535 and
+/// SQLite's 32,766 bind limits.
+pub(super) const ROWS_PER_STATEMENT: usize = 1000;
 
 /// One event's values, column by column.
 pub(super) type AuditValues = (
@@ -18,18 +27,35 @@ pub(super) type AuditValues = (
     Eq<ae::event, String>,
     Eq<ae::payload, String>,
     Eq<ae::created_at, i64>,
+    Eq<ae::chain_position, Option<i64>>,
+    Eq<ae::chain_hash, Option<String>>,
 );
 
-pub(super) fn audit_values(event: &AuditEvent) -> AuditValues {
-    let row = AuditEventRow::from(event);
-    (
-        ae::id.eq(row.id),
-        ae::customer_id.eq(row.customer_id),
-        ae::actor.eq(row.actor),
-        ae::event.eq(row.event),
-        ae::payload.eq(row.payload),
-        ae::created_at.eq(row.created_at),
-    )
+/// `events` linked, in order, after `head`: their rows, and the new head.
+pub(crate) fn chained_audit_values(
+    head: ChainLink,
+    events: &[AuditEvent],
+) -> (Vec<AuditValues>, ChainLink) {
+    let links = head.extend(events);
+    let new_head = links.last().copied().unwrap_or(head);
+    let rows = events
+        .iter()
+        .zip(links)
+        .map(|(event, link)| {
+            let row = AuditEventRow::chained(event, link);
+            (
+                ae::id.eq(row.id),
+                ae::customer_id.eq(row.customer_id),
+                ae::actor.eq(row.actor),
+                ae::event.eq(row.event),
+                ae::payload.eq(row.payload),
+                ae::created_at.eq(row.created_at),
+                ae::chain_position.eq(row.chain_position),
+                ae::chain_hash.eq(row.chain_hash),
+            )
+        })
+        .collect();
+    (rows, new_head)
 }
 
 /// One token's values, column by column.
@@ -55,13 +81,6 @@ pub(super) fn token_values(token: &DownloadToken) -> TokenValues {
         dt::expires_at.eq(row.expires_at),
     )
 }
-
-multi_row_insert!(insert_audit_rows, crate::schema::audit_events, AuditValues);
-multi_row_insert!(
-    insert_token_rows,
-    crate::schema::download_tokens,
-    TokenValues
-);
 
 #[cfg(test)]
 mod tests {

@@ -3,12 +3,13 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::customer::{Customer, CustomerFilter, CustomerUpdate};
 use releasy_domain::pagination::{Cursor, CursorPage, PageLimit, PageStart};
-use releasy_domain::ports::{CustomerRepository, RepoError};
+use releasy_domain::ports::{ChangeEvents, CustomerRepository, RepoError};
 use releasy_domain::{CustomerId, Timestamp};
 
-use super::{Backend, Store};
+use super::{Backend, Store, append_audit, customer_for_update};
 use crate::error::query_error;
 use crate::repos::{like_contains, lower};
 use crate::rows::CustomerRow;
@@ -16,14 +17,15 @@ use crate::schema::customers::dsl;
 
 #[async_trait]
 impl CustomerRepository for Store {
-    async fn insert(&self, customer: &Customer) -> Result<(), RepoError> {
-        let mut conn = self.conn().await?;
-        diesel::insert_into(dsl::customers)
-            .values(CustomerRow::from(customer))
-            .execute(&mut *conn)
-            .await
-            .map_err(query_error)?;
-        Ok(())
+    async fn insert(&self, customer: &Customer, event: &AuditEvent) -> Result<(), RepoError> {
+        self.write(async |conn| {
+            diesel::insert_into(dsl::customers)
+                .values(CustomerRow::from(customer))
+                .execute(conn)
+                .await?;
+            Ok(append_audit(conn, std::slice::from_ref(event)).await?)
+        })
+        .await
     }
 
     async fn get(&self, id: CustomerId) -> Result<Option<Customer>, RepoError> {
@@ -98,6 +100,7 @@ impl CustomerRepository for Store {
         &self,
         id: CustomerId,
         update: &CustomerUpdate,
+        events: ChangeEvents<'_, Customer>,
     ) -> Result<Option<Customer>, RepoError> {
         #[derive(AsChangeset)]
         #[diesel(table_name = crate::schema::customers)]
@@ -119,14 +122,21 @@ impl CustomerRepository for Store {
         if update.name.is_none() && update.plan.is_none() && update.suspended_at.is_none() {
             return <Self as CustomerRepository>::get(self, id).await;
         }
-        let mut conn = self.conn().await?;
-        let row: Option<CustomerRow> = diesel::update(dsl::customers.find(id.to_string()))
-            .set(&changes)
-            .returning(CustomerRow::as_returning())
-            .get_result(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?;
-        row.map(TryInto::try_into).transpose()
+        let id = id.to_string();
+        self.write(async |conn| {
+            // Read under the row's lock, so `before` is what this update replaces.
+            let Some(before) = customer_for_update(conn, &id).await? else {
+                return Ok(None);
+            };
+            let after: CustomerRow = diesel::update(dsl::customers.find(&id))
+                .set(&changes)
+                .returning(CustomerRow::as_returning())
+                .get_result(conn)
+                .await?;
+            let (before, after): (Customer, Customer) = (before.try_into()?, after.try_into()?);
+            append_audit(conn, &events(&before, &after)).await?;
+            Ok(Some(after))
+        })
+        .await
     }
 }

@@ -1,10 +1,12 @@
 //! `DownloadTokenRepository` on diesel: tokens are found by their hash (a unique
 //! index), joined in the same query to their artifact, release and customer.
-//! `insert_many` writes a batch as one multi-row `INSERT` (`multi_row_insert.rs`).
+//! `insert_many` writes a batch, with the tokens' audit events, in multi-row `INSERT`s
+//! and one commit.
 
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::{DownloadTokenRepository, RepoError};
 
@@ -16,22 +18,17 @@ use crate::schema::{artifacts, customers, download_tokens, releases};
 
 #[async_trait]
 impl DownloadTokenRepository for Store {
-    async fn insert(&self, token: &DownloadToken) -> Result<(), RepoError> {
-        let mut conn = self.conn().await?;
-        diesel::insert_into(download_tokens::table)
-            .values(DownloadTokenRow::from(token))
-            .execute(&mut *conn)
-            .await
-            .map_err(query_error)?;
-        Ok(())
+    async fn insert(&self, token: &DownloadToken, event: &AuditEvent) -> Result<(), RepoError> {
+        self.insert_many(&[(token.clone(), event.clone())]).await
     }
 
-    async fn insert_many(&self, tokens: &[DownloadToken]) -> Result<(), RepoError> {
-        if tokens.is_empty() {
+    async fn insert_many(&self, issued: &[(DownloadToken, AuditEvent)]) -> Result<(), RepoError> {
+        if issued.is_empty() {
             return Ok(());
         }
-        let rows = tokens.iter().map(token_values).collect();
-        self.insert_token_rows(rows).await
+        let rows = issued.iter().map(|(token, _)| token_values(token)).collect();
+        let events: Vec<AuditEvent> = issued.iter().map(|(_, event)| event.clone()).collect();
+        self.write_batch(rows, &events).await
     }
 
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {

@@ -4,26 +4,32 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::entitlement::{CustomerAccess, Entitlement, ProductGrant};
 use releasy_domain::pagination::PageRequest;
-use releasy_domain::ports::{EntitlementRepository, RepoError};
+use releasy_domain::ports::{ChangeEvent, EntitlementRepository, RepoError};
 use releasy_domain::{CustomerId, EntitlementId};
 
-use super::{Backend, Store};
+use super::{Backend, Store, append_audit};
 use crate::error::{corrupt, query_error};
 use crate::rows::{EntitlementReplacement, EntitlementRow, AccessRow};
 use crate::schema::entitlements::dsl;
 
 #[async_trait]
 impl EntitlementRepository for Store {
-    async fn insert(&self, entitlement: &Entitlement) -> Result<(), RepoError> {
-        let mut conn = self.conn().await?;
-        diesel::insert_into(dsl::entitlements)
-            .values(EntitlementRow::from(entitlement))
-            .execute(&mut *conn)
-            .await
-            .map_err(query_error)?;
-        Ok(())
+    async fn insert(
+        &self,
+        entitlement: &Entitlement,
+        event: &AuditEvent,
+    ) -> Result<(), RepoError> {
+        self.write(async |conn| {
+            diesel::insert_into(dsl::entitlements)
+                .values(EntitlementRow::from(entitlement))
+                .execute(conn)
+                .await?;
+            Ok(append_audit(conn, std::slice::from_ref(event)).await?)
+        })
+        .await
     }
 
     async fn get(
@@ -71,38 +77,57 @@ impl EntitlementRepository for Store {
         &self,
         current: &Entitlement,
         updated: &Entitlement,
+        event: &AuditEvent,
     ) -> Result<Option<Entitlement>, RepoError> {
         // `updated` is written at the revision after the one it was judged on; the
         // WHERE clause makes this a compare-and-set on that revision.
         let expected = i64::try_from(current.revision).map_err(|e| corrupt("entitlements", e))?;
         let replacement = EntitlementReplacement::new(updated, expected.saturating_add(1));
-        let mut conn = self.conn().await?;
-        let row: Option<EntitlementRow> = diesel::update(
-            dsl::entitlements
-                .filter(dsl::id.eq(current.id.to_string()))
-                .filter(dsl::customer_id.eq(current.customer_id.to_string()))
-                .filter(dsl::revision.eq(expected)),
-        )
-        .set(replacement)
-        .returning(EntitlementRow::as_returning())
-        .get_result(&mut *conn)
+        self.write(async |conn| {
+            let row: Option<EntitlementRow> = diesel::update(
+                dsl::entitlements
+                    .filter(dsl::id.eq(current.id.to_string()))
+                    .filter(dsl::customer_id.eq(current.customer_id.to_string()))
+                    .filter(dsl::revision.eq(expected)),
+            )
+            .set(replacement)
+            .returning(EntitlementRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            append_audit(conn, std::slice::from_ref(event)).await?;
+            Ok(Some(row.try_into()?))
+        })
         .await
-        .optional()
-        .map_err(query_error)?;
-        row.map(TryInto::try_into).transpose()
     }
 
-    async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError> {
-        let mut conn = self.conn().await?;
-        let matched = diesel::delete(
-            dsl::entitlements
-                .filter(dsl::id.eq(id.to_string()))
-                .filter(dsl::customer_id.eq(customer.to_string())),
-        )
-        .execute(&mut *conn)
+    async fn delete(
+        &self,
+        customer: CustomerId,
+        id: EntitlementId,
+        event: ChangeEvent<'_, Entitlement>,
+    ) -> Result<bool, RepoError> {
+        self.write(async |conn| {
+            let deleted: Option<EntitlementRow> = diesel::delete(
+                dsl::entitlements
+                    .filter(dsl::id.eq(id.to_string()))
+                    .filter(dsl::customer_id.eq(customer.to_string())),
+            )
+            .returning(EntitlementRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+            let Some(row) = deleted else {
+                return Ok(false);
+            };
+            let deleted: Entitlement = row.try_into()?;
+            append_audit(conn, &[event(&deleted)]).await?;
+            Ok(true)
+        })
         .await
-        .map_err(query_error)?;
-        Ok(matched > 0)
     }
 
     async fn customer_access(&self, customer: CustomerId) -> Result<CustomerAccess, RepoError> {

@@ -36,8 +36,7 @@ macro_rules! repository_modules {
     };
 }
 
-#[macro_use]
-mod multi_row_insert;
+mod audit_chain;
 mod batch_rows;
 // Each repository file is a module of both backend modules, on purpose.
 #[allow(clippy::duplicate_mod)]

@@ -3,8 +3,15 @@
 
 use diesel::prelude::*;
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
+use releasy_domain::audit::{AuditEvent, ChainLink};
+use releasy_domain::ports::RepoError;
 
-use crate::schema::releases;
+use super::batch_rows::{ROWS_PER_STATEMENT, TokenValues, chained_audit_values};
+use crate::error::{TxError, query_error};
+use crate::rows::{CustomerRow, ReleaseRow};
+
+use crate::schema::{audit_chain, audit_events, releases};
+use crate::schema::{customers as customer_rows, download_tokens as token_rows};
 
 /// The store the repositories below are implemented for.
 pub(super) type Store = crate::postgres::PgStore;
@@ -44,6 +51,121 @@ pub(super) async fn lock_release(
     Ok(found.map(|sealed_at| super::LockedRelease {
         sealed: sealed_at.is_some(),
     }))
+}
+
+/// Appends `events` to the audit chain inside the transaction `conn` is in: locks the
+/// chain's head row (`FOR UPDATE`, held until the commit, which orders the appends of
+/// every instance), inserts the events linked after it, and moves the head. Called as
+/// the last step of a write, so the lock is held only for its commit.
+pub(super) async fn append_audit(
+    conn: &mut AsyncPgConnection,
+    events: &[AuditEvent],
+) -> Result<(), diesel::result::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let head = chain_head(conn).await?;
+    let (rows, new_head) = chained_audit_values(head, events);
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        diesel::insert_into(audit_events::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    set_chain_head(conn, new_head).await
+}
+
+/// The chain's head, its row locked (`FOR UPDATE`) until the transaction ends.
+pub(super) async fn chain_head(
+    conn: &mut AsyncPgConnection,
+) -> Result<ChainLink, diesel::result::Error> {
+    let (position, hash): (i64, String) = audit_chain::table
+        .find(1)
+        .select((audit_chain::head_position, audit_chain::head_hash))
+        .for_update()
+        .first(conn)
+        .await?;
+    super::audit_chain::head_link(position, &hash)
+}
+
+/// Moves the chain's head to `head`.
+pub(super) async fn set_chain_head(
+    conn: &mut AsyncPgConnection,
+    head: ChainLink,
+) -> Result<(), diesel::result::Error> {
+    diesel::update(audit_chain::table.find(1))
+        .set((
+            audit_chain::head_position.eq(crate::rows::position_column(head.position)),
+            audit_chain::head_hash.eq(head.hash.to_string()),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+impl Store {
+    /// Writes `tokens` and `events` in one transaction: many rows per statement, one
+    /// commit.
+    pub(super) async fn write_batch(
+        &self,
+        tokens: Vec<TokenValues>,
+        events: &[AuditEvent],
+    ) -> Result<(), RepoError> {
+        let mut conn = self.conn().await?;
+        write_transaction(&mut conn, async |conn| {
+            for chunk in tokens.chunks(ROWS_PER_STATEMENT) {
+                diesel::insert_into(token_rows::table)
+                    .values(chunk)
+                    .execute(conn)
+                    .await?;
+            }
+            append_audit(conn, events).await
+        })
+        .await
+        .map_err(query_error)
+    }
+}
+
+impl Store {
+    /// Runs `work` in one write transaction on a pooled connection: commits when it
+    /// succeeds, rolls back otherwise.
+    pub(super) async fn write<R, F>(&self, work: F) -> Result<R, RepoError>
+    where
+        F: AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, TxError>,
+    {
+        let mut conn = self.conn().await?;
+        write_transaction(&mut conn, work)
+            .await
+            .map_err(RepoError::from)
+    }
+}
+
+/// The customer `id` as stored, read `FOR UPDATE`: locked until the transaction ends.
+pub(super) async fn customer_for_update(
+    conn: &mut AsyncPgConnection,
+    id: &str,
+) -> Result<Option<CustomerRow>, diesel::result::Error> {
+    customer_rows::table
+        .find(id)
+        .select(CustomerRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The release `id` as stored, read `FOR UPDATE`: locked until the transaction ends.
+pub(super) async fn release_for_update(
+    conn: &mut AsyncPgConnection,
+    id: &str,
+) -> Result<Option<ReleaseRow>, diesel::result::Error> {
+    releases::table
+        .find(id)
+        .select(ReleaseRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
 }
 
 repository_modules!();

@@ -7,12 +7,13 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::upsert::excluded;
 use diesel_async::RunQueryDsl;
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{ProductRepository, RepoError};
 use releasy_domain::product::{ProductPolicy, ProductSummary};
 use releasy_domain::release::Product;
 
-use super::{BYTE_ORDER, Store};
+use super::{BYTE_ORDER, Store, append_audit};
 use crate::error::{corrupt, query_error};
 use crate::rows::ts;
 use crate::schema::product_policies::dsl;
@@ -109,24 +110,25 @@ impl ProductRepository for Store {
         }))
     }
 
-    async fn set_policy(&self, policy: &ProductPolicy) -> Result<(), RepoError> {
+    async fn set_policy(&self, policy: &ProductPolicy, event: &AuditEvent) -> Result<(), RepoError> {
         let row = PolicyRow {
             product: policy.product.as_str().to_owned(),
             immutable_releases: i32::from(policy.immutable_releases),
             updated_at: policy.updated_at.unix_seconds(),
         };
-        let mut conn = self.conn().await?;
-        diesel::insert_into(dsl::product_policies)
-            .values(row)
-            .on_conflict(dsl::product)
-            .do_update()
-            .set((
-                dsl::immutable_releases.eq(excluded(dsl::immutable_releases)),
-                dsl::updated_at.eq(excluded(dsl::updated_at)),
-            ))
-            .execute(&mut *conn)
-            .await
-            .map_err(query_error)?;
-        Ok(())
+        self.write(async |conn| {
+            diesel::insert_into(dsl::product_policies)
+                .values(row)
+                .on_conflict(dsl::product)
+                .do_update()
+                .set((
+                    dsl::immutable_releases.eq(excluded(dsl::immutable_releases)),
+                    dsl::updated_at.eq(excluded(dsl::updated_at)),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(append_audit(conn, std::slice::from_ref(event)).await?)
+        })
+        .await
     }
 }

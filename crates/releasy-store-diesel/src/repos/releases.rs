@@ -13,31 +13,33 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use releasy_domain::artifact::ObjectKey;
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::pagination::PageRequest;
-use releasy_domain::ports::{ReleaseRepository, RepoError};
+use releasy_domain::ports::{ChangeEvent, ChangeEvents, ReleaseRepository, RepoError};
 use releasy_domain::release::{
     Channel, NOT_SEMVER, Release, ReleaseChanges, ReleaseFilter, ReleaseOrder, ReleaseStatus,
     Version, Yank,
 };
 use releasy_domain::{ReleaseId, Timestamp};
 
-use super::{Backend, Store, lock_release, write_transaction};
+use super::{Backend, Store, append_audit, lock_release, release_for_update, write_transaction};
 use crate::repos::coalesce;
-use crate::error::query_error;
+use crate::error::{TxError, query_error};
 use crate::rows::{DraftChanges, ReleaseRow, YankColumns};
 use crate::schema::releases::dsl;
 use crate::schema::{artifacts, download_tokens, releases};
 
 #[async_trait]
 impl ReleaseRepository for Store {
-    async fn insert(&self, release: &Release) -> Result<(), RepoError> {
-        let mut conn = self.conn().await?;
-        diesel::insert_into(dsl::releases)
-            .values(ReleaseRow::from(release))
-            .execute(&mut *conn)
-            .await
-            .map_err(query_error)?;
-        Ok(())
+    async fn insert(&self, release: &Release, event: &AuditEvent) -> Result<(), RepoError> {
+        self.write(async |conn| {
+            diesel::insert_into(dsl::releases)
+                .values(ReleaseRow::from(release))
+                .execute(conn)
+                .await?;
+            Ok(append_audit(conn, std::slice::from_ref(event)).await?)
+        })
+        .await
     }
 
     async fn get(&self, id: ReleaseId) -> Result<Option<Release>, RepoError> {
@@ -112,11 +114,11 @@ impl ReleaseRepository for Store {
         expected: ReleaseStatus,
         status: ReleaseStatus,
         published_at: Option<Timestamp>,
+        event: &AuditEvent,
     ) -> Result<Option<Release>, RepoError> {
-        let mut conn = self.conn().await?;
         // The status in the WHERE clause makes this a compare-and-set: of
         // concurrent transitions from one status, one matches the row.
-        let row: Option<ReleaseRow> = diesel::update(
+        let update = diesel::update(
             dsl::releases
                 .filter(dsl::id.eq(id.to_string()))
                 .filter(dsl::status.eq(expected.as_str())),
@@ -124,13 +126,16 @@ impl ReleaseRepository for Store {
         .set((
             dsl::status.eq(status.as_str()),
             dsl::published_at.eq(published_at.map(Timestamp::unix_seconds)),
-        ))
-        .returning(ReleaseRow::as_returning())
-        .get_result(&mut *conn)
+        ));
+        self.write(async |conn| {
+            let row: Option<ReleaseRow> = update
+                .returning(ReleaseRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+            recorded(conn, row, event).await
+        })
         .await
-        .optional()
-        .map_err(query_error)?;
-        row.map(TryInto::try_into).transpose()
     }
 
     async fn publish_sealed(
@@ -138,12 +143,12 @@ impl ReleaseRepository for Store {
         id: ReleaseId,
         published_at: Timestamp,
         sealed_at: Timestamp,
+        event: &AuditEvent,
     ) -> Result<Option<Release>, RepoError> {
-        let mut conn = self.conn().await?;
         // Compare-and-set on the status, like `transition`. The row lock this UPDATE
         // takes is the one an artifact insert takes first (`lock_release`): an
         // artifact commits before the seal, or sees it and is refused.
-        let row: Option<ReleaseRow> = diesel::update(
+        let update = diesel::update(
             dsl::releases
                 .filter(dsl::id.eq(id.to_string()))
                 .filter(dsl::status.eq(ReleaseStatus::Draft.as_str())),
@@ -153,19 +158,23 @@ impl ReleaseRepository for Store {
             dsl::published_at.eq(published_at.unix_seconds()),
             // A seal is never moved, even by a publication judged on an older read.
             dsl::sealed_at.eq(coalesce(dsl::sealed_at, Some(sealed_at.unix_seconds()))),
-        ))
-        .returning(ReleaseRow::as_returning())
-        .get_result(&mut *conn)
+        ));
+        self.write(async |conn| {
+            let row: Option<ReleaseRow> = update
+                .returning(ReleaseRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+            recorded(conn, row, event).await
+        })
         .await
-        .optional()
-        .map_err(query_error)?;
-        row.map(TryInto::try_into).transpose()
     }
 
     async fn update_draft(
         &self,
         id: ReleaseId,
         changes: &ReleaseChanges,
+        events: ChangeEvents<'_, Release>,
     ) -> Result<Option<Release>, RepoError> {
         if changes.is_empty() {
             // Nothing to write; still only a draft answers.
@@ -174,56 +183,82 @@ impl ReleaseRepository for Store {
                 .await?
                 .filter(|r| r.status == ReleaseStatus::Draft && !r.is_sealed()));
         }
-        let mut conn = self.conn().await?;
-        // The status in the WHERE clause makes this a compare-and-set, like
-        // `transition`: a release published meanwhile is not edited.
-        let row: Option<ReleaseRow> = diesel::update(
-            dsl::releases
-                .filter(dsl::id.eq(id.to_string()))
-                .filter(dsl::status.eq(ReleaseStatus::Draft.as_str()))
-                .filter(dsl::sealed_at.is_null()),
-        )
-        .set(DraftChanges::from(changes))
-        .returning(ReleaseRow::as_returning())
-        .get_result(&mut *conn)
+        let id = id.to_string();
+        self.write(async |conn| {
+            // Read under the row's lock, so `before` is what this change replaces.
+            let Some(before) = release_for_update(conn, &id).await? else {
+                return Ok(None);
+            };
+            // The status in the WHERE clause makes this a compare-and-set, like
+            // `transition`: a release published meanwhile is not edited.
+            let row: Option<ReleaseRow> = diesel::update(
+                dsl::releases
+                    .filter(dsl::id.eq(&id))
+                    .filter(dsl::status.eq(ReleaseStatus::Draft.as_str()))
+                    .filter(dsl::sealed_at.is_null()),
+            )
+            .set(DraftChanges::from(changes))
+            .returning(ReleaseRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+            let Some(after) = row else {
+                return Ok(None);
+            };
+            let (before, after): (Release, Release) = (before.try_into()?, after.try_into()?);
+            append_audit(conn, &events(&before, &after)).await?;
+            Ok(Some(after))
+        })
         .await
-        .optional()
-        .map_err(query_error)?;
-        row.map(TryInto::try_into).transpose()
     }
 
     async fn set_yank(
         &self,
         id: ReleaseId,
         yank: Option<&Yank>,
+        event: ChangeEvent<'_, Release>,
     ) -> Result<Option<Release>, RepoError> {
-        let mut conn = self.conn().await?;
         // Applies only while the release is not yet in the state asked for (yanked_at
         // NULL for a yank, set for an unyank): a compare-and-set, like `transition`.
-        let row: Option<ReleaseRow> = diesel::update(
+        let update = diesel::update(
             dsl::releases
                 .filter(dsl::id.eq(id.to_string()))
                 .filter(dsl::yanked_at.is_null().eq(yank.is_some())),
         )
-        .set(YankColumns::from(yank))
-        .returning(ReleaseRow::as_returning())
-        .get_result(&mut *conn)
+        .set(YankColumns::from(yank));
+        self.write(async |conn| {
+            let row: Option<ReleaseRow> = update
+                .returning(ReleaseRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let after: Release = row.try_into()?;
+            append_audit(conn, &[event(&after)]).await?;
+            Ok(Some(after))
+        })
         .await
-        .optional()
-        .map_err(query_error)?;
-        row.map(TryInto::try_into).transpose()
     }
 
-    async fn delete(&self, id: ReleaseId) -> Result<Option<Vec<ObjectKey>>, RepoError> {
+    async fn delete(
+        &self,
+        id: ReleaseId,
+        event: ChangeEvent<'_, Release>,
+    ) -> Result<Option<Vec<ObjectKey>>, RepoError> {
         let id = id.to_string();
-        let mut conn = self.conn().await?;
-        let keys: Option<Vec<String>> = write_transaction(&mut conn, async |conn| {
+        let keys: Option<Vec<String>> = self.write(async |conn| {
             // A sealed release is never deleted: it is reported like a missing one,
             // and the caller tells which it was.
             match lock_release(conn, &id).await? {
                 Some(locked) if !locked.sealed => {}
                 _ => return Ok(None),
             }
+            let Some(deleted) = release_for_update(conn, &id).await? else {
+                return Ok(None);
+            };
+            let deleted: Release = deleted.try_into()?;
             let of_release = artifacts::table
                 .filter(artifacts::release_id.eq(&id))
                 .select(artifacts::id);
@@ -240,12 +275,26 @@ impl ReleaseRepository for Store {
             diesel::delete(releases::table.find(&id))
                 .execute(conn)
                 .await?;
-            Ok::<_, diesel::result::Error>(Some(keys))
+            append_audit(conn, &[event(&deleted)]).await?;
+            Ok(Some(keys))
         })
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(keys.map(|keys| keys.into_iter().map(ObjectKey::from_stored).collect()))
     }
+}
+
+/// The release a compare-and-set left (`None` when it did not apply), with `event`
+/// recorded when it did.
+async fn recorded(
+    conn: &mut super::Conn,
+    row: Option<ReleaseRow>,
+    event: &AuditEvent,
+) -> Result<Option<Release>, TxError> {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    append_audit(conn, std::slice::from_ref(event)).await?;
+    Ok(Some(row.try_into()?))
 }
 
 impl Store {

@@ -3,8 +3,15 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use releasy_domain::audit::AuditEvent;
+use releasy_domain::ports::RepoError;
+
+use super::batch_rows::{ROWS_PER_STATEMENT, TokenValues};
+use crate::error::{TxError, query_error};
+use crate::rows::{CustomerRow, ReleaseRow};
 
 use crate::schema::releases;
+use crate::schema::{customers as customer_rows, download_tokens as token_rows};
 use crate::sqlite::SqliteConn;
 
 /// The store the repositories below are implemented for.
@@ -37,6 +44,158 @@ pub(super) async fn lock_release(
     Ok(found.map(|sealed_at| super::LockedRelease {
         sealed: sealed_at.is_some(),
     }))
+}
+
+/// The chain's append on the synchronous API (SQLite's multi-row `INSERT` needs it),
+/// kept apart from the async `RunQueryDsl` the rest of this file uses.
+mod blocking {
+    use diesel::prelude::*;
+    use diesel::sqlite::SqliteConnection;
+    use releasy_domain::audit::AuditEvent;
+
+    use crate::repos::batch_rows::{ROWS_PER_STATEMENT, chained_audit_values};
+    use crate::schema::{audit_chain, audit_events};
+
+    /// Appends `events` to the audit chain inside the transaction `conn` is in (SQLite's
+    /// write lock orders the appends): reads the head, inserts the events linked after it
+    /// (many rows per statement, which diesel builds for SQLite only on its synchronous
+    /// API), and moves the head.
+    pub(crate) fn append_audit_blocking(
+        conn: &mut SqliteConnection,
+        events: &[AuditEvent],
+    ) -> Result<(), diesel::result::Error> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let (position, hash): (i64, String) = audit_chain::table
+            .find(1)
+            .select((audit_chain::head_position, audit_chain::head_hash))
+            .first(conn)?;
+        let head = crate::repos::audit_chain::head_link(position, &hash)?;
+        let (rows, new_head) = chained_audit_values(head, events);
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            diesel::insert_into(audit_events::table)
+                .values(chunk)
+                .execute(conn)?;
+        }
+        diesel::update(audit_chain::table.find(1))
+            .set((
+                audit_chain::head_position.eq(crate::rows::position_column(new_head.position)),
+                audit_chain::head_hash.eq(new_head.hash.to_string()),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    }
+}
+
+pub(crate) use blocking::append_audit_blocking;
+
+/// [`append_audit_blocking`] from async code, inside the caller's transaction.
+pub(super) async fn append_audit(
+    conn: &mut SqliteConn,
+    events: &[AuditEvent],
+) -> Result<(), diesel::result::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let events = events.to_vec();
+    conn.spawn_blocking(move |conn| append_audit_blocking(conn, &events))
+        .await
+}
+
+/// The chain's head (the immediate transaction holds the database's write lock).
+pub(super) async fn chain_head(
+    conn: &mut SqliteConn,
+) -> Result<releasy_domain::audit::ChainLink, diesel::result::Error> {
+    use crate::schema::audit_chain;
+    let (position, hash): (i64, String) = audit_chain::table
+        .find(1)
+        .select((audit_chain::head_position, audit_chain::head_hash))
+        .first(conn)
+        .await?;
+    super::audit_chain::head_link(position, &hash)
+}
+
+/// Moves the chain's head to `head`.
+pub(super) async fn set_chain_head(
+    conn: &mut SqliteConn,
+    head: releasy_domain::audit::ChainLink,
+) -> Result<(), diesel::result::Error> {
+    use crate::schema::audit_chain;
+    diesel::update(audit_chain::table.find(1))
+        .set((
+            audit_chain::head_position.eq(crate::rows::position_column(head.position)),
+            audit_chain::head_hash.eq(head.hash.to_string()),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+impl Store {
+    /// Writes `tokens` and `events` in one transaction on the batch writers' own
+    /// connection: many rows per statement, one commit.
+    pub(super) async fn write_batch(
+        &self,
+        tokens: Vec<TokenValues>,
+        events: &[AuditEvent],
+    ) -> Result<(), RepoError> {
+        let events = events.to_vec();
+        let mut conn = self.batch_writer_conn().await?;
+        conn.spawn_blocking(move |conn| {
+            conn.immediate_transaction(|conn| {
+                for chunk in tokens.chunks(ROWS_PER_STATEMENT) {
+                    diesel::RunQueryDsl::execute(
+                        diesel::insert_into(token_rows::table).values(chunk),
+                        conn,
+                    )?;
+                }
+                append_audit_blocking(conn, &events)
+            })
+        })
+        .await
+        .map_err(query_error)
+    }
+}
+
+impl Store {
+    /// Runs `work` in one write transaction on a pooled connection: commits when it
+    /// succeeds, rolls back otherwise.
+    pub(super) async fn write<R, F>(&self, work: F) -> Result<R, RepoError>
+    where
+        F: AsyncFnOnce(&mut SqliteConn) -> Result<R, TxError>,
+    {
+        let mut conn = self.conn().await?;
+        write_transaction(&mut conn, work)
+            .await
+            .map_err(RepoError::from)
+    }
+}
+
+/// The customer `id` as stored, (the immediate transaction holds the database's write lock).
+pub(super) async fn customer_for_update(
+    conn: &mut SqliteConn,
+    id: &str,
+) -> Result<Option<CustomerRow>, diesel::result::Error> {
+    customer_rows::table
+        .find(id)
+        .select(CustomerRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The release `id` as stored, (the immediate transaction holds the database's write lock).
+pub(super) async fn release_for_update(
+    conn: &mut SqliteConn,
+    id: &str,
+) -> Result<Option<ReleaseRow>, diesel::result::Error> {
+    releases::table
+        .find(id)
+        .select(ReleaseRow::as_select())
+        .first(conn)
+        .await
+        .optional()
 }
 
 repository_modules!();

@@ -1,16 +1,18 @@
-//! The `audit_events` row; the payload is stored as JSON text.
+//! The `audit_events` row (the payload stored as JSON text, with the event's chain
+//! link), and the `audit_chain` row.
 
 use diesel::prelude::*;
-use releasy_domain::audit::AuditEvent;
+use releasy_domain::audit::{AuditEvent, ChainHash, ChainLink, ChainedEvent};
 use releasy_domain::ports::RepoError;
 use releasy_domain::{AuditEventId, CustomerId};
 
 use super::{parse_id, ts};
 use crate::error::corrupt;
-use crate::schema::audit_events;
+use crate::schema::{audit_chain, audit_events};
 
-/// A row of `audit_events`, built from the domain value with `From` (and read back with
-/// `TryFrom`, which applies the domain's rules).
+/// A row of `audit_events`, built from the domain value and its link with
+/// [`AuditEventRow::chained`] (and read back with `TryFrom`, which applies the domain's
+/// rules). No row is written without a link.
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -21,10 +23,13 @@ pub struct AuditEventRow {
     pub(crate) event: String,
     pub(crate) payload: String,
     pub(crate) created_at: i64,
+    pub(crate) chain_position: Option<i64>,
+    pub(crate) chain_hash: Option<String>,
 }
 
-impl From<&AuditEvent> for AuditEventRow {
-    fn from(e: &AuditEvent) -> Self {
+impl AuditEventRow {
+    /// The row of `event` at `link`.
+    pub fn chained(e: &AuditEvent, link: ChainLink) -> Self {
         Self {
             id: e.id.to_string(),
             customer_id: e.customer_id.map(|c| c.to_string()),
@@ -32,7 +37,53 @@ impl From<&AuditEvent> for AuditEventRow {
             event: e.event.clone(),
             payload: e.payload.to_string(),
             created_at: e.created_at.unix_seconds(),
+            chain_position: Some(position_column(link.position)),
+            chain_hash: Some(link.hash.to_string()),
         }
+    }
+}
+
+/// A chain position as stored (positions count events, far below `i64::MAX`).
+pub(crate) fn position_column(position: u64) -> i64 {
+    i64::try_from(position).unwrap_or(i64::MAX)
+}
+
+/// A stored chain position and hash, read back.
+pub(crate) fn link_of(
+    table: &'static str,
+    position: i64,
+    hash: &str,
+) -> Result<ChainLink, RepoError> {
+    Ok(ChainLink {
+        position: u64::try_from(position).map_err(|e| corrupt(table, e))?,
+        hash: ChainHash::parse(hash).map_err(|e| corrupt(table, e))?,
+    })
+}
+
+impl TryFrom<AuditEventRow> for ChainedEvent {
+    type Error = RepoError;
+
+    fn try_from(row: AuditEventRow) -> Result<Self, RepoError> {
+        let link = match (row.chain_position, row.chain_hash.as_deref()) {
+            (Some(position), Some(hash)) => Some(link_of("audit_events", position, hash)?),
+            _ => None,
+        };
+        Ok(Self {
+            event: AuditEvent {
+                id: parse_id::<AuditEventId>("audit_events", &row.id)?,
+                customer_id: row
+                    .customer_id
+                    .as_deref()
+                    .map(|c| parse_id::<CustomerId>("audit_events", c))
+                    .transpose()?,
+                actor: row.actor,
+                event: row.event,
+                payload: serde_json::from_str(&row.payload)
+                    .map_err(|e| corrupt("audit_events", e))?,
+                created_at: ts(row.created_at),
+            },
+            link,
+        })
     }
 }
 
@@ -40,17 +91,17 @@ impl TryFrom<AuditEventRow> for AuditEvent {
     type Error = RepoError;
 
     fn try_from(row: AuditEventRow) -> Result<Self, RepoError> {
-        Ok(Self {
-            id: parse_id::<AuditEventId>("audit_events", &row.id)?,
-            customer_id: row
-                .customer_id
-                .as_deref()
-                .map(|c| parse_id::<CustomerId>("audit_events", c))
-                .transpose()?,
-            actor: row.actor,
-            event: row.event,
-            payload: serde_json::from_str(&row.payload).map_err(|e| corrupt("audit_events", e))?,
-            created_at: ts(row.created_at),
-        })
+        ChainedEvent::try_from(row).map(|chained| chained.event)
     }
+}
+
+/// The `audit_chain` row.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_chain)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct AuditChainRow {
+    pub(crate) start_position: i64,
+    pub(crate) start_hash: String,
+    pub(crate) head_position: i64,
+    pub(crate) head_hash: String,
 }

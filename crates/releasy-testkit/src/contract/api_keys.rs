@@ -11,6 +11,7 @@ use releasy_domain::api_key::{
 use releasy_domain::ports::{ApiKeyRepository, CustomerRepository, RepoError};
 use releasy_domain::{ApiKeyId, CustomerId};
 
+use super::change_event;
 use super::{T0, at, new_customer, ok, run_check, same, store_customer, token};
 
 /// Runs every API-key check; `customers` must be the store `api_keys` joins to.
@@ -48,7 +49,7 @@ fn fresh_legacy_hex() -> String {
 }
 
 /// A key of `owner` with every optional column empty.
-fn new_key(owner: CustomerId) -> ApiKey {
+pub(crate) fn new_key(owner: CustomerId) -> ApiKey {
     ApiKey {
         id: ApiKeyId::generate(),
         customer_id: owner,
@@ -73,7 +74,10 @@ async fn owner(customers: &Arc<dyn CustomerRepository>, suspended_at: Option<i64
 }
 
 async fn store_key(api_keys: &Arc<dyn ApiKeyRepository>, key: &ApiKey) {
-    ok(api_keys.insert(key).await, "ApiKeyRepository::insert");
+    ok(
+        api_keys.insert(key, &change_event()).await,
+        "ApiKeyRepository::insert",
+    );
 }
 
 async fn get_key(api_keys: &Arc<dyn ApiKeyRepository>, id: ApiKeyId) -> Option<ApiKey> {
@@ -324,7 +328,9 @@ pub async fn revoke_keeps_the_first_time(
     };
     for (seconds, what) in [(T0 + 100, "first revoke"), (T0 + 200, "second revoke")] {
         let matched = ok(
-            api_keys.revoke(key.id, at(seconds)).await,
+            api_keys
+                .revoke(key.id, at(seconds), &|_| change_event())
+                .await,
             "ApiKeyRepository::revoke",
         );
         same(&matched, &true, &format!("{what} of a stored key"));
@@ -344,7 +350,9 @@ pub async fn revoke_keeps_the_first_time(
 /// `revoke` of an id never stored is `false`.
 pub async fn revoke_unknown_is_false(api_keys: Arc<dyn ApiKeyRepository>) {
     let matched = ok(
-        api_keys.revoke(ApiKeyId::generate(), at(T0)).await,
+        api_keys
+            .revoke(ApiKeyId::generate(), at(T0), &|_| change_event())
+            .await,
         "ApiKeyRepository::revoke",
     );
     same(&matched, &false, "revoke of an unknown key id");
@@ -363,7 +371,7 @@ pub async fn duplicate_id_is_a_conflict(
         id: key.id,
         ..new_key(customer)
     };
-    match api_keys.insert(&duplicate).await {
+    match api_keys.insert(&duplicate, &change_event()).await {
         Err(RepoError::Conflict) => {}
         other => panic!("inserting a duplicate key id: expected Err(Conflict), got {other:?}"),
     }

@@ -11,6 +11,7 @@ use releasy_domain::ports::{ArtifactRepository, ReleaseRepository, RepoError};
 use releasy_domain::release::{Release, ReleaseStatus};
 use releasy_domain::{ArtifactId, ReleaseId};
 
+use super::change_event;
 use super::releases::{fresh_product, new_release, store_release};
 use super::{T0, at, ok, run_check, same, token};
 
@@ -58,7 +59,7 @@ pub(crate) fn new_artifact(release: &Release, platform: &str, created_at: i64) -
 /// Stores `artifact`.
 pub(crate) async fn store_artifact(artifacts: &Arc<dyn ArtifactRepository>, artifact: &Artifact) {
     ok(
-        artifacts.insert(artifact).await,
+        artifacts.insert(artifact, &change_event()).await,
         "ArtifactRepository::insert",
     );
 }
@@ -97,6 +98,7 @@ pub async fn get_with_release_round_trip(
                 ReleaseStatus::Draft,
                 ReleaseStatus::Published,
                 Some(at(T0 + 2)),
+                &change_event(),
             )
             .await,
         "ReleaseRepository::transition",
@@ -188,7 +190,7 @@ pub async fn duplicate_id_is_a_conflict(
         id: first.id,
         ..new_artifact(&release, "macos", T0 + 1)
     };
-    match artifacts.insert(&duplicate).await {
+    match artifacts.insert(&duplicate, &change_event()).await {
         Err(RepoError::Conflict) => {}
         other => panic!("inserting a duplicate artifact id: expected Err(Conflict), got {other:?}"),
     }
@@ -216,7 +218,7 @@ pub async fn duplicate_object_key_is_a_conflict(
         object_key: first.object_key.clone(),
         ..new_artifact(&release, "linux", T0 + 1)
     };
-    match artifacts.insert(&duplicate).await {
+    match artifacts.insert(&duplicate, &change_event()).await {
         Err(RepoError::Conflict) => {}
         other => {
             panic!("inserting a duplicate object key: expected Err(Conflict), got {other:?}")

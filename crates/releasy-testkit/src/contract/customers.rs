@@ -9,6 +9,7 @@ use releasy_domain::pagination::{Cursor, CursorPage, Offset, PageLimit, PageStar
 use releasy_domain::ports::CustomerRepository;
 use releasy_domain::{CustomerId, Timestamp};
 
+use super::change_event;
 use super::{T0, at, new_customer, ok, run_check, same, store_customer, token};
 
 /// Runs every customer check.
@@ -569,7 +570,9 @@ pub async fn update_applies_only_given_columns(customers: Arc<dyn CustomerReposi
     };
     for (what, update, expected) in steps {
         let returned = ok(
-            customers.update(original.id, &update).await,
+            customers
+                .update(original.id, &update, &|_, _| vec![change_event()])
+                .await,
             "CustomerRepository::update",
         );
         same(
@@ -600,7 +603,9 @@ pub async fn empty_update_returns_the_row_unchanged(customers: Arc<dyn CustomerR
         suspended_at: None,
     };
     let returned = ok(
-        customers.update(customer.id, &update).await,
+        customers
+            .update(customer.id, &update, &|_, _| vec![change_event()])
+            .await,
         "CustomerRepository::update",
     );
     same(
@@ -609,7 +614,13 @@ pub async fn empty_update_returns_the_row_unchanged(customers: Arc<dyn CustomerR
         "an empty update returns the row",
     );
     let returned = ok(
-        customers.update(CustomerId::generate(), &update).await,
+        customers
+            .update(
+                CustomerId::generate(),
+                &update,
+                &|_, _| vec![change_event()],
+            )
+            .await,
         "CustomerRepository::update",
     );
     same(&returned, &None, "an empty update of an unknown id");
@@ -624,7 +635,9 @@ pub async fn update_unknown_is_none(customers: Arc<dyn CustomerRepository>) {
         suspended_at: Some(Some(Timestamp::from_unix_seconds(T0))),
     };
     let returned = ok(
-        customers.update(id, &update).await,
+        customers
+            .update(id, &update, &|_, _| vec![change_event()])
+            .await,
         "CustomerRepository::update",
     );
     same(&returned, &None, "update of an unknown id");

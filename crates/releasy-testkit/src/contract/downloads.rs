@@ -18,6 +18,7 @@ use releasy_domain::release::ReleaseStatus;
 use super::artifacts::{new_artifact, store_artifact};
 use super::releases::{fresh_product, new_release, new_token, store_release};
 use super::{T0, at, new_customer, ok, run_check, same, store_customer, token};
+use super::{change_event, with_events};
 
 /// Runs every download-token check. `download_tokens` must join to the stores of
 /// `releases`, `artifacts` and `customers`.
@@ -61,7 +62,7 @@ async fn find_grant(
 
 async fn store_token(download_tokens: &Arc<dyn DownloadTokenRepository>, token: &DownloadToken) {
     ok(
-        download_tokens.insert(token).await,
+        download_tokens.insert(token, &change_event()).await,
         "DownloadTokenRepository::insert",
     );
 }
@@ -166,6 +167,7 @@ pub async fn grant_follows_release_status_and_suspension(
                 ReleaseStatus::Draft,
                 ReleaseStatus::Published,
                 Some(at(T0 + 5)),
+                &change_event(),
             )
             .await,
         "ReleaseRepository::transition",
@@ -182,7 +184,11 @@ pub async fn grant_follows_release_status_and_suspension(
         suspended_at: Some(suspended_at.map(at)),
     };
     ok(
-        customers.update(customer.id, &suspend(Some(T0 + 50))).await,
+        customers
+            .update(customer.id, &suspend(Some(T0 + 50)), &|_, _| {
+                vec![change_event()]
+            })
+            .await,
         "CustomerRepository::update",
     );
     same(
@@ -192,7 +198,9 @@ pub async fn grant_follows_release_status_and_suspension(
     );
 
     ok(
-        customers.update(customer.id, &suspend(None)).await,
+        customers
+            .update(customer.id, &suspend(None), &|_, _| vec![change_event()])
+            .await,
         "CustomerRepository::update",
     );
     ok(
@@ -202,6 +210,7 @@ pub async fn grant_follows_release_status_and_suspension(
                 ReleaseStatus::Published,
                 ReleaseStatus::Draft,
                 None,
+                &change_event(),
             )
             .await,
         "ReleaseRepository::transition",
@@ -264,7 +273,7 @@ pub async fn insert_many_is_all_or_none(
         fresh(),
     ];
     ok(
-        download_tokens.insert_many(&batch).await,
+        download_tokens.insert_many(&with_events(&batch)).await,
         "DownloadTokenRepository::insert_many",
     );
     for t in &batch {
@@ -282,7 +291,7 @@ pub async fn insert_many_is_all_or_none(
         ..fresh()
     };
     let spoiled = vec![fresh(), orphan, fresh()];
-    match download_tokens.insert_many(&spoiled).await {
+    match download_tokens.insert_many(&with_events(&spoiled)).await {
         Err(RepoError::MissingReference) => {}
         other => panic!(
             "insert_many of a batch with a token of an unknown artifact: expected \
@@ -300,7 +309,7 @@ pub async fn insert_many_is_all_or_none(
         ..fresh()
     };
     let spoiled = vec![fresh(), fresh(), duplicate];
-    match download_tokens.insert_many(&spoiled).await {
+    match download_tokens.insert_many(&with_events(&spoiled)).await {
         Err(RepoError::Conflict) => {}
         other => panic!(
             "insert_many of a batch with a token hash already stored: expected \

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use releasy_domain::audit::Origin;
 use releasy_domain::entitlement::{
     Entitlement, EntitlementChanges, EntitlementError, EntitlementScope, EntitlementService,
     EntitlementWindow, Metadata, ProductGrant,
@@ -17,6 +18,7 @@ use releasy_domain::release::{Channel, Product, VersionRequirement};
 use releasy_domain::{CustomerId, EntitlementId};
 use serde_json::json;
 
+use super::change_event;
 use super::releases::{fresh_product, page};
 use super::{T0, at, new_customer, ok, run_check, same, store_customer, token};
 
@@ -86,7 +88,7 @@ fn metadata(value: serde_json::Value) -> Option<Metadata> {
 
 async fn store(entitlements: &Arc<dyn EntitlementRepository>, entitlement: &Entitlement) {
     ok(
-        entitlements.insert(entitlement).await,
+        entitlements.insert(entitlement, &change_event()).await,
         "EntitlementRepository::insert",
     );
 }
@@ -97,7 +99,9 @@ async fn replace(
     updated: &Entitlement,
 ) -> Option<Entitlement> {
     ok(
-        entitlements.replace(current, updated).await,
+        entitlements
+            .replace(current, updated, &change_event())
+            .await,
         "EntitlementRepository::replace",
     )
 }
@@ -235,7 +239,7 @@ pub async fn duplicate_id_is_a_conflict(
         id: first.id,
         ..new_entitlement(owner, &fresh_product(), 5, None, T0 + 1)
     };
-    match entitlements.insert(&duplicate).await {
+    match entitlements.insert(&duplicate, &change_event()).await {
         Err(RepoError::Conflict) => {}
         other => {
             panic!("inserting a duplicate entitlement id: expected Err(Conflict), got {other:?}")
@@ -445,7 +449,9 @@ pub async fn replace_of_a_stale_revision_writes_nothing(
                     metadata: metadata(json!({"writer": i})),
                     ..raced.clone()
                 };
-                entitlements.replace(&raced, &updated).await
+                entitlements
+                    .replace(&raced, &updated, &change_event())
+                    .await
             })
         })
         .collect();
@@ -552,7 +558,11 @@ pub async fn concurrent_changes_never_invert_the_window_nor_lose_a_field(
         .into_iter()
         .map(|change| {
             let service = service.clone();
-            tokio::spawn(async move { service.update(owner, stored.id, change).await })
+            tokio::spawn(async move {
+                service
+                    .update(&Origin::admin_key(), owner, stored.id, change)
+                    .await
+            })
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -614,7 +624,7 @@ pub async fn delete_removes_only_that_entitlement(
         let entitlements = entitlements.clone();
         async move {
             ok(
-                entitlements.delete(customer, id).await,
+                entitlements.delete(customer, id, &|_| change_event()).await,
                 "EntitlementRepository::delete",
             )
         }

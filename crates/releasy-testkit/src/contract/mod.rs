@@ -23,6 +23,7 @@
 pub mod api_keys;
 pub mod artifacts;
 pub mod audit;
+pub mod audit_chain;
 pub mod customers;
 pub mod downloads;
 pub mod entitlements;
@@ -36,9 +37,31 @@ pub mod verification;
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use releasy_domain::audit::{AuditEvent, Origin};
 use releasy_domain::customer::{Customer, CustomerName, Plan};
+use releasy_domain::download::DownloadToken;
 use releasy_domain::ports::{CustomerRepository, RepoError, Repositories};
 use releasy_domain::{CustomerId, Timestamp};
+
+/// An audit event to store with a change whose event the check does not look at (the
+/// audit checks look at the events of every write).
+pub fn change_event() -> AuditEvent {
+    let customer = new_customer("event target", None, 1);
+    AuditEvent::customer_created(&Origin::system(), &customer)
+}
+
+/// `tokens`, each with its `download_token.issued` event, as
+/// [`DownloadTokenRepository::insert_many`](releasy_domain::ports::DownloadTokenRepository::insert_many)
+/// takes them.
+pub fn with_events(tokens: &[DownloadToken]) -> Vec<(DownloadToken, AuditEvent)> {
+    tokens
+        .iter()
+        .map(|token| {
+            let event = AuditEvent::download_token_issued(&Origin::system(), token);
+            (token.clone(), event)
+        })
+        .collect()
+}
 
 /// Runs every check of the suite against `ports`, the repositories of one store.
 ///
@@ -61,6 +84,7 @@ pub async fn run_all_beside_another_suite(ports: Repositories) {
     customers::run_all(ports.customers.clone()).await;
     api_keys::run_all(ports.api_keys.clone(), ports.customers.clone()).await;
     audit::run_all(ports.audit.clone()).await;
+    audit_chain::run_all(ports.clone()).await;
     idempotency::run_all_but_the_purge(ports.idempotency.clone()).await;
     releases::run_all(
         ports.releases.clone(),
@@ -148,7 +172,7 @@ pub(crate) fn new_customer(name: &str, plan: Option<&str>, created_at: i64) -> C
 /// Stores `customer`.
 pub(crate) async fn store_customer(customers: &Arc<dyn CustomerRepository>, customer: &Customer) {
     ok(
-        customers.insert(customer).await,
+        customers.insert(customer, &change_event()).await,
         "CustomerRepository::insert",
     );
 }

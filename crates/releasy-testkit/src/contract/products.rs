@@ -13,6 +13,7 @@ use releasy_domain::release::{
 };
 
 use super::artifacts::{new_artifact, store_artifact};
+use super::change_event;
 use super::releases::{fresh_product, new_release, page, store_release};
 use super::uploads::new_upload;
 use super::{T0, at, ok, run_check, same, token};
@@ -55,7 +56,7 @@ pub async fn a_sealed_release_takes_no_artifact_edit_or_delete(
 
     let sealed = ok(
         releases
-            .publish_sealed(release.id, at(T0 + 5), at(T0 + 5))
+            .publish_sealed(release.id, at(T0 + 5), at(T0 + 5), &change_event())
             .await,
         "ReleaseRepository::publish_sealed",
     );
@@ -72,7 +73,7 @@ pub async fn a_sealed_release_takes_no_artifact_edit_or_delete(
     same(
         &ok(
             releases
-                .publish_sealed(release.id, at(T0 + 6), at(T0 + 6))
+                .publish_sealed(release.id, at(T0 + 6), at(T0 + 6), &change_event())
                 .await,
             "ReleaseRepository::publish_sealed",
         ),
@@ -86,6 +87,7 @@ pub async fn a_sealed_release_takes_no_artifact_edit_or_delete(
                 ReleaseStatus::Published,
                 ReleaseStatus::Draft,
                 None,
+                &change_event(),
             )
             .await,
         "ReleaseRepository::transition",
@@ -103,7 +105,9 @@ pub async fn a_sealed_release_takes_no_artifact_edit_or_delete(
     };
     same(
         &ok(
-            releases.update_draft(release.id, &edit).await,
+            releases
+                .update_draft(release.id, &edit, &|_, _| vec![change_event()])
+                .await,
             "ReleaseRepository::update_draft",
         ),
         &None,
@@ -112,7 +116,7 @@ pub async fn a_sealed_release_takes_no_artifact_edit_or_delete(
     let another = new_artifact(&release, "macos", T0 + 7);
     assert!(
         matches!(
-            artifacts.insert(&another).await,
+            artifacts.insert(&another, &change_event()).await,
             Err(RepoError::MissingReference)
         ),
         "insert of an artifact of a sealed release"
@@ -124,7 +128,9 @@ pub async fn a_sealed_release_takes_no_artifact_edit_or_delete(
     };
     assert!(
         matches!(
-            artifacts.insert_completing_upload(&completing).await,
+            artifacts
+                .insert_completing_upload(&completing, &change_event())
+                .await,
             Err(RepoError::MissingReference)
         ),
         "insert_completing_upload of an artifact of a sealed release"
@@ -139,7 +145,7 @@ pub async fn a_sealed_release_takes_no_artifact_edit_or_delete(
     );
     same(
         &ok(
-            releases.delete(release.id).await,
+            releases.delete(release.id, &|_| change_event()).await,
             "ReleaseRepository::delete",
         ),
         &None,
@@ -160,7 +166,7 @@ pub async fn a_sealed_release_takes_no_artifact_edit_or_delete(
     );
     let again = ok(
         releases
-            .publish_sealed(release.id, at(T0 + 20), at(T0 + 20))
+            .publish_sealed(release.id, at(T0 + 20), at(T0 + 20), &change_event())
             .await,
         "ReleaseRepository::publish_sealed",
     )
@@ -217,7 +223,7 @@ pub async fn summaries_count_releases_and_name_the_latest_stable_version(
         updated_at: at(T0),
     };
     ok(
-        products.set_policy(&policy).await,
+        products.set_policy(&policy, &change_event()).await,
         "ProductRepository::set_policy",
     );
 
@@ -268,7 +274,7 @@ pub async fn policies_are_read_and_replaced(products: Arc<dyn ProductRepository>
             updated_at: at(updated_at),
         };
         ok(
-            products.set_policy(&policy).await,
+            products.set_policy(&policy, &change_event()).await,
             "ProductRepository::set_policy",
         );
         same(

@@ -16,6 +16,7 @@ use releasy_domain::release::{
 };
 
 use super::artifacts::{new_artifact, store_artifact};
+use super::change_event;
 use super::releases::{fresh_product, new_release, new_token, page, store_release};
 use super::{T0, at, new_customer, ok, run_check, same, store_customer, token};
 
@@ -158,7 +159,9 @@ pub async fn channel_yank_and_order_key_filters_combine(releases: Arc<dyn Releas
     store_release(&releases, &yanked).await;
     ok(
         releases
-            .set_yank(yanked.id, Some(&yank("broken", false, T0 + 10)))
+            .set_yank(yanked.id, Some(&yank("broken", false, T0 + 10)), &|_| {
+                change_event()
+            })
             .await,
         "ReleaseRepository::set_yank",
     );
@@ -210,7 +213,9 @@ pub async fn yank_is_a_compare_and_set(releases: Arc<dyn ReleaseRepository>) {
     store_release(&releases, &release).await;
     let mark = yank("bad build", true, T0 + 1);
     let yanked = ok(
-        releases.set_yank(release.id, Some(&mark)).await,
+        releases
+            .set_yank(release.id, Some(&mark), &|_| change_event())
+            .await,
         "ReleaseRepository::set_yank",
     );
     same(
@@ -224,7 +229,9 @@ pub async fn yank_is_a_compare_and_set(releases: Arc<dyn ReleaseRepository>) {
     same(
         &ok(
             releases
-                .set_yank(release.id, Some(&yank("again", false, T0 + 2)))
+                .set_yank(release.id, Some(&yank("again", false, T0 + 2)), &|_| {
+                    change_event()
+                })
                 .await,
             "ReleaseRepository::set_yank",
         ),
@@ -238,7 +245,9 @@ pub async fn yank_is_a_compare_and_set(releases: Arc<dyn ReleaseRepository>) {
     );
     same(
         &ok(
-            releases.set_yank(release.id, None).await,
+            releases
+                .set_yank(release.id, None, &|_| change_event())
+                .await,
             "ReleaseRepository::set_yank",
         ),
         &Some(release.clone()),
@@ -246,7 +255,9 @@ pub async fn yank_is_a_compare_and_set(releases: Arc<dyn ReleaseRepository>) {
     );
     same(
         &ok(
-            releases.set_yank(release.id, None).await,
+            releases
+                .set_yank(release.id, None, &|_| change_event())
+                .await,
             "ReleaseRepository::set_yank",
         ),
         &None,
@@ -258,6 +269,7 @@ pub async fn yank_is_a_compare_and_set(releases: Arc<dyn ReleaseRepository>) {
                 .set_yank(
                     new_release(&fresh_product(), "1.0.0", T0).id,
                     Some(&yank("x", false, T0)),
+                    &|_| change_event(),
                 )
                 .await,
             "ReleaseRepository::set_yank",
@@ -281,7 +293,9 @@ pub async fn update_draft_writes_only_named_fields_of_drafts(releases: Arc<dyn R
         let releases = releases.clone();
         async move {
             ok(
-                releases.update_draft(id, &changes).await,
+                releases
+                    .update_draft(id, &changes, &|_, _| vec![change_event()])
+                    .await,
                 "ReleaseRepository::update_draft",
             )
         }
@@ -323,6 +337,7 @@ pub async fn update_draft_writes_only_named_fields_of_drafts(releases: Arc<dyn R
                 ReleaseStatus::Draft,
                 ReleaseStatus::Published,
                 Some(at(T0 + 1)),
+                &change_event(),
             )
             .await,
         "ReleaseRepository::transition",
@@ -403,7 +418,7 @@ pub async fn grant_sees_a_yank_that_blocks_downloads(
     store_artifact(&artifacts, &artifact).await;
     let download = new_token(artifact.id, customer.id);
     ok(
-        download_tokens.insert(&download).await,
+        download_tokens.insert(&download, &change_event()).await,
         "DownloadTokenRepository::insert",
     );
     let blocked = || async {
@@ -418,7 +433,9 @@ pub async fn grant_sees_a_yank_that_blocks_downloads(
         let releases = releases.clone();
         async move {
             ok(
-                releases.set_yank(release.id, mark.as_ref()).await,
+                releases
+                    .set_yank(release.id, mark.as_ref(), &|_| change_event())
+                    .await,
                 "ReleaseRepository::set_yank",
             )
         }

@@ -14,6 +14,7 @@ use releasy_domain::release::{Product, Release, ReleaseFilter, ReleaseStatus, Ve
 use releasy_domain::{ArtifactId, CustomerId, DownloadTokenId, ReleaseId};
 
 use super::artifacts::{new_artifact, store_artifact};
+use super::change_event;
 use super::{T0, at, new_customer, ok, run_check, same, store_customer, token};
 
 /// How many tasks race to publish one release in
@@ -83,7 +84,10 @@ fn published(product: &str, version: &str, created_at: i64) -> Release {
 
 /// Stores `release`.
 pub(crate) async fn store_release(releases: &Arc<dyn ReleaseRepository>, release: &Release) {
-    ok(releases.insert(release).await, "ReleaseRepository::insert");
+    ok(
+        releases.insert(release, &change_event()).await,
+        "ReleaseRepository::insert",
+    );
 }
 
 /// A download token value (not stored) of `customer` for `artifact`, with a fresh hash.
@@ -120,7 +124,7 @@ async fn transition(
 ) -> Option<Release> {
     ok(
         releases
-            .transition(id, expected, status, published_at.map(at))
+            .transition(id, expected, status, published_at.map(at), &change_event())
             .await,
         "ReleaseRepository::transition",
     )
@@ -182,7 +186,7 @@ pub async fn duplicate_product_and_version_is_a_conflict(releases: Arc<dyn Relea
     let first = new_release(&product, "2.0.0", T0);
     store_release(&releases, &first).await;
     let duplicate = published(&product, "2.0.0", T0 + 10);
-    match releases.insert(&duplicate).await {
+    match releases.insert(&duplicate, &change_event()).await {
         Err(RepoError::Conflict) => {}
         other => {
             panic!(
@@ -556,13 +560,13 @@ pub async fn delete_takes_artifacts_and_tokens(
     let other_token = new_token(other.id, customer.id);
     for t in tokens.iter().chain([&other_token]) {
         ok(
-            download_tokens.insert(t).await,
+            download_tokens.insert(t, &change_event()).await,
             "DownloadTokenRepository::insert",
         );
     }
 
     let deleted = ok(
-        releases.delete(doomed.id).await,
+        releases.delete(doomed.id, &|_| change_event()).await,
         "ReleaseRepository::delete",
     );
     same(
@@ -629,7 +633,7 @@ pub async fn delete_takes_artifacts_and_tokens(
 
     same(
         &ok(
-            releases.delete(doomed.id).await,
+            releases.delete(doomed.id, &|_| change_event()).await,
             "ReleaseRepository::delete",
         ),
         &None,
@@ -638,7 +642,10 @@ pub async fn delete_takes_artifacts_and_tokens(
     let empty = new_release(&product, "3", T0);
     store_release(&releases, &empty).await;
     same(
-        &ok(releases.delete(empty.id).await, "ReleaseRepository::delete"),
+        &ok(
+            releases.delete(empty.id, &|_| change_event()).await,
+            "ReleaseRepository::delete",
+        ),
         &Some(vec![]),
         "deleting a release without artifacts",
     );
@@ -653,7 +660,9 @@ pub async fn delete_takes_artifacts_and_tokens(
 pub async fn delete_unknown_is_none(releases: Arc<dyn ReleaseRepository>) {
     same(
         &ok(
-            releases.delete(ReleaseId::generate()).await,
+            releases
+                .delete(ReleaseId::generate(), &|_| change_event())
+                .await,
             "ReleaseRepository::delete",
         ),
         &None,

@@ -9,6 +9,7 @@ use releasy_domain::ports::{ArtifactRepository, ReleaseRepository, RepoError};
 use releasy_domain::release::Release;
 
 use super::artifacts::new_artifact;
+use super::change_event;
 use super::releases::{fresh_product, new_release, store_release};
 use super::{T0, at, ok, run_check, same, token};
 
@@ -171,7 +172,9 @@ pub async fn registration_completes_the_upload_or_nothing(
     };
     same(
         &ok(
-            artifacts.insert_completing_upload(&artifact).await,
+            artifacts
+                .insert_completing_upload(&artifact, &change_event())
+                .await,
             "insert_completing_upload",
         ),
         &true,
@@ -194,7 +197,9 @@ pub async fn registration_completes_the_upload_or_nothing(
     let swept = new_artifact(&release, "macos", T0 + 2);
     same(
         &ok(
-            artifacts.insert_completing_upload(&swept).await,
+            artifacts
+                .insert_completing_upload(&swept, &change_event())
+                .await,
             "insert_completing_upload",
         ),
         &false,
@@ -217,7 +222,10 @@ pub async fn registration_completes_the_upload_or_nothing(
         object_key: artifact.object_key.clone(),
         ..new_artifact(&release, "linux", T0 + 3)
     };
-    match artifacts.insert_completing_upload(&clash).await {
+    match artifacts
+        .insert_completing_upload(&clash, &change_event())
+        .await
+    {
         Err(RepoError::Conflict) => {}
         other => panic!("a registration whose key is taken: expected Conflict, got {other:?}"),
     }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use quick_cache::sync::Cache;
 use releasy_domain::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
-use releasy_domain::ports::{ApiKeyRepository, RepoError};
+use releasy_domain::audit::AuditEvent;
+use releasy_domain::ports::{ApiKeyRepository, ChangeEvent, RepoError};
 use releasy_domain::{ApiKeyId, Timestamp};
 
 use crate::read_cache::coherence::{Generations, Table};
@@ -49,8 +50,8 @@ impl CachedApiKeys {
 
 #[async_trait]
 impl ApiKeyRepository for CachedApiKeys {
-    async fn insert(&self, key: &ApiKey) -> Result<(), RepoError> {
-        self.write(self.inner.insert(key)).await
+    async fn insert(&self, key: &ApiKey, event: &AuditEvent) -> Result<(), RepoError> {
+        self.write(self.inner.insert(key, event)).await
     }
 
     async fn get(&self, id: ApiKeyId) -> Result<Option<ApiKey>, RepoError> {
@@ -95,7 +96,12 @@ impl ApiKeyRepository for CachedApiKeys {
         Ok(())
     }
 
-    async fn revoke(&self, id: ApiKeyId, at: Timestamp) -> Result<bool, RepoError> {
-        self.write(self.inner.revoke(id, at)).await
+    async fn revoke(
+        &self,
+        id: ApiKeyId,
+        at: Timestamp,
+        event: ChangeEvent<'_, ApiKey>,
+    ) -> Result<bool, RepoError> {
+        self.write(self.inner.revoke(id, at, event)).await
     }
 }

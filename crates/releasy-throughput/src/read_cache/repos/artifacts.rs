@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use releasy_domain::artifact::{Artifact, PendingUpload, Verification};
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::ports::{ArtifactRepository, RepoError};
 use releasy_domain::release::Release;
 use releasy_domain::{ArtifactId, ReleaseId, Timestamp};
@@ -42,9 +43,9 @@ impl CachedArtifacts {
 
 #[async_trait]
 impl ArtifactRepository for CachedArtifacts {
-    async fn insert(&self, artifact: &Artifact) -> Result<(), RepoError> {
+    async fn insert(&self, artifact: &Artifact, event: &AuditEvent) -> Result<(), RepoError> {
         self.generations
-            .after_write(&[Table::Artifacts], self.inner.insert(artifact))
+            .after_write(&[Table::Artifacts], self.inner.insert(artifact, event))
             .await
     }
 
@@ -87,11 +88,15 @@ impl ArtifactRepository for CachedArtifacts {
         self.inner.uploads_created_before(cutoff, limit).await
     }
 
-    async fn insert_completing_upload(&self, artifact: &Artifact) -> Result<bool, RepoError> {
+    async fn insert_completing_upload(
+        &self,
+        artifact: &Artifact,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
         self.generations
             .after_write(
                 &[Table::Artifacts],
-                self.inner.insert_completing_upload(artifact),
+                self.inner.insert_completing_upload(artifact, event),
             )
             .await
     }

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use releasy_domain::CustomerId;
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::customer::{Customer, CustomerFilter, CustomerUpdate};
 use releasy_domain::pagination::{CursorPage, PageLimit, PageStart};
-use releasy_domain::ports::{CustomerRepository, RepoError};
+use releasy_domain::ports::{ChangeEvents, CustomerRepository, RepoError};
 
 use crate::read_cache::coherence::{Generations, Table};
 use crate::read_cache::entries::Entries;
@@ -40,9 +41,9 @@ impl CachedCustomers {
 
 #[async_trait]
 impl CustomerRepository for CachedCustomers {
-    async fn insert(&self, customer: &Customer) -> Result<(), RepoError> {
+    async fn insert(&self, customer: &Customer, event: &AuditEvent) -> Result<(), RepoError> {
         self.generations
-            .after_write(TABLES, self.inner.insert(customer))
+            .after_write(TABLES, self.inner.insert(customer, event))
             .await
     }
 
@@ -69,9 +70,10 @@ impl CustomerRepository for CachedCustomers {
         &self,
         id: CustomerId,
         update: &CustomerUpdate,
+        events: ChangeEvents<'_, Customer>,
     ) -> Result<Option<Customer>, RepoError> {
         self.generations
-            .after_write(TABLES, self.inner.update(id, update))
+            .after_write(TABLES, self.inner.update(id, update, events))
             .await
     }
 }

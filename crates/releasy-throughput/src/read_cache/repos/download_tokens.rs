@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::{DownloadTokenRepository, RepoError};
 
@@ -40,12 +41,12 @@ impl CachedDownloadTokens {
 impl DownloadTokenRepository for CachedDownloadTokens {
     /// Tokens are only ever added or deleted with their release; a new token changes
     /// no cached grant (unknown hashes are never cached), so nothing is invalidated.
-    async fn insert(&self, token: &DownloadToken) -> Result<(), RepoError> {
-        self.inner.insert(token).await
+    async fn insert(&self, token: &DownloadToken, event: &AuditEvent) -> Result<(), RepoError> {
+        self.inner.insert(token, event).await
     }
 
-    async fn insert_many(&self, tokens: &[DownloadToken]) -> Result<(), RepoError> {
-        self.inner.insert_many(tokens).await
+    async fn insert_many(&self, issued: &[(DownloadToken, AuditEvent)]) -> Result<(), RepoError> {
+        self.inner.insert_many(issued).await
     }
 
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {

@@ -8,9 +8,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::entitlement::{CustomerAccess, Entitlement};
 use releasy_domain::pagination::PageRequest;
-use releasy_domain::ports::{EntitlementRepository, RepoError};
+use releasy_domain::ports::{ChangeEvent, EntitlementRepository, RepoError};
 use releasy_domain::{CustomerId, EntitlementId};
 
 use crate::read_cache::coherence::{Generations, Table};
@@ -52,8 +53,8 @@ impl CachedEntitlements {
 
 #[async_trait]
 impl EntitlementRepository for CachedEntitlements {
-    async fn insert(&self, entitlement: &Entitlement) -> Result<(), RepoError> {
-        self.write(self.inner.insert(entitlement)).await
+    async fn insert(&self, entitlement: &Entitlement, event: &AuditEvent) -> Result<(), RepoError> {
+        self.write(self.inner.insert(entitlement, event)).await
     }
 
     async fn get(
@@ -77,12 +78,19 @@ impl EntitlementRepository for CachedEntitlements {
         &self,
         current: &Entitlement,
         updated: &Entitlement,
+        event: &AuditEvent,
     ) -> Result<Option<Entitlement>, RepoError> {
-        self.write(self.inner.replace(current, updated)).await
+        self.write(self.inner.replace(current, updated, event))
+            .await
     }
 
-    async fn delete(&self, customer: CustomerId, id: EntitlementId) -> Result<bool, RepoError> {
-        self.write(self.inner.delete(customer, id)).await
+    async fn delete(
+        &self,
+        customer: CustomerId,
+        id: EntitlementId,
+        event: ChangeEvent<'_, Entitlement>,
+    ) -> Result<bool, RepoError> {
+        self.write(self.inner.delete(customer, id, event)).await
     }
 
     async fn customer_access(&self, customer: CustomerId) -> Result<CustomerAccess, RepoError> {

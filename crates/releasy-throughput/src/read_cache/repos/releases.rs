@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use releasy_domain::artifact::ObjectKey;
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::pagination::PageRequest;
-use releasy_domain::ports::{ReleaseRepository, RepoError};
+use releasy_domain::ports::{ChangeEvent, ChangeEvents, ReleaseRepository, RepoError};
 use releasy_domain::release::{Release, ReleaseChanges, ReleaseFilter, ReleaseStatus, Yank};
 use releasy_domain::{ReleaseId, Timestamp};
 
@@ -40,9 +41,9 @@ impl CachedReleases {
 
 #[async_trait]
 impl ReleaseRepository for CachedReleases {
-    async fn insert(&self, release: &Release) -> Result<(), RepoError> {
+    async fn insert(&self, release: &Release, event: &AuditEvent) -> Result<(), RepoError> {
         self.generations
-            .after_write(TABLES, self.inner.insert(release))
+            .after_write(TABLES, self.inner.insert(release, event))
             .await
     }
 
@@ -69,11 +70,13 @@ impl ReleaseRepository for CachedReleases {
         expected: ReleaseStatus,
         status: ReleaseStatus,
         published_at: Option<Timestamp>,
+        event: &AuditEvent,
     ) -> Result<Option<Release>, RepoError> {
         self.generations
             .after_write(
                 TABLES,
-                self.inner.transition(id, expected, status, published_at),
+                self.inner
+                    .transition(id, expected, status, published_at, event),
             )
             .await
     }
@@ -83,11 +86,13 @@ impl ReleaseRepository for CachedReleases {
         id: ReleaseId,
         published_at: Timestamp,
         sealed_at: Timestamp,
+        event: &AuditEvent,
     ) -> Result<Option<Release>, RepoError> {
         self.generations
             .after_write(
                 TABLES,
-                self.inner.publish_sealed(id, published_at, sealed_at),
+                self.inner
+                    .publish_sealed(id, published_at, sealed_at, event),
             )
             .await
     }
@@ -96,9 +101,10 @@ impl ReleaseRepository for CachedReleases {
         &self,
         id: ReleaseId,
         changes: &ReleaseChanges,
+        events: ChangeEvents<'_, Release>,
     ) -> Result<Option<Release>, RepoError> {
         self.generations
-            .after_write(TABLES, self.inner.update_draft(id, changes))
+            .after_write(TABLES, self.inner.update_draft(id, changes, events))
             .await
     }
 
@@ -106,17 +112,22 @@ impl ReleaseRepository for CachedReleases {
         &self,
         id: ReleaseId,
         yank: Option<&Yank>,
+        event: ChangeEvent<'_, Release>,
     ) -> Result<Option<Release>, RepoError> {
         self.generations
-            .after_write(TABLES, self.inner.set_yank(id, yank))
+            .after_write(TABLES, self.inner.set_yank(id, yank, event))
             .await
     }
 
-    async fn delete(&self, id: ReleaseId) -> Result<Option<Vec<ObjectKey>>, RepoError> {
+    async fn delete(
+        &self,
+        id: ReleaseId,
+        event: ChangeEvent<'_, Release>,
+    ) -> Result<Option<Vec<ObjectKey>>, RepoError> {
         // The release goes with its artifacts and their tokens.
         let gone = [Table::Releases, Table::Artifacts, Table::DownloadTokens];
         self.generations
-            .after_write(&gone, self.inner.delete(id))
+            .after_write(&gone, self.inner.delete(id, event))
             .await
     }
 }

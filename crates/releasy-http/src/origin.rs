@@ -1,0 +1,23 @@
+//! Who makes a change, as the audit trail records it: the authenticated caller (the
+//! extractors in `auth` build it), the request's id (given by `request_log`) and the
+//! client's address.
+
+use actix_web::{HttpMessage, HttpRequest};
+use releasy_domain::audit::{Actor, Origin};
+
+use crate::client::client_address;
+use crate::state::AppState;
+
+/// The id `request_log` gave the request, left in its extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub(crate) String);
+
+/// The origin of a change `actor` makes through `req`.
+pub(crate) fn origin_of(req: &HttpRequest, state: &AppState, actor: Actor) -> Origin {
+    let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
+    Origin {
+        actor,
+        request_id,
+        client: client_address(req, &state.trusted_proxies),
+    }
+}

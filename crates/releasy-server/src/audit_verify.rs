@@ -1,0 +1,65 @@
+//! `releasy-server audit verify`: walks the audit trail's hash chain from its recorded
+//! start to its head and names the first event altered, deleted or inserted. On
+//! success it prints the head, which an operator can keep elsewhere (a ticket, a log
+//! store) to detect a later rewrite of the whole tail.
+
+use std::io::Write;
+
+use releasy_domain::audit::{AuditService, VerifiedChain, VerifyError};
+use releasy_store_diesel::{Database, SetupError};
+
+use crate::settings::Settings;
+
+/// Why the command could not run (a broken chain is an answer, not one of these).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditVerifyError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] SetupError),
+    /// The database failed while the chain was read.
+    #[error("the database failed")]
+    Repo(#[source] releasy_domain::ports::RepoError),
+    /// The output could not be written.
+    #[error("writing the report failed")]
+    Output(#[source] std::io::Error),
+}
+
+/// What the walk found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditVerdict {
+    /// Every event from the start to the head is linked as it was written.
+    Intact(VerifiedChain),
+    /// The first break, as the report line names it.
+    Broken(String),
+}
+
+/// Verifies the chain of the configured database and writes one line about it.
+///
+/// # Errors
+/// [`AuditVerifyError`] when the database cannot be read or the output written.
+pub async fn run(
+    settings: &Settings,
+    out: &mut dyn Write,
+) -> Result<AuditVerdict, AuditVerifyError> {
+    let database = Database::open(&settings.database_url, settings.database_max_connections)?;
+    database.migrate().await?;
+    let audit = AuditService::new(database.repositories().audit);
+    let verdict = match audit.verify().await {
+        Ok(chain) => AuditVerdict::Intact(chain),
+        Err(VerifyError::Broken(found)) => AuditVerdict::Broken(found.to_string()),
+        Err(VerifyError::Repo(err)) => return Err(AuditVerifyError::Repo(err)),
+    };
+    let line = match &verdict {
+        AuditVerdict::Intact(chain) => format!(
+            "audit chain intact: {} events checked (positions {} to {}); head {} {}",
+            chain.events,
+            chain.bounds.start.position + 1,
+            chain.bounds.head.position,
+            chain.bounds.head.position,
+            chain.bounds.head.hash,
+        ),
+        AuditVerdict::Broken(found) => format!("audit chain broken: {found}"),
+    };
+    writeln!(out, "{line}").map_err(AuditVerifyError::Output)?;
+    Ok(verdict)
+}

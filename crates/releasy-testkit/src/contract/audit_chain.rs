@@ -1,0 +1,334 @@
+//! Checks of the audit events changes write and of the chain linking every event: a
+//! change is stored with its events in one transaction (a change refused or not applied
+//! stores none), an update's events see the row before and after it, and concurrent
+//! writers (changes and batches of events) keep one verifiable chain.
+
+use std::sync::{Arc, Mutex};
+
+use releasy_domain::audit::{Actor, AuditEvent, AuditFilter, AuditService, Origin};
+use releasy_domain::customer::{Customer, CustomerName, CustomerUpdate};
+use releasy_domain::pagination::{Offset, PageLimit, PageRequest};
+use releasy_domain::ports::{RepoError, Repositories};
+use releasy_domain::release::{Product, Release, Version};
+use releasy_domain::{ApiKeyId, CustomerId};
+
+use super::{T0, at, new_customer, ok, run_check, same, token};
+
+/// Runs every check.
+pub async fn run_all(repos: Repositories) {
+    run_check!(a_change_is_stored_with_its_event(repos.clone()));
+    run_check!(a_refused_change_stores_no_event(repos.clone()));
+    run_check!(an_update_records_the_row_before_and_after(repos.clone()));
+    run_check!(a_revocation_is_recorded_once(repos.clone()));
+    run_check!(concurrent_writers_keep_one_verifiable_chain(repos));
+}
+
+/// An origin whose operator subject is `subject`: events are found by it.
+fn origin(subject: &str) -> Origin {
+    Origin::new(Actor::Operator {
+        subject: subject.to_owned(),
+    })
+}
+
+/// The events of the operator `subject`, newest first.
+async fn events_by(repos: &Repositories, subject: &str) -> Vec<AuditEvent> {
+    let operators = AuditFilter {
+        actor: Some("operator".to_owned()),
+        ..AuditFilter::default()
+    };
+    let mut found = Vec::new();
+    for offset in (0..).step_by(200) {
+        let page = PageRequest {
+            limit: PageLimit::parse(Some(200)).expect("a valid page limit"),
+            offset: Offset::parse(Some(offset)).expect("a valid offset"),
+        };
+        let events = ok(
+            repos.audit.list(&operators, page).await,
+            "AuditRepository::list",
+        );
+        let last_page = events.len() < 200;
+        found.extend(
+            events
+                .into_iter()
+                .filter(|e| e.payload["actor_id"] == subject),
+        );
+        if last_page {
+            break;
+        }
+    }
+    found
+}
+
+/// A customer and its event are stored together: the event lists with the customer.
+pub async fn a_change_is_stored_with_its_event(repos: Repositories) {
+    let subject = token();
+    let customer = new_customer(&format!("chain {subject}"), None, T0);
+    let event = AuditEvent::customer_created(&origin(&subject), &customer);
+    ok(
+        repos.customers.insert(&customer, &event).await,
+        "CustomerRepository::insert",
+    );
+    same(
+        &events_by(&repos, &subject).await,
+        &vec![event],
+        "the events stored with a new customer",
+    );
+}
+
+/// A write the store refuses (a duplicate) stores no event, nor does a compare-and-set
+/// that does not apply.
+pub async fn a_refused_change_stores_no_event(repos: Repositories) {
+    let subject = token();
+    let actor = origin(&subject);
+    let customer = new_customer(&format!("refused {subject}"), None, T0);
+    ok(
+        repos
+            .customers
+            .insert(&customer, &AuditEvent::customer_created(&actor, &customer))
+            .await,
+        "CustomerRepository::insert",
+    );
+    let again = repos
+        .customers
+        .insert(&customer, &AuditEvent::customer_created(&actor, &customer))
+        .await;
+    assert!(
+        matches!(again, Err(RepoError::Conflict)),
+        "a duplicate customer: expected Err(Conflict), got {again:?}"
+    );
+
+    let release = Release::draft(
+        Product::parse(&format!("chain-{subject}")).expect("a valid product"),
+        Version::parse("1.0.0").expect("a valid version"),
+        None,
+        at(T0),
+    );
+    ok(
+        repos
+            .releases
+            .insert(&release, &AuditEvent::release_created(&actor, &release))
+            .await,
+        "ReleaseRepository::insert",
+    );
+    let twin = Release::draft(
+        release.product.clone(),
+        release.version.clone(),
+        None,
+        at(T0),
+    );
+    let refused = repos
+        .releases
+        .insert(&twin, &AuditEvent::release_created(&actor, &twin))
+        .await;
+    assert!(
+        matches!(refused, Err(RepoError::Conflict)),
+        "a duplicate product and version: expected Err(Conflict), got {refused:?}"
+    );
+    let unpublish = AuditEvent::release_status_changed(
+        &actor,
+        &release,
+        releasy_domain::release::ReleaseStatus::Draft,
+        at(T0),
+    );
+    let not_applied = ok(
+        repos
+            .releases
+            .transition(
+                release.id,
+                releasy_domain::release::ReleaseStatus::Published,
+                releasy_domain::release::ReleaseStatus::Draft,
+                None,
+                &unpublish,
+            )
+            .await,
+        "ReleaseRepository::transition",
+    );
+    same(
+        &not_applied.is_none(),
+        &true,
+        "a transition from a status the release is not in applies",
+    );
+    let names: Vec<String> = events_by(&repos, &subject)
+        .await
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    let mut names = names;
+    names.sort();
+    same(
+        &names,
+        &vec!["customer.created".to_owned(), "release.created".to_owned()],
+        "events stored by two writes that applied and three that did not",
+    );
+}
+
+/// The events of an update are made from the row as the update found it and left it.
+pub async fn an_update_records_the_row_before_and_after(repos: Repositories) {
+    let subject = token();
+    let actor = origin(&subject);
+    let customer = new_customer(&format!("before {subject}"), None, T0);
+    ok(
+        repos
+            .customers
+            .insert(&customer, &AuditEvent::customer_created(&actor, &customer))
+            .await,
+        "CustomerRepository::insert",
+    );
+    let renamed = CustomerName::parse(&format!("after {subject}")).expect("a valid name");
+    let seen: Mutex<Option<(Customer, Customer)>> = Mutex::new(None);
+    let update = CustomerUpdate {
+        name: Some(renamed.clone()),
+        plan: None,
+        suspended_at: Some(Some(at(T0 + 5))),
+    };
+    let stored = ok(
+        repos
+            .customers
+            .update(customer.id, &update, &|before, after| {
+                *seen.lock().expect("not poisoned") = Some((before.clone(), after.clone()));
+                AuditEvent::customer_changes(&actor, before, after, at(T0 + 5))
+            })
+            .await,
+        "CustomerRepository::update",
+    )
+    .expect("the customer exists");
+    let (before, after) = seen
+        .lock()
+        .expect("not poisoned")
+        .clone()
+        .expect("the update made its events");
+    same(
+        &before,
+        &customer,
+        "the row an update's events see before it",
+    );
+    same(&after, &stored, "the row an update's events see after it");
+    let mut names: Vec<String> = events_by(&repos, &subject)
+        .await
+        .into_iter()
+        .filter(|e| e.event != "customer.created")
+        .map(|e| e.event)
+        .collect();
+    names.sort();
+    same(
+        &names,
+        &vec![
+            "customer.suspended".to_owned(),
+            "customer.updated".to_owned(),
+        ],
+        "the events of a rename and a suspension",
+    );
+
+    let untouched = ok(
+        repos
+            .customers
+            .update(CustomerId::generate(), &update, &|_, _| {
+                panic!("no events are made for a customer that does not exist")
+            })
+            .await,
+        "CustomerRepository::update of an unknown customer",
+    );
+    same(&untouched, &None, "the update of an unknown customer");
+}
+
+/// A key revoked twice is recorded once: the second revocation changes nothing.
+pub async fn a_revocation_is_recorded_once(repos: Repositories) {
+    let subject = token();
+    let actor = origin(&subject);
+    let owner = new_customer(&format!("keys {subject}"), None, T0);
+    ok(
+        repos
+            .customers
+            .insert(&owner, &AuditEvent::customer_created(&actor, &owner))
+            .await,
+        "CustomerRepository::insert",
+    );
+    let key = super::api_keys::new_key(owner.id);
+    ok(
+        repos
+            .api_keys
+            .insert(&key, &AuditEvent::key_created(&actor, &key))
+            .await,
+        "ApiKeyRepository::insert",
+    );
+    for seconds in [T0 + 1, T0 + 2] {
+        let revoked = ok(
+            repos
+                .api_keys
+                .revoke(key.id, at(seconds), &|k| AuditEvent::key_revoked(&actor, k))
+                .await,
+            "ApiKeyRepository::revoke",
+        );
+        same(&revoked, &true, "revoking a stored key");
+    }
+    let unknown = ok(
+        repos
+            .api_keys
+            .revoke(ApiKeyId::generate(), at(T0), &|_| {
+                panic!("no event is made for a key that does not exist")
+            })
+            .await,
+        "ApiKeyRepository::revoke of an unknown key",
+    );
+    same(&unknown, &false, "revoking an unknown key");
+    let revocations: Vec<AuditEvent> = events_by(&repos, &subject)
+        .await
+        .into_iter()
+        .filter(|e| e.event == "key.revoked")
+        .collect();
+    same(
+        &revocations.len(),
+        &1,
+        "key.revoked events of a key revoked twice",
+    );
+    same(
+        &revocations[0].payload["after"]["revoked_at"],
+        &serde_json::json!(T0 + 1),
+        "the revocation recorded is the first",
+    );
+}
+
+/// Changes, single events and batches written at once from many tasks all land in one
+/// chain that verifies.
+pub async fn concurrent_writers_keep_one_verifiable_chain(repos: Repositories) {
+    let subject = token();
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let repos = repos.clone();
+            let actor = origin(&subject);
+            tokio::spawn(async move {
+                for i in 0..5 {
+                    let customer = new_customer(&format!("racer {w} {i}"), None, T0);
+                    let event = AuditEvent::customer_created(&actor, &customer);
+                    repos.customers.insert(&customer, &event).await?;
+                    let single = AuditEvent::customer_created(&actor, &customer);
+                    repos.audit.record(&single).await?;
+                    let batch: Vec<AuditEvent> = (0..3)
+                        .map(|_| AuditEvent::customer_created(&actor, &customer))
+                        .collect();
+                    repos.audit.record_many(&batch).await?;
+                }
+                Ok::<(), RepoError>(())
+            })
+        })
+        .collect();
+    for writer in writers {
+        ok(
+            writer.await.expect("the writer did not panic"),
+            "concurrent writes",
+        );
+    }
+    same(
+        &events_by(&repos, &subject).await.len(),
+        &(8 * 5 * 5),
+        "events written by eight concurrent writers",
+    );
+    let verified = AuditService::new(Arc::clone(&repos.audit)).verify().await;
+    match verified {
+        Ok(chain) => assert!(
+            chain.events >= 200,
+            "the chain holds at least the 200 events just written: {chain:?}"
+        ),
+        Err(err) => panic!("the chain after concurrent writers does not verify: {err}"),
+    }
+}
