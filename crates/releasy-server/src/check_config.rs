@@ -202,6 +202,13 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
             "RELEASY_AUDIT_FLUSH_INTERVAL_MS",
             settings.audit_flush_interval_ms.to_string(),
         ),
+        (
+            "RELEASY_AUDIT_RETENTION_DAYS",
+            settings
+                .audit_retention
+                .days_kept()
+                .map_or_else(|| "0 (kept forever)".to_owned(), |days| days.to_string()),
+        ),
         ("RELEASY_CACHE_ROWS", settings.cache_rows.to_string()),
         (
             "RELEASY_SHUTDOWN_GRACE_SECONDS",

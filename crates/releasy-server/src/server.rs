@@ -10,6 +10,8 @@ use releasy_auth_jwt::{CachePolicy, JwtConfig, JwtOperatorVerifier};
 use releasy_crypto::{Argon2Hasher, OsSecrets, RandomnessUnavailable};
 use releasy_domain::api_key::ApiKeyAuthenticator;
 use releasy_domain::artifact::{ArtifactService, VerificationReport, VerifyOutcome};
+use releasy_domain::audit::{AuditRetention, AuditService};
+use releasy_domain::download::DownloadService;
 use releasy_domain::idempotency::IdempotencyService;
 use releasy_domain::ports::{Clock, OperatorTokenVerifier, SystemClock};
 use releasy_domain::{Limits, Ports, Services};
@@ -100,15 +102,18 @@ impl std::fmt::Debug for RunningServer {
 }
 
 /// The throughput layer for `database`: the embedded SQLite file has one writer (this
-/// process) and admits one write at a time, so token batches go one at a time; a
-/// PostgreSQL database is shared, and its commits wait for WAL flushes that several
-/// batches can share, on at most half the pool.
+/// process) and admits one write at a time, so token batches go one at a time. On
+/// PostgreSQL every batch ends by appending its tokens' audit events to the chain,
+/// whose head row it holds until its commit: batches commit one after another whatever
+/// their number, so two are in flight (one inserting its tokens while the other holds
+/// the head) and the rest of the requests queue into the next batch instead of holding
+/// pooled connections while they wait for the head.
 fn throughput_settings(database: &Database, settings: &Settings) -> ThroughputSettings {
     let (writers, concurrent_token_batches) = match database {
         Database::Sqlite(_) => (Writers::ThisProcessOnly, 1),
         Database::Postgres(_) => (
             Writers::Shared,
-            (settings.database_max_connections / 2).max(1),
+            settings.database_max_connections.clamp(1, 2),
         ),
     };
     ThroughputSettings {
@@ -161,6 +166,39 @@ fn spawn_idempotency_purge(idempotency: IdempotencyService) {
                 Ok(purged) => tracing::info!(purged, "expired idempotency keys removed"),
                 Err(err) => {
                     tracing::warn!(error = %err, "could not remove expired idempotency keys")
+                }
+            }
+        }
+    });
+}
+
+/// Every ten minutes, for as long as the runtime runs: removes the audit events older
+/// than the retention from the chain's start (recording an `audit.pruned` event), and
+/// the download tokens that expired over an hour ago. Every instance sweeps; the
+/// batches are small transactions, so sweeps on several instances take turns.
+fn spawn_retention(
+    audit: AuditService,
+    downloads: DownloadService,
+    retention: AuditRetention,
+    clock: Arc<dyn Clock>,
+) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            let now = clock.now();
+            if let Some(cutoff) = retention.cutoff(now) {
+                match audit.prune(cutoff, now).await {
+                    Ok(0) => {}
+                    Ok(pruned) => tracing::info!(pruned, "audit events past retention removed"),
+                    Err(err) => tracing::warn!(error = %err, "could not remove old audit events"),
+                }
+            }
+            match downloads.purge_expired_tokens().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "expired download tokens removed"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not remove expired download tokens")
                 }
             }
         }
@@ -349,6 +387,12 @@ async fn start_listening(
     });
     spawn_refusal_reports(state.services.authenticator.clone());
     spawn_idempotency_purge(state.services.idempotency.clone());
+    spawn_retention(
+        state.services.audit.clone(),
+        state.services.downloads.clone(),
+        settings.audit_retention,
+        state.services.clock.clone(),
+    );
     spawn_upload_sweeper(
         state.services.artifacts.clone(),
         settings.artifact_upload_ttl_seconds,

@@ -8,6 +8,7 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
+use releasy_domain::audit::AuditRetention;
 use releasy_domain::rate_limit::{RateBudget, RateBudgets, TrustedProxies};
 use releasy_storage_s3::S3Config;
 use releasy_store_diesel::DatabaseUrl;
@@ -108,6 +109,8 @@ pub struct Settings {
     pub storage_signing_secret: Option<String>,
     /// How long audit events may wait in the write-behind queue, in milliseconds.
     pub audit_flush_interval_ms: u64,
+    /// How long audit events are kept (`RELEASY_AUDIT_RETENTION_DAYS`; 0: forever).
+    pub audit_retention: AuditRetention,
     /// Rows each kind of cached answer may hold; 0 turns the read cache off.
     pub cache_rows: u64,
     /// How long a graceful shutdown lets requests in flight finish, in seconds.
@@ -182,6 +185,7 @@ struct RawSettings {
     immutable_releases: Option<String>,
     storage_signing_secret: Option<String>,
     audit_flush_interval_ms: Option<String>,
+    audit_retention_days: Option<String>,
     cache_rows: Option<String>,
     shutdown_grace_seconds: Option<String>,
     auth_failure_limit: Option<String>,
@@ -349,6 +353,12 @@ impl Settings {
                 50,
                 1..=60_000,
             )? as u64,
+            audit_retention: AuditRetention::days(number(
+                "RELEASY_AUDIT_RETENTION_DAYS",
+                raw.audit_retention_days,
+                i64::from(AuditRetention::DEFAULT_DAYS),
+                0..=36_500,
+            )? as u32),
             cache_rows: number("RELEASY_CACHE_ROWS", raw.cache_rows, 10_000, 0..=10_000_000)?
                 as u64,
             shutdown_grace_seconds: number(
@@ -582,6 +592,7 @@ mod tests {
             "the reference lets published releases change"
         );
         assert_eq!(s.cache_rows, 10_000);
+        assert_eq!(s.audit_retention.days_kept(), Some(400));
         assert_eq!(s.shutdown_grace_seconds, 30);
         assert_eq!(s.auth_failure_limit, NonZeroU32::new(100));
         assert_eq!(
@@ -604,9 +615,15 @@ mod tests {
             ("RELEASY_DATA_DIR", "/srv/releasy"),
             ("RELEASY_PUBLIC_BASE_URL", "https://releases.example.com/"),
             ("RELEASY_IMMUTABLE_RELEASES", "true"),
+            ("RELEASY_AUDIT_RETENTION_DAYS", "0"),
         ])
         .unwrap();
         assert_eq!(s.bind_addr.port(), 9000);
+        assert_eq!(
+            s.audit_retention.days_kept(),
+            None,
+            "0 keeps events forever"
+        );
         assert!(s.immutable_releases);
         assert_eq!(
             s.database_url,
@@ -668,6 +685,8 @@ mod tests {
             ("RELEASY_IMMUTABLE_RELEASES", "maybe"),
             ("RELEASY_STORAGE_SIGNING_SECRET", "too-short"),
             ("RELEASY_AUDIT_FLUSH_INTERVAL_MS", "0"),
+            ("RELEASY_AUDIT_RETENTION_DAYS", "-1"),
+            ("RELEASY_AUDIT_RETENTION_DAYS", "36501"),
             ("RELEASY_CACHE_ROWS", "-1"),
             ("RELEASY_SHUTDOWN_GRACE_SECONDS", "3601"),
             ("RELEASY_DATABASE_URL", "sqlite://data/releasy.db?mode=ro"),

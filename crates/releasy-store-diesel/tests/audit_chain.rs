@@ -1,7 +1,8 @@
 //! The audit chain on real databases: events written by changes and by the
 //! write-behind path form one chain; an event altered, deleted or slipped in by hand
-//! (SQL run behind Releasy's back) is named by the walk; and events stored before the
-//! chain existed are chained once, at the next migration.
+//! (SQL run behind Releasy's back) is named by the walk; events stored before the
+//! chain existed are chained once, at the next migration; and retention cuts the chain
+//! at its start only.
 #![allow(clippy::expect_used, reason = "tests")]
 
 use std::future::Future;
@@ -157,6 +158,63 @@ async fn legacy_events_are_chained(db: &Database, tamper: Tamper) {
     assert_eq!(again.audit_events_chained, 0, "chaining happens once");
 }
 
+/// Retention cuts the chain at its start only: the leading events older than the
+/// cutoff go, the new start is recorded, the trail still verifies, and a later
+/// deletion inside it is still found.
+async fn retention_cuts_the_chain_at_its_start(db: &Database, tamper: Tamper) {
+    db.migrate().await.expect("migrate");
+    let repos = db.repositories();
+    let at = Timestamp::from_unix_seconds;
+    // Times in chain order: three old ones, one inside the window, then an old one
+    // again (chained after it, so it stays).
+    let events: Vec<AuditEvent> = [0, 1, 2, 100, 3]
+        .iter()
+        .map(|&t| AuditEvent::api_key_auth(AuthReason::NotFound, None, None, at(T0 + t)))
+        .collect();
+    repos.audit.record_many(&events).await.expect("record");
+    let audit = AuditService::new(repos.audit.clone());
+
+    let pruned = audit.prune(at(T0 + 50), at(T0 + 200)).await.expect("prune");
+    assert_eq!(pruned, 3);
+    let bounds = repos.audit.chain_bounds().await.expect("bounds");
+    assert_eq!(
+        bounds.start.position, 3,
+        "the chain now starts after position 3"
+    );
+    // Two events kept, and the sweep's own `audit.pruned` event.
+    assert_eq!(verify(db).await.expect("a cut chain verifies"), 3);
+    let recorded = repos
+        .audit
+        .list(
+            &releasy_domain::audit::AuditFilter {
+                event: Some("audit.pruned".to_owned()),
+                ..Default::default()
+            },
+            releasy_domain::pagination::PageRequest::default(),
+        )
+        .await
+        .expect("list");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].payload["pruned"], 3);
+    assert_eq!(recorded[0].payload["chain_start"]["position"], 3);
+
+    assert_eq!(
+        audit.prune(at(T0 + 50), at(T0 + 201)).await.expect("again"),
+        0,
+        "the event inside the window stops the cut"
+    );
+    let kept_old = events[4].id.to_string();
+    tamper(format!("DELETE FROM audit_events WHERE id = '{kept_old}'")).await;
+    assert!(matches!(
+        broken(verify(db).await),
+        ChainBreak::Deleted {
+            first: 5,
+            last: 5,
+            ..
+        }
+    ));
+}
+
 fn sqlite_tamper(sqlite: &TestSqlite) -> Tamper {
     let path = sqlite.path().to_string_lossy().into_owned();
     Box::new(move |sql: String| {
@@ -207,4 +265,18 @@ async fn postgres_chains_the_events_stored_before_the_chain() {
     let postgres = TestPostgres::create().await;
     let db = Database::open(&DatabaseUrl::Postgres(postgres.url().to_owned()), 2).expect("pool");
     legacy_events_are_chained(&db, postgres_tamper(postgres.url().to_owned())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_retention_cuts_the_chain_at_its_start() {
+    let sqlite = TestSqlite::create();
+    let db = Database::open(&DatabaseUrl::sqlite_file(sqlite.path()), 2).expect("pool");
+    retention_cuts_the_chain_at_its_start(&db, sqlite_tamper(&sqlite)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_retention_cuts_the_chain_at_its_start() {
+    let postgres = TestPostgres::create().await;
+    let db = Database::open(&DatabaseUrl::Postgres(postgres.url().to_owned()), 2).expect("pool");
+    retention_cuts_the_chain_at_its_start(&db, postgres_tamper(postgres.url().to_owned())).await;
 }

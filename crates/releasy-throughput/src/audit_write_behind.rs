@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use releasy_domain::Timestamp;
 use releasy_domain::audit::{AuditEvent, AuditFilter, ChainBounds, ChainedEvent};
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{AuditRepository, RepoError};
@@ -197,6 +198,10 @@ impl AuditRepository for AuditWriteBehind {
 
     async fn unchained(&self, limit: u32) -> Result<Vec<AuditEvent>, RepoError> {
         self.inner.unchained(limit).await
+    }
+
+    async fn prune_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError> {
+        self.inner.prune_before(cutoff, limit).await
     }
 }
 
@@ -443,6 +448,14 @@ mod tests {
 
         async fn unchained(&self, limit: u32) -> Result<Vec<AuditEvent>, RepoError> {
             self.rows.unchained(limit).await
+        }
+
+        async fn prune_before(
+            &self,
+            cutoff: releasy_domain::Timestamp,
+            limit: u32,
+        ) -> Result<u64, RepoError> {
+            self.rows.prune_before(cutoff, limit).await
         }
     }
 

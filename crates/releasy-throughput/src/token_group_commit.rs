@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use releasy_domain::Timestamp;
 use releasy_domain::audit::AuditEvent;
 use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::{DownloadTokenRepository, RepoError};
@@ -89,6 +90,10 @@ impl DownloadTokenRepository for TokenGroupCommit {
 
     async fn insert_many(&self, issued: &[(DownloadToken, AuditEvent)]) -> Result<(), RepoError> {
         self.inner.insert_many(issued).await
+    }
+
+    async fn purge_expired_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError> {
+        self.inner.purge_expired_before(cutoff, limit).await
     }
 
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {
@@ -215,6 +220,10 @@ mod tests {
         async fn find_grant(&self, _: &str) -> Result<Option<DownloadGrant>, RepoError> {
             Ok(None)
         }
+
+        async fn purge_expired_before(&self, _: Timestamp, _: u32) -> Result<u64, RepoError> {
+            Ok(0)
+        }
     }
 
     fn token(purpose: &str) -> DownloadToken {
@@ -325,6 +334,10 @@ mod tests {
 
         async fn find_grant(&self, _: &str) -> Result<Option<DownloadGrant>, RepoError> {
             Ok(None)
+        }
+
+        async fn purge_expired_before(&self, _: Timestamp, _: u32) -> Result<u64, RepoError> {
+            Ok(0)
         }
     }
 

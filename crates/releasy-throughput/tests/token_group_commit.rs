@@ -211,6 +211,14 @@ impl DownloadTokenRepository for Gated {
         result
     }
 
+    async fn purge_expired_before(
+        &self,
+        cutoff: releasy_domain::Timestamp,
+        limit: u32,
+    ) -> Result<u64, RepoError> {
+        self.inner.purge_expired_before(cutoff, limit).await
+    }
+
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {
         self.inner.find_grant(token_hash).await
     }

@@ -6,10 +6,12 @@ mod chain;
 mod changes;
 mod model;
 mod origin;
+mod retention;
 mod service;
 
 pub use chain::{ChainBounds, ChainBreak, ChainHash, ChainLink, ChainVerifier, ChainedEvent};
 pub use changes::names;
 pub use model::{AuditEvent, AuditFilter, AuthOutcome, AuthReason};
 pub use origin::{Actor, Origin};
-pub use service::{AuditService, VerifiedChain, VerifyError};
+pub use retention::{AuditRetention, prunable_prefix};
+pub use service::{AuditService, PRUNE_BATCH, VerifiedChain, VerifyError};

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
+use crate::audit::ChainLink;
 use crate::download::DownloadGrant;
 use crate::rate_limit::RefusedFailures;
 use crate::{ApiKeyId, AuditEventId, CustomerId, Timestamp};
@@ -90,6 +91,26 @@ impl AuditEvent {
     pub const ARTIFACT_CHANGED: &'static str = "artifact.changed";
     /// The event name of the failed authentications refused from one address.
     pub const AUTH_THROTTLED: &'static str = "auth.throttled";
+    /// The event name of a retention sweep that cut the chain's start.
+    pub const AUDIT_PRUNED: &'static str = "audit.pruned";
+
+    /// The record of a retention sweep: `pruned` events created before `cutoff` were
+    /// removed, and the chain now starts after position `start` (payload
+    /// `{pruned, cutoff, chain_start: {position, hash}}`).
+    pub fn audit_pruned(pruned: u64, cutoff: Timestamp, start: ChainLink, at: Timestamp) -> Self {
+        Self {
+            id: AuditEventId::generate(),
+            customer_id: None,
+            actor: Self::SYSTEM_ACTOR.to_owned(),
+            event: Self::AUDIT_PRUNED.to_owned(),
+            payload: json!({
+                "pruned": pruned,
+                "cutoff": cutoff.unix_seconds(),
+                "chain_start": {"position": start.position, "hash": start.hash.to_string()},
+            }),
+            created_at: at,
+        }
+    }
 
     /// The summary of the failed authentications (customer keys and operator
     /// credentials) refused from one address since the last summary: payload

@@ -2,12 +2,20 @@
 
 use std::sync::Arc;
 
+use crate::Timestamp;
 use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainBreak, ChainVerifier};
 use crate::pagination::PageRequest;
 use crate::ports::{AuditRepository, RepoError};
 
 /// How many chained events [`AuditService::verify`] reads at a time.
 const VERIFY_PAGE: u32 = 1_000;
+
+/// Events removed per transaction by [`AuditService::prune`]: small, so that a sweep
+/// never holds the chain (which every write appends to) for long.
+pub const PRUNE_BATCH: u32 = 500;
+
+/// The most batches one sweep removes (a backlog goes over several sweeps).
+const PRUNE_BATCHES_PER_SWEEP: u32 = 200;
 
 /// Why the chain could not be verified.
 #[derive(Debug, thiserror::Error)]
@@ -105,5 +113,29 @@ impl AuditService {
         }
         let events = verifier.finish()?;
         Ok(VerifiedChain { events, bounds })
+    }
+
+    /// Removes the events created before `cutoff` from the chain's start, in batches of
+    /// [`PRUNE_BATCH`] (up to 100 000 a sweep), and records an `audit.pruned` event
+    /// naming the new start when it removed any. Returns how many it removed.
+    ///
+    /// # Errors
+    /// [`RepoError`]; the batches removed before it are kept, with the start recorded.
+    pub async fn prune(&self, cutoff: Timestamp, at: Timestamp) -> Result<u64, RepoError> {
+        let mut pruned = 0;
+        for _ in 0..PRUNE_BATCHES_PER_SWEEP {
+            let removed = self.events.prune_before(cutoff, PRUNE_BATCH).await?;
+            pruned += removed;
+            if removed < u64::from(PRUNE_BATCH) {
+                break;
+            }
+        }
+        if pruned > 0 {
+            let start = self.events.chain_bounds().await?.start;
+            self.events
+                .record(&AuditEvent::audit_pruned(pruned, cutoff, start, at))
+                .await?;
+        }
+        Ok(pruned)
     }
 }

@@ -69,6 +69,9 @@ pub enum ResolveError {
     Repo(#[from] RepoError),
 }
 
+/// How long an expired token is kept before it is purged.
+const EXPIRED_TOKEN_GRACE_SECONDS: i64 = 3_600;
+
 /// Issues and resolves download tokens. Tokens are stored only as hashes.
 ///
 /// ```
@@ -268,6 +271,26 @@ impl DownloadService {
             secret,
             expires_at: token.expires_at,
         })
+    }
+
+    /// Deletes the tokens that expired over an hour ago (the hour spares a client whose
+    /// clock runs late a "not found" for a token it just saw expire), a thousand at a
+    /// time, up to 100 000 a call; returns how many.
+    ///
+    /// # Errors
+    /// [`RepoError`]; the batches deleted before it stay deleted.
+    pub async fn purge_expired_tokens(&self) -> Result<u64, RepoError> {
+        const BATCH: u32 = 1_000;
+        let cutoff = self.clock.now().plus_seconds(-EXPIRED_TOKEN_GRACE_SECONDS);
+        let mut purged = 0;
+        for _ in 0..100 {
+            let removed = self.tokens.purge_expired_before(cutoff, BATCH).await?;
+            purged += removed;
+            if removed < u64::from(BATCH) {
+                break;
+            }
+        }
+        Ok(purged)
     }
 
     /// Resolves a token to a presigned GET, re-checking every rule at this instant: the

@@ -6,7 +6,10 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::lock;
-use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent};
+use crate::Timestamp;
+use crate::audit::{
+    AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent, prunable_prefix,
+};
 use crate::pagination::PageRequest;
 use crate::ports::{AuditRepository, RepoError};
 
@@ -20,7 +23,10 @@ pub struct InMemoryAudit {
 
 #[derive(Debug, Default)]
 struct Chain {
+    /// Kept events, by position.
     events: Vec<ChainedEvent>,
+    /// The link before the first kept event, once retention has cut the chain.
+    start: Option<ChainLink>,
     head: Option<ChainLink>,
 }
 
@@ -73,10 +79,10 @@ impl AuditRepository for InMemoryAudit {
     }
 
     async fn chain_bounds(&self) -> Result<ChainBounds, RepoError> {
-        let head = lock(&self.chain).head.unwrap_or(ChainLink::START);
+        let chain = lock(&self.chain);
         Ok(ChainBounds {
-            start: ChainLink::START,
-            head,
+            start: chain.start.unwrap_or(ChainLink::START),
+            head: chain.head.unwrap_or(ChainLink::START),
         })
     }
 
@@ -93,5 +99,17 @@ impl AuditRepository for InMemoryAudit {
     async fn unchained(&self, _limit: u32) -> Result<Vec<AuditEvent>, RepoError> {
         // Every event is appended through `append`, which chains it.
         Ok(Vec::new())
+    }
+
+    async fn prune_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError> {
+        let mut chain = lock(&self.chain);
+        let oldest = &chain.events[..chain.events.len().min(limit as usize)];
+        let cut = prunable_prefix(oldest, cutoff);
+        if cut == 0 {
+            return Ok(0);
+        }
+        let removed: Vec<ChainedEvent> = chain.events.drain(..cut).collect();
+        chain.start = removed.last().and_then(|last| last.link);
+        Ok(cut as u64)
     }
 }

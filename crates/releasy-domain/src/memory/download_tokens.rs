@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use super::{InMemoryReleases, lock};
+use crate::Timestamp;
 use crate::audit::AuditEvent;
 use crate::download::{DownloadGrant, DownloadToken};
 use crate::ports::{CustomerRepository, DownloadTokenRepository, RepoError};
@@ -36,6 +37,17 @@ impl DownloadTokenRepository for InMemoryReleases {
         let events: Vec<AuditEvent> = issued.iter().map(|(_, event)| event.clone()).collect();
         self.record(&events);
         Ok(())
+    }
+
+    async fn purge_expired_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError> {
+        let mut state = lock(&self.state);
+        let mut purged = 0;
+        state.tokens.retain(|token| {
+            let expired = token.expires_at < cutoff && purged < limit;
+            purged += u32::from(expired);
+            !expired
+        });
+        Ok(u64::from(purged))
     }
 
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {

@@ -189,6 +189,13 @@ pub trait AuditRepository: Send + Sync + std::fmt::Debug {
     /// Up to `limit` stored events that carry no chain link (none, unless something
     /// other than Releasy wrote them).
     async fn unchained(&self, limit: u32) -> Result<Vec<AuditEvent>, RepoError>;
+
+    /// Cuts the chain at its start, in one transaction: of the first `limit` chained
+    /// events after the recorded start (by position), removes those
+    /// [`crate::audit::prunable_prefix`] allows before `cutoff`, and records the link
+    /// of the last one removed as the new start. Returns how many it removed (0 when
+    /// the oldest event kept is not older than `cutoff`).
+    async fn prune_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError>;
 }
 
 /// The outcome of claiming an idempotency key.
@@ -607,6 +614,9 @@ pub trait DownloadTokenRepository: Send + Sync + std::fmt::Debug {
     /// The token with this hash joined to its artifact, release and customer, or `None`
     /// (also when its artifact was deleted). One indexed read.
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError>;
+
+    /// Deletes up to `limit` tokens that expired before `cutoff`; returns how many.
+    async fn purge_expired_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError>;
 }
 
 /// Whether the database answers, for readiness checks.

@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use releasy_domain::audit::{AuditEvent, AuditFilter, ChainBounds, ChainedEvent};
+use releasy_domain::Timestamp;
+use releasy_domain::audit::{AuditEvent, AuditFilter, ChainBounds, ChainedEvent, prunable_prefix};
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{AuditRepository, RepoError};
 
@@ -104,6 +105,51 @@ impl AuditRepository for Store {
             .await
             .map_err(query_error)?;
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn prune_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError> {
+        self.write(async |conn| {
+            // Taken first, as every append takes it: no event joins or leaves the
+            // chain while its start moves.
+            chain_head(conn).await?;
+            let (position, hash): (i64, String) = audit_chain::table
+                .find(1)
+                .select((audit_chain::start_position, audit_chain::start_hash))
+                .first(conn)
+                .await?;
+            let start = link_of("audit_chain", position, &hash)?;
+            let rows: Vec<AuditEventRow> = dsl::audit_events
+                .select(AuditEventRow::as_select())
+                .filter(dsl::chain_position.gt(position_column(start.position)))
+                .order_by(dsl::chain_position.asc())
+                .limit(i64::from(limit))
+                .load(conn)
+                .await?;
+            let oldest = rows
+                .into_iter()
+                .map(ChainedEvent::try_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            let cut = prunable_prefix(&oldest, cutoff);
+            let Some(new_start) = cut.checked_sub(1).and_then(|last| oldest[last].link) else {
+                return Ok(0);
+            };
+            diesel::delete(
+                dsl::audit_events
+                    .filter(dsl::chain_position.gt(position_column(start.position)))
+                    .filter(dsl::chain_position.le(position_column(new_start.position))),
+            )
+            .execute(conn)
+            .await?;
+            diesel::update(audit_chain::table.find(1))
+                .set((
+                    audit_chain::start_position.eq(position_column(new_start.position)),
+                    audit_chain::start_hash.eq(new_start.hash.to_string()),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(cut as u64)
+        })
+        .await
     }
 }
 

@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use releasy_domain::Timestamp;
 use releasy_domain::audit::AuditEvent;
 use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::{DownloadTokenRepository, RepoError};
@@ -29,6 +30,31 @@ impl DownloadTokenRepository for Store {
         let rows = issued.iter().map(|(token, _)| token_values(token)).collect();
         let events: Vec<AuditEvent> = issued.iter().map(|(_, event)| event.clone()).collect();
         self.write_batch(rows, &events).await
+    }
+
+    async fn purge_expired_before(
+        &self,
+        cutoff: Timestamp,
+        limit: u32,
+    ) -> Result<u64, RepoError> {
+        let mut conn = self.conn().await?;
+        // Found through the expiry index, then deleted by id: a batch at a time.
+        let expired: Vec<String> = download_tokens::table
+            .filter(download_tokens::expires_at.lt(cutoff.unix_seconds()))
+            .select(download_tokens::id)
+            .limit(i64::from(limit))
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        let purged =
+            diesel::delete(download_tokens::table.filter(download_tokens::id.eq_any(&expired)))
+                .execute(&mut *conn)
+                .await
+                .map_err(query_error)?;
+        Ok(purged as u64)
     }
 
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {

@@ -30,13 +30,15 @@ fn origin(subject: &str) -> Origin {
     })
 }
 
-/// The events of the operator `subject`, newest first.
+/// The events of the operator `subject`, newest first. Pages by offset, newest first:
+/// events another suite writes meanwhile push older ones onto the next page, where
+/// they show up twice, so each is kept once.
 async fn events_by(repos: &Repositories, subject: &str) -> Vec<AuditEvent> {
     let operators = AuditFilter {
         actor: Some("operator".to_owned()),
         ..AuditFilter::default()
     };
-    let mut found = Vec::new();
+    let mut found: Vec<AuditEvent> = Vec::new();
     for offset in (0..).step_by(200) {
         let page = PageRequest {
             limit: PageLimit::parse(Some(200)).expect("a valid page limit"),
@@ -47,11 +49,11 @@ async fn events_by(repos: &Repositories, subject: &str) -> Vec<AuditEvent> {
             "AuditRepository::list",
         );
         let last_page = events.len() < 200;
-        found.extend(
-            events
-                .into_iter()
-                .filter(|e| e.payload["actor_id"] == subject),
-        );
+        for event in events {
+            if event.payload["actor_id"] == subject && !found.contains(&event) {
+                found.push(event);
+            }
+        }
         if last_page {
             break;
         }

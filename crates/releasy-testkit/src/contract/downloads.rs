@@ -67,6 +67,57 @@ async fn store_token(download_tokens: &Arc<dyn DownloadTokenRepository>, token: 
     );
 }
 
+/// A purge deletes tokens that expired before the cutoff, up to its limit a call, and
+/// keeps the others. Its tokens expired in 1970, long before any other check's; its
+/// counts are exact only with no other suite on the database ([`super::run_all`]).
+pub async fn purge_removes_only_tokens_expired_before_the_cutoff(
+    download_tokens: Arc<dyn DownloadTokenRepository>,
+    releases: Arc<dyn ReleaseRepository>,
+    artifacts: Arc<dyn ArtifactRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let customer = new_customer(&format!("Purge {}", token()), None, T0);
+    store_customer(&customers, &customer).await;
+    let release = new_release(&fresh_product(), "4.0.0", T0);
+    store_release(&releases, &release).await;
+    let artifact = new_artifact(&release, "linux", T0 + 1);
+    store_artifact(&artifacts, &artifact).await;
+    let expiring = |expires_at: i64| DownloadToken {
+        created_at: at(expires_at - 60),
+        expires_at: at(expires_at),
+        ..new_token(artifact.id, customer.id)
+    };
+    let expired: Vec<DownloadToken> = (0..3).map(|i| expiring(1_000 + i)).collect();
+    let kept = expiring(3_000);
+    for t in expired.iter().chain([&kept]) {
+        store_token(&download_tokens, t).await;
+    }
+    let first = ok(
+        download_tokens.purge_expired_before(at(2_000), 2).await,
+        "DownloadTokenRepository::purge_expired_before",
+    );
+    same(&first, &2, "tokens purged by a call limited to two");
+    let rest = ok(
+        download_tokens.purge_expired_before(at(2_000), 100).await,
+        "DownloadTokenRepository::purge_expired_before",
+    );
+    same(&rest, &1, "tokens purged by the next call");
+    for t in &expired {
+        same(
+            &find_grant(&download_tokens, &t.token_hash).await,
+            &None,
+            "the grant of a purged token",
+        );
+    }
+    same(
+        &find_grant(&download_tokens, &kept.token_hash)
+            .await
+            .map(|g| g.token.id),
+        &Some(kept.id),
+        "the grant of a token that expired after the cutoff",
+    );
+}
+
 /// Tokens round-trip (with and without a purpose) inside their grant, which carries the
 /// artifact's object key, the release's product and status, and no suspension for an
 /// active customer; each hash finds its own token.

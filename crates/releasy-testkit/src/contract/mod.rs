@@ -68,14 +68,21 @@ pub fn with_events(tokens: &[DownloadToken]) -> Vec<(DownloadToken, AuditEvent)>
 /// # Panics
 /// On the first check that fails, with a message naming the broken promise.
 pub async fn run_all(ports: Repositories) {
+    use downloads::purge_removes_only_tokens_expired_before_the_cutoff;
     use idempotency::purge_removes_only_older_records;
     run_all_beside_another_suite(ports.clone()).await;
     run_check!(purge_removes_only_older_records(ports.idempotency));
+    run_check!(purge_removes_only_tokens_expired_before_the_cutoff(
+        ports.download_tokens,
+        ports.releases,
+        ports.artifacts,
+        ports.customers
+    ));
 }
 
 /// Runs every check that holds while another copy of the suite runs against the same
 /// database at the same time (two server instances, say): all of [`run_all`] but the
-/// idempotency purge, whose cutoff is global (see
+/// purges of idempotency records and expired tokens, whose cutoffs are global (see
 /// [`idempotency::run_all_but_the_purge`]).
 ///
 /// # Panics

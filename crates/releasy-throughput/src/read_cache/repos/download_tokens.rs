@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use releasy_domain::Timestamp;
 use releasy_domain::audit::AuditEvent;
 use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::{DownloadTokenRepository, RepoError};
@@ -21,6 +22,7 @@ const TABLES: &[Table] = &[
 #[derive(Debug)]
 pub(crate) struct CachedDownloadTokens {
     inner: Arc<dyn DownloadTokenRepository>,
+    generations: Arc<Generations>,
     grants: Entries<String, Option<DownloadGrant>>,
 }
 
@@ -32,7 +34,8 @@ impl CachedDownloadTokens {
     ) -> Self {
         Self {
             inner,
-            grants: Entries::new(generations, TABLES, max_rows),
+            grants: Entries::new(generations.clone(), TABLES, max_rows),
+            generations,
         }
     }
 }
@@ -47,6 +50,16 @@ impl DownloadTokenRepository for CachedDownloadTokens {
 
     async fn insert_many(&self, issued: &[(DownloadToken, AuditEvent)]) -> Result<(), RepoError> {
         self.inner.insert_many(issued).await
+    }
+
+    /// A purge removes cached grants too: a purged token is then unknown everywhere.
+    async fn purge_expired_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError> {
+        self.generations
+            .after_write(
+                &[Table::DownloadTokens],
+                self.inner.purge_expired_before(cutoff, limit),
+            )
+            .await
     }
 
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {
