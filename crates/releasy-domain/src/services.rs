@@ -102,7 +102,7 @@ impl Services {
                 clock.clone(),
             )
             .with_rate_limiter(rate_limiter.clone()),
-            audit: AuditService::new(repos.audit.clone()),
+            audit: AuditService::new(repos.audit),
             idempotency: IdempotencyService::new(repos.idempotency, clock.clone()),
             releases: ReleaseService::new(
                 repos.releases.clone(),
@@ -136,7 +136,6 @@ impl Services {
                 tokens: repos.download_tokens,
                 entitlements: repos.entitlements,
                 objects,
-                audit: repos.audit,
                 secrets,
                 hasher,
                 clock: clock.clone(),

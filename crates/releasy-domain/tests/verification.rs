@@ -313,11 +313,29 @@ async fn a_claim_holds_other_verifiers_off_until_its_lease_lapses() {
     // A verdict is set once: the late verifier cannot overturn it.
     assert!(
         !artifacts
-            .set_verification(id, Verification::Pending, Verification::Failed)
+            .set_verification(
+                id,
+                Verification::Pending,
+                Verification::Failed,
+                &AuditEvent::artifact_checked(&report.artifact, VerifyOutcome::Missing, w.h.now()),
+            )
             .await
             .unwrap()
     );
     assert_eq!(w.verification_of(id).await, Verification::Verified);
+    // The verdict stored is recorded with it, once; the refused one is not.
+    let checks: Vec<_> =
+        w.h.audit_events()
+            .await
+            .into_iter()
+            .filter(|e| e.event == "artifact.verified" || e.event == "artifact.failed")
+            .collect();
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert_eq!(checks[0].event, "artifact.verified");
+    assert_eq!(checks[0].actor, "system");
+    assert_eq!(checks[0].payload["target"]["artifact_id"], id.to_string());
+    assert_eq!(checks[0].payload["before"]["verification"], "pending");
+    assert_eq!(checks[0].payload["after"]["outcome"], "matches");
 }
 
 #[tokio::test]

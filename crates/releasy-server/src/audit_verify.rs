@@ -1,11 +1,12 @@
 //! `releasy-server audit verify`: walks the audit trail's hash chain from its recorded
 //! start to its head and names the first event altered, deleted or inserted. On
 //! success it prints the head, which an operator can keep elsewhere (a ticket, a log
-//! store) to detect a later rewrite of the whole tail.
+//! store) to detect a later rewrite of the whole tail, and how many events await their
+//! link. It only reads: a database with migrations not applied yet is refused.
 
 use std::io::Write;
 
-use releasy_domain::audit::{AuditService, VerifiedChain, VerifyError};
+use releasy_domain::audit::{AWAITING_COUNTED, AuditService, VerifiedChain, VerifyError};
 use releasy_store_diesel::{Database, SetupError};
 
 use crate::settings::Settings;
@@ -13,9 +14,15 @@ use crate::settings::Settings;
 /// Why the command could not run (a broken chain is an answer, not one of these).
 #[derive(Debug, thiserror::Error)]
 pub enum AuditVerifyError {
-    /// The database could not be opened or migrated.
+    /// The database could not be opened or read.
     #[error(transparent)]
     Database(#[from] SetupError),
+    /// The database's schema is older than this binary's.
+    #[error(
+        "the database has migrations not applied yet ({}): start releasy-server on it (or run releasy-server migrate) first",
+        .0.join(", ")
+    )]
+    PendingMigrations(Vec<String>),
     /// The database failed while the chain was read.
     #[error("the database failed")]
     Repo(#[source] releasy_domain::ports::RepoError),
@@ -42,7 +49,10 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> Result<AuditVerdict, AuditVerifyError> {
     let database = Database::open(&settings.database_url, settings.database_max_connections)?;
-    database.migrate().await?;
+    let pending = database.pending_migrations().await?;
+    if !pending.is_empty() {
+        return Err(AuditVerifyError::PendingMigrations(pending));
+    }
     let audit = AuditService::new(database.repositories().audit);
     let verdict = match audit.verify().await {
         Ok(chain) => AuditVerdict::Intact(chain),
@@ -51,15 +61,33 @@ pub async fn run(
     };
     let line = match &verdict {
         AuditVerdict::Intact(chain) => format!(
-            "audit chain intact: {} events checked (positions {} to {}); head {} {}",
+            "audit chain intact: {} events checked (positions {} to {}); head {} {}; {}",
             chain.events,
             chain.bounds.start.position + 1,
             chain.bounds.head.position,
             chain.bounds.head.position,
             chain.bounds.head.hash,
+            awaiting(chain),
         ),
         AuditVerdict::Broken(found) => format!("audit chain broken: {found}"),
     };
     writeln!(out, "{line}").map_err(AuditVerifyError::Output)?;
     Ok(verdict)
+}
+
+/// How many events await their link, and since when.
+fn awaiting(chain: &VerifiedChain) -> String {
+    match chain.oldest_awaiting {
+        None => "no events await their link".to_owned(),
+        Some(oldest) => format!(
+            "{}{} events await their link (the oldest created at {}, unix seconds)",
+            chain.awaiting_link,
+            if chain.awaiting_link >= u64::from(AWAITING_COUNTED) {
+                "+"
+            } else {
+                ""
+            },
+            oldest.unix_seconds(),
+        ),
+    }
 }

@@ -75,11 +75,15 @@ pub struct RunningServer {
     /// Reports the failed authentications refused since the last report, which
     /// [`RunningServer::run`] does once more at shutdown.
     pub authenticator: ApiKeyAuthenticator,
+    /// Links committed audit events to the chain, which [`RunningServer::run`] does
+    /// once more at shutdown, after the queue is written.
+    pub audit_chain: AuditService,
 }
 
 impl RunningServer {
     /// Serves until stopped (SIGTERM, Ctrl-C or the handle), then writes out the
-    /// audit events still queued, so a graceful shutdown loses none.
+    /// audit events still queued and links them, so a graceful shutdown loses none and
+    /// leaves none unlinked.
     ///
     /// # Errors
     /// The server's I/O error.
@@ -88,6 +92,9 @@ impl RunningServer {
         report_refused_failures(&self.authenticator).await;
         if let Err(err) = self.audit.shutdown().await {
             tracing::error!(error = %err, "audit events could not be written at shutdown");
+        }
+        if let Err(err) = self.audit_chain.link_pending().await {
+            tracing::error!(error = %err, "audit events could not be linked at shutdown");
         }
         served
     }
@@ -102,18 +109,16 @@ impl std::fmt::Debug for RunningServer {
 }
 
 /// The throughput layer for `database`: the embedded SQLite file has one writer (this
-/// process) and admits one write at a time, so token batches go one at a time. On
-/// PostgreSQL every batch ends by appending its tokens' audit events to the chain,
-/// whose head row it holds until its commit: batches commit one after another whatever
-/// their number, so two are in flight (one inserting its tokens while the other holds
-/// the head) and the rest of the requests queue into the next batch instead of holding
-/// pooled connections while they wait for the head.
+/// process) and admits one write at a time, so token batches go one at a time; a
+/// PostgreSQL database is shared, and its commits wait for WAL flushes that several
+/// batches can share, on at most half the pool. (A batch writes its tokens' audit
+/// events unlinked; the linker chains them, so batches never wait on the chain's head.)
 fn throughput_settings(database: &Database, settings: &Settings) -> ThroughputSettings {
     let (writers, concurrent_token_batches) = match database {
         Database::Sqlite(_) => (Writers::ThisProcessOnly, 1),
         Database::Postgres(_) => (
             Writers::Shared,
-            settings.database_max_connections.clamp(1, 2),
+            (settings.database_max_connections / 2).max(1),
         ),
     };
     ThroughputSettings {
@@ -172,10 +177,30 @@ fn spawn_idempotency_purge(idempotency: IdempotencyService) {
     });
 }
 
+/// How often the linker chains the audit events committed since it last ran: the
+/// longest an event waits for its link while the server runs.
+const AUDIT_LINK_PERIOD: Duration = Duration::from_millis(250);
+
+/// Links committed audit events to the chain every [`AUDIT_LINK_PERIOD`], for as long
+/// as the runtime runs. Every instance links; they take turns on the chain's head, and
+/// a turn that finds nothing is one indexed read.
+fn spawn_audit_linker(audit: AuditService) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(AUDIT_LINK_PERIOD);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if let Err(err) = audit.link_pending().await {
+                tracing::warn!(error = %err, "could not link audit events to the chain");
+            }
+        }
+    });
+}
+
 /// Every ten minutes, for as long as the runtime runs: removes the audit events older
-/// than the retention from the chain's start (recording an `audit.pruned` event), and
-/// the download tokens that expired over an hour ago. Every instance sweeps; the
-/// batches are small transactions, so sweeps on several instances take turns.
+/// than the retention from the chain's start (each batch recording an `audit.pruned`
+/// event), and the download tokens that expired over an hour ago. Every instance
+/// sweeps; sweeps on several instances take turns on the chain's head.
 fn spawn_retention(
     audit: AuditService,
     downloads: DownloadService,
@@ -387,6 +412,7 @@ async fn start_listening(
     });
     spawn_refusal_reports(state.services.authenticator.clone());
     spawn_idempotency_purge(state.services.idempotency.clone());
+    spawn_audit_linker(state.services.audit.clone());
     spawn_retention(
         state.services.audit.clone(),
         state.services.downloads.clone(),
@@ -403,6 +429,7 @@ async fn start_listening(
     );
     let storage = Arc::new(storage);
     let authenticator = state.services.authenticator.clone();
+    let audit_chain = state.services.audit.clone();
 
     let listener = match listener {
         Some(listener) => listener,
@@ -428,5 +455,6 @@ async fn start_listening(
         audit: stack.audit,
         cache_feed,
         authenticator,
+        audit_chain,
     })
 }

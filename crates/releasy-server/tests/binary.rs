@@ -720,7 +720,8 @@ async fn a_request_outlasting_the_grace_is_cut_off_and_the_server_still_exits() 
 }
 
 /// `audit verify` walks the chain the server wrote: 0 and the head while it is intact,
-/// 1 naming the event once a row is edited behind the server's back.
+/// 1 naming the event once a row is edited behind the server's back; it only reads, so
+/// a database no server has migrated is refused (2), not migrated.
 #[tokio::test]
 async fn audit_verify_passes_an_intact_chain_and_names_an_altered_event() {
     use diesel::Connection;
@@ -736,6 +737,14 @@ async fn audit_verify_passes_an_intact_chain_and_names_an_altered_event() {
             "ops-key-ops-key-ops-key-ops-key".to_owned(),
         ),
     ];
+    std::fs::create_dir(cwd.path().join("releasy-data")).unwrap();
+    let (code, out, err) = run_command(cwd.path(), &["audit", "verify"], &vars);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("migrations not applied yet"),
+        "a database not migrated is refused: {err}"
+    );
+
     let mut child = spawn(cwd.path(), &vars);
     wait_until_live(&base, &mut child).await;
     for _ in 0..3 {
@@ -748,8 +757,9 @@ async fn audit_verify_passes_an_intact_chain_and_names_an_altered_event() {
     let (code, out, err) = run_command(cwd.path(), &["audit", "verify"], &vars);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(
-        out.starts_with("audit chain intact: 3 events checked (positions 1 to 3); head 3 "),
-        "{out}"
+        out.starts_with("audit chain intact: 3 events checked (positions 1 to 3); head 3 ")
+            && out.trim_end().ends_with("; no events await their link"),
+        "the server linked its events before it stopped: {out}"
     );
 
     let mut db = diesel::SqliteConnection::establish(

@@ -14,7 +14,6 @@ use std::convert::Infallible;
 use std::pin::pin;
 use std::time::Duration;
 
-use diesel_async::pooled_connection::deadpool::Object;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::StreamExt as _;
 use releasy_domain::ports::RepoError;
@@ -158,7 +157,7 @@ async fn run(store: &PgStore, on_event: &(impl Fn(ChangeEvent) + Send + Sync)) -
 /// good (the pool may open another in its place), which bounds the wait for it by the
 /// pool's timeouts.
 async fn listen(store: &PgStore) -> Result<AsyncPgConnection, FeedError> {
-    let mut conn = Object::take(store.conn().await.map_err(FeedError::Connect)?);
+    let mut conn = store.conn().await.map_err(FeedError::Connect)?.detach();
     conn.batch_execute(&format!(
         "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}"
     ))

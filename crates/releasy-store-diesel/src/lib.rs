@@ -12,6 +12,7 @@
 
 mod change_feed;
 mod error;
+mod pooled;
 mod postgres;
 mod repos;
 pub mod rows;
@@ -52,8 +53,6 @@ pub struct Migrated {
     pub applied: Vec<String>,
     /// Releases stored before versions were ordered whose order was filled in.
     pub releases_ordered: usize,
-    /// Audit events stored before the audit chain existed that were chained now.
-    pub audit_events_chained: u64,
 }
 
 impl Database {
@@ -99,23 +98,22 @@ impl Database {
         if filled > 0 {
             tracing::info!(releases = filled, "filled in the version order of releases");
         }
-        // And the audit chain's links of the events stored before it existed.
-        let chained = match self {
-            Self::Postgres(store) => store.chain_events_stored_before_the_chain().await,
-            Self::Sqlite(store) => store.chain_events_stored_before_the_chain().await,
-        }
-        .map_err(SetupError::migration)?;
-        if chained > 0 {
-            tracing::info!(
-                events = chained,
-                "chained the audit events stored before the chain"
-            );
-        }
         Ok(Migrated {
             applied,
             releases_ordered: filled,
-            audit_events_chained: chained,
         })
+    }
+
+    /// The versions of the migrations not applied yet, oldest first: read only, for
+    /// commands that must not change the database.
+    ///
+    /// # Errors
+    /// [`SetupError::Migration`] when the database cannot be reached or read.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, SetupError> {
+        match self {
+            Self::Postgres(store) => store.pending_migrations().await,
+            Self::Sqlite(store) => store.pending_migrations().await,
+        }
     }
 
     /// Reverts every migration.

@@ -8,13 +8,28 @@ use diesel::RunQueryDsl as _;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use releasy_domain::ports::RepoError;
 
 use crate::error::{SetupError, pool_error};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// A connection checked out of the pool.
+pub(crate) type PgPooled = crate::pooled::Pooled<AsyncDieselConnectionManager<AsyncPgConnection>>;
+
+impl crate::pooled::ConnectionPool for AsyncDieselConnectionManager<AsyncPgConnection> {
+    type Conn = AsyncPgConnection;
+
+    fn connection(object: &AsyncPgConnection) -> &AsyncPgConnection {
+        object
+    }
+
+    fn connection_mut(object: &mut AsyncPgConnection) -> &mut AsyncPgConnection {
+        object
+    }
+}
 
 /// Any constant works; it only has to be the same for every Releasy instance.
 const MIGRATION_LOCK_ID: i64 = 0x0052_454c_4541_5359;
@@ -84,6 +99,23 @@ impl PgStore {
         .map_err(SetupError::migration)?
     }
 
+    /// The versions of the migrations not applied yet, oldest first (read only).
+    ///
+    /// # Errors
+    /// [`SetupError::Migration`] when the database cannot be reached or read.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, SetupError> {
+        let url = self.url.clone();
+        tokio::task::spawn_blocking(move || -> Result<Vec<String>, SetupError> {
+            let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
+                .map_err(SetupError::migration)?;
+            conn.pending_migrations(MIGRATIONS)
+                .map(|pending| pending.iter().map(|m| m.name().to_string()).collect())
+                .map_err(SetupError::migration)
+        })
+        .await
+        .map_err(SetupError::migration)?
+    }
+
     /// Reverts every migration (for the migration round-trip test).
     ///
     /// # Errors
@@ -101,7 +133,7 @@ impl PgStore {
         .map_err(SetupError::migration)?
     }
 
-    pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, RepoError> {
-        self.pool.get().await.map_err(pool_error)
+    pub(crate) async fn conn(&self) -> Result<PgPooled, RepoError> {
+        self.pool.get().await.map(PgPooled::new).map_err(pool_error)
     }
 }

@@ -1,8 +1,8 @@
 //! The audit chain on real databases: events written by changes and by the
-//! write-behind path form one chain; an event altered, deleted or slipped in by hand
-//! (SQL run behind Releasy's back) is named by the walk; events stored before the
-//! chain existed are chained once, at the next migration; and retention cuts the chain
-//! at its start only.
+//! write-behind path are linked into one chain by the linker; an event altered, deleted
+//! or slipped in by hand (SQL run behind Releasy's back) is named by the walk; events
+//! stored before the chain existed are linked like any other; linkers racing writers
+//! link every event once; and retention cuts the chain at its start only.
 #![allow(clippy::expect_used, reason = "tests")]
 
 use std::future::Future;
@@ -59,6 +59,13 @@ async fn five_events(db: &Database) -> Vec<AuditEvent> {
     events
 }
 
+async fn link(db: &Database) -> u64 {
+    AuditService::new(db.repositories().audit)
+        .link_pending()
+        .await
+        .expect("link")
+}
+
 async fn verify(db: &Database) -> Result<u64, VerifyError> {
     AuditService::new(db.repositories().audit)
         .verify()
@@ -76,6 +83,13 @@ fn broken(result: Result<u64, VerifyError>) -> ChainBreak {
 async fn check(db: &Database, tamper: Tamper) {
     db.migrate().await.expect("migrate");
     let events = five_events(db).await;
+    let awaiting = AuditService::new(db.repositories().audit)
+        .verify()
+        .await
+        .expect("nothing linked yet is nothing broken");
+    assert_eq!((awaiting.events, awaiting.awaiting_link), (0, 5));
+    assert_eq!(link(db).await, 5);
+    assert_eq!(link(db).await, 0, "each event is linked once");
     assert_eq!(verify(db).await.expect("an intact chain verifies"), 5);
 
     // Altered: the payload of the second event.
@@ -103,7 +117,7 @@ async fn check(db: &Database, tamper: Tamper) {
         }
     );
 
-    // Inserted: a row written without a link, even with the gap closed again.
+    // Inserted: a row given a link past the head, even with the gap closed again.
     tamper("DELETE FROM audit_events".to_owned()).await;
     tamper(
         "UPDATE audit_chain SET head_position = 0, head_hash = \
@@ -118,10 +132,12 @@ async fn check(db: &Database, tamper: Tamper) {
         .insert(&c, &AuditEvent::customer_created(&Origin::admin_key(), &c))
         .await
         .expect("insert");
+    assert_eq!(link(db).await, 1);
     tamper(
-        "INSERT INTO audit_events (id, customer_id, actor, event, payload, created_at) \
-         VALUES ('0191f0a0-0000-7000-8000-000000000001', NULL, 'admin_key', \
-         'customer.deleted', '{}', 1735312100)"
+        "INSERT INTO audit_events (id, customer_id, actor, event, payload, created_at, \
+         chain_position, chain_hash) VALUES ('0191f0a0-0000-7000-8000-000000000001', NULL, \
+         'admin_key', 'customer.deleted', '{}', 1735312100, 2, \
+         '1111111111111111111111111111111111111111111111111111111111111111')"
             .to_owned(),
     )
     .await;
@@ -129,13 +145,28 @@ async fn check(db: &Database, tamper: Tamper) {
         broken(verify(db).await),
         ChainBreak::Inserted {
             event_id: "0191f0a0-0000-7000-8000-000000000001".to_owned(),
-            why: "it carries no chain link"
+            why: "its position is past the chain's recorded head"
         }
     );
+
+    // And a row with a position but no hash: the linker writes both.
+    tamper(
+        "UPDATE audit_events SET chain_position = 1, chain_hash = NULL \
+         WHERE id <> '0191f0a0-0000-7000-8000-000000000001'"
+            .to_owned(),
+    )
+    .await;
+    assert!(matches!(
+        broken(verify(db).await),
+        ChainBreak::Inserted {
+            why: "it carries a chain position without a hash",
+            ..
+        }
+    ));
 }
 
-/// Events stored before the chain (no link, an empty chain) are chained by the next
-/// migration, in time order, and verify.
+/// Events stored before the chain existed carry no link: the linker links them like
+/// any event committed since its last turn, in time order, and they verify.
 async fn legacy_events_are_chained(db: &Database, tamper: Tamper) {
     db.migrate().await.expect("migrate");
     for i in 0..3 {
@@ -147,15 +178,75 @@ async fn legacy_events_are_chained(db: &Database, tamper: Tamper) {
         ))
         .await;
     }
-    assert!(
-        matches!(broken(verify(db).await), ChainBreak::Inserted { .. }),
-        "unlinked rows are not verified"
+    let before = AuditService::new(db.repositories().audit)
+        .verify()
+        .await
+        .expect("verify");
+    assert_eq!(before.awaiting_link, 3);
+    assert_eq!(
+        before.oldest_awaiting,
+        Some(Timestamp::from_unix_seconds(T0 + 8))
     );
-    let migrated = db.migrate().await.expect("migrate again");
-    assert_eq!(migrated.audit_events_chained, 3);
+    assert_eq!(link(db).await, 3);
     assert_eq!(verify(db).await.expect("chained"), 3);
-    let again = db.migrate().await.expect("and again");
-    assert_eq!(again.audit_events_chained, 0, "chaining happens once");
+    let first = db
+        .repositories()
+        .audit
+        .chained_after(0, 1)
+        .await
+        .expect("read")
+        .remove(0);
+    assert_eq!(
+        first.event.id.to_string(),
+        "0191f0a0-0000-7000-8000-000000000102",
+        "the oldest is linked first"
+    );
+}
+
+/// Writers and two linkers at once (as on several instances): every event is linked
+/// exactly once, the chain verifies, and nothing is left waiting.
+async fn linkers_racing_writers_link_every_event_once(db: &Database) {
+    db.migrate().await.expect("migrate");
+    let repos = db.repositories();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let repos = repos.clone();
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    let c = customer(w * 100 + i);
+                    let event = AuditEvent::customer_created(&Origin::admin_key(), &c);
+                    repos.customers.insert(&c, &event).await.expect("insert");
+                }
+            })
+        })
+        .collect();
+    let linkers: Vec<_> = (0..2)
+        .map(|_| {
+            let audit = AuditService::new(repos.audit.clone());
+            tokio::spawn(async move {
+                let mut linked = 0;
+                for _ in 0..20 {
+                    linked += audit.link_pending().await.expect("link");
+                    tokio::task::yield_now().await;
+                }
+                linked
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    let mut linked = 0;
+    for linker in linkers {
+        linked += linker.await.expect("linker");
+    }
+    linked += link(db).await;
+    assert_eq!(linked, 100, "each event linked once");
+    let chain = AuditService::new(repos.audit.clone())
+        .verify()
+        .await
+        .expect("verifies");
+    assert_eq!((chain.events, chain.awaiting_link), (100, 0));
 }
 
 /// Retention cuts the chain at its start only: the leading events older than the
@@ -166,12 +257,15 @@ async fn retention_cuts_the_chain_at_its_start(db: &Database, tamper: Tamper) {
     let repos = db.repositories();
     let at = Timestamp::from_unix_seconds;
     // Times in chain order: three old ones, one inside the window, then an old one
-    // again (chained after it, so it stays).
+    // again (linked on a later turn, after it, so it stays).
     let events: Vec<AuditEvent> = [0, 1, 2, 100, 3]
         .iter()
         .map(|&t| AuditEvent::api_key_auth(AuthReason::NotFound, None, None, at(T0 + t)))
         .collect();
-    repos.audit.record_many(&events).await.expect("record");
+    repos.audit.record_many(&events[..4]).await.expect("record");
+    assert_eq!(link(db).await, 4);
+    repos.audit.record_many(&events[4..]).await.expect("record");
+    assert_eq!(link(db).await, 1);
     let audit = AuditService::new(repos.audit.clone());
 
     let pruned = audit.prune(at(T0 + 50), at(T0 + 200)).await.expect("prune");
@@ -181,8 +275,10 @@ async fn retention_cuts_the_chain_at_its_start(db: &Database, tamper: Tamper) {
         bounds.start.position, 3,
         "the chain now starts after position 3"
     );
-    // Two events kept, and the sweep's own `audit.pruned` event.
-    assert_eq!(verify(db).await.expect("a cut chain verifies"), 3);
+    // Two events kept, and the cut's own `audit.pruned` event once linked.
+    assert_eq!(verify(db).await.expect("a cut chain verifies"), 2);
+    assert_eq!(link(db).await, 1);
+    assert_eq!(verify(db).await.expect("and with its record"), 3);
     let recorded = repos
         .audit
         .list(
@@ -254,14 +350,14 @@ async fn postgres_names_the_first_altered_deleted_or_inserted_event() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_chains_the_events_stored_before_the_chain() {
+async fn sqlite_links_the_events_stored_before_the_chain() {
     let sqlite = TestSqlite::create();
     let db = Database::open(&DatabaseUrl::sqlite_file(sqlite.path()), 2).expect("pool");
     legacy_events_are_chained(&db, sqlite_tamper(&sqlite)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_chains_the_events_stored_before_the_chain() {
+async fn postgres_links_the_events_stored_before_the_chain() {
     let postgres = TestPostgres::create().await;
     let db = Database::open(&DatabaseUrl::Postgres(postgres.url().to_owned()), 2).expect("pool");
     legacy_events_are_chained(&db, postgres_tamper(postgres.url().to_owned())).await;
@@ -279,4 +375,18 @@ async fn postgres_retention_cuts_the_chain_at_its_start() {
     let postgres = TestPostgres::create().await;
     let db = Database::open(&DatabaseUrl::Postgres(postgres.url().to_owned()), 2).expect("pool");
     retention_cuts_the_chain_at_its_start(&db, postgres_tamper(postgres.url().to_owned())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_linkers_racing_writers_link_every_event_once() {
+    let sqlite = TestSqlite::create();
+    let db = Database::open(&DatabaseUrl::sqlite_file(sqlite.path()), 4).expect("pool");
+    linkers_racing_writers_link_every_event_once(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_linkers_racing_writers_link_every_event_once() {
+    let postgres = TestPostgres::create().await;
+    let db = Database::open(&DatabaseUrl::Postgres(postgres.url().to_owned()), 8).expect("pool");
+    linkers_racing_writers_link_every_event_once(&db).await;
 }

@@ -183,3 +183,47 @@ fn a_transaction_abandoned_before_its_commit_is_rolled_back_and_frees_the_lock()
         other.batch_execute("COMMIT").unwrap();
     });
 }
+
+#[test]
+fn a_transaction_abandoned_on_a_pool_of_several_frees_the_lock_at_once() {
+    on_a_worker_thread(async || {
+        let sqlite = TestSqlite::create();
+        let db = Database::open(&DatabaseUrl::sqlite_file(sqlite.path()), 4).unwrap();
+        db.migrate().await.unwrap();
+        let repos = db.repositories();
+        // Four idle connections, so the next call is handed one the abandoned call
+        // did not use (the pool hands them out in turn).
+        let reads = (0..4).map(|_| repos.customers.get(CustomerId::generate()));
+        for read in futures_util::future::join_all(reads).await {
+            read.unwrap();
+        }
+        let mut lock = hold_write_lock(&sqlite);
+
+        let abandoned = customer("Abandoned");
+        let waited = tokio::time::timeout(
+            Duration::from_millis(100),
+            repos.customers.insert(&abandoned, &change_event()),
+        )
+        .await;
+        assert!(waited.is_err(), "the insert waits for the write lock");
+        lock.batch_execute("COMMIT").unwrap();
+        // Time for the abandoned BEGIN to take the lock.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        // Its connection left the pool when the call was dropped: once its BEGIN ended
+        // it closed, and the transaction and the write lock went with it. (Back in the
+        // pool it would hold them until handed out again, and the write below, on
+        // another connection, would fail after the 5 s busy timeout.)
+        let next = customer("Next");
+        let written = tokio::time::timeout(
+            Duration::from_secs(3),
+            repos.customers.insert(&next, &change_event()),
+        )
+        .await;
+        assert!(
+            matches!(written, Ok(Ok(()))),
+            "a write on another connection goes through: {written:?}"
+        );
+        assert!(repos.customers.get(abandoned.id).await.unwrap().is_none());
+    });
+}

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use releasy_domain::Timestamp;
 use releasy_domain::audit::{AuditEvent, AuditFilter, ChainBounds, ChainedEvent};
 use releasy_domain::pagination::PageRequest;
-use releasy_domain::ports::{AuditRepository, RepoError};
+use releasy_domain::ports::{AuditRepository, PruneEvent, RepoError};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
@@ -200,8 +200,23 @@ impl AuditRepository for AuditWriteBehind {
         self.inner.unchained(limit).await
     }
 
-    async fn prune_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError> {
-        self.inner.prune_before(cutoff, limit).await
+    async fn link_pending(&self, limit: u32) -> Result<u64, RepoError> {
+        // Queued events are written first, so that every event recorded before the
+        // call is linked by it (the queue waits 50 ms by default; the linker runs
+        // every 250 ms).
+        if let Err(err) = self.flush().await {
+            tracing::warn!(error = %err, "linking the audit chain while events are still queued");
+        }
+        self.inner.link_pending(limit).await
+    }
+
+    async fn prune_before(
+        &self,
+        cutoff: Timestamp,
+        limit: u32,
+        record: PruneEvent<'_>,
+    ) -> Result<u64, RepoError> {
+        self.inner.prune_before(cutoff, limit, record).await
     }
 }
 
@@ -450,12 +465,17 @@ mod tests {
             self.rows.unchained(limit).await
         }
 
+        async fn link_pending(&self, limit: u32) -> Result<u64, RepoError> {
+            self.rows.link_pending(limit).await
+        }
+
         async fn prune_before(
             &self,
             cutoff: releasy_domain::Timestamp,
             limit: u32,
+            record: releasy_domain::ports::PruneEvent<'_>,
         ) -> Result<u64, RepoError> {
-            self.rows.prune_before(cutoff, limit).await
+            self.rows.prune_before(cutoff, limit, record).await
         }
     }
 

@@ -5,6 +5,7 @@
 
 use crate::ArtifactId;
 use crate::artifact::{Artifact, ArtifactService, Verification, verification_lease_seconds};
+use crate::audit::AuditEvent;
 use crate::ports::{RepoError, StoreError};
 
 /// What reading an artifact's stored bytes showed.
@@ -24,6 +25,16 @@ pub enum VerifyOutcome {
 }
 
 impl VerifyOutcome {
+    /// Its name in audit events: `matches`, `missing`, `wrong_size`, `wrong_checksum`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Matches => "matches",
+            Self::Missing => "missing",
+            Self::WrongSize { .. } => "wrong_size",
+            Self::WrongChecksum => "wrong_checksum",
+        }
+    }
+
     /// The verification an artifact gets for this outcome.
     pub const fn verification(self) -> Verification {
         match self {
@@ -103,9 +114,15 @@ impl ArtifactService {
                 continue; // another verifier took it
             }
             let outcome = self.check_stored_bytes(&artifact).await?;
+            let checked = AuditEvent::artifact_checked(&artifact, outcome, self.clock.now());
             let decided = self
                 .artifacts
-                .set_verification(artifact.id, Verification::Pending, outcome.verification())
+                .set_verification(
+                    artifact.id,
+                    Verification::Pending,
+                    outcome.verification(),
+                    &checked,
+                )
                 .await?;
             // Downloads are refused from the moment the verdict is stored; only then do
             // the bytes go.
@@ -149,10 +166,16 @@ impl ArtifactService {
     /// [`VerifyError`]; the artifact then keeps its verification.
     pub async fn recheck(&self, artifact: &Artifact) -> Result<VerificationReport, VerifyError> {
         let outcome = self.check_stored_bytes(artifact).await?;
+        let checked = AuditEvent::artifact_checked(artifact, outcome, self.clock.now());
         let decided = artifact.verification != Verification::Pending
             && self
                 .artifacts
-                .set_verification(artifact.id, artifact.verification, outcome.verification())
+                .set_verification(
+                    artifact.id,
+                    artifact.verification,
+                    outcome.verification(),
+                    &checked,
+                )
                 .await?;
         Ok(VerificationReport {
             artifact: artifact.clone(),

@@ -1,7 +1,10 @@
 //! The hash chain that makes the audit trail tamper-evident: every event stores a
 //! SHA-256 over its own content and the previous event's hash, so altering, removing or
-//! slipping in an event breaks every link after it. The chain is built by whoever
-//! writes the events, in the transaction that writes them; [`ChainVerifier`] walks it.
+//! slipping in an event breaks every link after it. A change writes its event in its
+//! own transaction, unlinked; a linker (`AuditService::link_pending`, run by the server
+//! every few hundred milliseconds) links committed events after the head, one
+//! transaction at a time, so no write waits on another's commit. [`ChainVerifier`]
+//! walks the chain.
 //!
 //! A plain hash chain cannot tell a rewrite of the whole tail from the truth: whoever
 //! can rewrite every later event and the head can forge it. Anchoring the head
@@ -255,12 +258,12 @@ impl ChainVerifier {
         Ok(self.checked)
     }
 
-    /// The break an event with no stored link shows: it was inserted by something
-    /// other than Releasy's writer.
-    pub fn unchained(event: &AuditEvent) -> ChainBreak {
+    /// The break an event with a stored position but no hash shows: the linker writes
+    /// both at once, so something other than Releasy wrote it.
+    pub fn half_linked(event: &AuditEvent) -> ChainBreak {
         ChainBreak::Inserted {
             event_id: event.id.to_string(),
-            why: "it carries no chain link",
+            why: "it carries a chain position without a hash",
         }
     }
 }

@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use crate::api_key::ApiKey;
-use crate::artifact::Artifact;
+use crate::artifact::{Artifact, Verification, VerifyOutcome};
 use crate::audit::{AuditEvent, Origin};
 use crate::customer::Customer;
 use crate::download::DownloadToken;
@@ -55,6 +55,11 @@ pub mod names {
     pub const RELEASE_DELETED: &str = "release.deleted";
     /// An artifact was registered to a release.
     pub const ARTIFACT_REGISTERED: &str = "artifact.registered";
+    /// A check of an artifact's stored bytes found its declared size and SHA-256.
+    pub const ARTIFACT_VERIFIED: &str = "artifact.verified";
+    /// A check of an artifact's stored bytes found them missing or different: it is
+    /// never served again.
+    pub const ARTIFACT_FAILED: &str = "artifact.failed";
     /// A download token was issued.
     pub const DOWNLOAD_TOKEN_ISSUED: &str = "download_token.issued";
     /// A product's own release policy was set.
@@ -159,7 +164,9 @@ impl AuditEvent {
 
     /// The events of one customer update, from the customer before and after it:
     /// `customer.updated` when the name or plan changed, and `customer.suspended` or
-    /// `customer.unsuspended` when the suspension did; none when nothing changed.
+    /// `customer.unsuspended` when the suspension did (suspending a suspended customer
+    /// again moves its `suspended_at`: a `customer.suspended` too); none when nothing
+    /// changed.
     pub fn customer_changes(
         origin: &Origin,
         before: &Customer,
@@ -180,6 +187,9 @@ impl AuditEvent {
         }
         match (before.suspended_at, after.suspended_at) {
             (None, Some(_)) => events.push(change(names::CUSTOMER_SUSPENDED).recorded(origin, at)),
+            (Some(was), Some(now)) if was != now => {
+                events.push(change(names::CUSTOMER_SUSPENDED).recorded(origin, at));
+            }
             (Some(_), None) => {
                 events.push(change(names::CUSTOMER_UNSUSPENDED).recorded(origin, at));
             }
@@ -395,6 +405,34 @@ impl AuditEvent {
         .recorded(origin, artifact.created_at)
     }
 
+    /// `artifact.verified` or `artifact.failed` (actor `system`): a check of the
+    /// stored bytes of `artifact` (as it was before) decided `outcome`.
+    pub fn artifact_checked(artifact: &Artifact, outcome: VerifyOutcome, at: Timestamp) -> Self {
+        let event = match outcome.verification() {
+            Verification::Verified => names::ARTIFACT_VERIFIED,
+            _ => names::ARTIFACT_FAILED,
+        };
+        let stored_size = match outcome {
+            VerifyOutcome::WrongSize { stored } => Some(stored),
+            _ => None,
+        };
+        Change {
+            event,
+            customer_id: None,
+            target: json!({
+                "artifact_id": artifact.id.to_string(),
+                "release_id": artifact.release_id.to_string(),
+            }),
+            before: json!({"verification": artifact.verification.as_str()}),
+            after: json!({
+                "verification": outcome.verification().as_str(),
+                "outcome": outcome.as_str(),
+                "stored_size": stored_size,
+            }),
+        }
+        .recorded(&Origin::system(), at)
+    }
+
     /// `download_token.issued`: which artifact, for whom, until when (never the token
     /// or its hash).
     pub fn download_token_issued(origin: &Origin, token: &DownloadToken) -> Self {
@@ -425,5 +463,51 @@ impl AuditEvent {
             after: json!({"immutable_releases": policy.immutable_releases}),
         }
         .recorded(origin, policy.updated_at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::customer::CustomerName;
+
+    fn customer(suspended_at: Option<i64>) -> Customer {
+        Customer {
+            id: crate::CustomerId::generate(),
+            name: CustomerName::parse("Acme").unwrap_or_else(|e| panic!("{e}")),
+            plan: None,
+            created_at: Timestamp::from_unix_seconds(1),
+            suspended_at: suspended_at.map(Timestamp::from_unix_seconds),
+        }
+    }
+
+    fn names_of(before: Option<i64>, after: Option<i64>) -> Vec<String> {
+        let before = customer(before);
+        let after = Customer {
+            suspended_at: after.map(Timestamp::from_unix_seconds),
+            ..before.clone()
+        };
+        AuditEvent::customer_changes(
+            &Origin::admin_key(),
+            &before,
+            &after,
+            Timestamp::from_unix_seconds(9),
+        )
+        .into_iter()
+        .map(|e| e.event)
+        .collect()
+    }
+
+    #[test]
+    fn every_move_of_the_suspension_is_an_event_and_no_move_is_none() {
+        assert_eq!(names_of(None, Some(5)), ["customer.suspended"]);
+        assert_eq!(
+            names_of(Some(5), Some(7)),
+            ["customer.suspended"],
+            "suspended again"
+        );
+        assert_eq!(names_of(Some(5), None), ["customer.unsuspended"]);
+        assert!(names_of(Some(5), Some(5)).is_empty());
+        assert!(names_of(None, None).is_empty());
     }
 }

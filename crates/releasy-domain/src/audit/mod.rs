@@ -14,4 +14,6 @@ pub use changes::names;
 pub use model::{AuditEvent, AuditFilter, AuthOutcome, AuthReason};
 pub use origin::{Actor, Origin};
 pub use retention::{AuditRetention, prunable_prefix};
-pub use service::{AuditService, PRUNE_BATCH, VerifiedChain, VerifyError};
+pub use service::{
+    AWAITING_COUNTED, AuditService, LINK_BATCH, PRUNE_BATCH, VerifiedChain, VerifyError,
+};

@@ -3,16 +3,29 @@
 use std::sync::Arc;
 
 use crate::Timestamp;
-use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainBreak, ChainVerifier};
+use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainBreak, ChainLink, ChainVerifier};
 use crate::pagination::PageRequest;
 use crate::ports::{AuditRepository, RepoError};
 
 /// How many chained events [`AuditService::verify`] reads at a time.
 const VERIFY_PAGE: u32 = 1_000;
 
-/// Events removed per transaction by [`AuditService::prune`]: small, so that a sweep
-/// never holds the chain (which every write appends to) for long.
-pub const PRUNE_BATCH: u32 = 500;
+/// How many events awaiting their link [`AuditService::verify`] counts, at most.
+pub const AWAITING_COUNTED: u32 = 10_000;
+
+/// How often a walk starts over when retention moved the chain's start under it.
+const VERIFY_ATTEMPTS: u32 = 3;
+
+/// Events linked per transaction by [`AuditService::link_pending`].
+pub const LINK_BATCH: u32 = 1_000;
+
+/// The most batches one [`AuditService::link_pending`] call links, so that it returns
+/// even while events keep arriving.
+const LINK_BATCHES_PER_CALL: u32 = 1_000;
+
+/// Events removed per transaction by [`AuditService::prune`]. A cut holds the chain's
+/// head, which only the linker waits for (writes never do), so batches can be large.
+pub const PRUNE_BATCH: u32 = 5_000;
 
 /// The most batches one sweep removes (a backlog goes over several sweeps).
 const PRUNE_BATCHES_PER_SWEEP: u32 = 200;
@@ -28,13 +41,19 @@ pub enum VerifyError {
     Repo(#[from] RepoError),
 }
 
-/// What a verification walked: how many events, from where to where.
+/// What a verification walked: how many events, from where to where, and what still
+/// awaits its link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifiedChain {
     /// Events checked.
     pub events: u64,
     /// The chain's recorded start and head (print the head to anchor it elsewhere).
     pub bounds: ChainBounds,
+    /// Events committed but not linked yet (counted up to [`AWAITING_COUNTED`]): the
+    /// linker's backlog, a few at most while a server runs.
+    pub awaiting_link: u64,
+    /// When the oldest of them was created: long ago means no linker ran since.
+    pub oldest_awaiting: Option<Timestamp>,
 }
 
 /// Lists audit events, newest first, and verifies their chain.
@@ -80,26 +99,68 @@ impl AuditService {
         self.events.list(filter, page).await
     }
 
+    /// Links the events committed since the last call to the chain, in batches of
+    /// [`LINK_BATCH`], until none are left (or a thousand batches are done). Returns how
+    /// many it linked. The server calls it every few hundred milliseconds and once
+    /// more as it stops.
+    ///
+    /// # Errors
+    /// [`RepoError`]; the batches linked before it stay linked.
+    pub async fn link_pending(&self) -> Result<u64, RepoError> {
+        let mut linked = 0;
+        for _ in 0..LINK_BATCHES_PER_CALL {
+            let batch = self.events.link_pending(LINK_BATCH).await?;
+            linked += batch;
+            if batch < u64::from(LINK_BATCH) {
+                break;
+            }
+        }
+        Ok(linked)
+    }
+
     /// Walks the whole stored chain, page by page, from its recorded start to its
     /// head as read when the walk begins, and fails on the first event altered, deleted
-    /// or inserted (an event that carries no link counts as inserted).
+    /// or inserted; then checks that no event sits past the head read at the end. A
+    /// walk that finds a gap right where retention has since moved the start begins
+    /// again from the new start. Events not linked yet are counted, not judged.
     ///
     /// # Errors
     /// [`VerifyError::Broken`] naming the first break, [`VerifyError::Repo`].
     pub async fn verify(&self) -> Result<VerifiedChain, VerifyError> {
-        let bounds = self.events.chain_bounds().await?;
-        if let Some(event) = self.events.unchained(1).await?.first() {
-            return Err(ChainVerifier::unchained(event).into());
-        }
+        let mut attempt = 1;
+        let (events, bounds) = loop {
+            let bounds = self.events.chain_bounds().await?;
+            match self.walk(bounds).await {
+                Err(VerifyError::Broken(ChainBreak::Deleted { .. }))
+                    if attempt < VERIFY_ATTEMPTS
+                        && self.events.chain_bounds().await?.start != bounds.start =>
+                {
+                    attempt += 1;
+                }
+                walked => break (walked?, bounds),
+            }
+        };
+        self.check_nothing_past_head().await?;
+        let awaiting = self.events.unchained(AWAITING_COUNTED).await?;
+        Ok(VerifiedChain {
+            events,
+            bounds,
+            awaiting_link: awaiting.len() as u64,
+            oldest_awaiting: awaiting.iter().map(|event| event.created_at).min(),
+        })
+    }
+
+    /// Checks the chain from `bounds.start` to `bounds.head`; returns how many events.
+    async fn walk(&self, bounds: ChainBounds) -> Result<u64, VerifyError> {
         let mut verifier = ChainVerifier::new(bounds);
         let mut after = bounds.start.position;
-        // The walk ends at the head read above: events appended since (the server
-        // keeps writing while this runs) are the next walk's.
+        // The walk ends at the head read when it began: events linked since (the
+        // server keeps writing while this runs) are the next walk's.
         'pages: while after < bounds.head.position {
             let page = self.events.chained_after(after, VERIFY_PAGE).await?;
             for chained in &page {
                 let Some(link) = chained.link else {
-                    return Err(ChainVerifier::unchained(&chained.event).into());
+                    return Err(ChainVerifier::half_linked(&chained.event).into());
                 };
                 if link.position > bounds.head.position {
                     break 'pages;
@@ -111,30 +172,48 @@ impl AuditService {
                 break;
             }
         }
-        let events = verifier.finish()?;
-        Ok(VerifiedChain { events, bounds })
+        Ok(verifier.finish()?)
+    }
+
+    /// Fails when an event sits past the head. The head is read again after the event:
+    /// the linker moves the head in the transaction that links, so a link it wrote is
+    /// never past a head read later.
+    async fn check_nothing_past_head(&self) -> Result<(), VerifyError> {
+        let head = self.events.chain_bounds().await?.head;
+        let Some(next) = self.events.chained_after(head.position, 1).await?.pop() else {
+            return Ok(());
+        };
+        let head_now = self.events.chain_bounds().await?.head;
+        match next.link {
+            Some(link) if link.position <= head_now.position => Ok(()),
+            _ => Err(ChainBreak::Inserted {
+                event_id: next.event.id.to_string(),
+                why: "its position is past the chain's recorded head",
+            }
+            .into()),
+        }
     }
 
     /// Removes the events created before `cutoff` from the chain's start, in batches of
-    /// [`PRUNE_BATCH`] (up to 100 000 a sweep), and records an `audit.pruned` event
-    /// naming the new start when it removed any. Returns how many it removed.
+    /// [`PRUNE_BATCH`] (up to a million a sweep); each batch records, in its own
+    /// transaction, an `audit.pruned` event naming the new start. Returns how many it
+    /// removed.
     ///
     /// # Errors
-    /// [`RepoError`]; the batches removed before it are kept, with the start recorded.
+    /// [`RepoError`]; the batches removed before it are kept, each with its event.
     pub async fn prune(&self, cutoff: Timestamp, at: Timestamp) -> Result<u64, RepoError> {
+        let record =
+            |removed: u64, start: ChainLink| AuditEvent::audit_pruned(removed, cutoff, start, at);
         let mut pruned = 0;
         for _ in 0..PRUNE_BATCHES_PER_SWEEP {
-            let removed = self.events.prune_before(cutoff, PRUNE_BATCH).await?;
+            let removed = self
+                .events
+                .prune_before(cutoff, PRUNE_BATCH, &record)
+                .await?;
             pruned += removed;
             if removed < u64::from(PRUNE_BATCH) {
                 break;
             }
-        }
-        if pruned > 0 {
-            let start = self.events.chain_bounds().await?.start;
-            self.events
-                .record(&AuditEvent::audit_pruned(pruned, cutoff, start, at))
-                .await?;
         }
         Ok(pruned)
     }

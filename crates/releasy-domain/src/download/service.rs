@@ -10,8 +10,8 @@ use crate::download::DownloadGrant;
 use crate::download::{DownloadToken, DownloadTokenSecret, ResolveRefusal, TokenTtl};
 use crate::entitlement::ReleaseFacts;
 use crate::ports::{
-    ArtifactRepository, AuditRepository, Clock, DownloadTokenRepository, EntitlementRepository,
-    KeyHasher, ObjectStore, PresignedUrl, RepoError, SecretGenerator, StoreError,
+    ArtifactRepository, Clock, DownloadTokenRepository, EntitlementRepository, KeyHasher,
+    ObjectStore, PresignedUrl, RepoError, SecretGenerator, StoreError,
 };
 use crate::release::ReleaseStatus;
 use crate::{ArtifactId, DownloadTokenId, Timestamp, ValidationError};
@@ -156,7 +156,6 @@ pub struct DownloadService {
     tokens: Arc<dyn DownloadTokenRepository>,
     entitlements: Arc<dyn EntitlementRepository>,
     objects: Arc<dyn ObjectStore>,
-    audit: Arc<dyn AuditRepository>,
     secrets: Arc<dyn SecretGenerator>,
     hasher: Arc<dyn KeyHasher>,
     clock: Arc<dyn Clock>,
@@ -174,8 +173,6 @@ pub struct DownloadPorts {
     pub entitlements: Arc<dyn EntitlementRepository>,
     /// Where the bytes are.
     pub objects: Arc<dyn ObjectStore>,
-    /// Where a download refused because its object changed is recorded.
-    pub audit: Arc<dyn AuditRepository>,
     /// New tokens.
     pub secrets: Arc<dyn SecretGenerator>,
     /// Token hashes.
@@ -195,7 +192,6 @@ impl DownloadService {
             tokens: ports.tokens,
             entitlements: ports.entitlements,
             objects: ports.objects,
-            audit: ports.audit,
             secrets: ports.secrets,
             hasher: ports.hasher,
             clock: ports.clock,
@@ -336,8 +332,8 @@ impl DownloadService {
 
     /// Refuses the download when the stored object is not the one registered (another
     /// entity tag, or none): someone replaced or removed it in the store. The artifact
-    /// is set `failed`, so later requests are refused without looking, and the refusal
-    /// is audited (`artifact.changed`).
+    /// is set `failed`, so later requests are refused without looking, and that is
+    /// audited with it (`artifact.changed`).
     async fn check_unchanged(
         &self,
         grant: &DownloadGrant,
@@ -353,14 +349,8 @@ impl DownloadService {
                 grant.token.artifact_id,
                 grant.verification,
                 Verification::Failed,
+                &AuditEvent::artifact_changed(grant, stored_etag.as_deref(), now),
             )
-            .await?;
-        self.audit
-            .record(&AuditEvent::artifact_changed(
-                grant,
-                stored_etag.as_deref(),
-                now,
-            ))
             .await?;
         Err(ResolveRefusal::NotVerified.into())
     }

@@ -172,6 +172,7 @@ impl ArtifactRepository for InMemoryReleases {
         id: ArtifactId,
         from: Verification,
         to: Verification,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError> {
         let mut state = lock(&self.state);
         let Some(artifact) = state
@@ -183,6 +184,7 @@ impl ArtifactRepository for InMemoryReleases {
         };
         artifact.verification = to;
         state.verification_claims.remove(&id);
+        self.record(std::slice::from_ref(event));
         Ok(true)
     }
 }

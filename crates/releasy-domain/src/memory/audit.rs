@@ -1,5 +1,5 @@
-//! `AuditRepository` in memory, chained like the database adapters: every event is
-//! linked to the one before it as it is appended.
+//! `AuditRepository` in memory: every event is linked to the one before it as it is
+//! appended (one lock orders the appends, so nothing waits for a linker).
 
 use std::sync::Mutex;
 
@@ -11,7 +11,7 @@ use crate::audit::{
     AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent, prunable_prefix,
 };
 use crate::pagination::PageRequest;
-use crate::ports::{AuditRepository, RepoError};
+use crate::ports::{AuditRepository, PruneEvent, RepoError};
 
 /// Audit events kept in memory, in the order they were appended, each with its link.
 /// Other in-memory repositories append the events of their changes here while they
@@ -33,17 +33,21 @@ struct Chain {
 impl InMemoryAudit {
     /// Appends `events`, chained after the newest one.
     pub fn append(&self, events: &[AuditEvent]) {
-        let mut chain = lock(&self.chain);
-        let head = chain.head.unwrap_or(ChainLink::START);
-        let links = head.extend(events);
-        chain.head = links.last().copied().or(chain.head);
-        chain
-            .events
-            .extend(events.iter().zip(links).map(|(event, link)| ChainedEvent {
-                event: event.clone(),
-                link: Some(link),
-            }));
+        link_after_head(&mut lock(&self.chain), events);
     }
+}
+
+/// Appends `events` to `chain`, linked after its head.
+fn link_after_head(chain: &mut Chain, events: &[AuditEvent]) {
+    let head = chain.head.unwrap_or(ChainLink::START);
+    let links = head.extend(events);
+    chain.head = links.last().copied().or(chain.head);
+    chain
+        .events
+        .extend(events.iter().zip(links).map(|(event, link)| ChainedEvent {
+            event: event.clone(),
+            link: Some(link),
+        }));
 }
 
 #[async_trait]
@@ -97,19 +101,30 @@ impl AuditRepository for InMemoryAudit {
     }
 
     async fn unchained(&self, _limit: u32) -> Result<Vec<AuditEvent>, RepoError> {
-        // Every event is appended through `append`, which chains it.
+        // Every event is appended through `append`, which links it.
         Ok(Vec::new())
     }
 
-    async fn prune_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError> {
+    async fn link_pending(&self, _limit: u32) -> Result<u64, RepoError> {
+        Ok(0)
+    }
+
+    async fn prune_before(
+        &self,
+        cutoff: Timestamp,
+        limit: u32,
+        record: PruneEvent<'_>,
+    ) -> Result<u64, RepoError> {
         let mut chain = lock(&self.chain);
         let oldest = &chain.events[..chain.events.len().min(limit as usize)];
         let cut = prunable_prefix(oldest, cutoff);
-        if cut == 0 {
+        let Some(start) = cut.checked_sub(1).and_then(|last| oldest[last].link) else {
             return Ok(0);
-        }
-        let removed: Vec<ChainedEvent> = chain.events.drain(..cut).collect();
-        chain.start = removed.last().and_then(|last| last.link);
+        };
+        chain.events.drain(..cut);
+        chain.start = Some(start);
+        let event = record(cut as u64, start);
+        link_after_head(&mut chain, std::slice::from_ref(&event));
         Ok(cut as u64)
     }
 }

@@ -23,7 +23,7 @@ pub use rate_limiter::RateLimiter;
 pub use repositories::{
     ApiKeyRepository, ArtifactRepository, AuditRepository, ChangeEvent, ChangeEvents, Claim,
     CustomerRepository, DownloadTokenRepository, EntitlementRepository, HealthProbe,
-    IdempotencyRepository, ProductRepository, ReleaseRepository,
+    IdempotencyRepository, ProductRepository, PruneEvent, ReleaseRepository,
 };
 pub use repository_set::Repositories;
 pub use secrets::{KeyHasher, SecretGenerator};

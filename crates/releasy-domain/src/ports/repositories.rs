@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use crate::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
 use crate::artifact::ObjectKey;
 use crate::artifact::{Artifact, PendingUpload, Verification};
-use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainedEvent};
+use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent};
 use crate::customer::{Customer, CustomerFilter, CustomerUpdate};
 use crate::download::{DownloadGrant, DownloadToken};
 use crate::entitlement::{CustomerAccess, Entitlement};
@@ -186,17 +186,35 @@ pub trait AuditRepository: Send + Sync + std::fmt::Debug {
     /// Up to `limit` chained events with positions above `after`, by position.
     async fn chained_after(&self, after: u64, limit: u32) -> Result<Vec<ChainedEvent>, RepoError>;
 
-    /// Up to `limit` stored events that carry no chain link (none, unless something
-    /// other than Releasy wrote them).
+    /// Up to `limit` stored events that carry no link yet, oldest first: events
+    /// committed since the last [`AuditRepository::link_pending`] (an adapter may link
+    /// at once and have none).
     async fn unchained(&self, limit: u32) -> Result<Vec<AuditEvent>, RepoError>;
+
+    /// Links up to `limit` events that carry no link yet, oldest first (by
+    /// `created_at`, then id), after the chain's head, and moves the head: in one
+    /// transaction that holds the head, so that linkers of several processes take
+    /// turns. Writes append events without touching the head (no write waits for
+    /// another's commit); this is what chains them. Returns how many it linked.
+    async fn link_pending(&self, limit: u32) -> Result<u64, RepoError>;
 
     /// Cuts the chain at its start, in one transaction: of the first `limit` chained
     /// events after the recorded start (by position), removes those
-    /// [`crate::audit::prunable_prefix`] allows before `cutoff`, and records the link
-    /// of the last one removed as the new start. Returns how many it removed (0 when
-    /// the oldest event kept is not older than `cutoff`).
-    async fn prune_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError>;
+    /// [`crate::audit::prunable_prefix`] allows before `cutoff`, records the link of
+    /// the last one removed as the new start, and writes the event `record` makes from
+    /// how many were removed and that start. Returns how many it removed (0, and no
+    /// event, when the oldest event kept is not older than `cutoff`).
+    async fn prune_before(
+        &self,
+        cutoff: Timestamp,
+        limit: u32,
+        record: PruneEvent<'_>,
+    ) -> Result<u64, RepoError>;
 }
+
+/// Makes the event that records a cut of the audit chain from how many events it
+/// removed and the chain's new start; written in the cut's transaction.
+pub type PruneEvent<'a> = &'a (dyn Fn(u64, ChainLink) -> AuditEvent + Send + Sync);
 
 /// The outcome of claiming an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -454,13 +472,15 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
         until: Timestamp,
     ) -> Result<bool, RepoError>;
 
-    /// Moves artifact `id` from `from` to `to` and ends any claim on it; `false` when
-    /// it is no longer `from` (someone else decided first) or is gone.
+    /// Moves artifact `id` from `from` to `to`, ends any claim on it, and writes
+    /// `event` in the same transaction; `false`, writing nothing, when it is no longer
+    /// `from` (someone else decided first) or is gone.
     async fn set_verification(
         &self,
         id: ArtifactId,
         from: Verification,
         to: Verification,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError>;
 }
 

@@ -257,21 +257,26 @@ impl ArtifactRepository for Store {
         id: ArtifactId,
         from: Verification,
         to: Verification,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError> {
-        let mut conn = self.conn().await?;
-        let updated = diesel::update(
-            dsl::artifacts
-                .filter(dsl::id.eq(id.to_string()))
-                .filter(dsl::verification.eq(from.as_str())),
-        )
-        .set((
-            dsl::verification.eq(to.as_str()),
-            dsl::verification_claimed_until.eq(None::<i64>),
-        ))
-        .execute(&mut *conn)
+        self.write(async |conn| {
+            let updated = diesel::update(
+                dsl::artifacts
+                    .filter(dsl::id.eq(id.to_string()))
+                    .filter(dsl::verification.eq(from.as_str())),
+            )
+            .set((
+                dsl::verification.eq(to.as_str()),
+                dsl::verification_claimed_until.eq(None::<i64>),
+            ))
+            .execute(conn)
+            .await?;
+            if updated == 1 {
+                append_audit(conn, std::slice::from_ref(event)).await?;
+            }
+            Ok(updated == 1)
+        })
         .await
-        .map_err(query_error)?;
-        Ok(updated == 1)
     }
 }
 

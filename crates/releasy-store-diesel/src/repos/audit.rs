@@ -1,16 +1,20 @@
-//! `AuditRepository` on diesel: every event is appended to the hash chain in the
-//! transaction that writes it (`append_audit` of each backend). `record_many` writes a
-//! batch in multi-row `INSERT`s: one commit per batch.
+//! `AuditRepository` on diesel. Every event is written unlinked, in the transaction of
+//! its change (`append_audit` of each backend; `record_many` writes a batch in
+//! multi-row `INSERT`s, one commit per batch); `link_pending` chains committed events
+//! after the head, in a transaction that holds the head row, so linkers of several
+//! processes take turns and writes never wait on the head.
 
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use releasy_domain::Timestamp;
-use releasy_domain::audit::{AuditEvent, AuditFilter, ChainBounds, ChainedEvent, prunable_prefix};
+use releasy_domain::audit::{
+    AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent, prunable_prefix,
+};
 use releasy_domain::pagination::PageRequest;
-use releasy_domain::ports::{AuditRepository, RepoError};
+use releasy_domain::ports::{AuditRepository, PruneEvent, RepoError};
 
-use super::{Backend, Store, chain_head, set_chain_head};
+use super::{Backend, Conn, Store, append_audit, chain_head, set_chain_head, set_links};
 use crate::error::query_error;
 use crate::rows::{AuditChainRow, AuditEventRow, link_of, position_column};
 use crate::schema::audit_chain;
@@ -96,21 +100,50 @@ impl AuditRepository for Store {
 
     async fn unchained(&self, limit: u32) -> Result<Vec<AuditEvent>, RepoError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<AuditEventRow> = dsl::audit_events
-            .select(AuditEventRow::as_select())
-            .filter(dsl::chain_position.is_null().or(dsl::chain_hash.is_null()))
-            .order_by((dsl::created_at.asc(), dsl::id.asc()))
-            .limit(i64::from(limit))
-            .load(&mut *conn)
+        let rows = awaiting_link(&mut conn, limit)
             .await
             .map_err(query_error)?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    async fn prune_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError> {
+    async fn link_pending(&self, limit: u32) -> Result<u64, RepoError> {
+        // Looked for outside a transaction first: most calls find nothing.
+        if self.unchained(1).await?.is_empty() {
+            return Ok(0);
+        }
         self.write(async |conn| {
-            // Taken first, as every append takes it: no event joins or leaves the
-            // chain while its start moves.
+            let head = chain_head(conn).await?;
+            // Read after the head is held: another linker's links are committed.
+            let events = awaiting_link(conn, limit)
+                .await?
+                .into_iter()
+                .map(AuditEvent::try_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            let links = head.extend(&events);
+            let Some(&new_head) = links.last() else {
+                return Ok(0);
+            };
+            let linked: Vec<(String, ChainLink)> = events
+                .iter()
+                .map(|event| event.id.to_string())
+                .zip(links)
+                .collect();
+            set_links(conn, &linked).await?;
+            set_chain_head(conn, new_head).await?;
+            Ok(linked.len() as u64)
+        })
+        .await
+    }
+
+    async fn prune_before(
+        &self,
+        cutoff: Timestamp,
+        limit: u32,
+        record: PruneEvent<'_>,
+    ) -> Result<u64, RepoError> {
+        self.write(async |conn| {
+            // Held as the linker holds it: no event joins or leaves the chain while its
+            // start moves.
             chain_head(conn).await?;
             let (position, hash): (i64, String) = audit_chain::table
                 .find(1)
@@ -147,67 +180,24 @@ impl AuditRepository for Store {
                 ))
                 .execute(conn)
                 .await?;
+            append_audit(conn, &[record(cut as u64, new_start)]).await?;
             Ok(cut as u64)
         })
         .await
     }
 }
 
-/// Events chained per transaction page when chaining those stored before the chain.
-const LEGACY_PAGE: i64 = 10_000;
-
-impl Store {
-    /// Chains the events stored before the chain existed (the migration that added it
-    /// leaves them unlinked), once: only while the chain is still empty, in
-    /// `(created_at, id)` order. Returns how many it chained. Once the chain has begun,
-    /// an unlinked event is one Releasy did not write, and `audit verify` names it.
-    pub(crate) async fn chain_events_stored_before_the_chain(&self) -> Result<u64, RepoError> {
-        let mut conn = self.conn().await?;
-        // Read outside a transaction: at nearly every start there is nothing to chain.
-        let any: Option<String> = dsl::audit_events
-            .filter(dsl::chain_position.is_null())
-            .select(dsl::id)
-            .first(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?;
-        drop(conn);
-        if any.is_none() {
-            return Ok(0);
-        }
-        self.write(async |conn| {
-            let mut head = chain_head(conn).await?;
-            if head.position != 0 {
-                return Ok(0);
-            }
-            let mut chained = 0;
-            loop {
-                let rows: Vec<AuditEventRow> = dsl::audit_events
-                    .select(AuditEventRow::as_select())
-                    .filter(dsl::chain_position.is_null())
-                    .order_by((dsl::created_at.asc(), dsl::id.asc()))
-                    .limit(LEGACY_PAGE)
-                    .load(conn)
-                    .await?;
-                if rows.is_empty() {
-                    break;
-                }
-                for row in rows {
-                    let event: AuditEvent = row.try_into()?;
-                    head = head.next(&event);
-                    diesel::update(dsl::audit_events.find(event.id.to_string()))
-                        .set((
-                            dsl::chain_position.eq(position_column(head.position)),
-                            dsl::chain_hash.eq(head.hash.to_string()),
-                        ))
-                        .execute(conn)
-                        .await?;
-                    chained += 1;
-                }
-            }
-            set_chain_head(conn, head).await?;
-            Ok(chained)
-        })
+/// Up to `limit` events not linked yet, oldest first (the order the linker links
+/// them in; an index covers exactly these rows).
+async fn awaiting_link(
+    conn: &mut Conn,
+    limit: u32,
+) -> Result<Vec<AuditEventRow>, diesel::result::Error> {
+    dsl::audit_events
+        .select(AuditEventRow::as_select())
+        .filter(dsl::chain_position.is_null())
+        .order_by((dsl::created_at.asc(), dsl::id.asc()))
+        .limit(i64::from(limit))
+        .load(conn)
         .await
-    }
 }

@@ -8,7 +8,7 @@
 
 use diesel::ExpressionMethods;
 use diesel::dsl::Eq;
-use releasy_domain::audit::{AuditEvent, ChainLink};
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::download::DownloadToken;
 
 use crate::rows::{AuditEventRow, DownloadTokenRow};
@@ -19,7 +19,7 @@ use crate::schema::download_tokens as dt;
 /// SQLite's 32,766 bind limits.
 pub(super) const ROWS_PER_STATEMENT: usize = 1000;
 
-/// One event's values, column by column.
+/// One event's values, column by column, without a chain link (the linker adds it).
 pub(super) type AuditValues = (
     Eq<ae::id, String>,
     Eq<ae::customer_id, Option<String>>,
@@ -27,22 +27,14 @@ pub(super) type AuditValues = (
     Eq<ae::event, String>,
     Eq<ae::payload, String>,
     Eq<ae::created_at, i64>,
-    Eq<ae::chain_position, Option<i64>>,
-    Eq<ae::chain_hash, Option<String>>,
 );
 
-/// `events` linked, in order, after `head`: their rows, and the new head.
-pub(crate) fn chained_audit_values(
-    head: ChainLink,
-    events: &[AuditEvent],
-) -> (Vec<AuditValues>, ChainLink) {
-    let links = head.extend(events);
-    let new_head = links.last().copied().unwrap_or(head);
-    let rows = events
+/// The rows of `events`, unlinked.
+pub(crate) fn audit_values(events: &[AuditEvent]) -> Vec<AuditValues> {
+    events
         .iter()
-        .zip(links)
-        .map(|(event, link)| {
-            let row = AuditEventRow::chained(event, link);
+        .map(|event| {
+            let row = AuditEventRow::unlinked(event);
             (
                 ae::id.eq(row.id),
                 ae::customer_id.eq(row.customer_id),
@@ -50,12 +42,9 @@ pub(crate) fn chained_audit_values(
                 ae::event.eq(row.event),
                 ae::payload.eq(row.payload),
                 ae::created_at.eq(row.created_at),
-                ae::chain_position.eq(row.chain_position),
-                ae::chain_hash.eq(row.chain_hash),
             )
         })
-        .collect();
-    (rows, new_head)
+        .collect()
 }
 
 /// One token's values, column by column.

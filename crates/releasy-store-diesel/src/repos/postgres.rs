@@ -6,7 +6,7 @@ use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, Trans
 use releasy_domain::audit::{AuditEvent, ChainLink};
 use releasy_domain::ports::RepoError;
 
-use super::batch_rows::{ROWS_PER_STATEMENT, TokenValues, chained_audit_values};
+use super::batch_rows::{ROWS_PER_STATEMENT, TokenValues, audit_values};
 use crate::error::{TxError, query_error};
 use crate::rows::{CustomerRow, ReleaseRow};
 
@@ -53,26 +53,48 @@ pub(super) async fn lock_release(
     }))
 }
 
-/// Appends `events` to the audit chain inside the transaction `conn` is in: locks the
-/// chain's head row (`FOR UPDATE`, held until the commit, which orders the appends of
-/// every instance), inserts the events linked after it, and moves the head. Called as
-/// the last step of a write, so the lock is held only for its commit.
+/// Writes `events`, unlinked, inside the transaction `conn` is in: the linker chains
+/// them once committed, so a write never waits for another's commit.
 pub(super) async fn append_audit(
     conn: &mut AsyncPgConnection,
     events: &[AuditEvent],
 ) -> Result<(), diesel::result::Error> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let head = chain_head(conn).await?;
-    let (rows, new_head) = chained_audit_values(head, events);
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    for chunk in audit_values(events).chunks(ROWS_PER_STATEMENT) {
         diesel::insert_into(audit_events::table)
             .values(chunk)
             .execute(conn)
             .await?;
     }
-    set_chain_head(conn, new_head).await
+    Ok(())
+}
+
+/// Stores each event's link, in one statement: the linker links a thousand events at a
+/// time.
+pub(super) async fn set_links(
+    conn: &mut AsyncPgConnection,
+    links: &[(String, ChainLink)],
+) -> Result<(), diesel::result::Error> {
+    use diesel::sql_types::{Array, BigInt, Text};
+    let ids: Vec<&str> = links.iter().map(|(id, _)| id.as_str()).collect();
+    let positions: Vec<i64> = links
+        .iter()
+        .map(|(_, link)| crate::rows::position_column(link.position))
+        .collect();
+    let hashes: Vec<String> = links
+        .iter()
+        .map(|(_, link)| link.hash.to_string())
+        .collect();
+    diesel::sql_query(
+        "UPDATE audit_events AS e SET chain_position = v.position, chain_hash = v.hash \
+         FROM unnest($1::text[], $2::int8[], $3::text[]) AS v(id, position, hash) \
+         WHERE e.id = v.id",
+    )
+    .bind::<Array<Text>, _>(ids)
+    .bind::<Array<BigInt>, _>(positions)
+    .bind::<Array<Text>, _>(hashes)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// The chain's head, its row locked (`FOR UPDATE`) until the transaction ends.

@@ -46,45 +46,45 @@ pub(super) async fn lock_release(
     }))
 }
 
-/// The chain's append on the synchronous API (SQLite's multi-row `INSERT` needs it),
+/// The audit writes on the synchronous API (SQLite's multi-row `INSERT` needs it),
 /// kept apart from the async `RunQueryDsl` the rest of this file uses.
 mod blocking {
     use diesel::prelude::*;
     use diesel::sqlite::SqliteConnection;
-    use releasy_domain::audit::AuditEvent;
+    use releasy_domain::audit::{AuditEvent, ChainLink};
 
-    use crate::repos::batch_rows::{ROWS_PER_STATEMENT, chained_audit_values};
-    use crate::schema::{audit_chain, audit_events};
+    use crate::repos::batch_rows::{ROWS_PER_STATEMENT, audit_values};
+    use crate::schema::audit_events;
 
-    /// Appends `events` to the audit chain inside the transaction `conn` is in (SQLite's
-    /// write lock orders the appends): reads the head, inserts the events linked after it
-    /// (many rows per statement, which diesel builds for SQLite only on its synchronous
-    /// API), and moves the head.
+    /// Writes `events`, unlinked, inside the transaction `conn` is in (many rows per
+    /// statement, which diesel builds for SQLite only on its synchronous API); the
+    /// linker chains them once committed.
     pub(crate) fn append_audit_blocking(
         conn: &mut SqliteConnection,
         events: &[AuditEvent],
     ) -> Result<(), diesel::result::Error> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let (position, hash): (i64, String) = audit_chain::table
-            .find(1)
-            .select((audit_chain::head_position, audit_chain::head_hash))
-            .first(conn)?;
-        let head = crate::repos::audit_chain::head_link(position, &hash)?;
-        let (rows, new_head) = chained_audit_values(head, events);
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        for chunk in audit_values(events).chunks(ROWS_PER_STATEMENT) {
             diesel::insert_into(audit_events::table)
                 .values(chunk)
                 .execute(conn)?;
         }
-        diesel::update(audit_chain::table.find(1))
-            .set((
-                audit_chain::head_position.eq(crate::rows::position_column(new_head.position)),
-                audit_chain::head_hash.eq(new_head.hash.to_string()),
-            ))
-            .execute(conn)
-            .map(|_| ())
+        Ok(())
+    }
+
+    /// Stores each event's link (one prepared statement, run per event in process).
+    pub(super) fn set_links_blocking(
+        conn: &mut SqliteConnection,
+        links: &[(String, ChainLink)],
+    ) -> Result<(), diesel::result::Error> {
+        for (id, link) in links {
+            diesel::update(audit_events::table.find(id))
+                .set((
+                    audit_events::chain_position.eq(crate::rows::position_column(link.position)),
+                    audit_events::chain_hash.eq(link.hash.to_string()),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
     }
 }
 
@@ -100,6 +100,17 @@ pub(super) async fn append_audit(
     }
     let events = events.to_vec();
     conn.spawn_blocking(move |conn| append_audit_blocking(conn, &events))
+        .await
+}
+
+/// Stores each event's link inside the caller's transaction, in one hop to the
+/// blocking pool.
+pub(super) async fn set_links(
+    conn: &mut SqliteConn,
+    links: &[(String, releasy_domain::audit::ChainLink)],
+) -> Result<(), diesel::result::Error> {
+    let links = links.to_vec();
+    conn.spawn_blocking(move |conn| blocking::set_links_blocking(conn, &links))
         .await
 }
 

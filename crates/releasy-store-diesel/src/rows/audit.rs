@@ -10,9 +10,9 @@ use super::{parse_id, ts};
 use crate::error::corrupt;
 use crate::schema::{audit_chain, audit_events};
 
-/// A row of `audit_events`, built from the domain value and its link with
-/// [`AuditEventRow::chained`] (and read back with `TryFrom`, which applies the domain's
-/// rules). No row is written without a link.
+/// A row of `audit_events`, built from the domain value with [`AuditEventRow::unlinked`]
+/// (as every write stores it) or [`AuditEventRow::chained`] (as the linker leaves it),
+/// and read back with `TryFrom`, which applies the domain's rules.
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -28,8 +28,8 @@ pub struct AuditEventRow {
 }
 
 impl AuditEventRow {
-    /// The row of `event` at `link`.
-    pub fn chained(e: &AuditEvent, link: ChainLink) -> Self {
+    /// The row of `event`, not linked yet.
+    pub fn unlinked(e: &AuditEvent) -> Self {
         Self {
             id: e.id.to_string(),
             customer_id: e.customer_id.map(|c| c.to_string()),
@@ -37,8 +37,17 @@ impl AuditEventRow {
             event: e.event.clone(),
             payload: e.payload.to_string(),
             created_at: e.created_at.unix_seconds(),
+            chain_position: None,
+            chain_hash: None,
+        }
+    }
+
+    /// The row of `event` at `link`.
+    pub fn chained(e: &AuditEvent, link: ChainLink) -> Self {
+        Self {
             chain_position: Some(position_column(link.position)),
             chain_hash: Some(link.hash.to_string()),
+            ..Self::unlinked(e)
         }
     }
 }

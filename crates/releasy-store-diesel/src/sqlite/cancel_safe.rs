@@ -8,9 +8,11 @@
 //! took its worker down.
 //!
 //! Here a statement whose caller went away simply finishes on its blocking thread and
-//! its result is dropped. The connection goes back into service only once that
-//! statement has finished: the pool's recycle step waits for it, then discards a
-//! connection left inside a transaction (closing it rolls the transaction back).
+//! its result is dropped. A connection dropped while a statement of its runs, or inside
+//! a transaction, leaves the pool at once (`crate::pooled`): it closes once the
+//! statement ends, which rolls the transaction back and frees the write lock. (The
+//! pool's recycle step still waits for running statements and discards a connection
+//! inside a transaction, should one come back another way.)
 
 use std::error::Error;
 use std::sync::Arc;
@@ -109,20 +111,25 @@ pub(crate) struct TrackedConn {
     in_flight: Arc<InFlight>,
 }
 
-/// A connection checked out of a [`Manager`]'s pool; back into it on drop.
-pub(crate) struct PooledConn(pub(crate) deadpool::managed::Object<Manager>);
+/// A connection checked out of a [`Manager`]'s pool.
+pub(crate) type PooledConn = crate::pooled::Pooled<Manager>;
 
-impl std::ops::Deref for PooledConn {
-    type Target = SqliteConn;
+impl crate::pooled::ConnectionPool for Manager {
+    type Conn = SqliteConn;
 
-    fn deref(&self) -> &SqliteConn {
-        &self.0.conn
+    fn connection(object: &TrackedConn) -> &SqliteConn {
+        &object.conn
     }
-}
 
-impl std::ops::DerefMut for PooledConn {
-    fn deref_mut(&mut self) -> &mut SqliteConn {
-        &mut self.0.conn
+    fn connection_mut(object: &mut TrackedConn) -> &mut SqliteConn {
+        &mut object.conn
+    }
+
+    /// A statement still running means its caller went away mid-way; and only once
+    /// none runs may the transaction state be read (the statement shares the
+    /// connection until it ends).
+    fn left_mid_transaction(object: &mut TrackedConn) -> bool {
+        object.in_flight.running.load(Ordering::Acquire) > 0 || object.conn.is_broken()
     }
 }
 

@@ -124,6 +124,18 @@ impl SqliteStore {
         .await
     }
 
+    /// The versions of the migrations not applied yet, oldest first (read only).
+    ///
+    /// # Errors
+    /// [`SetupError::Migration`] when the database cannot be read.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, SetupError> {
+        self.with_sync_connection(|conn| {
+            conn.pending_migrations(MIGRATIONS)
+                .map(|pending| pending.iter().map(|m| m.name().to_string()).collect())
+        })
+        .await
+    }
+
     /// Reverts every migration (for the migration round-trip test).
     ///
     /// # Errors
@@ -141,7 +153,7 @@ impl SqliteStore {
             .pool
             .get()
             .await
-            .map(PooledConn)
+            .map(PooledConn::new)
             .map_err(SetupError::migration)?;
         conn.spawn_blocking(move |c| task(c).map_err(diesel::result::Error::QueryBuilderError))
             .await
@@ -149,7 +161,11 @@ impl SqliteStore {
     }
 
     pub(crate) async fn conn(&self) -> Result<PooledConn, RepoError> {
-        self.pool.get().await.map(PooledConn).map_err(pool_error)
+        self.pool
+            .get()
+            .await
+            .map(PooledConn::new)
+            .map_err(pool_error)
     }
 
     /// Keeps the write-ahead log checkpointed from a thread and connection of their
@@ -183,7 +199,7 @@ impl SqliteStore {
         self.batch_writer
             .get()
             .await
-            .map(PooledConn)
+            .map(PooledConn::new)
             .map_err(pool_error)
     }
 }

@@ -1,7 +1,8 @@
 //! Checks of the audit events changes write and of the chain linking every event: a
 //! change is stored with its events in one transaction (a change refused or not applied
-//! stores none), an update's events see the row before and after it, and concurrent
-//! writers (changes and batches of events) keep one verifiable chain.
+//! stores none), an update's events see the row before and after it, the linker links
+//! every committed event once, and concurrent writers (changes and batches of events)
+//! beside a running linker keep one verifiable chain.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +21,7 @@ pub async fn run_all(repos: Repositories) {
     run_check!(a_refused_change_stores_no_event(repos.clone()));
     run_check!(an_update_records_the_row_before_and_after(repos.clone()));
     run_check!(a_revocation_is_recorded_once(repos.clone()));
+    run_check!(the_linker_links_every_committed_event_once(repos.clone()));
     run_check!(concurrent_writers_keep_one_verifiable_chain(repos));
 }
 
@@ -290,10 +292,81 @@ pub async fn a_revocation_is_recorded_once(repos: Repositories) {
     );
 }
 
-/// Changes, single events and batches written at once from many tasks all land in one
-/// chain that verifies.
+/// After `AuditService::link_pending`, each event written before it sits in the chain
+/// exactly once and none waits for its link.
+pub async fn the_linker_links_every_committed_event_once(repos: Repositories) {
+    let subject = token();
+    let actor = origin(&subject);
+    let customer = new_customer(&format!("linked {subject}"), None, T0);
+    let mut written = vec![AuditEvent::customer_created(&actor, &customer)];
+    ok(
+        repos.customers.insert(&customer, &written[0]).await,
+        "CustomerRepository::insert",
+    );
+    let batch: Vec<AuditEvent> = (0..3)
+        .map(|_| AuditEvent::customer_created(&actor, &customer))
+        .collect();
+    ok(
+        repos.audit.record_many(&batch).await,
+        "AuditRepository::record_many",
+    );
+    written.extend(batch);
+
+    let audit = AuditService::new(Arc::clone(&repos.audit));
+    ok(audit.link_pending().await, "AuditService::link_pending");
+    let waiting = ok(
+        repos.audit.unchained(10_000).await,
+        "AuditRepository::unchained",
+    );
+    assert!(
+        written.iter().all(|event| !waiting.contains(event)),
+        "an event written before link_pending still awaits its link"
+    );
+    let start = ok(
+        repos.audit.chain_bounds().await,
+        "AuditRepository::chain_bounds",
+    )
+    .start;
+    let mut seen: Vec<u64> = vec![0; written.len()];
+    let mut after = start.position;
+    loop {
+        let page = ok(
+            repos.audit.chained_after(after, 1_000).await,
+            "AuditRepository::chained_after",
+        );
+        for chained in &page {
+            if let Some(i) = written.iter().position(|e| *e == chained.event) {
+                seen[i] += 1;
+            }
+            after = chained.link.map_or(after, |link| link.position);
+        }
+        if page.len() < 1_000 {
+            break;
+        }
+    }
+    same(
+        &seen,
+        &vec![1; written.len()],
+        "times each event sits in the chain",
+    );
+}
+
+/// Changes, single events and batches written at once from many tasks, while a linker
+/// runs as the server's does, all land in one chain that verifies.
 pub async fn concurrent_writers_keep_one_verifiable_chain(repos: Repositories) {
     let subject = token();
+    let linker = {
+        let audit = AuditService::new(Arc::clone(&repos.audit));
+        // Runs until aborted; ends early only with the error that stopped it.
+        tokio::spawn(async move {
+            loop {
+                if let Err(err) = audit.link_pending().await {
+                    return err;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+    };
     let writers: Vec<_> = (0..8)
         .map(|w| {
             let repos = repos.clone();
@@ -325,7 +398,13 @@ pub async fn concurrent_writers_keep_one_verifiable_chain(repos: Repositories) {
         &(8 * 5 * 5),
         "events written by eight concurrent writers",
     );
-    let verified = AuditService::new(Arc::clone(&repos.audit)).verify().await;
+    linker.abort();
+    if let Ok(err) = linker.await {
+        panic!("the linker failed beside the writers: {err}");
+    }
+    let audit = AuditService::new(Arc::clone(&repos.audit));
+    ok(audit.link_pending().await, "AuditService::link_pending");
+    let verified = audit.verify().await;
     match verified {
         Ok(chain) => assert!(
             chain.events >= 200,

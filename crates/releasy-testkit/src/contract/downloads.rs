@@ -274,7 +274,12 @@ pub async fn grant_follows_release_status_and_suspension(
 
     ok(
         artifacts
-            .set_verification(artifact.id, Verification::Verified, Verification::Failed)
+            .set_verification(
+                artifact.id,
+                Verification::Verified,
+                Verification::Failed,
+                &super::change_event(),
+            )
             .await,
         "ArtifactRepository::set_verification",
     );

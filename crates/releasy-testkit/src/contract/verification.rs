@@ -235,7 +235,8 @@ pub async fn a_verdict_moves_only_from_the_state_it_was_judged_on(
             .await,
         "claim_verification",
     );
-    let set = |from, to| artifacts.set_verification(pending.id, from, to);
+    let event = super::change_event();
+    let set = |from, to| artifacts.set_verification(pending.id, from, to, &event);
     same(
         &ok(
             set(Verification::Unverified, Verification::Verified).await,
@@ -272,6 +273,7 @@ pub async fn a_verdict_moves_only_from_the_state_it_was_judged_on(
                     ArtifactId::generate(),
                     Verification::Pending,
                     Verification::Verified,
+                    &super::change_event(),
                 )
                 .await,
             "set_verification",

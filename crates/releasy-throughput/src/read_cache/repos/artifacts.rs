@@ -135,11 +135,12 @@ impl ArtifactRepository for CachedArtifacts {
         id: ArtifactId,
         from: Verification,
         to: Verification,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError> {
         self.generations
             .after_write(
                 &[Table::Artifacts],
-                self.inner.set_verification(id, from, to),
+                self.inner.set_verification(id, from, to, event),
             )
             .await
     }
