@@ -3,6 +3,18 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// An identifier a change can create: see [`crate::audit::Origin::new_id`].
+pub trait NewId: Sized {
+    /// Its kind, mixed into ids derived for it, so two kinds never share one.
+    const KIND: &'static str;
+
+    /// A fresh, time-ordered identifier.
+    fn generate() -> Self;
+
+    /// Wraps an existing UUID.
+    fn from_uuid(uuid: Uuid) -> Self;
+}
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -27,6 +39,18 @@ macro_rules! uuid_id {
             /// The underlying UUID.
             pub const fn as_uuid(&self) -> &Uuid {
                 &self.0
+            }
+        }
+
+        impl NewId for $name {
+            const KIND: &'static str = stringify!($name);
+
+            fn generate() -> Self {
+                Self::generate()
+            }
+
+            fn from_uuid(uuid: Uuid) -> Self {
+                Self::from_uuid(uuid)
             }
         }
 

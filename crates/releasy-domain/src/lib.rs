@@ -95,7 +95,8 @@ mod time;
 
 pub use error::ValidationError;
 pub use ids::{
-    ApiKeyId, ArtifactId, AuditEventId, CustomerId, DownloadTokenId, EntitlementId, ReleaseId,
+    ApiKeyId, ArtifactId, AuditEventId, CustomerId, DownloadTokenId, EntitlementId, NewId,
+    ReleaseId,
 };
 pub use limits::Limits;
 /// The semver crate, whose versions [`release::Version::semver`] returns.

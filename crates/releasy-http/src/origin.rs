@@ -15,9 +15,9 @@ pub(crate) struct RequestId(pub(crate) String);
 /// The origin of a change `actor` makes through `req`.
 pub(crate) fn origin_of(req: &HttpRequest, state: &AppState, actor: Actor) -> Origin {
     let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
-    Origin {
-        actor,
-        request_id,
-        client: client_address(req, &state.trusted_proxies),
+    let origin = Origin::new(actor).with_client(client_address(req, &state.trusted_proxies));
+    match request_id {
+        Some(id) => origin.with_request_id(id),
+        None => origin,
     }
 }

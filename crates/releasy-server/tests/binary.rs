@@ -779,3 +779,170 @@ async fn audit_verify_passes_an_intact_chain_and_names_an_altered_event() {
         "{out}"
     );
 }
+
+/// One worker of the burst: creates the customers `burst-{i}` for its share of `keys`,
+/// noting each key before sending it and each answer once received, until the server
+/// goes away.
+async fn create_burst(
+    base: String,
+    keys: std::ops::Range<usize>,
+    step: usize,
+    sent: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+    answered: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<usize, Value>>>,
+) {
+    let client = reqwest::Client::new();
+    for i in keys.step_by(step) {
+        sent.lock().unwrap().push(i);
+        let Ok(response) = burst_create(&client, &base, i).await else {
+            return; // the server was killed
+        };
+        let Ok(body) = response.json::<Value>().await else {
+            return;
+        };
+        answered.lock().unwrap().insert(i, body);
+    }
+}
+
+async fn burst_create(
+    client: &reqwest::Client,
+    base: &str,
+    i: usize,
+) -> reqwest::Result<reqwest::Response> {
+    client
+        .post(format!("{base}/v1/admin/customers"))
+        .header("x-releasy-admin-key", "ops-key-ops-key-ops-key-ops-key")
+        .header("Idempotency-Key", format!("burst-{i}"))
+        .json(&json!({"name": format!("Burst {i}")}))
+        .send()
+        .await
+}
+
+/// Every customer named `Burst ...`, over as many pages as it takes.
+async fn burst_customers(client: &reqwest::Client, base: &str) -> Vec<Value> {
+    let mut stored = Vec::new();
+    for offset in (0..).step_by(200) {
+        let page: Value = client
+            .get(format!(
+                "{base}/v1/admin/customers?name=Burst&limit=200&offset={offset}"
+            ))
+            .header("x-releasy-admin-key", "ops-key-ops-key-ops-key-ops-key")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let customers = page["customers"].as_array().unwrap().clone();
+        let last = customers.len() < 200;
+        stored.extend(customers);
+        if last {
+            return stored;
+        }
+    }
+    unreachable!("the pages end")
+}
+
+/// kill -9 in the middle of a burst of idempotent creates (eight at a time). After a
+/// restart every key answered before the kill replays its answer; every key sent is
+/// retryable within the documented bound (a claim left by the killed server holds its
+/// key for 10 s); and each key ends with exactly one customer, including those whose
+/// create committed but whose answer the kill cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_idempotent_creates_loses_no_answer_and_creates_nothing_twice() {
+    use std::collections::{HashMap, HashSet};
+    use std::sync::{Arc, Mutex};
+
+    let cwd = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let vars = [
+        ("RELEASY_BIND_ADDR", format!("127.0.0.1:{port}")),
+        (
+            "RELEASY_ADMIN_API_KEY",
+            "ops-key-ops-key-ops-key-ops-key".to_owned(),
+        ),
+    ];
+    let mut child = spawn(cwd.path(), &vars);
+    wait_until_live(&base, &mut child).await;
+
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let answered = Arc::new(Mutex::new(HashMap::new()));
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            tokio::spawn(create_burst(
+                base.clone(),
+                w..2_000,
+                8,
+                sent.clone(),
+                answered.clone(),
+            ))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while answered.lock().unwrap().len() < 100 {
+        assert!(Instant::now() < deadline, "the burst did not get going");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let sent: Vec<usize> = sent.lock().unwrap().clone();
+    let answered: HashMap<usize, Value> = answered.lock().unwrap().clone();
+    let cut_off: Vec<usize> = sent
+        .iter()
+        .copied()
+        .filter(|i| !answered.contains_key(i))
+        .collect();
+    assert!(!cut_off.is_empty(), "the kill cut requests off");
+
+    let mut child = spawn(cwd.path(), &vars);
+    wait_until_live(&base, &mut child).await;
+    let client = reqwest::Client::new();
+    let restarted = Instant::now();
+    // What the killed server had committed: every answered create, and some cut off.
+    let committed = burst_customers(&client, &base).await.len();
+    assert!(committed >= answered.len() && committed <= sent.len());
+    let mut ids = HashSet::new();
+    for &i in &sent {
+        let body = loop {
+            let response = burst_create(&client, &base, i).await.unwrap();
+            if response.status() == 409 {
+                let error: Value = response.json().await.unwrap();
+                assert_eq!(error["error"]["code"], "idempotency_in_progress");
+                assert!(
+                    restarted.elapsed() < Duration::from_secs(15),
+                    "key burst-{i} still held 15 s after the restart"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+            assert_eq!(response.status(), 200, "burst-{i}");
+            break response.json::<Value>().await.unwrap();
+        };
+        if let Some(first) = answered.get(&i) {
+            assert_eq!(&body, first, "burst-{i} answers as it did before the kill");
+        }
+        assert_eq!(body["name"], format!("Burst {i}"));
+        ids.insert(body["id"].as_str().unwrap().to_owned());
+    }
+
+    let stored = burst_customers(&client, &base).await;
+    let stored_ids: HashSet<String> = stored
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stored.len(), sent.len(), "one customer per key sent");
+    assert_eq!(stored_ids, ids, "each the one its key answers with");
+    // The figures docs/security.md quotes (shown with --nocapture).
+    eprintln!(
+        "kill -9 burst: {} sent, {} answered, {} cut off, of which {} had committed",
+        sent.len(),
+        answered.len(),
+        cut_off.len(),
+        committed - answered.len()
+    );
+    let (exit, output) = terminate(&mut child);
+    assert!(exit.success(), "{output}");
+}

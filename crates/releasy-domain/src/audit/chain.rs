@@ -1,10 +1,10 @@
 //! The hash chain that makes the audit trail tamper-evident: every event stores a
 //! SHA-256 over its own content and the previous event's hash, so altering, removing or
 //! slipping in an event breaks every link after it. A change writes its event in its
-//! own transaction, unlinked; a linker (`AuditService::link_pending`, run by the server
-//! every few hundred milliseconds) links committed events after the head, one
-//! transaction at a time, so no write waits on another's commit. [`ChainVerifier`]
-//! walks the chain.
+//! own transaction; where writes run side by side (PostgreSQL) it is written unlinked,
+//! and a linker (`AuditService::link_pending`, run by the server every 250 ms) links
+//! committed events after the head, one transaction at a time, so no write waits on
+//! another's commit. [`ChainVerifier`] walks the chain.
 //!
 //! A plain hash chain cannot tell a rewrite of the whole tail from the truth: whoever
 //! can rewrite every later event and the head can forge it. Anchoring the head

@@ -12,7 +12,7 @@ mod service;
 pub use chain::{ChainBounds, ChainBreak, ChainHash, ChainLink, ChainVerifier, ChainedEvent};
 pub use changes::names;
 pub use model::{AuditEvent, AuditFilter, AuthOutcome, AuthReason};
-pub use origin::{Actor, Origin};
+pub use origin::{Actor, IdSeed, Origin};
 pub use retention::{AuditRetention, prunable_prefix};
 pub use service::{
     AWAITING_COUNTED, AuditService, LINK_BATCH, PRUNE_BATCH, VerifiedChain, VerifyError,

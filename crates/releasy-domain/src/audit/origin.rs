@@ -4,9 +4,12 @@
 use std::net::IpAddr;
 
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::access::{Credential, Operator};
-use crate::{ApiKeyId, CustomerId};
+use crate::idempotency::IdempotencyKey;
+use crate::{ApiKeyId, CustomerId, NewId};
 
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +85,38 @@ pub struct Origin {
     pub request_id: Option<String>,
     /// The address the request came from, when known.
     pub client: Option<IpAddr>,
+    /// Set for a request made under an idempotency key: what the ids it creates are
+    /// derived from ([`Origin::new_id`]).
+    pub id_seed: Option<IdSeed>,
+}
+
+/// What the ids of one idempotent request are derived from: a SHA-256 over its scope
+/// (endpoint and caller), its idempotency key and its fingerprint (its parsed body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdSeed([u8; 32]);
+
+impl IdSeed {
+    /// The seed of the request `fingerprint` made in `scope` under `key`.
+    pub fn of(scope: &str, key: &IdempotencyKey, fingerprint: &str) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"releasy-idempotent-ids-v1");
+        for field in [scope, key.as_str(), fingerprint] {
+            hasher.update((field.len() as u64).to_be_bytes());
+            hasher.update(field.as_bytes());
+        }
+        Self(hasher.finalize().into())
+    }
+
+    /// The id of kind `kind` this seed gives: a version 8 UUID.
+    fn id(&self, kind: &str) -> Uuid {
+        let digest = Sha256::new()
+            .chain_update(self.0)
+            .chain_update(kind.as_bytes())
+            .finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    }
 }
 
 impl Origin {
@@ -91,6 +126,7 @@ impl Origin {
             actor,
             request_id: None,
             client: None,
+            id_seed: None,
         }
     }
 
@@ -116,6 +152,39 @@ impl Origin {
     pub fn with_client(mut self, client: Option<IpAddr>) -> Self {
         self.client = client;
         self
+    }
+
+    /// The same origin, for a request made under an idempotency key: the ids it
+    /// creates are derived from `seed`.
+    #[must_use]
+    pub fn with_id_seed(mut self, seed: IdSeed) -> Self {
+        self.id_seed = Some(seed);
+        self
+    }
+
+    /// The id of what this change creates: a fresh, time-ordered one; or, for a
+    /// request made under an idempotency key, one derived from the key, the endpoint,
+    /// the caller and the body. A retry of a request cut off after its change
+    /// committed (its instance killed before the response was kept) then gets the same
+    /// id: the store refuses a second row under it, and the retry finds the first
+    /// instead of creating another.
+    ///
+    /// ```
+    /// use releasy_domain::CustomerId;
+    /// use releasy_domain::audit::{IdSeed, Origin};
+    /// use releasy_domain::idempotency::IdempotencyKey;
+    ///
+    /// let key = IdempotencyKey::parse("create-acme").unwrap();
+    /// let first = Origin::admin_key().with_id_seed(IdSeed::of("POST /v1/admin/customers", &key, "body"));
+    /// let retry = Origin::admin_key().with_id_seed(IdSeed::of("POST /v1/admin/customers", &key, "body"));
+    /// assert_eq!(first.new_id::<CustomerId>(), retry.new_id::<CustomerId>());
+    /// assert_ne!(Origin::admin_key().new_id::<CustomerId>(), Origin::admin_key().new_id::<CustomerId>());
+    /// ```
+    pub fn new_id<T: NewId>(&self) -> T {
+        match &self.id_seed {
+            Some(seed) => T::from_uuid(seed.id(T::KIND)),
+            None => T::generate(),
+        }
     }
 
     /// The fields every change event's payload starts with: `actor_id`, `request_id`,
@@ -162,6 +231,42 @@ mod tests {
             ("api_key", Some(key.to_string()))
         );
         assert_eq!(Actor::System.name(), "system");
+    }
+
+    #[test]
+    fn ids_derive_from_the_whole_request_and_differ_by_kind() {
+        let key = IdempotencyKey::parse("k-1").unwrap();
+        let seeded = |scope: &str, key: &IdempotencyKey, body: &str| {
+            Origin::admin_key().with_id_seed(IdSeed::of(scope, key, body))
+        };
+        let origin = seeded("POST /v1/admin/customers admin", &key, "b");
+        let id: CustomerId = origin.new_id();
+        assert_eq!(
+            id,
+            origin.new_id::<CustomerId>(),
+            "the same request, the same id"
+        );
+        assert_eq!(id.as_uuid().get_version_num(), 8);
+        let other_key = IdempotencyKey::parse("k-2").unwrap();
+        for other in [
+            seeded("POST /v1/admin/customers other", &key, "b"),
+            seeded("POST /v1/admin/customers admin", &other_key, "b"),
+            seeded("POST /v1/admin/customers admin", &key, "c"),
+        ] {
+            assert_ne!(id, other.new_id::<CustomerId>());
+        }
+        assert_ne!(
+            id.as_uuid(),
+            origin.new_id::<crate::ReleaseId>().as_uuid(),
+            "another kind, another id"
+        );
+        assert_eq!(
+            Origin::admin_key()
+                .new_id::<CustomerId>()
+                .as_uuid()
+                .get_version_num(),
+            7
+        );
     }
 
     #[test]

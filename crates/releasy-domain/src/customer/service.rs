@@ -79,7 +79,7 @@ impl CustomerService {
         plan: Option<Plan>,
     ) -> Result<Customer, RepoError> {
         let customer = Customer {
-            id: CustomerId::generate(),
+            id: origin.new_id(),
             name,
             plan,
             created_at: self.clock.now(),
@@ -109,6 +109,14 @@ impl CustomerService {
     /// [`CustomerError::NotFound`] for an unknown id.
     pub async fn get(&self, id: CustomerId) -> Result<Customer, CustomerError> {
         self.customers.get(id).await?.ok_or(CustomerError::NotFound)
+    }
+
+    /// The customer `id`, or `None`.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the repository failed.
+    pub async fn find(&self, id: CustomerId) -> Result<Option<Customer>, RepoError> {
+        self.customers.get(id).await
     }
 
     /// Applies `changes` in one write and returns the customer as stored afterwards,

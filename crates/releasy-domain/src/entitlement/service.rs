@@ -131,6 +131,18 @@ impl EntitlementService {
         Ok(self.entitlements.list(customer, product, page).await?)
     }
 
+    /// The entitlement `id` of `customer`, or `None`.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the repository failed.
+    pub async fn find(
+        &self,
+        customer: CustomerId,
+        id: EntitlementId,
+    ) -> Result<Option<Entitlement>, RepoError> {
+        self.entitlements.get(customer, id).await
+    }
+
     /// Grants an entitlement.
     ///
     /// # Errors
@@ -143,7 +155,7 @@ impl EntitlementService {
     ) -> Result<Entitlement, EntitlementError> {
         self.require_customer(customer).await?;
         let entitlement = Entitlement {
-            id: EntitlementId::generate(),
+            id: origin.new_id(),
             customer_id: customer,
             product: new.product,
             window: new.window,

@@ -7,7 +7,11 @@ use crate::ports::{Claim, Clock, IdempotencyRepository, RepoError};
 
 /// How long an unfinished claim blocks its key. A request still running after this
 /// long is presumed to have died with its instance, and a retry may take the key over.
-pub const ABANDONED_AFTER_SECONDS: i64 = 300;
+/// Short, so that a client retries a request cut off by a crash within seconds; safe,
+/// because the ids a keyed create makes derive from the request
+/// ([`crate::audit::Origin::new_id`]): a retry that runs while (or after) the first run
+/// commits finds its row instead of making a second one.
+pub const ABANDONED_AFTER_SECONDS: i64 = 10;
 
 /// How long a key and its stored response are kept. Stored responses can hold
 /// short-lived secrets (a download link, a presigned upload URL), so they are not kept

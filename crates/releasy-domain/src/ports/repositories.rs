@@ -194,8 +194,11 @@ pub trait AuditRepository: Send + Sync + std::fmt::Debug {
     /// Links up to `limit` events that carry no link yet, oldest first (by
     /// `created_at`, then id), after the chain's head, and moves the head: in one
     /// transaction that holds the head, so that linkers of several processes take
-    /// turns. Writes append events without touching the head (no write waits for
-    /// another's commit); this is what chains them. Returns how many it linked.
+    /// turns. An adapter whose writes run one at a time anyway links a write's events
+    /// in its transaction (SQLite, the in-memory repositories) and finds little here;
+    /// one whose writes run side by side (PostgreSQL) writes them unlinked, so that no
+    /// write waits on the head, and this is what chains them. Returns how many it
+    /// linked.
     async fn link_pending(&self, limit: u32) -> Result<u64, RepoError>;
 
     /// Cuts the chain at its start, in one transaction: of the first `limit` chained

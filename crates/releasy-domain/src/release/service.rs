@@ -243,6 +243,14 @@ impl ReleaseService {
             .await
     }
 
+    /// The release `id`, or `None`.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the repository failed.
+    pub async fn find(&self, id: ReleaseId) -> Result<Option<Release>, RepoError> {
+        self.releases.get(id).await
+    }
+
     /// Creates a draft release with its channel, notes and metadata.
     ///
     /// # Errors
@@ -253,6 +261,7 @@ impl ReleaseService {
         new: NewRelease,
     ) -> Result<Release, CreateReleaseError> {
         let release = Release {
+            id: origin.new_id(),
             notes: new.notes,
             metadata: new.metadata,
             ..Release::draft(new.product, new.version, new.channel, self.clock.now())

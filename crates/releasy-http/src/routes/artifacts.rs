@@ -15,7 +15,7 @@ use crate::dto::{
     RegisterArtifactRequest, UploadStateResponse, non_empty, parse_id,
 };
 use crate::error::ApiError;
-use crate::idempotency::idempotent;
+use crate::idempotency::{idempotent, nothing_to_recover};
 use crate::json_body::Json;
 use crate::state::AppState;
 
@@ -56,14 +56,23 @@ pub async fn presign_artifact(
         size: body.size.map(ArtifactSize::parse).transpose()?,
         checksum: body.checksum.as_deref().map(Checksum::parse).transpose()?,
     };
-    idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
-        let upload = state
-            .services
-            .artifacts
-            .presign_upload(release_id, request)
-            .await?;
-        Ok(PresignArtifactResponse::from(upload))
-    })
+    // A presign run again hands out another upload; the first one's is swept.
+    idempotent(
+        &state,
+        &req,
+        &auth.operator.caller_id(),
+        &*body,
+        &auth.origin,
+        async |_| {
+            let upload = state
+                .services
+                .artifacts
+                .presign_upload(release_id, request)
+                .await?;
+            Ok(PresignArtifactResponse::from(upload))
+        },
+        nothing_to_recover,
+    )
     .await
 }
 
@@ -113,14 +122,28 @@ pub async fn register_artifact(
         },
         parts: body.parts.as_deref().map(completed_parts).transpose()?,
     };
-    idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
-        let artifact = state
-            .services
-            .artifacts
-            .register(&auth.origin, release_id, request)
-            .await?;
-        Ok(ArtifactResponse::from(artifact))
-    })
+    let artifacts = &state.services.artifacts;
+    let artifact_id = request.artifact_id;
+    let registering = request.clone();
+    idempotent(
+        &state,
+        &req,
+        &auth.operator.caller_id(),
+        &*body,
+        &auth.origin,
+        async |origin| {
+            let artifact = artifacts.register(&origin, release_id, request).await?;
+            Ok(ArtifactResponse::from(artifact))
+        },
+        // The id is the presign's: an earlier run registered it when the stored
+        // artifact is the one this request describes.
+        async |_| {
+            let earlier = artifacts.find(artifact_id).await?;
+            Ok(earlier
+                .filter(|artifact| registering.describes(release_id, artifact))
+                .map(ArtifactResponse::from))
+        },
+    )
     .await
 }
 

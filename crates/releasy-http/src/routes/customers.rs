@@ -37,14 +37,22 @@ pub async fn create_customer(
 ) -> Result<HttpResponse, ApiError> {
     let name = CustomerName::parse(&body.name)?;
     let plan = body.plan.as_deref().map(Plan::parse).transpose()?;
-    idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
-        let customer = state
-            .services
-            .customers
-            .create(&auth.origin, name, plan)
-            .await?;
-        Ok(CustomerResponse::from(customer))
-    })
+    let customers = &state.services.customers;
+    idempotent(
+        &state,
+        &req,
+        &auth.operator.caller_id(),
+        &*body,
+        &auth.origin,
+        async |origin| {
+            let customer = customers.create(&origin, name, plan).await?;
+            Ok(CustomerResponse::from(customer))
+        },
+        async |origin| {
+            let earlier = customers.find(origin.new_id()).await?;
+            Ok(earlier.map(CustomerResponse::from))
+        },
+    )
     .await
 }
 

@@ -9,7 +9,7 @@ use crate::auth::CustomerKey;
 use crate::auth::permissions::DownloadsToken;
 use crate::dto::{DownloadTokenRequest, DownloadTokenResponse, ErrorBody, parse_id};
 use crate::error::ApiError;
-use crate::idempotency::idempotent;
+use crate::idempotency::{idempotent, nothing_to_recover};
 use crate::json_body::Json;
 use crate::state::AppState;
 
@@ -42,21 +42,30 @@ pub async fn create_download_token(
     )?;
     let purpose = body.purpose.clone();
     let caller_id = caller.key.api_key_id.to_string();
-    idempotent(&state, &req, &caller_id, &*body, async {
-        let issued = state
-            .services
-            .downloads
-            .issue(&caller.origin, &caller.key, artifact_id, purpose, ttl)
-            .await?;
-        Ok(DownloadTokenResponse {
-            download_url: format!(
-                "{}/v1/downloads/{}",
-                state.public_base_url,
-                issued.secret.expose()
-            ),
-            expires_at: issued.expires_at.unix_seconds(),
-        })
-    })
+    // A token issued again is another token: the first one's secret is not kept.
+    idempotent(
+        &state,
+        &req,
+        &caller_id,
+        &*body,
+        &caller.origin,
+        async |origin| {
+            let issued = state
+                .services
+                .downloads
+                .issue(&origin, &caller.key, artifact_id, purpose, ttl)
+                .await?;
+            Ok(DownloadTokenResponse {
+                download_url: format!(
+                    "{}/v1/downloads/{}",
+                    state.public_base_url,
+                    issued.secret.expose()
+                ),
+                expires_at: issued.expires_at.unix_seconds(),
+            })
+        },
+        nothing_to_recover,
+    )
     .await
 }
 

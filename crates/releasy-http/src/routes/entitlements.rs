@@ -97,14 +97,22 @@ pub async fn create_entitlement(
         },
         metadata: body.metadata.clone().map(Metadata::parse).transpose()?,
     };
-    idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
-        let entitlement = state
-            .services
-            .entitlements
-            .create(&auth.origin, customer, new)
-            .await?;
-        Ok(EntitlementResponse::from(entitlement))
-    })
+    let entitlements = &state.services.entitlements;
+    idempotent(
+        &state,
+        &req,
+        &auth.operator.caller_id(),
+        &*body,
+        &auth.origin,
+        async |origin| {
+            let entitlement = entitlements.create(&origin, customer, new).await?;
+            Ok(EntitlementResponse::from(entitlement))
+        },
+        async |origin| {
+            let earlier = entitlements.find(customer, origin.new_id()).await?;
+            Ok(earlier.map(EntitlementResponse::from))
+        },
+    )
     .await
 }
 

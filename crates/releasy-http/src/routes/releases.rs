@@ -52,14 +52,22 @@ pub async fn create_release(
             .map(ReleaseMetadata::parse)
             .transpose()?,
     };
-    idempotent(&state, &req, &auth.operator.caller_id(), &*body, async {
-        let release = state
-            .services
-            .releases
-            .create_release(&auth.origin, new)
-            .await?;
-        Ok(ReleaseResponse::from(release))
-    })
+    let releases = &state.services.releases;
+    idempotent(
+        &state,
+        &req,
+        &auth.operator.caller_id(),
+        &*body,
+        &auth.origin,
+        async |origin| {
+            let release = releases.create_release(&origin, new).await?;
+            Ok(ReleaseResponse::from(release))
+        },
+        async |origin| {
+            let earlier = releases.find(origin.new_id()).await?;
+            Ok(earlier.map(ReleaseResponse::from))
+        },
+    )
     .await
 }
 

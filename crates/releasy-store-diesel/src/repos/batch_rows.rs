@@ -8,7 +8,7 @@
 
 use diesel::ExpressionMethods;
 use diesel::dsl::Eq;
-use releasy_domain::audit::AuditEvent;
+use releasy_domain::audit::{AuditEvent, ChainLink};
 use releasy_domain::download::DownloadToken;
 
 use crate::rows::{AuditEventRow, DownloadTokenRow};
@@ -28,6 +28,45 @@ pub(super) type AuditValues = (
     Eq<ae::payload, String>,
     Eq<ae::created_at, i64>,
 );
+
+/// One event's values with its chain link, column by column.
+pub(super) type LinkedAuditValues = (
+    Eq<ae::id, String>,
+    Eq<ae::customer_id, Option<String>>,
+    Eq<ae::actor, String>,
+    Eq<ae::event, String>,
+    Eq<ae::payload, String>,
+    Eq<ae::created_at, i64>,
+    Eq<ae::chain_position, Option<i64>>,
+    Eq<ae::chain_hash, Option<String>>,
+);
+
+/// `events` linked, in order, after `head`: their rows, and the new head.
+pub(crate) fn linked_audit_values(
+    head: ChainLink,
+    events: &[AuditEvent],
+) -> (Vec<LinkedAuditValues>, ChainLink) {
+    let links = head.extend(events);
+    let new_head = links.last().copied().unwrap_or(head);
+    let rows = events
+        .iter()
+        .zip(links)
+        .map(|(event, link)| {
+            let row = AuditEventRow::chained(event, link);
+            (
+                ae::id.eq(row.id),
+                ae::customer_id.eq(row.customer_id),
+                ae::actor.eq(row.actor),
+                ae::event.eq(row.event),
+                ae::payload.eq(row.payload),
+                ae::created_at.eq(row.created_at),
+                ae::chain_position.eq(row.chain_position),
+                ae::chain_hash.eq(row.chain_hash),
+            )
+        })
+        .collect();
+    (rows, new_head)
+}
 
 /// The rows of `events`, unlinked.
 pub(crate) fn audit_values(events: &[AuditEvent]) -> Vec<AuditValues> {

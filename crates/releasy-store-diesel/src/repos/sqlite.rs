@@ -53,22 +53,39 @@ mod blocking {
     use diesel::sqlite::SqliteConnection;
     use releasy_domain::audit::{AuditEvent, ChainLink};
 
-    use crate::repos::batch_rows::{ROWS_PER_STATEMENT, audit_values};
-    use crate::schema::audit_events;
+    use crate::repos::batch_rows::{ROWS_PER_STATEMENT, linked_audit_values};
+    use crate::schema::{audit_chain, audit_events};
 
-    /// Writes `events`, unlinked, inside the transaction `conn` is in (many rows per
-    /// statement, which diesel builds for SQLite only on its synchronous API); the
-    /// linker chains them once committed.
+    /// Writes `events` inside the transaction `conn` is in, linked after the chain's
+    /// head, and moves the head (many rows per statement, which diesel builds for
+    /// SQLite only on its synchronous API). SQLite's write lock already runs writes one
+    /// at a time, so linking here waits for nothing and leaves the linker nothing to
+    /// do; on PostgreSQL the head row would serialise every commit, and the linker links.
     pub(crate) fn append_audit_blocking(
         conn: &mut SqliteConnection,
         events: &[AuditEvent],
     ) -> Result<(), diesel::result::Error> {
-        for chunk in audit_values(events).chunks(ROWS_PER_STATEMENT) {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let (position, hash): (i64, String) = audit_chain::table
+            .find(1)
+            .select((audit_chain::head_position, audit_chain::head_hash))
+            .first(conn)?;
+        let head = crate::repos::audit_chain::head_link(position, &hash)?;
+        let (rows, new_head) = linked_audit_values(head, events);
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             diesel::insert_into(audit_events::table)
                 .values(chunk)
                 .execute(conn)?;
         }
-        Ok(())
+        diesel::update(audit_chain::table.find(1))
+            .set((
+                audit_chain::head_position.eq(crate::rows::position_column(new_head.position)),
+                audit_chain::head_hash.eq(new_head.hash.to_string()),
+            ))
+            .execute(conn)
+            .map(|_| ())
     }
 
     /// Stores each event's link (one prepared statement, run per event in process).
