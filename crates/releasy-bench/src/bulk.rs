@@ -38,6 +38,7 @@ use uuid::Uuid;
 use releasy_store_diesel::DatabaseUrl;
 use releasy_store_diesel::rows::{
     ArtifactRow, AuditEventRow, CustomerRow, DownloadTokenRow, EntitlementRow, ReleaseRow,
+    position_column,
 };
 use releasy_store_diesel::schema::{
     artifacts, audit_chain, audit_events, customers, download_tokens, entitlements, releases,
@@ -247,7 +248,7 @@ async fn seed_postgres(url: &str, mut generator: Generator) -> Result<BulkReport
     let head = generator.chain_head;
     diesel_async::RunQueryDsl::execute(
         diesel::update(audit_chain::table.find(1)).set((
-            audit_chain::head_position.eq(chain_position(head)),
+            audit_chain::head_position.eq(position_column(head.position)),
             audit_chain::head_hash.eq(head.hash.to_string()),
         )),
         &mut conn,
@@ -299,18 +300,13 @@ fn seed_sqlite(path: &str, mut generator: Generator) -> Result<BulkReport, BulkE
     let head = generator.chain_head;
     diesel::update(audit_chain::table.find(1))
         .set((
-            audit_chain::head_position.eq(chain_position(head)),
+            audit_chain::head_position.eq(position_column(head.position)),
             audit_chain::head_hash.eq(head.hash.to_string()),
         ))
         .execute(&mut conn)?;
     conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
     report.resolvable_tokens = generator.resolvable_tokens;
     Ok(report)
-}
-
-/// A chain position as stored.
-fn chain_position(link: ChainLink) -> i64 {
-    i64::try_from(link.position).unwrap_or(i64::MAX)
 }
 
 fn count(report: &mut BulkReport, table: &'static str, written: usize) {

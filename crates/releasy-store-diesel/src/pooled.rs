@@ -5,7 +5,7 @@ use deadpool::managed::{Manager, Object};
 use diesel_async::{AsyncConnection, TransactionManager};
 
 /// A pool whose objects hold a diesel connection.
-pub(crate) trait ConnectionPool: Manager {
+pub(crate) trait ConnectionPool: Manager + Sized {
     /// The connection.
     type Conn: AsyncConnection;
 
@@ -20,14 +20,23 @@ pub(crate) trait ConnectionPool: Manager {
         let conn = Self::connection_mut(object);
         <Self::Conn as AsyncConnection>::TransactionManager::is_broken_transaction_manager(conn)
     }
+
+    /// What becomes of a connection its caller left mid-transaction: closed, by
+    /// default, which ends the transaction (and its locks) as soon as the database
+    /// notices.
+    fn abandoned(object: Object<Self>) {
+        tracing::debug!("closing a connection its caller left inside a transaction");
+        drop(Object::take(object));
+    }
 }
 
 /// A connection checked out of a pool: back into it on drop, unless it is still
 /// inside a transaction. Then its caller went away between `BEGIN` and the end (a
-/// future dropped mid-write), and the connection is taken out of the pool and closed,
-/// which rolls the transaction back and frees its locks at once. Returned to the pool
-/// it would keep them, idle, until the pool next handed it out and its recycling check
-/// threw it away: on SQLite, every other writer would wait on that lock meanwhile.
+/// future dropped mid-write), and the pool's `abandoned` ends the transaction at once:
+/// PostgreSQL closes the connection, SQLite rolls back once its statement has ended
+/// (closing would lose an in-memory database). Returned to the pool as it was, it
+/// would keep its locks, idle, until the pool next handed it out and its recycling
+/// check threw it away: on SQLite, every other writer would wait on that lock meanwhile.
 pub(crate) struct Pooled<M: ConnectionPool>(Option<Object<M>>);
 
 impl<M: ConnectionPool> Pooled<M> {
@@ -70,8 +79,7 @@ impl<M: ConnectionPool> Drop for Pooled<M> {
             return;
         };
         if M::left_mid_transaction(&mut object) {
-            tracing::debug!("closing a connection its caller left inside a transaction");
-            drop(Object::take(object));
+            M::abandoned(object);
         }
     }
 }

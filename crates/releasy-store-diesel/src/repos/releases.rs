@@ -2,9 +2,9 @@
 //! deleting a release is one transaction that takes its artifacts and their download
 //! tokens with it.
 //!
-//! The delete runs in the backend's `write_transaction` and starts with its
-//! `lock_release` (see `postgres.rs` and `sqlite.rs`): on PostgreSQL the release row is
-//! read `FOR UPDATE`, so an artifact registered concurrently either commits first (and
+//! The delete runs in one write transaction and starts with the backend's
+//! `release_for_update` (see `postgres.rs` and `sqlite.rs`): on PostgreSQL the release
+//! row is read `FOR UPDATE`, so an artifact registered concurrently either commits first (and
 //! is deleted and reported) or waits and then fails its foreign key; SQLite's
 //! `BEGIN IMMEDIATE` holds the write lock for the whole transaction. A sealed release
 //! is neither deleted nor edited, and takes no artifact (`artifacts.rs`).
@@ -22,7 +22,7 @@ use releasy_domain::release::{
 };
 use releasy_domain::{ReleaseId, Timestamp};
 
-use super::{Backend, Store, append_audit, lock_release, release_for_update, write_transaction};
+use super::{Backend, Store, append_audit, release_for_update, write_transaction};
 use crate::repos::coalesce;
 use crate::error::{TxError, query_error};
 use crate::rows::{DraftChanges, ReleaseRow, YankColumns};
@@ -249,15 +249,14 @@ impl ReleaseRepository for Store {
     ) -> Result<Option<Vec<ObjectKey>>, RepoError> {
         let id = id.to_string();
         let keys: Option<Vec<String>> = self.write(async |conn| {
-            // A sealed release is never deleted: it is reported like a missing one,
-            // and the caller tells which it was.
-            match lock_release(conn, &id).await? {
-                Some(locked) if !locked.sealed => {}
-                _ => return Ok(None),
-            }
+            // Read once, locked; a sealed release is never deleted: it is reported like
+            // a missing one, and the caller tells which it was.
             let Some(deleted) = release_for_update(conn, &id).await? else {
                 return Ok(None);
             };
+            if deleted.sealed_at.is_some() {
+                return Ok(None);
+            }
             let deleted: Release = deleted.try_into()?;
             let of_release = artifacts::table
                 .filter(artifacts::release_id.eq(&id))

@@ -68,21 +68,35 @@ mod blocking {
         if events.is_empty() {
             return Ok(());
         }
-        let (position, hash): (i64, String) = audit_chain::table
-            .find(1)
-            .select((audit_chain::head_position, audit_chain::head_hash))
-            .first(conn)?;
-        let head = crate::repos::audit_chain::head_link(position, &hash)?;
-        let (rows, new_head) = linked_audit_values(head, events);
+        let (rows, new_head) = linked_audit_values(chain_head(conn)?, events);
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             diesel::insert_into(audit_events::table)
                 .values(chunk)
                 .execute(conn)?;
         }
+        set_chain_head(conn, new_head)
+    }
+
+    /// The chain's head (the immediate transaction holds the database's write lock).
+    pub(super) fn chain_head(
+        conn: &mut SqliteConnection,
+    ) -> Result<ChainLink, diesel::result::Error> {
+        let (position, hash): (i64, String) = audit_chain::table
+            .find(1)
+            .select((audit_chain::head_position, audit_chain::head_hash))
+            .first(conn)?;
+        crate::repos::audit_chain::head_link(position, &hash)
+    }
+
+    /// Moves the chain's head to `head`.
+    pub(super) fn set_chain_head(
+        conn: &mut SqliteConnection,
+        head: ChainLink,
+    ) -> Result<(), diesel::result::Error> {
         diesel::update(audit_chain::table.find(1))
             .set((
-                audit_chain::head_position.eq(crate::rows::position_column(new_head.position)),
-                audit_chain::head_hash.eq(new_head.hash.to_string()),
+                audit_chain::head_position.eq(crate::rows::position_column(head.position)),
+                audit_chain::head_hash.eq(head.hash.to_string()),
             ))
             .execute(conn)
             .map(|_| ())
@@ -131,17 +145,11 @@ pub(super) async fn set_links(
         .await
 }
 
-/// The chain's head (the immediate transaction holds the database's write lock).
+/// The chain's head, through the synchronous API the chain's writes use.
 pub(super) async fn chain_head(
     conn: &mut SqliteConn,
 ) -> Result<releasy_domain::audit::ChainLink, diesel::result::Error> {
-    use crate::schema::audit_chain;
-    let (position, hash): (i64, String) = audit_chain::table
-        .find(1)
-        .select((audit_chain::head_position, audit_chain::head_hash))
-        .first(conn)
-        .await?;
-    super::audit_chain::head_link(position, &hash)
+    conn.spawn_blocking(blocking::chain_head).await
 }
 
 /// Moves the chain's head to `head`.
@@ -149,15 +157,8 @@ pub(super) async fn set_chain_head(
     conn: &mut SqliteConn,
     head: releasy_domain::audit::ChainLink,
 ) -> Result<(), diesel::result::Error> {
-    use crate::schema::audit_chain;
-    diesel::update(audit_chain::table.find(1))
-        .set((
-            audit_chain::head_position.eq(crate::rows::position_column(head.position)),
-            audit_chain::head_hash.eq(head.hash.to_string()),
-        ))
-        .execute(conn)
+    conn.spawn_blocking(move |conn| blocking::set_chain_head(conn, head))
         .await
-        .map(|_| ())
 }
 
 impl Store {

@@ -53,7 +53,7 @@ impl AuditEventRow {
 }
 
 /// A chain position as stored (positions count events, far below `i64::MAX`).
-pub(crate) fn position_column(position: u64) -> i64 {
+pub fn position_column(position: u64) -> i64 {
     i64::try_from(position).unwrap_or(i64::MAX)
 }
 

@@ -131,6 +131,29 @@ impl crate::pooled::ConnectionPool for Manager {
     fn left_mid_transaction(object: &mut TrackedConn) -> bool {
         object.in_flight.running.load(Ordering::Acquire) > 0 || object.conn.is_broken()
     }
+
+    /// Waits, off the caller's path, for the statement still running, then rolls back
+    /// a transaction left open and hands the connection back to the pool; one that
+    /// cannot be rolled back is closed. (Closing at once would lose an in-memory
+    /// database, which lives in its one connection.)
+    fn abandoned(mut object: deadpool::managed::Object<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return; // no runtime left: dropped, the pool's recycling check decides
+        };
+        runtime.spawn(async move {
+            object.in_flight.idle().await;
+            if object.conn.is_broken() {
+                use diesel_async::TransactionManager;
+                type Transactions =
+                    <SqliteConn as diesel_async::AsyncConnection>::TransactionManager;
+                let rolled_back = Transactions::rollback_transaction(&mut object.conn).await;
+                if rolled_back.is_err() || object.conn.is_broken() {
+                    tracing::debug!("closing a connection left inside a transaction");
+                    drop(deadpool::managed::Object::take(object));
+                }
+            }
+        });
+    }
 }
 
 /// Runs `work` in a `BEGIN IMMEDIATE` transaction: the write lock is taken up front
