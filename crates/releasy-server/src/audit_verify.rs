@@ -53,8 +53,18 @@ pub async fn run(
     if !pending.is_empty() {
         return Err(AuditVerifyError::PendingMigrations(pending));
     }
-    let audit = AuditService::new(database.repositories().audit);
+    let events = database.repositories().audit;
+    let audit = AuditService::new(events.clone());
     let verdict = match audit.verify().await {
+        Ok(chain) if chain.awaiting_link > 0 && database.links_audit_events_inline() => {
+            // No linker runs on SQLite once the chain has begun: its writes link
+            // their own events, so an unlinked one was written by something else.
+            let first = events.unchained(1).await.map_err(AuditVerifyError::Repo)?;
+            let id = first.first().map_or("?".to_owned(), |e| e.id.to_string());
+            AuditVerdict::Broken(format!(
+                "audit event {id} was inserted: it carries no chain link, and this database's writes link their own events"
+            ))
+        }
         Ok(chain) => AuditVerdict::Intact(chain),
         Err(VerifyError::Broken(found)) => AuditVerdict::Broken(found.to_string()),
         Err(VerifyError::Repo(err)) => return Err(AuditVerifyError::Repo(err)),

@@ -75,9 +75,10 @@ pub struct RunningServer {
     /// Reports the failed authentications refused since the last report, which
     /// [`RunningServer::run`] does once more at shutdown.
     pub authenticator: ApiKeyAuthenticator,
-    /// Links committed audit events to the chain, which [`RunningServer::run`] does
-    /// once more at shutdown, after the queue is written.
-    pub audit_chain: AuditService,
+    /// Links committed audit events to the chain (on PostgreSQL; SQLite's writes link
+    /// their own), which [`RunningServer::run`] does once more at shutdown, after the
+    /// queue is written.
+    pub audit_chain: Option<AuditService>,
 }
 
 impl RunningServer {
@@ -93,7 +94,9 @@ impl RunningServer {
         if let Err(err) = self.audit.shutdown().await {
             tracing::error!(error = %err, "audit events could not be written at shutdown");
         }
-        if let Err(err) = self.audit_chain.link_pending().await {
+        if let Some(linker) = &self.audit_chain
+            && let Err(err) = linker.link_pending().await
+        {
             tracing::error!(error = %err, "audit events could not be linked at shutdown");
         }
         served
@@ -412,7 +415,10 @@ async fn start_listening(
     });
     spawn_refusal_reports(state.services.authenticator.clone());
     spawn_idempotency_purge(state.services.idempotency.clone());
-    spawn_audit_linker(state.services.audit.clone());
+    let links_after_commit = !database.links_audit_events_inline();
+    if links_after_commit {
+        spawn_audit_linker(state.services.audit.clone());
+    }
     spawn_retention(
         state.services.audit.clone(),
         state.services.downloads.clone(),
@@ -429,7 +435,7 @@ async fn start_listening(
     );
     let storage = Arc::new(storage);
     let authenticator = state.services.authenticator.clone();
-    let audit_chain = state.services.audit.clone();
+    let audit_chain = links_after_commit.then(|| state.services.audit.clone());
 
     let listener = match listener {
         Some(listener) => listener,

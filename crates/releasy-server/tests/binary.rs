@@ -778,6 +778,23 @@ async fn audit_verify_passes_an_intact_chain_and_names_an_altered_event() {
             && out.contains("at position 2 was altered"),
         "{out}"
     );
+
+    // Put back, then a row slipped in without a link: SQLite's writes link their own
+    // events, so no linker would ever take it in, and the walk names it.
+    db.batch_execute(
+        "UPDATE audit_events SET payload = replace(payload, 'Evil', 'Acme') \
+         WHERE chain_position = 2; \
+         INSERT INTO audit_events (id, customer_id, actor, event, payload, created_at) \
+         VALUES ('0191f0a0-0000-7000-8000-000000000001', NULL, 'admin_key', \
+         'customer.deleted', '{}', 1735312100)",
+    )
+    .unwrap();
+    let (code, out, err) = run_command(cwd.path(), &["audit", "verify"], &vars);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert_eq!(
+        out.trim_end(),
+        "audit chain broken: audit event 0191f0a0-0000-7000-8000-000000000001 was inserted: it carries no chain link, and this database's writes link their own events"
+    );
 }
 
 /// One worker of the burst: creates the customers `burst-{i}` for its share of `keys`,

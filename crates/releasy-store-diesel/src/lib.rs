@@ -53,6 +53,18 @@ pub struct Migrated {
     pub applied: Vec<String>,
     /// Releases stored before versions were ordered whose order was filled in.
     pub releases_ordered: usize,
+    /// Audit events stored before the audit chain existed that were linked now.
+    pub audit_events_linked: u64,
+}
+
+impl Database {
+    /// Whether this database's writes link their own audit events (SQLite: its write
+    /// lock runs writes one at a time anyway). Then no linker runs once the chain has
+    /// begun, and an event without a link is one Releasy did not write; otherwise
+    /// (PostgreSQL) committed events await the linker for a moment.
+    pub fn links_audit_events_inline(&self) -> bool {
+        matches!(self, Self::Sqlite(_))
+    }
 }
 
 impl Database {
@@ -98,9 +110,22 @@ impl Database {
         if filled > 0 {
             tracing::info!(releases = filled, "filled in the version order of releases");
         }
+        // And the audit chain's links of the events stored before it existed.
+        let linked = match self {
+            Self::Postgres(store) => store.link_events_stored_before_the_chain().await,
+            Self::Sqlite(store) => store.link_events_stored_before_the_chain().await,
+        }
+        .map_err(SetupError::migration)?;
+        if linked > 0 {
+            tracing::info!(
+                events = linked,
+                "linked the audit events stored before the chain"
+            );
+        }
         Ok(Migrated {
             applied,
             releases_ordered: filled,
+            audit_events_linked: linked,
         })
     }
 

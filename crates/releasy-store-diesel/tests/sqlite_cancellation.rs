@@ -210,10 +210,10 @@ fn a_transaction_abandoned_on_a_pool_of_several_frees_the_lock_at_once() {
         // Time for the abandoned BEGIN to take the lock.
         tokio::time::sleep(Duration::from_millis(300)).await;
 
-        // Its connection left the pool when the call was dropped: once its BEGIN ended
-        // it closed, and the transaction and the write lock went with it. (Back in the
-        // pool it would hold them until handed out again, and the write below, on
-        // another connection, would fail after the 5 s busy timeout.)
+        // Its connection was held back when the call was dropped: once its BEGIN ended
+        // the transaction was rolled back, and the write lock went with it. (Back in
+        // the pool as it was, it would hold them until handed out again, and the write
+        // below, on another connection, would fail after the 5 s busy timeout.)
         let next = customer("Next");
         let written = tokio::time::timeout(
             Duration::from_secs(3),

@@ -93,21 +93,6 @@ pub struct RegisterArtifact {
     pub target: ArtifactTarget,
 }
 
-impl RegisterArtifact {
-    /// Whether `artifact` is what this request registers to `release`: the same
-    /// release, object key, SHA-256, size and platform, and every target label the
-    /// request gives (those it leaves out were derived).
-    pub fn describes(&self, release: ReleaseId, artifact: &Artifact) -> bool {
-        artifact.id == self.artifact_id
-            && artifact.release_id == release
-            && artifact.object_key.as_str() == self.object_key
-            && artifact.checksum == self.checksum
-            && artifact.size == self.size
-            && artifact.platform == self.platform
-            && self.target.clone().or(artifact.target.clone()) == artifact.target
-    }
-}
-
 /// Why an upload could not be presigned.
 #[derive(Debug, thiserror::Error)]
 pub enum PresignError {
@@ -291,18 +276,6 @@ impl ArtifactService {
     pub fn with_part_size(mut self, bytes: u64) -> Self {
         self.part_size = bytes;
         self
-    }
-
-    /// The artifact `id`, or `None`.
-    ///
-    /// # Errors
-    /// [`RepoError`] when the repository failed.
-    pub async fn find(&self, id: ArtifactId) -> Result<Option<Artifact>, RepoError> {
-        Ok(self
-            .artifacts
-            .get_with_release(id)
-            .await?
-            .map(|(artifact, _)| artifact))
     }
 
     /// A new artifact id, its object key (the naming rule) and a presigned PUT for it,

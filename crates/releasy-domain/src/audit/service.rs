@@ -24,7 +24,8 @@ pub const LINK_BATCH: u32 = 1_000;
 const LINK_BATCHES_PER_CALL: u32 = 1_000;
 
 /// Events removed per transaction by [`AuditService::prune`]. A cut holds the chain's
-/// head, which only the linker waits for (writes never do), so batches can be large.
+/// head, which on PostgreSQL only the linker waits for (on SQLite every write waits
+/// for a cut's write lock, a few milliseconds per batch).
 pub const PRUNE_BATCH: u32 = 5_000;
 
 /// The most batches one sweep removes (a backlog goes over several sweeps).

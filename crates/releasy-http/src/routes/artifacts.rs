@@ -122,9 +122,10 @@ pub async fn register_artifact(
         },
         parts: body.parts.as_deref().map(completed_parts).transpose()?,
     };
-    let artifacts = &state.services.artifacts;
-    let artifact_id = request.artifact_id;
-    let registering = request.clone();
+    // The artifact id is the presign's, not derived from the request: a retry of a
+    // registration cut off after its commit is answered `409 artifact already exists`
+    // (nothing tells the first run's registration from another request's), and
+    // `GET` shows the artifact.
     idempotent(
         &state,
         &req,
@@ -132,17 +133,14 @@ pub async fn register_artifact(
         &*body,
         &auth.origin,
         async |origin| {
-            let artifact = artifacts.register(&origin, release_id, request).await?;
+            let artifact = state
+                .services
+                .artifacts
+                .register(&origin, release_id, request)
+                .await?;
             Ok(ArtifactResponse::from(artifact))
         },
-        // The id is the presign's: an earlier run registered it when the stored
-        // artifact is the one this request describes.
-        async |_| {
-            let earlier = artifacts.find(artifact_id).await?;
-            Ok(earlier
-                .filter(|artifact| registering.describes(release_id, artifact))
-                .map(ArtifactResponse::from))
-        },
+        nothing_to_recover,
     )
     .await
 }

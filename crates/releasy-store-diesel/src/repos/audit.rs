@@ -188,6 +188,28 @@ impl AuditRepository for Store {
     }
 }
 
+impl Store {
+    /// Links the events stored before the chain existed (the migration that added it
+    /// left them unlinked), once: only while the chain is still empty, in
+    /// `(created_at, id)` order, before the server serves. Returns how many.
+    pub(crate) async fn link_events_stored_before_the_chain(&self) -> Result<u64, RepoError> {
+        if self.chain_bounds().await?.head.position != 0 {
+            return Ok(0);
+        }
+        let mut linked = 0;
+        loop {
+            let batch = self.link_pending(LEGACY_BATCH).await?;
+            linked += batch;
+            if batch < u64::from(LEGACY_BATCH) {
+                return Ok(linked);
+            }
+        }
+    }
+}
+
+/// Events linked per transaction when linking those stored before the chain.
+const LEGACY_BATCH: u32 = 10_000;
+
 /// Up to `limit` events not linked yet, oldest first (the order the linker links
 /// them in; an index covers exactly these rows).
 async fn awaiting_link(

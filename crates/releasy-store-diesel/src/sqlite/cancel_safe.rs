@@ -9,10 +9,11 @@
 //!
 //! Here a statement whose caller went away simply finishes on its blocking thread and
 //! its result is dropped. A connection dropped while a statement of its runs, or inside
-//! a transaction, leaves the pool at once (`crate::pooled`): it closes once the
-//! statement ends, which rolls the transaction back and frees the write lock. (The
-//! pool's recycle step still waits for running statements and discards a connection
-//! inside a transaction, should one come back another way.)
+//! a transaction, is not handed out again as it is (`crate::pooled`): once the
+//! statement ends, a transaction left open is rolled back (freeing the write lock) and
+//! the connection returns to the pool. (The pool's recycle step still waits for running
+//! statements and discards a connection inside a transaction, should one come back
+//! another way.)
 
 use std::error::Error;
 use std::sync::Arc;
