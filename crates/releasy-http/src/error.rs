@@ -24,6 +24,11 @@ use releasy_domain::release::{
 use crate::auth::OperatorRefusal;
 use crate::dto::ErrorBody;
 
+/// The `Retry-After` of a 503: a database or store that went away is retried for
+/// within a few seconds (the pool tries a fresh connection on every request), so a
+/// client waiting this long finds it back as soon as it is.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 2;
+
 /// An error answered to the client. 5xx causes are logged here and never sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status} {code}: {message}")]
@@ -95,14 +100,17 @@ impl ApiError {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
     }
 
-    /// 503 `service_unavailable`, with the cause logged.
+    /// 503 `service_unavailable` with `Retry-After`, the cause logged.
     pub fn unavailable(cause: &dyn std::error::Error) -> Self {
         tracing::error!(error = %error_chain(cause), "dependency unavailable");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
-            "service unavailable",
-        )
+        Self {
+            retry_after_seconds: Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "service unavailable",
+            )
+        }
     }
 
     /// 500 `internal_error`, with the cause logged and never sent.

@@ -433,6 +433,7 @@ async fn start_listening(
         state.services.artifacts.clone(),
         Duration::from_secs(settings.artifact_verify_interval_seconds),
     );
+    storage.spawn_abandoned_upload_cleanup();
     let storage = Arc::new(storage);
     let authenticator = state.services.authenticator.clone();
     let audit_chain = links_after_commit.then(|| state.services.audit.clone());

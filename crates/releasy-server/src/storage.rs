@@ -2,6 +2,7 @@
 //! otherwise the embedded filesystem store in the data directory.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web;
 use releasy_domain::ports::{Clock, ObjectStore};
@@ -14,6 +15,9 @@ use crate::settings::Settings;
 pub const SIGNING_KEY_FILE: &str = "storage-signing-key";
 /// The folder of the embedded store's objects, in the data directory.
 pub const OBJECTS_DIR: &str = "objects";
+
+/// How often the embedded store is swept for uploads a dead process left.
+const ABANDONED_UPLOAD_PERIOD: Duration = Duration::from_secs(60);
 
 /// The artifact store could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +81,35 @@ impl ArtifactStorage {
             store: store.clone(),
             embedded: Some(store),
         })
+    }
+
+    /// Removes, every minute, the temporary files of uploads to the embedded store whose
+    /// receiving process died (an instance sharing the data directory may crash while
+    /// this one runs); nothing for S3, whose incomplete uploads are the upload
+    /// sweeper's.
+    pub fn spawn_abandoned_upload_cleanup(&self) {
+        let Some(store) = self.embedded.clone() else {
+            return;
+        };
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(ABANDONED_UPLOAD_PERIOD);
+            every.tick().await; // the store cleaned up when it was created
+            loop {
+                every.tick().await;
+                let store = store.clone();
+                match tokio::task::spawn_blocking(move || store.remove_abandoned_uploads()).await {
+                    Ok(removed) if removed.files > 0 => tracing::info!(
+                        files = removed.files,
+                        bytes = removed.bytes,
+                        "removed uploads a crashed process left behind"
+                    ),
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not look for abandoned uploads")
+                    }
+                }
+            }
+        });
     }
 
     /// Mounts the embedded store's upload and download routes (nothing for S3).

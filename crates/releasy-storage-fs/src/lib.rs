@@ -7,8 +7,10 @@
 //! - [`FsObjectStore`] implements the domain's
 //!   [`ObjectStore`](releasy_domain::ports::ObjectStore) port. An object with key
 //!   `releases/app/1.0.0/linux/<id>/app.tgz` is the file `<root>/releases/app/1.0.0/linux/<id>/app.tgz`;
-//!   uploads in progress are written to `<root>/.uploads/` and renamed into place only
-//!   once complete and flushed to disk, so a partial object never appears.
+//!   uploads in progress are written to `<root>/.uploads/` and linked into place only
+//!   once complete and flushed to disk, so a partial object never appears; the
+//!   temporary file of an upload whose process died is removed at start and by
+//!   [`FsObjectStore::remove_abandoned_uploads`].
 //! - [`configure`] mounts the two routes those URLs name into an actix application:
 //!   `PUT /v1/storage/{key}` receives an upload, `GET` (and `HEAD`)
 //!   `/v1/storage/{key}` serves a download, with `Range` support.
@@ -58,6 +60,7 @@
 
 #![warn(missing_docs)]
 
+mod abandoned;
 mod error;
 mod multipart;
 mod object_path;
@@ -68,6 +71,7 @@ mod signing;
 mod store;
 mod upload;
 
+pub use abandoned::AbandonedUploads;
 pub use error::{FsStoreError, InvalidKey};
 pub use routes::{STORAGE_ROUTE, configure};
 pub use signing::{SigningKey, SigningKeyError};

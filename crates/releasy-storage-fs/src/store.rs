@@ -4,7 +4,7 @@
 use std::io::{ErrorKind, Read as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use releasy_domain::Timestamp;
@@ -16,6 +16,7 @@ use releasy_domain::ports::{
 };
 use sha2::{Digest as _, Sha256};
 
+use crate::abandoned::{self, AbandonedUploads};
 use crate::error::FsStoreError;
 use crate::multipart::{self, Refusal};
 use crate::object_path::{self, DIGESTS_DIR, RELEASES_DIR, UPLOADS_DIR};
@@ -23,10 +24,6 @@ use crate::part_upload::PartLocks;
 use crate::routes::STORAGE_PREFIX;
 use crate::signing::{Access, SigningKey};
 use crate::upload::{self, UploadError};
-
-/// Uploads left in `.uploads/` for longer than this (by a crash) are removed when a
-/// store is created.
-const STALE_UPLOAD_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Artifacts on local disk under `root`, reached through URLs signed with one
 /// [`SigningKey`] that point at `public_base_url`.
@@ -45,7 +42,7 @@ impl FsObjectStore {
     /// A store keeping objects under `root` (created if missing, with its `.uploads/`
     /// directory) whose URLs start with `public_base_url` (the server's public address,
     /// e.g. `https://releasy.example.com`; a trailing `/` is ignored). Uploads that a
-    /// crash left behind more than a day ago are removed. URLs are checked against the
+    /// crash left behind are removed (see [`Self::remove_abandoned_uploads`]). URLs are checked against the
     /// system clock (see [`Self::with_clock`]) and uploads have no size limit (see
     /// [`Self::with_max_object_size`]). This does blocking file I/O; call it at startup.
     ///
@@ -67,7 +64,14 @@ impl FsObjectStore {
         }
         let uploads = root.join(UPLOADS_DIR);
         std::fs::create_dir_all(&uploads).map_err(|e| FsStoreError::io("creating", &uploads, e))?;
-        remove_stale_uploads(&uploads);
+        let removed = abandoned::remove(&uploads, SystemTime::now());
+        if removed.files > 0 {
+            tracing::info!(
+                files = removed.files,
+                bytes = removed.bytes,
+                "removed uploads a crash left behind"
+            );
+        }
         Ok(Self {
             root,
             uploads,
@@ -101,6 +105,14 @@ impl FsObjectStore {
     /// The directory holding uploads in progress.
     pub fn uploads_dir(&self) -> &Path {
         &self.uploads
+    }
+
+    /// Removes the temporary files of single-request uploads whose receiving process
+    /// died (see [`AbandonedUploads`]); the store does this when it is created, and a
+    /// server should call it periodically, since a crashed instance sharing the
+    /// directory leaves them too. This does blocking file I/O.
+    pub fn remove_abandoned_uploads(&self) -> AbandonedUploads {
+        abandoned::remove(&self.uploads, SystemTime::now())
     }
 
     /// The largest upload accepted, if limited.
@@ -416,32 +428,6 @@ fn prune_empty_parents(root: &Path, path: &Path) {
             Err(_) => break,
         }
         dir = current.parent();
-    }
-}
-
-/// Best effort: removes uploads older than [`STALE_UPLOAD_AGE`]. Younger ones may
-/// belong to another instance that shares the directory and is receiving them now.
-fn remove_stale_uploads(uploads: &Path) {
-    let Ok(entries) = std::fs::read_dir(uploads) else {
-        return;
-    };
-    let now = SystemTime::now();
-    for entry in entries.flatten() {
-        if multipart::is_upload_dir(&entry.file_name().to_string_lossy()) {
-            continue; // uploads in parts are recorded, and swept with their record
-        }
-        let stale = entry
-            .metadata()
-            .and_then(|md| md.modified())
-            .ok()
-            .and_then(|modified| now.duration_since(modified).ok())
-            .is_some_and(|age| age > STALE_UPLOAD_AGE);
-        if stale {
-            let path = entry.path();
-            if let Err(err) = std::fs::remove_file(&path) {
-                tracing::warn!(path = %path.display(), error = %err, "could not remove a stale upload");
-            }
-        }
     }
 }
 

@@ -63,11 +63,16 @@ pub(crate) async fn receive(
     let outcome = async {
         let create_path = temp_path.clone();
         let file = blocking(move || {
-            std::fs::OpenOptions::new()
+            let file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(&create_path)
-                .map_err(|e| FsStoreError::io("creating", create_path, e))
+                .map_err(|e| FsStoreError::io("creating", &create_path, e))?;
+            // Held until the file is the object or removed: an unlocked temporary file
+            // is one a dead process left (see `abandoned`).
+            file.lock()
+                .map_err(|e| FsStoreError::io("locking", create_path, e))?;
+            Ok(file)
         })
         .await?;
         let received = stream_into(file, &temp_path, payload, store.max_object_size()).await?;
@@ -159,7 +164,6 @@ pub(crate) async fn commit(
     let placed = blocking(move || {
         file.sync_all()
             .map_err(|e| FsStoreError::io("flushing", &temp_path, e))?;
-        drop(file);
         let parent = target.parent().ok_or_else(|| {
             FsStoreError::io("placing", &target, std::io::ErrorKind::InvalidInput.into())
         })?;
@@ -178,6 +182,9 @@ pub(crate) async fn commit(
             }
         }
         remove_quietly(&temp_path);
+        // Closed (and unlocked) only now that the temporary name is gone, so no sweep
+        // can take it for abandoned while it is being linked.
+        drop(file);
         // Make the link itself durable; best effort, not every platform allows it.
         #[cfg(unix)]
         if let Err(err) = std::fs::File::open(parent).and_then(|dir| dir.sync_all()) {

@@ -17,8 +17,30 @@ pub(crate) fn query_error(err: DieselError) -> RepoError {
             _,
         )
         | DieselError::BrokenTransactionManager => RepoError::unavailable(err),
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+            if server_going_away(info.message()) =>
+        {
+            RepoError::unavailable(err)
+        }
         other => RepoError::internal(other),
     }
+}
+
+/// What PostgreSQL says (SQLSTATE class 57, operator intervention) to the queries it
+/// cuts off when it stops, restarts or recovers. diesel-async keeps the message of a
+/// server error but not its code, so these are recognised by their (English) text.
+const SERVER_GOING_AWAY: [&str; 5] = [
+    "terminating connection due to administrator command",
+    "terminating connection because of crash of another server process",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+];
+
+fn server_going_away(message: &str) -> bool {
+    SERVER_GOING_AWAY
+        .iter()
+        .any(|words| message.starts_with(words))
 }
 
 /// What fails inside a write transaction: a query, or a stored row the domain refuses
@@ -101,5 +123,58 @@ impl SetupError {
     /// A migration failure caused by `cause`.
     pub(crate) fn migration(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Migration(cause.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct ServerSaid(&'static str);
+
+    impl diesel::result::DatabaseErrorInformation for ServerSaid {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn unknown(message: &'static str) -> DieselError {
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(ServerSaid(message)))
+    }
+
+    #[test]
+    fn a_server_stopping_is_unavailable_not_internal() {
+        let stopping = query_error(unknown(
+            "terminating connection due to administrator command",
+        ));
+        assert!(
+            matches!(stopping, RepoError::Unavailable(_)),
+            "{stopping:?}"
+        );
+        let starting = query_error(unknown("the database system is starting up"));
+        assert!(
+            matches!(starting, RepoError::Unavailable(_)),
+            "{starting:?}"
+        );
+        let other = query_error(unknown("division by zero"));
+        assert!(matches!(other, RepoError::Internal(_)), "{other:?}");
     }
 }

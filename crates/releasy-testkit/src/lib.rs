@@ -10,6 +10,8 @@
 //! * [`contract`]: the repository contract suite, the promises of the repository ports'
 //!   doc comments as checks any implementation (diesel on PostgreSQL or SQLite, the
 //!   in-memory fakes) can be run against.
+//! * [`OutageProxy`]: a TCP proxy in front of PostgreSQL or an S3 server whose link a
+//!   test cuts and restores, to see Releasy through a dependency's outage.
 //! * [`objects`]: the object-store contract suite, run with real presigned requests
 //!   against the embedded store and the S3 store on two S3 implementations.
 //!
@@ -30,9 +32,11 @@
 
 pub mod contract;
 pub mod objects;
+mod outage;
 mod postgres;
 mod sqlite;
 
 pub use contract::run_all;
+pub use outage::OutageProxy;
 pub use postgres::{DEFAULT_POSTGRES_URL, POSTGRES_URL_ENV, TestPostgres, admin_url};
 pub use sqlite::TestSqlite;

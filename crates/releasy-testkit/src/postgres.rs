@@ -66,6 +66,33 @@ impl TestPostgres {
         &self.url
     }
 
+    /// The server's address (host and port of the URL, 5432 when it names none).
+    ///
+    /// # Panics
+    /// When the URL's host does not resolve.
+    pub async fn server_addr(&self) -> std::net::SocketAddr {
+        let (_, host_port, _) = split_authority(&self.url);
+        let host_port = if host_port
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| !p.contains(']'))
+        {
+            host_port.to_owned()
+        } else {
+            format!("{host_port}:5432")
+        };
+        tokio::net::lookup_host(&host_port)
+            .await
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .unwrap_or_else(|| panic!("cannot resolve the PostgreSQL server {host_port}"))
+    }
+
+    /// [`Self::url`] with the server's host and port replaced by `addr` (a proxy).
+    pub fn url_through(&self, addr: std::net::SocketAddr) -> String {
+        let (before, _, after) = split_authority(&self.url);
+        format!("{before}{addr}{after}")
+    }
+
     /// The new database's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -121,6 +148,14 @@ impl Drop for TestPostgres {
             ),
         }
     }
+}
+
+/// `scheme://user@`, `host:port`, `/database?...` of a connection URL.
+fn split_authority(url: &str) -> (&str, &str, &str) {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    let host_start = url[start..end].rfind('@').map_or(start, |i| start + i + 1);
+    (&url[..host_start], &url[host_start..end], &url[end..])
 }
 
 /// The administrative URL: `RELEASY_TEST_POSTGRES_URL`, or the local default.
@@ -195,6 +230,18 @@ mod tests {
         assert_eq!(
             with_database("postgres://h?sslmode=disable", "x"),
             "postgres://h/x?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn the_authority_is_split_from_the_rest() {
+        assert_eq!(
+            split_authority("postgres://u:p@h:5432/db?x=1"),
+            ("postgres://u:p@", "h:5432", "/db?x=1")
+        );
+        assert_eq!(
+            split_authority("postgres://[::1]/db"),
+            ("postgres://", "[::1]", "/db")
         );
     }
 

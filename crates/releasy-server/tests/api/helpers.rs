@@ -7,7 +7,7 @@ use std::sync::Arc;
 use releasy_server::server;
 use releasy_server::settings::Settings;
 use releasy_storage_s3::testing::{RunningS3, S3Implementation};
-use releasy_testkit::{TestPostgres, TestSqlite};
+use releasy_testkit::{OutageProxy, TestPostgres, TestSqlite};
 use serde_json::{Value, json};
 
 /// The admin key every test server is configured with.
@@ -59,6 +59,16 @@ pub struct TestApp {
     data_dir: Arc<tempfile::TempDir>,
     s3: Option<RunningS3>,
     database: Arc<DatabaseGuard>,
+    /// The proxies the server reaches PostgreSQL and S3 through, when asked for.
+    outages: Outages,
+}
+
+/// Proxies in front of a test server's dependencies, which a test cuts to take the
+/// dependency away (see [`OutageProxy`]).
+#[derive(Default)]
+pub struct Outages {
+    pub database: Option<OutageProxy>,
+    pub storage: Option<OutageProxy>,
 }
 
 impl TestApp {
@@ -69,7 +79,13 @@ impl TestApp {
 
     /// Starts a server on `backend`; `extra` adds or overrides `RELEASY_*` variables.
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
-        Self::start(DatabaseChoice::Fresh(backend), Storage::Embedded, extra).await
+        Self::start(
+            DatabaseChoice::Fresh(backend),
+            Storage::Embedded,
+            extra,
+            false,
+        )
+        .await
     }
 
     /// Starts a second server on this one's database and data directory, as a second
@@ -80,12 +96,18 @@ impl TestApp {
             self.database_url.clone(),
             self.data_dir.clone(),
         );
-        Self::start(shared, Storage::Embedded, &[]).await
+        Self::start(shared, Storage::Embedded, &[], false).await
     }
 
     /// Starts a server on `backend` that keeps artifacts in `storage`.
     pub async fn spawn_with_storage(backend: Backend, storage: Storage) -> Self {
-        Self::start(DatabaseChoice::Fresh(backend), storage, &[]).await
+        Self::start(DatabaseChoice::Fresh(backend), storage, &[], false).await
+    }
+
+    /// Starts a server on `backend` and `storage` that reaches PostgreSQL and S3 (when
+    /// it uses them) through proxies a test cuts with [`Self::outages`].
+    pub async fn spawn_through_proxies(backend: Backend, storage: Storage) -> Self {
+        Self::start(DatabaseChoice::Fresh(backend), storage, &[], true).await
     }
 
     /// Starts a server on `backend` that keeps artifacts in `storage`; `extra` adds or
@@ -95,10 +117,16 @@ impl TestApp {
         storage: Storage,
         extra: &[(&str, &str)],
     ) -> Self {
-        Self::start(DatabaseChoice::Fresh(backend), storage, extra).await
+        Self::start(DatabaseChoice::Fresh(backend), storage, extra, false).await
     }
 
-    async fn start(database: DatabaseChoice, storage: Storage, extra: &[(&str, &str)]) -> Self {
+    async fn start(
+        database: DatabaseChoice,
+        storage: Storage,
+        extra: &[(&str, &str)],
+        proxied: bool,
+    ) -> Self {
+        let mut outages = Outages::default();
         let data_dir = match &database {
             DatabaseChoice::SharedWith(_, _, dir) => dir.clone(),
             DatabaseChoice::Fresh(_) => Arc::new(tempfile::tempdir().expect("temp dir")),
@@ -113,7 +141,15 @@ impl TestApp {
             }
             DatabaseChoice::Fresh(Backend::Postgres) => {
                 let db = TestPostgres::create().await;
-                (db.url().to_owned(), Arc::new(DatabaseGuard::Postgres(db)))
+                let url = if proxied {
+                    let proxy = OutageProxy::start(db.server_addr().await).await;
+                    let url = db.url_through(proxy.addr());
+                    outages.database = Some(proxy);
+                    url
+                } else {
+                    db.url().to_owned()
+                };
+                (url, Arc::new(DatabaseGuard::Postgres(db)))
             }
             DatabaseChoice::SharedWith(guard, url, _) => (url, guard),
         };
@@ -138,7 +174,13 @@ impl TestApp {
             let config = server.config();
             env.insert("RELEASY_ARTIFACT_BUCKET".into(), config.bucket);
             env.insert("RELEASY_ARTIFACT_REGION".into(), config.region);
-            let endpoint = config.endpoint.expect("test S3 servers have an endpoint");
+            let mut endpoint = config.endpoint.expect("test S3 servers have an endpoint");
+            if proxied {
+                let address = endpoint.trim_start_matches("http://");
+                let proxy = OutageProxy::start(address.parse().expect("a loopback address")).await;
+                endpoint = format!("http://{}", proxy.addr());
+                outages.storage = Some(proxy);
+            }
             env.insert("RELEASY_ARTIFACT_ENDPOINT".into(), endpoint);
             env.insert("RELEASY_ARTIFACT_ACCESS_KEY".into(), config.access_key);
             env.insert("RELEASY_ARTIFACT_SECRET_KEY".into(), config.secret_key);
@@ -167,7 +209,13 @@ impl TestApp {
             data_dir,
             s3,
             database,
+            outages,
         }
+    }
+
+    /// The proxies of [`Self::spawn_through_proxies`].
+    pub fn outages(&self) -> &Outages {
+        &self.outages
     }
 
     /// Where the embedded store keeps the object `key`, or `None` on S3.

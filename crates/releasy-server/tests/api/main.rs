@@ -28,6 +28,7 @@ mod idempotent_retries;
 mod immutable_releases;
 mod instances;
 mod keys;
+mod outages;
 mod protocol_errors;
 mod rate_limits;
 mod release_model;
