@@ -8,6 +8,11 @@ run:
 test:
     cargo test --workspace --locked
 
+# schemathesis against the server's OpenAPI document with admin, operator and customer
+# credentials, as CI runs it (about 3 min; needs Python 3 with venv).
+fuzz-api:
+    .ci/fuzz-api
+
 # Formatting and lints, as CI expects them.
 lint:
     cargo fmt --all -- --check

@@ -94,6 +94,7 @@ pub fn app(
         .service(routes::downloads::resolve_download)
         .split_for_parts();
     let openapi = routes::openapi::with_rate_limit_responses(openapi);
+    let openapi = routes::openapi_rules::with_enforced_rules(openapi);
     let known_routes = extract_errors::KnownRoutes::of(&openapi);
     let openapi_json = openapi.to_json().unwrap_or_else(|err| {
         tracing::error!(error = %err, "could not render the OpenAPI document");

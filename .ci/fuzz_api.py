@@ -1,0 +1,204 @@
+"""Issue 15, item 5: schemathesis against the server's own /openapi.json.
+
+Starts target/debug/releasy-server on SQLite and the embedded store in a temporary
+directory, gives it data to work on (a customer with a key entitled to a published
+release with one artifact), and runs schemathesis three times: with the admin key,
+with an operator JWT (signed by a key this script publishes as a JWKS on loopback),
+and with the customer key. Each run generates examples, coverage cases, fuzzed and
+stateful (link-following) sequences for a bounded time and fails on any 5xx, any
+status code or header the document does not list, and any body that does not match
+its documented schema (errors included: they are `ErrorBody`).
+
+Run by .ci/run with the virtualenv that holds schemathesis and cryptography.
+"""
+
+import base64
+import hashlib
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+ADMIN_KEY = "fuzz-admin-key-fuzz-admin-key-fuzz-admin"
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_headers_conformance",
+        "response_schema_conformance",
+    ]
+)
+# Seconds of generated input per credential; the three runs take about 3 minutes.
+BUDGETS = {"admin": 80, "operator": 40, "customer": 40}
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_jwks(jwks: dict) -> str:
+    body = json.dumps(jwks).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+
+
+def operator_token(key: Ed25519PrivateKey) -> str:
+    header = b64url(json.dumps({"alg": "EdDSA", "typ": "JWT", "kid": "fuzz"}).encode())
+    claims = {
+        "sub": "fuzz-operator",
+        "iss": "https://fuzz.invalid",
+        "aud": "releasy",
+        "roles": ["platform_admin"],
+        "exp": int(time.time()) + 3600,
+    }
+    payload = b64url(json.dumps(claims).encode())
+    signature = key.sign(f"{header}.{payload}".encode())
+    return f"{header}.{payload}.{b64url(signature)}"
+
+
+def call(base: str, method: str, path: str, body=None, headers=None, raw: bytes = None):
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(base + path if path.startswith("/") else path, data=data, method=method)
+    request.add_header("x-releasy-admin-key", ADMIN_KEY)
+    if body is not None:
+        request.add_header("content-type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    with urllib.request.urlopen(request) as response:
+        text = response.read()
+        return json.loads(text) if text else None
+
+
+def seed(base: str) -> str:
+    """A customer with a key entitled to a published release with one artifact."""
+    customer = call(base, "POST", "/v1/admin/customers", {"name": "Fuzz Corp", "plan": "core"})
+    key = call(base, "POST", "/v1/admin/keys", {"customer_id": customer["id"]})
+    call(base, "POST", f"/v1/admin/customers/{customer['id']}/entitlements",
+         {"product": "fuzz", "starts_at": 0})
+    release = call(base, "POST", "/v1/releases", {"product": "fuzz", "version": "1.0.0"})
+    presigned = call(base, "POST", f"/v1/releases/{release['id']}/artifacts/presign",
+                     {"filename": "fuzz.tgz", "platform": "linux-x86_64"})
+    data = b"fuzz artifact bytes\n" * 100
+    call(base, "PUT", presigned["upload_url"], raw=data)
+    call(base, "POST", f"/v1/releases/{release['id']}/artifacts", {
+        "artifact_id": presigned["artifact_id"],
+        "object_key": presigned["object_key"],
+        "checksum": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+        "platform": "linux-x86_64",
+    })
+    call(base, "POST", f"/v1/releases/{release['id']}/publish")
+    return key["api_key"]
+
+
+def wait_ready(base: str, server: subprocess.Popen) -> None:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"fuzz: the server exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(base + "/ready") as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    sys.exit("fuzz: the server did not become ready within 60 s")
+
+
+def main() -> int:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    binary = os.path.join(root, "target", "debug", "releasy-server")
+    schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    jwks_url = serve_jwks({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "fuzz",
+                                     "alg": "EdDSA", "use": "sig", "x": b64url(public)}]})
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as work:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RELEASY_")}
+        env.update({
+            "RELEASY_BIND_ADDR": f"127.0.0.1:{port}",
+            "RELEASY_PUBLIC_BASE_URL": base,
+            "RELEASY_ADMIN_API_KEY": ADMIN_KEY,
+            "RELEASY_DATA_DIR": os.path.join(work, "data"),
+            "RELEASY_OPERATOR_JWKS_URL": jwks_url,
+            "RELEASY_OPERATOR_ISSUER": "https://fuzz.invalid",
+            "RELEASY_OPERATOR_AUDIENCE": "releasy",
+            # The runs send thousands of requests without credentials on purpose; the
+            # failure limit would answer them 429 where the check expects 401.
+            "RELEASY_AUTH_FAILURE_LIMIT": "0",
+            "RELEASY_LOG_LEVEL": "warn",
+        })
+        log = open(os.path.join(work, "server.log"), "w")
+        server = subprocess.Popen([binary], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_ready(base, server)
+            api_key = seed(base)
+            credentials = {
+                "admin": f"x-releasy-admin-key: {ADMIN_KEY}",
+                "operator": f"Authorization: Bearer {operator_token(key)}",
+                "customer": f"x-releasy-api-key: {api_key}",
+            }
+            failed = []
+            for name, header in credentials.items():
+                print(f"fuzz: schemathesis with the {name} credential, {BUDGETS[name]} s", flush=True)
+                run = subprocess.run([
+                    schemathesis, "run", f"{base}/openapi.json",
+                    "--header", header,
+                    "--checks", CHECKS,
+                    "--max-time", str(BUDGETS[name]),
+                    "--workers", "2",
+                    "--max-examples", "25",
+                    "--seed", "15",
+                    "--no-color",
+                ])
+                if run.returncode != 0:
+                    failed.append(name)
+            if server.poll() is not None:
+                failed.append(f"the server itself (exited {server.returncode})")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            log.close()
+        if failed:
+            with open(os.path.join(work, "server.log")) as output:
+                tail = output.readlines()[-40:]
+            print("fuzz: the server's last log lines:\n" + "".join(tail), file=sys.stderr)
+            print(f"fuzz: failed with: {', '.join(failed)}", file=sys.stderr)
+            return 1
+    print("fuzz: no 5xx, every answer as documented")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
