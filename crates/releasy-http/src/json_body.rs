@@ -9,6 +9,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::request_limits::is_body_timeout;
 
 /// The largest JSON body accepted by default (the contract's bodies are small).
 pub const JSON_LIMIT_BYTES: usize = 64 * 1024;
@@ -68,6 +69,7 @@ impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for Json<T, 
                 .await
                 .map_err(|err| match err.as_error::<PayloadError>() {
                     Some(PayloadError::Overflow) => too_large(),
+                    Some(err) if is_body_timeout(err) => ApiError::request_timeout(err.to_string()),
                     _ => ApiError::bad_request("could not read the request body"),
                 })?;
             if bytes.len() > LIMIT {

@@ -22,6 +22,7 @@ pub mod json_body;
 mod origin;
 pub mod rate_limit_headers;
 pub mod release_json;
+pub mod request_limits;
 pub mod request_log;
 pub mod routes;
 pub mod run_to_completion;
@@ -100,7 +101,9 @@ pub fn app(
         tracing::error!(error = %err, "could not render the OpenAPI document");
         "{}".to_owned()
     });
+    let request_limits = state.request_limits;
     app.app_data(state)
+        .app_data(request_limits)
         .app_data(web::Data::new(OpenApiJson(openapi_json)))
         .app_data(web::Data::new(known_routes))
         .app_data(extract_errors::query_config())
@@ -109,6 +112,7 @@ pub fn app(
         .configure(extra_routes)
         .default_service(web::to(extract_errors::route_not_found))
         .wrap(middleware::from_fn(rate_limit_headers::rate_limit_headers))
+        .wrap(middleware::from_fn(request_limits::limit_requests))
         .wrap(middleware::from_fn(run_to_completion::run_to_completion))
         .wrap(middleware::from_fn(request_log::log_requests))
 }

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::ReleaseJson;
+use crate::request_limits::RequestLimits;
 
 /// The admin bootstrap key. Compared in constant time; its `Debug` hides it.
 #[derive(Clone)]
@@ -50,4 +51,7 @@ pub struct AppState {
     pub release_json: Arc<ReleaseJson>,
     /// The proxies whose `X-Forwarded-For` names the client (`RELEASY_TRUSTED_PROXIES`).
     pub trusted_proxies: TrustedProxies,
+    /// What one request may take (`RELEASY_MAX_HEADER_BYTES`,
+    /// `RELEASY_BODY_IDLE_TIMEOUT_SECONDS`).
+    pub request_limits: RequestLimits,
 }

@@ -215,6 +215,22 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
             settings.shutdown_grace_seconds.to_string(),
         ),
         (
+            "RELEASY_REQUEST_HEAD_TIMEOUT_MS",
+            settings.request_head_timeout_ms.to_string(),
+        ),
+        (
+            "RELEASY_BODY_IDLE_TIMEOUT_SECONDS",
+            settings.body_idle_timeout_seconds.to_string(),
+        ),
+        (
+            "RELEASY_MAX_HEADER_BYTES",
+            settings.max_header_bytes.to_string(),
+        ),
+        (
+            "RELEASY_MAX_CONNECTIONS",
+            settings.max_connections.to_string(),
+        ),
+        (
             "RELEASY_AUTH_FAILURE_LIMIT",
             settings.auth_failure_limit.map_or_else(
                 || "0 (off)".to_owned(),

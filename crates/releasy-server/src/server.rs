@@ -15,6 +15,7 @@ use releasy_domain::download::DownloadService;
 use releasy_domain::idempotency::IdempotencyService;
 use releasy_domain::ports::{Clock, OperatorTokenVerifier, SystemClock};
 use releasy_domain::{Limits, Ports, Services};
+use releasy_http::request_limits::RequestLimits;
 use releasy_http::{AdminKey, AppState};
 use releasy_rate_limit::{LocalRateLimiter, RateLimitConfig};
 use releasy_store_diesel::{Database, SetupError};
@@ -412,6 +413,10 @@ async fn start_listening(
         public_base_url: settings.public_base_url.clone(),
         release_json: Arc::default(),
         trusted_proxies: settings.trusted_proxies.clone(),
+        request_limits: RequestLimits {
+            max_header_bytes: settings.max_header_bytes,
+            body_idle: Duration::from_secs(settings.body_idle_timeout_seconds),
+        },
     });
     spawn_refusal_reports(state.services.authenticator.clone());
     spawn_idempotency_purge(state.services.idempotency.clone());
@@ -449,7 +454,12 @@ async fn start_listening(
         addr: settings.bind_addr,
         source,
     })?;
+    // actix counts connections per worker; the instance's limit is spread over them.
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let server = HttpServer::new(move || releasy_http::app(state.clone(), storage.routes()))
+        .workers(workers)
+        .max_connections(settings.max_connections.div_ceil(workers))
+        .client_request_timeout(Duration::from_millis(settings.request_head_timeout_ms))
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr, source })?
         .shutdown_timeout(settings.shutdown_grace_seconds)

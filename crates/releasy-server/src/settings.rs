@@ -122,6 +122,14 @@ pub struct Settings {
     pub rate_limits: RateBudgets,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// How long a client may take to send a request's line and headers, in ms.
+    pub request_head_timeout_ms: u64,
+    /// The longest a request body may send nothing, in seconds.
+    pub body_idle_timeout_seconds: u64,
+    /// The most bytes a request's line and headers may hold.
+    pub max_header_bytes: usize,
+    /// The most connections one instance holds open at once.
+    pub max_connections: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -193,6 +201,10 @@ struct RawSettings {
     rate_limit_ci: Option<String>,
     rate_limit_integration: Option<String>,
     trusted_proxies: Option<String>,
+    request_head_timeout_ms: Option<String>,
+    body_idle_timeout_seconds: Option<String>,
+    max_header_bytes: Option<String>,
+    max_connections: Option<String>,
 }
 
 /// The default data directory, relative to the working directory.
@@ -367,6 +379,31 @@ impl Settings {
                 30,
                 0..=3600,
             )? as u64,
+            request_head_timeout_ms: number(
+                "RELEASY_REQUEST_HEAD_TIMEOUT_MS",
+                raw.request_head_timeout_ms,
+                5_000,
+                100..=60_000,
+            )? as u64,
+            body_idle_timeout_seconds: number(
+                "RELEASY_BODY_IDLE_TIMEOUT_SECONDS",
+                raw.body_idle_timeout_seconds,
+                30,
+                1..=3_600,
+            )? as u64,
+            // 32 KiB is the HTTP server's own ceiling for a request head.
+            max_header_bytes: number(
+                "RELEASY_MAX_HEADER_BYTES",
+                raw.max_header_bytes,
+                16 * 1024,
+                1_024..=32 * 1024,
+            )? as usize,
+            max_connections: number(
+                "RELEASY_MAX_CONNECTIONS",
+                raw.max_connections,
+                25_000,
+                1..=1_000_000,
+            )? as usize,
             auth_failure_limit: NonZeroU32::new(number(
                 "RELEASY_AUTH_FAILURE_LIMIT",
                 raw.auth_failure_limit,

@@ -36,6 +36,15 @@ pub(crate) fn upload_interrupted() -> HttpResponse {
     )
 }
 
+/// 408: the body stopped arriving for longer than the server's body idle limit.
+pub(crate) fn upload_stalled() -> HttpResponse {
+    error(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "upload stalled: no bytes arrived for too long; nothing was stored",
+    )
+}
+
 /// 409: an object is stored under the key already, and stored bytes never change.
 pub(crate) fn already_stored() -> HttpResponse {
     error(

@@ -202,6 +202,13 @@ fn upload_refused(err: UploadError) -> HttpResponse {
     match err {
         UploadError::AlreadyStored => responses::already_stored(),
         UploadError::TooLarge(limit) => responses::too_large(limit),
+        UploadError::Interrupted(actix_web::error::PayloadError::Io(err))
+            if err.kind() == std::io::ErrorKind::TimedOut =>
+        {
+            // The server's body idle limit cut the upload off.
+            tracing::info!(error = %err, "upload stalled; nothing stored");
+            responses::upload_stalled()
+        }
         UploadError::Interrupted(err) => {
             tracing::info!(error = %err, "upload interrupted; nothing stored");
             responses::upload_interrupted()

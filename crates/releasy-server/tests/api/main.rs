@@ -24,6 +24,7 @@ mod entitlement_scopes;
 mod entitlements;
 mod flow;
 mod health;
+mod hostile_clients;
 mod idempotent_retries;
 mod immutable_releases;
 mod instances;
