@@ -11,22 +11,41 @@ use subtle::ConstantTimeEq;
 use crate::ReleaseJson;
 use crate::request_limits::RequestLimits;
 
-/// The admin bootstrap key. Compared in constant time; its `Debug` hides it.
+/// The admin bootstrap key, and during a rotation the key it replaces. Compared in
+/// constant time; its `Debug` hides it.
 #[derive(Clone)]
-pub struct AdminKey(String);
+pub struct AdminKey {
+    current: String,
+    previous: Option<String>,
+}
 
 impl AdminKey {
     /// Wraps a configured key; `None` for an empty one.
     pub fn new(key: String) -> Option<Self> {
-        (!key.trim().is_empty()).then_some(Self(key))
+        (!key.trim().is_empty()).then_some(Self {
+            current: key,
+            previous: None,
+        })
     }
 
-    /// Whether `presented` is this key, in constant time (digests are compared, so not
-    /// even the key's length shows in the timing).
+    /// Also accepts `previous` (`RELEASY_ADMIN_API_KEY_PREVIOUS`) until it is removed
+    /// from the configuration, so clients can move to the new key one by one. An empty
+    /// one is ignored.
+    #[must_use]
+    pub fn with_previous(mut self, previous: Option<String>) -> Self {
+        self.previous = previous.filter(|key| !key.trim().is_empty());
+        self
+    }
+
+    /// Whether `presented` is this key (or the previous one), in constant time: digests
+    /// are compared, so not even a key's length shows in the timing, and both are
+    /// always compared, so neither does which one matched.
     pub fn matches(&self, presented: &str) -> bool {
-        let expected = Sha256::digest(self.0.as_bytes());
         let actual = Sha256::digest(presented.as_bytes());
-        expected.ct_eq(&actual).into()
+        let same = |key: &str| -> bool { Sha256::digest(key.as_bytes()).ct_eq(&actual).into() };
+        let current = same(&self.current);
+        let previous = self.previous.as_deref().is_some_and(same);
+        current | previous
     }
 }
 
@@ -54,4 +73,25 @@ pub struct AppState {
     /// What one request may take (`RELEASY_MAX_HEADER_BYTES`,
     /// `RELEASY_BODY_IDLE_TIMEOUT_SECONDS`).
     pub request_limits: RequestLimits,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_previous_admin_key_is_accepted_only_while_configured() {
+        let key = AdminKey::new("new-key-new-key-new-key-new-key-new".to_owned()).unwrap();
+        assert!(key.matches("new-key-new-key-new-key-new-key-new"));
+        assert!(!key.matches("old-key-old-key-old-key-old-key-old"));
+        let rotating = key.with_previous(Some("old-key-old-key-old-key-old-key-old".to_owned()));
+        assert!(rotating.matches("new-key-new-key-new-key-new-key-new"));
+        assert!(rotating.matches("old-key-old-key-old-key-old-key-old"));
+        assert!(!rotating.matches("other"));
+        let blank = AdminKey::new("k".repeat(32))
+            .unwrap()
+            .with_previous(Some(" ".to_owned()));
+        assert!(!blank.matches(" "));
+        assert!(!blank.matches(""));
+    }
 }

@@ -92,6 +92,13 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
             },
         ),
         (
+            "RELEASY_ADMIN_API_KEY_PREVIOUS",
+            settings
+                .admin_api_key_previous
+                .as_deref()
+                .map_or_else(|| unset("no rotation in progress"), secret),
+        ),
+        (
             "RELEASY_API_KEY_PEPPER",
             settings
                 .api_key_pepper
@@ -197,6 +204,13 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
                 || unset(&format!("generated into {data_dir}/{SIGNING_KEY_FILE}")),
                 secret,
             ),
+        ),
+        (
+            "RELEASY_STORAGE_SIGNING_SECRET_PREVIOUS",
+            settings
+                .storage_signing_secret_previous
+                .as_deref()
+                .map_or_else(|| unset("no rotation in progress"), secret),
         ),
         (
             "RELEASY_AUDIT_FLUSH_INTERVAL_MS",

@@ -365,7 +365,8 @@ async fn start_listening(
     }
 
     let admin_key = match (&settings.admin_api_key, &settings.operator) {
-        (Some(key), _) => AdminKey::new(key.clone()),
+        (Some(key), _) => AdminKey::new(key.clone())
+            .map(|key| key.with_previous(settings.admin_api_key_previous.clone())),
         (None, Some(_)) => None,
         (None, None) => {
             let (key, path) = generated_admin_key(&settings.data_dir)?;

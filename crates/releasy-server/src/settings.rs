@@ -76,6 +76,8 @@ pub struct Settings {
     pub database_max_connections: usize,
     /// The admin bootstrap key.
     pub admin_api_key: Option<String>,
+    /// The admin key being rotated out, still accepted while set.
+    pub admin_api_key_previous: Option<String>,
     /// Mixed into key hashes.
     pub api_key_pepper: Option<String>,
     /// Operator JWTs, when enabled.
@@ -107,6 +109,8 @@ pub struct Settings {
     pub immutable_releases: bool,
     /// Signs the embedded store's URLs; generated into the data directory when unset.
     pub storage_signing_secret: Option<String>,
+    /// The signing secret being rotated out: URLs it signed are still honoured.
+    pub storage_signing_secret_previous: Option<String>,
     /// How long audit events may wait in the write-behind queue, in milliseconds.
     pub audit_flush_interval_ms: u64,
     /// How long audit events are kept (`RELEASY_AUDIT_RETENTION_DAYS`; 0: forever).
@@ -154,6 +158,17 @@ impl std::fmt::Debug for Settings {
                 "storage_signing_secret",
                 &self.storage_signing_secret.as_ref().map(|_| "<redacted>"),
             )
+            .field(
+                "storage_signing_secret_previous",
+                &self
+                    .storage_signing_secret_previous
+                    .as_ref()
+                    .map(|_| "<redacted>"),
+            )
+            .field(
+                "admin_api_key_previous",
+                &self.admin_api_key_previous.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -168,6 +183,7 @@ struct RawSettings {
     database_url: Option<String>,
     database_max_connections: Option<String>,
     admin_api_key: Option<String>,
+    admin_api_key_previous: Option<String>,
     api_key_pepper: Option<String>,
     operator_jwks_url: Option<String>,
     operator_issuer: Option<String>,
@@ -192,6 +208,7 @@ struct RawSettings {
     artifact_conditional_put: Option<String>,
     immutable_releases: Option<String>,
     storage_signing_secret: Option<String>,
+    storage_signing_secret_previous: Option<String>,
     audit_flush_interval_ms: Option<String>,
     audit_retention_days: Option<String>,
     cache_rows: Option<String>,
@@ -292,6 +309,7 @@ impl Settings {
                 1..=1000,
             )? as usize,
             admin_api_key: text(raw.admin_api_key),
+            admin_api_key_previous: text(raw.admin_api_key_previous),
             api_key_pepper: text(raw.api_key_pepper),
             operator: operator(
                 raw.operator_jwks_url,
@@ -350,15 +368,14 @@ impl Settings {
                 raw.artifact_conditional_put,
             )?,
             immutable_releases: boolean("RELEASY_IMMUTABLE_RELEASES", raw.immutable_releases)?,
-            storage_signing_secret: match text(raw.storage_signing_secret) {
-                Some(secret) if secret.len() < 32 => {
-                    return Err(ConfigError::new(
-                        "RELEASY_STORAGE_SIGNING_SECRET",
-                        "must be at least 32 characters",
-                    ));
-                }
-                other => other,
-            },
+            storage_signing_secret: signing_secret(
+                "RELEASY_STORAGE_SIGNING_SECRET",
+                raw.storage_signing_secret,
+            )?,
+            storage_signing_secret_previous: signing_secret(
+                "RELEASY_STORAGE_SIGNING_SECRET_PREVIOUS",
+                raw.storage_signing_secret_previous,
+            )?,
             audit_flush_interval_ms: number(
                 "RELEASY_AUDIT_FLUSH_INTERVAL_MS",
                 raw.audit_flush_interval_ms,
@@ -453,6 +470,16 @@ fn upload_ttl(value: Option<String>, presign_expires_seconds: i64) -> Result<i64
         ));
     }
     Ok(ttl)
+}
+
+/// A signing secret, when set: at least 32 characters.
+fn signing_secret(variable: &str, value: Option<String>) -> Result<Option<String>, ConfigError> {
+    match text(value) {
+        Some(secret) if secret.len() < 32 => {
+            Err(ConfigError::new(variable, "must be at least 32 characters"))
+        }
+        other => Ok(other),
+    }
 }
 
 fn number(

@@ -66,11 +66,16 @@ impl ArtifactStorage {
                 embedded: None,
             });
         }
-        let key = match &settings.storage_signing_secret {
+        let mut key = match &settings.storage_signing_secret {
             Some(secret) => SigningKey::from_secret(secret.clone()),
             None => SigningKey::load_or_generate(settings.data_dir.join(SIGNING_KEY_FILE)),
         }
         .map_err(StorageError::SigningKey)?;
+        if let Some(previous) = &settings.storage_signing_secret_previous {
+            let previous =
+                SigningKey::from_secret(previous.clone()).map_err(StorageError::SigningKey)?;
+            key = key.with_previous(previous);
+        }
         let root = settings.data_dir.join(OBJECTS_DIR);
         let store = FsObjectStore::new(root.clone(), settings.public_base_url.clone(), key)
             .map_err(StorageError::Embedded)?

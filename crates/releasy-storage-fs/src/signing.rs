@@ -28,10 +28,13 @@ impl Access {
     }
 }
 
-/// The secret that signs and checks the store's URLs. Its `Debug` hides it.
+/// The secret that signs and checks the store's URLs, and during a rotation the key it
+/// replaces, which still checks (never signs) the URLs it signed. Its `Debug` hides it.
 #[derive(Clone)]
 pub struct SigningKey {
     mac: Hmac<Sha256>,
+    /// Boxed: it is there only during a rotation.
+    previous: Option<Box<Hmac<Sha256>>>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -93,7 +96,29 @@ impl SigningKey {
         Self {
             mac: <Hmac<Sha256> as Mac>::new_from_slice(bytes)
                 .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length")),
+            previous: None,
         }
+    }
+
+    /// Also accepts URLs `previous` signed (`RELEASY_STORAGE_SIGNING_SECRET_PREVIOUS`):
+    /// links handed out before a rotation keep working until they expire, while every
+    /// new URL is signed with this key.
+    #[must_use]
+    pub fn with_previous(mut self, previous: SigningKey) -> Self {
+        self.previous = Some(Box::new(previous.mac));
+        self
+    }
+
+    /// Whether `tag` is the MAC of `fields` under this key or the previous one. Both are
+    /// always computed and compared in constant time, so the timing shows neither the
+    /// tag nor which key made it.
+    fn accepts(&self, fields: &[&[u8]], tag: &[u8]) -> bool {
+        let current = mac_of(&self.mac, fields).verify_slice(tag).is_ok();
+        let previous = self
+            .previous
+            .as_ref()
+            .is_some_and(|previous| mac_of(previous, fields).verify_slice(tag).is_ok());
+        current | previous
     }
 
     /// A new random key that lives only as long as the process: URLs it signed die with
@@ -172,47 +197,11 @@ impl SigningKey {
         }
     }
 
-    /// The MAC over `fields`, each followed by a newline but the last.
-    fn mac_of(&self, fields: &[&[u8]]) -> Hmac<Sha256> {
-        let mut mac = self.mac.clone();
-        for (index, field) in fields.iter().enumerate() {
-            if index > 0 {
-                mac.update(b"\n");
-            }
-            mac.update(field);
-        }
-        mac
-    }
-
-    fn signature_mac(&self, access: Access, key: &str, expires: i64) -> Hmac<Sha256> {
-        let expires = expires.to_string();
-        self.mac_of(&[
-            access.method().as_bytes(),
-            key.as_bytes(),
-            expires.as_bytes(),
-        ])
-    }
-
-    /// The MAC of a part's upload URL: `"PUT-PART\n{key}\n{expires}\n{upload}\n{part}"`,
-    /// never equal to a whole object's (`PUT-PART` is not a method a URL is signed for).
-    fn part_mac(&self, key: &str, upload: &str, part: u32, expires: i64) -> Hmac<Sha256> {
-        let (expires, part) = (expires.to_string(), part.to_string());
-        self.mac_of(&[
-            b"PUT-PART",
-            key.as_bytes(),
-            expires.as_bytes(),
-            upload.as_bytes(),
-            part.as_bytes(),
-        ])
-    }
-
     /// The signature of `access` to `key` until `expires`.
     pub(crate) fn sign(&self, access: Access, key: &str, expires: i64) -> String {
-        URL_SAFE_NO_PAD.encode(
-            self.signature_mac(access, key, expires)
-                .finalize()
-                .into_bytes(),
-        )
+        let expires = expires.to_string();
+        let fields = signature_fields(access, key, &expires);
+        URL_SAFE_NO_PAD.encode(mac_of(&self.mac, &fields).finalize().into_bytes())
     }
 
     /// Whether `signature` grants `access` to `key` until `expires` (constant time).
@@ -220,18 +209,15 @@ impl SigningKey {
         let Ok(tag) = URL_SAFE_NO_PAD.decode(signature) else {
             return false;
         };
-        self.signature_mac(access, key, expires)
-            .verify_slice(&tag)
-            .is_ok()
+        let expires = expires.to_string();
+        self.accepts(&signature_fields(access, key, &expires), &tag)
     }
 
     /// The signature of a `PUT` of part `part` of `upload` into `key` until `expires`.
     pub(crate) fn sign_part(&self, key: &str, upload: &str, part: u32, expires: i64) -> String {
-        URL_SAFE_NO_PAD.encode(
-            self.part_mac(key, upload, part, expires)
-                .finalize()
-                .into_bytes(),
-        )
+        let (expires, part) = (expires.to_string(), part.to_string());
+        let fields = part_fields(key, upload, &part, &expires);
+        URL_SAFE_NO_PAD.encode(mac_of(&self.mac, &fields).finalize().into_bytes())
     }
 
     /// Whether `signature` grants that part's `PUT` (constant time).
@@ -246,10 +232,47 @@ impl SigningKey {
         let Ok(tag) = URL_SAFE_NO_PAD.decode(signature) else {
             return false;
         };
-        self.part_mac(key, upload, part, expires)
-            .verify_slice(&tag)
-            .is_ok()
+        let (expires, part) = (expires.to_string(), part.to_string());
+        self.accepts(&part_fields(key, upload, &part, &expires), &tag)
     }
+}
+
+/// What a URL's signature covers: `"{METHOD}\n{key}\n{expires}"`.
+fn signature_fields<'a>(access: Access, key: &'a str, expires: &'a str) -> [&'a [u8]; 3] {
+    [
+        access.method().as_bytes(),
+        key.as_bytes(),
+        expires.as_bytes(),
+    ]
+}
+
+/// What a part's upload URL covers: `"PUT-PART\n{key}\n{expires}\n{upload}\n{part}"`,
+/// never equal to a whole object's (`PUT-PART` is not a method a URL is signed for).
+fn part_fields<'a>(
+    key: &'a str,
+    upload: &'a str,
+    part: &'a str,
+    expires: &'a str,
+) -> [&'a [u8]; 5] {
+    [
+        b"PUT-PART",
+        key.as_bytes(),
+        expires.as_bytes(),
+        upload.as_bytes(),
+        part.as_bytes(),
+    ]
+}
+
+/// The MAC under `key` over `fields`, each followed by a newline but the last.
+fn mac_of(key: &Hmac<Sha256>, fields: &[&[u8]]) -> Hmac<Sha256> {
+    let mut mac = key.clone();
+    for (index, field) in fields.iter().enumerate() {
+        if index > 0 {
+            mac.update(b"\n");
+        }
+        mac.update(field);
+    }
+    mac
 }
 
 fn random_bytes() -> Result<[u8; SigningKey::GENERATED_BYTES], SigningKeyError> {
@@ -297,6 +320,25 @@ mod tests {
 
     fn key() -> SigningKey {
         SigningKey::from_secret("0123456789abcdef0123456789abcdef".to_owned()).unwrap()
+    }
+
+    #[test]
+    fn after_a_rotation_urls_the_previous_key_signed_still_verify_and_new_ones_use_the_new_key() {
+        let old = key();
+        let new = SigningKey::from_secret("fedcba9876543210fedcba9876543210".to_owned()).unwrap();
+        let issued = old.sign(Access::Get, "releases/a/f.tgz", 2000);
+        let issued_part = old.sign_part("releases/a/f.tgz", "up1", 3, 2000);
+        assert!(!new.verify(Access::Get, "releases/a/f.tgz", 2000, &issued));
+        let rotated = new.clone().with_previous(old);
+        assert!(rotated.verify(Access::Get, "releases/a/f.tgz", 2000, &issued));
+        assert!(rotated.verify_part("releases/a/f.tgz", "up1", 3, 2000, &issued_part));
+        // What the old key signed grants only what it granted.
+        assert!(!rotated.verify(Access::Put, "releases/a/f.tgz", 2000, &issued));
+        assert!(!rotated.verify(Access::Get, "releases/a/f.tgz", 2001, &issued));
+        // New URLs are the new key's.
+        let fresh = rotated.sign(Access::Get, "releases/a/f.tgz", 2000);
+        assert!(new.verify(Access::Get, "releases/a/f.tgz", 2000, &fresh));
+        assert_ne!(fresh, issued);
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod protocol_errors;
 mod rate_limits;
 mod release_model;
 mod releases;
+mod rotation;
 mod updates;
 mod uploads;
 mod verification;
