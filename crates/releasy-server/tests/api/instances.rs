@@ -143,3 +143,123 @@ async fn a_key_revoked_by_hand_in_sql_stops_working() {
     )
     .await;
 }
+
+/// How long another instance may still honour access withdrawn through one: the
+/// change notification's trip. Asserted with slack for a loaded machine; the measured
+/// figures are printed and quoted in docs/security.md.
+const WITHDRAWAL_BOUND: Duration = Duration::from_millis(250);
+
+/// Resolves `url` on B from four clients at once, as fast as B answers, until each
+/// stops getting 302; returns how long after `since` the last 302 was sent and how many
+/// resolves B honoured after `since`.
+async fn honoured_after(b: &TestApp, url: &str, since: tokio::time::Instant) -> (Duration, u32) {
+    let resolver = || async {
+        let (mut last, mut honoured) = (Duration::ZERO, 0);
+        loop {
+            let sent = since.elapsed();
+            let status = b.client.get(url).send().await.unwrap().status();
+            if status != StatusCode::FOUND {
+                return (last, honoured);
+            }
+            (last, honoured) = (sent, honoured + 1);
+            assert!(
+                since.elapsed() < DEADLINE,
+                "B still resolves after {DEADLINE:?}"
+            );
+        }
+    };
+    let all = futures_util::future::join_all((0..4).map(|_| resolver())).await;
+    all.into_iter()
+        .fold((Duration::ZERO, 0), |(last, total), (at, honoured)| {
+            (last.max(at), total + honoured)
+        })
+}
+
+/// Entitlement deleted, release unpublished, customer suspended through A, five times
+/// each, while four clients resolve the customer's download link on B as fast as it
+/// answers: no resolve B answers 302 was sent later than [`WITHDRAWAL_BOUND`] after
+/// A's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawals_through_one_instance_reach_the_other_within_the_bound() {
+    let a = TestApp::spawn(Backend::Postgres).await;
+    let b = a.spawn_beside().await;
+    let p = publish_one_artifact(&a, "app", artifact_bytes(100)).await;
+    let url = download_url(&a, &p.api_key, &p.artifact_id).await;
+    let on_b = url.replace(&a.base_url, &b.base_url);
+    let entitlements = format!("/v1/admin/customers/{}/entitlements", p.customer_id);
+    let ok = |response: reqwest::Response| {
+        assert!(response.status().is_success(), "{}", response.status());
+    };
+    let mut worst: Vec<(&str, Duration, u32)> = Vec::new();
+    for kind in [
+        "entitlement deleted",
+        "release unpublished",
+        "customer suspended",
+    ] {
+        let mut slowest = (Duration::ZERO, 0);
+        for _ in 0..5 {
+            until_status(StatusCode::FOUND, "B resolves the token", || async {
+                b.client.get(&on_b).send().await.unwrap()
+            })
+            .await;
+            let withdraw = match kind {
+                "entitlement deleted" => {
+                    let listed: serde_json::Value = a
+                        .admin(Method::GET, &entitlements)
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    let id = listed["entitlements"][0]["id"].as_str().unwrap().to_owned();
+                    a.admin(Method::DELETE, &format!("{entitlements}/{id}"))
+                }
+                "release unpublished" => a.admin(
+                    Method::POST,
+                    &format!("/v1/releases/{}/unpublish", p.release_id),
+                ),
+                _ => a
+                    .admin(
+                        Method::PATCH,
+                        &format!("/v1/admin/customers/{}", p.customer_id),
+                    )
+                    .json(&json!({"suspended": true})),
+            };
+            ok(withdraw.send().await.unwrap());
+            let since = tokio::time::Instant::now();
+            let measured = honoured_after(&b, &on_b, since).await;
+            if measured.0 > slowest.0 {
+                slowest = measured;
+            }
+            let restore = match kind {
+                "entitlement deleted" => a
+                    .admin(Method::POST, &entitlements)
+                    .json(&json!({"product": "app", "starts_at": 0})),
+                "release unpublished" => a.admin(
+                    Method::POST,
+                    &format!("/v1/releases/{}/publish", p.release_id),
+                ),
+                _ => a
+                    .admin(
+                        Method::PATCH,
+                        &format!("/v1/admin/customers/{}", p.customer_id),
+                    )
+                    .json(&json!({"suspended": false})),
+            };
+            ok(restore.send().await.unwrap());
+        }
+        worst.push((kind, slowest.0, slowest.1));
+    }
+    for (kind, after, honoured) in &worst {
+        eprintln!(
+            "withdrawal across instances, {kind}: {honoured} resolves sent after A answered were honoured by B, the last sent {after:?} after (worst of 5)"
+        );
+    }
+    for (kind, after, _) in worst {
+        assert!(
+            after <= WITHDRAWAL_BOUND,
+            "{kind}: B honoured it for {after:?}"
+        );
+    }
+}
