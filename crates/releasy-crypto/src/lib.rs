@@ -11,6 +11,10 @@
 //!   and the legacy unsalted SHA-256 hex digests of older servers, and computes those
 //!   legacy digests for lookups. Argon2 runs on tokio's blocking thread pool, never on
 //!   the async executor's threads.
+//! - [`SealedIdempotency`] keeps idempotency records so that the database holds neither
+//!   the client's `Idempotency-Key` nor a readable response (some carry a new API key
+//!   or a download link): keys are stored as keyed digests, responses sealed with
+//!   ChaCha20-Poly1305 under a key only the retrying client can derive.
 //!
 //! ## The verified-key cache
 //!
@@ -38,7 +42,9 @@
 
 mod argon2_hasher;
 mod os_secrets;
+mod sealed_idempotency;
 mod verified_cache;
 
 pub use argon2_hasher::{Argon2Hasher, RandomnessUnavailable};
 pub use os_secrets::OsSecrets;
+pub use sealed_idempotency::{SealedIdempotency, UnsealError};

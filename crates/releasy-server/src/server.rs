@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_web::{HttpServer, web};
 use releasy_auth_jwt::{CachePolicy, JwtConfig, JwtOperatorVerifier};
-use releasy_crypto::{Argon2Hasher, OsSecrets, RandomnessUnavailable};
+use releasy_crypto::{Argon2Hasher, OsSecrets, RandomnessUnavailable, SealedIdempotency};
 use releasy_domain::api_key::ApiKeyAuthenticator;
 use releasy_domain::artifact::{ArtifactService, VerificationReport, VerifyOutcome};
 use releasy_domain::audit::{AuditRetention, AuditService};
@@ -387,8 +387,13 @@ async fn start_listening(
     );
     let cache_feed = feed_cache(&database, stack.invalidator);
     let pepper = settings.api_key_pepper.clone().map(String::into_bytes);
+    let mut repositories = stack.repositories;
+    repositories.idempotency = Arc::new(SealedIdempotency::new(
+        repositories.idempotency,
+        pepper.as_deref(),
+    ));
     let ports = Ports {
-        repositories: stack.repositories,
+        repositories,
         objects: storage.store.clone(),
         clock,
         secrets: Arc::new(OsSecrets::new()),

@@ -16,12 +16,14 @@ use crate::flow::{artifact_bytes, sha256_hex};
 use crate::helpers::{Backend, TestApp, assert_error};
 use crate::on_both_backends;
 
-/// Puts the record of `key` back as an unfinished claim made `age` seconds earlier.
-async fn cut_off(app: &TestApp, key: &str, age: i64) {
+/// Puts the test's one idempotency record back as an unfinished claim made `age`
+/// seconds earlier. (The database holds only a digest of the key, so the record is
+/// found as the only one there is.)
+async fn cut_off(app: &TestApp, age: i64) {
     let mut db = Db::connect(app).await;
     let sql = format!(
         "UPDATE idempotency_keys SET state = 'in_progress', response_status = NULL, \
-         response_body = NULL, created_at = created_at - {age} WHERE idem_key = '{key}'"
+         response_body = NULL, created_at = created_at - {age}"
     );
     with_conn!(&mut db, conn => conn.batch_execute(&sql).await.unwrap());
 }
@@ -43,12 +45,12 @@ async fn retry_finds_the_first_run(app: &TestApp, path: &str, body: Value) -> Va
     let first: Value = first.json().await.unwrap();
 
     // Cut off a moment ago: the claim still holds the key.
-    cut_off(app, "cut-off", 0).await;
+    cut_off(app, 0).await;
     let held = post(app, path, "cut-off", &body).await;
     assert_error(held, 409, "idempotency_in_progress").await;
 
     // Cut off longer ago than the bound: the retry takes over and finds the first run.
-    cut_off(app, "cut-off", 11).await;
+    cut_off(app, 11).await;
     let retried = post(app, path, "cut-off", &body).await;
     assert_eq!(retried.status(), 200);
     assert_eq!(retried.json::<Value>().await.unwrap(), first);
@@ -170,7 +172,7 @@ async fn a_registration_cut_off_after_its_commit_is_not_registered_twice(backend
 
     // The artifact id is the presign's, so nothing tells the first run's registration
     // from another request's: the retry is refused as a duplicate, as documented.
-    cut_off(&app, "cut-off", 11).await;
+    cut_off(&app, 11).await;
     let retried = post(&app, &path, "cut-off", &registration).await;
     let message = assert_error(retried, 409, "conflict").await;
     assert!(message.contains("artifact already exists"), "{message}");
@@ -194,4 +196,60 @@ on_both_backends!(
     a_customer_cut_off_after_its_commit_is_created_once,
     a_release_cut_off_after_its_commit_is_created_once,
     an_entitlement_cut_off_after_its_commit_is_created_once,
+    the_database_keeps_no_secret_of_an_idempotent_answer,
 );
+
+#[derive(diesel::QueryableByName)]
+struct StoredRecord {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    idem_key: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    response_body: Option<String>,
+}
+
+/// A download token asked with an `Idempotency-Key` is answered again on a retry, but
+/// the database holds neither the client's key nor the download link: what a backup or
+/// a query log shows of the record is a digest and a sealed body. (Key creation ignores
+/// `Idempotency-Key`, so a new API key is never kept at all.)
+async fn the_database_keeps_no_secret_of_an_idempotent_answer(backend: Backend) {
+    use diesel_async::RunQueryDsl;
+
+    let app = TestApp::spawn(backend).await;
+    let published = crate::flow::publish_one_artifact(&app, "app", artifact_bytes(64)).await;
+    let ask = || {
+        app.customer(Method::POST, "/v1/downloads/token", &published.api_key)
+            .header("Idempotency-Key", "token-for-acme-7")
+            .json(&json!({"artifact_id": published.artifact_id}))
+            .send()
+    };
+    let first = ask().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    let link = first["download_url"].as_str().unwrap().to_owned();
+    let token = link.rsplit('/').next().unwrap().to_owned();
+
+    let mut db = Db::connect(&app).await;
+    let records: Vec<StoredRecord> = with_conn!(&mut db, conn => {
+        diesel::sql_query("SELECT idem_key, response_body FROM idempotency_keys")
+            .load(conn)
+            .await
+            .unwrap()
+    });
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    assert!(
+        !record.idem_key.contains("token-for-acme"),
+        "{}",
+        record.idem_key
+    );
+    let kept = record.response_body.as_deref().unwrap();
+    assert!(kept.starts_with("sealed-v1:"), "{kept}");
+    assert!(
+        !kept.contains(&token) && !kept.contains("releasy_dl_"),
+        "{kept}"
+    );
+
+    let replayed = ask().await.unwrap();
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(replayed.json::<Value>().await.unwrap(), first);
+}
