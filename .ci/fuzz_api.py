@@ -181,7 +181,7 @@ def main() -> int:
                     "--max-examples", "25",
                     "--seed", "15",
                     "--no-color",
-                ])
+                ], cwd=work)  # schemathesis keeps a cache in its working directory
                 if run.returncode != 0:
                     failed.append(name)
             if server.poll() is not None:

@@ -5,7 +5,7 @@
 //!
 //! - **Header size.** The request line and headers together may hold at most
 //!   [`RequestLimits::max_header_bytes`]; above, `431` in the error shape. (The HTTP
-//!   server itself refuses heads over 32 KiB, the ceiling of this setting.)
+//!   server itself refuses heads over 128 KiB, with an empty `431`.)
 //! - **Body idle time.** A body that sends nothing for [`RequestLimits::body_idle`]
 //!   (a slow-body attack, or a client that died without closing) is cut off: reading
 //!   it fails with a timed-out error, which JSON endpoints and uploads answer `408`.
@@ -106,11 +106,12 @@ pub fn is_body_timeout(err: &PayloadError) -> bool {
 }
 
 /// A body stream that fails with [`io::ErrorKind::TimedOut`] once no chunk has come
-/// for `idle`.
+/// for `idle`. The clock starts when the body is first read, not when the request
+/// arrived: a handler may authenticate or wait for a database connection first.
 struct IdleTimeout<S> {
     inner: S,
     idle: Duration,
-    deadline: Pin<Box<Sleep>>,
+    deadline: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S> IdleTimeout<S> {
@@ -118,7 +119,7 @@ impl<S> IdleTimeout<S> {
         Self {
             inner,
             idle,
-            deadline: Box::pin(tokio::time::sleep(idle)),
+            deadline: None,
         }
     }
 }
@@ -131,13 +132,16 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        let idle = this.idle;
+        let deadline = this
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Ready(item) => {
-                let next = Instant::now() + this.idle;
-                this.deadline.as_mut().reset(next);
+                deadline.as_mut().reset(Instant::now() + idle);
                 Poll::Ready(item)
             }
-            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+            Poll::Pending => match deadline.as_mut().poll(cx) {
                 Poll::Ready(()) => Poll::Ready(Some(Err(PayloadError::Io(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("no request body bytes for {} s", this.idle.as_secs()),

@@ -266,6 +266,14 @@ impl Settings {
     }
 
     fn check(raw: RawSettings) -> Result<Self, ConfigError> {
+        let admin_api_key = text(raw.admin_api_key);
+        let admin_api_key_previous = text(raw.admin_api_key_previous);
+        if admin_api_key_previous.is_some() && admin_api_key.is_none() {
+            return Err(ConfigError::new(
+                "RELEASY_ADMIN_API_KEY_PREVIOUS",
+                "is a rotation's old key: set RELEASY_ADMIN_API_KEY to the new one too",
+            ));
+        }
         let data_dir =
             PathBuf::from(text(raw.data_dir).unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned()));
         let database_url = match text(raw.database_url) {
@@ -308,8 +316,8 @@ impl Settings {
                 5,
                 1..=1000,
             )? as usize,
-            admin_api_key: text(raw.admin_api_key),
-            admin_api_key_previous: text(raw.admin_api_key_previous),
+            admin_api_key,
+            admin_api_key_previous,
             api_key_pepper: text(raw.api_key_pepper),
             operator: operator(
                 raw.operator_jwks_url,
@@ -408,7 +416,7 @@ impl Settings {
                 30,
                 1..=3_600,
             )? as u64,
-            // 32 KiB is the HTTP server's own ceiling for a request head.
+            // A generous bound; the HTTP server itself refuses heads over 128 KiB.
             max_header_bytes: number(
                 "RELEASY_MAX_HEADER_BYTES",
                 raw.max_header_bytes,
@@ -814,6 +822,39 @@ mod tests {
         assert_eq!(s.log_format, LogFormat::Json);
         assert_eq!(s.database_max_connections, 10);
         assert_eq!(s.public_base_url, "https://releases.example.com");
+    }
+
+    #[test]
+    fn a_previous_admin_key_needs_a_current_one_and_secrets_are_checked() {
+        let load = |vars: &[(&str, &str)]| {
+            let env = vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            Settings::load(None, Some(env))
+        };
+        let err = load(&[("RELEASY_ADMIN_API_KEY_PREVIOUS", "old")]).unwrap_err();
+        assert_eq!(err.variable, "RELEASY_ADMIN_API_KEY_PREVIOUS");
+        let rotating = load(&[
+            ("RELEASY_ADMIN_API_KEY", "new"),
+            ("RELEASY_ADMIN_API_KEY_PREVIOUS", "old"),
+        ])
+        .unwrap();
+        assert_eq!(rotating.admin_api_key_previous.as_deref(), Some("old"));
+        let err = load(&[("RELEASY_STORAGE_SIGNING_SECRET_PREVIOUS", "short")]).unwrap_err();
+        assert_eq!(err.variable, "RELEASY_STORAGE_SIGNING_SECRET_PREVIOUS");
+        let hostile = load(&[("RELEASY_MAX_HEADER_BYTES", "100")]).unwrap_err();
+        assert_eq!(hostile.variable, "RELEASY_MAX_HEADER_BYTES");
+        let defaults = load(&[]).unwrap();
+        assert_eq!(
+            (
+                defaults.request_head_timeout_ms,
+                defaults.body_idle_timeout_seconds,
+                defaults.max_header_bytes,
+                defaults.max_connections
+            ),
+            (5_000, 30, 16_384, 25_000)
+        );
     }
 
     #[test]

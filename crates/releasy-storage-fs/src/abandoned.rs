@@ -8,6 +8,7 @@
 //! Uploads in parts live in their own directories and are recorded in the database;
 //! they are swept with their record, not here.
 
+use std::fs::TryLockError;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -41,8 +42,13 @@ pub(crate) fn remove(uploads: &Path, now: SystemTime) -> AbandonedUploads {
             continue;
         }
         let path = entry.path();
-        let Ok(file) = std::fs::File::open(&path) else {
-            continue; // gone already, or not ours to read
+        // Opened for writing: over NFS an exclusive lock needs a writable descriptor.
+        let Ok(file) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+        else {
+            continue; // gone already, or not ours to touch
         };
         let Ok(metadata) = file.metadata() else {
             continue;
@@ -52,8 +58,16 @@ pub(crate) fn remove(uploads: &Path, now: SystemTime) -> AbandonedUploads {
             .ok()
             .and_then(|modified| now.duration_since(modified).ok())
             .is_some_and(|age| age >= UNLOCKED_GRACE);
-        if !metadata.is_file() || !settled || file.try_lock().is_err() {
-            continue; // a live upload holds its lock
+        if !metadata.is_file() || !settled {
+            continue;
+        }
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => continue, // a live upload holds its lock
+            Err(TryLockError::Error(err)) => {
+                tracing::warn!(path = %path.display(), error = %err, "cannot tell whether an upload is abandoned; left in place");
+                continue;
+            }
         }
         match std::fs::remove_file(&path) {
             Ok(()) => {

@@ -20,7 +20,16 @@ use crate::on_both_backends;
 /// seconds earlier. (The database holds only a digest of the key, so the record is
 /// found as the only one there is.)
 async fn cut_off(app: &TestApp, age: i64) {
+    use diesel_async::RunQueryDsl;
+
     let mut db = Db::connect(app).await;
+    let records: Vec<StoredRecord> = with_conn!(&mut db, conn => {
+        diesel::sql_query("SELECT idem_key, response_body FROM idempotency_keys")
+            .load(conn)
+            .await
+            .unwrap()
+    });
+    assert_eq!(records.len(), 1, "the test's key is the only one stored");
     let sql = format!(
         "UPDATE idempotency_keys SET state = 'in_progress', response_status = NULL, \
          response_body = NULL, created_at = created_at - {age}"
