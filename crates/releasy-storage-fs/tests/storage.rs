@@ -539,6 +539,57 @@ async fn an_upload_cut_off_midway_leaves_nothing_behind() {
     harness.stop().await;
 }
 
+/// A sweep for abandoned uploads while an upload is still being received leaves it
+/// alone, however old its temporary file looks (its receiver holds the lock), and the
+/// upload completes; once the upload is done there is nothing left to sweep.
+#[actix_web::test]
+async fn a_live_upload_survives_a_sweep_for_abandoned_ones() {
+    let harness = Harness::start().await;
+    let key = new_key("live.tgz");
+    let url = harness.put_url(&key).await;
+    let path_and_query = url
+        .split_once(&harness.addr.to_string())
+        .unwrap()
+        .1
+        .to_owned();
+    let mut stream = TcpStream::connect(harness.addr).unwrap();
+    let head = format!(
+        "PUT {path_and_query} HTTP/1.1\r\nHost: {}\r\nContent-Length: 1000\r\n\r\n",
+        harness.addr
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&pattern(500, 7)).unwrap();
+    stream.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let partial = loop {
+        if let Some(name) = harness.uploads_left().into_iter().next() {
+            break harness.store.uploads_dir().join(name);
+        }
+        assert!(Instant::now() < deadline, "the upload never started");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    };
+    // Looks written an hour ago: only its lock says it is alive.
+    std::fs::File::options()
+        .write(true)
+        .open(&partial)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+    let swept = harness.store.remove_abandoned_uploads();
+    assert_eq!(swept.files, 0, "the live upload was left alone");
+    assert!(partial.exists());
+
+    stream.write_all(&pattern(500, 8)).unwrap();
+    stream.flush().unwrap();
+    let mut answer = [0u8; 12];
+    stream.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    assert_eq!(harness.store.head(&key).await.unwrap().unwrap().size, 1000);
+    assert_eq!(harness.store.remove_abandoned_uploads().files, 0);
+    assert!(harness.uploads_left().is_empty());
+    harness.stop().await;
+}
+
 #[actix_web::test]
 async fn a_64_mib_object_streams_up_and_down() {
     const CHUNK: usize = MIB;
