@@ -44,6 +44,8 @@ pub struct Argon2Hasher {
     /// requests with one new key would otherwise run one each (32 connections made
     /// 600 MiB), when the first result serves them all.
     argon2_slots: Semaphore,
+    /// The hasher under the pepper before a rotation, while its grace lasts.
+    previous: Option<Box<Argon2Hasher>>,
 }
 
 /// The operating system's random number generator failed.
@@ -73,7 +75,21 @@ impl Argon2Hasher {
             argon2_slots: Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ),
+            previous: None,
         })
+    }
+
+    /// The same hasher, also accepting what was hashed under `pepper` before a rotation
+    /// (see [`KeyHasher::previous_pepper`]). `None` for a deployment that had none.
+    ///
+    /// # Errors
+    /// [`RandomnessUnavailable`], as [`Self::new`].
+    pub fn with_previous_pepper(
+        mut self,
+        pepper: Option<Vec<u8>>,
+    ) -> Result<Self, RandomnessUnavailable> {
+        self.previous = Some(Box::new(Self::new(pepper)?));
+        Ok(self)
     }
 
     /// The same hasher with a verified-key cache remembering a verification for `ttl`,
@@ -195,6 +211,12 @@ impl KeyHasher for Argon2Hasher {
         hasher.update(&self.pepper);
         hex::encode(hasher.finalize())
     }
+
+    fn previous_pepper(&self) -> Option<&dyn KeyHasher> {
+        self.previous
+            .as_deref()
+            .map(|previous| previous as &dyn KeyHasher)
+    }
 }
 
 impl std::fmt::Debug for Argon2Hasher {
@@ -207,6 +229,7 @@ impl std::fmt::Debug for Argon2Hasher {
         f.debug_struct("Argon2Hasher")
             .field("pepper", &pepper)
             .field("cache", &self.cache)
+            .field("previous", &self.previous)
             .finish_non_exhaustive()
     }
 }
@@ -254,6 +277,24 @@ mod tests {
         assert!(!other.verify(&key("releasy_abc"), &stored).await.unwrap());
         let none = Argon2Hasher::new(None).unwrap();
         assert!(!none.verify(&key("releasy_abc"), &stored).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_previous_pepper_is_a_hasher_of_its_own() {
+        let stored = peppered().hash(&key("releasy_abc")).await.unwrap();
+        let rotating = Argon2Hasher::new(Some(b"new".to_vec()))
+            .unwrap()
+            .with_previous_pepper(Some(b"pep".to_vec()))
+            .unwrap();
+        assert!(!rotating.verify(&key("releasy_abc"), &stored).await.unwrap());
+        let previous = rotating.previous_pepper().expect("configured");
+        assert!(previous.verify(&key("releasy_abc"), &stored).await.unwrap());
+        assert_eq!(
+            previous.peppered_sha256(b"releasy_dl_x"),
+            peppered().peppered_sha256(b"releasy_dl_x")
+        );
+        assert!(peppered().previous_pepper().is_none());
+        assert!(!format!("{rotating:?}").contains("pep\""), "{rotating:?}");
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -106,6 +106,17 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
                 .map_or_else(|| unset("key hashes are not peppered"), secret),
         ),
         (
+            "RELEASY_API_KEY_PEPPER_PREVIOUS",
+            match settings.api_key_pepper_previous.as_deref() {
+                None => unset("no rotation in progress"),
+                Some("") => {
+                    "(set, empty: keys hashed without a pepper are accepted and hashed again)"
+                        .to_owned()
+                }
+                Some(previous) => secret(previous),
+            },
+        ),
+        (
             "RELEASY_OPERATOR_JWKS_URL",
             operator.map_or_else(|| unset("operator sign-in is off"), |o| o.jwks_url.clone()),
         ),

@@ -320,6 +320,20 @@ pub async fn start_on(
     start_listening(settings, Some(listener)).await
 }
 
+/// Argon2id under the pepper, and under the previous one while a rotation's grace lasts.
+fn key_hasher(settings: &Settings, pepper: Option<Vec<u8>>) -> Result<Argon2Hasher, StartupError> {
+    let hasher = Argon2Hasher::new(pepper)?;
+    Ok(match &settings.api_key_pepper_previous {
+        Some(previous) => {
+            tracing::info!(
+                "pepper rotation: keys and download tokens made under the previous pepper are still accepted"
+            );
+            hasher.with_previous_pepper(Some(previous.clone().into_bytes()))?
+        }
+        None => hasher,
+    })
+}
+
 /// The operator JWT verifier, when `RELEASY_OPERATOR_JWKS_URL` is set. Its keys are
 /// loaded in the background, so that startup never waits on the identity provider.
 fn operator_tokens(
@@ -397,7 +411,7 @@ async fn start_listening(
         objects: storage.store.clone(),
         clock,
         secrets: Arc::new(OsSecrets::new()),
-        hasher: Arc::new(Argon2Hasher::new(pepper)?),
+        hasher: Arc::new(key_hasher(&settings, pepper)?),
         rate_limiter: Arc::new(LocalRateLimiter::new(RateLimitConfig {
             auth_failures_per_minute: settings.auth_failure_limit,
             budgets: settings.rate_limits,

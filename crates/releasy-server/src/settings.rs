@@ -80,6 +80,9 @@ pub struct Settings {
     pub admin_api_key_previous: Option<String>,
     /// Mixed into key hashes.
     pub api_key_pepper: Option<String>,
+    /// The pepper being rotated out (empty: the deployment had none): keys hashed
+    /// under it are accepted and hashed again, tokens resolve until they expire.
+    pub api_key_pepper_previous: Option<String>,
     /// Operator JWTs, when enabled.
     pub operator: Option<OperatorSettings>,
     /// Longest download token lifetime.
@@ -151,6 +154,10 @@ impl std::fmt::Debug for Settings {
                 "api_key_pepper",
                 &self.api_key_pepper.as_ref().map(|_| "<redacted>"),
             )
+            .field(
+                "api_key_pepper_previous",
+                &self.api_key_pepper_previous.as_ref().map(|_| "<redacted>"),
+            )
             .field("operator", &self.operator)
             .field("public_base_url", &self.public_base_url)
             .field("s3", &self.s3)
@@ -185,6 +192,7 @@ struct RawSettings {
     admin_api_key: Option<String>,
     admin_api_key_previous: Option<String>,
     api_key_pepper: Option<String>,
+    api_key_pepper_previous: Option<String>,
     operator_jwks_url: Option<String>,
     operator_issuer: Option<String>,
     operator_audience: Option<String>,
@@ -274,6 +282,14 @@ impl Settings {
                 "is a rotation's old key: set RELEASY_ADMIN_API_KEY to the new one too",
             ));
         }
+        let api_key_pepper = text(raw.api_key_pepper);
+        let api_key_pepper_previous = previous_pepper(raw.api_key_pepper_previous);
+        if api_key_pepper_previous.is_some() && api_key_pepper.is_none() {
+            return Err(ConfigError::new(
+                "RELEASY_API_KEY_PEPPER_PREVIOUS",
+                "is a rotation's old pepper: set RELEASY_API_KEY_PEPPER to the new one too",
+            ));
+        }
         let data_dir =
             PathBuf::from(text(raw.data_dir).unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned()));
         let database_url = match text(raw.database_url) {
@@ -318,7 +334,8 @@ impl Settings {
             )? as usize,
             admin_api_key,
             admin_api_key_previous,
-            api_key_pepper: text(raw.api_key_pepper),
+            api_key_pepper,
+            api_key_pepper_previous,
             operator: operator(
                 raw.operator_jwks_url,
                 raw.operator_issuer,
@@ -460,6 +477,13 @@ fn budget(variable: &str, value: Option<String>) -> Result<Option<RateBudget>, C
 /// Trimmed text; empty counts as unset.
 fn text(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// `RELEASY_API_KEY_PEPPER_PREVIOUS`: unlike other settings, set but empty means
+/// something, "the deployment had no pepper", so a pepper can be introduced with
+/// the same grace as it is changed.
+fn previous_pepper(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned())
 }
 
 const MIB: i64 = 1024 * 1024;
@@ -822,6 +846,36 @@ mod tests {
         assert_eq!(s.log_format, LogFormat::Json);
         assert_eq!(s.database_max_connections, 10);
         assert_eq!(s.public_base_url, "https://releases.example.com");
+    }
+
+    #[test]
+    fn a_previous_pepper_needs_a_current_one_and_may_be_empty() {
+        let load = |vars: &[(&str, &str)]| {
+            let env = vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            Settings::load(None, Some(env))
+        };
+        let err = load(&[("RELEASY_API_KEY_PEPPER_PREVIOUS", "old")]).unwrap_err();
+        assert_eq!(err.variable, "RELEASY_API_KEY_PEPPER_PREVIOUS");
+        let rotating = load(&[
+            ("RELEASY_API_KEY_PEPPER", "new"),
+            ("RELEASY_API_KEY_PEPPER_PREVIOUS", "old"),
+        ])
+        .unwrap();
+        assert_eq!(rotating.api_key_pepper_previous.as_deref(), Some("old"));
+        let introduced = load(&[
+            ("RELEASY_API_KEY_PEPPER", "new"),
+            ("RELEASY_API_KEY_PEPPER_PREVIOUS", ""),
+        ])
+        .unwrap();
+        assert_eq!(
+            introduced.api_key_pepper_previous.as_deref(),
+            Some(""),
+            "set but empty: the deployment had no pepper"
+        );
+        assert_eq!(load(&[]).unwrap().api_key_pepper_previous, None);
     }
 
     #[test]

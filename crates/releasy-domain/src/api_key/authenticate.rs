@@ -187,7 +187,7 @@ impl ApiKeyAuthenticator {
         let Some(secret) = ApiKeySecret::from_presented(presented) else {
             return Err(reject(AuthReason::NotFound, None).await);
         };
-        let Some(candidate) = self.find_matching(&secret).await? else {
+        let Some(Matched { candidate, stale }) = self.find_matching(&secret).await? else {
             return Err(reject(AuthReason::NotFound, None).await);
         };
         let key = match check_candidate(&candidate, now) {
@@ -207,7 +207,7 @@ impl ApiKeyAuthenticator {
                 });
             }
         };
-        if candidate.hash.is_legacy() {
+        if stale {
             let upgraded = self.hasher.hash(&secret).await?;
             self.keys
                 .upgrade_hash(candidate.id, &upgraded, &secret.lookup())
@@ -259,17 +259,35 @@ impl ApiKeyAuthenticator {
         }
     }
 
-    async fn find_matching(
+    /// The stored key `secret` matches: under the current pepper, or else under the
+    /// previous one while a rotation's grace lasts.
+    async fn find_matching(&self, secret: &ApiKeySecret) -> Result<Option<Matched>, AuthFailure> {
+        if let Some(candidate) = self.find_matching_under(&*self.hasher, secret).await? {
+            let stale = candidate.hash.is_legacy();
+            return Ok(Some(Matched { candidate, stale }));
+        }
+        let Some(previous) = self.hasher.previous_pepper() else {
+            return Ok(None);
+        };
+        let found = self.find_matching_under(previous, secret).await?;
+        Ok(found.map(|candidate| Matched {
+            candidate,
+            stale: true,
+        }))
+    }
+
+    async fn find_matching_under(
         &self,
+        hasher: &dyn KeyHasher,
         secret: &ApiKeySecret,
     ) -> Result<Option<AuthCandidate>, AuthFailure> {
-        let legacy = self.hasher.peppered_sha256(secret.expose().as_bytes());
+        let legacy = hasher.peppered_sha256(secret.expose().as_bytes());
         let candidates = self
             .keys
             .find_auth_candidates(&secret.lookup(), &legacy)
             .await?;
         for candidate in candidates {
-            if self.hasher.verify(secret, &candidate.hash).await? {
+            if hasher.verify(secret, &candidate.hash).await? {
                 return Ok(Some(candidate));
             }
         }
@@ -303,6 +321,14 @@ impl ApiKeyAuthenticator {
             Err(err) => AuthFailure::Repo(err),
         }
     }
+}
+
+/// The stored key a presented secret matched.
+struct Matched {
+    candidate: AuthCandidate,
+    /// Its hash is to be made again under the current pepper: a legacy hash, or one
+    /// made under the previous pepper.
+    stale: bool,
 }
 
 /// How stale `last_used_at` may get before a request records it again: one write per key

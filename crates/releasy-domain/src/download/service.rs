@@ -298,10 +298,8 @@ impl DownloadService {
     /// # Errors
     /// [`ResolveError::Refused`] with the contract's reason.
     pub async fn resolve(&self, raw_token: &str) -> Result<PresignedUrl, ResolveError> {
-        let hash = self.hasher.peppered_sha256(raw_token.as_bytes());
         let grant = self
-            .tokens
-            .find_grant(&hash)
+            .find_grant(raw_token)
             .await?
             .ok_or(ResolveRefusal::NotFound)?;
         let now = self.clock.now();
@@ -328,6 +326,23 @@ impl DownloadService {
             }
         };
         Ok(url)
+    }
+
+    /// The grant of `raw_token`: stored under the current pepper, or else under the
+    /// previous one while a rotation's grace lasts (tokens issued before it resolve
+    /// until they expire).
+    async fn find_grant(&self, raw_token: &str) -> Result<Option<DownloadGrant>, RepoError> {
+        let hash = self.hasher.peppered_sha256(raw_token.as_bytes());
+        if let Some(grant) = self.tokens.find_grant(&hash).await? {
+            return Ok(Some(grant));
+        }
+        match self.hasher.previous_pepper() {
+            Some(previous) => {
+                let hash = previous.peppered_sha256(raw_token.as_bytes());
+                self.tokens.find_grant(&hash).await
+            }
+            None => Ok(None),
+        }
     }
 
     /// Refuses the download when the stored object is not the one registered (another

@@ -39,6 +39,8 @@ impl SecretGenerator for RandomSecrets {
 pub struct InsecureTestHasher {
     /// Mixed into every hash, like the real pepper.
     pub pepper: Vec<u8>,
+    /// The hasher under the pepper before a rotation, while its grace lasts.
+    pub previous: Option<Box<InsecureTestHasher>>,
 }
 
 impl InsecureTestHasher {
@@ -81,5 +83,11 @@ impl KeyHasher for InsecureTestHasher {
         hasher.update(secret);
         hasher.update(&self.pepper);
         format!("{:x}", hasher.finalize())
+    }
+
+    fn previous_pepper(&self) -> Option<&dyn KeyHasher> {
+        self.previous
+            .as_deref()
+            .map(|previous| previous as &dyn KeyHasher)
     }
 }

@@ -112,7 +112,8 @@ pub trait ApiKeyRepository: Send + Sync + std::fmt::Debug {
         legacy_digest: &str,
     ) -> Result<Vec<AuthCandidate>, RepoError>;
 
-    /// Replaces a legacy hash by an Argon2id one and sets the lookup value.
+    /// Replaces a key's stored hash (a legacy one, or one made under the previous
+    /// pepper) by an Argon2id one under the current pepper, and sets the lookup value.
     async fn upgrade_hash(
         &self,
         id: ApiKeyId,

@@ -65,4 +65,15 @@ pub trait KeyHasher: Send + Sync + std::fmt::Debug {
     /// are stored (they are short-lived and random, so a fast hash suffices), and how
     /// API keys were stored before Argon2id (to find such legacy keys).
     fn peppered_sha256(&self, secret: &[u8]) -> String;
+
+    /// The same hasher under the previous pepper, while a pepper rotation is in its
+    /// grace period (`RELEASY_API_KEY_PEPPER_PREVIOUS`); `None` otherwise.
+    ///
+    /// A key that only matches under it is accepted and stored again under the
+    /// current pepper; a download token stored under it resolves until it expires.
+    /// It is only asked when the current pepper matched nothing, so the grace costs
+    /// nothing on the paths that succeed.
+    fn previous_pepper(&self) -> Option<&dyn KeyHasher> {
+        None
+    }
 }

@@ -42,6 +42,16 @@ impl Harness {
         Self::wire(clock, ports)
     }
 
+    /// Services over the same stores and clock with `hasher` as the key hasher: an
+    /// instance restarted with other secrets.
+    pub fn restarted_with_hasher(&self, hasher: Arc<dyn KeyHasher>) -> Self {
+        let ports = Ports {
+            hasher,
+            ..self.ports.clone()
+        };
+        Self::wire(self.clock.clone(), ports)
+    }
+
     fn wire(clock: Arc<FixedClock>, ports: Ports) -> Self {
         Self {
             clock,
@@ -132,6 +142,16 @@ impl Default for Harness {
 pub fn peppered_hasher(pepper: &[u8]) -> InsecureTestHasher {
     InsecureTestHasher {
         pepper: pepper.to_vec(),
+        previous: None,
+    }
+}
+
+/// A hasher under `pepper` that also accepts what was hashed under `previous`: a
+/// pepper rotation's grace period.
+pub fn rotating_hasher(pepper: &[u8], previous: &[u8]) -> InsecureTestHasher {
+    InsecureTestHasher {
+        pepper: pepper.to_vec(),
+        previous: Some(Box::new(peppered_hasher(previous))),
     }
 }
 

@@ -91,12 +91,18 @@ impl TestApp {
     /// Starts a second server on this one's database and data directory, as a second
     /// instance of one deployment.
     pub async fn spawn_beside(&self) -> Self {
+        self.spawn_beside_with(&[]).await
+    }
+
+    /// [`Self::spawn_beside`], with `extra` `RELEASY_*` variables: an instance of the
+    /// deployment restarted with other settings.
+    pub async fn spawn_beside_with(&self, extra: &[(&str, &str)]) -> Self {
         let shared = DatabaseChoice::SharedWith(
             self.database.clone(),
             self.database_url.clone(),
             self.data_dir.clone(),
         );
-        Self::start(shared, Storage::Embedded, &[], false).await
+        Self::start(shared, Storage::Embedded, extra, false).await
     }
 
     /// Starts a server on `backend` that keeps artifacts in `storage`.
