@@ -1,10 +1,11 @@
 """Issue 15, item 5: schemathesis against the server's own /openapi.json.
 
-Starts target/debug/releasy-server on SQLite and the embedded store in a temporary
-directory, gives it data to work on (a customer with a key entitled to a published
-release with one artifact), and runs schemathesis three times: with the admin key,
-with an operator JWT (signed by a key this script publishes as a JWKS on loopback),
-and with the customer key. Each run generates examples, coverage cases, fuzzed and
+Starts target/debug/releasy-server with the embedded store in a temporary directory,
+on a fresh PostgreSQL database (127.0.0.1:5432, user postgres, as the tests use) and
+then on SQLite, gives it data to work on (a customer with a key entitled to a
+published release with one artifact), and runs schemathesis: on PostgreSQL with the
+admin key, with an operator JWT (signed by a key this script publishes as a JWKS on
+loopback) and with the customer key; on SQLite with the admin key. Each run generates examples, coverage cases, fuzzed and
 stateful (link-following) sequences for a bounded time and fails on any 5xx, any
 status code or header the document does not list, and any body that does not match
 its documented schema (errors included: they are `ErrorBody`).
@@ -38,8 +39,6 @@ CHECKS = ",".join(
         "response_schema_conformance",
     ]
 )
-# Seconds of generated input per credential; the three runs take about 3 minutes.
-BUDGETS = {"admin": 80, "operator": 40, "customer": 40}
 
 
 def b64url(data: bytes) -> str:
@@ -134,16 +133,29 @@ def wait_ready(base: str, server: subprocess.Popen) -> None:
     sys.exit("fuzz: the server did not become ready within 60 s")
 
 
-def main() -> int:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    binary = os.path.join(root, "target", "debug", "releasy-server")
-    schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")
-    key = Ed25519PrivateKey.generate()
-    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    jwks_url = serve_jwks({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "fuzz",
-                                     "alg": "EdDSA", "use": "sig", "x": b64url(public)}]})
+# Which credentials run against which database, with their budgets in seconds.
+# PostgreSQL gets every credential: it is what production runs, and it refuses what
+# SQLite lets through (a NUL in text, say). SQLite gets the admin run, whose
+# operations reach every table.
+PLAN = [
+    ("postgres", {"admin": 80, "operator": 40, "customer": 40}),
+    ("sqlite", {"admin": 50}),
+]
+POSTGRES = "postgres://postgres@127.0.0.1:5432"
+
+
+def psql(sql: str) -> None:
+    subprocess.run(["psql", f"{POSTGRES}/postgres", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def fuzz_one_server(binary: str, schemathesis: str, key, jwks_url: str,
+                    database: str, budgets: dict) -> list:
+    """Starts a server on `database`, seeds it, runs schemathesis with each credential
+    of `budgets`; returns what failed."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    failed = []
     with tempfile.TemporaryDirectory() as work:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RELEASY_")}
         env.update({
@@ -159,6 +171,8 @@ def main() -> int:
             "RELEASY_AUTH_FAILURE_LIMIT": "0",
             "RELEASY_LOG_LEVEL": "warn",
         })
+        if database != "sqlite":
+            env["RELEASY_DATABASE_URL"] = database
         log = open(os.path.join(work, "server.log"), "w")
         server = subprocess.Popen([binary], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -169,14 +183,15 @@ def main() -> int:
                 "operator": f"Authorization: Bearer {operator_token(key)}",
                 "customer": f"x-releasy-api-key: {api_key}",
             }
-            failed = []
-            for name, header in credentials.items():
-                print(f"fuzz: schemathesis with the {name} credential, {BUDGETS[name]} s", flush=True)
+            label = "PostgreSQL" if database != "sqlite" else "SQLite"
+            for name, budget in budgets.items():
+                print(f"fuzz: schemathesis with the {name} credential on {label}, {budget} s",
+                      flush=True)
                 run = subprocess.run([
                     schemathesis, "run", f"{base}/openapi.json",
-                    "--header", header,
+                    "--header", credentials[name],
                     "--checks", CHECKS,
-                    "--max-time", str(BUDGETS[name]),
+                    "--max-time", str(budget),
                     # One worker: with two threads, CPython 3.11's `ast` (which
                     # hypothesis uses to describe strategies) can fail with "AST
                     # constructor recursion depth mismatch", a schemathesis Runtime
@@ -187,9 +202,9 @@ def main() -> int:
                     "--no-color",
                 ], cwd=work)  # schemathesis keeps a cache in its working directory
                 if run.returncode != 0:
-                    failed.append(name)
+                    failed.append(f"{name} on {label}")
             if server.poll() is not None:
-                failed.append(f"the server itself (exited {server.returncode})")
+                failed.append(f"the server on {label} itself (exited {server.returncode})")
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -198,8 +213,32 @@ def main() -> int:
             with open(os.path.join(work, "server.log")) as output:
                 tail = output.readlines()[-40:]
             print("fuzz: the server's last log lines:\n" + "".join(tail), file=sys.stderr)
-            print(f"fuzz: failed with: {', '.join(failed)}", file=sys.stderr)
-            return 1
+    return failed
+
+
+def main() -> int:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    binary = os.path.join(root, "target", "debug", "releasy-server")
+    schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    jwks_url = serve_jwks({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "fuzz",
+                                     "alg": "EdDSA", "use": "sig", "x": b64url(public)}]})
+    failed = []
+    for backend, budgets in PLAN:
+        if backend == "sqlite":
+            failed += fuzz_one_server(binary, schemathesis, key, jwks_url, "sqlite", budgets)
+            continue
+        name = f"releasy_fuzz_{os.getpid()}_{int(time.time())}"
+        psql(f"CREATE DATABASE {name}")
+        try:
+            failed += fuzz_one_server(binary, schemathesis, key, jwks_url,
+                                      f"{POSTGRES}/{name}", budgets)
+        finally:
+            psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    if failed:
+        print(f"fuzz: failed with: {', '.join(failed)}", file=sys.stderr)
+        return 1
     print("fuzz: no 5xx, every answer as documented")
     return 0
 

@@ -29,6 +29,40 @@ pub(crate) fn bounded_text(
     Ok(trimmed.to_owned())
 }
 
+/// Refuses text holding U+0000. No field means anything with it, and PostgreSQL (text
+/// and `jsonb` alike) cannot store it: left to the database, it would be a server
+/// error instead of the client's 400. Short texts refuse it as a control character;
+/// this is for the free-form ones (notes, a purpose, metadata).
+pub(crate) fn refuse_nul(field: &'static str, text: &str) -> Result<(), ValidationError> {
+    if text.contains('\0') {
+        return Err(ValidationError::new(
+            field,
+            "must not contain NUL characters (U+0000)",
+        ));
+    }
+    Ok(())
+}
+
+/// [`refuse_nul`] over every key and string of a JSON value.
+pub(crate) fn refuse_nul_in_json(
+    field: &'static str,
+    value: &serde_json::Value,
+) -> Result<(), ValidationError> {
+    match value {
+        serde_json::Value::String(text) => refuse_nul(field, text),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .try_for_each(|item| refuse_nul_in_json(field, item)),
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(key, item)| {
+            refuse_nul(field, key)?;
+            refuse_nul_in_json(field, item)
+        }),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
+            Ok(())
+        }
+    }
+}
+
 /// Declares a newtype over `String` that can only be built through [`bounded_text`].
 macro_rules! bounded_text_type {
     ($(#[$doc:meta])* $name:ident, field = $field:literal, max = $max:expr) => {
@@ -90,5 +124,23 @@ mod tests {
             "name must be at most 5 characters"
         );
         assert!(bounded_text("name", "a\u{0}b", 5).is_err());
+    }
+
+    #[test]
+    fn nul_is_refused_anywhere_in_free_text_and_json() {
+        assert!(refuse_nul("notes", "line\nother\ttab").is_ok());
+        assert_eq!(
+            refuse_nul("notes", "a\u{0}b").unwrap_err().to_string(),
+            "notes must not contain NUL characters (U+0000)"
+        );
+        let clean = serde_json::json!({"a": [1, "x", {"b": null}], "c": true});
+        assert!(refuse_nul_in_json("metadata", &clean).is_ok());
+        for dirty in [
+            serde_json::json!({"a": "x\u{0}"}),
+            serde_json::json!({"a\u{0}": 1}),
+            serde_json::json!({"a": [{"b": ["\u{0}"]}]}),
+        ] {
+            assert!(refuse_nul_in_json("metadata", &dirty).is_err(), "{dirty}");
+        }
     }
 }

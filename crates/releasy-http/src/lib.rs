@@ -20,6 +20,7 @@ mod extract_errors;
 pub mod idempotency;
 pub mod json_body;
 mod origin;
+mod query_nul;
 pub mod rate_limit_headers;
 pub mod release_json;
 pub mod request_limits;
@@ -111,6 +112,7 @@ pub fn app(
         .app_data(web::PayloadConfig::new(json_body::PAYLOAD_LIMIT_BYTES))
         .configure(extra_routes)
         .default_service(web::to(extract_errors::route_not_found))
+        .wrap(middleware::from_fn(query_nul::refuse_nul_in_query))
         .wrap(middleware::from_fn(rate_limit_headers::rate_limit_headers))
         .wrap(middleware::from_fn(request_limits::limit_requests))
         .wrap(middleware::from_fn(run_to_completion::run_to_completion))

@@ -217,15 +217,15 @@ impl DownloadService {
         let purpose = purpose
             .map(|p| p.trim().to_owned())
             .filter(|p| !p.is_empty());
-        if purpose
-            .as_ref()
-            .is_some_and(|p| p.chars().count() > MAX_PURPOSE_CHARS)
-        {
-            return Err(ValidationError::new(
-                "purpose",
-                format!("must be at most {MAX_PURPOSE_CHARS} characters"),
-            )
-            .into());
+        if let Some(purpose) = &purpose {
+            if purpose.chars().count() > MAX_PURPOSE_CHARS {
+                return Err(ValidationError::new(
+                    "purpose",
+                    format!("must be at most {MAX_PURPOSE_CHARS} characters"),
+                )
+                .into());
+            }
+            crate::text::refuse_nul("purpose", purpose)?;
         }
         let (artifact, release) = self
             .artifacts

@@ -9,11 +9,13 @@ use crate::{CustomerId, EntitlementId, Timestamp, ValidationError};
 pub struct Metadata(serde_json::Map<String, serde_json::Value>);
 
 impl Metadata {
-    /// Checks the value is a JSON object.
+    /// Checks the value is a JSON object without NUL characters.
     ///
     /// # Errors
-    /// [`ValidationError`] on `metadata` for any other JSON value.
+    /// [`ValidationError`] on `metadata` for any other JSON value, or with U+0000 in a
+    /// key or a string.
     pub fn parse(value: serde_json::Value) -> Result<Self, ValidationError> {
+        crate::text::refuse_nul_in_json("metadata", &value)?;
         match value {
             serde_json::Value::Object(map) => Ok(Self(map)),
             _ => Err(ValidationError::new("metadata", "must be a JSON object")),

@@ -13,10 +13,10 @@ impl ReleaseNotes {
     /// The largest accepted notes, in bytes.
     pub const MAX_BYTES: usize = 64 * 1024;
 
-    /// Checks the size.
+    /// Checks the size, and that no NUL character is in it.
     ///
     /// # Errors
-    /// [`ValidationError`] on `notes` above [`Self::MAX_BYTES`].
+    /// [`ValidationError`] on `notes` above [`Self::MAX_BYTES`] or holding U+0000.
     pub fn parse(markdown: &str) -> Result<Self, ValidationError> {
         if markdown.len() > Self::MAX_BYTES {
             return Err(ValidationError::new(
@@ -24,6 +24,7 @@ impl ReleaseNotes {
                 format!("must be at most {} bytes", Self::MAX_BYTES),
             ));
         }
+        crate::text::refuse_nul("notes", markdown)?;
         Ok(Self(markdown.to_owned()))
     }
 
@@ -42,11 +43,11 @@ impl ReleaseMetadata {
     /// The largest accepted metadata, in bytes of compact JSON.
     pub const MAX_BYTES: usize = 16 * 1024;
 
-    /// Checks the value is a JSON object and small enough.
+    /// Checks the value is a JSON object, small enough, without NUL characters.
     ///
     /// # Errors
-    /// [`ValidationError`] on `metadata` for another JSON value or above
-    /// [`Self::MAX_BYTES`].
+    /// [`ValidationError`] on `metadata` for another JSON value, above
+    /// [`Self::MAX_BYTES`], or with U+0000 in a key or a string.
     ///
     /// ```
     /// use releasy_domain::release::ReleaseMetadata;
@@ -66,6 +67,7 @@ impl ReleaseMetadata {
                 format!("must be at most {} bytes of JSON", Self::MAX_BYTES),
             ));
         }
+        crate::text::refuse_nul_in_json("metadata", value)?;
         Ok(Self(json))
     }
 

@@ -163,6 +163,20 @@ async fn lifetime_is_bounded_by_the_default_maximum(backend: Backend) {
     }
 }
 
+async fn a_purpose_with_a_nul_is_400_and_issues_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let p = publish_one_artifact(&app, "app", artifact_bytes(500)).await;
+    let refused = token_request(
+        &app,
+        &p.api_key,
+        json!({"artifact_id": p.artifact_id, "purpose": "nightly\u{0}"}),
+    )
+    .await;
+    let message = assert_error(refused, 400, "bad_request").await;
+    assert_eq!(message, "purpose must not contain NUL characters (U+0000)");
+    assert!(token_rows(&app).await.is_empty(), "no token stored");
+}
+
 async fn lifetime_follows_the_configured_maximum(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[("RELEASY_DOWNLOAD_TOKEN_TTL_SECONDS", "60")]).await;
     let p = publish_one_artifact(&app, "app", artifact_bytes(500)).await;
@@ -493,6 +507,7 @@ on_both_backends!(
     token_refusals,
     lifetime_is_bounded_by_the_default_maximum,
     lifetime_follows_the_configured_maximum,
+    a_purpose_with_a_nul_is_400_and_issues_nothing,
     the_token_resolves_to_the_bytes,
     tokens_are_stored_only_as_hashes,
     token_request_is_idempotent,

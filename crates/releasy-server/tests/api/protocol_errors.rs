@@ -172,6 +172,83 @@ async fn bodies_that_are_not_objects_are_400_and_change_nothing(backend: Backend
     assert_eq!(releases["releases"], json!([]), "no release was created");
 }
 
+/// PostgreSQL cannot store U+0000 in text or `jsonb`: a NUL in free text, metadata or a
+/// query filter is the client's 400 on both databases, never a server error, and
+/// nothing is stored.
+async fn nul_characters_are_400_and_store_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let customer = app.create_customer("Acme", None).await;
+    let customer_id = customer["id"].as_str().unwrap();
+    let release = crate::releases::create_release(&app, "agent", "1.0.0").await;
+    let release_id = release["id"].as_str().unwrap();
+    let refused = [
+        (
+            Method::POST,
+            "/v1/releases".to_owned(),
+            json!({"product": "agent", "version": "2.0.0", "notes": "a\u{0}b"}),
+            "notes must not contain NUL characters (U+0000)",
+        ),
+        (
+            Method::POST,
+            "/v1/releases".to_owned(),
+            json!({"product": "agent", "version": "2.0.0", "metadata": {"k": ["\u{0}"]}}),
+            "metadata must not contain NUL characters (U+0000)",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/releases/{release_id}"),
+            json!({"metadata": {"k\u{0}": 1}}),
+            "metadata must not contain NUL characters (U+0000)",
+        ),
+        (
+            Method::POST,
+            format!("/v1/admin/customers/{customer_id}/entitlements"),
+            json!({"product": "agent", "starts_at": 0, "metadata": {"k": "\u{0}"}}),
+            "metadata must not contain NUL characters (U+0000)",
+        ),
+    ];
+    for (method, path, body, expected) in refused {
+        let response = app.admin(method, &path).json(&body).send().await.unwrap();
+        assert_eq!(
+            assert_error(response, 400, "bad_request").await,
+            expected,
+            "{path}"
+        );
+    }
+    for path in [
+        "/v1/admin/customers?name=a%00",
+        "/v1/admin/customers?plan=%00",
+        "/v1/admin/audit-events?actor=%00",
+        "/v1/admin/audit-events?event=x%00y",
+        &format!("/v1/admin/customers/{customer_id}/entitlements?product=%00"),
+    ] {
+        let response = app.admin(Method::GET, path).send().await.unwrap();
+        let message = assert_error(response, 400, "bad_request").await;
+        assert_eq!(
+            message, "query must not contain NUL characters (%00)",
+            "{path}"
+        );
+    }
+    let text = |path: &str| {
+        let request = app.admin(Method::GET, path);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let releases = text("/v1/releases").await;
+    assert!(!releases.contains("2.0.0"), "{releases}");
+    let entitlements = text(&format!("/v1/admin/customers/{customer_id}/entitlements")).await;
+    assert!(
+        entitlements.contains("\"entitlements\":[]"),
+        "{entitlements}"
+    );
+    // `%2500` is the text `%00`, not a NUL: an ordinary filter.
+    let listed = app
+        .admin(Method::GET, "/v1/admin/customers?name=%2500")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+}
+
 /// A known path asked with a method it does not answer is 405 with `Allow`; an
 /// unknown path stays 404.
 async fn other_methods_on_known_paths_are_405_with_allow(backend: Backend) {
@@ -211,6 +288,7 @@ async fn other_methods_on_known_paths_are_405_with_allow(backend: Backend) {
 }
 
 on_both_backends!(
+    nul_characters_are_400_and_store_nothing,
     other_methods_on_known_paths_are_405_with_allow,
     bodies_that_are_not_objects_are_400_and_change_nothing,
     unknown_routes_are_404_in_the_error_shape,
