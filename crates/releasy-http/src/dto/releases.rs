@@ -232,6 +232,7 @@ pub struct ReleaseListResponse {
 #[into_params(parameter_in = Query)]
 pub struct LatestReleaseQuery {
     /// The product (required).
+    #[param(required = true)]
     pub product: Option<String>,
     /// The channel followed (default `stable`): it and every more stable one.
     pub channel: Option<String>,
@@ -245,8 +246,10 @@ pub struct LatestReleaseQuery {
 #[into_params(parameter_in = Query)]
 pub struct UpgradeQuery {
     /// The product (required).
+    #[param(required = true)]
     pub product: Option<String>,
     /// The version running now, semver (required).
+    #[param(required = true)]
     pub current: Option<String>,
     /// The channel followed (default `stable`): it and every more stable one.
     pub channel: Option<String>,

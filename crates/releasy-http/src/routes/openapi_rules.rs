@@ -14,12 +14,15 @@ use utoipa::openapi::schema::{Object, Ref, Schema, SchemaFormat, Type};
 use utoipa::openapi::{OpenApi, RefOr};
 
 use crate::error::UNAVAILABLE_RETRY_AFTER_SECONDS;
+use crate::json_body::{JSON_LIMIT_BYTES, RELEASE_JSON_LIMIT_BYTES};
 
 /// The operations that answer without the database or the store.
 const WITHOUT_DEPENDENCIES: [&str; 2] = ["/live", "/openapi.json"];
 
-/// Applies the rules to every operation of `openapi`.
-pub fn with_enforced_rules(mut openapi: OpenApi) -> OpenApi {
+/// Applies the rules to every operation of `openapi`, and the body fields' rules to its
+/// schemas ([`super::openapi_body_rules`]).
+pub fn with_enforced_rules(openapi: OpenApi) -> OpenApi {
+    let mut openapi = super::openapi_body_rules::with_body_rules(openapi);
     for (path, item) in &mut openapi.paths.paths {
         let operations = [
             &mut item.get,
@@ -36,6 +39,9 @@ pub fn with_enforced_rules(mut openapi: OpenApi) -> OpenApi {
             }
             if !WITHOUT_DEPENDENCIES.contains(&path.as_str()) {
                 add_unavailable(operation);
+            }
+            if operation.request_body.is_some() {
+                add_too_large(operation);
             }
         }
     }
@@ -77,6 +83,35 @@ fn add_unavailable(operation: &mut Operation) {
         .responses
         .entry("503".to_owned())
         .or_insert_with(|| unavailable().into());
+}
+
+/// 413 `payload_too_large`: every JSON body has a size limit ([`crate::json_body`]).
+fn add_too_large(operation: &mut Operation) {
+    operation
+        .responses
+        .responses
+        .entry("413".to_owned())
+        .or_insert_with(|| {
+            error_response(&format!(
+                "`payload_too_large`: the body is larger than the endpoint accepts \
+                 ({} KiB; {} KiB for a release's JSON).",
+                JSON_LIMIT_BYTES / 1024,
+                RELEASE_JSON_LIMIT_BYTES / 1024
+            ))
+            .into()
+        });
+}
+
+fn error_response(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
 }
 
 fn unavailable() -> Response {
@@ -177,6 +212,33 @@ mod tests {
             unavailable["headers"]["Retry-After"].is_object(),
             "{unavailable}"
         );
+    }
+
+    #[test]
+    fn operations_with_a_body_can_answer_413() {
+        use utoipa::openapi::request_body::RequestBodyBuilder;
+        let with_body = OperationBuilder::new()
+            .request_body(Some(RequestBodyBuilder::new().build()))
+            .build();
+        let openapi = with_enforced_rules(
+            OpenApiBuilder::new()
+                .paths(
+                    PathsBuilder::new()
+                        .path("/v1/things", PathItem::new(HttpMethod::Post, with_body))
+                        .path(
+                            "/v1/other",
+                            PathItem::new(HttpMethod::Get, OperationBuilder::new().build()),
+                        ),
+                )
+                .build(),
+        );
+        let responses = |path: &str, post: bool| {
+            let item = &openapi.paths.paths[path];
+            let operation = if post { &item.post } else { &item.get };
+            operation.as_ref().unwrap().responses.responses.clone()
+        };
+        assert!(responses("/v1/things", true).contains_key("413"));
+        assert!(!responses("/v1/other", false).contains_key("413"));
     }
 
     #[test]

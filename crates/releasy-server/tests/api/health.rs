@@ -60,6 +60,28 @@ async fn openapi_documents_every_endpoint(backend: Backend) {
     ] {
         assert!(schemas.contains_key(schema), "{schema} is documented");
     }
+    // The rules the server checks in bodies and queries are stated (the patterns are
+    // checked against the domain's rules in releasy-http).
+    let field = |schema: &str, field: &str| &schemas[schema]["properties"][field];
+    assert!(field("CreateCustomerRequest", "name")["pattern"].is_string());
+    assert_eq!(
+        field("CreateReleaseRequest", "channel")["enum"],
+        serde_json::json!(["stable", "rc", "beta", "alpha", "dev", null])
+    );
+    assert_eq!(field("CreateKeyRequest", "scopes")["minItems"], 1);
+    let required = |path: &str| -> Vec<String> {
+        let mut names: Vec<String> = paths[path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["required"] == true)
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(required("/v1/releases/latest"), ["product"]);
+    assert_eq!(required("/v1/releases/upgrade"), ["current", "product"]);
     let security = doc["components"]["securitySchemes"].as_object().unwrap();
     assert_eq!(security["admin_key"]["name"], "x-releasy-admin-key");
     assert_eq!(security["api_key"]["name"], "x-releasy-api-key");
