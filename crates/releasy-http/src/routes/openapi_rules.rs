@@ -20,7 +20,7 @@ use crate::json_body::{JSON_LIMIT_BYTES, RELEASE_JSON_LIMIT_BYTES};
 const WITHOUT_DEPENDENCIES: [&str; 2] = ["/live", "/openapi.json"];
 
 /// Applies the rules to every operation of `openapi`, and the body fields' rules to its
-/// schemas ([`super::openapi_body_rules`]).
+/// schemas (`openapi_body_rules.rs`).
 pub fn with_enforced_rules(openapi: OpenApi) -> OpenApi {
     let mut openapi = super::openapi_body_rules::with_body_rules(openapi);
     for (path, item) in &mut openapi.paths.paths {
