@@ -403,7 +403,9 @@ async fn measure(
                     headers: vec![],
                     body: Body::None,
                 },
-                Kind::CustomerReleases | Kind::CustomerReleasesDiskBusy => Load {
+                Kind::CustomerReleases
+                | Kind::CustomerReleasesAgain
+                | Kind::CustomerReleasesDiskBusy => Load {
                     method: "GET",
                     url: format!(
                         "{base}/v1/releases?product={}&include_artifacts=true",

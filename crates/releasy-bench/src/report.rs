@@ -325,21 +325,27 @@ fn deep_product_check(runs: &[&RunResult], db: Db) -> Check {
 
 /// The same customer listing with a key that has a request budget against one without:
 /// checking the budget and writing the `RateLimit` headers keeps 95% of the throughput
-/// (the security issue's "hot paths stay within 5%").
+/// (the security issue's "hot paths stay within 5%"). The plain listing runs before
+/// and after the budgeted one, and their mean is the yardstick (an A-B-A design: each
+/// run leaves work behind it for the next, such as its audit events).
 fn budget_check(runs: &[&RunResult]) -> Check {
     let mut parts = Vec::new();
     let mut met = true;
     for run in runs {
-        let (Some(plain), Some(budgeted)) = (
+        let (Some(before), Some(budgeted)) = (
             run.get(Kind::CustomerReleases),
             run.get(Kind::CustomerReleasesBudgeted),
         ) else {
             continue;
         };
-        if plain.measured.rps <= 0.0 {
+        let plain_rps = match run.get(Kind::CustomerReleasesAgain) {
+            Some(after) => f64::midpoint(before.measured.rps, after.measured.rps),
+            None => before.measured.rps,
+        };
+        if plain_rps <= 0.0 {
             continue;
         }
-        let share = budgeted.measured.rps / plain.measured.rps;
+        let share = budgeted.measured.rps / plain_rps;
         met &= share >= 0.95;
         parts.push(format!("{} {}", run.size, pct(share)));
     }
@@ -661,7 +667,7 @@ pub fn render(info: &RunInfo, runs: &[RunResult]) -> String {
             Box::new(|db, r| deep_product_check(r, db)),
         ),
         (
-            "rate limits: customer list releases with a key budget vs without (req/s)",
+            "rate limits: customer list releases with a key budget vs without (req/s; without: the mean of the runs before and after)",
             Box::new(|_, r| budget_check(r)),
         ),
         (

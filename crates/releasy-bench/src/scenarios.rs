@@ -87,6 +87,11 @@ pub enum Kind {
     LatestDeep,
     /// [`Kind::CustomerReleases`] with a key that has a request budget.
     CustomerReleasesBudgeted,
+    /// [`Kind::CustomerReleases`] once more, right after the budgeted run: the budget
+    /// is compared with the mean of the plain runs before and after it, so that what
+    /// the first run leaves behind (its audit events, written while the next runs)
+    /// does not count against the budget.
+    CustomerReleasesAgain,
     /// Customer `POST /v1/auth/introspect` with an unknown key: 401 up to the failure
     /// limit, then 429 (refused failures, counted but not recorded one by one).
     UnknownKey,
@@ -106,10 +111,11 @@ pub enum Outcome {
 impl Kind {
     /// Every scenario, in the order they run: reads first, then the writes that grow
     /// tables.
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Live,
         Kind::CustomerReleases,
         Kind::CustomerReleasesBudgeted,
+        Kind::CustomerReleasesAgain,
         Kind::CustomerReleasesNarrowed,
         Kind::Latest,
         Kind::LatestNotModified,
@@ -163,6 +169,9 @@ impl Kind {
             Kind::CustomerReleasesBudgeted => {
                 "customer `GET /v1/releases?…` with a key budget (`RateLimit` headers)"
             }
+            Kind::CustomerReleasesAgain => {
+                "customer `GET /v1/releases?…` again, after the budgeted run"
+            }
             Kind::UnknownKey => {
                 "customer `POST /v1/auth/introspect`, unknown key (429 past the failure limit)"
             }
@@ -189,6 +198,7 @@ impl Kind {
             Kind::Upgrade => "upgrade",
             Kind::LatestDeep => "latest-10k-releases",
             Kind::CustomerReleasesBudgeted => "customer-releases-budgeted",
+            Kind::CustomerReleasesAgain => "customer-releases-again",
             Kind::UnknownKey => "unknown-key",
         }
     }
@@ -199,7 +209,8 @@ impl Kind {
             Kind::Introspect => (0.12, 0.10),
             Kind::CustomerReleases
             | Kind::CustomerReleasesNarrowed
-            | Kind::CustomerReleasesBudgeted => (0.08, 0.08),
+            | Kind::CustomerReleasesBudgeted
+            | Kind::CustomerReleasesAgain => (0.08, 0.08),
             Kind::DownloadToken => (0.06, 0.05),
             Kind::Resolve => (0.12, 0.10),
             Kind::AdminCustomersFirst | Kind::AdminCustomersDeep | Kind::AdminReleases => {
