@@ -7,6 +7,8 @@ use crate::ports::{Claim, Clock, IdempotencyRepository, RepoError};
 
 /// How long an unfinished claim blocks its key. A request still running after this
 /// long is presumed to have died with its instance, and a retry may take the key over.
+/// Times are whole seconds, so a claim is taken over only once more than this has
+/// passed: between 10 and 11 s after the request began, never sooner.
 /// Short, so that a client retries a request cut off by a crash within seconds; safe,
 /// because the ids a keyed create makes derive from the request
 /// ([`crate::audit::Origin::new_id`]): a retry that runs while (or after) the first run
@@ -104,7 +106,7 @@ impl IdempotencyService {
                 Claim::Existing(existing) => existing,
             };
             let abandoned = existing.state == IdempotencyState::InProgress
-                && existing.created_at.plus_seconds(ABANDONED_AFTER_SECONDS) <= now;
+                && existing.created_at.plus_seconds(ABANDONED_AFTER_SECONDS) < now;
             if abandoned {
                 // Whatever it was for, a dead request's claim no longer holds the key.
                 self.records.release(&existing).await?;
