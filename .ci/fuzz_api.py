@@ -141,11 +141,21 @@ PLAN = [
     ("postgres", {"admin": 80, "operator": 40, "customer": 40}),
     ("sqlite", {"admin": 50}),
 ]
-POSTGRES = "postgres://postgres@127.0.0.1:5432"
+# The server the tests use: RELEASY_TEST_POSTGRES_URL (an administrative URL naming a
+# database) or the local default, as releasy-testkit reads it.
+ADMIN_URL = os.environ.get("RELEASY_TEST_POSTGRES_URL",
+                           "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def database_url(name: str) -> str:
+    """The administrative URL with its database replaced by `name`."""
+    base, _, query = ADMIN_URL.partition("?")
+    url = f"{base.rsplit('/', 1)[0]}/{name}"
+    return f"{url}?{query}" if query else url
 
 
 def psql(sql: str) -> None:
-    subprocess.run(["psql", f"{POSTGRES}/postgres", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
+    subprocess.run(["psql", ADMIN_URL, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
                    check=True, stdout=subprocess.DEVNULL)
 
 
@@ -233,7 +243,7 @@ def main() -> int:
         psql(f"CREATE DATABASE {name}")
         try:
             failed += fuzz_one_server(binary, schemathesis, key, jwks_url,
-                                      f"{POSTGRES}/{name}", budgets)
+                                      database_url(name), budgets)
         finally:
             psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     if failed:

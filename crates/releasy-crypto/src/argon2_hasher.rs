@@ -1,6 +1,7 @@
 //! The production [`KeyHasher`]: Argon2id over the key and the pepper, run on the
 //! blocking thread pool, with a cache of recently verified keys.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -42,8 +43,9 @@ pub struct Argon2Hasher {
     argon2_verifications: AtomicU64,
     /// Argon2 runs at most this many at once: each holds 19 MiB, and a burst of
     /// requests with one new key would otherwise run one each (32 connections made
-    /// 600 MiB), when the first result serves them all.
-    argon2_slots: Semaphore,
+    /// 600 MiB), when the first result serves them all. Shared with the hasher of the
+    /// previous pepper, so a rotation does not double it.
+    argon2_slots: Arc<Semaphore>,
     /// The hasher under the pepper before a rotation, while its grace lasts.
     previous: Option<Box<Argon2Hasher>>,
 }
@@ -72,15 +74,15 @@ impl Argon2Hasher {
             tagger,
             cache: VerifiedCache::new(VerifiedCache::DEFAULT_TTL, VerifiedCache::DEFAULT_CAPACITY),
             argon2_verifications: AtomicU64::new(0),
-            argon2_slots: Semaphore::new(
+            argon2_slots: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
-            ),
+            )),
             previous: None,
         })
     }
 
     /// The same hasher, also accepting what was hashed under `pepper` before a rotation
-    /// (see [`KeyHasher::previous_pepper`]). `None` for a deployment that had none.
+    /// (see [`KeyHasher::under_previous_pepper`]). `None` for a deployment that had none.
     ///
     /// # Errors
     /// [`RandomnessUnavailable`], as [`Self::new`].
@@ -88,7 +90,9 @@ impl Argon2Hasher {
         mut self,
         pepper: Option<Vec<u8>>,
     ) -> Result<Self, RandomnessUnavailable> {
-        self.previous = Some(Box::new(Self::new(pepper)?));
+        let mut previous = Self::new(pepper)?;
+        previous.argon2_slots = Arc::clone(&self.argon2_slots);
+        self.previous = Some(Box::new(previous));
         Ok(self)
     }
 
@@ -212,7 +216,7 @@ impl KeyHasher for Argon2Hasher {
         hex::encode(hasher.finalize())
     }
 
-    fn previous_pepper(&self) -> Option<&dyn KeyHasher> {
+    fn under_previous_pepper(&self) -> Option<&dyn KeyHasher> {
         self.previous
             .as_deref()
             .map(|previous| previous as &dyn KeyHasher)
@@ -287,14 +291,19 @@ mod tests {
             .with_previous_pepper(Some(b"pep".to_vec()))
             .unwrap();
         assert!(!rotating.verify(&key("releasy_abc"), &stored).await.unwrap());
-        let previous = rotating.previous_pepper().expect("configured");
+        let previous = rotating.under_previous_pepper().expect("configured");
         assert!(previous.verify(&key("releasy_abc"), &stored).await.unwrap());
         assert_eq!(
             previous.peppered_sha256(b"releasy_dl_x"),
             peppered().peppered_sha256(b"releasy_dl_x")
         );
-        assert!(peppered().previous_pepper().is_none());
-        assert!(!format!("{rotating:?}").contains("pep\""), "{rotating:?}");
+        assert!(peppered().under_previous_pepper().is_none());
+        let shown = format!("{rotating:?}");
+        assert_eq!(shown.matches("<redacted>").count(), 2, "{shown}");
+        // Neither pepper, as text or as bytes.
+        for leak in ["\"new\"", "\"pep\"", "110, 101, 119", "112, 101, 112"] {
+            assert!(!shown.contains(leak), "{shown}");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -12,6 +12,7 @@ use releasy_domain::api_key::{
     ApiKey, ApiKeySecret, AuthFailure, KeyLookup, KeyType, ScopeSet, StoredKeyHash,
 };
 use releasy_domain::audit::{AuditEvent, AuthReason, Origin};
+use releasy_domain::customer::CustomerChanges;
 use releasy_domain::ports::KeyHasher;
 use releasy_domain::{ApiKeyId, CustomerId};
 
@@ -187,4 +188,68 @@ async fn a_legacy_key_digested_under_the_previous_pepper_is_found_and_upgraded()
         .authenticate(Some(RAW))
         .await
         .expect("accepted under the new pepper alone");
+}
+
+async fn suspend(h: &Harness, customer: CustomerId, suspended: bool) {
+    let changes = CustomerChanges::new(None, None, Some(suspended)).expect("a change");
+    h.services
+        .customers
+        .update(&Origin::admin_key(), customer, changes)
+        .await
+        .expect("customer updated");
+}
+
+#[tokio::test]
+async fn a_suspended_customers_key_is_refused_during_the_grace_yet_kept_for_after_it() {
+    let old = before_rotation();
+    let customer = old.customer("Acme").await;
+    let issued = old.key(customer.id, &["releases:read"]).await;
+    suspend(&old, customer.id, true).await;
+
+    let rotating = during_rotation(&old);
+    match rotating
+        .services
+        .authenticator
+        .authenticate(Some(issued.secret.expose()))
+        .await
+    {
+        Err(AuthFailure::Rejected(reason)) => assert_eq!(reason, AuthReason::Suspended),
+        other => panic!("expected suspended, got {other:?}"),
+    }
+    assert_ne!(
+        stored(&rotating, issued.key.id).await.hash,
+        issued.key.hash,
+        "hashed again under the new pepper although refused"
+    );
+
+    let new = after_rotation(&old);
+    suspend(&new, customer.id, false).await;
+    new.services
+        .authenticator
+        .authenticate(Some(issued.secret.expose()))
+        .await
+        .expect("the customer's key works again once resumed, without the old pepper");
+}
+
+#[tokio::test]
+async fn a_revoked_key_stays_refused_during_the_grace() {
+    let old = before_rotation();
+    let customer = old.customer("Acme").await;
+    let issued = old.key(customer.id, &["releases:read"]).await;
+    old.services
+        .api_keys
+        .revoke(&Origin::admin_key(), issued.key.id)
+        .await
+        .expect("revoked");
+
+    let rotating = during_rotation(&old);
+    match rotating
+        .services
+        .authenticator
+        .authenticate(Some(issued.secret.expose()))
+        .await
+    {
+        Err(AuthFailure::Rejected(reason)) => assert_eq!(reason, AuthReason::Revoked),
+        other => panic!("expected revoked, got {other:?}"),
+    }
 }

@@ -190,6 +190,11 @@ impl ApiKeyAuthenticator {
         let Some(Matched { candidate, stale }) = self.find_matching(&secret).await? else {
             return Err(reject(AuthReason::NotFound, None).await);
         };
+        if stale == Some(Stale::PreviousPepper) {
+            // Before the checks: a key of a suspended customer (or one over its budget)
+            // must move to the new pepper too, or it is lost when the grace ends.
+            self.rehash(&candidate, &secret).await?;
+        }
         let key = match check_candidate(&candidate, now) {
             Ok(key) => key,
             Err(reason) => return Err(reject(reason, Some(&candidate)).await),
@@ -207,11 +212,8 @@ impl ApiKeyAuthenticator {
                 });
             }
         };
-        if stale {
-            let upgraded = self.hasher.hash(&secret).await?;
-            self.keys
-                .upgrade_hash(candidate.id, &upgraded, &secret.lookup())
-                .await?;
+        if stale == Some(Stale::Legacy) {
+            self.rehash(&candidate, &secret).await?;
         }
         if needs_last_use_recorded(candidate.last_used_at, now) {
             self.keys.touch_last_used(candidate.id, now).await?;
@@ -224,6 +226,19 @@ impl ApiKeyAuthenticator {
         );
         self.audit.record(&accepted.from_client(client)).await?;
         Ok(AdmittedKey { key, budget })
+    }
+
+    /// Stores `candidate`'s hash again: Argon2id under the current pepper.
+    async fn rehash(
+        &self,
+        candidate: &AuthCandidate,
+        secret: &ApiKeySecret,
+    ) -> Result<(), AuthFailure> {
+        let upgraded = self.hasher.hash(secret).await?;
+        self.keys
+            .upgrade_hash(candidate.id, &upgraded, &secret.lookup())
+            .await?;
+        Ok(())
     }
 
     fn spend_budget(&self, key: &AuthenticatedKey) -> Option<Spend> {
@@ -263,16 +278,16 @@ impl ApiKeyAuthenticator {
     /// previous one while a rotation's grace lasts.
     async fn find_matching(&self, secret: &ApiKeySecret) -> Result<Option<Matched>, AuthFailure> {
         if let Some(candidate) = self.find_matching_under(&*self.hasher, secret).await? {
-            let stale = candidate.hash.is_legacy();
+            let stale = candidate.hash.is_legacy().then_some(Stale::Legacy);
             return Ok(Some(Matched { candidate, stale }));
         }
-        let Some(previous) = self.hasher.previous_pepper() else {
+        let Some(previous) = self.hasher.under_previous_pepper() else {
             return Ok(None);
         };
         let found = self.find_matching_under(previous, secret).await?;
         Ok(found.map(|candidate| Matched {
             candidate,
-            stale: true,
+            stale: Some(Stale::PreviousPepper),
         }))
     }
 
@@ -326,9 +341,18 @@ impl ApiKeyAuthenticator {
 /// The stored key a presented secret matched.
 struct Matched {
     candidate: AuthCandidate,
-    /// Its hash is to be made again under the current pepper: a legacy hash, or one
-    /// made under the previous pepper.
-    stale: bool,
+    /// Why its hash is to be made again under the current pepper, if it is.
+    stale: Option<Stale>,
+}
+
+/// A stored hash to replace by Argon2id under the current pepper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stale {
+    /// The unsalted SHA-256 of older servers: replaced once the key is accepted.
+    Legacy,
+    /// Made under the previous pepper: replaced as soon as it matches, whatever the
+    /// checks then decide, so that no key is lost when the grace ends.
+    PreviousPepper,
 }
 
 /// How stale `last_used_at` may get before a request records it again: one write per key

@@ -336,7 +336,7 @@ impl DownloadService {
         if let Some(grant) = self.tokens.find_grant(&hash).await? {
             return Ok(Some(grant));
         }
-        match self.hasher.previous_pepper() {
+        match self.hasher.under_previous_pepper() {
             Some(previous) => {
                 let hash = previous.peppered_sha256(raw_token.as_bytes());
                 self.tokens.find_grant(&hash).await

@@ -85,7 +85,7 @@ impl KeyHasher for InsecureTestHasher {
         format!("{:x}", hasher.finalize())
     }
 
-    fn previous_pepper(&self) -> Option<&dyn KeyHasher> {
+    fn under_previous_pepper(&self) -> Option<&dyn KeyHasher> {
         self.previous
             .as_deref()
             .map(|previous| previous as &dyn KeyHasher)

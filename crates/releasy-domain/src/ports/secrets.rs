@@ -73,7 +73,7 @@ pub trait KeyHasher: Send + Sync + std::fmt::Debug {
     /// current pepper; a download token stored under it resolves until it expires.
     /// It is only asked when the current pepper matched nothing, so the grace costs
     /// nothing on the paths that succeed.
-    fn previous_pepper(&self) -> Option<&dyn KeyHasher> {
+    fn under_previous_pepper(&self) -> Option<&dyn KeyHasher> {
         None
     }
 }

@@ -43,6 +43,7 @@ pub fn with_enforced_rules(openapi: OpenApi) -> OpenApi {
             if operation.request_body.is_some() {
                 add_too_large(operation);
             }
+            add_bad_request(operation);
         }
     }
     openapi
@@ -83,6 +84,19 @@ fn add_unavailable(operation: &mut Operation) {
         .responses
         .entry("503".to_owned())
         .or_insert_with(|| unavailable().into());
+}
+
+/// 400 `bad_request`, unless the operation states its own: any request can carry
+/// something no operation accepts, a NUL in its query string for one
+/// (`query_nul.rs`).
+fn add_bad_request(operation: &mut Operation) {
+    operation
+        .responses
+        .responses
+        .entry("400".to_owned())
+        .or_insert_with(|| {
+            error_response("`bad_request`: the request is malformed or breaks a rule.").into()
+        });
 }
 
 /// 413 `payload_too_large`: every JSON body has a size limit ([`crate::json_body`]).
@@ -215,7 +229,7 @@ mod tests {
     }
 
     #[test]
-    fn operations_with_a_body_can_answer_413() {
+    fn every_operation_can_answer_400_and_those_with_a_body_413() {
         use utoipa::openapi::request_body::RequestBodyBuilder;
         let with_body = OperationBuilder::new()
             .request_body(Some(RequestBodyBuilder::new().build()))
@@ -239,6 +253,9 @@ mod tests {
         };
         assert!(responses("/v1/things", true).contains_key("413"));
         assert!(!responses("/v1/other", false).contains_key("413"));
+        for (path, post) in [("/v1/things", true), ("/v1/other", false)] {
+            assert!(responses(path, post).contains_key("400"), "{path}");
+        }
     }
 
     #[test]
