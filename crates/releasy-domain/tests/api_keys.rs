@@ -9,7 +9,6 @@ use releasy_domain::api_key::{
     RevokeKeyError, Scope, ScopeSet,
 };
 use releasy_domain::audit::{AuthReason, Origin};
-use releasy_domain::customer::CustomerChanges;
 use releasy_domain::{ApiKeyId, CustomerId};
 
 fn request(customer_id: CustomerId) -> NewApiKeyRequest {
@@ -26,30 +25,6 @@ fn assert_rejected(result: Result<impl std::fmt::Debug, AuthFailure>, reason: Au
     match result {
         Err(AuthFailure::Rejected(got)) => assert_eq!(got, reason),
         other => panic!("expected rejection ({reason:?}), got {other:?}"),
-    }
-}
-
-impl Harness {
-    async fn set_suspended(&self, customer_id: CustomerId, suspended: bool) {
-        self.services
-            .customers
-            .update(
-                &Origin::admin_key(),
-                customer_id,
-                CustomerChanges::new(None, None, Some(suspended)).expect("one change"),
-            )
-            .await
-            .expect("customer exists");
-    }
-
-    async fn stored_key(&self, id: ApiKeyId) -> releasy_domain::api_key::ApiKey {
-        self.ports
-            .repositories
-            .api_keys
-            .get(id)
-            .await
-            .expect("repository answers")
-            .expect("key is stored")
     }
 }
 

@@ -7,12 +7,9 @@ mod common;
 use std::sync::Arc;
 
 use common::{Harness, T0, peppered_hasher};
-use releasy_domain::api_key::{
-    ApiKey, ApiKeySecret, AuthFailure, KeyLookup, KeyType, ScopeSet, StoredKeyHash,
-};
-use releasy_domain::audit::{AuditEvent, AuthReason, Origin};
+use releasy_domain::api_key::{ApiKeySecret, AuthFailure, KeyType};
+use releasy_domain::audit::{AuthReason, Origin};
 use releasy_domain::ports::KeyHasher;
-use releasy_domain::{ApiKeyId, CustomerId};
 use serde_json::json;
 
 const PEPPER: &[u8] = b"pepper-from-RELEASY_API_KEY_PEPPER";
@@ -23,46 +20,13 @@ fn harness() -> Harness {
     Harness::with_hasher(Arc::new(peppered_hasher(PEPPER)))
 }
 
-/// Inserts a key stored the legacy way (digest by `hasher`) under a lookup value that
-/// does not match the raw key, as rows migrated from the reference server have.
-async fn insert_legacy_key(h: &Harness, customer_id: CustomerId, hasher: &dyn KeyHasher) -> ApiKey {
-    let key = ApiKey {
-        id: ApiKeyId::generate(),
-        customer_id,
-        name: None,
-        key_type: KeyType::Integration,
-        scopes: ScopeSet::parse(&["releases:read", "downloads:read"]).expect("valid"),
-        hash: StoredKeyHash::LegacySha256(hasher.peppered_sha256(RAW.as_bytes())),
-        lookup: KeyLookup::from_stored("legacy".into()),
-        created_at: T0.plus_seconds(-86_400),
-        expires_at: None,
-        revoked_at: None,
-        last_used_at: None,
-    };
-    h.ports
-        .repositories
-        .api_keys
-        .insert(&key, &AuditEvent::key_created(&Origin::admin_key(), &key))
-        .await
-        .expect("inserted");
-    key
-}
-
-async fn stored(h: &Harness, id: ApiKeyId) -> ApiKey {
-    h.ports
-        .repositories
-        .api_keys
-        .get(id)
-        .await
-        .expect("repository answers")
-        .expect("key is stored")
-}
-
 #[tokio::test]
 async fn a_legacy_key_is_accepted_and_upgraded_on_first_use() {
     let h = harness();
     let customer = h.customer("Old Timer").await;
-    let legacy = insert_legacy_key(&h, customer.id, &peppered_hasher(PEPPER)).await;
+    let legacy = h
+        .insert_legacy_key(customer.id, RAW, &peppered_hasher(PEPPER))
+        .await;
     let secret = ApiKeySecret::from_presented(RAW).expect("a presentable key");
     assert_ne!(
         legacy.lookup,
@@ -83,7 +47,7 @@ async fn a_legacy_key_is_accepted_and_upgraded_on_first_use() {
     assert_eq!(key.scopes, legacy.scopes);
     assert_eq!(key.expires_at, None);
 
-    let upgraded = stored(&h, legacy.id).await;
+    let upgraded = h.stored_key(legacy.id).await;
     assert!(!upgraded.hash.is_legacy(), "re-hashed on first success");
     assert_ne!(upgraded.hash, legacy.hash);
     assert!(!upgraded.hash.as_str().contains(RAW), "no secret at rest");
@@ -108,7 +72,7 @@ async fn a_legacy_key_is_accepted_and_upgraded_on_first_use() {
         .await
         .expect("still accepted after the upgrade");
     assert_eq!(again, key);
-    let after = stored(&h, legacy.id).await;
+    let after = h.stored_key(legacy.id).await;
     assert_eq!(after.hash, upgraded.hash, "upgraded once, not on every use");
     assert_eq!(after.last_used_at, Some(T0.plus_seconds(67)));
 }
@@ -117,20 +81,24 @@ async fn a_legacy_key_is_accepted_and_upgraded_on_first_use() {
 async fn a_legacy_key_digested_with_another_pepper_is_not_found() {
     let h = harness();
     let customer = h.customer("Old Timer").await;
-    let legacy = insert_legacy_key(&h, customer.id, &peppered_hasher(b"other pepper")).await;
+    let legacy = h
+        .insert_legacy_key(customer.id, RAW, &peppered_hasher(b"other pepper"))
+        .await;
 
     match h.services.authenticator.authenticate(Some(RAW)).await {
         Err(AuthFailure::Rejected(reason)) => assert_eq!(reason, AuthReason::NotFound),
         other => panic!("expected not_found, got {other:?}"),
     }
-    assert!(stored(&h, legacy.id).await.hash.is_legacy(), "left alone");
+    assert!(h.stored_key(legacy.id).await.hash.is_legacy(), "left alone");
 }
 
 #[tokio::test]
 async fn a_rejected_legacy_key_is_not_upgraded() {
     let h = harness();
     let customer = h.customer("Old Timer").await;
-    let legacy = insert_legacy_key(&h, customer.id, &peppered_hasher(PEPPER)).await;
+    let legacy = h
+        .insert_legacy_key(customer.id, RAW, &peppered_hasher(PEPPER))
+        .await;
     h.services
         .api_keys
         .revoke(&Origin::admin_key(), legacy.id)
@@ -141,7 +109,7 @@ async fn a_rejected_legacy_key_is_not_upgraded() {
         Err(AuthFailure::Rejected(reason)) => assert_eq!(reason, AuthReason::Revoked),
         other => panic!("expected revoked, got {other:?}"),
     }
-    let after = stored(&h, legacy.id).await;
+    let after = h.stored_key(legacy.id).await;
     assert!(after.hash.is_legacy(), "only a successful use upgrades");
     assert_eq!(after.lookup, legacy.lookup);
     assert_eq!(after.last_used_at, None);
@@ -151,7 +119,9 @@ async fn a_rejected_legacy_key_is_not_upgraded() {
 async fn a_legacy_key_acceptance_is_audited_with_its_id() {
     let h = harness();
     let customer = h.customer("Old Timer").await;
-    let legacy = insert_legacy_key(&h, customer.id, &peppered_hasher(PEPPER)).await;
+    let legacy = h
+        .insert_legacy_key(customer.id, RAW, &peppered_hasher(PEPPER))
+        .await;
 
     h.services
         .authenticator

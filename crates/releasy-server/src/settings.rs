@@ -850,13 +850,6 @@ mod tests {
 
     #[test]
     fn a_previous_pepper_needs_a_current_one_and_may_be_empty() {
-        let load = |vars: &[(&str, &str)]| {
-            let env = vars
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect();
-            Settings::load(None, Some(env))
-        };
         let err = load(&[("RELEASY_API_KEY_PEPPER_PREVIOUS", "old")]).unwrap_err();
         assert_eq!(err.variable, "RELEASY_API_KEY_PEPPER_PREVIOUS");
         let rotating = load(&[
@@ -880,13 +873,6 @@ mod tests {
 
     #[test]
     fn a_previous_admin_key_needs_a_current_one_and_secrets_are_checked() {
-        let load = |vars: &[(&str, &str)]| {
-            let env = vars
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect();
-            Settings::load(None, Some(env))
-        };
         let err = load(&[("RELEASY_ADMIN_API_KEY_PREVIOUS", "old")]).unwrap_err();
         assert_eq!(err.variable, "RELEASY_ADMIN_API_KEY_PREVIOUS");
         let rotating = load(&[

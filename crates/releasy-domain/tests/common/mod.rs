@@ -6,13 +6,15 @@
 
 use std::sync::Arc;
 
-use releasy_domain::api_key::{IssuedKey, KeyType, NewApiKeyRequest, ScopeSet};
+use releasy_domain::api_key::{
+    ApiKey, IssuedKey, KeyLookup, KeyType, NewApiKeyRequest, ScopeSet, StoredKeyHash,
+};
 use releasy_domain::audit::{AuditEvent, AuditFilter, Origin};
-use releasy_domain::customer::{Customer, CustomerName, Plan};
+use releasy_domain::customer::{Customer, CustomerChanges, CustomerName, Plan};
 use releasy_domain::memory::{FixedClock, InsecureTestHasher};
 use releasy_domain::pagination::{Offset, PageLimit, PageRequest};
 use releasy_domain::ports::KeyHasher;
-use releasy_domain::{CustomerId, Ports, Services, Timestamp};
+use releasy_domain::{ApiKeyId, CustomerId, Ports, Services, Timestamp};
 
 /// The instant every test starts at (2024-12-27T15:06:40Z).
 pub const T0: Timestamp = Timestamp::from_unix_seconds(1_735_312_000);
@@ -50,6 +52,61 @@ impl Harness {
             ..self.ports.clone()
         };
         Self::wire(self.clock.clone(), ports)
+    }
+
+    /// Inserts a key stored the legacy way (`raw` digested by `hasher`) under a lookup
+    /// value that does not match the raw key, as rows migrated from the reference
+    /// server have.
+    pub async fn insert_legacy_key(
+        &self,
+        customer_id: CustomerId,
+        raw: &str,
+        hasher: &dyn KeyHasher,
+    ) -> ApiKey {
+        let key = ApiKey {
+            id: ApiKeyId::generate(),
+            customer_id,
+            name: None,
+            key_type: KeyType::Integration,
+            scopes: ScopeSet::parse(&["releases:read", "downloads:read"]).expect("valid"),
+            hash: StoredKeyHash::LegacySha256(hasher.peppered_sha256(raw.as_bytes())),
+            lookup: KeyLookup::from_stored("legacy".into()),
+            created_at: T0.plus_seconds(-86_400),
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        self.ports
+            .repositories
+            .api_keys
+            .insert(&key, &AuditEvent::key_created(&Origin::admin_key(), &key))
+            .await
+            .expect("inserted");
+        key
+    }
+
+    /// Suspends (`true`) or resumes the customer.
+    pub async fn set_suspended(&self, customer_id: CustomerId, suspended: bool) {
+        self.services
+            .customers
+            .update(
+                &Origin::admin_key(),
+                customer_id,
+                CustomerChanges::new(None, None, Some(suspended)).expect("one change"),
+            )
+            .await
+            .expect("customer exists");
+    }
+
+    /// The key `id` as stored.
+    pub async fn stored_key(&self, id: ApiKeyId) -> ApiKey {
+        self.ports
+            .repositories
+            .api_keys
+            .get(id)
+            .await
+            .expect("repository answers")
+            .expect("key is stored")
     }
 
     fn wire(clock: Arc<FixedClock>, ports: Ports) -> Self {

@@ -16,7 +16,7 @@ use releasy_domain::customer::{CustomerName, Plan};
 use releasy_domain::release::{Channel, Product, Version, YankReason};
 use serde_json::Value;
 use utoipa::Number;
-use utoipa::openapi::schema::{ArrayItems, Object, Schema, SchemaFormat};
+use utoipa::openapi::schema::{ArrayItems, Object, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::{OpenApi, RefOr};
 
 /// Unicode `White_Space`: what Rust's `str::trim` removes.
@@ -264,10 +264,7 @@ fn constrain(object: &mut Object, rule: Rule) {
 }
 
 fn is_nullable(object: &Object) -> bool {
-    serde_json::to_value(&object.schema_type).is_ok_and(|t| {
-        t.as_array()
-            .is_some_and(|types| types.contains(&Value::from("null")))
-    })
+    matches!(&object.schema_type, SchemaType::Array(types) if types.contains(&Type::Null))
 }
 
 fn number(n: i64) -> Number {
