@@ -4,16 +4,17 @@
 
 mod common;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use common::{Harness, T0, page};
 use releasy_domain::api_key::{
-    ApiKey, ApiKeyAuthenticator, AuthCandidate, AuthFailure, KeyLookup, StoredKeyHash,
+    ApiKey, ApiKeyAuthenticator, AuthCandidate, AuthFailure, KeyLookup, Rotation, StoredKeyHash,
 };
 use releasy_domain::audit::{AuditEvent, AuditFilter, AuthReason, Origin};
 use releasy_domain::customer::CustomerChanges;
-use releasy_domain::ports::{ApiKeyRepository, ChangeEvent, RepoError};
+use releasy_domain::ports::{ApiKeyRepository, ChangeEvents, RepoError};
 use releasy_domain::{ApiKeyId, AuditEventId, CustomerId, Timestamp};
 use serde_json::{Value, json};
 
@@ -231,17 +232,30 @@ impl ApiKeyRepository for CorruptScopes {
         self.0.upgrade_hash(id, hash, lookup).await
     }
 
-    async fn touch_last_used(&self, id: ApiKeyId, at: Timestamp) -> Result<(), RepoError> {
-        self.0.touch_last_used(id, at).await
+    async fn touch_last_used(
+        &self,
+        id: ApiKeyId,
+        at: Timestamp,
+        client: Option<IpAddr>,
+    ) -> Result<(), RepoError> {
+        self.0.touch_last_used(id, at, client).await
+    }
+
+    async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError> {
+        self.0.list_for_customer(customer_id).await
     }
 
     async fn revoke(
         &self,
         id: ApiKeyId,
         at: Timestamp,
-        event: ChangeEvent<'_, ApiKey>,
+        events: ChangeEvents<'_, ApiKey>,
     ) -> Result<bool, RepoError> {
-        self.0.revoke(id, at, event).await
+        self.0.revoke(id, at, events).await
+    }
+
+    async fn rotate(&self, rotation: &Rotation, events: &[AuditEvent]) -> Result<bool, RepoError> {
+        self.0.rotate(rotation, events).await
     }
 }
 

@@ -5,7 +5,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::RETRY_AFTER;
 use actix_web::{HttpResponse, ResponseError};
 use releasy_domain::ValidationError;
-use releasy_domain::api_key::{AuthFailure, CreateKeyError, MissingScope, RevokeKeyError};
+use releasy_domain::api_key::{
+    AuthFailure, CreateKeyError, ListKeysError, MissingScope, RevokeKeyError, RotateKeyError,
+};
 use releasy_domain::artifact::{PresignError, RegisterArtifactError, UploadError};
 use releasy_domain::audit::AuthReason;
 use releasy_domain::customer::CustomerError;
@@ -203,6 +205,26 @@ impl From<CreateKeyError> for ApiError {
             CreateKeyError::CustomerNotFound => Self::not_found("customer not found"),
             CreateKeyError::Repo(repo) => repo.into(),
             CreateKeyError::Hash(hash) => hash.into(),
+        }
+    }
+}
+
+impl From<ListKeysError> for ApiError {
+    fn from(err: ListKeysError) -> Self {
+        match err {
+            ListKeysError::CustomerNotFound => Self::not_found("customer not found"),
+            ListKeysError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
+impl From<RotateKeyError> for ApiError {
+    fn from(err: RotateKeyError) -> Self {
+        match err {
+            RotateKeyError::NotFound => Self::not_found("api key not found"),
+            RotateKeyError::Refused(refusal) => Self::conflict(refusal.to_string()),
+            RotateKeyError::Repo(repo) => repo.into(),
+            RotateKeyError::Hash(hash) => hash.into(),
         }
     }
 }

@@ -68,6 +68,8 @@ pub fn app(
         .service(routes::customers::update_customer)
         .service(routes::keys::create_key)
         .service(routes::keys::revoke_key)
+        .service(routes::keys::list_keys)
+        .service(routes::keys::rotate_key)
         .service(routes::introspect::introspect)
         .service(routes::audit::list_audit_events)
         .service(routes::entitlements::list_entitlements)

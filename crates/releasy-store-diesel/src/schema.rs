@@ -24,6 +24,7 @@ diesel::table! {
         expires_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
         last_used_at -> Nullable<BigInt>,
+        last_used_address -> Nullable<Text>,
     }
 }
 

@@ -75,6 +75,7 @@ fn api_key(customer_id: CustomerId) -> ApiKey {
         expires_at: None,
         revoked_at: None,
         last_used_at: None,
+        last_used_address: None,
     }
 }
 
@@ -108,7 +109,7 @@ fn an_abandoned_write_finishes_and_its_connection_serves_the_next_call() {
         let used_at = Timestamp::from_unix_seconds(T0 + 60);
         let waited = tokio::time::timeout(
             Duration::from_millis(100),
-            repos.api_keys.touch_last_used(key.id, used_at),
+            repos.api_keys.touch_last_used(key.id, used_at, None),
         )
         .await;
         assert!(waited.is_err(), "the update waits for the write lock");

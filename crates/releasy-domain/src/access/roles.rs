@@ -96,6 +96,10 @@ macro_rules! with_each_action {
             ReadProductPolicy,
             /// `PUT /v1/admin/products/{product}/policy`
             SetProductPolicy,
+            /// `GET /v1/admin/customers/{id}/keys` (never a secret)
+            ListKeys,
+            /// `POST /v1/admin/keys/{id}/rotate` (issues a key, so as `CreateKey`)
+            RotateKey,
         }
     };
 }
@@ -134,6 +138,7 @@ pub const fn role_allows(role: OperatorRole, action: Action) -> bool {
                 | ExplainAccess
                 | ListProducts
                 | ReadProductPolicy
+                | ListKeys
         ),
         ReleasePublisher => matches!(
             action,
@@ -220,7 +225,7 @@ mod tests {
     use Action::*;
 
     /// The contract's matrix, row by row: (action, admin, support, publisher).
-    const MATRIX: [(Action, bool, bool, bool); 25] = [
+    const MATRIX: [(Action, bool, bool, bool); 27] = [
         (CreateCustomer, true, false, false),
         (UpdateCustomer, true, false, false),
         (CreateKey, true, false, false),
@@ -247,6 +252,9 @@ mod tests {
         (ListProducts, true, true, true),
         (ReadProductPolicy, true, true, true),
         (SetProductPolicy, true, false, false),
+        // Keys an operator can see and rotate (#16).
+        (ListKeys, true, true, false),
+        (RotateKey, true, false, false),
     ];
 
     #[test]

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::api_key::model::is_revoked_at;
 use crate::api_key::{ApiKeySecret, AuthCandidate, KeyType, Scope, ScopeSet};
 use crate::audit::{AuditEvent, AuthReason};
 use crate::ports::{
@@ -216,7 +217,7 @@ impl ApiKeyAuthenticator {
             self.rehash(&candidate, &secret).await?;
         }
         if needs_last_use_recorded(candidate.last_used_at, now) {
-            self.keys.touch_last_used(candidate.id, now).await?;
+            self.keys.touch_last_used(candidate.id, now, client).await?;
         }
         let accepted = AuditEvent::api_key_auth(
             AuthReason::Ok,
@@ -370,7 +371,7 @@ fn check_candidate(
     candidate: &AuthCandidate,
     now: Timestamp,
 ) -> Result<AuthenticatedKey, AuthReason> {
-    if candidate.revoked_at.is_some() {
+    if is_revoked_at(candidate.revoked_at, now) {
         return Err(AuthReason::Revoked);
     }
     if candidate.expires_at.is_some_and(|expires| expires <= now) {
@@ -438,6 +439,19 @@ mod tests {
             ..candidate()
         };
         assert_eq!(check_candidate(&c, NOW).unwrap_err(), AuthReason::Revoked);
+    }
+
+    #[test]
+    fn a_scheduled_revocation_takes_effect_at_its_second() {
+        let c = AuthCandidate {
+            revoked_at: Some(NOW.plus_seconds(1)),
+            ..candidate()
+        };
+        assert!(check_candidate(&c, NOW).is_ok());
+        assert_eq!(
+            check_candidate(&c, NOW.plus_seconds(1)).unwrap_err(),
+            AuthReason::Revoked
+        );
     }
 
     #[test]

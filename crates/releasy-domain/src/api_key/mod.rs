@@ -1,9 +1,10 @@
 //! Customer API keys: their scopes and types, the secret and its stored hash, and the
-//! use cases that issue, revoke and authenticate them.
+//! use cases that issue, list, rotate, revoke and authenticate them.
 
 mod authenticate;
 mod key_type;
 mod model;
+mod rotation;
 mod scope;
 mod secret;
 mod service;
@@ -14,6 +15,10 @@ pub use authenticate::{
 };
 pub use key_type::KeyType;
 pub use model::{ApiKey, AuthCandidate, KeyName, NewApiKeyRequest};
+pub use rotation::{Rotation, RotationOverlap, RotationRefusal, check_rotatable};
 pub use scope::{Scope, ScopeSet};
 pub use secret::{ApiKeySecret, KeyLookup, StoredKeyHash};
-pub use service::{ApiKeyService, CreateKeyError, IssuedKey, RevokeKeyError};
+pub use service::{
+    ApiKeyService, CreateKeyError, IssuedKey, ListKeysError, RevokeKeyError, RotateKeyError,
+    RotatedKey,
+};

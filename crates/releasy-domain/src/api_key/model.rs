@@ -1,5 +1,7 @@
 //! The stored key and the request to issue one.
 
+use std::net::IpAddr;
+
 use crate::api_key::{KeyLookup, KeyType, ScopeSet, StoredKeyHash};
 use crate::text::bounded_text_type;
 use crate::{ApiKeyId, CustomerId, Timestamp};
@@ -34,8 +36,29 @@ pub struct ApiKey {
     pub expires_at: Option<Timestamp>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
-    /// When it last authenticated a request.
+    /// When it last authenticated a request (recorded at most once a minute).
     pub last_used_at: Option<Timestamp>,
+    /// The client address of the use recorded in `last_used_at`.
+    pub last_used_address: Option<IpAddr>,
+}
+
+impl ApiKey {
+    /// Whether the key is revoked at `now`. A rotation schedules the old key's
+    /// revocation at the end of its overlap, so `revoked_at` may lie in the future.
+    pub fn is_revoked_at(&self, now: Timestamp) -> bool {
+        is_revoked_at(self.revoked_at, now)
+    }
+
+    /// Whether the key has expired at `now` (it works strictly before `expires_at`).
+    pub fn is_expired_at(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|expires| expires <= now)
+    }
+}
+
+/// Whether a key with this `revoked_at` is revoked at `now`: from its revocation
+/// second on.
+pub(crate) fn is_revoked_at(revoked_at: Option<Timestamp>, now: Timestamp) -> bool {
+    revoked_at.is_some_and(|revoked| revoked <= now)
 }
 
 /// A validated request to issue a key.

@@ -1,13 +1,16 @@
-//! Issuing and revoking customer API keys.
+//! Issuing, listing, rotating and revoking customer API keys.
 
 use std::sync::Arc;
 
-use crate::api_key::{ApiKey, ApiKeySecret, NewApiKeyRequest};
+use crate::api_key::{
+    ApiKey, ApiKeySecret, KeyType, NewApiKeyRequest, Rotation, RotationOverlap, RotationRefusal,
+    ScopeSet, check_rotatable,
+};
 use crate::audit::{AuditEvent, Origin};
 use crate::ports::{
     ApiKeyRepository, Clock, CustomerRepository, HashError, KeyHasher, RepoError, SecretGenerator,
 };
-use crate::{ApiKeyId, ValidationError};
+use crate::{ApiKeyId, CustomerId, Timestamp, ValidationError};
 
 /// A key just issued: the stored record and the raw secret, shown to its holder once.
 #[derive(Debug, Clone)]
@@ -46,7 +49,47 @@ pub enum RevokeKeyError {
     Repo(#[from] RepoError),
 }
 
-/// Issues and revokes customer API keys.
+/// Why a customer's keys could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListKeysError {
+    /// The customer does not exist.
+    #[error("customer not found")]
+    CustomerNotFound,
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// A key just rotated: the successor (its secret shown once) and when the old key
+/// stops working.
+#[derive(Debug, Clone)]
+pub struct RotatedKey {
+    /// The new key.
+    pub successor: IssuedKey,
+    /// The key it replaces.
+    pub replaced_key_id: ApiKeyId,
+    /// When the replaced key stops working: the end of the overlap.
+    pub replaced_key_revoked_at: Timestamp,
+}
+
+/// Why a key could not be rotated.
+#[derive(Debug, thiserror::Error)]
+pub enum RotateKeyError {
+    /// No key has that id.
+    #[error("api key not found")]
+    NotFound,
+    /// The key is revoked, already being rotated, or expired.
+    #[error(transparent)]
+    Refused(#[from] RotationRefusal),
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+/// Issues, lists, rotates and revokes customer API keys.
 ///
 /// The raw key is in the [`IssuedKey`] only: it is stored as an Argon2id hash.
 ///
@@ -125,34 +168,108 @@ impl ApiKeyService {
         if self.customers.get(request.customer_id).await?.is_none() {
             return Err(CreateKeyError::CustomerNotFound);
         }
-        let secret = self.secrets.new_api_key();
+        let fresh = self.fresh_key(request.customer_id, now).await?;
         let key = ApiKey {
-            id: ApiKeyId::generate(),
-            customer_id: request.customer_id,
             name: request.name,
             key_type: request.key_type,
             scopes: request.scopes,
-            hash: self.hasher.hash(&secret).await?,
-            lookup: secret.lookup(),
-            created_at: now,
             expires_at: request.expires_at,
-            revoked_at: None,
-            last_used_at: None,
+            ..fresh.key
         };
         self.keys
             .insert(&key, &AuditEvent::key_created(origin, &key))
             .await?;
+        Ok(IssuedKey {
+            key,
+            secret: fresh.secret,
+        })
+    }
+
+    /// A customer's keys, newest first, revoked ones included (never a secret).
+    ///
+    /// # Errors
+    /// [`ListKeysError::CustomerNotFound`] for an unknown customer.
+    pub async fn list(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, ListKeysError> {
+        if self.customers.get(customer_id).await?.is_none() {
+            return Err(ListKeysError::CustomerNotFound);
+        }
+        Ok(self.keys.list_for_customer(customer_id).await?)
+    }
+
+    /// Issues a successor of key `id` with its settings (customer, name, type, scopes,
+    /// expiry) and a new secret, and schedules the old key's revocation at the end of
+    /// `overlap`: both work until then, so holders switch without an outage.
+    ///
+    /// # Errors
+    /// [`RotateKeyError::NotFound`] for an unknown id; [`RotateKeyError::Refused`]
+    /// when the key is revoked, already being rotated, or expired (also when that
+    /// happened while this rotation ran: nothing is then written).
+    pub async fn rotate(
+        &self,
+        origin: &Origin,
+        id: ApiKeyId,
+        overlap: RotationOverlap,
+    ) -> Result<RotatedKey, RotateKeyError> {
+        let now = self.clock.now();
+        let old = self.keys.get(id).await?.ok_or(RotateKeyError::NotFound)?;
+        check_rotatable(&old, now)?;
+        let fresh = self.fresh_key(old.customer_id, now).await?;
+        let rotation = Rotation::plan(&old, fresh.key, overlap, now);
+        let events = [
+            AuditEvent::key_created(origin, &rotation.successor),
+            AuditEvent::key_rotated(origin, &rotation, &old),
+        ];
+        if !self.keys.rotate(&rotation, &events).await? {
+            // Revoked or rotated since it was read: say which, as a later read shows.
+            let current = self.keys.get(id).await?.ok_or(RotateKeyError::NotFound)?;
+            check_rotatable(&current, now)?;
+            return Err(RotationRefusal::AlreadyRotating.into());
+        }
+        Ok(RotatedKey {
+            replaced_key_id: rotation.old_id(),
+            replaced_key_revoked_at: now.plus_seconds(overlap.seconds()),
+            successor: IssuedKey {
+                key: rotation.successor,
+                secret: fresh.secret,
+            },
+        })
+    }
+
+    /// A new key for `customer_id` issued at `now` with a new secret, its hash and
+    /// lookup, and default settings for the caller to replace.
+    async fn fresh_key(
+        &self,
+        customer_id: CustomerId,
+        now: Timestamp,
+    ) -> Result<IssuedKey, HashError> {
+        let secret = self.secrets.new_api_key();
+        let key = ApiKey {
+            id: ApiKeyId::generate(),
+            customer_id,
+            name: None,
+            key_type: KeyType::default(),
+            scopes: ScopeSet::all(),
+            hash: self.hasher.hash(&secret).await?,
+            lookup: secret.lookup(),
+            created_at: now,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+            last_used_address: None,
+        };
         Ok(IssuedKey { key, secret })
     }
 
     /// Revokes a key; it stops working on the next request. Revoking twice keeps the
-    /// first revocation time.
+    /// first revocation time; revoking a key being rotated ends its overlap now.
     ///
     /// # Errors
     /// [`RevokeKeyError::NotFound`] for an unknown id.
     pub async fn revoke(&self, origin: &Origin, id: ApiKeyId) -> Result<ApiKeyId, RevokeKeyError> {
-        let event = |revoked: &ApiKey| AuditEvent::key_revoked(origin, revoked);
-        if self.keys.revoke(id, self.clock.now(), &event).await? {
+        let events = |before: &ApiKey, revoked: &ApiKey| {
+            vec![AuditEvent::key_revoked(origin, before, revoked)]
+        };
+        if self.keys.revoke(id, self.clock.now(), &events).await? {
             Ok(id)
         } else {
             Err(RevokeKeyError::NotFound)

@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use crate::api_key::ApiKey;
+use crate::api_key::{ApiKey, Rotation};
 use crate::artifact::{Artifact, Verification, VerifyOutcome};
 use crate::audit::{AuditEvent, Origin};
 use crate::customer::Customer;
@@ -33,6 +33,8 @@ pub mod names {
     pub const KEY_CREATED: &str = "key.created";
     /// A customer API key was revoked.
     pub const KEY_REVOKED: &str = "key.revoked";
+    /// A customer API key was rotated: a successor issued, its own revocation scheduled.
+    pub const KEY_ROTATED: &str = "key.rotated";
     /// An entitlement was granted.
     pub const ENTITLEMENT_CREATED: &str = "entitlement.created";
     /// An entitlement's window, scope or metadata changed.
@@ -102,6 +104,13 @@ fn customer_summary(customer: &Customer) -> Value {
         "name": customer.name.as_str(),
         "plan": customer.plan.as_ref().map(|p| p.as_str()),
         "suspended_at": seconds(customer.suspended_at),
+    })
+}
+
+fn key_target(key: &ApiKey) -> Value {
+    json!({
+        "api_key_id": key.id.to_string(),
+        "customer_id": key.customer_id.to_string(),
     })
 }
 
@@ -204,31 +213,40 @@ impl AuditEvent {
         Change {
             event: names::KEY_CREATED,
             customer_id: Some(key.customer_id),
-            target: json!({
-                "api_key_id": key.id.to_string(),
-                "customer_id": key.customer_id.to_string(),
-            }),
+            target: key_target(key),
             before: Value::Null,
             after: key_summary(key),
         }
         .recorded(origin, key.created_at)
     }
 
-    /// `key.revoked`, from the key as its revocation left it.
-    pub fn key_revoked(origin: &Origin, revoked: &ApiKey) -> Self {
-        let mut before = revoked.clone();
-        before.revoked_at = None;
+    /// `key.revoked`, from the key before and after its revocation.
+    pub fn key_revoked(origin: &Origin, before: &ApiKey, revoked: &ApiKey) -> Self {
         Change {
             event: names::KEY_REVOKED,
             customer_id: Some(revoked.customer_id),
-            target: json!({
-                "api_key_id": revoked.id.to_string(),
-                "customer_id": revoked.customer_id.to_string(),
-            }),
-            before: key_summary(&before),
+            target: key_target(revoked),
+            before: key_summary(before),
             after: key_summary(revoked),
         }
         .recorded(origin, revoked.revoked_at.unwrap_or(revoked.created_at))
+    }
+
+    /// `key.rotated`: the old key, whose revocation is now scheduled at the end of the
+    /// overlap, and the id of its successor (whose own `key.created` event goes with
+    /// this one).
+    pub fn key_rotated(origin: &Origin, rotation: &Rotation, before: &ApiKey) -> Self {
+        let retiring = &rotation.retiring;
+        let mut target = key_target(retiring);
+        target["successor_api_key_id"] = json!(rotation.successor.id.to_string());
+        Change {
+            event: names::KEY_ROTATED,
+            customer_id: Some(retiring.customer_id),
+            target,
+            before: key_summary(before),
+            after: key_summary(retiring),
+        }
+        .recorded(origin, rotation.successor.created_at)
     }
 
     fn entitlement_change(

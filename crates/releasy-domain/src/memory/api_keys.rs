@@ -1,14 +1,15 @@
 //! API keys in a vector, joined to the in-memory customers for suspension.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
 use super::{InMemoryCustomers, lock};
-use crate::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
+use crate::api_key::{ApiKey, AuthCandidate, KeyLookup, Rotation, StoredKeyHash};
 use crate::audit::AuditEvent;
-use crate::ports::{ApiKeyRepository, ChangeEvent, CustomerRepository, RepoError};
-use crate::{ApiKeyId, Timestamp};
+use crate::ports::{ApiKeyRepository, ChangeEvents, CustomerRepository, RepoError};
+use crate::{ApiKeyId, CustomerId, Timestamp};
 
 /// API keys kept in memory.
 #[derive(Debug)]
@@ -86,27 +87,69 @@ impl ApiKeyRepository for InMemoryApiKeys {
         Ok(())
     }
 
-    async fn touch_last_used(&self, id: ApiKeyId, at: Timestamp) -> Result<(), RepoError> {
+    async fn touch_last_used(
+        &self,
+        id: ApiKeyId,
+        at: Timestamp,
+        client: Option<IpAddr>,
+    ) -> Result<(), RepoError> {
         if let Some(key) = lock(&self.rows).iter_mut().find(|k| k.id == id) {
             key.last_used_at = Some(at);
+            key.last_used_address = client.or(key.last_used_address);
         }
         Ok(())
+    }
+
+    async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError> {
+        let mut keys: Vec<ApiKey> = lock(&self.rows)
+            .iter()
+            .filter(|k| k.customer_id == customer_id)
+            .cloned()
+            .collect();
+        keys.sort_by(newest_first);
+        Ok(keys)
     }
 
     async fn revoke(
         &self,
         id: ApiKeyId,
         at: Timestamp,
-        event: ChangeEvent<'_, ApiKey>,
+        events: ChangeEvents<'_, ApiKey>,
     ) -> Result<bool, RepoError> {
         let mut rows = lock(&self.rows);
         let Some(key) = rows.iter_mut().find(|k| k.id == id) else {
             return Ok(false);
         };
-        if key.revoked_at.is_none() {
+        if !key.is_revoked_at(at) {
+            let before = key.clone();
             key.revoked_at = Some(at);
-            self.customers.audit().append(&[event(key)]);
+            self.customers.audit().append(&events(&before, key));
         }
         Ok(true)
     }
+
+    async fn rotate(&self, rotation: &Rotation, events: &[AuditEvent]) -> Result<bool, RepoError> {
+        let mut rows = lock(&self.rows);
+        if rows.iter().any(|k| k.id == rotation.successor.id) {
+            return Err(RepoError::Conflict);
+        }
+        let Some(old) = rows
+            .iter_mut()
+            .find(|k| k.id == rotation.old_id() && k.revoked_at.is_none())
+        else {
+            return Ok(false);
+        };
+        old.revoked_at = rotation.retiring.revoked_at;
+        rows.push(rotation.successor.clone());
+        self.customers.audit().append(events);
+        Ok(true)
+    }
+}
+
+/// Newest first; the id breaks ties (as the stored text orders them) so the order is
+/// stable.
+fn newest_first(a: &ApiKey, b: &ApiKey) -> std::cmp::Ordering {
+    b.created_at
+        .cmp(&a.created_at)
+        .then_with(|| b.id.cmp(&a.id))
 }

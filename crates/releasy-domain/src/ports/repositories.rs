@@ -2,9 +2,11 @@
 //! the contract every adapter (and the in-memory fakes) must honour; the repository
 //! contract suite in `releasy-testkit` checks it.
 
+use std::net::IpAddr;
+
 use async_trait::async_trait;
 
-use crate::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
+use crate::api_key::{ApiKey, AuthCandidate, KeyLookup, Rotation, StoredKeyHash};
 use crate::artifact::ObjectKey;
 use crate::artifact::{Artifact, PendingUpload, Verification};
 use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent};
@@ -121,18 +123,34 @@ pub trait ApiKeyRepository: Send + Sync + std::fmt::Debug {
         lookup: &KeyLookup,
     ) -> Result<(), RepoError>;
 
-    /// Records a successful use at `at`.
-    async fn touch_last_used(&self, id: ApiKeyId, at: Timestamp) -> Result<(), RepoError>;
+    /// Records a successful use at `at` from `client` (when known).
+    async fn touch_last_used(
+        &self,
+        id: ApiKeyId,
+        at: Timestamp,
+        client: Option<IpAddr>,
+    ) -> Result<(), RepoError>;
 
-    /// Revokes the key at `at` unless already revoked (the first time is kept); `false`
-    /// when no key has `id`. A revocation that applies writes the event `event` makes
-    /// of the revoked key, in the same transaction (revoking again writes nothing).
+    /// The customer's keys, newest first (none for an unknown customer).
+    async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError>;
+
+    /// Revokes the key at `at` unless it is revoked by then already (the first time is
+    /// kept; a revocation a rotation scheduled later is brought forward to `at`);
+    /// `false` when no key has `id`. A revocation that applies writes the events
+    /// `events` makes of the key before and after it, in the same transaction
+    /// (revoking again writes nothing).
     async fn revoke(
         &self,
         id: ApiKeyId,
         at: Timestamp,
-        event: ChangeEvent<'_, ApiKey>,
+        events: ChangeEvents<'_, ApiKey>,
     ) -> Result<bool, RepoError>;
+
+    /// Carries out a planned rotation in one transaction: schedules the old key's
+    /// revocation (`rotation.retiring.revoked_at`) only if it has none yet, stores the
+    /// successor and writes `events`. `false`, and nothing written, when the old key is
+    /// gone or was revoked or rotated in the meantime.
+    async fn rotate(&self, rotation: &Rotation, events: &[AuditEvent]) -> Result<bool, RepoError>;
 }
 
 /// The audit trail, chained: whoever writes events (here, or with a change in

@@ -75,6 +75,7 @@ impl Harness {
             expires_at: None,
             revoked_at: None,
             last_used_at: None,
+            last_used_address: None,
         };
         self.ports
             .repositories

@@ -1,6 +1,7 @@
 //! API key bodies.
 
-use releasy_domain::api_key::{AuthenticatedKey, IssuedKey};
+use releasy_domain::Timestamp;
+use releasy_domain::api_key::{ApiKey, AuthenticatedKey, IssuedKey, RotatedKey};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -49,6 +50,89 @@ impl From<IssuedKey> for CreateKeyResponse {
             key_type: issued.key.key_type.as_str().to_owned(),
             scopes: issued.key.scopes.names().map(str::to_owned).collect(),
             expires_at: issued.key.expires_at.map(|t| t.unix_seconds()),
+        }
+    }
+}
+
+/// A customer's key as an operator sees it: its settings and its use, never its secret
+/// or hash.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KeySummary {
+    /// Key id.
+    pub api_key_id: String,
+    /// Its customer.
+    pub customer_id: String,
+    /// Its label, or `null`.
+    pub name: Option<String>,
+    /// Its type.
+    pub key_type: String,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+    /// When it was issued (Unix seconds).
+    pub created_at: i64,
+    /// Its expiry, or `null`.
+    pub expires_at: Option<i64>,
+    /// When it was revoked, or `null`. A time in the future is a revocation a rotation
+    /// scheduled: the key works until then.
+    pub revoked_at: Option<i64>,
+    /// When it last authenticated a request (recorded at most once a minute), or `null`.
+    pub last_used_at: Option<i64>,
+    /// The client address of that use (behind a trusted proxy, the client it names), or
+    /// `null`.
+    pub last_used_address: Option<String>,
+}
+
+impl From<ApiKey> for KeySummary {
+    fn from(key: ApiKey) -> Self {
+        Self {
+            api_key_id: key.id.to_string(),
+            customer_id: key.customer_id.to_string(),
+            name: key.name.map(|n| n.as_str().to_owned()),
+            key_type: key.key_type.as_str().to_owned(),
+            scopes: key.scopes.names().map(str::to_owned).collect(),
+            created_at: key.created_at.unix_seconds(),
+            expires_at: key.expires_at.map(Timestamp::unix_seconds),
+            revoked_at: key.revoked_at.map(Timestamp::unix_seconds),
+            last_used_at: key.last_used_at.map(Timestamp::unix_seconds),
+            last_used_address: key.last_used_address.map(|a| a.to_string()),
+        }
+    }
+}
+
+/// `GET /v1/admin/customers/{customer_id}/keys`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KeyListResponse {
+    /// The customer's keys, newest first, revoked ones included.
+    pub keys: Vec<KeySummary>,
+}
+
+/// `POST /v1/admin/keys/{api_key_id}/rotate`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RotateKeyRequest {
+    /// How long the old key keeps working: 0 to 2592000 seconds (30 days); 86400 (a
+    /// day) when omitted.
+    #[serde(default)]
+    pub overlap_seconds: Option<i64>,
+}
+
+/// The successor key (`api_key` is shown only here) and when the old one stops.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RotateKeyResponse {
+    /// The new key, as `POST /v1/admin/keys` answers it.
+    #[serde(flatten)]
+    pub key: CreateKeyResponse,
+    /// The key it replaces.
+    pub replaces_api_key_id: String,
+    /// When the replaced key stops working (Unix seconds): now plus the overlap.
+    pub replaced_key_revoked_at: i64,
+}
+
+impl From<RotatedKey> for RotateKeyResponse {
+    fn from(rotated: RotatedKey) -> Self {
+        Self {
+            key: rotated.successor.into(),
+            replaces_api_key_id: rotated.replaced_key_id.to_string(),
+            replaced_key_revoked_at: rotated.replaced_key_revoked_at.unix_seconds(),
         }
     }
 }

@@ -31,7 +31,8 @@ pub use entitlements::{
 pub use error::{ErrorBody, ErrorDetail};
 pub use health::HealthResponse;
 pub use keys::{
-    CreateKeyRequest, CreateKeyResponse, IntrospectionResponse, RevokeKeyRequest, RevokeKeyResponse,
+    CreateKeyRequest, CreateKeyResponse, IntrospectionResponse, KeyListResponse, KeySummary,
+    RevokeKeyRequest, RevokeKeyResponse, RotateKeyRequest, RotateKeyResponse,
 };
 pub(crate) use params::{non_empty, page_request, parse_bool, parse_id, parse_int};
 pub use products::{

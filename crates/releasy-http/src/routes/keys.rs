@@ -1,13 +1,15 @@
-//! `/v1/admin/keys`: issue and revoke customer API keys.
+//! `/v1/admin/keys` and a customer's keys: issue, list, rotate and revoke customer API
+//! keys.
 
-use actix_web::{HttpResponse, post, web};
-use releasy_domain::api_key::{KeyName, KeyType, NewApiKeyRequest, ScopeSet};
+use actix_web::{HttpResponse, get, post, web};
+use releasy_domain::api_key::{KeyName, KeyType, NewApiKeyRequest, RotationOverlap, ScopeSet};
 use releasy_domain::{ApiKeyId, CustomerId, Timestamp};
 
 use crate::auth::Authorized;
-use crate::auth::permissions::{CreateKey, RevokeKey};
+use crate::auth::permissions::{CreateKey, ListKeys, RevokeKey, RotateKey};
 use crate::dto::{
-    CreateKeyRequest, CreateKeyResponse, ErrorBody, RevokeKeyRequest, RevokeKeyResponse, parse_id,
+    CreateKeyRequest, CreateKeyResponse, ErrorBody, KeyListResponse, RevokeKeyRequest,
+    RevokeKeyResponse, RotateKeyRequest, RotateKeyResponse, parse_id,
 };
 use crate::error::ApiError;
 use crate::json_body::Json;
@@ -77,4 +79,63 @@ pub async fn revoke_key(
     Ok(HttpResponse::Ok().json(RevokeKeyResponse {
         api_key_id: revoked.to_string(),
     }))
+}
+
+/// List a customer's keys, newest first, revoked ones included: settings, expiry,
+/// revocation and last use, never a secret.
+#[utoipa::path(
+    tag = "keys",
+    params(("customer_id" = String, Path, description = "Customer UUID")),
+    responses(
+        (status = 200, body = KeyListResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[get("/v1/admin/customers/{customer_id}/keys")]
+pub async fn list_keys(
+    _auth: Authorized<ListKeys>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let customer_id = parse_id::<CustomerId>("customer_id", &path)?;
+    let keys = state.services.api_keys.list(customer_id).await?;
+    Ok(HttpResponse::Ok().json(KeyListResponse {
+        keys: keys.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Rotate a customer API key: a new key with the same customer, name, type, scopes and
+/// expiry, while the old one keeps working for `overlap_seconds` and is then revoked.
+/// The body may be `{}` (a day's overlap). The new raw key is in this response only, so
+/// `Idempotency-Key` is not supported here; a key already revoked, being rotated, or
+/// expired is 409.
+#[utoipa::path(
+    tag = "keys",
+    params(("api_key_id" = String, Path, description = "The key to rotate (UUID)")),
+    request_body = RotateKeyRequest,
+    responses(
+        (status = 200, body = RotateKeyResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[post("/v1/admin/keys/{api_key_id}/rotate")]
+pub async fn rotate_key(
+    auth: Authorized<RotateKey>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: Json<RotateKeyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id::<ApiKeyId>("api_key_id", &path)?;
+    let overlap = RotationOverlap::parse(body.overlap_seconds)?;
+    let rotated = state
+        .services
+        .api_keys
+        .rotate(&auth.origin, id, overlap)
+        .await?;
+    Ok(HttpResponse::Ok().json(RotateKeyResponse::from(rotated)))
 }

@@ -10,7 +10,7 @@
 //! keyword cannot say (a byte limit, a rule between two fields, a maximum the
 //! configuration sets) stays in the field's description.
 
-use releasy_domain::api_key::{KeyName, KeyType, Scope};
+use releasy_domain::api_key::{KeyName, KeyType, RotationOverlap, Scope};
 use releasy_domain::artifact::{Filename, MAX_OBJECT_SIZE, MAX_PARTS, Platform, TargetLabel};
 use releasy_domain::customer::{CustomerName, Plan};
 use releasy_domain::release::{Channel, Product, Version, YankReason};
@@ -96,6 +96,11 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
         ("CreateKeyRequest", "scopes", SomeOf(Values::Scopes)),
         ("CreateKeyRequest", "key_type", OneOf(Values::KeyTypes)),
         ("RevokeKeyRequest", "api_key_id", Uuid),
+        (
+            "RotateKeyRequest",
+            "overlap_seconds",
+            Integer(0, Some(RotationOverlap::MAX_SECONDS)),
+        ),
         (
             "CreateEntitlementRequest",
             "product",
@@ -369,6 +374,7 @@ mod tests {
             .schema_from::<d::UpdateCustomerRequest>()
             .schema_from::<d::CreateKeyRequest>()
             .schema_from::<d::RevokeKeyRequest>()
+            .schema_from::<d::RotateKeyRequest>()
             .schema_from::<d::CreateEntitlementRequest>()
             .schema_from::<d::UpdateEntitlementRequest>()
             .schema_from::<d::DownloadTokenRequest>()

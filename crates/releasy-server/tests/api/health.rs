@@ -42,6 +42,8 @@ async fn openapi_documents_every_endpoint(backend: Backend) {
         ("/v1/admin/customers/{customer_id}", "patch"),
         ("/v1/admin/keys", "post"),
         ("/v1/admin/keys/revoke", "post"),
+        ("/v1/admin/customers/{customer_id}/keys", "get"),
+        ("/v1/admin/keys/{api_key_id}/rotate", "post"),
         ("/v1/auth/introspect", "post"),
         ("/v1/admin/audit-events", "get"),
     ] {
@@ -54,6 +56,8 @@ async fn openapi_documents_every_endpoint(backend: Backend) {
     for schema in [
         "CustomerResponse",
         "CreateKeyResponse",
+        "KeyListResponse",
+        "RotateKeyResponse",
         "IntrospectionResponse",
         "AuditEventListResponse",
         "ErrorBody",

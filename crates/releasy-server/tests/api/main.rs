@@ -28,6 +28,7 @@ mod hostile_clients;
 mod idempotent_retries;
 mod immutable_releases;
 mod instances;
+mod key_management;
 mod keys;
 mod outages;
 mod protocol_errors;

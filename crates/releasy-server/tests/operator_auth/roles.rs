@@ -42,13 +42,15 @@ enum Endpoint {
     ListProducts,
     ReadProductPolicy,
     SetProductPolicy,
+    ListKeys,
+    RotateKey,
 }
 
 use Endpoint::*;
 
 /// SPEC section 2, row by row: (endpoint, platform_admin, platform_support,
 /// release_publisher).
-const MATRIX: [(Endpoint, bool, bool, bool); 25] = [
+const MATRIX: [(Endpoint, bool, bool, bool); 27] = [
     (CreateCustomer, true, false, false),
     (UpdateCustomer, true, false, false),
     (CreateKey, true, false, false),
@@ -78,6 +80,10 @@ const MATRIX: [(Endpoint, bool, bool, bool); 25] = [
     (ListProducts, true, true, true),
     (ReadProductPolicy, true, true, true),
     (SetProductPolicy, true, false, false),
+    // Keys an operator can see and rotate (#16): support sees them; rotating issues a
+    // key, so only admins rotate.
+    (ListKeys, true, true, false),
+    (RotateKey, true, false, false),
 ];
 
 /// One request, ready to send.
@@ -318,6 +324,16 @@ async fn prepare(app: &TestApp, endpoint: Endpoint) -> Call {
             format!("/v1/admin/products/{}/policy", unique("app")),
         )
         .json(json!({"immutable_releases": false})),
+        ListKeys => {
+            let id = customer(app).await;
+            Call::new(Method::GET, format!("/v1/admin/customers/{id}/keys"))
+        }
+        RotateKey => {
+            let id = customer(app).await;
+            let key = app.create_key(&id, json!({})).await;
+            let key_id = key["api_key_id"].as_str().unwrap().to_owned();
+            Call::new(Method::POST, format!("/v1/admin/keys/{key_id}/rotate")).json(json!({}))
+        }
     }
 }
 

@@ -1,14 +1,16 @@
 //! `ApiKeyRepository` on diesel.
 
+use std::net::IpAddr;
+
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use releasy_domain::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
+use releasy_domain::api_key::{ApiKey, AuthCandidate, KeyLookup, Rotation, StoredKeyHash};
 use releasy_domain::audit::AuditEvent;
-use releasy_domain::ports::{ApiKeyRepository, ChangeEvent, RepoError};
-use releasy_domain::{ApiKeyId, Timestamp};
+use releasy_domain::ports::{ApiKeyRepository, ChangeEvents, RepoError};
+use releasy_domain::{ApiKeyId, CustomerId, Timestamp};
 
-use super::{Store, append_audit};
+use super::{Store, api_key_for_update, append_audit};
 use crate::error::query_error;
 use crate::rows::{ApiKeyRow, CandidateRow, candidate};
 use crate::schema::api_keys::dsl;
@@ -87,52 +89,92 @@ impl ApiKeyRepository for Store {
         Ok(())
     }
 
-    async fn touch_last_used(&self, id: ApiKeyId, at: Timestamp) -> Result<(), RepoError> {
+    async fn touch_last_used(
+        &self,
+        id: ApiKeyId,
+        at: Timestamp,
+        client: Option<IpAddr>,
+    ) -> Result<(), RepoError> {
         let mut conn = self.conn().await?;
-        diesel::update(dsl::api_keys.find(id.to_string()))
-            .set(dsl::last_used_at.eq(at.unix_seconds()))
-            .execute(&mut *conn)
+        let key = dsl::api_keys.find(id.to_string());
+        let used_at = dsl::last_used_at.eq(at.unix_seconds());
+        // An unknown address (an embedding service that has none) keeps the last one.
+        let updated = match client {
+            Some(address) => {
+                diesel::update(key)
+                    .set((used_at, dsl::last_used_address.eq(address.to_string())))
+                    .execute(&mut *conn)
+                    .await
+            }
+            None => diesel::update(key).set(used_at).execute(&mut *conn).await,
+        };
+        updated.map_err(query_error)?;
+        Ok(())
+    }
+
+    async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<ApiKeyRow> = dsl::api_keys
+            .filter(dsl::customer_id.eq(customer_id.to_string()))
+            .order((dsl::created_at.desc(), dsl::id.desc()))
+            .select(ApiKeyRow::as_select())
+            .load(&mut *conn)
             .await
             .map_err(query_error)?;
-        Ok(())
+        rows.into_iter().map(TryInto::try_into).collect()
     }
 
     async fn revoke(
         &self,
         id: ApiKeyId,
         at: Timestamp,
-        event: ChangeEvent<'_, ApiKey>,
+        events: ChangeEvents<'_, ApiKey>,
     ) -> Result<bool, RepoError> {
         let id = id.to_string();
         self.write(async |conn| {
-            // Only a key not yet revoked changes (the first revocation time is kept),
-            // and only that change is recorded.
-            let revoked: Option<ApiKeyRow> = diesel::update(
+            // Read under the row's lock, so `before` is what this revocation replaces.
+            let Some(before) = api_key_for_update(conn, &id).await? else {
+                return Ok(false);
+            };
+            let before: ApiKey = before.try_into()?;
+            // Revoked by now already: the first time is kept and nothing is recorded.
+            if before.is_revoked_at(at) {
+                return Ok(true);
+            }
+            let after: ApiKeyRow = diesel::update(dsl::api_keys.find(&id))
+                .set(dsl::revoked_at.eq(at.unix_seconds()))
+                .returning(ApiKeyRow::as_returning())
+                .get_result(conn)
+                .await?;
+            let after: ApiKey = after.try_into()?;
+            append_audit(conn, &events(&before, &after)).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn rotate(&self, rotation: &Rotation, events: &[AuditEvent]) -> Result<bool, RepoError> {
+        let old_id = rotation.old_id().to_string();
+        let revoked_at = rotation.retiring.revoked_at.map(Timestamp::unix_seconds);
+        self.write(async |conn| {
+            // Only a key with no revocation, past or scheduled, hands over.
+            let scheduled = diesel::update(
                 dsl::api_keys
-                    .find(&id)
+                    .find(&old_id)
                     .filter(dsl::revoked_at.is_null()),
             )
-            .set(dsl::revoked_at.eq(at.unix_seconds()))
-            .returning(ApiKeyRow::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-            match revoked {
-                Some(row) => {
-                    let key: ApiKey = row.try_into()?;
-                    append_audit(conn, &[event(&key)]).await?;
-                    Ok(true)
-                }
-                None => {
-                    let exists: Option<String> = dsl::api_keys
-                        .find(&id)
-                        .select(dsl::id)
-                        .first(conn)
-                        .await
-                        .optional()?;
-                    Ok(exists.is_some())
-                }
+            .set(dsl::revoked_at.eq(revoked_at))
+            .execute(conn)
+            .await?;
+            if scheduled == 0 {
+                return Ok(false);
             }
+            diesel::insert_into(dsl::api_keys)
+                .values(ApiKeyRow::from(&rotation.successor))
+                .execute(conn)
+                .await?;
+            append_audit(conn, events).await?;
+            Ok(true)
         })
         .await
     }

@@ -8,9 +8,9 @@ use releasy_domain::ports::RepoError;
 
 use super::batch_rows::{ROWS_PER_STATEMENT, TokenValues, audit_values};
 use crate::error::{TxError, query_error};
-use crate::rows::{CustomerRow, ReleaseRow};
+use crate::rows::{ApiKeyRow, CustomerRow, ReleaseRow};
 
-use crate::schema::{audit_chain, audit_events, releases};
+use crate::schema::{api_keys as key_rows, audit_chain, audit_events, releases};
 use crate::schema::{customers as customer_rows, download_tokens as token_rows};
 
 /// The store the repositories below are implemented for.
@@ -184,6 +184,20 @@ pub(super) async fn release_for_update(
     releases::table
         .find(id)
         .select(ReleaseRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The API key `id` as stored, read `FOR UPDATE`: locked until the transaction ends.
+pub(super) async fn api_key_for_update(
+    conn: &mut AsyncPgConnection,
+    id: &str,
+) -> Result<Option<ApiKeyRow>, diesel::result::Error> {
+    key_rows::table
+        .find(id)
+        .select(ApiKeyRow::as_select())
         .for_update()
         .first(conn)
         .await

@@ -8,9 +8,9 @@ use releasy_domain::ports::RepoError;
 
 use super::batch_rows::{ROWS_PER_STATEMENT, TokenValues};
 use crate::error::{TxError, query_error};
-use crate::rows::{CustomerRow, ReleaseRow};
+use crate::rows::{ApiKeyRow, CustomerRow, ReleaseRow};
 
-use crate::schema::releases;
+use crate::schema::{api_keys as key_rows, releases};
 use crate::schema::{customers as customer_rows, download_tokens as token_rows};
 use crate::sqlite::SqliteConn;
 
@@ -222,6 +222,19 @@ pub(super) async fn release_for_update(
     releases::table
         .find(id)
         .select(ReleaseRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The API key `id` as stored, (the immediate transaction holds the database's write lock).
+pub(super) async fn api_key_for_update(
+    conn: &mut SqliteConn,
+    id: &str,
+) -> Result<Option<ApiKeyRow>, diesel::result::Error> {
+    key_rows::table
+        .find(id)
+        .select(ApiKeyRow::as_select())
         .first(conn)
         .await
         .optional()

@@ -26,6 +26,7 @@ pub(crate) struct ApiKeyRow {
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub last_used_at: Option<i64>,
+    pub last_used_address: Option<String>,
 }
 
 impl From<&ApiKey> for ApiKeyRow {
@@ -42,6 +43,7 @@ impl From<&ApiKey> for ApiKeyRow {
             expires_at: k.expires_at.map(Timestamp::unix_seconds),
             revoked_at: k.revoked_at.map(Timestamp::unix_seconds),
             last_used_at: k.last_used_at.map(Timestamp::unix_seconds),
+            last_used_address: k.last_used_address.map(|a| a.to_string()),
         }
     }
 }
@@ -68,6 +70,12 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             expires_at: row.expires_at.map(ts),
             revoked_at: row.revoked_at.map(ts),
             last_used_at: row.last_used_at.map(ts),
+            last_used_address: row
+                .last_used_address
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e| corrupt("api_keys", e))?,
         })
     }
 }

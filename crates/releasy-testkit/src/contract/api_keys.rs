@@ -1,12 +1,14 @@
 //! Checks of [`ApiKeyRepository`]: storage round trip, finding authentication
-//! candidates by lookup and by legacy digest, hash upgrades, use tracking, revocation
-//! and duplicate ids.
+//! candidates by lookup and by legacy digest, hash upgrades, use tracking, listing by
+//! customer, revocation (scheduled and at once), rotation and duplicate ids.
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use releasy_domain::api_key::{
-    ApiKey, AuthCandidate, KeyLookup, KeyName, KeyType, ScopeSet, StoredKeyHash,
+    ApiKey, AuthCandidate, KeyLookup, KeyName, KeyType, Rotation, RotationOverlap, ScopeSet,
+    StoredKeyHash,
 };
 use releasy_domain::ports::{ApiKeyRepository, CustomerRepository, RepoError};
 use releasy_domain::{ApiKeyId, CustomerId};
@@ -24,8 +26,21 @@ pub async fn run_all(api_keys: Arc<dyn ApiKeyRepository>, customers: Arc<dyn Cus
     run_check!(candidates_of_unknown_secret_are_empty(k.clone(), c.clone()));
     run_check!(upgrade_hash_replaces_hash_and_lookup(k.clone(), c.clone()));
     run_check!(touch_last_used_records_the_time(k.clone(), c.clone()));
+    run_check!(list_for_customer_is_newest_first(k.clone(), c.clone()));
     run_check!(revoke_keeps_the_first_time(k.clone(), c.clone()));
+    run_check!(revoke_brings_a_scheduled_revocation_forward(
+        k.clone(),
+        c.clone()
+    ));
     run_check!(revoke_unknown_is_false(k.clone()));
+    run_check!(rotate_schedules_the_revocation_and_stores_the_successor(
+        k.clone(),
+        c.clone()
+    ));
+    run_check!(rotate_of_a_revoked_or_rotating_key_writes_nothing(
+        k.clone(),
+        c.clone()
+    ));
     run_check!(duplicate_id_is_a_conflict(k, c));
 }
 
@@ -62,6 +77,7 @@ pub(crate) fn new_key(owner: CustomerId) -> ApiKey {
         expires_at: None,
         revoked_at: None,
         last_used_at: None,
+        last_used_address: None,
     }
 }
 
@@ -287,7 +303,8 @@ pub async fn upgrade_hash_replaces_hash_and_lookup(
     );
 }
 
-/// `touch_last_used` records the time of use and nothing else.
+/// `touch_last_used` records the time and address of use and nothing else; a use
+/// without an address keeps the last one.
 pub async fn touch_last_used_records_the_time(
     api_keys: Arc<dyn ApiKeyRepository>,
     customers: Arc<dyn CustomerRepository>,
@@ -295,13 +312,20 @@ pub async fn touch_last_used_records_the_time(
     let customer = owner(&customers, None).await;
     let key = new_key(customer);
     store_key(&api_keys, &key).await;
-    for seconds in [T0 + 5, T0 + 50] {
+    let v4: IpAddr = "203.0.113.9".parse().expect("address");
+    let v6: IpAddr = "2001:db8::7".parse().expect("address");
+    for (seconds, client, shown) in [
+        (T0 + 5, Some(v4), Some(v4)),
+        (T0 + 50, Some(v6), Some(v6)),
+        (T0 + 90, None, Some(v6)),
+    ] {
         ok(
-            api_keys.touch_last_used(key.id, at(seconds)).await,
+            api_keys.touch_last_used(key.id, at(seconds), client).await,
             "ApiKeyRepository::touch_last_used",
         );
         let expected = ApiKey {
             last_used_at: Some(at(seconds)),
+            last_used_address: shown,
             ..key.clone()
         };
         same(
@@ -310,6 +334,58 @@ pub async fn touch_last_used_records_the_time(
             "the key after touch_last_used",
         );
     }
+}
+
+/// `list_for_customer` returns the customer's keys and no other's, newest first (the
+/// id breaks ties, descending), revoked ones included.
+pub async fn list_for_customer_is_newest_first(
+    api_keys: Arc<dyn ApiKeyRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let customer = owner(&customers, None).await;
+    let other = owner(&customers, None).await;
+    let oldest = ApiKey {
+        revoked_at: Some(at(T0 + 3)),
+        ..new_key(customer)
+    };
+    let newest = ApiKey {
+        created_at: at(T0 + 10),
+        ..new_key(customer)
+    };
+    let (tie_a, tie_b) = (
+        ApiKey {
+            created_at: at(T0 + 5),
+            ..new_key(customer)
+        },
+        ApiKey {
+            created_at: at(T0 + 5),
+            ..new_key(customer)
+        },
+    );
+    for key in [&oldest, &newest, &tie_a, &tie_b, &new_key(other)] {
+        store_key(&api_keys, key).await;
+    }
+    let (tie_high, tie_low) = if tie_a.id > tie_b.id {
+        (tie_a, tie_b)
+    } else {
+        (tie_b, tie_a)
+    };
+    same(
+        &ok(
+            api_keys.list_for_customer(customer).await,
+            "ApiKeyRepository::list_for_customer",
+        ),
+        &vec![newest, tie_high, tie_low, oldest],
+        "a customer's keys, newest first",
+    );
+    same(
+        &ok(
+            api_keys.list_for_customer(CustomerId::generate()).await,
+            "ApiKeyRepository::list_for_customer",
+        ),
+        &vec![],
+        "the keys of an unknown customer",
+    );
 }
 
 /// `revoke` returns `true` for a stored key and keeps the first revocation time.
@@ -329,7 +405,7 @@ pub async fn revoke_keeps_the_first_time(
     for (seconds, what) in [(T0 + 100, "first revoke"), (T0 + 200, "second revoke")] {
         let matched = ok(
             api_keys
-                .revoke(key.id, at(seconds), &|_| change_event())
+                .revoke(key.id, at(seconds), &|_, _| vec![change_event()])
                 .await,
             "ApiKeyRepository::revoke",
         );
@@ -347,11 +423,133 @@ pub async fn revoke_keeps_the_first_time(
     );
 }
 
+/// `revoke` before a revocation a rotation scheduled brings it forward, and sees the
+/// scheduled time as `before`.
+pub async fn revoke_brings_a_scheduled_revocation_forward(
+    api_keys: Arc<dyn ApiKeyRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let customer = owner(&customers, None).await;
+    let key = ApiKey {
+        revoked_at: Some(at(T0 + 1_000)),
+        ..new_key(customer)
+    };
+    store_key(&api_keys, &key).await;
+    let seen = std::sync::Mutex::new(None);
+    let matched = ok(
+        api_keys
+            .revoke(key.id, at(T0 + 10), &|before, after| {
+                *seen.lock().expect("not poisoned") = Some((before.revoked_at, after.revoked_at));
+                vec![change_event()]
+            })
+            .await,
+        "ApiKeyRepository::revoke",
+    );
+    same(&matched, &true, "revoke of a key being rotated");
+    same(
+        &*seen.lock().expect("not poisoned"),
+        &Some((Some(at(T0 + 1_000)), Some(at(T0 + 10)))),
+        "the revocation's before and after",
+    );
+    same(
+        &get_key(&api_keys, key.id).await.and_then(|k| k.revoked_at),
+        &Some(at(T0 + 10)),
+        "the revocation is brought forward",
+    );
+}
+
+/// `rotate` schedules the old key's revocation, stores the successor, and reports
+/// `true`.
+pub async fn rotate_schedules_the_revocation_and_stores_the_successor(
+    api_keys: Arc<dyn ApiKeyRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let customer = owner(&customers, None).await;
+    let old = new_key(customer);
+    store_key(&api_keys, &old).await;
+    let rotation = Rotation::plan(
+        &old,
+        new_key(customer),
+        RotationOverlap::parse(Some(600)).expect("valid"),
+        at(T0 + 20),
+    );
+    let rotated = ok(
+        api_keys.rotate(&rotation, &[change_event()]).await,
+        "ApiKeyRepository::rotate",
+    );
+    same(&rotated, &true, "rotate of a live key");
+    same(
+        &get_key(&api_keys, old.id).await,
+        &Some(rotation.retiring.clone()),
+        "the old key after the rotation",
+    );
+    same(
+        &get_key(&api_keys, rotation.successor.id).await,
+        &Some(rotation.successor.clone()),
+        "the successor after the rotation",
+    );
+}
+
+/// `rotate` of a key that is revoked, or whose revocation is scheduled, is `false` and
+/// stores no successor.
+pub async fn rotate_of_a_revoked_or_rotating_key_writes_nothing(
+    api_keys: Arc<dyn ApiKeyRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let customer = owner(&customers, None).await;
+    for revoked_at in [T0 + 1, T0 + 5_000] {
+        let old = ApiKey {
+            revoked_at: Some(at(revoked_at)),
+            ..new_key(customer)
+        };
+        store_key(&api_keys, &old).await;
+        let rotation = Rotation::plan(
+            &old,
+            new_key(customer),
+            RotationOverlap::parse(Some(60)).expect("valid"),
+            at(T0 + 2),
+        );
+        let rotated = ok(
+            api_keys.rotate(&rotation, &[change_event()]).await,
+            "ApiKeyRepository::rotate",
+        );
+        same(&rotated, &false, "rotate of a key with a revocation");
+        same(
+            &get_key(&api_keys, old.id).await,
+            &Some(old.clone()),
+            "the old key is unchanged",
+        );
+        same(
+            &get_key(&api_keys, rotation.successor.id).await,
+            &None,
+            "no successor is stored",
+        );
+    }
+    same(
+        &ok(
+            api_keys
+                .rotate(
+                    &Rotation::plan(
+                        &new_key(customer),
+                        new_key(customer),
+                        RotationOverlap::parse(None).expect("valid"),
+                        at(T0),
+                    ),
+                    &[change_event()],
+                )
+                .await,
+            "ApiKeyRepository::rotate",
+        ),
+        &false,
+        "rotate of a key never stored",
+    );
+}
+
 /// `revoke` of an id never stored is `false`.
 pub async fn revoke_unknown_is_false(api_keys: Arc<dyn ApiKeyRepository>) {
     let matched = ok(
         api_keys
-            .revoke(ApiKeyId::generate(), at(T0), &|_| change_event())
+            .revoke(ApiKeyId::generate(), at(T0), &|_, _| vec![change_event()])
             .await,
         "ApiKeyRepository::revoke",
     );

@@ -259,7 +259,9 @@ pub async fn a_revocation_is_recorded_once(repos: Repositories) {
         let revoked = ok(
             repos
                 .api_keys
-                .revoke(key.id, at(seconds), &|k| AuditEvent::key_revoked(&actor, k))
+                .revoke(key.id, at(seconds), &|before, after| {
+                    vec![AuditEvent::key_revoked(&actor, before, after)]
+                })
                 .await,
             "ApiKeyRepository::revoke",
         );
@@ -268,7 +270,7 @@ pub async fn a_revocation_is_recorded_once(repos: Repositories) {
     let unknown = ok(
         repos
             .api_keys
-            .revoke(ApiKeyId::generate(), at(T0), &|_| {
+            .revoke(ApiKeyId::generate(), at(T0), &|_, _| {
                 panic!("no event is made for a key that does not exist")
             })
             .await,

@@ -1,14 +1,15 @@
 //! API keys: the candidates a presented key is checked against, on every customer
 //! request.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use quick_cache::sync::Cache;
-use releasy_domain::api_key::{ApiKey, AuthCandidate, KeyLookup, StoredKeyHash};
+use releasy_domain::api_key::{ApiKey, AuthCandidate, KeyLookup, Rotation, StoredKeyHash};
 use releasy_domain::audit::AuditEvent;
-use releasy_domain::ports::{ApiKeyRepository, ChangeEvent, RepoError};
-use releasy_domain::{ApiKeyId, Timestamp};
+use releasy_domain::ports::{ApiKeyRepository, ChangeEvents, RepoError};
+use releasy_domain::{ApiKeyId, CustomerId, Timestamp};
 
 use crate::read_cache::coherence::{Generations, Table};
 use crate::read_cache::entries::Entries;
@@ -90,18 +91,31 @@ impl ApiKeyRepository for CachedApiKeys {
         self.write(self.inner.upgrade_hash(id, hash, lookup)).await
     }
 
-    async fn touch_last_used(&self, id: ApiKeyId, at: Timestamp) -> Result<(), RepoError> {
-        self.inner.touch_last_used(id, at).await?;
+    async fn touch_last_used(
+        &self,
+        id: ApiKeyId,
+        at: Timestamp,
+        client: Option<IpAddr>,
+    ) -> Result<(), RepoError> {
+        self.inner.touch_last_used(id, at, client).await?;
         self.last_used.insert(id, at);
         Ok(())
+    }
+
+    async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError> {
+        self.inner.list_for_customer(customer_id).await
     }
 
     async fn revoke(
         &self,
         id: ApiKeyId,
         at: Timestamp,
-        event: ChangeEvent<'_, ApiKey>,
+        events: ChangeEvents<'_, ApiKey>,
     ) -> Result<bool, RepoError> {
-        self.write(self.inner.revoke(id, at, event)).await
+        self.write(self.inner.revoke(id, at, events)).await
+    }
+
+    async fn rotate(&self, rotation: &Rotation, events: &[AuditEvent]) -> Result<bool, RepoError> {
+        self.write(self.inner.rotate(rotation, events)).await
     }
 }

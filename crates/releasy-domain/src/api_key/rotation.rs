@@ -1,0 +1,221 @@
+//! The rules of a key rotation: how long the old key overlaps the new one, which keys
+//! may be rotated, and what the successor inherits.
+
+use crate::api_key::ApiKey;
+use crate::{ApiKeyId, Timestamp, ValidationError};
+
+/// How long the old key keeps working after a rotation: 0 (it stops at once) up to 30
+/// days; 24 hours when not given.
+///
+/// ```
+/// use releasy_domain::api_key::RotationOverlap;
+///
+/// assert_eq!(RotationOverlap::parse(None).unwrap().seconds(), 86_400);
+/// assert_eq!(RotationOverlap::parse(Some(0)).unwrap().seconds(), 0);
+/// assert!(RotationOverlap::parse(Some(30 * 86_400 + 1)).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationOverlap(i64);
+
+impl RotationOverlap {
+    /// The overlap when none is asked for: a day, so every holder of the old key can
+    /// switch within a working day wherever they are.
+    pub const DEFAULT_SECONDS: i64 = 86_400;
+    /// The longest overlap: 30 days. A longer one would be a second key, not a rotation.
+    pub const MAX_SECONDS: i64 = 30 * 86_400;
+
+    /// Checks a requested overlap; `None` gives [`Self::DEFAULT_SECONDS`].
+    ///
+    /// # Errors
+    /// [`ValidationError`] on `overlap_seconds` outside `0..=MAX_SECONDS`.
+    pub fn parse(requested: Option<i64>) -> Result<Self, ValidationError> {
+        match requested {
+            None => Ok(Self(Self::DEFAULT_SECONDS)),
+            Some(seconds) if (0..=Self::MAX_SECONDS).contains(&seconds) => Ok(Self(seconds)),
+            Some(_) => Err(ValidationError::new(
+                "overlap_seconds",
+                format!("must be between 0 and {}", Self::MAX_SECONDS),
+            )),
+        }
+    }
+
+    /// Seconds.
+    pub const fn seconds(self) -> i64 {
+        self.0
+    }
+}
+
+/// Why a key cannot be rotated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RotationRefusal {
+    /// It is revoked: there is nothing to hand over.
+    #[error("api key is revoked")]
+    Revoked,
+    /// Its revocation is already scheduled by an earlier rotation, whose successor
+    /// exists; rotating again would leave a second live successor nobody asked for.
+    #[error("api key is already being rotated")]
+    AlreadyRotating,
+    /// It has expired (its successor would inherit the past expiry).
+    #[error("api key has expired")]
+    Expired,
+}
+
+/// Whether `key` may be rotated at `now`.
+///
+/// # Errors
+/// The [`RotationRefusal`] that applies, checked in this order: revoked, being
+/// rotated, expired.
+pub fn check_rotatable(key: &ApiKey, now: Timestamp) -> Result<(), RotationRefusal> {
+    match key.revoked_at {
+        Some(_) if key.is_revoked_at(now) => Err(RotationRefusal::Revoked),
+        Some(_) => Err(RotationRefusal::AlreadyRotating),
+        None if key.is_expired_at(now) => Err(RotationRefusal::Expired),
+        None => Ok(()),
+    }
+}
+
+/// The plan of a rotation: the successor `old` hands over to, and the old key as it
+/// stands after the rotation (revoked at the end of the overlap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// The old key with its revocation scheduled.
+    pub retiring: ApiKey,
+    /// The new key: same customer, name, type, scopes and expiry; a new secret.
+    pub successor: ApiKey,
+}
+
+impl Rotation {
+    /// Plans the rotation of `old` at `now`: `successor` is a fresh key (id, hash and
+    /// lookup of the new secret) whose settings are copied from `old`.
+    pub fn plan(old: &ApiKey, fresh: ApiKey, overlap: RotationOverlap, now: Timestamp) -> Self {
+        let successor = ApiKey {
+            customer_id: old.customer_id,
+            name: old.name.clone(),
+            key_type: old.key_type,
+            scopes: old.scopes.clone(),
+            expires_at: old.expires_at,
+            created_at: now,
+            revoked_at: None,
+            last_used_at: None,
+            last_used_address: None,
+            ..fresh
+        };
+        let retiring = ApiKey {
+            revoked_at: Some(now.plus_seconds(overlap.seconds())),
+            ..old.clone()
+        };
+        Self {
+            retiring,
+            successor,
+        }
+    }
+
+    /// The old key's id.
+    pub fn old_id(&self) -> ApiKeyId {
+        self.retiring.id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CustomerId;
+    use crate::api_key::{KeyLookup, KeyName, KeyType, ScopeSet, StoredKeyHash};
+
+    const NOW: Timestamp = Timestamp::from_unix_seconds(10_000);
+
+    fn key() -> ApiKey {
+        ApiKey {
+            id: ApiKeyId::generate(),
+            customer_id: CustomerId::generate(),
+            name: Some(KeyName::parse("deploy").unwrap()),
+            key_type: KeyType::Ci,
+            scopes: ScopeSet::parse(&["downloads:token"]).unwrap(),
+            hash: StoredKeyHash::Argon2id("$argon2id$old".into()),
+            lookup: KeyLookup::from_stored("old".into()),
+            created_at: Timestamp::from_unix_seconds(1_000),
+            expires_at: Some(NOW.plus_seconds(500)),
+            revoked_at: None,
+            last_used_at: Some(NOW.plus_seconds(-5)),
+            last_used_address: Some("203.0.113.9".parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn the_overlap_is_bounded_and_defaults_to_a_day() {
+        assert_eq!(RotationOverlap::parse(None).unwrap().seconds(), 86_400);
+        assert_eq!(
+            RotationOverlap::parse(Some(2_592_000)).unwrap().seconds(),
+            2_592_000
+        );
+        let err = RotationOverlap::parse(Some(-1)).unwrap_err();
+        assert_eq!(err.field, "overlap_seconds");
+        assert!(RotationOverlap::parse(Some(2_592_001)).is_err());
+    }
+
+    #[test]
+    fn only_a_live_key_is_rotatable() {
+        assert_eq!(check_rotatable(&key(), NOW), Ok(()));
+        let revoked = ApiKey {
+            revoked_at: Some(NOW),
+            ..key()
+        };
+        assert_eq!(
+            check_rotatable(&revoked, NOW),
+            Err(RotationRefusal::Revoked)
+        );
+        let rotating = ApiKey {
+            revoked_at: Some(NOW.plus_seconds(1)),
+            ..key()
+        };
+        assert_eq!(
+            check_rotatable(&rotating, NOW),
+            Err(RotationRefusal::AlreadyRotating)
+        );
+        let expired = ApiKey {
+            expires_at: Some(NOW),
+            ..key()
+        };
+        assert_eq!(
+            check_rotatable(&expired, NOW),
+            Err(RotationRefusal::Expired)
+        );
+    }
+
+    #[test]
+    fn the_successor_inherits_the_settings_and_not_the_history() {
+        let old = key();
+        let fresh = ApiKey {
+            id: ApiKeyId::generate(),
+            hash: StoredKeyHash::Argon2id("$argon2id$new".into()),
+            lookup: KeyLookup::from_stored("new".into()),
+            ..key()
+        };
+        let overlap = RotationOverlap::parse(Some(60)).unwrap();
+        let rotation = Rotation::plan(&old, fresh.clone(), overlap, NOW);
+
+        let successor = &rotation.successor;
+        assert_eq!(successor.id, fresh.id);
+        assert_eq!(successor.hash, fresh.hash);
+        assert_eq!(successor.lookup, fresh.lookup);
+        assert_eq!(successor.customer_id, old.customer_id);
+        assert_eq!(successor.name, old.name);
+        assert_eq!(successor.key_type, old.key_type);
+        assert_eq!(successor.scopes, old.scopes);
+        assert_eq!(successor.expires_at, old.expires_at);
+        assert_eq!(successor.created_at, NOW);
+        assert_eq!(successor.last_used_at, None);
+        assert_eq!(successor.last_used_address, None);
+
+        assert_eq!(rotation.old_id(), old.id);
+        assert_eq!(rotation.retiring.revoked_at, Some(NOW.plus_seconds(60)));
+        assert!(!rotation.retiring.is_revoked_at(NOW.plus_seconds(59)));
+        assert!(rotation.retiring.is_revoked_at(NOW.plus_seconds(60)));
+    }
+
+    #[test]
+    fn a_zero_overlap_revokes_at_once() {
+        let rotation = Rotation::plan(&key(), key(), RotationOverlap::parse(Some(0)).unwrap(), NOW);
+        assert!(rotation.retiring.is_revoked_at(NOW));
+    }
+}
