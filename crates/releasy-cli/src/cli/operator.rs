@@ -75,6 +75,21 @@ pub enum KeyCommand {
         /// Key id
         api_key_id: String,
     },
+    /// List a customer's keys: settings and last use, never a secret
+    List {
+        /// Customer id
+        #[arg(long)]
+        customer: String,
+    },
+    /// Replace a key by a new one with the same settings; the old one keeps working for
+    /// the overlap (the new key is shown only once)
+    Rotate {
+        /// Key id
+        api_key_id: String,
+        /// Seconds the old key keeps working, 0 to 2592000 [default: 86400, a day]
+        #[arg(long)]
+        overlap_seconds: Option<i64>,
+    },
 }
 
 /// `releasy entitlement ...`.

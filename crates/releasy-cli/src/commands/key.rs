@@ -1,11 +1,13 @@
-//! `releasy key create|revoke`.
+//! `releasy key create|revoke|list|rotate`.
 
 use super::Context;
 use crate::api::Role;
 use crate::cli::KeyCommand;
-use crate::dto::{CreateKey, CreatedKey, RevokeKey, RevokedKey};
+use crate::dto::{
+    CreateKey, CreatedKey, KeyList, KeySummary, RevokeKey, RevokedKey, RotateKey, RotatedKey,
+};
 use crate::error::CliError;
-use crate::output::format_time_opt;
+use crate::output::{Table, format_time, format_time_opt, now};
 
 /// Runs a `key` command.
 ///
@@ -58,6 +60,66 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
             ctx.output
                 .emit(&revoked, || format!("revoked key {}", revoked.api_key_id));
         }
+        KeyCommand::List { customer } => {
+            let path = format!("/v1/admin/customers/{}/keys", customer.trim());
+            let list: KeyList = client.get(&path, &[]).await?;
+            ctx.output.emit(&list, || table(&list.keys, now()));
+        }
+        KeyCommand::Rotate {
+            api_key_id,
+            overlap_seconds,
+        } => {
+            let path = format!("/v1/admin/keys/{}/rotate", api_key_id.trim());
+            // No idempotency key: the server shows the new secret only once.
+            let rotated: RotatedKey = client
+                .post(&path, &RotateKey { overlap_seconds }, None)
+                .await?
+                .body;
+            ctx.output.emit(&rotated, || {
+                format!(
+                    "new api key id: {}\nreplaces:       {} (works until {})\n\n{}\n\nThe key is shown only once: store it now.",
+                    rotated.key.api_key_id,
+                    rotated.replaces_api_key_id,
+                    format_time(rotated.replaced_key_revoked_at),
+                    rotated.key.api_key
+                )
+            });
+        }
     }
     Ok(())
+}
+
+/// The keys as a table; `now` tells a revoked key from one whose rotation ends later.
+fn table(keys: &[KeySummary], now: i64) -> String {
+    let mut table = Table::new(&[
+        "id",
+        "name",
+        "type",
+        "scopes",
+        "created",
+        "expires",
+        "state",
+        "last used",
+        "from",
+    ]);
+    for key in keys {
+        let state = match key.revoked_at {
+            Some(at) if at <= now => format!("revoked {}", format_time(at)),
+            Some(at) => format!("rotating, until {}", format_time(at)),
+            None if key.expires_at.is_some_and(|at| at <= now) => "expired".to_owned(),
+            None => "active".to_owned(),
+        };
+        table.row(vec![
+            key.api_key_id.clone(),
+            key.name.clone().unwrap_or_else(|| "-".into()),
+            key.key_type.clone(),
+            key.scopes.join(","),
+            format_time(key.created_at),
+            format_time_opt(key.expires_at),
+            state,
+            format_time_opt(key.last_used_at),
+            key.last_used_address.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    table.render("(no keys)")
 }

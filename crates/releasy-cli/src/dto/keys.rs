@@ -51,3 +51,55 @@ pub struct RevokedKey {
     /// Its id.
     pub api_key_id: String,
 }
+
+/// A key as `GET /v1/admin/customers/{id}/keys` lists it (never a secret).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KeySummary {
+    /// Key id.
+    pub api_key_id: String,
+    /// Its customer.
+    pub customer_id: String,
+    /// Its label.
+    pub name: Option<String>,
+    /// Its type.
+    pub key_type: String,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+    /// When it was issued.
+    pub created_at: i64,
+    /// Its expiry.
+    pub expires_at: Option<i64>,
+    /// When it was (or, after a rotation, will be) revoked.
+    pub revoked_at: Option<i64>,
+    /// Its last recorded use.
+    pub last_used_at: Option<i64>,
+    /// The client address of that use.
+    pub last_used_address: Option<String>,
+}
+
+/// `GET /v1/admin/customers/{id}/keys`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KeyList {
+    /// Newest first.
+    pub keys: Vec<KeySummary>,
+}
+
+/// `POST /v1/admin/keys/{id}/rotate`.
+#[derive(Debug, Serialize)]
+pub struct RotateKey {
+    /// How long the old key keeps working (the server's default, a day, when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlap_seconds: Option<i64>,
+}
+
+/// The successor key (shown only once) and when the old one stops.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RotatedKey {
+    /// The new key.
+    #[serde(flatten)]
+    pub key: CreatedKey,
+    /// The key it replaces.
+    pub replaces_api_key_id: String,
+    /// When the replaced key stops working.
+    pub replaced_key_revoked_at: i64,
+}

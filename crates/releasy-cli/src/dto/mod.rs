@@ -22,7 +22,9 @@ pub use entitlements::{
     Access, CreateEntitlement, Entitlement, EntitlementList, UpdateEntitlement,
 };
 pub use error::ErrorBody;
-pub use keys::{CreateKey, CreatedKey, RevokeKey, RevokedKey};
+pub use keys::{
+    CreateKey, CreatedKey, KeyList, KeySummary, RevokeKey, RevokedKey, RotateKey, RotatedKey,
+};
 pub use products::{Policy, ProductList, SetPolicy};
 pub use releases::{
     ArtifactSummary, CreateRelease, Release, ReleaseList, UpdateRelease, Upgrade, YankRelease,

@@ -202,6 +202,83 @@ async fn operator_commands_with_json_output() {
         .await
         .ok();
 
+    // Listing keys and rotating one.
+    let spare = admin()
+        .args([
+            "key",
+            "create",
+            "--customer",
+            &acme_id,
+            "--name",
+            "spare",
+            "--json",
+        ])
+        .run()
+        .await
+        .ok()
+        .json();
+    let spare_id = spare["api_key_id"].as_str().expect("api_key_id").to_owned();
+    let rotated = admin()
+        .args([
+            "key",
+            "rotate",
+            &spare_id,
+            "--overlap-seconds",
+            "600",
+            "--json",
+        ])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(rotated["replaces_api_key_id"], spare_id.as_str());
+    assert!(
+        rotated["api_key"]
+            .as_str()
+            .expect("api_key")
+            .starts_with("releasy_")
+    );
+    let successor_id = rotated["api_key_id"]
+        .as_str()
+        .expect("api_key_id")
+        .to_owned();
+    let keys = admin()
+        .args(["key", "list", "--customer", &acme_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let keys = keys["keys"].as_array().expect("keys");
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    let listed = |id: &str| {
+        keys.iter()
+            .find(|k| k["api_key_id"] == id)
+            .unwrap_or_else(|| panic!("{id} listed"))
+    };
+    assert_eq!(
+        listed(&spare_id)["revoked_at"],
+        rotated["replaced_key_revoked_at"]
+    );
+    assert_eq!(listed(&successor_id)["name"], "spare");
+    assert!(
+        !serde_json::to_string(keys)
+            .expect("json")
+            .contains(&api_key)
+    );
+    let table = admin()
+        .args(["key", "list", "--customer", &acme_id])
+        .run()
+        .await
+        .ok();
+    assert!(table.stdout.contains("rotating, until"), "{}", table.stdout);
+    assert!(table.stdout.contains(&successor_id), "{}", table.stdout);
+    let twice = admin()
+        .args(["key", "rotate", &spare_id, "--json"])
+        .run()
+        .await
+        .fails_with(5);
+    assert_eq!(twice.error_json()["error"]["code"], "conflict");
+
     // Revocation.
     let revoked = admin()
         .args(["key", "revoke", &key_id, "--json"])
