@@ -644,6 +644,7 @@ impl Generator {
             purpose: t.is_multiple_of(4).then(|| "ci".to_owned()),
             created_at: Timestamp::from_unix_seconds(created_at),
             expires_at: Timestamp::from_unix_seconds(expires_at),
+            allowed_networks: None,
         };
         let resolvable = valid
             && !Self::customer_suspended(c)

@@ -99,6 +99,7 @@ impl ReleaseDesk {
             .create(
                 &Origin::admin_key(),
                 NewApiKeyRequest {
+                    allowed_networks: None,
                     customer_id: customer.id,
                     name: None,
                     key_type: KeyType::Ci,
@@ -133,7 +134,7 @@ impl ReleaseDesk {
         let link = self
             .releasy
             .downloads
-            .resolve(token.secret.expose())
+            .resolve(token.secret.expose(), None)
             .await?;
         Ok(link.url)
     }

@@ -38,6 +38,7 @@
 //!         key_type: KeyType::Ci,
 //!         scopes: ScopeSet::parse(&["releases:read"]).unwrap(),
 //!         expires_at: None,
+//!         allowed_networks: None,
 //!     })
 //!     .await
 //!     .unwrap();
@@ -84,6 +85,7 @@ mod ids;
 mod limits;
 #[cfg(feature = "in-memory")]
 pub mod memory;
+mod network;
 pub mod pagination;
 pub mod ports;
 pub mod product;

@@ -102,7 +102,7 @@ impl Services {
                 clock.clone(),
             )
             .with_rate_limiter(rate_limiter.clone()),
-            audit: AuditService::new(repos.audit),
+            audit: AuditService::new(repos.audit.clone()),
             idempotency: IdempotencyService::new(repos.idempotency, clock.clone()),
             releases: ReleaseService::new(
                 repos.releases.clone(),
@@ -139,6 +139,7 @@ impl Services {
                 secrets,
                 hasher,
                 clock: clock.clone(),
+                audit: repos.audit.clone(),
                 link_ttl_seconds: limits.download_url_ttl_seconds,
             }),
             limits,

@@ -13,6 +13,7 @@ use releasy_domain::{ApiKeyId, CustomerId};
 
 fn request(customer_id: CustomerId) -> NewApiKeyRequest {
     NewApiKeyRequest {
+        allowed_networks: None,
         customer_id,
         name: None,
         key_type: KeyType::Human,
@@ -81,6 +82,7 @@ async fn create_stores_the_request_and_only_a_hash_of_the_secret() {
         .create(
             &Origin::admin_key(),
             NewApiKeyRequest {
+                allowed_networks: None,
                 customer_id: customer.id,
                 name: Some(KeyName::parse(" deploy bot ").expect("valid name")),
                 key_type: KeyType::Integration,

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use common::{Harness, T0, page};
 use releasy_domain::api_key::{
-    ApiKey, ApiKeyAuthenticator, AuthCandidate, AuthFailure, KeyLookup, Rotation, StoredKeyHash,
+    ApiKey, ApiKeyAuthenticator, AuthCandidate, AuthFailure, KeyChanges, KeyLookup, Rotation,
+    StoredKeyHash,
 };
 use releasy_domain::audit::{AuditEvent, AuditFilter, AuthReason, Origin};
 use releasy_domain::customer::CustomerChanges;
@@ -239,6 +240,15 @@ impl ApiKeyRepository for CorruptScopes {
         client: Option<IpAddr>,
     ) -> Result<(), RepoError> {
         self.0.touch_last_used(id, at, client).await
+    }
+
+    async fn update(
+        &self,
+        id: ApiKeyId,
+        changes: &KeyChanges,
+        events: ChangeEvents<'_, ApiKey>,
+    ) -> Result<Option<ApiKey>, RepoError> {
+        self.0.update(id, changes, events).await
     }
 
     async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError> {

@@ -330,7 +330,10 @@ async fn the_perpetual_fallback_keeps_what_was_published_before_the_end() {
         .issue(&Origin::admin_key(), &key, old, None, ttl)
         .await
         .unwrap();
-    downloads.resolve(token.secret.expose()).await.unwrap();
+    downloads
+        .resolve(token.secret.expose(), None)
+        .await
+        .unwrap();
     assert!(matches!(
         downloads
             .issue(&Origin::admin_key(), &key, new, None, ttl)
@@ -373,7 +376,10 @@ async fn narrowing_an_entitlement_stops_tokens_already_issued() {
         .await
         .unwrap();
     assert!(matches!(
-        w.h.services.downloads.resolve(token.secret.expose()).await,
+        w.h.services
+            .downloads
+            .resolve(token.secret.expose(), None)
+            .await,
         Err(ResolveError::Refused(ResolveRefusal::NotAvailable))
     ));
 }

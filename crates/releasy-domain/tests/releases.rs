@@ -362,7 +362,7 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
     let resolved =
         w.h.services
             .downloads
-            .resolve(token.secret.expose())
+            .resolve(token.secret.expose(), None)
             .await
             .unwrap();
     assert!(
@@ -377,7 +377,10 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
         .await
         .unwrap();
     assert!(matches!(
-        w.h.services.downloads.resolve(token.secret.expose()).await,
+        w.h.services
+            .downloads
+            .resolve(token.secret.expose(), None)
+            .await,
         Err(ResolveError::Refused(ResolveRefusal::NotAvailable))
     ));
     assert!(matches!(
@@ -392,11 +395,17 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
 
     w.h.clock.advance(60);
     assert!(matches!(
-        w.h.services.downloads.resolve(token.secret.expose()).await,
+        w.h.services
+            .downloads
+            .resolve(token.secret.expose(), None)
+            .await,
         Err(ResolveError::Refused(ResolveRefusal::Expired))
     ));
     assert!(matches!(
-        w.h.services.downloads.resolve("releasy_dl_unknown").await,
+        w.h.services
+            .downloads
+            .resolve("releasy_dl_unknown", None)
+            .await,
         Err(ResolveError::Refused(ResolveRefusal::NotFound))
     ));
     assert!(matches!(
@@ -440,7 +449,10 @@ async fn deleting_a_release_removes_its_objects_and_tokens() {
             .unwrap();
     assert!(deleted.orphaned_objects.is_empty());
     assert!(matches!(
-        w.h.services.downloads.resolve(token.secret.expose()).await,
+        w.h.services
+            .downloads
+            .resolve(token.secret.expose(), None)
+            .await,
         Err(ResolveError::Refused(ResolveRefusal::NotFound))
     ));
     let listed =
@@ -454,4 +466,105 @@ async fn deleting_a_release_removes_its_objects_and_tokens() {
             .await
             .unwrap();
     assert!(listed.is_empty());
+}
+
+#[tokio::test]
+async fn a_token_keeps_the_address_rule_of_the_key_that_asked_for_it() {
+    use releasy_domain::api_key::{AllowedNetworks, KeyChanges};
+    let w = World::new();
+    let customer = w.h.customer("Acme").await;
+    let issued = w.h.key(customer.id, &["downloads:token"]).await;
+    let office = AllowedNetworks::parse(&["203.0.113.0/24"]).unwrap();
+    w.h.services
+        .api_keys
+        .update(
+            &Origin::admin_key(),
+            issued.key.id,
+            KeyChanges {
+                name: None,
+                allowed_networks: Some(Some(office.clone())),
+            },
+        )
+        .await
+        .unwrap();
+    let inside = Some("203.0.113.5".parse().unwrap());
+    let outside = Some("198.51.100.9".parse().unwrap());
+    let key =
+        w.h.services
+            .authenticator
+            .authenticate_from(Some(issued.secret.expose()), inside)
+            .await
+            .unwrap()
+            .key;
+    assert_eq!(key.allowed_networks, Some(office));
+    let (_, artifact) = w.published_artifact("app").await;
+    w.entitle(customer.id, "app", 0, None).await;
+    let ttl = TokenTtl::parse(Some(60), 600).unwrap();
+    let token =
+        w.h.services
+            .downloads
+            .issue(&Origin::admin_key(), &key, artifact, None, ttl)
+            .await
+            .unwrap();
+
+    // Lifting the key's rule later does not widen the token.
+    w.h.services
+        .api_keys
+        .update(
+            &Origin::admin_key(),
+            issued.key.id,
+            KeyChanges {
+                name: None,
+                allowed_networks: Some(None),
+            },
+        )
+        .await
+        .unwrap();
+    let resolve = |client| {
+        w.h.services
+            .downloads
+            .resolve(token.secret.expose(), client)
+    };
+    resolve(inside)
+        .await
+        .expect("resolves from inside the rule");
+    for client in [outside, None] {
+        assert!(matches!(
+            resolve(client).await,
+            Err(ResolveError::Refused(ResolveRefusal::AddressNotAllowed))
+        ));
+    }
+    let refusals: Vec<_> =
+        w.h.audit_events()
+            .await
+            .into_iter()
+            .filter(|e| e.event == "download.refused")
+            .collect();
+    assert_eq!(refusals.len(), 2, "each refusal is audited");
+    assert_eq!(refusals[1].payload["reason"], "address_not_allowed");
+    assert_eq!(refusals[1].payload["client_address"], "198.51.100.9");
+    assert_eq!(refusals[1].customer_id, Some(customer.id));
+    assert_eq!(refusals[0].payload.get("client_address"), None);
+}
+
+#[tokio::test]
+async fn a_token_of_a_key_without_a_rule_resolves_from_anywhere() {
+    let w = World::new();
+    let key = w.customer_key().await;
+    let (_, artifact) = w.published_artifact("app").await;
+    w.entitle(key.customer_id, "app", 0, None).await;
+    let ttl = TokenTtl::parse(Some(60), 600).unwrap();
+    let token =
+        w.h.services
+            .downloads
+            .issue(&Origin::admin_key(), &key, artifact, None, ttl)
+            .await
+            .unwrap();
+    for client in [None, Some("198.51.100.9".parse().unwrap())] {
+        w.h.services
+            .downloads
+            .resolve(token.secret.expose(), client)
+            .await
+            .expect("no rule, no refusal");
+    }
 }

@@ -250,7 +250,7 @@ async fn large_objects_wait_for_the_verifier_and_cannot_be_downloaded_meanwhile(
             .unwrap();
     w.h.services
         .downloads
-        .resolve(token.secret.expose())
+        .resolve(token.secret.expose(), None)
         .await
         .unwrap();
 }
@@ -392,7 +392,7 @@ async fn artifacts_from_before_checks_stay_downloadable_until_checked() {
             .unwrap();
     w.h.services
         .downloads
-        .resolve(token.secret.expose())
+        .resolve(token.secret.expose(), None)
         .await
         .unwrap();
 
@@ -416,7 +416,10 @@ async fn artifacts_from_before_checks_stay_downloadable_until_checked() {
         "a failed old artifact keeps its bytes for the operator"
     );
     assert!(matches!(
-        w.h.services.downloads.resolve(token.secret.expose()).await,
+        w.h.services
+            .downloads
+            .resolve(token.secret.expose(), None)
+            .await,
         Err(ResolveError::Refused(ResolveRefusal::NotVerified))
     ));
     assert!(unverified(None, 10).await.unwrap().is_empty());
@@ -482,7 +485,7 @@ async fn a_download_of_replaced_bytes_is_refused_audited_and_the_artifact_failed
             .issue(&Origin::admin_key(), &key, id, None, ttl())
             .await
             .unwrap();
-    let resolve = || w.h.services.downloads.resolve(token.secret.expose());
+    let resolve = || w.h.services.downloads.resolve(token.secret.expose(), None);
     resolve().await.unwrap();
 
     // A still-valid upload URL (or anyone with access to the store) replaces the bytes.

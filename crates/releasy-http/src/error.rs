@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use releasy_domain::ValidationError;
 use releasy_domain::api_key::{
     AuthFailure, CreateKeyError, ListKeysError, MissingScope, RevokeKeyError, RotateKeyError,
+    UpdateKeyError,
 };
 use releasy_domain::artifact::{PresignError, RegisterArtifactError, UploadError};
 use releasy_domain::audit::AuthReason;
@@ -209,6 +210,16 @@ impl From<CreateKeyError> for ApiError {
     }
 }
 
+impl From<UpdateKeyError> for ApiError {
+    fn from(err: UpdateKeyError) -> Self {
+        match err {
+            UpdateKeyError::NotFound => Self::not_found("api key not found"),
+            UpdateKeyError::Invalid(invalid) => invalid.into(),
+            UpdateKeyError::Repo(repo) => repo.into(),
+        }
+    }
+}
+
 impl From<ListKeysError> for ApiError {
     fn from(err: ListKeysError) -> Self {
         match err {
@@ -241,6 +252,9 @@ impl From<RevokeKeyError> for ApiError {
 impl From<AuthFailure> for ApiError {
     fn from(err: AuthFailure) -> Self {
         match err {
+            AuthFailure::Rejected(AuthReason::AddressNotAllowed) => {
+                Self::forbidden("address not allowed")
+            }
             AuthFailure::Rejected(reason) => Self::unauthorized(match reason {
                 AuthReason::MissingHeader => "missing api key",
                 AuthReason::Revoked => "api key revoked",
@@ -469,7 +483,9 @@ impl From<ResolveError> for ApiError {
     fn from(err: ResolveError) -> Self {
         match err {
             ResolveError::Refused(
-                refusal @ (ResolveRefusal::NotVerified | ResolveRefusal::Yanked),
+                refusal @ (ResolveRefusal::NotVerified
+                | ResolveRefusal::Yanked
+                | ResolveRefusal::AddressNotAllowed),
             ) => Self::forbidden(refusal.to_string()),
             ResolveError::Refused(refusal) => Self::not_found(refusal.to_string()),
             ResolveError::Store(store) => store.into(),

@@ -70,6 +70,7 @@ pub fn app(
         .service(routes::keys::revoke_key)
         .service(routes::keys::list_keys)
         .service(routes::keys::rotate_key)
+        .service(routes::keys::update_key)
         .service(routes::introspect::introspect)
         .service(routes::audit::list_audit_events)
         .service(routes::entitlements::list_entitlements)

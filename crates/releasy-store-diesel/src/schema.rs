@@ -25,6 +25,7 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         last_used_at -> Nullable<BigInt>,
         last_used_address -> Nullable<Text>,
+        allowed_cidrs -> Nullable<Text>,
     }
 }
 
@@ -113,6 +114,7 @@ diesel::table! {
         purpose -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
+        allowed_cidrs -> Nullable<Text>,
     }
 }
 

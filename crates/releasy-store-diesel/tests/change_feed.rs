@@ -183,11 +183,14 @@ async fn rolled_back_writes_are_not_reported() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn last_used_at_updates_alone_are_not_reported() {
+async fn last_use_updates_alone_are_not_reported() {
     let mut db = listening().await;
 
     db.operator
-        .batch_execute("UPDATE api_keys SET last_used_at = 1735312000 WHERE id = 'k1'")
+        .batch_execute(
+            "UPDATE api_keys SET last_used_at = 1735312000, last_used_address = '192.0.2.1' \
+             WHERE id = 'k1'",
+        )
         .await
         .unwrap();
     insert_customer_through_the_port(&db.store).await;
@@ -196,6 +199,16 @@ async fn last_used_at_updates_alone_are_not_reported() {
     // Any other column is reported, even alongside last_used_at.
     db.operator
         .batch_execute("UPDATE api_keys SET revoked_at = 5, last_used_at = 6 WHERE id = 'k1'")
+        .await
+        .unwrap();
+    expect_event(&mut db.events, changed("api_keys")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_rule_change_is_reported() {
+    let mut db = listening().await;
+    db.operator
+        .batch_execute("UPDATE api_keys SET allowed_cidrs = '10.0.0.0/8' WHERE id = 'k1'")
         .await
         .unwrap();
     expect_event(&mut db.events, changed("api_keys")).await;

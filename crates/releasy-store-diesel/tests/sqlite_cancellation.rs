@@ -64,6 +64,7 @@ fn customer(name: &str) -> Customer {
 fn api_key(customer_id: CustomerId) -> ApiKey {
     let secret = ApiKeySecret::from_generated("releasy_cancellation-test-key".into());
     ApiKey {
+        allowed_networks: None,
         id: ApiKeyId::generate(),
         customer_id,
         name: None,

@@ -228,6 +228,7 @@ mod tests {
 
     fn token(purpose: &str) -> DownloadToken {
         DownloadToken {
+            allowed_networks: None,
             id: DownloadTokenId::generate(),
             token_hash: uuid::Uuid::new_v4().simple().to_string(),
             artifact_id: ArtifactId::generate(),

@@ -114,6 +114,7 @@ impl World {
             .create(
                 &Origin::admin_key(),
                 NewApiKeyRequest {
+                    allowed_networks: None,
                     customer_id: customer.id,
                     name: None,
                     key_type: KeyType::Ci,

@@ -121,6 +121,7 @@ impl Fixture {
 
     fn token(&self) -> DownloadToken {
         DownloadToken {
+            allowed_networks: None,
             id: DownloadTokenId::generate(),
             token_hash: format!("{}{}", fresh(), fresh()),
             artifact_id: self.artifact,

@@ -69,6 +69,10 @@ pub enum KeyCommand {
         /// Key type
         #[arg(long = "type", value_parser = ["human", "ci", "integration"])]
         key_type: Option<String>,
+        /// A range the key may be used from, such as 203.0.113.0/24 (repeat or separate
+        /// with commas); anywhere when omitted
+        #[arg(long = "allowed-cidr", value_delimiter = ',')]
+        allowed_cidrs: Vec<String>,
     },
     /// Revoke a key
     Revoke {
@@ -80,6 +84,28 @@ pub enum KeyCommand {
         /// Customer id
         #[arg(long)]
         customer: String,
+    },
+    /// Change a key's name or the addresses it may be used from
+    Update {
+        /// Key id
+        api_key_id: String,
+        /// New name
+        #[arg(long, conflicts_with = "clear_name")]
+        name: Option<String>,
+        /// Remove the name
+        #[arg(long)]
+        clear_name: bool,
+        /// A range the key may be used from (repeat or separate with commas); replaces
+        /// the current list
+        #[arg(
+            long = "allowed-cidr",
+            value_delimiter = ',',
+            conflicts_with = "any_address"
+        )]
+        allowed_cidrs: Vec<String>,
+        /// Let the key be used from any address
+        #[arg(long)]
+        any_address: bool,
     },
     /// Replace a key by a new one with the same settings; the old one keeps working for
     /// the overlap (the new key is shown only once)

@@ -1,10 +1,11 @@
-//! `releasy key create|revoke|list|rotate`.
+//! `releasy key create|revoke|list|rotate|update`.
 
 use super::Context;
 use crate::api::Role;
 use crate::cli::KeyCommand;
 use crate::dto::{
     CreateKey, CreatedKey, KeyList, KeySummary, RevokeKey, RevokedKey, RotateKey, RotatedKey,
+    UpdateKey,
 };
 use crate::error::CliError;
 use crate::output::{Table, format_time, format_time_opt, now};
@@ -22,6 +23,7 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
             scopes,
             expires_at,
             key_type,
+            allowed_cidrs,
         } => {
             let scopes: Vec<String> = scopes
                 .into_iter()
@@ -34,6 +36,7 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
                 scopes: (!scopes.is_empty()).then_some(scopes),
                 expires_at,
                 key_type,
+                allowed_cidrs: non_empty(allowed_cidrs),
             };
             // No idempotency key: the server shows the secret only once.
             let key: CreatedKey = client.post("/v1/admin/keys", &body, None).await?.body;
@@ -59,6 +62,36 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
                 .body;
             ctx.output
                 .emit(&revoked, || format!("revoked key {}", revoked.api_key_id));
+        }
+        KeyCommand::Update {
+            api_key_id,
+            name,
+            clear_name,
+            allowed_cidrs,
+            any_address,
+        } => {
+            let body = UpdateKey {
+                name: if clear_name {
+                    Some(None)
+                } else {
+                    name.map(Some)
+                },
+                allowed_cidrs: if any_address {
+                    Some(None)
+                } else {
+                    non_empty(allowed_cidrs).map(Some)
+                },
+            };
+            if body.name.is_none() && body.allowed_cidrs.is_none() {
+                return Err(CliError::Usage(
+                    "name something to change: --name, --clear-name, --allowed-cidr or --any-address"
+                        .into(),
+                ));
+            }
+            let path = format!("/v1/admin/keys/{}", api_key_id.trim());
+            let key: KeySummary = client.patch(&path, &body).await?;
+            ctx.output
+                .emit(&key, || table(std::slice::from_ref(&key), now()));
         }
         KeyCommand::List { customer } => {
             let path = format!("/v1/admin/customers/{}/keys", customer.trim());
@@ -101,6 +134,7 @@ fn table(keys: &[KeySummary], now: i64) -> String {
         "state",
         "last used",
         "from",
+        "allowed from",
     ]);
     for key in keys {
         let state = match key.revoked_at {
@@ -119,7 +153,20 @@ fn table(keys: &[KeySummary], now: i64) -> String {
             state,
             format_time_opt(key.last_used_at),
             key.last_used_address.clone().unwrap_or_else(|| "-".into()),
+            key.allowed_cidrs
+                .as_ref()
+                .map_or_else(|| "anywhere".to_owned(), |cidrs| cidrs.join(",")),
         ]);
     }
     table.render("(no keys)")
+}
+
+/// The list of ranges given on the command line, trimmed; `None` when there is none.
+fn non_empty(ranges: Vec<String>) -> Option<Vec<String>> {
+    let ranges: Vec<String> = ranges
+        .into_iter()
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty())
+        .collect();
+    (!ranges.is_empty()).then_some(ranges)
 }

@@ -19,6 +19,20 @@ pub struct CreateKey {
     /// `human`, `ci` or `integration`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_type: Option<String>,
+    /// Where it may be used from (anywhere when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_cidrs: Option<Vec<String>>,
+}
+
+/// `PATCH /v1/admin/keys/{id}`: `Some(None)` sends `null` (clears the field).
+#[derive(Debug, Serialize)]
+pub struct UpdateKey {
+    /// New name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<Option<String>>,
+    /// New address rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_cidrs: Option<Option<Vec<String>>>,
 }
 
 /// The new key; `api_key` is shown only once.
@@ -36,6 +50,9 @@ pub struct CreatedKey {
     pub scopes: Vec<String>,
     /// Its expiry.
     pub expires_at: Option<i64>,
+    /// Its address rule, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_cidrs: Option<Vec<String>>,
 }
 
 /// `POST /v1/admin/keys/revoke`.
@@ -75,6 +92,9 @@ pub struct KeySummary {
     pub last_used_at: Option<i64>,
     /// The client address of that use.
     pub last_used_address: Option<String>,
+    /// Where it may be used from (anywhere when absent).
+    #[serde(default)]
+    pub allowed_cidrs: Option<Vec<String>>,
 }
 
 /// `GET /v1/admin/customers/{id}/keys`.

@@ -24,6 +24,7 @@ pub use entitlements::{
 pub use error::ErrorBody;
 pub use keys::{
     CreateKey, CreatedKey, KeyList, KeySummary, RevokeKey, RevokedKey, RotateKey, RotatedKey,
+    UpdateKey,
 };
 pub use products::{Policy, ProductList, SetPolicy};
 pub use releases::{

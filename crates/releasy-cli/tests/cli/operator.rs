@@ -250,6 +250,7 @@ async fn operator_commands_with_json_output() {
         .json();
     let keys = keys["keys"].as_array().expect("keys");
     assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.iter().all(|k| k["allowed_cidrs"].is_null()));
     let listed = |id: &str| {
         keys.iter()
             .find(|k| k["api_key_id"] == id)
@@ -278,6 +279,74 @@ async fn operator_commands_with_json_output() {
         .await
         .fails_with(5);
     assert_eq!(twice.error_json()["error"]["code"], "conflict");
+
+    // Address rules: a key usable only from elsewhere is refused; lifting the rule
+    // lets it in.
+    let fenced = admin()
+        .args([
+            "key",
+            "create",
+            "--customer",
+            &acme_id,
+            "--scope",
+            "releases:read",
+        ])
+        .args(["--allowed-cidr", "192.0.2.0/24,2001:db8::/32", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        fenced["allowed_cidrs"],
+        serde_json::json!(["192.0.2.0/24", "2001:db8::/32"])
+    );
+    let fenced_key = fenced["api_key"].as_str().expect("api_key").to_owned();
+    let fenced_id = fenced["api_key_id"]
+        .as_str()
+        .expect("api_key_id")
+        .to_owned();
+    let refused = server
+        .customer(&fenced_key)
+        .args(["releases", "--json"])
+        .run()
+        .await
+        .fails_with(3);
+    assert_eq!(
+        refused.error_json()["error"]["message"],
+        "address not allowed"
+    );
+    let nothing = admin()
+        .args(["key", "update", &fenced_id])
+        .run()
+        .await
+        .fails_with(2);
+    assert!(
+        nothing.stderr.contains("--any-address"),
+        "{}",
+        nothing.stderr
+    );
+    let opened = admin()
+        .args([
+            "key",
+            "update",
+            &fenced_id,
+            "--any-address",
+            "--name",
+            "laptop",
+            "--json",
+        ])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert!(opened["allowed_cidrs"].is_null(), "{opened}");
+    assert_eq!(opened["name"], "laptop");
+    server
+        .customer(&fenced_key)
+        .args(["releases", "--json"])
+        .run()
+        .await
+        .ok();
 
     // Revocation.
     let revoked = admin()

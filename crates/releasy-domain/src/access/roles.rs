@@ -100,6 +100,8 @@ macro_rules! with_each_action {
             ListKeys,
             /// `POST /v1/admin/keys/{id}/rotate` (issues a key, so as `CreateKey`)
             RotateKey,
+            /// `PATCH /v1/admin/keys/{id}` (a key's name and address rule)
+            UpdateKey,
         }
     };
 }
@@ -225,7 +227,7 @@ mod tests {
     use Action::*;
 
     /// The contract's matrix, row by row: (action, admin, support, publisher).
-    const MATRIX: [(Action, bool, bool, bool); 27] = [
+    const MATRIX: [(Action, bool, bool, bool); 28] = [
         (CreateCustomer, true, false, false),
         (UpdateCustomer, true, false, false),
         (CreateKey, true, false, false),
@@ -255,6 +257,7 @@ mod tests {
         // Keys an operator can see and rotate (#16).
         (ListKeys, true, true, false),
         (RotateKey, true, false, false),
+        (UpdateKey, true, false, false),
     ];
 
     #[test]

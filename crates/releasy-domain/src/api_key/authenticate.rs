@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::api_key::model::is_revoked_at;
-use crate::api_key::{ApiKeySecret, AuthCandidate, KeyType, Scope, ScopeSet};
+use crate::api_key::{
+    AllowedNetworks, ApiKeySecret, AuthCandidate, KeyType, Scope, ScopeSet, address_allowed,
+};
 use crate::audit::{AuditEvent, AuthReason};
 use crate::ports::{
     ApiKeyRepository, AuditRepository, Clock, HashError, KeyHasher, RateLimiter, RepoError,
@@ -26,6 +28,8 @@ pub struct AuthenticatedKey {
     pub scopes: ScopeSet,
     /// When it expires, if ever.
     pub expires_at: Option<Timestamp>,
+    /// Where it may be used from (its download tokens inherit it); `None`: anywhere.
+    pub allowed_networks: Option<AllowedNetworks>,
 }
 
 /// The key is valid but lacks the scope an operation needs.
@@ -196,7 +200,7 @@ impl ApiKeyAuthenticator {
             // must move to the new pepper too, or it is lost when the grace ends.
             self.rehash(&candidate, &secret).await?;
         }
-        let key = match check_candidate(&candidate, now) {
+        let key = match check_candidate(&candidate, now, client) {
             Ok(key) => key,
             Err(reason) => return Err(reject(reason, Some(&candidate)).await),
         };
@@ -366,10 +370,12 @@ fn needs_last_use_recorded(last_used_at: Option<Timestamp>, now: Timestamp) -> b
 }
 
 /// The checks after a key's secret matched, in the contract's order: revoked, expired,
-/// customer suspended, scopes parse.
+/// customer suspended, scopes parse; then the key's address rule admits `client` (a
+/// rule that does not read refuses, like one that does not match).
 fn check_candidate(
     candidate: &AuthCandidate,
     now: Timestamp,
+    client: Option<IpAddr>,
 ) -> Result<AuthenticatedKey, AuthReason> {
     if is_revoked_at(candidate.revoked_at, now) {
         return Err(AuthReason::Revoked);
@@ -382,12 +388,22 @@ fn check_candidate(
     }
     let scopes = ScopeSet::from_stored(&candidate.scopes).map_err(|_| AuthReason::InvalidScopes)?;
     let key_type = KeyType::parse(&candidate.key_type).map_err(|_| AuthReason::InvalidScopes)?;
+    let allowed_networks = candidate
+        .allowed_cidrs
+        .as_deref()
+        .map(AllowedNetworks::from_stored)
+        .transpose()
+        .map_err(|_| AuthReason::AddressNotAllowed)?;
+    if !address_allowed(allowed_networks.as_ref(), client) {
+        return Err(AuthReason::AddressNotAllowed);
+    }
     Ok(AuthenticatedKey {
         api_key_id: candidate.id,
         customer_id: candidate.customer_id,
         key_type,
         scopes,
         expires_at: candidate.expires_at,
+        allowed_networks,
     })
 }
 
@@ -407,6 +423,7 @@ mod tests {
             revoked_at: None,
             customer_suspended_at: None,
             last_used_at: None,
+            allowed_cidrs: None,
         }
     }
 
@@ -421,7 +438,7 @@ mod tests {
 
     #[test]
     fn a_clean_key_is_accepted_with_its_scopes() {
-        let key = check_candidate(&candidate(), NOW).unwrap();
+        let key = check_candidate(&candidate(), NOW, None).unwrap();
         assert_eq!(key.key_type, KeyType::Ci);
         assert!(key.require(Scope::KeysRead).is_ok());
         assert_eq!(
@@ -438,7 +455,10 @@ mod tests {
             customer_suspended_at: Some(NOW),
             ..candidate()
         };
-        assert_eq!(check_candidate(&c, NOW).unwrap_err(), AuthReason::Revoked);
+        assert_eq!(
+            check_candidate(&c, NOW, None).unwrap_err(),
+            AuthReason::Revoked
+        );
     }
 
     #[test]
@@ -447,9 +467,46 @@ mod tests {
             revoked_at: Some(NOW.plus_seconds(1)),
             ..candidate()
         };
-        assert!(check_candidate(&c, NOW).is_ok());
+        assert!(check_candidate(&c, NOW, None).is_ok());
         assert_eq!(
-            check_candidate(&c, NOW.plus_seconds(1)).unwrap_err(),
+            check_candidate(&c, NOW.plus_seconds(1), None).unwrap_err(),
+            AuthReason::Revoked
+        );
+    }
+
+    #[test]
+    fn an_address_rule_admits_only_its_ranges_and_fails_closed() {
+        let c = AuthCandidate {
+            allowed_cidrs: Some("10.0.0.0/8 2001:db8::/32".into()),
+            ..candidate()
+        };
+        let inside = Some("10.2.3.4".parse().unwrap());
+        let key = check_candidate(&c, NOW, inside).unwrap();
+        assert_eq!(
+            key.allowed_networks.map(|n| n.to_stored()),
+            Some("10.0.0.0/8 2001:db8::/32".to_owned())
+        );
+        for outside in [Some("192.0.2.1".parse().unwrap()), None] {
+            assert_eq!(
+                check_candidate(&c, NOW, outside).unwrap_err(),
+                AuthReason::AddressNotAllowed
+            );
+        }
+        let unreadable = AuthCandidate {
+            allowed_cidrs: Some("nowhere".into()),
+            ..candidate()
+        };
+        assert_eq!(
+            check_candidate(&unreadable, NOW, inside).unwrap_err(),
+            AuthReason::AddressNotAllowed
+        );
+        // Revocation is reported before the address.
+        let revoked = AuthCandidate {
+            revoked_at: Some(NOW),
+            ..c
+        };
+        assert_eq!(
+            check_candidate(&revoked, NOW, None).unwrap_err(),
             AuthReason::Revoked
         );
     }
@@ -460,12 +517,15 @@ mod tests {
             expires_at: Some(NOW),
             ..candidate()
         };
-        assert_eq!(check_candidate(&c, NOW).unwrap_err(), AuthReason::Expired);
+        assert_eq!(
+            check_candidate(&c, NOW, None).unwrap_err(),
+            AuthReason::Expired
+        );
         let c = AuthCandidate {
             expires_at: Some(NOW.plus_seconds(1)),
             ..candidate()
         };
-        assert!(check_candidate(&c, NOW).is_ok());
+        assert!(check_candidate(&c, NOW, None).is_ok());
     }
 
     #[test]
@@ -474,13 +534,16 @@ mod tests {
             customer_suspended_at: Some(NOW),
             ..candidate()
         };
-        assert_eq!(check_candidate(&c, NOW).unwrap_err(), AuthReason::Suspended);
+        assert_eq!(
+            check_candidate(&c, NOW, None).unwrap_err(),
+            AuthReason::Suspended
+        );
         let c = AuthCandidate {
             scopes: "releases:read root".into(),
             ..candidate()
         };
         assert_eq!(
-            check_candidate(&c, NOW).unwrap_err(),
+            check_candidate(&c, NOW, None).unwrap_err(),
             AuthReason::InvalidScopes
         );
     }

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use crate::api_key::{KeyLookup, KeyType, ScopeSet, StoredKeyHash};
+use crate::api_key::{AllowedNetworks, KeyLookup, KeyType, ScopeSet, StoredKeyHash};
 use crate::text::bounded_text_type;
 use crate::{ApiKeyId, CustomerId, Timestamp};
 
@@ -40,6 +40,8 @@ pub struct ApiKey {
     pub last_used_at: Option<Timestamp>,
     /// The client address of the use recorded in `last_used_at`.
     pub last_used_address: Option<IpAddr>,
+    /// Where it may be used from; `None`: anywhere.
+    pub allowed_networks: Option<AllowedNetworks>,
 }
 
 impl ApiKey {
@@ -74,6 +76,39 @@ pub struct NewApiKeyRequest {
     pub scopes: ScopeSet,
     /// When it stops working, if ever.
     pub expires_at: Option<Timestamp>,
+    /// Where it may be used from; `None`: anywhere.
+    pub allowed_networks: Option<AllowedNetworks>,
+}
+
+/// What an operator may change of an issued key (`PATCH /v1/admin/keys/{id}`): each
+/// field `None` to keep it, `Some(None)` to clear it, `Some(Some(_))` to set it. What
+/// the key may do (type, scopes) and when it ends are fixed at issue: rotate it to
+/// change those.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyChanges {
+    /// Its label.
+    pub name: Option<Option<KeyName>>,
+    /// Where it may be used from.
+    pub allowed_networks: Option<Option<AllowedNetworks>>,
+}
+
+impl KeyChanges {
+    /// Whether the changes name no field.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.allowed_networks.is_none()
+    }
+
+    /// `key` with the changes applied.
+    pub fn apply_to(&self, key: &ApiKey) -> ApiKey {
+        let mut changed = key.clone();
+        if let Some(name) = &self.name {
+            changed.name.clone_from(name);
+        }
+        if let Some(networks) = &self.allowed_networks {
+            changed.allowed_networks.clone_from(networks);
+        }
+        changed
+    }
 }
 
 /// A stored key that might match a presented secret, with what authentication needs to
@@ -99,4 +134,6 @@ pub struct AuthCandidate {
     pub customer_suspended_at: Option<Timestamp>,
     /// When it last authenticated a request (recorded at most once a minute).
     pub last_used_at: Option<Timestamp>,
+    /// Where it may be used from, as stored (checked on every request, like scopes).
+    pub allowed_cidrs: Option<String>,
 }

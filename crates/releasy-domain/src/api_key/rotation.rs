@@ -94,6 +94,7 @@ impl Rotation {
             key_type: old.key_type,
             scopes: old.scopes.clone(),
             expires_at: old.expires_at,
+            allowed_networks: old.allowed_networks.clone(),
             created_at: now,
             revoked_at: None,
             last_used_at: None,
@@ -138,6 +139,9 @@ mod tests {
             revoked_at: None,
             last_used_at: Some(NOW.plus_seconds(-5)),
             last_used_address: Some("203.0.113.9".parse().unwrap()),
+            allowed_networks: Some(
+                crate::api_key::AllowedNetworks::parse(&["203.0.113.0/24"]).unwrap(),
+            ),
         }
     }
 
@@ -203,6 +207,7 @@ mod tests {
         assert_eq!(successor.key_type, old.key_type);
         assert_eq!(successor.scopes, old.scopes);
         assert_eq!(successor.expires_at, old.expires_at);
+        assert_eq!(successor.allowed_networks, old.allowed_networks);
         assert_eq!(successor.created_at, NOW);
         assert_eq!(successor.last_used_at, None);
         assert_eq!(successor.last_used_address, None);

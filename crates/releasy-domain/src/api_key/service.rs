@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::api_key::{
-    ApiKey, ApiKeySecret, KeyType, NewApiKeyRequest, Rotation, RotationOverlap, RotationRefusal,
-    ScopeSet, check_rotatable,
+    ApiKey, ApiKeySecret, KeyChanges, KeyType, NewApiKeyRequest, Rotation, RotationOverlap,
+    RotationRefusal, ScopeSet, check_rotatable,
 };
 use crate::audit::{AuditEvent, Origin};
 use crate::ports::{
@@ -44,6 +44,20 @@ pub enum RevokeKeyError {
     /// No key has that id.
     #[error("api key not found")]
     NotFound,
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Why a key could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateKeyError {
+    /// No key has that id.
+    #[error("api key not found")]
+    NotFound,
+    /// The request names no field to change.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
     /// The repository failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -116,6 +130,7 @@ pub enum RotateKeyError {
 ///         key_type: KeyType::Ci,
 ///         scopes: ScopeSet::parse(&["downloads:token"]).unwrap(),
 ///         expires_at: None,
+///         allowed_networks: None,
 ///     })
 ///     .await
 ///     .unwrap();
@@ -174,6 +189,7 @@ impl ApiKeyService {
             key_type: request.key_type,
             scopes: request.scopes,
             expires_at: request.expires_at,
+            allowed_networks: request.allowed_networks,
             ..fresh.key
         };
         self.keys
@@ -183,6 +199,35 @@ impl ApiKeyService {
             key,
             secret: fresh.secret,
         })
+    }
+
+    /// Changes a key's name or address rule; the rule applies from the key's next
+    /// request. Revoked keys may be changed too (the change is recorded and harmless).
+    ///
+    /// # Errors
+    /// [`UpdateKeyError::Invalid`] when `changes` names no field,
+    /// [`UpdateKeyError::NotFound`] for an unknown id.
+    pub async fn update(
+        &self,
+        origin: &Origin,
+        id: ApiKeyId,
+        changes: KeyChanges,
+    ) -> Result<ApiKey, UpdateKeyError> {
+        if changes.is_empty() {
+            return Err(ValidationError::new(
+                "body",
+                "name at least one field to change: name, allowed_cidrs",
+            )
+            .into());
+        }
+        let now = self.clock.now();
+        let events = |before: &ApiKey, after: &ApiKey| {
+            vec![AuditEvent::key_updated(origin, before, after, now)]
+        };
+        self.keys
+            .update(id, &changes, &events)
+            .await?
+            .ok_or(UpdateKeyError::NotFound)
     }
 
     /// A customer's keys, newest first, revoked ones included (never a secret).
@@ -256,6 +301,7 @@ impl ApiKeyService {
             revoked_at: None,
             last_used_at: None,
             last_used_address: None,
+            allowed_networks: None,
         };
         Ok(IssuedKey { key, secret })
     }

@@ -33,6 +33,8 @@ pub mod names {
     pub const KEY_CREATED: &str = "key.created";
     /// A customer API key was revoked.
     pub const KEY_REVOKED: &str = "key.revoked";
+    /// A customer API key's name or address rule changed.
+    pub const KEY_UPDATED: &str = "key.updated";
     /// A customer API key was rotated: a successor issued, its own revocation scheduled.
     pub const KEY_ROTATED: &str = "key.rotated";
     /// An entitlement was granted.
@@ -121,6 +123,10 @@ fn key_summary(key: &ApiKey) -> Value {
         "scopes": key.scopes.names().collect::<Vec<_>>(),
         "expires_at": seconds(key.expires_at),
         "revoked_at": seconds(key.revoked_at),
+        "allowed_cidrs": key
+            .allowed_networks
+            .as_ref()
+            .map(|networks| networks.ranges().collect::<Vec<_>>()),
     })
 }
 
@@ -230,6 +236,18 @@ impl AuditEvent {
             after: key_summary(revoked),
         }
         .recorded(origin, revoked.revoked_at.unwrap_or(revoked.created_at))
+    }
+
+    /// `key.updated`: the key's name or address rule, before and after.
+    pub fn key_updated(origin: &Origin, before: &ApiKey, after: &ApiKey, at: Timestamp) -> Self {
+        Change {
+            event: names::KEY_UPDATED,
+            customer_id: Some(after.customer_id),
+            target: key_target(after),
+            before: key_summary(before),
+            after: key_summary(after),
+        }
+        .recorded(origin, at)
     }
 
     /// `key.rotated`: the old key, whose revocation is now scheduled at the end of the

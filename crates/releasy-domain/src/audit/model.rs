@@ -52,6 +52,8 @@ pub enum AuthReason {
     Expired,
     /// The stored scopes (or key type) do not parse.
     InvalidScopes,
+    /// The key's `allowed_cidrs` do not include the client's address.
+    AddressNotAllowed,
     /// The current time could not be read (kept for compatibility with stored events).
     TimeUnavailable,
 }
@@ -67,6 +69,7 @@ impl AuthReason {
             AuthReason::Revoked => "revoked",
             AuthReason::Expired => "expired",
             AuthReason::InvalidScopes => "invalid_scopes",
+            AuthReason::AddressNotAllowed => "address_not_allowed",
             AuthReason::TimeUnavailable => "time_unavailable",
         }
     }
@@ -89,6 +92,10 @@ impl AuditEvent {
     pub const SYSTEM_ACTOR: &'static str = "system";
     /// The event name of a download refused because the stored object changed.
     pub const ARTIFACT_CHANGED: &'static str = "artifact.changed";
+    /// The actor of download-token resolves: whoever holds the token.
+    pub const DOWNLOAD_TOKEN_ACTOR: &'static str = "download_token";
+    /// The event name of a download refused for its client's address.
+    pub const DOWNLOAD_REFUSED: &'static str = "download.refused";
     /// The event name of the failed authentications refused from one address.
     pub const AUTH_THROTTLED: &'static str = "auth.throttled";
     /// The event name of a retention sweep that cut the chain's start.
@@ -158,6 +165,24 @@ impl AuditEvent {
                 "registered_etag": grant.object_etag,
                 "stored_etag": stored_etag,
                 "download_token_id": grant.token.id.to_string(),
+            }),
+            created_at: at,
+        }
+    }
+
+    /// The event recorded when a download token is resolved from an address its key's
+    /// `allowed_cidrs` do not include: payload `{reason, download_token_id,
+    /// artifact_id}`, and the client address the caller adds.
+    pub fn download_refused(grant: &DownloadGrant, reason: &str, at: Timestamp) -> Self {
+        Self {
+            id: AuditEventId::generate(),
+            customer_id: Some(grant.token.customer_id),
+            actor: Self::DOWNLOAD_TOKEN_ACTOR.to_owned(),
+            event: Self::DOWNLOAD_REFUSED.to_owned(),
+            payload: json!({
+                "reason": reason,
+                "download_token_id": grant.token.id.to_string(),
+                "artifact_id": grant.token.artifact_id.to_string(),
             }),
             created_at: at,
         }

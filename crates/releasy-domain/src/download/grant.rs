@@ -55,6 +55,10 @@ pub enum ResolveRefusal {
     /// The artifact's bytes are still being checked, or did not match.
     #[error("artifact not verified")]
     NotVerified,
+    /// The client's address is outside the `allowed_cidrs` of the key that asked for
+    /// the token.
+    #[error("address not allowed")]
+    AddressNotAllowed,
 }
 
 impl DownloadGrant {
@@ -120,6 +124,7 @@ mod tests {
     fn grant() -> DownloadGrant {
         DownloadGrant {
             token: DownloadToken {
+                allowed_networks: None,
                 id: DownloadTokenId::generate(),
                 token_hash: "h".into(),
                 artifact_id: ArtifactId::generate(),

@@ -1,17 +1,18 @@
 //! Download use cases: a customer key issues a token for one artifact; anyone holding
 //! the token resolves it to a short-lived presigned GET while every rule still holds.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::api_key::AuthenticatedKey;
+use crate::api_key::{AuthenticatedKey, address_allowed};
 use crate::artifact::Verification;
 use crate::audit::{AuditEvent, Origin};
 use crate::download::DownloadGrant;
 use crate::download::{DownloadToken, DownloadTokenSecret, ResolveRefusal, TokenTtl};
 use crate::entitlement::ReleaseFacts;
 use crate::ports::{
-    ArtifactRepository, Clock, DownloadTokenRepository, EntitlementRepository, KeyHasher,
-    ObjectStore, PresignedUrl, RepoError, SecretGenerator, StoreError,
+    ArtifactRepository, AuditRepository, Clock, DownloadTokenRepository, EntitlementRepository,
+    KeyHasher, ObjectStore, PresignedUrl, RepoError, SecretGenerator, StoreError,
 };
 use crate::release::ReleaseStatus;
 use crate::{ArtifactId, DownloadTokenId, Timestamp, ValidationError};
@@ -131,6 +132,7 @@ const EXPIRED_TOKEN_GRACE_SECONDS: i64 = 3_600;
 ///         key_type: KeyType::Ci,
 ///         scopes: ScopeSet::parse(&["downloads:token"]).unwrap(),
 ///         expires_at: None,
+///         allowed_networks: None,
 ///     })
 ///     .await
 ///     .unwrap();
@@ -145,7 +147,7 @@ const EXPIRED_TOKEN_GRACE_SECONDS: i64 = 3_600;
 /// let entitlement = NewEntitlement { product: agent, window, scope, metadata: None };
 /// releasy.entitlements.create(&Origin::admin_key(), acme.id, entitlement).await.unwrap();
 /// let token = releasy.downloads.issue(&Origin::admin_key(), &key, upload.artifact_id, None, ttl).await.unwrap();
-/// let link = releasy.downloads.resolve(token.secret.expose()).await.unwrap();
+/// let link = releasy.downloads.resolve(token.secret.expose(), None).await.unwrap();
 /// assert!(link.url.starts_with("memory://get/"));
 /// assert_eq!(link.expires_at, token.expires_at, "the link dies with its token");
 /// # }
@@ -159,6 +161,7 @@ pub struct DownloadService {
     secrets: Arc<dyn SecretGenerator>,
     hasher: Arc<dyn KeyHasher>,
     clock: Arc<dyn Clock>,
+    audit: Arc<dyn AuditRepository>,
     link_ttl_seconds: i64,
 }
 
@@ -179,6 +182,8 @@ pub struct DownloadPorts {
     pub hasher: Arc<dyn KeyHasher>,
     /// Now.
     pub clock: Arc<dyn Clock>,
+    /// Where refusals are recorded.
+    pub audit: Arc<dyn AuditRepository>,
     /// The longest lifetime of the presigned GET a token resolves to (it never
     /// outlives the token either).
     pub link_ttl_seconds: i64,
@@ -195,6 +200,7 @@ impl DownloadService {
             secrets: ports.secrets,
             hasher: ports.hasher,
             clock: ports.clock,
+            audit: ports.audit,
             link_ttl_seconds: ports.link_ttl_seconds,
         }
     }
@@ -255,6 +261,7 @@ impl DownloadService {
             purpose,
             created_at: now,
             expires_at: now.plus_seconds(ttl.seconds()),
+            allowed_networks: key.allowed_networks.clone(),
         };
         let event = AuditEvent::download_token_issued(origin, &token);
         match self.tokens.insert(&token, &event).await {
@@ -289,20 +296,33 @@ impl DownloadService {
         Ok(purged)
     }
 
-    /// Resolves a token to a presigned GET, re-checking every rule at this instant: the
-    /// customer is not suspended, the token has not expired, the release is still
+    /// Resolves a token, used from `client`, to a presigned GET, re-checking every rule
+    /// at this instant: the client's address is one the token's key allowed (refused
+    /// and audited as `download.refused` otherwise; an unknown address is refused
+    /// when there is a rule), the customer is not suspended, the token has not expired, the release is still
     /// published and the entitlements still allow it. The link expires with the token, or
     /// sooner (see [`crate::download::DownloadGrant::link_lifetime_seconds`]); a
     /// client that needs longer asks the still-valid token again.
     ///
     /// # Errors
     /// [`ResolveError::Refused`] with the contract's reason.
-    pub async fn resolve(&self, raw_token: &str) -> Result<PresignedUrl, ResolveError> {
+    pub async fn resolve(
+        &self,
+        raw_token: &str,
+        client: Option<IpAddr>,
+    ) -> Result<PresignedUrl, ResolveError> {
         let grant = self
             .find_grant(raw_token)
             .await?
             .ok_or(ResolveRefusal::NotFound)?;
         let now = self.clock.now();
+        // First, so a holder elsewhere learns nothing more of the token.
+        if !address_allowed(grant.token.allowed_networks.as_ref(), client) {
+            let refusal = ResolveRefusal::AddressNotAllowed;
+            let event = AuditEvent::download_refused(&grant, "address_not_allowed", now);
+            self.audit.record(&event.from_client(client)).await?;
+            return Err(refusal.into());
+        }
         let entitled = self
             .entitlements
             .customer_access(grant.token.customer_id)

@@ -1,5 +1,6 @@
 //! The download token, its secret and its lifetime rule.
 
+use crate::api_key::AllowedNetworks;
 use crate::{ArtifactId, CustomerId, DownloadTokenId, Timestamp, ValidationError};
 
 /// A raw download token (`releasy_dl_...`). Its `Debug` never shows it.
@@ -70,6 +71,9 @@ pub struct DownloadToken {
     pub created_at: Timestamp,
     /// When it stops working.
     pub expires_at: Timestamp,
+    /// Where it may be resolved from: the rule of the key that asked for it, as it was
+    /// then; `None`: anywhere.
+    pub allowed_networks: Option<AllowedNetworks>,
 }
 
 impl DownloadToken {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::{InMemoryCustomers, lock};
-use crate::api_key::{ApiKey, AuthCandidate, KeyLookup, Rotation, StoredKeyHash};
+use crate::api_key::{ApiKey, AuthCandidate, KeyChanges, KeyLookup, Rotation, StoredKeyHash};
 use crate::audit::AuditEvent;
 use crate::ports::{ApiKeyRepository, ChangeEvents, CustomerRepository, RepoError};
 use crate::{ApiKeyId, CustomerId, Timestamp};
@@ -69,6 +69,7 @@ impl ApiKeyRepository for InMemoryApiKeys {
                 revoked_at: key.revoked_at,
                 customer_suspended_at: customer.and_then(|c| c.suspended_at),
                 last_used_at: key.last_used_at,
+                allowed_cidrs: key.allowed_networks.as_ref().map(|n| n.to_stored()),
             });
         }
         Ok(candidates)
@@ -98,6 +99,22 @@ impl ApiKeyRepository for InMemoryApiKeys {
             key.last_used_address = client.or(key.last_used_address);
         }
         Ok(())
+    }
+
+    async fn update(
+        &self,
+        id: ApiKeyId,
+        changes: &KeyChanges,
+        events: ChangeEvents<'_, ApiKey>,
+    ) -> Result<Option<ApiKey>, RepoError> {
+        let mut rows = lock(&self.rows);
+        let Some(key) = rows.iter_mut().find(|k| k.id == id) else {
+            return Ok(None);
+        };
+        let before = key.clone();
+        *key = changes.apply_to(&before);
+        self.customers.audit().append(&events(&before, key));
+        Ok(Some(key.clone()))
     }
 
     async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError> {

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use async_trait::async_trait;
 
-use crate::api_key::{ApiKey, AuthCandidate, KeyLookup, Rotation, StoredKeyHash};
+use crate::api_key::{ApiKey, AuthCandidate, KeyChanges, KeyLookup, Rotation, StoredKeyHash};
 use crate::artifact::ObjectKey;
 use crate::artifact::{Artifact, PendingUpload, Verification};
 use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent};
@@ -130,6 +130,16 @@ pub trait ApiKeyRepository: Send + Sync + std::fmt::Debug {
         at: Timestamp,
         client: Option<IpAddr>,
     ) -> Result<(), RepoError>;
+
+    /// Applies `changes` to key `id` and returns it as changed, writing the events
+    /// `events` makes of it before and after in the same transaction; `None` when no
+    /// key has `id`. The caller never passes empty changes.
+    async fn update(
+        &self,
+        id: ApiKeyId,
+        changes: &KeyChanges,
+        events: ChangeEvents<'_, ApiKey>,
+    ) -> Result<Option<ApiKey>, RepoError>;
 
     /// The customer's keys, newest first (none for an unknown customer).
     async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError>;

@@ -4,6 +4,8 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use ipnet::IpNet;
 
+use crate::network::{parse_range, ranges_contain};
+
 /// The proxies whose `X-Forwarded-For` is believed (`RELEASY_TRUSTED_PROXIES`): CIDR
 /// ranges or single addresses. Empty by default, so a client cannot pick its own
 /// address by sending the header.
@@ -41,13 +43,7 @@ impl TrustedProxies {
     pub fn parse(list: &str) -> Result<Self, ProxyListError> {
         list.split(|c: char| c == ',' || c.is_whitespace())
             .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                entry
-                    .parse::<IpNet>()
-                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                    .map(|net| canonical_net(net.trunc()))
-                    .map_err(|_| ProxyListError(entry.to_owned()))
-            })
+            .map(|entry| parse_range(entry).ok_or_else(|| ProxyListError(entry.to_owned())))
             .collect::<Result<_, _>>()
             .map(Self)
     }
@@ -59,8 +55,7 @@ impl TrustedProxies {
 
     /// Whether `address` is a trusted proxy.
     pub fn trusts(&self, address: IpAddr) -> bool {
-        let address = address.to_canonical();
-        self.0.iter().any(|net| net.contains(&address))
+        ranges_contain(&self.0, address)
     }
 
     /// The client behind a request from `peer` that carries the `X-Forwarded-For`
@@ -109,18 +104,6 @@ impl std::fmt::Display for TrustedProxies {
             first = false;
         }
         Ok(())
-    }
-}
-
-/// An IPv4-mapped IPv6 range (`::ffff:10.0.0.0/104`) as the IPv4 range it is, since
-/// addresses are compared in their canonical form.
-fn canonical_net(net: IpNet) -> IpNet {
-    match net {
-        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
-            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, IpNet::V4),
-            None => net,
-        },
-        other => other,
     }
 }
 

@@ -64,6 +64,7 @@ impl Harness {
         hasher: &dyn KeyHasher,
     ) -> ApiKey {
         let key = ApiKey {
+            allowed_networks: None,
             id: ApiKeyId::generate(),
             customer_id,
             name: None,
@@ -159,6 +160,7 @@ impl Harness {
             .create(
                 &Origin::admin_key(),
                 NewApiKeyRequest {
+                    allowed_networks: None,
                     customer_id,
                     name: None,
                     key_type: KeyType::Ci,

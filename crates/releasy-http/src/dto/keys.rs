@@ -1,7 +1,7 @@
 //! API key bodies.
 
 use releasy_domain::Timestamp;
-use releasy_domain::api_key::{ApiKey, AuthenticatedKey, IssuedKey, RotatedKey};
+use releasy_domain::api_key::{AllowedNetworks, ApiKey, AuthenticatedKey, IssuedKey, RotatedKey};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -22,6 +22,10 @@ pub struct CreateKeyRequest {
     /// `human` (default), `ci` or `integration`.
     #[serde(default)]
     pub key_type: Option<String>,
+    /// Where the key (and the download tokens it asks for) may be used from: 1 to 100
+    /// CIDR ranges or addresses, IPv4 or IPv6; anywhere when omitted or `null`.
+    #[serde(default)]
+    pub allowed_cidrs: Option<Vec<String>>,
 }
 
 /// The new key; `api_key` is shown only here.
@@ -39,6 +43,9 @@ pub struct CreateKeyResponse {
     pub scopes: Vec<String>,
     /// Its expiry, or `null`.
     pub expires_at: Option<i64>,
+    /// Its address rule; present only when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_cidrs: Option<Vec<String>>,
 }
 
 impl From<IssuedKey> for CreateKeyResponse {
@@ -50,6 +57,7 @@ impl From<IssuedKey> for CreateKeyResponse {
             key_type: issued.key.key_type.as_str().to_owned(),
             scopes: issued.key.scopes.names().map(str::to_owned).collect(),
             expires_at: issued.key.expires_at.map(|t| t.unix_seconds()),
+            allowed_cidrs: cidrs(issued.key.allowed_networks.as_ref()),
         }
     }
 }
@@ -80,6 +88,8 @@ pub struct KeySummary {
     /// The client address of that use (behind a trusted proxy, the client it names), or
     /// `null`.
     pub last_used_address: Option<String>,
+    /// Where it may be used from, or `null` for anywhere.
+    pub allowed_cidrs: Option<Vec<String>>,
 }
 
 impl From<ApiKey> for KeySummary {
@@ -95,8 +105,29 @@ impl From<ApiKey> for KeySummary {
             revoked_at: key.revoked_at.map(Timestamp::unix_seconds),
             last_used_at: key.last_used_at.map(Timestamp::unix_seconds),
             last_used_address: key.last_used_address.map(|a| a.to_string()),
+            allowed_cidrs: cidrs(key.allowed_networks.as_ref()),
         }
     }
+}
+
+/// The ranges of an address rule, as they read back.
+fn cidrs(networks: Option<&AllowedNetworks>) -> Option<Vec<String>> {
+    networks.map(|n| n.ranges().collect())
+}
+
+/// `PATCH /v1/admin/keys/{api_key_id}`: at least one field.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UpdateKeyRequest {
+    /// New label; `null` removes it.
+    #[serde(default, deserialize_with = "super::params::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    /// New address rule (1 to 100 CIDR ranges or addresses); `null` allows every
+    /// address. Applies from the key's next request; tokens already issued keep the rule
+    /// they were issued with.
+    #[serde(default, deserialize_with = "super::params::double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub allowed_cidrs: Option<Option<Vec<String>>>,
 }
 
 /// `GET /v1/admin/customers/{customer_id}/keys`.

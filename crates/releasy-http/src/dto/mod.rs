@@ -32,7 +32,7 @@ pub use error::{ErrorBody, ErrorDetail};
 pub use health::HealthResponse;
 pub use keys::{
     CreateKeyRequest, CreateKeyResponse, IntrospectionResponse, KeyListResponse, KeySummary,
-    RevokeKeyRequest, RevokeKeyResponse, RotateKeyRequest, RotateKeyResponse,
+    RevokeKeyRequest, RevokeKeyResponse, RotateKeyRequest, RotateKeyResponse, UpdateKeyRequest,
 };
 pub(crate) use params::{non_empty, page_request, parse_bool, parse_id, parse_int};
 pub use products::{

@@ -7,6 +7,7 @@ use releasy_domain::download::TokenTtl;
 
 use crate::auth::CustomerKey;
 use crate::auth::permissions::DownloadsToken;
+use crate::client::client_address;
 use crate::dto::{DownloadTokenRequest, DownloadTokenResponse, ErrorBody, parse_id};
 use crate::error::ApiError;
 use crate::idempotency::{idempotent, nothing_to_recover};
@@ -79,16 +80,18 @@ pub async fn create_download_token(
     params(("token" = String, Path, description = "The token from `download_url`")),
     responses(
         (status = 302, description = "Redirect to the artifact (`Location`), `Cache-Control: no-store`"),
-        (status = 403, body = ErrorBody, description = "artifact not verified (its bytes are being checked, did not match, or were replaced in the store since registration)"),
+        (status = 403, body = ErrorBody, description = "artifact not verified (its bytes are being checked, did not match, or were replaced in the store since registration); release yanked; address not allowed (the client is outside the `allowed_cidrs` of the key that asked for the token)"),
         (status = 404, body = ErrorBody, description = "download token not found, download token expired, or release not available"),
     )
 )]
 #[get("/v1/downloads/{token}")]
 pub async fn resolve_download(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let location = state.services.downloads.resolve(&path).await?;
+    let client = client_address(&req, &state.trusted_proxies);
+    let location = state.services.downloads.resolve(&path, client).await?;
     Ok(HttpResponse::Found()
         .insert_header((LOCATION, location.url))
         .insert_header((CACHE_CONTROL, "no-store"))

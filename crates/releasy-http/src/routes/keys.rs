@@ -1,15 +1,17 @@
 //! `/v1/admin/keys` and a customer's keys: issue, list, rotate and revoke customer API
 //! keys.
 
-use actix_web::{HttpResponse, get, post, web};
-use releasy_domain::api_key::{KeyName, KeyType, NewApiKeyRequest, RotationOverlap, ScopeSet};
+use actix_web::{HttpResponse, get, patch, post, web};
+use releasy_domain::api_key::{
+    AllowedNetworks, KeyChanges, KeyName, KeyType, NewApiKeyRequest, RotationOverlap, ScopeSet,
+};
 use releasy_domain::{ApiKeyId, CustomerId, Timestamp};
 
 use crate::auth::Authorized;
-use crate::auth::permissions::{CreateKey, ListKeys, RevokeKey, RotateKey};
+use crate::auth::permissions::{CreateKey, ListKeys, RevokeKey, RotateKey, UpdateKey};
 use crate::dto::{
-    CreateKeyRequest, CreateKeyResponse, ErrorBody, KeyListResponse, RevokeKeyRequest,
-    RevokeKeyResponse, RotateKeyRequest, RotateKeyResponse, parse_id,
+    CreateKeyRequest, CreateKeyResponse, ErrorBody, KeyListResponse, KeySummary, RevokeKeyRequest,
+    RevokeKeyResponse, RotateKeyRequest, RotateKeyResponse, UpdateKeyRequest, parse_id,
 };
 use crate::error::ApiError;
 use crate::json_body::Json;
@@ -48,6 +50,11 @@ pub async fn create_key(
             None => ScopeSet::all(),
         },
         expires_at: body.expires_at.map(Timestamp::from_unix_seconds),
+        allowed_networks: body
+            .allowed_cidrs
+            .as_deref()
+            .map(AllowedNetworks::parse)
+            .transpose()?,
     };
     let issued = state
         .services
@@ -138,4 +145,45 @@ pub async fn rotate_key(
         .rotate(&auth.origin, id, overlap)
         .await?;
     Ok(HttpResponse::Ok().json(RotateKeyResponse::from(rotated)))
+}
+
+/// Change a key's name or address rule (`allowed_cidrs`; `null` allows every address).
+/// The rule applies from the key's next request, on every instance; download tokens
+/// already issued keep the rule they were issued with.
+#[utoipa::path(
+    tag = "keys",
+    params(("api_key_id" = String, Path, description = "The key (UUID)")),
+    request_body = UpdateKeyRequest,
+    responses(
+        (status = 200, body = KeySummary),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("admin_key" = []), ("operator_jwt" = []))
+)]
+#[patch("/v1/admin/keys/{api_key_id}")]
+pub async fn update_key(
+    auth: Authorized<UpdateKey>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: Json<UpdateKeyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id::<ApiKeyId>("api_key_id", &path)?;
+    let body = body.into_inner();
+    let changes = KeyChanges {
+        name: body
+            .name
+            .map(|name| name.as_deref().map(KeyName::parse).transpose())
+            .transpose()?,
+        allowed_networks: body
+            .allowed_cidrs
+            .map(|cidrs| cidrs.as_deref().map(AllowedNetworks::parse).transpose())
+            .transpose()?,
+    };
+    let key = state
+        .services
+        .api_keys
+        .update(&auth.origin, id, changes)
+        .await?;
+    Ok(HttpResponse::Ok().json(KeySummary::from(key)))
 }

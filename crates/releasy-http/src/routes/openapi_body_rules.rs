@@ -10,7 +10,7 @@
 //! keyword cannot say (a byte limit, a rule between two fields, a maximum the
 //! configuration sets) stays in the field's description.
 
-use releasy_domain::api_key::{KeyName, KeyType, RotationOverlap, Scope};
+use releasy_domain::api_key::{AllowedNetworks, KeyName, KeyType, RotationOverlap, Scope};
 use releasy_domain::artifact::{Filename, MAX_OBJECT_SIZE, MAX_PARTS, Platform, TargetLabel};
 use releasy_domain::customer::{CustomerName, Plan};
 use releasy_domain::release::{Channel, Product, Version, YankReason};
@@ -95,6 +95,17 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
         ("CreateKeyRequest", "name", Text(KeyName::MAX_CHARS)),
         ("CreateKeyRequest", "scopes", SomeOf(Values::Scopes)),
         ("CreateKeyRequest", "key_type", OneOf(Values::KeyTypes)),
+        (
+            "CreateKeyRequest",
+            "allowed_cidrs",
+            Items(AllowedNetworks::MAX_RANGES),
+        ),
+        ("UpdateKeyRequest", "name", Text(KeyName::MAX_CHARS)),
+        (
+            "UpdateKeyRequest",
+            "allowed_cidrs",
+            Items(AllowedNetworks::MAX_RANGES),
+        ),
         ("RevokeKeyRequest", "api_key_id", Uuid),
         (
             "RotateKeyRequest",
@@ -375,6 +386,7 @@ mod tests {
             .schema_from::<d::CreateKeyRequest>()
             .schema_from::<d::RevokeKeyRequest>()
             .schema_from::<d::RotateKeyRequest>()
+            .schema_from::<d::UpdateKeyRequest>()
             .schema_from::<d::CreateEntitlementRequest>()
             .schema_from::<d::UpdateEntitlementRequest>()
             .schema_from::<d::DownloadTokenRequest>()

@@ -44,6 +44,7 @@ async fn openapi_documents_every_endpoint(backend: Backend) {
         ("/v1/admin/keys/revoke", "post"),
         ("/v1/admin/customers/{customer_id}/keys", "get"),
         ("/v1/admin/keys/{api_key_id}/rotate", "post"),
+        ("/v1/admin/keys/{api_key_id}", "patch"),
         ("/v1/auth/introspect", "post"),
         ("/v1/admin/audit-events", "get"),
     ] {

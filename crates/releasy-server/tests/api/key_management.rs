@@ -100,6 +100,7 @@ async fn the_listing_shows_settings_and_last_use_never_a_secret(backend: Backend
         assert_eq!(
             field_names(key),
             [
+                "allowed_cidrs",
                 "api_key_id",
                 "created_at",
                 "customer_id",
@@ -129,6 +130,7 @@ async fn the_listing_shows_settings_and_last_use_never_a_secret(backend: Backend
     assert!(deploy_row["revoked_at"].as_i64().unwrap() <= now());
     assert_eq!(deploy_row["last_used_at"], Value::Null);
     assert_eq!(deploy_row["last_used_address"], Value::Null);
+    assert_eq!(deploy_row["allowed_cidrs"], Value::Null);
     assert_eq!(reader_row["name"], Value::Null);
     assert_eq!(reader_row["revoked_at"], Value::Null);
     assert!(reader_row["last_used_at"].as_i64().unwrap() >= now() - 60);

@@ -9,6 +9,7 @@
 mod database;
 mod helpers;
 
+mod address_rules;
 mod after_the_fact;
 mod artifacts;
 mod audit;

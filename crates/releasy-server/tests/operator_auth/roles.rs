@@ -44,13 +44,14 @@ enum Endpoint {
     SetProductPolicy,
     ListKeys,
     RotateKey,
+    UpdateKey,
 }
 
 use Endpoint::*;
 
 /// SPEC section 2, row by row: (endpoint, platform_admin, platform_support,
 /// release_publisher).
-const MATRIX: [(Endpoint, bool, bool, bool); 27] = [
+const MATRIX: [(Endpoint, bool, bool, bool); 28] = [
     (CreateCustomer, true, false, false),
     (UpdateCustomer, true, false, false),
     (CreateKey, true, false, false),
@@ -84,6 +85,7 @@ const MATRIX: [(Endpoint, bool, bool, bool); 27] = [
     // key, so only admins rotate.
     (ListKeys, true, true, false),
     (RotateKey, true, false, false),
+    (UpdateKey, true, false, false),
 ];
 
 /// One request, ready to send.
@@ -333,6 +335,13 @@ async fn prepare(app: &TestApp, endpoint: Endpoint) -> Call {
             let key = app.create_key(&id, json!({})).await;
             let key_id = key["api_key_id"].as_str().unwrap().to_owned();
             Call::new(Method::POST, format!("/v1/admin/keys/{key_id}/rotate")).json(json!({}))
+        }
+        UpdateKey => {
+            let id = customer(app).await;
+            let key = app.create_key(&id, json!({})).await;
+            let key_id = key["api_key_id"].as_str().unwrap().to_owned();
+            Call::new(Method::PATCH, format!("/v1/admin/keys/{key_id}"))
+                .json(json!({"name": "renamed"}))
         }
     }
 }

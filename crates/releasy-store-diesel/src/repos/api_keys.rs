@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use releasy_domain::api_key::{ApiKey, AuthCandidate, KeyLookup, Rotation, StoredKeyHash};
+use releasy_domain::api_key::{
+    ApiKey, AuthCandidate, KeyChanges, KeyLookup, Rotation, StoredKeyHash,
+};
 use releasy_domain::audit::AuditEvent;
 use releasy_domain::ports::{ApiKeyRepository, ChangeEvents, RepoError};
 use releasy_domain::{ApiKeyId, CustomerId, Timestamp};
@@ -64,6 +66,7 @@ impl ApiKeyRepository for Store {
                 api_keys::revoked_at,
                 api_keys::last_used_at,
                 customers::suspended_at,
+                api_keys::allowed_cidrs,
             ))
             .load(&mut *conn)
             .await
@@ -110,6 +113,34 @@ impl ApiKeyRepository for Store {
         };
         updated.map_err(query_error)?;
         Ok(())
+    }
+
+    async fn update(
+        &self,
+        id: ApiKeyId,
+        changes: &KeyChanges,
+        events: ChangeEvents<'_, ApiKey>,
+    ) -> Result<Option<ApiKey>, RepoError> {
+        let id = id.to_string();
+        self.write(async |conn| {
+            // Read under the row's lock, so `before` is what this update replaces.
+            let Some(before) = api_key_for_update(conn, &id).await? else {
+                return Ok(None);
+            };
+            let before: ApiKey = before.try_into()?;
+            let after = changes.apply_to(&before);
+            let row = ApiKeyRow::from(&after);
+            diesel::update(dsl::api_keys.find(&id))
+                .set((
+                    dsl::name.eq(row.name),
+                    dsl::allowed_cidrs.eq(row.allowed_cidrs),
+                ))
+                .execute(conn)
+                .await?;
+            append_audit(conn, &events(&before, &after)).await?;
+            Ok(Some(after))
+        })
+        .await
     }
 
     async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError> {

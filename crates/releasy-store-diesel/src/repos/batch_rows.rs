@@ -95,6 +95,7 @@ pub(super) type TokenValues = (
     Eq<dt::purpose, Option<String>>,
     Eq<dt::created_at, i64>,
     Eq<dt::expires_at, i64>,
+    Eq<dt::allowed_cidrs, Option<String>>,
 );
 
 pub(super) fn token_values(token: &DownloadToken) -> TokenValues {
@@ -107,6 +108,7 @@ pub(super) fn token_values(token: &DownloadToken) -> TokenValues {
         dt::purpose.eq(row.purpose),
         dt::created_at.eq(row.created_at),
         dt::expires_at.eq(row.expires_at),
+        dt::allowed_cidrs.eq(row.allowed_cidrs),
     )
 }
 
@@ -126,6 +128,7 @@ mod tests {
             purpose: purpose.map(str::to_owned),
             created_at: Timestamp::from_unix_seconds(1),
             expires_at: Timestamp::from_unix_seconds(2),
+            allowed_networks: None,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 use releasy_domain::api_key::{
-    ApiKey, AuthCandidate, KeyLookup, KeyName, KeyType, ScopeSet, StoredKeyHash,
+    AllowedNetworks, ApiKey, AuthCandidate, KeyLookup, KeyName, KeyType, ScopeSet, StoredKeyHash,
 };
 use releasy_domain::ports::RepoError;
 use releasy_domain::{ApiKeyId, CustomerId, Timestamp};
@@ -27,6 +27,7 @@ pub(crate) struct ApiKeyRow {
     pub revoked_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub last_used_address: Option<String>,
+    pub allowed_cidrs: Option<String>,
 }
 
 impl From<&ApiKey> for ApiKeyRow {
@@ -44,6 +45,7 @@ impl From<&ApiKey> for ApiKeyRow {
             revoked_at: k.revoked_at.map(Timestamp::unix_seconds),
             last_used_at: k.last_used_at.map(Timestamp::unix_seconds),
             last_used_address: k.last_used_address.map(|a| a.to_string()),
+            allowed_cidrs: k.allowed_networks.as_ref().map(AllowedNetworks::to_stored),
         }
     }
 }
@@ -76,6 +78,12 @@ impl TryFrom<ApiKeyRow> for ApiKey {
                 .map(str::parse)
                 .transpose()
                 .map_err(|e| corrupt("api_keys", e))?,
+            allowed_networks: row
+                .allowed_cidrs
+                .as_deref()
+                .map(AllowedNetworks::from_stored)
+                .transpose()
+                .map_err(bad)?,
         })
     }
 }
@@ -92,6 +100,7 @@ pub(crate) type CandidateRow = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
 );
 
 pub(crate) fn candidate(row: CandidateRow) -> Result<AuthCandidate, RepoError> {
@@ -105,6 +114,7 @@ pub(crate) fn candidate(row: CandidateRow) -> Result<AuthCandidate, RepoError> {
         revoked_at,
         last_used_at,
         suspended_at,
+        allowed_cidrs,
     ) = row;
     Ok(AuthCandidate {
         id: parse_id("api_keys", &id)?,
@@ -116,5 +126,6 @@ pub(crate) fn candidate(row: CandidateRow) -> Result<AuthCandidate, RepoError> {
         revoked_at: revoked_at.map(ts),
         customer_suspended_at: suspended_at.map(ts),
         last_used_at: last_used_at.map(ts),
+        allowed_cidrs,
     })
 }

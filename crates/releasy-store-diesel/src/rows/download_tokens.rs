@@ -2,6 +2,7 @@
 //! customer.
 
 use diesel::prelude::*;
+use releasy_domain::api_key::AllowedNetworks;
 use releasy_domain::artifact::{ObjectKey, Verification};
 use releasy_domain::download::{DownloadGrant, DownloadToken};
 use releasy_domain::ports::RepoError;
@@ -24,6 +25,7 @@ pub struct DownloadTokenRow {
     pub(crate) purpose: Option<String>,
     pub(crate) created_at: i64,
     pub(crate) expires_at: i64,
+    pub(crate) allowed_cidrs: Option<String>,
 }
 
 impl From<&DownloadToken> for DownloadTokenRow {
@@ -36,6 +38,7 @@ impl From<&DownloadToken> for DownloadTokenRow {
             purpose: t.purpose.clone(),
             created_at: t.created_at.unix_seconds(),
             expires_at: t.expires_at.unix_seconds(),
+            allowed_cidrs: t.allowed_networks.as_ref().map(AllowedNetworks::to_stored),
         }
     }
 }
@@ -52,6 +55,12 @@ impl TryFrom<DownloadTokenRow> for DownloadToken {
             purpose: row.purpose,
             created_at: ts(row.created_at),
             expires_at: ts(row.expires_at),
+            allowed_networks: row
+                .allowed_cidrs
+                .as_deref()
+                .map(AllowedNetworks::from_stored)
+                .transpose()
+                .map_err(|e| corrupt("download_tokens", e))?,
         })
     }
 }

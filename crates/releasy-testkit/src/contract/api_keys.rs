@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use releasy_domain::api_key::{
-    ApiKey, AuthCandidate, KeyLookup, KeyName, KeyType, Rotation, RotationOverlap, ScopeSet,
-    StoredKeyHash,
+    AllowedNetworks, ApiKey, AuthCandidate, KeyChanges, KeyLookup, KeyName, KeyType, Rotation,
+    RotationOverlap, ScopeSet, StoredKeyHash,
 };
 use releasy_domain::ports::{ApiKeyRepository, CustomerRepository, RepoError};
 use releasy_domain::{ApiKeyId, CustomerId};
@@ -27,6 +27,10 @@ pub async fn run_all(api_keys: Arc<dyn ApiKeyRepository>, customers: Arc<dyn Cus
     run_check!(upgrade_hash_replaces_hash_and_lookup(k.clone(), c.clone()));
     run_check!(touch_last_used_records_the_time(k.clone(), c.clone()));
     run_check!(list_for_customer_is_newest_first(k.clone(), c.clone()));
+    run_check!(update_changes_the_name_and_address_rule(
+        k.clone(),
+        c.clone()
+    ));
     run_check!(revoke_keeps_the_first_time(k.clone(), c.clone()));
     run_check!(revoke_brings_a_scheduled_revocation_forward(
         k.clone(),
@@ -78,6 +82,7 @@ pub(crate) fn new_key(owner: CustomerId) -> ApiKey {
         revoked_at: None,
         last_used_at: None,
         last_used_address: None,
+        allowed_networks: None,
     }
 }
 
@@ -125,6 +130,10 @@ fn candidate_of(key: &ApiKey, suspended_at: Option<i64>) -> AuthCandidate {
         revoked_at: key.revoked_at,
         customer_suspended_at: suspended_at.map(at),
         last_used_at: key.last_used_at,
+        allowed_cidrs: key
+            .allowed_networks
+            .as_ref()
+            .map(AllowedNetworks::to_stored),
     }
 }
 
@@ -141,6 +150,10 @@ pub async fn insert_get_round_trip(
         expires_at: Some(at(T0 + 3600)),
         revoked_at: Some(at(T0 + 60)),
         last_used_at: Some(at(T0 + 30)),
+        last_used_address: Some("2001:db8::1".parse().expect("address")),
+        allowed_networks: Some(
+            AllowedNetworks::parse(&["10.0.0.0/8", "2001:db8::/32"]).expect("valid ranges"),
+        ),
         ..new_key(customer)
     };
     let legacy = ApiKey {
@@ -334,6 +347,82 @@ pub async fn touch_last_used_records_the_time(
             "the key after touch_last_used",
         );
     }
+}
+
+/// `update` changes the name and the address rule (set, then cleared), passes the key
+/// before and after to `events`, and leaves other keys alone; an unknown id is `None`.
+pub async fn update_changes_the_name_and_address_rule(
+    api_keys: Arc<dyn ApiKeyRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let customer = owner(&customers, None).await;
+    let key = new_key(customer);
+    let bystander = new_key(customer);
+    store_key(&api_keys, &key).await;
+    store_key(&api_keys, &bystander).await;
+    let office = AllowedNetworks::parse(&["198.51.100.0/24"]).expect("valid ranges");
+    let set = KeyChanges {
+        name: Some(Some(KeyName::parse("office").expect("valid name"))),
+        allowed_networks: Some(Some(office)),
+    };
+    let seen = std::sync::Mutex::new(Vec::new());
+    let record = |before: &ApiKey, after: &ApiKey| {
+        seen.lock()
+            .expect("not poisoned")
+            .push((before.clone(), after.clone()));
+        vec![change_event()]
+    };
+    let updated = ok(
+        api_keys.update(key.id, &set, &record).await,
+        "ApiKeyRepository::update",
+    );
+    let expected = set.apply_to(&key);
+    same(
+        &updated,
+        &Some(expected.clone()),
+        "update returns the changed key",
+    );
+    same(
+        &get_key(&api_keys, key.id).await,
+        &Some(expected.clone()),
+        "the key after update",
+    );
+    same(
+        &*seen.lock().expect("not poisoned"),
+        &vec![(key.clone(), expected.clone())],
+        "events see the key before and after",
+    );
+    let clear = KeyChanges {
+        name: None,
+        allowed_networks: Some(None),
+    };
+    let cleared = ok(
+        api_keys.update(key.id, &clear, &record).await,
+        "ApiKeyRepository::update",
+    );
+    same(
+        &cleared.and_then(|k| k.allowed_networks),
+        &None,
+        "clearing the rule",
+    );
+    same(
+        &get_key(&api_keys, key.id).await.and_then(|k| k.name),
+        &expected.name,
+        "a change that does not name the name keeps it",
+    );
+    same(
+        &get_key(&api_keys, bystander.id).await,
+        &Some(bystander.clone()),
+        "updating one key leaves the others alone",
+    );
+    same(
+        &ok(
+            api_keys.update(ApiKeyId::generate(), &set, &record).await,
+            "ApiKeyRepository::update",
+        ),
+        &None,
+        "update of an unknown key id",
+    );
 }
 
 /// `list_for_customer` returns the customer's keys and no other's, newest first (the

@@ -4,6 +4,7 @@
 //! unknown hash finds nothing.
 //! That deleting a release makes its tokens unfindable is checked with the releases.
 
+use releasy_domain::api_key::AllowedNetworks;
 use std::sync::Arc;
 
 use releasy_domain::ArtifactId;
@@ -118,7 +119,7 @@ pub async fn purge_removes_only_tokens_expired_before_the_cutoff(
     );
 }
 
-/// Tokens round-trip (with and without a purpose) inside their grant, which carries the
+/// Tokens round-trip (with and without a purpose and an address rule) inside their grant, which carries the
 /// artifact's object key, the release's product and status, and no suspension for an
 /// active customer; each hash finds its own token.
 pub async fn insert_then_find_grant(
@@ -144,6 +145,9 @@ pub async fn insert_then_find_grant(
     store_artifact(&artifacts, &mac).await;
     let with_purpose = DownloadToken {
         purpose: Some("nightly mirror ✓".to_owned()),
+        allowed_networks: Some(
+            AllowedNetworks::parse(&["203.0.113.0/24", "2001:db8::/32"]).expect("valid ranges"),
+        ),
         created_at: at(T0 + 10),
         expires_at: at(T0 + 70),
         ..new_token(linux.id, customer.id)

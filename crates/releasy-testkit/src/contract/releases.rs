@@ -100,6 +100,7 @@ pub(crate) fn new_token(artifact: ArtifactId, customer: CustomerId) -> DownloadT
         purpose: Some("contract check".to_owned()),
         created_at: at(T0),
         expires_at: at(T0 + 600),
+        allowed_networks: None,
     }
 }
 

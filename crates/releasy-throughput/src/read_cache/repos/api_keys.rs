@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use quick_cache::sync::Cache;
-use releasy_domain::api_key::{ApiKey, AuthCandidate, KeyLookup, Rotation, StoredKeyHash};
+use releasy_domain::api_key::{
+    ApiKey, AuthCandidate, KeyChanges, KeyLookup, Rotation, StoredKeyHash,
+};
 use releasy_domain::audit::AuditEvent;
 use releasy_domain::ports::{ApiKeyRepository, ChangeEvents, RepoError};
 use releasy_domain::{ApiKeyId, CustomerId, Timestamp};
@@ -100,6 +102,15 @@ impl ApiKeyRepository for CachedApiKeys {
         self.inner.touch_last_used(id, at, client).await?;
         self.last_used.insert(id, at);
         Ok(())
+    }
+
+    async fn update(
+        &self,
+        id: ApiKeyId,
+        changes: &KeyChanges,
+        events: ChangeEvents<'_, ApiKey>,
+    ) -> Result<Option<ApiKey>, RepoError> {
+        self.write(self.inner.update(id, changes, events)).await
     }
 
     async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError> {
