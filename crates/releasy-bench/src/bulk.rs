@@ -637,6 +637,7 @@ impl Generator {
             created_at + 300
         };
         let token = DownloadToken {
+            max_uses: None,
             id: DownloadTokenId::from_uuid(id),
             token_hash: (self.token_hash)(&raw),
             artifact_id: ArtifactId::from_uuid(self.uuid(Tag::Artifact, a.into())),

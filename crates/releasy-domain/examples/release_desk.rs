@@ -122,7 +122,7 @@ impl ReleaseDesk {
         let token = match self
             .releasy
             .downloads
-            .issue(&Origin::admin_key(), &key, artifact, None, ttl)
+            .issue(&Origin::admin_key(), &key, artifact, None, ttl, None)
             .await
         {
             Ok(token) => token,

@@ -15,6 +15,7 @@ use releasy_domain::api_key::{
 };
 use releasy_domain::audit::{AuditEvent, AuditFilter, AuthReason, Origin};
 use releasy_domain::customer::CustomerChanges;
+use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{ApiKeyRepository, ChangeEvents, RepoError};
 use releasy_domain::{ApiKeyId, AuditEventId, CustomerId, Timestamp};
 use serde_json::{Value, json};
@@ -251,8 +252,12 @@ impl ApiKeyRepository for CorruptScopes {
         self.0.update(id, changes, events).await
     }
 
-    async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError> {
-        self.0.list_for_customer(customer_id).await
+    async fn list_for_customer(
+        &self,
+        customer_id: CustomerId,
+        page: PageRequest,
+    ) -> Result<Vec<ApiKey>, RepoError> {
+        self.0.list_for_customer(customer_id, page).await
     }
 
     async fn revoke(

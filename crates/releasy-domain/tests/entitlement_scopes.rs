@@ -291,18 +291,18 @@ async fn a_version_range_bounds_latest_listing_and_tokens() {
     let downloads = &w.h.services.downloads;
     assert!(matches!(
         downloads
-            .issue(&Origin::admin_key(), &key, artifacts[3], None, ttl)
+            .issue(&Origin::admin_key(), &key, artifacts[3], None, ttl, None)
             .await,
         Err(IssueTokenError::EntitlementRequired)
     ));
     assert!(matches!(
         downloads
-            .issue(&Origin::admin_key(), &key, artifacts[0], None, ttl)
+            .issue(&Origin::admin_key(), &key, artifacts[0], None, ttl, None)
             .await,
         Err(IssueTokenError::EntitlementRequired)
     ));
     downloads
-        .issue(&Origin::admin_key(), &key, artifacts[2], None, ttl)
+        .issue(&Origin::admin_key(), &key, artifacts[2], None, ttl, None)
         .await
         .unwrap();
 }
@@ -327,7 +327,7 @@ async fn the_perpetual_fallback_keeps_what_was_published_before_the_end() {
     let ttl = TokenTtl::parse(Some(60), 600).unwrap();
     let downloads = &w.h.services.downloads;
     let token = downloads
-        .issue(&Origin::admin_key(), &key, old, None, ttl)
+        .issue(&Origin::admin_key(), &key, old, None, ttl, None)
         .await
         .unwrap();
     downloads
@@ -336,7 +336,7 @@ async fn the_perpetual_fallback_keeps_what_was_published_before_the_end() {
         .unwrap();
     assert!(matches!(
         downloads
-            .issue(&Origin::admin_key(), &key, new, None, ttl)
+            .issue(&Origin::admin_key(), &key, new, None, ttl, None)
             .await,
         Err(IssueTokenError::EntitlementRequired)
     ));
@@ -359,7 +359,7 @@ async fn narrowing_an_entitlement_stops_tokens_already_issued() {
     let token =
         w.h.services
             .downloads
-            .issue(&Origin::admin_key(), &key, beta, None, ttl)
+            .issue(&Origin::admin_key(), &key, beta, None, ttl, None)
             .await
             .unwrap();
     w.h.services

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Harness, T0};
+use common::{Harness, T0, page};
 use releasy_domain::api_key::{
     AuthFailure, ListKeysError, RotateKeyError, RotationOverlap, RotationRefusal,
 };
@@ -30,7 +30,12 @@ async fn listing_shows_the_customers_keys_newest_first_revoked_included() {
         .await
         .expect("revoked");
 
-    let keys = h.services.api_keys.list(acme.id).await.expect("listed");
+    let keys = h
+        .services
+        .api_keys
+        .list(acme.id, page(200, 0))
+        .await
+        .expect("listed");
     let ids: Vec<ApiKeyId> = keys.iter().map(|k| k.id).collect();
     assert_eq!(ids, vec![second.key.id, first.key.id]);
     assert_eq!(keys[1].revoked_at, Some(T0.plus_seconds(5)));
@@ -43,7 +48,7 @@ async fn listing_an_unknown_customer_is_not_found_and_a_keyless_one_is_empty() {
     let err = h
         .services
         .api_keys
-        .list(CustomerId::generate())
+        .list(CustomerId::generate(), page(200, 0))
         .await
         .expect_err("unknown customer");
     assert!(
@@ -52,7 +57,12 @@ async fn listing_an_unknown_customer_is_not_found_and_a_keyless_one_is_empty() {
     );
 
     let keyless = h.customer("Keyless").await;
-    let keys = h.services.api_keys.list(keyless.id).await.expect("listed");
+    let keys = h
+        .services
+        .api_keys
+        .list(keyless.id, page(200, 0))
+        .await
+        .expect("listed");
     assert!(keys.is_empty());
 }
 
@@ -316,6 +326,11 @@ async fn only_a_live_key_can_be_rotated() {
         "got {err:?}"
     );
 
-    let listed = h.services.api_keys.list(acme.id).await.expect("listed");
+    let listed = h
+        .services
+        .api_keys
+        .list(acme.id, page(200, 0))
+        .await
+        .expect("listed");
     assert_eq!(listed.len(), 4, "refused rotations issued nothing");
 }

@@ -349,7 +349,7 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
     let issue = || {
         w.h.services
             .downloads
-            .issue(&admin, &key, artifact, None, ttl)
+            .issue(&admin, &key, artifact, None, ttl, None)
     };
 
     assert!(matches!(
@@ -416,7 +416,8 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
                 &key,
                 releasy_domain::ArtifactId::generate(),
                 None,
-                ttl
+                ttl,
+                None
             )
             .await,
         Err(IssueTokenError::ArtifactNotFound)
@@ -438,6 +439,7 @@ async fn deleting_a_release_removes_its_objects_and_tokens() {
                 artifact,
                 None,
                 TokenTtl::parse(None, 600).unwrap(),
+                None,
             )
             .await
             .unwrap();
@@ -503,7 +505,7 @@ async fn a_token_keeps_the_address_rule_of_the_key_that_asked_for_it() {
     let token =
         w.h.services
             .downloads
-            .issue(&Origin::admin_key(), &key, artifact, None, ttl)
+            .issue(&Origin::admin_key(), &key, artifact, None, ttl, None)
             .await
             .unwrap();
 
@@ -557,7 +559,7 @@ async fn a_token_of_a_key_without_a_rule_resolves_from_anywhere() {
     let token =
         w.h.services
             .downloads
-            .issue(&Origin::admin_key(), &key, artifact, None, ttl)
+            .issue(&Origin::admin_key(), &key, artifact, None, ttl, None)
             .await
             .unwrap();
     for client in [None, Some("198.51.100.9".parse().unwrap())] {
@@ -567,4 +569,59 @@ async fn a_token_of_a_key_without_a_rule_resolves_from_anywhere() {
             .await
             .expect("no rule, no refusal");
     }
+}
+
+#[tokio::test]
+async fn a_limited_token_resolves_its_max_uses_and_refusals_spend_none() {
+    use releasy_domain::download::MaxUses;
+    let w = World::new();
+    let key = w.customer_key().await;
+    let (release, artifact) = w.published_artifact("app").await;
+    w.entitle(key.customer_id, "app", 0, None).await;
+    let ttl = TokenTtl::parse(Some(60), 600).unwrap();
+    let token =
+        w.h.services
+            .downloads
+            .issue(
+                &Origin::admin_key(),
+                &key,
+                artifact,
+                None,
+                ttl,
+                MaxUses::parse(Some(2)).unwrap(),
+            )
+            .await
+            .unwrap();
+    let resolve = || w.h.services.downloads.resolve(token.secret.expose(), None);
+
+    resolve().await.expect("first use");
+    // A refused resolve (the release is a draft again) spends no use.
+    w.h.services
+        .releases
+        .unpublish(&Origin::admin_key(), release.id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        resolve().await,
+        Err(ResolveError::Refused(ResolveRefusal::NotAvailable))
+    ));
+    w.h.services
+        .releases
+        .publish(&Origin::admin_key(), release.id)
+        .await
+        .unwrap();
+    resolve().await.expect("second use");
+    for _ in 0..2 {
+        assert!(matches!(
+            resolve().await,
+            Err(ResolveError::Refused(ResolveRefusal::UsedUp))
+        ));
+    }
+    let used_up: Vec<_> =
+        w.h.audit_events()
+            .await
+            .into_iter()
+            .filter(|e| e.event == "download.refused" && e.payload["reason"] == "used_up")
+            .collect();
+    assert_eq!(used_up.len(), 2, "each refusal past the limit is audited");
 }

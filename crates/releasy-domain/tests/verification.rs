@@ -184,7 +184,7 @@ async fn objects_within_the_inline_limit_are_read_and_registered_verified() {
     let key = w.entitled_key().await;
     w.h.services
         .downloads
-        .issue(&Origin::admin_key(), &key, id, None, ttl())
+        .issue(&Origin::admin_key(), &key, id, None, ttl(), None)
         .await
         .unwrap();
 }
@@ -227,7 +227,7 @@ async fn large_objects_wait_for_the_verifier_and_cannot_be_downloaded_meanwhile(
     assert!(matches!(
         w.h.services
             .downloads
-            .issue(&Origin::admin_key(), &key, id, None, ttl())
+            .issue(&Origin::admin_key(), &key, id, None, ttl(), None)
             .await,
         Err(IssueTokenError::NotVerified)
     ));
@@ -245,7 +245,7 @@ async fn large_objects_wait_for_the_verifier_and_cannot_be_downloaded_meanwhile(
     let token =
         w.h.services
             .downloads
-            .issue(&Origin::admin_key(), &key, id, None, ttl())
+            .issue(&Origin::admin_key(), &key, id, None, ttl(), None)
             .await
             .unwrap();
     w.h.services
@@ -277,7 +277,7 @@ async fn the_verifier_fails_wrong_bytes_and_deletes_them() {
     assert!(matches!(
         w.h.services
             .downloads
-            .issue(&Origin::admin_key(), &key, id, None, ttl())
+            .issue(&Origin::admin_key(), &key, id, None, ttl(), None)
             .await,
         Err(IssueTokenError::NotVerified)
     ));
@@ -387,7 +387,7 @@ async fn artifacts_from_before_checks_stay_downloadable_until_checked() {
     let token =
         w.h.services
             .downloads
-            .issue(&Origin::admin_key(), &key, altered.id, None, ttl())
+            .issue(&Origin::admin_key(), &key, altered.id, None, ttl(), None)
             .await
             .unwrap();
     w.h.services
@@ -482,7 +482,7 @@ async fn a_download_of_replaced_bytes_is_refused_audited_and_the_artifact_failed
     let token =
         w.h.services
             .downloads
-            .issue(&Origin::admin_key(), &key, id, None, ttl())
+            .issue(&Origin::admin_key(), &key, id, None, ttl(), None)
             .await
             .unwrap();
     let resolve = || w.h.services.downloads.resolve(token.secret.expose(), None);
@@ -516,7 +516,7 @@ async fn a_download_of_replaced_bytes_is_refused_audited_and_the_artifact_failed
     assert!(matches!(
         w.h.services
             .downloads
-            .issue(&Origin::admin_key(), &key, id, None, ttl())
+            .issue(&Origin::admin_key(), &key, id, None, ttl(), None)
             .await,
         Err(IssueTokenError::NotVerified)
     ));

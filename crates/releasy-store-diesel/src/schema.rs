@@ -115,6 +115,8 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         allowed_cidrs -> Nullable<Text>,
+        max_uses -> Nullable<Integer>,
+        uses -> Integer,
     }
 }
 

@@ -13,10 +13,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use releasy_domain::Timestamp;
 use releasy_domain::audit::AuditEvent;
-use releasy_domain::download::{DownloadGrant, DownloadToken};
+use releasy_domain::download::{DownloadGrant, DownloadToken, MaxUses};
 use releasy_domain::ports::{DownloadTokenRepository, RepoError};
+use releasy_domain::{DownloadTokenId, Timestamp};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
@@ -98,6 +98,10 @@ impl DownloadTokenRepository for TokenGroupCommit {
 
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {
         self.inner.find_grant(token_hash).await
+    }
+
+    async fn consume_use(&self, id: DownloadTokenId, max_uses: MaxUses) -> Result<bool, RepoError> {
+        self.inner.consume_use(id, max_uses).await
     }
 }
 
@@ -224,10 +228,15 @@ mod tests {
         async fn purge_expired_before(&self, _: Timestamp, _: u32) -> Result<u64, RepoError> {
             Ok(0)
         }
+
+        async fn consume_use(&self, _: DownloadTokenId, _: MaxUses) -> Result<bool, RepoError> {
+            Ok(false)
+        }
     }
 
     fn token(purpose: &str) -> DownloadToken {
         DownloadToken {
+            max_uses: None,
             allowed_networks: None,
             id: DownloadTokenId::generate(),
             token_hash: uuid::Uuid::new_v4().simple().to_string(),
@@ -339,6 +348,10 @@ mod tests {
 
         async fn purge_expired_before(&self, _: Timestamp, _: u32) -> Result<u64, RepoError> {
             Ok(0)
+        }
+
+        async fn consume_use(&self, _: DownloadTokenId, _: MaxUses) -> Result<bool, RepoError> {
+            Ok(false)
         }
     }
 

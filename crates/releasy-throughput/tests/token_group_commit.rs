@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use releasy_domain::artifact::{Artifact, ArtifactSize, Checksum, Filename, ObjectKey, Platform};
 use releasy_domain::audit::AuditEvent;
 use releasy_domain::customer::{Customer, CustomerName};
-use releasy_domain::download::{DownloadGrant, DownloadToken};
+use releasy_domain::download::{DownloadGrant, DownloadToken, MaxUses};
 use releasy_domain::ports::{DownloadTokenRepository, RepoError};
 use releasy_domain::release::{Product, Release, ReleaseStatus, Version};
 use releasy_domain::{ArtifactId, CustomerId, DownloadTokenId, ReleaseId, Timestamp};
@@ -121,6 +121,7 @@ impl Fixture {
 
     fn token(&self) -> DownloadToken {
         DownloadToken {
+            max_uses: None,
             allowed_networks: None,
             id: DownloadTokenId::generate(),
             token_hash: format!("{}{}", fresh(), fresh()),
@@ -222,6 +223,10 @@ impl DownloadTokenRepository for Gated {
 
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {
         self.inner.find_grant(token_hash).await
+    }
+
+    async fn consume_use(&self, id: DownloadTokenId, max_uses: MaxUses) -> Result<bool, RepoError> {
+        self.inner.consume_use(id, max_uses).await
     }
 }
 

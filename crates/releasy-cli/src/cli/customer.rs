@@ -87,4 +87,9 @@ pub struct DownloadArgs {
     /// Where to write: a file, or a directory (existing, or ending in /) [default: the file's name]
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Ask for download links that work at most N times (1: single use), so a link
+    /// that leaks from a log or a proxy cannot be replayed. Each link is followed once
+    /// (a resumed transfer asks for a fresh one) [default: unlimited]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_uses: Option<u32>,
 }

@@ -95,7 +95,21 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
         }
         KeyCommand::List { customer } => {
             let path = format!("/v1/admin/customers/{}/keys", customer.trim());
-            let list: KeyList = client.get(&path, &[]).await?;
+            // Every page: a customer's keys are few, and the table shows them all.
+            let mut keys = Vec::new();
+            loop {
+                let query = [
+                    ("limit", PAGE.to_string()),
+                    ("offset", keys.len().to_string()),
+                ];
+                let page: KeyList = client.get(&path, &query).await?;
+                let last = page.keys.len() < PAGE;
+                keys.extend(page.keys);
+                if last {
+                    break;
+                }
+            }
+            let list = KeyList { keys };
             ctx.output.emit(&list, || table(&list.keys, now()));
         }
         KeyCommand::Rotate {
@@ -121,6 +135,9 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+/// The page size `key list` asks for: the largest the server gives.
+const PAGE: usize = 200;
 
 /// The keys as a table; `now` tells a revoked key from one whose rotation ends later.
 fn table(keys: &[KeySummary], now: i64) -> String {

@@ -9,6 +9,9 @@ pub struct TokenRequest {
     pub artifact_id: String,
     /// Why (kept with the token).
     pub purpose: String,
+    /// How many times the link may be followed (unlimited when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<u32>,
 }
 
 /// A download link (a secret: never printed).

@@ -97,6 +97,39 @@ async fn download_flow(storage: Storage) {
         file_sha256(&server.path("1.0.0/agent.zip"))
     );
 
+    // Single-use links: the download works, and the link it asked for was limited.
+    let single = server
+        .customer(&api_key)
+        .args(["download", "acme-agent", "--platform", "darwin-arm64"])
+        .args(["--max-uses", "1", "-o", "single/", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(single["status"], "downloaded");
+    let issued = server
+        .admin()
+        .args([
+            "audit",
+            "list",
+            "--event",
+            "download_token.issued",
+            "--json",
+        ])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(issued["events"][0]["payload"]["after"]["max_uses"], 1);
+    assert!(issued["events"][1]["payload"]["after"]["max_uses"].is_null());
+    server
+        .customer(&api_key)
+        .args(["download", "acme-agent", "--platform", "darwin-arm64"])
+        .args(["--max-uses", "0"])
+        .run()
+        .await
+        .fails_with(2);
+
     // Two platforms and no --platform: a usage error.
     server
         .customer(&api_key)

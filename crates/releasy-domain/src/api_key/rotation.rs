@@ -58,6 +58,9 @@ pub enum RotationRefusal {
     /// It has expired (its successor would inherit the past expiry).
     #[error("api key has expired")]
     Expired,
+    /// Its settings kept changing while the rotation was tried (a concurrent `PATCH`).
+    #[error("api key changed during the rotation; try again")]
+    Contended,
 }
 
 /// Whether `key` may be rotated at `now`.
@@ -80,8 +83,11 @@ pub fn check_rotatable(key: &ApiKey, now: Timestamp) -> Result<(), RotationRefus
 pub struct Rotation {
     /// The old key with its revocation scheduled.
     pub retiring: ApiKey,
-    /// The new key: same customer, name, type, scopes and expiry; a new secret.
+    /// The new key: same customer, name, type, scopes, expiry and address rule; a new
+    /// secret.
     pub successor: ApiKey,
+    /// When the old key stops working: the end of the overlap.
+    pub retires_at: Timestamp,
 }
 
 impl Rotation {
@@ -101,14 +107,32 @@ impl Rotation {
             last_used_address: None,
             ..fresh
         };
+        let retires_at = now.plus_seconds(overlap.seconds());
         let retiring = ApiKey {
-            revoked_at: Some(now.plus_seconds(overlap.seconds())),
+            revoked_at: Some(retires_at),
             ..old.clone()
         };
         Self {
             retiring,
             successor,
+            retires_at,
         }
+    }
+
+    /// Whether the plan still applies to the key as it is stored now (`current`, read
+    /// under the write's lock): it has no revocation yet, and the settings the
+    /// successor copied are still its settings. An adapter writes the rotation only
+    /// then, so a concurrent revocation, rotation or `PATCH` is never overwritten.
+    pub fn applies_to(&self, current: &ApiKey) -> bool {
+        let planned = &self.retiring;
+        current.id == planned.id
+            && current.revoked_at.is_none()
+            && current.customer_id == planned.customer_id
+            && current.name == planned.name
+            && current.key_type == planned.key_type
+            && current.scopes == planned.scopes
+            && current.expires_at == planned.expires_at
+            && current.allowed_networks == planned.allowed_networks
     }
 
     /// The old key's id.
@@ -213,9 +237,45 @@ mod tests {
         assert_eq!(successor.last_used_address, None);
 
         assert_eq!(rotation.old_id(), old.id);
+        assert_eq!(rotation.retires_at, NOW.plus_seconds(60));
         assert_eq!(rotation.retiring.revoked_at, Some(NOW.plus_seconds(60)));
         assert!(!rotation.retiring.is_revoked_at(NOW.plus_seconds(59)));
         assert!(rotation.retiring.is_revoked_at(NOW.plus_seconds(60)));
+    }
+
+    #[test]
+    fn the_plan_applies_only_to_the_key_it_was_made_from() {
+        let old = key();
+        let rotation = Rotation::plan(&old, key(), RotationOverlap::parse(None).unwrap(), NOW);
+        assert!(rotation.applies_to(&old));
+        // Use and hash upgrades do not matter; settings and revocations do.
+        let used = ApiKey {
+            last_used_at: Some(NOW),
+            hash: StoredKeyHash::Argon2id("$argon2id$rehashed".into()),
+            ..old.clone()
+        };
+        assert!(rotation.applies_to(&used));
+        let changed = [
+            ApiKey {
+                revoked_at: Some(NOW.plus_seconds(9)),
+                ..old.clone()
+            },
+            ApiKey {
+                allowed_networks: None,
+                ..old.clone()
+            },
+            ApiKey {
+                name: None,
+                ..old.clone()
+            },
+            ApiKey {
+                id: ApiKeyId::generate(),
+                ..old.clone()
+            },
+        ];
+        for current in changed {
+            assert!(!rotation.applies_to(&current), "{current:?}");
+        }
     }
 
     #[test]

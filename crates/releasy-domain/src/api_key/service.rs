@@ -7,6 +7,7 @@ use crate::api_key::{
     RotationRefusal, ScopeSet, check_rotatable,
 };
 use crate::audit::{AuditEvent, Origin};
+use crate::pagination::PageRequest;
 use crate::ports::{
     ApiKeyRepository, Clock, CustomerRepository, HashError, KeyHasher, RepoError, SecretGenerator,
 };
@@ -216,7 +217,7 @@ impl ApiKeyService {
         if changes.is_empty() {
             return Err(ValidationError::new(
                 "body",
-                "name at least one field to change: name, allowed_cidrs",
+                "nothing to change: send name or allowed_cidrs (or both)",
             )
             .into());
         }
@@ -230,15 +231,20 @@ impl ApiKeyService {
             .ok_or(UpdateKeyError::NotFound)
     }
 
-    /// A customer's keys, newest first, revoked ones included (never a secret).
+    /// A page of a customer's keys, newest first, revoked ones included (never a
+    /// secret).
     ///
     /// # Errors
     /// [`ListKeysError::CustomerNotFound`] for an unknown customer.
-    pub async fn list(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, ListKeysError> {
+    pub async fn list(
+        &self,
+        customer_id: CustomerId,
+        page: PageRequest,
+    ) -> Result<Vec<ApiKey>, ListKeysError> {
         if self.customers.get(customer_id).await?.is_none() {
             return Err(ListKeysError::CustomerNotFound);
         }
-        Ok(self.keys.list_for_customer(customer_id).await?)
+        Ok(self.keys.list_for_customer(customer_id, page).await?)
     }
 
     /// Issues a successor of key `id` with its settings (customer, name, type, scopes,
@@ -255,29 +261,36 @@ impl ApiKeyService {
         id: ApiKeyId,
         overlap: RotationOverlap,
     ) -> Result<RotatedKey, RotateKeyError> {
-        let now = self.clock.now();
+        /// Plans made again when the key changed between the read and the write.
+        const ATTEMPTS: usize = 3;
         let old = self.keys.get(id).await?.ok_or(RotateKeyError::NotFound)?;
-        check_rotatable(&old, now)?;
-        let fresh = self.fresh_key(old.customer_id, now).await?;
-        let rotation = Rotation::plan(&old, fresh.key, overlap, now);
-        let events = [
-            AuditEvent::key_created(origin, &rotation.successor),
-            AuditEvent::key_rotated(origin, &rotation, &old),
-        ];
-        if !self.keys.rotate(&rotation, &events).await? {
-            // Revoked or rotated since it was read: say which, as a later read shows.
-            let current = self.keys.get(id).await?.ok_or(RotateKeyError::NotFound)?;
-            check_rotatable(&current, now)?;
-            return Err(RotationRefusal::AlreadyRotating.into());
+        check_rotatable(&old, self.clock.now())?;
+        // Hashed once: the secret does not depend on the old key's settings.
+        let fresh = self.fresh_key(old.customer_id, self.clock.now()).await?;
+        let mut old = old;
+        for _ in 0..ATTEMPTS {
+            let now = self.clock.now();
+            check_rotatable(&old, now)?;
+            let rotation = Rotation::plan(&old, fresh.key.clone(), overlap, now);
+            let events = [
+                AuditEvent::key_created(origin, &rotation.successor),
+                AuditEvent::key_rotated(origin, &rotation, &old),
+            ];
+            if self.keys.rotate(&rotation, &events).await? {
+                return Ok(RotatedKey {
+                    replaced_key_id: rotation.old_id(),
+                    replaced_key_revoked_at: rotation.retires_at,
+                    successor: IssuedKey {
+                        key: rotation.successor,
+                        secret: fresh.secret,
+                    },
+                });
+            }
+            // Revoked, rotated or changed since it was read: read it again, and either
+            // refuse for what happened or plan from what it is now.
+            old = self.keys.get(id).await?.ok_or(RotateKeyError::NotFound)?;
         }
-        Ok(RotatedKey {
-            replaced_key_id: rotation.old_id(),
-            replaced_key_revoked_at: now.plus_seconds(overlap.seconds()),
-            successor: IssuedKey {
-                key: rotation.successor,
-                secret: fresh.secret,
-            },
-        })
+        Err(RotationRefusal::Contended.into())
     }
 
     /// A new key for `customer_id` issued at `now` with a new secret, its hash and

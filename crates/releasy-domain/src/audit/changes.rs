@@ -116,18 +116,36 @@ fn key_target(key: &ApiKey) -> Value {
     })
 }
 
+/// A key's settings; `allowed_cidrs` only when it has an address rule, so the events of
+/// keys without one read as they did before rules existed.
 fn key_summary(key: &ApiKey) -> Value {
-    json!({
+    let mut summary = json!({
         "name": key.name.as_ref().map(|n| n.as_str()),
         "key_type": key.key_type.as_str(),
         "scopes": key.scopes.names().collect::<Vec<_>>(),
         "expires_at": seconds(key.expires_at),
         "revoked_at": seconds(key.revoked_at),
-        "allowed_cidrs": key
-            .allowed_networks
-            .as_ref()
-            .map(|networks| networks.ranges().collect::<Vec<_>>()),
-    })
+    });
+    if let Some(networks) = &key.allowed_networks {
+        summary["allowed_cidrs"] = json!(networks.ranges().collect::<Vec<_>>());
+    }
+    summary
+}
+
+/// A token's limits; `max_uses` and `allowed_cidrs` only when it has them, so the
+/// events of tokens without them read as they did before.
+fn token_summary(token: &DownloadToken) -> Value {
+    let mut summary = json!({
+        "expires_at": token.expires_at.unix_seconds(),
+        "purpose": token.purpose,
+    });
+    if let Some(max_uses) = token.max_uses {
+        summary["max_uses"] = json!(max_uses.get());
+    }
+    if let Some(networks) = &token.allowed_networks {
+        summary["allowed_cidrs"] = json!(networks.ranges().collect::<Vec<_>>());
+    }
+    summary
 }
 
 fn entitlement_summary(entitlement: &Entitlement) -> Value {
@@ -481,10 +499,7 @@ impl AuditEvent {
                 "customer_id": token.customer_id.to_string(),
             }),
             before: Value::Null,
-            after: json!({
-                "expires_at": token.expires_at.unix_seconds(),
-                "purpose": token.purpose,
-            }),
+            after: token_summary(token),
         }
         .recorded(origin, token.created_at)
     }

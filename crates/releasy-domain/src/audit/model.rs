@@ -170,9 +170,10 @@ impl AuditEvent {
         }
     }
 
-    /// The event recorded when a download token is resolved from an address its key's
-    /// `allowed_cidrs` do not include: payload `{reason, download_token_id,
-    /// artifact_id}`, and the client address the caller adds.
+    /// The event recorded when a download token's resolve is refused for a reason of
+    /// delivery control (an address outside its key's `allowed_cidrs`, every use of
+    /// `max_uses` spent): payload `{reason, download_token_id, artifact_id}`, and the
+    /// client address the caller adds.
     pub fn download_refused(grant: &DownloadGrant, reason: &str, at: Timestamp) -> Self {
         Self {
             id: AuditEventId::generate(),

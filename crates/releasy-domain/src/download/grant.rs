@@ -1,6 +1,9 @@
 //! The rule that decides whether a download token still resolves.
 
+use std::net::IpAddr;
+
 use crate::Timestamp;
+use crate::api_key::address_allowed;
 use crate::artifact::{ObjectKey, Verification};
 use crate::download::DownloadToken;
 use crate::entitlement::ReleaseFacts;
@@ -59,6 +62,24 @@ pub enum ResolveRefusal {
     /// the token.
     #[error("address not allowed")]
     AddressNotAllowed,
+    /// The token was resolved as many times as its `max_uses` allows.
+    #[error("download token used up")]
+    UsedUp,
+}
+
+impl ResolveRefusal {
+    /// The reason's name in audit events.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Expired => "expired",
+            Self::NotAvailable => "not_available",
+            Self::Yanked => "yanked",
+            Self::NotVerified => "not_verified",
+            Self::AddressNotAllowed => "address_not_allowed",
+            Self::UsedUp => "used_up",
+        }
+    }
 }
 
 impl DownloadGrant {
@@ -71,18 +92,30 @@ impl DownloadGrant {
         }
     }
 
-    /// Checks, in order: customer not suspended, token not expired, release published,
-    /// entitlements allow it (`entitled`, evaluated at `now` by the caller), release not
-    /// yanked with its downloads blocked, artifact downloadable ([`Verification::allows_download`]).
+    /// Checks, in order: customer not suspended, token not expired, `client` inside the
+    /// address rule the token inherited from its key, release published, entitlements
+    /// allow it (`entitled`, evaluated at `now` by the caller), release not yanked with
+    /// its downloads blocked, artifact downloadable ([`Verification::allows_download`]).
+    /// The contract's two 404s come first, so a holder elsewhere learns nothing new of
+    /// a token that no longer works, and a refused address can only be reported while
+    /// the token lives.
     ///
     /// # Errors
     /// The [`ResolveRefusal`] of the first check that fails.
-    pub fn check(&self, now: Timestamp, entitled: bool) -> Result<(), ResolveRefusal> {
+    pub fn check(
+        &self,
+        now: Timestamp,
+        entitled: bool,
+        client: Option<IpAddr>,
+    ) -> Result<(), ResolveRefusal> {
         if self.customer_suspended_at.is_some() {
             return Err(ResolveRefusal::NotFound);
         }
         if self.token.is_expired_at(now) {
             return Err(ResolveRefusal::Expired);
+        }
+        if !address_allowed(self.token.allowed_networks.as_ref(), client) {
+            return Err(ResolveRefusal::AddressNotAllowed);
         }
         if self.release_status != ReleaseStatus::Published || !entitled {
             return Err(ResolveRefusal::NotAvailable);
@@ -125,6 +158,7 @@ mod tests {
         DownloadGrant {
             token: DownloadToken {
                 allowed_networks: None,
+                max_uses: None,
                 id: DownloadTokenId::generate(),
                 token_hash: "h".into(),
                 artifact_id: ArtifactId::generate(),
@@ -149,7 +183,42 @@ mod tests {
 
     #[test]
     fn a_live_grant_resolves() {
-        assert_eq!(grant().check(NOW, true), Ok(()));
+        assert_eq!(grant().check(NOW, true, None), Ok(()));
+    }
+
+    #[test]
+    fn the_address_rule_is_checked_after_the_two_404s() {
+        let mut fenced = grant();
+        fenced.token.allowed_networks =
+            Some(crate::api_key::AllowedNetworks::parse(&["203.0.113.0/24"]).unwrap());
+        let (inside, outside) = (
+            Some("203.0.113.9".parse().unwrap()),
+            Some("198.51.100.1".parse().unwrap()),
+        );
+        assert_eq!(fenced.check(NOW, true, inside), Ok(()));
+        for client in [outside, None] {
+            assert_eq!(
+                fenced.check(NOW, true, client),
+                Err(ResolveRefusal::AddressNotAllowed)
+            );
+        }
+        assert_eq!(
+            fenced.check(NOW.plus_seconds(60), true, outside),
+            Err(ResolveRefusal::Expired)
+        );
+        let suspended = DownloadGrant {
+            customer_suspended_at: Some(NOW),
+            ..fenced.clone()
+        };
+        assert_eq!(
+            suspended.check(NOW, true, outside),
+            Err(ResolveRefusal::NotFound)
+        );
+        // Outside the rule, a withdrawn release is not revealed.
+        assert_eq!(
+            fenced.check(NOW, false, outside),
+            Err(ResolveRefusal::AddressNotAllowed)
+        );
     }
 
     #[test]
@@ -170,14 +239,14 @@ mod tests {
         };
         assert_eq!(
             suspended
-                .check(NOW.plus_seconds(120), false)
+                .check(NOW.plus_seconds(120), false, None)
                 .unwrap_err()
                 .to_string(),
             "download token not found"
         );
         assert_eq!(
             grant()
-                .check(NOW.plus_seconds(60), false)
+                .check(NOW.plus_seconds(60), false, None)
                 .unwrap_err()
                 .to_string(),
             "download token expired"
@@ -187,29 +256,38 @@ mod tests {
             ..grant()
         };
         assert_eq!(
-            draft.check(NOW, true).unwrap_err().to_string(),
+            draft.check(NOW, true, None).unwrap_err().to_string(),
             "release not available"
         );
-        assert_eq!(grant().check(NOW, false), Err(ResolveRefusal::NotAvailable));
+        assert_eq!(
+            grant().check(NOW, false, None),
+            Err(ResolveRefusal::NotAvailable)
+        );
         let pending = DownloadGrant {
             verification: Verification::Pending,
             ..grant()
         };
         assert_eq!(
-            pending.check(NOW, true).unwrap_err().to_string(),
+            pending.check(NOW, true, None).unwrap_err().to_string(),
             "artifact not verified"
         );
         // An unavailable release is reported before the bytes' state.
-        assert_eq!(pending.check(NOW, false), Err(ResolveRefusal::NotAvailable));
+        assert_eq!(
+            pending.check(NOW, false, None),
+            Err(ResolveRefusal::NotAvailable)
+        );
         let blocked = DownloadGrant {
             release_downloads_blocked: true,
             ..pending
         };
         assert_eq!(
-            blocked.check(NOW, true).unwrap_err().to_string(),
+            blocked.check(NOW, true, None).unwrap_err().to_string(),
             "release yanked"
         );
-        assert_eq!(blocked.check(NOW, false), Err(ResolveRefusal::NotAvailable));
+        assert_eq!(
+            blocked.check(NOW, false, None),
+            Err(ResolveRefusal::NotAvailable)
+        );
     }
 
     #[test]
@@ -237,9 +315,12 @@ mod tests {
             ..grant()
         };
         assert_eq!(
-            with(Verification::Failed).check(NOW, true),
+            with(Verification::Failed).check(NOW, true, None),
             Err(ResolveRefusal::NotVerified)
         );
-        assert_eq!(with(Verification::Unverified).check(NOW, true), Ok(()));
+        assert_eq!(
+            with(Verification::Unverified).check(NOW, true, None),
+            Ok(())
+        );
     }
 }

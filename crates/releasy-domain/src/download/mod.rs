@@ -8,4 +8,4 @@ pub use grant::{DownloadGrant, ResolveRefusal};
 pub use service::{
     DownloadPorts, DownloadService, IssueTokenError, IssuedToken, MAX_PURPOSE_CHARS, ResolveError,
 };
-pub use token::{DownloadToken, DownloadTokenSecret, TokenTtl};
+pub use token::{DownloadToken, DownloadTokenSecret, MaxUses, TokenTtl};

@@ -4,11 +4,11 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::api_key::{AuthenticatedKey, address_allowed};
+use crate::api_key::AuthenticatedKey;
 use crate::artifact::Verification;
 use crate::audit::{AuditEvent, Origin};
 use crate::download::DownloadGrant;
-use crate::download::{DownloadToken, DownloadTokenSecret, ResolveRefusal, TokenTtl};
+use crate::download::{DownloadToken, DownloadTokenSecret, MaxUses, ResolveRefusal, TokenTtl};
 use crate::entitlement::ReleaseFacts;
 use crate::ports::{
     ArtifactRepository, AuditRepository, Clock, DownloadTokenRepository, EntitlementRepository,
@@ -140,13 +140,13 @@ const EXPIRED_TOKEN_GRACE_SECONDS: i64 = 3_600;
 /// let ttl = TokenTtl::parse(Some(300), 600).unwrap();
 ///
 /// // No entitlement, no token.
-/// let refused = releasy.downloads.issue(&Origin::admin_key(), &key, upload.artifact_id, None, ttl).await;
+/// let refused = releasy.downloads.issue(&Origin::admin_key(), &key, upload.artifact_id, None, ttl, None).await;
 /// assert!(matches!(refused, Err(IssueTokenError::EntitlementRequired)));
 /// let window = EntitlementWindow::new(now, None).unwrap();
 /// let scope = EntitlementScope::default();
 /// let entitlement = NewEntitlement { product: agent, window, scope, metadata: None };
 /// releasy.entitlements.create(&Origin::admin_key(), acme.id, entitlement).await.unwrap();
-/// let token = releasy.downloads.issue(&Origin::admin_key(), &key, upload.artifact_id, None, ttl).await.unwrap();
+/// let token = releasy.downloads.issue(&Origin::admin_key(), &key, upload.artifact_id, None, ttl, None).await.unwrap();
 /// let link = releasy.downloads.resolve(token.secret.expose(), None).await.unwrap();
 /// assert!(link.url.starts_with("memory://get/"));
 /// assert_eq!(link.expires_at, token.expires_at, "the link dies with its token");
@@ -219,6 +219,7 @@ impl DownloadService {
         artifact_id: ArtifactId,
         purpose: Option<String>,
         ttl: TokenTtl,
+        max_uses: Option<MaxUses>,
     ) -> Result<IssuedToken, IssueTokenError> {
         let purpose = purpose
             .map(|p| p.trim().to_owned())
@@ -262,6 +263,7 @@ impl DownloadService {
             created_at: now,
             expires_at: now.plus_seconds(ttl.seconds()),
             allowed_networks: key.allowed_networks.clone(),
+            max_uses,
         };
         let event = AuditEvent::download_token_issued(origin, &token);
         match self.tokens.insert(&token, &event).await {
@@ -316,19 +318,18 @@ impl DownloadService {
             .await?
             .ok_or(ResolveRefusal::NotFound)?;
         let now = self.clock.now();
-        // First, so a holder elsewhere learns nothing more of the token.
-        if !address_allowed(grant.token.allowed_networks.as_ref(), client) {
-            let refusal = ResolveRefusal::AddressNotAllowed;
-            let event = AuditEvent::download_refused(&grant, "address_not_allowed", now);
-            self.audit.record(&event.from_client(client)).await?;
-            return Err(refusal.into());
-        }
         let entitled = self
             .entitlements
             .customer_access(grant.token.customer_id)
             .await?
             .allows(grant.product.as_str(), grant.release_facts(), now);
-        grant.check(now, entitled)?;
+        match grant.check(now, entitled, client) {
+            Ok(()) => {}
+            Err(refusal @ ResolveRefusal::AddressNotAllowed) => {
+                return Err(self.refuse(&grant, refusal, client, now).await);
+            }
+            Err(refusal) => return Err(refusal.into()),
+        }
         if grant.needs_unchanged_check() {
             self.check_unchanged(&grant, now).await?;
         }
@@ -345,7 +346,31 @@ impl DownloadService {
                     .await?
             }
         };
+        // Last, so only a resolve that hands out a link spends a use.
+        if let Some(max_uses) = grant.token.max_uses
+            && !self.tokens.consume_use(grant.token.id, max_uses).await?
+        {
+            return Err(self
+                .refuse(&grant, ResolveRefusal::UsedUp, client, now)
+                .await);
+        }
         Ok(url)
+    }
+
+    /// Records a refused resolve as a `download.refused` event and returns the refusal
+    /// (or the audit port's error: no refusal goes unrecorded).
+    async fn refuse(
+        &self,
+        grant: &DownloadGrant,
+        refusal: ResolveRefusal,
+        client: Option<IpAddr>,
+        now: Timestamp,
+    ) -> ResolveError {
+        let event = AuditEvent::download_refused(grant, refusal.reason(), now).from_client(client);
+        match self.audit.record(&event).await {
+            Ok(()) => refusal.into(),
+            Err(err) => err.into(),
+        }
     }
 
     /// The grant of `raw_token`: stored under the current pepper, or else under the

@@ -54,6 +54,65 @@ impl TokenTtl {
     }
 }
 
+/// How many times a token may be resolved: 1 (a single-use link) to [`Self::MAX`].
+/// Without it a token resolves as often as its lifetime allows.
+///
+/// ```
+/// use releasy_domain::download::MaxUses;
+///
+/// assert_eq!(MaxUses::parse(None).unwrap(), None);
+/// assert_eq!(MaxUses::parse(Some(1)).unwrap().map(MaxUses::get), Some(1));
+/// assert!(MaxUses::parse(Some(0)).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxUses(u32);
+
+impl MaxUses {
+    /// The largest limit: more than any lifetime's worth of real downloads.
+    pub const MAX: u32 = 1_000_000;
+
+    /// Checks a requested limit; `None` (not asked for) is no limit.
+    ///
+    /// # Errors
+    /// [`ValidationError`] on `max_uses` outside `1..=MAX`.
+    pub fn parse(requested: Option<i64>) -> Result<Option<Self>, ValidationError> {
+        requested
+            .map(|uses| {
+                u32::try_from(uses)
+                    .ok()
+                    .filter(|uses| (1..=Self::MAX).contains(uses))
+                    .map(Self)
+                    .ok_or_else(|| {
+                        ValidationError::new(
+                            "max_uses",
+                            format!("must be between 1 and {}", Self::MAX),
+                        )
+                    })
+            })
+            .transpose()
+    }
+
+    /// A limit read back from storage.
+    ///
+    /// # Errors
+    /// [`ValidationError`] when the stored value is out of range.
+    pub fn from_stored(stored: i32) -> Result<Self, ValidationError> {
+        Self::parse(Some(i64::from(stored)))?
+            .ok_or_else(|| ValidationError::new("max_uses", "missing"))
+    }
+
+    /// The number of resolves allowed.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The stored form: [`Self::MAX`] fits a 32-bit `INTEGER` column, so the cast is
+    /// exact.
+    pub const fn to_stored(self) -> i32 {
+        self.0 as i32
+    }
+}
+
 /// A stored download token (its hash, never the token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadToken {
@@ -74,6 +133,8 @@ pub struct DownloadToken {
     /// Where it may be resolved from: the rule of the key that asked for it, as it was
     /// then; `None`: anywhere.
     pub allowed_networks: Option<AllowedNetworks>,
+    /// How many times it may be resolved; `None`: as often as its lifetime allows.
+    pub max_uses: Option<MaxUses>,
 }
 
 impl DownloadToken {
@@ -93,6 +154,21 @@ mod tests {
         assert_eq!(TokenTtl::parse(Some(1), 600).unwrap().seconds(), 1);
         assert!(TokenTtl::parse(Some(0), 600).is_err());
         assert!(TokenTtl::parse(Some(601), 600).is_err());
+    }
+
+    #[test]
+    fn max_uses_is_bounded_and_optional() {
+        assert_eq!(MaxUses::parse(None).unwrap(), None);
+        assert_eq!(MaxUses::parse(Some(1)).unwrap(), Some(MaxUses(1)));
+        assert_eq!(
+            MaxUses::parse(Some(1_000_000)).unwrap(),
+            Some(MaxUses(1_000_000))
+        );
+        for bad in [0, -1, 1_000_001, i64::MAX] {
+            assert_eq!(MaxUses::parse(Some(bad)).unwrap_err().field, "max_uses");
+        }
+        assert_eq!(MaxUses::from_stored(3).unwrap(), MaxUses(3));
+        assert!(MaxUses::from_stored(0).is_err());
     }
 
     #[test]

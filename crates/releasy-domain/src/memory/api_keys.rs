@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use super::{InMemoryCustomers, lock};
 use crate::api_key::{ApiKey, AuthCandidate, KeyChanges, KeyLookup, Rotation, StoredKeyHash};
 use crate::audit::AuditEvent;
+use crate::pagination::PageRequest;
 use crate::ports::{ApiKeyRepository, ChangeEvents, CustomerRepository, RepoError};
 use crate::{ApiKeyId, CustomerId, Timestamp};
 
@@ -96,7 +97,7 @@ impl ApiKeyRepository for InMemoryApiKeys {
     ) -> Result<(), RepoError> {
         if let Some(key) = lock(&self.rows).iter_mut().find(|k| k.id == id) {
             key.last_used_at = Some(at);
-            key.last_used_address = client.or(key.last_used_address);
+            key.last_used_address = client;
         }
         Ok(())
     }
@@ -117,14 +118,22 @@ impl ApiKeyRepository for InMemoryApiKeys {
         Ok(Some(key.clone()))
     }
 
-    async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError> {
+    async fn list_for_customer(
+        &self,
+        customer_id: CustomerId,
+        page: PageRequest,
+    ) -> Result<Vec<ApiKey>, RepoError> {
         let mut keys: Vec<ApiKey> = lock(&self.rows)
             .iter()
             .filter(|k| k.customer_id == customer_id)
             .cloned()
             .collect();
         keys.sort_by(newest_first);
-        Ok(keys)
+        Ok(keys
+            .into_iter()
+            .skip(page.offset.get() as usize)
+            .take(page.limit.get() as usize)
+            .collect())
     }
 
     async fn revoke(
@@ -152,11 +161,11 @@ impl ApiKeyRepository for InMemoryApiKeys {
         }
         let Some(old) = rows
             .iter_mut()
-            .find(|k| k.id == rotation.old_id() && k.revoked_at.is_none())
+            .find(|k| k.id == rotation.old_id() && rotation.applies_to(k))
         else {
             return Ok(false);
         };
-        old.revoked_at = rotation.retiring.revoked_at;
+        old.revoked_at = Some(rotation.retires_at);
         rows.push(rotation.successor.clone());
         self.customers.audit().append(events);
         Ok(true)

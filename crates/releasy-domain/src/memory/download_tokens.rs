@@ -4,10 +4,10 @@
 use async_trait::async_trait;
 
 use super::{InMemoryReleases, lock};
-use crate::Timestamp;
 use crate::audit::AuditEvent;
-use crate::download::{DownloadGrant, DownloadToken};
+use crate::download::{DownloadGrant, DownloadToken, MaxUses};
 use crate::ports::{CustomerRepository, DownloadTokenRepository, RepoError};
+use crate::{DownloadTokenId, Timestamp};
 
 #[async_trait]
 impl DownloadTokenRepository for InMemoryReleases {
@@ -48,6 +48,19 @@ impl DownloadTokenRepository for InMemoryReleases {
             !expired
         });
         Ok(u64::from(purged))
+    }
+
+    async fn consume_use(&self, id: DownloadTokenId, max_uses: MaxUses) -> Result<bool, RepoError> {
+        let mut state = lock(&self.state);
+        if !state.tokens.iter().any(|t| t.id == id) {
+            return Ok(false);
+        }
+        let uses = state.token_uses.entry(id).or_default();
+        if *uses >= max_uses.get() {
+            return Ok(false);
+        }
+        *uses += 1;
+        Ok(true)
     }
 
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {

@@ -17,7 +17,7 @@ use crate::product::{ProductPolicy, ProductSummary};
 use crate::release::{
     Channel, Product, Release, ReleaseChanges, ReleaseFilter, ReleaseOrder, ReleaseStatus, Yank,
 };
-use crate::{ArtifactId, ReleaseId, Timestamp};
+use crate::{ArtifactId, DownloadTokenId, ReleaseId, Timestamp};
 
 /// What [`InMemoryReleases`] holds, under one lock.
 #[derive(Debug, Default)]
@@ -28,6 +28,8 @@ pub(super) struct ReleaseState {
     pub(super) artifacts: Vec<Artifact>,
     /// Every download token; each downloads an artifact in `artifacts`.
     pub(super) tokens: Vec<DownloadToken>,
+    /// How many times each token limited by `max_uses` was resolved.
+    pub(super) token_uses: HashMap<DownloadTokenId, u32>,
     /// Presigned, unregistered uploads. Like the database's table, they do not refer to
     /// their release: they outlive its deletion until the sweeper frees their bytes.
     pub(super) uploads: Vec<PendingUpload>,

@@ -11,14 +11,16 @@ use crate::artifact::ObjectKey;
 use crate::artifact::{Artifact, PendingUpload, Verification};
 use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent};
 use crate::customer::{Customer, CustomerFilter, CustomerUpdate};
-use crate::download::{DownloadGrant, DownloadToken};
+use crate::download::{DownloadGrant, DownloadToken, MaxUses};
 use crate::entitlement::{CustomerAccess, Entitlement};
 use crate::idempotency::{IdempotencyRecord, StoredResponse};
 use crate::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
 use crate::ports::RepoError;
 use crate::product::{ProductPolicy, ProductSummary};
 use crate::release::{Product, Release, ReleaseChanges, ReleaseFilter, ReleaseStatus, Yank};
-use crate::{ApiKeyId, ArtifactId, CustomerId, EntitlementId, ReleaseId, Timestamp};
+use crate::{
+    ApiKeyId, ArtifactId, CustomerId, DownloadTokenId, EntitlementId, ReleaseId, Timestamp,
+};
 
 /// Makes the audit events of an update from the stored value before and after it.
 /// The adapter calls it inside the update's transaction, only when the update applies,
@@ -141,8 +143,13 @@ pub trait ApiKeyRepository: Send + Sync + std::fmt::Debug {
         events: ChangeEvents<'_, ApiKey>,
     ) -> Result<Option<ApiKey>, RepoError>;
 
-    /// The customer's keys, newest first (none for an unknown customer).
-    async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError>;
+    /// A page of the customer's keys, newest first (the id breaks ties, descending);
+    /// none for an unknown customer.
+    async fn list_for_customer(
+        &self,
+        customer_id: CustomerId,
+        page: PageRequest,
+    ) -> Result<Vec<ApiKey>, RepoError>;
 
     /// Revokes the key at `at` unless it is revoked by then already (the first time is
     /// kept; a revocation a rotation scheduled later is brought forward to `at`);
@@ -669,6 +676,12 @@ pub trait DownloadTokenRepository: Send + Sync + std::fmt::Debug {
 
     /// Deletes up to `limit` tokens that expired before `cutoff`; returns how many.
     async fn purge_expired_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError>;
+
+    /// Counts one use of token `id`, limited to `max_uses`: `true` when it was within the
+    /// limit (and is now counted), `false` when every use was spent already (or the
+    /// token is gone). One atomic statement: concurrent resolves on any number of
+    /// instances get exactly `max_uses` `true`s between them.
+    async fn consume_use(&self, id: DownloadTokenId, max_uses: MaxUses) -> Result<bool, RepoError>;
 }
 
 /// Whether the database answers, for readiness checks.

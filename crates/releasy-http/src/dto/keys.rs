@@ -3,7 +3,7 @@
 use releasy_domain::Timestamp;
 use releasy_domain::api_key::{AllowedNetworks, ApiKey, AuthenticatedKey, IssuedKey, RotatedKey};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// `POST /v1/admin/keys`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -130,11 +130,27 @@ pub struct UpdateKeyRequest {
     pub allowed_cidrs: Option<Option<Vec<String>>>,
 }
 
-/// `GET /v1/admin/customers/{customer_id}/keys`.
+/// `GET /v1/admin/customers/{customer_id}/keys` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KeyListQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>)]
+    pub limit: Option<String>,
+    /// Items to skip.
+    #[param(value_type = Option<i64>)]
+    pub offset: Option<String>,
+}
+
+/// A page of a customer's keys, newest first, revoked ones included.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KeyListResponse {
-    /// The customer's keys, newest first, revoked ones included.
+    /// The keys.
     pub keys: Vec<KeySummary>,
+    /// The page size used.
+    pub limit: i64,
+    /// The offset used.
+    pub offset: i64,
 }
 
 /// `POST /v1/admin/keys/{api_key_id}/rotate`.

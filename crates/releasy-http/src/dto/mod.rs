@@ -31,8 +31,9 @@ pub use entitlements::{
 pub use error::{ErrorBody, ErrorDetail};
 pub use health::HealthResponse;
 pub use keys::{
-    CreateKeyRequest, CreateKeyResponse, IntrospectionResponse, KeyListResponse, KeySummary,
-    RevokeKeyRequest, RevokeKeyResponse, RotateKeyRequest, RotateKeyResponse, UpdateKeyRequest,
+    CreateKeyRequest, CreateKeyResponse, IntrospectionResponse, KeyListQuery, KeyListResponse,
+    KeySummary, RevokeKeyRequest, RevokeKeyResponse, RotateKeyRequest, RotateKeyResponse,
+    UpdateKeyRequest,
 };
 pub(crate) use params::{non_empty, page_request, parse_bool, parse_id, parse_int};
 pub use products::{

@@ -3,7 +3,7 @@
 use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use releasy_domain::ArtifactId;
-use releasy_domain::download::TokenTtl;
+use releasy_domain::download::{MaxUses, TokenTtl};
 
 use crate::auth::CustomerKey;
 use crate::auth::permissions::DownloadsToken;
@@ -41,6 +41,7 @@ pub async fn create_download_token(
         body.expires_in_seconds,
         state.services.limits.download_token_max_ttl_seconds,
     )?;
+    let max_uses = MaxUses::parse(body.max_uses)?;
     let purpose = body.purpose.clone();
     let caller_id = caller.key.api_key_id.to_string();
     // A token issued again is another token: the first one's secret is not kept.
@@ -54,7 +55,7 @@ pub async fn create_download_token(
             let issued = state
                 .services
                 .downloads
-                .issue(&origin, &caller.key, artifact_id, purpose, ttl)
+                .issue(&origin, &caller.key, artifact_id, purpose, ttl, max_uses)
                 .await?;
             Ok(DownloadTokenResponse {
                 download_url: format!(
@@ -63,6 +64,7 @@ pub async fn create_download_token(
                     issued.secret.expose()
                 ),
                 expires_at: issued.expires_at.unix_seconds(),
+                max_uses: max_uses.map(MaxUses::get),
             })
         },
         nothing_to_recover,
@@ -81,7 +83,7 @@ pub async fn create_download_token(
     responses(
         (status = 302, description = "Redirect to the artifact (`Location`), `Cache-Control: no-store`"),
         (status = 403, body = ErrorBody, description = "artifact not verified (its bytes are being checked, did not match, or were replaced in the store since registration); release yanked; address not allowed (the client is outside the `allowed_cidrs` of the key that asked for the token)"),
-        (status = 404, body = ErrorBody, description = "download token not found, download token expired, or release not available"),
+        (status = 404, body = ErrorBody, description = "download token not found, download token expired, release not available, or download token used up (every use its `max_uses` allowed was spent)"),
     )
 )]
 #[get("/v1/downloads/{token}")]

@@ -10,8 +10,9 @@ use releasy_domain::{ApiKeyId, CustomerId, Timestamp};
 use crate::auth::Authorized;
 use crate::auth::permissions::{CreateKey, ListKeys, RevokeKey, RotateKey, UpdateKey};
 use crate::dto::{
-    CreateKeyRequest, CreateKeyResponse, ErrorBody, KeyListResponse, KeySummary, RevokeKeyRequest,
-    RevokeKeyResponse, RotateKeyRequest, RotateKeyResponse, UpdateKeyRequest, parse_id,
+    CreateKeyRequest, CreateKeyResponse, ErrorBody, KeyListQuery, KeyListResponse, KeySummary,
+    RevokeKeyRequest, RevokeKeyResponse, RotateKeyRequest, RotateKeyResponse, UpdateKeyRequest,
+    page_request, parse_id,
 };
 use crate::error::ApiError;
 use crate::json_body::Json;
@@ -89,10 +90,10 @@ pub async fn revoke_key(
 }
 
 /// List a customer's keys, newest first, revoked ones included: settings, expiry,
-/// revocation and last use, never a secret.
+/// revocation, address rule and last use, never a secret.
 #[utoipa::path(
     tag = "keys",
-    params(("customer_id" = String, Path, description = "Customer UUID")),
+    params(("customer_id" = String, Path, description = "Customer UUID"), KeyListQuery),
     responses(
         (status = 200, body = KeyListResponse),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -105,11 +106,15 @@ pub async fn list_keys(
     _auth: Authorized<ListKeys>,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: web::Query<KeyListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let customer_id = parse_id::<CustomerId>("customer_id", &path)?;
-    let keys = state.services.api_keys.list(customer_id).await?;
+    let page = page_request(query.limit.as_ref(), query.offset.as_ref())?;
+    let keys = state.services.api_keys.list(customer_id, page).await?;
     Ok(HttpResponse::Ok().json(KeyListResponse {
         keys: keys.into_iter().map(Into::into).collect(),
+        limit: i64::from(page.limit.get()),
+        offset: page.offset.get() as i64,
     }))
 }
 

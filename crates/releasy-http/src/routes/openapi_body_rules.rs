@@ -13,6 +13,7 @@
 use releasy_domain::api_key::{AllowedNetworks, KeyName, KeyType, RotationOverlap, Scope};
 use releasy_domain::artifact::{Filename, MAX_OBJECT_SIZE, MAX_PARTS, Platform, TargetLabel};
 use releasy_domain::customer::{CustomerName, Plan};
+use releasy_domain::download::MaxUses;
 use releasy_domain::release::{Channel, Product, Version, YankReason};
 use serde_json::Value;
 use utoipa::Number;
@@ -142,6 +143,11 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
             "DownloadTokenRequest",
             "expires_in_seconds",
             Integer(1, None),
+        ),
+        (
+            "DownloadTokenRequest",
+            "max_uses",
+            Integer(1, Some(i64::from(MaxUses::MAX))),
         ),
         (
             "PresignArtifactRequest",

@@ -85,6 +85,36 @@ async fn a_key_works_only_from_its_ranges(backend: Backend) {
     assert_eq!(refusals[0]["payload"]["api_key_id"], key["api_key_id"]);
 }
 
+async fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy(backend: Backend) {
+    // No trusted proxy: the header is the client's own claim and changes nothing.
+    let direct = TestApp::spawn(backend).await;
+    let customer = direct.create_customer("Acme", None).await;
+    let key = direct
+        .create_key(
+            text(&customer["id"]),
+            json!({"allowed_cidrs": ["203.0.113.0/24"]}),
+        )
+        .await;
+    let response = introspect_from(&direct, text(&key["api_key"]), "203.0.113.7").await;
+    assert_error(response, 403, "forbidden").await;
+
+    // Behind a trusted proxy the client is the rightmost address it did not write
+    // itself: an entry the client put first proves nothing.
+    let proxied = TestApp::spawn_with(backend, &TRUST_LOOPBACK).await;
+    let customer = proxied.create_customer("Acme", None).await;
+    let key = proxied
+        .create_key(
+            text(&customer["id"]),
+            json!({"allowed_cidrs": ["203.0.113.0/24"]}),
+        )
+        .await;
+    let api_key = text(&key["api_key"]);
+    let spoofed = introspect_from(&proxied, api_key, "203.0.113.7, 198.51.100.1").await;
+    assert_error(spoofed, 403, "forbidden").await;
+    let forwarded = introspect_from(&proxied, api_key, "198.51.100.1, 203.0.113.7").await;
+    assert_eq!(forwarded.status(), 200);
+}
+
 async fn patch_sets_and_clears_the_rule_and_the_name(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let customer = app.create_customer("Acme", None).await;
@@ -313,6 +343,7 @@ async fn download_tokens_inherit_the_rule_of_their_key(backend: Backend) {
 
 on_both_backends!(
     a_key_works_only_from_its_ranges,
+    x_forwarded_for_names_the_client_only_behind_a_trusted_proxy,
     patch_sets_and_clears_the_rule_and_the_name,
     bad_rules_and_bad_patches_are_400_and_change_nothing,
     download_tokens_inherit_the_rule_of_their_key,

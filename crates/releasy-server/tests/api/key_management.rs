@@ -156,6 +156,49 @@ async fn the_listing_refuses_a_bad_id_and_an_unknown_customer(backend: Backend) 
     assert!(listed(&app, text(&keyless["id"])).await.is_empty());
 }
 
+async fn the_listing_pages_with_limit_and_offset(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let customer = app.create_customer("Acme", None).await;
+    let customer_id = text(&customer["id"]);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let key = app.create_key(customer_id, json!({})).await;
+        ids.push(key["api_key_id"].clone());
+    }
+    let page = |query: &'static str| {
+        let app = &app;
+        let path = format!("/v1/admin/customers/{customer_id}/keys?{query}");
+        async move { app.admin(Method::GET, &path).send().await.unwrap() }
+    };
+    let all: Value = page("").await.json().await.unwrap();
+    assert_eq!(
+        (all["limit"].as_i64(), all["offset"].as_i64()),
+        (Some(50), Some(0))
+    );
+    let everything: Vec<Value> = all["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["api_key_id"].clone())
+        .collect();
+    assert_eq!(everything.len(), 3);
+    for id in &ids {
+        assert!(everything.contains(id));
+    }
+    let second: Value = page("limit=1&offset=1").await.json().await.unwrap();
+    assert_eq!(
+        (second["limit"].as_i64(), second["offset"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(second["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(second["keys"][0]["api_key_id"], everything[1]);
+    let past: Value = page("offset=3").await.json().await.unwrap();
+    assert!(past["keys"].as_array().unwrap().is_empty());
+    for bad in ["limit=0", "limit=201", "offset=-1", "limit=x"] {
+        assert_error(page(bad).await, 400, "bad_request").await;
+    }
+}
+
 async fn a_rotation_hands_over_with_an_overlap(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let customer = app.create_customer("Acme", None).await;
@@ -252,7 +295,7 @@ async fn a_rotation_hands_over_with_an_overlap(backend: Backend) {
     assert_eq!(introspect_status(&app, text(&new["api_key"])).await, 200);
 }
 
-async fn an_empty_body_overlaps_a_day_and_zero_retires_at_once(backend: Backend) {
+async fn an_empty_object_overlaps_a_day_and_zero_retires_at_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let customer = app.create_customer("Acme", None).await;
     let customer_id = text(&customer["id"]);
@@ -331,8 +374,9 @@ async fn a_rotation_refuses_bad_input_and_keys_that_cannot_hand_over(backend: Ba
 
 on_both_backends!(
     the_listing_shows_settings_and_last_use_never_a_secret,
+    the_listing_pages_with_limit_and_offset,
     the_listing_refuses_a_bad_id_and_an_unknown_customer,
     a_rotation_hands_over_with_an_overlap,
-    an_empty_body_overlaps_a_day_and_zero_retires_at_once,
+    an_empty_object_overlaps_a_day_and_zero_retires_at_once,
     a_rotation_refuses_bad_input_and_keys_that_cannot_hand_over,
 );

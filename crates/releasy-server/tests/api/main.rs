@@ -31,6 +31,7 @@ mod immutable_releases;
 mod instances;
 mod key_management;
 mod keys;
+mod limited_links;
 mod outages;
 mod protocol_errors;
 mod rate_limits;

@@ -9,6 +9,7 @@ use releasy_domain::api_key::{
     ApiKey, AuthCandidate, KeyChanges, KeyLookup, Rotation, StoredKeyHash,
 };
 use releasy_domain::audit::AuditEvent;
+use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{ApiKeyRepository, ChangeEvents, RepoError};
 use releasy_domain::{ApiKeyId, CustomerId, Timestamp};
 
@@ -99,19 +100,16 @@ impl ApiKeyRepository for Store {
         client: Option<IpAddr>,
     ) -> Result<(), RepoError> {
         let mut conn = self.conn().await?;
-        let key = dsl::api_keys.find(id.to_string());
-        let used_at = dsl::last_used_at.eq(at.unix_seconds());
-        // An unknown address (an embedding service that has none) keeps the last one.
-        let updated = match client {
-            Some(address) => {
-                diesel::update(key)
-                    .set((used_at, dsl::last_used_address.eq(address.to_string())))
-                    .execute(&mut *conn)
-                    .await
-            }
-            None => diesel::update(key).set(used_at).execute(&mut *conn).await,
-        };
-        updated.map_err(query_error)?;
+        // An unknown address (an embedding service that has none) is stored as unknown:
+        // the address always describes the use in last_used_at.
+        diesel::update(dsl::api_keys.find(id.to_string()))
+            .set((
+                dsl::last_used_at.eq(at.unix_seconds()),
+                dsl::last_used_address.eq(client.map(|address| address.to_string())),
+            ))
+            .execute(&mut *conn)
+            .await
+            .map_err(query_error)?;
         Ok(())
     }
 
@@ -143,11 +141,17 @@ impl ApiKeyRepository for Store {
         .await
     }
 
-    async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError> {
+    async fn list_for_customer(
+        &self,
+        customer_id: CustomerId,
+        page: PageRequest,
+    ) -> Result<Vec<ApiKey>, RepoError> {
         let mut conn = self.conn().await?;
         let rows: Vec<ApiKeyRow> = dsl::api_keys
             .filter(dsl::customer_id.eq(customer_id.to_string()))
             .order((dsl::created_at.desc(), dsl::id.desc()))
+            .offset(page.offset.get() as i64)
+            .limit(i64::from(page.limit.get()))
             .select(ApiKeyRow::as_select())
             .load(&mut *conn)
             .await
@@ -186,20 +190,19 @@ impl ApiKeyRepository for Store {
 
     async fn rotate(&self, rotation: &Rotation, events: &[AuditEvent]) -> Result<bool, RepoError> {
         let old_id = rotation.old_id().to_string();
-        let revoked_at = rotation.retiring.revoked_at.map(Timestamp::unix_seconds);
         self.write(async |conn| {
-            // Only a key with no revocation, past or scheduled, hands over.
-            let scheduled = diesel::update(
-                dsl::api_keys
-                    .find(&old_id)
-                    .filter(dsl::revoked_at.is_null()),
-            )
-            .set(dsl::revoked_at.eq(revoked_at))
-            .execute(conn)
-            .await?;
-            if scheduled == 0 {
+            // Read under the row's lock: the plan applies only to the key it was made
+            // from (no revocation, the same settings), never over a concurrent change.
+            let Some(current) = api_key_for_update(conn, &old_id).await? else {
+                return Ok(false);
+            };
+            if !rotation.applies_to(&current.try_into()?) {
                 return Ok(false);
             }
+            diesel::update(dsl::api_keys.find(&old_id))
+                .set(dsl::revoked_at.eq(rotation.retires_at.unix_seconds()))
+                .execute(conn)
+                .await?;
             diesel::insert_into(dsl::api_keys)
                 .values(ApiKeyRow::from(&rotation.successor))
                 .execute(conn)

@@ -96,6 +96,7 @@ pub(super) type TokenValues = (
     Eq<dt::created_at, i64>,
     Eq<dt::expires_at, i64>,
     Eq<dt::allowed_cidrs, Option<String>>,
+    Eq<dt::max_uses, Option<i32>>,
 );
 
 pub(super) fn token_values(token: &DownloadToken) -> TokenValues {
@@ -109,6 +110,7 @@ pub(super) fn token_values(token: &DownloadToken) -> TokenValues {
         dt::created_at.eq(row.created_at),
         dt::expires_at.eq(row.expires_at),
         dt::allowed_cidrs.eq(row.allowed_cidrs),
+        dt::max_uses.eq(row.max_uses),
     )
 }
 
@@ -129,6 +131,7 @@ mod tests {
             created_at: Timestamp::from_unix_seconds(1),
             expires_at: Timestamp::from_unix_seconds(2),
             allowed_networks: None,
+            max_uses: None,
         }
     }
 

@@ -6,9 +6,9 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use releasy_domain::Timestamp;
+use releasy_domain::{DownloadTokenId, Timestamp};
 use releasy_domain::audit::AuditEvent;
-use releasy_domain::download::{DownloadGrant, DownloadToken};
+use releasy_domain::download::{DownloadGrant, DownloadToken, MaxUses};
 use releasy_domain::ports::{DownloadTokenRepository, RepoError};
 
 use super::Store;
@@ -55,6 +55,26 @@ impl DownloadTokenRepository for Store {
                 .await
                 .map_err(query_error)?;
         Ok(purged as u64)
+    }
+
+    async fn consume_use(
+        &self,
+        id: DownloadTokenId,
+        max_uses: MaxUses,
+    ) -> Result<bool, RepoError> {
+        let mut conn = self.conn().await?;
+        // One statement: the row lock (PostgreSQL) or the write lock (SQLite) makes the
+        // check and the count one step, whatever other instances do at the same time.
+        let counted = diesel::update(
+            download_tokens::table
+                .find(id.to_string())
+                .filter(download_tokens::uses.lt(max_uses.to_stored())),
+        )
+        .set(download_tokens::uses.eq(download_tokens::uses + 1))
+        .execute(&mut *conn)
+        .await
+        .map_err(query_error)?;
+        Ok(counted == 1)
     }
 
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {

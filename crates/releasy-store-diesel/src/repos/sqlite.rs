@@ -201,7 +201,7 @@ impl Store {
     }
 }
 
-/// The customer `id` as stored, (the immediate transaction holds the database's write lock).
+/// The customer `id` as stored (the immediate transaction holds the database's write lock).
 pub(super) async fn customer_for_update(
     conn: &mut SqliteConn,
     id: &str,
@@ -214,7 +214,7 @@ pub(super) async fn customer_for_update(
         .optional()
 }
 
-/// The release `id` as stored, (the immediate transaction holds the database's write lock).
+/// The release `id` as stored (the immediate transaction holds the database's write lock).
 pub(super) async fn release_for_update(
     conn: &mut SqliteConn,
     id: &str,
@@ -227,7 +227,7 @@ pub(super) async fn release_for_update(
         .optional()
 }
 
-/// The API key `id` as stored, (the immediate transaction holds the database's write lock).
+/// The API key `id` as stored (the immediate transaction holds the database's write lock).
 pub(super) async fn api_key_for_update(
     conn: &mut SqliteConn,
     id: &str,

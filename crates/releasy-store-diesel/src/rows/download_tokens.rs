@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use releasy_domain::api_key::AllowedNetworks;
 use releasy_domain::artifact::{ObjectKey, Verification};
-use releasy_domain::download::{DownloadGrant, DownloadToken};
+use releasy_domain::download::{DownloadGrant, DownloadToken, MaxUses};
 use releasy_domain::ports::RepoError;
 use releasy_domain::release::{Channel, Product, ReleaseStatus, Version};
 
@@ -26,6 +26,8 @@ pub struct DownloadTokenRow {
     pub(crate) created_at: i64,
     pub(crate) expires_at: i64,
     pub(crate) allowed_cidrs: Option<String>,
+    // `uses` is left out: it starts at 0 and only `consume_use` counts it.
+    pub(crate) max_uses: Option<i32>,
 }
 
 impl From<&DownloadToken> for DownloadTokenRow {
@@ -39,6 +41,7 @@ impl From<&DownloadToken> for DownloadTokenRow {
             created_at: t.created_at.unix_seconds(),
             expires_at: t.expires_at.unix_seconds(),
             allowed_cidrs: t.allowed_networks.as_ref().map(AllowedNetworks::to_stored),
+            max_uses: t.max_uses.map(MaxUses::to_stored),
         }
     }
 }
@@ -59,6 +62,11 @@ impl TryFrom<DownloadTokenRow> for DownloadToken {
                 .allowed_cidrs
                 .as_deref()
                 .map(AllowedNetworks::from_stored)
+                .transpose()
+                .map_err(|e| corrupt("download_tokens", e))?,
+            max_uses: row
+                .max_uses
+                .map(MaxUses::from_stored)
                 .transpose()
                 .map_err(|e| corrupt("download_tokens", e))?,
         })

@@ -317,7 +317,7 @@ pub async fn upgrade_hash_replaces_hash_and_lookup(
 }
 
 /// `touch_last_used` records the time and address of use and nothing else; a use
-/// without an address keeps the last one.
+/// without a known address records the address as unknown.
 pub async fn touch_last_used_records_the_time(
     api_keys: Arc<dyn ApiKeyRepository>,
     customers: Arc<dyn CustomerRepository>,
@@ -330,7 +330,7 @@ pub async fn touch_last_used_records_the_time(
     for (seconds, client, shown) in [
         (T0 + 5, Some(v4), Some(v4)),
         (T0 + 50, Some(v6), Some(v6)),
-        (T0 + 90, None, Some(v6)),
+        (T0 + 90, None, None),
     ] {
         ok(
             api_keys.touch_last_used(key.id, at(seconds), client).await,
@@ -459,19 +459,31 @@ pub async fn list_for_customer_is_newest_first(
     } else {
         (tie_b, tie_a)
     };
-    same(
-        &ok(
-            api_keys.list_for_customer(customer).await,
+    let list = async |owner, offset, limit| {
+        ok(
+            api_keys
+                .list_for_customer(owner, super::releases::page(offset, limit))
+                .await,
             "ApiKeyRepository::list_for_customer",
-        ),
-        &vec![newest, tie_high, tie_low, oldest],
+        )
+    };
+    same(
+        &list(customer, 0, 200).await,
+        &vec![newest.clone(), tie_high.clone(), tie_low.clone(), oldest],
         "a customer's keys, newest first",
     );
     same(
-        &ok(
-            api_keys.list_for_customer(CustomerId::generate()).await,
-            "ApiKeyRepository::list_for_customer",
-        ),
+        &list(customer, 1, 2).await,
+        &vec![tie_high, tie_low],
+        "a page of two after the first key",
+    );
+    same(
+        &list(customer, 4, 200).await,
+        &vec![],
+        "a page past the end",
+    );
+    same(
+        &list(CustomerId::generate(), 0, 200).await,
         &vec![],
         "the keys of an unknown customer",
     );
@@ -579,8 +591,8 @@ pub async fn rotate_schedules_the_revocation_and_stores_the_successor(
     );
 }
 
-/// `rotate` of a key that is revoked, or whose revocation is scheduled, is `false` and
-/// stores no successor.
+/// `rotate` of a key that is revoked, whose revocation is scheduled, or whose settings
+/// changed since the rotation was planned, is `false` and stores no successor.
 pub async fn rotate_of_a_revoked_or_rotating_key_writes_nothing(
     api_keys: Arc<dyn ApiKeyRepository>,
     customers: Arc<dyn CustomerRepository>,
@@ -614,6 +626,46 @@ pub async fn rotate_of_a_revoked_or_rotating_key_writes_nothing(
             "no successor is stored",
         );
     }
+    let renamed = new_key(customer);
+    store_key(&api_keys, &renamed).await;
+    let stale = Rotation::plan(
+        &renamed,
+        new_key(customer),
+        RotationOverlap::parse(Some(60)).expect("valid"),
+        at(T0 + 2),
+    );
+    let rename = KeyChanges {
+        name: Some(Some(
+            KeyName::parse("changed meanwhile").expect("valid name"),
+        )),
+        allowed_networks: None,
+    };
+    ok(
+        api_keys
+            .update(renamed.id, &rename, &|_, _| vec![change_event()])
+            .await,
+        "ApiKeyRepository::update",
+    );
+    same(
+        &ok(
+            api_keys.rotate(&stale, &[change_event()]).await,
+            "ApiKeyRepository::rotate",
+        ),
+        &false,
+        "rotate planned before a change of the key's settings",
+    );
+    same(
+        &get_key(&api_keys, stale.successor.id).await,
+        &None,
+        "no successor of a stale plan is stored",
+    );
+    same(
+        &get_key(&api_keys, renamed.id)
+            .await
+            .and_then(|k| k.revoked_at),
+        &None,
+        "a stale plan schedules no revocation",
+    );
     same(
         &ok(
             api_keys

@@ -1,16 +1,16 @@
 //! Checks of [`DownloadTokenRepository`]: a stored token is found by its hash with
 //! everything resolving it depends on (its artifact's object key and verification, its
-//! release's product and current status, its customer's suspension), a batch is stored all or none, and an
-//! unknown hash finds nothing.
+//! release's product and current status, its customer's suspension), a batch is stored all or none, an
+//! unknown hash finds nothing, and a limited token's uses are counted up to its limit.
 //! That deleting a release makes its tokens unfindable is checked with the releases.
 
-use releasy_domain::api_key::AllowedNetworks;
 use std::sync::Arc;
 
 use releasy_domain::ArtifactId;
+use releasy_domain::api_key::AllowedNetworks;
 use releasy_domain::artifact::{Artifact, Verification};
 use releasy_domain::customer::CustomerUpdate;
-use releasy_domain::download::{DownloadGrant, DownloadToken};
+use releasy_domain::download::{DownloadGrant, DownloadToken, MaxUses};
 use releasy_domain::ports::{
     ArtifactRepository, CustomerRepository, DownloadTokenRepository, ReleaseRepository, RepoError,
 };
@@ -37,6 +37,12 @@ pub async fn run_all(
         customers.clone()
     ));
     run_check!(grant_follows_release_status_and_suspension(
+        d.clone(),
+        releases.clone(),
+        artifacts.clone(),
+        customers.clone()
+    ));
+    run_check!(consume_use_counts_up_to_the_limit(
         d.clone(),
         releases.clone(),
         artifacts.clone(),
@@ -116,6 +122,69 @@ pub async fn purge_removes_only_tokens_expired_before_the_cutoff(
             .map(|g| g.token.id),
         &Some(kept.id),
         "the grant of a token that expired after the cutoff",
+    );
+}
+
+/// `consume_use` answers `true` exactly `max_uses` times for a token, each token
+/// counted on its own, and `false` for a token never stored.
+pub async fn consume_use_counts_up_to_the_limit(
+    download_tokens: Arc<dyn DownloadTokenRepository>,
+    releases: Arc<dyn ReleaseRepository>,
+    artifacts: Arc<dyn ArtifactRepository>,
+    customers: Arc<dyn CustomerRepository>,
+) {
+    let customer = new_customer(&format!("Counted {}", token()), None, T0);
+    store_customer(&customers, &customer).await;
+    let release = new_release(&fresh_product(), "1.0.0", T0);
+    store_release(&releases, &release).await;
+    let artifact = new_artifact(&release, "linux", T0 + 1);
+    store_artifact(&artifacts, &artifact).await;
+    let limit = |uses| MaxUses::parse(Some(uses)).expect("valid").expect("a limit");
+    let (twice, once) = (
+        DownloadToken {
+            max_uses: Some(limit(2)),
+            ..new_token(artifact.id, customer.id)
+        },
+        DownloadToken {
+            max_uses: Some(limit(1)),
+            ..new_token(artifact.id, customer.id)
+        },
+    );
+    store_token(&download_tokens, &twice).await;
+    store_token(&download_tokens, &once).await;
+    same(
+        &find_grant(&download_tokens, &twice.token_hash)
+            .await
+            .and_then(|g| g.token.max_uses),
+        &Some(limit(2)),
+        "the limit round-trips in the grant",
+    );
+    let consume = async |t: &DownloadToken| {
+        ok(
+            download_tokens
+                .consume_use(t.id, t.max_uses.expect("limited"))
+                .await,
+            "DownloadTokenRepository::consume_use",
+        )
+    };
+    let mut answers = Vec::new();
+    for t in [&twice, &once, &twice, &once, &twice] {
+        answers.push(consume(t).await);
+    }
+    same(
+        &answers,
+        &vec![true, true, true, false, false],
+        "uses counted per token up to each limit",
+    );
+    same(
+        &ok(
+            download_tokens
+                .consume_use(releasy_domain::DownloadTokenId::generate(), limit(5))
+                .await,
+            "DownloadTokenRepository::consume_use",
+        ),
+        &false,
+        "an unknown token has no use to spend",
     );
 }
 

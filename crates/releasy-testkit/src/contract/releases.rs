@@ -93,6 +93,7 @@ pub(crate) async fn store_release(releases: &Arc<dyn ReleaseRepository>, release
 /// A download token value (not stored) of `customer` for `artifact`, with a fresh hash.
 pub(crate) fn new_token(artifact: ArtifactId, customer: CustomerId) -> DownloadToken {
     DownloadToken {
+        max_uses: None,
         id: DownloadTokenId::generate(),
         token_hash: format!("{}{}", token(), token()),
         artifact_id: artifact,

@@ -107,6 +107,7 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
                 &TokenRequest {
                     artifact_id: artifact.id.clone(),
                     purpose: PURPOSE.to_owned(),
+                    max_uses: args.max_uses,
                 },
                 None,
             )

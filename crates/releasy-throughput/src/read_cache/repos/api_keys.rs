@@ -10,6 +10,7 @@ use releasy_domain::api_key::{
     ApiKey, AuthCandidate, KeyChanges, KeyLookup, Rotation, StoredKeyHash,
 };
 use releasy_domain::audit::AuditEvent;
+use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{ApiKeyRepository, ChangeEvents, RepoError};
 use releasy_domain::{ApiKeyId, CustomerId, Timestamp};
 
@@ -113,8 +114,12 @@ impl ApiKeyRepository for CachedApiKeys {
         self.write(self.inner.update(id, changes, events)).await
     }
 
-    async fn list_for_customer(&self, customer_id: CustomerId) -> Result<Vec<ApiKey>, RepoError> {
-        self.inner.list_for_customer(customer_id).await
+    async fn list_for_customer(
+        &self,
+        customer_id: CustomerId,
+        page: PageRequest,
+    ) -> Result<Vec<ApiKey>, RepoError> {
+        self.inner.list_for_customer(customer_id, page).await
     }
 
     async fn revoke(

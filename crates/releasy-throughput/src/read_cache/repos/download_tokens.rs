@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use releasy_domain::Timestamp;
 use releasy_domain::audit::AuditEvent;
-use releasy_domain::download::{DownloadGrant, DownloadToken};
+use releasy_domain::download::{DownloadGrant, DownloadToken, MaxUses};
 use releasy_domain::ports::{DownloadTokenRepository, RepoError};
+use releasy_domain::{DownloadTokenId, Timestamp};
 
 use crate::read_cache::coherence::{Generations, Table};
 use crate::read_cache::entries::Entries;
@@ -60,6 +60,12 @@ impl DownloadTokenRepository for CachedDownloadTokens {
                 self.inner.purge_expired_before(cutoff, limit),
             )
             .await
+    }
+
+    /// Counting a use changes no grant (the limit is part of the token; the count is
+    /// read by no cached answer), so nothing is invalidated.
+    async fn consume_use(&self, id: DownloadTokenId, max_uses: MaxUses) -> Result<bool, RepoError> {
+        self.inner.consume_use(id, max_uses).await
     }
 
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {

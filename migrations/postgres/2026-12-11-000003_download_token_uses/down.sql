@@ -1,0 +1,2 @@
+ALTER TABLE download_tokens DROP COLUMN uses;
+ALTER TABLE download_tokens DROP COLUMN max_uses;
