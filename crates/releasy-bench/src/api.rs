@@ -141,13 +141,21 @@ impl Api {
 
     /// Issues a download token for `artifact_id`; returns the download URL.
     pub async fn download_url(&self, api_key: &str, artifact_id: &str) -> Result<String> {
-        let issued = self
-            .key_post(
-                api_key,
-                "/v1/downloads/token",
-                json!({"artifact_id": artifact_id}),
-            )
-            .await?;
+        self.download_url_limited(api_key, artifact_id, None).await
+    }
+
+    /// [`Self::download_url`] of a token that resolves at most `max_uses` times.
+    pub async fn download_url_limited(
+        &self,
+        api_key: &str,
+        artifact_id: &str,
+        max_uses: Option<u32>,
+    ) -> Result<String> {
+        let mut body = json!({"artifact_id": artifact_id});
+        if let Some(max_uses) = max_uses {
+            body["max_uses"] = json!(max_uses);
+        }
+        let issued = self.key_post(api_key, "/v1/downloads/token", body).await?;
         issued["download_url"]
             .as_str()
             .map(str::to_owned)

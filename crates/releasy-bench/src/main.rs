@@ -468,7 +468,9 @@ async fn measure(
                     headers: vec![key_header.clone()],
                     body: Body::None,
                 },
-                Kind::Resolve => unreachable!("built below with a fresh token"),
+                Kind::Resolve | Kind::ResolveLimited => {
+                    unreachable!("built below with a fresh token")
+                }
                 Kind::AdminCustomersFirst => Load {
                     method: "GET",
                     url: format!("{base}/v1/admin/customers?limit=50"),
@@ -517,10 +519,12 @@ async fn measure(
                 }
             })
         };
-        let (warmup, measured) = if kind == Kind::Resolve {
-            // A fresh token (the longest lifetime), so it outlives the scenario.
+        let (warmup, measured) = if matches!(kind, Kind::Resolve | Kind::ResolveLimited) {
+            // A fresh token (the longest lifetime), so it outlives the scenario; a
+            // limited one allows the most uses, more than any run resolves.
+            let max_uses = (kind == Kind::ResolveLimited).then_some(1_000_000);
             let url = api
-                .download_url(&small.api_key, &small.artifact_ids[0])
+                .download_url_limited(&small.api_key, &small.artifact_ids[0], max_uses)
                 .await?;
             let (status, _) = api.get_status(&url).await?;
             if status.as_u16() != 302 {

@@ -63,6 +63,9 @@ pub enum Kind {
     Introspect,
     /// `GET /v1/downloads/{token}` (302).
     Resolve,
+    /// [`Kind::Resolve`] of a link with `max_uses`: every resolve also counts a use in
+    /// the database (one conditional `UPDATE`).
+    ResolveLimited,
     /// Admin `GET /v1/admin/customers?limit=50`.
     AdminCustomersFirst,
     /// Admin `GET /v1/admin/customers?limit=50&cursor=..`, deep.
@@ -111,7 +114,7 @@ pub enum Outcome {
 impl Kind {
     /// Every scenario, in the order they run: reads first, then the writes that grow
     /// tables.
-    pub const ALL: [Kind; 19] = [
+    pub const ALL: [Kind; 20] = [
         Kind::Live,
         Kind::CustomerReleases,
         Kind::CustomerReleasesBudgeted,
@@ -124,6 +127,7 @@ impl Kind {
         Kind::Introspect,
         Kind::UnknownKey,
         Kind::Resolve,
+        Kind::ResolveLimited,
         Kind::AdminCustomersFirst,
         Kind::AdminCustomersDeep,
         Kind::AdminReleases,
@@ -145,6 +149,7 @@ impl Kind {
             }
             Kind::Introspect => "customer `POST /v1/auth/introspect`",
             Kind::Resolve => "`GET /v1/downloads/{token}` (302)",
+            Kind::ResolveLimited => "`GET /v1/downloads/{token}` of a `max_uses` link (302)",
             Kind::AdminCustomersFirst => "admin `GET /v1/admin/customers?limit=50`, first page",
             Kind::AdminCustomersDeep => "admin `GET /v1/admin/customers?limit=50&cursor=…`, deep",
             Kind::AdminReleases => "admin `GET /v1/releases?include_artifacts=true`",
@@ -186,6 +191,7 @@ impl Kind {
             Kind::CustomerReleasesNarrowed => "customer-releases-narrowed",
             Kind::Introspect => "introspect",
             Kind::Resolve => "resolve",
+            Kind::ResolveLimited => "resolve-limited",
             Kind::AdminCustomersFirst => "admin-customers-first",
             Kind::AdminCustomersDeep => "admin-customers-deep",
             Kind::AdminReleases => "admin-releases",
@@ -223,7 +229,8 @@ impl Kind {
             | Kind::CreateRelease
             | Kind::IntrospectDiskBusy
             | Kind::CustomerReleasesDiskBusy
-            | Kind::UnknownKey => return None,
+            | Kind::UnknownKey
+            | Kind::ResolveLimited => return None,
         };
         Some(match db {
             Db::Sqlite => sqlite,
@@ -268,8 +275,10 @@ impl Kind {
     /// How a status counts for this scenario.
     pub fn outcome(self, status: u16) -> Outcome {
         match (self, status) {
-            (Kind::Resolve, 302) | (Kind::LatestNotModified, 304) => Outcome::Ok,
-            (Kind::Resolve | Kind::LatestNotModified, _) => Outcome::Error,
+            (Kind::Resolve | Kind::ResolveLimited, 302) | (Kind::LatestNotModified, 304) => {
+                Outcome::Ok
+            }
+            (Kind::Resolve | Kind::ResolveLimited | Kind::LatestNotModified, _) => Outcome::Error,
             (Kind::CreateRelease, 409) => Outcome::Tolerated,
             (Kind::UnknownKey, 401 | 429) => Outcome::Ok,
             (Kind::UnknownKey, _) => Outcome::Error,
