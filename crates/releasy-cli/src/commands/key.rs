@@ -25,15 +25,10 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
             key_type,
             allowed_cidrs,
         } => {
-            let scopes: Vec<String> = scopes
-                .into_iter()
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect();
             let body = CreateKey {
                 customer_id: customer.trim().to_owned(),
                 name,
-                scopes: (!scopes.is_empty()).then_some(scopes),
+                scopes: non_empty(scopes),
                 expires_at,
                 key_type,
                 allowed_cidrs: non_empty(allowed_cidrs),
@@ -178,12 +173,13 @@ fn table(keys: &[KeySummary], now: i64) -> String {
     table.render("(no keys)")
 }
 
-/// The list of ranges given on the command line, trimmed; `None` when there is none.
-fn non_empty(ranges: Vec<String>) -> Option<Vec<String>> {
-    let ranges: Vec<String> = ranges
+/// The values a repeated, comma-separated flag was given, trimmed, blanks dropped;
+/// `None` when none is left (the server's default applies).
+fn non_empty(values: Vec<String>) -> Option<Vec<String>> {
+    let values: Vec<String> = values
         .into_iter()
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
         .collect();
-    (!ranges.is_empty()).then_some(ranges)
+    (!values.is_empty()).then_some(values)
 }

@@ -63,24 +63,12 @@ async fn a_key_works_only_from_its_ranges(backend: Backend) {
         assert_eq!(message, "address not allowed");
     }
 
-    let events: Value = app
-        .admin(
-            Method::GET,
-            "/v1/admin/audit-events?event=api_key.auth&actor=api_key",
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let refusals: Vec<&Value> = events["events"]
-        .as_array()
-        .unwrap()
+    let events = app.audit_events("event=api_key.auth&actor=api_key").await;
+    let refusals: Vec<&Value> = events
         .iter()
         .filter(|e| e["payload"]["reason"] == "address_not_allowed")
         .collect();
-    assert_eq!(refusals.len(), 2, "{events}");
+    assert_eq!(refusals.len(), 2, "{events:?}");
     assert_eq!(refusals[0]["payload"]["client_address"], "2001:db9::1");
     assert_eq!(refusals[0]["payload"]["api_key_id"], key["api_key_id"]);
 }
@@ -170,15 +158,7 @@ async fn patch_sets_and_clears_the_rule_and_the_name(backend: Backend) {
     assert_eq!(listed["keys"][0]["name"], "office");
     assert_eq!(listed["keys"][0]["allowed_cidrs"], Value::Null);
 
-    let updates: Value = app
-        .admin(Method::GET, "/v1/admin/audit-events?event=key.updated")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let updates = updates["events"].as_array().unwrap();
+    let updates = app.audit_events("event=key.updated").await;
     assert_eq!(updates.len(), 3);
     assert_eq!(
         updates[0]["payload"]["before"]["allowed_cidrs"],
@@ -299,15 +279,7 @@ async fn download_tokens_inherit_the_rule_of_their_key(backend: Backend) {
     assert_eq!(response.status(), 200);
     assert_error(resolve_from("198.51.100.1").await, 403, "forbidden").await;
 
-    let refusals: Value = app
-        .admin(Method::GET, "/v1/admin/audit-events?event=download.refused")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let refusals = refusals["events"].as_array().unwrap();
+    let refusals = app.audit_events("event=download.refused").await;
     assert_eq!(refusals.len(), 2, "{refusals:?}");
     let refusal = &refusals[0];
     assert_eq!(refusal["actor"], "download_token");

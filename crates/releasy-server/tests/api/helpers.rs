@@ -319,6 +319,25 @@ impl TestApp {
         assert_eq!(response.status(), 200, "patch customer");
     }
 
+    /// The audit events `GET /v1/admin/audit-events?{query}` answers, newest first; the
+    /// listing must succeed.
+    pub async fn audit_events(&self, query: &str) -> Vec<Value> {
+        let response = self
+            .admin(
+                reqwest::Method::GET,
+                &format!("/v1/admin/audit-events?{query}"),
+            )
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "audit listing");
+        let mut page: Value = response.json().await.expect("json");
+        match page["events"].take() {
+            Value::Array(events) => events,
+            other => panic!("events is not a list: {other}"),
+        }
+    }
+
     /// Revokes the key, which must succeed.
     pub async fn revoke_key(&self, api_key_id: &str) {
         let response = self

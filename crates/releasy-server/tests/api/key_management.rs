@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, assert_error};
 use crate::on_both_backends;
+use crate::releases::fields;
 
 fn now() -> i64 {
     SystemTime::now()
@@ -59,17 +60,6 @@ async fn introspect_status(app: &TestApp, api_key: &str) -> u16 {
         .as_u16()
 }
 
-fn field_names(value: &Value) -> Vec<&str> {
-    let mut names: Vec<&str> = value
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    names.sort_unstable();
-    names
-}
-
 fn text(value: &Value) -> &str {
     value.as_str().unwrap()
 }
@@ -98,7 +88,7 @@ async fn the_listing_shows_settings_and_last_use_never_a_secret(backend: Backend
     assert_eq!(keys.len(), 2, "only this customer's keys: {keys:?}");
     for key in &keys {
         assert_eq!(
-            field_names(key),
+            fields(key),
             [
                 "allowed_cidrs",
                 "api_key_id",
@@ -220,7 +210,7 @@ async fn a_rotation_hands_over_with_an_overlap(backend: Backend) {
     )
     .await;
     assert_eq!(
-        field_names(&new),
+        fields(&new),
         [
             "api_key",
             "api_key_id",
@@ -273,15 +263,7 @@ async fn a_rotation_hands_over_with_an_overlap(backend: Backend) {
     assert_eq!(new_row["revoked_at"], Value::Null);
 
     // The rotation is audited: the successor's creation and the old key's rotation.
-    let events: Value = app
-        .admin(Method::GET, "/v1/admin/audit-events?event=key.rotated")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let events = events["events"].as_array().unwrap();
+    let events = app.audit_events("event=key.rotated").await;
     assert_eq!(events.len(), 1, "{events:?}");
     let payload = &events[0]["payload"];
     assert_eq!(payload["target"]["api_key_id"], old["api_key_id"]);

@@ -62,15 +62,7 @@ async fn a_single_use_link_works_once(backend: Backend) {
         let message = assert_error(follow(&app, &url).await, 404, "not_found").await;
         assert_eq!(message, "download token used up");
     }
-    let refusals: Value = app
-        .admin(Method::GET, "/v1/admin/audit-events?event=download.refused")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let refusals = refusals["events"].as_array().unwrap();
+    let refusals = app.audit_events("event=download.refused").await;
     assert_eq!(refusals.len(), 2, "{refusals:?}");
     assert!(refusals.iter().all(|e| e["payload"]["reason"] == "used_up"));
     assert_eq!(
@@ -109,18 +101,8 @@ async fn max_uses_out_of_range_is_400_and_issues_nothing(backend: Backend) {
         let message = assert_error(response, 400, "bad_request").await;
         assert!(message.contains("max_uses"), "{bad}: {message}");
     }
-    let issued: Value = app
-        .admin(
-            Method::GET,
-            "/v1/admin/audit-events?event=download_token.issued",
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(issued["events"].as_array().unwrap().is_empty(), "{issued}");
+    let issued = app.audit_events("event=download_token.issued").await;
+    assert!(issued.is_empty(), "{issued:?}");
 }
 
 async fn concurrent_resolves_on_three_instances_spend_exactly_the_limit(backend: Backend) {
