@@ -637,6 +637,7 @@ impl Generator {
             created_at + 300
         };
         let token = DownloadToken {
+            api_key_id: None,
             max_uses: None,
             id: DownloadTokenId::from_uuid(id),
             token_hash: (self.token_hash)(&raw),

@@ -16,6 +16,7 @@ use releasy_domain::api_key::{KeyType, NewApiKeyRequest, ScopeSet};
 use releasy_domain::artifact::{ArtifactSize, Checksum, Filename, Platform, RegisterArtifact};
 use releasy_domain::audit::Origin;
 use releasy_domain::customer::{Customer, CustomerName};
+use releasy_domain::delivery::Requester;
 use releasy_domain::download::{IssueTokenError, TokenTtl};
 use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
@@ -134,7 +135,7 @@ impl ReleaseDesk {
         let link = self
             .releasy
             .downloads
-            .resolve(token.secret.expose(), None)
+            .resolve(token.secret.expose(), &Requester::default())
             .await?;
         Ok(link.url)
     }

@@ -100,3 +100,7 @@ uuid_id!(
     /// Identifies a stored download token.
     DownloadTokenId
 );
+uuid_id!(
+    /// Identifies a row of the download ledger.
+    DownloadRecordId
+);

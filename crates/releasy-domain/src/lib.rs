@@ -77,6 +77,7 @@ pub mod api_key;
 pub mod artifact;
 pub mod audit;
 pub mod customer;
+pub mod delivery;
 pub mod download;
 pub mod entitlement;
 mod error;
@@ -97,8 +98,8 @@ mod time;
 
 pub use error::ValidationError;
 pub use ids::{
-    ApiKeyId, ArtifactId, AuditEventId, CustomerId, DownloadTokenId, EntitlementId, NewId,
-    ReleaseId,
+    ApiKeyId, ArtifactId, AuditEventId, CustomerId, DownloadRecordId, DownloadTokenId,
+    EntitlementId, NewId, ReleaseId,
 };
 pub use limits::Limits;
 /// The semver crate, whose versions [`release::Version::semver`] returns.

@@ -7,6 +7,7 @@ use crate::api_key::{ApiKeyAuthenticator, ApiKeyService};
 use crate::artifact::{ArtifactService, VerificationPolicy};
 use crate::audit::AuditService;
 use crate::customer::CustomerService;
+use crate::delivery::DeliveryService;
 use crate::download::{DownloadPorts, DownloadService};
 use crate::entitlement::EntitlementService;
 use crate::idempotency::IdempotencyService;
@@ -55,6 +56,8 @@ pub struct Services {
     pub entitlements: EntitlementService,
     /// Download tokens.
     pub downloads: DownloadService,
+    /// The download ledger and its statistics.
+    pub delivery: DeliveryService,
     /// Products and their release policies.
     pub products: ProductService,
     /// The bounds the services apply.
@@ -140,8 +143,10 @@ impl Services {
                 hasher,
                 clock: clock.clone(),
                 audit: repos.audit.clone(),
+                ledger: repos.download_ledger.clone(),
                 link_ttl_seconds: limits.download_url_ttl_seconds,
             }),
+            delivery: DeliveryService::new(repos.download_ledger, clock.clone()),
             limits,
             health: repos.health,
             rate_limiter,

@@ -19,6 +19,7 @@ use releasy_domain::artifact::{
 };
 use releasy_domain::audit::Origin;
 use releasy_domain::customer::CustomerChanges;
+use releasy_domain::delivery::Requester;
 use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal, TokenTtl};
 use releasy_domain::entitlement::{
     AccessReason, EntitlementChanges, EntitlementScope, EntitlementWindow, NewEntitlement,
@@ -331,7 +332,7 @@ async fn the_perpetual_fallback_keeps_what_was_published_before_the_end() {
         .await
         .unwrap();
     downloads
-        .resolve(token.secret.expose(), None)
+        .resolve(token.secret.expose(), &Requester::default())
         .await
         .unwrap();
     assert!(matches!(
@@ -378,7 +379,7 @@ async fn narrowing_an_entitlement_stops_tokens_already_issued() {
     assert!(matches!(
         w.h.services
             .downloads
-            .resolve(token.secret.expose(), None)
+            .resolve(token.secret.expose(), &Requester::default())
             .await,
         Err(ResolveError::Refused(ResolveRefusal::NotAvailable))
     ));

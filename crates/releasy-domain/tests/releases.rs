@@ -18,6 +18,7 @@ use releasy_domain::artifact::{
     RegisterArtifactError,
 };
 use releasy_domain::audit::Origin;
+use releasy_domain::delivery::Requester;
 use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal, TokenTtl};
 use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
@@ -362,7 +363,7 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
     let resolved =
         w.h.services
             .downloads
-            .resolve(token.secret.expose(), None)
+            .resolve(token.secret.expose(), &Requester::default())
             .await
             .unwrap();
     assert!(
@@ -379,7 +380,7 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
     assert!(matches!(
         w.h.services
             .downloads
-            .resolve(token.secret.expose(), None)
+            .resolve(token.secret.expose(), &Requester::default())
             .await,
         Err(ResolveError::Refused(ResolveRefusal::NotAvailable))
     ));
@@ -397,14 +398,14 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
     assert!(matches!(
         w.h.services
             .downloads
-            .resolve(token.secret.expose(), None)
+            .resolve(token.secret.expose(), &Requester::default())
             .await,
         Err(ResolveError::Refused(ResolveRefusal::Expired))
     ));
     assert!(matches!(
         w.h.services
             .downloads
-            .resolve("releasy_dl_unknown", None)
+            .resolve("releasy_dl_unknown", &Requester::default())
             .await,
         Err(ResolveError::Refused(ResolveRefusal::NotFound))
     ));
@@ -453,7 +454,7 @@ async fn deleting_a_release_removes_its_objects_and_tokens() {
     assert!(matches!(
         w.h.services
             .downloads
-            .resolve(token.secret.expose(), None)
+            .resolve(token.secret.expose(), &Requester::default())
             .await,
         Err(ResolveError::Refused(ResolveRefusal::NotFound))
     ));
@@ -522,10 +523,11 @@ async fn a_token_keeps_the_address_rule_of_the_key_that_asked_for_it() {
         )
         .await
         .unwrap();
-    let resolve = |client| {
+    let resolve = async |client| {
         w.h.services
             .downloads
-            .resolve(token.secret.expose(), client)
+            .resolve(token.secret.expose(), &Requester::at(client))
+            .await
     };
     resolve(inside)
         .await
@@ -565,7 +567,7 @@ async fn a_token_of_a_key_without_a_rule_resolves_from_anywhere() {
     for client in [None, Some("198.51.100.9".parse().unwrap())] {
         w.h.services
             .downloads
-            .resolve(token.secret.expose(), client)
+            .resolve(token.secret.expose(), &Requester::at(client))
             .await
             .expect("no rule, no refusal");
     }
@@ -592,7 +594,12 @@ async fn a_limited_token_resolves_its_max_uses_and_refusals_spend_none() {
             )
             .await
             .unwrap();
-    let resolve = || w.h.services.downloads.resolve(token.secret.expose(), None);
+    let anyone = Requester::default();
+    let resolve = || {
+        w.h.services
+            .downloads
+            .resolve(token.secret.expose(), &anyone)
+    };
 
     resolve().await.expect("first use");
     // A refused resolve (the release is a draft again) spends no use.

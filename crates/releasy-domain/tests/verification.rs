@@ -21,6 +21,7 @@ use releasy_domain::artifact::{
     verification_lease_seconds,
 };
 use releasy_domain::audit::{AuditEvent, Origin};
+use releasy_domain::delivery::Requester;
 use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal, TokenTtl};
 use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
@@ -250,7 +251,7 @@ async fn large_objects_wait_for_the_verifier_and_cannot_be_downloaded_meanwhile(
             .unwrap();
     w.h.services
         .downloads
-        .resolve(token.secret.expose(), None)
+        .resolve(token.secret.expose(), &Requester::default())
         .await
         .unwrap();
 }
@@ -392,7 +393,7 @@ async fn artifacts_from_before_checks_stay_downloadable_until_checked() {
             .unwrap();
     w.h.services
         .downloads
-        .resolve(token.secret.expose(), None)
+        .resolve(token.secret.expose(), &Requester::default())
         .await
         .unwrap();
 
@@ -418,7 +419,7 @@ async fn artifacts_from_before_checks_stay_downloadable_until_checked() {
     assert!(matches!(
         w.h.services
             .downloads
-            .resolve(token.secret.expose(), None)
+            .resolve(token.secret.expose(), &Requester::default())
             .await,
         Err(ResolveError::Refused(ResolveRefusal::NotVerified))
     ));
@@ -485,7 +486,12 @@ async fn a_download_of_replaced_bytes_is_refused_audited_and_the_artifact_failed
             .issue(&Origin::admin_key(), &key, id, None, ttl(), None)
             .await
             .unwrap();
-    let resolve = || w.h.services.downloads.resolve(token.secret.expose(), None);
+    let anyone = Requester::default();
+    let resolve = || {
+        w.h.services
+            .downloads
+            .resolve(token.secret.expose(), &anyone)
+    };
     resolve().await.unwrap();
 
     // A still-valid upload URL (or anyone with access to the store) replaces the bytes.

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::HttpRequest;
+use releasy_domain::delivery::{Requester, UserAgent};
 use releasy_domain::rate_limit::TrustedProxies;
 
 /// The `X-Forwarded-For` header.
@@ -25,6 +26,21 @@ pub(crate) fn client_address(req: &HttpRequest, proxies: &TrustedProxies) -> Opt
         .get_all(FORWARDED_FOR)
         .filter_map(|line| line.to_str().ok());
     Some(proxies.client_address(peer, forwarded))
+}
+
+/// The request's `User-Agent` header, when it is text.
+pub(crate) fn user_agent(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+}
+
+/// Who is asking, as the download ledger records it.
+pub(crate) fn requester(req: &HttpRequest, proxies: &TrustedProxies) -> Requester {
+    Requester {
+        address: client_address(req, proxies),
+        user_agent: user_agent(req).and_then(UserAgent::keep),
+    }
 }
 
 /// A proxy forwards clients, but none is trusted: every client counts as the proxy, so

@@ -95,6 +95,9 @@ pub fn app(
         .service(routes::artifacts::register_artifact)
         .service(routes::artifacts::get_upload)
         .service(routes::artifacts::abort_upload)
+        .service(routes::delivery::list_downloads)
+        .service(routes::delivery::download_stats)
+        .service(routes::delivery::customer_downloads)
         .service(routes::downloads::create_download_token)
         .service(routes::downloads::resolve_download)
         .split_for_parts();

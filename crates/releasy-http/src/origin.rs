@@ -5,7 +5,7 @@
 use actix_web::{HttpMessage, HttpRequest};
 use releasy_domain::audit::{Actor, Origin};
 
-use crate::client::client_address;
+use crate::client::{client_address, user_agent};
 use crate::state::AppState;
 
 /// The id `request_log` gave the request, left in its extensions.
@@ -15,7 +15,9 @@ pub(crate) struct RequestId(pub(crate) String);
 /// The origin of a change `actor` makes through `req`.
 pub(crate) fn origin_of(req: &HttpRequest, state: &AppState, actor: Actor) -> Origin {
     let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
-    let origin = Origin::new(actor).with_client(client_address(req, &state.trusted_proxies));
+    let origin = Origin::new(actor)
+        .with_client(client_address(req, &state.trusted_proxies))
+        .with_user_agent(user_agent(req));
     match request_id {
         Some(id) => origin.with_request_id(id),
         None => origin,

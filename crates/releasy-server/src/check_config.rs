@@ -234,6 +234,13 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
                 .days_kept()
                 .map_or_else(|| "0 (kept forever)".to_owned(), |days| days.to_string()),
         ),
+        (
+            "RELEASY_DOWNLOAD_LOG_RETENTION_DAYS",
+            settings
+                .download_log_retention
+                .days_kept()
+                .map_or_else(|| "0 (kept forever)".to_owned(), |days| days.to_string()),
+        ),
         ("RELEASY_CACHE_ROWS", settings.cache_rows.to_string()),
         (
             "RELEASY_SHUTDOWN_GRACE_SECONDS",

@@ -11,6 +11,7 @@ use releasy_crypto::{Argon2Hasher, OsSecrets, RandomnessUnavailable, SealedIdemp
 use releasy_domain::api_key::ApiKeyAuthenticator;
 use releasy_domain::artifact::{ArtifactService, VerificationReport, VerifyOutcome};
 use releasy_domain::audit::{AuditRetention, AuditService};
+use releasy_domain::delivery::{DeliveryService, LedgerRetention};
 use releasy_domain::download::DownloadService;
 use releasy_domain::idempotency::IdempotencyService;
 use releasy_domain::ports::{Clock, OperatorTokenVerifier, SystemClock};
@@ -20,7 +21,8 @@ use releasy_http::{AdminKey, AppState};
 use releasy_rate_limit::{LocalRateLimiter, RateLimitConfig};
 use releasy_store_diesel::{Database, SetupError};
 use releasy_throughput::{
-    AuditWriteBehind, BatchPolicy, ThroughputSettings, Writers, wrap_for_production,
+    AuditWriteBehind, BatchPolicy, LedgerWriteBehind, ThroughputSettings, Writers,
+    wrap_for_production,
 };
 
 use crate::bootstrap::{BootstrapError, generated_admin_key};
@@ -70,6 +72,8 @@ pub struct RunningServer {
     pub server: actix_web::dev::Server,
     /// The audit trail's write-behind queue, written out by [`RunningServer::run`].
     pub audit: AuditWriteBehind,
+    /// The download ledger's write-behind queue, written out by [`RunningServer::run`].
+    pub ledger: LedgerWriteBehind,
     /// The read cache's change feed (PostgreSQL): it runs until this is dropped, which
     /// [`RunningServer::run`] does once the server has stopped.
     pub cache_feed: CacheFeed,
@@ -94,6 +98,9 @@ impl RunningServer {
         report_refused_failures(&self.authenticator).await;
         if let Err(err) = self.audit.shutdown().await {
             tracing::error!(error = %err, "audit events could not be written at shutdown");
+        }
+        if let Err(err) = self.ledger.shutdown().await {
+            tracing::error!(error = %err, "download ledger rows could not be written at shutdown");
         }
         if let Some(linker) = &self.audit_chain
             && let Err(err) = linker.link_pending().await
@@ -201,14 +208,26 @@ fn spawn_audit_linker(audit: AuditService) {
     });
 }
 
+/// Ledger rows one retention sweep removes at most: a day of very busy downloads.
+const LEDGER_ROWS_PER_SWEEP: u64 = 1_000_000;
+
+/// How long the audit trail and the download ledger are kept.
+#[derive(Debug, Clone, Copy)]
+struct Retention {
+    audit: AuditRetention,
+    download_log: LedgerRetention,
+}
+
 /// Every ten minutes, for as long as the runtime runs: removes the audit events older
 /// than the retention from the chain's start (each batch recording an `audit.pruned`
-/// event), and the download tokens that expired over an hour ago. Every instance
-/// sweeps; sweeps on several instances take turns on the chain's head.
+/// event), the download ledger's days past its retention (a thousand rows a statement,
+/// so writers never wait long), and the download tokens that expired over an hour ago.
+/// Every instance sweeps; sweeps on several instances take turns on the chain's head.
 fn spawn_retention(
     audit: AuditService,
     downloads: DownloadService,
-    retention: AuditRetention,
+    delivery: DeliveryService,
+    retention: Retention,
     clock: Arc<dyn Clock>,
 ) {
     tokio::spawn(async move {
@@ -216,11 +235,21 @@ fn spawn_retention(
         loop {
             every.tick().await;
             let now = clock.now();
-            if let Some(cutoff) = retention.cutoff(now) {
+            if let Some(cutoff) = retention.audit.cutoff(now) {
                 match audit.prune(cutoff, now).await {
                     Ok(0) => {}
                     Ok(pruned) => tracing::info!(pruned, "audit events past retention removed"),
                     Err(err) => tracing::warn!(error = %err, "could not remove old audit events"),
+                }
+            }
+            match delivery
+                .prune(retention.download_log, LEDGER_ROWS_PER_SWEEP)
+                .await
+            {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "download ledger rows past retention removed"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not remove old download ledger rows")
                 }
             }
             match downloads.purge_expired_tokens().await {
@@ -447,7 +476,11 @@ async fn start_listening(
     spawn_retention(
         state.services.audit.clone(),
         state.services.downloads.clone(),
-        settings.audit_retention,
+        state.services.delivery.clone(),
+        Retention {
+            audit: settings.audit_retention,
+            download_log: settings.download_log_retention,
+        },
         state.services.clock.clone(),
     );
     spawn_upload_sweeper(
@@ -490,6 +523,7 @@ async fn start_listening(
         handle: server.handle(),
         server,
         audit: stack.audit,
+        ledger: stack.ledger,
         cache_feed,
         authenticator,
         audit_chain,

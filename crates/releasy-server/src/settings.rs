@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
 use releasy_domain::audit::AuditRetention;
+use releasy_domain::delivery::LedgerRetention;
 use releasy_domain::rate_limit::{RateBudget, RateBudgets, TrustedProxies};
 use releasy_storage_s3::S3Config;
 use releasy_store_diesel::DatabaseUrl;
@@ -118,6 +119,9 @@ pub struct Settings {
     pub audit_flush_interval_ms: u64,
     /// How long audit events are kept (`RELEASY_AUDIT_RETENTION_DAYS`; 0: forever).
     pub audit_retention: AuditRetention,
+    /// How long download ledger rows are kept, in whole UTC days
+    /// (`RELEASY_DOWNLOAD_LOG_RETENTION_DAYS`; 0: forever).
+    pub download_log_retention: LedgerRetention,
     /// Rows each kind of cached answer may hold; 0 turns the read cache off.
     pub cache_rows: u64,
     /// How long a graceful shutdown lets requests in flight finish, in seconds.
@@ -219,6 +223,7 @@ struct RawSettings {
     storage_signing_secret_previous: Option<String>,
     audit_flush_interval_ms: Option<String>,
     audit_retention_days: Option<String>,
+    download_log_retention_days: Option<String>,
     cache_rows: Option<String>,
     shutdown_grace_seconds: Option<String>,
     auth_failure_limit: Option<String>,
@@ -411,6 +416,12 @@ impl Settings {
                 "RELEASY_AUDIT_RETENTION_DAYS",
                 raw.audit_retention_days,
                 i64::from(AuditRetention::DEFAULT_DAYS),
+                0..=36_500,
+            )? as u32),
+            download_log_retention: LedgerRetention::days(number(
+                "RELEASY_DOWNLOAD_LOG_RETENTION_DAYS",
+                raw.download_log_retention_days,
+                i64::from(LedgerRetention::DEFAULT_DAYS),
                 0..=36_500,
             )? as u32),
             cache_rows: number("RELEASY_CACHE_ROWS", raw.cache_rows, 10_000, 0..=10_000_000)?
@@ -689,6 +700,7 @@ mod tests {
         );
         assert_eq!(s.cache_rows, 10_000);
         assert_eq!(s.audit_retention.days_kept(), Some(400));
+        assert_eq!(s.download_log_retention.days_kept(), Some(400));
         assert_eq!(s.shutdown_grace_seconds, 30);
         assert_eq!(s.auth_failure_limit, NonZeroU32::new(100));
         assert_eq!(
@@ -712,8 +724,10 @@ mod tests {
             ("RELEASY_PUBLIC_BASE_URL", "https://releases.example.com/"),
             ("RELEASY_IMMUTABLE_RELEASES", "true"),
             ("RELEASY_AUDIT_RETENTION_DAYS", "0"),
+            ("RELEASY_DOWNLOAD_LOG_RETENTION_DAYS", "30"),
         ])
         .unwrap();
+        assert_eq!(s.download_log_retention.days_kept(), Some(30));
         assert_eq!(s.bind_addr.port(), 9000);
         assert_eq!(
             s.audit_retention.days_kept(),
@@ -783,6 +797,8 @@ mod tests {
             ("RELEASY_AUDIT_FLUSH_INTERVAL_MS", "0"),
             ("RELEASY_AUDIT_RETENTION_DAYS", "-1"),
             ("RELEASY_AUDIT_RETENTION_DAYS", "36501"),
+            ("RELEASY_DOWNLOAD_LOG_RETENTION_DAYS", "-1"),
+            ("RELEASY_DOWNLOAD_LOG_RETENTION_DAYS", "36501"),
             ("RELEASY_CACHE_ROWS", "-1"),
             ("RELEASY_SHUTDOWN_GRACE_SECONDS", "3601"),
             ("RELEASY_DATABASE_URL", "sqlite://data/releasy.db?mode=ro"),

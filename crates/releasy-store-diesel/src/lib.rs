@@ -25,7 +25,7 @@ mod wal_checkpointer;
 use std::sync::Arc;
 
 use releasy_domain::ports::{
-    ApiKeyRepository, ArtifactRepository, AuditRepository, CustomerRepository,
+    ApiKeyRepository, ArtifactRepository, AuditRepository, CustomerRepository, DownloadLedger,
     DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,
     ProductRepository, ReleaseRepository, RepoError, Repositories,
 };
@@ -176,6 +176,7 @@ impl Database {
                 + ArtifactRepository
                 + EntitlementRepository
                 + DownloadTokenRepository
+                + DownloadLedger
                 + ProductRepository
                 + HealthProbe
                 + Clone
@@ -190,6 +191,7 @@ impl Database {
                 artifacts: Arc::new(store.clone()),
                 entitlements: Arc::new(store.clone()),
                 download_tokens: Arc::new(store.clone()),
+                download_ledger: Arc::new(store.clone()),
                 products: Arc::new(store.clone()),
                 health: Arc::new(store.clone()),
             }

@@ -117,6 +117,40 @@ diesel::table! {
         allowed_cidrs -> Nullable<Text>,
         max_uses -> Nullable<Integer>,
         uses -> Integer,
+        api_key_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    download_ledger (id) {
+        id -> Text,
+        at -> BigInt,
+        customer_id -> Text,
+        api_key_id -> Nullable<Text>,
+        artifact_id -> Text,
+        release_id -> Text,
+        product -> Text,
+        version -> Text,
+        platform -> Text,
+        bytes -> BigInt,
+        token_id -> Text,
+        purpose -> Nullable<Text>,
+        client_address -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        outcome -> Text,
+    }
+}
+
+diesel::table! {
+    download_daily (day, artifact_id, customer_id) {
+        day -> BigInt,
+        artifact_id -> Text,
+        customer_id -> Text,
+        product -> Text,
+        version -> Text,
+        platform -> Text,
+        downloads -> BigInt,
+        bytes -> BigInt,
     }
 }
 

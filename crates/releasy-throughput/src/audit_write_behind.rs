@@ -1,113 +1,43 @@
-//! Write-behind for the audit trail: request handlers enqueue events and return, and one
-//! background task writes them in batches (one transaction per batch), so a customer-key
-//! request costs no audit write of its own.
-//!
-//! Nothing is lost on a graceful shutdown ([`AuditWriteBehind::shutdown`] writes what is
-//! queued), and reads see every event recorded before them: [`AuditRepository::list`]
-//! flushes the queue first. A crash can lose at most the events of the last
-//! `max_delay`.
+//! Write-behind for the audit trail (see [`crate::write_behind`]): reads see every
+//! event recorded before them, since [`AuditRepository::list`] flushes the queue first.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use releasy_domain::Timestamp;
 use releasy_domain::audit::{AuditEvent, AuditFilter, ChainBounds, ChainedEvent};
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{AuditRepository, PruneEvent, RepoError};
-use tokio::sync::{Notify, mpsc, oneshot};
-use tokio::time::MissedTickBehavior;
 
-/// How the queue is drained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchPolicy {
-    /// Write once this many events are queued.
-    pub max_batch: usize,
-    /// Write queued events at least this often.
-    pub max_delay: Duration,
-    /// The bound on memory: the most events queued. At the bound a handler waits for
-    /// the writer to take the queue while writes succeed (nothing is lost), and the
-    /// oldest events are dropped (and logged) while the database refuses writes (an
-    /// outage must not stall requests). Below it a handler never waits, however slow
-    /// the disk.
-    pub max_pending: usize,
-}
+use crate::write_behind::{BatchPolicy, BatchWriter, FlushError, WriteBehind};
 
-impl Default for BatchPolicy {
-    fn default() -> Self {
-        Self {
-            max_batch: 256,
-            max_delay: Duration::from_millis(50),
-            // Under 1 KiB an event (its JSON payload is a small map): about 30 MiB at
-            // most, and half a second of the busiest customer traffic measured (tens
-            // of seconds of a typical fleet's) while a slow disk holds a commit up.
-            max_pending: 32_768,
-        }
+/// The audit trail as a batch writer.
+#[derive(Debug)]
+struct AuditBatches(Arc<dyn AuditRepository>);
+
+#[async_trait]
+impl BatchWriter<AuditEvent> for AuditBatches {
+    async fn write_batch(&self, rows: &[AuditEvent]) -> Result<(), RepoError> {
+        self.0.record_many(rows).await
     }
 }
-
-/// Events waiting to be written, shared by the handlers that add them and the writer.
-#[derive(Debug, Default)]
-struct Queue {
-    events: Mutex<VecDeque<AuditEvent>>,
-    /// Wakes the writer when a full batch is waiting.
-    batch_full: Notify,
-    /// Events dropped (the oldest) while the queue was at `max_pending`.
-    dropped: AtomicU64,
-    /// Wakes handlers waiting for room: the writer took the queue.
-    drained: Notify,
-    /// The last write failed: handlers stop waiting for room (an outage must not stall
-    /// requests) and the oldest events are dropped beyond `max_pending` instead.
-    failing: AtomicBool,
-}
-
-impl Queue {
-    fn events(&self) -> MutexGuard<'_, VecDeque<AuditEvent>> {
-        // A panic while holding the lock leaves a valid queue: keep using it.
-        self.events.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// A caller waiting for everything queued to be written.
-type FlushRequest = oneshot::Sender<Result<(), String>>;
 
 /// An [`AuditRepository`] that batches writes to another one.
-///
-/// Handlers append to a shared queue under a short lock and return; the writer is woken
-/// only when a batch is full, on its `max_delay` tick, or for a flush, so a request does
-/// not cost a task wake-up of its own.
 #[derive(Debug, Clone)]
 pub struct AuditWriteBehind {
     inner: Arc<dyn AuditRepository>,
-    queue: Arc<Queue>,
-    policy: BatchPolicy,
-    flushes: mpsc::UnboundedSender<FlushRequest>,
+    queue: WriteBehind<AuditEvent>,
 }
-
-/// The batcher could not write what was queued.
-#[derive(Debug, thiserror::Error)]
-#[error("audit events could not be written: {0}")]
-pub struct FlushError(String);
 
 impl AuditWriteBehind {
     /// Starts the background writer on the current tokio runtime.
     pub fn start(inner: Arc<dyn AuditRepository>, policy: BatchPolicy) -> Self {
-        let queue = Arc::new(Queue::default());
-        let (flushes, flush_requests) = mpsc::unbounded_channel();
-        tokio::spawn(write_behind(
-            inner.clone(),
-            queue.clone(),
-            flush_requests,
+        let queue = WriteBehind::start(
+            Arc::new(AuditBatches(inner.clone())),
             policy,
-        ));
-        Self {
-            inner,
-            queue,
-            policy,
-            flushes,
-        }
+            "audit events",
+        );
+        Self { inner, queue }
     }
 
     /// Writes everything queued so far.
@@ -115,11 +45,7 @@ impl AuditWriteBehind {
     /// # Errors
     /// [`FlushError`] when the database refused the batch (it stays queued).
     pub async fn flush(&self) -> Result<(), FlushError> {
-        let (ack, done) = oneshot::channel();
-        if self.flushes.send(ack).is_err() {
-            return Ok(());
-        }
-        done.await.unwrap_or(Ok(())).map_err(FlushError)
+        self.queue.flush().await
     }
 
     /// Writes everything queued; call it once the server has stopped taking requests.
@@ -127,51 +53,14 @@ impl AuditWriteBehind {
     /// # Errors
     /// [`FlushError`] when the last batch could not be written.
     pub async fn shutdown(&self) -> Result<(), FlushError> {
-        self.flush().await
+        self.queue.shutdown().await
     }
 }
 
 #[async_trait]
 impl AuditRepository for AuditWriteBehind {
     async fn record(&self, event: &AuditEvent) -> Result<(), RepoError> {
-        if self.flushes.is_closed() {
-            // The writer is gone (the runtime is shutting down): write directly.
-            return self.inner.record(event).await;
-        }
-        // Only a queue at its bound makes handlers wait for the writer (memory stays
-        // bounded and nothing is dropped), and never while writes fail. A slow commit
-        // alone never holds a request up.
-        let room = self.policy.max_pending;
-        loop {
-            // Registered before the check, so a drain in between is not missed.
-            let drained = self.queue.drained.notified();
-            let queued = {
-                let mut events = self.queue.events();
-                let failing = self.queue.failing.load(Ordering::Acquire);
-                if events.len() < room || failing {
-                    if events.len() >= self.policy.max_pending {
-                        events.pop_front();
-                        self.queue.dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                    events.push_back(event.clone());
-                    Some(events.len())
-                } else {
-                    None
-                }
-            };
-            match queued {
-                Some(queued) => {
-                    if queued == self.policy.max_batch {
-                        self.queue.batch_full.notify_one();
-                    }
-                    return Ok(());
-                }
-                None => {
-                    self.queue.batch_full.notify_one();
-                    drained.await;
-                }
-            }
-        }
+        self.queue.push(event).await
     }
 
     async fn list(
@@ -220,100 +109,17 @@ impl AuditRepository for AuditWriteBehind {
     }
 }
 
-/// The writer: writes what is queued when a batch is full, every `max_delay`, and on
-/// each flush request; after a failed write it waits for the next tick (an outage is
-/// retried, not hammered). Ends, writing what is left, when every handle is dropped.
-async fn write_behind(
-    inner: Arc<dyn AuditRepository>,
-    queue: Arc<Queue>,
-    mut flush_requests: mpsc::UnboundedReceiver<FlushRequest>,
-    policy: BatchPolicy,
-) {
-    let mut tick = tokio::time::interval(policy.max_delay);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut failing = false;
-    loop {
-        let flush = tokio::select! {
-            () = queue.batch_full.notified(), if !failing => None,
-            _ = tick.tick() => None,
-            request = flush_requests.recv() => match request {
-                Some(ack) => Some(ack),
-                None => {
-                    if let Err(err) = write_queued(inner.as_ref(), &queue, policy).await {
-                        tracing::error!(error = %err, lost = queue.events().len(), "audit events lost at shutdown");
-                    }
-                    return;
-                }
-            },
-        };
-        let result = write_queued(inner.as_ref(), &queue, policy).await;
-        failing = result.is_err();
-        queue.failing.store(failing, Ordering::Release);
-        // Room again (or, when failing, no more waiting for it).
-        queue.drained.notify_waiters();
-        if let Some(ack) = flush {
-            let _ = ack.send(result);
-        }
-    }
-}
-
-/// Events written in one statement batch (one transaction): bounds the memory a batch
-/// in flight holds on top of the queue, and how long one commit takes.
-const WRITE_CHUNK: usize = 4_096;
-
-/// Writes everything queued when called, in chunks of at most [`WRITE_CHUNK`] events
-/// (events queued meanwhile wait for the next round); on failure puts the chunk back in
-/// front of what arrived meanwhile (bounded by `max_pending`, dropping the oldest).
-async fn write_queued(
-    inner: &dyn AuditRepository,
-    queue: &Queue,
-    policy: BatchPolicy,
-) -> Result<(), String> {
-    let dropped = queue.dropped.swap(0, Ordering::Relaxed);
-    if dropped > 0 {
-        tracing::error!(
-            dropped,
-            "audit queue full while the database refuses writes; oldest events dropped"
-        );
-    }
-    let mut left = queue.events().len();
-    while left > 0 {
-        let chunk: Vec<AuditEvent> = {
-            let mut events = queue.events();
-            let take = left.min(WRITE_CHUNK).min(events.len());
-            events.drain(..take).collect()
-        };
-        queue.drained.notify_waiters();
-        if chunk.is_empty() {
-            break;
-        }
-        left -= chunk.len();
-        if let Err(err) = inner.record_many(&chunk).await {
-            let mut events = queue.events();
-            for event in chunk.into_iter().rev() {
-                events.push_front(event);
-            }
-            let excess = events.len().saturating_sub(policy.max_pending);
-            if excess > 0 {
-                events.drain(..excess);
-                tracing::error!(
-                    dropped = excess,
-                    "audit queue full while the database refuses writes; oldest events dropped"
-                );
-            }
-            tracing::warn!(error = %err, queued = events.len(), "audit batch not written; will retry");
-            return Err(err.to_string());
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use releasy_domain::Timestamp;
     use releasy_domain::audit::AuthReason;
     use releasy_domain::memory::InMemoryAudit;
     use releasy_domain::pagination::{Offset, PageLimit};
+
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use tokio::sync::Notify;
 
     use super::*;
 

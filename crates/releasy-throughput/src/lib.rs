@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | [`read_cache`] | customers, API keys, releases, artifacts, entitlements, download grants | hot reads from memory; never an answer a write has replaced |
 //! | [`AuditWriteBehind`] | the audit trail | `record` queues and returns; batches are written in one statement; `list` sees every event recorded before it; graceful shutdown loses nothing |
+//! | [`LedgerWriteBehind`] | the download ledger | the same, over [`WriteBehind`]: listings and statistics see every row recorded before them |
 //! | [`TokenGroupCommit`] | download tokens | concurrent inserts share one commit; each caller still waits for its own token's result |
 //!
 //! [`wrap_for_production`] is the one place that decides how a server's repositories
@@ -24,18 +25,23 @@
 //!     Repositories::in_memory(),
 //!     ThroughputSettings::new(Writers::ThisProcessOnly),
 //! );
-//! // Hand `stack.repositories` to the domain; flush the audit queue when stopping.
+//! // Hand `stack.repositories` to the domain; flush the queues when stopping.
 //! stack.audit.shutdown().await.unwrap();
+//! stack.ledger.shutdown().await.unwrap();
 //! # }
 //! ```
 
 #![warn(missing_docs)]
 
 mod audit_write_behind;
+mod ledger_write_behind;
 mod production;
 pub mod read_cache;
 mod token_group_commit;
+pub mod write_behind;
 
-pub use audit_write_behind::{AuditWriteBehind, BatchPolicy, FlushError};
+pub use audit_write_behind::AuditWriteBehind;
+pub use ledger_write_behind::LedgerWriteBehind;
 pub use production::{ProductionStack, ThroughputSettings, Writers, wrap_for_production};
 pub use token_group_commit::TokenGroupCommit;
+pub use write_behind::{BatchPolicy, FlushError, WriteBehind};

@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use releasy_domain::ports::Repositories;
 
-use crate::audit_write_behind::{AuditWriteBehind, BatchPolicy};
+use crate::audit_write_behind::AuditWriteBehind;
+use crate::ledger_write_behind::LedgerWriteBehind;
 use crate::read_cache::{Invalidator, ReadCache};
 use crate::token_group_commit::TokenGroupCommit;
+use crate::write_behind::BatchPolicy;
 
 /// Who else writes to the database behind the repositories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +30,7 @@ pub struct ThroughputSettings {
     pub writers: Writers,
     /// Rows the read cache holds per kind of answer; 0 turns the cache off.
     pub cache_rows: u64,
-    /// How audit events are written behind.
+    /// How audit events and download ledger rows are written behind.
     pub audit: BatchPolicy,
     /// Token batches that may commit at once: 1 where the database admits one writer
     /// at a time (SQLite); more where commits wait on log flushes they can share
@@ -56,6 +58,9 @@ pub struct ProductionStack {
     pub repositories: Repositories,
     /// The audit queue: [`AuditWriteBehind::shutdown`] it once requests have stopped.
     pub audit: AuditWriteBehind,
+    /// The download ledger's queue: [`LedgerWriteBehind::shutdown`] it once requests
+    /// have stopped.
+    pub ledger: LedgerWriteBehind,
     /// Where other writers' changes are reported (a change feed, or the external-writes
     /// counter on SQLite); `Some` whenever the cache is on.
     pub invalidator: Option<Invalidator>,
@@ -67,16 +72,18 @@ pub struct ProductionStack {
 /// From the domain inwards:
 /// * customers, API keys, releases, artifacts and entitlements: read cache -> store;
 /// * download tokens: read cache -> group commit -> store;
-/// * audit: write-behind -> store;
+/// * audit and the download ledger: write-behind -> store;
 /// * idempotency and health: the store itself (every call must reach the database).
 pub fn wrap_for_production(store: Repositories, settings: ThroughputSettings) -> ProductionStack {
     let audit = AuditWriteBehind::start(store.audit.clone(), settings.audit);
+    let ledger = LedgerWriteBehind::start(store.download_ledger.clone(), settings.audit);
     let tokens = TokenGroupCommit::with_concurrent_batches(
         store.download_tokens.clone(),
         settings.concurrent_token_batches,
     );
     let written_behind = Repositories {
         audit: Arc::new(audit.clone()),
+        download_ledger: Arc::new(ledger.clone()),
         download_tokens: Arc::new(tokens),
         ..store
     };
@@ -85,6 +92,7 @@ pub fn wrap_for_production(store: Repositories, settings: ThroughputSettings) ->
         return ProductionStack {
             repositories: written_behind,
             audit,
+            ledger,
             invalidator: None,
         };
     }
@@ -95,6 +103,7 @@ pub fn wrap_for_production(store: Repositories, settings: ThroughputSettings) ->
     ProductionStack {
         repositories: cache.wrap(written_behind),
         audit,
+        ledger,
         invalidator: Some(cache.invalidator()),
     }
 }

@@ -236,6 +236,7 @@ mod tests {
 
     fn token(purpose: &str) -> DownloadToken {
         DownloadToken {
+            api_key_id: None,
             max_uses: None,
             allowed_networks: None,
             id: DownloadTokenId::generate(),

@@ -121,6 +121,7 @@ impl Fixture {
 
     fn token(&self) -> DownloadToken {
         DownloadToken {
+            api_key_id: None,
             max_uses: None,
             allowed_networks: None,
             id: DownloadTokenId::generate(),

@@ -102,6 +102,8 @@ macro_rules! with_each_action {
             RotateKey,
             /// `PATCH /v1/admin/keys/{id}` (a key's name and address rule)
             UpdateKey,
+            /// `GET /v1/admin/downloads` and `/stats` (the download ledger)
+            ReadDownloads,
         }
     };
 }
@@ -141,6 +143,7 @@ pub const fn role_allows(role: OperatorRole, action: Action) -> bool {
                 | ListProducts
                 | ReadProductPolicy
                 | ListKeys
+                | ReadDownloads
         ),
         ReleasePublisher => matches!(
             action,
@@ -227,7 +230,7 @@ mod tests {
     use Action::*;
 
     /// The contract's matrix, row by row: (action, admin, support, publisher).
-    const MATRIX: [(Action, bool, bool, bool); 28] = [
+    const MATRIX: [(Action, bool, bool, bool); 29] = [
         (CreateCustomer, true, false, false),
         (UpdateCustomer, true, false, false),
         (CreateKey, true, false, false),
@@ -258,6 +261,8 @@ mod tests {
         (ListKeys, true, true, false),
         (RotateKey, true, false, false),
         (UpdateKey, true, false, false),
+        // The download ledger (#16).
+        (ReadDownloads, true, true, false),
     ];
 
     #[test]

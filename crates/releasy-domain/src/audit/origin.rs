@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::access::{Credential, Operator};
+use crate::delivery::UserAgent;
 use crate::idempotency::IdempotencyKey;
 use crate::{ApiKeyId, CustomerId, NewId};
 
@@ -85,6 +86,9 @@ pub struct Origin {
     pub request_id: Option<String>,
     /// The address the request came from, when known.
     pub client: Option<IpAddr>,
+    /// The request's `User-Agent`, as the download ledger keeps it (audit events do
+    /// not record it).
+    pub user_agent: Option<UserAgent>,
     /// Set for a request made under an idempotency key: what the ids it creates are
     /// derived from ([`Origin::new_id`]).
     pub id_seed: Option<IdSeed>,
@@ -126,6 +130,7 @@ impl Origin {
             actor,
             request_id: None,
             client: None,
+            user_agent: None,
             id_seed: None,
         }
     }
@@ -151,6 +156,13 @@ impl Origin {
     #[must_use]
     pub fn with_client(mut self, client: Option<IpAddr>) -> Self {
         self.client = client;
+        self
+    }
+
+    /// The same origin, with the request's `User-Agent` header (kept as
+    /// [`UserAgent::keep`] keeps it).
+    pub fn with_user_agent(mut self, header: Option<&str>) -> Self {
+        self.user_agent = header.and_then(UserAgent::keep);
         self
     }
 

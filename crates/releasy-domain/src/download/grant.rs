@@ -2,12 +2,13 @@
 
 use std::net::IpAddr;
 
-use crate::Timestamp;
 use crate::api_key::address_allowed;
+use crate::artifact::{ArtifactSize, Platform};
 use crate::artifact::{ObjectKey, Verification};
 use crate::download::DownloadToken;
 use crate::entitlement::ReleaseFacts;
 use crate::release::{Channel, Product, ReleaseStatus, Version};
+use crate::{ReleaseId, Timestamp};
 
 /// A stored token with everything resolving it depends on, read in one query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +17,12 @@ pub struct DownloadGrant {
     pub token: DownloadToken,
     /// Where the artifact's bytes are.
     pub object_key: ObjectKey,
+    /// The artifact's release.
+    pub release_id: ReleaseId,
+    /// The artifact's platform.
+    pub platform: Platform,
+    /// The artifact's size.
+    pub artifact_size: ArtifactSize,
     /// The product of the artifact's release.
     pub product: Product,
     /// The release's version.
@@ -157,6 +164,7 @@ mod tests {
     fn grant() -> DownloadGrant {
         DownloadGrant {
             token: DownloadToken {
+                api_key_id: None,
                 allowed_networks: None,
                 max_uses: None,
                 id: DownloadTokenId::generate(),
@@ -168,6 +176,9 @@ mod tests {
                 expires_at: NOW.plus_seconds(60),
             },
             object_key: ObjectKey::from_stored("releases/a/1/l/x/f".into()),
+            release_id: crate::ReleaseId::generate(),
+            platform: Platform::parse("linux").unwrap(),
+            artifact_size: ArtifactSize::parse(1).unwrap(),
             product: Product::parse("a").unwrap(),
             release_version: Version::parse("1.0.0").unwrap(),
             release_channel: Channel::Stable,

@@ -1,18 +1,19 @@
 //! Download use cases: a customer key issues a token for one artifact; anyone holding
 //! the token resolves it to a short-lived presigned GET while every rule still holds.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::api_key::AuthenticatedKey;
 use crate::artifact::Verification;
 use crate::audit::{AuditEvent, Origin};
+use crate::delivery::{DownloadOutcome, DownloadRecord, DownloadSubject, Requester};
 use crate::download::DownloadGrant;
 use crate::download::{DownloadToken, DownloadTokenSecret, MaxUses, ResolveRefusal, TokenTtl};
 use crate::entitlement::ReleaseFacts;
 use crate::ports::{
-    ArtifactRepository, AuditRepository, Clock, DownloadTokenRepository, EntitlementRepository,
-    KeyHasher, ObjectStore, PresignedUrl, RepoError, SecretGenerator, StoreError,
+    ArtifactRepository, AuditRepository, Clock, DownloadLedger, DownloadTokenRepository,
+    EntitlementRepository, KeyHasher, ObjectStore, PresignedUrl, RepoError, SecretGenerator,
+    StoreError,
 };
 use crate::release::ReleaseStatus;
 use crate::{ArtifactId, DownloadTokenId, Timestamp, ValidationError};
@@ -90,6 +91,7 @@ const EXPIRED_TOKEN_GRACE_SECONDS: i64 = 3_600;
 /// use releasy_domain::release::{Product, Version};
 /// use releasy_domain::{Ports, Services, Timestamp};
 /// use releasy_domain::audit::Origin;
+/// use releasy_domain::delivery::Requester;
 ///
 /// let now = Timestamp::from_unix_seconds(1_735_312_000);
 /// let objects = Arc::new(InMemoryObjects::default());
@@ -147,7 +149,7 @@ const EXPIRED_TOKEN_GRACE_SECONDS: i64 = 3_600;
 /// let entitlement = NewEntitlement { product: agent, window, scope, metadata: None };
 /// releasy.entitlements.create(&Origin::admin_key(), acme.id, entitlement).await.unwrap();
 /// let token = releasy.downloads.issue(&Origin::admin_key(), &key, upload.artifact_id, None, ttl, None).await.unwrap();
-/// let link = releasy.downloads.resolve(token.secret.expose(), None).await.unwrap();
+/// let link = releasy.downloads.resolve(token.secret.expose(), &Requester::default()).await.unwrap();
 /// assert!(link.url.starts_with("memory://get/"));
 /// assert_eq!(link.expires_at, token.expires_at, "the link dies with its token");
 /// # }
@@ -162,6 +164,7 @@ pub struct DownloadService {
     hasher: Arc<dyn KeyHasher>,
     clock: Arc<dyn Clock>,
     audit: Arc<dyn AuditRepository>,
+    ledger: Arc<dyn DownloadLedger>,
     link_ttl_seconds: i64,
 }
 
@@ -184,6 +187,8 @@ pub struct DownloadPorts {
     pub clock: Arc<dyn Clock>,
     /// Where refusals are recorded.
     pub audit: Arc<dyn AuditRepository>,
+    /// Where every token issued and every resolve is recorded.
+    pub ledger: Arc<dyn DownloadLedger>,
     /// The longest lifetime of the presigned GET a token resolves to (it never
     /// outlives the token either).
     pub link_ttl_seconds: i64,
@@ -201,6 +206,7 @@ impl DownloadService {
             hasher: ports.hasher,
             clock: ports.clock,
             audit: ports.audit,
+            ledger: ports.ledger,
             link_ttl_seconds: ports.link_ttl_seconds,
         }
     }
@@ -208,7 +214,8 @@ impl DownloadService {
     /// Issues a token for `artifact_id` to the key's customer, checked in the contract's
     /// order: the artifact exists, its release is published, its customer's entitlements allow it;
     /// then the artifact's bytes must be downloadable
-    /// ([`crate::artifact::Verification::allows_download`]).
+    /// ([`crate::artifact::Verification::allows_download`]). The token is recorded in
+    /// the download ledger as `issued`, with the request's address and `User-Agent`.
     ///
     /// # Errors
     /// [`IssueTokenError`].
@@ -259,6 +266,7 @@ impl DownloadService {
             token_hash: self.hasher.peppered_sha256(secret.expose().as_bytes()),
             artifact_id,
             customer_id: key.customer_id,
+            api_key_id: Some(key.api_key_id),
             purpose,
             created_at: now,
             expires_at: now.plus_seconds(ttl.seconds()),
@@ -272,6 +280,21 @@ impl DownloadService {
             Err(RepoError::MissingReference) => return Err(IssueTokenError::ArtifactNotFound),
             Err(other) => return Err(other.into()),
         }
+        let subject = DownloadSubject {
+            artifact_id,
+            release_id: release.id,
+            product: release.product,
+            version: release.version,
+            platform: artifact.platform,
+            bytes: artifact.size.bytes(),
+        };
+        let requester = Requester {
+            address: origin.client,
+            user_agent: origin.user_agent.clone(),
+        };
+        self.ledger
+            .record(&DownloadRecord::issued(&token, subject, requester))
+            .await?;
         Ok(IssuedToken {
             secret,
             expires_at: token.expires_at,
@@ -298,20 +321,25 @@ impl DownloadService {
         Ok(purged)
     }
 
-    /// Resolves a token, used from `client`, to a presigned GET, re-checking every rule
-    /// at this instant: the client's address is one the token's key allowed (refused
-    /// and audited as `download.refused` otherwise; an unknown address is refused
-    /// when there is a rule), the customer is not suspended, the token has not expired, the release is still
-    /// published and the entitlements still allow it. The link expires with the token, or
-    /// sooner (see [`crate::download::DownloadGrant::link_lifetime_seconds`]); a
-    /// client that needs longer asks the still-valid token again.
+    /// Resolves a token, used by `requester`, to a presigned GET, re-checking every
+    /// rule at this instant (see [`DownloadGrant::check`]): the customer is not
+    /// suspended, the token has not expired, the client's address is one the token's
+    /// key allowed (an unknown address is refused when there is a rule), the release is
+    /// still published and the entitlements still allow it. The link expires with the
+    /// token, or sooner (see [`crate::download::DownloadGrant::link_lifetime_seconds`]);
+    /// a client that needs longer asks the still-valid token again.
+    ///
+    /// Every resolve of a token that exists is recorded in the download ledger, as
+    /// `redirected` or with the reason it was refused; a refusal is also audited as
+    /// `download.refused`. An unknown token is recorded nowhere: it names no customer
+    /// or artifact, and the failure limiter answers floods of them.
     ///
     /// # Errors
     /// [`ResolveError::Refused`] with the contract's reason.
     pub async fn resolve(
         &self,
         raw_token: &str,
-        client: Option<IpAddr>,
+        requester: &Requester,
     ) -> Result<PresignedUrl, ResolveError> {
         let grant = self
             .find_grant(raw_token)
@@ -323,15 +351,18 @@ impl DownloadService {
             .customer_access(grant.token.customer_id)
             .await?
             .allows(grant.product.as_str(), grant.release_facts(), now);
-        match grant.check(now, entitled, client) {
-            Ok(()) => {}
-            Err(refusal @ ResolveRefusal::AddressNotAllowed) => {
-                return Err(self.refuse(&grant, refusal, client, now).await);
-            }
-            Err(refusal) => return Err(refusal.into()),
+        if let Err(refusal) = grant.check(now, entitled, requester.address) {
+            return Err(self.refuse(&grant, refusal, requester, now).await);
         }
-        if grant.needs_unchanged_check() {
-            self.check_unchanged(&grant, now).await?;
+        if grant.needs_unchanged_check()
+            && let Err(err) = self.check_unchanged(&grant, now).await
+        {
+            return Err(match err {
+                ResolveError::Refused(refusal) => {
+                    self.refuse(&grant, refusal, requester, now).await
+                }
+                other => other,
+            });
         }
         let lifetime = grant.link_lifetime_seconds(now, self.link_ttl_seconds);
         let url = match &grant.object_version {
@@ -351,23 +382,33 @@ impl DownloadService {
             && !self.tokens.consume_use(grant.token.id, max_uses).await?
         {
             return Err(self
-                .refuse(&grant, ResolveRefusal::UsedUp, client, now)
+                .refuse(&grant, ResolveRefusal::UsedUp, requester, now)
                 .await);
         }
+        let record =
+            DownloadRecord::resolved(&grant, requester.clone(), DownloadOutcome::Redirected, now);
+        self.ledger.record(&record).await?;
         Ok(url)
     }
 
-    /// Records a refused resolve as a `download.refused` event and returns the refusal
-    /// (or the audit port's error: no refusal goes unrecorded).
+    /// Records a refused resolve in the ledger and as a `download.refused` event, and
+    /// returns the refusal (or a port's error: no refusal goes unrecorded).
     async fn refuse(
         &self,
         grant: &DownloadGrant,
         refusal: ResolveRefusal,
-        client: Option<IpAddr>,
+        requester: &Requester,
         now: Timestamp,
     ) -> ResolveError {
-        let event = AuditEvent::download_refused(grant, refusal.reason(), now).from_client(client);
-        match self.audit.record(&event).await {
+        let outcome = DownloadOutcome::of_refusal(refusal);
+        let record = DownloadRecord::resolved(grant, requester.clone(), outcome, now);
+        let event = AuditEvent::download_refused(grant, outcome.as_str(), now)
+            .from_client(requester.address);
+        let recorded = match self.ledger.record(&record).await {
+            Ok(()) => self.audit.record(&event).await,
+            Err(err) => Err(err),
+        };
+        match recorded {
             Ok(()) => refusal.into(),
             Err(err) => err.into(),
         }

@@ -1,7 +1,7 @@
 //! The download token, its secret and its lifetime rule.
 
 use crate::api_key::AllowedNetworks;
-use crate::{ArtifactId, CustomerId, DownloadTokenId, Timestamp, ValidationError};
+use crate::{ApiKeyId, ArtifactId, CustomerId, DownloadTokenId, Timestamp, ValidationError};
 
 /// A raw download token (`releasy_dl_...`). Its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -124,6 +124,8 @@ pub struct DownloadToken {
     pub artifact_id: ArtifactId,
     /// The customer it was issued to.
     pub customer_id: CustomerId,
+    /// The key that asked for it (`None` for tokens issued before keys were recorded).
+    pub api_key_id: Option<ApiKeyId>,
     /// Why it was issued, as the caller said.
     pub purpose: Option<String>,
     /// When it was issued.

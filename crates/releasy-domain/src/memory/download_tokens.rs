@@ -77,18 +77,10 @@ impl DownloadTokenRepository for InMemoryReleases {
                         .releases
                         .iter()
                         .find(|r| r.id == artifact.release_id)?;
-                    Some((
-                        token.clone(),
-                        artifact.object_key.clone(),
-                        release.clone(),
-                        artifact.verification,
-                        artifact.object_etag.clone(),
-                        artifact.object_version.clone(),
-                    ))
+                    Some((token.clone(), artifact.clone(), release.clone()))
                 })
         };
-        let Some((token, object_key, release, verification, object_etag, object_version)) = joined
-        else {
+        let Some((token, artifact, release)) = joined else {
             return Ok(None);
         };
         // An inner join, like the database's: a token needs its customer.
@@ -97,7 +89,10 @@ impl DownloadTokenRepository for InMemoryReleases {
         };
         Ok(Some(DownloadGrant {
             token,
-            object_key,
+            object_key: artifact.object_key,
+            release_id: release.id,
+            platform: artifact.platform,
+            artifact_size: artifact.size,
             release_status: release.status,
             release_downloads_blocked: release.downloads_blocked(),
             release_channel: release.channel,
@@ -105,9 +100,9 @@ impl DownloadTokenRepository for InMemoryReleases {
             release_version: release.version,
             product: release.product,
             customer_suspended_at: customer.suspended_at,
-            verification,
-            object_etag,
-            object_version,
+            verification: artifact.verification,
+            object_etag: artifact.object_etag,
+            object_version: artifact.object_version,
         }))
     }
 }

@@ -5,6 +5,7 @@
 //! nothing above the domain is generic over a backend.
 
 mod clock;
+mod download_ledger;
 mod errors;
 mod object_store;
 mod operator_tokens;
@@ -14,6 +15,7 @@ mod repository_set;
 mod secrets;
 
 pub use clock::{Clock, SystemClock};
+pub use download_ledger::DownloadLedger;
 pub use errors::{HashError, RepoError};
 pub use object_store::{
     CompleteMultipartError, ObjectMeta, ObjectStore, PresignedPut, PresignedUrl, StoreError,

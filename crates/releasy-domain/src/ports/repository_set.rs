@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::{
-    ApiKeyRepository, ArtifactRepository, AuditRepository, CustomerRepository,
+    ApiKeyRepository, ArtifactRepository, AuditRepository, CustomerRepository, DownloadLedger,
     DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,
     ProductRepository, ReleaseRepository,
 };
@@ -27,6 +27,8 @@ pub struct Repositories {
     pub entitlements: Arc<dyn EntitlementRepository>,
     /// Download tokens; join to `artifacts`, `releases` and `customers`.
     pub download_tokens: Arc<dyn DownloadTokenRepository>,
+    /// The download ledger and its daily summary.
+    pub download_ledger: Arc<dyn DownloadLedger>,
     /// Products' summaries (over `releases`) and policies.
     pub products: Arc<dyn ProductRepository>,
     /// Readiness of the store.
@@ -45,8 +47,8 @@ impl Repositories {
     /// ```
     pub fn in_memory() -> Self {
         use crate::memory::{
-            AlwaysHealthy, InMemoryApiKeys, InMemoryAudit, InMemoryCustomers, InMemoryEntitlements,
-            InMemoryIdempotency, InMemoryReleases,
+            AlwaysHealthy, InMemoryApiKeys, InMemoryAudit, InMemoryCustomers,
+            InMemoryDownloadLedger, InMemoryEntitlements, InMemoryIdempotency, InMemoryReleases,
         };
         // One audit trail, where every repository records its changes.
         let audit = Arc::new(InMemoryAudit::default());
@@ -60,6 +62,7 @@ impl Repositories {
             idempotency: Arc::new(InMemoryIdempotency::default()),
             artifacts: releases.clone(),
             download_tokens: releases.clone(),
+            download_ledger: Arc::new(InMemoryDownloadLedger::default()),
             products: releases.clone(),
             releases,
             health: Arc::new(AlwaysHealthy),

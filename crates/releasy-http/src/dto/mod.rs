@@ -4,6 +4,7 @@
 mod artifacts;
 mod audit;
 mod customers;
+mod delivery;
 mod downloads;
 mod entitlements;
 mod error;
@@ -22,6 +23,10 @@ pub use audit::{AuditEventListQuery, AuditEventListResponse, AuditEventResponse}
 pub use customers::{
     CreateCustomerRequest, CustomerListQuery, CustomerListResponse, CustomerResponse,
     UpdateCustomerRequest,
+};
+pub use delivery::{
+    CustomerDownloadsQuery, DownloadListQuery, DownloadListResponse, DownloadRecordResponse,
+    DownloadStatResponse, DownloadStatsQuery, DownloadStatsResponse,
 };
 pub use downloads::{DownloadTokenRequest, DownloadTokenResponse};
 pub use entitlements::{

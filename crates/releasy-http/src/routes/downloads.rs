@@ -7,7 +7,7 @@ use releasy_domain::download::{MaxUses, TokenTtl};
 
 use crate::auth::CustomerKey;
 use crate::auth::permissions::DownloadsToken;
-use crate::client::client_address;
+use crate::client::requester;
 use crate::dto::{DownloadTokenRequest, DownloadTokenResponse, ErrorBody, parse_id};
 use crate::error::ApiError;
 use crate::idempotency::{idempotent, nothing_to_recover};
@@ -92,8 +92,8 @@ pub async fn resolve_download(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = client_address(&req, &state.trusted_proxies);
-    let location = state.services.downloads.resolve(&path, client).await?;
+    let requester = requester(&req, &state.trusted_proxies);
+    let location = state.services.downloads.resolve(&path, &requester).await?;
     Ok(HttpResponse::Found()
         .insert_header((LOCATION, location.url))
         .insert_header((CACHE_CONTROL, "no-store"))

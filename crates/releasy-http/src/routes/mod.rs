@@ -3,6 +3,7 @@
 pub mod artifacts;
 pub mod audit;
 pub mod customers;
+pub mod delivery;
 pub mod downloads;
 pub mod entitlements;
 pub mod health;

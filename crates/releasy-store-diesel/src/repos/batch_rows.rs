@@ -9,15 +9,100 @@
 use diesel::ExpressionMethods;
 use diesel::dsl::Eq;
 use releasy_domain::audit::{AuditEvent, ChainLink};
+use releasy_domain::delivery::DownloadRecord;
 use releasy_domain::download::DownloadToken;
 
-use crate::rows::{AuditEventRow, DownloadTokenRow};
+use crate::rows::{AuditEventRow, DownloadLedgerRow, DownloadTokenRow};
 use crate::schema::audit_events as ae;
+use crate::schema::download_ledger as dl;
 use crate::schema::download_tokens as dt;
 
 /// Rows per `INSERT`: at 8 binds a row this stays far below PostgreSQL's 65,535 and
 /// SQLite's 32,766 bind limits.
 pub(super) const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Ledger rows per `INSERT`: 15 binds a row, 15,000 a statement, under both limits.
+pub(super) const LEDGER_ROWS_PER_STATEMENT: usize = 1000;
+
+/// One ledger row's values, column by column.
+pub(super) type LedgerValues = (
+    Eq<dl::id, String>,
+    Eq<dl::at, i64>,
+    Eq<dl::customer_id, String>,
+    Eq<dl::api_key_id, Option<String>>,
+    Eq<dl::artifact_id, String>,
+    Eq<dl::release_id, String>,
+    Eq<dl::product, String>,
+    Eq<dl::version, String>,
+    Eq<dl::platform, String>,
+    Eq<dl::bytes, i64>,
+    Eq<dl::token_id, String>,
+    Eq<dl::purpose, Option<String>>,
+    Eq<dl::client_address, Option<String>>,
+    Eq<dl::user_agent, Option<String>>,
+    Eq<dl::outcome, String>,
+);
+
+/// The `INSERT ... ON CONFLICT DO UPDATE` that adds summary rows (one per key) to
+/// `download_daily`: a macro, because the statement's type names its backend only
+/// once executed.
+macro_rules! add_to_daily {
+    ($rows:expr) => {{
+        use diesel::upsert::excluded;
+        use $crate::schema::download_daily as dd;
+        let values: Vec<_> = $rows
+            .iter()
+            .map(|row: &$crate::rows::DailyRow| {
+                (
+                    dd::day.eq(row.day),
+                    dd::artifact_id.eq(row.artifact_id.clone()),
+                    dd::customer_id.eq(row.customer_id.clone()),
+                    dd::product.eq(row.product.clone()),
+                    dd::version.eq(row.version.clone()),
+                    dd::platform.eq(row.platform.clone()),
+                    dd::downloads.eq(row.downloads),
+                    dd::bytes.eq(row.bytes),
+                )
+            })
+            .collect();
+        diesel::insert_into(dd::table)
+            .values(values)
+            .on_conflict((dd::day, dd::artifact_id, dd::customer_id))
+            .do_update()
+            .set((
+                dd::downloads.eq(dd::downloads + excluded(dd::downloads)),
+                dd::bytes.eq(dd::bytes + excluded(dd::bytes)),
+            ))
+    }};
+}
+pub(super) use add_to_daily;
+
+/// The rows of `records`.
+pub(super) fn ledger_values(records: &[DownloadRecord]) -> Vec<LedgerValues> {
+    records
+        .iter()
+        .map(|record| {
+            let row = DownloadLedgerRow::from(record);
+            (
+                dl::id.eq(row.id),
+                dl::at.eq(row.at),
+                dl::customer_id.eq(row.customer_id),
+                dl::api_key_id.eq(row.api_key_id),
+                dl::artifact_id.eq(row.artifact_id),
+                dl::release_id.eq(row.release_id),
+                dl::product.eq(row.product),
+                dl::version.eq(row.version),
+                dl::platform.eq(row.platform),
+                dl::bytes.eq(row.bytes),
+                dl::token_id.eq(row.token_id),
+                dl::purpose.eq(row.purpose),
+                dl::client_address.eq(row.client_address),
+                dl::user_agent.eq(row.user_agent),
+                dl::outcome.eq(row.outcome),
+            )
+        })
+        .collect()
+}
 
 /// One event's values, column by column, without a chain link (the linker adds it).
 pub(super) type AuditValues = (
@@ -97,6 +182,7 @@ pub(super) type TokenValues = (
     Eq<dt::expires_at, i64>,
     Eq<dt::allowed_cidrs, Option<String>>,
     Eq<dt::max_uses, Option<i32>>,
+    Eq<dt::api_key_id, Option<String>>,
 );
 
 pub(super) fn token_values(token: &DownloadToken) -> TokenValues {
@@ -111,6 +197,7 @@ pub(super) fn token_values(token: &DownloadToken) -> TokenValues {
         dt::expires_at.eq(row.expires_at),
         dt::allowed_cidrs.eq(row.allowed_cidrs),
         dt::max_uses.eq(row.max_uses),
+        dt::api_key_id.eq(row.api_key_id),
     )
 }
 
@@ -132,6 +219,7 @@ mod tests {
             expires_at: Timestamp::from_unix_seconds(2),
             allowed_networks: None,
             max_uses: None,
+            api_key_id: None,
         }
     }
 

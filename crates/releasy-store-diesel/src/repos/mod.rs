@@ -19,6 +19,8 @@ macro_rules! repository_modules {
         mod audit;
         #[path = "customers.rs"]
         mod customers;
+        #[path = "download_ledger.rs"]
+        mod download_ledger;
         #[path = "download_tokens.rs"]
         mod download_tokens;
         #[path = "entitlements.rs"]

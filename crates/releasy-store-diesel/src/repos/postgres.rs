@@ -6,10 +6,14 @@ use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, Trans
 use releasy_domain::audit::{AuditEvent, ChainLink};
 use releasy_domain::ports::RepoError;
 
-use super::batch_rows::{ROWS_PER_STATEMENT, TokenValues, audit_values};
+use super::batch_rows::{
+    LEDGER_ROWS_PER_STATEMENT, LedgerValues, ROWS_PER_STATEMENT, TokenValues, add_to_daily,
+    audit_values,
+};
 use crate::error::{TxError, query_error};
-use crate::rows::{ApiKeyRow, CustomerRow, ReleaseRow};
+use crate::rows::{ApiKeyRow, CustomerRow, DailyRow, ReleaseRow};
 
+use crate::schema::download_ledger as ledger_rows;
 use crate::schema::{api_keys as key_rows, audit_chain, audit_events, releases};
 use crate::schema::{customers as customer_rows, download_tokens as token_rows};
 
@@ -19,6 +23,10 @@ pub(super) type Store = crate::postgres::PgStore;
 pub(super) type Conn = AsyncPgConnection;
 /// What makes an `ORDER BY` of text compare bytes, as SQLite and the domain do.
 pub(super) const BYTE_ORDER: &str = "COLLATE \"C\"";
+/// The `n`th (from 1) bind parameter of a hand-written statement.
+pub(super) fn placeholder(n: usize) -> String {
+    format!("${n}")
+}
 /// Its diesel backend (for boxed queries).
 pub(super) type Backend = diesel::pg::Pg;
 
@@ -142,6 +150,32 @@ impl Store {
                     .await?;
             }
             append_audit(conn, events).await
+        })
+        .await
+        .map_err(query_error)
+    }
+}
+
+impl Store {
+    /// Writes ledger rows and adds their successful downloads to the daily summary, in
+    /// one transaction.
+    pub(super) async fn write_ledger_batch(
+        &self,
+        rows: Vec<LedgerValues>,
+        daily: Vec<DailyRow>,
+    ) -> Result<(), RepoError> {
+        let mut conn = self.conn().await?;
+        write_transaction(&mut conn, async |conn| {
+            for chunk in rows.chunks(LEDGER_ROWS_PER_STATEMENT) {
+                diesel::insert_into(ledger_rows::table)
+                    .values(chunk)
+                    .execute(conn)
+                    .await?;
+            }
+            for chunk in daily.chunks(ROWS_PER_STATEMENT) {
+                add_to_daily!(chunk).execute(conn).await?;
+            }
+            Ok::<_, diesel::result::Error>(())
         })
         .await
         .map_err(query_error)

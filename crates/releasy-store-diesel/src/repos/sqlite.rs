@@ -6,10 +6,13 @@ use diesel_async::RunQueryDsl;
 use releasy_domain::audit::AuditEvent;
 use releasy_domain::ports::RepoError;
 
-use super::batch_rows::{ROWS_PER_STATEMENT, TokenValues};
+use super::batch_rows::{
+    LEDGER_ROWS_PER_STATEMENT, LedgerValues, ROWS_PER_STATEMENT, TokenValues, add_to_daily,
+};
 use crate::error::{TxError, query_error};
-use crate::rows::{ApiKeyRow, CustomerRow, ReleaseRow};
+use crate::rows::{ApiKeyRow, CustomerRow, DailyRow, ReleaseRow};
 
+use crate::schema::download_ledger as ledger_rows;
 use crate::schema::{api_keys as key_rows, releases};
 use crate::schema::{customers as customer_rows, download_tokens as token_rows};
 use crate::sqlite::SqliteConn;
@@ -20,6 +23,10 @@ pub(super) type Store = crate::sqlite::SqliteStore;
 pub(super) type Conn = SqliteConn;
 /// What makes an `ORDER BY` of text compare bytes: SQLite's default (`BINARY`).
 pub(super) const BYTE_ORDER: &str = "";
+/// The `n`th (from 1) bind parameter of a hand-written statement.
+pub(super) fn placeholder(n: usize) -> String {
+    format!("?{n}")
+}
 /// Its diesel backend (for boxed queries).
 pub(super) type Backend = diesel::sqlite::Sqlite;
 
@@ -180,6 +187,34 @@ impl Store {
                     )?;
                 }
                 append_audit_blocking(conn, &events)
+            })
+        })
+        .await
+        .map_err(query_error)
+    }
+}
+
+impl Store {
+    /// Writes ledger rows and adds their successful downloads to the daily summary, in
+    /// one transaction on the batch writers' own connection.
+    pub(super) async fn write_ledger_batch(
+        &self,
+        rows: Vec<LedgerValues>,
+        daily: Vec<DailyRow>,
+    ) -> Result<(), RepoError> {
+        let mut conn = self.batch_writer_conn().await?;
+        conn.spawn_blocking(move |conn| {
+            conn.immediate_transaction(|conn| {
+                for chunk in rows.chunks(LEDGER_ROWS_PER_STATEMENT) {
+                    diesel::RunQueryDsl::execute(
+                        diesel::insert_into(ledger_rows::table).values(chunk),
+                        conn,
+                    )?;
+                }
+                for chunk in daily.chunks(ROWS_PER_STATEMENT) {
+                    diesel::RunQueryDsl::execute(add_to_daily!(chunk), conn)?;
+                }
+                Ok::<_, diesel::result::Error>(())
             })
         })
         .await

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 use releasy_domain::api_key::AllowedNetworks;
-use releasy_domain::artifact::{ObjectKey, Verification};
+use releasy_domain::artifact::{ArtifactSize, ObjectKey, Platform, Verification};
 use releasy_domain::download::{DownloadGrant, DownloadToken, MaxUses};
 use releasy_domain::ports::RepoError;
 use releasy_domain::release::{Channel, Product, ReleaseStatus, Version};
@@ -28,6 +28,7 @@ pub struct DownloadTokenRow {
     pub(crate) allowed_cidrs: Option<String>,
     // `uses` is left out: it starts at 0 and only `consume_use` counts it.
     pub(crate) max_uses: Option<i32>,
+    pub(crate) api_key_id: Option<String>,
 }
 
 impl From<&DownloadToken> for DownloadTokenRow {
@@ -42,6 +43,7 @@ impl From<&DownloadToken> for DownloadTokenRow {
             expires_at: t.expires_at.unix_seconds(),
             allowed_cidrs: t.allowed_networks.as_ref().map(AllowedNetworks::to_stored),
             max_uses: t.max_uses.map(MaxUses::to_stored),
+            api_key_id: t.api_key_id.map(|id| id.to_string()),
         }
     }
 }
@@ -55,6 +57,11 @@ impl TryFrom<DownloadTokenRow> for DownloadToken {
             token_hash: row.token_hash,
             artifact_id: parse_id("download_tokens", &row.artifact_id)?,
             customer_id: parse_id("download_tokens", &row.customer_id)?,
+            api_key_id: row
+                .api_key_id
+                .as_deref()
+                .map(|id| parse_id("download_tokens", id))
+                .transpose()?,
             purpose: row.purpose,
             created_at: ts(row.created_at),
             expires_at: ts(row.expires_at),
@@ -73,15 +80,18 @@ impl TryFrom<DownloadTokenRow> for DownloadToken {
     }
 }
 
-/// A token joined to its artifact's key, verification, entity tag and version, its
-/// release's product, status, yank, version, channel and publication time, and its
-/// customer's suspension.
+/// A token joined to its artifact's key, verification, entity tag, version, platform
+/// and size, its release's id, product, status, yank, version, channel and publication
+/// time, and its customer's suspension.
 pub(crate) type GrantRow = (
     DownloadTokenRow,
     String,
     String,
     Option<String>,
     Option<String>,
+    String,
+    i64,
+    String,
     String,
     String,
     i32,
@@ -98,6 +108,9 @@ pub(crate) fn grant(row: GrantRow) -> Result<DownloadGrant, RepoError> {
         verification,
         object_etag,
         object_version,
+        platform,
+        size,
+        release_id,
         product,
         status,
         downloads_blocked,
@@ -110,6 +123,9 @@ pub(crate) fn grant(row: GrantRow) -> Result<DownloadGrant, RepoError> {
     Ok(DownloadGrant {
         token: token.try_into()?,
         object_key: ObjectKey::from_stored(object_key),
+        release_id: parse_id("releases", &release_id)?,
+        platform: Platform::parse(&platform).map_err(|e| corrupt("artifacts", e))?,
+        artifact_size: ArtifactSize::parse(size).map_err(|e| corrupt("artifacts", e))?,
         product: Product::parse(&product).map_err(bad_release)?,
         release_status: ReleaseStatus::parse(&status).map_err(bad_release)?,
         release_downloads_blocked: downloads_blocked != 0,

@@ -223,6 +223,7 @@ pub async fn insert_then_find_grant(
     };
     let bare = DownloadToken {
         purpose: None,
+        api_key_id: None,
         ..new_token(mac.id, customer.id)
     };
     store_token(&download_tokens, &with_purpose).await;
@@ -233,6 +234,9 @@ pub async fn insert_then_find_grant(
             &Some(DownloadGrant {
                 token: token.clone(),
                 object_key: artifact.object_key.clone(),
+                release_id: release.id,
+                platform: artifact.platform.clone(),
+                artifact_size: artifact.size,
                 product: release.product.clone(),
                 release_version: release.version.clone(),
                 release_channel: release.channel,
@@ -269,6 +273,9 @@ pub async fn grant_follows_release_status_and_suspension(
         Some(DownloadGrant {
             token: token.clone(),
             object_key: artifact.object_key.clone(),
+            release_id: release.id,
+            platform: artifact.platform.clone(),
+            artifact_size: artifact.size,
             product: release.product.clone(),
             release_version: release.version.clone(),
             release_channel: release.channel,

@@ -25,6 +25,7 @@ pub mod artifacts;
 pub mod audit;
 pub mod audit_chain;
 pub mod customers;
+pub mod download_ledger;
 pub mod downloads;
 pub mod entitlements;
 pub mod idempotency;
@@ -72,6 +73,12 @@ pub async fn run_all(ports: Repositories) {
     use idempotency::purge_removes_only_older_records;
     run_all_beside_another_suite(ports.clone()).await;
     run_check!(purge_removes_only_older_records(ports.idempotency));
+    {
+        use download_ledger::prune_removes_whole_days_before_the_cutoff;
+        run_check!(prune_removes_whole_days_before_the_cutoff(
+            ports.download_ledger.clone()
+        ));
+    }
     run_check!(purge_removes_only_tokens_expired_before_the_cutoff(
         ports.download_tokens,
         ports.releases,
@@ -124,6 +131,7 @@ pub async fn run_all_beside_another_suite(ports: Repositories) {
         ports.customers.clone(),
     )
     .await;
+    download_ledger::run_all(ports.download_ledger.clone()).await;
 }
 
 /// Logs a check's name, then runs it.

@@ -11,7 +11,7 @@ use releasy_domain::ports::{
     ArtifactRepository, CustomerRepository, DownloadTokenRepository, ReleaseRepository, RepoError,
 };
 use releasy_domain::release::{Product, Release, ReleaseFilter, ReleaseStatus, Version};
-use releasy_domain::{ArtifactId, CustomerId, DownloadTokenId, ReleaseId};
+use releasy_domain::{ApiKeyId, ArtifactId, CustomerId, DownloadTokenId, ReleaseId};
 
 use super::artifacts::{new_artifact, store_artifact};
 use super::change_event;
@@ -93,6 +93,7 @@ pub(crate) async fn store_release(releases: &Arc<dyn ReleaseRepository>, release
 /// A download token value (not stored) of `customer` for `artifact`, with a fresh hash.
 pub(crate) fn new_token(artifact: ArtifactId, customer: CustomerId) -> DownloadToken {
     DownloadToken {
+        api_key_id: Some(ApiKeyId::generate()),
         max_uses: None,
         id: DownloadTokenId::generate(),
         token_hash: format!("{}{}", token(), token()),
