@@ -94,6 +94,37 @@ impl ApiClient {
         Ok(send(&url, request.query(query)).await?.body)
     }
 
+    /// `GET path?query` asking for `accept`, answered as a stream: the response, its
+    /// status checked, for the caller to read chunk by chunk. No overall timeout (an
+    /// export may take minutes); a stalled read still fails.
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn get_stream(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        accept: &str,
+    ) -> Result<reqwest::Response, ApiError> {
+        let url = self.url(path);
+        let request = self
+            .http
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, accept)
+            .query(query);
+        let response = self
+            .credential
+            .apply(request)
+            .send()
+            .await
+            .map_err(|e| ApiError::network(&url, e))?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(ApiError::from_response(response).await)
+        }
+    }
+
     /// `GET path?query` on an endpoint that answers `204 No Content` when there is
     /// nothing to say: `None` then.
     ///

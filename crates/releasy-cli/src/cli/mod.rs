@@ -10,7 +10,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use customer::{DownloadArgs, LatestArgs, ReleasesArgs, UpgradeArgs};
-pub use operator::{AuditCommand, CustomerCommand, EntitlementCommand, KeyCommand, ProductCommand};
+pub use operator::{
+    AuditCommand, CustomerCommand, DownloadsCommand, EntitlementCommand, KeyCommand, LedgerFilter,
+    ProductCommand,
+};
 pub use vendor::{ArtifactCommand, PublishArgs, ReleaseCommand, ReleaseDetails};
 
 use crate::config::FlagValues;
@@ -98,6 +101,9 @@ pub enum Command {
     /// Read the audit trail (operator)
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Read the download ledger: list, statistics, CSV export (operator)
+    #[command(subcommand)]
+    Downloads(DownloadsCommand),
     /// List the releases and files the customer API key may download (customer)
     Releases(ReleasesArgs),
     /// Download an artifact, verify its sha256, resume partial downloads (customer)

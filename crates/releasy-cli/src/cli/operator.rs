@@ -1,6 +1,7 @@
-//! Operator commands: customers, keys, entitlements, products, audit events.
+//! Operator commands: customers, keys, entitlements, products, audit events, the
+//! download ledger.
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 /// `releasy customer ...`.
 #[derive(Debug, Subcommand)]
@@ -276,6 +277,79 @@ pub enum AuditCommand {
         /// Events to skip
         #[arg(long)]
         offset: Option<u64>,
+    },
+}
+
+/// Which ledger rows: every filter is optional.
+#[derive(Debug, Args)]
+pub struct LedgerFilter {
+    /// Rows of this customer
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Rows of this product
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Rows of this version
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Rows of this artifact
+    #[arg(long)]
+    pub artifact: Option<String>,
+    /// Rows that ended this way: issued, redirected, or a refusal such as expired
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// At or after: Unix seconds or a date
+    #[arg(long, value_parser = parse_time_arg)]
+    pub from: Option<i64>,
+    /// At or before: Unix seconds or a date
+    #[arg(long, value_parser = parse_time_arg)]
+    pub to: Option<i64>,
+}
+
+/// `releasy downloads ...`.
+#[derive(Debug, Subcommand)]
+pub enum DownloadsCommand {
+    /// List ledger rows, newest first: tokens issued, links followed, refusals
+    List {
+        /// Which rows
+        #[command(flatten)]
+        filter: LedgerFilter,
+        /// Page size (1 to 200)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=200))]
+        limit: Option<u32>,
+        /// Continue after this position (the `next_cursor` of the previous page)
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Successful downloads, distinct customers and bytes per group
+    Stats {
+        /// product, version, artifact, customer or day
+        #[arg(long, value_parser = ["product", "version", "artifact", "customer", "day"])]
+        group_by: String,
+        /// Only this product
+        #[arg(long)]
+        product: Option<String>,
+        /// Only this customer
+        #[arg(long)]
+        customer: Option<String>,
+        /// From this instant's UTC day: Unix seconds or a date
+        #[arg(long, value_parser = parse_time_arg)]
+        from: Option<i64>,
+        /// To this instant's UTC day, included: Unix seconds or a date
+        #[arg(long, value_parser = parse_time_arg)]
+        to: Option<i64>,
+    },
+    /// Stream every matching row as CSV, to standard output or a file
+    Export {
+        /// CSV (the one export format)
+        #[arg(long, required = true)]
+        csv: bool,
+        /// Which rows
+        #[command(flatten)]
+        filter: LedgerFilter,
+        /// Write to this file instead of standard output
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
     },
 }
 

@@ -7,6 +7,7 @@ mod completions;
 mod config;
 mod customer;
 mod download;
+mod downloads;
 mod entitlement;
 mod key;
 mod product;
@@ -68,6 +69,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Entitlement(command) => entitlement::run(&ctx, command).await,
         Command::Product(command) => product::run(&ctx, command).await,
         Command::Audit(command) => audit::run(&ctx, command).await,
+        Command::Downloads(command) => downloads::run(&ctx, command).await,
         Command::Releases(args) => releases::run(&ctx, args).await,
         Command::Download(args) => download::run(&ctx, args).await,
         Command::Latest(args) => updates::latest(&ctx, args).await,

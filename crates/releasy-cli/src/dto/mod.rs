@@ -8,6 +8,7 @@ mod downloads;
 mod entitlements;
 mod error;
 mod keys;
+mod ledger;
 mod products;
 mod releases;
 
@@ -26,6 +27,7 @@ pub use keys::{
     CreateKey, CreatedKey, KeyList, KeySummary, RevokeKey, RevokedKey, RotateKey, RotatedKey,
     UpdateKey,
 };
+pub use ledger::{LedgerPage, Stats};
 pub use products::{Policy, ProductList, SetPolicy};
 pub use releases::{
     ArtifactSummary, CreateRelease, Release, ReleaseList, UpdateRelease, Upgrade, YankRelease,

@@ -277,3 +277,108 @@ async fn a_corrupted_stored_object_is_detected_and_the_file_deleted() {
     assert_eq!(error["exit_code"], 7);
     assert!(!exists(&server.path("agent.tar.gz")));
 }
+
+/// `releasy downloads list|stats|export`: the ledger of what the customer downloaded,
+/// counted and exported as CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_lists_counts_and_exports_downloads() {
+    let server = TestServer::start(Storage::Embedded).await;
+    publish_two_versions(&server).await;
+    let (customer_id, api_key) = server.entitled_customer("acme-agent").await;
+    for (version, platform) in [("1.1.0", "linux-x86_64"), ("1.0.0", "darwin-arm64")] {
+        server
+            .customer(&api_key)
+            .args(["download", "acme-agent", "--version", version])
+            .args(["--platform", platform, "-o", &format!("{version}-out/")])
+            .run()
+            .await
+            .ok();
+    }
+
+    let list = server
+        .admin()
+        .args(["downloads", "list", "--customer", &customer_id])
+        .args(["--outcome", "redirected", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let rows = list["downloads"].as_array().expect("downloads");
+    assert_eq!(rows.len(), 2, "{list}");
+    assert_eq!(rows[0]["version"], "1.0.0", "newest first");
+    assert_eq!(rows[1]["platform"], "linux-x86_64");
+    assert!(
+        rows[0]["user_agent"]
+            .as_str()
+            .expect("agent")
+            .starts_with("releasy-cli/")
+    );
+    let table = server
+        .admin()
+        .args(["downloads", "list", "--limit", "1"])
+        .run()
+        .await
+        .ok();
+    assert!(table.stdout.contains("more: --cursor "), "{table:#?}");
+
+    let stats = server
+        .admin()
+        .args(["downloads", "stats", "--group-by", "version", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(stats["group_by"], "version");
+    let groups = stats["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 2, "{stats}");
+    assert!(
+        groups
+            .iter()
+            .all(|g| g["downloads"] == 1 && g["customers"] == 1)
+    );
+    let bytes: u64 = groups
+        .iter()
+        .map(|g| g["bytes"].as_u64().expect("bytes"))
+        .sum();
+    assert_eq!(bytes, 2 * 1024 * 1024 + 123 + 5000);
+
+    server
+        .admin()
+        .args(["downloads", "export", "--csv", "--product", "acme-agent"])
+        .args(["--output", "ledger.csv"])
+        .run()
+        .await
+        .ok();
+    let mut reader = csv::Reader::from_path(server.path("ledger.csv")).expect("csv file");
+    let header = reader.headers().expect("header").clone();
+    let outcome = header
+        .iter()
+        .position(|h| h == "outcome")
+        .expect("outcome column");
+    let outcomes: Vec<String> = reader
+        .records()
+        .map(|record| record.expect("record")[outcome].to_owned())
+        .collect();
+    assert_eq!(outcomes, ["redirected", "issued", "redirected", "issued"]);
+    let to_stdout = server
+        .admin()
+        .args(["downloads", "export", "--csv", "--outcome", "issued"])
+        .run()
+        .await
+        .ok();
+    assert_eq!(to_stdout.stdout.lines().count(), 3, "{to_stdout:#?}");
+
+    // No format, or a filter the server refuses: errors, nothing written.
+    server
+        .admin()
+        .args(["downloads", "export"])
+        .run()
+        .await
+        .fails_with(2);
+    server
+        .admin()
+        .args(["downloads", "export", "--csv", "--outcome", "downloaded"])
+        .run()
+        .await
+        .fails_with(2);
+}

@@ -112,7 +112,7 @@ impl DeliveryService {
         Ok(stats)
     }
 
-    /// Removes the rows `retention` lets go, [`PRUNE_BATCH`] at a time, up to `most`
+    /// Removes the rows `retention` lets go, a thousand at a time, up to `most`
     /// in one call; returns how many.
     ///
     /// # Errors

@@ -9,7 +9,6 @@ use releasy_domain::delivery::{
     DeliveryService, DownloadFilter, DownloadOutcome, DownloadRecord, StatsGroup, StatsQuery,
 };
 use releasy_domain::pagination::{Cursor, PageLimit};
-use releasy_domain::ports::RepoError;
 use releasy_domain::release::{Product, Version};
 use releasy_domain::{ArtifactId, CustomerId, Timestamp, ValidationError};
 
@@ -31,8 +30,10 @@ use crate::state::AppState;
     tag = "downloads",
     params(DownloadListQuery),
     responses(
-        (status = 200, body = DownloadListResponse, content_type = "application/json"),
-        (status = 200, description = "CSV export (`Accept: text/csv` or `format=csv`)", content_type = "text/csv", body = String),
+        (status = 200, description = "One page (JSON), or with `Accept: text/csv` or `format=csv` every matching row (CSV)", content(
+            (DownloadListResponse = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     ),
     security(("admin_key" = []), ("operator_jwt" = []))
@@ -227,27 +228,27 @@ fn csv_export(
         async move {
             match export {
                 Export::Header(after) => {
-                    let chunk = csv_chunk(std::iter::once(
-                        DownloadRecordResponse::CSV_HEADER.map(str::to_owned),
-                    ));
+                    let header = DownloadRecordResponse::CSV_HEADER.map(str::to_owned);
+                    let chunk = csv_chunk(std::iter::once(header))?;
                     Ok(Some((chunk, Export::Rows(after))))
                 }
                 Export::Rows(after) => {
                     let (rows, next) = delivery
                         .export_batch(&filter, after.as_ref())
                         .await
-                        .inspect_err(
-                            |err| tracing::error!(error = %err, "download export ended early"),
-                        )?;
+                        .map_err(|err| {
+                            tracing::error!(error = %err, "download export ended early");
+                            std::io::Error::other(err)
+                        })?;
                     let chunk = csv_chunk(
                         rows.into_iter()
                             .map(|row| DownloadRecordResponse::from(row).csv_fields()),
-                    );
+                    )?;
                     let state = match next {
                         Some(cursor) => Export::Rows(Some(cursor)),
                         None => Export::Done,
                     };
-                    Ok::<_, RepoError>(Some((chunk, state)))
+                    Ok::<_, std::io::Error>(Some((chunk, state)))
                 }
                 Export::Done => Ok(None),
             }
@@ -262,12 +263,12 @@ fn csv_export(
         .streaming(body)
 }
 
-/// `records` as CSV lines.
-fn csv_chunk(records: impl Iterator<Item = [String; 15]>) -> Bytes {
+/// `records` as CSV lines (written to memory: an error is one of allocation).
+fn csv_chunk(records: impl Iterator<Item = [String; 15]>) -> std::io::Result<Bytes> {
     let mut writer = csv::Writer::from_writer(Vec::with_capacity(64 * 1024));
     for record in records {
-        // Writing to memory fails only when allocation does.
-        writer.write_record(&record).expect("writing CSV to memory");
+        writer.write_record(&record)?;
     }
-    Bytes::from(writer.into_inner().unwrap_or_default())
+    let bytes = writer.into_inner().map_err(|err| err.into_error())?;
+    Ok(Bytes::from(bytes))
 }

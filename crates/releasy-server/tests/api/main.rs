@@ -19,6 +19,7 @@ mod client_flow;
 mod customer_auth;
 mod customer_releases;
 mod customers;
+mod download_ledger;
 mod download_links;
 mod downloads;
 mod entitlement_scopes;

@@ -45,13 +45,15 @@ enum Endpoint {
     ListKeys,
     RotateKey,
     UpdateKey,
+    ListDownloads,
+    DownloadStats,
 }
 
 use Endpoint::*;
 
 /// SPEC section 2, row by row: (endpoint, platform_admin, platform_support,
 /// release_publisher).
-const MATRIX: [(Endpoint, bool, bool, bool); 28] = [
+const MATRIX: [(Endpoint, bool, bool, bool); 30] = [
     (CreateCustomer, true, false, false),
     (UpdateCustomer, true, false, false),
     (CreateKey, true, false, false),
@@ -86,6 +88,9 @@ const MATRIX: [(Endpoint, bool, bool, bool); 28] = [
     (ListKeys, true, true, false),
     (RotateKey, true, false, false),
     (UpdateKey, true, false, false),
+    // The download ledger (#16): support reads it as it reads the audit trail.
+    (ListDownloads, true, true, false),
+    (DownloadStats, true, true, false),
 ];
 
 /// One request, ready to send.
@@ -343,6 +348,11 @@ async fn prepare(app: &TestApp, endpoint: Endpoint) -> Call {
             Call::new(Method::PATCH, format!("/v1/admin/keys/{key_id}"))
                 .json(json!({"name": "renamed"}))
         }
+        ListDownloads => Call::new(Method::GET, "/v1/admin/downloads".into()),
+        DownloadStats => Call::new(
+            Method::GET,
+            "/v1/admin/downloads/stats?group_by=product".into(),
+        ),
     }
 }
 

@@ -97,6 +97,11 @@ async fn walk(
     }
 }
 
+/// Sorts `rows` as the ledger lists them: newest first by `(at, id)`.
+fn newest_first(rows: &mut [DownloadRecord]) {
+    rows.sort_by_key(|row| std::cmp::Reverse((row.at, row.id.to_string())));
+}
+
 fn customer_rows(customer: CustomerId) -> DownloadFilter {
     DownloadFilter {
         customer_id: Some(customer),
@@ -159,7 +164,7 @@ pub async fn listing_is_newest_first_and_cursors_neither_repeat_nor_skip(
         .collect();
     record(&ledger, &rows[..3]).await;
     record(&ledger, &rows[3..]).await;
-    rows.sort_by(|a, b| (b.at, b.id.to_string()).cmp(&(a.at, a.id.to_string())));
+    newest_first(&mut rows);
     for page in [1, 2, 3, 7, 50] {
         same(
             &walk(&ledger, &customer_rows(customer), page).await,
@@ -239,7 +244,7 @@ pub async fn filters_narrow_the_listing(ledger: Arc<dyn DownloadLedger>) {
     };
     let mut expected = rows.clone();
     expected.push(other_customer);
-    expected.sort_by(|a, b| (b.at, b.id.to_string()).cmp(&(a.at, a.id.to_string())));
+    newest_first(&mut expected);
     same(
         &walk(&ledger, &by_product, 10).await,
         &expected,
