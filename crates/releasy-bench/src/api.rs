@@ -273,6 +273,29 @@ impl Api {
             .ctx(format!("GET {url} sent no ETag"))
     }
 
+    /// Streams the CSV export of the whole download ledger, chunk by chunk, holding
+    /// none of it: the rows (lines after the header) and bytes received.
+    pub async fn export_ledger_csv(&self) -> Result<(u64, u64)> {
+        let url = format!("{}/v1/admin/downloads?format=csv", self.base);
+        let mut response = self
+            .http
+            .get(&url)
+            .header("x-releasy-admin-key", &self.admin_key)
+            .timeout(Duration::from_secs(1_800))
+            .send()
+            .await
+            .ctx(format!("GET {url}"))?;
+        if !response.status().is_success() {
+            bail!("GET {url}: {}", response.status());
+        }
+        let (mut lines, mut bytes) = (0_u64, 0_u64);
+        while let Some(chunk) = response.chunk().await.ctx(format!("reading {url}"))? {
+            bytes += chunk.len() as u64;
+            lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        }
+        Ok((lines.saturating_sub(1), bytes))
+    }
+
     /// The status and `Location` of `GET url` (redirects are not followed).
     pub async fn get_status(&self, url: &str) -> Result<(StatusCode, Option<String>)> {
         let resp = self.http.get(url).send().await.ctx(format!("GET {url}"))?;

@@ -26,27 +26,42 @@ use releasy_domain::artifact::{
 };
 use releasy_domain::audit::{AuditEvent, AuthReason, ChainLink};
 use releasy_domain::customer::{Customer, CustomerName, Plan};
+use releasy_domain::delivery::{
+    DownloadOutcome, DownloadRecord, DownloadSubject, Requester, UserAgent,
+};
 use releasy_domain::download::DownloadToken;
 use releasy_domain::entitlement::{Entitlement, EntitlementScope, EntitlementWindow, Metadata};
 use releasy_domain::release::{Product, Release, ReleaseStatus, Version};
 use releasy_domain::{
-    ApiKeyId, ArtifactId, AuditEventId, CustomerId, DownloadTokenId, EntitlementId, ReleaseId,
-    Timestamp,
+    ApiKeyId, ArtifactId, AuditEventId, CustomerId, DownloadRecordId, DownloadTokenId,
+    EntitlementId, ReleaseId, Timestamp,
 };
 use uuid::Uuid;
 
 use releasy_store_diesel::DatabaseUrl;
 use releasy_store_diesel::rows::{
-    ArtifactRow, AuditEventRow, CustomerRow, DownloadTokenRow, EntitlementRow, ReleaseRow,
-    position_column,
+    ArtifactRow, AuditEventRow, CustomerRow, DownloadLedgerRow, DownloadTokenRow, EntitlementRow,
+    ReleaseRow, position_column,
 };
 use releasy_store_diesel::schema::{
-    artifacts, audit_chain, audit_events, customers, download_tokens, entitlements, releases,
+    artifacts, audit_chain, audit_events, customers, download_ledger, download_tokens,
+    entitlements, releases,
 };
 
 /// Rows per multi-row `INSERT` (PostgreSQL allows 65 535 bind parameters per statement;
 /// the widest row here has 7 columns).
 const BATCH_ROWS: usize = 5_000;
+
+/// Ledger rows per `INSERT`: 15 columns a row, 45 000 bind parameters a statement.
+const LEDGER_BATCH_ROWS: usize = 3_000;
+
+/// The download ledger's daily summary, computed from the seeded rows as the writer
+/// would have kept it (the statistics read only the summary).
+const SUMMARIZE_LEDGER: &str = "INSERT INTO download_daily \
+    (day, artifact_id, customer_id, product, version, platform, downloads, bytes) \
+    SELECT at / 86400, artifact_id, customer_id, MIN(product), MIN(version), MIN(platform), \
+    COUNT(*), SUM(bytes) FROM download_ledger WHERE outcome = 'redirected' \
+    GROUP BY at / 86400, artifact_id, customer_id";
 
 /// The platforms every seeded release ships, one artifact each (in this order).
 pub const PLATFORMS: [&str; 3] = ["linux-x86_64", "darwin-arm64", "windows-x86_64"];
@@ -66,6 +81,9 @@ pub struct BulkPlan {
     pub audit_events: u32,
     /// Download tokens; half of them still valid at `now` (for a day), half expired.
     pub download_tokens: u32,
+    /// Download ledger rows over the 30 days before `now`, each about one of the
+    /// seeded tokens: mostly links handed out, a quarter tokens issued, some refusals.
+    pub ledger_rows: u32,
     /// "Now", in Unix seconds: every seeded timestamp lies before it.
     pub now: i64,
     /// Seed of the deterministic id generator.
@@ -74,7 +92,8 @@ pub struct BulkPlan {
 
 impl BulkPlan {
     /// The "large" data set of the benchmark: 100 000 customers, 10 000 releases with 3
-    /// artifacts each, 1 000 000 audit events and 200 000 download tokens.
+    /// artifacts each, 1 000 000 audit events, 200 000 download tokens and 1 000 000
+    /// download ledger rows.
     pub fn large(now: i64) -> Self {
         Self {
             customers: 100_000,
@@ -82,6 +101,7 @@ impl BulkPlan {
             artifacts_per_release: 3,
             audit_events: 1_000_000,
             download_tokens: 200_000,
+            ledger_rows: 1_000_000,
             now,
             seed: 0x5245_4c45_4153_5921,
         }
@@ -164,6 +184,9 @@ fn check_plan(plan: &BulkPlan) -> Result<(), BulkError> {
             "artifacts_per_release must be 1 to 3".into(),
         ));
     }
+    if plan.ledger_rows > 0 && plan.download_tokens == 0 {
+        return Err(BulkError::Plan("ledger rows need download tokens".into()));
+    }
     if plan.download_tokens > 0 && (plan.customers == 0 || plan.releases == 0) {
         return Err(BulkError::Plan(
             "download tokens need customers and releases".into(),
@@ -183,6 +206,7 @@ enum Batch {
     Artifacts(Vec<ArtifactRow>),
     AuditEvents(Vec<AuditEventRow>),
     DownloadTokens(Vec<DownloadTokenRow>),
+    Ledger(Vec<DownloadLedgerRow>),
 }
 
 impl Batch {
@@ -194,6 +218,7 @@ impl Batch {
             Batch::Artifacts(_) => "artifacts",
             Batch::AuditEvents(_) => "audit_events",
             Batch::DownloadTokens(_) => "download_tokens",
+            Batch::Ledger(_) => "download_ledger",
         }
     }
 }
@@ -242,9 +267,16 @@ async fn seed_postgres(url: &str, mut generator: Generator) -> Result<BulkReport
                     .execute(&mut conn)
                     .await?
             }
+            Batch::Ledger(rows) => {
+                diesel::insert_into(download_ledger::table)
+                    .values(&rows)
+                    .execute(&mut conn)
+                    .await?
+            }
         };
         count(&mut report, table, written);
     }
+    conn.batch_execute(SUMMARIZE_LEDGER).await?;
     let head = generator.chain_head;
     diesel_async::RunQueryDsl::execute(
         diesel::update(audit_chain::table.find(1)).set((
@@ -294,9 +326,13 @@ fn seed_sqlite(path: &str, mut generator: Generator) -> Result<BulkReport, BulkE
             Batch::DownloadTokens(rows) => diesel::insert_into(download_tokens::table)
                 .values(&rows)
                 .execute(conn),
+            Batch::Ledger(rows) => diesel::insert_into(download_ledger::table)
+                .values(&rows)
+                .execute(conn),
         })?;
         count(&mut report, table, written);
     }
+    conn.batch_execute(SUMMARIZE_LEDGER)?;
     let head = generator.chain_head;
     diesel::update(audit_chain::table.find(1))
         .set((
@@ -328,6 +364,7 @@ enum Tag {
     Token = 6,
     ApiKey = 7,
     Checksum = 8,
+    Ledger = 9,
 }
 
 /// Produces the plan's rows table by table, one batch at a time; each row's values are
@@ -355,6 +392,7 @@ enum Stage {
     Artifacts,
     AuditEvents,
     DownloadTokens,
+    Ledger,
     Done,
 }
 
@@ -394,6 +432,7 @@ impl Generator {
             Stage::Artifacts => p.releases * p.artifacts_per_release,
             Stage::AuditEvents => p.audit_events,
             Stage::DownloadTokens => p.download_tokens,
+            Stage::Ledger => p.ledger_rows,
             Stage::Done => 0,
         }
     }
@@ -411,13 +450,19 @@ impl Generator {
                     Stage::Releases => Stage::Artifacts,
                     Stage::Artifacts => Stage::AuditEvents,
                     Stage::AuditEvents => Stage::DownloadTokens,
-                    Stage::DownloadTokens | Stage::Done => Stage::Done,
+                    Stage::DownloadTokens => Stage::Ledger,
+                    Stage::Ledger | Stage::Done => Stage::Done,
                 };
                 self.next = 0;
                 continue;
             }
             let start = self.next;
-            let end = len.min(start.saturating_add(BATCH_ROWS as u32));
+            let batch_rows = if self.stage == Stage::Ledger {
+                LEDGER_BATCH_ROWS
+            } else {
+                BATCH_ROWS
+            };
+            let end = len.min(start.saturating_add(batch_rows as u32));
             self.next = end;
             let range = start..end;
             let batch = match self.stage {
@@ -461,6 +506,11 @@ impl Generator {
                     }
                     Batch::DownloadTokens(rows)
                 }
+                Stage::Ledger => Batch::Ledger(
+                    range
+                        .map(|l| self.ledger_row(l).map(|r| DownloadLedgerRow::from(&r)))
+                        .collect::<Result<_, _>>()?,
+                ),
                 Stage::Done => return Ok(None),
             };
             return Ok(Some(batch));
@@ -618,15 +668,8 @@ impl Generator {
     /// after `now`, odd ones expired.
     fn download_token(&self, t: u32) -> (DownloadToken, String, bool) {
         let products = self.plan.products();
-        let c = t % self.plan.customers;
+        let (c, r, a) = self.token_target(t);
         let product = c % products;
-        let versions = (self.plan.releases / products).max(1);
-        let mut k = (t / self.plan.customers + t.wrapping_mul(7)) % versions;
-        if k % 10 == 9 {
-            k -= 1; // a draft; the version before it is published
-        }
-        let r = (product + products * k).min(self.plan.releases - 1);
-        let a = r * self.plan.artifacts_per_release + t % self.plan.artifacts_per_release;
         let id = self.uuid(Tag::Token, t.into());
         let raw = format!("releasy_dl_bulk{}", id.simple());
         let created_at = self.plan.now - 600 - i64::from(t % 3_600);
@@ -657,6 +700,60 @@ impl Generator {
     }
 }
 
+impl Generator {
+    /// Token `t`'s customer, release and artifact indexes.
+    fn token_target(&self, t: u32) -> (u32, u32, u32) {
+        let products = self.plan.products();
+        let c = t % self.plan.customers;
+        let product = c % products;
+        let versions = (self.plan.releases / products).max(1);
+        let mut k = (t / self.plan.customers + t.wrapping_mul(7)) % versions;
+        if k % 10 == 9 {
+            k -= 1; // a draft; the version before it is published
+        }
+        let r = (product + products * k).min(self.plan.releases - 1);
+        let a = r * self.plan.artifacts_per_release + t % self.plan.artifacts_per_release;
+        (c, r, a)
+    }
+
+    /// Ledger row `l`: about token `l % download_tokens`, spread over the 30 days
+    /// before `now`; a quarter `issued`, one in fifty `expired`, the rest `redirected`.
+    fn ledger_row(&self, l: u32) -> Result<DownloadRecord, BulkError> {
+        let t = l % self.plan.download_tokens;
+        let (c, r, a) = self.token_target(t);
+        let release = self.release(r)?;
+        let artifact = self.artifact(a)?;
+        let span = 30 * 86_400_i64;
+        let offset = span * i64::from(l) / i64::from(self.plan.ledger_rows.max(1));
+        let outcome = match l % 50 {
+            49 => DownloadOutcome::Expired,
+            n if n % 4 == 0 => DownloadOutcome::Issued,
+            _ => DownloadOutcome::Redirected,
+        };
+        Ok(DownloadRecord {
+            id: DownloadRecordId::from_uuid(self.uuid(Tag::Ledger, l.into())),
+            at: Timestamp::from_unix_seconds(self.plan.now - span + offset),
+            customer_id: CustomerId::from_uuid(self.uuid(Tag::Customer, c.into())),
+            api_key_id: Some(ApiKeyId::from_uuid(self.uuid(Tag::ApiKey, c.into()))),
+            subject: DownloadSubject {
+                artifact_id: artifact.id,
+                release_id: release.id,
+                product: release.product,
+                version: release.version,
+                platform: artifact.platform,
+                bytes: artifact.size.bytes(),
+            },
+            token_id: DownloadTokenId::from_uuid(self.uuid(Tag::Token, t.into())),
+            purpose: None,
+            requester: Requester {
+                address: Some(std::net::IpAddr::from([10, 0, (c >> 8) as u8, c as u8])),
+                user_agent: UserAgent::keep("bulk-agent/1.0"),
+            },
+            outcome,
+        })
+    }
+}
+
 /// SplitMix64: a tiny, well-mixed deterministic generator for ids.
 fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -677,6 +774,7 @@ mod tests {
             artifacts_per_release: 3,
             audit_events: 300,
             download_tokens: 100,
+            ledger_rows: 250,
             now: 1_800_000_000,
             seed: 7,
         }
@@ -729,6 +827,30 @@ mod tests {
     }
 
     #[test]
+    fn ledger_rows_name_the_artifact_and_release_of_their_token() {
+        let g = generator();
+        for l in [0, 1, 49, 150, 249] {
+            let row = g.ledger_row(l).unwrap();
+            let (token, _, _) = g.download_token(l % 100);
+            assert_eq!(row.token_id, token.id, "row {l}");
+            assert_eq!(row.subject.artifact_id, token.artifact_id, "row {l}");
+            assert_eq!(row.customer_id, token.customer_id, "row {l}");
+            let artifact = (0..g.stage_len(Stage::Artifacts))
+                .map(|a| g.artifact(a).unwrap())
+                .find(|a| a.id == token.artifact_id)
+                .unwrap();
+            assert_eq!(row.subject.release_id, artifact.release_id, "row {l}");
+            assert!(row.at.unix_seconds() < g.plan.now);
+        }
+        assert_eq!(g.ledger_row(49).unwrap().outcome, DownloadOutcome::Expired);
+        assert_eq!(g.ledger_row(4).unwrap().outcome, DownloadOutcome::Issued);
+        assert_eq!(
+            g.ledger_row(5).unwrap().outcome,
+            DownloadOutcome::Redirected
+        );
+    }
+
+    #[test]
     fn the_generator_yields_every_row_once() {
         let mut g = generator();
         let mut report = BulkReport::default();
@@ -740,6 +862,7 @@ mod tests {
                 Batch::Artifacts(r) => r.len(),
                 Batch::AuditEvents(r) => r.len(),
                 Batch::DownloadTokens(r) => r.len(),
+                Batch::Ledger(r) => r.len(),
             };
             count(&mut report, batch.table(), n);
         }
@@ -752,6 +875,7 @@ mod tests {
                 ("artifacts", 120),
                 ("audit_events", 300),
                 ("download_tokens", 100),
+                ("download_ledger", 250),
             ]
         );
         assert!(!g.resolvable_tokens.is_empty());

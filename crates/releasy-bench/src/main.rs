@@ -3,7 +3,8 @@
 //! The benchmark harness behind `just bench`: starts the release build of
 //! `releasy-server` on loopback against SQLite and PostgreSQL, seeds a small data set
 //! through the public API (and, for the large size, bulk-seeds 100 000 customers, 10 000
-//! releases, 1 000 000 audit events and 200 000 download tokens underneath first),
+//! releases, 1 000 000 audit events, 200 000 download tokens and 1 000 000 download
+//! ledger rows underneath first),
 //! drives each scenario with `oha`, moves a large artifact through the embedded store,
 //! and writes `docs/benchmarks.md`. Needs `oha`, `curl`, `dd` and a reachable
 //! PostgreSQL (as for the tests).
@@ -12,6 +13,7 @@ mod api;
 mod bulk;
 mod disk_pressure;
 mod fail;
+mod ledger_export;
 mod oha;
 mod parts_upload;
 mod report;
@@ -340,12 +342,83 @@ async fn run_one(
         eprintln!("server log (tail):\n{}", server.log_tail());
     }
     server.stop().await?;
+    let (mut result, target) = outcome?;
+
+    // The resolve once more, on a server that keeps no ledger: what the ledger costs.
+    let unrecorded = ServerConfig {
+        bin: server_bin,
+        data_dir: &data_dir,
+        database_url: &database_url,
+        admin_key: &admin_key,
+        extra_env: &[("RELEASY_DOWNLOAD_LOG", "false".to_owned())],
+    };
+    let server = Server::start(&unrecorded).await?;
+    let api = Api::new(&server.base, &admin_key)?;
+    let measured = resolve_scenario(args, &api, &target, None, Kind::ResolveUnrecorded).await;
+    if measured.is_err() {
+        eprintln!("server log (tail):\n{}", server.log_tail());
+    }
+    server.stop().await?;
+    result.scenarios.push(measured?);
     drop(pg_guard);
     let _ = std::fs::remove_dir_all(&data_dir);
 
-    let mut result = outcome?;
     result.peak_rss_kib = peak_rss_kib;
     Ok(result)
+}
+
+/// What the resolve scenarios download: the measured customer's key and an artifact.
+struct ResolveTarget {
+    api_key: String,
+    artifact_id: String,
+}
+
+/// Runs a resolve scenario (`kind`) on a fresh token of `target`, limited to
+/// `max_uses` when given.
+async fn resolve_scenario(
+    args: &Args,
+    api: &Api,
+    target: &ResolveTarget,
+    max_uses: Option<u32>,
+    kind: Kind,
+) -> Result<ScenarioResult> {
+    // A fresh token (the longest lifetime), so it outlives the scenario; a limited one
+    // allows the most uses, more than any run resolves.
+    let url = api
+        .download_url_limited(&target.api_key, &target.artifact_id, max_uses)
+        .await?;
+    let (status, _) = api.get_status(&url).await?;
+    if status.as_u16() != 302 {
+        bail!("a fresh download token resolved with {status}, expected 302");
+    }
+    let load = Load {
+        method: "GET",
+        url,
+        headers: vec![],
+        body: Body::None,
+    };
+    if args.warmup_seconds > 0 {
+        oha::run(&args.oha, &load, args.warmup_seconds, args.connections).await?;
+    }
+    let measured = oha::run(&args.oha, &load, args.seconds, args.connections).await?;
+    report_progress(kind, &measured);
+    Ok(ScenarioResult { kind, measured })
+}
+
+fn report_progress(kind: Kind, m: &oha::Measured) {
+    progress(format!(
+        "  {:<22} {:>9.1} req/s  p50 {:>8.2} ms  p99 {:>8.2} ms  statuses {:?}{}",
+        kind.short(),
+        m.rps,
+        m.p50_ms,
+        m.p99_ms,
+        m.statuses,
+        if m.failures.is_empty() {
+            String::new()
+        } else {
+            format!("  failures {:?}", m.failures)
+        }
+    ));
 }
 
 #[allow(clippy::too_many_arguments, reason = "one call site, all plain inputs")]
@@ -359,7 +432,7 @@ async fn measure(
     big_file: Option<&BigFile>,
     resolvable: &[String],
     work: &Path,
-) -> Result<RunResult> {
+) -> Result<(RunResult, ResolveTarget)> {
     let base = &server.base;
     if let Some(bulk) = bulk.as_mut() {
         bulk.token_check = match resolvable.first() {
@@ -393,6 +466,10 @@ async fn measure(
     let latest_url = format!("{base}/v1/releases/latest?product={}", api::PRODUCT);
     let latest_etag = api.etag(&small.api_key, &latest_url).await?;
     let lines = (args.seconds as usize * 300_000).clamp(300_000, 3_000_000);
+    let target = ResolveTarget {
+        api_key: small.api_key.clone(),
+        artifact_id: small.artifact_ids[0].clone(),
+    };
     let mut scenarios = Vec::new();
     for kind in Kind::ALL {
         let load = |phase: &str| -> Result<Load> {
@@ -468,9 +545,21 @@ async fn measure(
                     headers: vec![key_header.clone()],
                     body: Body::None,
                 },
-                Kind::Resolve | Kind::ResolveLimited => {
+                Kind::Resolve | Kind::ResolveLimited | Kind::ResolveUnrecorded => {
                     unreachable!("built below with a fresh token")
                 }
+                Kind::DownloadStats => Load {
+                    method: "GET",
+                    url: format!(
+                        "{base}/v1/admin/downloads/stats?group_by=day&product={}",
+                        match size {
+                            Size::Small => api::PRODUCT,
+                            Size::Large => "bulk-product-007",
+                        }
+                    ),
+                    headers: vec![admin_header.clone()],
+                    body: Body::None,
+                },
                 Kind::AdminCustomersFirst => Load {
                     method: "GET",
                     url: format!("{base}/v1/admin/customers?limit=50"),
@@ -519,27 +608,12 @@ async fn measure(
                 }
             })
         };
-        let (warmup, measured) = if matches!(kind, Kind::Resolve | Kind::ResolveLimited) {
-            // A fresh token (the longest lifetime), so it outlives the scenario; a
-            // limited one allows the most uses, more than any run resolves.
+        if matches!(kind, Kind::Resolve | Kind::ResolveLimited) {
             let max_uses = (kind == Kind::ResolveLimited).then_some(1_000_000);
-            let url = api
-                .download_url_limited(&small.api_key, &small.artifact_ids[0], max_uses)
-                .await?;
-            let (status, _) = api.get_status(&url).await?;
-            if status.as_u16() != 302 {
-                bail!("a fresh download token resolved with {status}, expected 302");
-            }
-            let load = Load {
-                method: "GET",
-                url,
-                headers: vec![],
-                body: Body::None,
-            };
-            (load.clone(), load)
-        } else {
-            (load("warmup")?, load("measured")?)
-        };
+            scenarios.push(resolve_scenario(args, api, &target, max_uses, kind).await?);
+            continue;
+        }
+        let (warmup, measured) = (load("warmup")?, load("measured")?);
         let pressure = kind.disk_busy().then(|| DiskPressure::start(work));
         if args.warmup_seconds > 0 {
             oha::run(&args.oha, &warmup, args.warmup_seconds, args.connections).await?;
@@ -549,24 +623,22 @@ async fn measure(
             let rounds = pressure.stop().await?;
             progress(format!("  (dd synced {rounds} x 64 MiB meanwhile)"));
         }
-        progress(format!(
-            "  {:<22} {:>9.1} req/s  p50 {:>8.2} ms  p99 {:>8.2} ms  statuses {:?}{}",
-            kind.short(),
-            m.rps,
-            m.p50_ms,
-            m.p99_ms,
-            m.statuses,
-            if m.failures.is_empty() {
-                String::new()
-            } else {
-                format!("  failures {:?}", m.failures)
-            }
-        ));
+        report_progress(kind, &m);
         scenarios.push(ScenarioResult { kind, measured: m });
         for phase in ["warmup", "measured"] {
             let _ = std::fs::remove_file(work.join(format!("create-release-{phase}.jsonl")));
         }
     }
+
+    progress("  CSV export of the whole download ledger");
+    let export = ledger_export::run(api, rss).await?;
+    progress(format!(
+        "  exported {} rows in {:.1} s ({:.0} rows/s), RSS growth {:.1} MiB",
+        export.rows,
+        export.seconds,
+        export.rows_per_second(),
+        export.rss_growth_kib() as f64 / 1024.0
+    ));
 
     let transfer = match big_file {
         Some(file) => {
@@ -587,7 +659,7 @@ async fn measure(
         None => None,
     };
 
-    Ok(RunResult {
+    let result = RunResult {
         db,
         size,
         api_rows: small.rows + deep_rows,
@@ -597,7 +669,9 @@ async fn measure(
         peak_rss_kib: 0,
         transfer,
         create_release_lines: lines,
-    })
+        ledger_export: Some(export),
+    };
+    Ok((result, target))
 }
 
 /// `lines` distinct `POST /v1/releases` bodies of `product`, one a line.

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use crate::ledger_export::LedgerExport;
 use crate::oha::Measured;
 use crate::parts_upload::PartsUpload;
 use crate::scenarios::{Db, Kind, Outcome, Size};
@@ -69,6 +70,8 @@ pub struct RunResult {
     pub transfer: Option<Transfer>,
     /// Lines in the body file of `POST /v1/releases`.
     pub create_release_lines: usize,
+    /// The CSV export of the whole download ledger, at the end of the run.
+    pub ledger_export: Option<LedgerExport>,
 }
 
 impl RunResult {
@@ -382,6 +385,87 @@ fn disk_busy_check(runs: &[&RunResult]) -> Check {
     }
 }
 
+/// The resolve with its ledger row vs without the ledger, in every run of the database.
+fn ledger_resolve_check(runs: &[&RunResult]) -> Check {
+    let mut parts = Vec::new();
+    let mut met = true;
+    for run in runs {
+        let (Some(with), Some(without)) =
+            (run.get(Kind::Resolve), run.get(Kind::ResolveUnrecorded))
+        else {
+            continue;
+        };
+        if without.measured.rps <= 0.0 {
+            continue;
+        }
+        let share = with.measured.rps / without.measured.rps;
+        met &= share >= Kind::LEDGER_RESOLVE_SHARE;
+        parts.push(format!("{} {}", run.size, pct(share)));
+    }
+    if parts.is_empty() {
+        return Check::none();
+    }
+    Check {
+        text: format!(
+            "≥ {}: {}",
+            pct_target(Kind::LEDGER_RESOLVE_SHARE),
+            parts.join(", ")
+        ),
+        met: Some(met),
+    }
+}
+
+/// The download statistics' p99 in every run of the database.
+fn stats_check(runs: &[&RunResult]) -> Check {
+    let mut parts = Vec::new();
+    let mut met = true;
+    for run in runs {
+        let Some(stats) = run.get(Kind::DownloadStats) else {
+            continue;
+        };
+        met &= stats.measured.p99_ms <= Kind::STATS_P99_TARGET_MS;
+        parts.push(format!("{} {} ms", run.size, ms(stats.measured.p99_ms)));
+    }
+    if parts.is_empty() {
+        return Check::none();
+    }
+    Check {
+        text: format!(
+            "p99 ≤ {:.0} ms: {}",
+            Kind::STATS_P99_TARGET_MS,
+            parts.join(", ")
+        ),
+        met: Some(met),
+    }
+}
+
+/// The CSV export of the large run's ledger (a million bulk-seeded rows and more):
+/// rows a second, and the server's memory growth.
+fn export_checks(runs: &[&RunResult]) -> (Check, Check) {
+    let Some((run, export)) = runs
+        .iter()
+        .filter_map(|r| r.ledger_export.as_ref().map(|e| (r, e)))
+        .max_by_key(|(_, e)| e.rows)
+    else {
+        return (Check::none(), Check::none());
+    };
+    let rate_check = Check {
+        text: format!(
+            "≥ 50 000 rows/s: {} rows ({} data) at {} rows/s",
+            export.rows,
+            run.size,
+            rate(export.rows_per_second())
+        ),
+        met: Some(export.rows_per_second() >= 50_000.0),
+    };
+    let growth = mib(export.rss_growth_kib());
+    let memory_check = Check {
+        text: format!("≤ 32 MiB: {growth:.1} MiB"),
+        met: Some(growth <= 32.0),
+    };
+    (rate_check, memory_check)
+}
+
 fn size_check(runs: &[&RunResult]) -> Check {
     let small = runs.iter().find(|r| r.size == Size::Small);
     let large = runs.iter().find(|r| r.size == Size::Large);
@@ -389,8 +473,13 @@ fn size_check(runs: &[&RunResult]) -> Check {
         return Check::none();
     };
     let mut worst: Option<(f64, Kind)> = None;
-    // Under disk pressure the figures follow the other process, not the data size.
-    for s in small.scenarios.iter().filter(|s| !s.kind.disk_busy()) {
+    // Under disk pressure the figures follow the other process, not the data size; the
+    // statistics ask for another product in each size (the large set's is bulk-seeded).
+    for s in small
+        .scenarios
+        .iter()
+        .filter(|s| !s.kind.disk_busy() && s.kind != Kind::DownloadStats)
+    {
         let Some(l) = large.get(s.kind) else { continue };
         if l.measured.rps <= 0.0 {
             continue;
@@ -637,6 +726,22 @@ pub fn render(info: &RunInfo, runs: &[RunResult]) -> String {
             Box::new(|db, r| ratio_check(r, &[Kind::Resolve], db)),
         ),
         (
+            "download resolve with its ledger row vs without the ledger (`RELEASY_DOWNLOAD_LOG=false`), req/s",
+            Box::new(|_, r| ledger_resolve_check(r)),
+        ),
+        (
+            "download statistics of one product by day (`/v1/admin/downloads/stats`), p99",
+            Box::new(|_, r| stats_check(r)),
+        ),
+        (
+            "CSV export of the whole download ledger, rows/s",
+            Box::new(|_, r| export_checks(r).0),
+        ),
+        (
+            "CSV export of the whole download ledger, server RSS growth",
+            Box::new(|_, r| export_checks(r).1),
+        ),
+        (
             "admin listings vs `GET /live`",
             Box::new(|db, r| {
                 ratio_check(
@@ -781,6 +886,19 @@ pub fn render(info: &RunInfo, runs: &[RunResult]) -> String {
                 ms(m.p99_ms)
             );
         }
+        if let Some(export) = &run.ledger_export {
+            let _ = writeln!(
+                out,
+                "\nCSV export of the whole download ledger: {} rows ({:.1} MiB) in {:.1} s, {} \
+                 rows/s; server `VmRSS` {:.1} MiB before, {:.1} MiB at most during it.",
+                export.rows,
+                export.bytes as f64 / (1024.0 * 1024.0),
+                export.seconds,
+                rate(export.rows_per_second()),
+                mib(export.rss_before_kib),
+                mib(export.rss_max_kib)
+            );
+        }
         let _ = writeln!(
             out,
             "\nPeak RSS of the server (`VmHWM`): {:.1} MiB. The deep customer page is {} pages \
@@ -843,8 +961,8 @@ presigned URLs), 20 download tokens. The customer's listing thus holds 10 releas
 the admin's first pages (50 customers, 50 releases) are full and identical in both sizes.
 - Large data: before the server starts, `releasy-store-diesel`'s `bulk` module (feature \
 `bulk-seed`) writes 100 000 customers (one entitlement each), 10 000 releases of 100 \
-products with 3 artifacts each, 1 000 000 `api_key.auth` audit events and 200 000 download \
-tokens in multi-row batches, all built from the domain's checked values (PostgreSQL is \
+products with 3 artifacts each, 1 000 000 `api_key.auth` audit events, 200 000 download \
+tokens and 1 000 000 download ledger rows (with their daily summary) in multi-row batches, all built from the domain's checked values (PostgreSQL is \
 then vacuumed, analysed and checkpointed, so that autovacuum's first pass over a million \
 new rows does not run during the scenarios; SQLite's log is checkpointed). The small set is then \
 created through the API on top, so the measured customer, key and releases are the same \
@@ -860,6 +978,13 @@ per request; oha cannot number its bodies, but `-Z` draws each body at random fr
 lines of a file, so the file holds many distinct versions and the few repeated draws are \
 answered `409 conflict` by the server: they are counted in req/s and shown apart from \
 the errors, not hidden. No hand-written load loop is used.
+- The download ledger: every resolve and token request of the scenarios adds its row \
+(the large set also has 1 000 000 bulk-seeded rows over 30 days, a quarter `issued`, the \
+rest mostly `redirected`, and their daily summary). `resolve-no-ledger` runs the resolve \
+again on a second server started on the same database with `RELEASY_DOWNLOAD_LOG=false`, \
+after the first has stopped. The statistics ask `group_by=day` for `bench-agent` (small) \
+or `bulk-product-007` (large, about 7 000 summary rows). The CSV export streams every row \
+of the ledger at the end of the run with one `GET …?format=csv`, counting lines.
 - The deep customer page is reached by walking `next_cursor` from the first page, 50 \
 customers a page, up to 1 000 times (the small set has only 4 pages).
 - The large transfer: a generated file is `PUT` with `curl` (`-T`, `Content-Length`) to \

@@ -66,6 +66,12 @@ pub enum Kind {
     /// [`Kind::Resolve`] of a link with `max_uses`: every resolve also counts a use in
     /// the database (one conditional `UPDATE`).
     ResolveLimited,
+    /// [`Kind::Resolve`] on a server started with `RELEASY_DOWNLOAD_LOG=false`: the
+    /// resolve without its ledger row, the yardstick of the ledger's cost.
+    ResolveUnrecorded,
+    /// Admin `GET /v1/admin/downloads/stats?group_by=day&product=..`: one product's
+    /// downloads per day, from the ledger's summary.
+    DownloadStats,
     /// Admin `GET /v1/admin/customers?limit=50`.
     AdminCustomersFirst,
     /// Admin `GET /v1/admin/customers?limit=50&cursor=..`, deep.
@@ -114,7 +120,7 @@ pub enum Outcome {
 impl Kind {
     /// Every scenario, in the order they run: reads first, then the writes that grow
     /// tables.
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 21] = [
         Kind::Live,
         Kind::CustomerReleases,
         Kind::CustomerReleasesBudgeted,
@@ -128,6 +134,7 @@ impl Kind {
         Kind::UnknownKey,
         Kind::Resolve,
         Kind::ResolveLimited,
+        Kind::DownloadStats,
         Kind::AdminCustomersFirst,
         Kind::AdminCustomersDeep,
         Kind::AdminReleases,
@@ -150,6 +157,12 @@ impl Kind {
             Kind::Introspect => "customer `POST /v1/auth/introspect`",
             Kind::Resolve => "`GET /v1/downloads/{token}` (302)",
             Kind::ResolveLimited => "`GET /v1/downloads/{token}` of a `max_uses` link (302)",
+            Kind::ResolveUnrecorded => {
+                "`GET /v1/downloads/{token}` (302), `RELEASY_DOWNLOAD_LOG=false` (no ledger)"
+            }
+            Kind::DownloadStats => {
+                "admin `GET /v1/admin/downloads/stats?group_by=day&product=…` (one product)"
+            }
             Kind::AdminCustomersFirst => "admin `GET /v1/admin/customers?limit=50`, first page",
             Kind::AdminCustomersDeep => "admin `GET /v1/admin/customers?limit=50&cursor=…`, deep",
             Kind::AdminReleases => "admin `GET /v1/releases?include_artifacts=true`",
@@ -192,6 +205,8 @@ impl Kind {
             Kind::Introspect => "introspect",
             Kind::Resolve => "resolve",
             Kind::ResolveLimited => "resolve-limited",
+            Kind::ResolveUnrecorded => "resolve-no-ledger",
+            Kind::DownloadStats => "download-stats",
             Kind::AdminCustomersFirst => "admin-customers-first",
             Kind::AdminCustomersDeep => "admin-customers-deep",
             Kind::AdminReleases => "admin-releases",
@@ -230,7 +245,9 @@ impl Kind {
             | Kind::IntrospectDiskBusy
             | Kind::CustomerReleasesDiskBusy
             | Kind::UnknownKey
-            | Kind::ResolveLimited => return None,
+            | Kind::ResolveLimited
+            | Kind::ResolveUnrecorded
+            | Kind::DownloadStats => return None,
         };
         Some(match db {
             Db::Sqlite => sqlite,
@@ -272,13 +289,25 @@ impl Kind {
     /// event, which must not make it wait for the disk.
     pub const DISK_BUSY_P99_TARGET_MS: f64 = 50.0;
 
+    /// The p99 target of the download statistics, ms (the delivery issue).
+    pub const STATS_P99_TARGET_MS: f64 = 20.0;
+
+    /// The least share of the resolve's throughput without the ledger that it keeps
+    /// with it (the delivery issue: within 10%).
+    pub const LEDGER_RESOLVE_SHARE: f64 = 0.9;
+
     /// How a status counts for this scenario.
     pub fn outcome(self, status: u16) -> Outcome {
         match (self, status) {
-            (Kind::Resolve | Kind::ResolveLimited, 302) | (Kind::LatestNotModified, 304) => {
-                Outcome::Ok
-            }
-            (Kind::Resolve | Kind::ResolveLimited | Kind::LatestNotModified, _) => Outcome::Error,
+            (Kind::Resolve | Kind::ResolveLimited | Kind::ResolveUnrecorded, 302)
+            | (Kind::LatestNotModified, 304) => Outcome::Ok,
+            (
+                Kind::Resolve
+                | Kind::ResolveLimited
+                | Kind::ResolveUnrecorded
+                | Kind::LatestNotModified,
+                _,
+            ) => Outcome::Error,
             (Kind::CreateRelease, 409) => Outcome::Tolerated,
             (Kind::UnknownKey, 401 | 429) => Outcome::Ok,
             (Kind::UnknownKey, _) => Outcome::Error,

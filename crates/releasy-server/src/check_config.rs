@@ -234,6 +234,7 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
                 .days_kept()
                 .map_or_else(|| "0 (kept forever)".to_owned(), |days| days.to_string()),
         ),
+        ("RELEASY_DOWNLOAD_LOG", settings.download_log.to_string()),
         (
             "RELEASY_DOWNLOAD_LOG_RETENTION_DAYS",
             settings

@@ -73,7 +73,7 @@ pub struct RunningServer {
     /// The audit trail's write-behind queue, written out by [`RunningServer::run`].
     pub audit: AuditWriteBehind,
     /// The download ledger's write-behind queue, written out by [`RunningServer::run`].
-    pub ledger: LedgerWriteBehind,
+    pub ledger: Option<LedgerWriteBehind>,
     /// The read cache's change feed (PostgreSQL): it runs until this is dropped, which
     /// [`RunningServer::run`] does once the server has stopped.
     pub cache_feed: CacheFeed,
@@ -99,7 +99,9 @@ impl RunningServer {
         if let Err(err) = self.audit.shutdown().await {
             tracing::error!(error = %err, "audit events could not be written at shutdown");
         }
-        if let Err(err) = self.ledger.shutdown().await {
+        if let Some(ledger) = &self.ledger
+            && let Err(err) = ledger.shutdown().await
+        {
             tracing::error!(error = %err, "download ledger rows could not be written at shutdown");
         }
         if let Some(linker) = &self.audit_chain
@@ -139,6 +141,7 @@ fn throughput_settings(database: &Database, settings: &Settings) -> ThroughputSe
             max_delay: Duration::from_millis(settings.audit_flush_interval_ms),
             ..BatchPolicy::default()
         },
+        record_downloads: settings.download_log,
         concurrent_token_batches,
     }
 }

@@ -119,6 +119,9 @@ pub struct Settings {
     pub audit_flush_interval_ms: u64,
     /// How long audit events are kept (`RELEASY_AUDIT_RETENTION_DAYS`; 0: forever).
     pub audit_retention: AuditRetention,
+    /// Whether downloads are recorded in the ledger (`RELEASY_DOWNLOAD_LOG`, default
+    /// true).
+    pub download_log: bool,
     /// How long download ledger rows are kept, in whole UTC days
     /// (`RELEASY_DOWNLOAD_LOG_RETENTION_DAYS`; 0: forever).
     pub download_log_retention: LedgerRetention,
@@ -223,6 +226,7 @@ struct RawSettings {
     storage_signing_secret_previous: Option<String>,
     audit_flush_interval_ms: Option<String>,
     audit_retention_days: Option<String>,
+    download_log: Option<String>,
     download_log_retention_days: Option<String>,
     cache_rows: Option<String>,
     shutdown_grace_seconds: Option<String>,
@@ -418,6 +422,8 @@ impl Settings {
                 i64::from(AuditRetention::DEFAULT_DAYS),
                 0..=36_500,
             )? as u32),
+            download_log: text(raw.download_log.clone()).is_none()
+                || boolean("RELEASY_DOWNLOAD_LOG", raw.download_log)?,
             download_log_retention: LedgerRetention::days(number(
                 "RELEASY_DOWNLOAD_LOG_RETENTION_DAYS",
                 raw.download_log_retention_days,
@@ -701,6 +707,7 @@ mod tests {
         assert_eq!(s.cache_rows, 10_000);
         assert_eq!(s.audit_retention.days_kept(), Some(400));
         assert_eq!(s.download_log_retention.days_kept(), Some(400));
+        assert!(s.download_log, "the ledger is on by default");
         assert_eq!(s.shutdown_grace_seconds, 30);
         assert_eq!(s.auth_failure_limit, NonZeroU32::new(100));
         assert_eq!(
@@ -725,8 +732,10 @@ mod tests {
             ("RELEASY_IMMUTABLE_RELEASES", "true"),
             ("RELEASY_AUDIT_RETENTION_DAYS", "0"),
             ("RELEASY_DOWNLOAD_LOG_RETENTION_DAYS", "30"),
+            ("RELEASY_DOWNLOAD_LOG", "false"),
         ])
         .unwrap();
+        assert!(!s.download_log);
         assert_eq!(s.download_log_retention.days_kept(), Some(30));
         assert_eq!(s.bind_addr.port(), 9000);
         assert_eq!(
@@ -798,6 +807,7 @@ mod tests {
             ("RELEASY_AUDIT_RETENTION_DAYS", "-1"),
             ("RELEASY_AUDIT_RETENTION_DAYS", "36501"),
             ("RELEASY_DOWNLOAD_LOG_RETENTION_DAYS", "-1"),
+            ("RELEASY_DOWNLOAD_LOG", "sometimes"),
             ("RELEASY_DOWNLOAD_LOG_RETENTION_DAYS", "36501"),
             ("RELEASY_CACHE_ROWS", "-1"),
             ("RELEASY_SHUTDOWN_GRACE_SECONDS", "3601"),

@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | [`read_cache`] | customers, API keys, releases, artifacts, entitlements, download grants | hot reads from memory; never an answer a write has replaced |
 //! | [`AuditWriteBehind`] | the audit trail | `record` queues and returns; batches are written in one statement; `list` sees every event recorded before it; graceful shutdown loses nothing |
-//! | [`LedgerWriteBehind`] | the download ledger | the same, over [`WriteBehind`]: listings and statistics see every row recorded before them |
+//! | [`LedgerWriteBehind`] | the download ledger | the same, over [`WriteBehind`]: listings and statistics see every row recorded before them; [`NoLedger`] instead when the ledger is off |
 //! | [`TokenGroupCommit`] | download tokens | concurrent inserts share one commit; each caller still waits for its own token's result |
 //!
 //! [`wrap_for_production`] is the one place that decides how a server's repositories
@@ -27,7 +27,9 @@
 //! );
 //! // Hand `stack.repositories` to the domain; flush the queues when stopping.
 //! stack.audit.shutdown().await.unwrap();
-//! stack.ledger.shutdown().await.unwrap();
+//! if let Some(ledger) = &stack.ledger {
+//!     ledger.shutdown().await.unwrap();
+//! }
 //! # }
 //! ```
 
@@ -35,6 +37,7 @@
 
 mod audit_write_behind;
 mod ledger_write_behind;
+mod no_ledger;
 mod production;
 pub mod read_cache;
 mod token_group_commit;
@@ -42,6 +45,7 @@ pub mod write_behind;
 
 pub use audit_write_behind::AuditWriteBehind;
 pub use ledger_write_behind::LedgerWriteBehind;
+pub use no_ledger::NoLedger;
 pub use production::{ProductionStack, ThroughputSettings, Writers, wrap_for_production};
 pub use token_group_commit::TokenGroupCommit;
 pub use write_behind::{BatchPolicy, FlushError, WriteBehind};

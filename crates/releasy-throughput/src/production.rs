@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
-use releasy_domain::ports::Repositories;
+use releasy_domain::ports::{DownloadLedger, Repositories};
 
 use crate::audit_write_behind::AuditWriteBehind;
 use crate::ledger_write_behind::LedgerWriteBehind;
+use crate::no_ledger::NoLedger;
 use crate::read_cache::{Invalidator, ReadCache};
 use crate::token_group_commit::TokenGroupCommit;
 use crate::write_behind::BatchPolicy;
@@ -32,6 +33,9 @@ pub struct ThroughputSettings {
     pub cache_rows: u64,
     /// How audit events and download ledger rows are written behind.
     pub audit: BatchPolicy,
+    /// Whether downloads are recorded in the ledger; when not, [`NoLedger`] keeps
+    /// nothing and nothing is queued.
+    pub record_downloads: bool,
     /// Token batches that may commit at once: 1 where the database admits one writer
     /// at a time (SQLite); more where commits wait on log flushes they can share
     /// (PostgreSQL).
@@ -46,6 +50,7 @@ impl ThroughputSettings {
             writers,
             cache_rows: 10_000,
             audit: BatchPolicy::default(),
+            record_downloads: true,
             concurrent_token_batches: 1,
         }
     }
@@ -58,9 +63,9 @@ pub struct ProductionStack {
     pub repositories: Repositories,
     /// The audit queue: [`AuditWriteBehind::shutdown`] it once requests have stopped.
     pub audit: AuditWriteBehind,
-    /// The download ledger's queue: [`LedgerWriteBehind::shutdown`] it once requests
-    /// have stopped.
-    pub ledger: LedgerWriteBehind,
+    /// The download ledger's queue (`None` when the ledger is off):
+    /// [`LedgerWriteBehind::shutdown`] it once requests have stopped.
+    pub ledger: Option<LedgerWriteBehind>,
     /// Where other writers' changes are reported (a change feed, or the external-writes
     /// counter on SQLite); `Some` whenever the cache is on.
     pub invalidator: Option<Invalidator>,
@@ -72,18 +77,25 @@ pub struct ProductionStack {
 /// From the domain inwards:
 /// * customers, API keys, releases, artifacts and entitlements: read cache -> store;
 /// * download tokens: read cache -> group commit -> store;
-/// * audit and the download ledger: write-behind -> store;
+/// * audit and the download ledger: write-behind -> store (the ledger: nothing at all
+///   when `record_downloads` is off);
 /// * idempotency and health: the store itself (every call must reach the database).
 pub fn wrap_for_production(store: Repositories, settings: ThroughputSettings) -> ProductionStack {
     let audit = AuditWriteBehind::start(store.audit.clone(), settings.audit);
-    let ledger = LedgerWriteBehind::start(store.download_ledger.clone(), settings.audit);
+    let ledger = settings
+        .record_downloads
+        .then(|| LedgerWriteBehind::start(store.download_ledger.clone(), settings.audit));
+    let download_ledger: Arc<dyn DownloadLedger> = match &ledger {
+        Some(queue) => Arc::new(queue.clone()),
+        None => Arc::new(NoLedger),
+    };
     let tokens = TokenGroupCommit::with_concurrent_batches(
         store.download_tokens.clone(),
         settings.concurrent_token_batches,
     );
     let written_behind = Repositories {
         audit: Arc::new(audit.clone()),
-        download_ledger: Arc::new(ledger.clone()),
+        download_ledger,
         download_tokens: Arc::new(tokens),
         ..store
     };

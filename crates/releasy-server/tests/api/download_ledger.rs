@@ -502,7 +502,26 @@ async fn rows_queued_at_a_graceful_shutdown_are_written(backend: Backend) {
     assert_eq!(outcomes(&rows), ["issued"], "{database_url}");
 }
 
+async fn with_the_ledger_off_downloads_work_and_nothing_is_kept(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("RELEASY_DOWNLOAD_LOG", "false")]).await;
+    let p = publish_one_artifact(&app, "agent", artifact_bytes(10)).await;
+    let token = issue(&app, &p, json!({"artifact_id": p.artifact_id})).await;
+    let url = token["download_url"].as_str().unwrap();
+    assert_eq!(follow(&app, url).await.status(), 302);
+    assert!(ledger(&app, "", 50).await.is_empty());
+    let stats: Value = app
+        .admin(Method::GET, "/v1/admin/downloads/stats?group_by=product")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["groups"], json!([]));
+}
+
 on_both_backends!(
+    with_the_ledger_off_downloads_work_and_nothing_is_kept,
     every_field_is_recorded_for_an_issue_and_a_resolve,
     refusals_carry_their_reason_and_are_audited,
     bad_parameters_are_400_naming_the_parameter,
