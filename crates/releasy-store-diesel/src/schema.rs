@@ -142,11 +142,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    download_daily (day, artifact_id, customer_id) {
+    download_daily (product, day, artifact_id, customer_id) {
+        product -> Text,
         day -> BigInt,
         artifact_id -> Text,
         customer_id -> Text,
-        product -> Text,
         version -> Text,
         platform -> Text,
         downloads -> BigInt,

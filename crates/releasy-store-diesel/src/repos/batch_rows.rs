@@ -67,7 +67,7 @@ macro_rules! add_to_daily {
             .collect();
         diesel::insert_into(dd::table)
             .values(values)
-            .on_conflict((dd::day, dd::artifact_id, dd::customer_id))
+            .on_conflict((dd::product, dd::day, dd::artifact_id, dd::customer_id))
             .do_update()
             .set((
                 dd::downloads.eq(dd::downloads + excluded(dd::downloads)),

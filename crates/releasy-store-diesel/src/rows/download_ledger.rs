@@ -114,10 +114,10 @@ impl TryFrom<DownloadLedgerRow> for DownloadRecord {
 #[diesel(table_name = download_daily)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct DailyRow {
+    pub(crate) product: String,
     pub(crate) day: i64,
     pub(crate) artifact_id: String,
     pub(crate) customer_id: String,
-    pub(crate) product: String,
     pub(crate) version: String,
     pub(crate) platform: String,
     pub(crate) downloads: i64,
