@@ -37,6 +37,16 @@ pub fn iso_date(day: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// Refuses a window whose `from` is after its `to`.
+fn check_window(from: Option<Timestamp>, to: Option<Timestamp>) -> Result<(), ValidationError> {
+    match (from, to) {
+        (Some(from), Some(to)) if from > to => {
+            Err(ValidationError::new("from", "must not be after to"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Which ledger rows a listing or an export returns; every bound is optional and
 /// `from`/`to` are inclusive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,12 +92,7 @@ impl DownloadFilter {
     /// # Errors
     /// [`ValidationError`] on `from` when it is after `to`.
     pub fn checked(self) -> Result<Self, ValidationError> {
-        match (self.from, self.to) {
-            (Some(from), Some(to)) if from > to => {
-                Err(ValidationError::new("from", "must not be after to"))
-            }
-            _ => Ok(self),
-        }
+        check_window(self.from, self.to).map(|()| self)
     }
 }
 
@@ -176,12 +181,7 @@ impl StatsQuery {
     /// # Errors
     /// [`ValidationError`] on `from` when it is after `to`.
     pub fn checked(self) -> Result<Self, ValidationError> {
-        match (self.from, self.to) {
-            (Some(from), Some(to)) if from > to => {
-                Err(ValidationError::new("from", "must not be after to"))
-            }
-            _ => Ok(self),
-        }
+        check_window(self.from, self.to).map(|()| self)
     }
 
     /// Whether `record` counts: a link handed out, of the product, customer and days

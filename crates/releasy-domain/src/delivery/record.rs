@@ -280,7 +280,7 @@ mod tests {
         );
         assert_eq!(
             DownloadOutcome::of_refusal(ResolveRefusal::UsedUp).as_str(),
-            ResolveRefusal::UsedUp.reason()
+            "used_up"
         );
     }
 

@@ -74,21 +74,6 @@ pub enum ResolveRefusal {
     UsedUp,
 }
 
-impl ResolveRefusal {
-    /// The reason's name in audit events.
-    pub const fn reason(self) -> &'static str {
-        match self {
-            Self::NotFound => "not_found",
-            Self::Expired => "expired",
-            Self::NotAvailable => "not_available",
-            Self::Yanked => "yanked",
-            Self::NotVerified => "not_verified",
-            Self::AddressNotAllowed => "address_not_allowed",
-            Self::UsedUp => "used_up",
-        }
-    }
-}
-
 impl DownloadGrant {
     /// The release, as the entitlement rule reads it.
     pub fn release_facts(&self) -> ReleaseFacts<'_> {
