@@ -238,6 +238,34 @@ impl Api {
             .to_owned())
     }
 
+    /// The key of a customer entitled to the small set's product under a download
+    /// quota too large to be spent: every resolve of its links counts a download.
+    pub async fn metered_customer_key(&self) -> Result<String> {
+        let customer = self
+            .admin_post("/v1/admin/customers", json!({"name": "Bench Metered"}))
+            .await?;
+        let customer_id = customer["id"].as_str().ctx("customer without id")?;
+        let key = self
+            .admin_post(
+                "/v1/admin/keys",
+                json!({"customer_id": customer_id, "key_type": "ci", "name": "metered"}),
+            )
+            .await?;
+        self.admin_post(
+            &format!("/v1/admin/customers/{customer_id}/entitlements"),
+            json!({
+                "product": PRODUCT,
+                "starts_at": 0,
+                "download_quota": {"downloads": i64::MAX, "period": "month"},
+            }),
+        )
+        .await?;
+        Ok(key["api_key"]
+            .as_str()
+            .ctx("key without api_key")?
+            .to_owned())
+    }
+
     /// Another key of `customer_id`, of type `integration`: the one type the bench
     /// server gives a request budget (too large to be spent, so every request is
     /// measured with the budget checked and its `RateLimit` headers written).

@@ -569,6 +569,7 @@ impl Generator {
                 .is_multiple_of(10)
                 .then(|| Metadata::parse(serde_json::json!({"seats": 5 + i % 50})))
                 .transpose()?,
+            download_quota: None,
             created_at: Timestamp::from_unix_seconds(created_at),
             revision: 0,
         })

@@ -545,7 +545,10 @@ async fn measure(
                     headers: vec![key_header.clone()],
                     body: Body::None,
                 },
-                Kind::Resolve | Kind::ResolveLimited | Kind::ResolveUnrecorded => {
+                Kind::Resolve
+                | Kind::ResolveLimited
+                | Kind::ResolveMetered
+                | Kind::ResolveUnrecorded => {
                     unreachable!("built below with a fresh token")
                 }
                 Kind::DownloadStats => Load {
@@ -611,6 +614,14 @@ async fn measure(
         if matches!(kind, Kind::Resolve | Kind::ResolveLimited) {
             let max_uses = (kind == Kind::ResolveLimited).then_some(1_000_000);
             scenarios.push(resolve_scenario(args, api, &target, max_uses, kind).await?);
+            continue;
+        }
+        if kind == Kind::ResolveMetered {
+            let metered = ResolveTarget {
+                api_key: api.metered_customer_key().await?,
+                artifact_id: target.artifact_id.clone(),
+            };
+            scenarios.push(resolve_scenario(args, api, &metered, None, kind).await?);
             continue;
         }
         let (warmup, measured) = (load("warmup")?, load("measured")?);

@@ -66,6 +66,9 @@ pub enum Kind {
     /// [`Kind::Resolve`] of a link with `max_uses`: every resolve also counts a use in
     /// the database (one conditional `UPDATE`).
     ResolveLimited,
+    /// [`Kind::Resolve`] by a customer whose entitlement has a download quota: every
+    /// resolve also counts the download (one conditional upsert).
+    ResolveMetered,
     /// [`Kind::Resolve`] on a server started with `RELEASY_DOWNLOAD_LOG=false`: the
     /// resolve without its ledger row, the yardstick of the ledger's cost.
     ResolveUnrecorded,
@@ -120,7 +123,7 @@ pub enum Outcome {
 impl Kind {
     /// Every scenario, in the order they run: reads first, then the writes that grow
     /// tables.
-    pub const ALL: [Kind; 21] = [
+    pub const ALL: [Kind; 22] = [
         Kind::Live,
         Kind::CustomerReleases,
         Kind::CustomerReleasesBudgeted,
@@ -134,6 +137,7 @@ impl Kind {
         Kind::UnknownKey,
         Kind::Resolve,
         Kind::ResolveLimited,
+        Kind::ResolveMetered,
         Kind::DownloadStats,
         Kind::AdminCustomersFirst,
         Kind::AdminCustomersDeep,
@@ -157,6 +161,9 @@ impl Kind {
             Kind::Introspect => "customer `POST /v1/auth/introspect`",
             Kind::Resolve => "`GET /v1/downloads/{token}` (302)",
             Kind::ResolveLimited => "`GET /v1/downloads/{token}` of a `max_uses` link (302)",
+            Kind::ResolveMetered => {
+                "`GET /v1/downloads/{token}` under an entitlement's download quota (302)"
+            }
             Kind::ResolveUnrecorded => {
                 "`GET /v1/downloads/{token}` (302), `RELEASY_DOWNLOAD_LOG=false` (no ledger)"
             }
@@ -205,6 +212,7 @@ impl Kind {
             Kind::Introspect => "introspect",
             Kind::Resolve => "resolve",
             Kind::ResolveLimited => "resolve-limited",
+            Kind::ResolveMetered => "resolve-metered",
             Kind::ResolveUnrecorded => "resolve-no-ledger",
             Kind::DownloadStats => "download-stats",
             Kind::AdminCustomersFirst => "admin-customers-first",
@@ -246,6 +254,7 @@ impl Kind {
             | Kind::CustomerReleasesDiskBusy
             | Kind::UnknownKey
             | Kind::ResolveLimited
+            | Kind::ResolveMetered
             | Kind::ResolveUnrecorded
             | Kind::DownloadStats => return None,
         };
@@ -299,11 +308,18 @@ impl Kind {
     /// How a status counts for this scenario.
     pub fn outcome(self, status: u16) -> Outcome {
         match (self, status) {
-            (Kind::Resolve | Kind::ResolveLimited | Kind::ResolveUnrecorded, 302)
+            (
+                Kind::Resolve
+                | Kind::ResolveLimited
+                | Kind::ResolveMetered
+                | Kind::ResolveUnrecorded,
+                302,
+            )
             | (Kind::LatestNotModified, 304) => Outcome::Ok,
             (
                 Kind::Resolve
                 | Kind::ResolveLimited
+                | Kind::ResolveMetered
                 | Kind::ResolveUnrecorded
                 | Kind::LatestNotModified,
                 _,

@@ -165,6 +165,7 @@ async fn main() -> Result<()> {
                 window: EntitlementWindow::new(now, None)?,
                 scope: EntitlementScope::default(),
                 metadata: None,
+                download_quota: None,
             },
         )
         .await?;

@@ -144,6 +144,7 @@ impl Services {
                 clock: clock.clone(),
                 audit: repos.audit.clone(),
                 ledger: repos.download_ledger.clone(),
+                quotas: repos.quota_counter.clone(),
                 link_ttl_seconds: limits.download_url_ttl_seconds,
             }),
             delivery: DeliveryService::new(repos.download_ledger, clock.clone()),

@@ -115,6 +115,7 @@ impl World {
                     window: EntitlementWindow::new(T0, ends_at).unwrap(),
                     scope,
                     metadata: None,
+                    download_quota: None,
                 },
             )
             .await
@@ -249,6 +250,7 @@ async fn a_channel_scoped_listing_pages_through_judged_releases_like_a_filtered_
                 window: EntitlementWindow::new(T0, None).unwrap(),
                 scope: EntitlementScope::default(),
                 metadata: None,
+                download_quota: None,
             },
         )
         .await

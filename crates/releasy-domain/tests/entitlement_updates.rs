@@ -31,7 +31,7 @@ use serde_json::json;
 /// What another operator does between the service's read and its write.
 #[derive(Debug, Clone)]
 enum Meanwhile {
-    Change(EntitlementChanges),
+    Change(Box<EntitlementChanges>),
     Delete,
     /// Before every write, not just the next: each write finds the entitlement changed
     /// since it was read and applies nothing.
@@ -89,7 +89,7 @@ impl EntitlementRepository for Raced {
             Some(Meanwhile::Change(other)) => {
                 // Another operator's whole update: read, merge, compare-and-set.
                 let stored = self.inner.get(customer, id).await?.unwrap();
-                let changed = stored.with_changes(other).unwrap();
+                let changed = stored.with_changes(*other).unwrap();
                 let other_event = AuditEvent::entitlement_updated(
                     &Origin::admin_key(),
                     &stored,
@@ -153,6 +153,7 @@ async fn world(meanwhile: Meanwhile) -> World {
                 window: EntitlementWindow::new(T0, None).unwrap(),
                 scope: EntitlementScope::default(),
                 metadata: None,
+                download_quota: None,
             },
         )
         .await
@@ -179,7 +180,7 @@ fn end_at(offset: i64) -> EntitlementChanges {
 
 #[tokio::test]
 async fn a_field_changed_between_the_read_and_the_write_is_kept() {
-    let w = world(Meanwhile::Change(end_at(60))).await;
+    let w = world(Meanwhile::Change(Box::new(end_at(60)))).await;
     let note = Metadata::parse(json!({"reason": "renewal pending"})).unwrap();
     let annotate = EntitlementChanges {
         metadata: Some(Some(note.clone())),
@@ -209,7 +210,7 @@ async fn a_change_that_no_longer_fits_is_refused_naming_its_field() {
         starts_at: Some(at(50)),
         ..EntitlementChanges::default()
     };
-    let w = world(Meanwhile::Change(moved_start)).await;
+    let w = world(Meanwhile::Change(Box::new(moved_start))).await;
     let err = w
         .service
         .update(

@@ -20,7 +20,9 @@ use releasy_domain::artifact::{
 use releasy_domain::audit::Origin;
 use releasy_domain::delivery::Requester;
 use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal, TokenTtl};
-use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
+use releasy_domain::entitlement::{
+    DownloadQuota, EntitlementScope, EntitlementWindow, NewEntitlement, QuotaPeriod,
+};
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::release::{
@@ -112,6 +114,18 @@ impl World {
     }
 
     async fn entitle(&self, customer: CustomerId, product: &str, starts: i64, ends: Option<i64>) {
+        self.entitle_with_quota(customer, product, starts, ends, None)
+            .await;
+    }
+
+    async fn entitle_with_quota(
+        &self,
+        customer: CustomerId,
+        product: &str,
+        starts: i64,
+        ends: Option<i64>,
+        download_quota: Option<DownloadQuota>,
+    ) {
         self.h
             .services
             .entitlements
@@ -127,6 +141,7 @@ impl World {
                     .unwrap(),
                     scope: EntitlementScope::default(),
                     metadata: None,
+                    download_quota,
                 },
             )
             .await
@@ -631,4 +646,72 @@ async fn a_limited_token_resolves_its_max_uses_and_refusals_spend_none() {
             .filter(|e| e.event == "download.refused" && e.payload["reason"] == "used_up")
             .collect();
     assert_eq!(used_up.len(), 2, "each refusal past the limit is audited");
+}
+
+#[tokio::test]
+async fn downloads_count_against_the_first_quota_with_room_until_its_period_resets() {
+    let w = World::new();
+    let key = w.customer_key().await;
+    let (_, artifact) = w.published_artifact("app").await;
+    let daily = DownloadQuota::new(Some(1), None, QuotaPeriod::Day).unwrap();
+    let monthly = DownloadQuota::new(Some(2), Some(1_000), QuotaPeriod::Month).unwrap();
+    w.entitle_with_quota(key.customer_id, "app", 0, None, Some(daily))
+        .await;
+    w.entitle_with_quota(key.customer_id, "app", 0, None, Some(monthly))
+        .await;
+    let ttl = TokenTtl::parse(Some(86_400), 86_400 * 2).unwrap();
+    let admin = Origin::admin_key();
+    let issue = || {
+        w.h.services
+            .downloads
+            .issue(&admin, &key, artifact, None, ttl, None)
+    };
+    let token = issue().await.expect("room for a download");
+    let anyone = Requester::default();
+    let resolve = || {
+        w.h.services
+            .downloads
+            .resolve(token.secret.expose(), &anyone)
+    };
+    // One download from the daily quota, then two from the monthly one.
+    for n in 0..3 {
+        resolve()
+            .await
+            .unwrap_or_else(|e| panic!("download {n}: {e}"));
+    }
+    // T0 is 15:06:40 UTC: the daily quota resets first, 32 000 s later.
+    let spent = resolve().await;
+    assert!(
+        matches!(
+            spent,
+            Err(ResolveError::Refused(ResolveRefusal::QuotaExceeded {
+                retry_after_seconds: 32_000
+            }))
+        ),
+        "{spent:?}"
+    );
+    assert!(matches!(
+        issue().await,
+        Err(IssueTokenError::QuotaExceeded {
+            retry_after_seconds: 32_000
+        })
+    ));
+    let mut refusals: Vec<_> =
+        w.h.audit_events()
+            .await
+            .into_iter()
+            .filter(|e| e.payload["reason"] == "quota_exceeded")
+            .map(|e| e.event)
+            .collect();
+    refusals.sort_unstable();
+    assert_eq!(refusals, ["download.refused", "download_token.refused"]);
+
+    w.h.clock.advance(32_000);
+    resolve()
+        .await
+        .expect("the daily quota starts again at midnight");
+    assert!(matches!(
+        resolve().await,
+        Err(ResolveError::Refused(ResolveRefusal::QuotaExceeded { .. }))
+    ));
 }

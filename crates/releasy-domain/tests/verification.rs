@@ -132,6 +132,7 @@ impl World {
                     window: EntitlementWindow::new(Timestamp::from_unix_seconds(0), None).unwrap(),
                     scope: EntitlementScope::default(),
                     metadata: None,
+                    download_quota: None,
                 },
             )
             .await

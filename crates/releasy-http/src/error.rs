@@ -473,6 +473,9 @@ impl From<IssueTokenError> for ApiError {
             IssueTokenError::EntitlementRequired => Self::forbidden("entitlement required"),
             IssueTokenError::NotVerified => Self::forbidden("artifact not verified"),
             IssueTokenError::Yanked => Self::forbidden("release yanked"),
+            refused @ IssueTokenError::QuotaExceeded {
+                retry_after_seconds,
+            } => Self::too_many_requests(refused.to_string(), retry_after_seconds),
             IssueTokenError::Invalid(invalid) => invalid.into(),
             IssueTokenError::Repo(repo) => repo.into(),
         }
@@ -487,6 +490,11 @@ impl From<ResolveError> for ApiError {
                 | ResolveRefusal::Yanked
                 | ResolveRefusal::AddressNotAllowed),
             ) => Self::forbidden(refusal.to_string()),
+            ResolveError::Refused(
+                refusal @ ResolveRefusal::QuotaExceeded {
+                    retry_after_seconds,
+                },
+            ) => Self::too_many_requests(refusal.to_string(), retry_after_seconds),
             ResolveError::Refused(refusal) => Self::not_found(refusal.to_string()),
             ResolveError::Store(store) => store.into(),
             ResolveError::Repo(repo) => repo.into(),

@@ -224,8 +224,8 @@ struct Retention {
 /// Every ten minutes, for as long as the runtime runs: removes the audit events older
 /// than the retention from the chain's start (each batch recording an `audit.pruned`
 /// event), the download ledger's days past its retention (a thousand rows a statement,
-/// so writers never wait long), and the download tokens that expired over an hour ago.
-/// Every instance sweeps; sweeps on several instances take turns on the chain's head.
+/// so writers never wait long), the download tokens that expired over an hour ago, and
+/// the counts of download quota periods that are over. Every instance sweeps; sweeps on several instances take turns on the chain's head.
 fn spawn_retention(
     audit: AuditService,
     downloads: DownloadService,
@@ -260,6 +260,13 @@ fn spawn_retention(
                 Ok(purged) => tracing::info!(purged, "expired download tokens removed"),
                 Err(err) => {
                     tracing::warn!(error = %err, "could not remove expired download tokens")
+                }
+            }
+            match downloads.prune_quota_counts().await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "counts of ended quota periods removed"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not remove ended quota counts")
                 }
             }
         }
@@ -336,7 +343,7 @@ fn log_verification(report: &VerificationReport) {
 /// # Errors
 /// [`StartupError`] when the database, the admin key or the listener fail.
 pub async fn start(settings: Settings) -> Result<RunningServer, StartupError> {
-    start_listening(settings, None).await
+    start_listening(settings, None, Arc::new(SystemClock)).await
 }
 
 /// Starts the server on a listener bound by the caller (tests bind port 0 first, to
@@ -349,7 +356,21 @@ pub async fn start_on(
     settings: Settings,
     listener: TcpListener,
 ) -> Result<RunningServer, StartupError> {
-    start_listening(settings, Some(listener)).await
+    start_listening(settings, Some(listener), Arc::new(SystemClock)).await
+}
+
+/// [`start_on`] with the server's notion of now taken from `clock`: for tests of rules
+/// that turn on the calendar (a download quota's period resetting at midnight UTC),
+/// which cannot wait for the real one.
+///
+/// # Errors
+/// [`StartupError`] when the database, the admin key or the listener fail.
+pub async fn start_on_with_clock(
+    settings: Settings,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, StartupError> {
+    start_listening(settings, Some(listener), clock).await
 }
 
 /// Argon2id under the pepper, and under the previous one while a rotation's grace lasts.
@@ -396,6 +417,7 @@ fn operator_tokens(
 async fn start_listening(
     settings: Settings,
     listener: Option<TcpListener>,
+    clock: Arc<dyn Clock>,
 ) -> Result<RunningServer, StartupError> {
     tracing::info!(database = %settings.database_url.redacted(), "opening database");
     let database = Database::open(&settings.database_url, settings.database_max_connections)?;
@@ -425,7 +447,6 @@ async fn start_listening(
     };
     let operator_tokens = operator_tokens(&settings)?;
 
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let storage = ArtifactStorage::from_settings(&settings, clock.clone())?;
     let stack = wrap_for_production(
         database.repositories(),

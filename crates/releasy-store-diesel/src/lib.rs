@@ -27,7 +27,7 @@ use std::sync::Arc;
 use releasy_domain::ports::{
     ApiKeyRepository, ArtifactRepository, AuditRepository, CustomerRepository, DownloadLedger,
     DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,
-    ProductRepository, ReleaseRepository, RepoError, Repositories,
+    ProductRepository, QuotaCounter, ReleaseRepository, RepoError, Repositories,
 };
 
 pub use change_feed::{ChangeEvent, ChangeFeedHandle};
@@ -177,6 +177,7 @@ impl Database {
                 + EntitlementRepository
                 + DownloadTokenRepository
                 + DownloadLedger
+                + QuotaCounter
                 + ProductRepository
                 + HealthProbe
                 + Clone
@@ -192,6 +193,7 @@ impl Database {
                 entitlements: Arc::new(store.clone()),
                 download_tokens: Arc::new(store.clone()),
                 download_ledger: Arc::new(store.clone()),
+                quota_counter: Arc::new(store.clone()),
                 products: Arc::new(store.clone()),
                 health: Arc::new(store.clone()),
             }

@@ -102,6 +102,20 @@ diesel::table! {
         channels -> Nullable<Text>,
         versions -> Nullable<Text>,
         perpetual_fallback -> Integer,
+        quota_downloads -> Nullable<BigInt>,
+        quota_bytes -> Nullable<BigInt>,
+        quota_period -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    download_quota_counts (entitlement_id, period, period_start) {
+        entitlement_id -> Text,
+        period -> Text,
+        period_start -> BigInt,
+        resets_at -> BigInt,
+        downloads -> BigInt,
+        bytes -> BigInt,
     }
 }
 
@@ -203,6 +217,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     artifact_uploads,
+    download_quota_counts,
     product_policies,
     customers,
     api_keys,

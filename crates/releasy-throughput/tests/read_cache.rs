@@ -255,6 +255,7 @@ async fn an_entitlement_stops_counting_when_it_ends_without_any_write() {
                 window: EntitlementWindow::new(T0, Some(T0.plus_seconds(100))).unwrap(),
                 scope: EntitlementScope::default(),
                 metadata: None,
+                download_quota: None,
             },
         )
         .await

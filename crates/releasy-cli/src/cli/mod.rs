@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 pub use customer::{DownloadArgs, LatestArgs, ReleasesArgs, UpgradeArgs};
 pub use operator::{
     AuditCommand, CustomerCommand, DownloadsCommand, EntitlementCommand, KeyCommand, LedgerFilter,
-    ProductCommand,
+    ProductCommand, QuotaArgs,
 };
 pub use vendor::{ArtifactCommand, PublishArgs, ReleaseCommand, ReleaseDetails};
 

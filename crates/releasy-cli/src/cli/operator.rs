@@ -150,6 +150,9 @@ pub enum EntitlementCommand {
         /// Keep the releases published before the end available after it
         #[arg(long)]
         perpetual_fallback: bool,
+        /// Limit downloads through this entitlement per period [default: no limit]
+        #[command(flatten)]
+        quota: QuotaArgs,
     },
     /// List a customer's entitlements
     List {
@@ -206,6 +209,12 @@ pub enum EntitlementCommand {
         /// Keep (true) or stop keeping (false) the releases published before the end
         #[arg(long, value_name = "BOOL")]
         perpetual_fallback: Option<bool>,
+        /// A new download quota, replacing the old one whole
+        #[command(flatten)]
+        quota: QuotaArgs,
+        /// Remove the download quota: no limit
+        #[arg(long, conflicts_with_all = ["quota_downloads", "quota_bytes", "quota_period"])]
+        no_quota: bool,
     },
     /// Remove an entitlement
     Revoke {
@@ -227,6 +236,21 @@ pub enum EntitlementCommand {
         #[arg(long)]
         version: String,
     },
+}
+
+/// An entitlement's download quota: at most N downloads and/or SIZE bytes per day or
+/// month (UTC).
+#[derive(Debug, Clone, clap::Args)]
+pub struct QuotaArgs {
+    /// Downloads allowed per period
+    #[arg(long, value_name = "N", requires = "quota_period", value_parser = clap::value_parser!(u64).range(1..))]
+    pub quota_downloads: Option<u64>,
+    /// Bytes allowed per period: a number of bytes, or with a unit (500MB, 50GiB)
+    #[arg(long, value_name = "SIZE", requires = "quota_period", value_parser = parse_byte_size)]
+    pub quota_bytes: Option<u64>,
+    /// The quota's period: day (UTC) or month (calendar month, UTC)
+    #[arg(long, value_name = "PERIOD", value_parser = ["day", "month"])]
+    pub quota_period: Option<String>,
 }
 
 /// `releasy product ...`.
@@ -355,6 +379,10 @@ pub enum DownloadsCommand {
 
 fn parse_time_arg(raw: &str) -> Result<i64, String> {
     crate::output::parse_time(raw)
+}
+
+fn parse_byte_size(raw: &str) -> Result<u64, String> {
+    parse_size::parse_size(raw).map_err(|e| format!("{e} (a number of bytes, or 500MB, 50GiB)"))
 }
 
 fn parse_json_object(raw: &str) -> Result<serde_json::Value, String> {

@@ -4,8 +4,10 @@ use serde_json::json;
 
 use super::{Context, push_opt};
 use crate::api::Role;
-use crate::cli::EntitlementCommand;
-use crate::dto::{Access, CreateEntitlement, Entitlement, EntitlementList, UpdateEntitlement};
+use crate::cli::{EntitlementCommand, QuotaArgs};
+use crate::dto::{
+    Access, CreateEntitlement, DownloadQuota, Entitlement, EntitlementList, UpdateEntitlement,
+};
 use crate::error::CliError;
 use crate::output::{Table, format_time, format_time_opt};
 
@@ -25,6 +27,7 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
             channels,
             versions,
             perpetual_fallback,
+            quota,
         } => {
             let body = CreateEntitlement {
                 product,
@@ -34,6 +37,7 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
                 channels,
                 versions,
                 perpetual_fallback,
+                download_quota: quota_body(quota),
             };
             let path = format!("/v1/admin/customers/{}/entitlements", customer.trim());
             let entitlement: Entitlement = client.post(&path, &body, None).await?.body;
@@ -68,6 +72,8 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
             versions,
             all_versions,
             perpetual_fallback,
+            quota,
+            no_quota,
         } => {
             let body = UpdateEntitlement {
                 product,
@@ -93,6 +99,11 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
                     versions.map(Some)
                 },
                 perpetual_fallback,
+                download_quota: if no_quota {
+                    Some(None)
+                } else {
+                    quota_body(quota).map(Some)
+                },
             };
             let path = format!(
                 "/v1/admin/customers/{}/entitlements/{}",
@@ -156,6 +167,32 @@ fn access_text(access: &Access) -> String {
     text
 }
 
+/// The quota the flags describe, if any: `--quota-period` alone is a quota without a
+/// limit, which the server refuses with its own message.
+fn quota_body(quota: QuotaArgs) -> Option<DownloadQuota> {
+    let period = quota.quota_period?;
+    Some(DownloadQuota {
+        downloads: quota.quota_downloads,
+        bytes: quota.quota_bytes,
+        period,
+    })
+}
+
+/// A quota in one cell: `100 downloads, 50.0 GiB / month`.
+fn quota_text(quota: Option<&DownloadQuota>) -> String {
+    let Some(quota) = quota else {
+        return "-".to_owned();
+    };
+    let mut limits = Vec::new();
+    if let Some(downloads) = quota.downloads {
+        limits.push(format!("{downloads} downloads"));
+    }
+    if let Some(bytes) = quota.bytes {
+        limits.push(format!("{bytes} bytes"));
+    }
+    format!("{} / {}", limits.join(", "), quota.period)
+}
+
 /// What an entitlement grants within its product, in one cell.
 fn scope(e: &Entitlement) -> String {
     let mut parts = Vec::new();
@@ -177,7 +214,7 @@ fn scope(e: &Entitlement) -> String {
 
 fn table(entitlements: &[Entitlement]) -> String {
     let mut table = Table::new(&[
-        "id", "customer", "product", "starts", "ends", "grants", "metadata",
+        "id", "customer", "product", "starts", "ends", "grants", "quota", "metadata",
     ]);
     for e in entitlements {
         table.row(vec![
@@ -187,6 +224,7 @@ fn table(entitlements: &[Entitlement]) -> String {
             format_time(e.starts_at),
             format_time_opt(e.ends_at),
             scope(e),
+            quota_text(e.download_quota.as_ref()),
             e.metadata
                 .as_ref()
                 .map_or_else(|| "-".to_owned(), ToString::to_string),

@@ -24,6 +24,22 @@ pub struct CreateEntitlement {
     /// Keep what was published before the end.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub perpetual_fallback: bool,
+    /// A download quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download_quota: Option<DownloadQuota>,
+}
+
+/// An entitlement's download quota.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadQuota {
+    /// Downloads per period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downloads: Option<u64>,
+    /// Bytes per period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// `day` or `month`.
+    pub period: String,
 }
 
 /// `PATCH .../entitlements/{id}`: absent fields stay, `Some(None)` sends `null`.
@@ -50,6 +66,9 @@ pub struct UpdateEntitlement {
     /// New perpetual fallback.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub perpetual_fallback: Option<bool>,
+    /// New download quota; `Some(None)` removes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download_quota: Option<Option<DownloadQuota>>,
 }
 
 /// An entitlement.
@@ -76,6 +95,9 @@ pub struct Entitlement {
     /// Whether what was published before the end stays available.
     #[serde(default)]
     pub perpetual_fallback: bool,
+    /// The download quota; `None`: no limit (and servers before quotas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_quota: Option<DownloadQuota>,
 }
 
 /// `GET .../entitlements`.

@@ -20,7 +20,7 @@ pub use audit::AuditEventList;
 pub use customers::{CreateCustomer, Customer, CustomerList, UpdateCustomer};
 pub use downloads::{TokenRequest, TokenResponse};
 pub use entitlements::{
-    Access, CreateEntitlement, Entitlement, EntitlementList, UpdateEntitlement,
+    Access, CreateEntitlement, DownloadQuota, Entitlement, EntitlementList, UpdateEntitlement,
 };
 pub use error::ErrorBody;
 pub use keys::{

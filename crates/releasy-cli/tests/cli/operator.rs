@@ -1,5 +1,5 @@
-//! Operator commands: customers, keys, entitlements and the audit trail, read back
-//! through `--json`.
+//! Operator commands: customers, keys, entitlements (and their quotas) and the audit
+//! trail, read back through `--json`.
 
 use crate::helpers::{Storage, TestServer};
 
@@ -404,4 +404,109 @@ async fn operator_commands_with_json_output() {
             .expect("entitlements")
             .is_empty()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entitlement_quotas_are_set_shown_replaced_and_removed() {
+    let server = TestServer::start(Storage::Embedded).await;
+    let admin = || server.admin();
+    let customer = admin()
+        .args(["customer", "create", "--name", "Initech", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let customer_id = customer["id"].as_str().expect("id").to_owned();
+    let grant = || {
+        admin().args([
+            "entitlement",
+            "grant",
+            "--customer",
+            &customer_id,
+            "--product",
+            "initech-tps",
+        ])
+    };
+
+    let granted = grant()
+        .args(["--quota-downloads", "100", "--quota-bytes", "50GiB"])
+        .args(["--quota-period", "month", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        granted["download_quota"],
+        serde_json::json!({"downloads": 100, "bytes": 53_687_091_200_u64, "period": "month"})
+    );
+    let entitlement_id = granted["id"].as_str().expect("id").to_owned();
+    let table = admin()
+        .args(["entitlement", "list", "--customer", &customer_id])
+        .run()
+        .await
+        .ok();
+    assert!(
+        table
+            .stdout
+            .contains("100 downloads, 53687091200 bytes / month"),
+        "{}",
+        table.stdout
+    );
+
+    let update = || {
+        admin().args([
+            "entitlement",
+            "update",
+            "--customer",
+            &customer_id,
+            &entitlement_id,
+        ])
+    };
+    let replaced = update()
+        .args(["--quota-downloads", "5", "--quota-period", "day", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        replaced["download_quota"],
+        serde_json::json!({"downloads": 5, "period": "day"}),
+        "a new quota replaces the old one whole"
+    );
+    let removed = update()
+        .args(["--no-quota", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert!(removed.get("download_quota").is_none(), "{removed}");
+
+    // A limit without a period, a size that is not one, a period alone (the server's
+    // rule) and a quota beside --no-quota are usage errors; nothing is granted.
+    for bad in [
+        vec!["--quota-downloads", "5"],
+        vec!["--quota-bytes", "12 parsecs", "--quota-period", "day"],
+        vec!["--quota-downloads", "0", "--quota-period", "day"],
+        vec!["--quota-period", "week", "--quota-downloads", "1"],
+        vec!["--quota-period", "day"],
+    ] {
+        let outcome = grant().args(&bad).run().await.fails_with(2);
+        assert!(
+            outcome.stderr.contains("quota"),
+            "{bad:?}: {}",
+            outcome.stderr
+        );
+    }
+    update()
+        .args(["--no-quota", "--quota-period", "day"])
+        .run()
+        .await
+        .fails_with(2);
+    let listed = admin()
+        .args(["entitlement", "list", "--customer", &customer_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(listed["entitlements"].as_array().expect("list").len(), 1);
 }

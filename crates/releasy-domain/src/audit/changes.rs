@@ -14,10 +14,10 @@ use crate::artifact::{Artifact, Verification, VerifyOutcome};
 use crate::audit::{AuditEvent, Origin};
 use crate::customer::Customer;
 use crate::download::DownloadToken;
-use crate::entitlement::Entitlement;
+use crate::entitlement::{DownloadQuota, Entitlement};
 use crate::product::ProductPolicy;
 use crate::release::{Release, ReleaseStatus};
-use crate::{AuditEventId, CustomerId, Timestamp};
+use crate::{ArtifactId, AuditEventId, CustomerId, Timestamp};
 
 /// The names of the change events.
 pub mod names {
@@ -66,6 +66,8 @@ pub mod names {
     pub const ARTIFACT_FAILED: &str = "artifact.failed";
     /// A download token was issued.
     pub const DOWNLOAD_TOKEN_ISSUED: &str = "download_token.issued";
+    /// A token request was refused by a delivery rule (a spent download quota).
+    pub const DOWNLOAD_TOKEN_REFUSED: &str = "download_token.refused";
     /// A product's own release policy was set.
     pub const PRODUCT_POLICY_SET: &str = "product.policy_set";
 }
@@ -150,7 +152,7 @@ fn token_summary(token: &DownloadToken) -> Value {
 
 fn entitlement_summary(entitlement: &Entitlement) -> Value {
     let scope = &entitlement.scope;
-    json!({
+    let mut summary = json!({
         "product": entitlement.product.as_str(),
         "starts_at": entitlement.window.starts_at().unix_seconds(),
         "ends_at": seconds(entitlement.window.ends_at()),
@@ -161,6 +163,19 @@ fn entitlement_summary(entitlement: &Entitlement) -> Value {
         "versions": scope.versions.as_ref().map(|v| v.as_str()),
         "perpetual_fallback": scope.perpetual_fallback,
         "has_metadata": entitlement.metadata.is_some(),
+    });
+    // Only when it has one, so the events of entitlements without read as before.
+    if let Some(quota) = &entitlement.download_quota {
+        summary["download_quota"] = quota_summary(quota);
+    }
+    summary
+}
+
+fn quota_summary(quota: &DownloadQuota) -> Value {
+    json!({
+        "downloads": quota.downloads(),
+        "bytes": quota.bytes(),
+        "period": quota.period().as_str(),
     })
 }
 
@@ -502,6 +517,28 @@ impl AuditEvent {
             after: token_summary(token),
         }
         .recorded(origin, token.created_at)
+    }
+
+    /// `download_token.refused`: a token request refused by a delivery rule, with its
+    /// reason (`quota_exceeded`). Not a change, but audited like the refused resolves.
+    pub fn download_token_refused(
+        origin: &Origin,
+        customer_id: CustomerId,
+        artifact_id: ArtifactId,
+        reason: &str,
+        at: Timestamp,
+    ) -> Self {
+        let mut payload = origin.payload_fields();
+        payload.insert("reason".into(), json!(reason));
+        payload.insert("artifact_id".into(), json!(artifact_id.to_string()));
+        Self {
+            id: AuditEventId::generate(),
+            customer_id: Some(customer_id),
+            actor: origin.actor.name().to_owned(),
+            event: names::DOWNLOAD_TOKEN_REFUSED.to_owned(),
+            payload: Value::Object(payload),
+            created_at: at,
+        }
     }
 
     /// `product.policy_set`: the product's own policy as set.

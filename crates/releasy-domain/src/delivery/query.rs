@@ -24,17 +24,7 @@ pub const fn day_of(at: Timestamp) -> i64 {
 /// assert_eq!(iso_date(day_of(Timestamp::from_unix_seconds(1_796_342_400))), "2026-12-04");
 /// ```
 pub fn iso_date(day: i64) -> String {
-    // Howard Hinnant's civil_from_days.
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    crate::calendar::CivilDate::from_days(day).to_string()
 }
 
 /// Refuses a window whose `from` is after its `to`.

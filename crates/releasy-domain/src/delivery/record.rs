@@ -34,11 +34,13 @@ pub enum DownloadOutcome {
     NotVerified,
     /// Refused: every use of a `max_uses` token was spent.
     UsedUp,
+    /// Refused: every download quota that could count it is spent for its period.
+    QuotaExceeded,
 }
 
 impl DownloadOutcome {
     /// Every outcome, in the order of the docs.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Issued,
         Self::Redirected,
         Self::Suspended,
@@ -48,6 +50,7 @@ impl DownloadOutcome {
         Self::Yanked,
         Self::NotVerified,
         Self::UsedUp,
+        Self::QuotaExceeded,
     ];
 
     /// The outcome's name in the API, the CSV export and the database.
@@ -62,6 +65,7 @@ impl DownloadOutcome {
             Self::Yanked => "yanked",
             Self::NotVerified => "not_verified",
             Self::UsedUp => "used_up",
+            Self::QuotaExceeded => "quota_exceeded",
         }
     }
 
@@ -88,6 +92,7 @@ impl DownloadOutcome {
             ResolveRefusal::NotVerified => Self::NotVerified,
             ResolveRefusal::AddressNotAllowed => Self::AddressNotAllowed,
             ResolveRefusal::UsedUp => Self::UsedUp,
+            ResolveRefusal::QuotaExceeded { .. } => Self::QuotaExceeded,
         }
     }
 }

@@ -47,7 +47,7 @@ pub struct DownloadGrant {
 
 /// Why a token does not resolve, with the contract's messages (404, but 403 for an
 /// artifact whose bytes are not verified and for a release yanked with its downloads
-/// blocked).
+/// blocked, and 429 for a spent quota).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveRefusal {
     /// Unknown token, or its customer is suspended (indistinguishable on purpose).
@@ -72,6 +72,13 @@ pub enum ResolveRefusal {
     /// The token was resolved as many times as its `max_uses` allows.
     #[error("download token used up")]
     UsedUp,
+    /// Every download quota that could count this download is spent until its period
+    /// resets.
+    #[error("quota exceeded")]
+    QuotaExceeded {
+        /// Seconds until the soonest of those quotas resets.
+        retry_after_seconds: u64,
+    },
 }
 
 impl DownloadGrant {

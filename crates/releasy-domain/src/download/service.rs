@@ -9,11 +9,11 @@ use crate::audit::{AuditEvent, Origin};
 use crate::delivery::{DownloadOutcome, DownloadRecord, DownloadSubject, Requester};
 use crate::download::DownloadGrant;
 use crate::download::{DownloadToken, DownloadTokenSecret, MaxUses, ResolveRefusal, TokenTtl};
-use crate::entitlement::ReleaseFacts;
+use crate::entitlement::{Allowance, MeteredGrant, QuotaUsage, QuotaWindow, ReleaseFacts};
 use crate::ports::{
     ArtifactRepository, AuditRepository, Clock, DownloadLedger, DownloadTokenRepository,
-    EntitlementRepository, KeyHasher, ObjectStore, PresignedUrl, RepoError, SecretGenerator,
-    StoreError,
+    EntitlementRepository, KeyHasher, ObjectStore, PresignedUrl, QuotaCounter, RepoError,
+    SecretGenerator, StoreError,
 };
 use crate::release::ReleaseStatus;
 use crate::{ArtifactId, DownloadTokenId, Timestamp, ValidationError};
@@ -49,6 +49,12 @@ pub enum IssueTokenError {
     /// The release was yanked with `block_downloads`.
     #[error("release yanked")]
     Yanked,
+    /// Every download quota that could count a download of the artifact is spent.
+    #[error("quota exceeded")]
+    QuotaExceeded {
+        /// Seconds until the soonest of those quotas resets.
+        retry_after_seconds: u64,
+    },
     /// The request breaks a rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
@@ -69,6 +75,11 @@ pub enum ResolveError {
     /// The repository failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
+}
+
+/// The wait before the soonest of `grants`' quotas resets.
+fn spent_until(grants: &[MeteredGrant], now: Timestamp) -> u64 {
+    crate::entitlement::soonest_reset(grants.iter().map(|g| g.quota.period().window_at(now)), now)
 }
 
 /// How long an expired token is kept before it is purged.
@@ -146,7 +157,7 @@ const EXPIRED_TOKEN_GRACE_SECONDS: i64 = 3_600;
 /// assert!(matches!(refused, Err(IssueTokenError::EntitlementRequired)));
 /// let window = EntitlementWindow::new(now, None).unwrap();
 /// let scope = EntitlementScope::default();
-/// let entitlement = NewEntitlement { product: agent, window, scope, metadata: None };
+/// let entitlement = NewEntitlement { product: agent, window, scope, metadata: None, download_quota: None };
 /// releasy.entitlements.create(&Origin::admin_key(), acme.id, entitlement).await.unwrap();
 /// let token = releasy.downloads.issue(&Origin::admin_key(), &key, upload.artifact_id, None, ttl, None).await.unwrap();
 /// let link = releasy.downloads.resolve(token.secret.expose(), &Requester::default()).await.unwrap();
@@ -165,7 +176,16 @@ pub struct DownloadService {
     clock: Arc<dyn Clock>,
     audit: Arc<dyn AuditRepository>,
     ledger: Arc<dyn DownloadLedger>,
+    quotas: Arc<dyn QuotaCounter>,
     link_ttl_seconds: i64,
+}
+
+/// One download counted against a quota, which a later refusal takes back.
+#[derive(Debug, Clone, Copy)]
+struct QuotaCharge {
+    entitlement: crate::EntitlementId,
+    window: QuotaWindow,
+    bytes: u64,
 }
 
 /// The ports and settings a [`DownloadService`] runs on.
@@ -189,6 +209,8 @@ pub struct DownloadPorts {
     pub audit: Arc<dyn AuditRepository>,
     /// Where every token issued and every resolve is recorded.
     pub ledger: Arc<dyn DownloadLedger>,
+    /// Where download quotas are counted.
+    pub quotas: Arc<dyn QuotaCounter>,
     /// The longest lifetime of the presigned GET a token resolves to (it never
     /// outlives the token either).
     pub link_ttl_seconds: i64,
@@ -207,6 +229,7 @@ impl DownloadService {
             clock: ports.clock,
             audit: ports.audit,
             ledger: ports.ledger,
+            quotas: ports.quotas,
             link_ttl_seconds: ports.link_ttl_seconds,
         }
     }
@@ -214,8 +237,11 @@ impl DownloadService {
     /// Issues a token for `artifact_id` to the key's customer, checked in the contract's
     /// order: the artifact exists, its release is published, its customer's entitlements allow it;
     /// then the artifact's bytes must be downloadable
-    /// ([`crate::artifact::Verification::allows_download`]). The token is recorded in
-    /// the download ledger as `issued`, with the request's address and `User-Agent`.
+    /// ([`crate::artifact::Verification::allows_download`]), and when only entitlements
+    /// with a download quota allow it, one of them must have room for one more download
+    /// of the artifact (a refusal is audited as `download_token.refused`; issuing
+    /// counts nothing, resolving does). The token is recorded in the download ledger as
+    /// `issued`, with the request's address and `User-Agent`.
     ///
     /// # Errors
     /// [`IssueTokenError`].
@@ -251,7 +277,9 @@ impl DownloadService {
         }
         let now = self.clock.now();
         let access = self.entitlements.customer_access(key.customer_id).await?;
-        if !access.allows(release.product.as_str(), ReleaseFacts::from(&release), now) {
+        let allowance =
+            access.allowance(release.product.as_str(), ReleaseFacts::from(&release), now);
+        if !allowance.allows() {
             return Err(IssueTokenError::EntitlementRequired);
         }
         if release.downloads_blocked() {
@@ -259,6 +287,22 @@ impl DownloadService {
         }
         if !artifact.verification.allows_download() {
             return Err(IssueTokenError::NotVerified);
+        }
+        if let Err(retry_after_seconds) = self
+            .check_quota_room(&allowance, artifact.size.bytes(), now)
+            .await?
+        {
+            let event = AuditEvent::download_token_refused(
+                origin,
+                key.customer_id,
+                artifact_id,
+                DownloadOutcome::QuotaExceeded.as_str(),
+                now,
+            );
+            self.audit.record(&event).await?;
+            return Err(IssueTokenError::QuotaExceeded {
+                retry_after_seconds,
+            });
         }
         let secret = self.secrets.new_download_token();
         let token = DownloadToken {
@@ -321,6 +365,26 @@ impl DownloadService {
         Ok(purged)
     }
 
+    /// Deletes the counts of quota periods that are over (a new period counts from
+    /// zero in a row of its own), a thousand at a time, up to 100 000 a call; returns
+    /// how many.
+    ///
+    /// # Errors
+    /// [`RepoError`]; the batches deleted before it stay deleted.
+    pub async fn prune_quota_counts(&self) -> Result<u64, RepoError> {
+        const BATCH: u32 = 1_000;
+        let now = self.clock.now();
+        let mut pruned = 0;
+        for _ in 0..100 {
+            let removed = self.quotas.prune_ended(now, BATCH).await?;
+            pruned += removed;
+            if removed < u64::from(BATCH) {
+                break;
+            }
+        }
+        Ok(pruned)
+    }
+
     /// Resolves a token, used by `requester`, to a presigned GET, re-checking every
     /// rule at this instant (see [`DownloadGrant::check`]): the customer is not
     /// suspended, the token has not expired, the client's address is one the token's
@@ -346,12 +410,12 @@ impl DownloadService {
             .await?
             .ok_or(ResolveRefusal::NotFound)?;
         let now = self.clock.now();
-        let entitled = self
+        let allowance = self
             .entitlements
             .customer_access(grant.token.customer_id)
             .await?
-            .allows(grant.product.as_str(), grant.release_facts(), now);
-        if let Err(refusal) = grant.check(now, entitled, requester.address) {
+            .allowance(grant.product.as_str(), grant.release_facts(), now);
+        if let Err(refusal) = grant.check(now, allowance.allows(), requester.address) {
             return Err(self.refuse(&grant, refusal, requester, now).await);
         }
         if grant.needs_unchanged_check()
@@ -377,10 +441,28 @@ impl DownloadService {
                     .await?
             }
         };
-        // Last, so only a resolve that hands out a link spends a use.
+        // Last, so only a resolve that hands out a link counts against a quota and
+        // spends a use; a use refused after the quota counted takes the count back.
+        let charge = match self
+            .charge_quota(&allowance, grant.artifact_size.bytes(), now)
+            .await?
+        {
+            Ok(charge) => charge,
+            Err(retry_after_seconds) => {
+                let refusal = ResolveRefusal::QuotaExceeded {
+                    retry_after_seconds,
+                };
+                return Err(self.refuse(&grant, refusal, requester, now).await);
+            }
+        };
         if let Some(max_uses) = grant.token.max_uses
             && !self.tokens.consume_use(grant.token.id, max_uses).await?
         {
+            if let Some(charge) = charge {
+                self.quotas
+                    .refund(charge.entitlement, &charge.window, charge.bytes)
+                    .await?;
+            }
             return Err(self
                 .refuse(&grant, ResolveRefusal::UsedUp, requester, now)
                 .await);
@@ -389,6 +471,59 @@ impl DownloadService {
             DownloadRecord::resolved(&grant, requester.clone(), DownloadOutcome::Redirected, now);
         self.ledger.record(&record).await?;
         Ok(url)
+    }
+
+    /// Whether one more download of `bytes` fits the allowance at `now`, counting
+    /// nothing: `Err` with the seconds until the soonest reset when every quota that
+    /// could count it is spent.
+    async fn check_quota_room(
+        &self,
+        allowance: &Allowance,
+        bytes: u64,
+        now: Timestamp,
+    ) -> Result<Result<(), u64>, RepoError> {
+        let Allowance::Metered(grants) = allowance else {
+            return Ok(Ok(()));
+        };
+        for MeteredGrant { entitlement, quota } in grants {
+            let window = quota.period().window_at(now);
+            let used = self.quotas.usage(*entitlement, &window).await?;
+            if quota.admits(used, bytes) {
+                return Ok(Ok(()));
+            }
+        }
+        Ok(Err(spent_until(grants, now)))
+    }
+
+    /// Counts one download of `bytes` against the first quota of the allowance with
+    /// room (none when an unlimited entitlement allows it): `Err` with the seconds until
+    /// the soonest reset when every one is spent.
+    async fn charge_quota(
+        &self,
+        allowance: &Allowance,
+        bytes: u64,
+        now: Timestamp,
+    ) -> Result<Result<Option<QuotaCharge>, u64>, RepoError> {
+        let Allowance::Metered(grants) = allowance else {
+            return Ok(Ok(None));
+        };
+        for MeteredGrant { entitlement, quota } in grants {
+            let window = quota.period().window_at(now);
+            // A download that no count could admit is never written.
+            if quota.admits(QuotaUsage::default(), bytes)
+                && self
+                    .quotas
+                    .try_charge(*entitlement, &window, quota, bytes)
+                    .await?
+            {
+                return Ok(Ok(Some(QuotaCharge {
+                    entitlement: *entitlement,
+                    window,
+                    bytes,
+                })));
+            }
+        }
+        Ok(Err(spent_until(grants, now)))
     }
 
     /// Records a refused resolve in the ledger and as a `download.refused` event, and

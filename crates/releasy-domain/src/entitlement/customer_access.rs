@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use crate::entitlement::access::judge;
 use crate::entitlement::{
-    AccessDecision, Entitlement, EntitlementScope, EntitlementWindow, Grant, ReleaseFacts, decide,
+    AccessDecision, Allowance, DownloadQuota, Entitlement, EntitlementScope, EntitlementWindow,
+    Grant, MeteredGrant, ReleaseFacts, decide,
 };
 use crate::{EntitlementId, Timestamp};
 
@@ -21,6 +22,8 @@ pub struct ProductGrant {
     pub window: EntitlementWindow,
     /// What it grants.
     pub scope: EntitlementScope,
+    /// How much it allows downloading per period (`None`: no limit).
+    pub quota: Option<DownloadQuota>,
 }
 
 impl From<&Entitlement> for ProductGrant {
@@ -30,6 +33,7 @@ impl From<&Entitlement> for ProductGrant {
             product: e.product.as_str().to_owned(),
             window: e.window,
             scope: e.scope.clone(),
+            quota: e.download_quota,
         }
     }
 }
@@ -94,6 +98,7 @@ impl ProductVisibility {
 ///         perpetual_fallback: true,
 ///         ..EntitlementScope::default()
 ///     },
+///     quota: None,
 /// }]);
 /// let v = Version::parse("2.1.0").unwrap();
 /// let published_at = |t| ReleaseFacts { version: &v, channel: Channel::Stable, published_at: Some(at(t)) };
@@ -153,6 +158,57 @@ impl CustomerAccess {
             .any(|g| judge(&g.as_grant(), release, now).allows())
     }
 
+    /// Which entitlements a download of `release` of `product` at `now` counts
+    /// against: none when one without a quota allows it (so a quota never takes away
+    /// what another entitlement grants without limit), else every one with a quota that
+    /// allows it, in the order they were granted.
+    ///
+    /// ```
+    /// use releasy_domain::entitlement::{
+    ///     Allowance, CustomerAccess, DownloadQuota, EntitlementScope, EntitlementWindow,
+    ///     ProductGrant, QuotaPeriod, ReleaseFacts,
+    /// };
+    /// use releasy_domain::release::{Channel, Version};
+    /// use releasy_domain::{EntitlementId, Timestamp};
+    ///
+    /// let at = Timestamp::from_unix_seconds;
+    /// let metered = ProductGrant {
+    ///     id: EntitlementId::generate(),
+    ///     product: "agent".into(),
+    ///     window: EntitlementWindow::new(at(0), None).unwrap(),
+    ///     scope: EntitlementScope::default(),
+    ///     quota: Some(DownloadQuota::new(Some(10), None, QuotaPeriod::Day).unwrap()),
+    /// };
+    /// let v = Version::parse("1.0.0").unwrap();
+    /// let release = ReleaseFacts { version: &v, channel: Channel::Stable, published_at: Some(at(1)) };
+    /// let access = CustomerAccess::new(vec![metered.clone()]);
+    /// assert!(matches!(access.allowance("agent", release, at(5)), Allowance::Metered(m) if m.len() == 1));
+    /// assert_eq!(access.allowance("other", release, at(5)), Allowance::Refused);
+    /// let unlimited = ProductGrant { id: EntitlementId::generate(), quota: None, ..metered.clone() };
+    /// let both = CustomerAccess::new(vec![metered, unlimited]);
+    /// assert_eq!(both.allowance("agent", release, at(5)), Allowance::Unlimited);
+    /// ```
+    pub fn allowance(&self, product: &str, release: ReleaseFacts<'_>, now: Timestamp) -> Allowance {
+        let mut metered = Vec::new();
+        for grant in self.for_product(product) {
+            if !judge(&grant.as_grant(), release, now).allows() {
+                continue;
+            }
+            match grant.quota {
+                None => return Allowance::Unlimited,
+                Some(quota) => metered.push(MeteredGrant {
+                    entitlement: grant.id,
+                    quota,
+                }),
+            }
+        }
+        if metered.is_empty() {
+            Allowance::Refused
+        } else {
+            Allowance::Metered(metered)
+        }
+    }
+
     /// The decision on `release` of `product` at `now`, with a reason per entitlement
     /// to the product.
     pub fn decide(
@@ -184,6 +240,7 @@ mod tests {
             product: product.into(),
             window: EntitlementWindow::new(at(start), end.map(at)).unwrap(),
             scope,
+            quota: None,
         }
     }
 

@@ -64,7 +64,7 @@ impl EntitlementService {
     ///     ..EntitlementScope::default()
     /// };
     /// let window = EntitlementWindow::new(now, None).unwrap();
-    /// releasy.entitlements.create(&Origin::admin_key(), acme.id, NewEntitlement { product: agent.clone(), window, scope, metadata: None }).await.unwrap();
+    /// releasy.entitlements.create(&Origin::admin_key(), acme.id, NewEntitlement { product: agent.clone(), window, scope, metadata: None, download_quota: None }).await.unwrap();
     ///
     /// let why = releasy.entitlements.explain(acme.id, &agent, &v3).await.unwrap();
     /// assert!(!why.allowed);

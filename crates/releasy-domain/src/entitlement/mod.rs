@@ -5,6 +5,7 @@ mod access;
 mod customer_access;
 mod explain;
 mod model;
+mod quota;
 mod scope;
 mod service;
 
@@ -12,5 +13,8 @@ pub use access::{AccessDecision, AccessReason, Grant, ReleaseFacts, decide};
 pub use customer_access::{CustomerAccess, ProductGrant, ProductVisibility};
 pub use explain::{AccessExplanation, ExplainError};
 pub use model::{Entitlement, EntitlementChanges, EntitlementWindow, Metadata};
+pub use quota::{
+    Allowance, DownloadQuota, MeteredGrant, QuotaPeriod, QuotaUsage, QuotaWindow, soonest_reset,
+};
 pub use scope::EntitlementScope;
 pub use service::{EntitlementError, EntitlementService, NewEntitlement};

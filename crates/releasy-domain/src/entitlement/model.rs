@@ -1,6 +1,6 @@
 //! The entitlement record, its validity window and the activity rule.
 
-use crate::entitlement::EntitlementScope;
+use crate::entitlement::{DownloadQuota, EntitlementScope};
 use crate::release::{Channel, Product, VersionRequirement};
 use crate::{CustomerId, EntitlementId, Timestamp, ValidationError};
 
@@ -82,6 +82,8 @@ pub struct Entitlement {
     pub scope: EntitlementScope,
     /// Free-form details.
     pub metadata: Option<Metadata>,
+    /// How much it allows downloading per period (`None`: no limit).
+    pub download_quota: Option<DownloadQuota>,
     /// When it was granted (orders listings, newest first).
     pub created_at: Timestamp,
     /// How many times it has been changed (0 when granted): what a change compares
@@ -107,6 +109,8 @@ pub struct EntitlementChanges {
     pub perpetual_fallback: Option<bool>,
     /// New metadata; `Some(None)` clears it.
     pub metadata: Option<Option<Metadata>>,
+    /// New download quota; `Some(None)` removes the limit.
+    pub download_quota: Option<Option<DownloadQuota>>,
 }
 
 impl Entitlement {
@@ -143,6 +147,7 @@ impl Entitlement {
             window,
             scope,
             metadata: changes.metadata.unwrap_or_else(|| self.metadata.clone()),
+            download_quota: changes.download_quota.unwrap_or(self.download_quota),
             created_at: self.created_at,
             revision: self.revision,
         })
@@ -198,6 +203,9 @@ mod tests {
                 ..EntitlementScope::default()
             },
             metadata: Some(Metadata::parse(serde_json::json!({"seats": 5})).unwrap()),
+            download_quota: Some(
+                DownloadQuota::new(Some(5), None, crate::entitlement::QuotaPeriod::Day).unwrap(),
+            ),
             created_at: at(0),
             revision: 3,
         };
@@ -211,6 +219,10 @@ mod tests {
             .unwrap();
         assert_eq!(cleared.window.ends_at(), None);
         assert_eq!(cleared.metadata, None);
+        assert_eq!(
+            cleared.download_quota, e.download_quota,
+            "kept unless changed"
+        );
         assert_eq!(cleared.scope, EntitlementScope::default());
         let narrowed = e
             .with_changes(EntitlementChanges {

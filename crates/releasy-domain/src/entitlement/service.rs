@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::audit::{AuditEvent, Origin};
 use crate::entitlement::{
-    Entitlement, EntitlementChanges, EntitlementScope, EntitlementWindow, Metadata,
+    DownloadQuota, Entitlement, EntitlementChanges, EntitlementScope, EntitlementWindow, Metadata,
 };
 use crate::pagination::PageRequest;
 use crate::ports::{
@@ -48,6 +48,8 @@ pub struct NewEntitlement {
     pub scope: EntitlementScope,
     /// Free-form details.
     pub metadata: Option<Metadata>,
+    /// How much it allows downloading per period (`None`: no limit).
+    pub download_quota: Option<DownloadQuota>,
 }
 
 /// Manages customers' entitlements.
@@ -78,6 +80,7 @@ pub struct NewEntitlement {
 ///             window: EntitlementWindow::new(starts, Some(starts.plus_seconds(86_400))).unwrap(),
 ///             scope: EntitlementScope::default(),
 ///             metadata: None,
+///             download_quota: None,
 ///         },
 ///     )
 ///     .await
@@ -161,6 +164,7 @@ impl EntitlementService {
             window: new.window,
             scope: new.scope,
             metadata: new.metadata,
+            download_quota: new.download_quota,
             created_at: self.clock.now(),
             revision: 0,
         };

@@ -9,6 +9,7 @@ mod download_ledger;
 mod errors;
 mod object_store;
 mod operator_tokens;
+mod quota_counter;
 mod rate_limiter;
 mod repositories;
 mod repository_set;
@@ -21,6 +22,7 @@ pub use object_store::{
     CompleteMultipartError, ObjectMeta, ObjectStore, PresignedPut, PresignedUrl, StoreError,
 };
 pub use operator_tokens::{OperatorTokenError, OperatorTokenVerifier};
+pub use quota_counter::QuotaCounter;
 pub use rate_limiter::RateLimiter;
 pub use repositories::{
     ApiKeyRepository, ArtifactRepository, AuditRepository, ChangeEvent, ChangeEvents, Claim,

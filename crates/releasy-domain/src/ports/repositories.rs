@@ -554,6 +554,7 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
 ///     window: EntitlementWindow::new(now, Some(now.plus_seconds(60))).unwrap(),
 ///     scope: EntitlementScope::default(),
 ///     metadata: None,
+///     download_quota: None,
 ///     created_at: now,
 ///     revision: 0,
 /// };

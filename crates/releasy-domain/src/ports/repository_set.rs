@@ -3,7 +3,7 @@ use std::sync::Arc;
 use super::{
     ApiKeyRepository, ArtifactRepository, AuditRepository, CustomerRepository, DownloadLedger,
     DownloadTokenRepository, EntitlementRepository, HealthProbe, IdempotencyRepository,
-    ProductRepository, ReleaseRepository,
+    ProductRepository, QuotaCounter, ReleaseRepository,
 };
 
 /// The repositories of one store, each a port of its own. A database adapter hands out
@@ -29,6 +29,8 @@ pub struct Repositories {
     pub download_tokens: Arc<dyn DownloadTokenRepository>,
     /// The download ledger and its daily summary.
     pub download_ledger: Arc<dyn DownloadLedger>,
+    /// Download quotas' counts; their entitlements are those of `entitlements`.
+    pub quota_counter: Arc<dyn QuotaCounter>,
     /// Products' summaries (over `releases`) and policies.
     pub products: Arc<dyn ProductRepository>,
     /// Readiness of the store.
@@ -48,7 +50,8 @@ impl Repositories {
     pub fn in_memory() -> Self {
         use crate::memory::{
             AlwaysHealthy, InMemoryApiKeys, InMemoryAudit, InMemoryCustomers,
-            InMemoryDownloadLedger, InMemoryEntitlements, InMemoryIdempotency, InMemoryReleases,
+            InMemoryDownloadLedger, InMemoryEntitlements, InMemoryIdempotency,
+            InMemoryQuotaCounter, InMemoryReleases,
         };
         // One audit trail, where every repository records its changes.
         let audit = Arc::new(InMemoryAudit::default());
@@ -63,6 +66,7 @@ impl Repositories {
             artifacts: releases.clone(),
             download_tokens: releases.clone(),
             download_ledger: Arc::new(InMemoryDownloadLedger::default()),
+            quota_counter: Arc::new(InMemoryQuotaCounter::default()),
             products: releases.clone(),
             releases,
             health: Arc::new(AlwaysHealthy),

@@ -18,7 +18,7 @@ pub struct DownloadListQuery {
     pub artifact_id: Option<String>,
     /// Rows that ended this way: `issued`, `redirected` (a link handed out), or a
     /// refusal: `suspended`, `expired`, `address_not_allowed`, `not_available`,
-    /// `yanked`, `not_verified`, `used_up`.
+    /// `yanked`, `not_verified`, `used_up`, `quota_exceeded`.
     pub outcome: Option<String>,
     /// At or after (Unix seconds).
     #[param(value_type = Option<i64>)]

@@ -1,6 +1,9 @@
 //! Entitlement bodies.
 
-use releasy_domain::entitlement::{AccessExplanation, AccessReason, Entitlement};
+use releasy_domain::ValidationError;
+use releasy_domain::entitlement::{
+    AccessExplanation, AccessReason, DownloadQuota, Entitlement, QuotaPeriod,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -32,6 +35,56 @@ pub struct CreateEntitlementRequest {
     /// false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perpetual_fallback: Option<bool>,
+    /// A limit on downloads through this entitlement per period; absent or `null`: no
+    /// limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_quota: Option<DownloadQuotaBody>,
+}
+
+/// An entitlement's download quota: at most `downloads` downloads (resolves that hand
+/// out a link) and at most `bytes` bytes (each download counted at its artifact's size)
+/// per `period`, a UTC day or a calendar month in UTC. At least one limit.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DownloadQuotaBody {
+    /// Downloads per period (1 or more), or absent/`null` for no download limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64, example = 100)]
+    pub downloads: Option<u64>,
+    /// Bytes per period (1 or more), or absent/`null` for no byte limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        minimum = 1,
+        maximum = 9_223_372_036_854_775_807_i64,
+        example = 53_687_091_200_i64
+    )]
+    pub bytes: Option<u64>,
+    /// `day` or `month`.
+    #[schema(example = "month")]
+    pub period: String,
+}
+
+impl DownloadQuotaBody {
+    /// The quota, through the domain's rules.
+    ///
+    /// # Errors
+    /// [`ValidationError`] on `download_quota` or one of its fields.
+    pub fn parse(&self) -> Result<DownloadQuota, ValidationError> {
+        DownloadQuota::new(
+            self.downloads,
+            self.bytes,
+            QuotaPeriod::parse(&self.period)?,
+        )
+    }
+}
+
+impl From<DownloadQuota> for DownloadQuotaBody {
+    fn from(quota: DownloadQuota) -> Self {
+        Self {
+            downloads: quota.downloads(),
+            bytes: quota.bytes(),
+            period: quota.period().as_str().to_owned(),
+        }
+    }
 }
 
 /// `PATCH .../entitlements/{entitlement_id}`: every field optional; `null` clears
@@ -63,6 +116,11 @@ pub struct UpdateEntitlementRequest {
     /// New perpetual fallback.
     #[serde(default)]
     pub perpetual_fallback: Option<bool>,
+    /// New download quota (replaces the old one whole); `null` removes the limit. The
+    /// counts of the current period stay: raising a limit gives room at once.
+    #[serde(default, deserialize_with = "super::params::double_option")]
+    #[schema(value_type = Option<DownloadQuotaBody>)]
+    pub download_quota: Option<Option<DownloadQuotaBody>>,
 }
 
 /// An entitlement.
@@ -92,6 +150,9 @@ pub struct EntitlementResponse {
     /// when not.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub perpetual_fallback: bool,
+    /// The download quota; left out when downloads are not limited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_quota: Option<DownloadQuotaBody>,
 }
 
 impl From<Entitlement> for EntitlementResponse {
@@ -109,6 +170,7 @@ impl From<Entitlement> for EntitlementResponse {
                 .map(|cs| cs.iter().map(|c| c.as_str().to_owned()).collect()),
             versions: e.scope.versions.map(|v| v.as_str().to_owned()),
             perpetual_fallback: e.scope.perpetual_fallback,
+            download_quota: e.download_quota.map(DownloadQuotaBody::from),
         }
     }
 }

@@ -31,7 +31,8 @@ pub use delivery::{
 pub use downloads::{DownloadTokenRequest, DownloadTokenResponse};
 pub use entitlements::{
     AccessQuery, AccessReasonBody, AccessRelease, AccessResponse, CreateEntitlementRequest,
-    EntitlementListQuery, EntitlementListResponse, EntitlementResponse, UpdateEntitlementRequest,
+    DownloadQuotaBody, EntitlementListQuery, EntitlementListResponse, EntitlementResponse,
+    UpdateEntitlementRequest,
 };
 pub use error::{ErrorBody, ErrorDetail};
 pub use health::HealthResponse;

@@ -155,7 +155,7 @@ fn ledger_filter(query: &DownloadListQuery) -> Result<DownloadFilter, Validation
                     ValidationError::new(
                         "outcome",
                         "must be one of issued, redirected, suspended, expired, \
-                         address_not_allowed, not_available, yanked, not_verified, used_up",
+                         address_not_allowed, not_available, yanked, not_verified, used_up, quota_exceeded",
                     )
                 })
             })

@@ -26,6 +26,8 @@ use crate::state::AppState;
         (status = 403, body = ErrorBody, description = "missing scope, release not published, entitlement required, or artifact not verified (its bytes are being checked, or did not match)"),
         (status = 404, body = ErrorBody, description = "artifact not found"),
         (status = 409, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "`quota exceeded`: every entitlement that allows the artifact has a `download_quota`, and none has room for one more download of it in its current period (issuing counts nothing, resolving does); `Retry-After` is the time until the soonest of those periods resets.",
+            headers(("Retry-After" = i64, description = "Seconds until a request may succeed"))),
     ),
     security(("api_key" = []))
 )]
@@ -84,6 +86,8 @@ pub async fn create_download_token(
         (status = 302, description = "Redirect to the artifact (`Location`), `Cache-Control: no-store`"),
         (status = 403, body = ErrorBody, description = "artifact not verified (its bytes are being checked, did not match, or were replaced in the store since registration); release yanked; address not allowed (the client is outside the `allowed_cidrs` of the key that asked for the token)"),
         (status = 404, body = ErrorBody, description = "download token not found, download token expired, release not available, or download token used up (every use its `max_uses` allowed was spent)"),
+        (status = 429, body = ErrorBody, description = "`too_many_requests`, `quota exceeded`: only entitlements with a `download_quota` allow the artifact, and none has room for this download in its current period (the refusal spends no use of the token)",
+            headers(("Retry-After" = i64, description = "Seconds until the soonest of those quotas' periods resets"))),
     )
 )]
 #[get("/v1/downloads/{token}")]

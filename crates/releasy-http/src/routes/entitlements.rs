@@ -14,7 +14,7 @@ use crate::auth::permissions::{
     CreateEntitlement, DeleteEntitlement, ExplainAccess, ListEntitlements, UpdateEntitlement,
 };
 use crate::dto::{
-    AccessQuery, AccessResponse, CreateEntitlementRequest, EntitlementListQuery,
+    AccessQuery, AccessResponse, CreateEntitlementRequest, DownloadQuotaBody, EntitlementListQuery,
     EntitlementListResponse, EntitlementResponse, ErrorBody, UpdateEntitlementRequest, non_empty,
     page_request, parse_id,
 };
@@ -96,6 +96,11 @@ pub async fn create_entitlement(
             perpetual_fallback: body.perpetual_fallback.unwrap_or(false),
         },
         metadata: body.metadata.clone().map(Metadata::parse).transpose()?,
+        download_quota: body
+            .download_quota
+            .as_ref()
+            .map(DownloadQuotaBody::parse)
+            .transpose()?,
     };
     let entitlements = &state.services.entitlements;
     idempotent(
@@ -116,8 +121,8 @@ pub async fn create_entitlement(
     .await
 }
 
-/// Change an entitlement; `null` clears `ends_at`, `metadata`, `channels` or
-/// `versions`, and the merged result is validated as a whole.
+/// Change an entitlement; `null` clears `ends_at`, `metadata`, `channels`, `versions`
+/// or `download_quota`, and the merged result is validated as a whole.
 #[utoipa::path(
     tag = "entitlements",
     params(
@@ -161,6 +166,10 @@ pub async fn update_entitlement(
             .map(|v| v.as_deref().map(parse_versions).transpose())
             .transpose()?,
         perpetual_fallback: body.perpetual_fallback,
+        download_quota: body
+            .download_quota
+            .map(|q| q.as_ref().map(DownloadQuotaBody::parse).transpose())
+            .transpose()?,
     };
     let entitlement = state
         .services

@@ -62,7 +62,9 @@ impl Modify for SecuritySchemes {
 /// Adds what the rate limits answer, after the routes registered: every operation that
 /// takes credentials can answer 429 (too many failed authentications from the address);
 /// one that takes a customer key can also answer 429 for a spent budget, and, while a
-/// budget applies, carries the `RateLimit` headers on its other answers.
+/// budget applies, carries the `RateLimit` headers on its other answers. A route that
+/// declares a 429 of its own (a download quota) keeps its reason, after the rate
+/// limits'.
 pub fn with_rate_limit_responses(
     mut openapi: utoipa::openapi::OpenApi,
 ) -> utoipa::openapi::OpenApi {
@@ -87,9 +89,14 @@ pub fn with_rate_limit_responses(
                     }
                 }
             }
-            responses
-                .entry("429".to_owned())
-                .or_insert_with(|| too_many_requests(customer_key).into());
+            let mut limits = too_many_requests(customer_key);
+            if let Some(RefOr::T(own)) = responses.get("429") {
+                limits.description = format!("{} Or {}", limits.description, own.description);
+                for (name, header) in &own.headers {
+                    limits.headers.entry(name.clone()).or_insert(header.clone());
+                }
+            }
+            responses.insert("429".to_owned(), limits.into());
         }
     }
     openapi

@@ -92,8 +92,9 @@ async fn openapi_documents_every_endpoint(backend: Backend) {
     assert_eq!(security["api_key"]["name"], "x-releasy-api-key");
     assert_eq!(security["operator_jwt"]["scheme"], "bearer");
 
-    // Every operation that takes credentials documents the rate limits' 429; the
-    // open ones do not.
+    // Every operation that takes credentials documents the rate limits' 429; of the
+    // open ones only the download link does, for a spent download quota. The token
+    // request names the quota after the rate limits.
     let mut limited = 0;
     for (path, item) in paths {
         for (method, operation) in item.as_object().unwrap() {
@@ -101,7 +102,20 @@ async fn openapi_documents_every_endpoint(backend: Backend) {
                 .as_array()
                 .is_some_and(|s| !s.is_empty());
             let too_many = &operation["responses"]["429"];
-            assert_eq!(too_many.is_object(), secured, "429 of {method} {path}");
+            let quota = ["/v1/downloads/{token}", "/v1/downloads/token"].contains(&path.as_str());
+            assert_eq!(
+                too_many.is_object(),
+                secured || quota,
+                "429 of {method} {path}"
+            );
+            if quota {
+                let description = too_many["description"].as_str().unwrap();
+                assert!(
+                    description.contains("quota exceeded"),
+                    "{path}: {description}"
+                );
+                assert!(too_many["headers"].get("Retry-After").is_some(), "{path}");
+            }
             if !secured {
                 continue;
             }

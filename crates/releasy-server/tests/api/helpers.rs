@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use releasy_domain::ports::Clock;
 use releasy_server::server;
 use releasy_server::settings::Settings;
 use releasy_storage_s3::testing::{RunningS3, S3Implementation};
@@ -84,6 +85,19 @@ impl TestApp {
             Storage::Embedded,
             extra,
             false,
+            None,
+        )
+        .await
+    }
+
+    /// Starts a server on `backend` whose now is `clock`'s (tests of calendar rules).
+    pub async fn spawn_with_clock(backend: Backend, clock: Arc<dyn Clock>) -> Self {
+        Self::start(
+            DatabaseChoice::Fresh(backend),
+            Storage::Embedded,
+            &[],
+            false,
+            Some(clock),
         )
         .await
     }
@@ -102,18 +116,18 @@ impl TestApp {
             self.database_url.clone(),
             self.data_dir.clone(),
         );
-        Self::start(shared, Storage::Embedded, extra, false).await
+        Self::start(shared, Storage::Embedded, extra, false, None).await
     }
 
     /// Starts a server on `backend` that keeps artifacts in `storage`.
     pub async fn spawn_with_storage(backend: Backend, storage: Storage) -> Self {
-        Self::start(DatabaseChoice::Fresh(backend), storage, &[], false).await
+        Self::start(DatabaseChoice::Fresh(backend), storage, &[], false, None).await
     }
 
     /// Starts a server on `backend` and `storage` that reaches PostgreSQL and S3 (when
     /// it uses them) through proxies a test cuts with [`Self::outages`].
     pub async fn spawn_through_proxies(backend: Backend, storage: Storage) -> Self {
-        Self::start(DatabaseChoice::Fresh(backend), storage, &[], true).await
+        Self::start(DatabaseChoice::Fresh(backend), storage, &[], true, None).await
     }
 
     /// Starts a server on `backend` that keeps artifacts in `storage`; `extra` adds or
@@ -123,7 +137,7 @@ impl TestApp {
         storage: Storage,
         extra: &[(&str, &str)],
     ) -> Self {
-        Self::start(DatabaseChoice::Fresh(backend), storage, extra, false).await
+        Self::start(DatabaseChoice::Fresh(backend), storage, extra, false, None).await
     }
 
     async fn start(
@@ -131,6 +145,7 @@ impl TestApp {
         storage: Storage,
         extra: &[(&str, &str)],
         proxied: bool,
+        clock: Option<Arc<dyn Clock>>,
     ) -> Self {
         let mut outages = Outages::default();
         let data_dir = match &database {
@@ -196,9 +211,11 @@ impl TestApp {
             env.insert((*key).to_owned(), (*value).to_owned());
         }
         let settings = Settings::load(None, Some(env.clone())).expect("test settings");
-        let running = server::start_on(settings, listener)
-            .await
-            .expect("server starts");
+        let running = match clock {
+            Some(clock) => server::start_on_with_clock(settings, listener, clock).await,
+            None => server::start_on(settings, listener).await,
+        }
+        .expect("server starts");
         let handle = running.handle.clone();
         // `run` keeps the audit queue and the cache's change feed for the server's life.
         let running = Some(tokio::spawn(running.run()));

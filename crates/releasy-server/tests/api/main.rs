@@ -35,6 +35,7 @@ mod keys;
 mod limited_links;
 mod outages;
 mod protocol_errors;
+mod quotas;
 mod rate_limits;
 mod release_model;
 mod releases;

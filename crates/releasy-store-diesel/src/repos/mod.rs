@@ -33,6 +33,8 @@ macro_rules! repository_modules {
         mod idempotency;
         #[path = "products.rs"]
         mod products;
+        #[path = "quota_counter.rs"]
+        mod quota_counter;
         #[path = "releases.rs"]
         mod releases_repo;
     };

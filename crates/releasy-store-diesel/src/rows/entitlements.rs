@@ -4,7 +4,8 @@
 use diesel::prelude::*;
 use releasy_domain::Timestamp;
 use releasy_domain::entitlement::{
-    Entitlement, EntitlementScope, EntitlementWindow, Metadata, ProductGrant,
+    DownloadQuota, Entitlement, EntitlementScope, EntitlementWindow, Metadata, ProductGrant,
+    QuotaPeriod,
 };
 use releasy_domain::ports::RepoError;
 use releasy_domain::release::{Product, VersionRequirement};
@@ -30,6 +31,9 @@ pub struct EntitlementRow {
     pub(crate) channels: Option<String>,
     pub(crate) versions: Option<String>,
     pub(crate) perpetual_fallback: i32,
+    pub(crate) quota_downloads: Option<i64>,
+    pub(crate) quota_bytes: Option<i64>,
+    pub(crate) quota_period: Option<String>,
 }
 
 /// The columns the access rule reads, for every entitlement of one customer.
@@ -44,6 +48,47 @@ pub struct AccessRow {
     pub(crate) channels: Option<String>,
     pub(crate) versions: Option<String>,
     pub(crate) perpetual_fallback: i32,
+    pub(crate) quota_downloads: Option<i64>,
+    pub(crate) quota_bytes: Option<i64>,
+    pub(crate) quota_period: Option<String>,
+}
+
+/// The stored quota columns: both limits and the period, all `NULL` without a quota.
+fn quota_columns(quota: Option<&DownloadQuota>) -> (Option<i64>, Option<i64>, Option<String>) {
+    // Limits are at most i64::MAX by the domain's rule.
+    let stored = |limit: Option<u64>| limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    match quota {
+        None => (None, None, None),
+        Some(q) => (
+            stored(q.downloads()),
+            stored(q.bytes()),
+            Some(q.period().as_str().to_owned()),
+        ),
+    }
+}
+
+/// The quota read back, through the domain's rules.
+fn read_quota(
+    downloads: Option<i64>,
+    bytes: Option<i64>,
+    period: Option<&str>,
+) -> Result<Option<DownloadQuota>, RepoError> {
+    let bad = |e| corrupt("entitlements", e);
+    let Some(period) = period else {
+        return Ok(None);
+    };
+    let limit = |n: Option<i64>| {
+        n.map(u64::try_from)
+            .transpose()
+            .map_err(|e| corrupt("entitlements", e))
+    };
+    DownloadQuota::new(
+        limit(downloads)?,
+        limit(bytes)?,
+        QuotaPeriod::parse(period).map_err(bad)?,
+    )
+    .map(Some)
+    .map_err(bad)
 }
 
 /// The stored scope columns: channels as comma-separated names, versions as given,
@@ -93,6 +138,11 @@ impl TryFrom<AccessRow> for ProductGrant {
                 row.versions.as_deref(),
                 row.perpetual_fallback,
             )?,
+            quota: read_quota(
+                row.quota_downloads,
+                row.quota_bytes,
+                row.quota_period.as_deref(),
+            )?,
             product: row.product,
         })
     }
@@ -106,6 +156,7 @@ fn metadata_text(metadata: &Metadata) -> String {
 impl From<&Entitlement> for EntitlementRow {
     fn from(e: &Entitlement) -> Self {
         let (channels, versions, perpetual_fallback) = scope_columns(&e.scope);
+        let (quota_downloads, quota_bytes, quota_period) = quota_columns(e.download_quota.as_ref());
         Self {
             id: e.id.to_string(),
             customer_id: e.customer_id.to_string(),
@@ -119,6 +170,9 @@ impl From<&Entitlement> for EntitlementRow {
             channels,
             versions,
             perpetual_fallback,
+            quota_downloads,
+            quota_bytes,
+            quota_period,
         }
     }
 }
@@ -136,12 +190,17 @@ pub(crate) struct EntitlementReplacement {
     pub channels: Option<String>,
     pub versions: Option<String>,
     pub perpetual_fallback: i32,
+    pub quota_downloads: Option<i64>,
+    pub quota_bytes: Option<i64>,
+    pub quota_period: Option<String>,
 }
 
 impl EntitlementReplacement {
     /// The columns of `updated`, stored as `revision`.
     pub fn new(updated: &Entitlement, revision: i64) -> Self {
         let (channels, versions, perpetual_fallback) = scope_columns(&updated.scope);
+        let (quota_downloads, quota_bytes, quota_period) =
+            quota_columns(updated.download_quota.as_ref());
         Self {
             product: updated.product.as_str().to_owned(),
             starts_at: updated.window.starts_at().unix_seconds(),
@@ -151,6 +210,9 @@ impl EntitlementReplacement {
             channels,
             versions,
             perpetual_fallback,
+            quota_downloads,
+            quota_bytes,
+            quota_period,
         }
     }
 }
@@ -178,6 +240,11 @@ impl TryFrom<EntitlementRow> for Entitlement {
                 row.perpetual_fallback,
             )?,
             metadata,
+            download_quota: read_quota(
+                row.quota_downloads,
+                row.quota_bytes,
+                row.quota_period.as_deref(),
+            )?,
             created_at: ts(row.created_at),
             revision: u64::try_from(row.revision).map_err(|e| corrupt("entitlements", e))?,
         })

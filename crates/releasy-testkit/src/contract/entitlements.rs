@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use releasy_domain::audit::Origin;
 use releasy_domain::entitlement::{
-    Entitlement, EntitlementChanges, EntitlementError, EntitlementScope, EntitlementService,
-    EntitlementWindow, Metadata, ProductGrant,
+    DownloadQuota, Entitlement, EntitlementChanges, EntitlementError, EntitlementScope,
+    EntitlementService, EntitlementWindow, Metadata, ProductGrant, QuotaPeriod,
 };
 use releasy_domain::memory::{FixedClock, InMemoryReleases};
 use releasy_domain::ports::{CustomerRepository, EntitlementRepository, RepoError};
@@ -77,9 +77,14 @@ fn new_entitlement(
             .expect("a valid entitlement window"),
         scope: EntitlementScope::default(),
         metadata: None,
+        download_quota: None,
         created_at: at(created_at),
         revision: 0,
     }
+}
+
+fn quota(downloads: Option<u64>, bytes: Option<u64>, period: QuotaPeriod) -> DownloadQuota {
+    DownloadQuota::new(downloads, bytes, period).expect("a valid quota")
 }
 
 fn metadata(value: serde_json::Value) -> Option<Metadata> {
@@ -168,7 +173,8 @@ fn newest_first<'a>(entitlements: impl IntoIterator<Item = &'a Entitlement>) -> 
 }
 
 /// An entitlement round-trips through insert and get: open-ended or bounded, with
-/// nested metadata, an empty object, or none.
+/// nested metadata, an empty object, or none; with a download quota of either limit,
+/// both, the largest, or none (and the access read carries the same quotas).
 pub async fn insert_get_round_trip(
     entitlements: Arc<dyn EntitlementRepository>,
     customers: Arc<dyn CustomerRepository>,
@@ -182,17 +188,37 @@ pub async fn insert_get_round_trip(
             "nested": {"list": [1, "two", true, null], "empty": {}},
             "text": "quotes \" and unicode é ✓",
         })),
+        download_quota: Some(quota(Some(100), Some(50 << 30), QuotaPeriod::Month)),
         ..new_entitlement(owner, "releasy-server", 0, Some(T0 + 3600), T0)
     };
     let empty_object = Entitlement {
         metadata: metadata(json!({})),
+        download_quota: Some(quota(
+            None,
+            Some(DownloadQuota::MAX_LIMIT),
+            QuotaPeriod::Day,
+        )),
         ..new_entitlement(owner, "releasy-cli", T0, Some(T0), T0 + 1)
     };
-    let bare = new_entitlement(owner, "releasy-agent", T0, None, T0 + 2);
-    for entitlement in [&full, &empty_object, &bare] {
+    let bare = Entitlement {
+        download_quota: Some(quota(Some(1), None, QuotaPeriod::Day)),
+        ..new_entitlement(owner, "releasy-agent", T0, None, T0 + 2)
+    };
+    let unlimited = new_entitlement(owner, "releasy-agent", T0, None, T0 + 3);
+    for entitlement in [&full, &empty_object, &bare, &unlimited] {
         store(&entitlements, entitlement).await;
     }
-    for entitlement in [&full, &empty_object, &bare] {
+    let access = ok(entitlements.customer_access(owner).await, "customer_access");
+    let quotas: Vec<_> = access.grants().iter().map(|g| (g.id, g.quota)).collect();
+    same(
+        &quotas,
+        &[&full, &empty_object, &bare, &unlimited]
+            .iter()
+            .map(|e| (e.id, e.download_quota))
+            .collect::<Vec<_>>(),
+        "the access read carries each entitlement's quota, oldest first",
+    );
+    for entitlement in [&full, &empty_object, &bare, &unlimited] {
         same(
             &get(&entitlements, owner, entitlement.id).await.as_ref(),
             &Some(entitlement),
@@ -338,8 +364,8 @@ pub async fn list_pages_by_offset_and_limit(
     );
 }
 
-/// `replace` writes the whole entitlement it is given (clearing `ends_at` and
-/// `metadata` too) at the next revision and returns what is stored; other entitlements
+/// `replace` writes the whole entitlement it is given (setting a quota, and clearing
+/// `ends_at`, `metadata` and the quota too) at the next revision and returns what is stored; other entitlements
 /// are left alone.
 pub async fn replace_writes_the_whole_entitlement_at_the_next_revision(
     entitlements: Arc<dyn EntitlementRepository>,
@@ -358,6 +384,7 @@ pub async fn replace_writes_the_whole_entitlement_at_the_next_revision(
         window: EntitlementWindow::new(at(T0 + 10), Some(at(T0 + 20)))
             .expect("a valid entitlement window"),
         metadata: metadata(json!({"seats": 50, "note": "upgraded"})),
+        download_quota: Some(quota(Some(10), None, QuotaPeriod::Month)),
         ..original.clone()
     };
     let stored_changed = Entitlement {
@@ -377,6 +404,7 @@ pub async fn replace_writes_the_whole_entitlement_at_the_next_revision(
     let cleared = Entitlement {
         window: EntitlementWindow::new(at(T0 + 10), None).expect("a valid entitlement window"),
         metadata: None,
+        download_quota: None,
         ..stored_changed.clone()
     };
     let stored_cleared = Entitlement {

@@ -30,6 +30,7 @@ pub mod downloads;
 pub mod entitlements;
 pub mod idempotency;
 pub mod products;
+pub mod quota_counter;
 pub mod release_model;
 pub mod releases;
 pub mod uploads;
@@ -77,6 +78,12 @@ pub async fn run_all(ports: Repositories) {
         use download_ledger::prune_removes_whole_days_before_the_cutoff;
         run_check!(prune_removes_whole_days_before_the_cutoff(
             ports.download_ledger.clone()
+        ));
+    }
+    {
+        use quota_counter::prune_removes_only_ended_periods;
+        run_check!(prune_removes_only_ended_periods(
+            ports.quota_counter.clone()
         ));
     }
     run_check!(purge_removes_only_tokens_expired_before_the_cutoff(
@@ -132,6 +139,7 @@ pub async fn run_all_beside_another_suite(ports: Repositories) {
     )
     .await;
     download_ledger::run_all(ports.download_ledger.clone()).await;
+    quota_counter::run_all(ports.quota_counter.clone()).await;
 }
 
 /// Logs a check's name, then runs it.
