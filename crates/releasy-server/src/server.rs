@@ -127,19 +127,28 @@ impl std::fmt::Debug for RunningServer {
 /// batches can share, on at most half the pool. (A batch writes its tokens' audit
 /// events unlinked; the linker chains them, so batches never wait on the chain's head.)
 fn throughput_settings(database: &Database, settings: &Settings) -> ThroughputSettings {
-    let (writers, concurrent_token_batches) = match database {
-        Database::Sqlite(_) => (Writers::ThisProcessOnly, 1),
+    // SQLite has one writer at a time; PostgreSQL runs transactions in parallel, and
+    // the ledger's rows outrun one writer at full download speed (a single writer kept
+    // resolves to 39% of their speed without the ledger; see docs/benchmark-notes.md).
+    let (writers, concurrent_token_batches, concurrent_ledger_writes) = match database {
+        Database::Sqlite(_) => (Writers::ThisProcessOnly, 1, 1),
         Database::Postgres(_) => (
             Writers::Shared,
             (settings.database_max_connections / 2).max(1),
+            (settings.database_max_connections / 2).clamp(1, 4),
         ),
+    };
+    let written_behind = BatchPolicy {
+        max_delay: Duration::from_millis(settings.audit_flush_interval_ms),
+        ..BatchPolicy::default()
     };
     ThroughputSettings {
         writers,
         cache_rows: settings.cache_rows,
-        audit: BatchPolicy {
-            max_delay: Duration::from_millis(settings.audit_flush_interval_ms),
-            ..BatchPolicy::default()
+        audit: written_behind,
+        ledger: BatchPolicy {
+            concurrent_writes: concurrent_ledger_writes,
+            ..written_behind
         },
         record_downloads: settings.download_log,
         concurrent_token_batches,

@@ -295,6 +295,7 @@ mod tests {
                 max_batch: 2,
                 max_delay: Duration::from_secs(3600),
                 max_pending: 3,
+                concurrent_writes: 1,
             },
         );
         for at in 0..5 {
@@ -330,6 +331,7 @@ mod tests {
                 max_batch: 2,
                 max_delay: Duration::from_millis(5),
                 max_pending: 10,
+                concurrent_writes: 1,
             },
         );
         let handlers: Vec<_> = (0..400)
@@ -372,6 +374,7 @@ mod tests {
                 max_batch: 2,
                 max_delay: Duration::from_millis(1),
                 max_pending: 1_000,
+                concurrent_writes: 1,
             },
         );
         record_without_waiting(
@@ -395,6 +398,7 @@ mod tests {
                 max_batch: 1,
                 max_delay: Duration::from_secs(3600),
                 max_pending: 5,
+                concurrent_writes: 1,
             },
         );
         record_without_waiting(

@@ -31,8 +31,12 @@ pub struct ThroughputSettings {
     pub writers: Writers,
     /// Rows the read cache holds per kind of answer; 0 turns the cache off.
     pub cache_rows: u64,
-    /// How audit events and download ledger rows are written behind.
+    /// How audit events are written behind (one batch at a time: the writer builds
+    /// the audit chain in order).
     pub audit: BatchPolicy,
+    /// How download ledger rows are written behind (their order does not matter, so
+    /// several batches may commit at once).
+    pub ledger: BatchPolicy,
     /// Whether downloads are recorded in the ledger; when not, [`NoLedger`] keeps
     /// nothing and nothing is queued.
     pub record_downloads: bool,
@@ -50,6 +54,7 @@ impl ThroughputSettings {
             writers,
             cache_rows: 10_000,
             audit: BatchPolicy::default(),
+            ledger: BatchPolicy::default(),
             record_downloads: true,
             concurrent_token_batches: 1,
         }
@@ -84,7 +89,7 @@ pub fn wrap_for_production(store: Repositories, settings: ThroughputSettings) ->
     let audit = AuditWriteBehind::start(store.audit.clone(), settings.audit);
     let ledger = settings
         .record_downloads
-        .then(|| LedgerWriteBehind::start(store.download_ledger.clone(), settings.audit));
+        .then(|| LedgerWriteBehind::start(store.download_ledger.clone(), settings.ledger));
     let download_ledger: Arc<dyn DownloadLedger> = match &ledger {
         Some(queue) => Arc::new(queue.clone()),
         None => Arc::new(NoLedger),

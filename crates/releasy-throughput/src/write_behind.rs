@@ -28,6 +28,11 @@ pub struct BatchPolicy {
     /// outage must not stall requests). Below it a handler never waits, however slow
     /// the disk.
     pub max_pending: usize,
+    /// Chunks of one round written at once, each in its own transaction: 1 keeps the
+    /// rows' order (the audit chain needs it); more lets a database that runs
+    /// transactions in parallel (PostgreSQL) keep up with a faster stream of rows
+    /// whose order does not matter (the download ledger).
+    pub concurrent_writes: usize,
 }
 
 impl Default for BatchPolicy {
@@ -40,6 +45,7 @@ impl Default for BatchPolicy {
             // the busiest customer traffic measured (tens of seconds of a typical
             // fleet's) while a slow disk holds a commit up.
             max_pending: 32_768,
+            concurrent_writes: 1,
         }
     }
 }
@@ -234,14 +240,14 @@ async fn write_behind<T: Send + Sync + 'static>(
             request = flush_requests.recv() => match request {
                 Some(ack) => Some(ack),
                 None => {
-                    if let Err(err) = write_queued(writer.as_ref(), &queue, policy, what).await {
+                    if let Err(err) = write_queued(&writer, &queue, policy, what).await {
                         tracing::error!(error = %err, lost = queue.rows().len(), what, "rows lost at shutdown");
                     }
                     return;
                 }
             },
         };
-        let result = write_queued(writer.as_ref(), &queue, policy, what).await;
+        let result = write_queued(&writer, &queue, policy, what).await;
         failing = result.is_err();
         queue.failing.store(failing, Ordering::Release);
         // Room again (or, when failing, no more waiting for it).
@@ -256,11 +262,16 @@ async fn write_behind<T: Send + Sync + 'static>(
 /// in flight holds on top of the queue, and how long one commit takes.
 const WRITE_CHUNK: usize = 4_096;
 
-/// Writes everything queued when called, in chunks of at most [`WRITE_CHUNK`] rows
-/// (rows queued meanwhile wait for the next round); on failure puts the chunk back in
-/// front of what arrived meanwhile (bounded by `max_pending`, dropping the oldest).
+/// The fewest rows a round is split for: below it, one transaction costs less than
+/// two.
+const LEAST_SPLIT_CHUNK: usize = 256;
+
+/// Writes everything queued when called, in chunks of at most [`WRITE_CHUNK`] rows,
+/// up to `concurrent_writes` of them at once (rows queued meanwhile wait for the next
+/// round); on failure puts the chunks that failed back in front of what arrived
+/// meanwhile (bounded by `max_pending`, dropping the oldest).
 async fn write_queued<T: Send + Sync + 'static>(
-    writer: &dyn BatchWriter<T>,
+    writer: &Arc<dyn BatchWriter<T>>,
     queue: &Queue<T>,
     policy: BatchPolicy,
     what: &'static str,
@@ -273,21 +284,29 @@ async fn write_queued<T: Send + Sync + 'static>(
             "write-behind queue full while the database refuses writes; oldest rows dropped"
         );
     }
+    let writers = policy.concurrent_writes.max(1);
     let mut left = queue.rows().len();
     while left > 0 {
-        let chunk: Vec<T> = {
+        let chunk_len = left.div_ceil(writers).clamp(LEAST_SPLIT_CHUNK, WRITE_CHUNK);
+        let chunks: Vec<Vec<T>> = {
             let mut rows = queue.rows();
-            let take = left.min(WRITE_CHUNK).min(rows.len());
-            rows.drain(..take).collect()
+            let mut chunks = Vec::with_capacity(writers);
+            while chunks.len() < writers && left > 0 && !rows.is_empty() {
+                let take = left.min(chunk_len).min(rows.len());
+                left -= take;
+                chunks.push(rows.drain(..take).collect());
+            }
+            chunks
         };
         queue.drained.notify_waiters();
-        if chunk.is_empty() {
+        if chunks.is_empty() {
             break;
         }
-        left -= chunk.len();
-        if let Err(err) = writer.write_batch(&chunk).await {
+        let failed = write_chunks(writer, chunks).await;
+        if let Some((_, err)) = failed.first() {
+            let err = err.to_string();
             let mut rows = queue.rows();
-            for row in chunk.into_iter().rev() {
+            for row in failed.into_iter().flat_map(|(chunk, _)| chunk).rev() {
                 rows.push_front(row);
             }
             let excess = rows.len().saturating_sub(policy.max_pending);
@@ -300,8 +319,192 @@ async fn write_queued<T: Send + Sync + 'static>(
                 );
             }
             tracing::warn!(error = %err, queued = rows.len(), what, "batch not written; will retry");
-            return Err(err.to_string());
+            return Err(err);
         }
     }
     Ok(())
+}
+
+/// Writes each chunk in its own transaction, all at once (one alone in place); returns
+/// the chunks that failed, with why, in their order.
+async fn write_chunks<T: Send + Sync + 'static>(
+    writer: &Arc<dyn BatchWriter<T>>,
+    mut chunks: Vec<Vec<T>>,
+) -> Vec<(Vec<T>, RepoError)> {
+    if chunks.len() == 1 {
+        let chunk = chunks.remove(0);
+        return match writer.write_batch(&chunk).await {
+            Ok(()) => Vec::new(),
+            Err(err) => vec![(chunk, err)],
+        };
+    }
+    let mut writes = tokio::task::JoinSet::new();
+    for (index, chunk) in chunks.into_iter().enumerate() {
+        let writer = writer.clone();
+        writes.spawn(async move {
+            let written = writer.write_batch(&chunk).await;
+            (index, chunk, written)
+        });
+    }
+    let mut failed = Vec::new();
+    while let Some(joined) = writes.join_next().await {
+        match joined {
+            Ok((_, _, Ok(()))) => {}
+            Ok((index, chunk, Err(err))) => failed.push((index, chunk, err)),
+            // A writer that panicked: its rows are gone with its task, as a panic
+            // inside a single write would lose them too.
+            Err(join_error) => {
+                tracing::error!(error = %join_error, "a write-behind batch write panicked");
+            }
+        }
+    }
+    failed.sort_by_key(|(index, _, _)| *index);
+    failed
+        .into_iter()
+        .map(|(_, chunk, err)| (chunk, err))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// Records every row written and how many writes ran at once; fails the first
+    /// write that holds `fail_once_on` (then never again).
+    #[derive(Debug, Default)]
+    struct Recorder {
+        written: Mutex<Vec<u32>>,
+        writes: AtomicUsize,
+        in_flight: AtomicUsize,
+        most_in_flight: AtomicUsize,
+        fail_once_on: Mutex<Option<u32>>,
+    }
+
+    #[async_trait]
+    impl BatchWriter<u32> for Recorder {
+        async fn write_batch(&self, rows: &[u32]) -> Result<(), RepoError> {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let fail = {
+                let mut fail_once_on = self
+                    .fail_once_on
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let hit = fail_once_on.is_some_and(|row| rows.contains(&row));
+                if hit {
+                    *fail_once_on = None;
+                }
+                hit
+            };
+            if fail {
+                return Err(RepoError::unavailable("the database went away"));
+            }
+            self.written
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(rows);
+            Ok(())
+        }
+    }
+
+    fn start(recorder: &Arc<Recorder>, concurrent_writes: usize) -> WriteBehind<u32> {
+        let policy = BatchPolicy {
+            max_batch: usize::MAX,
+            max_delay: Duration::from_secs(3_600),
+            concurrent_writes,
+            ..BatchPolicy::default()
+        };
+        WriteBehind::start(recorder.clone(), policy, "test rows")
+    }
+
+    fn written(recorder: &Recorder) -> Vec<u32> {
+        let mut rows = recorder
+            .written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        rows.sort_unstable();
+        rows
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_split_a_round_and_write_every_row_once() {
+        let recorder = Arc::new(Recorder::default());
+        let queue = start(&recorder, 4);
+        for row in 0..5_000 {
+            queue.push(&row).await.unwrap();
+        }
+        queue.flush().await.unwrap();
+        assert_eq!(written(&recorder), (0..5_000).collect::<Vec<_>>());
+        assert_eq!(
+            recorder.writes.load(Ordering::SeqCst),
+            4,
+            "1 250 rows a write"
+        );
+        assert_eq!(recorder.most_in_flight.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_round_is_one_write_and_one_writer_keeps_the_order() {
+        let recorder = Arc::new(Recorder::default());
+        let queue = start(&recorder, 4);
+        for row in 0..100 {
+            queue.push(&row).await.unwrap();
+        }
+        queue.flush().await.unwrap();
+        assert_eq!(
+            recorder.writes.load(Ordering::SeqCst),
+            1,
+            "below the split size"
+        );
+
+        let ordered = Arc::new(Recorder::default());
+        let queue = start(&ordered, 1);
+        for row in 0..10_000 {
+            queue.push(&row).await.unwrap();
+        }
+        queue.flush().await.unwrap();
+        let rows = ordered
+            .written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        assert_eq!(
+            rows,
+            (0..10_000).collect::<Vec<_>>(),
+            "in order, one at a time"
+        );
+        assert_eq!(ordered.most_in_flight.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_chunk_is_queued_again_and_the_others_stay_written() {
+        let recorder = Arc::new(Recorder::default());
+        *recorder
+            .fail_once_on
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(4_000);
+        let queue = start(&recorder, 4);
+        for row in 0..5_000 {
+            queue.push(&row).await.unwrap();
+        }
+        assert!(
+            queue.flush().await.is_err(),
+            "the flush reports the failed chunk"
+        );
+        let first = written(&recorder);
+        assert_eq!(first.len(), 3_750, "three of four chunks were written");
+        assert!(!first.contains(&4_000));
+        queue.flush().await.unwrap();
+        assert_eq!(
+            written(&recorder),
+            (0..5_000).collect::<Vec<_>>(),
+            "every row once, the failed chunk on the next round"
+        );
+    }
 }

@@ -17,7 +17,6 @@ use releasy_domain::release::{Product, Version};
 
 use super::{Backend, Store, placeholder};
 use crate::error::{corrupt, query_error};
-use crate::repos::batch_rows::ledger_values;
 use crate::rows::{DownloadLedgerRow, daily_additions};
 use crate::schema::download_daily as dd;
 use crate::schema::download_ledger::dsl;
@@ -28,7 +27,7 @@ impl DownloadLedger for Store {
         if records.is_empty() {
             return Ok(());
         }
-        self.write_ledger_batch(ledger_values(records), daily_additions(records))
+        self.write_ledger_batch(records, daily_additions(records))
             .await
     }
 

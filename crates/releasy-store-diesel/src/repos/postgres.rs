@@ -4,16 +4,15 @@
 use diesel::prelude::*;
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use releasy_domain::audit::{AuditEvent, ChainLink};
+use releasy_domain::delivery::DownloadRecord;
 use releasy_domain::ports::RepoError;
 
 use super::batch_rows::{
-    LEDGER_ROWS_PER_STATEMENT, LedgerValues, ROWS_PER_STATEMENT, TokenValues, add_to_daily,
-    audit_values,
+    LedgerColumns, ROWS_PER_STATEMENT, TokenValues, add_to_daily, audit_values,
 };
 use crate::error::{TxError, query_error};
 use crate::rows::{ApiKeyRow, CustomerRow, DailyRow, ReleaseRow};
 
-use crate::schema::download_ledger as ledger_rows;
 use crate::schema::{api_keys as key_rows, audit_chain, audit_events, releases};
 use crate::schema::{customers as customer_rows, download_tokens as token_rows};
 
@@ -161,17 +160,13 @@ impl Store {
     /// one transaction.
     pub(super) async fn write_ledger_batch(
         &self,
-        rows: Vec<LedgerValues>,
+        records: &[DownloadRecord],
         daily: Vec<DailyRow>,
     ) -> Result<(), RepoError> {
+        let columns = LedgerColumns::of(records);
         let mut conn = self.conn().await?;
         write_transaction(&mut conn, async |conn| {
-            for chunk in rows.chunks(LEDGER_ROWS_PER_STATEMENT) {
-                diesel::insert_into(ledger_rows::table)
-                    .values(chunk)
-                    .execute(conn)
-                    .await?;
-            }
+            columns.insert().execute(conn).await?;
             for chunk in daily.chunks(ROWS_PER_STATEMENT) {
                 add_to_daily!(chunk).execute(conn).await?;
             }

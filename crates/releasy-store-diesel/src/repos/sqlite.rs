@@ -4,10 +4,12 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use releasy_domain::audit::AuditEvent;
+use releasy_domain::delivery::DownloadRecord;
 use releasy_domain::ports::RepoError;
 
 use super::batch_rows::{
     LEDGER_ROWS_PER_STATEMENT, LedgerValues, ROWS_PER_STATEMENT, TokenValues, add_to_daily,
+    ledger_values,
 };
 use crate::error::{TxError, query_error};
 use crate::rows::{ApiKeyRow, CustomerRow, DailyRow, ReleaseRow};
@@ -199,9 +201,10 @@ impl Store {
     /// one transaction on the batch writers' own connection.
     pub(super) async fn write_ledger_batch(
         &self,
-        rows: Vec<LedgerValues>,
+        records: &[DownloadRecord],
         daily: Vec<DailyRow>,
     ) -> Result<(), RepoError> {
+        let rows: Vec<LedgerValues> = ledger_values(records);
         let mut conn = self.batch_writer_conn().await?;
         conn.spawn_blocking(move |conn| {
             conn.immediate_transaction(|conn| {
