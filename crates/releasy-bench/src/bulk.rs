@@ -55,13 +55,18 @@ const BATCH_ROWS: usize = 5_000;
 /// Ledger rows per `INSERT`: 15 columns a row, 45 000 bind parameters a statement.
 const LEDGER_BATCH_ROWS: usize = 3_000;
 
-/// The download ledger's daily summary, computed from the seeded rows as the writer
-/// would have kept it (the statistics read only the summary).
+/// The download ledger's daily summaries, computed from the seeded rows as the writer
+/// would have kept them (the statistics read only the summaries).
 const SUMMARIZE_LEDGER: &str = "INSERT INTO download_daily \
     (day, artifact_id, customer_id, product, version, platform, downloads, bytes) \
     SELECT at / 86400, artifact_id, customer_id, MIN(product), MIN(version), MIN(platform), \
     COUNT(*), SUM(bytes) FROM download_ledger WHERE outcome = 'redirected' \
-    GROUP BY at / 86400, artifact_id, customer_id";
+    GROUP BY at / 86400, artifact_id, customer_id; \
+    INSERT INTO download_product_customers (product, day, customer_id) \
+    SELECT DISTINCT product, day, customer_id FROM download_daily; \
+    INSERT INTO download_product_daily (product, day, downloads, bytes, customers) \
+    SELECT product, day, SUM(downloads), SUM(bytes), COUNT(DISTINCT customer_id) \
+    FROM download_daily GROUP BY product, day";
 
 /// The platforms every seeded release ships, one artifact each (in this order).
 pub const PLATFORMS: [&str; 3] = ["linux-x86_64", "darwin-arm64", "windows-x86_64"];

@@ -156,6 +156,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    download_product_customers (product, day, customer_id) {
+        product -> Text,
+        day -> BigInt,
+        customer_id -> Text,
+    }
+}
+
+diesel::table! {
+    download_product_daily (product, day) {
+        product -> Text,
+        day -> BigInt,
+        downloads -> BigInt,
+        bytes -> BigInt,
+        customers -> BigInt,
+    }
+}
+
+diesel::table! {
     download_daily (product, day, artifact_id, customer_id) {
         product -> Text,
         day -> BigInt,
@@ -217,6 +235,8 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     artifact_uploads,
+    download_product_customers,
+    download_product_daily,
     download_quota_counts,
     product_policies,
     customers,

@@ -77,6 +77,61 @@ macro_rules! add_to_daily {
 }
 pub(super) use add_to_daily;
 
+/// The `INSERT ... ON CONFLICT DO NOTHING RETURNING product, day` that marks (product,
+/// day, customer) triples in `download_product_customers`: what it returns are the
+/// customers new to that product and day, whom `download_product_daily` counts.
+macro_rules! mark_product_customers {
+    ($marks:expr) => {{
+        use $crate::schema::download_product_customers as pc;
+        let values: Vec<_> = $marks
+            .iter()
+            .map(|(product, day, customer): &(String, i64, String)| {
+                (
+                    pc::product.eq(product.clone()),
+                    pc::day.eq(*day),
+                    pc::customer_id.eq(customer.clone()),
+                )
+            })
+            .collect();
+        diesel::insert_into(pc::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .returning((pc::product, pc::day))
+    }};
+}
+pub(super) use mark_product_customers;
+
+/// The `INSERT ... ON CONFLICT DO UPDATE` that adds a batch's product days to
+/// `download_product_daily`.
+macro_rules! add_to_product_daily {
+    ($rows:expr) => {{
+        use diesel::upsert::excluded;
+        use $crate::schema::download_product_daily as pd;
+        let values: Vec<_> = $rows
+            .iter()
+            .map(|row: &$crate::rows::ProductDayRow| {
+                (
+                    pd::product.eq(row.product.clone()),
+                    pd::day.eq(row.day),
+                    pd::downloads.eq(row.downloads),
+                    pd::bytes.eq(row.bytes),
+                    pd::customers.eq(row.customers),
+                )
+            })
+            .collect();
+        diesel::insert_into(pd::table)
+            .values(values)
+            .on_conflict((pd::product, pd::day))
+            .do_update()
+            .set((
+                pd::downloads.eq(pd::downloads + excluded(pd::downloads)),
+                pd::bytes.eq(pd::bytes + excluded(pd::bytes)),
+                pd::customers.eq(pd::customers + excluded(pd::customers)),
+            ))
+    }};
+}
+pub(super) use add_to_product_daily;
+
 /// The rows of `records`.
 pub(super) fn ledger_values(records: &[DownloadRecord]) -> Vec<LedgerValues> {
     records

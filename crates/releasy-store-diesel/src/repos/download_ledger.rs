@@ -19,6 +19,8 @@ use super::{Backend, Store, placeholder};
 use crate::error::{corrupt, query_error};
 use crate::rows::{DownloadLedgerRow, daily_additions};
 use crate::schema::download_daily as dd;
+use crate::schema::download_product_customers as pc;
+use crate::schema::download_product_daily as pd;
 use crate::schema::download_ledger::dsl;
 
 #[async_trait]
@@ -112,11 +114,22 @@ impl DownloadLedger for Store {
         } else {
             format!("WHERE {}", conditions.join(" AND "))
         };
-        let sql = format!(
-            "SELECT {keys}, CAST(SUM(downloads) AS BIGINT) AS downloads, \
-             COUNT(DISTINCT customer_id) AS customers, CAST(SUM(bytes) AS BIGINT) AS bytes \
-             FROM download_daily {filter} GROUP BY {group}"
-        );
+        // One product's days, over every customer: one row a day, kept per product.
+        let one_product_by_day = query.group_by == StatsGroup::Day
+            && query.product.is_some()
+            && query.customer_id.is_none();
+        let sql = if one_product_by_day {
+            format!(
+                "SELECT {keys}, downloads, customers, bytes \
+                 FROM download_product_daily {filter}"
+            )
+        } else {
+            format!(
+                "SELECT {keys}, CAST(SUM(downloads) AS BIGINT) AS downloads, \
+                 COUNT(DISTINCT customer_id) AS customers, CAST(SUM(bytes) AS BIGINT) AS bytes \
+                 FROM download_daily {filter} GROUP BY {group}"
+            )
+        };
         let mut statement = diesel::sql_query(sql).into_boxed::<Backend>();
         if let Some(product) = &query.product {
             statement = statement.bind::<Text, _>(product.as_str().to_owned());
@@ -161,8 +174,17 @@ impl DownloadLedger for Store {
                 .map_err(query_error)? as u64
         };
         if pruned < u64::from(limit) {
-            // No row of those days is left: their summary goes too.
-            diesel::delete(dd::table.filter(dd::day.lt(day_of(cutoff))))
+            // No row of those days is left: their summaries go too.
+            let first_day_kept = day_of(cutoff);
+            diesel::delete(dd::table.filter(dd::day.lt(first_day_kept)))
+                .execute(&mut *conn)
+                .await
+                .map_err(query_error)?;
+            diesel::delete(pd::table.filter(pd::day.lt(first_day_kept)))
+                .execute(&mut *conn)
+                .await
+                .map_err(query_error)?;
+            diesel::delete(pc::table.filter(pc::day.lt(first_day_kept)))
                 .execute(&mut *conn)
                 .await
                 .map_err(query_error)?;

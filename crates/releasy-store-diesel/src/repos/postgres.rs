@@ -8,10 +8,11 @@ use releasy_domain::delivery::DownloadRecord;
 use releasy_domain::ports::RepoError;
 
 use super::batch_rows::{
-    LedgerColumns, ROWS_PER_STATEMENT, TokenValues, add_to_daily, audit_values,
+    LedgerColumns, ROWS_PER_STATEMENT, TokenValues, add_to_daily, add_to_product_daily,
+    audit_values, mark_product_customers,
 };
 use crate::error::{TxError, query_error};
-use crate::rows::{ApiKeyRow, CustomerRow, DailyRow, ReleaseRow};
+use crate::rows::{ApiKeyRow, CustomerRow, DailyRow, ReleaseRow, product_customers, product_days};
 
 use crate::schema::{api_keys as key_rows, audit_chain, audit_events, releases};
 use crate::schema::{customers as customer_rows, download_tokens as token_rows};
@@ -164,11 +165,25 @@ impl Store {
         daily: Vec<DailyRow>,
     ) -> Result<(), RepoError> {
         let columns = LedgerColumns::of(records);
+        let marks = product_customers(&daily);
         let mut conn = self.conn().await?;
+        // Each summary in key order, one after the other: concurrent batches lock
+        // their rows in one order, so they wait for each other but never deadlock.
         write_transaction(&mut conn, async |conn| {
             columns.insert().execute(conn).await?;
             for chunk in daily.chunks(ROWS_PER_STATEMENT) {
                 add_to_daily!(chunk).execute(conn).await?;
+            }
+            let mut first_seen: Vec<(String, i64)> = Vec::new();
+            for chunk in marks.chunks(ROWS_PER_STATEMENT) {
+                first_seen.extend(
+                    mark_product_customers!(chunk)
+                        .get_results::<(String, i64)>(conn)
+                        .await?,
+                );
+            }
+            for chunk in product_days(&daily, &first_seen).chunks(ROWS_PER_STATEMENT) {
+                add_to_product_daily!(chunk).execute(conn).await?;
             }
             Ok::<_, diesel::result::Error>(())
         })

@@ -9,10 +9,10 @@ use releasy_domain::ports::RepoError;
 
 use super::batch_rows::{
     LEDGER_ROWS_PER_STATEMENT, LedgerValues, ROWS_PER_STATEMENT, TokenValues, add_to_daily,
-    ledger_values,
+    add_to_product_daily, ledger_values, mark_product_customers,
 };
 use crate::error::{TxError, query_error};
-use crate::rows::{ApiKeyRow, CustomerRow, DailyRow, ReleaseRow};
+use crate::rows::{ApiKeyRow, CustomerRow, DailyRow, ReleaseRow, product_customers, product_days};
 
 use crate::schema::download_ledger as ledger_rows;
 use crate::schema::{api_keys as key_rows, releases};
@@ -205,6 +205,7 @@ impl Store {
         daily: Vec<DailyRow>,
     ) -> Result<(), RepoError> {
         let rows: Vec<LedgerValues> = ledger_values(records);
+        let marks = product_customers(&daily);
         let mut conn = self.batch_writer_conn().await?;
         conn.spawn_blocking(move |conn| {
             conn.immediate_transaction(|conn| {
@@ -216,6 +217,16 @@ impl Store {
                 }
                 for chunk in daily.chunks(ROWS_PER_STATEMENT) {
                     diesel::RunQueryDsl::execute(add_to_daily!(chunk), conn)?;
+                }
+                let mut first_seen: Vec<(String, i64)> = Vec::new();
+                for chunk in marks.chunks(ROWS_PER_STATEMENT) {
+                    first_seen.extend(diesel::RunQueryDsl::get_results::<(String, i64)>(
+                        mark_product_customers!(chunk),
+                        conn,
+                    )?);
+                }
+                for chunk in product_days(&daily, &first_seen).chunks(ROWS_PER_STATEMENT) {
+                    diesel::RunQueryDsl::execute(add_to_product_daily!(chunk), conn)?;
                 }
                 Ok::<_, diesel::result::Error>(())
             })

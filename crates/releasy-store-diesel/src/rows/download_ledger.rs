@@ -1,6 +1,6 @@
 //! The `download_ledger` row and the `download_daily` summary row.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use diesel::prelude::*;
 use releasy_domain::artifact::Platform;
@@ -122,6 +122,53 @@ pub struct DailyRow {
     pub(crate) platform: String,
     pub(crate) downloads: i64,
     pub(crate) bytes: i64,
+}
+
+/// What one batch adds to one product's day (`download_product_daily`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductDayRow {
+    pub(crate) product: String,
+    pub(crate) day: i64,
+    pub(crate) downloads: i64,
+    pub(crate) bytes: i64,
+    /// Customers downloading the product that day for the first time.
+    pub(crate) customers: i64,
+}
+
+/// The (product, day, customer) of each summary row, once, in key order: what marks
+/// a customer as having downloaded a product that day.
+pub fn product_customers(daily: &[DailyRow]) -> Vec<(String, i64, String)> {
+    let marks: BTreeSet<(String, i64, String)> = daily
+        .iter()
+        .map(|row| (row.product.clone(), row.day, row.customer_id.clone()))
+        .collect();
+    marks.into_iter().collect()
+}
+
+/// What `daily` adds to each of its products' days, in key order: downloads and bytes,
+/// and the customers `first_seen` names (the marks inserted just now, one per customer
+/// new to that product and day).
+pub fn product_days(daily: &[DailyRow], first_seen: &[(String, i64)]) -> Vec<ProductDayRow> {
+    let mut days: BTreeMap<(String, i64), ProductDayRow> = BTreeMap::new();
+    for row in daily {
+        let day = days
+            .entry((row.product.clone(), row.day))
+            .or_insert_with(|| ProductDayRow {
+                product: row.product.clone(),
+                day: row.day,
+                downloads: 0,
+                bytes: 0,
+                customers: 0,
+            });
+        day.downloads += row.downloads;
+        day.bytes = day.bytes.saturating_add(row.bytes);
+    }
+    for (product, day) in first_seen {
+        if let Some(row) = days.get_mut(&(product.clone(), *day)) {
+            row.customers += 1;
+        }
+    }
+    days.into_values().collect()
 }
 
 /// What `records` add to the summary: their successful downloads summed per day,

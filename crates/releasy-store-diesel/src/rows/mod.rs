@@ -22,7 +22,9 @@ pub(crate) use audit::link_of;
 pub use audit::position_column;
 pub use audit::{AuditChainRow, AuditEventRow};
 pub use customers::CustomerRow;
-pub use download_ledger::{DailyRow, DownloadLedgerRow, daily_additions};
+pub use download_ledger::{
+    DailyRow, DownloadLedgerRow, ProductDayRow, daily_additions, product_customers, product_days,
+};
 pub use download_tokens::DownloadTokenRow;
 pub(crate) use download_tokens::{GrantRow, grant};
 pub(crate) use entitlements::EntitlementReplacement;

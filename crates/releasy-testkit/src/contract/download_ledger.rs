@@ -31,6 +31,7 @@ pub async fn run_all(ledger: Arc<dyn DownloadLedger>) {
     run_check!(stats_equal_the_counts_computed_from_the_rows(
         ledger.clone()
     ));
+    run_check!(stats_stay_exact_when_batches_commit_at_once(ledger));
 }
 
 /// A subject of `product` (artifact and release fresh).
@@ -311,6 +312,69 @@ pub async fn stats_equal_the_counts_computed_from_the_rows(ledger: Arc<dyn Downl
                 &format!("stats of {query:?}"),
             );
         }
+    }
+}
+
+/// Batches recorded at the same time (several writers, several instances) that name
+/// the same customers, artifacts and days still sum to the counts computed from the
+/// rows: every download once, every customer once a day.
+pub async fn stats_stay_exact_when_batches_commit_at_once(ledger: Arc<dyn DownloadLedger>) {
+    let product = fresh_product();
+    let artifacts = [
+        subject(&product, "2.0.0", "linux", 700),
+        subject(&product, "2.0.0", "macos", 900),
+    ];
+    let customers: Vec<CustomerId> = (0..5).map(|_| CustomerId::generate()).collect();
+    let writers: Vec<_> = (0..8_i64)
+        .map(|writer| {
+            let ledger = ledger.clone();
+            let batches: Vec<Vec<DownloadRecord>> = (0..6_i64)
+                .map(|batch| {
+                    (0..10_i64)
+                        .map(|n| {
+                            let i = (writer + batch + n) as usize;
+                            let seconds = T0 + (n % 2) * DAY + writer * 60 + batch;
+                            row(
+                                customers[i % customers.len()],
+                                &artifacts[i % 2],
+                                seconds,
+                                DownloadOutcome::Redirected,
+                            )
+                        })
+                        .collect()
+                })
+                .collect();
+            tokio::spawn(async move {
+                for batch in batches {
+                    record(&ledger, &batch).await;
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("a writer's task");
+    }
+    let filter = DownloadFilter {
+        product: Some(Product::parse(&product).expect("a valid product")),
+        ..DownloadFilter::default()
+    };
+    let all_rows = walk(&ledger, &filter, 200).await;
+    same(&all_rows.len(), &480, "every row of every writer");
+    for group_by in StatsGroup::ALL {
+        let query = StatsQuery {
+            group_by,
+            product: filter.product.clone(),
+            customer_id: None,
+            from: None,
+            to: None,
+        };
+        let mut stats = ok(ledger.stats(&query).await, "DownloadLedger::stats");
+        releasy_domain::delivery::sort_stats(group_by, &mut stats);
+        same(
+            &stats,
+            &stats_of(&query, &all_rows),
+            &format!("stats of {query:?} after concurrent batches"),
+        );
     }
 }
 

@@ -1,0 +1,2 @@
+DROP TABLE download_product_daily;
+DROP TABLE download_product_customers;
