@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::flow::{Published, artifact_bytes, publish_one_artifact};
+use crate::flow::{Published, artifact_bytes, follow_link, publish_one_artifact};
 use crate::helpers::{Backend, TestApp, assert_error};
 use crate::on_both_backends;
 
@@ -25,16 +25,6 @@ async fn issue(app: &TestApp, p: &Published, body: Value) -> Value {
         .unwrap();
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
-}
-
-/// Follows a download link: the response.
-async fn follow(app: &TestApp, url: &str) -> reqwest::Response {
-    let path = url.split_once("/v1/").unwrap().1;
-    app.client
-        .get(app.url(&format!("/v1/{path}")))
-        .send()
-        .await
-        .unwrap()
 }
 
 /// Every ledger row `GET /v1/admin/downloads?{query}` gives, walking its cursor a page
@@ -159,13 +149,13 @@ async fn refusals_carry_their_reason_and_are_audited(backend: Backend) {
     )
     .await;
     let single = single["download_url"].as_str().unwrap();
-    assert_eq!(follow(&app, single).await.status(), 302);
-    assert_error(follow(&app, single).await, 404, "not_found").await;
+    assert_eq!(follow_link(&app, single).await.status(), 302);
+    assert_error(follow_link(&app, single).await, 404, "not_found").await;
     let open = issue(&app, &p, json!({"artifact_id": p.artifact_id})).await;
     app.patch_customer(&p.customer_id, json!({"suspended": true}))
         .await;
     let message = assert_error(
-        follow(&app, open["download_url"].as_str().unwrap()).await,
+        follow_link(&app, open["download_url"].as_str().unwrap()).await,
         404,
         "not_found",
     )
@@ -176,7 +166,7 @@ async fn refusals_carry_their_reason_and_are_audited(backend: Backend) {
     );
     // An unknown token names no customer or artifact: nothing to record.
     assert_error(
-        follow(&app, "http://x/v1/downloads/releasy_dl_nosuchtoken").await,
+        follow_link(&app, "http://x/v1/downloads/releasy_dl_nosuchtoken").await,
         404,
         "not_found",
     )
@@ -263,7 +253,7 @@ async fn the_csv_export_reads_back_as_the_json_rows(backend: Backend) {
         .await
         .unwrap();
     for _ in 0..3 {
-        let response = follow(&app, token["download_url"].as_str().unwrap()).await;
+        let response = follow_link(&app, token["download_url"].as_str().unwrap()).await;
         assert_eq!(response.status(), 302);
     }
     let query = format!("customer_id={}", p.customer_id);
@@ -346,7 +336,7 @@ async fn stats_equal_the_counts_of_the_ledger_rows(backend: Backend) {
         )
         .await;
         for _ in 0..resolves {
-            follow(&app, token["download_url"].as_str().unwrap()).await;
+            follow_link(&app, token["download_url"].as_str().unwrap()).await;
         }
     }
     let rows = ledger(&app, "outcome=redirected", 200).await;
@@ -440,7 +430,7 @@ async fn customers_see_only_their_own_history(backend: Backend) {
     let globex = publish_one_artifact(&app, "agent-b", artifact_bytes(10)).await;
     for p in [&acme, &globex] {
         let token = issue(&app, p, json!({"artifact_id": p.artifact_id})).await;
-        follow(&app, token["download_url"].as_str().unwrap()).await;
+        follow_link(&app, token["download_url"].as_str().unwrap()).await;
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -507,7 +497,7 @@ async fn with_the_ledger_off_downloads_work_and_nothing_is_kept(backend: Backend
     let p = publish_one_artifact(&app, "agent", artifact_bytes(10)).await;
     let token = issue(&app, &p, json!({"artifact_id": p.artifact_id})).await;
     let url = token["download_url"].as_str().unwrap();
-    assert_eq!(follow(&app, url).await.status(), 302);
+    assert_eq!(follow_link(&app, url).await.status(), 302);
     assert!(ledger(&app, "", 50).await.is_empty());
     let stats: Value = app
         .admin(Method::GET, "/v1/admin/downloads/stats?group_by=product")

@@ -140,6 +140,17 @@ pub async fn download_url(app: &TestApp, api_key: &str, artifact_id: &str) -> St
     token["download_url"].as_str().unwrap().to_owned()
 }
 
+/// Follows a download link on `app`, whichever instance issued it: the response, its
+/// redirect not followed.
+pub async fn follow_link(app: &TestApp, url: &str) -> reqwest::Response {
+    let path = url.split_once("/v1/").unwrap().1;
+    app.client
+        .get(app.url(&format!("/v1/{path}")))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Follows a download URL's redirect by hand; returns the presigned location.
 pub async fn resolve(app: &TestApp, download_url: &str) -> String {
     let response = app.client.get(download_url).send().await.unwrap();

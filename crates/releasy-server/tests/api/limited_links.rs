@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::flow::{Published, artifact_bytes, publish_one_artifact};
+use crate::flow::{Published, artifact_bytes, follow_link, publish_one_artifact};
 use crate::helpers::{Backend, TestApp, assert_error};
 use crate::on_both_backends;
 
@@ -30,22 +30,12 @@ async fn limited_link(app: &TestApp, p: &Published, max_uses: u32) -> String {
     token["download_url"].as_str().unwrap().to_owned()
 }
 
-/// Follows the link on `app` (whatever instance issued it): the status.
-async fn follow(app: &TestApp, url: &str) -> reqwest::Response {
-    let path = url.split_once("/v1/").unwrap().1;
-    app.client
-        .get(app.url(&format!("/v1/{path}")))
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn a_single_use_link_works_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let p = publish_one_artifact(&app, "app", artifact_bytes(2_000)).await;
     let url = limited_link(&app, &p, 1).await;
 
-    let first = follow(&app, &url).await;
+    let first = follow_link(&app, &url).await;
     assert_eq!(first.status(), 302);
     let location = first.headers()["location"].to_str().unwrap().to_owned();
     let bytes = app
@@ -59,7 +49,7 @@ async fn a_single_use_link_works_once(backend: Backend) {
     assert_eq!(bytes.unwrap().as_ref(), p.bytes.as_slice());
 
     for _ in 0..2 {
-        let message = assert_error(follow(&app, &url).await, 404, "not_found").await;
+        let message = assert_error(follow_link(&app, &url).await, 404, "not_found").await;
         assert_eq!(message, "download token used up");
     }
     let refusals = app.audit_events("event=download.refused").await;
@@ -77,7 +67,7 @@ async fn a_single_use_link_works_once(backend: Backend) {
     fields.sort_unstable();
     assert_eq!(fields, ["download_url", "expires_at"]);
     for _ in 0..3 {
-        let response = follow(&app, open["download_url"].as_str().unwrap()).await;
+        let response = follow_link(&app, open["download_url"].as_str().unwrap()).await;
         assert_eq!(response.status(), 302);
     }
 }
@@ -112,7 +102,7 @@ async fn concurrent_resolves_on_three_instances_spend_exactly_the_limit(backend:
     let url = limited_link(&first, &p, 5).await;
 
     let instances = [&first, &second, &third];
-    let resolves = (0..30).map(|i| follow(instances[i % 3], &url));
+    let resolves = (0..30).map(|i| follow_link(instances[i % 3], &url));
     let responses = futures_util::future::join_all(resolves).await;
     let mut found = 0;
     let mut used_up = 0;

@@ -10,14 +10,14 @@ use releasy_domain::memory::FixedClock;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::flow::{Published, artifact_bytes, publish_one_artifact};
+use crate::flow::{Published, artifact_bytes, follow_link, publish_one_artifact};
 use crate::helpers::{Backend, TestApp, assert_error};
 use crate::on_both_backends;
 
 const DAY: i64 = 86_400;
 
-/// The id of the customer's one entitlement.
-async fn entitlement_id(app: &TestApp, p: &Published) -> String {
+/// The customer's entitlements, newest first.
+async fn entitlements(app: &TestApp, p: &Published) -> Vec<Value> {
     let list: Value = app
         .admin(
             Method::GET,
@@ -29,7 +29,15 @@ async fn entitlement_id(app: &TestApp, p: &Published) -> String {
         .json()
         .await
         .unwrap();
-    list["entitlements"][0]["id"].as_str().unwrap().to_owned()
+    list["entitlements"].as_array().unwrap().clone()
+}
+
+/// The id of the customer's one entitlement.
+async fn entitlement_id(app: &TestApp, p: &Published) -> String {
+    entitlements(app, p).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// PATCHes the customer's entitlement with `body`: the response.
@@ -73,16 +81,6 @@ async fn link(app: &TestApp, p: &Published) -> String {
     token["download_url"].as_str().unwrap().to_owned()
 }
 
-/// Follows the link on `app`.
-async fn follow(app: &TestApp, url: &str) -> reqwest::Response {
-    let path = url.split_once("/v1/").unwrap().1;
-    app.client
-        .get(app.url(&format!("/v1/{path}")))
-        .send()
-        .await
-        .unwrap()
-}
-
 /// Asserts a 429 `quota exceeded`; returns its `Retry-After`.
 async fn assert_quota_exceeded(response: reqwest::Response) -> i64 {
     let retry_after: i64 = response.headers()["retry-after"]
@@ -113,11 +111,11 @@ async fn a_download_quota_refuses_past_its_limit_until_raised_or_removed(backend
     );
     let url = link(&app, &p).await;
     for _ in 0..2 {
-        assert_eq!(follow(&app, &url).await.status(), 302);
+        assert_eq!(follow_link(&app, &url).await.status(), 302);
     }
 
     let before = now();
-    let retry_after = assert_quota_exceeded(follow(&app, &url).await).await;
+    let retry_after = assert_quota_exceeded(follow_link(&app, &url).await).await;
     let until_midnight = DAY - before.rem_euclid(DAY);
     assert!(
         (until_midnight - 2..=until_midnight).contains(&retry_after),
@@ -153,14 +151,14 @@ async fn a_download_quota_refuses_past_its_limit_until_raised_or_removed(backend
 
     // Raising the limit gives room at once: this period's count stays.
     set_quota(&app, &p, json!({"downloads": 3, "period": "day"})).await;
-    assert_eq!(follow(&app, &url).await.status(), 302);
-    assert_quota_exceeded(follow(&app, &url).await).await;
+    assert_eq!(follow_link(&app, &url).await.status(), 302);
+    assert_quota_exceeded(follow_link(&app, &url).await).await;
 
     // `null` removes the quota: the entitlement reads as it did before quotas.
     let unlimited = set_quota(&app, &p, Value::Null).await;
     assert!(unlimited.get("download_quota").is_none(), "{unlimited}");
     for _ in 0..3 {
-        assert_eq!(follow(&app, &url).await.status(), 302);
+        assert_eq!(follow_link(&app, &url).await.status(), 302);
     }
     let updated = app.audit_events("event=entitlement.updated").await;
     assert!(
@@ -178,10 +176,10 @@ async fn a_byte_quota_counts_each_download_at_its_artifact_size(backend: Backend
     set_quota(&app, &p, json!({"bytes": 2_500, "period": "month"})).await;
     let url = link(&app, &p).await;
     for _ in 0..2 {
-        assert_eq!(follow(&app, &url).await.status(), 302);
+        assert_eq!(follow_link(&app, &url).await.status(), 302);
     }
     // 2 000 counted; one more would make 3 000.
-    let retry_after = assert_quota_exceeded(follow(&app, &url).await).await;
+    let retry_after = assert_quota_exceeded(follow_link(&app, &url).await).await;
     assert!(
         (1..=31 * DAY).contains(&retry_after),
         "until the next month: {retry_after}"
@@ -203,8 +201,8 @@ async fn an_unlimited_entitlement_beside_a_metered_one_is_never_refused(backend:
     let p = publish_one_artifact(&app, "app", artifact_bytes(100)).await;
     set_quota(&app, &p, json!({"downloads": 1, "period": "day"})).await;
     let url = link(&app, &p).await;
-    assert_eq!(follow(&app, &url).await.status(), 302);
-    assert_quota_exceeded(follow(&app, &url).await).await;
+    assert_eq!(follow_link(&app, &url).await.status(), 302);
+    assert_quota_exceeded(follow_link(&app, &url).await).await;
 
     let granted = app
         .admin(
@@ -217,7 +215,7 @@ async fn an_unlimited_entitlement_beside_a_metered_one_is_never_refused(backend:
         .unwrap();
     assert_eq!(granted.status(), 200);
     for _ in 0..3 {
-        assert_eq!(follow(&app, &url).await.status(), 302);
+        assert_eq!(follow_link(&app, &url).await.status(), 302);
     }
 }
 
@@ -233,15 +231,15 @@ async fn a_use_refused_after_the_count_gives_the_count_back(backend: Backend) {
     .await;
     let single_use: Value = response.json().await.unwrap();
     let single_use = single_use["download_url"].as_str().unwrap().to_owned();
-    assert_eq!(follow(&app, &single_use).await.status(), 302);
+    assert_eq!(follow_link(&app, &single_use).await.status(), 302);
     for _ in 0..3 {
-        let message = assert_error(follow(&app, &single_use).await, 404, "not_found").await;
+        let message = assert_error(follow_link(&app, &single_use).await, 404, "not_found").await;
         assert_eq!(message, "download token used up");
     }
     // Those refusals counted nothing: one download of two is left.
     let url = link(&app, &p).await;
-    assert_eq!(follow(&app, &url).await.status(), 302);
-    assert_quota_exceeded(follow(&app, &url).await).await;
+    assert_eq!(follow_link(&app, &url).await.status(), 302);
+    assert_quota_exceeded(follow_link(&app, &url).await).await;
 }
 
 async fn the_count_starts_again_when_the_period_resets(backend: Backend) {
@@ -255,19 +253,22 @@ async fn the_count_starts_again_when_the_period_resets(backend: Backend) {
     set_quota(&app, &daily, json!({"downloads": 1, "period": "day"})).await;
     let (monthly_url, daily_url) = (link(&app, &p).await, link(&app, &daily).await);
     for url in [&monthly_url, &daily_url] {
-        assert_eq!(follow(&app, url).await.status(), 302);
-        assert_eq!(assert_quota_exceeded(follow(&app, url).await).await, 60);
+        assert_eq!(follow_link(&app, url).await.status(), 302);
+        assert_eq!(
+            assert_quota_exceeded(follow_link(&app, url).await).await,
+            60
+        );
     }
 
     clock.advance(59);
     assert_eq!(
-        assert_quota_exceeded(follow(&app, &daily_url).await).await,
+        assert_quota_exceeded(follow_link(&app, &daily_url).await).await,
         1
     );
     clock.advance(1);
     for url in [&monthly_url, &daily_url] {
-        assert_eq!(follow(&app, url).await.status(), 302, "a new period");
-        let retry_after = assert_quota_exceeded(follow(&app, url).await).await;
+        assert_eq!(follow_link(&app, url).await.status(), 302, "a new period");
+        let retry_after = assert_quota_exceeded(follow_link(&app, url).await).await;
         assert!(
             retry_after == DAY || retry_after == 31 * DAY,
             "{retry_after}"
@@ -283,7 +284,7 @@ async fn quotas_hold_across_instances(backend: Backend) {
     let url = link(&first, &p).await;
 
     let instances = [&first, &second];
-    let resolves = (0..30).map(|i| follow(instances[i % 2], &url));
+    let resolves = (0..30).map(|i| follow_link(instances[i % 2], &url));
     let responses = futures_util::future::join_all(resolves).await;
     let mut statuses = Vec::new();
     for response in responses {
@@ -338,20 +339,9 @@ async fn a_bad_quota_is_400_naming_the_field_and_changes_nothing(backend: Backen
             .unwrap();
         assert_error(created, 400, "bad_request").await;
     }
-    let list: Value = app
-        .admin(
-            Method::GET,
-            &format!("/v1/admin/customers/{}/entitlements", p.customer_id),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let entitlements = list["entitlements"].as_array().unwrap();
-    assert_eq!(entitlements.len(), 1, "{list}");
-    assert!(entitlements[0].get("download_quota").is_none(), "{list}");
+    let kept = entitlements(&app, &p).await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].get("download_quota").is_none(), "{kept:?}");
 
     let created = app
         .admin(
