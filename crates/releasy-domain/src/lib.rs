@@ -76,6 +76,7 @@ pub mod access;
 pub mod api_key;
 pub mod artifact;
 pub mod audit;
+mod batches;
 pub mod calendar;
 pub mod customer;
 pub mod delivery;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::Timestamp;
 use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainBreak, ChainLink, ChainVerifier};
+use crate::batches::in_batches;
 use crate::pagination::PageRequest;
 use crate::ports::{AuditRepository, RepoError};
 
@@ -108,15 +109,10 @@ impl AuditService {
     /// # Errors
     /// [`RepoError`]; the batches linked before it stay linked.
     pub async fn link_pending(&self) -> Result<u64, RepoError> {
-        let mut linked = 0;
-        for _ in 0..LINK_BATCHES_PER_CALL {
-            let batch = self.events.link_pending(LINK_BATCH).await?;
-            linked += batch;
-            if batch < u64::from(LINK_BATCH) {
-                break;
-            }
-        }
-        Ok(linked)
+        in_batches(LINK_BATCH, LINK_BATCHES_PER_CALL.into(), |batch| {
+            self.events.link_pending(batch)
+        })
+        .await
     }
 
     /// Walks the whole stored chain, page by page, from its recorded start to its
@@ -205,17 +201,9 @@ impl AuditService {
     pub async fn prune(&self, cutoff: Timestamp, at: Timestamp) -> Result<u64, RepoError> {
         let record =
             |removed: u64, start: ChainLink| AuditEvent::audit_pruned(removed, cutoff, start, at);
-        let mut pruned = 0;
-        for _ in 0..PRUNE_BATCHES_PER_SWEEP {
-            let removed = self
-                .events
-                .prune_before(cutoff, PRUNE_BATCH, &record)
-                .await?;
-            pruned += removed;
-            if removed < u64::from(PRUNE_BATCH) {
-                break;
-            }
-        }
-        Ok(pruned)
+        in_batches(PRUNE_BATCH, PRUNE_BATCHES_PER_SWEEP.into(), |batch| {
+            self.events.prune_before(cutoff, batch, &record)
+        })
+        .await
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::CustomerId;
+use crate::batches::in_batches;
 use crate::delivery::{
     DownloadFilter, DownloadRecord, DownloadStat, LedgerRetention, StatsQuery, sort_stats,
 };
@@ -121,15 +122,11 @@ impl DeliveryService {
         let Some(cutoff) = retention.cutoff(self.clock.now()) else {
             return Ok(0);
         };
-        let mut pruned = 0;
-        while pruned < most {
-            let removed = self.ledger.prune_before(cutoff, PRUNE_BATCH).await?;
-            pruned += removed;
-            if removed < u64::from(PRUNE_BATCH) {
-                break;
-            }
-        }
-        Ok(pruned)
+        let batches = most.div_ceil(u64::from(PRUNE_BATCH));
+        in_batches(PRUNE_BATCH, batches, |batch| {
+            self.ledger.prune_before(cutoff, batch)
+        })
+        .await
     }
 }
 

@@ -6,10 +6,13 @@ use std::sync::Arc;
 use crate::api_key::AuthenticatedKey;
 use crate::artifact::Verification;
 use crate::audit::{AuditEvent, Origin};
+use crate::batches::in_batches;
 use crate::delivery::{DownloadOutcome, DownloadRecord, DownloadSubject, Requester};
 use crate::download::DownloadGrant;
 use crate::download::{DownloadToken, DownloadTokenSecret, MaxUses, ResolveRefusal, TokenTtl};
-use crate::entitlement::{Allowance, MeteredGrant, QuotaUsage, QuotaWindow, ReleaseFacts};
+use crate::entitlement::{
+    Allowance, MeteredGrant, QuotaUsage, QuotaWindow, ReleaseFacts, soonest_reset,
+};
 use crate::ports::{
     ArtifactRepository, AuditRepository, Clock, DownloadLedger, DownloadTokenRepository,
     EntitlementRepository, KeyHasher, ObjectStore, PresignedUrl, QuotaCounter, RepoError,
@@ -75,11 +78,6 @@ pub enum ResolveError {
     /// The repository failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
-}
-
-/// The wait before the soonest of `grants`' quotas resets.
-fn spent_until(grants: &[MeteredGrant], now: Timestamp) -> u64 {
-    crate::entitlement::soonest_reset(grants.iter().map(|g| g.quota.period().window_at(now)), now)
 }
 
 /// How long an expired token is kept before it is purged.
@@ -352,17 +350,11 @@ impl DownloadService {
     /// # Errors
     /// [`RepoError`]; the batches deleted before it stay deleted.
     pub async fn purge_expired_tokens(&self) -> Result<u64, RepoError> {
-        const BATCH: u32 = 1_000;
         let cutoff = self.clock.now().plus_seconds(-EXPIRED_TOKEN_GRACE_SECONDS);
-        let mut purged = 0;
-        for _ in 0..100 {
-            let removed = self.tokens.purge_expired_before(cutoff, BATCH).await?;
-            purged += removed;
-            if removed < u64::from(BATCH) {
-                break;
-            }
-        }
-        Ok(purged)
+        in_batches(1_000, 100, |batch| {
+            self.tokens.purge_expired_before(cutoff, batch)
+        })
+        .await
     }
 
     /// Deletes the counts of quota periods that are over (a new period counts from
@@ -372,17 +364,8 @@ impl DownloadService {
     /// # Errors
     /// [`RepoError`]; the batches deleted before it stay deleted.
     pub async fn prune_quota_counts(&self) -> Result<u64, RepoError> {
-        const BATCH: u32 = 1_000;
         let now = self.clock.now();
-        let mut pruned = 0;
-        for _ in 0..100 {
-            let removed = self.quotas.prune_ended(now, BATCH).await?;
-            pruned += removed;
-            if removed < u64::from(BATCH) {
-                break;
-            }
-        }
-        Ok(pruned)
+        in_batches(1_000, 100, |batch| self.quotas.prune_ended(now, batch)).await
     }
 
     /// Resolves a token, used by `requester`, to a presigned GET, re-checking every
@@ -492,7 +475,7 @@ impl DownloadService {
                 return Ok(Ok(()));
             }
         }
-        Ok(Err(spent_until(grants, now)))
+        Ok(Err(soonest_reset(grants, now)))
     }
 
     /// Counts one download of `bytes` against the first quota of the allowance with
@@ -523,7 +506,7 @@ impl DownloadService {
                 })));
             }
         }
-        Ok(Err(spent_until(grants, now)))
+        Ok(Err(soonest_reset(grants, now)))
     }
 
     /// Records a refused resolve in the ledger and as a `download.refused` event, and

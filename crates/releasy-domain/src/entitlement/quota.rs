@@ -218,13 +218,13 @@ pub struct MeteredGrant {
     pub quota: DownloadQuota,
 }
 
-/// The wait before the first of `windows` resets, for a refusal's `Retry-After`: when
-/// every quota that could allow a download is spent, the soonest reset is the first
-/// moment one may have room.
-pub fn soonest_reset(windows: impl IntoIterator<Item = QuotaWindow>, now: Timestamp) -> u64 {
-    windows
-        .into_iter()
-        .map(|window| window.retry_after_seconds(now))
+/// The wait before the first of `grants`' quota periods resets, for a refusal's
+/// `Retry-After`: when every quota that could allow a download is spent, the soonest
+/// reset is the first moment one may have room.
+pub fn soonest_reset(grants: &[MeteredGrant], now: Timestamp) -> u64 {
+    grants
+        .iter()
+        .map(|grant| grant.quota.period().window_at(now).retry_after_seconds(now))
         .min()
         .unwrap_or(1)
 }
@@ -285,9 +285,13 @@ mod tests {
             window.retry_after_seconds(window.resets_at.plus_seconds(500)),
             1
         );
-        let month = QuotaPeriod::Month.window_at(utc("2026-12-05", 0));
+        let grant = |period| MeteredGrant {
+            entitlement: EntitlementId::generate(),
+            quota: DownloadQuota::new(Some(1), None, period).unwrap(),
+        };
         let now = utc("2026-12-05", 10);
-        assert_eq!(soonest_reset([month, window], now), 86_390);
+        let grants = [grant(QuotaPeriod::Month), grant(QuotaPeriod::Day)];
+        assert_eq!(soonest_reset(&grants, now), 86_390);
     }
 
     #[test]
