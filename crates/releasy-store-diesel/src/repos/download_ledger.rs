@@ -18,9 +18,6 @@ use releasy_domain::release::{Product, Version};
 use super::{Backend, Store, placeholder};
 use crate::error::{corrupt, query_error};
 use crate::rows::{DownloadLedgerRow, daily_additions};
-use crate::schema::download_daily as dd;
-use crate::schema::download_product_customers as pc;
-use crate::schema::download_product_daily as pd;
 use crate::schema::download_ledger::dsl;
 
 #[async_trait]
@@ -176,18 +173,13 @@ impl DownloadLedger for Store {
         if pruned < u64::from(limit) {
             // No row of those days is left: their summaries go too.
             let first_day_kept = day_of(cutoff);
-            diesel::delete(dd::table.filter(dd::day.lt(first_day_kept)))
-                .execute(&mut *conn)
-                .await
-                .map_err(query_error)?;
-            diesel::delete(pd::table.filter(pd::day.lt(first_day_kept)))
-                .execute(&mut *conn)
-                .await
-                .map_err(query_error)?;
-            diesel::delete(pc::table.filter(pc::day.lt(first_day_kept)))
-                .execute(&mut *conn)
-                .await
-                .map_err(query_error)?;
+            for summary in ["download_daily", "download_product_daily", "download_product_customers"] {
+                diesel::sql_query(format!("DELETE FROM {summary} WHERE day < {}", placeholder(1)))
+                    .bind::<BigInt, _>(first_day_kept)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(query_error)?;
+            }
         }
         Ok(pruned)
     }

@@ -11,12 +11,8 @@ use releasy_domain::{EntitlementId, Timestamp};
 
 use super::{Store, placeholder};
 use crate::error::{corrupt, query_error};
+use crate::rows::bigint;
 use crate::schema::download_quota_counts::dsl;
-
-/// A count or limit as stored (the domain keeps both within i64).
-fn stored(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
 
 /// The row of `entitlement`'s count in `window`.
 macro_rules! count_of {
@@ -85,9 +81,9 @@ impl QuotaCounter for Store {
             .bind::<Text, _>(window.period.as_str())
             .bind::<BigInt, _>(window.starts_at.unix_seconds())
             .bind::<BigInt, _>(window.resets_at.unix_seconds())
-            .bind::<BigInt, _>(stored(bytes))
-            .bind::<Nullable<BigInt>, _>(quota.downloads().map(stored))
-            .bind::<Nullable<BigInt>, _>(quota.bytes().map(stored))
+            .bind::<BigInt, _>(bigint(bytes))
+            .bind::<Nullable<BigInt>, _>(quota.downloads().map(bigint))
+            .bind::<Nullable<BigInt>, _>(quota.bytes().map(bigint))
             .execute(&mut *conn)
             .await
             .map_err(query_error)?;
@@ -100,7 +96,7 @@ impl QuotaCounter for Store {
         window: &QuotaWindow,
         bytes: u64,
     ) -> Result<(), RepoError> {
-        let bytes = stored(bytes);
+        let bytes = bigint(bytes);
         let mut conn = self.conn().await?;
         diesel::update(
             count_of!(entitlement, window)

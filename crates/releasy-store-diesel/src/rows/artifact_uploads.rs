@@ -6,7 +6,7 @@ use releasy_domain::artifact::{
 };
 use releasy_domain::ports::RepoError;
 
-use super::{parse_id, ts};
+use super::{bigint, parse_id, ts};
 use crate::error::corrupt;
 use crate::schema::artifact_uploads;
 
@@ -36,10 +36,10 @@ impl From<&PendingUpload> for ArtifactUploadRow {
             release_id: u.release_id.to_string(),
             object_key: u.object_key.as_str().to_owned(),
             // Sizes are at most 5 TiB, parts at most 10 000: both fit.
-            size: u.size.map(|s| i64::try_from(s.bytes()).unwrap_or(i64::MAX)),
+            size: u.size.map(|s| bigint(s.bytes())),
             checksum: u.checksum.as_ref().map(|c| c.as_str().to_owned()),
             upload_id: multipart.map(|m| m.upload_id.as_str().to_owned()),
-            part_size: multipart.map(|m| i64::try_from(m.part_size).unwrap_or(i64::MAX)),
+            part_size: multipart.map(|m| bigint(m.part_size)),
             part_count: multipart.map(|m| i32::try_from(m.part_count).unwrap_or(i32::MAX)),
             created_at: u.created_at.unix_seconds(),
         }

@@ -7,7 +7,7 @@ use releasy_domain::artifact::{
 };
 use releasy_domain::ports::RepoError;
 
-use super::{parse_id, ts};
+use super::{bigint, parse_id, ts};
 use crate::error::corrupt;
 use crate::schema::artifacts;
 
@@ -40,7 +40,7 @@ impl From<&Artifact> for ArtifactRow {
             object_key: a.object_key.as_str().to_owned(),
             checksum: a.checksum.as_str().to_owned(),
             // An `ArtifactSize` is only ever built from a positive `i64`.
-            size: i64::try_from(a.size.bytes()).unwrap_or(i64::MAX),
+            size: bigint(a.size.bytes()),
             platform: a.platform.as_str().to_owned(),
             created_at: a.created_at.unix_seconds(),
             verification: a.verification.as_str().to_owned(),

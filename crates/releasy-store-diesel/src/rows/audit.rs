@@ -54,7 +54,7 @@ impl AuditEventRow {
 
 /// A chain position as stored (positions count events, far below `i64::MAX`).
 pub fn position_column(position: u64) -> i64 {
-    i64::try_from(position).unwrap_or(i64::MAX)
+    super::bigint(position)
 }
 
 /// A stored chain position and hash, read back.

@@ -10,7 +10,7 @@ use releasy_domain::delivery::{
 use releasy_domain::ports::RepoError;
 use releasy_domain::release::{Product, Version};
 
-use super::{parse_id, ts};
+use super::{bigint, parse_id, ts};
 use crate::error::corrupt;
 use crate::schema::{download_daily, download_ledger};
 
@@ -38,11 +38,6 @@ pub struct DownloadLedgerRow {
     pub(crate) outcome: String,
 }
 
-/// A byte count as a `BIGINT`: sizes are far below 2^63.
-fn stored_bytes(bytes: u64) -> i64 {
-    i64::try_from(bytes).unwrap_or(i64::MAX)
-}
-
 impl From<&DownloadRecord> for DownloadLedgerRow {
     fn from(r: &DownloadRecord) -> Self {
         Self {
@@ -55,7 +50,7 @@ impl From<&DownloadRecord> for DownloadLedgerRow {
             product: r.subject.product.as_str().to_owned(),
             version: r.subject.version.as_str().to_owned(),
             platform: r.subject.platform.as_str().to_owned(),
-            bytes: stored_bytes(r.subject.bytes),
+            bytes: bigint(r.subject.bytes),
             token_id: r.token_id.to_string(),
             purpose: r.purpose.clone(),
             client_address: r.requester.address.map(|ip| ip.to_string()),
@@ -197,9 +192,7 @@ pub fn daily_additions(records: &[DownloadRecord]) -> Vec<DailyRow> {
                 bytes: 0,
             });
         row.downloads += 1;
-        row.bytes = row
-            .bytes
-            .saturating_add(stored_bytes(record.counted_bytes()));
+        row.bytes = row.bytes.saturating_add(bigint(record.counted_bytes()));
     }
     sums.into_values().collect()
 }

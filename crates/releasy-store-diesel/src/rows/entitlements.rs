@@ -10,7 +10,7 @@ use releasy_domain::entitlement::{
 use releasy_domain::ports::RepoError;
 use releasy_domain::release::{Product, VersionRequirement};
 
-use super::{parse_id, ts};
+use super::{bigint, parse_id, ts};
 use crate::error::corrupt;
 use crate::schema::entitlements;
 
@@ -55,8 +55,7 @@ pub struct AccessRow {
 
 /// The stored quota columns: both limits and the period, all `NULL` without a quota.
 fn quota_columns(quota: Option<&DownloadQuota>) -> (Option<i64>, Option<i64>, Option<String>) {
-    // Limits are at most i64::MAX by the domain's rule.
-    let stored = |limit: Option<u64>| limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    let stored = |limit: Option<u64>| limit.map(bigint);
     match quota {
         None => (None, None, None),
         Some(q) => (
@@ -165,8 +164,7 @@ impl From<&Entitlement> for EntitlementRow {
             ends_at: e.window.ends_at().map(Timestamp::unix_seconds),
             metadata: e.metadata.as_ref().map(metadata_text),
             created_at: e.created_at.unix_seconds(),
-            // Revisions count changes one by one; i64::MAX of them cannot happen.
-            revision: i64::try_from(e.revision).unwrap_or(i64::MAX),
+            revision: bigint(e.revision),
             channels,
             versions,
             perpetual_fallback,

@@ -38,6 +38,12 @@ use releasy_domain::ports::RepoError;
 
 use crate::error::corrupt;
 
+/// A count or size as a `BIGINT`: every one the domain makes is far below 2^63 (its
+/// limits say so), so the bound only saturates what cannot happen.
+pub(crate) fn bigint(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 pub(crate) fn ts(seconds: i64) -> Timestamp {
     Timestamp::from_unix_seconds(seconds)
 }
