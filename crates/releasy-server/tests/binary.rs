@@ -7,86 +7,17 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-use std::io::Read;
-use std::net::TcpListener;
+mod process;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use releasy_testkit::TestPostgres;
 use serde_json::{Value, json};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_releasy-server");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts the binary in `cwd` with exactly `vars` as its `RELEASY_*` environment.
-fn spawn(cwd: &Path, vars: &[(&str, String)]) -> Child {
-    spawn_command(cwd, &[], vars)
-}
-
-/// As [`spawn`], with command-line arguments.
-fn spawn_command(cwd: &Path, args: &[&str], vars: &[(&str, String)]) -> Child {
-    let mut command = Command::new(BINARY);
-    command
-        .args(args)
-        .current_dir(cwd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("RELEASY_")) {
-        command.env_remove(name);
-    }
-    command.env("NO_COLOR", "1");
-    for (name, value) in vars {
-        command.env(name, value);
-    }
-    command.spawn().unwrap()
-}
-
-async fn wait_until_live(base: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(response) = reqwest::get(format!("{base}/live")).await
-            && response.status() == 200
-        {
-            return;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("server exited early with {status}: {}", output_of(child));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("server did not become live");
-}
-
-fn output_of(child: &mut Child) -> String {
-    let mut text = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        out.read_to_string(&mut text).unwrap();
-    }
-    if let Some(mut err) = child.stderr.take() {
-        err.read_to_string(&mut text).unwrap();
-    }
-    text
-}
-
-/// SIGTERM, then the exit status and everything the server printed.
-fn terminate(child: &mut Child) -> (std::process::ExitStatus, String) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    (exit, output_of(child))
-}
+use process::{free_port, signal, spawn, spawn_command, terminate, wait_until_live};
 
 async fn create_customer(base: &str, admin_key: &str) -> reqwest::Response {
     reqwest::Client::new()
@@ -705,10 +636,7 @@ async fn upload_then_terminate(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let stop = Instant::now();
-    Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
+    signal(server, "TERM");
     (upload, stop)
 }
 
