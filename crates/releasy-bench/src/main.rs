@@ -360,11 +360,52 @@ async fn run_one(
     }
     server.stop().await?;
     result.scenarios.push(measured?);
+
+    // The customer listing once more, on a server that records metrics: what they cost.
+    let metered = ServerConfig {
+        bin: server_bin,
+        data_dir: &data_dir,
+        database_url: &database_url,
+        admin_key: &admin_key,
+        extra_env: &[("RELEASY_METRICS", "true".to_owned())],
+    };
+    let server = Server::start(&metered).await?;
+    let measured = metered_listing_scenario(args, &server.base, &target.api_key).await;
+    if measured.is_err() {
+        eprintln!("server log (tail):\n{}", server.log_tail());
+    }
+    server.stop().await?;
+    result.scenarios.push(measured?);
     drop(pg_guard);
     let _ = std::fs::remove_dir_all(&data_dir);
 
     result.peak_rss_kib = peak_rss_kib;
     Ok(result)
+}
+
+/// [`Kind::CustomerReleasesMetered`]: the customer listing, on a server started with
+/// `RELEASY_METRICS=true`.
+async fn metered_listing_scenario(
+    args: &Args,
+    base: &str,
+    api_key: &str,
+) -> Result<ScenarioResult> {
+    let load = Load {
+        method: "GET",
+        url: format!(
+            "{base}/v1/releases?product={}&include_artifacts=true",
+            api::PRODUCT
+        ),
+        headers: vec![format!("x-releasy-api-key: {api_key}")],
+        body: Body::None,
+    };
+    if args.warmup_seconds > 0 {
+        oha::run(&args.oha, &load, args.warmup_seconds, args.connections).await?;
+    }
+    let measured = oha::run(&args.oha, &load, args.seconds, args.connections).await?;
+    let kind = Kind::CustomerReleasesMetered;
+    report_progress(kind, &measured);
+    Ok(ScenarioResult { kind, measured })
 }
 
 /// What the resolve scenarios download: the measured customer's key and an artifact.
@@ -550,6 +591,9 @@ async fn measure(
                 | Kind::ResolveMetered
                 | Kind::ResolveUnrecorded => {
                     unreachable!("built below with a fresh token")
+                }
+                Kind::CustomerReleasesMetered => {
+                    unreachable!("measured on a server of its own")
                 }
                 Kind::DownloadStats => Load {
                     method: "GET",

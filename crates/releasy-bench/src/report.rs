@@ -385,34 +385,53 @@ fn disk_busy_check(runs: &[&RunResult]) -> Check {
     }
 }
 
-/// The resolve with its ledger row vs without the ledger, in every run of the database.
-fn ledger_resolve_check(runs: &[&RunResult]) -> Check {
+/// A throughput with a feature on as a share of it without, in every run of the
+/// database that measured both: `share` gives the pair's req/s (with, without).
+fn share_check(
+    runs: &[&RunResult],
+    target: f64,
+    share: impl Fn(&RunResult) -> Option<(f64, f64)>,
+) -> Check {
     let mut parts = Vec::new();
     let mut met = true;
     for run in runs {
-        let (Some(with), Some(without)) =
-            (run.get(Kind::Resolve), run.get(Kind::ResolveUnrecorded))
-        else {
+        let Some((with, without)) = share(run).filter(|&(_, without)| without > 0.0) else {
             continue;
         };
-        if without.measured.rps <= 0.0 {
-            continue;
-        }
-        let share = with.measured.rps / without.measured.rps;
-        met &= share >= Kind::LEDGER_RESOLVE_SHARE;
+        let share = with / without;
+        met &= share >= target;
         parts.push(format!("{} {}", run.size, pct(share)));
     }
     if parts.is_empty() {
         return Check::none();
     }
     Check {
-        text: format!(
-            "≥ {}: {}",
-            pct_target(Kind::LEDGER_RESOLVE_SHARE),
-            parts.join(", ")
-        ),
+        text: format!("≥ {}: {}", pct_target(target), parts.join(", ")),
         met: Some(met),
     }
+}
+
+/// The resolve with its ledger row vs without the ledger.
+fn ledger_resolve_check(runs: &[&RunResult]) -> Check {
+    share_check(runs, Kind::LEDGER_RESOLVE_SHARE, |run| {
+        let with = run.get(Kind::Resolve)?.measured.rps;
+        let without = run.get(Kind::ResolveUnrecorded)?.measured.rps;
+        Some((with, without))
+    })
+}
+
+/// The customer listing with metrics recorded vs the mean of its two runs without
+/// (before and after the budgeted run, on the main server).
+fn metrics_cost_check(runs: &[&RunResult]) -> Check {
+    share_check(runs, Kind::METRICS_LISTING_SHARE, |run| {
+        let metered = run.get(Kind::CustomerReleasesMetered)?.measured.rps;
+        let plain: Vec<f64> = [Kind::CustomerReleases, Kind::CustomerReleasesAgain]
+            .into_iter()
+            .filter_map(|kind| run.get(kind))
+            .map(|result| result.measured.rps)
+            .collect();
+        (!plain.is_empty()).then(|| (metered, plain.iter().sum::<f64>() / plain.len() as f64))
+    })
 }
 
 /// The download statistics' p99 in every run of the database.
@@ -728,6 +747,10 @@ pub fn render(info: &RunInfo, runs: &[RunResult]) -> String {
         (
             "download resolve with its ledger row vs without the ledger (`RELEASY_DOWNLOAD_LOG=false`), req/s",
             Box::new(|_, r| ledger_resolve_check(r)),
+        ),
+        (
+            "customer list releases with metrics recorded (`RELEASY_METRICS=true`) vs the mean of its two runs without, req/s",
+            Box::new(|_, r| metrics_cost_check(r)),
         ),
         (
             "download statistics of one product by day (`/v1/admin/downloads/stats`), p99",

@@ -104,6 +104,9 @@ pub enum Kind {
     /// the first run leaves behind (its audit events, written while the next runs)
     /// does not count against the budget.
     CustomerReleasesAgain,
+    /// [`Kind::CustomerReleases`] on a server started with `RELEASY_METRICS=true`: what
+    /// recording the metrics costs the hottest customer read.
+    CustomerReleasesMetered,
     /// Customer `POST /v1/auth/introspect` with an unknown key: 401 up to the failure
     /// limit, then 429 (refused failures, counted but not recorded one by one).
     UnknownKey,
@@ -197,6 +200,9 @@ impl Kind {
             Kind::CustomerReleasesAgain => {
                 "customer `GET /v1/releases?…` again, after the budgeted run"
             }
+            Kind::CustomerReleasesMetered => {
+                "customer `GET /v1/releases?…`, `RELEASY_METRICS=true` (metrics recorded)"
+            }
             Kind::UnknownKey => {
                 "customer `POST /v1/auth/introspect`, unknown key (429 past the failure limit)"
             }
@@ -228,6 +234,7 @@ impl Kind {
             Kind::LatestDeep => "latest-10k-releases",
             Kind::CustomerReleasesBudgeted => "customer-releases-budgeted",
             Kind::CustomerReleasesAgain => "customer-releases-again",
+            Kind::CustomerReleasesMetered => "customer-releases-metrics",
             Kind::UnknownKey => "unknown-key",
         }
     }
@@ -256,6 +263,7 @@ impl Kind {
             | Kind::ResolveLimited
             | Kind::ResolveMetered
             | Kind::ResolveUnrecorded
+            | Kind::CustomerReleasesMetered
             | Kind::DownloadStats => return None,
         };
         Some(match db {
@@ -304,6 +312,10 @@ impl Kind {
     /// The least share of the resolve's throughput without the ledger that it keeps
     /// with it (the delivery issue: within 10%).
     pub const LEDGER_RESOLVE_SHARE: f64 = 0.9;
+
+    /// The least share of the customer listing's throughput without metrics that it
+    /// keeps while they are recorded (the operations issue: at most 3% lost).
+    pub const METRICS_LISTING_SHARE: f64 = 0.97;
 
     /// How a status counts for this scenario.
     pub fn outcome(self, status: u16) -> Outcome {

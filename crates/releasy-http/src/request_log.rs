@@ -1,5 +1,6 @@
 //! One log line per request: method, route, status, latency and a request id (taken
-//! from `x-request-id` when the caller sent a sane one, echoed in the response).
+//! from `x-request-id` when the caller sent a sane one, echoed in the response); and,
+//! when metrics are on, the request counted and timed by route template and status.
 
 use std::time::Instant;
 
@@ -7,8 +8,10 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage};
+use actix_web::{Error, HttpMessage, web};
 use tracing::Instrument;
+
+use crate::AppState;
 
 /// The request-id header.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -45,7 +48,17 @@ pub async fn log_requests(
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let took = started.elapsed();
+    // Borrowed from the request the response carries: no shared reference count is
+    // touched per request.
+    if let Some(metrics) = response
+        .request()
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| state.metrics.as_deref())
+    {
+        metrics.http().request(&method, &route, status, took);
+    }
+    let latency_ms = took.as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(status, latency_ms, "request completed"));
     Ok(response)
 }

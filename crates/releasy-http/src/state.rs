@@ -5,6 +5,7 @@ use std::sync::Arc;
 use releasy_domain::Services;
 use releasy_domain::ports::OperatorTokenVerifier;
 use releasy_domain::rate_limit::TrustedProxies;
+use releasy_metrics::{AuthRefusal, Metrics};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -73,6 +74,20 @@ pub struct AppState {
     /// What one request may take (`RELEASY_MAX_HEADER_BYTES`,
     /// `RELEASY_BODY_IDLE_TIMEOUT_SECONDS`).
     pub request_limits: RequestLimits,
+    /// Where requests and refusals are counted; `None` when metrics are off
+    /// (`RELEASY_METRICS`, `RELEASY_METRICS_BIND_ADDR`), which then cost nothing.
+    pub metrics: Option<Arc<Metrics>>,
+}
+
+impl AppState {
+    /// Counts a refused credential, when metrics are on.
+    pub(crate) fn count_refusal(&self, credential: &'static str, reason: &'static str) {
+        if let Some(metrics) = &self.metrics {
+            metrics
+                .http()
+                .auth_refused(AuthRefusal { credential, reason });
+        }
+    }
 }
 
 #[cfg(test)]

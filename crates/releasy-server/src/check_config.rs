@@ -243,6 +243,13 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
                 .map_or_else(|| "0 (kept forever)".to_owned(), |days| days.to_string()),
         ),
         ("RELEASY_CACHE_ROWS", settings.cache_rows.to_string()),
+        ("RELEASY_METRICS", settings.metrics_public.to_string()),
+        (
+            "RELEASY_METRICS_BIND_ADDR",
+            settings
+                .metrics_bind_addr
+                .map_or_else(|| unset("no metrics listener"), |addr| addr.to_string()),
+        ),
         (
             "RELEASY_SHUTDOWN_GRACE_SECONDS",
             settings.shutdown_grace_seconds.to_string(),

@@ -15,11 +15,13 @@
 #![warn(missing_docs)]
 
 pub mod audit_verify;
+pub mod backup;
 pub mod bootstrap;
 pub mod change_feed;
 pub mod check_config;
 pub mod demo;
 pub mod health;
+pub mod metrics;
 pub mod migrate;
 pub mod server;
 pub mod settings;

@@ -77,6 +77,17 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Copy the SQLite database to FILE while the server keeps serving, through
+    /// SQLite's backup API: the database as of one instant, checked with SQLite's
+    /// integrity check, written beside FILE and moved into place when complete. FILE
+    /// must not exist. Exits 1 when the backup fails (nothing is left at FILE), 2 when
+    /// the configuration is invalid or the database is not a SQLite file (PostgreSQL:
+    /// use pg_dump).
+    Backup {
+        /// Where the copy goes.
+        #[arg(value_name = "FILE")]
+        destination: PathBuf,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -121,9 +132,25 @@ async fn main() -> ExitCode {
             let scope = if all { Scope::All } else { Scope::Unverified };
             verify(settings, scope).await
         }
+        Command::Backup { destination } => backup(settings, &destination).await,
         Command::Audit {
             action: AuditAction::Verify,
         } => verify_audit_chain(settings).await,
+    }
+}
+
+async fn backup(settings: Settings, destination: &std::path::Path) -> ExitCode {
+    telemetry::init_on_stderr(settings.log_level, settings.log_format);
+    let mut out = std::io::stdout().lock();
+    match releasy_server::backup::run(&settings, destination, &mut out).await {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("releasy-server backup: {}", telemetry::WithCauses(&err));
+            match err {
+                releasy_server::backup::BackupCommandError::NotSqliteFile(_) => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
+        }
     }
 }
 

@@ -27,6 +27,7 @@ use releasy_throughput::{
 
 use crate::bootstrap::{BootstrapError, generated_admin_key};
 use crate::change_feed::{CacheFeed, feed_cache};
+use crate::metrics::{self, MetricsListener};
 use crate::settings::Settings;
 use crate::storage::{ArtifactStorage, StorageError};
 use crate::telemetry;
@@ -74,6 +75,9 @@ pub struct RunningServer {
     pub audit: AuditWriteBehind,
     /// The download ledger's write-behind queue, written out by [`RunningServer::run`].
     pub ledger: Option<LedgerWriteBehind>,
+    /// The listener of `RELEASY_METRICS_BIND_ADDR`, stopped by [`RunningServer::run`]
+    /// once the server has drained (so a scrape can watch the drain).
+    pub metrics_server: Option<MetricsListener>,
     /// The read cache's change feed (PostgreSQL): it runs until this is dropped, which
     /// [`RunningServer::run`] does once the server has stopped.
     pub cache_feed: CacheFeed,
@@ -108,6 +112,9 @@ impl RunningServer {
             && let Err(err) = linker.link_pending().await
         {
             tracing::error!(error = %err, "audit events could not be linked at shutdown");
+        }
+        if let Some(metrics) = self.metrics_server {
+            metrics.stop().await;
         }
         served
     }
@@ -461,16 +468,26 @@ async fn start_listening(
         database.repositories(),
         throughput_settings(&database, &settings),
     );
-    let cache_feed = feed_cache(&database, stack.invalidator);
+    let cache_feed = feed_cache(&database, stack.invalidator.clone());
     let pepper = settings.api_key_pepper.clone().map(String::into_bytes);
-    let mut repositories = stack.repositories;
+    let mut repositories = stack.repositories.clone();
     repositories.idempotency = Arc::new(SealedIdempotency::new(
         repositories.idempotency,
         pepper.as_deref(),
     ));
+    let mut objects = storage.store.clone();
+    let metrics = if settings.metrics_enabled() {
+        let metrics = metrics::sampling(&database, &stack);
+        repositories.download_ledger =
+            metrics.count_downloads(repositories.download_ledger.clone());
+        objects = metrics.time_object_store(objects);
+        Some(Arc::new(metrics))
+    } else {
+        None
+    };
     let ports = Ports {
         repositories,
-        objects: storage.store.clone(),
+        objects,
         clock,
         secrets: Arc::new(OsSecrets::new()),
         hasher: Arc::new(key_hasher(&settings, pepper)?),
@@ -499,6 +516,7 @@ async fn start_listening(
             max_header_bytes: settings.max_header_bytes,
             body_idle: Duration::from_secs(settings.body_idle_timeout_seconds),
         },
+        metrics: metrics.clone(),
     });
     spawn_refusal_reports(state.services.authenticator.clone());
     spawn_idempotency_purge(state.services.idempotency.clone());
@@ -542,14 +560,35 @@ async fn start_listening(
     })?;
     // actix counts connections per worker; the instance's limit is spread over them.
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let server = HttpServer::new(move || releasy_http::app(state.clone(), storage.routes()))
-        .workers(workers)
-        .max_connections(settings.max_connections.div_ceil(workers))
-        .client_request_timeout(Duration::from_millis(settings.request_head_timeout_ms))
-        .listen(listener)
-        .map_err(|source| StartupError::Bind { addr, source })?
-        .shutdown_timeout(settings.shutdown_grace_seconds)
-        .run();
+    let metrics_server = match (&metrics, settings.metrics_bind_addr) {
+        (Some(metrics), Some(addr)) => {
+            let (listener, bound) = MetricsListener::start(addr, metrics.clone())
+                .map_err(|source| StartupError::Bind { addr, source })?;
+            tracing::info!(addr = %bound, "metrics listening on GET /metrics");
+            Some(listener)
+        }
+        _ => None,
+    };
+    let public_metrics = metrics.filter(|_| settings.metrics_public);
+    let server = HttpServer::new(move || {
+        let storage_routes = storage.routes();
+        let metrics_routes = public_metrics
+            .clone()
+            .map(releasy_http::routes::metrics::metrics_routes);
+        releasy_http::app(state.clone(), move |config| {
+            storage_routes(config);
+            if let Some(metrics_routes) = metrics_routes {
+                metrics_routes(config);
+            }
+        })
+    })
+    .workers(workers)
+    .max_connections(settings.max_connections.div_ceil(workers))
+    .client_request_timeout(Duration::from_millis(settings.request_head_timeout_ms))
+    .listen(listener)
+    .map_err(|source| StartupError::Bind { addr, source })?
+    .shutdown_timeout(settings.shutdown_grace_seconds)
+    .run();
     tracing::info!(%addr, "releasy-server listening");
     Ok(RunningServer {
         addr,
@@ -557,6 +596,7 @@ async fn start_listening(
         server,
         audit: stack.audit,
         ledger: stack.ledger,
+        metrics_server,
         cache_feed,
         authenticator,
         audit_chain,

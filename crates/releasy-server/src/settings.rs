@@ -144,6 +144,17 @@ pub struct Settings {
     pub max_header_bytes: usize,
     /// The most connections one instance holds open at once.
     pub max_connections: usize,
+    /// Whether `GET /metrics` is served on the public listener (`RELEASY_METRICS`).
+    pub metrics_public: bool,
+    /// A listener of its own for `GET /metrics` (`RELEASY_METRICS_BIND_ADDR`).
+    pub metrics_bind_addr: Option<SocketAddr>,
+}
+
+impl Settings {
+    /// Whether metrics are recorded at all: only when something serves them.
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics_public || self.metrics_bind_addr.is_some()
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -238,6 +249,8 @@ struct RawSettings {
     request_head_timeout_ms: Option<String>,
     body_idle_timeout_seconds: Option<String>,
     max_header_bytes: Option<String>,
+    metrics: Option<String>,
+    metrics_bind_addr: Option<String>,
     max_connections: Option<String>,
 }
 
@@ -322,6 +335,17 @@ impl Settings {
                 .map_err(|_| {
                     ConfigError::new("RELEASY_BIND_ADDR", "must be an address like 0.0.0.0:8080")
                 })?,
+            metrics_public: boolean("RELEASY_METRICS", raw.metrics)?,
+            metrics_bind_addr: text(raw.metrics_bind_addr)
+                .map(|addr| {
+                    addr.parse().map_err(|_| {
+                        ConfigError::new(
+                            "RELEASY_METRICS_BIND_ADDR",
+                            "must be an address like 127.0.0.1:9100",
+                        )
+                    })
+                })
+                .transpose()?,
             log_level: log_level(raw.log_level)?,
             log_format: match text(raw.log_format).as_deref() {
                 None | Some("human") => LogFormat::Human,

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use releasy_testkit::TestPostgres;
 use serde_json::{Value, json};
 
-use process::{free_port, signal, spawn, spawn_command, terminate, wait_until_live};
+use process::{
+    customers_named, free_port, signal, spawn, spawn_command, terminate, wait_until_live,
+};
 
 async fn create_customer(base: &str, admin_key: &str) -> reqwest::Response {
     reqwest::Client::new()
@@ -885,29 +887,9 @@ async fn burst_create(
         .await
 }
 
-/// Every customer named `Burst ...`, over as many pages as it takes.
+/// Every customer named `Burst ...`.
 async fn burst_customers(client: &reqwest::Client, base: &str) -> Vec<Value> {
-    let mut stored = Vec::new();
-    for offset in (0..).step_by(200) {
-        let page: Value = client
-            .get(format!(
-                "{base}/v1/admin/customers?name=Burst&limit=200&offset={offset}"
-            ))
-            .header("x-releasy-admin-key", "ops-key-ops-key-ops-key-ops-key")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let customers = page["customers"].as_array().unwrap().clone();
-        let last = customers.len() < 200;
-        stored.extend(customers);
-        if last {
-            return stored;
-        }
-    }
-    unreachable!("the pages end")
+    customers_named(client, base, "ops-key-ops-key-ops-key-ops-key", "Burst").await
 }
 
 /// kill -9 in the middle of a burst of idempotent creates (eight at a time). After a

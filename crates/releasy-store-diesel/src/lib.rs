@@ -12,6 +12,7 @@
 
 mod change_feed;
 mod error;
+mod pool_stats;
 mod pooled;
 mod postgres;
 mod repos;
@@ -32,8 +33,9 @@ use releasy_domain::ports::{
 
 pub use change_feed::{ChangeEvent, ChangeFeedHandle};
 pub use error::SetupError;
+pub use pool_stats::PoolStats;
 pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{BackupError, BackupReport, SqliteStore, backup_sqlite};
 pub use url::{DatabaseUrl, InvalidDatabaseUrl};
 
 /// An open database of either backend.
@@ -58,6 +60,14 @@ pub struct Migrated {
 }
 
 impl Database {
+    /// The connection pool's state and waits, for the metrics.
+    pub fn pool_stats(&self) -> PoolStats {
+        match self {
+            Self::Postgres(store) => store.pool_stats(),
+            Self::Sqlite(store) => store.pool_stats(),
+        }
+    }
+
     /// Whether this database's writes link their own audit events (SQLite: its write
     /// lock runs writes one at a time anyway). Then no linker runs once the chain has
     /// begun, and an event without a link is one Releasy did not write; otherwise

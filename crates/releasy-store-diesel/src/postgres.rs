@@ -13,6 +13,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use releasy_domain::ports::RepoError;
 
 use crate::error::{SetupError, pool_error};
+use crate::pool_stats::{PoolStats, PoolWaits};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
@@ -38,6 +39,7 @@ const MIGRATION_LOCK_ID: i64 = 0x0052_454c_4541_5359;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
+    waits: PoolWaits,
     url: String,
 }
 
@@ -67,6 +69,7 @@ impl PgStore {
             .map_err(SetupError::Pool)?;
         Ok(Self {
             pool,
+            waits: PoolWaits::default(),
             url: url.to_owned(),
         })
     }
@@ -134,6 +137,15 @@ impl PgStore {
     }
 
     pub(crate) async fn conn(&self) -> Result<PgPooled, RepoError> {
-        self.pool.get().await.map(PgPooled::new).map_err(pool_error)
+        self.waits
+            .checkout(&self.pool)
+            .await
+            .map(PgPooled::new)
+            .map_err(pool_error)
+    }
+
+    /// The connection pool's state and waits, for the metrics.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.waits.stats(&self.pool)
     }
 }

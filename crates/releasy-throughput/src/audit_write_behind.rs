@@ -9,7 +9,7 @@ use releasy_domain::audit::{AuditEvent, AuditFilter, ChainBounds, ChainedEvent};
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{AuditRepository, PruneEvent, RepoError};
 
-use crate::write_behind::{BatchPolicy, BatchWriter, FlushError, WriteBehind};
+use crate::write_behind::{BatchPolicy, BatchWriter, FlushError, QueueStats, WriteBehind};
 
 /// The audit trail as a batch writer.
 #[derive(Debug)]
@@ -46,6 +46,11 @@ impl AuditWriteBehind {
     /// [`FlushError`] when the database refused the batch (it stays queued).
     pub async fn flush(&self) -> Result<(), FlushError> {
         self.queue.flush().await
+    }
+
+    /// The queue's depth and writes so far, for the metrics.
+    pub fn queue_stats(&self) -> QueueStats {
+        self.queue.stats()
     }
 
     /// Writes everything queued; call it once the server has stopped taking requests.

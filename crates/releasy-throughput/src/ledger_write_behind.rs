@@ -10,7 +10,7 @@ use releasy_domain::delivery::{DownloadFilter, DownloadRecord, DownloadStat, Sta
 use releasy_domain::pagination::Cursor;
 use releasy_domain::ports::{DownloadLedger, RepoError};
 
-use crate::write_behind::{BatchPolicy, BatchWriter, FlushError, WriteBehind};
+use crate::write_behind::{BatchPolicy, BatchWriter, FlushError, QueueStats, WriteBehind};
 
 /// The ledger as a batch writer.
 #[derive(Debug)]
@@ -39,6 +39,11 @@ impl LedgerWriteBehind {
             "download ledger rows",
         );
         Self { inner, queue }
+    }
+
+    /// The queue's depth and writes so far, for the metrics.
+    pub fn queue_stats(&self) -> QueueStats {
+        self.queue.stats()
     }
 
     /// Writes everything queued; call it once the server has stopped taking requests.

@@ -74,6 +74,8 @@ pub struct ProductionStack {
     /// Where other writers' changes are reported (a change feed, or the external-writes
     /// counter on SQLite); `Some` whenever the cache is on.
     pub invalidator: Option<Invalidator>,
+    /// The read cache, for its hit and miss counts; `None` when it is off.
+    pub cache: Option<ReadCache>,
 }
 
 /// Wraps `store`'s repositories for production. Must be called inside a tokio runtime
@@ -111,6 +113,7 @@ pub fn wrap_for_production(store: Repositories, settings: ThroughputSettings) ->
             audit,
             ledger,
             invalidator: None,
+            cache: None,
         };
     }
     let cache = match settings.writers {
@@ -122,5 +125,6 @@ pub fn wrap_for_production(store: Repositories, settings: ThroughputSettings) ->
         audit,
         ledger,
         invalidator: Some(cache.invalidator()),
+        cache: Some(cache),
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use releasy_domain::ports::RepoError;
@@ -70,6 +70,9 @@ struct Queue<T> {
     /// The last write failed: handlers stop waiting for room (an outage must not stall
     /// requests) and the oldest rows are dropped beyond `max_pending` instead.
     failing: AtomicBool,
+    /// Write rounds that found rows, and the time they took in all (for the metrics).
+    rounds: AtomicU64,
+    round_nanos: AtomicU64,
 }
 
 impl<T> Default for Queue<T> {
@@ -80,6 +83,8 @@ impl<T> Default for Queue<T> {
             dropped: AtomicU64::new(0),
             drained: Notify::new(),
             failing: AtomicBool::new(false),
+            rounds: AtomicU64::new(0),
+            round_nanos: AtomicU64::new(0),
         }
     }
 }
@@ -89,6 +94,19 @@ impl<T> Queue<T> {
         // A panic while holding the lock leaves a valid queue: keep using it.
         self.rows.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A queue's state at one instant, and its writes since the process started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueStats {
+    /// What the rows are ("audit events", "download ledger rows").
+    pub what: &'static str,
+    /// Rows queued now.
+    pub depth: usize,
+    /// Write rounds that found rows to write (each one or more batches).
+    pub flushes: u64,
+    /// The time those rounds took, in all, in nanoseconds.
+    pub flush_nanos: u64,
 }
 
 /// A caller waiting for everything queued to be written.
@@ -211,6 +229,16 @@ impl<T: Clone + Send + Sync + std::fmt::Debug + 'static> WriteBehind<T> {
         })
     }
 
+    /// How many rows wait now, and how the writes went so far.
+    pub fn stats(&self) -> QueueStats {
+        QueueStats {
+            what: self.what,
+            depth: self.queue.rows().len(),
+            flushes: self.queue.rounds.load(Ordering::Relaxed),
+            flush_nanos: self.queue.round_nanos.load(Ordering::Relaxed),
+        }
+    }
+
     /// Writes everything queued; call it once the server has stopped taking requests.
     ///
     /// # Errors
@@ -230,7 +258,12 @@ async fn write_behind<T: Send + Sync + 'static>(
     policy: BatchPolicy,
     what: &'static str,
 ) {
-    let mut tick = tokio::time::interval(policy.max_delay);
+    // The first tick a full delay from now: an interval's immediate first tick would
+    // write whatever the first pushes had queued at a moment no policy chose.
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + policy.max_delay,
+        policy.max_delay,
+    );
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut failing = false;
     loop {
@@ -247,7 +280,14 @@ async fn write_behind<T: Send + Sync + 'static>(
                 }
             },
         };
+        let started = Instant::now();
+        let had_rows = !queue.rows().is_empty();
         let result = write_queued(&writer, &queue, policy, what).await;
+        if had_rows {
+            let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            queue.rounds.fetch_add(1, Ordering::Relaxed);
+            queue.round_nanos.fetch_add(took, Ordering::Relaxed);
+        }
         failing = result.is_err();
         queue.failing.store(failing, Ordering::Release);
         // Room again (or, when failing, no more waiting for it).

@@ -83,6 +83,9 @@ pub(crate) async fn authenticate(
     let admitted = match outcome {
         Ok(admitted) => admitted,
         Err(failure) => {
+            if let Some(reason) = refusal_reason(&failure) {
+                state.count_refusal(CREDENTIAL, reason);
+            }
             if let AuthFailure::OverBudget { state: budget, .. } = &failure {
                 req.extensions_mut().insert(*budget);
             }
@@ -92,8 +95,25 @@ pub(crate) async fn authenticate(
     if let Some(budget) = admitted.budget {
         req.extensions_mut().insert(budget);
     }
-    admitted.key.require(scope)?;
+    if let Err(missing) = admitted.key.require(scope) {
+        state.count_refusal(CREDENTIAL, "missing_scope");
+        return Err(missing.into());
+    }
     Ok(admitted.key)
+}
+
+/// The metrics' name for a customer key.
+const CREDENTIAL: &str = "api_key";
+
+/// The metrics' reason for `failure`, when it is a refusal (not the database or the
+/// hasher failing).
+fn refusal_reason(failure: &AuthFailure) -> Option<&'static str> {
+    match failure {
+        AuthFailure::Rejected(reason) => Some(reason.as_str()),
+        AuthFailure::Throttled { .. } => Some("throttled"),
+        AuthFailure::OverBudget { .. } => Some("over_budget"),
+        AuthFailure::Repo(_) | AuthFailure::Hash(_) => None,
+    }
 }
 
 /// The customer key a request presents, if any. A value that is not visible ASCII is

@@ -73,13 +73,17 @@ pub(crate) async fn authorize(
         Ok(operator) => operator,
         Err(OperatorRefusal::Unauthorized(reason)) => {
             let limiter = state.services.rate_limiter.as_ref();
-            return Err(match client.map(|client| count_failure(limiter, client)) {
+            let refusal = match client.map(|client| count_failure(limiter, client)) {
                 Some(Err(throttled)) => OperatorRefusal::Throttled(throttled),
                 _ => OperatorRefusal::Unauthorized(reason),
-            }
-            .into());
+            };
+            count_refusal(state, headers, &refusal);
+            return Err(refusal.into());
         }
-        Err(other) => return Err(other.into()),
+        Err(other) => {
+            count_refusal(state, headers, &other);
+            return Err(other.into());
+        }
     };
     if !operator.may(action) {
         tracing::info!(subject = %operator.subject, ?action, "operator lacks role");
@@ -107,6 +111,27 @@ pub enum OperatorRefusal {
     /// Wrong credentials from an address past its failure limit.
     #[error(transparent)]
     Throttled(#[from] Throttled),
+}
+
+/// Counts `refusal` in the metrics by the credential presented and why it failed.
+fn count_refusal(state: &AppState, headers: &HeaderMap, refusal: &OperatorRefusal) {
+    let credential = match (
+        headers.contains_key(ADMIN_KEY_HEADER),
+        bearer_token(headers),
+    ) {
+        (true, _) => "admin_key",
+        (false, Some(bearer)) if bearer.matches('.').count() == 2 => "operator_token",
+        (false, Some(_)) => "admin_key",
+        (false, None) => "none",
+    };
+    let reason = match refusal {
+        OperatorRefusal::Unauthorized(_) if credential == "none" => "missing",
+        OperatorRefusal::Unauthorized(_) => "invalid",
+        OperatorRefusal::NoRole => "no_role",
+        OperatorRefusal::Unavailable(_) => "keys_unavailable",
+        OperatorRefusal::Throttled(_) => "throttled",
+    };
+    state.count_refusal(credential, reason);
 }
 
 /// Whether the request carries operator credentials: the admin-key header or a bearer

@@ -9,6 +9,7 @@ pub mod entitlements;
 pub mod health;
 pub mod introspect;
 pub mod keys;
+pub mod metrics;
 pub mod openapi;
 mod openapi_body_rules;
 pub mod openapi_rules;

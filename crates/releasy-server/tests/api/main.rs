@@ -33,6 +33,7 @@ mod instances;
 mod key_management;
 mod keys;
 mod limited_links;
+mod metrics;
 mod outages;
 mod protocol_errors;
 mod quotas;

@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::deployment::{ADMIN_KEY, Deployment};
+use crate::process::customers_named;
 
 /// What the load saw.
 #[derive(Default)]
@@ -150,31 +151,6 @@ async fn create_until(proxy: String, worker: usize, stop: Arc<AtomicBool>, tally
     }
 }
 
-/// Every customer named `Load ...`, over as many pages as it takes.
-async fn load_customers(deployment: &Deployment) -> Vec<Value> {
-    let mut stored = Vec::new();
-    for offset in (0..).step_by(200) {
-        let page: Value = deployment
-            .admin(
-                Method::GET,
-                &format!("/v1/admin/customers?name=Load&limit=200&offset={offset}"),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let customers = page["customers"].as_array().unwrap().clone();
-        let last = customers.len() < 200;
-        stored.extend(customers);
-        if last {
-            return stored;
-        }
-    }
-    unreachable!("the pages end")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_and_a_restarted_instance_fail_no_retryable_request_and_lose_no_write() {
     let mut deployment = Deployment::start().await;
@@ -256,7 +232,13 @@ async fn a_killed_and_a_restarted_instance_fail_no_retryable_request_and_lose_no
     assert!(tally.downloads.load(Ordering::Relaxed) > 0);
 
     // Every acknowledged create is stored, once; nothing unacknowledged was added.
-    let stored = load_customers(&deployment).await;
+    let stored = customers_named(
+        &deployment.client,
+        &deployment.proxy.base_url,
+        ADMIN_KEY,
+        "Load",
+    )
+    .await;
     let stored_ids: HashSet<String> = stored
         .iter()
         .map(|c| c["id"].as_str().unwrap().to_owned())

@@ -77,6 +77,37 @@ pub fn output_of(child: &mut Child) -> String {
     text
 }
 
+/// Every customer whose name contains `name` (all with `""`), as the server at `base`
+/// lists them to `admin_key`, over as many pages as it takes.
+pub async fn customers_named(
+    client: &reqwest::Client,
+    base: &str,
+    admin_key: &str,
+    name: &str,
+) -> Vec<serde_json::Value> {
+    let mut stored = Vec::new();
+    for offset in (0..).step_by(200) {
+        let page: serde_json::Value = client
+            .get(format!("{base}/v1/admin/customers"))
+            .query(&[("name", name)])
+            .query(&[("limit", 200), ("offset", offset)])
+            .header("x-releasy-admin-key", admin_key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let customers = page["customers"].as_array().unwrap().clone();
+        let last = customers.len() < 200;
+        stored.extend(customers);
+        if last {
+            return stored;
+        }
+    }
+    unreachable!("the pages end")
+}
+
 /// Sends `signal` (`TERM`, `KILL`, ...) to the child.
 pub fn signal(child: &Child, signal: &str) {
     let status = Command::new("kill")

@@ -4,7 +4,10 @@
 //! writers' own; its migration runner, and the start of its background checkpoints
 //! (`wal_checkpointer.rs`).
 
+mod backup;
 mod cancel_safe;
+
+pub use backup::{BackupError, BackupReport, backup_sqlite};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,6 +21,7 @@ use releasy_domain::ports::RepoError;
 pub(crate) use cancel_safe::{PooledConn, SqliteConn, immediate_transaction};
 
 use crate::error::{SetupError, pool_error};
+use crate::pool_stats::{PoolStats, PoolWaits};
 use cancel_safe::Manager;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -43,6 +47,7 @@ fn build_pool(path: &str, size: usize) -> Result<Pool<Manager>, SetupError> {
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: Pool<Manager>,
+    waits: PoolWaits,
     path: String,
     /// The one connection the batch writers (audit events, download tokens) write on,
     /// in turns. Two writers on separate connections would meet in SQLite's busy
@@ -96,6 +101,7 @@ impl SqliteStore {
         };
         Ok(Self {
             pool,
+            waits: PoolWaits::default(),
             path,
             batch_writer,
             in_memory,
@@ -161,11 +167,17 @@ impl SqliteStore {
     }
 
     pub(crate) async fn conn(&self) -> Result<PooledConn, RepoError> {
-        self.pool
-            .get()
+        self.waits
+            .checkout(&self.pool)
             .await
             .map(PooledConn::new)
             .map_err(pool_error)
+    }
+
+    /// The shared connection pool's state and waits, for the metrics (the batch
+    /// writers' one connection is not in it).
+    pub fn pool_stats(&self) -> PoolStats {
+        self.waits.stats(&self.pool)
     }
 
     /// Keeps the write-ahead log checkpointed from a thread and connection of their

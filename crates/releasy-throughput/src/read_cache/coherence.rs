@@ -6,6 +6,7 @@
 //! grow, so any write to any of its tables after the read started makes the answer
 //! stale, and a write racing the read can never leave a stale answer looking fresh.
 
+use crate::read_cache::stats::CacheStats;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// A table whose rows the cache holds answers about.
@@ -65,6 +66,9 @@ pub(crate) struct Generations {
     /// False while writes from elsewhere could go unnoticed (a change feed that is not
     /// listening); every read then goes to the database.
     coherent: AtomicBool,
+    /// Each kind of answer's hits and misses (shared, like the counters, by every
+    /// decorator of one cache).
+    pub(crate) stats: CacheStats,
 }
 
 impl Generations {
@@ -72,6 +76,7 @@ impl Generations {
         Self {
             counters: Default::default(),
             coherent: AtomicBool::new(coherent),
+            stats: CacheStats::default(),
         }
     }
 

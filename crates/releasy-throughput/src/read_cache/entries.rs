@@ -8,6 +8,7 @@ use quick_cache::sync::Cache;
 use releasy_domain::ports::RepoError;
 
 use crate::read_cache::coherence::{Generations, Table};
+use crate::read_cache::stats::HitCounts;
 
 /// An answer and the stamp of the generations it was read at.
 #[derive(Debug, Clone)]
@@ -55,6 +56,7 @@ pub(crate) struct Entries<K, V> {
     map: Cache<K, Stamped<V>, ByRows>,
     tables: &'static [Table],
     generations: Arc<Generations>,
+    counts: Arc<HitCounts>,
 }
 
 impl<K, V> std::fmt::Debug for Entries<K, V>
@@ -76,8 +78,10 @@ where
     K: Eq + Hash + Clone,
     V: Clone + Rows,
 {
+    /// Answers of `kind` (the metrics' name for them) read from `tables`.
     pub(crate) fn new(
         generations: Arc<Generations>,
+        kind: &'static str,
         tables: &'static [Table],
         max_rows: u64,
     ) -> Self {
@@ -86,6 +90,7 @@ where
         Self {
             map: Cache::with_weighter(estimated_entries, max_rows.max(1), ByRows),
             tables,
+            counts: generations.stats.counts(kind),
             generations,
         }
     }
@@ -103,13 +108,16 @@ where
     {
         // Taken before the read: a write committing during the read changes the stamp.
         let Some(stamp) = self.generations.stamp(self.tables) else {
+            self.counts.miss();
             return load.await;
         };
         if let Some(hit) = self.map.get(key)
             && hit.stamp == stamp
         {
+            self.counts.hit();
             return Ok(hit.value);
         }
+        self.counts.miss();
         let value = load.await?;
         if keep(&value) && self.generations.stamp(self.tables) == Some(stamp) {
             let rows = value.rows();

@@ -36,6 +36,7 @@
 mod coherence;
 mod entries;
 mod repos;
+mod stats;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ use releasy_domain::ports::{
 };
 
 pub use coherence::Table;
+pub use stats::CacheKindStats;
 
 use coherence::Generations;
 use repos::{
@@ -91,6 +93,11 @@ impl ReadCache {
             download_tokens: self.download_tokens(repos.download_tokens),
             ..repos
         }
+    }
+
+    /// Each kind of answer's hits and misses since the process started.
+    pub fn stats(&self) -> Vec<CacheKindStats> {
+        self.generations.stats.snapshot()
     }
 
     /// The handle a change feed reports other writers' changes through.

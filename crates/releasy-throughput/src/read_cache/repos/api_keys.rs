@@ -41,7 +41,7 @@ impl CachedApiKeys {
     ) -> Self {
         Self {
             inner,
-            candidates: Entries::new(generations.clone(), TABLES, max_rows),
+            candidates: Entries::new(generations.clone(), "api_key_candidates", TABLES, max_rows),
             last_used: Cache::new(usize::try_from(max_rows).unwrap_or(usize::MAX).max(16)),
             generations,
         }

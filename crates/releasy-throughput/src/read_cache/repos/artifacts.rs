@@ -32,10 +32,16 @@ impl CachedArtifacts {
             inner,
             with_release: Entries::new(
                 generations.clone(),
+                "artifacts_with_release",
                 &[Table::Artifacts, Table::Releases],
                 max_rows,
             ),
-            of_releases: Entries::new(generations.clone(), &[Table::Artifacts], max_rows),
+            of_releases: Entries::new(
+                generations.clone(),
+                "artifacts_of_releases",
+                &[Table::Artifacts],
+                max_rows,
+            ),
             generations,
         }
     }

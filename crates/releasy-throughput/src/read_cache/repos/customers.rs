@@ -32,8 +32,8 @@ impl CachedCustomers {
     ) -> Self {
         Self {
             inner,
-            by_id: Entries::new(generations.clone(), TABLES, max_rows),
-            pages: Entries::new(generations.clone(), TABLES, max_rows),
+            by_id: Entries::new(generations.clone(), "customers", TABLES, max_rows),
+            pages: Entries::new(generations.clone(), "customer_pages", TABLES, max_rows),
             generations,
         }
     }

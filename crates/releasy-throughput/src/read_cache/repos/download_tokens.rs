@@ -34,7 +34,7 @@ impl CachedDownloadTokens {
     ) -> Self {
         Self {
             inner,
-            grants: Entries::new(generations.clone(), TABLES, max_rows),
+            grants: Entries::new(generations.clone(), "download_grants", TABLES, max_rows),
             generations,
         }
     }

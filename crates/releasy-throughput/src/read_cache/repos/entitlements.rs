@@ -41,7 +41,7 @@ impl CachedEntitlements {
     ) -> Self {
         Self {
             inner,
-            access: Entries::new(generations.clone(), TABLES, max_rows),
+            access: Entries::new(generations.clone(), "entitlements", TABLES, max_rows),
             generations,
         }
     }

@@ -32,8 +32,8 @@ impl CachedReleases {
     ) -> Self {
         Self {
             inner,
-            by_id: Entries::new(generations.clone(), TABLES, max_rows),
-            pages: Entries::new(generations.clone(), TABLES, max_rows),
+            by_id: Entries::new(generations.clone(), "releases", TABLES, max_rows),
+            pages: Entries::new(generations.clone(), "release_pages", TABLES, max_rows),
             generations,
         }
     }

@@ -1,0 +1,85 @@
+//! What the HTTP layer records: requests and authentication refusals.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::latency_buckets;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    /// The route template (`/v1/downloads/{token}`), never the path, which may carry
+    /// secrets and would make one series per token.
+    route: String,
+    status: u16,
+}
+
+/// Who was refused and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthRefusal {
+    /// `api_key`, `admin_key` or `operator_token`.
+    pub credential: &'static str,
+    /// The refusal's reason, one of a fixed set (`unknown_key`, `revoked`, ...).
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    credential: &'static str,
+    reason: &'static str,
+}
+
+/// The HTTP layer's metrics; cheap to clone (each family is shared).
+#[derive(Debug, Clone)]
+pub struct HttpMetrics {
+    requests: Family<RequestLabels, Histogram>,
+    auth_refusals: Family<RefusalLabels, Counter>,
+}
+
+impl HttpMetrics {
+    pub(crate) fn registered(registry: &mut Registry) -> Self {
+        let metrics = Self {
+            requests: Family::new_with_constructor(|| Histogram::new(latency_buckets())),
+            auth_refusals: Family::default(),
+        };
+        registry.register_with_unit(
+            "http_request_duration",
+            "Requests answered, by method, route template and status, and how long each took",
+            Unit::Seconds,
+            metrics.requests.clone(),
+        );
+        registry.register(
+            "auth_refusals",
+            "Requests refused for their credential, by credential kind and reason",
+            metrics.auth_refusals.clone(),
+        );
+        metrics
+    }
+
+    /// A request answered `status` on `route` after `took`.
+    pub fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        let labels = RequestLabels {
+            method: method.to_owned(),
+            route: route.to_owned(),
+            status,
+        };
+        self.requests
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+    }
+
+    /// A credential refused.
+    pub fn auth_refused(&self, refusal: AuthRefusal) {
+        self.auth_refusals
+            .get_or_create(&RefusalLabels {
+                credential: refusal.credential,
+                reason: refusal.reason,
+            })
+            .inc();
+    }
+}

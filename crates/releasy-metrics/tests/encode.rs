@@ -1,0 +1,213 @@
+//! The text a scrape reads: every family named, typed and labelled as
+//! docs/deployment.md#metrics lists, with the values recorded.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use releasy_domain::Timestamp;
+use releasy_domain::artifact::ObjectKey;
+use releasy_domain::memory::InMemoryObjects;
+use releasy_metrics::{AuthRefusal, Metrics, Sample, SampleKind, Sampled};
+
+/// The line of `text` that starts with `series ` (name and labels), its value.
+fn value_of(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.split(' ').next().unwrap().parse().unwrap())
+}
+
+#[test]
+fn requests_are_counted_and_timed_by_route_template_and_status() {
+    let metrics = Metrics::new();
+    let http = metrics.http();
+    for _ in 0..3 {
+        http.request("GET", "/v1/releases", 200, Duration::from_millis(2));
+    }
+    http.request("GET", "/v1/releases", 401, Duration::from_micros(300));
+    let text = metrics.encode();
+    assert!(
+        text.contains("# TYPE releasy_http_request_duration_seconds histogram"),
+        "{text}"
+    );
+    let ok = r#"releasy_http_request_duration_seconds_count{method="GET",route="/v1/releases",status="200"}"#;
+    assert_eq!(value_of(&text, ok), Some(3.0), "{text}");
+    let refused = r#"releasy_http_request_duration_seconds_count{method="GET",route="/v1/releases",status="401"}"#;
+    assert_eq!(value_of(&text, refused), Some(1.0));
+    // 2 ms falls in the 2 ms bucket (0.5 ms doubling: 0.0005, 0.001, 0.002, ...).
+    let bucket = r#"releasy_http_request_duration_seconds_bucket{le="0.002",method="GET",route="/v1/releases",status="200"}"#;
+    let bucket_below = r#"releasy_http_request_duration_seconds_bucket{le="0.001",method="GET",route="/v1/releases",status="200"}"#;
+    assert_eq!(value_of(&text, bucket), Some(3.0), "{text}");
+    assert_eq!(value_of(&text, bucket_below), Some(0.0));
+}
+
+#[test]
+fn refusals_are_counted_by_credential_and_reason() {
+    let metrics = Metrics::new();
+    let http = metrics.http();
+    let unknown = AuthRefusal {
+        credential: "api_key",
+        reason: "unknown_key",
+    };
+    http.auth_refused(unknown);
+    http.auth_refused(unknown);
+    let text = metrics.encode();
+    assert_eq!(
+        value_of(
+            &text,
+            r#"releasy_auth_refusals_total{credential="api_key",reason="unknown_key"}"#
+        ),
+        Some(2.0),
+        "{text}"
+    );
+}
+
+#[test]
+fn sampled_values_are_read_at_each_scrape() {
+    let mut metrics = Metrics::new();
+    let depth = Arc::new(std::sync::atomic::AtomicU64::new(4));
+    let read = depth.clone();
+    metrics.add_sampled(
+        Sampled::new()
+            .metric(
+                "write_behind_queue_depth",
+                "Rows queued",
+                SampleKind::Gauge,
+                move || {
+                    let value = read.load(std::sync::atomic::Ordering::Relaxed) as f64;
+                    vec![Sample::labelled("queue", "audit", value)]
+                },
+            )
+            .metric("cache_hits", "Hits", SampleKind::Counter, || {
+                vec![Sample::of(7.0)]
+            }),
+    );
+    let text = metrics.encode();
+    assert_eq!(
+        value_of(&text, r#"releasy_write_behind_queue_depth{queue="audit"}"#),
+        Some(4.0),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE releasy_write_behind_queue_depth gauge"));
+    assert_eq!(
+        value_of(&text, "releasy_cache_hits_total"),
+        Some(7.0),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE releasy_cache_hits counter"));
+    depth.store(9, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        value_of(
+            &metrics.encode(),
+            r#"releasy_write_behind_queue_depth{queue="audit"}"#
+        ),
+        Some(9.0)
+    );
+}
+
+#[tokio::test]
+async fn object_store_calls_are_timed_by_operation_and_result() {
+    let metrics = Metrics::new();
+    let store = metrics.time_object_store(Arc::new(InMemoryObjects::default()));
+    let key = ObjectKey::from_stored("releases/p/1.0.0/linux/a/file.tgz".to_owned());
+    assert!(store.head(&key).await.unwrap().is_none());
+    store
+        .presign_get(&key, Timestamp::from_unix_seconds(1_000), 60)
+        .await
+        .unwrap();
+    let text = metrics.encode();
+    assert_eq!(
+        value_of(
+            &text,
+            r#"releasy_object_store_call_duration_seconds_count{operation="head",result="ok"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value_of(
+            &text,
+            r#"releasy_object_store_call_duration_seconds_count{operation="presign_get",result="ok"}"#
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn tokens_issued_and_resolves_are_counted_by_outcome() {
+    use releasy_domain::delivery::{DownloadFilter, DownloadOutcome};
+    use releasy_domain::memory::InMemoryDownloadLedger;
+    use releasy_domain::ports::DownloadLedger;
+
+    let metrics = Metrics::new();
+    let inner = Arc::new(InMemoryDownloadLedger::default());
+    let ledger = metrics.count_downloads(inner.clone());
+    let issued = ledger_row(DownloadOutcome::Issued);
+    let redirected = ledger_row(DownloadOutcome::Redirected);
+    let used_up = ledger_row(DownloadOutcome::UsedUp);
+    ledger.record(&issued).await.unwrap();
+    ledger
+        .record_many(&[redirected.clone(), redirected, used_up])
+        .await
+        .unwrap();
+    let text = metrics.encode();
+    assert_eq!(
+        value_of(&text, "releasy_download_tokens_issued_total"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value_of(
+            &text,
+            r#"releasy_downloads_resolved_total{outcome="redirected"}"#
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value_of(
+            &text,
+            r#"releasy_downloads_resolved_total{outcome="used_up"}"#
+        ),
+        Some(1.0)
+    );
+    // And the rows reach the ledger it wraps.
+    let rows = inner
+        .list(&DownloadFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 4);
+}
+
+/// A ledger row ending in `outcome`, about a fresh artifact.
+fn ledger_row(
+    outcome: releasy_domain::delivery::DownloadOutcome,
+) -> releasy_domain::delivery::DownloadRecord {
+    use releasy_domain::artifact::Platform;
+    use releasy_domain::delivery::{DownloadRecord, DownloadSubject, Requester};
+    use releasy_domain::release::{Product, Version};
+    use releasy_domain::{ArtifactId, CustomerId, DownloadRecordId, DownloadTokenId, ReleaseId};
+
+    DownloadRecord {
+        id: DownloadRecordId::generate(),
+        at: Timestamp::from_unix_seconds(1_000),
+        customer_id: CustomerId::generate(),
+        api_key_id: None,
+        subject: DownloadSubject {
+            artifact_id: ArtifactId::generate(),
+            release_id: ReleaseId::generate(),
+            product: Product::parse("agent").unwrap(),
+            version: Version::parse("1.0.0").unwrap(),
+            platform: Platform::parse("linux").unwrap(),
+            bytes: 10,
+        },
+        token_id: DownloadTokenId::generate(),
+        purpose: None,
+        requester: Requester::default(),
+        outcome,
+    }
+}
