@@ -513,6 +513,18 @@ fn the_kubernetes_manifests_agree_with_the_image_and_the_binary() {
         image_port(),
         "the container port is the image's"
     );
+    // Metrics on a port of their own, which the container names and the pods'
+    // annotations point Prometheus at.
+    let metrics_port = env["RELEASY_METRICS_BIND_ADDR"]
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(text(&container["ports"][1]["name"]), "metrics");
+    assert_eq!(text(&container["ports"][1]["containerPort"]), metrics_port);
+    let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
+    assert_eq!(text(&annotations["prometheus.io/port"]), metrics_port);
+    assert_eq!(text(&annotations["prometheus.io/path"]), "/metrics");
     assert_eq!(kubernetes_probe_paths(), ["/ready", "/live", "/live"]);
     // The startup probe waits out migrations (this instance's, or the Job's lock).
     let startup = &container["startupProbe"];
