@@ -15,7 +15,7 @@
 //! ```
 //! use releasy_metrics::Metrics;
 //!
-//! let mut metrics = Metrics::new();
+//! let metrics = Metrics::new();
 //! metrics.http().request("GET", "/v1/releases", 200, std::time::Duration::from_millis(3));
 //! let text = metrics.encode();
 //! assert!(text.contains(r#"releasy_http_request_duration_seconds_count{method="GET",route="/v1/releases",status="200"} 1"#));
