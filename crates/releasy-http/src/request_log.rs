@@ -56,7 +56,7 @@ pub async fn log_requests(
         .app_data::<web::Data<AppState>>()
         .and_then(|state| state.metrics.as_deref())
     {
-        metrics.http().request(&method, &route, status, took);
+        metrics.http().request(method, route, status, took);
     }
     let latency_ms = took.as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(status, latency_ms, "request completed"));

@@ -61,11 +61,18 @@ impl HttpMetrics {
         metrics
     }
 
-    /// A request answered `status` on `route` after `took`.
-    pub fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
+    /// A request answered `status` on `route` after `took` (owned strings are taken
+    /// as they are: the request path has them already).
+    pub fn request(
+        &self,
+        method: impl Into<String>,
+        route: impl Into<String>,
+        status: u16,
+        took: Duration,
+    ) {
         let labels = RequestLabels {
-            method: method.to_owned(),
-            route: route.to_owned(),
+            method: method.into(),
+            route: route.into(),
             status,
         };
         self.requests

@@ -89,7 +89,7 @@ impl Metrics {
     }
 
     /// Adds values read at each scrape (register before serving).
-    pub fn add_sampled(&mut self, sampled: Sampled) {
+    pub fn add_sampled<S: 'static>(&mut self, sampled: Sampled<S>) {
         self.registry.register_collector(Box::new(sampled));
     }
 

@@ -45,35 +45,51 @@ impl Sample {
     }
 }
 
-type Reader = Box<dyn Fn() -> Vec<Sample> + Send + Sync>;
+/// Takes one metric's samples from a snapshot.
+type SamplesOf<S> = Box<dyn Fn(&S) -> Vec<Sample> + Send + Sync>;
 
-struct SampledMetric {
+struct SampledMetric<S> {
     name: &'static str,
     help: &'static str,
     kind: SampleKind,
-    read: Reader,
+    samples: SamplesOf<S>,
 }
 
-/// A set of metrics whose values are read at each scrape.
+/// Metrics whose values come from one snapshot of a source, read once at each scrape
+/// (so that every series of a scrape agrees, and a source is asked once, not once per
+/// metric).
 ///
 /// ```
 /// use releasy_metrics::{Metrics, Sample, SampleKind, Sampled};
 ///
+/// struct Pool { max: usize, open: usize }
+///
 /// let mut metrics = Metrics::new();
-/// metrics.add_sampled(Sampled::new().metric(
-///     "db_pool_connections_max",
-///     "Connections the pool may hold",
-///     SampleKind::Gauge,
-///     || vec![Sample::of(10.0)],
-/// ));
-/// assert!(metrics.encode().contains("releasy_db_pool_connections_max 10"));
+/// metrics.add_sampled(
+///     Sampled::reading(|| Pool { max: 10, open: 3 })
+///         .metric(
+///             "db_pool_connections_max",
+///             "Connections the pool may hold",
+///             SampleKind::Gauge,
+///             |pool| vec![Sample::of(pool.max as f64)],
+///         )
+///         .metric(
+///             "db_pool_connections_open",
+///             "Connections the pool holds",
+///             SampleKind::Gauge,
+///             |pool| vec![Sample::of(pool.open as f64)],
+///         ),
+/// );
+/// let text = metrics.encode();
+/// assert!(text.contains("releasy_db_pool_connections_max 10"));
+/// assert!(text.contains("releasy_db_pool_connections_open 3"));
 /// ```
-#[derive(Default)]
-pub struct Sampled {
-    metrics: Vec<SampledMetric>,
+pub struct Sampled<S> {
+    read: Box<dyn Fn() -> S + Send + Sync>,
+    metrics: Vec<SampledMetric<S>>,
 }
 
-impl std::fmt::Debug for Sampled {
+impl<S> std::fmt::Debug for Sampled<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
             .entries(self.metrics.iter().map(|m| m.name))
@@ -81,34 +97,38 @@ impl std::fmt::Debug for Sampled {
     }
 }
 
-impl Sampled {
-    /// None yet.
-    pub fn new() -> Self {
-        Self::default()
+impl<S> Sampled<S> {
+    /// No metric yet; `read` takes the snapshot at each scrape.
+    pub fn reading(read: impl Fn() -> S + Send + Sync + 'static) -> Self {
+        Self {
+            read: Box::new(read),
+            metrics: Vec::new(),
+        }
     }
 
     /// Adds the metric `name` (under the `releasy_` prefix; a counter gains `_total`)
-    /// whose samples `read` gives at each scrape.
+    /// whose samples `samples` takes from each scrape's snapshot.
     #[must_use]
     pub fn metric(
         mut self,
         name: &'static str,
         help: &'static str,
         kind: SampleKind,
-        read: impl Fn() -> Vec<Sample> + Send + Sync + 'static,
+        samples: impl Fn(&S) -> Vec<Sample> + Send + Sync + 'static,
     ) -> Self {
         self.metrics.push(SampledMetric {
             name,
             help,
             kind,
-            read: Box::new(read),
+            samples: Box::new(samples),
         });
         self
     }
 }
 
-impl Collector for Sampled {
+impl<S: 'static> Collector for Sampled<S> {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let snapshot = (self.read)();
         for metric in &self.metrics {
             let metric_type = match metric.kind {
                 SampleKind::Counter => <ConstCounter<f64> as TypedMetric>::TYPE,
@@ -117,7 +137,7 @@ impl Collector for Sampled {
             // The registry adds the `releasy_` prefix.
             let mut family =
                 encoder.encode_descriptor(metric.name, metric.help, None, metric_type)?;
-            for sample in (metric.read)() {
+            for sample in (metric.samples)(&snapshot) {
                 let labels = sample.labels;
                 let encoder = family.encode_family(&labels)?;
                 match metric.kind {

@@ -68,26 +68,34 @@ fn refusals_are_counted_by_credential_and_reason() {
 }
 
 #[test]
-fn sampled_values_are_read_at_each_scrape() {
+fn sampled_values_are_read_once_at_each_scrape() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     let mut metrics = Metrics::new();
-    let depth = Arc::new(std::sync::atomic::AtomicU64::new(4));
-    let read = depth.clone();
+    let depth = Arc::new(AtomicU64::new(4));
+    let reads = Arc::new(AtomicU64::new(0));
+    let (source, counted) = (depth.clone(), reads.clone());
     metrics.add_sampled(
-        Sampled::new()
-            .metric(
-                "write_behind_queue_depth",
-                "Rows queued",
-                SampleKind::Gauge,
-                move || {
-                    let value = read.load(std::sync::atomic::Ordering::Relaxed) as f64;
-                    vec![Sample::labelled("queue", "audit", value)]
-                },
-            )
-            .metric("cache_hits", "Hits", SampleKind::Counter, || {
-                vec![Sample::of(7.0)]
-            }),
+        Sampled::reading(move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+            source.load(Ordering::Relaxed) as f64
+        })
+        .metric(
+            "write_behind_queue_depth",
+            "Rows queued",
+            SampleKind::Gauge,
+            |depth| vec![Sample::labelled("queue", "audit", *depth)],
+        )
+        .metric("cache_hits", "Hits", SampleKind::Counter, |depth| {
+            vec![Sample::of(depth + 3.0)]
+        }),
     );
     let text = metrics.encode();
+    assert_eq!(
+        reads.load(Ordering::Relaxed),
+        1,
+        "one read for both metrics"
+    );
     assert_eq!(
         value_of(&text, r#"releasy_write_behind_queue_depth{queue="audit"}"#),
         Some(4.0),
@@ -100,13 +108,18 @@ fn sampled_values_are_read_at_each_scrape() {
         "{text}"
     );
     assert!(text.contains("# TYPE releasy_cache_hits counter"));
-    depth.store(9, std::sync::atomic::Ordering::Relaxed);
+    depth.store(9, Ordering::Relaxed);
     assert_eq!(
         value_of(
             &metrics.encode(),
             r#"releasy_write_behind_queue_depth{queue="audit"}"#
         ),
         Some(9.0)
+    );
+    assert_eq!(
+        reads.load(Ordering::Relaxed),
+        2,
+        "read again at the next scrape"
     );
 }
 
@@ -141,15 +154,15 @@ async fn object_store_calls_are_timed_by_operation_and_result() {
 #[tokio::test]
 async fn tokens_issued_and_resolves_are_counted_by_outcome() {
     use releasy_domain::delivery::{DownloadFilter, DownloadOutcome};
-    use releasy_domain::memory::InMemoryDownloadLedger;
+    use releasy_domain::memory::{InMemoryDownloadLedger, sample_download_record};
     use releasy_domain::ports::DownloadLedger;
 
     let metrics = Metrics::new();
     let inner = Arc::new(InMemoryDownloadLedger::default());
     let ledger = metrics.count_downloads(inner.clone());
-    let issued = ledger_row(DownloadOutcome::Issued);
-    let redirected = ledger_row(DownloadOutcome::Redirected);
-    let used_up = ledger_row(DownloadOutcome::UsedUp);
+    let issued = sample_download_record(DownloadOutcome::Issued);
+    let redirected = sample_download_record(DownloadOutcome::Redirected);
+    let used_up = sample_download_record(DownloadOutcome::UsedUp);
     ledger.record(&issued).await.unwrap();
     ledger
         .record_many(&[redirected.clone(), redirected, used_up])
@@ -181,33 +194,4 @@ async fn tokens_issued_and_resolves_are_counted_by_outcome() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 4);
-}
-
-/// A ledger row ending in `outcome`, about a fresh artifact.
-fn ledger_row(
-    outcome: releasy_domain::delivery::DownloadOutcome,
-) -> releasy_domain::delivery::DownloadRecord {
-    use releasy_domain::artifact::Platform;
-    use releasy_domain::delivery::{DownloadRecord, DownloadSubject, Requester};
-    use releasy_domain::release::{Product, Version};
-    use releasy_domain::{ArtifactId, CustomerId, DownloadRecordId, DownloadTokenId, ReleaseId};
-
-    DownloadRecord {
-        id: DownloadRecordId::generate(),
-        at: Timestamp::from_unix_seconds(1_000),
-        customer_id: CustomerId::generate(),
-        api_key_id: None,
-        subject: DownloadSubject {
-            artifact_id: ArtifactId::generate(),
-            release_id: ReleaseId::generate(),
-            product: Product::parse("agent").unwrap(),
-            version: Version::parse("1.0.0").unwrap(),
-            platform: Platform::parse("linux").unwrap(),
-            bytes: 10,
-        },
-        token_id: DownloadTokenId::generate(),
-        purpose: None,
-        requester: Requester::default(),
-        outcome,
-    }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer};
 use releasy_metrics::{Metrics, Sample, SampleKind, Sampled};
-use releasy_store_diesel::Database;
-use releasy_throughput::read_cache::ReadCache;
+use releasy_store_diesel::{Database, PoolStats};
+use releasy_throughput::read_cache::{CacheKindStats, ReadCache};
 use releasy_throughput::{AuditWriteBehind, LedgerWriteBehind, ProductionStack, QueueStats};
 
 const NANOS_PER_SECOND: f64 = 1e9;
@@ -26,62 +26,58 @@ pub(crate) fn sampling(database: &Database, stack: &ProductionStack) -> Metrics 
 }
 
 /// The database pool, read at each scrape.
-fn pool_samples(database: &Database) -> Sampled {
-    let pool = |read: fn(releasy_store_diesel::PoolStats) -> f64| {
-        let database = database.clone();
-        move || vec![Sample::of(read(database.pool_stats()))]
-    };
-    Sampled::new()
+fn pool_samples(database: &Database) -> Sampled<PoolStats> {
+    let database = database.clone();
+    Sampled::reading(move || database.pool_stats())
         .metric(
             "db_pool_connections_max",
             "Connections the database pool may open (RELEASY_DATABASE_MAX_CONNECTIONS)",
             SampleKind::Gauge,
-            pool(|stats| stats.max_size as f64),
+            |stats| vec![Sample::of(stats.max_size as f64)],
         )
         .metric(
             "db_pool_connections_open",
             "Connections the database pool holds open now",
             SampleKind::Gauge,
-            pool(|stats| stats.size as f64),
+            |stats| vec![Sample::of(stats.size as f64)],
         )
         .metric(
             "db_pool_connections_in_use",
             "Connections handed out to requests and tasks now",
             SampleKind::Gauge,
-            pool(|stats| stats.in_use as f64),
+            |stats| vec![Sample::of(stats.in_use as f64)],
         )
         .metric(
             "db_pool_waiting",
             "Callers waiting for a connection now",
             SampleKind::Gauge,
-            pool(|stats| stats.waiting as f64),
+            |stats| vec![Sample::of(stats.waiting as f64)],
         )
         .metric(
             "db_pool_checkouts",
             "Connections handed out since the process started",
             SampleKind::Counter,
-            pool(|stats| stats.checkouts as f64),
+            |stats| vec![Sample::of(stats.checkouts as f64)],
         )
         .metric(
             "db_pool_wait_seconds",
             "Time spent waiting for a connection since the process started (divide its rate \
              by db_pool_checkouts' for the mean wait)",
             SampleKind::Counter,
-            pool(|stats| stats.wait_nanos as f64 / NANOS_PER_SECOND),
+            |stats| vec![Sample::of(stats.wait_nanos as f64 / NANOS_PER_SECOND)],
         )
 }
 
 /// The read cache's hits and misses by kind of answer.
-fn cache_samples(cache: ReadCache) -> Sampled {
-    let hits = cache.clone();
-    Sampled::new()
+fn cache_samples(cache: ReadCache) -> Sampled<Vec<CacheKindStats>> {
+    Sampled::reading(move || cache.stats())
         .metric(
             "cache_hits",
             "Reads answered from the read cache, by kind of answer",
             SampleKind::Counter,
-            move || {
-                hits.stats()
-                    .into_iter()
+            |kinds| {
+                kinds
+                    .iter()
                     .map(|kind| Sample::labelled("kind", kind.kind, kind.hits as f64))
                     .collect()
             },
@@ -90,10 +86,9 @@ fn cache_samples(cache: ReadCache) -> Sampled {
             "cache_misses",
             "Reads the read cache sent to the database, by kind of answer",
             SampleKind::Counter,
-            move || {
-                cache
-                    .stats()
-                    .into_iter()
+            |kinds| {
+                kinds
+                    .iter()
                     .map(|kind| Sample::labelled("kind", kind.kind, kind.misses as f64))
                     .collect()
             },
@@ -101,46 +96,46 @@ fn cache_samples(cache: ReadCache) -> Sampled {
 }
 
 /// The write-behind queues (audit events, and download ledger rows when it is on).
-fn queue_samples(audit: AuditWriteBehind, ledger: Option<LedgerWriteBehind>) -> Sampled {
-    let stats = move || -> Vec<(&'static str, QueueStats)> {
-        let mut all = vec![("audit", audit.queue_stats())];
-        all.extend(
-            ledger
-                .as_ref()
-                .map(|l| ("download_ledger", l.queue_stats())),
-        );
-        all
-    };
-    let stats = Arc::new(stats);
+fn queue_samples(
+    audit: AuditWriteBehind,
+    ledger: Option<LedgerWriteBehind>,
+) -> Sampled<Vec<(&'static str, QueueStats)>> {
     let per_queue = |read: fn(&QueueStats) -> f64| {
-        let stats = stats.clone();
-        move || {
-            stats()
+        move |queues: &Vec<(&'static str, QueueStats)>| {
+            queues
                 .iter()
                 .map(|(name, queue)| Sample::labelled("queue", *name, read(queue)))
                 .collect()
         }
     };
-    Sampled::new()
-        .metric(
-            "write_behind_queue_depth",
-            "Rows queued for the database now",
-            SampleKind::Gauge,
-            per_queue(|queue| queue.depth as f64),
-        )
-        .metric(
-            "write_behind_flushes",
-            "Write rounds that found rows, since the process started",
-            SampleKind::Counter,
-            per_queue(|queue| queue.flushes as f64),
-        )
-        .metric(
-            "write_behind_flush_seconds",
-            "Time those write rounds took (divide its rate by write_behind_flushes' for the \
-             mean flush latency)",
-            SampleKind::Counter,
-            per_queue(|queue| queue.flush_nanos as f64 / NANOS_PER_SECOND),
-        )
+    Sampled::reading(move || {
+        let mut queues = vec![("audit", audit.queue_stats())];
+        queues.extend(
+            ledger
+                .as_ref()
+                .map(|l| ("download_ledger", l.queue_stats())),
+        );
+        queues
+    })
+    .metric(
+        "write_behind_queue_depth",
+        "Rows queued for the database now",
+        SampleKind::Gauge,
+        per_queue(|queue| queue.depth as f64),
+    )
+    .metric(
+        "write_behind_flushes",
+        "Write rounds that found rows, since the process started",
+        SampleKind::Counter,
+        per_queue(|queue| queue.flushes as f64),
+    )
+    .metric(
+        "write_behind_flush_seconds",
+        "Time those write rounds took (divide its rate by write_behind_flushes' for the \
+         mean flush latency)",
+        SampleKind::Counter,
+        per_queue(|queue| queue.flush_nanos as f64 / NANOS_PER_SECOND),
+    )
 }
 
 /// The listener of `RELEASY_METRICS_BIND_ADDR`: `GET /metrics` alone, one worker.

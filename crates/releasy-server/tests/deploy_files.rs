@@ -10,16 +10,16 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+#[allow(dead_code, reason = "shared with binary.rs, which uses all of it")]
+mod process;
+
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize as _;
 use serde_yaml_ng::Value;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_releasy-server");
 
 /// One Dockerfile instruction: its keyword (upper case) and the rest of its line,
 /// continuation lines joined.
@@ -98,13 +98,11 @@ fn run(args: &[&str], env: &HashMap<String, String>, cwd: &Path) -> Output {
 }
 
 fn command(args: &[&str], env: &HashMap<String, String>, cwd: &Path) -> Command {
-    let mut command = Command::new(BINARY);
-    command.args(args).current_dir(cwd);
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("RELEASY_")) {
-        command.env_remove(name);
-    }
-    command.envs(env).env("NO_COLOR", "1");
-    command
+    let vars: Vec<(&str, String)> = env
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.clone()))
+        .collect();
+    process::server_command(cwd, args, &vars)
 }
 
 #[test]
@@ -221,11 +219,7 @@ async fn the_healthcheck_passes_on_a_live_server_and_fails_without_one() {
 
     // The image's environment, on a free port and in a scratch data directory.
     let data = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = process::free_port();
     let mut env = environment(&stage);
     env.insert("RELEASY_BIND_ADDR".into(), format!("0.0.0.0:{port}"));
     env.insert("RELEASY_DATA_DIR".into(), data.path().display().to_string());
@@ -261,11 +255,8 @@ async fn the_healthcheck_passes_on_a_live_server_and_fails_without_one() {
             .unwrap();
         assert_eq!(answer.status(), 200, "{path}");
     }
-    Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(server.0.wait().unwrap().success());
+    let (stopped, _) = process::terminate(&mut server.0);
+    assert!(stopped.success());
 }
 
 /// A server process that does not outlive a failed test.

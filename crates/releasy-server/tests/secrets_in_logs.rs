@@ -10,17 +10,16 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+#[allow(dead_code, reason = "shared with binary.rs, which uses all of it")]
+mod process;
+
 use std::fs::File;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Stdio};
 
 use releasy_testkit::TestPostgres;
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_releasy-server");
 
 const ADMIN_KEY: &str = "admin-key-that-must-never-be-logged-0123456789";
 const PEPPER: &str = "pepper-that-must-never-be-logged-0123456789";
@@ -29,19 +28,12 @@ const SIGNING_SECRET: &str = "signing-secret-that-must-never-be-logged-0123";
 /// The server's output goes to a file: at `trace` it is far more than a pipe holds.
 fn spawn(cwd: &std::path::Path, log: &std::path::Path, vars: &[(&str, String)]) -> Child {
     let out = File::create(log).unwrap();
-    let mut command = Command::new(BINARY);
-    command
-        .current_dir(cwd)
+    process::server_command(cwd, &[], vars)
+        .env_remove("RUST_LOG")
         .stdout(Stdio::from(out.try_clone().unwrap()))
-        .stderr(Stdio::from(out));
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("RELEASY_")) {
-        command.env_remove(name);
-    }
-    command.env_remove("RUST_LOG");
-    for (name, value) in vars {
-        command.env(name, value);
-    }
-    command.spawn().unwrap()
+        .stderr(Stdio::from(out))
+        .spawn()
+        .unwrap()
 }
 
 struct Api {
@@ -86,11 +78,7 @@ async fn the_whole_flow_at_trace_logs_no_secret() {
     let postgres = TestPostgres::create().await;
     let cwd = tempfile::tempdir().unwrap();
     let log = cwd.path().join("server.log");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = process::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = spawn(
         cwd.path(),
@@ -113,12 +101,7 @@ async fn the_whole_flow_at_trace_logs_no_secret() {
             .build()
             .unwrap(),
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while api.http.get(format!("{base}/live")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        assert!(child.try_wait().unwrap().is_none(), "the server exited");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    process::wait_until_live(&base, &mut child).await;
 
     let mut secrets: Vec<String> = vec![ADMIN_KEY.into(), PEPPER.into(), SIGNING_SECRET.into()];
     let customer = ok_json(
@@ -212,12 +195,8 @@ async fn the_whole_flow_at_trace_logs_no_secret() {
     assert_eq!(wrong.send().await.unwrap().status(), 401);
     secrets.push("releasy_wrong-key-never-logged".into());
 
-    let stopped = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let (stopped, _) = process::terminate(&mut child);
     assert!(stopped.success());
-    assert!(child.wait().unwrap().success());
     let output = std::fs::read_to_string(&log).unwrap();
     let traced = output
         .lines()

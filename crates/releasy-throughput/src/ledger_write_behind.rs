@@ -103,8 +103,9 @@ impl DownloadLedger for LedgerWriteBehind {
 mod tests {
     use std::time::Duration;
 
+    use releasy_domain::delivery::DownloadOutcome;
     use releasy_domain::delivery::{StatsGroup, StatsQuery};
-    use releasy_domain::memory::InMemoryDownloadLedger;
+    use releasy_domain::memory::{InMemoryDownloadLedger, sample_download_record};
 
     use super::*;
 
@@ -118,10 +119,7 @@ mod tests {
                 ..BatchPolicy::default()
             },
         );
-        let record = releasy_domain::delivery::DownloadRecord {
-            outcome: releasy_domain::delivery::DownloadOutcome::Redirected,
-            ..sample_record()
-        };
+        let record = sample_download_record(DownloadOutcome::Redirected);
         ledger.record(&record).await.unwrap();
         let query = StatsQuery {
             group_by: StatsGroup::Customer,
@@ -140,32 +138,5 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows, vec![record]);
-    }
-
-    fn sample_record() -> DownloadRecord {
-        use releasy_domain::artifact::Platform;
-        use releasy_domain::delivery::{DownloadOutcome, DownloadSubject, Requester};
-        use releasy_domain::release::{Product, Version};
-        use releasy_domain::{
-            ArtifactId, CustomerId, DownloadRecordId, DownloadTokenId, ReleaseId,
-        };
-        DownloadRecord {
-            id: DownloadRecordId::generate(),
-            at: Timestamp::from_unix_seconds(1_796_342_400),
-            customer_id: CustomerId::generate(),
-            api_key_id: None,
-            subject: DownloadSubject {
-                artifact_id: ArtifactId::generate(),
-                release_id: ReleaseId::generate(),
-                product: Product::parse("agent").unwrap(),
-                version: Version::parse("1.0.0").unwrap(),
-                platform: Platform::parse("linux").unwrap(),
-                bytes: 42,
-            },
-            token_id: DownloadTokenId::generate(),
-            purpose: None,
-            requester: Requester::default(),
-            outcome: DownloadOutcome::Issued,
-        }
     }
 }

@@ -8,6 +8,9 @@
 
 mod database;
 mod helpers;
+#[path = "../process/mod.rs"]
+#[allow(dead_code, reason = "shared with binary.rs, which uses all of it")]
+mod process;
 
 mod address_rules;
 mod after_the_fact;

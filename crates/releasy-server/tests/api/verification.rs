@@ -7,7 +7,6 @@
 //! bytes replaced in S3 after registration are never served, and conditional upload
 //! URLs cannot replace them at all.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -21,8 +20,6 @@ use crate::database::{Db, with_conn};
 use crate::flow::{artifact_bytes, sha256_hex};
 use crate::helpers::{Backend, Storage, TestApp, assert_error, on_every_backend_and_store};
 use crate::releases::{create_release, ok_json, publish};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_releasy-server");
 
 /// A published release of `product` with a customer entitled to it.
 struct Shop {
@@ -517,13 +514,18 @@ async fn moto_refuses_a_conditional_upload_over_an_object() {
 /// Runs `releasy-server verify-artifacts` with the server's settings; its exit code
 /// and standard output.
 fn verify_artifacts(app: &TestApp, args: &[&str]) -> (Option<i32>, String) {
-    let mut command = Command::new(BINARY);
-    command.arg("verify-artifacts").args(args);
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("RELEASY_")) {
-        command.env_remove(name);
-    }
-    command.envs(app.server_env());
-    let output = command.output().unwrap();
+    let command: Vec<&str> = std::iter::once("verify-artifacts")
+        .chain(args.iter().copied())
+        .collect();
+    let vars: Vec<(&str, String)> = app
+        .server_env()
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.clone()))
+        .collect();
+    let cwd = tempfile::tempdir().unwrap();
+    let output = crate::process::server_command(cwd.path(), &command, &vars)
+        .output()
+        .unwrap();
     let out = String::from_utf8_lossy(&output.stdout).into_owned();
     let err = String::from_utf8_lossy(&output.stderr);
     (
