@@ -28,6 +28,7 @@ pub mod request_log;
 pub mod routes;
 pub mod run_to_completion;
 mod state;
+mod trace_context;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

@@ -1,6 +1,7 @@
 //! One log line per request: method, route, status, latency and a request id (taken
-//! from `x-request-id` when the caller sent a sane one, echoed in the response); and,
-//! when metrics are on, the request counted and timed by route template and status.
+//! from `x-request-id` when the caller sent a sane one, echoed in the response), and the
+//! trace id when there is a trace (`trace_context`); and, when metrics are on, the
+//! request counted and timed by route template and status.
 
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use actix_web::{Error, HttpMessage, web};
 use tracing::Instrument;
 
 use crate::AppState;
+use crate::trace_context;
 
 /// The request-id header.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -35,8 +37,19 @@ pub async fn log_requests(
         .match_pattern()
         .unwrap_or_else(|| "<unmatched>".to_owned());
     let method = req.method().to_string();
-    let span =
-        tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        trace_id = tracing::field::Empty,
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
+    );
+    let trace = trace_context::join(&span, req.headers(), &method, &route);
+    if let Some(trace_id) = trace.trace_id {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
     // Handlers record it with the changes they make (`crate::origin`).
     req.extensions_mut()
         .insert(crate::origin::RequestId(request_id.clone()));
@@ -49,6 +62,7 @@ pub async fn log_requests(
     }
     let status = response.status().as_u16();
     let took = started.elapsed();
+    trace_context::answered(&span, trace, status);
     // Borrowed from the request the response carries: no shared reference count is
     // touched per request.
     if let Some(metrics) = response

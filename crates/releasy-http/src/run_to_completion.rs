@@ -19,6 +19,7 @@ use actix_web::Error;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
+use tracing::Instrument as _;
 
 use crate::error::ApiError;
 
@@ -30,7 +31,9 @@ pub async fn run_to_completion<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, Error> {
-    match actix_web::rt::spawn(next.call(req)).await {
+    // The task runs in the request's span: its log lines, its statements and its
+    // store calls belong to the request.
+    match actix_web::rt::spawn(next.call(req).in_current_span()).await {
         Ok(result) => result.map(ServiceResponse::map_into_left_body),
         Err(join_error) => Err(ApiError::internal(&join_error).into()),
     }

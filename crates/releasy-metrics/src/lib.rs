@@ -6,9 +6,9 @@
 //! - **Recorded** as things happen, by the HTTP layer: each request by route template
 //!   and status with its latency, and authentication refusals by reason
 //!   ([`HttpMetrics`]).
-//! - **Decorated**: [`TimedObjectStore`] wraps the [`ObjectStore`] port and times each
-//!   call by operation; [`CountedLedger`] wraps the [`DownloadLedger`] port and counts
-//!   tokens issued and resolves by outcome.
+//! - **Decorated**: [`Metrics::time_object_store`] wraps the [`ObjectStore`] port and
+//!   times each call by operation; [`CountedLedger`] wraps the [`DownloadLedger`] port
+//!   and counts tokens issued and resolves by outcome.
 //! - **Sampled** at each scrape from counters the adapters keep anyway ([`Sampled`]):
 //!   the database pool, the read cache, the write-behind queues.
 //!
@@ -32,11 +32,10 @@ mod sampled;
 use std::sync::Arc;
 
 use prometheus_client::registry::Registry;
-use releasy_domain::ports::{DownloadLedger, ObjectStore};
+use releasy_domain::ports::{DownloadLedger, ObjectStore, ObservedObjectStore};
 
 pub use downloads::CountedLedger;
 pub use http::{AuthRefusal, HttpMetrics};
-pub use object_store::TimedObjectStore;
 pub use sampled::{Sample, SampleKind, Sampled};
 
 /// The media type of [`Metrics::encode`]'s text (OpenMetrics, which Prometheus reads).
@@ -80,7 +79,7 @@ impl Metrics {
 
     /// `store`, with each call's latency recorded by operation.
     pub fn time_object_store(&self, store: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
-        Arc::new(TimedObjectStore::new(store, self.object_store.clone()))
+        Arc::new(ObservedObjectStore::new(store, self.object_store.clone()))
     }
 
     /// `ledger`, with each token issued and each resolve counted by outcome.

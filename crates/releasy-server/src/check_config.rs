@@ -51,9 +51,21 @@ pub fn findings(settings: &Settings, log_directive: Option<&str>) -> Vec<Finding
     found
 }
 
+/// `url` with its password, if it has one, masked (a collector URL may carry one).
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Setting a password fails only on URLs that cannot have one.
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// Every setting as `(variable, shown value)`, in the order of docs/configuration.md,
 /// `log_directive` being `RELEASY_LOG`. Secrets show only whether they are set; a
-/// database URL's password is masked.
+/// database or collector URL's password is masked.
 pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'static str, String)> {
     let data_dir = settings.data_dir.display();
     let operator = settings.operator.as_ref();
@@ -251,6 +263,13 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
                 .map_or_else(|| unset("no metrics listener"), |addr| addr.to_string()),
         ),
         (
+            "RELEASY_OTLP_ENDPOINT",
+            settings
+                .otlp_endpoint
+                .as_deref()
+                .map_or_else(|| unset("no traces"), without_password),
+        ),
+        (
             "RELEASY_SHUTDOWN_GRACE_SECONDS",
             settings.shutdown_grace_seconds.to_string(),
         ),
@@ -374,6 +393,10 @@ mod tests {
         ("RELEASY_ARTIFACT_SECRET_KEY", "s3-secret"),
         ("RELEASY_ARTIFACT_ENDPOINT", "http://minio:9000"),
         (
+            "RELEASY_OTLP_ENDPOINT",
+            "https://tenant:otlp-secret@otel.example.com",
+        ),
+        (
             "RELEASY_STORAGE_SIGNING_SECRET",
             "signing-secret-of-at-least-32-characters",
         ),
@@ -389,6 +412,7 @@ mod tests {
             "db-secret",
             "s3-secret",
             "signing-secret",
+            "otlp-secret",
         ] {
             assert!(
                 all.iter().all(|(_, value)| !value.contains(secret)),
@@ -414,6 +438,10 @@ mod tests {
         );
         assert_eq!(shown["RELEASY_OPERATOR_ISSUER"], "https://idp.example.com");
         assert_eq!(shown["RELEASY_OPERATOR_AUDIENCE"], "(unset: any)");
+        assert_eq!(
+            shown["RELEASY_OTLP_ENDPOINT"],
+            "https://tenant:***@otel.example.com/"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use releasy_server::demo::DemoOptions;
 use releasy_server::settings::Settings;
 use releasy_server::verify_artifacts::{self, Scope};
 use releasy_server::{check_config, server, telemetry};
+use releasy_traces::TraceExport;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -171,7 +172,28 @@ async fn verify_audit_chain(settings: Settings) -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> ExitCode {
-    telemetry::init(settings.log_level, settings.log_format);
+    let traces = match settings.otlp_endpoint.as_deref() {
+        Some(endpoint) => match TraceExport::start(endpoint, env!("CARGO_PKG_VERSION")) {
+            Ok(traces) => Some(traces),
+            Err(err) => {
+                eprintln!("releasy-server: {}", telemetry::WithCauses(&err));
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    telemetry::init(settings.log_level, settings.log_format, traces.as_ref());
+    if traces.is_some() {
+        tracing::info!("traces exported over OTLP/HTTP (RELEASY_OTLP_ENDPOINT)");
+    }
+    let code = serve_until_stopped(settings).await;
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
+    code
+}
+
+async fn serve_until_stopped(settings: Settings) -> ExitCode {
     for finding in check_config::findings(&settings, telemetry::log_directive().as_deref()) {
         tracing::warn!(
             variable = finding.variable,

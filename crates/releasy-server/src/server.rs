@@ -14,7 +14,7 @@ use releasy_domain::audit::{AuditRetention, AuditService};
 use releasy_domain::delivery::{DeliveryService, LedgerRetention};
 use releasy_domain::download::DownloadService;
 use releasy_domain::idempotency::IdempotencyService;
-use releasy_domain::ports::{Clock, OperatorTokenVerifier, SystemClock};
+use releasy_domain::ports::{Clock, ObservedObjectStore, OperatorTokenVerifier, SystemClock};
 use releasy_domain::{Limits, Ports, Services};
 use releasy_http::request_limits::RequestLimits;
 use releasy_http::{AdminKey, AppState};
@@ -24,6 +24,7 @@ use releasy_throughput::{
     AuditWriteBehind, BatchPolicy, LedgerWriteBehind, ThroughputSettings, Writers,
     wrap_for_production,
 };
+use releasy_traces::SpanPerCall;
 
 use crate::bootstrap::{BootstrapError, generated_admin_key};
 use crate::change_feed::{CacheFeed, feed_cache};
@@ -53,6 +54,9 @@ pub enum StartupError {
     /// The SQLite checkpoint thread could not be started.
     #[error("cannot start the SQLite checkpoint thread: {0}")]
     Checkpointer(std::io::Error),
+    /// SQL statements could not be traced.
+    #[error(transparent)]
+    TraceQueries(#[from] releasy_store_diesel::TraceQueriesError),
     /// The listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -435,6 +439,10 @@ async fn start_listening(
     listener: Option<TcpListener>,
     clock: Arc<dyn Clock>,
 ) -> Result<RunningServer, StartupError> {
+    if settings.otlp_endpoint.is_some() {
+        // Before the pools open: each connection takes the instrumentation it is made with.
+        releasy_store_diesel::trace_queries()?;
+    }
     tracing::info!(database = %settings.database_url.redacted(), "opening database");
     let database = Database::open(&settings.database_url, settings.database_max_connections)?;
     let migrated = database.migrate().await?;
@@ -476,6 +484,12 @@ async fn start_listening(
         pepper.as_deref(),
     ));
     let mut objects = storage.store.clone();
+    if settings.otlp_endpoint.is_some() {
+        objects = Arc::new(ObservedObjectStore::new(
+            objects,
+            SpanPerCall::new(storage.kind()),
+        ));
+    }
     let metrics = if settings.metrics_enabled() {
         let metrics = metrics::sampling(&database, &stack);
         repositories.download_ledger =

@@ -148,6 +148,9 @@ pub struct Settings {
     pub metrics_public: bool,
     /// A listener of its own for `GET /metrics` (`RELEASY_METRICS_BIND_ADDR`).
     pub metrics_bind_addr: Option<SocketAddr>,
+    /// The OTLP/HTTP collector traces are sent to (`RELEASY_OTLP_ENDPOINT`); none are
+    /// recorded without it.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Settings {
@@ -251,6 +254,7 @@ struct RawSettings {
     max_header_bytes: Option<String>,
     metrics: Option<String>,
     metrics_bind_addr: Option<String>,
+    otlp_endpoint: Option<String>,
     max_connections: Option<String>,
 }
 
@@ -345,6 +349,9 @@ impl Settings {
                         )
                     })
                 })
+                .transpose()?,
+            otlp_endpoint: text(raw.otlp_endpoint)
+                .map(|endpoint| http_url("RELEASY_OTLP_ENDPOINT", &endpoint).map(|()| endpoint))
                 .transpose()?,
             log_level: log_level(raw.log_level)?,
             log_format: match text(raw.log_format).as_deref() {
@@ -843,6 +850,8 @@ mod tests {
             ("RELEASY_RATE_LIMIT_CI", "0/min"),
             ("RELEASY_RATE_LIMIT_INTEGRATION", "600/fortnight"),
             ("RELEASY_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
+            ("RELEASY_OTLP_ENDPOINT", "collector:4318"),
+            ("RELEASY_OTLP_ENDPOINT", "grpc://collector:4317"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}: {err}");

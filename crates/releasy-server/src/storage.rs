@@ -88,6 +88,15 @@ impl ArtifactStorage {
         })
     }
 
+    /// `s3` or `filesystem`, as traces name the store.
+    pub fn kind(&self) -> &'static str {
+        if self.embedded.is_some() {
+            "filesystem"
+        } else {
+            "s3"
+        }
+    }
+
     /// Removes, every minute, the temporary files of uploads to the embedded store whose
     /// receiving process died (an instance sharing the data directory may crash while
     /// this one runs); nothing for S3, whose incomplete uploads are the upload

@@ -1,6 +1,10 @@
-//! Logging with tracing-subscriber: human lines by default, JSON on request.
+//! Logging with tracing-subscriber: human lines by default, JSON on request; and the
+//! export of traces when `RELEASY_OTLP_ENDPOINT` is set.
 
-use tracing_subscriber::EnvFilter;
+use releasy_traces::TraceExport;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::settings::LogFormat;
 
@@ -35,35 +39,44 @@ fn level_directive(level: tracing::Level) -> String {
 }
 
 /// Installs the global subscriber at `level` (`RELEASY_LOG`, when set, is a full filter
-/// directive that overrides it). Does nothing when a subscriber is already installed,
-/// as in tests that start several servers.
-pub fn init(level: tracing::Level, format: LogFormat) {
-    init_writing_to(level, format, std::io::stdout);
+/// directive that overrides it), and with `traces`, the layer that exports Releasy's
+/// spans (whatever the log level). Does nothing when a subscriber is already
+/// installed, as in tests that start several servers.
+pub fn init(level: tracing::Level, format: LogFormat, traces: Option<&TraceExport>) {
+    init_writing_to(level, format, std::io::stdout, traces);
 }
 
 /// As [`init`], logging to standard error: for commands whose output is a report.
 pub fn init_on_stderr(level: tracing::Level, format: LogFormat) {
-    init_writing_to(level, format, std::io::stderr);
+    init_writing_to(level, format, std::io::stderr, None);
 }
 
-fn init_writing_to<W>(level: tracing::Level, format: LogFormat, writer: W)
-where
+fn init_writing_to<W>(
+    level: tracing::Level,
+    format: LogFormat,
+    writer: W,
+    traces: Option<&TraceExport>,
+) where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter = log_directive()
         .and_then(|directive| EnvFilter::try_new(directive).ok())
         .unwrap_or_else(|| EnvFilter::new(level_directive(level)));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    let _ = match format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder
+    let lines = tracing_subscriber::fmt::layer().with_writer(writer);
+    // The filter belongs to the log lines alone: spans are exported whatever the level.
+    let lines = match format {
+        LogFormat::Human => lines.with_filter(filter).boxed(),
+        LogFormat::Json => lines
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .try_init(),
+            .with_filter(filter)
+            .boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(lines)
+        .with(traces.map(TraceExport::layer))
+        .try_init();
 }
 
 /// Shows an error followed by each of its causes: `outer: cause: root cause`.

@@ -10,7 +10,6 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-#[allow(dead_code, reason = "shared with binary.rs, which uses all of it")]
 mod process;
 
 use std::collections::HashMap;

@@ -10,14 +10,15 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-#[allow(dead_code, reason = "shared with binary.rs, which uses all of it")]
 mod process;
 
 use std::fs::File;
 use std::process::{Child, Stdio};
 
+use process::{Api, ok_json};
+
 use releasy_testkit::TestPostgres;
-use reqwest::{Client, Method, RequestBuilder, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -34,33 +35,6 @@ fn spawn(cwd: &std::path::Path, log: &std::path::Path, vars: &[(&str, String)]) 
         .stderr(Stdio::from(out))
         .spawn()
         .unwrap()
-}
-
-struct Api {
-    base: String,
-    http: Client,
-}
-
-impl Api {
-    fn admin(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .header("x-releasy-admin-key", ADMIN_KEY)
-    }
-
-    fn customer(&self, method: Method, path: &str, key: &str) -> RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .header("x-releasy-api-key", key)
-    }
-}
-
-async fn ok_json(request: RequestBuilder) -> Value {
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert!(status.is_success(), "{status}: {body}");
-    body
 }
 
 /// The query values of a presigned URL long enough to be a signature.
@@ -94,13 +68,7 @@ async fn the_whole_flow_at_trace_logs_no_secret() {
             ("RELEASY_LOG_FORMAT", "json".to_owned()),
         ],
     );
-    let api = Api {
-        base: base.clone(),
-        http: Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-    };
+    let api = Api::new(base.clone(), ADMIN_KEY);
     process::wait_until_live(&base, &mut child).await;
 
     let mut secrets: Vec<String> = vec![ADMIN_KEY.into(), PEPPER.into(), SIGNING_SECRET.into()];

@@ -15,6 +15,7 @@ mod error;
 mod pool_stats;
 mod pooled;
 mod postgres;
+mod query_spans;
 mod repos;
 pub mod rows;
 pub mod schema;
@@ -35,6 +36,7 @@ pub use change_feed::{ChangeEvent, ChangeFeedHandle};
 pub use error::SetupError;
 pub use pool_stats::PoolStats;
 pub use postgres::PgStore;
+pub use query_spans::{TraceQueriesError, trace_queries};
 pub use sqlite::{BackupError, BackupReport, SqliteStore, backup_sqlite};
 pub use url::{DatabaseUrl, InvalidDatabaseUrl};
 

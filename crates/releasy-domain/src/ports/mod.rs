@@ -8,6 +8,7 @@ mod clock;
 mod download_ledger;
 mod errors;
 mod object_store;
+mod observed_store;
 mod operator_tokens;
 mod quota_counter;
 mod rate_limiter;
@@ -21,6 +22,7 @@ pub use errors::{HashError, RepoError};
 pub use object_store::{
     CompleteMultipartError, ObjectMeta, ObjectStore, PresignedPut, PresignedUrl, StoreError,
 };
+pub use observed_store::{ObservedObjectStore, StoreCallObserver};
 pub use operator_tokens::{OperatorTokenError, OperatorTokenVerifier};
 pub use quota_counter::QuotaCounter;
 pub use rate_limiter::RateLimiter;

@@ -1,6 +1,7 @@
 //! Customer API-key authentication and the scope check.
 
 use std::marker::PhantomData;
+use tracing::Instrument as _;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
@@ -73,11 +74,14 @@ pub(crate) async fn authenticate(
     let client = client_address(req, &state.trusted_proxies);
     let authenticator = state.services.authenticator.clone();
     let presented = presented.map(str::to_owned);
-    let outcome = actix_web::rt::spawn(async move {
-        authenticator
-            .authenticate_from(presented.as_deref(), client)
-            .await
-    })
+    let outcome = actix_web::rt::spawn(
+        async move {
+            authenticator
+                .authenticate_from(presented.as_deref(), client)
+                .await
+        }
+        .in_current_span(),
+    )
     .await
     .map_err(|err| ApiError::internal(&err))?;
     let admitted = match outcome {

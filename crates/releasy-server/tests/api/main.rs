@@ -9,7 +9,6 @@
 mod database;
 mod helpers;
 #[path = "../process/mod.rs"]
-#[allow(dead_code, reason = "shared with binary.rs, which uses all of it")]
 mod process;
 
 mod address_rules;

@@ -10,7 +10,6 @@
 )]
 
 #[path = "../process/mod.rs"]
-#[allow(dead_code, reason = "shared with binary.rs, which uses all of it")]
 mod process;
 
 mod consistency;

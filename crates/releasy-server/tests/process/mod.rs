@@ -1,6 +1,8 @@
 //! The `releasy-server` binary as a child process, configured only by the `RELEASY_*`
 //! variables a test gives it: shared by the test binaries that run it as operators do.
 
+#![allow(dead_code, reason = "each test binary uses a part of it")]
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::Path;
@@ -122,4 +124,52 @@ pub fn terminate(child: &mut Child) -> (std::process::ExitStatus, String) {
     signal(child, "TERM");
     let exit = child.wait().unwrap();
     (exit, output_of(child))
+}
+
+/// A client of the server at `base`, as its admin (`admin_key`) or a customer; it does
+/// not follow redirects, so a download's 302 can be looked at.
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub admin_key: String,
+}
+
+impl Api {
+    pub fn new(base: String, admin_key: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            base,
+            http,
+            admin_key: admin_key.to_owned(),
+        }
+    }
+
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-releasy-admin-key", &self.admin_key)
+    }
+
+    pub fn customer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-releasy-api-key", key)
+    }
+}
+
+/// Sends `request` and returns its JSON body, failing unless it succeeded.
+pub async fn ok_json(request: reqwest::RequestBuilder) -> serde_json::Value {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {body}");
+    serde_json::from_str(&body).unwrap()
 }

@@ -86,8 +86,12 @@ impl SpawnBlocking for Detached {
     {
         self.in_flight.running.fetch_add(1, Ordering::AcqRel);
         let finished = Finished(self.in_flight.clone());
+        // The statement runs under the span that asked for it (a request's): its log
+        // lines and its trace span belong to that request, not to a blocking thread.
+        let caller = tracing::Span::current();
         self.runtime
             .spawn_blocking(move || {
+                let _entered = caller.enter();
                 let result = task();
                 drop(finished);
                 result
