@@ -577,3 +577,113 @@ fn the_kubernetes_manifests_agree_with_the_image_and_the_binary() {
     files.sort();
     assert_eq!(listed, files);
 }
+
+/// `key=value` lines of the systemd unit's `[Service]` section, by key (the last wins).
+fn unit_service() -> HashMap<String, String> {
+    let unit = std::fs::read_to_string(repository().join("deploy/releasy.service")).unwrap();
+    unit.lines()
+        .skip_while(|line| line.trim() != "[Service]")
+        .skip(1)
+        .take_while(|line| !line.starts_with('['))
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// The Debian package's assets (`[package.metadata.deb]` of releasy-server): source
+/// (relative to the crate), destination, mode.
+fn package_assets() -> (toml::Table, Vec<(String, String, String)>) {
+    let manifest: toml::Table =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+    let deb = manifest["package"]["metadata"]["deb"]
+        .as_table()
+        .unwrap()
+        .clone();
+    let assets = deb["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|asset| {
+            let asset = asset.as_array().unwrap();
+            let text = |i: usize| asset[i].as_str().unwrap().to_owned();
+            (text(0), text(1), text(2))
+        })
+        .collect();
+    (deb, assets)
+}
+
+#[test]
+fn the_debian_package_installs_what_its_unit_starts() {
+    let (deb, assets) = package_assets();
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let installed = |destination: &str| {
+        assets
+            .iter()
+            .find(|(source, dest, _)| {
+                let file_name = Path::new(source).file_name().unwrap().to_str().unwrap();
+                dest.trim_start_matches('/') == destination.trim_start_matches('/')
+                    || (dest.ends_with('/')
+                        && format!("{dest}{file_name}") == destination.trim_start_matches('/'))
+            })
+            .unwrap_or_else(|| panic!("the package installs no {destination}: {assets:?}"))
+    };
+    // Every file it packs exists (the binaries are built by cargo deb).
+    for (source, _, _) in &assets {
+        if !source.starts_with("target/release/") {
+            assert!(crate_dir.join(source).is_file(), "{source} is missing");
+        }
+    }
+    installed("usr/bin/releasy");
+
+    let service = unit_service();
+    let exec_start: Vec<&str> = service["ExecStart"].split_whitespace().collect();
+    assert_eq!(exec_start[0], "/usr/bin/releasy-server");
+    installed("usr/bin/releasy-server");
+    assert_eq!(exec_start[1], "--config");
+    let (settings_source, _, settings_mode) = installed(exec_start[2]);
+    assert_eq!(settings_mode, "644");
+    let secrets = service["EnvironmentFile"].trim_start_matches('-');
+    let (_, _, secrets_mode) = installed(secrets);
+    assert_eq!(secrets_mode, "600", "{secrets} holds secrets");
+    assert!(secrets.starts_with("/etc/"), "a conffile an upgrade keeps");
+
+    // The unit's user is the one the package's postinst makes, and its state
+    // directory is where the packaged settings keep the data.
+    let scripts = crate_dir.join(deb["maintainer-scripts"].as_str().unwrap());
+    let postinst = std::fs::read_to_string(scripts.join("postinst")).unwrap();
+    assert!(
+        postinst.contains("#DEBHELPER#"),
+        "cargo deb inserts the unit's enabling there"
+    );
+    let user = &service["User"];
+    assert!(
+        postinst.contains(&format!("--home /var/lib/{user} --no-create-home"))
+            && postinst.contains(&format!("--quiet {user}")),
+        "postinst makes the {user} user"
+    );
+    assert_eq!(service["StateDirectory"], *user);
+    let units = crate_dir.join(deb["systemd-units"]["unit-scripts"].as_str().unwrap());
+    assert!(units.join("releasy.service").is_file());
+
+    // The server takes the packaged settings as the unit gives them.
+    let cwd = tempfile::tempdir().unwrap();
+    let settings = crate_dir.join(settings_source);
+    let output = run(
+        &["--config", settings.to_str().unwrap(), "check-config"],
+        &HashMap::new(),
+        cwd.path(),
+    );
+    assert!(output.status.success(), "{output:?}");
+    let report = String::from_utf8(output.stdout).unwrap();
+    let data_dir = report
+        .lines()
+        .find_map(|line| line.strip_prefix("RELEASY_DATA_DIR"))
+        .unwrap()
+        .trim();
+    assert_eq!(data_dir, format!("/var/lib/{}", service["StateDirectory"]));
+    assert_eq!(service["WorkingDirectory"], data_dir);
+}

@@ -33,6 +33,12 @@ impl ReqwestOnTokio {
     }
 }
 
+/// A reqwest error without its URL: the endpoint may carry a password, and the
+/// exporter logs what fails.
+fn without_url(error: reqwest::Error) -> HttpError {
+    Box::new(error.without_url())
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("the collector's answer is larger than {RESPONSE_BODY_MAX} bytes")]
 struct AnswerTooLarge;
@@ -43,14 +49,14 @@ impl HttpClient for ReqwestOnTokio {
         let client = self.client.clone();
         self.runtime
             .spawn(async move {
-                let request = reqwest::Request::try_from(request)?;
-                let mut answer = client.execute(request).await?;
+                let request = reqwest::Request::try_from(request).map_err(without_url)?;
+                let mut answer = client.execute(request).await.map_err(without_url)?;
                 let mut response = Response::builder().status(answer.status());
                 if let Some(headers) = response.headers_mut() {
                     *headers = std::mem::take(answer.headers_mut());
                 }
                 let mut body = Vec::new();
-                while let Some(chunk) = answer.chunk().await? {
+                while let Some(chunk) = answer.chunk().await.map_err(without_url)? {
                     if body.len() + chunk.len() > RESPONSE_BODY_MAX {
                         return Err(Box::new(AnswerTooLarge) as HttpError);
                     }
