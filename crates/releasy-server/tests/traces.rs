@@ -13,19 +13,15 @@
 mod process;
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-use actix_web::{App, HttpResponse, HttpServer, web};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
-use opentelemetry_proto::tonic::trace::v1::Span;
-use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-use opentelemetry_proto::tonic::trace::v1::status::StatusCode as SpanStatus;
 use process::{Api, ok_json};
-use prost::Message as _;
 use releasy_testkit::TestPostgres;
+use releasy_traces::test_collector::TestCollector;
+use releasy_traces::test_collector::proto::common::v1::any_value::Value as AnyValue;
+use releasy_traces::test_collector::proto::trace::v1::Span;
+use releasy_traces::test_collector::proto::trace::v1::span::SpanKind;
+use releasy_traces::test_collector::proto::trace::v1::status::StatusCode as SpanStatus;
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -36,63 +32,6 @@ const PEPPER: &str = "pepper-that-must-never-be-exported-0123456789";
 /// The caller's trace and span, as a W3C `traceparent` carries them.
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
-
-/// What an OTLP/HTTP collector received: each request's body.
-#[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<web::Bytes>>>);
-
-impl Received {
-    /// Every span of every export, decoded.
-    fn spans(&self) -> Vec<Span> {
-        let bodies = self.0.lock().unwrap().clone();
-        bodies
-            .iter()
-            .flat_map(|body| {
-                ExportTraceServiceRequest::decode(body.as_ref())
-                    .expect("an OTLP protobuf export")
-                    .resource_spans
-            })
-            .flat_map(|resource| resource.scope_spans)
-            .flat_map(|scope| scope.spans)
-            .collect()
-    }
-
-    /// Every byte received, for the search for secrets.
-    fn raw(&self) -> Vec<u8> {
-        self.0.lock().unwrap().concat()
-    }
-}
-
-/// A collector on loopback: `POST /v1/traces` stores the body and answers 200.
-fn start_collector() -> (String, Received, actix_web::dev::ServerHandle) {
-    let received = Received::default();
-    let stored = received.clone();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = HttpServer::new(move || {
-        let stored = stored.clone();
-        App::new().route(
-            "/v1/traces",
-            web::post().to(move |body: web::Bytes| {
-                let stored = stored.clone();
-                async move {
-                    stored.0.lock().unwrap().push(body);
-                    HttpResponse::Ok()
-                        .content_type("application/x-protobuf")
-                        .finish()
-                }
-            }),
-        )
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    tokio::spawn(server);
-    (format!("http://{addr}"), received, handle)
-}
 
 fn attribute(span: &Span, key: &str) -> Option<AnyValue> {
     span.attributes
@@ -167,13 +106,13 @@ fn request_lines(output: &str) -> HashMap<String, Value> {
 
 /// The whole flow with a collector; what the spans and the log lines must show.
 async fn a_request_and_its_statements_and_store_calls_form_one_trace(database_url: Option<&str>) {
-    let (collector, received, collector_handle) = start_collector();
+    let collector = TestCollector::start();
     let cwd = tempfile::tempdir().unwrap();
     let port = process::free_port();
     let api = Api::new(format!("http://127.0.0.1:{port}"), ADMIN_KEY);
     let mut child = process::spawn(
         cwd.path(),
-        &server_vars(cwd.path(), port, database_url, Some(&collector)),
+        &server_vars(cwd.path(), port, database_url, Some(collector.url())),
     );
     process::wait_until_live(&api.base, &mut child).await;
 
@@ -249,9 +188,9 @@ async fn a_request_and_its_statements_and_store_calls_form_one_trace(database_ur
     // A graceful stop sends the spans still buffered.
     let (stopped, output) = process::terminate(&mut child);
     assert!(stopped.success(), "{output}");
-    collector_handle.stop(true).await;
+    collector.stop().await;
 
-    let spans = received.spans();
+    let spans = collector.spans();
     let by_id: HashMap<Vec<u8>, &Span> = spans.iter().map(|s| (s.span_id.clone(), s)).collect();
 
     // Statements belong to requests: none outside one (migrations, background
@@ -376,7 +315,7 @@ async fn a_request_and_its_statements_and_store_calls_form_one_trace(database_ur
     );
 
     // Nothing secret was exported.
-    let raw = String::from_utf8_lossy(&received.raw()).into_owned();
+    let raw = String::from_utf8_lossy(&collector.raw()).into_owned();
     for secret in [ADMIN_KEY, PEPPER, api_key.as_str()] {
         assert!(!raw.contains(secret), "a secret was exported");
     }

@@ -16,10 +16,15 @@
 //! `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`,
 //! `OTEL_TRACES_SAMPLER` (default: follow the caller's sampling decision, sample every
 //! root) and `OTEL_BSP_*` for the batches.
+//!
+//! Feature `test-collector`: `test_collector::TestCollector`, an OTLP/HTTP collector
+//! on loopback for tests of what gets exported.
 
 mod export;
 mod http_client;
 mod object_store;
+#[cfg(feature = "test-collector")]
+pub mod test_collector;
 
 pub use export::{TraceExport, TraceExportError, traces_url};
 pub use object_store::SpanPerCall;

@@ -9,56 +9,30 @@
 )]
 
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
-use opentelemetry_proto::tonic::trace::v1::Span;
-use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
-use prost::Message as _;
 use releasy_domain::ArtifactId;
 use releasy_domain::artifact::{Filename, ObjectKey, Platform, UploadId};
 use releasy_domain::memory::InMemoryObjects;
 use releasy_domain::ports::{ObjectStore, ObservedObjectStore};
 use releasy_domain::release::{Product, Version};
+use releasy_traces::test_collector::TestCollector;
+use releasy_traces::test_collector::proto::common::v1::any_value::Value as AnyValue;
+use releasy_traces::test_collector::proto::trace::v1::Span;
+use releasy_traces::test_collector::proto::trace::v1::status::StatusCode;
 use releasy_traces::{SpanPerCall, TraceExport};
 use tracing_subscriber::layer::SubscriberExt as _;
 
-type Bodies = Arc<Mutex<Vec<(String, web::Bytes)>>>;
-
-/// A collector on loopback storing each export's content type and body.
-fn start_collector() -> (String, Bodies) {
-    let bodies = Bodies::default();
-    let stored = bodies.clone();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = HttpServer::new(move || {
-        let stored = stored.clone();
-        App::new().route(
-            "/v1/traces",
-            web::post().to(move |req: actix_web::HttpRequest, body: web::Bytes| {
-                let stored = stored.clone();
-                async move {
-                    let content_type = req
-                        .headers()
-                        .get("content-type")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_owned();
-                    stored.lock().unwrap().push((content_type, body));
-                    HttpResponse::Ok().finish()
-                }
-            }),
-        )
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
+/// The key of an artifact that was never uploaded.
+fn artifact_key() -> ObjectKey {
+    ObjectKey::for_artifact(
+        &Product::parse("agent").unwrap(),
+        &Version::parse("1.0.0").unwrap(),
+        &Platform::parse("linux").unwrap(),
+        ArtifactId::generate(),
+        &Filename::parse("agent.tgz").unwrap(),
+    )
     .unwrap()
-    .run();
-    tokio::spawn(server);
-    (format!("http://{addr}"), bodies)
 }
 
 fn text(span: &Span, key: &str) -> Option<String> {
@@ -74,8 +48,8 @@ fn text(span: &Span, key: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_calls_are_exported_as_client_spans_and_failures_are_marked() {
-    let (collector, bodies) = start_collector();
-    let export = TraceExport::start(&collector, "9.9.9").unwrap();
+    let collector = TestCollector::start();
+    let export = TraceExport::start(collector.url(), "9.9.9").unwrap();
     let subscriber = tracing_subscriber::registry().with(export.layer());
     let guard = tracing::subscriber::set_default(subscriber);
 
@@ -83,14 +57,7 @@ async fn store_calls_are_exported_as_client_spans_and_failures_are_marked() {
         Arc::new(InMemoryObjects::default()),
         SpanPerCall::new("filesystem"),
     );
-    let key = ObjectKey::for_artifact(
-        &Product::parse("agent").unwrap(),
-        &Version::parse("1.0.0").unwrap(),
-        &Platform::parse("linux").unwrap(),
-        ArtifactId::generate(),
-        &Filename::parse("agent.tgz").unwrap(),
-    )
-    .unwrap();
+    let key = artifact_key();
     assert!(store.head(&key).await.unwrap().is_none());
     let unknown = UploadId::parse("no-such-upload").unwrap();
     assert!(store.complete_multipart(&key, &unknown, &[]).await.is_err());
@@ -99,17 +66,15 @@ async fn store_calls_are_exported_as_client_spans_and_failures_are_marked() {
     drop(guard);
     export.shutdown().await;
 
-    let bodies = bodies.lock().unwrap().clone();
-    assert!(!bodies.is_empty(), "shutting down sent the buffered spans");
+    collector.stop().await;
+    let exports = collector.exports();
+    assert!(!exports.is_empty(), "shutting down sent the buffered spans");
     assert!(
-        bodies
+        exports
             .iter()
-            .all(|(content_type, _)| content_type == "application/x-protobuf")
+            .all(|export| export.content_type == "application/x-protobuf")
     );
-    let requests: Vec<ExportTraceServiceRequest> = bodies
-        .iter()
-        .map(|(_, body)| ExportTraceServiceRequest::decode(body.as_ref()).unwrap())
-        .collect();
+    let requests = collector.requests();
     let resource = requests[0].resource_spans[0].resource.clone().unwrap();
     let resource_text = |key: &str| {
         resource
@@ -122,12 +87,7 @@ async fn store_calls_are_exported_as_client_spans_and_failures_are_marked() {
         resource_text("service.version"),
         Some(AnyValue::StringValue("9.9.9".into()))
     );
-    let spans: Vec<Span> = requests
-        .into_iter()
-        .flat_map(|r| r.resource_spans)
-        .flat_map(|r| r.scope_spans)
-        .flat_map(|s| s.spans)
-        .collect();
+    let spans = collector.spans();
     let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
@@ -168,14 +128,7 @@ async fn an_unreachable_collector_fails_no_call_and_shutdown_stays_bounded() {
     let guard = tracing::subscriber::set_default(subscriber);
     let store =
         ObservedObjectStore::new(Arc::new(InMemoryObjects::default()), SpanPerCall::new("s3"));
-    let key = ObjectKey::for_artifact(
-        &Product::parse("agent").unwrap(),
-        &Version::parse("1.0.0").unwrap(),
-        &Platform::parse("linux").unwrap(),
-        ArtifactId::generate(),
-        &Filename::parse("agent.tgz").unwrap(),
-    )
-    .unwrap();
+    let key = artifact_key();
     assert!(store.head(&key).await.unwrap().is_none());
     drop(guard);
     let started = std::time::Instant::now();

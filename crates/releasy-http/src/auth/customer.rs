@@ -1,13 +1,13 @@
 //! Customer API-key authentication and the scope check.
 
 use std::marker::PhantomData;
-use tracing::Instrument as _;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use releasy_domain::api_key::{AuthFailure, AuthenticatedKey, Scope};
 use releasy_domain::audit::{Actor, Origin};
+use tracing::Instrument as _;
 
 use crate::auth::operator::MissingState;
 use crate::client::client_address;

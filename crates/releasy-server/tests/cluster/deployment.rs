@@ -128,11 +128,21 @@ impl Deployment {
         child.wait().unwrap();
     }
 
-    /// SIGTERM, and the exit status once the instance has drained and stopped.
-    pub fn terminate(&mut self, n: usize) -> ExitStatus {
-        let child = &mut self.instances[n].child;
-        signal(child, "TERM");
-        child.wait().unwrap()
+    /// SIGTERM: the instance stops accepting connections and drains; see
+    /// [`Self::wait_for_exit`].
+    pub fn terminate(&self, n: usize) {
+        signal(&self.instances[n].child, "TERM");
+    }
+
+    /// The exit status once instance `n` has stopped.
+    pub fn wait_for_exit(&mut self, n: usize) -> ExitStatus {
+        self.instances[n].child.wait().unwrap()
+    }
+
+    /// Takes instance `n` out of the proxy's rotation, as docs/deployment.md says to do
+    /// before stopping an instance.
+    pub async fn route_around(&self, n: usize) {
+        self.proxy.route_around(self.instances[n].port).await;
     }
 
     /// Starts instance `n` again on its port (after [`Self::kill`] or

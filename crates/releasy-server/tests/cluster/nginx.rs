@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::process::signal;
+
 /// Where nginx is looked for when `RELEASY_TEST_NGINX` does not say.
 const NGINX_CANDIDATES: [&str; 2] = ["/usr/sbin/nginx", "/usr/bin/nginx"];
 
@@ -15,6 +17,8 @@ pub struct Nginx {
     pub base_url: String,
     child: Child,
     dir: PathBuf,
+    port: u16,
+    upstreams: Vec<u16>,
 }
 
 fn nginx_binary() -> PathBuf {
@@ -44,11 +48,16 @@ fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
-fn config(dir: &Path, port: u16, upstreams: &[u16]) -> String {
+/// The configuration that sends requests to every port in `upstreams` but `out`, which
+/// stays listed as `down` (taken out of rotation).
+fn config(dir: &Path, port: u16, upstreams: &[u16], out: Option<u16>) -> String {
     let dir = dir.display();
     let servers: String = upstreams
         .iter()
-        .map(|port| format!("    server 127.0.0.1:{port} max_fails=1 fail_timeout=1s;\n"))
+        .map(|&upstream| {
+            let down = if Some(upstream) == out { " down" } else { "" };
+            format!("    server 127.0.0.1:{upstream} max_fails=1 fail_timeout=1s{down};\n")
+        })
         .collect();
     let user = if running_as_root() { "user root;" } else { "" };
     format!(
@@ -93,7 +102,7 @@ impl Nginx {
     pub async fn start(dir: &Path, port: u16, upstreams: &[u16]) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, config(dir, port, upstreams)).unwrap();
+        std::fs::write(&conf, config(dir, port, upstreams, None)).unwrap();
         let child = Command::new(nginx_binary())
             .arg("-p")
             .arg(dir)
@@ -109,6 +118,8 @@ impl Nginx {
             base_url: format!("http://127.0.0.1:{port}"),
             child,
             dir: dir.to_owned(),
+            port,
+            upstreams: upstreams.to_vec(),
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -124,10 +135,66 @@ impl Nginx {
         nginx
     }
 
+    /// Takes the instance on `upstream` out of rotation (`down`), as an operator does
+    /// before stopping it; returns once no nginx worker can send it a request.
+    pub async fn route_around(&self, upstream: u16) {
+        self.reload(Some(upstream)).await;
+    }
+
+    /// Sends requests to every instance again.
+    pub async fn route_to_all(&self) {
+        self.reload(None).await;
+    }
+
+    /// Rewrites the configuration and reloads it (SIGHUP). nginx starts workers on the
+    /// new configuration and lets the old ones finish the requests they hold: the
+    /// reload is complete once every old worker has exited.
+    async fn reload(&self, out: Option<u16>) {
+        let old_workers = self.workers();
+        assert!(!old_workers.is_empty(), "nginx runs no worker");
+        std::fs::write(
+            self.dir.join("nginx.conf"),
+            config(&self.dir, self.port, &self.upstreams, out),
+        )
+        .unwrap();
+        signal(&self.child, "HUP");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let workers = self.workers();
+            if !workers.is_empty() && workers.iter().all(|pid| !old_workers.contains(pid)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not reload within 10 s: {}",
+                self.error_log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The process ids of nginx's workers (the master's children).
+    fn workers(&self) -> Vec<u32> {
+        let master = self.child.id();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| parent_of(pid) == Some(master))
+            .collect()
+    }
+
     /// What nginx logged about failed upstreams (shown when a test fails).
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
     }
+}
+
+/// The parent process id in `/proc/{pid}/stat` (the field after the parenthesised
+/// command name, which may itself hold spaces or parentheses).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
 impl Drop for Nginx {
