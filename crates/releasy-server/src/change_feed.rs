@@ -4,11 +4,18 @@
 //! listening at all. On SQLite, whose file one server serves, the only other writers
 //! are this binary's commands (`verify-artifacts`): they bump the external-writes
 //! counter, which is polled here.
+//!
+//! On PostgreSQL the feed also answers barriers: a write that withdraws access waits,
+//! through `FeedBarrier`, until every other instance's feed has relayed it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use releasy_store_diesel::{ChangeEvent, ChangeFeedHandle, Database};
-use releasy_throughput::read_cache::Invalidator;
+use async_trait::async_trait;
+use releasy_store_diesel::{
+    BarrierOutcome, ChangeBarrier, ChangeEvent, ChangeFeedHandle, Database,
+};
+use releasy_throughput::read_cache::{Invalidator, PeerCaches};
 
 /// What keeps the change feed (or the counter's poller) running; dropping it stops it.
 #[derive(Debug)]
@@ -29,18 +36,50 @@ impl Drop for CacheFeed {
 /// reaches downloads within a second.
 const EXTERNAL_WRITES_PERIOD: Duration = Duration::from_secs(1);
 
+/// How long a write that withdraws access waits for the other instances' caches. An
+/// instance that has not answered by then is stuck or cut off from the database (one
+/// that died is not waited for); the write is answered anyway, with a warning.
+const PEER_CATCH_UP_BOUND: Duration = Duration::from_secs(2);
+
+/// The other instances' caches, reached through the change feed's barriers.
+#[derive(Debug)]
+struct FeedBarrier(ChangeBarrier);
+
+#[async_trait]
+impl PeerCaches for FeedBarrier {
+    async fn catch_up(&self) {
+        match self.0.confirm(PEER_CATCH_UP_BOUND).await {
+            Ok(BarrierOutcome::Confirmed { .. }) => {}
+            Ok(BarrierOutcome::Unconfirmed { missing }) => tracing::warn!(
+                missing,
+                bound = ?PEER_CATCH_UP_BOUND,
+                "instances did not confirm a withdrawal of access in time; they may serve the old answer until their change feed catches up"
+            ),
+            Err(err) => tracing::warn!(
+                error = %err,
+                "could not confirm a withdrawal of access with the other instances"
+            ),
+        }
+    }
+}
+
 /// Starts reporting `database`'s outside writes into `invalidator`; nothing to do
 /// without one (the cache is off).
 pub(crate) fn feed_cache(database: &Database, invalidator: Option<Invalidator>) -> CacheFeed {
     match (database, invalidator) {
-        (Database::Postgres(store), Some(invalidator)) => CacheFeed {
-            _feed: Some(store.watch_changes(move |event| match event {
-                ChangeEvent::Listening => invalidator.listening(),
-                ChangeEvent::Changed(table) => invalidator.changed_named(&table),
-                ChangeEvent::Lost => invalidator.lost(),
-            })),
-            poller: None,
-        },
+        (Database::Postgres(store), Some(invalidator)) => {
+            let relay = invalidator.clone();
+            let feed = store.watch_changes(move |event| match event {
+                ChangeEvent::Listening => relay.listening(),
+                ChangeEvent::Changed(table) => relay.changed_named(&table),
+                ChangeEvent::Lost => relay.lost(),
+            });
+            invalidator.reach_peers_through(Arc::new(FeedBarrier(feed.barrier())));
+            CacheFeed {
+                _feed: Some(feed),
+                poller: None,
+            }
+        }
         (Database::Sqlite(store), Some(invalidator)) => {
             let store = store.clone();
             let poller = tokio::spawn(async move {

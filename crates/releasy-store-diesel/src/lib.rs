@@ -32,7 +32,7 @@ use releasy_domain::ports::{
     ProductRepository, QuotaCounter, ReleaseRepository, RepoError, Repositories,
 };
 
-pub use change_feed::{ChangeEvent, ChangeFeedHandle};
+pub use change_feed::{BarrierOutcome, ChangeBarrier, ChangeEvent, ChangeFeedHandle};
 pub use error::SetupError;
 pub use pool_stats::PoolStats;
 pub use postgres::PgStore;

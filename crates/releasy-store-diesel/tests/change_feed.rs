@@ -11,7 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 use releasy_domain::customer::{Customer, CustomerName};
 use releasy_domain::ports::CustomerRepository;
 use releasy_domain::{CustomerId, Timestamp};
-use releasy_store_diesel::{ChangeEvent, ChangeFeedHandle, PgStore};
+use releasy_store_diesel::{BarrierOutcome, ChangeEvent, ChangeFeedHandle, PgStore};
 use releasy_testkit::TestPostgres;
 use releasy_testkit::contract::change_event;
 use tokio::sync::mpsc;
@@ -296,4 +296,74 @@ async fn changes_are_reported_after_an_idle_liveness_check() {
     tokio::time::sleep(Duration::from_secs(11)).await;
     insert_customer_through_the_port(&db.store).await;
     expect_event(&mut db.events, changed("customers")).await;
+}
+
+/// A backend that looks like a listener but never answers a barrier (an instance of a
+/// version before barriers, or one that hangs).
+async fn mute_listener(postgres: &TestPostgres) -> AsyncPgConnection {
+    let mut conn = sql(postgres).await;
+    conn.batch_execute("SET application_name = 'releasy-change-feed'; LISTEN releasy_changes")
+        .await
+        .unwrap();
+    conn
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_barrier_returns_once_every_listener_has_relayed_what_came_before() {
+    let mut first = listening().await;
+    // A second instance on the same database.
+    let second_store = PgStore::connect(first._postgres.url(), 2).unwrap();
+    let (_second_feed, mut second_events) = watch(&second_store);
+    expect_event(&mut second_events, ChangeEvent::Listening).await;
+
+    insert_customer_through_the_port(&first.store).await;
+    let outcome = first.feed.barrier().confirm(DEADLINE).await.unwrap();
+    assert_eq!(outcome, BarrierOutcome::Confirmed { listeners: 2 });
+    // Reported before the second feed answered, so before the barrier returned.
+    assert_eq!(second_events.try_recv().ok(), Some(changed("customers")));
+    expect_event(&mut first.events, changed("customers")).await;
+    // Barriers are no changes: neither feed reported one.
+    assert!(second_events.try_recv().is_err());
+    assert!(first.events.try_recv().is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_listener_is_waited_for_until_the_bound_and_a_departed_one_not_at_all() {
+    let first = listening().await;
+    let mute = mute_listener(&first._postgres).await;
+    let bound = Duration::from_millis(300);
+    let outcome = first.feed.barrier().confirm(bound).await.unwrap();
+    assert_eq!(outcome, BarrierOutcome::Unconfirmed { missing: 1 });
+
+    let barrier = first.feed.barrier();
+    let started = tokio::time::Instant::now();
+    let waiting = tokio::spawn(async move { barrier.confirm(DEADLINE).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(mute);
+    let outcome = waiting.await.unwrap().unwrap();
+    assert_eq!(outcome, BarrierOutcome::Confirmed { listeners: 2 });
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the departed listener was waited for: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_barrier_of_a_feed_that_does_not_listen_returns_unconfirmed_at_once() {
+    let db = listening().await;
+    let second_store = PgStore::connect(db._postgres.url(), 2).unwrap();
+    let (_second_feed, mut second_events) = watch(&second_store);
+    expect_event(&mut second_events, ChangeEvent::Listening).await;
+
+    let barrier = db.feed.barrier();
+    db.feed.stop().await;
+    let started = tokio::time::Instant::now();
+    let outcome = barrier.confirm(DEADLINE).await.unwrap();
+    assert_eq!(
+        outcome,
+        BarrierOutcome::Unconfirmed { missing: 1 },
+        "the other listener's answer could not be heard"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
 }

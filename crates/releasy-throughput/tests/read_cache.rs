@@ -28,7 +28,7 @@ use releasy_domain::ports::{ChangeEvents, CustomerRepository, RepoError};
 use releasy_domain::release::{Product, ReleaseQuery, ReleaseViewer, Version};
 use releasy_domain::{CustomerId, Ports, Services, Timestamp};
 use releasy_testkit::contract::change_event;
-use releasy_throughput::read_cache::{ReadCache, Table};
+use releasy_throughput::read_cache::{PeerCaches, ReadCache, Table};
 use tokio::sync::Notify;
 
 const T0: Timestamp = Timestamp::from_unix_seconds(1_735_312_000);
@@ -436,4 +436,59 @@ fn tables_are_named_as_in_the_schema() {
         assert_eq!(Table::from_sql_name(table.sql_name()), Some(table));
     }
     assert_eq!(Table::from_sql_name("audit_events"), None);
+}
+
+/// Other instances' caches as a test sees them: each catch-up is counted, and
+/// reported to the instances listed, as their change feeds would report it.
+#[derive(Debug, Default)]
+struct RecordingPeers {
+    catch_ups: AtomicUsize,
+    feeds: std::sync::Mutex<Vec<releasy_throughput::read_cache::Invalidator>>,
+}
+
+#[async_trait]
+impl PeerCaches for RecordingPeers {
+    async fn catch_up(&self) {
+        self.catch_ups.fetch_add(1, Ordering::SeqCst);
+        for feed in self.feeds.lock().unwrap().iter() {
+            feed.changed_named("unknown to the cache: everything");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_withdrawal_is_answered_after_the_other_caches_caught_up() {
+    let world = World::new();
+    let a = world.instance();
+    let b = world.instance();
+    let peers = Arc::new(RecordingPeers::default());
+    peers.feeds.lock().unwrap().push(a.cache.invalidator());
+    b.cache.invalidator().reach_peers_through(peers.clone());
+    let (customer, key) = world.customer_with_key(&b).await;
+    assert_eq!(
+        peers.catch_ups.load(Ordering::SeqCst),
+        0,
+        "creating a customer and a key withdraws nothing"
+    );
+    assert_eq!(a.authenticate(&key).await, Ok(customer.id));
+    assert_eq!(a.authenticate(&key).await, Ok(customer.id), "from memory");
+
+    b.services
+        .api_keys
+        .revoke(&Origin::admin_key(), key.key.id)
+        .await
+        .unwrap();
+    assert_eq!(peers.catch_ups.load(Ordering::SeqCst), 1);
+    // Nothing reported to A after the revocation returned: it had caught up before.
+    assert_eq!(a.authenticate(&key).await, Err(AuthReason::Revoked));
+
+    let (customer, key) = world.customer_with_key(&b).await;
+    assert_eq!(a.authenticate(&key).await, Ok(customer.id));
+    b.services
+        .customers
+        .update(&Origin::admin_key(), customer.id, suspension())
+        .await
+        .unwrap();
+    assert_eq!(peers.catch_ups.load(Ordering::SeqCst), 2, "a suspension");
+    assert_eq!(a.authenticate(&key).await, Err(AuthReason::Suspended));
 }

@@ -7,13 +7,20 @@
 //! channel `releasy_changes` when the writing transaction commits; [`PgStore::watch_changes`]
 //! listens on a dedicated connection and reports [`ChangeEvent`]s.
 //!
+//! A write that withdraws access also waits for a [`ChangeBarrier`] (`barrier.rs`):
+//! every other listener confirms it has relayed the write before the write is answered.
+//!
 //! SQLite has no such feed, and needs none: an embedded database is served by one
 //! process, so all of its writes are local ones.
 
+mod barrier;
+
 use std::convert::Infallible;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
 
+use diesel::sql_types::{Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::StreamExt as _;
 use releasy_domain::ports::RepoError;
@@ -22,6 +29,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::PgStore;
+use barrier::{ACK_CHANNEL, BARRIER_PREFIX, Waiting};
+pub use barrier::{BarrierOutcome, ChangeBarrier};
 
 /// The channel the migration's triggers notify.
 const CHANNEL: &str = "releasy_changes";
@@ -60,13 +69,20 @@ pub struct ChangeFeedHandle {
     /// Dropping this sender is the stop signal.
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    barrier: ChangeBarrier,
 }
 
 impl ChangeFeedHandle {
+    /// Barriers whose answers this feed hears.
+    #[must_use]
+    pub fn barrier(&self) -> ChangeBarrier {
+        self.barrier.clone()
+    }
+
     /// Stops the feed and waits until its connection is closed. Dropping the handle
     /// stops it too, without waiting.
     pub async fn stop(self) {
-        let Self { stop, task } = self;
+        let Self { stop, task, .. } = self;
         drop(stop);
         // A panic in the callback has already been reported by tokio; nothing to add.
         let _ = task.await;
@@ -84,20 +100,27 @@ impl PgStore {
     /// the feed's task, so it should return quickly.
     ///
     /// The listener appears in `pg_stat_activity` as `application_name`
-    /// `releasy-change-feed`. Must be called within a tokio runtime.
+    /// `releasy-change-feed`. It answers every [`ChangeBarrier`] it hears, once it has
+    /// reported what came before. Must be called within a tokio runtime.
     pub fn watch_changes(
         &self,
         on_event: impl Fn(ChangeEvent) + Send + Sync + 'static,
     ) -> ChangeFeedHandle {
         let (stop, stopped) = oneshot::channel::<()>();
         let store = self.clone();
+        let waiting = Arc::new(Waiting::default());
+        let barrier = ChangeBarrier::new(self.clone(), waiting.clone());
         let task = tokio::spawn(async move {
             tokio::select! {
                 _ = stopped => {}
-                _ = run(&store, &on_event) => {}
+                _ = run(&store, &on_event, &waiting) => {}
             }
         });
-        ChangeFeedHandle { stop, task }
+        ChangeFeedHandle {
+            stop,
+            task,
+            barrier,
+        }
     }
 }
 
@@ -115,13 +138,17 @@ enum FeedError {
 }
 
 /// Listens, relays and reconnects until the task is stopped.
-async fn run(store: &PgStore, on_event: &(impl Fn(ChangeEvent) + Send + Sync)) -> Infallible {
+async fn run(
+    store: &PgStore,
+    on_event: &(impl Fn(ChangeEvent) + Send + Sync),
+    waiting: &Waiting,
+) -> Infallible {
     let mut retry_delay = FIRST_RETRY_DELAY;
     let mut was_lost = false;
     let mut failed_attempts: u32 = 0;
     loop {
         match listen(store).await {
-            Ok(mut conn) => {
+            Ok((mut conn, own_pid)) => {
                 if was_lost {
                     tracing::info!("change feed listening again");
                 } else {
@@ -130,7 +157,9 @@ async fn run(store: &PgStore, on_event: &(impl Fn(ChangeEvent) + Send + Sync)) -
                 retry_delay = FIRST_RETRY_DELAY;
                 failed_attempts = 0;
                 on_event(ChangeEvent::Listening);
-                let err = relay(&mut conn, on_event).await;
+                let listening = waiting.listening();
+                let err = relay(&mut conn, own_pid, on_event, waiting).await;
+                drop(listening);
                 tracing::warn!(
                     error = %err,
                     "change feed lost its connection; other writers' changes go unnoticed until it reconnects"
@@ -153,51 +182,95 @@ async fn run(store: &PgStore, on_event: &(impl Fn(ChangeEvent) + Send + Sync)) -
     }
 }
 
-/// A dedicated connection that listens on [`CHANNEL`]. It is taken out of the pool for
+/// A dedicated connection that listens on [`CHANNEL`] and [`ACK_CHANNEL`], and its
+/// backend's pid (which names its answers to barriers). It is taken out of the pool for
 /// good (the pool may open another in its place), which bounds the wait for it by the
 /// pool's timeouts.
-async fn listen(store: &PgStore) -> Result<AsyncPgConnection, FeedError> {
+async fn listen(store: &PgStore) -> Result<(AsyncPgConnection, i32), FeedError> {
+    #[derive(diesel::QueryableByName)]
+    struct Backend {
+        #[diesel(sql_type = Integer)]
+        pid: i32,
+    }
     let mut conn = store.conn().await.map_err(FeedError::Connect)?.detach();
     conn.batch_execute(&format!(
-        "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}"
+        "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}; LISTEN {ACK_CHANNEL}"
     ))
     .await?;
-    Ok(conn)
+    let backend: Backend = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result(&mut conn)
+        .await?;
+    Ok((conn, backend.pid))
+}
+
+/// What one notification asks of the feed.
+enum Heard {
+    /// Nothing more than relaying it (done already), or nothing at all.
+    Relayed,
+    /// A barrier: answer it, now that what came before it has been relayed.
+    Barrier(String),
+}
+
+/// Relays one notification: table changes to `on_event`, answers to `waiting`.
+fn hear(
+    channel: &str,
+    payload: String,
+    on_event: &(impl Fn(ChangeEvent) + Send + Sync),
+    waiting: &Waiting,
+) -> Heard {
+    if channel == CHANNEL {
+        if let Some(token) = payload.strip_prefix(BARRIER_PREFIX) {
+            return Heard::Barrier(token.to_owned());
+        }
+        on_event(ChangeEvent::Changed(payload));
+    } else if channel == ACK_CHANNEL {
+        waiting.answered(&payload);
+    }
+    Heard::Relayed
 }
 
 /// Reports notifications until the connection fails; returns why it did.
 async fn relay(
     conn: &mut AsyncPgConnection,
+    own_pid: i32,
     on_event: &(impl Fn(ChangeEvent) + Send + Sync),
+    waiting: &Waiting,
 ) -> FeedError {
     let mut liveness =
         tokio::time::interval_at(Instant::now() + LIVENESS_INTERVAL, LIVENESS_INTERVAL);
     liveness.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        {
-            // The stream borrows the connection, so it is made anew after each liveness
-            // check; notifications arriving meanwhile wait in the connection's queue.
+        let barrier = {
+            // The stream borrows the connection, so it is made anew after each statement
+            // of the feed's own; notifications arriving meanwhile wait in the
+            // connection's queue.
             let mut notifications = pin!(conn.notifications_stream());
             tokio::select! {
                 notification = notifications.next() => {
                     match notification {
                         Some(Ok(notification)) => {
-                            if notification.channel == CHANNEL {
-                                on_event(ChangeEvent::Changed(notification.payload));
-                            }
                             // Traffic proves the connection alive.
                             liveness.reset();
-                            continue;
+                            match hear(&notification.channel, notification.payload, on_event, waiting) {
+                                Heard::Relayed => continue,
+                                Heard::Barrier(token) => Some(token),
+                            }
                         }
                         Some(Err(err)) => return err.into(),
                         None => return FeedError::Closed,
                     }
                 }
-                _ = liveness.tick() => {}
+                _ = liveness.tick() => None,
             }
-        }
-        let ping = diesel::sql_query("SELECT 1").execute(conn);
-        match tokio::time::timeout(LIVENESS_TIMEOUT, ping).await {
+        };
+        let statement = match barrier {
+            Some(token) => diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<Text, _>(ACK_CHANNEL)
+                .bind::<Text, _>(format!("{token} {own_pid}"))
+                .execute(conn),
+            None => diesel::sql_query("SELECT 1").execute(conn),
+        };
+        match tokio::time::timeout(LIVENESS_TIMEOUT, statement).await {
             Ok(Ok(_)) => {}
             Ok(Err(err)) => return err.into(),
             Err(_) => return FeedError::LivenessTimeout,

@@ -6,8 +6,24 @@
 //! grow, so any write to any of its tables after the read started makes the answer
 //! stale, and a write racing the read can never leave a stale answer looking fresh.
 
-use crate::read_cache::stats::CacheStats;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+
+use crate::read_cache::stats::CacheStats;
+
+/// The caches of other processes on the same database. A write that withdraws access
+/// (a key revoked or changed, a customer suspended, an entitlement narrowed, a release
+/// unpublished, yanked or deleted) is answered only after [`PeerCaches::catch_up`], so
+/// that no other instance serves the old answer to a request sent after this one's.
+#[async_trait]
+pub trait PeerCaches: Send + Sync + std::fmt::Debug {
+    /// Returns once every other process's cache has dropped what was committed before
+    /// the call, or once the implementation's bound has passed (it reports that
+    /// itself: the write has happened either way).
+    async fn catch_up(&self);
+}
 
 /// A table whose rows the cache holds answers about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,6 +85,8 @@ pub(crate) struct Generations {
     /// Each kind of answer's hits and misses (shared, like the counters, by every
     /// decorator of one cache).
     pub(crate) stats: CacheStats,
+    /// Set once the change feed runs, on a shared database.
+    peers: OnceLock<Arc<dyn PeerCaches>>,
 }
 
 impl Generations {
@@ -77,6 +95,7 @@ impl Generations {
             counters: Default::default(),
             coherent: AtomicBool::new(coherent),
             stats: CacheStats::default(),
+            peers: OnceLock::new(),
         }
     }
 
@@ -106,6 +125,25 @@ impl Generations {
             self.bump(table);
         }
         outcome
+    }
+
+    /// [`Self::after_write`] for a write that withdraws access: it also waits until
+    /// the other processes' caches have caught up, if there are any.
+    pub(crate) async fn after_withdrawal<T>(
+        &self,
+        tables: &[Table],
+        write: impl Future<Output = T>,
+    ) -> T {
+        let outcome = self.after_write(tables, write).await;
+        if let Some(peers) = self.peers.get() {
+            peers.catch_up().await;
+        }
+        outcome
+    }
+
+    /// Sets the caches [`Self::after_withdrawal`] waits for; only the first call counts.
+    pub(crate) fn reach_peers_through(&self, peers: Arc<dyn PeerCaches>) {
+        let _ = self.peers.set(peers);
     }
 
     pub(crate) fn bump(&self, table: Table) {

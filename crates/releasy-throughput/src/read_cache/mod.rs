@@ -18,7 +18,8 @@
 //!   hand) write to the same database; a change feed reports them through an
 //!   [`Invalidator`]. A cache made with [`ReadCache::awaiting_change_feed`] serves
 //!   nothing from memory until the feed says it is listening, and again stops while
-//!   the feed has lost its connection.
+//!   the feed has lost its connection. A write that withdraws access also waits until
+//!   the other instances' caches have heard of it ([`PeerCaches`]).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -45,7 +46,7 @@ use releasy_domain::ports::{
     EntitlementRepository, ReleaseRepository, Repositories,
 };
 
-pub use coherence::Table;
+pub use coherence::{PeerCaches, Table};
 pub use stats::CacheKindStats;
 
 use coherence::Generations;
@@ -194,6 +195,12 @@ impl Invalidator {
     pub fn listening(&self) {
         self.generations.bump_all();
         self.generations.set_coherent(true);
+    }
+
+    /// Makes writes that withdraw access wait for `peers` (see [`PeerCaches`]); only
+    /// the first call counts.
+    pub fn reach_peers_through(&self, peers: Arc<dyn PeerCaches>) {
+        self.generations.reach_peers_through(peers);
     }
 
     /// The feed stopped listening: read everything from the database until

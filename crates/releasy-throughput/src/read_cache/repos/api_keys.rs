@@ -50,6 +50,14 @@ impl CachedApiKeys {
     async fn write<T>(&self, write: impl Future<Output = T>) -> T {
         self.generations.after_write(TABLES_WRITTEN, write).await
     }
+
+    /// A write that can narrow what a key may do: answered once other instances'
+    /// caches caught up.
+    async fn withdrawal<T>(&self, write: impl Future<Output = T>) -> T {
+        self.generations
+            .after_withdrawal(TABLES_WRITTEN, write)
+            .await
+    }
 }
 
 #[async_trait]
@@ -111,7 +119,8 @@ impl ApiKeyRepository for CachedApiKeys {
         changes: &KeyChanges,
         events: ChangeEvents<'_, ApiKey>,
     ) -> Result<Option<ApiKey>, RepoError> {
-        self.write(self.inner.update(id, changes, events)).await
+        self.withdrawal(self.inner.update(id, changes, events))
+            .await
     }
 
     async fn list_for_customer(
@@ -128,10 +137,10 @@ impl ApiKeyRepository for CachedApiKeys {
         at: Timestamp,
         events: ChangeEvents<'_, ApiKey>,
     ) -> Result<bool, RepoError> {
-        self.write(self.inner.revoke(id, at, events)).await
+        self.withdrawal(self.inner.revoke(id, at, events)).await
     }
 
     async fn rotate(&self, rotation: &Rotation, events: &[AuditEvent]) -> Result<bool, RepoError> {
-        self.write(self.inner.rotate(rotation, events)).await
+        self.withdrawal(self.inner.rotate(rotation, events)).await
     }
 }

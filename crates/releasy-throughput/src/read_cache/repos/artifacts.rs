@@ -143,8 +143,9 @@ impl ArtifactRepository for CachedArtifacts {
         to: Verification,
         event: &AuditEvent,
     ) -> Result<bool, RepoError> {
+        // A failed verification withdraws the artifact.
         self.generations
-            .after_write(
+            .after_withdrawal(
                 &[Table::Artifacts],
                 self.inner.set_verification(id, from, to, event),
             )

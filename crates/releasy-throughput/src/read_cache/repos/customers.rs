@@ -72,8 +72,9 @@ impl CustomerRepository for CachedCustomers {
         update: &CustomerUpdate,
         events: ChangeEvents<'_, Customer>,
     ) -> Result<Option<Customer>, RepoError> {
+        // A suspension withdraws every key's access.
         self.generations
-            .after_write(TABLES, self.inner.update(id, update, events))
+            .after_withdrawal(TABLES, self.inner.update(id, update, events))
             .await
     }
 }

@@ -49,6 +49,12 @@ impl CachedEntitlements {
     async fn write<T>(&self, write: impl Future<Output = T>) -> T {
         self.generations.after_write(TABLES, write).await
     }
+
+    /// A write that can narrow a customer's access: answered once other instances'
+    /// caches caught up.
+    async fn withdrawal<T>(&self, write: impl Future<Output = T>) -> T {
+        self.generations.after_withdrawal(TABLES, write).await
+    }
 }
 
 #[async_trait]
@@ -80,7 +86,7 @@ impl EntitlementRepository for CachedEntitlements {
         updated: &Entitlement,
         event: &AuditEvent,
     ) -> Result<Option<Entitlement>, RepoError> {
-        self.write(self.inner.replace(current, updated, event))
+        self.withdrawal(self.inner.replace(current, updated, event))
             .await
     }
 
@@ -90,7 +96,8 @@ impl EntitlementRepository for CachedEntitlements {
         id: EntitlementId,
         event: ChangeEvent<'_, Entitlement>,
     ) -> Result<bool, RepoError> {
-        self.write(self.inner.delete(customer, id, event)).await
+        self.withdrawal(self.inner.delete(customer, id, event))
+            .await
     }
 
     async fn customer_access(&self, customer: CustomerId) -> Result<CustomerAccess, RepoError> {

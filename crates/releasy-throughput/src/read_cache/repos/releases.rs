@@ -72,13 +72,15 @@ impl ReleaseRepository for CachedReleases {
         published_at: Option<Timestamp>,
         event: &AuditEvent,
     ) -> Result<Option<Release>, RepoError> {
-        self.generations
-            .after_write(
-                TABLES,
-                self.inner
-                    .transition(id, expected, status, published_at, event),
-            )
-            .await
+        let write = self
+            .inner
+            .transition(id, expected, status, published_at, event);
+        if status == ReleaseStatus::Published {
+            self.generations.after_write(TABLES, write).await
+        } else {
+            // Unpublishing withdraws the release from customers.
+            self.generations.after_withdrawal(TABLES, write).await
+        }
     }
 
     async fn publish_sealed(
@@ -115,7 +117,7 @@ impl ReleaseRepository for CachedReleases {
         event: ChangeEvent<'_, Release>,
     ) -> Result<Option<Release>, RepoError> {
         self.generations
-            .after_write(TABLES, self.inner.set_yank(id, yank, event))
+            .after_withdrawal(TABLES, self.inner.set_yank(id, yank, event))
             .await
     }
 
@@ -127,7 +129,7 @@ impl ReleaseRepository for CachedReleases {
         // The release goes with its artifacts and their tokens.
         let gone = [Table::Releases, Table::Artifacts, Table::DownloadTokens];
         self.generations
-            .after_write(&gone, self.inner.delete(id, event))
+            .after_withdrawal(&gone, self.inner.delete(id, event))
             .await
     }
 }

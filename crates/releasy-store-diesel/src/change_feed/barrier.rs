@@ -1,0 +1,242 @@
+//! Barriers: a write that withdraws access is answered only once every other
+//! instance's cache has heard of it.
+//!
+//! PostgreSQL delivers each listener its notifications in commit order. A barrier is
+//! one more notification on the feed's channel, `barrier:<token>`, sent after the
+//! write committed: a listener that receives it has already relayed the write's own
+//! notifications to its cache, and answers `<token> <its backend pid>` on
+//! [`ACK_CHANNEL`]. The instance that sent the barrier hears the answers on its own
+//! feed and returns once every listener `pg_stat_activity` shows on this database has
+//! answered or is gone (an instance killed mid-wait cannot answer, and needs not: its
+//! cache died with it). A listener that connects after the barrier was sent starts
+//! with an empty cache, so it is not waited for either.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use diesel::QueryableByName;
+use diesel::sql_types::{Integer, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use releasy_domain::ports::RepoError;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::APPLICATION_NAME;
+use crate::PgStore;
+use crate::error::query_error;
+
+/// What starts a barrier's payload on the feed's channel; table names never do.
+pub(super) const BARRIER_PREFIX: &str = "barrier:";
+
+/// The channel listeners answer barriers on.
+pub(super) const ACK_CHANNEL: &str = "releasy_change_acks";
+
+/// How often the listeners still awaited are looked up again, to stop waiting for one
+/// that went away.
+const RECHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What a barrier found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarrierOutcome {
+    /// Every listener on the database answered (this instance's own among them).
+    Confirmed {
+        /// How many listeners there were when the barrier was sent.
+        listeners: usize,
+    },
+    /// Time ran out first.
+    Unconfirmed {
+        /// How many listeners had not answered.
+        missing: usize,
+    },
+}
+
+/// Sends barriers and waits for their answers; made by
+/// [`ChangeFeedHandle::barrier`](super::ChangeFeedHandle::barrier), and only as useful
+/// as that feed: while it is not listening, no answer arrives.
+#[derive(Debug, Clone)]
+pub struct ChangeBarrier {
+    store: PgStore,
+    waiting: Arc<Waiting>,
+}
+
+impl ChangeBarrier {
+    pub(super) fn new(store: PgStore, waiting: Arc<Waiting>) -> Self {
+        Self { store, waiting }
+    }
+
+    /// Returns once every listener on the database has relayed what was committed
+    /// before this call, or when `within` has passed.
+    ///
+    /// # Errors
+    /// When the database cannot be reached to send the barrier or look up listeners.
+    pub async fn confirm(&self, within: Duration) -> Result<BarrierOutcome, RepoError> {
+        let deadline = Instant::now() + within;
+        if !self.waiting.is_listening() {
+            // No answer could be heard: say so at once rather than at the bound.
+            let mut conn = self.store.conn().await?;
+            return Ok(BarrierOutcome::Unconfirmed {
+                missing: listeners(&mut conn).await?.len(),
+            });
+        }
+        let token = Uuid::new_v4();
+        let waiter = self.waiting.register(token);
+        let mut awaited = {
+            let mut conn = self.store.conn().await?;
+            let listening = listeners(&mut conn).await?;
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<Text, _>(super::CHANNEL)
+                .bind::<Text, _>(format!("{BARRIER_PREFIX}{token}"))
+                .execute(&mut conn)
+                .await
+                .map_err(query_error)?;
+            listening
+        };
+        let listeners_then = awaited.len();
+        loop {
+            awaited.retain(|pid| !waiter.has_answered(*pid));
+            if awaited.is_empty() {
+                return Ok(BarrierOutcome::Confirmed {
+                    listeners: listeners_then,
+                });
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(BarrierOutcome::Unconfirmed {
+                    missing: awaited.len(),
+                });
+            }
+            let wait = RECHECK_INTERVAL.min(deadline - now);
+            if tokio::time::timeout(wait, waiter.answer.notified())
+                .await
+                .is_err()
+            {
+                let mut conn = self.store.conn().await?;
+                let live = listeners(&mut conn).await?;
+                awaited.retain(|pid| live.contains(pid));
+            }
+        }
+    }
+}
+
+/// The backend pids of the change-feed listeners on this database.
+async fn listeners(conn: &mut AsyncPgConnection) -> Result<HashSet<i32>, RepoError> {
+    #[derive(QueryableByName)]
+    struct Listener {
+        #[diesel(sql_type = Integer)]
+        pid: i32,
+    }
+    let rows: Vec<Listener> = diesel::sql_query(
+        "SELECT pid FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = $1",
+    )
+    .bind::<Text, _>(APPLICATION_NAME)
+    .load(conn)
+    .await
+    .map_err(query_error)?;
+    Ok(rows.into_iter().map(|row| row.pid).collect())
+}
+
+/// The barriers this instance waits on, which its feed hands the answers to.
+#[derive(Debug, Default)]
+pub(super) struct Waiting {
+    barriers: Mutex<HashMap<Uuid, Arc<Waiter>>>,
+    /// Whether the feed listens, and so can hear answers.
+    listening: AtomicBool,
+}
+
+impl Waiting {
+    /// Marks the feed listening until the guard is dropped (the connection failed, or
+    /// the feed was stopped).
+    pub(super) fn listening(&self) -> ListeningGuard<'_> {
+        self.listening.store(true, Ordering::Release);
+        ListeningGuard(self)
+    }
+
+    fn is_listening(&self) -> bool {
+        AtomicBool::load(&self.listening, Ordering::Acquire)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, Arc<Waiter>>> {
+        self.barriers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn register(self: &Arc<Self>, token: Uuid) -> Registered {
+        let waiter = Arc::new(Waiter::default());
+        self.lock().insert(token, waiter.clone());
+        Registered {
+            waiting: self.clone(),
+            token,
+            waiter,
+        }
+    }
+
+    /// An answer heard on [`ACK_CHANNEL`]: `<token> <pid>`. Answers to other
+    /// instances' barriers (every listener hears every answer) are ignored.
+    pub(super) fn answered(&self, payload: &str) {
+        let Some((token, pid)) = payload.split_once(' ') else {
+            return;
+        };
+        let (Ok(token), Ok(pid)) = (token.parse::<Uuid>(), pid.parse::<i32>()) else {
+            return;
+        };
+        if let Some(waiter) = self.lock().get(&token) {
+            waiter
+                .answered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(pid);
+            waiter.answer.notify_one();
+        }
+    }
+}
+
+/// See [`Waiting::listening`].
+pub(super) struct ListeningGuard<'a>(&'a Waiting);
+
+impl Drop for ListeningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.listening.store(false, Ordering::Release);
+    }
+}
+
+/// One barrier's answers so far.
+#[derive(Debug, Default)]
+struct Waiter {
+    answered: Mutex<HashSet<i32>>,
+    /// Woken at each answer (a permit is kept when nobody waits yet).
+    answer: Notify,
+}
+
+/// A barrier being waited on; dropping it (the wait ended, or was cancelled) forgets it.
+struct Registered {
+    waiting: Arc<Waiting>,
+    token: Uuid,
+    waiter: Arc<Waiter>,
+}
+
+impl Registered {
+    fn has_answered(&self, pid: i32) -> bool {
+        self.waiter
+            .answered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&pid)
+    }
+}
+
+impl std::ops::Deref for Registered {
+    type Target = Waiter;
+
+    fn deref(&self) -> &Waiter {
+        &self.waiter
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.waiting.lock().remove(&self.token);
+    }
+}
