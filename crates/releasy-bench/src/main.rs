@@ -361,21 +361,29 @@ async fn run_one(
     server.stop().await?;
     result.scenarios.push(measured?);
 
-    // The customer listing once more, on a server that records metrics: what they cost.
-    let metered = ServerConfig {
-        bin: server_bin,
-        data_dir: &data_dir,
-        database_url: &database_url,
-        admin_key: &admin_key,
-        extra_env: &[("RELEASY_METRICS", "true".to_owned())],
-    };
-    let server = Server::start(&metered).await?;
-    let measured = metered_listing_scenario(args, &server.base, &target.api_key).await;
-    if measured.is_err() {
-        eprintln!("server log (tail):\n{}", server.log_tail());
+    // The customer listing on a server that records metrics, between two runs on
+    // servers that do not, each freshly started: what the metrics cost, with what a
+    // fresh start costs on both sides of the comparison.
+    for (kind, metrics) in [
+        (Kind::CustomerReleasesRestarted, "false"),
+        (Kind::CustomerReleasesMetered, "true"),
+        (Kind::CustomerReleasesRestartedAfter, "false"),
+    ] {
+        let config = ServerConfig {
+            bin: server_bin,
+            data_dir: &data_dir,
+            database_url: &database_url,
+            admin_key: &admin_key,
+            extra_env: &[("RELEASY_METRICS", metrics.to_owned())],
+        };
+        let server = Server::start(&config).await?;
+        let measured = listing_on_its_own_server(args, &server.base, &target.api_key, kind).await;
+        if measured.is_err() {
+            eprintln!("server log (tail):\n{}", server.log_tail());
+        }
+        server.stop().await?;
+        result.scenarios.push(measured?);
     }
-    server.stop().await?;
-    result.scenarios.push(measured?);
     drop(pg_guard);
     let _ = std::fs::remove_dir_all(&data_dir);
 
@@ -383,12 +391,13 @@ async fn run_one(
     Ok(result)
 }
 
-/// [`Kind::CustomerReleasesMetered`]: the customer listing, on a server started with
-/// `RELEASY_METRICS=true`.
-async fn metered_listing_scenario(
+/// The customer listing as `kind`, on a server started for it (with or without
+/// metrics).
+async fn listing_on_its_own_server(
     args: &Args,
     base: &str,
     api_key: &str,
+    kind: Kind,
 ) -> Result<ScenarioResult> {
     let load = Load {
         method: "GET",
@@ -403,7 +412,6 @@ async fn metered_listing_scenario(
         oha::run(&args.oha, &load, args.warmup_seconds, args.connections).await?;
     }
     let measured = oha::run(&args.oha, &load, args.seconds, args.connections).await?;
-    let kind = Kind::CustomerReleasesMetered;
     report_progress(kind, &measured);
     Ok(ScenarioResult { kind, measured })
 }
@@ -592,7 +600,9 @@ async fn measure(
                 | Kind::ResolveUnrecorded => {
                     unreachable!("built below with a fresh token")
                 }
-                Kind::CustomerReleasesMetered => {
+                Kind::CustomerReleasesMetered
+                | Kind::CustomerReleasesRestarted
+                | Kind::CustomerReleasesRestartedAfter => {
                     unreachable!("measured on a server of its own")
                 }
                 Kind::DownloadStats => Load {

@@ -107,6 +107,11 @@ pub enum Kind {
     /// [`Kind::CustomerReleases`] on a server started with `RELEASY_METRICS=true`: what
     /// recording the metrics costs the hottest customer read.
     CustomerReleasesMetered,
+    /// [`Kind::CustomerReleases`] on a freshly started server without metrics, right
+    /// before the metered one: its baseline, on a server as fresh as it.
+    CustomerReleasesRestarted,
+    /// The same, right after the metered one, so that drift cancels out.
+    CustomerReleasesRestartedAfter,
     /// Customer `POST /v1/auth/introspect` with an unknown key: 401 up to the failure
     /// limit, then 429 (refused failures, counted but not recorded one by one).
     UnknownKey,
@@ -203,6 +208,12 @@ impl Kind {
             Kind::CustomerReleasesMetered => {
                 "customer `GET /v1/releases?…`, `RELEASY_METRICS=true` (metrics recorded)"
             }
+            Kind::CustomerReleasesRestarted => {
+                "customer `GET /v1/releases?…`, restarted without metrics, before the metered run"
+            }
+            Kind::CustomerReleasesRestartedAfter => {
+                "customer `GET /v1/releases?…`, restarted without metrics, after the metered run"
+            }
             Kind::UnknownKey => {
                 "customer `POST /v1/auth/introspect`, unknown key (429 past the failure limit)"
             }
@@ -235,6 +246,8 @@ impl Kind {
             Kind::CustomerReleasesBudgeted => "customer-releases-budgeted",
             Kind::CustomerReleasesAgain => "customer-releases-again",
             Kind::CustomerReleasesMetered => "customer-releases-metrics",
+            Kind::CustomerReleasesRestarted => "customer-releases-restarted",
+            Kind::CustomerReleasesRestartedAfter => "customer-releases-restarted-after",
             Kind::UnknownKey => "unknown-key",
         }
     }
@@ -264,6 +277,8 @@ impl Kind {
             | Kind::ResolveMetered
             | Kind::ResolveUnrecorded
             | Kind::CustomerReleasesMetered
+            | Kind::CustomerReleasesRestarted
+            | Kind::CustomerReleasesRestartedAfter
             | Kind::DownloadStats => return None,
         };
         Some(match db {

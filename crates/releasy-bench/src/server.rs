@@ -139,7 +139,10 @@ impl Server {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                eprintln!("warning: releasy-server ignored SIGTERM for 40 s; killing it");
+                eprintln!(
+                    "warning: releasy-server ignored SIGTERM for 40 s; killing it. Its log:\n{}",
+                    self.log_tail()
+                );
                 let _ = self.child.kill();
                 let _ = self.child.wait();
                 return Ok(());
