@@ -82,7 +82,8 @@ impl ChangeBarrier {
             });
         }
         let token = Uuid::new_v4();
-        let waiter = self.waiting.register(token);
+        let registered = self.waiting.register(token);
+        let waiter = &registered.waiter;
         let mut awaited = {
             let mut conn = self.store.conn().await?;
             let listening = listeners(&mut conn).await?;
@@ -123,12 +124,7 @@ impl ChangeBarrier {
 
 /// The backend pids of the change-feed listeners on this database.
 async fn listeners(conn: &mut AsyncPgConnection) -> Result<HashSet<i32>, RepoError> {
-    #[derive(QueryableByName)]
-    struct Listener {
-        #[diesel(sql_type = Integer)]
-        pid: i32,
-    }
-    let rows: Vec<Listener> = diesel::sql_query(
+    let rows: Vec<BackendPid> = diesel::sql_query(
         "SELECT pid FROM pg_stat_activity \
          WHERE datname = current_database() AND application_name = $1",
     )
@@ -137,6 +133,14 @@ async fn listeners(conn: &mut AsyncPgConnection) -> Result<HashSet<i32>, RepoErr
     .await
     .map_err(query_error)?;
     Ok(rows.into_iter().map(|row| row.pid).collect())
+}
+
+/// A PostgreSQL backend's process id, as `pg_stat_activity` and `pg_backend_pid()`
+/// name it.
+#[derive(QueryableByName)]
+pub(super) struct BackendPid {
+    #[diesel(sql_type = Integer)]
+    pub(super) pid: i32,
 }
 
 /// The barriers this instance waits on, which its feed hands the answers to.
@@ -210,29 +214,20 @@ struct Waiter {
     answer: Notify,
 }
 
-/// A barrier being waited on; dropping it (the wait ended, or was cancelled) forgets it.
-struct Registered {
-    waiting: Arc<Waiting>,
-    token: Uuid,
-    waiter: Arc<Waiter>,
-}
-
-impl Registered {
+impl Waiter {
     fn has_answered(&self, pid: i32) -> bool {
-        self.waiter
-            .answered
+        self.answered
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .contains(&pid)
     }
 }
 
-impl std::ops::Deref for Registered {
-    type Target = Waiter;
-
-    fn deref(&self) -> &Waiter {
-        &self.waiter
-    }
+/// A barrier being waited on; dropping it (the wait ended, or was cancelled) forgets it.
+struct Registered {
+    waiting: Arc<Waiting>,
+    token: Uuid,
+    waiter: Arc<Waiter>,
 }
 
 impl Drop for Registered {

@@ -20,7 +20,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::sql_types::{Integer, Text};
+use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::StreamExt as _;
 use releasy_domain::ports::RepoError;
@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::PgStore;
-use barrier::{ACK_CHANNEL, BARRIER_PREFIX, Waiting};
+use barrier::{ACK_CHANNEL, BARRIER_PREFIX, BackendPid, Waiting};
 pub use barrier::{BarrierOutcome, ChangeBarrier};
 
 /// The channel the migration's triggers notify.
@@ -187,17 +187,12 @@ async fn run(
 /// good (the pool may open another in its place), which bounds the wait for it by the
 /// pool's timeouts.
 async fn listen(store: &PgStore) -> Result<(AsyncPgConnection, i32), FeedError> {
-    #[derive(diesel::QueryableByName)]
-    struct Backend {
-        #[diesel(sql_type = Integer)]
-        pid: i32,
-    }
     let mut conn = store.conn().await.map_err(FeedError::Connect)?.detach();
     conn.batch_execute(&format!(
         "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}; LISTEN {ACK_CHANNEL}"
     ))
     .await?;
-    let backend: Backend = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+    let backend: BackendPid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
         .get_result(&mut conn)
         .await?;
     Ok((conn, backend.pid))
