@@ -1,9 +1,9 @@
 //! `AuditRepository` on diesel. Every event is written in the transaction of its
-//! change (`append_audit` of each backend; `record_many` writes a batch in multi-row
-//! `INSERT`s, one commit per batch): linked there on SQLite, unlinked on PostgreSQL,
-//! where `link_pending` chains committed events after the head, in a transaction that
-//! holds the head row, so linkers of several processes take turns and writes never
-//! wait on the head.
+//! change (`append_audit` of each backend): linked there on SQLite, unlinked on
+//! PostgreSQL, where `link_pending` chains committed events after the head, in a
+//! transaction that holds the head row, so linkers of several processes take turns and
+//! changes never wait on the head. `record_many` writes a batch in multi-row `INSERT`s,
+//! one commit per batch, its events linked as they are written on both backends.
 
 use async_trait::async_trait;
 use diesel::prelude::*;
