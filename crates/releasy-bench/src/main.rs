@@ -361,28 +361,50 @@ async fn run_one(
     server.stop().await?;
     result.scenarios.push(measured?);
 
-    // The customer listing on a server that records metrics, between two runs on
-    // servers that do not, each freshly started: what the metrics cost, with what a
-    // fresh start costs on both sides of the comparison.
-    for (kind, metrics) in [
-        (Kind::CustomerReleasesRestarted, "false"),
-        (Kind::CustomerReleasesMetered, "true"),
-        (Kind::CustomerReleasesRestartedAfter, "false"),
-    ] {
-        let config = ServerConfig {
-            bin: server_bin,
-            data_dir: &data_dir,
-            database_url: &database_url,
-            admin_key: &admin_key,
-            extra_env: &[("RELEASY_METRICS", metrics.to_owned())],
+    // What the metrics cost: the customer listing on servers started for it, with
+    // and without metrics, in alternating order (plain, metered, metered, plain, ...)
+    // so that the machine's drift and a fresh start weigh on both sides; each side
+    // reports its median run.
+    let mut runs: [Vec<oha::Measured>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..Kind::METRICS_ROUNDS {
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
         };
-        let server = Server::start(&config).await?;
-        let measured = listing_on_its_own_server(args, &server.base, &target.api_key, kind).await;
-        if measured.is_err() {
-            eprintln!("server log (tail):\n{}", server.log_tail());
+        for metrics in order {
+            let config = ServerConfig {
+                bin: server_bin,
+                data_dir: &data_dir,
+                database_url: &database_url,
+                admin_key: &admin_key,
+                extra_env: &[("RELEASY_METRICS", metrics.to_string())],
+            };
+            let kind = if metrics {
+                Kind::CustomerReleasesMetered
+            } else {
+                Kind::CustomerReleasesUnmetered
+            };
+            let server = Server::start(&config).await?;
+            let measured =
+                listing_on_its_own_server(args, &server.base, &target.api_key, kind).await;
+            if measured.is_err() {
+                eprintln!("server log (tail):\n{}", server.log_tail());
+            }
+            server.stop().await?;
+            runs[usize::from(metrics)].push(measured?);
         }
-        server.stop().await?;
-        result.scenarios.push(measured?);
+    }
+    let [unmetered, metered] = runs;
+    for (kind, measured) in [
+        (Kind::CustomerReleasesUnmetered, unmetered),
+        (Kind::CustomerReleasesMetered, metered),
+    ] {
+        let median = oha::median_by_rps(measured).ctx("no metrics round ran")?;
+        result.scenarios.push(ScenarioResult {
+            kind,
+            measured: median,
+        });
     }
     drop(pg_guard);
     let _ = std::fs::remove_dir_all(&data_dir);
@@ -392,13 +414,13 @@ async fn run_one(
 }
 
 /// The customer listing as `kind`, on a server started for it (with or without
-/// metrics).
+/// metrics): one round of the metrics cost.
 async fn listing_on_its_own_server(
     args: &Args,
     base: &str,
     api_key: &str,
     kind: Kind,
-) -> Result<ScenarioResult> {
+) -> Result<oha::Measured> {
     let load = Load {
         method: "GET",
         url: format!(
@@ -413,7 +435,7 @@ async fn listing_on_its_own_server(
     }
     let measured = oha::run(&args.oha, &load, args.seconds, args.connections).await?;
     report_progress(kind, &measured);
-    Ok(ScenarioResult { kind, measured })
+    Ok(measured)
 }
 
 /// What the resolve scenarios download: the measured customer's key and an artifact.
@@ -600,9 +622,7 @@ async fn measure(
                 | Kind::ResolveUnrecorded => {
                     unreachable!("built below with a fresh token")
                 }
-                Kind::CustomerReleasesMetered
-                | Kind::CustomerReleasesRestarted
-                | Kind::CustomerReleasesRestartedAfter => {
+                Kind::CustomerReleasesMetered | Kind::CustomerReleasesUnmetered => {
                     unreachable!("measured on a server of its own")
                 }
                 Kind::DownloadStats => Load {

@@ -49,6 +49,14 @@ pub struct Measured {
     pub failures: BTreeMap<String, u64>,
 }
 
+/// The run with the median throughput of `runs` (the upper one of an even count), or
+/// `None` when there are none.
+pub fn median_by_rps(mut runs: Vec<Measured>) -> Option<Measured> {
+    runs.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+    let middle = runs.len() / 2;
+    runs.into_iter().nth(middle)
+}
+
 /// `oha --version`, or an error saying how to install it.
 pub fn version(oha: &Path) -> Result<String> {
     let out = Command::new(oha).arg("--version").output().map_err(|e| {
@@ -185,5 +193,19 @@ mod tests {
         let m = parse(&json);
         assert_eq!(m.rps, 10.0);
         assert!((m.p99_ms - 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_median_run_is_the_middle_throughput() {
+        let run = |rps: f64, p99_ms: f64| Measured {
+            rps,
+            p99_ms,
+            ..Measured::default()
+        };
+        let median = median_by_rps(vec![run(30.0, 3.0), run(10.0, 1.0), run(20.0, 2.0)]).unwrap();
+        assert_eq!((median.rps, median.p99_ms), (20.0, 2.0));
+        let upper = median_by_rps(vec![run(10.0, 1.0), run(40.0, 4.0)]).unwrap();
+        assert_eq!(upper.rps, 40.0);
+        assert!(median_by_rps(Vec::new()).is_none());
     }
 }
