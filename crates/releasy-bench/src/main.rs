@@ -366,7 +366,7 @@ async fn run_one(
     // so that the machine's drift and a fresh start weigh on both sides; each side
     // reports its median run.
     let mut runs: [Vec<oha::Measured>; 2] = [Vec::new(), Vec::new()];
-    for round in 0..Kind::METRICS_ROUNDS {
+    for round in 0..Kind::PAIRED_ROUNDS {
         let order = if round % 2 == 0 {
             [false, true]
         } else {
@@ -436,6 +436,34 @@ async fn listing_on_its_own_server(
     let measured = oha::run(&args.oha, &load, args.seconds, args.connections).await?;
     report_progress(kind, &measured);
     Ok(measured)
+}
+
+/// Runs two loads on the same server [`Kind::PAIRED_ROUNDS`] times each, alternately
+/// (first, second, second, first, ...), so that the server's and the machine's drift
+/// weigh on both; returns each one's median run.
+async fn alternate(
+    args: &Args,
+    (first_kind, first): (Kind, &Load),
+    (second_kind, second): (Kind, &Load),
+) -> Result<(oha::Measured, oha::Measured)> {
+    let mut runs: [Vec<oha::Measured>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..Kind::PAIRED_ROUNDS {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for which in order {
+            let (kind, load) = [(first_kind, first), (second_kind, second)][which];
+            if args.warmup_seconds > 0 {
+                oha::run(&args.oha, load, args.warmup_seconds, args.connections).await?;
+            }
+            let measured = oha::run(&args.oha, load, args.seconds, args.connections).await?;
+            report_progress(kind, &measured);
+            runs[which].push(measured);
+        }
+    }
+    let [first_runs, second_runs] = runs;
+    Ok((
+        oha::median_by_rps(first_runs).ctx("no paired round ran")?,
+        oha::median_by_rps(second_runs).ctx("no paired round ran")?,
+    ))
 }
 
 /// What the resolve scenarios download: the measured customer's key and an artifact.
@@ -543,7 +571,7 @@ async fn measure(
     };
     let mut scenarios = Vec::new();
     for kind in Kind::ALL {
-        let load = |phase: &str| -> Result<Load> {
+        let load = |kind: Kind, phase: &str| -> Result<Load> {
             Ok(match kind {
                 Kind::Live => Load {
                     method: "GET",
@@ -552,7 +580,7 @@ async fn measure(
                     body: Body::None,
                 },
                 Kind::CustomerReleases
-                | Kind::CustomerReleasesAgain
+                | Kind::CustomerReleasesUnbudgeted
                 | Kind::CustomerReleasesDiskBusy => Load {
                     method: "GET",
                     url: format!(
@@ -698,7 +726,29 @@ async fn measure(
             scenarios.push(resolve_scenario(args, api, &metered, None, kind).await?);
             continue;
         }
-        let (warmup, measured) = (load("warmup")?, load("measured")?);
+        if kind == Kind::CustomerReleasesBudgeted {
+            let plain = Kind::CustomerReleasesUnbudgeted;
+            let (budgeted, unbudgeted) = alternate(
+                args,
+                (kind, &load(kind, "measured")?),
+                (plain, &load(plain, "measured")?),
+            )
+            .await?;
+            scenarios.push(ScenarioResult {
+                kind,
+                measured: budgeted,
+            });
+            scenarios.push(ScenarioResult {
+                kind: plain,
+                measured: unbudgeted,
+            });
+            continue;
+        }
+        if kind == Kind::CustomerReleasesUnbudgeted {
+            // Measured with the budgeted runs, alternately.
+            continue;
+        }
+        let (warmup, measured) = (load(kind, "warmup")?, load(kind, "measured")?);
         let pressure = kind.disk_busy().then(|| DiskPressure::start(work));
         if args.warmup_seconds > 0 {
             oha::run(&args.oha, &warmup, args.warmup_seconds, args.connections).await?;

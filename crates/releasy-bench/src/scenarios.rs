@@ -97,16 +97,15 @@ pub enum Kind {
     Upgrade,
     /// Customer `GET /v1/releases/latest?product=bench-deep` (10 000 releases).
     LatestDeep,
-    /// [`Kind::CustomerReleases`] with a key that has a request budget.
+    /// [`Kind::CustomerReleases`] with a key that has a request budget: the median of
+    /// [`Kind::PAIRED_ROUNDS`] runs, alternating with [`Kind::CustomerReleasesUnbudgeted`].
     CustomerReleasesBudgeted,
-    /// [`Kind::CustomerReleases`] once more, right after the budgeted run: the budget
-    /// is compared with the mean of the plain runs before and after it, so that what
-    /// the first run leaves behind (its audit events, written while the next runs)
-    /// does not count against the budget.
-    CustomerReleasesAgain,
+    /// [`Kind::CustomerReleases`] with a key without a budget, alternating with the
+    /// budgeted runs: what the budget is compared with, the median of as many runs.
+    CustomerReleasesUnbudgeted,
     /// [`Kind::CustomerReleases`] on a server started with `RELEASY_METRICS=true`: what
     /// recording the metrics costs the hottest customer read. The median of
-    /// [`Kind::METRICS_ROUNDS`] runs, each on a server started for it.
+    /// [`Kind::PAIRED_ROUNDS`] runs, each on a server started for it.
     CustomerReleasesMetered,
     /// [`Kind::CustomerReleases`] on servers started as the metered ones were, but
     /// without metrics, alternating with them: their baseline, the median of as many
@@ -135,7 +134,7 @@ impl Kind {
         Kind::Live,
         Kind::CustomerReleases,
         Kind::CustomerReleasesBudgeted,
-        Kind::CustomerReleasesAgain,
+        Kind::CustomerReleasesUnbudgeted,
         Kind::CustomerReleasesNarrowed,
         Kind::Latest,
         Kind::LatestNotModified,
@@ -200,10 +199,10 @@ impl Kind {
                 "customer `GET /v1/releases/latest?product=bench-deep` (10 000 releases)"
             }
             Kind::CustomerReleasesBudgeted => {
-                "customer `GET /v1/releases?…` with a key budget (`RateLimit` headers)"
+                "customer `GET /v1/releases?…` with a key budget (`RateLimit` headers), median of 3 runs"
             }
-            Kind::CustomerReleasesAgain => {
-                "customer `GET /v1/releases?…` again, after the budgeted run"
+            Kind::CustomerReleasesUnbudgeted => {
+                "customer `GET /v1/releases?…` without a budget, median of 3 runs alternating with the budgeted ones"
             }
             Kind::CustomerReleasesMetered => {
                 "customer `GET /v1/releases?…`, `RELEASY_METRICS=true` (metrics recorded), median of 3 fresh servers"
@@ -241,7 +240,7 @@ impl Kind {
             Kind::Upgrade => "upgrade",
             Kind::LatestDeep => "latest-10k-releases",
             Kind::CustomerReleasesBudgeted => "customer-releases-budgeted",
-            Kind::CustomerReleasesAgain => "customer-releases-again",
+            Kind::CustomerReleasesUnbudgeted => "customer-releases-unbudgeted",
             Kind::CustomerReleasesMetered => "customer-releases-metrics",
             Kind::CustomerReleasesUnmetered => "customer-releases-unmetered",
             Kind::UnknownKey => "unknown-key",
@@ -255,7 +254,7 @@ impl Kind {
             Kind::CustomerReleases
             | Kind::CustomerReleasesNarrowed
             | Kind::CustomerReleasesBudgeted
-            | Kind::CustomerReleasesAgain => (0.08, 0.08),
+            | Kind::CustomerReleasesUnbudgeted => (0.08, 0.08),
             Kind::DownloadToken => (0.06, 0.05),
             Kind::Resolve => (0.12, 0.10),
             Kind::AdminCustomersFirst | Kind::AdminCustomersDeep | Kind::AdminReleases => {
@@ -327,10 +326,10 @@ impl Kind {
     /// keeps while they are recorded (the operations issue: at most 3% lost).
     pub const METRICS_LISTING_SHARE: f64 = 0.97;
 
-    /// How many servers with metrics, and as many without, the metrics cost is
-    /// measured on: one run's noise between fresh servers (about 10%) is larger than
-    /// the 3% it must show.
-    pub const METRICS_ROUNDS: usize = 3;
+    /// How many runs with the cost measured (metrics, a key budget), and as many
+    /// without, a cost is measured from, alternately: one run's noise (up to 10% between
+    /// identical runs) is larger than the 3 or 5% it must show.
+    pub const PAIRED_ROUNDS: usize = 3;
 
     /// How a status counts for this scenario.
     pub fn outcome(self, status: u16) -> Outcome {
