@@ -362,28 +362,20 @@ async fn run_one(
     result.scenarios.push(measured?);
 
     // What the metrics cost: the customer listing on servers started for it, with
-    // and without metrics, in alternating order (plain, metered, metered, plain, ...)
-    // so that the machine's drift and a fresh start weigh on both sides; each side
-    // reports its median run.
-    let mut runs: [Vec<oha::Measured>; 2] = [Vec::new(), Vec::new()];
-    for round in 0..Kind::PAIRED_ROUNDS {
-        let order = if round % 2 == 0 {
-            [false, true]
-        } else {
-            [true, false]
-        };
-        for metrics in order {
+    // and without metrics, so that a fresh start weighs on both sides.
+    let paired = paired_medians(
+        [
+            Kind::CustomerReleasesUnmetered,
+            Kind::CustomerReleasesMetered,
+        ],
+        async |kind| {
+            let metrics = kind == Kind::CustomerReleasesMetered;
             let config = ServerConfig {
                 bin: server_bin,
                 data_dir: &data_dir,
                 database_url: &database_url,
                 admin_key: &admin_key,
                 extra_env: &[("RELEASY_METRICS", metrics.to_string())],
-            };
-            let kind = if metrics {
-                Kind::CustomerReleasesMetered
-            } else {
-                Kind::CustomerReleasesUnmetered
             };
             let server = Server::start(&config).await?;
             let measured =
@@ -392,20 +384,11 @@ async fn run_one(
                 eprintln!("server log (tail):\n{}", server.log_tail());
             }
             server.stop().await?;
-            runs[usize::from(metrics)].push(measured?);
-        }
-    }
-    let [unmetered, metered] = runs;
-    for (kind, measured) in [
-        (Kind::CustomerReleasesUnmetered, unmetered),
-        (Kind::CustomerReleasesMetered, metered),
-    ] {
-        let median = oha::median_by_rps(measured).ctx("no metrics round ran")?;
-        result.scenarios.push(ScenarioResult {
-            kind,
-            measured: median,
-        });
-    }
+            measured
+        },
+    )
+    .await?;
+    result.scenarios.extend(paired);
     drop(pg_guard);
     let _ = std::fs::remove_dir_all(&data_dir);
 
@@ -430,40 +413,44 @@ async fn listing_on_its_own_server(
         headers: vec![format!("x-releasy-api-key: {api_key}")],
         body: Body::None,
     };
+    warmed_up_run(args, &load, kind).await
+}
+
+/// `load` for the warm-up, then measured, reported as `kind`.
+async fn warmed_up_run(args: &Args, load: &Load, kind: Kind) -> Result<oha::Measured> {
     if args.warmup_seconds > 0 {
-        oha::run(&args.oha, &load, args.warmup_seconds, args.connections).await?;
+        oha::run(&args.oha, load, args.warmup_seconds, args.connections).await?;
     }
-    let measured = oha::run(&args.oha, &load, args.seconds, args.connections).await?;
+    let measured = oha::run(&args.oha, load, args.seconds, args.connections).await?;
     report_progress(kind, &measured);
     Ok(measured)
 }
 
-/// Runs two loads on the same server [`Kind::PAIRED_ROUNDS`] times each, alternately
-/// (first, second, second, first, ...), so that the server's and the machine's drift
-/// weigh on both; returns each one's median run.
-async fn alternate(
-    args: &Args,
-    (first_kind, first): (Kind, &Load),
-    (second_kind, second): (Kind, &Load),
-) -> Result<(oha::Measured, oha::Measured)> {
+/// Measures each of `kinds` [`Kind::PAIRED_ROUNDS`] times with `measure`, alternately
+/// (first, second, second, first, first, second) so that the machine's drift weighs on
+/// both, and returns each kind's median run.
+async fn paired_medians(
+    kinds: [Kind; 2],
+    mut measure: impl AsyncFnMut(Kind) -> Result<oha::Measured>,
+) -> Result<[ScenarioResult; 2]> {
     let mut runs: [Vec<oha::Measured>; 2] = [Vec::new(), Vec::new()];
     for round in 0..Kind::PAIRED_ROUNDS {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for which in order {
-            let (kind, load) = [(first_kind, first), (second_kind, second)][which];
-            if args.warmup_seconds > 0 {
-                oha::run(&args.oha, load, args.warmup_seconds, args.connections).await?;
-            }
-            let measured = oha::run(&args.oha, load, args.seconds, args.connections).await?;
-            report_progress(kind, &measured);
-            runs[which].push(measured);
+            runs[which].push(measure(kinds[which]).await?);
         }
     }
-    let [first_runs, second_runs] = runs;
-    Ok((
-        oha::median_by_rps(first_runs).ctx("no paired round ran")?,
-        oha::median_by_rps(second_runs).ctx("no paired round ran")?,
-    ))
+    let [first, second] = runs.map(oha::median_by_rps);
+    Ok([
+        ScenarioResult {
+            kind: kinds[0],
+            measured: first.ctx("no paired round ran")?,
+        },
+        ScenarioResult {
+            kind: kinds[1],
+            measured: second.ctx("no paired round ran")?,
+        },
+    ])
 }
 
 /// What the resolve scenarios download: the measured customer's key and an artifact.
@@ -727,21 +714,11 @@ async fn measure(
             continue;
         }
         if kind == Kind::CustomerReleasesBudgeted {
-            let plain = Kind::CustomerReleasesUnbudgeted;
-            let (budgeted, unbudgeted) = alternate(
-                args,
-                (kind, &load(kind, "measured")?),
-                (plain, &load(plain, "measured")?),
-            )
+            let paired = paired_medians([kind, Kind::CustomerReleasesUnbudgeted], async |kind| {
+                warmed_up_run(args, &load(kind, "measured")?, kind).await
+            })
             .await?;
-            scenarios.push(ScenarioResult {
-                kind,
-                measured: budgeted,
-            });
-            scenarios.push(ScenarioResult {
-                kind: plain,
-                measured: unbudgeted,
-            });
+            scenarios.extend(paired);
             continue;
         }
         if kind == Kind::CustomerReleasesUnbudgeted {
