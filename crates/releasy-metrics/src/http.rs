@@ -5,12 +5,12 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::latency_buckets;
+use crate::per_thread::PerThreadHistograms;
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct RequestLabels {
     method: String,
     /// The route template (`/v1/downloads/{token}`), never the path, which may carry
@@ -37,22 +37,23 @@ struct RefusalLabels {
 /// The HTTP layer's metrics; cheap to clone (each family is shared).
 #[derive(Debug, Clone)]
 pub struct HttpMetrics {
-    requests: Family<RequestLabels, Histogram>,
+    /// Recorded per thread: every request records here, from every worker at once.
+    requests: PerThreadHistograms<RequestLabels>,
     auth_refusals: Family<RefusalLabels, Counter>,
 }
 
 impl HttpMetrics {
     pub(crate) fn registered(registry: &mut Registry) -> Self {
         let metrics = Self {
-            requests: Family::new_with_constructor(|| Histogram::new(latency_buckets())),
+            requests: PerThreadHistograms::new(
+                "http_request_duration",
+                "Requests answered, by method, route template and status, and how long each took",
+                Unit::Seconds,
+                latency_buckets(),
+            ),
             auth_refusals: Family::default(),
         };
-        registry.register_with_unit(
-            "http_request_duration",
-            "Requests answered, by method, route template and status, and how long each took",
-            Unit::Seconds,
-            metrics.requests.clone(),
-        );
+        registry.register_collector(Box::new(metrics.requests.clone()));
         registry.register(
             "auth_refusals",
             "Requests refused for their credential, by credential kind and reason",
@@ -75,9 +76,7 @@ impl HttpMetrics {
             route: route.into(),
             status,
         };
-        self.requests
-            .get_or_create(&labels)
-            .observe(took.as_secs_f64());
+        self.requests.observe(labels, took.as_secs_f64());
     }
 
     /// A credential refused.

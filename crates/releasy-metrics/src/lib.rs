@@ -5,7 +5,8 @@
 //!
 //! - **Recorded** as things happen, by the HTTP layer: each request by route template
 //!   and status with its latency, and authentication refusals by reason
-//!   ([`HttpMetrics`]).
+//!   ([`HttpMetrics`]). Latencies are recorded in each thread's own map and added
+//!   together at each scrape, so workers on different cores never wait for one another.
 //! - **Decorated**: [`Metrics::time_object_store`] wraps the [`ObjectStore`] port and
 //!   times each call by operation; [`CountedLedger`] wraps the [`DownloadLedger`] port
 //!   and counts tokens issued and resolves by outcome.
@@ -27,6 +28,7 @@
 mod downloads;
 mod http;
 mod object_store;
+mod per_thread;
 mod sampled;
 
 use std::sync::Arc;

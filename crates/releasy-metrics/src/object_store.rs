@@ -5,36 +5,34 @@
 use std::time::Instant;
 
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use releasy_domain::ports::StoreCallObserver;
 
 use crate::latency_buckets;
+use crate::per_thread::PerThreadHistograms;
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct CallLabels {
     operation: &'static str,
     /// `ok` or `error`.
     result: &'static str,
 }
 
-/// The histogram every timed store records into.
+/// The histogram every timed store records into (per thread: every download resolve
+/// presigns through it).
 #[derive(Debug, Clone)]
-pub(crate) struct StoreCalls(Family<CallLabels, Histogram>);
+pub(crate) struct StoreCalls(PerThreadHistograms<CallLabels>);
 
 impl StoreCalls {
     pub(crate) fn registered(registry: &mut Registry) -> Self {
-        let calls = Self(Family::new_with_constructor(|| {
-            Histogram::new(latency_buckets())
-        }));
-        registry.register_with_unit(
+        let calls = Self(PerThreadHistograms::new(
             "object_store_call_duration",
             "Object-store calls, by operation and result, and how long each took (presigning \
              is local on both stores; head, sha256 and the multipart calls reach S3)",
             Unit::Seconds,
-            calls.0.clone(),
-        );
+            latency_buckets(),
+        ));
+        registry.register_collector(Box::new(calls.0.clone()));
         calls
     }
 }
@@ -51,8 +49,6 @@ impl StoreCallObserver for StoreCalls {
             operation,
             result: if ok { "ok" } else { "error" },
         };
-        self.0
-            .get_or_create(&labels)
-            .observe(started.elapsed().as_secs_f64());
+        self.0.observe(labels, started.elapsed().as_secs_f64());
     }
 }
