@@ -758,7 +758,16 @@ async fn measure(
                 "  {} MiB upload and download",
                 file.bytes / (1024 * 1024)
             ));
-            let t = transfer::run(api, &small.customer_id, &small.api_key, file, work, rss).await?;
+            let t = transfer::run(
+                api,
+                &small.customer_id,
+                &small.api_key,
+                file,
+                work,
+                rss,
+                server.log_path(),
+            )
+            .await?;
             progress(format!(
                 "  upload {:.0} MiB/s, download {:.0} MiB/s, dd {:.0} MiB/s, RSS growth {:.1} MiB",
                 t.upload_mib_s,

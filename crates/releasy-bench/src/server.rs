@@ -62,6 +62,9 @@ impl Server {
             .env("RELEASY_DATABASE_URL", config.database_url)
             .env("RELEASY_ADMIN_API_KEY", config.admin_key)
             .env("RELEASY_LOG_LEVEL", "warn")
+            // The embedded store's one line per upload, which says how long the upload
+            // waited for its SHA-256 (read by the transfer).
+            .env("RELEASY_LOG", "warn,releasy_storage_fs::upload=info")
             // Integration keys carry a budget no scenario spends: what checking it and
             // writing its headers costs shows in the budgeted scenario.
             .env("RELEASY_RATE_LIMIT_INTEGRATION", BENCH_BUDGET)
@@ -108,6 +111,11 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The server's log (its standard output and error).
+    pub fn log_path(&self) -> &Path {
+        &self.log
     }
 
     /// The last lines of the server's log.

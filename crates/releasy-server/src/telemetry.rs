@@ -1,6 +1,8 @@
 //! Logging with tracing-subscriber: human lines by default, JSON on request; and the
 //! export of traces when `RELEASY_OTLP_ENDPOINT` is set.
 
+use std::io::IsTerminal as _;
+
 use releasy_traces::TraceExport;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -43,18 +45,21 @@ fn level_directive(level: tracing::Level) -> String {
 /// spans (whatever the log level). Does nothing when a subscriber is already
 /// installed, as in tests that start several servers.
 pub fn init(level: tracing::Level, format: LogFormat, traces: Option<&TraceExport>) {
-    init_writing_to(level, format, std::io::stdout, traces);
+    let colours = std::io::stdout().is_terminal();
+    init_writing_to(level, format, std::io::stdout, colours, traces);
 }
 
 /// As [`init`], logging to standard error: for commands whose output is a report.
 pub fn init_on_stderr(level: tracing::Level, format: LogFormat) {
-    init_writing_to(level, format, std::io::stderr, None);
+    let colours = std::io::stderr().is_terminal();
+    init_writing_to(level, format, std::io::stderr, colours, None);
 }
 
 fn init_writing_to<W>(
     level: tracing::Level,
     format: LogFormat,
     writer: W,
+    colours: bool,
     traces: Option<&TraceExport>,
 ) where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
@@ -62,7 +67,10 @@ fn init_writing_to<W>(
     let filter = log_directive()
         .and_then(|directive| EnvFilter::try_new(directive).ok())
         .unwrap_or_else(|| EnvFilter::new(level_directive(level)));
-    let lines = tracing_subscriber::fmt::layer().with_writer(writer);
+    // Colours only on a terminal: not in a log file, a pipe or the journal.
+    let lines = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(colours);
     // The filter belongs to the log lines alone: spans are exported whatever the level.
     let lines = match format {
         LogFormat::Human => lines.with_filter(filter).boxed(),

@@ -68,6 +68,7 @@ mod part_upload;
 mod responses;
 mod routes;
 mod signing;
+mod stage;
 mod store;
 mod upload;
 

@@ -620,6 +620,11 @@ async fn a_64_mib_object_streams_up_and_down() {
         harness.store.head(&key).await.unwrap().unwrap().size,
         (CHUNK * CHUNKS) as u64
     );
+    // Hashed on its own thread while receiving, 128 batches through a queue of four.
+    assert_eq!(
+        harness.store.sha256(&key).await.unwrap().unwrap().as_str(),
+        format!("{expected:x}")
+    );
 
     let response = harness
         .client
