@@ -1018,12 +1018,14 @@ holding the data directory, run just before the upload (the disk's speed varies 
 minute). The server's `VmRSS` is sampled every 20 ms; growth is the largest sample \
 during the transfer minus the sample before it. Peak RSS is the server's `VmHWM` at the \
 end of each run. What verification adds to the upload: the embedded store writes and \
-hashes on two threads of their own beside the one receiving, and logs per upload how \
-long receiving waited for the hasher (for room in its queue of four 512 KiB batches, \
-and for the digest once the file was written: `sha256_wait_seconds`; the bench runs \
-the server with `RELEASY_LOG=warn,releasy_storage_fs::upload=info` to read it); that \
-wait plus the registration, divided by the upload's time without the wait, is the \
-share. The time one core takes to hash the file is shown beside it.
+hashes each 512 KiB batch side by side while the next arrives, and logs per upload how \
+long it waited for hashes that ended after their batch's write and the next batch's \
+arrival (`sha256_wait_seconds`; the bench runs the server with \
+`RELEASY_LOG=warn,releasy_storage_fs::upload=info` to read it); that wait plus the \
+registration, divided by the upload's time without the wait, is the share. The time \
+one core takes to hash the file is shown beside it. Hashing also takes a core that \
+curl and the server's receiving and writing share on this machine, which the wait \
+does not count (see the benchmark notes).
 - The upload in parts: a generated file (6 GiB by default, above S3's 5 GiB limit for \
 one `PUT`) is uploaded with `target/release/releasy artifact upload --parallel 4` to a \
 fresh server on SQLite, once with the embedded store and once with S3 (s3s-fs in the \

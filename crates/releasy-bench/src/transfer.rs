@@ -93,8 +93,8 @@ pub struct Transfer {
     /// work the embedded store adds to an upload, beside receiving and writing it).
     pub sha256_seconds: f64,
     /// Seconds the upload waited for its SHA-256, as the embedded store measured and
-    /// logged them (`sha256_wait_seconds`): for room in its hasher's queue, and for the
-    /// digest once the file was written.
+    /// logged them (`sha256_wait_seconds`): for each batch's hash beyond its write and
+    /// the next batch's arrival.
     pub sha256_wait_seconds: f64,
     /// The server's `VmRSS` when the upload started, KiB.
     pub rss_before_kib: u64,
@@ -104,10 +104,10 @@ pub struct Transfer {
 
 impl Transfer {
     /// What verification adds to the upload's wall time, as a fraction of the upload
-    /// without it: the time the upload waited for its SHA-256 (the store hashes on a
-    /// thread of its own, beside the writer) and the registration, which checks the
-    /// recorded digest. Hashing also takes a core the upload's other work could use;
-    /// that shows in the upload's throughput, not here.
+    /// without it: the time the upload waited for its SHA-256 (the store hashes each
+    /// batch beside writing it) and the registration, which checks the recorded
+    /// digest. Hashing also takes a core the upload's other work could use; that shows
+    /// in the upload's throughput, not here.
     pub fn verification_overhead(&self) -> f64 {
         let unverified = (self.upload_seconds - self.sha256_wait_seconds).max(f64::EPSILON);
         (self.sha256_wait_seconds + self.register_seconds) / unverified

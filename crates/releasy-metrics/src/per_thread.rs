@@ -146,12 +146,14 @@ where
 {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let totals = self.totals();
-        let mut family = encoder.encode_descriptor(
-            self.name,
-            self.help,
-            Some(&self.unit),
-            MetricType::Histogram,
-        )?;
+        // As the registry does for its own families: nothing until something is
+        // observed, and the help text ends with a full stop.
+        if totals.is_empty() {
+            return Ok(());
+        }
+        let help = format!("{}.", self.help);
+        let mut family =
+            encoder.encode_descriptor(self.name, &help, Some(&self.unit), MetricType::Histogram)?;
         let mut buckets = Vec::with_capacity(self.upper_bounds.len());
         for (labels, observations) in &totals {
             buckets.clear();
@@ -245,13 +247,29 @@ mod tests {
     }
 
     #[test]
-    fn nothing_observed_encodes_the_descriptor_alone() {
+    fn nothing_observed_encodes_nothing() {
         let histograms = PerThreadHistograms::new("took", "help", Unit::Seconds, [1.0]);
         let text = encoded(&histograms);
-        assert!(
-            text.contains("# TYPE test_took_seconds histogram"),
-            "{text}"
-        );
-        assert!(!text.contains("test_took_seconds_count"), "{text}");
+        assert!(!text.contains("test_took_seconds"), "{text}");
+    }
+
+    #[test]
+    fn the_output_is_what_prometheus_clients_own_histogram_gives() {
+        use prometheus_client::metrics::family::Family;
+        use prometheus_client::metrics::histogram::Histogram;
+
+        let ours = PerThreadHistograms::new("took", "How long", Unit::Seconds, [0.1, 1.0]);
+        let theirs =
+            Family::<Route, Histogram>::new_with_constructor(|| Histogram::new([0.1, 1.0]));
+        // One label set: the family's own order of several is its hash map's.
+        for (route, value) in [("/a", 0.05), ("/a", 0.5), ("/a", 3.0)] {
+            ours.observe(Route { route }, value);
+            theirs.get_or_create(&Route { route }).observe(value);
+        }
+        let mut registry = Registry::with_prefix("test");
+        registry.register_with_unit("took", "How long", Unit::Seconds, theirs);
+        let mut expected = String::new();
+        prometheus_client::encoding::text::encode(&mut expected, &registry).expect("encodes");
+        assert_eq!(encoded(&ours), expected);
     }
 }

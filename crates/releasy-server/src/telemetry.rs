@@ -1,7 +1,7 @@
 //! Logging with tracing-subscriber: human lines by default, JSON on request; and the
 //! export of traces when `RELEASY_OTLP_ENDPOINT` is set.
 
-use std::io::IsTerminal as _;
+use std::io::IsTerminal;
 
 use releasy_traces::TraceExport;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -45,14 +45,20 @@ fn level_directive(level: tracing::Level) -> String {
 /// spans (whatever the log level). Does nothing when a subscriber is already
 /// installed, as in tests that start several servers.
 pub fn init(level: tracing::Level, format: LogFormat, traces: Option<&TraceExport>) {
-    let colours = std::io::stdout().is_terminal();
+    let colours = colours_on(&std::io::stdout());
     init_writing_to(level, format, std::io::stdout, colours, traces);
 }
 
 /// As [`init`], logging to standard error: for commands whose output is a report.
 pub fn init_on_stderr(level: tracing::Level, format: LogFormat) {
-    let colours = std::io::stderr().is_terminal();
+    let colours = colours_on(&std::io::stderr());
     init_writing_to(level, format, std::io::stderr, colours, None);
+}
+
+/// Colours only on a terminal (not in a log file, a pipe or the journal), and not
+/// when `NO_COLOR` is set (<https://no-color.org>).
+fn colours_on(output: &impl IsTerminal) -> bool {
+    output.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
 }
 
 fn init_writing_to<W>(
@@ -67,7 +73,6 @@ fn init_writing_to<W>(
     let filter = log_directive()
         .and_then(|directive| EnvFilter::try_new(directive).ok())
         .unwrap_or_else(|| EnvFilter::new(level_directive(level)));
-    // Colours only on a terminal: not in a log file, a pipe or the journal.
     let lines = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(colours);

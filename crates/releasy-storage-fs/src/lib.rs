@@ -68,9 +68,9 @@ mod part_upload;
 mod responses;
 mod routes;
 mod signing;
-mod stage;
 mod store;
 mod upload;
+mod write_and_hash;
 
 pub use abandoned::AbandonedUploads;
 pub use error::{FsStoreError, InvalidKey};

@@ -1,26 +1,25 @@
 //! Receiving an upload: the request body is streamed, batch by batch, into a new file in
-//! `.uploads/` and through SHA-256 (each on a thread of its own, overlapping the
-//! network), flushed to disk, then linked into place only if no
+//! `.uploads/` and through SHA-256 (each batch written and hashed at once while the next
+//! arrives: `write_and_hash`), flushed to disk, then linked into place only if no
 //! object is there yet, so that an object is either whole or absent and, once stored,
 //! never replaced. Its digest is then recorded under `.sha256/`. The body is never held
 //! in memory.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::error::PayloadError;
 use actix_web::web::{self, Bytes};
 use futures_util::StreamExt;
 use releasy_domain::artifact::Checksum;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
 
 use crate::error::FsStoreError;
-use crate::stage::{Batch, Stage};
 use crate::store::{FsObjectStore, blocking};
+use crate::write_and_hash::WriteAndHash;
 
-/// Bytes gathered from the network before they are written out in one blocking task.
+/// Bytes gathered from the network before they are written and hashed, while the next
+/// ones arrive.
 const WRITE_BATCH_BYTES: usize = 512 * 1024;
 
 /// Why an upload was not stored.
@@ -108,103 +107,56 @@ struct Received {
     file: std::fs::File,
     hasher: Sha256,
     size: u64,
-    /// How long receiving waited for SHA-256: for room in the hasher's queue, and for
-    /// its last batches once the file was written. What hashing adds to the upload's
-    /// wall time; zero when the hasher keeps up with the network and the disk.
+    /// How long the upload waited for SHA-256 beyond writing and receiving: what
+    /// hashing added to its wall time, as far as waiting shows it (hashing also takes a
+    /// core the rest of the upload might have used).
     waited_for_sha256: Duration,
 }
 
-/// Appends the whole body to `file` and hashes it: the writer and the hasher each run
-/// on a thread of their own, so receiving, writing and hashing overlap.
+/// Appends the whole body to `file` and hashes it, each batch written and hashed while
+/// the next one is received.
 async fn stream_into(
     file: std::fs::File,
     path: &Path,
     mut payload: web::Payload,
     limit: Option<u64>,
 ) -> Result<Received, UploadError> {
-    let writer = Stage::start({
-        let path = path.to_path_buf();
-        move |batches| write_batches(file, &path, batches)
-    });
-    let hasher = Stage::start(hash_batches);
-    let mut waited_for_sha256 = Duration::ZERO;
+    let mut body = WriteAndHash::new(file, path);
     let mut batch: Vec<Bytes> = Vec::new();
     let mut batched = 0usize;
     let mut total = 0u64;
-    let mut stopped_early = false;
-    loop {
-        let chunk = payload.next().await;
-        let end = chunk.is_none();
-        if let Some(chunk) = chunk {
-            let chunk = chunk.map_err(UploadError::Interrupted)?;
-            total = total.saturating_add(chunk.len() as u64);
-            if let Some(limit) = limit.filter(|&limit| total > limit) {
-                return Err(UploadError::TooLarge(limit));
+    while let Some(chunk) = payload.next().await {
+        let refused = match chunk {
+            Err(err) => Some(UploadError::Interrupted(err)),
+            Ok(chunk) => {
+                total = total.saturating_add(chunk.len() as u64);
+                batched += chunk.len();
+                batch.push(chunk);
+                limit
+                    .filter(|&limit| total > limit)
+                    .map(UploadError::TooLarge)
             }
-            batched += chunk.len();
-            batch.push(chunk);
+        };
+        if let Some(err) = refused {
+            // Nothing of the file is kept; the batch being written ends first.
+            body.abandon().await;
+            return Err(err);
         }
-        if batched >= WRITE_BATCH_BYTES || (end && !batch.is_empty()) {
-            let full: Batch = std::mem::take(&mut batch).into();
+        if batched >= WRITE_BATCH_BYTES {
             batched = 0;
-            // A stage stops early only on an error, which its `finish` returns.
-            if !writer.send(full.clone()).await {
-                stopped_early = true;
-                break;
-            }
-            let waiting = Instant::now();
-            let hashing = hasher.send(full).await;
-            waited_for_sha256 += waiting.elapsed();
-            if !hashing {
-                stopped_early = true;
-                break;
-            }
-        }
-        if end {
-            break;
+            body.send(std::mem::take(&mut batch)).await?;
         }
     }
-    let file = writer.finish().await?;
-    let written = Instant::now();
-    let hasher = hasher.finish().await?;
-    waited_for_sha256 += written.elapsed();
-    if stopped_early {
-        return Err(
-            FsStoreError::Blocking("an upload stage stopped without an error".into()).into(),
-        );
+    if !batch.is_empty() {
+        body.send(batch).await?;
     }
+    let (file, hasher, waited_for_sha256) = body.finish().await?;
     Ok(Received {
         file,
         hasher,
         size: total,
         waited_for_sha256,
     })
-}
-
-/// The writer's stage: appends each batch to `file`.
-fn write_batches(
-    mut file: std::fs::File,
-    path: &Path,
-    batches: &mut mpsc::Receiver<Batch>,
-) -> Result<std::fs::File, FsStoreError> {
-    while let Some(batch) = batches.blocking_recv() {
-        for chunk in batch.iter() {
-            file.write_all(chunk)
-                .map_err(|e| FsStoreError::io("writing", path, e))?;
-        }
-    }
-    Ok(file)
-}
-
-/// The hasher's stage: reads each batch through SHA-256.
-fn hash_batches(batches: &mut mpsc::Receiver<Batch>) -> Result<Sha256, FsStoreError> {
-    let mut hasher = Sha256::new();
-    while let Some(batch) = batches.blocking_recv() {
-        for chunk in batch.iter() {
-            hasher.update(chunk);
-        }
-    }
-    Ok(hasher)
 }
 
 /// Flushes `file` to disk and links it to `target` (creating the directories) unless

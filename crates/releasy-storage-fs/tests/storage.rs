@@ -508,13 +508,15 @@ async fn an_upload_cut_off_midway_leaves_nothing_behind() {
         .1
         .to_owned();
 
+    // Past several batches, so that one is being written and hashed when it stops.
     let mut stream = TcpStream::connect(harness.addr).unwrap();
     let head = format!(
-        "PUT {path_and_query} HTTP/1.1\r\nHost: {}\r\nContent-Length: 1000\r\n\r\n",
-        harness.addr
+        "PUT {path_and_query} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
+        harness.addr,
+        4 * MIB
     );
     stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(&pattern(500, 4)).unwrap();
+    stream.write_all(&pattern(3 * MIB + 1000, 4)).unwrap();
     stream.flush().unwrap();
 
     // The upload is under way: its temporary file exists.
@@ -777,6 +779,33 @@ async fn uploads_above_the_configured_limit_are_refused() {
 
     harness.upload(&key, pattern(1000, 1)).await;
     assert_eq!(harness.store.head(&key).await.unwrap().unwrap().size, 1000);
+    harness.stop().await;
+}
+
+#[actix_web::test]
+async fn an_upload_found_too_large_after_several_batches_leaves_nothing_behind() {
+    let harness = Harness::start_with(|store| store.with_max_object_size(3 * MIB as u64)).await;
+    let key = new_key("big.tgz");
+    // No declared length: found too large only after six batches were written.
+    let chunks = (0..8).map(|i| Ok::<_, std::io::Error>(pattern(MIB / 2, i)));
+    let sent = harness
+        .client
+        .put(harness.put_url(&key).await)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await;
+    if let Ok(response) = sent {
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    assert!(harness.store.head(&key).await.unwrap().is_none());
+    assert!(!harness.store.object_path(&key).unwrap().exists());
+    assert!(
+        harness.uploads_left().is_empty(),
+        "{:?}",
+        harness.uploads_left()
+    );
     harness.stop().await;
 }
 
