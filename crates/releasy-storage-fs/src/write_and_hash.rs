@@ -121,6 +121,16 @@ impl WriteAndHash {
 mod tests {
     use super::*;
 
+    fn is_write_failure(err: &FsStoreError) -> bool {
+        matches!(
+            err,
+            FsStoreError::Io {
+                action: "writing",
+                ..
+            }
+        )
+    }
+
     fn chunks(parts: &[&'static str]) -> Vec<Bytes> {
         parts
             .iter()
@@ -152,16 +162,7 @@ mod tests {
         let mut body = WriteAndHash::new(read_only, &path);
         body.send(chunks(&["a"])).await.unwrap();
         let err = body.send(chunks(&["b"])).await.unwrap_err();
-        assert!(
-            matches!(
-                &err,
-                FsStoreError::Io {
-                    action: "writing",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(is_write_failure(&err), "{err}");
         let err = body.finish().await.unwrap_err();
         assert!(matches!(err, FsStoreError::Blocking(_)), "{err}");
     }
@@ -174,15 +175,6 @@ mod tests {
         let mut body = WriteAndHash::new(std::fs::File::open(&path).unwrap(), &path);
         body.send(chunks(&["a"])).await.unwrap();
         let err = body.finish().await.unwrap_err();
-        assert!(
-            matches!(
-                &err,
-                FsStoreError::Io {
-                    action: "writing",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(is_write_failure(&err), "{err}");
     }
 }

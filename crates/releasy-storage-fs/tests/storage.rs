@@ -762,18 +762,8 @@ async fn uploads_above_the_configured_limit_are_refused() {
 
     // Without a declared length the limit is enforced while streaming; the server may
     // answer before the client has finished sending.
-    let chunks = (0..4).map(|i| Ok::<_, std::io::Error>(pattern(400, i)));
-    let sent = harness
-        .client
-        .put(harness.put_url(&key).await)
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
-            chunks,
-        )))
-        .send()
-        .await;
-    if let Ok(response) = sent {
-        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    }
+    let chunks = (0..4).map(|i| pattern(400, i)).collect();
+    put_streamed_too_large(&harness, &key, chunks).await;
     assert!(harness.store.head(&key).await.unwrap().is_none());
     assert!(harness.uploads_left().is_empty());
 
@@ -782,23 +772,28 @@ async fn uploads_above_the_configured_limit_are_refused() {
     harness.stop().await;
 }
 
-#[actix_web::test]
-async fn an_upload_found_too_large_after_several_batches_leaves_nothing_behind() {
-    let harness = Harness::start_with(|store| store.with_max_object_size(3 * MIB as u64)).await;
-    let key = new_key("big.tgz");
-    // No declared length: found too large only after six batches were written.
-    let chunks = (0..8).map(|i| Ok::<_, std::io::Error>(pattern(MIB / 2, i)));
+/// `PUT`s `chunks` without a declared length to a store they exceed: refused while
+/// streaming, and the server may answer (or close) before the client has sent all.
+async fn put_streamed_too_large(harness: &Harness, key: &ObjectKey, chunks: Vec<Vec<u8>>) {
+    let body = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
     let sent = harness
         .client
-        .put(harness.put_url(&key).await)
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
-            chunks,
-        )))
+        .put(harness.put_url(key).await)
+        .body(reqwest::Body::wrap_stream(body))
         .send()
         .await;
     if let Ok(response) = sent {
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
+}
+
+#[actix_web::test]
+async fn an_upload_found_too_large_after_several_batches_leaves_nothing_behind() {
+    let harness = Harness::start_with(|store| store.with_max_object_size(3 * MIB as u64)).await;
+    let key = new_key("big.tgz");
+    // No declared length: found too large only after six batches were written.
+    let chunks = (0..8).map(|i| pattern(MIB / 2, i)).collect();
+    put_streamed_too_large(&harness, &key, chunks).await;
     assert!(harness.store.head(&key).await.unwrap().is_none());
     assert!(!harness.store.object_path(&key).unwrap().exists());
     assert!(
