@@ -60,7 +60,7 @@ type Shard<L> = Mutex<HashMap<L, Observations>>;
 /// A family of histograms keyed by label set `L`, with the same buckets, recorded by
 /// whichever thread observes and read by [`Collector::encode`]. Clones share the
 /// observations.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct PerThreadHistograms<L: Send> {
     name: &'static str,
     help: &'static str,
@@ -68,18 +68,6 @@ pub(crate) struct PerThreadHistograms<L: Send> {
     /// Ascending; the last is `f64::INFINITY`.
     upper_bounds: Arc<[f64]>,
     shards: Arc<ThreadLocal<Shard<L>>>,
-}
-
-impl<L: Send> Clone for PerThreadHistograms<L> {
-    fn clone(&self) -> Self {
-        Self {
-            name: self.name,
-            help: self.help,
-            unit: self.unit.clone(),
-            upper_bounds: self.upper_bounds.clone(),
-            shards: self.shards.clone(),
-        }
-    }
 }
 
 /// A shard's map even if a thread panicked while holding it: the counts are plain
