@@ -14,6 +14,7 @@ use releasy_domain::ports::RepoError;
 
 use crate::error::{SetupError, pool_error};
 use crate::pool_stats::{PoolStats, PoolWaits};
+use crate::repos::linked_batch::ChainTail;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
@@ -41,6 +42,7 @@ pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
     waits: PoolWaits,
     url: String,
+    chain_tail: ChainTail,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -71,6 +73,7 @@ impl PgStore {
             pool,
             waits: PoolWaits::default(),
             url: url.to_owned(),
+            chain_tail: ChainTail::default(),
         })
     }
 
@@ -142,6 +145,11 @@ impl PgStore {
             .await
             .map(PgPooled::new)
             .map_err(pool_error)
+    }
+
+    /// Where this instance's last batch of linked audit events left the chain's head.
+    pub(crate) fn chain_tail(&self) -> &ChainTail {
+        &self.chain_tail
     }
 
     /// The connection pool's state and waits, for the metrics.

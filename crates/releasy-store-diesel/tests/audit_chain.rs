@@ -17,6 +17,7 @@ use releasy_domain::audit::{
 use releasy_domain::customer::{Customer, CustomerName};
 use releasy_domain::{CustomerId, Timestamp};
 use releasy_store_diesel::{Database, DatabaseUrl};
+use releasy_testkit::contract::audit_chain::batches_of_two_instances_keep_one_chain;
 use releasy_testkit::{TestPostgres, TestSqlite};
 
 const T0: i64 = 1_735_312_000;
@@ -461,4 +462,26 @@ async fn postgres_linkers_racing_writers_link_every_event_once() {
     let postgres = TestPostgres::create().await;
     let db = Database::open(&DatabaseUrl::Postgres(postgres.url().to_owned()), 8).expect("pool");
     linkers_racing_writers_link_every_event_once(&db, Linking::ByLinker).await;
+}
+
+/// Two `Database`s on one database file or server: two instances' batch writers.
+async fn two_instances(url: &DatabaseUrl) -> (Database, Database) {
+    let a = Database::open(url, 4).expect("pool");
+    a.migrate().await.expect("migrate");
+    let b = Database::open(url, 4).expect("pool");
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_batches_of_two_instances_keep_one_chain() {
+    let sqlite = TestSqlite::create();
+    let (a, b) = two_instances(&DatabaseUrl::sqlite_file(sqlite.path())).await;
+    batches_of_two_instances_keep_one_chain(a.repositories(), b.repositories()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_batches_of_two_instances_keep_one_chain() {
+    let postgres = TestPostgres::create().await;
+    let (a, b) = two_instances(&DatabaseUrl::Postgres(postgres.url().to_owned())).await;
+    batches_of_two_instances_keep_one_chain(a.repositories(), b.repositories()).await;
 }

@@ -10,7 +10,6 @@ use diesel::ExpressionMethods;
 use diesel::dsl::Eq;
 use releasy_domain::audit::{AuditEvent, ChainLink};
 use releasy_domain::delivery::DownloadRecord;
-use releasy_domain::download::DownloadToken;
 
 use crate::rows::{AuditEventRow, DownloadLedgerRow, DownloadTokenRow};
 use crate::schema::audit_events as ae;
@@ -324,8 +323,7 @@ pub(super) type TokenValues = (
     Eq<dt::api_key_id, Option<String>>,
 );
 
-pub(super) fn token_values(token: &DownloadToken) -> TokenValues {
-    let row = DownloadTokenRow::from(token);
+pub(super) fn token_values(row: DownloadTokenRow) -> TokenValues {
     (
         dt::id.eq(row.id),
         dt::token_hash.eq(row.token_hash),
@@ -346,9 +344,10 @@ mod tests {
     use releasy_domain::{ArtifactId, CustomerId, DownloadTokenId, Timestamp};
 
     use super::{dt, token_values};
+    use crate::rows::DownloadTokenRow;
 
-    fn token(purpose: Option<&str>) -> DownloadToken {
-        DownloadToken {
+    fn token(purpose: Option<&str>) -> DownloadTokenRow {
+        DownloadTokenRow::from(&DownloadToken {
             id: DownloadTokenId::generate(),
             token_hash: uuid::Uuid::new_v4().simple().to_string(),
             artifact_id: ArtifactId::generate(),
@@ -359,7 +358,7 @@ mod tests {
             allowed_networks: None,
             max_uses: None,
             api_key_id: None,
-        }
+        })
     }
 
     /// The point of `TokenValues`: on SQLite a batch is one statement, not a
@@ -367,7 +366,7 @@ mod tests {
     #[test]
     fn a_batch_is_one_multi_row_insert_on_both_backends() {
         let rows: Vec<_> = [token(Some("mirror")), token(None), token(None)]
-            .iter()
+            .into_iter()
             .map(token_values)
             .collect();
         let query = diesel::insert_into(dt::table).values(&rows);

@@ -13,7 +13,6 @@ use releasy_domain::ports::{DownloadTokenRepository, RepoError};
 
 use super::Store;
 use crate::error::query_error;
-use crate::repos::batch_rows::token_values;
 use crate::rows::{DownloadTokenRow, GrantRow, grant};
 use crate::schema::{artifacts, customers, download_tokens, releases};
 
@@ -27,7 +26,10 @@ impl DownloadTokenRepository for Store {
         if issued.is_empty() {
             return Ok(());
         }
-        let rows = issued.iter().map(|(token, _)| token_values(token)).collect();
+        let rows = issued
+            .iter()
+            .map(|(token, _)| DownloadTokenRow::from(token))
+            .collect();
         let events: Vec<AuditEvent> = issued.iter().map(|(_, event)| event.clone()).collect();
         self.write_batch(rows, &events).await
     }

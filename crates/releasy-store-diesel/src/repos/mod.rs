@@ -42,6 +42,7 @@ macro_rules! repository_modules {
 
 mod audit_chain;
 mod batch_rows;
+pub(crate) mod linked_batch;
 // Each repository file is a module of both backend modules, on purpose.
 #[allow(clippy::duplicate_mod)]
 mod postgres;

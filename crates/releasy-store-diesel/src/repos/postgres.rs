@@ -9,10 +9,13 @@ use releasy_domain::ports::RepoError;
 
 use super::batch_rows::{
     LedgerColumns, ROWS_PER_STATEMENT, TokenValues, add_to_daily, add_to_product_daily,
-    audit_values, linked_audit_values, mark_product_customers,
+    audit_values, linked_audit_values, mark_product_customers, token_values,
 };
+use super::linked_batch;
 use crate::error::{TxError, query_error};
-use crate::rows::{ApiKeyRow, CustomerRow, DailyRow, ReleaseRow, product_customers, product_days};
+use crate::rows::{
+    ApiKeyRow, CustomerRow, DailyRow, DownloadTokenRow, ReleaseRow, product_customers, product_days,
+};
 
 use crate::schema::{api_keys as key_rows, audit_chain, audit_events, releases};
 use crate::schema::{customers as customer_rows, download_tokens as token_rows};
@@ -134,14 +137,11 @@ pub(super) async fn set_chain_head(
 }
 
 /// Writes `events` linked after the chain's head, and moves the head, inside the
-/// transaction `conn` is in: the head stays held until it commits.
+/// transaction `conn` is in; the head stays locked until it ends. Returns the new head.
 async fn append_linked_audit(
     conn: &mut AsyncPgConnection,
     events: &[AuditEvent],
-) -> Result<(), diesel::result::Error> {
-    if events.is_empty() {
-        return Ok(());
-    }
+) -> Result<ChainLink, diesel::result::Error> {
     let (rows, new_head) = linked_audit_values(chain_head(conn).await?, events);
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         diesel::insert_into(audit_events::table)
@@ -149,34 +149,68 @@ async fn append_linked_audit(
             .execute(conn)
             .await?;
     }
-    set_chain_head(conn, new_head).await
+    set_chain_head(conn, new_head).await?;
+    Ok(new_head)
 }
 
 impl Store {
-    /// Writes `tokens` and `events` in one transaction: many rows per statement, one
-    /// commit. The events are linked as they are written (the head is taken last and
-    /// held through the commit): a batch carries hundreds or thousands of events, so
-    /// batches taking turns on the head cost little, while writing them unlinked and
-    /// linking them afterwards writes every row twice, which at full load left the
-    /// linker ever further behind.
+    /// Writes `tokens` and `events`, the events linked as they are written (a batch
+    /// carries hundreds or thousands of events, so batches taking turns on the head
+    /// cost little, while writing them unlinked and linking them afterwards writes every
+    /// row twice, which at full load left the linker ever further behind).
+    ///
+    /// When this instance knows where its last batch left the head, the batch is one
+    /// statement conditional on the head still being there (`linked_batch`); otherwise,
+    /// or when another writer moved the head, one transaction that locks the head.
     pub(super) async fn write_batch(
         &self,
-        tokens: Vec<TokenValues>,
+        tokens: Vec<DownloadTokenRow>,
         events: &[AuditEvent],
     ) -> Result<(), RepoError> {
         let mut conn = self.conn().await?;
-        write_transaction(&mut conn, async |conn| {
-            for chunk in tokens.chunks(ROWS_PER_STATEMENT) {
-                diesel::insert_into(token_rows::table)
-                    .values(chunk)
-                    .execute(conn)
-                    .await?;
+        if events.is_empty() {
+            return write_transaction(&mut conn, async |conn| insert_tokens(conn, tokens).await)
+                .await
+                .map_err(query_error);
+        }
+        let mut tail = self.chain_tail().lock().await;
+        if let Some(expected) = tail.take() {
+            let (statement, new_head) = linked_batch::conditional_write(expected, &tokens, events);
+            let written = statement.execute(&mut conn).await.map_err(query_error)?;
+            if written == events.len() {
+                *tail = Some(new_head);
+                return Ok(());
             }
+            // Another writer moved the head: nothing was written.
+            tracing::debug!(
+                events = events.len(),
+                "audit chain head moved by another writer; batch written the locking way"
+            );
+        }
+        let new_head = write_transaction(&mut conn, async |conn| {
+            insert_tokens(conn, tokens).await?;
             append_linked_audit(conn, events).await
         })
         .await
-        .map_err(query_error)
+        .map_err(query_error)?;
+        *tail = Some(new_head);
+        Ok(())
     }
+}
+
+/// Inserts `tokens`, many rows per statement.
+async fn insert_tokens(
+    conn: &mut AsyncPgConnection,
+    tokens: Vec<DownloadTokenRow>,
+) -> Result<(), diesel::result::Error> {
+    let rows: Vec<TokenValues> = tokens.into_iter().map(token_values).collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        diesel::insert_into(token_rows::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 impl Store {

@@ -9,10 +9,12 @@ use releasy_domain::ports::RepoError;
 
 use super::batch_rows::{
     LEDGER_ROWS_PER_STATEMENT, LedgerValues, ROWS_PER_STATEMENT, TokenValues, add_to_daily,
-    add_to_product_daily, ledger_values, mark_product_customers,
+    add_to_product_daily, ledger_values, mark_product_customers, token_values,
 };
 use crate::error::{TxError, query_error};
-use crate::rows::{ApiKeyRow, CustomerRow, DailyRow, ReleaseRow, product_customers, product_days};
+use crate::rows::{
+    ApiKeyRow, CustomerRow, DailyRow, DownloadTokenRow, ReleaseRow, product_customers, product_days,
+};
 
 use crate::schema::download_ledger as ledger_rows;
 use crate::schema::{api_keys as key_rows, releases};
@@ -175,9 +177,10 @@ impl Store {
     /// connection: many rows per statement, one commit.
     pub(super) async fn write_batch(
         &self,
-        tokens: Vec<TokenValues>,
+        tokens: Vec<DownloadTokenRow>,
         events: &[AuditEvent],
     ) -> Result<(), RepoError> {
+        let tokens: Vec<TokenValues> = tokens.into_iter().map(token_values).collect();
         let events = events.to_vec();
         let mut conn = self.batch_writer_conn().await?;
         conn.spawn_blocking(move |conn| {

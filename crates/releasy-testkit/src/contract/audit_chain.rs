@@ -8,12 +8,15 @@ use std::sync::{Arc, Mutex};
 
 use releasy_domain::audit::{Actor, AuditEvent, AuditFilter, AuditService, Origin};
 use releasy_domain::customer::{Customer, CustomerName, CustomerUpdate};
+use releasy_domain::download::DownloadToken;
 use releasy_domain::pagination::{Offset, PageLimit, PageRequest};
 use releasy_domain::ports::{RepoError, Repositories};
 use releasy_domain::release::{Product, Release, Version};
 use releasy_domain::{ApiKeyId, CustomerId};
 
-use super::{T0, at, new_customer, ok, run_check, same, token};
+use super::artifacts::{new_artifact, store_artifact};
+use super::releases::{fresh_product, new_release, new_token, store_release};
+use super::{T0, at, new_customer, ok, run_check, same, store_customer, token, with_events};
 
 /// Runs every check.
 pub async fn run_all(repos: Repositories) {
@@ -324,6 +327,15 @@ pub async fn the_linker_links_every_committed_event_once(repos: Repositories) {
         written.iter().all(|event| !waiting.contains(event)),
         "an event written before link_pending still awaits its link"
     );
+    same(
+        &times_in_chain(&repos, &written).await,
+        &vec![1; written.len()],
+        "times each event sits in the chain",
+    );
+}
+
+/// How many times each of `written` sits in the chain, walked from its start.
+async fn times_in_chain(repos: &Repositories, written: &[AuditEvent]) -> Vec<u64> {
     let start = ok(
         repos.audit.chain_bounds().await,
         "AuditRepository::chain_bounds",
@@ -346,11 +358,7 @@ pub async fn the_linker_links_every_committed_event_once(repos: Repositories) {
             break;
         }
     }
-    same(
-        &seen,
-        &vec![1; written.len()],
-        "times each event sits in the chain",
-    );
+    seen
 }
 
 /// Changes, single events and batches written at once from many tasks, while a linker
@@ -413,5 +421,140 @@ pub async fn concurrent_writers_keep_one_verifiable_chain(repos: Repositories) {
             "the chain holds at least the 200 events just written: {chain:?}"
         ),
         Err(err) => panic!("the chain after concurrent writers does not verify: {err}"),
+    }
+}
+
+/// Batches (tokens with their events, and events alone) written by two stores on one
+/// database, as two server instances write them, keep one chain: each batch is stored
+/// whole, each event sits in the chain once, and the chain verifies. An instance that
+/// expects the head where its last batch left it finds it moved by the other (or by the
+/// linker) and still writes its batch, once.
+pub async fn batches_of_two_instances_keep_one_chain(a: Repositories, b: Repositories) {
+    let customer = new_customer(&format!("two instances {}", token()), None, T0);
+    store_customer(&a.customers, &customer).await;
+    let release = new_release(&fresh_product(), "1.0.0", T0);
+    store_release(&a.releases, &release).await;
+    let artifact = new_artifact(&release, "linux", T0);
+    store_artifact(&a.artifacts, &artifact).await;
+    let token_batch = || with_events(&[0, 1, 2].map(|_| new_token(artifact.id, customer.id)));
+    let event_batch = || -> Vec<AuditEvent> {
+        (0..4)
+            .map(|_| AuditEvent::customer_created(&Origin::system(), &customer))
+            .collect()
+    };
+
+    // One after the other: each instance's second batch finds the head where the other
+    // instance's batch left it, not where its own did.
+    let mut issued: Vec<(DownloadToken, AuditEvent)> = Vec::new();
+    let mut written: Vec<AuditEvent> = Vec::new();
+    for (writer, tokens) in [
+        (&a, true),
+        (&a, true),
+        (&b, false),
+        (&a, true),
+        (&a, false),
+        (&b, true),
+    ] {
+        if tokens {
+            let batch = token_batch();
+            ok(
+                writer.download_tokens.insert_many(&batch).await,
+                "DownloadTokenRepository::insert_many",
+            );
+            written.extend(batch.iter().map(|(_, event)| event.clone()));
+            issued.extend(batch);
+        } else {
+            let batch = event_batch();
+            ok(
+                writer.audit.record_many(&batch).await,
+                "AuditRepository::record_many",
+            );
+            written.extend(batch);
+        }
+    }
+
+    // At once: both instances' batch writers, one instance's changes (whose events the
+    // linker links, moving the head under both), and a linker.
+    let linker = {
+        let audit = AuditService::new(Arc::clone(&a.audit));
+        tokio::spawn(async move {
+            loop {
+                if let Err(err) = audit.link_pending().await {
+                    return err;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        })
+    };
+    let writers: Vec<_> = [&a, &b, &a, &b]
+        .into_iter()
+        .enumerate()
+        .map(|(w, repos)| {
+            let repos = repos.clone();
+            let batches: Vec<_> = (0..8)
+                .map(|i| {
+                    if (w + i) % 2 == 0 {
+                        (token_batch(), Vec::new())
+                    } else {
+                        (Vec::new(), event_batch())
+                    }
+                })
+                .collect();
+            let changes: Vec<Customer> = (0..4)
+                .map(|i| new_customer(&format!("instance change {} {w} {i}", token()), None, T0))
+                .collect();
+            tokio::spawn(async move {
+                let mut written: Vec<AuditEvent> = Vec::new();
+                for (tokens, events) in &batches {
+                    if tokens.is_empty() {
+                        repos.audit.record_many(events).await?;
+                        written.extend(events.iter().cloned());
+                    } else {
+                        repos.download_tokens.insert_many(tokens).await?;
+                        written.extend(tokens.iter().map(|(_, event)| event.clone()));
+                    }
+                }
+                for customer in &changes {
+                    let event = AuditEvent::customer_created(&Origin::system(), customer);
+                    repos.customers.insert(customer, &event).await?;
+                    written.push(event);
+                }
+                Ok::<_, RepoError>((batches, written))
+            })
+        })
+        .collect();
+    for writer in writers {
+        let (batches, events) = ok(
+            writer.await.expect("the writer did not panic"),
+            "batches written by two instances at once",
+        );
+        issued.extend(batches.into_iter().flat_map(|(tokens, _)| tokens));
+        written.extend(events);
+    }
+    linker.abort();
+    if let Ok(err) = linker.await {
+        panic!("the linker failed beside two instances' batches: {err}");
+    }
+
+    for (token, _) in &issued {
+        same(
+            &ok(
+                b.download_tokens.find_grant(&token.token_hash).await,
+                "DownloadTokenRepository::find_grant",
+            )
+            .map(|grant| grant.token),
+            &Some(token.clone()),
+            "a token of either instance's batches, found by its hash",
+        );
+    }
+    let audit = AuditService::new(Arc::clone(&b.audit));
+    ok(audit.link_pending().await, "AuditService::link_pending");
+    same(
+        &times_in_chain(&b, &written).await,
+        &vec![1; written.len()],
+        "times each event of two instances' batches sits in the chain",
+    );
+    if let Err(err) = audit.verify().await {
+        panic!("the chain written by two instances does not verify: {err}");
     }
 }
