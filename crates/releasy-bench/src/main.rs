@@ -282,11 +282,11 @@ async fn run_one(
     let data_dir = work.join(format!("{db}-{size}").to_lowercase());
     std::fs::create_dir_all(&data_dir).ctx("creating the data directory")?;
     let (database_url, pg_guard) = fresh_database(db, &data_dir).await?;
+    let url = DatabaseUrl::parse(&database_url).ctx("parsing the database URL")?;
 
     let mut bulk = None;
     let mut resolvable = Vec::new();
     if size == Size::Large {
-        let url = DatabaseUrl::parse(&database_url).ctx("parsing the database URL")?;
         let database = Database::open(&url, 1).ctx("opening the database")?;
         database.migrate().await.ctx("migrating")?;
         drop(database);
@@ -330,6 +330,7 @@ async fn run_one(
         &server,
         &rss,
         (db, size),
+        &url,
         bulk,
         big_file,
         &resolvable,
@@ -362,7 +363,8 @@ async fn run_one(
     result.scenarios.push(measured?);
 
     // What the metrics cost: the customer listing on servers started for it, with
-    // and without metrics, so that a fresh start weighs on both sides.
+    // and without metrics, so that a fresh start weighs on both sides; each on a
+    // settled database, so that no round inherits the upkeep of the writes before it.
     let paired = paired_medians(
         [
             Kind::CustomerReleasesUnmetered,
@@ -370,6 +372,7 @@ async fn run_one(
         ],
         async |kind| {
             let metrics = kind == Kind::CustomerReleasesMetered;
+            bulk::settle(&url).await.ctx("settling the database")?;
             let config = ServerConfig {
                 bin: server_bin,
                 data_dir: &data_dir,
@@ -427,7 +430,7 @@ async fn warmed_up_run(args: &Args, load: &Load, kind: Kind) -> Result<oha::Meas
 }
 
 /// Measures each of `kinds` [`Kind::PAIRED_ROUNDS`] times with `measure`, alternately
-/// (first, second, second, first, first, second) so that the machine's drift weighs on
+/// (first, second, then second, first, and so on) so that the machine's drift weighs on
 /// both, and returns each kind's median run.
 async fn paired_medians(
     kinds: [Kind; 2],
@@ -514,6 +517,7 @@ async fn measure(
     server: &Server,
     rss: &RssSampler,
     (db, size): (Db, Size),
+    database: &DatabaseUrl,
     mut bulk: Option<BulkInfo>,
     big_file: Option<&BigFile>,
     resolvable: &[String],
@@ -714,7 +718,9 @@ async fn measure(
             continue;
         }
         if kind == Kind::CustomerReleasesBudgeted {
+            // Each round on a settled database, as for the metrics' cost.
             let paired = paired_medians([kind, Kind::CustomerReleasesUnbudgeted], async |kind| {
+                bulk::settle(database).await.ctx("settling the database")?;
                 warmed_up_run(args, &load(kind, "measured")?, kind).await
             })
             .await?;
