@@ -183,43 +183,6 @@ pub async fn seed(
     }
 }
 
-/// Does now, while nothing is measured, the upkeep that the writes so far left for
-/// later: on PostgreSQL a `VACUUM (ANALYZE)` and a `CHECKPOINT` (else the checkpoint
-/// that a few hundred thousand new rows' log makes due, and autovacuum where it runs,
-/// fall in the middle of whichever measurement comes next); on SQLite a passive WAL
-/// checkpoint (a server may have the file open).
-///
-/// # Errors
-/// [`BulkError`] when the database cannot be reached or vacuumed.
-pub async fn settle(url: &DatabaseUrl) -> Result<(), BulkError> {
-    match url {
-        DatabaseUrl::Postgres(url) => {
-            let mut conn = AsyncPgConnection::establish(url).await?;
-            settle_postgres(&mut conn).await
-        }
-        DatabaseUrl::SqliteFile(path) | DatabaseUrl::SqliteExistingFile(path) => {
-            let path = path.to_string_lossy().into_owned();
-            tokio::task::spawn_blocking(move || -> Result<(), BulkError> {
-                let mut conn = SqliteConnection::establish(&path)?;
-                conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);")?;
-                Ok(())
-            })
-            .await
-            .map_err(|e| BulkError::Task(e.to_string()))?
-        }
-        DatabaseUrl::SqliteMemory => Ok(()),
-    }
-}
-
-async fn settle_postgres(conn: &mut AsyncPgConnection) -> Result<(), BulkError> {
-    // Separate statements: VACUUM refuses to run inside a multi-statement string.
-    conn.batch_execute("VACUUM (ANALYZE)").await?;
-    // CHECKPOINT needs a superuser or `pg_checkpoint`; without either the dirty pages
-    // are simply written later, as they would be anyway.
-    let _ = conn.batch_execute("CHECKPOINT").await;
-    Ok(())
-}
-
 fn check_plan(plan: &BulkPlan) -> Result<(), BulkError> {
     if !(1..=3).contains(&plan.artifacts_per_release) {
         return Err(BulkError::Plan(
@@ -330,7 +293,7 @@ async fn seed_postgres(url: &str, mut generator: Generator) -> Result<BulkReport
     .await?;
     // What autovacuum and the checkpointer would otherwise do in the first minutes of
     // use: set the new rows' visibility, gather statistics and write the dirty pages.
-    settle_postgres(&mut conn).await?;
+    crate::settle::settle_postgres(&mut conn).await?;
     report.resolvable_tokens = generator.resolvable_tokens;
     Ok(report)
 }

@@ -19,6 +19,7 @@ mod parts_upload;
 mod report;
 mod scenarios;
 mod server;
+mod settle;
 mod transfer;
 
 use std::io::Write as _;
@@ -372,7 +373,7 @@ async fn run_one(
         ],
         async |kind| {
             let metrics = kind == Kind::CustomerReleasesMetered;
-            bulk::settle(&url).await.ctx("settling the database")?;
+            settle::settle(&url).await.ctx("settling the database")?;
             let config = ServerConfig {
                 bin: server_bin,
                 data_dir: &data_dir,
@@ -720,7 +721,9 @@ async fn measure(
         if kind == Kind::CustomerReleasesBudgeted {
             // Each round on a settled database, as for the metrics' cost.
             let paired = paired_medians([kind, Kind::CustomerReleasesUnbudgeted], async |kind| {
-                bulk::settle(database).await.ctx("settling the database")?;
+                settle::settle(database)
+                    .await
+                    .ctx("settling the database")?;
                 warmed_up_run(args, &load(kind, "measured")?, kind).await
             })
             .await?;

@@ -37,6 +37,7 @@ pub use error::SetupError;
 pub use pool_stats::PoolStats;
 pub use postgres::PgStore;
 pub use query_spans::{TraceQueriesError, trace_queries};
+pub use repos::linked_batch::LinkedBatches;
 pub use sqlite::{BackupError, BackupReport, SqliteStore, backup_sqlite};
 pub use url::{DatabaseUrl, InvalidDatabaseUrl};
 
@@ -67,6 +68,15 @@ impl Database {
         match self {
             Self::Postgres(store) => store.pool_stats(),
             Self::Sqlite(store) => store.pool_stats(),
+        }
+    }
+
+    /// How this instance's batches of audit events were linked (PostgreSQL; `None` on
+    /// SQLite, whose batches link after the head they read under its write lock).
+    pub fn linked_batches(&self) -> Option<LinkedBatches> {
+        match self {
+            Self::Postgres(store) => Some(store.linked_batches()),
+            Self::Sqlite(_) => None,
         }
     }
 

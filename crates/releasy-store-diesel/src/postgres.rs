@@ -1,6 +1,7 @@
 //! The PostgreSQL adapter: a deadpool pool of `AsyncPgConnection`s, and the migration
 //! runner that serialises concurrent starts with an advisory lock.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::Connection;
@@ -14,7 +15,7 @@ use releasy_domain::ports::RepoError;
 
 use crate::error::{SetupError, pool_error};
 use crate::pool_stats::{PoolStats, PoolWaits};
-use crate::repos::linked_batch::ChainTail;
+use crate::repos::linked_batch::{KnownHead, LinkedBatches};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
@@ -42,7 +43,7 @@ pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
     waits: PoolWaits,
     url: String,
-    chain_tail: ChainTail,
+    known_head: Arc<KnownHead>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -73,7 +74,7 @@ impl PgStore {
             pool,
             waits: PoolWaits::default(),
             url: url.to_owned(),
-            chain_tail: ChainTail::default(),
+            known_head: Arc::default(),
         })
     }
 
@@ -148,8 +149,13 @@ impl PgStore {
     }
 
     /// Where this instance's last batch of linked audit events left the chain's head.
-    pub(crate) fn chain_tail(&self) -> &ChainTail {
-        &self.chain_tail
+    pub(crate) fn known_head(&self) -> &KnownHead {
+        &self.known_head
+    }
+
+    /// How this instance's batches of audit events were linked, for the metrics.
+    pub fn linked_batches(&self) -> LinkedBatches {
+        self.known_head.counts()
     }
 
     /// The connection pool's state and waits, for the metrics.

@@ -484,4 +484,13 @@ async fn postgres_batches_of_two_instances_keep_one_chain() {
     let postgres = TestPostgres::create().await;
     let (a, b) = two_instances(&DatabaseUrl::Postgres(postgres.url().to_owned())).await;
     batches_of_two_instances_keep_one_chain(a.repositories(), b.repositories()).await;
+    // The check's first six batches, one after the other (a, a, b, a, a, b): each
+    // instance's first batch knows no head and locks it; a's second and fifth follow
+    // its own; a's fourth and b's second find the head moved by the other and lock.
+    let (a, b) = (
+        a.linked_batches().expect("PostgreSQL counts"),
+        b.linked_batches().expect("PostgreSQL counts"),
+    );
+    assert!(a.conditional >= 2 && a.locking >= 2, "instance a: {a:?}");
+    assert!(b.locking >= 2, "instance b: {b:?}");
 }

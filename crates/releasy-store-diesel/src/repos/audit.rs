@@ -2,8 +2,9 @@
 //! change (`append_audit` of each backend): linked there on SQLite, unlinked on
 //! PostgreSQL, where `link_pending` chains committed events after the head, in a
 //! transaction that holds the head row, so linkers of several processes take turns and
-//! changes never wait on the head. `record_many` writes a batch in multi-row `INSERT`s,
-//! one commit per batch, its events linked as they are written on both backends.
+//! changes never wait on the head. `record_many` writes a batch with one commit, its
+//! events linked as they are written on both backends (multi-row `INSERT`s; on
+//! PostgreSQL usually one statement conditional on the head, `linked_batch.rs`).
 
 use async_trait::async_trait;
 use diesel::prelude::*;

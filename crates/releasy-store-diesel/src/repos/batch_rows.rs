@@ -269,8 +269,7 @@ pub(crate) fn linked_audit_values(
     head: ChainLink,
     events: &[AuditEvent],
 ) -> (Vec<LinkedAuditValues>, ChainLink) {
-    let links = head.extend(events);
-    let new_head = links.last().copied().unwrap_or(head);
+    let (links, new_head) = links_after(head, events);
     let rows = events
         .iter()
         .zip(links)
@@ -289,6 +288,13 @@ pub(crate) fn linked_audit_values(
         })
         .collect();
     (rows, new_head)
+}
+
+/// `events`' links, in order, after `head`, and the new head.
+pub(super) fn links_after(head: ChainLink, events: &[AuditEvent]) -> (Vec<ChainLink>, ChainLink) {
+    let links = head.extend(events);
+    let new_head = links.last().copied().unwrap_or(head);
+    (links, new_head)
 }
 
 /// The rows of `events`, unlinked.

@@ -1,7 +1,7 @@
 //! `DownloadTokenRepository` on diesel: tokens are found by their hash (a unique
 //! index), joined in the same query to their artifact, release and customer.
-//! `insert_many` writes a batch, with the tokens' audit events, in multi-row `INSERT`s
-//! and one commit.
+//! `insert_many` writes a batch, with the tokens' audit events, with one commit
+//! (multi-row `INSERT`s; on PostgreSQL usually one statement, `linked_batch.rs`).
 
 use async_trait::async_trait;
 use diesel::prelude::*;

@@ -5,34 +5,79 @@
 //! with `SELECT ... FOR UPDATE` inside a transaction, the lock spans four round trips
 //! (the read, the inserts, the head's move, the `COMMIT`), and under load each of them
 //! waits for this server's busy runtime while every other batch waits for the lock.
-//! An instance that remembers the head it last wrote ([`ChainTail`]) can instead send
+//! An instance that remembers the head it last wrote ([`KnownHead`]) can instead send
 //! one statement that moves the head on condition that it is still there, and inserts
 //! the batch only if it moved: the lock is then held only while PostgreSQL runs that
 //! statement and flushes its commit. When another writer (another instance, the
 //! linker) moved the head meanwhile, the statement writes nothing and the batch is
 //! written the locking way.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
 use releasy_domain::audit::{AuditEvent, ChainLink};
 
+use super::batch_rows::links_after;
 use crate::rows::{AuditEventRow, DownloadTokenRow, position_column};
 
-/// The head this instance's last batch left, if it knows it. Shared by every batch
-/// writer of one store and held for the whole write, so this instance's batches take
-/// turns on the head in one order and each expects the head the previous one left.
-pub(crate) type ChainTail = std::sync::Arc<tokio::sync::Mutex<Option<ChainLink>>>;
+/// The head this instance's last batch left, if it knows it, and how its batches were
+/// written. Shared by every batch writer of one store; the head is held for the whole
+/// write, so this instance's batches take turns in one order and each expects the head
+/// the one before it left.
+#[derive(Debug, Default)]
+pub(crate) struct KnownHead {
+    head: tokio::sync::Mutex<Option<ChainLink>>,
+    conditional: AtomicU64,
+    locking: AtomicU64,
+}
+
+impl KnownHead {
+    /// The head, held until the guard drops: `None` when not known (at start, or
+    /// after a write that failed or found the head moved).
+    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, Option<ChainLink>> {
+        self.head.lock().await
+    }
+
+    /// Counts a batch written by the conditional statement.
+    pub(crate) fn written_conditionally(&self) {
+        self.conditional.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a batch written by the locking transaction.
+    pub(crate) fn written_locking(&self) {
+        self.locking.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts so far.
+    pub(crate) fn counts(&self) -> LinkedBatches {
+        LinkedBatches {
+            conditional: self.conditional.load(Ordering::Relaxed),
+            locking: self.locking.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// How many batches of audit events this instance has written since it started, by
+/// how: many `locking` beside few `conditional` means other instances (or the linker)
+/// keep moving the chain's head between this instance's batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinkedBatches {
+    /// Written in one statement after the head this instance last wrote.
+    pub conditional: u64,
+    /// Written in a transaction that locked the head first.
+    pub locking: u64,
+}
 
 /// The conditional statement of one batch: `tokens` and `events` linked after
-/// `expected`. It reports as many rows as `events` has when it wrote the batch, and
-/// none when the head was not at `expected` (nothing written).
-pub(super) fn conditional_write(
+/// `expected`, and the head it leaves. It reports as many rows as `events` has when it
+/// wrote the batch, and none when the head was not at `expected` (nothing written).
+pub(super) fn conditional_write<'a>(
     expected: ChainLink,
-    tokens: &[DownloadTokenRow],
+    tokens: &'a [DownloadTokenRow],
     events: &[AuditEvent],
-) -> (BoxedSqlQuery<'static, diesel::pg::Pg, SqlQuery>, ChainLink) {
-    let links = expected.extend(events);
-    let new_head = links.last().copied().unwrap_or(expected);
+) -> (BoxedSqlQuery<'a, diesel::pg::Pg, SqlQuery>, ChainLink) {
+    let (links, new_head) = links_after(expected, events);
     let events = EventColumns::of(events, &links);
     let tokens = TokenColumns::of(tokens);
     // `moved` is joined by both inserts, so neither writes a row unless the head moved.
@@ -60,35 +105,35 @@ pub(super) fn conditional_write(
     (events.bind(tokens.bind(query)), new_head)
 }
 
-/// Token rows as one array per column.
+/// Token rows as one array per column, borrowed from the rows.
 #[derive(Debug, Default)]
-struct TokenColumns {
-    id: Vec<String>,
-    token_hash: Vec<String>,
-    artifact_id: Vec<String>,
-    customer_id: Vec<String>,
-    purpose: Vec<Option<String>>,
+struct TokenColumns<'a> {
+    id: Vec<&'a str>,
+    token_hash: Vec<&'a str>,
+    artifact_id: Vec<&'a str>,
+    customer_id: Vec<&'a str>,
+    purpose: Vec<Option<&'a str>>,
     created_at: Vec<i64>,
     expires_at: Vec<i64>,
-    allowed_cidrs: Vec<Option<String>>,
+    allowed_cidrs: Vec<Option<&'a str>>,
     max_uses: Vec<Option<i32>>,
-    api_key_id: Vec<Option<String>>,
+    api_key_id: Vec<Option<&'a str>>,
 }
 
-impl TokenColumns {
-    fn of(rows: &[DownloadTokenRow]) -> Self {
+impl<'a> TokenColumns<'a> {
+    fn of(rows: &'a [DownloadTokenRow]) -> Self {
         let mut columns = Self::default();
-        for row in rows.iter().cloned() {
-            columns.id.push(row.id);
-            columns.token_hash.push(row.token_hash);
-            columns.artifact_id.push(row.artifact_id);
-            columns.customer_id.push(row.customer_id);
-            columns.purpose.push(row.purpose);
+        for row in rows {
+            columns.id.push(&row.id);
+            columns.token_hash.push(&row.token_hash);
+            columns.artifact_id.push(&row.artifact_id);
+            columns.customer_id.push(&row.customer_id);
+            columns.purpose.push(row.purpose.as_deref());
             columns.created_at.push(row.created_at);
             columns.expires_at.push(row.expires_at);
-            columns.allowed_cidrs.push(row.allowed_cidrs);
+            columns.allowed_cidrs.push(row.allowed_cidrs.as_deref());
             columns.max_uses.push(row.max_uses);
-            columns.api_key_id.push(row.api_key_id);
+            columns.api_key_id.push(row.api_key_id.as_deref());
         }
         columns
     }
@@ -96,8 +141,8 @@ impl TokenColumns {
     /// Binds the columns as `$5` to `$14`.
     fn bind(
         self,
-        query: BoxedSqlQuery<'static, diesel::pg::Pg, SqlQuery>,
-    ) -> BoxedSqlQuery<'static, diesel::pg::Pg, SqlQuery> {
+        query: BoxedSqlQuery<'a, diesel::pg::Pg, SqlQuery>,
+    ) -> BoxedSqlQuery<'a, diesel::pg::Pg, SqlQuery> {
         query
             .bind::<Array<Text>, _>(self.id)
             .bind::<Array<Text>, _>(self.token_hash)
@@ -143,10 +188,10 @@ impl EventColumns {
     }
 
     /// Binds the columns as `$15` to `$22`.
-    fn bind(
+    fn bind<'a>(
         self,
-        query: BoxedSqlQuery<'static, diesel::pg::Pg, SqlQuery>,
-    ) -> BoxedSqlQuery<'static, diesel::pg::Pg, SqlQuery> {
+        query: BoxedSqlQuery<'a, diesel::pg::Pg, SqlQuery>,
+    ) -> BoxedSqlQuery<'a, diesel::pg::Pg, SqlQuery> {
         query
             .bind::<Array<Text>, _>(self.id)
             .bind::<Array<Nullable<Text>>, _>(self.customer_id)

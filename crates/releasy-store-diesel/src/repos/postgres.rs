@@ -167,18 +167,22 @@ impl Store {
         tokens: Vec<DownloadTokenRow>,
         events: &[AuditEvent],
     ) -> Result<(), RepoError> {
-        let mut conn = self.conn().await?;
         if events.is_empty() {
+            let mut conn = self.conn().await?;
             return write_transaction(&mut conn, async |conn| insert_tokens(conn, tokens).await)
                 .await
                 .map_err(query_error);
         }
-        let mut tail = self.chain_tail().lock().await;
-        if let Some(expected) = tail.take() {
+        // The head first, then a connection: a batch waiting for its turn holds none.
+        let known = self.known_head();
+        let mut head = known.lock().await;
+        let mut conn = self.conn().await?;
+        if let Some(expected) = head.take() {
             let (statement, new_head) = linked_batch::conditional_write(expected, &tokens, events);
             let written = statement.execute(&mut conn).await.map_err(query_error)?;
             if written == events.len() {
-                *tail = Some(new_head);
+                *head = Some(new_head);
+                known.written_conditionally();
                 return Ok(());
             }
             // Another writer moved the head: nothing was written.
@@ -193,7 +197,8 @@ impl Store {
         })
         .await
         .map_err(query_error)?;
-        *tail = Some(new_head);
+        *head = Some(new_head);
+        known.written_locking();
         Ok(())
     }
 }

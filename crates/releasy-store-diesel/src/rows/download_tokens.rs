@@ -14,7 +14,7 @@ use crate::schema::download_tokens;
 
 /// A row of `download_tokens`, built from the domain value with `From` (and read back with
 /// `TryFrom`, which applies the domain's rules).
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = download_tokens)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct DownloadTokenRow {

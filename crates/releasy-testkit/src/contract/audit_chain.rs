@@ -443,8 +443,8 @@ pub async fn batches_of_two_instances_keep_one_chain(a: Repositories, b: Reposit
             .collect()
     };
 
-    // One after the other: each instance's second batch finds the head where the other
-    // instance's batch left it, not where its own did.
+    // One after the other (a, a, b, a, a, b): a's fourth and b's second batch find the
+    // head where the other instance's batch left it, not where their own did.
     let mut issued: Vec<(DownloadToken, AuditEvent)> = Vec::new();
     let mut written: Vec<AuditEvent> = Vec::new();
     for (writer, tokens) in [
