@@ -173,10 +173,14 @@ impl Store {
                 .await
                 .map_err(query_error);
         }
-        // The head first, then a connection: a batch waiting for its turn holds none.
+        // A connection first, then the head: taken the other way round, a turn on the
+        // head also waits for a connection from the pool the requests share (measured:
+        // 6 200 to 7 300 tokens a second this way, 5 400 to 5 500 the other). A batch
+        // waiting for its turn holds its connection meanwhile, as it did while waiting
+        // for the head row's lock before.
+        let mut conn = self.conn().await?;
         let known = self.known_head();
         let mut head = known.lock().await;
-        let mut conn = self.conn().await?;
         if let Some(expected) = head.take() {
             let (statement, new_head) = linked_batch::conditional_write(expected, &tokens, events);
             let written = statement.execute(&mut conn).await.map_err(query_error)?;
