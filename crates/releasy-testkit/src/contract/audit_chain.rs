@@ -28,6 +28,33 @@ pub async fn run_all(repos: Repositories) {
     run_check!(concurrent_writers_keep_one_verifiable_chain(repos));
 }
 
+/// A linker running beside a check's writers, as the server's does (more often).
+struct Linker(tokio::task::JoinHandle<RepoError>);
+
+impl Linker {
+    /// Links pending events of `repos` every few milliseconds until stopped; ends
+    /// early only with the error that stopped it.
+    fn start(repos: &Repositories) -> Self {
+        let audit = AuditService::new(Arc::clone(&repos.audit));
+        Self(tokio::spawn(async move {
+            loop {
+                if let Err(err) = audit.link_pending().await {
+                    return err;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }))
+    }
+
+    /// Stops it; panics with its error if it failed beside `what`.
+    async fn stop(self, what: &str) {
+        self.0.abort();
+        if let Ok(err) = self.0.await {
+            panic!("the linker failed beside {what}: {err}");
+        }
+    }
+}
+
 /// An origin whose operator subject is `subject`: events are found by it.
 fn origin(subject: &str) -> Origin {
     Origin::new(Actor::Operator {
@@ -365,18 +392,7 @@ async fn times_in_chain(repos: &Repositories, written: &[AuditEvent]) -> Vec<u64
 /// runs as the server's does, all land in one chain that verifies.
 pub async fn concurrent_writers_keep_one_verifiable_chain(repos: Repositories) {
     let subject = token();
-    let linker = {
-        let audit = AuditService::new(Arc::clone(&repos.audit));
-        // Runs until aborted; ends early only with the error that stopped it.
-        tokio::spawn(async move {
-            loop {
-                if let Err(err) = audit.link_pending().await {
-                    return err;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-        })
-    };
+    let linker = Linker::start(&repos);
     let writers: Vec<_> = (0..8)
         .map(|w| {
             let repos = repos.clone();
@@ -408,10 +424,7 @@ pub async fn concurrent_writers_keep_one_verifiable_chain(repos: Repositories) {
         &(8 * 5 * 5),
         "events written by eight concurrent writers",
     );
-    linker.abort();
-    if let Ok(err) = linker.await {
-        panic!("the linker failed beside the writers: {err}");
-    }
+    linker.stop("the writers").await;
     let audit = AuditService::new(Arc::clone(&repos.audit));
     ok(audit.link_pending().await, "AuditService::link_pending");
     let verified = audit.verify().await;
@@ -475,17 +488,7 @@ pub async fn batches_of_two_instances_keep_one_chain(a: Repositories, b: Reposit
 
     // At once: both instances' batch writers, one instance's changes (whose events the
     // linker links, moving the head under both), and a linker.
-    let linker = {
-        let audit = AuditService::new(Arc::clone(&a.audit));
-        tokio::spawn(async move {
-            loop {
-                if let Err(err) = audit.link_pending().await {
-                    return err;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-            }
-        })
-    };
+    let linker = Linker::start(&a);
     let writers: Vec<_> = [&a, &b, &a, &b]
         .into_iter()
         .enumerate()
@@ -531,10 +534,7 @@ pub async fn batches_of_two_instances_keep_one_chain(a: Repositories, b: Reposit
         issued.extend(batches.into_iter().flat_map(|(tokens, _)| tokens));
         written.extend(events);
     }
-    linker.abort();
-    if let Ok(err) = linker.await {
-        panic!("the linker failed beside two instances' batches: {err}");
-    }
+    linker.stop("two instances' batches").await;
 
     for (token, _) in &issued {
         same(
