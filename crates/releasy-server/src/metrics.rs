@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer};
 use releasy_metrics::{Metrics, Sample, SampleKind, Sampled};
-use releasy_store_diesel::{Database, LinkedBatches, PoolStats};
+use releasy_store_diesel::{Database, LinkedBatches, PgStore, PoolStats};
 use releasy_throughput::read_cache::{CacheKindStats, ReadCache};
 use releasy_throughput::{AuditWriteBehind, LedgerWriteBehind, ProductionStack, QueueStats};
 
@@ -18,8 +18,8 @@ const NANOS_PER_SECOND: f64 = 1e9;
 pub(crate) fn sampling(database: &Database, stack: &ProductionStack) -> Metrics {
     let mut metrics = Metrics::new();
     metrics.add_sampled(pool_samples(database));
-    if database.linked_batches().is_some() {
-        metrics.add_sampled(linked_batch_samples(database));
+    if let Database::Postgres(store) = database {
+        metrics.add_sampled(linked_batch_samples(store.clone()));
     }
     if let Some(cache) = stack.cache.clone() {
         metrics.add_sampled(cache_samples(cache));
@@ -29,9 +29,8 @@ pub(crate) fn sampling(database: &Database, stack: &ProductionStack) -> Metrics 
 }
 
 /// How the batches of audit events were linked (PostgreSQL), read at each scrape.
-fn linked_batch_samples(database: &Database) -> Sampled<LinkedBatches> {
-    let database = database.clone();
-    Sampled::reading(move || database.linked_batches().unwrap_or_default()).metric(
+fn linked_batch_samples(store: PgStore) -> Sampled<LinkedBatches> {
+    Sampled::reading(move || store.linked_batches()).metric(
         "audit_chain_batches",
         "Batches of audit events linked since the process started, by path: conditional \
          (after the head this instance last wrote) or locking (another writer had moved it)",
