@@ -449,17 +449,23 @@ pub async fn batches_of_two_instances_keep_one_chain(a: Repositories, b: Reposit
     store_release(&a.releases, &release).await;
     let artifact = new_artifact(&release, "linux", T0);
     store_artifact(&a.artifacts, &artifact).await;
-    let token_batch = || with_events(&[0, 1, 2].map(|_| new_token(artifact.id, customer.id)));
-    let event_batch = || -> Vec<AuditEvent> {
-        (0..4)
-            .map(|_| AuditEvent::customer_created(&Origin::system(), &customer))
-            .collect()
+    let batch = |tokens: bool| {
+        if tokens {
+            Batch::Tokens(with_events(
+                &[0, 1, 2].map(|_| new_token(artifact.id, customer.id)),
+            ))
+        } else {
+            Batch::Events(
+                (0..4)
+                    .map(|_| AuditEvent::customer_created(&Origin::system(), &customer))
+                    .collect(),
+            )
+        }
     };
 
     // One after the other (a, a, b, a, a, b): a's fourth and b's second batch find the
     // head where the other instance's batch left it, not where their own did.
-    let mut issued: Vec<(DownloadToken, AuditEvent)> = Vec::new();
-    let mut written: Vec<AuditEvent> = Vec::new();
+    let mut written: Vec<Batch> = Vec::new();
     for (writer, tokens) in [
         (&a, true),
         (&a, true),
@@ -468,22 +474,9 @@ pub async fn batches_of_two_instances_keep_one_chain(a: Repositories, b: Reposit
         (&a, false),
         (&b, true),
     ] {
-        if tokens {
-            let batch = token_batch();
-            ok(
-                writer.download_tokens.insert_many(&batch).await,
-                "DownloadTokenRepository::insert_many",
-            );
-            written.extend(batch.iter().map(|(_, event)| event.clone()));
-            issued.extend(batch);
-        } else {
-            let batch = event_batch();
-            ok(
-                writer.audit.record_many(&batch).await,
-                "AuditRepository::record_many",
-            );
-            written.extend(batch);
-        }
+        let batch = batch(tokens);
+        ok(batch.write(writer).await, batch.method());
+        written.push(batch);
     }
 
     // At once: both instances' batch writers, one instance's changes (whose events the
@@ -494,49 +487,46 @@ pub async fn batches_of_two_instances_keep_one_chain(a: Repositories, b: Reposit
         .enumerate()
         .map(|(w, repos)| {
             let repos = repos.clone();
-            let batches: Vec<_> = (0..8)
-                .map(|i| {
-                    if (w + i) % 2 == 0 {
-                        (token_batch(), Vec::new())
-                    } else {
-                        (Vec::new(), event_batch())
-                    }
-                })
-                .collect();
+            let batches: Vec<Batch> = (0..8).map(|i| batch((w + i) % 2 == 0)).collect();
             let changes: Vec<Customer> = (0..4)
                 .map(|i| new_customer(&format!("instance change {} {w} {i}", token()), None, T0))
                 .collect();
             tokio::spawn(async move {
-                let mut written: Vec<AuditEvent> = Vec::new();
-                for (tokens, events) in &batches {
-                    if tokens.is_empty() {
-                        repos.audit.record_many(events).await?;
-                        written.extend(events.iter().cloned());
-                    } else {
-                        repos.download_tokens.insert_many(tokens).await?;
-                        written.extend(tokens.iter().map(|(_, event)| event.clone()));
-                    }
+                for batch in &batches {
+                    batch.write(&repos).await?;
                 }
+                let mut changed: Vec<AuditEvent> = Vec::new();
                 for customer in &changes {
                     let event = AuditEvent::customer_created(&Origin::system(), customer);
                     repos.customers.insert(customer, &event).await?;
-                    written.push(event);
+                    changed.push(event);
                 }
-                Ok::<_, RepoError>((batches, written))
+                Ok::<_, RepoError>((batches, changed))
             })
         })
         .collect();
+    let mut changed: Vec<AuditEvent> = Vec::new();
     for writer in writers {
         let (batches, events) = ok(
             writer.await.expect("the writer did not panic"),
             "batches written by two instances at once",
         );
-        issued.extend(batches.into_iter().flat_map(|(tokens, _)| tokens));
-        written.extend(events);
+        written.extend(batches);
+        changed.extend(events);
     }
     linker.stop("two instances' batches").await;
 
-    for (token, _) in &issued {
+    let issued = written.iter().flat_map(|batch| match batch {
+        Batch::Tokens(issued) => issued.as_slice(),
+        Batch::Events(_) => &[],
+    });
+    let written: Vec<AuditEvent> = written
+        .iter()
+        .flat_map(Batch::events)
+        .chain(&changed)
+        .cloned()
+        .collect();
+    for (token, _) in issued {
         same(
             &ok(
                 b.download_tokens.find_grant(&token.token_hash).await,
@@ -556,5 +546,38 @@ pub async fn batches_of_two_instances_keep_one_chain(a: Repositories, b: Reposit
     );
     if let Err(err) = audit.verify().await {
         panic!("the chain written by two instances does not verify: {err}");
+    }
+}
+
+/// One write of [`batches_of_two_instances_keep_one_chain`]: tokens with their events,
+/// or events alone.
+enum Batch {
+    Tokens(Vec<(DownloadToken, AuditEvent)>),
+    Events(Vec<AuditEvent>),
+}
+
+impl Batch {
+    /// Writes it through `repos` (the write-behind's and the token batches' methods).
+    async fn write(&self, repos: &Repositories) -> Result<(), RepoError> {
+        match self {
+            Batch::Tokens(issued) => repos.download_tokens.insert_many(issued).await,
+            Batch::Events(events) => repos.audit.record_many(events).await,
+        }
+    }
+
+    /// The method [`Batch::write`] calls, for a failure's message.
+    fn method(&self) -> &'static str {
+        match self {
+            Batch::Tokens(_) => "DownloadTokenRepository::insert_many",
+            Batch::Events(_) => "AuditRepository::record_many",
+        }
+    }
+
+    /// Its events, in the order written.
+    fn events(&self) -> Box<dyn Iterator<Item = &AuditEvent> + '_> {
+        match self {
+            Batch::Tokens(issued) => Box::new(issued.iter().map(|(_, event)| event)),
+            Batch::Events(events) => Box::new(events.iter()),
+        }
     }
 }
