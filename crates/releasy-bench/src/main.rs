@@ -15,6 +15,7 @@ mod disk_pressure;
 mod fail;
 mod ledger_export;
 mod oha;
+mod paired;
 mod parts_upload;
 mod report;
 mod scenarios;
@@ -363,34 +364,24 @@ async fn run_one(
     server.stop().await?;
     result.scenarios.push(measured?);
 
-    // What the metrics cost: the customer listing on servers started for it, with
-    // and without metrics, so that a fresh start weighs on both sides; each on a
-    // settled database, so that no round inherits the upkeep of the writes before it.
-    let paired = paired_medians(
-        [
-            Kind::CustomerReleasesUnmetered,
-            Kind::CustomerReleasesMetered,
-        ],
-        async |kind| {
-            let metrics = kind == Kind::CustomerReleasesMetered;
-            settle::settle(&url).await.ctx("settling the database")?;
-            let config = ServerConfig {
-                bin: server_bin,
-                data_dir: &data_dir,
-                database_url: &database_url,
-                admin_key: &admin_key,
-                extra_env: &[("RELEASY_METRICS", metrics.to_string())],
-            };
-            let server = Server::start(&config).await?;
-            let measured =
-                listing_on_its_own_server(args, &server.base, &target.api_key, kind).await;
-            if measured.is_err() {
-                eprintln!("server log (tail):\n{}", server.log_tail());
-            }
-            server.stop().await?;
-            measured
-        },
-    )
+    // What the metrics cost: the customer listing on two servers started for each round
+    // on a settled database, one with metrics and one without, up at once and loaded in
+    // turn (see `paired`), so that a fresh start and the machine's drift weigh on both.
+    let plain = ServerConfig {
+        bin: server_bin,
+        data_dir: &data_dir,
+        database_url: &database_url,
+        admin_key: &admin_key,
+        extra_env: &[],
+    };
+    let kinds = [
+        Kind::CustomerReleasesUnmetered,
+        Kind::CustomerReleasesMetered,
+    ];
+    let paired = paired::summed_rounds(kinds, async |round| {
+        settle::settle(&url).await.ctx("settling the database")?;
+        metrics_round(args, &plain, &target.api_key, kinds, round).await
+    })
     .await?;
     result.scenarios.extend(paired);
     drop(pg_guard);
@@ -400,15 +391,68 @@ async fn run_one(
     Ok(result)
 }
 
-/// The customer listing as `kind`, on a server started for it (with or without
-/// metrics): one round of the metrics cost.
-async fn listing_on_its_own_server(
+/// One round of the metrics' cost: a server for each of `kinds` (with metrics for
+/// [`Kind::CustomerReleasesMetered`]), started from `plain` one after the other (which
+/// first alternates by round), then loaded in turn, then stopped.
+async fn metrics_round(
     args: &Args,
-    base: &str,
+    plain: &ServerConfig<'_>,
     api_key: &str,
-    kind: Kind,
-) -> Result<oha::Measured> {
-    let load = Load {
+    kinds: [Kind; 2],
+    round: usize,
+) -> Result<[Vec<oha::Measured>; 2]> {
+    let order = if round.is_multiple_of(2) {
+        [0, 1]
+    } else {
+        [1, 0]
+    };
+    let mut servers = Vec::with_capacity(2);
+    for which in order {
+        let metrics = kinds[which] == Kind::CustomerReleasesMetered;
+        let env = [("RELEASY_METRICS", metrics.to_string())];
+        let config = ServerConfig {
+            extra_env: &env,
+            ..*plain
+        };
+        match Server::start(&config).await {
+            Ok(server) => servers.push((kinds[which], server)),
+            Err(e) => {
+                // The failed start's error carries its log; the other stops cleanly.
+                stop_servers(servers, false).await?;
+                return Err(e);
+            }
+        }
+    }
+    if order[0] == 1 {
+        servers.reverse();
+    }
+    let loads =
+        [&servers[0].1, &servers[1].1].map(|server| customer_listing(&server.base, api_key));
+    let measured = paired::alternating_slices(args, &loads, round).await;
+    let stopped = stop_servers(servers, measured.is_err()).await;
+    let measured = measured?;
+    stopped?;
+    Ok(measured)
+}
+
+/// Stops every one of `servers` (each gracefully, whatever the others did), printing
+/// each one's log tail first when `show_logs`; the first error, if any.
+async fn stop_servers(servers: Vec<(Kind, Server)>, show_logs: bool) -> Result<()> {
+    let mut first_error = None;
+    for (kind, server) in servers {
+        if show_logs {
+            eprintln!("{} server log (tail):\n{}", kind.short(), server.log_tail());
+        }
+        if let Err(e) = server.stop().await {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// The customer listing with `api_key` on the server at `base`.
+fn customer_listing(base: &str, api_key: &str) -> Load {
+    Load {
         method: "GET",
         url: format!(
             "{base}/v1/releases?product={}&include_artifacts=true",
@@ -416,45 +460,7 @@ async fn listing_on_its_own_server(
         ),
         headers: vec![format!("x-releasy-api-key: {api_key}")],
         body: Body::None,
-    };
-    warmed_up_run(args, &load, kind).await
-}
-
-/// `load` for the warm-up, then measured, reported as `kind`.
-async fn warmed_up_run(args: &Args, load: &Load, kind: Kind) -> Result<oha::Measured> {
-    if args.warmup_seconds > 0 {
-        oha::run(&args.oha, load, args.warmup_seconds, args.connections).await?;
     }
-    let measured = oha::run(&args.oha, load, args.seconds, args.connections).await?;
-    report_progress(kind, &measured);
-    Ok(measured)
-}
-
-/// Measures each of `kinds` [`Kind::PAIRED_ROUNDS`] times with `measure`, alternately
-/// (first, second, then second, first, and so on) so that the machine's drift weighs on
-/// both, and returns each kind's median run.
-async fn paired_medians(
-    kinds: [Kind; 2],
-    mut measure: impl AsyncFnMut(Kind) -> Result<oha::Measured>,
-) -> Result<[ScenarioResult; 2]> {
-    let mut runs: [Vec<oha::Measured>; 2] = [Vec::new(), Vec::new()];
-    for round in 0..Kind::PAIRED_ROUNDS {
-        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-        for which in order {
-            runs[which].push(measure(kinds[which]).await?);
-        }
-    }
-    let [first, second] = runs.map(oha::median_by_rps);
-    Ok([
-        ScenarioResult {
-            kind: kinds[0],
-            measured: first.ctx("no paired round ran")?,
-        },
-        ScenarioResult {
-            kind: kinds[1],
-            measured: second.ctx("no paired round ran")?,
-        },
-    ])
 }
 
 /// What the resolve scenarios download: the measured customer's key and an artifact.
@@ -549,10 +555,7 @@ async fn measure(
     let (deep_cursor, deep_pages) = api.deep_customer_cursor(1000).await?;
 
     let key_header = format!("x-releasy-api-key: {}", small.api_key);
-    let budgeted_key_header = format!(
-        "x-releasy-api-key: {}",
-        api.budgeted_key(&small.customer_id).await?
-    );
+    let budgeted_key = api.budgeted_key(&small.customer_id).await?;
     let admin_header = api.admin_header();
     let latest_url = format!("{base}/v1/releases/latest?product={}", api::PRODUCT);
     let latest_etag = api.etag(&small.api_key, &latest_url).await?;
@@ -573,24 +576,8 @@ async fn measure(
                 },
                 Kind::CustomerReleases
                 | Kind::CustomerReleasesUnbudgeted
-                | Kind::CustomerReleasesDiskBusy => Load {
-                    method: "GET",
-                    url: format!(
-                        "{base}/v1/releases?product={}&include_artifacts=true",
-                        api::PRODUCT
-                    ),
-                    headers: vec![key_header.clone()],
-                    body: Body::None,
-                },
-                Kind::CustomerReleasesBudgeted => Load {
-                    method: "GET",
-                    url: format!(
-                        "{base}/v1/releases?product={}&include_artifacts=true",
-                        api::PRODUCT
-                    ),
-                    headers: vec![budgeted_key_header.clone()],
-                    body: Body::None,
-                },
+                | Kind::CustomerReleasesDiskBusy => customer_listing(base, &small.api_key),
+                Kind::CustomerReleasesBudgeted => customer_listing(base, &budgeted_key),
                 Kind::UnknownKey => Load {
                     method: "POST",
                     url: format!("{base}/v1/auth/introspect"),
@@ -719,19 +706,22 @@ async fn measure(
             continue;
         }
         if kind == Kind::CustomerReleasesBudgeted {
-            // Each round on a settled database, as for the metrics' cost.
-            let paired = paired_medians([kind, Kind::CustomerReleasesUnbudgeted], async |kind| {
+            // The two keys on this server in turn, each round on a settled database, as
+            // for the metrics' cost.
+            let kinds = [kind, Kind::CustomerReleasesUnbudgeted];
+            let loads = [load(kinds[0], "measured")?, load(kinds[1], "measured")?];
+            let paired = paired::summed_rounds(kinds, async |round| {
                 settle::settle(database)
                     .await
                     .ctx("settling the database")?;
-                warmed_up_run(args, &load(kind, "measured")?, kind).await
+                paired::alternating_slices(args, &loads, round).await
             })
             .await?;
             scenarios.extend(paired);
             continue;
         }
         if kind == Kind::CustomerReleasesUnbudgeted {
-            // Measured with the budgeted runs, alternately.
+            // Measured in turn with the budgeted key.
             continue;
         }
         let (warmup, measured) = (load(kind, "warmup")?, load(kind, "measured")?);

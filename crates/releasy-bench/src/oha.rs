@@ -43,18 +43,12 @@ pub struct Measured {
     pub p99_ms: f64,
     /// Requests that got a response or failed.
     pub requests: u64,
+    /// How long the run took, in seconds (until the last request in flight finished).
+    pub seconds: f64,
     /// Responses by status code.
     pub statuses: BTreeMap<u16, u64>,
     /// Failures without a response (connection errors, timeouts), by message.
     pub failures: BTreeMap<String, u64>,
-}
-
-/// The run with the median throughput of `runs` (the upper one of an even count), or
-/// `None` when there are none.
-pub fn median_by_rps(mut runs: Vec<Measured>) -> Option<Measured> {
-    runs.sort_by(|a, b| a.rps.total_cmp(&b.rps));
-    let middle = runs.len() / 2;
-    runs.into_iter().nth(middle)
 }
 
 /// `oha --version`, or an error saying how to install it.
@@ -151,8 +145,16 @@ pub fn parse(json: &Value) -> Measured {
         })
         .unwrap_or_default();
     let requests = statuses.values().sum::<u64>() + failures.values().sum::<u64>();
+    let seconds = json["summary"]["total"].as_f64().unwrap_or_else(|| {
+        if rps > 0.0 {
+            requests as f64 / rps
+        } else {
+            0.0
+        }
+    });
     Measured {
         rps,
+        seconds,
         p50_ms: percentile("p50"),
         p99_ms: percentile("p99"),
         requests,
@@ -168,7 +170,7 @@ mod tests {
     #[test]
     fn reads_the_summary() {
         let json: Value = serde_json::from_str(
-            r#"{"summary":{"requestsPerSec":10.0},
+            r#"{"summary":{"requestsPerSec":10.0,"total":2.5},
                 "metrics":{"requests_per_sec":1234.5,"latency_ms":{"p50":1.5,"p99":9.25}},
                 "latencyPercentiles":{"p50":0.0015,"p99":0.00925},
                 "statusCodeDistribution":{"200":100,"409":3},
@@ -181,31 +183,20 @@ mod tests {
         assert_eq!(m.p99_ms, 9.25);
         assert_eq!(m.requests, 105);
         assert_eq!(m.statuses[&409], 3);
+        assert_eq!(m.seconds, 2.5);
     }
 
     #[test]
     fn falls_back_to_seconds_percentiles() {
         let json: Value = serde_json::from_str(
             r#"{"summary":{"requestsPerSec":10.0},"latencyPercentiles":{"p50":0.002,"p99":0.01},
-                "statusCodeDistribution":{},"errorDistribution":{}}"#,
+                "statusCodeDistribution":{"200":20},"errorDistribution":{}}"#,
         )
         .unwrap();
         let m = parse(&json);
         assert_eq!(m.rps, 10.0);
         assert!((m.p99_ms - 10.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn the_median_run_is_the_middle_throughput() {
-        let run = |rps: f64, p99_ms: f64| Measured {
-            rps,
-            p99_ms,
-            ..Measured::default()
-        };
-        let median = median_by_rps(vec![run(30.0, 3.0), run(10.0, 1.0), run(20.0, 2.0)]).unwrap();
-        assert_eq!((median.rps, median.p99_ms), (20.0, 2.0));
-        let upper = median_by_rps(vec![run(10.0, 1.0), run(40.0, 4.0)]).unwrap();
-        assert_eq!(upper.rps, 40.0);
-        assert!(median_by_rps(Vec::new()).is_none());
+        // Without oha's total, the time the throughput implies.
+        assert!((m.seconds - 2.0).abs() < 1e-9);
     }
 }

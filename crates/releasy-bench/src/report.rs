@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use crate::ledger_export::LedgerExport;
 use crate::oha::Measured;
+use crate::paired::SLICE_SECONDS;
 use crate::parts_upload::PartsUpload;
 use crate::scenarios::{Db, Kind, Outcome, Size};
 use crate::transfer::Transfer;
@@ -328,10 +329,10 @@ fn deep_product_check(runs: &[&RunResult], db: Db) -> Check {
 
 /// The same customer listing with a key that has a request budget against one without:
 /// checking the budget and writing the `RateLimit` headers keeps 95% of the throughput
-/// (the security issue's "hot paths stay within 5%"). The median budgeted run is
-/// compared with the median of as many runs without a budget, alternating with them
-/// (each run leaves work behind it for the next, and one run's noise exceeds 5%); a
-/// run without them falls back on the plain listing.
+/// (the security issue's "hot paths stay within 5%"). The budgeted key and one without a
+/// budget are loaded in turn, in short slices summed per key (one run's noise exceeds
+/// 5%, and it comes in blocks both must share); a run without them falls back on the
+/// plain listing.
 fn budget_check(runs: &[&RunResult]) -> Check {
     let mut parts = Vec::new();
     let mut met = true;
@@ -422,8 +423,8 @@ fn ledger_resolve_check(runs: &[&RunResult]) -> Check {
     })
 }
 
-/// The customer listing with metrics recorded vs without: the median runs of as many
-/// freshly started servers each, started alternately.
+/// The customer listing with metrics recorded vs without: two servers started for each
+/// round, one of each, loaded in turn in short slices summed per kind.
 fn metrics_cost_check(runs: &[&RunResult]) -> Check {
     share_check(runs, Kind::METRICS_LISTING_SHARE, |run| {
         let metered = run.get(Kind::CustomerReleasesMetered)?.measured.rps;
@@ -722,6 +723,17 @@ pub fn render(info: &RunInfo, runs: &[RunResult]) -> String {
     }
     out.push('\n');
     type CheckFn<'a> = Box<dyn Fn(Db, &[&RunResult]) -> Check + 'a>;
+    let in_turn = format!(
+        "in turn in {} s slices, {} rounds",
+        SLICE_SECONDS,
+        Kind::PAIRED_ROUNDS
+    );
+    let metrics_label = format!(
+        "customer list releases with metrics recorded (`RELEASY_METRICS=true`) vs without: two servers up at once, loaded {in_turn}, req/s"
+    );
+    let budget_label = format!(
+        "rate limits: customer list releases with a key budget vs without (req/s; the two keys {in_turn})"
+    );
     let rows: Vec<(&str, CheckFn<'_>)> = vec![
         (
             "customer introspect, req/s vs `GET /live`",
@@ -747,10 +759,7 @@ pub fn render(info: &RunInfo, runs: &[RunResult]) -> String {
             "download resolve with its ledger row vs without the ledger (`RELEASY_DOWNLOAD_LOG=false`), req/s",
             Box::new(|_, r| ledger_resolve_check(r)),
         ),
-        (
-            "customer list releases with metrics recorded (`RELEASY_METRICS=true`) vs without: medians of 5 freshly started servers each, started alternately, req/s",
-            Box::new(|_, r| metrics_cost_check(r)),
-        ),
+        (&metrics_label, Box::new(|_, r| metrics_cost_check(r))),
         (
             "download statistics of one product by day (`/v1/admin/downloads/stats`), p99",
             Box::new(|_, r| stats_check(r)),
@@ -793,10 +802,7 @@ pub fn render(info: &RunInfo, runs: &[RunResult]) -> String {
             "updaters: `latest` on a product with 10 000 releases vs one with 10 (req/s)",
             Box::new(|db, r| deep_product_check(r, db)),
         ),
-        (
-            "rate limits: customer list releases with a key budget vs without (req/s; medians of 5 runs each, alternately)",
-            Box::new(|_, r| budget_check(r)),
-        ),
+        (&budget_label, Box::new(|_, r| budget_check(r))),
         (
             "customer reads while another process syncs to the same disk, p99",
             Box::new(|_, r| disk_busy_check(r)),
@@ -989,18 +995,25 @@ then vacuumed, analysed and checkpointed, so that autovacuum's first pass over a
 new rows does not run during the scenarios; SQLite's log is checkpointed). The small set is then \
 created through the API on top, so the measured customer, key and releases are the same \
 in both sizes.
-- Each scenario runs `oha` with {} connections for {} s (after an unmeasured {} s warm-up \
+- Each scenario runs `oha` with {connections} connections for {seconds} s (after an unmeasured {warmup} s warm-up \
 of the same scenario), waiting for requests in flight at the deadline, not following \
 redirects. req/s counts every response; p50 and p99 are oha's latency percentiles. \
 Errors are responses other than 2xx (302 for the resolve scenario) plus requests without \
 a response. Each ratio divides by `GET /live` of the same server run.
-- Two costs are measured in pairs, alternately (first, second, then second, first, and \
-so on, five of each), and compared as medians: the metrics' (each run on a server started for it) \
-and the key budget's. Each run starts on a settled database (PostgreSQL vacuumed, \
-analysed and checkpointed; SQLite's log checkpointed), so that neither side inherits the \
-upkeep the runs before it left: every customer request writes an `api_key.auth` event, \
-and a few hundred thousand of them fill PostgreSQL's write-ahead log to a checkpoint \
-(and make autovacuum due where it runs).
+- Two costs are measured in pairs: the metrics' (a server with them and one without, \
+started together on the same database for each round, both up) and the key budget's (a \
+key with a budget and one without, on the run's server). Each of {rounds} rounds starts on \
+a settled database (PostgreSQL vacuumed, analysed and checkpointed; SQLite's log \
+checkpointed), so that neither side inherits the upkeep the rounds before it left (every \
+customer request writes an `api_key.auth` event, and a few hundred thousand of them fill \
+PostgreSQL's write-ahead log to a checkpoint); then both sides are warmed up and loaded \
+in turn, in {slice} s slices (first, second, second, first, and so on), for {seconds} s \
+each a round. Each side's slices of all rounds are summed: req/s is their requests over \
+their summed time, p50 and p99 the medians of the slices'. Identical runs on this machine \
+move in blocks of a minute or more, by more than the 3 or 5% a cost must show; the slices \
+put both sides in every block, and the rounds spread what one server's start weighs. A \
+slice's time includes oha opening its connections and waiting for the last requests, so \
+these four rates compare with each other, not with the plain listing's.
 - `POST /v1/downloads/token` sends the same body (one artifact, 300 s) every time, so \
 every request stores a new token. `POST /v1/releases` needs a new product and version \
 per request; oha cannot number its bodies, but `-Z` draws each body at random from the \
@@ -1042,7 +1055,11 @@ that joins the parts and reads them through SHA-256. `dd` of the same size runs 
 server's data directory just before. Both processes' `VmRSS` is sampled every 20 ms.
 - The load generator and the server share the machine's cores, as the issue's targets \
 assume.",
-        info.connections, info.seconds, info.warmup_seconds
+        connections = info.connections,
+        seconds = info.seconds,
+        warmup = info.warmup_seconds,
+        rounds = Kind::PAIRED_ROUNDS,
+        slice = SLICE_SECONDS,
     );
     if let Some((path, notes)) = &info.notes {
         let _ = writeln!(out, "\n## Notes (from `{path}`)\n");

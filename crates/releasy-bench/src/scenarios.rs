@@ -97,19 +97,19 @@ pub enum Kind {
     Upgrade,
     /// Customer `GET /v1/releases/latest?product=bench-deep` (10 000 releases).
     LatestDeep,
-    /// [`Kind::CustomerReleases`] with a key that has a request budget: the median of
-    /// [`Kind::PAIRED_ROUNDS`] runs, alternating with [`Kind::CustomerReleasesUnbudgeted`].
+    /// [`Kind::CustomerReleases`] with a key that has a request budget, loaded in turn
+    /// with [`Kind::CustomerReleasesUnbudgeted`] in short slices (see `paired`).
     CustomerReleasesBudgeted,
-    /// [`Kind::CustomerReleases`] with a key without a budget, alternating with the
-    /// budgeted runs: what the budget is compared with, the median of as many runs.
+    /// [`Kind::CustomerReleases`] with a key without a budget, in turn with the budgeted
+    /// key: what the budget is compared with.
     CustomerReleasesUnbudgeted,
     /// [`Kind::CustomerReleases`] on a server started with `RELEASY_METRICS=true`: what
-    /// recording the metrics costs the hottest customer read. The median of
-    /// [`Kind::PAIRED_ROUNDS`] runs, each on a server started for it.
+    /// recording the metrics costs the hottest customer read. Loaded in turn with
+    /// [`Kind::CustomerReleasesUnmetered`] in short slices, two servers started for each
+    /// round.
     CustomerReleasesMetered,
-    /// [`Kind::CustomerReleases`] on servers started as the metered ones were, but
-    /// without metrics, alternating with them: their baseline, the median of as many
-    /// runs.
+    /// [`Kind::CustomerReleases`] on a server started with the metered one, but without
+    /// metrics: its baseline.
     CustomerReleasesUnmetered,
     /// Customer `POST /v1/auth/introspect` with an unknown key: 401 up to the failure
     /// limit, then 429 (refused failures, counted but not recorded one by one).
@@ -199,16 +199,16 @@ impl Kind {
                 "customer `GET /v1/releases/latest?product=bench-deep` (10 000 releases)"
             }
             Kind::CustomerReleasesBudgeted => {
-                "customer `GET /v1/releases?…` with a key budget (`RateLimit` headers), median of 5 runs"
+                "customer `GET /v1/releases?…` with a key budget (`RateLimit` headers), 2 s slices of 5 rounds in turn with a key without"
             }
             Kind::CustomerReleasesUnbudgeted => {
-                "customer `GET /v1/releases?…` without a budget, median of 5 runs alternating with the budgeted ones"
+                "customer `GET /v1/releases?…` without a budget, 2 s slices of 5 rounds in turn with the budgeted key"
             }
             Kind::CustomerReleasesMetered => {
-                "customer `GET /v1/releases?…`, `RELEASY_METRICS=true` (metrics recorded), median of 5 fresh servers"
+                "customer `GET /v1/releases?…`, `RELEASY_METRICS=true` (metrics recorded), 2 s slices of 5 rounds in turn with a server without"
             }
             Kind::CustomerReleasesUnmetered => {
-                "customer `GET /v1/releases?…`, `RELEASY_METRICS=false`, median of 5 fresh servers alternating with the metered ones"
+                "customer `GET /v1/releases?…`, `RELEASY_METRICS=false`, 2 s slices of 5 rounds in turn with the metered server"
             }
             Kind::UnknownKey => {
                 "customer `POST /v1/auth/introspect`, unknown key (429 past the failure limit)"
@@ -326,10 +326,10 @@ impl Kind {
     /// keeps while they are recorded (the operations issue: at most 3% lost).
     pub const METRICS_LISTING_SHARE: f64 = 0.97;
 
-    /// How many runs with the cost measured (metrics, a key budget), and as many
-    /// without, a cost is measured from, alternately: one run's noise (up to 12% between
+    /// How many rounds a cost (metrics, a key budget) is measured in, each prepared
+    /// afresh and loading both sides in turn: one run's noise (up to 12% between
     /// identical runs on fresh PostgreSQL-backed servers) is larger than the 3 or 5% it
-    /// must show, and a median of 3 still moved by 5% between runs of the bench.
+    /// must show, and what one server's start weighs is spread over as many starts.
     pub const PAIRED_ROUNDS: usize = 5;
 
     /// How a status counts for this scenario.

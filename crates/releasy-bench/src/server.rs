@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -12,6 +12,9 @@ use crate::fail::{Context, Result, bail};
 
 /// The request budget of integration keys: four billion a second is never spent.
 pub const BENCH_BUDGET: &str = "4000000000/s";
+
+/// How many servers this process started: each one's log is named by its number.
+static STARTED: AtomicUsize = AtomicUsize::new(0);
 
 /// A running `releasy-server`. Killed on drop if [`Server::stop`] was not called.
 #[derive(Debug)]
@@ -46,7 +49,10 @@ impl Server {
         let base = format!("http://127.0.0.1:{port}");
         std::fs::create_dir_all(config.data_dir)
             .ctx(format!("creating {}", config.data_dir.display()))?;
-        let log = config.data_dir.join("server.log");
+        // Numbered: the metrics' cost runs two servers in one directory at once, and a
+        // later server may get an earlier one's port.
+        let number = STARTED.fetch_add(1, Ordering::Relaxed);
+        let log = config.data_dir.join(format!("server-{number}.log"));
         let log_file = std::fs::File::create(&log).ctx("creating the server log")?;
         let mut command = Command::new(config.bin);
         for (name, _) in std::env::vars_os() {
