@@ -23,6 +23,9 @@ pub const OTHER_RELEASES: usize = 40;
 pub const PLATFORMS: [&str; 3] = ["linux-x86_64", "darwin-arm64", "windows-x86_64"];
 /// Customers created through the API besides the measured one.
 pub const SMALL_EXTRA_CUSTOMERS: usize = 199;
+
+/// Customers on a page of the admin listing scenarios.
+pub const CUSTOMER_PAGE: usize = 50;
 /// Download tokens issued while seeding.
 pub const SMALL_TOKENS: usize = 20;
 /// A product with [`DEEP_RELEASES`] published releases (no artifacts), created in an
@@ -462,35 +465,35 @@ impl Api {
         })
     }
 
-    /// Walks the admin customer listing by cursor, 50 a page, up to `pages` pages;
-    /// returns the cursor of the deepest non-empty page reached and its depth (pages
-    /// skipped before it).
+    /// Walks the admin customer listing by cursor, [`CUSTOMER_PAGE`] a page, up to
+    /// `pages` pages past the first; returns the cursor of the deepest full page
+    /// reached and its depth (pages before it). Full, so that the deep page serves as
+    /// many customers as the first: the small set's last page holds only a few.
     pub async fn deep_customer_cursor(&self, pages: u32) -> Result<(Option<String>, u32)> {
-        let mut cursors: Vec<String> = Vec::new();
+        let mut deepest = (None, 0);
         let mut cursor: Option<String> = None;
-        for _ in 0..pages {
+        for depth in 0..=pages {
             let path = match &cursor {
-                None => "/v1/admin/customers?limit=50".to_owned(),
-                Some(c) => format!("/v1/admin/customers?limit=50&cursor={}", url_encode(c)),
+                None => format!("/v1/admin/customers?limit={CUSTOMER_PAGE}"),
+                Some(c) => format!(
+                    "/v1/admin/customers?limit={CUSTOMER_PAGE}&cursor={}",
+                    url_encode(c)
+                ),
             };
             let page = self.admin_get(&path).await?;
-            let empty = page["customers"].as_array().is_none_or(Vec::is_empty);
-            if empty {
-                // The previous cursor ended exactly at the last customer.
-                cursors.pop();
+            let customers = page["customers"].as_array().map_or(0, Vec::len);
+            if customers < CUSTOMER_PAGE {
                 break;
             }
+            if cursor.is_some() {
+                deepest = (cursor.clone(), depth);
+            }
             match page["next_cursor"].as_str() {
-                Some(next) => {
-                    cursors.push(next.to_owned());
-                    cursor = Some(next.to_owned());
-                }
+                Some(next) => cursor = Some(next.to_owned()),
                 None => break,
             }
         }
-        // `cursors[i]` leads to page i + 2; the deepest page reached is the last one.
-        let depth = cursors.len() as u32;
-        Ok((cursors.pop(), depth))
+        Ok(deepest)
     }
 }
 

@@ -646,7 +646,7 @@ async fn measure(
                 },
                 Kind::AdminCustomersFirst => Load {
                     method: "GET",
-                    url: format!("{base}/v1/admin/customers?limit=50"),
+                    url: format!("{base}/v1/admin/customers?limit={}", api::CUSTOMER_PAGE),
                     headers: vec![admin_header.clone()],
                     body: Body::None,
                 },
@@ -654,10 +654,13 @@ async fn measure(
                     method: "GET",
                     url: match &deep_cursor {
                         Some(c) => format!(
-                            "{base}/v1/admin/customers?limit=50&cursor={}",
+                            "{base}/v1/admin/customers?limit={}&cursor={}",
+                            api::CUSTOMER_PAGE,
                             api::url_encode(c)
                         ),
-                        None => format!("{base}/v1/admin/customers?limit=50"),
+                        None => {
+                            format!("{base}/v1/admin/customers?limit={}", api::CUSTOMER_PAGE)
+                        }
                     },
                     headers: vec![admin_header.clone()],
                     body: Body::None,

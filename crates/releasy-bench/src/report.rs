@@ -1027,8 +1027,9 @@ again on a second server started on the same database with `RELEASY_DOWNLOAD_LOG
 after the first has stopped. The statistics ask `group_by=day` for `bench-agent` (small) \
 or `bulk-product-007` (large, about 7 000 summary rows). The CSV export streams every row \
 of the ledger at the end of the run with one `GET …?format=csv`, counting lines.
-- The deep customer page is reached by walking `next_cursor` from the first page, 50 \
-customers a page, up to 1 000 times (the small set has only 4 pages).
+- The deep customer page is the deepest full page (50 customers, as on the first page) \
+reached by walking `next_cursor` from the first page, up to 1 000 pages deep (the small \
+set's is the fourth page: its fifth holds only a few customers).
 - The large transfer: a generated file is `PUT` with `curl` (`-T`, `Content-Length`) to \
 a presigned upload URL of the embedded store, registered, published and downloaded \
 through a download token's redirect target with `curl` to `/dev/null` (the file is in \
