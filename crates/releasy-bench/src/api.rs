@@ -468,9 +468,10 @@ impl Api {
     /// Walks the admin customer listing by cursor, [`CUSTOMER_PAGE`] a page, up to
     /// `pages` pages past the first; returns the cursor of the deepest full page
     /// reached and its depth (pages before it). Full, so that the deep page serves as
-    /// many customers as the first: the small set's last page holds only a few.
-    pub async fn deep_customer_cursor(&self, pages: u32) -> Result<(Option<String>, u32)> {
-        let mut deepest = (None, 0);
+    /// many customers as the first: the small set's last page holds only a few. An
+    /// error when no page past the first is full (the scenario would measure the first).
+    pub async fn deep_customer_cursor(&self, pages: u32) -> Result<(String, u32)> {
+        let mut deepest = None;
         let mut cursor: Option<String> = None;
         for depth in 0..=pages {
             let path = match &cursor {
@@ -485,15 +486,15 @@ impl Api {
             if customers < CUSTOMER_PAGE {
                 break;
             }
-            if cursor.is_some() {
-                deepest = (cursor.clone(), depth);
+            if let Some(cursor) = &cursor {
+                deepest = Some((cursor.clone(), depth));
             }
             match page["next_cursor"].as_str() {
                 Some(next) => cursor = Some(next.to_owned()),
                 None => break,
             }
         }
-        Ok(deepest)
+        deepest.ctx("no full page of customers past the first")
     }
 }
 

@@ -393,7 +393,8 @@ async fn run_one(
 
 /// One round of the metrics' cost: a server for each of `kinds` (with metrics for
 /// [`Kind::CustomerReleasesMetered`]), started from `plain` one after the other (which
-/// first alternates by round), then loaded in turn, then stopped.
+/// first alternates by round, as does which is loaded first), then loaded in turn, then
+/// stopped.
 async fn metrics_round(
     args: &Args,
     plain: &ServerConfig<'_>,
@@ -415,39 +416,28 @@ async fn metrics_round(
             ..*plain
         };
         match Server::start(&config).await {
-            Ok(server) => servers.push((kinds[which], server)),
+            Ok(server) => servers.push((kinds[which].short(), server)),
             Err(e) => {
-                // The failed start's error carries its log; the other stops cleanly.
-                stop_servers(servers, false).await?;
+                // The failed start's error carries its log, and is the one to report;
+                // the other server still stops cleanly.
+                if let Err(stop) = server::stop_all(servers, false).await {
+                    eprintln!("warning: {stop}");
+                }
                 return Err(e);
             }
         }
     }
+    // Back in the order of `kinds`.
     if order[0] == 1 {
         servers.reverse();
     }
     let loads =
         [&servers[0].1, &servers[1].1].map(|server| customer_listing(&server.base, api_key));
     let measured = paired::alternating_slices(args, &loads, round).await;
-    let stopped = stop_servers(servers, measured.is_err()).await;
+    let stopped = server::stop_all(servers, measured.is_err()).await;
     let measured = measured?;
     stopped?;
     Ok(measured)
-}
-
-/// Stops every one of `servers` (each gracefully, whatever the others did), printing
-/// each one's log tail first when `show_logs`; the first error, if any.
-async fn stop_servers(servers: Vec<(Kind, Server)>, show_logs: bool) -> Result<()> {
-    let mut first_error = None;
-    for (kind, server) in servers {
-        if show_logs {
-            eprintln!("{} server log (tail):\n{}", kind.short(), server.log_tail());
-        }
-        if let Err(e) = server.stop().await {
-            first_error.get_or_insert(e);
-        }
-    }
-    first_error.map_or(Ok(()), Err)
 }
 
 /// The customer listing with `api_key` on the server at `base`.
@@ -652,16 +642,11 @@ async fn measure(
                 },
                 Kind::AdminCustomersDeep => Load {
                     method: "GET",
-                    url: match &deep_cursor {
-                        Some(c) => format!(
-                            "{base}/v1/admin/customers?limit={}&cursor={}",
-                            api::CUSTOMER_PAGE,
-                            api::url_encode(c)
-                        ),
-                        None => {
-                            format!("{base}/v1/admin/customers?limit={}", api::CUSTOMER_PAGE)
-                        }
-                    },
+                    url: format!(
+                        "{base}/v1/admin/customers?limit={}&cursor={}",
+                        api::CUSTOMER_PAGE,
+                        api::url_encode(&deep_cursor)
+                    ),
                     headers: vec![admin_header.clone()],
                     body: Body::None,
                 },

@@ -34,14 +34,14 @@ pub async fn summed_rounds(
             number + 1,
             Kind::PAIRED_ROUNDS,
             kinds[0].short(),
-            summed(first.clone()).map_or(0.0, |m| m.rps),
+            summed(&first).map_or(0.0, |m| m.rps),
             kinds[1].short(),
-            summed(second.clone()).map_or(0.0, |m| m.rps),
+            summed(&second).map_or(0.0, |m| m.rps),
         ));
         slices[0].extend(first);
         slices[1].extend(second);
     }
-    let [first, second] = slices.map(summed);
+    let [first, second] = slices.each_ref().map(|slices| summed(slices));
     let results = [
         ScenarioResult {
             kind: kinds[0],
@@ -59,15 +59,23 @@ pub async fn summed_rounds(
 }
 
 /// One round: each load warmed up, then `args.seconds` of each in [`slice_lengths`],
-/// in turn: first, second, second, first, and so on (in odd rounds second, first, ...).
+/// in turn: first, second, second, first, and so on (in odd rounds second, first, ...;
+/// the warm-ups in the same order).
 pub async fn alternating_slices(
     args: &Args,
     loads: &[Load; 2],
     round: usize,
 ) -> Result<[Vec<Measured>; 2]> {
+    let first = round % 2;
     if args.warmup_seconds > 0 {
-        for load in loads {
-            oha::run(&args.oha, load, args.warmup_seconds, args.connections).await?;
+        for which in [first, 1 - first] {
+            oha::run(
+                &args.oha,
+                &loads[which],
+                args.warmup_seconds,
+                args.connections,
+            )
+            .await?;
         }
     }
     let mut slices: [Vec<Measured>; 2] = [Vec::new(), Vec::new()];
@@ -99,7 +107,7 @@ fn slice_lengths(seconds: u64) -> Vec<u64> {
 /// `slices` as one run: their requests, statuses and failures summed, the throughput
 /// over their summed time, and the median of their latency percentiles (oha's histogram
 /// is too coarse to merge); `None` when there are none.
-fn summed(slices: Vec<Measured>) -> Option<Measured> {
+fn summed(slices: &[Measured]) -> Option<Measured> {
     if slices.is_empty() {
         return None;
     }
@@ -109,11 +117,11 @@ fn summed(slices: Vec<Measured>) -> Option<Measured> {
     for slice in slices {
         total.requests += slice.requests;
         total.seconds += slice.seconds;
-        for (status, count) in slice.statuses {
-            *total.statuses.entry(status).or_default() += count;
+        for (status, count) in &slice.statuses {
+            *total.statuses.entry(*status).or_default() += count;
         }
-        for (failure, count) in slice.failures {
-            *total.failures.entry(failure).or_default() += count;
+        for (failure, count) in &slice.failures {
+            *total.failures.entry(failure.clone()).or_default() += count;
         }
         p50s.push(slice.p50_ms);
         p99s.push(slice.p99_ms);
@@ -152,7 +160,7 @@ mod tests {
 
     #[test]
     fn slices_sum_into_one_run() {
-        let run = summed(vec![
+        let run = summed(&[
             slice(50_000, 2.0, 1.0, 4.0),
             slice(60_000, 2.0, 3.0, 9.0),
             slice(40_000, 1.0, 2.0, 5.0),
@@ -191,7 +199,7 @@ mod tests {
 
     #[test]
     fn no_slices_is_no_run() {
-        assert!(summed(Vec::new()).is_none());
+        assert!(summed(&[]).is_none());
         assert_eq!(median(vec![1.0, 4.0]), 4.0);
     }
 }

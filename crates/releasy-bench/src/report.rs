@@ -1001,14 +1001,15 @@ redirects. req/s counts every response; p50 and p99 are oha's latency percentile
 Errors are responses other than 2xx (302 for the resolve scenario) plus requests without \
 a response. Each ratio divides by `GET /live` of the same server run.
 - Two costs are measured in pairs: the metrics' (a server with them and one without, \
-started together on the same database for each round, both up) and the key budget's (a \
+started one after the other on the same database for each round, which first alternating \
+by round, both up while measured) and the key budget's (a \
 key with a budget and one without, on the run's server). Each of {rounds} rounds starts on \
 a settled database (PostgreSQL vacuumed, analysed and checkpointed; SQLite's log \
 checkpointed), so that neither side inherits the upkeep the rounds before it left (every \
 customer request writes an `api_key.auth` event, and a few hundred thousand of them fill \
 PostgreSQL's write-ahead log to a checkpoint); then both sides are warmed up and loaded \
-in turn, in {slice} s slices (first, second, second, first, and so on), for {seconds} s \
-each a round. Each side's slices of all rounds are summed: req/s is their requests over \
+in turn, in {slice} s slices (first, second, second, first, and so on; in odd rounds the \
+second side first), for {seconds} s each a round. Each side's slices of all rounds are summed: req/s is their requests over \
 their summed time, p50 and p99 the medians of the slices'. Identical runs on this machine \
 move in blocks of a minute or more, by more than the 3 or 5% a cost must show; the slices \
 put both sides in every block, and the rounds spread what one server's start weighs. A \

@@ -75,9 +75,9 @@ pub enum Kind {
     /// Admin `GET /v1/admin/downloads/stats?group_by=day&product=..`: one product's
     /// downloads per day, from the ledger's summary.
     DownloadStats,
-    /// Admin `GET /v1/admin/customers?limit=50`.
+    /// Admin `GET /v1/admin/customers?limit=50` (`api::CUSTOMER_PAGE`).
     AdminCustomersFirst,
-    /// Admin `GET /v1/admin/customers?limit=50&cursor=..`, deep.
+    /// Admin `GET /v1/admin/customers?limit=50&cursor=..`, the deepest full page.
     AdminCustomersDeep,
     /// Admin `GET /v1/releases?include_artifacts=true`.
     AdminReleases,
@@ -178,7 +178,9 @@ impl Kind {
                 "admin `GET /v1/admin/downloads/stats?group_by=day&product=…` (one product)"
             }
             Kind::AdminCustomersFirst => "admin `GET /v1/admin/customers?limit=50`, first page",
-            Kind::AdminCustomersDeep => "admin `GET /v1/admin/customers?limit=50&cursor=…`, deep",
+            Kind::AdminCustomersDeep => {
+                "admin `GET /v1/admin/customers?limit=50&cursor=…`, deepest full page"
+            }
             Kind::AdminReleases => "admin `GET /v1/releases?include_artifacts=true`",
             Kind::IntrospectDiskBusy => {
                 "customer `POST /v1/auth/introspect`, another process syncing to the disk"
@@ -331,8 +333,9 @@ impl Kind {
     /// identical runs on fresh PostgreSQL-backed servers) is larger than the 3 or 5% it
     /// must show, and what one server's start weighs is spread over as many starts.
     /// Even, so that each side starts first (and is loaded first) in half the rounds:
-    /// in a run with five, on SQLite large data, the server started second of two ran
-    /// 6 to 14% faster than the first in every round, whichever had metrics.
+    /// in a run with five, on SQLite large data, the server started second of two (and
+    /// loaded second) ran 6 to 14% faster than the first in every round, whichever had
+    /// metrics.
     pub const PAIRED_ROUNDS: usize = 6;
 
     /// How a status counts for this scenario.
@@ -363,9 +366,20 @@ impl Kind {
     }
 }
 
+// Each side of a paired cost starts and is loaded first in half the rounds.
+const _: () = assert!(Kind::PAIRED_ROUNDS.is_multiple_of(2));
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn customer_page_labels_name_the_page_size() {
+        let limit = format!("limit={}", crate::api::CUSTOMER_PAGE);
+        for kind in [Kind::AdminCustomersFirst, Kind::AdminCustomersDeep] {
+            assert!(kind.label().contains(&limit), "{}", kind.label());
+        }
+    }
 
     #[test]
     fn redirects_count_only_for_resolve() {

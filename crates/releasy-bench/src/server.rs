@@ -166,6 +166,21 @@ impl Server {
     }
 }
 
+/// Stops every one of `servers` (each gracefully, whatever the others did), printing
+/// each one's log tail, under its name, first when `show_logs`; the first error, if any.
+pub async fn stop_all(servers: Vec<(&str, Server)>, show_logs: bool) -> Result<()> {
+    let mut first_error = None;
+    for (name, server) in servers {
+        if show_logs {
+            eprintln!("{name} server log (tail):\n{}", server.log_tail());
+        }
+        if let Err(e) = server.stop().await {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
