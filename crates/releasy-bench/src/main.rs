@@ -402,11 +402,7 @@ async fn metrics_round(
     kinds: [Kind; 2],
     round: usize,
 ) -> Result<[Vec<oha::Measured>; 2]> {
-    let order = if round.is_multiple_of(2) {
-        [0, 1]
-    } else {
-        [1, 0]
-    };
+    let order = paired::in_turn(round);
     let mut servers = Vec::with_capacity(2);
     for which in order {
         let metrics = kinds[which] == Kind::CustomerReleasesMetered;

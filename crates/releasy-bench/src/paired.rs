@@ -19,6 +19,12 @@ use crate::{progress, report_progress};
 /// short enough that a block of the machine's drift spans slices of both loads.
 pub const SLICE_SECONDS: u64 = 2;
 
+/// The two sides in the order they take turn `n` (a round, or a slice within one):
+/// first then second on even turns, second then first on odd ones.
+pub fn in_turn(n: usize) -> [usize; 2] {
+    if n.is_multiple_of(2) { [0, 1] } else { [1, 0] }
+}
+
 /// Runs [`Kind::PAIRED_ROUNDS`] rounds of `round` (which prepares the round and measures
 /// it with [`alternating_slices`]) and sums each kind's slices of all rounds into one
 /// result.
@@ -66,9 +72,8 @@ pub async fn alternating_slices(
     loads: &[Load; 2],
     round: usize,
 ) -> Result<[Vec<Measured>; 2]> {
-    let first = round % 2;
     if args.warmup_seconds > 0 {
-        for which in [first, 1 - first] {
+        for which in in_turn(round) {
             oha::run(
                 &args.oha,
                 &loads[which],
@@ -80,12 +85,7 @@ pub async fn alternating_slices(
     }
     let mut slices: [Vec<Measured>; 2] = [Vec::new(), Vec::new()];
     for (slice, seconds) in slice_lengths(args.seconds).into_iter().enumerate() {
-        let order = if (slice + round).is_multiple_of(2) {
-            [0, 1]
-        } else {
-            [1, 0]
-        };
-        for which in order {
+        for which in in_turn(slice + round) {
             let measured = oha::run(&args.oha, &loads[which], seconds, args.connections).await?;
             slices[which].push(measured);
         }
@@ -174,6 +174,13 @@ mod tests {
         assert_eq!(run.statuses[&429], 3);
         assert_eq!(run.failures["connection closed"], 3);
         assert_eq!((run.p50_ms, run.p99_ms), (2.0, 5.0));
+    }
+
+    #[test]
+    fn turns_alternate() {
+        assert_eq!(in_turn(0), [0, 1]);
+        assert_eq!(in_turn(1), [1, 0]);
+        assert_eq!(in_turn(6), [0, 1]);
     }
 
     #[test]
