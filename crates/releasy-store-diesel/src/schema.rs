@@ -199,7 +199,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    audit_events (id) {
+    audit_events (created_at, id) {
         id -> Text,
         customer_id -> Nullable<Text>,
         actor -> Text,

@@ -11,11 +11,12 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use releasy_domain::Timestamp;
 use releasy_domain::audit::{
-    AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent, prunable_prefix,
+    AuditEvent, AuditFilter, ChainBounds, ChainedEvent, prunable_prefix,
 };
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{AuditRepository, PruneEvent, RepoError};
 
+use crate::repos::audit_chain::EventLink;
 use super::{Backend, Conn, Store, append_audit, chain_head, set_chain_head, set_links};
 use crate::error::query_error;
 use crate::rows::{AuditChainRow, AuditEventRow, link_of, position_column};
@@ -52,6 +53,11 @@ impl AuditRepository for Store {
         }
         if let Some(event) = &filter.event {
             query = query.filter(dsl::event.eq(event.clone()));
+            if event != AuditEvent::API_KEY_AUTH {
+                query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    crate::repos::NOT_KEY_AUTH,
+                ));
+            }
         }
         if let Some(from) = filter.created_from {
             query = query.filter(dsl::created_at.ge(from.unix_seconds()));
@@ -125,10 +131,14 @@ impl AuditRepository for Store {
             let Some(&new_head) = links.last() else {
                 return Ok(0);
             };
-            let linked: Vec<(String, ChainLink)> = events
+            let linked: Vec<EventLink> = events
                 .iter()
-                .map(|event| event.id.to_string())
                 .zip(links)
+                .map(|(event, link)| EventLink {
+                    id: event.id.to_string(),
+                    created_at: event.created_at.unix_seconds(),
+                    link,
+                })
                 .collect();
             set_links(conn, &linked).await?;
             set_chain_head(conn, new_head).await?;

@@ -66,6 +66,12 @@ diesel::define_sql_function! {
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
+/// The condition of the audit event index (migration 2026-12-14-000001), which leaves
+/// out authentication events: a listing narrowed to another event adds it as a
+/// literal, for either database to know the index answers it (a bound event proves
+/// nothing to a prepared statement's plan).
+pub(crate) const NOT_KEY_AUTH: &str = "event <> 'api_key.auth'";
+
 /// Escapes `%`, `_` and `\` so user text matches literally inside a `LIKE` pattern.
 pub(crate) fn like_contains(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
@@ -82,6 +88,16 @@ pub(crate) fn like_contains(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use releasy_domain::audit::AuditEvent;
+
+    #[test]
+    fn the_event_index_condition_names_key_authentications() {
+        assert_eq!(
+            super::NOT_KEY_AUTH,
+            format!("event <> '{}'", AuditEvent::API_KEY_AUTH)
+        );
+    }
+
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(super::like_contains("A_b%c\\"), "%a\\_b\\%c\\\\%");
