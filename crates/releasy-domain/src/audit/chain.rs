@@ -59,6 +59,21 @@ impl ChainLink {
 
     /// The link of `event` chained right after `self`.
     pub fn next(&self, event: &AuditEvent) -> ChainLink {
+        self.next_encoded(&EncodedEvent::of(event))
+    }
+
+    /// [`Self::next`] of an event already encoded as stored: a writer that stores the
+    /// text anyway encodes each event once.
+    ///
+    /// ```
+    /// use releasy_domain::Timestamp;
+    /// use releasy_domain::audit::{AuditEvent, AuthReason, ChainLink, EncodedEvent};
+    ///
+    /// let event = AuditEvent::api_key_auth(AuthReason::Ok, None, None, Timestamp::from_unix_seconds(1));
+    /// let encoded = EncodedEvent::of(&event);
+    /// assert_eq!(ChainLink::START.next_encoded(&encoded), ChainLink::START.next(&event));
+    /// ```
+    pub fn next_encoded(&self, event: &EncodedEvent) -> ChainLink {
         let position = self.position + 1;
         ChainLink {
             position,
@@ -80,23 +95,52 @@ impl ChainLink {
     }
 }
 
+/// An event's fields as they are stored and hashed: text, and the time in seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedEvent {
+    /// The event's id.
+    pub id: String,
+    /// Its customer's id, if any.
+    pub customer_id: Option<String>,
+    /// Who acted.
+    pub actor: String,
+    /// What happened.
+    pub event: String,
+    /// The payload's compact JSON text.
+    pub payload: String,
+    /// When, in Unix seconds.
+    pub created_at: i64,
+}
+
+impl EncodedEvent {
+    /// `event`'s fields as text.
+    pub fn of(event: &AuditEvent) -> Self {
+        Self {
+            id: event.id.to_string(),
+            customer_id: event.customer_id.map(|id| id.to_string()),
+            actor: event.actor.clone(),
+            event: event.event.clone(),
+            payload: event.payload.to_string(),
+            created_at: event.created_at.unix_seconds(),
+        }
+    }
+}
+
 /// The hash of `event` at `position` after `previous`. Every field goes in with its
 /// length first, so no two different events share an encoding; the payload is its
 /// compact JSON text, as stored.
-fn event_hash(position: u64, previous: &ChainHash, event: &AuditEvent) -> ChainHash {
+fn event_hash(position: u64, previous: &ChainHash, event: &EncodedEvent) -> ChainHash {
     let mut hasher = Sha256::new();
     hasher.update(b"releasy-audit-chain-v1");
     hasher.update(position.to_be_bytes());
     hasher.update(previous.0);
-    let customer = event.customer_id.map(|id| id.to_string());
-    let payload = event.payload.to_string();
-    let created_at = event.created_at.unix_seconds().to_be_bytes();
+    let created_at = event.created_at.to_be_bytes();
     for field in [
-        event.id.to_string().as_bytes(),
-        customer.as_deref().unwrap_or("").as_bytes(),
+        event.id.as_bytes(),
+        event.customer_id.as_deref().unwrap_or("").as_bytes(),
         event.actor.as_bytes(),
         event.event.as_bytes(),
-        payload.as_bytes(),
+        event.payload.as_bytes(),
         &created_at,
     ] {
         hasher.update((field.len() as u64).to_be_bytes());

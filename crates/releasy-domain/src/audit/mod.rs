@@ -9,7 +9,9 @@ mod origin;
 mod retention;
 mod service;
 
-pub use chain::{ChainBounds, ChainBreak, ChainHash, ChainLink, ChainVerifier, ChainedEvent};
+pub use chain::{
+    ChainBounds, ChainBreak, ChainHash, ChainLink, ChainVerifier, ChainedEvent, EncodedEvent,
+};
 pub use changes::names;
 pub use model::{AuditEvent, AuditFilter, AuthOutcome, AuthReason};
 pub use origin::{Actor, IdSeed, Origin};

@@ -42,14 +42,14 @@ impl<P: Permission> FromRequest for Authorized<P> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let headers = req.headers().clone();
         let client = state
             .as_ref()
             .and_then(|state| client_address(req, &state.trusted_proxies));
         let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(&MissingState))?;
-            let operator = authorize(&state, &headers, client, P::ACTION).await?;
+            // Read through the shared request handle, never copied.
+            let operator = authorize(&state, req.headers(), client, P::ACTION).await?;
             let origin = origin_of(&req, &state, Actor::from(&operator));
             Ok(Self {
                 operator,

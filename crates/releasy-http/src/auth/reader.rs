@@ -50,14 +50,15 @@ impl<P: Permission, S: RequiredScope> FromRequest for OperatorOrCustomer<P, S> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let headers = req.headers().clone();
         let presented = customer::presented_key(req);
+        // A shared handle: the headers are read through it, never copied.
         let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(&MissingState))?;
-            let caller = if operator::has_operator_credentials(&headers) || presented.is_none() {
+            let headers = req.headers();
+            let caller = if operator::has_operator_credentials(headers) || presented.is_none() {
                 let client = client_address(&req, &state.trusted_proxies);
-                Caller::Operator(operator::authorize(&state, &headers, client, P::ACTION).await?)
+                Caller::Operator(operator::authorize(&state, headers, client, P::ACTION).await?)
             } else {
                 Caller::Customer(
                     customer::authenticate(&state, &req, presented.as_deref(), S::SCOPE).await?,

@@ -8,7 +8,7 @@
 
 use diesel::ExpressionMethods;
 use diesel::dsl::Eq;
-use releasy_domain::audit::{AuditEvent, ChainLink};
+use releasy_domain::audit::{AuditEvent, ChainLink, EncodedEvent};
 use releasy_domain::delivery::DownloadRecord;
 
 use crate::rows::{AuditEventRow, DownloadLedgerRow, DownloadTokenRow};
@@ -269,12 +269,10 @@ pub(crate) fn linked_audit_values(
     head: ChainLink,
     events: &[AuditEvent],
 ) -> (Vec<LinkedAuditValues>, ChainLink) {
-    let (links, new_head) = links_after(head, events);
-    let rows = events
-        .iter()
-        .zip(links)
-        .map(|(event, link)| {
-            let row = AuditEventRow::chained(event, link);
+    let (rows, new_head) = linked_rows(head, events);
+    let values = rows
+        .into_iter()
+        .map(|row| {
             (
                 ae::id.eq(row.id),
                 ae::customer_id.eq(row.customer_id),
@@ -287,14 +285,25 @@ pub(crate) fn linked_audit_values(
             )
         })
         .collect();
-    (rows, new_head)
+    (values, new_head)
 }
 
-/// `events`' links, in order, after `head`, and the new head.
-pub(super) fn links_after(head: ChainLink, events: &[AuditEvent]) -> (Vec<ChainLink>, ChainLink) {
-    let links = head.extend(events);
-    let new_head = links.last().copied().unwrap_or(head);
-    (links, new_head)
+/// The rows of `events` linked, in order, after `head`, and the new head. Each event
+/// is encoded once: the text that is hashed is the text that is stored.
+pub(super) fn linked_rows(
+    head: ChainLink,
+    events: &[AuditEvent],
+) -> (Vec<AuditEventRow>, ChainLink) {
+    let mut last = head;
+    let rows = events
+        .iter()
+        .map(|event| {
+            let encoded = EncodedEvent::of(event);
+            last = last.next_encoded(&encoded);
+            AuditEventRow::of_encoded(encoded, Some(last))
+        })
+        .collect();
+    (rows, last)
 }
 
 /// The rows of `events`, unlinked.

@@ -18,7 +18,7 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
 use releasy_domain::audit::{AuditEvent, ChainLink};
 
-use super::batch_rows::links_after;
+use super::batch_rows::linked_rows;
 use crate::rows::{AuditEventRow, DownloadTokenRow, position_column};
 
 /// The head this instance's last batch left, if it knows it, and how its batches were
@@ -77,8 +77,8 @@ pub(super) fn conditional_write<'a>(
     tokens: &'a [DownloadTokenRow],
     events: &[AuditEvent],
 ) -> (BoxedSqlQuery<'a, diesel::pg::Pg, SqlQuery>, ChainLink) {
-    let (links, new_head) = links_after(expected, events);
-    let events = EventColumns::of(events, &links);
+    let (rows, new_head) = linked_rows(expected, events);
+    let events = EventColumns::of(rows);
     let tokens = TokenColumns::of(tokens);
     // `moved` is joined by both inserts, so neither writes a row unless the head moved.
     let query = diesel::sql_query(
@@ -171,10 +171,9 @@ struct EventColumns {
 }
 
 impl EventColumns {
-    fn of(events: &[AuditEvent], links: &[ChainLink]) -> Self {
+    fn of(rows: Vec<AuditEventRow>) -> Self {
         let mut columns = Self::default();
-        for (event, link) in events.iter().zip(links) {
-            let row = AuditEventRow::chained(event, *link);
+        for row in rows {
             columns.id.push(row.id);
             columns.customer_id.push(row.customer_id);
             columns.actor.push(row.actor);

@@ -2,7 +2,7 @@
 //! link), and the `audit_chain` row.
 
 use diesel::prelude::*;
-use releasy_domain::audit::{AuditEvent, ChainHash, ChainLink, ChainedEvent};
+use releasy_domain::audit::{AuditEvent, ChainHash, ChainLink, ChainedEvent, EncodedEvent};
 use releasy_domain::ports::RepoError;
 use releasy_domain::{AuditEventId, CustomerId};
 
@@ -30,24 +30,25 @@ pub struct AuditEventRow {
 impl AuditEventRow {
     /// The row of `event`, not linked yet.
     pub fn unlinked(e: &AuditEvent) -> Self {
-        Self {
-            id: e.id.to_string(),
-            customer_id: e.customer_id.map(|c| c.to_string()),
-            actor: e.actor.clone(),
-            event: e.event.clone(),
-            payload: e.payload.to_string(),
-            created_at: e.created_at.unix_seconds(),
-            chain_position: None,
-            chain_hash: None,
-        }
+        Self::of_encoded(EncodedEvent::of(e), None)
     }
 
     /// The row of `event` at `link`.
     pub fn chained(e: &AuditEvent, link: ChainLink) -> Self {
+        Self::of_encoded(EncodedEvent::of(e), Some(link))
+    }
+
+    /// The row of an event already encoded (to link it), at `link` if linked.
+    pub fn of_encoded(e: EncodedEvent, link: Option<ChainLink>) -> Self {
         Self {
-            chain_position: Some(position_column(link.position)),
-            chain_hash: Some(link.hash.to_string()),
-            ..Self::unlinked(e)
+            id: e.id,
+            customer_id: e.customer_id,
+            actor: e.actor,
+            event: e.event,
+            payload: e.payload,
+            created_at: e.created_at,
+            chain_position: link.map(|link| position_column(link.position)),
+            chain_hash: link.map(|link| link.hash.to_string()),
         }
     }
 }
