@@ -24,7 +24,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use releasy_domain::artifact::{
     Artifact, ArtifactSize, Checksum, Filename, ObjectKey, Platform, Verification,
 };
-use releasy_domain::audit::{AuditEvent, AuthReason, ChainLink};
+use releasy_domain::audit::{AuditEvent, AuthReason, ChainLink, EncodedEvent};
 use releasy_domain::customer::{Customer, CustomerName, Plan};
 use releasy_domain::delivery::{
     DownloadOutcome, DownloadRecord, DownloadSubject, Requester, UserAgent,
@@ -490,9 +490,9 @@ impl Generator {
                 Stage::AuditEvents => Batch::AuditEvents(
                     range
                         .map(|e| {
-                            let event = self.audit_event(e);
-                            self.chain_head = self.chain_head.next(&event);
-                            AuditEventRow::chained(&event, self.chain_head)
+                            let event = EncodedEvent::of(&self.audit_event(e));
+                            self.chain_head = self.chain_head.next_encoded(&event);
+                            AuditEventRow::of_encoded(event, Some(self.chain_head))
                         })
                         .collect(),
                 ),

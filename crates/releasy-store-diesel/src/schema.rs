@@ -199,7 +199,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    audit_events (created_at, id) {
+    audit_events (id) {
         id -> Text,
         customer_id -> Nullable<Text>,
         actor -> Text,

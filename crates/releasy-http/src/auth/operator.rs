@@ -48,7 +48,7 @@ impl<P: Permission> FromRequest for Authorized<P> {
         let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(&MissingState))?;
-            // Read through the shared request handle, never copied.
+            // Through the request handle: copying the header map per request is not free.
             let operator = authorize(&state, req.headers(), client, P::ACTION).await?;
             let origin = origin_of(&req, &state, Actor::from(&operator));
             Ok(Self {

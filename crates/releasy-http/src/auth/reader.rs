@@ -51,7 +51,8 @@ impl<P: Permission, S: RequiredScope> FromRequest for OperatorOrCustomer<P, S> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let presented = customer::presented_key(req);
-        // A shared handle: the headers are read through it, never copied.
+        // An `HttpRequest` is a reference-counted handle: cloning it is cheap, copying
+        // its header map is not.
         let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(&MissingState))?;

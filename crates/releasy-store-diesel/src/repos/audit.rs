@@ -11,12 +11,11 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use releasy_domain::Timestamp;
 use releasy_domain::audit::{
-    AuditEvent, AuditFilter, ChainBounds, ChainedEvent, prunable_prefix,
+    AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent, prunable_prefix,
 };
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{AuditRepository, PruneEvent, RepoError};
 
-use crate::repos::audit_chain::EventLink;
 use super::{Backend, Conn, Store, append_audit, chain_head, set_chain_head, set_links};
 use crate::error::query_error;
 use crate::rows::{AuditChainRow, AuditEventRow, link_of, position_column};
@@ -131,14 +130,10 @@ impl AuditRepository for Store {
             let Some(&new_head) = links.last() else {
                 return Ok(0);
             };
-            let linked: Vec<EventLink> = events
+            let linked: Vec<(String, ChainLink)> = events
                 .iter()
+                .map(|event| event.id.to_string())
                 .zip(links)
-                .map(|(event, link)| EventLink {
-                    id: event.id.to_string(),
-                    created_at: event.created_at.unix_seconds(),
-                    link,
-                })
                 .collect();
             set_links(conn, &linked).await?;
             set_chain_head(conn, new_head).await?;

@@ -10,14 +10,3 @@ pub(super) fn head_link(position: i64, hash: &str) -> Result<ChainLink, diesel::
     link_of("audit_chain", position, hash)
         .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))
 }
-
-/// Where one stored event joins the chain, with the key its row is found by.
-#[derive(Debug, Clone)]
-pub(super) struct EventLink {
-    /// The event's `id`.
-    pub id: String,
-    /// The event's `created_at`, which with `id` is the row's key.
-    pub created_at: i64,
-    /// Its link.
-    pub link: ChainLink,
-}

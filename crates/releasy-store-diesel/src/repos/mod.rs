@@ -67,9 +67,10 @@ diesel::define_sql_function! {
 }
 
 /// The condition of the audit event index (migration 2026-12-14-000001), which leaves
-/// out authentication events: a listing narrowed to another event adds it as a
-/// literal, for either database to know the index answers it (a bound event proves
-/// nothing to a prepared statement's plan).
+/// out authentication events. A listing narrowed to another event states it, as
+/// literal SQL: SQLite uses a partial index only for a query that states its
+/// condition, and on PostgreSQL a plan made for any event (a cached statement's) could
+/// not prove it from a bound event.
 pub(crate) const NOT_KEY_AUTH: &str = "event <> 'api_key.auth'";
 
 /// Escapes `%`, `_` and `\` so user text matches literally inside a `LIKE` pattern.
@@ -91,11 +92,24 @@ mod tests {
     use releasy_domain::audit::AuditEvent;
 
     #[test]
-    fn the_event_index_condition_names_key_authentications() {
+    fn the_event_index_condition_is_the_migrations_and_names_key_authentications() {
         assert_eq!(
             super::NOT_KEY_AUTH,
             format!("event <> '{}'", AuditEvent::API_KEY_AUTH)
         );
+        for migration in [
+            include_str!(
+                "../../../../migrations/postgres/2026-12-14-000001_audit_fewer_indexes/up.sql"
+            ),
+            include_str!(
+                "../../../../migrations/sqlite/2026-12-14-000001_audit_fewer_indexes/up.sql"
+            ),
+        ] {
+            assert!(
+                migration.contains(&format!("WHERE {}", super::NOT_KEY_AUTH)),
+                "{migration}"
+            );
+        }
     }
 
     #[test]

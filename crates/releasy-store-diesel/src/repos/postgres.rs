@@ -7,7 +7,6 @@ use releasy_domain::audit::{AuditEvent, ChainLink};
 use releasy_domain::delivery::DownloadRecord;
 use releasy_domain::ports::RepoError;
 
-use super::audit_chain::EventLink;
 use super::batch_rows::{
     LedgerColumns, ROWS_PER_STATEMENT, TokenValues, add_to_daily, add_to_product_daily,
     audit_values, linked_audit_values, mark_product_customers, token_values,
@@ -84,28 +83,24 @@ pub(super) async fn append_audit(
 /// time.
 pub(super) async fn set_links(
     conn: &mut AsyncPgConnection,
-    links: &[EventLink],
+    links: &[(String, ChainLink)],
 ) -> Result<(), diesel::result::Error> {
     use diesel::sql_types::{Array, BigInt, Text};
-    let ids: Vec<&str> = links.iter().map(|linked| linked.id.as_str()).collect();
-    let created: Vec<i64> = links.iter().map(|linked| linked.created_at).collect();
+    let ids: Vec<&str> = links.iter().map(|(id, _)| id.as_str()).collect();
     let positions: Vec<i64> = links
         .iter()
-        .map(|linked| crate::rows::position_column(linked.link.position))
+        .map(|(_, link)| crate::rows::position_column(link.position))
         .collect();
     let hashes: Vec<String> = links
         .iter()
-        .map(|linked| linked.link.hash.to_string())
+        .map(|(_, link)| link.hash.to_string())
         .collect();
-    // Found by the primary key, (created_at, id).
     diesel::sql_query(
         "UPDATE audit_events AS e SET chain_position = v.position, chain_hash = v.hash \
-         FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[]) \
-         AS v(id, created_at, position, hash) \
-         WHERE e.created_at = v.created_at AND e.id = v.id",
+         FROM unnest($1::text[], $2::int8[], $3::text[]) AS v(id, position, hash) \
+         WHERE e.id = v.id",
     )
     .bind::<Array<Text>, _>(ids)
-    .bind::<Array<BigInt>, _>(created)
     .bind::<Array<BigInt>, _>(positions)
     .bind::<Array<Text>, _>(hashes)
     .execute(conn)

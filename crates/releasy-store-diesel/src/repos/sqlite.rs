@@ -64,7 +64,6 @@ mod blocking {
     use diesel::sqlite::SqliteConnection;
     use releasy_domain::audit::{AuditEvent, ChainLink};
 
-    use crate::repos::audit_chain::EventLink;
     use crate::repos::batch_rows::{ROWS_PER_STATEMENT, linked_audit_values};
     use crate::schema::{audit_chain, audit_events};
 
@@ -117,14 +116,13 @@ mod blocking {
     /// Stores each event's link (one prepared statement, run per event in process).
     pub(super) fn set_links_blocking(
         conn: &mut SqliteConnection,
-        links: &[EventLink],
+        links: &[(String, ChainLink)],
     ) -> Result<(), diesel::result::Error> {
-        for linked in links {
-            diesel::update(audit_events::table.find((linked.created_at, &linked.id)))
+        for (id, link) in links {
+            diesel::update(audit_events::table.find(id))
                 .set((
-                    audit_events::chain_position
-                        .eq(crate::rows::position_column(linked.link.position)),
-                    audit_events::chain_hash.eq(linked.link.hash.to_string()),
+                    audit_events::chain_position.eq(crate::rows::position_column(link.position)),
+                    audit_events::chain_hash.eq(link.hash.to_string()),
                 ))
                 .execute(conn)?;
         }
@@ -151,7 +149,7 @@ pub(super) async fn append_audit(
 /// blocking pool.
 pub(super) async fn set_links(
     conn: &mut SqliteConn,
-    links: &[super::audit_chain::EventLink],
+    links: &[(String, releasy_domain::audit::ChainLink)],
 ) -> Result<(), diesel::result::Error> {
     let links = links.to_vec();
     conn.spawn_blocking(move |conn| blocking::set_links_blocking(conn, &links))

@@ -11,8 +11,9 @@ use crate::error::corrupt;
 use crate::schema::{audit_chain, audit_events};
 
 /// A row of `audit_events`, built from the domain value with [`AuditEventRow::unlinked`]
-/// (as every write stores it) or [`AuditEventRow::chained`] (as the linker leaves it),
-/// and read back with `TryFrom`, which applies the domain's rules.
+/// (as a change's write stores it) or [`AuditEventRow::chained`] (as the linker leaves
+/// it), or from the text a batch writer hashed with [`AuditEventRow::of_encoded`], and
+/// read back with `TryFrom`, which applies the domain's rules.
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
