@@ -11,9 +11,9 @@ use crate::error::corrupt;
 use crate::schema::{audit_chain, audit_events};
 
 /// A row of `audit_events`, built from the domain value with [`AuditEventRow::unlinked`]
-/// (as a change's write stores it) or [`AuditEventRow::chained`] (as the linker leaves
-/// it), or from the text a batch writer hashed with [`AuditEventRow::of_encoded`], and
-/// read back with `TryFrom`, which applies the domain's rules.
+/// (as a change's write stores it; the linker adds the link later) or from the text a
+/// batch writer hashed with [`AuditEventRow::of_encoded`], and read back with `TryFrom`,
+/// which applies the domain's rules.
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -32,11 +32,6 @@ impl AuditEventRow {
     /// The row of `event`, not linked yet.
     pub fn unlinked(e: &AuditEvent) -> Self {
         Self::of_encoded(EncodedEvent::of(e), None)
-    }
-
-    /// The row of `event` at `link`.
-    pub fn chained(e: &AuditEvent, link: ChainLink) -> Self {
-        Self::of_encoded(EncodedEvent::of(e), Some(link))
     }
 
     /// The row of an event already encoded (to link it), at `link` if linked.
