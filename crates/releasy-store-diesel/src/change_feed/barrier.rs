@@ -12,7 +12,7 @@
 //! with an empty cache, so it is not waited for either.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -75,10 +75,15 @@ impl ChangeBarrier {
     pub async fn confirm(&self, within: Duration) -> Result<BarrierOutcome, RepoError> {
         let deadline = Instant::now() + within;
         if !self.waiting.is_listening() {
-            // No answer could be heard: say so at once rather than at the bound.
+            // No answer could be heard: say so at once rather than at the bound. This
+            // feed's own last listener is not counted: its backend can stay in
+            // `pg_stat_activity` for a moment after the connection closed.
             let mut conn = self.store.conn().await?;
+            let last_own = self.waiting.last_own_pid();
+            let mut others = listeners(&mut conn).await?;
+            others.retain(|pid| Some(*pid) != last_own);
             return Ok(BarrierOutcome::Unconfirmed {
-                missing: listeners(&mut conn).await?.len(),
+                missing: others.len(),
             });
         }
         let token = Uuid::new_v4();
@@ -149,18 +154,25 @@ pub(super) struct Waiting {
     barriers: Mutex<HashMap<Uuid, Arc<Waiter>>>,
     /// Whether the feed listens, and so can hear answers.
     listening: AtomicBool,
+    /// The backend pid of the feed's latest listening connection (0: none yet).
+    own_pid: AtomicI32,
 }
 
 impl Waiting {
-    /// Marks the feed listening until the guard is dropped (the connection failed, or
-    /// the feed was stopped).
-    pub(super) fn listening(&self) -> ListeningGuard<'_> {
+    /// Marks the feed listening, on the connection of backend `own_pid`, until the
+    /// guard is dropped (the connection failed, or the feed was stopped).
+    pub(super) fn listening(&self, own_pid: i32) -> ListeningGuard<'_> {
+        self.own_pid.store(own_pid, Ordering::Release);
         self.listening.store(true, Ordering::Release);
         ListeningGuard(self)
     }
 
     fn is_listening(&self) -> bool {
         AtomicBool::load(&self.listening, Ordering::Acquire)
+    }
+
+    fn last_own_pid(&self) -> Option<i32> {
+        Some(AtomicI32::load(&self.own_pid, Ordering::Acquire)).filter(|pid| *pid != 0)
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, Arc<Waiter>>> {

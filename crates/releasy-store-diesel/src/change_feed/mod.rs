@@ -157,7 +157,7 @@ async fn run(
                 retry_delay = FIRST_RETRY_DELAY;
                 failed_attempts = 0;
                 on_event(ChangeEvent::Listening);
-                let listening = waiting.listening();
+                let listening = waiting.listening(own_pid);
                 let err = relay(&mut conn, own_pid, on_event, waiting).await;
                 drop(listening);
                 tracing::warn!(
