@@ -5,11 +5,11 @@ use crate::ValidationError;
 
 /// Trims `raw` and checks it is non-empty, at most `max_chars` characters and free of
 /// control characters.
-pub(crate) fn bounded_text(
+pub(crate) fn bounded_text<'a>(
     field: &'static str,
-    raw: &str,
+    raw: &'a str,
     max_chars: usize,
-) -> Result<String, ValidationError> {
+) -> Result<&'a str, ValidationError> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
@@ -26,7 +26,7 @@ pub(crate) fn bounded_text(
             "must not contain control characters",
         ));
     }
-    Ok(trimmed.to_owned())
+    Ok(trimmed)
 }
 
 /// Refuses text holding U+0000. No field means anything with it, and PostgreSQL (text
@@ -63,12 +63,15 @@ pub(crate) fn refuse_nul_in_json(
     }
 }
 
-/// Declares a newtype over `String` that can only be built through [`bounded_text`].
+/// Declares a newtype over a shared `str` that can only be built through
+/// [`bounded_text`]. Shared, because these values (products, versions, platforms) are
+/// cloned with every release and artifact a listing serves from the read cache: a
+/// clone is a reference count, and comparing two clones compares pointers first.
 macro_rules! bounded_text_type {
     ($(#[$doc:meta])* $name:ident, field = $field:literal, max = $max:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        pub struct $name(std::sync::Arc<str>);
 
         impl $name {
             /// The longest accepted value, in characters.
@@ -80,7 +83,7 @@ macro_rules! bounded_text_type {
             /// [`ValidationError`](crate::ValidationError) when the value is empty after
             /// trimming, too long, or contains control characters.
             pub fn parse(raw: &str) -> Result<Self, crate::ValidationError> {
-                crate::text::bounded_text($field, raw, $max).map(Self)
+                crate::text::bounded_text($field, raw, $max).map(|text| Self(text.into()))
             }
 
             /// The checked value.
@@ -88,9 +91,9 @@ macro_rules! bounded_text_type {
                 &self.0
             }
 
-            /// The checked value, without copying it.
+            /// The checked value, as an owned string.
             pub fn into_string(self) -> String {
-                self.0
+                self.0.to_string()
             }
         }
 
@@ -104,8 +107,57 @@ macro_rules! bounded_text_type {
 
 pub(crate) use bounded_text_type;
 
+/// Up to `N` ASCII bytes kept inline: a value that is always short (a hex digest, a
+/// target label) clones as a plain copy, with no allocation. Listings clone every
+/// artifact they serve from the read cache, so this is on the hottest read path.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct InlineAscii<const N: usize> {
+    len: u8,
+    bytes: [u8; N],
+}
+
+impl<const N: usize> InlineAscii<N> {
+    /// `text`, when it is ASCII and at most `N` bytes.
+    pub(crate) fn new(text: &str) -> Option<Self> {
+        if !text.is_ascii() || text.len() > N || N > usize::from(u8::MAX) {
+            return None;
+        }
+        let mut bytes = [0; N];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Some(Self {
+            len: text.len() as u8,
+            bytes,
+        })
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Built from a `&str` only, so always UTF-8; the fallback is never taken.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> std::fmt::Debug for InlineAscii<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn inline_ascii_keeps_short_ascii_only() {
+        let kept = InlineAscii::<8>::new("linux").unwrap();
+        assert_eq!(kept.as_str(), "linux");
+        assert_eq!(format!("{kept:?}"), "\"linux\"");
+        assert_eq!(
+            InlineAscii::<8>::new("12345678").unwrap().as_str(),
+            "12345678"
+        );
+        assert!(InlineAscii::<8>::new("123456789").is_none(), "too long");
+        assert!(InlineAscii::<8>::new("ärm").is_none(), "not ASCII");
+        assert_eq!(InlineAscii::<8>::new("").unwrap().as_str(), "");
+    }
+
     use super::*;
 
     #[test]

@@ -262,11 +262,7 @@ impl Checks {
                     .recorded_sha256(&key)
                     .await
                     .expect("recorded_sha256");
-                assert_ne!(
-                    recorded,
-                    Some(declared.clone()),
-                    "never the declared digest"
-                );
+                assert_ne!(recorded, Some(declared), "never the declared digest");
                 self.store().delete(&key).await.expect("delete");
             } else {
                 assert_eq!(
@@ -282,11 +278,7 @@ impl Checks {
                 .recorded_sha256(&key)
                 .await
                 .expect("recorded_sha256");
-            assert_ne!(
-                recorded,
-                Some(declared.clone()),
-                "never the declared digest"
-            );
+            assert_ne!(recorded, Some(declared), "never the declared digest");
             assert!(
                 recorded.is_none() || recorded == Some(Checksum::of_bytes(&other)),
                 "a recorded digest is the bytes' own: {recorded:?}"

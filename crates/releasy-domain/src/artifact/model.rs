@@ -18,9 +18,10 @@ bounded_text_type!(
     max = 255
 );
 
-/// A SHA-256 digest as 64 lowercase hex characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Checksum(String);
+/// A SHA-256 digest as 64 lowercase hex characters, kept inline: listings copy it
+/// with every artifact they serve, and a copy allocates nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Checksum([u8; 64]);
 
 impl Checksum {
     /// Checks a digest; upper-case hex is accepted and stored lower-case.
@@ -28,13 +29,13 @@ impl Checksum {
     /// # Errors
     /// [`ValidationError`] on `checksum` unless it is 64 hex characters.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        if raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(Self(raw.to_ascii_lowercase()))
-        } else {
-            Err(ValidationError::new(
+        let hex: Option<[u8; 64]> = raw.as_bytes().try_into().ok();
+        match hex.filter(|hex| hex.iter().all(u8::is_ascii_hexdigit)) {
+            Some(hex) => Ok(Self(hex.map(|b| b.to_ascii_lowercase()))),
+            None => Err(ValidationError::new(
                 "checksum",
                 "must be 64 hex characters (sha256)",
-            ))
+            )),
         }
     }
 
@@ -46,14 +47,20 @@ impl Checksum {
 
     /// A computed SHA-256 digest (what an object store gets from its hasher).
     pub fn from_digest(digest: &[u8; 32]) -> Self {
-        Self(hex::encode(digest))
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0; 64];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(digest) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0x0f)];
+        }
+        Self(hex)
     }
 
     /// The digest in base64, as S3's `x-amz-checksum-sha256` header carries it.
     pub fn to_base64(&self) -> String {
         use base64::Engine as _;
         // Always 64 hex characters, so always 32 bytes.
-        let bytes = hex::decode(&self.0).unwrap_or_default();
+        let bytes = hex::decode(self.as_str()).unwrap_or_default();
         base64::engine::general_purpose::STANDARD.encode(bytes)
     }
 
@@ -68,12 +75,19 @@ impl Checksum {
 
     /// The digest.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ever hex digits, so always UTF-8; the fallback is never taken.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
-    /// The digest, without copying it.
+    /// The digest, as an owned string.
     pub fn into_string(self) -> String {
-        self.0
+        self.as_str().to_owned()
+    }
+}
+
+impl std::fmt::Debug for Checksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Checksum").field(&self.as_str()).finish()
     }
 }
 

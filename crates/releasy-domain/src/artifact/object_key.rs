@@ -2,14 +2,17 @@
 //! `releases/{product}/{version}/{platform}/{artifact_id}/{filename}`, every segment
 //! lower-cased with each character outside `[a-z0-9._-]` replaced by `_`.
 
+use std::sync::Arc;
+
 use crate::artifact::{Filename, Platform};
 use crate::release::{Product, Version};
 use crate::{ArtifactId, ValidationError};
 
 /// Where an artifact's bytes are stored. Built only by the naming rule (or checked
-/// against it), so no key can escape its release's prefix.
+/// against it), so no key can escape its release's prefix. Shared, not copied, when
+/// cloned: listings clone every artifact they serve from the read cache.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ObjectKey(String);
+pub struct ObjectKey(Arc<str>);
 
 impl ObjectKey {
     /// The key the naming rule gives an artifact.
@@ -37,7 +40,7 @@ impl ObjectKey {
             }
         }
         let joined: Vec<&str> = segments.iter().map(|(_, s)| s.as_str()).collect();
-        Ok(Self(format!("releases/{}", joined.join("/"))))
+        Ok(Self(format!("releases/{}", joined.join("/")).into()))
     }
 
     /// Checks that `raw` is a key the naming rule gives an artifact `artifact_id` of
@@ -67,7 +70,7 @@ impl ObjectKey {
             && filename != ".."
             && normalize_segment(filename) == filename;
         if is_normalised_segment {
-            Ok(Self(raw.to_owned()))
+            Ok(Self(raw.into()))
         } else {
             Err(mismatch())
         }
@@ -80,7 +83,7 @@ impl ObjectKey {
 
     /// Wraps a key read back from storage (written by [`Self::for_artifact`]).
     pub fn from_stored(key: String) -> Self {
-        Self(key)
+        Self(key.into())
     }
 
     /// The key.
@@ -88,9 +91,9 @@ impl ObjectKey {
         &self.0
     }
 
-    /// The key, without copying it.
+    /// The key, as an owned string.
     pub fn into_string(self) -> String {
-        self.0
+        self.0.to_string()
     }
 }
 

@@ -4,11 +4,13 @@
 
 use crate::ValidationError;
 use crate::artifact::Platform;
+use crate::text::InlineAscii;
 
 /// An `os`, `arch` or `filetype` value: trimmed, lower-cased, 1 to 32 characters of
 /// `[a-z0-9._-]`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TargetLabel(String);
+/// Kept inline: listings copy it with every artifact they serve, without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TargetLabel(InlineAscii<{ TargetLabel::MAX_CHARS }>);
 
 impl TargetLabel {
     /// The longest accepted label.
@@ -22,7 +24,9 @@ impl TargetLabel {
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, ValidationError> {
         let label = raw.trim().to_ascii_lowercase();
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-        if label.is_empty() || label.len() > Self::MAX_CHARS || !label.chars().all(allowed) {
+        let inline =
+            InlineAscii::new(&label).filter(|_| !label.is_empty() && label.chars().all(allowed));
+        let Some(inline) = inline else {
             return Err(ValidationError::new(
                 field,
                 format!(
@@ -30,17 +34,18 @@ impl TargetLabel {
                     Self::MAX_CHARS
                 ),
             ));
-        }
-        Ok(Self(label))
+        };
+        Ok(Self(inline))
     }
 
     /// The label.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
-    fn known(label: &str) -> Self {
-        Self(label.to_owned())
+    /// A label of the tables below, or an extension already checked: short ASCII.
+    fn known(label: &str) -> Option<Self> {
+        InlineAscii::new(label).map(Self)
     }
 }
 
@@ -113,7 +118,7 @@ impl ArtifactTarget {
             table
                 .iter()
                 .find(|(names, _)| words.iter().any(|w| names.contains(w)))
-                .map(|(_, name)| TargetLabel::known(name))
+                .and_then(|(_, name)| TargetLabel::known(name))
         };
         Self {
             os: find(OPERATING_SYSTEMS),
@@ -139,14 +144,18 @@ fn file_type(filename: &str) -> Option<TargetLabel> {
         .iter()
         .find(|ext| name.len() > ext.len() + 1 && name.ends_with(&format!(".{ext}")))
     {
-        return Some(TargetLabel::known(double));
+        return TargetLabel::known(double);
     }
     let (stem, extension) = name.rsplit_once('.')?;
     let plausible = !stem.is_empty()
         && (1..=10).contains(&extension.len())
         && extension.chars().all(|c| c.is_ascii_alphanumeric())
         && !extension.chars().all(|c| c.is_ascii_digit());
-    plausible.then(|| TargetLabel::known(extension))
+    if plausible {
+        TargetLabel::known(extension)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
