@@ -1,7 +1,6 @@
 //! Release use cases: create, list (as an operator or as a customer), publish,
 //! unpublish and delete.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::artifact::{Artifact, ObjectKey};
@@ -328,17 +327,22 @@ impl ReleaseService {
         releases: Vec<Release>,
     ) -> Result<Vec<ReleaseListing>, RepoError> {
         let ids: Vec<ReleaseId> = releases.iter().map(|r| r.id).collect();
-        let mut by_release: HashMap<ReleaseId, Vec<Artifact>> = HashMap::new();
+        // Each artifact goes to its release's position, found by binary search in the
+        // ids sorted once: a page is at most a few hundred releases, and hashing every
+        // artifact's release id cost more on the listings than this does.
+        let mut positions: Vec<(ReleaseId, usize)> = ids.iter().copied().zip(0..).collect();
+        positions.sort_unstable();
+        let mut artifacts_of: Vec<Vec<Artifact>> = releases.iter().map(|_| Vec::new()).collect();
         for artifact in self.artifacts.list_for_releases(&ids).await? {
-            by_release
-                .entry(artifact.release_id)
-                .or_default()
-                .push(artifact);
+            if let Ok(found) = positions.binary_search_by_key(&artifact.release_id, |(id, _)| *id) {
+                artifacts_of[positions[found].1].push(artifact);
+            }
         }
         Ok(releases
             .into_iter()
-            .map(|release| ReleaseListing {
-                artifacts: Some(by_release.remove(&release.id).unwrap_or_default()),
+            .zip(artifacts_of)
+            .map(|(release, artifacts)| ReleaseListing {
+                artifacts: Some(artifacts),
                 release,
             })
             .collect())
