@@ -107,7 +107,7 @@ macro_rules! bounded_text_type {
 
 pub(crate) use bounded_text_type;
 
-/// Up to `N` ASCII bytes kept inline: a value that is always short (a hex digest, a
+/// Up to `N` (at most 255) ASCII bytes kept inline: a value that is always short (a
 /// target label) clones as a plain copy, with no allocation. Listings clone every
 /// artifact they serve from the read cache, so this is on the hottest read path.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -119,7 +119,8 @@ pub(crate) struct InlineAscii<const N: usize> {
 impl<const N: usize> InlineAscii<N> {
     /// `text`, when it is ASCII and at most `N` bytes.
     pub(crate) fn new(text: &str) -> Option<Self> {
-        if !text.is_ascii() || text.len() > N || N > usize::from(u8::MAX) {
+        const { assert!(N <= u8::MAX as usize, "the length is kept in a u8") };
+        if !text.is_ascii() || text.len() > N {
             return None;
         }
         let mut bytes = [0; N];
@@ -144,6 +145,8 @@ impl<const N: usize> std::fmt::Debug for InlineAscii<N> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn inline_ascii_keeps_short_ascii_only() {
         let kept = InlineAscii::<8>::new("linux").unwrap();
@@ -157,8 +160,6 @@ mod tests {
         assert!(InlineAscii::<8>::new("ärm").is_none(), "not ASCII");
         assert_eq!(InlineAscii::<8>::new("").unwrap().as_str(), "");
     }
-
-    use super::*;
 
     #[test]
     fn trims_and_accepts_ordinary_text() {

@@ -282,6 +282,62 @@ async fn customers_see_only_published_releases_of_products_they_are_entitled_to_
 }
 
 #[tokio::test]
+async fn a_listing_with_artifacts_gives_each_release_exactly_its_own() {
+    let w = World::new();
+    let mut registered = Vec::new();
+    for (version, files) in [("1.0.0", 2), ("2.0.0", 0), ("3.0.0", 3)] {
+        let release = w.release("app", version).await;
+        let mut ids = Vec::new();
+        for n in 0..files {
+            let upload = w.presign(&release, &format!("app-{n}.tgz")).await;
+            let bytes = [n as u8; 10];
+            w.objects.put(&upload.object_key, bytes.to_vec());
+            w.h.services
+                .artifacts
+                .register(
+                    &Origin::admin_key(),
+                    release.id,
+                    World::registration(&upload, &bytes),
+                )
+                .await
+                .unwrap();
+            ids.push(upload.artifact_id);
+        }
+        ids.sort();
+        registered.push((release.id, ids));
+    }
+    let listed =
+        w.h.services
+            .releases
+            .list(
+                ReleaseViewer::Operator,
+                &ReleaseQuery {
+                    include_artifacts: true,
+                    ..Default::default()
+                },
+                PageRequest::default(),
+            )
+            .await
+            .unwrap();
+    let mut seen: Vec<_> = listed
+        .iter()
+        .map(|listing| {
+            let artifacts = listing
+                .artifacts
+                .as_ref()
+                .expect("artifacts were asked for");
+            assert!(artifacts.iter().all(|a| a.release_id == listing.release.id));
+            let mut ids: Vec<_> = artifacts.iter().map(|a| a.id).collect();
+            ids.sort();
+            (listing.release.id, ids)
+        })
+        .collect();
+    seen.sort_by_key(|(release, _)| *release);
+    registered.sort_by_key(|(release, _)| *release);
+    assert_eq!(seen, registered, "each release with exactly its artifacts");
+}
+
+#[tokio::test]
 async fn registration_checks_the_key_the_object_its_size_and_its_sha256() {
     let w = World::new();
     let release = w.release("app", "1.0.0").await;

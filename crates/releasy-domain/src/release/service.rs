@@ -327,15 +327,18 @@ impl ReleaseService {
         releases: Vec<Release>,
     ) -> Result<Vec<ReleaseListing>, RepoError> {
         let ids: Vec<ReleaseId> = releases.iter().map(|r| r.id).collect();
-        // Each artifact goes to its release's position, found by binary search in the
-        // ids sorted once: a page is at most a few hundred releases, and hashing every
-        // artifact's release id cost more on the listings than this does.
+        // Each artifact goes to its release's first position on the page, found by
+        // binary search in the ids sorted once: a page is at most a few hundred
+        // releases, and hashing every artifact's release id cost the listings more.
         let mut positions: Vec<(ReleaseId, usize)> = ids.iter().copied().zip(0..).collect();
         positions.sort_unstable();
         let mut artifacts_of: Vec<Vec<Artifact>> = releases.iter().map(|_| Vec::new()).collect();
         for artifact in self.artifacts.list_for_releases(&ids).await? {
-            if let Ok(found) = positions.binary_search_by_key(&artifact.release_id, |(id, _)| *id) {
-                artifacts_of[positions[found].1].push(artifact);
+            let first = positions.partition_point(|(id, _)| *id < artifact.release_id);
+            if let Some((id, position)) = positions.get(first)
+                && *id == artifact.release_id
+            {
+                artifacts_of[*position].push(artifact);
             }
         }
         Ok(releases

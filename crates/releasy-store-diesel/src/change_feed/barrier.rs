@@ -46,9 +46,10 @@ pub enum BarrierOutcome {
         /// How many listeners there were when the barrier was sent.
         listeners: usize,
     },
-    /// Time ran out first.
+    /// Time ran out first, or this feed does not listen and could hear no answer.
     Unconfirmed {
-        /// How many listeners had not answered.
+        /// How many listeners had not answered (when this feed does not listen: the
+        /// listeners other than its own).
         missing: usize,
     },
 }
@@ -76,8 +77,10 @@ impl ChangeBarrier {
         let deadline = Instant::now() + within;
         if !self.waiting.is_listening() {
             // No answer could be heard: say so at once rather than at the bound. This
-            // feed's own last listener is not counted: its backend can stay in
-            // `pg_stat_activity` for a moment after the connection closed.
+            // feed's own latest listener is not counted: a stopped feed's connection is
+            // closed in the background, so its backend can stay in `pg_stat_activity`
+            // for a moment. (Should PostgreSQL give that pid to another instance's
+            // listener later, the count is one short; it only words a warning.)
             let mut conn = self.store.conn().await?;
             let last_own = self.waiting.last_own_pid();
             let mut others = listeners(&mut conn).await?;
@@ -159,10 +162,15 @@ pub(super) struct Waiting {
 }
 
 impl Waiting {
-    /// Marks the feed listening, on the connection of backend `own_pid`, until the
-    /// guard is dropped (the connection failed, or the feed was stopped).
-    pub(super) fn listening(&self, own_pid: i32) -> ListeningGuard<'_> {
+    /// Notes the backend of the feed's new listening connection, as soon as it
+    /// listens (before the feed reports it).
+    pub(super) fn connected(&self, own_pid: i32) {
         self.own_pid.store(own_pid, Ordering::Release);
+    }
+
+    /// Marks the feed listening until the guard is dropped (the connection failed, or
+    /// the feed was stopped).
+    pub(super) fn listening(&self) -> ListeningGuard<'_> {
         self.listening.store(true, Ordering::Release);
         ListeningGuard(self)
     }

@@ -79,8 +79,10 @@ impl ChangeFeedHandle {
         self.barrier.clone()
     }
 
-    /// Stops the feed and waits until its connection is closed. Dropping the handle
-    /// stops it too, without waiting.
+    /// Stops the feed and waits for its task to end. The connection is then closed in
+    /// the background (by diesel-async's task that drives it), so its backend can stay
+    /// in `pg_stat_activity` for a moment. Dropping the handle stops the feed too, without
+    /// waiting.
     pub async fn stop(self) {
         let Self { stop, task, .. } = self;
         drop(stop);
@@ -149,6 +151,7 @@ async fn run(
     loop {
         match listen(store).await {
             Ok((mut conn, own_pid)) => {
+                waiting.connected(own_pid);
                 if was_lost {
                     tracing::info!("change feed listening again");
                 } else {
@@ -157,7 +160,7 @@ async fn run(
                 retry_delay = FIRST_RETRY_DELAY;
                 failed_attempts = 0;
                 on_event(ChangeEvent::Listening);
-                let listening = waiting.listening(own_pid);
+                let listening = waiting.listening();
                 let err = relay(&mut conn, own_pid, on_event, waiting).await;
                 drop(listening);
                 tracing::warn!(
