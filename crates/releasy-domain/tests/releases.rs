@@ -26,8 +26,8 @@ use releasy_domain::entitlement::{
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::release::{
-    CreateReleaseError, ListReleasesError, Product, Release, ReleaseQuery, ReleaseStatus,
-    ReleaseViewer, TransitionError, Version,
+    CreateReleaseError, ListReleasesError, Product, Release, ReleaseListing, ReleaseQuery,
+    ReleaseStatus, ReleaseViewer, TransitionError, Version,
 };
 use releasy_domain::{CustomerId, Ports, Services, Timestamp};
 
@@ -162,6 +162,23 @@ impl World {
             .unwrap()
     }
 
+    /// Every release as an operator lists it, with its artifacts.
+    async fn operator_listing_with_artifacts(&self) -> Vec<ReleaseListing> {
+        self.h
+            .services
+            .releases
+            .list(
+                ReleaseViewer::Operator,
+                &ReleaseQuery {
+                    include_artifacts: true,
+                    ..Default::default()
+                },
+                PageRequest::default(),
+            )
+            .await
+            .unwrap()
+    }
+
     async fn customer_view(&self, customer: CustomerId) -> Vec<String> {
         self.h
             .services
@@ -264,19 +281,7 @@ async fn customers_see_only_published_releases_of_products_they_are_entitled_to_
             )
             .await;
     assert!(matches!(drafts, Err(ListReleasesError::StatusNotVisible)));
-    let all =
-        w.h.services
-            .releases
-            .list(
-                ReleaseViewer::Operator,
-                &ReleaseQuery {
-                    include_artifacts: true,
-                    ..Default::default()
-                },
-                PageRequest::default(),
-            )
-            .await
-            .unwrap();
+    let all = w.operator_listing_with_artifacts().await;
     assert_eq!(all.len(), 3, "operators see drafts too");
     assert!(all.iter().all(|l| l.artifacts.is_some()));
 }
@@ -306,19 +311,7 @@ async fn a_listing_with_artifacts_gives_each_release_exactly_its_own() {
         ids.sort();
         registered.push((release.id, ids));
     }
-    let listed =
-        w.h.services
-            .releases
-            .list(
-                ReleaseViewer::Operator,
-                &ReleaseQuery {
-                    include_artifacts: true,
-                    ..Default::default()
-                },
-                PageRequest::default(),
-            )
-            .await
-            .unwrap();
+    let listed = w.operator_listing_with_artifacts().await;
     let mut seen: Vec<_> = listed
         .iter()
         .map(|listing| {
