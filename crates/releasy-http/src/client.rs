@@ -1,6 +1,7 @@
 //! The address a request comes from: the peer, or the client a trusted proxy names in
 //! `X-Forwarded-For` (`RELEASY_TRUSTED_PROXIES`, the domain's rule).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -21,25 +22,31 @@ pub(crate) fn client_address(req: &HttpRequest, proxies: &TrustedProxies) -> Opt
         }
         return Some(peer.to_canonical());
     }
-    let forwarded = req
+    // Every line is read, whatever bytes it holds: a proxy appends the address it saw
+    // to the client's own line, so skipping a line the client garbled would skip the
+    // proxy's entry too and make the client look like the proxy. A garbled entry
+    // does not parse and ends the walk at its own position.
+    let forwarded: Vec<Cow<'_, str>> = req
         .headers()
         .get_all(FORWARDED_FOR)
-        .filter_map(|line| line.to_str().ok());
-    Some(proxies.client_address(peer, forwarded))
+        .map(|line| String::from_utf8_lossy(line.as_bytes()))
+        .collect();
+    Some(proxies.client_address(peer, forwarded.iter().map(AsRef::as_ref)))
 }
 
-/// The request's `User-Agent` header, when it is text.
-pub(crate) fn user_agent(req: &HttpRequest) -> Option<&str> {
+/// The request's `User-Agent` header; bytes that are not UTF-8 read as U+FFFD, so an
+/// agent that sends Latin-1 is still recorded.
+pub(crate) fn user_agent(req: &HttpRequest) -> Option<Cow<'_, str>> {
     req.headers()
         .get(actix_web::http::header::USER_AGENT)
-        .and_then(|value| value.to_str().ok())
+        .map(|value| String::from_utf8_lossy(value.as_bytes()))
 }
 
 /// Who is asking, as the download ledger records it.
 pub(crate) fn requester(req: &HttpRequest, proxies: &TrustedProxies) -> Requester {
     Requester {
         address: client_address(req, proxies),
-        user_agent: user_agent(req).and_then(UserAgent::keep),
+        user_agent: user_agent(req).as_deref().and_then(UserAgent::keep),
     }
 }
 

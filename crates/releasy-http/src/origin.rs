@@ -17,7 +17,7 @@ pub(crate) fn origin_of(req: &HttpRequest, state: &AppState, actor: Actor) -> Or
     let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
     let origin = Origin::new(actor)
         .with_client(client_address(req, &state.trusted_proxies))
-        .with_user_agent(user_agent(req));
+        .with_user_agent(user_agent(req).as_deref());
     match request_id {
         Some(id) => origin.with_request_id(id),
         None => origin,

@@ -103,6 +103,38 @@ async fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy(backend: B
     assert_eq!(forwarded.status(), 200);
 }
 
+async fn a_garbled_forwarded_entry_does_not_make_the_client_the_proxy(backend: Backend) {
+    // A key allowed only from the proxy's own range: a client reaching the server
+    // through the proxy must still be told apart from the proxy.
+    let app = TestApp::spawn_with(backend, &TRUST_LOOPBACK).await;
+    let customer = app.create_customer("Acme", None).await;
+    let key = app
+        .create_key(
+            text(&customer["id"]),
+            json!({"allowed_cidrs": ["127.0.0.0/8"]}),
+        )
+        .await;
+    // The client's own line holds a byte that is not text; the proxy appended the
+    // client's real address to that same line.
+    let garbled = app
+        .customer(Method::POST, "/v1/auth/introspect", text(&key["api_key"]))
+        .header(
+            "x-forwarded-for",
+            reqwest::header::HeaderValue::from_bytes(b"\xff, 198.51.100.7").unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let message = assert_error(garbled, 403, "forbidden").await;
+    assert_eq!(message, "address not allowed");
+    let events = app.audit_events("event=api_key.auth&actor=api_key").await;
+    let refusal = events
+        .iter()
+        .find(|e| e["payload"]["reason"] == "address_not_allowed")
+        .unwrap_or_else(|| panic!("no refusal audited: {events:?}"));
+    assert_eq!(refusal["payload"]["client_address"], "198.51.100.7");
+}
+
 async fn patch_sets_and_clears_the_rule_and_the_name(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let customer = app.create_customer("Acme", None).await;
@@ -316,6 +348,7 @@ async fn download_tokens_inherit_the_rule_of_their_key(backend: Backend) {
 on_both_backends!(
     a_key_works_only_from_its_ranges,
     x_forwarded_for_names_the_client_only_behind_a_trusted_proxy,
+    a_garbled_forwarded_entry_does_not_make_the_client_the_proxy,
     patch_sets_and_clears_the_rule_and_the_name,
     bad_rules_and_bad_patches_are_400_and_change_nothing,
     download_tokens_inherit_the_rule_of_their_key,
