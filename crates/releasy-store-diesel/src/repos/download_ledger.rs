@@ -171,19 +171,38 @@ impl DownloadLedger for Store {
                 .map_err(query_error)? as u64
         };
         if pruned < u64::from(limit) {
-            // No row of those days is left: their summaries go too.
+            // No row of those days is left: their summaries go too, `limit` rows per
+            // statement found through the day's index, so no statement is long.
             let first_day_kept = day_of(cutoff);
-            for summary in ["download_daily", "download_product_daily", "download_product_customers"] {
-                diesel::sql_query(format!("DELETE FROM {summary} WHERE day < {}", placeholder(1)))
+            for (summary, key) in SUMMARY_KEYS {
+                loop {
+                    let deleted = diesel::sql_query(format!(
+                        "DELETE FROM {summary} WHERE ({key}) IN \
+                         (SELECT {key} FROM {summary} WHERE day < {} LIMIT {})",
+                        placeholder(1),
+                        placeholder(2)
+                    ))
                     .bind::<BigInt, _>(first_day_kept)
+                    .bind::<BigInt, _>(i64::from(limit))
                     .execute(&mut *conn)
                     .await
                     .map_err(query_error)?;
+                    if deleted < limit as usize {
+                        break;
+                    }
+                }
             }
         }
         Ok(pruned)
     }
 }
+
+/// The statistics' summaries, each with its key's columns.
+const SUMMARY_KEYS: [(&str, &str); 3] = [
+    ("download_daily", "product, day, artifact_id, customer_id"),
+    ("download_product_daily", "product, day"),
+    ("download_product_customers", "product, day, customer_id"),
+];
 
 /// One group of a statistics query: its key columns (the others `NULL`) and counts.
 #[derive(Debug, QueryableByName)]

@@ -387,10 +387,20 @@ pub async fn prune_removes_whole_days_before_the_cutoff(ledger: Arc<dyn Download
     let product = fresh_product();
     let about = subject(&product, "1.0.0", "linux", 100);
     let customer = CustomerId::generate();
-    let rows: Vec<DownloadRecord> = [0, 1, 2, DAY, DAY + 5, 2 * DAY]
-        .into_iter()
-        .map(|offset| row(customer, &about, base + offset, DownloadOutcome::Redirected))
-        .collect();
+    // The pruned day has three customers: more summary rows than one statement of
+    // `limit` 2 deletes.
+    let (second_customer, third_customer) = (CustomerId::generate(), CustomerId::generate());
+    let rows: Vec<DownloadRecord> = [
+        (customer, 0),
+        (second_customer, 1),
+        (third_customer, 2),
+        (customer, DAY),
+        (customer, DAY + 5),
+        (customer, 2 * DAY),
+    ]
+    .into_iter()
+    .map(|(who, offset)| row(who, &about, base + offset, DownloadOutcome::Redirected))
+    .collect();
     record(&ledger, &rows).await;
     let cutoff = at(base + DAY);
     let first = ok(
@@ -413,18 +423,20 @@ pub async fn prune_removes_whole_days_before_the_cutoff(ledger: Arc<dyn Download
         &vec![at(base + 2 * DAY), at(base + DAY + 5), at(base + DAY)],
         "rows from the cutoff on stay",
     );
-    let query = StatsQuery {
-        group_by: StatsGroup::Day,
-        product: Some(about.product.clone()),
-        customer_id: None,
-        from: None,
-        to: None,
-    };
-    let mut stats = ok(ledger.stats(&query).await, "DownloadLedger::stats");
-    releasy_domain::delivery::sort_stats(StatsGroup::Day, &mut stats);
-    same(
-        &stats,
-        &stats_of(&query, &kept),
-        "the summary lost the pruned day too",
-    );
+    for group_by in [StatsGroup::Day, StatsGroup::Customer] {
+        let query = StatsQuery {
+            group_by,
+            product: Some(about.product.clone()),
+            customer_id: None,
+            from: None,
+            to: None,
+        };
+        let mut stats = ok(ledger.stats(&query).await, "DownloadLedger::stats");
+        releasy_domain::delivery::sort_stats(group_by, &mut stats);
+        same(
+            &stats,
+            &stats_of(&query, &kept),
+            &format!("the summary lost the pruned day too ({group_by:?})"),
+        );
+    }
 }
