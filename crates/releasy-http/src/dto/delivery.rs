@@ -127,8 +127,9 @@ impl DownloadRecordResponse {
     ];
 
     /// The row's CSV fields, in [`Self::CSV_HEADER`] order; `null` is an empty field.
-    /// Free text a client chose (`purpose`, `user_agent`) that a spreadsheet would run
-    /// as a formula gets a leading `'`.
+    /// Free text (`product`, `version`, `platform`, which a publisher chose; `purpose`
+    /// and `user_agent`, which a client chose) that a spreadsheet would run as a formula
+    /// gets a leading `'`.
     pub fn csv_fields(&self) -> [String; 15] {
         let text = |value: &Option<String>| value.clone().unwrap_or_default();
         [
@@ -138,9 +139,9 @@ impl DownloadRecordResponse {
             text(&self.api_key_id),
             self.artifact_id.clone(),
             self.release_id.clone(),
-            self.product.clone(),
-            self.version.clone(),
-            self.platform.clone(),
+            spreadsheet_safe(self.product.clone()),
+            spreadsheet_safe(self.version.clone()),
+            spreadsheet_safe(self.platform.clone()),
             self.bytes.to_string(),
             self.token_id.clone(),
             spreadsheet_safe(text(&self.purpose)),

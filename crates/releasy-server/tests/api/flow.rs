@@ -74,9 +74,17 @@ pub async fn publish_one_artifact(app: &TestApp, product: &str, bytes: Vec<u8>) 
     .await;
     let artifact_id = presigned["artifact_id"].as_str().unwrap().to_owned();
     let object_key = presigned["object_key"].as_str().unwrap().to_owned();
+    // The naming rule, for the ASCII names tests use.
+    let segment: String = product
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '.' | '_' | '-') => c,
+            _ => '_',
+        })
+        .collect();
     assert_eq!(
         object_key,
-        format!("releases/{product}/1.2.3/linux-x86_64/{artifact_id}/app_setup.tgz")
+        format!("releases/{segment}/1.2.3/linux-x86_64/{artifact_id}/app_setup.tgz")
     );
     let upload = app
         .client
