@@ -103,6 +103,10 @@ impl DownloadTokenRepository for TokenGroupCommit {
     async fn consume_use(&self, id: DownloadTokenId, max_uses: MaxUses) -> Result<bool, RepoError> {
         self.inner.consume_use(id, max_uses).await
     }
+
+    async fn return_use(&self, id: DownloadTokenId) -> Result<(), RepoError> {
+        self.inner.return_use(id).await
+    }
 }
 
 /// The writer task: runs until every [`TokenGroupCommit`] is dropped, then lets the
@@ -232,6 +236,10 @@ mod tests {
         async fn consume_use(&self, _: DownloadTokenId, _: MaxUses) -> Result<bool, RepoError> {
             Ok(false)
         }
+
+        async fn return_use(&self, _: DownloadTokenId) -> Result<(), RepoError> {
+            Ok(())
+        }
     }
 
     fn token(purpose: &str) -> DownloadToken {
@@ -353,6 +361,10 @@ mod tests {
 
         async fn consume_use(&self, _: DownloadTokenId, _: MaxUses) -> Result<bool, RepoError> {
             Ok(false)
+        }
+
+        async fn return_use(&self, _: DownloadTokenId) -> Result<(), RepoError> {
+            Ok(())
         }
     }
 

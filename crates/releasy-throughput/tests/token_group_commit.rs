@@ -229,6 +229,10 @@ impl DownloadTokenRepository for Gated {
     async fn consume_use(&self, id: DownloadTokenId, max_uses: MaxUses) -> Result<bool, RepoError> {
         self.inner.consume_use(id, max_uses).await
     }
+
+    async fn return_use(&self, id: DownloadTokenId) -> Result<(), RepoError> {
+        self.inner.return_use(id).await
+    }
 }
 
 fn spawn_insert(

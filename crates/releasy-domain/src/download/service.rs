@@ -424,36 +424,60 @@ impl DownloadService {
                     .await?
             }
         };
-        // Last, so only a resolve that hands out a link counts against a quota and
-        // spends a use; a use refused after the quota counted takes the count back.
+        // Last, so only a resolve that hands out a link spends a use and counts against
+        // a quota. The use first: a link used up is gone for good (404), whatever the
+        // quota says, and a resolve the quota refuses gives its use back.
+        if let Some(max_uses) = grant.token.max_uses
+            && !self.tokens.consume_use(grant.token.id, max_uses).await?
+        {
+            return Err(self
+                .refuse(&grant, ResolveRefusal::UsedUp, requester, now)
+                .await);
+        }
         let charge = match self
             .charge_quota(&allowance, grant.artifact_size.bytes(), now)
-            .await?
+            .await
         {
-            Ok(charge) => charge,
-            Err(retry_after_seconds) => {
+            Ok(Ok(charge)) => charge,
+            Ok(Err(retry_after_seconds)) => {
+                self.give_back(&grant, None).await?;
                 let refusal = ResolveRefusal::QuotaExceeded {
                     retry_after_seconds,
                 };
                 return Err(self.refuse(&grant, refusal, requester, now).await);
             }
-        };
-        if let Some(max_uses) = grant.token.max_uses
-            && !self.tokens.consume_use(grant.token.id, max_uses).await?
-        {
-            if let Some(charge) = charge {
-                self.quotas
-                    .refund(charge.entitlement, &charge.window, charge.bytes)
-                    .await?;
+            Err(err) => {
+                // The charge's own failure wins; the use is given back if it can be.
+                let _ = self.give_back(&grant, None).await;
+                return Err(err.into());
             }
-            return Err(self
-                .refuse(&grant, ResolveRefusal::UsedUp, requester, now)
-                .await);
-        }
+        };
         let record =
             DownloadRecord::resolved(&grant, requester.clone(), DownloadOutcome::Redirected, now);
-        self.ledger.record(&record).await?;
+        if let Err(err) = self.ledger.record(&record).await {
+            // No link is handed out: what it counted is taken back if it can be.
+            let _ = self.give_back(&grant, charge).await;
+            return Err(err.into());
+        }
         Ok(url)
+    }
+
+    /// Takes back what a resolve that hands out no link counted: its use of a
+    /// `max_uses` token, and `charge` when a quota counted it.
+    async fn give_back(
+        &self,
+        grant: &DownloadGrant,
+        charge: Option<QuotaCharge>,
+    ) -> Result<(), RepoError> {
+        if grant.token.max_uses.is_some() {
+            self.tokens.return_use(grant.token.id).await?;
+        }
+        if let Some(charge) = charge {
+            self.quotas
+                .refund(charge.entitlement, &charge.window, charge.bytes)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Whether one more download of `bytes` fits the allowance at `now`, counting
@@ -475,7 +499,7 @@ impl DownloadService {
                 return Ok(Ok(()));
             }
         }
-        Ok(Err(soonest_reset(grants, now)))
+        Ok(Err(soonest_reset(grants, bytes, now)))
     }
 
     /// Counts one download of `bytes` against the first quota of the allowance with
@@ -506,7 +530,7 @@ impl DownloadService {
                 })));
             }
         }
-        Ok(Err(soonest_reset(grants, now)))
+        Ok(Err(soonest_reset(grants, bytes, now)))
     }
 
     /// Records a refused resolve in the ledger and as a `download.refused` event, and

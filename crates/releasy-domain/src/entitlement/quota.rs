@@ -219,13 +219,19 @@ pub struct MeteredGrant {
 }
 
 /// The wait before the first of `grants`' quota periods resets, for a refusal's
-/// `Retry-After`: when every quota that could allow a download is spent, the soonest
-/// reset is the first moment one may have room.
-pub fn soonest_reset(grants: &[MeteredGrant], now: Timestamp) -> u64 {
+/// `Retry-After`: when every quota that could allow a download of `bytes` is spent, the
+/// soonest reset is the first moment one may have room. A quota whose byte limit is
+/// below `bytes` never has room for it, so its reset is not counted; when no quota
+/// could ever admit the download (only raising one helps), the soonest reset of all is
+/// given, since a 429 always says when to ask again.
+pub fn soonest_reset(grants: &[MeteredGrant], bytes: u64, now: Timestamp) -> u64 {
+    let reset = |grant: &MeteredGrant| grant.quota.period().window_at(now).retry_after_seconds(now);
     grants
         .iter()
-        .map(|grant| grant.quota.period().window_at(now).retry_after_seconds(now))
+        .filter(|grant| grant.quota.admits(QuotaUsage::default(), bytes))
+        .map(reset)
         .min()
+        .or_else(|| grants.iter().map(reset).min())
         .unwrap_or(1)
 }
 
@@ -291,7 +297,30 @@ mod tests {
         };
         let now = utc("2026-12-05", 10);
         let grants = [grant(QuotaPeriod::Month), grant(QuotaPeriod::Day)];
-        assert_eq!(soonest_reset(&grants, now), 86_390);
+        assert_eq!(soonest_reset(&grants, 100, now), 86_390);
+    }
+
+    #[test]
+    fn retry_after_skips_quotas_too_small_for_the_artifact() {
+        let now = utc("2026-12-05", 10);
+        let end_of_month = utc("2027-01-01", 0).unix_seconds() - now.unix_seconds();
+        let small_daily = MeteredGrant {
+            entitlement: EntitlementId::generate(),
+            quota: DownloadQuota::new(None, Some(10 << 20), QuotaPeriod::Day).unwrap(),
+        };
+        let monthly = MeteredGrant {
+            entitlement: EntitlementId::generate(),
+            quota: DownloadQuota::new(Some(5), None, QuotaPeriod::Month).unwrap(),
+        };
+        let grants = [small_daily, monthly];
+        // 50 MiB never fits the daily 10 MiB: only the month's reset can make room.
+        assert_eq!(
+            soonest_reset(&grants, 50 << 20, now),
+            u64::try_from(end_of_month).unwrap()
+        );
+        assert_eq!(soonest_reset(&grants, 1 << 20, now), 86_390);
+        // Nothing could ever admit it: the soonest reset all the same.
+        assert_eq!(soonest_reset(&[small_daily], 50 << 20, now), 86_390);
     }
 
     #[test]

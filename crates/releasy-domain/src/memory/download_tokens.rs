@@ -63,6 +63,14 @@ impl DownloadTokenRepository for InMemoryReleases {
         Ok(true)
     }
 
+    async fn return_use(&self, id: DownloadTokenId) -> Result<(), RepoError> {
+        let mut state = lock(&self.state);
+        if let Some(uses) = state.token_uses.get_mut(&id) {
+            *uses = uses.saturating_sub(1);
+        }
+        Ok(())
+    }
+
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {
         // Read under the lock, then release it before asking the customers (which await).
         let joined = {

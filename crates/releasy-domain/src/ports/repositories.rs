@@ -683,6 +683,11 @@ pub trait DownloadTokenRepository: Send + Sync + std::fmt::Debug {
     /// token is gone). One atomic statement: concurrent resolves on any number of
     /// instances get exactly `max_uses` `true`s between them.
     async fn consume_use(&self, id: DownloadTokenId, max_uses: MaxUses) -> Result<bool, RepoError>;
+
+    /// Takes back one use of token `id` that [`Self::consume_use`] counted for a resolve
+    /// refused afterwards (its quota was spent); never below zero, and nothing when the
+    /// token is gone. One atomic statement, like the count.
+    async fn return_use(&self, id: DownloadTokenId) -> Result<(), RepoError>;
 }
 
 /// Whether the database answers, for readiness checks.

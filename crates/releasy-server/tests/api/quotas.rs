@@ -219,24 +219,52 @@ async fn an_unlimited_entitlement_beside_a_metered_one_is_never_refused(backend:
     }
 }
 
-async fn a_use_refused_after_the_count_gives_the_count_back(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let p = publish_one_artifact(&app, "app", artifact_bytes(100)).await;
-    set_quota(&app, &p, json!({"downloads": 2, "period": "day"})).await;
+async fn limited_link(app: &TestApp, p: &Published, max_uses: u32) -> String {
     let response = token_request(
-        &app,
-        &p,
-        json!({"artifact_id": p.artifact_id, "max_uses": 1}),
+        app,
+        p,
+        json!({"artifact_id": p.artifact_id, "max_uses": max_uses}),
     )
     .await;
-    let single_use: Value = response.json().await.unwrap();
-    let single_use = single_use["download_url"].as_str().unwrap().to_owned();
+    assert_eq!(response.status(), 200);
+    let token: Value = response.json().await.unwrap();
+    token["download_url"].as_str().unwrap().to_owned()
+}
+
+async fn assert_used_up(response: reqwest::Response) {
+    let message = assert_error(response, 404, "not_found").await;
+    assert_eq!(message, "download token used up");
+}
+
+async fn uses_and_quotas_refuse_without_spending_each_other(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let p = publish_one_artifact(&app, "app", artifact_bytes(100)).await;
+    let id = entitlement_id(&app, &p).await;
+    set_quota(&app, &p, json!({"downloads": 1, "period": "day"})).await;
+    let single_use = limited_link(&app, &p, 1).await;
+    let two_uses = limited_link(&app, &p, 2).await;
     assert_eq!(follow_link(&app, &single_use).await.status(), 302);
+
+    // The quota is spent too, but a used-up link is gone for good: 404, not a 429
+    // that would send the client back to retry a dead link.
     for _ in 0..3 {
-        let message = assert_error(follow_link(&app, &single_use).await, 404, "not_found").await;
-        assert_eq!(message, "download token used up");
+        assert_used_up(follow_link(&app, &single_use).await).await;
     }
-    // Those refusals counted nothing: one download of two is left.
+    // A resolve the quota refuses keeps the link's use.
+    assert_quota_exceeded(follow_link(&app, &two_uses).await).await;
+    let raised = patch_entitlement(
+        &app,
+        &p,
+        &id,
+        json!({"download_quota": {"downloads": 4, "period": "day"}}),
+    )
+    .await;
+    assert_eq!(raised.status(), 200);
+    for _ in 0..2 {
+        assert_eq!(follow_link(&app, &two_uses).await.status(), 302);
+    }
+    assert_used_up(follow_link(&app, &two_uses).await).await;
+    // The refusals counted nothing: three downloads of four, one left.
     let url = link(&app, &p).await;
     assert_eq!(follow_link(&app, &url).await.status(), 302);
     assert_quota_exceeded(follow_link(&app, &url).await).await;
@@ -364,7 +392,7 @@ on_both_backends!(
     a_download_quota_refuses_past_its_limit_until_raised_or_removed,
     a_byte_quota_counts_each_download_at_its_artifact_size,
     an_unlimited_entitlement_beside_a_metered_one_is_never_refused,
-    a_use_refused_after_the_count_gives_the_count_back,
+    uses_and_quotas_refuse_without_spending_each_other,
     the_count_starts_again_when_the_period_resets,
     quotas_hold_across_instances,
     a_bad_quota_is_400_naming_the_field_and_changes_nothing,

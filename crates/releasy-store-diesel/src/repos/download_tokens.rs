@@ -79,6 +79,20 @@ impl DownloadTokenRepository for Store {
         Ok(counted == 1)
     }
 
+    async fn return_use(&self, id: DownloadTokenId) -> Result<(), RepoError> {
+        let mut conn = self.conn().await?;
+        diesel::update(
+            download_tokens::table
+                .find(id.to_string())
+                .filter(download_tokens::uses.gt(0)),
+        )
+        .set(download_tokens::uses.eq(download_tokens::uses - 1))
+        .execute(&mut *conn)
+        .await
+        .map_err(query_error)?;
+        Ok(())
+    }
+
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {
         let mut conn = self.conn().await?;
         let row: Option<GrantRow> = download_tokens::table

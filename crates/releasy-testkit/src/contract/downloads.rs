@@ -126,7 +126,8 @@ pub async fn purge_removes_only_tokens_expired_before_the_cutoff(
 }
 
 /// `consume_use` answers `true` exactly `max_uses` times for a token, each token
-/// counted on its own, and `false` for a token never stored.
+/// counted on its own, and `false` for a token never stored; `return_use` gives one
+/// back, never below zero.
 pub async fn consume_use_counts_up_to_the_limit(
     download_tokens: Arc<dyn DownloadTokenRepository>,
     releases: Arc<dyn ReleaseRepository>,
@@ -185,6 +186,33 @@ pub async fn consume_use_counts_up_to_the_limit(
         ),
         &false,
         "an unknown token has no use to spend",
+    );
+
+    // A use given back can be spent once more, and only once; giving back more than
+    // was counted never makes room beyond the limit.
+    let give_back = async |t: &DownloadToken| {
+        ok(
+            download_tokens.return_use(t.id).await,
+            "DownloadTokenRepository::return_use",
+        );
+    };
+    give_back(&once).await;
+    let again = [consume(&once).await, consume(&once).await];
+    same(&again, &[true, false], "a returned use is spent once");
+    let fresh = DownloadToken {
+        max_uses: Some(limit(1)),
+        ..new_token(artifact.id, customer.id)
+    };
+    store_token(&download_tokens, &fresh).await;
+    give_back(&fresh).await;
+    give_back(&fresh).await;
+    let after = [consume(&fresh).await, consume(&fresh).await];
+    same(&after, &[true, false], "uses never go below zero");
+    ok(
+        download_tokens
+            .return_use(releasy_domain::DownloadTokenId::generate())
+            .await,
+        "DownloadTokenRepository::return_use of an unknown token",
     );
 }
 

@@ -68,6 +68,11 @@ impl DownloadTokenRepository for CachedDownloadTokens {
         self.inner.consume_use(id, max_uses).await
     }
 
+    /// Like the count, changes no grant.
+    async fn return_use(&self, id: DownloadTokenId) -> Result<(), RepoError> {
+        self.inner.return_use(id).await
+    }
+
     async fn find_grant(&self, token_hash: &str) -> Result<Option<DownloadGrant>, RepoError> {
         self.grants
             .get_or_load(
