@@ -1,7 +1,10 @@
 //! Uploads in parts on disk. An upload is the directory `.uploads/parts-<id>/` holding
 //! `upload` (the object key and the part size), `data` (the object being assembled:
 //! each part is written at its own offset, `(n - 1) * part_size`, so completion moves
-//! no bytes) and, per part received whole, `<n>.part` (its size and entity tag).
+//! no bytes), per part received whole, `<n>.part` (its size and entity tag), and per
+//! part ever sent, `<n>.lock`. A part's receiver holds `upload` locked shared and
+//! `<n>.lock` exclusively; completion holds `upload` exclusively: file locks, so that
+//! instances sharing the data directory keep out of each other's way too.
 //! Completion checks the parts, reads `data` once through SHA-256, and links it into
 //! place exactly as a single upload is, so that a stored object is never replaced.
 
@@ -21,6 +24,8 @@ const DIR_PREFIX: &str = "parts-";
 const DESCRIPTION: &str = "upload";
 const DATA: &str = "data";
 const PART_SUFFIX: &str = ".part";
+/// The file a part's receiver holds locked.
+const LOCK_SUFFIX: &str = ".lock";
 
 /// An open upload as its `upload` file describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +101,114 @@ pub(crate) fn open(
         key: stored_key.to_owned(),
         part_size,
     }))
+}
+
+/// What locking an upload's part, or its completion, came to.
+#[derive(Debug)]
+pub(crate) enum Locked<T> {
+    /// Held until the guard is dropped.
+    Held(T),
+    /// Another request holds what is needed: the same part, or the completion (or, to
+    /// complete, any part).
+    Busy,
+    /// The upload was completed or aborted meanwhile.
+    Gone,
+}
+
+/// A part being received: the upload held shared (it cannot complete meanwhile) and
+/// the part alone (no second request writes it). File locks, so they hold across every
+/// instance that shares the data directory; released when dropped.
+#[derive(Debug)]
+pub(crate) struct ReceivingPart {
+    _upload: std::fs::File,
+    _part: std::fs::File,
+}
+
+/// An upload being completed: no part is received meanwhile, on any instance.
+#[derive(Debug)]
+pub(crate) struct Completing {
+    _upload: std::fs::File,
+}
+
+/// Locks part `part` of `upload` for receiving it.
+pub(crate) fn lock_part(
+    upload: &OpenUpload,
+    part: u32,
+) -> Result<Locked<ReceivingPart>, FsStoreError> {
+    let held = match lock_description(upload, Share::Shared)? {
+        Locked::Held(file) => file,
+        Locked::Busy => return Ok(Locked::Busy),
+        Locked::Gone => return Ok(Locked::Gone),
+    };
+    // Created under the shared lock, so never in a directory a completion is removing.
+    let path = upload.dir.join(format!("{part}{LOCK_SUFFIX}"));
+    let part_file = match std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+    {
+        Ok(file) => file,
+        Err(e) if is_absent(&e) => return Ok(Locked::Gone),
+        Err(e) => return Err(FsStoreError::io("opening", path, e)),
+    };
+    Ok(match try_lock(&part_file, Share::Exclusive, &path)? {
+        true => Locked::Held(ReceivingPart {
+            _upload: held,
+            _part: part_file,
+        }),
+        false => Locked::Busy,
+    })
+}
+
+/// Locks `upload` for completing it.
+pub(crate) fn lock_completion(upload: &OpenUpload) -> Result<Locked<Completing>, FsStoreError> {
+    Ok(match lock_description(upload, Share::Exclusive)? {
+        Locked::Held(file) => Locked::Held(Completing { _upload: file }),
+        Locked::Busy => Locked::Busy,
+        Locked::Gone => Locked::Gone,
+    })
+}
+
+/// How a lock is shared.
+#[derive(Debug, Clone, Copy)]
+enum Share {
+    Shared,
+    Exclusive,
+}
+
+/// The upload's description file, locked as `share` asks (never waiting).
+fn lock_description(
+    upload: &OpenUpload,
+    share: Share,
+) -> Result<Locked<std::fs::File>, FsStoreError> {
+    let path = upload.dir.join(DESCRIPTION);
+    let file = match std::fs::File::open(&path) {
+        Ok(file) => file,
+        Err(e) if is_absent(&e) => return Ok(Locked::Gone),
+        Err(e) => return Err(FsStoreError::io("opening", path, e)),
+    };
+    if !try_lock(&file, share, &path)? {
+        return Ok(Locked::Busy);
+    }
+    // Locked after the upload was removed: the file is no longer its description.
+    if !path.exists() {
+        return Ok(Locked::Gone);
+    }
+    Ok(Locked::Held(file))
+}
+
+/// Takes the lock without waiting: `false` when another holds it.
+fn try_lock(file: &std::fs::File, share: Share, path: &Path) -> Result<bool, FsStoreError> {
+    let tried = match share {
+        Share::Shared => file.try_lock_shared(),
+        Share::Exclusive => file.try_lock(),
+    };
+    match tried {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(FsStoreError::io("locking", path, e)),
+    }
 }
 
 /// Records that part `part` of `upload` arrived whole with `size` bytes and `etag`:
@@ -231,10 +344,17 @@ pub(crate) fn seal(
 
 /// Removes the upload's directory and all in it; a missing one is fine.
 pub(crate) fn remove(dir: &Path) -> Result<(), FsStoreError> {
-    match std::fs::remove_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if is_absent(&e) => Ok(()),
-        Err(e) => Err(FsStoreError::io("removing", dir, e)),
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if is_absent(&e) => return Ok(()),
+            // A part's receiver added its lock file while the entries were removed (an
+            // abort does not wait for receivers): remove what is there now.
+            Err(e) if e.kind() == ErrorKind::DirectoryNotEmpty && attempts < 3 => {}
+            Err(e) => return Err(FsStoreError::io("removing", dir, e)),
+        }
     }
 }
 

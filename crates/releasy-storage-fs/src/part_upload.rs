@@ -3,9 +3,8 @@
 //! tag. A part sent again is forgotten before its bytes are overwritten, so a record
 //! always describes bytes that arrived whole.
 
-use std::collections::HashSet;
 use std::os::unix::fs::FileExt as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use actix_web::web::{self, Bytes};
 use futures_util::StreamExt;
@@ -18,61 +17,9 @@ use crate::upload::UploadError;
 /// Bytes gathered from the network before they are written out in one blocking task.
 const WRITE_BATCH_BYTES: usize = 512 * 1024;
 
-/// The parts (and completions, as part 0) in progress in this process: a part is
-/// received by one request at a time, and not while its upload is being completed.
-#[derive(Debug, Default)]
-pub(crate) struct PartLocks(Mutex<HashSet<(String, u32)>>);
-
-/// A held lock, released when dropped.
-#[derive(Debug)]
-pub(crate) struct PartLock {
-    locks: Arc<PartLocks>,
-    entry: (String, u32),
-}
-
-impl PartLocks {
-    fn set(&self) -> std::sync::MutexGuard<'_, HashSet<(String, u32)>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Locks part `part` of `upload` unless it, or the upload's completion, is held.
-    pub(crate) fn part(self: &Arc<Self>, upload: &str, part: u32) -> Option<PartLock> {
-        let mut set = self.set();
-        if set.contains(&(upload.to_owned(), 0)) {
-            return None;
-        }
-        let entry = (upload.to_owned(), part);
-        set.insert(entry.clone()).then(|| PartLock {
-            locks: Arc::clone(self),
-            entry,
-        })
-    }
-
-    /// Locks the completion of `upload` unless any of its parts is being received.
-    pub(crate) fn completion(self: &Arc<Self>, upload: &str) -> Option<PartLock> {
-        let mut set = self.set();
-        if set.iter().any(|(id, _)| id == upload) {
-            return None;
-        }
-        let entry = (upload.to_owned(), 0);
-        set.insert(entry.clone());
-        Some(PartLock {
-            locks: Arc::clone(self),
-            entry,
-        })
-    }
-}
-
-impl Drop for PartLock {
-    fn drop(&mut self) {
-        self.locks.set().remove(&self.entry);
-    }
-}
-
 /// Stores the body as part `part` of `upload`; returns its entity tag. The part may hold
-/// at most the upload's part size.
+/// at most the upload's part size. The caller holds the part's lock
+/// ([`crate::multipart::lock_part`]).
 ///
 /// # Errors
 /// [`UploadError`]; the part is then not recorded (and must be sent again).

@@ -15,11 +15,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::error::FsStoreError;
+use crate::multipart::{self, Locked};
 use crate::object_path::{self, file_name};
 use crate::signing::Access;
 use crate::store::{FsObjectStore, blocking, is_absent};
 use crate::upload::{self, UploadError};
-use crate::{multipart, part_upload, responses};
+use crate::{part_upload, responses};
 
 /// The path before the object key in the store's URLs.
 pub(crate) const STORAGE_PREFIX: &str = "/v1/storage/";
@@ -186,13 +187,21 @@ async fn put_part(
         Ok(None) => return responses::upload_not_found(),
         Err(err) => return responses::internal(&err),
     };
-    let Some(_receiving) = store.part_locks().part(upload_id, part) else {
-        return responses::part_busy();
+    let locked = open.clone();
+    let _receiving = match blocking(move || multipart::lock_part(&locked, part)).await {
+        Ok(Locked::Held(guard)) => guard,
+        Ok(Locked::Busy) => return responses::part_busy(),
+        Ok(Locked::Gone) => return responses::upload_not_found(),
+        Err(err) => return responses::internal(&err),
     };
     match part_upload::receive_part(open, part, declared_size, payload).await {
         Ok(etag) => HttpResponse::Ok()
             .insert_header((header::ETAG, etag))
             .finish(),
+        // Aborted (or swept) while the part arrived: its files went with it.
+        Err(UploadError::Store(FsStoreError::Io { source, .. })) if is_absent(&source) => {
+            responses::upload_not_found()
+        }
         Err(err) => upload_refused(err),
     }
 }

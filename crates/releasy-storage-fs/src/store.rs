@@ -18,9 +18,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::abandoned::{self, AbandonedUploads};
 use crate::error::FsStoreError;
-use crate::multipart::{self, Refusal};
+use crate::multipart::{self, Locked, Refusal};
 use crate::object_path::{self, DIGESTS_DIR, RELEASES_DIR, UPLOADS_DIR};
-use crate::part_upload::PartLocks;
 use crate::routes::STORAGE_PREFIX;
 use crate::signing::{Access, SigningKey};
 use crate::upload::{self, UploadError};
@@ -35,7 +34,6 @@ pub struct FsObjectStore {
     signing_key: SigningKey,
     clock: Arc<dyn Clock>,
     max_object_size: Option<u64>,
-    part_locks: Arc<PartLocks>,
 }
 
 impl FsObjectStore {
@@ -79,7 +77,6 @@ impl FsObjectStore {
             signing_key,
             clock: Arc::new(SystemClock),
             max_object_size: None,
-            part_locks: Arc::default(),
         })
     }
 
@@ -143,10 +140,6 @@ impl FsObjectStore {
 
     pub(crate) fn signing_key(&self) -> &SigningKey {
         &self.signing_key
-    }
-
-    pub(crate) fn part_locks(&self) -> &Arc<PartLocks> {
-        &self.part_locks
     }
 
     fn presign(
@@ -335,11 +328,32 @@ impl ObjectStore for FsObjectStore {
             .await
             .map_err(StoreError::from)?
             .ok_or(CompleteMultipartError::UploadNotFound)?;
-        let Some(_completing) = self.part_locks.completion(upload.as_str()) else {
-            return Err(CompleteMultipartError::PartsRejected(
-                "a part is still being uploaded".to_owned(),
-            ));
+        let locked = open.clone();
+        let _completing = match blocking(move || multipart::lock_completion(&locked))
+            .await
+            .map_err(StoreError::from)?
+        {
+            Locked::Held(guard) => guard,
+            Locked::Busy => {
+                return Err(CompleteMultipartError::PartsRejected(
+                    "a part is still being uploaded, or another registration is completing the upload"
+                        .to_owned(),
+                ));
+            }
+            Locked::Gone => return Err(CompleteMultipartError::UploadNotFound),
         };
+        // An earlier completion placed the object and failed before it removed the
+        // upload: the upload is over, and what it placed is checked as any object is.
+        let (data, leftover) = (open.data_path(), open.dir.clone());
+        if !blocking(move || Ok(data.exists()))
+            .await
+            .map_err(StoreError::from)?
+        {
+            blocking(move || multipart::remove(&leftover))
+                .await
+                .map_err(StoreError::from)?;
+            return Err(CompleteMultipartError::UploadNotFound);
+        }
         let target = self.object_path(key).map_err(StoreError::from)?;
         let digest_target = self.digest_path(key).map_err(StoreError::from)?;
         let (checked, named) = (open.clone(), parts.to_vec());

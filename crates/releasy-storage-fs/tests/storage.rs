@@ -16,9 +16,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::StreamExt;
 use hmac::{Hmac, Mac};
 use releasy_domain::Timestamp;
-use releasy_domain::artifact::ObjectKey;
+use releasy_domain::artifact::{CompletedPart, ObjectKey, PartNumber, UploadId};
 use releasy_domain::memory::FixedClock;
-use releasy_domain::ports::{Clock, ObjectStore};
+use releasy_domain::ports::{Clock, CompleteMultipartError, ObjectStore};
 use releasy_storage_fs::{FsObjectStore, SigningKey, configure};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -836,6 +836,234 @@ fn the_signing_key_file_is_private_and_stable() {
 }
 
 /// The object-store contract, through the store's own routes.
+/// A second store on the first one's directory: another instance sharing the data
+/// directory (with no server of its own; its store calls are enough).
+fn twin_of(harness: &Harness) -> FsObjectStore {
+    FsObjectStore::new(
+        harness.store.root().to_path_buf(),
+        format!("http://{}/", harness.addr),
+        SigningKey::from_secret(SECRET.to_owned()).unwrap(),
+    )
+    .unwrap()
+    .with_clock(harness.clock.clone())
+}
+
+/// Starts `PUT url` of `size` bytes and sends the first half: the request is left
+/// waiting for the rest.
+fn start_slow_put(harness: &Harness, url: &str, size: usize) -> TcpStream {
+    let path_and_query = url.split_once(&harness.addr.to_string()).unwrap().1;
+    let mut stream = TcpStream::connect(harness.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "PUT {path_and_query} HTTP/1.1\r\nHost: {}\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n",
+        harness.addr
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&pattern(size / 2, 3)).unwrap();
+    stream.flush().unwrap();
+    stream
+}
+
+/// Sends the rest of a [`start_slow_put`] body; the whole response.
+fn finish_slow_put(mut stream: TcpStream, size: usize) -> String {
+    stream.write_all(&pattern(size - size / 2, 3)).unwrap();
+    stream.flush().unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+/// Waits until `twin` sees the part being received (its completion is refused as busy).
+async fn wait_until_receiving(twin: &FsObjectStore, key: &ObjectKey, upload: &UploadId) {
+    let one = [CompletedPart {
+        part_number: PartNumber::parse(1).unwrap(),
+        etag: "\"any\"".to_owned(),
+    }];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match twin.complete_multipart(key, upload, &one).await {
+            Err(CompleteMultipartError::PartsRejected(reason))
+                if reason.contains("still being uploaded") =>
+            {
+                return;
+            }
+            Err(CompleteMultipartError::PartsRejected(_)) => {}
+            other => panic!("completing during the part: {other:?}"),
+        }
+        assert!(Instant::now() < deadline, "the part never started");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Instances sharing the data directory keep out of each other's way: while one
+/// receives a part, no instance completes the upload or receives the same part; once
+/// the part is in, another instance completes the upload with it.
+#[actix_web::test]
+async fn a_part_being_received_holds_off_every_instance() {
+    let harness = Harness::start().await;
+    let twin = twin_of(&harness);
+    let key = new_key("shared.img");
+    let upload = harness
+        .store
+        .start_multipart(&key, MIB as u64)
+        .await
+        .unwrap();
+    let part = PartNumber::parse(1).unwrap();
+    let url = harness
+        .store
+        .presign_part(&key, &upload, part, harness.clock.now(), 900)
+        .await
+        .unwrap()
+        .url;
+    let slow = start_slow_put(&harness, &url, MIB);
+    wait_until_receiving(&twin, &key, &upload).await;
+
+    let same_part = harness
+        .client
+        .put(&url)
+        .body(pattern(10, 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_part.status(), StatusCode::CONFLICT);
+
+    let response = actix_web::rt::task::spawn_blocking(move || finish_slow_put(slow, MIB))
+        .await
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let etag = response
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("etag: ")
+                .map(str::to_owned)
+        })
+        .unwrap();
+    twin.complete_multipart(
+        &key,
+        &upload,
+        &[CompletedPart {
+            part_number: part,
+            etag,
+        }],
+    )
+    .await
+    .unwrap();
+    let stored = harness.store.head(&key).await.unwrap().unwrap();
+    assert_eq!(stored.size, MIB as u64);
+    assert!(
+        harness.uploads_left().is_empty(),
+        "{:?}",
+        harness.uploads_left()
+    );
+    harness.stop().await;
+}
+
+/// An abort from another instance while a part arrives ends the upload: the part's
+/// `PUT` answers `404` in the error shape, and nothing of the upload is left.
+#[actix_web::test]
+async fn a_part_aborted_while_it_arrives_is_not_found() {
+    let harness = Harness::start().await;
+    let twin = twin_of(&harness);
+    let key = new_key("aborted.img");
+    let upload = harness
+        .store
+        .start_multipart(&key, MIB as u64)
+        .await
+        .unwrap();
+    let url = harness
+        .store
+        .presign_part(
+            &key,
+            &upload,
+            PartNumber::parse(1).unwrap(),
+            harness.clock.now(),
+            900,
+        )
+        .await
+        .unwrap()
+        .url;
+    let slow = start_slow_put(&harness, &url, MIB);
+    wait_until_receiving(&twin, &key, &upload).await;
+    twin.abort_multipart(&key, &upload).await.unwrap();
+
+    let response = actix_web::rt::task::spawn_blocking(move || finish_slow_put(slow, MIB))
+        .await
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    assert!(response.contains("\"not_found\""), "{response}");
+    assert!(
+        harness.uploads_left().is_empty(),
+        "{:?}",
+        harness.uploads_left()
+    );
+    assert!(harness.store.head(&key).await.unwrap().is_none());
+    harness.stop().await;
+}
+
+/// A completion that placed the object but failed before removing the upload (here:
+/// the upload's directory left as such a failure leaves it) is finished by the next
+/// registration's completion instead of failing it for ever.
+#[actix_web::test]
+async fn a_completion_cut_short_after_placing_the_object_is_finished_next_time() {
+    let harness = Harness::start().await;
+    let key = new_key("placed.img");
+    let upload = harness
+        .store
+        .start_multipart(&key, MIB as u64)
+        .await
+        .unwrap();
+    let part = PartNumber::parse(1).unwrap();
+    let url = harness
+        .store
+        .presign_part(&key, &upload, part, harness.clock.now(), 900)
+        .await
+        .unwrap()
+        .url;
+    let response = harness
+        .client
+        .put(&url)
+        .body(pattern(1000, 5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let etag = header(&response, "etag").to_owned();
+    let parts = [CompletedPart {
+        part_number: part,
+        etag,
+    }];
+    // What a completion does up to its failure: the data linked into place, the data
+    // file's name gone, the directory still there.
+    let dir = harness
+        .store
+        .uploads_dir()
+        .join(format!("parts-{}", upload.as_str()));
+    let target = harness.store.object_path(&key).unwrap();
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    std::fs::hard_link(dir.join("data"), &target).unwrap();
+    std::fs::remove_file(dir.join("data")).unwrap();
+
+    let finished = harness
+        .store
+        .complete_multipart(&key, &upload, &parts)
+        .await;
+    assert!(
+        matches!(finished, Err(CompleteMultipartError::UploadNotFound)),
+        "{finished:?}"
+    );
+    assert!(!dir.exists(), "the upload's leftovers are removed");
+    let stored = harness.store.head(&key).await.unwrap().unwrap();
+    assert_eq!(stored.size, 1000);
+    assert_eq!(
+        harness.store.sha256(&key).await.unwrap().unwrap(),
+        releasy_domain::artifact::Checksum::from_digest(&Sha256::digest(pattern(1000, 5)).into())
+    );
+    harness.stop().await;
+}
+
 #[actix_web::test]
 async fn the_embedded_store_honours_the_object_store_contract() {
     let harness = Harness::start().await;
