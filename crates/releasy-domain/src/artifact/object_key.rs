@@ -8,6 +8,13 @@ use crate::artifact::{Filename, Platform};
 use crate::release::{Product, Version};
 use crate::{ArtifactId, ValidationError};
 
+/// The longest segment a key may have: a file name on the embedded store's file
+/// systems (`NAME_MAX`). Normalising can lengthen a name (`İ` becomes `i` and a
+/// combining dot, two characters), so the bounds of the texts alone do not ensure it.
+/// With it, no key is longer than S3's 1024 bytes (the platform's 64 characters
+/// normalise to at most 128 bytes).
+pub const MAX_SEGMENT_BYTES: usize = 255;
+
 /// Where an artifact's bytes are stored. Built only by the naming rule (or checked
 /// against it), so no key can escape its release's prefix. Shared, not copied, when
 /// cloned: listings clone every artifact they serve from the read cache.
@@ -19,7 +26,7 @@ impl ObjectKey {
     ///
     /// # Errors
     /// [`ValidationError`] when a segment normalises to `.` or `..`, which would make
-    /// the key a path outside its release.
+    /// the key a path outside its release, or to more than [`MAX_SEGMENT_BYTES`].
     pub fn for_artifact(
         product: &Product,
         version: &Version,
@@ -37,6 +44,14 @@ impl ObjectKey {
         for (field, segment) in &segments {
             if segment == "." || segment == ".." {
                 return Err(ValidationError::new(field, "must not be `.` or `..`"));
+            }
+            if segment.len() > MAX_SEGMENT_BYTES {
+                return Err(ValidationError::new(
+                    field,
+                    format!(
+                        "is longer than {MAX_SEGMENT_BYTES} bytes once made an object key segment"
+                    ),
+                ));
             }
         }
         let joined: Vec<&str> = segments.iter().map(|(_, s)| s.as_str()).collect();
@@ -175,6 +190,26 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn keys_every_store_can_hold_are_the_only_keys() {
+        // 255 characters, each lower-cased to two.
+        let dotted_i = "\u{130}".repeat(255);
+        let err = key("app", "1", "linux", &dotted_i).unwrap_err();
+        assert_eq!(err.field, "filename");
+        assert!(err.to_string().contains("255 bytes"), "{err}");
+        assert!(key("app", "1", "linux", &"a".repeat(255)).is_ok());
+        // The longest key the bounds allow stays within S3's 1024 bytes.
+        let (i, longest_filename) = ("\u{130}", "a".repeat(255));
+        let longest = key(
+            &i.repeat(127),
+            &i.repeat(127),
+            &i.repeat(64),
+            &longest_filename,
+        )
+        .unwrap();
+        assert!(longest.as_str().len() <= 1024, "{}", longest.as_str().len());
     }
 
     #[test]
