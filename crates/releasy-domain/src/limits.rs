@@ -34,7 +34,8 @@ impl Default for Limits {
             presign_expires_seconds: 900,
             download_url_ttl_seconds: 300,
             artifact_part_size_bytes: crate::artifact::ArtifactService::DEFAULT_PART_SIZE,
-            artifact_upload_ttl_seconds: 86_400,
+            artifact_upload_ttl_seconds:
+                crate::artifact::ArtifactService::DEFAULT_UPLOAD_TTL_SECONDS,
             artifact_inline_verify_max_bytes:
                 crate::artifact::VerificationPolicy::DEFAULT_INLINE_MAX_BYTES,
             immutable_releases: false,

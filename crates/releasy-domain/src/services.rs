@@ -123,6 +123,7 @@ impl Services {
                 limits.presign_expires_seconds,
             )
             .with_part_size(limits.artifact_part_size_bytes)
+            .with_upload_ttl(limits.artifact_upload_ttl_seconds)
             .with_verification(VerificationPolicy {
                 inline_max_bytes: limits.artifact_inline_verify_max_bytes,
             })

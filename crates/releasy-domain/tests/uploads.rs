@@ -9,13 +9,17 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use releasy_domain::artifact::{
-    ArtifactSize, Checksum, CompletedPart, Filename, MIN_PART_SIZE, Platform, PresignUpload,
-    PresignedUpload, RegisterArtifact, RegisterArtifactError, UploadError, UploadTarget,
+    Artifact, ArtifactSize, Checksum, CompletedPart, Filename, MIN_PART_SIZE, PendingUpload,
+    Platform, PresignUpload, PresignedUpload, RegisterArtifact, RegisterArtifactError, UploadError,
+    UploadTarget, Verification,
 };
-use releasy_domain::audit::Origin;
+use releasy_domain::audit::{AuditEvent, Origin};
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
+use releasy_domain::ports::{ArtifactRepository, RepoError};
 use releasy_domain::release::{Product, Release, Version};
+use releasy_domain::{ArtifactId, ReleaseId};
 use releasy_domain::{Limits, Ports, Services, Timestamp};
 
 const T0: Timestamp = Timestamp::from_unix_seconds(1_735_312_000);
@@ -31,9 +35,15 @@ struct World {
 impl World {
     /// Services with 5 MiB parts and a release to upload to.
     async fn new() -> Self {
+        Self::with_ports(|_| {}).await
+    }
+
+    /// As [`Self::new`], with the ports changed by `adjust` first.
+    async fn with_ports(adjust: impl FnOnce(&mut Ports)) -> Self {
         let clock = Arc::new(FixedClock::at(T0));
         let objects = Arc::new(InMemoryObjects::default());
-        let ports = Ports::in_memory_with_objects(clock.clone(), objects.clone());
+        let mut ports = Ports::in_memory_with_objects(clock.clone(), objects.clone());
+        adjust(&mut ports);
         let limits = Limits {
             artifact_part_size_bytes: MIN_PART_SIZE,
             ..Limits::default()
@@ -233,6 +243,163 @@ async fn an_interrupted_upload_resumes_with_urls_for_the_missing_parts_only() {
         .unwrap();
 }
 
+/// Near the end of its TTL a resumed upload gets URLs that die with it, so no byte can
+/// arrive after the sweep; past the TTL there is nothing to resume.
+#[tokio::test]
+async fn a_resumed_upload_gets_no_url_that_outlives_its_ttl() {
+    let w = World::new().await;
+    let ttl = Limits::default().artifact_upload_ttl_seconds;
+    let parts = file(2 * PART);
+    let single = file(10);
+    let in_parts = w.presign(&parts, true).await;
+    let whole = w.presign(&single, true).await;
+
+    w.clock.advance(ttl - 100);
+    let abandoned_at = T0.plus_seconds(ttl);
+    let state = w
+        .services
+        .artifacts
+        .upload_state(w.release.id, in_parts.artifact_id)
+        .await
+        .unwrap();
+    assert_eq!(state.missing_parts.len(), 2);
+    assert!(
+        state
+            .missing_parts
+            .iter()
+            .all(|p| p.upload.expires_at == abandoned_at),
+        "{:?}",
+        state.missing_parts
+    );
+    let state = w
+        .services
+        .artifacts
+        .upload_state(w.release.id, whole.artifact_id)
+        .await
+        .unwrap();
+    assert_eq!(state.single_put.unwrap().url.expires_at, abandoned_at);
+
+    w.clock.advance(100);
+    for abandoned in [&in_parts, &whole] {
+        let err = w
+            .services
+            .artifacts
+            .upload_state(w.release.id, abandoned.artifact_id)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, UploadError::NotFound), "{err:?}");
+    }
+}
+
+/// Artifacts whose upload the sweeper claims between a registration's read of the
+/// record and its insert: the interleaving that registration must survive.
+#[derive(Debug)]
+struct SweptMidway(Arc<dyn ArtifactRepository>);
+
+#[async_trait]
+impl ArtifactRepository for SweptMidway {
+    async fn insert(&self, artifact: &Artifact, event: &AuditEvent) -> Result<(), RepoError> {
+        self.0.insert(artifact, event).await
+    }
+    async fn get_with_release(
+        &self,
+        id: ArtifactId,
+    ) -> Result<Option<(Artifact, Release)>, RepoError> {
+        self.0.get_with_release(id).await
+    }
+    async fn list_for_releases(&self, releases: &[ReleaseId]) -> Result<Vec<Artifact>, RepoError> {
+        self.0.list_for_releases(releases).await
+    }
+    async fn insert_upload(&self, upload: &PendingUpload) -> Result<(), RepoError> {
+        self.0.insert_upload(upload).await
+    }
+    async fn get_upload(&self, id: ArtifactId) -> Result<Option<PendingUpload>, RepoError> {
+        self.0.get_upload(id).await
+    }
+    async fn delete_upload(&self, id: ArtifactId) -> Result<bool, RepoError> {
+        self.0.delete_upload(id).await
+    }
+    async fn uploads_created_before(
+        &self,
+        cutoff: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<PendingUpload>, RepoError> {
+        self.0.uploads_created_before(cutoff, limit).await
+    }
+    async fn insert_completing_upload(
+        &self,
+        artifact: &Artifact,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
+        assert!(
+            self.0.delete_upload(artifact.id).await?,
+            "the sweeper's claim"
+        );
+        self.0.insert_completing_upload(artifact, event).await
+    }
+    async fn list_by_verification(
+        &self,
+        verification: Verification,
+        after: Option<ArtifactId>,
+        limit: u32,
+    ) -> Result<Vec<Artifact>, RepoError> {
+        self.0
+            .list_by_verification(verification, after, limit)
+            .await
+    }
+    async fn unclaimed_pending(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Artifact>, RepoError> {
+        self.0.unclaimed_pending(now, limit).await
+    }
+    async fn claim_verification(
+        &self,
+        id: ArtifactId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, RepoError> {
+        self.0.claim_verification(id, now, until).await
+    }
+    async fn set_verification(
+        &self,
+        id: ArtifactId,
+        from: Verification,
+        to: Verification,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
+        self.0.set_verification(id, from, to, event).await
+    }
+}
+
+/// The sweeper claims an upload while its parts are being joined: registration
+/// answers that the upload is gone and removes the joined object, which the sweeper,
+/// having deleted before the join finished, would never find again.
+#[tokio::test]
+async fn an_upload_swept_while_it_completes_leaves_no_object() {
+    let w = World::with_ports(|ports| {
+        let artifacts = ports.repositories.artifacts.clone();
+        ports.repositories.artifacts = Arc::new(SweptMidway(artifacts));
+    })
+    .await;
+    let bytes = file(2 * PART);
+    let upload = w.presign(&bytes, true).await;
+    let parts = w.put_parts(&upload, &bytes);
+    let err = w
+        .services
+        .artifacts
+        .register(
+            &Origin::admin_key(),
+            w.release.id,
+            World::registration(&upload, &bytes, Some(parts)),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RegisterArtifactError::UploadGone), "{err:?}");
+    assert_eq!(w.objects.get(&upload.object_key), None);
+}
+
 #[tokio::test]
 async fn registration_refuses_what_the_parts_or_the_presign_do_not_support() {
     let w = World::new().await;
@@ -371,7 +538,7 @@ async fn the_sweeper_removes_abandoned_uploads_and_keeps_live_ones() {
     let report = w
         .services
         .artifacts
-        .sweep_abandoned_uploads(ttl)
+        .sweep_abandoned_uploads()
         .await
         .unwrap();
     assert_eq!(
@@ -384,7 +551,7 @@ async fn the_sweeper_removes_abandoned_uploads_and_keeps_live_ones() {
     let report = w
         .services
         .artifacts
-        .sweep_abandoned_uploads(ttl)
+        .sweep_abandoned_uploads()
         .await
         .unwrap();
     assert_eq!((report.swept, report.failed), (2, 0));
@@ -394,7 +561,7 @@ async fn the_sweeper_removes_abandoned_uploads_and_keeps_live_ones() {
     let again = w
         .services
         .artifacts
-        .sweep_abandoned_uploads(ttl)
+        .sweep_abandoned_uploads()
         .await
         .unwrap();
     assert_eq!(again.swept, 0);

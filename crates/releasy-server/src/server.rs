@@ -306,7 +306,7 @@ fn spawn_upload_sweeper(artifacts: ArtifactService, ttl_seconds: i64) {
         let mut every = tokio::time::interval(period);
         loop {
             every.tick().await;
-            match artifacts.sweep_abandoned_uploads(ttl_seconds).await {
+            match artifacts.sweep_abandoned_uploads().await {
                 Ok(report) if report.swept == 0 && report.failed == 0 => {}
                 Ok(report) => tracing::info!(
                     swept = report.swept,

@@ -219,6 +219,7 @@ pub struct ArtifactService {
     pub(super) objects: Arc<dyn ObjectStore>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) presign_expires_seconds: i64,
+    pub(super) upload_ttl_seconds: i64,
     pub(super) part_size: u64,
     pub(super) verification: VerificationPolicy,
     pub(super) immutability: Option<ImmutabilityPolicy>,
@@ -228,8 +229,13 @@ impl ArtifactService {
     /// The part size when none is configured: 64 MiB.
     pub const DEFAULT_PART_SIZE: u64 = 64 * 1024 * 1024;
 
+    /// How long an upload may stay unregistered when nothing else is configured: a day.
+    pub const DEFAULT_UPLOAD_TTL_SECONDS: i64 = 86_400;
+
     /// A service over the given ports; presigned URLs live `presign_expires_seconds`,
-    /// parts are [`Self::DEFAULT_PART_SIZE`] (see [`Self::with_part_size`]).
+    /// parts are [`Self::DEFAULT_PART_SIZE`] (see [`Self::with_part_size`]), uploads
+    /// are abandoned after [`Self::DEFAULT_UPLOAD_TTL_SECONDS`] (see
+    /// [`Self::with_upload_ttl`]).
     pub fn new(
         releases: Arc<dyn ReleaseRepository>,
         artifacts: Arc<dyn ArtifactRepository>,
@@ -243,6 +249,7 @@ impl ArtifactService {
             objects,
             clock,
             presign_expires_seconds,
+            upload_ttl_seconds: Self::DEFAULT_UPLOAD_TTL_SECONDS,
             part_size: Self::DEFAULT_PART_SIZE,
             verification: VerificationPolicy::default(),
             immutability: None,
@@ -267,6 +274,15 @@ impl ArtifactService {
     #[must_use]
     pub fn with_verification(mut self, policy: VerificationPolicy) -> Self {
         self.verification = policy;
+        self
+    }
+
+    /// Uploads presigned more than `seconds` ago and never registered are abandoned:
+    /// [`Self::sweep_abandoned_uploads`] frees them, and no URL handed out for one
+    /// (when it is resumed) outlives that moment.
+    #[must_use]
+    pub fn with_upload_ttl(mut self, seconds: i64) -> Self {
+        self.upload_ttl_seconds = seconds;
         self
     }
 
@@ -340,7 +356,11 @@ impl ArtifactService {
         let (target, multipart) = match plan {
             UploadPlan::Single => {
                 let put = self
-                    .presign_single(&object_key, request.checksum.as_ref())
+                    .presign_single(
+                        &object_key,
+                        request.checksum.as_ref(),
+                        self.fresh_url_seconds(),
+                    )
                     .await?;
                 (UploadTarget::Single(put), None)
             }
@@ -355,7 +375,12 @@ impl ArtifactService {
                     part_count,
                 };
                 let parts = match self
-                    .presign_parts(&object_key, &upload, 1..=part_count)
+                    .presign_parts(
+                        &object_key,
+                        &upload,
+                        1..=part_count,
+                        self.fresh_url_seconds(),
+                    )
                     .await
                 {
                     Ok(parts) => parts,
@@ -395,20 +420,22 @@ impl ArtifactService {
         })
     }
 
+    /// How long the URLs of a new upload live: the configured lifetime, cut to the
+    /// upload's TTL (an upload is never swept while its URLs work).
+    fn fresh_url_seconds(&self) -> i64 {
+        self.presign_expires_seconds.min(self.upload_ttl_seconds)
+    }
+
     /// The presigned `PUT` of a whole object: one the store checks against `checksum`
     /// when the client declared it.
     pub(super) async fn presign_single(
         &self,
         object_key: &ObjectKey,
         checksum: Option<&Checksum>,
+        expires_in_seconds: i64,
     ) -> Result<PresignedPut, StoreError> {
         self.objects
-            .presign_put_with(
-                object_key,
-                self.clock.now(),
-                self.presign_expires_seconds,
-                checksum,
-            )
+            .presign_put_with(object_key, self.clock.now(), expires_in_seconds, checksum)
             .await
     }
 
@@ -418,6 +445,7 @@ impl ArtifactService {
         object_key: &ObjectKey,
         upload: &MultipartUpload,
         numbers: impl IntoIterator<Item = u32>,
+        expires_in_seconds: i64,
     ) -> Result<Vec<PresignedPart>, StoreError> {
         let now = self.clock.now();
         let mut parts = Vec::new();
@@ -431,7 +459,7 @@ impl ArtifactService {
                     &upload.upload_id,
                     part_number,
                     now,
-                    self.presign_expires_seconds,
+                    expires_in_seconds,
                 )
                 .await?;
             parts.push(PresignedPart {
@@ -570,7 +598,17 @@ impl ArtifactService {
         };
         match stored {
             Ok(true) => Ok(artifact),
-            Ok(false) => Err(RegisterArtifactError::UploadGone),
+            // The sweeper or an abort claimed the upload meanwhile. It deletes the bytes
+            // it finds, but a completion that finished after its delete left an object
+            // that nothing would ever remove.
+            Ok(false) => Err(self
+                .discard(
+                    &artifact.object_key,
+                    artifact.id,
+                    false,
+                    RegisterArtifactError::UploadGone,
+                )
+                .await),
             Err(RepoError::Conflict) => Err(RegisterArtifactError::AlreadyExists),
             // The release was deleted, or sealed by a publication, while this request ran.
             Err(RepoError::MissingReference) => match self.releases.get(release_id).await {

@@ -51,20 +51,32 @@ const SWEEP_BATCH: u32 = 100;
 impl ArtifactService {
     /// The unfinished upload of `artifact_id` in `release_id`: which parts arrived, and
     /// fresh URLs for the rest (or for the single `PUT`), so an interrupted upload
-    /// resumes without sending again what the store has.
+    /// resumes without sending again what the store has. The URLs expire no later than
+    /// the upload's TTL, counted from its presign.
     ///
     /// # Errors
     /// [`UploadError::NotFound`] when no such upload is unfinished (never presigned,
-    /// registered, aborted, swept, or its parts completed already).
+    /// registered, aborted, swept, its parts completed already, or past its TTL).
     pub async fn upload_state(
         &self,
         release_id: ReleaseId,
         artifact_id: ArtifactId,
     ) -> Result<UploadState, UploadError> {
         let upload = self.pending(release_id, artifact_id).await?;
+        // URLs that outlive the upload's TTL would let bytes arrive after the sweep.
+        let abandoned_at = upload.created_at.plus_seconds(self.upload_ttl_seconds);
+        let left = abandoned_at.unix_seconds() - self.clock.now().unix_seconds();
+        if left <= 0 {
+            return Err(UploadError::NotFound);
+        }
+        let expires_in_seconds = self.presign_expires_seconds.min(left);
         let Some(multipart) = &upload.multipart else {
             let put = self
-                .presign_single(&upload.object_key, upload.checksum.as_ref())
+                .presign_single(
+                    &upload.object_key,
+                    upload.checksum.as_ref(),
+                    expires_in_seconds,
+                )
                 .await?;
             return Ok(UploadState {
                 upload,
@@ -91,7 +103,7 @@ impl ArtifactService {
         };
         let missing = (1..=multipart.part_count).filter(|n| !nameable(*n));
         let missing_parts = self
-            .presign_parts(&upload.object_key, multipart, missing)
+            .presign_parts(&upload.object_key, multipart, missing, expires_in_seconds)
             .await?;
         Ok(UploadState {
             upload,
@@ -119,18 +131,15 @@ impl ArtifactService {
         self.free_or_restore(&upload).await
     }
 
-    /// Aborts uploads presigned more than `ttl_seconds` ago and never registered, and
-    /// deletes their bytes: up to 100 per call, oldest first. Safe to run on several
-    /// instances at once: each upload is claimed by removing its record, which exactly
-    /// one caller does, before its bytes are touched.
+    /// Aborts uploads presigned more than the TTL ago ([`Self::with_upload_ttl`]) and
+    /// never registered, and deletes their bytes: up to 100 per call, oldest first.
+    /// Safe to run on several instances at once: each upload is claimed by removing its
+    /// record, which exactly one caller does, before its bytes are touched.
     ///
     /// # Errors
     /// [`RepoError`] when the uploads could not be listed or claimed.
-    pub async fn sweep_abandoned_uploads(
-        &self,
-        ttl_seconds: i64,
-    ) -> Result<SweepReport, RepoError> {
-        let cutoff = self.clock.now().plus_seconds(-ttl_seconds);
+    pub async fn sweep_abandoned_uploads(&self) -> Result<SweepReport, RepoError> {
+        let cutoff = self.clock.now().plus_seconds(-self.upload_ttl_seconds);
         let abandoned = self
             .artifacts
             .uploads_created_before(cutoff, SWEEP_BATCH)
