@@ -661,6 +661,20 @@ impl ArtifactService {
             (Some(upload), Some(parts)) => (upload, parts),
         };
         check_completed_parts(parts, upload.part_count)?;
+        // Not every S3 implementation refuses a short part in the middle; checked here,
+        // the upload stays open for the part to be sent again, on every store.
+        if let Some(total) = pending.and_then(|p| p.size)
+            && let Some(held) = self
+                .objects
+                .list_parts(object_key, &upload.upload_id)
+                .await?
+            && let Some((part, planned)) = upload.wrongly_sized(total.bytes(), &held, parts)
+        {
+            return Err(RegisterArtifactError::PartsRejected(format!(
+                "part {} must hold {planned} bytes",
+                part.get()
+            )));
+        }
         match self
             .objects
             .complete_multipart(object_key, &upload.upload_id, parts)

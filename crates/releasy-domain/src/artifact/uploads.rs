@@ -94,7 +94,7 @@ impl ArtifactService {
         // A part of another size than planned is sent again, whole.
         let uploaded_parts: Vec<UploadedPart> = listed
             .into_iter()
-            .filter(|part| Some(part.size) == planned_part_size(multipart, total, part))
+            .filter(|part| Some(part.size) == multipart.planned_size(total, part.part_number))
             .collect();
         let nameable = |n: u32| {
             uploaded_parts
@@ -212,35 +212,5 @@ impl ArtifactService {
         }
         self.objects.delete(object_key).await?;
         Ok(())
-    }
-}
-
-/// The size part `part` must have in `upload` of `total` bytes.
-fn planned_part_size(upload: &MultipartUpload, total: u64, part: &UploadedPart) -> Option<u64> {
-    let index = u64::from(part.part_number.get().checked_sub(1)?);
-    let start = index.checked_mul(upload.part_size)?;
-    (start < total).then(|| (total - start).min(upload.part_size))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::artifact::{PartNumber, UploadId};
-
-    #[test]
-    fn the_last_part_holds_the_rest() {
-        let upload = MultipartUpload {
-            upload_id: UploadId::parse("u").unwrap(),
-            part_size: 10,
-            part_count: 3,
-        };
-        let part = |n| UploadedPart {
-            part_number: PartNumber::parse(n).unwrap(),
-            size: 0,
-            etag: None,
-        };
-        assert_eq!(planned_part_size(&upload, 25, &part(1)), Some(10));
-        assert_eq!(planned_part_size(&upload, 25, &part(3)), Some(5));
-        assert_eq!(planned_part_size(&upload, 25, &part(4)), None);
     }
 }

@@ -149,6 +149,13 @@ async fn presign_refusals(backend: Backend) {
             "{filename:?}/{platform:?}: {message}"
         );
     }
+    // 200 characters, 400 bytes once lower-cased: no file system names a file so.
+    let long = "\u{130}".repeat(200);
+    let response = presign_request(&app, release_id, &long, "linux").await;
+    assert_eq!(
+        assert_error(response, 400, "bad_request").await,
+        "filename is longer than 255 bytes once made an object key segment"
+    );
     // A segment that would normalise to `..` could leave the release's prefix.
     let dots = create_release(&app, "app", "..").await;
     let response = presign_request(&app, dots["id"].as_str().unwrap(), "app.tgz", "linux").await;
