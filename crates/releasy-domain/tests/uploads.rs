@@ -12,8 +12,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use releasy_domain::artifact::{
     Artifact, ArtifactSize, Checksum, CompletedPart, Filename, MIN_PART_SIZE, PendingUpload,
-    Platform, PresignUpload, PresignedUpload, RegisterArtifact, RegisterArtifactError, UploadError,
-    UploadTarget, Verification,
+    Platform, PresignUpload, PresignedUpload, RegisterArtifact, RegisterArtifactError, SweepReport,
+    UploadError, UploadTarget, Verification,
 };
 use releasy_domain::audit::{AuditEvent, Origin};
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
@@ -319,6 +319,9 @@ impl ArtifactRepository for SweptMidway {
     async fn delete_upload(&self, id: ArtifactId) -> Result<bool, RepoError> {
         self.0.delete_upload(id).await
     }
+    async fn end_upload(&self, id: ArtifactId, at: Timestamp) -> Result<bool, RepoError> {
+        self.0.end_upload(id, at).await
+    }
     async fn uploads_created_before(
         &self,
         cutoff: Timestamp,
@@ -516,8 +519,65 @@ async fn an_aborted_upload_frees_its_parts_and_cannot_be_registered() {
         )
         .await;
     assert!(
-        matches!(refused, Err(RegisterArtifactError::NotMultipart)),
+        matches!(refused, Err(RegisterArtifactError::UploadGone)),
         "{refused:?}"
+    );
+}
+
+/// A single upload's URL still works after an abort (a presigned URL cannot be taken
+/// back): what it stores is not registered, and the sweeper deletes it at the TTL.
+#[tokio::test]
+async fn bytes_stored_after_an_abort_are_refused_and_swept() {
+    let w = World::new().await;
+    let bytes = file(10);
+    let upload = w.presign(&bytes, true).await;
+    w.services
+        .artifacts
+        .abort_upload(w.release.id, upload.artifact_id)
+        .await
+        .unwrap();
+    // The client PUTs again with the URL it still holds.
+    w.objects.put(&upload.object_key, bytes.clone());
+    let refused = w
+        .services
+        .artifacts
+        .register(
+            &Origin::admin_key(),
+            w.release.id,
+            World::registration(&upload, &bytes, None),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(RegisterArtifactError::UploadGone)),
+        "{refused:?}"
+    );
+    let state = w
+        .services
+        .artifacts
+        .upload_state(w.release.id, upload.artifact_id)
+        .await;
+    assert!(matches!(state, Err(UploadError::NotFound)), "{state:?}");
+
+    w.clock
+        .advance(Limits::default().artifact_upload_ttl_seconds + 1);
+    let report = w
+        .services
+        .artifacts
+        .sweep_abandoned_uploads()
+        .await
+        .unwrap();
+    assert_eq!((report.swept, report.failed), (1, 0));
+    assert_eq!(w.objects.get(&upload.object_key), None);
+    let again = w
+        .services
+        .artifacts
+        .sweep_abandoned_uploads()
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        SweepReport::default(),
+        "the record went with the bytes"
     );
 }
 

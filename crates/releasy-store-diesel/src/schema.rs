@@ -86,6 +86,7 @@ diesel::table! {
         part_size -> Nullable<BigInt>,
         part_count -> Nullable<Integer>,
         created_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
     }
 }
 

@@ -76,6 +76,11 @@ pub struct PendingUpload {
     pub multipart: Option<MultipartUpload>,
     /// When it was presigned.
     pub created_at: Timestamp,
+    /// When an abort ended it: an ended upload is neither resumed, aborted again nor
+    /// registered (409), and the sweeper frees its bytes once more when its TTL is over
+    /// (a URL handed out before the abort may have stored them meanwhile), then removes
+    /// the record.
+    pub ended_at: Option<Timestamp>,
 }
 
 #[cfg(test)]

@@ -406,6 +406,7 @@ impl ArtifactService {
             checksum: request.checksum,
             multipart,
             created_at: now,
+            ended_at: None,
         };
         if let Err(err) = self.artifacts.insert_upload(&record).await {
             if let Some(upload) = &record.multipart {
@@ -531,6 +532,9 @@ impl ArtifactService {
             .map_err(RegisterArtifactError::Repo)?
             .filter(|p| p.release_id == release_id && p.object_key == object_key);
         if let Some(pending) = &pending {
+            if pending.ended_at.is_some() {
+                return Err(RegisterArtifactError::UploadGone);
+            }
             check_declared(pending, &request)?;
         }
         let joined = self

@@ -114,50 +114,80 @@ impl ArtifactService {
     }
 
     /// Aborts the unfinished upload of `artifact_id` in `release_id` and deletes what
-    /// it stored.
+    /// it stored. The record stays, ended, until the upload's TTL is over: registering
+    /// the upload is refused from now on, and the sweeper deletes again whatever a URL
+    /// handed out before the abort stores meanwhile.
     ///
     /// # Errors
     /// [`UploadError::NotFound`] as for [`Self::upload_state`]; a store failure leaves
-    /// the upload recorded, to be aborted again.
+    /// the bytes to the sweeper.
     pub async fn abort_upload(
         &self,
         release_id: ReleaseId,
         artifact_id: ArtifactId,
     ) -> Result<(), UploadError> {
         let upload = self.pending(release_id, artifact_id).await?;
-        if !self.artifacts.delete_upload(artifact_id).await? {
+        if !self
+            .artifacts
+            .end_upload(artifact_id, self.clock.now())
+            .await?
+        {
             return Err(UploadError::NotFound);
         }
-        self.free_or_restore(&upload).await
+        self.free(
+            &upload.object_key,
+            upload.multipart.as_ref(),
+            upload.artifact_id,
+        )
+        .await
     }
 
     /// Aborts uploads presigned more than the TTL ago ([`Self::with_upload_ttl`]) and
-    /// never registered, and deletes their bytes: up to 100 per call, oldest first.
-    /// Safe to run on several instances at once: each upload is claimed by removing its
-    /// record, which exactly one caller does, before its bytes are touched.
+    /// never registered, deletes their bytes, then their records: up to 100 per call,
+    /// oldest first. Safe to run on several instances at once: an upload is ended
+    /// first (no registration completes it after that; of a registration and the
+    /// sweep, exactly one gets it), its bytes are freed (twice, harmlessly, when two
+    /// instances sweep it at once), and only then is its record removed, so a
+    /// registration never finds the record gone while the bytes are still there.
     ///
     /// # Errors
-    /// [`RepoError`] when the uploads could not be listed or claimed.
+    /// [`RepoError`] when the uploads could not be listed or ended.
     pub async fn sweep_abandoned_uploads(&self) -> Result<SweepReport, RepoError> {
-        let cutoff = self.clock.now().plus_seconds(-self.upload_ttl_seconds);
+        let now = self.clock.now();
+        let cutoff = now.plus_seconds(-self.upload_ttl_seconds);
         let abandoned = self
             .artifacts
             .uploads_created_before(cutoff, SWEEP_BATCH)
             .await?;
         let mut report = SweepReport::default();
         for upload in abandoned {
-            if !self.artifacts.delete_upload(upload.artifact_id).await? {
-                continue; // another instance claimed it
+            // An aborted upload is ended already; otherwise whoever ends it owns it.
+            let ours = upload.ended_at.is_some()
+                || self.artifacts.end_upload(upload.artifact_id, now).await?;
+            if !ours {
+                continue; // registered meanwhile, or another instance ended it
             }
-            match self.free_or_restore(&upload).await {
-                Ok(()) => report.swept += 1,
+            let freed = self
+                .free(
+                    &upload.object_key,
+                    upload.multipart.as_ref(),
+                    upload.artifact_id,
+                )
+                .await;
+            match freed {
+                Ok(()) => {
+                    self.artifacts.delete_upload(upload.artifact_id).await?;
+                    report.swept += 1;
+                }
+                // The record stays, ended: the next sweep tries again.
                 Err(_) => report.failed += 1,
             }
         }
         Ok(report)
     }
 
-    /// The upload record of `artifact_id`, if it belongs to `release_id`.
+    /// The upload record of `artifact_id`, if it belongs to `release_id` and is not
+    /// ended.
     async fn pending(
         &self,
         release_id: ReleaseId,
@@ -166,27 +196,8 @@ impl ArtifactService {
         self.artifacts
             .get_upload(artifact_id)
             .await?
-            .filter(|upload| upload.release_id == release_id)
+            .filter(|upload| upload.release_id == release_id && upload.ended_at.is_none())
             .ok_or(UploadError::NotFound)
-    }
-
-    /// Frees what the claimed (record removed) `upload` stored. When the store fails,
-    /// the record is put back so that the upload is freed later.
-    async fn free_or_restore(&self, upload: &PendingUpload) -> Result<(), UploadError> {
-        match self
-            .free(
-                &upload.object_key,
-                upload.multipart.as_ref(),
-                upload.artifact_id,
-            )
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(err) => {
-                self.artifacts.insert_upload(upload).await?;
-                Err(err)
-            }
-        }
     }
 
     /// Aborts the parts and deletes the object, unless an artifact is registered under

@@ -73,6 +73,15 @@ impl ArtifactRepository for InMemoryReleases {
         Ok(state.uploads.len() < before)
     }
 
+    async fn end_upload(&self, id: ArtifactId, at: Timestamp) -> Result<bool, RepoError> {
+        let mut state = lock(&self.state);
+        let open = state
+            .uploads
+            .iter_mut()
+            .find(|u| u.artifact_id == id && u.ended_at.is_none());
+        Ok(open.map(|upload| upload.ended_at = Some(at)).is_some())
+    }
+
     async fn uploads_created_before(
         &self,
         cutoff: Timestamp,
@@ -102,7 +111,7 @@ impl ArtifactRepository for InMemoryReleases {
         let Some(index) = state
             .uploads
             .iter()
-            .position(|u| u.artifact_id == artifact.id)
+            .position(|u| u.artifact_id == artifact.id && u.ended_at.is_none())
         else {
             return Ok(false);
         };

@@ -469,6 +469,12 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
     /// removed it (of several concurrent callers, exactly one gets `true`).
     async fn delete_upload(&self, id: ArtifactId) -> Result<bool, RepoError>;
 
+    /// Marks the upload record of artifact `id` ended at `at`, unless it is ended
+    /// already or gone; `true` when this call ended it (of several concurrent callers,
+    /// exactly one gets `true`). An ended record is never completed
+    /// ([`Self::insert_completing_upload`]).
+    async fn end_upload(&self, id: ArtifactId, at: Timestamp) -> Result<bool, RepoError>;
+
     /// Up to `limit` upload records presigned before `cutoff`, oldest first.
     async fn uploads_created_before(
         &self,
@@ -477,8 +483,8 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<PendingUpload>, RepoError>;
 
     /// In one transaction, removes the upload record of `artifact` and stores the
-    /// artifact with `event`. `Ok(false)`, storing nothing, when the record is gone
-    /// (the upload was aborted or swept); otherwise as [`Self::insert`].
+    /// artifact with `event`. `Ok(false)`, storing nothing, when the record is gone or
+    /// ended (the upload was aborted or swept); otherwise as [`Self::insert`].
     async fn insert_completing_upload(
         &self,
         artifact: &Artifact,

@@ -201,8 +201,9 @@ pub async fn get_upload(
     Ok(HttpResponse::Ok().json(UploadStateResponse::from(upload)))
 }
 
-/// Abort an unfinished upload and delete what it stored. Needs the role that presigns
-/// uploads.
+/// Abort an unfinished upload and delete what it stored; registering it afterwards is
+/// 409, and bytes a URL of it stores later are deleted by the sweeper at the upload's
+/// TTL. Needs the role that presigns uploads.
 #[utoipa::path(
     tag = "artifacts",
     params(

@@ -137,6 +137,20 @@ impl ArtifactRepository for Store {
         Ok(deleted > 0)
     }
 
+    async fn end_upload(&self, id: ArtifactId, at: Timestamp) -> Result<bool, RepoError> {
+        let mut conn = self.conn().await?;
+        let ended = diesel::update(
+            artifact_uploads::table
+                .find(id.to_string())
+                .filter(artifact_uploads::ended_at.is_null()),
+        )
+        .set(artifact_uploads::ended_at.eq(at.unix_seconds()))
+        .execute(&mut *conn)
+        .await
+        .map_err(query_error)?;
+        Ok(ended > 0)
+    }
+
     async fn uploads_created_before(
         &self,
         cutoff: Timestamp,
@@ -170,11 +184,15 @@ impl ArtifactRepository for Store {
             if !open_for_artifacts(conn, &release_id).await? {
                 return Err(InsertRefused::ReleaseClosed);
             }
-            // Whoever removes the record owns the upload: a sweeper or an abort that
-            // removed it first has its bytes, and nothing is registered.
-            let claimed = diesel::delete(artifact_uploads::table.find(&id))
-                .execute(conn)
-                .await?;
+            // Whoever removes or ends the record owns the upload: a sweeper or an abort
+            // that came first has its bytes, and nothing is registered.
+            let claimed = diesel::delete(
+                artifact_uploads::table
+                    .find(&id)
+                    .filter(artifact_uploads::ended_at.is_null()),
+            )
+            .execute(conn)
+            .await?;
             if claimed == 0 {
                 return Ok(false);
             }

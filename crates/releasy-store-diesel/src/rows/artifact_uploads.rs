@@ -1,6 +1,7 @@
 //! The `artifact_uploads` row: a presigned upload not yet registered.
 
 use diesel::prelude::*;
+use releasy_domain::Timestamp;
 use releasy_domain::artifact::{
     ArtifactSize, Checksum, MultipartUpload, ObjectKey, PendingUpload, UploadId,
 };
@@ -26,6 +27,7 @@ pub(crate) struct ArtifactUploadRow {
     part_size: Option<i64>,
     part_count: Option<i32>,
     created_at: i64,
+    ended_at: Option<i64>,
 }
 
 impl From<&PendingUpload> for ArtifactUploadRow {
@@ -42,6 +44,7 @@ impl From<&PendingUpload> for ArtifactUploadRow {
             part_size: multipart.map(|m| bigint(m.part_size)),
             part_count: multipart.map(|m| i32::try_from(m.part_count).unwrap_or(i32::MAX)),
             created_at: u.created_at.unix_seconds(),
+            ended_at: u.ended_at.map(Timestamp::unix_seconds),
         }
     }
 }
@@ -73,6 +76,7 @@ impl TryFrom<ArtifactUploadRow> for PendingUpload {
                 .map_err(bad)?,
             multipart,
             created_at: ts(row.created_at),
+            ended_at: row.ended_at.map(ts),
         })
     }
 }

@@ -22,7 +22,11 @@ pub async fn run_all(releases: Arc<dyn ReleaseRepository>, artifacts: Arc<dyn Ar
         r.clone(),
         a.clone()
     ));
-    run_check!(registration_completes_the_upload_or_nothing(r, a));
+    run_check!(registration_completes_the_upload_or_nothing(
+        r.clone(),
+        a.clone()
+    ));
+    run_check!(an_ended_upload_is_kept_and_never_completed(r, a));
 }
 
 /// The record of an upload (of a fresh artifact of `release`) presigned at `created_at`.
@@ -40,6 +44,7 @@ pub(crate) fn new_upload(release: &Release, created_at: i64, multipart: bool) ->
             part_count: 4,
         }),
         created_at: at(created_at),
+        ended_at: None,
     }
 }
 
@@ -233,5 +238,79 @@ pub async fn registration_completes_the_upload_or_nothing(
         &ok(artifacts.get_upload(again.artifact_id).await, "get_upload"),
         &Some(again),
         "a refused registration keeps the record",
+    );
+}
+
+/// `end_upload` is `true` for exactly one of several concurrent callers and keeps the
+/// record, ended (listed by `uploads_created_before` with its end); an ended upload is
+/// never completed into an artifact.
+pub async fn an_ended_upload_is_kept_and_never_completed(
+    releases: Arc<dyn ReleaseRepository>,
+    artifacts: Arc<dyn ArtifactRepository>,
+) {
+    let release = fresh_release(&releases).await;
+    let upload = new_upload(&release, T0, true);
+    ok(artifacts.insert_upload(&upload).await, "insert_upload");
+    let ended_at = at(T0 + 5);
+    let ends: Vec<_> = (0..4)
+        .map(|_| {
+            let artifacts = artifacts.clone();
+            let id = upload.artifact_id;
+            tokio::spawn(async move { artifacts.end_upload(id, ended_at).await })
+        })
+        .collect();
+    let mut won = 0;
+    for end in ends {
+        if ok(end.await.expect("the end task ran"), "end_upload") {
+            won += 1;
+        }
+    }
+    same(&won, &1, "exactly one caller ends the upload");
+    let ended = PendingUpload {
+        ended_at: Some(ended_at),
+        ..upload.clone()
+    };
+    same(
+        &ok(artifacts.get_upload(upload.artifact_id).await, "get_upload"),
+        &Some(ended.clone()),
+        "the ended record is kept, with its end",
+    );
+    let artifact = releasy_domain::artifact::Artifact {
+        id: upload.artifact_id,
+        object_key: upload.object_key.clone(),
+        ..new_artifact(&release, "linux", T0 + 6)
+    };
+    same(
+        &ok(
+            artifacts
+                .insert_completing_upload(&artifact, &change_event())
+                .await,
+            "insert_completing_upload",
+        ),
+        &false,
+        "an ended upload is not registered",
+    );
+    same(
+        &ok(
+            artifacts.get_with_release(artifact.id).await,
+            "get_with_release",
+        ),
+        &None,
+        "nothing is stored for it",
+    );
+    same(
+        &ok(artifacts.get_upload(upload.artifact_id).await, "get_upload"),
+        &Some(ended),
+        "and its record stays for the sweeper",
+    );
+    same(
+        &ok(
+            artifacts
+                .end_upload(releasy_domain::ArtifactId::generate(), ended_at)
+                .await,
+            "end_upload",
+        ),
+        &false,
+        "no record, nothing to end",
     );
 }

@@ -86,6 +86,10 @@ impl ArtifactRepository for CachedArtifacts {
         self.inner.delete_upload(id).await
     }
 
+    async fn end_upload(&self, id: ArtifactId, at: Timestamp) -> Result<bool, RepoError> {
+        self.inner.end_upload(id, at).await
+    }
+
     async fn uploads_created_before(
         &self,
         cutoff: Timestamp,

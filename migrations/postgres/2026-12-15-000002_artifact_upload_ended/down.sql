@@ -1,0 +1,1 @@
+ALTER TABLE artifact_uploads DROP COLUMN ended_at;
