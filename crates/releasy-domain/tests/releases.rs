@@ -19,17 +19,21 @@ use releasy_domain::artifact::{
 };
 use releasy_domain::audit::Origin;
 use releasy_domain::delivery::Requester;
+use releasy_domain::delivery::{DownloadFilter, DownloadRecord, DownloadStat, StatsQuery};
 use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal, TokenTtl};
 use releasy_domain::entitlement::{
     DownloadQuota, EntitlementScope, EntitlementWindow, NewEntitlement, QuotaPeriod,
 };
+use releasy_domain::entitlement::{QuotaUsage, QuotaWindow};
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
+use releasy_domain::pagination::Cursor;
 use releasy_domain::pagination::PageRequest;
+use releasy_domain::ports::{DownloadLedger, QuotaCounter, RepoError};
 use releasy_domain::release::{
     CreateReleaseError, ListReleasesError, Product, Release, ReleaseListing, ReleaseQuery,
     ReleaseStatus, ReleaseViewer, TransitionError, Version,
 };
-use releasy_domain::{CustomerId, Ports, Services, Timestamp};
+use releasy_domain::{CustomerId, EntitlementId, Ports, Services, Timestamp};
 
 /// A harness whose object store the test can put bytes into.
 struct World {
@@ -39,9 +43,15 @@ struct World {
 
 impl World {
     fn new() -> Self {
+        Self::with_ports(|_| {})
+    }
+
+    /// As [`Self::new`], with the ports changed by `adjust` first.
+    fn with_ports(adjust: impl FnOnce(&mut Ports)) -> Self {
         let clock = Arc::new(FixedClock::at(T0));
         let objects = Arc::new(InMemoryObjects::default());
-        let ports = Ports::in_memory_with_objects(clock.clone(), objects.clone());
+        let mut ports = Ports::in_memory_with_objects(clock.clone(), objects.clone());
+        adjust(&mut ports);
         let h = Harness {
             clock,
             services: Services::new(ports.clone()),
@@ -763,4 +773,144 @@ async fn downloads_count_against_the_first_quota_with_room_until_its_period_rese
         resolve().await,
         Err(ResolveError::Refused(ResolveRefusal::QuotaExceeded { .. }))
     ));
+}
+
+/// A switch a test flips to make a port fail.
+#[derive(Debug, Default, Clone)]
+struct Outage(Arc<std::sync::atomic::AtomicBool>);
+
+impl Outage {
+    fn set(&self, down: bool) {
+        self.0.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), RepoError> {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(RepoError::Unavailable("the test's outage".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A ledger that takes no row while its outage lasts.
+#[derive(Debug)]
+struct LedgerWithOutage(Arc<dyn DownloadLedger>, Outage);
+
+#[async_trait::async_trait]
+impl DownloadLedger for LedgerWithOutage {
+    async fn record_many(&self, records: &[DownloadRecord]) -> Result<(), RepoError> {
+        self.1.check()?;
+        self.0.record_many(records).await
+    }
+    async fn list(
+        &self,
+        filter: &DownloadFilter,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<Vec<DownloadRecord>, RepoError> {
+        self.0.list(filter, after, limit).await
+    }
+    async fn stats(&self, query: &StatsQuery) -> Result<Vec<DownloadStat>, RepoError> {
+        self.0.stats(query).await
+    }
+    async fn prune_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError> {
+        self.0.prune_before(cutoff, limit).await
+    }
+}
+
+/// Quota counts that cannot be charged while their outage lasts.
+#[derive(Debug)]
+struct QuotasWithOutage(Arc<dyn QuotaCounter>, Outage);
+
+#[async_trait::async_trait]
+impl QuotaCounter for QuotasWithOutage {
+    async fn usage(
+        &self,
+        entitlement: EntitlementId,
+        window: &QuotaWindow,
+    ) -> Result<QuotaUsage, RepoError> {
+        self.0.usage(entitlement, window).await
+    }
+    async fn try_charge(
+        &self,
+        entitlement: EntitlementId,
+        window: &QuotaWindow,
+        quota: &DownloadQuota,
+        bytes: u64,
+    ) -> Result<bool, RepoError> {
+        self.1.check()?;
+        self.0.try_charge(entitlement, window, quota, bytes).await
+    }
+    async fn refund(
+        &self,
+        entitlement: EntitlementId,
+        window: &QuotaWindow,
+        bytes: u64,
+    ) -> Result<(), RepoError> {
+        self.0.refund(entitlement, window, bytes).await
+    }
+    async fn prune_ended(&self, now: Timestamp, limit: u32) -> Result<u64, RepoError> {
+        self.0.prune_ended(now, limit).await
+    }
+}
+
+/// A resolve that fails after it counted (its quota charge, or its ledger row) hands
+/// out no link, and takes back the use and the count it took: the single-use link
+/// under a one-download quota still works afterwards.
+#[tokio::test]
+async fn a_resolve_that_fails_after_counting_takes_its_use_and_count_back() {
+    use releasy_domain::download::MaxUses;
+    let (ledger_outage, quota_outage) = (Outage::default(), Outage::default());
+    let (ledger_switch, quota_switch) = (ledger_outage.clone(), quota_outage.clone());
+    let w = World::with_ports(move |ports| {
+        let repos = &mut ports.repositories;
+        repos.download_ledger = Arc::new(LedgerWithOutage(
+            repos.download_ledger.clone(),
+            ledger_switch,
+        ));
+        repos.quota_counter = Arc::new(QuotasWithOutage(repos.quota_counter.clone(), quota_switch));
+    });
+    let key = w.customer_key().await;
+    let (_, artifact) = w.published_artifact("app").await;
+    let one_a_day = DownloadQuota::new(Some(1), None, QuotaPeriod::Day).unwrap();
+    w.entitle_with_quota(key.customer_id, "app", 0, None, Some(one_a_day))
+        .await;
+    let token =
+        w.h.services
+            .downloads
+            .issue(
+                &Origin::admin_key(),
+                &key,
+                artifact,
+                None,
+                TokenTtl::parse(Some(60), 600).unwrap(),
+                MaxUses::parse(Some(1)).unwrap(),
+            )
+            .await
+            .unwrap();
+    let anyone = Requester::default();
+    let resolve = || {
+        w.h.services
+            .downloads
+            .resolve(token.secret.expose(), &anyone)
+    };
+
+    quota_outage.set(true);
+    let failed = resolve().await;
+    assert!(matches!(failed, Err(ResolveError::Repo(_))), "{failed:?}");
+    quota_outage.set(false);
+    ledger_outage.set(true);
+    let failed = resolve().await;
+    assert!(matches!(failed, Err(ResolveError::Repo(_))), "{failed:?}");
+    ledger_outage.set(false);
+
+    resolve()
+        .await
+        .expect("the one use and the one download are still there");
+    let again = resolve().await;
+    assert!(
+        matches!(again, Err(ResolveError::Refused(ResolveRefusal::UsedUp))),
+        "{again:?}"
+    );
 }

@@ -291,8 +291,9 @@ async fn a_resumed_upload_gets_no_url_that_outlives_its_ttl() {
     }
 }
 
-/// Artifacts whose upload the sweeper claims between a registration's read of the
-/// record and its insert: the interleaving that registration must survive.
+/// Artifacts whose upload is ended (by an abort, or the sweeper) between a
+/// registration's read of the record and its insert: the interleaving registration
+/// must survive without leaving the parts it joined behind.
 #[derive(Debug)]
 struct SweptMidway(Arc<dyn ArtifactRepository>);
 
@@ -376,9 +377,9 @@ impl ArtifactRepository for SweptMidway {
     }
 }
 
-/// The sweeper claims an upload while its parts are being joined: registration
-/// answers that the upload is gone and removes the joined object, which the sweeper,
-/// having deleted before the join finished, would never find again.
+/// An upload ended while its parts are being joined: registration answers that the
+/// upload is gone and removes the joined object, which an abort or sweep that freed the
+/// bytes before the join finished would never find again.
 #[tokio::test]
 async fn an_upload_swept_while_it_completes_leaves_no_object() {
     let w = World::with_ports(|ports| {

@@ -183,7 +183,13 @@ fn lock_description(
     share: Share,
 ) -> Result<Locked<std::fs::File>, FsStoreError> {
     let path = upload.dir.join(DESCRIPTION);
-    let file = match std::fs::File::open(&path) {
+    // Opened for writing too, though nothing is written: on NFS, Linux maps `flock` to
+    // byte-range locks, and an exclusive one needs a file open for writing.
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+    {
         Ok(file) => file,
         Err(e) if is_absent(&e) => return Ok(Locked::Gone),
         Err(e) => return Err(FsStoreError::io("opening", path, e)),

@@ -835,7 +835,6 @@ fn the_signing_key_file_is_private_and_stable() {
     assert_eq!(url_a, url_b);
 }
 
-/// The object-store contract, through the store's own routes.
 /// A second store on the first one's directory: another instance sharing the data
 /// directory (with no server of its own; its store calls are enough).
 fn twin_of(harness: &Harness) -> FsObjectStore {
@@ -1064,6 +1063,7 @@ async fn a_completion_cut_short_after_placing_the_object_is_finished_next_time()
     harness.stop().await;
 }
 
+/// The object-store contract, through the store's own routes.
 #[actix_web::test]
 async fn the_embedded_store_honours_the_object_store_contract() {
     let harness = Harness::start().await;

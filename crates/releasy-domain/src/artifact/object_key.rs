@@ -13,7 +13,7 @@ use crate::{ArtifactId, ValidationError};
 /// combining dot, two characters), so the bounds of the texts alone do not ensure it.
 /// With it, no key is longer than S3's 1024 bytes (the platform's 64 characters
 /// normalise to at most 128 bytes).
-pub const MAX_SEGMENT_BYTES: usize = 255;
+pub(crate) const MAX_SEGMENT_BYTES: usize = 255;
 
 /// Where an artifact's bytes are stored. Built only by the naming rule (or checked
 /// against it), so no key can escape its release's prefix. Shared, not copied, when
@@ -26,7 +26,8 @@ impl ObjectKey {
     ///
     /// # Errors
     /// [`ValidationError`] when a segment normalises to `.` or `..`, which would make
-    /// the key a path outside its release, or to more than [`MAX_SEGMENT_BYTES`].
+    /// the key a path outside its release, or to more than 255 bytes (a file name's
+    /// limit on common file systems).
     pub fn for_artifact(
         product: &Product,
         version: &Version,

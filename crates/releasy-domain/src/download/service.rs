@@ -440,14 +440,18 @@ impl DownloadService {
         {
             Ok(Ok(charge)) => charge,
             Ok(Err(retry_after_seconds)) => {
-                self.give_back(&grant, None).await?;
                 let refusal = ResolveRefusal::QuotaExceeded {
                     retry_after_seconds,
                 };
-                return Err(self.refuse(&grant, refusal, requester, now).await);
+                // Recorded whatever follows; a use that cannot be given back is an
+                // error the caller sees, not a 429 that hides a lost use.
+                let refused = self.refuse(&grant, refusal, requester, now).await;
+                self.give_back(&grant, None).await?;
+                return Err(refused);
             }
             Err(err) => {
-                // The charge's own failure wins; the use is given back if it can be.
+                // The charge's own failure is the answer (and is logged where it is
+                // answered); the use is given back if the store allows.
                 let _ = self.give_back(&grant, None).await;
                 return Err(err.into());
             }
@@ -455,7 +459,8 @@ impl DownloadService {
         let record =
             DownloadRecord::resolved(&grant, requester.clone(), DownloadOutcome::Redirected, now);
         if let Err(err) = self.ledger.record(&record).await {
-            // No link is handed out: what it counted is taken back if it can be.
+            // No link is handed out: what it counted is taken back if the store allows;
+            // the ledger's failure is the answer.
             let _ = self.give_back(&grant, charge).await;
             return Err(err.into());
         }

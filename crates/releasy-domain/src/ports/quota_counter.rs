@@ -49,7 +49,7 @@ pub trait QuotaCounter: Send + Sync + std::fmt::Debug {
     ) -> Result<bool, RepoError>;
 
     /// Takes back one download of `bytes` counted in `window` by [`Self::try_charge`]
-    /// (a resolve that was refused after it was counted).
+    /// (a resolve that failed after it was counted, handing out no link).
     async fn refund(
         &self,
         entitlement: EntitlementId,

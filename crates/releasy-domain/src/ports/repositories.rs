@@ -691,8 +691,9 @@ pub trait DownloadTokenRepository: Send + Sync + std::fmt::Debug {
     async fn consume_use(&self, id: DownloadTokenId, max_uses: MaxUses) -> Result<bool, RepoError>;
 
     /// Takes back one use of token `id` that [`Self::consume_use`] counted for a resolve
-    /// refused afterwards (its quota was spent); never below zero, and nothing when the
-    /// token is gone. One atomic statement, like the count.
+    /// that then handed out no link (its quota was spent, or a later step failed);
+    /// never below zero, and nothing when the token is gone. One atomic statement, like
+    /// the count.
     async fn return_use(&self, id: DownloadTokenId) -> Result<(), RepoError>;
 }
 
