@@ -132,6 +132,13 @@ pub async fn upload_all(
     Ok(outcomes)
 }
 
+/// How many times one file is uploaded afresh when its upload was ended (aborted, or
+/// swept) before it could be registered.
+const FRESH_UPLOADS: usize = 3;
+
+/// The server's answer when an upload was aborted or swept before its registration.
+const UPLOAD_GONE: &str = "the upload was aborted or has expired: presign it again";
+
 async fn upload_one(
     client: &ApiClient,
     release: &Release,
@@ -139,7 +146,64 @@ async fn upload_one(
     mode: ProgressMode,
     parallel: usize,
 ) -> Result<ArtifactOutcome, CliError> {
-    let Presigned { upload, held } = presign(client, release, file).await?;
+    // Uploads the server ended under this run: their presign answers are not reused.
+    let mut gone: Vec<String> = Vec::new();
+    loop {
+        match upload_and_register(client, release, file, mode, parallel, &gone).await? {
+            Registration::Done(outcome) => return Ok(*outcome),
+            Registration::UploadGone(artifact_id) if gone.len() + 1 < FRESH_UPLOADS => {
+                gone.push(artifact_id);
+            }
+            Registration::UploadGone(_) => {
+                return Err(ApiError::Status {
+                    status: 409,
+                    code: "conflict".to_owned(),
+                    message: UPLOAD_GONE.to_owned(),
+                }
+                .into());
+            }
+        }
+    }
+}
+
+/// What a `409` at registration means: the server answers `conflict` for several
+/// refusals, and only one of them is the file being there already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RegistrationConflict {
+    /// `artifact already exists`: an earlier run registered it and lost the answer.
+    AlreadyRegistered,
+    /// The upload was aborted or swept before it was registered.
+    UploadGone,
+    /// Anything else (the release became immutable, say): a failure.
+    Other,
+}
+
+impl RegistrationConflict {
+    fn of(message: &str) -> Self {
+        match message {
+            "artifact already exists" => Self::AlreadyRegistered,
+            UPLOAD_GONE => Self::UploadGone,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// How registering one upload ended.
+enum Registration {
+    Done(Box<ArtifactOutcome>),
+    /// The upload of this artifact id was ended before it was registered.
+    UploadGone(String),
+}
+
+async fn upload_and_register(
+    client: &ApiClient,
+    release: &Release,
+    file: &LocalFile,
+    mode: ProgressMode,
+    parallel: usize,
+    gone: &[String],
+) -> Result<Registration, CliError> {
+    let Presigned { upload, held } = presign(client, release, file, gone).await?;
     let (parts, sent_bytes) = match (&upload.multipart, &upload.upload_url) {
         (Some(plan), _) => {
             let held_bytes = held.iter().map(|(_, size)| size).sum();
@@ -181,10 +245,26 @@ async fn upload_one(
             (UploadResult::AlreadyRegistered, answer.body.verification)
         }
         Ok(answer) => (UploadResult::Uploaded, answer.body.verification),
-        // Registered by an earlier run whose answer was lost.
         Err(ApiError::Status {
-            status: 409, code, ..
-        }) if code == "conflict" => (UploadResult::AlreadyRegistered, None),
+            status: 409,
+            code,
+            message,
+        }) => match RegistrationConflict::of(&message) {
+            // Registered by an earlier run whose answer was lost.
+            RegistrationConflict::AlreadyRegistered => (UploadResult::AlreadyRegistered, None),
+            // Aborted or swept meanwhile: the file goes up again under a fresh presign.
+            RegistrationConflict::UploadGone => {
+                return Ok(Registration::UploadGone(upload.artifact_id));
+            }
+            RegistrationConflict::Other => {
+                return Err(ApiError::Status {
+                    status: 409,
+                    code,
+                    message,
+                }
+                .into());
+            }
+        },
         // The joined parts are not the file hashed at the start: it changed meanwhile.
         Err(ApiError::Status {
             status: 400,
@@ -197,14 +277,16 @@ async fn upload_one(
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(ArtifactOutcome::new(
-        file,
-        upload.artifact_id,
-        upload.object_key,
-        result,
-        sent_bytes,
-    )
-    .verified_as(verification))
+    Ok(Registration::Done(Box::new(
+        ArtifactOutcome::new(
+            file,
+            upload.artifact_id,
+            upload.object_key,
+            result,
+            sent_bytes,
+        )
+        .verified_as(verification),
+    )))
 }
 
 /// The slowest rate at which a store is expected to read an object back.
@@ -270,11 +352,12 @@ struct Presigned {
 /// answer's URL has expired, in which case the next key in a chain (the same on every
 /// run) gives a fresh one. A replayed upload in parts is resumed from its state on the
 /// server (fresh URLs for the missing parts), or, when it is gone (aborted, swept),
-/// replaced by the next key's.
+/// replaced by the next key's; so is any upload in `gone` (ended under this run).
 async fn presign(
     client: &ApiClient,
     release: &Release,
     file: &LocalFile,
+    gone: &[String],
 ) -> Result<Presigned, CliError> {
     let size = file.size.to_string();
     let parts = [
@@ -298,15 +381,19 @@ async fn presign(
             .await?;
         let upload = answer.body;
         let artifact_id = upload.artifact_id.clone();
+        let ended = gone.contains(&artifact_id);
         let usable = !answer.replayed
-            || (upload.multipart.is_none() && upload.expires_at > now() + EXPIRY_MARGIN_SECONDS);
+            || (!ended
+                && upload.multipart.is_none()
+                && upload.expires_at > now() + EXPIRY_MARGIN_SECONDS);
         if usable {
             return Ok(Presigned {
                 upload,
                 held: Vec::new(),
             });
         }
-        if upload.multipart.is_some()
+        if !ended
+            && upload.multipart.is_some()
             && let Some(resumed) = resume(client, release, upload).await?
         {
             return Ok(resumed);
@@ -379,5 +466,24 @@ mod tests {
             registration_timeout(six_gib),
             crate::api::API_TIMEOUT + Duration::from_secs(614)
         );
+    }
+
+    #[test]
+    fn only_an_existing_artifact_counts_as_registered() {
+        assert_eq!(
+            RegistrationConflict::of("artifact already exists"),
+            RegistrationConflict::AlreadyRegistered
+        );
+        assert_eq!(
+            RegistrationConflict::of("the upload was aborted or has expired: presign it again"),
+            RegistrationConflict::UploadGone
+        );
+        for failure in ["release is immutable", "release status changed, retry", ""] {
+            assert_eq!(
+                RegistrationConflict::of(failure),
+                RegistrationConflict::Other,
+                "{failure}"
+            );
+        }
     }
 }
