@@ -84,6 +84,12 @@ impl releasy_domain::ports::AuditRepository for PrunedMidWalk {
         }
         self.inner.chained_after(after, limit).await
     }
+    async fn chained_at_or_below(
+        &self,
+        position: u64,
+    ) -> Result<Option<String>, releasy_domain::ports::RepoError> {
+        self.inner.chained_at_or_below(position).await
+    }
     async fn unchained(
         &self,
         limit: u32,

@@ -118,6 +118,26 @@ async fn check(db: &Database, tamper: Tamper, linking: Linking) {
     assert_eq!(link(db).await, 0, "each event is linked once");
     assert_eq!(verify(db).await.expect("an intact chain verifies"), 5);
 
+    // Inserted below the walk: a row at the start's position (0 here), where retention
+    // leaves none, shown by listings though the walk never reaches it.
+    let forged = "0191f0a0-0000-7000-8000-0000000000f0";
+    tamper(format!(
+        "INSERT INTO audit_events (id, customer_id, actor, event, payload, created_at, \
+         chain_position, chain_hash) VALUES ('{forged}', NULL, 'admin_key', \
+         'customer.deleted', '{{}}', 1735312100, 0, \
+         '2222222222222222222222222222222222222222222222222222222222222222')"
+    ))
+    .await;
+    assert_eq!(
+        broken(verify(db).await),
+        ChainBreak::Inserted {
+            event_id: forged.to_owned(),
+            why: "its position is at or below the chain's recorded start"
+        }
+    );
+    tamper(format!("DELETE FROM audit_events WHERE id = '{forged}'")).await;
+    assert_eq!(verify(db).await.expect("intact again"), 5);
+
     // Altered: the payload of the second event.
     let second = events[1].id.to_string();
     tamper(format!(

@@ -90,6 +90,10 @@ impl AuditRepository for AuditWriteBehind {
         self.inner.chained_after(after, limit).await
     }
 
+    async fn chained_at_or_below(&self, position: u64) -> Result<Option<String>, RepoError> {
+        self.inner.chained_at_or_below(position).await
+    }
+
     async fn unchained(&self, limit: u32) -> Result<Vec<AuditEvent>, RepoError> {
         self.inner.unchained(limit).await
     }
@@ -270,6 +274,10 @@ mod tests {
             limit: u32,
         ) -> Result<Vec<ChainedEvent>, RepoError> {
             self.rows.chained_after(after, limit).await
+        }
+
+        async fn chained_at_or_below(&self, position: u64) -> Result<Option<String>, RepoError> {
+            self.rows.chained_at_or_below(position).await
         }
 
         async fn unchained(&self, limit: u32) -> Result<Vec<AuditEvent>, RepoError> {

@@ -137,6 +137,7 @@ impl AuditService {
                 walked => break (walked?, bounds),
             }
         };
+        self.check_nothing_at_or_below(bounds.start).await?;
         self.check_nothing_past_head().await?;
         let awaiting = self.events.unchained(AWAITING_COUNTED).await?;
         Ok(VerifiedChain {
@@ -170,6 +171,20 @@ impl AuditService {
             }
         }
         Ok(verifier.finish()?)
+    }
+
+    /// Fails when an event sits at or below `start`, where retention leaves none (it
+    /// removes whole leading runs, and `start` only moves up): the walk, which begins
+    /// above `start`, would not see it.
+    async fn check_nothing_at_or_below(&self, start: ChainLink) -> Result<(), VerifyError> {
+        match self.events.chained_at_or_below(start.position).await? {
+            None => Ok(()),
+            Some(event_id) => Err(ChainBreak::Inserted {
+                event_id,
+                why: "its position is at or below the chain's recorded start",
+            }
+            .into()),
+        }
     }
 
     /// Fails when an event sits past the head. The head is read again after the event:

@@ -100,6 +100,14 @@ impl AuditRepository for InMemoryAudit {
             .collect())
     }
 
+    async fn chained_at_or_below(&self, position: u64) -> Result<Option<String>, RepoError> {
+        Ok(lock(&self.chain)
+            .events
+            .iter()
+            .find(|e| e.link.is_some_and(|link| link.position <= position))
+            .map(|e| e.event.id.to_string()))
+    }
+
     async fn unchained(&self, _limit: u32) -> Result<Vec<AuditEvent>, RepoError> {
         // Every event is appended through `append`, which links it.
         Ok(Vec::new())

@@ -222,6 +222,11 @@ pub trait AuditRepository: Send + Sync + std::fmt::Debug {
     /// Up to `limit` chained events with positions above `after`, by position.
     async fn chained_after(&self, after: u64, limit: u32) -> Result<Vec<ChainedEvent>, RepoError>;
 
+    /// The id of an event stored with a chain position at or below `position` (or
+    /// below zero), if any. The chain's events all sit above its start: such a row was
+    /// put there by hand.
+    async fn chained_at_or_below(&self, position: u64) -> Result<Option<String>, RepoError>;
+
     /// Up to `limit` stored events that carry no link yet, oldest first: events
     /// committed since the last [`AuditRepository::link_pending`] (an adapter may link
     /// at once and have none).

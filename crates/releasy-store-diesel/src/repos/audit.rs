@@ -105,6 +105,17 @@ impl AuditRepository for Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
+    async fn chained_at_or_below(&self, position: u64) -> Result<Option<String>, RepoError> {
+        let mut conn = self.conn().await?;
+        dsl::audit_events
+            .select(dsl::id)
+            .filter(dsl::chain_position.le(position_column(position)))
+            .first(&mut *conn)
+            .await
+            .optional()
+            .map_err(query_error)
+    }
+
     async fn unchained(&self, limit: u32) -> Result<Vec<AuditEvent>, RepoError> {
         let mut conn = self.conn().await?;
         let rows = awaiting_link(&mut conn, limit)
