@@ -208,15 +208,18 @@ async fn a_claim_older_than_the_abandon_limit_is_taken_over() {
 }
 
 #[tokio::test]
-async fn an_abandoned_claim_is_taken_over_by_a_different_request_too() {
+async fn another_body_never_takes_over_a_key_even_an_abandoned_one() {
     let h = Harness::new();
     let k = key("create-acme-2");
-    let stale = h.claim(SCOPE, &k, "fp-dead").await;
-    assert_conflict(h.begin(SCOPE, &k, "fp-new").await);
+    let stale = h.claim(SCOPE, &k, "fp-first").await;
+    assert_conflict(h.begin(SCOPE, &k, "fp-other").await);
 
+    // Past the abandon limit: the first request may have committed before it died,
+    // so the key still names it; another body is a conflict, its retry takes over.
     h.clock.advance(ABANDONED_AFTER_SECONDS + 1);
-    let taken_over = h.claim(SCOPE, &k, "fp-new").await;
-    assert_eq!(taken_over.fingerprint, "fp-new");
+    assert_conflict(h.begin(SCOPE, &k, "fp-other").await);
+    let taken_over = h.claim(SCOPE, &k, "fp-first").await;
+    assert_eq!(taken_over.fingerprint, "fp-first");
 
     // The presumed-dead request finishing late must not overwrite its successor.
     h.services
@@ -224,12 +227,13 @@ async fn an_abandoned_claim_is_taken_over_by_a_different_request_too() {
         .finish(&stale, response("from the dead"))
         .await
         .expect("finish runs");
-    assert_in_progress(h.begin(SCOPE, &k, "fp-new").await);
+    assert_in_progress(h.begin(SCOPE, &k, "fp-first").await);
     h.finish(&taken_over, "from the retry").await;
     assert_eq!(
-        h.begin(SCOPE, &k, "fp-new").await.expect("replayed"),
+        h.begin(SCOPE, &k, "fp-first").await.expect("replayed"),
         Begin::Replay(response("from the retry"))
     );
+    assert_conflict(h.begin(SCOPE, &k, "fp-other").await);
 }
 
 #[tokio::test]

@@ -105,15 +105,17 @@ impl IdempotencyService {
                 Claim::Claimed => return Ok(Begin::Proceed(claim)),
                 Claim::Existing(existing) => existing,
             };
+            // Another body is a conflict whatever the first request's state: a key
+            // names one request, and the first one may have committed before it died.
+            if existing.fingerprint != fingerprint {
+                return Err(IdempotencyError::Conflict);
+            }
             let abandoned = existing.state == IdempotencyState::InProgress
                 && existing.created_at.plus_seconds(ABANDONED_AFTER_SECONDS) < now;
             if abandoned {
-                // Whatever it was for, a dead request's claim no longer holds the key.
+                // A dead request's claim no longer holds the key for its retry.
                 self.records.release(&existing).await?;
                 continue;
-            }
-            if existing.fingerprint != fingerprint {
-                return Err(IdempotencyError::Conflict);
             }
             match existing.state {
                 IdempotencyState::Completed(response) => return Ok(Begin::Replay(response)),
