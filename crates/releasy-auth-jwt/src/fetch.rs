@@ -148,11 +148,17 @@ impl HttpJwksSource {
                 url: self.shown_url.clone(),
             });
         }
-        let body = response.bytes().await.map_err(request_error)?;
-        if body.len() > MAX_DOCUMENT_BYTES {
-            return Err(FetchError::TooLarge {
-                url: self.shown_url.clone(),
-            });
+        // Read chunk by chunk: a chunked body declares no length, and one past the
+        // limit is refused before more of it is held.
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(request_error)? {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(FetchError::TooLarge {
+                    url: self.shown_url.clone(),
+                });
+            }
+            body.extend_from_slice(&chunk);
         }
         KeySet::parse(&body).map_err(|source| FetchError::Document {
             url: self.shown_url.clone(),
@@ -212,6 +218,52 @@ mod tests {
         )
         .unwrap();
         assert_eq!(source.shown_url(), "https://idp.example.com/certs");
+    }
+
+    /// A chunked document declares no length: it is refused once past the limit, not
+    /// read to its end first (64 MiB here, which the server never gets to send).
+    #[tokio::test]
+    async fn a_chunked_document_past_the_limit_is_refused_midway() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (sent_all, everything_sent) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0_u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                        transfer-encoding: chunked\r\n\r\n";
+            let chunk = vec![b' '; 64 * 1024];
+            let mut complete = socket.write_all(head.as_bytes()).await.is_ok();
+            for _ in 0..1024 {
+                let framed = [
+                    format!("{:x}\r\n", chunk.len()).into_bytes(),
+                    chunk.clone(),
+                    b"\r\n".to_vec(),
+                ]
+                .concat();
+                if !complete || socket.write_all(&framed).await.is_err() {
+                    complete = false;
+                    break;
+                }
+            }
+            let _ = sent_all.send(complete);
+        });
+        let source = HttpJwksSource::new(
+            &format!("http://{addr}/jwks"),
+            Duration::from_secs(10),
+            Duration::ZERO,
+        )
+        .unwrap();
+        let err = source.fetch_once().await.unwrap_err();
+        assert!(matches!(err, FetchError::TooLarge { .. }), "{err}");
+        drop(source);
+        let complete = tokio::time::timeout(Duration::from_secs(10), everything_sent)
+            .await
+            .expect("the server stops once the client is gone")
+            .unwrap();
+        assert!(!complete, "the whole 64 MiB was read");
     }
 
     #[test]
