@@ -116,6 +116,24 @@ impl Harness {
         assert_eq!(response.status(), StatusCode::OK);
     }
 
+    /// Opens an upload in parts of 1 MiB of `key`; its id and the URL of part 1.
+    async fn upload_in_parts(&self, key: &ObjectKey) -> (UploadId, String) {
+        let upload = self.store.start_multipart(key, MIB as u64).await.unwrap();
+        let url = self
+            .store
+            .presign_part(
+                key,
+                &upload,
+                PartNumber::parse(1).unwrap(),
+                self.clock.now(),
+                900,
+            )
+            .await
+            .unwrap()
+            .url;
+        (upload, url)
+    }
+
     fn uploads_left(&self) -> Vec<String> {
         std::fs::read_dir(self.store.uploads_dir())
             .unwrap()
@@ -904,18 +922,8 @@ async fn a_part_being_received_holds_off_every_instance() {
     let harness = Harness::start().await;
     let twin = twin_of(&harness);
     let key = new_key("shared.img");
-    let upload = harness
-        .store
-        .start_multipart(&key, MIB as u64)
-        .await
-        .unwrap();
+    let (upload, url) = harness.upload_in_parts(&key).await;
     let part = PartNumber::parse(1).unwrap();
-    let url = harness
-        .store
-        .presign_part(&key, &upload, part, harness.clock.now(), 900)
-        .await
-        .unwrap()
-        .url;
     let slow = start_slow_put(&harness, &url, MIB);
     wait_until_receiving(&twin, &key, &upload).await;
 
@@ -967,23 +975,7 @@ async fn a_part_aborted_while_it_arrives_is_not_found() {
     let harness = Harness::start().await;
     let twin = twin_of(&harness);
     let key = new_key("aborted.img");
-    let upload = harness
-        .store
-        .start_multipart(&key, MIB as u64)
-        .await
-        .unwrap();
-    let url = harness
-        .store
-        .presign_part(
-            &key,
-            &upload,
-            PartNumber::parse(1).unwrap(),
-            harness.clock.now(),
-            900,
-        )
-        .await
-        .unwrap()
-        .url;
+    let (upload, url) = harness.upload_in_parts(&key).await;
     let slow = start_slow_put(&harness, &url, MIB);
     wait_until_receiving(&twin, &key, &upload).await;
     twin.abort_multipart(&key, &upload).await.unwrap();
@@ -1009,18 +1001,8 @@ async fn a_part_aborted_while_it_arrives_is_not_found() {
 async fn a_completion_cut_short_after_placing_the_object_is_finished_next_time() {
     let harness = Harness::start().await;
     let key = new_key("placed.img");
-    let upload = harness
-        .store
-        .start_multipart(&key, MIB as u64)
-        .await
-        .unwrap();
+    let (upload, url) = harness.upload_in_parts(&key).await;
     let part = PartNumber::parse(1).unwrap();
-    let url = harness
-        .store
-        .presign_part(&key, &upload, part, harness.clock.now(), 900)
-        .await
-        .unwrap()
-        .url;
     let response = harness
         .client
         .put(&url)
