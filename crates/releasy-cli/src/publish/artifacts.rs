@@ -132,9 +132,9 @@ pub async fn upload_all(
     Ok(outcomes)
 }
 
-/// How many times one file is uploaded afresh when its upload was ended (aborted, or
-/// swept) before it could be registered.
-const FRESH_UPLOADS: usize = 3;
+/// How many uploads of one file a run makes in all when each is ended (aborted, or
+/// swept) before it could be registered: the first and two fresh ones.
+const UPLOADS_PER_FILE: usize = 3;
 
 /// The server's answer when an upload was aborted or swept before its registration.
 const UPLOAD_GONE: &str = "the upload was aborted or has expired: presign it again";
@@ -151,7 +151,7 @@ async fn upload_one(
     loop {
         match upload_and_register(client, release, file, mode, parallel, &gone).await? {
             Registration::Done(outcome) => return Ok(*outcome),
-            Registration::UploadGone(artifact_id) if gone.len() + 1 < FRESH_UPLOADS => {
+            Registration::UploadGone(artifact_id) if gone.len() + 1 < UPLOADS_PER_FILE => {
                 gone.push(artifact_id);
             }
             Registration::UploadGone(_) => {

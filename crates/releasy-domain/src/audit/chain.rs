@@ -195,7 +195,8 @@ pub enum ChainBreak {
         /// The first event found after the gap, or `head` when the tail is missing.
         next_event_id: String,
     },
-    /// An event that Releasy never chained, or chained past the recorded head.
+    /// An event that Releasy never chained, or chained past the recorded head or at
+    /// or below the recorded start.
     #[error("audit event {event_id} was inserted: {why}")]
     Inserted {
         /// The event.

@@ -110,6 +110,7 @@ impl AuditRepository for Store {
         dsl::audit_events
             .select(dsl::id)
             .filter(dsl::chain_position.le(position_column(position)))
+            .order_by(dsl::chain_position.asc())
             .first(&mut *conn)
             .await
             .optional()
