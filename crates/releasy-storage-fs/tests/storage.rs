@@ -892,25 +892,35 @@ fn finish_slow_put(mut stream: TcpStream, size: usize) -> String {
     String::from_utf8_lossy(&raw).into_owned()
 }
 
-/// Waits until `twin` sees the part being received (its completion is refused as busy).
-async fn wait_until_receiving(twin: &FsObjectStore, key: &ObjectKey, upload: &UploadId) {
+/// Waits until the first half of a [`start_slow_put`] part is written into the
+/// upload's data file (which its receiver does only while holding the part's lock),
+/// then checks that `twin` sees the part being received: its completion is refused.
+/// Watching the file, not polling completions, leaves the lock alone: a completion
+/// that held it the moment the part arrived would send the part away busy.
+async fn wait_until_receiving(
+    harness: &Harness,
+    twin: &FsObjectStore,
+    key: &ObjectKey,
+    upload: &UploadId,
+) {
+    let data = harness
+        .store
+        .uploads_dir()
+        .join(format!("parts-{}", upload.as_str()))
+        .join("data");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&data).map_or(0, |m| m.len()) == 0 {
+        assert!(Instant::now() < deadline, "the part never started");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
     let one = [CompletedPart {
         part_number: PartNumber::parse(1).unwrap(),
         etag: "\"any\"".to_owned(),
     }];
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match twin.complete_multipart(key, upload, &one).await {
-            Err(CompleteMultipartError::PartsRejected(reason))
-                if reason.contains("still being uploaded") =>
-            {
-                return;
-            }
-            Err(CompleteMultipartError::PartsRejected(_)) => {}
-            other => panic!("completing during the part: {other:?}"),
-        }
-        assert!(Instant::now() < deadline, "the part never started");
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    match twin.complete_multipart(key, upload, &one).await {
+        Err(CompleteMultipartError::PartsRejected(reason))
+            if reason.contains("still being uploaded") => {}
+        other => panic!("completing during the part: {other:?}"),
     }
 }
 
@@ -925,7 +935,7 @@ async fn a_part_being_received_holds_off_every_instance() {
     let (upload, url) = harness.upload_in_parts(&key).await;
     let part = PartNumber::parse(1).unwrap();
     let slow = start_slow_put(&harness, &url, MIB);
-    wait_until_receiving(&twin, &key, &upload).await;
+    wait_until_receiving(&harness, &twin, &key, &upload).await;
 
     let same_part = harness
         .client
@@ -977,7 +987,7 @@ async fn a_part_aborted_while_it_arrives_is_not_found() {
     let key = new_key("aborted.img");
     let (upload, url) = harness.upload_in_parts(&key).await;
     let slow = start_slow_put(&harness, &url, MIB);
-    wait_until_receiving(&twin, &key, &upload).await;
+    wait_until_receiving(&harness, &twin, &key, &upload).await;
     twin.abort_multipart(&key, &upload).await.unwrap();
 
     let response = actix_web::rt::task::spawn_blocking(move || finish_slow_put(slow, MIB))
