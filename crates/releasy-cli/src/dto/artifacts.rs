@@ -63,6 +63,9 @@ pub struct UploadState {
     pub uploaded_parts: Vec<UploadedPart>,
     /// Fresh URLs for the parts still to send.
     pub multipart: Option<Multipart>,
+    /// When those URLs expire (Unix seconds).
+    #[serde(default)]
+    pub expires_at: Option<i64>,
 }
 
 /// A part the server holds.

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::files::LocalFile;
 use super::keys;
+use super::part_urls::{EXPIRY_MARGIN_SECONDS, PartUrls, upload_state_path};
 use super::parts::upload_parts;
 use crate::api::{ApiClient, ApiError};
 use crate::dto::{
@@ -14,9 +15,6 @@ use crate::dto::{
 use crate::error::CliError;
 use crate::output::now;
 use crate::transfer::{Progress, ProgressMode, put_file};
-
-/// A replayed upload URL this close to its expiry is not used.
-const EXPIRY_MARGIN_SECONDS: i64 = 60;
 
 /// What happened to one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -206,9 +204,12 @@ async fn upload_and_register(
     let Presigned { upload, held } = presign(client, release, file, gone).await?;
     let (parts, sent_bytes) = match (&upload.multipart, &upload.upload_url) {
         (Some(plan), _) => {
-            let held_bytes = held.iter().map(|(_, size)| size).sum();
-            let held = held.into_iter().map(|(part, _)| part).collect();
-            let sent = upload_parts(client, file, plan, held, held_bytes, parallel, mode).await?;
+            let state_path = upload_state_path(&release.id, &upload.artifact_id);
+            let urls = PartUrls::new(client, state_path, plan, upload.expires_at);
+            let sent = upload_parts(&urls, client.storage(), file, plan, held, parallel, mode);
+            let Some(sent) = sent.await? else {
+                return Ok(Registration::UploadGone(upload.artifact_id));
+            };
             (Some(sent.parts), sent.sent_bytes)
         }
         (None, Some(url)) => {
@@ -416,10 +417,7 @@ async fn resume(
     release: &Release,
     mut upload: PresignResponse,
 ) -> Result<Option<Presigned>, CliError> {
-    let path = format!(
-        "/v1/releases/{}/artifacts/{}/upload",
-        release.id, upload.artifact_id
-    );
+    let path = upload_state_path(&release.id, &upload.artifact_id);
     let state: UploadState = match client.get(&path, &[]).await {
         Ok(state) => state,
         Err(ApiError::Status { status: 404, .. }) => return Ok(None),
@@ -449,6 +447,8 @@ async fn resume(
         })
         .collect();
     upload.multipart = Some(missing);
+    // No expiry when no part is missing: no URL is needed then.
+    upload.expires_at = state.expires_at.unwrap_or(upload.expires_at);
     Ok(Some(Presigned { upload, held }))
 }
 

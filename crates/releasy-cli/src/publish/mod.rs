@@ -10,6 +10,7 @@
 mod artifacts;
 mod files;
 mod keys;
+mod part_urls;
 mod parts;
 mod release;
 

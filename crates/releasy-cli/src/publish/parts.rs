@@ -5,7 +5,8 @@
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use super::files::LocalFile;
-use crate::api::{ApiClient, ApiError};
+use super::part_urls::{PartUrls, UploadGone};
+use crate::api::ApiError;
 use crate::dto::{CompletedPart, Multipart};
 use crate::error::CliError;
 use crate::transfer::{Progress, ProgressMode, put_part};
@@ -19,20 +20,37 @@ pub struct PartsSent {
     pub sent_bytes: u64,
 }
 
-/// Sends the parts of `plan` (`held` are on the server already), `parallel` at a time.
+/// Why sending the parts stopped.
+enum PartFailure {
+    /// The upload was aborted or swept: a fresh one may take its place.
+    UploadGone,
+    Failed(CliError),
+}
+
+impl From<CliError> for PartFailure {
+    fn from(err: CliError) -> Self {
+        Self::Failed(err)
+    }
+}
+
+/// Sends the parts of `plan` (`held` are on the server already, with their sizes),
+/// `parallel` at a time,
+/// each to a URL from `urls` (renewed when the plan's have expired); `None` when the
+/// upload was aborted or swept meanwhile.
 ///
 /// # Errors
 /// Transfer and API errors of the first part that fails (the others are dropped; a
 /// re-run resumes from what arrived).
 pub async fn upload_parts(
-    client: &ApiClient,
+    urls: &PartUrls<'_>,
+    storage: &reqwest::Client,
     file: &LocalFile,
     plan: &Multipart,
-    held: Vec<CompletedPart>,
-    held_bytes: u64,
+    held: Vec<(CompletedPart, u64)>,
     parallel: usize,
     mode: ProgressMode,
-) -> Result<PartsSent, CliError> {
+) -> Result<Option<PartsSent>, CliError> {
+    let held_bytes = held.iter().map(|(_, size)| size).sum();
     let progress = Progress::start(
         mode,
         format!("upload {}", file.file_name),
@@ -42,37 +60,38 @@ pub async fn upload_parts(
     let sends = plan.parts.iter().map(|part| {
         let progress = progress.clone();
         async move {
+            let url = urls
+                .for_part(part.part_number)
+                .await?
+                .map_err(|UploadGone| PartFailure::UploadGone)?;
             let offset = u64::from(part.part_number.saturating_sub(1)) * plan.part_size;
             let len = plan.part_size.min(file.size.saturating_sub(offset));
-            let etag = put_part(
-                client.storage(),
-                &part.upload_url,
-                &file.path,
-                offset,
-                len,
-                &progress,
-            )
-            .await?;
-            Ok::<_, CliError>((
-                CompletedPart {
-                    part_number: part.part_number,
-                    etag,
-                },
-                len,
-            ))
+            let etag = put_part(storage, &url, &file.path, offset, len, &progress).await?;
+            let part = CompletedPart {
+                part_number: part.part_number,
+                etag,
+            };
+            Ok::<_, PartFailure>((part, len))
         }
     });
-    let sent: Vec<(CompletedPart, u64)> = futures_util::stream::iter(sends)
+    let sent: Vec<(CompletedPart, u64)> = match futures_util::stream::iter(sends)
         .buffer_unordered(parallel.max(1))
         .try_collect()
         .await
-        .inspect_err(|_| progress.abandon())?;
+    {
+        Ok(sent) => sent,
+        Err(failure) => {
+            progress.abandon();
+            return match failure {
+                PartFailure::UploadGone => Ok(None),
+                PartFailure::Failed(err) => Err(err),
+            };
+        }
+    };
     progress.finish();
     let sent_bytes = sent.iter().map(|(_, len)| len).sum();
-    let mut parts: Vec<CompletedPart> = held
-        .into_iter()
-        .chain(sent.into_iter().map(|(part, _)| part))
-        .collect();
+    let mut parts: Vec<CompletedPart> =
+        held.into_iter().chain(sent).map(|(part, _)| part).collect();
     parts.sort_by_key(|p| p.part_number);
     parts.dedup_by_key(|p| p.part_number);
     if parts.len() != plan.part_count as usize {
@@ -86,5 +105,5 @@ pub async fn upload_parts(
         }
         .into());
     }
-    Ok(PartsSent { parts, sent_bytes })
+    Ok(Some(PartsSent { parts, sent_bytes }))
 }

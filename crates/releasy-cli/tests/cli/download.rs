@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::helpers::{Storage, TestServer, file_sha256, write_file};
+use crate::proxy::Disturbance;
 
 /// Publishes `acme-agent` 1.0.0 and 1.1.0 (two platforms each); returns the sha256 of
 /// 1.1.0's linux file.
@@ -202,7 +203,8 @@ async fn resumed_download_from_a_truncated_file_s3() {
 async fn a_transfer_broken_midway_continues_on_a_fresh_link() {
     // Every answer goes through a proxy that breaks the first one past 512 KiB: the
     // 2 MiB download of the newest linux file.
-    let server = TestServer::start_behind_cutting_proxy(Storage::Embedded, 512 * 1024).await;
+    let cut = Disturbance::CutAnswerAfter(512 * 1024);
+    let server = TestServer::start_behind_proxy(Storage::Embedded, cut, &[]).await;
     let newest = publish_two_versions(&server).await;
     assert!(
         !server.proxy_has_cut(),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::cutting_proxy::CuttingProxy;
+use crate::proxy::{Disturbance, LoopbackProxy};
 use releasy_server::server;
 use releasy_server::settings::Settings;
 use releasy_storage_s3::testing::{TEST_REGION, TestS3Server};
@@ -45,7 +45,7 @@ pub struct TestServer {
     stop: Option<Box<dyn FnOnce() + Send>>,
     data_dir: tempfile::TempDir,
     s3: Option<TestS3Server>,
-    proxy: Option<CuttingProxy>,
+    proxy: Option<LoopbackProxy>,
     _database: DatabaseGuard,
 }
 
@@ -65,17 +65,21 @@ impl TestServer {
         Self::start_with(Backend::Sqlite, storage, None, settings).await
     }
 
-    /// A server on SQLite keeping artifacts in `storage`, reached (by the CLI and by
-    /// every link it hands out) through a [`CuttingProxy`] that breaks the first
-    /// answer longer than `cut_after` bytes.
-    pub async fn start_behind_cutting_proxy(storage: Storage, cut_after: usize) -> Self {
-        Self::start_with(Backend::Sqlite, storage, Some(cut_after), &[]).await
+    /// A server on SQLite keeping artifacts in `storage`, with `settings` added,
+    /// reached (by the CLI and by every link it hands out) through a [`LoopbackProxy`]
+    /// that disturbs transfers as `disturbance` says.
+    pub async fn start_behind_proxy(
+        storage: Storage,
+        disturbance: Disturbance,
+        settings: &[(&str, &str)],
+    ) -> Self {
+        Self::start_with(Backend::Sqlite, storage, Some(disturbance), settings).await
     }
 
     async fn start_with(
         backend: Backend,
         storage: Storage,
-        cut_after: Option<usize>,
+        disturbance: Option<Disturbance>,
         settings: &[(&str, &str)],
     ) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
@@ -95,12 +99,12 @@ impl TestServer {
         // Bound first, so the public URL (which the embedded store's links use) is known.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let mut proxy = None;
-        let base_url = match cut_after {
+        let base_url = match disturbance {
             None => format!("http://{}", listener.local_addr().expect("address")),
-            Some(cut_after) => {
+            Some(disturbance) => {
                 let front = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
                 let server = listener.local_addr().expect("address");
-                let started = CuttingProxy::start(front, server, cut_after).await;
+                let started = LoopbackProxy::start(front, server, disturbance).await;
                 let url = format!("http://{}", started.address);
                 proxy = Some(started);
                 url
@@ -163,10 +167,9 @@ impl TestServer {
         }
     }
 
-    /// Whether the proxy in front (see [`Self::start_behind_cutting_proxy`]) broke a
-    /// transfer.
+    /// Whether the proxy in front (see [`Self::start_behind_proxy`]) broke a transfer.
     pub fn proxy_has_cut(&self) -> bool {
-        self.proxy.as_ref().is_some_and(CuttingProxy::has_cut)
+        self.proxy.as_ref().is_some_and(LoopbackProxy::has_cut)
     }
 
     /// Where the embedded store keeps `object_key`, or `None` on S3.

@@ -4,13 +4,13 @@
 #![allow(clippy::expect_used, reason = "tests")]
 
 mod config;
-mod cutting_proxy;
 mod demo;
 mod download;
 mod errors;
 mod helpers;
 mod operator;
 mod parts;
+mod proxy;
 mod publish;
 mod updates;
 mod verification;

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::helpers::{Storage, TestServer, write_file};
+use crate::proxy::Disturbance;
 
 const PART: u64 = 5 * 1024 * 1024;
 
@@ -139,5 +140,39 @@ async fn a_killed_upload_in_parts_resumes_without_resending_what_arrived() {
         "only the parts the store lacked were sent: {report}"
     );
     let release = server.release("vm", "2.0.0").await.expect("release");
+    assert_eq!(release["artifacts"][0]["checksum"], sha.as_str());
+}
+
+/// An upload that outlasts its URLs (2 s here, 900 s by default) asks the server for
+/// fresh ones before a part would start with an expired URL: the parts go through a
+/// link that carries 4 MiB a second, so the last of four starts well after the URLs
+/// of the presign expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_outlasts_its_urls_renews_them() {
+    let settings = [
+        ("RELEASY_ARTIFACT_PART_SIZE_BYTES", "5242880"),
+        ("RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS", "2"),
+    ];
+    let slow = Disturbance::RequestsAt(4 * 1024 * 1024);
+    let server = TestServer::start_behind_proxy(Storage::Embedded, slow, &settings).await;
+    let len = 3 * PART + 1024 * 1024;
+    let sha = write_file(&server.path("disk.img"), len as usize, 9);
+    let started = Instant::now();
+    let report = server
+        .admin()
+        .args(["publish", "--product", "vm", "--version", "3.0.0"])
+        .args(["--parallel", "1", "disk.img:linux", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert!(
+        started.elapsed() > Duration::from_secs(3),
+        "the parts went faster than the URLs expire: the test proves nothing"
+    );
+    let artifact = &report["artifacts"][0];
+    assert_eq!(artifact["result"], "uploaded", "{report}");
+    assert_eq!(artifact["sent_bytes"], len, "{report}");
+    let release = server.release("vm", "3.0.0").await.expect("release");
     assert_eq!(release["artifacts"][0]["checksum"], sha.as_str());
 }

@@ -1,0 +1,130 @@
+//! A TCP proxy on loopback that disturbs transfers as a real network does: it breaks
+//! one answer midway, or it carries requests slowly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the proxy does to the bytes it carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Disturbance {
+    /// The first connection whose answers pass this many bytes is closed right there,
+    /// as a flaky network would; every other byte goes through untouched.
+    CutAnswerAfter(usize),
+    /// Requests go to the server at about this many bytes a second, each connection.
+    RequestsAt(usize),
+}
+
+/// A running proxy; it stops with the test's runtime.
+pub struct LoopbackProxy {
+    /// Where clients connect.
+    pub address: SocketAddr,
+    cut: Arc<AtomicBool>,
+}
+
+impl LoopbackProxy {
+    /// Listens on a loopback port, forwarding to `upstream`.
+    pub async fn start(
+        listener: std::net::TcpListener,
+        upstream: SocketAddr,
+        disturbance: Disturbance,
+    ) -> Self {
+        listener.set_nonblocking(true).expect("non-blocking");
+        let listener = TcpListener::from_std(listener).expect("listener");
+        let address = listener.local_addr().expect("address");
+        let cut = Arc::new(AtomicBool::new(false));
+        let has_cut = Arc::clone(&cut);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let has_cut = Arc::clone(&has_cut);
+                tokio::spawn(async move {
+                    if let Ok(server) = TcpStream::connect(upstream).await {
+                        forward(client, server, disturbance, &has_cut).await;
+                    }
+                });
+            }
+        });
+        Self { address, cut }
+    }
+
+    /// Whether a transfer was broken.
+    pub fn has_cut(&self) -> bool {
+        self.cut.load(Ordering::SeqCst)
+    }
+}
+
+async fn forward(
+    client: TcpStream,
+    server: TcpStream,
+    disturbance: Disturbance,
+    has_cut: &AtomicBool,
+) {
+    let (client_read, client_write) = client.into_split();
+    let (server_read, mut server_write) = server.into_split();
+    let requests = tokio::spawn(async move {
+        match disturbance {
+            Disturbance::RequestsAt(bytes_per_second) => {
+                copy_slowly(client_read, &mut server_write, bytes_per_second).await;
+            }
+            Disturbance::CutAnswerAfter(_) => {
+                let mut client_read = client_read;
+                let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+            }
+        }
+        let _ = server_write.shutdown().await;
+    });
+    let cut_after = match disturbance {
+        Disturbance::CutAnswerAfter(cut_after) => cut_after,
+        Disturbance::RequestsAt(_) => usize::MAX,
+    };
+    copy_answers(server_read, client_write, cut_after, has_cut).await;
+    requests.abort();
+}
+
+/// Copies in slices of a tenth of `bytes_per_second`, one slice every 100 ms.
+async fn copy_slowly(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
+    bytes_per_second: usize,
+) {
+    let mut buffer = vec![0_u8; (bytes_per_second / 10).max(1)];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        if to.write_all(&buffer[..read]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn copy_answers(
+    mut server_read: tokio::net::tcp::OwnedReadHalf,
+    mut client_write: tokio::net::tcp::OwnedWriteHalf,
+    cut_after: usize,
+    has_cut: &AtomicBool,
+) {
+    let mut sent = 0usize;
+    let mut buffer = vec![0_u8; 16 * 1024];
+    loop {
+        let read = match server_read.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        if sent.saturating_add(read) > cut_after && !has_cut.swap(true, Ordering::SeqCst) {
+            // This connection is the one that breaks: send up to the cut, then drop it.
+            let _ = client_write.write_all(&buffer[..cut_after - sent]).await;
+            break;
+        }
+        if client_write.write_all(&buffer[..read]).await.is_err() {
+            break;
+        }
+        sent = sent.saturating_add(read);
+    }
+}
