@@ -3,7 +3,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// `{"status": "ok"}` or `{"status": "unavailable"}`.
+/// `{"status": "ok"}` (a failed check answers the error body instead).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
     /// `ok` when healthy.

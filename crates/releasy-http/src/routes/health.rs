@@ -2,7 +2,8 @@
 
 use actix_web::{HttpResponse, get, web};
 
-use crate::dto::HealthResponse;
+use crate::dto::{ErrorBody, HealthResponse};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The process is running.
@@ -13,27 +14,27 @@ pub async fn live() -> HttpResponse {
 }
 
 /// The database answers.
-#[utoipa::path(tag = "health", responses((status = 200, body = HealthResponse), (status = 503, body = HealthResponse)))]
+#[utoipa::path(tag = "health", responses((status = 200, body = HealthResponse), (status = 503, body = ErrorBody)))]
 #[get("/ready")]
-pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     database_health(&state).await
 }
 
 /// Same as `/ready`.
-#[utoipa::path(tag = "health", responses((status = 200, body = HealthResponse), (status = 503, body = HealthResponse)))]
+#[utoipa::path(tag = "health", responses((status = 200, body = HealthResponse), (status = 503, body = ErrorBody)))]
 #[get("/health")]
-pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     database_health(&state).await
 }
 
-async fn database_health(state: &AppState) -> HttpResponse {
-    match state.services.health.ping().await {
-        Ok(()) => HttpResponse::Ok().json(HealthResponse { status: "ok" }),
-        Err(err) => {
-            tracing::warn!(error = %err, "readiness check failed");
-            HttpResponse::ServiceUnavailable().json(HealthResponse {
-                status: "unavailable",
-            })
-        }
-    }
+/// 200 when the database answers; otherwise the contract's error body, 503
+/// `service_unavailable` (as every other error), with the cause logged.
+async fn database_health(state: &AppState) -> Result<HttpResponse, ApiError> {
+    state
+        .services
+        .health
+        .ping()
+        .await
+        .map_err(|err| ApiError::unavailable(&err))?;
+    Ok(HttpResponse::Ok().json(HealthResponse { status: "ok" }))
 }
