@@ -12,7 +12,8 @@ use crate::per_thread::PerThreadHistograms;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    /// One of a fixed set: a client can send any method token.
+    method: &'static str,
     /// The route template (`/v1/downloads/{token}`), never the path, which may carry
     /// secrets and would make one series per token.
     route: String,
@@ -62,17 +63,19 @@ impl HttpMetrics {
         metrics
     }
 
-    /// A request answered `status` on `route` after `took` (owned strings are taken
-    /// as they are: the request path has them already).
+    /// A request answered `status` on `route` after `took` (an owned route is taken
+    /// as it is: the request path has it already). `method` is one of a fixed set (the
+    /// methods the API answers, `_OTHER` for the rest): every distinct value is a
+    /// series kept for the process's life.
     pub fn request(
         &self,
-        method: impl Into<String>,
+        method: &'static str,
         route: impl Into<String>,
         status: u16,
         took: Duration,
     ) {
         let labels = RequestLabels {
-            method: method.into(),
+            method,
             route: route.into(),
             status,
         };

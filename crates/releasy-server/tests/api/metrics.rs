@@ -221,3 +221,34 @@ async fn a_metrics_listener_of_its_own_keeps_them_off_the_public_one() {
         "the public listener's requests are counted: {scraped:?}"
     );
 }
+
+/// Any token is a valid HTTP method: invented ones are counted under `_OTHER`, so a
+/// client cannot add series (each kept for the process's life) by inventing methods.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invented_methods_share_one_series() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("RELEASY_METRICS", "true")]).await;
+    for n in 0..20 {
+        let method = Method::from_bytes(format!("INVENTED{n}").as_bytes()).unwrap();
+        let response = app
+            .client
+            .request(method, app.url("/v1/releases"))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error(), "{}", response.status());
+    }
+    let scraped = scrape(&app.client, &app.base_url).await;
+    let invented: f64 = scraped
+        .iter()
+        .filter(|(series, _)| {
+            series.starts_with("releasy_http_request_duration_seconds_count{")
+                && series.contains(r#"method="_OTHER""#)
+        })
+        .map(|(_, count)| count)
+        .sum();
+    assert_eq!(invented, 20.0, "{scraped:?}");
+    assert!(
+        !scraped.keys().any(|series| series.contains("INVENTED")),
+        "{scraped:?}"
+    );
+}
