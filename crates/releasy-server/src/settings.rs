@@ -291,7 +291,7 @@ impl Settings {
                 Environment::with_prefix("RELEASY")
                     .prefix_separator("_")
                     .separator("__")
-                    .source(env),
+                    .source(Some(without_blank_values(env))),
             )
             .build()
             .and_then(Config::try_deserialize)
@@ -523,6 +523,24 @@ fn budget(variable: &str, value: Option<String>) -> Result<Option<RateBudget>, C
 }
 
 /// Trimmed text; empty counts as unset.
+/// The environment's `RELEASY_*` variables (`env` in tests), without those set to
+/// nothing: an empty variable counts as unset, so a config file's value stands
+/// (`EnvironmentFile`s and manifests often set every variable, some empty). The one
+/// exception is the previous pepper, for which empty means "there was none".
+fn without_blank_values(env: Option<HashMap<String, String>>) -> HashMap<String, String> {
+    let env = env.unwrap_or_else(|| {
+        std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .filter(|(name, _)| name.starts_with("RELEASY_"))
+            .collect()
+    });
+    env.into_iter()
+        .filter(|(name, value)| {
+            !value.trim().is_empty() || name == "RELEASY_API_KEY_PEPPER_PREVIOUS"
+        })
+        .collect()
+}
+
 fn text(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
@@ -671,8 +689,9 @@ fn s3(
         .filter(|(_, v)| v.is_none())
         .map(|(name, _)| *name)
         .collect();
-    let path_style_set = text(path_style.clone()).is_some();
-    if missing.len() == required.len() && endpoint.is_none() && !path_style_set {
+    // Path style alone changes nothing (templates often set every variable to its
+    // default); an endpoint alone means S3 was meant, so the missing four are named.
+    if missing.len() == required.len() && endpoint.is_none() {
         return Ok(None);
     }
     if !missing.is_empty() {
@@ -871,6 +890,10 @@ mod tests {
         );
         let err = load(&[("RELEASY_ARTIFACT_ENDPOINT", "http://minio:9000")]).unwrap_err();
         assert!(err.variable.contains("RELEASY_ARTIFACT_BUCKET"));
+        for path_style in ["false", "true"] {
+            let embedded = load(&[("RELEASY_ARTIFACT_PATH_STYLE", path_style)]).unwrap();
+            assert!(embedded.s3.is_none(), "path style alone is not S3");
+        }
         let s = load(&[
             ("RELEASY_ARTIFACT_BUCKET", "b"),
             ("RELEASY_ARTIFACT_REGION", "r"),
@@ -896,6 +919,30 @@ mod tests {
         assert_eq!(s.bind_addr.port(), 7000);
         assert_eq!(s.database_max_connections, 3);
         assert_eq!(s.log_level, tracing::Level::WARN);
+    }
+
+    #[test]
+    fn an_empty_variable_leaves_the_config_files_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("releasy.toml");
+        std::fs::write(
+            &path,
+            "bind_addr = \"127.0.0.1:7000\"\napi_key_pepper = \"from-the-file\"\n\
+             database_url = \"sqlite:///srv/releasy.db\"\n",
+        )
+        .unwrap();
+        let env = HashMap::from([
+            ("RELEASY_BIND_ADDR".to_owned(), String::new()),
+            ("RELEASY_API_KEY_PEPPER".to_owned(), "  ".to_owned()),
+            ("RELEASY_DATABASE_URL".to_owned(), String::new()),
+        ]);
+        let s = Settings::load(Some(&path), Some(env)).unwrap();
+        assert_eq!(s.bind_addr.port(), 7000);
+        assert_eq!(s.api_key_pepper.as_deref(), Some("from-the-file"));
+        assert_eq!(
+            s.database_url,
+            DatabaseUrl::parse("sqlite:///srv/releasy.db").unwrap()
+        );
     }
 
     #[test]
