@@ -40,6 +40,28 @@ fn level_directive(level: tracing::Level) -> String {
     directive
 }
 
+/// A `RELEASY_LOG` directive with the [`QUIET_LIBRARIES`] it does not name held to its
+/// loudest level, and to `info` at most (`debug` alone must not print bind values).
+fn quieted(directive: &str) -> String {
+    let Ok(filter) = EnvFilter::try_new(directive) else {
+        return directive.to_owned();
+    };
+    let loudest = filter
+        .max_level_hint()
+        .unwrap_or(tracing::level_filters::LevelFilter::TRACE);
+    let quiet = loudest
+        .min(tracing::level_filters::LevelFilter::INFO)
+        .to_string()
+        .to_ascii_lowercase();
+    let mut quieted = directive.to_owned();
+    for library in QUIET_LIBRARIES {
+        if !directive.contains(library) {
+            quieted.push_str(&format!(",{library}={quiet}"));
+        }
+    }
+    quieted
+}
+
 /// Installs the global subscriber at `level` (`RELEASY_LOG`, when set, is a full filter
 /// directive that overrides it), and with `traces`, the layer that exports Releasy's
 /// spans (whatever the log level). Does nothing when a subscriber is already
@@ -71,7 +93,7 @@ fn init_writing_to<W>(
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter = log_directive()
-        .and_then(|directive| EnvFilter::try_new(directive).ok())
+        .and_then(|directive| EnvFilter::try_new(quieted(&directive)).ok())
         .unwrap_or_else(|| EnvFilter::new(level_directive(level)));
     let lines = tracing_subscriber::fmt::layer()
         .with_writer(writer)
@@ -110,7 +132,7 @@ impl std::fmt::Display for WithCauses<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{WithCauses, level_directive};
+    use super::{WithCauses, level_directive, quieted};
 
     #[test]
     fn the_database_driver_never_logs_below_info() {
@@ -135,6 +157,20 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("database migration failed")]
     struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn a_full_directive_keeps_the_database_driver_at_info_unless_it_names_it() {
+        assert_eq!(quieted("debug"), "debug,tokio_postgres=info");
+        assert_eq!(
+            quieted("warn,releasy_http=trace"),
+            "warn,releasy_http=trace,tokio_postgres=info"
+        );
+        assert_eq!(quieted("warn"), "warn,tokio_postgres=warn");
+        assert_eq!(
+            quieted("debug,tokio_postgres=debug"),
+            "debug,tokio_postgres=debug"
+        );
+    }
 
     #[test]
     fn every_cause_is_shown_in_order() {
