@@ -21,7 +21,9 @@ pub struct BootstrapError {
 }
 
 /// The admin key in `data_dir`, generated (mode 0600) on first use. Returns the key and
-/// the file's path; the key itself is never logged.
+/// the file's path; the key itself is never logged. Instances starting at once on one
+/// data directory all end with the same key: the file appears whole or not at all
+/// (written aside, then linked into place; the first link wins, the others read it).
 ///
 /// # Errors
 /// [`BootstrapError`] when the file cannot be read or created.
@@ -31,25 +33,62 @@ pub fn generated_admin_key(data_dir: &Path) -> Result<(String, PathBuf), Bootstr
         path: path.clone(),
         source,
     };
-    if path.exists() {
-        let key = std::fs::read_to_string(&path).map_err(fail)?;
-        let key = key.trim().to_owned();
-        if !key.is_empty() {
-            return Ok((key, path));
-        }
+    if let Some(key) = read_key(&path).map_err(fail)? {
+        return Ok((key, path));
     }
     std::fs::create_dir_all(data_dir).map_err(fail)?;
-    let mut bytes = [0u8; 32];
+    let mut bytes = [0u8; 40];
     getrandom::fill(&mut bytes).map_err(|e| fail(std::io::Error::other(e.to_string())))?;
-    let key = URL_SAFE_NO_PAD.encode(bytes);
+    let (secret, name) = bytes.split_at(32);
+    let key = URL_SAFE_NO_PAD.encode(secret);
+    let aside = data_dir.join(format!(
+        ".{ADMIN_KEY_FILE}.{}",
+        URL_SAFE_NO_PAD.encode(name)
+    ));
+    let placed =
+        write_owner_only(&aside, &key).and_then(|()| match std::fs::hard_link(&aside, &path) {
+            Ok(()) => Ok(true),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(err) => Err(err),
+        });
+    let placed = match placed {
+        // An empty file, left by a version that wrote it in place and crashed: replaced.
+        Ok(false) if read_key(&path).map_err(fail)?.is_none() => {
+            std::fs::rename(&aside, &path).map(|()| true)
+        }
+        other => other,
+    };
+    let _ = std::fs::remove_file(&aside);
+    if placed.map_err(fail)? {
+        return Ok((key, path));
+    }
+    let theirs = read_key(&path).map_err(fail)?;
+    theirs.map(|key| (key, path.clone())).ok_or_else(|| {
+        fail(std::io::Error::other(
+            "empty after another instance wrote it",
+        ))
+    })
+}
+
+/// The key in `path`; `None` when the file is missing or empty.
+fn read_key(path: &Path) -> std::io::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text.trim().to_owned()).filter(|key| !key.is_empty())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Writes `key` to the new file `path`, readable by its owner only, and syncs it.
+fn write_owner_only(path: &Path, key: &str) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path).map_err(fail)?;
-    file.write_all(key.as_bytes()).map_err(fail)?;
-    file.write_all(b"\n").map_err(fail)?;
-    Ok((key, path))
+    let mut file = options.open(path)?;
+    file.write_all(key.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
 }
 
 #[cfg(test)]
@@ -72,5 +111,43 @@ mod tests {
         }
         let (again, _) = generated_admin_key(&data).unwrap();
         assert_eq!(again, key);
+    }
+
+    #[test]
+    fn instances_starting_at_once_share_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_owned();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let keys: Vec<String> = (0..8)
+            .map(|_| {
+                let data = data.clone();
+                let barrier = std::sync::Arc::clone(&barrier);
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    generated_admin_key(&data).unwrap().0
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|thread| thread.join().unwrap())
+            .collect();
+        assert!(keys.iter().all(|key| *key == keys[0]), "{keys:?}");
+        let on_disk = std::fs::read_to_string(data.join(ADMIN_KEY_FILE)).unwrap();
+        assert_eq!(on_disk.trim(), keys[0]);
+        let names: Vec<_> = std::fs::read_dir(&data)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, [ADMIN_KEY_FILE], "nothing left aside");
+    }
+
+    #[test]
+    fn an_empty_key_file_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(ADMIN_KEY_FILE), "").unwrap();
+        let (key, path) = generated_admin_key(dir.path()).unwrap();
+        assert_eq!(key.len(), 43);
+        assert_eq!(std::fs::read_to_string(path).unwrap().trim(), key);
     }
 }
