@@ -58,8 +58,9 @@ impl Channel {
 
     /// The channel a release of `version` is on when none was set: no pre-release ->
     /// stable; a pre-release whose first identifier is `rc`, `beta` or `alpha` (any
-    /// case) -> that; any other pre-release -> dev; a version that is not semver ->
-    /// stable.
+    /// case), alone or followed by a number or a hyphen (`rc.1`, `rc1`, `beta-2`) ->
+    /// that; any other pre-release (`rcx`, `alphabet`, `nightly`) -> dev; a version
+    /// that is not semver -> stable.
     ///
     /// ```
     /// use releasy_domain::release::{Channel, Version};
@@ -67,6 +68,7 @@ impl Channel {
     /// let of = |v| Channel::of_version(&Version::parse(v).unwrap());
     /// assert_eq!(of("2.0.0"), Channel::Stable);
     /// assert_eq!(of("2.0.0-RC.1"), Channel::Rc);
+    /// assert_eq!(of("2.0.0-rc1"), Channel::Rc);
     /// assert_eq!(of("2.0.0-nightly.20261203"), Channel::Dev);
     /// assert_eq!(of("2026.12"), Channel::Stable);
     /// ```
@@ -80,7 +82,7 @@ impl Channel {
         let first = semver.pre.as_str().split('.').next().unwrap_or_default();
         [Channel::Rc, Channel::Beta, Channel::Alpha]
             .into_iter()
-            .find(|c| first.eq_ignore_ascii_case(c.as_str()))
+            .find(|c| names_channel(first, c.as_str()))
             .unwrap_or(Channel::Dev)
     }
 
@@ -96,9 +98,45 @@ impl Channel {
     }
 }
 
+/// Whether the pre-release identifier `first` names the channel `name`: it is the name
+/// (any case), alone or followed by a digit or a hyphen, not by another letter.
+fn names_channel(first: &str, name: &str) -> bool {
+    let Some(head) = first.get(..name.len()) else {
+        return false;
+    };
+    head.eq_ignore_ascii_case(name)
+        && first[name.len()..]
+            .chars()
+            .next()
+            .is_none_or(|next| next.is_ascii_digit() || next == '-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pre_release_names_its_channel_with_or_without_a_dot() {
+        let of = |v| Channel::of_version(&Version::parse(v).unwrap());
+        for (version, channel) in [
+            ("2.0.0-rc", Channel::Rc),
+            ("2.0.0-rc.1", Channel::Rc),
+            ("2.0.0-RC1", Channel::Rc),
+            ("2.0.0-rc-2.hotfix", Channel::Rc),
+            ("1.4.0-beta2", Channel::Beta),
+            ("1.4.0-Beta.3", Channel::Beta),
+            ("1.0.0-alpha-3", Channel::Alpha),
+            ("1.0.0-alpha0", Channel::Alpha),
+            ("1.0.0-rcx", Channel::Dev),
+            ("1.0.0-alphabet", Channel::Dev),
+            ("1.0.0-betamax.1", Channel::Dev),
+            ("1.0.0-r", Channel::Dev),
+            ("1.0.0-preview.1", Channel::Dev),
+            ("1.0.0-1.rc", Channel::Dev),
+        ] {
+            assert_eq!(of(version), channel, "{version}");
+        }
+    }
 
     #[test]
     fn names_round_trip_and_unknown_names_are_refused() {

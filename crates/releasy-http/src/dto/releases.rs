@@ -20,8 +20,9 @@ pub struct CreateReleaseRequest {
     /// precedence; others are allowed.
     pub version: String,
     /// `stable`, `rc`, `beta`, `alpha` or `dev`; default: the channel the version
-    /// implies (no pre-release: stable; a pre-release starting `rc`, `beta` or
-    /// `alpha`: that; another pre-release: dev; not semver: stable).
+    /// implies (no pre-release: stable; a pre-release whose first identifier is `rc`,
+    /// `beta` or `alpha`, alone or followed by a number or a hyphen (`rc.1`, `rc1`):
+    /// that; another pre-release: dev; not semver: stable).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// Release notes, markdown, at most 64 KiB.
