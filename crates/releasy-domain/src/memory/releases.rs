@@ -15,7 +15,8 @@ use crate::pagination::PageRequest;
 use crate::ports::{ChangeEvent, ChangeEvents, ProductRepository, ReleaseRepository, RepoError};
 use crate::product::{ProductPolicy, ProductSummary};
 use crate::release::{
-    Channel, Product, Release, ReleaseChanges, ReleaseFilter, ReleaseOrder, ReleaseStatus, Yank,
+    Channel, Product, Release, ReleaseChanges, ReleaseFilter, ReleaseOrder, ReleaseStatus,
+    SealBasis, SealOutcome, Yank,
 };
 use crate::{ArtifactId, DownloadTokenId, ReleaseId, Timestamp};
 
@@ -169,15 +170,24 @@ impl ReleaseRepository for InMemoryReleases {
         id: ReleaseId,
         published_at: Timestamp,
         sealed_at: Timestamp,
+        basis: &SealBasis,
         event: &AuditEvent,
-    ) -> Result<Option<Release>, RepoError> {
+    ) -> Result<SealOutcome, RepoError> {
         let mut state = lock(&self.state);
+        let stored = state
+            .artifacts
+            .iter()
+            .filter(|a| a.release_id == id)
+            .map(|a| (a.id, a.verification));
+        if !basis.still_holds(stored) {
+            return Ok(SealOutcome::ArtifactsChanged);
+        }
         let Some(release) = state
             .releases
             .iter_mut()
             .find(|r| r.id == id && r.status == ReleaseStatus::Draft)
         else {
-            return Ok(None);
+            return Ok(SealOutcome::NotADraft);
         };
         release.status = ReleaseStatus::Published;
         release.published_at = Some(published_at);
@@ -185,7 +195,7 @@ impl ReleaseRepository for InMemoryReleases {
         release.sealed_at.get_or_insert(sealed_at);
         let published = release.clone();
         self.record(std::slice::from_ref(event));
-        Ok(Some(published))
+        Ok(SealOutcome::Sealed(published))
     }
 
     async fn update_draft(

@@ -17,7 +17,9 @@ use crate::idempotency::{IdempotencyRecord, StoredResponse};
 use crate::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
 use crate::ports::RepoError;
 use crate::product::{ProductPolicy, ProductSummary};
-use crate::release::{Product, Release, ReleaseChanges, ReleaseFilter, ReleaseStatus, Yank};
+use crate::release::{
+    Product, Release, ReleaseChanges, ReleaseFilter, ReleaseStatus, SealBasis, SealOutcome, Yank,
+};
 use crate::{
     ApiKeyId, ArtifactId, CustomerId, DownloadTokenId, EntitlementId, ReleaseId, Timestamp,
 };
@@ -386,17 +388,20 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<Release>, RepoError>;
 
     /// Publishes a draft and seals it at `sealed_at` ([`Release::is_sealed`]), as one
-    /// compare-and-set on the status like [`Self::transition`]: `None` when it is gone
-    /// or no longer a draft. A release sealed before keeps its first `sealed_at`. A
-    /// sealed release's artifacts are fixed from the moment this
+    /// compare-and-set on the status like [`Self::transition`]
+    /// ([`SealOutcome::NotADraft`] when it is gone or no longer a draft), and only while
+    /// its artifacts are those of `basis`, read under the release's lock
+    /// ([`SealOutcome::ArtifactsChanged`] otherwise). A release sealed before keeps its
+    /// first `sealed_at`. A sealed release's artifacts are fixed from the moment this
     /// commits (see [`ArtifactRepository::insert`]). Writes `event` when it applies.
     async fn publish_sealed(
         &self,
         id: ReleaseId,
         published_at: Timestamp,
         sealed_at: Timestamp,
+        basis: &SealBasis,
         event: &AuditEvent,
-    ) -> Result<Option<Release>, RepoError>;
+    ) -> Result<SealOutcome, RepoError>;
 
     /// Applies `changes` to a draft, compare-and-set on the status: only while the
     /// release is a draft and not sealed. Returns the updated release; `None` when it

@@ -2,9 +2,11 @@
 //! product's own), a published release is sealed, and a sealed release's record and
 //! artifacts never change again, even after it is unpublished.
 
-use crate::Timestamp;
+use std::collections::HashMap;
+
 use crate::artifact::{Artifact, Verification};
 use crate::release::{Release, ReleaseStatus};
+use crate::{ArtifactId, Timestamp};
 
 /// Why a release cannot be published under the immutable-releases policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -16,6 +18,57 @@ pub enum SealError {
     /// could never be mended.
     #[error("release has artifacts that are not verified")]
     Unverified,
+}
+
+/// What a seal was judged on: the release's artifacts and their verification when
+/// [`Release::seal_on_publish`] allowed it. The repository seals only while the release
+/// still has exactly these, checked under the release's lock: a registration, removal
+/// or verification committed since they were read makes the judgement stale.
+///
+/// ```
+/// use releasy_domain::artifact::Verification;
+/// use releasy_domain::release::SealBasis;
+/// use releasy_domain::ArtifactId;
+///
+/// let (a, b) = (ArtifactId::generate(), ArtifactId::generate());
+/// let basis = SealBasis::from_stored([(a, Verification::Verified)]);
+/// assert!(basis.still_holds([(a, Verification::Verified)]));
+/// assert!(!basis.still_holds([(a, Verification::Verified), (b, Verification::Pending)]));
+/// assert!(!basis.still_holds([(a, Verification::Failed)]));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealBasis(HashMap<ArtifactId, Verification>);
+
+impl SealBasis {
+    /// The basis of a judgement on `artifacts`.
+    pub fn of(artifacts: &[Artifact]) -> Self {
+        Self::from_stored(artifacts.iter().map(|a| (a.id, a.verification)))
+    }
+
+    /// The basis of a judgement on these artifact ids and their verification.
+    pub fn from_stored(stored: impl IntoIterator<Item = (ArtifactId, Verification)>) -> Self {
+        Self(stored.into_iter().collect())
+    }
+
+    /// Whether the release's artifacts, as `stored` now, are the ones judged.
+    pub fn still_holds(
+        &self,
+        stored: impl IntoIterator<Item = (ArtifactId, Verification)>,
+    ) -> bool {
+        Self::from_stored(stored) == *self
+    }
+}
+
+/// How [`ReleaseRepository::publish_sealed`](crate::ports::ReleaseRepository::publish_sealed)
+/// ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealOutcome {
+    /// Published and sealed.
+    Sealed(Release),
+    /// The release is gone, or no longer a draft: nothing written.
+    NotADraft,
+    /// Its artifacts are no longer the [`SealBasis`]: nothing written; judge again.
+    ArtifactsChanged,
 }
 
 impl Release {

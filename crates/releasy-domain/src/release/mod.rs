@@ -16,7 +16,7 @@ mod yanking;
 pub use channel::Channel;
 pub use details::{ReleaseChanges, ReleaseMetadata, ReleaseNotes, Yank, YankReason};
 pub use editing::UpdateReleaseError;
-pub use immutability::SealError;
+pub use immutability::{SealBasis, SealError, SealOutcome};
 pub use lifecycle::{LifecycleError, ReleaseStatus};
 pub use model::{Product, Release, ReleaseFilter, ReleaseOrder, Version};
 pub use requirement::VersionRequirement;

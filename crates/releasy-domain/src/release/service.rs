@@ -13,9 +13,13 @@ use crate::ports::{
 use crate::product::{ImmutabilityPolicy, release_is_fixed};
 use crate::release::{
     Channel, LifecycleError, Product, Release, ReleaseFilter, ReleaseMetadata, ReleaseNotes,
-    ReleaseOrder, ReleaseStatus, SealError, Version,
+    ReleaseOrder, ReleaseStatus, SealBasis, SealError, SealOutcome, Version,
 };
 use crate::{CustomerId, ReleaseId};
+
+/// How many times a publication judges the seal before it gives up: each attempt
+/// after the first follows a change of the release's artifacts.
+const SEAL_ATTEMPTS: usize = 3;
 
 /// Who is listing releases: operators see every status, a customer only published
 /// releases its entitlements allow now (product, window, channels, versions and
@@ -354,7 +358,8 @@ impl ReleaseService {
     /// Publishes a draft (compare-and-set: of two racing requests one wins, the other
     /// gets [`TransitionError::StatusChanged`]). Under the immutable-releases policy
     /// (or for a release sealed before) it seals the release, which needs at least one
-    /// artifact.
+    /// artifact, none pending or failed; judged again when its artifacts change before
+    /// the seal is written (a registration racing the publication).
     ///
     /// # Errors
     /// [`TransitionError`].
@@ -363,32 +368,40 @@ impl ReleaseService {
         origin: &Origin,
         id: ReleaseId,
     ) -> Result<Release, TransitionError> {
-        let current = self
-            .releases
-            .get(id)
-            .await?
-            .ok_or(TransitionError::NotFound)?;
-        let now = self.clock.now();
-        let (status, published_at) = current.status.publish(now)?;
-        let applies = self.policy_applies(&current.product).await?;
-        let artifacts = if applies || current.is_sealed() {
-            self.artifacts.list_for_releases(&[id]).await?
-        } else {
-            Vec::new()
-        };
-        let Some(sealed_at) = current.seal_on_publish(applies, &artifacts, now)? else {
-            return self.transition(origin, current, status, published_at).await;
-        };
-        let event = AuditEvent::release_status_changed(origin, &current, status, now);
-        match self
-            .releases
-            .publish_sealed(id, now, sealed_at, &event)
-            .await?
-        {
-            Some(published) => Ok(published),
-            None if self.exists(id).await? => Err(TransitionError::StatusChanged),
-            None => Err(TransitionError::NotFound),
+        for _ in 0..SEAL_ATTEMPTS {
+            let current = self
+                .releases
+                .get(id)
+                .await?
+                .ok_or(TransitionError::NotFound)?;
+            let now = self.clock.now();
+            let (status, published_at) = current.status.publish(now)?;
+            let applies = self.policy_applies(&current.product).await?;
+            let artifacts = if applies || current.is_sealed() {
+                self.artifacts.list_for_releases(&[id]).await?
+            } else {
+                Vec::new()
+            };
+            let Some(sealed_at) = current.seal_on_publish(applies, &artifacts, now)? else {
+                return self.transition(origin, current, status, published_at).await;
+            };
+            let event = AuditEvent::release_status_changed(origin, &current, status, now);
+            let basis = SealBasis::of(&artifacts);
+            match self
+                .releases
+                .publish_sealed(id, now, sealed_at, &basis, &event)
+                .await?
+            {
+                SealOutcome::Sealed(published) => return Ok(published),
+                SealOutcome::NotADraft if self.exists(id).await? => {
+                    return Err(TransitionError::StatusChanged);
+                }
+                SealOutcome::NotADraft => return Err(TransitionError::NotFound),
+                SealOutcome::ArtifactsChanged => {}
+            }
         }
+        // Artifacts changing under every attempt: the caller retries later.
+        Err(TransitionError::StatusChanged)
     }
 
     /// Returns a published release to draft (compare-and-set, like [`Self::publish`]).

@@ -18,14 +18,14 @@ use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{ChangeEvent, ChangeEvents, ReleaseRepository, RepoError};
 use releasy_domain::release::{
     Channel, NOT_SEMVER, Release, ReleaseChanges, ReleaseFilter, ReleaseOrder, ReleaseStatus,
-    Version, Yank,
+    SealBasis, SealOutcome, Version, Yank,
 };
 use releasy_domain::{ReleaseId, Timestamp};
 
 use super::{Backend, Store, append_audit, release_for_update, write_transaction};
 use crate::repos::coalesce;
 use crate::error::{TxError, query_error};
-use crate::rows::{DraftChanges, ReleaseRow, YankColumns};
+use crate::rows::{DraftChanges, ReleaseRow, YankColumns, artifact_verification};
 use crate::schema::releases::dsl;
 use crate::schema::{artifacts, download_tokens, releases};
 
@@ -143,14 +143,16 @@ impl ReleaseRepository for Store {
         id: ReleaseId,
         published_at: Timestamp,
         sealed_at: Timestamp,
+        basis: &SealBasis,
         event: &AuditEvent,
-    ) -> Result<Option<Release>, RepoError> {
-        // Compare-and-set on the status, like `transition`. The row lock this UPDATE
-        // takes is the one an artifact insert takes first (`lock_release`): an
-        // artifact commits before the seal, or sees it and is refused.
+    ) -> Result<SealOutcome, RepoError> {
+        let id = id.to_string();
+        // Compare-and-set on the status, like `transition`, under the release's lock,
+        // which an artifact insert takes first (`lock_release`): the artifacts read
+        // here are final until this commits; one registered after is refused.
         let update = diesel::update(
             dsl::releases
-                .filter(dsl::id.eq(id.to_string()))
+                .filter(dsl::id.eq(&id))
                 .filter(dsl::status.eq(ReleaseStatus::Draft.as_str())),
         )
         .set((
@@ -160,12 +162,30 @@ impl ReleaseRepository for Store {
             dsl::sealed_at.eq(coalesce(dsl::sealed_at, Some(sealed_at.unix_seconds()))),
         ));
         self.write(async |conn| {
+            if release_for_update(conn, &id).await?.is_none() {
+                return Ok(SealOutcome::NotADraft);
+            }
+            let stored: Vec<(String, String)> = artifacts::table
+                .filter(artifacts::release_id.eq(&id))
+                .select((artifacts::id, artifacts::verification))
+                .load(conn)
+                .await?;
+            let stored = stored
+                .iter()
+                .map(|(id, verification)| artifact_verification(id, verification))
+                .collect::<Result<Vec<_>, _>>()?;
+            if !basis.still_holds(stored) {
+                return Ok(SealOutcome::ArtifactsChanged);
+            }
             let row: Option<ReleaseRow> = update
                 .returning(ReleaseRow::as_returning())
                 .get_result(conn)
                 .await
                 .optional()?;
-            recorded(conn, row, event).await
+            Ok(match recorded(conn, row, event).await? {
+                Some(published) => SealOutcome::Sealed(published),
+                None => SealOutcome::NotADraft,
+            })
         })
         .await
     }

@@ -1,6 +1,7 @@
 //! The `artifacts` row.
 
 use diesel::prelude::*;
+use releasy_domain::ArtifactId;
 use releasy_domain::artifact::{
     Artifact, ArtifactSize, ArtifactTarget, Checksum, ObjectKey, Platform, TargetLabel,
     Verification,
@@ -82,4 +83,15 @@ impl TryFrom<ArtifactRow> for Artifact {
             object_version: row.object_version,
         })
     }
+}
+
+/// An artifact's id and verification, as stored.
+pub(crate) fn artifact_verification(
+    id: &str,
+    verification: &str,
+) -> Result<(ArtifactId, Verification), RepoError> {
+    Ok((
+        parse_id("artifacts", id)?,
+        Verification::parse(verification).map_err(|e| corrupt("artifacts", e))?,
+    ))
 }

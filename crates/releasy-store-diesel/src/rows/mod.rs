@@ -18,6 +18,7 @@ mod releases;
 pub(crate) use api_keys::{ApiKeyRow, CandidateRow, candidate};
 pub(crate) use artifact_uploads::ArtifactUploadRow;
 pub use artifacts::ArtifactRow;
+pub(crate) use artifacts::artifact_verification;
 pub(crate) use audit::link_of;
 pub use audit::position_column;
 pub use audit::{AuditChainRow, AuditEventRow};

@@ -5,11 +5,13 @@
 
 use std::sync::Arc;
 
+use releasy_domain::artifact::Verification;
 use releasy_domain::pagination::PageLimit;
 use releasy_domain::ports::{ArtifactRepository, ProductRepository, ReleaseRepository, RepoError};
 use releasy_domain::product::{ProductPolicy, ProductSummary};
 use releasy_domain::release::{
-    Channel, Product, Release, ReleaseChanges, ReleaseNotes, ReleaseStatus, Yank, YankReason,
+    Channel, Product, Release, ReleaseChanges, ReleaseNotes, ReleaseStatus, SealBasis, SealOutcome,
+    Yank, YankReason,
 };
 
 use super::artifacts::{new_artifact, store_artifact};
@@ -35,8 +37,8 @@ pub async fn run_all(
     run_check!(policies_are_read_and_replaced(products));
 }
 
-/// `publish_sealed` publishes a draft and seals it (compare-and-set on the status); the
-/// seal outlives an unpublish, and a later `publish_sealed` keeps the first one; a sealed release then takes no artifact (`insert` and
+/// `publish_sealed` publishes a draft and seals it (compare-and-set on the status), only
+/// while its artifacts are the ones judged (else it writes nothing); the seal outlives an unpublish, and a later `publish_sealed` keeps the first one; a sealed release then takes no artifact (`insert` and
 /// `insert_completing_upload` answer [`RepoError::MissingReference`] and write
 /// nothing), no edit (`update_draft` is `None`) and no delete (`delete` is `None`, the
 /// rows stay).
@@ -54,15 +56,40 @@ pub async fn a_sealed_release_takes_no_artifact_edit_or_delete(
         "ArtifactRepository::insert_upload",
     );
 
+    let judged = SealBasis::of(std::slice::from_ref(&artifact));
+    let stale = [
+        ("without the artifact registered since", SealBasis::of(&[])),
+        (
+            "on another verification",
+            SealBasis::from_stored([(artifact.id, Verification::Pending)]),
+        ),
+    ];
+    for (judgement, basis) in stale {
+        same(
+            &ok(
+                releases
+                    .publish_sealed(release.id, at(T0 + 4), at(T0 + 4), &basis, &change_event())
+                    .await,
+                "ReleaseRepository::publish_sealed",
+            ),
+            &SealOutcome::ArtifactsChanged,
+            &format!("publish_sealed judged {judgement}"),
+        );
+    }
+    same(
+        &ok(releases.get(release.id).await, "ReleaseRepository::get"),
+        &Some(release.clone()),
+        "a stale judgement writes nothing",
+    );
     let sealed = ok(
         releases
-            .publish_sealed(release.id, at(T0 + 5), at(T0 + 5), &change_event())
+            .publish_sealed(release.id, at(T0 + 5), at(T0 + 5), &judged, &change_event())
             .await,
         "ReleaseRepository::publish_sealed",
     );
     same(
         &sealed,
-        &Some(Release {
+        &SealOutcome::Sealed(Release {
             status: ReleaseStatus::Published,
             published_at: Some(at(T0 + 5)),
             sealed_at: Some(at(T0 + 5)),
@@ -73,11 +100,11 @@ pub async fn a_sealed_release_takes_no_artifact_edit_or_delete(
     same(
         &ok(
             releases
-                .publish_sealed(release.id, at(T0 + 6), at(T0 + 6), &change_event())
+                .publish_sealed(release.id, at(T0 + 6), at(T0 + 6), &judged, &change_event())
                 .await,
             "ReleaseRepository::publish_sealed",
         ),
-        &None,
+        &SealOutcome::NotADraft,
         "publish_sealed of a published release",
     );
     let draft = ok(
@@ -164,13 +191,20 @@ pub async fn a_sealed_release_takes_no_artifact_edit_or_delete(
         &Some(draft),
         "the sealed release is still there",
     );
-    let again = ok(
+    let SealOutcome::Sealed(again) = ok(
         releases
-            .publish_sealed(release.id, at(T0 + 20), at(T0 + 20), &change_event())
+            .publish_sealed(
+                release.id,
+                at(T0 + 20),
+                at(T0 + 20),
+                &judged,
+                &change_event(),
+            )
             .await,
         "ReleaseRepository::publish_sealed",
-    )
-    .expect("published again");
+    ) else {
+        panic!("publish_sealed of the sealed draft did not publish it again");
+    };
     same(
         &(again.published_at, again.sealed_at),
         &(Some(at(T0 + 20)), Some(at(T0 + 5))),

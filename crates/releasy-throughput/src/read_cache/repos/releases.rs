@@ -8,7 +8,9 @@ use releasy_domain::artifact::ObjectKey;
 use releasy_domain::audit::AuditEvent;
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{ChangeEvent, ChangeEvents, ReleaseRepository, RepoError};
-use releasy_domain::release::{Release, ReleaseChanges, ReleaseFilter, ReleaseStatus, Yank};
+use releasy_domain::release::{
+    Release, ReleaseChanges, ReleaseFilter, ReleaseStatus, SealBasis, SealOutcome, Yank,
+};
 use releasy_domain::{ReleaseId, Timestamp};
 
 use crate::read_cache::coherence::{Generations, Table};
@@ -88,13 +90,14 @@ impl ReleaseRepository for CachedReleases {
         id: ReleaseId,
         published_at: Timestamp,
         sealed_at: Timestamp,
+        basis: &SealBasis,
         event: &AuditEvent,
-    ) -> Result<Option<Release>, RepoError> {
+    ) -> Result<SealOutcome, RepoError> {
         self.generations
             .after_write(
                 TABLES,
                 self.inner
-                    .publish_sealed(id, published_at, sealed_at, event),
+                    .publish_sealed(id, published_at, sealed_at, basis, event),
             )
             .await
     }
