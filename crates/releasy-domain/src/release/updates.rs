@@ -46,14 +46,22 @@ impl NewestQuery {
             .is_none_or(|req| req.admits(&release.version))
     }
 
-    /// The listing answered for `release`: its artifacts, narrowed to the platform;
-    /// `None` when the platform was asked for and the release has no artifact for it.
+    /// The listing answered for `release`: its artifacts that can be downloaded (none
+    /// pending or failed verification), narrowed to the platform; `None` when the
+    /// platform was asked for and the release has no such artifact for it, or when it
+    /// has artifacts and none can be downloaded: an updater is never pointed at a file
+    /// it would be refused. A release without any artifact is answered as it is.
     fn answer(&self, mut listing: ReleaseListing) -> Option<ReleaseListing> {
-        if let (Some(platform), Some(artifacts)) = (&self.platform, &mut listing.artifacts) {
+        let Some(artifacts) = &mut listing.artifacts else {
+            return Some(listing);
+        };
+        if let Some(platform) = &self.platform {
             artifacts.retain(|a| a.platform.as_str() == platform);
-            if artifacts.is_empty() {
-                return None;
-            }
+        }
+        let had_artifacts = !artifacts.is_empty();
+        artifacts.retain(|a| a.verification.allows_download());
+        if artifacts.is_empty() && (had_artifacts || self.platform.is_some()) {
+            return None;
         }
         Some(listing)
     }
@@ -129,13 +137,19 @@ impl ReleaseService {
                 .filter(|r| query.admits(r) && sight.shows(r))
                 .collect();
             // Artifacts are read only for releases that could be the answer: without a
-            // platform that is the first one.
-            let candidates = if query.platform.is_some() {
-                admitted
+            // platform nearly always the first one, so it is read alone, and the rest
+            // only when it has nothing to download.
+            let (first, rest) = if query.platform.is_some() {
+                (admitted, Vec::new())
             } else {
-                admitted.into_iter().take(1).collect()
+                let mut admitted = admitted;
+                let rest = admitted.split_off(admitted.len().min(1));
+                (admitted, rest)
             };
-            if !candidates.is_empty() {
+            for candidates in [first, rest] {
+                if candidates.is_empty() {
+                    continue;
+                }
                 let found = self
                     .with_artifacts(candidates)
                     .await?

@@ -109,6 +109,18 @@ impl Shop {
             .unwrap()
     }
 
+    /// `GET /v1/releases/latest?{query}` as the customer.
+    async fn latest(&self, app: &TestApp, query: &str) -> reqwest::Response {
+        app.customer(
+            Method::GET,
+            &format!("/v1/releases/latest?{query}"),
+            &self.api_key,
+        )
+        .send()
+        .await
+        .unwrap()
+    }
+
     /// Asserts that a token for the artifact is refused: `403 artifact not verified`.
     async fn refuses_download(&self, app: &TestApp, artifact_id: &str) {
         let message = assert_error(self.token(app, artifact_id).await, 403, "forbidden").await;
@@ -280,6 +292,21 @@ async fn pending_artifacts_cannot_be_downloaded(backend: Backend, storage: Stora
     assert_eq!(registered["verification"], "pending", "{registered}");
     assert_eq!(shop.listed(&app, id).await["verification"], "pending");
     shop.refuses_download(&app, id).await;
+    // Updaters are not pointed at it: the release's only file cannot be downloaded.
+    for query in ["product=tool", "product=tool&platform=linux"] {
+        let latest = shop.latest(&app, query).await;
+        assert_error(latest, 404, "not_found").await;
+    }
+    let upgrade = app
+        .customer(
+            Method::GET,
+            "/v1/releases/upgrade?product=tool&current=0.1.0&platform=linux",
+            &shop.api_key,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upgrade.status(), 204);
 }
 
 /// The background verifier reads pending artifacts: matching bytes become `verified`
@@ -315,6 +342,18 @@ async fn the_verifier_settles_pending_artifacts(backend: Backend, storage: Stora
     };
 
     assert_eq!(shop.settled(&app, &good_id).await, "verified");
+    let latest = ok_json(shop.latest(&app, "product=tool").await).await;
+    let listed: Vec<&Value> = latest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(
+        listed.len(),
+        1,
+        "only the downloadable file is offered: {latest}"
+    );
+    assert_eq!(listed[0]["id"], good_id.as_str());
     let token = ok_json(shop.token(&app, &good_id).await).await;
     let resolved = app
         .client
@@ -327,6 +366,8 @@ async fn the_verifier_settles_pending_artifacts(backend: Backend, storage: Stora
     if let Some(bad_id) = bad_id {
         assert_eq!(shop.settled(&app, &bad_id).await, "failed");
         shop.refuses_download(&app, &bad_id).await;
+        let latest = shop.latest(&app, "product=tool&platform=macos").await;
+        assert_error(latest, 404, "not_found").await;
         // Its bytes are gone from the store.
         let (code, out) = verify_artifacts(&app, &["--all"]);
         assert_eq!(code, Some(1), "{out}");
