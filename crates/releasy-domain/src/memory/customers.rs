@@ -43,7 +43,7 @@ fn matches(filter: &CustomerFilter, c: &Customer) -> bool {
         && filter.plan.as_ref().is_none_or(|p| {
             c.plan
                 .as_ref()
-                .is_some_and(|plan| plan.as_str().eq_ignore_ascii_case(p))
+                .is_some_and(|plan| plan.as_str().to_lowercase() == p.to_lowercase())
         })
 }
 

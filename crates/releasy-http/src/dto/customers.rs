@@ -62,9 +62,9 @@ impl From<Customer> for CustomerResponse {
 pub struct CustomerListQuery {
     /// Exactly this customer.
     pub customer_id: Option<String>,
-    /// Name contains this text (case-insensitive).
+    /// Name contains this text, ignoring case (of every letter: `öbb` finds `ÖBB`).
     pub name: Option<String>,
-    /// Plan equals this text (case-insensitive).
+    /// Plan equals this text, ignoring case (of every letter).
     pub plan: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[param(value_type = Option<i64>)]

@@ -343,11 +343,7 @@ async fn the_verifier_settles_pending_artifacts(backend: Backend, storage: Stora
 
     assert_eq!(shop.settled(&app, &good_id).await, "verified");
     let latest = ok_json(shop.latest(&app, "product=tool").await).await;
-    let listed: Vec<&Value> = latest["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .collect();
+    let listed: Vec<&Value> = latest["artifacts"].as_array().unwrap().iter().collect();
     assert_eq!(
         listed.len(),
         1,

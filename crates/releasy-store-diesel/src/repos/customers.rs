@@ -9,9 +9,9 @@ use releasy_domain::pagination::{Cursor, CursorPage, PageLimit, PageStart};
 use releasy_domain::ports::{ChangeEvents, CustomerRepository, RepoError};
 use releasy_domain::{CustomerId, Timestamp};
 
-use super::{Backend, Store, append_audit, customer_for_update};
+use super::{Backend, Store, append_audit, customer_for_update, fold_case};
 use crate::error::query_error;
-use crate::repos::{like_contains, lower};
+use crate::repos::like_contains;
 use crate::rows::CustomerRow;
 use crate::schema::customers::dsl;
 
@@ -54,10 +54,14 @@ impl CustomerRepository for Store {
             query = query.filter(dsl::id.eq(id.to_string()));
         }
         if let Some(name) = &filter.name_contains {
-            query = query.filter(lower(dsl::name).like(like_contains(name)).escape('\\'));
+            query = query.filter(
+                fold_case(dsl::name.nullable())
+                    .like(like_contains(name))
+                    .escape('\\'),
+            );
         }
         if let Some(plan) = &filter.plan {
-            query = query.filter(lower(dsl::plan.assume_not_null()).eq(plan.to_lowercase()));
+            query = query.filter(fold_case(dsl::plan).eq(plan.to_lowercase()));
         }
         match start {
             PageStart::Offset(offset) => {

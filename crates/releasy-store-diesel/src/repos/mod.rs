@@ -49,6 +49,8 @@ mod postgres;
 #[allow(clippy::duplicate_mod)]
 mod sqlite;
 
+pub(crate) use sqlite::register_fold_case;
+
 /// A release row locked by a backend's `lock_release` for the rest of a transaction.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LockedRelease {
@@ -61,11 +63,6 @@ diesel::define_sql_function! {
     fn coalesce(a: diesel::sql_types::Nullable<diesel::sql_types::BigInt>, b: diesel::sql_types::Nullable<diesel::sql_types::BigInt>) -> diesel::sql_types::Nullable<diesel::sql_types::BigInt>;
 }
 
-diesel::define_sql_function! {
-    /// SQL `lower(text)`.
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-
 /// The condition of the audit event index (migration 2026-12-14-000001), which leaves
 /// out authentication events. A listing narrowed to another event states it, as
 /// literal SQL: SQLite uses a partial index only for a query that states its
@@ -73,7 +70,8 @@ diesel::define_sql_function! {
 /// not prove it from a bound event.
 pub(crate) const NOT_KEY_AUTH: &str = "event <> 'api_key.auth'";
 
-/// Escapes `%`, `_` and `\` so user text matches literally inside a `LIKE` pattern.
+/// Escapes `%`, `_` and `\` so user text matches literally inside a `LIKE` pattern;
+/// lower-cased as Rust does, to match a column folded by the backend's `fold_case`.
 pub(crate) fn like_contains(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');

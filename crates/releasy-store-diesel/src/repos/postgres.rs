@@ -33,6 +33,15 @@ pub(super) fn placeholder(n: usize) -> String {
 /// Its diesel backend (for boxed queries).
 pub(super) type Backend = diesel::pg::Pg;
 
+diesel::define_sql_function! {
+    /// Lower-cases text for a case-insensitive match: `lower`, which folds every
+    /// letter its UTF-8 locale knows.
+    #[sql_name = "lower"]
+    fn fold_case(
+        x: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
 /// Runs `work` in one transaction: commits when it succeeds, rolls back otherwise.
 pub(super) async fn write_transaction<R, E, F>(
     conn: &mut AsyncPgConnection,

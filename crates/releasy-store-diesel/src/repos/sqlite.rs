@@ -34,6 +34,26 @@ pub(super) fn placeholder(n: usize) -> String {
 /// Its diesel backend (for boxed queries).
 pub(super) type Backend = diesel::sqlite::Sqlite;
 
+diesel::define_sql_function! {
+    /// Lower-cases text for a case-insensitive match, as Rust does: SQLite's own
+    /// `lower` folds ASCII letters only (`Ö` stays `Ö`). Every connection registers it
+    /// ([`register_fold_case`]).
+    #[sql_name = "releasy_fold_case"]
+    fn fold_case(
+        x: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+/// Registers [`fold_case`] on `conn`.
+///
+/// # Errors
+/// SQLite's, when it refuses the function.
+pub(crate) fn register_fold_case(conn: &mut diesel::SqliteConnection) -> QueryResult<()> {
+    fold_case_utils::register_impl(conn, |text: Option<String>| {
+        text.map(|text| text.to_lowercase())
+    })
+}
+
 /// Runs `work` in one `BEGIN IMMEDIATE` transaction, which takes the write lock up
 /// front rather than upgrading a read lock mid-transaction (an upgrade can fail with
 /// `SQLITE_BUSY` at once, without the busy timeout).

@@ -216,7 +216,10 @@ impl deadpool::managed::Manager for Manager {
     async fn create(&self) -> Result<TrackedConn, diesel::ConnectionError> {
         let path = self.path.clone();
         let raw = tokio::task::spawn_blocking(move || {
-            <SqliteConnection as diesel::Connection>::establish(&path)
+            let mut raw = <SqliteConnection as diesel::Connection>::establish(&path)?;
+            crate::repos::register_fold_case(&mut raw)
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok::<_, diesel::ConnectionError>(raw)
         })
         .await
         .map_err(|err| diesel::ConnectionError::BadConnection(err.to_string()))??;

@@ -196,14 +196,16 @@ pub async fn list_filters_by_customer_id(customers: Arc<dyn CustomerRepository>)
     same(&page.items, &vec![], "filters combine with AND");
 }
 
-/// `name_contains` matches a substring anywhere in the name, ignoring case.
+/// `name_contains` matches a substring anywhere in the name, ignoring case (of every
+/// letter, not only ASCII).
 pub async fn list_filters_by_name_ignoring_case(customers: Arc<dyn CustomerRepository>) {
     let t = token();
     let upper = t.to_uppercase();
     let widgets = new_customer(&format!("Acme {upper} Widgets"), None, T0);
     let gadgets = new_customer(&format!("acme {t} gadgets"), None, T0 + 1);
     let other = new_customer(&format!("Other {t} Things"), None, T0 + 2);
-    for c in [&widgets, &gadgets, &other] {
+    let öbb = new_customer(&format!("ÖBB {t} Århus"), None, T0 + 3);
+    for c in [&widgets, &gadgets, &other, &öbb] {
         store_customer(&customers, c).await;
     }
     let cases = [
@@ -212,9 +214,12 @@ pub async fn list_filters_by_name_ignoring_case(customers: Arc<dyn CustomerRepos
         (format!("ME {upper} GAD"), vec![gadgets.clone()]),
         (
             t.clone(),
-            vec![other.clone(), gadgets.clone(), widgets.clone()],
+            vec![öbb.clone(), other.clone(), gadgets.clone(), widgets.clone()],
         ),
         (format!("{t} nothing"), vec![]),
+        // Every letter folds, not only ASCII (SQLite's own `lower` folds ASCII only).
+        (format!("ÖBB {t}"), vec![öbb.clone()]),
+        (format!("öbb {upper} ÅRHUS"), vec![öbb.clone()]),
     ];
     for (filter, expected) in cases {
         let page = list(&customers, &name_filter(&filter), 50, &offset(0)).await;
@@ -273,7 +278,8 @@ pub async fn list_name_filter_matches_wildcards_literally(customers: Arc<dyn Cus
     }
 }
 
-/// `plan` matches the whole plan, ignoring case; customers without a plan never match.
+/// `plan` matches the whole plan, ignoring case (of every letter); customers without a
+/// plan never match.
 pub async fn list_filters_by_plan_ignoring_case_exactly(customers: Arc<dyn CustomerRepository>) {
     let t = token();
     let gold = new_customer(&format!("Plan {t} a"), Some(&format!("gold-{t}")), T0);
@@ -288,7 +294,8 @@ pub async fn list_filters_by_plan_ignoring_case_exactly(customers: Arc<dyn Custo
         T0 + 2,
     );
     let no_plan = new_customer(&format!("Plan {t} d"), None, T0 + 3);
-    for c in [&gold, &gold_upper, &gold_plus, &no_plan] {
+    let über = new_customer(&format!("Plan {t} e"), Some(&format!("Über-{t}")), T0 + 4);
+    for c in [&gold, &gold_upper, &gold_plus, &no_plan, &über] {
         store_customer(&customers, c).await;
     }
     let plan_filter = |plan: String| CustomerFilter {
@@ -303,6 +310,7 @@ pub async fn list_filters_by_plan_ignoring_case_exactly(customers: Arc<dyn Custo
         (format!("gold-{t}-plus"), vec![gold_plus.clone()]),
         (format!("gold-{t}-"), vec![]),
         (format!("gold-{}", &t[..8]), vec![]),
+        (format!("über-{}", t.to_uppercase()), vec![über.clone()]),
     ];
     for (plan, expected) in cases {
         let page = list(&customers, &plan_filter(plan.clone()), 50, &offset(0)).await;
