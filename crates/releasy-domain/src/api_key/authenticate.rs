@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::api_key::model::is_revoked_at;
+use crate::api_key::unindexed::UnindexedSearch;
 use crate::api_key::{
     AllowedNetworks, ApiKeySecret, AuthCandidate, KeyType, Scope, ScopeSet, address_allowed,
 };
@@ -126,6 +127,8 @@ pub struct ApiKeyAuthenticator {
     clock: Arc<dyn Clock>,
     /// `None`: no limits (an embedding service that limits elsewhere).
     limiter: Option<Arc<dyn RateLimiter>>,
+    /// Searches for carried-over keys, shared by clones.
+    unindexed: Arc<UnindexedSearch>,
 }
 
 impl ApiKeyAuthenticator {
@@ -142,6 +145,7 @@ impl ApiKeyAuthenticator {
             audit,
             clock,
             limiter: None,
+            unindexed: Arc::default(),
         }
     }
 
@@ -195,9 +199,10 @@ impl ApiKeyAuthenticator {
         let Some(Matched { candidate, stale }) = self.find_matching(&secret).await? else {
             return Err(reject(AuthReason::NotFound, None).await);
         };
-        if stale == Some(Stale::PreviousPepper) {
+        if matches!(stale, Some(Stale::PreviousPepper | Stale::Unindexed)) {
             // Before the checks: a key of a suspended customer (or one over its budget)
-            // must move to the new pepper too, or it is lost when the grace ends.
+            // must move to the new pepper too, or it is lost when the grace ends; and a
+            // carried-over key is searched for only once.
             self.rehash(&candidate, &secret).await?;
         }
         let key = match check_candidate(&candidate, now, client) {
@@ -286,14 +291,45 @@ impl ApiKeyAuthenticator {
             let stale = candidate.hash.is_legacy().then_some(Stale::Legacy);
             return Ok(Some(Matched { candidate, stale }));
         }
-        let Some(previous) = self.hasher.under_previous_pepper() else {
-            return Ok(None);
-        };
-        let found = self.find_matching_under(previous, secret).await?;
+        if let Some(previous) = self.hasher.under_previous_pepper()
+            && let Some(candidate) = self.find_matching_under(previous, secret).await?
+        {
+            return Ok(Some(Matched {
+                candidate,
+                stale: Some(Stale::PreviousPepper),
+            }));
+        }
+        let found = self.find_unindexed(secret).await?;
         Ok(found.map(|candidate| Matched {
             candidate,
-            stale: Some(Stale::PreviousPepper),
+            stale: Some(Stale::Unindexed),
         }))
+    }
+
+    /// The carried-over key `secret` matches, tried against each such key (see
+    /// `unindexed`): `None` when none matches, none is left, another search runs now,
+    /// or this minute's budget cannot pay for one.
+    async fn find_unindexed(
+        &self,
+        secret: &ApiKeySecret,
+    ) -> Result<Option<AuthCandidate>, AuthFailure> {
+        let Some(_turn) = self.unindexed.turn() else {
+            return Ok(None);
+        };
+        let candidates = self.keys.unindexed_candidates().await?;
+        if candidates.is_empty() {
+            self.unindexed.none_left();
+            return Ok(None);
+        }
+        if !self.unindexed.try_spend(self.clock.now(), candidates.len()) {
+            return Ok(None);
+        }
+        for candidate in candidates {
+            if self.hasher.verify(secret, &candidate.hash).await? {
+                return Ok(Some(candidate));
+            }
+        }
+        Ok(None)
     }
 
     async fn find_matching_under(
@@ -358,6 +394,9 @@ enum Stale {
     /// Made under the previous pepper: replaced as soon as it matches, whatever the
     /// checks then decide, so that no key is lost when the grace ends.
     PreviousPepper,
+    /// Carried over without a lookup value: given one as soon as it matches, so it is
+    /// found by index from then on.
+    Unindexed,
 }
 
 /// How stale `last_used_at` may get before a request records it again: one write per key

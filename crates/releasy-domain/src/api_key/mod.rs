@@ -9,6 +9,7 @@ mod rotation;
 mod scope;
 mod secret;
 mod service;
+mod unindexed;
 
 pub use address_rule::{AllowedNetworks, address_allowed};
 pub use authenticate::{
@@ -24,3 +25,4 @@ pub use service::{
     ApiKeyService, CreateKeyError, IssuedKey, ListKeysError, RevokeKeyError, RotateKeyError,
     RotatedKey, UpdateKeyError,
 };
+pub use unindexed::{SearchBudget, VERIFICATIONS_PER_MINUTE};

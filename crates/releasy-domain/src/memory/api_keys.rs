@@ -29,6 +29,29 @@ impl InMemoryApiKeys {
     }
 }
 
+impl InMemoryApiKeys {
+    /// `keys` as authentication reads them, with their customers' suspension.
+    async fn candidates(&self, keys: Vec<ApiKey>) -> Result<Vec<AuthCandidate>, RepoError> {
+        let mut candidates = Vec::with_capacity(keys.len());
+        for key in keys {
+            let customer = self.customers.get(key.customer_id).await?;
+            candidates.push(AuthCandidate {
+                id: key.id,
+                customer_id: key.customer_id,
+                hash: key.hash,
+                scopes: key.scopes.to_stored(),
+                key_type: key.key_type.as_str().to_owned(),
+                expires_at: key.expires_at,
+                revoked_at: key.revoked_at,
+                customer_suspended_at: customer.and_then(|c| c.suspended_at),
+                last_used_at: key.last_used_at,
+                allowed_cidrs: key.allowed_networks.as_ref().map(|n| n.to_stored()),
+            });
+        }
+        Ok(candidates)
+    }
+}
+
 #[async_trait]
 impl ApiKeyRepository for InMemoryApiKeys {
     async fn insert(&self, key: &ApiKey, event: &AuditEvent) -> Result<(), RepoError> {
@@ -57,23 +80,17 @@ impl ApiKeyRepository for InMemoryApiKeys {
             })
             .cloned()
             .collect();
-        let mut candidates = Vec::with_capacity(matching.len());
-        for key in matching {
-            let customer = self.customers.get(key.customer_id).await?;
-            candidates.push(AuthCandidate {
-                id: key.id,
-                customer_id: key.customer_id,
-                hash: key.hash,
-                scopes: key.scopes.to_stored(),
-                key_type: key.key_type.as_str().to_owned(),
-                expires_at: key.expires_at,
-                revoked_at: key.revoked_at,
-                customer_suspended_at: customer.and_then(|c| c.suspended_at),
-                last_used_at: key.last_used_at,
-                allowed_cidrs: key.allowed_networks.as_ref().map(|n| n.to_stored()),
-            });
-        }
-        Ok(candidates)
+        self.candidates(matching).await
+    }
+
+    async fn unindexed_candidates(&self) -> Result<Vec<AuthCandidate>, RepoError> {
+        let mut unindexed: Vec<ApiKey> = lock(&self.rows)
+            .iter()
+            .filter(|k| k.lookup.as_str().is_empty() && !k.hash.is_legacy())
+            .cloned()
+            .collect();
+        unindexed.sort_by_key(|k| std::cmp::Reverse(k.last_used_at));
+        self.candidates(unindexed).await
     }
 
     async fn upgrade_hash(

@@ -118,6 +118,14 @@ pub trait ApiKeyRepository: Send + Sync + std::fmt::Debug {
         legacy_digest: &str,
     ) -> Result<Vec<AuthCandidate>, RepoError>;
 
+    /// Keys stored as Argon2id without a lookup value (carried over from the reference
+    /// server, which keeps none), each with its customer's suspension time, the most
+    /// recently used first. Empty once each was found and given its lookup value
+    /// ([`Self::upgrade_hash`]). The default: none (a store of this server's keys only).
+    async fn unindexed_candidates(&self) -> Result<Vec<AuthCandidate>, RepoError> {
+        Ok(Vec::new())
+    }
+
     /// Replaces a key's stored hash (a legacy one, or one made under the previous
     /// pepper) by an Argon2id one under the current pepper, and sets the lookup value.
     async fn upgrade_hash(

@@ -108,6 +108,25 @@ impl Db {
         assert_eq!(updated, 1);
     }
 
+    /// Stores the key as the reference server did: Argon2id with the `argon2` crate's
+    /// default parameters over the key's bytes followed by the pepper's, as a PHC
+    /// string, and no lookup value.
+    async fn make_reference(&mut self, api_key_id: &str, api_key: &str, pepper: &str) {
+        use argon2::PasswordHasher as _;
+        let salt_bytes = *uuid::Uuid::new_v4().as_bytes();
+        let salt = argon2::password_hash::SaltString::encode_b64(&salt_bytes).unwrap();
+        let phc = argon2::Argon2::default()
+            .hash_password(format!("{api_key}{pepper}").as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        let query = diesel::update(api_keys::table.find(api_key_id.to_owned())).set((
+            api_keys::key_hash.eq(phc),
+            api_keys::key_lookup.eq(None::<String>),
+        ));
+        let updated = with_conn!(self, conn => query.execute(conn).await.unwrap());
+        assert_eq!(updated, 1);
+    }
+
     async fn set_scopes(&mut self, api_key_id: &str, scopes: &str) {
         let query = diesel::update(api_keys::table.find(api_key_id.to_owned()))
             .set(api_keys::scopes.eq(scopes.to_owned()));
@@ -353,6 +372,26 @@ async fn legacy_sha256_key_is_accepted_and_upgraded(backend: Backend) {
     );
 }
 
+/// A key carried over from the reference server (Argon2id, no lookup value) is found on
+/// its first use, given its lookup value, and found by index from then on.
+async fn a_key_carried_over_from_the_reference_is_accepted(backend: Backend) {
+    let pepper = "pepper-0123456789";
+    let app = spawn_for_hand_edits(backend, &[("RELEASY_API_KEY_PEPPER", pepper)]).await;
+    let (_, api_key, api_key_id) = app.customer_with_key().await;
+    let mut db = Db::connect(&app).await;
+    db.make_reference(&api_key_id, &api_key, pepper).await;
+    let carried = db.key(&api_key_id).await;
+    assert_eq!(carried.key_lookup, None);
+
+    assert_rejected(&app, &unknown_key()).await;
+    assert_accepted(&app, &api_key).await;
+    let found = db.key(&api_key_id).await;
+    assert!(found.key_lookup.is_some(), "{found:?}");
+    assert!(found.key_hash.starts_with("$argon2id$"), "{found:?}");
+    assert_accepted(&app, &api_key).await;
+    assert_rejected(&app, &unknown_key()).await;
+}
+
 async fn legacy_key_hash_includes_the_pepper(backend: Backend) {
     let pepper = "pepper-0123456789";
     let app = spawn_for_hand_edits(backend, &[("RELEASY_API_KEY_PEPPER", pepper)]).await;
@@ -532,6 +571,7 @@ on_both_backends!(
     key_without_scope_is_403,
     legacy_sha256_key_is_accepted_and_upgraded,
     legacy_key_hash_includes_the_pepper,
+    a_key_carried_over_from_the_reference_is_accepted,
     stored_scopes_that_do_not_parse_are_rejected,
     every_attempt_is_audited,
 );

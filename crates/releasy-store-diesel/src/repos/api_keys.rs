@@ -15,6 +15,7 @@ use releasy_domain::{ApiKeyId, CustomerId, Timestamp};
 
 use super::{Store, api_key_for_update, append_audit};
 use crate::error::query_error;
+use crate::repos::coalesce;
 use crate::rows::{ApiKeyRow, CandidateRow, candidate};
 use crate::schema::api_keys::dsl;
 use crate::schema::{api_keys, customers};
@@ -57,18 +58,27 @@ impl ApiKeyRepository for Store {
                     .eq(lookup.as_str())
                     .or(api_keys::key_hash.eq(legacy_digest)),
             )
-            .select((
+            .select(candidate_columns())
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        rows.into_iter().map(candidate).collect()
+    }
+
+    async fn unindexed_candidates(&self) -> Result<Vec<AuthCandidate>, RepoError> {
+        let mut conn = self.conn().await?;
+        // The lookup's index holds its NULLs too: this reads only the keys without one
+        // (those, and the legacy SHA-256 ones, which a digest finds).
+        let rows: Vec<CandidateRow> = api_keys::table
+            .inner_join(customers::table)
+            .filter(api_keys::key_lookup.is_null())
+            .filter(api_keys::key_hash.like("$argon2%"))
+            // The most recently used first (never used last, on both databases).
+            .order_by((
+                coalesce(api_keys::last_used_at, Some(-1_i64)).desc(),
                 api_keys::id,
-                api_keys::customer_id,
-                api_keys::key_hash,
-                api_keys::scopes,
-                api_keys::key_type,
-                api_keys::expires_at,
-                api_keys::revoked_at,
-                api_keys::last_used_at,
-                customers::suspended_at,
-                api_keys::allowed_cidrs,
             ))
+            .select(candidate_columns())
             .load(&mut *conn)
             .await
             .map_err(query_error)?;
@@ -212,4 +222,31 @@ impl ApiKeyRepository for Store {
         })
         .await
     }
+}
+
+/// The columns of a [`CandidateRow`]: the key's, and its customer's suspension.
+fn candidate_columns() -> (
+    api_keys::id,
+    api_keys::customer_id,
+    api_keys::key_hash,
+    api_keys::scopes,
+    api_keys::key_type,
+    api_keys::expires_at,
+    api_keys::revoked_at,
+    api_keys::last_used_at,
+    customers::suspended_at,
+    api_keys::allowed_cidrs,
+) {
+    (
+        api_keys::id,
+        api_keys::customer_id,
+        api_keys::key_hash,
+        api_keys::scopes,
+        api_keys::key_type,
+        api_keys::expires_at,
+        api_keys::revoked_at,
+        api_keys::last_used_at,
+        customers::suspended_at,
+        api_keys::allowed_cidrs,
+    )
 }

@@ -93,6 +93,11 @@ impl ApiKeyRepository for CachedApiKeys {
         Ok(candidates)
     }
 
+    async fn unindexed_candidates(&self) -> Result<Vec<AuthCandidate>, RepoError> {
+        // Rare (a carried-over key's first use) and never to be answered stale.
+        self.inner.unindexed_candidates().await
+    }
+
     async fn upgrade_hash(
         &self,
         id: ApiKeyId,

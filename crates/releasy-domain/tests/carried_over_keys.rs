@@ -1,0 +1,137 @@
+//! Keys carried over from the reference server: Argon2id hashes without a lookup value.
+//! No index finds them, so a key that matches no indexed row is tried against each;
+//! the one it matches gets its lookup value on that first use, and the searches are
+//! bounded by a budget of verifications a minute.
+#![allow(clippy::expect_used, reason = "tests")]
+
+mod common;
+
+use common::{Harness, T0};
+use releasy_domain::api_key::{
+    ApiKey, ApiKeySecret, AuthFailure, KeyLookup, KeyType, ScopeSet, VERIFICATIONS_PER_MINUTE,
+};
+use releasy_domain::audit::{AuditEvent, AuthReason, Origin};
+use releasy_domain::{ApiKeyId, CustomerId};
+
+/// A key of this server's shape (and the reference's).
+fn raw_key(n: usize) -> String {
+    format!("releasy_{n:0>43}")
+}
+
+/// Stores `raw` as the reference server did: Argon2id under the current pepper, and no
+/// lookup value.
+async fn carry_over(h: &Harness, customer_id: CustomerId, raw: &str) -> ApiKey {
+    let secret = ApiKeySecret::from_presented(raw).expect("a key");
+    let key = ApiKey {
+        allowed_networks: None,
+        id: ApiKeyId::generate(),
+        customer_id,
+        name: None,
+        key_type: KeyType::Human,
+        scopes: ScopeSet::parse(&["releases:read"]).expect("valid"),
+        hash: h.ports.hasher.hash(&secret).await.expect("hashed"),
+        lookup: KeyLookup::from_stored(String::new()),
+        created_at: T0.plus_seconds(-86_400),
+        expires_at: None,
+        revoked_at: None,
+        last_used_at: None,
+        last_used_address: None,
+    };
+    h.ports
+        .repositories
+        .api_keys
+        .insert(&key, &AuditEvent::key_created(&Origin::admin_key(), &key))
+        .await
+        .expect("inserted");
+    key
+}
+
+async fn refused_as_not_found(h: &Harness, raw: &str) {
+    match h.services.authenticator.authenticate(Some(raw)).await {
+        Err(AuthFailure::Rejected(reason)) => assert_eq!(reason, AuthReason::NotFound),
+        other => panic!("expected not_found, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_carried_over_key_is_found_and_given_its_lookup_on_first_use() {
+    let h = Harness::new();
+    let customer = h.customer("From the reference").await;
+    let first = carry_over(&h, customer.id, &raw_key(1)).await;
+    let second = carry_over(&h, customer.id, &raw_key(2)).await;
+
+    let key = h
+        .services
+        .authenticator
+        .authenticate(Some(&raw_key(2)))
+        .await
+        .expect("the carried-over key is accepted");
+    assert_eq!(key.api_key_id, second.id);
+    assert_eq!(key.customer_id, customer.id);
+
+    let secret = ApiKeySecret::from_presented(&raw_key(2)).expect("a key");
+    let found = h.stored_key(second.id).await;
+    assert_eq!(found.lookup, secret.lookup(), "found by index from now on");
+    assert_eq!(found.scopes, second.scopes, "nothing else changes");
+    assert_eq!(
+        h.stored_key(first.id).await.lookup.as_str(),
+        "",
+        "the other is still to be found"
+    );
+    // Found by index now; the other is still found by a search.
+    h.services
+        .authenticator
+        .authenticate(Some(&raw_key(2)))
+        .await
+        .expect("accepted again");
+    h.services
+        .authenticator
+        .authenticate(Some(&raw_key(1)))
+        .await
+        .expect("the other carried-over key is accepted too");
+    refused_as_not_found(&h, &raw_key(3)).await;
+}
+
+#[tokio::test]
+async fn a_revoked_carried_over_key_is_refused_as_revoked() {
+    let h = Harness::new();
+    let customer = h.customer("From the reference").await;
+    let carried = carry_over(&h, customer.id, &raw_key(1)).await;
+    h.services
+        .api_keys
+        .revoke(&Origin::admin_key(), carried.id)
+        .await
+        .expect("revoked");
+    match h
+        .services
+        .authenticator
+        .authenticate(Some(&raw_key(1)))
+        .await
+    {
+        Err(AuthFailure::Rejected(reason)) => assert_eq!(reason, AuthReason::Revoked),
+        other => panic!("expected revoked, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn unknown_keys_spend_the_search_budget_and_it_comes_back_each_minute() {
+    let h = Harness::new();
+    let customer = h.customer("From the reference").await;
+    let carried = 100;
+    for n in 0..carried {
+        carry_over(&h, customer.id, &raw_key(n)).await;
+    }
+    // Each unknown key is tried against all of them, until the minute's budget is spent.
+    for n in 0..VERIFICATIONS_PER_MINUTE / carried {
+        refused_as_not_found(&h, &raw_key(1_000 + n)).await;
+    }
+    // No search fits this minute any more: even a carried-over key is not found...
+    refused_as_not_found(&h, &raw_key(7)).await;
+    // ...until the next minute's budget.
+    h.clock.advance(60);
+    h.services
+        .authenticator
+        .authenticate(Some(&raw_key(7)))
+        .await
+        .expect("found with the next minute's budget");
+}
