@@ -34,7 +34,9 @@ struct PartXml {
 }
 
 /// Every part S3 holds for `upload` of `key`, by part number, or `None` when S3 knows
-/// no such upload (`404 NoSuchUpload`).
+/// no such upload (`404 NoSuchUpload`). A missing bucket, a server error (503
+/// `SlowDown` is [`StoreError::Unavailable`], as for every other request) and a page
+/// that claims more without saying where it continues are errors.
 pub(crate) async fn list_parts(
     bucket: &Bucket,
     client: &reqwest::Client,
@@ -54,14 +56,17 @@ pub(crate) async fn list_parts(
             .map_err(crate::store::store_error)?;
         let response = client.get(url).send().await.map_err(request_error)?;
         let status = response.status();
-        if status == reqwest::StatusCode::NOT_FOUND {
+        let body = response.text().await.map_err(request_error)?;
+        if status == reqwest::StatusCode::NOT_FOUND && !body.contains("NoSuchBucket") {
             return Ok(None);
         }
-        let body = response.text().await.map_err(request_error)?;
         if !status.is_success() {
-            return Err(StoreError::Internal(
-                format!("ListParts answered {status}: {}", snippet(&body)).into(),
-            ));
+            let failure = format!("ListParts answered {status}: {}", snippet(&body)).into();
+            return Err(if status.is_server_error() {
+                StoreError::Unavailable(failure)
+            } else {
+                StoreError::Internal(failure)
+            });
         }
         let page: ListPartsResult =
             quick_xml::de::from_str(&body).map_err(|e| StoreError::Internal(Box::new(e)))?;
@@ -75,8 +80,14 @@ pub(crate) async fn list_parts(
             });
         }
         match (page.is_truncated, page.next_part_number_marker) {
+            (false, _) => break,
             (true, Some(next)) if Some(next) != marker => marker = Some(next),
-            _ => break,
+            // A partial list taken for the whole would hide parts from the size checks.
+            (true, _) => {
+                return Err(StoreError::Internal(
+                    "ListParts said more parts follow but not after which".into(),
+                ));
+            }
         }
     }
     parts.sort_by_key(|p| p.part_number);

@@ -25,10 +25,19 @@ use crate::config::{S3Config, S3ConfigError};
 /// The longest validity S3 accepts for a presigned URL: seven days.
 pub const MAX_PRESIGN_EXPIRES_SECONDS: u32 = 604_800;
 
-/// How long a request whose length grows with the object may take (a streamed read of
-/// the whole object, a completion that joins its parts): an hour, a 5 TiB object read at
-/// 1.5 GB/s.
+/// How long a completion that joins an upload's parts may take: an hour (S3 copies
+/// them server-side, at its own pace).
 const LONG_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// How long a streamed read may wait for the answer's headers, and then for each
+/// chunk: a read of tens of gigabytes on a slow link takes hours and is never cut off
+/// while bytes arrive, but a store that stops sending is given up on.
+pub const READ_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long a request this adapter sends itself (`ListParts`) may take, and its
+/// connection: rust-s3's own default for its requests.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The header that carries a body's SHA-256 (base64): signed into a presigned `PUT`, S3
 /// refuses any other body (400 `BadDigest`) and records the digest.
@@ -53,10 +62,13 @@ const RESPONSE_CONTENT_DISPOSITION: &str = "response-content-disposition";
 /// Its `Debug` shows where the bucket is, never the credentials.
 pub struct S3ObjectStore {
     bucket: Box<Bucket>,
-    /// The same bucket for requests that last as long as the object is large: reading
-    /// it through SHA-256, and joining its parts. rust-s3's 60 s default would cut
-    /// those off for multi-GiB objects.
+    /// The same bucket for joining an upload's parts, which lasts as long as the object
+    /// is large: rust-s3's 60 s default would cut it off for multi-GiB objects.
     long_bucket: Box<Bucket>,
+    /// The same bucket without a deadline, for streamed reads: they are bounded by
+    /// [`Self::read_idle_timeout`] between chunks instead.
+    stream_bucket: Box<Bucket>,
+    read_idle_timeout: std::time::Duration,
     /// The same bucket sending `x-amz-checksum-mode: ENABLED` (signed) with each request.
     checksum_bucket: Box<Bucket>,
     /// Whether presigned `PUT`s carry `If-None-Match: *`.
@@ -135,6 +147,13 @@ impl S3ObjectStore {
         let long_bucket = bucket
             .with_request_timeout(LONG_REQUEST_TIMEOUT)
             .map_err(|e| S3ConfigError::Client(Box::new(e)))?;
+        let mut stream_bucket = bucket.clone();
+        stream_bucket.set_request_timeout(None);
+        let client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| S3ConfigError::Client(Box::new(e)))?;
         let mut checksum_mode = reqwest::header::HeaderMap::new();
         checksum_mode.insert(
             CHECKSUM_MODE,
@@ -146,9 +165,11 @@ impl S3ObjectStore {
         Ok(Self {
             bucket,
             long_bucket,
+            stream_bucket,
+            read_idle_timeout: READ_IDLE_TIMEOUT,
             checksum_bucket: Box::new(checksum_bucket),
             conditional_put: false,
-            client: reqwest::Client::new(),
+            client,
             region,
             endpoint,
             path_style,
@@ -157,6 +178,30 @@ impl S3ObjectStore {
 }
 
 impl S3ObjectStore {
+    /// Streamed reads give up after `idle` without a byte (default
+    /// [`READ_IDLE_TIMEOUT`]).
+    #[must_use]
+    pub fn with_read_idle_timeout(mut self, idle: std::time::Duration) -> Self {
+        self.read_idle_timeout = idle;
+        self
+    }
+
+    /// What a `HEAD` answered 404 means: no such object, unless the bucket itself is
+    /// missing (a mistyped `RELEASY_ARTIFACT_BUCKET`, a bucket being moved), which a
+    /// body-less `HEAD` answer cannot tell; a one-byte ranged `GET` (the same
+    /// permission) asks for S3's error code. A missing bucket must not read as missing
+    /// objects: a download would then judge every artifact's bytes changed.
+    async fn missing(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
+        match self.bucket.get_object_range(key.as_str(), 0, Some(0)).await {
+            Err(S3Error::HttpFailWithBody(404, body)) if body.contains("NoSuchBucket") => {
+                Err(StoreError::Unavailable(
+                    format!("the bucket {} does not exist", self.bucket.name()).into(),
+                ))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Makes every presigned whole-object `PUT` conditional (`If-None-Match: *`, signed
     /// in, which the client must then send as the presign answer's `upload_headers`
     /// say): once an object is stored under a key, no URL replaces it. Needs a store
@@ -276,6 +321,26 @@ pub(crate) fn store_error(error: S3Error) -> StoreError {
     }
 }
 
+/// `text` escaped for XML character data: an ETag comes from the client, and must not
+/// change the document it is written into.
+fn xml_text(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            _ => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// A read given up on: the store sent nothing for `idle`.
+fn stalled(idle: std::time::Duration) -> StoreError {
+    StoreError::Unavailable(format!("the store sent nothing for {} s", idle.as_secs_f64()).into())
+}
+
 /// Whether rust-s3 reported an HTTP 404 (with `fail-on-err`, every non-2xx is an error).
 fn is_not_found(error: &S3Error) -> bool {
     matches!(error, S3Error::HttpFailWithBody(404, _))
@@ -369,7 +434,7 @@ impl ObjectStore for S3ObjectStore {
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
         match self.bucket.head_object(key.as_str()).await {
-            Ok((_, 404)) => Ok(None),
+            Ok((_, 404)) => self.missing(key).await,
             Ok((head, _)) => {
                 let size = head
                     .content_length
@@ -383,7 +448,7 @@ impl ObjectStore for S3ObjectStore {
                     version_id: head.version_id,
                 }))
             }
-            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) if is_not_found(&e) => self.missing(key).await,
             Err(e) => Err(store_error(e)),
         }
     }
@@ -407,19 +472,27 @@ impl ObjectStore for S3ObjectStore {
         }
     }
 
-    /// Reads the object through SHA-256 (a streamed `GET`; nothing is held in memory).
+    /// Reads the object through SHA-256 (a streamed `GET`; nothing is held in memory),
+    /// for as long as it takes while bytes keep arriving ([`READ_IDLE_TIMEOUT`]).
     async fn sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
-        let mut response = match self.long_bucket.get_object_stream(key.as_str()).await {
-            Ok(response) => response,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(store_error(e)),
+        let idle = self.read_idle_timeout;
+        let started = self.stream_bucket.get_object_stream(key.as_str());
+        let mut response = match tokio::time::timeout(idle, started).await {
+            Err(_) => return Err(stalled(idle)),
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) if is_not_found(&e) => return Ok(None),
+            Ok(Err(e)) => return Err(store_error(e)),
         };
         if response.status_code == 404 {
             return Ok(None);
         }
         let mut hasher = Sha256::new();
-        while let Some(chunk) = response.bytes().next().await {
-            hasher.update(chunk.map_err(store_error)?);
+        loop {
+            match tokio::time::timeout(idle, response.bytes().next()).await {
+                Err(_) => return Err(stalled(idle)),
+                Ok(None) => break,
+                Ok(Some(chunk)) => hasher.update(chunk.map_err(store_error)?),
+            }
         }
         Ok(Some(Checksum::from_digest(&hasher.finalize().into())))
     }
@@ -488,7 +561,8 @@ impl ObjectStore for S3ObjectStore {
             .iter()
             .map(|part| Part {
                 part_number: part.part_number.get(),
-                etag: part.etag.clone(),
+                // rust-s3 writes it into the request's XML as it is.
+                etag: xml_text(&part.etag),
             })
             .collect();
         match self
@@ -541,6 +615,15 @@ mod tests {
             secret_key: "super-secret-value".into(),
             path_style: true,
         }
+    }
+
+    #[test]
+    fn an_etag_cannot_change_the_completion_document() {
+        assert_eq!(xml_text("\"9b2cf535f27731c9\""), "\"9b2cf535f27731c9\"");
+        assert_eq!(
+            xml_text("\"x\"</ETag></Part><!--&"),
+            "\"x\"&lt;/ETag&gt;&lt;/Part&gt;&lt;!--&amp;"
+        );
     }
 
     #[tokio::test]
