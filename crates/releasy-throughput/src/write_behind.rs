@@ -240,13 +240,34 @@ impl<T: Clone + Send + Sync + std::fmt::Debug + 'static> WriteBehind<T> {
     }
 
     /// Writes everything queued; call it once the server has stopped taking requests.
+    /// A refused batch stays queued and is tried again for a few seconds
+    /// ([`SHUTDOWN_RETRY_DELAYS`]): a database blip at the moment of a shutdown (a
+    /// failover, a restarting pooler) must not lose the rows.
     ///
     /// # Errors
-    /// [`FlushError`] when the last batch could not be written.
+    /// [`FlushError`] when the last batch could still not be written.
     pub async fn shutdown(&self) -> Result<(), FlushError> {
-        self.flush().await
+        let mut flushed = self.flush().await;
+        for delay in SHUTDOWN_RETRY_DELAYS {
+            let Err(err) = &flushed else {
+                break;
+            };
+            tracing::warn!(error = %err, retry_in_ms = delay.as_millis(), "writing queued rows at shutdown failed");
+            tokio::time::sleep(delay).await;
+            flushed = self.flush().await;
+        }
+        flushed
     }
 }
+
+/// The waits between a shutdown's attempts to write what is queued: about 4 s in all,
+/// well within the usual 30 s a supervisor grants a stopping process.
+pub const SHUTDOWN_RETRY_DELAYS: [Duration; 4] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+];
 
 /// The writer: writes what is queued when a batch is full, every `max_delay`, and on
 /// each flush request; after a failed write it waits for the next tick (an outage is
@@ -520,6 +541,26 @@ mod tests {
             "in order, one at a time"
         );
         assert_eq!(ordered.most_in_flight.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_shutdown_tries_a_refused_batch_again() {
+        let recorder = Arc::new(Recorder::default());
+        *recorder
+            .fail_once_on
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(7);
+        let queue = start(&recorder, 1);
+        for row in 0..10 {
+            queue.push(&row).await.unwrap();
+        }
+        queue.shutdown().await.unwrap();
+        assert_eq!(
+            written(&recorder),
+            (0..10).collect::<Vec<_>>(),
+            "written by the second attempt"
+        );
+        assert_eq!(recorder.writes.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
