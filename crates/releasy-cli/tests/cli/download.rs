@@ -384,3 +384,62 @@ async fn the_ledger_lists_counts_and_exports_downloads() {
         .await
         .fails_with(2);
 }
+
+/// A shorter file at the target is moved aside to be resumed; a run that then fails
+/// before replacing a byte of it (here: the quota refuses the token) puts it back, so
+/// an updater whose download is refused keeps the file it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_download_leaves_the_file_it_would_have_replaced() {
+    let server = TestServer::start(Storage::Embedded).await;
+    publish_two_versions(&server).await;
+    let customer = server
+        .admin()
+        .args(["customer", "create", "--name", "Acme", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let customer_id = customer["id"].as_str().expect("id").to_owned();
+    let key = server
+        .admin()
+        .args(["key", "create", "--customer", &customer_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let api_key = key["api_key"].as_str().expect("api_key").to_owned();
+    server
+        .admin()
+        .args(["entitlement", "grant", "--customer", &customer_id])
+        .args(["--product", "acme-agent", "--quota-downloads", "1"])
+        .args(["--quota-period", "day"])
+        .run()
+        .await
+        .ok();
+    // The one download the quota allows.
+    server
+        .customer(&api_key)
+        .args(["download", "acme-agent", "--version", "1.0.0"])
+        .args(["--platform", "linux-x86_64", "-o", "first/"])
+        .run()
+        .await
+        .ok();
+
+    let installed = server.path("installed/agent.tar.gz");
+    std::fs::create_dir_all(server.path("installed")).expect("dir");
+    let before = write_file(&installed, 1000, 99);
+    let refused = server
+        .customer(&api_key)
+        .args(["download", "acme-agent", "--platform", "linux-x86_64"])
+        .args(["-o", "installed/agent.tar.gz"])
+        .run()
+        .await
+        .fails_with(2);
+    assert!(refused.stderr.contains("quota exceeded"), "{refused:#?}");
+    assert_eq!(
+        file_sha256(&installed),
+        before,
+        "the file is back as it was"
+    );
+    assert!(!exists(&server.path("installed/agent.tar.gz.part")));
+}

@@ -97,118 +97,148 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
         return Ok(());
     }
 
-    let (mut hasher, mut offset) = resume_point(&target, &part, size, ctx.progress).await?;
-    let mut restarted = false;
-    let mut fruitless_links = 0;
-    loop {
-        let token: TokenResponse = client
-            .post(
-                "/v1/downloads/token",
-                &TokenRequest {
-                    artifact_id: artifact.id.clone(),
-                    purpose: PURPOSE.to_owned(),
-                    max_uses: args.max_uses,
-                },
-                None,
+    let resume = resume_point(&target, &part, size, ctx.progress).await?;
+    let moved_aside = resume.moved_target.then_some(resume.offset);
+    let (mut hasher, mut offset) = (resume.hasher, resume.offset);
+    let downloaded = async {
+        let mut restarted = false;
+        let mut fruitless_links = 0;
+        loop {
+            let token: TokenResponse = client
+                .post(
+                    "/v1/downloads/token",
+                    &TokenRequest {
+                        artifact_id: artifact.id.clone(),
+                        purpose: PURPOSE.to_owned(),
+                        max_uses: args.max_uses,
+                    },
+                    None,
+                )
+                .await?
+                .body;
+            if offset > 0 {
+                ctx.output
+                    .note(&format!("resuming {} from byte {offset}", target.display()));
+            }
+            let label = format!("download {}", artifact.file_name());
+            let mode = ctx.progress;
+            let outcome = fetch(
+                client.storage(),
+                &token.download_url,
+                &part,
+                size,
+                hasher,
+                offset,
+                |from| Progress::start(mode, label.clone(), size, from),
             )
-            .await?
-            .body;
-        if offset > 0 {
-            ctx.output
-                .note(&format!("resuming {} from byte {offset}", target.display()));
-        }
-        let label = format!("download {}", artifact.file_name());
-        let mode = ctx.progress;
-        let outcome = fetch(
-            client.storage(),
-            &token.download_url,
-            &part,
-            size,
-            hasher,
-            offset,
-            |from| Progress::start(mode, label.clone(), size, from),
-        )
-        .await?;
-        let fetched = match outcome {
-            Fetch::Complete(fetched) => fetched,
-            Fetch::RangeRefused if !restarted => {
-                remove(&part).await?;
-                (hasher, offset, restarted) = (Sha256::new(), 0, true);
-                continue;
-            }
-            Fetch::RangeRefused => {
-                return Err(ApiError::Unexpected {
-                    status: 416,
-                    detail: "the storage refused a download from the start".to_owned(),
+            .await?;
+            let fetched = match outcome {
+                Fetch::Complete(fetched) => fetched,
+                Fetch::RangeRefused if !restarted => {
+                    remove(&part).await?;
+                    (hasher, offset, restarted) = (Sha256::new(), 0, true);
+                    continue;
                 }
-                .into());
-            }
-            // A link lives a few minutes at most: a transfer that broke, or a link that
-            // expired before its first byte, continues on a fresh one.
-            Fetch::Interrupted {
-                hasher: so_far,
-                bytes,
-                cause,
-            } => {
-                fruitless_links = if bytes > offset {
-                    0
-                } else {
-                    fruitless_links + 1
-                };
-                if fruitless_links >= FRESH_LINKS_WITHOUT_PROGRESS {
-                    return Err(ApiError::network_host("the storage", cause).into());
-                }
-                ctx.output.note(&format!(
-                    "the transfer broke after {bytes} bytes ({cause}); continuing with a fresh link"
-                ));
-                (hasher, offset) = (so_far, bytes);
-                continue;
-            }
-            Fetch::LinkRefused { hasher: unchanged } => {
-                fruitless_links += 1;
-                if fruitless_links >= FRESH_LINKS_WITHOUT_PROGRESS {
+                Fetch::RangeRefused => {
                     return Err(ApiError::Unexpected {
-                        status: 403,
-                        detail: "the storage refused every fresh download link".to_owned(),
+                        status: 416,
+                        detail: "the storage refused a download from the start".to_owned(),
                     }
                     .into());
                 }
-                ctx.output
-                    .note("the storage refused the download link; asking for a fresh one");
-                hasher = unchanged;
+                // A link lives a few minutes at most: a transfer that broke, or a link that
+                // expired before its first byte, continues on a fresh one.
+                Fetch::Interrupted {
+                    hasher: so_far,
+                    bytes,
+                    cause,
+                } => {
+                    fruitless_links = if bytes > offset {
+                        0
+                    } else {
+                        fruitless_links + 1
+                    };
+                    if fruitless_links >= FRESH_LINKS_WITHOUT_PROGRESS {
+                        return Err(ApiError::network_host("the storage", cause).into());
+                    }
+                    ctx.output.note(&format!(
+                    "the transfer broke after {bytes} bytes ({cause}); continuing with a fresh link"
+                ));
+                    (hasher, offset) = (so_far, bytes);
+                    continue;
+                }
+                Fetch::LinkRefused { hasher: unchanged } => {
+                    fruitless_links += 1;
+                    if fruitless_links >= FRESH_LINKS_WITHOUT_PROGRESS {
+                        return Err(ApiError::Unexpected {
+                            status: 403,
+                            detail: "the storage refused every fresh download link".to_owned(),
+                        }
+                        .into());
+                    }
+                    ctx.output
+                        .note("the storage refused the download link; asking for a fresh one");
+                    hasher = unchanged;
+                    continue;
+                }
+            };
+            if fetched.bytes == size && fetched.sha256 == expected {
+                tokio::fs::rename(&part, &target)
+                    .await
+                    .map_err(|e| CliError::io(&target, e))?;
+                report(
+                    ctx,
+                    &release,
+                    &artifact,
+                    &target,
+                    fetched.resumed_from,
+                    DownloadStatus::Downloaded,
+                );
+                return Ok(());
+            }
+            remove(&part).await?;
+            if fetched.resumed_from > 0 && !restarted {
+                // The partial file was not the start of this artifact: start over once.
+                ctx.output.note(
+                    "checksum mismatch after resuming: the partial file was something else; \
+                 downloading again from the start",
+                );
+                (hasher, offset, restarted) = (Sha256::new(), 0, true);
                 continue;
             }
-        };
-        if fetched.bytes == size && fetched.sha256 == expected {
-            tokio::fs::rename(&part, &target)
-                .await
-                .map_err(|e| CliError::io(&target, e))?;
-            report(
-                ctx,
-                &release,
-                &artifact,
-                &target,
-                fetched.resumed_from,
-                DownloadStatus::Downloaded,
-            );
-            return Ok(());
+            return Err(CliError::ChecksumMismatch {
+                path: target.clone(),
+                expected: expected.clone(),
+                actual: fetched.sha256,
+            });
         }
-        remove(&part).await?;
-        if fetched.resumed_from > 0 && !restarted {
-            // The partial file was not the start of this artifact: start over once.
-            ctx.output.note(
-                "checksum mismatch after resuming: the partial file was something else; \
-                 downloading again from the start",
-            );
-            (hasher, offset, restarted) = (Sha256::new(), 0, true);
-            continue;
-        }
-        return Err(CliError::ChecksumMismatch {
-            path: target,
-            expected,
-            actual: fetched.sha256,
-        });
     }
+    .await;
+    if downloaded.is_err()
+        && let Some(len) = moved_aside
+    {
+        put_back(&part, &target, len).await;
+    }
+    downloaded
+}
+
+/// After a failed run, puts back the file `resume_point` moved from `target` to `part`
+/// when not a byte of it was replaced or added (the token was refused, the network was
+/// down): a failed update must not leave the old file missing.
+async fn put_back(part: &Path, target: &Path, len: u64) {
+    if file_len(part).await == Some(len) && file_len(target).await.is_none() {
+        let _ = tokio::fs::rename(part, target).await;
+    }
+}
+
+/// Where a download continues from.
+struct ResumePoint {
+    /// The hash of the bytes kept.
+    hasher: Sha256,
+    /// How many bytes are kept.
+    offset: u64,
+    /// Whether they are a `PATH` moved to `PATH.part`.
+    moved_target: bool,
 }
 
 /// Where to continue from: `PATH.part` when present, else a `PATH` shorter than the
@@ -218,28 +248,33 @@ async fn resume_point(
     part: &Path,
     size: u64,
     mode: ProgressMode,
-) -> Result<(Sha256, u64), CliError> {
-    let partial = match file_len(part).await {
-        Some(len) => Some(len),
+) -> Result<ResumePoint, CliError> {
+    let (partial, moved_target) = match file_len(part).await {
+        Some(len) => (Some(len), false),
         None => match file_len(target).await {
             Some(len) if len > 0 && len < size => {
                 tokio::fs::rename(target, part)
                     .await
                     .map_err(|e| CliError::io(target, e))?;
-                Some(len)
+                (Some(len), true)
             }
-            _ => None,
+            _ => (None, false),
         },
     };
-    match partial {
-        Some(len) if len > 0 && len < size => prefix_hasher(part, len, mode).await,
+    let (hasher, offset) = match partial {
+        Some(len) if len > 0 && len < size => prefix_hasher(part, len, mode).await?,
         Some(_) => {
             // Empty, or not shorter than the artifact: nothing to keep.
             remove(part).await?;
-            Ok((Sha256::new(), 0))
+            (Sha256::new(), 0)
         }
-        None => Ok((Sha256::new(), 0)),
-    }
+        None => (Sha256::new(), 0),
+    };
+    Ok(ResumePoint {
+        hasher,
+        offset,
+        moved_target,
+    })
 }
 
 fn report(
