@@ -88,12 +88,14 @@ pub(crate) fn feed_cache(database: &Database, invalidator: Option<Invalidator>) 
                 loop {
                     every.tick().await;
                     match store.external_writes_epoch().await {
-                        Ok(epoch) if seen.is_some_and(|seen| seen != epoch) => {
+                        // The first reading too: the cache may have filled while the
+                        // first attempts failed, before a command's write they missed.
+                        Ok(epoch) if seen != Some(epoch) => {
                             seen = Some(epoch);
                             // Not a table the cache knows: everything is dropped.
                             invalidator.changed_named("external_writes");
                         }
-                        Ok(epoch) => seen = Some(epoch),
+                        Ok(_) => {}
                         Err(err) => {
                             tracing::warn!(error = %err, "could not read the external-writes counter");
                         }

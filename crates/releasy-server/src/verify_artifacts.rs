@@ -151,6 +151,13 @@ async fn check_all_in(
         for artifact in page.iter().filter(|a| checked.insert(a.id)) {
             let line = match artifacts.recheck(artifact).await {
                 Ok(report) => {
+                    // A server running on this database drops the answers it cached,
+                    // so a failed artifact stops resolving there within a second,
+                    // whatever ends this command next (an interrupt, a closed pipe).
+                    database
+                        .note_external_write()
+                        .await
+                        .map_err(VerifyCommandError::Repo)?;
                     if report.outcome == VerifyOutcome::Matches {
                         summary.verified += 1;
                     } else {
@@ -165,12 +172,6 @@ async fn check_all_in(
             };
             writeln!(out, "{line}").map_err(VerifyCommandError::Output)?;
         }
-        // A server running on this database drops the answers it cached, so a failed
-        // artifact stops resolving there within a second.
-        database
-            .note_external_write()
-            .await
-            .map_err(VerifyCommandError::Repo)?;
     }
 }
 

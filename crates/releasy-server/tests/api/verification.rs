@@ -550,6 +550,48 @@ async fn moto_refuses_a_conditional_upload_over_an_object() {
 
 /// Runs `releasy-server verify-artifacts` with the server's settings; its exit code
 /// and standard output.
+/// A verdict reaches a running SQLite server (whose cache learns of other processes'
+/// writes from a counter) as soon as it is stored, even when the command stops right
+/// after, before its report is written: here its output is a pipe closed at once, as
+/// `verify-artifacts --all | head -0` would leave it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verdict_reaches_the_server_when_the_command_stops_before_reporting_it() {
+    let app = TestApp::spawn_with_storage(Backend::Sqlite, Storage::Embedded).await;
+    let shop = Shop::open(&app, "tool").await;
+    let bytes = artifact_bytes(4096);
+    let presigned = shop.presign(&app, "linux", &bytes, false).await;
+    assert!(put(&app, &presigned, &bytes).await.is_success());
+    let registered = ok_json(shop.register(&app, &presigned, "linux", &bytes).await).await;
+    let id = registered["id"].as_str().unwrap().to_owned();
+    // Cached as verified, then changed under the server.
+    shop.shows(&app, &id, "verified").await;
+    let path = app
+        .embedded_object_path(presigned["object_key"].as_str().unwrap())
+        .unwrap();
+    std::fs::write(path, other_than(&bytes)).unwrap();
+
+    let vars: Vec<(&str, String)> = app
+        .server_env()
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.clone()))
+        .collect();
+    let cwd = tempfile::tempdir().unwrap();
+    let mut child =
+        crate::process::server_command(cwd.path(), &["verify-artifacts", "--all"], &vars)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "its report could not be written: {status}"
+    );
+    shop.shows(&app, &id, "failed").await;
+    shop.refuses_download(&app, &id).await;
+}
+
 fn verify_artifacts(app: &TestApp, args: &[&str]) -> (Option<i32>, String) {
     let command: Vec<&str> = std::iter::once("verify-artifacts")
         .chain(args.iter().copied())
