@@ -6,12 +6,12 @@
 
 mod common;
 
-use common::{Harness, T0};
+use common::Harness;
+use releasy_domain::CustomerId;
 use releasy_domain::api_key::{
-    ApiKey, ApiKeySecret, AuthFailure, KeyLookup, KeyType, ScopeSet, VERIFICATIONS_PER_MINUTE,
+    ApiKey, ApiKeySecret, AuthFailure, KeyLookup, VERIFICATIONS_PER_MINUTE,
 };
-use releasy_domain::audit::{AuditEvent, AuthReason, Origin};
-use releasy_domain::{ApiKeyId, CustomerId};
+use releasy_domain::audit::{AuthReason, Origin};
 
 /// A key of this server's shape (and the reference's).
 fn raw_key(n: usize) -> String {
@@ -22,28 +22,9 @@ fn raw_key(n: usize) -> String {
 /// lookup value.
 async fn carry_over(h: &Harness, customer_id: CustomerId, raw: &str) -> ApiKey {
     let secret = ApiKeySecret::from_presented(raw).expect("a key");
-    let key = ApiKey {
-        allowed_networks: None,
-        id: ApiKeyId::generate(),
-        customer_id,
-        name: None,
-        key_type: KeyType::Human,
-        scopes: ScopeSet::parse(&["releases:read"]).expect("valid"),
-        hash: h.ports.hasher.hash(&secret).await.expect("hashed"),
-        lookup: KeyLookup::from_stored(String::new()),
-        created_at: T0.plus_seconds(-86_400),
-        expires_at: None,
-        revoked_at: None,
-        last_used_at: None,
-        last_used_address: None,
-    };
-    h.ports
-        .repositories
-        .api_keys
-        .insert(&key, &AuditEvent::key_created(&Origin::admin_key(), &key))
+    let hash = h.ports.hasher.hash(&secret).await.expect("hashed");
+    h.insert_stored_key(customer_id, hash, KeyLookup::from_stored(String::new()))
         .await
-        .expect("inserted");
-    key
 }
 
 async fn refused_as_not_found(h: &Harness, raw: &str) {

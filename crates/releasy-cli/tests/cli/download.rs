@@ -392,30 +392,8 @@ async fn the_ledger_lists_counts_and_exports_downloads() {
 async fn a_refused_download_leaves_the_file_it_would_have_replaced() {
     let server = TestServer::start(Storage::Embedded).await;
     publish_two_versions(&server).await;
-    let customer = server
-        .admin()
-        .args(["customer", "create", "--name", "Acme", "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
-    let customer_id = customer["id"].as_str().expect("id").to_owned();
-    let key = server
-        .admin()
-        .args(["key", "create", "--customer", &customer_id, "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
-    let api_key = key["api_key"].as_str().expect("api_key").to_owned();
-    server
-        .admin()
-        .args(["entitlement", "grant", "--customer", &customer_id])
-        .args(["--product", "acme-agent", "--quota-downloads", "1"])
-        .args(["--quota-period", "day"])
-        .run()
-        .await
-        .ok();
+    let quota = ["--quota-downloads", "1", "--quota-period", "day"];
+    let (_, api_key) = server.entitled_customer_granted("acme-agent", &quota).await;
     // The one download the quota allows.
     server
         .customer(&api_key)

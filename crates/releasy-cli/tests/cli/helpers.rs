@@ -232,6 +232,16 @@ impl TestServer {
 
     /// A customer entitled to `product` and an API key for it, made with the CLI.
     pub async fn entitled_customer(&self, product: &str) -> (String, String) {
+        self.entitled_customer_granted(product, &[]).await
+    }
+
+    /// As [`Self::entitled_customer`], the grant made with `grant_args` added (a
+    /// quota, say).
+    pub async fn entitled_customer_granted(
+        &self,
+        product: &str,
+        grant_args: &[&str],
+    ) -> (String, String) {
         let customer = self
             .admin()
             .args(["customer", "create", "--name", "Acme", "--json"])
@@ -251,6 +261,7 @@ impl TestServer {
         self.admin()
             .args(["entitlement", "grant", "--customer", &customer_id])
             .args(["--product", product])
+            .args(grant_args)
             .run()
             .await
             .ok();

@@ -63,6 +63,19 @@ impl Harness {
         raw: &str,
         hasher: &dyn KeyHasher,
     ) -> ApiKey {
+        let hash = StoredKeyHash::LegacySha256(hasher.peppered_sha256(raw.as_bytes()));
+        self.insert_stored_key(customer_id, hash, KeyLookup::from_stored("legacy".into()))
+            .await
+    }
+
+    /// Inserts an `integration` key (`releases:read downloads:read`, made a day before
+    /// [`T0`]) stored as `hash` under `lookup`, as another server left it.
+    pub async fn insert_stored_key(
+        &self,
+        customer_id: CustomerId,
+        hash: StoredKeyHash,
+        lookup: KeyLookup,
+    ) -> ApiKey {
         let key = ApiKey {
             allowed_networks: None,
             id: ApiKeyId::generate(),
@@ -70,8 +83,8 @@ impl Harness {
             name: None,
             key_type: KeyType::Integration,
             scopes: ScopeSet::parse(&["releases:read", "downloads:read"]).expect("valid"),
-            hash: StoredKeyHash::LegacySha256(hasher.peppered_sha256(raw.as_bytes())),
-            lookup: KeyLookup::from_stored("legacy".into()),
+            hash,
+            lookup,
             created_at: T0.plus_seconds(-86_400),
             expires_at: None,
             revoked_at: None,

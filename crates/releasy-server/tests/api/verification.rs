@@ -570,18 +570,12 @@ async fn a_verdict_reaches_the_server_when_the_command_stops_before_reporting_it
         .unwrap();
     std::fs::write(path, other_than(&bytes)).unwrap();
 
-    let vars: Vec<(&str, String)> = app
-        .server_env()
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.clone()))
-        .collect();
     let cwd = tempfile::tempdir().unwrap();
-    let mut child =
-        crate::process::server_command(cwd.path(), &["verify-artifacts", "--all"], &vars)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+    let mut child = verify_command(&app, cwd.path(), &["--all"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     drop(child.stdout.take());
     let status = child.wait().unwrap();
     assert!(
@@ -592,7 +586,9 @@ async fn a_verdict_reaches_the_server_when_the_command_stops_before_reporting_it
     shop.refuses_download(&app, &id).await;
 }
 
-fn verify_artifacts(app: &TestApp, args: &[&str]) -> (Option<i32>, String) {
+/// `releasy-server verify-artifacts ARGS` run in `cwd` against `app`'s database and
+/// store.
+fn verify_command(app: &TestApp, cwd: &std::path::Path, args: &[&str]) -> std::process::Command {
     let command: Vec<&str> = std::iter::once("verify-artifacts")
         .chain(args.iter().copied())
         .collect();
@@ -601,10 +597,12 @@ fn verify_artifacts(app: &TestApp, args: &[&str]) -> (Option<i32>, String) {
         .iter()
         .map(|(name, value)| (name.as_str(), value.clone()))
         .collect();
+    crate::process::server_command(cwd, &command, &vars)
+}
+
+fn verify_artifacts(app: &TestApp, args: &[&str]) -> (Option<i32>, String) {
     let cwd = tempfile::tempdir().unwrap();
-    let output = crate::process::server_command(cwd.path(), &command, &vars)
-        .output()
-        .unwrap();
+    let output = verify_command(app, cwd.path(), args).output().unwrap();
     let out = String::from_utf8_lossy(&output.stdout).into_owned();
     let err = String::from_utf8_lossy(&output.stderr);
     (
