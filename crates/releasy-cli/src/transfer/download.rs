@@ -42,6 +42,15 @@ pub enum Fetch {
         /// The hash of the `.part` file's first `offset` bytes.
         hasher: Sha256,
     },
+    /// The link or the storage failed on its side (`5xx`: S3's `503 SlowDown`, a
+    /// server restarting behind its proxy); nothing was written, and `hasher` is handed
+    /// back as it came.
+    ServerError {
+        /// The hash of the `.part` file's first `offset` bytes.
+        hasher: Sha256,
+        /// The status it answered.
+        status: u16,
+    },
     /// The connection broke midway; the `.part` file holds `bytes` bytes, all fed into
     /// `hasher`, so a fresh link can continue from there.
     Interrupted {
@@ -89,6 +98,12 @@ pub async fn fetch(
         StatusCode::RANGE_NOT_SATISFIABLE => return Ok(Fetch::RangeRefused),
         // The download link answers 404 for its refusals: a 403 comes from the storage.
         StatusCode::FORBIDDEN => return Ok(Fetch::LinkRefused { hasher }),
+        status if status.is_server_error() => {
+            return Ok(Fetch::ServerError {
+                hasher,
+                status: status.as_u16(),
+            });
+        }
         status if status.is_success() => {
             return Err(ApiError::Unexpected {
                 status: status.as_u16(),

@@ -228,6 +228,29 @@ async fn a_transfer_broken_midway_continues_on_a_fresh_link() {
     assert!(!exists(&server.path("agent.tar.gz.part")));
 }
 
+/// A download link answered with a server error (a store shedding load, a server
+/// restarting behind its proxy) is tried again on a fresh link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_error_is_tried_again_on_a_fresh_link() {
+    let fail = Disturbance::FailFirstResolve;
+    let server = TestServer::start_behind_proxy(Storage::Embedded, fail, &[]).await;
+    let newest = publish_two_versions(&server).await;
+    let (_, api_key) = server.entitled_customer("acme-agent").await;
+    let run = server
+        .customer(&api_key)
+        .args(["download", "acme-agent", "--platform", "linux-x86_64"])
+        .run()
+        .await
+        .ok();
+    assert!(server.proxy_has_cut(), "the first link was answered 503");
+    assert!(
+        run.stderr
+            .contains("the download answered 503; trying again with a fresh link"),
+        "{run:#?}"
+    );
+    assert_eq!(file_sha256(&server.path("agent.tar.gz")), newest);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupted_stored_object_is_detected_and_the_file_deleted() {
     let server = TestServer::start(Storage::Embedded).await;

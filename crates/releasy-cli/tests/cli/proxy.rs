@@ -1,5 +1,5 @@
 //! A TCP proxy on loopback that disturbs transfers as a real network does: it breaks
-//! one answer midway, or it carries requests slowly.
+//! one answer midway, carries requests slowly, or fails one download with a `503`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +17,10 @@ pub enum Disturbance {
     CutAnswerAfter(usize),
     /// Requests go to the server at about this many bytes a second, each connection.
     RequestsAt(usize),
+    /// The first connection that opens with a download link's resolve
+    /// (`GET /v1/downloads/…`) is answered `503` and closed, as a server restarting
+    /// behind its proxy would; every other byte goes through untouched.
+    FailFirstResolve,
 }
 
 /// A running proxy; it stops with the test's runtime.
@@ -43,7 +47,7 @@ impl LoopbackProxy {
                 let has_cut = Arc::clone(&has_cut);
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
-                        forward(client, server, disturbance, &has_cut).await;
+                        forward(client, server, disturbance, has_cut).await;
                     }
                 });
             }
@@ -57,18 +61,33 @@ impl LoopbackProxy {
     }
 }
 
+/// The answer a failed resolve gets.
+const UNAVAILABLE: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+
+/// The client's side of a connection: the response copy writes to it, and so does a
+/// request answered by the proxy itself (HTTP/1.1 answers one request at a time, so
+/// the two never interleave).
+type ClientWrite = Arc<tokio::sync::Mutex<tokio::net::tcp::OwnedWriteHalf>>;
+
 async fn forward(
     client: TcpStream,
     server: TcpStream,
     disturbance: Disturbance,
-    has_cut: &AtomicBool,
+    has_cut: Arc<AtomicBool>,
 ) {
     let (client_read, client_write) = client.into_split();
+    let client_write: ClientWrite = Arc::new(tokio::sync::Mutex::new(client_write));
     let (server_read, mut server_write) = server.into_split();
+    let answers = Arc::clone(&client_write);
+    let failed = Arc::clone(&has_cut);
     let requests = tokio::spawn(async move {
         match disturbance {
             Disturbance::RequestsAt(bytes_per_second) => {
                 copy_slowly(client_read, &mut server_write, bytes_per_second).await;
+            }
+            Disturbance::FailFirstResolve => {
+                copy_failing_first_resolve(client_read, &mut server_write, &answers, &failed).await;
             }
             Disturbance::CutAnswerAfter(_) => {
                 let mut client_read = client_read;
@@ -79,10 +98,37 @@ async fn forward(
     });
     let cut_after = match disturbance {
         Disturbance::CutAnswerAfter(cut_after) => cut_after,
-        Disturbance::RequestsAt(_) => usize::MAX,
+        Disturbance::RequestsAt(_) | Disturbance::FailFirstResolve => usize::MAX,
     };
-    copy_answers(server_read, client_write, cut_after, has_cut).await;
+    copy_answers(server_read, client_write, cut_after, &has_cut).await;
     requests.abort();
+}
+
+/// Copies requests, except the first resolve of a download link (of all connections),
+/// which is answered `503` here and its connection closed.
+async fn copy_failing_first_resolve(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
+    answers: &ClientWrite,
+    failed: &AtomicBool,
+) {
+    let mut buffer = vec![0_u8; 16 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        let chunk = &buffer[..read];
+        if chunk.starts_with(b"GET /v1/downloads/") && !failed.swap(true, Ordering::SeqCst) {
+            let mut client = answers.lock().await;
+            let _ = client.write_all(UNAVAILABLE).await;
+            let _ = client.shutdown().await;
+            break;
+        }
+        if to.write_all(chunk).await.is_err() {
+            break;
+        }
+    }
 }
 
 /// Copies in slices of a tenth of `bytes_per_second`, one slice every 100 ms.
@@ -106,7 +152,7 @@ async fn copy_slowly(
 
 async fn copy_answers(
     mut server_read: tokio::net::tcp::OwnedReadHalf,
-    mut client_write: tokio::net::tcp::OwnedWriteHalf,
+    client_write: ClientWrite,
     cut_after: usize,
     has_cut: &AtomicBool,
 ) {
@@ -117,12 +163,13 @@ async fn copy_answers(
             Ok(0) | Err(_) => break,
             Ok(read) => read,
         };
+        let mut client = client_write.lock().await;
         if sent.saturating_add(read) > cut_after && !has_cut.swap(true, Ordering::SeqCst) {
             // This connection is the one that breaks: send up to the cut, then drop it.
-            let _ = client_write.write_all(&buffer[..cut_after - sent]).await;
+            let _ = client.write_all(&buffer[..cut_after - sent]).await;
             break;
         }
-        if client_write.write_all(&buffer[..read]).await.is_err() {
+        if client.write_all(&buffer[..read]).await.is_err() {
             break;
         }
         sent = sent.saturating_add(read);

@@ -167,6 +167,28 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
                     (hasher, offset) = (so_far, bytes);
                     continue;
                 }
+                Fetch::ServerError {
+                    hasher: unchanged,
+                    status,
+                } => {
+                    fruitless_links += 1;
+                    if fruitless_links >= FRESH_LINKS_WITHOUT_PROGRESS {
+                        return Err(ApiError::Unexpected {
+                            status,
+                            detail: "the download failed on the server's side for every fresh link"
+                                .to_owned(),
+                        }
+                        .into());
+                    }
+                    ctx.output.note(&format!(
+                        "the download answered {status}; trying again with a fresh link"
+                    ));
+                    // A store shedding load (S3's SlowDown) is given a moment.
+                    tokio::time::sleep(std::time::Duration::from_secs(u64::from(fruitless_links)))
+                        .await;
+                    hasher = unchanged;
+                    continue;
+                }
                 Fetch::LinkRefused { hasher: unchanged } => {
                     fruitless_links += 1;
                     if fruitless_links >= FRESH_LINKS_WITHOUT_PROGRESS {
