@@ -319,6 +319,28 @@ pub(crate) fn check(upload: &OpenUpload, named: &[CompletedPart]) -> Result<u64,
     Ok(total)
 }
 
+/// Whether the data file `file` (at `path`) is also a stored object: a completion links
+/// it into place before it removes the upload, and may stop in between (a crash, a
+/// failed removal). Its bytes must then never change again.
+pub(crate) fn is_placed(file: &std::fs::File, path: &Path) -> Result<bool, FsStoreError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let metadata = file
+        .metadata()
+        .map_err(|e| FsStoreError::io("reading the metadata of", path, e))?;
+    Ok(metadata.nlink() > 1)
+}
+
+/// Whether the upload's data file is gone or already placed as the object: a
+/// completion got that far before it stopped.
+pub(crate) fn data_placed_or_gone(upload: &OpenUpload) -> Result<bool, FsStoreError> {
+    let path = upload.data_path();
+    match std::fs::File::open(&path) {
+        Ok(file) => is_placed(&file, &path),
+        Err(e) if is_absent(&e) => Ok(true),
+        Err(e) => Err(FsStoreError::io("opening", path, e)),
+    }
+}
+
 /// Cuts the data file to `size` (a part sent again shorter leaves nothing behind),
 /// reads it through SHA-256 and flushes it; returns the file and its digest.
 pub(crate) fn seal(

@@ -36,14 +36,21 @@ pub(crate) async fn receive_part(
     let upload = Arc::new(upload);
     let opened = Arc::clone(&upload);
     let file = blocking(move || {
-        multipart::forget_part(&opened, part)?;
         let path = opened.data_path();
-        std::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .write(true)
             .open(&path)
-            .map_err(|e| FsStoreError::io("opening", path, e))
+            .map_err(|e| FsStoreError::io("opening", &path, e))?;
+        if multipart::is_placed(&file, &path)? {
+            return Ok(None);
+        }
+        multipart::forget_part(&opened, part)?;
+        Ok(Some(file))
     })
-    .await?;
+    .await?
+    // A completion placed the data file as the object and stopped before removing
+    // the upload: its bytes are a stored object's now.
+    .ok_or(UploadError::AlreadyStored)?;
     let file = Arc::new(file);
     let start = upload.offset(part);
     let mut written = 0_u64;

@@ -342,10 +342,10 @@ impl ObjectStore for FsObjectStore {
             }
             Locked::Gone => return Err(CompleteMultipartError::UploadNotFound),
         };
-        // An earlier completion placed the object and failed before it removed the
+        // An earlier completion placed the object and stopped before it removed the
         // upload: the upload is over, and what it placed is checked as any object is.
-        let (data, leftover) = (open.data_path(), open.dir.clone());
-        if !blocking(move || Ok(data.exists()))
+        let (placed, leftover) = (open.clone(), open.dir.clone());
+        if blocking(move || multipart::data_placed_or_gone(&placed))
             .await
             .map_err(StoreError::from)?
         {

@@ -1055,6 +1055,59 @@ async fn a_completion_cut_short_after_placing_the_object_is_finished_next_time()
     harness.stop().await;
 }
 
+/// A completion that linked the data file into place and stopped before it removed the
+/// upload (a crash, a failed removal) leaves the two names on one file: a part sent
+/// then with a still-valid URL is refused (it would write into the stored object), and
+/// the next completion finishes the upload, the object as it was.
+#[actix_web::test]
+async fn a_placed_upload_takes_no_part_and_is_finished_next_time() {
+    let harness = Harness::start().await;
+    let key = new_key("linked.img");
+    let (upload, url) = harness.upload_in_parts(&key).await;
+    let sent = harness
+        .client
+        .put(&url)
+        .body(pattern(1000, 5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::OK);
+    let parts = [CompletedPart {
+        part_number: PartNumber::parse(1).unwrap(),
+        etag: header(&sent, "etag").to_owned(),
+    }];
+    let dir = harness
+        .store
+        .uploads_dir()
+        .join(format!("parts-{}", upload.as_str()));
+    let target = harness.store.object_path(&key).unwrap();
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    std::fs::hard_link(dir.join("data"), &target).unwrap();
+
+    let again = harness
+        .client
+        .put(&url)
+        .body(pattern(1000, 9))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let finished = harness
+        .store
+        .complete_multipart(&key, &upload, &parts)
+        .await;
+    assert!(
+        matches!(finished, Err(CompleteMultipartError::UploadNotFound)),
+        "{finished:?}"
+    );
+    assert!(!dir.exists(), "the upload's leftovers are removed");
+    assert_eq!(
+        harness.store.sha256(&key).await.unwrap().unwrap(),
+        releasy_domain::artifact::Checksum::from_digest(&Sha256::digest(pattern(1000, 5)).into())
+    );
+    harness.stop().await;
+}
+
 /// The object-store contract, through the store's own routes.
 #[actix_web::test]
 async fn the_embedded_store_honours_the_object_store_contract() {
