@@ -91,6 +91,42 @@ pub enum ReleaseOrder {
     Version,
 }
 
+/// A release's place in [`ReleaseOrder::Version`]: its version's order key, then its
+/// creation time and id (both descending, as the order breaks ties).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VersionPosition {
+    /// [`Version::order_key`].
+    pub order_key: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// Its id.
+    pub id: ReleaseId,
+}
+
+impl VersionPosition {
+    /// Where `release` stands.
+    pub fn of(release: &Release) -> Self {
+        Self {
+            order_key: release.version.order_key(),
+            created_at: release.created_at,
+            id: release.id,
+        }
+    }
+
+    /// Whether `release` comes after this position in [`ReleaseOrder::Version`]: a
+    /// lower order key, or the same one and an older creation, or the same creation and
+    /// a lower id (compared as text, as the databases compare it).
+    pub fn precedes(&self, release: &Release) -> bool {
+        let key = release.version.order_key();
+        (key.as_str(), release.created_at, release.id.to_string())
+            < (
+                self.order_key.as_str(),
+                self.created_at,
+                self.id.to_string(),
+            )
+    }
+}
+
 /// Filters of a release listing; `None` means "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ReleaseFilter {
@@ -108,6 +144,10 @@ pub struct ReleaseFilter {
     pub exclude_yanked: bool,
     /// Only versions whose [`Version::order_key`] is above this key.
     pub order_key_above: Option<String>,
+    /// In [`ReleaseOrder::Version`], only the releases after this one: where the read
+    /// before stopped, so that releases withdrawn or added meanwhile neither move one
+    /// out of sight nor show one twice (as an offset would).
+    pub after: Option<VersionPosition>,
     /// The order.
     pub order: ReleaseOrder,
 }

@@ -4,7 +4,8 @@
 use crate::pagination::{Offset, PageLimit, PageRequest};
 use crate::release::{
     Channel, ListReleasesError, Product, Release, ReleaseFilter, ReleaseListing, ReleaseOrder,
-    ReleaseService, ReleaseStatus, ReleaseViewer, VersionRequirement, semver_order_key,
+    ReleaseService, ReleaseStatus, ReleaseViewer, VersionPosition, VersionRequirement,
+    semver_order_key,
 };
 
 /// How many candidates one database read brings: the first is nearly always the
@@ -122,16 +123,16 @@ impl ReleaseService {
             order: ReleaseOrder::Version,
             ..ReleaseFilter::default()
         };
-        let limit = PageLimit::clamped(CANDIDATES_PER_READ);
-        let mut skipped = 0_u64;
+        let page = PageRequest {
+            limit: PageLimit::clamped(CANDIDATES_PER_READ),
+            offset: Offset::new(0),
+        };
+        let mut filter = filter;
         loop {
-            let page = PageRequest {
-                limit,
-                offset: Offset::new(skipped),
-            };
             let releases = self.releases.list(&filter, page).await?;
             let exhausted = releases.len() < CANDIDATES_PER_READ as usize;
-            skipped += releases.len() as u64;
+            // The next read goes on after the last release of this one.
+            filter.after = releases.last().map(VersionPosition::of);
             let admitted: Vec<Release> = releases
                 .into_iter()
                 .filter(|r| query.admits(r) && sight.shows(r))

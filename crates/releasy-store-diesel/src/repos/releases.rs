@@ -98,6 +98,23 @@ impl ReleaseRepository for Store {
         if let Some(key) = &filter.order_key_above {
             query = query.filter(dsl::version_order.gt(key.clone()));
         }
+        if let Some(after) = &filter.after {
+            // Below it in (version_order, created_at, id), the listing's order.
+            let (key, created_at, id) = (
+                after.order_key.clone(),
+                after.created_at.unix_seconds(),
+                after.id.to_string(),
+            );
+            query = query.filter(
+                dsl::version_order.le(key.clone()).and(
+                    dsl::version_order.lt(key.clone()).or(dsl::version_order
+                        .eq(key)
+                        .and(dsl::created_at.lt(created_at).or(
+                            dsl::created_at.eq(created_at).and(dsl::id.lt(id)),
+                        ))),
+                ),
+            );
+        }
         let mut conn = self.conn().await?;
         let rows: Vec<ReleaseRow> = query
             .offset(page.offset.get() as i64)

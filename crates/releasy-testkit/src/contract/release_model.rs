@@ -12,7 +12,7 @@ use releasy_domain::ports::{
 };
 use releasy_domain::release::{
     Channel, Release, ReleaseChanges, ReleaseFilter, ReleaseMetadata, ReleaseNotes, ReleaseOrder,
-    ReleaseStatus, Version, Yank, YankReason,
+    ReleaseStatus, Version, VersionPosition, Yank, YankReason,
 };
 
 use super::artifacts::{new_artifact, store_artifact};
@@ -97,7 +97,7 @@ pub async fn model_fields_round_trip(releases: Arc<dyn ReleaseRepository>) {
 
 /// `ReleaseOrder::Version` lists by semver precedence (pre-releases below their
 /// release, build metadata ignored), every non-semver version after the semver ones,
-/// and equal versions newest first.
+/// and equal versions newest first; `after` a release, it goes on with the next one.
 pub async fn version_order_is_semver_precedence_then_newest(releases: Arc<dyn ReleaseRepository>) {
     let product = fresh_product();
     // Created in an order unrelated to their versions.
@@ -134,6 +134,27 @@ pub async fn version_order_is_semver_precedence_then_newest(releases: Arc<dyn Re
         .to_vec(),
         "the version order",
     );
+    // Read on after any release, the listing goes on with the one after it: across
+    // equal precedence (builds) and among the versions that are not semver.
+    let all = ok(
+        releases.list(&by_version(&product), page(0, 200)).await,
+        "ReleaseRepository::list",
+    );
+    for (i, release) in all.iter().enumerate() {
+        let after = ReleaseFilter {
+            after: Some(VersionPosition::of(release)),
+            ..by_version(&product)
+        };
+        let expected: Vec<String> = all[i + 1..]
+            .iter()
+            .map(|r| r.version.as_str().to_owned())
+            .collect();
+        same(
+            &list(&releases, &after).await,
+            &expected,
+            &format!("the listing after {}", release.version.as_str()),
+        );
+    }
 }
 
 /// `channels_in`, `exclude_yanked` and `order_key_above` narrow a version-ordered
