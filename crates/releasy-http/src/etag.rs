@@ -14,7 +14,7 @@ use actix_web::{HttpRequest, HttpResponse};
 /// caller's credentials, so no shared cache keeps it, and a private one asks again.
 pub(crate) fn conditional_json(req: &HttpRequest, body: Vec<u8>) -> HttpResponse {
     let tag = entity_tag(&body);
-    let not_modified = matches_any(req.headers().get(header::IF_NONE_MATCH), &tag);
+    let not_modified = matches_any(req.headers().get_all(header::IF_NONE_MATCH), &tag);
     let mut response = if not_modified {
         HttpResponse::NotModified()
     } else {
@@ -35,14 +35,16 @@ fn entity_tag(body: &[u8]) -> String {
 }
 
 /// Whether `If-None-Match` names `tag`: `*`, or a comma-separated list compared
-/// weakly (RFC 9110 13.1.2: `W/"x"` matches `"x"`).
-fn matches_any(if_none_match: Option<&HeaderValue>, tag: &str) -> bool {
-    let Some(value) = if_none_match.and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    value.split(',').map(str::trim).any(|candidate| {
-        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == tag
-    })
+/// weakly (RFC 9110 13.1.2: `W/"x"` matches `"x"`), in one field line or split over
+/// several (RFC 9110 5.3).
+fn matches_any<'a>(if_none_match: impl Iterator<Item = &'a HeaderValue>, tag: &str) -> bool {
+    if_none_match
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|candidate| {
+            candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == tag
+        })
 }
 
 #[cfg(test)]
@@ -54,9 +56,14 @@ mod tests {
     use super::*;
 
     fn answer(if_none_match: Option<&str>, body: &[u8]) -> HttpResponse {
+        answer_to(if_none_match.as_slice(), body)
+    }
+
+    /// The answer to a request with one `If-None-Match` field line per entry.
+    fn answer_to(field_lines: &[&str], body: &[u8]) -> HttpResponse {
         let mut req = TestRequest::get();
-        if let Some(value) = if_none_match {
-            req = req.insert_header((header::IF_NONE_MATCH, value));
+        for value in field_lines {
+            req = req.append_header((header::IF_NONE_MATCH, *value));
         }
         conditional_json(&req.to_http_request(), body.to_vec())
     }
@@ -93,6 +100,15 @@ mod tests {
             assert_eq!(tag_of(&response), tag);
             assert!(response.into_body().try_into_bytes().unwrap().is_empty());
         }
+    }
+
+    #[test]
+    fn a_list_split_over_field_lines_is_read_whole() {
+        let tag = tag_of(&answer(None, b"[]"));
+        let response = answer_to(&["\"other\"", &tag], b"[]");
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+        let response = answer_to(&["\"other\"", "\"another\""], b"[]");
+        assert_eq!(response.status(), StatusCode::OK);
     }
 
     #[test]

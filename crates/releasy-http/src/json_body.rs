@@ -86,6 +86,11 @@ impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for Json<T, 
                     ApiError::bad_request(format!("{path}: {inner}"))
                 }
             })?;
+            // One value and nothing after it but whitespace (as `serde_json::from_slice`
+            // requires): `{...}garbage` or two objects are not a JSON body.
+            deserializer
+                .end()
+                .map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))?;
             Ok(Json(value))
         })
     }

@@ -19,14 +19,43 @@ async fn unknown_routes_are_404_in_the_error_shape(backend: Backend) {
 
 async fn malformed_json_is_400(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let response = app
+    for body in [
+        "{\"name\": ",
+        // A whole object followed by more is not one JSON body either.
+        "{\"name\": \"Acme\"}]]garbage",
+        "{\"name\": \"Acme\"}{\"name\": \"Initech\"}",
+    ] {
+        let response = app
+            .admin(Method::POST, "/v1/admin/customers")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let message = assert_error(response, 400, "bad_request").await;
+        assert!(
+            message.starts_with("invalid JSON body"),
+            "{body}: {message}"
+        );
+    }
+    // Whitespace after it is fine, and nothing was created by the refused bodies.
+    let created = app
         .admin(Method::POST, "/v1/admin/customers")
         .header("content-type", "application/json")
-        .body("{\"name\": ")
+        .body("{\"name\": \"Acme\"}\n\t ")
         .send()
         .await
         .unwrap();
-    assert_error(response, 400, "bad_request").await;
+    assert_eq!(created.status(), 200);
+    let listed: serde_json::Value = app
+        .admin(Method::GET, "/v1/admin/customers")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["customers"].as_array().unwrap().len(), 1, "{listed}");
 }
 
 async fn wrong_types_and_missing_fields_name_the_field(backend: Backend) {
