@@ -1,28 +1,29 @@
-//! `/live`, `/ready`, `/health`.
+//! `/live`, `/ready`, `/health`: each answers `HEAD` too (health checkers and load
+//! balancers often probe with it), the same status without the body.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, route, web};
 
 use crate::dto::{ErrorBody, HealthResponse};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The process is running.
-#[utoipa::path(tag = "health", responses((status = 200, body = HealthResponse)))]
-#[get("/live")]
+#[utoipa::path(get, path = "/live", tag = "health", responses((status = 200, body = HealthResponse)))]
+#[route("/live", method = "GET", method = "HEAD")]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(HealthResponse { status: "ok" })
 }
 
 /// The database answers.
-#[utoipa::path(tag = "health", responses((status = 200, body = HealthResponse), (status = 503, body = ErrorBody)))]
-#[get("/ready")]
+#[utoipa::path(get, path = "/ready", tag = "health", responses((status = 200, body = HealthResponse), (status = 503, body = ErrorBody)))]
+#[route("/ready", method = "GET", method = "HEAD")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     database_health(&state).await
 }
 
 /// Same as `/ready`.
-#[utoipa::path(tag = "health", responses((status = 200, body = HealthResponse), (status = 503, body = ErrorBody)))]
-#[get("/health")]
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = HealthResponse), (status = 503, body = ErrorBody)))]
+#[route("/health", method = "GET", method = "HEAD")]
 pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     database_health(&state).await
 }

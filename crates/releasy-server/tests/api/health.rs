@@ -15,6 +15,10 @@ async fn health_endpoints_answer_ok(backend: Backend) {
             json!({"status": "ok"}),
             "{path}"
         );
+        // Probes that ask with HEAD get the same status, without a body.
+        let head = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), 200, "HEAD {path}");
+        assert!(head.bytes().await.unwrap().is_empty(), "HEAD {path}");
     }
 }
 
@@ -174,6 +178,8 @@ async fn without_its_database_the_server_is_live_but_not_ready() {
     let live = app.client.get(app.url("/live")).send().await.unwrap();
     assert_eq!(live.status(), 200);
     for path in ["/ready", "/health"] {
+        let head = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), 503, "HEAD {path}");
         let response = app.client.get(app.url(path)).send().await.unwrap();
         assert!(response.headers().contains_key("retry-after"), "{path}");
         // The contract's error body, as every other error.
