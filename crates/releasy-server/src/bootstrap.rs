@@ -45,12 +45,7 @@ pub fn generated_admin_key(data_dir: &Path) -> Result<(String, PathBuf), Bootstr
         ".{ADMIN_KEY_FILE}.{}",
         URL_SAFE_NO_PAD.encode(name)
     ));
-    let placed =
-        write_owner_only(&aside, &key).and_then(|()| match std::fs::hard_link(&aside, &path) {
-            Ok(()) => Ok(true),
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(err) => Err(err),
-        });
+    let placed = write_owner_only(&aside, &key).and_then(|()| place(&aside, &path, &key));
     let placed = match placed {
         // An empty file, left by a version that wrote it in place and crashed: replaced.
         Ok(false) if read_key(&path).map_err(fail)?.is_none() => {
@@ -68,6 +63,23 @@ pub fn generated_admin_key(data_dir: &Path) -> Result<(String, PathBuf), Bootstr
             "empty after another instance wrote it",
         ))
     })
+}
+
+/// Links the key written `aside` into place at `path`: `true` when it is there now,
+/// `false` when another instance's key is. On a file system without hard links (SMB,
+/// some FUSE mounts) the key is created in place instead, which only the first instance
+/// manages.
+fn place(aside: &Path, path: &Path, key: &str) -> std::io::Result<bool> {
+    let already = |err: &std::io::Error| err.kind() == std::io::ErrorKind::AlreadyExists;
+    match std::fs::hard_link(aside, path) {
+        Ok(()) => Ok(true),
+        Err(err) if already(&err) => Ok(false),
+        Err(_) => match write_owner_only(path, key) {
+            Ok(()) => Ok(true),
+            Err(err) if already(&err) => Ok(false),
+            Err(err) => Err(err),
+        },
+    }
 }
 
 /// The key in `path`; `None` when the file is missing or empty.

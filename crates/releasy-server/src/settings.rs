@@ -522,7 +522,6 @@ fn budget(variable: &str, value: Option<String>) -> Result<Option<RateBudget>, C
     }
 }
 
-/// Trimmed text; empty counts as unset.
 /// The environment's `RELEASY_*` variables (`env` in tests), without those set to
 /// nothing: an empty variable counts as unset, so a config file's value stands
 /// (`EnvironmentFile`s and manifests often set every variable, some empty). The one
@@ -541,6 +540,7 @@ fn without_blank_values(env: Option<HashMap<String, String>>) -> HashMap<String,
         .collect()
 }
 
+/// Trimmed text; empty counts as unset.
 fn text(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }

@@ -33,6 +33,8 @@ pub(crate) struct OpenUpload {
     pub(crate) dir: PathBuf,
     pub(crate) key: String,
     pub(crate) part_size: u64,
+    /// Where the object goes once the upload completes.
+    pub(crate) object: PathBuf,
 }
 
 impl OpenUpload {
@@ -71,11 +73,13 @@ pub(crate) fn start(uploads: &Path, key: &str, part_size: u64) -> Result<UploadI
     UploadId::parse(id).map_err(|e| FsStoreError::io("naming", dir, std::io::Error::other(e)))
 }
 
-/// The open upload `id` of `key`, or `None` when there is none (or it is another key's).
+/// The open upload `id` of `key` (stored at `object` once complete), or `None` when
+/// there is none (or it is another key's).
 pub(crate) fn open(
     uploads: &Path,
     id: &str,
     key: &str,
+    object: PathBuf,
 ) -> Result<Option<OpenUpload>, FsStoreError> {
     let Some(dir) = upload_dir(uploads, id) else {
         return Ok(None);
@@ -100,6 +104,7 @@ pub(crate) fn open(
         dir,
         key: stored_key.to_owned(),
         part_size,
+        object,
     }))
 }
 
@@ -319,15 +324,28 @@ pub(crate) fn check(upload: &OpenUpload, named: &[CompletedPart]) -> Result<u64,
     Ok(total)
 }
 
-/// Whether the data file `file` (at `path`) is also a stored object: a completion links
-/// it into place before it removes the upload, and may stop in between (a crash, a
-/// failed removal). Its bytes must then never change again.
-pub(crate) fn is_placed(file: &std::fs::File, path: &Path) -> Result<bool, FsStoreError> {
+/// Whether the data file `file` (at `path`) is also the upload's stored object: a
+/// completion links it into place before it removes the upload, and may stop in
+/// between (a crash, a failed removal). Its bytes must then never change again. (Told
+/// by the file's identity, not its link count: a hard-link backup links every file.)
+pub(crate) fn is_placed(
+    upload: &OpenUpload,
+    file: &std::fs::File,
+    path: &Path,
+) -> Result<bool, FsStoreError> {
     use std::os::unix::fs::MetadataExt as _;
-    let metadata = file
+    let data = file
         .metadata()
         .map_err(|e| FsStoreError::io("reading the metadata of", path, e))?;
-    Ok(metadata.nlink() > 1)
+    match std::fs::metadata(&upload.object) {
+        Ok(object) => Ok(object.dev() == data.dev() && object.ino() == data.ino()),
+        Err(e) if is_absent(&e) => Ok(false),
+        Err(e) => Err(FsStoreError::io(
+            "reading the metadata of",
+            &upload.object,
+            e,
+        )),
+    }
 }
 
 /// Whether the upload's data file is gone or already placed as the object: a
@@ -335,7 +353,7 @@ pub(crate) fn is_placed(file: &std::fs::File, path: &Path) -> Result<bool, FsSto
 pub(crate) fn data_placed_or_gone(upload: &OpenUpload) -> Result<bool, FsStoreError> {
     let path = upload.data_path();
     match std::fs::File::open(&path) {
-        Ok(file) => is_placed(&file, &path),
+        Ok(file) => is_placed(upload, &file, &path),
         Err(e) if is_absent(&e) => Ok(true),
         Err(e) => Err(FsStoreError::io("opening", path, e)),
     }
@@ -419,11 +437,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let id = start(dir.path(), "releases/k", 4).unwrap();
         assert!(
-            open(dir.path(), id.as_str(), "releases/other")
-                .unwrap()
-                .is_none()
+            open(
+                dir.path(),
+                id.as_str(),
+                "releases/other",
+                dir.path().join("o")
+            )
+            .unwrap()
+            .is_none()
         );
-        let upload = open(dir.path(), id.as_str(), "releases/k")
+        let upload = open(dir.path(), id.as_str(), "releases/k", dir.path().join("o"))
             .unwrap()
             .unwrap();
         record_part(&upload, 1, 4, "\"a\"").unwrap();
@@ -453,7 +476,7 @@ mod tests {
         );
         remove(&upload.dir).unwrap();
         assert!(
-            open(dir.path(), id.as_str(), "releases/k")
+            open(dir.path(), id.as_str(), "releases/k", dir.path().join("o"))
                 .unwrap()
                 .is_none()
         );

@@ -41,7 +41,7 @@ pub(crate) async fn receive_part(
             .write(true)
             .open(&path)
             .map_err(|e| FsStoreError::io("opening", &path, e))?;
-        if multipart::is_placed(&file, &path)? {
+        if multipart::is_placed(&opened, &file, &path)? {
             return Ok(None);
         }
         multipart::forget_part(&opened, part)?;

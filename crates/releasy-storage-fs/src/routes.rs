@@ -181,8 +181,11 @@ async fn put_part(
     payload: web::Payload,
 ) -> HttpResponse {
     let uploads = store.uploads_dir().to_path_buf();
+    let Ok(object) = object_path::object_path(store.root(), key) else {
+        return responses::upload_not_found();
+    };
     let (id, wanted) = (upload_id.to_owned(), key.to_owned());
-    let open = match blocking(move || multipart::open(&uploads, &id, &wanted)).await {
+    let open = match blocking(move || multipart::open(&uploads, &id, &wanted, object)).await {
         Ok(Some(open)) => open,
         Ok(None) => return responses::upload_not_found(),
         Err(err) => return responses::internal(&err),

@@ -167,13 +167,13 @@ impl FsObjectStore {
         key: &ObjectKey,
         upload: &UploadId,
     ) -> Result<Option<multipart::OpenUpload>, FsStoreError> {
-        object_path::validate_key(key.as_str())?;
+        let object = self.object_path(key)?;
         let (uploads, id, key) = (
             self.uploads.clone(),
             upload.as_str().to_owned(),
             key.as_str().to_owned(),
         );
-        blocking(move || multipart::open(&uploads, &id, &key)).await
+        blocking(move || multipart::open(&uploads, &id, &key, object)).await
     }
 }
 

@@ -1072,14 +1072,25 @@ async fn a_placed_upload_takes_no_part_and_is_finished_next_time() {
         .await
         .unwrap();
     assert_eq!(sent.status(), StatusCode::OK);
-    let parts = [CompletedPart {
-        part_number: PartNumber::parse(1).unwrap(),
-        etag: header(&sent, "etag").to_owned(),
-    }];
     let dir = harness
         .store
         .uploads_dir()
         .join(format!("parts-{}", upload.as_str()));
+    // Another link (a hard-link backup of the data directory) changes nothing.
+    let backup = tempfile::tempdir().unwrap();
+    std::fs::hard_link(dir.join("data"), backup.path().join("data")).unwrap();
+    let resent = harness
+        .client
+        .put(&url)
+        .body(pattern(1000, 5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resent.status(), StatusCode::OK);
+    let parts = [CompletedPart {
+        part_number: PartNumber::parse(1).unwrap(),
+        etag: header(&resent, "etag").to_owned(),
+    }];
     let target = harness.store.object_path(&key).unwrap();
     std::fs::create_dir_all(target.parent().unwrap()).unwrap();
     std::fs::hard_link(dir.join("data"), &target).unwrap();

@@ -62,11 +62,14 @@ pub(crate) async fn list_parts(
         }
         if !status.is_success() {
             let failure = format!("ListParts answered {status}: {}", snippet(&body)).into();
-            return Err(if status.is_server_error() {
-                StoreError::Unavailable(failure)
-            } else {
-                StoreError::Internal(failure)
-            });
+            // A missing bucket is a 503 here as at a HEAD: the store is not there.
+            return Err(
+                if status.is_server_error() || body.contains("NoSuchBucket") {
+                    StoreError::Unavailable(failure)
+                } else {
+                    StoreError::Internal(failure)
+                },
+            );
         }
         let page: ListPartsResult =
             quick_xml::de::from_str(&body).map_err(|e| StoreError::Internal(Box::new(e)))?;

@@ -548,8 +548,6 @@ async fn moto_refuses_a_conditional_upload_over_an_object() {
     a_conditional_upload_url_cannot_replace_the_object(Backend::Sqlite, Storage::Moto).await;
 }
 
-/// Runs `releasy-server verify-artifacts` with the server's settings; its exit code
-/// and standard output.
 /// A verdict reaches a running SQLite server (whose cache learns of other processes'
 /// writes from a counter) as soon as it is stored, even when the command stops right
 /// after, before its report is written: here its output is a pipe closed at once, as
@@ -600,6 +598,8 @@ fn verify_command(app: &TestApp, cwd: &std::path::Path, args: &[&str]) -> std::p
     crate::process::server_command(cwd, &command, &vars)
 }
 
+/// Runs `releasy-server verify-artifacts` with the server's settings; its exit code
+/// and standard output.
 fn verify_artifacts(app: &TestApp, args: &[&str]) -> (Option<i32>, String) {
     let cwd = tempfile::tempdir().unwrap();
     let output = verify_command(app, cwd.path(), args).output().unwrap();

@@ -21,7 +21,7 @@ use crate::api::{ApiError, Role};
 use crate::cli::DownloadArgs;
 use crate::dto::{ArtifactSummary, Release, TokenRequest, TokenResponse};
 use crate::error::CliError;
-use crate::transfer::{Fetch, Progress, ProgressMode, fetch};
+use crate::transfer::{Fetch, Progress, ProgressMode, fetch, hex};
 use local::{digest, file_len, part_path, prefix_hasher, remove, target_path};
 use select::{choose_artifact, choose_release};
 
@@ -98,7 +98,10 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
     }
 
     let resume = resume_point(&target, &part, size, ctx.progress).await?;
-    let moved_aside = resume.moved_target.then_some(resume.offset);
+    // What was moved aside, to put it back should the run fail with it untouched.
+    let moved_aside = resume
+        .moved_target
+        .then(|| (resume.offset, hex(resume.hasher.clone())));
     let (mut hasher, mut offset) = (resume.hasher, resume.offset);
     let downloaded = async {
         let mut restarted = false;
@@ -237,18 +240,22 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
     }
     .await;
     if downloaded.is_err()
-        && let Some(len) = moved_aside
+        && let Some((len, sha256)) = moved_aside
     {
-        put_back(&part, &target, len).await;
+        put_back(&part, &target, len, &sha256).await;
     }
     downloaded
 }
 
 /// After a failed run, puts back the file `resume_point` moved from `target` to `part`
-/// when not a byte of it was replaced or added (the token was refused, the network was
-/// down): a failed update must not leave the old file missing.
-async fn put_back(part: &Path, target: &Path, len: u64) {
-    if file_len(part).await == Some(len) && file_len(target).await.is_none() {
+/// when it is still what was moved (`len` bytes of `sha256`: the token was refused, the
+/// network was down): a failed update must not leave the old file missing. A run that
+/// restarted from byte 0 may have left other bytes of the same length: the digest tells.
+async fn put_back(part: &Path, target: &Path, len: u64, sha256: &str) {
+    if file_len(part).await != Some(len) || file_len(target).await.is_some() {
+        return;
+    }
+    if digest(part, len, ProgressMode::Off).await.ok().as_deref() == Some(sha256) {
         let _ = tokio::fs::rename(part, target).await;
     }
 }
