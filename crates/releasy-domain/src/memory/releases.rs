@@ -175,13 +175,15 @@ impl ReleaseRepository for InMemoryReleases {
         event: &AuditEvent,
     ) -> Result<SealOutcome, RepoError> {
         let mut state = lock(&self.state);
-        let stored = state
-            .artifacts
-            .iter()
-            .filter(|a| a.release_id == id)
-            .map(|a| (a.id, a.verification));
-        if !basis.still_holds(stored) {
-            return Ok(SealOutcome::ArtifactsChanged);
+        let stored = SealBasis::from_stored(
+            state
+                .artifacts
+                .iter()
+                .filter(|a| a.release_id == id)
+                .map(|a| (a.id, a.verification)),
+        );
+        if stored != *basis {
+            return Ok(SealOutcome::ArtifactsChanged(stored));
         }
         let Some(release) = state
             .releases

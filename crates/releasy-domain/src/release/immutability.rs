@@ -36,7 +36,7 @@ pub enum SealError {
 /// assert!(!basis.still_holds([(a, Verification::Verified), (b, Verification::Pending)]));
 /// assert!(!basis.still_holds([(a, Verification::Failed)]));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SealBasis(HashMap<ArtifactId, Verification>);
 
 impl SealBasis {
@@ -67,8 +67,10 @@ pub enum SealOutcome {
     Sealed(Release),
     /// The release is gone, or no longer a draft: nothing written.
     NotADraft,
-    /// Its artifacts are no longer the [`SealBasis`]: nothing written; judge again.
-    ArtifactsChanged,
+    /// Its artifacts are no longer the [`SealBasis`]: nothing written; judge again on
+    /// these, as the store read them under the release's lock (a cache in front of the
+    /// store may not have seen the change yet).
+    ArtifactsChanged(SealBasis),
 }
 
 impl Release {
@@ -111,18 +113,19 @@ impl Release {
     pub fn seal_on_publish(
         &self,
         policy_applies: bool,
-        artifacts: &[Artifact],
+        artifacts: &SealBasis,
         now: Timestamp,
     ) -> Result<Option<Timestamp>, SealError> {
         if !(policy_applies || self.is_sealed()) {
             return Ok(None);
         }
-        if artifacts.is_empty() {
+        if artifacts.0.is_empty() {
             return Err(SealError::NoArtifacts);
         }
         if artifacts
-            .iter()
-            .any(|a| matches!(a.verification, Verification::Pending | Verification::Failed))
+            .0
+            .values()
+            .any(|v| matches!(v, Verification::Pending | Verification::Failed))
         {
             return Err(SealError::Unverified);
         }
@@ -190,24 +193,25 @@ mod tests {
     #[test]
     fn publishing_seals_only_under_the_policy_with_downloadable_artifacts() {
         let release = draft();
-        let verified = [artifact(&release, Verification::Verified)];
-        assert_eq!(release.seal_on_publish(false, &[], NOW), Ok(None));
+        let none = SealBasis::default();
+        let verified = SealBasis::of(&[artifact(&release, Verification::Verified)]);
+        assert_eq!(release.seal_on_publish(false, &none, NOW), Ok(None));
         assert_eq!(release.seal_on_publish(true, &verified, NOW), Ok(Some(NOW)));
-        let older = [artifact(&release, Verification::Unverified)];
+        let older = SealBasis::of(&[artifact(&release, Verification::Unverified)]);
         assert_eq!(
             release.seal_on_publish(true, &older, NOW),
             Ok(Some(NOW)),
             "artifacts registered before verification existed still download"
         );
         assert_eq!(
-            release.seal_on_publish(true, &[], NOW),
+            release.seal_on_publish(true, &none, NOW),
             Err(SealError::NoArtifacts)
         );
         for state in [Verification::Pending, Verification::Failed] {
-            let mixed = [
+            let mixed = SealBasis::of(&[
                 artifact(&release, Verification::Verified),
                 artifact(&release, state),
-            ];
+            ]);
             assert_eq!(
                 release.seal_on_publish(true, &mixed, NOW),
                 Err(SealError::Unverified),

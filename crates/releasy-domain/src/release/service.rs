@@ -368,6 +368,8 @@ impl ReleaseService {
         origin: &Origin,
         id: ReleaseId,
     ) -> Result<Release, TransitionError> {
+        // What the store last read under the release's lock, once it has.
+        let mut stored: Option<SealBasis> = None;
         for _ in 0..SEAL_ATTEMPTS {
             let current = self
                 .releases
@@ -377,16 +379,17 @@ impl ReleaseService {
             let now = self.clock.now();
             let (status, published_at) = current.status.publish(now)?;
             let applies = self.policy_applies(&current.product).await?;
-            let artifacts = if applies || current.is_sealed() {
-                self.artifacts.list_for_releases(&[id]).await?
-            } else {
-                Vec::new()
+            let basis = match stored.take() {
+                Some(stored) => stored,
+                None if applies || current.is_sealed() => {
+                    SealBasis::of(&self.artifacts.list_for_releases(&[id]).await?)
+                }
+                None => SealBasis::default(),
             };
-            let Some(sealed_at) = current.seal_on_publish(applies, &artifacts, now)? else {
+            let Some(sealed_at) = current.seal_on_publish(applies, &basis, now)? else {
                 return self.transition(origin, current, status, published_at).await;
             };
             let event = AuditEvent::release_status_changed(origin, &current, status, now);
-            let basis = SealBasis::of(&artifacts);
             match self
                 .releases
                 .publish_sealed(id, now, sealed_at, &basis, &event)
@@ -397,7 +400,7 @@ impl ReleaseService {
                     return Err(TransitionError::StatusChanged);
                 }
                 SealOutcome::NotADraft => return Err(TransitionError::NotFound),
-                SealOutcome::ArtifactsChanged => {}
+                SealOutcome::ArtifactsChanged(now_stored) => stored = Some(now_stored),
             }
         }
         // Artifacts changing under every attempt: the caller retries later.

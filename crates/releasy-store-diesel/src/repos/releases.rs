@@ -187,12 +187,14 @@ impl ReleaseRepository for Store {
                 .select((artifacts::id, artifacts::verification))
                 .load(conn)
                 .await?;
-            let stored = stored
-                .iter()
-                .map(|(id, verification)| artifact_verification(id, verification))
-                .collect::<Result<Vec<_>, _>>()?;
-            if !basis.still_holds(stored) {
-                return Ok(SealOutcome::ArtifactsChanged);
+            let stored = SealBasis::from_stored(
+                stored
+                    .iter()
+                    .map(|(id, verification)| artifact_verification(id, verification))
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+            if stored != *basis {
+                return Ok(SealOutcome::ArtifactsChanged(stored));
             }
             let row: Option<ReleaseRow> = update
                 .returning(ReleaseRow::as_returning())

@@ -72,8 +72,8 @@ pub async fn a_sealed_release_takes_no_artifact_edit_or_delete(
                     .await,
                 "ReleaseRepository::publish_sealed",
             ),
-            &SealOutcome::ArtifactsChanged,
-            &format!("publish_sealed judged {judgement}"),
+            &SealOutcome::ArtifactsChanged(judged.clone()),
+            &format!("publish_sealed judged {judgement}: the stored artifacts come back"),
         );
     }
     same(
