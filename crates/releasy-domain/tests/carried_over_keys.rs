@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::Harness;
+use common::{Harness, T0};
 use releasy_domain::CustomerId;
 use releasy_domain::api_key::{
     ApiKey, ApiKeySecret, AuthFailure, KeyLookup, VERIFICATIONS_PER_MINUTE,
@@ -115,4 +115,31 @@ async fn unknown_keys_spend_the_search_budget_and_it_comes_back_each_minute() {
         .authenticate(Some(&raw_key(7)))
         .await
         .expect("found with the next minute's budget");
+}
+
+/// A search goes as far as the minute's budget goes, the most recently used keys first:
+/// a customer in daily use is found even when the whole set no longer fits.
+#[tokio::test]
+async fn a_search_the_budget_cannot_pay_whole_tries_the_most_recently_used_first() {
+    let h = Harness::new();
+    let customer = h.customer("From the reference").await;
+    for n in 0..300 {
+        carry_over(&h, customer.id, &raw_key(n)).await;
+    }
+    let active = carry_over(&h, customer.id, &raw_key(999)).await;
+    h.ports
+        .repositories
+        .api_keys
+        .touch_last_used(active.id, T0.plus_seconds(-60), None)
+        .await
+        .expect("touched");
+    // An unknown key tries all 301: 199 of the minute's 500 are left.
+    refused_as_not_found(&h, &raw_key(5_000)).await;
+    let key = h
+        .services
+        .authenticator
+        .authenticate(Some(&raw_key(999)))
+        .await
+        .expect("the most recently used key is tried first");
+    assert_eq!(key.api_key_id, active.id);
 }

@@ -307,26 +307,30 @@ impl ApiKeyAuthenticator {
     }
 
     /// The carried-over key `secret` matches, tried against each such key (see
-    /// `unindexed`): `None` when none matches, none is left, another search runs now,
-    /// or this minute's budget cannot pay for one.
+    /// `unindexed`), the most recently used first, under the current pepper and, during
+    /// a rotation, the previous one: `None` when none matches, none is left, or this
+    /// minute's budget ends first.
     async fn find_unindexed(
         &self,
         secret: &ApiKeySecret,
     ) -> Result<Option<AuthCandidate>, AuthFailure> {
-        let Some(_turn) = self.unindexed.turn() else {
+        if !self.unindexed.may_start(self.clock.now()) {
             return Ok(None);
-        };
+        }
         let candidates = self.keys.unindexed_candidates().await?;
         if candidates.is_empty() {
             self.unindexed.none_left();
             return Ok(None);
         }
-        if !self.unindexed.try_spend(self.clock.now(), candidates.len()) {
-            return Ok(None);
-        }
-        for candidate in candidates {
-            if self.hasher.verify(secret, &candidate.hash).await? {
-                return Ok(Some(candidate));
+        let hashers = std::iter::once(&*self.hasher).chain(self.hasher.under_previous_pepper());
+        for hasher in hashers {
+            for candidate in &candidates {
+                if !self.unindexed.try_spend_one(self.clock.now()) {
+                    return Ok(None);
+                }
+                if hasher.verify(secret, &candidate.hash).await? {
+                    return Ok(Some(candidate.clone()));
+                }
             }
         }
         Ok(None)

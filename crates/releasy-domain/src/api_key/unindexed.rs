@@ -1,10 +1,10 @@
 //! Keys carried over from the reference server: stored as Argon2id PHC strings with a
 //! random salt and no lookup value, so no index can find one. A key that matches no
-//! indexed row is tried against each of them, and the first match gets its lookup
-//! value, so it is found by index from then on. Every such search costs one Argon2id
-//! verification per carried-over key, so the searches are bounded: one at a time per
-//! process, at most [`VERIFICATIONS_PER_MINUTE`] verifications a minute, and none at
-//! all once a search finds that no such key is left.
+//! indexed row is tried against each of them, the most recently used first, and the
+//! first match gets its lookup value, so it is found by index from then on. Each try is
+//! an Argon2id verification, so the tries are bounded: at most
+//! [`VERIFICATIONS_PER_MINUTE`] a minute in one process, a search stopping where the
+//! minute's budget ends, and none at all once a search finds no such key left.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,9 +14,8 @@ use crate::Timestamp;
 /// How many Argon2id verifications searches for carried-over keys may spend a minute,
 /// in one process: a bound on the work unknown keys can cause (at the reference's
 /// parameters, about a fifth of one core while someone sends unknown keys without
-/// pause), and enough for every carried-over key's first use to be found when a
-/// deployment carried over up to this many keys; past that, searches never run (the
-/// keys are then re-issued).
+/// pause). A carried-over key's first use may be refused while the minute's budget is
+/// spent (its next try, a minute later at most, goes first).
 pub const VERIFICATIONS_PER_MINUTE: usize = 500;
 
 /// Verifications spent in the current minute.
@@ -36,8 +35,7 @@ impl SearchBudget {
     }
 
     /// Spends `verifications` at `now` when they fit in its minute's budget; `false`,
-    /// spending nothing, when they do not (a search larger than a whole minute's budget
-    /// never fits: the carried-over keys are then found only by index, never by search).
+    /// spending nothing, when they do not.
     ///
     /// ```
     /// use releasy_domain::Timestamp;
@@ -48,19 +46,31 @@ impl SearchBudget {
     /// assert!(budget.try_spend(at, VERIFICATIONS_PER_MINUTE - 1));
     /// assert!(!budget.try_spend(at, 2), "past this minute's budget");
     /// assert!(budget.try_spend(at, 1));
+    /// assert!(!budget.has_room(at));
     /// assert!(budget.try_spend(at.plus_seconds(60), 2), "a new minute");
     /// ```
     pub fn try_spend(&mut self, now: Timestamp, verifications: usize) -> bool {
-        let minute = now.unix_seconds().div_euclid(60);
-        if minute != self.minute {
-            *self = Self { minute, spent: 0 };
-        }
+        self.roll(now);
         match self.spent.checked_add(verifications) {
             Some(spent) if spent <= VERIFICATIONS_PER_MINUTE => {
                 self.spent = spent;
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Whether at least one verification is left at `now`.
+    pub fn has_room(&mut self, now: Timestamp) -> bool {
+        self.roll(now);
+        self.spent < VERIFICATIONS_PER_MINUTE
+    }
+
+    /// Starts the budget afresh when `now` is in another minute.
+    fn roll(&mut self, now: Timestamp) {
+        let minute = now.unix_seconds().div_euclid(60);
+        if minute != self.minute {
+            *self = Self { minute, spent: 0 };
         }
     }
 }
@@ -71,35 +81,21 @@ impl Default for SearchBudget {
     }
 }
 
-/// Whether, and how, searches for carried-over keys may run in this process.
+/// Whether searches for carried-over keys may run in this process, and what they have
+/// spent. Searches run side by side (a customer's parallel first requests all succeed);
+/// the budget bounds their work together.
 #[derive(Debug, Default)]
 pub(crate) struct UnindexedSearch {
     /// A search found none left: keys made since all have a lookup value.
     none_left: AtomicBool,
-    /// A search is running.
-    running: AtomicBool,
     budget: Mutex<SearchBudget>,
 }
 
-/// A running search; ends when dropped.
-pub(crate) struct SearchTurn<'a>(&'a UnindexedSearch);
-
-impl Drop for SearchTurn<'_> {
-    fn drop(&mut self) {
-        self.0.running.store(false, Ordering::Release);
-    }
-}
-
 impl UnindexedSearch {
-    /// The turn to search, unless none is left or another search runs now.
-    pub(crate) fn turn(&self) -> Option<SearchTurn<'_>> {
-        if self.none_left.load(Ordering::Acquire) {
-            return None;
-        }
-        self.running
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .ok()
-            .map(|_| SearchTurn(self))
+    /// Whether a search may start at `now`: some key may be left, and the minute's
+    /// budget is not spent (checked before any row is read).
+    pub(crate) fn may_start(&self, now: Timestamp) -> bool {
+        !self.none_left.load(Ordering::Acquire) && self.budget().has_room(now)
     }
 
     /// Records that no carried-over key is left to search.
@@ -107,12 +103,15 @@ impl UnindexedSearch {
         self.none_left.store(true, Ordering::Release);
     }
 
-    /// Spends `verifications` at `now` if this minute's budget has them.
-    pub(crate) fn try_spend(&self, now: Timestamp, verifications: usize) -> bool {
+    /// Spends one verification at `now` if this minute's budget has it.
+    pub(crate) fn try_spend_one(&self, now: Timestamp) -> bool {
+        self.budget().try_spend(now, 1)
+    }
+
+    fn budget(&self) -> std::sync::MutexGuard<'_, SearchBudget> {
         self.budget
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .try_spend(now, verifications)
     }
 }
 
@@ -121,17 +120,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_search_at_a_time_and_none_once_none_is_left() {
+    fn no_search_once_none_is_left_or_the_budget_is_spent() {
+        let at = Timestamp::from_unix_seconds(600);
         let search = UnindexedSearch::default();
-        let turn = search.turn().expect("the first search runs");
+        assert!(search.may_start(at));
+        for _ in 0..VERIFICATIONS_PER_MINUTE {
+            assert!(search.try_spend_one(at));
+        }
+        assert!(!search.try_spend_one(at));
+        assert!(!search.may_start(at), "this minute's budget is spent");
         assert!(
-            search.turn().is_none(),
-            "a second waits for none: it is skipped"
+            search.may_start(at.plus_seconds(60)),
+            "the next minute's is not"
         );
-        drop(turn);
-        assert!(search.turn().is_some(), "free again once the first ended");
         search.none_left();
-        assert!(search.turn().is_none(), "nothing left to search");
+        assert!(
+            !search.may_start(at.plus_seconds(120)),
+            "nothing left to search"
+        );
     }
 
     #[test]
