@@ -105,6 +105,11 @@ impl Harness {
             .unwrap()
     }
 
+    /// `PUT`s `body` to the presigned `url`.
+    async fn put(&self, url: &str, body: Vec<u8>) -> reqwest::Response {
+        self.client.put(url).body(body).send().await.unwrap()
+    }
+
     async fn upload(&self, key: &ObjectKey, body: Vec<u8>) {
         let response = self
             .client
@@ -937,13 +942,7 @@ async fn a_part_being_received_holds_off_every_instance() {
     let slow = start_slow_put(&harness, &url, MIB);
     wait_until_receiving(&harness, &twin, &key, &upload).await;
 
-    let same_part = harness
-        .client
-        .put(&url)
-        .body(pattern(10, 1))
-        .send()
-        .await
-        .unwrap();
+    let same_part = harness.put(&url, pattern(10, 1)).await;
     assert_eq!(same_part.status(), StatusCode::CONFLICT);
 
     let response = actix_web::rt::task::spawn_blocking(move || finish_slow_put(slow, MIB))
@@ -1013,13 +1012,7 @@ async fn a_completion_cut_short_after_placing_the_object_is_finished_next_time()
     let key = new_key("placed.img");
     let (upload, url) = harness.upload_in_parts(&key).await;
     let part = PartNumber::parse(1).unwrap();
-    let response = harness
-        .client
-        .put(&url)
-        .body(pattern(1000, 5))
-        .send()
-        .await
-        .unwrap();
+    let response = harness.put(&url, pattern(1000, 5)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let etag = header(&response, "etag").to_owned();
     let parts = [CompletedPart {
@@ -1064,13 +1057,7 @@ async fn a_placed_upload_takes_no_part_and_is_finished_next_time() {
     let harness = Harness::start().await;
     let key = new_key("linked.img");
     let (upload, url) = harness.upload_in_parts(&key).await;
-    let sent = harness
-        .client
-        .put(&url)
-        .body(pattern(1000, 5))
-        .send()
-        .await
-        .unwrap();
+    let sent = harness.put(&url, pattern(1000, 5)).await;
     assert_eq!(sent.status(), StatusCode::OK);
     let dir = harness
         .store
@@ -1079,13 +1066,7 @@ async fn a_placed_upload_takes_no_part_and_is_finished_next_time() {
     // Another link (a hard-link backup of the data directory) changes nothing.
     let backup = tempfile::tempdir().unwrap();
     std::fs::hard_link(dir.join("data"), backup.path().join("data")).unwrap();
-    let resent = harness
-        .client
-        .put(&url)
-        .body(pattern(1000, 5))
-        .send()
-        .await
-        .unwrap();
+    let resent = harness.put(&url, pattern(1000, 5)).await;
     assert_eq!(resent.status(), StatusCode::OK);
     let parts = [CompletedPart {
         part_number: PartNumber::parse(1).unwrap(),
@@ -1095,13 +1076,7 @@ async fn a_placed_upload_takes_no_part_and_is_finished_next_time() {
     std::fs::create_dir_all(target.parent().unwrap()).unwrap();
     std::fs::hard_link(dir.join("data"), &target).unwrap();
 
-    let again = harness
-        .client
-        .put(&url)
-        .body(pattern(1000, 9))
-        .send()
-        .await
-        .unwrap();
+    let again = harness.put(&url, pattern(1000, 9)).await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
     let finished = harness
         .store

@@ -22,4 +22,4 @@ mod store;
 pub mod testing;
 
 pub use config::{S3Config, S3ConfigError};
-pub use store::{MAX_PRESIGN_EXPIRES_SECONDS, S3ObjectStore};
+pub use store::{MAX_PRESIGN_EXPIRES_SECONDS, READ_IDLE_TIMEOUT, S3ObjectStore};
