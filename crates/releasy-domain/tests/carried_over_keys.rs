@@ -6,12 +6,16 @@
 
 mod common;
 
-use common::{Harness, T0};
+use std::sync::Arc;
+
+use common::{Harness, T0, peppered_hasher, rotating_hasher};
 use releasy_domain::CustomerId;
 use releasy_domain::api_key::{
     ApiKey, ApiKeySecret, AuthFailure, KeyLookup, VERIFICATIONS_PER_MINUTE,
+    VERIFICATIONS_PER_SEARCH,
 };
 use releasy_domain::audit::{AuthReason, Origin};
+use releasy_domain::ports::KeyHasher as _;
 
 /// A key of this server's shape (and the reference's).
 fn raw_key(n: usize) -> String {
@@ -117,29 +121,58 @@ async fn unknown_keys_spend_the_search_budget_and_it_comes_back_each_minute() {
         .expect("found with the next minute's budget");
 }
 
-/// A search goes as far as the minute's budget goes, the most recently used keys first:
-/// a customer in daily use is found even when the whole set no longer fits.
+/// A search goes as far as its budget goes, the most recently used keys first: a
+/// customer in daily use is found even when the whole set is too large for one search,
+/// and one unknown key does not spend the whole minute.
 #[tokio::test]
-async fn a_search_the_budget_cannot_pay_whole_tries_the_most_recently_used_first() {
+async fn a_search_tries_the_most_recently_used_first_within_its_share_of_the_minute() {
     let h = Harness::new();
     let customer = h.customer("From the reference").await;
-    for n in 0..300 {
+    for n in 0..VERIFICATIONS_PER_SEARCH + 50 {
         carry_over(&h, customer.id, &raw_key(n)).await;
     }
-    let active = carry_over(&h, customer.id, &raw_key(999)).await;
+    let active = carry_over(&h, customer.id, &raw_key(9_999)).await;
     h.ports
         .repositories
         .api_keys
         .touch_last_used(active.id, T0.plus_seconds(-60), None)
         .await
         .expect("touched");
-    // An unknown key tries all 301: 199 of the minute's 500 are left.
-    refused_as_not_found(&h, &raw_key(5_000)).await;
+    // An unknown key spends one search's share: the other half is left.
+    refused_as_not_found(&h, &raw_key(50_000)).await;
     let key = h
         .services
         .authenticator
-        .authenticate(Some(&raw_key(999)))
+        .authenticate(Some(&raw_key(9_999)))
         .await
         .expect("the most recently used key is tried first");
     assert_eq!(key.api_key_id, active.id);
+}
+
+/// During a pepper rotation a carried-over key hashed under the previous pepper is
+/// found too, and given its lookup value (and hash) under the new one.
+#[tokio::test]
+async fn a_carried_over_key_under_the_previous_pepper_is_found_during_a_rotation() {
+    let old = Harness::with_hasher(Arc::new(peppered_hasher(b"old pepper")));
+    let customer = old.customer("From the reference").await;
+    let carried = carry_over(&old, customer.id, &raw_key(1)).await;
+    let h = old.restarted_with_hasher(Arc::new(rotating_hasher(b"new pepper", b"old pepper")));
+    let key = h
+        .services
+        .authenticator
+        .authenticate(Some(&raw_key(1)))
+        .await
+        .expect("found under the previous pepper");
+    assert_eq!(key.api_key_id, carried.id);
+    let secret = ApiKeySecret::from_presented(&raw_key(1)).expect("a key");
+    let stored = h.stored_key(carried.id).await;
+    assert_eq!(stored.lookup, secret.lookup());
+    let new_only = peppered_hasher(b"new pepper");
+    assert!(
+        new_only
+            .verify(&secret, &stored.hash)
+            .await
+            .expect("verifies"),
+        "hashed again under the new pepper"
+    );
 }

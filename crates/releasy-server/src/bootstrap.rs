@@ -47,8 +47,10 @@ pub fn generated_admin_key(data_dir: &Path) -> Result<(String, PathBuf), Bootstr
     ));
     let placed = write_owner_only(&aside, &key).and_then(|()| place(&aside, &path, &key));
     let placed = match placed {
-        // An empty file, left by a version that wrote it in place and crashed: replaced.
-        Ok(false) if read_key(&path).map_err(fail)?.is_none() => {
+        // An empty file: another instance creating it in place is about to write it
+        // (no hard links there), or an older version crashed while writing it. Waited
+        // for, then replaced.
+        Ok(false) if key_written_soon(&path).map_err(fail)?.is_none() => {
             std::fs::rename(&aside, &path).map(|()| true)
         }
         other => other,
@@ -80,6 +82,17 @@ fn place(aside: &Path, path: &Path, key: &str) -> std::io::Result<bool> {
             Err(err) => Err(err),
         },
     }
+}
+
+/// The key in `path`, waiting up to a second for an empty file to be written.
+fn key_written_soon(path: &Path) -> std::io::Result<Option<String>> {
+    for _ in 0..20 {
+        if let Some(key) = read_key(path)? {
+            return Ok(Some(key));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    read_key(path)
 }
 
 /// The key in `path`; `None` when the file is missing or empty.

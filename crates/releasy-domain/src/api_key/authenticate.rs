@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::api_key::model::is_revoked_at;
-use crate::api_key::unindexed::UnindexedSearch;
+use crate::api_key::unindexed::{UnindexedSearch, VERIFICATIONS_PER_SEARCH};
 use crate::api_key::{
     AllowedNetworks, ApiKeySecret, AuthCandidate, KeyType, Scope, ScopeSet, address_allowed,
 };
@@ -307,9 +307,9 @@ impl ApiKeyAuthenticator {
     }
 
     /// The carried-over key `secret` matches, tried against each such key (see
-    /// `unindexed`), the most recently used first, under the current pepper and, during
-    /// a rotation, the previous one: `None` when none matches, none is left, or this
-    /// minute's budget ends first.
+    /// `unindexed`), the most recently used first, each under the current pepper and,
+    /// during a rotation, the previous one: `None` when none matches, none is left, or
+    /// the search's or this minute's budget ends first.
     async fn find_unindexed(
         &self,
         secret: &ApiKeySecret,
@@ -322,15 +322,19 @@ impl ApiKeyAuthenticator {
             self.unindexed.none_left();
             return Ok(None);
         }
-        let hashers = std::iter::once(&*self.hasher).chain(self.hasher.under_previous_pepper());
-        for hasher in hashers {
-            for candidate in &candidates {
-                if !self.unindexed.try_spend_one(self.clock.now()) {
-                    return Ok(None);
-                }
-                if hasher.verify(secret, &candidate.hash).await? {
-                    return Ok(Some(candidate.clone()));
-                }
+        let peppers: Vec<&dyn KeyHasher> = std::iter::once(&*self.hasher)
+            .chain(self.hasher.under_previous_pepper())
+            .collect();
+        let tries = candidates
+            .iter()
+            .flat_map(|candidate| peppers.iter().map(move |hasher| (candidate, *hasher)))
+            .take(VERIFICATIONS_PER_SEARCH);
+        for (candidate, hasher) in tries {
+            if !self.unindexed.try_spend_one(self.clock.now()) {
+                return Ok(None);
+            }
+            if hasher.verify(secret, &candidate.hash).await? {
+                return Ok(Some(candidate.clone()));
             }
         }
         Ok(None)

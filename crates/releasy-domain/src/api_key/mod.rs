@@ -25,4 +25,4 @@ pub use service::{
     ApiKeyService, CreateKeyError, IssuedKey, ListKeysError, RevokeKeyError, RotateKeyError,
     RotatedKey, UpdateKeyError,
 };
-pub use unindexed::{SearchBudget, VERIFICATIONS_PER_MINUTE};
+pub use unindexed::{SearchBudget, VERIFICATIONS_PER_MINUTE, VERIFICATIONS_PER_SEARCH};

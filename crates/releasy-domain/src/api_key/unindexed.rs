@@ -3,8 +3,9 @@
 //! indexed row is tried against each of them, the most recently used first, and the
 //! first match gets its lookup value, so it is found by index from then on. Each try is
 //! an Argon2id verification, so the tries are bounded: at most
-//! [`VERIFICATIONS_PER_MINUTE`] a minute in one process, a search stopping where the
-//! minute's budget ends, and none at all once a search finds no such key left.
+//! [`VERIFICATIONS_PER_MINUTE`] a minute in one process, at most
+//! [`VERIFICATIONS_PER_SEARCH`] for one key (so that one unknown key leaves room for
+//! the rest of the minute), and none at all once a search finds no such key left.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,9 +15,15 @@ use crate::Timestamp;
 /// How many Argon2id verifications searches for carried-over keys may spend a minute,
 /// in one process: a bound on the work unknown keys can cause (at the reference's
 /// parameters, about a fifth of one core while someone sends unknown keys without
-/// pause). A carried-over key's first use may be refused while the minute's budget is
-/// spent (its next try, a minute later at most, goes first).
+/// pause). While unknown keys spend it, a carried-over key's first use is refused
+/// (audited `not_found`) until the next minute's budget.
 pub const VERIFICATIONS_PER_MINUTE: usize = 500;
+
+/// How many verifications one search may spend: the most recently used keys under the
+/// current pepper, and (during a rotation) the previous one, each a verification. Half
+/// the minute's budget, so one unknown key a minute leaves every key this reaches
+/// findable that minute.
+pub const VERIFICATIONS_PER_SEARCH: usize = VERIFICATIONS_PER_MINUTE / 2;
 
 /// Verifications spent in the current minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
