@@ -53,11 +53,22 @@ pub fn query_config() -> web::QueryConfig {
             QueryPayloadError::Deserialize(e) => format!("invalid query: {e}"),
             _ => "invalid query".to_owned(),
         };
-        actix_web::error::InternalError::from_response(
-            err,
-            ApiError::bad_request(message).into_response(),
-        )
-        .into()
+        ApiError::bad_request(message).into()
+    })
+}
+
+/// A query a handler reads only once its caller is known. actix fails a request on the
+/// first extractor error, and a customer key's check takes a moment while a bad query
+/// fails at once: taken as a `Result` and unwrapped here, after the key, a request
+/// without a valid key is 401 whatever its query (and a budgeted key's 400 carries its
+/// `RateLimit` headers).
+pub(crate) fn after_caller<T>(
+    query: Result<web::Query<T>, actix_web::Error>,
+) -> Result<web::Query<T>, ApiError> {
+    query.map_err(|err| {
+        err.as_error::<ApiError>()
+            .cloned()
+            .unwrap_or_else(|| ApiError::bad_request("invalid query"))
     })
 }
 

@@ -19,6 +19,7 @@ use crate::dto::{
     DownloadStatsQuery, DownloadStatsResponse, ErrorBody, non_empty, parse_id, parse_int,
 };
 use crate::error::ApiError;
+use crate::extract_errors::after_caller;
 use crate::state::AppState;
 
 /// List the download ledger, newest first: every token issued and every resolve of a
@@ -114,8 +115,9 @@ pub async fn download_stats(
 pub async fn customer_downloads(
     caller: CustomerKey<DownloadsRead>,
     state: web::Data<AppState>,
-    query: web::Query<CustomerDownloadsQuery>,
+    query: Result<web::Query<CustomerDownloadsQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = after_caller(query)?;
     let limit = PageLimit::parse(parse_int("limit", query.limit.as_ref())?)?;
     let after = cursor(query.cursor.as_ref())?;
     let page = state

@@ -36,8 +36,10 @@ pub async fn create_download_token(
     caller: CustomerKey<DownloadsToken>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Json<DownloadTokenRequest>,
+    // Read once the key is known: a request without a valid key is 401 whatever its body.
+    body: Result<Json<DownloadTokenRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     let artifact_id = parse_id::<ArtifactId>("artifact_id", &body.artifact_id)?;
     let ttl = TokenTtl::parse(
         body.expires_in_seconds,

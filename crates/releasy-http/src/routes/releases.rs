@@ -18,6 +18,7 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::etag::conditional_json;
+use crate::extract_errors::after_caller;
 use crate::idempotency::idempotent;
 use crate::json_body::{Json, ReleaseBody};
 use crate::state::AppState;
@@ -90,8 +91,9 @@ pub async fn list_releases(
     auth: OperatorOrCustomer<ListReleases, ReleasesRead>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ReleaseListQuery>,
+    query: Result<web::Query<ReleaseListQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = after_caller(query)?;
     let page = page_request(query.limit.as_ref(), query.offset.as_ref())?;
     let include_artifacts =
         parse_bool("include_artifacts", query.include_artifacts.as_ref())?.unwrap_or(false);

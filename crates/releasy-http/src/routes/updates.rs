@@ -12,6 +12,7 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::etag::conditional_json;
+use crate::extract_errors::after_caller;
 use crate::state::AppState;
 
 /// The newest release the caller may have on a channel: the highest version among the
@@ -34,8 +35,9 @@ pub async fn latest_release(
     auth: OperatorOrCustomer<ListReleases, ReleasesRead>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<LatestReleaseQuery>,
+    query: Result<web::Query<LatestReleaseQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = after_caller(query)?;
     let newest = NewestQuery {
         channel: channel(query.channel.as_ref())?,
         platform: non_empty(query.platform.as_ref()).map(str::to_owned),
@@ -70,8 +72,9 @@ pub async fn upgrade_check(
     auth: OperatorOrCustomer<ListReleases, ReleasesRead>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<UpgradeQuery>,
+    query: Result<web::Query<UpgradeQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = after_caller(query)?;
     let product = product(query.product.as_ref())?;
     let current_text = non_empty(query.current.as_ref())
         .ok_or_else(|| ValidationError::new("current", "is required"))?;

@@ -392,6 +392,43 @@ async fn a_key_carried_over_from_the_reference_is_accepted(backend: Backend) {
     assert_rejected(&app, &unknown_key()).await;
 }
 
+/// A missing or bad key is 401 whatever else is wrong with the request: the key is
+/// judged before the query or the body (SPEC §2).
+async fn a_bad_key_is_401_before_a_bad_query_or_body(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let unknown = unknown_key();
+    let requests = [
+        (Method::GET, "/v1/downloads?limit=1&limit=2"),
+        (Method::GET, "/v1/releases?limit=1&limit=2"),
+        (Method::GET, "/v1/releases/latest?channel=nightly"),
+        (Method::GET, "/v1/releases/upgrade?product=a&current=x"),
+        (Method::POST, "/v1/downloads/token"),
+    ];
+    for (method, path) in requests {
+        let without = app
+            .client
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_error(without, 401, "unauthorized").await;
+        let with_unknown = app
+            .customer(method.clone(), path, &unknown)
+            .send()
+            .await
+            .unwrap();
+        assert_error(with_unknown, 401, "unauthorized").await;
+    }
+    // With a valid key the same query is what is wrong.
+    let (_, api_key, _) = app.customer_with_key().await;
+    let listed = app
+        .customer(Method::GET, "/v1/releases?limit=1&limit=2", &api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_error(listed, 400, "bad_request").await;
+}
+
 async fn legacy_key_hash_includes_the_pepper(backend: Backend) {
     let pepper = "pepper-0123456789";
     let app = spawn_for_hand_edits(backend, &[("RELEASY_API_KEY_PEPPER", pepper)]).await;
@@ -572,6 +609,7 @@ on_both_backends!(
     legacy_sha256_key_is_accepted_and_upgraded,
     legacy_key_hash_includes_the_pepper,
     a_key_carried_over_from_the_reference_is_accepted,
+    a_bad_key_is_401_before_a_bad_query_or_body,
     stored_scopes_that_do_not_parse_are_rejected,
     every_attempt_is_audited,
 );

@@ -209,6 +209,29 @@ async fn a_key_over_its_budget_gets_429_with_ratelimit_headers(backend: Backend)
     assert_too_many(listing).await;
 }
 
+/// A bad query is judged after the key: its 400 is an answer to the key, with the key's
+/// headers (the key's check used to lose the race to the query's refusal).
+async fn a_bad_query_is_answered_after_the_key_with_its_headers(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("RELEASY_RATE_LIMIT_CI", "10/min")]).await;
+    let customer = app.create_customer("Acme", None).await;
+    let id = customer["id"].as_str().unwrap();
+    let ci = app
+        .create_key(id, json!({"key_type": "ci", "scopes": ["releases:read"]}))
+        .await;
+    let ci = ci["api_key"].as_str().unwrap();
+    let refused = app
+        .customer(Method::GET, "/v1/releases?limit=1&limit=2", ci)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&refused, "ratelimit-policy"),
+        Some("\"ci\";q=10;w=60")
+    );
+    assert!(header(&refused, "ratelimit").is_some());
+    assert_error(refused, 400, "bad_request").await;
+}
+
 async fn without_budgets_no_ratelimit_headers_are_sent(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_, api_key, _) = app.customer_with_key().await;
@@ -279,5 +302,6 @@ on_both_backends!(
     failures_past_the_limit_get_429_and_one_summary_event,
     forwarded_addresses_count_only_from_trusted_proxies,
     a_key_over_its_budget_gets_429_with_ratelimit_headers,
+    a_bad_query_is_answered_after_the_key_with_its_headers,
     without_budgets_no_ratelimit_headers_are_sent,
 );
