@@ -32,9 +32,10 @@ pub enum SealError {
 ///
 /// let (a, b) = (ArtifactId::generate(), ArtifactId::generate());
 /// let basis = SealBasis::from_stored([(a, Verification::Verified)]);
-/// assert!(basis.still_holds([(a, Verification::Verified)]));
-/// assert!(!basis.still_holds([(a, Verification::Verified), (b, Verification::Pending)]));
-/// assert!(!basis.still_holds([(a, Verification::Failed)]));
+/// assert_eq!(basis, SealBasis::from_stored([(a, Verification::Verified)]));
+/// let added = SealBasis::from_stored([(a, Verification::Verified), (b, Verification::Pending)]);
+/// assert_ne!(basis, added, "an artifact registered since");
+/// assert_ne!(basis, SealBasis::from_stored([(a, Verification::Failed)]), "verified since");
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SealBasis(HashMap<ArtifactId, Verification>);
@@ -48,14 +49,6 @@ impl SealBasis {
     /// The basis of a judgement on these artifact ids and their verification.
     pub fn from_stored(stored: impl IntoIterator<Item = (ArtifactId, Verification)>) -> Self {
         Self(stored.into_iter().collect())
-    }
-
-    /// Whether the release's artifacts, as `stored` now, are the ones judged.
-    pub fn still_holds(
-        &self,
-        stored: impl IntoIterator<Item = (ArtifactId, Verification)>,
-    ) -> bool {
-        Self::from_stored(stored) == *self
     }
 }
 
