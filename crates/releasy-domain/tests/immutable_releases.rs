@@ -12,22 +12,20 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-
 use common::T0;
+use common::interposed_artifacts::{ArtifactsHook, InterposedArtifacts};
 use releasy_domain::artifact::{
-    Artifact, ArtifactSize, ArtifactTarget, Checksum, Filename, PendingUpload, Platform,
-    PresignError, PresignedUpload, RegisterArtifact, RegisterArtifactError, Verification,
+    Artifact, ArtifactSize, ArtifactTarget, Checksum, Filename, Platform, PresignError,
+    PresignedUpload, RegisterArtifact, RegisterArtifactError,
 };
-use releasy_domain::audit::{AuditEvent, Origin};
+use releasy_domain::audit::Origin;
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
 use releasy_domain::pagination::PageRequest;
-use releasy_domain::ports::{ArtifactRepository, RepoError};
 use releasy_domain::release::{
     DeleteReleaseError, Product, Release, ReleaseChanges, ReleaseNotes, SealError, TransitionError,
     UpdateReleaseError, Version, YankReason,
 };
-use releasy_domain::{ArtifactId, Limits, Ports, ReleaseId, Services, Timestamp};
+use releasy_domain::{ArtifactId, Limits, Ports, Services};
 
 struct World {
     services: Services,
@@ -312,91 +310,17 @@ async fn the_server_setting_fixes_releases_published_before_while_they_stay_publ
 
 /// The artifacts as a read cache that has not seen some registrations yet shows them
 /// (another instance made them; its change notification is on its way): listings leave
-/// out the ids in `unseen`; everything else is the store's.
+/// out the ids it holds.
 #[derive(Debug)]
-struct NotYetSeen {
-    inner: Arc<dyn ArtifactRepository>,
-    unseen: Arc<Mutex<Vec<ArtifactId>>>,
-}
+struct NotYetSeen(Arc<Mutex<Vec<ArtifactId>>>);
 
-#[async_trait]
-impl ArtifactRepository for NotYetSeen {
-    async fn insert(&self, artifact: &Artifact, event: &AuditEvent) -> Result<(), RepoError> {
-        self.inner.insert(artifact, event).await
-    }
-    async fn get_with_release(
-        &self,
-        id: ArtifactId,
-    ) -> Result<Option<(Artifact, Release)>, RepoError> {
-        self.inner.get_with_release(id).await
-    }
-    async fn list_for_releases(&self, releases: &[ReleaseId]) -> Result<Vec<Artifact>, RepoError> {
-        let unseen = self.unseen.lock().unwrap().clone();
-        let listed = self.inner.list_for_releases(releases).await?;
-        Ok(listed
+impl ArtifactsHook for NotYetSeen {
+    fn listed(&self, listed: Vec<Artifact>) -> Vec<Artifact> {
+        let unseen = self.0.lock().unwrap();
+        listed
             .into_iter()
             .filter(|a| !unseen.contains(&a.id))
-            .collect())
-    }
-    async fn insert_upload(&self, upload: &PendingUpload) -> Result<(), RepoError> {
-        self.inner.insert_upload(upload).await
-    }
-    async fn get_upload(&self, id: ArtifactId) -> Result<Option<PendingUpload>, RepoError> {
-        self.inner.get_upload(id).await
-    }
-    async fn delete_upload(&self, id: ArtifactId) -> Result<bool, RepoError> {
-        self.inner.delete_upload(id).await
-    }
-    async fn end_upload(&self, id: ArtifactId, at: Timestamp) -> Result<bool, RepoError> {
-        self.inner.end_upload(id, at).await
-    }
-    async fn uploads_created_before(
-        &self,
-        cutoff: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<PendingUpload>, RepoError> {
-        self.inner.uploads_created_before(cutoff, limit).await
-    }
-    async fn insert_completing_upload(
-        &self,
-        artifact: &Artifact,
-        event: &AuditEvent,
-    ) -> Result<bool, RepoError> {
-        self.inner.insert_completing_upload(artifact, event).await
-    }
-    async fn list_by_verification(
-        &self,
-        verification: Verification,
-        after: Option<ArtifactId>,
-        limit: u32,
-    ) -> Result<Vec<Artifact>, RepoError> {
-        self.inner
-            .list_by_verification(verification, after, limit)
-            .await
-    }
-    async fn unclaimed_pending(
-        &self,
-        now: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<Artifact>, RepoError> {
-        self.inner.unclaimed_pending(now, limit).await
-    }
-    async fn claim_verification(
-        &self,
-        id: ArtifactId,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> Result<bool, RepoError> {
-        self.inner.claim_verification(id, now, until).await
-    }
-    async fn set_verification(
-        &self,
-        id: ArtifactId,
-        from: Verification,
-        to: Verification,
-        event: &AuditEvent,
-    ) -> Result<bool, RepoError> {
-        self.inner.set_verification(id, from, to, event).await
+            .collect()
     }
 }
 
@@ -408,10 +332,10 @@ async fn a_seal_judged_on_a_stale_listing_is_judged_again_on_the_stored_artifact
     let unseen = Arc::new(Mutex::new(Vec::new()));
     let hidden = Arc::clone(&unseen);
     let w = World::with_ports(true, move |ports| {
-        let inner = ports.repositories.artifacts.clone();
-        ports.repositories.artifacts = Arc::new(NotYetSeen {
-            inner,
-            unseen: hidden,
+        let store = ports.repositories.artifacts.clone();
+        ports.repositories.artifacts = Arc::new(InterposedArtifacts {
+            store,
+            hook: NotYetSeen(hidden),
         });
     });
     let release = w.with_artifact("1.0.0").await;

@@ -7,19 +7,21 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod common;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use common::interposed_artifacts::{ArtifactsHook, InterposedArtifacts};
 use releasy_domain::artifact::{
-    Artifact, ArtifactSize, Checksum, CompletedPart, Filename, MIN_PART_SIZE, PendingUpload,
-    Platform, PresignUpload, PresignedUpload, RegisterArtifact, RegisterArtifactError, SweepReport,
-    UploadError, UploadTarget, Verification,
+    Artifact, ArtifactSize, Checksum, CompletedPart, Filename, MIN_PART_SIZE, Platform,
+    PresignUpload, PresignedUpload, RegisterArtifact, RegisterArtifactError, SweepReport,
+    UploadError, UploadTarget,
 };
-use releasy_domain::audit::{AuditEvent, Origin};
+use releasy_domain::audit::Origin;
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
 use releasy_domain::ports::{ArtifactRepository, RepoError};
 use releasy_domain::release::{Product, Release, Version};
-use releasy_domain::{ArtifactId, ReleaseId};
 use releasy_domain::{Limits, Ports, Services, Timestamp};
 
 const T0: Timestamp = Timestamp::from_unix_seconds(1_735_312_000);
@@ -291,89 +293,24 @@ async fn a_resumed_upload_gets_no_url_that_outlives_its_ttl() {
     }
 }
 
-/// Artifacts whose upload is ended (by an abort, or the sweeper) between a
-/// registration's read of the record and its insert: the interleaving registration
-/// must survive without leaving the parts it joined behind.
+/// An upload ended (by an abort, or the sweeper) between a registration's read of the
+/// record and its insert: the interleaving registration must survive without leaving
+/// the parts it joined behind.
 #[derive(Debug)]
-struct SweptMidway(Arc<dyn ArtifactRepository>);
+struct SweptMidway;
 
 #[async_trait]
-impl ArtifactRepository for SweptMidway {
-    async fn insert(&self, artifact: &Artifact, event: &AuditEvent) -> Result<(), RepoError> {
-        self.0.insert(artifact, event).await
-    }
-    async fn get_with_release(
+impl ArtifactsHook for SweptMidway {
+    async fn before_completing(
         &self,
-        id: ArtifactId,
-    ) -> Result<Option<(Artifact, Release)>, RepoError> {
-        self.0.get_with_release(id).await
-    }
-    async fn list_for_releases(&self, releases: &[ReleaseId]) -> Result<Vec<Artifact>, RepoError> {
-        self.0.list_for_releases(releases).await
-    }
-    async fn insert_upload(&self, upload: &PendingUpload) -> Result<(), RepoError> {
-        self.0.insert_upload(upload).await
-    }
-    async fn get_upload(&self, id: ArtifactId) -> Result<Option<PendingUpload>, RepoError> {
-        self.0.get_upload(id).await
-    }
-    async fn delete_upload(&self, id: ArtifactId) -> Result<bool, RepoError> {
-        self.0.delete_upload(id).await
-    }
-    async fn end_upload(&self, id: ArtifactId, at: Timestamp) -> Result<bool, RepoError> {
-        self.0.end_upload(id, at).await
-    }
-    async fn uploads_created_before(
-        &self,
-        cutoff: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<PendingUpload>, RepoError> {
-        self.0.uploads_created_before(cutoff, limit).await
-    }
-    async fn insert_completing_upload(
-        &self,
+        store: &dyn ArtifactRepository,
         artifact: &Artifact,
-        event: &AuditEvent,
-    ) -> Result<bool, RepoError> {
+    ) -> Result<(), RepoError> {
         assert!(
-            self.0.delete_upload(artifact.id).await?,
+            store.delete_upload(artifact.id).await?,
             "the sweeper's claim"
         );
-        self.0.insert_completing_upload(artifact, event).await
-    }
-    async fn list_by_verification(
-        &self,
-        verification: Verification,
-        after: Option<ArtifactId>,
-        limit: u32,
-    ) -> Result<Vec<Artifact>, RepoError> {
-        self.0
-            .list_by_verification(verification, after, limit)
-            .await
-    }
-    async fn unclaimed_pending(
-        &self,
-        now: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<Artifact>, RepoError> {
-        self.0.unclaimed_pending(now, limit).await
-    }
-    async fn claim_verification(
-        &self,
-        id: ArtifactId,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> Result<bool, RepoError> {
-        self.0.claim_verification(id, now, until).await
-    }
-    async fn set_verification(
-        &self,
-        id: ArtifactId,
-        from: Verification,
-        to: Verification,
-        event: &AuditEvent,
-    ) -> Result<bool, RepoError> {
-        self.0.set_verification(id, from, to, event).await
+        Ok(())
     }
 }
 
@@ -384,7 +321,10 @@ impl ArtifactRepository for SweptMidway {
 async fn an_upload_swept_while_it_completes_leaves_no_object() {
     let w = World::with_ports(|ports| {
         let artifacts = ports.repositories.artifacts.clone();
-        ports.repositories.artifacts = Arc::new(SweptMidway(artifacts));
+        ports.repositories.artifacts = Arc::new(InterposedArtifacts {
+            store: artifacts,
+            hook: SweptMidway,
+        });
     })
     .await;
     let bytes = file(2 * PART);

@@ -4,6 +4,8 @@
 //! Each test file compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+pub mod interposed_artifacts;
+
 use std::sync::Arc;
 
 use releasy_domain::api_key::{
