@@ -34,9 +34,21 @@ struct Presigned {
     expires_at: i64,
 }
 
-/// The upload was aborted or swept (its state is gone): it cannot be finished.
+/// Why a part could not be sent.
 #[derive(Debug)]
-pub struct UploadGone;
+pub enum PartFailure {
+    /// The upload was aborted or swept (its state is gone): a fresh one may take its
+    /// place.
+    UploadGone,
+    /// Anything else.
+    Failed(CliError),
+}
+
+impl From<CliError> for PartFailure {
+    fn from(err: CliError) -> Self {
+        Self::Failed(err)
+    }
+}
 
 impl<'a> PartUrls<'a> {
     /// The URLs of `plan`, expiring at `expires_at` (Unix seconds), for the upload whose
@@ -66,27 +78,23 @@ impl<'a> PartUrls<'a> {
     /// the server when the ones at hand would (one renewal for all parts waiting).
     ///
     /// # Errors
-    /// `Ok(Err(UploadGone))` when the upload no longer exists; API errors of the renewal.
-    pub async fn for_part(&self, part_number: u32) -> Result<Result<String, UploadGone>, CliError> {
+    /// [`PartFailure::UploadGone`] when the upload no longer exists; API errors of the
+    /// renewal.
+    pub async fn for_part(&self, part_number: u32) -> Result<String, PartFailure> {
         let mut current = self.current.lock().await;
         if current.expires_at <= now() + EXPIRY_MARGIN_SECONDS {
             match self.renewed().await? {
                 Some(renewed) => *current = renewed,
-                None => return Ok(Err(UploadGone)),
+                None => return Err(PartFailure::UploadGone),
             }
         }
-        let url =
-            current
-                .by_part
-                .get(&part_number)
-                .cloned()
-                .ok_or_else(|| ApiError::Unexpected {
-                    status: 200,
-                    detail: format!(
-                        "the server offers no URL for part {part_number}, still to send"
-                    ),
-                })?;
-        Ok(Ok(url))
+        current.by_part.get(&part_number).cloned().ok_or_else(|| {
+            CliError::from(ApiError::Unexpected {
+                status: 200,
+                detail: format!("the server offers no URL for part {part_number}, still to send"),
+            })
+            .into()
+        })
     }
 
     async fn renewed(&self) -> Result<Option<Presigned>, CliError> {

@@ -5,7 +5,7 @@
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use super::files::LocalFile;
-use super::part_urls::{PartUrls, UploadGone};
+use super::part_urls::{PartFailure, PartUrls};
 use crate::api::ApiError;
 use crate::dto::{CompletedPart, Multipart};
 use crate::error::CliError;
@@ -18,19 +18,6 @@ pub struct PartsSent {
     pub parts: Vec<CompletedPart>,
     /// Bytes sent now (the rest the server held already).
     pub sent_bytes: u64,
-}
-
-/// Why sending the parts stopped.
-enum PartFailure {
-    /// The upload was aborted or swept: a fresh one may take its place.
-    UploadGone,
-    Failed(CliError),
-}
-
-impl From<CliError> for PartFailure {
-    fn from(err: CliError) -> Self {
-        Self::Failed(err)
-    }
 }
 
 /// Sends the parts of `plan` (`held` are on the server already, with their sizes),
@@ -60,10 +47,7 @@ pub async fn upload_parts(
     let sends = plan.parts.iter().map(|part| {
         let progress = progress.clone();
         async move {
-            let url = urls
-                .for_part(part.part_number)
-                .await?
-                .map_err(|UploadGone| PartFailure::UploadGone)?;
+            let url = urls.for_part(part.part_number).await?;
             let offset = u64::from(part.part_number.saturating_sub(1)) * plan.part_size;
             let len = plan.part_size.min(file.size.saturating_sub(offset));
             let etag = put_part(storage, &url, &file.path, offset, len, &progress).await?;
