@@ -78,8 +78,8 @@ pub enum ConfigError {
     },
 }
 
-/// Where a value came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Where a value came from; the order is precedence (a flag first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// A command-line flag.
