@@ -38,7 +38,7 @@ Exit codes:
   3  auth: missing credentials, or the server answered 401 or 403
   4  not found: the server answered 404, or nothing matched
   5  conflict: the server answered 409, or the release holds a different file
-  6  server or network error: 5xx, unreachable, or an unexpected answer
+  6  server or network error: 5xx or 429, unreachable, or an unexpected answer
   7  checksum mismatch: the downloaded file was deleted
 
 Configuration: flags, then environment variables (RELEASY_URL, RELEASY_ADMIN_API_KEY,

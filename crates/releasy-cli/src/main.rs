@@ -23,8 +23,10 @@ use clap::Parser;
 use crate::cli::Cli;
 
 fn main() -> ExitCode {
-    // Usage errors exit with 2, `--help` and `--version` with 0 (clap's own codes).
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
     let json = cli.global.json;
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -47,4 +49,36 @@ fn main() -> ExitCode {
             ExitCode::from(err.exit().code())
         }
     }
+}
+
+/// Ends a run whose arguments clap refused (exit 2; `--help` and `--version` exit 0).
+/// With `--json` among the arguments, the last line of standard error is the error as
+/// JSON, as for every other failure, so that scripts read usage errors the same way.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|arg| arg != "--")
+        .any(|arg| arg == "--json");
+    // clap prints help and version to stdout, errors to stderr.
+    let _ = err.print();
+    if informational || !json {
+        return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+    }
+    let err = error::CliError::Usage(clap_message(err));
+    eprintln!("{}", err.to_json());
+    ExitCode::from(err.exit().code())
+}
+
+/// The first line of clap's message, without its `error: ` prefix.
+fn clap_message(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    first.strip_prefix("error: ").unwrap_or(first).to_owned()
 }

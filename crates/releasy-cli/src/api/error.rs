@@ -125,6 +125,8 @@ impl ApiError {
                 401 | 403 => Exit::Auth,
                 404 => Exit::NotFound,
                 409 => Exit::Conflict,
+                // Too many requests: worth trying again later, like a 5xx.
+                429 => Exit::Server,
                 400..=499 => Exit::Usage,
                 _ => Exit::Server,
             },
@@ -153,6 +155,11 @@ mod tests {
         assert_eq!(status(404).exit(), Exit::NotFound);
         assert_eq!(status(409).exit(), Exit::Conflict);
         assert_eq!(status(413).exit(), Exit::Usage);
+        assert_eq!(
+            status(429).exit(),
+            Exit::Server,
+            "too many requests: try again later"
+        );
         assert_eq!(status(500).exit(), Exit::Server);
         assert_eq!(status(503).exit(), Exit::Server);
     }

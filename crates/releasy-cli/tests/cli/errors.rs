@@ -101,6 +101,32 @@ async fn exit_codes_and_server_errors() {
         .run()
         .await
         .fails_with(2);
+    // Arguments clap refuses answer in JSON too when `--json` is among them.
+    let refused = server
+        .admin()
+        .args(["--json", "customer", "list", "--limit", "500"])
+        .run()
+        .await
+        .fails_with(2);
+    let error = refused.error_json();
+    assert_eq!(error["error"]["code"], "usage", "{refused:#?}");
+    assert_eq!(error["error"]["status"], serde_json::Value::Null);
+    assert_eq!(error["exit_code"], 2);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--limit") && !m.starts_with("error:")),
+        "{refused:#?}"
+    );
+    let plain = server
+        .admin()
+        .args(["customer", "list", "--limit", "500"])
+        .run()
+        .await
+        .fails_with(2);
+    assert!(plain.stderr.starts_with("error:"), "{plain:#?}");
+    assert!(!plain.stderr.contains("exit_code"), "{plain:#?}");
+    server.cli().args(["--json", "--help"]).run().await.ok();
     let invalid = server
         .admin()
         .args(["customer", "create", "--name", " "])
