@@ -1,5 +1,7 @@
 //! `releasy downloads list|stats|export`: the download ledger.
 
+use std::path::{Path, PathBuf};
+
 use tokio::io::AsyncWriteExt;
 
 use super::{Context, push_opt};
@@ -98,33 +100,71 @@ pub async fn run(ctx: &Context, command: DownloadsCommand) -> Result<(), CliErro
             let response = client
                 .get_stream("/v1/admin/downloads", &query, "text/csv")
                 .await?;
-            let url = response.url().clone();
-            let mut sink: Box<dyn tokio::io::AsyncWrite + Unpin> = match &output {
-                Some(path) => Box::new(tokio::fs::File::create(path).await.map_err(|source| {
-                    CliError::Io {
-                        path: path.clone(),
-                        source,
-                    }
-                })?),
-                None => Box::new(tokio::io::stdout()),
-            };
-            let write_error = |source| CliError::Io {
-                path: output.clone().unwrap_or_else(|| "<stdout>".into()),
-                source,
-            };
-            let mut response = response;
-            // Chunk by chunk: an export of millions of rows never sits in memory.
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| ApiError::network(&url, e))?
-            {
-                sink.write_all(&chunk).await.map_err(write_error)?;
+            let csv = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/csv"));
+            if !csv {
+                return Err(ApiError::Unexpected {
+                    status: response.status().as_u16(),
+                    detail: "the export is not CSV (Content-Type is not text/csv)".to_owned(),
+                }
+                .into());
             }
-            sink.flush().await.map_err(write_error)?;
+            match output {
+                Some(path) => export_to_file(response, &path).await?,
+                None => copy_body(response, &mut tokio::io::stdout(), "<stdout>".into()).await?,
+            }
         }
     }
     Ok(())
+}
+
+/// Streams the export into `path.part` and renames it to `path` once the whole body
+/// arrived: a cut-off transfer leaves no file that looks complete (the server ends a
+/// failing export early on purpose), and an earlier export at `path` stays until the
+/// new one is whole.
+async fn export_to_file(response: reqwest::Response, path: &Path) -> Result<(), CliError> {
+    let mut partial_name = path.as_os_str().to_owned();
+    partial_name.push(".part");
+    let partial = PathBuf::from(partial_name);
+    let file = tokio::fs::File::create(&partial)
+        .await
+        .map_err(|source| CliError::io(&partial, source))?;
+    let copied = async {
+        let mut file = file;
+        copy_body(response, &mut file, partial.clone()).await?;
+        file.sync_all()
+            .await
+            .map_err(|source| CliError::io(&partial, source))?;
+        tokio::fs::rename(&partial, path)
+            .await
+            .map_err(|source| CliError::io(path, source))
+    }
+    .await;
+    if copied.is_err() {
+        let _ = tokio::fs::remove_file(&partial).await;
+    }
+    copied
+}
+
+/// Copies the body chunk by chunk: an export of millions of rows never sits in memory.
+async fn copy_body(
+    mut response: reqwest::Response,
+    sink: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
+    sink_name: PathBuf,
+) -> Result<(), CliError> {
+    let url = response.url().clone();
+    let write_error = |source| CliError::io(sink_name.clone(), source);
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ApiError::network(&url, e))?
+    {
+        sink.write_all(&chunk).await.map_err(write_error)?;
+    }
+    sink.flush().await.map_err(write_error)
 }
 
 /// The query parameters of `filter`.

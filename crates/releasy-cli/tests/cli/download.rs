@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::helpers::{Storage, TestServer, file_sha256, write_file};
-use crate::proxy::Disturbance;
+use crate::proxy::{Disturbance, LoopbackProxy};
 
 /// Publishes `acme-agent` 1.0.0 and 1.1.0 (two platforms each); returns the sha256 of
 /// 1.1.0's linux file.
@@ -408,6 +408,78 @@ async fn the_ledger_lists_counts_and_exports_downloads() {
         .fails_with(2);
 }
 
+/// An export cut off midway (the server ends a failing export early on purpose, and a
+/// network can too) leaves no file that looks complete: the earlier export at the path
+/// stays, and no partial file is left beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_cut_off_midway_leaves_the_earlier_file() {
+    let server = TestServer::start(Storage::Embedded).await;
+    publish_two_versions(&server).await;
+    let (_, api_key) = server.entitled_customer("acme-agent").await;
+    for run in 0..8 {
+        server
+            .customer(&api_key)
+            .args(["download", "acme-agent", "--version", "1.0.0"])
+            .args(["--platform", "darwin-arm64", "-o", &format!("small-{run}/")])
+            .run()
+            .await
+            .ok();
+    }
+    let whole = server
+        .admin()
+        .args(["downloads", "export", "--csv"])
+        .run()
+        .await
+        .ok();
+    assert!(whole.stdout.len() > 3000, "16 rows: {whole:#?}");
+
+    let earlier = server.path("ledger.csv");
+    std::fs::write(&earlier, "the earlier export\n").expect("write");
+    // The export's only connection breaks 2 000 bytes into its answer: past the
+    // headers, before the end of the rows.
+    let front = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let upstream = server
+        .base_url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let proxy = LoopbackProxy::start(front, upstream, Disturbance::CutAnswerAfter(2000)).await;
+    let cut = server
+        .admin()
+        .args(["--url", &format!("http://{}", proxy.address)])
+        .args([
+            "downloads",
+            "export",
+            "--csv",
+            "--output",
+            "ledger.csv",
+            "--json",
+        ])
+        .run()
+        .await
+        .fails_with(6);
+    assert!(proxy.has_cut(), "{cut:#?}");
+    assert_eq!(cut.error_json()["error"]["code"], "network_error");
+    assert_eq!(
+        std::fs::read_to_string(&earlier).expect("read"),
+        "the earlier export\n"
+    );
+    assert!(!exists(&server.path("ledger.csv.part")));
+
+    // Whole, it replaces the earlier file.
+    server
+        .admin()
+        .args(["downloads", "export", "--csv", "--output", "ledger.csv"])
+        .run()
+        .await
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(&earlier).expect("read"),
+        whole.stdout
+    );
+    assert!(!exists(&server.path("ledger.csv.part")));
+}
+
 /// A shorter file at the target is moved aside to be resumed; a run that then fails
 /// before replacing a byte of it (here: the quota refuses the token) puts it back, so
 /// an updater whose download is refused keeps the file it runs.
@@ -435,7 +507,7 @@ async fn a_refused_download_leaves_the_file_it_would_have_replaced() {
         .args(["-o", "installed/agent.tar.gz"])
         .run()
         .await
-        .fails_with(2);
+        .fails_with(6); // 429: worth trying again once the period resets
     assert!(refused.stderr.contains("quota exceeded"), "{refused:#?}");
     assert_eq!(
         file_sha256(&installed),
