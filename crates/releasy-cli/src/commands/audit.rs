@@ -5,7 +5,7 @@ use crate::api::Role;
 use crate::cli::AuditCommand;
 use crate::dto::AuditEventList;
 use crate::error::CliError;
-use crate::output::{Table, format_time};
+use crate::output::{Table, format_time, with_offset_hint};
 
 /// Runs an `audit` command.
 ///
@@ -42,7 +42,8 @@ pub async fn run(ctx: &Context, command: AuditCommand) -> Result<(), CliError> {
                 e.payload.to_string(),
             ]);
         }
-        table.render("(no events)")
+        let shown = list.events.len();
+        with_offset_hint(table.render("(no events)"), shown, list.limit, list.offset)
     });
     Ok(())
 }

@@ -9,7 +9,7 @@ use crate::dto::{
     Access, CreateEntitlement, DownloadQuota, Entitlement, EntitlementList, UpdateEntitlement,
 };
 use crate::error::CliError;
-use crate::output::{Table, format_time, format_time_opt};
+use crate::output::{Table, format_time, format_time_opt, with_offset_hint};
 
 /// Runs an `entitlement` command.
 ///
@@ -56,7 +56,10 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
             push_opt(&mut query, "offset", offset);
             let path = format!("/v1/admin/customers/{}/entitlements", customer.trim());
             let list: EntitlementList = client.get(&path, &query).await?;
-            ctx.output.emit(&list, || table(&list.entitlements));
+            ctx.output.emit(&list, || {
+                let shown = list.entitlements.len();
+                with_offset_hint(table(&list.entitlements), shown, list.limit, list.offset)
+            });
         }
         EntitlementCommand::Update {
             customer,

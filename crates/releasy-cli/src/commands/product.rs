@@ -5,7 +5,7 @@ use crate::api::Role;
 use crate::cli::ProductCommand;
 use crate::dto::{Policy, ProductList, SetPolicy};
 use crate::error::CliError;
-use crate::output::{Table, format_time_opt};
+use crate::output::{Table, format_time_opt, with_offset_hint};
 
 /// Runs a `product` command.
 ///
@@ -19,7 +19,10 @@ pub async fn run(ctx: &Context, command: ProductCommand) -> Result<(), CliError>
             push_opt(&mut query, "limit", limit);
             push_opt(&mut query, "offset", offset);
             let list: ProductList = client.get("/v1/admin/products", &query).await?;
-            ctx.output.emit(&list, || table(&list));
+            ctx.output.emit(&list, || {
+                let shown = list.products.len();
+                with_offset_hint(table(&list), shown, list.limit, list.offset)
+            });
         }
         ProductCommand::Policy {
             product,

@@ -8,7 +8,7 @@ use crate::api::Role;
 use crate::cli::{ReleaseCommand, ReleaseDetails};
 use crate::dto::{CreateRelease, Release, ReleaseList, UpdateRelease, YankRelease};
 use crate::error::CliError;
-use crate::output::{Table, format_time, format_time_opt, short_digest};
+use crate::output::{Table, format_time, format_time_opt, short_digest, with_offset_hint};
 use crate::publish::{Published, publish_release, release_id};
 
 /// Runs a `release` command.
@@ -52,11 +52,12 @@ pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError>
             push_opt(&mut query, "offset", offset);
             let list: ReleaseList = client.get("/v1/releases", &query).await?;
             ctx.output.emit(&list, || {
-                if artifacts {
+                let rendered = if artifacts {
                     artifacts_table(&list.releases)
                 } else {
                     releases_table(&list.releases)
-                }
+                };
+                with_offset_hint(rendered, list.releases.len(), list.limit, list.offset)
             });
         }
         ReleaseCommand::Publish { release } => {

@@ -6,6 +6,7 @@ use crate::api::Role;
 use crate::cli::ReleasesArgs;
 use crate::dto::ReleaseList;
 use crate::error::CliError;
+use crate::output::with_offset_hint;
 
 /// Runs `releases`.
 ///
@@ -19,6 +20,9 @@ pub async fn run(ctx: &Context, args: ReleasesArgs) -> Result<(), CliError> {
     push_opt(&mut query, "limit", args.limit);
     push_opt(&mut query, "offset", args.offset);
     let list: ReleaseList = client.get("/v1/releases", &query).await?;
-    ctx.output.emit(&list, || artifacts_table(&list.releases));
+    ctx.output.emit(&list, || {
+        let rendered = artifacts_table(&list.releases);
+        with_offset_hint(rendered, list.releases.len(), list.limit, list.offset)
+    });
     Ok(())
 }

@@ -46,8 +46,41 @@ impl Output {
     }
 }
 
+/// `rendered` (a table of `shown` rows of a page asked at `offset` with `limit`), and,
+/// when the page is full, the line that asks for the next one: a listing cut at the
+/// server's page size never looks complete.
+pub fn with_offset_hint(mut rendered: String, shown: usize, limit: i64, offset: i64) -> String {
+    let shown = i64::try_from(shown).unwrap_or(i64::MAX);
+    if shown > 0 && shown >= limit {
+        rendered.push_str(&format!(
+            "\nmore: --offset {}",
+            offset.saturating_add(shown)
+        ));
+    }
+    rendered
+}
+
 /// Writes `text` and a newline to standard output, ignoring a closed pipe.
 fn print_stdout(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", text.trim_end_matches('\n'));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_page_says_how_to_ask_for_the_next() {
+        assert_eq!(
+            with_offset_hint("t".into(), 50, 50, 0),
+            "t\nmore: --offset 50"
+        );
+        assert_eq!(
+            with_offset_hint("t".into(), 10, 10, 30),
+            "t\nmore: --offset 40"
+        );
+        assert_eq!(with_offset_hint("t".into(), 49, 50, 0), "t");
+        assert_eq!(with_offset_hint("t".into(), 0, 50, 100), "t");
+    }
 }

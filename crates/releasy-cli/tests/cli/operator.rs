@@ -118,6 +118,29 @@ async fn operator_commands_with_json_output() {
         .ok()
         .json();
     assert_eq!(listed["entitlements"][0]["id"], entitlement_id.as_str());
+    // A full page says how to ask for the next; a page with room to spare does not.
+    let full = admin()
+        .args([
+            "entitlement",
+            "list",
+            "--customer",
+            &acme_id,
+            "--limit",
+            "1",
+        ])
+        .run()
+        .await
+        .ok();
+    assert!(
+        full.stdout.trim_end().ends_with("more: --offset 1"),
+        "{full:#?}"
+    );
+    let whole = admin()
+        .args(["entitlement", "list", "--customer", &acme_id])
+        .run()
+        .await
+        .ok();
+    assert!(!whole.stdout.contains("more:"), "{whole:#?}");
     let updated = admin()
         .args([
             "entitlement",
