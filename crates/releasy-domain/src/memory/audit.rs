@@ -1,17 +1,18 @@
 //! `AuditRepository` in memory: every event is linked to the one before it as it is
 //! appended (one lock orders the appends, so nothing waits for a linker).
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
 use super::lock;
-use crate::Timestamp;
 use crate::audit::{
     AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent, prunable_prefix,
 };
 use crate::pagination::PageRequest;
 use crate::ports::{AuditRepository, PruneEvent, RepoError};
+use crate::{AuditEventId, Timestamp};
 
 /// Audit events kept in memory, in the order they were appended, each with its link.
 /// Other in-memory repositories append the events of their changes here while they
@@ -39,8 +40,15 @@ impl InMemoryAudit {
 
 /// Appends `events` to `chain`, linked after its head.
 fn link_after_head(chain: &mut Chain, events: &[AuditEvent]) {
+    // Stored (or given) once: a queue writes a batch again after an unacknowledged commit.
+    let mut stored: HashSet<AuditEventId> = chain.events.iter().map(|c| c.event.id).collect();
+    let events: Vec<AuditEvent> = events
+        .iter()
+        .filter(|event| stored.insert(event.id))
+        .cloned()
+        .collect();
     let head = chain.head.unwrap_or(ChainLink::START);
-    let links = head.extend(events);
+    let links = head.extend(&events);
     chain.head = links.last().copied().or(chain.head);
     chain
         .events

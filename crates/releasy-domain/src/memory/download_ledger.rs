@@ -1,15 +1,16 @@
 //! The download ledger in memory: statistics are computed from the rows themselves,
 //! which is what a store's summary must equal.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
 use super::lock;
-use crate::Timestamp;
 use crate::delivery::{DownloadFilter, DownloadRecord, DownloadStat, StatsQuery, stats_of};
 use crate::pagination::Cursor;
 use crate::ports::{DownloadLedger, RepoError};
+use crate::{DownloadRecordId, Timestamp};
 
 /// An in-memory [`DownloadLedger`].
 #[derive(Debug, Default)]
@@ -30,7 +31,11 @@ fn after_cursor(record: &DownloadRecord, cursor: &Cursor) -> bool {
 #[async_trait]
 impl DownloadLedger for InMemoryDownloadLedger {
     async fn record_many(&self, records: &[DownloadRecord]) -> Result<(), RepoError> {
-        lock(&self.records).extend_from_slice(records);
+        let mut stored = lock(&self.records);
+        // Stored (or given) once: a queue writes a batch again after an unacknowledged
+        // commit.
+        let mut known: HashSet<DownloadRecordId> = stored.iter().map(|r| r.id).collect();
+        stored.extend(records.iter().filter(|r| known.insert(r.id)).cloned());
         Ok(())
     }
 

@@ -31,7 +31,10 @@ pub trait DownloadLedger: Send + Sync + std::fmt::Debug {
     }
 
     /// Records rows all at once: the rows and the summary's counts of the `redirected`
-    /// ones change together, or neither does.
+    /// ones change together, or neither does. Rows already stored (by id) are left
+    /// as they are, the rest stored and counted once each: a write-behind queue
+    /// writes a batch again when its commit went unacknowledged, and must not be
+    /// refused for ever.
     async fn record_many(&self, records: &[DownloadRecord]) -> Result<(), RepoError>;
 
     /// At most `limit` rows matching `filter`, newest first by `(at, id)`, starting

@@ -211,7 +211,9 @@ pub trait AuditRepository: Send + Sync + std::fmt::Debug {
     async fn record(&self, event: &AuditEvent) -> Result<(), RepoError>;
 
     /// Appends several events at once, all or none (adapters write them in one
-    /// statement or transaction).
+    /// statement or transaction). Events already stored (by id) are left as they are,
+    /// the rest appended once each: a write-behind queue writes a batch again when its
+    /// commit went unacknowledged, and must not be refused for ever.
     async fn record_many(&self, events: &[AuditEvent]) -> Result<(), RepoError> {
         for event in events {
             self.record(event).await?;

@@ -16,6 +16,7 @@ use releasy_domain::audit::{
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{AuditRepository, PruneEvent, RepoError};
 
+use super::retried_batch::{StoredIds, not_stored};
 use super::{Backend, Conn, Store, append_audit, chain_head, set_chain_head, set_links};
 use crate::error::query_error;
 use crate::rows::{AuditChainRow, AuditEventRow, link_of, position_column};
@@ -32,7 +33,18 @@ impl AuditRepository for Store {
         if events.is_empty() {
             return Ok(());
         }
-        self.write_batch(Vec::new(), events).await
+        match self.write_batch(Vec::new(), events).await {
+            Err(RepoError::Conflict) => {
+                let ids = events.iter().map(|e| e.id.to_string());
+                let stored = self.stored_ids(ids, StoredIds::AuditEvents).await?;
+                let missing = not_stored(events, |e| e.id.to_string(), &stored)?;
+                if missing.is_empty() {
+                    return Ok(());
+                }
+                self.write_batch(Vec::new(), &missing).await
+            }
+            written => written,
+        }
     }
 
     async fn list(

@@ -15,6 +15,7 @@ use releasy_domain::pagination::Cursor;
 use releasy_domain::ports::{DownloadLedger, RepoError};
 use releasy_domain::release::{Product, Version};
 
+use super::retried_batch::{StoredIds, not_stored};
 use super::{Backend, Store, placeholder};
 use crate::error::{corrupt, query_error};
 use crate::rows::{DownloadLedgerRow, daily_additions};
@@ -26,8 +27,22 @@ impl DownloadLedger for Store {
         if records.is_empty() {
             return Ok(());
         }
-        self.write_ledger_batch(records, daily_additions(records))
+        match self
+            .write_ledger_batch(records, daily_additions(records))
             .await
+        {
+            Err(RepoError::Conflict) => {
+                let ids = records.iter().map(|r| r.id.to_string());
+                let stored = self.stored_ids(ids, StoredIds::DownloadLedger).await?;
+                let missing = not_stored(records, |r| r.id.to_string(), &stored)?;
+                if missing.is_empty() {
+                    return Ok(());
+                }
+                self.write_ledger_batch(&missing, daily_additions(&missing))
+                    .await
+            }
+            written => written,
+        }
     }
 
     async fn list(

@@ -37,6 +37,8 @@ macro_rules! repository_modules {
         mod quota_counter;
         #[path = "releases.rs"]
         mod releases_repo;
+        #[path = "retried_batch.rs"]
+        mod retried_batch;
     };
 }
 

@@ -25,6 +25,9 @@ pub async fn run_all(repos: Repositories) {
     run_check!(an_update_records_the_row_before_and_after(repos.clone()));
     run_check!(a_revocation_is_recorded_once(repos.clone()));
     run_check!(the_linker_links_every_committed_event_once(repos.clone()));
+    run_check!(a_batch_written_again_appends_only_what_is_new(
+        repos.clone()
+    ));
     run_check!(concurrent_writers_keep_one_verifiable_chain(repos));
 }
 
@@ -357,6 +360,44 @@ pub async fn the_linker_links_every_committed_event_once(repos: Repositories) {
     same(
         &times_in_chain(&repos, &written).await,
         &vec![1; written.len()],
+        "times each event sits in the chain",
+    );
+}
+
+/// A write-behind queue writes a batch again when its commit went unacknowledged,
+/// with newer events beside it: the write succeeds, the new events are appended, and
+/// every event sits in the chain once.
+pub async fn a_batch_written_again_appends_only_what_is_new(repos: Repositories) {
+    let subject = token();
+    let actor = origin(&subject);
+    let customer = new_customer(&format!("retried {subject}"), None, T0);
+    let first: Vec<AuditEvent> = (0..3)
+        .map(|_| AuditEvent::customer_created(&actor, &customer))
+        .collect();
+    ok(
+        repos.audit.record_many(&first).await,
+        "AuditRepository::record_many",
+    );
+    let mut again = first.clone();
+    again.extend((0..2).map(|_| AuditEvent::customer_created(&actor, &customer)));
+    ok(
+        repos.audit.record_many(&again).await,
+        "AuditRepository::record_many of a batch written already, with new events",
+    );
+    ok(
+        repos.audit.record_many(&again).await,
+        "AuditRepository::record_many of a batch written whole already",
+    );
+    let mut stored = events_by(&repos, &subject).await;
+    stored.sort_by_key(|event| event.id);
+    let mut expected = again.clone();
+    expected.sort_by_key(|event| event.id);
+    same(&stored, &expected, "the events of the batches");
+    let audit = AuditService::new(Arc::clone(&repos.audit));
+    ok(audit.link_pending().await, "AuditService::link_pending");
+    same(
+        &times_in_chain(&repos, &again).await,
+        &vec![1; again.len()],
         "times each event sits in the chain",
     );
 }

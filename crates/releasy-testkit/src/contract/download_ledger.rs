@@ -31,7 +31,8 @@ pub async fn run_all(ledger: Arc<dyn DownloadLedger>) {
     run_check!(stats_equal_the_counts_computed_from_the_rows(
         ledger.clone()
     ));
-    run_check!(stats_stay_exact_when_batches_commit_at_once(ledger));
+    run_check!(stats_stay_exact_when_batches_commit_at_once(ledger.clone()));
+    run_check!(a_batch_written_again_counts_once(ledger));
 }
 
 /// A subject of `product` (artifact and release fresh).
@@ -376,6 +377,47 @@ pub async fn stats_stay_exact_when_batches_commit_at_once(ledger: Arc<dyn Downlo
             &format!("stats of {query:?} after concurrent batches"),
         );
     }
+}
+
+/// A write-behind queue writes a batch again when its commit went unacknowledged,
+/// with newer rows beside it: the write succeeds, and every row is listed and counted
+/// once.
+pub async fn a_batch_written_again_counts_once(ledger: Arc<dyn DownloadLedger>) {
+    let product = fresh_product();
+    let artifact = subject(&product, "3.0.0", "linux", 1_000);
+    let customer = CustomerId::generate();
+    let first: Vec<DownloadRecord> = (0..3)
+        .map(|n| row(customer, &artifact, T0 + n, DownloadOutcome::Redirected))
+        .collect();
+    record(&ledger, &first).await;
+    let mut again = first.clone();
+    again.extend((3..5).map(|n| row(customer, &artifact, T0 + n, DownloadOutcome::Redirected)));
+    record(&ledger, &again).await;
+    record(&ledger, &again).await;
+    let filter = DownloadFilter {
+        product: Some(Product::parse(&product).expect("a valid product")),
+        ..DownloadFilter::default()
+    };
+    let rows = walk(&ledger, &filter, 100).await;
+    let mut listed: Vec<_> = rows.iter().map(|r| r.id).collect();
+    listed.sort();
+    let mut expected: Vec<_> = again.iter().map(|r| r.id).collect();
+    expected.sort();
+    same(&listed, &expected, "every row of the batches, once");
+    let query = StatsQuery {
+        group_by: StatsGroup::Product,
+        product: filter.product.clone(),
+        customer_id: None,
+        from: None,
+        to: None,
+    };
+    let stats = ok(ledger.stats(&query).await, "DownloadLedger::stats");
+    same(
+        &stats,
+        &stats_of(&query, &again),
+        "the batches' downloads, counted once",
+    );
+    same(&stats[0].downloads, &5, "five downloads");
 }
 
 /// Pruning removes the rows before the cutoff, oldest first, `limit` at a time, and
