@@ -382,6 +382,32 @@ async fn retention_cuts_the_chain_at_its_start(db: &Database, tamper: Tamper, li
         0,
         "the event inside the window stops the cut"
     );
+    // The first kept event deleted and the start moved over it: no hash to compute,
+    // but no retention batch named that start.
+    let first_kept = repos
+        .audit
+        .chained_after(3, 1)
+        .await
+        .expect("chained")
+        .pop()
+        .expect("position 4");
+    let link = first_kept.link.expect("linked");
+    assert_eq!((link.position, first_kept.event.id), (4, events[3].id));
+    tamper(format!(
+        "DELETE FROM audit_events WHERE id = '{}'",
+        events[3].id
+    ))
+    .await;
+    tamper(format!(
+        "UPDATE audit_chain SET start_position = 4, start_hash = '{}'",
+        link.hash
+    ))
+    .await;
+    assert_eq!(
+        broken(verify(db).await),
+        ChainBreak::StartNotPruned { position: 4 }
+    );
+
     let kept_old = events[4].id.to_string();
     tamper(format!("DELETE FROM audit_events WHERE id = '{kept_old}'")).await;
     assert!(matches!(

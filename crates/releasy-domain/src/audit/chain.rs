@@ -195,6 +195,16 @@ pub enum ChainBreak {
         /// The first event found after the gap, or `head` when the tail is missing.
         next_event_id: String,
     },
+    /// The chain's recorded start moved where no retention sweep moved it: no
+    /// `audit.pruned` event names it, so the events before it were deleted some
+    /// other way (and the start moved over them to hide it).
+    #[error(
+        "the chain's recorded start (position {position}) is named by no audit.pruned event: the events before it were deleted outside retention"
+    )]
+    StartNotPruned {
+        /// The recorded start's position.
+        position: u64,
+    },
     /// An event that Releasy never chained, or chained past the recorded head or at
     /// or below the recorded start.
     #[error("audit event {event_id} was inserted: {why}")]

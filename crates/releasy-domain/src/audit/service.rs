@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::Timestamp;
 use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainBreak, ChainLink, ChainVerifier};
 use crate::batches::in_batches;
-use crate::pagination::PageRequest;
+use crate::pagination::{Offset, PageLimit, PageRequest};
 use crate::ports::{AuditRepository, RepoError};
 
 /// How many chained events [`AuditService::verify`] reads at a time.
@@ -16,6 +16,11 @@ pub const AWAITING_COUNTED: u32 = 10_000;
 
 /// How often a walk starts over when retention moved the chain's start under it.
 const VERIFY_ATTEMPTS: u32 = 3;
+
+/// How many `audit.pruned` events, newest first, [`AuditService::verify`] reads to find
+/// the one naming the chain's start (it is the newest, or one of the newest when a
+/// sweep's batches share a second).
+const PRUNED_EVENTS_SEARCHED: u32 = 1_000;
 
 /// Events linked per transaction by [`AuditService::link_pending`].
 pub const LINK_BATCH: u32 = 1_000;
@@ -117,9 +122,11 @@ impl AuditService {
 
     /// Walks the whole stored chain, page by page, from its recorded start to its
     /// head as read when the walk begins, and fails on the first event altered, deleted
-    /// or inserted; then checks that no event sits past the head read at the end. A
-    /// walk that finds a gap right where retention has since moved the start begins
-    /// again from the new start. Events not linked yet are counted, not judged.
+    /// or inserted; checks that a retention sweep moved the start where it is (an
+    /// `audit.pruned` event names it), and that no event sits past the head read at
+    /// the end. A walk that finds a gap right where retention has since moved the
+    /// start begins again from the new start. Events not linked yet are counted, not
+    /// judged.
     ///
     /// # Errors
     /// [`VerifyError::Broken`] naming the first break, [`VerifyError::Repo`].
@@ -127,10 +134,18 @@ impl AuditService {
         let mut attempt = 1;
         let (events, bounds) = loop {
             let bounds = self.events.chain_bounds().await?;
-            match self.walk(bounds).await {
-                Err(VerifyError::Broken(ChainBreak::Deleted { .. }))
-                    if attempt < VERIFY_ATTEMPTS
-                        && self.events.chain_bounds().await?.start != bounds.start =>
+            let walked = match self.walk(bounds).await {
+                Ok(events) => self
+                    .check_start_was_pruned_to(bounds.start)
+                    .await
+                    .map(|()| events),
+                broken => broken,
+            };
+            match walked {
+                Err(VerifyError::Broken(
+                    ChainBreak::Deleted { .. } | ChainBreak::StartNotPruned { .. },
+                )) if attempt < VERIFY_ATTEMPTS
+                    && self.events.chain_bounds().await?.start != bounds.start =>
                 {
                     attempt += 1;
                 }
@@ -171,6 +186,43 @@ impl AuditService {
             }
         }
         Ok(verifier.finish()?)
+    }
+
+    /// Fails when `start` is not where the chain began nor named by an `audit.pruned`
+    /// event: deleting the first events and moving the start over them needs no hash
+    /// computed, so the start alone proves nothing; the event each retention batch
+    /// records with its cut, chained like any other, does.
+    async fn check_start_was_pruned_to(&self, start: ChainLink) -> Result<(), VerifyError> {
+        if start == ChainLink::START {
+            return Ok(());
+        }
+        let pruned = AuditFilter {
+            event: Some(AuditEvent::AUDIT_PRUNED.to_owned()),
+            ..AuditFilter::default()
+        };
+        let names_start = |event: &AuditEvent| {
+            let named = &event.payload["chain_start"];
+            named["position"].as_u64() == Some(start.position)
+                && named["hash"].as_str() == Some(start.hash.to_string().as_str())
+        };
+        let limit = PageLimit::LARGEST;
+        for offset in (0..PRUNED_EVENTS_SEARCHED).step_by(limit.get() as usize) {
+            let page = PageRequest {
+                limit,
+                offset: Offset::new(u64::from(offset)),
+            };
+            let events = self.events.list(&pruned, page).await?;
+            if events.iter().any(names_start) {
+                return Ok(());
+            }
+            if events.len() < limit.get() as usize {
+                break;
+            }
+        }
+        Err(ChainBreak::StartNotPruned {
+            position: start.position,
+        }
+        .into())
     }
 
     /// Fails when an event sits at or below `start`, where retention leaves none (it
