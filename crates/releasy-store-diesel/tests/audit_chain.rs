@@ -211,6 +211,64 @@ async fn check(db: &Database, tamper: Tamper, linking: Linking) {
     ));
 }
 
+/// Rows Releasy did not write as they stand, slipped in by hand: awaiting their link,
+/// an id in upper case and a payload that is not JSON are each linked once (by the id
+/// as stored; the linker neither stops at them nor moves the head past links it did not
+/// store) and verify; once linked, a payload edited into text that is not JSON is named
+/// as altered, not reported as a database failure.
+async fn rows_releasy_did_not_write(db: &Database, tamper: Tamper) {
+    db.migrate().await.expect("migrate");
+    five_events(db).await;
+    link(db).await;
+    let upper = "0191F0A0-0000-7000-8000-0000000000A1";
+    let not_json = "0191f0a0-0000-7000-8000-0000000000a2";
+    for (id, payload, at) in [(upper, "{}", T0 + 10), (not_json, "not json", T0 + 11)] {
+        tamper(format!(
+            "INSERT INTO audit_events (id, customer_id, actor, event, payload, created_at) \
+             VALUES ('{id}', 'not-a-uuid', 'admin_key', 'customer.deleted', '{payload}', {at})"
+        ))
+        .await;
+    }
+    assert_eq!(link(db).await, 2, "both linked");
+    assert_eq!(link(db).await, 0, "each once");
+    assert_eq!(verify(db).await.expect("an intact chain verifies"), 7);
+
+    let third = db
+        .repositories()
+        .audit
+        .chained_after(2, 1)
+        .await
+        .expect("chained")
+        .pop()
+        .expect("position 3");
+    tamper(format!(
+        "UPDATE audit_events SET payload = 'not json' WHERE id = '{}'",
+        third.event.id
+    ))
+    .await;
+    assert_eq!(
+        broken(verify(db).await),
+        ChainBreak::Altered {
+            event_id: third.event.id.to_string(),
+            position: 3
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_links_and_verifies_rows_releasy_did_not_write() {
+    let sqlite = TestSqlite::create();
+    let db = Database::open(&DatabaseUrl::sqlite_file(sqlite.path()), 2).expect("pool");
+    rows_releasy_did_not_write(&db, sqlite_tamper(&sqlite)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_links_and_verifies_rows_releasy_did_not_write() {
+    let postgres = TestPostgres::create().await;
+    let db = Database::open(&DatabaseUrl::Postgres(postgres.url().to_owned()), 2).expect("pool");
+    rows_releasy_did_not_write(&db, postgres_tamper(postgres.url().to_owned())).await;
+}
+
 /// Events stored before the chain existed carry no link: the next migration links
 /// them, while the chain is still empty, in time order, and they verify.
 async fn legacy_events_are_chained(db: &Database, tamper: Tamper) {

@@ -18,7 +18,7 @@ use releasy_domain::ports::{AuditRepository, PruneEvent, RepoError};
 
 use super::retried_batch::{StoredIds, not_stored};
 use super::{Backend, Conn, Store, append_audit, chain_head, set_chain_head, set_links};
-use crate::error::query_error;
+use crate::error::{corrupt, query_error};
 use crate::rows::{AuditChainRow, AuditEventRow, link_of, position_column};
 use crate::schema::audit_chain;
 use crate::schema::audit_events::dsl;
@@ -114,7 +114,9 @@ impl AuditRepository for Store {
             .load(&mut *conn)
             .await
             .map_err(query_error)?;
-        rows.into_iter().map(TryInto::try_into).collect()
+        rows.into_iter()
+            .map(AuditEventRow::into_chained_as_stored)
+            .collect()
     }
 
     async fn chained_at_or_below(&self, position: u64) -> Result<Option<String>, RepoError> {
@@ -134,7 +136,9 @@ impl AuditRepository for Store {
         let rows = awaiting_link(&mut conn, limit)
             .await
             .map_err(query_error)?;
-        rows.into_iter().map(TryInto::try_into).collect()
+        rows.into_iter()
+            .map(|row| row.into_chained_as_stored().map(|chained| chained.event))
+            .collect()
     }
 
     async fn link_pending(&self, limit: u32) -> Result<u64, RepoError> {
@@ -145,21 +149,27 @@ impl AuditRepository for Store {
         self.write(async |conn| {
             let head = chain_head(conn).await?;
             // Read after the head is held: another linker's links are committed.
-            let events = awaiting_link(conn, limit)
-                .await?
+            let rows = awaiting_link(conn, limit).await?;
+            // Linked by the id as stored: a row whose id is not in canonical form
+            // (upper case, say) would be missed by the id written back from its UUID.
+            let stored_ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+            let events = rows
                 .into_iter()
-                .map(AuditEvent::try_from)
+                .map(|row| row.into_chained_as_stored().map(|chained| chained.event))
                 .collect::<Result<Vec<_>, _>>()?;
             let links = head.extend(&events);
             let Some(&new_head) = links.last() else {
                 return Ok(0);
             };
-            let linked: Vec<(String, ChainLink)> = events
-                .iter()
-                .map(|event| event.id.to_string())
-                .zip(links)
-                .collect();
-            set_links(conn, &linked).await?;
+            let linked: Vec<(String, ChainLink)> = stored_ids.into_iter().zip(links).collect();
+            if set_links(conn, &linked).await? != linked.len() {
+                // The head must not move past links that were not stored.
+                return Err(corrupt(
+                    "audit_events",
+                    "an event awaiting its link was not found by its id",
+                )
+                .into());
+            }
             set_chain_head(conn, new_head).await?;
             Ok(linked.len() as u64)
         })
@@ -191,7 +201,7 @@ impl AuditRepository for Store {
                 .await?;
             let oldest = rows
                 .into_iter()
-                .map(ChainedEvent::try_from)
+                .map(AuditEventRow::into_chained_as_stored)
                 .collect::<Result<Vec<_>, _>>()?;
             let cut = prunable_prefix(&oldest, cutoff);
             let Some(new_start) = cut.checked_sub(1).and_then(|last| oldest[last].link) else {

@@ -93,7 +93,7 @@ pub(super) async fn append_audit(
 pub(super) async fn set_links(
     conn: &mut AsyncPgConnection,
     links: &[(String, ChainLink)],
-) -> Result<(), diesel::result::Error> {
+) -> Result<usize, diesel::result::Error> {
     use diesel::sql_types::{Array, BigInt, Text};
     let ids: Vec<&str> = links.iter().map(|(id, _)| id.as_str()).collect();
     let positions: Vec<i64> = links
@@ -114,7 +114,6 @@ pub(super) async fn set_links(
     .bind::<Array<Text>, _>(hashes)
     .execute(conn)
     .await
-    .map(|_| ())
 }
 
 /// The chain's head, its row locked (`FOR UPDATE`) until the transaction ends.

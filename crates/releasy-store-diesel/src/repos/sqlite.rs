@@ -137,16 +137,17 @@ mod blocking {
     pub(super) fn set_links_blocking(
         conn: &mut SqliteConnection,
         links: &[(String, ChainLink)],
-    ) -> Result<(), diesel::result::Error> {
+    ) -> Result<usize, diesel::result::Error> {
+        let mut updated = 0;
         for (id, link) in links {
-            diesel::update(audit_events::table.find(id))
+            updated += diesel::update(audit_events::table.find(id))
                 .set((
                     audit_events::chain_position.eq(crate::rows::position_column(link.position)),
                     audit_events::chain_hash.eq(link.hash.to_string()),
                 ))
                 .execute(conn)?;
         }
-        Ok(())
+        Ok(updated)
     }
 }
 
@@ -170,7 +171,7 @@ pub(super) async fn append_audit(
 pub(super) async fn set_links(
     conn: &mut SqliteConn,
     links: &[(String, releasy_domain::audit::ChainLink)],
-) -> Result<(), diesel::result::Error> {
+) -> Result<usize, diesel::result::Error> {
     let links = links.to_vec();
     conn.spawn_blocking(move |conn| blocking::set_links_blocking(conn, &links))
         .await

@@ -93,6 +93,43 @@ impl TryFrom<AuditEventRow> for ChainedEvent {
     }
 }
 
+impl AuditEventRow {
+    /// The row as the chain sees it, whatever it holds. A row Releasy did not write as
+    /// it stands (a payload that is not JSON, an id or customer id that is not a UUID,
+    /// a hash that is not 64 hex digits) still reads, as values whose hash cannot match
+    /// the stored one: verification names it altered instead of failing as if the
+    /// database had, and the PostgreSQL linker links it instead of stopping at it for
+    /// good. (Listings read rows strictly.)
+    pub(crate) fn into_chained_as_stored(self) -> Result<ChainedEvent, RepoError> {
+        let link = match (self.chain_position, self.chain_hash.as_deref()) {
+            (Some(position), Some(hash)) => Some(ChainLink {
+                position: u64::try_from(position).map_err(|e| corrupt("audit_events", e))?,
+                hash: ChainHash::parse(hash).unwrap_or(ChainHash::GENESIS),
+            }),
+            _ => None,
+        };
+        let id = parse_id::<AuditEventId>("audit_events", &self.id)
+            .unwrap_or_else(|_| AuditEventId::from_uuid(uuid::Uuid::nil()));
+        let customer_id = self
+            .customer_id
+            .as_deref()
+            .and_then(|c| parse_id::<CustomerId>("audit_events", c).ok());
+        let payload =
+            serde_json::from_str(&self.payload).unwrap_or(serde_json::Value::String(self.payload));
+        Ok(ChainedEvent {
+            event: AuditEvent {
+                id,
+                customer_id,
+                actor: self.actor,
+                event: self.event,
+                payload,
+                created_at: ts(self.created_at),
+            },
+            link,
+        })
+    }
+}
+
 impl TryFrom<AuditEventRow> for AuditEvent {
     type Error = RepoError;
 
