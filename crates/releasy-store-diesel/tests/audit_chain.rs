@@ -296,6 +296,18 @@ async fn legacy_events_are_chained(db: &Database, tamper: Tamper) {
     assert_eq!(verify(db).await.expect("chained"), 3);
     let again = db.migrate().await.expect("and again");
     assert_eq!(again.audit_events_linked, 0, "linking happens once");
+    // A first linking stopped after its first batches left the rest unlinked, the
+    // head past zero: the next start links them.
+    tamper(
+        "INSERT INTO audit_events (id, customer_id, actor, event, payload, created_at) \
+         VALUES ('0191f0a0-0000-7000-8000-000000000110', NULL, 'api_key', \
+         'api_key.auth', '{\"outcome\":\"reject\"}', 1735312020)"
+            .to_owned(),
+    )
+    .await;
+    let resumed = db.migrate().await.expect("migrate after an interrupted linking");
+    assert_eq!(resumed.audit_events_linked, 1);
+    assert_eq!(verify(db).await.expect("chained"), 4);
     let first = db
         .repositories()
         .audit
