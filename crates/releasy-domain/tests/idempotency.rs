@@ -327,3 +327,51 @@ async fn keys_are_forgotten_after_the_retention_period() {
     );
     h.claim(SCOPE, &k, "fp-b").await;
 }
+
+/// A repository whose key keeps changing hands under every claim: the claim gives up
+/// with `Conflict` after its attempts.
+#[derive(Debug)]
+struct KeyChangingHands;
+
+#[async_trait::async_trait]
+impl releasy_domain::ports::IdempotencyRepository for KeyChangingHands {
+    async fn claim(
+        &self,
+        _: &IdempotencyRecord,
+    ) -> Result<releasy_domain::ports::Claim, releasy_domain::ports::RepoError> {
+        Err(releasy_domain::ports::RepoError::Conflict)
+    }
+
+    async fn complete(
+        &self,
+        _: &IdempotencyRecord,
+        _: &StoredResponse,
+    ) -> Result<(), releasy_domain::ports::RepoError> {
+        Ok(())
+    }
+
+    async fn purge_created_before(
+        &self,
+        _: releasy_domain::Timestamp,
+    ) -> Result<u64, releasy_domain::ports::RepoError> {
+        Ok(0)
+    }
+
+    async fn release(&self, _: &IdempotencyRecord) -> Result<(), releasy_domain::ports::RepoError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_key_that_keeps_changing_hands_is_in_progress_not_a_conflict() {
+    let clock = std::sync::Arc::new(releasy_domain::memory::FixedClock::at(T0));
+    let service = releasy_domain::idempotency::IdempotencyService::new(
+        std::sync::Arc::new(KeyChangingHands),
+        clock,
+    );
+    let begun = service.begin(SCOPE, &key("busy"), "fp").await;
+    assert!(
+        matches!(begun, Err(IdempotencyError::InProgress)),
+        "{begun:?}"
+    );
+}

@@ -305,7 +305,10 @@ async fn legacy_events_are_chained(db: &Database, tamper: Tamper) {
             .to_owned(),
     )
     .await;
-    let resumed = db.migrate().await.expect("migrate after an interrupted linking");
+    let resumed = db
+        .migrate()
+        .await
+        .expect("migrate after an interrupted linking");
     assert_eq!(resumed.audit_events_linked, 1);
     assert_eq!(verify(db).await.expect("chained"), 4);
     let first = db

@@ -101,9 +101,13 @@ impl IdempotencyService {
         };
         // At most two rounds: the second only after taking over an abandoned claim.
         for _ in 0..2 {
-            let existing = match self.records.claim(&claim).await? {
-                Claim::Claimed => return Ok(Begin::Proceed(claim)),
-                Claim::Existing(existing) => existing,
+            let existing = match self.records.claim(&claim).await {
+                Ok(Claim::Claimed) => return Ok(Begin::Proceed(claim)),
+                Ok(Claim::Existing(existing)) => existing,
+                // The key kept changing hands under the claim: another request holds
+                // it, or held it a moment ago.
+                Err(RepoError::Conflict) => return Err(IdempotencyError::InProgress),
+                Err(err) => return Err(err.into()),
             };
             // Another body is a conflict whatever the first request's state: a key
             // names one request, and the first one may have committed before it died.

@@ -309,6 +309,8 @@ pub enum Claim {
 pub trait IdempotencyRepository: Send + Sync + std::fmt::Debug {
     /// Inserts `record` unless a record with its scope and key exists, in which case
     /// that record is returned. Of concurrent claims exactly one gets `Claimed`.
+    /// [`RepoError::Conflict`] when the key kept changing hands (claimed elsewhere, then
+    /// released before it could be read) on every attempt.
     async fn claim(&self, record: &IdempotencyRecord) -> Result<Claim, RepoError>;
 
     /// Marks the claim completed with `response`, only if the stored record is still
