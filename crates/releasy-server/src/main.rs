@@ -208,15 +208,15 @@ async fn serve_until_stopped(settings: Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // actix-web stops gracefully on SIGTERM and Ctrl-C: in-flight requests finish
-    // (up to 30 s), new connections are refused.
+    // `run` stops gracefully on SIGTERM and Ctrl-C: in-flight requests finish (up to
+    // the grace), new connections are refused; rows lost at shutdown exit 1.
     match running.run().await {
         Ok(()) => {
             tracing::info!("releasy-server stopped");
             ExitCode::SUCCESS
         }
         Err(err) => {
-            tracing::error!(error = %err, "server failed");
+            tracing::error!(error = %telemetry::WithCauses(&err), "releasy-server stopped badly");
             ExitCode::FAILURE
         }
     }
@@ -272,7 +272,7 @@ async fn demo(settings: Settings, options: DemoOptions) -> ExitCode {
     match demo.run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("releasy-server demo: {err}");
+            eprintln!("releasy-server demo: {}", telemetry::WithCauses(&err));
             ExitCode::FAILURE
         }
     }

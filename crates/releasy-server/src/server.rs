@@ -21,7 +21,7 @@ use releasy_http::{AdminKey, AppState};
 use releasy_rate_limit::{LocalRateLimiter, RateLimitConfig};
 use releasy_store_diesel::{Database, SetupError};
 use releasy_throughput::{
-    AuditWriteBehind, BatchPolicy, LedgerWriteBehind, ThroughputSettings, Writers,
+    AuditWriteBehind, BatchPolicy, FlushError, LedgerWriteBehind, ThroughputSettings, Writers,
     wrap_for_production,
 };
 use releasy_traces::SpanPerCall;
@@ -94,23 +94,43 @@ pub struct RunningServer {
     pub audit_chain: Option<AuditService>,
 }
 
+/// Why a server's run ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum StopError {
+    /// The HTTP server failed.
+    #[error("the server failed")]
+    Serve(#[source] std::io::Error),
+    /// Rows queued to be written behind (audit events, download ledger rows) could not
+    /// be written at shutdown, even after its retries: they are lost, and the process
+    /// must not exit as if nothing were.
+    #[error("queued rows were lost at shutdown")]
+    RowsLost(#[source] FlushError),
+}
+
 impl RunningServer {
     /// Serves until stopped (SIGTERM, Ctrl-C or the handle), then writes out the
     /// audit events still queued and links them, so a graceful shutdown loses none and
     /// leaves none unlinked.
     ///
     /// # Errors
-    /// The server's I/O error.
-    pub async fn run(self) -> std::io::Result<()> {
+    /// [`StopError::Serve`] for the server's I/O error; [`StopError::RowsLost`] when
+    /// the queued audit events or ledger rows could not be written (the rest of the
+    /// shutdown still runs).
+    pub async fn run(self) -> Result<(), StopError> {
+        let signals = tokio::spawn(stop_gracefully_on_signals(self.handle.clone()));
         let served = self.server.await;
+        signals.abort();
         report_refused_failures(&self.authenticator).await;
+        let mut lost = None;
         if let Err(err) = self.audit.shutdown().await {
             tracing::error!(error = %err, "audit events could not be written at shutdown");
+            lost = Some(err);
         }
         if let Some(ledger) = &self.ledger
             && let Err(err) = ledger.shutdown().await
         {
             tracing::error!(error = %err, "download ledger rows could not be written at shutdown");
+            lost = lost.or(Some(err));
         }
         if let Some(linker) = &self.audit_chain
             && let Err(err) = linker.link_pending().await
@@ -120,8 +140,30 @@ impl RunningServer {
         if let Some(metrics) = self.metrics_server {
             metrics.stop().await;
         }
-        served
+        served.map_err(StopError::Serve)?;
+        lost.map_or(Ok(()), |err| Err(StopError::RowsLost(err)))
     }
+}
+
+/// Stops the server gracefully on SIGTERM or SIGINT (Ctrl-C) alike: requests in flight
+/// finish within the grace, as docs/configuration.md promises for both.
+async fn stop_gracefully_on_signals(handle: actix_web::dev::ServerHandle) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; stopping gracefully"),
+        () = terminate => tracing::info!("SIGTERM received; stopping gracefully"),
+    }
+    handle.stop(true).await;
 }
 
 impl std::fmt::Debug for RunningServer {
@@ -605,6 +647,8 @@ async fn start_listening(
     .listen(listener)
     .map_err(|source| StartupError::Bind { addr, source })?
     .shutdown_timeout(settings.shutdown_grace_seconds)
+    // Signals are handled by `RunningServer::run`: actix-web stops at once on Ctrl-C.
+    .disable_signals()
     .run();
     tracing::info!(%addr, "releasy-server listening");
     Ok(RunningServer {

@@ -623,6 +623,20 @@ async fn upload_then_terminate(
     tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
     Instant,
 ) {
+    upload_then_signal(server, cwd, upload_url, chunks, "TERM").await
+}
+
+/// [`upload_then_terminate`] with another signal (`INT`: Ctrl-C).
+async fn upload_then_signal(
+    server: &Child,
+    cwd: &Path,
+    upload_url: String,
+    chunks: usize,
+    stop_signal: &str,
+) -> (
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+    Instant,
+) {
     let upload = tokio::spawn(
         reqwest::Client::new()
             .put(upload_url)
@@ -638,8 +652,27 @@ async fn upload_then_terminate(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let stop = Instant::now();
-    signal(server, "TERM");
+    signal(server, stop_signal);
     (upload, stop)
+}
+
+/// Ctrl-C drains like SIGTERM (actix-web's own handling would stop at once on it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_lets_an_upload_in_flight_finish() {
+    let mut up = server_with_an_upload_url("10").await;
+    let (upload, _) =
+        upload_then_signal(&up.server, up.cwd.path(), up.upload_url.clone(), 20, "INT").await;
+    let response = upload
+        .await
+        .unwrap()
+        .expect("the upload's connection stays open");
+    assert_eq!(response.status(), 200, "the upload in flight finished");
+    let exit = up.server.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+    assert_eq!(
+        std::fs::metadata(up.object_path()).unwrap().len(),
+        20 * 64 * 1024
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

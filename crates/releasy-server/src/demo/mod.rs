@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use releasy_store_diesel::DatabaseUrl;
 
 use crate::bootstrap::{BootstrapError, generated_admin_key};
-use crate::server::{RunningServer, StartupError, start_on};
+use crate::server::{RunningServer, StartupError, StopError, start_on};
 use crate::settings::Settings;
 
 pub use instructions::PASTE_FROM;
@@ -40,7 +40,7 @@ pub struct Demo {
     /// Stops the server (SIGTERM and Ctrl-C do too).
     pub handle: actix_web::dev::ServerHandle,
     /// The server, serving since [`start`]: completes when it has stopped.
-    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+    serving: tokio::task::JoinHandle<Result<(), StopError>>,
     /// What was seeded, with the secrets to use it.
     pub seeded: Seeded,
     /// The data directory it runs in.
@@ -58,9 +58,11 @@ impl Demo {
     /// Waits until the server has stopped.
     ///
     /// # Errors
-    /// The server's I/O error.
-    pub async fn run(self) -> std::io::Result<()> {
-        self.serving.await.map_err(std::io::Error::other)?
+    /// [`StopError`] as [`RunningServer::run`] reports it.
+    pub async fn run(self) -> Result<(), StopError> {
+        self.serving
+            .await
+            .map_err(|panicked| StopError::Serve(std::io::Error::other(panicked)))?
     }
 }
 

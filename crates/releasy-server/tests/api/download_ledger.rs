@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::flow::{Published, artifact_bytes, follow_link, publish_one_artifact};
-use crate::helpers::{Backend, TestApp, assert_error};
+use crate::helpers::{Backend, Storage, TestApp, assert_error};
 use crate::on_both_backends;
 
 /// The test client reaches the server from 127.0.0.1; trusted as a proxy, it names
@@ -491,6 +491,29 @@ async fn rows_queued_at_a_graceful_shutdown_are_written(backend: Backend) {
     let after = app.spawn_beside().await;
     let rows = ledger(&after, &format!("customer_id={}", p.customer_id), 50).await;
     assert_eq!(outcomes(&rows), ["issued"], "{database_url}");
+}
+
+/// Rows the database refuses at shutdown, even after the retries, are lost: the run
+/// says so (the process exits 1), instead of ending as if nothing were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_lost_at_shutdown_end_the_run_with_an_error() {
+    // Queued rows wait for the shutdown: nothing writes them before.
+    let mut app = TestApp::spawn_through_proxies_with(
+        Backend::Postgres,
+        Storage::Embedded,
+        &[("RELEASY_AUDIT_FLUSH_INTERVAL_MS", "60000")],
+    )
+    .await;
+    let p = publish_one_artifact(&app, "agent", artifact_bytes(10)).await;
+    let database = app.outages().database.as_ref().unwrap();
+    // A ledger row queued, then the database gone before the queue is written.
+    issue(&app, &p, json!({"artifact_id": p.artifact_id})).await;
+    database.cut();
+    let stopped = app.stop_gracefully_reporting().await;
+    assert!(
+        matches!(stopped, Err(releasy_server::server::StopError::RowsLost(_))),
+        "{stopped:?}"
+    );
 }
 
 async fn with_the_ledger_off_downloads_work_and_nothing_is_kept(backend: Backend) {

@@ -56,7 +56,7 @@ pub struct TestApp {
     env: HashMap<String, String>,
     handle: actix_web::dev::ServerHandle,
     /// `RunningServer::run`, which finishes once a stop has drained the server.
-    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    running: Option<tokio::task::JoinHandle<Result<(), server::StopError>>>,
     data_dir: Arc<tempfile::TempDir>,
     s3: Option<RunningS3>,
     database: Arc<DatabaseGuard>,
@@ -127,7 +127,16 @@ impl TestApp {
     /// Starts a server on `backend` and `storage` that reaches PostgreSQL and S3 (when
     /// it uses them) through proxies a test cuts with [`Self::outages`].
     pub async fn spawn_through_proxies(backend: Backend, storage: Storage) -> Self {
-        Self::start(DatabaseChoice::Fresh(backend), storage, &[], true, None).await
+        Self::spawn_through_proxies_with(backend, storage, &[]).await
+    }
+
+    /// [`Self::spawn_through_proxies`], with `extra` `RELEASY_*` variables.
+    pub async fn spawn_through_proxies_with(
+        backend: Backend,
+        storage: Storage,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        Self::start(DatabaseChoice::Fresh(backend), storage, extra, true, None).await
     }
 
     /// Starts a server on `backend` that keeps artifacts in `storage`; `extra` adds or
@@ -369,12 +378,17 @@ impl TestApp {
     /// Stops the server gracefully, as SIGTERM does, and waits until its shutdown work
     /// (writing out queued audit events and reports) is done.
     pub async fn stop_gracefully(&mut self) {
+        self.stop_gracefully_reporting()
+            .await
+            .expect("server ran and stopped");
+    }
+
+    /// [`Self::stop_gracefully`], answering what the server's run ended with.
+    pub async fn stop_gracefully_reporting(&mut self) -> Result<(), server::StopError> {
         self.handle.stop(true).await;
-        if let Some(running) = self.running.take() {
-            running
-                .await
-                .expect("server task")
-                .expect("server ran and stopped");
+        match self.running.take() {
+            Some(running) => running.await.expect("server task"),
+            None => Ok(()),
         }
     }
 
