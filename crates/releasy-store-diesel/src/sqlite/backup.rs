@@ -5,8 +5,9 @@
 //! so it is the database as of one instant, and in WAL mode that transaction never
 //! holds a writer up. (Copying in several steps would let SQLite restart the copy each
 //! time another process writes, which under steady writes might never finish.) The copy
-//! is written beside the destination, checked with `PRAGMA integrity_check`, synced,
-//! and only then renamed into place: a failed backup leaves nothing at the destination.
+//! is written beside the destination (under a name of its run's own), checked with
+//! `PRAGMA integrity_check`, synced, and only then linked into place: a failed backup
+//! leaves nothing at the destination, and two at once never mix their copies.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -58,7 +59,7 @@ pub enum BackupError {
 /// exist yet, while other connections may be writing to the source.
 ///
 /// # Errors
-/// [`BackupError`]; then nothing is left at `destination`.
+/// [`BackupError`]; then nothing is left at `destination`, nor beside it.
 pub fn backup_sqlite(source: &Path, destination: &Path) -> Result<BackupReport, BackupError> {
     if destination.exists() {
         return Err(BackupError::DestinationExists(destination.to_owned()));
@@ -66,40 +67,81 @@ pub fn backup_sqlite(source: &Path, destination: &Path) -> Result<BackupReport, 
     if !source.is_file() {
         return Err(BackupError::NoSource(source.to_owned()));
     }
-    let partial = partial_path(destination);
+    let partial = new_partial_file(destination)?;
+    let made = copy_into(source, &partial).and_then(|report| {
+        std::fs::File::open(&partial)
+            .and_then(|file| file.sync_all())
+            .map_err(io_error(&partial))?;
+        place(&partial, destination, |from, to| {
+            std::fs::hard_link(from, to)
+        })?;
+        Ok(report)
+    });
+    // Gone after a placement (the destination holds the copy), or after a failure.
     let _ = std::fs::remove_file(&partial);
-    let copied = copy_into(source, &partial);
-    let report = match copied {
-        Ok(report) => report,
-        Err(err) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(err);
-        }
-    };
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| BackupError::Io { path, source }
-    };
-    std::fs::File::open(&partial)
-        .and_then(|file| file.sync_all())
-        .map_err(io(&partial))?;
-    // A hard link, not a rename: it fails when the destination appeared meanwhile,
-    // where a rename would replace it.
-    std::fs::hard_link(&partial, destination).map_err(io(destination))?;
-    std::fs::remove_file(&partial).map_err(io(&partial))?;
+    let report = made?;
     if let Some(folder) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::File::open(folder)
-            .and_then(|dir| dir.sync_all())
-            .map_err(io(folder))?;
+        // The copy is whole and synced at its name; a directory that cannot be synced
+        // (some network and FUSE file systems) does not undo that.
+        if let Err(err) = std::fs::File::open(folder).and_then(|dir| dir.sync_all()) {
+            tracing::warn!(folder = %folder.display(), error = %err, "the backup's directory could not be synced");
+        }
     }
     Ok(report)
 }
 
-/// Where the copy is made before it is moved into place.
-fn partial_path(destination: &Path) -> PathBuf {
-    let mut name = destination.as_os_str().to_owned();
-    name.push(".partial");
-    PathBuf::from(name)
+/// Creates the file the copy is made in, beside the destination, under a name of this
+/// run's own: two backups to one destination never write into, or remove, each
+/// other's copy.
+fn new_partial_file(destination: &Path) -> Result<PathBuf, BackupError> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    for attempt in 0_u32..100 {
+        let mut name = destination.as_os_str().to_owned();
+        name.push(format!(".partial-{}-{nanos}-{attempt}", std::process::id()));
+        let path = PathBuf::from(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(_) => return Ok(path),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(io_error(&path)(err)),
+        }
+    }
+    Err(BackupError::Io {
+        path: destination.to_owned(),
+        source: std::io::Error::other("no free name for the copy beside it"),
+    })
+}
+
+/// Puts the copy at `destination` without ever replacing a file there: a hard link
+/// fails when the destination appeared meanwhile, where a rename would replace it.
+/// On a file system without hard links (FAT, SMB without Unix extensions, many FUSE
+/// mounts) it is renamed instead, after one more look at the destination.
+fn place(
+    partial: &Path,
+    destination: &Path,
+    link: impl Fn(&Path, &Path) -> std::io::Result<()>,
+) -> Result<(), BackupError> {
+    match link(partial, destination) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(BackupError::DestinationExists(destination.to_owned()))
+        }
+        Err(_) if destination.exists() => {
+            Err(BackupError::DestinationExists(destination.to_owned()))
+        }
+        Err(_) => std::fs::rename(partial, destination).map_err(io_error(destination)),
+    }
+}
+
+/// Maps an I/O error on `path`.
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + use<> {
+    let path = path.to_owned();
+    move |source| BackupError::Io { path, source }
 }
 
 fn copy_into(source: &Path, partial: &Path) -> Result<BackupReport, BackupError> {
@@ -132,4 +174,91 @@ fn copy_into(source: &Path, partial: &Path) -> Result<BackupReport, BackupError>
         pages,
         bytes: pages * page_size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(dir: &Path) -> PathBuf {
+        let path = dir.join("source.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (42);")
+            .expect("create");
+        path
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|name| name.contains(".partial"))
+            .collect()
+    }
+
+    #[test]
+    fn without_hard_links_the_copy_is_renamed_into_place() {
+        let dir = tempfile::tempdir().expect("dir");
+        let partial = dir.path().join("copy.partial");
+        std::fs::write(&partial, "copy").expect("write");
+        let destination = dir.path().join("backup.db");
+        let no_links =
+            |_: &Path, _: &Path| Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        place(&partial, &destination, no_links).expect("placed");
+        assert_eq!(std::fs::read_to_string(&destination).expect("read"), "copy");
+
+        // Never over a file that appeared meanwhile.
+        std::fs::write(&partial, "second").expect("write");
+        assert!(matches!(
+            place(&partial, &destination, no_links),
+            Err(BackupError::DestinationExists(_))
+        ));
+        assert_eq!(std::fs::read_to_string(&destination).expect("read"), "copy");
+    }
+
+    #[test]
+    fn backups_to_one_destination_at_once_give_one_whole_copy() {
+        let dir = tempfile::tempdir().expect("dir");
+        let source = database(dir.path());
+        let destination = dir.path().join("backup.db");
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                let (source, destination) = (source.clone(), destination.clone());
+                std::thread::spawn(move || backup_sqlite(&source, &destination))
+            })
+            .collect();
+        let outcomes: Vec<_> = runs.into_iter().map(|r| r.join().expect("run")).collect();
+        assert_eq!(
+            outcomes.iter().filter(|o| o.is_ok()).count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| o.is_ok() || matches!(o, Err(BackupError::DestinationExists(_)))),
+            "{outcomes:?}"
+        );
+        let copy = Connection::open(&destination).expect("open the copy");
+        let x: i64 = copy
+            .query_row("SELECT x FROM t", [], |row| row.get(0))
+            .expect("read");
+        assert_eq!(x, 42);
+        assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_failed_backup_leaves_nothing_beside_the_destination() {
+        let dir = tempfile::tempdir().expect("dir");
+        let not_a_database = dir.path().join("source.db");
+        std::fs::write(
+            &not_a_database,
+            "not a database at all, but long enough to be read",
+        )
+        .expect("write");
+        let destination = dir.path().join("backup.db");
+        assert!(backup_sqlite(&not_a_database, &destination).is_err());
+        assert!(!destination.exists());
+        assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    }
 }
