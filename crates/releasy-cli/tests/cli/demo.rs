@@ -102,6 +102,34 @@ async fn the_demo_refuses_a_data_directory_in_use() {
     );
 }
 
+/// The demo keeps nothing of the host's deployment: a metrics listener configured on
+/// a port already taken (the production server's) does not stop it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_ignores_the_configured_metrics_listener() {
+    let work = tempfile::tempdir().expect("work dir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let metrics_addr = taken.local_addr().expect("its address").to_string();
+    let settings = Settings::load(
+        None,
+        Some(HashMap::from([(
+            "RELEASY_METRICS_BIND_ADDR".to_owned(),
+            metrics_addr,
+        )])),
+    )
+    .expect("settings with a metrics listener");
+    let demo = demo::start(
+        settings,
+        DemoOptions {
+            data_dir: Some(work.path().join("demo-data")),
+            port: 0,
+        },
+    )
+    .await
+    .expect("the demo starts though the metrics port is taken");
+    demo.handle.stop(true).await;
+    demo.run().await.expect("stops cleanly");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_demo_that_cannot_start_leaves_no_data_directory() {
     let work = tempfile::tempdir().expect("work dir");

@@ -135,6 +135,10 @@ async fn serve_seeded(
         storage_signing_secret: None,
         public_base_url: url.clone(),
         data_dir: data_dir.clone(),
+        // Nothing of the host's own deployment: no metrics listener on its port or
+        // address, no traces to its collector.
+        metrics_bind_addr: None,
+        otlp_endpoint: None,
         ..settings
     };
     let server: RunningServer = start_on(settings, listener).await?;
