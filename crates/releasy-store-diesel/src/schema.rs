@@ -45,6 +45,7 @@ diesel::table! {
         yank_reason -> Nullable<Text>,
         yank_blocks_downloads -> Integer,
         sealed_at -> Nullable<BigInt>,
+        first_published_at -> Nullable<BigInt>,
     }
 }
 

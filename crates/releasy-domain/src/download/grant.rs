@@ -29,7 +29,8 @@ pub struct DownloadGrant {
     pub release_version: Version,
     /// The release's channel.
     pub release_channel: Channel,
-    /// When the release was published (`None` while it is a draft).
+    /// When the release was first published (`None` if it never was): what the
+    /// perpetual fallback judges by.
     pub release_published_at: Option<Timestamp>,
     /// The release's status now.
     pub release_status: ReleaseStatus,

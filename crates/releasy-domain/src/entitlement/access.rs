@@ -31,7 +31,9 @@ pub struct ReleaseFacts<'a> {
     pub version: &'a Version,
     /// Its channel.
     pub channel: Channel,
-    /// When it was published (`None` for a draft).
+    /// When it was first published (`None` for a release never published): the
+    /// perpetual fallback covers a release first published before the entitlement
+    /// ended, even if it was unpublished and published again since.
     pub published_at: Option<Timestamp>,
 }
 
@@ -40,7 +42,7 @@ impl<'a> From<&'a Release> for ReleaseFacts<'a> {
         Self {
             version: &release.version,
             channel: release.channel,
-            published_at: release.published_at,
+            published_at: release.first_published_at.or(release.published_at),
         }
     }
 }

@@ -104,7 +104,7 @@ impl DownloadTokenRepository for InMemoryReleases {
             release_status: release.status,
             release_downloads_blocked: release.downloads_blocked(),
             release_channel: release.channel,
-            release_published_at: release.published_at,
+            release_published_at: release.first_published_at.or(release.published_at),
             release_version: release.version,
             product: release.product,
             customer_suspended_at: customer.suspended_at,

@@ -161,6 +161,7 @@ impl ReleaseRepository for InMemoryReleases {
         };
         release.status = status;
         release.published_at = published_at;
+        release.first_published_at = release.first_published_at.or(published_at);
         let updated = release.clone();
         self.record(std::slice::from_ref(event));
         Ok(Some(updated))
@@ -194,6 +195,7 @@ impl ReleaseRepository for InMemoryReleases {
         };
         release.status = ReleaseStatus::Published;
         release.published_at = Some(published_at);
+        release.first_published_at.get_or_insert(published_at);
         // A seal is never moved, even by a publication judged on an older read.
         release.sealed_at.get_or_insert(sealed_at);
         let published = release.clone();

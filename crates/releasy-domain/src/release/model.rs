@@ -33,6 +33,10 @@ pub struct Release {
     pub created_at: Timestamp,
     /// When it was published; `None` for drafts.
     pub published_at: Option<Timestamp>,
+    /// When it was first published: set by the first publication and kept by
+    /// unpublishing and publishing again. The perpetual fallback judges by it
+    /// ([`crate::entitlement::ReleaseFacts`]).
+    pub first_published_at: Option<Timestamp>,
     /// Its channel: set at creation, or [`Channel::of_version`].
     pub channel: Channel,
     /// Release notes (markdown).
@@ -62,6 +66,7 @@ impl Release {
             status: ReleaseStatus::Draft,
             created_at: now,
             published_at: None,
+            first_published_at: None,
             notes: None,
             metadata: None,
             yank: None,

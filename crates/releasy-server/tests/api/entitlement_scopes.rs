@@ -299,6 +299,24 @@ async fn the_perpetual_fallback_keeps_releases_published_before_the_end(backend:
     assert_eq!(token_status(&app, &api_key, &old_artifact).await, 200);
     assert_eq!(token_status(&app, &api_key, &new_artifact).await, 403);
 
+    // Unpublished and published again after the end, 1.0.0 was still first published
+    // before it: the customer keeps it.
+    let old_id = old["id"].as_str().unwrap();
+    for step in ["unpublish", "publish"] {
+        let moved = app
+            .admin(
+                reqwest::Method::POST,
+                &format!("/v1/releases/{old_id}/{step}"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(moved.status(), 200, "{step}");
+    }
+    let listed = ok_json(customer_get(&app, &api_key, "/v1/releases").await).await;
+    assert_eq!(versions(&listed), ["1.0.0"]);
+    assert_eq!(token_status(&app, &api_key, &old_artifact).await, 200);
+
     // Without the fallback the ended entitlement grants nothing.
     ok_json(
         patch(

@@ -13,6 +13,7 @@ use releasy_domain::ports::{DownloadTokenRepository, RepoError};
 
 use super::Store;
 use crate::error::query_error;
+use crate::repos::coalesce;
 use crate::rows::{DownloadTokenRow, GrantRow, grant};
 use crate::schema::{artifacts, customers, download_tokens, releases};
 
@@ -113,7 +114,8 @@ impl DownloadTokenRepository for Store {
                 releases::yank_blocks_downloads,
                 releases::version,
                 releases::channel,
-                releases::published_at,
+                // The fallback judges by the first publication.
+                coalesce(releases::first_published_at, releases::published_at),
                 customers::suspended_at,
             ))
             .first(&mut *conn)

@@ -143,6 +143,11 @@ impl ReleaseRepository for Store {
         .set((
             dsl::status.eq(status.as_str()),
             dsl::published_at.eq(published_at.map(Timestamp::unix_seconds)),
+            // The first publication stays: unpublishing does not clear it.
+            dsl::first_published_at.eq(coalesce(
+                dsl::first_published_at,
+                published_at.map(Timestamp::unix_seconds),
+            )),
         ));
         self.write(async |conn| {
             let row: Option<ReleaseRow> = update
@@ -175,6 +180,10 @@ impl ReleaseRepository for Store {
         .set((
             dsl::status.eq(ReleaseStatus::Published.as_str()),
             dsl::published_at.eq(published_at.unix_seconds()),
+            dsl::first_published_at.eq(coalesce(
+                dsl::first_published_at,
+                Some(published_at.unix_seconds()),
+            )),
             // A seal is never moved, even by a publication judged on an older read.
             dsl::sealed_at.eq(coalesce(dsl::sealed_at, Some(sealed_at.unix_seconds()))),
         ));

@@ -32,6 +32,7 @@ pub struct ReleaseRow {
     #[diesel(embed)]
     pub(crate) yank: YankColumns,
     pub(crate) sealed_at: Option<i64>,
+    pub(crate) first_published_at: Option<i64>,
 }
 
 /// The columns of a yank: all `NULL` (and 0) while the release is not yanked.
@@ -96,6 +97,7 @@ impl From<&Release> for ReleaseRow {
             metadata: r.metadata.as_ref().map(|m| m.as_json().to_owned()),
             yank: YankColumns::from(r.yank.as_ref()),
             sealed_at: r.sealed_at.map(Timestamp::unix_seconds),
+            first_published_at: r.first_published_at.map(Timestamp::unix_seconds),
         }
     }
 }
@@ -120,6 +122,7 @@ impl TryFrom<ReleaseRow> for Release {
             status: ReleaseStatus::parse(&row.status).map_err(bad)?,
             created_at: ts(row.created_at),
             published_at: row.published_at.map(ts),
+            first_published_at: row.first_published_at.map(ts),
             channel: Channel::parse(&row.channel).map_err(bad)?,
             notes: row
                 .notes

@@ -307,8 +307,9 @@ pub async fn grant_follows_release_status_and_suspension(
             product: release.product.clone(),
             release_version: release.version.clone(),
             release_channel: release.channel,
-            // Published at T0 + 5 below; back to a draft, it has no publication time.
-            release_published_at: (status == ReleaseStatus::Published).then(|| at(T0 + 5)),
+            // First published at T0 + 5 below (before any grant is read): back to a
+            // draft, it keeps its first publication, which the fallback judges by.
+            release_published_at: Some(at(T0 + 5)),
             release_status: status,
             release_downloads_blocked: false,
             customer_suspended_at: suspended_at.map(at),

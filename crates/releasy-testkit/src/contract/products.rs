@@ -92,6 +92,7 @@ pub async fn a_sealed_release_takes_no_artifact_edit_or_delete(
         &SealOutcome::Sealed(Release {
             status: ReleaseStatus::Published,
             published_at: Some(at(T0 + 5)),
+            first_published_at: Some(at(T0 + 5)),
             sealed_at: Some(at(T0 + 5)),
             ..release.clone()
         }),

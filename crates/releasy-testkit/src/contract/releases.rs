@@ -390,6 +390,7 @@ pub async fn transition_applies_from_the_expected_status(releases: Arc<dyn Relea
     let live = Release {
         status: ReleaseStatus::Published,
         published_at: Some(at(T0 + 60)),
+        first_published_at: Some(at(T0 + 60)),
         ..release.clone()
     };
     same(
@@ -409,6 +410,10 @@ pub async fn transition_applies_from_the_expected_status(releases: Arc<dyn Relea
         &Some(live),
         "the published release is stored",
     );
+    let draft_again = Release {
+        first_published_at: Some(at(T0 + 60)),
+        ..release.clone()
+    };
     same(
         &transition(
             &releases,
@@ -418,13 +423,29 @@ pub async fn transition_applies_from_the_expected_status(releases: Arc<dyn Relea
             None,
         )
         .await,
-        &Some(release.clone()),
-        "unpublishing returns the draft, published_at cleared",
+        &Some(draft_again.clone()),
+        "unpublishing returns the draft, published_at cleared, its first publication kept",
     );
     same(
         &get(&releases, release.id).await,
-        &Some(release),
+        &Some(draft_again.clone()),
         "the draft is stored again",
+    );
+    same(
+        &transition(
+            &releases,
+            release.id,
+            ReleaseStatus::Draft,
+            ReleaseStatus::Published,
+            Some(T0 + 600),
+        )
+        .await,
+        &Some(Release {
+            status: ReleaseStatus::Published,
+            published_at: Some(at(T0 + 600)),
+            ..draft_again
+        }),
+        "publishing again moves published_at, not the first publication",
     );
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE releases DROP COLUMN first_published_at;
