@@ -296,8 +296,9 @@ async fn legacy_events_are_chained(db: &Database, tamper: Tamper) {
     assert_eq!(verify(db).await.expect("chained"), 3);
     let again = db.migrate().await.expect("and again");
     assert_eq!(again.audit_events_linked, 0, "linking happens once");
-    // A first linking stopped after its first batches left the rest unlinked, the
-    // head past zero: the next start links them.
+    // A row slipped in by hand once the chain has begun is not linked by a start: on
+    // SQLite, where Releasy links every event as it writes it, such a row stays
+    // reported as inserted (docs/security.md).
     tamper(
         "INSERT INTO audit_events (id, customer_id, actor, event, payload, created_at) \
          VALUES ('0191f0a0-0000-7000-8000-000000000110', NULL, 'api_key', \
@@ -305,12 +306,10 @@ async fn legacy_events_are_chained(db: &Database, tamper: Tamper) {
             .to_owned(),
     )
     .await;
-    let resumed = db
-        .migrate()
-        .await
-        .expect("migrate after an interrupted linking");
-    assert_eq!(resumed.audit_events_linked, 1);
-    assert_eq!(verify(db).await.expect("chained"), 4);
+    let restarted = db.migrate().await.expect("migrate with a row slipped in");
+    assert_eq!(restarted.audit_events_linked, 0);
+    tamper("DELETE FROM audit_events WHERE id = '0191f0a0-0000-7000-8000-000000000110'".to_owned())
+        .await;
     let first = db
         .repositories()
         .audit

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::Timestamp;
 use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainBreak, ChainLink, ChainVerifier};
 use crate::batches::in_batches;
-use crate::pagination::{Offset, PageLimit, PageRequest};
+use crate::pagination::PageRequest;
 use crate::ports::{AuditRepository, RepoError};
 
 /// How many chained events [`AuditService::verify`] reads at a time.
@@ -16,11 +16,6 @@ pub const AWAITING_COUNTED: u32 = 10_000;
 
 /// How often a walk starts over when retention moved the chain's start under it.
 const VERIFY_ATTEMPTS: u32 = 3;
-
-/// How many `audit.pruned` events, newest first, [`AuditService::verify`] reads to find
-/// the one naming the chain's start (it is the newest, or one of the newest when a
-/// sweep's batches share a second).
-const PRUNED_EVENTS_SEARCHED: u32 = 1_000;
 
 /// Events linked per transaction by [`AuditService::link_pending`].
 pub const LINK_BATCH: u32 = 1_000;
@@ -36,6 +31,23 @@ pub const PRUNE_BATCH: u32 = 5_000;
 
 /// The most batches one sweep removes (a backlog goes over several sweeps).
 const PRUNE_BATCHES_PER_SWEEP: u32 = 200;
+
+/// What a walk of the chain found.
+struct Walked {
+    /// Events checked.
+    events: u64,
+    /// Whether the `audit.pruned` event naming the walk's start was among them.
+    start_named: bool,
+}
+
+/// Whether `event` is the `audit.pruned` event of the cut that left the chain's start
+/// at `start`.
+fn names_start(event: &AuditEvent, start: ChainLink) -> bool {
+    let named = &event.payload["chain_start"];
+    event.event == AuditEvent::AUDIT_PRUNED
+        && named["position"].as_u64() == Some(start.position)
+        && named["hash"].as_str() == Some(start.hash.to_string().as_str())
+}
 
 /// Why the chain could not be verified.
 #[derive(Debug, thiserror::Error)]
@@ -134,23 +146,30 @@ impl AuditService {
         let mut attempt = 1;
         let (events, bounds) = loop {
             let bounds = self.events.chain_bounds().await?;
-            let walked = match self.walk(bounds).await {
-                Ok(events) => self
-                    .check_start_was_pruned_to(bounds.start)
+            let checked = match self.walk(bounds).await {
+                Ok(walked) => self
+                    .check_start_named(bounds.start, walked.start_named)
                     .await
-                    .map(|()| events),
-                broken => broken,
+                    .map(|()| walked.events),
+                broken => broken.map(|walked| walked.events),
             };
-            match walked {
-                Err(VerifyError::Broken(
-                    ChainBreak::Deleted { .. } | ChainBreak::StartNotPruned { .. },
-                )) if attempt < VERIFY_ATTEMPTS
-                    && self.events.chain_bounds().await?.start != bounds.start =>
-                {
-                    attempt += 1;
+            let retry = match &checked {
+                // Retention moved the start under the walk.
+                Err(VerifyError::Broken(ChainBreak::Deleted { .. })) => {
+                    self.events.chain_bounds().await?.start != bounds.start
                 }
-                walked => break (walked?, bounds),
+                // The start moved, or the event naming it was linked past the head the
+                // walk read (PostgreSQL links a cut's event after the cut).
+                Err(VerifyError::Broken(ChainBreak::StartNotPruned { .. })) => {
+                    self.events.chain_bounds().await? != bounds
+                }
+                _ => false,
+            };
+            if retry && attempt < VERIFY_ATTEMPTS {
+                attempt += 1;
+                continue;
             }
+            break (checked?, bounds);
         };
         self.check_nothing_at_or_below(bounds.start).await?;
         self.check_nothing_past_head().await?;
@@ -163,9 +182,11 @@ impl AuditService {
         })
     }
 
-    /// Checks the chain from `bounds.start` to `bounds.head`; returns how many events.
-    async fn walk(&self, bounds: ChainBounds) -> Result<u64, VerifyError> {
+    /// Checks the chain from `bounds.start` to `bounds.head`: how many events, and
+    /// whether one of them is the `audit.pruned` event naming `bounds.start`.
+    async fn walk(&self, bounds: ChainBounds) -> Result<Walked, VerifyError> {
         let mut verifier = ChainVerifier::new(bounds);
+        let mut start_named = false;
         let mut after = bounds.start.position;
         // The walk ends at the head read when it began: events linked since (the
         // server keeps writing while this runs) are the next walk's.
@@ -179,45 +200,36 @@ impl AuditService {
                     break 'pages;
                 }
                 verifier.check(&chained.event, link)?;
+                start_named |= names_start(&chained.event, bounds.start);
                 after = link.position;
             }
             if page.len() < VERIFY_PAGE as usize {
                 break;
             }
         }
-        Ok(verifier.finish()?)
+        Ok(Walked {
+            events: verifier.finish()?,
+            start_named,
+        })
     }
 
     /// Fails when `start` is not where the chain began nor named by an `audit.pruned`
-    /// event: deleting the first events and moving the start over them needs no hash
-    /// computed, so the start alone proves nothing; the event each retention batch
-    /// records with its cut, chained like any other, does.
-    async fn check_start_was_pruned_to(&self, start: ChainLink) -> Result<(), VerifyError> {
-        if start == ChainLink::START {
+    /// event in the chain after it: deleting the first events and moving the start over
+    /// them needs no hash computed, so the start alone proves nothing; the event each
+    /// retention batch records with its cut, chained like any other, does. An event
+    /// still awaiting its link is taken too: PostgreSQL links a cut's event after the
+    /// cut (the window in which any unlinked row can be slipped in, docs/security.md).
+    async fn check_start_named(
+        &self,
+        start: ChainLink,
+        named_in_chain: bool,
+    ) -> Result<(), VerifyError> {
+        if start == ChainLink::START || named_in_chain {
             return Ok(());
         }
-        let pruned = AuditFilter {
-            event: Some(AuditEvent::AUDIT_PRUNED.to_owned()),
-            ..AuditFilter::default()
-        };
-        let names_start = |event: &AuditEvent| {
-            let named = &event.payload["chain_start"];
-            named["position"].as_u64() == Some(start.position)
-                && named["hash"].as_str() == Some(start.hash.to_string().as_str())
-        };
-        let limit = PageLimit::LARGEST;
-        for offset in (0..PRUNED_EVENTS_SEARCHED).step_by(limit.get() as usize) {
-            let page = PageRequest {
-                limit,
-                offset: Offset::new(u64::from(offset)),
-            };
-            let events = self.events.list(&pruned, page).await?;
-            if events.iter().any(names_start) {
-                return Ok(());
-            }
-            if events.len() < limit.get() as usize {
-                break;
-            }
+        let awaiting = self.events.unchained(AWAITING_COUNTED).await?;
+        if awaiting.iter().any(|event| names_start(event, start)) {
+            return Ok(());
         }
         Err(ChainBreak::StartNotPruned {
             position: start.position,

@@ -230,13 +230,15 @@ impl AuditRepository for Store {
 
 impl Store {
     /// Links the events stored before the chain existed (the migration that added it
-    /// left them unlinked), in `(created_at, id)` order, before the server serves.
-    /// Returns how many. Whatever awaits its link is linked, not only while the chain
-    /// is empty: a first linking stopped after some batches (a kill, a failed batch)
-    /// finishes on the next start, which on SQLite (no background linker) nothing else
-    /// would do. An index covers exactly the rows awaiting a link, so a start with none
-    /// pays one lookup.
+    /// left them unlinked), once: only while the chain is still empty, in
+    /// `(created_at, id)` order, before the server serves. Returns how many. (Not
+    /// whatever awaits a link at every start: on SQLite, where Releasy links each
+    /// event as it writes it, an unlinked row is one slipped in by hand, which
+    /// `audit verify` must keep reporting, not a start link into the chain.)
     pub(crate) async fn link_events_stored_before_the_chain(&self) -> Result<u64, RepoError> {
+        if self.chain_bounds().await?.head.position != 0 {
+            return Ok(0);
+        }
         let mut linked = 0;
         loop {
             let batch = self.link_pending(LEGACY_BATCH).await?;

@@ -110,10 +110,12 @@ impl AuditEventRow {
         };
         let id = parse_id::<AuditEventId>("audit_events", &self.id)
             .unwrap_or_else(|_| AuditEventId::from_uuid(uuid::Uuid::nil()));
-        let customer_id = self
-            .customer_id
-            .as_deref()
-            .and_then(|c| parse_id::<CustomerId>("audit_events", c).ok());
+        // A customer id that is not a UUID reads as the nil one, never as none: a NULL
+        // edited into text must not hash as the NULL it replaced.
+        let customer_id = self.customer_id.as_deref().map(|c| {
+            parse_id::<CustomerId>("audit_events", c)
+                .unwrap_or_else(|_| CustomerId::from_uuid(uuid::Uuid::nil()))
+        });
         let payload =
             serde_json::from_str(&self.payload).unwrap_or(serde_json::Value::String(self.payload));
         Ok(ChainedEvent {
