@@ -608,6 +608,7 @@ impl Generator {
                 ReleaseStatus::Draft
             },
             published_at: published.then(|| Timestamp::from_unix_seconds(created_at + 30)),
+            first_published_at: published.then(|| Timestamp::from_unix_seconds(created_at + 30)),
             ..draft
         })
     }

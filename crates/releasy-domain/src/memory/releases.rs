@@ -160,8 +160,11 @@ impl ReleaseRepository for InMemoryReleases {
             return Ok(None);
         };
         release.status = status;
+        release.first_published_at = release
+            .first_published_at
+            .or(release.published_at)
+            .or(published_at);
         release.published_at = published_at;
-        release.first_published_at = release.first_published_at.or(published_at);
         let updated = release.clone();
         self.record(std::slice::from_ref(event));
         Ok(Some(updated))
@@ -194,8 +197,11 @@ impl ReleaseRepository for InMemoryReleases {
             return Ok(SealOutcome::NotADraft);
         };
         release.status = ReleaseStatus::Published;
+        release.first_published_at = release
+            .first_published_at
+            .or(release.published_at)
+            .or(Some(published_at));
         release.published_at = Some(published_at);
-        release.first_published_at.get_or_insert(published_at);
         // A seal is never moved, even by a publication judged on an older read.
         release.sealed_at.get_or_insert(sealed_at);
         let published = release.clone();

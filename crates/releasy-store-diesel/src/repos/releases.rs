@@ -143,10 +143,12 @@ impl ReleaseRepository for Store {
         .set((
             dsl::status.eq(status.as_str()),
             dsl::published_at.eq(published_at.map(Timestamp::unix_seconds)),
-            // The first publication stays: unpublishing does not clear it.
+            // The first publication stays: unpublishing does not clear it. A row
+            // published without it (by an older server during an upgrade) takes its
+            // current publication (the right side reads the row before the update).
             dsl::first_published_at.eq(coalesce(
                 dsl::first_published_at,
-                published_at.map(Timestamp::unix_seconds),
+                coalesce(dsl::published_at, published_at.map(Timestamp::unix_seconds)),
             )),
         ));
         self.write(async |conn| {
@@ -182,7 +184,7 @@ impl ReleaseRepository for Store {
             dsl::published_at.eq(published_at.unix_seconds()),
             dsl::first_published_at.eq(coalesce(
                 dsl::first_published_at,
-                Some(published_at.unix_seconds()),
+                coalesce(dsl::published_at, Some(published_at.unix_seconds())),
             )),
             // A seal is never moved, even by a publication judged on an older read.
             dsl::sealed_at.eq(coalesce(dsl::sealed_at, Some(sealed_at.unix_seconds()))),
