@@ -25,6 +25,7 @@ use releasy_throughput::{
     wrap_for_production,
 };
 use releasy_traces::SpanPerCall;
+use tokio::sync::oneshot;
 
 use crate::bootstrap::{BootstrapError, generated_admin_key};
 use crate::change_feed::{CacheFeed, feed_cache};
@@ -117,8 +118,13 @@ impl RunningServer {
     /// the queued audit events or ledger rows could not be written (the rest of the
     /// shutdown still runs).
     pub async fn run(self) -> Result<(), StopError> {
-        let signals = tokio::spawn(stop_gracefully_on_signals(self.handle.clone()));
-        let served = self.server.await;
+        let (forced, forced_stop) = oneshot::channel();
+        let signals = tokio::spawn(stop_on_signals(self.handle.clone(), forced));
+        let served = tokio::select! {
+            served = self.server => served,
+            // Requests still in flight are cut off as the process ends.
+            Ok(()) = forced_stop => Ok(()),
+        };
         signals.abort();
         report_refused_failures(&self.authenticator).await;
         let mut lost = None;
@@ -146,24 +152,54 @@ impl RunningServer {
 }
 
 /// Stops the server gracefully on SIGTERM or SIGINT (Ctrl-C) alike: requests in flight
-/// finish within the grace, as docs/configuration.md promises for both.
-async fn stop_gracefully_on_signals(handle: actix_web::dev::ServerHandle) {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                terminate.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
+/// finish within the grace, as docs/configuration.md promises for both. A second such
+/// signal while it drains, or SIGQUIT, stops it at once: `forced` tells
+/// [`RunningServer::run`] to stop waiting for the drain (actix-web takes a second stop
+/// command only once the first is done) and go on to write the queued rows.
+async fn stop_on_signals(handle: actix_web::dev::ServerHandle, forced: oneshot::Sender<()>) {
+    use tokio::signal::unix::SignalKind;
+    let (mut interrupt, mut terminate, mut quit) = (
+        stop_signal(SignalKind::interrupt()),
+        stop_signal(SignalKind::terminate()),
+        stop_signal(SignalKind::quit()),
+    );
+    let graceful = tokio::select! {
+        () = next_signal(&mut interrupt) => true,
+        () = next_signal(&mut terminate) => true,
+        () = next_signal(&mut quit) => false,
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; stopping gracefully"),
-        () = terminate => tracing::info!("SIGTERM received; stopping gracefully"),
+    if graceful {
+        tracing::info!("stop signal received; stopping gracefully");
+        // The command is sent by the call; the future would only wait for the drain.
+        drop(handle.stop(true));
+        tokio::select! {
+            () = next_signal(&mut interrupt) => {}
+            () = next_signal(&mut terminate) => {}
+            () = next_signal(&mut quit) => {}
+        }
+        tracing::info!("second stop signal received; stopping at once");
+    } else {
+        tracing::info!("SIGQUIT received; stopping at once");
+        drop(handle.stop(false));
     }
-    handle.stop(true).await;
+    let _ = forced.send(());
+}
+
+/// A listener for one stop signal, or none (logged) when it cannot be had.
+fn stop_signal(kind: tokio::signal::unix::SignalKind) -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(kind)
+        .inspect_err(|err| tracing::error!(error = %err, "cannot listen for a stop signal"))
+        .ok()
+}
+
+/// The next delivery of `listener`'s signal (never, without a listener).
+async fn next_signal(listener: &mut Option<tokio::signal::unix::Signal>) {
+    match listener {
+        Some(listener) => {
+            listener.recv().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 impl std::fmt::Debug for RunningServer {

@@ -675,6 +675,31 @@ async fn ctrl_c_lets_an_upload_in_flight_finish() {
     );
 }
 
+/// A second Ctrl-C while the server drains stops it at once (the queued rows are still
+/// written): nobody has to reach for `kill -9` during a long transfer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_stops_at_once() {
+    let mut up = server_with_an_upload_url("30").await;
+    // 100 chunks, one every 100 ms: 10 s, within the 30 s grace.
+    let (upload, _) =
+        upload_then_signal(&up.server, up.cwd.path(), up.upload_url.clone(), 100, "INT").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = Instant::now();
+    signal(&up.server, "INT");
+    let exit = up.server.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+    let stopped_after = second.elapsed();
+    assert!(
+        stopped_after < Duration::from_secs(4),
+        "exited {stopped_after:?} after the second Ctrl-C"
+    );
+    let cut = upload.await.unwrap();
+    assert!(
+        !cut.as_ref().is_ok_and(|r| r.status().is_success()),
+        "the upload was cut off: {cut:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_shutdown_lets_an_upload_in_flight_finish() {
     let mut up = server_with_an_upload_url("10").await;
