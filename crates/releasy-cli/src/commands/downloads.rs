@@ -121,17 +121,25 @@ pub async fn run(ctx: &Context, command: DownloadsCommand) -> Result<(), CliErro
     Ok(())
 }
 
-/// Streams the export into `path.part` and renames it to `path` once the whole body
-/// arrived: a cut-off transfer leaves no file that looks complete (the server ends a
-/// failing export early on purpose), and an earlier export at `path` stays until the
-/// new one is whole.
+/// Streams the export into a file of this run's own beside `path` (`path.part-…`) and
+/// renames it to `path` once the whole body arrived: a cut-off transfer leaves no file
+/// that looks complete (the server ends a failing export early on purpose), an earlier
+/// export at `path` stays until the new one is whole, and two exports to one path never
+/// write into one file. A path that exists and is not a regular file (`/dev/stdout`, a
+/// pipe) is written directly.
 async fn export_to_file(response: reqwest::Response, path: &Path) -> Result<(), CliError> {
-    let mut partial_name = path.as_os_str().to_owned();
-    partial_name.push(".part");
-    let partial = PathBuf::from(partial_name);
-    let file = tokio::fs::File::create(&partial)
+    let special = tokio::fs::metadata(path)
         .await
-        .map_err(|source| CliError::io(&partial, source))?;
+        .is_ok_and(|meta| !meta.is_file());
+    if special {
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .await
+            .map_err(|source| CliError::io(path, source))?;
+        return copy_body(response, &mut file, path.to_owned()).await;
+    }
+    let (partial, file) = new_partial_file(path).await?;
     let copied = async {
         let mut file = file;
         copy_body(response, &mut file, partial.clone()).await?;
@@ -147,6 +155,28 @@ async fn export_to_file(response: reqwest::Response, path: &Path) -> Result<(), 
         let _ = tokio::fs::remove_file(&partial).await;
     }
     copied
+}
+
+/// Creates `path.part-<pid>-<n>`, a name no other run writes.
+async fn new_partial_file(path: &Path) -> Result<(PathBuf, tokio::fs::File), CliError> {
+    let mut attempt = 0_u32;
+    loop {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".part-{}-{attempt}", std::process::id()));
+        let partial = PathBuf::from(name);
+        match tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial)
+            .await
+        {
+            Ok(file) => return Ok((partial, file)),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(source) => return Err(CliError::io(&partial, source)),
+        }
+    }
 }
 
 /// Copies the body chunk by chunk: an export of millions of rows never sits in memory.
