@@ -56,11 +56,10 @@ fn main() -> ExitCode {
 /// JSON, as for every other failure, so that scripts read usage errors the same way.
 fn usage_error(err: &clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
+    // Asked for (exit 0); help shown for a missing subcommand is a usage error.
     let informational = matches!(
         err.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
     );
     let json = std::env::args_os()
         .skip(1)
@@ -71,7 +70,12 @@ fn usage_error(err: &clap::Error) -> ExitCode {
     if informational || !json {
         return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
     }
-    let err = error::CliError::Usage(clap_message(err));
+    let message = if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        "a command is missing (see --help)".to_owned()
+    } else {
+        clap_message(err)
+    };
+    let err = error::CliError::Usage(message);
     eprintln!("{}", err.to_json());
     ExitCode::from(err.exit().code())
 }

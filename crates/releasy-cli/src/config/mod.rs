@@ -148,7 +148,8 @@ impl Settings {
     ) -> Result<Self, ConfigError> {
         let env_value = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let profile_name = flags.profile.clone().or_else(|| env_value(env::PROFILE));
-        let (profile_file, values) = load_profile(flags, &env_value, profile_name.as_deref())?;
+        let (profile_file, profile, values) =
+            load_profile(flags, &env_value, profile_name.as_deref())?;
         let pick = |flag: &Option<String>, var: &str, file: &Option<String>| {
             first_of([
                 (flag.clone(), Source::Flag),
@@ -180,7 +181,7 @@ impl Settings {
                 env::OPERATOR_TOKEN,
                 &values.operator_token,
             )),
-            profile: profile_file.as_ref().and(profile_name),
+            profile,
             profile_file,
         })
     }
@@ -195,12 +196,13 @@ fn first_of<const N: usize>(candidates: [(Option<String>, Source); N]) -> Option
 }
 
 /// Reads the profile file: the one named by `--config` or `RELEASY_CONFIG` (which
-/// must exist), else the default path when it exists.
+/// must exist), else the default path when it exists. Answers the file, the profile
+/// used (asked for, or the file's `default_profile`), and its values.
 fn load_profile(
     flags: &FlagValues,
     env_value: &dyn Fn(&str) -> Option<String>,
     profile_name: Option<&str>,
-) -> Result<(Option<PathBuf>, ProfileValues), ConfigError> {
+) -> Result<(Option<PathBuf>, Option<String>, ProfileValues), ConfigError> {
     let named = flags
         .config
         .clone()
@@ -225,14 +227,16 @@ fn load_profile(
         }
     };
     let Some(path) = path else {
-        return Ok((None, ProfileValues::default()));
+        return Ok((None, None, ProfileValues::default()));
     };
     let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::ProfileRead {
         path: path.clone(),
         source,
     })?;
-    let values = ProfileFile::parse(&path, &text)?.select(profile_name, &path)?;
-    Ok((Some(path), values))
+    let file = ProfileFile::parse(&path, &text)?;
+    let values = file.select(profile_name, &path)?;
+    let chosen = file.chosen(profile_name).map(str::to_owned);
+    Ok((Some(path), chosen, values))
 }
 
 /// `$XDG_CONFIG_HOME/releasy/config.toml`, else `$HOME/.config/releasy/config.toml`.

@@ -57,13 +57,18 @@ impl ProfileFile {
         })
     }
 
+    /// The profile [`Self::select`] uses for `name`: it, or the file's default profile.
+    pub fn chosen<'a>(&'a self, name: Option<&'a str>) -> Option<&'a str> {
+        name.or(self.default_profile.as_deref())
+    }
+
     /// The values of profile `name` (or of the file's default profile, or only the
     /// top-level values when neither is set), each falling back to the top level.
     ///
     /// # Errors
     /// [`ConfigError::UnknownProfile`] when the named profile is not in the file.
     pub fn select(&self, name: Option<&str>, path: &Path) -> Result<ProfileValues, ConfigError> {
-        let Some(name) = name.or(self.default_profile.as_deref()) else {
+        let Some(name) = self.chosen(name) else {
             return Ok(self.defaults.clone());
         };
         let profile = self
@@ -106,6 +111,12 @@ admin_key = "ci-admin"
     fn profiles_fall_back_to_top_level_values() {
         let path = Path::new("config.toml");
         let file = ProfileFile::parse(path, FILE).unwrap();
+        assert_eq!(
+            file.chosen(None),
+            Some("prod"),
+            "the file's default profile"
+        );
+        assert_eq!(file.chosen(Some("ci")), Some("ci"));
         let prod = file.select(None, path).unwrap();
         assert_eq!(prod.url.as_deref(), Some("https://prod"));
         assert_eq!(prod.api_key.as_deref(), Some("base-key"));

@@ -79,6 +79,27 @@ async fn flags_beat_environment_beat_the_profile_file() {
         .run()
         .await
         .fails_with(2);
+
+    // A profile the file's `default_profile` chose is named as the one used.
+    let chosen = server.path("chosen.toml");
+    std::fs::write(
+        &chosen,
+        format!(
+            "default_profile = \"local\"\n\n[profiles.local]\nurl = \"{}\"\n",
+            server.base_url
+        ),
+    )
+    .expect("profile file");
+    let shown = server
+        .bare()
+        .env("RELEASY_CONFIG", &chosen)
+        .args(["config", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(shown["profile"], "local", "{shown}");
+    assert_eq!(shown["url"]["source"], "profile");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
