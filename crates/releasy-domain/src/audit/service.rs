@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::Timestamp;
 use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainBreak, ChainLink, ChainVerifier};
 use crate::batches::in_batches;
-use crate::pagination::PageRequest;
+use crate::pagination::{Offset, PageLimit, PageRequest};
 use crate::ports::{AuditRepository, RepoError};
 
 /// How many chained events [`AuditService::verify`] reads at a time.
@@ -216,9 +216,11 @@ impl AuditService {
     /// Fails when `start` is not where the chain began nor named by an `audit.pruned`
     /// event in the chain after it: deleting the first events and moving the start over
     /// them needs no hash computed, so the start alone proves nothing; the event each
-    /// retention batch records with its cut, chained like any other, does. An event
-    /// still awaiting its link is taken too: PostgreSQL links a cut's event after the
-    /// cut (the window in which any unlinked row can be slipped in, docs/security.md).
+    /// retention batch records with its cut, chained like any other, does. Outside the
+    /// walk, only the newest `audit.pruned` events are looked at: PostgreSQL links a
+    /// cut's event a moment after the cut (the window in which any unlinked row can be
+    /// slipped in, docs/security.md), or it was linked past the head the walk read; an
+    /// older one is in the walk or gone with its cut.
     async fn check_start_named(
         &self,
         start: ChainLink,
@@ -227,8 +229,18 @@ impl AuditService {
         if start == ChainLink::START || named_in_chain {
             return Ok(());
         }
-        let awaiting = self.events.unchained(AWAITING_COUNTED).await?;
-        if awaiting.iter().any(|event| names_start(event, start)) {
+        // A sweep records at most one event per batch, 200 batches: one page holds
+        // the newest sweep's.
+        let newest_cuts = AuditFilter {
+            event: Some(AuditEvent::AUDIT_PRUNED.to_owned()),
+            ..AuditFilter::default()
+        };
+        let page = PageRequest {
+            limit: PageLimit::LARGEST,
+            offset: Offset::default(),
+        };
+        let listed = self.events.list(&newest_cuts, page).await?;
+        if listed.iter().any(|event| names_start(event, start)) {
             return Ok(());
         }
         Err(ChainBreak::StartNotPruned {

@@ -18,7 +18,7 @@ use releasy_domain::ports::{AuditRepository, PruneEvent, RepoError};
 
 use super::retried_batch::{StoredIds, not_stored};
 use super::{Backend, Conn, Store, append_audit, chain_head, set_chain_head, set_links};
-use crate::error::{corrupt, query_error};
+use crate::error::{TxError, corrupt, query_error};
 use crate::rows::{AuditChainRow, AuditEventRow, link_of, position_column};
 use crate::schema::audit_chain;
 use crate::schema::audit_events::dsl;
@@ -146,34 +146,8 @@ impl AuditRepository for Store {
         if self.unchained(1).await?.is_empty() {
             return Ok(0);
         }
-        self.write(async |conn| {
-            let head = chain_head(conn).await?;
-            // Read after the head is held: another linker's links are committed.
-            let rows = awaiting_link(conn, limit).await?;
-            // Linked by the id as stored: a row whose id is not in canonical form
-            // (upper case, say) would be missed by the id written back from its UUID.
-            let stored_ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-            let events = rows
-                .into_iter()
-                .map(|row| row.into_chained_as_stored().map(|chained| chained.event))
-                .collect::<Result<Vec<_>, _>>()?;
-            let links = head.extend(&events);
-            let Some(&new_head) = links.last() else {
-                return Ok(0);
-            };
-            let linked: Vec<(String, ChainLink)> = stored_ids.into_iter().zip(links).collect();
-            if set_links(conn, &linked).await? != linked.len() {
-                // The head must not move past links that were not stored.
-                return Err(corrupt(
-                    "audit_events",
-                    "an event awaiting its link was not found by its id",
-                )
-                .into());
-            }
-            set_chain_head(conn, new_head).await?;
-            Ok(linked.len() as u64)
-        })
-        .await
+        self.write(async |conn| link_batch(conn, limit).await)
+            .await
     }
 
     async fn prune_before(
@@ -228,29 +202,69 @@ impl AuditRepository for Store {
     }
 }
 
+/// Links up to `limit` events awaiting their link after the head, in the caller's
+/// transaction; returns how many.
+async fn link_batch(conn: &mut Conn, limit: u32) -> Result<u64, TxError> {
+    let head = chain_head(conn).await?;
+    // Read after the head is held: another linker's links are committed.
+    let rows = awaiting_link(conn, limit).await?;
+    // Linked by the id as stored: a row whose id is not in canonical form (upper
+    // case, say) would be missed by the id written back from its UUID.
+    let stored_ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+    let events = rows
+        .into_iter()
+        .map(|row| row.into_chained_as_stored().map(|chained| chained.event))
+        .collect::<Result<Vec<_>, _>>()?;
+    let links = head.extend(&events);
+    let Some(&new_head) = links.last() else {
+        return Ok(0);
+    };
+    let linked: Vec<(String, ChainLink)> = stored_ids.into_iter().zip(links).collect();
+    if set_links(conn, &linked).await? != linked.len() {
+        // The head must not move past links that were not stored.
+        return Err(corrupt(
+            "audit_events",
+            "an event awaiting its link was not found by its id",
+        )
+        .into());
+    }
+    set_chain_head(conn, new_head).await?;
+    Ok(linked.len() as u64)
+}
+
 impl Store {
     /// Links the events stored before the chain existed (the migration that added it
     /// left them unlinked), once: only while the chain is still empty, in
-    /// `(created_at, id)` order, before the server serves. Returns how many. (Not
-    /// whatever awaits a link at every start: on SQLite, where Releasy links each
-    /// event as it writes it, an unlinked row is one slipped in by hand, which
-    /// `audit verify` must keep reporting, not a start link into the chain.)
+    /// `(created_at, id)` order, before the server serves, all in one transaction (in
+    /// batches of [`LEGACY_BATCH`] read within it), so that a start stopped midway
+    /// leaves none of them linked and the next start does it all. Returns how many.
+    /// (Not whatever awaits a link at every start: on SQLite, where Releasy links each
+    /// event as it writes it, an unlinked row once the chain has begun is one slipped
+    /// in by hand, which `audit verify` must keep reporting. Servers of the version
+    /// before the chain, still running during the upgrade, never take the head, so the
+    /// one transaction holds nobody up.)
     pub(crate) async fn link_events_stored_before_the_chain(&self) -> Result<u64, RepoError> {
         if self.chain_bounds().await?.head.position != 0 {
             return Ok(0);
         }
-        let mut linked = 0;
-        loop {
-            let batch = self.link_pending(LEGACY_BATCH).await?;
-            linked += batch;
-            if batch < u64::from(LEGACY_BATCH) {
-                return Ok(linked);
-            }
+        if self.unchained(1).await?.is_empty() {
+            return Ok(0);
         }
+        self.write(async |conn| {
+            let mut linked = 0;
+            loop {
+                let batch = link_batch(conn, LEGACY_BATCH).await?;
+                linked += batch;
+                if batch < u64::from(LEGACY_BATCH) {
+                    return Ok(linked);
+                }
+            }
+        })
+        .await
     }
 }
 
-/// Events linked per transaction when linking those stored before the chain.
+/// Events read and linked at a time when linking those stored before the chain.
 const LEGACY_BATCH: u32 = 10_000;
 
 /// Up to `limit` events not linked yet, oldest first (the order the linker links
