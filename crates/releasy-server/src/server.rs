@@ -122,8 +122,12 @@ impl RunningServer {
         let signals = tokio::spawn(stop_on_signals(self.handle.clone(), forced));
         let served = tokio::select! {
             served = self.server => served,
-            // Requests still in flight are cut off as the process ends.
-            Ok(()) = forced_stop => Ok(()),
+            Ok(()) = forced_stop => {
+                // The workers drop the requests still in flight on their own threads;
+                // a moment for those that finish meanwhile to queue their rows.
+                tokio::time::sleep(FORCED_STOP_SETTLE).await;
+                Ok(())
+            }
         };
         signals.abort();
         report_refused_failures(&self.authenticator).await;
@@ -184,6 +188,10 @@ async fn stop_on_signals(handle: actix_web::dev::ServerHandle, forced: oneshot::
     }
     let _ = forced.send(());
 }
+
+/// How long a forced stop waits for the workers to drop their requests before the
+/// queued rows are written.
+const FORCED_STOP_SETTLE: Duration = Duration::from_millis(250);
 
 /// A listener for one stop signal, or none (logged) when it cannot be had.
 fn stop_signal(kind: tokio::signal::unix::SignalKind) -> Option<tokio::signal::unix::Signal> {
