@@ -125,12 +125,16 @@ pub async fn run(ctx: &Context, command: DownloadsCommand) -> Result<(), CliErro
 /// renames it to `path` once the whole body arrived: a cut-off transfer leaves no file
 /// that looks complete (the server ends a failing export early on purpose), an earlier
 /// export at `path` stays until the new one is whole, and two exports to one path never
-/// write into one file. A path that exists and is not a regular file (`/dev/stdout`, a
-/// pipe) is written directly.
+/// write into one file (a killed run leaves its own behind). A device path
+/// (`/dev/stdout`) or one that is not a regular file (a pipe) is written directly.
 async fn export_to_file(response: reqwest::Response, path: &Path) -> Result<(), CliError> {
-    let special = tokio::fs::metadata(path)
-        .await
-        .is_ok_and(|meta| !meta.is_file());
+    // `/dev/stdout` leads to a regular file when standard output is redirected to one,
+    // and nothing can be made beside it: device paths are always written directly.
+    let special = path.starts_with("/dev")
+        || path.starts_with("/proc")
+        || tokio::fs::metadata(path)
+            .await
+            .is_ok_and(|meta| !meta.is_file());
     if special {
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)

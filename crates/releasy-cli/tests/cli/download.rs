@@ -488,7 +488,8 @@ async fn an_export_cut_off_midway_leaves_the_earlier_file() {
     );
     assert_eq!(partial_files(&server), Vec::<String>::new());
 
-    // A path that is not a regular file is written directly.
+    // A device path is written directly, whether standard output is a pipe (here) or
+    // a file.
     let piped = server
         .admin()
         .args(["downloads", "export", "--csv", "--output", "/dev/stdout"])
@@ -496,6 +497,24 @@ async fn an_export_cut_off_midway_leaves_the_earlier_file() {
         .await
         .ok();
     assert_eq!(piped.stdout, whole.stdout);
+    let redirected = server.path("redirected.csv");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec \"$0\" downloads export --csv --output /dev/stdout > '{}'",
+            redirected.display()
+        ))
+        .arg(env!("CARGO_BIN_EXE_releasy"))
+        .env("RELEASY_URL", &server.base_url)
+        .env("RELEASY_ADMIN_API_KEY", crate::helpers::ADMIN_KEY)
+        .env("HOME", server.work.path())
+        .status()
+        .expect("run releasy");
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        std::fs::read_to_string(&redirected).expect("read"),
+        whole.stdout
+    );
 }
 
 /// A shorter file at the target is moved aside to be resumed; a run that then fails
