@@ -161,13 +161,14 @@ async fn tokens_issued_and_resolves_are_counted_by_outcome() {
     let inner = Arc::new(InMemoryDownloadLedger::default());
     let ledger = metrics.count_downloads(inner.clone());
     let issued = sample_download_record(DownloadOutcome::Issued);
-    let redirected = sample_download_record(DownloadOutcome::Redirected);
+    let redirected = [
+        sample_download_record(DownloadOutcome::Redirected),
+        sample_download_record(DownloadOutcome::Redirected),
+    ];
     let used_up = sample_download_record(DownloadOutcome::UsedUp);
     ledger.record(&issued).await.unwrap();
-    ledger
-        .record_many(&[redirected.clone(), redirected, used_up])
-        .await
-        .unwrap();
+    let [first, second] = redirected;
+    ledger.record_many(&[first, second, used_up]).await.unwrap();
     let text = metrics.encode();
     assert_eq!(
         value_of(&text, "releasy_download_tokens_issued_total"),
