@@ -22,6 +22,9 @@ pub struct CachePolicy {
     pub fetch_timeout: Duration,
     /// Pause before the single retry on a connection error or a 5xx (default 200 ms).
     pub retry_delay: Duration,
+    /// How long a token whose key is in a set past its TTL waits for the refresh
+    /// before the stale key decides (default 1 s).
+    pub stale_wait: Duration,
 }
 
 impl CachePolicy {
@@ -42,6 +45,7 @@ impl Default for CachePolicy {
             failure_backoff: Duration::from_secs(10),
             fetch_timeout: Duration::from_secs(8),
             retry_delay: Duration::from_millis(200),
+            stale_wait: Duration::from_secs(1),
         }
     }
 }

@@ -5,8 +5,11 @@
 //! - A token naming a `kid` the fresh set lacks triggers one early refresh (the provider
 //!   may have rotated its keys), at most once per `early_refresh_interval` (10 s); within
 //!   that window such tokens are refused straight away.
-//! - Past the TTL, the next token triggers a refresh. If it fails, the old keys keep
-//!   working (stale but usable) and no new attempt is made for `failure_backoff`.
+//! - Past the TTL, the next token triggers a refresh in the background. A token whose
+//!   `kid` the stale set holds waits for it at most `stale_wait` (1 s): a provider that
+//!   answers removes a withdrawn key at once, one that hangs delays no request for its
+//!   whole fetch timeout. If the refresh fails, the old keys keep working (stale but
+//!   usable) and no new attempt is made for `failure_backoff`.
 //! - At most one fetch is in flight: callers that need one while another runs wait for
 //!   it and use its outcome.
 //! - With no usable key (never fetched, or the set has none), the answer is
@@ -14,6 +17,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
+
+use tokio::sync::watch;
 
 use crate::clock::MonotonicClock;
 use crate::config::CachePolicy;
@@ -52,6 +57,9 @@ enum Trigger {
     Empty,
     /// The cached set is past its TTL.
     Expired,
+    /// The cached set is past its TTL and holds the token's `kid`: refreshed in the
+    /// background.
+    Stale,
     /// A fresh set lacks the token's `kid`.
     UnknownKid,
 }
@@ -73,6 +81,8 @@ struct State {
     last_early_refresh: Option<Instant>,
     /// How many fetches were started (for tests and diagnostics).
     fetches: u64,
+    /// A refresh of a stale set runs in the background.
+    background_refresh: bool,
 }
 
 impl State {
@@ -89,17 +99,39 @@ impl State {
             _ => Err(KeyError::Unavailable(Arc::new(Unavailable::NoUsableKey))),
         }
     }
+
+    /// Whether a fetch for `trigger` may start at `at`: early refreshes are rate
+    /// limited, and after a failed fetch the provider is left alone for a while.
+    fn allows(&self, trigger: Trigger, at: Instant, policy: &CachePolicy) -> bool {
+        match trigger {
+            Trigger::UnknownKid => self
+                .last_early_refresh
+                .is_none_or(|last| at.duration_since(last) >= policy.early_refresh_interval),
+            Trigger::Empty | Trigger::Expired | Trigger::Stale => self
+                .failure
+                .as_ref()
+                .is_none_or(|(failed, _)| at.duration_since(*failed) >= policy.failure_backoff),
+        }
+    }
 }
 
 /// The cache of the identity provider's keys.
 #[derive(Debug)]
 pub struct JwksCache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     source: Arc<dyn JwksSource>,
     clock: Arc<dyn MonotonicClock>,
     policy: CachePolicy,
     state: Mutex<State>,
     /// Held for the duration of a fetch: at most one in flight.
     in_flight: tokio::sync::Mutex<()>,
+    /// The generation of the last completed fetch, for callers waiting on one started
+    /// in the background.
+    completed: watch::Sender<u64>,
 }
 
 impl JwksCache {
@@ -110,11 +142,14 @@ impl JwksCache {
         policy: CachePolicy,
     ) -> Self {
         Self {
-            source,
-            clock,
-            policy,
-            state: Mutex::new(State::default()),
-            in_flight: tokio::sync::Mutex::new(()),
+            inner: Arc::new(Inner {
+                source,
+                clock,
+                policy,
+                state: Mutex::new(State::default()),
+                in_flight: tokio::sync::Mutex::new(()),
+                completed: watch::Sender::new(0),
+            }),
         }
     }
 
@@ -124,42 +159,81 @@ impl JwksCache {
     /// [`KeyError::UnknownKid`] when the provider's current set lacks it;
     /// [`KeyError::Unavailable`] when there is no usable key to decide with.
     pub async fn key(&self, kid: &str) -> Result<Arc<VerificationKey>, KeyError> {
-        let now = self.clock.now();
+        let inner = &self.inner;
+        let now = inner.clock.now();
         let (generation, trigger) = {
-            let state = self.lock();
+            let mut state = inner.lock();
             match &state.keys {
-                Some(cached) if now.duration_since(cached.fetched_at) < self.policy.ttl => {
+                Some(cached) if now.duration_since(cached.fetched_at) < inner.policy.ttl => {
                     if let Some(key) = cached.set.get(kid) {
                         return Ok(key);
                     }
                     (state.generation, Trigger::UnknownKid)
                 }
+                Some(cached) if cached.set.get(kid).is_some() => {
+                    if !state.allows(Trigger::Expired, now, &inner.policy) {
+                        return state.find(kid); // the provider failed moments ago
+                    }
+                    if !state.background_refresh {
+                        state.background_refresh = true;
+                        let refreshing = inner.clone();
+                        let generation = state.generation;
+                        tokio::spawn(async move {
+                            refreshing.refresh(generation, Trigger::Expired).await;
+                            refreshing.lock().background_refresh = false;
+                        });
+                    }
+                    (state.generation, Trigger::Stale)
+                }
                 Some(_) => (state.generation, Trigger::Expired),
                 None => (state.generation, Trigger::Empty),
             }
         };
-        self.refresh(generation, trigger).await;
-        self.lock().find(kid)
+        if trigger == Trigger::Stale {
+            return self.after_refresh(generation, kid).await;
+        }
+        inner.refresh(generation, trigger).await;
+        inner.lock().find(kid)
+    }
+
+    /// The answer for `kid`, a stale set's key, once the refresh after `generation`
+    /// completed, or after [`CachePolicy::stale_wait`] with the stale key: a provider
+    /// that answers removes a withdrawn key at once, one that hangs holds no request
+    /// for its whole fetch timeout.
+    async fn after_refresh(
+        &self,
+        generation: u64,
+        kid: &str,
+    ) -> Result<Arc<VerificationKey>, KeyError> {
+        let mut completed = self.inner.completed.subscribe();
+        let _in_time = tokio::time::timeout(
+            self.inner.policy.stale_wait,
+            completed.wait_for(|completed| *completed != generation),
+        )
+        .await;
+        self.inner.lock().find(kid)
     }
 
     /// Fetches the key set if nothing is cached yet (at startup, so the first operator
     /// request does not wait, and a misconfigured URL shows in the log early).
     pub async fn warm_up(&self) {
         let generation = {
-            let state = self.lock();
+            let state = self.inner.lock();
             if state.keys.is_some() {
                 return;
             }
             state.generation
         };
-        self.refresh(generation, Trigger::Empty).await;
+        self.inner.refresh(generation, Trigger::Empty).await;
     }
 
     /// How many fetches this cache has started.
     pub fn fetches(&self) -> u64 {
-        self.lock().fetches
+        self.inner.lock().fetches
     }
+}
 
+impl Inner {
     /// Fetches a new set unless one was fetched since the caller looked
     /// (`seen_generation`), or the rate limit or the failure backoff forbids it.
     async fn refresh(&self, seen_generation: u64, trigger: Trigger) {
@@ -170,17 +244,7 @@ impl JwksCache {
             if state.generation != seen_generation {
                 return; // Someone else's fetch finished while this caller waited.
             }
-            let allowed = match trigger {
-                Trigger::UnknownKid => state.last_early_refresh.is_none_or(|at| {
-                    started.duration_since(at) >= self.policy.early_refresh_interval
-                }),
-                Trigger::Empty | Trigger::Expired => {
-                    state.failure.as_ref().is_none_or(|(at, _)| {
-                        started.duration_since(*at) >= self.policy.failure_backoff
-                    })
-                }
-            };
-            if !allowed {
+            if !state.allows(trigger, started, &self.policy) {
                 return;
             }
             if trigger == Trigger::UnknownKid {
@@ -215,6 +279,7 @@ impl JwksCache {
                 state.failure = Some((finished, Arc::new(Unavailable::Fetch(err))));
             }
         }
+        self.completed.send_replace(state.generation);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -407,6 +472,50 @@ mod tests {
         assert_eq!(provider.requests(), 3);
         cache.key("b").await.unwrap();
         assert_eq!(provider.requests(), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hanging_provider_delays_stale_keys_by_the_stale_wait_only() {
+        let provider = FakeProvider::serving(&["a"]);
+        let clock = Arc::new(ManualClock::new());
+        let policy = CachePolicy {
+            stale_wait: Duration::from_millis(50),
+            ..CachePolicy::default()
+        };
+        let cache = JwksCache::new(provider.clone(), clock.clone(), policy);
+        cache.key("a").await.unwrap();
+        // The provider stops answering (no reply for an hour), and the set goes stale.
+        *provider.delay.lock().unwrap() = Duration::from_secs(3600);
+        clock.advance(Duration::from_secs(301));
+        for _ in 0..3 {
+            let answered = tokio::time::timeout(Duration::from_secs(5), cache.key("a")).await;
+            answered
+                .expect("a stale key must not wait for the hanging fetch")
+                .unwrap();
+        }
+        assert_eq!(
+            provider.requests(),
+            2,
+            "one background refresh, not one per request"
+        );
+        // A kid the stale set lacks still waits for (and shares) the fetch in flight.
+        let unknown = tokio::time::timeout(Duration::from_millis(200), cache.key("z")).await;
+        assert!(unknown.is_err(), "an unknown kid is decided by the provider");
+    }
+
+    #[tokio::test]
+    async fn a_key_the_provider_withdrew_is_refused_once_the_stale_set_is_refreshed() {
+        let provider = FakeProvider::serving(&["a"]);
+        let (cache, clock) = cache(&provider);
+        cache.key("a").await.unwrap();
+        provider.serve(&["b"]);
+        clock.advance(Duration::from_secs(301));
+        assert!(
+            is_unknown(cache.key("a").await),
+            "a provider that answers within the stale wait decides"
+        );
+        cache.key("b").await.unwrap();
+        assert_eq!(provider.requests(), 2);
     }
 
     #[tokio::test]
