@@ -51,21 +51,25 @@ pub fn findings(settings: &Settings, log_directive: Option<&str>) -> Vec<Finding
     found
 }
 
-/// `url` with its password, if it has one, masked (a collector URL may carry one).
-fn without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            // Setting a password fails only on URLs that cannot have one.
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
+/// `url` with its password and its query, if it has them, masked: a collector URL
+/// may carry a password, a JWKS URL an access token in its query.
+fn without_secrets(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if parsed.password().is_some() {
+        // Setting a password fails only on URLs that cannot have one.
+        let _ = parsed.set_password(Some("***"));
     }
+    if parsed.query().is_some() {
+        parsed.set_query(Some("***"));
+    }
+    parsed.to_string()
 }
 
 /// Every setting as `(variable, shown value)`, in the order of docs/configuration.md,
 /// `log_directive` being `RELEASY_LOG`. Secrets show only whether they are set; a
-/// database or collector URL's password is masked.
+/// database, collector or JWKS URL's password (and the latter two's query) is masked.
 pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'static str, String)> {
     let data_dir = settings.data_dir.display();
     let operator = settings.operator.as_ref();
@@ -130,7 +134,10 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
         ),
         (
             "RELEASY_OPERATOR_JWKS_URL",
-            operator.map_or_else(|| unset("operator sign-in is off"), |o| o.jwks_url.clone()),
+            operator.map_or_else(
+                || unset("operator sign-in is off"),
+                |o| without_secrets(&o.jwks_url),
+            ),
         ),
     ];
     if let Some(operator) = operator {
@@ -267,7 +274,7 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
             settings
                 .otlp_endpoint
                 .as_deref()
-                .map_or_else(|| unset("no traces"), without_password),
+                .map_or_else(|| unset("no traces"), without_secrets),
         ),
         (
             "RELEASY_SHUTDOWN_GRACE_SECONDS",
@@ -385,7 +392,10 @@ mod tests {
             "RELEASY_DATABASE_URL",
             "postgres://releasy:db-secret@db/releasy",
         ),
-        ("RELEASY_OPERATOR_JWKS_URL", "https://idp.example.com/jwks"),
+        (
+            "RELEASY_OPERATOR_JWKS_URL",
+            "https://idp:jwks-secret@idp.example.com/jwks?token=jwks-token",
+        ),
         ("RELEASY_OPERATOR_ISSUER", "https://idp.example.com"),
         ("RELEASY_ARTIFACT_BUCKET", "artifacts"),
         ("RELEASY_ARTIFACT_REGION", "eu-west-1"),
@@ -413,6 +423,8 @@ mod tests {
             "s3-secret",
             "signing-secret",
             "otlp-secret",
+            "jwks-secret",
+            "jwks-token",
         ] {
             assert!(
                 all.iter().all(|(_, value)| !value.contains(secret)),
@@ -441,6 +453,10 @@ mod tests {
         assert_eq!(
             shown["RELEASY_OTLP_ENDPOINT"],
             "https://tenant:***@otel.example.com/"
+        );
+        assert_eq!(
+            shown["RELEASY_OPERATOR_JWKS_URL"],
+            "https://idp:***@idp.example.com/jwks?***"
         );
     }
 
