@@ -12,6 +12,10 @@ use serde::Deserialize;
 /// How long the presigned `ListParts` request stays valid: it is sent at once.
 const LIST_EXPIRES_SECONDS: u32 = 60;
 
+/// The most pages read: S3 allows 10 000 parts and pages of up to 1 000, so a store
+/// that asks for more is going round in circles.
+const MAX_PAGES: usize = 100;
+
 /// One page of S3's `ListPartsResult`.
 #[derive(Debug, Deserialize)]
 struct ListPartsResult {
@@ -45,7 +49,7 @@ pub(crate) async fn list_parts(
 ) -> Result<Option<Vec<UploadedPart>>, StoreError> {
     let mut parts = Vec::new();
     let mut marker: Option<u32> = None;
-    loop {
+    for _ in 0..MAX_PAGES {
         let mut queries = HashMap::from([("uploadId".to_owned(), upload.as_str().to_owned())]);
         if let Some(marker) = marker {
             queries.insert("part-number-marker".to_owned(), marker.to_string());
@@ -82,20 +86,38 @@ pub(crate) async fn list_parts(
                 etag: part.etag.filter(|etag| !etag.is_empty()),
             });
         }
-        match (page.is_truncated, page.next_part_number_marker) {
-            (false, _) => break,
-            (true, Some(next)) if Some(next) != marker => marker = Some(next),
-            // A partial list taken for the whole would hide parts from the size checks.
-            (true, _) => {
-                return Err(StoreError::Internal(
-                    "ListParts said more parts follow but not after which".into(),
-                ));
+        match next_marker(page.is_truncated, page.next_part_number_marker, marker)? {
+            Some(next) => marker = Some(next),
+            None => {
+                parts.sort_by_key(|p| p.part_number);
+                parts.dedup_by_key(|p| p.part_number);
+                return Ok(Some(parts));
             }
         }
     }
-    parts.sort_by_key(|p| p.part_number);
-    parts.dedup_by_key(|p| p.part_number);
-    Ok(Some(parts))
+    Err(StoreError::Internal(
+        format!("ListParts did not end within {MAX_PAGES} pages").into(),
+    ))
+}
+
+/// Where the next page starts (`None`: this was the last). Part numbers only grow
+/// from page to page; a marker that does not is a store going round in circles, and
+/// a partial list taken for the whole would hide parts from the size checks.
+fn next_marker(
+    truncated: bool,
+    next: Option<u32>,
+    previous: Option<u32>,
+) -> Result<Option<u32>, StoreError> {
+    match (truncated, next) {
+        (false, _) => Ok(None),
+        (true, Some(next)) if previous.is_none_or(|previous| next > previous) => Ok(Some(next)),
+        (true, Some(_)) => Err(StoreError::Internal(
+            "ListParts continued from a part number it had passed".into(),
+        )),
+        (true, None) => Err(StoreError::Internal(
+            "ListParts said more parts follow but not after which".into(),
+        )),
+    }
 }
 
 /// A transport failure, without the URL (it carries a signature).
@@ -144,5 +166,28 @@ mod tests {
         )
         .unwrap();
         assert!(empty.parts.is_empty());
+    }
+
+    #[test]
+    fn pages_must_move_forward() {
+        assert!(matches!(next_marker(false, Some(3), Some(9)), Ok(None)));
+        assert!(matches!(
+            next_marker(true, Some(1000), None),
+            Ok(Some(1000))
+        ));
+        assert!(matches!(
+            next_marker(true, Some(2000), Some(1000)),
+            Ok(Some(2000))
+        ));
+        for (next, previous) in [
+            (Some(1000), Some(1000)),
+            (Some(5), Some(1000)),
+            (None, None),
+        ] {
+            assert!(
+                next_marker(true, next, previous).is_err(),
+                "{next:?} after {previous:?}"
+            );
+        }
     }
 }

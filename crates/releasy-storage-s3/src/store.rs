@@ -198,6 +198,13 @@ impl S3ObjectStore {
                     format!("the bucket {} does not exist", self.bucket.name()).into(),
                 ))
             }
+            // A store that failed to answer says nothing about the object: a missing
+            // object reads as changed bytes, which fails the artifact for good.
+            Err(e) if !is_not_found(&e) => Err(store_error(e)),
+            Ok(response) if response.status_code() >= 500 => Err(StoreError::Unavailable(
+                format!("the store answered {}", response.status_code()).into(),
+            )),
+            // 404, or an object that appeared after the `HEAD` (its answer stands).
             _ => Ok(None),
         }
     }
@@ -445,7 +452,7 @@ impl ObjectStore for S3ObjectStore {
                 Ok(Some(ObjectMeta {
                     size,
                     etag: head.e_tag,
-                    version_id: head.version_id,
+                    version_id: head.version_id.and_then(pinnable_version),
                 }))
             }
             Err(e) if is_not_found(&e) => self.missing(key).await,
@@ -574,9 +581,7 @@ impl ObjectStore for S3ObjectStore {
             Err(S3Error::HttpFailWithBody(404, body)) if body.contains("NoSuchUpload") => {
                 Err(CompleteMultipartError::UploadNotFound)
             }
-            Err(S3Error::HttpFailWithBody(400, body)) => Err(
-                CompleteMultipartError::PartsRejected(s3_error_code(&body).to_owned()),
-            ),
+            Err(S3Error::HttpFailWithBody(400, body)) => Err(completion_refused(&body)),
             Err(e) => Err(CompleteMultipartError::Store(store_error(e))),
         }
     }
@@ -592,6 +597,32 @@ impl ObjectStore for S3ObjectStore {
             Err(e) => Err(store_error(e)),
         }
     }
+}
+
+/// What a `400` to `CompleteMultipartUpload` means: the client's parts are wrong
+/// (`InvalidPart`: a part missing or of another ETag; `InvalidPartOrder`;
+/// `EntityTooSmall`), or the request failed for a reason of the store's
+/// (`RequestTimeout`, `SlowDown`: try again; an expired credential, a wrong region:
+/// the server's configuration), which the client must not be told to fix.
+fn completion_refused(body: &str) -> CompleteMultipartError {
+    match s3_error_code(body) {
+        code @ ("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall") => {
+            CompleteMultipartError::PartsRejected(code.to_owned())
+        }
+        code @ ("RequestTimeout" | "SlowDown") => CompleteMultipartError::Store(
+            StoreError::Unavailable(format!("the store answered 400 {code}").into()),
+        ),
+        code => CompleteMultipartError::Store(StoreError::Internal(
+            format!("the store refused to complete the upload: 400 {code}").into(),
+        )),
+    }
+}
+
+/// A version id that pins one version of an object. A bucket whose versioning is
+/// suspended names every new object's version `null`, which the next `PUT` under the
+/// key replaces: it pins nothing, so the object is judged by its ETag instead.
+fn pinnable_version(version: String) -> Option<String> {
+    (version != "null" && !version.is_empty()).then_some(version)
 }
 
 /// The `<Code>` of an S3 error document (`InvalidPart`, `EntityTooSmall`, ...), or a
@@ -783,5 +814,48 @@ mod tests {
             get.url
         );
         assert!(!format!("{get:?}").contains("X-Amz-Signature"));
+    }
+
+    #[test]
+    fn only_wrong_parts_are_the_clients_fault_at_completion() {
+        let document = |code: &str| format!("<Error><Code>{code}</Code></Error>");
+        for code in ["InvalidPart", "InvalidPartOrder", "EntityTooSmall"] {
+            assert!(
+                matches!(completion_refused(&document(code)), CompleteMultipartError::PartsRejected(c) if c == code),
+                "{code}"
+            );
+        }
+        for code in ["RequestTimeout", "SlowDown"] {
+            assert!(
+                matches!(
+                    completion_refused(&document(code)),
+                    CompleteMultipartError::Store(StoreError::Unavailable(_))
+                ),
+                "{code}"
+            );
+        }
+        for code in [
+            "AuthorizationHeaderMalformed",
+            "ExpiredToken",
+            "MalformedXML",
+        ] {
+            assert!(
+                matches!(
+                    completion_refused(&document(code)),
+                    CompleteMultipartError::Store(StoreError::Internal(_))
+                ),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_null_version_pins_nothing() {
+        assert_eq!(pinnable_version("null".into()), None);
+        assert_eq!(pinnable_version(String::new()), None);
+        assert_eq!(
+            pinnable_version("3HL4kqtJlcpXroDTDmjVBH40Nrjfkd".into()).as_deref(),
+            Some("3HL4kqtJlcpXroDTDmjVBH40Nrjfkd")
+        );
     }
 }

@@ -420,6 +420,14 @@ async fn an_unreachable_store_is_unavailable() {
 /// A store on loopback that answers every request with `answer` and then sends nothing
 /// more, holding the connection open.
 async fn stalling_store(answer: &'static str) -> S3ObjectStore {
+    store_answering(move |_| answer).await
+}
+
+/// A store on loopback that answers each request with what `answer` gives for its
+/// start (method and path), then sends nothing more, holding the connection open.
+async fn store_answering(
+    answer: impl Fn(&str) -> &'static str + Copy + Send + Sync + 'static,
+) -> S3ObjectStore {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -427,8 +435,9 @@ async fn stalling_store(answer: &'static str) -> S3ObjectStore {
             tokio::spawn(async move {
                 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
                 let mut request = [0_u8; 4096];
-                let _ = socket.read(&mut request).await;
-                let _ = socket.write_all(answer.as_bytes()).await;
+                let read = socket.read(&mut request).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&request[..read]);
+                let _ = socket.write_all(answer(&request).as_bytes()).await;
                 tokio::time::sleep(Duration::from_secs(3_600)).await;
             });
         }
@@ -443,6 +452,51 @@ async fn stalling_store(answer: &'static str) -> S3ObjectStore {
     })
     .unwrap()
     .with_read_idle_timeout(Duration::from_secs(1))
+}
+
+/// A `HEAD` answered 404 means a missing object only when the `GET` that asks for S3's
+/// reason says so: a store failing to answer says nothing about the object (a missing
+/// one fails its artifact for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_store_is_not_taken_for_a_missing_object() {
+    const NOT_FOUND: &str =
+        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    const NO_SUCH_KEY: &str = concat!(
+        "HTTP/1.1 404 Not Found\r\ncontent-length: 37\r\nconnection: close\r\n\r\n",
+        "<Error><Code>NoSuchKey</Code></Error>",
+    );
+    const UNAVAILABLE: &str = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 9\r\nconnection: close\r\n\r\nSlowDown!";
+    const FORBIDDEN: &str =
+        "HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    let key = object_key("app.tgz");
+    let missing = store_answering(|request| {
+        if request.starts_with("HEAD") {
+            NOT_FOUND
+        } else {
+            NO_SUCH_KEY
+        }
+    })
+    .await;
+    assert_eq!(missing.head(&key).await.unwrap(), None);
+    let unavailable = store_answering(|request| {
+        if request.starts_with("HEAD") {
+            NOT_FOUND
+        } else {
+            UNAVAILABLE
+        }
+    })
+    .await;
+    let err = unavailable.head(&key).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let forbidden = store_answering(|request| {
+        if request.starts_with("HEAD") {
+            NOT_FOUND
+        } else {
+            FORBIDDEN
+        }
+    })
+    .await;
+    assert!(forbidden.head(&key).await.is_err());
 }
 
 /// A read is never cut off while bytes arrive, however long it takes; a store that
