@@ -500,7 +500,10 @@ mod tests {
         );
         // A kid the stale set lacks still waits for (and shares) the fetch in flight.
         let unknown = tokio::time::timeout(Duration::from_millis(200), cache.key("z")).await;
-        assert!(unknown.is_err(), "an unknown kid is decided by the provider");
+        assert!(
+            unknown.is_err(),
+            "an unknown kid is decided by the provider"
+        );
     }
 
     #[tokio::test]

@@ -25,6 +25,7 @@ use releasy_domain::delivery::Requester;
 use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal, TokenTtl};
 use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitlement};
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
+use releasy_domain::ports::{ObjectStore, ObservedObjectStore, StoreCallObserver};
 use releasy_domain::release::{Product, Release, Version};
 use releasy_domain::{ArtifactId, Limits, Ports, Services, Timestamp};
 
@@ -40,9 +41,19 @@ impl World {
     /// A published release on `objects`; objects above `inline_max_bytes` whose digest
     /// the store did not record are left to the verifier.
     async fn new(objects: InMemoryObjects, inline_max_bytes: u64) -> Self {
-        let clock = Arc::new(FixedClock::at(T0));
         let objects = Arc::new(objects);
-        let ports = Ports::in_memory_with_objects(clock.clone(), objects.clone());
+        Self::on(objects.clone(), objects, inline_max_bytes).await
+    }
+
+    /// As [`World::new`], with the services using `store`, which keeps its objects
+    /// in `objects`.
+    async fn on(
+        objects: Arc<InMemoryObjects>,
+        store: Arc<dyn ObjectStore>,
+        inline_max_bytes: u64,
+    ) -> Self {
+        let clock = Arc::new(FixedClock::at(T0));
+        let ports = Ports::in_memory_with_objects(clock.clone(), store);
         let limits = Limits {
             artifact_inline_verify_max_bytes: inline_max_bytes,
             ..Limits::default()
@@ -319,6 +330,7 @@ async fn a_claim_holds_other_verifiers_off_until_its_lease_lapses() {
                 id,
                 Verification::Pending,
                 Verification::Failed,
+                None,
                 &AuditEvent::artifact_checked(&report.artifact, VerifyOutcome::Missing, w.h.now()),
             )
             .await
@@ -527,4 +539,112 @@ async fn a_download_of_replaced_bytes_is_refused_audited_and_the_artifact_failed
             .await,
         Err(IssueTokenError::NotVerified)
     ));
+}
+
+/// The verifier checks the object registered, which downloads serve: one stored under
+/// the key afterwards (through an upload URL still valid), even with the declared
+/// bytes, fails the artifact instead of verifying it.
+#[tokio::test]
+async fn the_verifier_fails_an_object_replaced_after_registration() {
+    let w = World::new(InMemoryObjects::default(), 4).await;
+    let other: Vec<u8> = BYTES.iter().map(|b| b ^ 1).collect();
+    let (id, registered) = w.upload(BYTES, &other).await;
+    let artifact = registered.unwrap();
+    assert_eq!(artifact.verification, Verification::Pending);
+    w.objects.put(&artifact.object_key, BYTES.to_vec());
+    let report = w.verify_next().await.unwrap();
+    assert_eq!(
+        (report.outcome, report.decided),
+        (VerifyOutcome::Replaced, true)
+    );
+    assert_eq!(w.verification_of(id).await, Verification::Failed);
+    assert_eq!(w.objects.get(&artifact.object_key), None, "bytes deleted");
+    let failed = w.h.audit_events().await;
+    let failed = failed
+        .iter()
+        .find(|e| e.event == "artifact.failed")
+        .unwrap();
+    assert_eq!(failed.payload["after"]["outcome"], "replaced");
+}
+
+/// Calls `replace` when a `sha256` read ends, as a `PUT` landing during the read.
+#[derive(Debug)]
+struct ReplacedDuringRead {
+    objects: Arc<InMemoryObjects>,
+    key: std::sync::Mutex<Option<releasy_domain::artifact::ObjectKey>>,
+}
+
+impl StoreCallObserver for ReplacedDuringRead {
+    type Call = &'static str;
+    fn started(&self, operation: &'static str) -> &'static str {
+        operation
+    }
+    fn finished(&self, operation: &'static str, _ok: bool) {
+        if operation == "sha256" {
+            if let Some(key) = self.key.lock().unwrap().take() {
+                self.objects.copy_in_place(&key);
+            }
+        }
+    }
+}
+
+/// Bytes read while the object was replaced are nobody's: the check fails the
+/// artifact rather than judge the new object by them.
+#[tokio::test]
+async fn an_object_replaced_while_it_is_read_fails_its_check() {
+    let objects = Arc::new(InMemoryObjects::default());
+    let observer = Arc::new(ReplacedDuringRead {
+        objects: objects.clone(),
+        key: std::sync::Mutex::new(None),
+    });
+    let store = Arc::new(ObservedObjectStore::new(objects.clone(), observer.clone()));
+    let w = World::on(objects, store, 4).await;
+    let (id, registered) = w.upload(BYTES, BYTES).await;
+    let artifact = registered.unwrap();
+    *observer.key.lock().unwrap() = Some(artifact.object_key.clone());
+    let report = w.verify_next().await.unwrap();
+    assert_eq!(report.outcome, VerifyOutcome::Replaced);
+    assert_eq!(w.verification_of(id).await, Verification::Failed);
+}
+
+/// A copy of the object onto itself (another storage class or encryption) keeps its
+/// bytes under another tag: downloads refuse it as changed, and a recheck that finds
+/// the declared bytes verifies it again under its new tag, so downloads resume.
+#[tokio::test]
+async fn a_recheck_of_the_same_bytes_under_a_new_tag_lets_downloads_resume() {
+    let w = World::new(InMemoryObjects::default(), 1024).await;
+    let key = w.entitled_key().await;
+    let (id, registered) = w.upload(BYTES, BYTES).await;
+    let artifact = registered.unwrap();
+    assert!(w.objects.copy_in_place(&artifact.object_key));
+    let resolve = async || -> Result<(), String> {
+        let token =
+            w.h.services
+                .downloads
+                .issue(&Origin::admin_key(), &key, id, None, ttl(), None)
+                .await
+                .map_err(|e| e.to_string())?;
+        w.h.services
+            .downloads
+            .resolve(token.secret.expose(), &Requester::default())
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    };
+    assert!(resolve().await.is_err(), "another tag reads as other bytes");
+    assert_eq!(w.verification_of(id).await, Verification::Failed);
+
+    let failed =
+        w.h.services
+            .artifacts
+            .list_by_verification(Verification::Failed, None, 10)
+            .await
+            .unwrap();
+    let report = w.h.services.artifacts.recheck(&failed[0]).await.unwrap();
+    assert_eq!(
+        (report.outcome, report.decided),
+        (VerifyOutcome::Matches, true)
+    );
+    assert_eq!(w.verification_of(id).await, Verification::Verified);
+    resolve().await.expect("the new tag is the recorded one");
 }

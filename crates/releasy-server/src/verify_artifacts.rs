@@ -192,5 +192,8 @@ fn describe(report: &VerificationReport) -> String {
         VerifyOutcome::WrongChecksum => {
             format!("FAILED    {start}  the stored bytes' sha256 is not the registered one")
         }
+        VerifyOutcome::Replaced => {
+            format!("FAILED    {start}  the object was replaced while it was read")
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The artifact record and its checked values.
 
 use crate::artifact::{ArtifactTarget, ObjectKey, Verification};
+use crate::ports::ObjectMeta;
 use crate::text::bounded_text_type;
 use crate::{ArtifactId, ReleaseId, Timestamp, ValidationError};
 
@@ -139,6 +140,19 @@ pub struct Artifact {
     /// The object's version at registration, where the store keeps versions: downloads
     /// are served from this version, whatever was stored under the key since.
     pub object_version: Option<String>,
+}
+
+impl Artifact {
+    /// Whether `object` is the object registered: the same version where one was
+    /// recorded, else the same entity tag where one was recorded (a store that gives
+    /// neither, the embedded one, never replaces a stored object).
+    pub fn is_registered_object(&self, object: &ObjectMeta) -> bool {
+        match (&self.object_version, &self.object_etag) {
+            (Some(version), _) => object.version_id.as_ref() == Some(version),
+            (None, Some(etag)) => object.etag.as_ref() == Some(etag),
+            (None, None) => true,
+        }
+    }
 }
 
 #[cfg(test)]

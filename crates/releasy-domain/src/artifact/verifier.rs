@@ -6,7 +6,7 @@
 use crate::ArtifactId;
 use crate::artifact::{Artifact, ArtifactService, Verification, verification_lease_seconds};
 use crate::audit::AuditEvent;
-use crate::ports::{RepoError, StoreError};
+use crate::ports::{ObjectMeta, RepoError, StoreError};
 
 /// What reading an artifact's stored bytes showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,9 @@ pub enum VerifyOutcome {
     },
     /// An object of the declared size with another SHA-256.
     WrongChecksum,
+    /// Another object than the one registered (another version or entity tag, stored
+    /// through an upload URL still valid), or one replaced while it was read.
+    Replaced,
 }
 
 impl VerifyOutcome {
@@ -32,6 +35,7 @@ impl VerifyOutcome {
             Self::Missing => "missing",
             Self::WrongSize { .. } => "wrong_size",
             Self::WrongChecksum => "wrong_checksum",
+            Self::Replaced => "replaced",
         }
     }
 
@@ -39,7 +43,9 @@ impl VerifyOutcome {
     pub const fn verification(self) -> Verification {
         match self {
             Self::Matches => Verification::Verified,
-            Self::Missing | Self::WrongSize { .. } | Self::WrongChecksum => Verification::Failed,
+            Self::Missing | Self::WrongSize { .. } | Self::WrongChecksum | Self::Replaced => {
+                Verification::Failed
+            }
         }
     }
 }
@@ -72,25 +78,47 @@ const PENDING_BATCH: u32 = 16;
 
 impl ArtifactService {
     /// Reads `artifact`'s stored object and compares it with its declared size and
-    /// SHA-256 (reading as long as the object takes).
-    ///
-    /// # Errors
-    /// [`StoreError`] when the store failed or the read broke off.
-    pub async fn check_stored_bytes(
+    /// SHA-256 (reading as long as the object takes). With `registered_only`, the
+    /// object must be the one registered (its recorded version or entity tag); in any
+    /// case it must stay the same object through the read. Also answers the object
+    /// read, when it did.
+    async fn read_stored_bytes(
         &self,
         artifact: &Artifact,
-    ) -> Result<VerifyOutcome, StoreError> {
-        let Some(meta) = self.objects.head(&artifact.object_key).await? else {
-            return Ok(VerifyOutcome::Missing);
+        registered_only: bool,
+    ) -> Result<(VerifyOutcome, Option<ObjectMeta>), StoreError> {
+        let key = &artifact.object_key;
+        let Some(before) = self.objects.head(key).await? else {
+            return Ok((VerifyOutcome::Missing, None));
         };
-        if meta.size != artifact.size.bytes() {
-            return Ok(VerifyOutcome::WrongSize { stored: meta.size });
+        if registered_only && !artifact.is_registered_object(&before) {
+            return Ok((VerifyOutcome::Replaced, None));
         }
-        Ok(match self.objects.sha256(&artifact.object_key).await? {
-            None => VerifyOutcome::Missing,
-            Some(digest) if digest == artifact.checksum => VerifyOutcome::Matches,
-            Some(_) => VerifyOutcome::WrongChecksum,
-        })
+        if before.size != artifact.size.bytes() {
+            return Ok((
+                VerifyOutcome::WrongSize {
+                    stored: before.size,
+                },
+                None,
+            ));
+        }
+        let Some(digest) = self.objects.sha256(key).await? else {
+            return Ok((VerifyOutcome::Missing, None));
+        };
+        // Two looks at the object around the read: the bytes read are this object's
+        // only when both name the same one.
+        let Some(after) = self.objects.head(key).await? else {
+            return Ok((VerifyOutcome::Missing, None));
+        };
+        if after != before {
+            return Ok((VerifyOutcome::Replaced, None));
+        }
+        let outcome = if digest == artifact.checksum {
+            VerifyOutcome::Matches
+        } else {
+            VerifyOutcome::WrongChecksum
+        };
+        Ok((outcome, Some(after)))
     }
 
     /// Checks one artifact whose verification is pending and that no other verifier
@@ -113,7 +141,8 @@ impl ArtifactService {
             {
                 continue; // another verifier took it
             }
-            let outcome = self.check_stored_bytes(&artifact).await?;
+            // Downloads serve the registered object: that is the one to check.
+            let (outcome, _) = self.read_stored_bytes(&artifact, true).await?;
             let checked = AuditEvent::artifact_checked(&artifact, outcome, self.clock.now());
             let decided = self
                 .artifacts
@@ -121,6 +150,7 @@ impl ArtifactService {
                     artifact.id,
                     Verification::Pending,
                     outcome.verification(),
+                    None,
                     &checked,
                 )
                 .await?;
@@ -158,15 +188,22 @@ impl ArtifactService {
     /// were checked (`unverified`), or one `verified` at registration whose bytes may
     /// have changed in the store since. It becomes `verified` or `failed`. A failed one
     /// keeps its bytes (they were served until now, and are what an operator
-    /// investigates), but cannot be downloaded any more. Pending artifacts are the
-    /// background verifier's ([`Self::verify_next_pending`]): `decided` is then `false`
-    /// and nothing changes.
+    /// investigates), but cannot be downloaded any more. The object checked is the one
+    /// stored now: when its bytes are the declared ones, its entity tag and version
+    /// are recorded in place of the registered ones (a copy in place, to another
+    /// storage class or encryption, gives the same bytes a new tag, and downloads
+    /// judge the object by the recorded tag). Pending artifacts are the background
+    /// verifier's ([`Self::verify_next_pending`]): `decided` is then `false` and
+    /// nothing changes.
     ///
     /// # Errors
     /// [`VerifyError`]; the artifact then keeps its verification.
     pub async fn recheck(&self, artifact: &Artifact) -> Result<VerificationReport, VerifyError> {
-        let outcome = self.check_stored_bytes(artifact).await?;
+        let (outcome, object) = self.read_stored_bytes(artifact, false).await?;
         let checked = AuditEvent::artifact_checked(artifact, outcome, self.clock.now());
+        let now_stored = object.as_ref().filter(|object| {
+            outcome == VerifyOutcome::Matches && !artifact.is_registered_object(object)
+        });
         let decided = artifact.verification != Verification::Pending
             && self
                 .artifacts
@@ -174,6 +211,7 @@ impl ArtifactService {
                     artifact.id,
                     artifact.verification,
                     outcome.verification(),
+                    now_stored,
                     &checked,
                 )
                 .await?;
@@ -199,6 +237,7 @@ mod tests {
             VerifyOutcome::Missing,
             VerifyOutcome::WrongSize { stored: 3 },
             VerifyOutcome::WrongChecksum,
+            VerifyOutcome::Replaced,
         ] {
             assert_eq!(failed.verification(), Verification::Failed);
         }

@@ -597,6 +597,7 @@ impl DownloadService {
                 grant.token.artifact_id,
                 grant.verification,
                 Verification::Failed,
+                None,
                 &AuditEvent::artifact_changed(grant, stored_etag.as_deref(), now),
             )
             .await?;

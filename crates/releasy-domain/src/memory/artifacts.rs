@@ -6,7 +6,7 @@ use super::releases::ReleaseState;
 use super::{InMemoryReleases, lock};
 use crate::artifact::{Artifact, PendingUpload, Verification};
 use crate::audit::AuditEvent;
-use crate::ports::{ArtifactRepository, RepoError};
+use crate::ports::{ArtifactRepository, ObjectMeta, RepoError};
 use crate::release::Release;
 use crate::{ArtifactId, ReleaseId, Timestamp};
 
@@ -181,6 +181,7 @@ impl ArtifactRepository for InMemoryReleases {
         id: ArtifactId,
         from: Verification,
         to: Verification,
+        object: Option<&ObjectMeta>,
         event: &AuditEvent,
     ) -> Result<bool, RepoError> {
         let mut state = lock(&self.state);
@@ -192,6 +193,10 @@ impl ArtifactRepository for InMemoryReleases {
             return Ok(false);
         };
         artifact.verification = to;
+        if let Some(object) = object {
+            artifact.object_etag.clone_from(&object.etag);
+            artifact.object_version.clone_from(&object.version_id);
+        }
         state.verification_claims.remove(&id);
         self.record(std::slice::from_ref(event));
         Ok(true)

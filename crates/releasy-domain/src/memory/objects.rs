@@ -17,9 +17,23 @@ use crate::ports::{CompleteMultipartError, ObjectMeta, ObjectStore, PresignedUrl
 /// [`InMemoryObjects::recording_digests`]).
 #[derive(Debug, Default)]
 pub struct InMemoryObjects {
-    objects: Mutex<HashMap<String, Vec<u8>>>,
+    objects: Mutex<HashMap<String, StoredObject>>,
     uploads: Mutex<HashMap<String, OpenUpload>>,
     records_digests: bool,
+}
+
+/// An object's bytes and entity tag.
+#[derive(Debug)]
+struct StoredObject {
+    bytes: Vec<u8>,
+    etag: String,
+}
+
+impl StoredObject {
+    fn put(bytes: Vec<u8>) -> Self {
+        let etag = etag_of(&bytes);
+        Self { bytes, etag }
+    }
 }
 
 /// An unfinished upload in parts.
@@ -43,12 +57,26 @@ impl InMemoryObjects {
 
     /// Stores `bytes` under `key`, as an upload to the presigned URL would.
     pub fn put(&self, key: &ObjectKey, bytes: Vec<u8>) {
-        lock(&self.objects).insert(key.as_str().to_owned(), bytes);
+        lock(&self.objects).insert(key.as_str().to_owned(), StoredObject::put(bytes));
     }
 
     /// The bytes stored under `key`.
     pub fn get(&self, key: &ObjectKey) -> Option<Vec<u8>> {
-        lock(&self.objects).get(key.as_str()).cloned()
+        lock(&self.objects)
+            .get(key.as_str())
+            .map(|object| object.bytes.clone())
+    }
+
+    /// Gives the object under `key` another entity tag and keeps its bytes, as S3 does
+    /// for a copy of an object onto itself (to another storage class or encryption);
+    /// `false` when nothing is stored there.
+    pub fn copy_in_place(&self, key: &ObjectKey) -> bool {
+        let mut objects = lock(&self.objects);
+        let Some(object) = objects.get_mut(key.as_str()) else {
+            return false;
+        };
+        object.etag = etag_of(object.etag.as_bytes());
+        true
     }
 
     /// Stores part `part` of `upload`, as a `PUT` to its presigned URL would, and
@@ -103,9 +131,9 @@ impl ObjectStore for InMemoryObjects {
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
         Ok(lock(&self.objects)
             .get(key.as_str())
-            .map(|bytes| ObjectMeta {
-                size: bytes.len() as u64,
-                etag: Some(etag_of(bytes)),
+            .map(|object| ObjectMeta {
+                size: object.bytes.len() as u64,
+                etag: Some(object.etag.clone()),
                 version_id: None,
             }))
     }
@@ -113,7 +141,7 @@ impl ObjectStore for InMemoryObjects {
     async fn sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
         Ok(lock(&self.objects)
             .get(key.as_str())
-            .map(|bytes| Checksum::of_bytes(bytes)))
+            .map(|object| Checksum::of_bytes(&object.bytes)))
     }
 
     async fn recorded_sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
@@ -204,6 +232,7 @@ impl ObjectStore for InMemoryObjects {
             return Err(CompleteMultipartError::UploadNotFound);
         };
         let mut whole = Vec::new();
+        let mut tags = String::new();
         for (index, named) in parts.iter().enumerate() {
             let number = named.part_number.get();
             let Some((bytes, etag)) = open.parts.get(&number) else {
@@ -224,9 +253,17 @@ impl ObjectStore for InMemoryObjects {
                 )));
             }
             whole.extend_from_slice(bytes);
+            tags.push_str(etag);
         }
         uploads.remove(upload.as_str());
-        lock(&self.objects).insert(key.as_str().to_owned(), whole);
+        // Like S3's: a tag of the parts' tags, and their count.
+        let etag = format!(
+            "{}-{}\"",
+            etag_of(tags.as_bytes()).trim_end_matches('"'),
+            parts.len()
+        );
+        let object = StoredObject { bytes: whole, etag };
+        lock(&self.objects).insert(key.as_str().to_owned(), object);
         Ok(())
     }
 

@@ -15,7 +15,7 @@ use crate::download::{DownloadGrant, DownloadToken, MaxUses};
 use crate::entitlement::{CustomerAccess, Entitlement};
 use crate::idempotency::{IdempotencyRecord, StoredResponse};
 use crate::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
-use crate::ports::RepoError;
+use crate::ports::{ObjectMeta, RepoError};
 use crate::product::{ProductPolicy, ProductSummary};
 use crate::release::{
     Product, Release, ReleaseChanges, ReleaseFilter, ReleaseStatus, SealBasis, SealOutcome, Yank,
@@ -539,14 +539,17 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
         until: Timestamp,
     ) -> Result<bool, RepoError>;
 
-    /// Moves artifact `id` from `from` to `to`, ends any claim on it, and writes
-    /// `event` in the same transaction; `false`, writing nothing, when it is no longer
-    /// `from` (someone else decided first) or is gone.
+    /// Moves artifact `id` from `from` to `to`, ends any claim on it, records
+    /// `object`'s entity tag and version as the artifact's when given (the object the
+    /// verdict was reached on), and writes `event`, all in one transaction; `false`,
+    /// writing nothing, when it is no longer `from` (someone else decided first) or is
+    /// gone.
     async fn set_verification(
         &self,
         id: ArtifactId,
         from: Verification,
         to: Verification,
+        object: Option<&ObjectMeta>,
         event: &AuditEvent,
     ) -> Result<bool, RepoError>;
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use releasy_domain::artifact::{Artifact, PendingUpload, Verification};
 use releasy_domain::audit::AuditEvent;
-use releasy_domain::ports::{ArtifactRepository, RepoError};
+use releasy_domain::ports::{ArtifactRepository, ObjectMeta, RepoError};
 use releasy_domain::release::Release;
 use releasy_domain::{ArtifactId, ReleaseId, Timestamp};
 
@@ -111,8 +111,11 @@ impl<H: ArtifactsHook> ArtifactRepository for InterposedArtifacts<H> {
         id: ArtifactId,
         from: Verification,
         to: Verification,
+        object: Option<&ObjectMeta>,
         event: &AuditEvent,
     ) -> Result<bool, RepoError> {
-        self.store.set_verification(id, from, to, event).await
+        self.store
+            .set_verification(id, from, to, object, event)
+            .await
     }
 }

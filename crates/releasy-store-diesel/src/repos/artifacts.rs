@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use releasy_domain::audit::AuditEvent;
 use releasy_domain::artifact::{Artifact, PendingUpload, Verification};
-use releasy_domain::ports::{ArtifactRepository, RepoError};
+use releasy_domain::ports::{ArtifactRepository, ObjectMeta, RepoError};
 use releasy_domain::release::Release;
 use releasy_domain::{ArtifactId, ReleaseId, Timestamp};
 
@@ -275,20 +275,30 @@ impl ArtifactRepository for Store {
         id: ArtifactId,
         from: Verification,
         to: Verification,
+        object: Option<&ObjectMeta>,
         event: &AuditEvent,
     ) -> Result<bool, RepoError> {
         self.write(async |conn| {
-            let updated = diesel::update(
-                dsl::artifacts
-                    .filter(dsl::id.eq(id.to_string()))
-                    .filter(dsl::verification.eq(from.as_str())),
-            )
-            .set((
+            let artifact = dsl::artifacts
+                .filter(dsl::id.eq(id.to_string()))
+                .filter(dsl::verification.eq(from.as_str()));
+            let verdict = (
                 dsl::verification.eq(to.as_str()),
                 dsl::verification_claimed_until.eq(None::<i64>),
-            ))
-            .execute(conn)
-            .await?;
+            );
+            let updated = match object {
+                Some(object) => {
+                    diesel::update(artifact)
+                        .set((
+                            verdict,
+                            dsl::object_etag.eq(object.etag.as_deref()),
+                            dsl::object_version.eq(object.version_id.as_deref()),
+                        ))
+                        .execute(conn)
+                        .await?
+                }
+                None => diesel::update(artifact).set(verdict).execute(conn).await?,
+            };
             if updated == 1 {
                 append_audit(conn, std::slice::from_ref(event)).await?;
             }

@@ -387,6 +387,7 @@ pub async fn grant_follows_release_status_and_suspension(
                 artifact.id,
                 Verification::Verified,
                 Verification::Failed,
+                None,
                 &super::change_event(),
             )
             .await,

@@ -1,7 +1,7 @@
 //! Checks of the verification half of [`ArtifactRepository`]: every state round-trips,
 //! exactly one of several verifiers claims a pending check and holds it until its claim
-//! lapses, a verdict moves only from the state it was judged on, and the walk over one
-//! state goes by id.
+//! lapses, a verdict moves only from the state it was judged on (recording the object
+//! it was reached on, when given), and the walk over one state goes by id.
 //!
 //! Other checks (and another copy of the suite) store artifacts in the same database, so
 //! each check looks only at its own artifacts among what the queries return.
@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use releasy_domain::ArtifactId;
 use releasy_domain::artifact::{Artifact, Verification};
-use releasy_domain::ports::{ArtifactRepository, ReleaseRepository};
+use releasy_domain::ports::{ArtifactRepository, ObjectMeta, ReleaseRepository};
 use releasy_domain::release::Release;
 
 use super::artifacts::{new_artifact, store_artifact};
@@ -27,6 +27,10 @@ pub async fn run_all(releases: Arc<dyn ReleaseRepository>, artifacts: Arc<dyn Ar
     run_check!(one_verifier_claims_a_pending_check(r.clone(), a.clone()));
     run_check!(only_pending_artifacts_are_claimed(r.clone(), a.clone()));
     run_check!(a_verdict_moves_only_from_the_state_it_was_judged_on(
+        r.clone(),
+        a.clone()
+    ));
+    run_check!(a_verdict_records_the_object_it_was_reached_on(
         r.clone(),
         a.clone()
     ));
@@ -236,7 +240,7 @@ pub async fn a_verdict_moves_only_from_the_state_it_was_judged_on(
         "claim_verification",
     );
     let event = super::change_event();
-    let set = |from, to| artifacts.set_verification(pending.id, from, to, &event);
+    let set = |from, to| artifacts.set_verification(pending.id, from, to, None, &event);
     same(
         &ok(
             set(Verification::Unverified, Verification::Verified).await,
@@ -273,6 +277,7 @@ pub async fn a_verdict_moves_only_from_the_state_it_was_judged_on(
                     ArtifactId::generate(),
                     Verification::Pending,
                     Verification::Verified,
+                    None,
                     &super::change_event(),
                 )
                 .await,
@@ -280,6 +285,102 @@ pub async fn a_verdict_moves_only_from_the_state_it_was_judged_on(
         ),
         &false,
         "an unknown artifact gets no verdict",
+    );
+}
+
+/// A verdict given with the object it was reached on records that object's tag and
+/// version as the artifact's, with the verdict; one given without keeps the recorded
+/// ones; a refused verdict records nothing.
+pub async fn a_verdict_records_the_object_it_was_reached_on(
+    releases: Arc<dyn ReleaseRepository>,
+    artifacts: Arc<dyn ArtifactRepository>,
+) {
+    let release = fresh_release(&releases).await;
+    let artifact = Artifact {
+        verification: Verification::Failed,
+        object_etag: Some("\"registered\"".to_owned()),
+        object_version: None,
+        ..new_artifact(&release, "linux", T0)
+    };
+    store_artifact(&artifacts, &artifact).await;
+    let identity = async |id| {
+        let (stored, _) = ok(artifacts.get_with_release(id).await, "get_with_release")
+            .expect("the artifact is stored");
+        (stored.verification, stored.object_etag, stored.object_version)
+    };
+    let copied = ObjectMeta {
+        size: artifact.size.bytes(),
+        etag: Some("\"copied-in-place\"".to_owned()),
+        version_id: Some("v2".to_owned()),
+    };
+    let refused = artifacts
+        .set_verification(
+            artifact.id,
+            Verification::Pending,
+            Verification::Verified,
+            Some(&copied),
+            &super::change_event(),
+        )
+        .await;
+    same(
+        &ok(refused, "set_verification"),
+        &false,
+        "a verdict on another state",
+    );
+    same(
+        &identity(artifact.id).await,
+        &(
+            Verification::Failed,
+            Some("\"registered\"".to_owned()),
+            None,
+        ),
+        "a refused verdict records no object",
+    );
+    let recorded = artifacts
+        .set_verification(
+            artifact.id,
+            Verification::Failed,
+            Verification::Verified,
+            Some(&copied),
+            &super::change_event(),
+        )
+        .await;
+    same(
+        &ok(recorded, "set_verification"),
+        &true,
+        "the verdict is stored",
+    );
+    same(
+        &identity(artifact.id).await,
+        &(
+            Verification::Verified,
+            Some("\"copied-in-place\"".to_owned()),
+            Some("v2".to_owned()),
+        ),
+        "the object the verdict was reached on is recorded with it",
+    );
+    let kept = artifacts
+        .set_verification(
+            artifact.id,
+            Verification::Verified,
+            Verification::Failed,
+            None,
+            &super::change_event(),
+        )
+        .await;
+    same(
+        &ok(kept, "set_verification"),
+        &true,
+        "the verdict is stored",
+    );
+    same(
+        &identity(artifact.id).await,
+        &(
+            Verification::Failed,
+            Some("\"copied-in-place\"".to_owned()),
+            Some("v2".to_owned()),
+        ),
+        "a verdict without an object keeps the recorded one",
     );
 }
 

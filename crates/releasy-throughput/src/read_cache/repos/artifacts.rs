@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use releasy_domain::artifact::{Artifact, PendingUpload, Verification};
 use releasy_domain::audit::AuditEvent;
-use releasy_domain::ports::{ArtifactRepository, RepoError};
+use releasy_domain::ports::{ArtifactRepository, ObjectMeta, RepoError};
 use releasy_domain::release::Release;
 use releasy_domain::{ArtifactId, ReleaseId, Timestamp};
 
@@ -145,13 +145,14 @@ impl ArtifactRepository for CachedArtifacts {
         id: ArtifactId,
         from: Verification,
         to: Verification,
+        object: Option<&ObjectMeta>,
         event: &AuditEvent,
     ) -> Result<bool, RepoError> {
         // A failed verification withdraws the artifact.
         self.generations
             .after_withdrawal(
                 &[Table::Artifacts],
-                self.inner.set_verification(id, from, to, event),
+                self.inner.set_verification(id, from, to, object, event),
             )
             .await
     }
