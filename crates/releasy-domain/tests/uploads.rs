@@ -293,6 +293,59 @@ async fn a_resumed_upload_gets_no_url_that_outlives_its_ttl() {
     }
 }
 
+/// A clock that moves a second on at every reading, as time passes between the
+/// readings of a request that waits for the store.
+#[derive(Debug)]
+struct TickingClock(Arc<FixedClock>);
+
+impl releasy_domain::ports::Clock for TickingClock {
+    fn now(&self) -> Timestamp {
+        let now = self.0.now();
+        self.0.advance(1);
+        now
+    }
+}
+
+/// The URLs of a resumed upload expire counted from the moment their lifetime was
+/// measured against the upload's TTL, however long the store took meanwhile: none
+/// outlives the sweep of its upload.
+#[tokio::test]
+async fn resumed_urls_expire_from_the_moment_their_lifetime_was_measured() {
+    let mut ticking = None;
+    let w = World::with_ports(|ports| {
+        let clock = ports.clock.clone();
+        let fixed = Arc::new(FixedClock::at(clock.now()));
+        ticking = Some(fixed.clone());
+        ports.clock = Arc::new(TickingClock(fixed));
+    })
+    .await;
+    let clock = ticking.unwrap();
+    let ttl = Limits::default().artifact_upload_ttl_seconds;
+    let in_parts = w.presign(&file(2 * PART), true).await;
+    let whole = w.presign(&file(10), true).await;
+    clock.advance(ttl - 100);
+    for presigned in [&in_parts, &whole] {
+        let state = w
+            .services
+            .artifacts
+            .upload_state(w.release.id, presigned.artifact_id)
+            .await
+            .unwrap();
+        let swept_at = state.upload.created_at.plus_seconds(ttl);
+        let expiries: Vec<_> = state
+            .missing_parts
+            .iter()
+            .map(|part| part.upload.expires_at)
+            .chain(state.single_put.map(|put| put.url.expires_at))
+            .collect();
+        assert!(!expiries.is_empty());
+        assert!(
+            expiries.iter().all(|expires_at| *expires_at <= swept_at),
+            "{expiries:?} past {swept_at:?}"
+        );
+    }
+}
+
 /// An upload ended (by an abort, or the sweeper) between a registration's read of the
 /// record and its insert: the interleaving registration must survive without leaving
 /// the parts it joined behind.

@@ -14,7 +14,7 @@ use crate::ports::{
 };
 use crate::product::{ImmutabilityPolicy, release_is_fixed};
 use crate::release::Release;
-use crate::{ArtifactId, ReleaseId, ValidationError};
+use crate::{ArtifactId, ReleaseId, Timestamp, ValidationError};
 
 /// What the caller asks to upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -359,6 +359,7 @@ impl ArtifactService {
                     .presign_single(
                         &object_key,
                         request.checksum.as_ref(),
+                        now,
                         self.fresh_url_seconds(),
                     )
                     .await?;
@@ -379,6 +380,7 @@ impl ArtifactService {
                         &object_key,
                         &upload,
                         1..=part_count,
+                        now,
                         self.fresh_url_seconds(),
                     )
                     .await
@@ -428,27 +430,31 @@ impl ArtifactService {
     }
 
     /// The presigned `PUT` of a whole object: one the store checks against `checksum`
-    /// when the client declared it.
+    /// when the client declared it. It expires `expires_in_seconds` after `now`, the
+    /// moment the caller measured that lifetime from (a later reading of the clock
+    /// would let the URL outlive the upload's TTL, and bytes arrive after the sweep).
     pub(super) async fn presign_single(
         &self,
         object_key: &ObjectKey,
         checksum: Option<&Checksum>,
+        now: Timestamp,
         expires_in_seconds: i64,
     ) -> Result<PresignedPut, StoreError> {
         self.objects
-            .presign_put_with(object_key, self.clock.now(), expires_in_seconds, checksum)
+            .presign_put_with(object_key, now, expires_in_seconds, checksum)
             .await
     }
 
-    /// Presigned `PUT`s for the parts `numbers` of `upload`.
+    /// Presigned `PUT`s for the parts `numbers` of `upload`, expiring as in
+    /// [`Self::presign_single`].
     pub(super) async fn presign_parts(
         &self,
         object_key: &ObjectKey,
         upload: &MultipartUpload,
         numbers: impl IntoIterator<Item = u32>,
+        now: Timestamp,
         expires_in_seconds: i64,
     ) -> Result<Vec<PresignedPart>, StoreError> {
-        let now = self.clock.now();
         let mut parts = Vec::new();
         for number in numbers {
             let part_number = PartNumber::parse(i64::from(number))

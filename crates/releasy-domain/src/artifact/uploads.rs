@@ -65,7 +65,8 @@ impl ArtifactService {
         let upload = self.pending(release_id, artifact_id).await?;
         // URLs that outlive the upload's TTL would let bytes arrive after the sweep.
         let abandoned_at = upload.created_at.plus_seconds(self.upload_ttl_seconds);
-        let left = abandoned_at.unix_seconds() - self.clock.now().unix_seconds();
+        let now = self.clock.now();
+        let left = abandoned_at.unix_seconds() - now.unix_seconds();
         if left <= 0 {
             return Err(UploadError::NotFound);
         }
@@ -75,6 +76,7 @@ impl ArtifactService {
                 .presign_single(
                     &upload.object_key,
                     upload.checksum.as_ref(),
+                    now,
                     expires_in_seconds,
                 )
                 .await?;
@@ -103,7 +105,13 @@ impl ArtifactService {
         };
         let missing = (1..=multipart.part_count).filter(|n| !nameable(*n));
         let missing_parts = self
-            .presign_parts(&upload.object_key, multipart, missing, expires_in_seconds)
+            .presign_parts(
+                &upload.object_key,
+                multipart,
+                missing,
+                now,
+                expires_in_seconds,
+            )
             .await?;
         Ok(UploadState {
             upload,

@@ -306,7 +306,11 @@ pub async fn a_verdict_records_the_object_it_was_reached_on(
     let identity = async |id| {
         let (stored, _) = ok(artifacts.get_with_release(id).await, "get_with_release")
             .expect("the artifact is stored");
-        (stored.verification, stored.object_etag, stored.object_version)
+        (
+            stored.verification,
+            stored.object_etag,
+            stored.object_version,
+        )
     };
     let copied = ObjectMeta {
         size: artifact.size.bytes(),
