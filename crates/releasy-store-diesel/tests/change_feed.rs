@@ -367,3 +367,38 @@ async fn a_barrier_of_a_feed_that_does_not_listen_returns_unconfirmed_at_once() 
     );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+/// The bound holds whatever holds a barrier up: here a pool whose one connection waits
+/// on an operator's lock, so the barrier cannot even be sent (the pool alone would
+/// keep it waiting 5 s).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_barrier_ends_at_its_bound_when_no_connection_is_free() {
+    let postgres = TestPostgres::create().await;
+    let _seeded = seeded_store(&postgres).await;
+    let store = PgStore::connect(postgres.url(), 1).unwrap();
+    let (feed, mut events) = watch(&store);
+    expect_event(&mut events, ChangeEvent::Listening).await;
+    let mut operator = sql(&postgres).await;
+    operator
+        .batch_execute("BEGIN; LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let blocked = {
+        let store = store.clone();
+        tokio::spawn(async move { insert_customer_through_the_port(&store).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!blocked.is_finished(), "the write waits on the lock");
+
+    let started = tokio::time::Instant::now();
+    let outcome = feed.barrier().confirm(Duration::from_millis(300)).await;
+    let took = started.elapsed();
+    assert!(outcome.is_err(), "no barrier was sent: {outcome:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "the bound was not kept: {took:?}"
+    );
+
+    operator.batch_execute("ROLLBACK").await.unwrap();
+    blocked.await.unwrap();
+}

@@ -69,12 +69,36 @@ impl ChangeBarrier {
     }
 
     /// Returns once every listener on the database has relayed what was committed
-    /// before this call, or when `within` has passed.
+    /// before this call, or when `within` has passed, whatever held it up (a pool with
+    /// no connection to spare, a database that stopped answering).
     ///
     /// # Errors
-    /// When the database cannot be reached to send the barrier or look up listeners.
+    /// When the database cannot be reached (or did not answer within `within`) to send
+    /// the barrier or look up listeners.
     pub async fn confirm(&self, within: Duration) -> Result<BarrierOutcome, RepoError> {
         let deadline = Instant::now() + within;
+        let mut awaited = None;
+        match tokio::time::timeout_at(deadline, self.wait_for_answers(deadline, &mut awaited)).await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => match awaited {
+                Some(awaited) => Ok(BarrierOutcome::Unconfirmed {
+                    missing: awaited.len(),
+                }),
+                None => Err(RepoError::unavailable(format!(
+                    "the database did not take the barrier within {within:?}"
+                ))),
+            },
+        }
+    }
+
+    /// [`Self::confirm`] without its bound; `awaited` holds the listeners not heard
+    /// from yet, once they were looked up.
+    async fn wait_for_answers(
+        &self,
+        deadline: Instant,
+        awaited: &mut Option<HashSet<i32>>,
+    ) -> Result<BarrierOutcome, RepoError> {
         if !self.waiting.is_listening() {
             // No answer could be heard: say so at once rather than at the bound. This
             // feed's own latest listener is not counted: a stopped feed's connection is
@@ -92,7 +116,7 @@ impl ChangeBarrier {
         let token = Uuid::new_v4();
         let registered = self.waiting.register(token);
         let waiter = &registered.waiter;
-        let mut awaited = {
+        let listening = {
             let mut conn = self.store.conn().await?;
             let listening = listeners(&mut conn).await?;
             diesel::sql_query("SELECT pg_notify($1, $2)")
@@ -103,7 +127,8 @@ impl ChangeBarrier {
                 .map_err(query_error)?;
             listening
         };
-        let listeners_then = awaited.len();
+        let listeners_then = listening.len();
+        let awaited = awaited.insert(listening);
         loop {
             awaited.retain(|pid| !waiter.has_answered(*pid));
             if awaited.is_empty() {
@@ -122,11 +147,20 @@ impl ChangeBarrier {
                 .await
                 .is_err()
             {
-                let mut conn = self.store.conn().await?;
-                let live = listeners(&mut conn).await?;
-                awaited.retain(|pid| live.contains(pid));
+                // Answers keep arriving on the feed while a lookup fails: keep waiting.
+                match self.live_listeners().await {
+                    Ok(live) => awaited.retain(|pid| live.contains(pid)),
+                    Err(err) => {
+                        tracing::debug!(error = %err, "could not look up the change feed's listeners")
+                    }
+                }
             }
         }
+    }
+
+    async fn live_listeners(&self) -> Result<HashSet<i32>, RepoError> {
+        let mut conn = self.store.conn().await?;
+        listeners(&mut conn).await
     }
 }
 
