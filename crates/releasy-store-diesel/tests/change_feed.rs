@@ -270,7 +270,9 @@ async fn dropping_the_handle_closes_the_listener() {
 
     drop(db.feed);
     wait_for_listener_count(&mut db.operator, 0).await;
-    // The task ended: it dropped the callback, closing the channel.
+    // The task ended: its last word was that nothing listens any more, then it dropped
+    // the callback, closing the channel.
+    expect_event(&mut db.events, ChangeEvent::Lost).await;
     assert_eq!(
         tokio::time::timeout(DEADLINE, db.events.recv())
             .await
@@ -284,18 +286,48 @@ async fn stop_waits_until_the_listener_is_closed() {
     let mut db = listening().await;
 
     db.feed.stop().await;
+    assert_eq!(db.events.recv().await, Some(ChangeEvent::Lost));
     assert_eq!(db.events.recv().await, None, "the task has ended");
     wait_for_listener_count(&mut db.operator, 0).await;
 }
 
-/// The feed checks an idle connection every 10 s; it keeps reporting after a check.
+/// The feed pings an idle listener every second; it keeps listening and reporting
+/// through the pings, which are no changes.
 #[tokio::test(flavor = "multi_thread")]
-async fn changes_are_reported_after_an_idle_liveness_check() {
+async fn changes_are_reported_after_idle_liveness_checks() {
     let mut db = listening().await;
 
-    tokio::time::sleep(Duration::from_secs(11)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     insert_customer_through_the_port(&db.store).await;
     expect_event(&mut db.events, changed("customers")).await;
+}
+
+/// A listener cut off without a word (packets dropped, nothing closed) hears nothing,
+/// and would let its cache serve what other instances withdrew: the feed reports it
+/// lost within seconds (it hears its own ping within 2 s of sending it, each second
+/// of silence), and listens again once the database is reachable.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listener_cut_off_silently_is_lost_within_seconds() {
+    let postgres = TestPostgres::create().await;
+    let _seeded = seeded_store(&postgres).await;
+    let proxy = releasy_testkit::OutageProxy::start(postgres.server_addr().await).await;
+    let store = PgStore::connect(&postgres.url_through(proxy.addr()), 2).unwrap();
+    let (_feed, mut events) = watch(&store);
+    expect_event(&mut events, ChangeEvent::Listening).await;
+
+    proxy.stall();
+    let started = tokio::time::Instant::now();
+    let lost = tokio::time::timeout(Duration::from_secs(8), events.recv()).await;
+    assert_eq!(lost.ok().flatten(), Some(ChangeEvent::Lost));
+    // 3 s at most by design; the rest is slack for a busy machine.
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+
+    proxy.restore().await;
+    expect_event(&mut events, ChangeEvent::Listening).await;
 }
 
 /// A backend that looks like a listener but never answers a barrier (an instance of a

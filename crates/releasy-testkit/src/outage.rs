@@ -12,7 +12,9 @@ use tokio::task::JoinHandle;
 /// Forwards connections from [`OutageProxy::addr`] to a target. [`OutageProxy::cut`]
 /// makes the target look stopped: every open connection is closed and new ones are
 /// refused (nothing listens), as when the service shuts down; [`OutageProxy::restore`]
-/// listens again on the same address. Dropping the proxy cuts it.
+/// listens again on the same address. [`OutageProxy::stall`] makes it a network that
+/// silently drops everything instead: connections stay open and carry nothing, so
+/// their ends see no close, only silence. Dropping the proxy cuts it.
 ///
 /// ```no_run
 /// # async fn demo() {
@@ -27,8 +29,10 @@ use tokio::task::JoinHandle;
 pub struct OutageProxy {
     addr: SocketAddr,
     target: SocketAddr,
-    /// `true` while the link is up; each connection closes when it turns `false`.
-    up: watch::Sender<bool>,
+    /// Counts the cuts: each connection closes when it moves on.
+    cuts: watch::Sender<u64>,
+    /// `false` while stalled: connections carry nothing until the link is cut.
+    flowing: watch::Sender<bool>,
     acceptor: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -42,11 +46,11 @@ impl OutageProxy {
         let addr = listener
             .local_addr()
             .expect("a bound listener has an address");
-        let (up, _) = watch::channel(true);
         let proxy = OutageProxy {
             addr,
             target,
-            up,
+            cuts: watch::Sender::new(0),
+            flowing: watch::Sender::new(true),
             acceptor: Mutex::new(None),
         };
         proxy.accept_on(listener);
@@ -66,24 +70,43 @@ impl OutageProxy {
         if let Some(acceptor) = self.acceptor.lock().expect("acceptor lock").take() {
             acceptor.abort();
         }
-        self.up.send_replace(false);
+        self.cuts.send_modify(|cuts| *cuts += 1);
     }
 
-    /// Listens on the same address again.
+    /// Stops carrying bytes, on open connections and new ones, without closing any:
+    /// a partition that neither end is told of. A stalled connection stays silent until
+    /// the link is cut; [`OutageProxy::restore`] lets new ones through again.
+    pub fn stall(&self) {
+        self.flowing.send_replace(false);
+    }
+
+    /// Listens on the same address again (closing what a stall left open).
     ///
     /// # Panics
     /// When the address cannot be bound again.
     pub async fn restore(&self) {
-        self.up.send_replace(true);
+        let acceptor = self.acceptor.lock().expect("acceptor lock").take();
+        if let Some(acceptor) = acceptor {
+            acceptor.abort();
+            // Its listener closes when the task is gone; only then is the port free.
+            let _ = acceptor.await;
+        }
+        self.cuts.send_modify(|cuts| *cuts += 1);
+        self.flowing.send_replace(true);
         let listener = listen(self.addr).await;
         self.accept_on(listener);
     }
 
     fn accept_on(&self, listener: TcpListener) {
-        let (target, up) = (self.target, self.up.clone());
+        let (target, cuts, flowing) = (self.target, self.cuts.clone(), self.flowing.clone());
         let acceptor = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(forward(client, target, up.subscribe()));
+                tokio::spawn(forward(
+                    client,
+                    target,
+                    cuts.subscribe(),
+                    flowing.subscribe(),
+                ));
             }
         });
         *self.acceptor.lock().expect("acceptor lock") = Some(acceptor);
@@ -106,16 +129,25 @@ async fn listen(addr: SocketAddr) -> TcpListener {
     socket.listen(1024).expect("listening")
 }
 
-/// Copies both ways until either side closes or the link is cut.
-async fn forward(mut client: TcpStream, target: SocketAddr, mut up: watch::Receiver<bool>) {
+/// Copies both ways until either side closes or the link is cut; while stalled, holds
+/// both connections open and carries nothing until the link is cut.
+async fn forward(
+    mut client: TcpStream,
+    target: SocketAddr,
+    mut cuts: watch::Receiver<u64>,
+    mut flowing: watch::Receiver<bool>,
+) {
+    let accepted_after = *cuts.borrow_and_update();
     let Ok(mut server) = TcpStream::connect(target).await else {
         return;
     };
-    if !*up.borrow_and_update() {
-        return;
+    let stalled = tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => false,
+        _ = cuts.wait_for(|cuts| *cuts != accepted_after) => false,
+        _ = flowing.wait_for(|flowing| !flowing) => true,
+    };
+    if stalled {
+        let _ = cuts.wait_for(|cuts| *cuts != accepted_after).await;
     }
-    tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-        _ = up.wait_for(|up| !up) => {}
-    }
+    drop((client, server));
 }

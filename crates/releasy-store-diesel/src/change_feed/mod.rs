@@ -26,7 +26,7 @@ use futures_util::StreamExt as _;
 use releasy_domain::ports::RepoError;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use crate::PgStore;
 use barrier::{ACK_CHANNEL, BARRIER_PREFIX, BackendPid, Waiting};
@@ -41,19 +41,27 @@ const APPLICATION_NAME: &str = "releasy-change-feed";
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 
-/// An idle connection is checked this often; a connection that died silently would
-/// otherwise leave the feed deaf without ever reporting `Lost`.
-const LIVENESS_INTERVAL: Duration = Duration::from_secs(10);
+/// How long an idle feed goes without proof that its listener still hears: a
+/// notification of its own (a ping on a channel of its own) is sent this long after
+/// the last notification heard.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// A half-open connection never answers, so its liveness check has to give up.
-const LIVENESS_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the feed waits to hear its own ping. Past it, the listener is deaf (a
+/// half-open connection, a database cut off, a pooler that passes no notifications)
+/// and the feed reports [`ChangeEvent::Lost`]: an instance cut off from the database
+/// stops serving from memory within [`PROBE_INTERVAL`] plus this.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The longest the feed's connection and its `LISTEN`s may take.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What the change feed reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChangeEvent {
     /// The feed is listening: every change committed from now on will be reported. Sent
-    /// after (re)connecting; changes made while it was not listening were missed, so a
-    /// consumer should treat everything as changed.
+    /// after (re)connecting, once the listener heard a notification of its own;
+    /// changes made while it was not listening were missed, so a consumer should treat
+    /// everything as changed.
     Listening,
     /// A statement changed this table (its SQL name, e.g. "customers").
     Changed(String),
@@ -97,8 +105,11 @@ impl PgStore {
     /// [`ChangeEvent`], starting with [`ChangeEvent::Listening`] once it listens.
     ///
     /// A lost connection is reported as [`ChangeEvent::Lost`] and re-established with
-    /// backoff (100 ms, doubling, at most 5 s); an idle connection is checked every 10 s.
-    /// Until the first `Listening`, changes are not reported either. `on_event` runs on
+    /// backoff (100 ms, doubling, at most 5 s). An idle listener proves every second
+    /// that it still hears (a notification to itself, answered within 2 s), so a
+    /// connection that died silently is reported lost within 3 s. Until the first
+    /// `Listening`, changes are not reported either; a feed that stops (its handle
+    /// dropped, or its task ended by a panic) reports `Lost` last. `on_event` runs on
     /// the feed's task, so it should return quickly.
     ///
     /// The listener appears in `pg_stat_activity` as `application_name`
@@ -113,6 +124,8 @@ impl PgStore {
         let waiting = Arc::new(Waiting::default());
         let barrier = ChangeBarrier::new(self.clone(), waiting.clone());
         let task = tokio::spawn(async move {
+            // A consumer must not go on trusting a feed that is gone.
+            let _last_word = LostWhenGone(&on_event);
             tokio::select! {
                 _ = stopped => {}
                 _ = run(&store, &on_event, &waiting) => {}
@@ -126,6 +139,18 @@ impl PgStore {
     }
 }
 
+/// Reports [`ChangeEvent::Lost`] when dropped, unless a panic is unwinding (the callback
+/// may be what panicked).
+struct LostWhenGone<'a, F: Fn(ChangeEvent)>(&'a F);
+
+impl<F: Fn(ChangeEvent)> Drop for LostWhenGone<'_, F> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            (self.0)(ChangeEvent::Lost);
+        }
+    }
+}
+
 /// Why the feed is not (or no longer) listening.
 #[derive(Debug, thiserror::Error)]
 enum FeedError {
@@ -133,8 +158,16 @@ enum FeedError {
     Connect(RepoError),
     #[error("{0}")]
     Query(#[from] diesel::result::Error),
-    #[error("no answer to the liveness check within {LIVENESS_TIMEOUT:?}")]
+    #[error("no notification heard within {PROBE_TIMEOUT:?} of its ping")]
     LivenessTimeout,
+    #[error("connecting and listening took more than {LISTEN_TIMEOUT:?}")]
+    ListenTimeout,
+    #[error("the statement did not finish within {PROBE_TIMEOUT:?}")]
+    StatementTimeout,
+    #[error(
+        "the listener did not hear its own notification within {PROBE_TIMEOUT:?} (a connection pooler in transaction mode passes no notifications: the change feed needs a direct connection or session pooling)"
+    )]
+    Deaf,
     #[error("the connection closed")]
     Closed,
 }
@@ -149,56 +182,69 @@ async fn run(
     let mut was_lost = false;
     let mut failed_attempts: u32 = 0;
     loop {
-        match listen(store).await {
+        let listened = tokio::time::timeout(LISTEN_TIMEOUT, listen(store))
+            .await
+            .unwrap_or(Err(FeedError::ListenTimeout));
+        let failure = match listened {
             Ok((mut conn, own_pid)) => {
                 waiting.connected(own_pid);
-                if was_lost {
-                    tracing::info!("change feed listening again");
+                let relayed = relay(&mut conn, own_pid, on_event, waiting).await;
+                if relayed.listened {
+                    tracing::warn!(
+                        error = %relayed.error,
+                        "change feed lost its connection; other writers' changes go unnoticed until it reconnects"
+                    );
+                    on_event(ChangeEvent::Lost);
+                    was_lost = true;
+                    retry_delay = FIRST_RETRY_DELAY;
+                    failed_attempts = 0;
+                    None
                 } else {
-                    tracing::debug!("change feed listening");
-                }
-                retry_delay = FIRST_RETRY_DELAY;
-                failed_attempts = 0;
-                on_event(ChangeEvent::Listening);
-                let listening = waiting.listening();
-                let err = relay(&mut conn, own_pid, on_event, waiting).await;
-                drop(listening);
-                tracing::warn!(
-                    error = %err,
-                    "change feed lost its connection; other writers' changes go unnoticed until it reconnects"
-                );
-                on_event(ChangeEvent::Lost);
-                was_lost = true;
-            }
-            Err(err) => {
-                failed_attempts += 1;
-                // One warning per outage; the retries that follow are only worth a debug line.
-                if failed_attempts == 1 {
-                    tracing::warn!(error = %err, "change feed cannot listen; retrying");
-                } else {
-                    tracing::debug!(error = %err, failed_attempts, "change feed still cannot listen");
+                    Some(relayed.error)
                 }
             }
+            Err(err) => Some(err),
+        };
+        if let Some(err) = failure {
+            failed_attempts += 1;
+            // One warning per outage; the retries that follow are only worth a debug line.
+            if failed_attempts == 1 {
+                tracing::warn!(error = %err, "change feed cannot listen; retrying");
+            } else {
+                tracing::debug!(error = %err, failed_attempts, "change feed still cannot listen");
+            }
+        } else if was_lost {
+            tracing::debug!("change feed reconnecting");
         }
         tokio::time::sleep(retry_delay).await;
         retry_delay = (retry_delay * 2).min(MAX_RETRY_DELAY);
     }
 }
 
-/// A dedicated connection that listens on [`CHANNEL`] and [`ACK_CHANNEL`], and its
-/// backend's pid (which names its answers to barriers). It is taken out of the pool for
-/// good (the pool may open another in its place), which bounds the wait for it by the
-/// pool's timeouts.
+/// A dedicated connection that listens on [`CHANNEL`], [`ACK_CHANNEL`] and its own
+/// [`ping_channel`], and its backend's pid (which names its answers to barriers and its
+/// ping channel). It is taken out of the pool for good (the pool may open another in
+/// its place). It names itself a listener (`application_name`, which barriers look
+/// for) only once its `LISTEN`s took effect, so no barrier waits for a listener that
+/// cannot hear it yet.
 async fn listen(store: &PgStore) -> Result<(AsyncPgConnection, i32), FeedError> {
     let mut conn = store.conn().await.map_err(FeedError::Connect)?.detach();
-    conn.batch_execute(&format!(
-        "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}; LISTEN {ACK_CHANNEL}"
-    ))
-    .await?;
     let backend: BackendPid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
         .get_result(&mut conn)
         .await?;
+    conn.batch_execute(&format!(
+        "LISTEN {CHANNEL}; LISTEN {ACK_CHANNEL}; LISTEN {}",
+        ping_channel(backend.pid)
+    ))
+    .await?;
+    conn.batch_execute(&format!("SET application_name = '{APPLICATION_NAME}'"))
+        .await?;
     Ok((conn, backend.pid))
+}
+
+/// The channel only the listener of backend `pid` listens on: its pings.
+fn ping_channel(pid: i32) -> String {
+    format!("releasy_feed_{pid}")
 }
 
 /// What one notification asks of the feed.
@@ -227,51 +273,91 @@ fn hear(
     Heard::Relayed
 }
 
-/// Reports notifications until the connection fails; returns why it did.
+/// How a listening connection ended.
+struct Relayed {
+    error: FeedError,
+    /// Whether the feed reported [`ChangeEvent::Listening`] on it.
+    listened: bool,
+}
+
+/// Proves the listener hears (its own ping), reports [`ChangeEvent::Listening`], then
+/// relays notifications, pinging itself whenever nothing was heard for
+/// [`PROBE_INTERVAL`], until the connection fails or goes deaf.
 async fn relay(
     conn: &mut AsyncPgConnection,
     own_pid: i32,
     on_event: &(impl Fn(ChangeEvent) + Send + Sync),
     waiting: &Waiting,
-) -> FeedError {
-    let mut liveness =
-        tokio::time::interval_at(Instant::now() + LIVENESS_INTERVAL, LIVENESS_INTERVAL);
-    liveness.set_missed_tick_behavior(MissedTickBehavior::Delay);
+) -> Relayed {
+    let pings = ping_channel(own_pid);
+    let mut listening = None;
+    let ended = |error, listening: &Option<_>| Relayed {
+        error,
+        listened: listening.is_some(),
+    };
+    // The first ping is sent at once: until it is heard, the feed does not listen.
+    let mut next_ping = Instant::now();
+    let mut answer_due: Option<Instant> = None;
     loop {
-        let barrier = {
+        let wake_at = answer_due.unwrap_or(next_ping);
+        let heard = {
             // The stream borrows the connection, so it is made anew after each statement
             // of the feed's own; notifications arriving meanwhile wait in the
             // connection's queue.
             let mut notifications = pin!(conn.notifications_stream());
             tokio::select! {
-                notification = notifications.next() => {
-                    match notification {
-                        Some(Ok(notification)) => {
-                            // Traffic proves the connection alive.
-                            liveness.reset();
-                            match hear(&notification.channel, notification.payload, on_event, waiting) {
-                                Heard::Relayed => continue,
-                                Heard::Barrier(token) => Some(token),
-                            }
-                        }
-                        Some(Err(err)) => return err.into(),
-                        None => return FeedError::Closed,
-                    }
-                }
-                _ = liveness.tick() => None,
+                notification = notifications.next() => match notification {
+                    Some(Ok(notification)) => Some(notification),
+                    Some(Err(err)) => return ended(err.into(), &listening),
+                    None => return ended(FeedError::Closed, &listening),
+                },
+                () = tokio::time::sleep_until(wake_at) => None,
             }
         };
-        let statement = match barrier {
-            Some(token) => diesel::sql_query("SELECT pg_notify($1, $2)")
-                .bind::<Text, _>(ACK_CHANNEL)
-                .bind::<Text, _>(format!("{token} {own_pid}"))
-                .execute(conn),
-            None => diesel::sql_query("SELECT 1").execute(conn),
+        // Each turn sends at most one notification of the feed's own: `(channel, payload)`.
+        let (channel, payload) = match heard {
+            Some(notification) => {
+                // Any notification proves the listener hears.
+                answer_due = None;
+                next_ping = Instant::now() + PROBE_INTERVAL;
+                if listening.is_none() {
+                    listening = Some(waiting.listening());
+                    on_event(ChangeEvent::Listening);
+                }
+                if notification.channel == pings {
+                    continue;
+                }
+                match hear(
+                    &notification.channel,
+                    notification.payload,
+                    on_event,
+                    waiting,
+                ) {
+                    Heard::Relayed => continue,
+                    Heard::Barrier(token) => (ACK_CHANNEL.to_owned(), format!("{token} {own_pid}")),
+                }
+            }
+            None if answer_due.is_some() => {
+                let error = if listening.is_some() {
+                    FeedError::LivenessTimeout
+                } else {
+                    FeedError::Deaf
+                };
+                return ended(error, &listening);
+            }
+            None => {
+                answer_due = Some(Instant::now() + PROBE_TIMEOUT);
+                (pings.clone(), "ping".to_owned())
+            }
         };
-        match tokio::time::timeout(LIVENESS_TIMEOUT, statement).await {
+        let notify = diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<Text, _>(channel)
+            .bind::<Text, _>(payload)
+            .execute(conn);
+        match tokio::time::timeout(PROBE_TIMEOUT, notify).await {
             Ok(Ok(_)) => {}
-            Ok(Err(err)) => return err.into(),
-            Err(_) => return FeedError::LivenessTimeout,
+            Ok(Err(err)) => return ended(err.into(), &listening),
+            Err(_) => return ended(FeedError::StatementTimeout, &listening),
         }
     }
 }
