@@ -147,7 +147,8 @@ impl Services {
                 ledger: repos.download_ledger.clone(),
                 quotas: repos.quota_counter.clone(),
                 link_ttl_seconds: limits.download_url_ttl_seconds,
-            }),
+            })
+            .with_rate_limiter(rate_limiter.clone()),
             delivery: DeliveryService::new(repos.download_ledger, clock.clone()),
             limits,
             health: repos.health,

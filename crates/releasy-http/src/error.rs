@@ -498,6 +498,7 @@ impl From<ResolveError> for ApiError {
             ResolveError::Refused(refusal) => Self::not_found(refusal.to_string()),
             ResolveError::Store(store) => store.into(),
             ResolveError::Repo(repo) => repo.into(),
+            ResolveError::Throttled(throttled) => throttled.into(),
         }
     }
 }

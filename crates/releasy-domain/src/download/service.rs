@@ -15,9 +15,10 @@ use crate::entitlement::{
 };
 use crate::ports::{
     ArtifactRepository, AuditRepository, Clock, DownloadLedger, DownloadTokenRepository,
-    EntitlementRepository, KeyHasher, ObjectStore, PresignedUrl, QuotaCounter, RepoError,
-    SecretGenerator, StoreError,
+    EntitlementRepository, KeyHasher, ObjectStore, PresignedUrl, QuotaCounter, RateLimiter,
+    RepoError, SecretGenerator, StoreError,
 };
+use crate::rate_limit::{Throttled, count_failure};
 use crate::release::ReleaseStatus;
 use crate::{ArtifactId, DownloadTokenId, Timestamp, ValidationError};
 
@@ -78,6 +79,10 @@ pub enum ResolveError {
     /// The repository failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
+    /// An unknown token, from an address past its failure limit: made-up tokens are
+    /// failed attempts, counted as failed authentications are.
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
 }
 
 /// How long an expired token is kept before it is purged.
@@ -176,6 +181,7 @@ pub struct DownloadService {
     ledger: Arc<dyn DownloadLedger>,
     quotas: Arc<dyn QuotaCounter>,
     link_ttl_seconds: i64,
+    limiter: Option<Arc<dyn RateLimiter>>,
 }
 
 /// One download counted against a quota, which a later refusal takes back.
@@ -229,7 +235,17 @@ impl DownloadService {
             ledger: ports.ledger,
             quotas: ports.quotas,
             link_ttl_seconds: ports.link_ttl_seconds,
+            limiter: None,
         }
+    }
+
+    /// Counts resolves of unknown tokens as failed attempts of their client's address
+    /// in `limiter`, as failed authentications are: past the address's limit they are
+    /// answered [`ResolveError::Throttled`].
+    #[must_use]
+    pub fn with_rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
     }
 
     /// Issues a token for `artifact_id` to the key's customer, checked in the contract's
@@ -379,19 +395,24 @@ impl DownloadService {
     /// Every resolve of a token that exists is recorded in the download ledger, as
     /// `redirected` or with the reason it was refused; a refusal is also audited as
     /// `download.refused`. An unknown token is recorded nowhere: it names no customer
-    /// or artifact, and the failure limiter answers floods of them.
+    /// or artifact. It counts as a failed attempt of the requester's address
+    /// ([`Self::with_rate_limiter`]), so a flood of made-up tokens is answered by the
+    /// failure limiter; real tokens from that address still resolve.
     ///
     /// # Errors
-    /// [`ResolveError::Refused`] with the contract's reason.
+    /// [`ResolveError::Refused`] with the contract's reason;
+    /// [`ResolveError::Throttled`] for an unknown token past the address's limit.
     pub async fn resolve(
         &self,
         raw_token: &str,
         requester: &Requester,
     ) -> Result<PresignedUrl, ResolveError> {
-        let grant = self
-            .find_grant(raw_token)
-            .await?
-            .ok_or(ResolveRefusal::NotFound)?;
+        let Some(grant) = self.find_grant(raw_token).await? else {
+            if let (Some(limiter), Some(address)) = (&self.limiter, requester.address) {
+                count_failure(limiter.as_ref(), address)?;
+            }
+            return Err(ResolveRefusal::NotFound.into());
+        };
         let now = self.clock.now();
         let allowance = self
             .entitlements

@@ -88,8 +88,8 @@ pub async fn create_download_token(
         (status = 302, description = "Redirect to the artifact (`Location`), `Cache-Control: no-store`"),
         (status = 403, body = ErrorBody, description = "artifact not verified (its bytes are being checked, did not match, or were replaced in the store since registration); release yanked; address not allowed (the client is outside the `allowed_cidrs` of the key that asked for the token)"),
         (status = 404, body = ErrorBody, description = "download token not found, download token expired, release not available, or download token used up (every use its `max_uses` allowed was spent)"),
-        (status = 429, body = ErrorBody, description = "`too_many_requests`, `quota exceeded`: only entitlements with a `download_quota` allow the artifact, and none has room for this download in its current period (the refusal spends no use of the token)",
-            headers(("Retry-After" = i64, description = "Seconds until the soonest of those quotas' periods resets"))),
+        (status = 429, body = ErrorBody, description = "`too_many_requests`: `quota exceeded`: only entitlements with a `download_quota` allow the artifact, and none has room for this download in its current period (the refusal spends no use of the token); or `too many failed authentications from this address`: a token that does not exist counts as a failed attempt of the client's address, and past `RELEASY_AUTH_FAILURE_LIMIT` such tokens get this instead of 404 (real tokens from the address still resolve)",
+            headers(("Retry-After" = i64, description = "Seconds until the soonest of those quotas' periods resets, or until the address may fail again"))),
     )
 )]
 #[get("/v1/downloads/{token}")]

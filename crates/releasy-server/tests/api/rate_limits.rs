@@ -1,11 +1,13 @@
 //! Rate limits over HTTP: failed authentications past `RELEASY_AUTH_FAILURE_LIMIT` get
 //! 429 with `Retry-After` and one summary event per address, valid credentials from
 //! that address keep working, `X-Forwarded-For` counts only from trusted proxies, and
-//! key budgets (`RELEASY_RATE_LIMIT_*`) answer with the `RateLimit` headers.
+//! key budgets (`RELEASY_RATE_LIMIT_*`) answer with the `RateLimit` headers. Made-up
+//! download tokens count as failed attempts too.
 
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
+use crate::flow::{artifact_bytes, publish_one_artifact, resolve};
 use crate::helpers::{ADMIN_KEY, Backend, TestApp, assert_error};
 use crate::on_both_backends;
 
@@ -296,8 +298,33 @@ async fn several_forwarded_for_lines_read_as_one_list(backend: Backend) {
     assert_eq!(events[0]["payload"]["client_address"], "2001:db8::7");
 }
 
+/// A made-up download token is a failed attempt of its address: past the limit the
+/// address gets 429 for made-up tokens, and its real tokens still resolve.
+async fn made_up_download_tokens_count_as_failed_attempts(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("RELEASY_AUTH_FAILURE_LIMIT", "3")]).await;
+    let published = publish_one_artifact(&app, "agent", artifact_bytes(1_000)).await;
+    let token: Value = app
+        .customer(Method::POST, "/v1/downloads/token", &published.api_key)
+        .json(&json!({"artifact_id": published.artifact_id}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let made_up = app.url("/v1/downloads/made-up-token-that-names-nothing");
+    for _ in 0..3 {
+        let response = app.client.get(&made_up).send().await.unwrap();
+        assert_error(response, 404, "not_found").await;
+    }
+    let retry_after = assert_too_many(app.client.get(&made_up).send().await.unwrap()).await;
+    assert!((1..=20).contains(&retry_after), "Retry-After {retry_after}");
+    resolve(&app, token["download_url"].as_str().unwrap()).await;
+}
+
 on_both_backends!(
     every_kind_of_credential_counts_and_the_limit_can_be_off,
+    made_up_download_tokens_count_as_failed_attempts,
     several_forwarded_for_lines_read_as_one_list,
     failures_past_the_limit_get_429_and_one_summary_event,
     forwarded_addresses_count_only_from_trusted_proxies,
