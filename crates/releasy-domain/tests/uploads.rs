@@ -492,14 +492,14 @@ async fn an_aborted_upload_frees_its_parts_and_cannot_be_registered() {
     assert_eq!(w.objects.open_uploads(), 1);
     w.services
         .artifacts
-        .abort_upload(w.release.id, upload.artifact_id)
+        .abort_upload(&Origin::admin_key(), w.release.id, upload.artifact_id)
         .await
         .unwrap();
     assert_eq!(w.objects.open_uploads(), 0);
     assert!(matches!(
         w.services
             .artifacts
-            .abort_upload(w.release.id, upload.artifact_id)
+            .abort_upload(&Origin::admin_key(), w.release.id, upload.artifact_id)
             .await,
         Err(UploadError::NotFound)
     ));
@@ -527,7 +527,7 @@ async fn bytes_stored_after_an_abort_are_refused_and_swept() {
     let upload = w.presign(&bytes, true).await;
     w.services
         .artifacts
-        .abort_upload(w.release.id, upload.artifact_id)
+        .abort_upload(&Origin::admin_key(), w.release.id, upload.artifact_id)
         .await
         .unwrap();
     // The client PUTs again with the URL it still holds.

@@ -4,6 +4,7 @@
 use crate::artifact::{
     ArtifactService, MultipartUpload, ObjectKey, PendingUpload, PresignedPart, UploadedPart,
 };
+use crate::audit::{AuditEvent, Origin};
 use crate::ports::{PresignedPut, RepoError, StoreError};
 use crate::{ArtifactId, ReleaseId};
 
@@ -124,20 +125,24 @@ impl ArtifactService {
     /// Aborts the unfinished upload of `artifact_id` in `release_id` and deletes what
     /// it stored. The record stays, ended, until the upload's TTL is over: registering
     /// the upload is refused from now on, and the sweeper deletes again whatever a URL
-    /// handed out before the abort stores meanwhile.
+    /// handed out before the abort stores meanwhile. Audited as
+    /// `artifact_upload.aborted` by `origin`, with the abort.
     ///
     /// # Errors
     /// [`UploadError::NotFound`] as for [`Self::upload_state`]; a store failure leaves
     /// the bytes to the sweeper.
     pub async fn abort_upload(
         &self,
+        origin: &Origin,
         release_id: ReleaseId,
         artifact_id: ArtifactId,
     ) -> Result<(), UploadError> {
         let upload = self.pending(release_id, artifact_id).await?;
+        let now = self.clock.now();
+        let aborted = AuditEvent::upload_aborted(origin, &upload, now);
         if !self
             .artifacts
-            .end_upload(artifact_id, self.clock.now())
+            .end_upload(artifact_id, now, Some(&aborted))
             .await?
         {
             return Err(UploadError::NotFound);
@@ -171,7 +176,10 @@ impl ArtifactService {
         for upload in abandoned {
             // An aborted upload is ended already; otherwise whoever ends it owns it.
             let ours = upload.ended_at.is_some()
-                || self.artifacts.end_upload(upload.artifact_id, now).await?;
+                || self
+                    .artifacts
+                    .end_upload(upload.artifact_id, now, None)
+                    .await?;
             if !ours {
                 continue; // registered meanwhile, or another instance ended it
             }

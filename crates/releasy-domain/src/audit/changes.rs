@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use crate::api_key::{ApiKey, Rotation};
-use crate::artifact::{Artifact, Verification, VerifyOutcome};
+use crate::artifact::{Artifact, PendingUpload, Verification, VerifyOutcome};
 use crate::audit::{AuditEvent, Origin};
 use crate::customer::Customer;
 use crate::download::DownloadToken;
@@ -64,6 +64,8 @@ pub mod names {
     /// A check of an artifact's stored bytes found them missing or different: it is
     /// never served again.
     pub const ARTIFACT_FAILED: &str = "artifact.failed";
+    /// An unfinished upload was aborted, and what it stored deleted.
+    pub const ARTIFACT_UPLOAD_ABORTED: &str = "artifact_upload.aborted";
     /// A download token was issued.
     pub const DOWNLOAD_TOKEN_ISSUED: &str = "download_token.issued";
     /// A token request was refused by a delivery rule (a spent download quota).
@@ -448,6 +450,27 @@ impl AuditEvent {
             customer_id: None,
             target: release_target(deleted),
             before: release_details(deleted),
+            after: Value::Null,
+        }
+        .recorded(origin, at)
+    }
+
+    /// `artifact_upload.aborted`: `upload`, presigned and never registered, ended and
+    /// its bytes deleted.
+    pub fn upload_aborted(origin: &Origin, upload: &PendingUpload, at: Timestamp) -> Self {
+        Change {
+            event: names::ARTIFACT_UPLOAD_ABORTED,
+            customer_id: None,
+            target: json!({
+                "artifact_id": upload.artifact_id.to_string(),
+                "release_id": upload.release_id.to_string(),
+            }),
+            before: json!({
+                "object_key": upload.object_key.as_str(),
+                "size": upload.size.map(|size| size.bytes()),
+                "multipart": upload.multipart.is_some(),
+                "presigned_at": upload.created_at.unix_seconds(),
+            }),
             after: Value::Null,
         }
         .recorded(origin, at)

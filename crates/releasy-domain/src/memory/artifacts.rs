@@ -73,13 +73,22 @@ impl ArtifactRepository for InMemoryReleases {
         Ok(state.uploads.len() < before)
     }
 
-    async fn end_upload(&self, id: ArtifactId, at: Timestamp) -> Result<bool, RepoError> {
+    async fn end_upload(
+        &self,
+        id: ArtifactId,
+        at: Timestamp,
+        event: Option<&AuditEvent>,
+    ) -> Result<bool, RepoError> {
         let mut state = lock(&self.state);
         let open = state
             .uploads
             .iter_mut()
             .find(|u| u.artifact_id == id && u.ended_at.is_none());
-        Ok(open.map(|upload| upload.ended_at = Some(at)).is_some())
+        let ended = open.map(|upload| upload.ended_at = Some(at)).is_some();
+        if ended && let Some(event) = event {
+            self.record(std::slice::from_ref(event));
+        }
+        Ok(ended)
     }
 
     async fn uploads_created_before(

@@ -493,9 +493,15 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
 
     /// Marks the upload record of artifact `id` ended at `at`, unless it is ended
     /// already or gone; `true` when this call ended it (of several concurrent callers,
-    /// exactly one gets `true`). An ended record is never completed
+    /// exactly one gets `true`), and then writes `event`, if given, in the same
+    /// transaction. An ended record is never completed
     /// ([`Self::insert_completing_upload`]).
-    async fn end_upload(&self, id: ArtifactId, at: Timestamp) -> Result<bool, RepoError>;
+    async fn end_upload(
+        &self,
+        id: ArtifactId,
+        at: Timestamp,
+        event: Option<&AuditEvent>,
+    ) -> Result<bool, RepoError>;
 
     /// Up to `limit` upload records presigned before `cutoff`, oldest first.
     async fn uploads_created_before(

@@ -61,8 +61,13 @@ impl<H: ArtifactsHook> ArtifactRepository for InterposedArtifacts<H> {
     async fn delete_upload(&self, id: ArtifactId) -> Result<bool, RepoError> {
         self.store.delete_upload(id).await
     }
-    async fn end_upload(&self, id: ArtifactId, at: Timestamp) -> Result<bool, RepoError> {
-        self.store.end_upload(id, at).await
+    async fn end_upload(
+        &self,
+        id: ArtifactId,
+        at: Timestamp,
+        event: Option<&AuditEvent>,
+    ) -> Result<bool, RepoError> {
+        self.store.end_upload(id, at, event).await
     }
     async fn uploads_created_before(
         &self,

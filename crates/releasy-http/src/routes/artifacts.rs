@@ -221,7 +221,7 @@ pub async fn get_upload(
 )]
 #[delete("/v1/releases/{release_id}/artifacts/{artifact_id}/upload")]
 pub async fn abort_upload(
-    _auth: Authorized<PresignArtifact>,
+    auth: Authorized<PresignArtifact>,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -229,7 +229,7 @@ pub async fn abort_upload(
     state
         .services
         .artifacts
-        .abort_upload(release_id, artifact_id)
+        .abort_upload(&auth.origin, release_id, artifact_id)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -356,6 +356,21 @@ async fn an_aborted_upload_is_gone(backend: Backend, storage: Storage) {
         .unwrap();
     assert_eq!(aborted.status(), 204);
     assert_error(upload.state(&app).await, 404, "not_found").await;
+    // Who aborted what is in the audit trail, once.
+    let audited = app
+        .audit_events("event=artifact_upload.aborted&limit=10")
+        .await;
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0]["actor"], "admin_key");
+    let payload = &audited[0]["payload"];
+    assert_eq!(payload["target"]["artifact_id"], upload.artifact_id());
+    assert_eq!(payload["target"]["release_id"], upload.release_id.as_str());
+    assert_eq!(
+        payload["before"]["object_key"],
+        upload.presigned["object_key"]
+    );
+    assert_eq!(payload["before"]["size"], bytes.len());
+    assert_eq!(payload["before"]["multipart"], true);
     let again = app
         .admin(Method::DELETE, &upload.upload_path())
         .send()

@@ -137,18 +137,29 @@ impl ArtifactRepository for Store {
         Ok(deleted > 0)
     }
 
-    async fn end_upload(&self, id: ArtifactId, at: Timestamp) -> Result<bool, RepoError> {
-        let mut conn = self.conn().await?;
-        let ended = diesel::update(
-            artifact_uploads::table
-                .find(id.to_string())
-                .filter(artifact_uploads::ended_at.is_null()),
-        )
-        .set(artifact_uploads::ended_at.eq(at.unix_seconds()))
-        .execute(&mut *conn)
+    async fn end_upload(
+        &self,
+        id: ArtifactId,
+        at: Timestamp,
+        event: Option<&AuditEvent>,
+    ) -> Result<bool, RepoError> {
+        self.write(async |conn| {
+            let ended = diesel::update(
+                artifact_uploads::table
+                    .find(id.to_string())
+                    .filter(artifact_uploads::ended_at.is_null()),
+            )
+            .set(artifact_uploads::ended_at.eq(at.unix_seconds()))
+            .execute(conn)
+            .await?;
+            if ended > 0
+                && let Some(event) = event
+            {
+                append_audit(conn, std::slice::from_ref(event)).await?;
+            }
+            Ok(ended > 0)
+        })
         .await
-        .map_err(query_error)?;
-        Ok(ended > 0)
     }
 
     async fn uploads_created_before(

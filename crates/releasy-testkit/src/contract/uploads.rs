@@ -256,7 +256,7 @@ pub async fn an_ended_upload_is_kept_and_never_completed(
         .map(|_| {
             let artifacts = artifacts.clone();
             let id = upload.artifact_id;
-            tokio::spawn(async move { artifacts.end_upload(id, ended_at).await })
+            tokio::spawn(async move { artifacts.end_upload(id, ended_at, None).await })
         })
         .collect();
     let mut won = 0;
@@ -306,7 +306,7 @@ pub async fn an_ended_upload_is_kept_and_never_completed(
     same(
         &ok(
             artifacts
-                .end_upload(releasy_domain::ArtifactId::generate(), ended_at)
+                .end_upload(releasy_domain::ArtifactId::generate(), ended_at, None)
                 .await,
             "end_upload",
         ),

@@ -86,8 +86,13 @@ impl ArtifactRepository for CachedArtifacts {
         self.inner.delete_upload(id).await
     }
 
-    async fn end_upload(&self, id: ArtifactId, at: Timestamp) -> Result<bool, RepoError> {
-        self.inner.end_upload(id, at).await
+    async fn end_upload(
+        &self,
+        id: ArtifactId,
+        at: Timestamp,
+        event: Option<&AuditEvent>,
+    ) -> Result<bool, RepoError> {
+        self.inner.end_upload(id, at, event).await
     }
 
     async fn uploads_created_before(
