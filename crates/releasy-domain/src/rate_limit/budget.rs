@@ -26,9 +26,14 @@ pub struct RateBudget {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "`{0}` is not a request budget: write <requests>/<s|min|hour|day> with at least one \
-     request, such as 600/min"
+     request and at most {MAX_PER_SECOND} a second, such as 600/min"
 )]
 pub struct BudgetParseError(String);
+
+/// The most requests a second a budget may allow: its refill interval is counted in
+/// whole nanoseconds, so a faster budget would be enforced as this one while
+/// `RateLimit-Policy` announced it.
+const MAX_PER_SECOND: u64 = 1_000_000_000;
 
 impl RateBudget {
     /// `requests` per `window_seconds`.
@@ -58,6 +63,9 @@ impl RateBudget {
             "d" | "day" => 86_400,
             _ => return Err(invalid()),
         };
+        if u64::from(requests.get()) > MAX_PER_SECOND * u64::from(window_seconds) {
+            return Err(invalid());
+        }
         Ok(Self {
             requests,
             window_seconds: NonZeroU32::new(window_seconds).ok_or_else(invalid)?,
@@ -202,6 +210,11 @@ mod tests {
         assert_eq!(budget("5/hour").window_seconds(), 3_600);
         assert_eq!(budget("20000/day").to_string(), "20000/day");
         assert_eq!(budget("7/m").to_string(), "7/min");
+        assert_eq!(
+            budget("1000000000/s").refill_interval(),
+            Duration::from_nanos(1)
+        );
+        assert_eq!(budget("4000000000/min").requests(), 4_000_000_000);
     }
 
     #[test]
@@ -214,6 +227,7 @@ mod tests {
             "600/fortnight",
             "x/min",
             "600/",
+            "1000000001/s",
         ] {
             let err = RateBudget::parse(bad).unwrap_err();
             assert!(err.to_string().contains("600/min"), "{bad}: {err}");
