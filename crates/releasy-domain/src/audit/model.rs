@@ -287,7 +287,7 @@ mod tests {
         );
         assert_eq!(
             event.payload,
-            json!({"client_address": "2001:db8::/64", "refused": 4_211})
+            json!({"client_address": "2001:db8::/48", "refused": 4_211})
         );
         assert_eq!(event.customer_id, None);
     }

@@ -124,17 +124,22 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 }
 
 /// The address failed authentications are counted under: an IPv4 address as it is,
-/// an IPv6 address by its /64 prefix, since one host commonly holds a whole /64 and
-/// could otherwise take a fresh address for every attempt.
+/// an IPv6 address by its /48 prefix. One party commonly holds a whole /48 (a site's
+/// allocation, free from tunnel brokers): counted by anything narrower, it could take
+/// a fresh prefix for every attempt and write as many audit rows as it likes. Others
+/// in the same /48 lose nothing but their own failures' single rows: valid
+/// credentials are never refused for failures.
 pub fn failure_bucket(address: IpAddr) -> IpAddr {
     match address.to_canonical() {
         IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !(u128::from(u64::MAX));
-            IpAddr::V6(Ipv6Addr::from(prefix))
-        }
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(
+            u128::from(v6) & !((1_u128 << (128 - FAILURE_PREFIX_V6)) - 1),
+        )),
     }
 }
+
+/// The length of the IPv6 prefix failures are counted by.
+pub const FAILURE_PREFIX_V6: u32 = 48;
 
 #[cfg(test)]
 mod tests {
@@ -228,7 +233,16 @@ mod tests {
     fn ipv6_failures_count_per_64_prefix() {
         assert_eq!(
             failure_bucket(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
-            ip("2001:db8:1:2::")
+            ip("2001:db8:1::")
+        );
+        // Another /64 of the same /48 is the same party; another /48 is not.
+        assert_eq!(
+            failure_bucket(ip("2001:db8:1:ffff::1")),
+            failure_bucket(ip("2001:db8:1:2::1"))
+        );
+        assert_ne!(
+            failure_bucket(ip("2001:db8:2::1")),
+            failure_bucket(ip("2001:db8:1::1"))
         );
         assert_eq!(failure_bucket(ip("203.0.113.9")), ip("203.0.113.9"));
         assert_eq!(failure_bucket(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));

@@ -17,7 +17,7 @@ mod budget;
 mod client_address;
 
 pub use budget::{BudgetParseError, BudgetState, RateBudget, RateBudgets, Spend};
-pub use client_address::{ProxyListError, TrustedProxies, failure_bucket};
+pub use client_address::{FAILURE_PREFIX_V6, ProxyListError, TrustedProxies, failure_bucket};
 
 use std::net::IpAddr;
 
@@ -26,7 +26,7 @@ use crate::ports::RateLimiter;
 /// The failed authentications refused from one address since the last report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefusedFailures {
-    /// The address (IPv6 addresses by their /64, see [`failure_bucket`]).
+    /// The address (IPv6 addresses by their /48, see [`failure_bucket`]).
     pub client: IpAddr,
     /// How many were refused.
     pub refused: u64,
@@ -34,11 +34,11 @@ pub struct RefusedFailures {
 
 impl RefusedFailures {
     /// The address as the summary names it: an IPv4 address as it is, an IPv6 one as
-    /// the /64 it was counted under (`2001:db8:1:2::/64`).
+    /// the /48 it was counted under (`2001:db8:1::/48`).
     pub fn client_label(&self) -> String {
         match self.client {
             IpAddr::V4(v4) => v4.to_string(),
-            IpAddr::V6(v6) => format!("{v6}/64"),
+            IpAddr::V6(v6) => format!("{v6}/{FAILURE_PREFIX_V6}"),
         }
     }
 }
