@@ -80,9 +80,18 @@ impl TryFrom<ArtifactRow> for Artifact {
             created_at: ts(row.created_at),
             verification: Verification::parse(&row.verification).map_err(bad)?,
             object_etag: row.object_etag,
-            object_version: row.object_version,
+            object_version: pinned_version(row.object_version),
         })
     }
+}
+
+/// A stored object version that pins one version. Servers before 2026-12-06 stored the
+/// `null` version of a bucket whose versioning is suspended, which the next `PUT`
+/// under the key replaces, so it pins nothing: such a row reads as holding no version,
+/// and its object is judged by its entity tag, as for rows written since (and by an
+/// older instance during a rolling upgrade).
+pub(crate) fn pinned_version(stored: Option<String>) -> Option<String> {
+    stored.filter(|version| version != "null")
 }
 
 /// An artifact's id and verification, as stored.

@@ -135,6 +135,6 @@ pub(crate) fn grant(row: GrantRow) -> Result<DownloadGrant, RepoError> {
         customer_suspended_at: suspended_at.map(ts),
         verification: Verification::parse(&verification).map_err(|e| corrupt("artifacts", e))?,
         object_etag,
-        object_version,
+        object_version: super::artifacts::pinned_version(object_version),
     })
 }
