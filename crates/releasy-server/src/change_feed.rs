@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use releasy_store_diesel::{
-    BarrierOutcome, ChangeBarrier, ChangeEvent, ChangeFeedHandle, Database,
+    BarrierOutcome, ChangeBarrier, ChangeEvent, ChangeFeedHandle, Database, LOSS_NOTICED_WITHIN,
 };
 use releasy_throughput::read_cache::{Invalidator, PeerCaches};
 
@@ -40,6 +40,10 @@ const EXTERNAL_WRITES_PERIOD: Duration = Duration::from_secs(1);
 /// instance that has not answered by then is stuck or cut off from the database (one
 /// that died is not waited for); the write is answered anyway, with a warning.
 const PEER_CATCH_UP_BOUND: Duration = Duration::from_secs(2);
+
+// An instance cut off without a word must have stopped serving from memory by the time
+// a withdrawal stops waiting for it.
+const _: () = assert!(LOSS_NOTICED_WITHIN.as_millis() < PEER_CATCH_UP_BOUND.as_millis());
 
 /// The other instances' caches, reached through the change feed's barriers.
 #[derive(Debug)]

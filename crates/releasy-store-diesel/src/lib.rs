@@ -32,7 +32,9 @@ use releasy_domain::ports::{
     ProductRepository, QuotaCounter, ReleaseRepository, RepoError, Repositories,
 };
 
-pub use change_feed::{BarrierOutcome, ChangeBarrier, ChangeEvent, ChangeFeedHandle};
+pub use change_feed::{
+    BarrierOutcome, ChangeBarrier, ChangeEvent, ChangeFeedHandle, LOSS_NOTICED_WITHIN,
+};
 pub use error::SetupError;
 pub use pool_stats::PoolStats;
 pub use postgres::PgStore;

@@ -16,13 +16,14 @@
 mod barrier;
 
 use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 use releasy_domain::ports::RepoError;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -44,13 +45,18 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// How long an idle feed goes without proof that its listener still hears: a
 /// notification of its own (a ping on a channel of its own) is sent this long after
 /// the last notification heard.
-const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+const PROBE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How long the feed waits to hear its own ping. Past it, the listener is deaf (a
 /// half-open connection, a database cut off, a pooler that passes no notifications)
-/// and the feed reports [`ChangeEvent::Lost`]: an instance cut off from the database
-/// stops serving from memory within [`PROBE_INTERVAL`] plus this.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// and the feed reports [`ChangeEvent::Lost`].
+const PROBE_TIMEOUT: Duration = Duration::from_millis(1_200);
+
+/// The longest a listener cut off without a word goes unnoticed: from the last
+/// notification it heard to [`ChangeEvent::Lost`]. A barrier that waits longer than
+/// this for a listener's answer outlasts the cache of an instance cut off right after
+/// its last answer.
+pub const LOSS_NOTICED_WITHIN: Duration = PROBE_INTERVAL.saturating_add(PROBE_TIMEOUT);
 
 /// The longest the feed's connection and its `LISTEN`s may take.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -105,9 +111,10 @@ impl PgStore {
     /// [`ChangeEvent`], starting with [`ChangeEvent::Listening`] once it listens.
     ///
     /// A lost connection is reported as [`ChangeEvent::Lost`] and re-established with
-    /// backoff (100 ms, doubling, at most 5 s). An idle listener proves every second
-    /// that it still hears (a notification to itself, answered within 2 s), so a
-    /// connection that died silently is reported lost within 3 s. Until the first
+    /// backoff (100 ms, doubling, at most 5 s). An idle listener proves every half second
+    /// that it still hears (a notification to itself, answered within 1.2 s), so a
+    /// connection that died silently is reported lost within [`LOSS_NOTICED_WITHIN`]
+    /// (1.7 s). Until the first
     /// `Listening`, changes are not reported either; a feed that stops (its handle
     /// dropped, or its task ended by a panic) reports `Lost` last. `on_event` runs on
     /// the feed's task, so it should return quickly.
@@ -124,29 +131,24 @@ impl PgStore {
         let waiting = Arc::new(Waiting::default());
         let barrier = ChangeBarrier::new(self.clone(), waiting.clone());
         let task = tokio::spawn(async move {
-            // A consumer must not go on trusting a feed that is gone.
-            let _last_word = LostWhenGone(&on_event);
-            tokio::select! {
-                _ = stopped => {}
-                _ = run(&store, &on_event, &waiting) => {}
+            let feed = async {
+                tokio::select! {
+                    _ = stopped => {}
+                    _ = run(&store, &on_event, &waiting) => {}
+                }
+            };
+            let ended = AssertUnwindSafe(feed).catch_unwind().await;
+            // A consumer must not go on trusting a feed that is gone, whatever ended it
+            // (a panic in the callback itself, told again, is not made worse).
+            let _told = std::panic::catch_unwind(AssertUnwindSafe(|| on_event(ChangeEvent::Lost)));
+            if let Err(panic) = ended {
+                std::panic::resume_unwind(panic);
             }
         });
         ChangeFeedHandle {
             stop,
             task,
             barrier,
-        }
-    }
-}
-
-/// Reports [`ChangeEvent::Lost`] when dropped, unless a panic is unwinding (the callback
-/// may be what panicked).
-struct LostWhenGone<'a, F: Fn(ChangeEvent)>(&'a F);
-
-impl<F: Fn(ChangeEvent)> Drop for LostWhenGone<'_, F> {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            (self.0)(ChangeEvent::Lost);
         }
     }
 }
@@ -188,7 +190,7 @@ async fn run(
         let failure = match listened {
             Ok((mut conn, own_pid)) => {
                 waiting.connected(own_pid);
-                let relayed = relay(&mut conn, own_pid, on_event, waiting).await;
+                let relayed = relay(&mut conn, own_pid, on_event, waiting, was_lost).await;
                 if relayed.listened {
                     tracing::warn!(
                         error = %relayed.error,
@@ -213,8 +215,6 @@ async fn run(
             } else {
                 tracing::debug!(error = %err, failed_attempts, "change feed still cannot listen");
             }
-        } else if was_lost {
-            tracing::debug!("change feed reconnecting");
         }
         tokio::time::sleep(retry_delay).await;
         retry_delay = (retry_delay * 2).min(MAX_RETRY_DELAY);
@@ -282,12 +282,14 @@ struct Relayed {
 
 /// Proves the listener hears (its own ping), reports [`ChangeEvent::Listening`], then
 /// relays notifications, pinging itself whenever nothing was heard for
-/// [`PROBE_INTERVAL`], until the connection fails or goes deaf.
+/// [`PROBE_INTERVAL`], until the connection fails or goes deaf. `reconnected`: an
+/// earlier connection was lost (worth saying when this one listens).
 async fn relay(
     conn: &mut AsyncPgConnection,
     own_pid: i32,
     on_event: &(impl Fn(ChangeEvent) + Send + Sync),
     waiting: &Waiting,
+    reconnected: bool,
 ) -> Relayed {
     let pings = ping_channel(own_pid);
     let mut listening = None;
@@ -322,6 +324,11 @@ async fn relay(
                 next_ping = Instant::now() + PROBE_INTERVAL;
                 if listening.is_none() {
                     listening = Some(waiting.listening());
+                    if reconnected {
+                        tracing::info!("change feed listening again");
+                    } else {
+                        tracing::debug!("change feed listening");
+                    }
                     on_event(ChangeEvent::Listening);
                 }
                 if notification.channel == pings {
