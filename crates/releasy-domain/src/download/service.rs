@@ -395,24 +395,39 @@ impl DownloadService {
     /// Every resolve of a token that exists is recorded in the download ledger, as
     /// `redirected` or with the reason it was refused; a refusal is also audited as
     /// `download.refused`. An unknown token is recorded nowhere: it names no customer
-    /// or artifact. It counts as a failed attempt of the requester's address
-    /// ([`Self::with_rate_limiter`]), so a flood of made-up tokens is answered by the
-    /// failure limiter; real tokens from that address still resolve.
+    /// or artifact. Every answer "not found" (an unknown token, or a suspended
+    /// customer's, which must read the same) counts as a failed attempt of the
+    /// requester's address ([`Self::with_rate_limiter`]), so a flood of made-up tokens
+    /// is answered by the failure limiter; other tokens from that address still
+    /// resolve.
     ///
     /// # Errors
     /// [`ResolveError::Refused`] with the contract's reason;
-    /// [`ResolveError::Throttled`] for an unknown token past the address's limit.
+    /// [`ResolveError::Throttled`] for a "not found" past the address's limit.
     pub async fn resolve(
         &self,
         raw_token: &str,
         requester: &Requester,
     ) -> Result<PresignedUrl, ResolveError> {
-        let Some(grant) = self.find_grant(raw_token).await? else {
-            if let (Some(limiter), Some(address)) = (&self.limiter, requester.address) {
-                count_failure(limiter.as_ref(), address)?;
-            }
-            return Err(ResolveRefusal::NotFound.into());
-        };
+        let resolved = self.resolve_uncounted(raw_token, requester).await;
+        if let Err(ResolveError::Refused(ResolveRefusal::NotFound)) = &resolved
+            && let (Some(limiter), Some(address)) = (&self.limiter, requester.address)
+        {
+            count_failure(limiter.as_ref(), address)?;
+        }
+        resolved
+    }
+
+    /// [`Self::resolve`], failures not counted.
+    async fn resolve_uncounted(
+        &self,
+        raw_token: &str,
+        requester: &Requester,
+    ) -> Result<PresignedUrl, ResolveError> {
+        let grant = self
+            .find_grant(raw_token)
+            .await?
+            .ok_or(ResolveRefusal::NotFound)?;
         let now = self.clock.now();
         let allowance = self
             .entitlements

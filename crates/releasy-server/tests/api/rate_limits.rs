@@ -298,33 +298,44 @@ async fn several_forwarded_for_lines_read_as_one_list(backend: Backend) {
     assert_eq!(events[0]["payload"]["client_address"], "2001:db8::7");
 }
 
-/// A made-up download token is a failed attempt of its address: past the limit the
-/// address gets 429 for made-up tokens, and its real tokens still resolve.
-async fn made_up_download_tokens_count_as_failed_attempts(backend: Backend) {
+/// Every download answer "not found" is a failed attempt of its address: a made-up
+/// token's, and a suspended customer's (which must not read otherwise). Past the limit
+/// both get 429, alike; other tokens from the address still resolve.
+async fn download_tokens_not_found_count_as_failed_attempts(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[("RELEASY_AUTH_FAILURE_LIMIT", "3")]).await;
-    let published = publish_one_artifact(&app, "agent", artifact_bytes(1_000)).await;
-    let token: Value = app
-        .customer(Method::POST, "/v1/downloads/token", &published.api_key)
-        .json(&json!({"artifact_id": published.artifact_id}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = async |published: &crate::flow::Published| -> String {
+        let token: Value = app
+            .customer(Method::POST, "/v1/downloads/token", &published.api_key)
+            .json(&json!({"artifact_id": published.artifact_id}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        token["download_url"].as_str().unwrap().to_owned()
+    };
+    let served = publish_one_artifact(&app, "agent", artifact_bytes(1_000)).await;
+    let suspended = publish_one_artifact(&app, "console", artifact_bytes(1_000)).await;
+    let (served_link, suspended_link) = (token(&served).await, token(&suspended).await);
+    app.patch_customer(&suspended.customer_id, json!({"suspended": true}))
+        .await;
     let made_up = app.url("/v1/downloads/made-up-token-that-names-nothing");
-    for _ in 0..3 {
-        let response = app.client.get(&made_up).send().await.unwrap();
-        assert_error(response, 404, "not_found").await;
+    for link in [&suspended_link, &made_up, &made_up] {
+        let response = app.client.get(link).send().await.unwrap();
+        let message = assert_error(response, 404, "not_found").await;
+        assert_eq!(message, "download token not found");
     }
-    let retry_after = assert_too_many(app.client.get(&made_up).send().await.unwrap()).await;
-    assert!((1..=20).contains(&retry_after), "Retry-After {retry_after}");
-    resolve(&app, token["download_url"].as_str().unwrap()).await;
+    for link in [&made_up, &suspended_link] {
+        let retry_after = assert_too_many(app.client.get(link).send().await.unwrap()).await;
+        assert!((1..=20).contains(&retry_after), "Retry-After {retry_after}");
+    }
+    resolve(&app, &served_link).await;
 }
 
 on_both_backends!(
     every_kind_of_credential_counts_and_the_limit_can_be_off,
-    made_up_download_tokens_count_as_failed_attempts,
+    download_tokens_not_found_count_as_failed_attempts,
     several_forwarded_for_lines_read_as_one_list,
     failures_past_the_limit_get_429_and_one_summary_event,
     forwarded_addresses_count_only_from_trusted_proxies,
