@@ -179,8 +179,10 @@ impl JwksCache {
                         let refreshing = inner.clone();
                         let generation = state.generation;
                         tokio::spawn(async move {
+                            // Cleared however the refresh ends (a panic included), so
+                            // the next stale lookup can start another.
+                            let _done = BackgroundRefreshDone(&refreshing);
                             refreshing.refresh(generation, Trigger::Expired).await;
-                            refreshing.lock().background_refresh = false;
                         });
                     }
                     (state.generation, Trigger::Stale)
@@ -230,6 +232,15 @@ impl JwksCache {
     /// How many fetches this cache has started.
     pub fn fetches(&self) -> u64 {
         self.inner.lock().fetches
+    }
+}
+
+/// Clears [`State::background_refresh`] when dropped.
+struct BackgroundRefreshDone<'a>(&'a Inner);
+
+impl Drop for BackgroundRefreshDone<'_> {
+    fn drop(&mut self) {
+        self.0.lock().background_refresh = false;
     }
 }
 

@@ -12,9 +12,9 @@ use serde::Deserialize;
 /// How long the presigned `ListParts` request stays valid: it is sent at once.
 const LIST_EXPIRES_SECONDS: u32 = 60;
 
-/// The most pages read: S3 allows 10 000 parts and pages of up to 1 000, so a store
-/// that asks for more is going round in circles.
-const MAX_PAGES: usize = 100;
+/// The most pages read: S3 allows 10 000 parts, and each page holds at least one, so
+/// a store that asks for more is going round in circles (markers must grow as well).
+const MAX_PAGES: usize = 10_000;
 
 /// One page of S3's `ListPartsResult`.
 #[derive(Debug, Deserialize)]

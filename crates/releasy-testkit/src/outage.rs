@@ -101,10 +101,14 @@ impl OutageProxy {
         let (target, cuts, flowing) = (self.target, self.cuts.clone(), self.flowing.clone());
         let acceptor = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                // Read here, not in the task: a cut between the accept and the task's
+                // first poll must close this connection too.
+                let cuts = cuts.subscribe();
+                let accepted_after = *cuts.borrow();
                 tokio::spawn(forward(
                     client,
                     target,
-                    cuts.subscribe(),
+                    (cuts, accepted_after),
                     flowing.subscribe(),
                 ));
             }
@@ -134,10 +138,9 @@ async fn listen(addr: SocketAddr) -> TcpListener {
 async fn forward(
     mut client: TcpStream,
     target: SocketAddr,
-    mut cuts: watch::Receiver<u64>,
+    (mut cuts, accepted_after): (watch::Receiver<u64>, u64),
     mut flowing: watch::Receiver<bool>,
 ) {
-    let accepted_after = *cuts.borrow_and_update();
     let Ok(mut server) = TcpStream::connect(target).await else {
         return;
     };

@@ -176,7 +176,12 @@ pub fn check_completed_parts(
                 "must list the parts in order, each once, starting at 1",
             ));
         }
-        if part.etag.trim().is_empty() || part.etag.len() > 1024 {
+        // Printable ASCII, as S3 gives them: anything else only makes the store refuse
+        // the completion document, which would read as the server's fault.
+        if part.etag.trim().is_empty()
+            || part.etag.len() > 1024
+            || !part.etag.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        {
             return Err(ValidationError::new(
                 "parts",
                 "each part needs the etag its upload was answered with",
@@ -263,11 +268,15 @@ mod tests {
     }
 
     #[test]
-    fn completed_parts_need_etags() {
-        let part = CompletedPart {
+    fn completed_parts_need_etags_as_s3_gives_them() {
+        let part = |etag: &str| CompletedPart {
             part_number: PartNumber::parse(1).unwrap(),
-            etag: " ".into(),
+            etag: etag.into(),
         };
-        assert!(check_completed_parts(&[part], 1).is_err());
+        for bad in [" ", "\"a\u{7}b\"", "\"ä\"", "\"a\nb\""] {
+            assert!(check_completed_parts(&[part(bad)], 1).is_err(), "{bad:?}");
+        }
+        assert!(check_completed_parts(&[part("\"0123abcd\"")], 1).is_ok());
+        assert!(check_completed_parts(&[part("W/\"x y\"")], 1).is_ok());
     }
 }
