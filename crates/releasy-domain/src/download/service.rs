@@ -248,6 +248,18 @@ impl DownloadService {
         self
     }
 
+    /// Counts an answer "not found" as a failed attempt of `requester`'s address.
+    ///
+    /// # Errors
+    /// [`Throttled`] past the address's limit: the answer is then 429, and nothing else
+    /// is recorded of it (the limiter sums it into the address's summary).
+    fn count_not_found(&self, requester: &Requester) -> Result<(), Throttled> {
+        match (&self.limiter, requester.address) {
+            (Some(limiter), Some(address)) => count_failure(limiter.as_ref(), address),
+            _ => Ok(()),
+        }
+    }
+
     /// Issues a token for `artifact_id` to the key's customer, checked in the contract's
     /// order: the artifact exists, its release is published, its customer's entitlements allow it;
     /// then the artifact's bytes must be downloadable
@@ -409,25 +421,10 @@ impl DownloadService {
         raw_token: &str,
         requester: &Requester,
     ) -> Result<PresignedUrl, ResolveError> {
-        let resolved = self.resolve_uncounted(raw_token, requester).await;
-        if let Err(ResolveError::Refused(ResolveRefusal::NotFound)) = &resolved
-            && let (Some(limiter), Some(address)) = (&self.limiter, requester.address)
-        {
-            count_failure(limiter.as_ref(), address)?;
-        }
-        resolved
-    }
-
-    /// [`Self::resolve`], failures not counted.
-    async fn resolve_uncounted(
-        &self,
-        raw_token: &str,
-        requester: &Requester,
-    ) -> Result<PresignedUrl, ResolveError> {
-        let grant = self
-            .find_grant(raw_token)
-            .await?
-            .ok_or(ResolveRefusal::NotFound)?;
+        let Some(grant) = self.find_grant(raw_token).await? else {
+            self.count_not_found(requester)?;
+            return Err(ResolveRefusal::NotFound.into());
+        };
         let now = self.clock.now();
         let allowance = self
             .entitlements
@@ -435,6 +432,10 @@ impl DownloadService {
             .await?
             .allowance(grant.product.as_str(), grant.release_facts(), now);
         if let Err(refusal) = grant.check(now, allowance.allows(), requester.address) {
+            if refusal == ResolveRefusal::NotFound {
+                // Past the limit the refusal is only counted, as a made-up token's.
+                self.count_not_found(requester)?;
+            }
             return Err(self.refuse(&grant, refusal, requester, now).await);
         }
         if grant.needs_unchanged_check()
