@@ -320,6 +320,28 @@ fn spawn_audit_linker(audit: AuditService) {
     });
 }
 
+/// How often a PostgreSQL server fills in the order of releases stored without one.
+const RELEASE_ORDER_FILL_PERIOD: Duration = Duration::from_secs(60);
+
+/// During a rolling upgrade from a server before the release model, the older
+/// instances store releases without a version order key: they would sort below every
+/// other release (and a pre-release would sit on `stable`) until the next start of an
+/// instance. Every minute such rows are filled in, as at startup; a turn that finds
+/// none is one read. (A SQLite file has one server, whose start fills them in.)
+fn spawn_release_order_fill(database: Database) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(RELEASE_ORDER_FILL_PERIOD);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        every.tick().await; // migrate() has just filled them in
+        loop {
+            every.tick().await;
+            if let Err(err) = database.fill_in_version_order().await {
+                tracing::warn!(error = %err, "could not fill in the version order of releases");
+            }
+        }
+    });
+}
+
 /// Ledger rows one retention sweep removes at most: a day of very busy downloads.
 const LEDGER_ROWS_PER_SWEEP: u64 = 1_000_000;
 
@@ -539,10 +561,11 @@ async fn start_listening(
         applied = migrated.applied.len(),
         "database migrations applied"
     );
-    if let Database::Sqlite(store) = &database {
-        store
+    match &database {
+        Database::Sqlite(store) => store
             .checkpoint_in_background(Duration::from_millis(250))
-            .map_err(StartupError::Checkpointer)?;
+            .map_err(StartupError::Checkpointer)?,
+        Database::Postgres(_) => spawn_release_order_fill(database.clone()),
     }
 
     let admin_key = match (&settings.admin_api_key, &settings.operator) {

@@ -114,6 +114,25 @@ impl Database {
         }
     }
 
+    /// Fills in the version order key, and the channel its version implies, of every
+    /// release stored without them: by a server before the release model (at
+    /// [`Self::migrate`]), or by an older instance during a rolling upgrade since
+    /// (which the server does every minute on PostgreSQL). Such a release sorts below
+    /// every other and sits on `stable` until then. Returns how many it filled in.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the database fails.
+    pub async fn fill_in_version_order(&self) -> Result<usize, RepoError> {
+        let filled = match self {
+            Self::Postgres(store) => store.fill_in_version_order().await,
+            Self::Sqlite(store) => store.fill_in_version_order().await,
+        }?;
+        if filled > 0 {
+            tracing::info!(releases = filled, "filled in the version order of releases");
+        }
+        Ok(filled)
+    }
+
     /// Applies pending migrations (PostgreSQL: under an advisory lock; SQLite: in one
     /// `BEGIN IMMEDIATE` transaction), so processes starting together on one database
     /// take turns and the later ones find nothing left to do.
@@ -126,14 +145,10 @@ impl Database {
             Self::Sqlite(store) => store.migrate().await?,
         };
         // What SQL cannot compute: the version order of releases stored before.
-        let filled = match self {
-            Self::Postgres(store) => store.fill_in_version_order().await,
-            Self::Sqlite(store) => store.fill_in_version_order().await,
-        }
-        .map_err(SetupError::migration)?;
-        if filled > 0 {
-            tracing::info!(releases = filled, "filled in the version order of releases");
-        }
+        let filled = self
+            .fill_in_version_order()
+            .await
+            .map_err(SetupError::migration)?;
         // And the audit chain's links of the events stored before it existed.
         let linked = match self {
             Self::Postgres(store) => store.link_events_stored_before_the_chain().await,

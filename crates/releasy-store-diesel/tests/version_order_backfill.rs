@@ -96,3 +96,82 @@ async fn postgres_fills_in_the_version_order_of_older_rows() {
     })
     .await;
 }
+
+/// Sixteen published releases, a full read of `latest`, the newest of them stored as an
+/// older server stores it (no order key, so below all the others) until a fill-in.
+fn releases_one_without_an_order_key() -> String {
+    let mut sql = String::new();
+    let row = |i: usize, version: &str, order_key: &str| {
+        format!(
+            "INSERT INTO releases (id, product, version, status, created_at, published_at, \
+             channel, version_order, yank_blocks_downloads) VALUES \
+             ('{id}', 'stuck', '{version}', 'published', {at}, {at}, 'stable', '{order_key}', 0);\n",
+            id = releasy_domain::ReleaseId::generate(),
+            at = 1_735_312_000 + i,
+        )
+    };
+    for i in 0..15 {
+        let version = format!("1.0.{i}");
+        let key = Version::parse(&version).expect("version").order_key();
+        sql.push_str(&row(i, &version, &key));
+    }
+    sql.push_str(&row(15, "3.0.0", ""));
+    sql
+}
+
+/// `latest` walks a product's releases in stored order, each read after the last
+/// release of the one before. A row an older server stored without an order key sorts
+/// below where its version puts it; a read ending on it must end the walk, not start it
+/// over (it read the same sixteen releases for ever when none had the asked platform).
+async fn latest_ends_on_a_row_without_an_order_key(db: &Database) {
+    use releasy_domain::memory::{FixedClock, InMemoryObjects};
+    use releasy_domain::release::{NewestQuery, ReleaseService, ReleaseViewer};
+    let repos = db.repositories();
+    let service = ReleaseService::new(
+        repos.releases,
+        repos.artifacts,
+        repos.entitlements,
+        std::sync::Arc::new(InMemoryObjects::default()),
+        std::sync::Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_400_000))),
+    );
+    let query = NewestQuery {
+        platform: Some("windows-x86_64".to_owned()),
+        ..NewestQuery::stable(Product::parse("stuck").expect("product"))
+    };
+    let found = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        service.newest(ReleaseViewer::Operator, &query),
+    )
+    .await
+    .expect("the walk ends");
+    assert_eq!(found.expect("newest"), None, "no release has the platform");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_latest_ends_on_a_row_without_an_order_key() {
+    let sqlite = TestSqlite::create();
+    let db = Database::open(&DatabaseUrl::sqlite_file(sqlite.path()), 2).expect("pool");
+    db.migrate().await.expect("migrate");
+    {
+        use diesel::Connection;
+        let mut conn = diesel::SqliteConnection::establish(&sqlite.path().to_string_lossy())
+            .expect("a second connection");
+        conn.batch_execute(&releases_one_without_an_order_key())
+            .expect("insert the releases");
+    }
+    latest_ends_on_a_row_without_an_order_key(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_latest_ends_on_a_row_without_an_order_key() {
+    let postgres = TestPostgres::create().await;
+    let db = Database::open(&DatabaseUrl::Postgres(postgres.url().to_owned()), 2).expect("pool");
+    db.migrate().await.expect("migrate");
+    AsyncPgConnection::establish(postgres.url())
+        .await
+        .expect("a second connection")
+        .batch_execute(&releases_one_without_an_order_key())
+        .await
+        .expect("insert the releases");
+    latest_ends_on_a_row_without_an_order_key(&db).await;
+}

@@ -123,10 +123,16 @@ fn lower_bound(comparator: &semver::Comparator) -> Option<(semver::Version, bool
     match comparator.op {
         Op::Less | Op::LessEq => None,
         // `>1.2.3-rc.1` excludes only that version; `>1.2` starts at 1.3.0, `>1` at 2.0.0.
+        // Past the largest number the bound is the next major's start (`>1.MAX` starts
+        // at 2.0.0); past the largest major no version is admitted at all, so the
+        // saturated bound is never compared.
         Op::Greater => Some(match (minor, patch) {
             (Some(minor), Some(patch)) => (version(major, minor, patch, &comparator.pre), false),
-            (Some(minor), None) => (version(major, minor + 1, 0, &none), true),
-            _ => (version(major + 1, 0, 0, &none), true),
+            (Some(minor), None) => match minor.checked_add(1) {
+                Some(next) => (version(major, next, 0, &none), true),
+                None => (version(major.saturating_add(1), 0, 0, &none), true),
+            },
+            _ => (version(major.saturating_add(1), 0, 0, &none), true),
         }),
         // `=`, `>=`, `~`, `^` and wildcards start at the version they name, zeros filled in.
         _ => Some((
@@ -191,6 +197,10 @@ mod tests {
         assert!(admits(">=1.0, <2.0.0-rc", "2.0.0-beta.1"));
         assert!(!admits(">=1.0, <2.0.0-rc", "2.0.0-rc.1"));
         assert!(!admits("<2.0.0-rc", "2.0.0"));
+        // The largest minor: the bound is the next major's start, not a wrapped one.
+        assert!(!admits(">1.18446744073709551615", "2.0.0-rc.1"));
+        assert!(admits(">1.18446744073709551615", "2.0.0"));
+        assert!(admits(">1.18446744073709551615", "2.0.1-rc.1"));
     }
 
     #[test]

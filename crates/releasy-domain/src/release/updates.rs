@@ -131,7 +131,15 @@ impl ReleaseService {
         loop {
             let releases = self.releases.list(&filter, page).await?;
             let exhausted = releases.len() < CANDIDATES_PER_READ as usize;
-            // The next read goes on after the last release of this one.
+            // The next read goes on after the last release of this one, which must
+            // come after the position this read started from. One that does not (a
+            // row whose order key an older server left empty, until it is filled in,
+            // is stored below where its version puts it) would start the reads over,
+            // for ever: the releases of this read are judged, and the walk ends there.
+            let stuck = match (&filter.after, releases.last()) {
+                (Some(previous), Some(last)) => !previous.precedes(last),
+                _ => false,
+            };
             filter.after = releases.last().map(VersionPosition::of);
             let admitted: Vec<Release> = releases
                 .into_iter()
@@ -160,7 +168,7 @@ impl ReleaseService {
                     return Ok(found);
                 }
             }
-            if exhausted {
+            if exhausted || stuck {
                 return Ok(None);
             }
         }
