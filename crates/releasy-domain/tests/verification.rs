@@ -580,10 +580,10 @@ impl StoreCallObserver for ReplacedDuringRead {
         operation
     }
     fn finished(&self, operation: &'static str, _ok: bool) {
-        if operation == "sha256" {
-            if let Some(key) = self.key.lock().unwrap().take() {
-                self.objects.copy_in_place(&key);
-            }
+        if operation == "sha256"
+            && let Some(key) = self.key.lock().unwrap().take()
+        {
+            self.objects.copy_in_place(&key);
         }
     }
 }

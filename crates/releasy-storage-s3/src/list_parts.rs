@@ -16,6 +16,9 @@ const LIST_EXPIRES_SECONDS: u32 = 60;
 /// a store that asks for more is going round in circles (markers must grow as well).
 const MAX_PAGES: usize = 10_000;
 
+/// The highest part number S3 allows.
+const MAX_PART_NUMBER: u32 = 10_000;
+
 /// One page of S3's `ListPartsResult`.
 #[derive(Debug, Deserialize)]
 struct ListPartsResult {
@@ -77,6 +80,7 @@ pub(crate) async fn list_parts(
         }
         let page: ListPartsResult =
             quick_xml::de::from_str(&body).map_err(|e| StoreError::Internal(Box::new(e)))?;
+        let on_page = page.parts.len();
         for part in page.parts {
             let part_number = PartNumber::parse(part.part_number)
                 .map_err(|e| StoreError::Internal(Box::new(e)))?;
@@ -86,7 +90,12 @@ pub(crate) async fn list_parts(
                 etag: part.etag.filter(|etag| !etag.is_empty()),
             });
         }
-        match next_marker(page.is_truncated, page.next_part_number_marker, marker)? {
+        match next_marker(
+            page.is_truncated,
+            on_page,
+            page.next_part_number_marker,
+            marker,
+        )? {
             Some(next) => marker = Some(next),
             None => {
                 parts.sort_by_key(|p| p.part_number);
@@ -100,23 +109,27 @@ pub(crate) async fn list_parts(
     ))
 }
 
-/// Where the next page starts (`None`: this was the last). Part numbers only grow
-/// from page to page; a marker that does not is a store going round in circles, and
-/// a partial list taken for the whole would hide parts from the size checks.
+/// Where the next page starts (`None`: this was the last), after a page holding
+/// `on_page` parts. Part numbers only grow from page to page, up to S3's 10 000, and a
+/// page that says more follow holds some; a store that pages otherwise is going round
+/// in circles, and a partial list taken for the whole would hide parts from the size
+/// checks.
 fn next_marker(
     truncated: bool,
+    on_page: usize,
     next: Option<u32>,
     previous: Option<u32>,
 ) -> Result<Option<u32>, StoreError> {
+    let refuse = |why: &str| Err(StoreError::Internal(format!("ListParts {why}").into()));
     match (truncated, next) {
         (false, _) => Ok(None),
-        (true, Some(next)) if previous.is_none_or(|previous| next > previous) => Ok(Some(next)),
-        (true, Some(_)) => Err(StoreError::Internal(
-            "ListParts continued from a part number it had passed".into(),
-        )),
-        (true, None) => Err(StoreError::Internal(
-            "ListParts said more parts follow but not after which".into(),
-        )),
+        (true, None) => refuse("said more parts follow but not after which"),
+        (true, Some(_)) if on_page == 0 => refuse("said more parts follow after an empty page"),
+        (true, Some(next)) if next > MAX_PART_NUMBER => refuse("named a part number past 10 000"),
+        (true, Some(next)) if previous.is_some_and(|previous| next <= previous) => {
+            refuse("continued from a part number it had passed")
+        }
+        (true, Some(next)) => Ok(Some(next)),
     }
 }
 
@@ -170,23 +183,25 @@ mod tests {
 
     #[test]
     fn pages_must_move_forward() {
-        assert!(matches!(next_marker(false, Some(3), Some(9)), Ok(None)));
+        assert!(matches!(next_marker(false, 0, Some(3), Some(9)), Ok(None)));
         assert!(matches!(
-            next_marker(true, Some(1000), None),
+            next_marker(true, 1000, Some(1000), None),
             Ok(Some(1000))
         ));
         assert!(matches!(
-            next_marker(true, Some(2000), Some(1000)),
+            next_marker(true, 1000, Some(2000), Some(1000)),
             Ok(Some(2000))
         ));
-        for (next, previous) in [
-            (Some(1000), Some(1000)),
-            (Some(5), Some(1000)),
-            (None, None),
+        for (on_page, next, previous) in [
+            (1000, Some(1000), Some(1000)),
+            (1000, Some(5), Some(1000)),
+            (1000, None, None),
+            (0, Some(1001), Some(1000)),
+            (1, Some(10_001), Some(10_000)),
         ] {
             assert!(
-                next_marker(true, next, previous).is_err(),
-                "{next:?} after {previous:?}"
+                next_marker(true, on_page, next, previous).is_err(),
+                "{next:?} after {previous:?} with {on_page} parts"
             );
         }
     }

@@ -100,11 +100,14 @@ impl OutageProxy {
     fn accept_on(&self, listener: TcpListener) {
         let (target, cuts, flowing) = (self.target, self.cuts.clone(), self.flowing.clone());
         let acceptor = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                // Read here, not in the task: a cut between the accept and the task's
-                // first poll must close this connection too.
+            loop {
+                // Read before accepting: a cut while the accept returns (the acceptor's
+                // abort does not stop a poll under way) must close this connection too.
                 let cuts = cuts.subscribe();
                 let accepted_after = *cuts.borrow();
+                let Ok((client, _)) = listener.accept().await else {
+                    break;
+                };
                 tokio::spawn(forward(
                     client,
                     target,

@@ -230,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_failures_count_per_64_prefix() {
+    fn ipv6_failures_count_per_48_prefix() {
         assert_eq!(
             failure_bucket(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
             ip("2001:db8:1::")

@@ -89,9 +89,10 @@ impl TryFrom<ArtifactRow> for Artifact {
 /// `null` version of a bucket whose versioning is suspended, which the next `PUT`
 /// under the key replaces, so it pins nothing: such a row reads as holding no version,
 /// and its object is judged by its entity tag, as for rows written since (and by an
-/// older instance during a rolling upgrade).
+/// older instance during a rolling upgrade). So does an empty version (a store that
+/// sent an empty `x-amz-version-id`).
 pub(crate) fn pinned_version(stored: Option<String>) -> Option<String> {
-    stored.filter(|version| version != "null")
+    stored.filter(|version| !version.is_empty() && version != "null")
 }
 
 /// An artifact's id and verification, as stored.
