@@ -331,6 +331,18 @@ async fn download_tokens_not_found_count_as_failed_attempts(backend: Backend) {
         assert!((1..=20).contains(&retry_after), "Retry-After {retry_after}");
     }
     resolve(&app, &served_link).await;
+    // Past the limit a refusal is only counted: the suspended link's ledger row and
+    // audit event are those of its one refusal below the limit.
+    let ledger: Value = app
+        .admin(Method::GET, "/v1/admin/downloads?outcome=suspended")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ledger["downloads"].as_array().unwrap().len(), 1, "{ledger}");
+    assert_eq!(audit_events(&app, "download.refused").await.len(), 1);
 }
 
 on_both_backends!(
