@@ -321,9 +321,13 @@ async fn put_whole(
     .await;
     let sent = match sent {
         Ok(sent) => sent,
-        // A conditional URL (`If-None-Match: *`) whose object an earlier run stored:
-        // registration checks that object's size and sha256 against the file.
-        Err(CliError::Api(ApiError::Status { status: 412, .. })) => {
+        // An object an earlier run stored under this URL (the presign is idempotent),
+        // which stored bytes never change: S3 refuses a conditional `PUT`
+        // (`If-None-Match: *`) with 412, the embedded store any `PUT` with 409.
+        // Registration checks that object's size and sha256 against the file.
+        Err(CliError::Api(ApiError::Status {
+            status: 409 | 412, ..
+        })) => {
             progress.finish();
             return Ok(());
         }

@@ -21,6 +21,10 @@ pub enum Disturbance {
     /// (`GET /v1/downloads/…`) is answered `503` and closed, as a server restarting
     /// behind its proxy would; every other byte goes through untouched.
     FailFirstResolve,
+    /// The first artifact registration (`POST /v1/releases/{id}/artifacts`, after its
+    /// bytes were stored) is answered `503` and closed: a run cut off between storing
+    /// a file and registering it.
+    FailFirstRegistration,
 }
 
 /// A running proxy; it stops with the test's runtime.
@@ -87,7 +91,24 @@ async fn forward(
                 copy_slowly(client_read, &mut server_write, bytes_per_second).await;
             }
             Disturbance::FailFirstResolve => {
-                copy_failing_first_resolve(client_read, &mut server_write, &answers, &failed).await;
+                let resolve = |chunk: &[u8]| chunk.starts_with(b"GET /v1/downloads/");
+                copy_failing_first(client_read, &mut server_write, &answers, &failed, resolve)
+                    .await;
+            }
+            Disturbance::FailFirstRegistration => {
+                let registration = |chunk: &[u8]| {
+                    let line = chunk.split(|b| *b == b'\r').next().unwrap_or_default();
+                    line.starts_with(b"POST /v1/releases/")
+                        && line.ends_with(b"/artifacts HTTP/1.1")
+                };
+                copy_failing_first(
+                    client_read,
+                    &mut server_write,
+                    &answers,
+                    &failed,
+                    registration,
+                )
+                .await;
             }
             Disturbance::CutAnswerAfter(_) => {
                 let mut client_read = client_read;
@@ -98,19 +119,22 @@ async fn forward(
     });
     let cut_after = match disturbance {
         Disturbance::CutAnswerAfter(cut_after) => cut_after,
-        Disturbance::RequestsAt(_) | Disturbance::FailFirstResolve => usize::MAX,
+        Disturbance::RequestsAt(_)
+        | Disturbance::FailFirstResolve
+        | Disturbance::FailFirstRegistration => usize::MAX,
     };
     copy_answers(server_read, client_write, cut_after, &has_cut).await;
     requests.abort();
 }
 
-/// Copies requests, except the first resolve of a download link (of all connections),
-/// which is answered `503` here and its connection closed.
-async fn copy_failing_first_resolve(
+/// Copies requests, except the first one (of all connections) that `is_failed` picks
+/// by its first bytes, which is answered `503` here and its connection closed.
+async fn copy_failing_first(
     mut from: tokio::net::tcp::OwnedReadHalf,
     to: &mut tokio::net::tcp::OwnedWriteHalf,
     answers: &ClientWrite,
     failed: &AtomicBool,
+    is_failed: impl Fn(&[u8]) -> bool,
 ) {
     let mut buffer = vec![0_u8; 16 * 1024];
     loop {
@@ -119,7 +143,7 @@ async fn copy_failing_first_resolve(
             Ok(read) => read,
         };
         let chunk = &buffer[..read];
-        if chunk.starts_with(b"GET /v1/downloads/") && !failed.swap(true, Ordering::SeqCst) {
+        if is_failed(chunk) && !failed.swap(true, Ordering::SeqCst) {
             let mut client = answers.lock().await;
             let _ = client.write_all(UNAVAILABLE).await;
             let _ = client.shutdown().await;

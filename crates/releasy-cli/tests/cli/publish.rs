@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::helpers::{Backend, Storage, TestServer, file_sha256, write_file};
+use crate::proxy::Disturbance;
 
 /// `(stored name, platform) -> sha256` of a release's artifacts, asserting no
 /// duplicates.
@@ -218,6 +219,52 @@ async fn publish_rerun_after_being_killed_midway_embedded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_rerun_after_being_killed_midway_s3() {
     rerun_after_kill(Storage::S3).await;
+}
+
+/// A run cut off between storing a file and registering it: the re-run is handed the
+/// same upload URL (its presign is idempotent) and finds the object stored, which the
+/// embedded store answers `409` (S3's conditional `PUT`: `412`; a plain one replaces
+/// it). Either way the re-run registers what is stored; registration checks its
+/// sha256 against the file.
+async fn rerun_after_the_bytes_were_stored(storage: Storage) {
+    let server =
+        TestServer::start_behind_proxy(storage, Disturbance::FailFirstRegistration, &[]).await;
+    let sha256 = write_file(&server.path("small.tar.gz"), 4096, 9);
+    let args = [
+        "publish",
+        "--product",
+        "cutoff",
+        "--version",
+        "1.0.0",
+        "small.tar.gz:linux-x86_64",
+    ];
+    server.admin().args(args).run().await.fails_with(6);
+    let first = server.release("cutoff", "1.0.0").await.expect("release");
+    assert!(
+        first["artifacts"].as_array().expect("artifacts").is_empty(),
+        "the first run registered nothing: {first}"
+    );
+
+    server.admin().args(args).run().await.ok();
+    let release = server.release("cutoff", "1.0.0").await.expect("release");
+    assert_eq!(release["status"], "published");
+    assert_eq!(
+        artifact_map(&release),
+        BTreeMap::from([(
+            ("small.tar.gz".to_owned(), "linux-x86_64".to_owned()),
+            sha256
+        )])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_rerun_after_the_bytes_were_stored_embedded() {
+    rerun_after_the_bytes_were_stored(Storage::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_rerun_after_the_bytes_were_stored_s3() {
+    rerun_after_the_bytes_were_stored(Storage::S3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
