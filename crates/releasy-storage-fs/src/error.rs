@@ -53,12 +53,15 @@ impl FsStoreError {
     }
 }
 
-impl From<FsStoreError> for StoreError {
-    fn from(err: FsStoreError) -> Self {
+impl FsStoreError {
+    /// Whether the store cannot take the request now but may later (a full or
+    /// read-only disk, a quota, a busy or slow device, no thread to run it on), rather
+    /// than failing for a reason of its own.
+    pub(crate) fn is_unavailable(&self) -> bool {
         use std::io::ErrorKind;
-        let unavailable = matches!(
-            &err,
-            FsStoreError::Io { source, .. } if matches!(
+        matches!(
+            self,
+            Self::Io { source, .. } if matches!(
                 source.kind(),
                 ErrorKind::StorageFull
                     | ErrorKind::ReadOnlyFilesystem
@@ -66,8 +69,13 @@ impl From<FsStoreError> for StoreError {
                     | ErrorKind::TimedOut
                     | ErrorKind::QuotaExceeded
             )
-        ) || matches!(err, FsStoreError::Blocking(_));
-        if unavailable {
+        ) || matches!(self, Self::Blocking(_))
+    }
+}
+
+impl From<FsStoreError> for StoreError {
+    fn from(err: FsStoreError) -> Self {
+        if err.is_unavailable() {
             Self::Unavailable(Box::new(err))
         } else {
             Self::Internal(Box::new(err))

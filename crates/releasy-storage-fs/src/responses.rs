@@ -5,6 +5,8 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 
+use crate::error::FsStoreError;
+
 /// An error response with `status`, `code` and `message`.
 pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
     let body = serde_json::json!({ "error": { "code": code, "message": message } });
@@ -81,7 +83,30 @@ pub(crate) fn too_large(limit: u64) -> HttpResponse {
     )
 }
 
-/// 500, with `cause` logged and never sent.
+/// What a store failure answers, its cause logged and never sent: 503
+/// `service_unavailable` with `Retry-After` when the store cannot take the request now
+/// (a full or read-only disk: the client may try again), 500 otherwise.
+pub(crate) fn store_failed(cause: &FsStoreError) -> HttpResponse {
+    if !cause.is_unavailable() {
+        return internal(cause);
+    }
+    tracing::error!(error = %cause, "embedded object store unavailable");
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+        "service unavailable",
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER),
+    );
+    response
+}
+
+/// `Retry-After` of a 503, in seconds, as the API's.
+const UNAVAILABLE_RETRY_AFTER: &str = "2";
+
+/// 500 `internal_error`, the cause logged and never sent.
 pub(crate) fn internal(cause: &dyn std::error::Error) -> HttpResponse {
     tracing::error!(error = %cause, "embedded object store failed");
     error(
@@ -89,4 +114,32 @@ pub(crate) fn internal(cause: &dyn std::error::Error) -> HttpResponse {
         "internal_error",
         "internal error",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> FsStoreError {
+        FsStoreError::io("writing", "/data/objects/x", kind.into())
+    }
+
+    #[test]
+    fn a_full_or_read_only_disk_is_unavailable_and_other_failures_internal() {
+        for kind in [
+            std::io::ErrorKind::StorageFull,
+            std::io::ErrorKind::ReadOnlyFilesystem,
+            std::io::ErrorKind::QuotaExceeded,
+        ] {
+            let response = store_failed(&io(kind));
+            assert_eq!(
+                response.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{kind:?}"
+            );
+            assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "2");
+        }
+        let response = store_failed(&io(std::io::ErrorKind::PermissionDenied));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

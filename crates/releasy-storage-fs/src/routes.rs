@@ -161,7 +161,7 @@ async fn put_object(
     match blocking(move || Ok(std::fs::symlink_metadata(&probe).is_ok())).await {
         Ok(true) => return responses::already_stored(),
         Ok(false) => {}
-        Err(err) => return responses::internal(&err),
+        Err(err) => return responses::store_failed(&err),
     }
     match upload::receive(&store, path, digest_path, declared_size, payload).await {
         Ok(_) => HttpResponse::Ok().finish(),
@@ -188,14 +188,14 @@ async fn put_part(
     let open = match blocking(move || multipart::open(&uploads, &id, &wanted, object)).await {
         Ok(Some(open)) => open,
         Ok(None) => return responses::upload_not_found(),
-        Err(err) => return responses::internal(&err),
+        Err(err) => return responses::store_failed(&err),
     };
     let locked = open.clone();
     let _receiving = match blocking(move || multipart::lock_part(&locked, part)).await {
         Ok(Locked::Held(guard)) => guard,
         Ok(Locked::Busy) => return responses::part_busy(),
         Ok(Locked::Gone) => return responses::upload_not_found(),
-        Err(err) => return responses::internal(&err),
+        Err(err) => return responses::store_failed(&err),
     };
     match part_upload::receive_part(open, part, declared_size, payload).await {
         Ok(etag) => HttpResponse::Ok()
@@ -225,7 +225,7 @@ fn upload_refused(err: UploadError) -> HttpResponse {
             tracing::info!(error = %err, "upload interrupted; nothing stored");
             responses::upload_interrupted()
         }
-        UploadError::Store(err) => responses::internal(&err),
+        UploadError::Store(err) => responses::store_failed(&err),
     }
 }
 
@@ -242,14 +242,22 @@ async fn get_object(req: HttpRequest, store: web::Data<FsObjectStore>) -> HttpRe
                 disposition: DispositionType::Attachment,
                 parameters: vec![DispositionParam::Filename(file_name(&key).to_owned())],
             };
-            file.set_content_disposition(disposition)
+            let mut response = file
+                .set_content_disposition(disposition)
                 // Marks the bytes as final, so a compression middleware leaves them
                 // (and their ranges) alone.
                 .set_content_encoding(ContentEncoding::Identity)
-                .into_response(&req)
+                .into_response(&req);
+            // A link dies with its token: no shared cache (a CDN caches installers
+            // by their extension) may go on serving it, nor a browser keep it.
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("private, no-store"),
+            );
+            response
         }
         Ok(None) => responses::object_not_found(),
-        Err(err) => responses::internal(&err),
+        Err(err) => responses::store_failed(&err),
     }
 }
 

@@ -376,9 +376,12 @@ impl ObjectStore for FsObjectStore {
             Err(UploadError::Store(err)) => return Err(StoreError::from(err).into()),
             Err(other) => return Err(StoreError::Internal(Box::new(other)).into()),
         }
-        upload::record_digest(self, digest, digest_target)
-            .await
-            .map_err(StoreError::from)?;
+        // The object is stored: without its digest it is only read through sha256 at
+        // registration, whereas failing now would leave a completion that cannot be
+        // made again.
+        if let Err(err) = upload::record_digest(self, digest, digest_target).await {
+            tracing::warn!(error = %err, "could not record the digest of a joined object; it is read through sha256 at registration");
+        }
         blocking(move || multipart::remove(&open.dir))
             .await
             .map_err(StoreError::from)?;

@@ -81,7 +81,12 @@ pub(crate) async fn receive(
         let received = stream_into(file, &temp_path, payload, store.max_object_size()).await?;
         let digest = Checksum::from_digest(&received.hasher.finalize().into());
         commit(received.file, temp_path.clone(), target).await?;
-        record_digest(store, digest, digest_target).await?;
+        // The object is stored: a digest that cannot be recorded only means it is
+        // hashed again when registered (a 500 now would have the client retry into
+        // "already stored").
+        if let Err(err) = record_digest(store, digest, digest_target).await {
+            tracing::warn!(error = %err, "could not record the digest of a stored object; it is read through sha256 at registration");
+        }
         tracing::info!(
             bytes = received.size,
             sha256_wait_seconds = received.waited_for_sha256.as_secs_f64(),
@@ -221,9 +226,18 @@ pub(crate) async fn record_digest(
         let parent = target.parent().ok_or_else(|| {
             FsStoreError::io("placing", &target, std::io::ErrorKind::InvalidInput.into())
         })?;
-        let placed = std::fs::create_dir_all(parent)
-            .and_then(|()| std::fs::rename(&temp_path, &target))
-            .map_err(|e| FsStoreError::io("recording the digest at", &target, e));
+        // A concurrent delete may prune the fresh directory before the rename.
+        let mut attempts = 0;
+        let placed = loop {
+            attempts += 1;
+            match std::fs::create_dir_all(parent)
+                .and_then(|()| std::fs::rename(&temp_path, &target))
+            {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => {}
+                placed => break placed,
+            }
+        }
+        .map_err(|e| FsStoreError::io("recording the digest at", &target, e));
         if placed.is_err() {
             remove_quietly(&temp_path);
         }

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::StreamExt;
 use hmac::{Hmac, Mac};
 use releasy_domain::Timestamp;
-use releasy_domain::artifact::{CompletedPart, ObjectKey, PartNumber, UploadId};
+use releasy_domain::artifact::{Checksum, CompletedPart, ObjectKey, PartNumber, UploadId};
 use releasy_domain::memory::FixedClock;
 use releasy_domain::ports::{Clock, CompleteMultipartError, ObjectStore};
 use releasy_storage_fs::{FsObjectStore, SigningKey, configure};
@@ -475,6 +475,8 @@ async fn ranges_are_served_exactly() {
     let response = harness.get_range(&url, "bytes=10-19").await;
     assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(header(&response, "content-range"), "bytes 10-19/100");
+    // A link dies with its token: nothing may keep serving it from a cache.
+    assert_eq!(header(&response, "cache-control"), "private, no-store");
     assert_eq!(header(&response, "content-length"), "10");
     assert_eq!(response.bytes().await.unwrap().as_ref(), &body[10..20]);
 
@@ -507,7 +509,16 @@ async fn head_gives_the_headers_without_the_body() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header(&response, "content-length"), "1234");
     assert_eq!(header(&response, "content-type"), "application/zip");
+    assert_eq!(header(&response, "cache-control"), "private, no-store");
     assert!(response.bytes().await.unwrap().is_empty());
+    let whole = harness
+        .client
+        .get(harness.get_url(&key).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whole.status(), StatusCode::OK);
+    assert_eq!(header(&whole, "cache-control"), "private, no-store");
 
     let response = harness
         .client
@@ -1104,4 +1115,27 @@ async fn the_embedded_store_honours_the_object_store_contract() {
         leniency: releasy_testkit::objects::Leniency::default(),
     })
     .await;
+}
+
+/// An object stored whose digest cannot be recorded (here the digests' directory is a
+/// file) is still stored, and answered `200`: registration then reads it through
+/// SHA-256. A `500` would have the client retry into "already stored".
+#[actix_web::test]
+async fn a_digest_that_cannot_be_recorded_does_not_fail_a_stored_upload() {
+    let harness = Harness::start().await;
+    let digests = harness.store.root().join(".sha256");
+    let _ = std::fs::remove_dir_all(&digests);
+    std::fs::write(&digests, b"not a directory").unwrap();
+    let key = new_key("app.tgz");
+    let body = pattern(4096, 5);
+    let response = harness
+        .put(&harness.put_url(&key).await, body.clone())
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(harness.store.recorded_sha256(&key).await.unwrap(), None);
+    assert_eq!(
+        harness.store.sha256(&key).await.unwrap(),
+        Some(Checksum::of_bytes(&body))
+    );
+    harness.stop().await;
 }
