@@ -48,21 +48,24 @@ pub fn configure(store: Arc<FsObjectStore>) -> impl FnOnce(&mut web::ServiceConf
     }
 }
 
-/// The signature parameters of a store URL, and for a part's URL its upload and part.
+/// The signature parameters of a store URL, for a part's URL its upload and part, and
+/// for an upload of a declared size that size.
 #[derive(Debug, Deserialize)]
 struct Signed {
     expires: i64,
     signature: String,
+    size: Option<u64>,
     #[serde(rename = "uploadId")]
     upload_id: Option<String>,
     #[serde(rename = "partNumber")]
     part_number: Option<u32>,
 }
 
-/// What a `PUT` URL grants: the whole object, or one part of an upload in parts.
+/// What a `PUT` URL grants: the whole object (of at most `size` bytes, when its URL
+/// names a size), or one part of an upload in parts.
 #[derive(Debug)]
 enum PutTarget {
-    Object,
+    Object { size: Option<u64> },
     Part { upload_id: String, part: u32 },
 }
 
@@ -96,9 +99,17 @@ fn authorize_object(
     if signed.upload_id.is_some() || signed.part_number.is_some() {
         return Err(Denied);
     }
-    let genuine = store
-        .signing_key()
-        .verify(access, key, signed.expires, &signed.signature);
+    let genuine = match (access, signed.size) {
+        (_, None) => store
+            .signing_key()
+            .verify(access, key, signed.expires, &signed.signature),
+        (Access::Put, Some(size)) => {
+            store
+                .signing_key()
+                .verify_sized_put(key, size, signed.expires, &signed.signature)
+        }
+        (Access::Get, Some(_)) => false,
+    };
     if !genuine || store.now().unix_seconds() >= signed.expires {
         return Err(Denied);
     }
@@ -120,8 +131,11 @@ fn authorize_put(
     let query = signed(req)?;
     let (Some(upload_id), Some(part)) = (query.upload_id.clone(), query.part_number) else {
         let (key, path) = authorize_object(store, Access::Put, req, &query)?;
-        return Ok((key, path, PutTarget::Object));
+        return Ok((key, path, PutTarget::Object { size: query.size }));
     };
+    if query.size.is_some() {
+        return Err(Denied);
+    }
     let key = req.match_info().get("key").unwrap_or_default();
     let path = object_path::object_path(store.root(), key).map_err(|_| Denied)?;
     let genuine =
@@ -151,9 +165,12 @@ async fn put_object(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if let PutTarget::Part { upload_id, part } = target {
-        return put_part(&store, &key, &upload_id, part, declared_size, payload).await;
-    }
+    let signed_size = match target {
+        PutTarget::Part { upload_id, part } => {
+            return put_part(&store, &key, &upload_id, part, declared_size, payload).await;
+        }
+        PutTarget::Object { size } => size,
+    };
     let Ok(digest_path) = object_path::digest_path(store.root(), &key) else {
         return responses::forbidden();
     };
@@ -163,7 +180,13 @@ async fn put_object(
         Ok(false) => {}
         Err(err) => return responses::store_failed(&err),
     }
-    match upload::receive(&store, path, digest_path, declared_size, payload).await {
+    // The URL's declared size, signed in, bounds what it stores, as the store's own
+    // limit does.
+    let limit = match (store.max_object_size(), signed_size) {
+        (Some(store_limit), Some(size)) => Some(store_limit.min(size)),
+        (store_limit, size) => store_limit.or(size),
+    };
+    match upload::receive(&store, path, digest_path, declared_size, limit, payload).await {
         Ok(_) => HttpResponse::Ok().finish(),
         Err(err) => upload_refused(err),
     }

@@ -12,7 +12,8 @@ use releasy_domain::artifact::{
     Checksum, CompletedPart, ObjectKey, PartNumber, UploadId, UploadedPart,
 };
 use releasy_domain::ports::{
-    Clock, CompleteMultipartError, ObjectMeta, ObjectStore, PresignedUrl, StoreError, SystemClock,
+    Clock, CompleteMultipartError, DeclaredObject, ObjectMeta, ObjectStore, PresignedPut,
+    PresignedUrl, StoreError, SystemClock,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -161,6 +162,26 @@ impl FsObjectStore {
         Ok(PresignedUrl { url, expires_at })
     }
 
+    /// A `PUT` URL for `key` that stores at most `size` bytes.
+    fn presign_sized_put(
+        &self,
+        key: &ObjectKey,
+        size: u64,
+        now: Timestamp,
+        expires_in_seconds: i64,
+    ) -> Result<PresignedUrl, FsStoreError> {
+        object_path::validate_key(key.as_str())?;
+        let expires_at = now.plus_seconds(expires_in_seconds);
+        let expires = expires_at.unix_seconds();
+        let signature = self.signing_key.sign_sized_put(key.as_str(), size, expires);
+        let url = format!(
+            "{}{STORAGE_PREFIX}{}?expires={expires}&size={size}&signature={signature}",
+            self.public_base_url,
+            key.as_str()
+        );
+        Ok(PresignedUrl { url, expires_at })
+    }
+
     /// The open upload `upload` of `key`, or `None`.
     async fn open_upload(
         &self,
@@ -186,6 +207,27 @@ impl ObjectStore for FsObjectStore {
         expires_in_seconds: i64,
     ) -> Result<PresignedUrl, StoreError> {
         Ok(self.presign(Access::Put, key, now, expires_in_seconds)?)
+    }
+
+    /// With a declared size, the URL names it, signed in: the store takes no more
+    /// bytes through it (`413`), so a leaked URL cannot fill the disk the database may
+    /// share. The checksum is not sent along: the store hashes what it receives, and
+    /// registration compares.
+    async fn presign_put_with(
+        &self,
+        key: &ObjectKey,
+        now: Timestamp,
+        expires_in_seconds: i64,
+        declared: DeclaredObject<'_>,
+    ) -> Result<PresignedPut, StoreError> {
+        let url = match declared.size {
+            Some(size) => self.presign_sized_put(key, size, now, expires_in_seconds)?,
+            None => self.presign(Access::Put, key, now, expires_in_seconds)?,
+        };
+        Ok(PresignedPut {
+            url,
+            headers: Vec::new(),
+        })
     }
 
     async fn presign_get(

@@ -42,7 +42,8 @@ pub(crate) enum UploadError {
 /// Stores the request body `payload` as the file `target`, unless one is there, and
 /// records its SHA-256 at `digest_target`; returns its size.
 /// `declared_size` is the request's `Content-Length`, when it has one: a body declared
-/// larger than the store's limit is refused before anything is written.
+/// larger than `limit` (the store's, or the URL's size) is refused before anything is
+/// written, and one that grows past it while arriving when it does.
 ///
 /// # Errors
 /// [`UploadError`]; whatever the error (and if this future is dropped midway), the
@@ -52,9 +53,10 @@ pub(crate) async fn receive(
     target: PathBuf,
     digest_target: PathBuf,
     declared_size: Option<u64>,
+    limit: Option<u64>,
     payload: web::Payload,
 ) -> Result<u64, UploadError> {
-    if let (Some(limit), Some(size)) = (store.max_object_size(), declared_size)
+    if let (Some(limit), Some(size)) = (limit, declared_size)
         && size > limit
     {
         return Err(UploadError::TooLarge(limit));
@@ -78,7 +80,7 @@ pub(crate) async fn receive(
             Ok(file)
         })
         .await?;
-        let received = stream_into(file, &temp_path, payload, store.max_object_size()).await?;
+        let received = stream_into(file, &temp_path, payload, limit).await?;
         let digest = Checksum::from_digest(&received.hasher.finalize().into());
         commit(received.file, temp_path.clone(), target).await?;
         // The object is stored: a digest that cannot be recorded only means it is

@@ -18,7 +18,7 @@ use hmac::{Hmac, Mac};
 use releasy_domain::Timestamp;
 use releasy_domain::artifact::{Checksum, CompletedPart, ObjectKey, PartNumber, UploadId};
 use releasy_domain::memory::FixedClock;
-use releasy_domain::ports::{Clock, CompleteMultipartError, ObjectStore};
+use releasy_domain::ports::{Clock, CompleteMultipartError, DeclaredObject, ObjectStore};
 use releasy_storage_fs::{FsObjectStore, SigningKey, configure};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -802,6 +802,61 @@ async fn uploads_above_the_configured_limit_are_refused() {
     assert!(harness.uploads_left().is_empty());
 
     harness.upload(&key, pattern(1000, 1)).await;
+    assert_eq!(harness.store.head(&key).await.unwrap().unwrap().size, 1000);
+    harness.stop().await;
+}
+
+/// A URL presigned for a declared size stores no more than that (a leaked URL cannot
+/// fill the disk), with or without a declared length; the size is signed in, so it
+/// can be neither raised nor taken off, and a download URL names none.
+#[actix_web::test]
+async fn a_url_for_a_declared_size_stores_no_more() {
+    let harness = Harness::start().await;
+    let key = new_key("sized.tgz");
+    let put = harness
+        .store
+        .presign_put_with(
+            &key,
+            harness.clock.now(),
+            900,
+            DeclaredObject {
+                checksum: None,
+                size: Some(1000),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(put.headers.is_empty());
+    let url = put.url.url;
+    assert!(url.contains("size=1000"), "{url}");
+
+    let response = harness.put(&url, pattern(1001, 1)).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = futures_util::stream::iter((0..3).map(|i| Ok::<_, std::io::Error>(pattern(400, i))));
+    let streamed = harness
+        .client
+        .put(&url)
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await;
+    if let Ok(response) = streamed {
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    assert!(harness.store.head(&key).await.unwrap().is_none());
+    assert!(harness.uploads_left().is_empty());
+
+    for tampered in [
+        url.replace("size=1000", "size=2000"),
+        url.replace("&size=1000", ""),
+    ] {
+        let response = harness.put(&tampered, pattern(1001, 1)).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{tampered}");
+    }
+    let as_download = harness.client.get(&url).send().await.unwrap();
+    assert_eq!(as_download.status(), StatusCode::FORBIDDEN);
+
+    let response = harness.put(&url, pattern(1000, 1)).await;
+    assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(harness.store.head(&key).await.unwrap().unwrap().size, 1000);
     harness.stop().await;
 }

@@ -9,7 +9,8 @@ use releasy_domain::artifact::{
     Checksum, CompletedPart, ObjectKey, PartNumber, UploadId, UploadedPart,
 };
 use releasy_domain::ports::{
-    CompleteMultipartError, ObjectMeta, ObjectStore, PresignedPut, PresignedUrl, StoreError,
+    CompleteMultipartError, DeclaredObject, ObjectMeta, ObjectStore, PresignedPut, PresignedUrl,
+    StoreError,
 };
 use s3::command::Command;
 use s3::creds::Credentials;
@@ -377,16 +378,19 @@ impl ObjectStore for S3ObjectStore {
     /// `checksum`, `x-amz-checksum-sha256` (S3 refuses a body with another SHA-256, and
     /// records it for [`Self::recorded_sha256`]); when the store makes conditional
     /// uploads ([`S3ObjectStore::with_conditional_put`]), `If-None-Match: *` (S3 refuses
-    /// the `PUT` once an object is stored under the key, `412 PreconditionFailed`).
+    /// the `PUT` once an object is stored under the key, `412 PreconditionFailed`). The
+    /// declared size is not signed: a `Content-Length` header to send along would be
+    /// one more thing a client must not get wrong, and the bucket is not the server's
+    /// disk; registration checks the size.
     async fn presign_put_with(
         &self,
         key: &ObjectKey,
         now: Timestamp,
         expires_in_seconds: i64,
-        checksum: Option<&Checksum>,
+        declared: DeclaredObject<'_>,
     ) -> Result<PresignedPut, StoreError> {
         let mut headers: Vec<(&'static str, String)> = Vec::new();
-        if let Some(checksum) = checksum {
+        if let Some(checksum) = declared.checksum {
             headers.push((CHECKSUM_SHA256, checksum.to_base64()));
         }
         if self.conditional_put {

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use releasy_domain::Timestamp;
 use releasy_domain::artifact::{Checksum, ObjectKey};
-use releasy_domain::ports::{ObjectStore, StoreError};
+use releasy_domain::ports::{DeclaredObject, ObjectStore, StoreError};
 use releasy_storage_s3::testing::{RunningS3, S3Implementation, TestS3Server};
 use releasy_storage_s3::{S3Config, S3ObjectStore};
 use reqwest::StatusCode;
@@ -90,7 +90,7 @@ async fn a_conditional_put_never_replaces_an_object(implementation: S3Implementa
     let store = store.with_conditional_put(true);
     let key = object_key("conditional.bin");
     let upload = store
-        .presign_put_with(&key, now(), 900, None)
+        .presign_put_with(&key, now(), 900, DeclaredObject::default())
         .await
         .unwrap();
     assert_eq!(

@@ -12,7 +12,7 @@ use releasy_domain::Timestamp;
 use releasy_domain::artifact::{
     Checksum, CompletedPart, MIN_PART_SIZE, ObjectKey, PartNumber, UploadId,
 };
-use releasy_domain::ports::{CompleteMultipartError, ObjectStore, PresignedPut};
+use releasy_domain::ports::{CompleteMultipartError, DeclaredObject, ObjectStore, PresignedPut};
 
 /// Where a server under test is more lenient than S3.
 #[derive(Debug, Clone, Copy, Default)]
@@ -244,7 +244,15 @@ impl Checks {
         let key = fresh_key("checked-wrong.bin");
         let put = self
             .store()
-            .presign_put_with(&key, self.subject.now, 900, Some(&declared))
+            .presign_put_with(
+                &key,
+                self.subject.now,
+                900,
+                DeclaredObject {
+                    checksum: Some(&declared),
+                    size: None,
+                },
+            )
             .await
             .expect("presign_put_with");
         let status = self.put_with_headers(&put, other.clone()).await;
@@ -289,7 +297,15 @@ impl Checks {
         let key = fresh_key("checked-right.bin");
         let put = self
             .store()
-            .presign_put_with(&key, self.subject.now, 900, Some(&declared))
+            .presign_put_with(
+                &key,
+                self.subject.now,
+                900,
+                DeclaredObject {
+                    checksum: Some(&declared),
+                    size: None,
+                },
+            )
             .await
             .expect("presign_put_with");
         let status = self.put_with_headers(&put, body.clone()).await;

@@ -9,8 +9,8 @@ use crate::artifact::{
 };
 use crate::audit::{AuditEvent, Origin};
 use crate::ports::{
-    ArtifactRepository, Clock, CompleteMultipartError, ObjectStore, PresignedPut, PresignedUrl,
-    ReleaseRepository, RepoError, StoreError,
+    ArtifactRepository, Clock, CompleteMultipartError, DeclaredObject, ObjectStore, PresignedPut,
+    PresignedUrl, ReleaseRepository, RepoError, StoreError,
 };
 use crate::product::{ImmutabilityPolicy, release_is_fixed};
 use crate::release::Release;
@@ -358,7 +358,10 @@ impl ArtifactService {
                 let put = self
                     .presign_single(
                         &object_key,
-                        request.checksum.as_ref(),
+                        DeclaredObject {
+                            checksum: request.checksum.as_ref(),
+                            size: request.size.map(ArtifactSize::bytes),
+                        },
                         now,
                         self.fresh_url_seconds(),
                     )
@@ -436,12 +439,12 @@ impl ArtifactService {
     pub(super) async fn presign_single(
         &self,
         object_key: &ObjectKey,
-        checksum: Option<&Checksum>,
+        declared: DeclaredObject<'_>,
         now: Timestamp,
         expires_in_seconds: i64,
     ) -> Result<PresignedPut, StoreError> {
         self.objects
-            .presign_put_with(object_key, now, expires_in_seconds, checksum)
+            .presign_put_with(object_key, now, expires_in_seconds, declared)
             .await
     }
 

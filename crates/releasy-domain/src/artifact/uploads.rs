@@ -2,10 +2,11 @@
 //! abandoned ones.
 
 use crate::artifact::{
-    ArtifactService, MultipartUpload, ObjectKey, PendingUpload, PresignedPart, UploadedPart,
+    ArtifactService, ArtifactSize, MultipartUpload, ObjectKey, PendingUpload, PresignedPart,
+    UploadedPart,
 };
 use crate::audit::{AuditEvent, Origin};
-use crate::ports::{PresignedPut, RepoError, StoreError};
+use crate::ports::{DeclaredObject, PresignedPut, RepoError, StoreError};
 use crate::{ArtifactId, ReleaseId};
 
 /// Where an unfinished upload stands.
@@ -76,7 +77,10 @@ impl ArtifactService {
             let put = self
                 .presign_single(
                     &upload.object_key,
-                    upload.checksum.as_ref(),
+                    DeclaredObject {
+                        checksum: upload.checksum.as_ref(),
+                        size: upload.size.map(ArtifactSize::bytes),
+                    },
                     now,
                     expires_in_seconds,
                 )

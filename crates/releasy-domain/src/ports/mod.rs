@@ -20,7 +20,8 @@ pub use clock::{Clock, SystemClock};
 pub use download_ledger::DownloadLedger;
 pub use errors::{HashError, RepoError};
 pub use object_store::{
-    CompleteMultipartError, ObjectMeta, ObjectStore, PresignedPut, PresignedUrl, StoreError,
+    CompleteMultipartError, DeclaredObject, ObjectMeta, ObjectStore, PresignedPut, PresignedUrl,
+    StoreError,
 };
 pub use observed_store::{ObservedObjectStore, StoreCallObserver};
 pub use operator_tokens::{OperatorTokenError, OperatorTokenVerifier};

@@ -35,6 +35,18 @@ pub struct PresignedPut {
     pub headers: Vec<(String, String)>,
 }
 
+/// What a client declared, at presign, of a whole object it is about to `PUT`: a store
+/// that can check it while receiving the body refuses one that differs, before it is
+/// stored. Registration checks both in any case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeclaredObject<'a> {
+    /// Its SHA-256.
+    pub checksum: Option<&'a Checksum>,
+    /// Its size in bytes: a URL for a declared size stores no more (a leaked URL
+    /// cannot fill the store).
+    pub size: Option<u64>,
+}
+
 /// What the store knows about a stored object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
@@ -127,13 +139,14 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         expires_in_seconds: i64,
     ) -> Result<PresignedUrl, StoreError>;
 
-    /// The `PUT` of a whole object, with the headers the client must send along. With
-    /// `checksum`, a store that can check a body as it receives it is told to refuse
-    /// any other (S3 signs `x-amz-checksum-sha256` and records the digest for
-    /// [`Self::recorded_sha256`]); a store set up for it also makes the `PUT`
-    /// conditional, so that it cannot replace a stored object (S3's
-    /// `If-None-Match: *`). The default is [`Self::presign_put`] with no headers: the
-    /// bytes are checked at registration instead.
+    /// The `PUT` of a whole object, with the headers the client must send along. A
+    /// store that can check what was `declared` as it receives the body is told to
+    /// refuse any other: S3 signs `x-amz-checksum-sha256` and records the digest for
+    /// [`Self::recorded_sha256`]; the embedded store signs the size into the URL and
+    /// refuses a larger body. A store set up for it also makes the `PUT` conditional, so
+    /// that it cannot replace a stored object (S3's `If-None-Match: *`). The default is
+    /// [`Self::presign_put`] with no headers: the bytes are checked at registration
+    /// instead.
     ///
     /// # Errors
     /// [`StoreError`] when no URL could be made.
@@ -142,9 +155,9 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         key: &ObjectKey,
         now: Timestamp,
         expires_in_seconds: i64,
-        checksum: Option<&Checksum>,
+        declared: DeclaredObject<'_>,
     ) -> Result<PresignedPut, StoreError> {
-        let _ = checksum;
+        let _ = declared;
         Ok(PresignedPut {
             url: self.presign_put(key, now, expires_in_seconds).await?,
             headers: Vec::new(),

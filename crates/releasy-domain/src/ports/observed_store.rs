@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use crate::Timestamp;
 use crate::artifact::{Checksum, CompletedPart, ObjectKey, PartNumber, UploadId, UploadedPart};
 use crate::ports::{
-    CompleteMultipartError, ObjectMeta, ObjectStore, PresignedPut, PresignedUrl, StoreError,
+    CompleteMultipartError, DeclaredObject, ObjectMeta, ObjectStore, PresignedPut, PresignedUrl,
+    StoreError,
 };
 
 /// Watches object-store calls.
@@ -116,13 +117,13 @@ impl<O: StoreCallObserver> ObjectStore for ObservedObjectStore<O> {
         key: &ObjectKey,
         now: Timestamp,
         expires_in_seconds: i64,
-        checksum: Option<&Checksum>,
+        declared: DeclaredObject<'_>,
     ) -> Result<PresignedPut, StoreError> {
         observed!(
             self,
             "presign_put",
             self.inner
-                .presign_put_with(key, now, expires_in_seconds, checksum)
+                .presign_put_with(key, now, expires_in_seconds, declared)
         )
     }
 

@@ -18,7 +18,8 @@ pub struct PresignArtifactRequest {
     pub platform: String,
     /// The file's size in bytes (> 0). Above `RELEASY_ARTIFACT_PART_SIZE_BYTES` the file
     /// is uploaded in parts (`multipart` in the response); registration must declare
-    /// the same size.
+    /// the same size. On the embedded store a single `upload_url` then stores no more
+    /// than this (`413 payload_too_large`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
     /// The file's SHA-256 (64 hex characters); registration must declare the same. For
