@@ -201,7 +201,11 @@ async fn upload_and_register(
     parallel: usize,
     gone: &[String],
 ) -> Result<Registration, CliError> {
-    let Presigned { upload, held } = presign(client, release, file, gone).await?;
+    let Presigned {
+        upload,
+        held,
+        replayed,
+    } = presign(client, release, file, gone).await?;
     let (parts, sent_bytes) = match (&upload.multipart, &upload.upload_url) {
         (Some(plan), _) => {
             let state_path = upload_state_path(&release.id, &upload.artifact_id);
@@ -213,7 +217,28 @@ async fn upload_and_register(
             (Some(sent.parts), sent.sent_bytes)
         }
         (None, Some(url)) => {
-            put_whole(client, url, &upload.upload_headers, file, mode).await?;
+            // An earlier run was handed this URL, and may have stored the file before it
+            // was cut off: registration says (it checks the stored object against the
+            // file), which spares the upload, and a store refuses a URL whose object is
+            // stored. An object that is not this file is deleted by registration.
+            if replayed {
+                match register(client, release, file, &upload, None, 0).await? {
+                    Registered::Done(registration) => return Ok(registration),
+                    Registered::NotStored => {}
+                }
+            }
+            let reused = put_whole(client, url, &upload.upload_headers, file, mode).await?;
+            // Stored by an earlier run after all (it finished while this one asked):
+            // registration checks it; one that is not this file is not this run's doing.
+            if reused {
+                return match register(client, release, file, &upload, None, 0).await? {
+                    Registered::Done(registration) => Ok(registration),
+                    Registered::NotStored => Err(CliError::Conflict(format!(
+                        "{}: the object stored under its upload URL by an earlier run is not this file; it was deleted: run again",
+                        file.file_name
+                    ))),
+                };
+            }
             (None, file.size)
         }
         (None, None) => {
@@ -224,6 +249,34 @@ async fn upload_and_register(
             .into());
         }
     };
+    match register(client, release, file, &upload, parts, sent_bytes).await? {
+        Registered::Done(registration) => Ok(registration),
+        // The bytes stored are not the file hashed at the start: it changed meanwhile.
+        Registered::NotStored => Err(CliError::FileChanged {
+            path: file.path.clone(),
+        }),
+    }
+}
+
+/// What a registration found.
+enum Registered {
+    /// Registered (now or earlier), or the upload was ended meanwhile.
+    Done(Registration),
+    /// No object of the file's size and sha256 is stored (none at all, or another,
+    /// which registration deleted).
+    NotStored,
+}
+
+/// Registers `upload` of `file` (with its `parts`, for an upload in parts), of which
+/// this run sent `sent_bytes`.
+async fn register(
+    client: &ApiClient,
+    release: &Release,
+    file: &LocalFile,
+    upload: &PresignResponse,
+    parts: Option<Vec<CompletedPart>>,
+    sent_bytes: u64,
+) -> Result<Registered, CliError> {
     let size = file.size.to_string();
     let key = keys::derive(
         "register",
@@ -255,7 +308,9 @@ async fn upload_and_register(
             RegistrationConflict::AlreadyRegistered => (UploadResult::AlreadyRegistered, None),
             // Aborted or swept meanwhile: the file goes up again under a fresh presign.
             RegistrationConflict::UploadGone => {
-                return Ok(Registration::UploadGone(upload.artifact_id));
+                return Ok(Registered::Done(Registration::UploadGone(
+                    upload.artifact_id.clone(),
+                )));
             }
             RegistrationConflict::Other => {
                 return Err(ApiError::Status {
@@ -266,28 +321,31 @@ async fn upload_and_register(
                 .into());
             }
         },
-        // The joined parts are not the file hashed at the start: it changed meanwhile.
         Err(ApiError::Status {
             status: 400,
             message,
             ..
-        }) if message == "checksum does not match the stored object" => {
-            return Err(CliError::FileChanged {
-                path: file.path.clone(),
-            });
-        }
+        }) if is_not_stored(&message) => return Ok(Registered::NotStored),
         Err(e) => return Err(e.into()),
     };
-    Ok(Registration::Done(Box::new(
+    Ok(Registered::Done(Registration::Done(Box::new(
         ArtifactOutcome::new(
             file,
-            upload.artifact_id,
-            upload.object_key,
+            upload.artifact_id.clone(),
+            upload.object_key.clone(),
             result,
             sent_bytes,
         )
         .verified_as(verification),
-    )))
+    ))))
+}
+
+/// Whether a registration's `400` says no object of the declared size and sha256 is
+/// stored: none at all, or another (which registration deleted).
+fn is_not_stored(message: &str) -> bool {
+    message == "checksum does not match the stored object"
+        || message.starts_with("object not found in storage")
+        || (message.starts_with("size ") && message.ends_with("bytes)"))
 }
 
 /// The slowest rate at which a store is expected to read an object back.
@@ -301,14 +359,16 @@ fn registration_timeout(size: u64) -> std::time::Duration {
         + std::time::Duration::from_secs(2 * size / SLOWEST_VERIFY_BYTES_PER_SECOND)
 }
 
-/// One streamed `PUT` of the whole file, checking that it is still the file hashed.
+/// One streamed `PUT` of the whole file, checking that it is still the file hashed;
+/// `true` when the store refused it because an object is stored under the URL already
+/// (which registration must then check).
 async fn put_whole(
     client: &ApiClient,
     url: &str,
     headers: &BTreeMap<String, String>,
     file: &LocalFile,
     mode: ProgressMode,
-) -> Result<(), CliError> {
+) -> Result<bool, CliError> {
     let progress = Progress::start(mode, format!("upload {}", file.file_name), file.size, 0);
     let sent = put_file(
         client.storage(),
@@ -321,15 +381,20 @@ async fn put_whole(
     .await;
     let sent = match sent {
         Ok(sent) => sent,
-        // An object an earlier run stored under this URL (the presign is idempotent),
-        // which stored bytes never change: S3 refuses a conditional `PUT`
-        // (`If-None-Match: *`) with 412, the embedded store any `PUT` with 409.
-        // Registration checks that object's size and sha256 against the file.
-        Err(CliError::Api(ApiError::Status {
-            status: 409 | 412, ..
-        })) => {
+        // Stored bytes never change: S3 refuses a conditional `PUT`
+        // (`If-None-Match: *`) to a stored object with 412, the embedded store any
+        // `PUT` to one with 409.
+        Err(CliError::Api(ApiError::Status { status: 412, .. })) => {
             progress.finish();
-            return Ok(());
+            return Ok(true);
+        }
+        Err(CliError::Api(ApiError::Status {
+            status: 409,
+            message,
+            ..
+        })) if message.starts_with(ALREADY_STORED) => {
+            progress.finish();
+            return Ok(true);
         }
         Err(err) => {
             progress.abandon();
@@ -342,14 +407,20 @@ async fn put_whole(
             path: file.path.clone(),
         });
     }
-    Ok(())
+    Ok(false)
 }
+
+/// How the embedded store's `409` for a `PUT` to a stored object begins (S3 answers
+/// `409` to conditional `PUT`s that race, which must not pass for it).
+const ALREADY_STORED: &str = "an object is already stored under this key";
 
 /// A presign answer, and for an upload in parts the parts (with their sizes) the
 /// server already holds.
 struct Presigned {
     upload: PresignResponse,
     held: Vec<(CompletedPart, u64)>,
+    /// An earlier run was handed this upload.
+    replayed: bool,
 }
 
 /// A presigned upload for `file`, with an idempotency key derived from the release,
@@ -395,6 +466,7 @@ async fn presign(
             return Ok(Presigned {
                 upload,
                 held: Vec::new(),
+                replayed: answer.replayed,
             });
         }
         if !ended
@@ -453,7 +525,11 @@ async fn resume(
     upload.multipart = Some(missing);
     // No expiry when no part is missing: no URL is needed then.
     upload.expires_at = state.expires_at.unwrap_or(upload.expires_at);
-    Ok(Some(Presigned { upload, held }))
+    Ok(Some(Presigned {
+        upload,
+        held,
+        replayed: true,
+    }))
 }
 
 #[cfg(test)]

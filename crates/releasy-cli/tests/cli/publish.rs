@@ -222,10 +222,10 @@ async fn publish_rerun_after_being_killed_midway_s3() {
 }
 
 /// A run cut off between storing a file and registering it: the re-run is handed the
-/// same upload URL (its presign is idempotent) and finds the object stored, which the
-/// embedded store answers `409` (S3's conditional `PUT`: `412`; a plain one replaces
-/// it). Either way the re-run registers what is stored; registration checks its
-/// sha256 against the file.
+/// same upload URL (its presign is idempotent), under which the store would refuse
+/// another `PUT` (the embedded store `409`, S3's conditional `PUT` `412`). It asks
+/// registration first, which checks the stored object against the file, and sends
+/// nothing again.
 async fn rerun_after_the_bytes_were_stored(storage: Storage) {
     let server =
         TestServer::start_behind_proxy(storage, Disturbance::FailFirstRegistration, &[]).await;
@@ -245,7 +245,18 @@ async fn rerun_after_the_bytes_were_stored(storage: Storage) {
         "the first run registered nothing: {first}"
     );
 
-    server.admin().args(args).run().await.ok();
+    let report = server
+        .admin()
+        .args(args)
+        .arg("--json")
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        report["artifacts"][0]["sent_bytes"], 0,
+        "registration found the stored file: nothing was sent again: {report}"
+    );
     let release = server.release("cutoff", "1.0.0").await.expect("release");
     assert_eq!(release["status"], "published");
     assert_eq!(
