@@ -1,5 +1,6 @@
 //! The key that signs the embedded store's URLs, and the signatures themselves:
-//! HMAC-SHA256 over the method, the object key and the expiry.
+//! HMAC-SHA256 over the method, the object key and the expiry, and for a sized upload
+//! its size, for a part's upload its upload id and part number.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -386,6 +387,22 @@ mod tests {
         assert!(!key.verify(Access::Put, "releases/a", 101, &sig));
         assert!(!key.verify(Access::Put, "releases/a", 100, "not base64!"));
         assert!(!key.verify(Access::Put, "releases/a", 100, ""));
+    }
+
+    #[test]
+    fn a_sized_upload_signature_covers_its_size_and_survives_a_rotation() {
+        let old = key();
+        let sig = old.sign_sized_put("releases/a", 1000, 100);
+        assert!(old.verify_sized_put("releases/a", 1000, 100, &sig));
+        assert!(!old.verify_sized_put("releases/a", 1001, 100, &sig));
+        assert!(!old.verify_sized_put("releases/b", 1000, 100, &sig));
+        // The size cannot be taken off: the same signature is no plain upload's.
+        assert!(!old.verify(Access::Put, "releases/a", 100, &sig));
+        assert_ne!(sig, old.sign(Access::Put, "releases/a", 100));
+        let new = SigningKey::from_secret("fedcba9876543210fedcba9876543210".to_owned())
+            .unwrap()
+            .with_previous(old.clone());
+        assert!(new.verify_sized_put("releases/a", 1000, 100, &sig));
     }
 
     #[test]

@@ -145,10 +145,16 @@ impl Database {
             Self::Sqlite(store) => store.migrate().await?,
         };
         // What SQL cannot compute: the version order of releases stored before.
-        let filled = self
-            .fill_in_version_order()
-            .await
-            .map_err(SetupError::migration)?;
+        // A failure is not fatal: the rows stay unordered until the next start, or on
+        // PostgreSQL the next minute's fill (an instance running such a fill may hold
+        // them meanwhile).
+        let filled = match self.fill_in_version_order().await {
+            Ok(filled) => filled,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not fill in the version order of releases; retried later");
+                0
+            }
+        };
         // And the audit chain's links of the events stored before it existed.
         let linked = match self {
             Self::Postgres(store) => store.link_events_stored_before_the_chain().await,

@@ -99,19 +99,16 @@ impl OutageProxy {
 
     fn accept_on(&self, listener: TcpListener) {
         let (target, cuts, flowing) = (self.target, self.cuts.clone(), self.flowing.clone());
+        // This listener's connections belong to the link as it is now: once it is cut,
+        // any it still accepts (the acceptor's abort does not stop a poll under way)
+        // close at once.
+        let accepted_after = *cuts.borrow();
         let acceptor = tokio::spawn(async move {
-            loop {
-                // Read before accepting: a cut while the accept returns (the acceptor's
-                // abort does not stop a poll under way) must close this connection too.
-                let cuts = cuts.subscribe();
-                let accepted_after = *cuts.borrow();
-                let Ok((client, _)) = listener.accept().await else {
-                    break;
-                };
+            while let Ok((client, _)) = listener.accept().await {
                 tokio::spawn(forward(
                     client,
                     target,
-                    (cuts, accepted_after),
+                    (cuts.subscribe(), accepted_after),
                     flowing.subscribe(),
                 ));
             }

@@ -350,13 +350,16 @@ impl Store {
     /// Fills in the version order key, and the channel its version implies, of every
     /// release that has none: those that existed before the release model's migration
     /// (SQL cannot parse semver), and any an older server inserted since. Returns how
-    /// many it filled in.
+    /// many it filled in (another instance may fill some of them first).
     pub(crate) async fn fill_in_version_order(&self) -> Result<usize, RepoError> {
         let mut conn = self.conn().await?;
         // Read outside a transaction: at nearly every start there is nothing to fill in,
         // and the write lock (SQLite) is then not taken at all.
         let missing: Vec<(String, String)> = dsl::releases
             .filter(dsl::version_order.eq(""))
+            // One order for every instance: two filling the same rows at once update
+            // them in turn, never crosswise into a deadlock.
+            .order_by(dsl::id)
             .select((dsl::id, dsl::version))
             .load(&mut *conn)
             .await
@@ -368,6 +371,7 @@ impl Store {
         // still applies only to a row without a key, so instances starting together
         // fill each row once.
         write_transaction(&mut conn, async |conn| {
+            let mut filled = 0;
             for (id, version) in &missing {
                 // A version the domain refuses cannot be read back either; ordering it
                 // as not semver keeps it out of the way.
@@ -375,7 +379,7 @@ impl Store {
                     Ok(version) => (version.order_key(), Channel::of_version(&version)),
                     Err(_) => (NOT_SEMVER.to_owned(), Channel::Stable),
                 };
-                diesel::update(
+                filled += diesel::update(
                     dsl::releases
                         .filter(dsl::id.eq(id))
                         .filter(dsl::version_order.eq("")),
@@ -387,7 +391,7 @@ impl Store {
                 .execute(conn)
                 .await?;
             }
-            Ok::<_, diesel::result::Error>(missing.len())
+            Ok::<_, diesel::result::Error>(filled)
         })
         .await
         .map_err(query_error)
