@@ -145,15 +145,16 @@ impl Database {
             Self::Sqlite(store) => store.migrate().await?,
         };
         // What SQL cannot compute: the version order of releases stored before.
-        // A failure is not fatal: the rows stay unordered until the next start, or on
-        // PostgreSQL the next minute's fill (an instance running such a fill may hold
-        // them meanwhile).
-        let filled = match self.fill_in_version_order().await {
-            Ok(filled) => filled,
-            Err(err) => {
-                tracing::warn!(error = %err, "could not fill in the version order of releases; retried later");
+        // On PostgreSQL a failure is not fatal: every server fills them in again each
+        // minute (an instance running such a fill may hold the rows meanwhile). A SQLite
+        // file's server is the only one that fills them in: it must not start without.
+        let filled = match (self, self.fill_in_version_order().await) {
+            (_, Ok(filled)) => filled,
+            (Self::Postgres(_), Err(err)) => {
+                tracing::warn!(error = %err, "could not fill in the version order of releases; retried within a minute");
                 0
             }
+            (Self::Sqlite(_), Err(err)) => return Err(SetupError::migration(err)),
         };
         // And the audit chain's links of the events stored before it existed.
         let linked = match self {

@@ -224,20 +224,19 @@ async fn upload_and_register(
             if replayed {
                 match register(client, release, file, &upload, None, 0).await? {
                     Registered::Done(registration) => return Ok(registration),
-                    Registered::NotStored => {}
+                    Registered::NotStored(_) => {}
                 }
             }
-            let reused = put_whole(client, url, &upload.upload_headers, file, mode).await?;
-            // Stored by an earlier run after all (it finished while this one asked):
-            // registration checks it; one that is not this file is not this run's doing.
-            if reused {
-                return match register(client, release, file, &upload, None, 0).await? {
-                    Registered::Done(registration) => Ok(registration),
-                    Registered::NotStored => Err(CliError::Conflict(format!(
-                        "{}: the object stored under its upload URL by an earlier run is not this file; it was deleted: run again",
-                        file.file_name
-                    ))),
-                };
+            // Refused as stored: an earlier run's upload finished while this one asked.
+            // Registration checks it; one that is not the file (deleted by registration)
+            // or gone meanwhile is replaced by one more upload, once.
+            let mut uploads = 0;
+            while put_whole(client, url, &upload.upload_headers, file, mode).await? {
+                match register(client, release, file, &upload, None, 0).await? {
+                    Registered::Done(registration) => return Ok(registration),
+                    Registered::NotStored(refused) if uploads > 0 => return Err(refused.into()),
+                    Registered::NotStored(_) => uploads += 1,
+                }
             }
             (None, file.size)
         }
@@ -252,9 +251,15 @@ async fn upload_and_register(
     match register(client, release, file, &upload, parts, sent_bytes).await? {
         Registered::Done(registration) => Ok(registration),
         // The bytes stored are not the file hashed at the start: it changed meanwhile.
-        Registered::NotStored => Err(CliError::FileChanged {
-            path: file.path.clone(),
-        }),
+        Registered::NotStored(ApiError::Status { message, .. }) if is_other_object(&message) => {
+            Err(CliError::FileChanged {
+                path: file.path.clone(),
+            })
+        }
+        // Nothing stored, after an upload that succeeded: the server's own words (an
+        // instance that does not share the store, an upload in parts a lifecycle rule
+        // aborted) say more than a guess.
+        Registered::NotStored(refused) => Err(refused.into()),
     }
 }
 
@@ -263,8 +268,8 @@ enum Registered {
     /// Registered (now or earlier), or the upload was ended meanwhile.
     Done(Registration),
     /// No object of the file's size and sha256 is stored (none at all, or another,
-    /// which registration deleted).
-    NotStored,
+    /// which registration deleted): the server's answer.
+    NotStored(ApiError),
 }
 
 /// Registers `upload` of `file` (with its `parts`, for an upload in parts), of which
@@ -321,11 +326,7 @@ async fn register(
                 .into());
             }
         },
-        Err(ApiError::Status {
-            status: 400,
-            message,
-            ..
-        }) if is_not_stored(&message) => return Ok(Registered::NotStored),
+        Err(refused) if not_stored(&refused) => return Ok(Registered::NotStored(refused)),
         Err(e) => return Err(e.into()),
     };
     Ok(Registered::Done(Registration::Done(Box::new(
@@ -342,9 +343,15 @@ async fn register(
 
 /// Whether a registration's `400` says no object of the declared size and sha256 is
 /// stored: none at all, or another (which registration deleted).
-fn is_not_stored(message: &str) -> bool {
+fn not_stored(refused: &ApiError) -> bool {
+    matches!(refused, ApiError::Status { status: 400, message, .. }
+        if message.starts_with("object not found in storage") || is_other_object(message))
+}
+
+/// Whether a registration's `400` says the stored object is another than the one
+/// declared (registration deleted it).
+fn is_other_object(message: &str) -> bool {
     message == "checksum does not match the stored object"
-        || message.starts_with("object not found in storage")
         || (message.starts_with("size ") && message.ends_with("bytes)"))
 }
 
@@ -537,6 +544,35 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    /// The server's registration refusals, as crates/releasy-domain words them: only a
+    /// stored object of another size or sha256 means the file changed during its
+    /// upload; none at all is the server's to explain.
+    #[test]
+    fn registration_refusals_tell_another_object_from_none() {
+        let refused = |message: &str| ApiError::Status {
+            status: 400,
+            code: "bad_request".to_owned(),
+            message: message.to_owned(),
+        };
+        let other = [
+            "checksum does not match the stored object",
+            "size 4096 does not match the stored object (4095 bytes)",
+        ];
+        for message in other {
+            assert!(is_other_object(message), "{message}");
+            assert!(not_stored(&refused(message)), "{message}");
+        }
+        let none = "object not found in storage: upload it to the presigned URL first";
+        assert!(!is_other_object(none));
+        assert!(not_stored(&refused(none)));
+        assert!(!not_stored(&refused("size must be > 0")));
+        assert!(!not_stored(&ApiError::Status {
+            status: 409,
+            code: "conflict".to_owned(),
+            message: "checksum does not match the stored object".to_owned(),
+        }));
+    }
 
     #[test]
     fn registration_waits_longer_for_larger_files() {
