@@ -5,56 +5,26 @@
 //! by their entity tags.
 #![allow(clippy::expect_used, reason = "tests")]
 
-use releasy_domain::artifact::{
-    Artifact, ArtifactSize, ArtifactTarget, Checksum, Filename, ObjectKey, Platform, Verification,
-};
-use releasy_domain::release::{Product, Release, Version};
-use releasy_domain::{ArtifactId, Timestamp};
+use releasy_domain::artifact::{Artifact, Verification};
 use releasy_store_diesel::{Database, DatabaseUrl};
+use releasy_testkit::contract::artifacts::new_artifact;
 use releasy_testkit::contract::change_event;
+use releasy_testkit::contract::releases::{new_release, store_release};
 use releasy_testkit::{TestPostgres, TestSqlite};
 
 async fn check(db: &Database) {
     db.migrate().await.expect("migrate");
     let repos = db.repositories();
-    let release = Release::draft(
-        Product::parse("versioned").expect("product"),
-        Version::parse("1.0.0").expect("version"),
-        None,
-        Timestamp::from_unix_seconds(1_735_312_000),
-    );
-    repos
-        .releases
-        .insert(&release, &change_event())
-        .await
-        .expect("insert the release");
-    let stored = |version: &str| {
-        let id = ArtifactId::generate();
-        let platform = Platform::parse(version).expect("platform");
-        Artifact {
-            id,
-            release_id: release.id,
-            object_key: ObjectKey::for_artifact(
-                &release.product,
-                &release.version,
-                &platform,
-                id,
-                &Filename::parse("app.tgz").expect("filename"),
-            )
-            .expect("key"),
-            checksum: Checksum::of_bytes(b"app"),
-            size: ArtifactSize::parse(3).expect("size"),
-            platform,
-            target: ArtifactTarget::default(),
-            created_at: Timestamp::from_unix_seconds(1_735_312_000),
+    let release = new_release("versioned", "1.0.0", 1_735_312_000);
+    store_release(&repos.releases, &release).await;
+    for (version, read_as) in [("null", None), ("v2", Some("v2"))] {
+        let artifact = Artifact {
             verification: Verification::Pending,
             object_etag: Some("\"e1\"".to_owned()),
             // As an older server recorded it.
             object_version: Some(version.to_owned()),
-        }
-    };
-    for (version, read_as) in [("null", None), ("v2", Some("v2"))] {
-        let artifact = stored(version);
+            ..new_artifact(&release, "linux", 1_735_312_000)
+        };
         repos
             .artifacts
             .insert(&artifact, &change_event())

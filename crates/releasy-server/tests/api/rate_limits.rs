@@ -7,7 +7,7 @@
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
-use crate::flow::{artifact_bytes, publish_one_artifact, resolve};
+use crate::flow::{artifact_bytes, download_url, publish_one_artifact, resolve};
 use crate::helpers::{ADMIN_KEY, Backend, TestApp, assert_error};
 use crate::on_both_backends;
 
@@ -303,21 +303,10 @@ async fn several_forwarded_for_lines_read_as_one_list(backend: Backend) {
 /// both get 429, alike; other tokens from the address still resolve.
 async fn download_tokens_not_found_count_as_failed_attempts(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[("RELEASY_AUTH_FAILURE_LIMIT", "3")]).await;
-    let token = async |published: &crate::flow::Published| -> String {
-        let token: Value = app
-            .customer(Method::POST, "/v1/downloads/token", &published.api_key)
-            .json(&json!({"artifact_id": published.artifact_id}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        token["download_url"].as_str().unwrap().to_owned()
-    };
     let served = publish_one_artifact(&app, "agent", artifact_bytes(1_000)).await;
     let suspended = publish_one_artifact(&app, "console", artifact_bytes(1_000)).await;
-    let (served_link, suspended_link) = (token(&served).await, token(&suspended).await);
+    let served_link = download_url(&app, &served.api_key, &served.artifact_id).await;
+    let suspended_link = download_url(&app, &suspended.api_key, &suspended.artifact_id).await;
     app.patch_customer(&suspended.customer_id, json!({"suspended": true}))
         .await;
     let made_up = app.url("/v1/downloads/made-up-token-that-names-nothing");

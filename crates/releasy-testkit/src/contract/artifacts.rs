@@ -30,7 +30,7 @@ pub async fn run_all(releases: Arc<dyn ReleaseRepository>, artifacts: Arc<dyn Ar
 
 /// An artifact value (not stored) of `release` with a fresh id, keyed by the naming
 /// rule.
-pub(crate) fn new_artifact(release: &Release, platform: &str, created_at: i64) -> Artifact {
+pub fn new_artifact(release: &Release, platform: &str, created_at: i64) -> Artifact {
     let id = ArtifactId::generate();
     let platform = Platform::parse(platform).expect("a valid platform");
     let filename = Filename::parse("App Setup.tar.gz").expect("a valid filename");

@@ -64,7 +64,7 @@ pub(crate) fn fresh_product() -> String {
 }
 
 /// A draft release value (not stored) with a fresh id.
-pub(crate) fn new_release(product: &str, version: &str, created_at: i64) -> Release {
+pub fn new_release(product: &str, version: &str, created_at: i64) -> Release {
     Release::draft(
         Product::parse(product).expect("a valid product"),
         Version::parse(version).expect("a valid version"),
@@ -83,7 +83,7 @@ fn published(product: &str, version: &str, created_at: i64) -> Release {
 }
 
 /// Stores `release`.
-pub(crate) async fn store_release(releases: &Arc<dyn ReleaseRepository>, release: &Release) {
+pub async fn store_release(releases: &Arc<dyn ReleaseRepository>, release: &Release) {
     ok(
         releases.insert(release, &change_event()).await,
         "ReleaseRepository::insert",
