@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::error::FsStoreError;
 use crate::multipart::{self, Locked};
 use crate::object_path::{self, file_name};
-use crate::signing::Access;
+use crate::signing::Grant;
 use crate::store::{FsObjectStore, blocking, is_absent};
 use crate::upload::{self, UploadError};
 use crate::{part_upload, responses};
@@ -61,91 +61,58 @@ struct Signed {
     part_number: Option<u32>,
 }
 
-/// What a `PUT` URL grants: the whole object (of at most `size` bytes, when its URL
-/// names a size), or one part of an upload in parts.
-#[derive(Debug)]
-enum PutTarget {
-    Object { size: Option<u64> },
-    Part { upload_id: String, part: u32 },
+impl Signed {
+    /// What a `PUT` through this URL may store: the whole object (of at most the size
+    /// it names), or the part it names.
+    fn put_grant(&self) -> Result<Grant<'_>, Denied> {
+        match (&self.upload_id, self.part_number, self.size) {
+            (None, None, size) => Ok(Grant::Put { size }),
+            (Some(upload), Some(part), None) => Ok(Grant::Part { upload, part }),
+            _ => Err(Denied),
+        }
+    }
+
+    /// A download URL names nothing but its expiry.
+    fn get_grant(&self) -> Result<Grant<'static>, Denied> {
+        match (&self.upload_id, self.part_number, self.size) {
+            (None, None, None) => Ok(Grant::Get),
+            _ => Err(Denied),
+        }
+    }
 }
 
 /// The request's URL does not grant what it asks: answered `403`, whatever the reason.
 #[derive(Debug)]
 struct Denied;
 
-/// The key and file `req` may access with `access`.
-///
-/// # Errors
-/// [`Denied`] when the key is refused, the signature is missing or wrong, or the URL
-/// has expired.
-fn authorize(
-    store: &FsObjectStore,
-    access: Access,
-    req: &HttpRequest,
-) -> Result<(String, PathBuf), Denied> {
-    authorize_object(store, access, req, &signed(req)?)
-}
-
-/// As [`authorize`], with the request's query already read into `signed`.
-fn authorize_object(
-    store: &FsObjectStore,
-    access: Access,
-    req: &HttpRequest,
-    signed: &Signed,
-) -> Result<(String, PathBuf), Denied> {
-    let key = req.match_info().get("key").unwrap_or_default();
-    // A key the store would refuse was never signed; say no more than for a bad signature.
-    let path = object_path::object_path(store.root(), key).map_err(|_| Denied)?;
-    if signed.upload_id.is_some() || signed.part_number.is_some() {
-        return Err(Denied);
-    }
-    let genuine = match (access, signed.size) {
-        (_, None) => store
-            .signing_key()
-            .verify(access, key, signed.expires, &signed.signature),
-        (Access::Put, Some(size)) => {
-            store
-                .signing_key()
-                .verify_sized_put(key, size, signed.expires, &signed.signature)
-        }
-        (Access::Get, Some(_)) => false,
-    };
-    if !genuine || store.now().unix_seconds() >= signed.expires {
-        return Err(Denied);
-    }
-    Ok((key.to_owned(), path))
-}
-
+/// The signature parameters of `req`'s URL.
 fn signed(req: &HttpRequest) -> Result<Signed, Denied> {
     Ok(web::Query::<Signed>::from_query(req.query_string())
         .map_err(|_| Denied)?
         .into_inner())
 }
 
-/// What the `PUT` request `req` may store: the object, or a part when its URL names
-/// one (and its signature covers the upload and the part).
-fn authorize_put(
+/// The key and file `req` may access, when its URL's signature grants `grant` and
+/// has not expired.
+///
+/// # Errors
+/// [`Denied`] when the key is refused, the signature is wrong, or the URL has expired.
+fn authorize(
     store: &FsObjectStore,
     req: &HttpRequest,
-) -> Result<(String, PathBuf, PutTarget), Denied> {
-    let query = signed(req)?;
-    let (Some(upload_id), Some(part)) = (query.upload_id.clone(), query.part_number) else {
-        let (key, path) = authorize_object(store, Access::Put, req, &query)?;
-        return Ok((key, path, PutTarget::Object { size: query.size }));
-    };
-    if query.size.is_some() {
-        return Err(Denied);
-    }
+    grant: Grant<'_>,
+    signed: &Signed,
+) -> Result<(String, PathBuf), Denied> {
     let key = req.match_info().get("key").unwrap_or_default();
+    // A key the store would refuse was never signed; say no more than for a bad signature.
     let path = object_path::object_path(store.root(), key).map_err(|_| Denied)?;
-    let genuine =
-        store
-            .signing_key()
-            .verify_part(key, &upload_id, part, query.expires, &query.signature);
-    if !genuine || store.now().unix_seconds() >= query.expires {
+    let genuine = store
+        .signing_key()
+        .verify(grant, key, signed.expires, &signed.signature);
+    if !genuine || store.now().unix_seconds() >= signed.expires {
         return Err(Denied);
     }
-    Ok((key.to_owned(), path, PutTarget::Part { upload_id, part }))
+    Ok((key.to_owned(), path))
 }
 
 /// `PUT /v1/storage/{key}`: stores the body, answering `200` with an empty body, or
@@ -156,20 +123,27 @@ async fn put_object(
     store: web::Data<FsObjectStore>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (key, path, target) = match authorize_put(&store, &req) {
-        Ok(allowed) => allowed,
-        Err(Denied) => return responses::forbidden(),
+    let Ok(signed) = signed(&req) else {
+        return responses::forbidden();
+    };
+    let Ok(grant) = signed.put_grant() else {
+        return responses::forbidden();
+    };
+    let Ok((key, path)) = authorize(&store, &req, grant, &signed) else {
+        return responses::forbidden();
     };
     let declared_size = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let signed_size = match target {
-        PutTarget::Part { upload_id, part } => {
-            return put_part(&store, &key, &upload_id, part, declared_size, payload).await;
+    let signed_size = match grant {
+        Grant::Part { upload, part } => {
+            return put_part(&store, &key, upload, part, declared_size, payload).await;
         }
-        PutTarget::Object { size } => size,
+        Grant::Put { size } => size,
+        // Never a `PUT` URL's grant.
+        Grant::Get => return responses::forbidden(),
     };
     let Ok(digest_path) = object_path::digest_path(store.root(), &key) else {
         return responses::forbidden();
@@ -255,9 +229,10 @@ fn upload_refused(err: UploadError) -> HttpResponse {
 /// `GET` and `HEAD /v1/storage/{key}`: the object, streamed from disk, honouring
 /// `Range`, offered as an attachment named after the key's last segment.
 async fn get_object(req: HttpRequest, store: web::Data<FsObjectStore>) -> HttpResponse {
-    let (key, path) = match authorize(&store, Access::Get, &req) {
-        Ok(allowed) => allowed,
-        Err(Denied) => return responses::forbidden(),
+    let authorized =
+        signed(&req).and_then(|signed| authorize(&store, &req, signed.get_grant()?, &signed));
+    let Ok((key, path)) = authorized else {
+        return responses::forbidden();
     };
     match blocking(move || open_object(path)).await {
         Ok(Some(file)) => {

@@ -11,20 +11,63 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// Which operation a URL grants; it is part of what is signed.
+/// What a URL grants; all of it is signed, so no URL can be turned into another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Access {
-    /// Upload (`PUT`).
-    Put,
+pub(crate) enum Grant<'a> {
     /// Download (`GET`, and `HEAD`).
     Get,
+    /// Upload of the whole object (`PUT`), of at most `size` bytes when it names one.
+    Put {
+        /// The most bytes the URL stores, when the upload declared its size.
+        size: Option<u64>,
+    },
+    /// Upload (`PUT`) of part `part` of the upload in parts `upload`.
+    Part {
+        /// The upload in parts.
+        upload: &'a str,
+        /// The part's number.
+        part: u32,
+    },
 }
 
-impl Access {
-    fn method(self) -> &'static str {
+impl Grant<'_> {
+    /// Calls `with` with what a signature of this grant to `key` until `expires`
+    /// covers, one field per line:
+    ///
+    /// - `"GET\n{key}\n{expires}"` and `"PUT\n{key}\n{expires}"`;
+    /// - `"PUT-SIZED\n{key}\n{expires}\n{size}"`;
+    /// - `"PUT-PART\n{key}\n{expires}\n{upload}\n{part}"`.
+    ///
+    /// `PUT-SIZED` and `PUT-PART` are no method a URL is signed for, so a sized
+    /// upload's signature is never a plain one's (the size cannot be taken off its
+    /// URL), nor a part's a whole object's. The layout is fixed: URLs an instance of
+    /// an earlier version signed must verify on this one.
+    fn with_fields<R>(self, key: &str, expires: i64, with: impl FnOnce(&[&[u8]]) -> R) -> R {
+        let (key, expires) = (key.as_bytes(), expires.to_string());
+        let expires = expires.as_bytes();
         match self {
-            Self::Put => "PUT",
-            Self::Get => "GET",
+            Self::Get => with(&[b"GET", key, expires]),
+            Self::Put { size: None } => with(&[b"PUT", key, expires]),
+            Self::Put { size: Some(size) } => {
+                with(&[b"PUT-SIZED", key, expires, size.to_string().as_bytes()])
+            }
+            Self::Part { upload, part } => with(&[
+                b"PUT-PART",
+                key,
+                expires,
+                upload.as_bytes(),
+                part.to_string().as_bytes(),
+            ]),
+        }
+    }
+
+    /// The query parameters that name this grant in a URL, each after a `&`: none, or
+    /// `&size=..`, or `&uploadId=..&partNumber=..`.
+    pub(crate) fn query_parameters(self) -> String {
+        match self {
+            Self::Get | Self::Put { size: None } => String::new(),
+            Self::Put { size: Some(size) } => format!("&size={size}"),
+            Self::Part { upload, part } => format!("&uploadId={upload}&partNumber={part}"),
         }
     }
 }
@@ -198,104 +241,26 @@ impl SigningKey {
         }
     }
 
-    /// The signature of `access` to `key` until `expires`.
-    pub(crate) fn sign(&self, access: Access, key: &str, expires: i64) -> String {
-        let expires = expires.to_string();
-        let fields = signature_fields(access, key, &expires);
-        URL_SAFE_NO_PAD.encode(mac_of(&self.mac, &fields).finalize().into_bytes())
+    /// The signature of `grant` to `key` until `expires`.
+    pub(crate) fn sign(&self, grant: Grant<'_>, key: &str, expires: i64) -> String {
+        grant.with_fields(key, expires, |fields| {
+            URL_SAFE_NO_PAD.encode(mac_of(&self.mac, fields).finalize().into_bytes())
+        })
     }
 
-    /// Whether `signature` grants `access` to `key` until `expires` (constant time).
-    pub(crate) fn verify(&self, access: Access, key: &str, expires: i64, signature: &str) -> bool {
-        let Ok(tag) = URL_SAFE_NO_PAD.decode(signature) else {
-            return false;
-        };
-        let expires = expires.to_string();
-        self.accepts(&signature_fields(access, key, &expires), &tag)
-    }
-
-    /// The signature of a `PUT` into `key` until `expires` of at most `size` bytes.
-    pub(crate) fn sign_sized_put(&self, key: &str, size: u64, expires: i64) -> String {
-        let (expires, size) = (expires.to_string(), size.to_string());
-        let fields = sized_put_fields(key, &size, &expires);
-        URL_SAFE_NO_PAD.encode(mac_of(&self.mac, &fields).finalize().into_bytes())
-    }
-
-    /// Whether `signature` grants that sized `PUT` (constant time).
-    pub(crate) fn verify_sized_put(
+    /// Whether `signature` grants `grant` to `key` until `expires` (constant time).
+    pub(crate) fn verify(
         &self,
+        grant: Grant<'_>,
         key: &str,
-        size: u64,
         expires: i64,
         signature: &str,
     ) -> bool {
         let Ok(tag) = URL_SAFE_NO_PAD.decode(signature) else {
             return false;
         };
-        let (expires, size) = (expires.to_string(), size.to_string());
-        self.accepts(&sized_put_fields(key, &size, &expires), &tag)
+        grant.with_fields(key, expires, |fields| self.accepts(fields, &tag))
     }
-
-    /// The signature of a `PUT` of part `part` of `upload` into `key` until `expires`.
-    pub(crate) fn sign_part(&self, key: &str, upload: &str, part: u32, expires: i64) -> String {
-        let (expires, part) = (expires.to_string(), part.to_string());
-        let fields = part_fields(key, upload, &part, &expires);
-        URL_SAFE_NO_PAD.encode(mac_of(&self.mac, &fields).finalize().into_bytes())
-    }
-
-    /// Whether `signature` grants that part's `PUT` (constant time).
-    pub(crate) fn verify_part(
-        &self,
-        key: &str,
-        upload: &str,
-        part: u32,
-        expires: i64,
-        signature: &str,
-    ) -> bool {
-        let Ok(tag) = URL_SAFE_NO_PAD.decode(signature) else {
-            return false;
-        };
-        let (expires, part) = (expires.to_string(), part.to_string());
-        self.accepts(&part_fields(key, upload, &part, &expires), &tag)
-    }
-}
-
-/// What a URL's signature covers: `"{METHOD}\n{key}\n{expires}"`.
-fn signature_fields<'a>(access: Access, key: &'a str, expires: &'a str) -> [&'a [u8]; 3] {
-    [
-        access.method().as_bytes(),
-        key.as_bytes(),
-        expires.as_bytes(),
-    ]
-}
-
-/// What a part's upload URL covers: `"PUT-PART\n{key}\n{expires}\n{upload}\n{part}"`,
-/// never equal to a whole object's (`PUT-PART` is not a method a URL is signed for).
-fn part_fields<'a>(
-    key: &'a str,
-    upload: &'a str,
-    part: &'a str,
-    expires: &'a str,
-) -> [&'a [u8]; 5] {
-    [
-        b"PUT-PART",
-        key.as_bytes(),
-        expires.as_bytes(),
-        upload.as_bytes(),
-        part.as_bytes(),
-    ]
-}
-
-/// What a sized upload URL covers: `"PUT-SIZED\n{key}\n{expires}\n{size}"`, never
-/// equal to an unsized one's (`PUT-SIZED` is not a method a URL is signed for), so the
-/// size cannot be taken off the URL.
-fn sized_put_fields<'a>(key: &'a str, size: &'a str, expires: &'a str) -> [&'a [u8]; 4] {
-    [
-        b"PUT-SIZED",
-        key.as_bytes(),
-        expires.as_bytes(),
-        size.as_bytes(),
-    ]
 }
 
 /// The MAC under `key` over `fields`, each followed by a newline but the last.
@@ -353,6 +318,12 @@ fn wait_for_key_file(path: &Path) -> Result<SigningKey, SigningKeyError> {
 mod tests {
     use super::*;
 
+    const PUT: Grant<'static> = Grant::Put { size: None };
+
+    fn sized(size: u64) -> Grant<'static> {
+        Grant::Put { size: Some(size) }
+    }
+
     fn key() -> SigningKey {
         SigningKey::from_secret("0123456789abcdef0123456789abcdef".to_owned()).unwrap()
     }
@@ -361,67 +332,99 @@ mod tests {
     fn after_a_rotation_urls_the_previous_key_signed_still_verify_and_new_ones_use_the_new_key() {
         let old = key();
         let new = SigningKey::from_secret("fedcba9876543210fedcba9876543210".to_owned()).unwrap();
-        let issued = old.sign(Access::Get, "releases/a/f.tgz", 2000);
-        let issued_part = old.sign_part("releases/a/f.tgz", "up1", 3, 2000);
-        assert!(!new.verify(Access::Get, "releases/a/f.tgz", 2000, &issued));
+        let issued = old.sign(Grant::Get, "releases/a/f.tgz", 2000);
+        let issued_part = old.sign(
+            Grant::Part {
+                upload: "up1",
+                part: 3,
+            },
+            "releases/a/f.tgz",
+            2000,
+        );
+        assert!(!new.verify(Grant::Get, "releases/a/f.tgz", 2000, &issued));
         let rotated = new.clone().with_previous(old);
-        assert!(rotated.verify(Access::Get, "releases/a/f.tgz", 2000, &issued));
-        assert!(rotated.verify_part("releases/a/f.tgz", "up1", 3, 2000, &issued_part));
+        assert!(rotated.verify(Grant::Get, "releases/a/f.tgz", 2000, &issued));
+        assert!(rotated.verify(
+            Grant::Part {
+                upload: "up1",
+                part: 3
+            },
+            "releases/a/f.tgz",
+            2000,
+            &issued_part
+        ));
         // What the old key signed grants only what it granted.
-        assert!(!rotated.verify(Access::Put, "releases/a/f.tgz", 2000, &issued));
-        assert!(!rotated.verify(Access::Get, "releases/a/f.tgz", 2001, &issued));
+        assert!(!rotated.verify(PUT, "releases/a/f.tgz", 2000, &issued));
+        assert!(!rotated.verify(Grant::Get, "releases/a/f.tgz", 2001, &issued));
         // New URLs are the new key's.
-        let fresh = rotated.sign(Access::Get, "releases/a/f.tgz", 2000);
-        assert!(new.verify(Access::Get, "releases/a/f.tgz", 2000, &fresh));
+        let fresh = rotated.sign(Grant::Get, "releases/a/f.tgz", 2000);
+        assert!(new.verify(Grant::Get, "releases/a/f.tgz", 2000, &fresh));
         assert_ne!(fresh, issued);
     }
 
     #[test]
     fn a_signature_covers_method_key_and_expiry() {
         let key = key();
-        let sig = key.sign(Access::Put, "releases/a", 100);
+        let sig = key.sign(PUT, "releases/a", 100);
         assert_eq!(sig.len(), 43);
-        assert!(key.verify(Access::Put, "releases/a", 100, &sig));
-        assert!(!key.verify(Access::Get, "releases/a", 100, &sig));
-        assert!(!key.verify(Access::Put, "releases/b", 100, &sig));
-        assert!(!key.verify(Access::Put, "releases/a", 101, &sig));
-        assert!(!key.verify(Access::Put, "releases/a", 100, "not base64!"));
-        assert!(!key.verify(Access::Put, "releases/a", 100, ""));
+        assert!(key.verify(PUT, "releases/a", 100, &sig));
+        assert!(!key.verify(Grant::Get, "releases/a", 100, &sig));
+        assert!(!key.verify(PUT, "releases/b", 100, &sig));
+        assert!(!key.verify(PUT, "releases/a", 101, &sig));
+        assert!(!key.verify(PUT, "releases/a", 100, "not base64!"));
+        assert!(!key.verify(PUT, "releases/a", 100, ""));
     }
 
     #[test]
     fn a_sized_upload_signature_covers_its_size_and_survives_a_rotation() {
         let old = key();
-        let sig = old.sign_sized_put("releases/a", 1000, 100);
-        assert!(old.verify_sized_put("releases/a", 1000, 100, &sig));
-        assert!(!old.verify_sized_put("releases/a", 1001, 100, &sig));
-        assert!(!old.verify_sized_put("releases/b", 1000, 100, &sig));
+        let sig = old.sign(sized(1000), "releases/a", 100);
+        assert!(old.verify(sized(1000), "releases/a", 100, &sig));
+        assert!(!old.verify(sized(1001), "releases/a", 100, &sig));
+        assert!(!old.verify(sized(1000), "releases/b", 100, &sig));
         // The size cannot be taken off: the same signature is no plain upload's.
-        assert!(!old.verify(Access::Put, "releases/a", 100, &sig));
-        assert_ne!(sig, old.sign(Access::Put, "releases/a", 100));
+        assert!(!old.verify(PUT, "releases/a", 100, &sig));
+        assert_ne!(sig, old.sign(PUT, "releases/a", 100));
         let new = SigningKey::from_secret("fedcba9876543210fedcba9876543210".to_owned())
             .unwrap()
             .with_previous(old.clone());
-        assert!(new.verify_sized_put("releases/a", 1000, 100, &sig));
+        assert!(new.verify(sized(1000), "releases/a", 100, &sig));
     }
 
+    /// Signatures of every kind of URL, computed apart from this code (Python's
+    /// `hmac` over the documented lines): an instance of another version must accept
+    /// the URLs this one signs, during a rolling upgrade and after a rollback.
     #[test]
-    fn the_signature_is_the_documented_hmac() {
-        let secret = "0123456789abcdef0123456789abcdef";
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(b"GET\nreleases/a/b\n1700000000");
-        let expected = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-        assert_eq!(
-            key().sign(Access::Get, "releases/a/b", 1_700_000_000),
-            expected
-        );
+    fn every_kind_of_signature_is_the_documented_hmac() {
+        let key = key();
+        let object = "releases/a/f.tgz";
+        let pinned = [
+            (Grant::Get, "AwptNZeJZ6gk-bHwHjwiJdPiAxnzY_nenYwQEAT33ok"),
+            (PUT, "NcJWtuPsqNadtssZmqnsOONtcBwcUKKMmQTrz4eyS1I"),
+            (sized(1000), "pVc17Ah1fWaKQEgIvfBdRlgl0GCQLGQnr21-7RG6DOo"),
+            (
+                Grant::Part {
+                    upload: "up1",
+                    part: 3,
+                },
+                "7z4MqWZvEZODbY0XwuW3Z-ksQSizDGNv5SvjfO5OQvQ",
+            ),
+        ];
+        for (grant, signature) in pinned {
+            assert_eq!(key.sign(grant, object, 2000), signature, "{grant:?}");
+            assert!(key.verify(grant, object, 2000, signature), "{grant:?}");
+            // No kind of URL passes for another.
+            for (other, _) in pinned.iter().filter(|(other, _)| *other != grant) {
+                assert!(!key.verify(*other, object, 2000, signature), "{grant:?}");
+            }
+        }
     }
 
     #[test]
     fn different_keys_sign_differently() {
         let other = SigningKey::generate().unwrap();
-        let sig = key().sign(Access::Get, "k", 1);
-        assert!(!other.verify(Access::Get, "k", 1, &sig));
+        let sig = key().sign(Grant::Get, "k", 1);
+        assert!(!other.verify(Grant::Get, "k", 1, &sig));
     }
 
     #[test]
@@ -449,8 +452,8 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(URL_SAFE_NO_PAD.decode(text.trim()).unwrap().len(), 32);
         let second = SigningKey::load_or_generate(&path).unwrap();
-        let sig = first.sign(Access::Get, "releases/x", 5);
-        assert!(second.verify(Access::Get, "releases/x", 5, &sig));
+        let sig = first.sign(Grant::Get, "releases/x", 5);
+        assert!(second.verify(Grant::Get, "releases/x", 5, &sig));
     }
 
     #[test]

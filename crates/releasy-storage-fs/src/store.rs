@@ -22,7 +22,7 @@ use crate::error::FsStoreError;
 use crate::multipart::{self, Locked, Refusal};
 use crate::object_path::{self, DIGESTS_DIR, RELEASES_DIR, UPLOADS_DIR};
 use crate::routes::STORAGE_PREFIX;
-use crate::signing::{Access, SigningKey};
+use crate::signing::{Grant, SigningKey};
 use crate::upload::{self, UploadError};
 
 /// Artifacts on local disk under `root`, reached through URLs signed with one
@@ -143,9 +143,11 @@ impl FsObjectStore {
         &self.signing_key
     }
 
+    /// `{base}/v1/storage/{key}?expires=..{grant's parameters}&signature=..`, signed
+    /// for `grant` until `expires_in_seconds` after `now`.
     fn presign(
         &self,
-        access: Access,
+        grant: Grant<'_>,
         key: &ObjectKey,
         now: Timestamp,
         expires_in_seconds: i64,
@@ -153,31 +155,12 @@ impl FsObjectStore {
         object_path::validate_key(key.as_str())?;
         let expires_at = now.plus_seconds(expires_in_seconds);
         let expires = expires_at.unix_seconds();
-        let signature = self.signing_key.sign(access, key.as_str(), expires);
+        let signature = self.signing_key.sign(grant, key.as_str(), expires);
         let url = format!(
-            "{}{STORAGE_PREFIX}{}?expires={expires}&signature={signature}",
+            "{}{STORAGE_PREFIX}{}?expires={expires}{}&signature={signature}",
             self.public_base_url,
-            key.as_str()
-        );
-        Ok(PresignedUrl { url, expires_at })
-    }
-
-    /// A `PUT` URL for `key` that stores at most `size` bytes.
-    fn presign_sized_put(
-        &self,
-        key: &ObjectKey,
-        size: u64,
-        now: Timestamp,
-        expires_in_seconds: i64,
-    ) -> Result<PresignedUrl, FsStoreError> {
-        object_path::validate_key(key.as_str())?;
-        let expires_at = now.plus_seconds(expires_in_seconds);
-        let expires = expires_at.unix_seconds();
-        let signature = self.signing_key.sign_sized_put(key.as_str(), size, expires);
-        let url = format!(
-            "{}{STORAGE_PREFIX}{}?expires={expires}&size={size}&signature={signature}",
-            self.public_base_url,
-            key.as_str()
+            key.as_str(),
+            grant.query_parameters(),
         );
         Ok(PresignedUrl { url, expires_at })
     }
@@ -206,7 +189,7 @@ impl ObjectStore for FsObjectStore {
         now: Timestamp,
         expires_in_seconds: i64,
     ) -> Result<PresignedUrl, StoreError> {
-        Ok(self.presign(Access::Put, key, now, expires_in_seconds)?)
+        Ok(self.presign(Grant::Put { size: None }, key, now, expires_in_seconds)?)
     }
 
     /// With a declared size, the URL names it, signed in: the store takes no more
@@ -220,12 +203,11 @@ impl ObjectStore for FsObjectStore {
         expires_in_seconds: i64,
         declared: DeclaredObject<'_>,
     ) -> Result<PresignedPut, StoreError> {
-        let url = match declared.size {
-            Some(size) => self.presign_sized_put(key, size, now, expires_in_seconds)?,
-            None => self.presign(Access::Put, key, now, expires_in_seconds)?,
+        let grant = Grant::Put {
+            size: declared.size,
         };
         Ok(PresignedPut {
-            url,
+            url: self.presign(grant, key, now, expires_in_seconds)?,
             headers: Vec::new(),
         })
     }
@@ -236,7 +218,7 @@ impl ObjectStore for FsObjectStore {
         now: Timestamp,
         expires_in_seconds: i64,
     ) -> Result<PresignedUrl, StoreError> {
-        Ok(self.presign(Access::Get, key, now, expires_in_seconds)?)
+        Ok(self.presign(Grant::Get, key, now, expires_in_seconds)?)
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
@@ -319,7 +301,7 @@ impl ObjectStore for FsObjectStore {
         Ok(blocking(move || multipart::start(&uploads, &key, part_size)).await?)
     }
 
-    /// `{base}/v1/storage/{key}?uploadId=..&partNumber=..&expires=..&signature=..`, the
+    /// `{base}/v1/storage/{key}?expires=..&uploadId=..&partNumber=..&signature=..`, the
     /// signature covering the upload and the part as well.
     async fn presign_part(
         &self,
@@ -329,20 +311,11 @@ impl ObjectStore for FsObjectStore {
         now: Timestamp,
         expires_in_seconds: i64,
     ) -> Result<PresignedUrl, StoreError> {
-        object_path::validate_key(key.as_str()).map_err(FsStoreError::from)?;
-        let expires_at = now.plus_seconds(expires_in_seconds);
-        let expires = expires_at.unix_seconds();
-        let signature =
-            self.signing_key
-                .sign_part(key.as_str(), upload.as_str(), part.get(), expires);
-        let url = format!(
-            "{}{STORAGE_PREFIX}{}?uploadId={}&partNumber={}&expires={expires}&signature={signature}",
-            self.public_base_url,
-            key.as_str(),
-            upload.as_str(),
-            part.get(),
-        );
-        Ok(PresignedUrl { url, expires_at })
+        let grant = Grant::Part {
+            upload: upload.as_str(),
+            part: part.get(),
+        };
+        Ok(self.presign(grant, key, now, expires_in_seconds)?)
     }
 
     async fn list_parts(
@@ -508,17 +481,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path());
         let key = ObjectKey::from_stored("releases/app/1.0.0/linux/id/app.tgz".to_owned());
-        let url = store
-            .presign(Access::Put, &key, Timestamp::from_unix_seconds(1000), 900)
-            .unwrap();
-        assert_eq!(url.expires_at, Timestamp::from_unix_seconds(1900));
-        let signature = store.signing_key.sign(Access::Put, key.as_str(), 1900);
-        assert_eq!(
-            url.url,
-            format!(
-                "http://127.0.0.1:8080/v1/storage/releases/app/1.0.0/linux/id/app.tgz?expires=1900&signature={signature}"
-            )
-        );
+        let base = "http://127.0.0.1:8080/v1/storage/releases/app/1.0.0/linux/id/app.tgz";
+        let shapes = [
+            (Grant::Get, ""),
+            (Grant::Put { size: None }, ""),
+            (Grant::Put { size: Some(1000) }, "&size=1000"),
+            (
+                Grant::Part {
+                    upload: "up1",
+                    part: 3,
+                },
+                "&uploadId=up1&partNumber=3",
+            ),
+        ];
+        for (grant, parameters) in shapes {
+            let url = store
+                .presign(grant, &key, Timestamp::from_unix_seconds(1000), 900)
+                .unwrap();
+            assert_eq!(url.expires_at, Timestamp::from_unix_seconds(1900));
+            let signature = store.signing_key.sign(grant, key.as_str(), 1900);
+            assert_eq!(
+                url.url,
+                format!("{base}?expires=1900{parameters}&signature={signature}")
+            );
+        }
     }
 
     #[test]
