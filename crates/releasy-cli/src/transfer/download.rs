@@ -11,7 +11,7 @@ use reqwest::header::{CONTENT_RANGE, LOCATION, RANGE};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::{CHUNK, Progress, hex};
+use super::{CHUNK, Progress, hex, no_follow};
 use crate::api::ApiError;
 use crate::error::CliError;
 
@@ -34,7 +34,8 @@ pub struct Fetched {
 pub enum Fetch {
     /// The file is complete (its hash still has to be checked).
     Complete(Fetched),
-    /// The server cannot serve the missing range: start again from nothing.
+    /// The storage cannot serve the missing bytes as asked (`416`, or a `206` that
+    /// starts elsewhere or is of another length): start again from nothing.
     RangeRefused,
     /// The storage refused the link (`403`: it expired before it was used); nothing
     /// was written, and `hasher` is handed back as it came.
@@ -51,24 +52,75 @@ pub enum Fetch {
         /// The status it answered.
         status: u16,
     },
-    /// The connection broke midway; the `.part` file holds `bytes` bytes, all fed into
-    /// `hasher`, so a fresh link can continue from there.
+    /// The transfer broke, before its answer or midway; the `.part` file holds `bytes`
+    /// bytes, all fed into `hasher`, so a fresh link can continue from there.
     Interrupted {
         /// Everything written so far, hashed.
         hasher: Sha256,
         /// How much is in the `.part` file.
         bytes: u64,
         /// What broke.
-        cause: reqwest::Error,
+        cause: Break,
     },
+}
+
+/// What broke a transfer.
+#[derive(Debug)]
+pub enum Break {
+    /// The network: no answer, or an answer cut off (the error holds no URL: links
+    /// are secrets).
+    Network(reqwest::Error),
+    /// The answer ended, cleanly, before the file did (a proxy's cap, a store that
+    /// lost the connection's end).
+    EndedEarly {
+        /// The bytes the file has.
+        expected: u64,
+        /// The bytes received up to the end.
+        got: u64,
+    },
+}
+
+impl Break {
+    /// The error a download that gave up on this ends with.
+    pub fn into_error(self) -> ApiError {
+        match self {
+            Self::Network(source) => ApiError::network_host("the storage", source),
+            Self::EndedEarly { .. } => ApiError::Network {
+                host: "the storage".to_owned(),
+                detail: self.to_string(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Break {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Network(source) => write!(f, "{source}"),
+            Self::EndedEarly { expected, got } => {
+                write!(f, "the answer ended after {got} of {expected} bytes")
+            }
+        }
+    }
+}
+
+/// Who answered a download link's `GET`.
+enum Answer {
+    /// The link itself: it did not redirect to the file (a refusal, or the server
+    /// failing).
+    Link(reqwest::Response),
+    /// The storage URL it redirected to.
+    Storage(reqwest::Response),
+    /// No one: a connection failed before an answer came.
+    Unreachable(reqwest::Error),
 }
 
 /// Downloads `url` into `part`, keeping its first `offset` bytes (already fed into
 /// `hasher`) when the server honours the range. Stops after `expected` bytes.
 ///
 /// # Errors
-/// [`CliError::Api`] for an error status or a network failure, [`CliError::Io`] when
-/// the file cannot be written.
+/// [`CliError::Api`] for the link's refusal (the server's own error: `404`, `403`,
+/// `429`) or an unexpected answer, [`CliError::Io`] when the file cannot be written.
 pub async fn fetch(
     http: &reqwest::Client,
     url: &str,
@@ -78,16 +130,31 @@ pub async fn fetch(
     mut offset: u64,
     progress: impl Fn(u64) -> Progress,
 ) -> Result<Fetch, CliError> {
-    let response = follow(http, url, offset).await?;
+    let response = match follow(http, url, offset).await? {
+        Answer::Unreachable(cause) => {
+            return Ok(Fetch::Interrupted {
+                hasher,
+                bytes: offset,
+                cause: Break::Network(cause),
+            });
+        }
+        Answer::Link(response) if response.status().is_server_error() => {
+            let status = response.status().as_u16();
+            return Ok(Fetch::ServerError { hasher, status });
+        }
+        // The server's refusal (a token used up, a yanked release, a quota), in its
+        // own words.
+        Answer::Link(response) if !response.status().is_success() => {
+            return Err(ApiError::from_response(response).await.into());
+        }
+        Answer::Link(response) | Answer::Storage(response) => response,
+    };
     match response.status() {
         StatusCode::PARTIAL_CONTENT if offset > 0 => {
-            let start = range_start(&response);
-            if start != Some(offset) {
-                return Err(ApiError::Unexpected {
-                    status: 206,
-                    detail: format!("asked for bytes from {offset}, got {start:?}"),
-                }
-                .into());
+            if content_range(&response) != Some((offset, Some(expected)))
+                && content_range(&response) != Some((offset, None))
+            {
+                return Ok(Fetch::RangeRefused);
             }
         }
         StatusCode::OK => {
@@ -96,7 +163,6 @@ pub async fn fetch(
             offset = 0;
         }
         StatusCode::RANGE_NOT_SATISFIABLE => return Ok(Fetch::RangeRefused),
-        // The download link answers 404 for its refusals: a 403 comes from the storage.
         StatusCode::FORBIDDEN => return Ok(Fetch::LinkRefused { hasher }),
         status if status.is_server_error() => {
             return Ok(Fetch::ServerError {
@@ -114,10 +180,9 @@ pub async fn fetch(
         _ => return Err(ApiError::from_response(response).await.into()),
     }
 
-    let file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    let file = tokio::fs::OpenOptions::from(no_follow(&mut options).clone())
         .open(part)
         .await
         .map_err(|e| CliError::io(part, e))?;
@@ -133,17 +198,13 @@ pub async fn fetch(
     let progress = progress(offset);
     let mut bytes = offset;
     let mut body = response.bytes_stream();
+    let mut broken = None;
     while let Some(chunk) = body.next().await {
         let chunk = match chunk {
             Ok(chunk) => chunk,
             Err(e) => {
-                progress.abandon();
-                writer.flush().await.map_err(|e| CliError::io(part, e))?;
-                return Ok(Fetch::Interrupted {
-                    hasher,
-                    bytes,
-                    cause: e,
-                });
+                broken = Some(Break::Network(e.without_url()));
+                break;
             }
         };
         writer
@@ -159,6 +220,20 @@ pub async fn fetch(
         }
     }
     writer.flush().await.map_err(|e| CliError::io(part, e))?;
+    if bytes < expected {
+        // Short of the file: continued on a fresh link, not taken for a wrong file.
+        progress.abandon();
+        let cause = broken.unwrap_or(Break::EndedEarly {
+            expected,
+            got: bytes,
+        });
+        return Ok(Fetch::Interrupted {
+            hasher,
+            bytes,
+            cause,
+        });
+    }
+    // Every byte arrived (whatever broke after them): the hash decides.
     writer
         .get_ref()
         .sync_all()
@@ -173,27 +248,27 @@ pub async fn fetch(
 }
 
 /// Sends the `GET` (with `Range` from `offset`), following redirects without
-/// credentials.
-async fn follow(
-    http: &reqwest::Client,
-    url: &str,
-    offset: u64,
-) -> Result<reqwest::Response, CliError> {
+/// credentials, and says who answered.
+async fn follow(http: &reqwest::Client, url: &str, offset: u64) -> Result<Answer, CliError> {
     let mut url = reqwest::Url::parse(url).map_err(|e| ApiError::Unexpected {
         status: 200,
         detail: format!("the download URL is not a URL: {e}"),
     })?;
-    for _ in 0..=MAX_REDIRECTS {
+    for hop in 0..=MAX_REDIRECTS {
         let mut request = http.get(url.clone());
         if offset > 0 {
             request = request.header(RANGE, format!("bytes={offset}-"));
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| ApiError::network(&url, e))?;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return Ok(Answer::Unreachable(e.without_url())),
+        };
         if !response.status().is_redirection() {
-            return Ok(response);
+            return Ok(if hop == 0 {
+                Answer::Link(response)
+            } else {
+                Answer::Storage(response)
+            });
         }
         let next = response
             .headers()
@@ -213,9 +288,250 @@ async fn follow(
     .into())
 }
 
-/// The first byte of a `Content-Range: bytes START-END/TOTAL` answer.
-fn range_start(response: &reqwest::Response) -> Option<u64> {
+/// The first byte and the whole length of a `Content-Range: bytes START-END/LENGTH`
+/// answer (no length when it is `*`).
+fn content_range(response: &reqwest::Response) -> Option<(u64, Option<u64>)> {
     let value = response.headers().get(CONTENT_RANGE)?.to_str().ok()?;
-    let range = value.trim().strip_prefix("bytes ")?;
-    range.split('-').next()?.trim().parse().ok()
+    let (range, length) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let start = range.split('-').next()?.trim().parse().ok()?;
+    let length = match length.trim() {
+        "*" => None,
+        length => Some(length.parse().ok()?),
+    };
+    Some((start, length))
+}
+
+#[cfg(test)]
+mod tests {
+    //! `fetch` against a loopback server that answers each connection with a scripted
+    //! answer, as misbehaving servers and stores do.
+
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::transfer::ProgressMode;
+
+    /// The file every test downloads.
+    const FILE: &[u8] = b"0123456789abcdefghij";
+
+    /// A scripted answer: the raw bytes written back, then the connection is closed.
+    type Script = Vec<u8>;
+
+    /// Serves `scripts` in order, one per connection; returns its address and the
+    /// requests it received (head only).
+    async fn serve(scripts: Vec<Script>) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            for script in scripts {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0_u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).await.unwrap() == 1 {
+                    head.push(byte[0]);
+                }
+                log.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&head).into_owned());
+                socket.write_all(&script).await.unwrap();
+                socket.shutdown().await.ok();
+            }
+        });
+        (address, seen)
+    }
+
+    fn answer(status: &str, headers: &[(&str, String)], body: &[u8]) -> Script {
+        let mut text = format!("HTTP/1.1 {status}\r\nconnection: close\r\n");
+        for (name, value) in headers {
+            text.push_str(&format!("{name}: {value}\r\n"));
+        }
+        text.push_str("\r\n");
+        let mut bytes = text.into_bytes();
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    fn redirect(to: SocketAddr) -> Script {
+        answer(
+            "302 Found",
+            &[
+                ("location", format!("http://{to}/object")),
+                ("content-length", "0".into()),
+            ],
+            b"",
+        )
+    }
+
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Runs `fetch` of `FILE` from `link` into a part file holding `kept`.
+    async fn fetch_with(link: SocketAddr, kept: &[u8]) -> (Result<Fetch, CliError>, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("file.part");
+        std::fs::write(&part, kept).unwrap();
+        let mut hasher = Sha256::new();
+        hasher.update(kept);
+        let outcome = fetch(
+            &client(),
+            &format!("http://{link}/v1/downloads/token"),
+            &part,
+            FILE.len() as u64,
+            hasher,
+            kept.len() as u64,
+            |from| Progress::start(ProgressMode::Off, "test", FILE.len() as u64, from),
+        )
+        .await;
+        (outcome, std::fs::read(&part).unwrap_or_default())
+    }
+
+    /// A link the server refuses is the server's error, in its words: not a storage
+    /// link to ask again for (which would issue more tokens and lose the message).
+    #[tokio::test]
+    async fn the_links_own_refusal_is_the_servers_error() {
+        let body = br#"{"error":{"code":"forbidden","message":"release yanked"}}"#;
+        let refusal = answer(
+            "403 Forbidden",
+            &[
+                ("content-type", "application/json".into()),
+                ("content-length", body.len().to_string()),
+            ],
+            body,
+        );
+        let (link, _) = serve(vec![refusal]).await;
+        let (outcome, _) = fetch_with(link, b"").await;
+        match outcome {
+            Err(CliError::Api(ApiError::Status {
+                status, message, ..
+            })) => {
+                assert_eq!(status, 403);
+                assert_eq!(message, "release yanked");
+            }
+            other => panic!("expected the server's refusal, got {other:?}"),
+        }
+    }
+
+    /// A `403` from the storage (after the redirect) is an expired link: ask again.
+    #[tokio::test]
+    async fn the_storages_refusal_asks_for_a_fresh_link() {
+        let (storage, _) = serve(vec![answer(
+            "403 Forbidden",
+            &[("content-length", "0".into())],
+            b"",
+        )])
+        .await;
+        let (link, _) = serve(vec![redirect(storage)]).await;
+        let (outcome, _) = fetch_with(link, b"").await;
+        assert!(
+            matches!(outcome, Ok(Fetch::LinkRefused { .. })),
+            "{outcome:?}"
+        );
+    }
+
+    /// A `206` that does not start where asked (or is of another file's length) is
+    /// not appended: the download starts again from nothing.
+    #[tokio::test]
+    async fn a_range_answer_from_elsewhere_is_not_appended() {
+        for content_range in ["bytes 9-19/20", "bytes 10-19/21", "bytes 10-19"] {
+            let misplaced = answer(
+                "206 Partial Content",
+                &[
+                    ("content-range", content_range.to_owned()),
+                    ("content-length", "11".into()),
+                ],
+                &FILE[9..],
+            );
+            let (storage, seen) = serve(vec![misplaced]).await;
+            let (link, _) = serve(vec![redirect(storage)]).await;
+            let (outcome, part) = fetch_with(link, &FILE[..10]).await;
+            assert!(
+                matches!(outcome, Ok(Fetch::RangeRefused)),
+                "{content_range}: {outcome:?}"
+            );
+            assert_eq!(part, &FILE[..10], "{content_range}: nothing appended");
+            assert!(seen.lock().unwrap()[0].contains("range: bytes=10-"));
+        }
+        // The right one is appended, with an unknown length too.
+        for content_range in ["bytes 10-19/20", "bytes 10-19/*"] {
+            let placed = answer(
+                "206 Partial Content",
+                &[
+                    ("content-range", content_range.to_owned()),
+                    ("content-length", "10".into()),
+                ],
+                &FILE[10..],
+            );
+            let (storage, _) = serve(vec![placed]).await;
+            let (link, _) = serve(vec![redirect(storage)]).await;
+            let (outcome, part) = fetch_with(link, &FILE[..10]).await;
+            match outcome {
+                Ok(Fetch::Complete(fetched)) => {
+                    assert_eq!(fetched.resumed_from, 10);
+                    assert_eq!(fetched.sha256, format!("{:x}", Sha256::digest(FILE)));
+                }
+                other => panic!("{content_range}: {other:?}"),
+            }
+            assert_eq!(part, FILE);
+        }
+    }
+
+    /// An answer that ends cleanly short of the file (a proxy's cap) is continued on
+    /// a fresh link, not taken for a wrong file and deleted.
+    #[tokio::test]
+    async fn an_answer_that_ends_short_is_an_interruption() {
+        let short = answer("200 OK", &[], &FILE[..7]);
+        let (storage, _) = serve(vec![short]).await;
+        let (link, _) = serve(vec![redirect(storage)]).await;
+        let (outcome, part) = fetch_with(link, b"").await;
+        match outcome {
+            Ok(Fetch::Interrupted { bytes, cause, .. }) => {
+                assert_eq!(bytes, 7);
+                assert_eq!(cause.to_string(), "the answer ended after 7 of 20 bytes");
+            }
+            other => panic!("expected an interruption, got {other:?}"),
+        }
+        assert_eq!(part, &FILE[..7]);
+    }
+
+    /// A connection that breaks after the last byte leaves a complete file: the hash
+    /// decides, rather than a `Range` for nothing (answered `416`).
+    #[tokio::test]
+    async fn a_break_after_the_last_byte_completes_the_file() {
+        let promised_more = answer("200 OK", &[("content-length", "30".into())], FILE);
+        let (storage, _) = serve(vec![promised_more]).await;
+        let (link, _) = serve(vec![redirect(storage)]).await;
+        let (outcome, part) = fetch_with(link, b"").await;
+        assert!(matches!(outcome, Ok(Fetch::Complete(_))), "{outcome:?}");
+        assert_eq!(part, FILE);
+    }
+
+    /// A storage that cannot be reached is an interruption like any other: the next
+    /// link may reach it.
+    #[tokio::test]
+    async fn an_unreachable_storage_is_an_interruption() {
+        let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let nowhere = closed.local_addr().unwrap();
+        drop(closed);
+        let (link, _) = serve(vec![redirect(nowhere)]).await;
+        let (outcome, part) = fetch_with(link, &FILE[..4]).await;
+        match outcome {
+            Ok(Fetch::Interrupted { bytes, cause, .. }) => {
+                assert_eq!(bytes, 4);
+                assert!(matches!(cause, Break::Network(_)));
+                assert!(!cause.to_string().contains("/object"), "{cause}");
+            }
+            other => panic!("expected an interruption, got {other:?}"),
+        }
+        assert_eq!(part, &FILE[..4]);
+    }
 }

@@ -4,10 +4,12 @@
 
 mod download;
 mod hash;
+mod no_follow;
 mod progress;
 mod upload;
 
-pub use download::{Fetch, fetch};
+pub use download::{Fetch, Fetched, fetch};
 pub use hash::{CHUNK, hash_file, hex};
+pub use no_follow::no_follow;
 pub use progress::{Progress, ProgressMode};
 pub use upload::{put_file, put_part};

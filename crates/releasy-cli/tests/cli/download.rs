@@ -150,10 +150,32 @@ async fn customer_download_verifies_the_checksum_s3() {
     download_flow(Storage::S3).await;
 }
 
+/// How many downloads of `customer_id` the ledger lists as `redirected`, once it
+/// lists at least `at_least` (rows are written behind).
+async fn redirected(server: &TestServer, customer_id: &str, at_least: usize) -> usize {
+    let mut count = 0;
+    for _ in 0..50 {
+        let list = server
+            .admin()
+            .args(["downloads", "list", "--customer", customer_id])
+            .args(["--outcome", "redirected", "--json"])
+            .run()
+            .await
+            .ok()
+            .json();
+        count = list["downloads"].as_array().expect("downloads").len();
+        if count >= at_least {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    count
+}
+
 async fn resume_flow(storage: Storage) {
     let server = TestServer::start(storage).await;
     let newest = publish_two_versions(&server).await;
-    let (_, api_key) = server.entitled_customer("acme-agent").await;
+    let (customer_id, api_key) = server.entitled_customer("acme-agent").await;
     let download = || {
         server
             .customer(&api_key)
@@ -162,31 +184,56 @@ async fn resume_flow(storage: Storage) {
     download().run().await.ok();
     let target = server.path("agent.tar.gz");
     let full = std::fs::read(&target).expect("read");
+    let (part, claim) = (
+        server.path("agent.tar.gz.part"),
+        server.path("agent.tar.gz.part.sha256"),
+    );
 
-    // A truncated target: only the rest is fetched (the server answered 206).
+    // A shorter file at the target is not taken for the start of the artifact (it is
+    // likely the version before): it is replaced whole, never appended to.
     let keep = full.len() / 3;
     std::fs::write(&target, &full[..keep]).expect("truncate");
     let report = download().arg("--json").run().await.ok().json();
-    assert_eq!(report["resumed_from"], keep as u64, "{report}");
+    assert_eq!(report["resumed_from"], 0, "{report}");
     assert_eq!(report["status"], "downloaded");
     assert_eq!(file_sha256(&target), newest);
 
-    // A `.part` left by an interrupted run, in human mode.
+    // What an interrupted run leaves: the part file, and its claim naming the
+    // artifact. Only the rest is fetched (the server answered 206), in human mode.
     std::fs::remove_file(&target).expect("remove");
-    let part = server.path("agent.tar.gz.part");
     std::fs::write(&part, &full[..full.len() - 1000]).expect("part");
+    std::fs::write(&claim, format!("{newest}\n")).expect("claim");
     let human = download().run().await.ok();
     assert!(human.stderr.contains("resuming"), "{human:#?}");
     assert!(human.stdout.contains("resumed from byte"), "{human:#?}");
     assert_eq!(file_sha256(&target), newest);
-    assert!(!exists(&part));
+    assert!(!exists(&part) && !exists(&claim));
 
-    // A `.part` that is not the start of this artifact: detected, downloaded again.
+    // A part file claimed for this artifact whose bytes are not its start (changed
+    // since): detected, downloaded again.
     std::fs::remove_file(&target).expect("remove");
     std::fs::write(&part, vec![0_u8; 4096]).expect("part");
+    std::fs::write(&claim, format!("{newest}\n")).expect("claim");
     let report = download().arg("--json").run().await.ok().json();
     assert_eq!(report["resumed_from"], 0, "{report}");
     assert_eq!(file_sha256(&target), newest);
+
+    // The whole file in the part file (a run stopped before renaming it): verified
+    // and renamed, without a download.
+    let before = redirected(&server, &customer_id, 5).await;
+    assert_eq!(
+        before, 5,
+        "one download each run, two for the one whose kept bytes were wrong"
+    );
+    std::fs::remove_file(&target).expect("remove");
+    std::fs::write(&part, &full).expect("part");
+    std::fs::write(&claim, format!("{newest}\n")).expect("claim");
+    let report = download().arg("--json").run().await.ok().json();
+    assert_eq!(report["resumed_from"], full.len() as u64, "{report}");
+    assert_eq!(report["status"], "downloaded");
+    assert_eq!(file_sha256(&target), newest);
+    assert!(!exists(&part) && !exists(&claim));
+    assert_eq!(redirected(&server, &customer_id, before + 1).await, before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -517,9 +564,8 @@ async fn an_export_cut_off_midway_leaves_the_earlier_file() {
     );
 }
 
-/// A shorter file at the target is moved aside to be resumed; a run that then fails
-/// before replacing a byte of it (here: the quota refuses the token) puts it back, so
-/// an updater whose download is refused keeps the file it runs.
+/// A run that fails (here: the quota refuses the token) leaves the file at the target
+/// as it was, so an updater whose download is refused keeps the file it runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_download_leaves_the_file_it_would_have_replaced() {
     let server = TestServer::start(Storage::Embedded).await;
@@ -552,4 +598,62 @@ async fn a_refused_download_leaves_the_file_it_would_have_replaced() {
         "the file is back as it was"
     );
     assert!(!exists(&server.path("installed/agent.tar.gz.part")));
+}
+
+/// Updating a file in place: the file at the target (shorter, the version before) is
+/// never taken for the start of the new one, so the update costs one download and the
+/// file is replaced only by the verified new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_in_place_costs_one_download_and_keeps_the_file_until_verified() {
+    let server = TestServer::start(Storage::Embedded).await;
+    let newest = publish_two_versions(&server).await;
+    let quota = ["--quota-downloads", "1", "--quota-period", "day"];
+    let (customer_id, api_key) = server.entitled_customer_granted("acme-agent", &quota).await;
+    let installed = server.path("installed/agent.tar.gz");
+    std::fs::create_dir_all(server.path("installed")).expect("dir");
+    write_file(&installed, 1000, 99);
+    let report = server
+        .customer(&api_key)
+        .args(["download", "acme-agent", "--platform", "linux-x86_64"])
+        .args(["-o", "installed/agent.tar.gz", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(report["resumed_from"], 0, "{report}");
+    assert_eq!(file_sha256(&installed), newest);
+    assert_eq!(redirected(&server, &customer_id, 1).await, 1);
+}
+
+/// The start of another version left in the part file (a download of 1.0.0 cut off,
+/// then 1.1.0 asked for) is not resumed: its bytes would be fetched for nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_file_of_another_version_is_not_resumed() {
+    let server = TestServer::start(Storage::Embedded).await;
+    let newest = publish_two_versions(&server).await;
+    let (customer_id, api_key) = server.entitled_customer("acme-agent").await;
+    let older = std::fs::read(server.path("1.0.0/agent.tar.gz")).expect("read");
+    std::fs::write(server.path("agent.tar.gz.part"), &older[..older.len() / 3]).expect("part");
+    std::fs::write(
+        server.path("agent.tar.gz.part.sha256"),
+        format!("{}\n", file_sha256(&server.path("1.0.0/agent.tar.gz"))),
+    )
+    .expect("claim");
+    let report = server
+        .customer(&api_key)
+        .args([
+            "download",
+            "acme-agent",
+            "--platform",
+            "linux-x86_64",
+            "--json",
+        ])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(report["version"], "1.1.0");
+    assert_eq!(report["resumed_from"], 0, "{report}");
+    assert_eq!(file_sha256(&server.path("agent.tar.gz")), newest);
+    assert_eq!(redirected(&server, &customer_id, 1).await, 1);
 }

@@ -1,5 +1,4 @@
-//! The local side of a download: the target path, the `.part` file next to it, and
-//! what is already there.
+//! The local side of a download: the target path and what is already there.
 
 use std::path::{Path, PathBuf};
 
@@ -9,12 +8,13 @@ use crate::error::CliError;
 use crate::transfer::{Progress, ProgressMode, hash_file, hex};
 
 /// Where the artifact goes: `output` (inside it, when it is a directory or ends with
-/// a slash), or the artifact's file name in the current directory.
+/// a slash), or the artifact's file name in the current directory. The name comes from
+/// the server: one that is not a plain file name is replaced by the artifact's id (or,
+/// should that not be one either, `artifact`), so it never leads out of the directory.
 pub fn target_path(output: Option<&Path>, file_name: &str, artifact_id: &str) -> PathBuf {
-    let name = match file_name {
-        "" | "." | ".." => artifact_id,
-        name => name,
-    };
+    let name = plain_file_name(file_name)
+        .or_else(|| plain_file_name(artifact_id))
+        .unwrap_or("artifact");
     match output {
         Some(path)
             if path.is_dir() || path.as_os_str().to_string_lossy().ends_with(['/', '\\']) =>
@@ -26,19 +26,31 @@ pub fn target_path(output: Option<&Path>, file_name: &str, artifact_id: &str) ->
     }
 }
 
-/// `<target>.part`.
-pub fn part_path(target: &Path) -> PathBuf {
-    let mut name = target
-        .file_name()
-        .map(ToOwned::to_owned)
-        .unwrap_or_default();
-    name.push(".part");
-    target.with_file_name(name)
+/// `name` when it is one plain file name: not empty, `.` or `..`, and without a path
+/// separator (`/`, `\\`), a NUL, or on Windows a drive's colon.
+fn plain_file_name(name: &str) -> Option<&str> {
+    let separators: &[char] = if cfg!(windows) {
+        &['/', '\\', '\0', ':']
+    } else {
+        &['/', '\\', '\0']
+    };
+    let plain = !matches!(name, "" | "." | "..") && !name.contains(separators);
+    plain.then_some(name)
 }
 
-/// The length of the regular file at `path`, if there is one.
+/// The length of the regular file at `path` (or the one a link there leads to), if
+/// there is one.
 pub async fn file_len(path: &Path) -> Option<u64> {
     tokio::fs::metadata(path)
+        .await
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+}
+
+/// The length of the regular file at `path`, if there is one (not a link to one).
+pub async fn regular_file_len(path: &Path) -> Option<u64> {
+    tokio::fs::symlink_metadata(path)
         .await
         .ok()
         .filter(|m| m.is_file())
@@ -107,9 +119,24 @@ mod tests {
             target_path(Some(Path::new("new-dir/")), "app.tgz", "id"),
             PathBuf::from("new-dir/app.tgz")
         );
+    }
+
+    /// Names come from the server: none leads out of the directory asked for.
+    #[test]
+    fn a_name_that_is_not_a_plain_file_name_is_not_used() {
+        for name in ["", ".", "..", "a/b", "..\\..\\evil.exe", "nul\0.tgz"] {
+            assert_eq!(
+                target_path(Some(Path::new("dir/")), name, "id"),
+                PathBuf::from("dir/id"),
+                "{name:?}"
+            );
+        }
         assert_eq!(
-            part_path(Path::new("out/app.tgz")),
-            PathBuf::from("out/app.tgz.part")
+            target_path(Some(Path::new("dir/")), "", "../../.bashrc"),
+            PathBuf::from("dir/artifact")
         );
+        if cfg!(windows) {
+            assert_eq!(target_path(None, "C:evil.exe", "id"), PathBuf::from("id"));
+        }
     }
 }

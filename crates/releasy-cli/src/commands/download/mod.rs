@@ -1,12 +1,14 @@
 //! `releasy download PRODUCT [--version V] [--platform P] [--file NAME] [-o PATH]`:
 //! choose the artifact, get a download token, follow the redirect, stream into
-//! `PATH.part` (resuming with `Range` from what is already there), verify the sha256
-//! against the listed checksum, and only then rename to `PATH`. On a mismatch the
-//! partial file is deleted and the run fails with exit code 7. Download links live a few
-//! minutes: a transfer that breaks midway (or a link the storage refuses as expired)
-//! continues from the bytes already there on a fresh link.
+//! `PATH.part` (resuming with `Range` from what an earlier run of the same artifact left
+//! there), verify the sha256 against the listed checksum, and only then rename to
+//! `PATH`. On a mismatch the partial file is deleted and the run fails with exit code 7;
+//! `PATH` is never written otherwise. Download links live a few minutes: a transfer that
+//! breaks (or a link the storage refuses as expired) continues from the bytes already
+//! there on a fresh link.
 
 mod local;
+mod part;
 mod select;
 
 pub use select::latest_release;
@@ -21,8 +23,9 @@ use crate::api::{ApiError, Role};
 use crate::cli::DownloadArgs;
 use crate::dto::{ArtifactSummary, Release, TokenRequest, TokenResponse};
 use crate::error::CliError;
-use crate::transfer::{Fetch, Progress, ProgressMode, fetch, hex};
-use local::{digest, file_len, part_path, prefix_hasher, remove, target_path};
+use crate::transfer::{Fetch, Fetched, Progress, fetch, hex};
+use local::{digest, file_len, target_path};
+use part::PartFile;
 use select::{choose_artifact, choose_release};
 
 /// Sent with each download token, kept in the server's records.
@@ -74,7 +77,6 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
     .await?;
     let artifact = choose_artifact(&release, args.platform.as_deref(), args.file.as_deref())?;
     let target = target_path(args.output.as_deref(), artifact.file_name(), &artifact.id);
-    let part = part_path(&target);
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(dir)
             .await
@@ -97,16 +99,20 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
         return Ok(());
     }
 
-    let resume = resume_point(&target, &part, size, ctx.progress).await?;
-    // What was moved aside, to put it back should the run fail with it untouched.
-    let moved_aside = resume
-        .moved_target
-        .then(|| (resume.offset, hex(resume.hasher.clone())));
-    let (mut hasher, mut offset) = (resume.hasher, resume.offset);
-    let downloaded = async {
-        let mut restarted = false;
-        let mut fruitless_links = 0;
-        loop {
+    // `PATH` itself is never written to: only the verified part file replaces it.
+    let (part, kept) = PartFile::claim(&target, &expected, size, ctx.progress).await?;
+    let (mut hasher, mut offset) = (kept.hasher, kept.bytes);
+    let mut restarted = false;
+    let mut fruitless_links = 0;
+    loop {
+        let fetched = if offset == size {
+            // A run that stopped between the last byte and the rename: nothing to fetch.
+            Fetched {
+                resumed_from: size,
+                bytes: size,
+                sha256: hex(hasher),
+            }
+        } else {
             let token: TokenResponse = client
                 .post(
                     "/v1/downloads/token",
@@ -128,17 +134,17 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
             let outcome = fetch(
                 client.storage(),
                 &token.download_url,
-                &part,
+                part.path(),
                 size,
                 hasher,
                 offset,
                 |from| Progress::start(mode, label.clone(), size, from),
             )
             .await?;
-            let fetched = match outcome {
+            match outcome {
                 Fetch::Complete(fetched) => fetched,
                 Fetch::RangeRefused if !restarted => {
-                    remove(&part).await?;
+                    part.restart().await?;
                     (hasher, offset, restarted) = (Sha256::new(), 0, true);
                     continue;
                 }
@@ -149,8 +155,8 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
                     }
                     .into());
                 }
-                // A link lives a few minutes at most: a transfer that broke, or a link that
-                // expired before its first byte, continues on a fresh one.
+                // A link lives a few minutes at most: a transfer that broke, or a link
+                // that expired before its first byte, continues on a fresh one.
                 Fetch::Interrupted {
                     hasher: so_far,
                     bytes,
@@ -162,11 +168,11 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
                         fruitless_links + 1
                     };
                     if fruitless_links >= FRESH_LINKS_WITHOUT_PROGRESS {
-                        return Err(ApiError::network_host("the storage", cause).into());
+                        return Err(cause.into_error().into());
                     }
                     ctx.output.note(&format!(
-                    "the transfer broke after {bytes} bytes ({cause}); continuing with a fresh link"
-                ));
+                        "the transfer broke after {bytes} bytes ({cause}); continuing with a fresh link"
+                    ));
                     (hasher, offset) = (so_far, bytes);
                     continue;
                 }
@@ -206,104 +212,38 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
                     hasher = unchanged;
                     continue;
                 }
-            };
-            if fetched.bytes == size && fetched.sha256 == expected {
-                tokio::fs::rename(&part, &target)
-                    .await
-                    .map_err(|e| CliError::io(&target, e))?;
-                report(
-                    ctx,
-                    &release,
-                    &artifact,
-                    &target,
-                    fetched.resumed_from,
-                    DownloadStatus::Downloaded,
-                );
-                return Ok(());
             }
-            remove(&part).await?;
-            if fetched.resumed_from > 0 && !restarted {
-                // The partial file was not the start of this artifact: start over once.
-                ctx.output.note(
-                    "checksum mismatch after resuming: the partial file was something else; \
-                 downloading again from the start",
-                );
-                (hasher, offset, restarted) = (Sha256::new(), 0, true);
-                continue;
-            }
-            return Err(CliError::ChecksumMismatch {
-                path: target.clone(),
-                expected: expected.clone(),
-                actual: fetched.sha256,
-            });
+        };
+        if fetched.bytes == size && fetched.sha256 == expected {
+            part.finish(&target).await?;
+            report(
+                ctx,
+                &release,
+                &artifact,
+                &target,
+                fetched.resumed_from,
+                DownloadStatus::Downloaded,
+            );
+            return Ok(());
         }
-    }
-    .await;
-    if downloaded.is_err()
-        && let Some((len, sha256)) = moved_aside
-    {
-        put_back(&part, &target, len, &sha256).await;
-    }
-    downloaded
-}
-
-/// After a failed run, puts back the file `resume_point` moved from `target` to `part`
-/// when it is still what was moved (`len` bytes of `sha256`: the token was refused, the
-/// network was down): a failed update must not leave the old file missing. A run that
-/// restarted from byte 0 may have left other bytes of the same length: the digest tells.
-async fn put_back(part: &Path, target: &Path, len: u64, sha256: &str) {
-    if file_len(part).await != Some(len) || file_len(target).await.is_some() {
-        return;
-    }
-    if digest(part, len, ProgressMode::Off).await.ok().as_deref() == Some(sha256) {
-        let _ = tokio::fs::rename(part, target).await;
-    }
-}
-
-/// Where a download continues from.
-struct ResumePoint {
-    /// The hash of the bytes kept.
-    hasher: Sha256,
-    /// How many bytes are kept.
-    offset: u64,
-    /// Whether they are a `PATH` moved to `PATH.part`.
-    moved_target: bool,
-}
-
-/// Where to continue from: `PATH.part` when present, else a `PATH` shorter than the
-/// artifact (moved to `PATH.part`), hashed so far; or nothing.
-async fn resume_point(
-    target: &Path,
-    part: &Path,
-    size: u64,
-    mode: ProgressMode,
-) -> Result<ResumePoint, CliError> {
-    let (partial, moved_target) = match file_len(part).await {
-        Some(len) => (Some(len), false),
-        None => match file_len(target).await {
-            Some(len) if len > 0 && len < size => {
-                tokio::fs::rename(target, part)
-                    .await
-                    .map_err(|e| CliError::io(target, e))?;
-                (Some(len), true)
-            }
-            _ => (None, false),
-        },
-    };
-    let (hasher, offset) = match partial {
-        Some(len) if len > 0 && len < size => prefix_hasher(part, len, mode).await?,
-        Some(_) => {
-            // Empty, or not shorter than the artifact: nothing to keep.
-            remove(part).await?;
-            (Sha256::new(), 0)
+        if fetched.resumed_from > 0 && !restarted {
+            // The kept bytes were not this artifact's start after all (the part file
+            // was changed since): start over once.
+            ctx.output.note(
+                "checksum mismatch after resuming: the partial file was not the start of \
+                 this artifact; downloading again from the start",
+            );
+            part.restart().await?;
+            (hasher, offset, restarted) = (Sha256::new(), 0, true);
+            continue;
         }
-        None => (Sha256::new(), 0),
-    };
-    Ok(ResumePoint {
-        hasher,
-        offset,
-        moved_target,
-    })
+        part.discard().await?;
+        return Err(CliError::ChecksumMismatch {
+            path: target.clone(),
+            expected: expected.clone(),
+            actual: fetched.sha256,
+        });
+    }
 }
 
 fn report(
