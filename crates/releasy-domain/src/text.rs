@@ -86,6 +86,14 @@ macro_rules! bounded_text_type {
                 crate::text::bounded_text($field, raw, $max).map(|text| Self(text.into()))
             }
 
+            /// A value as it is stored, taken as it is: the database holds what
+            /// [`Self::parse`] let through, or what an earlier server (the reference
+            /// server checked no names) stored. What is stored must stay readable, to be
+            /// listed, changed and revoked.
+            pub fn from_stored(stored: &str) -> Self {
+                Self(stored.into())
+            }
+
             /// The checked value.
             pub fn as_str(&self) -> &str {
                 &self.0

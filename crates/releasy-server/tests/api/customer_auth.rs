@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use releasy_store_diesel::schema::api_keys;
+use releasy_store_diesel::schema::{api_keys, customers};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -132,6 +132,22 @@ impl Db {
             .set(api_keys::scopes.eq(scopes.to_owned()));
         let updated = with_conn!(self, conn => query.execute(conn).await.unwrap());
         assert_eq!(updated, 1);
+    }
+}
+
+impl Db {
+    /// Stores names and plans no request could set, as the reference server stored
+    /// whatever it was sent.
+    async fn set_unchecked_names(&mut self, customer_id: &str, api_key_id: &str, name: &str) {
+        let key = diesel::update(api_keys::table.find(api_key_id.to_owned()))
+            .set(api_keys::name.eq(Some(name.to_owned())));
+        let customer = diesel::update(customers::table.find(customer_id.to_owned())).set((
+            customers::name.eq(name.to_owned()),
+            customers::plan.eq(Some(format!(" {name}\t"))),
+        ));
+        let updated = with_conn!(self, conn => key.execute(conn).await.unwrap()
+            + customer.execute(conn).await.unwrap());
+        assert_eq!(updated, 2);
     }
 }
 
@@ -471,6 +487,55 @@ async fn stored_scopes_that_do_not_parse_are_rejected(backend: Backend) {
     );
 }
 
+/// Keys and customers carried over from the reference server (which checked no name)
+/// stay readable: listed, changed and, above all, revoked; a key an operator cannot
+/// revoke would keep working.
+async fn names_no_request_could_set_do_not_lock_a_key_in(backend: Backend) {
+    let app = spawn_for_hand_edits(backend, &[]).await;
+    let (customer_id, api_key, api_key_id) = app.customer_with_key().await;
+    let mut db = Db::connect(&app).await;
+    for name in ["", &"x".repeat(300)] {
+        db.set_unchecked_names(&customer_id, &api_key_id, name)
+            .await;
+        let listed = app
+            .admin(
+                Method::GET,
+                &format!("/v1/admin/customers/{customer_id}/keys"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.status(), 200);
+        let listed: Value = listed.json().await.unwrap();
+        assert_eq!(listed["keys"][0]["name"], name);
+        let customer = app
+            .admin(Method::GET, &format!("/v1/admin/customers/{customer_id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(customer.status(), 200);
+        let customer: Value = customer.json().await.unwrap();
+        assert_eq!(customer["name"], name);
+        assert_eq!(customer["plan"], format!(" {name}\t"));
+    }
+    let patched = app
+        .admin(Method::PATCH, &format!("/v1/admin/keys/{api_key_id}"))
+        .json(&json!({ "allowed_cidrs": ["127.0.0.0/8"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let patched: Value = patched.json().await.unwrap();
+    assert_eq!(
+        patched["name"],
+        "x".repeat(300),
+        "the name it did not change"
+    );
+    assert_accepted(&app, &api_key).await;
+    app.revoke_key(&api_key_id).await;
+    assert_rejected(&app, &api_key).await;
+}
+
 async fn every_attempt_is_audited(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_customer("Acme", None).await;
@@ -611,5 +676,6 @@ on_both_backends!(
     a_key_carried_over_from_the_reference_is_accepted,
     a_bad_key_is_401_before_a_bad_query_or_body,
     stored_scopes_that_do_not_parse_are_rejected,
+    names_no_request_could_set_do_not_lock_a_key_in,
     every_attempt_is_audited,
 );
