@@ -134,13 +134,15 @@ fn sqlite_mode(query: &str) -> Result<SqliteMode, InvalidDatabaseUrl> {
 const SECRET_PARAMETERS: [&str; 2] = ["password", "sslpassword"];
 
 fn redact_password(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
+    // The user information first: a password may hold a `?` (the driver reads it up
+    // to the `@`), which must not be taken for the start of the query.
+    let (credentials, rest) = split_user_password(url);
+    let (base, query) = match rest.split_once('?') {
         Some((base, query)) => (base, Some(query)),
-        None => (url, None),
+        None => (rest, None),
     };
-    let base = redact_user_password(base);
     let Some(query) = query else {
-        return base;
+        return format!("{credentials}{base}");
     };
     let query: Vec<String> = query
         .split('&')
@@ -155,20 +157,24 @@ fn redact_password(url: &str) -> String {
             _ => pair.to_owned(),
         })
         .collect();
-    format!("{base}?{}", query.join("&"))
+    format!("{credentials}{base}?{}", query.join("&"))
 }
 
-fn redact_user_password(url: &str) -> String {
+/// `url` cut after its user information, with the password masked
+/// (`postgres://user:***@`), and the rest; or nothing and the whole URL when it names
+/// no password.
+fn split_user_password(url: &str) -> (String, &str) {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+        return (String::new(), url);
     };
-    // The last `@` ends the user information: a password may contain `@` itself.
+    // The last `@` ends what is masked: a password may contain `@` itself, and masking
+    // too much shows less, never a secret.
     let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
+        return (String::new(), url);
     };
     match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
+        Some((user, _)) => (format!("{scheme}://{user}:***@"), host),
+        None => (String::new(), url),
     }
 }
 
@@ -279,5 +285,19 @@ mod tests {
         );
         let both = DatabaseUrl::parse("postgres://u:one@h/db?Password=two").unwrap();
         assert_eq!(both.redacted(), "postgres://u:***@h/db?Password=***");
+    }
+
+    /// The driver reads a password up to the `@`, so a `?` in it is not a query.
+    #[test]
+    fn a_password_with_a_question_mark_is_redacted() {
+        let url = DatabaseUrl::parse("postgres://releasy:Ab?9x@db/releasy").unwrap();
+        assert_eq!(url.redacted(), "postgres://releasy:***@db/releasy");
+        let with_query =
+            DatabaseUrl::parse("postgres://u:a?b&password=c@h/db?sslmode=disable").unwrap();
+        assert_eq!(
+            with_query.redacted(),
+            "postgres://u:***@h/db?sslmode=disable"
+        );
+        assert!(!format!("{with_query:?}").contains("a?b"));
     }
 }
