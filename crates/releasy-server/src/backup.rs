@@ -7,8 +7,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use releasy_store_diesel::{BackupError, BackupReport, DatabaseUrl, backup_sqlite};
+use releasy_store_diesel::{
+    BackupError, BackupReport, DatabaseUrl, backup_sqlite, remove_backup_partials,
+};
 
+use crate::server::{next_signal, stop_signal};
 use crate::settings::Settings;
 
 /// Why no backup was made.
@@ -26,10 +29,42 @@ pub enum BackupCommandError {
     /// The report could not be written.
     #[error("output: {0}")]
     Output(#[from] std::io::Error),
+    /// A signal stopped the copy; what it had written was removed.
+    #[error("stopped by {}; the partial copy was removed", .0.name())]
+    Stopped(StopSignal),
+}
+
+/// The signal that stopped a backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM (`kill`, `timeout`, systemd).
+    Terminate,
+}
+
+impl StopSignal {
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Interrupt => "SIGINT",
+            Self::Terminate => "SIGTERM",
+        }
+    }
+
+    /// The exit status a shell gives a command this signal stopped (128 + its number).
+    pub fn exit_status(self) -> u8 {
+        match self {
+            Self::Interrupt => 130,
+            Self::Terminate => 143,
+        }
+    }
 }
 
 /// Copies the configured SQLite database to `destination` (which must not exist) and
-/// writes what it copied to `out`.
+/// writes what it copied to `out`. On SIGINT or SIGTERM it removes its partial copy
+/// and answers [`BackupCommandError::Stopped`]: the caller exits at once, the copy
+/// still running on its blocking thread.
 ///
 /// # Errors
 /// [`BackupCommandError`].
@@ -54,7 +89,16 @@ pub async fn run(
     let started = Instant::now();
     let to = destination.to_owned();
     let from = source.clone();
-    let report = tokio::task::spawn_blocking(move || backup_sqlite(&from, &to)).await??;
+    let copy = tokio::task::spawn_blocking(move || backup_sqlite(&from, &to));
+    let report = tokio::select! {
+        copied = copy => copied??,
+        signal = stopped() => {
+            // The copy goes on writing to the removed file until the process exits,
+            // which the caller does at once (it cannot be cancelled midway).
+            remove_backup_partials(destination, std::process::id());
+            return Err(BackupCommandError::Stopped(signal));
+        }
+    };
     writeln!(
         out,
         "backed up {} to {}: {} pages, {} bytes, integrity ok, in {:.1} s",
@@ -65,4 +109,17 @@ pub async fn run(
         started.elapsed().as_secs_f64()
     )?;
     Ok(report)
+}
+
+/// The first SIGINT or SIGTERM.
+async fn stopped() -> StopSignal {
+    use tokio::signal::unix::SignalKind;
+    let (mut interrupt, mut terminate) = (
+        stop_signal(SignalKind::interrupt()),
+        stop_signal(SignalKind::terminate()),
+    );
+    tokio::select! {
+        () = next_signal(&mut interrupt) => StopSignal::Interrupt,
+        () = next_signal(&mut terminate) => StopSignal::Terminate,
+    }
 }

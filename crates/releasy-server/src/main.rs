@@ -83,7 +83,8 @@ enum Command {
     /// integrity check, written beside FILE and moved into place when complete. FILE
     /// must not exist. Exits 1 when the backup fails (nothing is left at FILE), 2 when
     /// the configuration is invalid or the database is not a SQLite file (PostgreSQL:
-    /// use pg_dump).
+    /// use pg_dump), 130 or 143 when SIGINT or SIGTERM stops it (its partial copy
+    /// removed).
     Backup {
         /// Where the copy goes.
         #[arg(value_name = "FILE")]
@@ -149,6 +150,10 @@ async fn backup(settings: Settings, destination: &std::path::Path) -> ExitCode {
             eprintln!("releasy-server backup: {}", telemetry::WithCauses(&err));
             match err {
                 releasy_server::backup::BackupCommandError::NotSqliteFile(_) => ExitCode::from(2),
+                // Without waiting for the copy's thread, which cannot be stopped midway.
+                releasy_server::backup::BackupCommandError::Stopped(signal) => {
+                    std::process::exit(i32::from(signal.exit_status()))
+                }
                 _ => ExitCode::FAILURE,
             }
         }

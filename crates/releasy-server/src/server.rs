@@ -194,14 +194,16 @@ async fn stop_on_signals(handle: actix_web::dev::ServerHandle, forced: oneshot::
 const FORCED_STOP_SETTLE: Duration = Duration::from_millis(250);
 
 /// A listener for one stop signal, or none (logged) when it cannot be had.
-fn stop_signal(kind: tokio::signal::unix::SignalKind) -> Option<tokio::signal::unix::Signal> {
+pub(crate) fn stop_signal(
+    kind: tokio::signal::unix::SignalKind,
+) -> Option<tokio::signal::unix::Signal> {
     tokio::signal::unix::signal(kind)
         .inspect_err(|err| tracing::error!(error = %err, "cannot listen for a stop signal"))
         .ok()
 }
 
 /// The next delivery of `listener`'s signal (never, without a listener).
-async fn next_signal(listener: &mut Option<tokio::signal::unix::Signal>) {
+pub(crate) async fn next_signal(listener: &mut Option<tokio::signal::unix::Signal>) {
     match listener {
         Some(listener) => {
             listener.recv().await;

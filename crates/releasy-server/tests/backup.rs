@@ -211,3 +211,45 @@ async fn a_backup_never_overwrites_and_refuses_what_it_cannot_copy() {
     assert_eq!(postgres.status.code(), Some(2), "{}", text(&postgres));
     assert!(text(&postgres).contains("pg_dump"));
 }
+
+/// A backup stopped by a signal (Ctrl-C, `timeout`, systemd) removes its partial copy:
+/// cron jobs under a timeout must not fill the disk with them. The copy is held at its
+/// start by a writer's exclusive lock (a database in rollback-journal mode), so the
+/// signal arrives while it runs.
+#[test]
+fn a_backup_stopped_by_a_signal_leaves_nothing_behind() {
+    use diesel::{Connection, RunQueryDsl, sqlite::SqliteConnection};
+
+    let cwd = tempfile::tempdir().unwrap();
+    let path = cwd.path().join("locked.db");
+    let mut writer = SqliteConnection::establish(&path.display().to_string()).unwrap();
+    diesel::sql_query("CREATE TABLE t (x INTEGER)")
+        .execute(&mut writer)
+        .unwrap();
+    diesel::sql_query("BEGIN EXCLUSIVE")
+        .execute(&mut writer)
+        .unwrap();
+    let database = format!("sqlite://{}?mode=rw", path.display());
+    let mut backup = backup_command(cwd.path(), &database, "copy.db")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let partials = || -> Vec<String> {
+        std::fs::read_dir(cwd.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.contains(".partial-"))
+            .collect()
+    };
+    let waited = std::time::Instant::now();
+    while partials().is_empty() {
+        assert!(waited.elapsed() < Duration::from_secs(10), "no copy began");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, output) = terminate(&mut backup);
+    assert_eq!(status.code(), Some(143), "{output}");
+    assert!(output.contains("stopped by SIGTERM"), "{output}");
+    assert_eq!(partials(), Vec::<String>::new());
+    assert!(!cwd.path().join("copy.db").exists());
+}

@@ -67,6 +67,7 @@ pub fn backup_sqlite(source: &Path, destination: &Path) -> Result<BackupReport, 
     if !source.is_file() {
         return Err(BackupError::NoSource(source.to_owned()));
     }
+    remove_stale_partials(destination);
     let partial = new_partial_file(destination)?;
     let made = copy_into(source, &partial).and_then(|report| {
         std::fs::File::open(&partial)
@@ -101,11 +102,13 @@ fn new_partial_file(destination: &Path) -> Result<PathBuf, BackupError> {
         let mut name = destination.as_os_str().to_owned();
         name.push(format!(".partial-{}-{nanos}-{attempt}", std::process::id()));
         let path = PathBuf::from(name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        // The copy holds what the database holds (customers, addresses, sealed
+        // answers): readable by its owner only, as SQLite's journal beside it then is.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&path) {
             Ok(_) => return Ok(path),
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(err) => return Err(io_error(&path)(err)),
@@ -115,6 +118,68 @@ fn new_partial_file(destination: &Path) -> Result<PathBuf, BackupError> {
         path: destination.to_owned(),
         source: std::io::Error::other("no free name for the copy beside it"),
     })
+}
+
+/// The suffix of a copy in progress (before SQLite's `-journal`, if any), after the
+/// destination's name.
+const PARTIAL: &str = ".partial-";
+
+/// The process that writes the copy in progress named `name`
+/// (`FILE.partial-{pid}-{nanos}-{attempt}`, or its `-journal`), if it is one.
+fn partial_writer(name: &str) -> Option<u32> {
+    let (_, suffix) = name.rsplit_once(PARTIAL)?;
+    let suffix = suffix.strip_suffix("-journal").unwrap_or(suffix);
+    let mut numbers = suffix.split('-');
+    let pid = numbers.next()?.parse().ok()?;
+    let rest: Vec<&str> = numbers.collect();
+    let numeric = rest.len() == 2 && rest.iter().all(|n| n.parse::<u64>().is_ok());
+    numeric.then_some(pid)
+}
+
+/// Removes the copies in progress beside `destination` that process `pid` writes: a
+/// backup interrupted by a signal leaves none. Best effort.
+pub fn remove_backup_partials(destination: &Path, pid: u32) {
+    let Some(name) = destination
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+    else {
+        return;
+    };
+    remove_partials_where(destination, |entry| {
+        entry
+            .strip_prefix(&name)
+            .is_some_and(|rest| rest.starts_with(PARTIAL))
+            && partial_writer(entry) == Some(pid)
+    });
+}
+
+/// Removes the copies in progress beside `destination` whose process is gone (killed
+/// outright, out of memory): what no signal handler could remove is removed by the
+/// next backup into the same directory. Only where running processes can be told
+/// (Linux's `/proc`); best effort.
+fn remove_stale_partials(destination: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    remove_partials_where(destination, |entry| {
+        partial_writer(entry).is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+    });
+}
+
+fn remove_partials_where(destination: &Path, remove: impl Fn(&str) -> bool) {
+    let folder = match destination.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if remove(&name) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Puts the copy at `destination` without ever replacing a file there: a hard link
@@ -245,6 +310,75 @@ mod tests {
             .expect("read");
         assert_eq!(x, 42);
         assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_copy_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let source = database(dir.path());
+        let destination = dir.path().join("backup.db");
+        backup_sqlite(&source, &destination).expect("backup");
+        let mode = std::fs::metadata(&destination)
+            .expect("copy")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+
+    #[test]
+    fn copies_in_progress_are_named_for_their_process() {
+        assert_eq!(partial_writer("b.db.partial-42-123-0"), Some(42));
+        assert_eq!(partial_writer("b.db.partial-42-123-0-journal"), Some(42));
+        for other in [
+            "b.db",
+            "b.db.partial-x-1-0",
+            "b.db.partial-42-1",
+            "b.db.partial-42-1-0-wal",
+        ] {
+            assert_eq!(partial_writer(other), None, "{other}");
+        }
+        let dir = tempfile::tempdir().expect("dir");
+        let destination = dir.path().join("b.db");
+        for name in [
+            "b.db.partial-7-1-0",
+            "b.db.partial-7-1-0-journal",
+            "b.db.partial-8-1-0",
+            "c.db.partial-7-1-0",
+        ] {
+            std::fs::write(dir.path().join(name), "").expect("write");
+        }
+        remove_backup_partials(&destination, 7);
+        let mut left = leftovers(dir.path());
+        left.sort();
+        assert_eq!(left, ["b.db.partial-8-1-0", "c.db.partial-7-1-0"]);
+    }
+
+    /// A backup killed outright leaves its copy; the next one into the directory
+    /// removes it (its process is gone), and nothing of a running one or of others.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_next_backup_removes_copies_whose_process_is_gone() {
+        let dir = tempfile::tempdir().expect("dir");
+        let source = database(dir.path());
+        let running = format!("other.db.partial-{}-1-0", std::process::id());
+        // Above Linux's largest process id: no such process.
+        let gone = [
+            "old.db.partial-99999999-1-0",
+            "old.db.partial-99999999-1-0-journal",
+        ];
+        for name in gone
+            .iter()
+            .copied()
+            .chain([running.as_str(), "notes.partial-1"])
+        {
+            std::fs::write(dir.path().join(name), "").expect("write");
+        }
+        backup_sqlite(&source, &dir.path().join("new.db")).expect("backup");
+        let mut left = leftovers(dir.path());
+        left.sort();
+        assert_eq!(left, ["notes.partial-1", running.as_str()]);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 mod backup;
 mod cancel_safe;
 
-pub use backup::{BackupError, BackupReport, backup_sqlite};
+pub use backup::{BackupError, BackupReport, backup_sqlite, remove_backup_partials};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
