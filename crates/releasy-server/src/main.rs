@@ -71,7 +71,8 @@ enum Command {
     /// Read the stored bytes of artifacts registered before the server checked bytes
     /// (`verification: unverified`) and set each `verified` or `failed`; a failed one
     /// can no longer be downloaded. Prints one line per artifact and a summary; exits 1
-    /// when any artifact failed or could not be read.
+    /// when any artifact failed or could not be read, 2 when it cannot run (no
+    /// embedded store in the data directory: not the server's).
     VerifyArtifacts {
         /// Check every artifact that is not pending: also the verified ones (whose
         /// bytes may have changed in the store since) and the failed ones.

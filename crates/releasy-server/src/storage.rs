@@ -31,6 +31,12 @@ pub enum StorageError {
     /// The embedded store could not be opened in the data directory.
     #[error("the embedded artifact store cannot be opened")]
     Embedded(#[source] FsStoreError),
+    /// A command that checks stored objects found no embedded store where it looked.
+    #[error(
+        "no embedded artifact store at {}: is RELEASY_DATA_DIR the server's data directory?",
+        .0.display()
+    )]
+    NoEmbeddedStore(std::path::PathBuf),
 }
 
 /// The chosen store, and the routes it needs mounted (the embedded store serves its own
@@ -86,6 +92,25 @@ impl ArtifactStorage {
             store: store.clone(),
             embedded: Some(store),
         })
+    }
+
+    /// As [`Self::from_settings`], for a command that checks what a server stored
+    /// (`verify-artifacts`): the embedded store must be there already. Run with another
+    /// data directory than the server's, such a command would make an empty store, find
+    /// no object and fail every artifact, which stops every download.
+    ///
+    /// # Errors
+    /// [`StorageError::NoEmbeddedStore`] when the data directory holds no embedded
+    /// store; otherwise as [`Self::from_settings`].
+    pub fn existing_from_settings(
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StorageError> {
+        let root = settings.data_dir.join(OBJECTS_DIR);
+        if settings.s3.is_none() && !root.is_dir() {
+            return Err(StorageError::NoEmbeddedStore(root));
+        }
+        Self::from_settings(settings, clock)
     }
 
     /// `s3` or `filesystem`, as traces name the store.

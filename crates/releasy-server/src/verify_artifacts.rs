@@ -90,10 +90,10 @@ pub async fn run(
     scope: Scope,
     out: &mut dyn Write,
 ) -> Result<VerifySummary, VerifyCommandError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let storage = ArtifactStorage::existing_from_settings(settings, clock.clone())?;
     let database = Database::open(&settings.database_url, settings.database_max_connections)?;
     database.migrate().await?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let storage = ArtifactStorage::from_settings(settings, clock.clone())?;
     let repositories = database.repositories();
     let artifacts = ArtifactService::new(
         repositories.releases,

@@ -404,6 +404,22 @@ async fn verify_artifacts_finds_changed_bytes(backend: Backend, storage: Storage
     );
     let old_token = ok_json(shop.token(&app, &ids[0]).await).await;
 
+    if storage == Storage::Embedded {
+        // Run with another data directory than the server's: refused before it
+        // touches an artifact (an empty store would fail every one).
+        let cwd = tempfile::tempdir().unwrap();
+        let output = verify_command(&app, cwd.path(), &["--all"])
+            .env("RELEASY_DATA_DIR", cwd.path().join("not-the-servers"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{err}");
+        assert!(err.contains("no embedded artifact store at"), "{err}");
+        assert!(!cwd.path().join("not-the-servers").exists());
+        for id in &ids[1..] {
+            shop.shows(&app, id, "verified").await;
+        }
+    }
     let (code, out) = verify_artifacts(&app, &[]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains(&format!("verified  {}", ids[0])), "{out}");
