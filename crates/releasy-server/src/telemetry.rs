@@ -55,11 +55,21 @@ fn quieted(directive: &str) -> String {
         .to_ascii_lowercase();
     let mut quieted = directive.to_owned();
     for library in QUIET_LIBRARIES {
-        if !directive.contains(library) {
+        if !names_target(directive, library) {
             quieted.push_str(&format!(",{library}={quiet}"));
         }
     }
     quieted
+}
+
+/// Whether one of `directive`'s parts sets the level of `target` itself: naming one of
+/// its modules (`tokio_postgres::connection=warn`) leaves the rest at the default.
+fn names_target(directive: &str, target: &str) -> bool {
+    directive.split(',').any(|part| {
+        part.split(['=', '['])
+            .next()
+            .is_some_and(|named| named.trim() == target)
+    })
 }
 
 /// Installs the global subscriber at `level` (`RELEASY_LOG`, when set, is a full filter
@@ -169,6 +179,15 @@ mod tests {
         assert_eq!(
             quieted("debug,tokio_postgres=debug"),
             "debug,tokio_postgres=debug"
+        );
+        // One of its modules named: the rest (its statements' bind values) stays held.
+        assert_eq!(
+            quieted("debug,tokio_postgres::connection=warn"),
+            "debug,tokio_postgres::connection=warn,tokio_postgres=info"
+        );
+        assert_eq!(
+            quieted("debug,tokio_postgres[query]=trace"),
+            "debug,tokio_postgres[query]=trace"
         );
     }
 
