@@ -134,6 +134,17 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
 /// The page size `key list` asks for: the largest the server gives.
 const PAGE: usize = 200;
 
+/// What a key is at `now`: revoked, expired (also during a rotation's overlap: it is
+/// refused already), rotating (working until its overlap ends) or active.
+fn state(key: &KeySummary, now: i64) -> String {
+    match (key.revoked_at, key.expires_at) {
+        (Some(at), _) if at <= now => format!("revoked {}", format_time(at)),
+        (_, Some(at)) if at <= now => "expired".to_owned(),
+        (Some(at), _) => format!("rotating, until {}", format_time(at)),
+        (None, _) => "active".to_owned(),
+    }
+}
+
 /// The keys as a table; `now` tells a revoked key from one whose rotation ends later.
 fn table(keys: &[KeySummary], now: i64) -> String {
     let mut table = Table::new(&[
@@ -149,12 +160,7 @@ fn table(keys: &[KeySummary], now: i64) -> String {
         "allowed from",
     ]);
     for key in keys {
-        let state = match key.revoked_at {
-            Some(at) if at <= now => format!("revoked {}", format_time(at)),
-            Some(at) => format!("rotating, until {}", format_time(at)),
-            None if key.expires_at.is_some_and(|at| at <= now) => "expired".to_owned(),
-            None => "active".to_owned(),
-        };
+        let state = state(key, now);
         table.row(vec![
             key.api_key_id.clone(),
             key.name.clone().unwrap_or_else(|| "-".into()),
@@ -182,4 +188,35 @@ fn non_empty(values: Vec<String>) -> Option<Vec<String>> {
         .filter(|v| !v.is_empty())
         .collect();
     (!values.is_empty()).then_some(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(revoked_at: Option<i64>, expires_at: Option<i64>) -> KeySummary {
+        KeySummary {
+            api_key_id: "k".into(),
+            customer_id: "c".into(),
+            name: None,
+            key_type: "human".into(),
+            scopes: Vec::new(),
+            created_at: 0,
+            expires_at,
+            revoked_at,
+            last_used_at: None,
+            last_used_address: None,
+            allowed_cidrs: None,
+        }
+    }
+
+    #[test]
+    fn a_key_that_expired_during_its_overlap_is_expired_not_rotating() {
+        let now = 1_000;
+        assert_eq!(state(&key(None, None), now), "active");
+        assert_eq!(state(&key(None, Some(now)), now), "expired");
+        assert!(state(&key(Some(2_000), None), now).starts_with("rotating, until "));
+        assert_eq!(state(&key(Some(2_000), Some(now - 1)), now), "expired");
+        assert!(state(&key(Some(now), Some(now - 1)), now).starts_with("revoked "));
+    }
 }

@@ -115,8 +115,11 @@ fn cidrs(networks: Option<&AllowedNetworks>) -> Option<Vec<String>> {
     networks.map(|n| n.ranges().collect())
 }
 
-/// `PATCH /v1/admin/keys/{api_key_id}`: at least one field.
+/// `PATCH /v1/admin/keys/{api_key_id}`: at least one field. A field it does not know is
+/// refused, not ignored: a misspelt `allowed_cidrs` would leave a key open to every
+/// address while the answer looked like success.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateKeyRequest {
     /// New label; `null` removes it.
     #[serde(default, deserialize_with = "super::params::double_option")]
@@ -153,8 +156,11 @@ pub struct KeyListResponse {
     pub offset: i64,
 }
 
-/// `POST /v1/admin/keys/{api_key_id}/rotate`.
+/// `POST /v1/admin/keys/{api_key_id}/rotate`. A field it does not know is refused, not
+/// ignored: a misspelt `overlap_seconds: 0` (cutting a leaked key off now) would leave
+/// it working for a day.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RotateKeyRequest {
     /// How long the old key keeps working: 0 to 2592000 seconds (30 days); 86400 (a
     /// day) when omitted.

@@ -231,6 +231,19 @@ async fn bad_rules_and_bad_patches_are_400_and_change_nothing(backend: Backend) 
     .await;
     assert!(message.contains("allowed_cidrs"), "{message}");
     assert_error(patch_key(&app, key_id, json!({})).await, 400, "bad_request").await;
+    // A misspelt field is refused, not ignored: the key would stay open everywhere.
+    let message = assert_error(
+        patch_key(
+            &app,
+            key_id,
+            json!({"name": "x", "allowed_cidr": ["10.0.0.0/8"]}),
+        )
+        .await,
+        400,
+        "bad_request",
+    )
+    .await;
+    assert!(message.contains("allowed_cidr"), "{message}");
     assert_error(
         patch_key(&app, key_id, json!({"name": "  "})).await,
         400,

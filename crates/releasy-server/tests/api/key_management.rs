@@ -320,6 +320,14 @@ async fn a_rotation_refuses_bad_input_and_keys_that_cannot_hand_over(backend: Ba
         let message = assert_error(response, 400, "bad_request").await;
         assert!(message.contains("overlap_seconds"), "{overlap}: {message}");
     }
+    // A misspelt field is refused, not ignored: the old key would work for a day.
+    let message = assert_error(
+        rotate(&app, key_id, json!({"overlap_second": 0})).await,
+        400,
+        "bad_request",
+    )
+    .await;
+    assert!(message.contains("overlap_second"), "{message}");
     let no_body = app
         .admin(Method::POST, &format!("/v1/admin/keys/{key_id}/rotate"))
         .send()
