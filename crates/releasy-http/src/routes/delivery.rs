@@ -1,9 +1,9 @@
 //! The download ledger: `/v1/admin/downloads` (rows, a CSV export, statistics) for
 //! operators, `/v1/downloads` (their own rows) for customers.
 
-use actix_web::http::header::{ACCEPT, CONTENT_DISPOSITION};
+use actix_web::http::header::{Accept, CACHE_CONTROL, CONTENT_DISPOSITION, Header, Quality, VARY};
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, get, web};
 use futures_util::stream;
 use releasy_domain::delivery::{
     DeliveryService, DownloadFilter, DownloadOutcome, DownloadRecord, StatsGroup, StatsQuery,
@@ -47,17 +47,27 @@ pub async fn list_downloads(
     query: web::Query<DownloadListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = ledger_filter(&query)?;
-    let limit = PageLimit::parse(parse_int("limit", query.limit.as_ref())?)?;
     let after = cursor(query.cursor.as_ref())?;
     if wants_csv(&req, query.format.as_ref())? {
+        // Every row: `limit` does not apply, so it is not checked either.
         return Ok(csv_export(state.services.delivery.clone(), filter, after));
     }
+    let limit = PageLimit::parse(parse_int("limit", query.limit.as_ref())?)?;
     let page = state
         .services
         .delivery
         .page(&filter, limit, after.as_ref())
         .await?;
-    Ok(HttpResponse::Ok().json(list_response(page.items, limit, page.next_cursor)))
+    Ok(private(&mut HttpResponse::Ok())
+        .insert_header((VARY, "Accept"))
+        .json(list_response(page.items, limit, page.next_cursor)))
+}
+
+/// `response` marked for no cache to keep: ledger rows hold client addresses, and
+/// these requests authenticate with headers of their own, which shared caches do not
+/// know to keep out.
+fn private(response: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
+    response.insert_header((CACHE_CONTROL, "no-store"))
 }
 
 /// Statistics of successful downloads (links handed out): count, distinct customers
@@ -125,7 +135,7 @@ pub async fn customer_downloads(
         .delivery
         .customer_history(caller.key.customer_id, limit, after.as_ref())
         .await?;
-    Ok(HttpResponse::Ok().json(list_response(page.items, limit, page.next_cursor)))
+    Ok(private(&mut HttpResponse::Ok()).json(list_response(page.items, limit, page.next_cursor)))
 }
 
 fn list_response(
@@ -191,18 +201,29 @@ fn cursor(value: Option<&String>) -> Result<Option<Cursor>, ValidationError> {
     non_empty(value).map(Cursor::decode).transpose()
 }
 
-/// Whether the caller asked for CSV: `format=csv`, or else an `Accept` naming
-/// `text/csv`.
+/// Whether the caller asked for CSV: `format=csv`, or else an `Accept` that prefers
+/// `text/csv` to JSON (a q-value above 0 and above JSON's: a tie, or an `Accept` that
+/// does not parse, is JSON, the default).
 fn wants_csv(req: &HttpRequest, format: Option<&String>) -> Result<bool, ValidationError> {
     match non_empty(format) {
         Some("csv") => Ok(true),
         Some("json") => Ok(false),
         Some(_) => Err(ValidationError::new("format", "must be json or csv")),
-        None => Ok(req
-            .headers()
-            .get_all(ACCEPT)
-            .filter_map(|value| value.to_str().ok())
-            .any(|accept| accept.to_ascii_lowercase().contains("text/csv"))),
+        None => {
+            let Ok(accept) = Accept::parse(req) else {
+                return Ok(false);
+            };
+            let quality_of = |wanted: &str| {
+                accept
+                    .iter()
+                    .filter(|item| item.item.essence_str().eq_ignore_ascii_case(wanted))
+                    .map(|item| item.quality)
+                    .max()
+                    .unwrap_or(Quality::ZERO)
+            };
+            let csv = quality_of("text/csv");
+            Ok(csv > Quality::ZERO && csv > quality_of("application/json"))
+        }
     }
 }
 
@@ -256,7 +277,8 @@ fn csv_export(
             }
         }
     });
-    HttpResponse::Ok()
+    private(&mut HttpResponse::Ok())
+        .insert_header((VARY, "Accept"))
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             CONTENT_DISPOSITION,

@@ -268,9 +268,12 @@ async fn the_csv_export_reads_back_as_the_json_rows(backend: Backend) {
     for request in [
         app.admin(Method::GET, &format!("/v1/admin/downloads?{query}"))
             .header("accept", "text/csv"),
+        app.admin(Method::GET, &format!("/v1/admin/downloads?{query}"))
+            .header("accept", "application/json;q=0.5, text/csv"),
+        // Every row: the limit a page would take is neither applied nor checked.
         app.admin(
             Method::GET,
-            &format!("/v1/admin/downloads?{query}&format=csv"),
+            &format!("/v1/admin/downloads?{query}&format=csv&limit=1000"),
         ),
     ] {
         let response = request.send().await.unwrap();
@@ -279,6 +282,8 @@ async fn the_csv_export_reads_back_as_the_json_rows(backend: Backend) {
             response.headers()["content-type"],
             "text/csv; charset=utf-8"
         );
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert_eq!(response.headers()["vary"], "Accept");
         let body = response.text().await.unwrap();
         let mut reader = csv::Reader::from_reader(body.as_bytes());
         let header: Vec<String> = reader
@@ -312,6 +317,26 @@ async fn the_csv_export_reads_back_as_the_json_rows(backend: Backend) {
         for neutralised in [format!("'{tricky_agent}"), "'@agent".to_owned()] {
             assert!(records[3].iter().any(|field| field == neutralised));
         }
+    }
+    // CSV refused (q=0) or not preferred to JSON: a JSON page, not kept by caches.
+    for accept in [
+        "text/csv;q=0, application/json",
+        "application/json, text/csv",
+    ] {
+        let response = app
+            .admin(Method::GET, &format!("/v1/admin/downloads?{query}"))
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{accept}"
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert_eq!(response.headers()["vary"], "Accept");
     }
     // A CSV export of nothing is the header alone.
     let empty = app
@@ -446,6 +471,7 @@ async fn customers_see_only_their_own_history(backend: Backend) {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["cache-control"], "no-store");
         let page: Value = response.json().await.unwrap();
         seen.extend(page["downloads"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
