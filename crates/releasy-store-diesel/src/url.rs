@@ -40,6 +40,16 @@ pub enum InvalidDatabaseUrl {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// A PostgreSQL URL that asks for TLS, which the server does not speak to
+    /// PostgreSQL yet: refused when read, rather than failing at the first connection
+    /// (or, with a mode the driver does not know, with a bare parse error).
+    #[error(
+        "PostgreSQL URL parameter `{parameter}`: TLS to PostgreSQL is not supported yet; connect over a private network or a local socket, or through a TLS-terminating proxy beside the server (docs/configuration.md)"
+    )]
+    PostgresTls {
+        /// The parameter as written.
+        parameter: String,
+    },
 }
 
 /// How a SQLite file URL opens its file (`mode=`).
@@ -61,6 +71,7 @@ impl DatabaseUrl {
     pub fn parse(raw: &str) -> Result<Self, InvalidDatabaseUrl> {
         let raw = raw.trim();
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            refuse_tls(raw)?;
             return Ok(Self::Postgres(raw.to_owned()));
         }
         if raw == "sqlite::memory:" {
@@ -95,6 +106,26 @@ impl DatabaseUrl {
             Self::SqliteMemory => "sqlite::memory:".to_owned(),
         }
     }
+}
+
+/// Refuses a PostgreSQL URL whose `sslmode` requires TLS (`require`, `verify-ca`,
+/// `verify-full`). `disable`, `allow` and `prefer` (the default) connect without it.
+fn refuse_tls(url: &str) -> Result<(), InvalidDatabaseUrl> {
+    // The query starts after the host: a password may hold a `?` (see `redacted`).
+    let (_, rest) = split_user_password(url);
+    let Some((_, query)) = rest.split_once('?') else {
+        return Ok(());
+    };
+    for parameter in query.split('&') {
+        if let Some(("sslmode", mode)) = parameter.split_once('=')
+            && matches!(mode, "require" | "verify-ca" | "verify-full")
+        {
+            return Err(InvalidDatabaseUrl::PostgresTls {
+                parameter: parameter.to_owned(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The mode a SQLite URL's query asks for; every parameter is checked.
@@ -276,15 +307,37 @@ mod tests {
     #[test]
     fn passwords_in_the_query_are_redacted() {
         let url = DatabaseUrl::parse(
-            "postgres://u@h/db?sslmode=require&password=secret&sslpassword=other",
+            "postgres://u@h/db?sslmode=prefer&password=secret&sslpassword=other",
         )
         .unwrap();
         assert_eq!(
             url.redacted(),
-            "postgres://u@h/db?sslmode=require&password=***&sslpassword=***"
+            "postgres://u@h/db?sslmode=prefer&password=***&sslpassword=***"
         );
         let both = DatabaseUrl::parse("postgres://u:one@h/db?Password=two").unwrap();
         assert_eq!(both.redacted(), "postgres://u:***@h/db?Password=***");
+    }
+
+    /// TLS to PostgreSQL is refused when the URL is read, with what to do instead.
+    #[test]
+    fn a_url_that_requires_tls_is_refused_when_read() {
+        for mode in ["require", "verify-ca", "verify-full"] {
+            let err = DatabaseUrl::parse(&format!("postgres://u:p@h/db?sslmode={mode}"))
+                .unwrap_err();
+            assert_eq!(
+                err,
+                InvalidDatabaseUrl::PostgresTls {
+                    parameter: format!("sslmode={mode}")
+                }
+            );
+            assert!(err.to_string().contains("TLS-terminating proxy"), "{err}");
+        }
+        for mode in ["disable", "allow", "prefer"] {
+            DatabaseUrl::parse(&format!("postgresql://h/db?application_name=x&sslmode={mode}"))
+                .unwrap();
+        }
+        // In a password, it is no parameter.
+        DatabaseUrl::parse("postgres://u:x?sslmode=require@h/db").unwrap();
     }
 
     /// The driver reads a password up to the `@`, so a `?` in it is not a query.
