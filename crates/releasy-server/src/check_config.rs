@@ -18,7 +18,7 @@ pub const ADMIN_KEY_MIN_CHARS: usize = 32;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// The `RELEASY_*` variable at fault.
-    pub variable: &'static str,
+    pub variable: String,
     /// What is wrong and what to do.
     pub message: String,
 }
@@ -31,7 +31,7 @@ pub fn findings(settings: &Settings, log_directive: Option<&str>) -> Vec<Finding
         && let Err(err) = tracing_subscriber::EnvFilter::try_new(directive)
     {
         found.push(Finding {
-            variable: "RELEASY_LOG",
+            variable: "RELEASY_LOG".to_owned(),
             message: format!(
                 "does not parse ({err}); the server would ignore it and log at RELEASY_LOG_LEVEL"
             ),
@@ -41,14 +41,41 @@ pub fn findings(settings: &Settings, log_directive: Option<&str>) -> Vec<Finding
         let length = key.chars().count();
         if length < ADMIN_KEY_MIN_CHARS {
             found.push(Finding {
-                variable: "RELEASY_ADMIN_API_KEY",
+                variable: "RELEASY_ADMIN_API_KEY".to_owned(),
                 message: format!(
                     "is {length} characters long; use at least {ADMIN_KEY_MIN_CHARS} random ones (for example `openssl rand -base64 32`)"
                 ),
             });
         }
     }
+    let known: Vec<&str> = effective(settings, log_directive)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    for unknown in &settings.unknown_settings {
+        let message = match closest(unknown, &known) {
+            Some(meant) => {
+                format!("is no setting of the server and is ignored; did you mean {meant}?")
+            }
+            None => "is no setting of the server and is ignored".to_owned(),
+        };
+        found.push(Finding {
+            variable: unknown.clone(),
+            message,
+        });
+    }
     found
+}
+
+/// The known name closest to `unknown`, when it is close enough to be a misspelling
+/// of it (a few letters apart).
+fn closest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|name| (strsim::levenshtein(unknown, name), *name))
+        .filter(|(distance, _)| *distance <= 3)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name)
 }
 
 /// `url` with its password and its query, if it has them, masked: a collector URL
@@ -542,6 +569,31 @@ mod tests {
         let problems = String::from_utf8(problems).unwrap();
         assert!(problems.starts_with("releasy-server check-config: RELEASY_ADMIN_API_KEY: is 8"));
         assert!(!String::from_utf8(out).unwrap().contains("changeme"));
+    }
+
+    #[test]
+    fn a_setting_the_server_does_not_know_is_a_finding_with_what_was_meant() {
+        let typo = settings(&[
+            ("RELEASY_DATABSE_URL", "postgres://db/releasy"),
+            ("RELEASY_NOT_A_SETTING_AT_ALL", "1"),
+        ]);
+        let found = findings(&typo, None);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].variable, "RELEASY_DATABSE_URL");
+        assert!(
+            found[0]
+                .message
+                .ends_with("did you mean RELEASY_DATABASE_URL?"),
+            "{}",
+            found[0].message
+        );
+        assert_eq!(found[1].variable, "RELEASY_NOT_A_SETTING_AT_ALL");
+        assert_eq!(
+            found[1].message,
+            "is no setting of the server and is ignored"
+        );
+        let (mut out, mut problems) = (Vec::new(), Vec::new());
+        assert!(!run(&typo, None, &mut out, &mut problems).unwrap());
     }
 
     #[test]

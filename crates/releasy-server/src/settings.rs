@@ -63,6 +63,10 @@ pub struct OperatorSettings {
 /// Checked settings of one server.
 #[derive(Clone)]
 pub struct Settings {
+    /// What the sources set that is no setting of the server (a misspelt variable, a
+    /// file key it does not know), as `RELEASY_*` names: ignored, and reported by
+    /// `check-config` and at startup.
+    pub unknown_settings: Vec<String>,
     /// Listen address.
     pub bind_addr: SocketAddr,
     /// Log level.
@@ -201,6 +205,17 @@ impl std::fmt::Debug for Settings {
     }
 }
 
+/// Settings under the `RELEASY_` prefix that others read, not the server's own: the
+/// logger's `RELEASY_LOG`, and the CLI's, which may share the server's environment.
+const READ_ELSEWHERE: [&str; 6] = [
+    "log",
+    "url",
+    "api_key",
+    "config",
+    "operator_token",
+    "profile",
+];
+
 /// Every setting as text, exactly as the sources gave it.
 #[derive(Debug, Default, Deserialize)]
 struct RawSettings {
@@ -285,6 +300,7 @@ impl Settings {
             }
             None => File::new(DEFAULT_CONFIG_FILE, FileFormat::Toml).required(false),
         };
+        let mut ignored = Vec::new();
         let raw: RawSettings = Config::builder()
             .add_source(file_source)
             .add_source(
@@ -294,9 +310,17 @@ impl Settings {
                     .source(Some(without_blank_values(env))),
             )
             .build()
-            .and_then(Config::try_deserialize)
+            .and_then(|config| {
+                serde_ignored::deserialize(config, |path| ignored.push(path.to_string()))
+            })
             .map_err(|e| ConfigError::new("config", e.to_string()))?;
-        Self::check(raw)
+        let mut settings = Self::check(raw)?;
+        settings.unknown_settings = ignored
+            .iter()
+            .filter(|key| !READ_ELSEWHERE.contains(&key.as_str()))
+            .map(|key| format!("RELEASY_{}", key.to_ascii_uppercase().replace('.', "__")))
+            .collect();
+        Ok(settings)
     }
 
     fn check(raw: RawSettings) -> Result<Self, ConfigError> {
@@ -333,6 +357,7 @@ impl Settings {
             1..=7 * 86_400,
         )?;
         Ok(Self {
+            unknown_settings: Vec::new(),
             bind_addr: text(raw.bind_addr)
                 .unwrap_or_else(|| "0.0.0.0:8080".to_owned())
                 .parse()
@@ -649,6 +674,12 @@ fn operator(
     ttl: Option<String>,
     leeway: Option<String>,
 ) -> Result<Option<OperatorSettings>, ConfigError> {
+    // Checked whether or not sign-in is configured: a value that means nothing is an
+    // error before it is needed.
+    let jwks_ttl_seconds =
+        number("RELEASY_OPERATOR_JWKS_TTL_SECONDS", ttl, 300, 1..=86_400)? as u64;
+    let leeway_seconds =
+        number("RELEASY_OPERATOR_JWT_LEEWAY_SECONDS", leeway, 0, 0..=3_600)? as u64;
     let Some(jwks_url) = text(jwks_url) else {
         return Ok(None);
     };
@@ -658,8 +689,8 @@ fn operator(
         issuer: text(issuer),
         audience: text(audience),
         resource: text(resource),
-        jwks_ttl_seconds: number("RELEASY_OPERATOR_JWKS_TTL_SECONDS", ttl, 300, 1..=86_400)? as u64,
-        leeway_seconds: number("RELEASY_OPERATOR_JWT_LEEWAY_SECONDS", leeway, 0, 0..=3_600)? as u64,
+        jwks_ttl_seconds,
+        leeway_seconds,
     }))
 }
 
@@ -689,6 +720,9 @@ fn s3(
         .filter(|(_, v)| v.is_none())
         .map(|(name, _)| *name)
         .collect();
+    // Checked whether or not S3 is configured: a value that means nothing is an error
+    // before it is needed.
+    let path_style = boolean("RELEASY_ARTIFACT_PATH_STYLE", path_style)?;
     // Path style alone changes nothing (templates often set every variable to its
     // default); an endpoint alone means S3 was meant, so the missing four are named.
     if missing.len() == required.len() && endpoint.is_none() {
@@ -714,7 +748,7 @@ fn s3(
         endpoint,
         access_key,
         secret_key,
-        path_style: boolean("RELEASY_ARTIFACT_PATH_STYLE", path_style)?,
+        path_style,
     }))
 }
 
@@ -894,6 +928,15 @@ mod tests {
             let embedded = load(&[("RELEASY_ARTIFACT_PATH_STYLE", path_style)]).unwrap();
             assert!(embedded.s3.is_none(), "path style alone is not S3");
         }
+        // A value that means nothing is refused, S3 (or operator sign-in) or not.
+        for (variable, value) in [
+            ("RELEASY_ARTIFACT_PATH_STYLE", "maybe"),
+            ("RELEASY_OPERATOR_JWKS_TTL_SECONDS", "abc"),
+            ("RELEASY_OPERATOR_JWT_LEEWAY_SECONDS", "-1"),
+        ] {
+            let err = load(&[(variable, value)]).unwrap_err();
+            assert_eq!(err.variable, variable);
+        }
         let s = load(&[
             ("RELEASY_ARTIFACT_BUCKET", "b"),
             ("RELEASY_ARTIFACT_REGION", "r"),
@@ -903,6 +946,29 @@ mod tests {
         ])
         .unwrap();
         assert!(s.s3.unwrap().path_style);
+    }
+
+    /// A misspelt variable or file key is ignored and named (the database URL's typo
+    /// would run each instance on a SQLite file of its own); the logger's and the
+    /// CLI's variables, which may share the environment, are not.
+    #[test]
+    fn settings_the_server_does_not_know_are_named() {
+        let s = load(&[
+            ("RELEASY_DATABSE_URL", "postgres://db/releasy"),
+            ("RELEASY_LOG", "debug"),
+            ("RELEASY_URL", "https://releasy.example.com"),
+            ("RELEASY_API_KEY", "releasy_x"),
+            ("RELEASY_PROFILE", "prod"),
+        ])
+        .unwrap();
+        assert_eq!(s.unknown_settings, ["RELEASY_DATABSE_URL"]);
+        assert!(load(&[]).unwrap().unknown_settings.is_empty());
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("releasy.toml");
+        std::fs::write(&path, "bind_adr = \"127.0.0.1:7000\"\n").unwrap();
+        let from_file = Settings::load(Some(&path), Some(HashMap::new())).unwrap();
+        assert_eq!(from_file.unknown_settings, ["RELEASY_BIND_ADR"]);
     }
 
     #[test]

@@ -322,8 +322,8 @@ mod tests {
     #[test]
     fn a_url_that_requires_tls_is_refused_when_read() {
         for mode in ["require", "verify-ca", "verify-full"] {
-            let err = DatabaseUrl::parse(&format!("postgres://u:p@h/db?sslmode={mode}"))
-                .unwrap_err();
+            let err =
+                DatabaseUrl::parse(&format!("postgres://u:p@h/db?sslmode={mode}")).unwrap_err();
             assert_eq!(
                 err,
                 InvalidDatabaseUrl::PostgresTls {
@@ -333,8 +333,10 @@ mod tests {
             assert!(err.to_string().contains("TLS-terminating proxy"), "{err}");
         }
         for mode in ["disable", "allow", "prefer"] {
-            DatabaseUrl::parse(&format!("postgresql://h/db?application_name=x&sslmode={mode}"))
-                .unwrap();
+            DatabaseUrl::parse(&format!(
+                "postgresql://h/db?application_name=x&sslmode={mode}"
+            ))
+            .unwrap();
         }
         // In a password, it is no parameter.
         DatabaseUrl::parse("postgres://u:x?sslmode=require@h/db").unwrap();
