@@ -7,7 +7,7 @@
 use std::io::Write;
 
 use releasy_domain::audit::{AWAITING_COUNTED, AuditService, VerifiedChain, VerifyError};
-use releasy_store_diesel::{Database, SetupError};
+use releasy_store_diesel::{Database, DatabaseUrl, SetupError};
 
 use crate::settings::Settings;
 
@@ -17,6 +17,12 @@ pub enum AuditVerifyError {
     /// The database could not be opened or read.
     #[error(transparent)]
     Database(#[from] SetupError),
+    /// The configured SQLite file does not exist.
+    #[error(
+        "no database at {}: audit verify reads an existing one (is RELEASY_DATABASE_URL the server's?)",
+        .0.display()
+    )]
+    NoDatabase(std::path::PathBuf),
     /// The database's schema is older than this binary's.
     #[error(
         "the database has migrations not applied yet ({}): start releasy-server on it (or run releasy-server migrate) first",
@@ -48,7 +54,18 @@ pub async fn run(
     settings: &Settings,
     out: &mut dyn Write,
 ) -> Result<AuditVerdict, AuditVerifyError> {
-    let database = Database::open(&settings.database_url, settings.database_max_connections)?;
+    // A check reads what is there: pointed at a file that does not exist (a wrong
+    // working directory), it says so rather than creating an empty database.
+    let url = match &settings.database_url {
+        DatabaseUrl::SqliteFile(path) | DatabaseUrl::SqliteExistingFile(path)
+            if !path.is_file() =>
+        {
+            return Err(AuditVerifyError::NoDatabase(path.clone()));
+        }
+        DatabaseUrl::SqliteFile(path) => DatabaseUrl::SqliteExistingFile(path.clone()),
+        other => other.clone(),
+    };
+    let database = Database::open(&url, settings.database_max_connections)?;
     let pending = database.pending_migrations().await?;
     if !pending.is_empty() {
         return Err(AuditVerifyError::PendingMigrations(pending));

@@ -831,7 +831,8 @@ async fn a_kill_during_an_upload_leaves_no_object_and_the_retry_is_stored() {
 
 /// `audit verify` walks the chain the server wrote: 0 and the head while it is intact,
 /// 1 naming the event once a row is edited behind the server's back; it only reads, so
-/// a database no server has migrated is refused (2), not migrated.
+/// a missing database is refused (2), not created, and one no server has migrated is
+/// refused (2), not migrated.
 #[tokio::test]
 async fn audit_verify_passes_an_intact_chain_and_names_an_altered_event() {
     use diesel::Connection;
@@ -848,6 +849,20 @@ async fn audit_verify_passes_an_intact_chain_and_names_an_altered_event() {
         ),
     ];
     std::fs::create_dir(cwd.path().join("releasy-data")).unwrap();
+    let (code, out, err) = run_command(cwd.path(), &["audit", "verify"], &vars);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("no database at"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(cwd.path().join("releasy-data"))
+            .unwrap()
+            .count(),
+        0,
+        "nothing created"
+    );
+    diesel::SqliteConnection::establish(
+        &cwd.path().join("releasy-data/releasy.db").to_string_lossy(),
+    )
+    .unwrap();
     let (code, out, err) = run_command(cwd.path(), &["audit", "verify"], &vars);
     assert_eq!(code, Some(2), "{out}{err}");
     assert!(
