@@ -42,10 +42,22 @@ impl IdempotencyRepository for InMemoryIdempotency {
         claim: &IdempotencyRecord,
         response: &StoredResponse,
     ) -> Result<(), RepoError> {
-        if let Some(row) = lock(&self.rows).get_mut(&id(claim))
-            && is_that_claim(row, claim)
-        {
-            row.state = IdempotencyState::Completed(response.clone());
+        let mut rows = lock(&self.rows);
+        let completed = IdempotencyState::Completed(response.clone());
+        match rows.get_mut(&id(claim)) {
+            Some(row) if is_that_claim(row, claim) => row.state = completed,
+            // A successor's claim is left alone.
+            Some(_) => {}
+            // Released by the request that took it over: what this one did is kept.
+            None => {
+                rows.insert(
+                    id(claim),
+                    IdempotencyRecord {
+                        state: completed,
+                        ..claim.clone()
+                    },
+                );
+            }
         }
         Ok(())
     }

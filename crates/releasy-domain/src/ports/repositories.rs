@@ -315,7 +315,9 @@ pub trait IdempotencyRepository: Send + Sync + std::fmt::Debug {
 
     /// Marks the claim completed with `response`, only if the stored record is still
     /// that claim (same `created_at` and fingerprint, in progress): a request that was
-    /// presumed dead and taken over must not overwrite its successor.
+    /// presumed dead and taken over must not overwrite its successor. When no record is
+    /// left (the successor failed and released the key), stores the claim completed
+    /// anew, so a retry replays what was done instead of doing it again.
     async fn complete(
         &self,
         claim: &IdempotencyRecord,

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use releasy_domain::Timestamp;
-use releasy_domain::idempotency::{IdempotencyRecord, StoredResponse};
+use releasy_domain::idempotency::{IdempotencyRecord, IdempotencyState, StoredResponse};
 use releasy_domain::ports::{Claim, IdempotencyRepository, RepoError};
 
 use super::Store;
@@ -51,7 +51,7 @@ impl IdempotencyRepository for Store {
         let mut conn = self.conn().await?;
         // Only while the row is still this claim: a request presumed dead and
         // taken over must not overwrite its successor.
-        diesel::update(
+        let updated = diesel::update(
             dsl::idempotency_keys
                 .filter(dsl::scope.eq(claim.scope.as_str()))
                 .filter(dsl::idem_key.eq(claim.key.as_str()))
@@ -67,6 +67,20 @@ impl IdempotencyRepository for Store {
         .execute(&mut *conn)
         .await
         .map_err(query_error)?;
+        if updated == 0 {
+            // Released by the request that took it over: what this one did is kept,
+            // so a retry replays it. A successor's record is left alone.
+            let completed = IdempotencyRecord {
+                state: IdempotencyState::Completed(response.clone()),
+                ..claim.clone()
+            };
+            diesel::insert_into(dsl::idempotency_keys)
+                .values(IdempotencyRow::from(&completed))
+                .on_conflict_do_nothing()
+                .execute(&mut *conn)
+                .await
+                .map_err(query_error)?;
+        }
         Ok(())
     }
 

@@ -30,6 +30,9 @@ pub async fn run_all_but_the_purge(idempotency: Arc<dyn IdempotencyRepository>) 
     run_check!(release_removes_the_matching_claim(i.clone()));
     run_check!(release_leaves_other_records_alone(i.clone()));
     run_check!(complete_leaves_a_newer_claim_alone(i.clone()));
+    run_check!(complete_keeps_the_response_of_a_claim_no_one_holds(
+        i.clone()
+    ));
     run_check!(concurrent_claims_have_one_winner(i));
 }
 
@@ -274,6 +277,31 @@ pub async fn complete_leaves_a_newer_claim_alone(idempotency: Arc<dyn Idempotenc
         Claim::Existing(IdempotencyRecord {
             state: IdempotencyState::Completed(response()),
             ..newer
+        })
+    );
+}
+
+/// A request presumed dead was taken over, and the request that took it over failed
+/// and released the key; then the first one finishes after all. What it did is kept
+/// (its record stored anew, completed), so a retry replays it instead of doing it
+/// again (a second token, a second presigned upload).
+pub async fn complete_keeps_the_response_of_a_claim_no_one_holds(
+    idempotency: Arc<dyn IdempotencyRepository>,
+) {
+    let slow = record("complete-after-release", "fp");
+    assert_eq!(claim(&idempotency, &slow).await, Claim::Claimed);
+    release(&idempotency, &slow).await;
+
+    complete(&idempotency, &slow, &response()).await;
+    let retry = IdempotencyRecord {
+        created_at: at(T0 + 30),
+        ..slow.clone()
+    };
+    assert_eq!(
+        claim(&idempotency, &retry).await,
+        Claim::Existing(IdempotencyRecord {
+            state: IdempotencyState::Completed(response()),
+            ..slow
         })
     );
 }
