@@ -52,6 +52,8 @@ pub trait DownloadLedger: Send + Sync + std::fmt::Debug {
 
     /// Removes at most `limit` of the oldest rows from before `cutoff` (a day
     /// boundary), and the summary's days before it once no row of them is left;
-    /// returns how many rows went.
+    /// returns how many rows it found to remove (with several instances pruning at
+    /// once, some may have gone by another's hand: a full batch means more may be
+    /// left).
     async fn prune_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError>;
 }

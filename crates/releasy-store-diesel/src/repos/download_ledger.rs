@@ -177,15 +177,22 @@ impl DownloadLedger for Store {
             .load(&mut *conn)
             .await
             .map_err(query_error)?;
-        let pruned = if oldest.is_empty() {
-            0
-        } else {
+        if !oldest.is_empty() {
             diesel::delete(dsl::download_ledger.filter(dsl::id.eq_any(&oldest)))
                 .execute(&mut *conn)
                 .await
-                .map_err(query_error)? as u64
-        };
-        if pruned < u64::from(limit) {
+                .map_err(query_error)?;
+        }
+        // Asked of the table, not of what this statement deleted: another instance
+        // pruning at the same time deletes some of the same rows, and its count (or
+        // this one's) says nothing of the rows left.
+        let old_rows_left: bool = diesel::select(diesel::dsl::exists(
+            dsl::download_ledger.filter(dsl::at.lt(cutoff.unix_seconds())),
+        ))
+        .get_result(&mut *conn)
+        .await
+        .map_err(query_error)?;
+        if !old_rows_left {
             // No row of those days is left: their summaries go too, `limit` rows per
             // statement found through the day's index, so no statement is long.
             let first_day_kept = day_of(cutoff);
@@ -208,7 +215,9 @@ impl DownloadLedger for Store {
                 }
             }
         }
-        Ok(pruned)
+        // The rows this batch found: a full batch means more may be left, whoever
+        // deleted them.
+        Ok(oldest.len() as u64)
     }
 }
 

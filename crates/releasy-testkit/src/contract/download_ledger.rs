@@ -450,6 +450,15 @@ pub async fn prune_removes_whole_days_before_the_cutoff(ledger: Arc<dyn Download
         "DownloadLedger::prune_before",
     );
     same(&first, &2, "a batch removes at most `limit` rows");
+    let by_day = StatsQuery {
+        group_by: StatsGroup::Day,
+        product: Some(about.product.clone()),
+        customer_id: None,
+        from: None,
+        to: None,
+    };
+    let days = ok(ledger.stats(&by_day).await, "DownloadLedger::stats").len();
+    same(&days, &3, "a day's summary stays while a row of it is left");
     let second = ok(
         ledger.prune_before(cutoff, 2).await,
         "DownloadLedger::prune_before",
