@@ -216,6 +216,18 @@ const READ_ELSEWHERE: [&str; 6] = [
     "profile",
 ];
 
+/// Whether `key` (after `RELEASY_`) is one of the variables Kubernetes gives every pod
+/// for a Service named `releasy` (`RELEASY_SERVICE_HOST`, `RELEASY_PORT_8080_TCP_ADDR`,
+/// ...) unless the pod sets `enableServiceLinks: false`: not a misspelt setting.
+fn is_service_link(key: &str) -> bool {
+    key.starts_with("service_host")
+        || key.starts_with("service_port")
+        || key == "port"
+        || key
+            .strip_prefix("port_")
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+}
+
 /// Every setting as text, exactly as the sources gave it.
 #[derive(Debug, Default, Deserialize)]
 struct RawSettings {
@@ -317,7 +329,7 @@ impl Settings {
         let mut settings = Self::check(raw)?;
         settings.unknown_settings = ignored
             .iter()
-            .filter(|key| !READ_ELSEWHERE.contains(&key.as_str()))
+            .filter(|key| !READ_ELSEWHERE.contains(&key.as_str()) && !is_service_link(key))
             .map(|key| format!("RELEASY_{}", key.to_ascii_uppercase().replace('.', "__")))
             .collect();
         Ok(settings)
@@ -962,6 +974,21 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.unknown_settings, ["RELEASY_DATABSE_URL"]);
+        // What Kubernetes gives a pod for a Service named `releasy`.
+        let linked = load(&[
+            ("RELEASY_SERVICE_HOST", "10.0.0.1"),
+            ("RELEASY_SERVICE_PORT", "80"),
+            ("RELEASY_SERVICE_PORT_HTTP", "80"),
+            ("RELEASY_PORT", "tcp://10.0.0.1:80"),
+            ("RELEASY_PORT_80_TCP", "tcp://10.0.0.1:80"),
+            ("RELEASY_PORT_80_TCP_ADDR", "10.0.0.1"),
+        ])
+        .unwrap();
+        assert!(
+            linked.unknown_settings.is_empty(),
+            "{:?}",
+            linked.unknown_settings
+        );
         assert!(load(&[]).unwrap().unknown_settings.is_empty());
 
         let dir = tempfile::tempdir().unwrap();

@@ -465,6 +465,11 @@ fn the_kubernetes_manifests_agree_with_the_image_and_the_binary() {
             "{file}"
         );
         assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
+        assert_eq!(
+            pod["enableServiceLinks"].as_bool(),
+            Some(false),
+            "{file}: the Service's RELEASY_SERVICE_* variables stay out"
+        );
         let container = &pod["containers"][0];
         assert_eq!(text(&container["name"]), name);
         assert_is_a_command(&strings(&container["args"]));

@@ -108,18 +108,24 @@ impl DatabaseUrl {
     }
 }
 
-/// Refuses a PostgreSQL URL whose `sslmode` requires TLS (`require`, `verify-ca`,
-/// `verify-full`). `disable`, `allow` and `prefer` (the default) connect without it.
+/// Refuses a PostgreSQL URL that asks for TLS: an `sslmode` other than `disable` and
+/// `prefer` (the default; both connect without it here: `require`, `verify-ca` and
+/// `verify-full` need TLS, and the driver knows no `allow`), or `sslnegotiation=direct`.
 fn refuse_tls(url: &str) -> Result<(), InvalidDatabaseUrl> {
-    // The query starts after the host: a password may hold a `?` (see `redacted`).
-    let (_, rest) = split_user_password(url);
+    // Where the driver finds the query: after the host, which follows the first `@`
+    // (a password may hold a `?`).
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.split_once('@').map_or(rest, |(_, host)| host);
     let Some((_, query)) = rest.split_once('?') else {
         return Ok(());
     };
     for parameter in query.split('&') {
-        if let Some(("sslmode", mode)) = parameter.split_once('=')
-            && matches!(mode, "require" | "verify-ca" | "verify-full")
-        {
+        let asks_for_tls = match parameter.split_once('=') {
+            Some(("sslmode", mode)) => !matches!(mode, "disable" | "prefer"),
+            Some(("sslnegotiation", negotiation)) => negotiation == "direct",
+            _ => false,
+        };
+        if asks_for_tls {
             return Err(InvalidDatabaseUrl::PostgresTls {
                 parameter: parameter.to_owned(),
             });
@@ -321,7 +327,7 @@ mod tests {
     /// TLS to PostgreSQL is refused when the URL is read, with what to do instead.
     #[test]
     fn a_url_that_requires_tls_is_refused_when_read() {
-        for mode in ["require", "verify-ca", "verify-full"] {
+        for mode in ["require", "verify-ca", "verify-full", "allow"] {
             let err =
                 DatabaseUrl::parse(&format!("postgres://u:p@h/db?sslmode={mode}")).unwrap_err();
             assert_eq!(
@@ -332,14 +338,19 @@ mod tests {
             );
             assert!(err.to_string().contains("TLS-terminating proxy"), "{err}");
         }
-        for mode in ["disable", "allow", "prefer"] {
+        for mode in ["disable", "prefer"] {
             DatabaseUrl::parse(&format!(
                 "postgresql://h/db?application_name=x&sslmode={mode}"
             ))
             .unwrap();
         }
+        assert!(DatabaseUrl::parse("postgres://h/db?sslnegotiation=direct").is_err());
         // In a password, it is no parameter.
         DatabaseUrl::parse("postgres://u:x?sslmode=require@h/db").unwrap();
+        // An `@` in the query does not hide it: the driver's user part ends at the first.
+        assert!(
+            DatabaseUrl::parse("postgres://u:p@h/db?application_name=a@b&sslmode=require").is_err()
+        );
     }
 
     /// The driver reads a password up to the `@`, so a `?` in it is not a query.
