@@ -63,12 +63,16 @@ fn quieted(directive: &str) -> String {
 }
 
 /// Whether one of `directive`'s parts sets the level of `target` itself: naming one of
-/// its modules (`tokio_postgres::connection=warn`) leaves the rest at the default.
+/// its modules (`tokio_postgres::connection=warn`) leaves the rest at the default, and
+/// so does a part narrowed to spans (`tokio_postgres[query]=trace`): outside them, the
+/// driver would log at the default level.
 fn names_target(directive: &str, target: &str) -> bool {
     directive.split(',').any(|part| {
-        part.split(['=', '['])
-            .next()
-            .is_some_and(|named| named.trim() == target)
+        !part.contains('[')
+            && part
+                .split('=')
+                .next()
+                .is_some_and(|named| named.trim() == target)
     })
 }
 
@@ -187,7 +191,7 @@ mod tests {
         );
         assert_eq!(
             quieted("debug,tokio_postgres[query]=trace"),
-            "debug,tokio_postgres[query]=trace"
+            "debug,tokio_postgres[query]=trace,tokio_postgres=info"
         );
     }
 
