@@ -202,8 +202,10 @@ fn cursor(value: Option<&String>) -> Result<Option<Cursor>, ValidationError> {
 }
 
 /// Whether the caller asked for CSV: `format=csv`, or else an `Accept` that prefers
-/// `text/csv` to JSON (a q-value above 0 and above JSON's: a tie, or an `Accept` that
-/// does not parse, is JSON, the default).
+/// `text/csv` to JSON. Each is ranked by the q-value of the range naming it, then by how
+/// precisely that range names it (`application/json` before `application/*` before
+/// `*/*`): CSV when it ranks above 0 and above JSON; a tie, or an `Accept` that does
+/// not parse, is JSON, the default.
 fn wants_csv(req: &HttpRequest, format: Option<&String>) -> Result<bool, ValidationError> {
     match non_empty(format) {
         Some("csv") => Ok(true),
@@ -213,16 +215,22 @@ fn wants_csv(req: &HttpRequest, format: Option<&String>) -> Result<bool, Validat
             let Ok(accept) = Accept::parse(req) else {
                 return Ok(false);
             };
-            let quality_of = |wanted: &str| {
+            let rank_of = |ranges: &[(&str, u8)]| {
                 accept
                     .iter()
-                    .filter(|item| item.item.essence_str().eq_ignore_ascii_case(wanted))
-                    .map(|item| item.quality)
+                    .filter_map(|item| {
+                        let range = item.item.essence_str();
+                        ranges
+                            .iter()
+                            .find(|(name, _)| range.eq_ignore_ascii_case(name))
+                            .map(|(_, precision)| (item.quality, *precision))
+                    })
                     .max()
-                    .unwrap_or(Quality::ZERO)
+                    .unwrap_or((Quality::ZERO, 0))
             };
-            let csv = quality_of("text/csv");
-            Ok(csv > Quality::ZERO && csv > quality_of("application/json"))
+            let csv = rank_of(&[("text/csv", 2)]);
+            let json = rank_of(&[("application/json", 2), ("application/*", 1), ("*/*", 0)]);
+            Ok(csv.0 > Quality::ZERO && csv > json)
         }
     }
 }
