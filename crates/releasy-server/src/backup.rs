@@ -89,14 +89,20 @@ pub async fn run(
     let started = Instant::now();
     let to = destination.to_owned();
     let from = source.clone();
-    let copy = tokio::task::spawn_blocking(move || backup_sqlite(&from, &to));
+    let mut copy = tokio::task::spawn_blocking(move || backup_sqlite(&from, &to));
     let report = tokio::select! {
-        copied = copy => copied??,
+        biased;
+        copied = &mut copy => copied??,
         signal = stopped() => {
-            // The copy goes on writing to the removed file until the process exits,
-            // which the caller does at once (it cannot be cancelled midway).
-            remove_backup_partials(destination, std::process::id());
-            return Err(BackupCommandError::Stopped(signal));
+            if copy.is_finished() {
+                // Done as the signal came: what it did (a copy in place) is the answer.
+                copy.await??
+            } else {
+                // The copy goes on writing to the removed file until the process
+                // exits, which the caller does at once (it cannot be cancelled midway).
+                remove_backup_partials(destination, std::process::id());
+                return Err(BackupCommandError::Stopped(signal));
+            }
         }
     };
     writeln!(

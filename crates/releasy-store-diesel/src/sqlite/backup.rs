@@ -68,7 +68,9 @@ pub fn backup_sqlite(source: &Path, destination: &Path) -> Result<BackupReport, 
         return Err(BackupError::NoSource(source.to_owned()));
     }
     remove_stale_partials(destination);
-    let partial = new_partial_file(destination)?;
+    // Held (and locked) until the copy is placed or given up: the lock tells a copy
+    // in progress from one a killed run left.
+    let (partial, _in_progress) = new_partial_file(destination)?;
     let made = copy_into(source, &partial).and_then(|report| {
         std::fs::File::open(&partial)
             .and_then(|file| file.sync_all())
@@ -93,8 +95,9 @@ pub fn backup_sqlite(source: &Path, destination: &Path) -> Result<BackupReport, 
 
 /// Creates the file the copy is made in, beside the destination, under a name of this
 /// run's own: two backups to one destination never write into, or remove, each
-/// other's copy.
-fn new_partial_file(destination: &Path) -> Result<PathBuf, BackupError> {
+/// other's copy. Returns it open and locked (`flock`, which SQLite's own locks do not
+/// meet): the lock lasts as long as the run, however it ends.
+fn new_partial_file(destination: &Path) -> Result<(PathBuf, std::fs::File), BackupError> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
@@ -109,7 +112,12 @@ fn new_partial_file(destination: &Path) -> Result<PathBuf, BackupError> {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         match options.open(&path) {
-            Ok(_) => return Ok(path),
+            Ok(file) => {
+                // Just created, so no one else holds it; a file system without locks
+                // leaves it unlocked, which only the age guard then protects.
+                let _ = file.try_lock();
+                return Ok((path, file));
+            }
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(err) => return Err(io_error(&path)(err)),
         }
@@ -120,24 +128,48 @@ fn new_partial_file(destination: &Path) -> Result<PathBuf, BackupError> {
     })
 }
 
-/// The suffix of a copy in progress (before SQLite's `-journal`, if any), after the
-/// destination's name.
+/// The suffix of a copy in progress after the destination's name.
 const PARTIAL: &str = ".partial-";
 
-/// The process that writes the copy in progress named `name`
-/// (`FILE.partial-{pid}-{nanos}-{attempt}`, or its `-journal`), if it is one.
-fn partial_writer(name: &str) -> Option<u32> {
-    let (_, suffix) = name.rsplit_once(PARTIAL)?;
-    let suffix = suffix.strip_suffix("-journal").unwrap_or(suffix);
-    let mut numbers = suffix.split('-');
-    let pid = numbers.next()?.parse().ok()?;
-    let rest: Vec<&str> = numbers.collect();
-    let numeric = rest.len() == 2 && rest.iter().all(|n| n.parse::<u64>().is_ok());
-    numeric.then_some(pid)
+/// What SQLite writes beside a database while it works on it.
+const SQLITE_COMPANIONS: [&str; 3] = ["-journal", "-wal", "-shm"];
+
+/// How old a copy nobody holds must be before another run removes it: a run that has
+/// just created its copy takes the lock a moment later.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A file of a copy in progress: `FILE.partial-{pid}-{nanos}-{attempt}`, or one of
+/// SQLite's files beside it.
+struct PartialName<'a> {
+    /// The copy's own name (without SQLite's suffix).
+    copy: &'a str,
+    /// The process that created it.
+    writer: u32,
+    /// Whether this is SQLite's file beside the copy.
+    companion: bool,
 }
 
-/// Removes the copies in progress beside `destination` that process `pid` writes: a
-/// backup interrupted by a signal leaves none. Best effort.
+/// `name` read as a file of a copy in progress, if it is one.
+fn partial_name(name: &str) -> Option<PartialName<'_>> {
+    let (copy, companion) = SQLITE_COMPANIONS
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix))
+        .map_or((name, false), |copy| (copy, true));
+    let (_, numbers) = copy.rsplit_once(PARTIAL)?;
+    let numbers: Vec<&str> = numbers.split('-').collect();
+    let [pid, nanos, attempt] = numbers[..] else {
+        return None;
+    };
+    let numeric = nanos.parse::<u64>().is_ok() && attempt.parse::<u64>().is_ok();
+    Some(PartialName {
+        copy,
+        writer: pid.parse().ok().filter(|_| numeric)?,
+        companion,
+    })
+}
+
+/// Removes the copy in progress beside `destination` that process `pid` writes, and
+/// SQLite's files beside it: a backup stopped by a signal leaves none. Best effort.
 pub fn remove_backup_partials(destination: &Path, pid: u32) {
     let Some(name) = destination
         .file_name()
@@ -145,28 +177,45 @@ pub fn remove_backup_partials(destination: &Path, pid: u32) {
     else {
         return;
     };
-    remove_partials_where(destination, |entry| {
+    remove_partials_where(destination, |_, entry| {
         entry
             .strip_prefix(&name)
             .is_some_and(|rest| rest.starts_with(PARTIAL))
-            && partial_writer(entry) == Some(pid)
+            && partial_name(entry).is_some_and(|partial| partial.writer == pid)
     });
 }
 
-/// Removes the copies in progress beside `destination` whose process is gone (killed
-/// outright, out of memory): what no signal handler could remove is removed by the
-/// next backup into the same directory. Only where running processes can be told
-/// (Linux's `/proc`); best effort.
+/// Removes the copies beside `destination` that no run holds any more (killed
+/// outright, out of memory), with SQLite's files beside them: what no signal handler
+/// could remove is removed by the next backup into the same directory. A copy is
+/// known to be held by its lock (whatever process namespace its run is in), and one
+/// younger than [`STALE_AFTER`] is left alone. Best effort.
 fn remove_stale_partials(destination: &Path) {
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    remove_partials_where(destination, |entry| {
-        partial_writer(entry).is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+    let now = std::time::SystemTime::now();
+    let old = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|meta| meta.modified())
+            .is_ok_and(|modified| {
+                now.duration_since(modified)
+                    .is_ok_and(|age| age >= STALE_AFTER)
+            })
+    };
+    remove_partials_where(destination, |folder, entry| {
+        let Some(partial) = partial_name(entry) else {
+            return false;
+        };
+        let copy = folder.join(partial.copy);
+        if partial.companion && !copy.exists() {
+            return old(&folder.join(entry));
+        }
+        // SQLite's files go with their copy: whether it is held decides.
+        old(&copy) && std::fs::File::open(&copy).is_ok_and(|file| file.try_lock().is_ok())
     });
 }
 
-fn remove_partials_where(destination: &Path, remove: impl Fn(&str) -> bool) {
+/// Removes the files beside `destination` that `remove(folder, name)` picks, every
+/// one decided before any is removed (SQLite's files are judged by their copy).
+fn remove_partials_where(destination: &Path, remove: impl Fn(&Path, &str) -> bool) {
     let folder = match destination.parent() {
         Some(folder) if !folder.as_os_str().is_empty() => folder,
         _ => Path::new("."),
@@ -174,11 +223,13 @@ fn remove_partials_where(destination: &Path, remove: impl Fn(&str) -> bool) {
     let Ok(entries) = std::fs::read_dir(folder) else {
         return;
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if remove(&name) {
-            let _ = std::fs::remove_file(entry.path());
-        }
+    let doomed: Vec<String> = entries
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| remove(folder, name))
+        .collect();
+    for name in doomed {
+        let _ = std::fs::remove_file(folder.join(name));
     }
 }
 
@@ -329,21 +380,36 @@ mod tests {
 
     #[test]
     fn copies_in_progress_are_named_for_their_process() {
-        assert_eq!(partial_writer("b.db.partial-42-123-0"), Some(42));
-        assert_eq!(partial_writer("b.db.partial-42-123-0-journal"), Some(42));
+        for (name, copy, companion) in [
+            ("b.db.partial-42-123-0", "b.db.partial-42-123-0", false),
+            (
+                "b.db.partial-42-123-0-journal",
+                "b.db.partial-42-123-0",
+                true,
+            ),
+            ("b.db.partial-42-123-0-wal", "b.db.partial-42-123-0", true),
+            ("b.db.partial-42-123-0-shm", "b.db.partial-42-123-0", true),
+        ] {
+            let partial = partial_name(name).expect(name);
+            assert_eq!(
+                (partial.copy, partial.writer, partial.companion),
+                (copy, 42, companion)
+            );
+        }
         for other in [
             "b.db",
             "b.db.partial-x-1-0",
             "b.db.partial-42-1",
-            "b.db.partial-42-1-0-wal",
+            "b.db.partial-42-1-0-old",
         ] {
-            assert_eq!(partial_writer(other), None, "{other}");
+            assert!(partial_name(other).is_none(), "{other}");
         }
         let dir = tempfile::tempdir().expect("dir");
         let destination = dir.path().join("b.db");
         for name in [
             "b.db.partial-7-1-0",
-            "b.db.partial-7-1-0-journal",
+            "b.db.partial-7-1-0-wal",
+            "b.db.partial-7-1-0-shm",
             "b.db.partial-8-1-0",
             "c.db.partial-7-1-0",
         ] {
@@ -356,29 +422,51 @@ mod tests {
     }
 
     /// A backup killed outright leaves its copy; the next one into the directory
-    /// removes it (its process is gone), and nothing of a running one or of others.
-    #[cfg(target_os = "linux")]
+    /// removes it and SQLite's files beside it (no run holds it), and nothing of a
+    /// copy a run holds (in whatever process namespace), of one just created, or of
+    /// other files.
     #[test]
-    fn the_next_backup_removes_copies_whose_process_is_gone() {
+    fn the_next_backup_removes_copies_no_run_holds() {
         let dir = tempfile::tempdir().expect("dir");
         let source = database(dir.path());
-        let running = format!("other.db.partial-{}-1-0", std::process::id());
-        // Above Linux's largest process id: no such process.
-        let gone = [
-            "old.db.partial-99999999-1-0",
-            "old.db.partial-99999999-1-0-journal",
-        ];
-        for name in gone
-            .iter()
-            .copied()
-            .chain([running.as_str(), "notes.partial-1"])
-        {
-            std::fs::write(dir.path().join(name), "").expect("write");
+        let long_ago = std::time::SystemTime::now() - 2 * STALE_AFTER;
+        let write = |name: &str, old: bool| {
+            let file = std::fs::File::create(dir.path().join(name)).expect("write");
+            if old {
+                file.set_modified(long_ago).expect("age");
+            }
+            file
+        };
+        // Left by killed runs: a copy with SQLite's files, and a journal alone.
+        for name in [
+            "old.db.partial-1-1-0",
+            "old.db.partial-1-1-0-wal",
+            "old.db.partial-1-1-0-shm",
+            "gone.db.partial-2-1-0-journal",
+        ] {
+            write(name, true);
         }
-        backup_sqlite(&source, &dir.path().join("new.db")).expect("backup");
+        // Held by a running backup (here, this test), however old.
+        let held = write("live.db.partial-1-1-0", true);
+        held.try_lock().expect("lock");
+        write("live.db.partial-1-1-0-wal", true);
+        // Just created by a run that has not locked it yet.
+        write("new.db.partial-3-1-0", false);
+        write("notes.partial-1", true);
+
+        backup_sqlite(&source, &dir.path().join("backup.db")).expect("backup");
         let mut left = leftovers(dir.path());
         left.sort();
-        assert_eq!(left, ["notes.partial-1", running.as_str()]);
+        assert_eq!(
+            left,
+            [
+                "live.db.partial-1-1-0",
+                "live.db.partial-1-1-0-wal",
+                "new.db.partial-3-1-0",
+                "notes.partial-1"
+            ]
+        );
+        drop(held);
     }
 
     #[test]
