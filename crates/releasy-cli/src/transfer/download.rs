@@ -195,6 +195,11 @@ pub async fn fetch(
         .await
         .map_err(|e| CliError::io(part, e))?;
 
+    // A whole file's answer says how long the stored object is; a range's may be cut
+    // short by the store or a proxy, to be continued.
+    let stored_size = (response.status() == StatusCode::OK)
+        .then(|| response.content_length())
+        .flatten();
     let progress = progress(offset);
     let mut bytes = offset;
     let mut body = response.bytes_stream();
@@ -220,7 +225,10 @@ pub async fn fetch(
         }
     }
     writer.flush().await.map_err(|e| CliError::io(part, e))?;
-    if bytes < expected {
+    // The whole stored object arrived and it is shorter than listed: not the file (the
+    // hash says so), rather than a transfer to continue from bytes it does not have.
+    let all_of_a_short_object = broken.is_none() && stored_size == Some(bytes);
+    if bytes < expected && !all_of_a_short_object {
         // Short of the file: continued on a fresh link, not taken for a wrong file.
         progress.abandon();
         let cause = broken.unwrap_or(Break::EndedEarly {
@@ -485,8 +493,43 @@ mod tests {
         }
     }
 
-    /// An answer that ends cleanly short of the file (a proxy's cap) is continued on
-    /// a fresh link, not taken for a wrong file and deleted.
+    /// A whole answer that says it is shorter than the file is the stored object, not
+    /// a transfer to continue: complete, for the hash to refuse (not an endless round
+    /// of links and `416`s).
+    #[tokio::test]
+    async fn a_stored_object_shorter_than_listed_is_complete_and_wrong() {
+        let short = answer("200 OK", &[("content-length", "7".into())], &FILE[..7]);
+        let (storage, _) = serve(vec![short]).await;
+        let (link, _) = serve(vec![redirect(storage)]).await;
+        let (outcome, _) = fetch_with(link, b"").await;
+        match outcome {
+            Ok(Fetch::Complete(fetched)) => {
+                assert_eq!(fetched.bytes, 7);
+                assert_ne!(fetched.sha256, format!("{:x}", Sha256::digest(FILE)));
+            }
+            other => panic!("expected the short object, got {other:?}"),
+        }
+        // A range cut short (its length the whole file's) is continued.
+        let capped = answer(
+            "206 Partial Content",
+            &[
+                ("content-range", "bytes 10-14/20".to_owned()),
+                ("content-length", "5".into()),
+            ],
+            &FILE[10..15],
+        );
+        let (storage, _) = serve(vec![capped]).await;
+        let (link, _) = serve(vec![redirect(storage)]).await;
+        let (outcome, part) = fetch_with(link, &FILE[..10]).await;
+        assert!(
+            matches!(outcome, Ok(Fetch::Interrupted { bytes: 15, .. })),
+            "{outcome:?}"
+        );
+        assert_eq!(part, &FILE[..15]);
+    }
+
+    /// An answer that ends cleanly short of the file without saying its length (a
+    /// proxy's cap) is continued on a fresh link, not taken for a wrong file.
     #[tokio::test]
     async fn an_answer_that_ends_short_is_an_interruption() {
         let short = answer("200 OK", &[], &FILE[..7]);

@@ -598,6 +598,7 @@ async fn a_refused_download_leaves_the_file_it_would_have_replaced() {
         "the file is back as it was"
     );
     assert!(!exists(&server.path("installed/agent.tar.gz.part")));
+    assert!(!exists(&server.path("installed/agent.tar.gz.part.sha256")));
 }
 
 /// Updating a file in place: the file at the target (shorter, the version before) is

@@ -103,8 +103,7 @@ impl PartFile {
     pub async fn finish(self, target: &Path) -> Result<(), CliError> {
         tokio::fs::rename(&self.path, target)
             .await
-            .map_err(|e| CliError::io(target, e))?;
-        self.release().await
+            .map_err(|e| CliError::io(target, e))
     }
 
     /// Deletes the part file (its bytes are not the artifact), and the claim.
@@ -112,14 +111,19 @@ impl PartFile {
     /// # Errors
     /// [`CliError::Io`].
     pub async fn discard(self) -> Result<(), CliError> {
-        remove(&self.path).await?;
-        self.release().await
+        remove(&self.path).await
     }
+}
 
-    /// Removes the claim file while it is still locked, so no other run takes a claim
-    /// on a file about to disappear.
-    async fn release(self) -> Result<(), CliError> {
-        remove(&self.claim_path).await
+impl Drop for PartFile {
+    /// Without a part file (renamed into place, deleted, or never written: the token
+    /// was refused, the network was down) the claim has nothing to name, and goes. It
+    /// is removed while still locked, so no other run takes a claim on a file about to
+    /// disappear.
+    fn drop(&mut self) {
+        if std::fs::symlink_metadata(&self.path).is_err() {
+            let _ = std::fs::remove_file(&self.claim_path);
+        }
     }
 }
 
@@ -231,12 +235,42 @@ mod tests {
         drop(part);
 
         // A part file without a claim (an interrupted older CLI): not trusted.
-        std::fs::remove_file(dir.path().join("agent.tgz.part.sha256")).unwrap();
+        assert!(
+            !dir.path().join("agent.tgz.part.sha256").exists(),
+            "no part, no claim"
+        );
         std::fs::write(dir.path().join("agent.tgz.part"), b"0123").unwrap();
         let (_part, kept) = PartFile::claim(&target, SUM_B, 100, ProgressMode::Off)
             .await
             .unwrap();
         assert_eq!(kept.bytes, 0);
+    }
+
+    /// A run that wrote nothing (its token refused) leaves no claim behind.
+    #[tokio::test]
+    async fn a_claim_without_a_part_file_is_not_left_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("agent.tgz");
+        let (part, _) = PartFile::claim(&target, SUM_A, 100, ProgressMode::Off)
+            .await
+            .unwrap();
+        assert!(dir.path().join("agent.tgz.part.sha256").exists());
+        drop(part);
+        assert!(!dir.path().join("agent.tgz.part.sha256").exists());
+        // With bytes written, it stays, to resume them.
+        let (part, _) = PartFile::claim(&target, SUM_A, 100, ProgressMode::Off)
+            .await
+            .unwrap();
+        std::fs::write(part.path(), b"01").unwrap();
+        drop(part);
+        assert!(dir.path().join("agent.tgz.part.sha256").exists());
+        // Discarded: both go.
+        let (part, _) = PartFile::claim(&target, SUM_A, 100, ProgressMode::Off)
+            .await
+            .unwrap();
+        part.discard().await.unwrap();
+        assert!(!dir.path().join("agent.tgz.part").exists());
+        assert!(!dir.path().join("agent.tgz.part.sha256").exists());
     }
 
     #[tokio::test]
@@ -293,7 +327,6 @@ mod tests {
         assert!(std::fs::symlink_metadata(part.path()).is_err());
         drop(part);
         // At the claim file: refused.
-        std::fs::remove_file(dir.path().join("agent.tgz.part.sha256")).unwrap();
         std::os::unix::fs::symlink(&victim, dir.path().join("agent.tgz.part.sha256")).unwrap();
         let refused = PartFile::claim(&target, SUM_A, 100, ProgressMode::Off).await;
         assert!(matches!(refused, Err(CliError::Io { .. })), "{refused:?}");
