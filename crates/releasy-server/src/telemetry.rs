@@ -106,9 +106,7 @@ fn init_writing_to<W>(
 ) where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = log_directive()
-        .and_then(|directive| EnvFilter::try_new(quieted(&directive)).ok())
-        .unwrap_or_else(|| EnvFilter::new(level_directive(level)));
+    let filter = line_filter(log_directive().as_deref(), level);
     let lines = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(colours);
@@ -126,6 +124,43 @@ fn init_writing_to<W>(
         .with(lines)
         .with(traces.map(TraceExport::layer))
         .try_init();
+}
+
+/// Which events become log lines: `RELEASY_LOG` (`directive`) when set and valid, else
+/// `level`; and whatever they say, the [`QUIET_LIBRARIES`] at `info` at most unless a
+/// part of `RELEASY_LOG` without a span names them. That cap stands beside the filter:
+/// a part narrowed to spans (`[request]=debug`) lets every target through inside them,
+/// the driver's statements too.
+fn line_filter<S>(
+    directive: Option<&str>,
+    level: tracing::Level,
+) -> impl tracing_subscriber::layer::Filter<S> + Send + Sync + 'static
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    use tracing_subscriber::filter::{FilterExt as _, LevelFilter, filter_fn};
+    let named = directive.is_some_and(|directive| {
+        QUIET_LIBRARIES
+            .iter()
+            .any(|library| names_target(directive, library))
+    });
+    let cap = if named {
+        LevelFilter::TRACE
+    } else {
+        LevelFilter::INFO
+    };
+    let filter = directive
+        .and_then(|directive| EnvFilter::try_new(quieted(directive)).ok())
+        .unwrap_or_else(|| EnvFilter::new(level_directive(level)));
+    filter.and(filter_fn(move |metadata| {
+        let quiet = QUIET_LIBRARIES.iter().any(|library| {
+            metadata
+                .target()
+                .strip_prefix(library)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+        });
+        !quiet || *metadata.level() <= cap
+    }))
 }
 
 /// Shows an error followed by each of its causes: `outer: cause: root cause`.
@@ -146,7 +181,9 @@ impl std::fmt::Display for WithCauses<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{WithCauses, level_directive, quieted};
+    use tracing_subscriber::Layer as _;
+
+    use super::{WithCauses, level_directive, line_filter, quieted};
 
     #[test]
     fn the_database_driver_never_logs_below_info() {
@@ -193,6 +230,50 @@ mod tests {
             quieted("debug,tokio_postgres[query]=trace"),
             "debug,tokio_postgres[query]=trace,tokio_postgres=info"
         );
+    }
+
+    /// Lines written under `directive`: a driver statement and a request's line, both
+    /// at debug inside a request span.
+    fn lines_under(directive: &str) -> String {
+        use std::sync::{Arc, Mutex};
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let lines = tracing_subscriber::fmt::layer()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_filter(line_filter(Some(directive), tracing::Level::INFO));
+        let subscriber = tracing_subscriber::registry().with(lines);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request");
+            let _inside = span.enter();
+            tracing::debug!(target: "tokio_postgres::query", "executing statement with parameters: [hash]");
+            tracing::debug!(target: "releasy_http", "request line");
+        });
+        String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// A part narrowed to spans lets every target through inside them: the driver's
+    /// bind values stay out all the same, unless a part names the driver itself.
+    #[test]
+    fn the_database_driver_stays_quiet_inside_a_span_a_directive_opens() {
+        let lines = lines_under("info,[request]=debug");
+        assert!(lines.contains("request line"), "{lines}");
+        assert!(!lines.contains("parameters"), "{lines}");
+        let asked = lines_under("info,[request]=debug,tokio_postgres=debug");
+        assert!(asked.contains("parameters"), "{asked}");
     }
 
     #[test]
