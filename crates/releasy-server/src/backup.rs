@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use releasy_store_diesel::{
-    BackupError, BackupReport, DatabaseUrl, backup_sqlite, remove_backup_partials,
+    BackupError, BackupReport, DatabaseUrl, backup_sqlite, remove_backups_in_progress,
 };
 
 use crate::server::{next_signal, stop_signal};
@@ -94,13 +94,13 @@ pub async fn run(
         biased;
         copied = &mut copy => copied??,
         signal = stopped() => {
-            if copy.is_finished() {
-                // Done as the signal came: what it did (a copy in place) is the answer.
+            // The copy goes on writing to removed files until the process exits, which
+            // the caller does at once (it cannot be cancelled midway).
+            let removed = remove_backups_in_progress(destination);
+            if removed == 0 && destination.exists() {
+                // Placed as the signal came: what it did is the answer.
                 copy.await??
             } else {
-                // The copy goes on writing to the removed file until the process
-                // exits, which the caller does at once (it cannot be cancelled midway).
-                remove_backup_partials(destination, std::process::id());
                 return Err(BackupCommandError::Stopped(signal));
             }
         }

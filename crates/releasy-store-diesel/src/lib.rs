@@ -40,7 +40,9 @@ pub use pool_stats::PoolStats;
 pub use postgres::PgStore;
 pub use query_spans::{TraceQueriesError, trace_queries};
 pub use repos::linked_batch::LinkedBatches;
-pub use sqlite::{BackupError, BackupReport, SqliteStore, backup_sqlite, remove_backup_partials};
+pub use sqlite::{
+    BackupError, BackupReport, SqliteStore, backup_sqlite, remove_backups_in_progress,
+};
 pub use url::{DatabaseUrl, InvalidDatabaseUrl};
 
 /// An open database of either backend.

@@ -15,6 +15,8 @@ use std::time::Duration;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
+use super::partial_copy::{PartialCopy, remove_stale_copies};
+
 /// How long the backup waits for a lock a writer holds before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -67,21 +69,22 @@ pub fn backup_sqlite(source: &Path, destination: &Path) -> Result<BackupReport, 
     if !source.is_file() {
         return Err(BackupError::NoSource(source.to_owned()));
     }
-    remove_stale_partials(destination);
-    // Held (and locked) until the copy is placed or given up: the lock tells a copy
-    // in progress from one a killed run left.
-    let (partial, _in_progress) = new_partial_file(destination)?;
-    let made = copy_into(source, &partial).and_then(|report| {
-        std::fs::File::open(&partial)
+    remove_stale_copies(destination);
+    let copy = PartialCopy::create(destination).map_err(io_error(destination))?;
+    let partial = copy.path();
+    let made = copy_into(source, partial).and_then(|report| {
+        std::fs::File::open(partial)
             .and_then(|file| file.sync_all())
-            .map_err(io_error(&partial))?;
-        place(&partial, destination, |from, to| {
+            .map_err(io_error(partial))?;
+        place(partial, destination, |from, to| {
             std::fs::hard_link(from, to)
         })?;
+        copy.placed();
         Ok(report)
     });
-    // Gone after a placement (the destination holds the copy), or after a failure.
-    let _ = std::fs::remove_file(&partial);
+    // Its name goes after a placement (the destination holds the copy), or after a
+    // failure.
+    drop(copy);
     let report = made?;
     if let Some(folder) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
         // The copy is whole and synced at its name; a directory that cannot be synced
@@ -91,146 +94,6 @@ pub fn backup_sqlite(source: &Path, destination: &Path) -> Result<BackupReport, 
         }
     }
     Ok(report)
-}
-
-/// Creates the file the copy is made in, beside the destination, under a name of this
-/// run's own: two backups to one destination never write into, or remove, each
-/// other's copy. Returns it open and locked (`flock`, which SQLite's own locks do not
-/// meet): the lock lasts as long as the run, however it ends.
-fn new_partial_file(destination: &Path) -> Result<(PathBuf, std::fs::File), BackupError> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    for attempt in 0_u32..100 {
-        let mut name = destination.as_os_str().to_owned();
-        name.push(format!(".partial-{}-{nanos}-{attempt}", std::process::id()));
-        let path = PathBuf::from(name);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        // The copy holds what the database holds (customers, addresses, sealed
-        // answers): readable by its owner only, as SQLite's journal beside it then is.
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(&path) {
-            Ok(file) => {
-                // Just created, so no one else holds it; a file system without locks
-                // leaves it unlocked, which only the age guard then protects.
-                let _ = file.try_lock();
-                return Ok((path, file));
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(err) => return Err(io_error(&path)(err)),
-        }
-    }
-    Err(BackupError::Io {
-        path: destination.to_owned(),
-        source: std::io::Error::other("no free name for the copy beside it"),
-    })
-}
-
-/// The suffix of a copy in progress after the destination's name.
-const PARTIAL: &str = ".partial-";
-
-/// What SQLite writes beside a database while it works on it.
-const SQLITE_COMPANIONS: [&str; 3] = ["-journal", "-wal", "-shm"];
-
-/// How old a copy nobody holds must be before another run removes it: a run that has
-/// just created its copy takes the lock a moment later.
-const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// A file of a copy in progress: `FILE.partial-{pid}-{nanos}-{attempt}`, or one of
-/// SQLite's files beside it.
-struct PartialName<'a> {
-    /// The copy's own name (without SQLite's suffix).
-    copy: &'a str,
-    /// The process that created it.
-    writer: u32,
-    /// Whether this is SQLite's file beside the copy.
-    companion: bool,
-}
-
-/// `name` read as a file of a copy in progress, if it is one.
-fn partial_name(name: &str) -> Option<PartialName<'_>> {
-    let (copy, companion) = SQLITE_COMPANIONS
-        .iter()
-        .find_map(|suffix| name.strip_suffix(suffix))
-        .map_or((name, false), |copy| (copy, true));
-    let (_, numbers) = copy.rsplit_once(PARTIAL)?;
-    let numbers: Vec<&str> = numbers.split('-').collect();
-    let [pid, nanos, attempt] = numbers[..] else {
-        return None;
-    };
-    let numeric = nanos.parse::<u64>().is_ok() && attempt.parse::<u64>().is_ok();
-    Some(PartialName {
-        copy,
-        writer: pid.parse().ok().filter(|_| numeric)?,
-        companion,
-    })
-}
-
-/// Removes the copy in progress beside `destination` that process `pid` writes, and
-/// SQLite's files beside it: a backup stopped by a signal leaves none. Best effort.
-pub fn remove_backup_partials(destination: &Path, pid: u32) {
-    let Some(name) = destination
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-    else {
-        return;
-    };
-    remove_partials_where(destination, |_, entry| {
-        entry
-            .strip_prefix(&name)
-            .is_some_and(|rest| rest.starts_with(PARTIAL))
-            && partial_name(entry).is_some_and(|partial| partial.writer == pid)
-    });
-}
-
-/// Removes the copies beside `destination` that no run holds any more (killed
-/// outright, out of memory), with SQLite's files beside them: what no signal handler
-/// could remove is removed by the next backup into the same directory. A copy is
-/// known to be held by its lock (whatever process namespace its run is in), and one
-/// younger than [`STALE_AFTER`] is left alone. Best effort.
-fn remove_stale_partials(destination: &Path) {
-    let now = std::time::SystemTime::now();
-    let old = |path: &Path| {
-        std::fs::metadata(path)
-            .and_then(|meta| meta.modified())
-            .is_ok_and(|modified| {
-                now.duration_since(modified)
-                    .is_ok_and(|age| age >= STALE_AFTER)
-            })
-    };
-    remove_partials_where(destination, |folder, entry| {
-        let Some(partial) = partial_name(entry) else {
-            return false;
-        };
-        let copy = folder.join(partial.copy);
-        if partial.companion && !copy.exists() {
-            return old(&folder.join(entry));
-        }
-        // SQLite's files go with their copy: whether it is held decides.
-        old(&copy) && std::fs::File::open(&copy).is_ok_and(|file| file.try_lock().is_ok())
-    });
-}
-
-/// Removes the files beside `destination` that `remove(folder, name)` picks, every
-/// one decided before any is removed (SQLite's files are judged by their copy).
-fn remove_partials_where(destination: &Path, remove: impl Fn(&Path, &str) -> bool) {
-    let folder = match destination.parent() {
-        Some(folder) if !folder.as_os_str().is_empty() => folder,
-        _ => Path::new("."),
-    };
-    let Ok(entries) = std::fs::read_dir(folder) else {
-        return;
-    };
-    let doomed: Vec<String> = entries
-        .flatten()
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| remove(folder, name))
-        .collect();
-    for name in doomed {
-        let _ = std::fs::remove_file(folder.join(name));
-    }
 }
 
 /// Puts the copy at `destination` without ever replacing a file there: a hard link
@@ -376,97 +239,6 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o077, 0, "{mode:o}");
-    }
-
-    #[test]
-    fn copies_in_progress_are_named_for_their_process() {
-        for (name, copy, companion) in [
-            ("b.db.partial-42-123-0", "b.db.partial-42-123-0", false),
-            (
-                "b.db.partial-42-123-0-journal",
-                "b.db.partial-42-123-0",
-                true,
-            ),
-            ("b.db.partial-42-123-0-wal", "b.db.partial-42-123-0", true),
-            ("b.db.partial-42-123-0-shm", "b.db.partial-42-123-0", true),
-        ] {
-            let partial = partial_name(name).expect(name);
-            assert_eq!(
-                (partial.copy, partial.writer, partial.companion),
-                (copy, 42, companion)
-            );
-        }
-        for other in [
-            "b.db",
-            "b.db.partial-x-1-0",
-            "b.db.partial-42-1",
-            "b.db.partial-42-1-0-old",
-        ] {
-            assert!(partial_name(other).is_none(), "{other}");
-        }
-        let dir = tempfile::tempdir().expect("dir");
-        let destination = dir.path().join("b.db");
-        for name in [
-            "b.db.partial-7-1-0",
-            "b.db.partial-7-1-0-wal",
-            "b.db.partial-7-1-0-shm",
-            "b.db.partial-8-1-0",
-            "c.db.partial-7-1-0",
-        ] {
-            std::fs::write(dir.path().join(name), "").expect("write");
-        }
-        remove_backup_partials(&destination, 7);
-        let mut left = leftovers(dir.path());
-        left.sort();
-        assert_eq!(left, ["b.db.partial-8-1-0", "c.db.partial-7-1-0"]);
-    }
-
-    /// A backup killed outright leaves its copy; the next one into the directory
-    /// removes it and SQLite's files beside it (no run holds it), and nothing of a
-    /// copy a run holds (in whatever process namespace), of one just created, or of
-    /// other files.
-    #[test]
-    fn the_next_backup_removes_copies_no_run_holds() {
-        let dir = tempfile::tempdir().expect("dir");
-        let source = database(dir.path());
-        let long_ago = std::time::SystemTime::now() - 2 * STALE_AFTER;
-        let write = |name: &str, old: bool| {
-            let file = std::fs::File::create(dir.path().join(name)).expect("write");
-            if old {
-                file.set_modified(long_ago).expect("age");
-            }
-            file
-        };
-        // Left by killed runs: a copy with SQLite's files, and a journal alone.
-        for name in [
-            "old.db.partial-1-1-0",
-            "old.db.partial-1-1-0-wal",
-            "old.db.partial-1-1-0-shm",
-            "gone.db.partial-2-1-0-journal",
-        ] {
-            write(name, true);
-        }
-        // Held by a running backup (here, this test), however old.
-        let held = write("live.db.partial-1-1-0", true);
-        held.try_lock().expect("lock");
-        write("live.db.partial-1-1-0-wal", true);
-        // Just created by a run that has not locked it yet.
-        write("new.db.partial-3-1-0", false);
-        write("notes.partial-1", true);
-
-        backup_sqlite(&source, &dir.path().join("backup.db")).expect("backup");
-        let mut left = leftovers(dir.path());
-        left.sort();
-        assert_eq!(
-            left,
-            [
-                "live.db.partial-1-1-0",
-                "live.db.partial-1-1-0-wal",
-                "new.db.partial-3-1-0",
-                "notes.partial-1"
-            ]
-        );
-        drop(held);
     }
 
     #[test]

@@ -6,8 +6,10 @@
 
 mod backup;
 mod cancel_safe;
+mod partial_copy;
 
-pub use backup::{BackupError, BackupReport, backup_sqlite, remove_backup_partials};
+pub use backup::{BackupError, BackupReport, backup_sqlite};
+pub use partial_copy::remove_backups_in_progress;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
