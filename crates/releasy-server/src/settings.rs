@@ -216,16 +216,28 @@ const READ_ELSEWHERE: [&str; 6] = [
     "profile",
 ];
 
-/// Whether `key` (after `RELEASY_`) is one of the variables Kubernetes gives every pod
-/// for a Service named `releasy` (`RELEASY_SERVICE_HOST`, `RELEASY_PORT_8080_TCP_ADDR`,
-/// ...) unless the pod sets `enableServiceLinks: false`: not a misspelt setting.
-fn is_service_link(key: &str) -> bool {
-    key.starts_with("service_host")
-        || key.starts_with("service_port")
-        || key == "port"
-        || key
-            .strip_prefix("port_")
-            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+/// Whether `key` (after `RELEASY_`) is one of the variables Kubernetes gives a pod for
+/// each Service whose name starts with `releasy` (`RELEASY_SERVICE_HOST`,
+/// `RELEASY_PORT_80_TCP_ADDR`, `RELEASY_POSTGRESQL_SERVICE_PORT`, ...) unless the pod
+/// sets `enableServiceLinks: false`: not a misspelt setting. Each family is known by
+/// its `…SERVICE_HOST`, which must be there too (`service_hosts`, lowercase full
+/// names), so a lone `RELEASY_PORT=9000` is still reported.
+fn is_service_link(key: &str, service_hosts: &[String]) -> bool {
+    ["service_host", "service_port", "port"]
+        .iter()
+        .flat_map(|marker| {
+            key.match_indices(marker).filter_map(|(at, _)| {
+                let (before, rest) = (&key[..at], &key[at + marker.len()..]);
+                let shaped = (rest.is_empty() || rest.starts_with('_'))
+                    && (before.is_empty() || before.ends_with('_'));
+                shaped.then_some(before)
+            })
+        })
+        .any(|prefix| {
+            service_hosts
+                .iter()
+                .any(|host| *host == format!("releasy_{prefix}service_host"))
+        })
 }
 
 /// Every setting as text, exactly as the sources gave it.
@@ -313,13 +325,19 @@ impl Settings {
             None => File::new(DEFAULT_CONFIG_FILE, FileFormat::Toml).required(false),
         };
         let mut ignored = Vec::new();
+        let env = without_blank_values(env);
+        let service_hosts: Vec<String> = env
+            .keys()
+            .filter(|name| name.ends_with("SERVICE_HOST"))
+            .map(|name| name.to_ascii_lowercase())
+            .collect();
         let raw: RawSettings = Config::builder()
             .add_source(file_source)
             .add_source(
                 Environment::with_prefix("RELEASY")
                     .prefix_separator("_")
                     .separator("__")
-                    .source(Some(without_blank_values(env))),
+                    .source(Some(env)),
             )
             .build()
             .and_then(|config| {
@@ -329,7 +347,9 @@ impl Settings {
         let mut settings = Self::check(raw)?;
         settings.unknown_settings = ignored
             .iter()
-            .filter(|key| !READ_ELSEWHERE.contains(&key.as_str()) && !is_service_link(key))
+            .filter(|key| {
+                !READ_ELSEWHERE.contains(&key.as_str()) && !is_service_link(key, &service_hosts)
+            })
             .map(|key| format!("RELEASY_{}", key.to_ascii_uppercase().replace('.', "__")))
             .collect();
         Ok(settings)
@@ -974,7 +994,8 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.unknown_settings, ["RELEASY_DATABSE_URL"]);
-        // What Kubernetes gives a pod for a Service named `releasy`.
+        // What Kubernetes gives a pod for Services named `releasy` and
+        // `releasy-postgresql` (a chart's database).
         let linked = load(&[
             ("RELEASY_SERVICE_HOST", "10.0.0.1"),
             ("RELEASY_SERVICE_PORT", "80"),
@@ -982,6 +1003,9 @@ mod tests {
             ("RELEASY_PORT", "tcp://10.0.0.1:80"),
             ("RELEASY_PORT_80_TCP", "tcp://10.0.0.1:80"),
             ("RELEASY_PORT_80_TCP_ADDR", "10.0.0.1"),
+            ("RELEASY_POSTGRESQL_SERVICE_HOST", "10.0.0.2"),
+            ("RELEASY_POSTGRESQL_SERVICE_PORT", "5432"),
+            ("RELEASY_POSTGRESQL_PORT_5432_TCP_PORT", "5432"),
         ])
         .unwrap();
         assert!(
@@ -990,6 +1014,10 @@ mod tests {
             linked.unknown_settings
         );
         assert!(load(&[]).unwrap().unknown_settings.is_empty());
+        // Without its Service's host, a port is a guess at a setting (the bind
+        // address), reported.
+        let guess = load(&[("RELEASY_PORT", "9000")]).unwrap();
+        assert_eq!(guess.unknown_settings, ["RELEASY_PORT"]);
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("releasy.toml");
