@@ -202,10 +202,11 @@ fn cursor(value: Option<&String>) -> Result<Option<Cursor>, ValidationError> {
 }
 
 /// Whether the caller asked for CSV: `format=csv`, or else an `Accept` that prefers
-/// `text/csv` to JSON. Each is ranked by the q-value of the range naming it, then by how
-/// precisely that range names it (`application/json` before `application/*` before
-/// `*/*`): CSV when it ranks above 0 and above JSON; a tie, or an `Accept` that does
-/// not parse, is JSON, the default.
+/// CSV to JSON. Each takes the q-value of the most precise range that names it
+/// (RFC 9110: `application/json` before `application/*` before `*/*`; `text/csv`
+/// before `text/*` before `*/*`), and ranks by it, then by that precision: CSV when it
+/// ranks above 0 and above JSON; a tie, or an `Accept` that does not parse, is JSON,
+/// the default.
 fn wants_csv(req: &HttpRequest, format: Option<&String>) -> Result<bool, ValidationError> {
     match non_empty(format) {
         Some("csv") => Ok(true),
@@ -216,19 +217,28 @@ fn wants_csv(req: &HttpRequest, format: Option<&String>) -> Result<bool, Validat
                 return Ok(false);
             };
             let rank_of = |ranges: &[(&str, u8)]| {
-                accept
+                let named: Vec<(u8, Quality)> = accept
                     .iter()
                     .filter_map(|item| {
                         let range = item.item.essence_str();
                         ranges
                             .iter()
                             .find(|(name, _)| range.eq_ignore_ascii_case(name))
-                            .map(|(_, precision)| (item.quality, *precision))
+                            .map(|(_, precision)| (*precision, item.quality))
                     })
-                    .max()
-                    .unwrap_or((Quality::ZERO, 0))
+                    .collect();
+                let most_precise = named.iter().map(|(precision, _)| *precision).max();
+                most_precise.map_or((Quality::ZERO, 0), |precise| {
+                    let quality = named
+                        .iter()
+                        .filter(|(precision, _)| *precision == precise)
+                        .map(|(_, quality)| *quality)
+                        .max()
+                        .unwrap_or(Quality::ZERO);
+                    (quality, precise)
+                })
             };
-            let csv = rank_of(&[("text/csv", 2)]);
+            let csv = rank_of(&[("text/csv", 2), ("text/*", 1), ("*/*", 0)]);
             let json = rank_of(&[("application/json", 2), ("application/*", 1), ("*/*", 0)]);
             Ok(csv.0 > Quality::ZERO && csv > json)
         }

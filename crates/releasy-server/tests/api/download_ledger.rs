@@ -273,6 +273,11 @@ async fn the_csv_export_reads_back_as_the_json_rows(backend: Backend) {
         // As precise a name as any: above the wildcard of the same q-value.
         app.admin(Method::GET, &format!("/v1/admin/downloads?{query}"))
             .header("accept", "text/csv, */*"),
+        // JSON's q-value is its own range's, not the wildcard's.
+        app.admin(Method::GET, &format!("/v1/admin/downloads?{query}"))
+            .header("accept", "text/csv;q=0.5, application/json;q=0.1, */*"),
+        app.admin(Method::GET, &format!("/v1/admin/downloads?{query}"))
+            .header("accept", "application/json;q=0, */*"),
         // Every row: the limit a page would take is neither applied nor checked.
         app.admin(
             Method::GET,
