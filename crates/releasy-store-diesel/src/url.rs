@@ -174,27 +174,29 @@ fn redact_password(url: &str) -> String {
     // The user information first: a password may hold a `?` (the driver reads it up
     // to the `@`), which must not be taken for the start of the query.
     let (credentials, rest) = split_user_password(url);
-    let (base, query) = match rest.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (rest, None),
-    };
-    let Some(query) = query else {
-        return format!("{credentials}{base}");
-    };
-    let query: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _))
-                if SECRET_PARAMETERS
-                    .iter()
-                    .any(|secret| name.eq_ignore_ascii_case(secret)) =>
-            {
-                format!("{name}=***")
+    // Then every `?`- or `&`-separated piece of the rest, not only those after its
+    // first `?`: with an `@` in the query, what was taken for user information may
+    // have swallowed that `?`.
+    let rest: String = rest
+        .split_inclusive(['?', '&'])
+        .map(|piece| {
+            let (pair, delimiter) = match piece.strip_suffix(['?', '&']) {
+                Some(pair) => (pair, &piece[pair.len()..]),
+                None => (piece, ""),
+            };
+            match pair.split_once('=') {
+                Some((name, _))
+                    if SECRET_PARAMETERS
+                        .iter()
+                        .any(|secret| name.eq_ignore_ascii_case(secret)) =>
+                {
+                    format!("{name}=***{delimiter}")
+                }
+                _ => piece.to_owned(),
             }
-            _ => pair.to_owned(),
         })
         .collect();
-    format!("{credentials}{base}?{}", query.join("&"))
+    format!("{credentials}{rest}")
 }
 
 /// `url` cut after its user information, with the password masked
@@ -351,6 +353,18 @@ mod tests {
         assert!(
             DatabaseUrl::parse("postgres://u:p@h/db?application_name=a@b&sslmode=require").is_err()
         );
+    }
+
+    /// An `@` in the query (after a port's `:`) looks like the end of user
+    /// information: the password parameter after it is masked all the same.
+    #[test]
+    fn a_password_parameter_after_an_at_sign_in_the_query_is_redacted() {
+        let url = DatabaseUrl::parse(
+            "postgres://db:5432/releasy?application_name=web@pod1&password=S3cret",
+        )
+        .unwrap();
+        assert!(!url.redacted().contains("S3cret"), "{}", url.redacted());
+        assert!(!format!("{url:?}").contains("S3cret"));
     }
 
     /// The driver reads a password up to the `@`, so a `?` in it is not a query.
