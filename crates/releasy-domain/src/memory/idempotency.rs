@@ -45,14 +45,8 @@ impl IdempotencyRepository for InMemoryIdempotency {
         let mut rows = lock(&self.rows);
         let completed = IdempotencyState::Completed(response.clone());
         match rows.get_mut(&id(claim)) {
-            // This claim, or a successor's for the same body that took it over.
-            Some(row)
-                if row.state == IdempotencyState::InProgress
-                    && row.fingerprint == claim.fingerprint =>
-            {
-                row.state = completed;
-            }
-            // Completed already, or another body's.
+            Some(row) if is_that_claim(row, claim) => row.state = completed,
+            // A successor's claim is left alone.
             Some(_) => {}
             // Released by the request that took it over: what this one did is kept.
             None => {

@@ -313,13 +313,11 @@ pub trait IdempotencyRepository: Send + Sync + std::fmt::Debug {
     /// released before it could be read) on every attempt.
     async fn claim(&self, record: &IdempotencyRecord) -> Result<Claim, RepoError>;
 
-    /// Marks completed with `response` the record of this request while it is in
-    /// progress: the claim's own, or that of a successor that took the claim over (the
-    /// same fingerprint), which would otherwise release the key on a failure and lose
-    /// what was done. A completed record, or another body's, is left alone. When no
-    /// record is left (the successor failed and released the key), stores the claim
-    /// completed anew. Either way a retry replays what was done instead of doing it
-    /// again.
+    /// Marks the claim completed with `response`, only if the stored record is still
+    /// that claim (same `created_at` and fingerprint, in progress): a request that was
+    /// presumed dead and taken over must not overwrite its successor. When no record is
+    /// left (the successor failed and released the key), stores the claim completed
+    /// anew, so a retry replays what was done instead of doing it again.
     async fn complete(
         &self,
         claim: &IdempotencyRecord,

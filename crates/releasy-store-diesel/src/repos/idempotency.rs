@@ -49,15 +49,14 @@ impl IdempotencyRepository for Store {
         response: &StoredResponse,
     ) -> Result<(), RepoError> {
         let mut conn = self.conn().await?;
-        // The record of this request while it is in progress: this claim's, or that
-        // of a successor that took it over (the same body), whose failure would
-        // otherwise release the key with this response lost. Another body's record
-        // is left alone.
+        // Only while the row is still this claim: a request presumed dead and
+        // taken over must not overwrite its successor.
         let updated = diesel::update(
             dsl::idempotency_keys
                 .filter(dsl::scope.eq(claim.scope.as_str()))
                 .filter(dsl::idem_key.eq(claim.key.as_str()))
                 .filter(dsl::state.eq(IN_PROGRESS))
+                .filter(dsl::created_at.eq(claim.created_at.unix_seconds()))
                 .filter(dsl::fingerprint.eq(claim.fingerprint.as_str())),
         )
         .set((
@@ -70,7 +69,7 @@ impl IdempotencyRepository for Store {
         .map_err(query_error)?;
         if updated == 0 {
             // Released by the request that took it over: what this one did is kept,
-            // so a retry replays it. A record that is there already stays.
+            // so a retry replays it. A successor's record is left alone.
             let completed = IdempotencyRecord {
                 state: IdempotencyState::Completed(response.clone()),
                 ..claim.clone()

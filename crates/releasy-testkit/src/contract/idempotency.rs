@@ -33,7 +33,6 @@ pub async fn run_all_but_the_purge(idempotency: Arc<dyn IdempotencyRepository>) 
     run_check!(complete_keeps_the_response_of_a_claim_no_one_holds(
         i.clone()
     ));
-    run_check!(complete_settles_a_successor_of_the_same_request(i.clone()));
     run_check!(concurrent_claims_have_one_winner(i));
 }
 
@@ -304,40 +303,6 @@ pub async fn complete_keeps_the_response_of_a_claim_no_one_holds(
             state: IdempotencyState::Completed(response()),
             ..slow
         })
-    );
-}
-
-/// A request presumed dead was taken over by a retry of the same request (the same
-/// body), and finishes first: its response settles the key, so the successor's
-/// failure (releasing its claim) does not lose it.
-pub async fn complete_settles_a_successor_of_the_same_request(
-    idempotency: Arc<dyn IdempotencyRepository>,
-) {
-    let slow = record("complete-successor", "fp");
-    assert_eq!(claim(&idempotency, &slow).await, Claim::Claimed);
-    release(&idempotency, &slow).await;
-    let successor = IdempotencyRecord {
-        created_at: at(T0 + 20),
-        ..slow.clone()
-    };
-    assert_eq!(claim(&idempotency, &successor).await, Claim::Claimed);
-
-    complete(&idempotency, &slow, &response()).await;
-    release(&idempotency, &successor).await;
-    let settled = IdempotencyRecord {
-        state: IdempotencyState::Completed(response()),
-        ..successor
-    };
-    assert_eq!(
-        claim(
-            &idempotency,
-            &IdempotencyRecord {
-                created_at: at(T0 + 40),
-                ..slow
-            }
-        )
-        .await,
-        Claim::Existing(settled)
     );
 }
 
