@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
 use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
@@ -55,7 +56,26 @@ pub async fn log_requests(
     req.extensions_mut()
         .insert(crate::origin::RequestId(request_id.clone()));
     let started = Instant::now();
-    let mut response = next.call(req).instrument(span.clone()).await?;
+    let mut response = match next.call(req).instrument(span.clone()).await {
+        Ok(response) => response,
+        // An error a layer below returned (a handler that panicked): its answer is
+        // made here, so it carries the request id and has its log line like any other.
+        // (It is not counted in the metrics: their registry travels with the request,
+        // which the error no longer has.)
+        Err(err) => {
+            let mut answer = err.error_response();
+            if let Ok(value) = HeaderValue::from_str(&request_id) {
+                answer
+                    .headers_mut()
+                    .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+            }
+            let status = answer.status().as_u16();
+            trace_context::answered(&span, trace, status);
+            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            span.in_scope(|| tracing::error!(status, latency_ms, "request failed"));
+            return Err(InternalError::from_response(err, answer).into());
+        }
+    };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response
             .headers_mut()
@@ -91,5 +111,50 @@ fn method_name(method: &Method) -> &'static str {
         Method::DELETE => "DELETE",
         Method::OPTIONS => "OPTIONS",
         _ => "_OTHER",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{App, HttpResponse, middleware, test, web};
+
+    use super::*;
+
+    async fn panics() -> HttpResponse {
+        panic!("a handler's bug");
+    }
+
+    /// A handler that panics answers 500 in the error shape, with the request id the
+    /// caller sent: the one thing an operator needs to find its log line.
+    #[actix_web::test]
+    async fn a_handler_that_panics_answers_500_with_its_request_id() {
+        let app = test::init_service(
+            App::new()
+                .route("/boom", web::get().to(panics))
+                .wrap(middleware::from_fn(
+                    crate::run_to_completion::run_to_completion,
+                ))
+                .wrap(middleware::from_fn(log_requests)),
+        )
+        .await;
+        let request = test::TestRequest::get()
+            .uri("/boom")
+            .insert_header((REQUEST_ID_HEADER, "support-ticket-42"))
+            .to_request();
+        // The error travels up to the server, which sends the response it carries.
+        let response = match test::try_call_service(&app, request).await {
+            Ok(response) => response.into_parts().1.map_into_boxed_body(),
+            Err(err) => err.error_response(),
+        };
+        assert_eq!(response.status(), 500);
+        assert_eq!(
+            response.headers().get(REQUEST_ID_HEADER).unwrap(),
+            "support-ticket-42"
+        );
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal_error");
     }
 }
