@@ -253,6 +253,28 @@ async fn an_entitlement_deleted_between_the_read_and_the_write_is_not_found() {
     assert!(matches!(err, EntitlementError::NotFound), "{err:?}");
 }
 
+/// A change that changes nothing (`PATCH {}`, or every field as it is) writes nothing:
+/// no audit event saying an entitlement was updated, no revision for every instance to
+/// reload.
+#[tokio::test]
+async fn a_change_that_changes_nothing_writes_nothing() {
+    let w = world(Meanwhile::ChangeEveryTime).await;
+    let same_end = EntitlementChanges {
+        ends_at: Some(None),
+        product: Some(w.entitlement.product.clone()),
+        ..EntitlementChanges::default()
+    };
+    for changes in [EntitlementChanges::default(), same_end] {
+        let unchanged = w
+            .service
+            .update(&Origin::admin_key(), w.customer, w.entitlement.id, changes)
+            .await
+            .unwrap();
+        assert_eq!(unchanged, w.entitlement);
+    }
+    assert_eq!(w.repo.updates.load(Ordering::SeqCst), 0, "no write");
+}
+
 #[tokio::test]
 async fn an_entitlement_that_keeps_changing_gives_up_after_a_few_attempts() {
     let w = world(Meanwhile::ChangeEveryTime).await;

@@ -173,7 +173,8 @@ impl EntitlementService {
         Ok(entitlement)
     }
 
-    /// Applies `changes`, validating the merged entitlement as a whole. The merge is
+    /// Applies `changes`, validating the merged entitlement as a whole; changes that
+    /// change nothing write nothing (no audit event, no new revision). The merge is
     /// judged here, against the entitlement as read, and written as one compare-and-set
     /// on its revision: when another change landed in between, nothing is written and
     /// the change is merged and judged again against what is stored now. So concurrent
@@ -198,6 +199,11 @@ impl EntitlementService {
                 .await?
                 .ok_or(EntitlementError::NotFound)?;
             let updated = current.with_changes(changes.clone())?;
+            if updated == current {
+                // Nothing changes (`{}`, or every field as it is): no write, no audit
+                // event, no revision for other instances to reload.
+                return Ok(current);
+            }
             let event =
                 AuditEvent::entitlement_updated(origin, &current, &updated, self.clock.now());
             if let Some(stored) = self
