@@ -173,47 +173,83 @@ const SECRET_PARAMETERS: [&str; 2] = ["password", "sslpassword"];
 fn redact_password(url: &str) -> String {
     // The user information first: a password may hold a `?` (the driver reads it up
     // to the `@`), which must not be taken for the start of the query.
-    let (credentials, rest) = split_user_password(url);
-    // Then every `?`- or `&`-separated piece of the rest, not only those after its
-    // first `?`: with an `@` in the query, what was taken for user information may
-    // have swallowed that `?`.
-    let rest: String = rest
-        .split_inclusive(['?', '&'])
-        .map(|piece| {
-            let (pair, delimiter) = match piece.strip_suffix(['?', '&']) {
-                Some(pair) => (pair, &piece[pair.len()..]),
-                None => (piece, ""),
-            };
-            match pair.split_once('=') {
-                Some((name, _))
-                    if SECRET_PARAMETERS
-                        .iter()
-                        .any(|secret| name.eq_ignore_ascii_case(secret)) =>
-                {
-                    format!("{name}=***{delimiter}")
-                }
-                _ => piece.to_owned(),
-            }
-        })
-        .collect();
-    format!("{credentials}{rest}")
+    let cut = cut_user_information(url);
+    // What was taken for user information may have ended inside a password
+    // parameter's value (`…?password=ab@cd`): the rest of that value is masked too.
+    let rest = if cut.ends_in_secret {
+        match cut.rest.split_once('&') {
+            Some((_, after)) => format!("***&{after}"),
+            None => "***".to_owned(),
+        }
+    } else {
+        cut.rest.to_owned()
+    };
+    // Then every `&`-separated piece of the rest, not only those after its first `?`:
+    // with an `@` in the query, what was taken for user information may have swallowed
+    // that `?`.
+    let rest: String = rest.split_inclusive('&').map(mask_secret_in).collect();
+    format!("{}{rest}", cut.masked)
 }
 
-/// `url` cut after its user information, with the password masked
-/// (`postgres://user:***@`), and the rest; or nothing and the whole URL when it names
-/// no password.
-fn split_user_password(url: &str) -> (String, &str) {
+/// `piece` (one `&`-separated piece, its `&` kept) with a secret parameter's value
+/// masked to the piece's end (the driver reads a value up to the next `&`, a `?` in
+/// it included); the parameter may start the piece or follow a `?` in it.
+fn mask_secret_in(piece: &str) -> String {
+    let (body, delimiter) = match piece.strip_suffix('&') {
+        Some(body) => (body, "&"),
+        None => (piece, ""),
+    };
+    let mut start = 0;
+    loop {
+        let candidate = &body[start..];
+        if let Some((name, _)) = candidate.split_once('=')
+            && SECRET_PARAMETERS
+                .iter()
+                .any(|secret| name.eq_ignore_ascii_case(secret))
+        {
+            return format!("{}{name}=***{delimiter}", &body[..start]);
+        }
+        match candidate.find('?') {
+            Some(at) => start += at + 1,
+            None => return piece.to_owned(),
+        }
+    }
+}
+
+/// A URL cut after its user information.
+struct UserInformationCut<'a> {
+    /// `scheme://user:***@`, or nothing when the URL names no password.
+    masked: String,
+    /// What follows (the whole URL when nothing was masked).
+    rest: &'a str,
+    /// Whether what was masked ended inside a secret parameter's value, whose rest
+    /// then starts `rest`.
+    ends_in_secret: bool,
+}
+
+/// `url` cut after its user information, the password masked. The last `@` ends what
+/// is masked: a password may contain `@` itself, and masking too much shows less,
+/// never a secret.
+fn cut_user_information(url: &str) -> UserInformationCut<'_> {
+    let nothing = UserInformationCut {
+        masked: String::new(),
+        rest: url,
+        ends_in_secret: false,
+    };
     let Some((scheme, rest)) = url.split_once("://") else {
-        return (String::new(), url);
+        return nothing;
     };
-    // The last `@` ends what is masked: a password may contain `@` itself, and masking
-    // too much shows less, never a secret.
     let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return (String::new(), url);
+        return nothing;
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => (format!("{scheme}://{user}:***@"), host),
-        None => (String::new(), url),
+    let Some((user, _)) = userinfo.split_once(':') else {
+        return nothing;
+    };
+    let last_piece = userinfo.rsplit('&').next().unwrap_or(userinfo);
+    UserInformationCut {
+        masked: format!("{scheme}://{user}:***@"),
+        rest: host,
+        ends_in_secret: mask_secret_in(last_piece) != last_piece,
     }
 }
 
@@ -367,17 +403,42 @@ mod tests {
         assert!(!format!("{url:?}").contains("S3cret"));
     }
 
+    /// A password parameter's value runs to the next `&`: a `?` or an `@` in it is
+    /// masked with the rest.
+    #[test]
+    fn a_password_parameter_is_masked_to_its_end() {
+        for (url, secret) in [
+            ("postgres://u@h/db?password=ab?cd&sslmode=prefer", "cd"),
+            ("postgres://h:5432/db?password=ab@cd&sslmode=prefer", "cd"),
+            ("postgres://h:5432/db?password=ab@cd", "cd"),
+        ] {
+            let redacted = DatabaseUrl::parse(url).unwrap().redacted();
+            assert!(!redacted.contains(secret), "{url}: {redacted}");
+            assert!(!redacted.contains("ab"), "{url}: {redacted}");
+        }
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db?password=ab?cd&sslmode=prefer")
+                .unwrap()
+                .redacted(),
+            "postgres://u@h/db?password=***&sslmode=prefer"
+        );
+    }
+
     /// The driver reads a password up to the `@`, so a `?` in it is not a query.
     #[test]
     fn a_password_with_a_question_mark_is_redacted() {
         let url = DatabaseUrl::parse("postgres://releasy:Ab?9x@db/releasy").unwrap();
         assert_eq!(url.redacted(), "postgres://releasy:***@db/releasy");
-        let with_query =
-            DatabaseUrl::parse("postgres://u:a?b&password=c@h/db?sslmode=disable").unwrap();
+        let with_query = DatabaseUrl::parse("postgres://u:a?b@h/db?sslmode=disable").unwrap();
         assert_eq!(
             with_query.redacted(),
             "postgres://u:***@h/db?sslmode=disable"
         );
         assert!(!format!("{with_query:?}").contains("a?b"));
+        // A password that reads like a password parameter masks what follows its `@`
+        // too: more than needed, never less.
+        let lookalike =
+            DatabaseUrl::parse("postgres://u:a?b&password=c@h/db?sslmode=disable").unwrap();
+        assert_eq!(lookalike.redacted(), "postgres://u:***@***");
     }
 }

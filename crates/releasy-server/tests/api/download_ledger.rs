@@ -278,6 +278,9 @@ async fn the_csv_export_reads_back_as_the_json_rows(backend: Backend) {
             .header("accept", "text/csv;q=0.5, application/json;q=0.1, */*"),
         app.admin(Method::GET, &format!("/v1/admin/downloads?{query}"))
             .header("accept", "application/json;q=0, */*"),
+        // Text only: CSV is the one text form.
+        app.admin(Method::GET, &format!("/v1/admin/downloads?{query}"))
+            .header("accept", "text/*"),
         // Every row: the limit a page would take is neither applied nor checked.
         app.admin(
             Method::GET,
@@ -332,6 +335,9 @@ async fn the_csv_export_reads_back_as_the_json_rows(backend: Backend) {
         "application/json, text/csv",
         "text/csv;q=0.5, */*",
         "text/csv;q=0.5, application/*",
+        // What browsers and curl send: anything, at a tie.
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        "*/*",
     ] {
         let response = app
             .admin(Method::GET, &format!("/v1/admin/downloads?{query}"))
