@@ -352,6 +352,9 @@ impl Settings {
             })
             .map(|key| format!("RELEASY_{}", key.to_ascii_uppercase().replace('.', "__")))
             .collect();
+        // In a stable order: the sources are read in no particular one.
+        settings.unknown_settings.sort();
+        settings.unknown_settings.dedup();
         Ok(settings)
     }
 
