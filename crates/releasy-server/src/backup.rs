@@ -24,10 +24,10 @@ pub enum BackupCommandError {
     #[error(transparent)]
     Backup(#[from] BackupError),
     /// The copy ran on a blocking thread that was lost.
-    #[error("the backup's thread failed: {0}")]
+    #[error("the backup's thread failed")]
     Thread(#[from] tokio::task::JoinError),
     /// The report could not be written.
-    #[error("output: {0}")]
+    #[error("output")]
     Output(#[from] std::io::Error),
     /// A signal stopped the copy; what it had written was removed.
     #[error("stopped by {}; the partial copy was removed", .0.name())]

@@ -13,10 +13,10 @@ use crate::settings::Settings;
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateCommandError {
     /// The database could not be opened or migrated.
-    #[error("database: {0}")]
+    #[error("database")]
     Database(#[from] SetupError),
     /// The report could not be written.
-    #[error("output: {0}")]
+    #[error("output")]
     Output(#[from] std::io::Error),
 }
 

@@ -82,13 +82,13 @@ pub enum DemoError {
         source: std::io::Error,
     },
     /// The server did not start.
-    #[error("starting the server: {0}")]
+    #[error("starting the server")]
     Startup(#[from] StartupError),
     /// The generated admin key could not be read.
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
     /// Seeding through the API failed.
-    #[error("seeding: {0}")]
+    #[error("seeding")]
     Seed(#[from] SeedError),
 }
 

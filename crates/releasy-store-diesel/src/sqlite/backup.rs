@@ -39,7 +39,7 @@ pub enum BackupError {
     #[error("no database at {}", .0.display())]
     NoSource(PathBuf),
     /// SQLite refused (the source could not be read, the destination written).
-    #[error("SQLite: {0}")]
+    #[error("SQLite")]
     Sqlite(#[from] rusqlite::Error),
     /// The copy could not be synced or moved into place.
     #[error("writing {}: {source}", .path.display())]
