@@ -1,7 +1,8 @@
 //! `releasy-server check-config`: the effective configuration, one `RELEASY_*` variable
 //! per line with secrets masked, and the checks that a loadable configuration can still
 //! fail. Nothing is connected to: it answers "what would the server run with", so it can
-//! run in a deployment pipeline before the database or the store exists.
+//! run in a deployment pipeline before the database or the store exists. The files the
+//! database URL names for TLS are read, as the server would at startup.
 
 use std::io::{self, Write};
 
@@ -47,6 +48,12 @@ pub fn findings(settings: &Settings, log_directive: Option<&str>) -> Vec<Finding
                 ),
             });
         }
+    }
+    if let Err(err) = settings.database_url.check_tls_files() {
+        found.push(Finding {
+            variable: "RELEASY_DATABASE_URL".to_owned(),
+            message: crate::telemetry::WithCauses(&err).to_string(),
+        });
     }
     let known: Vec<&str> = effective(settings, log_directive)
         .into_iter()
@@ -569,6 +576,42 @@ mod tests {
         let problems = String::from_utf8(problems).unwrap();
         assert!(problems.starts_with("releasy-server check-config: RELEASY_ADMIN_API_KEY: is 8"));
         assert!(!String::from_utf8(out).unwrap().contains("changeme"));
+    }
+
+    /// The files a database URL names for TLS are read, as startup would: a missing
+    /// root certificate fails the check, not the deployment's first start.
+    #[test]
+    fn a_tls_file_the_server_cannot_read_is_a_finding() {
+        let missing = settings(&[(
+            "RELEASY_DATABASE_URL",
+            "postgres://db/releasy?sslmode=verify-full&sslrootcert=/nowhere/root.pem",
+        )]);
+        let found = findings(&missing, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].variable, "RELEASY_DATABASE_URL");
+        assert!(
+            found[0]
+                .message
+                .starts_with("cannot set up TLS to PostgreSQL: cannot read root certificates from /nowhere/root.pem"),
+            "{}",
+            found[0].message
+        );
+        let files = tempfile::tempdir().unwrap();
+        let roots = files.path().join("root.pem");
+        std::fs::write(&roots, "not a certificate").unwrap();
+        let unusable = settings(&[(
+            "RELEASY_DATABASE_URL",
+            &format!(
+                "postgres://db/releasy?sslmode=verify-full&sslrootcert={}",
+                roots.display()
+            ),
+        )]);
+        assert_eq!(findings(&unusable, None).len(), 1);
+        let plain = settings(&[(
+            "RELEASY_DATABASE_URL",
+            "postgres://db/releasy?sslmode=require",
+        )]);
+        assert_eq!(findings(&plain, None), []);
     }
 
     #[test]

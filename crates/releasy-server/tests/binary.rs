@@ -14,7 +14,7 @@ use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use releasy_testkit::TestPostgres;
+use releasy_testkit::{TestCa, TestPostgres, TlsPostgres};
 use serde_json::{Value, json};
 
 use process::{
@@ -126,6 +126,69 @@ async fn with_postgres_variables_it_serves_from_postgres_without_generating_a_ke
     assert!(request_line["span"]["request_id"].is_string());
     assert!(request_line["latency_ms"].is_number());
     assert!(!output.contains("ops-key"), "secrets are never logged");
+}
+
+/// A managed database that takes only TLS: the server migrates, serves and listens
+/// for changes over it (`sslmode=verify-full` with the database's root certificate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_verify_full_url_it_serves_from_postgres_over_tls() {
+    let db = TestPostgres::create().await;
+    let ca = TestCa::new("Releasy test database CA");
+    let front = TlsPostgres::start(db.server_addr().await, &ca.server(&["localhost"]), None).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let roots = cwd.path().join("db-ca.pem");
+    std::fs::write(&roots, ca.pem()).unwrap();
+    let url = db
+        .url_through(front.addr())
+        .replacen("127.0.0.1", "localhost", 1);
+    let url = format!("{url}?sslmode=verify-full&sslrootcert={}", roots.display());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = spawn(
+        cwd.path(),
+        &[
+            ("RELEASY_BIND_ADDR", format!("127.0.0.1:{port}")),
+            ("RELEASY_DATABASE_URL", url),
+            ("RELEASY_ADMIN_API_KEY", "ops-key".to_owned()),
+        ],
+    );
+    wait_until_live(&base, &mut child).await;
+    assert_eq!(create_customer(&base, "ops-key").await.status(), 200);
+    let ready = reqwest::get(format!("{base}/ready")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let (exit, output) = terminate(&mut child);
+    assert!(exit.success(), "{output}");
+    // The migrations', the pool's and the change feed's connections.
+    assert!(front.counts().negotiated() >= 3, "{:?}", front.counts());
+    assert_eq!(front.counts().plaintext_refused(), 0);
+}
+
+/// A root certificate file that cannot be read stops the command at once, naming it.
+#[test]
+fn migrate_names_a_root_certificate_it_cannot_read() {
+    let cwd = tempfile::tempdir().unwrap();
+    let (code, out, err) = run_command(
+        cwd.path(),
+        &["migrate"],
+        &[(
+            "RELEASY_DATABASE_URL",
+            "postgres://postgres@localhost:5432/releasy?sslmode=verify-full&sslrootcert=/nowhere/ca.pem"
+                .to_owned(),
+        )],
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        err.starts_with("releasy-server migrate: database: cannot set up TLS to PostgreSQL: cannot read root certificates from /nowhere/ca.pem: "),
+        "{err}"
+    );
+    says_each_cause_once(&err);
+}
+
+/// An error line names each cause once (an error whose message repeated its source's
+/// showed it twice once its causes were added).
+fn says_each_cause_once(line: &str) {
+    let causes: Vec<&str> = line.trim_end().split(": ").collect();
+    assert!(causes.windows(2).all(|pair| pair[0] != pair[1]), "{line}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,9 +446,12 @@ fn migrate_fails_when_the_database_is_unreachable() {
     );
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(
-        err.starts_with("releasy-server migrate: database:"),
+        err.starts_with("releasy-server migrate: database: database migration failed: error connecting to server: "),
         "{err}"
     );
+    // Why, not only that it failed.
+    assert!(err.contains("Connection refused"), "{err}");
+    says_each_cause_once(&err);
     assert!(!out.contains("applied"), "{out}");
     assert!(
         !err.contains("not-shown") && !out.contains("not-shown"),

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use process::{Api, ok_json};
-use releasy_testkit::TestPostgres;
+use releasy_testkit::{TestCa, TestPostgres, TlsPostgres};
 use releasy_traces::test_collector::TestCollector;
 use releasy_traces::test_collector::proto::common::v1::any_value::Value as AnyValue;
 use releasy_traces::test_collector::proto::trace::v1::Span;
@@ -335,6 +335,23 @@ async fn sqlite_requests_statements_and_store_calls_form_one_trace() {
 async fn postgres_requests_statements_and_store_calls_form_one_trace() {
     let postgres = TestPostgres::create().await;
     a_request_and_its_statements_and_store_calls_form_one_trace(Some(postgres.url())).await;
+}
+
+/// A connection made over TLS is built from the driver's, and diesel is not told it
+/// was made: its statements are PostgreSQL's all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls_statements_are_postgresql_statements() {
+    let postgres = TestPostgres::create().await;
+    let ca = TestCa::new("Releasy test database CA");
+    let front = TlsPostgres::start(
+        postgres.server_addr().await,
+        &ca.server(&["localhost"]),
+        None,
+    )
+    .await;
+    let url = format!("{}?sslmode=require", postgres.url_through(front.addr()));
+    a_request_and_its_statements_and_store_calls_form_one_trace(Some(&url)).await;
+    assert!(front.counts().negotiated() >= 2, "{:?}", front.counts());
 }
 
 /// Without an exporter, nothing is traced, but a caller's trace id still reaches the

@@ -110,6 +110,12 @@ pub enum SetupError {
         /// The file.
         path: std::path::PathBuf,
     },
+    /// The database URL's parameters are of no supported form.
+    #[error(transparent)]
+    DatabaseUrl(#[from] crate::url::InvalidDatabaseUrl),
+    /// TLS to PostgreSQL cannot be set up with the certificates and key the URL names.
+    #[error("cannot set up TLS to PostgreSQL")]
+    PostgresTls(#[from] crate::postgres::PostgresTlsError),
     /// The connection pool could not be built.
     #[error("cannot build the database connection pool")]
     Pool(#[source] deadpool::managed::BuildError),

@@ -37,7 +37,7 @@ pub use change_feed::{
 };
 pub use error::SetupError;
 pub use pool_stats::PoolStats;
-pub use postgres::PgStore;
+pub use postgres::{PgStore, PostgresTlsError};
 pub use query_spans::{TraceQueriesError, trace_queries};
 pub use repos::linked_batch::LinkedBatches;
 pub use sqlite::{

@@ -31,11 +31,23 @@ pub fn trace_queries() -> Result<(), TraceQueriesError> {
 }
 
 /// The spans of one connection's statements.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct QuerySpans {
     /// `postgresql` or `sqlite`, learnt when the connection is made.
     system: &'static str,
     open: VecDeque<tracing::Span>,
+}
+
+impl Default for QuerySpans {
+    /// Until the connection says otherwise, PostgreSQL: diesel announces every SQLite
+    /// connection it opens, but a PostgreSQL connection is built from the driver's by
+    /// `postgres/connector.rs` (for TLS) and announced by no one.
+    fn default() -> Self {
+        Self {
+            system: "postgresql",
+            open: VecDeque::new(),
+        }
+    }
 }
 
 impl Instrumentation for QuerySpans {

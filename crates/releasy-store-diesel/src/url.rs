@@ -40,15 +40,15 @@ pub enum InvalidDatabaseUrl {
         /// Why it is refused.
         reason: &'static str,
     },
-    /// A PostgreSQL URL that asks for TLS, which the server does not speak to
-    /// PostgreSQL yet: refused when read, rather than failing at the first connection
-    /// (or, with a mode the driver does not know, with a bare parse error).
-    #[error(
-        "PostgreSQL URL parameter `{parameter}`: TLS to PostgreSQL is not supported yet; connect over a private network or a local socket, or through a TLS-terminating proxy beside the server (docs/configuration.md)"
-    )]
-    PostgresTls {
-        /// The parameter as written.
+    /// A PostgreSQL URL's TLS parameter of unknown value, one that is not supported,
+    /// or one the rest of the URL makes pointless (`sslrootcert` without a mode that
+    /// verifies). Refused when read, rather than at the first connection.
+    #[error("PostgreSQL URL parameter `{parameter}`: {reason}")]
+    PostgresParameter {
+        /// The parameter as written (only its name when its value may be a secret).
         parameter: String,
+        /// Why it is refused.
+        reason: &'static str,
     },
 }
 
@@ -67,11 +67,14 @@ impl DatabaseUrl {
     /// # Errors
     /// [`InvalidDatabaseUrl::Form`] for any other form, or a SQLite URL without a path;
     /// [`InvalidDatabaseUrl::SqliteParameter`] naming a parameter that is unknown or
-    /// that the server cannot honour (`mode=ro`, `cache=shared`).
+    /// that the server cannot honour (`mode=ro`, `cache=shared`);
+    /// [`InvalidDatabaseUrl::PostgresParameter`] naming a PostgreSQL TLS parameter that
+    /// is not supported or contradicts the rest (the files it names are read when the
+    /// database is opened).
     pub fn parse(raw: &str) -> Result<Self, InvalidDatabaseUrl> {
         let raw = raw.trim();
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            refuse_tls(raw)?;
+            crate::postgres::tls_parameters::read(raw)?;
             return Ok(Self::Postgres(raw.to_owned()));
         }
         if raw == "sqlite::memory:" {
@@ -97,6 +100,19 @@ impl DatabaseUrl {
         Self::SqliteFile(path.into())
     }
 
+    /// Reads the certificate and key files a PostgreSQL URL's TLS parameters name, as
+    /// opening the database does, without connecting (for `check-config`). Other URLs
+    /// name none.
+    ///
+    /// # Errors
+    /// What [`crate::Database::open`] would report about them.
+    pub fn check_tls_files(&self) -> Result<(), crate::SetupError> {
+        match self {
+            Self::Postgres(url) => crate::postgres::check_tls_files(url),
+            Self::SqliteFile(_) | Self::SqliteExistingFile(_) | Self::SqliteMemory => Ok(()),
+        }
+    }
+
     /// The URL with any password replaced, safe to log.
     pub fn redacted(&self) -> String {
         match self {
@@ -106,32 +122,6 @@ impl DatabaseUrl {
             Self::SqliteMemory => "sqlite::memory:".to_owned(),
         }
     }
-}
-
-/// Refuses a PostgreSQL URL that asks for TLS: an `sslmode` other than `disable` and
-/// `prefer` (the default; both connect without it here: `require`, `verify-ca` and
-/// `verify-full` need TLS, and the driver knows no `allow`), or `sslnegotiation=direct`.
-fn refuse_tls(url: &str) -> Result<(), InvalidDatabaseUrl> {
-    // Where the driver finds the query: after the host, which follows the first `@`
-    // (a password may hold a `?`).
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let rest = rest.split_once('@').map_or(rest, |(_, host)| host);
-    let Some((_, query)) = rest.split_once('?') else {
-        return Ok(());
-    };
-    for parameter in query.split('&') {
-        let asks_for_tls = match parameter.split_once('=') {
-            Some(("sslmode", mode)) => !matches!(mode, "disable" | "prefer"),
-            Some(("sslnegotiation", negotiation)) => negotiation == "direct",
-            _ => false,
-        };
-        if asks_for_tls {
-            return Err(InvalidDatabaseUrl::PostgresTls {
-                parameter: parameter.to_owned(),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// The mode a SQLite URL's query asks for; every parameter is checked.
@@ -350,10 +340,10 @@ mod tests {
 
     #[test]
     fn passwords_in_the_query_are_redacted() {
-        let url = DatabaseUrl::parse(
-            "postgres://u@h/db?sslmode=prefer&password=secret&sslpassword=other",
-        )
-        .unwrap();
+        // `sslpassword` is refused when read; a URL built in code is redacted all the same.
+        let url = DatabaseUrl::Postgres(
+            "postgres://u@h/db?sslmode=prefer&password=secret&sslpassword=other".to_owned(),
+        );
         assert_eq!(
             url.redacted(),
             "postgres://u@h/db?sslmode=prefer&password=***&sslpassword=***"
@@ -362,33 +352,37 @@ mod tests {
         assert_eq!(both.redacted(), "postgres://u:***@h/db?Password=***");
     }
 
-    /// TLS to PostgreSQL is refused when the URL is read, with what to do instead.
+    /// TLS parameters are read as libpq reads them; what cannot work is refused when
+    /// the URL is read, naming the parameter.
     #[test]
-    fn a_url_that_requires_tls_is_refused_when_read() {
-        for mode in ["require", "verify-ca", "verify-full", "allow"] {
-            let err =
-                DatabaseUrl::parse(&format!("postgres://u:p@h/db?sslmode={mode}")).unwrap_err();
-            assert_eq!(
-                err,
-                InvalidDatabaseUrl::PostgresTls {
-                    parameter: format!("sslmode={mode}")
-                }
-            );
-            assert!(err.to_string().contains("TLS-terminating proxy"), "{err}");
-        }
-        for mode in ["disable", "prefer"] {
+    fn postgres_tls_parameters_are_checked_when_read() {
+        for mode in [
+            "disable",
+            "allow",
+            "prefer",
+            "require",
+            "verify-ca",
+            "verify-full",
+        ] {
             DatabaseUrl::parse(&format!(
                 "postgresql://h/db?application_name=x&sslmode={mode}"
             ))
             .unwrap();
         }
-        assert!(DatabaseUrl::parse("postgres://h/db?sslnegotiation=direct").is_err());
-        // In a password, it is no parameter.
-        DatabaseUrl::parse("postgres://u:x?sslmode=require@h/db").unwrap();
-        // An `@` in the query does not hide it: the driver's user part ends at the first.
+        DatabaseUrl::parse(
+            "postgres://h/db?sslmode=verify-full&sslrootcert=/ca.pem&sslnegotiation=direct",
+        )
+        .unwrap();
+        let err = DatabaseUrl::parse("postgres://h/db?sslmode=on").unwrap_err();
         assert!(
-            DatabaseUrl::parse("postgres://u:p@h/db?application_name=a@b&sslmode=require").is_err()
+            matches!(&err, InvalidDatabaseUrl::PostgresParameter { parameter, .. } if parameter == "sslmode=on"),
+            "{err:?}"
         );
+        assert!(err.to_string().contains("verify-full"), "{err}");
+        // In a password, it is no parameter.
+        DatabaseUrl::parse("postgres://u:x?sslmode=on@h/db").unwrap();
+        // An `@` in the query does not hide it: the driver's user part ends at the first.
+        assert!(DatabaseUrl::parse("postgres://u:p@h/db?application_name=a@b&sslmode=on").is_err());
     }
 
     /// An `@` in the query (after a port's `:`) looks like the end of user

@@ -12,6 +12,9 @@
 //!   in-memory fakes) can be run against.
 //! * [`OutageProxy`]: a TCP proxy in front of PostgreSQL or an S3 server whose link a
 //!   test cuts and restores, to see Releasy through a dependency's outage.
+//! * [`TlsPostgres`] and [`TestCa`]: a TLS-only front for the PostgreSQL server, with
+//!   certificates made up for the test, to see Releasy connect over TLS as it would to
+//!   a managed database.
 //! * [`objects`]: the object-store contract suite, run with real presigned requests
 //!   against the embedded store and the S3 store on two S3 implementations.
 //!
@@ -30,13 +33,17 @@
     reason = "test support: a broken promise or a failed setup fails the test loudly"
 )]
 
+mod certificates;
 pub mod contract;
 pub mod objects;
 mod outage;
 mod postgres;
+mod postgres_tls;
 mod sqlite;
 
+pub use certificates::{Issued, TestCa};
 pub use contract::run_all;
 pub use outage::OutageProxy;
 pub use postgres::{DEFAULT_POSTGRES_URL, POSTGRES_URL_ENV, TestPostgres, admin_url};
+pub use postgres_tls::{TlsPostgres, TlsPostgresCounts};
 pub use sqlite::TestSqlite;

@@ -1,18 +1,25 @@
 //! The PostgreSQL adapter: a deadpool pool of `AsyncPgConnection`s, and the migration
-//! runner that serialises concurrent starts with an advisory lock.
+//! runner that serialises concurrent starts with an advisory lock. Connections are made
+//! by [`connector`], over TLS when the URL asks for it.
+
+mod connector;
+mod tls_config;
+pub(crate) mod tls_parameters;
+
+pub use tls_config::PostgresTlsError;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::Connection;
 use diesel::RunQueryDsl as _;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use releasy_domain::ports::RepoError;
 
+use self::connector::PgConnector;
 use crate::error::{SetupError, pool_error};
 use crate::pool_stats::{PoolStats, PoolWaits};
 use crate::repos::linked_batch::{KnownHead, LinkedBatches};
@@ -34,6 +41,11 @@ impl crate::pooled::ConnectionPool for AsyncDieselConnectionManager<AsyncPgConne
     }
 }
 
+/// Reads the files `url`'s TLS parameters name, as [`PgStore::connect`] does.
+pub(crate) fn check_tls_files(url: &str) -> Result<(), SetupError> {
+    PgConnector::new(url).map(drop)
+}
+
 /// Any constant works; it only has to be the same for every Releasy instance.
 const MIGRATION_LOCK_ID: i64 = 0x0052_454c_4541_5359;
 
@@ -42,7 +54,7 @@ const MIGRATION_LOCK_ID: i64 = 0x0052_454c_4541_5359;
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
     waits: PoolWaits,
-    url: String,
+    connector: PgConnector,
     known_head: Arc<KnownHead>,
 }
 
@@ -56,12 +68,24 @@ impl std::fmt::Debug for PgStore {
 
 impl PgStore {
     /// A pool of at most `max_connections` connections to `url`. Connections are made
-    /// lazily; call [`PgStore::migrate`] to reach the database once.
+    /// lazily; call [`PgStore::migrate`] to reach the database once. The URL's TLS
+    /// parameters (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `sslnegotiation`) are
+    /// read as libpq reads them, except that without `sslmode` no TLS is used.
     ///
     /// # Errors
-    /// [`SetupError::Pool`] when the pool cannot be built.
+    /// [`SetupError::DatabaseUrl`] for TLS parameters of no supported form,
+    /// [`SetupError::PostgresTls`] when the certificates or key they name cannot be
+    /// read or used, [`SetupError::Pool`] when the pool cannot be built.
     pub fn connect(url: &str, max_connections: usize) -> Result<Self, SetupError> {
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let connector = PgConnector::new(url)?;
+        let mut config = ManagerConfig::default();
+        let pool_connector = connector.clone();
+        config.custom_setup = Box::new(move |_url| {
+            let connector = pool_connector.clone();
+            Box::pin(async move { connector.establish().await })
+        });
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
         let pool = Pool::builder(manager)
             .max_size(max_connections)
             .wait_timeout(Some(Duration::from_secs(5)))
@@ -73,7 +97,7 @@ impl PgStore {
         Ok(Self {
             pool,
             waits: PoolWaits::default(),
-            url: url.to_owned(),
+            connector,
             known_head: Arc::default(),
         })
     }
@@ -85,10 +109,8 @@ impl PgStore {
     /// # Errors
     /// [`SetupError::Migration`] when the database cannot be reached or a migration fails.
     pub async fn migrate(&self) -> Result<Vec<String>, SetupError> {
-        let url = self.url.clone();
+        let mut conn = self.migration_connection().await?;
         tokio::task::spawn_blocking(move || -> Result<Vec<String>, SetupError> {
-            let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
-                .map_err(SetupError::migration)?;
             let lock = format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})");
             diesel::sql_query(lock)
                 .execute(&mut conn)
@@ -111,10 +133,8 @@ impl PgStore {
     /// # Errors
     /// [`SetupError::Migration`] when the database cannot be reached or read.
     pub async fn pending_migrations(&self) -> Result<Vec<String>, SetupError> {
-        let url = self.url.clone();
+        let mut conn = self.migration_connection().await?;
         tokio::task::spawn_blocking(move || -> Result<Vec<String>, SetupError> {
-            let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
-                .map_err(SetupError::migration)?;
             conn.pending_migrations(MIGRATIONS)
                 .map(|pending| pending.iter().map(|m| m.name().to_string()).collect())
                 .map_err(SetupError::migration)
@@ -128,16 +148,27 @@ impl PgStore {
     /// # Errors
     /// [`SetupError::Migration`] when a down migration fails.
     pub async fn revert_all_migrations(&self) -> Result<(), SetupError> {
-        let url = self.url.clone();
+        let mut conn = self.migration_connection().await?;
         tokio::task::spawn_blocking(move || -> Result<(), SetupError> {
-            let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
-                .map_err(SetupError::migration)?;
             conn.revert_all_migrations(MIGRATIONS)
                 .map(|_| ())
                 .map_err(SetupError::migration)
         })
         .await
         .map_err(SetupError::migration)?
+    }
+
+    /// A connection of its own (not the pool's) for diesel's synchronous migration
+    /// harness, which runs it on a blocking thread.
+    async fn migration_connection(
+        &self,
+    ) -> Result<AsyncConnectionWrapper<AsyncPgConnection>, SetupError> {
+        let conn = self
+            .connector
+            .establish()
+            .await
+            .map_err(SetupError::migration)?;
+        Ok(AsyncConnectionWrapper::from(conn))
     }
 
     pub(crate) async fn conn(&self) -> Result<PgPooled, RepoError> {

@@ -1,0 +1,90 @@
+//! Connections to one PostgreSQL URL, over TLS when the URL asks for it (diesel-async's
+//! own `establish` speaks no TLS).
+
+use std::sync::Arc;
+
+use diesel::ConnectionError;
+use diesel_async::AsyncPgConnection;
+use tokio_postgres::tls::TlsStream;
+use tokio_postgres::{Client, Connection, NoTls, Socket};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::tls_config::client_config;
+use super::tls_parameters;
+use crate::error::SetupError;
+
+/// Makes connections for the pool, the change feed and the migrations alike.
+#[derive(Clone)]
+pub(crate) struct PgConnector {
+    /// The URL as the driver reads it (the TLS parameters it does not know removed).
+    driver_url: Arc<str>,
+    /// `None` when the URL asks for no TLS.
+    tls: Option<MakeRustlsConnect>,
+}
+
+impl std::fmt::Debug for PgConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConnector")
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgConnector {
+    /// Reads `url`'s TLS parameters and the files they name.
+    ///
+    /// # Errors
+    /// [`SetupError::DatabaseUrl`] for parameters of no supported form,
+    /// [`SetupError::PostgresTls`] when a certificate or key cannot be read or used.
+    pub(crate) fn new(url: &str) -> Result<Self, SetupError> {
+        let url = tls_parameters::read(url)?;
+        let tls = match &url.tls {
+            Some(parameters) => Some(MakeRustlsConnect::new(client_config(parameters)?)),
+            None => None,
+        };
+        Ok(Self {
+            driver_url: url.driver_url.into(),
+            tls,
+        })
+    }
+
+    /// A new connection. Made here rather than by diesel-async's `establish`, which
+    /// speaks no TLS and reports a failure without its cause ("error connecting to
+    /// server", not why).
+    ///
+    /// # Errors
+    /// The driver's, as [`ConnectionError::BadConnection`] with its causes (a refused
+    /// certificate is a cause of "error performing TLS handshake").
+    pub(crate) async fn establish(&self) -> Result<AsyncPgConnection, ConnectionError> {
+        match &self.tls {
+            None => from_driver(tokio_postgres::connect(&self.driver_url, NoTls).await).await,
+            Some(tls) => {
+                from_driver(tokio_postgres::connect(&self.driver_url, tls.clone()).await).await
+            }
+        }
+    }
+}
+
+/// The diesel connection over what the driver connected.
+async fn from_driver<S>(
+    connected: Result<(Client, Connection<Socket, S>), tokio_postgres::Error>,
+) -> Result<AsyncPgConnection, ConnectionError>
+where
+    S: TlsStream + Unpin + Send + 'static,
+{
+    let (client, connection) =
+        connected.map_err(|err| ConnectionError::BadConnection(with_causes(&err)))?;
+    AsyncPgConnection::try_from_client_and_connection(client, connection).await
+}
+
+/// `err` and each of its causes, `: `-separated.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(err) = cause {
+        text.push_str(": ");
+        text.push_str(&err.to_string());
+        cause = err.source();
+    }
+    text
+}

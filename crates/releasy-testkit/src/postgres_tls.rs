@@ -1,0 +1,180 @@
+//! [`TlsPostgres`]: a loopback front for a real PostgreSQL server that speaks only TLS,
+//! as a server whose `pg_hba.conf` has `hostssl` lines only. It answers the protocol's
+//! `SSLRequest` (and a direct TLS handshake, `sslnegotiation=direct`), terminates TLS
+//! with a certificate of the test's choosing, and forwards the plain protocol to the
+//! server. Tests of TLS to PostgreSQL need no TLS configuration of the server itself.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustls::ServerConfig;
+use rustls::server::WebPkiClientVerifier;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::certificates::{Issued, TestCa};
+
+/// The protocol's `SSLRequest`: length 8, code 80877103.
+const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+/// The first byte of a TLS handshake record: a client negotiating directly.
+const TLS_HANDSHAKE: u8 = 0x16;
+/// The ALPN protocol a direct TLS connection must name (PostgreSQL 17).
+const ALPN: &[u8] = b"postgresql";
+
+/// What the front saw, by kind of connection.
+#[derive(Debug, Default)]
+pub struct TlsPostgresCounts {
+    negotiated: AtomicU64,
+    direct: AtomicU64,
+    plaintext_refused: AtomicU64,
+    handshakes_failed: AtomicU64,
+}
+
+impl TlsPostgresCounts {
+    /// TLS sessions begun by an `SSLRequest` and forwarded.
+    pub fn negotiated(&self) -> u64 {
+        self.negotiated.load(Ordering::SeqCst)
+    }
+
+    /// TLS sessions begun by a direct handshake (ALPN `postgresql`) and forwarded.
+    pub fn direct(&self) -> u64 {
+        self.direct.load(Ordering::SeqCst)
+    }
+
+    /// Connections that started the protocol without TLS, closed at once.
+    pub fn plaintext_refused(&self) -> u64 {
+        self.plaintext_refused.load(Ordering::SeqCst)
+    }
+
+    /// TLS handshakes that failed (the client refused the certificate, or sent none
+    /// where one is required).
+    pub fn handshakes_failed(&self) -> u64 {
+        self.handshakes_failed.load(Ordering::SeqCst)
+    }
+}
+
+/// The TLS-only front. Dropping it stops accepting.
+#[derive(Debug)]
+pub struct TlsPostgres {
+    addr: SocketAddr,
+    counts: Arc<TlsPostgresCounts>,
+    acceptor: JoinHandle<()>,
+}
+
+impl TlsPostgres {
+    /// Listens on a free loopback port, shows `identity` and forwards to `target`. With
+    /// `client_roots`, a client must show a certificate that chains to it.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound or rustls refuses the identity.
+    pub async fn start(
+        target: SocketAddr,
+        identity: &Issued,
+        client_roots: Option<&TestCa>,
+    ) -> Self {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions");
+        let builder = match client_roots {
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                roots.add(ca.der()).expect("a usable root");
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                        .build()
+                        .expect("a client verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let mut config = builder
+            .with_single_cert(vec![identity.certificate()], identity.key())
+            .expect("a usable server certificate");
+        config.alpn_protocols = vec![ALPN.to_vec()];
+        let tls = TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let addr = listener.local_addr().expect("a bound address");
+        let counts = Arc::new(TlsPostgresCounts::default());
+        let acceptor = tokio::spawn({
+            let counts = Arc::clone(&counts);
+            async move {
+                while let Ok((client, _)) = listener.accept().await {
+                    tokio::spawn(serve(client, target, tls.clone(), Arc::clone(&counts)));
+                }
+            }
+        });
+        Self {
+            addr,
+            counts,
+            acceptor,
+        }
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What it saw so far.
+    pub fn counts(&self) -> &TlsPostgresCounts {
+        &self.counts
+    }
+}
+
+impl Drop for TlsPostgres {
+    fn drop(&mut self) {
+        self.acceptor.abort();
+    }
+}
+
+async fn serve(
+    mut client: TcpStream,
+    target: SocketAddr,
+    tls: TlsAcceptor,
+    counts: Arc<TlsPostgresCounts>,
+) {
+    let mut first = [0_u8; 1];
+    if client.peek(&mut first).await.unwrap_or(0) == 0 {
+        return;
+    }
+    let direct = first[0] == TLS_HANDSHAKE;
+    if !direct {
+        let mut request = [0_u8; 8];
+        if client.read_exact(&mut request).await.is_err() {
+            return;
+        }
+        if request != SSL_REQUEST {
+            counts.plaintext_refused.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        if client.write_all(b"S").await.is_err() {
+            return;
+        }
+    }
+    let mut session = match tls.accept(client).await {
+        Ok(session) => session,
+        Err(_) => {
+            counts.handshakes_failed.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+    };
+    if direct {
+        if session.get_ref().1.alpn_protocol() != Some(ALPN) {
+            counts.handshakes_failed.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        counts.direct.fetch_add(1, Ordering::SeqCst);
+    } else {
+        counts.negotiated.fetch_add(1, Ordering::SeqCst);
+    }
+    let Ok(mut server) = TcpStream::connect(target).await else {
+        return;
+    };
+    let _ = tokio::io::copy_bidirectional(&mut session, &mut server).await;
+}
