@@ -9,7 +9,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
 use actix_web::http::Method;
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 use tracing::Instrument;
@@ -64,11 +64,7 @@ pub async fn log_requests(
         // which the error no longer has.)
         Err(err) => {
             let mut answer = err.error_response();
-            if let Ok(value) = HeaderValue::from_str(&request_id) {
-                answer
-                    .headers_mut()
-                    .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
-            }
+            stamp_request_id(answer.headers_mut(), &request_id);
             let status = answer.status().as_u16();
             trace_context::answered(&span, trace, status);
             let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -76,11 +72,7 @@ pub async fn log_requests(
             return Err(InternalError::from_response(err, answer).into());
         }
     };
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
-    }
+    stamp_request_id(response.headers_mut(), &request_id);
     let status = response.status().as_u16();
     let took = started.elapsed();
     trace_context::answered(&span, trace, status);
@@ -101,6 +93,14 @@ pub async fn log_requests(
 /// The request's method as logs, traces and metrics record it: one the API answers, or
 /// `_OTHER` (as OpenTelemetry names the rest). Any token is a valid method, and each
 /// distinct one would be a metric series kept for the process's life.
+/// Answers with the request's id, as every answer does (it is printable ASCII, a
+/// caller's checked when read, so it always makes a header value).
+fn stamp_request_id(headers: &mut HeaderMap, request_id: &str) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+}
+
 fn method_name(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",

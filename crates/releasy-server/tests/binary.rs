@@ -138,10 +138,14 @@ async fn with_a_verify_full_url_it_serves_from_postgres_over_tls() {
     let cwd = tempfile::tempdir().unwrap();
     let roots = cwd.path().join("db-ca.pem");
     std::fs::write(&roots, ca.pem()).unwrap();
+    // `localhost` names the certificate's host; `hostaddr` keeps the driver off `::1`.
     let url = db
         .url_through(front.addr())
         .replacen("127.0.0.1", "localhost", 1);
-    let url = format!("{url}?sslmode=verify-full&sslrootcert={}", roots.display());
+    let url = format!(
+        "{url}?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={}",
+        roots.display()
+    );
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = spawn(
@@ -158,8 +162,9 @@ async fn with_a_verify_full_url_it_serves_from_postgres_over_tls() {
     assert_eq!(ready.status(), 200);
     let (exit, output) = terminate(&mut child);
     assert!(exit.success(), "{output}");
-    // The migrations', the pool's and the change feed's connections.
-    assert!(front.counts().negotiated() >= 3, "{:?}", front.counts());
+    // The migrations' connection and the pool's at least (the front takes nothing
+    // but TLS, so every connection the server made used it).
+    assert!(front.counts().negotiated() >= 2, "{:?}", front.counts());
     assert_eq!(front.counts().plaintext_refused(), 0);
 }
 

@@ -361,7 +361,7 @@ mod tests {
             "allow",
             "prefer",
             "require",
-            "verify-ca",
+            "verify-ca&sslrootcert=/ca.pem",
             "verify-full",
         ] {
             DatabaseUrl::parse(&format!(

@@ -49,9 +49,7 @@ impl Setup {
 
     /// The database's URL through the front, with host `host` and `parameters`.
     fn url(&self, host: &str, parameters: &str) -> String {
-        let url = self.postgres.url_through(self.front.addr());
-        let url = url.replacen("127.0.0.1", host, 1);
-        format!("{url}?{parameters}")
+        through(&self.postgres, &self.front, host, parameters)
     }
 
     fn file(&self, name: &str, contents: &str) -> PathBuf {
@@ -63,6 +61,22 @@ impl Setup {
     fn ca_file(&self) -> PathBuf {
         self.files.path().join("ca.pem")
     }
+}
+
+/// `postgres`'s URL through `front`, with host `host` and `parameters`. A `localhost`
+/// URL connects to 127.0.0.1 only (`hostaddr`): where `localhost` also resolves to
+/// `::1`, the driver would report the failure of the last address it tried.
+fn through(postgres: &TestPostgres, front: &TlsPostgres, host: &str, parameters: &str) -> String {
+    let url = postgres
+        .url_through(front.addr())
+        .replacen("127.0.0.1", host, 1);
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let pinned = if host == "localhost" {
+        "hostaddr=127.0.0.1&"
+    } else {
+        ""
+    };
+    format!("{url}{separator}{pinned}{parameters}")
 }
 
 fn open(url: &str) -> Result<Database, SetupError> {
@@ -138,7 +152,8 @@ async fn verify_full_carries_every_connection_over_tls() {
     );
     use_database(&url).await.unwrap();
 
-    // The change feed listens, and hears a write, over TLS too.
+    // The change feed listens, and hears a write, over TLS too (the front takes
+    // nothing else).
     let store = PgStore::connect(&url, 2).unwrap();
     let (tx, mut events) = mpsc::unbounded_channel();
     let _feed = store.watch_changes(move |event| {
@@ -239,6 +254,66 @@ async fn without_sslmode_or_with_disable_no_tls_is_used() {
         .unwrap_err();
     assert!(setup.front.counts().plaintext_refused() >= 2);
     assert_eq!(setup.front.counts().negotiated(), 0);
+}
+
+/// `prefer`, as libpq: a TLS handshake that fails is no reason not to connect; the
+/// modes that require TLS do not go on without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefer_goes_on_without_tls_when_the_handshake_fails_and_require_does_not() {
+    let postgres = TestPostgres::create().await;
+    let broken = TlsPostgres::start_with_broken_tls(postgres.server_addr().await).await;
+    use_database(&through(&postgres, &broken, "127.0.0.1", "sslmode=prefer"))
+        .await
+        .unwrap();
+    assert!(
+        broken.counts().handshakes_failed() >= 2,
+        "{:?}",
+        broken.counts()
+    );
+    assert!(
+        broken.counts().plaintext_forwarded() >= 2,
+        "{:?}",
+        broken.counts()
+    );
+
+    let forwarded = broken.counts().plaintext_forwarded();
+    let err = use_database(&through(&postgres, &broken, "127.0.0.1", "sslmode=require"))
+        .await
+        .unwrap_err();
+    assert!(err.contains("error performing TLS handshake"), "{err}");
+    assert_eq!(broken.counts().plaintext_forwarded(), forwarded);
+}
+
+/// The host name is sent (SNI) unless `sslsni=0`; the TLS versions follow
+/// `ssl_min_protocol_version` and `ssl_max_protocol_version`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_name_and_versions_follow_the_url() {
+    let setup = Setup::new().await;
+    let roots = format!("sslmode=verify-full&sslrootcert={}", path(&setup.ca_file()));
+    use_database(&setup.url("localhost", &roots)).await.unwrap();
+    let names = setup.front.counts().server_names();
+    assert!(!names.is_empty());
+    assert!(
+        names
+            .iter()
+            .all(|name| name.as_deref() == Some("localhost")),
+        "{names:?}"
+    );
+    assert_eq!(
+        setup.front.counts().over_tls12(),
+        0,
+        "TLS 1.3 where both can"
+    );
+
+    use_database(&setup.url(
+        "localhost",
+        &format!("{roots}&sslsni=0&ssl_max_protocol_version=TLSv1.2"),
+    ))
+    .await
+    .unwrap();
+    let names = setup.front.counts().server_names();
+    assert!(names[names.len() - 1].is_none(), "{names:?}");
+    assert!(setup.front.counts().over_tls12() >= 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

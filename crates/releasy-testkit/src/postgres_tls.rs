@@ -5,8 +5,8 @@
 //! server. Tests of TLS to PostgreSQL need no TLS configuration of the server itself.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
@@ -30,7 +30,11 @@ pub struct TlsPostgresCounts {
     negotiated: AtomicU64,
     direct: AtomicU64,
     plaintext_refused: AtomicU64,
+    plaintext_forwarded: AtomicU64,
     handshakes_failed: AtomicU64,
+    over_tls12: AtomicU64,
+    /// The server name each session's client sent (SNI), `None` for none.
+    server_names: Mutex<Vec<Option<String>>>,
 }
 
 impl TlsPostgresCounts {
@@ -49,11 +53,39 @@ impl TlsPostgresCounts {
         self.plaintext_refused.load(Ordering::SeqCst)
     }
 
+    /// Connections without TLS forwarded (by a front whose TLS is broken).
+    pub fn plaintext_forwarded(&self) -> u64 {
+        self.plaintext_forwarded.load(Ordering::SeqCst)
+    }
+
     /// TLS handshakes that failed (the client refused the certificate, or sent none
     /// where one is required).
     pub fn handshakes_failed(&self) -> u64 {
         self.handshakes_failed.load(Ordering::SeqCst)
     }
+
+    /// Forwarded sessions that use TLS 1.2 (the others use 1.3).
+    pub fn over_tls12(&self) -> u64 {
+        self.over_tls12.load(Ordering::SeqCst)
+    }
+
+    /// The server name (SNI) each forwarded session's client sent.
+    ///
+    /// # Panics
+    /// When a connection's task panicked holding the list.
+    pub fn server_names(&self) -> Vec<Option<String>> {
+        self.server_names.lock().expect("server names").clone()
+    }
+}
+
+/// How the front answers.
+#[derive(Clone)]
+enum Front {
+    /// TLS only, as a server with `hostssl` lines only.
+    TlsOnly(TlsAcceptor),
+    /// A server whose TLS is broken (it accepts the `SSLRequest`, then hangs up) and
+    /// that takes connections without TLS.
+    BrokenTls,
 }
 
 /// The TLS-only front. Dropping it stops accepting.
@@ -95,7 +127,19 @@ impl TlsPostgres {
             .with_single_cert(vec![identity.certificate()], identity.key())
             .expect("a usable server certificate");
         config.alpn_protocols = vec![ALPN.to_vec()];
-        let tls = TlsAcceptor::from(Arc::new(config));
+        Self::listen(target, Front::TlsOnly(TlsAcceptor::from(Arc::new(config)))).await
+    }
+
+    /// Listens on a free loopback port as a server whose TLS is broken: it agrees to
+    /// TLS and hangs up, and forwards connections that do not ask for it to `target`.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound.
+    pub async fn start_with_broken_tls(target: SocketAddr) -> Self {
+        Self::listen(target, Front::BrokenTls).await
+    }
+
+    async fn listen(target: SocketAddr, front: Front) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");
@@ -105,7 +149,7 @@ impl TlsPostgres {
             let counts = Arc::clone(&counts);
             async move {
                 while let Ok((client, _)) = listener.accept().await {
-                    tokio::spawn(serve(client, target, tls.clone(), Arc::clone(&counts)));
+                    tokio::spawn(serve(client, target, front.clone(), Arc::clone(&counts)));
                 }
             }
         });
@@ -136,7 +180,7 @@ impl Drop for TlsPostgres {
 async fn serve(
     mut client: TcpStream,
     target: SocketAddr,
-    tls: TlsAcceptor,
+    front: Front,
     counts: Arc<TlsPostgresCounts>,
 ) {
     let mut first = [0_u8; 1];
@@ -146,17 +190,29 @@ async fn serve(
     let direct = first[0] == TLS_HANDSHAKE;
     if !direct {
         let mut request = [0_u8; 8];
-        if client.read_exact(&mut request).await.is_err() {
+        if client.peek(&mut request).await.unwrap_or(0) < request.len() {
             return;
         }
         if request != SSL_REQUEST {
-            counts.plaintext_refused.fetch_add(1, Ordering::SeqCst);
+            match front {
+                Front::TlsOnly(_) => {
+                    counts.plaintext_refused.fetch_add(1, Ordering::SeqCst);
+                }
+                Front::BrokenTls => {
+                    counts.plaintext_forwarded.fetch_add(1, Ordering::SeqCst);
+                    forward(&mut client, target).await;
+                }
+            }
             return;
         }
-        if client.write_all(b"S").await.is_err() {
+        if client.read_exact(&mut request).await.is_err() || client.write_all(b"S").await.is_err() {
             return;
         }
     }
+    let Front::TlsOnly(tls) = front else {
+        counts.handshakes_failed.fetch_add(1, Ordering::SeqCst);
+        return;
+    };
     let mut session = match tls.accept(client).await {
         Ok(session) => session,
         Err(_) => {
@@ -164,17 +220,35 @@ async fn serve(
             return;
         }
     };
-    if direct {
-        if session.get_ref().1.alpn_protocol() != Some(ALPN) {
-            counts.handshakes_failed.fetch_add(1, Ordering::SeqCst);
-            return;
-        }
-        counts.direct.fetch_add(1, Ordering::SeqCst);
-    } else {
-        counts.negotiated.fetch_add(1, Ordering::SeqCst);
+    let connection = session.get_ref().1;
+    if direct && connection.alpn_protocol() != Some(ALPN) {
+        counts.handshakes_failed.fetch_add(1, Ordering::SeqCst);
+        return;
     }
+    if connection.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_2) {
+        counts.over_tls12.fetch_add(1, Ordering::SeqCst);
+    }
+    counts
+        .server_names
+        .lock()
+        .expect("server names")
+        .push(connection.server_name().map(str::to_owned));
+    let kind = if direct {
+        &counts.direct
+    } else {
+        &counts.negotiated
+    };
+    kind.fetch_add(1, Ordering::SeqCst);
+    forward(&mut session, target).await;
+}
+
+/// Copies both ways between `client` and a new connection to `target`.
+async fn forward(
+    client: &mut (impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin),
+    target: SocketAddr,
+) {
     let Ok(mut server) = TcpStream::connect(target).await else {
         return;
     };
-    let _ = tokio::io::copy_bidirectional(&mut session, &mut server).await;
+    let _ = tokio::io::copy_bidirectional(client, &mut server).await;
 }

@@ -151,9 +151,11 @@ pub async fn fetch(
     };
     match response.status() {
         StatusCode::PARTIAL_CONTENT if offset > 0 => {
-            if content_range(&response) != Some((offset, Some(expected)))
-                && content_range(&response) != Some((offset, None))
-            {
+            let continues_here = matches!(
+                content_range(&response),
+                Some((start, total)) if start == offset && total.is_none_or(|total| total == expected)
+            );
+            if !continues_here {
                 return Ok(Fetch::RangeRefused);
             }
         }

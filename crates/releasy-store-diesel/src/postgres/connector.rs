@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use diesel::ConnectionError;
 use diesel_async::AsyncPgConnection;
-use tokio_postgres::tls::TlsStream;
+use tokio_postgres::tls::{NoTlsStream, TlsStream};
 use tokio_postgres::{Client, Connection, NoTls, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::tls_config::client_config;
-use super::tls_parameters;
+use super::tls_parameters::{self, SslMode};
 use crate::error::SetupError;
 
 /// Makes connections for the pool, the change feed and the migrations alike.
@@ -20,6 +20,8 @@ pub(crate) struct PgConnector {
     driver_url: Arc<str>,
     /// `None` when the URL asks for no TLS.
     tls: Option<MakeRustlsConnect>,
+    /// `sslmode=prefer`: the URL to go on with, without TLS, when the handshake fails.
+    without_tls: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for PgConnector {
@@ -42,7 +44,12 @@ impl PgConnector {
             Some(parameters) => Some(MakeRustlsConnect::new(client_config(parameters)?)),
             None => None,
         };
+        let prefers = url
+            .tls
+            .as_ref()
+            .is_some_and(|parameters| parameters.mode == SslMode::Prefer);
         Ok(Self {
+            without_tls: prefers.then(|| url.without_tls().into()),
             driver_url: url.driver_url.into(),
             tls,
         })
@@ -56,13 +63,31 @@ impl PgConnector {
     /// The driver's, as [`ConnectionError::BadConnection`] with its causes (a refused
     /// certificate is a cause of "error performing TLS handshake").
     pub(crate) async fn establish(&self) -> Result<AsyncPgConnection, ConnectionError> {
-        match &self.tls {
-            None => from_driver(tokio_postgres::connect(&self.driver_url, NoTls).await).await,
-            Some(tls) => {
-                from_driver(tokio_postgres::connect(&self.driver_url, tls.clone()).await).await
-            }
+        let Some(tls) = &self.tls else {
+            return from_driver(tokio_postgres::connect(&self.driver_url, NoTls).await).await;
+        };
+        match tokio_postgres::connect(&self.driver_url, tls.clone()).await {
+            // `prefer`, as libpq: a handshake that fails (a certificate rustls cannot
+            // read, versions the server lacks) is no reason not to connect.
+            Err(err) if handshake_failed(&err) => match &self.without_tls {
+                Some(without_tls) => {
+                    tracing::warn!(
+                        error = %with_causes(&err),
+                        "TLS to PostgreSQL failed; connecting without it, as sslmode=prefer allows"
+                    );
+                    from_driver(tokio_postgres::connect(without_tls, NoTls).await).await
+                }
+                None => from_driver::<NoTlsStream>(Err(err)).await,
+            },
+            connected => from_driver(connected).await,
         }
     }
+}
+
+/// Whether the driver failed in the TLS handshake (tokio-postgres shows its error's
+/// kind only in its message; the test of `prefer` holds it to it).
+fn handshake_failed(err: &tokio_postgres::Error) -> bool {
+    err.to_string() == "error performing TLS handshake"
 }
 
 /// The diesel connection over what the driver connected.

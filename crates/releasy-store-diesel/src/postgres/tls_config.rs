@@ -11,6 +11,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    SupportedProtocolVersion,
 };
 
 use super::tls_parameters::{ClientCertificate, SslMode, TlsParameters, TrustedRoots};
@@ -60,12 +61,19 @@ fn first_error(errors: &[String]) -> String {
 }
 
 /// The client configuration for `parameters`: the ring provider (as rust-s3 uses),
-/// TLS 1.2 and 1.3, ALPN `postgresql` (which a server taking `sslnegotiation=direct`
-/// requires, and others ignore).
+/// TLS 1.2 and 1.3 (or those the URL allows), ALPN `postgresql` (which a server taking
+/// `sslnegotiation=direct` requires, and others ignore).
 pub(crate) fn client_config(parameters: &TlsParameters) -> Result<ClientConfig, PostgresTlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let versions: Vec<&'static SupportedProtocolVersion> = [
+        (parameters.versions.tls13, &rustls::version::TLS13),
+        (parameters.versions.tls12, &rustls::version::TLS12),
+    ]
+    .into_iter()
+    .filter_map(|(allowed, version)| allowed.then_some(version))
+    .collect();
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(&versions)
         .map_err(PostgresTlsError::Config)?;
     let verifier: Arc<dyn ServerCertVerifier> = match parameters.mode {
         SslMode::VerifyFull => webpki_verifier(&parameters.roots, &provider)?,
@@ -85,6 +93,7 @@ pub(crate) fn client_config(parameters: &TlsParameters) -> Result<ClientConfig, 
             .map_err(PostgresTlsError::Config)?,
     };
     config.alpn_protocols = vec![b"postgresql".to_vec()];
+    config.enable_sni = parameters.sni;
     Ok(config)
 }
 

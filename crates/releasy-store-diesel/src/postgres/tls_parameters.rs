@@ -44,6 +44,14 @@ pub(crate) struct ClientCertificate {
     pub(crate) key: PathBuf,
 }
 
+/// The TLS versions a connection may use: rustls speaks 1.2 and 1.3, and
+/// `ssl_min_protocol_version`, `ssl_max_protocol_version` narrow them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TlsVersions {
+    pub(crate) tls12: bool,
+    pub(crate) tls13: bool,
+}
+
 /// What a connection needs to use TLS (never [`SslMode::Disable`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TlsParameters {
@@ -51,10 +59,13 @@ pub(crate) struct TlsParameters {
     /// The roots to verify against (`verify-ca`, `verify-full`).
     pub(crate) roots: TrustedRoots,
     pub(crate) client: Option<ClientCertificate>,
+    /// Whether the host name is sent (`sslsni`, on by default).
+    pub(crate) sni: bool,
+    pub(crate) versions: TlsVersions,
 }
 
 /// A PostgreSQL URL split into what the driver reads and what Releasy's TLS reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct PostgresUrl {
     /// The URL without the parameters the driver does not know, its `sslmode` one the
     /// driver knows (`require` for the verifying modes: verifying is the connector's).
@@ -63,9 +74,29 @@ pub(crate) struct PostgresUrl {
     pub(crate) tls: Option<TlsParameters>,
 }
 
+impl std::fmt::Debug for PostgresUrl {
+    /// Without the URL, which holds the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresUrl")
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresUrl {
+    /// The driver's URL asking for no TLS: where `prefer` goes when the TLS handshake
+    /// fails, as libpq does.
+    pub(crate) fn without_tls(&self) -> String {
+        match self.driver_url.strip_suffix("sslmode=prefer") {
+            Some(base) => format!("{base}sslmode=disable"),
+            None => self.driver_url.clone(),
+        }
+    }
+}
+
 /// The libpq parameters on TLS that are refused, and why. The driver would refuse
 /// them too, at the first connection, as unknown.
-const REFUSED: [(&str, &str); 4] = [
+const REFUSED: [(&str, &str); 5] = [
     (
         "sslpassword",
         "encrypted client keys are not supported; give `sslkey` an unencrypted key readable only by the server's user",
@@ -79,113 +110,214 @@ const REFUSED: [(&str, &str); 4] = [
         "sslcertmode",
         "not supported; a client certificate is sent when `sslcert` and `sslkey` are given",
     ),
+    (
+        "requirepeer",
+        "not supported (it checks the user of a Unix socket's server process)",
+    ),
 ];
 
 /// Reads `url`'s TLS parameters (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`,
-/// `sslnegotiation`).
+/// `sslnegotiation`, `sslsni`, `ssl_min_protocol_version`, `ssl_max_protocol_version`,
+/// and `gssencmode` insofar as it asks for nothing).
 ///
 /// # Errors
 /// [`InvalidDatabaseUrl::PostgresParameter`] naming a parameter of unknown value, one
-/// that is refused, or one the rest of the URL makes pointless or contradicts
-/// (`sslrootcert` without a mode that verifies, `sslcert` without `sslkey`,
-/// `sslnegotiation=direct` without a mode that requires TLS).
+/// that is refused, or one the rest of the URL makes pointless, weak or contradictory
+/// (`sslrootcert` without a mode that uses it, `sslrootcert=system` or no root with
+/// `verify-ca`, `sslcert` without `sslkey`, `sslnegotiation=direct` without a mode that
+/// requires TLS, a TLS mode that requires TLS over a Unix socket).
 pub(crate) fn read(url: &str) -> Result<PostgresUrl, InvalidDatabaseUrl> {
     let (base, query) = split_query(url);
-    let mut mode = None;
-    let mut roots = None;
-    let (mut chain, mut key) = (None, None);
-    let mut direct = false;
+    let mut given = Given::default();
     let mut kept = Vec::new();
     for piece in query.split('&').filter(|piece| !piece.is_empty()) {
         let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
         let (name, value) = (decode(name), decode(value));
+        if let Some((_, reason)) = REFUSED.iter().find(|(refused, _)| *refused == name) {
+            // Named without its value, which may be a secret (`sslpassword`).
+            return Err(contradiction(&name, reason));
+        }
         let refuse = |reason| InvalidDatabaseUrl::PostgresParameter {
-            // A refused parameter's value may be a secret (`sslpassword`).
-            parameter: if REFUSED.iter().any(|(refused, _)| *refused == name) {
-                name.to_string()
-            } else {
-                piece.to_owned()
-            },
+            parameter: piece.to_owned(),
             reason,
         };
         match &*name {
-            "sslmode" => mode = Some(ssl_mode(&value).ok_or_else(|| refuse(UNKNOWN_MODE))?),
-            "sslrootcert" => roots = Some(trusted_roots(&value).ok_or_else(|| refuse(NO_PATH))?),
-            "sslcert" => chain = Some(path(&value).ok_or_else(|| refuse(NO_PATH))?),
-            "sslkey" => key = Some(path(&value).ok_or_else(|| refuse(NO_PATH))?),
+            "sslmode" => given.mode = Some(ssl_mode(&value).ok_or_else(|| refuse(UNKNOWN_MODE))?),
+            "sslrootcert" => {
+                given.roots = Some(trusted_roots(&value).ok_or_else(|| refuse(NO_PATH))?);
+            }
+            "sslcert" => given.chain = Some(path(&value).ok_or_else(|| refuse(NO_PATH))?),
+            "sslkey" => given.key = Some(path(&value).ok_or_else(|| refuse(NO_PATH))?),
+            "sslsni" => {
+                given.sni = match &*value {
+                    "0" => false,
+                    "1" => true,
+                    _ => return Err(refuse("unknown value (0 or 1)")),
+                };
+            }
+            "ssl_min_protocol_version" => {
+                given.min = Some(tls_version(&value).ok_or_else(|| refuse(UNKNOWN_VERSION))?);
+            }
+            "ssl_max_protocol_version" => {
+                given.max = Some(tls_version(&value).ok_or_else(|| refuse(UNKNOWN_VERSION))?);
+            }
+            // libpq's default is `prefer`; no GSSAPI encryption is ever used here.
+            "gssencmode" => match &*value {
+                "disable" | "prefer" => {}
+                _ => {
+                    return Err(refuse(
+                        "GSSAPI encryption is not supported (gssencmode=disable or prefer)",
+                    ));
+                }
+            },
             "sslnegotiation" => {
-                direct = match &*value {
+                given.direct = match &*value {
                     "postgres" => false,
                     "direct" => true,
                     _ => return Err(refuse("unknown value (postgres or direct)")),
                 };
                 kept.push(piece);
             }
-            _ => {
-                if let Some((_, reason)) = REFUSED.iter().find(|(refused, _)| *refused == name) {
-                    return Err(refuse(reason));
-                }
+            "host" => {
+                given.socket |= decode(&value).starts_with('/');
                 kept.push(piece);
             }
+            _ => kept.push(piece),
         }
     }
-    let mode = mode.unwrap_or(SslMode::Disable);
-    let client = match (chain, key) {
-        (None, None) => None,
-        (Some(chain), Some(key)) => Some(ClientCertificate { chain, key }),
-        (Some(_), None) => return Err(contradiction("sslcert", "needs `sslkey`, its key")),
-        (None, Some(_)) => return Err(contradiction("sslkey", "needs `sslcert`, its certificate")),
-    };
-    if mode == SslMode::Disable {
-        for (given, parameter) in [
-            (roots.is_some(), "sslrootcert"),
-            (client.is_some(), "sslcert"),
-            (direct, "sslnegotiation"),
-        ] {
-            if given {
-                return Err(contradiction(parameter, WITHOUT_TLS));
-            }
-        }
+    given.socket |= authority_hosts(base).any(|host| decode(host).starts_with('/'));
+    let Some(tls) = given.tls()? else {
         return Ok(PostgresUrl {
             driver_url: with_parameters(base, &kept, "disable"),
             tls: None,
         });
-    }
-    if mode == SslMode::Prefer && roots.is_some() {
-        // libpq would ignore it: a connection meant to be verified would not be.
-        return Err(contradiction("sslrootcert", ROOTS_UNUSED));
-    }
-    if mode == SslMode::Prefer && direct {
-        return Err(contradiction("sslnegotiation", DIRECT_NEEDS_TLS));
-    }
-    // libpq: `require` with a root certificate verifies as `verify-ca`.
-    let mode = if mode == SslMode::Require && roots.is_some() {
-        SslMode::VerifyCa
-    } else {
-        mode
     };
-    let driver_mode = if mode == SslMode::Prefer {
+    let driver_mode = if tls.mode == SslMode::Prefer {
         "prefer"
     } else {
         "require"
     };
     Ok(PostgresUrl {
         driver_url: with_parameters(base, &kept, driver_mode),
-        tls: Some(TlsParameters {
-            mode,
-            roots: roots.unwrap_or(TrustedRoots::System),
-            client,
-        }),
+        tls: Some(tls),
     })
+}
+
+/// The TLS parameters as the URL gave them.
+#[derive(Debug)]
+struct Given {
+    mode: Option<SslMode>,
+    roots: Option<TrustedRoots>,
+    chain: Option<PathBuf>,
+    key: Option<PathBuf>,
+    direct: bool,
+    sni: bool,
+    min: Option<u8>,
+    max: Option<u8>,
+    /// Whether a host is a Unix socket's folder.
+    socket: bool,
+}
+
+impl Default for Given {
+    fn default() -> Self {
+        Self {
+            mode: None,
+            roots: None,
+            chain: None,
+            key: None,
+            direct: false,
+            sni: true,
+            min: None,
+            max: None,
+            socket: false,
+        }
+    }
+}
+
+impl Given {
+    /// What the connection needs for TLS, `None` for none, or why the parameters
+    /// cannot be honoured together.
+    fn tls(self) -> Result<Option<TlsParameters>, InvalidDatabaseUrl> {
+        let client = match (self.chain, self.key) {
+            (None, None) => None,
+            (Some(chain), Some(key)) => Some(ClientCertificate { chain, key }),
+            (Some(_), None) => return Err(contradiction("sslcert", "needs `sslkey`, its key")),
+            (None, Some(_)) => {
+                return Err(contradiction("sslkey", "needs `sslcert`, its certificate"));
+            }
+        };
+        // libpq 16: trusting the system's roots makes `verify-full` the default.
+        let mode = self
+            .mode
+            .unwrap_or(if self.roots == Some(TrustedRoots::System) {
+                SslMode::VerifyFull
+            } else {
+                SslMode::Disable
+            });
+        if mode == SslMode::Disable {
+            for (given, parameter) in [
+                (self.roots.is_some(), "sslrootcert"),
+                (client.is_some(), "sslcert"),
+                (self.direct, "sslnegotiation"),
+            ] {
+                if given {
+                    return Err(contradiction(parameter, WITHOUT_TLS));
+                }
+            }
+            return Ok(None);
+        }
+        if self.roots == Some(TrustedRoots::System) && mode != SslMode::VerifyFull {
+            return Err(contradiction("sslrootcert", SYSTEM_ROOTS_NEED_THE_NAME));
+        }
+        if mode == SslMode::VerifyCa && self.roots.is_none() {
+            return Err(contradiction("sslmode", VERIFY_CA_NEEDS_ITS_ROOT));
+        }
+        if mode == SslMode::Prefer && self.roots.is_some() {
+            return Err(contradiction("sslrootcert", ROOTS_UNUSED));
+        }
+        if mode == SslMode::Prefer && self.direct {
+            return Err(contradiction("sslnegotiation", DIRECT_NEEDS_TLS));
+        }
+        if self.socket && mode >= SslMode::Require {
+            return Err(contradiction("sslmode", NO_TLS_OVER_A_SOCKET));
+        }
+        let (min, max) = (self.min.unwrap_or(2), self.max.unwrap_or(3));
+        let versions = TlsVersions {
+            tls12: (min..=max).contains(&2),
+            tls13: (min..=max).contains(&3),
+        };
+        if !versions.tls12 && !versions.tls13 {
+            return Err(contradiction("ssl_max_protocol_version", NO_VERSION_LEFT));
+        }
+        // libpq: `require` with a root certificate verifies as `verify-ca`.
+        let mode = if mode == SslMode::Require && self.roots.is_some() {
+            SslMode::VerifyCa
+        } else {
+            mode
+        };
+        Ok(Some(TlsParameters {
+            mode,
+            roots: self.roots.unwrap_or(TrustedRoots::System),
+            client,
+            sni: self.sni,
+            versions,
+        }))
+    }
 }
 
 const UNKNOWN_MODE: &str =
     "unknown mode (disable, allow, prefer, require, verify-ca or verify-full)";
+const UNKNOWN_VERSION: &str = "unknown version (TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3)";
 const NO_PATH: &str = "names no file";
-const WITHOUT_TLS: &str = "has no effect without TLS: add sslmode=verify-full (or verify-ca, require, prefer); without `sslmode` the connection does not use TLS";
-const ROOTS_UNUSED: &str = "is not used by sslmode=prefer, which checks no certificate: use sslmode=verify-full (or verify-ca)";
+const WITHOUT_TLS: &str = "has no effect without TLS: add sslmode=verify-full (or another mode that uses TLS); without `sslmode` the connection does not use TLS";
+const ROOTS_UNUSED: &str = "guards nothing with sslmode=prefer, which goes on without TLS when the handshake fails: use sslmode=verify-full (or verify-ca)";
 const DIRECT_NEEDS_TLS: &str =
     "sslnegotiation=direct needs sslmode=require, verify-ca or verify-full";
+const SYSTEM_ROOTS_NEED_THE_NAME: &str = "sslrootcert=system trusts every public authority, so only sslmode=verify-full, which also checks the host name, may use it (as libpq rules)";
+const VERIFY_CA_NEEDS_ITS_ROOT: &str = "sslmode=verify-ca checks no name, so it needs the database's own root: name it with sslrootcert=/path/to/root.pem (with the system's store any publicly trusted certificate would pass)";
+const NO_TLS_OVER_A_SOCKET: &str = "TLS is not used over a Unix socket (libpq ignores sslmode there): drop sslmode, or connect over TCP";
+const NO_VERSION_LEFT: &str =
+    "leaves no TLS version the server can use (rustls speaks TLSv1.2 and TLSv1.3)";
 
 fn contradiction(parameter: &str, reason: &'static str) -> InvalidDatabaseUrl {
     InvalidDatabaseUrl::PostgresParameter {
@@ -203,6 +335,17 @@ fn ssl_mode(value: &str) -> Option<SslMode> {
         "require" => SslMode::Require,
         "verify-ca" => SslMode::VerifyCa,
         "verify-full" => SslMode::VerifyFull,
+        _ => return None,
+    })
+}
+
+/// `TLSv1.<n>` as `n` (TLS 1.0 is 0).
+fn tls_version(value: &str) -> Option<u8> {
+    Some(match value {
+        "TLSv1" => 0,
+        "TLSv1.1" => 1,
+        "TLSv1.2" => 2,
+        "TLSv1.3" => 3,
         _ => return None,
     })
 }
@@ -234,6 +377,16 @@ fn split_query(url: &str) -> (&str, &str) {
         Some(at) => (&url[..host_start + at], &url[host_start + at + 1..]),
         None => (url, ""),
     }
+}
+
+/// The hosts of the URL's authority (after its user information, before its path),
+/// ports and brackets left on.
+fn authority_hosts(base: &str) -> impl Iterator<Item = &str> {
+    let after_scheme = base.find("://").map_or(0, |at| at + 3);
+    let rest = &base[after_scheme..];
+    let rest = rest.split_once('@').map_or(rest, |(_, hosts)| hosts);
+    let hosts = rest.split_once('/').map_or(rest, |(hosts, _)| hosts);
+    hosts.split(',')
 }
 
 fn with_parameters(base: &str, kept: &[&str], driver_mode: &str) -> String {
@@ -283,7 +436,11 @@ mod tests {
             ("allow", SslMode::Prefer, "prefer"),
             ("prefer", SslMode::Prefer, "prefer"),
             ("require", SslMode::Require, "require"),
-            ("verify-ca", SslMode::VerifyCa, "require"),
+            (
+                "verify-ca&sslrootcert=/ca.pem",
+                SslMode::VerifyCa,
+                "require",
+            ),
             ("verify-full", SslMode::VerifyFull, "require"),
         ] {
             let url = read(&format!("postgresql://h/db?sslmode={mode}")).unwrap();
@@ -372,6 +529,103 @@ mod tests {
             refused("postgres://h/db?sslmode=prefer&sslnegotiation=direct"),
             ("sslnegotiation".to_owned(), DIRECT_NEEDS_TLS)
         );
+    }
+
+    /// libpq 16's rule: the system's roots vouch for every public name, so only a mode
+    /// that checks the name may trust them.
+    #[test]
+    fn the_system_roots_are_trusted_only_where_the_name_is_checked() {
+        for mode in ["prefer", "require", "verify-ca"] {
+            assert_eq!(
+                refused(&format!(
+                    "postgres://h/db?sslmode={mode}&sslrootcert=system"
+                )),
+                ("sslrootcert".to_owned(), SYSTEM_ROOTS_NEED_THE_NAME),
+                "{mode}"
+            );
+        }
+        assert_eq!(
+            refused("postgres://h/db?sslmode=verify-ca"),
+            ("sslmode".to_owned(), VERIFY_CA_NEEDS_ITS_ROOT)
+        );
+        // And trusting them without a mode asks for verify-full.
+        let parameters = tls("postgres://h/db?sslrootcert=system");
+        assert_eq!(parameters.mode, SslMode::VerifyFull);
+        assert_eq!(parameters.roots, TrustedRoots::System);
+    }
+
+    #[test]
+    fn tls_over_a_unix_socket_is_refused_and_prefer_goes_without() {
+        for url in [
+            "postgres://u@%2Frun%2Fpostgresql/db?sslmode=require",
+            "postgres://u@/db?host=%2Frun%2Fpostgresql&sslmode=verify-full",
+            "postgres://u@db.internal,%2Ftmp:5433/db?sslmode=require",
+        ] {
+            assert_eq!(
+                refused(url),
+                ("sslmode".to_owned(), NO_TLS_OVER_A_SOCKET),
+                "{url}"
+            );
+        }
+        read("postgres://u@%2Frun%2Fpostgresql/db?sslmode=prefer").unwrap();
+        read("postgres://u@%2Frun%2Fpostgresql/db").unwrap();
+    }
+
+    #[test]
+    fn versions_sni_and_gssencmode_are_read() {
+        let all = tls("postgres://h/db?sslmode=require");
+        assert_eq!(
+            all.versions,
+            TlsVersions {
+                tls12: true,
+                tls13: true
+            }
+        );
+        assert!(all.sni);
+        let only13 =
+            tls("postgres://h/db?sslmode=require&ssl_min_protocol_version=TLSv1.3&sslsni=0");
+        assert_eq!(
+            only13.versions,
+            TlsVersions {
+                tls12: false,
+                tls13: true
+            }
+        );
+        assert!(!only13.sni);
+        let only12 = tls(
+            "postgres://h/db?sslmode=require&ssl_min_protocol_version=TLSv1&ssl_max_protocol_version=TLSv1.2",
+        );
+        assert_eq!(
+            only12.versions,
+            TlsVersions {
+                tls12: true,
+                tls13: false
+            }
+        );
+        assert_eq!(
+            refused("postgres://h/db?sslmode=require&ssl_max_protocol_version=TLSv1.1").0,
+            "ssl_max_protocol_version"
+        );
+        assert_eq!(
+            refused("postgres://h/db?sslmode=require&ssl_min_protocol_version=SSLv3").1,
+            UNKNOWN_VERSION
+        );
+        let url = read("postgres://h/db?gssencmode=prefer&sslsni=1&sslmode=require").unwrap();
+        assert_eq!(url.driver_url, "postgres://h/db?sslmode=require");
+        assert_eq!(
+            refused("postgres://h/db?gssencmode=require").0,
+            "gssencmode=require"
+        );
+    }
+
+    #[test]
+    fn prefer_falls_back_to_the_same_url_without_tls() {
+        let url = read("postgres://u:p@h/db?application_name=x&sslmode=prefer").unwrap();
+        assert_eq!(
+            url.without_tls(),
+            "postgres://u:p@h/db?application_name=x&sslmode=disable"
+        );
+        assert!(!format!("{url:?}").contains("u:p"), "{url:?}");
     }
 
     #[test]
