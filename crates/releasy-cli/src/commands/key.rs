@@ -1,7 +1,9 @@
 //! `releasy key create|revoke|list|rotate|update`.
 
+use std::time::Duration;
+
 use super::Context;
-use crate::api::Role;
+use crate::api::{ApiClient, ApiError, Role};
 use crate::cli::KeyCommand;
 use crate::dto::{
     CreateKey, CreatedKey, KeyList, KeySummary, RevokeKey, RevokedKey, RotateKey, RotatedKey,
@@ -112,11 +114,7 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
             overlap_seconds,
         } => {
             let path = format!("/v1/admin/keys/{}/rotate", api_key_id.trim());
-            // No idempotency key: the server shows the new secret only once.
-            let rotated: RotatedKey = client
-                .post(&path, &RotateKey { overlap_seconds }, None)
-                .await?
-                .body;
+            let rotated = rotate(&client, &path, &RotateKey { overlap_seconds }).await?;
             ctx.output.emit(&rotated, || {
                 format!(
                     "new api key id: {}\nreplaces:       {} (works until {})\n\n{}\n\nThe key is shown only once: store it now.",
@@ -129,6 +127,38 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// How many times a rotation is asked for when its answer is lost.
+const ROTATE_ATTEMPTS: u32 = 3;
+
+/// Rotates under a random `Idempotency-Key`, asking again with it while the answer is
+/// lost on the way (a network error) or the first request is still running: a
+/// rotation cannot run twice, so only its replay recovers the new secret. The key is
+/// random (not derived from the request) because the server seals the stored answer
+/// under it.
+async fn rotate(client: &ApiClient, path: &str, body: &RotateKey) -> Result<RotatedKey, CliError> {
+    let idempotency_key = uuid::Uuid::new_v4().simple().to_string();
+    let mut attempt = 1;
+    loop {
+        match client.post(path, body, Some(&idempotency_key)).await {
+            Ok(answer) => return Ok(answer.body),
+            Err(err) if attempt < ROTATE_ATTEMPTS && answer_lost(&err) => {
+                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+                attempt += 1;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
+
+/// Whether a request's answer never arrived, or is not ready yet.
+fn answer_lost(err: &ApiError) -> bool {
+    match err {
+        ApiError::Network { .. } => true,
+        ApiError::Status { code, .. } => code == "idempotency_in_progress",
+        ApiError::Unexpected { .. } => false,
+    }
 }
 
 /// The page size `key list` asks for: the largest the server gives.

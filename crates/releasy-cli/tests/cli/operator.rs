@@ -2,6 +2,7 @@
 //! trail, read back through `--json`.
 
 use crate::helpers::{Storage, TestServer};
+use crate::proxy::Disturbance;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_commands_with_json_output() {
@@ -532,4 +533,62 @@ async fn entitlement_quotas_are_set_shown_replaced_and_removed() {
         .ok()
         .json();
     assert_eq!(listed["entitlements"].as_array().expect("list").len(), 1);
+}
+
+/// A rotation whose answer is lost on the way is asked again under the same
+/// `Idempotency-Key`: the CLI prints the successor the server issued, and no second
+/// one is issued (a plain retry would be refused: the key is being rotated).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_whose_answer_is_lost_is_recovered() {
+    let lost = Disturbance::LoseFirstRotationAnswer;
+    let server = TestServer::start_behind_proxy(Storage::Embedded, lost, &[]).await;
+    let admin = || server.admin();
+    let customer = admin()
+        .args(["customer", "create", "--name", "Acme", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let customer_id = customer["id"].as_str().expect("id").to_owned();
+    let key = admin()
+        .args(["key", "create", "--customer", &customer_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let key_id = key["api_key_id"].as_str().expect("api_key_id").to_owned();
+
+    let rotated = admin()
+        .args(["key", "rotate", &key_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert!(server.proxy_has_cut(), "the first answer was lost");
+    assert_eq!(rotated["replaces_api_key_id"], key_id.as_str());
+    let keys = admin()
+        .args(["key", "list", "--customer", &customer_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let keys = keys["keys"].as_array().expect("keys");
+    assert_eq!(keys.len(), 2, "one successor: {keys:?}");
+    assert!(
+        keys.iter()
+            .any(|listed| listed["api_key_id"] == rotated["api_key_id"])
+    );
+    // The secret printed is the successor's (introspection needs `keys:read`).
+    let successor_key = rotated["api_key"].as_str().expect("api_key");
+    let introspected = reqwest::Client::new()
+        .post(format!("{}/v1/auth/introspect", server.base_url))
+        .header("x-releasy-api-key", successor_key)
+        .send()
+        .await
+        .expect("introspection");
+    assert_ne!(
+        introspected.status(),
+        401,
+        "the printed secret authenticates"
+    );
 }

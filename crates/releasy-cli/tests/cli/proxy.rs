@@ -25,6 +25,9 @@ pub enum Disturbance {
     /// bytes were stored) is answered `503` and closed: a run cut off between storing
     /// a file and registering it.
     FailFirstRegistration,
+    /// The first key rotation (`POST /v1/admin/keys/{id}/rotate`) reaches the server,
+    /// and its answer is lost: the connection closes as the answer starts.
+    LoseFirstRotationAnswer,
 }
 
 /// A running proxy; it stops with the test's runtime.
@@ -80,6 +83,8 @@ async fn forward(
     disturbance: Disturbance,
     has_cut: Arc<AtomicBool>,
 ) {
+    let loses_this_answer =
+        matches!(disturbance, Disturbance::LoseFirstRotationAnswer) && is_rotation(&client).await;
     let (client_read, client_write) = client.into_split();
     let client_write: ClientWrite = Arc::new(tokio::sync::Mutex::new(client_write));
     let (server_read, mut server_write) = server.into_split();
@@ -110,7 +115,7 @@ async fn forward(
                 )
                 .await;
             }
-            Disturbance::CutAnswerAfter(_) => {
+            Disturbance::CutAnswerAfter(_) | Disturbance::LoseFirstRotationAnswer => {
                 let mut client_read = client_read;
                 let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
             }
@@ -119,12 +124,37 @@ async fn forward(
     });
     let cut_after = match disturbance {
         Disturbance::CutAnswerAfter(cut_after) => cut_after,
+        Disturbance::LoseFirstRotationAnswer if loses_this_answer => 0,
         Disturbance::RequestsAt(_)
         | Disturbance::FailFirstResolve
-        | Disturbance::FailFirstRegistration => usize::MAX,
+        | Disturbance::FailFirstRegistration
+        | Disturbance::LoseFirstRotationAnswer => usize::MAX,
     };
     copy_answers(server_read, client_write, cut_after, &has_cut).await;
     requests.abort();
+}
+
+/// Whether the connection's first request is a key rotation (its request line,
+/// peeked, so it is still forwarded).
+async fn is_rotation(client: &TcpStream) -> bool {
+    let mut start = [0_u8; 256];
+    for _ in 0..100 {
+        let peeked = client.peek(&mut start).await.unwrap_or(0);
+        if peeked == 0 {
+            return false;
+        }
+        let head = &start[..peeked];
+        if let Some(end) = head.windows(2).position(|pair| pair == b"\r\n") {
+            let line = &head[..end];
+            return line.starts_with(b"POST /v1/admin/keys/")
+                && line.ends_with(b"/rotate HTTP/1.1");
+        }
+        if peeked == start.len() {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    false
 }
 
 /// Copies requests, except the first one (of all connections) that `is_failed` picks

@@ -1,7 +1,7 @@
 //! `/v1/admin/keys` and a customer's keys: issue, list, rotate and revoke customer API
 //! keys.
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use releasy_domain::api_key::{
     AllowedNetworks, KeyChanges, KeyName, KeyType, NewApiKeyRequest, RotationOverlap, ScopeSet,
 };
@@ -15,6 +15,7 @@ use crate::dto::{
     page_request, parse_id,
 };
 use crate::error::ApiError;
+use crate::idempotency::{idempotent, nothing_to_recover};
 use crate::json_body::Json;
 use crate::state::AppState;
 
@@ -120,12 +121,16 @@ pub async fn list_keys(
 
 /// Rotate a customer API key: a new key with the same customer, name, type, scopes and
 /// expiry, while the old one keeps working for `overlap_seconds` and is then revoked.
-/// The body may be `{}` (a day's overlap). The new raw key is in this response only, so
-/// `Idempotency-Key` is not supported here; a key already revoked, being rotated, or
-/// expired is 409.
+/// The body may be `{}` (a day's overlap). A key already revoked, being rotated, or
+/// expired is 409. Supports `Idempotency-Key`: a rotation cannot be run again once it
+/// is done, so a retry whose first answer was lost replays it (stored sealed under the
+/// client's key for 24 hours, as every replayed answer is).
 #[utoipa::path(
     tag = "keys",
-    params(("api_key_id" = String, Path, description = "The key to rotate (UUID)")),
+    params(
+        ("api_key_id" = String, Path, description = "The key to rotate (UUID)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe"),
+    ),
     request_body = RotateKeyRequest,
     responses(
         (status = 200, body = RotateKeyResponse),
@@ -139,17 +144,29 @@ pub async fn list_keys(
 pub async fn rotate_key(
     auth: Authorized<RotateKey>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
     body: Json<RotateKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id::<ApiKeyId>("api_key_id", &path)?;
     let overlap = RotationOverlap::parse(body.overlap_seconds)?;
-    let rotated = state
-        .services
-        .api_keys
-        .rotate(&auth.origin, id, overlap)
-        .await?;
-    Ok(HttpResponse::Ok().json(RotateKeyResponse::from(rotated)))
+    let api_keys = &state.services.api_keys;
+    idempotent(
+        &state,
+        &req,
+        &auth.operator.caller_id(),
+        &*body,
+        &auth.origin,
+        async |origin| {
+            let rotated = api_keys.rotate(&origin, id, overlap).await?;
+            Ok(RotateKeyResponse::from(rotated))
+        },
+        // A run cut off after its commit left a successor whose secret no one kept:
+        // its retry is refused as the key is being rotated, and the operator revokes
+        // the successor (docs/downloads.md).
+        nothing_to_recover,
+    )
+    .await
 }
 
 /// Change a key's name or address rule (`allowed_cidrs`; `null` allows every address).

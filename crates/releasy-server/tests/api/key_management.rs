@@ -362,7 +362,59 @@ async fn a_rotation_refuses_bad_input_and_keys_that_cannot_hand_over(backend: Ba
     assert_eq!(listed(&app, customer_id).await.len(), 4);
 }
 
+async fn rotate_with_key(
+    app: &TestApp,
+    api_key_id: &str,
+    body: Value,
+    idempotency_key: &str,
+) -> reqwest::Response {
+    app.admin(Method::POST, &format!("/v1/admin/keys/{api_key_id}/rotate"))
+        .header("Idempotency-Key", idempotency_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A rotation cannot run twice, so a retry whose answer was lost gets it replayed
+/// under its `Idempotency-Key`, the new secret included, and nothing more is issued.
+async fn a_rotation_retried_with_its_idempotency_key_replays_its_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let customer = app.create_customer("Acme", None).await;
+    let customer_id = text(&customer["id"]);
+    let key = app.create_key(customer_id, json!({})).await;
+    let key_id = text(&key["api_key_id"]);
+    let idempotency_key = uuid::Uuid::new_v4().to_string();
+    let body = json!({"overlap_seconds": 600});
+
+    let first = rotate_with_key(&app, key_id, body.clone(), &idempotency_key).await;
+    assert_eq!(first.status(), 200);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    let again = rotate_with_key(&app, key_id, body.clone(), &idempotency_key).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again, first, "the same successor and secret");
+    assert_eq!(introspect_status(&app, text(&again["api_key"])).await, 200);
+    assert_eq!(listed(&app, customer_id).await.len(), 2, "one successor");
+
+    // Another body under the key is another request; another key, a new rotation.
+    let response = rotate_with_key(&app, key_id, json!({}), &idempotency_key).await;
+    assert_error(response, 409, "idempotency_conflict").await;
+    let other_key = uuid::Uuid::new_v4().to_string();
+    let response = rotate_with_key(&app, key_id, body, &other_key).await;
+    let message = assert_error(response, 409, "conflict").await;
+    assert_eq!(message, "api key is already being rotated");
+    // A refusal keeps nothing: the key is free for the retry of another rotation.
+    let successor = text(&first["api_key_id"]);
+    let response = rotate_with_key(&app, successor, json!({}), &other_key).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    assert_eq!(listed(&app, customer_id).await.len(), 3);
+}
+
 on_both_backends!(
+    a_rotation_retried_with_its_idempotency_key_replays_its_answer,
     the_listing_shows_settings_and_last_use_never_a_secret,
     the_listing_pages_with_limit_and_offset,
     the_listing_refuses_a_bad_id_and_an_unknown_customer,
