@@ -90,9 +90,6 @@ pub async fn log_requests(
     Ok(response)
 }
 
-/// The request's method as logs, traces and metrics record it: one the API answers, or
-/// `_OTHER` (as OpenTelemetry names the rest). Any token is a valid method, and each
-/// distinct one would be a metric series kept for the process's life.
 /// Answers with the request's id, as every answer does (it is printable ASCII, a
 /// caller's checked when read, so it always makes a header value).
 fn stamp_request_id(headers: &mut HeaderMap, request_id: &str) {
@@ -101,6 +98,9 @@ fn stamp_request_id(headers: &mut HeaderMap, request_id: &str) {
     }
 }
 
+/// The request's method as logs, traces and metrics record it: one the API answers, or
+/// `_OTHER` (as OpenTelemetry names the rest). Any token is a valid method, and each
+/// distinct one would be a metric series kept for the process's life.
 fn method_name(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",

@@ -256,32 +256,47 @@ async fn without_sslmode_or_with_disable_no_tls_is_used() {
     assert_eq!(setup.front.counts().negotiated(), 0);
 }
 
-/// `prefer`, as libpq: a TLS handshake that fails is no reason not to connect; the
-/// modes that require TLS do not go on without it.
+/// `prefer`, as libpq: TLS that fails (here a server that refuses the session once
+/// encrypted, as `hostnossl` lines do) is no reason not to connect; the modes that
+/// require TLS do not go on without it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prefer_goes_on_without_tls_when_the_handshake_fails_and_require_does_not() {
+async fn prefer_goes_on_without_tls_when_tls_fails_and_require_does_not() {
     let postgres = TestPostgres::create().await;
-    let broken = TlsPostgres::start_with_broken_tls(postgres.server_addr().await).await;
-    use_database(&through(&postgres, &broken, "127.0.0.1", "sslmode=prefer"))
-        .await
-        .unwrap();
-    assert!(
-        broken.counts().handshakes_failed() >= 2,
-        "{:?}",
-        broken.counts()
-    );
-    assert!(
-        broken.counts().plaintext_forwarded() >= 2,
-        "{:?}",
-        broken.counts()
-    );
+    let ca = TestCa::new("Releasy test database CA");
+    let refusing =
+        TlsPostgres::start_refusing_tls(postgres.server_addr().await, &ca.server(&["localhost"]))
+            .await;
+    use_database(&through(
+        &postgres,
+        &refusing,
+        "127.0.0.1",
+        "sslmode=prefer",
+    ))
+    .await
+    .unwrap();
+    let counts = refusing.counts();
+    assert!(counts.refused_after_handshake() >= 2, "{counts:?}");
+    assert!(counts.plaintext_forwarded() >= 2, "{counts:?}");
 
-    let forwarded = broken.counts().plaintext_forwarded();
-    let err = use_database(&through(&postgres, &broken, "127.0.0.1", "sslmode=require"))
-        .await
-        .unwrap_err();
-    assert!(err.contains("error performing TLS handshake"), "{err}");
-    assert_eq!(broken.counts().plaintext_forwarded(), forwarded);
+    let forwarded = counts.plaintext_forwarded();
+    let err = use_database(&through(
+        &postgres,
+        &refusing,
+        "127.0.0.1",
+        "sslmode=require",
+    ))
+    .await
+    .unwrap_err();
+    assert!(err.starts_with("database migration failed: "), "{err}");
+    assert_eq!(counts.plaintext_forwarded(), forwarded);
+
+    // Nothing takes the connection either way: both failures are told.
+    let nowhere = "postgres://postgres@127.0.0.1:1/releasy?sslmode=prefer";
+    let err = use_database(nowhere).await.unwrap_err();
+    assert!(
+        err.contains("; with TLS first: error connecting to server"),
+        "{err}"
+    );
 }
 
 /// The host name is sent (SNI) unless `sslsni=0`; the TLS versions follow

@@ -32,6 +32,7 @@ pub struct TlsPostgresCounts {
     plaintext_refused: AtomicU64,
     plaintext_forwarded: AtomicU64,
     handshakes_failed: AtomicU64,
+    refused_after_handshake: AtomicU64,
     over_tls12: AtomicU64,
     /// The server name each session's client sent (SNI), `None` for none.
     server_names: Mutex<Vec<Option<String>>>,
@@ -53,7 +54,7 @@ impl TlsPostgresCounts {
         self.plaintext_refused.load(Ordering::SeqCst)
     }
 
-    /// Connections without TLS forwarded (by a front whose TLS is broken).
+    /// Connections without TLS forwarded (by a front that refuses TLS).
     pub fn plaintext_forwarded(&self) -> u64 {
         self.plaintext_forwarded.load(Ordering::SeqCst)
     }
@@ -62,6 +63,12 @@ impl TlsPostgresCounts {
     /// where one is required).
     pub fn handshakes_failed(&self) -> u64 {
         self.handshakes_failed.load(Ordering::SeqCst)
+    }
+
+    /// Encrypted sessions refused once their handshake was done (by a front that
+    /// refuses TLS).
+    pub fn refused_after_handshake(&self) -> u64 {
+        self.refused_after_handshake.load(Ordering::SeqCst)
     }
 
     /// Forwarded sessions that use TLS 1.2 (the others use 1.3).
@@ -83,9 +90,10 @@ impl TlsPostgresCounts {
 enum Front {
     /// TLS only, as a server with `hostssl` lines only.
     TlsOnly(TlsAcceptor),
-    /// A server whose TLS is broken (it accepts the `SSLRequest`, then hangs up) and
-    /// that takes connections without TLS.
-    BrokenTls,
+    /// A server that takes connections without TLS and refuses encrypted sessions
+    /// once their handshake is done, as one whose `pg_hba.conf` has `hostnossl` lines
+    /// only does.
+    RefusesTls(TlsAcceptor),
 }
 
 /// The TLS-only front. Dropping it stops accepting.
@@ -107,36 +115,17 @@ impl TlsPostgres {
         identity: &Issued,
         client_roots: Option<&TestCa>,
     ) -> Self {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions");
-        let builder = match client_roots {
-            Some(ca) => {
-                let mut roots = rustls::RootCertStore::empty();
-                roots.add(ca.der()).expect("a usable root");
-                let verifier =
-                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                        .build()
-                        .expect("a client verifier");
-                builder.with_client_cert_verifier(verifier)
-            }
-            None => builder.with_no_client_auth(),
-        };
-        let mut config = builder
-            .with_single_cert(vec![identity.certificate()], identity.key())
-            .expect("a usable server certificate");
-        config.alpn_protocols = vec![ALPN.to_vec()];
-        Self::listen(target, Front::TlsOnly(TlsAcceptor::from(Arc::new(config)))).await
+        Self::listen(target, Front::TlsOnly(acceptor(identity, client_roots))).await
     }
 
-    /// Listens on a free loopback port as a server whose TLS is broken: it agrees to
-    /// TLS and hangs up, and forwards connections that do not ask for it to `target`.
+    /// Listens on a free loopback port as a server that forwards connections without
+    /// TLS to `target` and refuses encrypted sessions (showing `identity`) once their
+    /// handshake is done.
     ///
     /// # Panics
-    /// When no loopback port can be bound.
-    pub async fn start_with_broken_tls(target: SocketAddr) -> Self {
-        Self::listen(target, Front::BrokenTls).await
+    /// When no loopback port can be bound or rustls refuses the identity.
+    pub async fn start_refusing_tls(target: SocketAddr, identity: &Issued) -> Self {
+        Self::listen(target, Front::RefusesTls(acceptor(identity, None))).await
     }
 
     async fn listen(target: SocketAddr, front: Front) -> Self {
@@ -171,6 +160,31 @@ impl TlsPostgres {
     }
 }
 
+/// The TLS side of a front: `identity`, and client certificates chaining to
+/// `client_roots` required when given.
+fn acceptor(identity: &Issued, client_roots: Option<&TestCa>) -> TlsAcceptor {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions");
+    let builder = match client_roots {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca.der()).expect("a usable root");
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .expect("a client verifier");
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(vec![identity.certificate()], identity.key())
+        .expect("a usable server certificate");
+    config.alpn_protocols = vec![ALPN.to_vec()];
+    TlsAcceptor::from(Arc::new(config))
+}
+
 impl Drop for TlsPostgres {
     fn drop(&mut self) {
         self.acceptor.abort();
@@ -189,16 +203,15 @@ async fn serve(
     }
     let direct = first[0] == TLS_HANDSHAKE;
     if !direct {
-        let mut request = [0_u8; 8];
-        if client.peek(&mut request).await.unwrap_or(0) < request.len() {
+        let Some(mut request) = peek_request(&client).await else {
             return;
-        }
+        };
         if request != SSL_REQUEST {
             match front {
                 Front::TlsOnly(_) => {
                     counts.plaintext_refused.fetch_add(1, Ordering::SeqCst);
                 }
-                Front::BrokenTls => {
+                Front::RefusesTls(_) => {
                     counts.plaintext_forwarded.fetch_add(1, Ordering::SeqCst);
                     forward(&mut client, target).await;
                 }
@@ -209,9 +222,9 @@ async fn serve(
             return;
         }
     }
-    let Front::TlsOnly(tls) = front else {
-        counts.handshakes_failed.fetch_add(1, Ordering::SeqCst);
-        return;
+    let (tls, refuses) = match front {
+        Front::TlsOnly(tls) => (tls, false),
+        Front::RefusesTls(tls) => (tls, true),
     };
     let mut session = match tls.accept(client).await {
         Ok(session) => session,
@@ -220,6 +233,12 @@ async fn serve(
             return;
         }
     };
+    if refuses {
+        counts
+            .refused_after_handshake
+            .fetch_add(1, Ordering::SeqCst);
+        return;
+    }
     let connection = session.get_ref().1;
     if direct && connection.alpn_protocol() != Some(ALPN) {
         counts.handshakes_failed.fetch_add(1, Ordering::SeqCst);
@@ -240,6 +259,20 @@ async fn serve(
     };
     kind.fetch_add(1, Ordering::SeqCst);
     forward(&mut session, target).await;
+}
+
+/// The connection's first 8 bytes, without taking them: `None` when it ends first.
+async fn peek_request(client: &TcpStream) -> Option<[u8; 8]> {
+    let mut request = [0_u8; 8];
+    // A request split across segments: peek again until all of it is there.
+    for _ in 0..1000 {
+        match client.peek(&mut request).await {
+            Ok(0) | Err(_) => return None,
+            Ok(peeked) if peeked == request.len() => return Some(request),
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
+        }
+    }
+    None
 }
 
 /// Copies both ways between `client` and a new connection to `target`.

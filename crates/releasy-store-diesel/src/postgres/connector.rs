@@ -2,6 +2,7 @@
 //! own `establish` speaks no TLS).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use diesel::ConnectionError;
 use diesel_async::AsyncPgConnection;
@@ -20,8 +21,11 @@ pub(crate) struct PgConnector {
     driver_url: Arc<str>,
     /// `None` when the URL asks for no TLS.
     tls: Option<MakeRustlsConnect>,
-    /// `sslmode=prefer`: the URL to go on with, without TLS, when the handshake fails.
+    /// `sslmode=prefer`: the URL to go on with, without TLS, when TLS fails.
     without_tls: Option<Arc<str>>,
+    /// Whether a connection made without TLS under `prefer` was logged (once is
+    /// enough: every pool connection would say it again).
+    warned_without_tls: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for PgConnector {
@@ -50,6 +54,7 @@ impl PgConnector {
             .is_some_and(|parameters| parameters.mode == SslMode::Prefer);
         Ok(Self {
             without_tls: prefers.then(|| url.without_tls().into()),
+            warned_without_tls: Arc::default(),
             driver_url: url.driver_url.into(),
             tls,
         })
@@ -61,33 +66,36 @@ impl PgConnector {
     ///
     /// # Errors
     /// The driver's, as [`ConnectionError::BadConnection`] with its causes (a refused
-    /// certificate is a cause of "error performing TLS handshake").
+    /// certificate is a cause of "error performing TLS handshake"); under `prefer`,
+    /// the attempt without TLS's and the one with TLS's.
     pub(crate) async fn establish(&self) -> Result<AsyncPgConnection, ConnectionError> {
         let Some(tls) = &self.tls else {
             return from_driver(tokio_postgres::connect(&self.driver_url, NoTls).await).await;
         };
-        match tokio_postgres::connect(&self.driver_url, tls.clone()).await {
-            // `prefer`, as libpq: a handshake that fails (a certificate rustls cannot
-            // read, versions the server lacks) is no reason not to connect.
-            Err(err) if handshake_failed(&err) => match &self.without_tls {
-                Some(without_tls) => {
+        let with_tls = tokio_postgres::connect(&self.driver_url, tls.clone()).await;
+        let (Err(tls_error), Some(without_tls)) = (&with_tls, &self.without_tls) else {
+            return from_driver(with_tls).await;
+        };
+        // `prefer`, as libpq: whatever went wrong with TLS (a handshake that failed, a
+        // server that refused the session once encrypted, the last of several hosts
+        // failing), the connection is tried again without it.
+        match tokio_postgres::connect(without_tls, NoTls).await {
+            Ok(connected) => {
+                if !self.warned_without_tls.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
-                        error = %with_causes(&err),
-                        "TLS to PostgreSQL failed; connecting without it, as sslmode=prefer allows"
+                        error = %with_causes(tls_error),
+                        "connected to PostgreSQL without TLS, as sslmode=prefer allows: TLS failed"
                     );
-                    from_driver(tokio_postgres::connect(without_tls, NoTls).await).await
                 }
-                None => from_driver::<NoTlsStream>(Err(err)).await,
-            },
-            connected => from_driver(connected).await,
+                from_driver::<NoTlsStream>(Ok(connected)).await
+            }
+            Err(plain_error) => Err(ConnectionError::BadConnection(format!(
+                "{}; with TLS first: {}",
+                with_causes(&plain_error),
+                with_causes(tls_error)
+            ))),
         }
     }
-}
-
-/// Whether the driver failed in the TLS handshake (tokio-postgres shows its error's
-/// kind only in its message; the test of `prefer` holds it to it).
-fn handshake_failed(err: &tokio_postgres::Error) -> bool {
-    err.to_string() == "error performing TLS handshake"
 }
 
 /// The diesel connection over what the driver connected.

@@ -69,8 +69,10 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// A pool of at most `max_connections` connections to `url`. Connections are made
     /// lazily; call [`PgStore::migrate`] to reach the database once. The URL's TLS
-    /// parameters (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `sslnegotiation`) are
-    /// read as libpq reads them, except that without `sslmode` no TLS is used.
+    /// parameters (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `sslnegotiation`,
+    /// `sslsni`, `ssl_min_protocol_version`, `ssl_max_protocol_version`) are read as
+    /// libpq reads them, except that without `sslmode` (and `sslrootcert=system`) no
+    /// TLS is used.
     ///
     /// # Errors
     /// [`SetupError::DatabaseUrl`] for TLS parameters of no supported form,

@@ -179,7 +179,7 @@ pub(crate) fn read(url: &str) -> Result<PostgresUrl, InvalidDatabaseUrl> {
                 kept.push(piece);
             }
             "host" => {
-                given.socket |= decode(&value).starts_with('/');
+                given.socket |= value.split(',').any(|host| host.starts_with('/'));
                 kept.push(piece);
             }
             _ => kept.push(piece),
@@ -279,7 +279,12 @@ impl Given {
             return Err(contradiction("sslnegotiation", DIRECT_NEEDS_TLS));
         }
         if self.socket && mode >= SslMode::Require {
-            return Err(contradiction("sslmode", NO_TLS_OVER_A_SOCKET));
+            let asked_by = if self.mode.is_some() {
+                "sslmode"
+            } else {
+                "sslrootcert"
+            };
+            return Err(contradiction(asked_by, NO_TLS_OVER_A_SOCKET));
         }
         let (min, max) = (self.min.unwrap_or(2), self.max.unwrap_or(3));
         let versions = TlsVersions {
@@ -287,7 +292,12 @@ impl Given {
             tls13: (min..=max).contains(&3),
         };
         if !versions.tls12 && !versions.tls13 {
-            return Err(contradiction("ssl_max_protocol_version", NO_VERSION_LEFT));
+            let narrowed_by = match (self.min, self.max) {
+                (Some(_), Some(_)) => "ssl_min_protocol_version, ssl_max_protocol_version",
+                (Some(_), None) => "ssl_min_protocol_version",
+                _ => "ssl_max_protocol_version",
+            };
+            return Err(contradiction(narrowed_by, NO_VERSION_LEFT));
         }
         // libpq: `require` with a root certificate verifies as `verify-ca`.
         let mode = if mode == SslMode::Require && self.roots.is_some() {
@@ -560,6 +570,7 @@ mod tests {
             "postgres://u@%2Frun%2Fpostgresql/db?sslmode=require",
             "postgres://u@/db?host=%2Frun%2Fpostgresql&sslmode=verify-full",
             "postgres://u@db.internal,%2Ftmp:5433/db?sslmode=require",
+            "postgres://u@/db?host=db.internal,%2Ftmp&sslmode=require",
         ] {
             assert_eq!(
                 refused(url),
@@ -568,6 +579,8 @@ mod tests {
             );
         }
         read("postgres://u@%2Frun%2Fpostgresql/db?sslmode=prefer").unwrap();
+        // Decoded once, as the driver does: `%252F` is a host named `%2F…`.
+        read("postgres://u@/db?host=%252Ftmp&sslmode=require").unwrap();
         read("postgres://u@%2Frun%2Fpostgresql/db").unwrap();
     }
 

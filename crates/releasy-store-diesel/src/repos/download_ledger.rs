@@ -183,10 +183,6 @@ impl DownloadLedger for Store {
                 .await
                 .map_err(query_error)?;
         }
-        // A full batch: more may be left, and the next batch asks.
-        if oldest.len() >= limit as usize {
-            return Ok(oldest.len() as u64);
-        }
         // Asked of the table, not of what this statement deleted: another instance
         // pruning at the same time deletes some of the same rows, and its count (or
         // this one's) says nothing of the rows left.
