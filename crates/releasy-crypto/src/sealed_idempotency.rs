@@ -1,8 +1,9 @@
 //! [`SealedIdempotency`]: idempotency records kept so that the database holds neither
 //! the client's `Idempotency-Key` nor a readable response.
 //!
-//! A stored response is replayed verbatim, and some carry a secret: a created API key
-//! (`POST /v1/admin/keys`), a download link with its token (`POST /v1/downloads/token`).
+//! A stored response is replayed verbatim, and some carry a secret: a rotated API key's
+//! successor (`POST /v1/admin/keys/{id}/rotate`), a download link with its token
+//! (`POST /v1/downloads/token`).
 //! Kept as sent, anyone who can read the database (a backup, a replica, a debug log of
 //! its queries) could use them for as long as the record lives (24 h). So this
 //! decorator, in front of any [`IdempotencyRepository`]:

@@ -290,13 +290,28 @@ async fn prefer_goes_on_without_tls_when_tls_fails_and_require_does_not() {
     assert!(err.starts_with("database migration failed: "), "{err}");
     assert_eq!(counts.plaintext_forwarded(), forwarded);
 
-    // Nothing takes the connection either way: both failures are told.
+    // TLS refused and no server behind: both failures are told, no secret.
+    let dead_end =
+        TlsPostgres::start_refusing_tls("127.0.0.1:1".parse().unwrap(), &ca.server(&["localhost"]))
+            .await;
+    let url = format!(
+        "postgres://postgres:s3cret@{}/releasy?sslmode=prefer",
+        dead_end.addr()
+    );
+    let err = use_database(&url).await.unwrap_err();
+    assert!(err.contains("; with TLS first: "), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    assert_eq!(
+        dead_end.counts().plaintext_forwarded(),
+        dead_end.counts().refused_after_handshake()
+    );
+
+    // No server reached at all: TLS is not why, so nothing is tried without it (a
+    // server restarting would otherwise get connections without TLS).
     let nowhere = "postgres://postgres@127.0.0.1:1/releasy?sslmode=prefer";
     let err = use_database(nowhere).await.unwrap_err();
-    assert!(
-        err.contains("; with TLS first: error connecting to server"),
-        "{err}"
-    );
+    assert!(err.contains("error connecting to server"), "{err}");
+    assert!(!err.contains("with TLS first"), "{err}");
 }
 
 /// The host name is sent (SNI) unless `sslsni=0`; the TLS versions follow

@@ -1,6 +1,6 @@
 //! `releasy key create|revoke|list|rotate|update`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::Context;
 use crate::api::{ApiClient, ApiError, Role};
@@ -129,23 +129,26 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
     Ok(())
 }
 
-/// How many times a rotation is asked for when its answer is lost.
-const ROTATE_ATTEMPTS: u32 = 3;
+/// How long a rotation whose answer was lost is asked for again: past the server's
+/// 10 seconds after which a request cut off by a crash may be taken over, so a first
+/// run still going (or cut off) ends as an answer or a refusal, not "in progress".
+const ROTATE_PATIENCE: Duration = Duration::from_secs(15);
 
 /// Rotates under a random `Idempotency-Key`, asking again with it while the answer is
-/// lost on the way (a network error) or the first request is still running: a
-/// rotation cannot run twice, so only its replay recovers the new secret. The key is
-/// random (not derived from the request) because the server seals the stored answer
-/// under it.
+/// lost on the way (a network error, a proxy's 502/503/504) or the first request is
+/// still running: a rotation cannot run twice, so only its replay recovers the new
+/// secret. The key is random (not derived from the request) because the server seals
+/// the stored answer under it.
 async fn rotate(client: &ApiClient, path: &str, body: &RotateKey) -> Result<RotatedKey, CliError> {
     let idempotency_key = uuid::Uuid::new_v4().simple().to_string();
-    let mut attempt = 1;
+    let give_up_at = Instant::now() + ROTATE_PATIENCE;
+    let mut pause = Duration::from_millis(500);
     loop {
         match client.post(path, body, Some(&idempotency_key)).await {
             Ok(answer) => return Ok(answer.body),
-            Err(err) if attempt < ROTATE_ATTEMPTS && answer_lost(&err) => {
-                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
-                attempt += 1;
+            Err(err) if answer_lost(&err) && Instant::now() + pause < give_up_at => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(4));
             }
             Err(err) => return Err(err.into()),
         }
@@ -156,7 +159,9 @@ async fn rotate(client: &ApiClient, path: &str, body: &RotateKey) -> Result<Rota
 fn answer_lost(err: &ApiError) -> bool {
     match err {
         ApiError::Network { .. } => true,
-        ApiError::Status { code, .. } => code == "idempotency_in_progress",
+        ApiError::Status { status, code, .. } => {
+            matches!(status, 502..=504) || code == "idempotency_in_progress"
+        }
         ApiError::Unexpected { .. } => false,
     }
 }

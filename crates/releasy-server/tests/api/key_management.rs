@@ -406,11 +406,12 @@ async fn a_rotation_retried_with_its_idempotency_key_replays_its_answer(backend:
     let response = rotate_with_key(&app, key_id, body, &other_key).await;
     let message = assert_error(response, 409, "conflict").await;
     assert_eq!(message, "api key is already being rotated");
-    // A refusal keeps nothing: the key is free for the retry of another rotation.
-    let successor = text(&first["api_key_id"]);
-    let response = rotate_with_key(&app, successor, json!({}), &other_key).await;
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-    assert_eq!(listed(&app, customer_id).await.len(), 3);
+    // A refusal keeps nothing: its retry is refused again, not "in progress" nor
+    // replayed.
+    let response = rotate_with_key(&app, key_id, json!({"overlap_seconds": 600}), &other_key).await;
+    let message = assert_error(response, 409, "conflict").await;
+    assert_eq!(message, "api key is already being rotated");
+    assert_eq!(listed(&app, customer_id).await.len(), 2);
 }
 
 on_both_backends!(

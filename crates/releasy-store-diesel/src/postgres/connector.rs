@@ -76,15 +76,21 @@ impl PgConnector {
         let (Err(tls_error), Some(without_tls)) = (&with_tls, &self.without_tls) else {
             return from_driver(with_tls).await;
         };
-        // `prefer`, as libpq: whatever went wrong with TLS (a handshake that failed, a
-        // server that refused the session once encrypted, the last of several hosts
-        // failing), the connection is tried again without it.
+        if !tls_may_be_why(tls_error) {
+            return from_driver(with_tls).await;
+        }
+        // `prefer`, as libpq: TLS went wrong (a handshake that failed, a server that
+        // refused the session once encrypted), so the connection is tried again
+        // without it.
         match tokio_postgres::connect(without_tls, NoTls).await {
             Ok(connected) => {
-                if !self.warned_without_tls.swap(true, Ordering::Relaxed) {
+                let error = with_causes(tls_error);
+                if self.warned_without_tls.swap(true, Ordering::Relaxed) {
+                    tracing::debug!(%error, "connected to PostgreSQL without TLS again");
+                } else {
                     tracing::warn!(
-                        error = %with_causes(tls_error),
-                        "connected to PostgreSQL without TLS, as sslmode=prefer allows: TLS failed"
+                        %error,
+                        "connected to PostgreSQL without TLS, as sslmode=prefer allows: TLS failed (said once; later ones at debug level)"
                     );
                 }
                 from_driver::<NoTlsStream>(Ok(connected)).await
@@ -96,6 +102,19 @@ impl PgConnector {
             ))),
         }
     }
+}
+
+/// Whether TLS may be why a connection failed: not when no server was reached (no
+/// address, refused, timed out) or the one reached would not serve (a standby where
+/// `target_session_attrs=read-write` asks for a primary). libpq's `prefer` does not go
+/// on without TLS for those, and neither does this: a server restarting would
+/// otherwise get connections without TLS. tokio-postgres shows an error's kind only in
+/// its message; the tests of `prefer` hold it to them.
+fn tls_may_be_why(err: &tokio_postgres::Error) -> bool {
+    !matches!(
+        err.to_string().as_str(),
+        "error connecting to server" | "timeout waiting for server"
+    )
 }
 
 /// The diesel connection over what the driver connected.

@@ -180,12 +180,19 @@ pub(crate) fn read(url: &str) -> Result<PostgresUrl, InvalidDatabaseUrl> {
             }
             "host" => {
                 given.socket |= value.split(',').any(|host| host.starts_with('/'));
+                given.named_host |= !value.is_empty();
+                kept.push(piece);
+            }
+            "hostaddr" => {
+                given.hostaddr = true;
                 kept.push(piece);
             }
             _ => kept.push(piece),
         }
     }
     given.socket |= authority_hosts(base).any(|host| decode(host).starts_with('/'));
+    given.named_host |=
+        authority_hosts(base).any(|host| !host.is_empty() && !host.starts_with(':'));
     let Some(tls) = given.tls()? else {
         return Ok(PostgresUrl {
             driver_url: with_parameters(base, &kept, "disable"),
@@ -216,6 +223,10 @@ struct Given {
     max: Option<u8>,
     /// Whether a host is a Unix socket's folder.
     socket: bool,
+    /// Whether a host is named (in the URL's authority or `host=`).
+    named_host: bool,
+    /// Whether `hostaddr=` gives the addresses to connect to.
+    hostaddr: bool,
 }
 
 impl Default for Given {
@@ -230,6 +241,8 @@ impl Default for Given {
             min: None,
             max: None,
             socket: false,
+            named_host: false,
+            hostaddr: false,
         }
     }
 }
@@ -286,6 +299,9 @@ impl Given {
             };
             return Err(contradiction(asked_by, NO_TLS_OVER_A_SOCKET));
         }
+        if self.hostaddr && !self.named_host && mode >= SslMode::Require {
+            return Err(contradiction("hostaddr", NO_NAME_FOR_TLS));
+        }
         let (min, max) = (self.min.unwrap_or(2), self.max.unwrap_or(3));
         let versions = TlsVersions {
             tls12: (min..=max).contains(&2),
@@ -326,6 +342,7 @@ const DIRECT_NEEDS_TLS: &str =
 const SYSTEM_ROOTS_NEED_THE_NAME: &str = "sslrootcert=system trusts every public authority, so only sslmode=verify-full, which also checks the host name, may use it (as libpq rules)";
 const VERIFY_CA_NEEDS_ITS_ROOT: &str = "sslmode=verify-ca checks no name, so it needs the database's own root: name it with sslrootcert=/path/to/root.pem (with the system's store any publicly trusted certificate would pass)";
 const NO_TLS_OVER_A_SOCKET: &str = "TLS is not used over a Unix socket (libpq ignores sslmode there): drop sslmode, or connect over TCP";
+const NO_NAME_FOR_TLS: &str = "TLS needs the server's name to send and check: name the host too (in the URL, or host=), hostaddr then only says where to connect";
 const NO_VERSION_LEFT: &str =
     "leaves no TLS version the server can use (rustls speaks TLSv1.2 and TLSv1.3)";
 
@@ -582,6 +599,21 @@ mod tests {
         // Decoded once, as the driver does: `%252F` is a host named `%2F…`.
         read("postgres://u@/db?host=%252Ftmp&sslmode=require").unwrap();
         read("postgres://u@%2Frun%2Fpostgresql/db").unwrap();
+    }
+
+    #[test]
+    fn an_address_without_a_name_cannot_require_tls() {
+        assert_eq!(
+            refused("postgres://u@/db?hostaddr=10.0.0.5&sslmode=require"),
+            ("hostaddr".to_owned(), NO_NAME_FOR_TLS)
+        );
+        assert_eq!(
+            refused("postgres://u@:5433/db?hostaddr=10.0.0.5&sslmode=verify-full").0,
+            "hostaddr"
+        );
+        read("postgres://u@db.example.com/db?hostaddr=10.0.0.5&sslmode=verify-full").unwrap();
+        read("postgres://u@/db?host=db.example.com&hostaddr=10.0.0.5&sslmode=require").unwrap();
+        read("postgres://u@/db?hostaddr=10.0.0.5&sslmode=prefer").unwrap();
     }
 
     #[test]

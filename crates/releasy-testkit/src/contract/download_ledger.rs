@@ -490,4 +490,40 @@ pub async fn prune_removes_whole_days_before_the_cutoff(ledger: Arc<dyn Download
             &format!("the summary lost the pruned day too ({group_by:?})"),
         );
     }
+
+    // A full batch that takes the last rows before the cutoff takes their days'
+    // summary with it: a sweep may end on that batch and ask no more.
+    let later_cutoff = at(base + 2 * DAY);
+    let full = ok(
+        ledger.prune_before(later_cutoff, 2).await,
+        "DownloadLedger::prune_before",
+    );
+    same(
+        &full,
+        &2,
+        "the two rows left before the later cutoff, in one batch",
+    );
+    let last_day = [at(base + 2 * DAY)];
+    let kept: Vec<DownloadRecord> = rows
+        .iter()
+        .filter(|record| record.at >= later_cutoff)
+        .cloned()
+        .collect();
+    same(
+        &kept.iter().map(|r| r.at).collect::<Vec<_>>(),
+        &last_day.to_vec(),
+        "one row from the later cutoff on",
+    );
+    let query = StatsQuery {
+        group_by: StatsGroup::Day,
+        product: Some(about.product.clone()),
+        customer_id: None,
+        from: None,
+        to: None,
+    };
+    same(
+        &ok(ledger.stats(&query).await, "DownloadLedger::stats"),
+        &stats_of(&query, &kept),
+        "the days of a full last batch leave the summary with it",
+    );
 }
