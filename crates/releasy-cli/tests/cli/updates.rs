@@ -186,6 +186,25 @@ async fn latest_upgrade_yank_and_download_follow_the_version_order() {
         .json();
     assert_eq!(report["version"], "1.9.0", "{report}");
     assert_eq!(file_sha256(&server.path("out/tool.tgz")), digests[0]);
+    // Asked for by name, the yanked release is still fetched (a lockfile pins it).
+    let pinned = server
+        .customer(&api_key)
+        .args([
+            "download",
+            "tool",
+            "--version",
+            "1.10.0",
+            "--platform",
+            "linux-x86_64",
+        ])
+        .args(["--json", "--output"])
+        .arg(server.path("pinned/"))
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(pinned["version"], "1.10.0", "{pinned}");
+    assert_eq!(file_sha256(&server.path("pinned/tool.tgz")), digests[1]);
 
     server
         .admin()

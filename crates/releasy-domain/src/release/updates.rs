@@ -57,7 +57,9 @@ impl NewestQuery {
             return Some(listing);
         };
         if let Some(platform) = &self.platform {
-            artifacts.retain(|a| a.platform.as_str() == platform);
+            // Without regard to ASCII case, as object keys (which store it in lower
+            // case) and the CLI read a platform.
+            artifacts.retain(|a| a.platform.as_str().eq_ignore_ascii_case(platform));
         }
         let had_artifacts = !artifacts.is_empty();
         artifacts.retain(|a| a.verification.allows_download());

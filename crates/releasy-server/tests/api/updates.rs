@@ -91,6 +91,10 @@ async fn latest_is_the_highest_allowed_version(backend: Backend) {
     let mac = latest("product=agent&platform=macos-arm64").await;
     assert_eq!(version(&mac), "1.9.0");
     assert_eq!(platforms(&mac), ["macos-arm64"]);
+    // Whatever its ASCII case, as object keys and the CLI read it.
+    let shouted = latest("product=agent&platform=MacOS-ARM64").await;
+    assert_eq!(version(&shouted), "1.9.0");
+    assert_eq!(platforms(&shouted), ["macos-arm64"]);
 
     for query in ["product=unknown", "product=agent&platform=windows-x86_64"] {
         let response = admin_get(&app, &format!("/v1/releases/latest?{query}")).await;

@@ -53,6 +53,9 @@ pub async fn choose_release(
         ];
         if let Some(version) = version {
             query.push(("version", version.to_owned()));
+            // A version asked for by name is fetched even when yanked (a lockfile pins
+            // it); a yank that blocks downloads refuses the token, in its own words.
+            query.push(("include_yanked", "true".to_owned()));
         }
         let list: ReleaseList = client.get("/v1/releases", &query).await?;
         let count = list.releases.len() as u64;
