@@ -223,6 +223,28 @@ async fn a_channel_scoped_listing_pages_through_judged_releases_like_a_filtered_
             .is_empty(),
         "115 stable releases: the page after the last is empty"
     );
+    // Newest first (the default order) too: the judged reads go on after a position.
+    let stable_newest = ReleaseQuery {
+        channel: Some(Channel::Stable),
+        ..ReleaseQuery::default()
+    };
+    for (limit, offset) in [(50, 0), (40, 90), (10, 114)] {
+        let expected = w
+            .versions_seen(ReleaseViewer::Operator, &stable_newest, limit, offset)
+            .await;
+        let seen = w
+            .versions_seen(
+                ReleaseViewer::Customer(acme.id),
+                &ReleaseQuery::default(),
+                limit,
+                offset,
+            )
+            .await;
+        assert_eq!(
+            seen, expected,
+            "newest first, limit {limit}, offset {offset}"
+        );
+    }
     // Another product granted whole keeps its one-read listing beside the narrowed one.
     let tool = Product::parse("tool").unwrap();
     let t =

@@ -92,7 +92,10 @@ fn matches(filter: &ReleaseFilter, r: &Release) -> bool {
             .order_key_above
             .as_ref()
             .is_none_or(|above| r.version.order_key() > *above)
-        && filter.after.as_ref().is_none_or(|after| after.precedes(r))
+        && filter
+            .after
+            .as_ref()
+            .is_none_or(|after| after.precedes(filter.order, r))
 }
 
 #[async_trait]

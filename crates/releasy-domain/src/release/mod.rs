@@ -18,7 +18,7 @@ pub use details::{ReleaseChanges, ReleaseMetadata, ReleaseNotes, Yank, YankReaso
 pub use editing::UpdateReleaseError;
 pub use immutability::{SealBasis, SealError, SealOutcome};
 pub use lifecycle::{LifecycleError, ReleaseStatus};
-pub use model::{Product, Release, ReleaseFilter, ReleaseOrder, Version, VersionPosition};
+pub use model::{Product, Release, ReleaseFilter, ReleaseOrder, ReleasePosition, Version};
 pub use requirement::VersionRequirement;
 pub use service::{
     CreateReleaseError, DeleteReleaseError, DeletedRelease, ListReleasesError, NewRelease,

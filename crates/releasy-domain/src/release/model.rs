@@ -96,10 +96,12 @@ pub enum ReleaseOrder {
     Version,
 }
 
-/// A release's place in [`ReleaseOrder::Version`]: its version's order key, then its
-/// creation time and id (both descending, as the order breaks ties).
+/// A release's place in a listing's order: its version's order key (which
+/// [`ReleaseOrder::Version`] reads first), then its creation time and id (both
+/// descending: [`ReleaseOrder::Newest`] reads only these, and the version order breaks
+/// ties with them).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct VersionPosition {
+pub struct ReleasePosition {
     /// [`Version::order_key`].
     pub order_key: String,
     /// When it was created.
@@ -108,7 +110,7 @@ pub struct VersionPosition {
     pub id: ReleaseId,
 }
 
-impl VersionPosition {
+impl ReleasePosition {
     /// Where `release` stands.
     pub fn of(release: &Release) -> Self {
         Self {
@@ -118,17 +120,25 @@ impl VersionPosition {
         }
     }
 
-    /// Whether `release` comes after this position in [`ReleaseOrder::Version`]: a
-    /// lower order key, or the same one and an older creation, or the same creation and
-    /// a lower id (compared as text, as the databases compare it).
-    pub fn precedes(&self, release: &Release) -> bool {
-        let key = release.version.order_key();
-        (key.as_str(), release.created_at, release.id.to_string())
-            < (
-                self.order_key.as_str(),
-                self.created_at,
-                self.id.to_string(),
-            )
+    /// Whether `release` comes after this position in `order`: in
+    /// [`ReleaseOrder::Version`] a lower order key, or the same one and an older
+    /// creation, or the same creation and a lower id; in [`ReleaseOrder::Newest`] an
+    /// older creation, or the same one and a lower id (ids compared as text, as the
+    /// databases compare them).
+    pub fn precedes(&self, order: ReleaseOrder, release: &Release) -> bool {
+        let (created_at, id) = (release.created_at, release.id.to_string());
+        match order {
+            ReleaseOrder::Newest => (created_at, id) < (self.created_at, self.id.to_string()),
+            ReleaseOrder::Version => {
+                let key = release.version.order_key();
+                (key.as_str(), created_at, id)
+                    < (
+                        self.order_key.as_str(),
+                        self.created_at,
+                        self.id.to_string(),
+                    )
+            }
+        }
     }
 }
 
@@ -149,10 +159,10 @@ pub struct ReleaseFilter {
     pub exclude_yanked: bool,
     /// Only versions whose [`Version::order_key`] is above this key.
     pub order_key_above: Option<String>,
-    /// In [`ReleaseOrder::Version`], only the releases after this one: where the read
-    /// before stopped, so that releases withdrawn or added meanwhile neither move one
-    /// out of sight nor show one twice (as an offset would).
-    pub after: Option<VersionPosition>,
+    /// Only the releases after this one in [`Self::order`]: where the read before
+    /// stopped, so that releases withdrawn or added meanwhile neither move one out of
+    /// sight nor show one twice (as an offset would).
+    pub after: Option<ReleasePosition>,
     /// The order.
     pub order: ReleaseOrder,
 }

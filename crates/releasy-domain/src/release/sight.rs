@@ -5,7 +5,7 @@ use crate::Timestamp;
 use crate::entitlement::{CustomerAccess, ProductVisibility, ReleaseFacts};
 use crate::pagination::{Offset, PageLimit, PageRequest};
 use crate::ports::{ReleaseRepository, RepoError};
-use crate::release::{Release, ReleaseFilter, ReleaseService, ReleaseViewer};
+use crate::release::{Release, ReleaseFilter, ReleasePosition, ReleaseService, ReleaseViewer};
 
 /// What one viewer may see, read once per request.
 #[derive(Debug)]
@@ -100,7 +100,9 @@ impl ReleaseService {
 }
 
 /// The page of releases matching `filter` and `keep`, reading `filter`'s matches in
-/// order until it is full.
+/// order until it is full. Each read goes on after the last release of the one before
+/// (not at an offset), so a release published or withdrawn between two reads neither
+/// shows twice nor hides another.
 async fn list_judged(
     releases: &dyn ReleaseRepository,
     filter: &ReleaseFilter,
@@ -109,20 +111,23 @@ async fn list_judged(
 ) -> Result<Vec<Release>, RepoError> {
     let wanted = page.limit.get() as usize;
     let mut to_skip = page.offset.get();
-    let mut read = 0_u64;
     let mut found = Vec::with_capacity(wanted);
+    let mut filter = filter.clone();
+    let chunk = PageRequest {
+        limit: PageLimit::clamped(JUDGED_PER_READ),
+        offset: Offset::new(0),
+    };
     loop {
-        let chunk = releases
-            .list(
-                filter,
-                PageRequest {
-                    limit: PageLimit::clamped(JUDGED_PER_READ),
-                    offset: Offset::new(read),
-                },
-            )
-            .await?;
-        let exhausted = chunk.len() < JUDGED_PER_READ as usize;
-        read += chunk.len() as u64;
+        let chunk = releases.list(&filter, chunk).await?;
+        // A read whose last release does not come after where it started (a row an
+        // older server left without an order key, until startup fills it in) would
+        // start over for ever: it is the last one.
+        let stuck = match (&filter.after, chunk.last()) {
+            (Some(previous), Some(last)) => !previous.precedes(filter.order, last),
+            _ => false,
+        };
+        let exhausted = chunk.len() < JUDGED_PER_READ as usize || stuck;
+        filter.after = chunk.last().map(ReleasePosition::of);
         for release in chunk.into_iter().filter(|r| keep(r)) {
             if to_skip > 0 {
                 to_skip -= 1;

@@ -4,7 +4,7 @@
 use crate::pagination::{Offset, PageLimit, PageRequest};
 use crate::release::{
     Channel, ListReleasesError, Product, Release, ReleaseFilter, ReleaseListing, ReleaseOrder,
-    ReleaseService, ReleaseStatus, ReleaseViewer, VersionPosition, VersionRequirement,
+    ReleasePosition, ReleaseService, ReleaseStatus, ReleaseViewer, VersionRequirement,
     semver_order_key,
 };
 
@@ -139,10 +139,10 @@ impl ReleaseService {
             // is stored below where its version puts it) would start the reads over,
             // for ever: the releases of this read are judged, and the walk ends there.
             let stuck = match (&filter.after, releases.last()) {
-                (Some(previous), Some(last)) => !previous.precedes(last),
+                (Some(previous), Some(last)) => !previous.precedes(ReleaseOrder::Version, last),
                 _ => false,
             };
-            filter.after = releases.last().map(VersionPosition::of);
+            filter.after = releases.last().map(ReleasePosition::of);
             let admitted: Vec<Release> = releases
                 .into_iter()
                 .filter(|r| query.admits(r) && sight.shows(r))

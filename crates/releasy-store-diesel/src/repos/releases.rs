@@ -99,21 +99,31 @@ impl ReleaseRepository for Store {
             query = query.filter(dsl::version_order.gt(key.clone()));
         }
         if let Some(after) = &filter.after {
-            // Below it in (version_order, created_at, id), the listing's order.
             let (key, created_at, id) = (
                 after.order_key.clone(),
                 after.created_at.unix_seconds(),
                 after.id.to_string(),
             );
-            query = query.filter(
-                dsl::version_order.le(key.clone()).and(
-                    dsl::version_order.lt(key.clone()).or(dsl::version_order
-                        .eq(key)
-                        .and(dsl::created_at.lt(created_at).or(
-                            dsl::created_at.eq(created_at).and(dsl::id.lt(id)),
-                        ))),
+            query = match filter.order {
+                // Below it in (created_at, id).
+                ReleaseOrder::Newest => query.filter(
+                    dsl::created_at.le(created_at).and(
+                        dsl::created_at
+                            .lt(created_at)
+                            .or(dsl::created_at.eq(created_at).and(dsl::id.lt(id))),
+                    ),
                 ),
-            );
+                // Below it in (version_order, created_at, id).
+                ReleaseOrder::Version => query.filter(
+                    dsl::version_order.le(key.clone()).and(
+                        dsl::version_order.lt(key.clone()).or(dsl::version_order
+                            .eq(key)
+                            .and(dsl::created_at.lt(created_at).or(
+                                dsl::created_at.eq(created_at).and(dsl::id.lt(id)),
+                            ))),
+                    ),
+                ),
+            };
         }
         let mut conn = self.conn().await?;
         let rows: Vec<ReleaseRow> = query

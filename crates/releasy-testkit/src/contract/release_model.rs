@@ -12,7 +12,7 @@ use releasy_domain::ports::{
 };
 use releasy_domain::release::{
     Channel, Release, ReleaseChanges, ReleaseFilter, ReleaseMetadata, ReleaseNotes, ReleaseOrder,
-    ReleaseStatus, Version, VersionPosition, Yank, YankReason,
+    ReleasePosition, ReleaseStatus, Version, Yank, YankReason,
 };
 
 use super::artifacts::{new_artifact, store_artifact};
@@ -32,6 +32,7 @@ pub async fn run_all(
     run_check!(version_order_is_semver_precedence_then_newest(
         releases.clone()
     ));
+    run_check!(newest_order_goes_on_after_a_position(releases.clone()));
     run_check!(channel_yank_and_order_key_filters_combine(releases.clone()));
     run_check!(yank_is_a_compare_and_set(releases.clone()));
     run_check!(update_draft_writes_only_named_fields_of_drafts(
@@ -142,7 +143,7 @@ pub async fn version_order_is_semver_precedence_then_newest(releases: Arc<dyn Re
     );
     for (i, release) in all.iter().enumerate() {
         let after = ReleaseFilter {
-            after: Some(VersionPosition::of(release)),
+            after: Some(ReleasePosition::of(release)),
             ..by_version(&product)
         };
         let expected: Vec<String> = all[i + 1..]
@@ -153,6 +154,50 @@ pub async fn version_order_is_semver_precedence_then_newest(releases: Arc<dyn Re
             &list(&releases, &after).await,
             &expected,
             &format!("the listing after {}", release.version.as_str()),
+        );
+    }
+}
+
+/// In the default order (newest first), `after` a release the listing goes on with
+/// the one after it, across releases created in the same second (ordered by id).
+pub async fn newest_order_goes_on_after_a_position(releases: Arc<dyn ReleaseRepository>) {
+    let product = fresh_product();
+    for (i, version) in ["1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.1.0"]
+        .iter()
+        .enumerate()
+    {
+        // Two releases a second: ties on the creation time.
+        store_release(
+            &releases,
+            &new_release(&product, version, T0 + i as i64 / 2),
+        )
+        .await;
+    }
+    let newest = ReleaseFilter {
+        product: Some(product.clone()),
+        ..ReleaseFilter::default()
+    };
+    let all = ok(
+        releases.list(&newest, page(0, 200)).await,
+        "ReleaseRepository::list",
+    );
+    same(&all.len(), &5, "every release");
+    for (i, release) in all.iter().enumerate() {
+        let after = ReleaseFilter {
+            after: Some(ReleasePosition::of(release)),
+            ..newest.clone()
+        };
+        let expected: Vec<String> = all[i + 1..]
+            .iter()
+            .map(|r| r.version.as_str().to_owned())
+            .collect();
+        same(
+            &list(&releases, &after).await,
+            &expected,
+            &format!(
+                "the newest-first listing after {}",
+                release.version.as_str()
+            ),
         );
     }
 }
