@@ -129,7 +129,8 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
     Ok(())
 }
 
-/// How long a rotation whose answer was lost is asked for again: past the server's
+/// How long, from the first loss, a rotation whose answer was lost is asked for again:
+/// past the server's
 /// 10 seconds after which a request cut off by a crash may be taken over, so a first
 /// run still going (or cut off) ends as an answer or a refusal, not "in progress".
 const ROTATE_PATIENCE: Duration = Duration::from_secs(15);
@@ -141,12 +142,19 @@ const ROTATE_PATIENCE: Duration = Duration::from_secs(15);
 /// the stored answer under it.
 async fn rotate(client: &ApiClient, path: &str, body: &RotateKey) -> Result<RotatedKey, CliError> {
     let idempotency_key = uuid::Uuid::new_v4().simple().to_string();
-    let give_up_at = Instant::now() + ROTATE_PATIENCE;
+    // Counted from the first loss: an attempt that failed late (a timeout, a proxy's
+    // 504) still gets its retries.
+    let mut give_up_at = None;
     let mut pause = Duration::from_millis(500);
     loop {
         match client.post(path, body, Some(&idempotency_key)).await {
             Ok(answer) => return Ok(answer.body),
-            Err(err) if answer_lost(&err) && Instant::now() + pause < give_up_at => {
+            Err(err) if answer_lost(&err) => {
+                let give_up_at =
+                    *give_up_at.get_or_insert_with(|| Instant::now() + ROTATE_PATIENCE);
+                if Instant::now() + pause >= give_up_at {
+                    return Err(err.into());
+                }
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(4));
             }

@@ -119,16 +119,24 @@ async fn list_judged(
     };
     loop {
         let chunk = releases.list(&filter, chunk).await?;
-        // A read whose last release does not come after where it started (a row an
-        // older server left without an order key, until startup fills it in) would
-        // start over for ever: it is the last one.
-        let stuck = match (&filter.after, chunk.last()) {
-            (Some(previous), Some(last)) => !previous.precedes(filter.order, last),
-            _ => false,
-        };
-        let exhausted = chunk.len() < JUDGED_PER_READ as usize || stuck;
-        filter.after = chunk.last().map(ReleasePosition::of);
-        for release in chunk.into_iter().filter(|r| keep(r)) {
+        let exhausted = chunk.len() < JUDGED_PER_READ as usize;
+        for release in chunk {
+            // Each release must come after the one before in the order the next read
+            // starts from. One that does not (a row an older server left without an
+            // order key, until startup fills it in, stands where its version does
+            // not put it) would start the next read over releases already judged:
+            // the listing ends before it.
+            if filter
+                .after
+                .as_ref()
+                .is_some_and(|previous| !previous.precedes(filter.order, &release))
+            {
+                return Ok(found);
+            }
+            filter.after = Some(ReleasePosition::of(&release));
+            if !keep(&release) {
+                continue;
+            }
             if to_skip > 0 {
                 to_skip -= 1;
             } else {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use diesel::ConnectionError;
 use diesel_async::AsyncPgConnection;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::{NoTlsStream, TlsStream};
 use tokio_postgres::{Client, Connection, NoTls, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -105,16 +106,17 @@ impl PgConnector {
 }
 
 /// Whether TLS may be why a connection failed: not when no server was reached (no
-/// address, refused, timed out) or the one reached would not serve (a standby where
-/// `target_session_attrs=read-write` asks for a primary). libpq's `prefer` does not go
-/// on without TLS for those, and neither does this: a server restarting would
-/// otherwise get connections without TLS. tokio-postgres shows an error's kind only in
-/// its message; the tests of `prefer` hold it to them.
+/// address, refused, timed out), the one reached would not serve (a standby where
+/// `target_session_attrs=read-write` asks for a primary), or it said it cannot take a
+/// connection now (starting, stopping, full). Going on without TLS then would hand a
+/// server that is restarting connections without TLS (libpq's `prefer` does for the
+/// last two; this is stricter). tokio-postgres shows a connection error's kind only in
+/// its message; the tests of `prefer` hold it to it.
 fn tls_may_be_why(err: &tokio_postgres::Error) -> bool {
-    !matches!(
-        err.to_string().as_str(),
-        "error connecting to server" | "timeout waiting for server"
-    )
+    let unavailable = err.code().is_some_and(|code| {
+        *code == SqlState::CANNOT_CONNECT_NOW || *code == SqlState::TOO_MANY_CONNECTIONS
+    });
+    !unavailable && err.to_string() != "error connecting to server"
 }
 
 /// The diesel connection over what the driver connected.

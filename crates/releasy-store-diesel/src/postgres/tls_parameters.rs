@@ -180,7 +180,9 @@ pub(crate) fn read(url: &str) -> Result<PostgresUrl, InvalidDatabaseUrl> {
             }
             "host" => {
                 given.socket |= value.split(',').any(|host| host.starts_with('/'));
-                given.named_host |= !value.is_empty();
+                given
+                    .host_names
+                    .extend(value.split(',').map(|host| host.trim().to_owned()));
                 kept.push(piece);
             }
             "hostaddr" => {
@@ -191,8 +193,14 @@ pub(crate) fn read(url: &str) -> Result<PostgresUrl, InvalidDatabaseUrl> {
         }
     }
     given.socket |= authority_hosts(base).any(|host| decode(host).starts_with('/'));
-    given.named_host |=
-        authority_hosts(base).any(|host| !host.is_empty() && !host.starts_with(':'));
+    let authority: Vec<&str> = authority_hosts(base).collect();
+    if authority != [""] {
+        given.host_names.extend(
+            authority
+                .iter()
+                .map(|host| decode(host_name(host)).trim().to_owned()),
+        );
+    }
     let Some(tls) = given.tls()? else {
         return Ok(PostgresUrl {
             driver_url: with_parameters(base, &kept, "disable"),
@@ -223,8 +231,9 @@ struct Given {
     max: Option<u8>,
     /// Whether a host is a Unix socket's folder.
     socket: bool,
-    /// Whether a host is named (in the URL's authority or `host=`).
-    named_host: bool,
+    /// The names of the hosts in the URL's authority and `host=` (one may be empty:
+    /// `a.example,:5433`).
+    host_names: Vec<String>,
     /// Whether `hostaddr=` gives the addresses to connect to.
     hostaddr: bool,
 }
@@ -241,7 +250,7 @@ impl Default for Given {
             min: None,
             max: None,
             socket: false,
-            named_host: false,
+            host_names: Vec::new(),
             hostaddr: false,
         }
     }
@@ -299,7 +308,8 @@ impl Given {
             };
             return Err(contradiction(asked_by, NO_TLS_OVER_A_SOCKET));
         }
-        if self.hostaddr && !self.named_host && mode >= SslMode::Require {
+        let unnamed = self.host_names.is_empty() || self.host_names.iter().any(String::is_empty);
+        if self.hostaddr && unnamed && mode >= SslMode::Require {
             return Err(contradiction("hostaddr", NO_NAME_FOR_TLS));
         }
         let (min, max) = (self.min.unwrap_or(2), self.max.unwrap_or(3));
@@ -408,6 +418,14 @@ fn split_query(url: &str) -> (&str, &str) {
 
 /// The hosts of the URL's authority (after its user information, before its path),
 /// ports and brackets left on.
+/// `host` without its port (`[::1]:5432` is `[::1]`, `:5433` is empty).
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
+}
+
 fn authority_hosts(base: &str) -> impl Iterator<Item = &str> {
     let after_scheme = base.find("://").map_or(0, |at| at + 3);
     let rest = &base[after_scheme..];
@@ -614,6 +632,16 @@ mod tests {
         read("postgres://u@db.example.com/db?hostaddr=10.0.0.5&sslmode=verify-full").unwrap();
         read("postgres://u@/db?host=db.example.com&hostaddr=10.0.0.5&sslmode=require").unwrap();
         read("postgres://u@/db?hostaddr=10.0.0.5&sslmode=prefer").unwrap();
+        // Every host needs its name: the second here has none.
+        assert_eq!(
+            refused("postgres://u@a.example,:5433/db?hostaddr=10.0.0.5,10.0.0.6&sslmode=require").0,
+            "hostaddr"
+        );
+        assert_eq!(
+            refused("postgres://u@/db?host=%20&hostaddr=10.0.0.5&sslmode=require").0,
+            "hostaddr"
+        );
+        read("postgres://u@[::1]:5432/db?hostaddr=::1&sslmode=verify-full").unwrap();
     }
 
     #[test]

@@ -142,6 +142,13 @@ pub async fn version_order_is_semver_precedence_then_newest(releases: Arc<dyn Re
         "ReleaseRepository::list",
     );
     for (i, release) in all.iter().enumerate() {
+        if let Some(next) = all.get(i + 1) {
+            same(
+                &ReleasePosition::of(release).precedes(ReleaseOrder::Version, next),
+                &true,
+                "each release precedes the next in Rust's order too",
+            );
+        }
         let after = ReleaseFilter {
             after: Some(ReleasePosition::of(release)),
             ..by_version(&product)
@@ -183,6 +190,14 @@ pub async fn newest_order_goes_on_after_a_position(releases: Arc<dyn ReleaseRepo
     );
     same(&all.len(), &5, "every release");
     for (i, release) in all.iter().enumerate() {
+        // The store's order is the one `precedes` describes (the service relies on it).
+        if let Some(next) = all.get(i + 1) {
+            same(
+                &ReleasePosition::of(release).precedes(ReleaseOrder::Newest, next),
+                &true,
+                "each release precedes the next in Rust's order too",
+            );
+        }
         let after = ReleaseFilter {
             after: Some(ReleasePosition::of(release)),
             ..newest.clone()

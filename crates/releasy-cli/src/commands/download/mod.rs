@@ -75,6 +75,19 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
         args.platform.as_deref(),
     )
     .await?;
+    if release.yanked_at.is_some() {
+        // Asked for by name (a lockfile pins it): fetched, but not without a word.
+        ctx.output.note(&format!(
+            "warning: {} {} is yanked{}",
+            release.product,
+            release.version,
+            release
+                .yank_reason
+                .as_deref()
+                .map(|reason| format!(": {reason}"))
+                .unwrap_or_default()
+        ));
+    }
     let artifact = choose_artifact(&release, args.platform.as_deref(), args.file.as_deref())?;
     let target = target_path(args.output.as_deref(), artifact.file_name(), &artifact.id);
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
