@@ -13,7 +13,7 @@ pub const ADMIN_KEY_FILE: &str = "admin-api-key";
 
 /// The generated key could not be read or written.
 #[derive(Debug, thiserror::Error)]
-#[error("admin key file {path}: {source}")]
+#[error("admin key file {path}")]
 pub struct BootstrapError {
     path: PathBuf,
     #[source]

@@ -14,7 +14,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum HealthError {
     /// No answer: nothing listens, or it did not answer within [`TIMEOUT`].
-    #[error("{url}: no answer: {source}")]
+    #[error("{url}: no answer")]
     Unreachable {
         /// What was asked.
         url: String,

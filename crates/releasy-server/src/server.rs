@@ -59,7 +59,7 @@ pub enum StartupError {
     #[error(transparent)]
     TraceQueries(#[from] releasy_store_diesel::TraceQueriesError),
     /// The listener could not bind.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,

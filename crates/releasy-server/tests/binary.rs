@@ -138,13 +138,11 @@ async fn with_a_verify_full_url_it_serves_from_postgres_over_tls() {
     let cwd = tempfile::tempdir().unwrap();
     let roots = cwd.path().join("db-ca.pem");
     std::fs::write(&roots, ca.pem()).unwrap();
-    // `localhost` names the certificate's host; `hostaddr` keeps the driver off `::1`.
-    let url = db
-        .url_through(front.addr())
-        .replacen("127.0.0.1", "localhost", 1);
-    let url = format!(
-        "{url}?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={}",
-        roots.display()
+    // `localhost` names the certificate's host.
+    let url = db.url_through_as(
+        front.addr(),
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={}", roots.display()),
     );
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");

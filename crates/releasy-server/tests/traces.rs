@@ -349,7 +349,7 @@ async fn postgres_over_tls_statements_are_postgresql_statements() {
         None,
     )
     .await;
-    let url = format!("{}?sslmode=require", postgres.url_through(front.addr()));
+    let url = postgres.url_through_as(front.addr(), "127.0.0.1", "sslmode=require");
     a_request_and_its_statements_and_store_calls_form_one_trace(Some(&url)).await;
     assert!(front.counts().negotiated() >= 2, "{:?}", front.counts());
 }

@@ -41,8 +41,9 @@ pub enum InvalidDatabaseUrl {
         reason: &'static str,
     },
     /// A PostgreSQL URL's TLS parameter of unknown value, one that is not supported,
-    /// or one the rest of the URL makes pointless (`sslrootcert` without a mode that
-    /// verifies). Refused when read, rather than at the first connection.
+    /// or one the rest of the URL makes pointless or weak (`sslrootcert` without TLS or
+    /// with `prefer`, `sslrootcert=system` below `verify-full`). Refused when read,
+    /// rather than at the first connection.
     #[error("PostgreSQL URL parameter `{parameter}`: {reason}")]
     PostgresParameter {
         /// The parameter as written (only its name when its value may be a secret).

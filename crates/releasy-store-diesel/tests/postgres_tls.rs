@@ -63,20 +63,9 @@ impl Setup {
     }
 }
 
-/// `postgres`'s URL through `front`, with host `host` and `parameters`. A `localhost`
-/// URL connects to 127.0.0.1 only (`hostaddr`): where `localhost` also resolves to
-/// `::1`, the driver would report the failure of the last address it tried.
+/// `postgres`'s URL through `front`, with host `host` and `parameters`.
 fn through(postgres: &TestPostgres, front: &TlsPostgres, host: &str, parameters: &str) -> String {
-    let url = postgres
-        .url_through(front.addr())
-        .replacen("127.0.0.1", host, 1);
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let pinned = if host == "localhost" {
-        "hostaddr=127.0.0.1&"
-    } else {
-        ""
-    };
-    format!("{url}{separator}{pinned}{parameters}")
+    postgres.url_through_as(front.addr(), host, parameters)
 }
 
 fn open(url: &str) -> Result<Database, SetupError> {
@@ -304,6 +293,27 @@ async fn prefer_goes_on_without_tls_when_tls_fails_and_require_does_not() {
     assert_eq!(
         dead_end.counts().plaintext_forwarded(),
         dead_end.counts().refused_after_handshake()
+    );
+
+    // A server starting up: TLS is not why, and it would take a connection without
+    // TLS no better.
+    let starting =
+        TlsPostgres::start_starting_up(postgres.server_addr().await, &ca.server(&["localhost"]))
+            .await;
+    let err = use_database(&through(
+        &postgres,
+        &starting,
+        "127.0.0.1",
+        "sslmode=prefer",
+    ))
+    .await
+    .unwrap_err();
+    assert!(err.contains("the database system is starting up"), "{err}");
+    assert!(starting.counts().refused_after_handshake() >= 1);
+    assert_eq!(
+        starting.counts().plaintext_forwarded(),
+        0,
+        "never without TLS"
     );
 
     // No server reached at all: TLS is not why, so nothing is tried without it (a

@@ -93,6 +93,28 @@ impl TestPostgres {
         format!("{before}{addr}{after}")
     }
 
+    /// [`Self::url_through`] with the host named `host` and `parameters` added to the
+    /// query (after any the server's URL has). A `localhost` URL connects to 127.0.0.1
+    /// only (`hostaddr`): where `localhost` also resolves to `::1`, the driver would
+    /// report the failure of the last address it tried.
+    pub fn url_through_as(
+        &self,
+        addr: std::net::SocketAddr,
+        host: &str,
+        parameters: &str,
+    ) -> String {
+        let url = self
+            .url_through(addr)
+            .replacen(&addr.ip().to_string(), host, 1);
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let pinned = if host == "localhost" {
+            format!("hostaddr={}&", addr.ip())
+        } else {
+            String::new()
+        };
+        format!("{url}{separator}{pinned}{parameters}")
+    }
+
     /// The new database's name.
     pub fn name(&self) -> &str {
         &self.name

@@ -1,5 +1,6 @@
 //! [`TlsPostgres`]: a loopback front for a real PostgreSQL server that speaks only TLS,
-//! as a server whose `pg_hba.conf` has `hostssl` lines only. It answers the protocol's
+//! as a server whose `pg_hba.conf` has `hostssl` lines only (or, for the tests of
+//! `sslmode=prefer`, one that refuses encrypted sessions or is starting up). It answers the protocol's
 //! `SSLRequest` (and a direct TLS handshake, `sslnegotiation=direct`), terminates TLS
 //! with a certificate of the test's choosing, and forwards the plain protocol to the
 //! server. Tests of TLS to PostgreSQL need no TLS configuration of the server itself.
@@ -54,7 +55,8 @@ impl TlsPostgresCounts {
         self.plaintext_refused.load(Ordering::SeqCst)
     }
 
-    /// Connections without TLS forwarded (by a front that refuses TLS).
+    /// Connections without TLS forwarded (by a front that refuses TLS or is starting
+    /// up).
     pub fn plaintext_forwarded(&self) -> u64 {
         self.plaintext_forwarded.load(Ordering::SeqCst)
     }
@@ -66,7 +68,7 @@ impl TlsPostgresCounts {
     }
 
     /// Encrypted sessions refused once their handshake was done (by a front that
-    /// refuses TLS).
+    /// refuses TLS, or answers as a server starting up).
     pub fn refused_after_handshake(&self) -> u64 {
         self.refused_after_handshake.load(Ordering::SeqCst)
     }
@@ -94,9 +96,13 @@ enum Front {
     /// once their handshake is done, as one whose `pg_hba.conf` has `hostnossl` lines
     /// only does.
     RefusesTls(TlsAcceptor),
+    /// A server starting up: every session, once encrypted, is answered `57P03 the
+    /// database system is starting up`; connections without TLS are forwarded (so a
+    /// client that went on without TLS would be seen doing it).
+    StartingUp(TlsAcceptor),
 }
 
-/// The TLS-only front. Dropping it stops accepting.
+/// The front. Dropping it stops accepting.
 #[derive(Debug)]
 pub struct TlsPostgres {
     addr: SocketAddr,
@@ -126,6 +132,16 @@ impl TlsPostgres {
     /// When no loopback port can be bound or rustls refuses the identity.
     pub async fn start_refusing_tls(target: SocketAddr, identity: &Issued) -> Self {
         Self::listen(target, Front::RefusesTls(acceptor(identity, None))).await
+    }
+
+    /// Listens on a free loopback port as a server starting up: encrypted sessions
+    /// (showing `identity`) are answered `57P03`, connections without TLS forwarded to
+    /// `target`.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound or rustls refuses the identity.
+    pub async fn start_starting_up(target: SocketAddr, identity: &Issued) -> Self {
+        Self::listen(target, Front::StartingUp(acceptor(identity, None))).await
     }
 
     async fn listen(target: SocketAddr, front: Front) -> Self {
@@ -211,7 +227,7 @@ async fn serve(
                 Front::TlsOnly(_) => {
                     counts.plaintext_refused.fetch_add(1, Ordering::SeqCst);
                 }
-                Front::RefusesTls(_) => {
+                Front::RefusesTls(_) | Front::StartingUp(_) => {
                     counts.plaintext_forwarded.fetch_add(1, Ordering::SeqCst);
                     forward(&mut client, target).await;
                 }
@@ -222,9 +238,10 @@ async fn serve(
             return;
         }
     }
-    let (tls, refuses) = match front {
-        Front::TlsOnly(tls) => (tls, false),
-        Front::RefusesTls(tls) => (tls, true),
+    let (tls, refuses, starting_up) = match front {
+        Front::TlsOnly(tls) => (tls, false, false),
+        Front::RefusesTls(tls) => (tls, true, false),
+        Front::StartingUp(tls) => (tls, false, true),
     };
     let mut session = match tls.accept(client).await {
         Ok(session) => session,
@@ -233,10 +250,13 @@ async fn serve(
             return;
         }
     };
-    if refuses {
+    if refuses || starting_up {
         counts
             .refused_after_handshake
             .fetch_add(1, Ordering::SeqCst);
+        if starting_up {
+            answer_starting_up(&mut session).await;
+        }
         return;
     }
     let connection = session.get_ref().1;
@@ -259,6 +279,39 @@ async fn serve(
     };
     kind.fetch_add(1, Ordering::SeqCst);
     forward(&mut session, target).await;
+}
+
+/// Reads the startup message and answers it as a server starting up does: a FATAL
+/// `ErrorResponse` with SQLSTATE `57P03`.
+async fn answer_starting_up(
+    session: &mut (impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin),
+) {
+    let mut length = [0_u8; 4];
+    if session.read_exact(&mut length).await.is_err() {
+        return;
+    }
+    let rest = u32::from_be_bytes(length).saturating_sub(4).min(64 * 1024) as usize;
+    let mut startup = vec![0_u8; rest];
+    if session.read_exact(&mut startup).await.is_err() {
+        return;
+    }
+    let mut fields = Vec::new();
+    for (code, value) in [
+        (b'S', "FATAL"),
+        (b'V', "FATAL"),
+        (b'C', "57P03"),
+        (b'M', "the database system is starting up"),
+    ] {
+        fields.push(code);
+        fields.extend_from_slice(value.as_bytes());
+        fields.push(0);
+    }
+    fields.push(0);
+    let mut answer = vec![b'E'];
+    answer.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+    answer.extend_from_slice(&fields);
+    let _ = session.write_all(&answer).await;
+    let _ = session.flush().await;
 }
 
 /// The connection's first 8 bytes, without taking them: `None` when it ends first.

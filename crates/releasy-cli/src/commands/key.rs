@@ -130,9 +130,9 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
 }
 
 /// How long, from the first loss, a rotation whose answer was lost is asked for again:
-/// past the server's
-/// 10 seconds after which a request cut off by a crash may be taken over, so a first
-/// run still going (or cut off) ends as an answer or a refusal, not "in progress".
+/// past the server's 10 seconds after which a request cut off by a crash may be taken
+/// over, so a first run still going (or cut off) ends as an answer or a refusal, not
+/// "in progress".
 const ROTATE_PATIENCE: Duration = Duration::from_secs(15);
 
 /// Rotates under a random `Idempotency-Key`, asking again with it while the answer is
@@ -152,10 +152,12 @@ async fn rotate(client: &ApiClient, path: &str, body: &RotateKey) -> Result<Rota
             Err(err) if answer_lost(&err) => {
                 let give_up_at =
                     *give_up_at.get_or_insert_with(|| Instant::now() + ROTATE_PATIENCE);
-                if Instant::now() + pause >= give_up_at {
+                let left = give_up_at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
                     return Err(err.into());
                 }
-                tokio::time::sleep(pause).await;
+                // The last attempt is made at the deadline itself.
+                tokio::time::sleep(pause.min(left)).await;
                 pause = (pause * 2).min(Duration::from_secs(4));
             }
             Err(err) => return Err(err.into()),

@@ -209,6 +209,24 @@ async fn latest_upgrade_yank_and_download_follow_the_version_order() {
         "{pinned:#?}"
     );
     assert_eq!(file_sha256(&server.path("pinned/tool.tgz")), digests[1]);
+    let report = server
+        .customer(&api_key)
+        .args([
+            "download",
+            "tool",
+            "--version",
+            "1.10.0",
+            "--platform",
+            "linux-x86_64",
+        ])
+        .args(["--json", "--output"])
+        .arg(server.path("pinned/"))
+        .run()
+        .await
+        .ok()
+        .json();
+    assert!(report["yanked_at"].is_i64(), "{report}");
+    assert_eq!(report["status"], "already_present", "{report}");
 
     server
         .admin()

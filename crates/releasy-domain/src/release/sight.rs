@@ -113,19 +113,19 @@ async fn list_judged(
     let mut to_skip = page.offset.get();
     let mut found = Vec::with_capacity(wanted);
     let mut filter = filter.clone();
-    let chunk = PageRequest {
+    let read = PageRequest {
         limit: PageLimit::clamped(JUDGED_PER_READ),
         offset: Offset::new(0),
     };
     loop {
-        let chunk = releases.list(&filter, chunk).await?;
+        let chunk = releases.list(&filter, read).await?;
         let exhausted = chunk.len() < JUDGED_PER_READ as usize;
         for release in chunk {
             // Each release must come after the one before in the order the next read
-            // starts from. One that does not (a row an older server left without an
-            // order key, until startup fills it in, stands where its version does
-            // not put it) would start the next read over releases already judged:
-            // the listing ends before it.
+            // starts from. One that does not (in the version order, a row an older
+            // server left without an order key, until startup fills it in, stands
+            // where its version does not put it) would start the next read over
+            // releases already judged: the listing ends before it.
             if filter
                 .after
                 .as_ref()

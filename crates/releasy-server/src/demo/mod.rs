@@ -73,7 +73,7 @@ pub enum DemoError {
     #[error("{0} is not empty: the demo starts from a fresh data directory")]
     NotFresh(PathBuf),
     /// The data directory or the listener could not be made.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         /// What was being done.
         what: String,

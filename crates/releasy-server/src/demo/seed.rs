@@ -53,7 +53,7 @@ pub struct SeededRelease {
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     /// No answer.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Request {
         /// The step.
         what: String,

@@ -166,8 +166,10 @@ impl Nginx {
             }
             assert!(
                 Instant::now() < deadline,
-                "nginx did not reload within 10 s: {}",
-                self.error_log()
+                "nginx did not reload within 10 s; old workers still holding connections:\n{}\nits error log:\n{}\nthe last requests it logged:\n{}",
+                connections_of(workers.iter().filter(|pid| old_workers.contains(pid))),
+                self.error_log(),
+                self.access_log_tail(20)
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -181,6 +183,13 @@ impl Nginx {
             .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
             .filter(|&pid| parent_of(pid) == Some(master))
             .collect()
+    }
+
+    /// The last `lines` requests nginx logged (shown when a reload times out).
+    fn access_log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(lines).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     }
 
     /// What nginx logged about failed upstreams (shown when a test fails).
@@ -202,4 +211,20 @@ impl Drop for Nginx {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The TCP connections `pids` hold, as `ss` shows them (empty when `ss` is missing):
+/// what keeps an old worker from exiting after a reload.
+fn connections_of<'a>(pids: impl Iterator<Item = &'a u32>) -> String {
+    let pids: Vec<String> = pids.map(|pid| format!("pid={pid},")).collect();
+    let listing = std::process::Command::new("ss")
+        .args(["-tnpi"])
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        .unwrap_or_default();
+    listing
+        .lines()
+        .filter(|line| pids.iter().any(|pid| line.contains(pid.as_str())))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -51,6 +51,9 @@ pub enum PostgresTlsError {
     /// certificate, say).
     #[error("the TLS configuration is refused")]
     Config(#[source] rustls::Error),
+    /// The certificate verifier could not be built from the roots.
+    #[error("the server certificate verifier cannot be built")]
+    Verifier(#[source] rustls::client::VerifierBuilderError),
 }
 
 fn first_error(errors: &[String]) -> String {
@@ -78,6 +81,7 @@ pub(crate) fn client_config(parameters: &TlsParameters) -> Result<ClientConfig, 
     let verifier: Arc<dyn ServerCertVerifier> = match parameters.mode {
         SslMode::VerifyFull => webpki_verifier(&parameters.roots, &provider)?,
         SslMode::VerifyCa => Arc::new(ChainOnly(webpki_verifier(&parameters.roots, &provider)?)),
+        // (Never `Disable`: TLS parameters are read only for a mode that uses TLS.)
         SslMode::Disable | SslMode::Prefer | SslMode::Require => Arc::new(AnyCertificate(provider)),
     };
     let builder = builder
@@ -118,7 +122,7 @@ fn webpki_verifier(
     };
     WebPkiServerVerifier::builder_with_provider(Arc::new(store), Arc::clone(provider))
         .build()
-        .map_err(|err| PostgresTlsError::Config(rustls::Error::General(err.to_string())))
+        .map_err(PostgresTlsError::Verifier)
 }
 
 fn system_roots() -> Result<RootCertStore, PostgresTlsError> {

@@ -10,7 +10,8 @@ use percent_encoding::percent_decode_str;
 use crate::url::InvalidDatabaseUrl;
 
 /// How a connection uses TLS: libpq's `sslmode`, with `allow` read as `prefer`, and
-/// `require` with a root certificate read as `verify-ca`, as libpq does.
+/// `require` with a root certificate read as `verify-ca`, as libpq does. Ordered from
+/// the weakest to the strongest (the rules compare modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum SslMode {
     /// No TLS. Releasy's default when the URL names no `sslmode` (libpq's is `prefer`):
@@ -87,6 +88,7 @@ impl PostgresUrl {
     /// The driver's URL asking for no TLS: where `prefer` goes when the TLS handshake
     /// fails, as libpq does.
     pub(crate) fn without_tls(&self) -> String {
+        // The driver's URL ends with its `sslmode` (`with_parameters`).
         match self.driver_url.strip_suffix("sslmode=prefer") {
             Some(base) => format!("{base}sslmode=disable"),
             None => self.driver_url.clone(),
@@ -416,8 +418,6 @@ fn split_query(url: &str) -> (&str, &str) {
     }
 }
 
-/// The hosts of the URL's authority (after its user information, before its path),
-/// ports and brackets left on.
 /// `host` without its port (`[::1]:5432` is `[::1]`, `:5433` is empty).
 fn host_name(host: &str) -> &str {
     if host.starts_with('[') {
@@ -426,6 +426,8 @@ fn host_name(host: &str) -> &str {
     host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
+/// The hosts of the URL's authority (after its user information, before its path),
+/// ports and brackets left on.
 fn authority_hosts(base: &str) -> impl Iterator<Item = &str> {
     let after_scheme = base.find("://").map_or(0, |at| at + 3);
     let rest = &base[after_scheme..];

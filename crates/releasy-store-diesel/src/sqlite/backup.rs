@@ -42,7 +42,7 @@ pub enum BackupError {
     #[error("SQLite")]
     Sqlite(#[from] rusqlite::Error),
     /// The copy could not be synced or moved into place.
-    #[error("writing {}: {source}", .path.display())]
+    #[error("writing {}", .path.display())]
     Io {
         /// The file.
         path: PathBuf,

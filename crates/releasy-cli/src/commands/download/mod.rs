@@ -58,6 +58,9 @@ struct DownloadReport {
     sha256: String,
     resumed_from: u64,
     status: DownloadStatus,
+    /// When the release was yanked (fetched because `--version` named it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    yanked_at: Option<i64>,
 }
 
 /// Runs `download`.
@@ -278,6 +281,7 @@ fn report(
         sha256: artifact.checksum.to_ascii_lowercase(),
         resumed_from,
         status,
+        yanked_at: release.yanked_at,
     };
     ctx.output.emit(&report, || {
         let what = match status {
