@@ -106,6 +106,12 @@ impl HttpJwksSource {
             .timeout(timeout)
             .connect_timeout(timeout)
             .user_agent(concat!("releasy-server/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::custom(
+                |attempt| match refused_redirect(attempt.previous(), attempt.url()) {
+                    Some(reason) => attempt.error(reason),
+                    None => attempt.follow(),
+                },
+            ))
             .build()
             .map_err(SourceError::Client)?;
         Ok(Self {
@@ -179,6 +185,20 @@ impl JwksSource for HttpJwksSource {
             other => other,
         }
     }
+}
+
+/// The most redirects a fetch follows.
+const MAX_REDIRECTS: usize = 5;
+
+/// Why a redirect to `next` after `previous` is not followed, if it is not: a key set
+/// asked for over `https://` is never read over plain HTTP (anyone on the path could
+/// then hand the server their keys), and a chain ends after [`MAX_REDIRECTS`].
+fn refused_redirect(previous: &[reqwest::Url], next: &reqwest::Url) -> Option<&'static str> {
+    if previous.len() > MAX_REDIRECTS {
+        return Some("too many redirects");
+    }
+    let secure_before = previous.iter().any(|url| url.scheme() == "https");
+    (secure_before && next.scheme() != "https").then_some("redirected from https to plain http")
 }
 
 /// `url` without user name, password, query or fragment.
@@ -264,6 +284,62 @@ mod tests {
             .expect("the server stops once the client is gone")
             .unwrap();
         assert!(!complete, "the whole 64 MiB was read");
+    }
+
+    #[test]
+    fn redirects_never_leave_https_and_end_after_five() {
+        let url = |raw: &str| reqwest::Url::parse(raw).unwrap();
+        let secure = url("https://idp.example.com/certs");
+        let plain = url("http://idp.example.com/certs");
+        assert_eq!(
+            refused_redirect(
+                std::slice::from_ref(&secure),
+                &url("https://keys.example.com/")
+            ),
+            None
+        );
+        assert_eq!(
+            refused_redirect(std::slice::from_ref(&plain), &secure),
+            None,
+            "upgrades are fine"
+        );
+        assert_eq!(refused_redirect(std::slice::from_ref(&plain), &plain), None);
+        assert!(refused_redirect(std::slice::from_ref(&secure), &plain).is_some());
+        assert!(
+            refused_redirect(&[secure.clone(), secure.clone()], &plain).is_some(),
+            "nor after a hop over https"
+        );
+        assert!(refused_redirect(&[plain.clone(), secure], &plain).is_some());
+        assert_eq!(refused_redirect(&vec![plain.clone(); 5], &plain), None);
+        assert!(refused_redirect(&vec![plain.clone(); 6], &plain).is_some());
+    }
+
+    /// A redirect over plain HTTP is followed (the policy replaces reqwest's default,
+    /// which followed them too).
+    #[tokio::test]
+    async fn a_plain_redirect_is_followed() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for answer in [
+                format!("HTTP/1.1 302 Found\r\nlocation: http://{addr}/moved\r\ncontent-length: 0\r\n\r\n"),
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"keys\":[]}".to_owned(),
+            ] {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = [0_u8; 4096];
+                let _ = socket.read(&mut request).await;
+                socket.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        let source = HttpJwksSource::new(
+            &format!("http://{addr}/jwks"),
+            Duration::from_secs(10),
+            Duration::ZERO,
+        )
+        .unwrap();
+        let set = source.fetch_once().await.unwrap();
+        assert!(set.is_empty());
     }
 
     #[test]

@@ -194,7 +194,13 @@ impl JwksCache {
         if trigger == Trigger::Stale {
             return self.after_refresh(generation, kid).await;
         }
-        inner.refresh(generation, trigger).await;
+        // The fetch runs as a task of its own: a caller dropped while it runs (a
+        // request whose body extractor failed first) neither cancels it nor leaves it
+        // unrecorded, so the early-refresh limit and the failure backoff hold whatever
+        // callers do. A fetch that panicked left the state as it was: answered from it.
+        let refreshing = inner.clone();
+        let _finished =
+            tokio::spawn(async move { refreshing.refresh(generation, trigger).await }).await;
         inner.lock().find(kid)
     }
 
@@ -562,6 +568,43 @@ mod tests {
         provider.go_down();
         assert!(is_unavailable(cache.key("new").await));
         cache.key("a").await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_dropped_during_a_fetch_neither_cancels_it_nor_escapes_the_backoff() {
+        // Lookups whose requests are dropped while the provider answers (actix drops an
+        // extractor when another argument of the handler fails first).
+        let provider = Arc::new(FakeProvider::default());
+        *provider.delay.lock().unwrap() = Duration::from_millis(100);
+        let (failing, _clock) = cache(&provider);
+        let first = tokio::time::timeout(Duration::from_millis(10), failing.key("a")).await;
+        assert!(
+            first.is_err(),
+            "the lookup is dropped before the fetch ends"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        for _ in 0..4 {
+            // Within the backoff: answered at once, or dropped as the first was.
+            let _answered_or_dropped =
+                tokio::time::timeout(Duration::from_millis(10), failing.key("a")).await;
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        assert_eq!(
+            provider.requests(),
+            1,
+            "the failed fetch is recorded and backed off from, not started again"
+        );
+        assert!(is_unavailable(failing.key("a").await));
+
+        // A fetch that succeeds after its caller was dropped serves the next lookup.
+        let provider = FakeProvider::serving(&["a"]);
+        *provider.delay.lock().unwrap() = Duration::from_millis(100);
+        let (serving, _clock) = cache(&provider);
+        let dropped = tokio::time::timeout(Duration::from_millis(10), serving.key("a")).await;
+        assert!(dropped.is_err());
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        serving.key("a").await.unwrap();
+        assert_eq!(provider.requests(), 1);
     }
 
     #[tokio::test]

@@ -128,6 +128,11 @@ impl OperatorTokenVerifier for JwtOperatorVerifier {
         let verified =
             decode::<Map<String, Value>>(token, &key.key, &self.validation(key.algorithm))
                 .map_err(|err| invalid(&describe(err.kind())))?;
+        // jsonwebtoken accepts an `iss` array holding the issuer among others; RFC 7519
+        // makes `iss` one string, and the configured issuer must be exactly it.
+        if self.issuer.is_some() && !verified.claims.get("iss").is_some_and(Value::is_string) {
+            return Err(invalid("malformed claim iss"));
+        }
         claims::operator(&verified.claims, self.resource.as_deref()).map_err(|err| match err {
             ClaimsError::NoSubject => invalid("token has no subject (sub)"),
             ClaimsError::NoRole => {

@@ -116,6 +116,10 @@ async fn issuer_and_audience_are_checked_when_configured() {
             json!({"aud": ["another-api", "account"]}),
         ),
         ("no issuer", json!({"iss": null})),
+        (
+            "issuer among others",
+            json!({"iss": ["https://evil.test", crate::tokens::ISSUER]}),
+        ),
         ("no audience", json!({"aud": null})),
     ] {
         let claims = support_claims(|c| {
