@@ -55,6 +55,14 @@ pub fn findings(settings: &Settings, log_directive: Option<&str>) -> Vec<Finding
             message: crate::telemetry::WithCauses(&err).to_string(),
         });
     }
+    if let Some(everyone) = settings.trusted_proxies.catch_all() {
+        found.push(Finding {
+            variable: "RELEASY_TRUSTED_PROXIES".to_owned(),
+            message: format!(
+                "trusts {everyone}, every address: any client can name its own address in X-Forwarded-For, and pass the keys' address rules, escape the failure limit and write what it likes into the audit trail and the download ledger; list the proxies' own ranges"
+            ),
+        });
+    }
     let known: Vec<&str> = effective(settings, log_directive)
         .into_iter()
         .map(|(name, _)| name)
@@ -612,6 +620,23 @@ mod tests {
             "postgres://db/releasy?sslmode=require",
         )]);
         assert_eq!(findings(&plain, None), []);
+    }
+
+    #[test]
+    fn trusting_every_address_as_a_proxy_is_a_finding() {
+        let everyone = settings(&[("RELEASY_TRUSTED_PROXIES", "10.0.0.0/8, 0.0.0.0/0")]);
+        let found = findings(&everyone, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].variable, "RELEASY_TRUSTED_PROXIES");
+        assert!(
+            found[0]
+                .message
+                .starts_with("trusts 0.0.0.0/0, every address"),
+            "{}",
+            found[0].message
+        );
+        let proxies = settings(&[("RELEASY_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8")]);
+        assert_eq!(findings(&proxies, None), []);
     }
 
     #[test]

@@ -53,6 +53,24 @@ impl TrustedProxies {
         self.0.is_empty()
     }
 
+    /// The first range that holds every address of its family (`0.0.0.0/0`, `::/0`),
+    /// if any: with it, every client of that family can name its own address in
+    /// `X-Forwarded-For`, which a configuration check reports.
+    ///
+    /// ```
+    /// use releasy_domain::rate_limit::TrustedProxies;
+    ///
+    /// let list = TrustedProxies::parse("10.0.0.0/8, ::/0").unwrap();
+    /// assert_eq!(list.catch_all().as_deref(), Some("::/0"));
+    /// assert_eq!(TrustedProxies::parse("10.0.0.0/8").unwrap().catch_all(), None);
+    /// ```
+    pub fn catch_all(&self) -> Option<String> {
+        self.0
+            .iter()
+            .find(|net| net.prefix_len() == 0)
+            .map(ToString::to_string)
+    }
+
     /// Whether `address` is a trusted proxy.
     pub fn trusts(&self, address: IpAddr) -> bool {
         ranges_contain(&self.0, address)
@@ -171,6 +189,20 @@ mod tests {
             ProxyListError("proxy.local".into())
         );
         assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
+    }
+
+    #[test]
+    fn a_range_of_every_address_is_told() {
+        assert_eq!(
+            proxies("0.0.0.0/0").catch_all().as_deref(),
+            Some("0.0.0.0/0")
+        );
+        assert_eq!(
+            proxies("10.0.0.0/8 ::/0").catch_all().as_deref(),
+            Some("::/0")
+        );
+        assert_eq!(proxies("10.0.0.0/8, 0.0.0.0/1, ::/1").catch_all(), None);
+        assert_eq!(TrustedProxies::none().catch_all(), None);
     }
 
     #[test]
