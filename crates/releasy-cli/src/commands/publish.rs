@@ -106,7 +106,8 @@ pub async fn run(ctx: &Context, args: PublishArgs) -> Result<(), CliError> {
 pub fn check_distinct(files: &[LocalFile]) -> Result<(), CliError> {
     let mut seen = HashSet::new();
     for file in files {
-        if !seen.insert((file.platform.clone(), file.stored_name())) {
+        // Platforms name one slot whatever their ASCII case, as on the server.
+        if !seen.insert((file.platform.to_ascii_lowercase(), file.stored_name())) {
             return Err(CliError::Usage(format!(
                 "{} is given twice for {}",
                 file.stored_name(),
@@ -129,6 +130,9 @@ pub fn outcomes_table(outcomes: &[ArtifactOutcome]) -> String {
             match (o.result, o.verification.as_deref()) {
                 (UploadResult::Uploaded, Some("pending")) => "uploaded, verification pending",
                 (UploadResult::Uploaded, _) => "uploaded",
+                (UploadResult::AlreadyRegistered, Some("pending")) => {
+                    "already registered, verification pending"
+                }
                 (UploadResult::AlreadyRegistered, _) => "already registered",
             }
             .to_owned(),

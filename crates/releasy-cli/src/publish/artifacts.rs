@@ -10,7 +10,8 @@ use super::part_urls::{EXPIRY_MARGIN_SECONDS, PartUrls, upload_state_path};
 use super::parts::upload_parts;
 use crate::api::{ApiClient, ApiError};
 use crate::dto::{
-    Artifact, CompletedPart, PresignRequest, PresignResponse, RegisterRequest, Release, UploadState,
+    Artifact, ArtifactSummary, CompletedPart, PresignRequest, PresignResponse, RegisterRequest,
+    Release, UploadState,
 };
 use crate::error::CliError;
 use crate::output::now;
@@ -88,7 +89,8 @@ impl ArtifactOutcome {
 ///
 /// # Errors
 /// [`CliError::Conflict`] when the release holds a file of the same name and platform
-/// with another checksum; transfer and API errors.
+/// with another checksum, or with this one but bytes that failed verification;
+/// transfer and API errors.
 pub async fn upload_all(
     client: &ApiClient,
     release: &Release,
@@ -100,34 +102,72 @@ pub async fn upload_all(
     let mut outcomes = Vec::with_capacity(files.len());
     for file in files {
         let stored_name = file.stored_name();
-        let same_slot: Vec<_> = existing
-            .iter()
-            .filter(|a| a.platform.trim() == file.platform && a.file_name() == stored_name)
-            .collect();
-        let outcome = if let Some(found) = same_slot
-            .iter()
-            .find(|a| a.checksum.eq_ignore_ascii_case(&file.sha256) && a.size == file.size)
-        {
-            ArtifactOutcome::new(
+        let outcome = match slot_of(existing, file) {
+            Slot::Free => upload_one(client, release, file, mode, parallel).await?,
+            Slot::Registered(found) => ArtifactOutcome::new(
                 file,
                 found.id.clone(),
                 found.object_key.clone(),
                 UploadResult::AlreadyRegistered,
                 0,
             )
-            .verified_as(found.verification.clone())
-        } else if let Some(other) = same_slot.first() {
-            return Err(CliError::Conflict(format!(
-                "{} {} already has {stored_name} for {} with sha256 {}, not {}; \
-                 publish a new version instead",
-                release.product, release.version, file.platform, other.checksum, file.sha256
-            )));
-        } else {
-            upload_one(client, release, file, mode, parallel).await?
+            .verified_as(found.verification.clone()),
+            Slot::Failed(found) => {
+                return Err(CliError::Conflict(format!(
+                    "{} {} has {stored_name} for {} (artifact {}), but its stored bytes \
+                     failed verification and it cannot be downloaded; delete the draft \
+                     release and publish again, or publish a new version",
+                    release.product, release.version, file.platform, found.id
+                )));
+            }
+            Slot::Taken(other) => {
+                return Err(CliError::Conflict(format!(
+                    "{} {} already has {stored_name} for {} with sha256 {}, not {}; \
+                     publish a new version instead",
+                    release.product, release.version, file.platform, other.checksum, file.sha256
+                )));
+            }
         };
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// What a release holds where `file` would go.
+#[derive(Debug)]
+enum Slot<'a> {
+    /// Nothing of its name for its platform: it is uploaded.
+    Free,
+    /// This file (same sha256 and size), whose bytes may be downloaded or are still
+    /// being checked.
+    Registered(&'a ArtifactSummary),
+    /// This file, but the bytes stored for it failed verification.
+    Failed(&'a ArtifactSummary),
+    /// Another file of its name for its platform.
+    Taken(&'a ArtifactSummary),
+}
+
+/// Where `file` would go among `existing`: the same stored name for the same platform,
+/// without regard to the platform's ASCII case (as the server matches platforms, and
+/// as object keys store them).
+fn slot_of<'a>(existing: &'a [ArtifactSummary], file: &LocalFile) -> Slot<'a> {
+    let stored_name = file.stored_name();
+    let same_slot: Vec<_> = existing
+        .iter()
+        .filter(|a| {
+            a.platform.trim().eq_ignore_ascii_case(file.platform.trim())
+                && a.file_name() == stored_name
+        })
+        .collect();
+    let same_file = same_slot
+        .iter()
+        .find(|a| a.checksum.eq_ignore_ascii_case(&file.sha256) && a.size == file.size);
+    match (same_file, same_slot.first()) {
+        (Some(found), _) if found.verification.as_deref() == Some("failed") => Slot::Failed(found),
+        (Some(found), _) => Slot::Registered(found),
+        (None, Some(other)) => Slot::Taken(other),
+        (None, None) => Slot::Free,
+    }
 }
 
 /// How many uploads of one file a run makes in all when each is ended (aborted, or
@@ -572,6 +612,45 @@ mod tests {
             code: "conflict".to_owned(),
             message: "checksum does not match the stored object".to_owned(),
         }));
+    }
+
+    #[test]
+    fn a_file_is_found_by_name_and_platform_in_any_case() {
+        let sha = "ab".repeat(32);
+        let file = LocalFile {
+            path: "dist/Agent.tgz".into(),
+            file_name: "Agent.tgz".to_owned(),
+            platform: "Linux-x86_64".to_owned(),
+            size: 10,
+            sha256: sha.clone(),
+        };
+        let held = |id: &str, platform: &str, checksum: &str, verification: Option<&str>| {
+            ArtifactSummary {
+                id: id.to_owned(),
+                object_key: format!("releases/agent/1.0.0/linux-x86_64/{id}/agent.tgz"),
+                checksum: checksum.to_owned(),
+                size: 10,
+                platform: platform.to_owned(),
+                verification: verification.map(str::to_owned),
+                ..ArtifactSummary::default()
+            }
+        };
+        assert!(matches!(slot_of(&[], &file), Slot::Free));
+        let same = [held(
+            "a",
+            "linux-x86_64",
+            &sha.to_uppercase(),
+            Some("verified"),
+        )];
+        assert!(matches!(slot_of(&same, &file), Slot::Registered(a) if a.id == "a"));
+        let pending = [held("p", "LINUX-X86_64", &sha, Some("pending"))];
+        assert!(matches!(slot_of(&pending, &file), Slot::Registered(a) if a.id == "p"));
+        let failed = [held("f", "linux-x86_64", &sha, Some("failed"))];
+        assert!(matches!(slot_of(&failed, &file), Slot::Failed(a) if a.id == "f"));
+        let other = [held("o", "linux-x86_64", &"cd".repeat(32), None)];
+        assert!(matches!(slot_of(&other, &file), Slot::Taken(a) if a.id == "o"));
+        let elsewhere = [held("w", "windows-x86_64", &sha, None)];
+        assert!(matches!(slot_of(&elsewhere, &file), Slot::Free));
     }
 
     #[test]

@@ -116,6 +116,45 @@ async fn publish_several_files(server: TestServer) {
         .expect("release");
     assert_eq!(artifact_map(&release), expected);
 
+    // The platform in other letters names the same file (the server and downloads
+    // read platforms without regard to case): nothing new either.
+    let shouted: Vec<String> = args
+        .iter()
+        .map(|arg| arg.replace(":linux-x86_64", ":LINUX-X86_64"))
+        .collect();
+    assert_ne!(shouted, args);
+    let again = server
+        .admin()
+        .args(&shouted)
+        .arg("--json")
+        .run()
+        .await
+        .ok()
+        .json();
+    assert!(
+        again["artifacts"]
+            .as_array()
+            .expect("artifacts")
+            .iter()
+            .all(|o| o["result"] == "already_registered"),
+        "{again}"
+    );
+    let release = server
+        .release("acme-agent", "2.0.0")
+        .await
+        .expect("release");
+    assert_eq!(artifact_map(&release), expected);
+    // One file given twice, once per spelling of its platform, is refused.
+    let twice = server
+        .admin()
+        .args(["publish", "--product", "acme-agent", "--version", "2.0.0"])
+        .arg("agent-linux.tar.gz:linux-x86_64")
+        .arg("agent-linux.tar.gz:Linux-X86_64")
+        .run()
+        .await
+        .fails_with(2);
+    assert!(twice.stderr.contains("is given twice"), "{twice:#?}");
+
     // A human run prints a table and the outcome.
     let human = server
         .admin()
