@@ -93,6 +93,17 @@ impl ApiError {
         }
     }
 
+    /// Whether the answer was lost on the way rather than given: a network error, or a
+    /// proxy's `502`/`503`/`504` (the server behind it down, restarting or slow). Asking
+    /// again may succeed; the server may also have acted on the request already.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Network { .. } => true,
+            Self::Status { status, .. } => matches!(status, 502..=504),
+            Self::Unexpected { .. } => false,
+        }
+    }
+
     /// The HTTP status, when the server answered.
     pub fn status(&self) -> Option<u16> {
         match self {

@@ -167,13 +167,7 @@ async fn rotate(client: &ApiClient, path: &str, body: &RotateKey) -> Result<Rota
 
 /// Whether a request's answer never arrived, or is not ready yet.
 fn answer_lost(err: &ApiError) -> bool {
-    match err {
-        ApiError::Network { .. } => true,
-        ApiError::Status { status, code, .. } => {
-            matches!(status, 502..=504) || code == "idempotency_in_progress"
-        }
-        ApiError::Unexpected { .. } => false,
-    }
+    err.is_transient() || err.code() == "idempotency_in_progress"
 }
 
 /// The page size `key list` asks for: the largest the server gives.

@@ -298,6 +298,32 @@ async fn a_server_error_is_tried_again_on_a_fresh_link() {
     assert_eq!(file_sha256(&server.path("agent.tar.gz")), newest);
 }
 
+/// A token request whose answer is lost (the server restarting behind its proxy) is
+/// asked for again, not the end of the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_request_answered_by_a_restarting_server_is_made_again() {
+    let fail = Disturbance::FailFirstTokenRequest;
+    let server = TestServer::start_behind_proxy(Storage::Embedded, fail, &[]).await;
+    let newest = publish_two_versions(&server).await;
+    let (_, api_key) = server.entitled_customer("acme-agent").await;
+    let run = server
+        .customer(&api_key)
+        .args(["download", "acme-agent", "--platform", "linux-x86_64"])
+        .run()
+        .await
+        .ok();
+    assert!(
+        server.proxy_has_cut(),
+        "the first token request was answered 503"
+    );
+    assert!(
+        run.stderr
+            .contains("asking for a download link failed (http_503: service unavailable (HTTP 503)); asking again"),
+        "{run:#?}"
+    );
+    assert_eq!(file_sha256(&server.path("agent.tar.gz")), newest);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupted_stored_object_is_detected_and_the_file_deleted() {
     let server = TestServer::start(Storage::Embedded).await;

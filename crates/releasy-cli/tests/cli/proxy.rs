@@ -21,6 +21,9 @@ pub enum Disturbance {
     /// (`GET /v1/downloads/…`) is answered `503` and closed, as a server restarting
     /// behind its proxy would; every other byte goes through untouched.
     FailFirstResolve,
+    /// The first download token request (`POST /v1/downloads/token`) is answered `503`
+    /// and closed, as a server restarting behind its proxy would.
+    FailFirstTokenRequest,
     /// The first artifact registration (`POST /v1/releases/{id}/artifacts`, after its
     /// bytes were stored) is answered `503` and closed: a run cut off between storing
     /// a file and registering it.
@@ -100,6 +103,17 @@ async fn forward(
                 copy_failing_first(client_read, &mut server_write, &answers, &failed, resolve)
                     .await;
             }
+            Disturbance::FailFirstTokenRequest => {
+                let token_request = |chunk: &[u8]| chunk.starts_with(b"POST /v1/downloads/token ");
+                copy_failing_first(
+                    client_read,
+                    &mut server_write,
+                    &answers,
+                    &failed,
+                    token_request,
+                )
+                .await;
+            }
             Disturbance::FailFirstRegistration => {
                 let registration = |chunk: &[u8]| {
                     let line = chunk.split(|b| *b == b'\r').next().unwrap_or_default();
@@ -127,6 +141,7 @@ async fn forward(
         Disturbance::LoseFirstRotationAnswer if loses_this_answer => 0,
         Disturbance::RequestsAt(_)
         | Disturbance::FailFirstResolve
+        | Disturbance::FailFirstTokenRequest
         | Disturbance::FailFirstRegistration
         | Disturbance::LoseFirstRotationAnswer => usize::MAX,
     };

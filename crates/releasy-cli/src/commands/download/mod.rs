@@ -14,12 +14,13 @@ mod select;
 pub use select::latest_release;
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Context;
-use crate::api::{ApiError, Role};
+use crate::api::{ApiClient, ApiError, Role};
 use crate::cli::DownloadArgs;
 use crate::dto::{ArtifactSummary, Release, TokenRequest, TokenResponse};
 use crate::error::CliError;
@@ -34,6 +35,42 @@ const PURPOSE: &str = "releasy-cli download";
 /// Fresh links tried in a row, each after a broken or refused transfer that brought no
 /// new byte, before the download gives up.
 const FRESH_LINKS_WITHOUT_PROGRESS: u32 = 3;
+
+/// How long, from the first failure in a row, a download token whose answer was lost
+/// (the network down, the server restarting behind its proxy) is asked for again.
+const TOKEN_PATIENCE: Duration = Duration::from_secs(30);
+
+/// A download token for `request`, asked for again while its answer is lost on the way
+/// ([`ApiError::is_transient`]), for up to [`TOKEN_PATIENCE`]: a transfer that broke
+/// because the network did is not ended by the next request failing the same way. A
+/// lost answer may have left a token unused on the server; it expires unused.
+async fn download_token(
+    client: &ApiClient,
+    request: &TokenRequest,
+    note: impl Fn(&str),
+) -> Result<TokenResponse, CliError> {
+    let mut give_up_at = None;
+    let mut pause = Duration::from_millis(500);
+    loop {
+        match client.post("/v1/downloads/token", request, None).await {
+            Ok(answer) => return Ok(answer.body),
+            Err(err) if err.is_transient() => {
+                let give_up_at = *give_up_at.get_or_insert_with(|| Instant::now() + TOKEN_PATIENCE);
+                let left = give_up_at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(err.into());
+                }
+                note(&format!(
+                    "asking for a download link failed ({err}); asking again"
+                ));
+                // The last attempt is made at the deadline itself.
+                tokio::time::sleep(pause.min(left)).await;
+                pause = (pause * 2).min(Duration::from_secs(4));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
 
 /// What was done.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -129,18 +166,12 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
                 sha256: hex(hasher),
             }
         } else {
-            let token: TokenResponse = client
-                .post(
-                    "/v1/downloads/token",
-                    &TokenRequest {
-                        artifact_id: artifact.id.clone(),
-                        purpose: PURPOSE.to_owned(),
-                        max_uses: args.max_uses,
-                    },
-                    None,
-                )
-                .await?
-                .body;
+            let request = TokenRequest {
+                artifact_id: artifact.id.clone(),
+                purpose: PURPOSE.to_owned(),
+                max_uses: args.max_uses,
+            };
+            let token = download_token(&client, &request, |note| ctx.output.note(note)).await?;
             if offset > 0 {
                 ctx.output
                     .note(&format!("resuming {} from byte {offset}", target.display()));
