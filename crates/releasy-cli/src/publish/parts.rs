@@ -2,6 +2,8 @@
 //! progress bar for the whole file; the parts the server already holds are not sent
 //! again.
 
+use std::time::Duration;
+
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use super::files::LocalFile;
@@ -10,6 +12,21 @@ use crate::api::ApiError;
 use crate::dto::{CompletedPart, Multipart};
 use crate::error::CliError;
 use crate::transfer::{Progress, ProgressMode, put_part};
+
+/// How many times one part is sent before its failure ends the upload (the parts in
+/// flight with it are dropped; a re-run resumes from what arrived).
+const PART_ATTEMPTS: u32 = 4;
+
+/// Whether a part's failure may pass if it is sent again, after a pause of 1, 2, then
+/// 4 seconds: the connection broke, or the store is busy or failed on its side (S3's
+/// `500 InternalError` and `503 SlowDown`, a proxy's `502`/`504`). Sending a part again
+/// replaces what arrived of it.
+fn worth_sending_again(err: &CliError) -> bool {
+    match err {
+        CliError::Api(api) => api.is_transient() || api.status() == Some(500),
+        _ => false,
+    }
+}
 
 /// A file's parts once all are on the server.
 #[derive(Debug)]
@@ -26,8 +43,8 @@ pub struct PartsSent {
 /// upload was aborted or swept meanwhile.
 ///
 /// # Errors
-/// Transfer and API errors of the first part that fails (the others are dropped; a
-/// re-run resumes from what arrived).
+/// Transfer and API errors of the first part that fails for good (see
+/// [`PART_ATTEMPTS`]; the others are dropped, and a re-run resumes from what arrived).
 pub async fn upload_parts(
     urls: &PartUrls<'_>,
     storage: &reqwest::Client,
@@ -47,15 +64,30 @@ pub async fn upload_parts(
     let sends = plan.parts.iter().map(|part| {
         let progress = progress.clone();
         async move {
-            let url = urls.for_part(part.part_number).await?;
             let offset = u64::from(part.part_number.saturating_sub(1)) * plan.part_size;
             let len = plan.part_size.min(file.size.saturating_sub(offset));
-            let etag = put_part(storage, &url, &file.path, offset, len, &progress).await?;
-            let part = CompletedPart {
-                part_number: part.part_number,
-                etag,
-            };
-            Ok::<_, PartFailure>((part, len))
+            let mut attempt = 1;
+            loop {
+                let url = urls.for_part(part.part_number).await?;
+                match put_part(storage, &url, &file.path, offset, len, &progress).await {
+                    Ok(etag) => {
+                        let part = CompletedPart {
+                            part_number: part.part_number,
+                            etag,
+                        };
+                        return Ok::<_, PartFailure>((part, len));
+                    }
+                    Err(err) if attempt < PART_ATTEMPTS && worth_sending_again(&err) => {
+                        progress.note(&format!(
+                            "part {} failed ({err}); sending it again",
+                            part.part_number
+                        ));
+                        tokio::time::sleep(Duration::from_secs(1 << (attempt - 1))).await;
+                        attempt += 1;
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
         }
     });
     let sent: Vec<(CompletedPart, u64)> = match futures_util::stream::iter(sends)

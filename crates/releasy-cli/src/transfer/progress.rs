@@ -130,6 +130,31 @@ impl Progress {
         }
     }
 
+    /// `n` bytes counted done are not (a failed request's, to be sent again).
+    pub fn retract(&self, n: u64) {
+        let inner = &self.inner;
+        let before = inner
+            .position
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                Some(p.saturating_sub(n))
+            })
+            .unwrap_or_default();
+        if let Some(bar) = &inner.bar {
+            bar.set_position(before.saturating_sub(n));
+        }
+    }
+
+    /// Prints `message` on its own line (above the bar, which stays), unless progress
+    /// is off.
+    pub fn note(&self, message: &str) {
+        let inner = &self.inner;
+        match &inner.bar {
+            Some(bar) => bar.println(format!("{}: {message}", inner.label)),
+            None if inner.lines => eprintln!("{}: {message}", inner.label),
+            None => {}
+        }
+    }
+
     /// The transfer is complete: clears the bar and prints one summary line.
     pub fn finish(&self) {
         let inner = &self.inner;

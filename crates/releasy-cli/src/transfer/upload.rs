@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::StreamExt;
@@ -64,7 +65,8 @@ pub async fn put_file(
 }
 
 /// Uploads bytes `offset..offset + len` of `path` to the part URL `upload_url` with a
-/// `Content-Length`, and returns the `ETag` the store answered with.
+/// `Content-Length`, and returns the `ETag` the store answered with. Bytes it counted
+/// on `progress` are taken back when it fails: a part is sent whole or not at all.
 ///
 /// # Errors
 /// As [`put_file`]; an answer without an `ETag` is [`ApiError::Unexpected`].
@@ -82,16 +84,28 @@ pub async fn put_part(
     file.seek(std::io::SeekFrom::Start(offset))
         .await
         .map_err(|e| CliError::io(path, e))?;
+    let advanced = Arc::new(AtomicU64::new(0));
     let counted = {
-        let progress = progress.clone();
+        let (progress, advanced) = (progress.clone(), Arc::clone(&advanced));
         ReaderStream::with_capacity(file.take(len), CHUNK).inspect(move |chunk| {
             if let Ok(bytes) = chunk {
+                advanced.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 progress.advance(bytes.len() as u64);
             }
         })
     };
     let body = reqwest::Body::wrap_stream(counted);
-    let response = put(http, upload_url, &BTreeMap::new(), len, body).await?;
+    let sent = put(http, upload_url, &BTreeMap::new(), len, body)
+        .await
+        .and_then(|response| etag_of(&response));
+    if sent.is_err() {
+        progress.retract(advanced.load(Ordering::Relaxed));
+    }
+    sent
+}
+
+/// The `ETag` a part's upload was answered with.
+fn etag_of(response: &reqwest::Response) -> Result<String, CliError> {
     response
         .headers()
         .get(reqwest::header::ETAG)

@@ -143,6 +143,38 @@ async fn a_killed_upload_in_parts_resumes_without_resending_what_arrived() {
     assert_eq!(release["artifacts"][0]["checksum"], sha.as_str());
 }
 
+/// A part the store fails (here a proxy answering `503` while its body is on the way)
+/// is sent again, and the upload completes in the same run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_part_is_sent_again() {
+    let settings = [("RELEASY_ARTIFACT_PART_SIZE_BYTES", "5242880")];
+    let fail = Disturbance::FailFirstPartUpload;
+    let server = TestServer::start_behind_proxy(Storage::Embedded, fail, &settings).await;
+    let len = 2 * PART + 1024 * 1024;
+    let sha = write_file(&server.path("disk.img"), len as usize, 4);
+    let run = server
+        .admin()
+        .args(["publish", "--product", "vm", "--version", "4.0.0"])
+        .args(["--parallel", "2", "disk.img:linux", "--json"])
+        .run()
+        .await
+        .ok();
+    assert!(server.proxy_has_cut(), "a part upload was answered 503");
+    assert!(
+        run.stderr.contains("failed (") && run.stderr.contains("; sending it again"),
+        "{run:#?}"
+    );
+    let report = run.json();
+    let artifact = &report["artifacts"][0];
+    assert_eq!(artifact["result"], "uploaded", "{report}");
+    assert_eq!(artifact["sent_bytes"], len, "{report}");
+    let release = server.release("vm", "4.0.0").await.expect("release");
+    assert_eq!(release["artifacts"][0]["checksum"], sha.as_str());
+    let key = artifact["object_key"].as_str().expect("object_key");
+    let stored = server.embedded_object_path(key).expect("embedded store");
+    assert_eq!(crate::helpers::file_sha256(&stored), sha);
+}
+
 /// An upload that outlasts its URLs (2 s here, 900 s by default) asks the server for
 /// fresh ones before a part would start with an expired URL: the parts go through a
 /// link that carries 4 MiB a second, so the last of four starts well after the URLs

@@ -24,6 +24,9 @@ pub enum Disturbance {
     /// The first download token request (`POST /v1/downloads/token`) is answered `503`
     /// and closed, as a server restarting behind its proxy would.
     FailFirstTokenRequest,
+    /// The first upload of a part to the embedded store (`PUT /v1/storage/…` with a
+    /// `partNumber`) is answered `503` and closed while its body is on the way.
+    FailFirstPartUpload,
     /// The first artifact registration (`POST /v1/releases/{id}/artifacts`, after its
     /// bytes were stored) is answered `503` and closed: a run cut off between storing
     /// a file and registering it.
@@ -114,6 +117,21 @@ async fn forward(
                 )
                 .await;
             }
+            Disturbance::FailFirstPartUpload => {
+                let part_upload = |chunk: &[u8]| {
+                    let line = chunk.split(|b| *b == b'\r').next().unwrap_or_default();
+                    line.starts_with(b"PUT /v1/storage/")
+                        && line.windows(11).any(|w| w == b"partNumber=")
+                };
+                copy_failing_first(
+                    client_read,
+                    &mut server_write,
+                    &answers,
+                    &failed,
+                    part_upload,
+                )
+                .await;
+            }
             Disturbance::FailFirstRegistration => {
                 let registration = |chunk: &[u8]| {
                     let line = chunk.split(|b| *b == b'\r').next().unwrap_or_default();
@@ -142,6 +160,7 @@ async fn forward(
         Disturbance::RequestsAt(_)
         | Disturbance::FailFirstResolve
         | Disturbance::FailFirstTokenRequest
+        | Disturbance::FailFirstPartUpload
         | Disturbance::FailFirstRegistration
         | Disturbance::LoseFirstRotationAnswer => usize::MAX,
     };
