@@ -251,9 +251,17 @@ async fn upload_and_register(
             let state_path = upload_state_path(&release.id, &upload.artifact_id);
             let urls = PartUrls::new(client, state_path, plan, upload.expires_at);
             let sent = upload_parts(&urls, client.storage(), file, plan, held, parallel, mode);
-            let Some(sent) = sent.await? else {
+            let sent = match sent.await {
+                Ok(sent) => sent,
+                Err(err) => return Err(file.explain(err).await),
+            };
+            let Some(sent) = sent else {
                 return Ok(Registration::UploadGone(upload.artifact_id));
             };
+            // Parts are not hashed as they go: a file that changed while they did would
+            // be found only by the server's check, in the background for large files
+            // (after a release may have been published with it).
+            file.ensure_unchanged().await?;
             (Some(sent.parts), sent.sent_bytes)
         }
         (None, Some(url)) => {
@@ -445,7 +453,9 @@ async fn put_whole(
         }
         Err(err) => {
             progress.abandon();
-            return Err(err);
+            // S3 refuses bytes whose sha256 is not the presigned one (`400 BadDigest`),
+            // and a file that shrank ends its body short: the file changed.
+            return Err(file.explain(err).await);
         }
     };
     progress.finish();
@@ -623,6 +633,7 @@ mod tests {
             platform: "Linux-x86_64".to_owned(),
             size: 10,
             sha256: sha.clone(),
+            modified: None,
         };
         let held = |id: &str, platform: &str, checksum: &str, verification: Option<&str>| {
             ArtifactSummary {

@@ -1,6 +1,7 @@
 //! The files to upload: `FILE[:PLATFORM]` arguments, their names and digests.
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -21,6 +22,9 @@ pub struct LocalFile {
     pub size: u64,
     /// sha256, lowercase hex.
     pub sha256: String,
+    /// Its modification time when it was hashed, where the file system keeps one.
+    #[serde(skip)]
+    pub modified: Option<SystemTime>,
 }
 
 impl LocalFile {
@@ -57,7 +61,44 @@ impl LocalFile {
             platform: platform.to_owned(),
             size,
             sha256: hex(hasher),
+            modified: metadata.modified().ok(),
         })
+    }
+
+    /// Whether the file is no longer the one hashed, as far as its size and
+    /// modification time tell (read before hashing, so a write during the hash counts);
+    /// a file that cannot be looked at has changed. A write that keeps both is found by
+    /// the server, which checks the stored bytes' sha256.
+    pub async fn changed_since_hashed(&self) -> bool {
+        match tokio::fs::metadata(&self.path).await {
+            Ok(now) => now.len() != self.size || now.modified().ok() != self.modified,
+            Err(_) => true,
+        }
+    }
+
+    /// [`Self::changed_since_hashed`] as an error.
+    ///
+    /// # Errors
+    /// [`CliError::FileChanged`] when the file changed.
+    pub async fn ensure_unchanged(&self) -> Result<(), CliError> {
+        if self.changed_since_hashed().await {
+            return Err(CliError::FileChanged {
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `err`, unless the file changed since it was hashed, which then is the cause
+    /// worth telling (a store refusing bytes other than the declared ones, a body that
+    /// ended short of its length).
+    pub async fn explain(&self, err: CliError) -> CliError {
+        if matches!(err, CliError::FileChanged { .. }) || !self.changed_since_hashed().await {
+            return err;
+        }
+        CliError::FileChanged {
+            path: self.path.clone(),
+        }
     }
 
     /// The file name as the server stores it (the object key's last segment).
@@ -111,6 +152,36 @@ fn normalize_segment(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_file_written_after_it_was_hashed_has_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.tgz");
+        std::fs::write(&path, b"first bytes").unwrap();
+        let file = LocalFile::hash(&path, "linux", ProgressMode::Off)
+            .await
+            .unwrap();
+        assert!(!file.changed_since_hashed().await);
+        file.ensure_unchanged().await.unwrap();
+        let refused = || CliError::Usage("refused".to_owned());
+        assert!(matches!(file.explain(refused()).await, CliError::Usage(_)));
+
+        // Same size, other bytes, written later: the modification time tells.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&path, b"other bytes").unwrap();
+        assert!(file.changed_since_hashed().await);
+        assert!(matches!(
+            file.ensure_unchanged().await,
+            Err(CliError::FileChanged { .. })
+        ));
+        assert!(matches!(
+            file.explain(refused()).await,
+            CliError::FileChanged { .. }
+        ));
+
+        std::fs::remove_file(&path).unwrap();
+        assert!(file.changed_since_hashed().await, "a file gone has changed");
+    }
 
     #[test]
     fn file_specs_split_at_the_last_colon() {

@@ -340,6 +340,12 @@ impl Cli {
         self.command.stdout(Stdio::null()).stderr(Stdio::null());
         self.command.spawn().expect("spawn releasy")
     }
+
+    /// Starts it without waiting, its standard error piped (to follow its progress).
+    pub fn spawn_reading_stderr(mut self) -> tokio::process::Child {
+        self.command.stdout(Stdio::null()).stderr(Stdio::piped());
+        self.command.spawn().expect("spawn releasy")
+    }
 }
 
 /// A finished run.

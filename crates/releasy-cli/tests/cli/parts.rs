@@ -175,6 +175,69 @@ async fn a_failed_part_is_sent_again() {
     assert_eq!(crate::helpers::file_sha256(&stored), sha);
 }
 
+/// A file rewritten while it is uploaded is not registered as if it were the file
+/// hashed: the run stops with exit code 1, where the server (verifying large files in
+/// the background, as on S3 here) would have registered the parts `pending`, and
+/// publish would have published them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_while_its_parts_go_up_is_not_registered() {
+    use std::io::BufRead as _;
+
+    let settings = [
+        ("RELEASY_ARTIFACT_PART_SIZE_BYTES", "5242880"),
+        ("RELEASY_ARTIFACT_INLINE_VERIFY_MAX_BYTES", "0"),
+        ("RELEASY_ARTIFACT_VERIFY_INTERVAL_SECONDS", "3600"),
+    ];
+    let server = TestServer::start_with_settings(Storage::S3, &settings).await;
+    let len = 8 * PART;
+    let path = server.path("disk.img");
+    write_file(&path, len as usize, 10);
+    let mut publish = server
+        .admin()
+        .args(["publish", "--product", "vm", "--version", "5.0.0"])
+        .args(["--parallel", "1", "disk.img:linux"])
+        .spawn_reading_stderr();
+    let stderr = publish
+        .stderr
+        .take()
+        .expect("stderr")
+        .into_owned_fd()
+        .expect("fd");
+    // Read on a thread of its own, so the rewrite follows the line at once whatever
+    // the test's runtime (which serves S3 here) is busy with.
+    let rewritten = path.clone();
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(std::fs::File::from(stderr)).lines() {
+            let line = line.expect("stderr");
+            // Hashed, and the release is there: the file is rewritten (same size, other
+            // bytes) before or while its parts go up.
+            if line.starts_with("created release") {
+                write_file(&rewritten, len as usize, 11);
+            }
+            seen.push(line);
+        }
+        seen
+    });
+    let status = publish.wait().await.expect("publish ends");
+    let seen = tokio::task::spawn_blocking(move || reader.join().expect("reader"))
+        .await
+        .expect("reader");
+    assert_eq!(status.code(), Some(1), "{seen:#?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("changed while it was being uploaded")),
+        "{seen:#?}"
+    );
+    let release = server.release("vm", "5.0.0").await.expect("release");
+    assert_eq!(release["status"], "draft", "{release}");
+    assert_eq!(
+        release["artifacts"].as_array().map(Vec::len),
+        Some(0),
+        "{release}"
+    );
+}
+
 /// An upload that outlasts its URLs (2 s here, 900 s by default) asks the server for
 /// fresh ones before a part would start with an expired URL: the parts go through a
 /// link that carries 4 MiB a second, so the last of four starts well after the URLs
