@@ -492,3 +492,68 @@ async fn a_withdrawal_is_answered_after_the_other_caches_caught_up() {
     assert_eq!(peers.catch_ups.load(Ordering::SeqCst), 2, "a suspension");
     assert_eq!(a.authenticate(&key).await, Err(AuthReason::Suspended));
 }
+
+/// An updater's answer for a platform reads only releases with a downloadable
+/// artifact for it: that answer changes when an artifact's verification does, with no
+/// change to any release, and the cache follows.
+#[tokio::test]
+async fn a_platform_answer_follows_its_artifacts_verification() {
+    use releasy_domain::artifact::{Artifact, Verification};
+    use releasy_domain::release::NewestQuery;
+    use releasy_testkit::contract::artifacts::new_artifact;
+
+    let world = World::new();
+    let cache = ReadCache::new(10_000);
+    let repositories = cache.wrap(world.shared.repositories.clone());
+    let services = Services::new(Ports {
+        repositories: repositories.clone(),
+        ..world.shared.clone()
+    });
+    let admin = Origin::admin_key();
+    let agent = Product::parse("agent").unwrap();
+    let mut files = Vec::new();
+    for (version, verification) in [
+        ("1.0.0", Verification::Verified),
+        ("2.0.0", Verification::Pending),
+    ] {
+        let release = services
+            .releases
+            .create(&admin, agent.clone(), Version::parse(version).unwrap())
+            .await
+            .unwrap();
+        let file = Artifact {
+            verification,
+            ..new_artifact(&release, "linux-x86_64", T0.unix_seconds())
+        };
+        repositories
+            .artifacts
+            .insert(&file, &change_event())
+            .await
+            .unwrap();
+        services.releases.publish(&admin, release.id).await.unwrap();
+        files.push(file);
+    }
+    let newest_for_linux = || async {
+        let query = NewestQuery {
+            platform: Some("linux-x86_64".to_owned()),
+            ..NewestQuery::stable(agent.clone())
+        };
+        let found = services.releases.newest(ReleaseViewer::Operator, &query);
+        found.await.unwrap().unwrap().release.version.into_string()
+    };
+    assert_eq!(newest_for_linux().await, "1.0.0", "2.0.0's file is pending");
+    assert_eq!(newest_for_linux().await, "1.0.0", "now from memory");
+
+    let settled = repositories
+        .artifacts
+        .set_verification(
+            files[1].id,
+            Verification::Pending,
+            Verification::Verified,
+            None,
+            &change_event(),
+        )
+        .await;
+    assert!(settled.unwrap());
+    assert_eq!(newest_for_linux().await, "2.0.0");
+}

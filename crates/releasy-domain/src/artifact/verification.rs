@@ -19,6 +19,10 @@ pub enum Verification {
 }
 
 impl Verification {
+    /// Every state in which customers may download ([`Self::allows_download`]), for
+    /// stores that select downloadable artifacts themselves.
+    pub const DOWNLOADABLE: [Self; 2] = [Self::Verified, Self::Unverified];
+
     /// The name in the API and in the database.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -126,6 +130,15 @@ mod tests {
         assert!(Verification::Unverified.allows_download());
         assert!(!Verification::Pending.allows_download());
         assert!(!Verification::Failed.allows_download());
+        let all = [
+            Verification::Verified,
+            Verification::Pending,
+            Verification::Failed,
+            Verification::Unverified,
+        ];
+        for v in all {
+            assert_eq!(Verification::DOWNLOADABLE.contains(&v), v.allows_download());
+        }
     }
 
     #[test]

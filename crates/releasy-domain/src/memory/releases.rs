@@ -69,7 +69,7 @@ impl InMemoryReleases {
     }
 }
 
-fn matches(filter: &ReleaseFilter, r: &Release) -> bool {
+fn matches(filter: &ReleaseFilter, r: &Release, artifacts: &[Artifact]) -> bool {
     filter
         .product
         .as_deref()
@@ -89,9 +89,20 @@ fn matches(filter: &ReleaseFilter, r: &Release) -> bool {
             .is_none_or(|channels| channels.contains(&r.channel))
         && !(filter.exclude_yanked && r.is_yanked())
         && filter
-            .order_key_above
+            .order_key_min
             .as_ref()
-            .is_none_or(|above| r.version.order_key() > *above)
+            .is_none_or(|min| min.admits_from_below(&r.version.order_key()))
+        && filter
+            .order_key_max
+            .as_ref()
+            .is_none_or(|max| max.admits_from_above(&r.version.order_key()))
+        && filter.downloadable_on.as_deref().is_none_or(|platform| {
+            artifacts.iter().any(|a| {
+                a.release_id == r.id
+                    && a.platform.as_str().eq_ignore_ascii_case(platform)
+                    && a.verification.allows_download()
+            })
+        })
         && filter
             .after
             .as_ref()
@@ -126,12 +137,14 @@ impl ReleaseRepository for InMemoryReleases {
         filter: &ReleaseFilter,
         page: PageRequest,
     ) -> Result<Vec<Release>, RepoError> {
-        let mut rows: Vec<Release> = lock(&self.state)
+        let state = lock(&self.state);
+        let mut rows: Vec<Release> = state
             .releases
             .iter()
-            .filter(|r| matches(filter, r))
+            .filter(|r| matches(filter, r, &state.artifacts))
             .cloned()
             .collect();
+        drop(state);
         let newest = |r: &Release| std::cmp::Reverse((r.created_at, r.id.to_string()));
         match filter.order {
             ReleaseOrder::Newest => rows.sort_by_key(newest),

@@ -18,12 +18,14 @@ pub use details::{ReleaseChanges, ReleaseMetadata, ReleaseNotes, Yank, YankReaso
 pub use editing::UpdateReleaseError;
 pub use immutability::{SealBasis, SealError, SealOutcome};
 pub use lifecycle::{LifecycleError, ReleaseStatus};
-pub use model::{Product, Release, ReleaseFilter, ReleaseOrder, ReleasePosition, Version};
-pub use requirement::VersionRequirement;
+pub use model::{
+    OrderKeyBound, Product, Release, ReleaseFilter, ReleaseOrder, ReleasePosition, Version,
+};
+pub use requirement::{PrecedenceBound, VersionRequirement};
 pub use service::{
     CreateReleaseError, DeleteReleaseError, DeletedRelease, ListReleasesError, NewRelease,
     ReleaseListing, ReleaseQuery, ReleaseService, ReleaseViewer, TransitionError,
 };
 pub use updates::NewestQuery;
-pub use version_order::{NOT_SEMVER, semver_order_key};
+pub use version_order::{NOT_SEMVER, SEMVER_KEYS_FROM, semver_order_key};
 pub use yanking::YankError;

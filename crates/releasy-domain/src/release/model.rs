@@ -1,6 +1,8 @@
 //! The release record and its identifying values.
 
-use crate::release::{Channel, ReleaseMetadata, ReleaseNotes, ReleaseStatus, Yank};
+use crate::release::{
+    Channel, ReleaseMetadata, ReleaseNotes, ReleaseStatus, Yank, semver_order_key,
+};
 use crate::text::bounded_text_type;
 use crate::{ReleaseId, Timestamp};
 
@@ -142,6 +144,35 @@ impl ReleasePosition {
     }
 }
 
+/// A bound on [`Version::order_key`]: keys compare as versions do.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OrderKeyBound {
+    /// The key.
+    pub key: String,
+    /// Whether the key itself is within.
+    pub inclusive: bool,
+}
+
+impl OrderKeyBound {
+    /// The bound at `version`'s key.
+    pub fn at(version: &semver::Version, inclusive: bool) -> Self {
+        Self {
+            key: semver_order_key(version),
+            inclusive,
+        }
+    }
+
+    /// Whether `key` is at or above this bound, as a lower one.
+    pub fn admits_from_below(&self, key: &str) -> bool {
+        key > self.key.as_str() || (self.inclusive && key == self.key)
+    }
+
+    /// Whether `key` is at or below this bound, as an upper one.
+    pub fn admits_from_above(&self, key: &str) -> bool {
+        key < self.key.as_str() || (self.inclusive && key == self.key)
+    }
+}
+
 /// Filters of a release listing; `None` means "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ReleaseFilter {
@@ -157,8 +188,14 @@ pub struct ReleaseFilter {
     pub channels_in: Option<Vec<Channel>>,
     /// Leave yanked releases out.
     pub exclude_yanked: bool,
-    /// Only versions whose [`Version::order_key`] is above this key.
-    pub order_key_above: Option<String>,
+    /// Only versions whose [`Version::order_key`] is at or above this bound.
+    pub order_key_min: Option<OrderKeyBound>,
+    /// Only versions whose [`Version::order_key`] is at or below this bound.
+    pub order_key_max: Option<OrderKeyBound>,
+    /// Only releases with an artifact for this platform (ASCII case ignored, as
+    /// updaters match platforms) that can be downloaded (verified, or registered before
+    /// bytes were checked).
+    pub downloadable_on: Option<String>,
     /// Only the releases after this one in [`Self::order`]: where the read before
     /// stopped, so that releases withdrawn or added meanwhile neither move one out of
     /// sight nor show one twice (as an offset would).

@@ -107,6 +107,94 @@ impl VersionRequirement {
     }
 }
 
+/// A version bound by precedence: the version, and whether it is itself within.
+pub type PrecedenceBound = (semver::Version, bool);
+
+impl VersionRequirement {
+    /// The range by precedence every version the requirement admits lies in: the
+    /// highest of its comparators' lower bounds and the lowest of their upper bounds
+    /// (`None` where none bounds that side). Every admitted version is within, not
+    /// every version within is admitted (`>=1.0, <2` has `2.0.0-rc.1` within): a
+    /// store narrows its read to the range, and [`Self::admits`] decides.
+    ///
+    /// ```
+    /// use releasy_domain::release::VersionRequirement;
+    ///
+    /// let req = VersionRequirement::parse("constraint", "^1.4").unwrap();
+    /// let (lowest, highest) = req.precedence_range();
+    /// assert_eq!(lowest, Some(("1.4.0".parse().unwrap(), true)));
+    /// assert_eq!(highest, Some(("2.0.0".parse().unwrap(), false)));
+    /// ```
+    pub fn precedence_range(&self) -> (Option<PrecedenceBound>, Option<PrecedenceBound>) {
+        let comparators = &self.requirement.comparators;
+        let lowest = comparators
+            .iter()
+            .filter_map(lower_bound)
+            .reduce(|a, b| tighter(a, b, std::cmp::Ordering::Greater));
+        let highest = comparators
+            .iter()
+            .filter_map(upper_bound)
+            .reduce(|a, b| tighter(a, b, std::cmp::Ordering::Less));
+        (lowest, highest)
+    }
+}
+
+/// Of two bounds on one side, the one that admits less: the version further `inward`
+/// (`Greater` for lower bounds, `Less` for upper ones), or at one version the
+/// exclusive one.
+pub(crate) fn tighter(
+    a: PrecedenceBound,
+    b: PrecedenceBound,
+    inward: std::cmp::Ordering,
+) -> PrecedenceBound {
+    match a.0.cmp_precedence(&b.0) {
+        std::cmp::Ordering::Equal => (a.0, a.1 && b.1),
+        order if order == inward => a,
+        _ => b,
+    }
+}
+
+/// The highest version a comparator admits, and whether it admits that version itself;
+/// `None` for `>` and `>=`, which have no upper bound, and when the bound would be past
+/// the largest major version. A bound on a release (`<2.0.0`) keeps that release's
+/// pre-releases within, which Cargo's rule or a comparator naming them may admit.
+fn upper_bound(comparator: &semver::Comparator) -> Option<PrecedenceBound> {
+    use semver::Op;
+    let (major, minor, patch) = (comparator.major, comparator.minor, comparator.patch);
+    let release = |major, minor, patch| semver::Version::new(major, minor, patch);
+    // Below the start of the next minor (or major, when the minor is the largest).
+    let next_minor = |minor: u64| match minor.checked_add(1) {
+        Some(next) => Some((release(major, next, 0), false)),
+        None => Some((release(major.checked_add(1)?, 0, 0), false)),
+    };
+    let next_major = || Some((release(major.checked_add(1)?, 0, 0), false));
+    let named = |inclusive| {
+        let mut version = release(major, minor.unwrap_or(0), patch.unwrap_or(0));
+        version.pre = comparator.pre.clone();
+        Some((version, inclusive))
+    };
+    match (comparator.op, minor, patch) {
+        (Op::Greater | Op::GreaterEq, _, _) => None,
+        // `<1.2.3-rc.1`, `<1.2` (below 1.2.0), `<1` (below 1.0.0).
+        (Op::Less, _, _) => named(false),
+        (Op::LessEq | Op::Exact, Some(_), Some(_)) => named(true),
+        // `<=1.2` and `=1.2` take every 1.2.x; `<=1` and `=1` every 1.x.y.
+        (Op::LessEq | Op::Exact | Op::Tilde | Op::Wildcard, Some(minor), _) => next_minor(minor),
+        (Op::LessEq | Op::Exact | Op::Tilde | Op::Wildcard, None, _) => next_major(),
+        // `^1.2.3` below 2.0.0, `^0.2.3` below 0.3.0, `^0.0.3` below 0.0.4.
+        (Op::Caret, _, _) if major > 0 => next_major(),
+        (Op::Caret, Some(minor), _) if minor > 0 => next_minor(minor),
+        (Op::Caret, Some(_), Some(patch)) => match patch.checked_add(1) {
+            Some(next) => Some((release(0, 0, next), false)),
+            None => next_minor(0),
+        },
+        (Op::Caret, Some(_), None) => next_minor(0),
+        (Op::Caret, None, _) => next_major(),
+        // An operator semver adds later: no bound, so nothing is narrowed wrongly.
+        _ => None,
+    }
+}
+
 /// The lowest version a comparator admits, and whether it admits that version itself;
 /// `None` for `<` and `<=`, which have no lower bound.
 fn lower_bound(comparator: &semver::Comparator) -> Option<(semver::Version, bool)> {
@@ -150,6 +238,137 @@ fn lower_bound(comparator: &semver::Comparator) -> Option<(semver::Version, bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every version a requirement admits, from a ladder of versions around each
+    /// bound, lies within its precedence range; and the range is the tight one for
+    /// common requirements.
+    #[test]
+    fn admitted_versions_lie_within_the_precedence_range() {
+        let ladder: Vec<semver::Version> = [
+            "0.0.0-0",
+            "0.0.1",
+            "0.0.3",
+            "0.0.4-rc.1",
+            "0.0.4",
+            "0.1.0",
+            "0.2.0-alpha",
+            "0.2.3",
+            "0.2.9",
+            "0.3.0-rc.1",
+            "0.3.0",
+            "1.0.0-alpha",
+            "1.0.0",
+            "1.1.9",
+            "1.2.0-rc.1",
+            "1.2.0",
+            "1.2.3-beta.2",
+            "1.2.3",
+            "1.2.4",
+            "1.3.0-rc.1",
+            "1.3.0",
+            "1.4.0-rc.1",
+            "1.4.0",
+            "1.4.7",
+            "1.5.0-rc.1",
+            "1.5.1-rc.1",
+            "1.9.9",
+            "2.0.0-0",
+            "2.0.0-beta.1",
+            "2.0.0-rc",
+            "2.0.0-rc.1",
+            "2.0.0",
+            "2.1.0",
+            "3.0.0-beta.1",
+            "3.0.0",
+            "10.0.0",
+        ]
+        .iter()
+        .map(|v| semver::Version::parse(v).unwrap())
+        .collect();
+        let requirements = [
+            "^1.4",
+            "^1",
+            "^0.2.3",
+            "^0.0.3",
+            "^0.0",
+            "^0",
+            "~1.2",
+            "~1",
+            "~1.2.3",
+            "=1.2",
+            "=1",
+            "=1.2.3",
+            "=1.5.0-rc.1",
+            "<=1.2",
+            "<=1",
+            "<=1.2.3",
+            "<2.0.0",
+            "<2",
+            "<1.2",
+            "<2.0.0-rc",
+            ">=1.0, <2.0.0-rc",
+            ">=2.0, <3",
+            ">1.4",
+            ">1.2.3-rc.1",
+            ">=1.2",
+            "1.*",
+            "1.2.*",
+            "*",
+            ">=0.2, <=1.2.3",
+            ">1, <1.5",
+        ];
+        for text in requirements {
+            let req = VersionRequirement::parse("constraint", text).unwrap();
+            let (lowest, highest) = req.precedence_range();
+            for version in &ladder {
+                if !req.admits_semver(version) {
+                    continue;
+                }
+                if let Some((low, inclusive)) = &lowest {
+                    let order = version.cmp_precedence(low);
+                    assert!(
+                        order.is_gt() || (order.is_eq() && *inclusive),
+                        "{text} admits {version} below {low} ({inclusive})"
+                    );
+                }
+                if let Some((high, inclusive)) = &highest {
+                    let order = version.cmp_precedence(high);
+                    assert!(
+                        order.is_lt() || (order.is_eq() && *inclusive),
+                        "{text} admits {version} above {high} ({inclusive})"
+                    );
+                }
+            }
+        }
+        let range = |text: &str| {
+            let (low, high) = VersionRequirement::parse("constraint", text)
+                .unwrap()
+                .precedence_range();
+            let show = |b: Option<PrecedenceBound>| {
+                b.map(|(v, i)| format!("{v}{}", if i { "=" } else { "" }))
+            };
+            (show(low), show(high))
+        };
+        let some = |a: &str, b: &str| (Some(a.to_owned()), Some(b.to_owned()));
+        assert_eq!(range("^1.4"), some("1.4.0=", "2.0.0"));
+        assert_eq!(range("^0.2.3"), some("0.2.3=", "0.3.0"));
+        assert_eq!(range("^0.0.3"), some("0.0.3=", "0.0.4"));
+        assert_eq!(range("~1.2"), some("1.2.0=", "1.3.0"));
+        assert_eq!(range("=1.2.3"), some("1.2.3=", "1.2.3="));
+        assert_eq!(range(">=2.0, <3"), some("2.0.0=", "3.0.0"));
+        assert_eq!(range(">=1.0, <2.0.0-rc"), some("1.0.0=", "2.0.0-rc"));
+        assert_eq!(range(">1.4, <=1.9.9, <3"), some("1.5.0=", "1.9.9="));
+        assert_eq!(range("<2"), (None, Some("2.0.0".to_owned())));
+        assert_eq!(range(">1.2.3-rc.1"), (Some("1.2.3-rc.1".to_owned()), None));
+        assert_eq!(range("*"), (None, None));
+        // Past the largest numbers: the next major, or no bound at all.
+        let max = u64::MAX;
+        assert_eq!(
+            range(&format!("~1.{max}")),
+            some(&format!("1.{max}.0="), "2.0.0")
+        );
+        assert_eq!(range(&format!("^{max}")).1, None);
+    }
 
     fn admits(req: &str, version: &str) -> bool {
         VersionRequirement::parse("constraint", req)

@@ -2,10 +2,14 @@
 //! above the version it runs.
 
 use crate::pagination::{Offset, PageLimit, PageRequest};
+use std::cmp::Ordering;
+
+use crate::release::requirement::tighter;
+use crate::release::version_order::SEMVER_KEYS_FROM;
 use crate::release::{
-    Channel, ListReleasesError, Product, Release, ReleaseFilter, ReleaseListing, ReleaseOrder,
-    ReleasePosition, ReleaseService, ReleaseStatus, ReleaseViewer, VersionRequirement,
-    semver_order_key,
+    Channel, ListReleasesError, OrderKeyBound, Product, Release, ReleaseFilter, ReleaseListing,
+    ReleaseOrder, ReleasePosition, ReleaseService, ReleaseStatus, ReleaseViewer,
+    VersionRequirement,
 };
 
 /// How many candidates one database read brings: the first is nearly always the
@@ -38,6 +42,33 @@ impl NewestQuery {
             above: None,
             constraint: None,
         }
+    }
+
+    /// The order keys the answer can have: above `above`, and within the
+    /// constraint's precedence range (semver versions only: a constraint admits no
+    /// other). The database reads only these, so a constraint or a current version
+    /// that little of a long history satisfies costs no walk through the rest.
+    fn order_key_range(&self) -> (Option<OrderKeyBound>, Option<OrderKeyBound>) {
+        let (lowest, highest) = self
+            .constraint
+            .as_ref()
+            .map(VersionRequirement::precedence_range)
+            .unwrap_or_default();
+        let above = self.above.as_ref().map(|above| (above.clone(), false));
+        let lowest = match (lowest, above) {
+            (Some(lowest), Some(above)) => Some(tighter(lowest, above, Ordering::Greater)),
+            (lowest, above) => lowest.or(above),
+        };
+        let semver_only = self.constraint.is_some().then(|| OrderKeyBound {
+            key: SEMVER_KEYS_FROM.to_owned(),
+            inclusive: true,
+        });
+        (
+            lowest
+                .map(|(version, inclusive)| OrderKeyBound::at(&version, inclusive))
+                .or(semver_only),
+            highest.map(|(version, inclusive)| OrderKeyBound::at(&version, inclusive)),
+        )
     }
 
     /// Whether `release` passes the checks the database cannot make.
@@ -115,13 +146,16 @@ impl ReleaseService {
         query: &NewestQuery,
     ) -> Result<Option<ReleaseListing>, ListReleasesError> {
         let sight = self.sight(viewer).await?;
+        let (order_key_min, order_key_max) = query.order_key_range();
         let filter = ReleaseFilter {
             product: Some(query.product.as_str().to_owned()),
             products_in: sight.products_in(),
             status: Some(ReleaseStatus::Published),
             channels_in: Some(query.channel.admitted().collect()),
             exclude_yanked: true,
-            order_key_above: query.above.as_ref().map(semver_order_key),
+            order_key_min,
+            order_key_max,
+            downloadable_on: query.platform.clone(),
             order: ReleaseOrder::Version,
             ..ReleaseFilter::default()
         };

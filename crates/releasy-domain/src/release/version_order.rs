@@ -17,6 +17,9 @@ const SEMVER: char = '1';
 /// The key of every version that is not semver: such versions are equal in version
 /// order (listings then order them newest first).
 pub const NOT_SEMVER: &str = "0";
+/// A key below every semver version's and above [`NOT_SEMVER`]: the lowest bound of a
+/// read that wants semver versions only.
+pub const SEMVER_KEYS_FROM: &str = "1";
 /// Follows the numbers of a version without pre-release: above [`PRE_RELEASE`].
 const RELEASE: char = '~';
 /// Follows the numbers of a pre-release, then its identifiers.
@@ -187,7 +190,15 @@ mod tests {
             assert_eq!(v(other).order_key(), NOT_SEMVER);
             assert!(v(other).order_key() < v("0.0.0-0").order_key());
             assert_eq!(v(other).precedence(&v("0.0.0-0")), Ordering::Less);
+            assert!(v(other).order_key().as_str() < SEMVER_KEYS_FROM);
         }
+        for semver in ASCENDING {
+            assert!(
+                v(semver).order_key().as_str() > SEMVER_KEYS_FROM,
+                "{semver}"
+            );
+        }
+        assert!(v("0.0.0-0").order_key().as_str() > SEMVER_KEYS_FROM);
         assert_eq!(v("latest").precedence(&v("2026.12")), Ordering::Equal);
     }
 

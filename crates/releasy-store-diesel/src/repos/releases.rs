@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use releasy_domain::artifact::ObjectKey;
+use releasy_domain::artifact::{ObjectKey, Verification};
 use releasy_domain::audit::AuditEvent;
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{ChangeEvent, ChangeEvents, ReleaseRepository, RepoError};
@@ -23,7 +23,7 @@ use releasy_domain::release::{
 use releasy_domain::{ReleaseId, Timestamp};
 
 use super::{Backend, Store, append_audit, release_for_update, write_transaction};
-use crate::repos::coalesce;
+use crate::repos::{coalesce, lower};
 use crate::error::{TxError, query_error};
 use crate::rows::{DraftChanges, ReleaseRow, YankColumns, artifact_verification};
 use crate::schema::releases::dsl;
@@ -95,8 +95,26 @@ impl ReleaseRepository for Store {
         if filter.exclude_yanked {
             query = query.filter(dsl::yanked_at.is_null());
         }
-        if let Some(key) = &filter.order_key_above {
-            query = query.filter(dsl::version_order.gt(key.clone()));
+        match &filter.order_key_min {
+            Some(min) if min.inclusive => query = query.filter(dsl::version_order.ge(min.key.clone())),
+            Some(min) => query = query.filter(dsl::version_order.gt(min.key.clone())),
+            None => {}
+        }
+        match &filter.order_key_max {
+            Some(max) if max.inclusive => query = query.filter(dsl::version_order.le(max.key.clone())),
+            Some(max) => query = query.filter(dsl::version_order.lt(max.key.clone())),
+            None => {}
+        }
+        if let Some(platform) = &filter.downloadable_on {
+            // Lowered on both sides: a superset of the platforms equal without regard to
+            // ASCII case (PostgreSQL lowers other letters too), which the domain narrows.
+            let downloadable = Verification::DOWNLOADABLE.map(Verification::as_str);
+            query = query.filter(diesel::dsl::exists(
+                artifacts::table
+                    .filter(artifacts::release_id.eq(dsl::id))
+                    .filter(lower(artifacts::platform).eq(lower(platform.clone())))
+                    .filter(artifacts::verification.eq_any(downloadable)),
+            ));
         }
         if let Some(after) = &filter.after {
             let (key, created_at, id) = (

@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
-use releasy_domain::artifact::{Artifact, ArtifactTarget, TargetLabel};
+use releasy_domain::artifact::{Artifact, ArtifactTarget, TargetLabel, Verification};
 use releasy_domain::download::DownloadGrant;
 use releasy_domain::ports::{
     ArtifactRepository, CustomerRepository, DownloadTokenRepository, ReleaseRepository,
 };
 use releasy_domain::release::{
-    Channel, Release, ReleaseChanges, ReleaseFilter, ReleaseMetadata, ReleaseNotes, ReleaseOrder,
-    ReleasePosition, ReleaseStatus, Version, Yank, YankReason,
+    Channel, OrderKeyBound, Release, ReleaseChanges, ReleaseFilter, ReleaseMetadata, ReleaseNotes,
+    ReleaseOrder, ReleasePosition, ReleaseStatus, SEMVER_KEYS_FROM, Version, Yank, YankReason,
 };
 
 use super::artifacts::{new_artifact, store_artifact};
@@ -34,6 +34,10 @@ pub async fn run_all(
     ));
     run_check!(newest_order_goes_on_after_a_position(releases.clone()));
     run_check!(channel_yank_and_order_key_filters_combine(releases.clone()));
+    run_check!(downloadable_on_narrows_to_a_platform(
+        releases.clone(),
+        artifacts.clone()
+    ));
     run_check!(yank_is_a_compare_and_set(releases.clone()));
     run_check!(update_draft_writes_only_named_fields_of_drafts(
         releases.clone()
@@ -217,7 +221,7 @@ pub async fn newest_order_goes_on_after_a_position(releases: Arc<dyn ReleaseRepo
     }
 }
 
-/// `channels_in`, `exclude_yanked` and `order_key_above` narrow a version-ordered
+/// `channels_in`, `exclude_yanked` and the order-key bounds narrow a version-ordered
 /// listing together; an empty channel list matches nothing.
 pub async fn channel_yank_and_order_key_filters_combine(releases: Arc<dyn ReleaseRepository>) {
     let product = fresh_product();
@@ -249,7 +253,7 @@ pub async fn channel_yank_and_order_key_filters_combine(releases: Arc<dyn Releas
     let filter = |channel: Channel, exclude_yanked: bool, above: Option<&str>| ReleaseFilter {
         channels_in: Some(channel.admitted().collect()),
         exclude_yanked,
-        order_key_above: above.map(|v| Version::parse(v).expect("v").order_key()),
+        order_key_min: above.map(|v| bound(v, false)),
         ..by_version(&product)
     };
     let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
@@ -284,6 +288,140 @@ pub async fn channel_yank_and_order_key_filters_combine(releases: Arc<dyn Releas
         .await,
         &Vec::new(),
         "no channel allowed: nothing",
+    );
+    // Both bounds, each inclusive or not.
+    let range = |min: Option<(&str, bool)>, max: Option<(&str, bool)>| ReleaseFilter {
+        order_key_min: min.map(|(v, inclusive)| bound(v, inclusive)),
+        order_key_max: max.map(|(v, inclusive)| bound(v, inclusive)),
+        ..by_version(&product)
+    };
+    same(
+        &list(
+            &releases,
+            &range(Some(("1.1.0", true)), Some(("1.2.0-rc.1", true))),
+        )
+        .await,
+        &names(&["1.2.0-rc.1", "1.2.0-beta.1", "1.1.0"]),
+        "from 1.1.0 to 1.2.0-rc.1, both within",
+    );
+    same(
+        &list(
+            &releases,
+            &range(Some(("1.1.0", false)), Some(("1.2.0-rc.1", false))),
+        )
+        .await,
+        &names(&["1.2.0-beta.1"]),
+        "between 1.1.0 and 1.2.0-rc.1, neither within",
+    );
+    same(
+        &list(&releases, &range(None, Some(("1.2.0", false)))).await,
+        &names(&["1.2.0-rc.1", "1.2.0-beta.1", "1.1.0", "1.0.0"]),
+        "below 1.2.0: its pre-releases too",
+    );
+    let not_semver = new_release(&product, "2026.12", T0 + 20);
+    store_release(&releases, &not_semver).await;
+    same(
+        &list(
+            &releases,
+            &ReleaseFilter {
+                order_key_min: Some(OrderKeyBound {
+                    key: SEMVER_KEYS_FROM.to_owned(),
+                    inclusive: true,
+                }),
+                ..range(None, Some(("1.1.0", true)))
+            },
+        )
+        .await,
+        &names(&["1.1.0", "1.0.0"]),
+        "semver versions only: the version that is not semver sorts below them",
+    );
+    same(
+        &list(&releases, &range(None, Some(("1.1.0", true)))).await,
+        &names(&["1.1.0", "1.0.0", "2026.12"]),
+        "without the semver bound it is read, last",
+    );
+}
+
+/// The bound at `version`'s order key.
+fn bound(version: &str, inclusive: bool) -> OrderKeyBound {
+    OrderKeyBound {
+        key: Version::parse(version).expect("v").order_key(),
+        inclusive,
+    }
+}
+
+/// `downloadable_on` keeps the releases with an artifact for the platform, whatever
+/// its ASCII case, that can be downloaded: not one whose only such artifact is pending
+/// or failed, nor one with artifacts for other platforms only.
+pub async fn downloadable_on_narrows_to_a_platform(
+    releases: Arc<dyn ReleaseRepository>,
+    artifacts: Arc<dyn ArtifactRepository>,
+) {
+    let product = fresh_product();
+    let with = |version: &str, i: i64, platforms: &[(&str, Verification)]| {
+        let release = new_release(&product, version, T0 + i);
+        let artifacts: Vec<Artifact> = platforms
+            .iter()
+            .map(|(platform, verification)| Artifact {
+                verification: *verification,
+                ..new_artifact(&release, platform, T0 + i)
+            })
+            .collect();
+        (release, artifacts)
+    };
+    let stored = [
+        with("1.0.0", 0, &[("linux-x86_64", Verification::Unverified)]),
+        with("1.1.0", 1, &[("Linux-X86_64", Verification::Verified)]),
+        with("1.2.0", 2, &[("linux-x86_64", Verification::Pending)]),
+        with(
+            "1.3.0",
+            3,
+            &[
+                ("linux-x86_64", Verification::Failed),
+                ("darwin-arm64", Verification::Verified),
+            ],
+        ),
+        with("1.4.0", 4, &[]),
+        with(
+            "1.5.0",
+            5,
+            &[
+                ("windows-x86_64", Verification::Verified),
+                ("LINUX-x86_64", Verification::Pending),
+                ("linux-X86_64", Verification::Verified),
+            ],
+        ),
+    ];
+    for (release, files) in &stored {
+        store_release(&releases, release).await;
+        for file in files {
+            store_artifact(&artifacts, file).await;
+        }
+    }
+    let on = |platform: &str| ReleaseFilter {
+        downloadable_on: Some(platform.to_owned()),
+        ..by_version(&product)
+    };
+    let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    same(
+        &list(&releases, &on("linux-x86_64")).await,
+        &names(&["1.5.0", "1.1.0", "1.0.0"]),
+        "downloadable for linux-x86_64",
+    );
+    same(
+        &list(&releases, &on("LINUX-X86_64")).await,
+        &names(&["1.5.0", "1.1.0", "1.0.0"]),
+        "the platform asked for in other letters",
+    );
+    same(
+        &list(&releases, &on("darwin-arm64")).await,
+        &names(&["1.3.0"]),
+        "downloadable for darwin-arm64",
+    );
+    same(
+        &list(&releases, &on("linux")).await,
+        &Vec::new(),
+        "a platform is matched whole, not as a prefix",
     );
 }
 

@@ -17,6 +17,9 @@ use crate::read_cache::coherence::{Generations, Table};
 use crate::read_cache::entries::Entries;
 
 const TABLES: &[Table] = &[Table::Releases];
+/// A listing narrowed to releases with a downloadable artifact for a platform
+/// (`latest`, `upgrade`) changes with the artifacts too: one registered or verified.
+const TABLES_WITH_ARTIFACTS: &[Table] = &[Table::Releases, Table::Artifacts];
 
 #[derive(Debug)]
 pub(crate) struct CachedReleases {
@@ -24,6 +27,7 @@ pub(crate) struct CachedReleases {
     generations: Arc<Generations>,
     by_id: Entries<ReleaseId, Option<Release>>,
     pages: Entries<(ReleaseFilter, PageRequest), Vec<Release>>,
+    pages_by_platform: Entries<(ReleaseFilter, PageRequest), Vec<Release>>,
 }
 
 impl CachedReleases {
@@ -36,6 +40,12 @@ impl CachedReleases {
             inner,
             by_id: Entries::new(generations.clone(), "releases", TABLES, max_rows),
             pages: Entries::new(generations.clone(), "release_pages", TABLES, max_rows),
+            pages_by_platform: Entries::new(
+                generations.clone(),
+                "release_pages_by_platform",
+                TABLES_WITH_ARTIFACTS,
+                max_rows,
+            ),
             generations,
         }
     }
@@ -61,7 +71,12 @@ impl ReleaseRepository for CachedReleases {
         page: PageRequest,
     ) -> Result<Vec<Release>, RepoError> {
         let key = (filter.clone(), page);
-        self.pages
+        let pages = if filter.downloadable_on.is_some() {
+            &self.pages_by_platform
+        } else {
+            &self.pages
+        };
+        pages
             .get_or_load(&key, |_| true, self.inner.list(filter, page))
             .await
     }
