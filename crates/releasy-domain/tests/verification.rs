@@ -16,8 +16,8 @@ use std::sync::Arc;
 use common::{Harness, T0};
 use releasy_domain::api_key::AuthenticatedKey;
 use releasy_domain::artifact::{
-    Artifact, ArtifactSize, Checksum, Filename, Platform, PresignUpload, RegisterArtifact,
-    RegisterArtifactError, Verification, VerificationReport, VerifyOutcome,
+    Artifact, ArtifactSize, Checksum, Filename, Platform, PresignUpload, PresignedUpload,
+    RegisterArtifact, RegisterArtifactError, Verification, VerificationReport, VerifyOutcome,
     verification_lease_seconds,
 };
 use releasy_domain::audit::{AuditEvent, Origin};
@@ -92,6 +92,13 @@ impl World {
         declared: &[u8],
         stored: &[u8],
     ) -> (ArtifactId, Result<Artifact, RegisterArtifactError>) {
+        let presigned = self.stage(stored).await;
+        let registered = self.register(&presigned, declared).await;
+        (presigned.artifact_id, registered)
+    }
+
+    /// Presigns an upload and stores `stored` under its key.
+    async fn stage(&self, stored: &[u8]) -> PresignedUpload {
         let presigned = self
             .h
             .services
@@ -108,8 +115,16 @@ impl World {
             .await
             .unwrap();
         self.objects.put(&presigned.object_key, stored.to_vec());
-        let registered = self
-            .h
+        presigned
+    }
+
+    /// Registers `presigned` as holding `declared`.
+    async fn register(
+        &self,
+        presigned: &PresignedUpload,
+        declared: &[u8],
+    ) -> Result<Artifact, RegisterArtifactError> {
+        self.h
             .services
             .artifacts
             .register(
@@ -125,8 +140,7 @@ impl World {
                     parts: None,
                 },
             )
-            .await;
-        (presigned.artifact_id, registered)
+            .await
     }
 
     /// A customer key entitled to the release's product.
@@ -605,6 +619,40 @@ async fn an_object_replaced_while_it_is_read_fails_its_check() {
     let report = w.verify_next().await.unwrap();
     assert_eq!(report.outcome, VerifyOutcome::Replaced);
     assert_eq!(w.verification_of(id).await, Verification::Failed);
+}
+
+/// Registration takes the same two looks: an object replaced while registration read
+/// it is refused (its digest may be another object's than the tag recorded would pin),
+/// and nothing is deleted; registered again, the object there now is judged.
+#[tokio::test]
+async fn an_object_replaced_while_registration_reads_it_is_not_registered() {
+    let objects = Arc::new(InMemoryObjects::default());
+    let observer = Arc::new(ReplacedDuringRead {
+        objects: objects.clone(),
+        key: std::sync::Mutex::new(None),
+    });
+    let store = Arc::new(ObservedObjectStore::new(objects.clone(), observer.clone()));
+    let w = World::on(objects, store, 1024).await;
+    let presigned = w.stage(BYTES).await;
+    *observer.key.lock().unwrap() = Some(presigned.object_key.clone());
+    let refused = w.register(&presigned, BYTES).await;
+    assert!(
+        matches!(refused, Err(RegisterArtifactError::ObjectReplaced)),
+        "{refused:?}"
+    );
+    assert_eq!(w.objects.get(&presigned.object_key).as_deref(), Some(BYTES));
+    let registered = w.register(&presigned, BYTES).await.unwrap();
+    assert_eq!(registered.verification, Verification::Verified);
+    let now = w
+        .objects
+        .head(&presigned.object_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        registered.object_etag, now.etag,
+        "the tag of the object judged"
+    );
 }
 
 /// A copy of the object onto itself (another storage class or encryption) keeps its

@@ -416,7 +416,9 @@ impl From<RegisterArtifactError> for ApiError {
             | RegisterArtifactError::PartsRejected(_) => Self::bad_request(err.to_string()),
             RegisterArtifactError::AlreadyExists => Self::conflict("artifact already exists"),
             RegisterArtifactError::Immutable => Self::conflict(err.to_string()),
-            RegisterArtifactError::UploadGone => Self::conflict(err.to_string()),
+            RegisterArtifactError::UploadGone | RegisterArtifactError::ObjectReplaced => {
+                Self::conflict(err.to_string())
+            }
             RegisterArtifactError::Store(store) => store.into(),
             RegisterArtifactError::Repo(repo) => repo.into(),
         }

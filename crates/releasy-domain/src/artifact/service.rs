@@ -154,6 +154,10 @@ pub enum RegisterArtifactError {
     /// The upload was aborted or swept before it was registered.
     #[error("the upload was aborted or has expired: presign it again")]
     UploadGone,
+    /// Another object was stored under the key while registration checked it: the
+    /// bytes judged may not be the ones its tag and version would pin.
+    #[error("the stored object changed while it was checked: register it again")]
+    ObjectReplaced,
     /// The object store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -567,7 +571,18 @@ impl ArtifactService {
                 )
                 .await);
         }
-        let verification = match self.check_digest(&object_key, &request).await? {
+        let check = self.check_digest(&object_key, &request).await?;
+        if check != DigestCheck::Deferred {
+            // Two looks at the object around its digest, as the verifier takes: the
+            // bytes judged are those whose tag and version are recorded (and a link
+            // pinned to) only when both name the same object. Nothing is deleted: the
+            // object there now may be the right one, for a registration to judge.
+            let after = self.objects.head(&object_key).await?;
+            if after.as_ref() != Some(&stored) {
+                return Err(RegisterArtifactError::ObjectReplaced);
+            }
+        }
+        let verification = match check {
             DigestCheck::Matches => Verification::Verified,
             DigestCheck::Deferred => Verification::Pending,
             DigestCheck::Differs => {
@@ -729,6 +744,7 @@ impl ArtifactService {
 }
 
 /// What registration learnt of the stored object's digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DigestCheck {
     /// It is the declared one.
     Matches,
