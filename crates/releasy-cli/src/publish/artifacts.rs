@@ -159,9 +159,17 @@ fn slot_of<'a>(existing: &'a [ArtifactSummary], file: &LocalFile) -> Slot<'a> {
                 && a.file_name() == stored_name
         })
         .collect();
+    let is_this_file = |a: &&&ArtifactSummary| {
+        a.checksum.eq_ignore_ascii_case(&file.sha256) && a.size == file.size
+    };
+    let failed = |a: &&&ArtifactSummary| a.verification.as_deref() == Some("failed");
+    // A copy that can be downloaded wins over one that failed (a release may hold both,
+    // registered twice by older clients).
     let same_file = same_slot
         .iter()
-        .find(|a| a.checksum.eq_ignore_ascii_case(&file.sha256) && a.size == file.size);
+        .filter(is_this_file)
+        .find(|a| !failed(a))
+        .or_else(|| same_slot.iter().find(is_this_file));
     match (same_file, same_slot.first()) {
         (Some(found), _) if found.verification.as_deref() == Some("failed") => Slot::Failed(found),
         (Some(found), _) => Slot::Registered(found),
@@ -658,6 +666,11 @@ mod tests {
         assert!(matches!(slot_of(&pending, &file), Slot::Registered(a) if a.id == "p"));
         let failed = [held("f", "linux-x86_64", &sha, Some("failed"))];
         assert!(matches!(slot_of(&failed, &file), Slot::Failed(a) if a.id == "f"));
+        let twice = [
+            held("f", "linux-x86_64", &sha, Some("failed")),
+            held("v", "Linux-x86_64", &sha, Some("verified")),
+        ];
+        assert!(matches!(slot_of(&twice, &file), Slot::Registered(a) if a.id == "v"));
         let other = [held("o", "linux-x86_64", &"cd".repeat(32), None)];
         assert!(matches!(slot_of(&other, &file), Slot::Taken(a) if a.id == "o"));
         let elsewhere = [held("w", "windows-x86_64", &sha, None)];

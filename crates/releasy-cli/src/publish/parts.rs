@@ -68,8 +68,13 @@ pub async fn upload_parts(
             let len = plan.part_size.min(file.size.saturating_sub(offset));
             let mut attempt = 1;
             loop {
-                let url = urls.for_part(part.part_number).await?;
-                match put_part(storage, &url, &file.path, offset, len, &progress).await {
+                let sent = match urls.for_part(part.part_number).await {
+                    Ok(url) => put_part(storage, &url, &file.path, offset, len, &progress)
+                        .await
+                        .map_err(PartFailure::Failed),
+                    Err(failure) => Err(failure),
+                };
+                let err = match sent {
                     Ok(etag) => {
                         let part = CompletedPart {
                             part_number: part.part_number,
@@ -77,16 +82,22 @@ pub async fn upload_parts(
                         };
                         return Ok::<_, PartFailure>((part, len));
                     }
-                    Err(err) if attempt < PART_ATTEMPTS && worth_sending_again(&err) => {
-                        progress.note(&format!(
-                            "part {} failed ({err}); sending it again",
-                            part.part_number
-                        ));
-                        tokio::time::sleep(Duration::from_secs(1 << (attempt - 1))).await;
-                        attempt += 1;
-                    }
-                    Err(err) => return Err(err.into()),
+                    Err(PartFailure::Failed(err)) => err,
+                    Err(gone) => return Err(gone),
+                };
+                // A file that changed is not sent again: the run tells it changed.
+                if attempt >= PART_ATTEMPTS
+                    || !worth_sending_again(&err)
+                    || file.changed_since_hashed().await
+                {
+                    return Err(PartFailure::Failed(err));
                 }
+                progress.note(&format!(
+                    "part {} failed ({err}); sending it again",
+                    part.part_number
+                ));
+                tokio::time::sleep(Duration::from_secs(1 << (attempt - 1))).await;
+                attempt += 1;
             }
         }
     });

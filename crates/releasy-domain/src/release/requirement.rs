@@ -112,8 +112,9 @@ pub type PrecedenceBound = (semver::Version, bool);
 
 impl VersionRequirement {
     /// The range by precedence every version the requirement admits lies in: the
-    /// highest of its comparators' lower bounds and the lowest of their upper bounds
-    /// (`None` where none bounds that side). Every admitted version is within, not
+    /// highest of its comparators' lower bounds (each at a release taken down to its
+    /// lowest pre-release) and the lowest of their upper bounds (`None` where none
+    /// bounds that side). Every admitted version is within, not
     /// every version within is admitted (`>=1.0, <2` has `2.0.0-rc.1` within): a
     /// store narrows its read to the range, and [`Self::admits`] decides.
     ///
@@ -122,7 +123,8 @@ impl VersionRequirement {
     ///
     /// let req = VersionRequirement::parse("constraint", "^1.4").unwrap();
     /// let (lowest, highest) = req.precedence_range();
-    /// assert_eq!(lowest, Some(("1.4.0".parse().unwrap(), true)));
+    /// // From 1.4.0's pre-releases, which another comparator could admit.
+    /// assert_eq!(lowest, Some(("1.4.0-0".parse().unwrap(), true)));
     /// assert_eq!(highest, Some(("2.0.0".parse().unwrap(), false)));
     /// ```
     pub fn precedence_range(&self) -> (Option<PrecedenceBound>, Option<PrecedenceBound>) {
@@ -130,12 +132,27 @@ impl VersionRequirement {
         let lowest = comparators
             .iter()
             .filter_map(lower_bound)
+            .map(with_its_pre_releases)
             .reduce(|a, b| tighter(a, b, std::cmp::Ordering::Greater));
         let highest = comparators
             .iter()
             .filter_map(upper_bound)
             .reduce(|a, b| tighter(a, b, std::cmp::Ordering::Less));
         (lowest, highest)
+    }
+}
+
+/// A lower bound at a release (`1.2.0`) moved down to its lowest pre-release
+/// (`1.2.0-0`, within): Cargo's rule admits `1.2.0-rc.1` for `^1.2, >=1.2.0-rc.1`
+/// (a comparator names a pre-release of 1.2.0, and `^1.2` looks at numbers only), below
+/// where `^1.2` starts by precedence.
+fn with_its_pre_releases((version, inclusive): PrecedenceBound) -> PrecedenceBound {
+    if !version.pre.is_empty() {
+        return (version, inclusive);
+    }
+    match semver::Prerelease::new("0") {
+        Ok(pre) => (semver::Version { pre, ..version }, true),
+        Err(_) => (version, inclusive), // never: `0` is a pre-release
     }
 }
 
@@ -316,6 +333,11 @@ mod tests {
             "*",
             ">=0.2, <=1.2.3",
             ">1, <1.5",
+            // Cargo's rule admits a pre-release of numbers another comparator names
+            // with a pre-release, below where a comparator without one starts.
+            ">1, <2.0.0-rc",
+            "^1.2, >=1.2.0-rc.1",
+            "~1.2, <=1.2.0-rc.1",
         ];
         for text in requirements {
             let req = VersionRequirement::parse("constraint", text).unwrap();
@@ -350,14 +372,15 @@ mod tests {
             (show(low), show(high))
         };
         let some = |a: &str, b: &str| (Some(a.to_owned()), Some(b.to_owned()));
-        assert_eq!(range("^1.4"), some("1.4.0=", "2.0.0"));
-        assert_eq!(range("^0.2.3"), some("0.2.3=", "0.3.0"));
-        assert_eq!(range("^0.0.3"), some("0.0.3=", "0.0.4"));
-        assert_eq!(range("~1.2"), some("1.2.0=", "1.3.0"));
-        assert_eq!(range("=1.2.3"), some("1.2.3=", "1.2.3="));
-        assert_eq!(range(">=2.0, <3"), some("2.0.0=", "3.0.0"));
-        assert_eq!(range(">=1.0, <2.0.0-rc"), some("1.0.0=", "2.0.0-rc"));
-        assert_eq!(range(">1.4, <=1.9.9, <3"), some("1.5.0=", "1.9.9="));
+        assert_eq!(range("^1.4"), some("1.4.0-0=", "2.0.0"));
+        assert_eq!(range("^0.2.3"), some("0.2.3-0=", "0.3.0"));
+        assert_eq!(range("^0.0.3"), some("0.0.3-0=", "0.0.4"));
+        assert_eq!(range("~1.2"), some("1.2.0-0=", "1.3.0"));
+        assert_eq!(range("=1.2.3"), some("1.2.3-0=", "1.2.3="));
+        assert_eq!(range(">=2.0, <3"), some("2.0.0-0=", "3.0.0"));
+        assert_eq!(range(">=1.0, <2.0.0-rc"), some("1.0.0-0=", "2.0.0-rc"));
+        assert_eq!(range(">1.4, <=1.9.9, <3"), some("1.5.0-0=", "1.9.9="));
+        assert_eq!(range(">1, <2.0.0-rc"), some("2.0.0-0=", "2.0.0-rc"));
         assert_eq!(range("<2"), (None, Some("2.0.0".to_owned())));
         assert_eq!(range(">1.2.3-rc.1"), (Some("1.2.3-rc.1".to_owned()), None));
         assert_eq!(range("*"), (None, None));
@@ -365,7 +388,7 @@ mod tests {
         let max = u64::MAX;
         assert_eq!(
             range(&format!("~1.{max}")),
-            some(&format!("1.{max}.0="), "2.0.0")
+            some(&format!("1.{max}.0-0="), "2.0.0")
         );
         assert_eq!(range(&format!("^{max}")).1, None);
     }

@@ -1,9 +1,9 @@
 //! What an updater asks: the newest release it may have, and whether there is one
 //! above the version it runs.
 
-use crate::pagination::{Offset, PageLimit, PageRequest};
 use std::cmp::Ordering;
 
+use crate::pagination::{Offset, PageLimit, PageRequest};
 use crate::release::requirement::tighter;
 use crate::release::version_order::SEMVER_KEYS_FROM;
 use crate::release::{

@@ -61,13 +61,6 @@ pub(crate) struct LockedRelease {
 }
 
 diesel::define_sql_function! {
-    /// SQL `lower(text)`: ASCII letters to lower case on SQLite; on PostgreSQL others
-    /// too, so comparing two values both lowered finds at least those equal without
-    /// regard to ASCII case.
-    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-
-diesel::define_sql_function! {
     /// SQL `coalesce(a, b)` of two nullable integers.
     fn coalesce(a: diesel::sql_types::Nullable<diesel::sql_types::BigInt>, b: diesel::sql_types::Nullable<diesel::sql_types::BigInt>) -> diesel::sql_types::Nullable<diesel::sql_types::BigInt>;
 }

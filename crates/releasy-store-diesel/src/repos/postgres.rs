@@ -42,6 +42,14 @@ diesel::define_sql_function! {
     ) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
+/// An artifact's platform and a bound value (between the two parts of
+/// [`ASCII_LOWER_VALUE`]), each with its ASCII letters in lower case, as the domain
+/// compares platforms: `lower` under the `C` collation folds ASCII letters only,
+/// whatever the database's locale (under a Turkish one, `lower('I')` is `ı`).
+pub(super) const ASCII_LOWER_PLATFORM: &str = r#"lower(artifacts.platform COLLATE "C")"#;
+/// See [`ASCII_LOWER_PLATFORM`].
+pub(super) const ASCII_LOWER_VALUE: (&str, &str) = ("lower(", r#" COLLATE "C")"#);
+
 /// Runs `work` in one transaction: commits when it succeeds, rolls back otherwise.
 pub(super) async fn write_transaction<R, E, F>(
     conn: &mut AsyncPgConnection,

@@ -22,8 +22,11 @@ use releasy_domain::release::{
 };
 use releasy_domain::{ReleaseId, Timestamp};
 
-use super::{Backend, Store, append_audit, release_for_update, write_transaction};
-use crate::repos::{coalesce, lower};
+use super::{
+    ASCII_LOWER_PLATFORM, ASCII_LOWER_VALUE, Backend, Store, append_audit, release_for_update,
+    write_transaction,
+};
+use crate::repos::coalesce;
 use crate::error::{TxError, query_error};
 use crate::rows::{DraftChanges, ReleaseRow, YankColumns, artifact_verification};
 use crate::schema::releases::dsl;
@@ -106,15 +109,21 @@ impl ReleaseRepository for Store {
             None => {}
         }
         if let Some(platform) = &filter.downloadable_on {
-            // Lowered on both sides: a superset of the platforms equal without regard to
-            // ASCII case (PostgreSQL lowers other letters too), which the domain narrows.
-            let downloadable = Verification::DOWNLOADABLE.map(Verification::as_str);
-            query = query.filter(diesel::dsl::exists(
-                artifacts::table
-                    .filter(artifacts::release_id.eq(dsl::id))
-                    .filter(lower(artifacts::platform).eq(lower(platform.clone())))
-                    .filter(artifacts::verification.eq_any(downloadable)),
-            ));
+            // Written out: the platform's comparison is the backend's own SQL. The
+            // verification names are the domain's constants, never input.
+            let downloadable: Vec<String> = Verification::DOWNLOADABLE
+                .iter()
+                .map(|v| format!("'{}'", v.as_str()))
+                .collect();
+            let (open, close) = ASCII_LOWER_VALUE;
+            let exists = diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "EXISTS (SELECT 1 FROM artifacts WHERE artifacts.release_id = releases.id \
+                 AND artifacts.verification IN ({}) AND {ASCII_LOWER_PLATFORM} = {open}",
+                downloadable.join(", ")
+            ))
+            .bind::<diesel::sql_types::Text, _>(platform.clone())
+            .sql(&format!("{close})"));
+            query = query.filter(exists);
         }
         if let Some(after) = &filter.after {
             let (key, created_at, id) = (

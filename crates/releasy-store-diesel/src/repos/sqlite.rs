@@ -44,6 +44,13 @@ diesel::define_sql_function! {
     ) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
+/// An artifact's platform and a bound value (between the two parts of
+/// [`ASCII_LOWER_VALUE`]), each with its ASCII letters in lower case, as the domain
+/// compares platforms: SQLite's own `lower` folds ASCII letters only.
+pub(super) const ASCII_LOWER_PLATFORM: &str = "lower(artifacts.platform)";
+/// See [`ASCII_LOWER_PLATFORM`].
+pub(super) const ASCII_LOWER_VALUE: (&str, &str) = ("lower(", ")");
+
 /// Registers [`fold_case`] on `conn`.
 ///
 /// # Errors

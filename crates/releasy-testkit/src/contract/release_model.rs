@@ -351,8 +351,9 @@ fn bound(version: &str, inclusive: bool) -> OrderKeyBound {
 }
 
 /// `downloadable_on` keeps the releases with an artifact for the platform, whatever
-/// its ASCII case, that can be downloaded: not one whose only such artifact is pending
-/// or failed, nor one with artifacts for other platforms only.
+/// its ASCII case (and only that: other letters are compared as they are, as the
+/// domain compares platforms), that can be downloaded: not one whose only such
+/// artifact is pending or failed, nor one with artifacts for other platforms only.
 pub async fn downloadable_on_narrows_to_a_platform(
     releases: Arc<dyn ReleaseRepository>,
     artifacts: Arc<dyn ArtifactRepository>,
@@ -381,7 +382,7 @@ pub async fn downloadable_on_narrows_to_a_platform(
                 ("darwin-arm64", Verification::Verified),
             ],
         ),
-        with("1.4.0", 4, &[]),
+        with("1.4.0", 4, &[("Ünix-arm64", Verification::Verified)]),
         with(
             "1.5.0",
             5,
@@ -422,6 +423,16 @@ pub async fn downloadable_on_narrows_to_a_platform(
         &list(&releases, &on("linux")).await,
         &Vec::new(),
         "a platform is matched whole, not as a prefix",
+    );
+    same(
+        &list(&releases, &on("ÜNIX-ARM64")).await,
+        &names(&["1.4.0"]),
+        "ASCII letters in other case",
+    );
+    same(
+        &list(&releases, &on("ünix-arm64")).await,
+        &Vec::new(),
+        "only ASCII letters are matched without regard to case, whatever the database's locale",
     );
 }
 
