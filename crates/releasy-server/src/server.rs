@@ -344,8 +344,10 @@ fn spawn_release_order_fill(database: Database) {
     });
 }
 
-/// Ledger rows one retention sweep removes at most: a day of very busy downloads.
-const LEDGER_ROWS_PER_SWEEP: u64 = 1_000_000;
+/// Ledger rows one retention sweep removes at most: all past the retention. Rows
+/// recorded meanwhile are newer, so a sweep ends, and downloads faster than any fixed
+/// number a sweep cannot outgrow the retention.
+const LEDGER_ROWS_PER_SWEEP: u64 = u64::MAX;
 
 /// How long the audit trail and the download ledger are kept.
 #[derive(Debug, Clone, Copy)]
@@ -354,10 +356,10 @@ struct Retention {
     download_log: LedgerRetention,
 }
 
-/// Every ten minutes, for as long as the runtime runs: removes the audit events older
+/// Every ten minutes, for as long as the runtime runs: removes every audit event older
 /// than the retention from the chain's start (each batch recording an `audit.pruned`
-/// event), the download ledger's days past its retention (a thousand rows a statement,
-/// so writers never wait long), the download tokens that expired over an hour ago, and
+/// event), every row of the download ledger's days past its retention (a thousand rows
+/// a statement, so writers never wait long), the download tokens that expired over an hour ago, and
 /// the counts of download quota periods that are over. Every instance sweeps; sweeps on several instances take turns on the chain's head.
 fn spawn_retention(
     audit: AuditService,

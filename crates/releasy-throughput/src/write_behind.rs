@@ -73,6 +73,9 @@ struct Queue<T> {
     /// Write rounds that found rows, and the time they took in all (for the metrics).
     rounds: AtomicU64,
     round_nanos: AtomicU64,
+    /// Set (under the `rows` lock) by [`WriteBehind::shutdown`] before its last flush:
+    /// a row pushed after it is written directly, not left in a queue nothing drains.
+    closed: AtomicBool,
 }
 
 impl<T> Default for Queue<T> {
@@ -85,6 +88,7 @@ impl<T> Default for Queue<T> {
             failing: AtomicBool::new(false),
             rounds: AtomicU64::new(0),
             round_nanos: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
         }
     }
 }
@@ -187,6 +191,12 @@ impl<T: Clone + Send + Sync + std::fmt::Debug + 'static> WriteBehind<T> {
             let drained = self.queue.drained.notified();
             let queued = {
                 let mut rows = self.queue.rows();
+                if self.queue.closed.load(Ordering::Acquire) {
+                    // After the shutdown's last flush took the queue (a request still
+                    // finishing, a task of its own): written now, not lost.
+                    drop(rows);
+                    return self.writer.write_batch(std::slice::from_ref(row)).await;
+                }
                 let failing = self.queue.failing.load(Ordering::Acquire);
                 if rows.len() < room || failing {
                     if rows.len() >= self.policy.max_pending {
@@ -240,13 +250,20 @@ impl<T: Clone + Send + Sync + std::fmt::Debug + 'static> WriteBehind<T> {
     }
 
     /// Writes everything queued; call it once the server has stopped taking requests.
-    /// A refused batch stays queued and is tried again for a few seconds
+    /// Rows pushed from then on are written directly, one write each. A refused batch
+    /// stays queued and is tried again for a few seconds
     /// ([`SHUTDOWN_RETRY_DELAYS`]): a database blip at the moment of a shutdown (a
     /// failover, a restarting pooler) must not lose the rows.
     ///
     /// # Errors
     /// [`FlushError`] when the last batch could still not be written.
     pub async fn shutdown(&self) -> Result<(), FlushError> {
+        {
+            // Under the lock pushes queue under: each row is queued before this (and
+            // written by the flush below) or written directly by its push.
+            let _rows = self.queue.rows();
+            self.queue.closed.store(true, Ordering::Release);
+        }
         let mut flushed = self.flush().await;
         for delay in SHUTDOWN_RETRY_DELAYS {
             let Err(err) = &flushed else {
@@ -561,6 +578,19 @@ mod tests {
             "written by the second attempt"
         );
         assert_eq!(recorder.writes.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_row_pushed_after_the_shutdown_is_written_directly() {
+        let recorder = Arc::new(Recorder::default());
+        let queue = start(&recorder, 1);
+        queue.push(&1).await.unwrap();
+        queue.shutdown().await.unwrap();
+        assert_eq!(written(&recorder), [1]);
+        // A request that ends after the last flush (its own task, say) records its row.
+        queue.push(&2).await.unwrap();
+        assert_eq!(written(&recorder), [1, 2], "no flush is coming for it");
+        assert_eq!(queue.stats().depth, 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

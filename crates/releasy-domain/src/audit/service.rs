@@ -29,9 +29,6 @@ const LINK_BATCHES_PER_CALL: u32 = 1_000;
 /// for a cut's write lock, a few milliseconds per batch).
 pub const PRUNE_BATCH: u32 = 5_000;
 
-/// The most batches one sweep removes (a backlog goes over several sweeps).
-const PRUNE_BATCHES_PER_SWEEP: u32 = 200;
-
 /// What a walk of the chain found.
 struct Walked {
     /// Events checked.
@@ -283,16 +280,18 @@ impl AuditService {
     }
 
     /// Removes the events created before `cutoff` from the chain's start, in batches of
-    /// [`PRUNE_BATCH`] (up to a million a sweep); each batch records, in its own
-    /// transaction, an `audit.pruned` event naming the new start. Returns how many it
-    /// removed.
+    /// [`PRUNE_BATCH`], until none is left (events recorded meanwhile are newer than
+    /// `cutoff`, so the sweep ends however fast they arrive, and a trail that grows by
+    /// more than any fixed number a sweep is still held to its retention); each batch
+    /// records, in its own transaction, an `audit.pruned` event naming the new start.
+    /// Returns how many it removed.
     ///
     /// # Errors
     /// [`RepoError`]; the batches removed before it are kept, each with its event.
     pub async fn prune(&self, cutoff: Timestamp, at: Timestamp) -> Result<u64, RepoError> {
         let record =
             |removed: u64, start: ChainLink| AuditEvent::audit_pruned(removed, cutoff, start, at);
-        in_batches(PRUNE_BATCH, PRUNE_BATCHES_PER_SWEEP.into(), |batch| {
+        in_batches(PRUNE_BATCH, u64::MAX, |batch| {
             self.events.prune_before(cutoff, batch, &record)
         })
         .await
