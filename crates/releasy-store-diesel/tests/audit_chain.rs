@@ -427,13 +427,15 @@ async fn retention_cuts_the_chain_at_its_start(db: &Database, tamper: Tamper, li
         bounds.start.position, 3,
         "the chain now starts after position 3"
     );
-    // Two events kept, and the cut's own `audit.pruned` event once linked.
+    // Two events kept, and the cut's own `audit.pruned` event, linked by the cut on
+    // both backends.
     assert_eq!(
-        verify(db).await.expect("a cut chain verifies"),
-        3 - linking.left_to_the_linker(1)
+        verify(db)
+            .await
+            .expect("a cut chain verifies with its record"),
+        3
     );
-    assert_eq!(link(db).await, linking.left_to_the_linker(1));
-    assert_eq!(verify(db).await.expect("and with its record"), 3);
+    assert_eq!(link(db).await, 0, "the cut linked its event");
     let recorded = repos
         .audit
         .list(
@@ -463,8 +465,8 @@ async fn retention_cuts_the_chain_at_its_start(db: &Database, tamper: Tamper, li
         .expect("chained")
         .pop()
         .expect("position 4");
-    let link = first_kept.link.expect("linked");
-    assert_eq!((link.position, first_kept.event.id), (4, events[3].id));
+    let link_at_4 = first_kept.link.expect("linked");
+    assert_eq!((link_at_4.position, first_kept.event.id), (4, events[3].id));
     tamper(format!(
         "DELETE FROM audit_events WHERE id = '{}'",
         events[3].id
@@ -472,13 +474,35 @@ async fn retention_cuts_the_chain_at_its_start(db: &Database, tamper: Tamper, li
     .await;
     tamper(format!(
         "UPDATE audit_chain SET start_position = 4, start_hash = '{}'",
-        link.hash
+        link_at_4.hash
     ))
     .await;
     assert_eq!(
         broken(verify(db).await),
         ChainBreak::StartNotPruned { position: 4 }
     );
+    // An `audit.pruned` row slipped in to name the moved start is no part of the
+    // chain: no linker links it, and the start stays named by none.
+    let forged = AuditEvent::audit_pruned(1, at(T0 + 50), link_at_4, at(T0 + 300));
+    tamper(format!(
+        "INSERT INTO audit_events (id, customer_id, actor, event, payload, created_at) \
+         VALUES ('{}', NULL, 'system', 'audit.pruned', '{}', {})",
+        forged.id,
+        forged.payload,
+        T0 + 300
+    ))
+    .await;
+    assert_eq!(link(db).await, 0, "the linker leaves it out");
+    assert_eq!(
+        broken(verify(db).await),
+        ChainBreak::StartNotPruned { position: 4 }
+    );
+    let _ = linking;
+    tamper(format!(
+        "DELETE FROM audit_events WHERE id = '{}'",
+        forged.id
+    ))
+    .await;
 
     let kept_old = events[4].id.to_string();
     tamper(format!("DELETE FROM audit_events WHERE id = '{kept_old}'")).await;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::Timestamp;
 use crate::audit::{AuditEvent, AuditFilter, ChainBounds, ChainBreak, ChainLink, ChainVerifier};
 use crate::batches::in_batches;
-use crate::pagination::{Offset, PageLimit, PageRequest};
+use crate::pagination::PageRequest;
 use crate::ports::{AuditRepository, RepoError};
 
 /// How many chained events [`AuditService::verify`] reads at a time.
@@ -144,9 +144,7 @@ impl AuditService {
         let (events, bounds) = loop {
             let bounds = self.events.chain_bounds().await?;
             let checked = match self.walk(bounds).await {
-                Ok(walked) => self
-                    .check_start_named(bounds.start, walked.start_named)
-                    .await
+                Ok(walked) => Self::check_start_named(bounds.start, walked.start_named)
                     .map(|()| walked.events),
                 broken => broken.map(|walked| walked.events),
             };
@@ -155,8 +153,7 @@ impl AuditService {
                 Err(VerifyError::Broken(ChainBreak::Deleted { .. })) => {
                     self.events.chain_bounds().await?.start != bounds.start
                 }
-                // The start moved, or the event naming it was linked past the head the
-                // walk read (PostgreSQL links a cut's event after the cut).
+                // The start moved after the walk read it.
                 Err(VerifyError::Broken(ChainBreak::StartNotPruned { .. })) => {
                     self.events.chain_bounds().await? != bounds
                 }
@@ -213,31 +210,11 @@ impl AuditService {
     /// Fails when `start` is not where the chain began nor named by an `audit.pruned`
     /// event in the chain after it: deleting the first events and moving the start over
     /// them needs no hash computed, so the start alone proves nothing; the event each
-    /// retention batch records with its cut, chained like any other, does. Outside the
-    /// walk, only the newest `audit.pruned` events are looked at: PostgreSQL links a
-    /// cut's event a moment after the cut (the window in which any unlinked row can be
-    /// slipped in, docs/security.md), or it was linked past the head the walk read; an
-    /// older one is in the walk or gone with its cut.
-    async fn check_start_named(
-        &self,
-        start: ChainLink,
-        named_in_chain: bool,
-    ) -> Result<(), VerifyError> {
+    /// retention batch records with its cut, linked in the cut's own transaction (on
+    /// PostgreSQL too), does. Only a linked one counts: a row slipped in unlinked is no
+    /// part of the chain, and no linker links an `audit.pruned` event.
+    fn check_start_named(start: ChainLink, named_in_chain: bool) -> Result<(), VerifyError> {
         if start == ChainLink::START || named_in_chain {
-            return Ok(());
-        }
-        // A sweep records at most one event per batch, 200 batches: one page holds
-        // the newest sweep's.
-        let newest_cuts = AuditFilter {
-            event: Some(AuditEvent::AUDIT_PRUNED.to_owned()),
-            ..AuditFilter::default()
-        };
-        let page = PageRequest {
-            limit: PageLimit::LARGEST,
-            offset: Offset::default(),
-        };
-        let listed = self.events.list(&newest_cuts, page).await?;
-        if listed.iter().any(|event| names_start(event, start)) {
             return Ok(());
         }
         Err(ChainBreak::StartNotPruned {

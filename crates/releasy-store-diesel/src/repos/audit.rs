@@ -17,7 +17,10 @@ use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{AuditRepository, PruneEvent, RepoError};
 
 use super::retried_batch::{StoredIds, not_stored};
-use super::{Backend, Conn, Store, append_audit, chain_head, set_chain_head, set_links};
+use super::{
+    Backend, Conn, Store, WRITES_LINK_THEIR_EVENTS, append_audit, chain_head, set_chain_head,
+    set_links,
+};
 use crate::error::{TxError, corrupt, query_error};
 use crate::rows::{AuditChainRow, AuditEventRow, link_of, position_column};
 use crate::schema::audit_chain;
@@ -133,7 +136,7 @@ impl AuditRepository for Store {
 
     async fn unchained(&self, limit: u32) -> Result<Vec<AuditEvent>, RepoError> {
         let mut conn = self.conn().await?;
-        let rows = awaiting_link(&mut conn, limit)
+        let rows = awaiting_link(&mut conn, limit, Awaiting::Any)
             .await
             .map_err(query_error)?;
         rows.into_iter()
@@ -143,7 +146,12 @@ impl AuditRepository for Store {
 
     async fn link_pending(&self, limit: u32) -> Result<u64, RepoError> {
         // Looked for outside a transaction first: most calls find nothing.
-        if self.unchained(1).await?.is_empty() {
+        let mut conn = self.conn().await?;
+        let waiting = awaiting_link(&mut conn, 1, Awaiting::Linkable)
+            .await
+            .map_err(query_error)?;
+        drop(conn);
+        if waiting.is_empty() {
             return Ok(0);
         }
         self.write(async |conn| link_batch(conn, limit).await)
@@ -195,7 +203,22 @@ impl AuditRepository for Store {
                 ))
                 .execute(conn)
                 .await?;
-            append_audit(conn, &[record(cut as u64, new_start)]).await?;
+            let recorded = record(cut as u64, new_start);
+            append_audit(conn, std::slice::from_ref(&recorded)).await?;
+            if !WRITES_LINK_THEIR_EVENTS {
+                // Linked with the cut, where the head is held: the linker links no
+                // `audit.pruned` event, so one slipped in by hand to name a start moved
+                // over deleted events stays out of the chain, and `audit verify` finds
+                // the start named by none.
+                let head = chain_head(conn).await?;
+                let Some(&link) = head.extend(std::slice::from_ref(&recorded)).last() else {
+                    return Err(corrupt("audit_chain", "no link for the cut's event").into());
+                };
+                if set_links(conn, &[(recorded.id.to_string(), link)]).await? != 1 {
+                    return Err(corrupt("audit_events", "the cut's event was not stored").into());
+                }
+                set_chain_head(conn, link).await?;
+            }
             Ok(cut as u64)
         })
         .await
@@ -207,7 +230,7 @@ impl AuditRepository for Store {
 async fn link_batch(conn: &mut Conn, limit: u32) -> Result<u64, TxError> {
     let head = chain_head(conn).await?;
     // Read after the head is held: another linker's links are committed.
-    let rows = awaiting_link(conn, limit).await?;
+    let rows = awaiting_link(conn, limit, Awaiting::Linkable).await?;
     // Linked by the id as stored: a row whose id is not in canonical form (upper
     // case, say) would be missed by the id written back from its UUID.
     let stored_ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
@@ -267,17 +290,32 @@ impl Store {
 /// Events read and linked at a time when linking those stored before the chain.
 const LEGACY_BATCH: u32 = 10_000;
 
+/// Which events not linked yet a read wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Awaiting {
+    /// Every one (what `audit verify` counts).
+    Any,
+    /// Those the linker links: not `audit.pruned` events, which their cut links (an
+    /// unlinked one was slipped in by hand, or written by a server of an older version
+    /// during an upgrade, docs/security.md).
+    Linkable,
+}
+
 /// Up to `limit` events not linked yet, oldest first (the order the linker links
 /// them in; an index covers exactly these rows).
 async fn awaiting_link(
     conn: &mut Conn,
     limit: u32,
+    which: Awaiting,
 ) -> Result<Vec<AuditEventRow>, diesel::result::Error> {
-    dsl::audit_events
+    let mut query = dsl::audit_events
         .select(AuditEventRow::as_select())
         .filter(dsl::chain_position.is_null())
         .order_by((dsl::created_at.asc(), dsl::id.asc()))
         .limit(i64::from(limit))
-        .load(conn)
-        .await
+        .into_boxed::<Backend>();
+    if which == Awaiting::Linkable {
+        query = query.filter(dsl::event.ne(AuditEvent::AUDIT_PRUNED));
+    }
+    query.load(conn).await
 }

@@ -30,6 +30,9 @@ pub(super) const BYTE_ORDER: &str = "COLLATE \"C\"";
 pub(super) fn placeholder(n: usize) -> String {
     format!("${n}")
 }
+/// Whether `append_audit` links the events it writes: no, the linker does after the
+/// commit, so that changes never wait on the chain's head.
+pub(super) const WRITES_LINK_THEIR_EVENTS: bool = false;
 /// Its diesel backend (for boxed queries).
 pub(super) type Backend = diesel::pg::Pg;
 

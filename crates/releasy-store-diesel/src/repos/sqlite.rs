@@ -31,6 +31,9 @@ pub(super) const BYTE_ORDER: &str = "";
 pub(super) fn placeholder(n: usize) -> String {
     format!("?{n}")
 }
+/// Whether `append_audit` links the events it writes: yes, under the write lock every
+/// write already holds.
+pub(super) const WRITES_LINK_THEIR_EVENTS: bool = true;
 /// Its diesel backend (for boxed queries).
 pub(super) type Backend = diesel::sqlite::Sqlite;
 
