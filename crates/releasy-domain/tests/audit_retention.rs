@@ -109,6 +109,93 @@ impl releasy_domain::ports::AuditRepository for PrunedMidWalk {
     }
 }
 
+/// A long sweep cuts over and over while the walk runs, faster than the walk reads
+/// (here 2 000 events before every page of 1 000 read after the first): each gap it
+/// leaves where the start has moved past the walk is no deletion, however many.
+#[tokio::test]
+async fn a_sweep_cutting_under_the_walk_again_and_again_is_not_taken_for_a_deletion() {
+    let at = Timestamp::from_unix_seconds;
+    let repo = CutOnEveryPage {
+        inner: releasy_domain::memory::InMemoryAudit::default(),
+        pages_read: std::sync::atomic::AtomicU32::new(0),
+        cutoff: at(T0 + 6_000),
+    };
+    let events: Vec<AuditEvent> = (0..6_500)
+        .map(|t| AuditEvent::api_key_auth(AuthReason::NotFound, None, None, at(T0 + t)))
+        .collect();
+    repo.inner.append(&events);
+    let audit = AuditService::new(std::sync::Arc::new(repo));
+    let chain = audit.verify().await.expect("no deletion: only cuts");
+    assert_eq!(chain.bounds.start.position, 6_000);
+    assert_eq!(
+        chain.events, 503,
+        "500 kept and the three cuts' audit.pruned events"
+    );
+}
+
+/// Cuts up to 2 000 events before every page read after the first.
+#[derive(Debug)]
+struct CutOnEveryPage {
+    inner: releasy_domain::memory::InMemoryAudit,
+    pages_read: std::sync::atomic::AtomicU32,
+    cutoff: Timestamp,
+}
+
+#[async_trait::async_trait]
+impl releasy_domain::ports::AuditRepository for CutOnEveryPage {
+    async fn record(&self, event: &AuditEvent) -> Result<(), releasy_domain::ports::RepoError> {
+        self.inner.record(event).await
+    }
+    async fn list(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Vec<AuditEvent>, releasy_domain::ports::RepoError> {
+        self.inner.list(filter, page).await
+    }
+    async fn chain_bounds(
+        &self,
+    ) -> Result<releasy_domain::audit::ChainBounds, releasy_domain::ports::RepoError> {
+        self.inner.chain_bounds().await
+    }
+    async fn chained_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<releasy_domain::audit::ChainedEvent>, releasy_domain::ports::RepoError> {
+        use std::sync::atomic::Ordering;
+        if self.pages_read.fetch_add(1, Ordering::SeqCst) >= 1 {
+            let record =
+                |removed, start| AuditEvent::audit_pruned(removed, self.cutoff, start, self.cutoff);
+            self.inner.prune_before(self.cutoff, 2_000, &record).await?;
+        }
+        self.inner.chained_after(after, limit).await
+    }
+    async fn chained_at_or_below(
+        &self,
+        position: u64,
+    ) -> Result<Option<String>, releasy_domain::ports::RepoError> {
+        self.inner.chained_at_or_below(position).await
+    }
+    async fn unchained(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, releasy_domain::ports::RepoError> {
+        self.inner.unchained(limit).await
+    }
+    async fn link_pending(&self, limit: u32) -> Result<u64, releasy_domain::ports::RepoError> {
+        self.inner.link_pending(limit).await
+    }
+    async fn prune_before(
+        &self,
+        cutoff: Timestamp,
+        limit: u32,
+        record: releasy_domain::ports::PruneEvent<'_>,
+    ) -> Result<u64, releasy_domain::ports::RepoError> {
+        self.inner.prune_before(cutoff, limit, record).await
+    }
+}
+
 #[tokio::test]
 async fn a_cut_while_the_walk_runs_is_not_taken_for_a_deletion() {
     let at = Timestamp::from_unix_seconds;

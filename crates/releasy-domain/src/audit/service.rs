@@ -35,6 +35,9 @@ struct Walked {
     events: u64,
     /// Whether the `audit.pruned` event naming the walk's start was among them.
     start_named: bool,
+    /// The bounds walked: those read when the walk began, or, when retention moved
+    /// the start past where the walk had come, those read then.
+    bounds: ChainBounds,
 }
 
 /// Whether `event` is the `audit.pruned` event of the cut that left the chain's start
@@ -133,9 +136,8 @@ impl AuditService {
     /// head as read when the walk begins, and fails on the first event altered, deleted
     /// or inserted; checks that a retention sweep moved the start where it is (an
     /// `audit.pruned` event names it), and that no event sits past the head read at
-    /// the end. A walk that finds a gap right where retention has since moved the
-    /// start begins again from the new start. Events not linked yet are counted, not
-    /// judged.
+    /// the end. A walk that finds a gap where retention has since moved the start past
+    /// it goes on from the new start. Events not linked yet are counted, not judged.
     ///
     /// # Errors
     /// [`VerifyError::Broken`] naming the first break, [`VerifyError::Repo`].
@@ -144,9 +146,9 @@ impl AuditService {
         let (events, bounds) = loop {
             let bounds = self.events.chain_bounds().await?;
             let checked = match self.walk(bounds).await {
-                Ok(walked) => Self::check_start_named(bounds.start, walked.start_named)
-                    .map(|()| walked.events),
-                broken => broken.map(|walked| walked.events),
+                Ok(walked) => Self::check_start_named(walked.bounds.start, walked.start_named)
+                    .map(|()| (walked.events, walked.bounds)),
+                Err(broken) => Err(broken),
             };
             let retry = match &checked {
                 // Retention moved the start under the walk.
@@ -163,7 +165,7 @@ impl AuditService {
                 attempt += 1;
                 continue;
             }
-            break (checked?, bounds);
+            break checked?;
         };
         self.check_nothing_at_or_below(bounds.start).await?;
         self.check_nothing_past_head().await?;
@@ -177,8 +179,11 @@ impl AuditService {
     }
 
     /// Checks the chain from `bounds.start` to `bounds.head`: how many events, and
-    /// whether one of them is the `audit.pruned` event naming `bounds.start`.
-    async fn walk(&self, bounds: ChainBounds) -> Result<Walked, VerifyError> {
+    /// whether one of them is the `audit.pruned` event naming `bounds.start`. A gap
+    /// where retention has since moved the start past the walk (a sweep removing a
+    /// backlog while the walk runs) is no deletion: the walk goes on from the new
+    /// start, to the head read with it.
+    async fn walk(&self, mut bounds: ChainBounds) -> Result<Walked, VerifyError> {
         let mut verifier = ChainVerifier::new(bounds);
         let mut start_named = false;
         let mut after = bounds.start.position;
@@ -193,7 +198,21 @@ impl AuditService {
                 if link.position > bounds.head.position {
                     break 'pages;
                 }
-                verifier.check(&chained.event, link)?;
+                match verifier.check(&chained.event, link) {
+                    Err(deleted @ ChainBreak::Deleted { .. }) => {
+                        let now = self.events.chain_bounds().await?;
+                        if now.start.position <= after {
+                            return Err(deleted.into());
+                        }
+                        // Retention moved the start past this walk: start from there.
+                        bounds = now;
+                        verifier = ChainVerifier::new(bounds);
+                        start_named = false;
+                        after = bounds.start.position;
+                        continue 'pages;
+                    }
+                    checked => checked?,
+                }
                 start_named |= names_start(&chained.event, bounds.start);
                 after = link.position;
             }
@@ -204,6 +223,7 @@ impl AuditService {
         Ok(Walked {
             events: verifier.finish()?,
             start_named,
+            bounds,
         })
     }
 
