@@ -10,7 +10,7 @@ use actix_web::web::{self, Bytes};
 use futures_util::StreamExt;
 
 use crate::error::FsStoreError;
-use crate::multipart::{self, OpenUpload};
+use crate::multipart::{self, OpenUpload, ReceivingPart};
 use crate::store::blocking;
 use crate::upload::UploadError;
 
@@ -18,8 +18,11 @@ use crate::upload::UploadError;
 const WRITE_BATCH_BYTES: usize = 512 * 1024;
 
 /// Stores the body as part `part` of `upload`; returns its entity tag. The part may hold
-/// at most the upload's part size. The caller holds the part's lock
-/// ([`crate::multipart::lock_part`]).
+/// at most the upload's part size. `receiving` is the part's lock
+/// ([`crate::multipart::lock_part`]): each blocking write holds it too, so a request
+/// dropped while a write runs (its client gone) keeps the part locked until that write
+/// has landed, and a second request for the part never has its bytes overwritten by
+/// the first one's.
 ///
 /// # Errors
 /// [`UploadError`]; the part is then not recorded (and must be sent again).
@@ -27,15 +30,19 @@ pub(crate) async fn receive_part(
     upload: OpenUpload,
     part: u32,
     declared_size: Option<u64>,
+    receiving: ReceivingPart,
     mut payload: web::Payload,
 ) -> Result<String, UploadError> {
+    let receiving = Arc::new(receiving);
     let limit = upload.part_size;
     if declared_size.is_some_and(|size| size > limit) {
         return Err(UploadError::TooLarge(limit));
     }
     let upload = Arc::new(upload);
     let opened = Arc::clone(&upload);
+    let held = Arc::clone(&receiving);
     let file = blocking(move || {
+        let _receiving = held;
         let path = opened.data_path();
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -69,9 +76,14 @@ pub(crate) async fn receive_part(
         }
         if batched >= WRITE_BATCH_BYTES || (end && batched > 0) {
             let (file, upload) = (Arc::clone(&file), Arc::clone(&upload));
+            let held = Arc::clone(&receiving);
             let at = start + written;
             let bytes = std::mem::take(&mut batch);
-            blocking(move || write_batch(&file, &upload, at, &bytes)).await?;
+            blocking(move || {
+                let _receiving = held;
+                write_batch(&file, &upload, at, &bytes)
+            })
+            .await?;
             written += batched as u64;
             batched = 0;
         }
@@ -82,6 +94,7 @@ pub(crate) async fn receive_part(
     let etag = format!("\"{}\"", uuid::Uuid::new_v4().simple());
     let recorded = etag.clone();
     blocking(move || {
+        let _receiving = receiving;
         file.sync_data()
             .map_err(|e| FsStoreError::io("flushing", upload.data_path(), e))?;
         multipart::record_part(&upload, part, written, &recorded)

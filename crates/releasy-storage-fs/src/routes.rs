@@ -188,13 +188,13 @@ async fn put_part(
         Err(err) => return responses::store_failed(&err),
     };
     let locked = open.clone();
-    let _receiving = match blocking(move || multipart::lock_part(&locked, part)).await {
+    let receiving = match blocking(move || multipart::lock_part(&locked, part)).await {
         Ok(Locked::Held(guard)) => guard,
         Ok(Locked::Busy) => return responses::part_busy(),
         Ok(Locked::Gone) => return responses::upload_not_found(),
         Err(err) => return responses::store_failed(&err),
     };
-    match part_upload::receive_part(open, part, declared_size, payload).await {
+    match part_upload::receive_part(open, part, declared_size, receiving, payload).await {
         Ok(etag) => HttpResponse::Ok()
             .insert_header((header::ETAG, etag))
             .finish(),
