@@ -138,6 +138,26 @@ async fn check(db: &Database, tamper: Tamper, linking: Linking) {
     tamper(format!("DELETE FROM audit_events WHERE id = '{forged}'")).await;
     assert_eq!(verify(db).await.expect("intact again"), 5);
 
+    // Altered: a customer id rewritten in upper case. The same UUID, but listings match
+    // its text exactly, so the customer's history would no longer show the event.
+    let third = events[2].id.to_string();
+    tamper(format!(
+        "UPDATE audit_events SET customer_id = upper(customer_id) WHERE id = '{third}'"
+    ))
+    .await;
+    assert_eq!(
+        broken(verify(db).await),
+        ChainBreak::Altered {
+            event_id: third.clone(),
+            position: 3
+        }
+    );
+    tamper(format!(
+        "UPDATE audit_events SET customer_id = lower(customer_id) WHERE id = '{third}'"
+    ))
+    .await;
+    assert_eq!(verify(db).await.expect("intact again"), 5);
+
     // Altered: the payload of the second event.
     let second = events[1].id.to_string();
     tamper(format!(

@@ -95,8 +95,8 @@ impl TryFrom<AuditEventRow> for ChainedEvent {
 
 impl AuditEventRow {
     /// The row as the chain sees it, whatever it holds. A row Releasy did not write as
-    /// it stands (a payload that is not JSON, an id or customer id that is not a UUID,
-    /// a hash that is not 64 hex digits) still reads, as values whose hash cannot match
+    /// it stands (a payload that is not JSON, an id or customer id that is not a UUID in
+    /// the form Releasy writes, a hash that is not 64 hex digits) still reads, as values whose hash cannot match
     /// the stored one: verification names it altered instead of failing as if the
     /// database had, and the PostgreSQL linker links it instead of stopping at it for
     /// good. (Listings read rows strictly.)
@@ -108,13 +108,21 @@ impl AuditEventRow {
             }),
             _ => None,
         };
+        // An id only in the form Releasy writes (lower-case, hyphenated): the same UUID
+        // in upper case, braces or `urn:uuid:` reads as the nil one, so an edit into
+        // such a form (which listings, matching the text, would no longer find) hashes
+        // as another event.
         let id = parse_id::<AuditEventId>("audit_events", &self.id)
-            .unwrap_or_else(|_| AuditEventId::from_uuid(uuid::Uuid::nil()));
+            .ok()
+            .filter(|id| id.to_string() == self.id)
+            .unwrap_or_else(|| AuditEventId::from_uuid(uuid::Uuid::nil()));
         // A customer id that is not a UUID reads as the nil one, never as none: a NULL
         // edited into text must not hash as the NULL it replaced.
         let customer_id = self.customer_id.as_deref().map(|c| {
             parse_id::<CustomerId>("audit_events", c)
-                .unwrap_or_else(|_| CustomerId::from_uuid(uuid::Uuid::nil()))
+                .ok()
+                .filter(|id| id.to_string() == c)
+                .unwrap_or_else(|| CustomerId::from_uuid(uuid::Uuid::nil()))
         });
         let payload =
             serde_json::from_str(&self.payload).unwrap_or(serde_json::Value::String(self.payload));
