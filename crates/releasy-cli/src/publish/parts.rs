@@ -19,14 +19,26 @@ const PART_ATTEMPTS: u32 = 4;
 
 /// Whether a part's failure may pass if it is sent again, after a pause of 1, 2, then
 /// 4 seconds: the connection broke, or the store is busy or failed on its side (S3's
-/// `500 InternalError` and `503 SlowDown`, a proxy's `502`/`504`). Sending a part again
-/// replaces what arrived of it.
+/// `500 InternalError` and `503 SlowDown`, a proxy's `502`/`504`, the embedded store
+/// still writing the part for an earlier request). Sending a part again replaces what
+/// arrived of it.
 fn worth_sending_again(err: &CliError) -> bool {
     match err {
-        CliError::Api(api) => api.is_transient() || api.status() == Some(500),
+        CliError::Api(api) => {
+            api.is_transient()
+                || api.status() == Some(500)
+                || api
+                    .server_message()
+                    .is_some_and(|m| m.starts_with(PART_BUSY))
+        }
         _ => false,
     }
 }
+
+/// How the embedded store's `409` begins while it still writes an earlier request for
+/// the part (one whose connection broke while its bytes went to a slow disk): the part
+/// is free once that write has landed.
+const PART_BUSY: &str = "this part is being uploaded by another request";
 
 /// A file's parts once all are on the server.
 #[derive(Debug)]
@@ -133,4 +145,39 @@ pub async fn upload_parts(
         .into());
     }
     Ok(Some(PartsSent { parts, sent_bytes }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broken_busy_and_failing_stores_are_worth_another_try() {
+        let status = |status: u16, message: &str| {
+            CliError::Api(ApiError::Status {
+                status,
+                code: "x".to_owned(),
+                message: message.to_owned(),
+            })
+        };
+        let network = CliError::Api(ApiError::Network {
+            host: "store".to_owned(),
+            detail: "connection reset".to_owned(),
+        });
+        assert!(worth_sending_again(&network));
+        for code in [500, 502, 503, 504] {
+            assert!(worth_sending_again(&status(code, "")), "{code}");
+        }
+        assert!(worth_sending_again(&status(
+            409,
+            "this part is being uploaded by another request, or the upload is completing"
+        )));
+        assert!(!worth_sending_again(&status(
+            409,
+            "an object is already stored"
+        )));
+        assert!(!worth_sending_again(&status(403, "expired")));
+        assert!(!worth_sending_again(&status(404, "no such upload")));
+        assert!(!worth_sending_again(&CliError::Usage("x".to_owned())));
+    }
 }

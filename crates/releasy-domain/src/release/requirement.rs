@@ -147,7 +147,9 @@ impl VersionRequirement {
 /// (a comparator names a pre-release of 1.2.0, and `^1.2` looks at numbers only), below
 /// where `^1.2` starts by precedence.
 fn with_its_pre_releases((version, inclusive): PrecedenceBound) -> PrecedenceBound {
-    if !version.pre.is_empty() {
+    // An exclusive bound at a release (`>1.2.3`) admits none of its pre-releases: they
+    // precede it.
+    if !version.pre.is_empty() || !inclusive {
         return (version, inclusive);
     }
     match semver::Prerelease::new("0") {
@@ -383,6 +385,11 @@ mod tests {
         assert_eq!(range(">1, <2.0.0-rc"), some("2.0.0-0=", "2.0.0-rc"));
         assert_eq!(range("<2"), (None, Some("2.0.0".to_owned())));
         assert_eq!(range(">1.2.3-rc.1"), (Some("1.2.3-rc.1".to_owned()), None));
+        assert_eq!(
+            range(">1.2.3"),
+            (Some("1.2.3".to_owned()), None),
+            "an exclusive bound at a release keeps its pre-releases out"
+        );
         assert_eq!(range("*"), (None, None));
         // Past the largest numbers: the next major, or no bound at all.
         let max = u64::MAX;
