@@ -323,8 +323,8 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             for answer in [
-                format!("HTTP/1.1 302 Found\r\nlocation: http://{addr}/moved\r\ncontent-length: 0\r\n\r\n"),
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"keys\":[]}".to_owned(),
+                format!("HTTP/1.1 302 Found\r\nlocation: http://{addr}/moved\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{\"keys\":[]}".to_owned(),
             ] {
                 let (mut socket, _) = listener.accept().await.unwrap();
                 let mut request = [0_u8; 4096];

@@ -622,12 +622,66 @@ async fn an_object_replaced_while_it_is_read_fails_its_check() {
 }
 
 /// Registration takes the same two looks: an object replaced while registration read
-/// it is refused (its digest may be another object's than the tag recorded would pin),
-/// and nothing is deleted; registered again, the object there now is judged.
+/// it is judged again as it is now (its tag recorded is the one of the bytes judged);
+/// one that keeps changing is refused (`409`), and nothing is deleted.
 #[tokio::test]
-async fn an_object_replaced_while_registration_reads_it_is_not_registered() {
+async fn an_object_replaced_while_registration_reads_it_is_judged_again() {
     let objects = Arc::new(InMemoryObjects::default());
     let observer = Arc::new(ReplacedDuringRead {
+        objects: objects.clone(),
+        key: std::sync::Mutex::new(None),
+    });
+    let store = Arc::new(ObservedObjectStore::new(objects.clone(), observer.clone()));
+    let w = World::on(objects, store, 1024).await;
+    let presigned = w.stage(BYTES).await;
+    let before = w
+        .objects
+        .head(&presigned.object_key)
+        .await
+        .unwrap()
+        .unwrap();
+    *observer.key.lock().unwrap() = Some(presigned.object_key.clone());
+    let registered = w.register(&presigned, BYTES).await.unwrap();
+    assert_eq!(registered.verification, Verification::Verified);
+    let now = w
+        .objects
+        .head(&presigned.object_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(now.etag, before.etag, "replaced during the first read");
+    assert_eq!(
+        registered.object_etag, now.etag,
+        "the tag of the object judged"
+    );
+}
+
+/// Replaces the object under `key` each time a `sha256` read ends.
+#[derive(Debug)]
+struct ReplacedOnEveryRead {
+    objects: Arc<InMemoryObjects>,
+    key: std::sync::Mutex<Option<releasy_domain::artifact::ObjectKey>>,
+}
+
+impl StoreCallObserver for ReplacedOnEveryRead {
+    type Call = &'static str;
+    fn started(&self, operation: &'static str) -> &'static str {
+        operation
+    }
+    fn finished(&self, operation: &'static str, _ok: bool) {
+        let key = self.key.lock().unwrap().clone();
+        if operation == "sha256"
+            && let Some(key) = key
+        {
+            self.objects.copy_in_place(&key);
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_object_that_keeps_changing_is_not_registered() {
+    let objects = Arc::new(InMemoryObjects::default());
+    let observer = Arc::new(ReplacedOnEveryRead {
         objects: objects.clone(),
         key: std::sync::Mutex::new(None),
     });
@@ -640,18 +694,10 @@ async fn an_object_replaced_while_registration_reads_it_is_not_registered() {
         matches!(refused, Err(RegisterArtifactError::ObjectReplaced)),
         "{refused:?}"
     );
-    assert_eq!(w.objects.get(&presigned.object_key).as_deref(), Some(BYTES));
-    let registered = w.register(&presigned, BYTES).await.unwrap();
-    assert_eq!(registered.verification, Verification::Verified);
-    let now = w
-        .objects
-        .head(&presigned.object_key)
-        .await
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        registered.object_etag, now.etag,
-        "the tag of the object judged"
+        w.objects.get(&presigned.object_key).as_deref(),
+        Some(BYTES),
+        "nothing deleted"
     );
 }
 

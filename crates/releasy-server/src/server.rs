@@ -344,9 +344,9 @@ fn spawn_release_order_fill(database: Database) {
     });
 }
 
-/// Ledger rows one retention sweep removes at most: all past the retention. Rows
-/// recorded meanwhile are newer, so a sweep ends, and downloads faster than any fixed
-/// number a sweep cannot outgrow the retention.
+/// Ledger rows one retention sweep removes: no fixed number, all past the retention.
+/// Rows recorded meanwhile are newer, so a sweep ends, and downloads faster than any
+/// fixed number a sweep cannot outgrow the retention.
 const LEDGER_ROWS_PER_SWEEP: u64 = u64::MAX;
 
 /// How long the audit trail and the download ledger are kept.

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use diesel::connection::SimpleConnection;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use releasy_domain::audit::{
-    AuditEvent, AuditService, AuthReason, ChainBreak, Origin, VerifyError,
+    AuditEvent, AuditService, AuthReason, ChainBreak, ChainLink, Origin, VerifyError,
 };
 use releasy_domain::customer::{Customer, CustomerName};
 use releasy_domain::{CustomerId, Timestamp};
@@ -136,6 +136,36 @@ async fn check(db: &Database, tamper: Tamper, linking: Linking) {
         }
     );
     tamper(format!("DELETE FROM audit_events WHERE id = '{forged}'")).await;
+    assert_eq!(verify(db).await.expect("intact again"), 5);
+
+    // Inserted: an unlinked `audit.pruned` row, which no linker links.
+    let pruned = AuditEvent::audit_pruned(
+        1,
+        Timestamp::from_unix_seconds(T0),
+        ChainLink::START,
+        Timestamp::from_unix_seconds(T0 + 9),
+    );
+    tamper(format!(
+        "INSERT INTO audit_events (id, customer_id, actor, event, payload, created_at) \
+         VALUES ('{}', NULL, 'system', 'audit.pruned', '{}', {})",
+        pruned.id,
+        pruned.payload,
+        T0 + 9
+    ))
+    .await;
+    assert_eq!(link(db).await, 0);
+    assert_eq!(
+        broken(verify(db).await),
+        ChainBreak::Inserted {
+            event_id: pruned.id.to_string(),
+            why: "an audit.pruned event is linked by its cut, and this one is not"
+        }
+    );
+    tamper(format!(
+        "DELETE FROM audit_events WHERE id = '{}'",
+        pruned.id
+    ))
+    .await;
     assert_eq!(verify(db).await.expect("intact again"), 5);
 
     // Altered: a customer id rewritten in upper case. The same UUID, but listings match
@@ -416,7 +446,7 @@ async fn linkers_racing_writers_link_every_event_once(db: &Database, linking: Li
 /// Retention cuts the chain at its start only: the leading events older than the
 /// cutoff go, the new start is recorded, the trail still verifies, and a later
 /// deletion inside it is still found.
-async fn retention_cuts_the_chain_at_its_start(db: &Database, tamper: Tamper, linking: Linking) {
+async fn retention_cuts_the_chain_at_its_start(db: &Database, tamper: Tamper) {
     db.migrate().await.expect("migrate");
     let repos = db.repositories();
     let at = Timestamp::from_unix_seconds;
@@ -517,7 +547,6 @@ async fn retention_cuts_the_chain_at_its_start(db: &Database, tamper: Tamper, li
         broken(verify(db).await),
         ChainBreak::StartNotPruned { position: 4 }
     );
-    let _ = linking;
     tamper(format!(
         "DELETE FROM audit_events WHERE id = '{}'",
         forged.id
@@ -597,19 +626,14 @@ async fn postgres_links_the_events_stored_before_the_chain() {
 async fn sqlite_retention_cuts_the_chain_at_its_start() {
     let sqlite = TestSqlite::create();
     let db = Database::open(&DatabaseUrl::sqlite_file(sqlite.path()), 2).expect("pool");
-    retention_cuts_the_chain_at_its_start(&db, sqlite_tamper(&sqlite), Linking::AtOnce).await;
+    retention_cuts_the_chain_at_its_start(&db, sqlite_tamper(&sqlite)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_retention_cuts_the_chain_at_its_start() {
     let postgres = TestPostgres::create().await;
     let db = Database::open(&DatabaseUrl::Postgres(postgres.url().to_owned()), 2).expect("pool");
-    retention_cuts_the_chain_at_its_start(
-        &db,
-        postgres_tamper(postgres.url().to_owned()),
-        Linking::ByLinker,
-    )
-    .await;
+    retention_cuts_the_chain_at_its_start(&db, postgres_tamper(postgres.url().to_owned())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

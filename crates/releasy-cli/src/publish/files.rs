@@ -166,9 +166,16 @@ mod tests {
         let refused = || CliError::Usage("refused".to_owned());
         assert!(matches!(file.explain(refused()).await, CliError::Usage(_)));
 
-        // Same size, other bytes, written later: the modification time tells.
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Same size, other bytes, written later: the modification time tells (set a
+        // second on, whatever the file system's timestamp granularity).
         std::fs::write(&path, b"other bytes").unwrap();
+        let later = file.modified.unwrap() + std::time::Duration::from_secs(1);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
         assert!(file.changed_since_hashed().await);
         assert!(matches!(
             file.ensure_unchanged().await,

@@ -9,8 +9,8 @@ use crate::artifact::{
 };
 use crate::audit::{AuditEvent, Origin};
 use crate::ports::{
-    ArtifactRepository, Clock, CompleteMultipartError, DeclaredObject, ObjectStore, PresignedPut,
-    PresignedUrl, ReleaseRepository, RepoError, StoreError,
+    ArtifactRepository, Clock, CompleteMultipartError, DeclaredObject, ObjectMeta, ObjectStore,
+    PresignedPut, PresignedUrl, ReleaseRepository, RepoError, StoreError,
 };
 use crate::product::{ImmutabilityPolicy, release_is_fixed};
 use crate::release::Release;
@@ -553,11 +553,7 @@ impl ArtifactService {
         let joined = self
             .complete_parts(&object_key, pending.as_ref(), request.parts.as_deref())
             .await?;
-        let stored = self
-            .objects
-            .head(&object_key)
-            .await?
-            .ok_or(RegisterArtifactError::ObjectMissing)?;
+        let (stored, check) = self.judge_stored(&object_key, &request).await?;
         if stored.size != request.size.bytes() {
             return Err(self
                 .discard(
@@ -570,17 +566,6 @@ impl ArtifactService {
                     },
                 )
                 .await);
-        }
-        let check = self.check_digest(&object_key, &request).await?;
-        if check != DigestCheck::Deferred {
-            // Two looks at the object around its digest, as the verifier takes: the
-            // bytes judged are those whose tag and version are recorded (and a link
-            // pinned to) only when both name the same object. Nothing is deleted: the
-            // object there now may be the right one, for a registration to judge.
-            let after = self.objects.head(&object_key).await?;
-            if after.as_ref() != Some(&stored) {
-                return Err(RegisterArtifactError::ObjectReplaced);
-            }
         }
         let verification = match check {
             DigestCheck::Matches => Verification::Verified,
@@ -646,6 +631,47 @@ impl ArtifactService {
             },
             Err(other) => Err(RegisterArtifactError::Repo(other)),
         }
+    }
+
+    /// The stored object and what its digest says, judged between two looks at it (as
+    /// the verifier takes): the bytes judged are those whose tag and version are
+    /// recorded, and every link pinned to, only when both looks name the same object.
+    /// An object replaced meanwhile (a second `PUT` through a still-valid URL) is judged
+    /// again, as it is now, a few times; nothing is deleted on the way.
+    ///
+    /// # Errors
+    /// [`RegisterArtifactError::ObjectMissing`] when no object is stored (or it went),
+    /// [`RegisterArtifactError::ObjectReplaced`] when it kept changing.
+    async fn judge_stored(
+        &self,
+        object_key: &ObjectKey,
+        request: &RegisterArtifact,
+    ) -> Result<(ObjectMeta, DigestCheck), RegisterArtifactError> {
+        let mut stored = self
+            .objects
+            .head(object_key)
+            .await?
+            .ok_or(RegisterArtifactError::ObjectMissing)?;
+        for _ in 0..JUDGEMENTS_OF_A_CHANGING_OBJECT {
+            if stored.size != request.size.bytes() {
+                // Refused on its size alone: no digest was read.
+                return Ok((stored, DigestCheck::Deferred));
+            }
+            let check = self.check_digest(object_key, request).await?;
+            if check == DigestCheck::Deferred {
+                return Ok((stored, check)); // the verifier takes its own two looks
+            }
+            let after = self
+                .objects
+                .head(object_key)
+                .await?
+                .ok_or(RegisterArtifactError::ObjectMissing)?;
+            if after == stored {
+                return Ok((stored, check));
+            }
+            stored = after;
+        }
+        Err(RegisterArtifactError::ObjectReplaced)
     }
 
     /// Compares the stored object's SHA-256 with the declared one: from the digest the
@@ -742,6 +768,10 @@ impl ArtifactService {
         refusal
     }
 }
+
+/// How many times registration judges an object that changes while it is judged
+/// before it gives up (`409`): a `PUT` landing during the read is judged as it is then.
+const JUDGEMENTS_OF_A_CHANGING_OBJECT: u32 = 3;
 
 /// What registration learnt of the stored object's digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -170,6 +170,19 @@ impl AuditService {
         self.check_nothing_at_or_below(bounds.start).await?;
         self.check_nothing_past_head().await?;
         let awaiting = self.events.unchained(AWAITING_COUNTED).await?;
+        // A cut links its own event, and no linker links one: an unlinked `audit.pruned`
+        // row awaits nothing (it was slipped in, or an older server was killed right
+        // after its cut, docs/security.md).
+        if let Some(slipped) = awaiting
+            .iter()
+            .find(|e| e.event == AuditEvent::AUDIT_PRUNED)
+        {
+            return Err(ChainBreak::Inserted {
+                event_id: slipped.id.to_string(),
+                why: "an audit.pruned event is linked by its cut, and this one is not",
+            }
+            .into());
+        }
         Ok(VerifiedChain {
             events,
             bounds,

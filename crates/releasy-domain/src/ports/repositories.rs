@@ -250,16 +250,19 @@ pub trait AuditRepository: Send + Sync + std::fmt::Debug {
     /// turns. An adapter whose writes run one at a time anyway links a write's events
     /// in its transaction (SQLite, the in-memory repositories) and finds little here;
     /// one whose writes run side by side (PostgreSQL) writes them unlinked, so that no
-    /// write waits on the head, and this is what chains them. Returns how many it
-    /// linked.
+    /// write waits on the head, and this is what chains them. It never links an
+    /// `audit.pruned` event: [`Self::prune_before`] links its own, so an unlinked one
+    /// was slipped in (and must stay out of the chain, where it would name a start).
+    /// Returns how many it linked.
     async fn link_pending(&self, limit: u32) -> Result<u64, RepoError>;
 
     /// Cuts the chain at its start, in one transaction: of the first `limit` chained
     /// events after the recorded start (by position), removes those
     /// [`crate::audit::prunable_prefix`] allows before `cutoff`, records the link of
     /// the last one removed as the new start, and writes the event `record` makes from
-    /// how many were removed and that start. Returns how many it removed (0, and no
-    /// event, when the oldest event kept is not older than `cutoff`).
+    /// how many were removed and that start, linked after the head in the same
+    /// transaction on every adapter. Returns how many it removed (0, and no event,
+    /// when the oldest event kept is not older than `cutoff`).
     async fn prune_before(
         &self,
         cutoff: Timestamp,

@@ -13,7 +13,8 @@ use crate::release::{
 };
 
 /// How many candidates one database read brings: the first is nearly always the
-/// answer, the rest spare a second read when a constraint or platform skips a few.
+/// answer, the rest spare a second read when the constraint passes over a few within
+/// its range (or a release has nothing downloadable).
 const CANDIDATES_PER_READ: u32 = 16;
 
 /// What an updater asks for.

@@ -103,11 +103,7 @@ impl AuditRepository for Store {
         })
     }
 
-    async fn chained_after(
-        &self,
-        after: u64,
-        limit: u32,
-    ) -> Result<Vec<ChainedEvent>, RepoError> {
+    async fn chained_after(&self, after: u64, limit: u32) -> Result<Vec<ChainedEvent>, RepoError> {
         let mut conn = self.conn().await?;
         let rows: Vec<AuditEventRow> = dsl::audit_events
             .select(AuditEventRow::as_select())
@@ -154,8 +150,7 @@ impl AuditRepository for Store {
         if waiting.is_empty() {
             return Ok(0);
         }
-        self.write(async |conn| link_batch(conn, limit).await)
-            .await
+        self.write(async |conn| link_batch(conn, limit).await).await
     }
 
     async fn prune_before(

@@ -26,8 +26,8 @@ use super::{
     ASCII_LOWER_PLATFORM, ASCII_LOWER_VALUE, Backend, Store, append_audit, release_for_update,
     write_transaction,
 };
-use crate::repos::coalesce;
 use crate::error::{TxError, query_error};
+use crate::repos::coalesce;
 use crate::rows::{DraftChanges, ReleaseRow, YankColumns, artifact_verification};
 use crate::schema::releases::dsl;
 use crate::schema::{artifacts, download_tokens, releases};
@@ -99,12 +99,16 @@ impl ReleaseRepository for Store {
             query = query.filter(dsl::yanked_at.is_null());
         }
         match &filter.order_key_min {
-            Some(min) if min.inclusive => query = query.filter(dsl::version_order.ge(min.key.clone())),
+            Some(min) if min.inclusive => {
+                query = query.filter(dsl::version_order.ge(min.key.clone()))
+            }
             Some(min) => query = query.filter(dsl::version_order.gt(min.key.clone())),
             None => {}
         }
         match &filter.order_key_max {
-            Some(max) if max.inclusive => query = query.filter(dsl::version_order.le(max.key.clone())),
+            Some(max) if max.inclusive => {
+                query = query.filter(dsl::version_order.le(max.key.clone()))
+            }
             Some(max) => query = query.filter(dsl::version_order.lt(max.key.clone())),
             None => {}
         }
@@ -143,11 +147,13 @@ impl ReleaseRepository for Store {
                 // Below it in (version_order, created_at, id).
                 ReleaseOrder::Version => query.filter(
                     dsl::version_order.le(key.clone()).and(
-                        dsl::version_order.lt(key.clone()).or(dsl::version_order
-                            .eq(key)
-                            .and(dsl::created_at.lt(created_at).or(
-                                dsl::created_at.eq(created_at).and(dsl::id.lt(id)),
-                            ))),
+                        dsl::version_order
+                            .lt(key.clone())
+                            .or(dsl::version_order.eq(key).and(
+                                dsl::created_at
+                                    .lt(created_at)
+                                    .or(dsl::created_at.eq(created_at).and(dsl::id.lt(id))),
+                            )),
                     ),
                 ),
             };
@@ -335,36 +341,37 @@ impl ReleaseRepository for Store {
         event: ChangeEvent<'_, Release>,
     ) -> Result<Option<Vec<ObjectKey>>, RepoError> {
         let id = id.to_string();
-        let keys: Option<Vec<String>> = self.write(async |conn| {
-            // Read once, locked; a sealed release is never deleted: it is reported like
-            // a missing one, and the caller tells which it was.
-            let Some(deleted) = release_for_update(conn, &id).await? else {
-                return Ok(None);
-            };
-            if deleted.sealed_at.is_some() {
-                return Ok(None);
-            }
-            let deleted: Release = deleted.try_into()?;
-            let of_release = artifacts::table
-                .filter(artifacts::release_id.eq(&id))
-                .select(artifacts::id);
-            diesel::delete(
-                download_tokens::table.filter(download_tokens::artifact_id.eq_any(of_release)),
-            )
-            .execute(conn)
-            .await?;
-            let keys: Vec<String> =
-                diesel::delete(artifacts::table.filter(artifacts::release_id.eq(&id)))
-                    .returning(artifacts::object_key)
-                    .get_results(conn)
-                    .await?;
-            diesel::delete(releases::table.find(&id))
+        let keys: Option<Vec<String>> = self
+            .write(async |conn| {
+                // Read once, locked; a sealed release is never deleted: it is reported like
+                // a missing one, and the caller tells which it was.
+                let Some(deleted) = release_for_update(conn, &id).await? else {
+                    return Ok(None);
+                };
+                if deleted.sealed_at.is_some() {
+                    return Ok(None);
+                }
+                let deleted: Release = deleted.try_into()?;
+                let of_release = artifacts::table
+                    .filter(artifacts::release_id.eq(&id))
+                    .select(artifacts::id);
+                diesel::delete(
+                    download_tokens::table.filter(download_tokens::artifact_id.eq_any(of_release)),
+                )
                 .execute(conn)
                 .await?;
-            append_audit(conn, &[event(&deleted)]).await?;
-            Ok(Some(keys))
-        })
-        .await?;
+                let keys: Vec<String> =
+                    diesel::delete(artifacts::table.filter(artifacts::release_id.eq(&id)))
+                        .returning(artifacts::object_key)
+                        .get_results(conn)
+                        .await?;
+                diesel::delete(releases::table.find(&id))
+                    .execute(conn)
+                    .await?;
+                append_audit(conn, &[event(&deleted)]).await?;
+                Ok(Some(keys))
+            })
+            .await?;
         Ok(keys.map(|keys| keys.into_iter().map(ObjectKey::from_stored).collect()))
     }
 }

@@ -42,19 +42,23 @@ const TOKEN_PATIENCE: Duration = Duration::from_secs(30);
 
 /// A download token for `request`, asked for again while its answer is lost on the way
 /// ([`ApiError::is_transient`]), for up to [`TOKEN_PATIENCE`]: a transfer that broke
-/// because the network did is not ended by the next request failing the same way. A
-/// lost answer may have left a token unused on the server; it expires unused.
+/// because the network did is not ended by the next request failing the same way. The
+/// asks share one random `Idempotency-Key`, so a token the server issued before its
+/// answer was lost is replayed, not issued (and recorded in the ledger) again.
 async fn download_token(
     client: &ApiClient,
     request: &TokenRequest,
     note: impl Fn(&str),
 ) -> Result<TokenResponse, CliError> {
+    let idempotency_key = uuid::Uuid::new_v4().simple().to_string();
     let mut give_up_at = None;
     let mut pause = Duration::from_millis(500);
     loop {
-        match client.post("/v1/downloads/token", request, None).await {
+        let asked = client.post("/v1/downloads/token", request, Some(&idempotency_key));
+        match asked.await {
             Ok(answer) => return Ok(answer.body),
-            Err(err) if err.is_transient() => {
+            // Lost, or not ready yet: the first ask still runs on the server.
+            Err(err) if err.is_transient() || err.code() == "idempotency_in_progress" => {
                 let give_up_at = *give_up_at.get_or_insert_with(|| Instant::now() + TOKEN_PATIENCE);
                 let left = give_up_at.saturating_duration_since(Instant::now());
                 if left.is_zero() {
