@@ -154,8 +154,8 @@ pub enum RegisterArtifactError {
     /// The upload was aborted or swept before it was registered.
     #[error("the upload was aborted or has expired: presign it again")]
     UploadGone,
-    /// Another object was stored under the key while registration checked it: the
-    /// bytes judged may not be the ones its tag and version would pin.
+    /// Another object was stored under the key each time registration checked it: no
+    /// bytes could be judged with the tag and version that would be pinned.
     #[error("the stored object changed while it was checked: register it again")]
     ObjectReplaced,
     /// The object store failed.

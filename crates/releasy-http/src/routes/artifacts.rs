@@ -96,7 +96,7 @@ pub async fn presign_artifact(
         (status = 400, body = ErrorBody, description = "invalid field, object_key does not match release or platform, size or checksum not the ones declared at presign, parts missing or not matching the upload, object not found in storage, size does not match the stored object, or checksum does not match the stored object"),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "release not found"),
-        (status = 409, body = ErrorBody, description = "artifact already exists, the upload was aborted or swept, the stored object changed while it was checked (register again), or release is immutable"),
+        (status = 409, body = ErrorBody, description = "artifact already exists, the upload was aborted or swept, the stored object kept changing while it was checked (register again), or release is immutable"),
     ),
     security(("admin_key" = []), ("operator_jwt" = []))
 )]
