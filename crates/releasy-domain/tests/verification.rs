@@ -656,11 +656,12 @@ async fn an_object_replaced_while_registration_reads_it_is_judged_again() {
     );
 }
 
-/// Replaces the object under `key` each time a `sha256` read ends.
+/// Replaces the object under `key` each time a `sha256` read ends, counting the reads.
 #[derive(Debug)]
 struct ReplacedOnEveryRead {
     objects: Arc<InMemoryObjects>,
     key: std::sync::Mutex<Option<releasy_domain::artifact::ObjectKey>>,
+    reads: std::sync::atomic::AtomicU32,
 }
 
 impl StoreCallObserver for ReplacedOnEveryRead {
@@ -673,6 +674,7 @@ impl StoreCallObserver for ReplacedOnEveryRead {
         if operation == "sha256"
             && let Some(key) = key
         {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             self.objects.copy_in_place(&key);
         }
     }
@@ -684,6 +686,7 @@ async fn an_object_that_keeps_changing_is_not_registered() {
     let observer = Arc::new(ReplacedOnEveryRead {
         objects: objects.clone(),
         key: std::sync::Mutex::new(None),
+        reads: std::sync::atomic::AtomicU32::new(0),
     });
     let store = Arc::new(ObservedObjectStore::new(objects.clone(), observer.clone()));
     let w = World::on(objects, store, 1024).await;
@@ -693,6 +696,11 @@ async fn an_object_that_keeps_changing_is_not_registered() {
     assert!(
         matches!(refused, Err(RegisterArtifactError::ObjectReplaced)),
         "{refused:?}"
+    );
+    assert_eq!(
+        observer.reads.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "judged three times before it was refused"
     );
     assert_eq!(
         w.objects.get(&presigned.object_key).as_deref(),

@@ -553,20 +553,22 @@ impl ArtifactService {
         let joined = self
             .complete_parts(&object_key, pending.as_ref(), request.parts.as_deref())
             .await?;
-        let (stored, check) = self.judge_stored(&object_key, &request).await?;
-        if stored.size != request.size.bytes() {
-            return Err(self
-                .discard(
-                    &object_key,
-                    request.artifact_id,
-                    joined,
-                    RegisterArtifactError::SizeMismatch {
-                        declared: request.size.bytes(),
-                        stored: stored.size,
-                    },
-                )
-                .await);
-        }
+        let (stored, check) = match self.judge_stored(&object_key, &request).await? {
+            Judged::Checked(stored, check) => (stored, check),
+            Judged::WrongSize(stored) => {
+                return Err(self
+                    .discard(
+                        &object_key,
+                        request.artifact_id,
+                        joined,
+                        RegisterArtifactError::SizeMismatch {
+                            declared: request.size.bytes(),
+                            stored: stored.size,
+                        },
+                    )
+                    .await);
+            }
+        };
         let verification = match check {
             DigestCheck::Matches => Verification::Verified,
             DigestCheck::Deferred => Verification::Pending,
@@ -646,7 +648,7 @@ impl ArtifactService {
         &self,
         object_key: &ObjectKey,
         request: &RegisterArtifact,
-    ) -> Result<(ObjectMeta, DigestCheck), RegisterArtifactError> {
+    ) -> Result<Judged, RegisterArtifactError> {
         let mut stored = self
             .objects
             .head(object_key)
@@ -654,12 +656,12 @@ impl ArtifactService {
             .ok_or(RegisterArtifactError::ObjectMissing)?;
         for _ in 0..JUDGEMENTS_OF_A_CHANGING_OBJECT {
             if stored.size != request.size.bytes() {
-                // Refused on its size alone: no digest was read.
-                return Ok((stored, DigestCheck::Deferred));
+                return Ok(Judged::WrongSize(stored));
             }
             let check = self.check_digest(object_key, request).await?;
             if check == DigestCheck::Deferred {
-                return Ok((stored, check)); // the verifier takes its own two looks
+                // The verifier takes its own two looks.
+                return Ok(Judged::Checked(stored, check));
             }
             let after = self
                 .objects
@@ -667,7 +669,7 @@ impl ArtifactService {
                 .await?
                 .ok_or(RegisterArtifactError::ObjectMissing)?;
             if after == stored {
-                return Ok((stored, check));
+                return Ok(Judged::Checked(stored, check));
             }
             stored = after;
         }
@@ -772,6 +774,14 @@ impl ArtifactService {
 /// How many times registration judges an object that changes while it is judged
 /// before it gives up (`409`): a `PUT` landing during the read is judged as it is then.
 const JUDGEMENTS_OF_A_CHANGING_OBJECT: u32 = 3;
+
+/// What registration found stored under the key.
+enum Judged {
+    /// An object of another size than declared: refused on that alone.
+    WrongSize(ObjectMeta),
+    /// An object of the declared size, and what its digest says.
+    Checked(ObjectMeta, DigestCheck),
+}
 
 /// What registration learnt of the stored object's digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
