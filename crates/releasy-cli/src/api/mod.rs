@@ -4,6 +4,7 @@
 
 mod credential;
 mod error;
+mod until_answered;
 
 use std::time::Duration;
 

@@ -1,9 +1,9 @@
 //! `releasy key create|revoke|list|rotate|update`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Context;
-use crate::api::{ApiClient, ApiError, Role};
+use crate::api::Role;
 use crate::cli::KeyCommand;
 use crate::dto::{
     CreateKey, CreatedKey, KeyList, KeySummary, RevokeKey, RevokedKey, RotateKey, RotatedKey,
@@ -114,7 +114,16 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
             overlap_seconds,
         } => {
             let path = format!("/v1/admin/keys/{}/rotate", api_key_id.trim());
-            let rotated = rotate(&client, &path, &RotateKey { overlap_seconds }).await?;
+            // A rotation cannot run twice, so only its replay recovers the new secret.
+            let rotated: RotatedKey = client
+                .post_until_answered(
+                    &path,
+                    &RotateKey { overlap_seconds },
+                    ROTATE_PATIENCE,
+                    |_| {},
+                )
+                .await?
+                .body;
             ctx.output.emit(&rotated, || {
                 format!(
                     "new api key id: {}\nreplaces:       {} (works until {})\n\n{}\n\nThe key is shown only once: store it now.",
@@ -134,41 +143,6 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
 /// over, so a first run still going (or cut off) ends as an answer or a refusal, not
 /// "in progress".
 const ROTATE_PATIENCE: Duration = Duration::from_secs(15);
-
-/// Rotates under a random `Idempotency-Key`, asking again with it while the answer is
-/// lost on the way (a network error, a proxy's 502/503/504) or the first request is
-/// still running: a rotation cannot run twice, so only its replay recovers the new
-/// secret. The key is random (not derived from the request) because the server seals
-/// the stored answer under it.
-async fn rotate(client: &ApiClient, path: &str, body: &RotateKey) -> Result<RotatedKey, CliError> {
-    let idempotency_key = uuid::Uuid::new_v4().simple().to_string();
-    // Counted from the first loss: an attempt that failed late (a timeout, a proxy's
-    // 504) still gets its retries.
-    let mut give_up_at = None;
-    let mut pause = Duration::from_millis(500);
-    loop {
-        match client.post(path, body, Some(&idempotency_key)).await {
-            Ok(answer) => return Ok(answer.body),
-            Err(err) if answer_lost(&err) => {
-                let give_up_at =
-                    *give_up_at.get_or_insert_with(|| Instant::now() + ROTATE_PATIENCE);
-                let left = give_up_at.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(err.into());
-                }
-                // The last attempt is made at the deadline itself.
-                tokio::time::sleep(pause.min(left)).await;
-                pause = (pause * 2).min(Duration::from_secs(4));
-            }
-            Err(err) => return Err(err.into()),
-        }
-    }
-}
-
-/// Whether a request's answer never arrived, or is not ready yet.
-fn answer_lost(err: &ApiError) -> bool {
-    err.is_transient() || err.code() == "idempotency_in_progress"
-}
 
 /// The page size `key list` asks for: the largest the server gives.
 const PAGE: usize = 200;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::helpers::{Storage, TestServer, file_sha256, write_file};
-use crate::proxy::{Disturbance, LoopbackProxy};
+use crate::proxy::{Disturbance, LoopbackProxy, Request};
 
 /// Publishes `acme-agent` 1.0.0 and 1.1.0 (two platforms each); returns the sha256 of
 /// 1.1.0's linux file.
@@ -153,12 +153,23 @@ async fn customer_download_verifies_the_checksum_s3() {
 /// How many downloads of `customer_id` the ledger lists as `redirected`, once it
 /// lists at least `at_least` (rows are written behind).
 async fn redirected(server: &TestServer, customer_id: &str, at_least: usize) -> usize {
+    ledger_rows(server, customer_id, "redirected", at_least).await
+}
+
+/// How many rows of `customer_id` with `outcome` the ledger lists, once it lists at
+/// least `at_least` (rows are written behind).
+async fn ledger_rows(
+    server: &TestServer,
+    customer_id: &str,
+    outcome: &str,
+    at_least: usize,
+) -> usize {
     let mut count = 0;
     for _ in 0..50 {
         let list = server
             .admin()
             .args(["downloads", "list", "--customer", customer_id])
-            .args(["--outcome", "redirected", "--json"])
+            .args(["--outcome", outcome, "--json"])
             .run()
             .await
             .ok()
@@ -322,6 +333,38 @@ async fn a_token_request_answered_by_a_restarting_server_is_made_again() {
         "{run:#?}"
     );
     assert_eq!(file_sha256(&server.path("agent.tar.gz")), newest);
+}
+
+/// A token request that reached the server but whose answer was lost is asked for
+/// again under the same `Idempotency-Key`: the token is replayed, not issued (and
+/// recorded) a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_whose_answer_was_lost_is_replayed_not_issued_again() {
+    let lost = Disturbance::LoseFirstAnswerTo(Request::DownloadToken);
+    let server = TestServer::start_behind_proxy(Storage::Embedded, lost, &[]).await;
+    let newest = publish_two_versions(&server).await;
+    let (customer_id, api_key) = server.entitled_customer("acme-agent").await;
+    let run = server
+        .customer(&api_key)
+        .args(["download", "acme-agent", "--platform", "linux-x86_64"])
+        .run()
+        .await
+        .ok();
+    assert!(server.proxy_has_cut(), "the first token's answer was lost");
+    assert!(
+        run.stderr
+            .contains("asking for a download link failed (network error talking to"),
+        "{run:#?}"
+    );
+    assert_eq!(file_sha256(&server.path("agent.tar.gz")), newest);
+    // The token's row is queued before its resolve's: once the resolve is listed, so
+    // is every token issued for it.
+    assert_eq!(redirected(&server, &customer_id, 1).await, 1);
+    assert_eq!(
+        ledger_rows(&server, &customer_id, "issued", 1).await,
+        1,
+        "one token issued for the one download"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,7 @@
 //! trail, read back through `--json`.
 
 use crate::helpers::{Storage, TestServer};
-use crate::proxy::Disturbance;
+use crate::proxy::{Disturbance, Request};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_commands_with_json_output() {
@@ -540,7 +540,7 @@ async fn entitlement_quotas_are_set_shown_replaced_and_removed() {
 /// one is issued (a plain retry would be refused: the key is being rotated).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_whose_answer_is_lost_is_recovered() {
-    let lost = Disturbance::LoseFirstRotationAnswer;
+    let lost = Disturbance::LoseFirstAnswerTo(Request::KeyRotation);
     let server = TestServer::start_behind_proxy(Storage::Embedded, lost, &[]).await;
     let admin = || server.admin();
     let customer = admin()

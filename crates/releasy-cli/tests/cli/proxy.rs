@@ -31,9 +31,30 @@ pub enum Disturbance {
     /// bytes were stored) is answered `503` and closed: a run cut off between storing
     /// a file and registering it.
     FailFirstRegistration,
-    /// The first key rotation (`POST /v1/admin/keys/{id}/rotate`) reaches the server,
-    /// and its answer is lost: the connection closes as the answer starts.
-    LoseFirstRotationAnswer,
+    /// The first request of this kind (of all connections) reaches the server, and its
+    /// answer is lost: the connection closes as the answer starts.
+    LoseFirstAnswerTo(Request),
+}
+
+/// A request a [`Disturbance`] picks by its request line.
+#[derive(Debug, Clone, Copy)]
+pub enum Request {
+    /// `POST /v1/admin/keys/{id}/rotate`.
+    KeyRotation,
+    /// `POST /v1/downloads/token`.
+    DownloadToken,
+}
+
+impl Request {
+    fn is_in(self, chunk: &[u8]) -> bool {
+        let line = chunk.split(|b| *b == b'\r').next().unwrap_or_default();
+        match self {
+            Self::KeyRotation => {
+                line.starts_with(b"POST /v1/admin/keys/") && line.ends_with(b"/rotate HTTP/1.1")
+            }
+            Self::DownloadToken => line == b"POST /v1/downloads/token HTTP/1.1",
+        }
+    }
 }
 
 /// A running proxy; it stops with the test's runtime.
@@ -89,8 +110,11 @@ async fn forward(
     disturbance: Disturbance,
     has_cut: Arc<AtomicBool>,
 ) {
-    let loses_this_answer =
-        matches!(disturbance, Disturbance::LoseFirstRotationAnswer) && is_rotation(&client).await;
+    // Set once this connection carried the request whose answer is lost: HTTP/1.1 sends
+    // the next request only once the answer before it was read, so every byte the
+    // server sends from then on belongs to that answer.
+    let lose_answers = Arc::new(AtomicBool::new(false));
+    let losing = Arc::clone(&lose_answers);
     let (client_read, client_write) = client.into_split();
     let client_write: ClientWrite = Arc::new(tokio::sync::Mutex::new(client_write));
     let (server_read, mut server_write) = server.into_split();
@@ -147,7 +171,13 @@ async fn forward(
                 )
                 .await;
             }
-            Disturbance::CutAnswerAfter(_) | Disturbance::LoseFirstRotationAnswer => {
+            Disturbance::LoseFirstAnswerTo(request) => {
+                copy_marking_first(client_read, &mut server_write, &failed, &losing, |chunk| {
+                    request.is_in(chunk)
+                })
+                .await;
+            }
+            Disturbance::CutAnswerAfter(_) => {
                 let mut client_read = client_read;
                 let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
             }
@@ -156,39 +186,22 @@ async fn forward(
     });
     let cut_after = match disturbance {
         Disturbance::CutAnswerAfter(cut_after) => cut_after,
-        Disturbance::LoseFirstRotationAnswer if loses_this_answer => 0,
         Disturbance::RequestsAt(_)
         | Disturbance::FailFirstResolve
         | Disturbance::FailFirstTokenRequest
         | Disturbance::FailFirstPartUpload
         | Disturbance::FailFirstRegistration
-        | Disturbance::LoseFirstRotationAnswer => usize::MAX,
+        | Disturbance::LoseFirstAnswerTo(_) => usize::MAX,
     };
-    copy_answers(server_read, client_write, cut_after, &has_cut).await;
+    copy_answers(
+        server_read,
+        client_write,
+        cut_after,
+        &has_cut,
+        &lose_answers,
+    )
+    .await;
     requests.abort();
-}
-
-/// Whether the connection's first request is a key rotation (its request line,
-/// peeked, so it is still forwarded).
-async fn is_rotation(client: &TcpStream) -> bool {
-    let mut start = [0_u8; 256];
-    for _ in 0..100 {
-        let peeked = client.peek(&mut start).await.unwrap_or(0);
-        if peeked == 0 {
-            return false;
-        }
-        let head = &start[..peeked];
-        if let Some(end) = head.windows(2).position(|pair| pair == b"\r\n") {
-            let line = &head[..end];
-            return line.starts_with(b"POST /v1/admin/keys/")
-                && line.ends_with(b"/rotate HTTP/1.1");
-        }
-        if peeked == start.len() {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    false
 }
 
 /// Copies requests, except the first one (of all connections) that `is_failed` picks
@@ -212,6 +225,31 @@ async fn copy_failing_first(
             let _ = client.write_all(UNAVAILABLE).await;
             let _ = client.shutdown().await;
             break;
+        }
+        if to.write_all(chunk).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Copies requests; the first one (of all connections) that `is_marked` picks by its
+/// first bytes goes through and sets `marked` for this connection.
+async fn copy_marking_first(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
+    first_taken: &AtomicBool,
+    marked: &AtomicBool,
+    is_marked: impl Fn(&[u8]) -> bool,
+) {
+    let mut buffer = vec![0_u8; 16 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        let chunk = &buffer[..read];
+        if is_marked(chunk) && !first_taken.swap(true, Ordering::SeqCst) {
+            marked.store(true, Ordering::SeqCst);
         }
         if to.write_all(chunk).await.is_err() {
             break;
@@ -243,6 +281,7 @@ async fn copy_answers(
     client_write: ClientWrite,
     cut_after: usize,
     has_cut: &AtomicBool,
+    lose_answers: &AtomicBool,
 ) {
     let mut sent = 0usize;
     let mut buffer = vec![0_u8; 16 * 1024];
@@ -251,6 +290,9 @@ async fn copy_answers(
             Ok(0) | Err(_) => break,
             Ok(read) => read,
         };
+        if lose_answers.load(Ordering::SeqCst) {
+            break; // the answer is lost: the connection closes without a byte of it
+        }
         let mut client = client_write.lock().await;
         if sent.saturating_add(read) > cut_after && !has_cut.swap(true, Ordering::SeqCst) {
             // This connection is the one that breaks: send up to the cut, then drop it.

@@ -14,13 +14,13 @@ mod select;
 pub use select::latest_release;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Context;
-use crate::api::{ApiClient, ApiError, Role};
+use crate::api::{ApiError, Role};
 use crate::cli::DownloadArgs;
 use crate::dto::{ArtifactSummary, Release, TokenRequest, TokenResponse};
 use crate::error::CliError;
@@ -39,42 +39,6 @@ const FRESH_LINKS_WITHOUT_PROGRESS: u32 = 3;
 /// How long, from the first failure in a row, a download token whose answer was lost
 /// (the network down, the server restarting behind its proxy) is asked for again.
 const TOKEN_PATIENCE: Duration = Duration::from_secs(30);
-
-/// A download token for `request`, asked for again while its answer is lost on the way
-/// ([`ApiError::is_transient`]), for up to [`TOKEN_PATIENCE`]: a transfer that broke
-/// because the network did is not ended by the next request failing the same way. The
-/// asks share one random `Idempotency-Key`, so a token the server issued before its
-/// answer was lost is replayed, not issued (and recorded in the ledger) again.
-async fn download_token(
-    client: &ApiClient,
-    request: &TokenRequest,
-    note: impl Fn(&str),
-) -> Result<TokenResponse, CliError> {
-    let idempotency_key = uuid::Uuid::new_v4().simple().to_string();
-    let mut give_up_at = None;
-    let mut pause = Duration::from_millis(500);
-    loop {
-        let asked = client.post("/v1/downloads/token", request, Some(&idempotency_key));
-        match asked.await {
-            Ok(answer) => return Ok(answer.body),
-            // Lost, or not ready yet: the first ask still runs on the server.
-            Err(err) if err.is_transient() || err.code() == "idempotency_in_progress" => {
-                let give_up_at = *give_up_at.get_or_insert_with(|| Instant::now() + TOKEN_PATIENCE);
-                let left = give_up_at.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(err.into());
-                }
-                note(&format!(
-                    "asking for a download link failed ({err}); asking again"
-                ));
-                // The last attempt is made at the deadline itself.
-                tokio::time::sleep(pause.min(left)).await;
-                pause = (pause * 2).min(Duration::from_secs(4));
-            }
-            Err(err) => return Err(err.into()),
-        }
-    }
-}
 
 /// What was done.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -175,7 +139,17 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
                 purpose: PURPOSE.to_owned(),
                 max_uses: args.max_uses,
             };
-            let token = download_token(&client, &request, |note| ctx.output.note(note)).await?;
+            // Asked again while lost: a transfer that broke because the network did is
+            // not ended by the next request failing the same way, and a token issued
+            // before its answer was lost is replayed, not issued (and recorded) again.
+            let token: TokenResponse = client
+                .post_until_answered("/v1/downloads/token", &request, TOKEN_PATIENCE, |err| {
+                    ctx.output.note(&format!(
+                        "asking for a download link failed ({err}); asking again"
+                    ));
+                })
+                .await?
+                .body;
             if offset > 0 {
                 ctx.output
                     .note(&format!("resuming {} from byte {offset}", target.display()));
