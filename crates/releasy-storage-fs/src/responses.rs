@@ -65,14 +65,24 @@ pub(crate) fn upload_not_found() -> HttpResponse {
     )
 }
 
-/// 409: the part is being received by another request, or its upload is completing.
+/// 409 `part_busy` with `Retry-After`: the part is being received by another request
+/// (or that request's write still lands), or its upload is completing. A code of its
+/// own, so that a client can tell "send it again in a moment" from a refusal.
 pub(crate) fn part_busy() -> HttpResponse {
-    error(
+    let mut response = error(
         StatusCode::CONFLICT,
-        "conflict",
+        "part_busy",
         "this part is being uploaded by another request, or the upload is completing",
-    )
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(PART_BUSY_RETRY_AFTER),
+    );
+    response
 }
+
+/// `Retry-After` of a busy part, in seconds: a part's write lands within moments.
+const PART_BUSY_RETRY_AFTER: &str = "1";
 
 /// 413: the upload is larger than the store accepts.
 pub(crate) fn too_large(limit: u64) -> HttpResponse {

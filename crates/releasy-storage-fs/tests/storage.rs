@@ -1010,6 +1010,11 @@ async fn a_part_being_received_holds_off_every_instance() {
 
     let same_part = harness.put(&url, pattern(10, 1)).await;
     assert_eq!(same_part.status(), StatusCode::CONFLICT);
+    assert_eq!(header(&same_part, "retry-after"), "1");
+    assert_eq!(
+        same_part.json::<Value>().await.unwrap()["error"]["code"],
+        "part_busy"
+    );
 
     let response = actix_web::rt::task::spawn_blocking(move || finish_slow_put(slow, MIB))
         .await

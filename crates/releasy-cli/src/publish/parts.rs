@@ -25,20 +25,16 @@ const PART_ATTEMPTS: u32 = 4;
 fn worth_sending_again(err: &CliError) -> bool {
     match err {
         CliError::Api(api) => {
-            api.is_transient()
-                || api.status() == Some(500)
-                || api
-                    .server_message()
-                    .is_some_and(|m| m.starts_with(PART_BUSY))
+            api.is_transient() || api.status() == Some(500) || api.code() == PART_BUSY
         }
         _ => false,
     }
 }
 
-/// How the embedded store's `409` begins while it still writes an earlier request for
-/// the part (one whose connection broke while its bytes went to a slow disk): the part
-/// is free once that write has landed.
-const PART_BUSY: &str = "this part is being uploaded by another request";
+/// The embedded store's `409` code while it still writes an earlier request for the
+/// part (one whose connection broke while its bytes went to a slow disk): the part is
+/// free once that write has landed.
+const PART_BUSY: &str = "part_busy";
 
 /// A file's parts once all are on the server.
 #[derive(Debug)]
@@ -153,11 +149,11 @@ mod tests {
 
     #[test]
     fn broken_busy_and_failing_stores_are_worth_another_try() {
-        let status = |status: u16, message: &str| {
+        let status = |status: u16, code: &str| {
             CliError::Api(ApiError::Status {
                 status,
-                code: "x".to_owned(),
-                message: message.to_owned(),
+                code: code.to_owned(),
+                message: "m".to_owned(),
             })
         };
         let network = CliError::Api(ApiError::Network {
@@ -168,16 +164,10 @@ mod tests {
         for code in [500, 502, 503, 504] {
             assert!(worth_sending_again(&status(code, "")), "{code}");
         }
-        assert!(worth_sending_again(&status(
-            409,
-            "this part is being uploaded by another request, or the upload is completing"
-        )));
-        assert!(!worth_sending_again(&status(
-            409,
-            "an object is already stored"
-        )));
-        assert!(!worth_sending_again(&status(403, "expired")));
-        assert!(!worth_sending_again(&status(404, "no such upload")));
+        assert!(worth_sending_again(&status(409, "part_busy")));
+        assert!(!worth_sending_again(&status(409, "conflict")));
+        assert!(!worth_sending_again(&status(403, "forbidden")));
+        assert!(!worth_sending_again(&status(404, "not_found")));
         assert!(!worth_sending_again(&CliError::Usage("x".to_owned())));
     }
 }
