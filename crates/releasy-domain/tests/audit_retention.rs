@@ -45,81 +45,13 @@ async fn old_events_leave_from_the_start_and_the_rest_verifies() {
     assert_eq!(nothing_older, 0);
 }
 
-/// An audit repository that runs a retention cut right before the walk reads its
-/// second page, as a sweep on another instance could.
-#[derive(Debug)]
-struct PrunedMidWalk {
-    inner: releasy_domain::memory::InMemoryAudit,
-    pages_read: std::sync::atomic::AtomicU32,
-    cutoff: Timestamp,
-}
-
-#[async_trait::async_trait]
-impl releasy_domain::ports::AuditRepository for PrunedMidWalk {
-    async fn record(&self, event: &AuditEvent) -> Result<(), releasy_domain::ports::RepoError> {
-        self.inner.record(event).await
-    }
-    async fn list(
-        &self,
-        filter: &AuditFilter,
-        page: PageRequest,
-    ) -> Result<Vec<AuditEvent>, releasy_domain::ports::RepoError> {
-        self.inner.list(filter, page).await
-    }
-    async fn chain_bounds(
-        &self,
-    ) -> Result<releasy_domain::audit::ChainBounds, releasy_domain::ports::RepoError> {
-        self.inner.chain_bounds().await
-    }
-    async fn chained_after(
-        &self,
-        after: u64,
-        limit: u32,
-    ) -> Result<Vec<releasy_domain::audit::ChainedEvent>, releasy_domain::ports::RepoError> {
-        use std::sync::atomic::Ordering;
-        if self.pages_read.fetch_add(1, Ordering::SeqCst) == 1 {
-            let record =
-                |removed, start| AuditEvent::audit_pruned(removed, self.cutoff, start, self.cutoff);
-            self.inner.prune_before(self.cutoff, 5_000, &record).await?;
-        }
-        self.inner.chained_after(after, limit).await
-    }
-    async fn chained_at_or_below(
-        &self,
-        position: u64,
-    ) -> Result<Option<String>, releasy_domain::ports::RepoError> {
-        self.inner.chained_at_or_below(position).await
-    }
-    async fn unchained(
-        &self,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>, releasy_domain::ports::RepoError> {
-        self.inner.unchained(limit).await
-    }
-    async fn link_pending(&self, limit: u32) -> Result<u64, releasy_domain::ports::RepoError> {
-        self.inner.link_pending(limit).await
-    }
-    async fn prune_before(
-        &self,
-        cutoff: Timestamp,
-        limit: u32,
-        record: releasy_domain::ports::PruneEvent<'_>,
-    ) -> Result<u64, releasy_domain::ports::RepoError> {
-        self.inner.prune_before(cutoff, limit, record).await
-    }
-}
-
 /// A long sweep cuts over and over while the walk runs, faster than the walk reads
 /// (here 2 000 events before every page of 1 000 read after the first): each gap it
 /// leaves where the start has moved past the walk is no deletion, however many.
 #[tokio::test]
 async fn a_sweep_cutting_under_the_walk_again_and_again_is_not_taken_for_a_deletion() {
     let at = Timestamp::from_unix_seconds;
-    let repo = CutOnEveryPage {
-        inner: releasy_domain::memory::InMemoryAudit::default(),
-        pages_read: std::sync::atomic::AtomicU32::new(0),
-        cutoff: at(T0 + 6_000),
-    };
+    let repo = CutsUnderTheWalk::new(at(T0 + 6_000), 2_000, Cuts::BeforeEveryPageButTheFirst);
     let events: Vec<AuditEvent> = (0..6_500)
         .map(|t| AuditEvent::api_key_auth(AuthReason::NotFound, None, None, at(T0 + t)))
         .collect();
@@ -133,77 +65,10 @@ async fn a_sweep_cutting_under_the_walk_again_and_again_is_not_taken_for_a_delet
     );
 }
 
-/// Cuts up to 2 000 events before every page read after the first.
-#[derive(Debug)]
-struct CutOnEveryPage {
-    inner: releasy_domain::memory::InMemoryAudit,
-    pages_read: std::sync::atomic::AtomicU32,
-    cutoff: Timestamp,
-}
-
-#[async_trait::async_trait]
-impl releasy_domain::ports::AuditRepository for CutOnEveryPage {
-    async fn record(&self, event: &AuditEvent) -> Result<(), releasy_domain::ports::RepoError> {
-        self.inner.record(event).await
-    }
-    async fn list(
-        &self,
-        filter: &AuditFilter,
-        page: PageRequest,
-    ) -> Result<Vec<AuditEvent>, releasy_domain::ports::RepoError> {
-        self.inner.list(filter, page).await
-    }
-    async fn chain_bounds(
-        &self,
-    ) -> Result<releasy_domain::audit::ChainBounds, releasy_domain::ports::RepoError> {
-        self.inner.chain_bounds().await
-    }
-    async fn chained_after(
-        &self,
-        after: u64,
-        limit: u32,
-    ) -> Result<Vec<releasy_domain::audit::ChainedEvent>, releasy_domain::ports::RepoError> {
-        use std::sync::atomic::Ordering;
-        if self.pages_read.fetch_add(1, Ordering::SeqCst) >= 1 {
-            let record =
-                |removed, start| AuditEvent::audit_pruned(removed, self.cutoff, start, self.cutoff);
-            self.inner.prune_before(self.cutoff, 2_000, &record).await?;
-        }
-        self.inner.chained_after(after, limit).await
-    }
-    async fn chained_at_or_below(
-        &self,
-        position: u64,
-    ) -> Result<Option<String>, releasy_domain::ports::RepoError> {
-        self.inner.chained_at_or_below(position).await
-    }
-    async fn unchained(
-        &self,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>, releasy_domain::ports::RepoError> {
-        self.inner.unchained(limit).await
-    }
-    async fn link_pending(&self, limit: u32) -> Result<u64, releasy_domain::ports::RepoError> {
-        self.inner.link_pending(limit).await
-    }
-    async fn prune_before(
-        &self,
-        cutoff: Timestamp,
-        limit: u32,
-        record: releasy_domain::ports::PruneEvent<'_>,
-    ) -> Result<u64, releasy_domain::ports::RepoError> {
-        self.inner.prune_before(cutoff, limit, record).await
-    }
-}
-
 #[tokio::test]
 async fn a_cut_while_the_walk_runs_is_not_taken_for_a_deletion() {
     let at = Timestamp::from_unix_seconds;
-    let repo = PrunedMidWalk {
-        inner: releasy_domain::memory::InMemoryAudit::default(),
-        pages_read: std::sync::atomic::AtomicU32::new(0),
-        cutoff: at(T0 + 2_000),
-    };
+    let repo = CutsUnderTheWalk::new(at(T0 + 2_000), 5_000, Cuts::BeforeTheSecondPage);
     // Three pages of events; the cut removes the first 2 000 once the first page of
     // 1 000 has been checked.
     let events: Vec<AuditEvent> = (0..2_500)
@@ -218,4 +83,99 @@ async fn a_cut_while_the_walk_runs_is_not_taken_for_a_deletion() {
         .expect("the walk starts again from the new start");
     assert_eq!(chain.bounds.start.position, 2_000);
     assert_eq!(chain.events, 501, "500 kept and the audit.pruned event");
+}
+
+/// An audit repository that runs retention cuts (of up to `batch` events older than
+/// `cutoff`) while the walk reads its pages, as a sweep on another instance could.
+#[derive(Debug)]
+struct CutsUnderTheWalk {
+    inner: releasy_domain::memory::InMemoryAudit,
+    pages_read: std::sync::atomic::AtomicU32,
+    cutoff: Timestamp,
+    batch: u32,
+    cuts: Cuts,
+}
+
+/// Before which page reads a cut runs.
+#[derive(Debug, Clone, Copy)]
+enum Cuts {
+    /// Once, before the second page (the first has been checked).
+    BeforeTheSecondPage,
+    /// Before every page after the first: a long sweep faster than the walk.
+    BeforeEveryPageButTheFirst,
+}
+
+impl CutsUnderTheWalk {
+    fn new(cutoff: Timestamp, batch: u32, cuts: Cuts) -> Self {
+        Self {
+            inner: releasy_domain::memory::InMemoryAudit::default(),
+            pages_read: std::sync::atomic::AtomicU32::new(0),
+            cutoff,
+            batch,
+            cuts,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl releasy_domain::ports::AuditRepository for CutsUnderTheWalk {
+    async fn record(&self, event: &AuditEvent) -> Result<(), releasy_domain::ports::RepoError> {
+        self.inner.record(event).await
+    }
+    async fn list(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Vec<AuditEvent>, releasy_domain::ports::RepoError> {
+        self.inner.list(filter, page).await
+    }
+    async fn chain_bounds(
+        &self,
+    ) -> Result<releasy_domain::audit::ChainBounds, releasy_domain::ports::RepoError> {
+        self.inner.chain_bounds().await
+    }
+    async fn chained_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<releasy_domain::audit::ChainedEvent>, releasy_domain::ports::RepoError> {
+        let read_before = self
+            .pages_read
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let cut_now = match self.cuts {
+            Cuts::BeforeTheSecondPage => read_before == 1,
+            Cuts::BeforeEveryPageButTheFirst => read_before >= 1,
+        };
+        if cut_now {
+            let record =
+                |removed, start| AuditEvent::audit_pruned(removed, self.cutoff, start, self.cutoff);
+            self.inner
+                .prune_before(self.cutoff, self.batch, &record)
+                .await?;
+        }
+        self.inner.chained_after(after, limit).await
+    }
+    async fn chained_at_or_below(
+        &self,
+        position: u64,
+    ) -> Result<Option<String>, releasy_domain::ports::RepoError> {
+        self.inner.chained_at_or_below(position).await
+    }
+    async fn unchained(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, releasy_domain::ports::RepoError> {
+        self.inner.unchained(limit).await
+    }
+    async fn link_pending(&self, limit: u32) -> Result<u64, releasy_domain::ports::RepoError> {
+        self.inner.link_pending(limit).await
+    }
+    async fn prune_before(
+        &self,
+        cutoff: Timestamp,
+        limit: u32,
+        record: releasy_domain::ports::PruneEvent<'_>,
+    ) -> Result<u64, releasy_domain::ports::RepoError> {
+        self.inner.prune_before(cutoff, limit, record).await
+    }
 }

@@ -13,18 +13,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use releasy_domain::artifact::{
-    Artifact, ArtifactSize, ArtifactTarget, Checksum, Filename, ObjectKey, Platform, Verification,
-};
+use releasy_domain::artifact::ObjectKey;
 use releasy_domain::audit::{AuditEvent, Origin};
-use releasy_domain::memory::FixedClock;
+use releasy_domain::memory::{FixedClock, sample_artifact};
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{ChangeEvent, ChangeEvents, ReleaseRepository, RepoError};
 use releasy_domain::release::{
     NewestQuery, Product, Release, ReleaseChanges, ReleaseFilter, ReleaseStatus, ReleaseViewer,
     SealBasis, SealOutcome, Version, VersionRequirement, Yank,
 };
-use releasy_domain::{ArtifactId, Ports, ReleaseId, Services, Timestamp};
+use releasy_domain::{Ports, ReleaseId, Services, Timestamp};
 
 const T0: Timestamp = Timestamp::from_unix_seconds(1_735_312_000);
 
@@ -128,7 +126,7 @@ impl History {
                 .create(&admin, product.clone(), version)
                 .await
                 .unwrap();
-            let file = linux_file(&release);
+            let file = sample_artifact(&release, "linux-x86_64", T0);
             let registered = AuditEvent::artifact_registered(&admin, &file);
             let artifacts = &ports.repositories.artifacts;
             artifacts.insert(&file, &registered).await.unwrap();
@@ -154,32 +152,6 @@ impl History {
             .unwrap();
         let reads = self.releases.reads.load(Ordering::SeqCst) - before;
         (found.map(|l| l.release.version.into_string()), reads)
-    }
-}
-
-fn linux_file(release: &Release) -> Artifact {
-    let id = ArtifactId::generate();
-    let platform = Platform::parse("linux-x86_64").unwrap();
-    let filename = Filename::parse("agent.tar.gz").unwrap();
-    Artifact {
-        id,
-        release_id: release.id,
-        object_key: ObjectKey::for_artifact(
-            &release.product,
-            &release.version,
-            &platform,
-            id,
-            &filename,
-        )
-        .unwrap(),
-        checksum: Checksum::parse(&"ab".repeat(32)).unwrap(),
-        size: ArtifactSize::parse(1024).unwrap(),
-        platform,
-        target: ArtifactTarget::default(),
-        created_at: T0,
-        verification: Verification::Verified,
-        object_etag: None,
-        object_version: None,
     }
 }
 

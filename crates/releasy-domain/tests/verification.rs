@@ -581,14 +581,32 @@ async fn the_verifier_fails_an_object_replaced_after_registration() {
     assert_eq!(failed.payload["after"]["outcome"], "replaced");
 }
 
-/// Calls `replace` when a `sha256` read ends, as a `PUT` landing during the read.
+/// Changes the object under `key` once, when a `sha256` read of it ends: replaced, as
+/// by a `PUT` landing during the read, or removed.
 #[derive(Debug)]
-struct ReplacedDuringRead {
+struct ChangedDuringRead {
     objects: Arc<InMemoryObjects>,
     key: std::sync::Mutex<Option<releasy_domain::artifact::ObjectKey>>,
+    change: Change,
 }
 
-impl StoreCallObserver for ReplacedDuringRead {
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    Replaced,
+    Removed,
+}
+
+impl ChangedDuringRead {
+    fn new(objects: Arc<InMemoryObjects>, change: Change) -> Self {
+        Self {
+            objects,
+            key: std::sync::Mutex::new(None),
+            change,
+        }
+    }
+}
+
+impl StoreCallObserver for ChangedDuringRead {
     type Call = &'static str;
     fn started(&self, operation: &'static str) -> &'static str {
         operation
@@ -597,7 +615,10 @@ impl StoreCallObserver for ReplacedDuringRead {
         if operation == "sha256"
             && let Some(key) = self.key.lock().unwrap().take()
         {
-            self.objects.copy_in_place(&key);
+            match self.change {
+                Change::Replaced => self.objects.copy_in_place(&key),
+                Change::Removed => self.objects.remove(&key),
+            };
         }
     }
 }
@@ -607,10 +628,7 @@ impl StoreCallObserver for ReplacedDuringRead {
 #[tokio::test]
 async fn an_object_replaced_while_it_is_read_fails_its_check() {
     let objects = Arc::new(InMemoryObjects::default());
-    let observer = Arc::new(ReplacedDuringRead {
-        objects: objects.clone(),
-        key: std::sync::Mutex::new(None),
-    });
+    let observer = Arc::new(ChangedDuringRead::new(objects.clone(), Change::Replaced));
     let store = Arc::new(ObservedObjectStore::new(objects.clone(), observer.clone()));
     let w = World::on(objects, store, 4).await;
     let (id, registered) = w.upload(BYTES, BYTES).await;
@@ -627,10 +645,7 @@ async fn an_object_replaced_while_it_is_read_fails_its_check() {
 #[tokio::test]
 async fn an_object_replaced_while_registration_reads_it_is_judged_again() {
     let objects = Arc::new(InMemoryObjects::default());
-    let observer = Arc::new(ReplacedDuringRead {
-        objects: objects.clone(),
-        key: std::sync::Mutex::new(None),
-    });
+    let observer = Arc::new(ChangedDuringRead::new(objects.clone(), Change::Replaced));
     let store = Arc::new(ObservedObjectStore::new(objects.clone(), observer.clone()));
     let w = World::on(objects, store, 1024).await;
     let presigned = w.stage(BYTES).await;
@@ -654,6 +669,26 @@ async fn an_object_replaced_while_registration_reads_it_is_judged_again() {
         registered.object_etag, now.etag,
         "the tag of the object judged"
     );
+}
+
+/// An object removed while registration read it is missing (`400 object not found`):
+/// nothing is recorded for bytes that are no longer there.
+#[tokio::test]
+async fn an_object_removed_while_registration_reads_it_is_missing() {
+    let objects = Arc::new(InMemoryObjects::default());
+    let observer = Arc::new(ChangedDuringRead::new(objects.clone(), Change::Removed));
+    let store = Arc::new(ObservedObjectStore::new(objects.clone(), observer.clone()));
+    let w = World::on(objects, store, 1024).await;
+    let presigned = w.stage(BYTES).await;
+    *observer.key.lock().unwrap() = Some(presigned.object_key.clone());
+    let refused = w.register(&presigned, BYTES).await;
+    assert!(
+        matches!(refused, Err(RegisterArtifactError::ObjectMissing)),
+        "{refused:?}"
+    );
+    let artifacts = &w.h.ports.repositories.artifacts;
+    let recorded = artifacts.get_with_release(presigned.artifact_id).await;
+    assert!(recorded.unwrap().is_none(), "nothing registered");
 }
 
 /// Replaces the object under `key` each time a `sha256` read ends, counting the reads.

@@ -25,7 +25,7 @@ pub use clock::FixedClock;
 pub use customers::InMemoryCustomers;
 pub use download_ledger::InMemoryDownloadLedger;
 pub use entitlements::InMemoryEntitlements;
-pub use fixtures::sample_download_record;
+pub use fixtures::{sample_artifact, sample_download_record};
 pub use health::AlwaysHealthy;
 pub use idempotency::InMemoryIdempotency;
 pub use objects::InMemoryObjects;

@@ -79,6 +79,12 @@ impl InMemoryObjects {
         true
     }
 
+    /// Removes the object under `key`, as an operator or a lifecycle rule would behind
+    /// Releasy's back; `false` when nothing was stored there.
+    pub fn remove(&self, key: &ObjectKey) -> bool {
+        lock(&self.objects).remove(key.as_str()).is_some()
+    }
+
     /// Stores part `part` of `upload`, as a `PUT` to its presigned URL would, and
     /// returns its entity tag; `None` when no such upload is open.
     pub fn put_part(&self, upload: &UploadId, part: PartNumber, bytes: Vec<u8>) -> Option<String> {

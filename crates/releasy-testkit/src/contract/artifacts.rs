@@ -4,16 +4,14 @@
 
 use std::sync::Arc;
 
-use releasy_domain::artifact::{
-    Artifact, ArtifactSize, Checksum, Filename, ObjectKey, Platform, Verification,
-};
+use releasy_domain::artifact::Artifact;
 use releasy_domain::ports::{ArtifactRepository, ReleaseRepository, RepoError};
 use releasy_domain::release::{Release, ReleaseStatus};
 use releasy_domain::{ArtifactId, ReleaseId};
 
 use super::change_event;
 use super::releases::{fresh_product, new_release, store_release};
-use super::{T0, at, ok, run_check, same, token};
+use super::{T0, at, ok, run_check, same};
 
 /// Runs every artifact check; `artifacts` must be over the store of `releases`.
 pub async fn run_all(releases: Arc<dyn ReleaseRepository>, artifacts: Arc<dyn ArtifactRepository>) {
@@ -31,29 +29,7 @@ pub async fn run_all(releases: Arc<dyn ReleaseRepository>, artifacts: Arc<dyn Ar
 /// An artifact value (not stored) of `release` with a fresh id, keyed by the naming
 /// rule.
 pub fn new_artifact(release: &Release, platform: &str, created_at: i64) -> Artifact {
-    let id = ArtifactId::generate();
-    let platform = Platform::parse(platform).expect("a valid platform");
-    let filename = Filename::parse("App Setup.tar.gz").expect("a valid filename");
-    Artifact {
-        id,
-        release_id: release.id,
-        object_key: ObjectKey::for_artifact(
-            &release.product,
-            &release.version,
-            &platform,
-            id,
-            &filename,
-        )
-        .expect("a valid object key"),
-        checksum: Checksum::parse(&format!("{}{}", token(), token())).expect("a valid checksum"),
-        size: ArtifactSize::parse(1_048_576).expect("a valid size"),
-        platform,
-        target: releasy_domain::artifact::ArtifactTarget::default(),
-        created_at: at(created_at),
-        verification: Verification::Verified,
-        object_etag: None,
-        object_version: None,
-    }
+    releasy_domain::memory::sample_artifact(release, platform, at(created_at))
 }
 
 /// Stores `artifact`.
