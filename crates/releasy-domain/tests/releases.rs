@@ -850,8 +850,8 @@ impl QuotaCounter for QuotasWithOutage {
     ) -> Result<(), RepoError> {
         self.0.refund(entitlement, window, bytes).await
     }
-    async fn prune_ended(&self, now: Timestamp, limit: u32) -> Result<u64, RepoError> {
-        self.0.prune_ended(now, limit).await
+    async fn prune_ended(&self, reset_by: Timestamp, limit: u32) -> Result<u64, RepoError> {
+        self.0.prune_ended(reset_by, limit).await
     }
 }
 
@@ -913,4 +913,55 @@ async fn a_resolve_that_fails_after_counting_takes_its_use_and_count_back() {
         matches!(again, Err(ResolveError::Refused(ResolveRefusal::UsedUp))),
         "{again:?}"
     );
+}
+
+/// The count of a period outlives the period by an hour: a resolve that fixed its
+/// period just before the reset and charges it a moment after (or an instance whose
+/// clock runs behind the sweeper's) adds to the count instead of starting it again.
+#[tokio::test]
+async fn a_quota_count_is_kept_an_hour_past_its_period() {
+    use releasy_domain::entitlement::ENDED_PERIOD_KEPT_SECONDS;
+    let w = World::new();
+    let key = w.customer_key().await;
+    let (_, artifact) = w.published_artifact("app").await;
+    let one_a_day = DownloadQuota::new(Some(1), None, QuotaPeriod::Day).unwrap();
+    w.entitle_with_quota(key.customer_id, "app", 0, None, Some(one_a_day))
+        .await;
+    // A second before the day ends (T0 is 2024-12-27 15:06:40 UTC).
+    let midnight = 1_735_344_000;
+    w.h.clock.set(Timestamp::from_unix_seconds(midnight - 1));
+    let token =
+        w.h.services
+            .downloads
+            .issue(
+                &Origin::admin_key(),
+                &key,
+                artifact,
+                None,
+                TokenTtl::parse(Some(60), 600).unwrap(),
+                None,
+            )
+            .await
+            .unwrap();
+    w.h.services
+        .downloads
+        .resolve(token.secret.expose(), &Requester::default())
+        .await
+        .expect("the day's one download");
+    let downloads = &w.h.services.downloads;
+
+    w.h.clock.set(Timestamp::from_unix_seconds(midnight + 1));
+    assert_eq!(downloads.prune_quota_counts().await.unwrap(), 0);
+    w.h.clock.set(Timestamp::from_unix_seconds(
+        midnight + ENDED_PERIOD_KEPT_SECONDS - 1,
+    ));
+    assert_eq!(
+        downloads.prune_quota_counts().await.unwrap(),
+        0,
+        "within the hour"
+    );
+    w.h.clock.set(Timestamp::from_unix_seconds(
+        midnight + ENDED_PERIOD_KEPT_SECONDS,
+    ));
+    assert_eq!(downloads.prune_quota_counts().await.unwrap(), 1);
 }

@@ -386,14 +386,15 @@ impl DownloadService {
     }
 
     /// Deletes the counts of quota periods that are over (a new period counts from
-    /// zero in a row of its own), a thousand at a time, up to 100 000 a call; returns
-    /// how many.
+    /// zero in a row of its own) and have been for
+    /// [`crate::entitlement::ENDED_PERIOD_KEPT_SECONDS`], a thousand at a time, up to
+    /// 100 000 a call; returns how many.
     ///
     /// # Errors
     /// [`RepoError`]; the batches deleted before it stay deleted.
     pub async fn prune_quota_counts(&self) -> Result<u64, RepoError> {
-        let now = self.clock.now();
-        in_batches(1_000, 100, |batch| self.quotas.prune_ended(now, batch)).await
+        let reset_by = crate::entitlement::counts_reset_by(self.clock.now());
+        in_batches(1_000, 100, |batch| self.quotas.prune_ended(reset_by, batch)).await
     }
 
     /// Resolves a token, used by `requester`, to a presigned GET, re-checking every
@@ -407,7 +408,8 @@ impl DownloadService {
     /// Every resolve of a token that exists is recorded in the download ledger, as
     /// `redirected` or with the reason it was refused; a refusal is also audited as
     /// `download.refused`. An unknown token is recorded nowhere: it names no customer
-    /// or artifact. Every answer "not found" (an unknown token, or a suspended
+    /// or artifact; nor is a suspended customer's past the address's failure limit
+    /// (counted, and summed into `auth.throttled`, as a made-up token is). Every answer "not found" (an unknown token, or a suspended
     /// customer's, which must read the same) counts as a failed attempt of the
     /// requester's address ([`Self::with_rate_limiter`]), so a flood of made-up tokens
     /// is answered by the failure limiter; other tokens from that address still

@@ -14,7 +14,8 @@ pub use customer_access::{CustomerAccess, ProductGrant, ProductVisibility};
 pub use explain::{AccessExplanation, ExplainError};
 pub use model::{Entitlement, EntitlementChanges, EntitlementWindow, Metadata};
 pub use quota::{
-    Allowance, DownloadQuota, MeteredGrant, QuotaPeriod, QuotaUsage, QuotaWindow, soonest_reset,
+    Allowance, DownloadQuota, ENDED_PERIOD_KEPT_SECONDS, MeteredGrant, QuotaPeriod, QuotaUsage,
+    QuotaWindow, counts_reset_by, soonest_reset,
 };
 pub use scope::EntitlementScope;
 pub use service::{EntitlementError, EntitlementService, NewEntitlement};

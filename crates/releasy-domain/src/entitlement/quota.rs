@@ -98,6 +98,26 @@ impl QuotaWindow {
     }
 }
 
+/// How long the count of a period is kept once the period is over. A resolve fixes its
+/// period when it starts and charges it last, after its store calls, and the instances
+/// of a deployment read the time on clocks of their own: a count removed the moment its
+/// period reset could be charged again by such a resolve, starting from zero, and let a
+/// whole period's quota through once more.
+pub const ENDED_PERIOD_KEPT_SECONDS: i64 = 3_600;
+
+/// The counts removable at `now`: those of periods that reset at or before this moment.
+///
+/// ```
+/// use releasy_domain::Timestamp;
+/// use releasy_domain::entitlement::{ENDED_PERIOD_KEPT_SECONDS, counts_reset_by};
+///
+/// let now = Timestamp::from_unix_seconds(1_796_342_400);
+/// assert_eq!(counts_reset_by(now).unix_seconds(), 1_796_342_400 - ENDED_PERIOD_KEPT_SECONDS);
+/// ```
+pub const fn counts_reset_by(now: Timestamp) -> Timestamp {
+    now.plus_seconds(-ENDED_PERIOD_KEPT_SECONDS)
+}
+
 /// What one period of a quota has counted so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QuotaUsage {

@@ -68,11 +68,11 @@ impl QuotaCounter for InMemoryQuotaCounter {
         Ok(())
     }
 
-    async fn prune_ended(&self, now: Timestamp, limit: u32) -> Result<u64, RepoError> {
+    async fn prune_ended(&self, reset_by: Timestamp, limit: u32) -> Result<u64, RepoError> {
         let mut counts = lock(&self.counts);
         let ended: Vec<CountKey> = counts
             .iter()
-            .filter(|(_, (_, resets_at))| *resets_at <= now)
+            .filter(|(_, (_, resets_at))| *resets_at <= reset_by)
             .map(|(key, _)| *key)
             .take(limit as usize)
             .collect();

@@ -57,7 +57,7 @@ pub trait QuotaCounter: Send + Sync + std::fmt::Debug {
         bytes: u64,
     ) -> Result<(), RepoError>;
 
-    /// Removes at most `limit` counts of periods that reset at or before `now`;
+    /// Removes at most `limit` counts of periods that reset at or before `reset_by`;
     /// returns how many went.
-    async fn prune_ended(&self, now: Timestamp, limit: u32) -> Result<u64, RepoError>;
+    async fn prune_ended(&self, reset_by: Timestamp, limit: u32) -> Result<u64, RepoError>;
 }

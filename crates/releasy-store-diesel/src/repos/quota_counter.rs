@@ -28,8 +28,15 @@ macro_rules! count_of {
 /// fits an empty count); later ones add to it only while both limits hold. The byte
 /// limit is compared as `bytes <= limit - size`, which cannot overflow.
 fn charge_statement() -> String {
-    let [entitlement_id, period, period_start, resets_at, size, max_downloads, max_bytes] =
-        [1, 2, 3, 4, 5, 6, 7].map(placeholder);
+    let [
+        entitlement_id,
+        period,
+        period_start,
+        resets_at,
+        size,
+        max_downloads,
+        max_bytes,
+    ] = [1, 2, 3, 4, 5, 6, 7].map(placeholder);
     format!(
         "INSERT INTO download_quota_counts \
          (entitlement_id, period, period_start, resets_at, downloads, bytes) \
@@ -113,13 +120,13 @@ impl QuotaCounter for Store {
         Ok(())
     }
 
-    async fn prune_ended(&self, now: Timestamp, limit: u32) -> Result<u64, RepoError> {
-        let now = now.unix_seconds();
+    async fn prune_ended(&self, reset_by: Timestamp, limit: u32) -> Result<u64, RepoError> {
+        let reset_by = reset_by.unix_seconds();
         let mut conn = self.conn().await?;
         // A batch of entitlements with ended periods (each has only a few rows), then
         // their ended rows: short statements, through the `resets_at` index.
         let entitlements: Vec<String> = dsl::download_quota_counts
-            .filter(dsl::resets_at.le(now))
+            .filter(dsl::resets_at.le(reset_by))
             .select(dsl::entitlement_id)
             .distinct()
             .limit(i64::from(limit))
@@ -132,7 +139,7 @@ impl QuotaCounter for Store {
         let removed = diesel::delete(
             dsl::download_quota_counts
                 .filter(dsl::entitlement_id.eq_any(&entitlements))
-                .filter(dsl::resets_at.le(now)),
+                .filter(dsl::resets_at.le(reset_by)),
         )
         .execute(&mut *conn)
         .await
