@@ -15,18 +15,22 @@ use crate::dto::{
     page_request, parse_id,
 };
 use crate::error::ApiError;
-use crate::idempotency::{idempotent, nothing_to_recover};
+use crate::idempotency::{IDEMPOTENCY_KEY_HEADER, idempotent, nothing_to_recover};
 use crate::json_body::Json;
 use crate::state::AppState;
 
 /// Issue a customer API key. The raw key is in this response only, so
-/// `Idempotency-Key` is not supported here.
+/// `Idempotency-Key` is not supported here: a request carrying it is refused (`400`),
+/// as the reference server refuses it, rather than run twice by a client that took its
+/// retry for a replay.
 #[utoipa::path(
     tag = "keys",
     request_body = CreateKeyRequest,
     responses(
         (status = 200, body = CreateKeyResponse),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 400, body = ErrorBody,
+         description = "a field breaks its rule, or the request carries `Idempotency-Key` (not supported: the secret is shown once)"),
+        (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ),
     security(("admin_key" = []), ("operator_jwt" = []))
@@ -35,8 +39,14 @@ use crate::state::AppState;
 pub async fn create_key(
     auth: Authorized<CreateKey>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: Json<CreateKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    if req.headers().contains_key(IDEMPOTENCY_KEY_HEADER) {
+        return Err(ApiError::bad_request(
+            "Idempotency-Key is not supported for key creation: the secret is shown only once, so a retry cannot be answered from a stored response",
+        ));
+    }
     let body = body.into_inner();
     let request = NewApiKeyRequest {
         customer_id: parse_id::<CustomerId>("customer_id", &body.customer_id)?,

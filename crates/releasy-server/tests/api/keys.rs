@@ -1,6 +1,6 @@
 //! `/v1/admin/keys` and `/v1/admin/keys/revoke`: issuing keys (defaults, every field,
 //! validation), revoking them, the admin credentials that guard both, and the absence
-//! of `Idempotency-Key` replay on key creation.
+//! of `Idempotency-Key` on key creation (refused).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -283,43 +283,47 @@ async fn admin_credentials_are_required(backend: Backend) {
     assert_eq!(introspect_status(&app, &api_key).await, 200);
 }
 
-async fn create_ignores_idempotency_key(backend: Backend) {
+async fn create_refuses_an_idempotency_key(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let customer = app.create_customer("Acme", None).await;
     let body = json!({ "customer_id": customer["id"] });
-    let mut keys = Vec::new();
-    for _ in 0..2 {
-        let response = app
-            .admin(Method::POST, "/v1/admin/keys")
-            .header("Idempotency-Key", "same-key")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        assert!(
-            response.headers().get("idempotent-replayed").is_none(),
-            "a key is never replayed"
-        );
-        keys.push(response.json::<Value>().await.unwrap());
-    }
-    assert_ne!(keys[0]["api_key_id"], keys[1]["api_key_id"]);
-    assert_ne!(keys[0]["api_key"], keys[1]["api_key"]);
-    for key in &keys {
-        assert_eq!(
-            introspect_status(&app, key["api_key"].as_str().unwrap()).await,
-            200
-        );
-    }
-    // A different body under the same key is no conflict either.
-    let other = app
+    let refused = app
         .admin(Method::POST, "/v1/admin/keys")
         .header("Idempotency-Key", "same-key")
-        .json(&json!({ "customer_id": customer["id"], "key_type": "ci" }))
+        .json(&body)
         .send()
         .await
         .unwrap();
-    assert_eq!(other.status(), 200);
+    let message = assert_error(refused, 400, "bad_request").await;
+    assert!(
+        message.starts_with("Idempotency-Key is not supported for key creation"),
+        "{message}"
+    );
+    let keys = app
+        .admin(
+            Method::GET,
+            &format!(
+                "/v1/admin/customers/{}/keys",
+                customer["id"].as_str().unwrap()
+            ),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 0, "no key issued");
+    // The caller is judged first: without credentials it is 401 whatever the header.
+    let anonymous = app
+        .client
+        .post(app.url("/v1/admin/keys"))
+        .header("Idempotency-Key", "same-key")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_error(anonymous, 401, "unauthorized").await;
 }
 
 on_both_backends!(
@@ -330,5 +334,5 @@ on_both_backends!(
     revoke_answers_the_key_id,
     revoke_validates_and_404s,
     admin_credentials_are_required,
-    create_ignores_idempotency_key,
+    create_refuses_an_idempotency_key,
 );
