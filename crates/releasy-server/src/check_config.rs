@@ -63,6 +63,12 @@ pub fn findings(settings: &Settings, log_directive: Option<&str>) -> Vec<Finding
             ),
         });
     }
+    if let Some(message) = links_to_where_nothing_listens(settings) {
+        found.push(Finding {
+            variable: "RELEASY_PUBLIC_BASE_URL".to_owned(),
+            message,
+        });
+    }
     let known: Vec<&str> = effective(settings, log_directive)
         .into_iter()
         .map(|(name, _)| name)
@@ -80,6 +86,27 @@ pub fn findings(settings: &Settings, log_directive: Option<&str>) -> Vec<Finding
         });
     }
     found
+}
+
+/// When the public base URL is a loopback address on another port than the server
+/// listens on: every download link and embedded-store upload URL would point where
+/// this server does not answer (the default URL, `http://127.0.0.1:8080`, kept while
+/// `RELEASY_BIND_ADDR` moved to another port).
+fn links_to_where_nothing_listens(settings: &Settings) -> Option<String> {
+    let public = url::Url::parse(&settings.public_base_url).ok()?;
+    let loopback = match public.host()? {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    let port = public.port_or_known_default()?;
+    let listening = settings.bind_addr.port();
+    (loopback && port != listening).then(|| {
+        format!(
+            "is {}, a loopback address on port {port}, but the server listens on port {listening} (RELEASY_BIND_ADDR): every download link and upload URL would point where it does not answer; set the address clients reach it at",
+            settings.public_base_url
+        )
+    })
 }
 
 /// The known name closest to `unknown`, when it is close enough to be a misspelling
@@ -560,6 +587,35 @@ mod tests {
             undocumented.is_empty(),
             "shown but not documented: {undocumented:?}"
         );
+    }
+
+    #[test]
+    fn a_loopback_public_url_on_another_port_than_the_listener_is_a_finding() {
+        let moved = settings(&[("RELEASY_BIND_ADDR", "0.0.0.0:9000")]);
+        let found = findings(&moved, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].variable, "RELEASY_PUBLIC_BASE_URL");
+        assert!(
+            found[0]
+                .message
+                .contains("on port 8080, but the server listens on port 9000"),
+            "{}",
+            found[0].message
+        );
+        for fine in [
+            vec![],
+            vec![("RELEASY_BIND_ADDR", "127.0.0.1:8080")],
+            vec![
+                ("RELEASY_BIND_ADDR", "0.0.0.0:9000"),
+                ("RELEASY_PUBLIC_BASE_URL", "http://localhost:9000"),
+            ],
+            vec![
+                ("RELEASY_BIND_ADDR", "0.0.0.0:9000"),
+                ("RELEASY_PUBLIC_BASE_URL", "https://releasy.example.com"),
+            ],
+        ] {
+            assert!(findings(&settings(&fine), None).is_empty(), "{fine:?}");
+        }
     }
 
     #[test]

@@ -206,14 +206,17 @@ impl std::fmt::Debug for Settings {
 }
 
 /// Settings under the `RELEASY_` prefix that others read, not the server's own: the
-/// logger's `RELEASY_LOG`, and the CLI's, which may share the server's environment.
-const READ_ELSEWHERE: [&str; 6] = [
+/// logger's `RELEASY_LOG`, the CLI's, and the two the API's documents have clients
+/// export for their `curl` examples, which may all share the server's environment.
+const READ_ELSEWHERE: [&str; 8] = [
     "log",
     "url",
     "api_key",
     "config",
     "operator_token",
     "profile",
+    "base_url",
+    "public_api_key",
 ];
 
 /// Whether `key` (after `RELEASY_`) is one of the variables Kubernetes gives a pod for
@@ -614,11 +617,15 @@ fn previous_pepper(value: Option<String>) -> Option<String> {
 
 const MIB: i64 = 1024 * 1024;
 
-/// `RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS`: default a day, at most 30 days, and never
-/// shorter than an upload URL lives (an upload is not swept while its URLs work).
+/// `RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS`: at most 30 days, and never shorter than an
+/// upload URL lives (an upload is not swept while its URLs work). Unset, a day, or as
+/// long as upload URLs live when that is longer: a deployment that set only
+/// `RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS` (up to 7 days, as the reference allows)
+/// starts as it did.
 fn upload_ttl(value: Option<String>, presign_expires_seconds: i64) -> Result<i64, ConfigError> {
     const VARIABLE: &str = "RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS";
-    let ttl = number(VARIABLE, value, 86_400, 1..=30 * 86_400)?;
+    let default = presign_expires_seconds.max(86_400);
+    let ttl = number(VARIABLE, value, default, 1..=30 * 86_400)?;
     if ttl < presign_expires_seconds {
         return Err(ConfigError::new(
             VARIABLE,
@@ -904,6 +911,19 @@ mod tests {
     }
 
     #[test]
+    fn upload_urls_living_past_a_day_lengthen_the_default_upload_lifetime() {
+        let s = load(&[("RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS", "172800")]).unwrap();
+        assert_eq!(s.presign_expires_seconds, 172_800);
+        assert_eq!(s.artifact_upload_ttl_seconds, 172_800);
+        let err = load(&[
+            ("RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS", "172800"),
+            ("RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS", "86400"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS");
+    }
+
+    #[test]
     fn invalid_values_name_their_variable() {
         for (var, value) in [
             ("RELEASY_LOG_LEVEL", "loud"),
@@ -994,6 +1014,8 @@ mod tests {
             ("RELEASY_URL", "https://releasy.example.com"),
             ("RELEASY_API_KEY", "releasy_x"),
             ("RELEASY_PROFILE", "prod"),
+            ("RELEASY_BASE_URL", "https://test.releasyhq.com"),
+            ("RELEASY_PUBLIC_API_KEY", "releasy_x"),
         ])
         .unwrap();
         assert_eq!(s.unknown_settings, ["RELEASY_DATABSE_URL"]);
