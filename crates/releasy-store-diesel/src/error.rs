@@ -18,7 +18,7 @@ pub(crate) fn query_error(err: DieselError) -> RepoError {
         )
         | DieselError::BrokenTransactionManager => RepoError::unavailable(err),
         DieselError::DatabaseError(DatabaseErrorKind::Unknown, ref info)
-            if server_going_away(info.message()) =>
+            if server_going_away(info.message()) || sqlite_busy(info.message()) =>
         {
             RepoError::unavailable(err)
         }
@@ -41,6 +41,13 @@ fn server_going_away(message: &str) -> bool {
     SERVER_GOING_AWAY
         .iter()
         .any(|words| message.starts_with(words))
+}
+
+/// What SQLite says (`SQLITE_BUSY`) when its write lock stayed taken for the whole busy
+/// timeout: another process writes (a `releasy-server migrate` of a new version, say).
+/// The request may pass later, so it is unavailable, not an internal error.
+fn sqlite_busy(message: &str) -> bool {
+    message == "database is locked"
 }
 
 /// What fails inside a write transaction: a query, or a stored row the domain refuses
@@ -167,7 +174,7 @@ mod tests {
     }
 
     #[test]
-    fn a_server_stopping_is_unavailable_not_internal() {
+    fn a_server_stopping_or_a_database_locked_is_unavailable_not_internal() {
         let stopping = query_error(unknown(
             "terminating connection due to administrator command",
         ));
@@ -180,6 +187,8 @@ mod tests {
             matches!(starting, RepoError::Unavailable(_)),
             "{starting:?}"
         );
+        let busy = query_error(unknown("database is locked"));
+        assert!(matches!(busy, RepoError::Unavailable(_)), "{busy:?}");
         let other = query_error(unknown("division by zero"));
         assert!(matches!(other, RepoError::Internal(_)), "{other:?}");
     }

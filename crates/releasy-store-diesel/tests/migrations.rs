@@ -115,6 +115,30 @@ async fn sqlite_concurrent_migrations_on_one_file_all_succeed() {
     }
 }
 
+/// A migration waits for the write lock another process holds longer than the pool's
+/// five-second busy timeout (another instance's migrations rebuilding an index over
+/// every audit row), instead of failing with "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migrations_wait_for_a_long_held_write_lock() {
+    let sqlite = TestSqlite::create();
+    let url = DatabaseUrl::sqlite_file(sqlite.path());
+    let holder = rusqlite::Connection::open(sqlite.path()).expect("open");
+    // As a database the server has opened before (WAL is kept in the file).
+    holder
+        .execute_batch("PRAGMA journal_mode = WAL; BEGIN IMMEDIATE; CREATE TABLE held (x INTEGER);")
+        .expect("the write lock");
+    let db = Database::open(&url, 2).expect("the pool is built");
+    let migrating = tokio::spawn(async move { db.migrate().await.map(|_| db) });
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    assert!(!migrating.is_finished(), "still waiting for the lock");
+    holder.execute_batch("COMMIT").expect("release the lock");
+    let db = migrating
+        .await
+        .expect("the migrating task panicked")
+        .expect("migrated once the lock was released");
+    assert_usable(&db).await;
+}
+
 /// `?mode=rwc` (as deployments of the reference carry) opens the file it names, not a
 /// new file with the parameters in its name; `?mode=rw` never creates one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

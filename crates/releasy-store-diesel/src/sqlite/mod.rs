@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use deadpool::managed::Pool;
 use diesel::SqliteConnection;
+use diesel::connection::SimpleConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use releasy_domain::ports::RepoError;
 
@@ -33,6 +34,14 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlit
 /// writer (WAL), and foreign keys are enforced.
 pub(crate) const PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+/// [`PRAGMAS`]' busy timeout alone, to put back on a connection that waited longer.
+const POOL_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 5000;";
+
+/// How long `migrate` waits for the database's write lock, held by another instance
+/// migrating (or a server writing), before it fails: the migrations of the other
+/// instance may rebuild indexes over every audit row.
+pub const MIGRATION_LOCK_WAIT: Duration = Duration::from_secs(30 * 60);
 
 /// A pool of up to `size` connections to `path`, each set up with [`PRAGMAS`].
 fn build_pool(path: &str, size: usize) -> Result<Pool<Manager>, SetupError> {
@@ -122,12 +131,22 @@ impl SqliteStore {
     /// [`SetupError::Migration`] when a migration fails.
     pub async fn migrate(&self) -> Result<Vec<String>, SetupError> {
         self.with_sync_connection(|conn| {
-            conn.immediate_transaction(|conn| {
+            // Another instance's migrations (an index rebuilt over millions of audit
+            // rows) outlast the pool's busy timeout: wait for them, then put the
+            // connection's own timeout back before it returns to the pool.
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = {}",
+                MIGRATION_LOCK_WAIT.as_millis()
+            ))?;
+            let applied = conn.immediate_transaction(|conn| {
                 conn.run_pending_migrations(MIGRATIONS)
                     .map(|applied| applied.iter().map(ToString::to_string).collect())
                     .map_err(diesel::result::Error::QueryBuilderError)
-            })
-            .map_err(Into::into)
+            });
+            let restored = conn.batch_execute(POOL_BUSY_TIMEOUT);
+            let applied = applied?;
+            restored?;
+            Ok(applied)
         })
         .await
     }
