@@ -149,6 +149,44 @@ async fn a_search_tries_the_most_recently_used_first_within_its_share_of_the_min
     assert_eq!(key.api_key_id, active.id);
 }
 
+/// A client whose search found nothing searches no more that minute, whatever it
+/// sends (its address counted as failures are: an IPv6 address by its /48), so one
+/// client retrying a key that is no key leaves the minute's budget to the first uses
+/// of carried-over keys from elsewhere.
+#[tokio::test]
+async fn an_address_whose_search_found_nothing_searches_again_only_the_next_minute() {
+    let h = Harness::new();
+    let customer = h.customer("From the reference").await;
+    for n in 0..10 {
+        carry_over(&h, customer.id, &raw_key(n)).await;
+    }
+    let retrying: std::net::IpAddr = "2001:db8:7:1::1".parse().expect("an address");
+    let neighbour: std::net::IpAddr = "2001:db8:7:2::1".parse().expect("an address");
+    let elsewhere: std::net::IpAddr = "192.0.2.10".parse().expect("an address");
+    let services = &h.services;
+    let from = |raw: String, client| async move {
+        services
+            .authenticator
+            .authenticate_from(Some(&raw), Some(client))
+            .await
+    };
+    assert!(from(raw_key(1_000), retrying).await.is_err(), "no such key");
+    for (raw, client) in [(raw_key(3), retrying), (raw_key(4), neighbour)] {
+        match from(raw, client).await {
+            Err(AuthFailure::Rejected(reason)) => assert_eq!(reason, AuthReason::NotFound),
+            other => panic!("searched again within the minute: {other:?}"),
+        }
+    }
+    let found = from(raw_key(5), elsewhere)
+        .await
+        .expect("another address searches");
+    assert_eq!(found.key.customer_id, customer.id);
+    h.clock.advance(60);
+    from(raw_key(3), retrying)
+        .await
+        .expect("the next minute, the address searches again");
+}
+
 /// During a pepper rotation a carried-over key hashed under the previous pepper is
 /// found too, and given its lookup value (and hash) under the new one.
 #[tokio::test]

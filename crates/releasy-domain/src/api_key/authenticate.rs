@@ -196,7 +196,7 @@ impl ApiKeyAuthenticator {
         let Some(secret) = ApiKeySecret::from_presented(presented) else {
             return Err(reject(AuthReason::NotFound, None).await);
         };
-        let Some(Matched { candidate, stale }) = self.find_matching(&secret).await? else {
+        let Some(Matched { candidate, stale }) = self.find_matching(&secret, client).await? else {
             return Err(reject(AuthReason::NotFound, None).await);
         };
         if matches!(stale, Some(Stale::PreviousPepper | Stale::Unindexed)) {
@@ -286,7 +286,11 @@ impl ApiKeyAuthenticator {
 
     /// The stored key `secret` matches: under the current pepper, or else under the
     /// previous one while a rotation's grace lasts.
-    async fn find_matching(&self, secret: &ApiKeySecret) -> Result<Option<Matched>, AuthFailure> {
+    async fn find_matching(
+        &self,
+        secret: &ApiKeySecret,
+        client: Option<IpAddr>,
+    ) -> Result<Option<Matched>, AuthFailure> {
         if let Some(candidate) = self.find_matching_under(&*self.hasher, secret).await? {
             let stale = candidate.hash.is_legacy().then_some(Stale::Legacy);
             return Ok(Some(Matched { candidate, stale }));
@@ -299,7 +303,7 @@ impl ApiKeyAuthenticator {
                 stale: Some(Stale::PreviousPepper),
             }));
         }
-        let found = self.find_unindexed(secret).await?;
+        let found = self.find_unindexed(secret, client).await?;
         Ok(found.map(|candidate| Matched {
             candidate,
             stale: Some(Stale::Unindexed),
@@ -313,8 +317,9 @@ impl ApiKeyAuthenticator {
     async fn find_unindexed(
         &self,
         secret: &ApiKeySecret,
+        client: Option<IpAddr>,
     ) -> Result<Option<AuthCandidate>, AuthFailure> {
-        if !self.unindexed.may_start(self.clock.now()) {
+        if !self.unindexed.may_start(self.clock.now(), client) {
             return Ok(None);
         }
         let candidates = self.keys.unindexed_candidates().await?;
@@ -337,6 +342,7 @@ impl ApiKeyAuthenticator {
                 return Ok(Some(candidate.clone()));
             }
         }
+        self.unindexed.found_nothing(self.clock.now(), client);
         Ok(None)
     }
 

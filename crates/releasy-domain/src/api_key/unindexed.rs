@@ -5,12 +5,17 @@
 //! an Argon2id verification, so the tries are bounded: at most
 //! [`VERIFICATIONS_PER_MINUTE`] a minute in one process, at most
 //! [`VERIFICATIONS_PER_SEARCH`] for one key (so that one unknown key leaves room for
-//! the rest of the minute), and none at all once a search finds no such key left.
+//! the rest of the minute), at most one search that finds nothing per client address
+//! a minute (so that one client retrying a key that is no key cannot spend the budget
+//! every minute), and none at all once a search finds no such key left.
 
+use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::Timestamp;
+use crate::rate_limit::failure_bucket;
 
 /// How many Argon2id verifications searches for carried-over keys may spend a minute,
 /// in one process: a bound on the work unknown keys can cause (at the reference's
@@ -88,6 +93,40 @@ impl Default for SearchBudget {
     }
 }
 
+/// The addresses (counted as failures are: an IPv6 address by its /48) whose search
+/// found nothing in the current minute; each may search again the next minute. One
+/// client sending a key that is no key (a deleted key left in a CI job, retried every
+/// few seconds) then spends at most one search a minute, not the whole budget that
+/// carried-over keys' first uses need. At most one entry per search the budget allows,
+/// so the set stays small; it starts afresh each minute.
+#[derive(Debug, Default)]
+pub(crate) struct FruitlessSearchers {
+    minute: i64,
+    addresses: HashSet<IpAddr>,
+}
+
+impl FruitlessSearchers {
+    /// Whether `client`'s address searched in vain in `now`'s minute.
+    pub(crate) fn searched(&mut self, now: Timestamp, client: IpAddr) -> bool {
+        self.roll(now);
+        self.addresses.contains(&failure_bucket(client))
+    }
+
+    /// Records that `client`'s address searched in vain at `now`.
+    pub(crate) fn record(&mut self, now: Timestamp, client: IpAddr) {
+        self.roll(now);
+        self.addresses.insert(failure_bucket(client));
+    }
+
+    fn roll(&mut self, now: Timestamp) {
+        let minute = now.unix_seconds().div_euclid(60);
+        if minute != self.minute {
+            self.minute = minute;
+            self.addresses.clear();
+        }
+    }
+}
+
 /// Whether searches for carried-over keys may run in this process, and what they have
 /// spent. Searches run side by side (a customer's parallel first requests all succeed);
 /// the budget bounds their work together.
@@ -96,13 +135,30 @@ pub(crate) struct UnindexedSearch {
     /// A search found none left: keys made since all have a lookup value.
     none_left: AtomicBool,
     budget: Mutex<SearchBudget>,
+    fruitless: Mutex<FruitlessSearchers>,
 }
 
 impl UnindexedSearch {
-    /// Whether a search may start at `now`: some key may be left, and the minute's
-    /// budget is not spent (checked before any row is read).
-    pub(crate) fn may_start(&self, now: Timestamp) -> bool {
-        !self.none_left.load(Ordering::Acquire) && self.budget().has_room(now)
+    /// Whether a search for a key `client` presented may start at `now`: some key may
+    /// be left, the minute's budget is not spent, and no search of the client's address
+    /// found nothing this minute (checked before any row is read).
+    pub(crate) fn may_start(&self, now: Timestamp, client: Option<IpAddr>) -> bool {
+        !self.none_left.load(Ordering::Acquire)
+            && self.budget().has_room(now)
+            && client.is_none_or(|client| !self.fruitless().searched(now, client))
+    }
+
+    /// Records that a search for a key `client` presented found nothing at `now`.
+    pub(crate) fn found_nothing(&self, now: Timestamp, client: Option<IpAddr>) {
+        if let Some(client) = client {
+            self.fruitless().record(now, client);
+        }
+    }
+
+    fn fruitless(&self) -> std::sync::MutexGuard<'_, FruitlessSearchers> {
+        self.fruitless
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records that no carried-over key is left to search.
@@ -130,21 +186,42 @@ mod tests {
     fn no_search_once_none_is_left_or_the_budget_is_spent() {
         let at = Timestamp::from_unix_seconds(600);
         let search = UnindexedSearch::default();
-        assert!(search.may_start(at));
+        assert!(search.may_start(at, None));
         for _ in 0..VERIFICATIONS_PER_MINUTE {
             assert!(search.try_spend_one(at));
         }
         assert!(!search.try_spend_one(at));
-        assert!(!search.may_start(at), "this minute's budget is spent");
+        assert!(!search.may_start(at, None), "this minute's budget is spent");
         assert!(
-            search.may_start(at.plus_seconds(60)),
+            search.may_start(at.plus_seconds(60), None),
             "the next minute's is not"
         );
         search.none_left();
         assert!(
-            !search.may_start(at.plus_seconds(120)),
+            !search.may_start(at.plus_seconds(120), None),
             "nothing left to search"
         );
+    }
+
+    #[test]
+    fn an_address_whose_search_found_nothing_waits_for_the_next_minute() {
+        let at = Timestamp::from_unix_seconds(600);
+        let search = UnindexedSearch::default();
+        let client: IpAddr = "2001:db8:1:2::7".parse().unwrap();
+        let same_48: IpAddr = "2001:db8:1:ffff::9".parse().unwrap();
+        let other: IpAddr = "192.0.2.7".parse().unwrap();
+        assert!(search.may_start(at, Some(client)));
+        search.found_nothing(at, Some(client));
+        assert!(!search.may_start(at.plus_seconds(59), Some(client)));
+        assert!(!search.may_start(at, Some(same_48)), "counted by its /48");
+        assert!(search.may_start(at, Some(other)));
+        assert!(search.may_start(at, None), "no address, no rule");
+        assert!(
+            search.may_start(at.plus_seconds(60), Some(client)),
+            "the next minute"
+        );
+        search.found_nothing(at, None);
+        assert!(search.may_start(at.plus_seconds(60), Some(other)));
     }
 
     #[test]
