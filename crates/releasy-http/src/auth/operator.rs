@@ -134,10 +134,10 @@ fn count_refusal(state: &AppState, headers: &HeaderMap, refusal: &OperatorRefusa
     state.count_refusal(credential, reason);
 }
 
-/// Whether the request carries operator credentials: the admin-key header or a bearer
-/// token (another `Authorization` scheme, such as a proxy's `Basic`, is not one).
-pub(crate) fn has_operator_credentials(headers: &HeaderMap) -> bool {
-    headers.contains_key(ADMIN_KEY_HEADER) || bearer_token(headers).is_some()
+/// Whether the request carries the admin-key header, which is checked before any other
+/// credential.
+pub(crate) fn has_admin_key_header(headers: &HeaderMap) -> bool {
+    headers.contains_key(ADMIN_KEY_HEADER)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -159,6 +159,24 @@ async fn scopes_and_credentials_are_checked(backend: Backend) {
         "missing scope"
     );
 
+    // A customer key with an `Authorization` header a gateway added on the way is still
+    // the customer (the admin-key header alone comes first).
+    let through_gateway = app
+        .customer(Method::GET, "/v1/releases", &reader)
+        .header("authorization", "Bearer gateway-session-token")
+        .send()
+        .await
+        .unwrap();
+    let page = ok_json(through_gateway).await;
+    assert_eq!(page["releases"].as_array().unwrap().len(), 1, "{page}");
+    let admin_first = app
+        .customer(Method::GET, "/v1/releases?status=draft", &reader)
+        .header("x-releasy-admin-key", "not-the-admin-key")
+        .send()
+        .await
+        .unwrap();
+    assert_error(admin_first, 401, "unauthorized").await;
+
     let anonymous = app
         .client
         .get(app.url("/v1/releases"))
