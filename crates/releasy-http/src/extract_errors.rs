@@ -58,10 +58,11 @@ pub fn query_config() -> web::QueryConfig {
 }
 
 /// A query a handler reads only once its caller is known. actix fails a request on the
-/// first extractor error, and a customer key's check takes a moment while a bad query
-/// fails at once: taken as a `Result` and unwrapped here, after the key, a request
-/// without a valid key is 401 whatever its query (and a budgeted key's 400 carries its
-/// `RateLimit` headers).
+/// first extractor error, and a caller's check takes a moment (a customer key's
+/// Argon2, an operator token's signing keys being fetched) while a bad query fails at
+/// once: taken as a `Result` and unwrapped here, after the caller, a request without
+/// valid credentials is 401 whatever its query (and a budgeted key's 400 carries its
+/// `RateLimit` headers). Bodies are taken as `Result` for the same reason.
 pub(crate) fn after_caller<T>(
     query: Result<web::Query<T>, actix_web::Error>,
 ) -> Result<web::Query<T>, ApiError> {

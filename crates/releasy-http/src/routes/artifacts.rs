@@ -47,8 +47,9 @@ pub async fn presign_artifact(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Json<PresignArtifactRequest>,
+    body: Result<Json<PresignArtifactRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     let release_id = parse_id::<ReleaseId>("release_id", &path)?;
     let request = PresignUpload {
         filename: Filename::parse(&body.filename)?,
@@ -106,8 +107,9 @@ pub async fn register_artifact(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Json<RegisterArtifactRequest>,
+    body: Result<Json<RegisterArtifactRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     let release_id = parse_id::<ReleaseId>("release_id", &path)?;
     let request = RegisterArtifact {
         artifact_id: parse_id::<ArtifactId>("artifact_id", &body.artifact_id)?,

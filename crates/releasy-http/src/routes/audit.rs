@@ -11,6 +11,7 @@ use crate::dto::{
     parse_int,
 };
 use crate::error::ApiError;
+use crate::extract_errors::after_caller;
 use crate::state::AppState;
 
 /// List audit events, newest first; time bounds are inclusive. Every change (customers,
@@ -29,8 +30,9 @@ use crate::state::AppState;
 pub async fn list_audit_events(
     _auth: Authorized<ReadAuditEvents>,
     state: web::Data<AppState>,
-    query: web::Query<AuditEventListQuery>,
+    query: Result<web::Query<AuditEventListQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = after_caller(query)?;
     let page = page_request(query.limit.as_ref(), query.offset.as_ref())?;
     let filter = AuditFilter {
         customer_id: non_empty(query.customer_id.as_ref())

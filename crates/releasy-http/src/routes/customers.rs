@@ -12,6 +12,7 @@ use crate::dto::{
     UpdateCustomerRequest, non_empty, parse_id, parse_int,
 };
 use crate::error::ApiError;
+use crate::extract_errors::after_caller;
 use crate::idempotency::idempotent;
 use crate::json_body::Json;
 use crate::state::AppState;
@@ -33,8 +34,9 @@ pub async fn create_customer(
     auth: Authorized<CreateCustomer>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Json<CreateCustomerRequest>,
+    body: Result<Json<CreateCustomerRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     let name = CustomerName::parse(&body.name)?;
     let plan = body.plan.as_deref().map(Plan::parse).transpose()?;
     let customers = &state.services.customers;
@@ -70,8 +72,9 @@ pub async fn create_customer(
 pub async fn list_customers(
     _auth: Authorized<ListCustomers>,
     state: web::Data<AppState>,
-    query: web::Query<CustomerListQuery>,
+    query: Result<web::Query<CustomerListQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = after_caller(query)?;
     let limit = PageLimit::parse(parse_int("limit", query.limit.as_ref())?)?;
     let offset = parse_int("offset", query.offset.as_ref())?;
     let start = PageStart::parse(offset, non_empty(query.cursor.as_ref()))?;
@@ -137,8 +140,9 @@ pub async fn update_customer(
     auth: Authorized<UpdateCustomer>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: Json<UpdateCustomerRequest>,
+    body: Result<Json<UpdateCustomerRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     let id = parse_id::<CustomerId>("customer_id", &path)?;
     let body = body.into_inner();
     let changes = CustomerChanges::new(

@@ -44,8 +44,9 @@ pub async fn list_downloads(
     _auth: Authorized<ReadDownloads>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<DownloadListQuery>,
+    query: Result<web::Query<DownloadListQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = after_caller(query)?;
     let filter = ledger_filter(&query)?;
     let after = cursor(query.cursor.as_ref())?;
     if wants_csv(&req, query.format.as_ref())? {
@@ -86,8 +87,9 @@ fn private(response: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
 pub async fn download_stats(
     _auth: Authorized<ReadDownloads>,
     state: web::Data<AppState>,
-    query: web::Query<DownloadStatsQuery>,
+    query: Result<web::Query<DownloadStatsQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = after_caller(query)?;
     let group_by = non_empty(query.group_by.as_ref()).ok_or_else(|| {
         ValidationError::new(
             "group_by",

@@ -19,6 +19,7 @@ use crate::dto::{
     page_request, parse_id,
 };
 use crate::error::ApiError;
+use crate::extract_errors::after_caller;
 use crate::idempotency::idempotent;
 use crate::json_body::Json;
 use crate::state::AppState;
@@ -39,8 +40,9 @@ pub async fn list_entitlements(
     _auth: Authorized<ListEntitlements>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: web::Query<EntitlementListQuery>,
+    query: Result<web::Query<EntitlementListQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = after_caller(query)?;
     let customer = parse_id::<CustomerId>("customer_id", &path)?;
     let page = page_request(query.limit.as_ref(), query.offset.as_ref())?;
     let product = non_empty(query.product.as_ref());
@@ -77,8 +79,9 @@ pub async fn create_entitlement(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Json<CreateEntitlementRequest>,
+    body: Result<Json<CreateEntitlementRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     let customer = parse_id::<CustomerId>("customer_id", &path)?;
     let new = NewEntitlement {
         product: Product::parse(&body.product)?,
@@ -142,8 +145,9 @@ pub async fn update_entitlement(
     auth: Authorized<UpdateEntitlement>,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: Json<UpdateEntitlementRequest>,
+    body: Result<Json<UpdateEntitlementRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     let customer = parse_id::<CustomerId>("customer_id", &path.0)?;
     let id = parse_id::<EntitlementId>("entitlement_id", &path.1)?;
     let body = body.into_inner();
@@ -233,8 +237,9 @@ pub async fn explain_access(
     _auth: Authorized<ExplainAccess>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: web::Query<AccessQuery>,
+    query: Result<web::Query<AccessQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = after_caller(query)?;
     let customer = parse_id::<CustomerId>("customer_id", &path)?;
     let product = Product::parse(query.product.as_deref().unwrap_or_default())?;
     let version = Version::parse(query.version.as_deref().unwrap_or_default())?;

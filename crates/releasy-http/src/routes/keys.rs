@@ -15,6 +15,7 @@ use crate::dto::{
     page_request, parse_id,
 };
 use crate::error::ApiError;
+use crate::extract_errors::after_caller;
 use crate::idempotency::{IDEMPOTENCY_KEY_HEADER, idempotent, nothing_to_recover};
 use crate::json_body::Json;
 use crate::state::AppState;
@@ -40,8 +41,9 @@ pub async fn create_key(
     auth: Authorized<CreateKey>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Json<CreateKeyRequest>,
+    body: Result<Json<CreateKeyRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     if req.headers().contains_key(IDEMPOTENCY_KEY_HEADER) {
         return Err(ApiError::bad_request(
             "Idempotency-Key is not supported for key creation: the secret is shown only once, so a retry cannot be answered from a stored response",
@@ -91,8 +93,9 @@ pub async fn create_key(
 pub async fn revoke_key(
     auth: Authorized<RevokeKey>,
     state: web::Data<AppState>,
-    body: Json<RevokeKeyRequest>,
+    body: Result<Json<RevokeKeyRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     let id = parse_id::<ApiKeyId>("api_key_id", &body.api_key_id)?;
     let revoked = state.services.api_keys.revoke(&auth.origin, id).await?;
     Ok(HttpResponse::Ok().json(RevokeKeyResponse {
@@ -117,8 +120,9 @@ pub async fn list_keys(
     _auth: Authorized<ListKeys>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: web::Query<KeyListQuery>,
+    query: Result<web::Query<KeyListQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = after_caller(query)?;
     let customer_id = parse_id::<CustomerId>("customer_id", &path)?;
     let page = page_request(query.limit.as_ref(), query.offset.as_ref())?;
     let keys = state.services.api_keys.list(customer_id, page).await?;
@@ -156,8 +160,9 @@ pub async fn rotate_key(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Json<RotateKeyRequest>,
+    body: Result<Json<RotateKeyRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     let id = parse_id::<ApiKeyId>("api_key_id", &path)?;
     let overlap = RotationOverlap::parse(body.overlap_seconds)?;
     let api_keys = &state.services.api_keys;
@@ -198,8 +203,9 @@ pub async fn update_key(
     auth: Authorized<UpdateKey>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: Json<UpdateKeyRequest>,
+    body: Result<Json<UpdateKeyRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     let id = parse_id::<ApiKeyId>("api_key_id", &path)?;
     let body = body.into_inner();
     let changes = KeyChanges {

@@ -10,6 +10,7 @@ use crate::dto::{
     ProductResponse, page_request,
 };
 use crate::error::ApiError;
+use crate::extract_errors::after_caller;
 use crate::json_body::Json;
 use crate::state::AppState;
 
@@ -29,8 +30,9 @@ use crate::state::AppState;
 pub async fn list_products(
     _auth: Authorized<ListProducts>,
     state: web::Data<AppState>,
-    query: web::Query<ProductListQuery>,
+    query: Result<web::Query<ProductListQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = after_caller(query)?;
     let page = page_request(query.limit.as_ref(), query.offset.as_ref())?;
     let server_default = state.services.limits.immutable_releases;
     let products = state.services.products.list(page).await?;
@@ -88,8 +90,9 @@ pub async fn set_product_policy(
     auth: Authorized<SetProductPolicy>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: Json<ProductPolicyRequest>,
+    body: Result<Json<ProductPolicyRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     let product = Product::parse(&path)?;
     let policy = state
         .services

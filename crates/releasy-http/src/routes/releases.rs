@@ -40,8 +40,9 @@ pub async fn create_release(
     auth: Authorized<CreateRelease>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: ReleaseBody<CreateReleaseRequest>,
+    body: Result<ReleaseBody<CreateReleaseRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     let new = NewRelease {
         product: Product::parse(&body.product)?,
         version: Version::parse(&body.version)?,
@@ -200,8 +201,9 @@ pub async fn update_release(
     auth: Authorized<UpdateRelease>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: ReleaseBody<UpdateReleaseRequest>,
+    body: Result<ReleaseBody<UpdateReleaseRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     let id = parse_id::<ReleaseId>("release_id", &path)?;
     let body = body.into_inner();
     let changes = ReleaseChanges {
@@ -247,8 +249,9 @@ pub async fn yank_release(
     auth: Authorized<YankRelease>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: Json<YankReleaseRequest>,
+    body: Result<Json<YankReleaseRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body?;
     let id = parse_id::<ReleaseId>("release_id", &path)?;
     let reason = YankReason::parse(&body.reason)?;
     let release = state

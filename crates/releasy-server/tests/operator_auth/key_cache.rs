@@ -204,3 +204,30 @@ async fn cached_keys_keep_working_when_the_provider_is_gone() {
     )
     .await;
 }
+
+/// The caller is judged before the body even while the signing keys are being
+/// fetched: a request whose token does not verify is `401` whatever its body, though
+/// the body's fault is found at once and the keys take a while to arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_body_does_not_overtake_the_sign_in_while_keys_are_fetched() {
+    let jwks = JwksServer::start(default_jwks()).await;
+    jwks.slow_down(Duration::from_millis(300));
+    let app = spawn(Backend::Sqlite, &jwks.url, &[]).await;
+    let create = |token: &str| {
+        bearer(&app, Method::POST, "/v1/admin/customers", token)
+            .header("content-type", "text/plain")
+            .body("not json")
+            .send()
+    };
+    // A key the provider does not publish: the cold cache fetches, then refuses.
+    let stranger = KEYS.rsa2.sign(&claims(&["platform_admin"]));
+    let refused = create(&stranger).await.unwrap();
+    assert_eq!(
+        assert_error(refused, 401, "unauthorized").await,
+        "invalid operator token"
+    );
+    assert_eq!(jwks.requests(), 1, "the keys were fetched");
+    // A caller who signs in gets the body's own fault.
+    let bad_body = create(&token(&["platform_admin"])).await.unwrap();
+    assert_error(bad_body, 400, "bad_request").await;
+}
