@@ -149,16 +149,28 @@ async fn a_search_tries_the_most_recently_used_first_within_its_share_of_the_min
     assert_eq!(key.api_key_id, active.id);
 }
 
-/// A client whose search found nothing searches no more that minute, whatever it
-/// sends (its address counted as failures are: an IPv6 address by its /48), so one
-/// client retrying a key that is no key leaves the minute's budget to the first uses
-/// of carried-over keys from elsewhere.
+/// A client whose search found nothing may spend only the first half of the minute's
+/// budget that minute (its address counted as failures are: an IPv6 address by its
+/// /48): one client retrying a key that is no key leaves the second half to the first
+/// uses of carried-over keys from elsewhere, and still finds its own key while the
+/// first half has room.
 #[tokio::test]
-async fn an_address_whose_search_found_nothing_searches_again_only_the_next_minute() {
+async fn an_address_whose_search_found_nothing_leaves_half_the_budget_to_others() {
     let h = Harness::new();
     let customer = h.customer("From the reference").await;
-    for n in 0..10 {
+    for n in 0..VERIFICATIONS_PER_SEARCH {
         carry_over(&h, customer.id, &raw_key(n)).await;
+    }
+    let mut recent = Vec::new();
+    for n in [9_001, 9_002] {
+        let key = carry_over(&h, customer.id, &raw_key(n)).await;
+        h.ports
+            .repositories
+            .api_keys
+            .touch_last_used(key.id, T0.plus_seconds(-60), None)
+            .await
+            .expect("touched");
+        recent.push(key);
     }
     let retrying: std::net::IpAddr = "2001:db8:7:1::1".parse().expect("an address");
     let neighbour: std::net::IpAddr = "2001:db8:7:2::1".parse().expect("an address");
@@ -170,21 +182,26 @@ async fn an_address_whose_search_found_nothing_searches_again_only_the_next_minu
             .authenticate_from(Some(&raw), Some(client))
             .await
     };
-    assert!(from(raw_key(1_000), retrying).await.is_err(), "no such key");
-    for (raw, client) in [(raw_key(3), retrying), (raw_key(4), neighbour)] {
-        match from(raw, client).await {
+    // A fruitless search spends its whole share: the first half of the minute.
+    assert!(
+        from(raw_key(100_000), retrying).await.is_err(),
+        "no such key"
+    );
+    for client in [retrying, neighbour] {
+        match from(raw_key(9_001), client).await {
             Err(AuthFailure::Rejected(reason)) => assert_eq!(reason, AuthReason::NotFound),
-            other => panic!("searched again within the minute: {other:?}"),
+            other => panic!("searched past the first half: {other:?}"),
         }
     }
-    let found = from(raw_key(5), elsewhere)
+    let found = from(raw_key(9_002), elsewhere)
         .await
-        .expect("another address searches");
-    assert_eq!(found.key.customer_id, customer.id);
+        .expect("the second half is kept for another address");
+    assert_eq!(found.key.api_key_id, recent[1].id);
     h.clock.advance(60);
-    from(raw_key(3), retrying)
+    let found = from(raw_key(9_001), retrying)
         .await
-        .expect("the next minute, the address searches again");
+        .expect("the next minute, the whole budget again");
+    assert_eq!(found.key.api_key_id, recent[0].id);
 }
 
 /// During a pepper rotation a carried-over key hashed under the previous pepper is

@@ -319,7 +319,8 @@ impl ApiKeyAuthenticator {
         secret: &ApiKeySecret,
         client: Option<IpAddr>,
     ) -> Result<Option<AuthCandidate>, AuthFailure> {
-        if !self.unindexed.may_start(self.clock.now(), client) {
+        let ceiling = self.unindexed.ceiling(self.clock.now(), client);
+        if !self.unindexed.may_start(self.clock.now(), ceiling) {
             return Ok(None);
         }
         let candidates = self.keys.unindexed_candidates().await?;
@@ -335,7 +336,7 @@ impl ApiKeyAuthenticator {
             .flat_map(|candidate| peppers.iter().map(move |hasher| (candidate, *hasher)))
             .take(VERIFICATIONS_PER_SEARCH);
         for (candidate, hasher) in tries {
-            if !self.unindexed.try_spend_one(self.clock.now()) {
+            if !self.unindexed.try_spend_one(self.clock.now(), ceiling) {
                 return Ok(None);
             }
             if hasher.verify(secret, &candidate.hash).await? {

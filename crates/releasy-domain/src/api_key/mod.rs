@@ -25,4 +25,7 @@ pub use service::{
     ApiKeyService, CreateKeyError, IssuedKey, ListKeysError, RevokeKeyError, RotateKeyError,
     RotatedKey, UpdateKeyError,
 };
-pub use unindexed::{SearchBudget, VERIFICATIONS_PER_MINUTE, VERIFICATIONS_PER_SEARCH};
+pub use unindexed::{
+    SearchBudget, VERIFICATIONS_FOR_FRUITLESS_ADDRESSES, VERIFICATIONS_PER_MINUTE,
+    VERIFICATIONS_PER_SEARCH,
+};

@@ -5,9 +5,10 @@
 //! an Argon2id verification, so the tries are bounded: at most
 //! [`VERIFICATIONS_PER_MINUTE`] a minute in one process, at most
 //! [`VERIFICATIONS_PER_SEARCH`] for one key (so that one unknown key leaves room for
-//! the rest of the minute), at most one search that finds nothing per client address
-//! a minute (so that one client retrying a key that is no key cannot spend the budget
-//! every minute), and none at all once a search finds no such key left.
+//! the rest of the minute), only the first half of the minute's budget for a client
+//! address whose search found nothing this minute (so that one client retrying a key
+//! that is no key cannot spend the budget every minute), and none at all once a search
+//! finds no such key left.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -29,6 +30,14 @@ pub const VERIFICATIONS_PER_MINUTE: usize = 500;
 /// the minute's budget, so one unknown key a minute leaves every key this reaches
 /// findable that minute.
 pub const VERIFICATIONS_PER_SEARCH: usize = VERIFICATIONS_PER_MINUTE / 2;
+
+/// How much of the minute's budget a search may use (counted from the minute's start)
+/// when its client's address already searched in vain this minute: the first half. The
+/// second half is kept for the first uses of carried-over keys from addresses that have
+/// not, so one client retrying a key that is no key (a deleted key left in a CI job)
+/// cannot spend the whole budget every minute, while a client whose one search found
+/// nothing can still find its own key.
+pub const VERIFICATIONS_FOR_FRUITLESS_ADDRESSES: usize = VERIFICATIONS_PER_MINUTE / 2;
 
 /// Verifications spent in the current minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,9 +71,20 @@ impl SearchBudget {
     /// assert!(budget.try_spend(at.plus_seconds(60), 2), "a new minute");
     /// ```
     pub fn try_spend(&mut self, now: Timestamp, verifications: usize) -> bool {
+        self.try_spend_up_to(now, verifications, VERIFICATIONS_PER_MINUTE)
+    }
+
+    /// As [`Self::try_spend`], for a search that may only use the minute's budget up to
+    /// `ceiling` verifications spent (see [`VERIFICATIONS_FOR_FRUITLESS_ADDRESSES`]).
+    pub fn try_spend_up_to(
+        &mut self,
+        now: Timestamp,
+        verifications: usize,
+        ceiling: usize,
+    ) -> bool {
         self.roll(now);
         match self.spent.checked_add(verifications) {
-            Some(spent) if spent <= VERIFICATIONS_PER_MINUTE => {
+            Some(spent) if spent <= ceiling.min(VERIFICATIONS_PER_MINUTE) => {
                 self.spent = spent;
                 true
             }
@@ -74,8 +94,13 @@ impl SearchBudget {
 
     /// Whether at least one verification is left at `now`.
     pub fn has_room(&mut self, now: Timestamp) -> bool {
+        self.has_room_up_to(now, VERIFICATIONS_PER_MINUTE)
+    }
+
+    /// Whether at least one verification is left at `now` below `ceiling` spent.
+    pub fn has_room_up_to(&mut self, now: Timestamp, ceiling: usize) -> bool {
         self.roll(now);
-        self.spent < VERIFICATIONS_PER_MINUTE
+        self.spent < ceiling.min(VERIFICATIONS_PER_MINUTE)
     }
 
     /// Starts the budget afresh when `now` is in another minute.
@@ -94,11 +119,9 @@ impl Default for SearchBudget {
 }
 
 /// The addresses (counted as failures are: an IPv6 address by its /48) whose search
-/// found nothing in the current minute; each may search again the next minute. One
-/// client sending a key that is no key (a deleted key left in a CI job, retried every
-/// few seconds) then spends at most one search a minute, not the whole budget that
-/// carried-over keys' first uses need. At most one entry per search the budget allows,
-/// so the set stays small; it starts afresh each minute.
+/// found nothing in the current minute: their further searches that minute use only
+/// [`VERIFICATIONS_FOR_FRUITLESS_ADDRESSES`]. At most one entry per search the budget
+/// allows, so the set stays small; it starts afresh each minute.
 #[derive(Debug, Default)]
 pub(crate) struct FruitlessSearchers {
     minute: i64,
@@ -139,13 +162,22 @@ pub(crate) struct UnindexedSearch {
 }
 
 impl UnindexedSearch {
-    /// Whether a search for a key `client` presented may start at `now`: some key may
-    /// be left, the minute's budget is not spent, and no search of the client's address
-    /// found nothing this minute (checked before any row is read).
-    pub(crate) fn may_start(&self, now: Timestamp, client: Option<IpAddr>) -> bool {
-        !self.none_left.load(Ordering::Acquire)
-            && self.budget().has_room(now)
-            && client.is_none_or(|client| !self.fruitless().searched(now, client))
+    /// How far into the minute's budget a search for a key `client` presented at `now`
+    /// may spend: all of it, or [`VERIFICATIONS_FOR_FRUITLESS_ADDRESSES`] when a search
+    /// of the client's address found nothing this minute.
+    pub(crate) fn ceiling(&self, now: Timestamp, client: Option<IpAddr>) -> usize {
+        match client {
+            Some(client) if self.fruitless().searched(now, client) => {
+                VERIFICATIONS_FOR_FRUITLESS_ADDRESSES
+            }
+            _ => VERIFICATIONS_PER_MINUTE,
+        }
+    }
+
+    /// Whether a search within `ceiling` may start at `now`: some key may be left, and
+    /// the budget has room below it (checked before any row is read).
+    pub(crate) fn may_start(&self, now: Timestamp, ceiling: usize) -> bool {
+        !self.none_left.load(Ordering::Acquire) && self.budget().has_room_up_to(now, ceiling)
     }
 
     /// Records that a search for a key `client` presented found nothing at `now`.
@@ -166,9 +198,9 @@ impl UnindexedSearch {
         self.none_left.store(true, Ordering::Release);
     }
 
-    /// Spends one verification at `now` if this minute's budget has it.
-    pub(crate) fn try_spend_one(&self, now: Timestamp) -> bool {
-        self.budget().try_spend(now, 1)
+    /// Spends one verification at `now` if this minute's budget has it below `ceiling`.
+    pub(crate) fn try_spend_one(&self, now: Timestamp, ceiling: usize) -> bool {
+        self.budget().try_spend_up_to(now, 1, ceiling)
     }
 
     fn budget(&self) -> std::sync::MutexGuard<'_, SearchBudget> {
@@ -186,42 +218,55 @@ mod tests {
     fn no_search_once_none_is_left_or_the_budget_is_spent() {
         let at = Timestamp::from_unix_seconds(600);
         let search = UnindexedSearch::default();
-        assert!(search.may_start(at, None));
+        assert!(search.may_start(at, VERIFICATIONS_PER_MINUTE));
         for _ in 0..VERIFICATIONS_PER_MINUTE {
-            assert!(search.try_spend_one(at));
+            assert!(search.try_spend_one(at, VERIFICATIONS_PER_MINUTE));
         }
-        assert!(!search.try_spend_one(at));
-        assert!(!search.may_start(at, None), "this minute's budget is spent");
+        assert!(!search.try_spend_one(at, VERIFICATIONS_PER_MINUTE));
         assert!(
-            search.may_start(at.plus_seconds(60), None),
+            !search.may_start(at, VERIFICATIONS_PER_MINUTE),
+            "this minute's budget is spent"
+        );
+        assert!(
+            search.may_start(at.plus_seconds(60), VERIFICATIONS_PER_MINUTE),
             "the next minute's is not"
         );
         search.none_left();
         assert!(
-            !search.may_start(at.plus_seconds(120), None),
+            !search.may_start(at.plus_seconds(120), VERIFICATIONS_PER_MINUTE),
             "nothing left to search"
         );
     }
 
     #[test]
-    fn an_address_whose_search_found_nothing_waits_for_the_next_minute() {
+    fn an_address_whose_search_found_nothing_may_use_only_the_first_half() {
         let at = Timestamp::from_unix_seconds(600);
         let search = UnindexedSearch::default();
         let client: IpAddr = "2001:db8:1:2::7".parse().unwrap();
         let same_48: IpAddr = "2001:db8:1:ffff::9".parse().unwrap();
         let other: IpAddr = "192.0.2.7".parse().unwrap();
-        assert!(search.may_start(at, Some(client)));
+        assert_eq!(search.ceiling(at, Some(client)), VERIFICATIONS_PER_MINUTE);
         search.found_nothing(at, Some(client));
-        assert!(!search.may_start(at.plus_seconds(59), Some(client)));
-        assert!(!search.may_start(at, Some(same_48)), "counted by its /48");
-        assert!(search.may_start(at, Some(other)));
-        assert!(search.may_start(at, None), "no address, no rule");
-        assert!(
-            search.may_start(at.plus_seconds(60), Some(client)),
+        let fruitless = VERIFICATIONS_FOR_FRUITLESS_ADDRESSES;
+        assert_eq!(search.ceiling(at.plus_seconds(59), Some(client)), fruitless);
+        assert_eq!(search.ceiling(at, Some(same_48)), fruitless, "by its /48");
+        assert_eq!(search.ceiling(at, Some(other)), VERIFICATIONS_PER_MINUTE);
+        assert_eq!(search.ceiling(at, None), VERIFICATIONS_PER_MINUTE);
+        assert_eq!(
+            search.ceiling(at.plus_seconds(60), Some(client)),
+            VERIFICATIONS_PER_MINUTE,
             "the next minute"
         );
-        search.found_nothing(at, None);
-        assert!(search.may_start(at.plus_seconds(60), Some(other)));
+        for _ in 0..fruitless {
+            assert!(search.try_spend_one(at, fruitless));
+        }
+        assert!(!search.may_start(at, fruitless), "the first half is spent");
+        assert!(!search.try_spend_one(at, fruitless));
+        assert!(
+            search.may_start(at, VERIFICATIONS_PER_MINUTE),
+            "the rest is kept"
+        );
+        assert!(search.try_spend_one(at, VERIFICATIONS_PER_MINUTE));
     }
 
     #[test]
