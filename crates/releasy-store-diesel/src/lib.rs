@@ -150,7 +150,15 @@ impl Database {
         // On PostgreSQL a failure is not fatal: every server fills them in again each
         // minute (an instance running such a fill may hold the rows meanwhile). A SQLite
         // file's server is the only one that fills them in: it must not start without.
-        let filled = match (self, self.fill_in_version_order().await) {
+        // On SQLite they wait for another instance's migrations, as the migrations do.
+        let filled = match self {
+            Self::Postgres(_) => self.fill_in_version_order().await,
+            Self::Sqlite(_) => {
+                sqlite::while_locked(sqlite::MIGRATION_LOCK_WAIT, || self.fill_in_version_order())
+                    .await
+            }
+        };
+        let filled = match (self, filled) {
             (_, Ok(filled)) => filled,
             (Self::Postgres(_), Err(err)) => {
                 tracing::warn!(error = %err, "could not fill in the version order of releases; retried within a minute");
@@ -161,7 +169,12 @@ impl Database {
         // And the audit chain's links of the events stored before it existed.
         let linked = match self {
             Self::Postgres(store) => store.link_events_stored_before_the_chain().await,
-            Self::Sqlite(store) => store.link_events_stored_before_the_chain().await,
+            Self::Sqlite(store) => {
+                sqlite::while_locked(sqlite::MIGRATION_LOCK_WAIT, || {
+                    store.link_events_stored_before_the_chain()
+                })
+                .await
+            }
         }
         .map_err(SetupError::migration)?;
         if linked > 0 {

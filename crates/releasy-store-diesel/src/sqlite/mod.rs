@@ -6,6 +6,7 @@
 
 mod backup;
 mod cancel_safe;
+mod lock_wait;
 mod partial_copy;
 
 pub use backup::{BackupError, BackupReport, backup_sqlite};
@@ -22,6 +23,8 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use releasy_domain::ports::RepoError;
 
 pub(crate) use cancel_safe::{PooledConn, SqliteConn, immediate_transaction};
+pub use lock_wait::MIGRATION_LOCK_WAIT;
+pub(crate) use lock_wait::while_locked;
 
 use crate::error::{SetupError, pool_error};
 use crate::pool_stats::{PoolStats, PoolWaits};
@@ -37,11 +40,6 @@ pub(crate) const PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mod
 
 /// [`PRAGMAS`]' busy timeout alone, to put back on a connection that waited longer.
 const POOL_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 5000;";
-
-/// How long `migrate` waits for the database's write lock, held by another instance
-/// migrating (or a server writing), before it fails: the migrations of the other
-/// instance may rebuild indexes over every audit row.
-pub const MIGRATION_LOCK_WAIT: Duration = Duration::from_secs(30 * 60);
 
 /// A pool of up to `size` connections to `path`, each set up with [`PRAGMAS`].
 fn build_pool(path: &str, size: usize) -> Result<Pool<Manager>, SetupError> {
@@ -145,7 +143,11 @@ impl SqliteStore {
             });
             let restored = conn.batch_execute(POOL_BUSY_TIMEOUT);
             let applied = applied?;
-            restored?;
+            if let Err(err) = restored {
+                // The migrations are committed: not a failure of theirs. The connection
+                // then waits longer than the others for a held lock, nothing worse.
+                tracing::warn!(error = %err, "could not restore a connection's busy timeout after migrating");
+            }
             Ok(applied)
         })
         .await
