@@ -88,22 +88,20 @@ pub fn findings(settings: &Settings, log_directive: Option<&str>) -> Vec<Finding
     found
 }
 
-/// When the public base URL is a loopback address on another port than the server
-/// listens on: every download link and embedded-store upload URL would point where
-/// this server does not answer (the default URL, `http://127.0.0.1:8080`, kept while
-/// `RELEASY_BIND_ADDR` moved to another port).
+/// When `RELEASY_PUBLIC_BASE_URL` is unset and the server listens on another port than
+/// its default's: every download link and embedded-store upload URL would point where
+/// this server does not answer. A URL that is set is taken as meant (a proxy or a port
+/// mapping on the same host may well answer there).
 fn links_to_where_nothing_listens(settings: &Settings) -> Option<String> {
+    if settings.public_base_url_set {
+        return None;
+    }
     let public = url::Url::parse(&settings.public_base_url).ok()?;
-    let loopback = match public.host()? {
-        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
-    };
     let port = public.port_or_known_default()?;
     let listening = settings.bind_addr.port();
-    (loopback && port != listening).then(|| {
+    (port != listening).then(|| {
         format!(
-            "is {}, a loopback address on port {port}, but the server listens on port {listening} (RELEASY_BIND_ADDR): every download link and upload URL would point where it does not answer; set the address clients reach it at",
+            "is unset, so links are built for its default, {}, but the server listens on port {listening} (RELEASY_BIND_ADDR): every download link and upload URL would point where it does not answer; set it to the address clients reach the server at",
             settings.public_base_url
         )
     })
@@ -590,7 +588,7 @@ mod tests {
     }
 
     #[test]
-    fn a_loopback_public_url_on_another_port_than_the_listener_is_a_finding() {
+    fn the_default_public_url_on_another_port_than_the_listener_is_a_finding() {
         let moved = settings(&[("RELEASY_BIND_ADDR", "0.0.0.0:9000")]);
         let found = findings(&moved, None);
         assert_eq!(found.len(), 1, "{found:?}");
@@ -598,20 +596,21 @@ mod tests {
         assert!(
             found[0]
                 .message
-                .contains("on port 8080, but the server listens on port 9000"),
+                .contains("http://127.0.0.1:8080, but the server listens on port 9000"),
             "{}",
             found[0].message
         );
         for fine in [
             vec![],
             vec![("RELEASY_BIND_ADDR", "127.0.0.1:8080")],
+            // A proxy or a port mapping on the same host answers where it says.
             vec![
                 ("RELEASY_BIND_ADDR", "0.0.0.0:9000"),
-                ("RELEASY_PUBLIC_BASE_URL", "http://localhost:9000"),
+                ("RELEASY_PUBLIC_BASE_URL", "http://localhost"),
             ],
             vec![
                 ("RELEASY_BIND_ADDR", "0.0.0.0:9000"),
-                ("RELEASY_PUBLIC_BASE_URL", "https://releasy.example.com"),
+                ("RELEASY_PUBLIC_BASE_URL", "http://127.0.0.1:8080"),
             ],
         ] {
             assert!(findings(&settings(&fine), None).is_empty(), "{fine:?}");

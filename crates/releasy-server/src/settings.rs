@@ -94,6 +94,9 @@ pub struct Settings {
     pub download_token_ttl_seconds: i64,
     /// Base of the URLs this server hands out.
     pub public_base_url: String,
+    /// Whether `RELEASY_PUBLIC_BASE_URL` was set (else it is the default, which
+    /// check-config compares with the listener).
+    pub public_base_url_set: bool,
     /// S3 storage, when configured (otherwise the embedded filesystem store).
     pub s3: Option<S3Config>,
     /// Lifetime of presigned upload URLs.
@@ -206,17 +209,14 @@ impl std::fmt::Debug for Settings {
 }
 
 /// Settings under the `RELEASY_` prefix that others read, not the server's own: the
-/// logger's `RELEASY_LOG`, the CLI's, and the two the API's documents have clients
-/// export for their `curl` examples, which may all share the server's environment.
-const READ_ELSEWHERE: [&str; 8] = [
+/// logger's `RELEASY_LOG`, and the CLI's, which may share the server's environment.
+const READ_ELSEWHERE: [&str; 6] = [
     "log",
     "url",
     "api_key",
     "config",
     "operator_token",
     "profile",
-    "base_url",
-    "public_api_key",
 ];
 
 /// Whether `key` (after `RELEASY_`) is one of the variables Kubernetes gives a pod for
@@ -385,8 +385,10 @@ impl Settings {
                 .map_err(|e| ConfigError::new("RELEASY_DATABASE_URL", e.to_string()))?,
             None => DatabaseUrl::sqlite_file(data_dir.join("releasy.db")),
         };
+        let public_base_url_given = text(raw.public_base_url);
+        let public_base_url_set = public_base_url_given.is_some();
         let public_base_url =
-            text(raw.public_base_url).unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+            public_base_url_given.unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
         http_url("RELEASY_PUBLIC_BASE_URL", &public_base_url)?;
         let presign_expires_seconds = number(
             "RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS",
@@ -460,6 +462,7 @@ impl Settings {
                 1..=7 * 86_400,
             )?,
             public_base_url: public_base_url.trim_end_matches('/').to_owned(),
+            public_base_url_set,
             s3: s3(
                 raw.artifact_bucket,
                 raw.artifact_region,
@@ -618,13 +621,14 @@ fn previous_pepper(value: Option<String>) -> Option<String> {
 const MIB: i64 = 1024 * 1024;
 
 /// `RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS`: at most 30 days, and never shorter than an
-/// upload URL lives (an upload is not swept while its URLs work). Unset, a day, or as
-/// long as upload URLs live when that is longer: a deployment that set only
+/// upload URL lives (an upload is not swept while its URLs work). Unset, a day, or an
+/// hour more than upload URLs live when that is longer (an hour to register an upload
+/// that ended as its URL expired): a deployment that set only
 /// `RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS` (up to 7 days, as the reference allows)
 /// starts as it did.
 fn upload_ttl(value: Option<String>, presign_expires_seconds: i64) -> Result<i64, ConfigError> {
     const VARIABLE: &str = "RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS";
-    let default = presign_expires_seconds.max(86_400);
+    let default = (presign_expires_seconds + 3_600).max(86_400);
     let ttl = number(VARIABLE, value, default, 1..=30 * 86_400)?;
     if ttl < presign_expires_seconds {
         return Err(ConfigError::new(
@@ -914,7 +918,7 @@ mod tests {
     fn upload_urls_living_past_a_day_lengthen_the_default_upload_lifetime() {
         let s = load(&[("RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS", "172800")]).unwrap();
         assert_eq!(s.presign_expires_seconds, 172_800);
-        assert_eq!(s.artifact_upload_ttl_seconds, 172_800);
+        assert_eq!(s.artifact_upload_ttl_seconds, 172_800 + 3_600);
         let err = load(&[
             ("RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS", "172800"),
             ("RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS", "86400"),
@@ -1014,8 +1018,6 @@ mod tests {
             ("RELEASY_URL", "https://releasy.example.com"),
             ("RELEASY_API_KEY", "releasy_x"),
             ("RELEASY_PROFILE", "prod"),
-            ("RELEASY_BASE_URL", "https://test.releasyhq.com"),
-            ("RELEASY_PUBLIC_API_KEY", "releasy_x"),
         ])
         .unwrap();
         assert_eq!(s.unknown_settings, ["RELEASY_DATABSE_URL"]);

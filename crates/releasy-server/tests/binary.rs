@@ -478,8 +478,8 @@ fn check_config_prints_the_effective_configuration_with_secrets_masked() {
                 "postgres://releasy:db-secret@db/releasy".to_owned(),
             ),
             ("RELEASY_BIND_ADDR", "127.0.0.1:9000".to_owned()),
-            // Links built for where the server listens (the default URL's port is
-            // another: a finding of its own).
+            // Links built for where the server listens (left unset, the default
+            // URL's port is another: a finding of its own).
             (
                 "RELEASY_PUBLIC_BASE_URL",
                 "http://127.0.0.1:9000".to_owned(),

@@ -25,7 +25,13 @@ const PART_ATTEMPTS: u32 = 4;
 fn worth_sending_again(err: &CliError) -> bool {
     match err {
         CliError::Api(api) => {
-            api.is_transient() || api.status() == Some(500) || api.code() == PART_BUSY
+            api.is_transient()
+                || api.status() == Some(500)
+                || api.code() == PART_BUSY
+                || (api.status() == Some(409)
+                    && api
+                        .server_message()
+                        .is_some_and(|m| m.starts_with(PART_BUSY_BEFORE_ITS_CODE)))
         }
         _ => false,
     }
@@ -35,6 +41,9 @@ fn worth_sending_again(err: &CliError) -> bool {
 /// part (one whose connection broke while its bytes went to a slow disk): the part is
 /// free once that write has landed.
 const PART_BUSY: &str = "part_busy";
+
+/// How servers older than the `part_busy` code began the same `409` (`conflict`).
+const PART_BUSY_BEFORE_ITS_CODE: &str = "this part is being uploaded by another request";
 
 /// A file's parts once all are on the server.
 #[derive(Debug)]
@@ -165,6 +174,13 @@ mod tests {
             assert!(worth_sending_again(&status(code, "")), "{code}");
         }
         assert!(worth_sending_again(&status(409, "part_busy")));
+        let older_server = CliError::Api(ApiError::Status {
+            status: 409,
+            code: "conflict".to_owned(),
+            message: "this part is being uploaded by another request, or the upload is completing"
+                .to_owned(),
+        });
+        assert!(worth_sending_again(&older_server));
         assert!(!worth_sending_again(&status(409, "conflict")));
         assert!(!worth_sending_again(&status(403, "forbidden")));
         assert!(!worth_sending_again(&status(404, "not_found")));

@@ -218,7 +218,7 @@ struct StoredRecord {
 
 /// A download token asked with an `Idempotency-Key` is answered again on a retry, but
 /// the database holds neither the client's key nor the download link: what a backup or
-/// a query log shows of the record is a digest and a sealed body. (Key creation ignores
+/// a query log shows of the record is a digest and a sealed body. (Key creation refuses
 /// `Idempotency-Key`, so a new API key is never kept at all; a rotation's is, sealed
 /// the same way.)
 async fn the_database_keeps_no_secret_of_an_idempotent_answer(backend: Backend) {
