@@ -338,9 +338,8 @@ impl From<CreateReleaseError> for ApiError {
 impl From<ListReleasesError> for ApiError {
     fn from(err: ListReleasesError) -> Self {
         match err {
-            ListReleasesError::StatusNotVisible => {
-                Self::forbidden("customer keys can only list published releases")
-            }
+            // 400 and these words, as the reference server answers (clients may match).
+            ListReleasesError::StatusNotVisible => Self::bad_request("status must be published"),
             ListReleasesError::Repo(repo) => repo.into(),
         }
     }

@@ -17,6 +17,28 @@ bounded_text_type!(
     max = 64
 );
 
+impl Plan {
+    /// A plan from a client's text, where a blank one means no plan (as the reference
+    /// server reads it: a client may send `""` for none, or to remove the plan).
+    ///
+    /// # Errors
+    /// [`ValidationError`] as [`Plan::parse`], for a text that is not blank.
+    ///
+    /// ```
+    /// use releasy_domain::customer::Plan;
+    ///
+    /// assert_eq!(Plan::parse_or_none("  ").unwrap(), None);
+    /// assert_eq!(Plan::parse_or_none(" core ").unwrap().unwrap().as_str(), "core");
+    /// assert!(Plan::parse_or_none(&"p".repeat(65)).is_err());
+    /// ```
+    pub fn parse_or_none(text: &str) -> Result<Option<Self>, ValidationError> {
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        Self::parse(text).map(Some)
+    }
+}
+
 /// A customer as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Customer {

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 pub struct CreateCustomerRequest {
     /// Display name; must not be empty.
     pub name: String,
-    /// Plan identifier such as `core` or `enterprise`.
+    /// Plan identifier such as `core` or `enterprise` (trimmed); a blank one is no plan.
     #[serde(default)]
     pub plan: Option<String>,
 }
@@ -20,7 +20,7 @@ pub struct UpdateCustomerRequest {
     /// New name; must not be empty.
     #[serde(default)]
     pub name: Option<String>,
-    /// New plan; `null` removes it.
+    /// New plan; `null` or a blank one removes it.
     #[serde(default, deserialize_with = "super::params::double_option")]
     #[schema(value_type = Option<String>)]
     pub plan: Option<Option<String>>,

@@ -38,7 +38,12 @@ pub async fn create_customer(
 ) -> Result<HttpResponse, ApiError> {
     let body = body?;
     let name = CustomerName::parse(&body.name)?;
-    let plan = body.plan.as_deref().map(Plan::parse).transpose()?;
+    let plan = body
+        .plan
+        .as_deref()
+        .map(Plan::parse_or_none)
+        .transpose()?
+        .flatten();
     let customers = &state.services.customers;
     idempotent(
         &state,
@@ -147,8 +152,14 @@ pub async fn update_customer(
     let body = body.into_inner();
     let changes = CustomerChanges::new(
         body.name.as_deref().map(CustomerName::parse).transpose()?,
+        // `null` or a blank plan removes it.
         body.plan
-            .map(|plan| plan.as_deref().map(Plan::parse).transpose())
+            .map(|plan| {
+                plan.as_deref()
+                    .map(Plan::parse_or_none)
+                    .transpose()
+                    .map(Option::flatten)
+            })
             .transpose()?,
         body.suspended,
     )?;
