@@ -24,18 +24,26 @@ impl KeyType {
         }
     }
 
-    /// The key type with this name.
+    /// The key type with this name, read as the reference server reads it: surrounding
+    /// spaces and ASCII case do not count (`" CI "` is `ci`).
     ///
     /// # Errors
     /// [`ValidationError`] on `key_type` for an unknown name.
+    ///
+    /// ```
+    /// use releasy_domain::api_key::KeyType;
+    ///
+    /// assert_eq!(KeyType::parse(" CI ").unwrap(), KeyType::Ci);
+    /// assert!(KeyType::parse("robot").is_err());
+    /// ```
     pub fn parse(name: &str) -> Result<Self, ValidationError> {
-        match name {
+        match name.trim().to_ascii_lowercase().as_str() {
             "human" => Ok(KeyType::Human),
             "ci" => Ok(KeyType::Ci),
             "integration" => Ok(KeyType::Integration),
-            other => Err(ValidationError::new(
+            _ => Err(ValidationError::new(
                 "key_type",
-                format!("must be one of human, ci, integration (got `{other}`)"),
+                format!("must be one of human, ci, integration (got `{name}`)"),
             )),
         }
     }

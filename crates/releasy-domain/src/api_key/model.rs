@@ -13,6 +13,27 @@ bounded_text_type!(
     max = 200
 );
 
+impl KeyName {
+    /// A key's label from a client's text, where a blank one means no label (the
+    /// reference server stores it, and shows nothing either).
+    ///
+    /// # Errors
+    /// [`crate::ValidationError`] as [`KeyName::parse`], for a text that is not blank.
+    ///
+    /// ```
+    /// use releasy_domain::api_key::KeyName;
+    ///
+    /// assert_eq!(KeyName::parse_or_none("").unwrap(), None);
+    /// assert_eq!(KeyName::parse_or_none(" ci ").unwrap().unwrap().as_str(), "ci");
+    /// ```
+    pub fn parse_or_none(text: &str) -> Result<Option<Self>, crate::ValidationError> {
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        Self::parse(text).map(Some)
+    }
+}
+
 /// A customer API key as stored (never the raw key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {

@@ -44,14 +44,15 @@ impl Scope {
         }
     }
 
-    /// The scope with this contract name.
+    /// The scope with this contract name (surrounding spaces do not count).
     ///
     /// # Errors
     /// [`ValidationError`] on `scopes` for an unknown name.
     pub fn parse(name: &str) -> Result<Self, ValidationError> {
+        let trimmed = name.trim();
         Self::ALL
             .into_iter()
-            .find(|scope| scope.as_str() == name)
+            .find(|scope| scope.as_str() == trimmed)
             .ok_or_else(|| {
                 ValidationError::new("scopes", format!("contains unknown scope `{name}`"))
             })
@@ -74,11 +75,25 @@ impl ScopeSet {
         Self(Scope::ALL.into_iter().collect())
     }
 
-    /// Parses the scope names of a request; duplicates collapse.
+    /// Parses the scope names of a request, as the reference server reads them:
+    /// surrounding spaces do not count, blank names are left out, duplicates collapse.
     ///
     /// # Errors
-    /// [`ValidationError`] on `scopes` when the list is empty or names an unknown scope.
+    /// [`ValidationError`] on `scopes` when no name is left or one is unknown.
+    ///
+    /// ```
+    /// use releasy_domain::api_key::{Scope, ScopeSet};
+    ///
+    /// let set = ScopeSet::parse(&[" releases:read", "", "releases:read"]).unwrap();
+    /// assert!(set.contains(Scope::ReleasesRead));
+    /// assert!(ScopeSet::parse(&[" "]).is_err());
+    /// ```
     pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Self, ValidationError> {
+        let names: Vec<&str> = names
+            .iter()
+            .map(|name| name.as_ref().trim())
+            .filter(|name| !name.is_empty())
+            .collect();
         if names.is_empty() {
             return Err(ValidationError::new(
                 "scopes",

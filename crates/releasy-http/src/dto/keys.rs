@@ -10,16 +10,17 @@ use utoipa::{IntoParams, ToSchema};
 pub struct CreateKeyRequest {
     /// The customer the key acts for.
     pub customer_id: String,
-    /// A label.
+    /// A label (trimmed); a blank one is no label.
     #[serde(default)]
     pub name: Option<String>,
-    /// Scopes; every scope when omitted.
+    /// Scopes; every scope when omitted. Spaces around a name do not count, blank names
+    /// are left out and duplicates collapse (at least one must be left).
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
     /// Expiry (Unix seconds, in the future).
     #[serde(default)]
     pub expires_at: Option<i64>,
-    /// `human` (default), `ci` or `integration`.
+    /// `human` (default), `ci` or `integration`, in any ASCII case.
     #[serde(default)]
     pub key_type: Option<String>,
     /// Where the key (and the download tokens it asks for) may be used from: 1 to 100
@@ -121,7 +122,7 @@ fn cidrs(networks: Option<&AllowedNetworks>) -> Option<Vec<String>> {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateKeyRequest {
-    /// New label; `null` removes it.
+    /// New label; `null` or a blank one removes it.
     #[serde(default, deserialize_with = "super::params::double_option")]
     #[schema(value_type = Option<String>)]
     pub name: Option<Option<String>>,

@@ -52,7 +52,12 @@ pub async fn create_key(
     let body = body.into_inner();
     let request = NewApiKeyRequest {
         customer_id: parse_id::<CustomerId>("customer_id", &body.customer_id)?,
-        name: body.name.as_deref().map(KeyName::parse).transpose()?,
+        name: body
+            .name
+            .as_deref()
+            .map(KeyName::parse_or_none)
+            .transpose()?
+            .flatten(),
         key_type: body
             .key_type
             .as_deref()
@@ -211,7 +216,12 @@ pub async fn update_key(
     let changes = KeyChanges {
         name: body
             .name
-            .map(|name| name.as_deref().map(KeyName::parse).transpose())
+            .map(|name| {
+                name.as_deref()
+                    .map(KeyName::parse_or_none)
+                    .transpose()
+                    .map(Option::flatten)
+            })
             .transpose()?,
         allowed_networks: body
             .allowed_cidrs

@@ -166,7 +166,8 @@ async fn create_validates_every_field(backend: Backend) {
         ),
         (json!({"customer_id": "not-a-uuid"}), "customer_id"),
         (json!({"name": "no customer"}), "customer_id"),
-        (json!({"customer_id": id, "name": ""}), "name"),
+        (json!({"customer_id": id, "scopes": [" ", ""]}), "scopes"),
+        (json!({"customer_id": id, "name": "n".repeat(201)}), "name"),
     ] {
         let message = assert_error(post_key(&app, body.clone()).await, 400, "bad_request").await;
         assert!(message.contains(field), "{body}: {message}");
@@ -179,6 +180,38 @@ async fn create_validates_every_field(backend: Backend) {
     ] {
         assert_error(post_key(&app, body).await, 400, "bad_request").await;
     }
+}
+
+/// Fields read as the reference server reads them: a key type in any case with spaces
+/// around it, scope names with spaces around them (blank ones left out, duplicates
+/// collapsed), and a blank name as no name.
+async fn create_reads_fields_as_the_reference_does(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let customer = app.create_customer("Acme", None).await;
+    let id = customer["id"].as_str().unwrap();
+    let response = post_key(
+        &app,
+        json!({
+            "customer_id": id,
+            "key_type": " CI ",
+            "scopes": [" releases:read", "", "releases:read "],
+            "name": "  ",
+        }),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let key: Value = response.json().await.unwrap();
+    assert_eq!(key["key_type"], "ci");
+    assert_eq!(key["scopes"], json!(["releases:read"]));
+    let listed = app
+        .admin(Method::GET, &format!("/v1/admin/customers/{id}/keys"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(listed["keys"][0]["name"], Value::Null);
 }
 
 async fn create_for_unknown_customer_is_404(backend: Backend) {
@@ -330,6 +363,7 @@ on_both_backends!(
     create_with_defaults,
     create_with_every_field,
     create_validates_every_field,
+    create_reads_fields_as_the_reference_does,
     create_for_unknown_customer_is_404,
     revoke_answers_the_key_id,
     revoke_validates_and_404s,
