@@ -34,6 +34,8 @@ const WHITE_SPACE_OR_CONTROL: &str =
 enum Rule {
     /// Trimmed, then 1 to this many characters without a control character.
     Text(usize),
+    /// Blank (read as not given), or as [`Rule::Text`].
+    BlankOrText(usize),
     /// `os`, `arch`, `filetype`: blank counts as absent; otherwise, trimmed, 1 to 32
     /// of `A-Z a-z 0-9 . _ -`.
     Label,
@@ -41,6 +43,11 @@ enum Rule {
     OneOf(Values),
     /// At least one item, each one of the listed values (repeats are accepted).
     SomeOf(Values),
+    /// At least one item, each one of the listed values with white space around it, or
+    /// blank (left out; at least one must be left, which a schema cannot say).
+    SomeOfPadded(Values),
+    /// One of the listed values in any ASCII case, with white space around it.
+    OneOfAnyCase(Values),
     /// A UUID.
     Uuid,
     /// 64 hexadecimal digits.
@@ -76,7 +83,10 @@ impl Values {
 
 /// Every rule, by schema and field.
 fn rules() -> Vec<(&'static str, &'static str, Rule)> {
-    use Rule::{Integer, Items, Label, NoNul, OneOf, Sha256, SomeOf, Text, Uuid};
+    use Rule::{
+        BlankOrText, Integer, Items, Label, NoNul, OneOf, OneOfAnyCase, Sha256, SomeOf,
+        SomeOfPadded, Text, Uuid,
+    };
     let size = i64::try_from(MAX_OBJECT_SIZE).unwrap_or(i64::MAX);
     let parts = MAX_PARTS as usize;
     vec![
@@ -85,17 +95,29 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
             "name",
             Text(CustomerName::MAX_CHARS),
         ),
-        ("CreateCustomerRequest", "plan", Text(Plan::MAX_CHARS)),
+        (
+            "CreateCustomerRequest",
+            "plan",
+            BlankOrText(Plan::MAX_CHARS),
+        ),
         (
             "UpdateCustomerRequest",
             "name",
             Text(CustomerName::MAX_CHARS),
         ),
-        ("UpdateCustomerRequest", "plan", Text(Plan::MAX_CHARS)),
+        (
+            "UpdateCustomerRequest",
+            "plan",
+            BlankOrText(Plan::MAX_CHARS),
+        ),
         ("CreateKeyRequest", "customer_id", Uuid),
-        ("CreateKeyRequest", "name", Text(KeyName::MAX_CHARS)),
-        ("CreateKeyRequest", "scopes", SomeOf(Values::Scopes)),
-        ("CreateKeyRequest", "key_type", OneOf(Values::KeyTypes)),
+        ("CreateKeyRequest", "name", BlankOrText(KeyName::MAX_CHARS)),
+        ("CreateKeyRequest", "scopes", SomeOfPadded(Values::Scopes)),
+        (
+            "CreateKeyRequest",
+            "key_type",
+            OneOfAnyCase(Values::KeyTypes),
+        ),
         (
             "CreateKeyRequest",
             "allowed_cidrs",
@@ -198,6 +220,33 @@ fn text_pattern(max: usize) -> String {
     format!("^[{ws}]*[^{edge}](?:[^{CONTROL}]{{0,{inner}}}[^{edge}])?[{ws}]*$")
 }
 
+/// The pattern of [`Rule::BlankOrText`].
+fn blank_or_text_pattern(max: usize) -> String {
+    format!("^[{WHITE_SPACE}]*$|{}", text_pattern(max))
+}
+
+/// The pattern of one of `names` with white space around it, in any ASCII case when
+/// `any_case`, or blank when `blank`.
+fn padded_names_pattern(names: &[&str], any_case: bool, blank: bool) -> String {
+    let ws = WHITE_SPACE;
+    let spelled: Vec<String> = names
+        .iter()
+        .map(|name| {
+            name.chars()
+                .map(|c| match c {
+                    c if any_case && c.is_ascii_alphabetic() => {
+                        format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase())
+                    }
+                    c if c.is_ascii_alphanumeric() || c == ':' || c == '_' => c.to_string(),
+                    c => format!("\\{c}"),
+                })
+                .collect()
+        })
+        .collect();
+    let optional = if blank { "?" } else { "" };
+    format!("^[{ws}]*(?:{}){optional}[{ws}]*$", spelled.join("|"))
+}
+
 /// The pattern of [`Rule::Label`].
 fn label_pattern() -> String {
     let ws = WHITE_SPACE;
@@ -248,6 +297,14 @@ fn apply(property: &mut Schema, rule: Rule) {
                 item.enum_values = Some(values.names().into_iter().map(Value::from).collect());
             }
         }
+        (Schema::Array(array), Rule::SomeOfPadded(values)) => {
+            array.min_items = Some(1);
+            if let ArrayItems::RefOrSchema(items) = &mut array.items
+                && let RefOr::T(Schema::Object(item)) = items.as_mut()
+            {
+                item.pattern = Some(padded_names_pattern(&values.names(), false, true));
+            }
+        }
         (Schema::Array(array), Rule::Items(max)) => {
             array.min_items = Some(1);
             array.max_items = Some(max);
@@ -260,6 +317,10 @@ fn apply(property: &mut Schema, rule: Rule) {
 fn constrain(object: &mut Object, rule: Rule) {
     match rule {
         Rule::Text(max) => object.pattern = Some(text_pattern(max)),
+        Rule::BlankOrText(max) => object.pattern = Some(blank_or_text_pattern(max)),
+        Rule::OneOfAnyCase(values) => {
+            object.pattern = Some(padded_names_pattern(&values.names(), true, false));
+        }
         Rule::Label => object.pattern = Some(label_pattern()),
         Rule::OneOf(values) => {
             let mut accepted: Vec<Value> = values.names().into_iter().map(Value::from).collect();
@@ -281,7 +342,7 @@ fn constrain(object: &mut Object, rule: Rule) {
             object.minimum = Some(number(minimum));
             object.maximum = maximum.map(number);
         }
-        Rule::SomeOf(_) | Rule::Items(_) => {}
+        Rule::SomeOf(_) | Rule::SomeOfPadded(_) | Rule::Items(_) => {}
     }
 }
 
@@ -363,6 +424,48 @@ mod tests {
         agree(&text_pattern(2), |s| bounded_two(s).is_some(), &short);
     }
 
+    #[test]
+    fn the_blank_or_text_pattern_accepts_what_a_blank_means_none_accepts() {
+        let cases = cases(Plan::MAX_CHARS + 4);
+        agree(
+            &blank_or_text_pattern(Plan::MAX_CHARS),
+            |s| Plan::parse_or_none(s).is_ok(),
+            &cases,
+        );
+    }
+
+    #[test]
+    fn the_key_type_and_scope_patterns_accept_what_key_creation_accepts() {
+        use releasy_domain::api_key::{KeyType, Scope};
+        let mut cases = cases(8);
+        for name in Values::KeyTypes
+            .names()
+            .into_iter()
+            .chain(Values::Scopes.names())
+        {
+            let upper = name.to_ascii_uppercase();
+            cases.extend([
+                name.to_owned(),
+                upper.clone(),
+                format!(" \t{name}\u{3000}"),
+                format!(" {upper} "),
+                format!("{name}x"),
+                name.replace(':', " "),
+                name.replacen(|c: char| c.is_ascii_alphabetic(), "\u{131}", 1),
+            ]);
+        }
+        agree(
+            &padded_names_pattern(&Values::KeyTypes.names(), true, false),
+            |s| KeyType::parse(s).is_ok(),
+            &cases,
+        );
+        agree(
+            &padded_names_pattern(&Values::Scopes.names(), false, true),
+            |s| s.trim().is_empty() || Scope::parse(s).is_ok(),
+            &cases,
+        );
+    }
+
     /// `bounded_text` with a limit of 2, through a domain type that has none that small:
     /// the edge where the pattern's middle part is empty.
     fn bounded_two(s: &str) -> Option<Plan> {
@@ -428,8 +531,12 @@ mod tests {
         );
         assert_eq!(field("CreateKeyRequest", "scopes")["minItems"], 1);
         assert_eq!(
-            field("CreateKeyRequest", "scopes")["items"]["enum"][0],
-            "releases:read"
+            field("CreateKeyRequest", "scopes")["items"]["pattern"],
+            Value::from(padded_names_pattern(&Values::Scopes.names(), false, true))
+        );
+        assert_eq!(
+            field("CreateCustomerRequest", "plan")["pattern"],
+            Value::from(blank_or_text_pattern(64))
         );
         assert_eq!(field("CompletedPartDto", "part_number")["maximum"], 10_000);
         assert_eq!(
