@@ -204,6 +204,30 @@ async fn an_address_whose_search_found_nothing_leaves_half_the_budget_to_others(
     assert_eq!(found.key.api_key_id, recent[0].id);
 }
 
+/// With few carried-over keys, a search that found nothing spends little of the first
+/// half: the same address's next search that minute still finds its key (a typo, then
+/// the right key).
+#[tokio::test]
+async fn an_address_whose_search_found_nothing_still_finds_its_key_within_the_first_half() {
+    let h = Harness::new();
+    let customer = h.customer("From the reference").await;
+    for n in 0..10 {
+        carry_over(&h, customer.id, &raw_key(n)).await;
+    }
+    let client: std::net::IpAddr = "192.0.2.20".parse().expect("an address");
+    let from = |raw: String| {
+        let services = &h.services;
+        async move {
+            services
+                .authenticator
+                .authenticate_from(Some(&raw), Some(client))
+                .await
+        }
+    };
+    assert!(from(raw_key(100_000)).await.is_err(), "a typo");
+    from(raw_key(7)).await.expect("then the right key");
+}
+
 /// During a pepper rotation a carried-over key hashed under the previous pepper is
 /// found too, and given its lookup value (and hash) under the new one.
 #[tokio::test]

@@ -319,10 +319,9 @@ impl ApiKeyAuthenticator {
         secret: &ApiKeySecret,
         client: Option<IpAddr>,
     ) -> Result<Option<AuthCandidate>, AuthFailure> {
-        let ceiling = self.unindexed.ceiling(self.clock.now(), client);
-        if !self.unindexed.may_start(self.clock.now(), ceiling) {
+        let Some(ceiling) = self.unindexed.start(self.clock.now(), client) else {
             return Ok(None);
-        }
+        };
         let candidates = self.keys.unindexed_candidates().await?;
         if candidates.is_empty() {
             self.unindexed.none_left();
@@ -340,10 +339,10 @@ impl ApiKeyAuthenticator {
                 return Ok(None);
             }
             if hasher.verify(secret, &candidate.hash).await? {
+                self.unindexed.found(self.clock.now(), client);
                 return Ok(Some(candidate.clone()));
             }
         }
-        self.unindexed.found_nothing(self.clock.now(), client);
         Ok(None)
     }
 

@@ -102,7 +102,7 @@ impl ScopeSet {
         }
         names
             .iter()
-            .map(|name| Scope::parse(name.as_ref()))
+            .map(|name| Scope::parse(name))
             .collect::<Result<BTreeSet<_>, _>>()
             .map(Self)
     }

@@ -28,15 +28,18 @@ pub const VERIFICATIONS_PER_MINUTE: usize = 500;
 /// How many verifications one search may spend: the most recently used keys under the
 /// current pepper, and (during a rotation) the previous one, each a verification. Half
 /// the minute's budget, so one unknown key a minute leaves every key this reaches
-/// findable that minute.
+/// findable that minute from other addresses (its own address is then held to
+/// [`VERIFICATIONS_FOR_FRUITLESS_ADDRESSES`], which such a search may have spent).
 pub const VERIFICATIONS_PER_SEARCH: usize = VERIFICATIONS_PER_MINUTE / 2;
 
 /// How much of the minute's budget a search may use (counted from the minute's start)
-/// when its client's address already searched in vain this minute: the first half. The
-/// second half is kept for the first uses of carried-over keys from addresses that have
-/// not, so one client retrying a key that is no key (a deleted key left in a CI job)
-/// cannot spend the whole budget every minute, while a client whose one search found
-/// nothing can still find its own key.
+/// when its client's address already searched in vain this minute, or searches now: the
+/// first half. The second half is kept for the first uses of carried-over keys from
+/// other addresses, so one client retrying a key that is no key (a deleted key left in
+/// a CI job, parallel jobs behind one NAT) cannot spend the whole budget every minute,
+/// while a client whose search found nothing can still find its own key as long as the
+/// first half has room (with 250 carried-over keys or more, one fruitless search spends
+/// it: that address then waits for the next minute).
 pub const VERIFICATIONS_FOR_FRUITLESS_ADDRESSES: usize = VERIFICATIONS_PER_MINUTE / 2;
 
 /// Verifications spent in the current minute.
@@ -118,27 +121,34 @@ impl Default for SearchBudget {
     }
 }
 
-/// The addresses (counted as failures are: an IPv6 address by its /48) whose search
-/// found nothing in the current minute: their further searches that minute use only
-/// [`VERIFICATIONS_FOR_FRUITLESS_ADDRESSES`]. At most one entry per search the budget
-/// allows, so the set stays small; it starts afresh each minute.
+/// The addresses (counted as failures are: an IPv6 address by its /48) with a search
+/// that found nothing in the current minute, or that runs now: their further searches
+/// that minute use only [`VERIFICATIONS_FOR_FRUITLESS_ADDRESSES`]. Marked when a search
+/// starts (so that searches started side by side from one address, a CI matrix behind
+/// one NAT, do not each get the whole budget), cleared when one finds its key. At most
+/// one entry per search started, each of which the budget had room for, so the set
+/// stays small; it starts afresh each minute.
 #[derive(Debug, Default)]
-pub(crate) struct FruitlessSearchers {
+pub(crate) struct SearchingAddresses {
     minute: i64,
     addresses: HashSet<IpAddr>,
 }
 
-impl FruitlessSearchers {
-    /// Whether `client`'s address searched in vain in `now`'s minute.
-    pub(crate) fn searched(&mut self, now: Timestamp, client: IpAddr) -> bool {
+impl SearchingAddresses {
+    /// Whether `client`'s address is marked in `now`'s minute.
+    fn marked(&mut self, now: Timestamp, client: IpAddr) -> bool {
         self.roll(now);
         self.addresses.contains(&failure_bucket(client))
     }
 
-    /// Records that `client`'s address searched in vain at `now`.
-    pub(crate) fn record(&mut self, now: Timestamp, client: IpAddr) {
+    fn mark(&mut self, now: Timestamp, client: IpAddr) {
         self.roll(now);
         self.addresses.insert(failure_bucket(client));
+    }
+
+    fn unmark(&mut self, now: Timestamp, client: IpAddr) {
+        self.roll(now);
+        self.addresses.remove(&failure_bucket(client));
     }
 
     fn roll(&mut self, now: Timestamp) {
@@ -158,37 +168,49 @@ pub(crate) struct UnindexedSearch {
     /// A search found none left: keys made since all have a lookup value.
     none_left: AtomicBool,
     budget: Mutex<SearchBudget>,
-    fruitless: Mutex<FruitlessSearchers>,
+    searching: Mutex<SearchingAddresses>,
 }
 
 impl UnindexedSearch {
-    /// How far into the minute's budget a search for a key `client` presented at `now`
-    /// may spend: all of it, or [`VERIFICATIONS_FOR_FRUITLESS_ADDRESSES`] when a search
-    /// of the client's address found nothing this minute.
-    pub(crate) fn ceiling(&self, now: Timestamp, client: Option<IpAddr>) -> usize {
-        match client {
-            Some(client) if self.fruitless().searched(now, client) => {
-                VERIFICATIONS_FOR_FRUITLESS_ADDRESSES
-            }
-            _ => VERIFICATIONS_PER_MINUTE,
+    /// Starts a search for a key `client` presented at `now`, checked before any row is
+    /// read: `None` when none may start (no key left, or no room in the budget below
+    /// the search's ceiling); otherwise the ceiling, how far into the minute's budget
+    /// it may spend: all of it, or [`VERIFICATIONS_FOR_FRUITLESS_ADDRESSES`] when a
+    /// search of the client's address found nothing this minute or runs now. The
+    /// address stays marked until [`Self::found`].
+    pub(crate) fn start(&self, now: Timestamp, client: Option<IpAddr>) -> Option<usize> {
+        if self.none_left.load(Ordering::Acquire) {
+            return None;
         }
+        let Some(client) = client else {
+            return self
+                .budget()
+                .has_room(now)
+                .then_some(VERIFICATIONS_PER_MINUTE);
+        };
+        let mut searching = self.searching();
+        let ceiling = if searching.marked(now, client) {
+            VERIFICATIONS_FOR_FRUITLESS_ADDRESSES
+        } else {
+            VERIFICATIONS_PER_MINUTE
+        };
+        if !self.budget().has_room_up_to(now, ceiling) {
+            return None;
+        }
+        searching.mark(now, client);
+        Some(ceiling)
     }
 
-    /// Whether a search within `ceiling` may start at `now`: some key may be left, and
-    /// the budget has room below it (checked before any row is read).
-    pub(crate) fn may_start(&self, now: Timestamp, ceiling: usize) -> bool {
-        !self.none_left.load(Ordering::Acquire) && self.budget().has_room_up_to(now, ceiling)
-    }
-
-    /// Records that a search for a key `client` presented found nothing at `now`.
-    pub(crate) fn found_nothing(&self, now: Timestamp, client: Option<IpAddr>) {
+    /// Records that a search for a key `client` presented found it at `now`: its
+    /// address searches with the whole budget again.
+    pub(crate) fn found(&self, now: Timestamp, client: Option<IpAddr>) {
         if let Some(client) = client {
-            self.fruitless().record(now, client);
+            self.searching().unmark(now, client);
         }
     }
 
-    fn fruitless(&self) -> std::sync::MutexGuard<'_, FruitlessSearchers> {
-        self.fruitless
+    fn searching(&self) -> std::sync::MutexGuard<'_, SearchingAddresses> {
+        self.searching
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -218,55 +240,63 @@ mod tests {
     fn no_search_once_none_is_left_or_the_budget_is_spent() {
         let at = Timestamp::from_unix_seconds(600);
         let search = UnindexedSearch::default();
-        assert!(search.may_start(at, VERIFICATIONS_PER_MINUTE));
+        assert_eq!(search.start(at, None), Some(VERIFICATIONS_PER_MINUTE));
         for _ in 0..VERIFICATIONS_PER_MINUTE {
             assert!(search.try_spend_one(at, VERIFICATIONS_PER_MINUTE));
         }
         assert!(!search.try_spend_one(at, VERIFICATIONS_PER_MINUTE));
-        assert!(
-            !search.may_start(at, VERIFICATIONS_PER_MINUTE),
+        assert_eq!(
+            search.start(at, None),
+            None,
             "this minute's budget is spent"
         );
         assert!(
-            search.may_start(at.plus_seconds(60), VERIFICATIONS_PER_MINUTE),
+            search.start(at.plus_seconds(60), None).is_some(),
             "the next minute's is not"
         );
         search.none_left();
-        assert!(
-            !search.may_start(at.plus_seconds(120), VERIFICATIONS_PER_MINUTE),
+        assert_eq!(
+            search.start(at.plus_seconds(120), None),
+            None,
             "nothing left to search"
         );
     }
 
     #[test]
-    fn an_address_whose_search_found_nothing_may_use_only_the_first_half() {
+    fn an_address_searching_or_that_found_nothing_may_use_only_the_first_half() {
         let at = Timestamp::from_unix_seconds(600);
         let search = UnindexedSearch::default();
         let client: IpAddr = "2001:db8:1:2::7".parse().unwrap();
         let same_48: IpAddr = "2001:db8:1:ffff::9".parse().unwrap();
         let other: IpAddr = "192.0.2.7".parse().unwrap();
-        assert_eq!(search.ceiling(at, Some(client)), VERIFICATIONS_PER_MINUTE);
-        search.found_nothing(at, Some(client));
-        let fruitless = VERIFICATIONS_FOR_FRUITLESS_ADDRESSES;
-        assert_eq!(search.ceiling(at.plus_seconds(59), Some(client)), fruitless);
-        assert_eq!(search.ceiling(at, Some(same_48)), fruitless, "by its /48");
-        assert_eq!(search.ceiling(at, Some(other)), VERIFICATIONS_PER_MINUTE);
-        assert_eq!(search.ceiling(at, None), VERIFICATIONS_PER_MINUTE);
-        assert_eq!(
-            search.ceiling(at.plus_seconds(60), Some(client)),
+        let (all, half) = (
             VERIFICATIONS_PER_MINUTE,
-            "the next minute"
+            VERIFICATIONS_FOR_FRUITLESS_ADDRESSES,
         );
-        for _ in 0..fruitless {
-            assert!(search.try_spend_one(at, fruitless));
+        assert_eq!(search.start(at, Some(client)), Some(all));
+        // Started beside it (or after it found nothing): the first half only.
+        assert_eq!(search.start(at.plus_seconds(59), Some(client)), Some(half));
+        assert_eq!(search.start(at, Some(same_48)), Some(half), "by its /48");
+        assert_eq!(search.start(at, Some(other)), Some(all));
+        assert_eq!(search.start(at.plus_seconds(60), Some(client)), Some(all));
+        // Finding the key clears the address.
+        search.found(at.plus_seconds(60), Some(client));
+        assert_eq!(search.start(at.plus_seconds(61), Some(client)), Some(all));
+
+        for _ in 0..half {
+            assert!(search.try_spend_one(at.plus_seconds(61), half));
         }
-        assert!(!search.may_start(at, fruitless), "the first half is spent");
-        assert!(!search.try_spend_one(at, fruitless));
-        assert!(
-            search.may_start(at, VERIFICATIONS_PER_MINUTE),
+        assert!(!search.try_spend_one(at.plus_seconds(61), half));
+        assert_eq!(
+            search.start(at.plus_seconds(62), Some(client)),
+            None,
+            "the first half is spent"
+        );
+        assert_eq!(
+            search.start(at.plus_seconds(62), Some(other)),
+            Some(all),
             "the rest is kept"
         );
-        assert!(search.try_spend_one(at, VERIFICATIONS_PER_MINUTE));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Endpoints that both operators and customers may call (listing releases): operator
-//! credentials, when present, are checked against the role matrix; otherwise the
-//! customer key is authenticated and checked for a scope.
+//! Endpoints that both operators and customers may call (listing releases, `latest`,
+//! `upgrade`): the admin-key header, when present, decides; otherwise a customer key
+//! that is not blank is authenticated and checked for a scope, whatever `Authorization`
+//! says; otherwise the operator's credentials are checked against the role matrix.
 
 use std::marker::PhantomData;
 
@@ -60,12 +61,13 @@ impl<P: Permission, S: RequiredScope> FromRequest for OperatorOrCustomer<P, S> {
             // The admin-key header first (SPEC), then a customer key: an `Authorization`
             // header that a gateway adds on the way must not turn a customer's request
             // into a failed operator sign-in (as the reference server reads it too).
-            let caller = if operator::has_admin_key_header(headers) || presented.is_none() {
+            let customer_key = presented.as_deref().filter(|key| !key.trim().is_empty());
+            let caller = if operator::has_admin_key_header(headers) || customer_key.is_none() {
                 let client = client_address(&req, &state.trusted_proxies);
                 Caller::Operator(operator::authorize(&state, headers, client, P::ACTION).await?)
             } else {
                 Caller::Customer(
-                    customer::authenticate(&state, &req, presented.as_deref(), S::SCOPE).await?,
+                    customer::authenticate(&state, &req, customer_key, S::SCOPE).await?,
                 )
             };
             Ok(Self {
