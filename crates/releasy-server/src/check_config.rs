@@ -88,12 +88,12 @@ pub fn findings(settings: &Settings, log_directive: Option<&str>) -> Vec<Finding
     found
 }
 
-/// When `RELEASY_PUBLIC_BASE_URL` is unset and the server listens on another port than
-/// its default's: every download link and embedded-store upload URL would point where
-/// this server does not answer. A URL that is set is taken as meant (a proxy or a port
-/// mapping on the same host may well answer there).
+/// When the public base URL is the default (unset, or set to it as the Debian package's
+/// file does) and the server listens on another port than its: every download link and
+/// embedded-store upload URL would point where this server does not answer. Another
+/// URL is taken as meant (a proxy or a port mapping on the same host may answer there).
 fn links_to_where_nothing_listens(settings: &Settings) -> Option<String> {
-    if settings.public_base_url_set {
+    if !settings.public_base_url_is_default {
         return None;
     }
     let public = url::Url::parse(&settings.public_base_url).ok()?;
@@ -101,7 +101,7 @@ fn links_to_where_nothing_listens(settings: &Settings) -> Option<String> {
     let listening = settings.bind_addr.port();
     (port != listening).then(|| {
         format!(
-            "is unset, so links are built for its default, {}, but the server listens on port {listening} (RELEASY_BIND_ADDR): every download link and upload URL would point where it does not answer; set it to the address clients reach the server at",
+            "is the default, {}, but the server listens on port {listening} (RELEASY_BIND_ADDR): every download link and upload URL would point where it does not answer; set it to the address clients reach the server at",
             settings.public_base_url
         )
     })
@@ -589,6 +589,12 @@ mod tests {
 
     #[test]
     fn the_default_public_url_on_another_port_than_the_listener_is_a_finding() {
+        // Unset, or spelt out as the Debian package's settings file does.
+        let spelt_out = [
+            ("RELEASY_BIND_ADDR", "0.0.0.0:9000"),
+            ("RELEASY_PUBLIC_BASE_URL", "http://127.0.0.1:8080/"),
+        ];
+        assert_eq!(findings(&settings(&spelt_out), None).len(), 1);
         let moved = settings(&[("RELEASY_BIND_ADDR", "0.0.0.0:9000")]);
         let found = findings(&moved, None);
         assert_eq!(found.len(), 1, "{found:?}");
@@ -610,7 +616,7 @@ mod tests {
             ],
             vec![
                 ("RELEASY_BIND_ADDR", "0.0.0.0:9000"),
-                ("RELEASY_PUBLIC_BASE_URL", "http://127.0.0.1:8080"),
+                ("RELEASY_PUBLIC_BASE_URL", "http://127.0.0.1:9000"),
             ],
         ] {
             assert!(findings(&settings(&fine), None).is_empty(), "{fine:?}");

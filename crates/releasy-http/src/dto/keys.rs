@@ -122,7 +122,7 @@ fn cidrs(networks: Option<&AllowedNetworks>) -> Option<Vec<String>> {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateKeyRequest {
-    /// New label; `null` or a blank one removes it.
+    /// New label (not blank); `null` removes it.
     #[serde(default, deserialize_with = "super::params::double_option")]
     #[schema(value_type = Option<String>)]
     pub name: Option<Option<String>>,

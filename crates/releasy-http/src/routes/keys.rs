@@ -216,12 +216,7 @@ pub async fn update_key(
     let changes = KeyChanges {
         name: body
             .name
-            .map(|name| {
-                name.as_deref()
-                    .map(KeyName::parse_or_none)
-                    .transpose()
-                    .map(Option::flatten)
-            })
+            .map(|name| name.as_deref().map(KeyName::parse).transpose())
             .transpose()?,
         allowed_networks: body
             .allowed_cidrs

@@ -503,8 +503,10 @@ async fn the_sweeper_removes_abandoned_uploads_and_keeps_live_ones(
         backend,
         storage,
         &[
-            ("RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS", "2"),
-            ("RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS", "3"),
+            // Short, so the test waits little; long enough that a loaded machine
+            // (the whole suite on two cores) still sends the first part in time.
+            ("RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS", "4"),
+            ("RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS", "5"),
         ],
     )
     .await;
@@ -523,7 +525,7 @@ async fn the_sweeper_removes_abandoned_uploads_and_keeps_live_ones(
         .unwrap();
     assert!(put.status().is_success());
 
-    // Both are swept once older than 3 s (the sweeper runs every second): their
+    // Both are swept once older than 5 s (the sweeper runs every second): their
     // records go, which only the sweep does. Past the TTL, before the sweep, their
     // state is already 404: no URL may outlive the TTL.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

@@ -14,7 +14,9 @@ pub const MIGRATION_LOCK_WAIT: Duration = Duration::from_secs(30 * 60);
 const PAUSE: Duration = Duration::from_secs(1);
 
 /// Runs `step` again while it finds the database locked past its connection's busy
-/// timeout ([`RepoError::Unavailable`]), for up to `lock_wait`; its last answer then.
+/// timeout (SQLite's "database is locked"), for up to `lock_wait`; its last answer
+/// then, and at once any other answer (a file that cannot be opened is no lock to wait
+/// for). The wait is logged when it begins and once a minute, so a long one is seen.
 pub(crate) async fn while_locked<T, F, Fut>(
     lock_wait: Duration,
     mut step: F,
@@ -23,15 +25,32 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, RepoError>>,
 {
-    let give_up_at = tokio::time::Instant::now() + lock_wait;
+    let started = tokio::time::Instant::now();
+    let mut next_log = started;
     loop {
         match step().await {
-            Err(RepoError::Unavailable(_)) if tokio::time::Instant::now() < give_up_at => {
+            Err(RepoError::Unavailable(cause))
+                if is_locked(cause.as_ref()) && started.elapsed() < lock_wait =>
+            {
+                if tokio::time::Instant::now() >= next_log {
+                    tracing::warn!(
+                        waited_seconds = started.elapsed().as_secs(),
+                        "the database is locked by another process (another instance migrating?); waiting"
+                    );
+                    next_log += Duration::from_secs(60);
+                }
                 tokio::time::sleep(PAUSE).await;
             }
             answered => return answered,
         }
     }
+}
+
+/// Whether `cause` (or one of its sources) is SQLite's answer for a write lock that
+/// stayed taken.
+fn is_locked(cause: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(cause), |err| err.source())
+        .any(|err| err.to_string() == "database is locked")
 }
 
 #[cfg(test)]
@@ -61,14 +80,22 @@ mod tests {
         .await;
         assert!(matches!(waited, Err(RepoError::Unavailable(_))));
         assert_eq!(tries, 3, "tried at 0, 1 and 2 s; not after the wait");
+    }
 
-        let mut tries = 0;
-        let other = while_locked(Duration::from_secs(10), || {
-            tries += 1;
-            std::future::ready(Err::<(), _>(RepoError::Conflict))
-        })
-        .await;
-        assert!(matches!(other, Err(RepoError::Conflict)));
-        assert_eq!(tries, 1, "only a locked database is waited for");
+    #[tokio::test]
+    async fn only_a_locked_database_is_waited_for() {
+        let unopenable =
+            || RepoError::unavailable(std::io::Error::other("unable to open database file"));
+        for other in [RepoError::Conflict, unopenable()] {
+            let mut tries = 0;
+            let mut answer = Some(other);
+            let answered = while_locked(Duration::from_secs(10), || {
+                tries += 1;
+                std::future::ready(Err::<(), _>(answer.take().unwrap_or_else(unopenable)))
+            })
+            .await;
+            assert!(answered.is_err());
+            assert_eq!(tries, 1);
+        }
     }
 }

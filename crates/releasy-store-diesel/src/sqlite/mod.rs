@@ -145,7 +145,8 @@ impl SqliteStore {
             let applied = applied?;
             if let Err(err) = restored {
                 // The migrations are committed: not a failure of theirs. The connection
-                // then waits longer than the others for a held lock, nothing worse.
+                // (whose PRAGMA failed, so likely broken) may wait up to the migration's
+                // 30 minutes for a held lock when used again.
                 tracing::warn!(error = %err, "could not restore a connection's busy timeout after migrating");
             }
             Ok(applied)
