@@ -158,6 +158,32 @@ impl World {
             .unwrap();
     }
 
+    /// A token (issued now, for 60 s) to a fresh customer's artifact of `app`, which
+    /// an entitlement with a quota of one download a day allows.
+    async fn token_under_one_a_day_quota(
+        &self,
+        max_uses: Option<releasy_domain::download::MaxUses>,
+    ) -> releasy_domain::download::IssuedToken {
+        let key = self.customer_key().await;
+        let (_, artifact) = self.published_artifact("app").await;
+        let one_a_day = DownloadQuota::new(Some(1), None, QuotaPeriod::Day).unwrap();
+        self.entitle_with_quota(key.customer_id, "app", 0, None, Some(one_a_day))
+            .await;
+        self.h
+            .services
+            .downloads
+            .issue(
+                &Origin::admin_key(),
+                &key,
+                artifact,
+                None,
+                TokenTtl::parse(Some(60), 600).unwrap(),
+                max_uses,
+            )
+            .await
+            .unwrap()
+    }
+
     async fn customer_key(&self) -> AuthenticatedKey {
         let customer = self.h.customer("Acme").await;
         let issued = self
@@ -871,24 +897,9 @@ async fn a_resolve_that_fails_after_counting_takes_its_use_and_count_back() {
         ));
         repos.quota_counter = Arc::new(QuotasWithOutage(repos.quota_counter.clone(), quota_switch));
     });
-    let key = w.customer_key().await;
-    let (_, artifact) = w.published_artifact("app").await;
-    let one_a_day = DownloadQuota::new(Some(1), None, QuotaPeriod::Day).unwrap();
-    w.entitle_with_quota(key.customer_id, "app", 0, None, Some(one_a_day))
+    let token = w
+        .token_under_one_a_day_quota(MaxUses::parse(Some(1)).unwrap())
         .await;
-    let token =
-        w.h.services
-            .downloads
-            .issue(
-                &Origin::admin_key(),
-                &key,
-                artifact,
-                None,
-                TokenTtl::parse(Some(60), 600).unwrap(),
-                MaxUses::parse(Some(1)).unwrap(),
-            )
-            .await
-            .unwrap();
     let anyone = Requester::default();
     let resolve = || {
         w.h.services
@@ -922,27 +933,10 @@ async fn a_resolve_that_fails_after_counting_takes_its_use_and_count_back() {
 async fn a_quota_count_is_kept_an_hour_past_its_period() {
     use releasy_domain::entitlement::ENDED_PERIOD_KEPT_SECONDS;
     let w = World::new();
-    let key = w.customer_key().await;
-    let (_, artifact) = w.published_artifact("app").await;
-    let one_a_day = DownloadQuota::new(Some(1), None, QuotaPeriod::Day).unwrap();
-    w.entitle_with_quota(key.customer_id, "app", 0, None, Some(one_a_day))
-        .await;
     // A second before the day ends (T0 is 2024-12-27 15:06:40 UTC).
     let midnight = 1_735_344_000;
     w.h.clock.set(Timestamp::from_unix_seconds(midnight - 1));
-    let token =
-        w.h.services
-            .downloads
-            .issue(
-                &Origin::admin_key(),
-                &key,
-                artifact,
-                None,
-                TokenTtl::parse(Some(60), 600).unwrap(),
-                None,
-            )
-            .await
-            .unwrap();
+    let token = w.token_under_one_a_day_quota(None).await;
     w.h.services
         .downloads
         .resolve(token.secret.expose(), &Requester::default())

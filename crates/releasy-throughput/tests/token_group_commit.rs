@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use releasy_domain::artifact::{Artifact, ArtifactSize, Checksum, Filename, ObjectKey, Platform};
 use releasy_domain::audit::AuditEvent;
 use releasy_domain::customer::{Customer, CustomerName};
 use releasy_domain::download::{DownloadGrant, DownloadToken, MaxUses};
@@ -83,29 +82,11 @@ impl Fixture {
             .insert(&release, &change_event())
             .await
             .unwrap();
-        let id = ArtifactId::generate();
-        let platform = Platform::parse("linux").unwrap();
-        let filename = Filename::parse("app.tar.gz").unwrap();
-        let artifact = Artifact {
-            id,
-            release_id: release.id,
-            object_key: ObjectKey::for_artifact(
-                &release.product,
-                &release.version,
-                &platform,
-                id,
-                &filename,
-            )
-            .unwrap(),
-            checksum: Checksum::parse(&format!("{}{}", fresh(), fresh())).unwrap(),
-            size: ArtifactSize::parse(1024).unwrap(),
-            platform,
-            target: releasy_domain::artifact::ArtifactTarget::default(),
-            created_at: Timestamp::from_unix_seconds(T0),
-            verification: releasy_domain::artifact::Verification::Verified,
-            object_etag: None,
-            object_version: None,
-        };
+        let artifact = releasy_domain::memory::sample_artifact(
+            &release,
+            "linux",
+            Timestamp::from_unix_seconds(T0),
+        );
         repos
             .artifacts
             .insert(&artifact, &change_event())

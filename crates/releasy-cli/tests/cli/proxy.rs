@@ -127,19 +127,14 @@ async fn forward(
             }
             Disturbance::FailFirstResolve => {
                 let resolve = |chunk: &[u8]| chunk.starts_with(b"GET /v1/downloads/");
-                copy_failing_first(client_read, &mut server_write, &answers, &failed, resolve)
-                    .await;
+                let fail = Picked::AnswerUnavailable(&answers);
+                copy_picking_first(client_read, &mut server_write, &failed, fail, resolve).await;
             }
             Disturbance::FailFirstTokenRequest => {
                 let token_request = |chunk: &[u8]| chunk.starts_with(b"POST /v1/downloads/token ");
-                copy_failing_first(
-                    client_read,
-                    &mut server_write,
-                    &answers,
-                    &failed,
-                    token_request,
-                )
-                .await;
+                let fail = Picked::AnswerUnavailable(&answers);
+                copy_picking_first(client_read, &mut server_write, &failed, fail, token_request)
+                    .await;
             }
             Disturbance::FailFirstPartUpload => {
                 let part_upload = |chunk: &[u8]| {
@@ -147,14 +142,9 @@ async fn forward(
                     line.starts_with(b"PUT /v1/storage/")
                         && line.windows(11).any(|w| w == b"partNumber=")
                 };
-                copy_failing_first(
-                    client_read,
-                    &mut server_write,
-                    &answers,
-                    &failed,
-                    part_upload,
-                )
-                .await;
+                let fail = Picked::AnswerUnavailable(&answers);
+                copy_picking_first(client_read, &mut server_write, &failed, fail, part_upload)
+                    .await;
             }
             Disturbance::FailFirstRegistration => {
                 let registration = |chunk: &[u8]| {
@@ -162,17 +152,13 @@ async fn forward(
                     line.starts_with(b"POST /v1/releases/")
                         && line.ends_with(b"/artifacts HTTP/1.1")
                 };
-                copy_failing_first(
-                    client_read,
-                    &mut server_write,
-                    &answers,
-                    &failed,
-                    registration,
-                )
-                .await;
+                let fail = Picked::AnswerUnavailable(&answers);
+                copy_picking_first(client_read, &mut server_write, &failed, fail, registration)
+                    .await;
             }
             Disturbance::LoseFirstAnswerTo(request) => {
-                copy_marking_first(client_read, &mut server_write, &failed, &losing, |chunk| {
+                let lose = Picked::LoseItsAnswer(&losing);
+                copy_picking_first(client_read, &mut server_write, &failed, lose, |chunk| {
                     request.is_in(chunk)
                 })
                 .await;
@@ -204,42 +190,22 @@ async fn forward(
     requests.abort();
 }
 
-/// Copies requests, except the first one (of all connections) that `is_failed` picks
-/// by its first bytes, which is answered `503` here and its connection closed.
-async fn copy_failing_first(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    to: &mut tokio::net::tcp::OwnedWriteHalf,
-    answers: &ClientWrite,
-    failed: &AtomicBool,
-    is_failed: impl Fn(&[u8]) -> bool,
-) {
-    let mut buffer = vec![0_u8; 16 * 1024];
-    loop {
-        let read = match from.read(&mut buffer).await {
-            Ok(0) | Err(_) => break,
-            Ok(read) => read,
-        };
-        let chunk = &buffer[..read];
-        if is_failed(chunk) && !failed.swap(true, Ordering::SeqCst) {
-            let mut client = answers.lock().await;
-            let _ = client.write_all(UNAVAILABLE).await;
-            let _ = client.shutdown().await;
-            break;
-        }
-        if to.write_all(chunk).await.is_err() {
-            break;
-        }
-    }
+/// What becomes of the first request (of all connections) a disturbance picks.
+enum Picked<'a> {
+    /// Answered `503` here, its connection closed: it never reaches the server.
+    AnswerUnavailable(&'a ClientWrite),
+    /// Forwarded, and this connection's flag set: its answer is lost.
+    LoseItsAnswer(&'a AtomicBool),
 }
 
-/// Copies requests; the first one (of all connections) that `is_marked` picks by its
-/// first bytes goes through and sets `marked` for this connection.
-async fn copy_marking_first(
+/// Copies requests; the first one (of all connections, `first_taken` telling) that
+/// `is_picked` picks by its first bytes becomes what `picked` says.
+async fn copy_picking_first(
     mut from: tokio::net::tcp::OwnedReadHalf,
     to: &mut tokio::net::tcp::OwnedWriteHalf,
     first_taken: &AtomicBool,
-    marked: &AtomicBool,
-    is_marked: impl Fn(&[u8]) -> bool,
+    picked: Picked<'_>,
+    is_picked: impl Fn(&[u8]) -> bool,
 ) {
     let mut buffer = vec![0_u8; 16 * 1024];
     loop {
@@ -248,8 +214,16 @@ async fn copy_marking_first(
             Ok(read) => read,
         };
         let chunk = &buffer[..read];
-        if is_marked(chunk) && !first_taken.swap(true, Ordering::SeqCst) {
-            marked.store(true, Ordering::SeqCst);
+        if is_picked(chunk) && !first_taken.swap(true, Ordering::SeqCst) {
+            match picked {
+                Picked::AnswerUnavailable(answers) => {
+                    let mut client = answers.lock().await;
+                    let _ = client.write_all(UNAVAILABLE).await;
+                    let _ = client.shutdown().await;
+                    break;
+                }
+                Picked::LoseItsAnswer(marked) => marked.store(true, Ordering::SeqCst),
+            }
         }
         if to.write_all(chunk).await.is_err() {
             break;
