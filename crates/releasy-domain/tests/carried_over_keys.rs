@@ -149,11 +149,9 @@ async fn a_search_tries_the_most_recently_used_first_within_its_share_of_the_min
     assert_eq!(key.api_key_id, active.id);
 }
 
-/// A client whose search found nothing may spend only the first half of the minute's
-/// budget that minute (its address counted as failures are: an IPv6 address by its
-/// /48): one client retrying a key that is no key leaves the second half to the first
-/// uses of carried-over keys from elsewhere, and still finds its own key while the
-/// first half has room.
+/// The searches of one client address (counted as failures are: an IPv6 address by its
+/// /48) share half the minute's budget: one client retrying a key that is no key leaves
+/// the other half to the first uses of carried-over keys from elsewhere.
 #[tokio::test]
 async fn an_address_whose_search_found_nothing_leaves_half_the_budget_to_others() {
     let h = Harness::new();
@@ -182,7 +180,7 @@ async fn an_address_whose_search_found_nothing_leaves_half_the_budget_to_others(
             .authenticate_from(Some(&raw), Some(client))
             .await
     };
-    // A fruitless search spends its whole share: the first half of the minute.
+    // A fruitless search 250 keys deep spends the address's whole share.
     assert!(
         from(raw_key(100_000), retrying).await.is_err(),
         "no such key"
@@ -190,12 +188,12 @@ async fn an_address_whose_search_found_nothing_leaves_half_the_budget_to_others(
     for client in [retrying, neighbour] {
         match from(raw_key(9_001), client).await {
             Err(AuthFailure::Rejected(reason)) => assert_eq!(reason, AuthReason::NotFound),
-            other => panic!("searched past the first half: {other:?}"),
+            other => panic!("searched past the address's share: {other:?}"),
         }
     }
     let found = from(raw_key(9_002), elsewhere)
         .await
-        .expect("the second half is kept for another address");
+        .expect("the other half is kept for another address");
     assert_eq!(found.key.api_key_id, recent[1].id);
     h.clock.advance(60);
     let found = from(raw_key(9_001), retrying)
@@ -204,11 +202,11 @@ async fn an_address_whose_search_found_nothing_leaves_half_the_budget_to_others(
     assert_eq!(found.key.api_key_id, recent[0].id);
 }
 
-/// With few carried-over keys, a search that found nothing spends little of the first
-/// half: the same address's next search that minute still finds its key (a typo, then
-/// the right key).
+/// With few carried-over keys, a search that found nothing spends little of its
+/// address's share: the same address's next search that minute still finds its key (a
+/// typo, then the right key).
 #[tokio::test]
-async fn an_address_whose_search_found_nothing_still_finds_its_key_within_the_first_half() {
+async fn an_address_whose_search_found_nothing_still_finds_its_key_within_its_share() {
     let h = Harness::new();
     let customer = h.customer("From the reference").await;
     for n in 0..10 {

@@ -319,9 +319,9 @@ impl ApiKeyAuthenticator {
         secret: &ApiKeySecret,
         client: Option<IpAddr>,
     ) -> Result<Option<AuthCandidate>, AuthFailure> {
-        let Some(ceiling) = self.unindexed.start(self.clock.now(), client) else {
+        if !self.unindexed.may_start(self.clock.now(), client) {
             return Ok(None);
-        };
+        }
         let candidates = self.keys.unindexed_candidates().await?;
         if candidates.is_empty() {
             self.unindexed.none_left();
@@ -335,11 +335,10 @@ impl ApiKeyAuthenticator {
             .flat_map(|candidate| peppers.iter().map(move |hasher| (candidate, *hasher)))
             .take(VERIFICATIONS_PER_SEARCH);
         for (candidate, hasher) in tries {
-            if !self.unindexed.try_spend_one(self.clock.now(), ceiling) {
+            if !self.unindexed.try_spend_one(self.clock.now(), client) {
                 return Ok(None);
             }
             if hasher.verify(secret, &candidate.hash).await? {
-                self.unindexed.found(self.clock.now(), client);
                 return Ok(Some(candidate.clone()));
             }
         }

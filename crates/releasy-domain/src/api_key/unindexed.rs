@@ -5,12 +5,12 @@
 //! an Argon2id verification, so the tries are bounded: at most
 //! [`VERIFICATIONS_PER_MINUTE`] a minute in one process, at most
 //! [`VERIFICATIONS_PER_SEARCH`] for one key (so that one unknown key leaves room for
-//! the rest of the minute), only the first half of the minute's budget for a client
-//! address whose search found nothing this minute (so that one client retrying a key
-//! that is no key cannot spend the budget every minute), and none at all once a search
-//! finds no such key left.
+//! the rest of the minute), at most [`VERIFICATIONS_PER_ADDRESS`] a minute for the
+//! searches of one client address together, however many run side by side (so that
+//! one client retrying a key that is no key cannot spend the budget every minute), and
+//! none at all once a search finds no such key left.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,19 +28,18 @@ pub const VERIFICATIONS_PER_MINUTE: usize = 500;
 /// How many verifications one search may spend: the most recently used keys under the
 /// current pepper, and (during a rotation) the previous one, each a verification. Half
 /// the minute's budget, so one unknown key a minute leaves every key this reaches
-/// findable that minute from other addresses (its own address is then held to
-/// [`VERIFICATIONS_FOR_FRUITLESS_ADDRESSES`], which such a search may have spent).
+/// findable that minute from other addresses.
 pub const VERIFICATIONS_PER_SEARCH: usize = VERIFICATIONS_PER_MINUTE / 2;
 
-/// How much of the minute's budget a search may use (counted from the minute's start)
-/// when its client's address already searched in vain this minute, or searches now: the
-/// first half. The second half is kept for the first uses of carried-over keys from
+/// How many verifications the searches of one client address (an IPv6 address by its
+/// /48, as failures are counted) may spend a minute, together, checked on every try:
+/// half the budget. The other half is kept for the first uses of carried-over keys from
 /// other addresses, so one client retrying a key that is no key (a deleted key left in
-/// a CI job, parallel jobs behind one NAT) cannot spend the whole budget every minute,
-/// while a client whose search found nothing can still find its own key as long as the
-/// first half has room (with 250 carried-over keys or more, one fruitless search spends
-/// it: that address then waits for the next minute).
-pub const VERIFICATIONS_FOR_FRUITLESS_ADDRESSES: usize = VERIFICATIONS_PER_MINUTE / 2;
+/// a CI job, or parallel jobs behind one NAT) cannot spend the whole budget every
+/// minute. The address's own searches share its half: a typo then the right key both
+/// fit unless the typo's search went 250 keys deep, and parallel first uses of one key
+/// from one address fit while their tries together do.
+pub const VERIFICATIONS_PER_ADDRESS: usize = VERIFICATIONS_PER_MINUTE / 2;
 
 /// Verifications spent in the current minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,20 +73,9 @@ impl SearchBudget {
     /// assert!(budget.try_spend(at.plus_seconds(60), 2), "a new minute");
     /// ```
     pub fn try_spend(&mut self, now: Timestamp, verifications: usize) -> bool {
-        self.try_spend_up_to(now, verifications, VERIFICATIONS_PER_MINUTE)
-    }
-
-    /// As [`Self::try_spend`], for a search that may only use the minute's budget up to
-    /// `ceiling` verifications spent (see [`VERIFICATIONS_FOR_FRUITLESS_ADDRESSES`]).
-    pub fn try_spend_up_to(
-        &mut self,
-        now: Timestamp,
-        verifications: usize,
-        ceiling: usize,
-    ) -> bool {
         self.roll(now);
         match self.spent.checked_add(verifications) {
-            Some(spent) if spent <= ceiling.min(VERIFICATIONS_PER_MINUTE) => {
+            Some(spent) if spent <= VERIFICATIONS_PER_MINUTE => {
                 self.spent = spent;
                 true
             }
@@ -97,13 +85,8 @@ impl SearchBudget {
 
     /// Whether at least one verification is left at `now`.
     pub fn has_room(&mut self, now: Timestamp) -> bool {
-        self.has_room_up_to(now, VERIFICATIONS_PER_MINUTE)
-    }
-
-    /// Whether at least one verification is left at `now` below `ceiling` spent.
-    pub fn has_room_up_to(&mut self, now: Timestamp, ceiling: usize) -> bool {
         self.roll(now);
-        self.spent < ceiling.min(VERIFICATIONS_PER_MINUTE)
+        self.spent < VERIFICATIONS_PER_MINUTE
     }
 
     /// Starts the budget afresh when `now` is in another minute.
@@ -121,98 +104,58 @@ impl Default for SearchBudget {
     }
 }
 
-/// The addresses (counted as failures are: an IPv6 address by its /48) with a search
-/// that found nothing in the current minute, or that runs now: their further searches
-/// that minute use only [`VERIFICATIONS_FOR_FRUITLESS_ADDRESSES`]. Marked when a search
-/// starts (so that searches started side by side from one address, a CI matrix behind
-/// one NAT, do not each get the whole budget), cleared when one finds its key. At most
-/// one entry per search started, each of which the budget had room for, so the set
-/// stays small; it starts afresh each minute.
+/// What each client address (by its failure bucket) has spent in the current minute.
+/// An entry is made only by a verification the minute's budget allowed, so there are
+/// at most [`VERIFICATIONS_PER_MINUTE`] of them; the map starts afresh each minute.
 #[derive(Debug, Default)]
-pub(crate) struct SearchingAddresses {
+struct SpentByAddress {
     minute: i64,
-    addresses: HashSet<IpAddr>,
+    spent: HashMap<IpAddr, usize>,
 }
 
-impl SearchingAddresses {
-    /// Whether `client`'s address is marked in `now`'s minute.
-    fn marked(&mut self, now: Timestamp, client: IpAddr) -> bool {
+impl SpentByAddress {
+    fn has_room(&mut self, now: Timestamp, client: IpAddr) -> bool {
         self.roll(now);
-        self.addresses.contains(&failure_bucket(client))
+        self.spent
+            .get(&failure_bucket(client))
+            .copied()
+            .unwrap_or(0)
+            < VERIFICATIONS_PER_ADDRESS
     }
 
-    fn mark(&mut self, now: Timestamp, client: IpAddr) {
+    fn spend_one(&mut self, now: Timestamp, client: IpAddr) {
         self.roll(now);
-        self.addresses.insert(failure_bucket(client));
-    }
-
-    fn unmark(&mut self, now: Timestamp, client: IpAddr) {
-        self.roll(now);
-        self.addresses.remove(&failure_bucket(client));
+        *self.spent.entry(failure_bucket(client)).or_insert(0) += 1;
     }
 
     fn roll(&mut self, now: Timestamp) {
         let minute = now.unix_seconds().div_euclid(60);
         if minute != self.minute {
             self.minute = minute;
-            self.addresses.clear();
+            self.spent.clear();
         }
     }
 }
 
 /// Whether searches for carried-over keys may run in this process, and what they have
-/// spent. Searches run side by side (a customer's parallel first requests all succeed);
-/// the budget bounds their work together.
+/// spent. Searches run side by side; the budget, and each address's share of it, bound
+/// their work together.
 #[derive(Debug, Default)]
 pub(crate) struct UnindexedSearch {
     /// A search found none left: keys made since all have a lookup value.
     none_left: AtomicBool,
     budget: Mutex<SearchBudget>,
-    searching: Mutex<SearchingAddresses>,
+    by_address: Mutex<SpentByAddress>,
 }
 
 impl UnindexedSearch {
-    /// Starts a search for a key `client` presented at `now`, checked before any row is
-    /// read: `None` when none may start (no key left, or no room in the budget below
-    /// the search's ceiling); otherwise the ceiling, how far into the minute's budget
-    /// it may spend: all of it, or [`VERIFICATIONS_FOR_FRUITLESS_ADDRESSES`] when a
-    /// search of the client's address found nothing this minute or runs now. The
-    /// address stays marked until [`Self::found`].
-    pub(crate) fn start(&self, now: Timestamp, client: Option<IpAddr>) -> Option<usize> {
-        if self.none_left.load(Ordering::Acquire) {
-            return None;
-        }
-        let Some(client) = client else {
-            return self
-                .budget()
-                .has_room(now)
-                .then_some(VERIFICATIONS_PER_MINUTE);
-        };
-        let mut searching = self.searching();
-        let ceiling = if searching.marked(now, client) {
-            VERIFICATIONS_FOR_FRUITLESS_ADDRESSES
-        } else {
-            VERIFICATIONS_PER_MINUTE
-        };
-        if !self.budget().has_room_up_to(now, ceiling) {
-            return None;
-        }
-        searching.mark(now, client);
-        Some(ceiling)
-    }
-
-    /// Records that a search for a key `client` presented found it at `now`: its
-    /// address searches with the whole budget again.
-    pub(crate) fn found(&self, now: Timestamp, client: Option<IpAddr>) {
-        if let Some(client) = client {
-            self.searching().unmark(now, client);
-        }
-    }
-
-    fn searching(&self) -> std::sync::MutexGuard<'_, SearchingAddresses> {
-        self.searching
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Whether a search for a key `client` presented may start at `now`: some key may
+    /// be left, the minute's budget is not spent, nor the client address's share of it
+    /// (checked before any row is read).
+    pub(crate) fn may_start(&self, now: Timestamp, client: Option<IpAddr>) -> bool {
+        !self.none_left.load(Ordering::Acquire)
+            && client.is_none_or(|client| self.by_address().has_room(now, client))
+            && self.budget().has_room(now)
     }
 
     /// Records that no carried-over key is left to search.
@@ -220,9 +163,29 @@ impl UnindexedSearch {
         self.none_left.store(true, Ordering::Release);
     }
 
-    /// Spends one verification at `now` if this minute's budget has it below `ceiling`.
-    pub(crate) fn try_spend_one(&self, now: Timestamp, ceiling: usize) -> bool {
-        self.budget().try_spend_up_to(now, 1, ceiling)
+    /// Spends one verification at `now` for a key `client` presented, if this minute's
+    /// budget and the client address's share of it have one.
+    pub(crate) fn try_spend_one(&self, now: Timestamp, client: Option<IpAddr>) -> bool {
+        // The address's share first, then the budget: always in this order.
+        let mut by_address = self.by_address();
+        if let Some(client) = client
+            && !by_address.has_room(now, client)
+        {
+            return false;
+        }
+        if !self.budget().try_spend(now, 1) {
+            return false;
+        }
+        if let Some(client) = client {
+            by_address.spend_one(now, client);
+        }
+        true
+    }
+
+    fn by_address(&self) -> std::sync::MutexGuard<'_, SpentByAddress> {
+        self.by_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn budget(&self) -> std::sync::MutexGuard<'_, SearchBudget> {
@@ -240,62 +203,49 @@ mod tests {
     fn no_search_once_none_is_left_or_the_budget_is_spent() {
         let at = Timestamp::from_unix_seconds(600);
         let search = UnindexedSearch::default();
-        assert_eq!(search.start(at, None), Some(VERIFICATIONS_PER_MINUTE));
+        assert!(search.may_start(at, None));
         for _ in 0..VERIFICATIONS_PER_MINUTE {
-            assert!(search.try_spend_one(at, VERIFICATIONS_PER_MINUTE));
+            assert!(search.try_spend_one(at, None));
         }
-        assert!(!search.try_spend_one(at, VERIFICATIONS_PER_MINUTE));
-        assert_eq!(
-            search.start(at, None),
-            None,
-            "this minute's budget is spent"
-        );
+        assert!(!search.try_spend_one(at, None));
+        assert!(!search.may_start(at, None), "this minute's budget is spent");
         assert!(
-            search.start(at.plus_seconds(60), None).is_some(),
+            search.may_start(at.plus_seconds(60), None),
             "the next minute's is not"
         );
         search.none_left();
-        assert_eq!(
-            search.start(at.plus_seconds(120), None),
-            None,
+        assert!(
+            !search.may_start(at.plus_seconds(120), None),
             "nothing left to search"
         );
     }
 
+    /// However its tries interleave (searches side by side), one address spends at most
+    /// its share; the rest of the budget is kept for others.
     #[test]
-    fn an_address_searching_or_that_found_nothing_may_use_only_the_first_half() {
+    fn the_searches_of_one_address_share_half_the_budget() {
         let at = Timestamp::from_unix_seconds(600);
         let search = UnindexedSearch::default();
         let client: IpAddr = "2001:db8:1:2::7".parse().unwrap();
         let same_48: IpAddr = "2001:db8:1:ffff::9".parse().unwrap();
         let other: IpAddr = "192.0.2.7".parse().unwrap();
-        let (all, half) = (
-            VERIFICATIONS_PER_MINUTE,
-            VERIFICATIONS_FOR_FRUITLESS_ADDRESSES,
-        );
-        assert_eq!(search.start(at, Some(client)), Some(all));
-        // Started beside it (or after it found nothing): the first half only.
-        assert_eq!(search.start(at.plus_seconds(59), Some(client)), Some(half));
-        assert_eq!(search.start(at, Some(same_48)), Some(half), "by its /48");
-        assert_eq!(search.start(at, Some(other)), Some(all));
-        assert_eq!(search.start(at.plus_seconds(60), Some(client)), Some(all));
-        // Finding the key clears the address.
-        search.found(at.plus_seconds(60), Some(client));
-        assert_eq!(search.start(at.plus_seconds(61), Some(client)), Some(all));
-
-        for _ in 0..half {
-            assert!(search.try_spend_one(at.plus_seconds(61), half));
+        let mut spent = 0;
+        for n in 0..VERIFICATIONS_PER_MINUTE {
+            let from = if n % 2 == 0 { client } else { same_48 };
+            if search.try_spend_one(at, Some(from)) {
+                spent += 1;
+            }
         }
-        assert!(!search.try_spend_one(at.plus_seconds(61), half));
-        assert_eq!(
-            search.start(at.plus_seconds(62), Some(client)),
-            None,
-            "the first half is spent"
-        );
-        assert_eq!(
-            search.start(at.plus_seconds(62), Some(other)),
-            Some(all),
-            "the rest is kept"
+        assert_eq!(spent, VERIFICATIONS_PER_ADDRESS, "one /48, one share");
+        assert!(!search.may_start(at.plus_seconds(59), Some(client)));
+        assert!(search.may_start(at, Some(other)), "the rest is kept");
+        for _ in 0..VERIFICATIONS_PER_MINUTE - VERIFICATIONS_PER_ADDRESS {
+            assert!(search.try_spend_one(at, Some(other)));
+        }
+        assert!(!search.may_start(at, None), "the whole budget is spent");
+        assert!(
+            search.may_start(at.plus_seconds(60), Some(client)),
+            "the next minute"
         );
     }
 

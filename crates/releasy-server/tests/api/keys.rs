@@ -182,9 +182,6 @@ async fn create_validates_every_field(backend: Backend) {
     }
 }
 
-/// Fields read as the reference server reads them: a key type in any case with spaces
-/// around it, scope names with spaces around them (blank ones left out, duplicates
-/// collapsed), and a blank name as no name.
 /// The keys `GET /v1/admin/customers/{customer_id}/keys` lists.
 async fn customer_keys(app: &TestApp, customer_id: &str) -> Vec<Value> {
     let listed = app
@@ -201,6 +198,9 @@ async fn customer_keys(app: &TestApp, customer_id: &str) -> Vec<Value> {
     listed["keys"].as_array().unwrap().clone()
 }
 
+/// Fields read as the reference server reads them: a key type in any case with spaces
+/// around it, scope names with spaces around them (blank ones left out, duplicates
+/// collapsed), and a blank name as no name.
 async fn create_reads_fields_as_the_reference_does(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let customer = app.create_customer("Acme", None).await;

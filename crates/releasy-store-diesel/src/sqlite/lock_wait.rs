@@ -79,7 +79,9 @@ mod tests {
         })
         .await;
         assert!(matches!(waited, Err(RepoError::Unavailable(_))));
-        assert_eq!(tries, 3, "tried at 0, 1 and 2 s; not after the wait");
+        // At 0 and 1 s, and at 2 s unless the first pause overran (a loaded machine):
+        // tried again while the wait lasts, and answered once it is over.
+        assert!((2..=3).contains(&tries), "{tries} tries");
     }
 
     #[tokio::test]
