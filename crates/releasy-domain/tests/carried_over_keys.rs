@@ -153,7 +153,7 @@ async fn a_search_tries_the_most_recently_used_first_within_its_share_of_the_min
 /// /48) share half the minute's budget: one client retrying a key that is no key leaves
 /// the other half to the first uses of carried-over keys from elsewhere.
 #[tokio::test]
-async fn an_address_whose_search_found_nothing_leaves_half_the_budget_to_others() {
+async fn the_searches_of_one_address_leave_half_the_budget_to_others() {
     let h = Harness::new();
     let customer = h.customer("From the reference").await;
     for n in 0..VERIFICATIONS_PER_SEARCH {
@@ -198,7 +198,7 @@ async fn an_address_whose_search_found_nothing_leaves_half_the_budget_to_others(
     h.clock.advance(60);
     let found = from(raw_key(9_001), retrying)
         .await
-        .expect("the next minute, the whole budget again");
+        .expect("the next minute, its share again");
     assert_eq!(found.key.api_key_id, recent[0].id);
 }
 
@@ -224,6 +224,68 @@ async fn an_address_whose_search_found_nothing_still_finds_its_key_within_its_sh
     };
     assert!(from(raw_key(100_000)).await.is_err(), "a typo");
     from(raw_key(7)).await.expect("then the right key");
+}
+
+/// A hasher that yields before each verification (as Argon2 on the blocking pool
+/// does), so that searches joined on one task take turns, and counts them.
+#[derive(Debug)]
+struct YieldingHasher {
+    inner: releasy_domain::memory::InsecureTestHasher,
+    verifications: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl releasy_domain::ports::KeyHasher for YieldingHasher {
+    async fn hash(
+        &self,
+        secret: &ApiKeySecret,
+    ) -> Result<releasy_domain::api_key::StoredKeyHash, releasy_domain::ports::HashError> {
+        self.inner.hash(secret).await
+    }
+    async fn verify(
+        &self,
+        secret: &ApiKeySecret,
+        stored: &releasy_domain::api_key::StoredKeyHash,
+    ) -> Result<bool, releasy_domain::ports::HashError> {
+        tokio::task::yield_now().await;
+        self.verifications
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.verify(secret, stored).await
+    }
+    fn peppered_sha256(&self, secret: &[u8]) -> String {
+        self.inner.peppered_sha256(secret)
+    }
+}
+
+/// Searches side by side from one address (parallel jobs behind one NAT) spend its
+/// share together, not each its own: three unknown keys at once over more carried-over
+/// keys than the budget spend exactly the share.
+#[tokio::test]
+async fn searches_side_by_side_from_one_address_share_its_share() {
+    let hasher = Arc::new(YieldingHasher {
+        inner: peppered_hasher(b""),
+        verifications: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let h = Harness::with_hasher(hasher.clone());
+    let customer = h.customer("From the reference").await;
+    for n in 0..VERIFICATIONS_PER_MINUTE + 100 {
+        carry_over(&h, customer.id, &raw_key(n)).await;
+    }
+    let client: std::net::IpAddr = "192.0.2.30".parse().expect("an address");
+    let authenticator = &h.services.authenticator;
+    let (unknown_a, unknown_b, unknown_c) = (raw_key(100_001), raw_key(100_002), raw_key(100_003));
+    let (a, b, c) = tokio::join!(
+        authenticator.authenticate_from(Some(&unknown_a), Some(client)),
+        authenticator.authenticate_from(Some(&unknown_b), Some(client)),
+        authenticator.authenticate_from(Some(&unknown_c), Some(client)),
+    );
+    assert!(a.is_err() && b.is_err() && c.is_err(), "no such keys");
+    assert_eq!(
+        hasher
+            .verifications
+            .load(std::sync::atomic::Ordering::SeqCst),
+        releasy_domain::api_key::VERIFICATIONS_PER_ADDRESS
+    );
 }
 
 /// During a pepper rotation a carried-over key hashed under the previous pepper is

@@ -313,7 +313,8 @@ impl ApiKeyAuthenticator {
     /// The carried-over key `secret` matches, tried against each such key (see
     /// `unindexed`), the most recently used first, each under the current pepper and,
     /// during a rotation, the previous one: `None` when none matches, none is left, or
-    /// the search's or this minute's budget ends first.
+    /// the search's, the client address's share of the minute's, or the minute's budget
+    /// ends first.
     async fn find_unindexed(
         &self,
         secret: &ApiKeySecret,

@@ -89,10 +89,12 @@ impl SearchBudget {
         self.spent < VERIFICATIONS_PER_MINUTE
     }
 
-    /// Starts the budget afresh when `now` is in another minute.
+    /// Starts the budget afresh when `now` is in a later minute. Only forward: a try
+    /// that read the time just before a minute ended and takes its turn after the next
+    /// minute began counts against the newer minute, not wipe it.
     fn roll(&mut self, now: Timestamp) {
         let minute = now.unix_seconds().div_euclid(60);
-        if minute != self.minute {
+        if minute > self.minute {
             *self = Self { minute, spent: 0 };
         }
     }
@@ -107,10 +109,19 @@ impl Default for SearchBudget {
 /// What each client address (by its failure bucket) has spent in the current minute.
 /// An entry is made only by a verification the minute's budget allowed, so there are
 /// at most [`VERIFICATIONS_PER_MINUTE`] of them; the map starts afresh each minute.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct SpentByAddress {
     minute: i64,
     spent: HashMap<IpAddr, usize>,
+}
+
+impl Default for SpentByAddress {
+    fn default() -> Self {
+        Self {
+            minute: i64::MIN,
+            spent: HashMap::new(),
+        }
+    }
 }
 
 impl SpentByAddress {
@@ -128,9 +139,10 @@ impl SpentByAddress {
         *self.spent.entry(failure_bucket(client)).or_insert(0) += 1;
     }
 
+    /// Starts afresh when `now` is in a later minute (only forward, as the budget).
     fn roll(&mut self, now: Timestamp) {
         let minute = now.unix_seconds().div_euclid(60);
-        if minute != self.minute {
+        if minute > self.minute {
             self.minute = minute;
             self.spent.clear();
         }
@@ -246,6 +258,58 @@ mod tests {
         assert!(
             search.may_start(at.plus_seconds(60), Some(client)),
             "the next minute"
+        );
+    }
+
+    /// Tries from threads side by side, one /48: exactly its share passes; and a try
+    /// the full budget refuses leaves no entry behind (the map stays bounded).
+    #[test]
+    fn the_share_holds_across_threads_and_refused_tries_leave_no_entry() {
+        let at = Timestamp::from_unix_seconds(600);
+        let search = UnindexedSearch::default();
+        let passed = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|threads| {
+            for n in 0..8_u16 {
+                let (search, passed) = (&search, &passed);
+                threads.spawn(move || {
+                    let client = IpAddr::from([0x2001, 0xdb8, 7, n, 0, 0, 0, 1]);
+                    for _ in 0..100 {
+                        if search.try_spend_one(at, Some(client)) {
+                            passed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(passed.into_inner(), VERIFICATIONS_PER_ADDRESS);
+        let other: IpAddr = "192.0.2.9".parse().unwrap();
+        for _ in 0..VERIFICATIONS_PER_MINUTE - VERIFICATIONS_PER_ADDRESS {
+            assert!(search.try_spend_one(at, Some(other)));
+        }
+        let late: IpAddr = "198.51.100.1".parse().unwrap();
+        assert!(!search.try_spend_one(at, Some(late)), "the budget is spent");
+        assert_eq!(
+            search.by_address().spent.len(),
+            2,
+            "no entry for a refused try"
+        );
+    }
+
+    /// A try that read the time before the minute ended, taking its turn after the next
+    /// minute began, counts against the newer minute and wipes nothing.
+    #[test]
+    fn a_late_try_does_not_roll_the_minute_back() {
+        let search = UnindexedSearch::default();
+        let client: IpAddr = "192.0.2.7".parse().unwrap();
+        let next_minute = Timestamp::from_unix_seconds(660);
+        for _ in 0..VERIFICATIONS_PER_ADDRESS {
+            assert!(search.try_spend_one(next_minute, Some(client)));
+        }
+        let just_before = Timestamp::from_unix_seconds(659);
+        assert!(!search.try_spend_one(just_before, Some(client)));
+        assert!(
+            !search.may_start(next_minute, Some(client)),
+            "the share stays spent"
         );
     }
 
