@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::helpers::{Storage, TestServer, file_sha256, write_file};
+use crate::helpers::{Outcome, Storage, TestServer, file_sha256, write_file};
 use crate::proxy::{Disturbance, LoopbackProxy, Request};
 
 /// Publishes `acme-agent` 1.0.0 and 1.1.0 (two platforms each); returns the sha256 of
@@ -286,20 +286,45 @@ async fn a_transfer_broken_midway_continues_on_a_fresh_link() {
     assert!(!exists(&server.path("agent.tar.gz.part")));
 }
 
-/// A download link answered with a server error (a store shedding load, a server
-/// restarting behind its proxy) is tried again on a fresh link.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_error_is_tried_again_on_a_fresh_link() {
-    let fail = Disturbance::FailFirstResolve;
-    let server = TestServer::start_behind_proxy(Storage::Embedded, fail, &[]).await;
+/// What [`download_through`] leaves: the server, the newest file's SHA-256, the
+/// downloading customer's id and the run (which succeeded).
+struct DisturbedDownload {
+    server: TestServer,
+    newest: String,
+    customer_id: String,
+    run: Outcome,
+}
+
+/// The newest `acme-agent` for linux, downloaded by a freshly entitled customer
+/// through a proxy that makes `disturbance`.
+async fn download_through(disturbance: Disturbance) -> DisturbedDownload {
+    let server = TestServer::start_behind_proxy(Storage::Embedded, disturbance, &[]).await;
     let newest = publish_two_versions(&server).await;
-    let (_, api_key) = server.entitled_customer("acme-agent").await;
+    let (customer_id, api_key) = server.entitled_customer("acme-agent").await;
     let run = server
         .customer(&api_key)
         .args(["download", "acme-agent", "--platform", "linux-x86_64"])
         .run()
         .await
         .ok();
+    DisturbedDownload {
+        server,
+        newest,
+        customer_id,
+        run,
+    }
+}
+
+/// A download link answered with a server error (a store shedding load, a server
+/// restarting behind its proxy) is tried again on a fresh link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_error_is_tried_again_on_a_fresh_link() {
+    let DisturbedDownload {
+        server,
+        newest,
+        run,
+        ..
+    } = download_through(Disturbance::FailFirstResolve).await;
     assert!(server.proxy_has_cut(), "the first link was answered 503");
     assert!(
         run.stderr
@@ -313,16 +338,12 @@ async fn a_server_error_is_tried_again_on_a_fresh_link() {
 /// asked for again, not the end of the run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_request_answered_by_a_restarting_server_is_made_again() {
-    let fail = Disturbance::FailFirstTokenRequest;
-    let server = TestServer::start_behind_proxy(Storage::Embedded, fail, &[]).await;
-    let newest = publish_two_versions(&server).await;
-    let (_, api_key) = server.entitled_customer("acme-agent").await;
-    let run = server
-        .customer(&api_key)
-        .args(["download", "acme-agent", "--platform", "linux-x86_64"])
-        .run()
-        .await
-        .ok();
+    let DisturbedDownload {
+        server,
+        newest,
+        run,
+        ..
+    } = download_through(Disturbance::FailFirstTokenRequest).await;
     assert!(
         server.proxy_has_cut(),
         "the first token request was answered 503"
@@ -341,15 +362,12 @@ async fn a_token_request_answered_by_a_restarting_server_is_made_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_whose_answer_was_lost_is_replayed_not_issued_again() {
     let lost = Disturbance::LoseFirstAnswerTo(Request::DownloadToken);
-    let server = TestServer::start_behind_proxy(Storage::Embedded, lost, &[]).await;
-    let newest = publish_two_versions(&server).await;
-    let (customer_id, api_key) = server.entitled_customer("acme-agent").await;
-    let run = server
-        .customer(&api_key)
-        .args(["download", "acme-agent", "--platform", "linux-x86_64"])
-        .run()
-        .await
-        .ok();
+    let DisturbedDownload {
+        server,
+        newest,
+        customer_id,
+        run,
+    } = download_through(lost).await;
     assert!(server.proxy_has_cut(), "the first token's answer was lost");
     assert!(
         run.stderr

@@ -156,30 +156,9 @@ mod tests {
     }
 
     fn artifact(release: &Release, verification: Verification) -> Artifact {
-        use crate::artifact::{
-            ArtifactSize, ArtifactTarget, Checksum, Filename, ObjectKey, Platform,
-        };
-        let id = crate::ArtifactId::generate();
-        let platform = Platform::parse("linux").unwrap();
         Artifact {
-            id,
-            release_id: release.id,
-            object_key: ObjectKey::for_artifact(
-                &release.product,
-                &release.version,
-                &platform,
-                id,
-                &Filename::parse("a.tgz").unwrap(),
-            )
-            .unwrap(),
-            checksum: Checksum::of_bytes(b"a"),
-            size: ArtifactSize::parse(1).unwrap(),
-            platform,
-            target: ArtifactTarget::default(),
-            created_at: NOW,
             verification,
-            object_etag: None,
-            object_version: None,
+            ..crate::memory::sample_artifact(release, "linux", NOW)
         }
     }
 

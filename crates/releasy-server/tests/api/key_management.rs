@@ -30,7 +30,8 @@ async fn list(app: &TestApp, customer_id: &str) -> reqwest::Response {
     .unwrap()
 }
 
-async fn listed(app: &TestApp, customer_id: &str) -> Vec<Value> {
+/// The keys `GET /v1/admin/customers/{customer_id}/keys` lists (asserting a 200).
+pub(crate) async fn listed(app: &TestApp, customer_id: &str) -> Vec<Value> {
     let response = list(app, customer_id).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();

@@ -182,22 +182,6 @@ async fn create_validates_every_field(backend: Backend) {
     }
 }
 
-/// The keys `GET /v1/admin/customers/{customer_id}/keys` lists.
-async fn customer_keys(app: &TestApp, customer_id: &str) -> Vec<Value> {
-    let listed = app
-        .admin(
-            Method::GET,
-            &format!("/v1/admin/customers/{customer_id}/keys"),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    listed["keys"].as_array().unwrap().clone()
-}
-
 /// Fields read as the reference server reads them: a key type in any case with spaces
 /// around it, scope names with spaces around them (blank ones left out, duplicates
 /// collapsed), and a blank name as no name.
@@ -219,7 +203,7 @@ async fn create_reads_fields_as_the_reference_does(backend: Backend) {
     let key: Value = response.json().await.unwrap();
     assert_eq!(key["key_type"], "ci");
     assert_eq!(key["scopes"], json!(["releases:read"]));
-    let listed = customer_keys(&app, id).await;
+    let listed = crate::key_management::listed(&app, id).await;
     assert_eq!(listed[0]["name"], Value::Null);
 }
 
@@ -341,7 +325,7 @@ async fn create_refuses_an_idempotency_key(backend: Backend) {
         message.starts_with("Idempotency-Key is not supported for key creation"),
         "{message}"
     );
-    let keys = customer_keys(&app, customer["id"].as_str().unwrap()).await;
+    let keys = crate::key_management::listed(&app, customer["id"].as_str().unwrap()).await;
     assert_eq!(keys.len(), 0, "no key issued");
     // The caller is judged first: without credentials it is 401 whatever the header.
     let anonymous = app
