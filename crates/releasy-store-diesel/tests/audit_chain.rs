@@ -93,6 +93,17 @@ async fn verify(db: &Database) -> Result<u64, VerifyError> {
         .map(|chain| chain.events)
 }
 
+/// Inserts `pruned` (an `audit.pruned` event) by hand, created at `created_at`, with
+/// no chain link: a row slipped in by someone with write access.
+async fn insert_unlinked_pruned(tamper: &Tamper, pruned: &AuditEvent, created_at: i64) {
+    tamper(format!(
+        "INSERT INTO audit_events (id, customer_id, actor, event, payload, created_at) \
+         VALUES ('{}', NULL, 'system', 'audit.pruned', '{}', {created_at})",
+        pruned.id, pruned.payload,
+    ))
+    .await;
+}
+
 fn broken(result: Result<u64, VerifyError>) -> ChainBreak {
     match result {
         Err(VerifyError::Broken(found)) => found,
@@ -145,14 +156,7 @@ async fn check(db: &Database, tamper: Tamper, linking: Linking) {
         ChainLink::START,
         Timestamp::from_unix_seconds(T0 + 9),
     );
-    tamper(format!(
-        "INSERT INTO audit_events (id, customer_id, actor, event, payload, created_at) \
-         VALUES ('{}', NULL, 'system', 'audit.pruned', '{}', {})",
-        pruned.id,
-        pruned.payload,
-        T0 + 9
-    ))
-    .await;
+    insert_unlinked_pruned(&tamper, &pruned, T0 + 9).await;
     assert_eq!(link(db).await, 0);
     assert_eq!(
         broken(verify(db).await),
@@ -534,14 +538,7 @@ async fn retention_cuts_the_chain_at_its_start(db: &Database, tamper: Tamper) {
     // An `audit.pruned` row slipped in to name the moved start is no part of the
     // chain: no linker links it, and the start stays named by none.
     let forged = AuditEvent::audit_pruned(1, at(T0 + 50), link_at_4, at(T0 + 300));
-    tamper(format!(
-        "INSERT INTO audit_events (id, customer_id, actor, event, payload, created_at) \
-         VALUES ('{}', NULL, 'system', 'audit.pruned', '{}', {})",
-        forged.id,
-        forged.payload,
-        T0 + 300
-    ))
-    .await;
+    insert_unlinked_pruned(&tamper, &forged, T0 + 300).await;
     assert_eq!(link(db).await, 0, "the linker leaves it out");
     assert_eq!(
         broken(verify(db).await),
