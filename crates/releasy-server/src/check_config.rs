@@ -7,7 +7,7 @@
 use std::io::{self, Write};
 
 use crate::bootstrap::ADMIN_KEY_FILE;
-use crate::settings::{LogFormat, Settings};
+use crate::settings::{DEFAULT_PUBLIC_BASE_URL, LogFormat, Settings};
 use crate::storage::SIGNING_KEY_FILE;
 
 /// The shortest admin key accepted without complaint. Customer keys are 256-bit random;
@@ -93,7 +93,7 @@ pub fn findings(settings: &Settings, log_directive: Option<&str>) -> Vec<Finding
 /// embedded-store upload URL would point where this server does not answer. Another
 /// URL is taken as meant (a proxy or a port mapping on the same host may answer there).
 fn links_to_where_nothing_listens(settings: &Settings) -> Option<String> {
-    if !settings.public_base_url_is_default {
+    if settings.public_base_url != DEFAULT_PUBLIC_BASE_URL {
         return None;
     }
     let public = url::Url::parse(&settings.public_base_url).ok()?;

@@ -94,10 +94,6 @@ pub struct Settings {
     pub download_token_ttl_seconds: i64,
     /// Base of the URLs this server hands out.
     pub public_base_url: String,
-    /// Whether the public base URL is the default, `http://127.0.0.1:8080` (unset, or
-    /// set to it as the Debian package's file does), which check-config compares with
-    /// the listener.
-    pub public_base_url_is_default: bool,
     /// S3 storage, when configured (otherwise the embedded filesystem store).
     pub s3: Option<S3Config>,
     /// Lifetime of presigned upload URLs.
@@ -389,6 +385,7 @@ impl Settings {
         let public_base_url =
             text(raw.public_base_url).unwrap_or_else(|| DEFAULT_PUBLIC_BASE_URL.to_owned());
         http_url("RELEASY_PUBLIC_BASE_URL", &public_base_url)?;
+        let public_base_url = public_base_url.trim_end_matches('/').to_owned();
         let presign_expires_seconds = number(
             "RELEASY_ARTIFACT_PRESIGN_EXPIRES_SECONDS",
             raw.artifact_presign_expires_seconds,
@@ -460,9 +457,7 @@ impl Settings {
                 300,
                 1..=7 * 86_400,
             )?,
-            public_base_url_is_default: public_base_url.trim_end_matches('/')
-                == DEFAULT_PUBLIC_BASE_URL,
-            public_base_url: public_base_url.trim_end_matches('/').to_owned(),
+            public_base_url,
             s3: s3(
                 raw.artifact_bucket,
                 raw.artifact_region,
@@ -621,7 +616,7 @@ fn previous_pepper(value: Option<String>) -> Option<String> {
 const MIB: i64 = 1024 * 1024;
 
 /// Where links point when `RELEASY_PUBLIC_BASE_URL` is unset (SPEC).
-const DEFAULT_PUBLIC_BASE_URL: &str = "http://127.0.0.1:8080";
+pub(crate) const DEFAULT_PUBLIC_BASE_URL: &str = "http://127.0.0.1:8080";
 
 /// `RELEASY_ARTIFACT_UPLOAD_TTL_SECONDS`: at most 30 days, and never shorter than an
 /// upload URL lives (an upload is not swept while its URLs work). Unset, a day, or an

@@ -134,7 +134,6 @@ async fn serve_seeded(
         operator: None,
         storage_signing_secret: None,
         public_base_url: url.clone(),
-        public_base_url_is_default: false,
         data_dir: data_dir.clone(),
         // Nothing of the host's own deployment: no metrics listener on its port or
         // address, no traces to its collector.
