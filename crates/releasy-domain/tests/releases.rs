@@ -169,19 +169,25 @@ impl World {
         let one_a_day = DownloadQuota::new(Some(1), None, QuotaPeriod::Day).unwrap();
         self.entitle_with_quota(key.customer_id, "app", 0, None, Some(one_a_day))
             .await;
+        let ttl = TokenTtl::parse(Some(60), 600).unwrap();
+        self.issue_token(&key, artifact, ttl, max_uses)
+            .await
+            .unwrap()
+    }
+
+    /// A token for `key` to `artifact`, asked by the admin key.
+    async fn issue_token(
+        &self,
+        key: &AuthenticatedKey,
+        artifact: releasy_domain::ArtifactId,
+        ttl: TokenTtl,
+        max_uses: Option<releasy_domain::download::MaxUses>,
+    ) -> Result<releasy_domain::download::IssuedToken, IssueTokenError> {
         self.h
             .services
             .downloads
-            .issue(
-                &Origin::admin_key(),
-                &key,
-                artifact,
-                None,
-                TokenTtl::parse(Some(60), 600).unwrap(),
-                max_uses,
-            )
+            .issue(&Origin::admin_key(), key, artifact, None, ttl, max_uses)
             .await
-            .unwrap()
     }
 
     async fn customer_key(&self) -> AuthenticatedKey {
@@ -447,11 +453,7 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
     let (release, artifact) = w.published_artifact("app").await;
     let ttl = TokenTtl::parse(Some(60), 600).unwrap();
     let admin = Origin::admin_key();
-    let issue = || {
-        w.h.services
-            .downloads
-            .issue(&admin, &key, artifact, None, ttl, None)
-    };
+    let issue = || w.issue_token(&key, artifact, ttl, None);
 
     assert!(matches!(
         issue().await,
@@ -510,16 +512,7 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
         Err(ResolveError::Refused(ResolveRefusal::NotFound))
     ));
     assert!(matches!(
-        w.h.services
-            .downloads
-            .issue(
-                &Origin::admin_key(),
-                &key,
-                releasy_domain::ArtifactId::generate(),
-                None,
-                ttl,
-                None
-            )
+        w.issue_token(&key, releasy_domain::ArtifactId::generate(), ttl, None)
             .await,
         Err(IssueTokenError::ArtifactNotFound)
     ));
@@ -531,19 +524,8 @@ async fn deleting_a_release_removes_its_objects_and_tokens() {
     let key = w.customer_key().await;
     w.entitle(key.customer_id, "app", 0, None).await;
     let (release, artifact) = w.published_artifact("app").await;
-    let token =
-        w.h.services
-            .downloads
-            .issue(
-                &Origin::admin_key(),
-                &key,
-                artifact,
-                None,
-                TokenTtl::parse(None, 600).unwrap(),
-                None,
-            )
-            .await
-            .unwrap();
+    let ttl = TokenTtl::parse(None, 600).unwrap();
+    let token = w.issue_token(&key, artifact, ttl, None).await.unwrap();
     let deleted =
         w.h.services
             .releases
@@ -603,12 +585,7 @@ async fn a_token_keeps_the_address_rule_of_the_key_that_asked_for_it() {
     let (_, artifact) = w.published_artifact("app").await;
     w.entitle(customer.id, "app", 0, None).await;
     let ttl = TokenTtl::parse(Some(60), 600).unwrap();
-    let token =
-        w.h.services
-            .downloads
-            .issue(&Origin::admin_key(), &key, artifact, None, ttl, None)
-            .await
-            .unwrap();
+    let token = w.issue_token(&key, artifact, ttl, None).await.unwrap();
 
     // Lifting the key's rule later does not widen the token.
     w.h.services
@@ -658,12 +635,7 @@ async fn a_token_of_a_key_without_a_rule_resolves_from_anywhere() {
     let (_, artifact) = w.published_artifact("app").await;
     w.entitle(key.customer_id, "app", 0, None).await;
     let ttl = TokenTtl::parse(Some(60), 600).unwrap();
-    let token =
-        w.h.services
-            .downloads
-            .issue(&Origin::admin_key(), &key, artifact, None, ttl, None)
-            .await
-            .unwrap();
+    let token = w.issue_token(&key, artifact, ttl, None).await.unwrap();
     for client in [None, Some("198.51.100.9".parse().unwrap())] {
         w.h.services
             .downloads
@@ -681,19 +653,8 @@ async fn a_limited_token_resolves_its_max_uses_and_refusals_spend_none() {
     let (release, artifact) = w.published_artifact("app").await;
     w.entitle(key.customer_id, "app", 0, None).await;
     let ttl = TokenTtl::parse(Some(60), 600).unwrap();
-    let token =
-        w.h.services
-            .downloads
-            .issue(
-                &Origin::admin_key(),
-                &key,
-                artifact,
-                None,
-                ttl,
-                MaxUses::parse(Some(2)).unwrap(),
-            )
-            .await
-            .unwrap();
+    let twice = MaxUses::parse(Some(2)).unwrap();
+    let token = w.issue_token(&key, artifact, ttl, twice).await.unwrap();
     let anyone = Requester::default();
     let resolve = || {
         w.h.services
@@ -746,11 +707,7 @@ async fn downloads_count_against_the_first_quota_with_room_until_its_period_rese
         .await;
     let ttl = TokenTtl::parse(Some(86_400), 86_400 * 2).unwrap();
     let admin = Origin::admin_key();
-    let issue = || {
-        w.h.services
-            .downloads
-            .issue(&admin, &key, artifact, None, ttl, None)
-    };
+    let issue = || w.issue_token(&key, artifact, ttl, None);
     let token = issue().await.expect("room for a download");
     let anyone = Requester::default();
     let resolve = || {

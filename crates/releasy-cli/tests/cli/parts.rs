@@ -2,10 +2,11 @@
 //! up in parts, several at a time, on both stores; a run killed midway is resumed by the
 //! next without sending again the parts the server holds.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::helpers::{Storage, TestServer, write_file};
-use crate::proxy::Disturbance;
+use crate::proxy::{Disturbance, Request};
 
 const PART: u64 = 5 * 1024 * 1024;
 
@@ -175,7 +176,7 @@ async fn a_failed_part_is_sent_again() {
     assert_eq!(crate::helpers::file_sha256(&stored), sha);
 }
 
-/// A file rewritten while it is uploaded is not registered as if it were the file
+/// A file rewritten after it was hashed is not registered as if it were the file
 /// hashed: the run stops with exit code 1, where the server (verifying large files in
 /// the background, as on S3 here) would have registered the parts `pending`, and
 /// publish would have published them.
@@ -188,7 +189,12 @@ async fn a_file_changed_while_its_parts_go_up_is_not_registered() {
         ("RELEASY_ARTIFACT_INLINE_VERIFY_MAX_BYTES", "0"),
         ("RELEASY_ARTIFACT_VERIFY_INTERVAL_SECONDS", "3600"),
     ];
-    let server = TestServer::start_with_settings(Storage::S3, &settings).await;
+    // The presign waits in the proxy until the file is rewritten: the parts cannot go
+    // up before (a run racing the rewrite once sent every part first, and rightly
+    // registered the bytes it had hashed).
+    let rewritten_gate = Arc::new(tokio::sync::Notify::new());
+    let hold = Disturbance::HoldFirstUntil(Request::ArtifactPresign, Arc::clone(&rewritten_gate));
+    let server = TestServer::start_behind_proxy(Storage::S3, hold, &settings).await;
     let len = 8 * PART;
     let path = server.path("disk.img");
     write_file(&path, len as usize, 10);
@@ -203,17 +209,16 @@ async fn a_file_changed_while_its_parts_go_up_is_not_registered() {
         .expect("stderr")
         .into_owned_fd()
         .expect("fd");
-    // Read on a thread of its own, so the rewrite follows the line at once whatever
-    // the test's runtime (which serves S3 here) is busy with.
     let rewritten = path.clone();
     let reader = std::thread::spawn(move || {
         let mut seen = Vec::new();
         for line in std::io::BufReader::new(std::fs::File::from(stderr)).lines() {
             let line = line.expect("stderr");
             // Hashed, and the release is there: the file is rewritten (same size, other
-            // bytes) before or while its parts go up.
+            // bytes), then the presign goes on.
             if line.starts_with("created release") {
                 write_file(&rewritten, len as usize, 11);
+                rewritten_gate.notify_one();
             }
             seen.push(line);
         }

@@ -1,5 +1,6 @@
 //! A TCP proxy on loopback that disturbs transfers as a real network does: it breaks
-//! one answer midway, carries requests slowly, or fails one download with a `503`.
+//! one answer midway, carries requests slowly, fails one download with a `503`, or
+//! holds one request until the test has done what it must do first.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// What the proxy does to the bytes it carries.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Disturbance {
     /// The first connection whose answers pass this many bytes is closed right there,
     /// as a flaky network would; every other byte goes through untouched.
@@ -34,6 +35,10 @@ pub enum Disturbance {
     /// The first request of this kind (of all connections) reaches the server, and its
     /// answer is lost: the connection closes as the answer starts.
     LoseFirstAnswerTo(Request),
+    /// The first request of this kind (of all connections) waits in the proxy until
+    /// the test notifies the gate: what the test does meanwhile comes before it,
+    /// however fast the client would otherwise have gone on.
+    HoldFirstUntil(Request, Arc<tokio::sync::Notify>),
 }
 
 /// A request a [`Disturbance`] picks by its request line.
@@ -43,6 +48,8 @@ pub enum Request {
     KeyRotation,
     /// `POST /v1/downloads/token`.
     DownloadToken,
+    /// `POST /v1/releases/{id}/artifacts/presign`.
+    ArtifactPresign,
 }
 
 impl Request {
@@ -53,6 +60,10 @@ impl Request {
                 line.starts_with(b"POST /v1/admin/keys/") && line.ends_with(b"/rotate HTTP/1.1")
             }
             Self::DownloadToken => line == b"POST /v1/downloads/token HTTP/1.1",
+            Self::ArtifactPresign => {
+                line.starts_with(b"POST /v1/releases/")
+                    && line.ends_with(b"/artifacts/presign HTTP/1.1")
+            }
         }
     }
 }
@@ -79,6 +90,7 @@ impl LoopbackProxy {
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let has_cut = Arc::clone(&has_cut);
+                let disturbance = disturbance.clone();
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
                         forward(client, server, disturbance, has_cut).await;
@@ -120,6 +132,16 @@ async fn forward(
     let (server_read, mut server_write) = server.into_split();
     let answers = Arc::clone(&client_write);
     let failed = Arc::clone(&has_cut);
+    let cut_after = match disturbance {
+        Disturbance::CutAnswerAfter(cut_after) => cut_after,
+        Disturbance::RequestsAt(_)
+        | Disturbance::FailFirstResolve
+        | Disturbance::FailFirstTokenRequest
+        | Disturbance::FailFirstPartUpload
+        | Disturbance::FailFirstRegistration
+        | Disturbance::LoseFirstAnswerTo(_)
+        | Disturbance::HoldFirstUntil(..) => usize::MAX,
+    };
     let requests = tokio::spawn(async move {
         match disturbance {
             Disturbance::RequestsAt(bytes_per_second) => {
@@ -163,6 +185,13 @@ async fn forward(
                 })
                 .await;
             }
+            Disturbance::HoldFirstUntil(request, gate) => {
+                let hold = Picked::WaitFor(&gate);
+                copy_picking_first(client_read, &mut server_write, &failed, hold, |chunk| {
+                    request.is_in(chunk)
+                })
+                .await;
+            }
             Disturbance::CutAnswerAfter(_) => {
                 let mut client_read = client_read;
                 let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
@@ -170,15 +199,6 @@ async fn forward(
         }
         let _ = server_write.shutdown().await;
     });
-    let cut_after = match disturbance {
-        Disturbance::CutAnswerAfter(cut_after) => cut_after,
-        Disturbance::RequestsAt(_)
-        | Disturbance::FailFirstResolve
-        | Disturbance::FailFirstTokenRequest
-        | Disturbance::FailFirstPartUpload
-        | Disturbance::FailFirstRegistration
-        | Disturbance::LoseFirstAnswerTo(_) => usize::MAX,
-    };
     copy_answers(
         server_read,
         client_write,
@@ -196,6 +216,8 @@ enum Picked<'a> {
     AnswerUnavailable(&'a ClientWrite),
     /// Forwarded, and this connection's flag set: its answer is lost.
     LoseItsAnswer(&'a AtomicBool),
+    /// Forwarded once the gate is notified.
+    WaitFor(&'a tokio::sync::Notify),
 }
 
 /// Copies requests; the first one (of all connections, `first_taken` telling) that
@@ -223,6 +245,7 @@ async fn copy_picking_first(
                     break;
                 }
                 Picked::LoseItsAnswer(marked) => marked.store(true, Ordering::SeqCst),
+                Picked::WaitFor(gate) => gate.notified().await,
             }
         }
         if to.write_all(chunk).await.is_err() {
