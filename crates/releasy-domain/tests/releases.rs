@@ -392,7 +392,7 @@ async fn registration_checks_the_key_the_object_its_size_and_its_sha256() {
         Err(RegisterArtifactError::ObjectMissing)
     ));
 
-    // Another size than declared: refused, and the object deleted.
+    // Another size than declared: refused, the object deleted, and the upload over.
     w.objects.put(&upload.object_key, bytes.to_vec());
     let longer = RegisterArtifact {
         size: ArtifactSize::parse(11).unwrap(),
@@ -406,8 +406,15 @@ async fn registration_checks_the_key_the_object_its_size_and_its_sha256() {
         })
     ));
     assert_eq!(w.objects.get(&upload.object_key), None);
+    w.objects.put(&upload.object_key, bytes.to_vec());
+    assert!(matches!(
+        register(declared.clone()).await,
+        Err(RegisterArtifactError::UploadGone)
+    ));
 
     // The declared size but other bytes: refused, and the object deleted.
+    let upload = w.presign(&release, "App.TGZ").await;
+    let declared = World::registration(&upload, &bytes);
     w.objects.put(&upload.object_key, vec![2; 10]);
     let refused = register(declared.clone()).await;
     assert!(
@@ -420,6 +427,8 @@ async fn registration_checks_the_key_the_object_its_size_and_its_sha256() {
     );
     assert_eq!(w.objects.get(&upload.object_key), None);
 
+    let upload = w.presign(&release, "App.TGZ").await;
+    let declared = World::registration(&upload, &bytes);
     w.objects.put(&upload.object_key, bytes.to_vec());
     let wrong_platform = RegisterArtifact {
         platform: Platform::parse("windows").unwrap(),
@@ -452,7 +461,6 @@ async fn tokens_follow_the_contract_order_and_stop_resolving_when_a_rule_breaks(
     let key = w.customer_key().await;
     let (release, artifact) = w.published_artifact("app").await;
     let ttl = TokenTtl::parse(Some(60), 600).unwrap();
-    let admin = Origin::admin_key();
     let issue = || w.issue_token(&key, artifact, ttl, None);
 
     assert!(matches!(
@@ -706,7 +714,6 @@ async fn downloads_count_against_the_first_quota_with_room_until_its_period_rese
     w.entitle_with_quota(key.customer_id, "app", 0, None, Some(monthly))
         .await;
     let ttl = TokenTtl::parse(Some(86_400), 86_400 * 2).unwrap();
-    let admin = Origin::admin_key();
     let issue = || w.issue_token(&key, artifact, ttl, None);
     let token = issue().await.expect("room for a download");
     let anyone = Requester::default();

@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use common::interposed_artifacts::{ArtifactsHook, InterposedArtifacts};
@@ -22,7 +22,7 @@ use releasy_domain::audit::Origin;
 use releasy_domain::memory::{FixedClock, InMemoryObjects};
 use releasy_domain::ports::{ArtifactRepository, RepoError};
 use releasy_domain::release::{Product, Release, Version};
-use releasy_domain::{Limits, Ports, Services, Timestamp};
+use releasy_domain::{Limits, Ports, ReleaseId, Services, Timestamp};
 
 const T0: Timestamp = Timestamp::from_unix_seconds(1_735_312_000);
 const PART: usize = MIN_PART_SIZE as usize;
@@ -395,6 +395,123 @@ async fn an_upload_swept_while_it_completes_leaves_no_object() {
         .unwrap_err();
     assert!(matches!(err, RegisterArtifactError::UploadGone), "{err:?}");
     assert_eq!(w.objects.get(&upload.object_key), None);
+}
+
+/// A registration declaring other bytes, run to its refusal between a correct
+/// registration's checks and its insert (as two clients registering one upload at once
+/// would interleave).
+#[derive(Debug, Default)]
+struct RefusedMidway {
+    refused: Arc<OnceLock<(Services, ReleaseId, RegisterArtifact)>>,
+}
+
+#[async_trait]
+impl ArtifactsHook for RefusedMidway {
+    async fn before_completing(
+        &self,
+        _store: &dyn ArtifactRepository,
+        _artifact: &Artifact,
+    ) -> Result<(), RepoError> {
+        let (services, release, wrong) = self.refused.get().expect("set by the test");
+        let refused = services
+            .artifacts
+            .register(&Origin::admin_key(), *release, wrong.clone())
+            .await;
+        assert!(
+            matches!(refused, Err(RegisterArtifactError::ChecksumMismatch)),
+            "{refused:?}"
+        );
+        Ok(())
+    }
+}
+
+/// Of a correct registration and a refused one of the same upload at once, the refusal
+/// (which deletes the object) and the registration never both go on: no artifact is
+/// left registered without its bytes, and the upload is over as if aborted.
+#[tokio::test]
+async fn a_refusal_racing_a_registration_leaves_no_artifact_without_its_bytes() {
+    let refused = Arc::new(OnceLock::new());
+    let hook = RefusedMidway {
+        refused: Arc::clone(&refused),
+    };
+    let w = World::with_ports(|ports| {
+        let artifacts = ports.repositories.artifacts.clone();
+        ports.repositories.artifacts = Arc::new(InterposedArtifacts {
+            store: artifacts,
+            hook,
+        });
+    })
+    .await;
+    let bytes = file(10);
+    let upload = w.presign(&bytes, false).await;
+    w.objects.put(&upload.object_key, bytes.clone());
+    let mut other = bytes.clone();
+    other[0] ^= 1;
+    let wrong = World::registration(&upload, &other, None);
+    refused
+        .set((w.services.clone(), w.release.id, wrong))
+        .expect("set once");
+
+    let registered = w
+        .services
+        .artifacts
+        .register(
+            &Origin::admin_key(),
+            w.release.id,
+            World::registration(&upload, &bytes, None),
+        )
+        .await;
+    let stored = w.objects.get(&upload.object_key);
+    match registered {
+        Ok(artifact) => assert_eq!(stored, Some(bytes), "{artifact:?} lost its bytes"),
+        Err(err) => {
+            assert!(matches!(err, RegisterArtifactError::UploadGone), "{err:?}");
+            assert_eq!(stored, None);
+        }
+    }
+    let record = w
+        .services
+        .artifacts
+        .upload_state(w.release.id, upload.artifact_id)
+        .await;
+    assert!(matches!(record, Err(UploadError::NotFound)), "{record:?}");
+}
+
+/// The upload presigned under an artifact id belongs to its release: a release made
+/// again under the same product and version (its object keys are the same) does not
+/// register it, even with bytes a URL stored after the abort.
+#[tokio::test]
+async fn an_upload_of_a_deleted_release_is_not_registered_in_its_successor() {
+    let w = World::new().await;
+    let admin = Origin::admin_key();
+    let bytes = file(10);
+    let upload = w.presign(&bytes, true).await;
+    w.services
+        .artifacts
+        .abort_upload(&admin, w.release.id, upload.artifact_id)
+        .await
+        .unwrap();
+    w.objects.put(&upload.object_key, bytes.clone());
+    w.services.releases.delete(&admin, w.release.id).await.unwrap();
+    let again = w
+        .services
+        .releases
+        .create(
+            &admin,
+            Product::parse("app").unwrap(),
+            Version::parse("1.0.0").unwrap(),
+        )
+        .await
+        .unwrap();
+    let refused = w
+        .services
+        .artifacts
+        .register(&admin, again.id, World::registration(&upload, &bytes, None))
+        .await;
+    assert!(
+        matches!(refused, Err(RegisterArtifactError::UploadGone)),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]

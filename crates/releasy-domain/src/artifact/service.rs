@@ -542,16 +542,18 @@ impl ArtifactService {
             .artifacts
             .get_upload(request.artifact_id)
             .await
-            .map_err(RegisterArtifactError::Repo)?
-            .filter(|p| p.release_id == release_id && p.object_key == object_key);
+            .map_err(RegisterArtifactError::Repo)?;
         if let Some(pending) = &pending {
-            if pending.ended_at.is_some() {
+            // The upload presigned under this id is another release's (one deleted
+            // since, whose product and version were used again) or another file's:
+            // not this registration's to complete.
+            let another = pending.release_id != release_id || pending.object_key != object_key;
+            if another || pending.ended_at.is_some() {
                 return Err(RegisterArtifactError::UploadGone);
             }
             check_declared(pending, &request)?;
         }
-        let joined = self
-            .complete_parts(&object_key, pending.as_ref(), request.parts.as_deref())
+        self.complete_parts(&object_key, pending.as_ref(), request.parts.as_deref())
             .await?;
         let (stored, check) = match self.judge_stored(&object_key, &request).await? {
             Judged::Checked(stored, check) => (stored, check),
@@ -560,7 +562,7 @@ impl ArtifactService {
                     .discard(
                         &object_key,
                         request.artifact_id,
-                        joined,
+                        Discard::refused(pending.is_some()),
                         RegisterArtifactError::SizeMismatch {
                             declared: request.size.bytes(),
                             stored: stored.size,
@@ -577,7 +579,7 @@ impl ArtifactService {
                     .discard(
                         &object_key,
                         request.artifact_id,
-                        joined,
+                        Discard::refused(pending.is_some()),
                         RegisterArtifactError::ChecksumMismatch,
                     )
                     .await);
@@ -620,7 +622,7 @@ impl ArtifactService {
                 .discard(
                     &artifact.object_key,
                     artifact.id,
-                    false,
+                    Discard::Unrecorded,
                     RegisterArtifactError::UploadGone,
                 )
                 .await),
@@ -700,18 +702,17 @@ impl ArtifactService {
         })
     }
 
-    /// Completes the upload in parts of `pending`, if it is one; `true` when parts were
-    /// joined. A completion that the store no longer knows (an earlier registration
+    /// Completes the upload in parts of `pending`, if it is one. A completion that the store no longer knows (an earlier registration
     /// completed it and failed later) leaves the object to the checks that follow.
     async fn complete_parts(
         &self,
         object_key: &ObjectKey,
         pending: Option<&PendingUpload>,
         parts: Option<&[CompletedPart]>,
-    ) -> Result<bool, RegisterArtifactError> {
+    ) -> Result<(), RegisterArtifactError> {
         let multipart = pending.and_then(|p| p.multipart.as_ref());
         let (upload, parts) = match (multipart, parts) {
-            (None, None) => return Ok(false),
+            (None, None) => return Ok(()),
             (None, Some(_)) => return Err(RegisterArtifactError::NotMultipart),
             (Some(_), None) => return Err(RegisterArtifactError::PartsRequired),
             (Some(upload), Some(parts)) => (upload, parts),
@@ -736,7 +737,7 @@ impl ArtifactService {
             .complete_multipart(object_key, &upload.upload_id, parts)
             .await
         {
-            Ok(()) | Err(CompleteMultipartError::UploadNotFound) => Ok(true),
+            Ok(()) | Err(CompleteMultipartError::UploadNotFound) => Ok(()),
             Err(CompleteMultipartError::PartsRejected(reason)) => {
                 Err(RegisterArtifactError::PartsRejected(reason))
             }
@@ -746,28 +747,77 @@ impl ArtifactService {
 
     /// Deletes an object that is not what its registration declared, then answers
     /// `refusal`. An artifact registered under the id meanwhile (a concurrent, correct
-    /// registration of the same bytes) keeps its object. When the object was `joined`
-    /// from parts, the upload is over: its record goes too (a single upload's record
-    /// stays, so its URL can be used again while it is valid).
+    /// registration of the same bytes) keeps its object: where the upload has a record,
+    /// this refusal ends it before deleting, and a registration completes only an open
+    /// record, so of the two exactly one goes on. The upload is then over, as if
+    /// aborted: its record stays, ended, and the sweeper deletes whatever a URL still
+    /// valid stores meanwhile.
     async fn discard(
         &self,
         object_key: &ObjectKey,
         artifact_id: ArtifactId,
-        joined: bool,
+        how: Discard,
+        refusal: RegisterArtifactError,
+    ) -> RegisterArtifactError {
+        if how == Discard::Recorded {
+            match self
+                .artifacts
+                .end_upload(artifact_id, self.clock.now(), None)
+                .await
+            {
+                Ok(true) => {}
+                // Completed by a concurrent registration (then it is that artifact's
+                // object), or ended by an abort or the sweeper, which free the bytes.
+                Ok(false) => return self.refusal_unless_registered(artifact_id, refusal).await,
+                Err(repo) => return RegisterArtifactError::Repo(repo),
+            }
+        } else {
+            match self.artifacts.get_with_release(artifact_id).await {
+                Ok(Some(_)) => return RegisterArtifactError::AlreadyExists,
+                Ok(None) => {}
+                Err(repo) => return RegisterArtifactError::Repo(repo),
+            }
+        }
+        match self.objects.delete(object_key).await {
+            Ok(()) => refusal,
+            // An ended record stays for the sweeper, which deletes the bytes in its turn.
+            Err(store) => RegisterArtifactError::Store(store),
+        }
+    }
+
+    /// `refusal`, or [`RegisterArtifactError::AlreadyExists`] when an artifact is
+    /// registered under `artifact_id`.
+    async fn refusal_unless_registered(
+        &self,
+        artifact_id: ArtifactId,
         refusal: RegisterArtifactError,
     ) -> RegisterArtifactError {
         match self.artifacts.get_with_release(artifact_id).await {
-            Ok(Some(_)) => return RegisterArtifactError::AlreadyExists,
-            Ok(None) => {}
-            Err(repo) => return RegisterArtifactError::Repo(repo),
+            Ok(Some(_)) => RegisterArtifactError::AlreadyExists,
+            Ok(None) => refusal,
+            Err(repo) => RegisterArtifactError::Repo(repo),
         }
-        if let Err(store) = self.objects.delete(object_key).await {
-            return RegisterArtifactError::Store(store);
+    }
+}
+
+/// How a refused registration's object is deleted ([`ArtifactService::discard`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Discard {
+    /// The upload has an open record, which the refusal ends before it deletes.
+    Recorded,
+    /// No open record to end: uploaded before uploads were recorded, or the record was
+    /// ended (aborted or swept) while the registration ran.
+    Unrecorded,
+}
+
+impl Discard {
+    /// How a registration refused for the stored bytes deletes them.
+    fn refused(recorded: bool) -> Self {
+        if recorded {
+            Self::Recorded
+        } else {
+            Self::Unrecorded
         }
-        if joined && let Err(repo) = self.artifacts.delete_upload(artifact_id).await {
-            return RegisterArtifactError::Repo(repo);
-        }
-        refusal
     }
 }
 
