@@ -845,6 +845,133 @@ impl QuotaCounter for QuotasWithOutage {
     }
 }
 
+/// A backlog of `left` rows that a sweep deletes, however many, in batches of `limit`.
+#[derive(Debug)]
+struct Backlog(std::sync::atomic::AtomicU64);
+
+impl Backlog {
+    fn of(rows: u64) -> Arc<Self> {
+        Arc::new(Self(std::sync::atomic::AtomicU64::new(rows)))
+    }
+
+    fn take(&self, limit: u32) -> u64 {
+        use std::sync::atomic::Ordering::SeqCst;
+        let mut taken = 0;
+        let _ = self.0.fetch_update(SeqCst, SeqCst, |left| {
+            taken = left.min(u64::from(limit));
+            Some(left - taken)
+        });
+        taken
+    }
+}
+
+/// Download tokens with `Backlog` expired ones beside the store's.
+#[derive(Debug)]
+struct TokensWithBacklog(
+    Arc<dyn releasy_domain::ports::DownloadTokenRepository>,
+    Arc<Backlog>,
+);
+
+#[async_trait::async_trait]
+impl releasy_domain::ports::DownloadTokenRepository for TokensWithBacklog {
+    async fn insert(
+        &self,
+        token: &releasy_domain::download::DownloadToken,
+        event: &releasy_domain::audit::AuditEvent,
+    ) -> Result<(), RepoError> {
+        self.0.insert(token, event).await
+    }
+    async fn insert_many(
+        &self,
+        issued: &[(
+            releasy_domain::download::DownloadToken,
+            releasy_domain::audit::AuditEvent,
+        )],
+    ) -> Result<(), RepoError> {
+        self.0.insert_many(issued).await
+    }
+    async fn find_grant(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<releasy_domain::download::DownloadGrant>, RepoError> {
+        self.0.find_grant(token_hash).await
+    }
+    async fn purge_expired_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError> {
+        let mine = self.0.purge_expired_before(cutoff, limit).await?;
+        Ok(mine + self.1.take(limit - mine as u32))
+    }
+    async fn consume_use(
+        &self,
+        id: releasy_domain::DownloadTokenId,
+        max_uses: releasy_domain::download::MaxUses,
+    ) -> Result<bool, RepoError> {
+        self.0.consume_use(id, max_uses).await
+    }
+    async fn return_use(&self, id: releasy_domain::DownloadTokenId) -> Result<(), RepoError> {
+        self.0.return_use(id).await
+    }
+}
+
+/// Quota counts with `Backlog` ended periods beside the store's.
+#[derive(Debug)]
+struct QuotasWithBacklog(Arc<dyn QuotaCounter>, Arc<Backlog>);
+
+#[async_trait::async_trait]
+impl QuotaCounter for QuotasWithBacklog {
+    async fn usage(
+        &self,
+        entitlement: EntitlementId,
+        window: &QuotaWindow,
+    ) -> Result<QuotaUsage, RepoError> {
+        self.0.usage(entitlement, window).await
+    }
+    async fn try_charge(
+        &self,
+        entitlement: EntitlementId,
+        window: &QuotaWindow,
+        quota: &DownloadQuota,
+        bytes: u64,
+    ) -> Result<bool, RepoError> {
+        self.0.try_charge(entitlement, window, quota, bytes).await
+    }
+    async fn refund(
+        &self,
+        entitlement: EntitlementId,
+        window: &QuotaWindow,
+        bytes: u64,
+    ) -> Result<(), RepoError> {
+        self.0.refund(entitlement, window, bytes).await
+    }
+    async fn prune_ended(&self, reset_by: Timestamp, limit: u32) -> Result<u64, RepoError> {
+        let mine = self.0.prune_ended(reset_by, limit).await?;
+        Ok(mine + self.1.take(limit - mine as u32))
+    }
+}
+
+/// One sweep clears every expired token and every ended quota count, however many: a
+/// cap per sweep (there was one of 100 000) lets a sustained rate above it grow the
+/// tables without end.
+#[tokio::test]
+async fn a_sweep_clears_any_backlog_of_expired_tokens_and_ended_counts() {
+    let (tokens, counts) = (Backlog::of(250_001), Backlog::of(150_001));
+    let (token_backlog, count_backlog) = (Arc::clone(&tokens), Arc::clone(&counts));
+    let w = World::with_ports(move |ports| {
+        let repos = &mut ports.repositories;
+        repos.download_tokens = Arc::new(TokensWithBacklog(
+            repos.download_tokens.clone(),
+            token_backlog,
+        ));
+        repos.quota_counter = Arc::new(QuotasWithBacklog(
+            repos.quota_counter.clone(),
+            count_backlog,
+        ));
+    });
+    let downloads = &w.h.services.downloads;
+    assert_eq!(downloads.purge_expired_tokens().await.unwrap(), 250_001);
+    assert_eq!(downloads.prune_quota_counts().await.unwrap(), 150_001);
+    assert_eq!(downloads.purge_expired_tokens().await.unwrap(), 0);
+}
+
 /// A resolve that fails after it counted (its quota charge, or its ledger row) hands
 /// out no link, and takes back the use and the count it took: the single-use link
 /// under a one-download quota still works afterwards.

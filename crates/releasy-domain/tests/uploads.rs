@@ -492,7 +492,11 @@ async fn an_upload_of_a_deleted_release_is_not_registered_in_its_successor() {
         .await
         .unwrap();
     w.objects.put(&upload.object_key, bytes.clone());
-    w.services.releases.delete(&admin, w.release.id).await.unwrap();
+    w.services
+        .releases
+        .delete(&admin, w.release.id)
+        .await
+        .unwrap();
     let again = w
         .services
         .releases

@@ -373,13 +373,14 @@ impl DownloadService {
 
     /// Deletes the tokens that expired over an hour ago (the hour spares a client whose
     /// clock runs late a "not found" for a token it just saw expire), a thousand at a
-    /// time, up to 100 000 a call; returns how many.
+    /// time, until none is left, however many (a cap per call would let a sustained
+    /// issuing rate above it grow the table without end); returns how many.
     ///
     /// # Errors
     /// [`RepoError`]; the batches deleted before it stay deleted.
     pub async fn purge_expired_tokens(&self) -> Result<u64, RepoError> {
         let cutoff = self.clock.now().plus_seconds(-EXPIRED_TOKEN_GRACE_SECONDS);
-        in_batches(1_000, 100, |batch| {
+        in_batches(1_000, u64::MAX, |batch| {
             self.tokens.purge_expired_before(cutoff, batch)
         })
         .await
@@ -387,14 +388,17 @@ impl DownloadService {
 
     /// Deletes the counts of quota periods that are over (a new period counts from
     /// zero in a row of its own) and have been for
-    /// [`crate::entitlement::ENDED_PERIOD_KEPT_SECONDS`], a thousand at a time, up to
-    /// 100 000 a call; returns how many.
+    /// [`crate::entitlement::ENDED_PERIOD_KEPT_SECONDS`], a thousand at a time, until
+    /// none is left; returns how many.
     ///
     /// # Errors
     /// [`RepoError`]; the batches deleted before it stay deleted.
     pub async fn prune_quota_counts(&self) -> Result<u64, RepoError> {
         let reset_by = crate::entitlement::counts_reset_by(self.clock.now());
-        in_batches(1_000, 100, |batch| self.quotas.prune_ended(reset_by, batch)).await
+        in_batches(1_000, u64::MAX, |batch| {
+            self.quotas.prune_ended(reset_by, batch)
+        })
+        .await
     }
 
     /// Resolves a token, used by `requester`, to a presigned GET, re-checking every
