@@ -328,6 +328,11 @@ fn compose_runs_migrations_once_then_two_instances_behind_the_proxy() {
     let compose = &yaml("compose.yaml")[0];
     let services = compose["services"].as_mapping().unwrap();
     let service = |name: &str| &compose["services"][name];
+    let stop_grace = text(&compose["x-releasy"]["stop_grace_period"]);
+    assert!(
+        stop_grace.trim_end_matches('s').parse::<u64>().unwrap() > stopping_seconds(),
+        "{stop_grace}: longer than the drain and the last writes"
+    );
 
     // The migrations first, once, after PostgreSQL is healthy.
     let migrate = service("migrate");
@@ -538,8 +543,9 @@ fn the_kubernetes_manifests_agree_with_the_image_and_the_binary() {
         "endpoints drop the pod before it stops listening"
     );
     assert!(
-        pod["terminationGracePeriodSeconds"].as_u64().unwrap() > pre_stop + grace,
-        "longer than the pre-stop pause and the server's drain ({grace} s)"
+        pod["terminationGracePeriodSeconds"].as_u64().unwrap()
+            > pre_stop + grace + releasy_throughput::SHUTDOWN_WRITE_LIMIT.as_secs(),
+        "longer than the pre-stop pause, the server's drain ({grace} s) and its last writes"
     );
     assert_eq!(
         text(&container["volumeMounts"][0]["mountPath"]),
@@ -581,6 +587,15 @@ fn the_kubernetes_manifests_agree_with_the_image_and_the_binary() {
         .collect();
     files.sort();
     assert_eq!(listed, files);
+}
+
+/// The longest a stopping server takes by default: the drain, then the queued rows'
+/// writes. Supervisors must wait longer before they kill it.
+fn stopping_seconds() -> u64 {
+    let drain = releasy_server::settings::Settings::load(None, Some(HashMap::new()))
+        .unwrap()
+        .shutdown_grace_seconds;
+    drain + releasy_throughput::SHUTDOWN_WRITE_LIMIT.as_secs()
 }
 
 /// `key=value` lines of the systemd unit's `[Service]` section, by key (the last wins).
@@ -645,6 +660,10 @@ fn the_debian_package_installs_what_its_unit_starts() {
     installed("usr/bin/releasy");
 
     let service = unit_service();
+    assert!(
+        service["TimeoutStopSec"].parse::<u64>().unwrap() > stopping_seconds(),
+        "longer than the drain and the last writes"
+    );
     let exec_start: Vec<&str> = service["ExecStart"].split_whitespace().collect();
     assert_eq!(exec_start[0], "/usr/bin/releasy-server");
     installed("usr/bin/releasy-server");

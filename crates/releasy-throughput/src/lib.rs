@@ -48,4 +48,4 @@ pub use ledger_write_behind::LedgerWriteBehind;
 pub use no_ledger::NoLedger;
 pub use production::{ProductionStack, ThroughputSettings, Writers, wrap_for_production};
 pub use token_group_commit::TokenGroupCommit;
-pub use write_behind::{BatchPolicy, FlushError, QueueStats, WriteBehind};
+pub use write_behind::{BatchPolicy, FlushError, QueueStats, SHUTDOWN_WRITE_LIMIT, WriteBehind};

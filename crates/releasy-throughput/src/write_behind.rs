@@ -227,16 +227,39 @@ impl<T: Clone + Send + Sync + std::fmt::Debug + 'static> WriteBehind<T> {
     /// Writes everything queued so far.
     ///
     /// # Errors
-    /// [`FlushError`] when the database refused the batch (it stays queued).
+    /// [`FlushError`] when the database refused the batch (it stays queued), or when
+    /// the writer stopped (a write panicked).
     pub async fn flush(&self) -> Result<(), FlushError> {
         let (ack, done) = oneshot::channel();
-        if self.flushes.send(ack).is_err() {
-            return Ok(());
-        }
-        done.await.unwrap_or(Ok(())).map_err(|reason| FlushError {
+        // The writer ends on its own only once every handle is gone: while this one
+        // lives, a closed channel means it panicked, with the batch it held unwritten.
+        let stopped = || Err("the writer stopped (a write panicked)".to_owned());
+        let flushed = if self.flushes.send(ack).is_err() {
+            stopped()
+        } else {
+            done.await.unwrap_or_else(|_| stopped())
+        };
+        flushed.map_err(|reason| FlushError {
             what: self.what,
             reason,
         })
+    }
+
+    /// [`Self::flush`], given up at `deadline`: a write that hangs (a database whose
+    /// connection went silent) must not hold a stopping server past its supervisor's
+    /// patience, which would kill it without a word about the rows.
+    async fn flush_by(&self, deadline: tokio::time::Instant) -> Result<(), FlushError> {
+        tokio::time::timeout_at(deadline, self.flush())
+            .await
+            .unwrap_or_else(|_| {
+                Err(FlushError {
+                    what: self.what,
+                    reason: format!(
+                        "not written within the {} s a shutdown gives them",
+                        SHUTDOWN_WRITE_LIMIT.as_secs()
+                    ),
+                })
+            })
     }
 
     /// How many rows wait now, and how the writes went so far.
@@ -253,10 +276,12 @@ impl<T: Clone + Send + Sync + std::fmt::Debug + 'static> WriteBehind<T> {
     /// Rows pushed from then on are written directly, one write each. A refused batch
     /// stays queued and is tried again for a few seconds
     /// ([`SHUTDOWN_RETRY_DELAYS`]): a database blip at the moment of a shutdown (a
-    /// failover, a restarting pooler) must not lose the rows.
+    /// failover, a restarting pooler) must not lose the rows. All of it ends within
+    /// [`SHUTDOWN_WRITE_LIMIT`].
     ///
     /// # Errors
-    /// [`FlushError`] when the last batch could still not be written.
+    /// [`FlushError`] when the last batch could still not be written, or not within
+    /// the limit.
     pub async fn shutdown(&self) -> Result<(), FlushError> {
         {
             // Under the lock pushes queue under: each row is queued before this (and
@@ -264,18 +289,30 @@ impl<T: Clone + Send + Sync + std::fmt::Debug + 'static> WriteBehind<T> {
             let _rows = self.queue.rows();
             self.queue.closed.store(true, Ordering::Release);
         }
-        let mut flushed = self.flush().await;
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_WRITE_LIMIT;
+        let mut flushed = self.flush_by(deadline).await;
         for delay in SHUTDOWN_RETRY_DELAYS {
             let Err(err) = &flushed else {
                 break;
             };
+            // A writer that is gone (it panicked) never writes them; nor does one
+            // that would be tried again past the limit.
+            if self.flushes.is_closed() || tokio::time::Instant::now() + delay >= deadline {
+                break;
+            }
             tracing::warn!(error = %err, retry_in_ms = delay.as_millis(), "writing queued rows at shutdown failed");
             tokio::time::sleep(delay).await;
-            flushed = self.flush().await;
+            flushed = self.flush_by(deadline).await;
         }
         flushed
     }
 }
+
+/// The longest a shutdown spends writing one queue, its retries included. With the
+/// audit trail's and the ledger's written side by side, a stopping server is done
+/// writing this long after its drain: supervisors' stop timeouts allow for it
+/// (`deploy/`: pre-stop pause 5 s, drain up to 30 s, writes up to 8 s, of 45 s).
+pub const SHUTDOWN_WRITE_LIMIT: Duration = Duration::from_secs(8);
 
 /// The waits between a shutdown's attempts to write what is queued: about 4 s in all,
 /// well within the usual 30 s a supervisor grants a stopping process.
@@ -491,13 +528,17 @@ mod tests {
     }
 
     fn start(recorder: &Arc<Recorder>, concurrent_writes: usize) -> WriteBehind<u32> {
+        start_with(recorder.clone(), concurrent_writes)
+    }
+
+    fn start_with(writer: Arc<dyn BatchWriter<u32>>, concurrent_writes: usize) -> WriteBehind<u32> {
         let policy = BatchPolicy {
             max_batch: usize::MAX,
             max_delay: Duration::from_secs(3_600),
             concurrent_writes,
             ..BatchPolicy::default()
         };
-        WriteBehind::start(recorder.clone(), policy, "test rows")
+        WriteBehind::start(writer, policy, "test rows")
     }
 
     fn written(recorder: &Recorder) -> Vec<u32> {
@@ -578,6 +619,50 @@ mod tests {
             "written by the second attempt"
         );
         assert_eq!(recorder.writes.load(Ordering::SeqCst), 2);
+    }
+
+    /// A database whose connection went silent: every write waits for ever.
+    #[derive(Debug)]
+    struct Silent;
+
+    #[async_trait]
+    impl BatchWriter<u32> for Silent {
+        async fn write_batch(&self, _rows: &[u32]) -> Result<(), RepoError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shutdown_gives_up_on_a_silent_database_within_its_limit() {
+        let queue = WriteBehind::start(Arc::new(Silent), BatchPolicy::default(), "test rows");
+        queue.push(&1).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let refused = tokio::time::timeout(SHUTDOWN_WRITE_LIMIT * 2, queue.shutdown())
+            .await
+            .expect("the shutdown ends");
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(started.elapsed(), SHUTDOWN_WRITE_LIMIT);
+    }
+
+    /// A write that panics, as a bug in an adapter would.
+    #[derive(Debug)]
+    struct Panicking;
+
+    #[async_trait]
+    impl BatchWriter<u32> for Panicking {
+        async fn write_batch(&self, _rows: &[u32]) -> Result<(), RepoError> {
+            panic!("a bug in the writer")
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rows_a_panicked_writer_held_are_reported_lost() {
+        let queue = start_with(Arc::new(Panicking), 1);
+        for row in 0..3 {
+            queue.push(&row).await.unwrap();
+        }
+        let lost = queue.shutdown().await;
+        assert!(lost.is_err(), "{lost:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
