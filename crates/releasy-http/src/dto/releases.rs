@@ -22,7 +22,10 @@ pub struct CreateReleaseRequest {
     /// `stable`, `rc`, `beta`, `alpha` or `dev`; default: the channel the version
     /// implies (no pre-release: stable; a pre-release whose first identifier is `rc`,
     /// `beta` or `alpha`, alone or followed by a number or a hyphen (`rc.1`, `rc1`):
-    /// that; another pre-release: dev; not semver: stable).
+    /// that; another pre-release: dev; not semver: as semver when only a leading `v`
+    /// keeps it from being semver, else rc, beta or alpha when a hyphen-separated part
+    /// begins with that name, dev when it begins with dev, nightly, snapshot, preview,
+    /// pre or canary, stable otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// Release notes, markdown, at most 64 KiB.
