@@ -898,7 +898,10 @@ impl releasy_domain::ports::DownloadTokenRepository for TokensWithBacklog {
     }
     async fn purge_expired_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepoError> {
         let mine = self.0.purge_expired_before(cutoff, limit).await?;
-        Ok(mine + self.1.take(limit - mine as u32))
+        Ok(mine
+            + self
+                .1
+                .take(limit - u32::try_from(mine).expect("at most limit")))
     }
     async fn consume_use(
         &self,
@@ -944,7 +947,10 @@ impl QuotaCounter for QuotasWithBacklog {
     }
     async fn prune_ended(&self, reset_by: Timestamp, limit: u32) -> Result<u64, RepoError> {
         let mine = self.0.prune_ended(reset_by, limit).await?;
-        Ok(mine + self.1.take(limit - mine as u32))
+        Ok(mine
+            + self
+                .1
+                .take(limit - u32::try_from(mine).expect("at most limit")))
     }
 }
 

@@ -277,19 +277,28 @@ async fn upload_and_register(
             // was cut off: registration says (it checks the stored object against the
             // file), which spares the upload, and a store refuses a URL whose object is
             // stored. An object that is not this file is deleted by registration.
+            // A stored object that is not the file ends the upload with its refusal
+            // (servers before that kept it open): this one starts over with a fresh
+            // presign rather than send the file through a URL no registration takes.
             if replayed {
                 match register(client, release, file, &upload, None, 0).await? {
                     Registered::Done(registration) => return Ok(registration),
+                    Registered::NotStored(refused) if refused_as_other_object(&refused) => {
+                        return Ok(Registration::UploadGone(upload.artifact_id));
+                    }
                     Registered::NotStored(_) => {}
                 }
             }
             // Refused as stored: an earlier run's upload finished while this one asked.
-            // Registration checks it; one that is not the file (deleted by registration)
-            // or gone meanwhile is replaced by one more upload, once.
+            // Registration checks it; one that is not the file starts over as above, one
+            // gone meanwhile is replaced by one more upload, once.
             let mut uploads = 0;
             while put_whole(client, url, &upload.upload_headers, file, mode).await? {
                 match register(client, release, file, &upload, None, 0).await? {
                     Registered::Done(registration) => return Ok(registration),
+                    Registered::NotStored(refused) if refused_as_other_object(&refused) => {
+                        return Ok(Registration::UploadGone(upload.artifact_id));
+                    }
                     Registered::NotStored(refused) if uploads > 0 => return Err(refused.into()),
                     Registered::NotStored(_) => uploads += 1,
                 }
@@ -406,6 +415,11 @@ fn not_stored(refused: &ApiError) -> bool {
 
 /// Whether a registration's `400` says the stored object is another than the one
 /// declared (registration deleted it).
+/// Whether registration refused because the stored object is not the declared one.
+fn refused_as_other_object(refused: &ApiError) -> bool {
+    matches!(refused, ApiError::Status { message, .. } if is_other_object(message))
+}
+
 fn is_other_object(message: &str) -> bool {
     message == "checksum does not match the stored object"
         || (message.starts_with("size ") && message.ends_with("bytes)"))

@@ -499,7 +499,7 @@ impl ArtifactService {
     /// so a release never lists an artifact that cannot be downloaded, nor bytes other
     /// than the vendor declared. An upload in parts is first completed from `parts`.
     /// An object of another size or digest is deleted (unless an artifact is registered
-    /// under its key already): the upload starts over.
+    /// under its key already), and the upload is over, as if aborted: presign again.
     ///
     /// # Errors
     /// [`RegisterArtifactError`].
@@ -545,11 +545,17 @@ impl ArtifactService {
             .map_err(RegisterArtifactError::Repo)?;
         if let Some(pending) = &pending {
             // The upload presigned under this id is another release's (one deleted
-            // since, whose product and version were used again) or another file's:
-            // not this registration's to complete.
-            let another = pending.release_id != release_id || pending.object_key != object_key;
-            if another || pending.ended_at.is_some() {
+            // since, whose product and version were used again): not this one's to
+            // complete.
+            if pending.release_id != release_id || pending.ended_at.is_some() {
                 return Err(RegisterArtifactError::UploadGone);
+            }
+            if pending.object_key != object_key {
+                return Err(ValidationError::new(
+                    "object_key",
+                    "does not match the one presigned for this artifact",
+                )
+                .into());
             }
             check_declared(pending, &request)?;
         }
@@ -562,7 +568,11 @@ impl ArtifactService {
                     .discard(
                         &object_key,
                         request.artifact_id,
-                        Discard::refused(pending.is_some()),
+                        if pending.is_some() {
+                            Discard::Recorded
+                        } else {
+                            Discard::Unrecorded
+                        },
                         RegisterArtifactError::SizeMismatch {
                             declared: request.size.bytes(),
                             stored: stored.size,
@@ -579,7 +589,11 @@ impl ArtifactService {
                     .discard(
                         &object_key,
                         request.artifact_id,
-                        Discard::refused(pending.is_some()),
+                        if pending.is_some() {
+                            Discard::Recorded
+                        } else {
+                            Discard::Unrecorded
+                        },
                         RegisterArtifactError::ChecksumMismatch,
                     )
                     .await);
@@ -759,19 +773,21 @@ impl ArtifactService {
         how: Discard,
         refusal: RegisterArtifactError,
     ) -> RegisterArtifactError {
-        if how == Discard::Recorded {
-            match self
+        let ended_here = how == Discard::Recorded
+            && match self
                 .artifacts
                 .end_upload(artifact_id, self.clock.now(), None)
                 .await
             {
-                Ok(true) => {}
-                // Completed by a concurrent registration (then it is that artifact's
-                // object), or ended by an abort or the sweeper, which free the bytes.
-                Ok(false) => return self.refusal_unless_registered(artifact_id, refusal).await,
+                Ok(ended) => ended,
                 Err(repo) => return RegisterArtifactError::Repo(repo),
-            }
-        } else {
+            };
+        // Without the record ended here, the upload was completed by a concurrent
+        // registration (then the object is that artifact's), or ended by an abort or
+        // the sweeper: their delete may have come before this registration's join of
+        // the parts, and an ended record is never completed, so the object goes unless
+        // an artifact holds it.
+        if !ended_here {
             match self.artifacts.get_with_release(artifact_id).await {
                 Ok(Some(_)) => return RegisterArtifactError::AlreadyExists,
                 Ok(None) => {}
@@ -784,20 +800,6 @@ impl ArtifactService {
             Err(store) => RegisterArtifactError::Store(store),
         }
     }
-
-    /// `refusal`, or [`RegisterArtifactError::AlreadyExists`] when an artifact is
-    /// registered under `artifact_id`.
-    async fn refusal_unless_registered(
-        &self,
-        artifact_id: ArtifactId,
-        refusal: RegisterArtifactError,
-    ) -> RegisterArtifactError {
-        match self.artifacts.get_with_release(artifact_id).await {
-            Ok(Some(_)) => RegisterArtifactError::AlreadyExists,
-            Ok(None) => refusal,
-            Err(repo) => RegisterArtifactError::Repo(repo),
-        }
-    }
 }
 
 /// How a refused registration's object is deleted ([`ArtifactService::discard`]).
@@ -808,17 +810,6 @@ enum Discard {
     /// No open record to end: uploaded before uploads were recorded, or the record was
     /// ended (aborted or swept) while the registration ran.
     Unrecorded,
-}
-
-impl Discard {
-    /// How a registration refused for the stored bytes deletes them.
-    fn refused(recorded: bool) -> Self {
-        if recorded {
-            Self::Recorded
-        } else {
-            Self::Unrecorded
-        }
-    }
 }
 
 /// How many times registration judges an object that changes while it is judged

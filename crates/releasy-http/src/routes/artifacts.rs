@@ -79,8 +79,8 @@ pub async fn presign_artifact(
 
 /// Register an uploaded artifact. An upload in parts is completed first from `parts`.
 /// The object must exist in storage with the declared size and SHA-256 (`checksum`);
-/// an object of another size or digest is deleted, so the upload can start over (400
-/// `checksum does not match the stored object`). The digest is the one the store
+/// an object of another size or digest is deleted and the upload is over, as if
+/// aborted (400 `checksum does not match the stored object`; presign again). The digest is the one the store
 /// recorded as it received the bytes, else the server reads the object; above
 /// `RELEASY_ARTIFACT_INLINE_VERIFY_MAX_BYTES` (default 1 GiB) that read happens in the
 /// background: the artifact answers `verification: "pending"` and cannot be downloaded
@@ -97,7 +97,7 @@ pub async fn presign_artifact(
         (status = 400, body = ErrorBody, description = "invalid field, object_key does not match release or platform, size or checksum not the ones declared at presign, parts missing or not matching the upload, object not found in storage, size does not match the stored object, or checksum does not match the stored object"),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "release not found"),
-        (status = 409, body = ErrorBody, description = "artifact already exists, the upload was aborted or swept, the stored object kept changing while it was checked (register again), or release is immutable"),
+        (status = 409, body = ErrorBody, description = "artifact already exists, the upload was aborted, swept, refused earlier or presigned for another release, the stored object kept changing while it was checked (register again), or release is immutable"),
     ),
     security(("admin_key" = []), ("operator_jwt" = []))
 )]

@@ -387,15 +387,24 @@ async fn register_checks_the_stored_object(app: TestApp) {
         "{message}"
     );
 
-    let presigned = presign(&app, release_id, "App.tgz", "linux").await;
-    let correct = register_body(&presigned, "linux", &bytes);
-    let object_is_gone = || async {
-        let again = register_request(&app, release_id, &correct).await;
-        let message = assert_error(again, 400, "bad_request").await;
-        assert!(message.starts_with("object not found"), "{message}");
+    // A refusal deletes the stored object and ends the upload, as an abort would.
+    let object_is_gone = |presigned: Value, correct: Value| {
+        let app = &app;
+        async move {
+            let key = presigned["object_key"].as_str().unwrap();
+            assert!(!app.holds_object(key).await, "{key} is still stored");
+            let again = register_request(app, release_id, &correct).await;
+            let message = assert_error(again, 409, "conflict").await;
+            assert_eq!(
+                message,
+                "the upload was aborted or has expired: presign it again"
+            );
+        }
     };
     // Another size than stored: refused, and the stored object deleted.
     for size in [4095, 4097, 1] {
+        let presigned = presign(&app, release_id, "App.tgz", "linux").await;
+        let correct = register_body(&presigned, "linux", &bytes);
         upload(&app, &presigned, &bytes).await;
         let mut body = correct.clone();
         body["size"] = json!(size);
@@ -409,24 +418,31 @@ async fn register_checks_the_stored_object(app: TestApp) {
             message.contains("does not match the stored object"),
             "{size}: {message}"
         );
-        object_is_gone().await;
+        object_is_gone(presigned, correct).await;
     }
     // The right size but another sha256 than declared, either way round: refused, and
     // the stored object deleted.
-    let mut other_checksum = correct.clone();
-    other_checksum["checksum"] = json!(sha256_hex(b"other bytes"));
     let mut corrupted = bytes.clone();
     corrupted[100] ^= 1;
-    for (stored, body) in [(&bytes, &other_checksum), (&corrupted, &correct)] {
-        upload(&app, &presigned, stored).await;
-        let refused = register_request(&app, release_id, body).await;
+    for declares_other_bytes in [true, false] {
+        let presigned = presign(&app, release_id, "App.tgz", "linux").await;
+        let correct = register_body(&presigned, "linux", &bytes);
+        let mut body = correct.clone();
+        if declares_other_bytes {
+            body["checksum"] = json!(sha256_hex(b"other bytes"));
+            upload(&app, &presigned, &bytes).await;
+        } else {
+            upload(&app, &presigned, &corrupted).await;
+        }
+        let refused = register_request(&app, release_id, &body).await;
         assert_eq!(
             assert_error(refused, 400, "bad_request").await,
             "checksum does not match the stored object"
         );
-        object_is_gone().await;
+        object_is_gone(presigned, correct).await;
     }
 
+    let presigned = presign(&app, release_id, "App.tgz", "linux").await;
     upload(&app, &presigned, &bytes).await;
     let before = now();
     let registered = ok_json(
@@ -474,6 +490,8 @@ async fn register_checks_the_stored_object(app: TestApp) {
         "artifact already exists"
     );
     // A registration declaring other bytes for a registered artifact leaves its object.
+    let mut other_checksum = register_body(&presigned, "linux", &bytes);
+    other_checksum["checksum"] = json!(sha256_hex(b"other bytes"));
     let refused = register_request(&app, release_id, &other_checksum).await;
     assert_error(refused, 409, "conflict").await;
     // Another size too: the id is known before the stored object is looked at.

@@ -257,6 +257,22 @@ impl TestApp {
             .then(|| self.data_dir.path().join("objects").join(key))
     }
 
+    /// Whether the store (embedded or S3) holds an object under `key`.
+    pub async fn holds_object(&self, key: &str) -> bool {
+        use releasy_domain::ports::ObjectStore as _;
+        match &self.s3 {
+            None => self.data_dir.path().join("objects").join(key).exists(),
+            Some(s3) => releasy_storage_s3::S3ObjectStore::new(s3.config())
+                .expect("a store on the test server")
+                .head(&releasy_domain::artifact::ObjectKey::from_stored(
+                    key.to_owned(),
+                ))
+                .await
+                .expect("HEAD")
+                .is_some(),
+        }
+    }
+
     /// The `RELEASY_*` variables the server runs with, to run the `releasy-server`
     /// binary's commands against the same database and store.
     pub fn server_env(&self) -> &HashMap<String, String> {
