@@ -60,7 +60,7 @@ async fn check(db: &Database, forget: impl AsyncFnOnce()) {
             ("2.0.0-beta.3", Channel::Beta),
             ("1.10.0", Channel::Stable),
             ("1.0.0", Channel::Stable),
-            ("nightly", Channel::Stable),
+            ("nightly", Channel::Dev),
         ]
         .map(|(v, c)| (v.to_owned(), c))
     );
@@ -95,6 +95,58 @@ async fn postgres_fills_in_the_version_order_of_older_rows() {
             .expect("blank the keys");
     })
     .await;
+}
+
+/// A release an earlier server (the reference checked no names) stored with a version
+/// today's rules refuse (longer than 128 characters) and a product with spaces around
+/// it: read as stored, ordered and filed by its version, listed, and deleted, not a
+/// 500 for every listing it is on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reads_releases_an_earlier_server_stored_with_any_name() {
+    use diesel::Connection;
+    let sqlite = TestSqlite::create();
+    let db = Database::open(&DatabaseUrl::sqlite_file(sqlite.path()), 2).expect("pool");
+    db.migrate().await.expect("migrate");
+    let version = format!("2.0.0-beta.1+{}", "b".repeat(200));
+    let id = releasy_domain::ReleaseId::generate();
+    let mut conn = diesel::SqliteConnection::establish(&sqlite.path().to_string_lossy())
+        .expect("a second connection");
+    conn.batch_execute(&format!(
+        "INSERT INTO releases (id, product, version, status, created_at, published_at, \
+         channel, version_order, yank_blocks_downloads) VALUES \
+         ('{id}', ' carried ', '{version}', 'published', 1735312000, 1735312000, 'stable', '', 0);"
+    ))
+    .expect("a row as the reference stored it");
+    db.migrate()
+        .await
+        .expect("migrating fills its order key in");
+
+    let repos = db.repositories();
+    let stored = repos
+        .releases
+        .get(id)
+        .await
+        .expect("read back")
+        .expect("there");
+    assert_eq!(stored.version.as_str(), version);
+    assert_eq!(stored.product.as_str(), " carried ");
+    // Its order key and channel from its version (a version refused by today's rules
+    // was once ordered and filed as not semver, on `stable`).
+    assert_eq!(stored.channel, Channel::Beta);
+    let listed = repos
+        .releases
+        .list(&ReleaseFilter::default(), PageRequest::default())
+        .await
+        .expect("listed");
+    assert!(listed.iter().any(|r| r.id == id));
+    assert!(
+        repos
+            .releases
+            .delete(id, &|_| change_event())
+            .await
+            .expect("deleted")
+            .is_some()
+    );
 }
 
 /// Sixteen published releases, a full read of `latest`, the newest of them stored as an
@@ -174,4 +226,39 @@ async fn postgres_latest_ends_on_a_row_without_an_order_key() {
         .await
         .expect("insert the releases");
     latest_ends_on_a_row_without_an_order_key(&db).await;
+}
+
+/// During a rolling upgrade an older instance stores a release without an order key;
+/// a channel set on it through a newer instance stays, though the fill-in that follows
+/// gives rows without a key the channel their version implies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_set_before_the_fill_in_stays() {
+    use diesel::Connection;
+    use releasy_domain::release::ReleaseChanges;
+    let sqlite = TestSqlite::create();
+    let db = Database::open(&DatabaseUrl::sqlite_file(sqlite.path()), 2).expect("pool");
+    db.migrate().await.expect("migrate");
+    let id = releasy_domain::ReleaseId::generate();
+    diesel::SqliteConnection::establish(&sqlite.path().to_string_lossy())
+        .expect("a second connection")
+        .batch_execute(&format!(
+            "INSERT INTO releases (id, product, version, status, created_at, channel, \
+             version_order, yank_blocks_downloads) VALUES \
+             ('{id}', 'rolling', '3.0.0-preview.1', 'draft', 1735312000, 'stable', '', 0);"
+        ))
+        .expect("a row as an older server stores it");
+    let changes = ReleaseChanges {
+        channel: Some(Channel::Beta),
+        ..ReleaseChanges::default()
+    };
+    let repos = db.repositories();
+    repos
+        .releases
+        .update_draft(id, &changes, &|_, _| Vec::new())
+        .await
+        .expect("updated")
+        .expect("a draft");
+    db.fill_in_version_order().await.expect("fill in");
+    let stored = repos.releases.get(id).await.expect("read").expect("there");
+    assert_eq!(stored.channel, Channel::Beta);
 }

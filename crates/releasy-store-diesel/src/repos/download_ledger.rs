@@ -255,10 +255,9 @@ impl StatRow {
     fn into_stat(self, group_by: StatsGroup) -> Result<DownloadStat, RepoError> {
         const TABLE: &str = "download_daily";
         let missing = || corrupt(TABLE, "a group's key is missing");
-        let bad = |e| corrupt(TABLE, e);
         let text = |value: Option<String>| value.ok_or_else(missing);
-        let product = |value: Option<String>| Product::parse(&text(value)?).map_err(bad);
-        let version = |value: Option<String>| Version::parse(&text(value)?).map_err(bad);
+        let product = |value: Option<String>| text(value).map(|v| Product::from_stored(&v));
+        let version = |value: Option<String>| text(value).map(|v| Version::from_stored(&v));
         fn id<T: std::str::FromStr>(value: Option<String>) -> Result<T, RepoError> {
             let raw = value.ok_or_else(|| corrupt(TABLE, "a group's key is missing"))?;
             raw.parse()
@@ -271,7 +270,7 @@ impl StatRow {
                 artifact_id: id(self.artifact_id)?,
                 product: product(self.product)?,
                 version: version(self.version)?,
-                platform: Platform::parse(&text(self.platform)?).map_err(bad)?,
+                platform: Platform::from_stored(&text(self.platform)?),
             },
             StatsGroup::Customer => StatsKey::Customer(id(self.customer_id)?),
             StatsGroup::Day => StatsKey::Day(self.day.ok_or_else(missing)?),

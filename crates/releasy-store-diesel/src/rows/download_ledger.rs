@@ -68,7 +68,6 @@ impl TryFrom<DownloadLedgerRow> for DownloadRecord {
     type Error = RepoError;
 
     fn try_from(row: DownloadLedgerRow) -> Result<Self, RepoError> {
-        let bad = |e| corrupt(TABLE, e);
         Ok(Self {
             id: parse_id(TABLE, &row.id)?,
             at: ts(row.at),
@@ -81,9 +80,9 @@ impl TryFrom<DownloadLedgerRow> for DownloadRecord {
             subject: DownloadSubject {
                 artifact_id: parse_id(TABLE, &row.artifact_id)?,
                 release_id: parse_id(TABLE, &row.release_id)?,
-                product: Product::parse(&row.product).map_err(bad)?,
-                version: Version::parse(&row.version).map_err(bad)?,
-                platform: Platform::parse(&row.platform).map_err(bad)?,
+                product: Product::from_stored(&row.product),
+                version: Version::from_stored(&row.version),
+                platform: Platform::from_stored(&row.platform),
                 bytes: u64::try_from(row.bytes)
                     .map_err(|_| corrupt(TABLE, "negative byte count"))?,
             },
