@@ -17,8 +17,8 @@ use releasy_domain::audit::AuditEvent;
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{ChangeEvent, ChangeEvents, ReleaseRepository, RepoError};
 use releasy_domain::release::{
-    Channel, NOT_SEMVER, Release, ReleaseChanges, ReleaseFilter, ReleaseOrder, ReleaseStatus,
-    SealBasis, SealOutcome, Version, Yank,
+    Channel, Release, ReleaseChanges, ReleaseFilter, ReleaseOrder, ReleaseStatus, SealBasis,
+    SealOutcome, Version, Yank,
 };
 use releasy_domain::{ReleaseId, Timestamp};
 
@@ -298,6 +298,15 @@ impl ReleaseRepository for Store {
             let Some(after) = row else {
                 return Ok(None);
             };
+            // A row an older server stored has no order key yet, and the fill-in that
+            // gives it one sets the channel its version implies: a channel set here
+            // first would be overwritten. Its key is given here instead.
+            if changes.channel.is_some() && after.version_order.is_empty() {
+                diesel::update(dsl::releases.filter(dsl::id.eq(&id)))
+                    .set(dsl::version_order.eq(Version::from_stored(&after.version).order_key()))
+                    .execute(conn)
+                    .await?;
+            }
             let (before, after): (Release, Release) = (before.try_into()?, after.try_into()?);
             append_audit(conn, &events(&before, &after)).await?;
             Ok(Some(after))
@@ -417,12 +426,9 @@ impl Store {
         write_transaction(&mut conn, async |conn| {
             let mut filled = 0;
             for (id, version) in &missing {
-                // A version the domain refuses cannot be read back either; ordering it
-                // as not semver keeps it out of the way.
-                let (key, channel) = match Version::parse(version) {
-                    Ok(version) => (version.order_key(), Channel::of_version(&version)),
-                    Err(_) => (NOT_SEMVER.to_owned(), Channel::Stable),
-                };
+                // As stored, whatever an earlier server let through.
+                let version = Version::from_stored(version);
+                let (key, channel) = (version.order_key(), Channel::of_version(&version));
                 filled += diesel::update(
                     dsl::releases
                         .filter(dsl::id.eq(id))
