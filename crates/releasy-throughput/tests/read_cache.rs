@@ -493,6 +493,47 @@ async fn a_withdrawal_is_answered_after_the_other_caches_caught_up() {
     assert_eq!(a.authenticate(&key).await, Err(AuthReason::Suspended));
 }
 
+/// A release change asked of an instance whose cache still holds the copy from before
+/// another instance's change is decided on what is stored: an unpublish of a release
+/// published elsewhere goes through (it was `400 release already draft`), and one the
+/// stored state refuses is refused for that state.
+#[tokio::test]
+async fn a_release_change_is_decided_on_what_is_stored_not_on_a_stale_copy() {
+    use releasy_domain::release::{LifecycleError, ReleaseStatus, TransitionError};
+    let world = World::new();
+    let (a, b) = (world.instance(), world.instance());
+    let admin = Origin::admin_key();
+    let release = a
+        .services
+        .releases
+        .create(
+            &admin,
+            Product::parse("app").unwrap(),
+            Version::parse("1.0.0").unwrap(),
+        )
+        .await
+        .unwrap();
+    let cached = b.services.releases.find(release.id).await.unwrap().unwrap();
+    assert_eq!(cached.status, ReleaseStatus::Draft, "B holds the draft");
+    a.services
+        .releases
+        .publish(&admin, release.id)
+        .await
+        .unwrap();
+
+    let unpublished = b.services.releases.unpublish(&admin, release.id).await;
+    assert_eq!(unpublished.unwrap().status, ReleaseStatus::Draft);
+    // A refusal the stored state makes still stands.
+    let again = b.services.releases.unpublish(&admin, release.id).await;
+    assert!(
+        matches!(
+            again,
+            Err(TransitionError::Lifecycle(LifecycleError::AlreadyDraft))
+        ),
+        "{again:?}"
+    );
+}
+
 /// An updater's answer for a platform reads only releases with a downloadable
 /// artifact for it: that answer changes when an artifact's verification does, with no
 /// change to any release, and the cache follows.

@@ -381,6 +381,15 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
     /// The release with `id`, or `None`.
     async fn get(&self, id: ReleaseId) -> Result<Option<Release>, RepoError>;
 
+    /// The release with `id` as stored now, past any cache in front of the store
+    /// (whose copy may not show another instance's change yet): what a refusal that
+    /// depends on the release's state is decided on. A store without a cache answers
+    /// as [`Self::get`]; a wrapper with one must override this.
+    async fn get_current(&self, id: ReleaseId) -> Result<Option<Release>, RepoError> {
+        self.get(id).await
+    }
+
+
     /// Releases matching `filter`, in `filter.order`: newest first (by `created_at`,
     /// then id, descending), or by [`Version::order_key`](crate::release::Version::order_key)
     /// descending, then newest first. `filter.products_in = Some(vec![])` and

@@ -371,12 +371,10 @@ impl ReleaseService {
         // What the store last read under the release's lock, once it has.
         let mut stored: Option<SealBasis> = None;
         for _ in 0..SEAL_ATTEMPTS {
-            let current = self
-                .releases
-                .get(id)
-                .await?
-                .ok_or(TransitionError::NotFound)?;
             let now = self.clock.now();
+            let current = self
+                .release_admitting(id, |r| r.status.publish(now).is_ok())
+                .await?;
             let (status, published_at) = current.status.publish(now)?;
             let applies = self.policy_applies(&current.product).await?;
             let basis = match stored.take() {
@@ -417,12 +415,29 @@ impl ReleaseService {
         id: ReleaseId,
     ) -> Result<Release, TransitionError> {
         let current = self
-            .releases
-            .get(id)
-            .await?
-            .ok_or(TransitionError::NotFound)?;
+            .release_admitting(id, |r| r.status.unpublish().is_ok())
+            .await?;
         let (status, published_at) = current.status.unpublish()?;
         self.transition(origin, current, status, published_at).await
+    }
+
+    /// The release with `id`, for a change that `admits` it. A release the (possibly
+    /// cached) read refuses, or does not find, is read again as stored now: another
+    /// instance's change (a publish, a create) may not have reached this instance's
+    /// cache, and a refusal must be decided on what is stored.
+    async fn release_admitting(
+        &self,
+        id: ReleaseId,
+        admits: impl Fn(&Release) -> bool,
+    ) -> Result<Release, TransitionError> {
+        match self.releases.get(id).await? {
+            Some(release) if admits(&release) => Ok(release),
+            _ => self
+                .releases
+                .get_current(id)
+                .await?
+                .ok_or(TransitionError::NotFound),
+        }
     }
 
     async fn transition(

@@ -65,6 +65,10 @@ impl ReleaseRepository for CachedReleases {
             .await
     }
 
+    async fn get_current(&self, id: ReleaseId) -> Result<Option<Release>, RepoError> {
+        self.inner.get_current(id).await
+    }
+
     async fn list(
         &self,
         filter: &ReleaseFilter,
