@@ -14,8 +14,8 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use common::interposed_artifacts::{ArtifactsHook, InterposedArtifacts};
 use releasy_domain::artifact::{
-    Artifact, ArtifactSize, Checksum, CompletedPart, Filename, MIN_PART_SIZE, Platform,
-    PresignUpload, PresignedUpload, RegisterArtifact, RegisterArtifactError, SweepReport,
+    Artifact, ArtifactSize, Checksum, CompletedPart, Filename, MIN_PART_SIZE, PendingUpload,
+    Platform, PresignUpload, PresignedUpload, RegisterArtifact, RegisterArtifactError, SweepReport,
     UploadError, UploadTarget,
 };
 use releasy_domain::audit::Origin;
@@ -512,6 +512,70 @@ async fn an_upload_of_a_deleted_release_is_not_registered_in_its_successor() {
     );
 }
 
+/// An abort that runs once, just after a registration read the upload's record (as an
+/// operator's abort racing a CI job's registration would).
+#[derive(Debug, Default)]
+struct AbortedMidway {
+    services: Arc<OnceLock<(Services, ReleaseId)>>,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl ArtifactsHook for AbortedMidway {
+    async fn after_reading_upload(&self, upload: Option<&PendingUpload>) {
+        let Some(upload) = upload else { return };
+        if upload.ended_at.is_some() || self.fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let (services, release) = self.services.get().expect("set by the test");
+        services
+            .artifacts
+            .abort_upload(&Origin::admin_key(), *release, upload.artifact_id)
+            .await
+            .expect("aborted");
+    }
+}
+
+/// A registration whose upload is aborted while it runs (the parts freed before it
+/// joins them) is told the upload is gone (`409`), not that nothing was uploaded.
+#[tokio::test]
+async fn an_upload_aborted_while_it_is_registered_is_gone() {
+    let services = Arc::new(OnceLock::new());
+    let hook = AbortedMidway {
+        services: Arc::clone(&services),
+        ..AbortedMidway::default()
+    };
+    let w = World::with_ports(|ports| {
+        let artifacts = ports.repositories.artifacts.clone();
+        ports.repositories.artifacts = Arc::new(InterposedArtifacts {
+            store: artifacts,
+            hook,
+        });
+    })
+    .await;
+    services
+        .set((w.services.clone(), w.release.id))
+        .expect("set once");
+    let bytes = file(2 * PART);
+    let upload = w.presign(&bytes, true).await;
+    let parts = w.put_parts(&upload, &bytes);
+    let registered = w
+        .services
+        .artifacts
+        .register(
+            &Origin::admin_key(),
+            w.release.id,
+            World::registration(&upload, &bytes, Some(parts)),
+        )
+        .await;
+    assert!(
+        matches!(registered, Err(RegisterArtifactError::UploadGone)),
+        "{registered:?}"
+    );
+    assert_eq!(w.objects.open_uploads(), 0);
+    assert_eq!(w.objects.get(&upload.object_key), None);
+}
+
 #[tokio::test]
 async fn registration_refuses_what_the_parts_or_the_presign_do_not_support() {
     let w = World::new().await;
@@ -687,6 +751,36 @@ async fn bytes_stored_after_an_abort_are_refused_and_swept() {
         again,
         SweepReport::default(),
         "the record went with the bytes"
+    );
+}
+
+/// Uploads whose bytes the store will not delete stay for the next sweep, and do not
+/// hold newer abandoned uploads back however many there are (the sweep once read the
+/// oldest 100 each time, and 100 such uploads stopped it for good).
+#[tokio::test]
+async fn uploads_the_store_will_not_free_do_not_hold_the_sweep_back() {
+    let w = World::new().await;
+    let ttl = Limits::default().artifact_upload_ttl_seconds;
+    let small = file(10);
+    for _ in 0..250 {
+        let stuck = w.presign(&small, false).await;
+        w.objects.put(&stuck.object_key, small.clone());
+        w.objects.refuse_deletes_of(&stuck.object_key);
+    }
+    w.clock.advance(1);
+    let abandoned = w.presign(&small, false).await;
+    w.objects.put(&abandoned.object_key, small.clone());
+
+    w.clock.advance(ttl + 1);
+    let sweep = || w.services.artifacts.sweep_abandoned_uploads();
+    let report = sweep().await.unwrap();
+    assert_eq!((report.swept, report.failed), (1, 250));
+    assert_eq!(w.objects.get(&abandoned.object_key), None);
+    let again = sweep().await.unwrap();
+    assert_eq!(
+        (again.swept, again.failed),
+        (0, 250),
+        "tried again, each sweep"
     );
 }
 

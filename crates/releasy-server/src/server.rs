@@ -424,13 +424,15 @@ fn spawn_retention(
 }
 
 /// Aborts abandoned uploads and deletes their bytes, for as long as the runtime runs:
-/// every tenth of the TTL (at least every second, at most every ten minutes), up to a
-/// hundred uploads a sweep. Every instance sweeps; a live upload is ended by exactly
+/// every tenth of the TTL (at least every second, at most every ten minutes), up to
+/// 10 000 uploads a sweep. Every instance sweeps; a live upload is ended by exactly
 /// one of them (see `ArtifactService::sweep_abandoned_uploads`).
 fn spawn_upload_sweeper(artifacts: ArtifactService, ttl_seconds: i64) {
     let period = Duration::from_secs(u64::try_from(ttl_seconds / 10).unwrap_or(1).clamp(1, 600));
     tokio::spawn(async move {
         let mut every = tokio::time::interval(period);
+        // A long sweep is not followed by a burst of the ones it overran.
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
             match artifacts.sweep_abandoned_uploads().await {

@@ -372,13 +372,21 @@ impl ObjectStore for FsObjectStore {
         let target = self.object_path(key).map_err(StoreError::from)?;
         let digest_target = self.digest_path(key).map_err(StoreError::from)?;
         let (checked, named) = (open.clone(), parts.to_vec());
-        let sealed = blocking(move || match multipart::check(&checked, &named) {
+        let sealed = match blocking(move || match multipart::check(&checked, &named) {
             Ok(size) => Ok(Ok(multipart::seal(&checked, size)?)),
             Err(Refusal::Parts(reason)) => Ok(Err(reason)),
             Err(Refusal::Store(err)) => Err(err),
         })
         .await
-        .map_err(StoreError::from)?;
+        {
+            Ok(sealed) => sealed,
+            // An abort (which takes no lock: it must not wait on a part) removed the
+            // upload while it was being joined: the upload is gone, not the store broken.
+            Err(_) if removed(&open.dir).await => {
+                return Err(CompleteMultipartError::UploadNotFound);
+            }
+            Err(err) => return Err(StoreError::from(err).into()),
+        };
         let (file, digest) = sealed.map_err(CompleteMultipartError::PartsRejected)?;
         match upload::commit(file, open.data_path(), target).await {
             Ok(()) => {}
@@ -387,6 +395,9 @@ impl ObjectStore for FsObjectStore {
                     "an object is already stored under this key: its bytes cannot change"
                         .to_owned(),
                 ));
+            }
+            Err(_) if removed(&open.dir).await => {
+                return Err(CompleteMultipartError::UploadNotFound);
             }
             Err(UploadError::Store(err)) => return Err(StoreError::from(err).into()),
             Err(other) => return Err(StoreError::Internal(Box::new(other)).into()),
@@ -409,6 +420,11 @@ impl ObjectStore for FsObjectStore {
         }
         Ok(())
     }
+}
+
+/// Whether `dir` is known to be gone (a failure to look is not taken for it).
+async fn removed(dir: &Path) -> bool {
+    matches!(tokio::fs::try_exists(dir).await, Ok(false))
 }
 
 /// Runs filesystem work on the blocking thread pool.

@@ -227,6 +227,9 @@ pub struct ArtifactService {
     pub(super) part_size: u64,
     pub(super) verification: VerificationPolicy,
     pub(super) immutability: Option<ImmutabilityPolicy>,
+    /// Where the upload sweep stopped when it walked its most without reaching the end:
+    /// the next sweep goes on from there.
+    pub(super) sweep_from: Arc<std::sync::Mutex<Option<(Timestamp, ArtifactId)>>>,
 }
 
 impl ArtifactService {
@@ -257,6 +260,7 @@ impl ArtifactService {
             part_size: Self::DEFAULT_PART_SIZE,
             verification: VerificationPolicy::default(),
             immutability: None,
+            sweep_from: Arc::default(),
         }
     }
 
@@ -559,9 +563,26 @@ impl ArtifactService {
             }
             check_declared(pending, &request)?;
         }
-        self.complete_parts(&object_key, pending.as_ref(), request.parts.as_deref())
-            .await?;
-        let (stored, check) = match self.judge_stored(&object_key, &request).await? {
+        let completed = self
+            .complete_parts(&object_key, pending.as_ref(), request.parts.as_deref())
+            .await;
+        let judged = match completed {
+            Ok(()) => self.judge_stored(&object_key, &request).await,
+            Err(refused) => Err(refused),
+        };
+        let judged = match judged {
+            // Aborted or swept meanwhile (whoever ended the upload took its bytes,
+            // perhaps while this registration joined the parts, which then looked
+            // missing): that, not a missing upload, is what the client must hear.
+            Err(
+                refused @ (RegisterArtifactError::ObjectMissing
+                | RegisterArtifactError::PartsRejected(_)),
+            ) if pending.is_some() => {
+                return Err(self.unless_gone(request.artifact_id, refused).await);
+            }
+            judged => judged?,
+        };
+        let (stored, check) = match judged {
             Judged::Checked(stored, check) => (stored, check),
             Judged::WrongSize(stored) => {
                 return Err(self
@@ -798,6 +819,20 @@ impl ArtifactService {
             Ok(()) => refusal,
             // An ended record stays for the sweeper, which deletes the bytes in its turn.
             Err(store) => RegisterArtifactError::Store(store),
+        }
+    }
+
+    /// `refusal` while the upload of `artifact_id` is open,
+    /// [`RegisterArtifactError::UploadGone`] once it was ended or removed.
+    async fn unless_gone(
+        &self,
+        artifact_id: ArtifactId,
+        refusal: RegisterArtifactError,
+    ) -> RegisterArtifactError {
+        match self.artifacts.get_upload(artifact_id).await {
+            Ok(Some(upload)) if upload.ended_at.is_none() => refusal,
+            Ok(_) => RegisterArtifactError::UploadGone,
+            Err(repo) => RegisterArtifactError::Repo(repo),
         }
     }
 }

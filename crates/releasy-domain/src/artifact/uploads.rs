@@ -1,13 +1,15 @@
 //! Unfinished uploads: their state (to resume one), aborting one, and sweeping the
 //! abandoned ones.
 
+use std::sync::PoisonError;
+
 use crate::artifact::{
     ArtifactService, ArtifactSize, MultipartUpload, ObjectKey, PendingUpload, PresignedPart,
     UploadedPart,
 };
 use crate::audit::{AuditEvent, Origin};
 use crate::ports::{DeclaredObject, PresignedPut, RepoError, StoreError};
-use crate::{ArtifactId, ReleaseId};
+use crate::{ArtifactId, ReleaseId, Timestamp};
 
 /// Where an unfinished upload stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +49,12 @@ pub struct SweepReport {
     pub failed: usize,
 }
 
-/// The most abandoned uploads one sweep handles.
+/// How many abandoned uploads a sweep reads at a time.
 const SWEEP_BATCH: u32 = 100;
+
+/// The most batches one sweep walks: 10 000 uploads, whose bytes may each take a call
+/// to the store.
+const SWEEP_BATCHES: u32 = 100;
 
 impl ArtifactService {
     /// The unfinished upload of `artifact_id` in `release_id`: which parts arrived, and
@@ -160,8 +166,11 @@ impl ArtifactService {
     }
 
     /// Aborts uploads presigned more than the TTL ago ([`Self::with_upload_ttl`]) and
-    /// never registered, deletes their bytes, then their records: up to 100 per call,
-    /// oldest first. Safe to run on several instances at once: an upload is ended
+    /// never registered, deletes their bytes, then their records: oldest first, up to
+    /// 10 000 per call, the next call going on where one that reached its most stopped.
+    /// An upload whose bytes cannot be freed (the store refuses) keeps its record for
+    /// the next walk, and the walk goes on past it, so any number of those never hold
+    /// newer uploads back. Safe to run on several instances at once: an upload is ended
     /// first (no registration completes it after that; of a registration and the
     /// sweep, exactly one gets it), its bytes are freed (twice, harmlessly, when two
     /// instances sweep it at once), and only then is its record removed, so a
@@ -172,11 +181,40 @@ impl ArtifactService {
     pub async fn sweep_abandoned_uploads(&self) -> Result<SweepReport, RepoError> {
         let now = self.clock.now();
         let cutoff = now.plus_seconds(-self.upload_ttl_seconds);
-        let abandoned = self
-            .artifacts
-            .uploads_created_before(cutoff, SWEEP_BATCH)
-            .await?;
         let mut report = SweepReport::default();
+        // A cursor is always whole, whatever a panic elsewhere left.
+        let resume = || {
+            self.sweep_from
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        let mut after = *resume();
+        for _ in 0..SWEEP_BATCHES {
+            let batch = self
+                .artifacts
+                .uploads_created_before(cutoff, after, SWEEP_BATCH)
+                .await?;
+            let full = batch.len() == SWEEP_BATCH as usize;
+            after = batch
+                .last()
+                .map(|u| (u.created_at, u.artifact_id))
+                .filter(|_| full);
+            *resume() = after;
+            self.sweep_batch(batch, now, &mut report).await?;
+            if !full {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Sweeps `abandoned` (see [`Self::sweep_abandoned_uploads`]), counting in `report`.
+    async fn sweep_batch(
+        &self,
+        abandoned: Vec<PendingUpload>,
+        now: Timestamp,
+        report: &mut SweepReport,
+    ) -> Result<(), RepoError> {
         for upload in abandoned {
             // An aborted upload is ended already; otherwise whoever ends it owns it.
             let ours = upload.ended_at.is_some()
@@ -203,7 +241,7 @@ impl ArtifactService {
                 Err(_) => report.failed += 1,
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     /// The upload record of `artifact_id`, if it belongs to `release_id` and is not

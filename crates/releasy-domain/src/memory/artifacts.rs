@@ -94,15 +94,22 @@ impl ArtifactRepository for InMemoryReleases {
     async fn uploads_created_before(
         &self,
         cutoff: Timestamp,
+        after: Option<(Timestamp, ArtifactId)>,
         limit: u32,
     ) -> Result<Vec<PendingUpload>, RepoError> {
+        let after = after.map(|(at, id)| (at, id.to_string()));
         let mut old: Vec<PendingUpload> = lock(&self.state)
             .uploads
             .iter()
             .filter(|u| u.created_at < cutoff)
+            .filter(|u| {
+                after
+                    .as_ref()
+                    .is_none_or(|after| (u.created_at, u.artifact_id.to_string()) > *after)
+            })
             .cloned()
             .collect();
-        old.sort_by_key(|u| (u.created_at, u.artifact_id.to_string()));
+        old.sort_by_cached_key(|u| (u.created_at, u.artifact_id.to_string()));
         old.truncate(limit as usize);
         Ok(old)
     }

@@ -1,6 +1,6 @@
 //! An object store in a map, with fake presigned URLs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -20,6 +20,8 @@ pub struct InMemoryObjects {
     objects: Mutex<HashMap<String, StoredObject>>,
     uploads: Mutex<HashMap<String, OpenUpload>>,
     records_digests: bool,
+    /// Keys whose deletes (and aborts of their uploads) fail, as a store denying them.
+    undeletable: Mutex<HashSet<String>>,
 }
 
 /// An object's bytes and entity tag.
@@ -99,6 +101,20 @@ impl InMemoryObjects {
     pub fn open_uploads(&self) -> usize {
         lock(&self.uploads).len()
     }
+
+    /// From now on, deleting `key` (or aborting an upload to it) fails, as on a store
+    /// whose policy denies it.
+    pub fn refuse_deletes_of(&self, key: &ObjectKey) {
+        lock(&self.undeletable).insert(key.as_str().to_owned());
+    }
+
+    /// [`Self::refuse_deletes_of`] as the store's answer.
+    fn check_deletable(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        if lock(&self.undeletable).contains(key.as_str()) {
+            return Err(StoreError::Unavailable("delete denied".into()));
+        }
+        Ok(())
+    }
 }
 
 /// An entity tag naming `bytes` (like S3's, another tag means other bytes).
@@ -158,6 +174,7 @@ impl ObjectStore for InMemoryObjects {
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        self.check_deletable(key)?;
         lock(&self.objects).remove(key.as_str());
         Ok(())
     }
@@ -274,6 +291,7 @@ impl ObjectStore for InMemoryObjects {
     }
 
     async fn abort_multipart(&self, key: &ObjectKey, upload: &UploadId) -> Result<(), StoreError> {
+        self.check_deletable(key)?;
         let mut uploads = lock(&self.uploads);
         if uploads
             .get(upload.as_str())

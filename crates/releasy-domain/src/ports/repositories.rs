@@ -389,7 +389,6 @@ pub trait ReleaseRepository: Send + Sync + std::fmt::Debug {
         self.get(id).await
     }
 
-
     /// Releases matching `filter`, in `filter.order`: newest first (by `created_at`,
     /// then id, descending), or by [`Version::order_key`](crate::release::Version::order_key)
     /// descending, then newest first. `filter.products_in = Some(vec![])` and
@@ -517,10 +516,13 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
         event: Option<&AuditEvent>,
     ) -> Result<bool, RepoError>;
 
-    /// Up to `limit` upload records presigned before `cutoff`, oldest first.
+    /// Up to `limit` upload records presigned before `cutoff`, oldest first (by
+    /// `created_at`, then artifact id), starting after the record `after` names by its
+    /// `(created_at, artifact_id)`: a walk over all of them, a page at a time.
     async fn uploads_created_before(
         &self,
         cutoff: Timestamp,
+        after: Option<(Timestamp, ArtifactId)>,
         limit: u32,
     ) -> Result<Vec<PendingUpload>, RepoError>;
 

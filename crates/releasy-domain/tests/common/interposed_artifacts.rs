@@ -19,6 +19,9 @@ pub trait ArtifactsHook: Send + Sync + std::fmt::Debug {
         listed
     }
 
+    /// Runs after the record of an upload was read, before its reader goes on.
+    async fn after_reading_upload(&self, _upload: Option<&PendingUpload>) {}
+
     /// Runs before a registration inserts the artifact of an upload it completed.
     async fn before_completing(
         &self,
@@ -56,7 +59,9 @@ impl<H: ArtifactsHook> ArtifactRepository for InterposedArtifacts<H> {
         self.store.insert_upload(upload).await
     }
     async fn get_upload(&self, id: ArtifactId) -> Result<Option<PendingUpload>, RepoError> {
-        self.store.get_upload(id).await
+        let upload = self.store.get_upload(id).await?;
+        self.hook.after_reading_upload(upload.as_ref()).await;
+        Ok(upload)
     }
     async fn delete_upload(&self, id: ArtifactId) -> Result<bool, RepoError> {
         self.store.delete_upload(id).await
@@ -72,9 +77,12 @@ impl<H: ArtifactsHook> ArtifactRepository for InterposedArtifacts<H> {
     async fn uploads_created_before(
         &self,
         cutoff: Timestamp,
+        after: Option<(Timestamp, ArtifactId)>,
         limit: u32,
     ) -> Result<Vec<PendingUpload>, RepoError> {
-        self.store.uploads_created_before(cutoff, limit).await
+        self.store
+            .uploads_created_before(cutoff, after, limit)
+            .await
     }
     async fn insert_completing_upload(
         &self,

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use releasy_domain::audit::AuditEvent;
 use releasy_domain::artifact::{Artifact, PendingUpload, Verification};
+use releasy_domain::audit::AuditEvent;
 use releasy_domain::ports::{ArtifactRepository, ObjectMeta, RepoError};
 use releasy_domain::release::Release;
 use releasy_domain::{ArtifactId, ReleaseId, Timestamp};
@@ -165,11 +165,24 @@ impl ArtifactRepository for Store {
     async fn uploads_created_before(
         &self,
         cutoff: Timestamp,
+        after: Option<(Timestamp, ArtifactId)>,
         limit: u32,
     ) -> Result<Vec<PendingUpload>, RepoError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<ArtifactUploadRow> = artifact_uploads::table
+        let mut query = artifact_uploads::table
             .filter(artifact_uploads::created_at.lt(cutoff.unix_seconds()))
+            .into_boxed();
+        if let Some((at, id)) = after {
+            let at = at.unix_seconds();
+            query = query.filter(
+                artifact_uploads::created_at
+                    .gt(at)
+                    .or(artifact_uploads::created_at
+                        .eq(at)
+                        .and(artifact_uploads::artifact_id.gt(id.to_string()))),
+            );
+        }
+        let rows: Vec<ArtifactUploadRow> = query
             .order_by((
                 artifact_uploads::created_at.asc(),
                 artifact_uploads::artifact_id.asc(),

@@ -110,7 +110,7 @@ pub async fn one_caller_claims_an_upload(
 }
 
 /// `uploads_created_before` lists the records strictly before the cutoff, oldest first
-/// (by `created_at`, then artifact id), at most `limit`.
+/// (by `created_at`, then artifact id), at most `limit`, from after the one named.
 pub async fn uploads_before_a_cutoff_come_oldest_first(
     releases: Arc<dyn ReleaseRepository>,
     artifacts: Arc<dyn ArtifactRepository>,
@@ -126,7 +126,9 @@ pub async fn uploads_before_a_cutoff_come_oldest_first(
         ok(artifacts.insert_upload(upload).await, "insert_upload");
     }
     let listed = ok(
-        artifacts.uploads_created_before(at(base + 2), 1_000).await,
+        artifacts
+            .uploads_created_before(at(base + 2), None, 1_000)
+            .await,
         "uploads_created_before",
     );
     let order: Vec<_> = listed
@@ -149,10 +151,29 @@ pub async fn uploads_before_a_cutoff_come_oldest_first(
         "the records before the cutoff, and not the one at it",
     );
     let first = ok(
-        artifacts.uploads_created_before(at(base + 2), 1).await,
+        artifacts
+            .uploads_created_before(at(base + 2), None, 1)
+            .await,
         "uploads_created_before",
     );
     same(&first.len(), &1, "at most `limit` records");
+    // From after the first of ours, whose `created_at` the next one shares: the order's
+    // tie is broken by the artifact id.
+    let after = (expected[0].created_at, expected[0].artifact_id);
+    let rest: Vec<PendingUpload> = ok(
+        artifacts
+            .uploads_created_before(at(base + 2), Some(after), 1_000)
+            .await,
+        "uploads_created_before",
+    )
+    .into_iter()
+    .filter(|u| ours.iter().any(|o| o.artifact_id == u.artifact_id))
+    .collect();
+    same(
+        &rest,
+        &expected[1..].to_vec(),
+        "the records after the one named",
+    );
     for upload in &ours {
         ok(
             artifacts.delete_upload(upload.artifact_id).await,

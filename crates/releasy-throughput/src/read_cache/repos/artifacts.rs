@@ -98,9 +98,12 @@ impl ArtifactRepository for CachedArtifacts {
     async fn uploads_created_before(
         &self,
         cutoff: Timestamp,
+        after: Option<(Timestamp, ArtifactId)>,
         limit: u32,
     ) -> Result<Vec<PendingUpload>, RepoError> {
-        self.inner.uploads_created_before(cutoff, limit).await
+        self.inner
+            .uploads_created_before(cutoff, after, limit)
+            .await
     }
 
     async fn insert_completing_upload(
