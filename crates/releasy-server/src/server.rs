@@ -141,7 +141,11 @@ impl RunningServer {
             }
         };
         let (audit, ledger) = tokio::join!(self.audit.shutdown(), ledger_shutdown);
-        let audit_written = audit.is_ok();
+        // Written at the end, though rows may have been lost to a panic earlier.
+        let audit_written = audit
+            .as_ref()
+            .err()
+            .is_none_or(|err| !err.left_rows_queued());
         let mut lost = None;
         if let Err(err) = audit {
             tracing::error!(error = %err, "audit events could not be written at shutdown");

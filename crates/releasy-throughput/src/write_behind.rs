@@ -76,6 +76,9 @@ struct Queue<T> {
     /// Set (under the `rows` lock) by [`WriteBehind::shutdown`] before its last flush:
     /// a row pushed after it is written directly, not left in a queue nothing drains.
     closed: AtomicBool,
+    /// Rows whose write panicked (one of several side by side): gone, and reported by
+    /// the shutdown.
+    lost_to_panics: AtomicU64,
 }
 
 impl<T> Default for Queue<T> {
@@ -89,6 +92,7 @@ impl<T> Default for Queue<T> {
             rounds: AtomicU64::new(0),
             round_nanos: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            lost_to_panics: AtomicU64::new(0),
         }
     }
 }
@@ -149,6 +153,16 @@ impl<T> Clone for WriteBehind<T> {
 pub struct FlushError {
     what: &'static str,
     reason: String,
+    /// Only rows lost earlier to a write that panicked: what was queued at the end is
+    /// written.
+    earlier_loss: bool,
+}
+
+impl FlushError {
+    /// Whether rows are still queued, unwritten (not only lost earlier).
+    pub fn left_rows_queued(&self) -> bool {
+        !self.earlier_loss
+    }
 }
 
 impl<T: Clone + Send + Sync + std::fmt::Debug + 'static> WriteBehind<T> {
@@ -242,6 +256,7 @@ impl<T: Clone + Send + Sync + std::fmt::Debug + 'static> WriteBehind<T> {
         flushed.map_err(|reason| FlushError {
             what: self.what,
             reason,
+            earlier_loss: false,
         })
     }
 
@@ -258,6 +273,7 @@ impl<T: Clone + Send + Sync + std::fmt::Debug + 'static> WriteBehind<T> {
                         "not written within the {} s a shutdown gives them",
                         SHUTDOWN_WRITE_LIMIT.as_secs()
                     ),
+                    earlier_loss: false,
                 })
             })
     }
@@ -303,6 +319,14 @@ impl<T: Clone + Send + Sync + std::fmt::Debug + 'static> WriteBehind<T> {
             tracing::warn!(error = %err, retry_in_ms = delay.as_millis(), "writing queued rows at shutdown failed");
             tokio::time::sleep(delay).await;
             flushed = self.flush_by(deadline).await;
+        }
+        let lost = self.queue.lost_to_panics.load(Ordering::Acquire);
+        if flushed.is_ok() && lost > 0 {
+            return Err(FlushError {
+                what: self.what,
+                reason: format!("{lost} rows were lost to a write that panicked"),
+                earlier_loss: true,
+            });
         }
         flushed
     }
@@ -417,7 +441,12 @@ async fn write_queued<T: Send + Sync + 'static>(
         if chunks.is_empty() {
             break;
         }
-        let failed = write_chunks(writer, chunks).await;
+        let (failed, lost) = write_chunks(writer, chunks).await;
+        if lost > 0 {
+            let lost_rows = u64::try_from(lost).unwrap_or(u64::MAX);
+            queue.lost_to_panics.fetch_add(lost_rows, Ordering::AcqRel);
+            tracing::error!(lost, what, "a batch write panicked; its rows are lost");
+        }
         if let Some((_, err)) = failed.first() {
             let err = err.to_string();
             let mut rows = queue.rows();
@@ -441,43 +470,49 @@ async fn write_queued<T: Send + Sync + 'static>(
 }
 
 /// Writes each chunk in its own transaction, all at once (one alone in place); returns
-/// the chunks that failed, with why, in their order.
+/// the chunks that failed, with why, in their order, and how many rows went with
+/// writes that panicked.
 async fn write_chunks<T: Send + Sync + 'static>(
     writer: &Arc<dyn BatchWriter<T>>,
     mut chunks: Vec<Vec<T>>,
-) -> Vec<(Vec<T>, RepoError)> {
+) -> (Vec<(Vec<T>, RepoError)>, usize) {
     if chunks.len() == 1 {
         let chunk = chunks.remove(0);
         return match writer.write_batch(&chunk).await {
-            Ok(()) => Vec::new(),
-            Err(err) => vec![(chunk, err)],
+            Ok(()) => (Vec::new(), 0),
+            Err(err) => (vec![(chunk, err)], 0),
         };
     }
     let mut writes = tokio::task::JoinSet::new();
+    let mut sizes = std::collections::HashMap::new();
     for (index, chunk) in chunks.into_iter().enumerate() {
         let writer = writer.clone();
-        writes.spawn(async move {
+        let size = chunk.len();
+        let task = writes.spawn(async move {
             let written = writer.write_batch(&chunk).await;
             (index, chunk, written)
         });
+        sizes.insert(task.id(), size);
     }
-    let mut failed = Vec::new();
+    let (mut failed, mut lost) = (Vec::new(), 0);
     while let Some(joined) = writes.join_next().await {
         match joined {
             Ok((_, _, Ok(()))) => {}
             Ok((index, chunk, Err(err))) => failed.push((index, chunk, err)),
             // A writer that panicked: its rows are gone with its task, as a panic
-            // inside a single write would lose them too.
+            // inside a single write would lose them too; counted, to be reported.
             Err(join_error) => {
                 tracing::error!(error = %join_error, "a write-behind batch write panicked");
+                lost += sizes.get(&join_error.id()).copied().unwrap_or(0);
             }
         }
     }
     failed.sort_by_key(|(index, _, _)| *index);
-    failed
+    let failed = failed
         .into_iter()
         .map(|(_, chunk, err)| (chunk, err))
-        .collect()
+        .collect();
+    (failed, lost)
 }
 
 #[cfg(test)]
@@ -657,12 +692,16 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn rows_a_panicked_writer_held_are_reported_lost() {
-        let queue = start_with(Arc::new(Panicking), 1);
-        for row in 0..3 {
-            queue.push(&row).await.unwrap();
+        // One writer (the panic ends the writer's task) and several side by side (it
+        // ends a write's task: the writer goes on without the rows).
+        for concurrent_writes in [1, 4] {
+            let queue = start_with(Arc::new(Panicking), concurrent_writes);
+            for row in 0..5_000 {
+                queue.push(&row).await.unwrap();
+            }
+            let lost = queue.shutdown().await;
+            assert!(lost.is_err(), "{concurrent_writes}: {lost:?}");
         }
-        let lost = queue.shutdown().await;
-        assert!(lost.is_err(), "{lost:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
