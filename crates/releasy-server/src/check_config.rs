@@ -24,11 +24,10 @@ pub struct Finding {
     pub message: String,
 }
 
-/// What is wrong with `settings` (and `log_directive`, the value of `RELEASY_LOG`,
-/// which the logger reads on its own) beyond what loading them checks.
-pub fn findings(settings: &Settings, log_directive: Option<&str>) -> Vec<Finding> {
+/// What is wrong with `settings` beyond what loading them checks.
+pub fn findings(settings: &Settings) -> Vec<Finding> {
     let mut found = Vec::new();
-    if let Some(directive) = log_directive
+    if let Some(directive) = settings.log_directive.as_deref()
         && let Err(err) = tracing_subscriber::EnvFilter::try_new(directive)
     {
         found.push(Finding {
@@ -69,7 +68,7 @@ pub fn findings(settings: &Settings, log_directive: Option<&str>) -> Vec<Finding
             message,
         });
     }
-    let known: Vec<&str> = effective(settings, log_directive)
+    let known: Vec<&str> = effective(settings)
         .into_iter()
         .map(|(name, _)| name)
         .collect();
@@ -134,10 +133,10 @@ fn without_secrets(url: &str) -> String {
     parsed.to_string()
 }
 
-/// Every setting as `(variable, shown value)`, in the order of docs/configuration.md,
-/// `log_directive` being `RELEASY_LOG`. Secrets show only whether they are set; a
+/// Every setting as `(variable, shown value)`, in the order of docs/configuration.md.
+/// Secrets show only whether they are set; a
 /// database, collector or JWKS URL's password (and the latter two's query) is masked.
-pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'static str, String)> {
+pub fn effective(settings: &Settings) -> Vec<(&'static str, String)> {
     let data_dir = settings.data_dir.display();
     let operator = settings.operator.as_ref();
     let s3 = settings.s3.as_ref();
@@ -392,7 +391,10 @@ pub fn effective(settings: &Settings, log_directive: Option<&str>) -> Vec<(&'sta
         ),
         (
             "RELEASY_LOG",
-            log_directive.map_or_else(|| unset("RELEASY_LOG_LEVEL decides"), str::to_owned),
+            settings
+                .log_directive
+                .clone()
+                .unwrap_or_else(|| unset("RELEASY_LOG_LEVEL decides")),
         ),
     ]);
     lines
@@ -404,22 +406,17 @@ fn secret(value: &str) -> String {
 }
 
 /// Writes the effective configuration to `out` and each finding to `problems`; `true`
-/// when there is none. `log_directive` is `RELEASY_LOG`.
+/// when there is none.
 ///
 /// # Errors
 /// When either output cannot be written.
-pub fn run(
-    settings: &Settings,
-    log_directive: Option<&str>,
-    out: &mut dyn Write,
-    problems: &mut dyn Write,
-) -> io::Result<bool> {
-    let lines = effective(settings, log_directive);
+pub fn run(settings: &Settings, out: &mut dyn Write, problems: &mut dyn Write) -> io::Result<bool> {
+    let lines = effective(settings);
     let width = lines.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
     for (name, value) in &lines {
         writeln!(out, "{name:width$}  {value}")?;
     }
-    let found = findings(settings, log_directive);
+    let found = findings(settings);
     for finding in &found {
         writeln!(
             problems,
@@ -446,10 +443,11 @@ mod tests {
     }
 
     fn shown(settings: &Settings) -> HashMap<&'static str, String> {
-        effective(settings, None).into_iter().collect()
+        effective(settings).into_iter().collect()
     }
 
     const EVERYTHING: &[(&str, &str)] = &[
+        ("RELEASY_LOG", "info,releasy_http=debug"),
         (
             "RELEASY_ADMIN_API_KEY",
             "an-admin-key-of-forty-characters-0123456",
@@ -481,7 +479,7 @@ mod tests {
 
     #[test]
     fn secrets_show_only_that_they_are_set() {
-        let all = effective(&settings(EVERYTHING), Some("info"));
+        let all = effective(&settings(EVERYTHING));
         for secret in [
             "AKIAEXAMPLE",
             "an-admin-key",
@@ -574,7 +572,7 @@ mod tests {
                 }
             }
         }
-        let shown: BTreeSet<String> = effective(&settings(EVERYTHING), Some("info"))
+        let shown: BTreeSet<String> = effective(&settings(EVERYTHING))
             .into_iter()
             .map(|(name, _)| name.to_owned())
             .collect();
@@ -594,9 +592,9 @@ mod tests {
             ("RELEASY_BIND_ADDR", "0.0.0.0:9000"),
             ("RELEASY_PUBLIC_BASE_URL", "http://127.0.0.1:8080/"),
         ];
-        assert_eq!(findings(&settings(&spelt_out), None).len(), 1);
+        assert_eq!(findings(&settings(&spelt_out)).len(), 1);
         let moved = settings(&[("RELEASY_BIND_ADDR", "0.0.0.0:9000")]);
-        let found = findings(&moved, None);
+        let found = findings(&moved);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].variable, "RELEASY_PUBLIC_BASE_URL");
         assert!(
@@ -619,14 +617,14 @@ mod tests {
                 ("RELEASY_PUBLIC_BASE_URL", "http://127.0.0.1:9000"),
             ],
         ] {
-            assert!(findings(&settings(&fine), None).is_empty(), "{fine:?}");
+            assert!(findings(&settings(&fine)).is_empty(), "{fine:?}");
         }
     }
 
     #[test]
     fn a_short_admin_key_is_a_finding() {
         let weak = settings(&[("RELEASY_ADMIN_API_KEY", "changeme")]);
-        let found = findings(&weak, None);
+        let found = findings(&weak);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].variable, "RELEASY_ADMIN_API_KEY");
         assert!(
@@ -634,14 +632,14 @@ mod tests {
             "{}",
             found[0].message
         );
-        assert!(findings(&settings(EVERYTHING), Some("info,releasy_http=debug")).is_empty());
+        assert!(findings(&settings(EVERYTHING)).is_empty());
         assert!(
-            findings(&settings(&[]), None).is_empty(),
+            findings(&settings(&[])).is_empty(),
             "a generated key is long enough"
         );
 
         let (mut out, mut problems) = (Vec::new(), Vec::new());
-        assert!(!run(&weak, None, &mut out, &mut problems).unwrap());
+        assert!(!run(&weak, &mut out, &mut problems).unwrap());
         let problems = String::from_utf8(problems).unwrap();
         assert!(problems.starts_with("releasy-server check-config: RELEASY_ADMIN_API_KEY: is 8"));
         assert!(!String::from_utf8(out).unwrap().contains("changeme"));
@@ -655,7 +653,7 @@ mod tests {
             "RELEASY_DATABASE_URL",
             "postgres://db/releasy?sslmode=verify-full&sslrootcert=/nowhere/root.pem",
         )]);
-        let found = findings(&missing, None);
+        let found = findings(&missing);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].variable, "RELEASY_DATABASE_URL");
         assert!(
@@ -675,18 +673,18 @@ mod tests {
                 roots.display()
             ),
         )]);
-        assert_eq!(findings(&unusable, None).len(), 1);
+        assert_eq!(findings(&unusable).len(), 1);
         let plain = settings(&[(
             "RELEASY_DATABASE_URL",
             "postgres://db/releasy?sslmode=require",
         )]);
-        assert_eq!(findings(&plain, None), []);
+        assert_eq!(findings(&plain), []);
     }
 
     #[test]
     fn trusting_every_address_as_a_proxy_is_a_finding() {
         let everyone = settings(&[("RELEASY_TRUSTED_PROXIES", "10.0.0.0/8, 0.0.0.0/0")]);
-        let found = findings(&everyone, None);
+        let found = findings(&everyone);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].variable, "RELEASY_TRUSTED_PROXIES");
         assert!(
@@ -697,7 +695,7 @@ mod tests {
             found[0].message
         );
         let proxies = settings(&[("RELEASY_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8")]);
-        assert_eq!(findings(&proxies, None), []);
+        assert_eq!(findings(&proxies), []);
     }
 
     #[test]
@@ -706,7 +704,7 @@ mod tests {
             ("RELEASY_DATABSE_URL", "postgres://db/releasy"),
             ("RELEASY_NOT_A_SETTING_AT_ALL", "1"),
         ]);
-        let found = findings(&typo, None);
+        let found = findings(&typo);
         assert_eq!(found.len(), 2, "{found:?}");
         assert_eq!(found[0].variable, "RELEASY_DATABSE_URL");
         assert!(
@@ -722,12 +720,12 @@ mod tests {
             "is no setting of the server and is ignored"
         );
         let (mut out, mut problems) = (Vec::new(), Vec::new());
-        assert!(!run(&typo, None, &mut out, &mut problems).unwrap());
+        assert!(!run(&typo, &mut out, &mut problems).unwrap());
     }
 
     #[test]
     fn a_log_directive_that_does_not_parse_is_a_finding() {
-        let found = findings(&settings(&[]), Some("info,releasy_http=loud"));
+        let found = findings(&settings(&[("RELEASY_LOG", "info,releasy_http=loud")]));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].variable, "RELEASY_LOG");
         assert!(

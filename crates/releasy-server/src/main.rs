@@ -143,7 +143,7 @@ async fn main() -> ExitCode {
 }
 
 async fn backup(settings: Settings, destination: &std::path::Path) -> ExitCode {
-    telemetry::init_on_stderr(settings.log_level, settings.log_format);
+    telemetry::init_on_stderr((&settings).into());
     let mut out = std::io::stdout().lock();
     match releasy_server::backup::run(&settings, destination, &mut out).await {
         Ok(_) => ExitCode::SUCCESS,
@@ -162,7 +162,7 @@ async fn backup(settings: Settings, destination: &std::path::Path) -> ExitCode {
 }
 
 async fn verify_audit_chain(settings: Settings) -> ExitCode {
-    telemetry::init_on_stderr(settings.log_level, settings.log_format);
+    telemetry::init_on_stderr((&settings).into());
     let mut out = std::io::stdout().lock();
     match audit_verify::run(&settings, &mut out).await {
         Ok(AuditVerdict::Intact(_)) => ExitCode::SUCCESS,
@@ -188,7 +188,7 @@ async fn serve(settings: Settings) -> ExitCode {
         },
         None => None,
     };
-    telemetry::init(settings.log_level, settings.log_format, traces.as_ref());
+    telemetry::init((&settings).into(), traces.as_ref());
     if traces.is_some() {
         tracing::info!("traces exported over OTLP/HTTP (RELEASY_OTLP_ENDPOINT)");
     }
@@ -200,7 +200,7 @@ async fn serve(settings: Settings) -> ExitCode {
 }
 
 async fn serve_until_stopped(settings: Settings) -> ExitCode {
-    for finding in check_config::findings(&settings, telemetry::log_directive().as_deref()) {
+    for finding in check_config::findings(&settings) {
         tracing::warn!(
             variable = finding.variable,
             "{}; `releasy-server check-config` fails on this",
@@ -229,7 +229,7 @@ async fn serve_until_stopped(settings: Settings) -> ExitCode {
 }
 
 async fn migrate(settings: Settings) -> ExitCode {
-    telemetry::init_on_stderr(settings.log_level, settings.log_format);
+    telemetry::init_on_stderr((&settings).into());
     let mut out = std::io::stdout().lock();
     match releasy_server::migrate::run(&settings, &mut out).await {
         Ok(_) => ExitCode::SUCCESS,
@@ -242,12 +242,7 @@ async fn migrate(settings: Settings) -> ExitCode {
 
 fn check_config(settings: &Settings) -> ExitCode {
     let (mut out, mut problems) = (std::io::stdout().lock(), std::io::stderr().lock());
-    match check_config::run(
-        settings,
-        telemetry::log_directive().as_deref(),
-        &mut out,
-        &mut problems,
-    ) {
+    match check_config::run(settings, &mut out, &mut problems) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
@@ -259,7 +254,7 @@ fn check_config(settings: &Settings) -> ExitCode {
 
 async fn demo(settings: Settings, options: DemoOptions) -> ExitCode {
     // Request logs go to stderr: standard output is the instructions.
-    telemetry::init_on_stderr(settings.log_level, settings.log_format);
+    telemetry::init_on_stderr((&settings).into());
     let demo = match releasy_server::demo::start(settings, options).await {
         Ok(demo) => demo,
         Err(err) => {
@@ -300,7 +295,7 @@ async fn health(url: String) -> ExitCode {
 }
 
 async fn verify(settings: Settings, scope: Scope) -> ExitCode {
-    telemetry::init_on_stderr(settings.log_level, settings.log_format);
+    telemetry::init_on_stderr((&settings).into());
     let mut out = std::io::stdout().lock();
     match verify_artifacts::run(&settings, scope, &mut out).await {
         Ok(summary) if summary.all_verified() => ExitCode::SUCCESS,

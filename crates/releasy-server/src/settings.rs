@@ -73,6 +73,9 @@ pub struct Settings {
     pub log_level: tracing::Level,
     /// Log format.
     pub log_format: LogFormat,
+    /// `RELEASY_LOG`: a full filter directive (`info,releasy_http=debug`) that overrides
+    /// `log_level` when set.
+    pub log_directive: Option<String>,
     /// Folder of the embedded defaults (SQLite file, generated secrets, artifacts).
     pub data_dir: PathBuf,
     /// The database; a SQLite file in `data_dir` when not configured.
@@ -169,6 +172,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("bind_addr", &self.bind_addr)
             .field("log_level", &self.log_level)
+            .field("log_directive", &self.log_directive)
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.redacted())
             .field(
@@ -206,15 +210,8 @@ impl std::fmt::Debug for Settings {
 }
 
 /// Settings under the `RELEASY_` prefix that others read, not the server's own: the
-/// logger's `RELEASY_LOG`, and the CLI's, which may share the server's environment.
-const READ_ELSEWHERE: [&str; 6] = [
-    "log",
-    "url",
-    "api_key",
-    "config",
-    "operator_token",
-    "profile",
-];
+/// CLI's, which may share the server's environment.
+const READ_ELSEWHERE: [&str; 5] = ["url", "api_key", "config", "operator_token", "profile"];
 
 /// Whether `key` (after `RELEASY_`) is one of the variables Kubernetes gives a pod for
 /// each Service whose name starts with `releasy` (`RELEASY_SERVICE_HOST`,
@@ -244,6 +241,7 @@ fn is_service_link(key: &str, service_hosts: &[String]) -> bool {
 #[derive(Debug, Default, Deserialize)]
 struct RawSettings {
     bind_addr: Option<String>,
+    log: Option<String>,
     log_level: Option<String>,
     log_format: Option<String>,
     data_dir: Option<String>,
@@ -415,6 +413,7 @@ impl Settings {
                 .map(|endpoint| http_url("RELEASY_OTLP_ENDPOINT", &endpoint).map(|()| endpoint))
                 .transpose()?,
             log_level: log_level(raw.log_level)?,
+            log_directive: text(raw.log),
             log_format: match text(raw.log_format).as_deref() {
                 None | Some("human") => LogFormat::Human,
                 Some("json") => LogFormat::Json,
@@ -1006,8 +1005,8 @@ mod tests {
     }
 
     /// A misspelt variable or file key is ignored and named (the database URL's typo
-    /// would run each instance on a SQLite file of its own); the logger's and the
-    /// CLI's variables, which may share the environment, are not.
+    /// would run each instance on a SQLite file of its own); `RELEASY_LOG` (a setting
+    /// of its own) and the CLI's variables, which may share the environment, are not.
     #[test]
     fn settings_the_server_does_not_know_are_named() {
         let s = load(&[
@@ -1065,6 +1064,24 @@ mod tests {
         assert_eq!(s.bind_addr.port(), 7000);
         assert_eq!(s.database_max_connections, 3);
         assert_eq!(s.log_level, tracing::Level::WARN);
+    }
+
+    /// `log` in the file is the directive, as `RELEASY_LOG` is (it was once left to the
+    /// logger, which read only the environment: a file's `log` was ignored unreported).
+    #[test]
+    fn a_log_directive_is_read_from_the_file_and_the_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("releasy.toml");
+        std::fs::write(&path, "log = \"info,releasy_http=debug\"\n").unwrap();
+        let from_file = Settings::load(Some(&path), Some(HashMap::new())).unwrap();
+        assert_eq!(
+            from_file.log_directive.as_deref(),
+            Some("info,releasy_http=debug")
+        );
+        assert!(from_file.unknown_settings.is_empty(), "{from_file:?}");
+        let env = HashMap::from([("RELEASY_LOG".to_owned(), "warn".to_owned())]);
+        let both = Settings::load(Some(&path), Some(env)).unwrap();
+        assert_eq!(both.log_directive.as_deref(), Some("warn"));
     }
 
     #[test]

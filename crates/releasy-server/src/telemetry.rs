@@ -10,15 +10,6 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::settings::LogFormat;
 
-/// `RELEASY_LOG`, which the logger reads from the environment itself (not through
-/// [`Settings`](crate::settings::Settings)). Empty counts as unset, as for every other
-/// setting: an empty filter would log nothing.
-pub fn log_directive() -> Option<String> {
-    std::env::var("RELEASY_LOG")
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-}
-
 /// Libraries whose debug output carries what must never be logged: the PostgreSQL
 /// driver prints every statement's bind values (key hashes, stored idempotent answers
 /// that hold a download link). They log at `info` at most, whatever the level; only a
@@ -76,19 +67,40 @@ fn names_target(directive: &str, target: &str) -> bool {
     })
 }
 
-/// Installs the global subscriber at `level` (`RELEASY_LOG`, when set, is a full filter
-/// directive that overrides it), and with `traces`, the layer that exports Releasy's
-/// spans (whatever the log level). Does nothing when a subscriber is already
-/// installed, as in tests that start several servers.
-pub fn init(level: tracing::Level, format: LogFormat, traces: Option<&TraceExport>) {
+/// How the log lines are filtered and written: `RELEASY_LOG_LEVEL`, `RELEASY_LOG` (a full
+/// filter directive that overrides the level, when set) and `RELEASY_LOG_FORMAT`.
+#[derive(Debug, Clone, Copy)]
+pub struct LogSettings<'a> {
+    /// `RELEASY_LOG_LEVEL`.
+    pub level: tracing::Level,
+    /// `RELEASY_LOG`.
+    pub directive: Option<&'a str>,
+    /// `RELEASY_LOG_FORMAT`.
+    pub format: LogFormat,
+}
+
+impl<'a> From<&'a crate::settings::Settings> for LogSettings<'a> {
+    fn from(settings: &'a crate::settings::Settings) -> Self {
+        Self {
+            level: settings.log_level,
+            directive: settings.log_directive.as_deref(),
+            format: settings.log_format,
+        }
+    }
+}
+
+/// Installs the global subscriber as `log` says, and with `traces`, the layer that
+/// exports Releasy's spans (whatever the log level). Does nothing when a subscriber is
+/// already installed, as in tests that start several servers.
+pub fn init(log: LogSettings<'_>, traces: Option<&TraceExport>) {
     let colours = colours_on(&std::io::stdout());
-    init_writing_to(level, format, std::io::stdout, colours, traces);
+    init_writing_to(log, std::io::stdout, colours, traces);
 }
 
 /// As [`init`], logging to standard error: for commands whose output is a report.
-pub fn init_on_stderr(level: tracing::Level, format: LogFormat) {
+pub fn init_on_stderr(log: LogSettings<'_>) {
     let colours = colours_on(&std::io::stderr());
-    init_writing_to(level, format, std::io::stderr, colours, None);
+    init_writing_to(log, std::io::stderr, colours, None);
 }
 
 /// Colours only on a terminal (not in a log file, a pipe or the journal), and not
@@ -97,21 +109,16 @@ fn colours_on(output: &impl IsTerminal) -> bool {
     output.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
 }
 
-fn init_writing_to<W>(
-    level: tracing::Level,
-    format: LogFormat,
-    writer: W,
-    colours: bool,
-    traces: Option<&TraceExport>,
-) where
+fn init_writing_to<W>(log: LogSettings<'_>, writer: W, colours: bool, traces: Option<&TraceExport>)
+where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = line_filter(log_directive().as_deref(), level);
+    let filter = line_filter(log.directive, log.level);
     let lines = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(colours);
     // The filter belongs to the log lines alone: spans are exported whatever the level.
-    let lines = match format {
+    let lines = match log.format {
         LogFormat::Human => lines.with_filter(filter).boxed(),
         LogFormat::Json => lines
             .json()
