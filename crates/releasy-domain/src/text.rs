@@ -94,6 +94,13 @@ macro_rules! bounded_text_type {
                 Self(stored.into())
             }
 
+            /// A value as it is stored, read as [`Self::parse`] reads it (trimmed), or
+            /// taken as it is when that refuses it (an earlier server stored it): a
+            /// value that names, orders and matches like the parsed one whenever it can.
+            pub fn read_stored(stored: &str) -> Self {
+                Self::parse(stored).unwrap_or_else(|_| Self::from_stored(stored))
+            }
+
             /// The checked value.
             pub fn as_str(&self) -> &str {
                 &self.0

@@ -256,8 +256,8 @@ impl StatRow {
         const TABLE: &str = "download_daily";
         let missing = || corrupt(TABLE, "a group's key is missing");
         let text = |value: Option<String>| value.ok_or_else(missing);
-        let product = |value: Option<String>| text(value).map(|v| Product::from_stored(&v));
-        let version = |value: Option<String>| text(value).map(|v| Version::from_stored(&v));
+        let product = |value: Option<String>| text(value).map(|v| Product::read_stored(&v));
+        let version = |value: Option<String>| text(value).map(|v| Version::read_stored(&v));
         fn id<T: std::str::FromStr>(value: Option<String>) -> Result<T, RepoError> {
             let raw = value.ok_or_else(|| corrupt(TABLE, "a group's key is missing"))?;
             raw.parse()
@@ -270,7 +270,7 @@ impl StatRow {
                 artifact_id: id(self.artifact_id)?,
                 product: product(self.product)?,
                 version: version(self.version)?,
-                platform: Platform::from_stored(&text(self.platform)?),
+                platform: Platform::read_stored(&text(self.platform)?),
             },
             StatsGroup::Customer => StatsKey::Customer(id(self.customer_id)?),
             StatsGroup::Day => StatsKey::Day(self.day.ok_or_else(missing)?),

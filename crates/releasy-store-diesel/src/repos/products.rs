@@ -83,7 +83,7 @@ impl ProductRepository for Store {
             .map(|row| {
                 let count = |n: i64| u64::try_from(n).map_err(|e| corrupt("releases", e));
                 Ok(ProductSummary {
-                    product: Product::from_stored(&row.product),
+                    product: Product::read_stored(&row.product),
                     releases: count(row.releases)?,
                     published: count(row.published)?,
                     latest_version: row.latest_version,

@@ -303,7 +303,7 @@ impl ReleaseRepository for Store {
             // first would be overwritten. Its key is given here instead.
             if changes.channel.is_some() && after.version_order.is_empty() {
                 diesel::update(dsl::releases.filter(dsl::id.eq(&id)))
-                    .set(dsl::version_order.eq(Version::from_stored(&after.version).order_key()))
+                    .set(dsl::version_order.eq(Version::read_stored(&after.version).order_key()))
                     .execute(conn)
                     .await?;
             }
@@ -427,7 +427,7 @@ impl Store {
             let mut filled = 0;
             for (id, version) in &missing {
                 // As stored, whatever an earlier server let through.
-                let version = Version::from_stored(version);
+                let version = Version::read_stored(version);
                 let (key, channel) = (version.order_key(), Channel::of_version(&version));
                 filled += diesel::update(
                     dsl::releases

@@ -76,7 +76,7 @@ impl TryFrom<ArtifactRow> for Artifact {
             object_key: ObjectKey::from_stored(row.object_key),
             checksum: Checksum::parse(&row.checksum).map_err(bad)?,
             size: ArtifactSize::parse(row.size).map_err(bad)?,
-            platform: Platform::from_stored(&row.platform),
+            platform: Platform::read_stored(&row.platform),
             created_at: ts(row.created_at),
             verification: Verification::parse(&row.verification).map_err(bad)?,
             object_etag: row.object_etag,

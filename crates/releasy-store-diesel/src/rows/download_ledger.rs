@@ -80,9 +80,9 @@ impl TryFrom<DownloadLedgerRow> for DownloadRecord {
             subject: DownloadSubject {
                 artifact_id: parse_id(TABLE, &row.artifact_id)?,
                 release_id: parse_id(TABLE, &row.release_id)?,
-                product: Product::from_stored(&row.product),
-                version: Version::from_stored(&row.version),
-                platform: Platform::from_stored(&row.platform),
+                product: Product::read_stored(&row.product),
+                version: Version::read_stored(&row.version),
+                platform: Platform::read_stored(&row.platform),
                 bytes: u64::try_from(row.bytes)
                     .map_err(|_| corrupt(TABLE, "negative byte count"))?,
             },

@@ -230,7 +230,7 @@ impl TryFrom<EntitlementRow> for Entitlement {
         Ok(Self {
             id: parse_id("entitlements", &row.id)?,
             customer_id: parse_id("entitlements", &row.customer_id)?,
-            product: Product::from_stored(&row.product),
+            product: Product::read_stored(&row.product),
             window: EntitlementWindow::new(ts(row.starts_at), row.ends_at.map(ts)).map_err(bad)?,
             scope: read_scope(
                 row.channels.as_deref(),

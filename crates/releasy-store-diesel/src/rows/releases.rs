@@ -117,8 +117,8 @@ impl TryFrom<ReleaseRow> for Release {
         };
         Ok(Self {
             id: parse_id("releases", &row.id)?,
-            product: Product::from_stored(&row.product),
-            version: Version::from_stored(&row.version),
+            product: Product::read_stored(&row.product),
+            version: Version::read_stored(&row.version),
             status: ReleaseStatus::parse(&row.status).map_err(bad)?,
             created_at: ts(row.created_at),
             published_at: row.published_at.map(ts),
