@@ -122,6 +122,23 @@ impl World {
             parts,
         }
     }
+
+    /// Registers `upload` of `bytes` (with its `parts`) by the admin key.
+    async fn register(
+        &self,
+        upload: &PresignedUpload,
+        bytes: &[u8],
+        parts: Option<Vec<CompletedPart>>,
+    ) -> Result<Artifact, RegisterArtifactError> {
+        self.services
+            .artifacts
+            .register(
+                &Origin::admin_key(),
+                self.release.id,
+                World::registration(upload, bytes, parts),
+            )
+            .await
+    }
 }
 
 fn file(len: usize) -> Vec<u8> {
@@ -149,16 +166,7 @@ async fn a_file_above_the_part_size_is_uploaded_in_parts_and_registered() {
     );
 
     let completed = w.put_parts(&upload, &bytes);
-    let artifact = w
-        .services
-        .artifacts
-        .register(
-            &Origin::admin_key(),
-            w.release.id,
-            World::registration(&upload, &bytes, Some(completed)),
-        )
-        .await
-        .unwrap();
+    let artifact = w.register(&upload, &bytes, Some(completed)).await.unwrap();
     assert_eq!(artifact.size.bytes(), bytes.len() as u64);
     assert_eq!(w.objects.get(&upload.object_key), Some(bytes));
     assert_eq!(w.objects.open_uploads(), 0);
@@ -178,15 +186,7 @@ async fn a_file_up_to_the_part_size_gets_one_url_and_old_clients_are_unchanged()
     let upload = w.presign(&bytes, false).await;
     assert!(upload.single_url().is_some());
     w.objects.put(&upload.object_key, bytes.clone());
-    w.services
-        .artifacts
-        .register(
-            &Origin::admin_key(),
-            w.release.id,
-            World::registration(&upload, &bytes, None),
-        )
-        .await
-        .unwrap();
+    w.register(&upload, &bytes, None).await.unwrap();
 }
 
 #[tokio::test]
@@ -234,15 +234,7 @@ async fn an_interrupted_upload_resumes_with_urls_for_the_missing_parts_only() {
             bytes[PART..2 * PART].to_vec(),
         )
         .unwrap();
-    w.services
-        .artifacts
-        .register(
-            &Origin::admin_key(),
-            w.release.id,
-            World::registration(&upload, &bytes, Some(completed)),
-        )
-        .await
-        .unwrap();
+    w.register(&upload, &bytes, Some(completed)).await.unwrap();
 }
 
 /// Near the end of its TTL a resumed upload gets URLs that die with it, so no byte can
@@ -383,16 +375,7 @@ async fn an_upload_swept_while_it_completes_leaves_no_object() {
     let bytes = file(2 * PART);
     let upload = w.presign(&bytes, true).await;
     let parts = w.put_parts(&upload, &bytes);
-    let err = w
-        .services
-        .artifacts
-        .register(
-            &Origin::admin_key(),
-            w.release.id,
-            World::registration(&upload, &bytes, Some(parts)),
-        )
-        .await
-        .unwrap_err();
+    let err = w.register(&upload, &bytes, Some(parts)).await.unwrap_err();
     assert!(matches!(err, RegisterArtifactError::UploadGone), "{err:?}");
     assert_eq!(w.objects.get(&upload.object_key), None);
 }
@@ -452,15 +435,7 @@ async fn a_refusal_racing_a_registration_leaves_no_artifact_without_its_bytes() 
         .set((w.services.clone(), w.release.id, wrong))
         .expect("set once");
 
-    let registered = w
-        .services
-        .artifacts
-        .register(
-            &Origin::admin_key(),
-            w.release.id,
-            World::registration(&upload, &bytes, None),
-        )
-        .await;
+    let registered = w.register(&upload, &bytes, None).await;
     // The refusal came first and ended the upload: the registration that checked the
     // bytes before it does not complete it (before, it did, without its bytes).
     assert!(
@@ -474,6 +449,30 @@ async fn a_refusal_racing_a_registration_leaves_no_artifact_without_its_bytes() 
         .upload_state(w.release.id, upload.artifact_id)
         .await;
     assert!(matches!(record, Err(UploadError::NotFound)), "{record:?}");
+}
+
+/// The object key presigned for an artifact id is the one registered under it: another
+/// file name under the same id is the contract's `object_key` refusal, the upload left
+/// open for the right registration.
+#[tokio::test]
+async fn another_key_under_a_presigned_artifact_id_is_refused() {
+    let w = World::new().await;
+    let bytes = file(10);
+    let upload = w.presign(&bytes, true).await;
+    w.objects.put(&upload.object_key, bytes.clone());
+    let mut other_file = World::registration(&upload, &bytes, None);
+    other_file.object_key = other_file.object_key.replace("/app.img", "/other.img");
+    let refused = w
+        .services
+        .artifacts
+        .register(&Origin::admin_key(), w.release.id, other_file)
+        .await;
+    assert!(
+        matches!(&refused, Err(RegisterArtifactError::Invalid(e))
+            if e.to_string() == "object_key does not match release or platform"),
+        "{refused:?}"
+    );
+    w.register(&upload, &bytes, None).await.expect("still open");
 }
 
 /// The upload presigned under an artifact id belongs to its release: a release made
@@ -559,15 +558,7 @@ async fn an_upload_aborted_while_it_is_registered_is_gone() {
     let bytes = file(2 * PART);
     let upload = w.presign(&bytes, true).await;
     let parts = w.put_parts(&upload, &bytes);
-    let registered = w
-        .services
-        .artifacts
-        .register(
-            &Origin::admin_key(),
-            w.release.id,
-            World::registration(&upload, &bytes, Some(parts)),
-        )
-        .await;
+    let registered = w.register(&upload, &bytes, Some(parts)).await;
     assert!(
         matches!(registered, Err(RegisterArtifactError::UploadGone)),
         "{registered:?}"
@@ -636,15 +627,7 @@ async fn parts_with_other_bytes_than_declared_are_deleted_after_completion() {
     let mut sent = bytes.clone();
     sent[PART + 5] ^= 0xff;
     let completed = w.put_parts(&upload, &sent);
-    let refused = w
-        .services
-        .artifacts
-        .register(
-            &Origin::admin_key(),
-            w.release.id,
-            World::registration(&upload, &bytes, Some(completed)),
-        )
-        .await;
+    let refused = w.register(&upload, &bytes, Some(completed)).await;
     assert!(
         matches!(refused, Err(RegisterArtifactError::ChecksumMismatch)),
         "{refused:?}"
@@ -682,15 +665,7 @@ async fn an_aborted_upload_frees_its_parts_and_cannot_be_registered() {
             .await,
         Err(UploadError::NotFound)
     ));
-    let refused = w
-        .services
-        .artifacts
-        .register(
-            &Origin::admin_key(),
-            w.release.id,
-            World::registration(&upload, &bytes, Some(completed)),
-        )
-        .await;
+    let refused = w.register(&upload, &bytes, Some(completed)).await;
     assert!(
         matches!(refused, Err(RegisterArtifactError::UploadGone)),
         "{refused:?}"
@@ -711,15 +686,7 @@ async fn bytes_stored_after_an_abort_are_refused_and_swept() {
         .unwrap();
     // The client PUTs again with the URL it still holds.
     w.objects.put(&upload.object_key, bytes.clone());
-    let refused = w
-        .services
-        .artifacts
-        .register(
-            &Origin::admin_key(),
-            w.release.id,
-            World::registration(&upload, &bytes, None),
-        )
-        .await;
+    let refused = w.register(&upload, &bytes, None).await;
     assert!(
         matches!(refused, Err(RegisterArtifactError::UploadGone)),
         "{refused:?}"
@@ -756,13 +723,14 @@ async fn bytes_stored_after_an_abort_are_refused_and_swept() {
 
 /// Uploads whose bytes the store will not delete stay for the next sweep, and do not
 /// hold newer abandoned uploads back however many there are (the sweep once read the
-/// oldest 100 each time, and 100 such uploads stopped it for good).
+/// oldest 100 each time, and 100 such uploads stopped it for good): a sweep walks up to
+/// 10 000, and the next goes on from there.
 #[tokio::test]
 async fn uploads_the_store_will_not_free_do_not_hold_the_sweep_back() {
     let w = World::new().await;
     let ttl = Limits::default().artifact_upload_ttl_seconds;
     let small = file(10);
-    for _ in 0..250 {
+    for _ in 0..10_050 {
         let stuck = w.presign(&small, false).await;
         w.objects.put(&stuck.object_key, small.clone());
         w.objects.refuse_deletes_of(&stuck.object_key);
@@ -773,14 +741,24 @@ async fn uploads_the_store_will_not_free_do_not_hold_the_sweep_back() {
 
     w.clock.advance(ttl + 1);
     let sweep = || w.services.artifacts.sweep_abandoned_uploads();
-    let report = sweep().await.unwrap();
-    assert_eq!((report.swept, report.failed), (1, 250));
-    assert_eq!(w.objects.get(&abandoned.object_key), None);
-    let again = sweep().await.unwrap();
+    let first = sweep().await.unwrap();
     assert_eq!(
-        (again.swept, again.failed),
-        (0, 250),
-        "tried again, each sweep"
+        (first.swept, first.failed),
+        (0, 10_000),
+        "the most one sweep walks"
+    );
+    let second = sweep().await.unwrap();
+    assert_eq!(
+        (second.swept, second.failed),
+        (1, 50),
+        "from where the first stopped"
+    );
+    assert_eq!(w.objects.get(&abandoned.object_key), None);
+    let third = sweep().await.unwrap();
+    assert_eq!(
+        (third.swept, third.failed),
+        (0, 10_000),
+        "from the oldest again, tried again"
     );
 }
 
@@ -830,26 +808,10 @@ async fn the_sweeper_removes_abandoned_uploads_and_keeps_live_ones() {
     assert_eq!(again.swept, 0);
 
     // A swept upload's bytes are gone (and its URLs expired long ago).
-    let refused = w
-        .services
-        .artifacts
-        .register(
-            &Origin::admin_key(),
-            w.release.id,
-            World::registration(&abandoned_single, &small, None),
-        )
-        .await;
+    let refused = w.register(&abandoned_single, &small, None).await;
     assert!(
         matches!(refused, Err(RegisterArtifactError::ObjectMissing)),
         "{refused:?}"
     );
-    w.services
-        .artifacts
-        .register(
-            &Origin::admin_key(),
-            w.release.id,
-            World::registration(&live, &small, None),
-        )
-        .await
-        .unwrap();
+    w.register(&live, &small, None).await.unwrap();
 }

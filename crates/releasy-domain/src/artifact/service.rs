@@ -557,7 +557,7 @@ impl ArtifactService {
             if pending.object_key != object_key {
                 return Err(ValidationError::new(
                     "object_key",
-                    "does not match the one presigned for this artifact",
+                    "does not match release or platform",
                 )
                 .into());
             }
@@ -582,6 +582,12 @@ impl ArtifactService {
             }
             judged => judged?,
         };
+        // A refusal for the stored bytes ends the upload's record, where there is one.
+        let refused_as = if pending.is_some() {
+            Discard::Recorded
+        } else {
+            Discard::Unrecorded
+        };
         let (stored, check) = match judged {
             Judged::Checked(stored, check) => (stored, check),
             Judged::WrongSize(stored) => {
@@ -589,11 +595,7 @@ impl ArtifactService {
                     .discard(
                         &object_key,
                         request.artifact_id,
-                        if pending.is_some() {
-                            Discard::Recorded
-                        } else {
-                            Discard::Unrecorded
-                        },
+                        refused_as,
                         RegisterArtifactError::SizeMismatch {
                             declared: request.size.bytes(),
                             stored: stored.size,
@@ -610,11 +612,7 @@ impl ArtifactService {
                     .discard(
                         &object_key,
                         request.artifact_id,
-                        if pending.is_some() {
-                            Discard::Recorded
-                        } else {
-                            Discard::Unrecorded
-                        },
+                        refused_as,
                         RegisterArtifactError::ChecksumMismatch,
                     )
                     .await);

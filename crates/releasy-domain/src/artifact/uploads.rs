@@ -199,8 +199,9 @@ impl ArtifactService {
                 .last()
                 .map(|u| (u.created_at, u.artifact_id))
                 .filter(|_| full);
-            *resume() = after;
             self.sweep_batch(batch, now, &mut report).await?;
+            // Only once swept: a batch a failure cut short is walked again.
+            *resume() = after;
             if !full {
                 break;
             }

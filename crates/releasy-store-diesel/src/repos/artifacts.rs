@@ -174,12 +174,11 @@ impl ArtifactRepository for Store {
             .into_boxed();
         if let Some((at, id)) = after {
             let at = at.unix_seconds();
-            query = query.filter(
+            // The plain lower bound lets the index on `created_at` start there.
+            query = query.filter(artifact_uploads::created_at.ge(at)).filter(
                 artifact_uploads::created_at
                     .gt(at)
-                    .or(artifact_uploads::created_at
-                        .eq(at)
-                        .and(artifact_uploads::artifact_id.gt(id.to_string()))),
+                    .or(artifact_uploads::artifact_id.gt(id.to_string())),
             );
         }
         let rows: Vec<ArtifactUploadRow> = query
