@@ -115,8 +115,8 @@ impl RunningServer {
     ///
     /// # Errors
     /// [`StopError::Serve`] for the server's I/O error; [`StopError::RowsLost`] when
-    /// the queued audit events or ledger rows could not be written (the rest of the
-    /// shutdown still runs).
+    /// the queued audit events or ledger rows could not be written, or a write that
+    /// panicked lost some earlier (the rest of the shutdown still runs).
     pub async fn run(self) -> Result<(), StopError> {
         let (forced, forced_stop) = oneshot::channel();
         let signals = tokio::spawn(stop_on_signals(self.handle.clone(), forced));
@@ -145,7 +145,7 @@ impl RunningServer {
         let audit_written = audit
             .as_ref()
             .err()
-            .is_none_or(|err| !err.left_rows_queued());
+            .is_none_or(FlushError::is_only_an_earlier_loss);
         let mut lost = None;
         if let Err(err) = audit {
             tracing::error!(error = %err, "audit events could not be written at shutdown");
