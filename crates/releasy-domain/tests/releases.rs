@@ -915,63 +915,31 @@ impl releasy_domain::ports::DownloadTokenRepository for TokensWithBacklog {
     }
 }
 
-/// Quota counts with `Backlog` ended periods beside the store's.
-#[derive(Debug)]
-struct QuotasWithBacklog(Arc<dyn QuotaCounter>, Arc<Backlog>);
-
-#[async_trait::async_trait]
-impl QuotaCounter for QuotasWithBacklog {
-    async fn usage(
-        &self,
-        entitlement: EntitlementId,
-        window: &QuotaWindow,
-    ) -> Result<QuotaUsage, RepoError> {
-        self.0.usage(entitlement, window).await
-    }
-    async fn try_charge(
-        &self,
-        entitlement: EntitlementId,
-        window: &QuotaWindow,
-        quota: &DownloadQuota,
-        bytes: u64,
-    ) -> Result<bool, RepoError> {
-        self.0.try_charge(entitlement, window, quota, bytes).await
-    }
-    async fn refund(
-        &self,
-        entitlement: EntitlementId,
-        window: &QuotaWindow,
-        bytes: u64,
-    ) -> Result<(), RepoError> {
-        self.0.refund(entitlement, window, bytes).await
-    }
-    async fn prune_ended(&self, reset_by: Timestamp, limit: u32) -> Result<u64, RepoError> {
-        let mine = self.0.prune_ended(reset_by, limit).await?;
-        Ok(mine
-            + self
-                .1
-                .take(limit - u32::try_from(mine).expect("at most limit")))
-    }
-}
-
 /// One sweep clears every expired token and every ended quota count, however many: a
 /// cap per sweep (there was one of 100 000) lets a sustained rate above it grow the
 /// tables without end.
 #[tokio::test]
 async fn a_sweep_clears_any_backlog_of_expired_tokens_and_ended_counts() {
-    let (tokens, counts) = (Backlog::of(250_001), Backlog::of(150_001));
-    let (token_backlog, count_backlog) = (Arc::clone(&tokens), Arc::clone(&counts));
-    let w = World::with_ports(move |ports| {
+    let tokens = Backlog::of(250_001);
+    let token_backlog = Arc::clone(&tokens);
+    let w = World::with_ports(|ports| {
         let repos = &mut ports.repositories;
         repos.download_tokens = Arc::new(TokensWithBacklog(
             repos.download_tokens.clone(),
             token_backlog,
         ));
-        repos.quota_counter = Arc::new(QuotasWithBacklog(
-            repos.quota_counter.clone(),
-            count_backlog,
-        ));
     });
+    // A day's count for each of 150 001 entitlements, the day long over.
+    let (counts, long_ago) = (
+        &w.h.ports.repositories.quota_counter,
+        QuotaPeriod::Day.window_at(T0),
+    );
+    let one = DownloadQuota::new(Some(1), None, QuotaPeriod::Day).unwrap();
+    for _ in 0..150_001 {
+        let charged = counts.try_charge(EntitlementId::generate(), &long_ago, &one, 0);
+        assert!(charged.await.unwrap());
+    }
+    w.h.clock.set(T0.plus_seconds(30 * 86_400));
     let downloads = &w.h.services.downloads;
     assert_eq!(downloads.purge_expired_tokens().await.unwrap(), 250_001);
     assert_eq!(downloads.prune_quota_counts().await.unwrap(), 150_001);

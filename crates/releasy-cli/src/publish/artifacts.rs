@@ -413,13 +413,14 @@ fn not_stored(refused: &ApiError) -> bool {
         if message.starts_with("object not found in storage") || is_other_object(message))
 }
 
-/// Whether a registration's `400` says the stored object is another than the one
-/// declared (registration deleted it).
-/// Whether registration refused because the stored object is not the declared one.
+/// Whether registration refused (`400`) because the stored object is not the
+/// declared one (which it deleted).
 fn refused_as_other_object(refused: &ApiError) -> bool {
-    matches!(refused, ApiError::Status { message, .. } if is_other_object(message))
+    matches!(refused, ApiError::Status { status: 400, message, .. } if is_other_object(message))
 }
 
+/// Whether a registration's `400` says the stored object is another than the one
+/// declared (registration deleted it).
 fn is_other_object(message: &str) -> bool {
     message == "checksum does not match the stored object"
         || (message.starts_with("size ") && message.ends_with("bytes)"))

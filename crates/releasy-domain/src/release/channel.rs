@@ -63,9 +63,9 @@ impl Channel {
     ///
     /// A version that is semver but for a leading `v` (`v2.0.0-rc.1`) follows the same
     /// rule. Any other version that is not semver is stable unless one of its
-    /// hyphen-separated parts names a channel as above, or begins with a word builds
-    /// that are no release go by (`dev`, `nightly`, `snapshot`, `preview`, `pre`,
-    /// `canary`) -> dev:
+    /// hyphen-separated parts names a channel as above, or so names a word builds that
+    /// are no release go by (`dev`, `nightly`, `snapshot`, `preview`, `pre`, `canary`:
+    /// alone or followed by a number or a dot) -> dev:
     /// a pre-release must not reach stable updaters for want of strict semver, while a
     /// date (`2026-12-01`) stays a release.
     ///

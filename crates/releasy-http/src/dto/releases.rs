@@ -24,8 +24,8 @@ pub struct CreateReleaseRequest {
     /// `beta` or `alpha`, alone or followed by a number or a hyphen (`rc.1`, `rc1`):
     /// that; another pre-release: dev; not semver: as semver when only a leading `v`
     /// keeps it from being semver, else rc, beta or alpha when a hyphen-separated part
-    /// begins with that name, dev when it begins with dev, nightly, snapshot, preview,
-    /// pre or canary, stable otherwise).
+    /// is that word, alone or followed by a number (`2.0-beta`, `2.0-rc.1`), dev when
+    /// it is dev, nightly, snapshot, preview, pre or canary so, stable otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// Release notes, markdown, at most 64 KiB.
