@@ -104,7 +104,7 @@ pub enum StopError {
     /// Rows queued to be written behind (audit events, download ledger rows) could not
     /// be written at shutdown, even after its retries: they are lost, and the process
     /// must not exit as if nothing were.
-    #[error("queued rows were lost at shutdown")]
+    #[error("queued rows were lost")]
     RowsLost(#[source] FlushError),
 }
 
@@ -148,12 +148,18 @@ impl RunningServer {
             .is_none_or(FlushError::is_only_an_earlier_loss);
         let mut lost = None;
         if let Err(err) = audit {
-            tracing::error!(error = %err, "audit events could not be written at shutdown");
+            tracing::error!(error = %err, "audit events were lost");
             lost = Some(err);
         }
         if let Err(err) = ledger {
-            tracing::error!(error = %err, "download ledger rows could not be written at shutdown");
-            lost = lost.or(Some(err));
+            tracing::error!(error = %err, "download ledger rows were lost");
+            // Rows left unwritten now say more than rows a panic lost earlier.
+            if lost
+                .as_ref()
+                .is_none_or(FlushError::is_only_an_earlier_loss)
+            {
+                lost = Some(err);
+            }
         }
         // Linking is the next start's too: it is not worth a stop that outlasts its
         // supervisor, nor a wait on a database that did not take the events.

@@ -49,7 +49,9 @@ impl LedgerWriteBehind {
     /// Writes everything queued; call it once the server has stopped taking requests.
     ///
     /// # Errors
-    /// [`FlushError`] when the last batch could not be written.
+    /// [`FlushError`] when the last batch could not be written (within
+    /// [`crate::SHUTDOWN_WRITE_LIMIT`]), or when a write that panicked earlier lost
+    /// rows ([`FlushError::is_only_an_earlier_loss`]).
     pub async fn shutdown(&self) -> Result<(), FlushError> {
         self.queue.shutdown().await
     }

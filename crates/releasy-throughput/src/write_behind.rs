@@ -76,8 +76,8 @@ struct Queue<T> {
     /// Set (under the `rows` lock) by [`WriteBehind::shutdown`] before its last flush:
     /// a row pushed after it is written directly, not left in a queue nothing drains.
     closed: AtomicBool,
-    /// Rows whose write panicked (one of several side by side): gone, and reported by
-    /// the shutdown.
+    /// Rows whose write panicked (or was cancelled with the runtime): gone, and
+    /// reported by the shutdown.
     lost_to_panics: AtomicU64,
 }
 
@@ -494,10 +494,10 @@ async fn write_chunks<T: Send + Sync + 'static>(
         match joined {
             Ok((_, _, Ok(()))) => {}
             Ok((index, chunk, Err(err))) => failed.push((index, chunk, err)),
-            // A writer that panicked: its rows are gone with its task, as a panic
-            // inside a single write would lose them too; counted, to be reported.
+            // A write that panicked (or was cancelled as the runtime went down): its
+            // rows are gone with its task; counted, to be reported.
             Err(join_error) => {
-                tracing::error!(error = %join_error, "a write-behind batch write panicked");
+                tracing::error!(error = %join_error, panicked = join_error.is_panic(), "a write-behind batch write did not finish");
                 lost += sizes.get(&join_error.id()).copied().unwrap_or(0);
             }
         }
@@ -701,6 +701,54 @@ mod tests {
             );
             assert!(lost.to_string().contains("5000 rows were lost"), "{lost}");
         }
+    }
+
+    /// A write that panics the first time only.
+    #[derive(Debug, Default)]
+    struct PanicsOnce {
+        panicked: AtomicBool,
+        written: Mutex<Vec<u32>>,
+    }
+
+    #[async_trait]
+    impl BatchWriter<u32> for PanicsOnce {
+        async fn write_batch(&self, rows: &[u32]) -> Result<(), RepoError> {
+            if !self.panicked.swap(true, Ordering::SeqCst) {
+                panic!("a bug in the writer, once")
+            }
+            self.written
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(rows);
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_goes_on_after_a_write_panicked() {
+        let writer = Arc::new(PanicsOnce::default());
+        let queue = start_with(writer.clone(), 1);
+        for row in 0..10 {
+            queue.push(&row).await.unwrap();
+        }
+        queue.flush().await.unwrap();
+        for row in 10..20 {
+            queue.push(&row).await.unwrap();
+        }
+        queue.flush().await.unwrap();
+        let written = writer
+            .written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        assert_eq!(
+            written,
+            (10..20).collect::<Vec<_>>(),
+            "in order, after the loss"
+        );
+        let lost = queue.shutdown().await.unwrap_err();
+        assert!(lost.is_only_an_earlier_loss(), "{lost}");
+        assert!(lost.to_string().contains("10 rows were lost"), "{lost}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

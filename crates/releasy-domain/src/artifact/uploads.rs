@@ -45,7 +45,8 @@ pub enum UploadError {
 pub struct SweepReport {
     /// Abandoned uploads aborted, their bytes deleted.
     pub swept: usize,
-    /// Abandoned uploads the store failed to free; they are swept again next time.
+    /// Abandoned uploads the store (or the database) failed to free; they are swept
+    /// again next time.
     pub failed: usize,
 }
 
@@ -177,7 +178,8 @@ impl ArtifactService {
     /// registration never finds the record gone while the bytes are still there.
     ///
     /// # Errors
-    /// [`RepoError`] when the uploads could not be listed or ended.
+    /// [`RepoError`] when the uploads could not be listed (one that could not be
+    /// ended, freed or removed counts as failed, and the walk goes on).
     pub async fn sweep_abandoned_uploads(&self) -> Result<SweepReport, RepoError> {
         let now = self.clock.now();
         let cutoff = now.plus_seconds(-self.upload_ttl_seconds);
@@ -199,8 +201,14 @@ impl ArtifactService {
                 .last()
                 .map(|u| (u.created_at, u.artifact_id))
                 .filter(|_| full);
-            self.sweep_batch(batch, now, &mut report).await?;
-            // Only once swept: a batch a failure cut short is walked again.
+            for upload in batch {
+                match self.sweep_one(&upload, now).await {
+                    Ok(true) => report.swept += 1,
+                    Ok(false) => {}
+                    // The record stays: the next walk tries it again, and this one goes on.
+                    Err(_) => report.failed += 1,
+                }
+            }
             *resume() = after;
             if !full {
                 break;
@@ -209,40 +217,26 @@ impl ArtifactService {
         Ok(report)
     }
 
-    /// Sweeps `abandoned` (see [`Self::sweep_abandoned_uploads`]), counting in `report`.
-    async fn sweep_batch(
-        &self,
-        abandoned: Vec<PendingUpload>,
-        now: Timestamp,
-        report: &mut SweepReport,
-    ) -> Result<(), RepoError> {
-        for upload in abandoned {
-            // An aborted upload is ended already; otherwise whoever ends it owns it.
-            let ours = upload.ended_at.is_some()
-                || self
-                    .artifacts
-                    .end_upload(upload.artifact_id, now, None)
-                    .await?;
-            if !ours {
-                continue; // registered meanwhile, or another instance ended it
-            }
-            let freed = self
-                .free(
-                    &upload.object_key,
-                    upload.multipart.as_ref(),
-                    upload.artifact_id,
-                )
-                .await;
-            match freed {
-                Ok(()) => {
-                    self.artifacts.delete_upload(upload.artifact_id).await?;
-                    report.swept += 1;
-                }
-                // The record stays, ended: the next sweep tries again.
-                Err(_) => report.failed += 1,
-            }
+    /// Sweeps one abandoned upload (see [`Self::sweep_abandoned_uploads`]): `true` when
+    /// it ended, freed and removed it, `false` when it was not this sweep's to take.
+    async fn sweep_one(&self, upload: &PendingUpload, now: Timestamp) -> Result<bool, UploadError> {
+        // An aborted upload is ended already; otherwise whoever ends it owns it.
+        let ours = upload.ended_at.is_some()
+            || self
+                .artifacts
+                .end_upload(upload.artifact_id, now, None)
+                .await?;
+        if !ours {
+            return Ok(false); // registered meanwhile, or another instance ended it
         }
-        Ok(())
+        self.free(
+            &upload.object_key,
+            upload.multipart.as_ref(),
+            upload.artifact_id,
+        )
+        .await?;
+        self.artifacts.delete_upload(upload.artifact_id).await?;
+        Ok(true)
     }
 
     /// The upload record of `artifact_id`, if it belongs to `release_id` and is not

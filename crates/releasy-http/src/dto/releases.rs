@@ -25,7 +25,8 @@ pub struct CreateReleaseRequest {
     /// that; another pre-release: dev; not semver: as semver when only a leading `v`
     /// keeps it from being semver, else rc, beta or alpha when a hyphen-separated part
     /// is that word, alone or followed by a number (`2.0-beta`, `2.0-rc.1`), dev when
-    /// it is dev, nightly, snapshot, preview, pre or canary so, stable otherwise).
+    /// it is dev, nightly, snapshot, preview, pre or canary, alone or followed by a
+    /// number or a dot, stable otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// Release notes, markdown, at most 64 KiB.

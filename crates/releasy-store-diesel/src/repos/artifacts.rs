@@ -174,7 +174,8 @@ impl ArtifactRepository for Store {
             .into_boxed();
         if let Some((at, id)) = after {
             let at = at.unix_seconds();
-            // The plain lower bound lets the index on `created_at` start there.
+            // Both filters are needed: the second alone admits older rows with a greater
+            // id; the first also lets the index on `created_at` start at the cursor.
             query = query.filter(artifact_uploads::created_at.ge(at)).filter(
                 artifact_uploads::created_at
                     .gt(at)

@@ -426,7 +426,8 @@ impl Store {
         write_transaction(&mut conn, async |conn| {
             let mut filled = 0;
             for (id, version) in &missing {
-                // As stored, whatever an earlier server let through.
+                // Read as the rules read it (trimmed), or as stored when they refuse
+                // what an earlier server let through.
                 let version = Version::read_stored(version);
                 let (key, channel) = (version.order_key(), Channel::of_version(&version));
                 filled += diesel::update(
