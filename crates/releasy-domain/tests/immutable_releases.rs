@@ -332,11 +332,7 @@ async fn a_seal_judged_on_a_stale_listing_is_judged_again_on_the_stored_artifact
     let unseen = Arc::new(Mutex::new(Vec::new()));
     let hidden = Arc::clone(&unseen);
     let w = World::with_ports(true, move |ports| {
-        let store = ports.repositories.artifacts.clone();
-        ports.repositories.artifacts = Arc::new(InterposedArtifacts {
-            store,
-            hook: NotYetSeen(hidden),
-        });
+        InterposedArtifacts::install(ports, NotYetSeen(hidden))
     });
     let release = w.with_artifact("1.0.0").await;
     let second = w.presign(&release).await.unwrap();

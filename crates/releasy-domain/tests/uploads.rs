@@ -364,14 +364,7 @@ impl ArtifactsHook for SweptMidway {
 /// bytes before the join finished would never find again.
 #[tokio::test]
 async fn an_upload_swept_while_it_completes_leaves_no_object() {
-    let w = World::with_ports(|ports| {
-        let artifacts = ports.repositories.artifacts.clone();
-        ports.repositories.artifacts = Arc::new(InterposedArtifacts {
-            store: artifacts,
-            hook: SweptMidway,
-        });
-    })
-    .await;
+    let w = World::with_ports(|ports| InterposedArtifacts::install(ports, SweptMidway)).await;
     let bytes = file(2 * PART);
     let upload = w.presign(&bytes, true).await;
     let parts = w.put_parts(&upload, &bytes);
@@ -417,14 +410,7 @@ async fn a_refusal_racing_a_registration_leaves_no_artifact_without_its_bytes() 
     let hook = RefusedMidway {
         refused: Arc::clone(&refused),
     };
-    let w = World::with_ports(|ports| {
-        let artifacts = ports.repositories.artifacts.clone();
-        ports.repositories.artifacts = Arc::new(InterposedArtifacts {
-            store: artifacts,
-            hook,
-        });
-    })
-    .await;
+    let w = World::with_ports(|ports| InterposedArtifacts::install(ports, hook)).await;
     let bytes = file(10);
     let upload = w.presign(&bytes, false).await;
     w.objects.put(&upload.object_key, bytes.clone());
@@ -544,14 +530,7 @@ async fn an_upload_aborted_while_it_is_registered_is_gone() {
         services: Arc::clone(&services),
         ..AbortedMidway::default()
     };
-    let w = World::with_ports(|ports| {
-        let artifacts = ports.repositories.artifacts.clone();
-        ports.repositories.artifacts = Arc::new(InterposedArtifacts {
-            store: artifacts,
-            hook,
-        });
-    })
-    .await;
+    let w = World::with_ports(|ports| InterposedArtifacts::install(ports, hook)).await;
     services
         .set((w.services.clone(), w.release.id))
         .expect("set once");

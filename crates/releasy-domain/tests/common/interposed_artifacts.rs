@@ -9,7 +9,7 @@ use releasy_domain::artifact::{Artifact, PendingUpload, Verification};
 use releasy_domain::audit::AuditEvent;
 use releasy_domain::ports::{ArtifactRepository, ObjectMeta, RepoError};
 use releasy_domain::release::Release;
-use releasy_domain::{ArtifactId, ReleaseId, Timestamp};
+use releasy_domain::{ArtifactId, Ports, ReleaseId, Timestamp};
 
 /// What a test changes; every default leaves the store's answer as it is.
 #[async_trait]
@@ -37,6 +37,14 @@ pub trait ArtifactsHook: Send + Sync + std::fmt::Debug {
 pub struct InterposedArtifacts<H> {
     pub store: Arc<dyn ArtifactRepository>,
     pub hook: H,
+}
+
+impl<H: ArtifactsHook + 'static> InterposedArtifacts<H> {
+    /// Puts `hook` in front of the artifact store `ports` hold.
+    pub fn install(ports: &mut Ports, hook: H) {
+        let store = ports.repositories.artifacts.clone();
+        ports.repositories.artifacts = Arc::new(Self { store, hook });
+    }
 }
 
 #[async_trait]
