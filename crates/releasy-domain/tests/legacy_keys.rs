@@ -44,7 +44,7 @@ async fn a_legacy_key_is_accepted_and_upgraded_on_first_use() {
     assert_eq!(key.api_key_id, legacy.id);
     assert_eq!(key.customer_id, customer.id);
     assert_eq!(key.key_type, KeyType::Integration);
-    assert_eq!(key.scopes, legacy.scopes);
+    assert_eq!(Some(&key.scopes), legacy.scopes.value());
     assert_eq!(key.expires_at, None);
 
     let upgraded = h.stored_key(legacy.id).await;

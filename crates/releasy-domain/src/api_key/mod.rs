@@ -9,6 +9,7 @@ mod rotation;
 mod scope;
 mod secret;
 mod service;
+mod stored_setting;
 mod unindexed;
 
 pub use address_rule::{AllowedNetworks, address_allowed};
@@ -25,6 +26,7 @@ pub use service::{
     ApiKeyService, CreateKeyError, IssuedKey, ListKeysError, RevokeKeyError, RotateKeyError,
     RotatedKey, UpdateKeyError,
 };
+pub use stored_setting::StoredSetting;
 pub use unindexed::{
     SearchBudget, VERIFICATIONS_PER_ADDRESS, VERIFICATIONS_PER_MINUTE, VERIFICATIONS_PER_SEARCH,
 };

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use crate::api_key::{AllowedNetworks, KeyLookup, KeyType, ScopeSet, StoredKeyHash};
+use crate::api_key::{AllowedNetworks, KeyLookup, KeyType, ScopeSet, StoredKeyHash, StoredSetting};
 use crate::text::bounded_text_type;
 use crate::{ApiKeyId, CustomerId, Timestamp};
 
@@ -43,10 +43,11 @@ pub struct ApiKey {
     pub customer_id: CustomerId,
     /// Its label.
     pub name: Option<KeyName>,
-    /// Who holds it.
-    pub key_type: KeyType,
-    /// What it may do.
-    pub scopes: ScopeSet,
+    /// Who holds it (unreadable only in a key another server stored).
+    pub key_type: StoredSetting<KeyType>,
+    /// What it may do (unreadable only in a key another server stored: such a key
+    /// never authenticates).
+    pub scopes: StoredSetting<ScopeSet>,
     /// The hash that verifies it.
     pub hash: StoredKeyHash,
     /// The index value that finds it.
@@ -103,8 +104,8 @@ pub struct NewApiKeyRequest {
 
 /// What an operator may change of an issued key (`PATCH /v1/admin/keys/{id}`): each
 /// field `None` to keep it, `Some(None)` to clear it, `Some(Some(_))` to set it. What
-/// the key may do (type, scopes) and when it ends are fixed at issue: rotate it to
-/// change those.
+/// the key may do (type, scopes) and when it ends are fixed at issue (a rotation
+/// copies them too): issue a new key and revoke the old one to change those.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyChanges {
     /// Its label.

@@ -58,6 +58,10 @@ pub enum RotationRefusal {
     /// It has expired (its successor would inherit the past expiry).
     #[error("api key has expired")]
     Expired,
+    /// Its stored type or scopes are unreadable (a key another server stored): the
+    /// successor would copy them and could not authenticate either.
+    #[error("api key's stored type or scopes cannot be read: issue a new key")]
+    Unreadable,
     /// Its settings kept changing while the rotation was tried (a concurrent `PATCH`).
     #[error("api key changed during the rotation; try again")]
     Contended,
@@ -67,12 +71,15 @@ pub enum RotationRefusal {
 ///
 /// # Errors
 /// The [`RotationRefusal`] that applies, checked in this order: revoked, being
-/// rotated, expired.
+/// rotated, expired, unreadable.
 pub fn check_rotatable(key: &ApiKey, now: Timestamp) -> Result<(), RotationRefusal> {
     match key.revoked_at {
         Some(_) if key.is_revoked_at(now) => Err(RotationRefusal::Revoked),
         Some(_) => Err(RotationRefusal::AlreadyRotating),
         None if key.is_expired_at(now) => Err(RotationRefusal::Expired),
+        None if key.key_type.value().is_none() || key.scopes.value().is_none() => {
+            Err(RotationRefusal::Unreadable)
+        }
         None => Ok(()),
     }
 }
@@ -97,7 +104,7 @@ impl Rotation {
         let successor = ApiKey {
             customer_id: old.customer_id,
             name: old.name.clone(),
-            key_type: old.key_type,
+            key_type: old.key_type.clone(),
             scopes: old.scopes.clone(),
             expires_at: old.expires_at,
             allowed_networks: old.allowed_networks.clone(),
@@ -145,7 +152,7 @@ impl Rotation {
 mod tests {
     use super::*;
     use crate::CustomerId;
-    use crate::api_key::{KeyLookup, KeyName, KeyType, ScopeSet, StoredKeyHash};
+    use crate::api_key::{KeyLookup, KeyName, KeyType, ScopeSet, StoredKeyHash, StoredSetting};
 
     const NOW: Timestamp = Timestamp::from_unix_seconds(10_000);
 
@@ -154,8 +161,8 @@ mod tests {
             id: ApiKeyId::generate(),
             customer_id: CustomerId::generate(),
             name: Some(KeyName::parse("deploy").unwrap()),
-            key_type: KeyType::Ci,
-            scopes: ScopeSet::parse(&["downloads:token"]).unwrap(),
+            key_type: KeyType::Ci.into(),
+            scopes: ScopeSet::parse(&["downloads:token"]).unwrap().into(),
             hash: StoredKeyHash::Argon2id("$argon2id$old".into()),
             lookup: KeyLookup::from_stored("old".into()),
             created_at: Timestamp::from_unix_seconds(1_000),
@@ -208,6 +215,20 @@ mod tests {
             check_rotatable(&expired, NOW),
             Err(RotationRefusal::Expired)
         );
+        let unreadable_type = ApiKey {
+            key_type: StoredSetting::Unreadable("robot".into()),
+            ..key()
+        };
+        let unreadable_scopes = ApiKey {
+            scopes: StoredSetting::Unreadable("keys:read root".into()),
+            ..key()
+        };
+        for unreadable in [unreadable_type, unreadable_scopes] {
+            assert_eq!(
+                check_rotatable(&unreadable, NOW),
+                Err(RotationRefusal::Unreadable)
+            );
+        }
     }
 
     #[test]

@@ -107,17 +107,43 @@ impl ScopeSet {
             .map(Self)
     }
 
-    /// Reads scopes as stored: names separated by spaces or commas.
+    /// Reads scopes as stored: names separated by spaces or commas (this server's
+    /// form), or a JSON array of names (the reference server's, which keys carried over
+    /// from it keep).
     ///
     /// # Errors
-    /// [`ValidationError`] when the stored text is empty or names an unknown scope.
+    /// [`ValidationError`] when the stored text names no scope, names an unknown one,
+    /// or starts with `[` but is not a JSON array of strings.
+    ///
+    /// ```
+    /// use releasy_domain::api_key::ScopeSet;
+    ///
+    /// let ours = ScopeSet::from_stored("releases:read keys:read").unwrap();
+    /// let reference = ScopeSet::from_stored(r#"["releases:read","keys:read"]"#).unwrap();
+    /// assert_eq!(ours, reference);
+    /// assert!(ScopeSet::from_stored("[]").is_err());
+    /// ```
     pub fn from_stored(text: &str) -> Result<Self, ValidationError> {
-        let names: Vec<&str> = text
-            .split([' ', ','])
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .collect();
+        let names = Self::stored_names(text).ok_or_else(|| {
+            ValidationError::new("scopes", "stored as a JSON array that is not one of names")
+        })?;
         Self::parse(&names)
+    }
+
+    /// The names in stored scopes, as [`Self::from_stored`] reads them, known or not;
+    /// `None` for a text that starts with `[` but is not a JSON array of strings.
+    pub(crate) fn stored_names(text: &str) -> Option<Vec<String>> {
+        let text = text.trim();
+        if text.starts_with('[') {
+            return serde_json::from_str(text).ok();
+        }
+        Some(
+            text.split([' ', ','])
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
     }
 
     /// The stored form: names in contract order, separated by single spaces.
@@ -165,5 +191,15 @@ mod tests {
             "releases:read keys:read"
         );
         assert!(ScopeSet::from_stored("").is_err());
+    }
+
+    #[test]
+    fn the_reference_servers_json_arrays_are_read_and_bad_ones_refused() {
+        let read = ScopeSet::from_stored(r#" [ "downloads:token", " keys:read" ] "#).unwrap();
+        let names: Vec<&str> = read.names().collect();
+        assert_eq!(names, ["downloads:token", "keys:read"]);
+        for refused in [r#"["keys:read", "root"]"#, r#"["keys:read""#, "[1]", "[]"] {
+            assert!(ScopeSet::from_stored(refused).is_err(), "{refused}");
+        }
     }
 }

@@ -187,8 +187,8 @@ impl ApiKeyService {
         let fresh = self.fresh_key(request.customer_id, now).await?;
         let key = ApiKey {
             name: request.name,
-            key_type: request.key_type,
-            scopes: request.scopes,
+            key_type: request.key_type.into(),
+            scopes: request.scopes.into(),
             expires_at: request.expires_at,
             allowed_networks: request.allowed_networks,
             ..fresh.key
@@ -253,8 +253,9 @@ impl ApiKeyService {
     ///
     /// # Errors
     /// [`RotateKeyError::NotFound`] for an unknown id; [`RotateKeyError::Refused`]
-    /// when the key is revoked, already being rotated, or expired (also when that
-    /// happened while this rotation ran: nothing is then written).
+    /// when the key is revoked, already being rotated, expired, or its stored type or
+    /// scopes are unreadable (also when that happened while this rotation ran: nothing
+    /// is then written).
     pub async fn rotate(
         &self,
         origin: &Origin,
@@ -305,8 +306,8 @@ impl ApiKeyService {
             id: ApiKeyId::generate(),
             customer_id,
             name: None,
-            key_type: KeyType::default(),
-            scopes: ScopeSet::all(),
+            key_type: KeyType::default().into(),
+            scopes: ScopeSet::all().into(),
             hash: self.hasher.hash(&secret).await?,
             lookup: secret.lookup(),
             created_at: now,

@@ -126,7 +126,7 @@ fn key_summary(key: &ApiKey) -> Value {
     let mut summary = json!({
         "name": key.name.as_ref().map(|n| n.as_str()),
         "key_type": key.key_type.as_str(),
-        "scopes": key.scopes.names().collect::<Vec<_>>(),
+        "scopes": key.scopes.names(),
         "expires_at": seconds(key.expires_at),
         "revoked_at": seconds(key.revoked_at),
     });

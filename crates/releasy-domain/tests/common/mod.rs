@@ -83,8 +83,10 @@ impl Harness {
             id: ApiKeyId::generate(),
             customer_id,
             name: None,
-            key_type: KeyType::Integration,
-            scopes: ScopeSet::parse(&["releases:read", "downloads:read"]).expect("valid"),
+            key_type: KeyType::Integration.into(),
+            scopes: ScopeSet::parse(&["releases:read", "downloads:read"])
+                .expect("valid")
+                .into(),
             hash,
             lookup,
             created_at: T0.plus_seconds(-86_400),

@@ -56,7 +56,7 @@ impl From<IssuedKey> for CreateKeyResponse {
             api_key: issued.secret.expose().to_owned(),
             customer_id: issued.key.customer_id.to_string(),
             key_type: issued.key.key_type.as_str().to_owned(),
-            scopes: issued.key.scopes.names().map(str::to_owned).collect(),
+            scopes: issued.key.scopes.names(),
             expires_at: issued.key.expires_at.map(|t| t.unix_seconds()),
             allowed_cidrs: cidrs(issued.key.allowed_networks.as_ref()),
         }
@@ -100,7 +100,7 @@ impl From<ApiKey> for KeySummary {
             customer_id: key.customer_id.to_string(),
             name: key.name.map(|n| n.as_str().to_owned()),
             key_type: key.key_type.as_str().to_owned(),
-            scopes: key.scopes.names().map(str::to_owned).collect(),
+            scopes: key.scopes.names(),
             created_at: key.created_at.unix_seconds(),
             expires_at: key.expires_at.map(Timestamp::unix_seconds),
             revoked_at: key.revoked_at.map(Timestamp::unix_seconds),

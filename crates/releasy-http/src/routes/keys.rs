@@ -141,7 +141,8 @@ pub async fn list_keys(
 /// Rotate a customer API key: a new key with the same customer, name, type, scopes and
 /// expiry, while the old one keeps working for `overlap_seconds` and is then revoked.
 /// The body may be `{}` (a day's overlap). A key already revoked, being rotated, or
-/// expired is 409. Supports `Idempotency-Key`: a rotation cannot be run again once it
+/// expired, or one whose stored type or scopes cannot be read (carried over from
+/// another server), is 409. Supports `Idempotency-Key`: a rotation cannot be run again once it
 /// is done, so a retry whose first answer was lost replays it (stored sealed under the
 /// client's key for 24 hours, as every replayed answer is).
 #[utoipa::path(

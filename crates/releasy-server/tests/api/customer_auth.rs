@@ -133,6 +133,13 @@ impl Db {
         let updated = with_conn!(self, conn => query.execute(conn).await.unwrap());
         assert_eq!(updated, 1);
     }
+
+    async fn set_key_type(&mut self, api_key_id: &str, key_type: &str) {
+        let query = diesel::update(api_keys::table.find(api_key_id.to_owned()))
+            .set(api_keys::key_type.eq(key_type.to_owned()));
+        let updated = with_conn!(self, conn => query.execute(conn).await.unwrap());
+        assert_eq!(updated, 1);
+    }
 }
 
 impl Db {
@@ -487,6 +494,91 @@ async fn stored_scopes_that_do_not_parse_are_rejected(backend: Backend) {
     );
 }
 
+/// The reference server stores scopes as a JSON array; its keys carried over keep them
+/// so, and work with exactly those scopes.
+async fn scopes_stored_as_the_reference_server_stores_them_are_read(backend: Backend) {
+    let app = spawn_for_hand_edits(backend, &[]).await;
+    let (customer_id, api_key, api_key_id) = app.customer_with_key().await;
+    let mut db = Db::connect(&app).await;
+    db.set_scopes(&api_key_id, r#"["keys:read","downloads:read"]"#)
+        .await;
+    let introspected = assert_accepted(&app, &api_key).await;
+    assert_eq!(
+        introspected["scopes"],
+        json!(["downloads:read", "keys:read"])
+    );
+    let releases = app
+        .customer(Method::GET, "/v1/releases", &api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_error(releases, 403, "forbidden").await;
+    let listed = list_keys(&app, &customer_id).await;
+    assert_eq!(listed[0]["scopes"], json!(["downloads:read", "keys:read"]));
+}
+
+/// A key whose stored type or scopes this server cannot read (carried over, or edited
+/// by hand) never authenticates, yet an operator still sees it as stored, changes it
+/// and revokes it; only a rotation, whose successor would copy them, is refused.
+async fn a_key_whose_type_or_scopes_cannot_be_read_can_still_be_revoked(backend: Backend) {
+    let app = spawn_for_hand_edits(backend, &[]).await;
+    let mut db = Db::connect(&app).await;
+    for (scopes, key_type, listed_scopes) in [
+        ("keys:read root", "human", json!(["keys:read", "root"])),
+        ("[]", "human", json!([])),
+        (r#"["keys:read""#, "human", json!([r#"["keys:read""#])),
+        ("keys:read", "robot", json!(["keys:read"])),
+    ] {
+        let (customer_id, api_key, api_key_id) = app.customer_with_key().await;
+        db.set_scopes(&api_key_id, scopes).await;
+        db.set_key_type(&api_key_id, key_type).await;
+        assert_rejected(&app, &api_key).await;
+
+        let listed = list_keys(&app, &customer_id).await;
+        assert_eq!(listed[0]["scopes"], listed_scopes, "{scopes}");
+        assert_eq!(listed[0]["key_type"], key_type);
+        let patched = app
+            .admin(Method::PATCH, &format!("/v1/admin/keys/{api_key_id}"))
+            .json(&json!({ "name": "carried over" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(patched.status(), 200, "{scopes} {key_type}");
+        let patched: Value = patched.json().await.unwrap();
+        assert_eq!(patched["scopes"], listed_scopes);
+        let rotated = app
+            .admin(Method::POST, &format!("/v1/admin/keys/{api_key_id}/rotate"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            assert_error(rotated, 409, "conflict").await,
+            "api key's stored type or scopes cannot be read: issue a new key"
+        );
+        app.revoke_key(&api_key_id).await;
+        let listed = list_keys(&app, &customer_id).await;
+        assert_eq!(listed.len(), 1, "no successor was issued");
+        assert!(listed[0]["revoked_at"].is_i64(), "{listed:?}");
+        assert_eq!(db.key(&api_key_id).await.scopes, scopes, "kept as stored");
+    }
+}
+
+/// The keys `GET /v1/admin/customers/{customer_id}/keys` lists.
+async fn list_keys(app: &TestApp, customer_id: &str) -> Vec<Value> {
+    let listed = app
+        .admin(
+            Method::GET,
+            &format!("/v1/admin/customers/{customer_id}/keys"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let listed: Value = listed.json().await.unwrap();
+    listed["keys"].as_array().unwrap().clone()
+}
+
 /// Keys and customers carried over from the reference server (which checked no name)
 /// stay readable: listed, changed and, above all, revoked; a key an operator cannot
 /// revoke would keep working.
@@ -676,6 +768,8 @@ on_both_backends!(
     a_key_carried_over_from_the_reference_is_accepted,
     a_bad_key_is_401_before_a_bad_query_or_body,
     stored_scopes_that_do_not_parse_are_rejected,
+    scopes_stored_as_the_reference_server_stores_them_are_read,
+    a_key_whose_type_or_scopes_cannot_be_read_can_still_be_revoked,
     names_no_request_could_set_do_not_lock_a_key_in,
     every_attempt_is_audited,
 );

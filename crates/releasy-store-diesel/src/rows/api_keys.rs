@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use releasy_domain::api_key::{
     AllowedNetworks, ApiKey, AuthCandidate, KeyLookup, KeyName, KeyType, ScopeSet, StoredKeyHash,
+    StoredSetting,
 };
 use releasy_domain::ports::RepoError;
 use releasy_domain::{ApiKeyId, CustomerId, Timestamp};
@@ -58,10 +59,12 @@ impl TryFrom<ApiKeyRow> for ApiKey {
         Ok(Self {
             id: parse_id::<ApiKeyId>("api_keys", &row.id)?,
             customer_id: parse_id::<CustomerId>("api_keys", &row.customer_id)?,
-            // Names of keys carried over from the reference server were never checked.
+            // Names of keys carried over from the reference server were never checked;
+            // a type or scopes this server cannot read are kept as stored, so the key
+            // can still be listed, changed and revoked (it cannot authenticate).
             name: row.name.as_deref().map(KeyName::from_stored),
-            key_type: KeyType::parse(&row.key_type).map_err(bad)?,
-            scopes: ScopeSet::from_stored(&row.scopes).map_err(bad)?,
+            key_type: StoredSetting::read(&row.key_type, KeyType::parse),
+            scopes: StoredSetting::read(&row.scopes, ScopeSet::from_stored),
             hash: StoredKeyHash::from_stored(row.key_hash),
             lookup: KeyLookup::from_stored(row.key_lookup.unwrap_or_default()),
             created_at: ts(row.created_at),

@@ -73,8 +73,8 @@ pub(crate) fn new_key(owner: CustomerId) -> ApiKey {
         id: ApiKeyId::generate(),
         customer_id: owner,
         name: None,
-        key_type: KeyType::Human,
-        scopes: ScopeSet::all(),
+        key_type: KeyType::Human.into(),
+        scopes: ScopeSet::all().into(),
         hash: fresh_argon2(),
         lookup: fresh_lookup(),
         created_at: at(T0),
@@ -145,8 +145,10 @@ pub async fn insert_get_round_trip(
     let customer = owner(&customers, None).await;
     let full = ApiKey {
         name: Some(KeyName::parse("deploy pipeline").expect("a valid key name")),
-        key_type: KeyType::Ci,
-        scopes: ScopeSet::parse(&["releases:read", "downloads:token"]).expect("valid scopes"),
+        key_type: KeyType::Ci.into(),
+        scopes: ScopeSet::parse(&["releases:read", "downloads:token"])
+            .expect("valid scopes")
+            .into(),
         expires_at: Some(at(T0 + 3600)),
         revoked_at: Some(at(T0 + 60)),
         last_used_at: Some(at(T0 + 30)),
@@ -157,7 +159,7 @@ pub async fn insert_get_round_trip(
         ..new_key(customer)
     };
     let legacy = ApiKey {
-        key_type: KeyType::Integration,
+        key_type: KeyType::Integration.into(),
         hash: StoredKeyHash::LegacySha256(fresh_legacy_hex()),
         ..new_key(customer)
     };
@@ -192,8 +194,10 @@ pub async fn candidates_are_found_by_lookup(
     let shared = fresh_lookup();
     let first = ApiKey {
         lookup: shared.clone(),
-        key_type: KeyType::Ci,
-        scopes: ScopeSet::parse(&["audit:read"]).expect("valid scopes"),
+        key_type: KeyType::Ci.into(),
+        scopes: ScopeSet::parse(&["audit:read"])
+            .expect("valid scopes")
+            .into(),
         expires_at: Some(at(T0 + 10)),
         ..new_key(active)
     };
