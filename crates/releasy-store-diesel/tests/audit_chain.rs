@@ -677,3 +677,142 @@ async fn postgres_batches_of_two_instances_keep_one_chain() {
     assert!(a.conditional >= 2 && a.locking >= 2, "instance a: {a:?}");
     assert!(b.locking >= 2, "instance b: {b:?}");
 }
+
+/// Waits until `sessions` sessions of the test's database wait for a lock.
+async fn until_waiting_for_locks(conn: &mut AsyncPgConnection, sessions: i64) {
+    use diesel_async::RunQueryDsl;
+    let since = std::time::Instant::now();
+    loop {
+        let waiting: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND backend_type = 'client backend' AND wait_event_type = 'Lock')",
+        ))
+        .get_result(conn)
+        .await
+        .expect("pg_stat_activity");
+        if waiting >= sessions {
+            return;
+        }
+        assert!(
+            since.elapsed() < std::time::Duration::from_secs(10),
+            "{waiting} sessions wait for a lock, not {sessions}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Three old authentication events on `db`, and a session holding their rows (its
+/// transaction open), so that a cut's delete waits; plus a connection to watch locks.
+async fn old_rows_held(db: &Database, url: &str) -> (AsyncPgConnection, AsyncPgConnection) {
+    let old: Vec<AuditEvent> = (0..3).map(auth_at).collect();
+    db.repositories()
+        .audit
+        .record_many(&old)
+        .await
+        .expect("record");
+    let mut holder = AsyncPgConnection::establish(url)
+        .await
+        .expect("a second connection");
+    holder
+        .batch_execute("BEGIN; SELECT id FROM audit_events FOR UPDATE")
+        .await
+        .expect("hold the old rows");
+    let watcher = AsyncPgConnection::establish(url)
+        .await
+        .expect("a third connection");
+    (holder, watcher)
+}
+
+fn auth_at(t: i64) -> AuditEvent {
+    AuditEvent::api_key_auth(
+        AuthReason::NotFound,
+        None,
+        None,
+        Timestamp::from_unix_seconds(T0 + t),
+    )
+}
+
+/// Cuts every event older than `T0 + 50`, as the sweep at `T0 + 200` would.
+async fn cut_old_events(db: &Database) -> Result<u64, releasy_domain::ports::RepoError> {
+    let at = Timestamp::from_unix_seconds;
+    AuditService::new(db.repositories().audit)
+        .prune(at(T0 + 50), at(T0 + 200))
+        .await
+}
+
+/// A retention cut does not hold the chain's head while it deletes: with its delete
+/// waiting on old rows another session holds, a batch of events is written and linked
+/// (before, the cut held the head from its start, and every write waited for it), and
+/// the cut goes on once the rows are free, its event linked after the batch's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writes_go_on_while_a_cut_deletes() {
+    let postgres = TestPostgres::create().await;
+    let db = Database::open(&DatabaseUrl::Postgres(postgres.url().to_owned()), 4).expect("pool");
+    db.migrate().await.expect("migrate");
+    let (mut holder, mut watcher) = old_rows_held(&db, postgres.url()).await;
+    let cutting = db.clone();
+    let cut = tokio::spawn(async move { cut_old_events(&cutting).await });
+    until_waiting_for_locks(&mut watcher, 1).await;
+
+    let written = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        db.repositories().audit.record_many(&[auth_at(100)]),
+    )
+    .await;
+    assert!(
+        matches!(written, Ok(Ok(()))),
+        "a write waited for the cut: {written:?}"
+    );
+    assert!(!cut.is_finished(), "the cut waits for the rows");
+    holder.batch_execute("COMMIT").await.expect("free the rows");
+    assert_eq!(cut.await.expect("the cut ran").expect("the cut"), 3);
+    assert_eq!(verify(&db).await.expect("the chain verifies"), 2);
+    let bounds = db
+        .repositories()
+        .audit
+        .chain_bounds()
+        .await
+        .expect("bounds");
+    assert_eq!(bounds.head.position, 5, "the batch's event, then the cut's");
+}
+
+/// The cuts of two instances take turns: the second waits for the first (held in its
+/// delete here), then reads the start the first moved and finds nothing left to cut.
+/// (Without turns, both read one start: the second removed nothing, and would have
+/// recorded the first's cut as its own, or, as now checked, failed.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cuts_of_two_instances_take_turns() {
+    let postgres = TestPostgres::create().await;
+    let (a, b) = two_instances(&DatabaseUrl::Postgres(postgres.url().to_owned())).await;
+    let (mut holder, mut watcher) = old_rows_held(&a, postgres.url()).await;
+    let first_db = a.clone();
+    let first = tokio::spawn(async move { cut_old_events(&first_db).await });
+    until_waiting_for_locks(&mut watcher, 1).await;
+    let second_db = b.clone();
+    let second = tokio::spawn(async move { cut_old_events(&second_db).await });
+    until_waiting_for_locks(&mut watcher, 2).await;
+
+    holder.batch_execute("COMMIT").await.expect("free the rows");
+    assert_eq!(
+        first
+            .await
+            .expect("the first cut ran")
+            .expect("the first cut"),
+        3
+    );
+    assert_eq!(
+        second
+            .await
+            .expect("the second cut ran")
+            .expect("the second cut"),
+        0
+    );
+    assert_eq!(
+        verify(&a).await.expect("the chain verifies"),
+        1,
+        "one cut's event"
+    );
+    let bounds = b.repositories().audit.chain_bounds().await.expect("bounds");
+    assert_eq!(bounds.start.position, 3);
+    assert_eq!(bounds.head.position, 4);
+}

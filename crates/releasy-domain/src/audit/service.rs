@@ -24,9 +24,10 @@ pub const LINK_BATCH: u32 = 1_000;
 /// even while events keep arriving.
 const LINK_BATCHES_PER_CALL: u32 = 1_000;
 
-/// Events removed per transaction by [`AuditService::prune`]. A cut holds the chain's
-/// head, which on PostgreSQL only the linker waits for (on SQLite every write waits
-/// for a cut's write lock, a few milliseconds per batch).
+/// Events removed per transaction by [`AuditService::prune`]. On PostgreSQL a cut
+/// holds the chain's head only to move the start and link its own event, after its
+/// delete (on SQLite every write waits for a cut's write lock, a few milliseconds per
+/// batch).
 pub const PRUNE_BATCH: u32 = 5_000;
 
 /// What a walk of the chain found.

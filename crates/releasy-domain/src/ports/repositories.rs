@@ -262,7 +262,9 @@ pub trait AuditRepository: Send + Sync + std::fmt::Debug {
     /// the last one removed as the new start, and writes the event `record` makes from
     /// how many were removed and that start, linked after the head in the same
     /// transaction on every adapter. Returns how many it removed (0, and no event,
-    /// when the oldest event kept is not older than `cutoff`).
+    /// when the oldest event kept is not older than `cutoff`). Cuts of several
+    /// processes take turns; [`RepoError::Conflict`], with nothing removed, when one
+    /// that does not (an adapter of an earlier version) moved the start meanwhile.
     async fn prune_before(
         &self,
         cutoff: Timestamp,

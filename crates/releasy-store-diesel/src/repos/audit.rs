@@ -19,7 +19,7 @@ use releasy_domain::ports::{AuditRepository, PruneEvent, RepoError};
 use super::retried_batch::{StoredIds, not_stored};
 use super::{
     Backend, Conn, Store, WRITES_LINK_THEIR_EVENTS, append_audit, chain_head, set_chain_head,
-    set_links,
+    set_links, take_prune_turn,
 };
 use crate::error::{TxError, corrupt, query_error};
 use crate::rows::{AuditChainRow, AuditEventRow, link_of, position_column};
@@ -160,15 +160,9 @@ impl AuditRepository for Store {
         record: PruneEvent<'_>,
     ) -> Result<u64, RepoError> {
         self.write(async |conn| {
-            // Held as the linker holds it: no event joins or leaves the chain while its
-            // start moves.
-            chain_head(conn).await?;
-            let (position, hash): (i64, String) = audit_chain::table
-                .find(1)
-                .select((audit_chain::start_position, audit_chain::start_hash))
-                .first(conn)
-                .await?;
-            let start = link_of("audit_chain", position, &hash)?;
+            // Cuts take turns; the head stays free while this one reads and deletes.
+            take_prune_turn(conn).await?;
+            let start = chain_start(conn).await?;
             let rows: Vec<AuditEventRow> = dsl::audit_events
                 .select(AuditEventRow::as_select())
                 .filter(dsl::chain_position.gt(position_column(start.position)))
@@ -184,13 +178,25 @@ impl AuditRepository for Store {
             let Some(new_start) = cut.checked_sub(1).and_then(|last| oldest[last].link) else {
                 return Ok(0);
             };
-            diesel::delete(
+            let deleted = diesel::delete(
                 dsl::audit_events
                     .filter(dsl::chain_position.gt(position_column(start.position)))
                     .filter(dsl::chain_position.le(position_column(new_start.position))),
             )
             .execute(conn)
             .await?;
+            // Held from here to the commit, as writers and the linker hold it: the
+            // start moves and the cut's event joins the chain at once.
+            let head = chain_head(conn).await?;
+            // A cut that did not take its turn (a server of an earlier version, during
+            // a rolling upgrade, holds the head instead) may have moved the start or
+            // removed these rows meanwhile: this cut is then undone, not recorded over
+            // a start it did not read. (Had this one locked rows that one goes on to
+            // delete, PostgreSQL ends one of the two as a deadlock, undone as well; the
+            // next sweep cuts again.)
+            if deleted != cut || chain_start(conn).await? != start {
+                return Err(RepoError::Conflict.into());
+            }
             diesel::update(audit_chain::table.find(1))
                 .set((
                     audit_chain::start_position.eq(position_column(new_start.position)),
@@ -204,8 +210,7 @@ impl AuditRepository for Store {
                 // Linked with the cut, where the head is held: the linker links no
                 // `audit.pruned` event, so one slipped in by hand to name a start moved
                 // over deleted events stays out of the chain, and `audit verify` finds
-                // the start named by none.
-                let head = chain_head(conn).await?;
+                // the start named by none. (`append_audit` left the head where it was.)
                 let Some(&link) = head.extend(std::slice::from_ref(&recorded)).last() else {
                     return Err(corrupt("audit_chain", "no link for the cut's event").into());
                 };
@@ -218,6 +223,16 @@ impl AuditRepository for Store {
         })
         .await
     }
+}
+
+/// The link before the first event the chain keeps, as recorded.
+async fn chain_start(conn: &mut Conn) -> Result<ChainLink, TxError> {
+    let (position, hash): (i64, String) = audit_chain::table
+        .find(1)
+        .select((audit_chain::start_position, audit_chain::start_hash))
+        .first(conn)
+        .await?;
+    Ok(link_of("audit_chain", position, &hash)?)
 }
 
 /// Links up to `limit` events awaiting their link after the head, in the caller's

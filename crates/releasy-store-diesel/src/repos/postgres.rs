@@ -140,6 +140,21 @@ pub(super) async fn chain_head(
     super::audit_chain::head_link(position, &hash)
 }
 
+/// Any constant works; it only has to be the same for every Releasy instance.
+const PRUNE_LOCK_ID: i64 = 0x0052_454c_5052_554e;
+
+/// Makes the retention cuts of every instance take turns until the transaction ends
+/// (a transaction-level advisory lock), without holding the chain's head: a cut reads
+/// and deletes its batch while writers go on linking theirs.
+pub(super) async fn take_prune_turn(
+    conn: &mut AsyncPgConnection,
+) -> Result<(), diesel::result::Error> {
+    diesel::sql_query(format!("SELECT pg_advisory_xact_lock({PRUNE_LOCK_ID})"))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 /// Moves the chain's head to `head`.
 pub(super) async fn set_chain_head(
     conn: &mut AsyncPgConnection,
