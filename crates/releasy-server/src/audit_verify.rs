@@ -2,33 +2,21 @@
 //! start to its head and names the first event altered, deleted or inserted. On
 //! success it prints the head, which an operator can keep elsewhere (a ticket, a log
 //! store) to detect a later rewrite of the whole tail, and how many events await their
-//! link. It only reads: a database with migrations not applied yet is refused.
+//! link. It only reads, the database as it is ([`crate::existing_database`]).
 
 use std::io::Write;
 
 use releasy_domain::audit::{AWAITING_COUNTED, AuditService, VerifiedChain, VerifyError};
-use releasy_store_diesel::{Database, DatabaseUrl, SetupError};
 
+use crate::existing_database::{self, ExistingDatabaseError};
 use crate::settings::Settings;
 
 /// Why the command could not run (a broken chain is an answer, not one of these).
 #[derive(Debug, thiserror::Error)]
 pub enum AuditVerifyError {
-    /// The database could not be opened or read.
+    /// The database could not be opened as it is.
     #[error(transparent)]
-    Database(#[from] SetupError),
-    /// The configured SQLite file does not exist.
-    #[error(
-        "no database at {}: audit verify reads an existing one (is RELEASY_DATABASE_URL the server's?)",
-        .0.display()
-    )]
-    NoDatabase(std::path::PathBuf),
-    /// The database's schema is older than this binary's.
-    #[error(
-        "the database has migrations not applied yet ({}): start releasy-server on it (or run releasy-server migrate) first",
-        .0.join(", ")
-    )]
-    PendingMigrations(Vec<String>),
+    Database(#[from] ExistingDatabaseError),
     /// The database failed while the chain was read.
     #[error("the database failed")]
     Repo(#[source] releasy_domain::ports::RepoError),
@@ -54,22 +42,7 @@ pub async fn run(
     settings: &Settings,
     out: &mut dyn Write,
 ) -> Result<AuditVerdict, AuditVerifyError> {
-    // A check reads what is there: pointed at a file that does not exist (a wrong
-    // working directory), it says so rather than creating an empty database.
-    let url = match &settings.database_url {
-        DatabaseUrl::SqliteFile(path) | DatabaseUrl::SqliteExistingFile(path)
-            if !path.is_file() =>
-        {
-            return Err(AuditVerifyError::NoDatabase(path.clone()));
-        }
-        DatabaseUrl::SqliteFile(path) => DatabaseUrl::SqliteExistingFile(path.clone()),
-        other => other.clone(),
-    };
-    let database = Database::open(&url, settings.database_max_connections)?;
-    let pending = database.pending_migrations().await?;
-    if !pending.is_empty() {
-        return Err(AuditVerifyError::PendingMigrations(pending));
-    }
+    let database = existing_database::open(settings).await?;
     let events = database.repositories().audit;
     let audit = AuditService::new(events.clone());
     let verdict = match audit.verify().await {

@@ -20,6 +20,7 @@ pub mod bootstrap;
 pub mod change_feed;
 pub mod check_config;
 pub mod demo;
+pub mod existing_database;
 pub mod health;
 pub mod metrics;
 pub mod migrate;

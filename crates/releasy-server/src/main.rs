@@ -38,7 +38,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit. Safe when several run at once (the
     /// later ones wait, then find nothing to do). Prints each migration applied; exits
-    /// 1 when the database is unreachable or a migration fails (it is rolled back).
+    /// 1 when the database is unreachable or a migration fails (it is rolled back; on
+    /// PostgreSQL the ones before it stay applied, on SQLite none does).
     Migrate,
     /// Print the effective configuration (defaults < TOML file < environment), one
     /// `RELEASY_*` variable per line with secrets masked, and check it without
@@ -72,7 +73,8 @@ enum Command {
     /// (`verification: unverified`) and set each `verified` or `failed`; a failed one
     /// can no longer be downloaded. Prints one line per artifact and a summary; exits 1
     /// when any artifact failed or could not be read, 2 when it cannot run (no
-    /// embedded store in the data directory: not the server's).
+    /// database, or one with migrations not applied yet; no embedded store in the data
+    /// directory: not the server's).
     VerifyArtifacts {
         /// Check every artifact that is not pending: also the verified ones (whose
         /// bytes may have changed in the store since) and the failed ones.

@@ -25,7 +25,8 @@ pub enum MigrateCommandError {
 ///
 /// # Errors
 /// [`MigrateCommandError`] when the database is unreachable or a migration fails (its
-/// transaction is rolled back: nothing is half-applied).
+/// transaction is rolled back: nothing is half-applied; on PostgreSQL the migrations
+/// before it, each committed on its own, stay applied).
 pub async fn run(
     settings: &Settings,
     out: &mut dyn Write,

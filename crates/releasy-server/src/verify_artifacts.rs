@@ -1,7 +1,8 @@
 //! `releasy-server verify-artifacts`: reads, after the fact, the stored bytes of the
 //! artifacts registered before the server checked bytes (`unverified`), or with `--all`
 //! of every artifact not pending, and sets each `verified` or `failed`. One line per
-//! artifact on the output, and a summary.
+//! artifact on the output, and a summary. It works on the database as it is
+//! ([`crate::existing_database`]).
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -12,8 +13,9 @@ use releasy_domain::artifact::{
     Artifact, ArtifactService, Verification, VerificationReport, VerifyOutcome,
 };
 use releasy_domain::ports::{Clock, SystemClock};
-use releasy_store_diesel::{Database, SetupError};
+use releasy_store_diesel::Database;
 
+use crate::existing_database::{self, ExistingDatabaseError};
 use crate::settings::Settings;
 use crate::storage::{ArtifactStorage, StorageError};
 use crate::telemetry::WithCauses;
@@ -42,9 +44,9 @@ impl VerifySummary {
 /// Why the command could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyCommandError {
-    /// The database could not be opened or migrated.
+    /// The database could not be opened as it is (the command never migrates it).
     #[error(transparent)]
-    Database(#[from] SetupError),
+    Database(#[from] ExistingDatabaseError),
     /// The artifact store could not be set up.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -91,9 +93,8 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> Result<VerifySummary, VerifyCommandError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let database = existing_database::open(settings).await?;
     let storage = ArtifactStorage::existing_from_settings(settings, clock.clone())?;
-    let database = Database::open(&settings.database_url, settings.database_max_connections)?;
-    database.migrate().await?;
     let repositories = database.repositories();
     let artifacts = ArtifactService::new(
         repositories.releases,

@@ -904,6 +904,51 @@ async fn a_kill_during_an_upload_leaves_no_object_and_the_retry_is_stored() {
     assert!(exit.success(), "{output}");
 }
 
+/// `verify-artifacts` works on the database as it is: one that does not exist is
+/// refused (2), not created and reported on as holding nothing to check; one no server
+/// has migrated is refused (2), not migrated under a server that may be running.
+#[test]
+fn verify_artifacts_refuses_a_missing_or_unmigrated_database() {
+    use diesel::Connection;
+
+    let cwd = tempfile::tempdir().unwrap();
+    let vars = [(
+        "RELEASY_ADMIN_API_KEY",
+        "ops-key-ops-key-ops-key-ops-key".to_owned(),
+    )];
+    std::fs::create_dir(cwd.path().join("releasy-data")).unwrap();
+    let (code, out, err) = run_command(cwd.path(), &["verify-artifacts"], &vars);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("no database at"), "{err}");
+    assert_eq!(out, "", "no report on an empty database");
+    assert_eq!(
+        std::fs::read_dir(cwd.path().join("releasy-data"))
+            .unwrap()
+            .count(),
+        0,
+        "nothing created"
+    );
+    let path = cwd.path().join("releasy-data/releasy.db");
+    diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    let (code, out, err) = run_command(cwd.path(), &["verify-artifacts", "--all"], &vars);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("migrations not applied yet"),
+        "a database not migrated is refused: {err}"
+    );
+    let tables: i64 = {
+        use diesel::RunQueryDsl;
+        let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM sqlite_master \
+             WHERE type = 'table' AND name <> '__diesel_schema_migrations')",
+        ))
+        .get_result(&mut conn)
+        .unwrap()
+    };
+    assert_eq!(tables, 0, "not migrated (diesel's own empty table aside)");
+}
+
 /// `audit verify` walks the chain the server wrote: 0 and the head while it is intact,
 /// 1 naming the event once a row is edited behind the server's back; it only reads, so
 /// a missing database is refused (2), not created, and one no server has migrated is

@@ -190,8 +190,9 @@ impl Database {
         })
     }
 
-    /// The versions of the migrations not applied yet, oldest first: read only, for
-    /// commands that must not change the database.
+    /// The versions of the migrations not applied yet, oldest first, for commands
+    /// that must not change the schema: it applies none (diesel creates its own
+    /// bookkeeping table, empty, in a database that has none).
     ///
     /// # Errors
     /// [`SetupError::Migration`] when the database cannot be reached or read.

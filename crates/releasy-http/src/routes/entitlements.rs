@@ -137,6 +137,8 @@ pub async fn create_entitlement(
         (status = 200, body = EntitlementResponse),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody,
+            description = "the entitlement changed while the change was applied: try again"),
     ),
     security(("admin_key" = []), ("operator_jwt" = []))
 )]
