@@ -67,12 +67,13 @@ releases skipped (numbers compare as numbers: 1.10.0 > 1.9.0; a pre-release such
 2.0.0-rc.1 < 2.0.0). The
 file is written to PATH.part first and renamed to PATH only when its sha256 matches the
 listed checksum; on a mismatch it is deleted and the exit code is 7. A PATH.part left by
-an interrupted download (or a PATH shorter than the artifact) is resumed with a Range
-request. A PATH that already holds the artifact is not downloaded again.")]
+an interrupted download of this artifact is resumed with a Range request; PATH itself is
+never resumed (a shorter PATH is taken for an older version and downloaded over whole).
+A PATH that already holds the artifact is not downloaded again.")]
 pub struct DownloadArgs {
     /// Product
     pub product: String,
-    /// Version [default: the highest published]
+    /// Version [default: the newest on --channel, as `latest` answers]
     #[arg(long)]
     pub version: Option<String>,
     /// Channel followed without --version: it and every more stable one

@@ -44,7 +44,9 @@ pub struct GlobalArgs {
     /// Customer API key, for `releases` and `download` [env: RELEASY_API_KEY]
     #[arg(long, global = true, value_name = "KEY")]
     pub api_key: Option<String>,
-    /// Operator JWT, used when no admin key is set [env: RELEASY_OPERATOR_TOKEN]
+    /// Operator JWT; the credential given most directly is sent (a flag before an
+    /// environment variable before the profile; from one place, the admin key before
+    /// it) [env: RELEASY_OPERATOR_TOKEN]
     #[arg(long, global = true, value_name = "JWT")]
     pub operator_token: Option<String>,
     /// Profile of the profile file to use [env: RELEASY_PROFILE]

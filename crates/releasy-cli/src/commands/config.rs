@@ -15,7 +15,7 @@ pub fn run(ctx: &Context) {
         None => json!({ "set": false, "source": Value::Null }),
     };
     let value = json!({
-        "url": { "value": settings.url.value.as_str(), "source": settings.url.source },
+        "url": { "value": shown_url(&settings.url.value), "source": settings.url.source },
         "admin_key": secret(&settings.admin_key),
         "api_key": secret(&settings.api_key),
         "operator_token": secret(&settings.operator_token),
@@ -26,7 +26,7 @@ pub fn run(ctx: &Context) {
         let mut table = Table::new(&["setting", "value", "source"]);
         table.row(vec![
             "url".into(),
-            settings.url.value.to_string(),
+            shown_url(&settings.url.value),
             source_name(Some(settings.url.source)),
         ]);
         for (name, s) in [
@@ -55,6 +55,18 @@ pub fn run(ctx: &Context) {
     });
 }
 
+/// The URL as shown: credentials in it (`https://ci:pw@releasy.example`, or a token
+/// as the user name) masked, as every other secret is.
+fn shown_url(url: &reqwest::Url) -> String {
+    let mut shown = url.clone();
+    if (!shown.username().is_empty() || shown.password().is_some())
+        && (shown.set_password(None).is_err() || shown.set_username("***").is_err())
+    {
+        return "(a URL with credentials)".to_owned();
+    }
+    shown.to_string()
+}
+
 fn source_name(source: Option<Source>) -> String {
     match source {
         Some(Source::Flag) => "flag",
@@ -64,4 +76,19 @@ fn source_name(source: Option<Source>) -> String {
         None => "-",
     }
     .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_the_url_is_never_shown() {
+        let url = reqwest::Url::parse("https://ci:s3cret@releasy.example/").unwrap();
+        assert_eq!(shown_url(&url), "https://***@releasy.example/");
+        let token = reqwest::Url::parse("https://t0ken@releasy.example/").unwrap();
+        assert_eq!(shown_url(&token), "https://***@releasy.example/");
+        let plain = reqwest::Url::parse("https://releasy.example/").unwrap();
+        assert_eq!(shown_url(&plain), "https://releasy.example/");
+    }
 }

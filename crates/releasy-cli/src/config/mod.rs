@@ -247,9 +247,22 @@ fn default_path_from(env_value: &dyn Fn(&str) -> Option<String>) -> Option<PathB
         .map(|dir| dir.join("releasy").join("config.toml"))
 }
 
+/// `raw` with whatever stands before an `@` in its authority hidden, so that no
+/// password (or token given as the user name) reaches an error message.
+fn without_credentials(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return raw.to_owned();
+    };
+    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => raw.to_owned(),
+    }
+}
+
 fn parse_url(raw: &str) -> Result<reqwest::Url, ConfigError> {
     let invalid = |detail: &str| ConfigError::InvalidUrl {
-        url: raw.to_owned(),
+        url: without_credentials(raw),
         detail: detail.to_owned(),
     };
     let url = reqwest::Url::parse(raw.trim().trim_end_matches('/'))
@@ -340,5 +353,24 @@ mod tests {
             Settings::resolve(&flags, &env),
             Err(ConfigError::ProfileWithoutFile { .. })
         ));
+    }
+
+    #[test]
+    fn a_refused_url_is_named_without_its_credentials() {
+        let flags = FlagValues {
+            url: Some("https://ci:s3cret@releasy.example/?q".into()),
+            ..FlagValues::default()
+        };
+        let err = Settings::resolve(&flags, &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+        assert!(err.contains("https://***@releasy.example/?q"), "{err}");
+        assert_eq!(without_credentials("no url"), "no url");
+        assert_eq!(
+            without_credentials("http://host/a@b"),
+            "http://host/a@b",
+            "an @ in the path is not a credential"
+        );
     }
 }

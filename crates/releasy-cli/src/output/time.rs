@@ -3,13 +3,23 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// `2026-01-31T12:00:00Z` for Unix seconds.
+/// The last second RFC 3339 can write: 9999-12-31T23:59:59Z.
+const LAST_RFC3339_SECOND: i64 = 253_402_300_799;
+
+/// `2026-01-31T12:00:00Z` for Unix seconds; a time RFC 3339 cannot write (before 1970
+/// here, or after the year 9999, which the server may hold: it stores any future
+/// second) as the number it is.
 pub fn format_time(seconds: i64) -> String {
+    if !(0..=LAST_RFC3339_SECOND).contains(&seconds) {
+        return seconds.to_string();
+    }
     u64::try_from(seconds)
         .ok()
         .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)))
-        .map(|t| humantime::format_rfc3339_seconds(t).to_string())
-        .unwrap_or_else(|| seconds.to_string())
+        .map_or_else(
+            || seconds.to_string(),
+            |t| humantime::format_rfc3339_seconds(t).to_string(),
+        )
 }
 
 /// [`format_time`], or `-` for none.
@@ -22,11 +32,18 @@ pub fn format_time_opt(seconds: Option<i64>) -> String {
 /// `T`, and a time without an offset is UTC) or a date (`2026-01-01`, midnight UTC).
 ///
 /// # Errors
-/// A message for anything else.
+/// A message for anything else, and for a time before 1970 or after the year 9999
+/// (most likely milliseconds given for seconds).
 pub fn parse_time(raw: &str) -> Result<i64, String> {
     let raw = raw.trim();
     if let Ok(seconds) = raw.parse::<i64>() {
-        return Ok(seconds);
+        return match seconds {
+            ..0 => Err(format!("`{raw}` is before 1970")),
+            0..=LAST_RFC3339_SECOND => Ok(seconds),
+            _ => Err(format!(
+                "`{raw}` is after the year 9999: give Unix seconds, not milliseconds"
+            )),
+        };
     }
     let not_a_time = || {
         format!(
@@ -49,11 +66,11 @@ pub fn parse_time(raw: &str) -> Result<i64, String> {
     }
     let time = time::OffsetDateTime::parse(&full, &time::format_description::well_known::Rfc3339)
         .map_err(|_| not_a_time())?;
-    let seconds = time.unix_timestamp();
-    if seconds < 0 {
-        return Err(format!("`{raw}` is before 1970"));
+    match time.unix_timestamp() {
+        ..0 => Err(format!("`{raw}` is before 1970")),
+        seconds @ 0..=LAST_RFC3339_SECOND => Ok(seconds),
+        _ => Err(format!("`{raw}` is after the year 9999")),
     }
-    Ok(seconds)
 }
 
 /// Unix seconds now.
@@ -77,6 +94,23 @@ mod tests {
         assert_eq!(parse_time("2026-01-01T00:00:00Z"), Ok(1_767_225_600));
         assert!(parse_time("next week").is_err());
         assert!(parse_time("1969-12-31T23:59:59Z").is_err());
+        assert!(parse_time("-1").is_err());
+    }
+
+    /// A time in milliseconds by mistake is refused before anything is sent; one the
+    /// server holds anyway (set another way) is shown as its number, never a panic
+    /// after the server acted (humantime refuses to write years past 9999).
+    #[test]
+    fn times_rfc_3339_cannot_write_are_refused_or_shown_as_numbers() {
+        assert_eq!(format_time(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(format_time(253_402_300_800), "253402300800");
+        assert_eq!(format_time(1_767_225_600_000), "1767225600000");
+        assert_eq!(format_time(i64::MAX), i64::MAX.to_string());
+        assert_eq!(format_time(-1), "-1");
+        assert_eq!(parse_time("253402300799"), Ok(253_402_300_799));
+        let refused = parse_time("1767225600000").unwrap_err();
+        assert!(refused.contains("milliseconds"), "{refused}");
+        assert!(parse_time("9999-12-31T23:30:00-01:00").is_err());
     }
 
     #[test]

@@ -241,6 +241,18 @@ enum Registration {
     UploadGone(String),
 }
 
+/// Aborts the upload at `state_path` when `err` says its file changed while its parts
+/// went up: its parts hold other bytes than the ones hashed, so none is worth keeping
+/// for a re-run, and the store frees them now rather than at the sweeper's deadline
+/// (a day by default). Best effort: the error is the file's either way.
+async fn abort_if_changed(client: &ApiClient, state_path: &str, err: CliError) -> CliError {
+    if matches!(err, CliError::FileChanged { .. }) {
+        // Not reported: the run fails with the file's error, which says what to do.
+        let _aborted = client.delete(state_path).await;
+    }
+    err
+}
+
 async fn upload_and_register(
     client: &ApiClient,
     release: &Release,
@@ -257,11 +269,14 @@ async fn upload_and_register(
     let (parts, sent_bytes) = match (&upload.multipart, &upload.upload_url) {
         (Some(plan), _) => {
             let state_path = upload_state_path(&release.id, &upload.artifact_id);
-            let urls = PartUrls::new(client, state_path, plan, upload.expires_at);
+            let urls = PartUrls::new(client, state_path.clone(), plan, upload.expires_at);
             let sent = upload_parts(&urls, client.storage(), file, plan, held, parallel, mode);
             let sent = match sent.await {
                 Ok(sent) => sent,
-                Err(err) => return Err(file.explain(err).await),
+                Err(err) => {
+                    let err = file.explain(err).await;
+                    return Err(abort_if_changed(client, &state_path, err).await);
+                }
             };
             let Some(sent) = sent else {
                 return Ok(Registration::UploadGone(upload.artifact_id));
@@ -269,7 +284,9 @@ async fn upload_and_register(
             // Parts are not hashed as they go: a file that changed while they did would
             // be found only by the server's check, in the background for large files
             // (after a release may have been published with it).
-            file.ensure_unchanged().await?;
+            if let Err(err) = file.ensure_unchanged().await {
+                return Err(abort_if_changed(client, &state_path, err).await);
+            }
             (Some(sent.parts), sent.sent_bytes)
         }
         (None, Some(url)) => {

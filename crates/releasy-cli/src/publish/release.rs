@@ -43,9 +43,11 @@ pub async fn find_release(
 }
 
 /// The release `body` names, created as a draft (with the body's channel, notes and
-/// metadata) when it does not exist yet, and whether this call created it. The creation carries an idempotency key derived
-/// from the product and version; a 409 (created meanwhile) is answered by looking the
-/// release up.
+/// metadata) when it does not exist yet, and whether this call created it. The
+/// creation carries an idempotency key derived from the whole body, so a re-run that
+/// changes the notes or metadata (after the release was deleted, say) is a new
+/// creation, not a conflict with the earlier one; a 409 (created meanwhile) is
+/// answered by looking the release up.
 ///
 /// # Errors
 /// [`CliError::Api`].
@@ -57,7 +59,9 @@ pub async fn ensure_release(
     if let Some(release) = find_release(client, product, version).await? {
         return Ok((release, false));
     }
-    let mut key = keys::derive("release", &[product, version]);
+    let request = creation_parts(body);
+    let request: Vec<&str> = request.iter().map(String::as_str).collect();
+    let mut key = keys::derive("release", &request);
     // A replayed creation names a release that was deleted since (the lookup above
     // found none): follow a chain of keys to create a new one, the same on every run.
     for _ in 0..10 {
@@ -74,7 +78,8 @@ pub async fn ensure_release(
                 if let Some(release) = find_release(client, product, version).await? {
                     return Ok((release, false));
                 }
-                key = keys::derive("release", &[product, version, "after", &answer.body.id]);
+                let after = [request.as_slice(), &["after", &answer.body.id]].concat();
+                key = keys::derive("release", &after);
             }
             Err(ApiError::Status {
                 status: 409, code, ..
@@ -94,6 +99,19 @@ pub async fn ensure_release(
     Err(CliError::Conflict(format!(
         "{product} {version} keeps disappearing while it is being created"
     )))
+}
+
+/// Every field of a creation, for its idempotency key: an unset field and an empty
+/// one differ.
+fn creation_parts(body: &CreateRelease) -> Vec<String> {
+    let field = |value: Option<String>| value.map_or_else(|| "-".to_owned(), |v| format!("={v}"));
+    vec![
+        body.product.clone(),
+        body.version.clone(),
+        field(body.channel.clone()),
+        field(body.notes.clone()),
+        field(body.metadata.as_ref().map(ToString::to_string)),
+    ]
 }
 
 /// The release a `RELEASE` argument names (an id, or `PRODUCT@VERSION`), with its

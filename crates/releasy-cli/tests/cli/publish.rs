@@ -429,3 +429,53 @@ async fn artifact_upload_and_release_commands() {
         .ok();
     assert!(server.release("tool", "0.9").await.is_none());
 }
+
+/// The recovery the docs give for a failed artifact: delete the draft, publish again.
+/// A second run that changes the release (its notes here) creates it anew: its creation
+/// is another request, under another idempotency key (the key was the product and
+/// version's alone, so the server refused it as a reuse, `409 idempotency_conflict`, for
+/// a day).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_deleted_and_published_again_with_other_notes_is_created() {
+    let server = TestServer::start(Storage::Embedded).await;
+    let file = server.path("tool.tgz");
+    write_file(&file, 1_000, 7);
+    let file = format!("{}:linux", file.display());
+    let publish = |extra: &[&str]| {
+        let mut args = vec!["publish", "--product", "tool", "--version", "1.0.0"];
+        args.extend_from_slice(extra);
+        args.push(&file);
+        args.push("--json");
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let first = server
+        .admin()
+        .args(publish(&["--no-publish"]))
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(first["created"], true, "{first}");
+    server
+        .admin()
+        .args(["release", "delete", "tool@1.0.0"])
+        .run()
+        .await
+        .ok();
+
+    let notes = server.path("NOTES.md");
+    std::fs::write(&notes, "Fixed the installer.").expect("notes");
+    let notes = notes.display().to_string();
+    let second = server
+        .admin()
+        .args(publish(&["--notes-file", &notes]))
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(second["created"], true, "{second}");
+    assert_eq!(second["published"], "now", "{second}");
+    let release = server.release("tool", "1.0.0").await.expect("release");
+    assert_eq!(release["notes"], "Fixed the installer.");
+    assert_ne!(release["id"], first["release"]["id"], "{first}");
+}
