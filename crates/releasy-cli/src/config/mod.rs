@@ -250,12 +250,16 @@ fn default_path_from(env_value: &dyn Fn(&str) -> Option<String>) -> Option<PathB
 /// `raw` with whatever stands before an `@` in its authority hidden, so that no
 /// password (or token given as the user name) reaches an error message.
 fn without_credentials(raw: &str) -> String {
-    let Some((scheme, rest)) = raw.split_once("://") else {
-        return raw.to_owned();
-    };
+    // The authority starts after `scheme://`, or after leading slashes, or at the start
+    // (`ci:pw@host` parses as a URL of scheme `ci`, refused for it).
+    let start = raw.find("://").map_or_else(
+        || raw.len() - raw.trim_start_matches('/').len(),
+        |scheme_end| scheme_end + 3,
+    );
+    let rest = &raw[start..];
     let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
     match authority.rfind('@') {
-        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        Some(at) => format!("{}***{}", &raw[..start], &rest[at..]),
         None => raw.to_owned(),
     }
 }
@@ -367,6 +371,14 @@ mod tests {
         assert!(!err.contains("s3cret"), "{err}");
         assert!(err.contains("https://***@releasy.example/?q"), "{err}");
         assert_eq!(without_credentials("no url"), "no url");
+        assert_eq!(
+            without_credentials("ci:s3cret@releasy.example"),
+            "***@releasy.example"
+        );
+        assert_eq!(
+            without_credentials("//ci:s3cret@releasy.example/x"),
+            "//***@releasy.example/x"
+        );
         assert_eq!(
             without_credentials("http://host/a@b"),
             "http://host/a@b",

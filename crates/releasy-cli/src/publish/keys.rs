@@ -9,7 +9,10 @@ pub fn derive(kind: &str, parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(kind.as_bytes());
     for part in parts {
-        // A separator that cannot appear in the parts keeps ("a","bc") apart from ("ab","c").
+        // A separator keeps ("a","bc") apart from ("ab","c"). Release notes may hold a NUL
+        // too, but the release key's parts are fixed in number and each prefixed (`-`,
+        // `=`), and keys stay what earlier versions derived, so a re-run after an upgrade
+        // still resumes its upload.
         hasher.update([0]);
         hasher.update(part.as_bytes());
     }
