@@ -1,5 +1,6 @@
 //! What a customer key may do. "All scopes" is an explicit value, never an empty list.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::ValidationError;
@@ -132,16 +133,18 @@ impl ScopeSet {
 
     /// The names in stored scopes, as [`Self::from_stored`] reads them, known or not;
     /// `None` for a text that starts with `[` but is not a JSON array of strings.
-    pub(crate) fn stored_names(text: &str) -> Option<Vec<String>> {
+    /// This server's form is read without copying: it is read on every authentication.
+    pub(crate) fn stored_names(text: &str) -> Option<Vec<Cow<'_, str>>> {
         let text = text.trim();
         if text.starts_with('[') {
-            return serde_json::from_str(text).ok();
+            let names: Vec<String> = serde_json::from_str(text).ok()?;
+            return Some(names.into_iter().map(Cow::Owned).collect());
         }
         Some(
             text.split([' ', ','])
                 .map(str::trim)
                 .filter(|name| !name.is_empty())
-                .map(str::to_owned)
+                .map(Cow::Borrowed)
                 .collect(),
         )
     }

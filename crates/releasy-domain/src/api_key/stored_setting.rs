@@ -1,6 +1,8 @@
 //! A key's type or scopes as read back from storage, where another server (or a hand
 //! edit) may have left a value this one does not read.
 
+use std::borrow::Cow;
+
 use crate::ValidationError;
 use crate::api_key::{KeyType, ScopeSet};
 
@@ -74,9 +76,10 @@ impl StoredSetting<ScopeSet> {
     pub fn names(&self) -> Vec<String> {
         match self {
             Self::Read(scopes) => scopes.names().map(str::to_owned).collect(),
-            Self::Unreadable(stored) => {
-                ScopeSet::stored_names(stored).unwrap_or_else(|| vec![stored.clone()])
-            }
+            Self::Unreadable(stored) => ScopeSet::stored_names(stored).map_or_else(
+                || vec![stored.clone()],
+                |names| names.into_iter().map(Cow::into_owned).collect(),
+            ),
         }
     }
 

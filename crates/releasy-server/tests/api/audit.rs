@@ -36,13 +36,7 @@ async fn attempt(app: &TestApp, api_key: Option<&str>) {
 }
 
 async fn list(app: &TestApp, query: &str) -> Value {
-    let response = app
-        .admin(Method::GET, &format!("{AUDIT}?{query}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{query}");
-    response.json().await.unwrap()
+    app.admin_get_json(&format!("{AUDIT}?{query}")).await
 }
 
 fn events(page: &Value) -> &Vec<Value> {

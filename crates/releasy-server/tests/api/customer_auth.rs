@@ -160,17 +160,8 @@ impl Db {
 
 /// The `api_key.auth` events matching `query` (appended to the event filter).
 async fn auth_events(app: &TestApp, query: &str) -> Vec<Value> {
-    let response = app
-        .admin(
-            Method::GET,
-            &format!("/v1/admin/audit-events?event=api_key.auth&limit=200&{query}"),
-        )
-        .send()
+    app.audit_events(&format!("event=api_key.auth&limit=200&{query}"))
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let page: Value = response.json().await.unwrap();
-    page["events"].as_array().unwrap().clone()
 }
 
 /// `(outcome, reason, api_key_id)` of an auth event's payload, checking it has exactly
@@ -566,17 +557,13 @@ async fn a_key_whose_type_or_scopes_cannot_be_read_can_still_be_revoked(backend:
 
 /// The keys `GET /v1/admin/customers/{customer_id}/keys` lists.
 async fn list_keys(app: &TestApp, customer_id: &str) -> Vec<Value> {
-    let listed = app
-        .admin(
-            Method::GET,
-            &format!("/v1/admin/customers/{customer_id}/keys"),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.status(), 200);
-    let listed: Value = listed.json().await.unwrap();
-    listed["keys"].as_array().unwrap().clone()
+    let mut listed = app
+        .admin_get_json(&format!("/v1/admin/customers/{customer_id}/keys"))
+        .await;
+    match listed["keys"].take() {
+        Value::Array(keys) => keys,
+        other => panic!("keys is not a list: {other}"),
+    }
 }
 
 /// Keys and customers carried over from the reference server (which checked no name)

@@ -37,9 +37,7 @@ async fn ledger(app: &TestApp, query: &str, limit: u32) -> Vec<Value> {
         if let Some(cursor) = &cursor {
             path.push_str(&format!("&cursor={}", urlencode(cursor)));
         }
-        let response = app.admin(Method::GET, &path).send().await.unwrap();
-        assert_eq!(response.status(), 200, "{path}");
-        let page: Value = response.json().await.unwrap();
+        let page = app.admin_get_json(&path).await;
         assert_eq!(page["limit"], limit);
         rows.extend(page["downloads"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
@@ -565,14 +563,9 @@ async fn with_the_ledger_off_downloads_work_and_nothing_is_kept(backend: Backend
     let url = token["download_url"].as_str().unwrap();
     assert_eq!(follow_link(&app, url).await.status(), 302);
     assert!(ledger(&app, "", 50).await.is_empty());
-    let stats: Value = app
-        .admin(Method::GET, "/v1/admin/downloads/stats?group_by=product")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = app
+        .admin_get_json("/v1/admin/downloads/stats?group_by=product")
+        .await;
     assert_eq!(stats["groups"], json!([]));
 }
 

@@ -44,13 +44,8 @@ async fn delete(app: &TestApp, customer_id: &str, id: &str) -> reqwest::Response
 }
 
 async fn list(app: &TestApp, customer_id: &str, query: &str) -> Value {
-    ok_json(
-        app.admin(Method::GET, &format!("{}?{query}", path(customer_id)))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.admin_get_json(&format!("{}?{query}", path(customer_id)))
+        .await
 }
 
 fn ids(page: &Value) -> Vec<String> {

@@ -361,19 +361,25 @@ impl TestApp {
         assert_eq!(response.status(), 200, "patch customer");
     }
 
-    /// The audit events `GET /v1/admin/audit-events?{query}` answers, newest first; the
-    /// listing must succeed.
-    pub async fn audit_events(&self, query: &str) -> Vec<Value> {
+    /// The body an admin `GET` of `path` answers, which must be 200.
+    pub async fn admin_get_json(&self, path: &str) -> Value {
         let response = self
-            .admin(
-                reqwest::Method::GET,
-                &format!("/v1/admin/audit-events?{query}"),
-            )
+            .admin(reqwest::Method::GET, path)
             .send()
             .await
             .expect("request");
-        assert_eq!(response.status(), 200, "audit listing");
-        let mut page: Value = response.json().await.expect("json");
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).expect("json")
+    }
+
+    /// The audit events `GET /v1/admin/audit-events?{query}` answers, newest first; the
+    /// listing must succeed.
+    pub async fn audit_events(&self, query: &str) -> Vec<Value> {
+        let mut page = self
+            .admin_get_json(&format!("/v1/admin/audit-events?{query}"))
+            .await;
         match page["events"].take() {
             Value::Array(events) => events,
             other => panic!("events is not a list: {other}"),

@@ -20,13 +20,8 @@ async fn put_policy(app: &TestApp, product: &str, body: Value) -> reqwest::Respo
 }
 
 async fn get_policy(app: &TestApp, product: &str) -> Value {
-    ok_json(
-        app.admin(Method::GET, &format!("/v1/admin/products/{product}/policy"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.admin_get_json(&format!("/v1/admin/products/{product}/policy"))
+        .await
 }
 
 async fn presign_request(app: &TestApp, release_id: &str) -> reqwest::Response {

@@ -135,14 +135,9 @@ async fn a_download_quota_refuses_past_its_limit_until_raised_or_removed(backend
         token_refused[0]["payload"]["artifact_id"],
         p.artifact_id.as_str()
     );
-    let ledger: Value = app
-        .admin(Method::GET, "/v1/admin/downloads?outcome=quota_exceeded")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ledger = app
+        .admin_get_json("/v1/admin/downloads?outcome=quota_exceeded")
+        .await;
     assert_eq!(ledger["downloads"].as_array().unwrap().len(), 1, "{ledger}");
     assert_eq!(
         ledger["downloads"][0]["artifact_id"],

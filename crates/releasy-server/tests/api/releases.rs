@@ -61,13 +61,7 @@ pub async fn publish(app: &TestApp, release_id: &str) -> Value {
 
 /// `GET /v1/releases?{query}` with the admin key; asserts 200.
 async fn list(app: &TestApp, query: &str) -> Value {
-    ok_json(
-        app.admin(Method::GET, &format!("/v1/releases?{query}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.admin_get_json(&format!("/v1/releases?{query}")).await
 }
 
 /// `(product, version)` of each listed release, in order.
