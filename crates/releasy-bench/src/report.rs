@@ -1039,11 +1039,11 @@ compared with `dd if=/dev/zero bs=1M conv=fdatasync` of the same size into the f
 holding the data directory, run just before the upload (the disk's speed varies from minute to \
 minute). The server's `VmRSS` is sampled every 20 ms; growth is the largest sample \
 during the transfer minus the sample before it. Peak RSS is the server's `VmHWM` at the \
-end of each run. What verification adds to the upload: the embedded store writes \
-each 512 KiB batch while the next arrives and hashes them in a lane of its own \
-that may fall 8 batches behind, and logs per upload how long it waited for the hash (a \
-full lane, and the catching up after the last write: `sha256_wait_seconds`; the bench \
-runs the server with `RELEASY_LOG=warn,releasy_storage_fs::upload=info` to read it); that wait plus the \
+end of each run. What verification adds to the upload: the embedded store writes and \
+hashes each 512 KiB batch side by side while the next arrives, and logs per upload how \
+long it waited for hashes that ended after their batch's write and the next batch's \
+arrival (`sha256_wait_seconds`; the bench runs the server with \
+`RELEASY_LOG=warn,releasy_storage_fs::upload=info` to read it); that wait plus the \
 registration, divided by the upload's time without the wait, is the share. The time \
 one core takes to hash the file is shown beside it. Hashing also takes a core that \
 curl and the server's receiving and writing share on this machine, which the wait \

@@ -93,8 +93,8 @@ pub struct Transfer {
     /// work the embedded store adds to an upload, beside receiving and writing it).
     pub sha256_seconds: f64,
     /// Seconds the upload waited for its SHA-256, as the embedded store measured and
-    /// logged them (`sha256_wait_seconds`): while its hash lane was full, and for the
-    /// hash to catch up after the last write.
+    /// logged them (`sha256_wait_seconds`): for each batch's hash beyond its write and
+    /// the next batch's arrival.
     pub sha256_wait_seconds: f64,
     /// The server's `VmRSS` when the upload started, KiB.
     pub rss_before_kib: u64,

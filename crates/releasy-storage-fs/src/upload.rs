@@ -1,6 +1,6 @@
 //! Receiving an upload: the request body is streamed, batch by batch, into a new file in
-//! `.uploads/` and through SHA-256 (each batch written while the next arrives, the hash
-//! following in a lane of its own: `write_and_hash`), flushed to disk, then linked into place only if no
+//! `.uploads/` and through SHA-256 (each batch written and hashed at once while the next
+//! arrives: `write_and_hash`), flushed to disk, then linked into place only if no
 //! object is there yet, so that an object is either whole or absent and, once stored,
 //! never replaced. Its digest is then recorded under `.sha256/`. The body is never held
 //! in memory.
@@ -120,8 +120,8 @@ struct Received {
     waited_for_sha256: Duration,
 }
 
-/// Appends the whole body to `file` and hashes it, each batch written while the next one
-/// is received and hashed as soon as the hash lane gets to it.
+/// Appends the whole body to `file` and hashes it, each batch written and hashed while
+/// the next one is received.
 async fn stream_into(
     file: std::fs::File,
     path: &Path,
