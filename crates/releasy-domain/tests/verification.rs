@@ -16,9 +16,9 @@ use std::sync::Arc;
 use common::{Harness, T0};
 use releasy_domain::api_key::AuthenticatedKey;
 use releasy_domain::artifact::{
-    Artifact, ArtifactSize, Checksum, Filename, Platform, PresignUpload, PresignedUpload,
-    RegisterArtifact, RegisterArtifactError, Verification, VerificationReport, VerifyOutcome,
-    verification_lease_seconds,
+    Artifact, ArtifactSize, Checksum, FAILED_CHECK_RETRY_SECONDS, Filename, Platform,
+    PresignUpload, PresignedUpload, RegisterArtifact, RegisterArtifactError, Verification,
+    VerificationReport, VerifyError, VerifyOutcome, verification_lease_seconds,
 };
 use releasy_domain::audit::{AuditEvent, Origin};
 use releasy_domain::delivery::Requester;
@@ -364,6 +364,65 @@ async fn a_claim_holds_other_verifiers_off_until_its_lease_lapses() {
     assert_eq!(checks[0].payload["target"]["artifact_id"], id.to_string());
     assert_eq!(checks[0].payload["before"]["verification"], "pending");
     assert_eq!(checks[0].payload["after"]["outcome"], "matches");
+}
+
+/// A check the store failed (a read cut off) is tried again a minute later, not at the
+/// end of its lease (hours for a large object), and not in a loop before that.
+#[tokio::test]
+async fn a_check_the_store_failed_is_tried_again_a_minute_later() {
+    let w = World::new(InMemoryObjects::default(), 4).await;
+    let (id, registered) = w.upload(BYTES, BYTES).await;
+    let artifact = registered.unwrap();
+    assert_eq!(artifact.verification, Verification::Pending);
+    assert!(verification_lease_seconds(artifact.size) > FAILED_CHECK_RETRY_SECONDS);
+    w.objects.fail_next_read_of(&artifact.object_key);
+    let failed = w.h.services.artifacts.verify_next_pending().await;
+    assert!(matches!(failed, Err(VerifyError::Store(_))), "{failed:?}");
+    assert_eq!(w.verification_of(id).await, Verification::Pending);
+
+    w.h.clock.advance(FAILED_CHECK_RETRY_SECONDS - 1);
+    assert!(w.verify_next().await.is_none(), "not tried again at once");
+    w.h.clock.advance(1);
+    let report = w.verify_next().await.expect("tried again a minute later");
+    assert_eq!(report.outcome, VerifyOutcome::Matches);
+    assert_eq!(w.verification_of(id).await, Verification::Verified);
+}
+
+/// A claim that lapsed and was taken by another verifier is not shortened by the first.
+#[tokio::test]
+async fn only_the_claim_held_is_shortened() {
+    let w = World::new(InMemoryObjects::default(), 4).await;
+    let (id, registered) = w.upload(BYTES, BYTES).await;
+    registered.unwrap();
+    let artifacts = &w.h.ports.repositories.artifacts;
+    let now = w.h.now();
+    assert!(
+        artifacts
+            .claim_verification(id, now, now.plus_seconds(600))
+            .await
+            .unwrap()
+    );
+    assert!(
+        artifacts
+            .claim_verification(id, now.plus_seconds(600), now.plus_seconds(1200))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !artifacts
+            .shorten_verification_claim(id, now.plus_seconds(600), now.plus_seconds(660))
+            .await
+            .unwrap(),
+        "the first claim is not held any more"
+    );
+    assert!(
+        artifacts
+            .unclaimed_pending(now.plus_seconds(1199), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the second claim holds"
+    );
 }
 
 #[tokio::test]

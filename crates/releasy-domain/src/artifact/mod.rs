@@ -23,5 +23,7 @@ pub use service::{
 };
 pub use target::{ArtifactTarget, TargetLabel};
 pub use uploads::{SweepReport, UploadError, UploadState};
-pub use verification::{Verification, VerificationPolicy, verification_lease_seconds};
+pub use verification::{
+    FAILED_CHECK_RETRY_SECONDS, Verification, VerificationPolicy, verification_lease_seconds,
+};
 pub use verifier::{VerificationReport, VerifyError, VerifyOutcome};

@@ -87,6 +87,10 @@ impl Default for VerificationPolicy {
     }
 }
 
+/// Seconds after a check the object store failed (unreachable, or a read cut off) before
+/// any verifier tries it again: soon, but not in a loop against a store that is down.
+pub const FAILED_CHECK_RETRY_SECONDS: i64 = 60;
+
 /// How long a verifier holds its claim on an artifact before another instance may take
 /// the check over: ten minutes plus the time to read `size` at 8 MiB/s, a slow
 /// object store's pace. A verifier that dies leaves the artifact pending until then; one

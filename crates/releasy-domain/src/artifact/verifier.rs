@@ -4,7 +4,9 @@
 //! whose bytes may have changed since.
 
 use crate::ArtifactId;
-use crate::artifact::{Artifact, ArtifactService, Verification, verification_lease_seconds};
+use crate::artifact::{
+    Artifact, ArtifactService, FAILED_CHECK_RETRY_SECONDS, Verification, verification_lease_seconds,
+};
 use crate::audit::AuditEvent;
 use crate::ports::{ObjectMeta, RepoError, StoreError};
 
@@ -129,7 +131,8 @@ impl ArtifactService {
     /// `None` when no artifact waits.
     ///
     /// # Errors
-    /// [`VerifyError`]; the claim then lapses and the check is tried again later.
+    /// [`VerifyError`]; when the store failed, the claim ends
+    /// [`FAILED_CHECK_RETRY_SECONDS`] later and the check is tried again then.
     pub async fn verify_next_pending(&self) -> Result<Option<VerificationReport>, VerifyError> {
         let now = self.clock.now();
         for artifact in self.artifacts.unclaimed_pending(now, PENDING_BATCH).await? {
@@ -142,7 +145,20 @@ impl ArtifactService {
                 continue; // another verifier took it
             }
             // Downloads serve the registered object: that is the one to check.
-            let (outcome, _) = self.read_stored_bytes(&artifact, true).await?;
+            let (outcome, _) = match self.read_stored_bytes(&artifact, true).await {
+                Ok(read) => read,
+                Err(err) => {
+                    // The store failed: try again soon, not at the end of a lease
+                    // sized for a slow read of the whole object. If the claim cannot
+                    // be shortened, it lapses as it would have.
+                    let retry_at = self.clock.now().plus_seconds(FAILED_CHECK_RETRY_SECONDS);
+                    let _ = self
+                        .artifacts
+                        .shorten_verification_claim(artifact.id, until, retry_at)
+                        .await;
+                    return Err(err.into());
+                }
+            };
             let checked = AuditEvent::artifact_checked(&artifact, outcome, self.clock.now());
             let decided = self
                 .artifacts

@@ -192,6 +192,26 @@ impl ArtifactRepository for InMemoryReleases {
         Ok(true)
     }
 
+    async fn shorten_verification_claim(
+        &self,
+        id: ArtifactId,
+        held_until: Timestamp,
+        retry_at: Timestamp,
+    ) -> Result<bool, RepoError> {
+        let mut state = lock(&self.state);
+        let pending = state
+            .artifacts
+            .iter()
+            .any(|a| a.id == id && a.verification == Verification::Pending);
+        match state.verification_claims.get_mut(&id) {
+            Some(until) if pending && *until == held_until => {
+                *until = retry_at;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn set_verification(
         &self,
         id: ArtifactId,

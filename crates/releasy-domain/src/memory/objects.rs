@@ -22,6 +22,8 @@ pub struct InMemoryObjects {
     records_digests: bool,
     /// Keys whose deletes (and aborts of their uploads) fail, as a store denying them.
     undeletable: Mutex<HashSet<String>>,
+    /// Keys whose next read through SHA-256 fails, as a read cut off.
+    failing_reads: Mutex<HashSet<String>>,
 }
 
 /// An object's bytes and entity tag.
@@ -108,6 +110,12 @@ impl InMemoryObjects {
         lock(&self.undeletable).insert(key.as_str().to_owned());
     }
 
+    /// The next read of `key` through SHA-256 ([`ObjectStore::sha256`]) fails, as a
+    /// read the network cut off.
+    pub fn fail_next_read_of(&self, key: &ObjectKey) {
+        lock(&self.failing_reads).insert(key.as_str().to_owned());
+    }
+
     /// [`Self::refuse_deletes_of`] as the store's answer.
     fn check_deletable(&self, key: &ObjectKey) -> Result<(), StoreError> {
         if lock(&self.undeletable).contains(key.as_str()) {
@@ -161,6 +169,9 @@ impl ObjectStore for InMemoryObjects {
     }
 
     async fn sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
+        if lock(&self.failing_reads).remove(key.as_str()) {
+            return Err(StoreError::Unavailable("read cut off".into()));
+        }
         Ok(lock(&self.objects)
             .get(key.as_str())
             .map(|object| Checksum::of_bytes(&object.bytes)))

@@ -563,6 +563,17 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
         until: Timestamp,
     ) -> Result<bool, RepoError>;
 
+    /// Makes the claim on pending artifact `id` that holds until `held_until` end at
+    /// `retry_at` instead: a check that failed is tried again then, not at the end of a
+    /// lease sized for a slow read. `false` when that claim is not held any more (it
+    /// lapsed and another verifier claimed the check, or the verdict is set).
+    async fn shorten_verification_claim(
+        &self,
+        id: ArtifactId,
+        held_until: Timestamp,
+        retry_at: Timestamp,
+    ) -> Result<bool, RepoError>;
+
     /// Moves artifact `id` from `from` to `to`, ends any claim on it, records
     /// `object`'s entity tag and version as the artifact's when given (the object the
     /// verdict was reached on), and writes `event`, all in one transaction; `false`,

@@ -127,6 +127,16 @@ impl<H: ArtifactsHook> ArtifactRepository for InterposedArtifacts<H> {
     ) -> Result<bool, RepoError> {
         self.store.claim_verification(id, now, until).await
     }
+    async fn shorten_verification_claim(
+        &self,
+        id: ArtifactId,
+        held_until: Timestamp,
+        retry_at: Timestamp,
+    ) -> Result<bool, RepoError> {
+        self.store
+            .shorten_verification_claim(id, held_until, retry_at)
+            .await
+    }
     async fn set_verification(
         &self,
         id: ArtifactId,

@@ -294,6 +294,26 @@ impl ArtifactRepository for Store {
         Ok(claimed == 1)
     }
 
+    async fn shorten_verification_claim(
+        &self,
+        id: ArtifactId,
+        held_until: Timestamp,
+        retry_at: Timestamp,
+    ) -> Result<bool, RepoError> {
+        let mut conn = self.conn().await?;
+        let shortened = diesel::update(
+            dsl::artifacts
+                .filter(dsl::id.eq(id.to_string()))
+                .filter(dsl::verification.eq(Verification::Pending.as_str()))
+                .filter(dsl::verification_claimed_until.eq(held_until.unix_seconds())),
+        )
+        .set(dsl::verification_claimed_until.eq(Some(retry_at.unix_seconds())))
+        .execute(&mut *conn)
+        .await
+        .map_err(query_error)?;
+        Ok(shortened == 1)
+    }
+
     async fn set_verification(
         &self,
         id: ArtifactId,

@@ -117,7 +117,7 @@ pub async fn every_verification_round_trips(
 
 /// Of four verifiers claiming one pending check at once, exactly one wins; the check is
 /// not offered while the claim holds, and is again (and can be claimed again) from the
-/// instant it lapses.
+/// instant it lapses. A claim is shortened only by the verifier holding it.
 pub async fn one_verifier_claims_a_pending_check(
     releases: Arc<dyn ReleaseRepository>,
     artifacts: Arc<dyn ArtifactRepository>,
@@ -182,6 +182,42 @@ pub async fn one_verifier_claims_a_pending_check(
         &verification_of(&artifacts, pending.id).await,
         &Verification::Pending,
         "a claim does not change the verification",
+    );
+    // A failed check shortens its own claim, and no other.
+    same(
+        &ok(
+            artifacts
+                .shorten_verification_claim(pending.id, at(T0 + 600), at(T0 + 660))
+                .await,
+            "shorten_verification_claim",
+        ),
+        &false,
+        "a claim that is not held any more is not shortened",
+    );
+    same(
+        &is_unclaimed(&artifacts, pending.id, T0 + 1199).await,
+        &false,
+        "the claim held is untouched",
+    );
+    same(
+        &ok(
+            artifacts
+                .shorten_verification_claim(pending.id, at(T0 + 1200), at(T0 + 660))
+                .await,
+            "shorten_verification_claim",
+        ),
+        &true,
+        "the claim held is shortened",
+    );
+    same(
+        &is_unclaimed(&artifacts, pending.id, T0 + 659).await,
+        &false,
+        "a shortened claim holds until its new end",
+    );
+    same(
+        &is_unclaimed(&artifacts, pending.id, T0 + 660).await,
+        &true,
+        "and is offered again from then",
     );
 }
 

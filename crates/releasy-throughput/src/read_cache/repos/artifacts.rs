@@ -148,6 +148,17 @@ impl ArtifactRepository for CachedArtifacts {
         self.inner.claim_verification(id, now, until).await
     }
 
+    async fn shorten_verification_claim(
+        &self,
+        id: ArtifactId,
+        held_until: Timestamp,
+        retry_at: Timestamp,
+    ) -> Result<bool, RepoError> {
+        self.inner
+            .shorten_verification_claim(id, held_until, retry_at)
+            .await
+    }
+
     async fn set_verification(
         &self,
         id: ArtifactId,
