@@ -311,12 +311,19 @@ fn attachment_disposition(key: &ObjectKey) -> String {
     format!("attachment; filename=\"{filename}\"")
 }
 
-/// Sorts a rust-s3 failure into the port's two kinds. Request errors lose their URL
-/// (the object's address), and no error carries a signature or credential.
+/// Sorts a rust-s3 failure into the port's two kinds: unavailable is what may pass
+/// (the store unreachable or cut off midway, a server error S3 says to retry, a bucket
+/// missing while it is moved), internal the rest. Request errors lose their URL (the
+/// object's address), and no error carries a signature or credential.
 pub(crate) fn store_error(error: S3Error) -> StoreError {
     match error {
         S3Error::Reqwest(e) => {
-            let unavailable = e.is_connect() || e.is_timeout() || e.is_request();
+            let unavailable = e.is_connect()
+                || e.is_timeout()
+                || e.is_request()
+                // A body cut off midway: the connection reset, or closed early.
+                || e.is_body()
+                || e.is_decode();
             let e = e.without_url();
             if unavailable {
                 StoreError::Unavailable(Box::new(e))
@@ -324,7 +331,11 @@ pub(crate) fn store_error(error: S3Error) -> StoreError {
                 StoreError::Internal(Box::new(e))
             }
         }
-        S3Error::HttpFailWithBody(502..=504, _) => StoreError::Unavailable(Box::new(error)),
+        // `InternalError` and `SlowDown` among them: S3 asks clients to retry.
+        S3Error::HttpFailWithBody(500..=599, _) => StoreError::Unavailable(Box::new(error)),
+        S3Error::HttpFailWithBody(404, ref body) if body.contains("NoSuchBucket") => {
+            StoreError::Unavailable(Box::new(error))
+        }
         other => StoreError::Internal(Box::new(other)),
     }
 }
@@ -491,11 +502,12 @@ impl ObjectStore for S3ObjectStore {
         let mut response = match tokio::time::timeout(idle, started).await {
             Err(_) => return Err(stalled(idle)),
             Ok(Ok(response)) => response,
-            Ok(Err(e)) if is_not_found(&e) => return Ok(None),
+            // A missing bucket is no missing object (which fails its artifact for good).
+            Ok(Err(e)) if is_not_found(&e) => return self.missing(key).await.map(|_| None),
             Ok(Err(e)) => return Err(store_error(e)),
         };
         if response.status_code == 404 {
-            return Ok(None);
+            return self.missing(key).await.map(|_| None);
         }
         let mut hasher = Sha256::new();
         loop {

@@ -367,21 +367,30 @@ async fn a_missing_bucket_is_an_error_not_a_missing_object(implementation: S3Imp
         ..server.config()
     })
     .unwrap();
+    // As unavailable as a store that does not answer: a bucket being moved, or a
+    // configuration to mend, never what a missing object means.
     let err = store.delete(&object_key("app.tgz")).await.unwrap_err();
-    assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(format!("{err:?}").contains("NoSuchBucket"), "{err:?}");
     // HEAD answers carry no body: a 404 is asked again with a ranged GET, so that a
     // download does not judge every artifact's bytes changed while the bucket is
     // missing. (s3s-fs answers that GET `NoSuchKey`, unlike S3 and moto: there a
     // missing bucket still reads as a missing object; docs/storage.md lists it.)
     let head = store.head(&object_key("app.tgz")).await;
+    // A read through SHA-256 (the verifier's) tells the same: a missing object would
+    // fail its artifact for good.
+    let read = store.sha256(&object_key("app.tgz")).await;
     match implementation {
         S3Implementation::Moto => {
-            let err = head.unwrap_err();
-            assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
-            assert!(format!("{err:?}").contains("no-such-bucket"), "{err:?}");
+            for err in [head.unwrap_err(), read.unwrap_err()] {
+                assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+                assert!(format!("{err:?}").contains("no-such-bucket"), "{err:?}");
+            }
         }
-        S3Implementation::S3s => assert_eq!(head.unwrap(), None),
+        S3Implementation::S3s => {
+            assert_eq!(head.unwrap(), None);
+            assert_eq!(read.unwrap(), None);
+        }
     }
     // While an object merely missing from a bucket that exists is just that.
     assert_eq!(
@@ -513,6 +522,50 @@ async fn a_read_the_store_stops_sending_is_unavailable() {
         let err = store.sha256(&key).await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
         assert!(started.elapsed() < Duration::from_secs(30), "{err:?}");
+    }
+}
+
+/// A store that cuts a read off midway (the connection closed before the body's end),
+/// or answers a server error S3 asks clients to retry, is unavailable: a registration
+/// then answers `503`, not `500`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_cut_off_or_a_server_error_is_unavailable() {
+    let key = object_key("big.bin");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            let mut request = [0_u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nthe first bytes")
+                .await;
+            // Dropped: the body ends 985 bytes early.
+        }
+    });
+    let cut_off = S3ObjectStore::new(S3Config {
+        bucket: "artifacts".into(),
+        region: "us-east-1".into(),
+        endpoint: Some(format!("http://{address}")),
+        access_key: "ak".into(),
+        secret_key: "very-secret-key".into(),
+        path_style: true,
+    })
+    .unwrap();
+    let err = cut_off.sha256(&key).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+
+    const INTERNAL_ERROR: &str = concat!(
+        "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 41\r\n\r\n",
+        "<Error><Code>InternalError</Code></Error>",
+    );
+    let failing = stalling_store(INTERNAL_ERROR).await;
+    for err in [
+        failing.delete(&key).await.unwrap_err(),
+        failing.sha256(&key).await.unwrap_err(),
+    ] {
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     }
 }
 
