@@ -292,8 +292,8 @@ pub enum AuditCommand {
         /// At or after: Unix seconds or a date
         #[arg(long, value_parser = parse_time_arg)]
         from: Option<i64>,
-        /// At or before: Unix seconds or a date
-        #[arg(long, value_parser = parse_time_arg)]
+        /// At or before: Unix seconds, or a date (to its end)
+        #[arg(long, value_parser = parse_end_time_arg)]
         to: Option<i64>,
         /// Page size (1 to 200)
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=200))]
@@ -325,8 +325,8 @@ pub struct LedgerFilter {
     /// At or after: Unix seconds or a date
     #[arg(long, value_parser = parse_time_arg)]
     pub from: Option<i64>,
-    /// At or before: Unix seconds or a date
-    #[arg(long, value_parser = parse_time_arg)]
+    /// At or before: Unix seconds, or a date (to its end)
+    #[arg(long, value_parser = parse_end_time_arg)]
     pub to: Option<i64>,
 }
 
@@ -379,6 +379,10 @@ pub enum DownloadsCommand {
 
 fn parse_time_arg(raw: &str) -> Result<i64, String> {
     crate::output::parse_time(raw)
+}
+
+fn parse_end_time_arg(raw: &str) -> Result<i64, String> {
+    crate::output::parse_end_time(raw)
 }
 
 fn parse_byte_size(raw: &str) -> Result<u64, String> {

@@ -11,7 +11,7 @@ use std::io::Write;
 use serde::Serialize;
 
 pub use table::{Table, short_digest};
-pub use time::{format_time, format_time_opt, now, parse_time};
+pub use time::{format_time, format_time_opt, now, parse_end_time, parse_time};
 
 /// The output mode of a run.
 #[derive(Debug, Clone, Copy)]

@@ -73,6 +73,18 @@ pub fn parse_time(raw: &str) -> Result<i64, String> {
     }
 }
 
+/// Reads the end of a range, as [`parse_time`] reads any time, except that a date alone
+/// stands for its last second (`2026-01-31` is `2026-01-31T23:59:59Z`): `--to
+/// 2026-01-31` takes in that whole day, as the statistics' whole UTC days do.
+///
+/// # Errors
+/// As [`parse_time`].
+pub fn parse_end_time(raw: &str) -> Result<i64, String> {
+    let start = parse_time(raw)?;
+    let is_date = raw.trim().len() == 10 && raw.trim().parse::<i64>().is_err();
+    Ok(if is_date { start + 86_399 } else { start })
+}
+
 /// Unix seconds now.
 pub fn now() -> i64 {
     SystemTime::now()
@@ -83,6 +95,17 @@ pub fn now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_ending_a_range_takes_in_its_whole_day() {
+        assert_eq!(parse_end_time("2026-01-01"), Ok(1_767_225_600 + 86_399));
+        assert_eq!(parse_end_time(" 2026-01-01 "), Ok(1_767_225_600 + 86_399));
+        // A time, or seconds, are taken as given.
+        assert_eq!(parse_end_time("2026-01-01T00:00:00Z"), Ok(1_767_225_600));
+        assert_eq!(parse_end_time("1767225600"), Ok(1_767_225_600));
+        assert_eq!(parse_end_time("0000000001"), Ok(1));
+        assert!(parse_end_time("2026-13-01").is_err());
+    }
 
     #[test]
     fn formats_and_parses_times() {
