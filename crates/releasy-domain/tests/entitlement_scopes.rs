@@ -472,6 +472,7 @@ async fn the_explanation_names_every_rule_that_refuses() {
             AccessReason::ReleaseNotPublished
         ]
     );
+    assert!(!why.reasons.contains(&AccessReason::ReleaseYanked));
     assert!(
         why.reasons
             .contains(&AccessReason::Allowed { entitlement: rc })
@@ -492,4 +493,46 @@ async fn the_explanation_names_every_rule_that_refuses() {
             .await,
         Err(releasy_domain::entitlement::ExplainError::CustomerNotFound)
     ));
+}
+
+/// A release yanked with its downloads refused is refused here too (a token request is
+/// `403 release yanked`); a yank that leaves downloads on refuses nothing.
+#[tokio::test]
+async fn the_explanation_names_a_yank_that_refuses_downloads() {
+    let w = World::new();
+    let (release, _) = w.published("2.0.0").await;
+    let acme = w.h.customer("Acme").await;
+    let entitlement = w.entitle(acme.id, None, EntitlementScope::default()).await;
+    let services = &w.h.services;
+    let explain = || {
+        services
+            .entitlements
+            .explain(acme.id, &w.agent, &release.version)
+    };
+    let reason = releasy_domain::release::YankReason::parse("broken").unwrap();
+    for blocks_downloads in [false, true] {
+        services
+            .releases
+            .yank(
+                &Origin::admin_key(),
+                release.id,
+                reason.clone(),
+                blocks_downloads,
+            )
+            .await
+            .unwrap();
+        let why = explain().await.unwrap();
+        if blocks_downloads {
+            assert!(!why.allowed, "{why:?}");
+            assert_eq!(why.reasons[0], AccessReason::ReleaseYanked, "{why:?}");
+        } else {
+            assert!(why.allowed, "{why:?}");
+            assert_eq!(why.reasons, [AccessReason::Allowed { entitlement }]);
+        }
+        services
+            .releases
+            .unyank(&Origin::admin_key(), release.id)
+            .await
+            .unwrap();
+    }
 }

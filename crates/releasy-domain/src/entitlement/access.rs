@@ -97,6 +97,9 @@ pub enum AccessReason {
     CustomerSuspended,
     /// The release is a draft: no customer sees it.
     ReleaseNotPublished,
+    /// The release is yanked with its downloads refused: no link is handed out for
+    /// it, whatever the entitlements say.
+    ReleaseYanked,
 }
 
 impl AccessReason {
@@ -112,6 +115,7 @@ impl AccessReason {
             AccessReason::Allowed { .. } => "allowed",
             AccessReason::CustomerSuspended => "customer_suspended",
             AccessReason::ReleaseNotPublished => "release_not_published",
+            AccessReason::ReleaseYanked => "release_yanked",
         }
     }
 
@@ -126,7 +130,8 @@ impl AccessReason {
             | AccessReason::Allowed { entitlement } => Some(*entitlement),
             AccessReason::NoEntitlement
             | AccessReason::CustomerSuspended
-            | AccessReason::ReleaseNotPublished => None,
+            | AccessReason::ReleaseNotPublished
+            | AccessReason::ReleaseYanked => None,
         }
     }
 
@@ -187,6 +192,9 @@ impl fmt::Display for AccessReason {
             }
             AccessReason::CustomerSuspended => f.write_str("the customer is suspended"),
             AccessReason::ReleaseNotPublished => f.write_str("the release is not published"),
+            AccessReason::ReleaseYanked => {
+                f.write_str("the release is yanked with its downloads refused")
+            }
         }
     }
 }

@@ -114,6 +114,9 @@ impl EntitlementService {
         if release.status != ReleaseStatus::Published {
             reasons.push(AccessReason::ReleaseNotPublished);
         }
+        if release.downloads_blocked() {
+            reasons.push(AccessReason::ReleaseYanked);
+        }
         let allowed = decision.allowed && reasons.is_empty();
         reasons.extend(decision.reasons);
         Ok(AccessExplanation {
