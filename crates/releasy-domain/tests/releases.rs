@@ -865,15 +865,17 @@ impl Backlog {
     }
 }
 
-/// Download tokens with `Backlog` expired ones beside the store's.
+/// Download tokens with `Backlog` expired ones beside the store's, whose uses cannot be
+/// given back during the `Outage`.
 #[derive(Debug)]
-struct TokensWithBacklog(
+struct InterposedTokens(
     Arc<dyn releasy_domain::ports::DownloadTokenRepository>,
     Arc<Backlog>,
+    Outage,
 );
 
 #[async_trait::async_trait]
-impl releasy_domain::ports::DownloadTokenRepository for TokensWithBacklog {
+impl releasy_domain::ports::DownloadTokenRepository for InterposedTokens {
     async fn insert(
         &self,
         token: &releasy_domain::download::DownloadToken,
@@ -911,6 +913,7 @@ impl releasy_domain::ports::DownloadTokenRepository for TokensWithBacklog {
         self.0.consume_use(id, max_uses).await
     }
     async fn return_use(&self, id: releasy_domain::DownloadTokenId) -> Result<(), RepoError> {
+        self.2.check()?;
         self.0.return_use(id).await
     }
 }
@@ -924,9 +927,10 @@ async fn a_sweep_clears_any_backlog_of_expired_tokens_and_ended_counts() {
     let token_backlog = Arc::clone(&tokens);
     let w = World::with_ports(|ports| {
         let repos = &mut ports.repositories;
-        repos.download_tokens = Arc::new(TokensWithBacklog(
+        repos.download_tokens = Arc::new(InterposedTokens(
             repos.download_tokens.clone(),
             token_backlog,
+            Outage::default(),
         ));
     });
     // A day's count for each of 150 001 entitlements, the day long over.
@@ -989,6 +993,47 @@ async fn a_resolve_that_fails_after_counting_takes_its_use_and_count_back() {
         matches!(again, Err(ResolveError::Refused(ResolveRefusal::UsedUp))),
         "{again:?}"
     );
+}
+
+/// A use that cannot be given back does not keep the quota's count either: each is
+/// taken back whatever the other's outcome.
+#[tokio::test]
+async fn a_count_is_taken_back_even_when_the_use_cannot_be() {
+    use releasy_domain::download::MaxUses;
+    let (ledger_outage, returns_outage) = (Outage::default(), Outage::default());
+    let (ledger_switch, returns_switch) = (ledger_outage.clone(), returns_outage.clone());
+    let w = World::with_ports(move |ports| {
+        let repos = &mut ports.repositories;
+        repos.download_ledger = Arc::new(LedgerWithOutage(
+            repos.download_ledger.clone(),
+            ledger_switch,
+        ));
+        repos.download_tokens = Arc::new(InterposedTokens(
+            repos.download_tokens.clone(),
+            Backlog::of(0),
+            returns_switch,
+        ));
+    });
+    let token = w
+        .token_under_one_a_day_quota(MaxUses::parse(Some(5)).unwrap())
+        .await;
+    let anyone = Requester::default();
+    let resolve = || {
+        w.h.services
+            .downloads
+            .resolve(token.secret.expose(), &anyone)
+    };
+
+    ledger_outage.set(true);
+    returns_outage.set(true);
+    let failed = resolve().await;
+    assert!(matches!(failed, Err(ResolveError::Repo(_))), "{failed:?}");
+    ledger_outage.set(false);
+    returns_outage.set(false);
+
+    resolve()
+        .await
+        .expect("the day's one download was taken back (its use was not)");
 }
 
 /// The count of a period outlives the period by an hour: a resolve that fixed its

@@ -78,16 +78,20 @@ impl CountedLedger {
 
 #[async_trait]
 impl DownloadLedger for CountedLedger {
+    // Counted once recorded: a record refused (the resolve then answers 5xx and hands
+    // out no link) is no download.
     async fn record(&self, record: &DownloadRecord) -> Result<(), RepoError> {
+        self.inner.record(record).await?;
         self.counts.count(record);
-        self.inner.record(record).await
+        Ok(())
     }
 
     async fn record_many(&self, records: &[DownloadRecord]) -> Result<(), RepoError> {
+        self.inner.record_many(records).await?;
         for record in records {
             self.counts.count(record);
         }
-        self.inner.record_many(records).await
+        Ok(())
     }
 
     async fn list(

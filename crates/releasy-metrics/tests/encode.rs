@@ -196,3 +196,65 @@ async fn tokens_issued_and_resolves_are_counted_by_outcome() {
         .unwrap();
     assert_eq!(rows.len(), 4);
 }
+
+/// A ledger that refuses every record, as one whose queue is full or whose database is
+/// down.
+#[derive(Debug)]
+struct RefusingLedger;
+
+#[async_trait::async_trait]
+impl releasy_domain::ports::DownloadLedger for RefusingLedger {
+    async fn record_many(
+        &self,
+        _: &[releasy_domain::delivery::DownloadRecord],
+    ) -> Result<(), releasy_domain::ports::RepoError> {
+        Err(releasy_domain::ports::RepoError::unavailable("refused"))
+    }
+    async fn list(
+        &self,
+        _: &releasy_domain::delivery::DownloadFilter,
+        _: Option<&releasy_domain::pagination::Cursor>,
+        _: u32,
+    ) -> Result<Vec<releasy_domain::delivery::DownloadRecord>, releasy_domain::ports::RepoError>
+    {
+        Ok(Vec::new())
+    }
+    async fn stats(
+        &self,
+        _: &releasy_domain::delivery::StatsQuery,
+    ) -> Result<Vec<releasy_domain::delivery::DownloadStat>, releasy_domain::ports::RepoError> {
+        Ok(Vec::new())
+    }
+    async fn prune_before(
+        &self,
+        _: releasy_domain::Timestamp,
+        _: u32,
+    ) -> Result<u64, releasy_domain::ports::RepoError> {
+        Ok(0)
+    }
+}
+
+/// A record the ledger refuses is no download (the resolve answers 5xx and hands out no
+/// link): nothing is counted.
+#[tokio::test]
+async fn records_the_ledger_refuses_are_not_counted() {
+    use releasy_domain::delivery::DownloadOutcome;
+    use releasy_domain::memory::sample_download_record;
+
+    let metrics = Metrics::new();
+    let ledger = metrics.count_downloads(Arc::new(RefusingLedger));
+    let redirected = sample_download_record(DownloadOutcome::Redirected);
+    assert!(ledger.record(&redirected).await.is_err());
+    let issued = sample_download_record(DownloadOutcome::Issued);
+    assert!(ledger.record_many(&[issued]).await.is_err());
+    let text = metrics.encode();
+    for counter in [
+        r#"releasy_downloads_resolved_total{outcome="redirected"}"#,
+        "releasy_download_tokens_issued_total",
+    ] {
+        assert!(
+            value_of(&text, counter).is_none_or(|counted| counted == 0.0),
+            "{counter}: {text}"
+        );
+    }
+}

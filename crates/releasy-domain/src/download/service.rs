@@ -511,21 +511,26 @@ impl DownloadService {
     }
 
     /// Takes back what a resolve that hands out no link counted: its use of a
-    /// `max_uses` token, and `charge` when a quota counted it.
+    /// `max_uses` token, and `charge` when a quota counted it. Each is tried whatever
+    /// the other's outcome; the first failure is returned.
     async fn give_back(
         &self,
         grant: &DownloadGrant,
         charge: Option<QuotaCharge>,
     ) -> Result<(), RepoError> {
-        if grant.token.max_uses.is_some() {
-            self.tokens.return_use(grant.token.id).await?;
-        }
-        if let Some(charge) = charge {
-            self.quotas
-                .refund(charge.entitlement, &charge.window, charge.bytes)
-                .await?;
-        }
-        Ok(())
+        let returned = match grant.token.max_uses {
+            Some(_) => self.tokens.return_use(grant.token.id).await,
+            None => Ok(()),
+        };
+        let refunded = match charge {
+            Some(charge) => {
+                self.quotas
+                    .refund(charge.entitlement, &charge.window, charge.bytes)
+                    .await
+            }
+            None => Ok(()),
+        };
+        returned.and(refunded)
     }
 
     /// Whether one more download of `bytes` fits the allowance at `now`, counting

@@ -189,6 +189,39 @@ pub struct DownloadStatsQuery {
     /// To the UTC day of this instant, included (Unix seconds).
     #[param(value_type = Option<i64>)]
     pub to: Option<String>,
+    // The listing's filters that statistics cannot apply, read only to refuse them:
+    // totals that silently ignored one would not be what they claim.
+    /// Refused: group by version instead.
+    #[param(ignore)]
+    pub version: Option<String>,
+    /// Refused: group by artifact instead.
+    #[param(ignore)]
+    pub artifact_id: Option<String>,
+    /// Refused: statistics count successful downloads only.
+    #[param(ignore)]
+    pub outcome: Option<String>,
+}
+
+impl DownloadStatsQuery {
+    /// The first listing filter given that statistics cannot apply, and what to do
+    /// instead.
+    pub fn unsupported_filter(&self) -> Option<(&'static str, &'static str)> {
+        [
+            ("version", &self.version, "group by version instead"),
+            (
+                "artifact_id",
+                &self.artifact_id,
+                "group by artifact instead",
+            ),
+            (
+                "outcome",
+                &self.outcome,
+                "they count successful downloads only",
+            ),
+        ]
+        .into_iter()
+        .find_map(|(field, value, instead)| value.as_ref().map(|_| (field, instead)))
+    }
 }
 
 /// One group's counts; only the fields of the grouping are present.

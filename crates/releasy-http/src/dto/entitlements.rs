@@ -43,8 +43,10 @@ pub struct CreateEntitlementRequest {
 
 /// An entitlement's download quota: at most `downloads` downloads (resolves that hand
 /// out a link) and at most `bytes` bytes (each download counted at its artifact's size)
-/// per `period`, a UTC day or a calendar month in UTC. At least one limit.
+/// per `period`, a UTC day or a calendar month in UTC. At least one limit. Any other
+/// field is refused: a misspelt limit must not leave the quota without it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DownloadQuotaBody {
     /// Downloads per period (1 or more), or absent/`null` for no download limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -236,7 +238,7 @@ pub struct AccessRelease {
 pub struct AccessReasonBody {
     /// What decided: `allowed`, `fallback_covers`, `no_entitlement`, `not_started`,
     /// `ended`, `channel_not_granted`, `version_not_granted`, `customer_suspended`,
-    /// `release_not_published`.
+    /// `release_not_published`, `release_yanked`.
     #[schema(example = "version_not_granted")]
     pub code: String,
     /// Whether this reason allows the release.

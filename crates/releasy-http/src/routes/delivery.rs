@@ -90,6 +90,13 @@ pub async fn download_stats(
     query: Result<web::Query<DownloadStatsQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let query = after_caller(query)?;
+    if let Some((field, instead)) = query.unsupported_filter() {
+        return Err(ValidationError::new(
+            field,
+            format!("does not narrow statistics ({instead}; the listing takes it)"),
+        )
+        .into());
+    }
     let group_by = non_empty(query.group_by.as_ref()).ok_or_else(|| {
         ValidationError::new(
             "group_by",

@@ -221,6 +221,10 @@ async fn bad_parameters_are_400_naming_the_parameter(backend: Backend) {
         ("group_by=week", "group_by"),
         ("group_by=day&from=9&to=1", "from"),
         ("group_by=customer&customer_id=nope", "customer_id"),
+        // The listing's filters that statistics cannot apply are refused, not ignored.
+        ("group_by=day&artifact_id=x", "artifact_id"),
+        ("group_by=product&version=1.0.0", "version"),
+        ("group_by=day&outcome=redirected", "outcome"),
     ] {
         let response = app
             .admin(Method::GET, &format!("/v1/admin/downloads/stats?{query}"))

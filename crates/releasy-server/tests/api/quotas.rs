@@ -343,6 +343,11 @@ async fn a_bad_quota_is_400_naming_the_field_and_changes_nothing(backend: Backen
         (json!({"downloads": -1, "period": "day"}), "downloads"),
         (json!({"downloads": 5}), "period"),
         (json!("5/day"), "download_quota"),
+        // A misspelt limit is refused, not ignored (which would leave no byte limit).
+        (
+            json!({"downloads": 5, "byts": 1_000, "period": "day"}),
+            "byts",
+        ),
     ] {
         let message = assert_error(
             patch_entitlement(&app, &p, &id, json!({"download_quota": quota})).await,

@@ -24,9 +24,10 @@ macro_rules! count_of {
     };
 }
 
-/// The charge: the first download of a period inserts its row (the caller checked it
-/// fits an empty count); later ones add to it only while both limits hold. The byte
-/// limit is compared as `bytes <= limit - size`, which cannot overflow.
+/// The charge: the first download of a period inserts its row when it fits an empty
+/// count; later ones add to it only while both limits hold. The byte limit is compared
+/// as `bytes <= limit - size`, which cannot overflow. (SQLite needs the `WHERE` of the
+/// `SELECT` to read `ON CONFLICT` as the upsert's.)
 fn charge_statement() -> String {
     let [
         entitlement_id,
@@ -40,7 +41,9 @@ fn charge_statement() -> String {
     format!(
         "INSERT INTO download_quota_counts \
          (entitlement_id, period, period_start, resets_at, downloads, bytes) \
-         VALUES ({entitlement_id}, {period}, {period_start}, {resets_at}, 1, {size}) \
+         SELECT {entitlement_id}, {period}, {period_start}, {resets_at}, 1, {size} \
+         WHERE ({max_downloads} IS NULL OR {max_downloads} >= 1) \
+           AND ({max_bytes} IS NULL OR {size} <= {max_bytes}) \
          ON CONFLICT (entitlement_id, period, period_start) DO UPDATE \
          SET downloads = download_quota_counts.downloads + 1, \
              bytes = download_quota_counts.bytes + excluded.bytes \

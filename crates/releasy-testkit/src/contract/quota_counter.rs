@@ -121,6 +121,20 @@ pub async fn charges_stop_exactly_at_each_limit(counter: Arc<dyn QuotaCounter>) 
         "exactly at the byte limit",
     );
 
+    // The first download of a period is held to the limits too: one larger than the
+    // byte limit is refused and counts nothing.
+    let first = EntitlementId::generate();
+    assert!(
+        !charge(&counter, first, &today, &hundred, 101).await,
+        "a first download past the byte limit"
+    );
+    same(
+        &usage(&counter, first, &today).await,
+        &QuotaUsage::default(),
+        "a refused first charge counts nothing",
+    );
+    assert!(charge(&counter, first, &today, &hundred, 100).await);
+
     // Both limits: the first one reached refuses.
     let both = EntitlementId::generate();
     let limits = quota(Some(2), Some(1_000), QuotaPeriod::Month);
