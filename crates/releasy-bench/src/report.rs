@@ -576,17 +576,18 @@ fn transfer_checks(runs: &[&RunResult]) -> (Check, Check, Check) {
         ),
         met: Some(growth <= 32.0),
     };
-    let overhead = t.verification_overhead();
+    let (least, most) = (t.verification_overhead(), t.verification_overhead_at_most());
     let verification = Check {
         text: format!(
-            "≤ 15%: {} (waited {:.2} s for sha256, which takes {:.2} s on one core, + registration {:.2} s; upload {:.2} s)",
-            pct(overhead),
+            "≤ 15%: {} to {} (waited {:.2} s for sha256, which takes {:.2} s on one core, + registration {:.2} s; upload {:.2} s)",
+            pct(least),
+            pct(most),
             t.sha256_wait_seconds,
             t.sha256_seconds,
             t.register_seconds,
             t.upload_seconds
         ),
-        met: Some(overhead <= 0.15),
+        met: Some(most <= 0.15),
     };
     (throughput, growth_check, verification)
 }
@@ -1044,10 +1045,13 @@ hashes each 512 KiB batch side by side while the next arrives, and logs per uplo
 long it waited for hashes that ended after their batch's write and the next batch's \
 arrival (`sha256_wait_seconds`; the bench runs the server with \
 `RELEASY_LOG=warn,releasy_storage_fs::upload=info` to read it); that wait plus the \
-registration, divided by the upload's time without the wait, is the share. The time \
-one core takes to hash the file is shown beside it. Hashing also takes a core that \
-curl and the server's receiving and writing share on this machine, which the wait \
-does not count (see the benchmark notes).
+registration, divided by the upload's time without the wait, is the least share. \
+Hashing also takes a core that curl and the server's receiving and writing share on \
+this machine, which the wait does not count: the most it can add is all of the time one \
+core takes to hash the file, which gives the most share (the hash's time and the \
+registration, divided by the upload's time without the hash's). The cost measured \
+against a build that does not hash lies between the two (see the benchmark notes); the \
+target is met only when the most share is.
 - The upload in parts: a generated file (6 GiB by default, above S3's 5 GiB limit for \
 one `PUT`) is uploaded with `target/release/releasy artifact upload --parallel 4` to a \
 fresh server on SQLite, once with the embedded store and once with S3 (s3s-fs in the \

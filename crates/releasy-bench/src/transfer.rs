@@ -104,13 +104,22 @@ pub struct Transfer {
 
 impl Transfer {
     /// What verification adds to the upload's wall time, as a fraction of the upload
-    /// without it: the time the upload waited for its SHA-256 (the store hashes each
-    /// batch beside writing it) and the registration, which checks the recorded
-    /// digest. Hashing also takes a core the upload's other work could use; that shows
-    /// in the upload's throughput, not here.
+    /// without it, at the least: the time the upload waited for its SHA-256 (the store
+    /// hashes each batch beside writing it) and the registration, which checks the
+    /// recorded digest. Hashing also takes a core the upload's other work could use,
+    /// which the wait does not show (see [`Self::verification_overhead_at_most`]).
     pub fn verification_overhead(&self) -> f64 {
         let unverified = (self.upload_seconds - self.sha256_wait_seconds).max(f64::EPSILON);
         (self.sha256_wait_seconds + self.register_seconds) / unverified
+    }
+
+    /// What verification adds at the most: all of the hash's time on one core on the
+    /// upload's path, and the registration. Measured against a build that does not
+    /// hash, the cost on a busy two-core machine lies between the two (benchmark notes,
+    /// "What verification really costs"), so the target is met only by this bound.
+    pub fn verification_overhead_at_most(&self) -> f64 {
+        let unverified = (self.upload_seconds - self.sha256_seconds).max(f64::EPSILON);
+        (self.sha256_seconds.max(self.sha256_wait_seconds) + self.register_seconds) / unverified
     }
 
     /// RSS growth during the transfer, KiB.
