@@ -1,7 +1,7 @@
 //! `releasy customer create|list|get|suspend|unsuspend`.
 
 use super::{Context, push_opt};
-use crate::api::Role;
+use crate::api::{Role, segment};
 use crate::cli::CustomerCommand;
 use crate::dto::{CreateCustomer, Customer, CustomerList, UpdateCustomer};
 use crate::error::CliError;
@@ -62,7 +62,10 @@ pub async fn run(ctx: &Context, command: CustomerCommand) -> Result<(), CliError
         }
         CustomerCommand::Get { customer_id } => {
             let customer: Customer = client
-                .get(&format!("/v1/admin/customers/{}", customer_id.trim()), &[])
+                .get(
+                    &format!("/v1/admin/customers/{}", segment(&customer_id)),
+                    &[],
+                )
                 .await?;
             ctx.output
                 .emit(&customer, || table(std::slice::from_ref(&customer)));
@@ -85,7 +88,7 @@ async fn set_suspended(
 ) -> Result<(), CliError> {
     let customer: Customer = client
         .patch(
-            &format!("/v1/admin/customers/{}", customer_id.trim()),
+            &format!("/v1/admin/customers/{}", segment(customer_id)),
             &UpdateCustomer { suspended },
         )
         .await?;

@@ -1,7 +1,7 @@
 //! `releasy product list|policy`.
 
 use super::{Context, push_opt};
-use crate::api::Role;
+use crate::api::{Role, segment};
 use crate::cli::ProductCommand;
 use crate::dto::{Policy, ProductList, SetPolicy};
 use crate::error::CliError;
@@ -28,7 +28,7 @@ pub async fn run(ctx: &Context, command: ProductCommand) -> Result<(), CliError>
             product,
             immutable_releases,
         } => {
-            let path = format!("/v1/admin/products/{}/policy", encode(product.trim()));
+            let path = format!("/v1/admin/products/{}/policy", segment(&product));
             let policy: Policy = match immutable_releases {
                 Some(immutable_releases) => {
                     client.put(&path, &SetPolicy { immutable_releases }).await?
@@ -39,20 +39,6 @@ pub async fn run(ctx: &Context, command: ProductCommand) -> Result<(), CliError>
         }
     }
     Ok(())
-}
-
-/// A product name as one path segment: every byte but RFC 3986's unreserved
-/// characters percent-encoded.
-fn encode(product: &str) -> String {
-    product
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn table(list: &ProductList) -> String {
@@ -106,15 +92,4 @@ fn policy_text(policy: &Policy) -> String {
             "off"
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn product_names_become_one_path_segment() {
-        assert_eq!(encode("agent-2.x_~"), "agent-2.x_~");
-        assert_eq!(encode("My App/é"), "My%20App%2F%C3%A9");
-    }
 }
