@@ -46,7 +46,8 @@ pub enum BarrierOutcome {
         /// How many listeners there were when the barrier was sent.
         listeners: usize,
     },
-    /// Time ran out first, or this feed does not listen and could hear no answer.
+    /// Time ran out first, or this feed does not listen and could hear no answer (it
+    /// then waits out the bound when other listeners are there).
     Unconfirmed {
         /// How many listeners had not answered (when this feed does not listen: the
         /// listeners other than its own).
@@ -100,18 +101,24 @@ impl ChangeBarrier {
         awaited: &mut Option<HashSet<i32>>,
     ) -> Result<BarrierOutcome, RepoError> {
         if !self.waiting.is_listening() {
-            // No answer could be heard: say so at once rather than at the bound. This
-            // feed's own latest listener is not counted: a stopped feed's connection is
-            // closed in the background, so its backend can stay in `pg_stat_activity`
-            // for a moment. (Should PostgreSQL give that pid to another instance's
-            // listener later, the count is one short; it only words a warning.)
+            // No answer could be heard, but the other listeners may still hold what the
+            // write changed: they drop it when its notification reaches them, or stop
+            // serving from memory once cut off (within 1.7 s). So the write waits out
+            // the bound, as for a listener that does not answer, and is then
+            // unconfirmed. This feed's own latest listener is not counted: a stopped
+            // feed's connection is closed in the background, so its backend can stay
+            // in `pg_stat_activity` for a moment. (Should PostgreSQL give that pid to
+            // another instance's listener later, the count is one short.)
             let mut conn = self.store.conn().await?;
             let last_own = self.waiting.last_own_pid();
             let mut others = listeners(&mut conn).await?;
             others.retain(|pid| Some(*pid) != last_own);
-            return Ok(BarrierOutcome::Unconfirmed {
-                missing: others.len(),
-            });
+            if others.is_empty() {
+                return Ok(BarrierOutcome::Unconfirmed { missing: 0 });
+            }
+            // Ended by `confirm`'s bound, which reports these as missing.
+            *awaited = Some(others);
+            std::future::pending::<()>().await;
         }
         let token = Uuid::new_v4();
         let registered = self.waiting.register(token);
