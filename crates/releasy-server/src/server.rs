@@ -473,7 +473,8 @@ fn spawn_artifact_verifier(artifacts: ArtifactService, period: Duration) {
                     Ok(None) => break,
                     Ok(Some(report)) => log_verification(&report),
                     Err(err) => {
-                        // The claim lapses and the check is tried again later.
+                        // Tried again a minute later when the store was unavailable,
+                        // else when the claim's lease lapses.
                         tracing::warn!(error = %telemetry::WithCauses(&err), "could not verify an artifact");
                         break;
                     }

@@ -313,7 +313,7 @@ fn attachment_disposition(key: &ObjectKey) -> String {
 
 /// Sorts a rust-s3 failure into the port's two kinds: unavailable is what may pass
 /// (the store unreachable or cut off midway, a server error S3 says to retry, a bucket
-/// missing while it is moved), internal the rest. Request errors lose their URL (the
+/// missing while it is moved), internal the rest (501 among them). Request errors lose their URL (the
 /// object's address), and no error carries a signature or credential.
 pub(crate) fn store_error(error: S3Error) -> StoreError {
     match error {
@@ -331,8 +331,9 @@ pub(crate) fn store_error(error: S3Error) -> StoreError {
                 StoreError::Internal(Box::new(e))
             }
         }
-        // `InternalError` and `SlowDown` among them: S3 asks clients to retry.
-        S3Error::HttpFailWithBody(500..=599, _) => StoreError::Unavailable(Box::new(error)),
+        // `InternalError` and `SlowDown` among them: S3 asks clients to retry. (Not 501
+        // and the like: a store lacking a feature lacks it on every retry.)
+        S3Error::HttpFailWithBody(500 | 502..=504, _) => StoreError::Unavailable(Box::new(error)),
         S3Error::HttpFailWithBody(404, ref body) if body.contains("NoSuchBucket") => {
             StoreError::Unavailable(Box::new(error))
         }

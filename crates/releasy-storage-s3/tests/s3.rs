@@ -560,7 +560,11 @@ async fn a_read_cut_off_or_a_server_error_is_unavailable() {
         "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 41\r\n\r\n",
         "<Error><Code>InternalError</Code></Error>",
     );
-    let failing = stalling_store(INTERNAL_ERROR).await;
+    // Longer than rust-s3's own retry of a GET (a second later), so that the answer is
+    // its 500, not a store that stopped sending.
+    let failing = stalling_store(INTERNAL_ERROR)
+        .await
+        .with_read_idle_timeout(Duration::from_secs(20));
     for err in [
         failing.delete(&key).await.unwrap_err(),
         failing.sha256(&key).await.unwrap_err(),

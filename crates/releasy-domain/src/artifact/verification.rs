@@ -87,8 +87,9 @@ impl Default for VerificationPolicy {
     }
 }
 
-/// Seconds after a check the object store failed (unreachable, or a read cut off) before
-/// any verifier tries it again: soon, but not in a loop against a store that is down.
+/// Seconds after a check the object store could not answer (unreachable, a read cut off,
+/// a server error) before any verifier tries it again: soon, but not in a loop against a
+/// store that is down.
 pub const FAILED_CHECK_RETRY_SECONDS: i64 = 60;
 
 /// How long a verifier holds its claim on an artifact before another instance may take

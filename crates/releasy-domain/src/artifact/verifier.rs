@@ -131,8 +131,9 @@ impl ArtifactService {
     /// `None` when no artifact waits.
     ///
     /// # Errors
-    /// [`VerifyError`]; when the store failed, the claim ends
-    /// [`FAILED_CHECK_RETRY_SECONDS`] later and the check is tried again then.
+    /// [`VerifyError`]; when the store was unavailable, the claim ends
+    /// [`FAILED_CHECK_RETRY_SECONDS`] later and the check is tried again then; after any
+    /// other failure, when the claim's lease lapses.
     pub async fn verify_next_pending(&self) -> Result<Option<VerificationReport>, VerifyError> {
         let now = self.clock.now();
         for artifact in self.artifacts.unclaimed_pending(now, PENDING_BATCH).await? {
@@ -147,17 +148,24 @@ impl ArtifactService {
             // Downloads serve the registered object: that is the one to check.
             let (outcome, _) = match self.read_stored_bytes(&artifact, true).await {
                 Ok(read) => read,
-                Err(err) => {
-                    // The store failed: try again soon, not at the end of a lease
-                    // sized for a slow read of the whole object. If the claim cannot
-                    // be shortened, it lapses as it would have.
-                    let retry_at = self.clock.now().plus_seconds(FAILED_CHECK_RETRY_SECONDS);
+                Err(err @ StoreError::Unavailable(_)) => {
+                    // A store that may come back: try again soon, not at the end of a
+                    // lease sized for a slow read of the whole object. If the claim
+                    // cannot be shortened, it lapses as it would have.
+                    let retry_at = self
+                        .clock
+                        .now()
+                        .plus_seconds(FAILED_CHECK_RETRY_SECONDS)
+                        .min(until);
                     let _ = self
                         .artifacts
                         .shorten_verification_claim(artifact.id, until, retry_at)
                         .await;
                     return Err(err.into());
                 }
+                // Any other failure (a refusal, a configuration to mend) is not retried
+                // every minute: the claim lapses with its lease.
+                Err(err) => return Err(err.into()),
             };
             let checked = AuditEvent::artifact_checked(&artifact, outcome, self.clock.now());
             let decided = self

@@ -220,7 +220,12 @@ impl DownloadStatsQuery {
             ),
         ]
         .into_iter()
-        .find_map(|(field, value, instead)| value.as_ref().map(|_| (field, instead)))
+        .find_map(|(field, value, instead)| {
+            // Empty values are ignored as everywhere (SPEC); `outcome=redirected` is
+            // what statistics count anyway.
+            let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty())?;
+            (!(field == "outcome" && value == "redirected")).then_some((field, instead))
+        })
     }
 }
 

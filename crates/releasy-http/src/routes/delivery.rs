@@ -73,13 +73,16 @@ fn private(response: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
 
 /// Statistics of successful downloads (links handed out): count, distinct customers
 /// and bytes per product, version, artifact, customer or UTC day. Answered from a
-/// summary kept per day as rows arrive, so `from` and `to` select whole UTC days.
+/// summary kept per day as rows arrive, so `from` and `to` select whole UTC days. The
+/// listing's filters that statistics cannot apply (`version`, `artifact_id`, an
+/// `outcome` other than `redirected`) are 400, not ignored.
 #[utoipa::path(
     tag = "downloads",
     params(DownloadStatsQuery),
     responses(
         (status = 200, body = DownloadStatsResponse),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 400, body = ErrorBody, description = "a bad parameter, or one of the listing's filters that statistics cannot apply (version, artifact_id, an outcome other than redirected)"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     ),
     security(("admin_key" = []), ("operator_jwt" = []))
 )]
