@@ -33,21 +33,52 @@ pub(crate) trait Rows {
     fn rows(&self) -> u64;
 }
 
-impl<T> Rows for Vec<T> {
-    fn rows(&self) -> u64 {
-        self.len() as u64 + 1
-    }
-}
-
-impl<T> Rows for releasy_domain::pagination::CursorPage<T> {
-    fn rows(&self) -> u64 {
-        self.items.len() as u64 + 1
-    }
-}
-
-impl<T> Rows for Option<T> {
-    fn rows(&self) -> u64 {
+/// What one row of an answer weighs against the bound: one, and for a release one more
+/// per KiB of its notes and metadata (up to 64 and 16 KiB), so that the bound holds the
+/// cache's memory to about a KiB a row whatever the releases carry.
+pub(crate) trait RowWeight {
+    fn row_weight(&self) -> u64 {
         1
+    }
+}
+
+/// Bytes of text a row may carry before it weighs more than one row.
+const BYTES_PER_ROW: u64 = 1024;
+
+impl RowWeight for releasy_domain::release::Release {
+    fn row_weight(&self) -> u64 {
+        let text = self.notes.as_ref().map_or(0, |n| n.as_str().len())
+            + self.metadata.as_ref().map_or(0, |m| m.as_json().len());
+        1 + text as u64 / BYTES_PER_ROW
+    }
+}
+
+impl<A, B: RowWeight> RowWeight for (A, B) {
+    fn row_weight(&self) -> u64 {
+        self.1.row_weight()
+    }
+}
+
+impl RowWeight for releasy_domain::artifact::Artifact {}
+impl RowWeight for releasy_domain::customer::Customer {}
+impl RowWeight for releasy_domain::download::DownloadGrant {}
+impl RowWeight for releasy_domain::api_key::AuthCandidate {}
+
+impl<T: RowWeight> Rows for Vec<T> {
+    fn rows(&self) -> u64 {
+        self.iter().map(RowWeight::row_weight).sum::<u64>() + 1
+    }
+}
+
+impl<T: RowWeight> Rows for releasy_domain::pagination::CursorPage<T> {
+    fn rows(&self) -> u64 {
+        self.items.iter().map(RowWeight::row_weight).sum::<u64>() + 1
+    }
+}
+
+impl<T: RowWeight> Rows for Option<T> {
+    fn rows(&self) -> u64 {
+        self.as_ref().map_or(1, RowWeight::row_weight)
     }
 }
 
@@ -131,5 +162,34 @@ where
             );
         }
         Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use releasy_domain::release::{Product, Release, ReleaseNotes, Version};
+
+    use super::*;
+
+    fn release(notes_bytes: usize) -> Release {
+        let mut release = Release::draft(
+            Product::parse("app").unwrap(),
+            Version::parse("1.0.0").unwrap(),
+            None,
+            releasy_domain::Timestamp::from_unix_seconds(0),
+        );
+        release.notes = Some(ReleaseNotes::parse(&"n".repeat(notes_bytes)).unwrap());
+        release
+    }
+
+    #[test]
+    fn a_release_weighs_a_row_more_per_kib_of_its_text() {
+        assert_eq!(release(0).row_weight(), 1);
+        assert_eq!(release(1023).row_weight(), 1);
+        assert_eq!(release(ReleaseNotes::MAX_BYTES).row_weight(), 65);
+        // An answer weighs its rows, and one more (so that an empty answer counts).
+        assert_eq!(vec![release(0), release(4096)].rows(), 1 + 1 + 5);
+        assert_eq!(Some(release(2048)).rows(), 3);
+        assert_eq!(None::<Release>.rows(), 1);
     }
 }
