@@ -237,6 +237,18 @@ async fn listen(store: &PgStore) -> Result<(AsyncPgConnection, i32), FeedError> 
         ping_channel(backend.pid)
     ))
     .await?;
+    // The database drops this session within about 25 s of its client going silent (a
+    // host that crashed, a partition), not after the minutes of TCP's defaults: until
+    // then barriers find it in `pg_stat_activity` and every withdrawal waits its whole
+    // bound for it. Keepalives cover an idle link; `tcp_user_timeout` (PostgreSQL 12 and
+    // later, left alone where unknown) one with data unanswered.
+    conn.batch_execute(
+        "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; \
+         SET tcp_keepalives_count = 3; \
+         DO $$ BEGIN PERFORM set_config('tcp_user_timeout', '15000', false); \
+         EXCEPTION WHEN undefined_object THEN NULL; END $$",
+    )
+    .await?;
     conn.batch_execute(&format!("SET application_name = '{APPLICATION_NAME}'"))
         .await?;
     Ok((conn, backend.pid))
