@@ -25,7 +25,9 @@ use releasy_domain::entitlement::{EntitlementScope, EntitlementWindow, NewEntitl
 use releasy_domain::memory::{FixedClock, InMemoryCustomers};
 use releasy_domain::pagination::{CursorPage, PageLimit, PageRequest, PageStart};
 use releasy_domain::ports::{ChangeEvents, CustomerRepository, RepoError};
-use releasy_domain::release::{Product, ReleaseQuery, ReleaseViewer, Version};
+use releasy_domain::release::{
+    Product, Release, ReleaseFilter, ReleaseNotes, ReleaseQuery, ReleaseViewer, Version,
+};
 use releasy_domain::{CustomerId, Ports, Services, Timestamp};
 use releasy_testkit::contract::change_event;
 use releasy_throughput::read_cache::{PeerCaches, ReadCache, Table};
@@ -388,6 +390,43 @@ async fn repeated_reads_come_from_memory_until_a_write() {
         .unwrap();
     assert_eq!(names(&*cached).await, ["two", "one"]);
     assert_eq!(inner.listings.load(Ordering::SeqCst), 2);
+}
+
+/// A page of releases with long notes weighs its text (a row per KiB) and is still kept:
+/// quick_cache refuses an answer heavier than one shard's share of the bound, which at
+/// its default shard count (four a core) this page exceeded even on two cores.
+#[tokio::test]
+async fn a_page_of_releases_with_long_notes_is_kept() {
+    let shared = Ports::in_memory(Arc::new(FixedClock::at(T0)));
+    let cache = ReadCache::new(10_000);
+    let releases = cache.releases(shared.repositories.releases.clone());
+    for n in 0..50 {
+        let mut release = Release::draft(
+            Product::parse("app").unwrap(),
+            Version::parse(&format!("1.0.{n}")).unwrap(),
+            None,
+            T0,
+        );
+        release.notes = Some(ReleaseNotes::parse(&"n".repeat(30 * 1024)).unwrap());
+        releases.insert(&release, &change_event()).await.unwrap();
+    }
+    let page = PageRequest {
+        limit: PageLimit::parse(Some(50)).unwrap(),
+        ..PageRequest::default()
+    };
+    for _ in 0..2 {
+        let listed = releases
+            .list(&ReleaseFilter::default(), page)
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 50);
+    }
+    let pages = cache
+        .stats()
+        .into_iter()
+        .find(|kind| kind.kind == "release_pages")
+        .unwrap();
+    assert_eq!((pages.misses, pages.hits), (1, 1), "{pages:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
