@@ -17,20 +17,28 @@ pub use error::{ApiError, ClientSetupError};
 use crate::config::Settings;
 
 /// `raw` (trimmed) as one path segment of an API path: every byte but RFC 3986's
-/// unreserved characters percent-encoded, and a segment of dots alone (`.`, `..`)
-/// encoded whole, so that no argument can reach another path than the one meant.
-pub fn segment(raw: &str) -> String {
+/// unreserved characters percent-encoded, so that no argument can reach another path
+/// than the one meant.
+///
+/// # Errors
+/// [`CliError::Usage`] for an empty argument or one of dots alone (`.`, `..`): URLs
+/// resolve those, encoded or not, as steps through the path.
+pub fn segment(raw: &str) -> Result<String, crate::error::CliError> {
     let raw = raw.trim();
-    let only_dots = !raw.is_empty() && raw.bytes().all(|b| b == b'.');
-    raw.bytes()
+    if raw.bytes().all(|b| b == b'.') {
+        return Err(crate::error::CliError::Usage(format!(
+            "`{raw}` is not an id or a name"
+        )));
+    }
+    Ok(raw
+        .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'~' => {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
                 char::from(b).to_string()
             }
-            b'.' if !only_dots => ".".to_owned(),
             _ => format!("%{b:02X}"),
         })
-        .collect()
+        .collect())
 }
 
 /// The header that makes create-style requests safe to retry.
@@ -296,21 +304,24 @@ async fn read_answer<T: DeserializeOwned>(
 
 #[cfg(test)]
 mod tests {
-    use super::segment;
+    use super::*;
+    use crate::config::FlagValues;
 
     #[test]
     fn an_argument_is_one_path_segment() {
-        assert_eq!(segment(" 0193f4c2-7a1b "), "0193f4c2-7a1b");
-        assert_eq!(segment("agent-2.x_~"), "agent-2.x_~");
-        assert_eq!(segment("My App/é"), "My%20App%2F%C3%A9");
-        assert_eq!(segment("a/b?c#d e"), "a%2Fb%3Fc%23d%20e");
-        assert_eq!(segment(".."), "%2E%2E");
-        assert_eq!(segment("."), "%2E");
-        assert_eq!(segment("é"), "%C3%A9");
+        let ok = |raw| segment(raw).unwrap();
+        assert_eq!(ok(" 0193f4c2-7a1b "), "0193f4c2-7a1b");
+        assert_eq!(ok("agent-2.x_~"), "agent-2.x_~");
+        assert_eq!(ok("My App/é"), "My%20App%2F%C3%A9");
+        assert_eq!(ok("a/b?c#d e"), "a%2Fb%3Fc%23d%20e");
     }
 
-    use super::*;
-    use crate::config::FlagValues;
+    #[test]
+    fn dots_alone_and_nothing_are_refused() {
+        for raw in ["", " ", ".", ".."] {
+            assert!(segment(raw).is_err(), "{raw:?}");
+        }
+    }
 
     #[test]
     fn paths_join_onto_a_base_with_a_prefix() {

@@ -63,7 +63,7 @@ pub async fn run(ctx: &Context, command: CustomerCommand) -> Result<(), CliError
         CustomerCommand::Get { customer_id } => {
             let customer: Customer = client
                 .get(
-                    &format!("/v1/admin/customers/{}", segment(&customer_id)),
+                    &format!("/v1/admin/customers/{}", segment(&customer_id)?),
                     &[],
                 )
                 .await?;
@@ -88,7 +88,7 @@ async fn set_suspended(
 ) -> Result<(), CliError> {
     let customer: Customer = client
         .patch(
-            &format!("/v1/admin/customers/{}", segment(customer_id)),
+            &format!("/v1/admin/customers/{}", segment(customer_id)?),
             &UpdateCustomer { suspended },
         )
         .await?;

@@ -39,7 +39,7 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
                 perpetual_fallback,
                 download_quota: quota_body(quota),
             };
-            let path = format!("/v1/admin/customers/{}/entitlements", segment(&customer));
+            let path = format!("/v1/admin/customers/{}/entitlements", segment(&customer)?);
             let entitlement: Entitlement = client.post(&path, &body, None).await?.body;
             ctx.output
                 .emit(&entitlement, || table(std::slice::from_ref(&entitlement)));
@@ -54,7 +54,7 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
             push_opt(&mut query, "product", product);
             push_opt(&mut query, "limit", limit);
             push_opt(&mut query, "offset", offset);
-            let path = format!("/v1/admin/customers/{}/entitlements", segment(&customer));
+            let path = format!("/v1/admin/customers/{}/entitlements", segment(&customer)?);
             let list: EntitlementList = client.get(&path, &query).await?;
             ctx.output.emit(&list, || {
                 let shown = list.entitlements.len();
@@ -110,8 +110,8 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
             };
             let path = format!(
                 "/v1/admin/customers/{}/entitlements/{}",
-                segment(&customer),
-                segment(&entitlement_id)
+                segment(&customer)?,
+                segment(&entitlement_id)?
             );
             let entitlement: Entitlement = client.patch(&path, &body).await?;
             ctx.output
@@ -123,8 +123,8 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
         } => {
             let path = format!(
                 "/v1/admin/customers/{}/entitlements/{}",
-                segment(&customer),
-                segment(&entitlement_id)
+                segment(&customer)?,
+                segment(&entitlement_id)?
             );
             client.delete(&path).await?;
             let value = json!({ "entitlement_id": entitlement_id.trim(), "revoked": true });
@@ -137,7 +137,7 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
             product,
             version,
         } => {
-            let path = format!("/v1/admin/customers/{}/access", segment(&customer));
+            let path = format!("/v1/admin/customers/{}/access", segment(&customer)?);
             let query = vec![("product", product), ("version", version)];
             let access: Access = client.get(&path, &query).await?;
             ctx.output.emit(&access, || access_text(&access));

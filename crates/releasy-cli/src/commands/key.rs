@@ -85,13 +85,13 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
                         .into(),
                 ));
             }
-            let path = format!("/v1/admin/keys/{}", segment(&api_key_id));
+            let path = format!("/v1/admin/keys/{}", segment(&api_key_id)?);
             let key: KeySummary = client.patch(&path, &body).await?;
             ctx.output
                 .emit(&key, || table(std::slice::from_ref(&key), now()));
         }
         KeyCommand::List { customer } => {
-            let path = format!("/v1/admin/customers/{}/keys", segment(&customer));
+            let path = format!("/v1/admin/customers/{}/keys", segment(&customer)?);
             // Every page: a customer's keys are few, and the table shows them all.
             let mut keys = Vec::new();
             loop {
@@ -113,7 +113,7 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
             api_key_id,
             overlap_seconds,
         } => {
-            let path = format!("/v1/admin/keys/{}/rotate", segment(&api_key_id));
+            let path = format!("/v1/admin/keys/{}/rotate", segment(&api_key_id)?);
             // A rotation cannot run twice, so only its replay recovers the new secret.
             let rotated: RotatedKey = client
                 .post_until_answered(

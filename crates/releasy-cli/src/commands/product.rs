@@ -28,7 +28,7 @@ pub async fn run(ctx: &Context, command: ProductCommand) -> Result<(), CliError>
             product,
             immutable_releases,
         } => {
-            let path = format!("/v1/admin/products/{}/policy", segment(&product));
+            let path = format!("/v1/admin/products/{}/policy", segment(&product)?);
             let policy: Policy = match immutable_releases {
                 Some(immutable_releases) => {
                     client.put(&path, &SetPolicy { immutable_releases }).await?
