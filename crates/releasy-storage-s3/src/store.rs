@@ -313,8 +313,8 @@ fn attachment_disposition(key: &ObjectKey) -> String {
 
 /// Sorts a rust-s3 failure into the port's two kinds: unavailable is what may pass
 /// (the store unreachable or cut off midway, a server error S3 says to retry, a bucket
-/// missing while it is moved), internal the rest (501 among them). Request errors lose their URL (the
-/// object's address), and no error carries a signature or credential.
+/// missing while it is moved), internal the rest (501 among them). Request errors lose
+/// their URL (the object's address), and no error carries a signature or credential.
 pub(crate) fn store_error(error: S3Error) -> StoreError {
     match error {
         S3Error::Reqwest(e) => {

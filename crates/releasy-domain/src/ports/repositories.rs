@@ -564,9 +564,10 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
     ) -> Result<bool, RepoError>;
 
     /// Makes the claim on pending artifact `id` that holds until `held_until` end at
-    /// `retry_at` (not after `held_until`) instead: a check that failed is tried again then, not at the end of a
-    /// lease sized for a slow read. `false` when that claim is not held any more (it
-    /// lapsed and another verifier claimed the check, or the verdict is set).
+    /// `retry_at` (not after `held_until`) instead: a check the store could not answer
+    /// is tried again then, not at the end of a lease sized for a slow read. `false`
+    /// when that claim is not held any more (it lapsed and another verifier claimed the
+    /// check, or the verdict is set).
     async fn shorten_verification_claim(
         &self,
         id: ArtifactId,

@@ -197,7 +197,7 @@ pub struct DownloadStatsQuery {
     /// Refused: group by artifact instead.
     #[param(ignore)]
     pub artifact_id: Option<String>,
-    /// Refused: statistics count successful downloads only.
+    /// Refused unless `redirected`: statistics count successful downloads only.
     #[param(ignore)]
     pub outcome: Option<String>,
 }

@@ -109,9 +109,12 @@ impl ChangeBarrier {
             // feed's connection is closed in the background, so its backend can stay
             // in `pg_stat_activity` for a moment. (Should PostgreSQL give that pid to
             // another instance's listener later, the count is one short.)
-            let mut conn = self.store.conn().await?;
+            let mut others = {
+                // Back to the pool before the wait: the wait holds no connection.
+                let mut conn = self.store.conn().await?;
+                listeners(&mut conn).await?
+            };
             let last_own = self.waiting.last_own_pid();
-            let mut others = listeners(&mut conn).await?;
             others.retain(|pid| Some(*pid) != last_own);
             if others.is_empty() {
                 return Ok(BarrierOutcome::Unconfirmed { missing: 0 });
