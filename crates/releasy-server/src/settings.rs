@@ -341,7 +341,7 @@ impl Settings {
             .and_then(|config| {
                 serde_ignored::deserialize(config, |path| ignored.push(path.to_string()))
             })
-            .map_err(|e| ConfigError::new("config", e.to_string()))?;
+            .map_err(|e| ConfigError::new("config", without_quoted_lines(&e.to_string())))?;
         let mut settings = Self::check(raw)?;
         settings.unknown_settings = ignored
             .iter()
@@ -684,14 +684,36 @@ fn boolean(variable: &str, value: Option<String>) -> Result<bool, ConfigError> {
     }
 }
 
+/// A parse error of the config file without the lines it quotes: the TOML parser shows
+/// the failing line under a caret, and that line may hold a secret (a password in
+/// `database_url`, the admin key). What is left names the line, the column and why.
+fn without_quoted_lines(message: &str) -> String {
+    message
+        .lines()
+        .filter(|line| {
+            let line = line.trim_start();
+            let quoted = line.trim_start_matches(|c: char| c.is_ascii_digit());
+            !(quoted.trim_start().starts_with('|'))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Refuses what is not an http(s) URL with a host, naming what it got without showing
+/// it: a rejected URL may carry credentials or a token.
 fn http_url(variable: &str, value: &str) -> Result<(), ConfigError> {
-    match url::Url::parse(value) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(()),
-        _ => Err(ConfigError::new(
-            variable,
-            format!("must be an http:// or https:// URL (got `{value}`)"),
-        )),
-    }
+    let got = match url::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            return Ok(());
+        }
+        Ok(url) if matches!(url.scheme(), "http" | "https") => "a URL without a host".to_owned(),
+        Ok(url) => format!("a `{}:` URL", url.scheme()),
+        Err(_) => "something that is not a URL".to_owned(),
+    };
+    Err(ConfigError::new(
+        variable,
+        format!("must be an http:// or https:// URL (got {got})"),
+    ))
 }
 
 fn log_level(value: Option<String>) -> Result<tracing::Level, ConfigError> {
@@ -1164,6 +1186,37 @@ mod tests {
             ),
             (5_000, 30, 16_384, 25_000)
         );
+    }
+
+    /// A config file that does not parse is named by line and column, never by its
+    /// text: the failing line may hold a password or a key.
+    #[test]
+    fn a_file_that_does_not_parse_is_refused_without_its_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("releasy.toml");
+        std::fs::write(
+            &path,
+            "database_url = \"postgres://releasy:pa\\ss-w0rd@db/releasy\"\n",
+        )
+        .unwrap();
+        let err = Settings::load(Some(&path), Some(HashMap::new())).unwrap_err();
+        let shown = err.to_string();
+        assert!(!shown.contains("ss-w0rd"), "{shown}");
+        assert!(shown.contains("line 1"), "{shown}");
+    }
+
+    #[test]
+    fn a_rejected_url_is_not_shown() {
+        for (value, got) in [
+            ("grpcs://tenant:T0KEN@otel:4317", "a `grpcs:` URL"),
+            ("file:///etc/T0KEN", "a `file:` URL"),
+            ("not a url T0KEN", "something that is not a URL"),
+        ] {
+            let err = http_url("RELEASY_OTLP_ENDPOINT", value).unwrap_err();
+            let shown = err.to_string();
+            assert!(shown.contains(got), "{shown}");
+            assert!(!shown.contains("T0KEN"), "{shown}");
+        }
     }
 
     #[test]
