@@ -664,6 +664,10 @@ fn the_debian_package_installs_what_its_unit_starts() {
         service["TimeoutStopSec"].parse::<u64>().unwrap() > stopping_seconds(),
         "longer than the drain and the last writes"
     );
+    // What it writes is its user's alone; a refused configuration is not restarted.
+    assert_eq!(service["UMask"], "0027");
+    assert_eq!(service["StateDirectoryMode"], "0750");
+    assert_eq!(service["RestartPreventExitStatus"], "2");
     let exec_start: Vec<&str> = service["ExecStart"].split_whitespace().collect();
     assert_eq!(exec_start[0], "/usr/bin/releasy-server");
     installed("usr/bin/releasy-server");

@@ -20,11 +20,15 @@
 //!
 //! ## URLs
 //!
-//! `{public_base_url}/v1/storage/{key}?expires={unix seconds}&signature={sig}` where
-//! `sig` is the unpadded base64url HMAC-SHA256, under the signing key, of
-//! `"{METHOD}\n{key}\n{expires}"` with `METHOD` either `PUT` or `GET`. The method is
-//! signed, so a download URL cannot be used to upload and an upload URL cannot be used
-//! to read. A URL is refused from its `expires` second on. Signatures are compared in
+//! `{public_base_url}/v1/storage/{key}?expires={unix seconds}{grant}&signature={sig}`
+//! where `sig` is the unpadded base64url HMAC-SHA256, under the signing key, of what
+//! the URL grants, one field per line: `"GET\n{key}\n{expires}"` or
+//! `"PUT\n{key}\n{expires}"`; `"PUT-SIZED\n{key}\n{expires}\n{size}"` for an upload
+//! of a declared size (`{grant}` is `&size=…`); `"PUT-PART\n{key}\n{expires}\n{upload
+//! id}\n{part number}"` for a part of an upload in parts (`&uploadId=…&partNumber=…`).
+//! The method and the grant are signed, so a download URL cannot be used to upload, an
+//! upload URL cannot be used to read, and a part's URL is no other part's or a whole
+//! object's. A URL is refused from its `expires` second on. Signatures are compared in
 //! constant time.
 //!
 //! ## Keys
@@ -32,8 +36,9 @@
 //! Keys come from the domain's naming rule and are already sanitised; the store checks
 //! them again before touching the disk and refuses an empty key, a leading `/`, a
 //! backslash, an empty, `.` or `..` segment, any character outside
-//! `[A-Za-z0-9._~-]` (besides the `/` separators), a first segment `.uploads`, and keys
-//! longer than 1024 bytes.
+//! `[A-Za-z0-9._~-]` (besides the `/` separators), a first segment `.uploads` or
+//! `.sha256` (where uploads arrive and digests are kept), and keys longer than 1024
+//! bytes.
 //!
 //! ## Wiring
 //!

@@ -21,8 +21,9 @@ use crate::config::Settings;
 /// than the one meant.
 ///
 /// # Errors
-/// [`CliError::Usage`] for an empty argument or one of dots alone (`.`, `..`): URLs
-/// resolve those, encoded or not, as steps through the path.
+/// [`CliError::Usage`](crate::error::CliError::Usage) for an empty argument or one of
+/// dots alone (`.`, `..`): URLs resolve those, encoded or not, as steps through the
+/// path.
 pub fn segment(raw: &str) -> Result<String, crate::error::CliError> {
     let raw = raw.trim();
     if raw.bytes().all(|b| b == b'.') {
