@@ -388,6 +388,28 @@ async fn a_check_the_store_failed_is_tried_again_a_minute_later() {
     assert_eq!(w.verification_of(id).await, Verification::Verified);
 }
 
+/// A refusal (access denied) is no passing outage: the check waits for its lease, not a
+/// minute.
+#[tokio::test]
+async fn a_check_the_store_refused_waits_for_its_lease() {
+    let w = World::new(InMemoryObjects::default(), 4).await;
+    let (id, registered) = w.upload(BYTES, BYTES).await;
+    let artifact = registered.unwrap();
+    let lease = verification_lease_seconds(artifact.size);
+    w.objects.refuse_next_read_of(&artifact.object_key);
+    let failed = w.h.services.artifacts.verify_next_pending().await;
+    assert!(matches!(failed, Err(VerifyError::Store(_))), "{failed:?}");
+    w.h.clock.advance(lease - 1);
+    assert!(w.verify_next().await.is_none(), "held for its whole lease");
+    w.h.clock.advance(1);
+    let report = w
+        .verify_next()
+        .await
+        .expect("tried again once the lease lapsed");
+    assert_eq!(report.outcome, VerifyOutcome::Matches);
+    assert_eq!(w.verification_of(id).await, Verification::Verified);
+}
+
 /// A claim that lapsed and was taken by another verifier is not shortened by the first.
 #[tokio::test]
 async fn only_the_claim_held_is_shortened() {

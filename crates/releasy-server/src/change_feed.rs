@@ -53,7 +53,12 @@ struct FeedBarrier(ChangeBarrier);
 impl PeerCaches for FeedBarrier {
     async fn catch_up(&self) {
         match self.0.confirm(PEER_CATCH_UP_BOUND).await {
-            Ok(BarrierOutcome::Confirmed { .. }) => {}
+            Ok(BarrierOutcome::Confirmed { .. } | BarrierOutcome::NotListening { others: 0 }) => {}
+            Ok(BarrierOutcome::NotListening { others }) => tracing::warn!(
+                others,
+                bound = ?PEER_CATCH_UP_BOUND,
+                "this instance's change feed is not listening, so no other instance could confirm a withdrawal of access; it was answered after the bound, by which the others drop what it changed"
+            ),
             Ok(BarrierOutcome::Unconfirmed { missing }) => tracing::warn!(
                 missing,
                 bound = ?PEER_CATCH_UP_BOUND,

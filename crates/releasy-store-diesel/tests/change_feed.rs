@@ -399,11 +399,27 @@ async fn a_barrier_of_a_feed_that_does_not_listen_waits_out_its_bound() {
     let outcome = barrier.confirm(bound).await.unwrap();
     assert_eq!(
         outcome,
-        BarrierOutcome::Unconfirmed { missing: 1 },
+        BarrierOutcome::NotListening { others: 1 },
         "the other listener's answer could not be heard"
     );
     assert!(started.elapsed() >= bound, "{:?}", started.elapsed());
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// A single instance whose feed does not listen has nobody to wait for.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_barrier_of_a_lone_feed_that_does_not_listen_returns_at_once() {
+    let db = listening().await;
+    let barrier = db.feed.barrier();
+    db.feed.stop().await;
+    let started = tokio::time::Instant::now();
+    let outcome = barrier.confirm(DEADLINE).await.unwrap();
+    assert_eq!(outcome, BarrierOutcome::NotListening { others: 0 });
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// The bound holds whatever holds a barrier up: here a pool whose one connection waits

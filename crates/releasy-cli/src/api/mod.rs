@@ -21,14 +21,13 @@ use crate::config::Settings;
 /// than the one meant.
 ///
 /// # Errors
-/// [`CliError::Usage`](crate::error::CliError::Usage) for an empty argument or one of
-/// dots alone (`.`, `..`): URLs resolve those, encoded or not, as steps through the
-/// path.
+/// [`CliError::Usage`](crate::error::CliError::Usage) for an empty argument, `.` or
+/// `..`: URLs resolve those two, encoded or not, as steps through the path.
 pub fn segment(raw: &str) -> Result<String, crate::error::CliError> {
     let raw = raw.trim();
-    if raw.bytes().all(|b| b == b'.') {
+    if matches!(raw, "" | "." | "..") {
         return Err(crate::error::CliError::Usage(format!(
-            "`{raw}` is not an id or a name"
+            "`{raw}` is empty or a path step (`.`, `..`), not an id or a name"
         )));
     }
     Ok(raw
@@ -315,10 +314,12 @@ mod tests {
         assert_eq!(ok("agent-2.x_~"), "agent-2.x_~");
         assert_eq!(ok("My App/é"), "My%20App%2F%C3%A9");
         assert_eq!(ok("a/b?c#d e"), "a%2Fb%3Fc%23d%20e");
+        // Three dots are a name, not a step.
+        assert_eq!(ok("..."), "...");
     }
 
     #[test]
-    fn dots_alone_and_nothing_are_refused() {
+    fn nothing_and_path_steps_are_refused() {
         for raw in ["", " ", ".", ".."] {
             assert!(segment(raw).is_err(), "{raw:?}");
         }

@@ -163,8 +163,8 @@ impl ArtifactService {
                         .await;
                     return Err(err.into());
                 }
-                // Any other failure (a refusal, a configuration to mend) is not retried
-                // every minute: the claim lapses with its lease.
+                // Any other failure (a refusal such as access denied, a feature the store
+                // lacks) is not retried every minute: the claim lapses with its lease.
                 Err(err) => return Err(err.into()),
             };
             let checked = AuditEvent::artifact_checked(&artifact, outcome, self.clock.now());

@@ -22,8 +22,17 @@ pub struct InMemoryObjects {
     records_digests: bool,
     /// Keys whose deletes (and aborts of their uploads) fail, as a store denying them.
     undeletable: Mutex<HashSet<String>>,
-    /// Keys whose next read through SHA-256 fails, as a read cut off.
-    failing_reads: Mutex<HashSet<String>>,
+    /// Keys whose next read through SHA-256 fails, and how.
+    failing_reads: Mutex<HashMap<String, ReadFailure>>,
+}
+
+/// How a read set up to fail fails.
+#[derive(Debug, Clone, Copy)]
+enum ReadFailure {
+    /// Cut off: [`StoreError::Unavailable`].
+    CutOff,
+    /// Refused by the store's policy: [`StoreError::Internal`].
+    Refused,
 }
 
 /// An object's bytes and entity tag.
@@ -111,9 +120,15 @@ impl InMemoryObjects {
     }
 
     /// The next read of `key` through SHA-256 ([`ObjectStore::sha256`]) fails, as a
-    /// read the network cut off.
+    /// read the network cut off ([`StoreError::Unavailable`]).
     pub fn fail_next_read_of(&self, key: &ObjectKey) {
-        lock(&self.failing_reads).insert(key.as_str().to_owned());
+        lock(&self.failing_reads).insert(key.as_str().to_owned(), ReadFailure::CutOff);
+    }
+
+    /// The next read of `key` through SHA-256 is refused, as by a store whose policy
+    /// denies it ([`StoreError::Internal`]).
+    pub fn refuse_next_read_of(&self, key: &ObjectKey) {
+        lock(&self.failing_reads).insert(key.as_str().to_owned(), ReadFailure::Refused);
     }
 
     /// [`Self::refuse_deletes_of`] as the store's answer.
@@ -169,8 +184,12 @@ impl ObjectStore for InMemoryObjects {
     }
 
     async fn sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
-        if lock(&self.failing_reads).remove(key.as_str()) {
-            return Err(StoreError::Unavailable("read cut off".into()));
+        match lock(&self.failing_reads).remove(key.as_str()) {
+            Some(ReadFailure::CutOff) => {
+                return Err(StoreError::Unavailable("read cut off".into()));
+            }
+            Some(ReadFailure::Refused) => return Err(StoreError::Internal("read denied".into())),
+            None => {}
         }
         Ok(lock(&self.objects)
             .get(key.as_str())

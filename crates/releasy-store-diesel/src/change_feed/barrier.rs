@@ -46,12 +46,16 @@ pub enum BarrierOutcome {
         /// How many listeners there were when the barrier was sent.
         listeners: usize,
     },
-    /// Time ran out first, or this feed does not listen and could hear no answer (it
-    /// then waits out the bound when other listeners are there).
+    /// Time ran out first.
     Unconfirmed {
-        /// How many listeners had not answered (when this feed does not listen: the
-        /// listeners other than its own).
+        /// How many listeners had not answered.
         missing: usize,
+    },
+    /// This feed does not listen (starting, or reconnecting), so it could hear no
+    /// answer: it waited out the bound when other listeners were there.
+    NotListening {
+        /// The other listeners on the database.
+        others: usize,
     },
 }
 
@@ -71,13 +75,18 @@ impl ChangeBarrier {
 
     /// Returns once every listener on the database has relayed what was committed
     /// before this call, or when `within` has passed, whatever held it up (a pool with
-    /// no connection to spare, a database that stopped answering).
+    /// no connection to spare, a database that stopped answering). While this feed does
+    /// not listen, it waits out `within` when other listeners are there, and returns at
+    /// once when none are ([`BarrierOutcome::NotListening`]).
     ///
     /// # Errors
     /// When the database cannot be reached (or did not answer within `within`) to send
     /// the barrier or look up listeners.
     pub async fn confirm(&self, within: Duration) -> Result<BarrierOutcome, RepoError> {
         let deadline = Instant::now() + within;
+        if !self.waiting.is_listening() {
+            return self.wait_out_without_listening(deadline, within).await;
+        }
         let mut awaited = None;
         match tokio::time::timeout_at(deadline, self.wait_for_answers(deadline, &mut awaited)).await
         {
@@ -93,6 +102,40 @@ impl ChangeBarrier {
         }
     }
 
+    /// [`Self::confirm`] while this feed does not listen: no answer could be heard, but
+    /// the other listeners may still hold what the write changed (they drop it when its
+    /// notification reaches them, or stop serving from memory once cut off, within
+    /// 1.7 s), so the write waits out the bound, as for a listener that does not answer.
+    /// This feed's own latest listener is not counted: a stopped feed's connection is
+    /// closed in the background, so its backend can stay in `pg_stat_activity` for a
+    /// moment. (Should PostgreSQL give that pid to another instance's listener later,
+    /// the count is one short.)
+    async fn wait_out_without_listening(
+        &self,
+        deadline: Instant,
+        within: Duration,
+    ) -> Result<BarrierOutcome, RepoError> {
+        let looked_up = tokio::time::timeout_at(deadline, async {
+            let mut conn = self.store.conn().await?;
+            listeners(&mut conn).await
+        })
+        .await;
+        let mut others = looked_up.map_err(|_| {
+            RepoError::unavailable(format!(
+                "the database did not list its listeners within {within:?}"
+            ))
+        })??;
+        let last_own = self.waiting.last_own_pid();
+        others.retain(|pid| Some(*pid) != last_own);
+        if !others.is_empty() {
+            // No connection is held while waiting.
+            tokio::time::sleep_until(deadline).await;
+        }
+        Ok(BarrierOutcome::NotListening {
+            others: others.len(),
+        })
+    }
+
     /// [`Self::confirm`] without its bound; `awaited` holds the listeners not heard
     /// from yet, once they were looked up.
     async fn wait_for_answers(
@@ -100,29 +143,6 @@ impl ChangeBarrier {
         deadline: Instant,
         awaited: &mut Option<HashSet<i32>>,
     ) -> Result<BarrierOutcome, RepoError> {
-        if !self.waiting.is_listening() {
-            // No answer could be heard, but the other listeners may still hold what the
-            // write changed: they drop it when its notification reaches them, or stop
-            // serving from memory once cut off (within 1.7 s). So the write waits out
-            // the bound, as for a listener that does not answer, and is then
-            // unconfirmed. This feed's own latest listener is not counted: a stopped
-            // feed's connection is closed in the background, so its backend can stay
-            // in `pg_stat_activity` for a moment. (Should PostgreSQL give that pid to
-            // another instance's listener later, the count is one short.)
-            let mut others = {
-                // Back to the pool before the wait: the wait holds no connection.
-                let mut conn = self.store.conn().await?;
-                listeners(&mut conn).await?
-            };
-            let last_own = self.waiting.last_own_pid();
-            others.retain(|pid| Some(*pid) != last_own);
-            if others.is_empty() {
-                return Ok(BarrierOutcome::Unconfirmed { missing: 0 });
-            }
-            // Ended by `confirm`'s bound, which reports these as missing.
-            *awaited = Some(others);
-            std::future::pending::<()>().await;
-        }
         let token = Uuid::new_v4();
         let registered = self.waiting.register(token);
         let waiter = &registered.waiter;

@@ -241,16 +241,26 @@ async fn listen(store: &PgStore) -> Result<(AsyncPgConnection, i32), FeedError> 
     // host that crashed, a partition), not after the minutes of TCP's defaults: until
     // then barriers find it in `pg_stat_activity` and every withdrawal waits its whole
     // bound for it. Keepalives cover an idle link; `tcp_user_timeout` (PostgreSQL 12 and
-    // later, left alone where unknown) one with data unanswered.
-    conn.batch_execute(
-        "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; \
-         SET tcp_keepalives_count = 3; \
-         DO $$ BEGIN PERFORM set_config('tcp_user_timeout', '15000', false); \
-         EXCEPTION WHEN undefined_object THEN NULL; END $$",
-    )
-    .await?;
+    // later, left alone where unknown) one with data unanswered. Only a help: a server
+    // that refuses them still gets a listener.
+    let keepalives = conn
+        .batch_execute(
+            "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; \
+             SET tcp_keepalives_count = 3; \
+             DO $$ BEGIN PERFORM set_config('tcp_user_timeout', '15000', false); \
+             EXCEPTION WHEN undefined_object THEN NULL; END $$",
+        )
+        .await;
     conn.batch_execute(&format!("SET application_name = '{APPLICATION_NAME}'"))
         .await?;
+    // Said only once the connection proved to work: a lost one is reported as such.
+    if let Err(err) = keepalives {
+        tracing::warn!(
+            error = %err,
+            "the change feed's listener could not ask for TCP keepalives; a silent \
+             instance's listener is then dropped only when TCP gives up"
+        );
+    }
     Ok((conn, backend.pid))
 }
 

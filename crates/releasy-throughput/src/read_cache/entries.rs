@@ -10,11 +10,12 @@ use releasy_domain::ports::RepoError;
 use crate::read_cache::coherence::{Generations, Table};
 use crate::read_cache::stats::HitCounts;
 
-/// Shards of each map. quick_cache refuses an answer heavier than its shard's share of
-/// the bound, and by default makes four shards a core: on a 16-core host a page heavier
-/// than 152 rows (of the default 10 000) was never kept. Four shards keep answers of up
-/// to about a quarter of the bound, and reads take a shard's lock only to read.
-const SHARDS: usize = 4;
+/// Shards of a map of listing pages. quick_cache refuses an answer heavier than its
+/// shard's share of the bound, and by default makes four shards a core: on a 16-core
+/// host a page heavier than 152 rows (of the default 10 000) was never kept. Four
+/// shards keep pages of up to about a quarter of the bound. Maps of single rows keep
+/// the default: more shards, less contention on the hottest lookups.
+const PAGE_SHARDS: usize = 4;
 
 /// An answer and the stamp of the generations it was read at.
 #[derive(Debug, Clone)]
@@ -115,26 +116,55 @@ where
     K: Eq + Hash + Clone,
     V: Clone + Rows,
 {
-    /// Answers of `kind` (the metrics' name for them) read from `tables`.
+    /// Answers of `kind` (the metrics' name for them) read from `tables`, each one row
+    /// (quick_cache's default shards: answers up to 1% of `max_rows` on a 16-core host).
     pub(crate) fn new(
         generations: Arc<Generations>,
         kind: &'static str,
         tables: &'static [Table],
         max_rows: u64,
     ) -> Self {
+        Self::with_shards(generations, kind, tables, max_rows, None)
+    }
+
+    /// As [`Self::new`], for answers of many rows (listing pages, a customer's
+    /// entitlements): [`PAGE_SHARDS`] shards, so that one may weigh up to about a
+    /// quarter of `max_rows`.
+    pub(crate) fn pages(
+        generations: Arc<Generations>,
+        kind: &'static str,
+        tables: &'static [Table],
+        max_rows: u64,
+    ) -> Self {
+        Self::with_shards(generations, kind, tables, max_rows, Some(PAGE_SHARDS))
+    }
+
+    fn with_shards(
+        generations: Arc<Generations>,
+        kind: &'static str,
+        tables: &'static [Table],
+        max_rows: u64,
+        shards: Option<usize>,
+    ) -> Self {
         // quick_cache wants an estimate of the entry count; answers average a few rows.
         let estimated_entries = usize::try_from(max_rows / 4).unwrap_or(usize::MAX).max(16);
-        let options = OptionsBuilder::new()
-            .estimated_items_capacity(estimated_entries)
-            .weight_capacity(max_rows.max(1))
-            .shards(SHARDS)
-            .build();
-        let map = match options {
-            Ok(options) => {
-                Cache::with_options(options, ByRows, Default::default(), Default::default())
+        let capacity = max_rows.max(1);
+        let map = match shards {
+            None => Cache::with_weighter(estimated_entries, capacity, ByRows),
+            Some(shards) => {
+                let options = OptionsBuilder::new()
+                    .estimated_items_capacity(estimated_entries)
+                    .weight_capacity(capacity)
+                    .shards(shards)
+                    .build();
+                match options {
+                    Ok(options) => {
+                        Cache::with_options(options, ByRows, Default::default(), Default::default())
+                    }
+                    // Not reached: both options it requires are set above.
+                    Err(_) => Cache::with_weighter(estimated_entries, capacity, ByRows),
+                }
             }
-            // Not reached: both options it requires are set above.
-            Err(_) => Cache::with_weighter(estimated_entries, max_rows.max(1), ByRows),
         };
         Self {
             map,

@@ -36,7 +36,7 @@ impl CachedArtifacts {
                 &[Table::Artifacts, Table::Releases],
                 max_rows,
             ),
-            of_releases: Entries::new(
+            of_releases: Entries::pages(
                 generations.clone(),
                 "artifacts_of_releases",
                 &[Table::Artifacts],

@@ -33,7 +33,7 @@ impl CachedCustomers {
         Self {
             inner,
             by_id: Entries::new(generations.clone(), "customers", TABLES, max_rows),
-            pages: Entries::new(generations.clone(), "customer_pages", TABLES, max_rows),
+            pages: Entries::pages(generations.clone(), "customer_pages", TABLES, max_rows),
             generations,
         }
     }

@@ -41,7 +41,8 @@ impl CachedEntitlements {
     ) -> Self {
         Self {
             inner,
-            access: Entries::new(generations.clone(), "entitlements", TABLES, max_rows),
+            // A customer's access weighs a row per entitlement: sharded as pages are.
+            access: Entries::pages(generations.clone(), "entitlements", TABLES, max_rows),
             generations,
         }
     }

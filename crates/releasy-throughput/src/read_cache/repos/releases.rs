@@ -39,8 +39,8 @@ impl CachedReleases {
         Self {
             inner,
             by_id: Entries::new(generations.clone(), "releases", TABLES, max_rows),
-            pages: Entries::new(generations.clone(), "release_pages", TABLES, max_rows),
-            pages_by_platform: Entries::new(
+            pages: Entries::pages(generations.clone(), "release_pages", TABLES, max_rows),
+            pages_by_platform: Entries::pages(
                 generations.clone(),
                 "release_pages_by_platform",
                 TABLES_WITH_ARTIFACTS,
