@@ -865,6 +865,40 @@ impl Backlog {
     }
 }
 
+/// Switches that make the download ledger, the quota counter, or the giving back of a
+/// token's use fail.
+#[derive(Default)]
+struct Outages {
+    ledger: Outage,
+    quotas: Outage,
+    returns: Outage,
+}
+
+impl World {
+    /// A world whose ledger, quota counter and returns of uses fail while the
+    /// [`Outages`] returned say so.
+    fn with_outages() -> (Self, Outages) {
+        let outages = Outages::default();
+        let (ledger, quotas, returns) = (
+            outages.ledger.clone(),
+            outages.quotas.clone(),
+            outages.returns.clone(),
+        );
+        let w = World::with_ports(move |ports| {
+            let repos = &mut ports.repositories;
+            repos.download_ledger =
+                Arc::new(LedgerWithOutage(repos.download_ledger.clone(), ledger));
+            repos.quota_counter = Arc::new(QuotasWithOutage(repos.quota_counter.clone(), quotas));
+            repos.download_tokens = Arc::new(InterposedTokens(
+                repos.download_tokens.clone(),
+                Backlog::of(0),
+                returns,
+            ));
+        });
+        (w, outages)
+    }
+}
+
 /// Download tokens with `Backlog` expired ones beside the store's, whose uses cannot be
 /// given back during the `Outage`.
 #[derive(Debug)]
@@ -956,16 +990,8 @@ async fn a_sweep_clears_any_backlog_of_expired_tokens_and_ended_counts() {
 #[tokio::test]
 async fn a_resolve_that_fails_after_counting_takes_its_use_and_count_back() {
     use releasy_domain::download::MaxUses;
-    let (ledger_outage, quota_outage) = (Outage::default(), Outage::default());
-    let (ledger_switch, quota_switch) = (ledger_outage.clone(), quota_outage.clone());
-    let w = World::with_ports(move |ports| {
-        let repos = &mut ports.repositories;
-        repos.download_ledger = Arc::new(LedgerWithOutage(
-            repos.download_ledger.clone(),
-            ledger_switch,
-        ));
-        repos.quota_counter = Arc::new(QuotasWithOutage(repos.quota_counter.clone(), quota_switch));
-    });
+    let (w, outages) = World::with_outages();
+    let (ledger_outage, quota_outage) = (&outages.ledger, &outages.quotas);
     let token = w
         .token_under_one_a_day_quota(MaxUses::parse(Some(1)).unwrap())
         .await;
@@ -1000,20 +1026,8 @@ async fn a_resolve_that_fails_after_counting_takes_its_use_and_count_back() {
 #[tokio::test]
 async fn a_count_is_taken_back_even_when_the_use_cannot_be() {
     use releasy_domain::download::MaxUses;
-    let (ledger_outage, returns_outage) = (Outage::default(), Outage::default());
-    let (ledger_switch, returns_switch) = (ledger_outage.clone(), returns_outage.clone());
-    let w = World::with_ports(move |ports| {
-        let repos = &mut ports.repositories;
-        repos.download_ledger = Arc::new(LedgerWithOutage(
-            repos.download_ledger.clone(),
-            ledger_switch,
-        ));
-        repos.download_tokens = Arc::new(InterposedTokens(
-            repos.download_tokens.clone(),
-            Backlog::of(0),
-            returns_switch,
-        ));
-    });
+    let (w, outages) = World::with_outages();
+    let (ledger_outage, returns_outage) = (&outages.ledger, &outages.returns);
     let token = w
         .token_under_one_a_day_quota(MaxUses::parse(Some(5)).unwrap())
         .await;

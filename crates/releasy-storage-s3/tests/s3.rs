@@ -401,15 +401,7 @@ async fn a_missing_bucket_is_an_error_not_a_missing_object(implementation: S3Imp
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_store_is_unavailable() {
-    let store = S3ObjectStore::new(S3Config {
-        bucket: "artifacts".into(),
-        region: "us-east-1".into(),
-        endpoint: Some("http://127.0.0.1:1".into()),
-        access_key: "ak".into(),
-        secret_key: "very-secret-key".into(),
-        path_style: true,
-    })
-    .unwrap();
+    let store = store_at("http://127.0.0.1:1".into());
     let key = object_key("app.tgz");
 
     let err = store.head(&key).await.unwrap_err();
@@ -424,6 +416,19 @@ async fn an_unreachable_store_is_unavailable() {
     // Presigning needs no connection.
     store.presign_put(&key, now(), 60).await.unwrap();
     store.presign_get(&key, now(), 60).await.unwrap();
+}
+
+/// A store at `endpoint` with the tests' bucket and credentials.
+fn store_at(endpoint: String) -> S3ObjectStore {
+    S3ObjectStore::new(S3Config {
+        bucket: "artifacts".into(),
+        region: "us-east-1".into(),
+        endpoint: Some(endpoint),
+        access_key: "ak".into(),
+        secret_key: "very-secret-key".into(),
+        path_style: true,
+    })
+    .unwrap()
 }
 
 /// A store on loopback that answers every request with `answer` and then sends nothing
@@ -451,16 +456,7 @@ async fn store_answering(
             });
         }
     });
-    S3ObjectStore::new(S3Config {
-        bucket: "artifacts".into(),
-        region: "us-east-1".into(),
-        endpoint: Some(format!("http://{address}")),
-        access_key: "ak".into(),
-        secret_key: "very-secret-key".into(),
-        path_style: true,
-    })
-    .unwrap()
-    .with_read_idle_timeout(Duration::from_secs(1))
+    store_at(format!("http://{address}")).with_read_idle_timeout(Duration::from_secs(1))
 }
 
 /// A `HEAD` answered 404 means a missing object only when the `GET` that asks for S3's
@@ -544,15 +540,7 @@ async fn a_read_cut_off_or_a_server_error_is_unavailable() {
             // Dropped: the body ends 985 bytes early.
         }
     });
-    let cut_off = S3ObjectStore::new(S3Config {
-        bucket: "artifacts".into(),
-        region: "us-east-1".into(),
-        endpoint: Some(format!("http://{address}")),
-        access_key: "ak".into(),
-        secret_key: "very-secret-key".into(),
-        path_style: true,
-    })
-    .unwrap();
+    let cut_off = store_at(format!("http://{address}"));
     let err = cut_off.sha256(&key).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 

@@ -181,11 +181,7 @@ impl ArtifactRepository for InMemoryReleases {
         until: Timestamp,
     ) -> Result<bool, RepoError> {
         let mut state = lock(&self.state);
-        let pending = state
-            .artifacts
-            .iter()
-            .any(|a| a.id == id && a.verification == Verification::Pending);
-        if !pending || !is_unclaimed(&state, id, now) {
+        if !is_pending(&state, id) || !is_unclaimed(&state, id, now) {
             return Ok(false);
         }
         state.verification_claims.insert(id, until);
@@ -199,10 +195,7 @@ impl ArtifactRepository for InMemoryReleases {
         retry_at: Timestamp,
     ) -> Result<bool, RepoError> {
         let mut state = lock(&self.state);
-        let pending = state
-            .artifacts
-            .iter()
-            .any(|a| a.id == id && a.verification == Verification::Pending);
+        let pending = is_pending(&state, id);
         match state.verification_claims.get_mut(&id) {
             Some(until) if pending && *until == held_until => {
                 *until = retry_at;
@@ -237,6 +230,14 @@ impl ArtifactRepository for InMemoryReleases {
         self.record(std::slice::from_ref(event));
         Ok(true)
     }
+}
+
+/// Whether artifact `id` awaits its verification.
+fn is_pending(state: &ReleaseState, id: ArtifactId) -> bool {
+    state
+        .artifacts
+        .iter()
+        .any(|a| a.id == id && a.verification == Verification::Pending)
 }
 
 /// Whether no verifier holds artifact `id` at `now`.
