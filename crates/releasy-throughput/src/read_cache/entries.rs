@@ -149,22 +149,19 @@ where
         // quick_cache wants an estimate of the entry count; answers average a few rows.
         let estimated_entries = usize::try_from(max_rows / 4).unwrap_or(usize::MAX).max(16);
         let capacity = max_rows.max(1);
-        let map = match shards {
-            None => Cache::with_weighter(estimated_entries, capacity, ByRows),
-            Some(shards) => {
-                let options = OptionsBuilder::new()
-                    .estimated_items_capacity(estimated_entries)
-                    .weight_capacity(capacity)
-                    .shards(shards)
-                    .build();
-                match options {
-                    Ok(options) => {
-                        Cache::with_options(options, ByRows, Default::default(), Default::default())
-                    }
-                    // Not reached: both options it requires are set above.
-                    Err(_) => Cache::with_weighter(estimated_entries, capacity, ByRows),
-                }
+        let mut options = OptionsBuilder::new();
+        options
+            .estimated_items_capacity(estimated_entries)
+            .weight_capacity(capacity);
+        if let Some(shards) = shards {
+            options.shards(shards);
+        }
+        let map = match options.build() {
+            Ok(options) => {
+                Cache::with_options(options, ByRows, Default::default(), Default::default())
             }
+            // Not reached: both options it requires are set above.
+            Err(_) => Cache::with_weighter(estimated_entries, capacity, ByRows),
         };
         Self {
             map,
