@@ -51,7 +51,7 @@ pub fn parse_time(raw: &str) -> Result<i64, String> {
              (or an offset: 2026-01-01T02:00:00+02:00)"
         )
     };
-    let mut full = if raw.len() == 10 {
+    let mut full = if is_date_alone(raw) {
         format!("{raw}T00:00:00")
     } else {
         raw.to_owned()
@@ -81,8 +81,17 @@ pub fn parse_time(raw: &str) -> Result<i64, String> {
 /// As [`parse_time`].
 pub fn parse_end_time(raw: &str) -> Result<i64, String> {
     let start = parse_time(raw)?;
-    let is_date = raw.trim().len() == 10 && raw.trim().parse::<i64>().is_err();
-    Ok(if is_date { start + 86_399 } else { start })
+    Ok(if is_date_alone(raw.trim()) {
+        start + 86_399
+    } else {
+        start
+    })
+}
+
+/// Whether `raw` (trimmed) is what [`parse_time`] reads as a date alone: ten
+/// characters that are not seconds.
+fn is_date_alone(raw: &str) -> bool {
+    raw.len() == 10 && raw.parse::<i64>().is_err()
 }
 
 /// Unix seconds now.
