@@ -195,9 +195,7 @@ impl S3ObjectStore {
     async fn missing(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
         match self.bucket.get_object_range(key.as_str(), 0, Some(0)).await {
             Err(S3Error::HttpFailWithBody(404, body)) if body.contains("NoSuchBucket") => {
-                Err(StoreError::Unavailable(
-                    format!("the bucket {} does not exist", self.bucket.name()).into(),
-                ))
+                Err(self.bucket_missing())
             }
             // A store that failed to answer says nothing about the object: a missing
             // object reads as changed bytes, which fails the artifact for good.
@@ -208,6 +206,11 @@ impl S3ObjectStore {
             // 404, or an object that appeared after the `HEAD` (its answer stands).
             _ => Ok(None),
         }
+    }
+
+    /// What a request answered `NoSuchBucket` reports.
+    fn bucket_missing(&self) -> StoreError {
+        StoreError::Unavailable(format!("the bucket {} does not exist", self.bucket.name()).into())
     }
 
     /// Makes every presigned whole-object `PUT` conditional (`If-None-Match: *`, signed
@@ -503,11 +506,19 @@ impl ObjectStore for S3ObjectStore {
         let mut response = match tokio::time::timeout(idle, started).await {
             Err(_) => return Err(stalled(idle)),
             Ok(Ok(response)) => response,
-            // A missing bucket is no missing object (which fails its artifact for good).
-            Ok(Err(e)) if is_not_found(&e) => return self.missing(key).await.map(|_| None),
+            // A missing bucket is no missing object (which fails its artifact for good);
+            // the answer's body says which, as it does for a delete.
+            Ok(Err(S3Error::HttpFailWithBody(404, body))) => {
+                return if body.contains("NoSuchBucket") {
+                    Err(self.bucket_missing())
+                } else {
+                    Ok(None)
+                };
+            }
             Ok(Err(e)) => return Err(store_error(e)),
         };
         if response.status_code == 404 {
+            // No body read: ask as for a `HEAD`.
             return self.missing(key).await.map(|_| None);
         }
         let mut hasher = Sha256::new();
