@@ -85,7 +85,8 @@ impl ArtifactStorage {
         let root = settings.data_dir.join(OBJECTS_DIR);
         let store = FsObjectStore::new(root.clone(), settings.public_base_url.clone(), key)
             .map_err(StorageError::Embedded)?
-            .with_clock(clock);
+            .with_clock(clock)
+            .with_joined_digest_max_bytes(settings.artifact_inline_verify_max_bytes);
         tracing::info!(path = %root.display(), "artifacts stored on local disk (embedded store)");
         let store = Arc::new(store);
         Ok(Self {

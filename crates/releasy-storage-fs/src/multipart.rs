@@ -8,14 +8,13 @@
 //! Completion checks the parts, reads `data` once through SHA-256, and links it into
 //! place exactly as a single upload is, so that a stored object is never replaced.
 
-use std::io::{ErrorKind, Read as _};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use releasy_domain::artifact::{Checksum, CompletedPart, PartNumber, UploadId, UploadedPart};
-use sha2::{Digest as _, Sha256};
 
 use crate::error::FsStoreError;
-use crate::store::is_absent;
+use crate::store::{hash_file, is_absent};
 
 /// What names an upload's directory under `.uploads/`.
 const DIR_PREFIX: &str = "parts-";
@@ -360,11 +359,13 @@ pub(crate) fn data_placed_or_gone(upload: &OpenUpload) -> Result<bool, FsStoreEr
 }
 
 /// Cuts the data file to `size` (a part sent again shorter leaves nothing behind),
-/// reads it through SHA-256 and flushes it; returns the file and its digest.
+/// reads it through SHA-256 when `size` is at most `digest_max_bytes`, and flushes it;
+/// returns the file and its digest, if read.
 pub(crate) fn seal(
     upload: &OpenUpload,
     size: u64,
-) -> Result<(std::fs::File, Checksum), FsStoreError> {
+    digest_max_bytes: u64,
+) -> Result<(std::fs::File, Option<Checksum>), FsStoreError> {
     let path = upload.data_path();
     let mut file = std::fs::OpenOptions::new()
         .read(true)
@@ -373,19 +374,14 @@ pub(crate) fn seal(
         .map_err(|e| FsStoreError::io("opening", &path, e))?;
     file.set_len(size)
         .map_err(|e| FsStoreError::io("truncating", &path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0_u8; 4 * 1024 * 1024];
-    loop {
-        match file.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(read) => hasher.update(&buffer[..read]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(FsStoreError::io("reading", &path, e)),
-        }
-    }
+    let digest = if size <= digest_max_bytes {
+        Some(hash_file(&mut file, &path)?)
+    } else {
+        None
+    };
     file.sync_all()
         .map_err(|e| FsStoreError::io("flushing", &path, e))?;
-    Ok((file, Checksum::from_digest(&hasher.finalize().into())))
+    Ok((file, digest))
 }
 
 /// Removes the upload's directory and all in it; a missing one is fine.

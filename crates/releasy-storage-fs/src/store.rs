@@ -35,6 +35,7 @@ pub struct FsObjectStore {
     signing_key: SigningKey,
     clock: Arc<dyn Clock>,
     max_object_size: Option<u64>,
+    joined_digest_max_bytes: u64,
 }
 
 impl FsObjectStore {
@@ -78,6 +79,7 @@ impl FsObjectStore {
             signing_key,
             clock: Arc::new(SystemClock),
             max_object_size: None,
+            joined_digest_max_bytes: u64::MAX,
         })
     }
 
@@ -92,6 +94,18 @@ impl FsObjectStore {
     #[must_use]
     pub fn with_max_object_size(mut self, bytes: u64) -> Self {
         self.max_object_size = Some(bytes);
+        self
+    }
+
+    /// Joins uploads in parts larger than `bytes` without reading them through SHA-256
+    /// (by default every one is read), so that registration does not hold its request
+    /// while a large object is read: with no recorded digest, the domain reads it then or
+    /// leaves it to the background verifier, as its
+    /// [`VerificationPolicy`](releasy_domain::artifact::VerificationPolicy) says. Give
+    /// the policy's inline limit here so the two agree.
+    #[must_use]
+    pub fn with_joined_digest_max_bytes(mut self, bytes: u64) -> Self {
+        self.joined_digest_max_bytes = bytes;
         self
     }
 
@@ -237,20 +251,22 @@ impl ObjectStore for FsObjectStore {
     async fn sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
         let path = self.object_path(key)?;
         let digest = blocking(move || {
-            let file = match std::fs::File::open(&path) {
+            let mut file = match std::fs::File::open(&path) {
                 Ok(file) => file,
                 Err(e) if is_absent(&e) => return Ok(None),
                 Err(e) => return Err(FsStoreError::io("opening", path, e)),
             };
-            hash_file(file, &path).map(Some)
+            hash_file(&mut file, &path).map(Some)
         })
         .await?;
         Ok(digest)
     }
 
     /// The digest recorded when the object was received (a whole `PUT` hashes as it
-    /// writes, a completed upload in parts as it joins). `None` for an object stored
-    /// without one (a crash between the two steps), which is then read.
+    /// writes, a completed upload in parts as it joins, up to
+    /// [`FsObjectStore::with_joined_digest_max_bytes`]). `None` for an object stored
+    /// without one (larger than that, or a crash between the two steps), which is then
+    /// read.
     async fn recorded_sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
         let path = self.object_path(key)?;
         let digest_path = self.digest_path(key)?;
@@ -330,8 +346,9 @@ impl ObjectStore for FsObjectStore {
     }
 
     /// Every part but the last must hold exactly the part size (parts sit at fixed
-    /// offsets). Reads the assembled object once through SHA-256, then places it as a
-    /// single upload is placed: never over a stored object.
+    /// offsets). Reads the assembled object once through SHA-256 (up to
+    /// [`FsObjectStore::with_joined_digest_max_bytes`]), then places it as a single
+    /// upload is placed: never over a stored object.
     async fn complete_multipart(
         &self,
         key: &ObjectKey,
@@ -372,8 +389,9 @@ impl ObjectStore for FsObjectStore {
         let target = self.object_path(key).map_err(StoreError::from)?;
         let digest_target = self.digest_path(key).map_err(StoreError::from)?;
         let (checked, named) = (open.clone(), parts.to_vec());
+        let digest_max_bytes = self.joined_digest_max_bytes;
         let sealed = match blocking(move || match multipart::check(&checked, &named) {
-            Ok(size) => Ok(Ok(multipart::seal(&checked, size)?)),
+            Ok(size) => Ok(Ok(multipart::seal(&checked, size, digest_max_bytes)?)),
             Err(Refusal::Parts(reason)) => Ok(Err(reason)),
             Err(Refusal::Store(err)) => Err(err),
         })
@@ -405,7 +423,9 @@ impl ObjectStore for FsObjectStore {
         // The object is stored: without its digest it is only read through sha256 at
         // registration, whereas failing now would leave a completion that cannot be
         // made again.
-        if let Err(err) = upload::record_digest(self, digest, digest_target).await {
+        if let Some(digest) = digest
+            && let Err(err) = upload::record_digest(self, digest, digest_target).await
+        {
             tracing::warn!(error = %err, "could not record the digest of a joined object; it is read through sha256 at registration");
         }
         blocking(move || multipart::remove(&open.dir))
@@ -438,10 +458,10 @@ where
         .map_err(|e| FsStoreError::Blocking(e.to_string()))?
 }
 
-/// Reads `file` (at `path`) to its end through SHA-256.
-fn hash_file(mut file: std::fs::File, path: &Path) -> Result<Checksum, FsStoreError> {
+/// Reads `file` (at `path`) from where it stands to its end through SHA-256.
+pub(crate) fn hash_file(file: &mut std::fs::File, path: &Path) -> Result<Checksum, FsStoreError> {
     let mut hasher = Sha256::new();
-    let mut buffer = vec![0_u8; 1024 * 1024];
+    let mut buffer = vec![0_u8; 4 * 1024 * 1024];
     loop {
         match file.read(&mut buffer) {
             Ok(0) => break,

@@ -1199,3 +1199,35 @@ async fn a_digest_that_cannot_be_recorded_does_not_fail_a_stored_upload() {
     );
     harness.stop().await;
 }
+
+/// Parts joined into more than the joined-digest limit are placed without being read
+/// through SHA-256 (registration would wait on it): no digest is recorded, and the
+/// object reads back whole. At the limit the digest is recorded as the parts join.
+#[actix_web::test]
+async fn parts_joined_above_the_digest_limit_record_no_digest() {
+    let harness = Harness::start_with(|store| store.with_joined_digest_max_bytes(1000)).await;
+    for (name, size, recorded) in [("at.img", 1000, true), ("above.img", 1001, false)] {
+        let key = new_key(name);
+        let (upload, url) = harness.upload_in_parts(&key).await;
+        let body = pattern(size, 5);
+        let response = harness.put(&url, body.clone()).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let parts = [CompletedPart {
+            part_number: PartNumber::parse(1).unwrap(),
+            etag: header(&response, "etag").to_owned(),
+        }];
+        harness
+            .store
+            .complete_multipart(&key, &upload, &parts)
+            .await
+            .unwrap();
+        let digest = Checksum::of_bytes(&body);
+        assert_eq!(
+            harness.store.recorded_sha256(&key).await.unwrap(),
+            recorded.then_some(digest),
+            "{name}"
+        );
+        assert_eq!(harness.store.sha256(&key).await.unwrap(), Some(digest));
+    }
+    harness.stop().await;
+}

@@ -374,6 +374,45 @@ impl TestApp {
         serde_json::from_str(&body).expect("json")
     }
 
+    /// Artifact `artifact_id` of release `release_id` as the admin release listing
+    /// shows it.
+    pub async fn listed_artifact(&self, release_id: &str, artifact_id: &str) -> Value {
+        let listing = self
+            .admin_get_json("/v1/releases?include_artifacts=true")
+            .await;
+        let release = listing["releases"]
+            .as_array()
+            .expect("releases")
+            .iter()
+            .find(|r| r["id"] == release_id)
+            .unwrap_or_else(|| panic!("the release is listed: {listing}"));
+        release["artifacts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("the release lists its artifacts: {release}"))
+            .iter()
+            .find(|a| a["id"] == artifact_id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{artifact_id} is listed: {release}"))
+    }
+
+    /// Waits (up to 30 s) until the artifact's verification is no longer `pending`;
+    /// what it became.
+    pub async fn settled_verification(&self, release_id: &str, artifact_id: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let listed = self.listed_artifact(release_id, artifact_id).await;
+            let state = listed["verification"].as_str().expect("verification");
+            if state != "pending" {
+                return state.to_owned();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "verification still pending after 30 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// The audit events `GET /v1/admin/audit-events?{query}` answers, newest first; the
     /// listing must succeed.
     pub async fn audit_events(&self, query: &str) -> Vec<Value> {

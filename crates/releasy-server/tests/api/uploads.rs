@@ -345,6 +345,66 @@ async fn parts_with_other_bytes_are_refused_and_deleted(backend: Backend, storag
     );
 }
 
+/// Sends every part of `bytes` to the upload; the parts to register.
+async fn send_every_part(app: &TestApp, upload: &Upload, bytes: &[u8]) -> Vec<(usize, String)> {
+    let multipart = &upload.presigned["multipart"];
+    let mut parts = Vec::new();
+    for number in 1..=bytes.len().div_ceil(PART) {
+        let url = Upload::part_url(multipart, number as u64);
+        parts.push((number, Upload::put_part(app, &url, bytes, number).await));
+    }
+    parts
+}
+
+/// Joined parts above the inline limit are not read while registration waits, on any
+/// store (the embedded store does not hash them as it joins them): registered
+/// `pending`, then settled by the background verifier, which deletes other bytes. At
+/// the limit, registration reads them at once.
+async fn parts_above_the_inline_limit_are_verified_in_the_background(
+    backend: Backend,
+    storage: Storage,
+) {
+    let limit = (2 * PART).to_string();
+    let app = spawn(
+        backend,
+        storage,
+        &[("RELEASY_ARTIFACT_INLINE_VERIFY_MAX_BYTES", limit.as_str())],
+    )
+    .await;
+
+    let at_limit = artifact_bytes(2 * PART);
+    let upload = Upload::presign(&app, &at_limit, Declare::Size).await;
+    let parts = send_every_part(&app, &upload, &at_limit).await;
+    let registered = ok_json(upload.register(&app, &at_limit, Some(parts)).await).await;
+    assert_eq!(registered["verification"], "verified", "{registered}");
+
+    let bytes = three_parts();
+    let good = Upload::presign(&app, &bytes, Declare::Size).await;
+    let parts = send_every_part(&app, &good, &bytes).await;
+    let registered = ok_json(good.register(&app, &bytes, Some(parts)).await).await;
+    assert_eq!(registered["verification"], "pending", "{registered}");
+
+    let mut sent = bytes.clone();
+    sent[PART + 3] ^= 0xff;
+    let bad = Upload::presign(&app, &bytes, Declare::Size).await;
+    let parts = send_every_part(&app, &bad, &sent).await;
+    let registered = ok_json(bad.register(&app, &bytes, Some(parts)).await).await;
+    assert_eq!(registered["verification"], "pending", "{registered}");
+
+    let settled = app
+        .settled_verification(&good.release_id, good.artifact_id())
+        .await;
+    assert_eq!(settled, "verified");
+    let settled = app
+        .settled_verification(&bad.release_id, bad.artifact_id())
+        .await;
+    assert_eq!(settled, "failed");
+    let key = bad.presigned["object_key"].as_str().unwrap();
+    assert!(!app.holds_object(key).await, "the other bytes are deleted");
+    let key = good.presigned["object_key"].as_str().unwrap();
+    assert!(app.holds_object(key).await, "the verified bytes stay");
+}
+
 async fn an_aborted_upload_is_gone(backend: Backend, storage: Storage) {
     let app = spawn(backend, storage, &[]).await;
     let bytes = three_parts();
@@ -566,6 +626,7 @@ on_every_backend_and_store!(
     an_interrupted_upload_in_parts_resumes_and_registers,
     registration_refuses_parts_that_are_not_the_upload,
     parts_with_other_bytes_are_refused_and_deleted,
+    parts_above_the_inline_limit_are_verified_in_the_background,
     an_aborted_upload_is_gone,
     small_files_and_old_clients_get_one_url,
     the_sweeper_removes_abandoned_uploads_and_keeps_live_ones,

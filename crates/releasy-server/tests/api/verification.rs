@@ -129,26 +129,7 @@ impl Shop {
 
     /// The artifact as the release listing shows it.
     async fn listed(&self, app: &TestApp, artifact_id: &str) -> Value {
-        let listing = ok_json(
-            app.admin(Method::GET, "/v1/releases?include_artifacts=true")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        let release = listing["releases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["id"] == self.release_id.as_str())
-            .unwrap_or_else(|| panic!("the release is listed: {listing}"));
-        release["artifacts"]
-            .as_array()
-            .unwrap_or_else(|| panic!("the release lists its artifacts: {release}"))
-            .iter()
-            .find(|a| a["id"] == artifact_id)
-            .cloned()
-            .unwrap_or_else(|| panic!("{artifact_id} is listed: {release}"))
+        app.listed_artifact(&self.release_id, artifact_id).await
     }
 
     /// Waits until the server shows the artifact `state`: a command's verdicts reach a
@@ -168,21 +149,8 @@ impl Shop {
 
     /// Waits (up to 30 s) until the artifact's verification is no longer `pending`.
     async fn settled(&self, app: &TestApp, artifact_id: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let state = self.listed(app, artifact_id).await["verification"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-            if state != "pending" {
-                return state;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "verification still pending after 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        app.settled_verification(&self.release_id, artifact_id)
+            .await
     }
 }
 
