@@ -16,7 +16,7 @@ use releasy_domain::download::{IssueTokenError, ResolveError, ResolveRefusal};
 use releasy_domain::entitlement::{EntitlementError, ExplainError};
 use releasy_domain::idempotency::IdempotencyError;
 use releasy_domain::ports::StoreError;
-use releasy_domain::ports::{HashError, RepoError};
+use releasy_domain::ports::{ErrorChain, HashError, RepoError};
 use releasy_domain::product::ProductError;
 use releasy_domain::rate_limit::Throttled;
 use releasy_domain::release::{
@@ -119,7 +119,7 @@ impl ApiError {
 
     /// 503 `service_unavailable` with `Retry-After`, the cause logged.
     pub fn unavailable(cause: &dyn std::error::Error) -> Self {
-        tracing::error!(error = %error_chain(cause), "dependency unavailable");
+        tracing::error!(error = %ErrorChain(cause), "dependency unavailable");
         Self {
             retry_after_seconds: Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
             ..Self::new(
@@ -132,25 +132,13 @@ impl ApiError {
 
     /// 500 `internal_error`, with the cause logged and never sent.
     pub fn internal(cause: &dyn std::error::Error) -> Self {
-        tracing::error!(error = %error_chain(cause), "internal error");
+        tracing::error!(error = %ErrorChain(cause), "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "internal error",
         )
     }
-}
-
-/// `error: cause: cause ...`, for logs.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl ResponseError for ApiError {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use releasy_domain::ports::ErrorChain;
 use releasy_store_diesel::{
     BarrierOutcome, ChangeBarrier, ChangeEvent, ChangeFeedHandle, Database, LOSS_NOTICED_WITHIN,
 };
@@ -65,7 +66,7 @@ impl PeerCaches for FeedBarrier {
                 "instances did not confirm a withdrawal of access in time; they may serve the old answer until their change feed catches up"
             ),
             Err(err) => tracing::warn!(
-                error = %err,
+                error = %ErrorChain(&err),
                 "could not confirm a withdrawal of access with the other instances"
             ),
         }
@@ -106,7 +107,7 @@ pub(crate) fn feed_cache(database: &Database, invalidator: Option<Invalidator>) 
                         }
                         Ok(_) => {}
                         Err(err) => {
-                            tracing::warn!(error = %err, "could not read the external-writes counter");
+                            tracing::warn!(error = %ErrorChain(&err), "could not read the external-writes counter");
                         }
                     }
                 }

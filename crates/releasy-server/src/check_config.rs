@@ -9,6 +9,7 @@ use std::io::{self, Write};
 use crate::bootstrap::ADMIN_KEY_FILE;
 use crate::settings::{DEFAULT_PUBLIC_BASE_URL, LogFormat, Settings};
 use crate::storage::SIGNING_KEY_FILE;
+use releasy_domain::ports::ErrorChain;
 
 /// The shortest admin key accepted without complaint. Customer keys are 256-bit random;
 /// the admin key is the one secret a person chooses, and the one that rules them all.
@@ -51,7 +52,7 @@ pub fn findings(settings: &Settings) -> Vec<Finding> {
     if let Err(err) = settings.database_url.check_tls_files() {
         found.push(Finding {
             variable: "RELEASY_DATABASE_URL".to_owned(),
-            message: crate::telemetry::WithCauses(&err).to_string(),
+            message: ErrorChain(&err).to_string(),
         });
     }
     if let Some(everyone) = settings.trusted_proxies.catch_all() {

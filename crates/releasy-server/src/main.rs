@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use releasy_domain::ports::ErrorChain;
 use releasy_server::audit_verify::{self, AuditVerdict};
 use releasy_server::demo::DemoOptions;
 use releasy_server::settings::Settings;
@@ -150,7 +151,7 @@ async fn backup(settings: Settings, destination: &std::path::Path) -> ExitCode {
     match releasy_server::backup::run(&settings, destination, &mut out).await {
         Ok(_) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("releasy-server backup: {}", telemetry::WithCauses(&err));
+            eprintln!("releasy-server backup: {}", ErrorChain(&err));
             match err {
                 releasy_server::backup::BackupCommandError::NotSqliteFile(_) => ExitCode::from(2),
                 // Without waiting for the copy's thread, which cannot be stopped midway.
@@ -170,10 +171,7 @@ async fn verify_audit_chain(settings: Settings) -> ExitCode {
         Ok(AuditVerdict::Intact(_)) => ExitCode::SUCCESS,
         Ok(AuditVerdict::Broken(_)) => ExitCode::FAILURE,
         Err(err) => {
-            eprintln!(
-                "releasy-server audit verify: {}",
-                telemetry::WithCauses(&err)
-            );
+            eprintln!("releasy-server audit verify: {}", ErrorChain(&err));
             ExitCode::from(2)
         }
     }
@@ -184,7 +182,7 @@ async fn serve(settings: Settings) -> ExitCode {
         Some(endpoint) => match TraceExport::start(endpoint, env!("CARGO_PKG_VERSION")) {
             Ok(traces) => Some(traces),
             Err(err) => {
-                eprintln!("releasy-server: {}", telemetry::WithCauses(&err));
+                eprintln!("releasy-server: {}", ErrorChain(&err));
                 return ExitCode::FAILURE;
             }
         },
@@ -212,7 +210,7 @@ async fn serve_until_stopped(settings: Settings) -> ExitCode {
     let running = match server::start(settings).await {
         Ok(running) => running,
         Err(err) => {
-            tracing::error!(error = %telemetry::WithCauses(&err), "startup failed");
+            tracing::error!(error = %ErrorChain(&err), "startup failed");
             return ExitCode::FAILURE;
         }
     };
@@ -224,7 +222,7 @@ async fn serve_until_stopped(settings: Settings) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            tracing::error!(error = %telemetry::WithCauses(&err), "releasy-server stopped badly");
+            tracing::error!(error = %ErrorChain(&err), "releasy-server stopped badly");
             ExitCode::FAILURE
         }
     }
@@ -236,7 +234,7 @@ async fn migrate(settings: Settings) -> ExitCode {
     match releasy_server::migrate::run(&settings, &mut out).await {
         Ok(_) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("releasy-server migrate: {}", telemetry::WithCauses(&err));
+            eprintln!("releasy-server migrate: {}", ErrorChain(&err));
             ExitCode::FAILURE
         }
     }
@@ -260,7 +258,7 @@ async fn demo(settings: Settings, options: DemoOptions) -> ExitCode {
     let demo = match releasy_server::demo::start(settings, options).await {
         Ok(demo) => demo,
         Err(err) => {
-            eprintln!("releasy-server demo: {}", telemetry::WithCauses(&err));
+            eprintln!("releasy-server demo: {}", ErrorChain(&err));
             return ExitCode::FAILURE;
         }
     };
@@ -275,7 +273,7 @@ async fn demo(settings: Settings, options: DemoOptions) -> ExitCode {
     match demo.run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("releasy-server demo: {}", telemetry::WithCauses(&err));
+            eprintln!("releasy-server demo: {}", ErrorChain(&err));
             ExitCode::FAILURE
         }
     }
@@ -290,7 +288,7 @@ async fn health(url: String) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("releasy-server health: {}", telemetry::WithCauses(&err));
+            eprintln!("releasy-server health: {}", ErrorChain(&err));
             ExitCode::FAILURE
         }
     }
@@ -303,10 +301,7 @@ async fn verify(settings: Settings, scope: Scope) -> ExitCode {
         Ok(summary) if summary.all_verified() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
         Err(err) => {
-            eprintln!(
-                "releasy-server verify-artifacts: {}",
-                telemetry::WithCauses(&err)
-            );
+            eprintln!("releasy-server verify-artifacts: {}", ErrorChain(&err));
             ExitCode::from(2)
         }
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer};
+use releasy_domain::ports::ErrorChain;
 use releasy_metrics::{Metrics, Sample, SampleKind, Sampled};
 use releasy_store_diesel::{Database, LinkedBatches, PgStore, PoolStats};
 use releasy_throughput::read_cache::{CacheKindStats, ReadCache};
@@ -195,7 +196,7 @@ impl MetricsListener {
     pub async fn stop(self) {
         self.handle.stop(true).await;
         if let Ok(Err(err)) = self.serving.await {
-            tracing::warn!(error = %err, "the metrics listener stopped with an error");
+            tracing::warn!(error = %ErrorChain(&err), "the metrics listener stopped with an error");
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
-use releasy_domain::ports::{Clock, ObjectStore};
+use releasy_domain::ports::{Clock, ErrorChain, ObjectStore};
 use releasy_storage_fs::{FsObjectStore, FsStoreError, SigningKey, SigningKeyError};
 use releasy_storage_s3::{S3ConfigError, S3ObjectStore};
 
@@ -145,7 +145,7 @@ impl ArtifactStorage {
                     ),
                     Ok(_) => {}
                     Err(err) => {
-                        tracing::warn!(error = %err, "could not look for abandoned uploads")
+                        tracing::warn!(error = %ErrorChain(&err), "could not look for abandoned uploads")
                     }
                 }
             }

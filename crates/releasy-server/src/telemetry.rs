@@ -170,27 +170,11 @@ where
     }))
 }
 
-/// Shows an error followed by each of its causes: `outer: cause: root cause`.
-#[derive(Debug)]
-pub struct WithCauses<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for WithCauses<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut cause = self.0.source();
-        while let Some(err) = cause {
-            write!(f, ": {err}")?;
-            cause = err.source();
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use tracing_subscriber::Layer as _;
 
-    use super::{WithCauses, level_directive, line_filter, quieted};
+    use super::{level_directive, line_filter, quieted};
 
     #[test]
     fn the_database_driver_never_logs_below_info() {
@@ -211,10 +195,6 @@ mod tests {
             tracing_subscriber::EnvFilter::try_new(level_directive(level)).unwrap();
         }
     }
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("database migration failed")]
-    struct Outer(#[source] std::io::Error);
 
     #[test]
     fn a_full_directive_keeps_the_database_driver_at_info_unless_it_names_it() {
@@ -281,14 +261,5 @@ mod tests {
         assert!(!lines.contains("parameters"), "{lines}");
         let asked = lines_under("info,[request]=debug,tokio_postgres=debug");
         assert!(asked.contains("parameters"), "{asked}");
-    }
-
-    #[test]
-    fn every_cause_is_shown_in_order() {
-        let err = Outer(std::io::Error::other("connection refused"));
-        assert_eq!(
-            WithCauses(&err).to_string(),
-            "database migration failed: connection refused"
-        );
     }
 }

@@ -1,7 +1,40 @@
 //! Errors in the ports' vocabulary. Adapters translate their own errors into these, so
 //! no diesel, S3 or Argon2 type crosses into the domain.
 
+use std::fmt;
+
 type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// An error with the errors that caused it, for a log line: `outer: inner: innermost`.
+/// A port error's own message is deliberately plain ("storage failed"); what went wrong
+/// is in its sources, which a log that prints only the message loses.
+///
+/// ```
+/// use releasy_domain::ports::{ErrorChain, RepoError};
+///
+/// let err = RepoError::internal("row 7 is garbled");
+/// assert_eq!(ErrorChain(&err).to_string(), "storage failed: row 7 is garbled");
+/// ```
+#[derive(Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'a));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
 
 /// What a repository can report besides success.
 ///

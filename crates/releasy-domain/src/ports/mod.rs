@@ -18,7 +18,7 @@ mod secrets;
 
 pub use clock::{Clock, SystemClock};
 pub use download_ledger::DownloadLedger;
-pub use errors::{HashError, RepoError};
+pub use errors::{ErrorChain, HashError, RepoError};
 pub use object_store::{
     CompleteMultipartError, DeclaredObject, ObjectMeta, ObjectStore, PresignedPut, PresignedUrl,
     StoreError,
