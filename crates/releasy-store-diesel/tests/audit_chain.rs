@@ -15,6 +15,7 @@ use releasy_domain::audit::{
     AuditEvent, AuditService, AuthReason, ChainBreak, ChainLink, Origin, VerifyError,
 };
 use releasy_domain::customer::{Customer, CustomerName};
+use releasy_domain::ports::ErrorChain;
 use releasy_domain::{CustomerId, Timestamp};
 use releasy_store_diesel::{Database, DatabaseUrl};
 use releasy_testkit::contract::audit_chain::batches_of_two_instances_keep_one_chain;
@@ -562,6 +563,47 @@ async fn retention_cuts_the_chain_at_its_start(db: &Database, tamper: Tamper) {
     ));
 }
 
+/// Retention removes no event it cannot verify. Times moved into the past to have
+/// recent events removed (and a cut then record a start past them, from which the
+/// chain would verify): the cut stops at the first altered event, the next sweep
+/// fails naming it, and `audit verify` still finds it.
+async fn retention_never_removes_what_it_cannot_verify(db: &Database, tamper: Tamper) {
+    db.migrate().await.expect("migrate");
+    let repos = db.repositories();
+    let at = Timestamp::from_unix_seconds;
+    let events: Vec<AuditEvent> = [0, 1, 100, 101].into_iter().map(auth_at).collect();
+    repos.audit.record_many(&events).await.expect("record");
+    link(db).await;
+    tamper(format!(
+        "UPDATE audit_events SET created_at = {T0} WHERE id IN ('{}', '{}')",
+        events[2].id, events[3].id
+    ))
+    .await;
+    let audit = AuditService::new(repos.audit.clone());
+
+    let pruned = audit.prune(at(T0 + 50), at(T0 + 200)).await;
+    assert_eq!(pruned.expect("the verified run goes"), 2);
+    let stopped = audit
+        .prune(at(T0 + 50), at(T0 + 200))
+        .await
+        .expect_err("the altered event stops retention");
+    let message = ErrorChain(&stopped).to_string();
+    assert!(
+        message.contains(&format!(
+            "audit event {} at position 3 was altered",
+            events[2].id
+        )),
+        "{message}"
+    );
+    assert_eq!(
+        broken(verify(db).await),
+        ChainBreak::Altered {
+            event_id: events[2].id.to_string(),
+            position: 3
+        }
+    );
+}
+
 fn sqlite_tamper(sqlite: &TestSqlite) -> Tamper {
     let path = sqlite.path().to_string_lossy().into_owned();
     Box::new(move |sql: String| {
@@ -631,6 +673,21 @@ async fn postgres_retention_cuts_the_chain_at_its_start() {
     let postgres = TestPostgres::create().await;
     let db = Database::open(&DatabaseUrl::Postgres(postgres.url().to_owned()), 2).expect("pool");
     retention_cuts_the_chain_at_its_start(&db, postgres_tamper(postgres.url().to_owned())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_retention_never_removes_what_it_cannot_verify() {
+    let sqlite = TestSqlite::create();
+    let db = Database::open(&DatabaseUrl::sqlite_file(sqlite.path()), 2).expect("pool");
+    retention_never_removes_what_it_cannot_verify(&db, sqlite_tamper(&sqlite)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_retention_never_removes_what_it_cannot_verify() {
+    let postgres = TestPostgres::create().await;
+    let db = Database::open(&DatabaseUrl::Postgres(postgres.url().to_owned()), 2).expect("pool");
+    retention_never_removes_what_it_cannot_verify(&db, postgres_tamper(postgres.url().to_owned()))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

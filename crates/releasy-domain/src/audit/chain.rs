@@ -264,13 +264,27 @@ impl ChainVerifier {
     /// # Errors
     /// The [`ChainBreak`] it shows.
     pub fn check(&mut self, event: &AuditEvent, stored: ChainLink) -> Result<(), ChainBreak> {
-        let expected_position = self.last.position + 1;
         if stored.position > self.bounds.head.position {
             return Err(ChainBreak::Inserted {
                 event_id: event.id.to_string(),
                 why: "its position is past the chain's recorded head",
             });
         }
+        Self::follows(self.last, event, stored)?;
+        self.last = stored;
+        self.checked += 1;
+        Ok(())
+    }
+
+    /// Whether `event`, stored with `stored`, is the one chained right after `last`:
+    /// at the next position (a higher one means events were deleted), with the hash
+    /// its content and `last` give (another means it was altered).
+    pub(crate) fn follows(
+        last: ChainLink,
+        event: &AuditEvent,
+        stored: ChainLink,
+    ) -> Result<(), ChainBreak> {
+        let expected_position = last.position + 1;
         if stored.position > expected_position {
             return Err(ChainBreak::Deleted {
                 first: expected_position,
@@ -278,14 +292,12 @@ impl ChainVerifier {
                 next_event_id: event.id.to_string(),
             });
         }
-        if stored.position < expected_position || self.last.next(event) != stored {
+        if stored.position < expected_position || last.next(event) != stored {
             return Err(ChainBreak::Altered {
                 event_id: event.id.to_string(),
                 position: stored.position,
             });
         }
-        self.last = stored;
-        self.checked += 1;
         Ok(())
     }
 

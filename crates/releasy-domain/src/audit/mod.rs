@@ -15,7 +15,7 @@ pub use chain::{
 pub use changes::names;
 pub use model::{AuditEvent, AuditFilter, AuthOutcome, AuthReason};
 pub use origin::{Actor, IdSeed, Origin};
-pub use retention::{AuditRetention, prunable_prefix};
+pub use retention::{AuditRetention, Prunable, RetentionStopped, prunable_prefix};
 pub use service::{
     AWAITING_COUNTED, AuditService, LINK_BATCH, PRUNE_BATCH, VerifiedChain, VerifyError,
 };

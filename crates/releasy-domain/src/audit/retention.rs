@@ -9,7 +9,7 @@
 use std::num::NonZeroU32;
 
 use crate::Timestamp;
-use crate::audit::ChainedEvent;
+use crate::audit::{ChainBreak, ChainLink, ChainVerifier, ChainedEvent};
 
 /// The days audit events are kept (`RELEASY_AUDIT_RETENTION_DAYS`), or forever.
 ///
@@ -52,14 +52,81 @@ impl Default for AuditRetention {
     }
 }
 
-/// How many of `oldest` (the chain's first events after its start, by position) may be
-/// removed for `cutoff`: the leading run created before it.
-pub fn prunable_prefix(oldest: &[ChainedEvent], cutoff: Timestamp) -> usize {
-    oldest
-        .iter()
-        .take_while(|chained| chained.link.is_some() && chained.event.created_at < cutoff)
-        .count()
+/// How much of the chain's oldest events a retention cut may remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prunable {
+    /// How many of the leading events may go.
+    pub count: usize,
+    /// The break that ended the run before its time: retention removes no event it
+    /// cannot verify, which would take the evidence with it (and leave a chain that
+    /// verifies from the start the cut records).
+    pub stopped_by: Option<ChainBreak>,
 }
+
+/// Which of `oldest` (the chain's first events after its recorded `start`, by
+/// position) may be removed for `cutoff`: the leading run created before it, each
+/// event linked, at the next position, with the hash its content and the one before
+/// it give. An event inside the window stops the run, and so does the first event that
+/// does not verify, whose break is returned.
+///
+/// ```
+/// use releasy_domain::Timestamp;
+/// use releasy_domain::audit::{AuditEvent, AuthReason, ChainLink, ChainedEvent, prunable_prefix};
+///
+/// let events: Vec<AuditEvent> = [10, 20, 30]
+///     .iter()
+///     .map(|&t| AuditEvent::api_key_auth(AuthReason::NotFound, None, None, Timestamp::from_unix_seconds(t)))
+///     .collect();
+/// let mut chained: Vec<ChainedEvent> = events
+///     .iter()
+///     .zip(ChainLink::START.extend(&events))
+///     .map(|(event, link)| ChainedEvent { event: event.clone(), link: Some(link) })
+///     .collect();
+/// let cutoff = Timestamp::from_unix_seconds(25);
+/// assert_eq!(prunable_prefix(ChainLink::START, &chained, cutoff).count, 2);
+///
+/// // The second event's time moved before the cutoff: it does not verify, so it stays.
+/// chained[1].event.created_at = Timestamp::from_unix_seconds(0);
+/// let prunable = prunable_prefix(ChainLink::START, &chained, cutoff);
+/// assert_eq!(prunable.count, 1);
+/// assert!(prunable.stopped_by.is_some());
+/// ```
+pub fn prunable_prefix(start: ChainLink, oldest: &[ChainedEvent], cutoff: Timestamp) -> Prunable {
+    let mut last = start;
+    for (count, chained) in oldest.iter().enumerate() {
+        let Some(stored) = chained.link else {
+            return Prunable {
+                count,
+                stopped_by: None,
+            };
+        };
+        if chained.event.created_at >= cutoff {
+            return Prunable {
+                count,
+                stopped_by: None,
+            };
+        }
+        if let Err(found) = ChainVerifier::follows(last, &chained.event, stored) {
+            return Prunable {
+                count,
+                stopped_by: Some(found),
+            };
+        }
+        last = stored;
+    }
+    Prunable {
+        count: oldest.len(),
+        stopped_by: None,
+    }
+}
+
+/// What a retention cut reports when the first event after the chain's start does not
+/// verify: it removes nothing until the break is looked into.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "retention removes no audit event it cannot verify, and the chain breaks at its start: {0} (run `releasy-server audit verify`)"
+)]
+pub struct RetentionStopped(pub ChainBreak);
 
 #[cfg(test)]
 mod tests {
@@ -89,27 +156,73 @@ mod tests {
             .collect()
     }
 
+    /// How many of `oldest`, chained from the start, may go before `cutoff`.
+    fn cut(oldest: &[ChainedEvent], cutoff: i64) -> usize {
+        let prunable = prunable_prefix(
+            ChainLink::START,
+            oldest,
+            Timestamp::from_unix_seconds(cutoff),
+        );
+        assert_eq!(prunable.stopped_by, None);
+        prunable.count
+    }
+
     #[test]
     fn only_the_leading_run_before_the_cutoff_goes() {
-        let cutoff = Timestamp::from_unix_seconds(100);
-        assert_eq!(prunable_prefix(&chained(&[10, 20, 30]), cutoff), 3);
-        assert_eq!(prunable_prefix(&chained(&[10, 100, 30]), cutoff), 1);
+        assert_eq!(cut(&chained(&[10, 20, 30]), 100), 3);
+        assert_eq!(cut(&chained(&[10, 100, 30]), 100), 1);
         assert_eq!(
-            prunable_prefix(&chained(&[150, 20]), cutoff),
+            cut(&chained(&[150, 20]), 100),
             0,
             "an event inside the window stops the cut"
         );
-        assert_eq!(prunable_prefix(&[], cutoff), 0);
+        assert_eq!(cut(&[], 100), 0);
     }
 
     #[test]
     fn an_unlinked_event_is_never_cut() {
         let mut events = chained(&[10, 20]);
         events[1].link = None;
+        assert_eq!(cut(&events, 100), 1);
+    }
+
+    #[test]
+    fn an_event_that_does_not_verify_stops_the_cut_and_is_named() {
+        let cutoff = Timestamp::from_unix_seconds(100);
+        // Its time moved back into the past to have it removed.
+        let mut altered = chained(&[10, 20, 150]);
+        altered[2].event.created_at = Timestamp::from_unix_seconds(0);
+        let prunable = prunable_prefix(ChainLink::START, &altered, cutoff);
+        assert_eq!(prunable.count, 2);
         assert_eq!(
-            prunable_prefix(&events, Timestamp::from_unix_seconds(100)),
-            1
+            prunable.stopped_by,
+            Some(ChainBreak::Altered {
+                event_id: altered[2].event.id.to_string(),
+                position: 3
+            })
         );
+        // Deleted before the sweep came: the gap is kept for `audit verify` to find.
+        let mut gapped = chained(&[10, 20, 30]);
+        gapped.remove(1);
+        let prunable = prunable_prefix(ChainLink::START, &gapped, cutoff);
+        assert_eq!(prunable.count, 1);
+        assert!(
+            matches!(
+                prunable.stopped_by,
+                Some(ChainBreak::Deleted {
+                    first: 2,
+                    last: 2,
+                    ..
+                })
+            ),
+            "{prunable:?}"
+        );
+        // A start that is not the link before the first event.
+        let events = chained(&[10, 20]);
+        let elsewhere = events[0].link.unwrap();
+        let prunable = prunable_prefix(elsewhere, &events, cutoff);
+        assert_eq!(prunable.count, 0);
+        assert!(prunable.stopped_by.is_some());
     }
 
     #[test]

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 
 use super::lock;
 use crate::audit::{
-    AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent, prunable_prefix,
+    AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent, RetentionStopped,
+    prunable_prefix,
 };
 use crate::pagination::PageRequest;
 use crate::ports::{AuditRepository, PruneEvent, RepoError};
@@ -133,9 +134,13 @@ impl AuditRepository for InMemoryAudit {
     ) -> Result<u64, RepoError> {
         let mut chain = lock(&self.chain);
         let oldest = &chain.events[..chain.events.len().min(limit as usize)];
-        let cut = prunable_prefix(oldest, cutoff);
+        let prunable = prunable_prefix(chain.start.unwrap_or(ChainLink::START), oldest, cutoff);
+        let cut = prunable.count;
         let Some(start) = cut.checked_sub(1).and_then(|last| oldest[last].link) else {
-            return Ok(0);
+            return match prunable.stopped_by {
+                Some(found) => Err(RepoError::internal(RetentionStopped(found))),
+                None => Ok(0),
+            };
         };
         chain.events.drain(..cut);
         chain.start = Some(start);

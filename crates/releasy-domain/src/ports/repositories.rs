@@ -119,10 +119,16 @@ pub trait ApiKeyRepository: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<AuthCandidate>, RepoError>;
 
     /// Keys stored as Argon2id without a lookup value (carried over from the reference
-    /// server, which keeps none), each with its customer's suspension time, the most
-    /// recently used first. Empty once each was found and given its lookup value
-    /// ([`Self::upgrade_hash`]). The default: none (a store of this server's keys only).
-    async fn unindexed_candidates(&self) -> Result<Vec<AuthCandidate>, RepoError> {
+    /// server, which keeps none) that are neither revoked nor expired at `now`, each
+    /// with its customer's suspension time, the most recently used first, at most
+    /// `limit`. Empty once each was found and given its lookup value
+    /// ([`Self::upgrade_hash`]), revoked or expired, so that searching ends then. The
+    /// default: none (a store of this server's keys only).
+    async fn unindexed_candidates(
+        &self,
+        _now: Timestamp,
+        _limit: u32,
+    ) -> Result<Vec<AuthCandidate>, RepoError> {
         Ok(Vec::new())
     }
 
@@ -264,7 +270,9 @@ pub trait AuditRepository: Send + Sync + std::fmt::Debug {
     /// transaction on every adapter. Returns how many it removed (0, and no event,
     /// when the oldest event kept is not older than `cutoff`). Cuts of several
     /// processes take turns; [`RepoError::Conflict`], with nothing removed, when one
-    /// that does not (an adapter of an earlier version) moved the start meanwhile.
+    /// that does not (an adapter of an earlier version) moved the start meanwhile;
+    /// [`RepoError::Internal`] with [`crate::audit::RetentionStopped`], nothing removed,
+    /// when the first event after the start does not verify.
     async fn prune_before(
         &self,
         cutoff: Timestamp,

@@ -11,7 +11,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use releasy_domain::Timestamp;
 use releasy_domain::audit::{
-    AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent, prunable_prefix,
+    AuditEvent, AuditFilter, ChainBounds, ChainLink, ChainedEvent, RetentionStopped,
+    prunable_prefix,
 };
 use releasy_domain::pagination::PageRequest;
 use releasy_domain::ports::{AuditRepository, PruneEvent, RepoError};
@@ -174,9 +175,13 @@ impl AuditRepository for Store {
                 .into_iter()
                 .map(AuditEventRow::into_chained_as_stored)
                 .collect::<Result<Vec<_>, _>>()?;
-            let cut = prunable_prefix(&oldest, cutoff);
+            let prunable = prunable_prefix(start, &oldest, cutoff);
+            let cut = prunable.count;
             let Some(new_start) = cut.checked_sub(1).and_then(|last| oldest[last].link) else {
-                return Ok(0);
+                return match prunable.stopped_by {
+                    Some(found) => Err(RepoError::internal(RetentionStopped(found)).into()),
+                    None => Ok(0),
+                };
             };
             let deleted = diesel::delete(
                 dsl::audit_events
