@@ -726,6 +726,8 @@ async fn uploads_the_store_will_not_free_do_not_hold_the_sweep_back() {
         (0, 10_000),
         "the most one sweep walks"
     );
+    let why = first.first_failure.expect("the first failure's cause");
+    assert!(why.contains("delete denied"), "{why}");
     let second = sweep().await.unwrap();
     assert_eq!(
         (second.swept, second.failed),

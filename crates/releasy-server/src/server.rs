@@ -14,7 +14,9 @@ use releasy_domain::audit::{AuditRetention, AuditService};
 use releasy_domain::delivery::{DeliveryService, LedgerRetention};
 use releasy_domain::download::DownloadService;
 use releasy_domain::idempotency::IdempotencyService;
-use releasy_domain::ports::{Clock, ObservedObjectStore, OperatorTokenVerifier, SystemClock};
+use releasy_domain::ports::{
+    Clock, ErrorChain, ObservedObjectStore, OperatorTokenVerifier, SystemClock,
+};
 use releasy_domain::{Limits, Ports, Services};
 use releasy_http::request_limits::RequestLimits;
 use releasy_http::{AdminKey, AppState};
@@ -32,7 +34,6 @@ use crate::change_feed::{CacheFeed, feed_cache};
 use crate::metrics::{self, MetricsListener};
 use crate::settings::Settings;
 use crate::storage::{ArtifactStorage, StorageError};
-use crate::telemetry;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -148,11 +149,11 @@ impl RunningServer {
             .is_none_or(FlushError::is_only_an_earlier_loss);
         let mut lost = None;
         if let Err(err) = audit {
-            tracing::error!(error = %err, "audit events were lost");
+            tracing::error!(error = %ErrorChain(&err), "audit events were lost");
             lost = Some(err);
         }
         if let Err(err) = ledger {
-            tracing::error!(error = %err, "download ledger rows were lost");
+            tracing::error!(error = %ErrorChain(&err), "download ledger rows were lost");
             // Rows left unwritten now say more than rows a panic lost earlier.
             if lost
                 .as_ref()
@@ -167,7 +168,7 @@ impl RunningServer {
             match tokio::time::timeout_at(deadline, linker.link_pending()).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(err)) => {
-                    tracing::error!(error = %err, "audit events could not be linked at shutdown");
+                    tracing::error!(error = %ErrorChain(&err), "audit events could not be linked at shutdown");
                 }
                 Err(_) => tracing::warn!("audit events left to link at the next start"),
             }
@@ -223,7 +224,9 @@ pub(crate) fn stop_signal(
     kind: tokio::signal::unix::SignalKind,
 ) -> Option<tokio::signal::unix::Signal> {
     tokio::signal::unix::signal(kind)
-        .inspect_err(|err| tracing::error!(error = %err, "cannot listen for a stop signal"))
+        .inspect_err(
+            |err| tracing::error!(error = %ErrorChain(&err), "cannot listen for a stop signal"),
+        )
         .ok()
 }
 
@@ -290,7 +293,9 @@ async fn report_refused_failures(authenticator: &ApiKeyAuthenticator) {
             addresses,
             "failed authentications refused past RELEASY_AUTH_FAILURE_LIMIT (see auth.throttled audit events)"
         ),
-        Err(err) => tracing::warn!(error = %err, "could not record refused authentications"),
+        Err(err) => {
+            tracing::warn!(error = %ErrorChain(&err), "could not record refused authentications")
+        }
     }
 }
 
@@ -320,7 +325,7 @@ fn spawn_idempotency_purge(idempotency: IdempotencyService) {
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, "expired idempotency keys removed"),
                 Err(err) => {
-                    tracing::warn!(error = %err, "could not remove expired idempotency keys")
+                    tracing::warn!(error = %ErrorChain(&err), "could not remove expired idempotency keys")
                 }
             }
         }
@@ -341,7 +346,7 @@ fn spawn_audit_linker(audit: AuditService) {
         loop {
             every.tick().await;
             if let Err(err) = audit.link_pending().await {
-                tracing::warn!(error = %err, "could not link audit events to the chain");
+                tracing::warn!(error = %ErrorChain(&err), "could not link audit events to the chain");
             }
         }
     });
@@ -363,7 +368,7 @@ fn spawn_release_order_fill(database: Database) {
         loop {
             every.tick().await;
             if let Err(err) = database.fill_in_version_order().await {
-                tracing::warn!(error = %err, "could not fill in the version order of releases");
+                tracing::warn!(error = %ErrorChain(&err), "could not fill in the version order of releases");
             }
         }
     });
@@ -402,7 +407,9 @@ fn spawn_retention(
                 match audit.prune(cutoff, now).await {
                     Ok(0) => {}
                     Ok(pruned) => tracing::info!(pruned, "audit events past retention removed"),
-                    Err(err) => tracing::warn!(error = %err, "could not remove old audit events"),
+                    Err(err) => {
+                        tracing::warn!(error = %ErrorChain(&err), "could not remove old audit events")
+                    }
                 }
             }
             match delivery
@@ -412,21 +419,21 @@ fn spawn_retention(
                 Ok(0) => {}
                 Ok(pruned) => tracing::info!(pruned, "download ledger rows past retention removed"),
                 Err(err) => {
-                    tracing::warn!(error = %err, "could not remove old download ledger rows")
+                    tracing::warn!(error = %ErrorChain(&err), "could not remove old download ledger rows")
                 }
             }
             match downloads.purge_expired_tokens().await {
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, "expired download tokens removed"),
                 Err(err) => {
-                    tracing::warn!(error = %err, "could not remove expired download tokens")
+                    tracing::warn!(error = %ErrorChain(&err), "could not remove expired download tokens")
                 }
             }
             match downloads.prune_quota_counts().await {
                 Ok(0) => {}
                 Ok(pruned) => tracing::info!(pruned, "counts of ended quota periods removed"),
                 Err(err) => {
-                    tracing::warn!(error = %err, "could not remove ended quota counts")
+                    tracing::warn!(error = %ErrorChain(&err), "could not remove ended quota counts")
                 }
             }
         }
@@ -447,12 +454,19 @@ fn spawn_upload_sweeper(artifacts: ArtifactService, ttl_seconds: i64) {
             every.tick().await;
             match artifacts.sweep_abandoned_uploads().await {
                 Ok(report) if report.swept == 0 && report.failed == 0 => {}
-                Ok(report) => tracing::info!(
+                Ok(report) if report.failed == 0 => tracing::info!(
                     swept = report.swept,
-                    failed = report.failed,
                     "abandoned uploads aborted and their bytes deleted"
                 ),
-                Err(err) => tracing::warn!(error = %err, "could not sweep abandoned uploads"),
+                Ok(report) => tracing::warn!(
+                    swept = report.swept,
+                    failed = report.failed,
+                    first_failure = report.first_failure.as_deref().unwrap_or_default(),
+                    "abandoned uploads could not all be aborted; they are tried again next sweep"
+                ),
+                Err(err) => {
+                    tracing::warn!(error = %ErrorChain(&err), "could not sweep abandoned uploads")
+                }
             }
         }
     });
@@ -475,7 +489,7 @@ fn spawn_artifact_verifier(artifacts: ArtifactService, period: Duration) {
                     Err(err) => {
                         // Tried again a minute later when the store was unavailable,
                         // else when the claim's lease lapses.
-                        tracing::warn!(error = %telemetry::WithCauses(&err), "could not verify an artifact");
+                        tracing::warn!(error = %ErrorChain(&err), "could not verify an artifact");
                         break;
                     }
                 }

@@ -8,7 +8,7 @@ use crate::artifact::{
     UploadedPart,
 };
 use crate::audit::{AuditEvent, Origin};
-use crate::ports::{DeclaredObject, PresignedPut, RepoError, StoreError};
+use crate::ports::{DeclaredObject, ErrorChain, PresignedPut, RepoError, StoreError};
 use crate::{ArtifactId, ReleaseId, Timestamp};
 
 /// Where an unfinished upload stands.
@@ -41,13 +41,16 @@ pub enum UploadError {
 }
 
 /// What one sweep did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepReport {
     /// Abandoned uploads aborted, their bytes deleted.
     pub swept: usize,
     /// Abandoned uploads the store (or the database) failed to free; they are swept
     /// again next time.
     pub failed: usize,
+    /// Why the first of them failed, with its causes (a bucket policy that denies
+    /// aborts fails every one the same way, sweep after sweep: the log must say so).
+    pub first_failure: Option<String>,
 }
 
 /// How many abandoned uploads a sweep reads at a time.
@@ -206,7 +209,12 @@ impl ArtifactService {
                     Ok(true) => report.swept += 1,
                     Ok(false) => {}
                     // The record stays: the next walk tries it again, and this one goes on.
-                    Err(_) => report.failed += 1,
+                    Err(err) => {
+                        report.failed += 1;
+                        report
+                            .first_failure
+                            .get_or_insert_with(|| ErrorChain(&err).to_string());
+                    }
                 }
             }
             *resume() = after;
