@@ -10,15 +10,14 @@ use std::sync::Arc;
 
 use releasy_domain::ArtifactId;
 use releasy_domain::artifact::{
-    Artifact, ArtifactService, Verification, VerificationReport, VerifyOutcome,
+    Artifact, ArtifactService, Verification, VerificationReport, VerifyError, VerifyOutcome,
 };
-use releasy_domain::ports::{Clock, SystemClock};
+use releasy_domain::ports::{Clock, ErrorChain, SystemClock};
 use releasy_store_diesel::Database;
 
 use crate::existing_database::{self, ExistingDatabaseError};
 use crate::settings::Settings;
 use crate::storage::{ArtifactStorage, StorageError};
-use crate::telemetry::WithCauses;
 
 /// Artifacts read from the database at a time.
 const PAGE: u32 = 100;
@@ -30,7 +29,8 @@ pub struct VerifySummary {
     pub verified: usize,
     /// Artifacts whose bytes did not match (or were gone): downloads now refuse them.
     pub failed: usize,
-    /// Artifacts that could not be read (the store failed); they keep their state.
+    /// Artifacts that could not be read (the store failed), or were given another
+    /// verdict while they were read; they keep the state they have.
     pub errors: usize,
 }
 
@@ -119,7 +119,7 @@ pub async fn run(
     }
     writeln!(
         out,
-        "checked {} artifacts: {} verified, {} failed, {} not checked (store errors)",
+        "checked {} artifacts: {} verified, {} failed, {} left as they were (store errors, other verdicts first)",
         summary.verified + summary.failed + summary.errors,
         summary.verified,
         summary.failed,
@@ -150,28 +150,49 @@ async fn check_all_in(
         };
         after = Some(last.id);
         for artifact in page.iter().filter(|a| checked.insert(a.id)) {
-            let line = match artifacts.recheck(artifact).await {
-                Ok(report) => {
-                    // A server running on this database drops the answers it cached,
-                    // so a failed artifact stops resolving there within a second,
-                    // whatever ends this command next (an interrupt, a closed pipe).
-                    database
-                        .note_external_write()
-                        .await
-                        .map_err(VerifyCommandError::Repo)?;
-                    if report.outcome == VerifyOutcome::Matches {
-                        summary.verified += 1;
-                    } else {
-                        summary.failed += 1;
-                    }
-                    describe(&report)
-                }
-                Err(err) => {
-                    summary.errors += 1;
-                    format!("error     {}  {}", line_start(artifact), WithCauses(&err))
-                }
-            };
+            let result = artifacts.recheck(artifact).await;
+            if matches!(&result, Ok(report) if report.decided) {
+                // A server running on this database drops the answers it cached, so a
+                // failed artifact stops resolving there within a second, whatever ends
+                // this command next (an interrupt, a closed pipe).
+                database
+                    .note_external_write()
+                    .await
+                    .map_err(VerifyCommandError::Repo)?;
+            }
+            let line = tally(artifact, result, summary);
             writeln!(out, "{line}").map_err(VerifyCommandError::Output)?;
+        }
+    }
+}
+
+/// Counts what one check found in `summary`; the line that reports it.
+fn tally(
+    artifact: &Artifact,
+    result: Result<VerificationReport, VerifyError>,
+    summary: &mut VerifySummary,
+) -> String {
+    match result {
+        // Another verdict (a download that found the bytes changed, the background
+        // verifier) came first: this one was not recorded.
+        Ok(report) if !report.decided => {
+            summary.errors += 1;
+            format!(
+                "error     {}  its verification changed while it was read; this check was not recorded (run the command again)",
+                line_start(artifact)
+            )
+        }
+        Ok(report) => {
+            if report.outcome == VerifyOutcome::Matches {
+                summary.verified += 1;
+            } else {
+                summary.failed += 1;
+            }
+            describe(&report)
+        }
+        Err(err) => {
+            summary.errors += 1;
+            format!("error     {}  {}", line_start(artifact), ErrorChain(&err))
         }
     }
 }
@@ -196,5 +217,55 @@ fn describe(report: &VerificationReport) -> String {
         VerifyOutcome::Replaced => {
             format!("FAILED    {start}  the object was replaced while it was read")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use releasy_domain::Timestamp;
+    use releasy_domain::memory::sample_artifact;
+    use releasy_domain::release::{Product, Release, Version};
+
+    use super::*;
+
+    fn artifact() -> Artifact {
+        let now = Timestamp::from_unix_seconds(1_700_000_000);
+        let release = Release::draft(
+            Product::parse("agent").unwrap(),
+            Version::parse("1.0.0").unwrap(),
+            None,
+            now,
+        );
+        sample_artifact(&release, "linux", now)
+    }
+
+    /// A verdict another check recorded first is not this command's: counted as not
+    /// done (the command exits 1), not as verified, and said so.
+    #[test]
+    fn a_check_whose_verdict_was_not_recorded_is_no_verification() {
+        let artifact = artifact();
+        let mut summary = VerifySummary::default();
+        let report = |decided| VerificationReport {
+            artifact: artifact.clone(),
+            outcome: VerifyOutcome::Matches,
+            decided,
+        };
+        let line = tally(&artifact, Ok(report(false)), &mut summary);
+        assert!(
+            line.starts_with("error     ") && line.contains("changed while it was read"),
+            "{line}"
+        );
+        assert_eq!(
+            summary,
+            VerifySummary {
+                verified: 0,
+                failed: 0,
+                errors: 1
+            }
+        );
+        assert!(!summary.all_verified());
+        let line = tally(&artifact, Ok(report(true)), &mut summary);
+        assert!(line.starts_with("verified  "), "{line}");
+        assert_eq!(summary.verified, 1);
     }
 }
