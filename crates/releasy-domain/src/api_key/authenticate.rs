@@ -16,6 +16,10 @@ use crate::ports::{
 use crate::rate_limit::{BudgetState, Spend, Throttled, count_failure};
 use crate::{ApiKeyId, CustomerId, Timestamp};
 
+/// The carried-over keys one search reads: each is tried under one pepper at least, so
+/// a search reaches no more.
+const SEARCH_CANDIDATES: u32 = VERIFICATIONS_PER_SEARCH as u32;
+
 /// An accepted key: who it acts for and what it may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthenticatedKey {
@@ -323,7 +327,10 @@ impl ApiKeyAuthenticator {
         if !self.unindexed.may_start(self.clock.now(), client) {
             return Ok(None);
         }
-        let candidates = self.keys.unindexed_candidates().await?;
+        let candidates = self
+            .keys
+            .unindexed_candidates(self.clock.now(), SEARCH_CANDIDATES)
+            .await?;
         if candidates.is_empty() {
             self.unindexed.none_left();
             return Ok(None);

@@ -83,13 +83,20 @@ impl ApiKeyRepository for InMemoryApiKeys {
         self.candidates(matching).await
     }
 
-    async fn unindexed_candidates(&self) -> Result<Vec<AuthCandidate>, RepoError> {
+    async fn unindexed_candidates(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AuthCandidate>, RepoError> {
+        let ended = |at: Option<Timestamp>| at.is_some_and(|at| at <= now);
         let mut unindexed: Vec<ApiKey> = lock(&self.rows)
             .iter()
             .filter(|k| k.lookup.as_str().is_empty() && !k.hash.is_legacy())
+            .filter(|k| !ended(k.revoked_at) && !ended(k.expires_at))
             .cloned()
             .collect();
         unindexed.sort_by_key(|k| std::cmp::Reverse(k.last_used_at));
+        unindexed.truncate(limit as usize);
         self.candidates(unindexed).await
     }
 

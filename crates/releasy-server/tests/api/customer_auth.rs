@@ -127,6 +127,13 @@ impl Db {
         assert_eq!(updated, 1);
     }
 
+    async fn set_expiry(&mut self, api_key_id: &str, expires_at: i64) {
+        let query = diesel::update(api_keys::table.find(api_key_id.to_owned()))
+            .set(api_keys::expires_at.eq(Some(expires_at)));
+        let updated = with_conn!(self, conn => query.execute(conn).await.unwrap());
+        assert_eq!(updated, 1);
+    }
+
     async fn set_scopes(&mut self, api_key_id: &str, scopes: &str) {
         let query = diesel::update(api_keys::table.find(api_key_id.to_owned()))
             .set(api_keys::scopes.eq(scopes.to_owned()));
@@ -404,6 +411,40 @@ async fn a_key_carried_over_from_the_reference_is_accepted(backend: Backend) {
     assert!(found.key_hash.starts_with("$argon2id$"), "{found:?}");
     assert_accepted(&app, &api_key).await;
     assert_rejected(&app, &unknown_key()).await;
+}
+
+/// Revoked and expired carried-over keys leave the search (which otherwise tries every
+/// one of them for each unknown key, and never ends while one is left): refused as no
+/// key at all, and never given a lookup value.
+async fn revoked_and_expired_carried_over_keys_leave_the_search(backend: Backend) {
+    let pepper = "pepper-0123456789";
+    let app = spawn_for_hand_edits(backend, &[("RELEASY_API_KEY_PEPPER", pepper)]).await;
+    let mut db = Db::connect(&app).await;
+    let (_, revoked_key, revoked_id) = app.customer_with_key().await;
+    db.make_reference(&revoked_id, &revoked_key, pepper).await;
+    let revoked = app
+        .admin(Method::POST, "/v1/admin/keys/revoke")
+        .json(&json!({ "api_key_id": revoked_id }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let (_, expired_key, expired_id) = app.customer_with_key().await;
+    db.make_reference(&expired_id, &expired_key, pepper).await;
+    db.set_expiry(&expired_id, now() - 1).await;
+
+    assert_rejected(&app, &revoked_key).await;
+    assert_rejected(&app, &expired_key).await;
+    let reasons: Vec<String> = auth_events(&app, "")
+        .await
+        .iter()
+        .take(2)
+        .map(|event| payload(event).1)
+        .collect();
+    assert_eq!(reasons, ["not_found", "not_found"], "newest first");
+    for id in [&revoked_id, &expired_id] {
+        assert_eq!(db.key(id).await.key_lookup, None);
+    }
 }
 
 /// A missing or bad key is 401 whatever else is wrong with the request: the key is
@@ -753,6 +794,7 @@ on_both_backends!(
     legacy_sha256_key_is_accepted_and_upgraded,
     legacy_key_hash_includes_the_pepper,
     a_key_carried_over_from_the_reference_is_accepted,
+    revoked_and_expired_carried_over_keys_leave_the_search,
     a_bad_key_is_401_before_a_bad_query_or_body,
     stored_scopes_that_do_not_parse_are_rejected,
     scopes_stored_as_the_reference_server_stores_them_are_read,

@@ -65,19 +65,27 @@ impl ApiKeyRepository for Store {
         rows.into_iter().map(candidate).collect()
     }
 
-    async fn unindexed_candidates(&self) -> Result<Vec<AuthCandidate>, RepoError> {
+    async fn unindexed_candidates(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AuthCandidate>, RepoError> {
         let mut conn = self.conn().await?;
+        let now = now.unix_seconds();
         // The lookup's index holds its NULLs too: this reads only the keys without one
         // (those, and the legacy SHA-256 ones, which a digest finds).
         let rows: Vec<CandidateRow> = api_keys::table
             .inner_join(customers::table)
             .filter(api_keys::key_lookup.is_null())
             .filter(api_keys::key_hash.like("$argon2%"))
+            .filter(api_keys::revoked_at.is_null().or(api_keys::revoked_at.gt(now)))
+            .filter(api_keys::expires_at.is_null().or(api_keys::expires_at.gt(now)))
             // The most recently used first (never used last, on both databases).
             .order_by((
                 coalesce(api_keys::last_used_at, Some(-1_i64)).desc(),
                 api_keys::id,
             ))
+            .limit(i64::from(limit))
             .select(candidate_columns())
             .load(&mut *conn)
             .await

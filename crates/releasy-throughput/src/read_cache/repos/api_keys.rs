@@ -93,9 +93,13 @@ impl ApiKeyRepository for CachedApiKeys {
         Ok(candidates)
     }
 
-    async fn unindexed_candidates(&self) -> Result<Vec<AuthCandidate>, RepoError> {
+    async fn unindexed_candidates(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AuthCandidate>, RepoError> {
         // Rare (a carried-over key's first use) and never to be answered stale.
-        self.inner.unindexed_candidates().await
+        self.inner.unindexed_candidates(now, limit).await
     }
 
     async fn upgrade_hash(
