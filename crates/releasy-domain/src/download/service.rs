@@ -248,12 +248,12 @@ impl DownloadService {
         self
     }
 
-    /// Counts an answer "not found" as a failed attempt of `requester`'s address.
+    /// Counts a refused resolve as a failed attempt of `requester`'s address.
     ///
     /// # Errors
     /// [`Throttled`] past the address's limit: the answer is then 429, and nothing else
     /// is recorded of it (the limiter sums it into the address's summary).
-    fn count_not_found(&self, requester: &Requester) -> Result<(), Throttled> {
+    fn count_failed_attempt(&self, requester: &Requester) -> Result<(), Throttled> {
         match (&self.limiter, requester.address) {
             (Some(limiter), Some(address)) => count_failure(limiter.as_ref(), address),
             _ => Ok(()),
@@ -412,23 +412,24 @@ impl DownloadService {
     /// Every resolve of a token that exists is recorded in the download ledger, as
     /// `redirected` or with the reason it was refused; a refusal is also audited as
     /// `download.refused`. An unknown token is recorded nowhere: it names no customer
-    /// or artifact; nor is a suspended customer's past the address's failure limit
-    /// (counted, and summed into `auth.throttled`, as a made-up token is). Every answer "not found" (an unknown token, or a suspended
-    /// customer's, which must read the same) counts as a failed attempt of the
-    /// requester's address ([`Self::with_rate_limiter`]), so a flood of made-up tokens
-    /// is answered by the failure limiter; other tokens from that address still
+    /// or artifact. Every refusal (an unknown token, a suspended customer's, which must
+    /// read the same, an expired or used-up one, ...) counts as a failed attempt of the
+    /// requester's address ([`Self::with_rate_limiter`]); past the address's limit it is
+    /// only counted (and summed into `auth.throttled`), so a flood of made-up tokens, or
+    /// of a leaked link asked again after it was used up, is answered by the failure
+    /// limiter and writes no row each time; other tokens from that address still
     /// resolve.
     ///
     /// # Errors
     /// [`ResolveError::Refused`] with the contract's reason;
-    /// [`ResolveError::Throttled`] for a "not found" past the address's limit.
+    /// [`ResolveError::Throttled`] for a refusal past the address's limit.
     pub async fn resolve(
         &self,
         raw_token: &str,
         requester: &Requester,
     ) -> Result<PresignedUrl, ResolveError> {
         let Some(grant) = self.find_grant(raw_token).await? else {
-            self.count_not_found(requester)?;
+            self.count_failed_attempt(requester)?;
             return Err(ResolveRefusal::NotFound.into());
         };
         let now = self.clock.now();
@@ -438,10 +439,11 @@ impl DownloadService {
             .await?
             .allowance(grant.product.as_str(), grant.release_facts(), now);
         if let Err(refusal) = grant.check(now, allowance.allows(), requester.address) {
-            if refusal == ResolveRefusal::NotFound {
-                // Past the limit the refusal is only counted, as a made-up token's.
-                self.count_not_found(requester)?;
-            }
+            // Every refusal is a failed attempt of its address, as a made-up token's:
+            // a leaked link used up or expired, asked again and again, would otherwise
+            // write a ledger row and an audit event each time. Past the limit it is
+            // only counted.
+            self.count_failed_attempt(requester)?;
             return Err(self.refuse(&grant, refusal, requester, now).await);
         }
         if grant.needs_unchanged_check()
@@ -473,6 +475,7 @@ impl DownloadService {
         if let Some(max_uses) = grant.token.max_uses
             && !self.tokens.consume_use(grant.token.id, max_uses).await?
         {
+            self.count_failed_attempt(requester)?;
             return Err(self
                 .refuse(&grant, ResolveRefusal::UsedUp, requester, now)
                 .await);

@@ -334,9 +334,41 @@ async fn download_tokens_not_found_count_as_failed_attempts(backend: Backend) {
     assert_eq!(audit_events(&app, "download.refused").await.len(), 1);
 }
 
+/// A real token refused (here used up) is a failed attempt too: a leaked link asked
+/// again and again gets 429 past the limit, and then writes no ledger row or audit
+/// event for each ask.
+async fn refused_resolves_of_real_tokens_count_as_failed_attempts(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("RELEASY_AUTH_FAILURE_LIMIT", "3")]).await;
+    let published = publish_one_artifact(&app, "agent", artifact_bytes(1_000)).await;
+    let token: Value = app
+        .customer(Method::POST, "/v1/downloads/token", &published.api_key)
+        .json(&json!({"artifact_id": published.artifact_id, "max_uses": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link = token["download_url"].as_str().unwrap().to_owned();
+    resolve(&app, &link).await;
+    for _ in 0..3 {
+        let response = app.client.get(&link).send().await.unwrap();
+        let message = assert_error(response, 404, "not_found").await;
+        assert_eq!(message, "download token used up");
+    }
+    let retry_after = assert_too_many(app.client.get(&link).send().await.unwrap()).await;
+    assert!((1..=20).contains(&retry_after), "Retry-After {retry_after}");
+    let ledger = app
+        .admin_get_json("/v1/admin/downloads?outcome=used_up")
+        .await;
+    assert_eq!(ledger["downloads"].as_array().unwrap().len(), 3, "{ledger}");
+    assert_eq!(audit_events(&app, "download.refused").await.len(), 3);
+}
+
 on_both_backends!(
     every_kind_of_credential_counts_and_the_limit_can_be_off,
     download_tokens_not_found_count_as_failed_attempts,
+    refused_resolves_of_real_tokens_count_as_failed_attempts,
     several_forwarded_for_lines_read_as_one_list,
     failures_past_the_limit_get_429_and_one_summary_event,
     forwarded_addresses_count_only_from_trusted_proxies,
