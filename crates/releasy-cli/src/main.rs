@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::Cli;
+use crate::output::print_stderr;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            print_stderr(&format!("error: cannot start the async runtime: {e}"));
             return ExitCode::from(exit::Exit::Failure.code());
         }
     };
@@ -42,9 +43,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::from(exit::Exit::Ok.code()),
         Err(err) => {
             if json {
-                eprintln!("{}", err.to_json());
+                print_stderr(&err.to_json().to_string());
             } else {
-                eprintln!("{}", err.human());
+                print_stderr(&err.human());
             }
             ExitCode::from(err.exit().code())
         }
@@ -76,7 +77,7 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         clap_message(err)
     };
     let err = error::CliError::Usage(message);
-    eprintln!("{}", err.to_json());
+    print_stderr(&err.to_json().to_string());
     ExitCode::from(err.exit().code())
 }
 

@@ -40,6 +40,6 @@ pub async fn run(ctx: &Context, command: ArtifactCommand) -> Result<(), CliError
     )
     .await?;
     let value = json!({ "release_id": release.id, "artifacts": outcomes });
-    ctx.output.emit(&value, || outcomes_table(&outcomes));
+    ctx.output.emit(&value, || outcomes_table(&outcomes))?;
     Ok(())
 }

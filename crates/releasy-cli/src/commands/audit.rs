@@ -44,6 +44,6 @@ pub async fn run(ctx: &Context, command: AuditCommand) -> Result<(), CliError> {
         }
         let shown = list.events.len();
         with_offset_hint(table.render("(no events)"), shown, list.limit, list.offset)
-    });
+    })?;
     Ok(())
 }

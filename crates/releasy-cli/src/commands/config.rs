@@ -5,10 +5,14 @@ use serde_json::{Value, json};
 
 use super::Context;
 use crate::config::{Secret, Source, Sourced};
+use crate::error::CliError;
 use crate::output::Table;
 
 /// Prints the settings.
-pub fn run(ctx: &Context) {
+///
+/// # Errors
+/// [`CliError::Io`] when standard output cannot take them.
+pub fn run(ctx: &Context) -> Result<(), CliError> {
     let settings = &ctx.settings;
     let secret = |s: &Option<Sourced<Secret>>| match s {
         Some(s) => json!({ "set": true, "source": s.source }),
@@ -52,7 +56,7 @@ pub fn run(ctx: &Context) {
             String::new(),
         ]);
         table.render("")
-    });
+    })
 }
 
 /// The URL as shown: credentials in it (`https://ci:pw@releasy.example`, or a token

@@ -18,7 +18,7 @@ pub async fn run(ctx: &Context, command: CustomerCommand) -> Result<(), CliError
             let body = CreateCustomer { name, plan };
             let customer: Customer = client.post("/v1/admin/customers", &body, None).await?.body;
             ctx.output
-                .emit(&customer, || table(std::slice::from_ref(&customer)));
+                .emit(&customer, || table(std::slice::from_ref(&customer)))?;
         }
         CustomerCommand::List {
             name,
@@ -57,7 +57,7 @@ pub async fn run(ctx: &Context, command: CustomerCommand) -> Result<(), CliError
                         text.push_str(&format!("\nmore: --cursor {next}"));
                     }
                     text
-                });
+                })?;
             }
         }
         CustomerCommand::Get { customer_id } => {
@@ -68,7 +68,7 @@ pub async fn run(ctx: &Context, command: CustomerCommand) -> Result<(), CliError
                 )
                 .await?;
             ctx.output
-                .emit(&customer, || table(std::slice::from_ref(&customer)));
+                .emit(&customer, || table(std::slice::from_ref(&customer)))?;
         }
         CustomerCommand::Suspend { customer_id } => {
             set_suspended(ctx, &client, &customer_id, true).await?;
@@ -93,7 +93,7 @@ async fn set_suspended(
         )
         .await?;
     ctx.output
-        .emit(&customer, || table(std::slice::from_ref(&customer)));
+        .emit(&customer, || table(std::slice::from_ref(&customer)))?;
     Ok(())
 }
 

@@ -49,7 +49,7 @@ pub async fn run(ctx: &Context, command: DownloadsCommand) -> Result<(), CliErro
                     text.push_str(&format!("\nmore: --cursor {next}"));
                 }
                 text
-            });
+            })?;
         }
         DownloadsCommand::Stats {
             group_by,
@@ -88,7 +88,7 @@ pub async fn run(ctx: &Context, command: DownloadsCommand) -> Result<(), CliErro
                     ]);
                 }
                 table.render("(no downloads)")
-            });
+            })?;
         }
         DownloadsCommand::Export {
             csv: _,

@@ -42,7 +42,7 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
             let path = format!("/v1/admin/customers/{}/entitlements", segment(&customer)?);
             let entitlement: Entitlement = client.post(&path, &body, None).await?.body;
             ctx.output
-                .emit(&entitlement, || table(std::slice::from_ref(&entitlement)));
+                .emit(&entitlement, || table(std::slice::from_ref(&entitlement)))?;
         }
         EntitlementCommand::List {
             customer,
@@ -59,7 +59,7 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
             ctx.output.emit(&list, || {
                 let shown = list.entitlements.len();
                 with_offset_hint(table(&list.entitlements), shown, list.limit, list.offset)
-            });
+            })?;
         }
         EntitlementCommand::Update {
             customer,
@@ -115,7 +115,7 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
             );
             let entitlement: Entitlement = client.patch(&path, &body).await?;
             ctx.output
-                .emit(&entitlement, || table(std::slice::from_ref(&entitlement)));
+                .emit(&entitlement, || table(std::slice::from_ref(&entitlement)))?;
         }
         EntitlementCommand::Revoke {
             customer,
@@ -130,7 +130,7 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
             let value = json!({ "entitlement_id": entitlement_id.trim(), "revoked": true });
             ctx.output.emit(&value, || {
                 format!("revoked entitlement {}", entitlement_id.trim())
-            });
+            })?;
         }
         EntitlementCommand::Access {
             customer,
@@ -140,7 +140,7 @@ pub async fn run(ctx: &Context, command: EntitlementCommand) -> Result<(), CliEr
             let path = format!("/v1/admin/customers/{}/access", segment(&customer)?);
             let query = vec![("product", product), ("version", version)];
             let access: Access = client.get(&path, &query).await?;
-            ctx.output.emit(&access, || access_text(&access));
+            ctx.output.emit(&access, || access_text(&access))?;
         }
     }
     Ok(())

@@ -47,7 +47,7 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
                     format_time_opt(key.expires_at),
                     key.api_key
                 )
-            });
+            })?;
         }
         KeyCommand::Revoke { api_key_id } => {
             let body = RevokeKey {
@@ -58,7 +58,7 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
                 .await?
                 .body;
             ctx.output
-                .emit(&revoked, || format!("revoked key {}", revoked.api_key_id));
+                .emit(&revoked, || format!("revoked key {}", revoked.api_key_id))?;
         }
         KeyCommand::Update {
             api_key_id,
@@ -88,7 +88,7 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
             let path = format!("/v1/admin/keys/{}", segment(&api_key_id)?);
             let key: KeySummary = client.patch(&path, &body).await?;
             ctx.output
-                .emit(&key, || table(std::slice::from_ref(&key), now()));
+                .emit(&key, || table(std::slice::from_ref(&key), now()))?;
         }
         KeyCommand::List { customer } => {
             let path = format!("/v1/admin/customers/{}/keys", segment(&customer)?);
@@ -107,7 +107,7 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
                 }
             }
             let list = KeyList { keys };
-            ctx.output.emit(&list, || table(&list.keys, now()));
+            ctx.output.emit(&list, || table(&list.keys, now()))?;
         }
         KeyCommand::Rotate {
             api_key_id,
@@ -132,7 +132,7 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
                     format_time(rotated.replaced_key_revoked_at),
                     rotated.key.api_key
                 )
-            });
+            })?;
         }
     }
     Ok(())

@@ -74,10 +74,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Download(args) => download::run(&ctx, args).await,
         Command::Latest(args) => updates::latest(&ctx, args).await,
         Command::Upgrade(args) => updates::upgrade(&ctx, args).await,
-        Command::Config => {
-            config::run(&ctx);
-            Ok(())
-        }
+        Command::Config => config::run(&ctx),
         // Answered above, before the settings are read.
         Command::Completions { .. } => Ok(()),
     }

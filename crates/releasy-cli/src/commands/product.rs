@@ -22,7 +22,7 @@ pub async fn run(ctx: &Context, command: ProductCommand) -> Result<(), CliError>
             ctx.output.emit(&list, || {
                 let shown = list.products.len();
                 with_offset_hint(table(&list), shown, list.limit, list.offset)
-            });
+            })?;
         }
         ProductCommand::Policy {
             product,
@@ -35,7 +35,7 @@ pub async fn run(ctx: &Context, command: ProductCommand) -> Result<(), CliError>
                 }
                 None => client.get(&path, &[]).await?,
             };
-            ctx.output.emit(&policy, || policy_text(&policy));
+            ctx.output.emit(&policy, || policy_text(&policy))?;
         }
     }
     Ok(())

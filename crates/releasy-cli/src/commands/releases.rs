@@ -23,6 +23,6 @@ pub async fn run(ctx: &Context, args: ReleasesArgs) -> Result<(), CliError> {
     ctx.output.emit(&list, || {
         let rendered = artifacts_table(&list.releases);
         with_offset_hint(rendered, list.releases.len(), list.limit, list.offset)
-    });
+    })?;
     Ok(())
 }

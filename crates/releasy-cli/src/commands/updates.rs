@@ -24,7 +24,7 @@ pub async fn latest(ctx: &Context, args: LatestArgs) -> Result<(), CliError> {
             _ => err.into(),
         })?;
     ctx.output
-        .emit(&release, || artifacts_table(std::slice::from_ref(&release)));
+        .emit(&release, || artifacts_table(std::slice::from_ref(&release)))?;
     Ok(())
 }
 
@@ -51,6 +51,6 @@ pub async fn upgrade(ctx: &Context, args: UpgradeArgs) -> Result<(), CliError> {
             artifacts_table(std::slice::from_ref(&upgrade.release))
         ),
         None => format!("{} is the newest version available", args.current.trim()),
-    });
+    })?;
     Ok(())
 }

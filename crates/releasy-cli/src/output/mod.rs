@@ -10,6 +10,8 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::error::CliError;
+
 pub use table::{Table, short_digest};
 pub use time::{format_time, format_time_opt, now, parse_end_time, parse_time};
 
@@ -26,24 +28,42 @@ impl Output {
     }
 
     /// Prints `value` as JSON with `--json`, otherwise the text `human` makes.
-    pub fn emit<T: Serialize>(self, value: &T, human: impl FnOnce() -> String) {
-        if self.json {
-            match serde_json::to_string_pretty(value) {
-                Ok(text) => print_stdout(&text),
-                Err(e) => eprintln!("error: cannot encode the output as JSON: {e}"),
-            }
+    ///
+    /// # Errors
+    /// [`CliError::Io`] when standard output cannot take it (a full disk under
+    /// `> key.json`): the run must not end well with a secret shown only once lost. A
+    /// reader that went away (`| head`) is no error.
+    pub fn emit<T: Serialize>(
+        self,
+        value: &T,
+        human: impl FnOnce() -> String,
+    ) -> Result<(), CliError> {
+        let text = if self.json {
+            serde_json::to_string_pretty(value)
+                .map_err(|e| CliError::io(STDOUT, std::io::Error::other(e)))?
         } else {
-            print_stdout(&human());
-        }
+            human()
+        };
+        print_stdout(&mut std::io::stdout().lock(), &text)
     }
 
     /// A status line on standard error (not with `--json`: stderr then holds only
     /// progress and errors).
     pub fn note(self, line: &str) {
         if !self.json {
-            eprintln!("{line}");
+            print_stderr(line);
         }
     }
+}
+
+/// How standard output is named in errors.
+const STDOUT: &str = "standard output";
+
+/// Writes `line` and a newline to standard error. Unlike `eprintln!`, which panics
+/// when it cannot (a closed pipe: `2>&1 | head`), it lets the run go on: what goes
+/// there is diagnostics and progress.
+pub fn print_stderr(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// `rendered` (a table of `shown` rows of a page asked at `offset` with `limit`), and,
@@ -60,15 +80,58 @@ pub fn with_offset_hint(mut rendered: String, shown: usize, limit: i64, offset: 
     rendered
 }
 
-/// Writes `text` and a newline to standard output, ignoring a closed pipe.
-fn print_stdout(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", text.trim_end_matches('\n'));
+/// Writes `text` and a newline to `out` and flushes it; a closed pipe is no error.
+fn print_stdout(out: &mut impl Write, text: &str) -> Result<(), CliError> {
+    let written = writeln!(out, "{}", text.trim_end_matches('\n')).and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::io(STDOUT, e)),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Standard output on a full disk.
+    struct Full;
+
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A reader that went away.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn output_that_cannot_be_written_fails_the_run_unless_its_reader_left() {
+        let failed = print_stdout(&mut Full, "the key").unwrap_err();
+        assert_eq!(failed.code(), "io_error");
+        assert!(
+            failed.to_string().starts_with("standard output: "),
+            "{failed}"
+        );
+        print_stdout(&mut Closed, "the key").unwrap();
+        let mut written = Vec::new();
+        print_stdout(&mut written, "the key\n").unwrap();
+        assert_eq!(written, b"the key\n");
+    }
 
     #[test]
     fn a_full_page_says_how_to_ask_for_the_next() {

@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use indicatif::{HumanBytes, HumanDuration, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::output::print_stderr;
+
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProgressMode {
@@ -78,13 +80,13 @@ impl Progress {
         let detailed = lines && total >= LINES_DETAIL_FROM;
         if detailed {
             if initial > 0 {
-                eprintln!(
+                print_stderr(&format!(
                     "{label}: {} of {} already here, continuing",
                     HumanBytes(initial),
                     HumanBytes(total)
-                );
+                ));
             } else {
-                eprintln!("{label}: {}", HumanBytes(total));
+                print_stderr(&format!("{label}: {}", HumanBytes(total)));
             }
         }
         Self {
@@ -119,13 +121,13 @@ impl Progress {
                     .compare_exchange(reported, quarters, Ordering::Relaxed, Ordering::Relaxed)
                     .is_ok()
             {
-                eprintln!(
+                print_stderr(&format!(
                     "{}: {}% ({} of {})",
                     inner.label,
                     quarters * 25,
                     HumanBytes(position),
                     HumanBytes(inner.total)
-                );
+                ));
             }
         }
     }
@@ -150,7 +152,7 @@ impl Progress {
         let inner = &self.inner;
         match &inner.bar {
             Some(bar) => bar.println(format!("{}: {message}", inner.label)),
-            None if inner.lines => eprintln!("{}: {message}", inner.label),
+            None if inner.lines => print_stderr(&format!("{}: {message}", inner.label)),
             None => {}
         }
     }
@@ -168,13 +170,13 @@ impl Progress {
                 .load(Ordering::Relaxed)
                 .saturating_sub(inner.initial);
             let rate = moved as f64 / elapsed.as_secs_f64().max(0.001);
-            eprintln!(
+            print_stderr(&format!(
                 "{}: done, {} in {} ({}/s)",
                 inner.label,
                 HumanBytes(moved),
                 HumanDuration(elapsed),
                 HumanBytes(rate as u64)
-            );
+            ));
         }
     }
 

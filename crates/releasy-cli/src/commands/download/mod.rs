@@ -116,7 +116,7 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
             &target,
             0,
             DownloadStatus::AlreadyPresent,
-        );
+        )?;
         return Ok(());
     }
 
@@ -248,7 +248,7 @@ pub async fn run(ctx: &Context, args: DownloadArgs) -> Result<(), CliError> {
                 &target,
                 fetched.resumed_from,
                 DownloadStatus::Downloaded,
-            );
+            )?;
             return Ok(());
         }
         if fetched.resumed_from > 0 && !restarted {
@@ -278,7 +278,7 @@ fn report(
     target: &Path,
     resumed_from: u64,
     status: DownloadStatus,
-) {
+) -> Result<(), CliError> {
     let report = DownloadReport {
         path: target.display().to_string(),
         product: release.product.clone(),
@@ -309,5 +309,5 @@ fn report(
             report.size,
             report.sha256
         )
-    });
+    })
 }
