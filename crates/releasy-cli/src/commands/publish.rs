@@ -49,13 +49,14 @@ pub async fn run(ctx: &Context, args: PublishArgs) -> Result<(), CliError> {
         .map(|raw| parse_file_spec(raw, args.platform.as_deref()))
         .collect::<Result<Vec<_>, _>>()?;
     let client = ctx.client(Role::Operator)?;
+    // Before the files are hashed: a notes file that cannot be sent fails at once.
+    let body = release_body(&product, &version, &args.details).await?;
     let mut files = Vec::with_capacity(specs.len());
     for (path, platform) in &specs {
         files.push(LocalFile::hash(path, platform, ctx.progress).await?);
     }
     check_distinct(&files)?;
 
-    let body = release_body(&product, &version, &args.details).await?;
     let (release, created) = ensure_release(&client, &body).await?;
     ctx.output.note(&format!(
         "{} release {product} {version} ({})",
@@ -95,7 +96,7 @@ pub async fn run(ctx: &Context, args: PublishArgs) -> Result<(), CliError> {
             r.version,
             r.id
         )
-    });
+    })?;
     Ok(())
 }
 

@@ -26,7 +26,7 @@ pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError>
             let body = release_body(product.trim(), version.trim(), &details).await?;
             let release: Release = client.post("/v1/releases", &body, None).await?.body;
             ctx.output
-                .emit(&release, || releases_table(std::slice::from_ref(&release)));
+                .emit(&release, || releases_table(std::slice::from_ref(&release)))?;
         }
         ReleaseCommand::List {
             product,
@@ -58,7 +58,7 @@ pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError>
                     releases_table(&list.releases)
                 };
                 with_offset_hint(rendered, list.releases.len(), list.limit, list.offset)
-            });
+            })?;
         }
         ReleaseCommand::Publish { release } => {
             let client = ctx.client(Role::Operator)?;
@@ -68,7 +68,7 @@ pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError>
             ctx.output.emit(&value, || match published {
                 Published::Already => format!("release {id} was already published"),
                 _ => format!("published release {id}"),
-            });
+            })?;
         }
         ReleaseCommand::Unpublish { release } => {
             let client = ctx.client(Role::Operator)?;
@@ -77,7 +77,7 @@ pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError>
                 .post_empty(&format!("/v1/releases/{id}/unpublish"))
                 .await?;
             ctx.output
-                .emit(&release, || format!("release {id} is a draft again"));
+                .emit(&release, || format!("release {id} is a draft again"))?;
         }
         ReleaseCommand::Update {
             release,
@@ -102,7 +102,7 @@ pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError>
             };
             let updated: Release = client.patch(&format!("/v1/releases/{id}"), &body).await?;
             ctx.output
-                .emit(&updated, || format!("updated release {id}"));
+                .emit(&updated, || format!("updated release {id}"))?;
         }
         ReleaseCommand::Yank {
             release,
@@ -128,7 +128,7 @@ pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError>
                         ""
                     }
                 )
-            });
+            })?;
         }
         ReleaseCommand::Unyank { release } => {
             let client = ctx.client(Role::Operator)?;
@@ -137,14 +137,15 @@ pub async fn run(ctx: &Context, command: ReleaseCommand) -> Result<(), CliError>
                 .post_empty(&format!("/v1/releases/{id}/unyank"))
                 .await?;
             ctx.output
-                .emit(&restored, || format!("release {id} is no longer yanked"));
+                .emit(&restored, || format!("release {id} is no longer yanked"))?;
         }
         ReleaseCommand::Delete { release } => {
             let client = ctx.client(Role::Operator)?;
             let id = release_id(&client, &release).await?;
             client.delete(&format!("/v1/releases/{id}")).await?;
             let value = json!({ "release_id": id, "deleted": true });
-            ctx.output.emit(&value, || format!("deleted release {id}"));
+            ctx.output
+                .emit(&value, || format!("deleted release {id}"))?;
         }
     }
     Ok(())
@@ -169,18 +170,41 @@ pub async fn release_body(
     })
 }
 
+/// The most release notes the server keeps (64 KiB), so the most of a notes file
+/// read: a file named by mistake (`--notes-file dist/disk.img`) is refused, not read.
+const NOTES_MAX_BYTES: u64 = 64 * 1024;
+
 /// The notes file's text, when one was named.
 ///
 /// # Errors
-/// [`CliError::Io`] when it cannot be read.
+/// [`CliError::Io`] when it cannot be read or is not UTF-8; [`CliError::Usage`] when
+/// it holds more than the server keeps.
 async fn read_notes(details: &ReleaseDetails) -> Result<Option<String>, CliError> {
-    match &details.notes_file {
-        Some(path) => tokio::fs::read_to_string(path)
-            .await
-            .map(Some)
-            .map_err(|e| CliError::io(path, e)),
-        None => Ok(None),
+    use tokio::io::AsyncReadExt as _;
+    let Some(path) = &details.notes_file else {
+        return Ok(None);
+    };
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| CliError::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(NOTES_MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| CliError::io(path, e))?;
+    if bytes.len() as u64 > NOTES_MAX_BYTES {
+        return Err(CliError::Usage(format!(
+            "{} holds more than {} KiB, the most release notes may hold",
+            path.display(),
+            NOTES_MAX_BYTES / 1024
+        )));
     }
+    String::from_utf8(bytes).map(Some).map_err(|e| {
+        CliError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        )
+    })
 }
 
 /// One row per release.

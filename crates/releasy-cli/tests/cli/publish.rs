@@ -463,6 +463,25 @@ async fn a_release_deleted_and_published_again_with_other_notes_is_created() {
         .await
         .ok();
 
+    // A notes file larger than release notes may be is refused before anything is
+    // hashed or sent (named by mistake, it could be a disk image).
+    let too_long = server.path("TOO-LONG.md");
+    std::fs::write(&too_long, vec![b'a'; 64 * 1024 + 1]).expect("notes");
+    let too_long = too_long.display().to_string();
+    let refused = server
+        .admin()
+        .args(publish(&["--notes-file", &too_long]))
+        .run()
+        .await
+        .fails_with(2);
+    assert_eq!(
+        refused.error_json()["error"]["code"],
+        "usage",
+        "{refused:#?}"
+    );
+    assert!(refused.stderr.contains("more than 64 KiB"), "{refused:#?}");
+    assert!(server.release("tool", "1.0.0").await.is_none());
+
     let notes = server.path("NOTES.md");
     std::fs::write(&notes, "Fixed the installer.").expect("notes");
     let notes = notes.display().to_string();
