@@ -71,25 +71,37 @@ impl ApiError {
         }
     }
 
-    /// Reads an error response: the contract's error body when there is one, otherwise
-    /// the status alone (storage services may answer in their own format).
+    /// Reads an error response: the contract's error body when there is one, an S3
+    /// error document's code and message (a storage URL's answer: `RequestTimeTooSkewed`
+    /// says more than `403`), otherwise the status alone.
     pub async fn from_response(response: reqwest::Response) -> Self {
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        match serde_json::from_str::<ErrorBody>(&text) {
-            Ok(body) => Self::Status {
+        Self::from_body(status, &text)
+    }
+
+    fn from_body(status: reqwest::StatusCode, text: &str) -> Self {
+        if let Ok(body) = serde_json::from_str::<ErrorBody>(text) {
+            return Self::Status {
                 status: status.as_u16(),
                 code: body.error.code,
                 message: body.error.message,
-            },
-            Err(_) => Self::Status {
+            };
+        }
+        if let Some(code) = s3_error_field(text, "Code") {
+            return Self::Status {
                 status: status.as_u16(),
-                code: format!("http_{}", status.as_u16()),
-                message: status
-                    .canonical_reason()
-                    .unwrap_or("error")
-                    .to_ascii_lowercase(),
-            },
+                code,
+                message: s3_error_field(text, "Message").unwrap_or_default(),
+            };
+        }
+        Self::Status {
+            status: status.as_u16(),
+            code: format!("http_{}", status.as_u16()),
+            message: status
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_ascii_lowercase(),
         }
     }
 
@@ -146,9 +158,50 @@ impl ApiError {
     }
 }
 
+/// The text of `<{field}>` in an S3 error document (`<Error><Code>…</Code>
+/// <Message>…</Message>…</Error>`), its XML escapes undone; `None` for any other body.
+fn s3_error_field(body: &str, field: &str) -> Option<String> {
+    let error = body.trim_start();
+    let error = error
+        .strip_prefix("<?xml")
+        .and_then(|rest| rest.split_once("?>"))
+        .map_or(error, |(_, rest)| rest)
+        .trim_start()
+        .strip_prefix("<Error>")?;
+    let (_, after_open) = error.split_once(&format!("<{field}>"))?;
+    let (value, _) = after_open.split_once(&format!("</{field}>"))?;
+    let value = value
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&");
+    (!value.trim().is_empty()).then(|| value.trim().to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_storage_error_document_gives_its_code_and_message() {
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time &amp; the server&apos;s is too large.</Message><RequestId>1</RequestId></Error>";
+        let err = ApiError::from_body(reqwest::StatusCode::FORBIDDEN, body);
+        assert_eq!(err.code(), "RequestTimeTooSkewed");
+        assert_eq!(
+            err.server_message(),
+            Some("The difference between the request time & the server's is too large.")
+        );
+        assert_eq!(err.exit(), Exit::Auth, "the status decides the exit code");
+        let other =
+            ApiError::from_body(reqwest::StatusCode::BAD_GATEWAY, "<html>bad gateway</html>");
+        assert_eq!(other.code(), "http_502");
+        let json = ApiError::from_body(
+            reqwest::StatusCode::NOT_FOUND,
+            r#"{"error":{"code":"not_found","message":"no such release"}}"#,
+        );
+        assert_eq!(json.code(), "not_found");
+    }
 
     fn status(status: u16) -> ApiError {
         ApiError::Status {

@@ -31,7 +31,20 @@ pub struct PartUrls<'a> {
 
 struct Presigned {
     by_part: HashMap<u32, String>,
+    /// The parts the server held at the last renewal, with their ETags and sizes: a
+    /// part sent again because its answer was lost may be among them.
+    held: HashMap<u32, (String, u64)>,
     expires_at: i64,
+}
+
+/// Where a part goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartTarget {
+    /// `PUT` it to this URL.
+    Send(String),
+    /// The server holds it already, whole, under this ETag (its earlier attempt landed
+    /// though its answer was lost): nothing to send.
+    Held(String),
 }
 
 /// Why a part could not be sent.
@@ -69,18 +82,21 @@ impl<'a> PartUrls<'a> {
             state_path,
             current: Mutex::new(Presigned {
                 by_part,
+                held: HashMap::new(),
                 expires_at,
             }),
         }
     }
 
-    /// A URL for `part_number` that does not expire within the margin, renewed from
-    /// the server when the ones at hand would (one renewal for all parts waiting).
+    /// Where part `part_number` (of `len` bytes) goes: a URL that does not expire
+    /// within the margin, renewed from the server when the ones at hand would (one
+    /// renewal for all parts waiting), or nothing to send when the renewal found the
+    /// part held already, whole.
     ///
     /// # Errors
     /// [`PartFailure::UploadGone`] when the upload no longer exists; API errors of the
     /// renewal.
-    pub async fn for_part(&self, part_number: u32) -> Result<String, PartFailure> {
+    pub async fn for_part(&self, part_number: u32, len: u64) -> Result<PartTarget, PartFailure> {
         let mut current = self.current.lock().await;
         if current.expires_at <= now() + EXPIRY_MARGIN_SECONDS {
             match self.renewed().await? {
@@ -88,7 +104,7 @@ impl<'a> PartUrls<'a> {
                 None => return Err(PartFailure::UploadGone),
             }
         }
-        current.by_part.get(&part_number).cloned().ok_or_else(|| {
+        current.target(part_number, len).ok_or_else(|| {
             CliError::from(ApiError::Unexpected {
                 status: 200,
                 detail: format!("the server offers no URL for part {part_number}, still to send"),
@@ -103,20 +119,112 @@ impl<'a> PartUrls<'a> {
             Err(ApiError::Status { status: 404, .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let (Some(missing), Some(expires_at)) = (state.multipart, state.expires_at) else {
-            return Err(ApiError::Unexpected {
-                status: 200,
-                detail: "the upload's state has no URLs for the parts still to send".to_owned(),
+        Presigned::from_state(state).map(Some)
+    }
+}
+
+impl Presigned {
+    /// What an upload's state offers: URLs for the parts it misses (none, and no
+    /// expiry, when it misses none), and the parts it holds.
+    fn from_state(state: UploadState) -> Result<Self, CliError> {
+        let held: HashMap<u32, (String, u64)> = state
+            .uploaded_parts
+            .into_iter()
+            .filter_map(|part| Some((part.part_number, (part.etag?, part.size))))
+            .collect();
+        let (by_part, expires_at) = match (state.multipart, state.expires_at) {
+            (Some(missing), Some(expires_at)) => (
+                missing
+                    .parts
+                    .into_iter()
+                    .map(|part| (part.part_number, part.upload_url))
+                    .collect(),
+                expires_at,
+            ),
+            // Every part is held: no URL is needed, so none expires.
+            (None, _) if !held.is_empty() => (HashMap::new(), i64::MAX),
+            _ => {
+                return Err(ApiError::Unexpected {
+                    status: 200,
+                    detail: "the upload's state has no URLs for the parts still to send".to_owned(),
+                }
+                .into());
             }
-            .into());
         };
-        Ok(Some(Presigned {
-            by_part: missing
-                .parts
-                .into_iter()
-                .map(|part| (part.part_number, part.upload_url))
-                .collect(),
+        Ok(Self {
+            by_part,
+            held,
             expires_at,
-        }))
+        })
+    }
+
+    /// Where part `part_number` of `len` bytes goes, if anywhere is known.
+    fn target(&self, part_number: u32, len: u64) -> Option<PartTarget> {
+        if let Some(url) = self.by_part.get(&part_number) {
+            return Some(PartTarget::Send(url.clone()));
+        }
+        self.held
+            .get(&part_number)
+            .filter(|(_, size)| *size == len)
+            .map(|(etag, _)| PartTarget::Held(etag.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(json: serde_json::Value) -> UploadState {
+        serde_json::from_value(json).unwrap()
+    }
+
+    /// A part whose answer was lost, sent again after the URLs were renewed: the
+    /// renewal offers no URL for it because the server holds it, and it is taken as
+    /// held rather than failing the run.
+    #[test]
+    fn a_renewal_finds_parts_whose_answer_was_lost() {
+        let renewed = Presigned::from_state(state(serde_json::json!({
+            "uploaded_parts": [
+                {"part_number": 1, "size": 10, "etag": "\"a\""},
+                {"part_number": 3, "size": 4, "etag": null}
+            ],
+            "multipart": {"upload_id": "u", "part_size": 10, "part_count": 3,
+                "parts": [{"part_number": 2, "upload_url": "https://store/2"}]},
+            "expires_at": 2_000_000_000
+        })))
+        .unwrap();
+        assert_eq!(
+            renewed.target(2, 10),
+            Some(PartTarget::Send("https://store/2".to_owned()))
+        );
+        assert_eq!(
+            renewed.target(1, 10),
+            Some(PartTarget::Held("\"a\"".to_owned()))
+        );
+        assert_eq!(renewed.target(1, 9), None, "held with another size");
+        assert_eq!(
+            renewed.target(3, 4),
+            None,
+            "held without an ETag to name it by"
+        );
+    }
+
+    #[test]
+    fn a_state_missing_no_part_needs_no_url() {
+        let renewed = Presigned::from_state(state(serde_json::json!({
+            "uploaded_parts": [{"part_number": 1, "size": 10, "etag": "\"a\""}],
+            "multipart": null
+        })))
+        .unwrap();
+        assert_eq!(renewed.expires_at, i64::MAX);
+        assert_eq!(
+            renewed.target(1, 10),
+            Some(PartTarget::Held("\"a\"".to_owned()))
+        );
+        let nothing = Presigned::from_state(state(serde_json::json!({
+            "uploaded_parts": [],
+            "multipart": null
+        })));
+        assert!(nothing.is_err());
     }
 }

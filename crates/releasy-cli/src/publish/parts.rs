@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use super::files::LocalFile;
-use super::part_urls::{PartFailure, PartUrls};
+use super::part_urls::{PartFailure, PartTarget, PartUrls};
 use crate::api::ApiError;
 use crate::dto::{CompletedPart, Multipart};
 use crate::error::CliError;
@@ -27,6 +27,10 @@ fn worth_sending_again(err: &CliError) -> bool {
         CliError::Api(api) => {
             api.is_transient()
                 || api.status() == Some(500)
+                // The connection stalled: the embedded store's `408`, S3's `400
+                // RequestTimeout` (which S3's own SDKs send again).
+                || api.status() == Some(408)
+                || api.code() == "RequestTimeout"
                 || api.code() == PART_BUSY
                 || (api.status() == Some(409)
                     && api
@@ -85,10 +89,16 @@ pub async fn upload_parts(
             let len = plan.part_size.min(file.size.saturating_sub(offset));
             let mut attempt = 1;
             loop {
-                let sent = match urls.for_part(part.part_number).await {
-                    Ok(url) => put_part(storage, &url, &file.path, offset, len, &progress)
-                        .await
-                        .map_err(PartFailure::Failed),
+                let sent = match urls.for_part(part.part_number, len).await {
+                    Ok(PartTarget::Send(url)) => {
+                        put_part(storage, &url, &file.path, offset, len, &progress)
+                            .await
+                            .map_err(PartFailure::Failed)
+                    }
+                    Ok(PartTarget::Held(etag)) => {
+                        progress.advance(len);
+                        Ok(etag)
+                    }
                     Err(failure) => Err(failure),
                 };
                 let err = match sent {
@@ -98,6 +108,13 @@ pub async fn upload_parts(
                             etag,
                         };
                         return Ok::<_, PartFailure>((part, len));
+                    }
+                    // S3 no longer knows the upload (swept, or aborted meanwhile): a
+                    // fresh one takes its place, as when a renewal finds it gone.
+                    Err(PartFailure::Failed(CliError::Api(api)))
+                        if api.code() == "NoSuchUpload" =>
+                    {
+                        return Err(PartFailure::UploadGone);
                     }
                     Err(PartFailure::Failed(err)) => err,
                     Err(gone) => return Err(gone),
@@ -181,6 +198,10 @@ mod tests {
                 .to_owned(),
         });
         assert!(worth_sending_again(&older_server));
+        // A stalled connection: the embedded store's 408, S3's RequestTimeout.
+        assert!(worth_sending_again(&status(408, "request_timeout")));
+        assert!(worth_sending_again(&status(400, "RequestTimeout")));
+        assert!(!worth_sending_again(&status(400, "BadDigest")));
         assert!(!worth_sending_again(&status(409, "conflict")));
         assert!(!worth_sending_again(&status(403, "forbidden")));
         assert!(!worth_sending_again(&status(404, "not_found")));
