@@ -1,16 +1,16 @@
 //! The verified-key cache: which stored Argon2id hashes were recently matched, and by
 //! which key (as a keyed tag), so a repeat request skips the slow hash.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use quick_cache::sync::Cache;
 use subtle::ConstantTimeEq;
 
 /// HMAC-SHA256 of the presented key (and pepper) under the hasher's process key.
 pub(crate) type Tag = [u8; 32];
 
 /// One remembered verification.
+#[derive(Clone)]
 struct Entry {
     tag: Tag,
     inserted: Instant,
@@ -19,12 +19,14 @@ struct Entry {
 /// A bounded map from stored PHC string to the tag of the key that matched it.
 ///
 /// Only successful verifications are ever inserted. Entries expire after `ttl`; when the
-/// map is full, expired entries are dropped and, if it is still full, it is cleared
-/// entirely (the cost of a clear is one Argon2 run per key, never a wrong answer).
+/// map is full, the entries least likely to be asked for again make room (quick_cache's
+/// S3-FIFO: a key seen once goes before a key in daily use), so more keys in use than
+/// it holds cost one Argon2 run each for the keys it dropped, never a wrong answer, and
+/// never every key at once (it was once cleared whole when full).
 pub(crate) struct VerifiedCache {
     ttl: Duration,
     capacity: usize,
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Option<Cache<String, Entry>>,
 }
 
 impl VerifiedCache {
@@ -35,31 +37,25 @@ impl VerifiedCache {
 
     /// An empty cache. A zero `ttl` or `capacity` disables it.
     pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
+        let enabled = capacity > 0 && !ttl.is_zero();
         Self {
             ttl,
             capacity,
-            entries: Mutex::new(HashMap::new()),
+            entries: enabled.then(|| Cache::new(capacity)),
         }
-    }
-
-    /// The map. A panic while it was locked cannot leave it inconsistent (every
-    /// operation on it is a single map call), so a poisoned lock is simply taken over.
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn is_fresh(ttl: Duration, entry: &Entry, now: Instant) -> bool {
-        now.saturating_duration_since(entry.inserted) < ttl
     }
 
     /// Whether `phc` was verified within the TTL by the key whose tag is `tag`
     /// (compared in constant time). An expired entry is removed.
     pub(crate) fn is_verified(&self, phc: &str, tag: &Tag, now: Instant) -> bool {
-        let mut entries = self.lock();
+        let Some(entries) = &self.entries else {
+            return false;
+        };
         match entries.get(phc) {
             None => false,
-            Some(entry) if !Self::is_fresh(self.ttl, entry, now) => {
-                entries.remove(phc);
+            Some(entry) if now.saturating_duration_since(entry.inserted) >= self.ttl => {
+                // Unless another verification replaced it meanwhile.
+                entries.remove_if(phc, |current| current.inserted == entry.inserted);
                 false
             }
             Some(entry) => bool::from(entry.tag.ct_eq(tag)),
@@ -68,24 +64,15 @@ impl VerifiedCache {
 
     /// Remembers that the key tagged `tag` matched `phc` at `now`.
     pub(crate) fn remember(&self, phc: &str, tag: Tag, now: Instant) {
-        if self.capacity == 0 || self.ttl.is_zero() {
-            return;
+        if let Some(entries) = &self.entries {
+            entries.insert(phc.to_owned(), Entry { tag, inserted: now });
         }
-        let ttl = self.ttl;
-        let mut entries = self.lock();
-        if !entries.contains_key(phc) && entries.len() >= self.capacity {
-            entries.retain(|_, entry| Self::is_fresh(ttl, entry, now));
-            if entries.len() >= self.capacity {
-                entries.clear();
-            }
-        }
-        entries.insert(phc.to_owned(), Entry { tag, inserted: now });
     }
 
     /// How many verifications are remembered (expired ones included until dropped).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+        self.entries.as_ref().map_or(0, Cache::len)
     }
 }
 
@@ -94,7 +81,7 @@ impl std::fmt::Debug for VerifiedCache {
         f.debug_struct("VerifiedCache")
             .field("ttl", &self.ttl)
             .field("capacity", &self.capacity)
-            .field("entries", &self.lock().len())
+            .field("entries", &self.entries.as_ref().map_or(0, Cache::len))
             .finish()
     }
 }
@@ -140,37 +127,39 @@ mod tests {
         }
     }
 
+    /// More keys in use than the cache holds cost a verification for the keys it
+    /// drops, not for every key: it once cleared itself whole when full, so past its
+    /// size nearly every request ran Argon2.
     #[test]
-    fn a_full_cache_drops_expired_entries_first() {
-        let cache = VerifiedCache::new(Duration::from_secs(60), 3);
-        let then = Instant::now();
-        cache.remember("$old", A, then);
-        cache.remember("$fresh1", A, then + Duration::from_secs(30));
-        cache.remember("$fresh2", A, then + Duration::from_secs(30));
-        let now = then + Duration::from_secs(61);
-        cache.remember("$new", A, now);
-        assert_eq!(cache.len(), 3);
-        assert!(cache.is_verified("$fresh1", &A, now));
-        assert!(cache.is_verified("$fresh2", &A, now));
-        assert!(cache.is_verified("$new", &A, now));
-    }
-
-    #[test]
-    fn a_full_cache_of_fresh_entries_is_cleared() {
-        let cache = VerifiedCache::new(Duration::from_secs(60), 3);
+    fn a_full_cache_makes_room_without_forgetting_everything() {
+        let cache = VerifiedCache::new(Duration::from_secs(60), 1_000);
         let now = Instant::now();
-        for phc in ["$a", "$b", "$c"] {
+        let phcs: Vec<String> = (0..1_000).map(|i| format!("$argon2id$key{i}")).collect();
+        for phc in &phcs {
             cache.remember(phc, A, now);
         }
-        // Re-remembering an existing entry never evicts anything.
-        cache.remember("$a", B, now);
-        assert_eq!(cache.len(), 3);
-        assert!(cache.is_verified("$a", &B, now));
-
-        cache.remember("$d", A, now);
-        assert_eq!(cache.len(), 1);
-        assert!(cache.is_verified("$d", &A, now));
-        assert!(!cache.is_verified("$b", &A, now));
+        for phc in &phcs {
+            // Asked for again: keys in use.
+            cache.is_verified(phc, &A, now);
+        }
+        for i in 0..100 {
+            cache.remember(&format!("$argon2id$new{i}"), A, now);
+        }
+        // quick_cache splits the capacity over its shards, each rounded up: a little
+        // more than asked on machines with more cores.
+        assert!(cache.len() <= 1_024, "{}", cache.len());
+        let kept = phcs
+            .iter()
+            .filter(|phc| cache.is_verified(phc, &A, now))
+            .count();
+        assert!(
+            kept >= 800,
+            "only {kept} of the keys in use are still remembered"
+        );
+        // Re-remembering an existing entry replaces its tag.
+        cache.remember(&phcs[0], B, now);
+        assert!(cache.is_verified(&phcs[0], &B, now));
+        assert!(!cache.is_verified(&phcs[0], &A, now));
     }
 
     #[test]
