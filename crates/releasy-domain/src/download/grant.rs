@@ -82,6 +82,30 @@ pub enum ResolveRefusal {
     },
 }
 
+impl ResolveRefusal {
+    /// Whether the refusal is the client's doing (a token it should not be asking
+    /// with: unknown, a suspended customer's, expired, used up, from an address its key
+    /// does not allow), and so a failed attempt of its address. The others are the
+    /// vendor's or the server's doing (unpublished, yanked, bytes not verified, a quota
+    /// spent, with its own `429`): a fleet of updaters asking must keep the answer that
+    /// says so, not be throttled for it.
+    ///
+    /// ```
+    /// use releasy_domain::download::ResolveRefusal;
+    ///
+    /// assert!(ResolveRefusal::UsedUp.is_failed_attempt());
+    /// assert!(!ResolveRefusal::Yanked.is_failed_attempt());
+    /// ```
+    pub fn is_failed_attempt(self) -> bool {
+        match self {
+            Self::NotFound | Self::Expired | Self::AddressNotAllowed | Self::UsedUp => true,
+            Self::NotAvailable | Self::Yanked | Self::NotVerified | Self::QuotaExceeded { .. } => {
+                false
+            }
+        }
+    }
+}
+
 impl DownloadGrant {
     /// The release, as the entitlement rule reads it.
     pub fn release_facts(&self) -> ReleaseFacts<'_> {

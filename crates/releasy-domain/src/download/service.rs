@@ -412,13 +412,14 @@ impl DownloadService {
     /// Every resolve of a token that exists is recorded in the download ledger, as
     /// `redirected` or with the reason it was refused; a refusal is also audited as
     /// `download.refused`. An unknown token is recorded nowhere: it names no customer
-    /// or artifact. Every refusal (an unknown token, a suspended customer's, which must
-    /// read the same, an expired or used-up one, ...) counts as a failed attempt of the
-    /// requester's address ([`Self::with_rate_limiter`]); past the address's limit it is
-    /// only counted (and summed into `auth.throttled`), so a flood of made-up tokens, or
-    /// of a leaked link asked again after it was used up, is answered by the failure
-    /// limiter and writes no row each time; other tokens from that address still
-    /// resolve.
+    /// or artifact. A refusal of the client's doing
+    /// ([`ResolveRefusal::is_failed_attempt`]: an unknown token, a suspended
+    /// customer's, which must read the same, an expired or used-up one, one from an
+    /// address its key does not allow) counts as a failed attempt of the requester's
+    /// address ([`Self::with_rate_limiter`]); past the address's limit it is only
+    /// counted (and summed into `auth.throttled`), so a flood of made-up tokens, or of
+    /// a leaked link asked again after it expired, is answered by the failure limiter
+    /// and writes no row each time; other tokens from that address still resolve.
     ///
     /// # Errors
     /// [`ResolveError::Refused`] with the contract's reason;
@@ -439,11 +440,13 @@ impl DownloadService {
             .await?
             .allowance(grant.product.as_str(), grant.release_facts(), now);
         if let Err(refusal) = grant.check(now, allowance.allows(), requester.address) {
-            // Every refusal is a failed attempt of its address, as a made-up token's:
-            // a leaked link used up or expired, asked again and again, would otherwise
-            // write a ledger row and an audit event each time. Past the limit it is
-            // only counted.
-            self.count_failed_attempt(requester)?;
+            // A refusal of the client's doing is a failed attempt of its address, as a
+            // made-up token's: a leaked link expired, asked again and again, would
+            // otherwise write a ledger row and an audit event each time. Past the limit
+            // it is only counted.
+            if refusal.is_failed_attempt() {
+                self.count_failed_attempt(requester)?;
+            }
             return Err(self.refuse(&grant, refusal, requester, now).await);
         }
         if grant.needs_unchanged_check()

@@ -334,9 +334,11 @@ async fn download_tokens_not_found_count_as_failed_attempts(backend: Backend) {
     assert_eq!(audit_events(&app, "download.refused").await.len(), 1);
 }
 
-/// A real token refused (here used up) is a failed attempt too: a leaked link asked
-/// again and again gets 429 past the limit, and then writes no ledger row or audit
-/// event for each ask.
+/// A real token refused for the client's doing (here used up) is a failed attempt too:
+/// a leaked link asked again and again gets 429 past the limit, and then writes no
+/// ledger row or audit event for each ask. A refusal of the vendor's doing (a release
+/// yanked with its downloads blocked) is not: updaters asking keep getting the answer
+/// that says so.
 async fn refused_resolves_of_real_tokens_count_as_failed_attempts(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[("RELEASY_AUTH_FAILURE_LIMIT", "3")]).await;
     let published = publish_one_artifact(&app, "agent", artifact_bytes(1_000)).await;
@@ -363,6 +365,26 @@ async fn refused_resolves_of_real_tokens_count_as_failed_attempts(backend: Backe
         .await;
     assert_eq!(ledger["downloads"].as_array().unwrap().len(), 3, "{ledger}");
     assert_eq!(audit_events(&app, "download.refused").await.len(), 3);
+
+    let yanked = publish_one_artifact(&app, "console", artifact_bytes(1_000)).await;
+    let link = download_url(&app, &yanked.api_key, &yanked.artifact_id).await;
+    let response = app
+        .admin(
+            Method::POST,
+            &format!("/v1/releases/{}/yank", yanked.release_id),
+        )
+        .json(&json!({"reason": "malware", "block_downloads": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    for _ in 0..5 {
+        let response = app.client.get(&link).send().await.unwrap();
+        assert_eq!(
+            assert_error(response, 403, "forbidden").await,
+            "release yanked"
+        );
+    }
 }
 
 on_both_backends!(
