@@ -308,6 +308,21 @@ async fn rows_releasy_did_not_write(db: &Database, tamper: Tamper) {
             position: 3
         }
     );
+    // The altered event can be looked at: a listing reads rows as the walk does.
+    let listed = db
+        .repositories()
+        .audit
+        .list(
+            &releasy_domain::audit::AuditFilter::default(),
+            releasy_domain::pagination::PageRequest::default(),
+        )
+        .await
+        .expect("a page holding altered rows");
+    let altered = listed
+        .iter()
+        .find(|event| event.id == third.event.id)
+        .expect("the altered event is listed");
+    assert_eq!(altered.payload, serde_json::json!("not json"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -67,7 +67,7 @@ pub struct Prunable {
 /// position) may be removed for `cutoff`: the leading run created before it, each
 /// event linked, at the next position, with the hash its content and the one before
 /// it give. An event inside the window stops the run, and so does the first event that
-/// does not verify, whose break is returned.
+/// does not verify (or carries a position without a hash), whose break is returned.
 ///
 /// ```
 /// use releasy_domain::Timestamp;
@@ -94,18 +94,20 @@ pub struct Prunable {
 pub fn prunable_prefix(start: ChainLink, oldest: &[ChainedEvent], cutoff: Timestamp) -> Prunable {
     let mut last = start;
     for (count, chained) in oldest.iter().enumerate() {
-        let Some(stored) = chained.link else {
-            return Prunable {
-                count,
-                stopped_by: None,
-            };
-        };
         if chained.event.created_at >= cutoff {
             return Prunable {
                 count,
                 stopped_by: None,
             };
         }
+        // Among events read by position, one without its link has a position and no
+        // hash: the linker writes both at once, so something else wrote it.
+        let Some(stored) = chained.link else {
+            return Prunable {
+                count,
+                stopped_by: Some(ChainVerifier::half_linked(&chained.event)),
+            };
+        };
         if let Err(found) = ChainVerifier::follows(last, &chained.event, stored) {
             return Prunable {
                 count,
@@ -180,10 +182,16 @@ mod tests {
     }
 
     #[test]
-    fn an_unlinked_event_is_never_cut() {
+    fn a_half_linked_event_is_never_cut_and_is_named() {
         let mut events = chained(&[10, 20]);
         events[1].link = None;
-        assert_eq!(cut(&events, 100), 1);
+        let prunable =
+            prunable_prefix(ChainLink::START, &events, Timestamp::from_unix_seconds(100));
+        assert_eq!(prunable.count, 1);
+        assert_eq!(
+            prunable.stopped_by,
+            Some(ChainVerifier::half_linked(&events[1].event))
+        );
     }
 
     #[test]

@@ -12,8 +12,8 @@ use crate::schema::{audit_chain, audit_events};
 
 /// A row of `audit_events`, built from the domain value with [`AuditEventRow::unlinked`]
 /// (as a change's write stores it; the linker adds the link later) or from the text a
-/// batch writer hashed with [`AuditEventRow::of_encoded`], and read back with `TryFrom`,
-/// which applies the domain's rules.
+/// batch writer hashed with [`AuditEventRow::of_encoded`], and read back with
+/// `into_chained_as_stored`, whatever it holds.
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -66,40 +66,14 @@ pub(crate) fn link_of(
     })
 }
 
-impl TryFrom<AuditEventRow> for ChainedEvent {
-    type Error = RepoError;
-
-    fn try_from(row: AuditEventRow) -> Result<Self, RepoError> {
-        let link = match (row.chain_position, row.chain_hash.as_deref()) {
-            (Some(position), Some(hash)) => Some(link_of("audit_events", position, hash)?),
-            _ => None,
-        };
-        Ok(Self {
-            event: AuditEvent {
-                id: parse_id::<AuditEventId>("audit_events", &row.id)?,
-                customer_id: row
-                    .customer_id
-                    .as_deref()
-                    .map(|c| parse_id::<CustomerId>("audit_events", c))
-                    .transpose()?,
-                actor: row.actor,
-                event: row.event,
-                payload: serde_json::from_str(&row.payload)
-                    .map_err(|e| corrupt("audit_events", e))?,
-                created_at: ts(row.created_at),
-            },
-            link,
-        })
-    }
-}
-
 impl AuditEventRow {
     /// The row as the chain sees it, whatever it holds. A row Releasy did not write as
     /// it stands (a payload that is not JSON, an id or customer id that is not a UUID in
     /// the form Releasy writes, a hash that is not 64 hex digits) still reads, as values whose hash cannot match
     /// the stored one: verification names it altered instead of failing as if the
-    /// database had, and the PostgreSQL linker links it instead of stopping at it for
-    /// good. (Listings read rows strictly.)
+    /// database had, the PostgreSQL linker links it instead of stopping at it for good,
+    /// and a listing shows it (its payload as the text stored, an id it cannot read as
+    /// the nil one) instead of failing every page it falls in.
     pub(crate) fn into_chained_as_stored(self) -> Result<ChainedEvent, RepoError> {
         let link = match (self.chain_position, self.chain_hash.as_deref()) {
             (Some(position), Some(hash)) => Some(ChainLink {
@@ -137,14 +111,6 @@ impl AuditEventRow {
             },
             link,
         })
-    }
-}
-
-impl TryFrom<AuditEventRow> for AuditEvent {
-    type Error = RepoError;
-
-    fn try_from(row: AuditEventRow) -> Result<Self, RepoError> {
-        ChainedEvent::try_from(row).map(|chained| chained.event)
     }
 }
 
