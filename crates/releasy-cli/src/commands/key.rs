@@ -37,7 +37,7 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
             };
             // No idempotency key: the server shows the secret only once.
             let key: CreatedKey = client.post("/v1/admin/keys", &body, None).await?.body;
-            ctx.output.emit(&key, || {
+            ctx.output.emit_secret(&key, || {
                 format!(
                     "api key id: {}\ncustomer:   {}\ntype:       {}\nscopes:     {}\nexpires:    {}\n\n{}\n\nThe key is shown only once: store it now.",
                     key.api_key_id,
@@ -124,7 +124,7 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
                 )
                 .await?
                 .body;
-            ctx.output.emit(&rotated, || {
+            ctx.output.emit_secret(&rotated, || {
                 format!(
                     "new api key id: {}\nreplaces:       {} (works until {})\n\n{}\n\nThe key is shown only once: store it now.",
                     rotated.key.api_key_id,

@@ -15,7 +15,7 @@ use crate::error::CliError;
 use crate::output::{Table, short_digest};
 use crate::publish::{
     ArtifactOutcome, LocalFile, Published, UploadResult, ensure_release, parse_file_spec,
-    publish_release, upload_all,
+    publish_when_verified, upload_all,
 };
 
 /// What `publish --json` prints.
@@ -74,7 +74,7 @@ pub async fn run(ctx: &Context, args: PublishArgs) -> Result<(), CliError> {
     let published = if args.no_publish {
         Published::Skipped
     } else {
-        publish_release(&client, &release.id).await?
+        publish_when_verified(&client, &release, |line| ctx.output.note(line)).await?
     };
     let report = PublishReport {
         release,

@@ -31,20 +31,43 @@ impl Output {
     ///
     /// # Errors
     /// [`CliError::Io`] when standard output cannot take it (a full disk under
-    /// `> key.json`): the run must not end well with a secret shown only once lost. A
-    /// reader that went away (`| head`) is no error.
+    /// `> out.json`): the run must not end well with its answer lost. A reader that
+    /// went away (`| head`) is no error; see [`Self::emit_secret`] for output that must
+    /// be read.
     pub fn emit<T: Serialize>(
         self,
         value: &T,
         human: impl FnOnce() -> String,
     ) -> Result<(), CliError> {
-        let text = if self.json {
+        let text = self.render(value, human)?;
+        print_stdout(&mut std::io::stdout().lock(), &text, Reader::MayLeave)
+    }
+
+    /// As [`Self::emit`], for output that holds a secret shown only once (a new key):
+    /// a reader that went away before it was written fails the run too.
+    ///
+    /// # Errors
+    /// [`CliError::Io`] when standard output cannot take it, a closed pipe included.
+    pub fn emit_secret<T: Serialize>(
+        self,
+        value: &T,
+        human: impl FnOnce() -> String,
+    ) -> Result<(), CliError> {
+        let text = self.render(value, human)?;
+        print_stdout(&mut std::io::stdout().lock(), &text, Reader::MustRead)
+    }
+
+    fn render<T: Serialize>(
+        self,
+        value: &T,
+        human: impl FnOnce() -> String,
+    ) -> Result<String, CliError> {
+        if self.json {
             serde_json::to_string_pretty(value)
-                .map_err(|e| CliError::io(STDOUT, std::io::Error::other(e)))?
+                .map_err(|e| CliError::io(STDOUT, std::io::Error::other(e)))
         } else {
-            human()
-        };
-        print_stdout(&mut std::io::stdout().lock(), &text)
+            Ok(human())
+        }
     }
 
     /// A status line on standard error (not with `--json`: stderr then holds only
@@ -80,12 +103,24 @@ pub fn with_offset_hint(mut rendered: String, shown: usize, limit: i64, offset: 
     rendered
 }
 
-/// Writes `text` and a newline to `out` and flushes it; a closed pipe is no error.
-fn print_stdout(out: &mut impl Write, text: &str) -> Result<(), CliError> {
+/// Whether output may go unread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    /// A reader that went away (`| head`) wanted no more: no error.
+    MayLeave,
+    /// The output is lost if unread (a secret shown once): a closed pipe is an error.
+    MustRead,
+}
+
+/// Writes `text` and a newline to `out` and flushes it.
+fn print_stdout(out: &mut impl Write, text: &str, reader: Reader) -> Result<(), CliError> {
     let written = writeln!(out, "{}", text.trim_end_matches('\n')).and_then(|()| out.flush());
     match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::io(STDOUT, e)),
-        _ => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && reader == Reader::MayLeave => {
+            Ok(())
+        }
+        Err(e) => Err(CliError::io(STDOUT, e)),
+        Ok(()) => Ok(()),
     }
 }
 
@@ -121,16 +156,23 @@ mod tests {
 
     #[test]
     fn output_that_cannot_be_written_fails_the_run_unless_its_reader_left() {
-        let failed = print_stdout(&mut Full, "the key").unwrap_err();
+        let failed = print_stdout(&mut Full, "a table", Reader::MayLeave).unwrap_err();
         assert_eq!(failed.code(), "io_error");
         assert!(
             failed.to_string().starts_with("standard output: "),
             "{failed}"
         );
-        print_stdout(&mut Closed, "the key").unwrap();
+        print_stdout(&mut Closed, "a table", Reader::MayLeave).unwrap();
         let mut written = Vec::new();
-        print_stdout(&mut written, "the key\n").unwrap();
-        assert_eq!(written, b"the key\n");
+        print_stdout(&mut written, "a table\n", Reader::MayLeave).unwrap();
+        assert_eq!(written, b"a table\n");
+    }
+
+    #[test]
+    fn a_secret_nobody_read_fails_the_run() {
+        let failed = print_stdout(&mut Closed, "the key", Reader::MustRead).unwrap_err();
+        assert_eq!(failed.code(), "io_error");
+        assert!(print_stdout(&mut Full, "the key", Reader::MustRead).is_err());
     }
 
     #[test]

@@ -16,4 +16,6 @@ mod release;
 
 pub use artifacts::{ArtifactOutcome, UploadResult, upload_all};
 pub use files::{LocalFile, parse_file_spec};
-pub use release::{Published, ensure_release, publish_release, release_id, resolve_release};
+pub use release::{
+    Published, ensure_release, publish_release, publish_when_verified, release_id, resolve_release,
+};

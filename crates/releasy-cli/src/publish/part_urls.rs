@@ -113,6 +113,19 @@ impl<'a> PartUrls<'a> {
         })
     }
 
+    /// Whether the upload is gone (aborted or swept): a part refused `404` by the store
+    /// means that, or a URL the store does not know.
+    ///
+    /// # Errors
+    /// API errors of the look.
+    pub async fn upload_is_gone(&self) -> Result<bool, CliError> {
+        match self.client.get::<UploadState>(&self.state_path, &[]).await {
+            Ok(_) => Ok(false),
+            Err(ApiError::Status { status: 404, .. }) => Ok(true),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn renewed(&self) -> Result<Option<Presigned>, CliError> {
         let state: UploadState = match self.client.get(&self.state_path, &[]).await {
             Ok(state) => state,
@@ -132,7 +145,8 @@ impl Presigned {
             .into_iter()
             .filter_map(|part| Some((part.part_number, (part.etag?, part.size))))
             .collect();
-        let (by_part, expires_at) = match (state.multipart, state.expires_at) {
+        let missing = state.multipart.filter(|missing| !missing.parts.is_empty());
+        let (by_part, expires_at) = match (missing, state.expires_at) {
             (Some(missing), Some(expires_at)) => (
                 missing
                     .parts
@@ -209,11 +223,13 @@ mod tests {
         );
     }
 
+    /// As the server answers it: the plan with no part left to send, and no expiry.
     #[test]
     fn a_state_missing_no_part_needs_no_url() {
         let renewed = Presigned::from_state(state(serde_json::json!({
             "uploaded_parts": [{"part_number": 1, "size": 10, "etag": "\"a\""}],
-            "multipart": null
+            "multipart": {"upload_id": "u", "part_size": 10, "part_count": 1, "parts": []},
+            "expires_at": null
         })))
         .unwrap();
         assert_eq!(renewed.expires_at, i64::MAX);
@@ -223,8 +239,9 @@ mod tests {
         );
         let nothing = Presigned::from_state(state(serde_json::json!({
             "uploaded_parts": [],
-            "multipart": null
+            "multipart": {"upload_id": "u", "part_size": 10, "part_count": 1, "parts": []},
+            "expires_at": null
         })));
-        assert!(nothing.is_err());
+        assert!(nothing.is_err(), "neither held nor to send");
     }
 }

@@ -109,16 +109,20 @@ pub async fn upload_parts(
                         };
                         return Ok::<_, PartFailure>((part, len));
                     }
-                    // S3 no longer knows the upload (swept, or aborted meanwhile): a
-                    // fresh one takes its place, as when a renewal finds it gone.
-                    Err(PartFailure::Failed(CliError::Api(api)))
-                        if api.code() == "NoSuchUpload" =>
-                    {
-                        return Err(PartFailure::UploadGone);
-                    }
                     Err(PartFailure::Failed(err)) => err,
                     Err(gone) => return Err(gone),
                 };
+                // The store no longer knows the upload (S3's `NoSuchUpload`; a `404`, the
+                // embedded store's, when the server's state says so too) when it was swept
+                // or aborted meanwhile: a fresh one takes its place, as when a renewal
+                // finds it gone.
+                if let CliError::Api(api) = &err
+                    && (api.code() == "NoSuchUpload"
+                        || (api.status() == Some(404)
+                            && matches!(urls.upload_is_gone().await, Ok(true))))
+                {
+                    return Err(PartFailure::UploadGone);
+                }
                 // A file that changed is not sent again: the run tells it changed.
                 if attempt >= PART_ATTEMPTS
                     || !worth_sending_again(&err)

@@ -197,6 +197,81 @@ pub async fn publish_release(client: &ApiClient, id: &str) -> Result<Published, 
     }
 }
 
+/// How long `publish` waits for the server to verify the release's artifacts when the
+/// release cannot be published before (immutable releases): the background verifier
+/// reads large files at disk or network speed, minutes for tens of GiB.
+const VERIFICATION_WAIT: Duration = Duration::from_secs(3600);
+
+/// How often the release is looked at meanwhile.
+const VERIFICATION_POLL: Duration = Duration::from_secs(2);
+
+/// The server's refusal to publish an immutable release whose artifacts are not all
+/// verified yet.
+const NOT_VERIFIED: &str = "release has artifacts that are not verified";
+
+/// Publishes `release` as [`publish_release`] does; when the server refuses because
+/// some of its artifacts are still being verified (immutable releases seal only
+/// verified bytes), waits until none is (up to an hour, `note` told each minute) and
+/// publishes then. An artifact that failed verification ends the wait.
+///
+/// # Errors
+/// [`CliError::Conflict`] when an artifact failed verification, or the wait ran out
+/// (the server's refusal); [`CliError::Api`].
+pub async fn publish_when_verified(
+    client: &ApiClient,
+    release: &Release,
+    note: impl Fn(&str),
+) -> Result<Published, CliError> {
+    let started = std::time::Instant::now();
+    let mut noted: Option<std::time::Instant> = None;
+    let mut looked_at_nothing = 0;
+    loop {
+        let refusal = match publish_release(client, &release.id).await {
+            Err(CliError::Api(ApiError::Status {
+                status: 409,
+                message,
+                ..
+            })) if message.contains(NOT_VERIFIED) => message,
+            other => return other,
+        };
+        let current = find_release(client, &release.product, &release.version)
+            .await?
+            .ok_or_else(|| CliError::NotFound(format!("release {} not found", release.id)))?;
+        let artifacts = current.artifacts.unwrap_or_default();
+        let in_state = |state: &'static str| {
+            artifacts
+                .iter()
+                .filter(move |a| a.verification.as_deref() == Some(state))
+        };
+        if let Some(failed) = in_state("failed").next() {
+            return Err(CliError::Conflict(format!(
+                "{} ({}) failed the server's check of its bytes: the release cannot be published with it",
+                failed.file_name(),
+                failed.platform
+            )));
+        }
+        let pending = in_state("pending").count();
+        // Nothing left to wait for, and refused all the same (a server that does not
+        // say which artifacts are pending): its answer stands.
+        if pending == 0 {
+            looked_at_nothing += 1;
+        }
+        if started.elapsed() >= VERIFICATION_WAIT || looked_at_nothing >= 2 {
+            return Err(CliError::Conflict(format!(
+                "{refusal}: {pending} still being verified; publish it later with `releasy release publish {}`",
+                release.id
+            )));
+        }
+        if noted.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+            note(&format!(
+                "waiting for the server to verify {pending} file(s) before publishing"
+            ));
+            noted = Some(std::time::Instant::now());
+        }
+        tokio::time::sleep(VERIFICATION_POLL).await;
+    }
+}
+
 fn split_reference(reference: &str) -> Result<(&str, &str), CliError> {
     reference
         .rsplit_once('@')

@@ -294,3 +294,34 @@ async fn an_upload_that_outlasts_its_urls_renews_them() {
     let release = server.release("vm", "3.0.0").await.expect("release");
     assert_eq!(release["artifacts"][0]["checksum"], sha.as_str());
 }
+
+/// Under immutable releases a release is published only once every file is verified:
+/// a file in parts above the inline limit is verified in the background (on the
+/// embedded store too), so `publish` waits for it and then publishes, rather than
+/// ending on the server's `409`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_waits_for_the_background_check_under_immutable_releases() {
+    let settings = [
+        ("RELEASY_ARTIFACT_PART_SIZE_BYTES", "5242880"),
+        ("RELEASY_ARTIFACT_INLINE_VERIFY_MAX_BYTES", "0"),
+        ("RELEASY_ARTIFACT_VERIFY_INTERVAL_SECONDS", "3"),
+        ("RELEASY_IMMUTABLE_RELEASES", "true"),
+    ];
+    let server = TestServer::start_with_settings(Storage::Embedded, &settings).await;
+    let sha = write_file(&server.path("disk.img"), (2 * PART + 99) as usize, 4);
+    let report = server
+        .admin()
+        .args(["publish", "--product", "vm", "--version", "7.0.0"])
+        .args(["disk.img:linux", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(report["published"], "now", "{report}");
+    let release = server.release("vm", "7.0.0").await.expect("release");
+    assert_eq!(release["status"], "published", "{release}");
+    assert!(release["sealed_at"].is_i64(), "{release}");
+    let artifact = &release["artifacts"][0];
+    assert_eq!(artifact["verification"], "verified", "{release}");
+    assert_eq!(artifact["checksum"], sha.as_str(), "{release}");
+}
