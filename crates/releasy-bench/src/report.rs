@@ -1057,8 +1057,10 @@ one `PUT`) is uploaded with `target/release/releasy artifact upload --parallel 4
 fresh server on SQLite, once with the embedded store and once with S3 (s3s-fs in the \
 benchmark's process, on a temporary folder), at the default 64 MiB part size. The \
 time is the CLI's whole run: hashing the file, presign, the parts, and the registration \
-that joins the parts and reads them through SHA-256. `dd` of the same size runs into the \
-server's data directory just before. Both processes' `VmRSS` is sampled every 20 ms.
+that joins the parts (and reads them through SHA-256 up to \
+`RELEASY_ARTIFACT_INLINE_VERIFY_MAX_BYTES`, 1 GiB; a larger file is registered `pending`, \
+and the row says how long after the CLI finished the background verifier set it \
+`verified`). `dd` of the same size runs into the server's data directory just before. Both processes' `VmRSS` is sampled every 20 ms.
 - The load generator and the server share the machine's cores, as the issue's targets \
 assume.",
         connections = info.connections,

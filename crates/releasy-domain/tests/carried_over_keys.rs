@@ -78,8 +78,8 @@ async fn a_carried_over_key_is_found_and_given_its_lookup_on_first_use() {
 }
 
 /// A revoked carried-over key leaves the search: it is refused as no key at all (it
-/// cannot be told apart from one without being tried), and once no carried-over key is
-/// left, no search starts.
+/// cannot be told apart from one without being tried), and is never given a lookup
+/// value.
 #[tokio::test]
 async fn a_revoked_carried_over_key_leaves_the_search() {
     let h = Harness::new();

@@ -57,7 +57,9 @@ pub trait QuotaCounter: Send + Sync + std::fmt::Debug {
         bytes: u64,
     ) -> Result<(), RepoError>;
 
-    /// Removes at most `limit` counts of periods that reset at or before `reset_by`;
-    /// returns how many went.
+    /// Removes counts of periods that reset at or before `reset_by`, a batch at a time:
+    /// at most `limit` entitlements' worth (an adapter may count the batch by rows
+    /// instead: each entitlement holds a few), and at least one when any is left;
+    /// returns how many went. A caller repeats while a batch removes `limit` or more.
     async fn prune_ended(&self, reset_by: Timestamp, limit: u32) -> Result<u64, RepoError>;
 }

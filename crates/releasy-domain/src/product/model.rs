@@ -24,7 +24,10 @@ pub struct ProductSummary {
     /// Its published releases.
     pub published: u64,
     /// The highest version of its published, non-yanked stable releases: what
-    /// `GET /v1/releases/latest` answers by default.
+    /// `GET /v1/releases/latest` answers by default, unless none of that release's
+    /// artifacts can be downloaded yet (pending or failed verification), when `latest`
+    /// passes over it and this still names it (the operator's view of what was
+    /// published).
     pub latest_version: Option<String>,
     /// When its newest release was created.
     pub last_release_at: Option<Timestamp>,

@@ -38,7 +38,8 @@ struct SummaryRow {
 /// Every product with a release or a policy, by name (bytewise, as [`BYTE_ORDER`] makes
 /// PostgreSQL compare); per product, subqueries that
 /// the `(product, ...)` indexes of `releases` answer. The latest version is the one
-/// `GET /v1/releases/latest` gives: published, not yanked, stable, highest first.
+/// `GET /v1/releases/latest` gives by default (published, not yanked, stable, highest
+/// first), downloadable or not (see [`ProductSummary::latest_version`]).
 const SUMMARIES: &str = "
 SELECT p.product AS product,
   (SELECT COUNT(*) FROM releases r WHERE r.product = p.product) AS releases,
