@@ -79,8 +79,9 @@ pub enum ResolveError {
     /// The repository failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
-    /// An unknown token, from an address past its failure limit: made-up tokens are
-    /// failed attempts, counted as failed authentications are.
+    /// An unknown token (or a suspended customer's), from an address past its failure
+    /// limit: refusals of the client's doing are failed attempts, counted as failed
+    /// authentications are.
     #[error(transparent)]
     Throttled(#[from] Throttled),
 }
@@ -239,13 +240,42 @@ impl DownloadService {
         }
     }
 
-    /// Counts resolves of unknown tokens as failed attempts of their client's address
-    /// in `limiter`, as failed authentications are: past the address's limit they are
-    /// answered [`ResolveError::Throttled`].
+    /// Counts refused resolves of the client's doing
+    /// ([`ResolveRefusal::is_failed_attempt`]) as failed attempts of their client's
+    /// address in `limiter`, as failed authentications are: past the address's limit an
+    /// unknown token (or a suspended customer's) is answered
+    /// [`ResolveError::Throttled`], and the other such refusals keep their answer but
+    /// are no longer recorded one by one.
     #[must_use]
     pub fn with_rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = Some(limiter);
         self
+    }
+
+    /// The answer to `refusal` of `grant`: recorded (its ledger row and audit event)
+    /// unless it is a failed attempt ([`ResolveRefusal::is_failed_attempt`]) past the
+    /// address's limit, which is only counted (summed into `auth.throttled`), so that a
+    /// leaked link asked again and again fills neither. Past the limit "not found" is
+    /// answered 429, as a made-up token's (a suspended customer's must read the same);
+    /// the other refusals keep their answer, which clients act on (an expired link is
+    /// their cue to ask for a new one).
+    async fn answer_refusal(
+        &self,
+        grant: &DownloadGrant,
+        refusal: ResolveRefusal,
+        requester: &Requester,
+        now: Timestamp,
+    ) -> ResolveError {
+        if refusal.is_failed_attempt()
+            && let Err(throttled) = self.count_failed_attempt(requester)
+        {
+            return if refusal == ResolveRefusal::NotFound {
+                throttled.into()
+            } else {
+                refusal.into()
+            };
+        }
+        self.refuse(grant, refusal, requester, now).await
     }
 
     /// Counts a refused resolve as a failed attempt of `requester`'s address.
@@ -418,8 +448,9 @@ impl DownloadService {
     /// address its key does not allow) counts as a failed attempt of the requester's
     /// address ([`Self::with_rate_limiter`]); past the address's limit it is only
     /// counted (and summed into `auth.throttled`), so a flood of made-up tokens, or of
-    /// a leaked link asked again after it expired, is answered by the failure limiter
-    /// and writes no row each time; other tokens from that address still resolve.
+    /// a leaked link asked again after it expired, writes no row each time. Past the
+    /// limit "not found" is answered 429; the other refusals keep their answer. Other
+    /// tokens from that address still resolve.
     ///
     /// # Errors
     /// [`ResolveError::Refused`] with the contract's reason;
@@ -440,14 +471,7 @@ impl DownloadService {
             .await?
             .allowance(grant.product.as_str(), grant.release_facts(), now);
         if let Err(refusal) = grant.check(now, allowance.allows(), requester.address) {
-            // A refusal of the client's doing is a failed attempt of its address, as a
-            // made-up token's: a leaked link expired, asked again and again, would
-            // otherwise write a ledger row and an audit event each time. Past the limit
-            // it is only counted.
-            if refusal.is_failed_attempt() {
-                self.count_failed_attempt(requester)?;
-            }
-            return Err(self.refuse(&grant, refusal, requester, now).await);
+            return Err(self.answer_refusal(&grant, refusal, requester, now).await);
         }
         if grant.needs_unchanged_check()
             && let Err(err) = self.check_unchanged(&grant, now).await
@@ -478,9 +502,8 @@ impl DownloadService {
         if let Some(max_uses) = grant.token.max_uses
             && !self.tokens.consume_use(grant.token.id, max_uses).await?
         {
-            self.count_failed_attempt(requester)?;
             return Err(self
-                .refuse(&grant, ResolveRefusal::UsedUp, requester, now)
+                .answer_refusal(&grant, ResolveRefusal::UsedUp, requester, now)
                 .await);
         }
         let charge = match self

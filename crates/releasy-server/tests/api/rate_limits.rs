@@ -335,10 +335,11 @@ async fn download_tokens_not_found_count_as_failed_attempts(backend: Backend) {
 }
 
 /// A real token refused for the client's doing (here used up) is a failed attempt too:
-/// a leaked link asked again and again gets 429 past the limit, and then writes no
-/// ledger row or audit event for each ask. A refusal of the vendor's doing (a release
-/// yanked with its downloads blocked) is not: updaters asking keep getting the answer
-/// that says so.
+/// a leaked link asked again and again keeps its answer (the client's cue to ask for a
+/// new token) but past the limit writes no ledger row or audit event for each ask, and
+/// a made-up token from that address then gets 429. A refusal of the vendor's doing (a
+/// release yanked with its downloads blocked) is not counted: updaters asking keep
+/// getting the answer that says so.
 async fn refused_resolves_of_real_tokens_count_as_failed_attempts(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[("RELEASY_AUTH_FAILURE_LIMIT", "3")]).await;
     let published = publish_one_artifact(&app, "agent", artifact_bytes(1_000)).await;
@@ -353,12 +354,13 @@ async fn refused_resolves_of_real_tokens_count_as_failed_attempts(backend: Backe
         .unwrap();
     let link = token["download_url"].as_str().unwrap().to_owned();
     resolve(&app, &link).await;
-    for _ in 0..3 {
+    for _ in 0..5 {
         let response = app.client.get(&link).send().await.unwrap();
         let message = assert_error(response, 404, "not_found").await;
         assert_eq!(message, "download token used up");
     }
-    let retry_after = assert_too_many(app.client.get(&link).send().await.unwrap()).await;
+    let made_up = app.url("/v1/downloads/made-up-token-that-names-nothing");
+    let retry_after = assert_too_many(app.client.get(&made_up).send().await.unwrap()).await;
     assert!((1..=20).contains(&retry_after), "Retry-After {retry_after}");
     let ledger = app
         .admin_get_json("/v1/admin/downloads?outcome=used_up")
