@@ -10,7 +10,7 @@ use crate::dto::{
     UpdateKey,
 };
 use crate::error::CliError;
-use crate::output::{Table, format_time, format_time_opt, now};
+use crate::output::{Table, format_time, format_time_opt, now, print_stderr};
 
 /// Runs a `key` command.
 ///
@@ -47,6 +47,12 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
                     format_time_opt(key.expires_at),
                     key.api_key
                 )
+            })
+            .inspect_err(|_| {
+                print_stderr(&format!(
+                    "key {id} was created but its secret could not be shown: revoke it with `releasy key revoke {id}` and create another",
+                    id = key.api_key_id
+                ));
             })?;
         }
         KeyCommand::Revoke { api_key_id } => {
@@ -132,6 +138,14 @@ pub async fn run(ctx: &Context, command: KeyCommand) -> Result<(), CliError> {
                     format_time(rotated.replaced_key_revoked_at),
                     rotated.key.api_key
                 )
+            })
+            .inspect_err(|_| {
+                print_stderr(&format!(
+                    "key {new} was created but its secret could not be shown: revoke it with `releasy key revoke {new}`, and before {until}, when {old} stops working, create another key with `releasy key create`",
+                    new = rotated.key.api_key_id,
+                    old = rotated.replaces_api_key_id,
+                    until = format_time(rotated.replaced_key_revoked_at)
+                ));
             })?;
         }
     }
