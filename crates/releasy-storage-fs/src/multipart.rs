@@ -5,8 +5,10 @@
 //! part ever sent, `<n>.lock`. A part's receiver holds `upload` locked shared and
 //! `<n>.lock` exclusively; completion holds `upload` exclusively: file locks, so that
 //! instances sharing the data directory keep out of each other's way too.
-//! Completion checks the parts, reads `data` once through SHA-256, and links it into
-//! place exactly as a single upload is, so that a stored object is never replaced.
+//! Completion checks the parts, reads `data` once through SHA-256 (unless it is larger
+//! than the store's joined-digest limit: then registration leaves it to the background
+//! verifier), and links it into place exactly as a single upload is, so that a stored
+//! object is never replaced.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};

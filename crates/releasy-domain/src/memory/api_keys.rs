@@ -88,11 +88,10 @@ impl ApiKeyRepository for InMemoryApiKeys {
         now: Timestamp,
         limit: u32,
     ) -> Result<Vec<AuthCandidate>, RepoError> {
-        let ended = |at: Option<Timestamp>| at.is_some_and(|at| at <= now);
         let mut unindexed: Vec<ApiKey> = lock(&self.rows)
             .iter()
             .filter(|k| k.lookup.as_str().is_empty() && !k.hash.is_legacy())
-            .filter(|k| !ended(k.revoked_at) && !ended(k.expires_at))
+            .filter(|k| !k.is_revoked_at(now) && !k.is_expired_at(now))
             .cloned()
             .collect();
         unindexed.sort_by_key(|k| std::cmp::Reverse(k.last_used_at));

@@ -24,7 +24,7 @@ use std::time::Duration;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::{FutureExt as _, StreamExt as _};
-use releasy_domain::ports::RepoError;
+use releasy_domain::ports::{ErrorChain, RepoError};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -156,7 +156,7 @@ impl PgStore {
 /// Why the feed is not (or no longer) listening.
 #[derive(Debug, thiserror::Error)]
 enum FeedError {
-    #[error("cannot connect: {}", with_sources(.0))]
+    #[error("cannot connect: {}", ErrorChain(.0))]
     Connect(RepoError),
     #[error("{0}")]
     Query(#[from] diesel::result::Error),
@@ -389,16 +389,4 @@ async fn relay(
             Err(_) => return ended(FeedError::StatementTimeout, &listening),
         }
     }
-}
-
-/// `err` and its causes, for the log: a [`RepoError`] alone says only "unavailable".
-fn with_sources(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

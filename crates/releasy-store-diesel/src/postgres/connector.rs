@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use diesel::ConnectionError;
 use diesel_async::AsyncPgConnection;
+use releasy_domain::ports::ErrorChain;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::{NoTlsStream, TlsStream};
 use tokio_postgres::{Client, Connection, NoTls, Socket};
@@ -85,7 +86,7 @@ impl PgConnector {
         // without it.
         match tokio_postgres::connect(without_tls, NoTls).await {
             Ok(connected) => {
-                let error = with_causes(tls_error);
+                let error = ErrorChain(tls_error).to_string();
                 if self.warned_without_tls.swap(true, Ordering::Relaxed) {
                     tracing::debug!(%error, "connected to PostgreSQL without TLS again");
                 } else {
@@ -98,8 +99,8 @@ impl PgConnector {
             }
             Err(plain_error) => Err(ConnectionError::BadConnection(format!(
                 "{}; with TLS first: {}",
-                with_causes(&plain_error),
-                with_causes(tls_error)
+                ErrorChain(&plain_error),
+                ErrorChain(tls_error)
             ))),
         }
     }
@@ -127,18 +128,6 @@ where
     S: TlsStream + Unpin + Send + 'static,
 {
     let (client, connection) =
-        connected.map_err(|err| ConnectionError::BadConnection(with_causes(&err)))?;
+        connected.map_err(|err| ConnectionError::BadConnection(ErrorChain(&err).to_string()))?;
     AsyncPgConnection::try_from_client_and_connection(client, connection).await
-}
-
-/// `err` and each of its causes, `: `-separated.
-fn with_causes(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(err) = cause {
-        text.push_str(": ");
-        text.push_str(&err.to_string());
-        cause = err.source();
-    }
-    text
 }
