@@ -85,7 +85,7 @@ pub struct Prunable {
 /// let cutoff = Timestamp::from_unix_seconds(25);
 /// assert_eq!(prunable_prefix(ChainLink::START, &chained, cutoff).count, 2);
 ///
-/// // The second event's time moved before the cutoff: it does not verify, so it stays.
+/// // The second event's time edited: it no longer verifies, so it and what follows stay.
 /// chained[1].event.created_at = Timestamp::from_unix_seconds(0);
 /// let prunable = prunable_prefix(ChainLink::START, &chained, cutoff);
 /// assert_eq!(prunable.count, 1);
