@@ -128,12 +128,12 @@ fn print_stdout(out: &mut impl Write, text: &str, reader: Reader) -> Result<(), 
 mod tests {
     use super::*;
 
-    /// Standard output on a full disk.
-    struct Full;
+    /// Standard output whose every write fails with `kind`.
+    struct Failing(std::io::ErrorKind);
 
-    impl Write for Full {
+    impl Write for Failing {
         fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-            Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+            Err(std::io::Error::from(self.0))
         }
 
         fn flush(&mut self) -> std::io::Result<()> {
@@ -141,28 +141,25 @@ mod tests {
         }
     }
 
+    /// Standard output on a full disk.
+    fn full() -> Failing {
+        Failing(std::io::ErrorKind::StorageFull)
+    }
+
     /// A reader that went away.
-    struct Closed;
-
-    impl Write for Closed {
-        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-            Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+    fn closed() -> Failing {
+        Failing(std::io::ErrorKind::BrokenPipe)
     }
 
     #[test]
     fn output_that_cannot_be_written_fails_the_run_unless_its_reader_left() {
-        let failed = print_stdout(&mut Full, "a table", Reader::MayLeave).unwrap_err();
+        let failed = print_stdout(&mut full(), "a table", Reader::MayLeave).unwrap_err();
         assert_eq!(failed.code(), "io_error");
         assert!(
             failed.to_string().starts_with("standard output: "),
             "{failed}"
         );
-        print_stdout(&mut Closed, "a table", Reader::MayLeave).unwrap();
+        print_stdout(&mut closed(), "a table", Reader::MayLeave).unwrap();
         let mut written = Vec::new();
         print_stdout(&mut written, "a table\n", Reader::MayLeave).unwrap();
         assert_eq!(written, b"a table\n");
@@ -170,9 +167,9 @@ mod tests {
 
     #[test]
     fn a_secret_nobody_read_fails_the_run() {
-        let failed = print_stdout(&mut Closed, "the key", Reader::MustRead).unwrap_err();
+        let failed = print_stdout(&mut closed(), "the key", Reader::MustRead).unwrap_err();
         assert_eq!(failed.code(), "io_error");
-        assert!(print_stdout(&mut Full, "the key", Reader::MustRead).is_err());
+        assert!(print_stdout(&mut full(), "the key", Reader::MustRead).is_err());
     }
 
     #[test]

@@ -6,12 +6,12 @@ use serde::Serialize;
 
 use super::files::LocalFile;
 use super::keys;
-use super::part_urls::{EXPIRY_MARGIN_SECONDS, PartUrls, upload_state_path};
+use super::part_urls::{EXPIRY_MARGIN_SECONDS, PartUrls, upload_state, upload_state_path};
 use super::parts::upload_parts;
 use crate::api::{ApiClient, ApiError};
 use crate::dto::{
     Artifact, ArtifactSummary, CompletedPart, PresignRequest, PresignResponse, RegisterRequest,
-    Release, UploadState,
+    Release,
 };
 use crate::error::CliError;
 use crate::output::now;
@@ -591,10 +591,8 @@ async fn resume(
     mut upload: PresignResponse,
 ) -> Result<Option<Presigned>, CliError> {
     let path = upload_state_path(&release.id, &upload.artifact_id);
-    let state: UploadState = match client.get(&path, &[]).await {
-        Ok(state) => state,
-        Err(ApiError::Status { status: 404, .. }) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(state) = upload_state(client, &path).await? else {
+        return Ok(None);
     };
     let Some(missing) = state.multipart else {
         return Ok(None);

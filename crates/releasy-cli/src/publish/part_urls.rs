@@ -21,6 +21,22 @@ pub fn upload_state_path(release_id: &str, artifact_id: &str) -> String {
     format!("/v1/releases/{release_id}/artifacts/{artifact_id}/upload")
 }
 
+/// The state of the unfinished upload at `state_path`; `None` when the server no longer
+/// has it (completed, aborted or swept: `404`).
+///
+/// # Errors
+/// API errors other than that `404`.
+pub async fn upload_state(
+    client: &ApiClient,
+    state_path: &str,
+) -> Result<Option<UploadState>, CliError> {
+    match client.get(state_path, &[]).await {
+        Ok(state) => Ok(Some(state)),
+        Err(ApiError::Status { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Where each part still to send goes, as the server last presigned it.
 pub struct PartUrls<'a> {
     client: &'a ApiClient,
@@ -119,20 +135,14 @@ impl<'a> PartUrls<'a> {
     /// # Errors
     /// API errors of the look.
     pub async fn upload_is_gone(&self) -> Result<bool, CliError> {
-        match self.client.get::<UploadState>(&self.state_path, &[]).await {
-            Ok(_) => Ok(false),
-            Err(ApiError::Status { status: 404, .. }) => Ok(true),
-            Err(e) => Err(e.into()),
-        }
+        Ok(upload_state(self.client, &self.state_path).await?.is_none())
     }
 
     async fn renewed(&self) -> Result<Option<Presigned>, CliError> {
-        let state: UploadState = match self.client.get(&self.state_path, &[]).await {
-            Ok(state) => state,
-            Err(ApiError::Status { status: 404, .. }) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        Presigned::from_state(state).map(Some)
+        upload_state(self.client, &self.state_path)
+            .await?
+            .map(Presigned::from_state)
+            .transpose()
     }
 }
 

@@ -148,6 +148,21 @@ pub async fn download_url(app: &TestApp, api_key: &str, artifact_id: &str) -> St
     token["download_url"].as_str().unwrap().to_owned()
 }
 
+/// Issues a download token for the published artifact that resolves at most
+/// `max_uses` times; returns the `download_url`.
+pub async fn limited_link(app: &TestApp, p: &Published, max_uses: u32) -> String {
+    let token = json_ok(
+        app.customer(Method::POST, "/v1/downloads/token", &p.api_key)
+            .json(&json!({"artifact_id": p.artifact_id, "max_uses": max_uses}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(token["max_uses"], max_uses);
+    token["download_url"].as_str().unwrap().to_owned()
+}
+
 /// Follows a download link on `app`, whichever instance issued it: the response, its
 /// redirect not followed.
 pub async fn follow_link(app: &TestApp, url: &str) -> reqwest::Response {

@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::flow::{Published, artifact_bytes, follow_link, publish_one_artifact};
+use crate::flow::{Published, artifact_bytes, follow_link, limited_link, publish_one_artifact};
 use crate::helpers::{Backend, TestApp, assert_error};
 use crate::on_both_backends;
 
@@ -15,19 +15,6 @@ async fn token_request(app: &TestApp, p: &Published, body: Value) -> reqwest::Re
         .send()
         .await
         .unwrap()
-}
-
-async fn limited_link(app: &TestApp, p: &Published, max_uses: u32) -> String {
-    let response = token_request(
-        app,
-        p,
-        json!({"artifact_id": p.artifact_id, "max_uses": max_uses}),
-    )
-    .await;
-    assert_eq!(response.status(), 200);
-    let token: Value = response.json().await.unwrap();
-    assert_eq!(token["max_uses"], max_uses);
-    token["download_url"].as_str().unwrap().to_owned()
 }
 
 async fn a_single_use_link_works_once(backend: Backend) {

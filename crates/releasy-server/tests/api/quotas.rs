@@ -10,7 +10,7 @@ use releasy_domain::memory::FixedClock;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::flow::{Published, artifact_bytes, follow_link, publish_one_artifact};
+use crate::flow::{Published, artifact_bytes, follow_link, limited_link, publish_one_artifact};
 use crate::helpers::{Backend, TestApp, assert_error};
 use crate::on_both_backends;
 
@@ -212,18 +212,6 @@ async fn an_unlimited_entitlement_beside_a_metered_one_is_never_refused(backend:
     for _ in 0..3 {
         assert_eq!(follow_link(&app, &url).await.status(), 302);
     }
-}
-
-async fn limited_link(app: &TestApp, p: &Published, max_uses: u32) -> String {
-    let response = token_request(
-        app,
-        p,
-        json!({"artifact_id": p.artifact_id, "max_uses": max_uses}),
-    )
-    .await;
-    assert_eq!(response.status(), 200);
-    let token: Value = response.json().await.unwrap();
-    token["download_url"].as_str().unwrap().to_owned()
 }
 
 async fn assert_used_up(response: reqwest::Response) {

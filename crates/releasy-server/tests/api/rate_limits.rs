@@ -7,7 +7,7 @@
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
-use crate::flow::{artifact_bytes, download_url, publish_one_artifact, resolve};
+use crate::flow::{artifact_bytes, download_url, limited_link, publish_one_artifact, resolve};
 use crate::helpers::{ADMIN_KEY, Backend, TestApp, assert_error};
 use crate::on_both_backends;
 
@@ -343,16 +343,7 @@ async fn download_tokens_not_found_count_as_failed_attempts(backend: Backend) {
 async fn refused_resolves_of_real_tokens_count_as_failed_attempts(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[("RELEASY_AUTH_FAILURE_LIMIT", "3")]).await;
     let published = publish_one_artifact(&app, "agent", artifact_bytes(1_000)).await;
-    let token: Value = app
-        .customer(Method::POST, "/v1/downloads/token", &published.api_key)
-        .json(&json!({"artifact_id": published.artifact_id, "max_uses": 1}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let link = token["download_url"].as_str().unwrap().to_owned();
+    let link = limited_link(&app, &published, 1).await;
     resolve(&app, &link).await;
     for _ in 0..5 {
         let response = app.client.get(&link).send().await.unwrap();
