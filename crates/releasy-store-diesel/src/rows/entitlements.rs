@@ -74,6 +74,11 @@ fn read_quota(
 ) -> Result<Option<DownloadQuota>, RepoError> {
     let bad = |e| corrupt("entitlements", e);
     let Some(period) = period else {
+        // Limits without a period are no quota the domain could have written: reading
+        // them as none would lift a vendor's limit without a word.
+        if downloads.is_some() || bytes.is_some() {
+            return Err(corrupt("entitlements", "a quota limit without a period"));
+        }
         return Ok(None);
     };
     let limit = |n: Option<i64>| {
@@ -246,5 +251,32 @@ impl TryFrom<EntitlementRow> for Entitlement {
             created_at: ts(row.created_at),
             revision: u64::try_from(row.revision).map_err(|e| corrupt("entitlements", e))?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use releasy_domain::ports::ErrorChain;
+
+    use super::*;
+
+    #[test]
+    fn a_quota_reads_back_as_written() {
+        let quota = DownloadQuota::new(Some(10), None, QuotaPeriod::Day).unwrap();
+        let (downloads, bytes, period) = quota_columns(Some(&quota));
+        let read = read_quota(downloads, bytes, period.as_deref()).unwrap();
+        assert_eq!(read, Some(quota));
+        assert_eq!(read_quota(None, None, None).unwrap(), None);
+    }
+
+    #[test]
+    fn limits_without_a_period_are_a_corrupt_row_not_no_quota() {
+        for (downloads, bytes) in [(Some(10), None), (None, Some(1_000)), (Some(1), Some(1))] {
+            let err = read_quota(downloads, bytes, None).unwrap_err();
+            assert_eq!(
+                ErrorChain(&err).to_string(),
+                "storage failed: corrupt entitlements row: a quota limit without a period"
+            );
+        }
     }
 }
