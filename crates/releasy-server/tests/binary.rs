@@ -251,6 +251,25 @@ fn invalid_configuration_stops_startup_naming_the_variable() {
             ],
             vec!["RELEASY_ARTIFACT_ACCESS_KEY", "RELEASY_ARTIFACT_SECRET_KEY"],
         ),
+        (
+            vec![
+                ("RELEASY_ARTIFACT_BUCKET", "b"),
+                ("RELEASY_ARTIFACT_REGION", "auto"),
+                ("RELEASY_ARTIFACT_ACCESS_KEY", "a"),
+                ("RELEASY_ARTIFACT_SECRET_KEY", "s"),
+            ],
+            vec!["RELEASY_ARTIFACT_REGION"],
+        ),
+        (
+            vec![
+                ("RELEASY_ARTIFACT_BUCKET", "b"),
+                ("RELEASY_ARTIFACT_REGION", "us-east-1"),
+                ("RELEASY_ARTIFACT_ACCESS_KEY", "a"),
+                ("RELEASY_ARTIFACT_SECRET_KEY", "s"),
+                ("RELEASY_ARTIFACT_ENDPOINT", "http://minio:9000/s3"),
+            ],
+            vec!["RELEASY_ARTIFACT_ENDPOINT"],
+        ),
     ] {
         let vars: Vec<(&str, String)> = vars.into_iter().map(|(k, v)| (k, v.to_owned())).collect();
         let output = spawn(cwd.path(), &vars).wait_with_output().unwrap();
@@ -940,13 +959,15 @@ fn verify_artifacts_refuses_a_missing_or_unmigrated_database() {
         use diesel::RunQueryDsl;
         let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
         diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "(SELECT count(*) FROM sqlite_master \
-             WHERE type = 'table' AND name <> '__diesel_schema_migrations')",
+            "(SELECT count(*) FROM sqlite_master WHERE type = 'table')",
         ))
         .get_result(&mut conn)
         .unwrap()
     };
-    assert_eq!(tables, 0, "not migrated (diesel's own empty table aside)");
+    assert_eq!(
+        tables, 0,
+        "not migrated, not even diesel's bookkeeping table"
+    );
 }
 
 /// `audit verify` walks the chain the server wrote: 0 and the head while it is intact,

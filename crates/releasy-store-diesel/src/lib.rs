@@ -12,6 +12,7 @@
 
 mod change_feed;
 mod error;
+mod migration_state;
 mod pool_stats;
 mod pooled;
 mod postgres;
@@ -191,8 +192,9 @@ impl Database {
     }
 
     /// The versions of the migrations not applied yet, oldest first, for commands
-    /// that must not change the schema: it applies none (diesel creates its own
-    /// bookkeeping table, empty, in a database that has none).
+    /// that must not change the database: it reads diesel's bookkeeping table (all are
+    /// pending when there is none) and writes nothing, so it works for a read-only
+    /// role and on a hot standby.
     ///
     /// # Errors
     /// [`SetupError::Migration`] when the database cannot be reached or read.

@@ -69,6 +69,66 @@ async fn postgres_migrations_revert_and_reapply() {
     round_trip(&DatabaseUrl::Postgres(postgres.url().to_owned())).await;
 }
 
+/// Listing the pending migrations writes nothing: not even diesel's bookkeeping table
+/// in a database without one, and it works where writing is refused (a read-only
+/// role, a hot standby), as the commands that only read must (`audit verify`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_pending_migrations_are_read_without_writing() {
+    use diesel_async::{AsyncConnection as _, AsyncPgConnection, SimpleAsyncConnection as _};
+
+    let postgres = TestPostgres::create().await;
+    let url = DatabaseUrl::Postgres(postgres.url().to_owned());
+    let fresh = Database::open(&url, 2).expect("the pool is built");
+    let pending = fresh
+        .pending_migrations()
+        .await
+        .expect("read on an empty database");
+    assert!(
+        pending.len() > 10,
+        "every migration is pending: {pending:?}"
+    );
+    assert!(
+        pending.windows(2).all(|pair| pair[0] < pair[1]),
+        "oldest first"
+    );
+    let mut conn = AsyncPgConnection::establish(postgres.url())
+        .await
+        .expect("a connection");
+    let found = diesel::sql_query(
+        "DO $$ BEGIN IF to_regclass('__diesel_schema_migrations') IS NOT NULL \
+         THEN RAISE EXCEPTION 'created'; END IF; END $$",
+    );
+    diesel_async::RunQueryDsl::execute(found, &mut conn)
+        .await
+        .expect("no bookkeeping table was created");
+
+    fresh.migrate().await.expect("migrate");
+    conn.batch_execute(&format!(
+        "ALTER DATABASE \"{}\" SET default_transaction_read_only = on",
+        postgres.name()
+    ))
+    .await
+    .expect("make the database read-only");
+    let read_only = Database::open(&url, 2).expect("the pool is built");
+    assert_eq!(
+        read_only
+            .pending_migrations()
+            .await
+            .expect("read on a read-only database"),
+        Vec::<String>::new()
+    );
+    releasy_domain::audit::AuditService::new(read_only.repositories().audit)
+        .verify()
+        .await
+        .expect("the audit chain is walked on a read-only database");
+    conn.batch_execute(&format!(
+        "ALTER DATABASE \"{}\" SET default_transaction_read_only = off",
+        postgres.name()
+    ))
+    .await
+    .expect("writable again, for the database's removal");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_concurrent_migrations_all_succeed() {
     let postgres = TestPostgres::create().await;

@@ -21,6 +21,7 @@ use releasy_domain::ports::RepoError;
 
 use self::connector::PgConnector;
 use crate::error::{SetupError, pool_error};
+use crate::migration_state::{AppliedVersion, BOOKKEEPING_TABLE, unapplied};
 use crate::pool_stats::{PoolStats, PoolWaits};
 use crate::repos::linked_batch::{KnownHead, LinkedBatches};
 
@@ -137,9 +138,19 @@ impl PgStore {
     pub async fn pending_migrations(&self) -> Result<Vec<String>, SetupError> {
         let mut conn = self.migration_connection().await?;
         tokio::task::spawn_blocking(move || -> Result<Vec<String>, SetupError> {
-            conn.pending_migrations(MIGRATIONS)
-                .map(|pending| pending.iter().map(|m| m.name().to_string()).collect())
-                .map_err(SetupError::migration)
+            let present = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "to_regclass('{BOOKKEEPING_TABLE}') IS NOT NULL"
+            )))
+            .get_result::<bool>(&mut conn)
+            .map_err(SetupError::migration)?;
+            let applied = if present {
+                diesel::sql_query(format!("SELECT version FROM {BOOKKEEPING_TABLE}"))
+                    .load::<AppliedVersion>(&mut conn)
+                    .map_err(SetupError::migration)?
+            } else {
+                Vec::new()
+            };
+            unapplied::<diesel::pg::Pg>(&MIGRATIONS, &applied).map_err(SetupError::migration)
         })
         .await
         .map_err(SetupError::migration)?

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use deadpool::managed::Pool;
+use diesel::RunQueryDsl as _;
 use diesel::SqliteConnection;
 use diesel::connection::SimpleConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -27,6 +28,7 @@ pub use lock_wait::MIGRATION_LOCK_WAIT;
 pub(crate) use lock_wait::while_locked;
 
 use crate::error::{SetupError, pool_error};
+use crate::migration_state::{AppliedVersion, BOOKKEEPING_TABLE, unapplied};
 use crate::pool_stats::{PoolStats, PoolWaits};
 use cancel_safe::Manager;
 
@@ -160,8 +162,17 @@ impl SqliteStore {
     /// [`SetupError::Migration`] when the database cannot be read.
     pub async fn pending_migrations(&self) -> Result<Vec<String>, SetupError> {
         self.with_sync_connection(|conn| {
-            conn.pending_migrations(MIGRATIONS)
-                .map(|pending| pending.iter().map(|m| m.name().to_string()).collect())
+            let present = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{BOOKKEEPING_TABLE}')"
+            )))
+            .get_result::<bool>(conn)?;
+            let applied = if present {
+                diesel::sql_query(format!("SELECT version FROM {BOOKKEEPING_TABLE}"))
+                    .load::<AppliedVersion>(conn)?
+            } else {
+                Vec::new()
+            };
+            unapplied::<diesel::sqlite::Sqlite>(&MIGRATIONS, &applied)
         })
         .await
     }
