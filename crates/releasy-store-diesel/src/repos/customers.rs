@@ -9,6 +9,8 @@ use releasy_domain::pagination::{Cursor, CursorPage, PageLimit, PageStart};
 use releasy_domain::ports::{ChangeEvents, CustomerRepository, RepoError};
 use releasy_domain::{CustomerId, Timestamp};
 
+use diesel::sql_types::{Nullable, Text};
+
 use super::{Backend, Store, append_audit, customer_for_update, fold_case};
 use crate::error::query_error;
 use crate::repos::like_contains;
@@ -54,14 +56,18 @@ impl CustomerRepository for Store {
             query = query.filter(dsl::id.eq(id.to_string()));
         }
         if let Some(name) = &filter.name_contains {
+            // Both sides folded by the database's one function: Rust's and
+            // PostgreSQL's folds differ (a final sigma, a `C` locale's ASCII only).
             query = query.filter(
                 fold_case(dsl::name.nullable())
-                    .like(like_contains(name))
+                    .like(fold_case(like_contains(name).into_sql::<Nullable<Text>>()))
                     .escape('\\'),
             );
         }
         if let Some(plan) = &filter.plan {
-            query = query.filter(fold_case(dsl::plan).eq(plan.to_lowercase()));
+            query = query.filter(
+                fold_case(dsl::plan).eq(fold_case(plan.clone().into_sql::<Nullable<Text>>())),
+            );
         }
         match start {
             PageStart::Offset(offset) => {

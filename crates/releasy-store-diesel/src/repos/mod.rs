@@ -72,12 +72,13 @@ diesel::define_sql_function! {
 /// not prove it from a bound event.
 pub(crate) const NOT_KEY_AUTH: &str = "event <> 'api_key.auth'";
 
-/// Escapes `%`, `_` and `\` so user text matches literally inside a `LIKE` pattern;
-/// lower-cased as Rust does, to match a column folded by the backend's `fold_case`.
+/// Escapes `%`, `_` and `\` so user text matches literally inside a `LIKE` pattern.
+/// The case is left as given: the pattern is folded by the backend's `fold_case`, as
+/// the column is (the escapes are ASCII punctuation, which no fold changes).
 pub(crate) fn like_contains(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
-    for c in text.to_lowercase().chars() {
+    for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -114,6 +115,6 @@ mod tests {
 
     #[test]
     fn like_patterns_escape_wildcards() {
-        assert_eq!(super::like_contains("A_b%c\\"), "%a\\_b\\%c\\\\%");
+        assert_eq!(super::like_contains("A_b%c\\"), "%A\\_b\\%c\\\\%");
     }
 }

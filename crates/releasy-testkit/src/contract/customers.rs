@@ -205,7 +205,10 @@ pub async fn list_filters_by_name_ignoring_case(customers: Arc<dyn CustomerRepos
     let gadgets = new_customer(&format!("acme {t} gadgets"), None, T0 + 1);
     let other = new_customer(&format!("Other {t} Things"), None, T0 + 2);
     let öbb = new_customer(&format!("ÖBB {t} Århus"), None, T0 + 3);
-    for c in [&widgets, &gadgets, &other, &öbb] {
+    // Rust folds a word's last `Σ` to `ς`, PostgreSQL's `lower` to `σ`: the name and
+    // the filter must be folded alike.
+    let odysseas = new_customer(&format!("ΟΔΥΣΣΕΑΣ {t}"), None, T0 + 4);
+    for c in [&widgets, &gadgets, &other, &öbb, &odysseas] {
         store_customer(&customers, c).await;
     }
     let cases = [
@@ -214,12 +217,19 @@ pub async fn list_filters_by_name_ignoring_case(customers: Arc<dyn CustomerRepos
         (format!("ME {upper} GAD"), vec![gadgets.clone()]),
         (
             t.clone(),
-            vec![öbb.clone(), other.clone(), gadgets.clone(), widgets.clone()],
+            vec![
+                odysseas.clone(),
+                öbb.clone(),
+                other.clone(),
+                gadgets.clone(),
+                widgets.clone(),
+            ],
         ),
         (format!("{t} nothing"), vec![]),
         // Every letter folds, not only ASCII (SQLite's own `lower` folds ASCII only).
         (format!("ÖBB {t}"), vec![öbb.clone()]),
         (format!("öbb {upper} ÅRHUS"), vec![öbb.clone()]),
+        (format!("ΟΔΥΣΣΕΑΣ {t}"), vec![odysseas.clone()]),
     ];
     for (filter, expected) in cases {
         let page = list(&customers, &name_filter(&filter), 50, &offset(0)).await;
