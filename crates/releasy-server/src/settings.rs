@@ -11,7 +11,7 @@ use config::{Config, Environment, File, FileFormat};
 use releasy_domain::audit::AuditRetention;
 use releasy_domain::delivery::LedgerRetention;
 use releasy_domain::rate_limit::{RateBudget, RateBudgets, TrustedProxies};
-use releasy_storage_s3::S3Config;
+use releasy_storage_s3::{S3Config, S3ConfigError};
 use releasy_store_diesel::DatabaseUrl;
 use serde::Deserialize;
 
@@ -807,14 +807,32 @@ fn s3(
     else {
         return Ok(None);
     };
-    Ok(Some(S3Config {
+    let config = S3Config {
         bucket,
         region,
         endpoint,
         access_key,
         secret_key,
         path_style,
-    }))
+    };
+    // The store's own checks, here so that they stop startup before anything is
+    // opened. The messages name what is wrong, not the values: an endpoint may carry
+    // credentials.
+    match config.validate() {
+        Ok(()) => Ok(Some(config)),
+        Err(S3ConfigError::UnknownRegion(_)) => Err(ConfigError::new(
+            "RELEASY_ARTIFACT_REGION",
+            "is not an AWS region this server knows: set RELEASY_ARTIFACT_ENDPOINT to the store's URL to sign for another",
+        )),
+        Err(S3ConfigError::InvalidEndpoint(_)) => Err(ConfigError::new(
+            "RELEASY_ARTIFACT_ENDPOINT",
+            "must be the store's base URL, http(s)://host[:port], without a path, query or user info",
+        )),
+        Err(other) => Err(ConfigError::new(
+            "RELEASY_ARTIFACT_*",
+            format!("refused by the S3 store: {other}"),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -1017,13 +1035,40 @@ mod tests {
         }
         let s = load(&[
             ("RELEASY_ARTIFACT_BUCKET", "b"),
-            ("RELEASY_ARTIFACT_REGION", "r"),
+            ("RELEASY_ARTIFACT_REGION", "us-east-1"),
             ("RELEASY_ARTIFACT_ACCESS_KEY", "a"),
             ("RELEASY_ARTIFACT_SECRET_KEY", "s"),
             ("RELEASY_ARTIFACT_PATH_STYLE", "true"),
         ])
         .unwrap();
         assert!(s.s3.unwrap().path_style);
+    }
+
+    /// What the S3 store would refuse at startup is refused with the settings, before
+    /// the database is opened: an unknown region without an endpoint (R2's `auto`), an
+    /// endpoint with a path. The message does not show the endpoint (it may carry
+    /// credentials).
+    #[test]
+    fn storage_settings_the_store_refuses_are_configuration_errors() {
+        let s3 = |region: &str, endpoint: Option<&str>| {
+            let mut vars = vec![
+                ("RELEASY_ARTIFACT_BUCKET", "b"),
+                ("RELEASY_ARTIFACT_REGION", region),
+                ("RELEASY_ARTIFACT_ACCESS_KEY", "a"),
+                ("RELEASY_ARTIFACT_SECRET_KEY", "s"),
+            ];
+            vars.extend(endpoint.map(|e| ("RELEASY_ARTIFACT_ENDPOINT", e)));
+            load(&vars)
+        };
+        let err = s3("auto", None).unwrap_err();
+        assert_eq!(err.variable, "RELEASY_ARTIFACT_REGION");
+        let err = s3("us-east-1", Some("http://minio:9000/s3")).unwrap_err();
+        assert_eq!(err.variable, "RELEASY_ARTIFACT_ENDPOINT");
+        let err = s3("us-east-1", Some("https://user:hunter2@minio:9000")).unwrap_err();
+        assert_eq!(err.variable, "RELEASY_ARTIFACT_ENDPOINT");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(s3("auto", Some("https://account.r2.cloudflarestorage.com")).is_ok());
+        assert!(s3("eu-central-1", None).is_ok());
     }
 
     /// A misspelt variable or file key is ignored and named (the database URL's typo

@@ -1,5 +1,7 @@
 //! Connection settings for an S3-compatible bucket (the `RELEASY_ARTIFACT_*` variables).
 
+use s3::Region;
+
 /// Where artifacts are stored and how to sign requests for them.
 ///
 /// Its `Debug` hides the secret key.
@@ -36,6 +38,71 @@ impl std::fmt::Debug for S3Config {
     }
 }
 
+impl S3Config {
+    /// Checks the settings as [`S3ObjectStore::new`](crate::S3ObjectStore::new) does,
+    /// without building a client: a configuration check can refuse them before
+    /// anything is opened.
+    ///
+    /// # Errors
+    /// [`S3ConfigError::Empty`], [`S3ConfigError::UnknownRegion`] (no endpoint and a
+    /// region rust-s3 does not know) or [`S3ConfigError::InvalidEndpoint`] (not an
+    /// `http(s)://host[:port]` URL).
+    pub fn validate(&self) -> Result<(), S3ConfigError> {
+        self.checked().map(drop)
+    }
+
+    /// Where requests go: the endpoint without trailing slashes, and the region to
+    /// sign for (with the endpoint in it when one is given).
+    pub(crate) fn checked(&self) -> Result<CheckedPlace, S3ConfigError> {
+        for (name, value) in [
+            ("bucket", &self.bucket),
+            ("region", &self.region),
+            ("access_key", &self.access_key),
+            ("secret_key", &self.secret_key),
+        ] {
+            if value.trim().is_empty() {
+                return Err(S3ConfigError::Empty(name));
+            }
+        }
+        let endpoint = self.endpoint.as_deref().map(bare_endpoint).transpose()?;
+        let region = match &endpoint {
+            Some(endpoint) => Region::Custom {
+                region: self.region.clone(),
+                endpoint: endpoint.clone(),
+            },
+            None => match self.region.parse::<Region>() {
+                // rust-s3 turns an unknown name into a custom region whose endpoint is
+                // the name itself: refuse it rather than sign for a host that is not S3.
+                Ok(Region::Custom { .. }) | Err(_) => {
+                    return Err(S3ConfigError::UnknownRegion(self.region.clone()));
+                }
+                Ok(known) => known,
+            },
+        };
+        Ok(CheckedPlace { endpoint, region })
+    }
+}
+
+/// Where a checked [`S3Config`] sends its requests.
+pub(crate) struct CheckedPlace {
+    pub(crate) endpoint: Option<String>,
+    pub(crate) region: Region,
+}
+
+/// `endpoint` without trailing slashes, when it is `http(s)://host[:port]`.
+fn bare_endpoint(endpoint: &str) -> Result<String, S3ConfigError> {
+    let trimmed = endpoint.trim().trim_end_matches('/');
+    let invalid = || S3ConfigError::InvalidEndpoint(endpoint.to_owned());
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"))
+        .ok_or_else(invalid)?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        return Err(invalid());
+    }
+    Ok(trimmed.to_owned())
+}
+
 /// An [`S3Config`] that cannot be used. Messages name the setting, never its secret.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -57,6 +124,63 @@ pub enum S3ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoints_must_be_bare_http_urls() {
+        assert_eq!(
+            bare_endpoint("http://127.0.0.1:9000/").ok().as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert!(bare_endpoint("https://s3.example.com").is_ok());
+        for bad in [
+            "127.0.0.1:9000",
+            "ftp://host",
+            "http://",
+            "http://host/prefix",
+            "http://user:pw@host",
+        ] {
+            assert!(
+                matches!(bare_endpoint(bad), Err(S3ConfigError::InvalidEndpoint(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn validation_refuses_what_the_store_would() {
+        let aws = |region: &str| S3Config {
+            bucket: "artifacts".into(),
+            region: region.into(),
+            endpoint: None,
+            access_key: "AKIDEXAMPLE".into(),
+            secret_key: "secret".into(),
+            path_style: false,
+        };
+        aws("eu-west-1").validate().unwrap();
+        assert!(matches!(
+            aws("auto").validate(),
+            Err(S3ConfigError::UnknownRegion(region)) if region == "auto"
+        ));
+        let with_endpoint = |endpoint: &str| S3Config {
+            endpoint: Some(endpoint.into()),
+            ..aws("auto")
+        };
+        with_endpoint("https://account.r2.cloudflarestorage.com")
+            .validate()
+            .unwrap();
+        assert!(matches!(
+            with_endpoint("http://minio:9000/s3").validate(),
+            Err(S3ConfigError::InvalidEndpoint(_))
+        ));
+        let empty = S3Config {
+            bucket: " ".into(),
+            ..aws("eu-west-1")
+        };
+        assert!(matches!(
+            empty.validate(),
+            Err(S3ConfigError::Empty("bucket"))
+        ));
+    }
 
     #[test]
     fn debug_hides_the_secret_key() {

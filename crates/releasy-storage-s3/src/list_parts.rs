@@ -61,9 +61,16 @@ pub(crate) async fn list_parts(
             .presign_get(key, LIST_EXPIRES_SECONDS, Some(queries))
             .await
             .map_err(crate::store::store_error)?;
-        let response = client.get(url).send().await.map_err(request_error)?;
+        let response = client
+            .get(url)
+            .send()
+            .await
+            .map_err(crate::store::transport_error)?;
         let status = response.status();
-        let body = response.text().await.map_err(request_error)?;
+        let body = response
+            .text()
+            .await
+            .map_err(crate::store::transport_error)?;
         if status == reqwest::StatusCode::NOT_FOUND && !body.contains("NoSuchBucket") {
             return Ok(None);
         }
@@ -71,7 +78,9 @@ pub(crate) async fn list_parts(
             let failure = format!("ListParts answered {status}: {}", snippet(&body)).into();
             // A missing bucket is a 503 here as at a HEAD: the store is not there.
             return Err(
-                if status.is_server_error() || body.contains("NoSuchBucket") {
+                if crate::store::is_transient_status(status.as_u16())
+                    || body.contains("NoSuchBucket")
+                {
                     StoreError::Unavailable(failure)
                 } else {
                     StoreError::Internal(failure)
@@ -130,17 +139,6 @@ fn next_marker(
             refuse("continued from a part number it had passed")
         }
         (true, Some(next)) => Ok(Some(next)),
-    }
-}
-
-/// A transport failure, without the URL (it carries a signature).
-fn request_error(error: reqwest::Error) -> StoreError {
-    let unavailable = error.is_connect() || error.is_timeout() || error.is_request();
-    let error = error.without_url();
-    if unavailable {
-        StoreError::Unavailable(Box::new(error))
-    } else {
-        StoreError::Internal(Box::new(error))
     }
 }
 

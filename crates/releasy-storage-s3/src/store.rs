@@ -12,16 +12,16 @@ use releasy_domain::ports::{
     CompleteMultipartError, DeclaredObject, ObjectMeta, ObjectStore, PresignedPut, PresignedUrl,
     StoreError,
 };
+use s3::Bucket;
 use s3::command::Command;
 use s3::creds::Credentials;
 use s3::error::S3Error;
 use s3::request::Request as _;
 use s3::request::tokio_backend::ReqwestRequest;
 use s3::serde_types::Part;
-use s3::{Bucket, Region};
 use sha2::{Digest as _, Sha256};
 
-use crate::config::{S3Config, S3ConfigError};
+use crate::config::{CheckedPlace, S3Config, S3ConfigError};
 
 /// The longest validity S3 accepts for a presigned URL: seven days.
 pub const MAX_PRESIGN_EXPIRES_SECONDS: u32 = 604_800;
@@ -103,41 +103,18 @@ impl S3ObjectStore {
     /// is given, the endpoint is not an `http(s)://host[:port]` URL, or rust-s3 refuses
     /// the settings.
     pub fn new(config: S3Config) -> Result<Self, S3ConfigError> {
+        let CheckedPlace {
+            endpoint,
+            region: s3_region,
+        } = config.checked()?;
         let S3Config {
             bucket,
             region,
-            endpoint,
             access_key,
             secret_key,
             path_style,
+            ..
         } = config;
-        for (name, value) in [
-            ("bucket", &bucket),
-            ("region", &region),
-            ("access_key", &access_key),
-            ("secret_key", &secret_key),
-        ] {
-            if value.trim().is_empty() {
-                return Err(S3ConfigError::Empty(name));
-            }
-        }
-        let endpoint = endpoint.map(|e| validate_endpoint(&e)).transpose()?;
-
-        let s3_region = match &endpoint {
-            Some(endpoint) => Region::Custom {
-                region: region.clone(),
-                endpoint: endpoint.clone(),
-            },
-            None => match region.parse::<Region>() {
-                // rust-s3 turns an unknown name into a custom region whose endpoint is
-                // the name itself: refuse it rather than sign for a host that is not S3.
-                Ok(Region::Custom { .. }) | Err(_) => {
-                    return Err(S3ConfigError::UnknownRegion(region));
-                }
-                Ok(known) => known,
-            },
-        };
-
         let credentials = Credentials::new(Some(&access_key), Some(&secret_key), None, None, None)
             .map_err(|e| S3ConfigError::Client(Box::new(e)))?;
         let mut bucket = Bucket::new(&bucket, s3_region, credentials)
@@ -274,20 +251,6 @@ impl S3ObjectStore {
     }
 }
 
-/// `endpoint` without trailing slashes, when it is `http(s)://host[:port]`.
-fn validate_endpoint(endpoint: &str) -> Result<String, S3ConfigError> {
-    let trimmed = endpoint.trim().trim_end_matches('/');
-    let invalid = || S3ConfigError::InvalidEndpoint(endpoint.to_owned());
-    let rest = trimmed
-        .strip_prefix("http://")
-        .or_else(|| trimmed.strip_prefix("https://"))
-        .ok_or_else(invalid)?;
-    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
-        return Err(invalid());
-    }
-    Ok(trimmed.to_owned())
-}
-
 /// `expires_in_seconds` within what S3 accepts: at least 1 s, at most 7 days.
 fn clamp_expiry(expires_in_seconds: i64) -> u32 {
     let clamped = expires_in_seconds.clamp(1, i64::from(MAX_PRESIGN_EXPIRES_SECONDS));
@@ -315,32 +278,54 @@ fn attachment_disposition(key: &ObjectKey) -> String {
 }
 
 /// Sorts a rust-s3 failure into the port's two kinds: unavailable is what may pass
-/// (the store unreachable or cut off midway, a server error S3 says to retry, a bucket
-/// missing while it is moved), internal the rest (501 among them). Request errors lose
-/// their URL (the object's address), and no error carries a signature or credential.
+/// (the store unreachable or cut off midway, an answer S3 says to retry, a bucket
+/// missing while it is moved), internal the rest. Request errors lose their URL (the
+/// object's address), and no error carries a signature or credential.
 pub(crate) fn store_error(error: S3Error) -> StoreError {
     match error {
-        S3Error::Reqwest(e) => {
-            let unavailable = e.is_connect()
-                || e.is_timeout()
-                || e.is_request()
-                // A body cut off midway: the connection reset, or closed early.
-                || e.is_body()
-                || e.is_decode();
-            let e = e.without_url();
-            if unavailable {
-                StoreError::Unavailable(Box::new(e))
-            } else {
-                StoreError::Internal(Box::new(e))
-            }
+        S3Error::Reqwest(e) => transport_error(e),
+        S3Error::HttpFailWithBody(status, _) if is_transient_status(status) => {
+            StoreError::Unavailable(Box::new(error))
         }
-        // `InternalError` and `SlowDown` among them: S3 asks clients to retry. (Not 501
-        // and the like: a store lacking a feature lacks it on every retry.)
-        S3Error::HttpFailWithBody(500 | 502..=504, _) => StoreError::Unavailable(Box::new(error)),
+        // S3 may answer a completion `200 OK` with an error document when it failed
+        // after the headers went out; rust-s3 reports that as a 200 failure.
+        S3Error::HttpFailWithBody(200, ref body)
+            if matches!(
+                s3_error_code(body),
+                "InternalError" | "SlowDown" | "RequestTimeout" | "ServiceUnavailable"
+            ) =>
+        {
+            StoreError::Unavailable(Box::new(error))
+        }
         S3Error::HttpFailWithBody(404, ref body) if body.contains("NoSuchBucket") => {
             StoreError::Unavailable(Box::new(error))
         }
         other => StoreError::Internal(Box::new(other)),
+    }
+}
+
+/// Whether an HTTP status from the store asks to try again: 500 (`InternalError`), 503
+/// (`SlowDown`), 502 and 504 from a proxy in front, and 429, which R2 and Google Cloud
+/// Storage answer when they throttle. Not 501 and the like: a store lacking a feature
+/// lacks it on every retry.
+pub(crate) fn is_transient_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502..=504)
+}
+
+/// A transport failure, without its URL (which carries a signature or the object's
+/// address): unavailable when the store was unreachable, slow, or cut the answer off.
+pub(crate) fn transport_error(error: reqwest::Error) -> StoreError {
+    let unavailable = error.is_connect()
+        || error.is_timeout()
+        || error.is_request()
+        // A body cut off midway: the connection reset, or closed early.
+        || error.is_body()
+        || error.is_decode();
+    let error = error.without_url();
+    if unavailable {
+        StoreError::Unavailable(Box::new(error))
+    } else {
+        StoreError::Internal(Box::new(error))
     }
 }
 
@@ -743,30 +728,6 @@ mod tests {
             "<?xml version=\"1.0\"?><Error><Code>InvalidPart</Code><Message>m</Message></Error>";
         assert_eq!(s3_error_code(body), "InvalidPart");
         assert_eq!(s3_error_code("oops"), "the store refused the parts");
-    }
-
-    #[test]
-    fn endpoints_must_be_bare_http_urls() {
-        assert_eq!(
-            validate_endpoint("http://127.0.0.1:9000/").ok().as_deref(),
-            Some("http://127.0.0.1:9000")
-        );
-        assert!(validate_endpoint("https://s3.example.com").is_ok());
-        for bad in [
-            "127.0.0.1:9000",
-            "ftp://host",
-            "http://",
-            "http://host/prefix",
-            "http://user:pw@host",
-        ] {
-            assert!(
-                matches!(
-                    validate_endpoint(bad),
-                    Err(S3ConfigError::InvalidEndpoint(_))
-                ),
-                "{bad}"
-            );
-        }
     }
 
     #[test]

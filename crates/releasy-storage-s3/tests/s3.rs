@@ -584,6 +584,51 @@ async fn list_parts_answers_are_not_taken_for_more_than_they_say() {
     assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
 }
 
+/// Throttling (`429`, what R2 and Google Cloud Storage answer under load) is
+/// unavailable like a `503`, for any request and for `ListParts`; so is a completion
+/// answered `200 OK` with an `InternalError` document, which S3 sends when it fails
+/// after its headers went out. Unavailable is a `503` with `Retry-After` to the client,
+/// and a short wait for the verifier, not a `500`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_a_completion_failed_after_200_are_unavailable() {
+    use releasy_domain::artifact::{CompletedPart, PartNumber, UploadId};
+    use releasy_domain::ports::CompleteMultipartError;
+
+    let key = object_key("big.bin");
+    let upload = UploadId::parse("upload-1".to_owned()).unwrap();
+    let throttled = stalling_store(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    for err in [
+        throttled.delete(&key).await.unwrap_err(),
+        throttled.list_parts(&key, &upload).await.unwrap_err(),
+    ] {
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    }
+
+    let failed_after_200 = stalling_store(concat!(
+        "HTTP/1.1 200 OK\r\ncontent-length: 41\r\nconnection: close\r\n\r\n",
+        "<Error><Code>InternalError</Code></Error>",
+    ))
+    .await;
+    let parts = [CompletedPart {
+        part_number: PartNumber::parse(1).unwrap(),
+        etag: "\"a\"".to_owned(),
+    }];
+    let err = failed_after_200
+        .complete_multipart(&key, &upload, &parts)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CompleteMultipartError::Store(StoreError::Unavailable(_))
+        ),
+        "{err:?}"
+    );
+}
+
 async fn five_mebibyte_object_round_trips_intact(implementation: S3Implementation) {
     let (_server, store) = setup_on(implementation).await;
     let key = object_key("big.bin");
