@@ -19,6 +19,7 @@ mod etag;
 mod extract_errors;
 pub mod idempotency;
 pub mod json_body;
+mod no_store;
 mod origin;
 mod query_nul;
 pub mod rate_limit_headers;
@@ -123,5 +124,6 @@ pub fn app(
         .wrap(middleware::from_fn(rate_limit_headers::rate_limit_headers))
         .wrap(middleware::from_fn(request_limits::limit_requests))
         .wrap(middleware::from_fn(run_to_completion::run_to_completion))
+        .wrap(middleware::from_fn(no_store::no_store_by_default))
         .wrap(middleware::from_fn(request_log::log_requests))
 }

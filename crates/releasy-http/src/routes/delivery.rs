@@ -1,9 +1,9 @@
 //! The download ledger: `/v1/admin/downloads` (rows, a CSV export, statistics) for
 //! operators, `/v1/downloads` (their own rows) for customers.
 
-use actix_web::http::header::{Accept, CACHE_CONTROL, CONTENT_DISPOSITION, Header, Quality, VARY};
+use actix_web::http::header::{Accept, CONTENT_DISPOSITION, Header, Quality, VARY};
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use futures_util::stream;
 use releasy_domain::delivery::{
     DeliveryService, DownloadFilter, DownloadOutcome, DownloadRecord, StatsGroup, StatsQuery,
@@ -59,16 +59,9 @@ pub async fn list_downloads(
         .delivery
         .page(&filter, limit, after.as_ref())
         .await?;
-    Ok(private(&mut HttpResponse::Ok())
+    Ok(HttpResponse::Ok()
         .insert_header((VARY, "Accept"))
         .json(list_response(page.items, limit, page.next_cursor)))
-}
-
-/// `response` marked for no cache to keep: ledger rows hold client addresses, and
-/// these requests authenticate with headers of their own, which shared caches do not
-/// know to keep out.
-fn private(response: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
-    response.insert_header((CACHE_CONTROL, "no-store"))
 }
 
 /// Statistics of successful downloads (links handed out): count, distinct customers
@@ -147,7 +140,7 @@ pub async fn customer_downloads(
         .delivery
         .customer_history(caller.key.customer_id, limit, after.as_ref())
         .await?;
-    Ok(private(&mut HttpResponse::Ok()).json(list_response(page.items, limit, page.next_cursor)))
+    Ok(HttpResponse::Ok().json(list_response(page.items, limit, page.next_cursor)))
 }
 
 fn list_response(
@@ -307,7 +300,7 @@ fn csv_export(
             }
         }
     });
-    private(&mut HttpResponse::Ok())
+    HttpResponse::Ok()
         .insert_header((VARY, "Accept"))
         .content_type("text/csv; charset=utf-8")
         .insert_header((

@@ -15,6 +15,7 @@ mod address_rules;
 mod after_the_fact;
 mod artifacts;
 mod audit;
+mod caching;
 mod change_events;
 mod client_compat;
 mod client_flow;
