@@ -11,7 +11,10 @@ use crate::error::ApiError;
 /// a known path asked with another method is told so (405 with `Allow`) instead of
 /// "no route".
 #[derive(Debug, Default)]
-pub struct KnownRoutes(Vec<(ResourceDef, String)>);
+pub struct KnownRoutes(Vec<(ResourceDef, Vec<&'static str>)>);
+
+/// The methods the API routes, in the order `Allow` lists them.
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 impl KnownRoutes {
     /// The routes of `openapi`.
@@ -21,28 +24,39 @@ impl KnownRoutes {
             .paths
             .iter()
             .map(|(path, item)| {
-                let methods: Vec<&str> = [
-                    ("GET", item.get.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                ]
-                .into_iter()
-                .filter_map(|(method, present)| present.then_some(method))
-                .collect();
-                (ResourceDef::new(path.as_str()), methods.join(", "))
+                let present = [
+                    item.get.is_some(),
+                    item.post.is_some(),
+                    item.put.is_some(),
+                    item.patch.is_some(),
+                    item.delete.is_some(),
+                ];
+                let methods = METHODS
+                    .into_iter()
+                    .zip(present)
+                    .filter_map(|(method, present)| present.then_some(method))
+                    .collect();
+                (ResourceDef::new(path.as_str()), methods)
             })
             .collect();
         Self(routes)
     }
 
-    /// The `Allow` value of the route `path` matches, if any.
-    fn allowed(&self, path: &str) -> Option<&str> {
-        self.0
+    /// The `Allow` value for `path`: the methods of every route it matches (a fixed
+    /// path such as `/v1/admin/keys/revoke` also matches `/v1/admin/keys/{api_key_id}`,
+    /// whose methods reach a handler too), if it matches any.
+    fn allowed(&self, path: &str) -> Option<String> {
+        let matched: Vec<&str> = self
+            .0
             .iter()
-            .find(|(route, _)| route.is_match(path))
-            .map(|(_, methods)| methods.as_str())
+            .filter(|(route, _)| route.is_match(path))
+            .flat_map(|(_, methods)| methods.iter().copied())
+            .collect();
+        let allowed: Vec<&str> = METHODS
+            .into_iter()
+            .filter(|method| matched.contains(method))
+            .collect();
+        (!allowed.is_empty()).then(|| allowed.join(", "))
     }
 }
 
@@ -116,5 +130,45 @@ impl ApiError {
     /// The response this error renders to.
     pub fn into_response(self) -> HttpResponse {
         actix_web::ResponseError::error_response(&self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::openapi::path::{OperationBuilder, PathItem, PathsBuilder};
+    use utoipa::openapi::{HttpMethod, OpenApiBuilder};
+
+    use super::*;
+
+    fn routes(paths: &[(&str, HttpMethod)]) -> KnownRoutes {
+        let mut builder = PathsBuilder::new();
+        for (path, method) in paths {
+            builder = builder.path(
+                *path,
+                PathItem::new(method.clone(), OperationBuilder::new().build()),
+            );
+        }
+        KnownRoutes::of(&OpenApiBuilder::new().paths(builder).build())
+    }
+
+    /// A path that two routes match allows the methods of both: `PUT` on the revoke
+    /// path is told that `PATCH` (the key's edit, through `{api_key_id}`) goes there too.
+    #[test]
+    fn allow_lists_the_methods_of_every_route_a_path_matches() {
+        let known = routes(&[
+            ("/v1/admin/keys/revoke", HttpMethod::Post),
+            ("/v1/admin/keys/{api_key_id}", HttpMethod::Patch),
+            ("/v1/releases", HttpMethod::Get),
+        ]);
+        assert_eq!(
+            known.allowed("/v1/admin/keys/revoke").as_deref(),
+            Some("POST, PATCH")
+        );
+        assert_eq!(
+            known.allowed("/v1/admin/keys/5f0c").as_deref(),
+            Some("PATCH")
+        );
+        assert_eq!(known.allowed("/v1/releases").as_deref(), Some("GET"));
+        assert_eq!(known.allowed("/v1/nothing"), None);
     }
 }

@@ -1,13 +1,14 @@
 //! The rules the server enforces on every operation, stated once in the OpenAPI
 //! document after the routes registered, so generated clients and fuzzers know them:
-//! ids are UUIDs, pages hold 1 to 200 items, offsets and times are bounded, and every
-//! operation that reads the database or the artifact store can answer 503.
+//! ids are UUIDs, pages hold 1 to 200 items, offsets and times are bounded, every
+//! operation that reads the database or the artifact store can answer 503 (with
+//! `Retry-After`), and any can answer 400, 431 and 500 (those with a body 408 and 413).
 
 use releasy_domain::Timestamp;
 use releasy_domain::pagination::PageLimit;
 use utoipa::Number;
 use utoipa::openapi::content::ContentBuilder;
-use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{Object, Ref, Schema, SchemaFormat, Type};
@@ -42,8 +43,24 @@ pub fn with_enforced_rules(openapi: OpenApi) -> OpenApi {
             }
             if operation.request_body.is_some() {
                 add_too_large(operation);
+                add_error(
+                    operation,
+                    "408",
+                    "`request_timeout`: the request's body stopped arriving before its end.",
+                );
             }
             add_bad_request(operation);
+            add_error(
+                operation,
+                "431",
+                "`request_header_fields_too_large`: the request's headers are larger than the \
+                 server accepts (`RELEASY_MAX_HEADER_BYTES`).",
+            );
+            add_error(
+                operation,
+                "500",
+                "`internal_error`: the server failed; the cause is logged, never sent.",
+            );
         }
     }
     openapi
@@ -77,13 +94,29 @@ fn number(n: i64) -> Number {
     Number::Int(isize::try_from(n).unwrap_or(isize::MAX))
 }
 
-/// 503 `service_unavailable` with `Retry-After`, unless the operation states its own.
+/// 503 `service_unavailable` with `Retry-After`: a 503 the operation states keeps its
+/// description and gains the header, which every 503 carries.
 fn add_unavailable(operation: &mut Operation) {
-    operation
+    let response = operation
         .responses
         .responses
         .entry("503".to_owned())
         .or_insert_with(|| unavailable().into());
+    if let RefOr::T(response) = response {
+        response
+            .headers
+            .entry("Retry-After".to_owned())
+            .or_insert_with(|| retry_after().into());
+    }
+}
+
+/// `status` in the error shape with `description`, unless the operation states its own.
+fn add_error(operation: &mut Operation, status: &str, description: &str) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| error_response(description).into());
 }
 
 /// 400 `bad_request`, unless the operation states its own: any request can carry
@@ -134,21 +167,22 @@ fn unavailable() -> Response {
             "`service_unavailable`: the database or the artifact store cannot be reached; \
              try again after `Retry-After` seconds.",
         )
-        .header(
-            "Retry-After",
-            HeaderBuilder::new()
-                .schema(Some(Object::with_type(Type::Integer)))
-                .description(Some(format!(
-                    "Seconds to wait before trying again ({UNAVAILABLE_RETRY_AFTER_SECONDS})"
-                )))
-                .build(),
-        )
+        .header("Retry-After", retry_after())
         .content(
             "application/json",
             ContentBuilder::new()
                 .schema(Some(Ref::from_schema_name("ErrorBody")))
                 .build(),
         )
+        .build()
+}
+
+fn retry_after() -> Header {
+    HeaderBuilder::new()
+        .schema(Some(Object::with_type(Type::Integer)))
+        .description(Some(format!(
+            "Seconds to wait before trying again ({UNAVAILABLE_RETRY_AFTER_SECONDS})"
+        )))
         .build()
 }
 
@@ -251,11 +285,44 @@ mod tests {
             let operation = if post { &item.post } else { &item.get };
             operation.as_ref().unwrap().responses.responses.clone()
         };
-        assert!(responses("/v1/things", true).contains_key("413"));
-        assert!(!responses("/v1/other", false).contains_key("413"));
-        for (path, post) in [("/v1/things", true), ("/v1/other", false)] {
-            assert!(responses(path, post).contains_key("400"), "{path}");
+        for status in ["413", "408"] {
+            assert!(responses("/v1/things", true).contains_key(status));
+            assert!(!responses("/v1/other", false).contains_key(status));
         }
+        for (path, post) in [("/v1/things", true), ("/v1/other", false)] {
+            for status in ["400", "431", "500"] {
+                assert!(
+                    responses(path, post).contains_key(status),
+                    "{path} {status}"
+                );
+            }
+        }
+    }
+
+    /// A 503 an operation states itself (presign, `/ready`) keeps its description and
+    /// gains `Retry-After`, which the server sends on every 503.
+    #[test]
+    fn a_stated_503_gains_retry_after() {
+        let stated = OperationBuilder::new()
+            .response(
+                "503",
+                ResponseBuilder::new()
+                    .description("the store is down")
+                    .build(),
+            )
+            .build();
+        let openapi = with_enforced_rules(
+            OpenApiBuilder::new()
+                .paths(PathsBuilder::new().path("/ready", PathItem::new(HttpMethod::Get, stated)))
+                .build(),
+        );
+        let operation = openapi.paths.paths["/ready"].get.as_ref().unwrap();
+        let unavailable = serde_json::to_value(&operation.responses.responses["503"]).unwrap();
+        assert_eq!(unavailable["description"], "the store is down");
+        assert!(
+            unavailable["headers"]["Retry-After"].is_object(),
+            "{unavailable}"
+        );
     }
 
     #[test]

@@ -291,6 +291,8 @@ async fn other_methods_on_known_paths_are_405_with_allow(backend: Backend) {
             "GET, PATCH",
         ),
         ("POST", "/live", "GET"),
+        // The revoke path is also a key's path (`{api_key_id}`), whose edit reaches it.
+        ("PUT", "/v1/admin/keys/revoke", "POST, PATCH"),
     ] {
         let response = app
             .admin(Method::from_bytes(method.as_bytes()).unwrap(), path)
