@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use releasy_domain::artifact::ObjectKey;
+use releasy_domain::artifact::{ObjectKey, Platform};
 use releasy_domain::audit::{AuditEvent, Origin};
 use releasy_domain::memory::{FixedClock, sample_artifact};
 use releasy_domain::pagination::PageRequest;
@@ -198,13 +198,13 @@ async fn a_platform_without_files_is_answered_in_one_read() {
     let history = History::new().await;
     assert_eq!(
         history
-            .newest(|q| q.platform = Some("LINUX-x86_64".to_owned()))
+            .newest(|q| q.platform = Some(Platform::parse("LINUX-x86_64").unwrap()))
             .await,
         (Some("1.99.0".to_owned()), 1)
     );
     assert_eq!(
         history
-            .newest(|q| q.platform = Some("darwin-arm64".to_owned()))
+            .newest(|q| q.platform = Some(Platform::parse("darwin-arm64").unwrap()))
             .await,
         (None, 1)
     );

@@ -191,7 +191,9 @@ async fn latest_ends_on_a_row_without_an_order_key(db: &Database) {
         std::sync::Arc::new(FixedClock::at(Timestamp::from_unix_seconds(1_735_400_000))),
     );
     let query = NewestQuery {
-        platform: Some("windows-x86_64".to_owned()),
+        platform: Some(
+            releasy_domain::artifact::Platform::parse("windows-x86_64").expect("platform"),
+        ),
         ..NewestQuery::stable(Product::parse("stuck").expect("product"))
     };
     let found = tokio::time::timeout(

@@ -615,7 +615,9 @@ async fn a_platform_answer_follows_its_artifacts_verification() {
     }
     let newest_for_linux = || async {
         let query = NewestQuery {
-            platform: Some("linux-x86_64".to_owned()),
+            platform: Some(
+                releasy_domain::artifact::Platform::parse("linux-x86_64").expect("platform"),
+            ),
             ..NewestQuery::stable(agent.clone())
         };
         let found = services.releases.newest(ReleaseViewer::Operator, &query);

@@ -3,12 +3,14 @@
 
 use std::cmp::Ordering;
 
+use crate::ValidationError;
+use crate::artifact::Platform;
 use crate::pagination::{Offset, PageLimit, PageRequest};
 use crate::release::requirement::tighter;
 use crate::release::version_order::SEMVER_KEYS_FROM;
 use crate::release::{
     Channel, ListReleasesError, OrderKeyBound, Product, Release, ReleaseFilter, ReleaseListing,
-    ReleaseOrder, ReleasePosition, ReleaseService, ReleaseStatus, ReleaseViewer,
+    ReleaseOrder, ReleasePosition, ReleaseService, ReleaseStatus, ReleaseViewer, Version,
     VersionRequirement,
 };
 
@@ -26,8 +28,9 @@ pub struct NewestQuery {
     pub channel: Channel,
     /// Only releases with an artifact for this platform; their artifacts are narrowed to
     /// it.
-    pub platform: Option<String>,
-    /// Only versions above this one (an upgrade check's current version).
+    pub platform: Option<Platform>,
+    /// Only versions above this one (an upgrade check's current version, see
+    /// [`NewestQuery::parse_current`]).
     pub above: Option<semver::Version>,
     /// Only versions satisfying this requirement.
     pub constraint: Option<VersionRequirement>,
@@ -43,6 +46,38 @@ impl NewestQuery {
             above: None,
             constraint: None,
         }
+    }
+
+    /// The version an updater says it runs (an upgrade check's `current`): a semver
+    /// version no longer than a stored [`Version`](crate::release::Version) may be. A
+    /// longer one names no release, and unbounded text would make every answer's cache
+    /// entry as large as the request line allows.
+    ///
+    /// ```
+    /// use releasy_domain::release::NewestQuery;
+    ///
+    /// assert_eq!(NewestQuery::parse_current(" 1.4.0-rc.1 ").unwrap().to_string(), "1.4.0-rc.1");
+    /// assert!(NewestQuery::parse_current("v1.4").is_err());
+    /// assert!(NewestQuery::parse_current(&format!("1.0.0-{}", "a".repeat(200))).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`ValidationError`] on `current` when it is empty, longer than 128 characters,
+    /// or not a semver version.
+    pub fn parse_current(text: &str) -> Result<semver::Version, ValidationError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(ValidationError::new("current", "is required"));
+        }
+        if text.chars().count() > Version::MAX_CHARS {
+            return Err(ValidationError::new(
+                "current",
+                format!("must be at most {} characters", Version::MAX_CHARS),
+            ));
+        }
+        semver::Version::parse(text).map_err(|err| {
+            ValidationError::new("current", format!("is not a semver version: {err}"))
+        })
     }
 
     /// The order keys the answer can have: above `above`, and within the
@@ -91,7 +126,7 @@ impl NewestQuery {
         if let Some(platform) = &self.platform {
             // Without regard to ASCII case, as object keys (which store it in lower
             // case) and the CLI read a platform.
-            artifacts.retain(|a| a.platform.as_str().eq_ignore_ascii_case(platform));
+            artifacts.retain(|a| a.platform.as_str().eq_ignore_ascii_case(platform.as_str()));
         }
         let had_artifacts = !artifacts.is_empty();
         artifacts.retain(|a| a.verification.allows_download());
@@ -156,7 +191,7 @@ impl ReleaseService {
             exclude_yanked: true,
             order_key_min,
             order_key_max,
-            downloadable_on: query.platform.clone(),
+            downloadable_on: query.platform.as_ref().map(|p| p.as_str().to_owned()),
             order: ReleaseOrder::Version,
             ..ReleaseFilter::default()
         };

@@ -3,6 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use releasy_domain::ValidationError;
+use releasy_domain::artifact::Platform;
 use releasy_domain::release::{Channel, NewestQuery, Product, ReleaseListing, VersionRequirement};
 
 use crate::auth::OperatorOrCustomer;
@@ -40,7 +41,7 @@ pub async fn latest_release(
     let query = after_caller(query)?;
     let newest = NewestQuery {
         channel: channel(query.channel.as_ref())?,
-        platform: non_empty(query.platform.as_ref()).map(str::to_owned),
+        platform: platform(query.platform.as_ref())?,
         ..NewestQuery::stable(product(query.product.as_ref())?)
     };
     let found = state
@@ -62,7 +63,7 @@ pub async fn latest_release(
         (status = 200, body = UpgradeResponse),
         (status = 204, description = "No allowed release is above `current`"),
         (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, body = ErrorBody, description = "current or constraint does not parse"),
+        (status = 400, body = ErrorBody, description = "current, constraint, channel or platform does not parse"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     ),
     security(("admin_key" = []), ("operator_jwt" = []), ("api_key" = []))
@@ -78,12 +79,10 @@ pub async fn upgrade_check(
     let product = product(query.product.as_ref())?;
     let current_text = non_empty(query.current.as_ref())
         .ok_or_else(|| ValidationError::new("current", "is required"))?;
-    let current = releasy_domain::semver::Version::parse(current_text).map_err(|err| {
-        ValidationError::new("current", format!("is not a semver version: {err}"))
-    })?;
+    let current = NewestQuery::parse_current(current_text)?;
     let newest = NewestQuery {
         channel: channel(query.channel.as_ref())?,
-        platform: non_empty(query.platform.as_ref()).map(str::to_owned),
+        platform: platform(query.platform.as_ref())?,
         above: Some(current),
         constraint: non_empty(query.constraint.as_ref())
             .map(|text| VersionRequirement::parse("constraint", text))
@@ -113,6 +112,12 @@ pub async fn upgrade_check(
 fn product(value: Option<&String>) -> Result<Product, ValidationError> {
     let name = non_empty(value).ok_or_else(|| ValidationError::new("product", "is required"))?;
     Product::parse(name)
+}
+
+/// The platform asked for: a platform as an artifact can have one (at most 64
+/// characters), or a 400 naming `platform`.
+fn platform(value: Option<&String>) -> Result<Option<Platform>, ValidationError> {
+    non_empty(value).map(Platform::parse).transpose()
 }
 
 fn channel(value: Option<&String>) -> Result<Channel, ValidationError> {
