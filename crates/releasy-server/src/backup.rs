@@ -26,9 +26,6 @@ pub enum BackupCommandError {
     /// The copy ran on a blocking thread that was lost.
     #[error("the backup's thread failed")]
     Thread(#[from] tokio::task::JoinError),
-    /// The report could not be written.
-    #[error("output")]
-    Output(#[from] std::io::Error),
     /// A signal stopped the copy; what it had written was removed.
     #[error("stopped by {}; the partial copy was removed", .0.name())]
     Stopped(StopSignal),
@@ -105,7 +102,7 @@ pub async fn run(
             }
         }
     };
-    writeln!(
+    let written = writeln!(
         out,
         "backed up {} to {}: {} pages, {} bytes, integrity ok, in {:.1} s",
         source.display(),
@@ -113,7 +110,16 @@ pub async fn run(
         report.pages,
         report.bytes,
         started.elapsed().as_secs_f64()
-    )?;
+    );
+    // The copy is in place: a report nobody can read (standard output closed or on a
+    // full disk) does not undo it, and failing would say nothing is at the destination.
+    if let Err(error) = written {
+        tracing::warn!(
+            destination = %destination.display(),
+            error = %error,
+            "the backup is complete, but its report could not be written"
+        );
+    }
     Ok(report)
 }
 

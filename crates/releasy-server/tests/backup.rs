@@ -210,6 +210,20 @@ async fn a_backup_never_overwrites_and_refuses_what_it_cannot_copy() {
     .unwrap();
     assert_eq!(postgres.status.code(), Some(2), "{}", text(&postgres));
     assert!(text(&postgres).contains("pg_dump"));
+
+    // A report that cannot be written (standard output on a full disk) leaves the
+    // backup in place and says so: exit 1 would tell the script nothing is there.
+    let unreported = backup_command(cwd.path(), &database, "unreported.db")
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert!(unreported.status.success(), "{}", text(&unreported));
+    assert!(
+        text(&unreported).contains("the backup is complete, but its report could not be written"),
+        "{}",
+        text(&unreported)
+    );
+    assert!(cwd.path().join("unreported.db").is_file());
 }
 
 /// A backup stopped by a signal (Ctrl-C, `timeout`, systemd) removes its partial copy:
