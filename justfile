@@ -1,4 +1,4 @@
-# Releasy developer commands. `just` is optional: each recipe is one plain command.
+# Releasy developer commands. `just` is optional: each recipe is the plain commands it lists.
 
 # Run the server on the embedded default (SQLite and local files in ./releasy-data).
 run:
@@ -13,10 +13,11 @@ test:
 fuzz-api:
     .ci/fuzz-api
 
-# Formatting and lints, as CI expects them.
+# Formatting, lints and the API documentation, as CI checks them.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 # Format the code.
 fmt:

@@ -668,6 +668,11 @@ fn the_debian_package_installs_what_its_unit_starts() {
     assert_eq!(service["UMask"], "0027");
     assert_eq!(service["StateDirectoryMode"], "0750");
     assert_eq!(service["RestartPreventExitStatus"], "2");
+    // Each connection holds a file descriptor: the unit allows the default connection
+    // limit and the files being sent beside it.
+    let defaults = releasy_server::settings::Settings::load(None, Some(HashMap::new())).unwrap();
+    let files: usize = service["LimitNOFILE"].parse().unwrap();
+    assert!(files >= 2 * defaults.max_connections, "LimitNOFILE {files}");
     let exec_start: Vec<&str> = service["ExecStart"].split_whitespace().collect();
     assert_eq!(exec_start[0], "/usr/bin/releasy-server");
     installed("usr/bin/releasy-server");
