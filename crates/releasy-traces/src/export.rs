@@ -54,6 +54,48 @@ pub fn traces_url(endpoint: &str) -> String {
     }
 }
 
+/// `endpoint` without the user and password it may carry (`https://user:pass@host`),
+/// and those as the `Authorization: Basic` value to send instead: a URL's credentials
+/// are not sent by the HTTP client, and the exporter logs the URL of a failed export.
+///
+/// ```
+/// use releasy_traces::split_credentials;
+///
+/// assert_eq!(
+///     split_credentials("https://ci:s%40cret@otel.example.com/"),
+///     ("https://otel.example.com/".to_owned(), Some("Basic Y2k6c0BjcmV0".to_owned()))
+/// );
+/// assert_eq!(split_credentials("http://collector:4318"), ("http://collector:4318".to_owned(), None));
+/// ```
+pub fn split_credentials(endpoint: &str) -> (String, Option<String>) {
+    use base64::Engine as _;
+
+    let Ok(mut url) = reqwest::Url::parse(endpoint) else {
+        return (endpoint.to_owned(), None);
+    };
+    if url.username().is_empty() && url.password().is_none() {
+        return (endpoint.to_owned(), None);
+    }
+    let decoded = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let credentials = format!(
+        "{}:{}",
+        decoded(url.username()),
+        decoded(url.password().unwrap_or_default())
+    );
+    // Both setters refuse only URLs that cannot have a host, which `url` has.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    let authorization = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    );
+    (url.to_string(), Some(authorization))
+}
+
 /// Spans sent, in batches, to an OTLP/HTTP endpoint.
 #[derive(Debug)]
 pub struct TraceExport {
@@ -71,11 +113,18 @@ impl TraceExport {
     pub fn start(endpoint: &str, version: &'static str) -> Result<Self, TraceExportError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(TraceExportError::NoRuntime)?;
         let client = ReqwestOnTokio::new(runtime, EXPORT_TIMEOUT)?;
+        let (endpoint, authorization) = split_credentials(endpoint);
         let exporter = SpanExporter::builder()
             .with_http()
             .with_http_client(client)
             .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(traces_url(endpoint))
+            .with_endpoint(traces_url(&endpoint))
+            .with_headers(
+                authorization
+                    .map(|value| ("authorization".to_owned(), value))
+                    .into_iter()
+                    .collect(),
+            )
             .with_timeout(EXPORT_TIMEOUT)
             .build()
             .map_err(TraceExportError::Build)?;

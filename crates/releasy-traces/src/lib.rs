@@ -26,5 +26,5 @@ mod object_store;
 #[cfg(feature = "test-collector")]
 pub mod test_collector;
 
-pub use export::{TraceExport, TraceExportError, traces_url};
+pub use export::{TraceExport, TraceExportError, split_credentials, traces_url};
 pub use object_store::SpanPerCall;

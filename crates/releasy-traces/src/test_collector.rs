@@ -23,6 +23,8 @@ pub use opentelemetry_proto::tonic as proto;
 #[derive(Clone, Debug)]
 pub struct ReceivedExport {
     pub content_type: String,
+    /// The `Authorization` header, if sent.
+    pub authorization: Option<String>,
     pub body: web::Bytes,
 }
 
@@ -61,13 +63,20 @@ impl TestCollector {
                 web::post().to(move |request: HttpRequest, body: web::Bytes| {
                     let stored = stored.clone();
                     async move {
-                        let content_type = request
-                            .headers()
-                            .get("content-type")
-                            .and_then(|value| value.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned();
-                        lock(&stored).push(ReceivedExport { content_type, body });
+                        let header = |name: &str| {
+                            request
+                                .headers()
+                                .get(name)
+                                .and_then(|value| value.to_str().ok())
+                                .map(str::to_owned)
+                        };
+                        let content_type = header("content-type").unwrap_or_default();
+                        let authorization = header("authorization");
+                        lock(&stored).push(ReceivedExport {
+                            content_type,
+                            authorization,
+                            body,
+                        });
                         HttpResponse::Ok()
                             .content_type("application/x-protobuf")
                             .finish()

@@ -138,3 +138,28 @@ async fn an_unreachable_collector_fails_no_call_and_shutdown_stays_bounded() {
         "shutdown gives up within its bound"
     );
 }
+
+/// A user and password in the endpoint reach the collector as `Authorization: Basic`
+/// (an HTTP client sends no credentials from a URL), and the URL it is sent to has
+/// none, so a failed export's log cannot show them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_the_endpoint_are_sent_as_basic_authorization() {
+    let collector = TestCollector::start();
+    let endpoint = collector
+        .url()
+        .replacen("http://", "http://ci:s%40cret@", 1);
+    let export = TraceExport::start(&endpoint, "9.9.9").unwrap();
+    let subscriber = tracing_subscriber::registry().with(export.layer());
+    let guard = tracing::subscriber::set_default(subscriber);
+    tracing::info_span!(target: "releasy_traces", "one span").in_scope(|| {});
+    drop(guard);
+    export.shutdown().await;
+
+    collector.stop().await;
+    let exports = collector.exports();
+    assert!(!exports.is_empty(), "the span was sent");
+    for export in exports {
+        // base64 of `ci:s@cret`
+        assert_eq!(export.authorization.as_deref(), Some("Basic Y2k6c0BjcmV0"));
+    }
+}
