@@ -6,7 +6,8 @@
 //! timeout has to guess whether a slow upload is still alive.
 //!
 //! Uploads in parts live in their own directories and are recorded in the database;
-//! they are swept with their record, not here.
+//! they are swept with their record, not here, except a directory without its
+//! description (a start that crashed before writing it), which no record names.
 
 use std::fs::TryLockError;
 use std::path::Path;
@@ -20,10 +21,17 @@ use crate::multipart;
 /// directory over a network file system.
 pub(crate) const UNLOCKED_GRACE: Duration = Duration::from_secs(15);
 
+/// An upload directory without its description is left alone this long: a start
+/// describes its directory within milliseconds, but instances sharing the directory over
+/// a network file system may see each other's clocks (and the server's) well apart,
+/// and nothing locks a directory. A crash's litter can wait.
+pub(crate) const UNDESCRIBED_GRACE: Duration = Duration::from_secs(600);
+
 /// What a sweep of `.uploads/` removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct AbandonedUploads {
-    /// Temporary files removed.
+    /// Temporary files removed, and directories of uploads in parts whose start
+    /// crashed before describing them.
     pub files: u64,
     /// Their bytes.
     pub bytes: u64,
@@ -38,10 +46,18 @@ pub(crate) fn remove(uploads: &Path, now: SystemTime) -> AbandonedUploads {
         return removed;
     };
     for entry in entries.flatten() {
+        let path = entry.path();
         if multipart::is_upload_dir(&entry.file_name().to_string_lossy()) {
+            if changed_before(&path, now, UNDESCRIBED_GRACE) && multipart::is_undescribed(&path) {
+                match multipart::remove(&path) {
+                    Ok(()) => removed.files += 1,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not remove an upload that never started");
+                    }
+                }
+            }
             continue;
         }
-        let path = entry.path();
         // Opened for writing: over NFS an exclusive lock needs a writable descriptor.
         let Ok(file) = std::fs::OpenOptions::new()
             .read(true)
@@ -53,12 +69,7 @@ pub(crate) fn remove(uploads: &Path, now: SystemTime) -> AbandonedUploads {
         let Ok(metadata) = file.metadata() else {
             continue;
         };
-        let settled = metadata
-            .modified()
-            .ok()
-            .and_then(|modified| now.duration_since(modified).ok())
-            .is_some_and(|age| age >= UNLOCKED_GRACE);
-        if !metadata.is_file() || !settled {
+        if !metadata.is_file() || !modified_before(&metadata, now, UNLOCKED_GRACE) {
             continue;
         }
         match file.try_lock() {
@@ -82,9 +93,24 @@ pub(crate) fn remove(uploads: &Path, now: SystemTime) -> AbandonedUploads {
     removed
 }
 
+/// Whether `metadata`'s last change is at least `grace` before `now`.
+fn modified_before(metadata: &std::fs::Metadata, now: SystemTime, grace: Duration) -> bool {
+    metadata
+        .modified()
+        .ok()
+        .and_then(|modified| now.duration_since(modified).ok())
+        .is_some_and(|age| age >= grace)
+}
+
+/// Whether `path` was last changed at least `grace` before `now`.
+fn changed_before(path: &Path, now: SystemTime, grace: Duration) -> bool {
+    std::fs::metadata(path).is_ok_and(|metadata| modified_before(&metadata, now, grace))
+}
+
 #[cfg(test)]
 mod tests {
     use std::fs::File;
+    use std::path::PathBuf;
 
     use super::*;
 
@@ -144,15 +170,45 @@ mod tests {
         assert_eq!(remove(dir.path(), later).files, 1);
     }
 
+    fn aged_upload_dir(uploads: &Path, name: &str, description: Option<&str>) -> PathBuf {
+        assert!(multipart::is_upload_dir(name));
+        let upload = uploads.join(name);
+        std::fs::create_dir(&upload).unwrap();
+        drop(written_ago(&upload.join("data"), Duration::from_secs(3600)));
+        if let Some(description) = description {
+            std::fs::write(upload.join("upload"), description).unwrap();
+        }
+        File::open(&upload)
+            .unwrap()
+            .set_modified(SystemTime::now() - Duration::from_secs(3600))
+            .unwrap();
+        upload
+    }
+
     #[test]
     fn upload_directories_are_left_to_their_records() {
         let dir = tempfile::tempdir().unwrap();
-        let name = "parts-0b5c7d2e";
-        assert!(multipart::is_upload_dir(name));
-        let upload = dir.path().join(name);
-        std::fs::create_dir(&upload).unwrap();
-        drop(written_ago(&upload.join("data"), Duration::from_secs(3600)));
+        let upload = aged_upload_dir(
+            dir.path(),
+            "parts-0b5c7d2e",
+            Some("releases/app/1.0.0/linux/x/app.tgz\n5242880\n"),
+        );
         assert_eq!(remove(dir.path(), SystemTime::now()).files, 0);
         assert!(upload.join("data").exists());
+    }
+
+    /// A start that crashed before writing the description leaves a directory no record
+    /// names and no abort can find: swept once past its grace (an hour old here), never
+    /// before.
+    #[test]
+    fn an_upload_directory_without_its_description_is_swept_after_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = aged_upload_dir(dir.path(), "parts-0b5c7d2e", None);
+        let empty = aged_upload_dir(dir.path(), "parts-1c6d8e3f", Some(""));
+        let fresh = dir.path().join("parts-2d7e9f40");
+        std::fs::create_dir(&fresh).unwrap();
+        assert_eq!(remove(dir.path(), SystemTime::now()).files, 2);
+        assert!(!missing.exists() && !empty.exists());
+        assert!(fresh.exists(), "a start may still be writing it");
     }
 }

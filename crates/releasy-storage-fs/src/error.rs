@@ -55,8 +55,8 @@ impl FsStoreError {
 
 impl FsStoreError {
     /// Whether the store cannot take the request now but may later (a full or
-    /// read-only disk, a quota, a busy or slow device, no thread to run it on), rather
-    /// than failing for a reason of its own.
+    /// read-only disk, a quota, a busy or slow device, no memory or file descriptor to
+    /// spare, no thread to run it on), rather than failing for a reason of its own.
     pub(crate) fn is_unavailable(&self) -> bool {
         use std::io::ErrorKind;
         matches!(
@@ -68,9 +68,16 @@ impl FsStoreError {
                     | ErrorKind::ResourceBusy
                     | ErrorKind::TimedOut
                     | ErrorKind::QuotaExceeded
-            )
+                    | ErrorKind::OutOfMemory
+            ) || out_of_file_descriptors(source)
         ) || matches!(self, Self::Blocking(_))
     }
+}
+
+/// `EMFILE` or `ENFILE`: the process or the system has as many files open as it may, which
+/// passes as connections and transfers end (std has no stable kind for them).
+fn out_of_file_descriptors(error: &std::io::Error) -> bool {
+    cfg!(unix) && matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 impl From<FsStoreError> for StoreError {

@@ -66,6 +66,7 @@
 #![warn(missing_docs)]
 
 mod abandoned;
+mod digest_record;
 mod error;
 mod multipart;
 mod object_path;

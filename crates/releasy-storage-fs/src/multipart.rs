@@ -68,10 +68,45 @@ pub(crate) fn start(uploads: &Path, key: &str, part_size: u64) -> Result<UploadI
     let dir = upload_dir(uploads, &id).unwrap_or_else(|| unreachable!("a simple uuid is ours"));
     std::fs::create_dir(&dir).map_err(|e| FsStoreError::io("creating", &dir, e))?;
     let description = dir.join(DESCRIPTION);
-    std::fs::File::create(dir.join(DATA)).map_err(|e| FsStoreError::io("creating", &dir, e))?;
-    std::fs::write(&description, format!("{key}\n{part_size}\n"))
-        .map_err(|e| FsStoreError::io("writing", &description, e))?;
+    let described = std::fs::File::create(dir.join(DATA))
+        .map_err(|e| FsStoreError::io("creating", &dir, e))
+        .and_then(|_| {
+            std::fs::write(&description, format!("{key}\n{part_size}\n"))
+                .map_err(|e| FsStoreError::io("writing", &description, e))
+        });
+    if let Err(err) = described {
+        // Its id is not answered, so nothing else would ever remove it.
+        if let Err(cleanup) = remove(&dir) {
+            tracing::warn!(error = %cleanup, "could not remove an upload that failed to start");
+        }
+        return Err(err);
+    }
     UploadId::parse(id).map_err(|e| FsStoreError::io("naming", dir, std::io::Error::other(e)))
+}
+
+/// The key and part size the upload directory `dir` describes, or `None` when its
+/// description is missing or unreadable as one (a start that failed or crashed).
+fn read_description(dir: &Path) -> Result<Option<(String, u64)>, FsStoreError> {
+    let description = dir.join(DESCRIPTION);
+    let text = match std::fs::read_to_string(&description) {
+        Ok(text) => text,
+        Err(e) if is_absent(&e) => return Ok(None),
+        Err(e) => return Err(FsStoreError::io("reading", description, e)),
+    };
+    let mut lines = text.lines();
+    let (Some(key), Some(part_size)) = (lines.next(), lines.next()) else {
+        return Ok(None);
+    };
+    Ok(part_size
+        .parse::<u64>()
+        .ok()
+        .map(|part_size| (key.to_owned(), part_size)))
+}
+
+/// Whether `dir` is an upload directory without a description: one whose start failed
+/// or crashed, which no record names and no abort could find by its key.
+pub(crate) fn is_undescribed(dir: &Path) -> bool {
+    matches!(read_description(dir), Ok(None)) && dir.is_dir()
 }
 
 /// The open upload `id` of `key` (stored at `object` once complete), or `None` when
@@ -85,17 +120,7 @@ pub(crate) fn open(
     let Some(dir) = upload_dir(uploads, id) else {
         return Ok(None);
     };
-    let description = dir.join(DESCRIPTION);
-    let text = match std::fs::read_to_string(&description) {
-        Ok(text) => text,
-        Err(e) if is_absent(&e) => return Ok(None),
-        Err(e) => return Err(FsStoreError::io("reading", description, e)),
-    };
-    let mut lines = text.lines();
-    let (Some(stored_key), Some(part_size)) = (lines.next(), lines.next()) else {
-        return Ok(None);
-    };
-    let Ok(part_size) = part_size.parse::<u64>() else {
+    let Some((stored_key, part_size)) = read_description(&dir)? else {
         return Ok(None);
     };
     if stored_key != key {
@@ -103,7 +128,7 @@ pub(crate) fn open(
     }
     Ok(Some(OpenUpload {
         dir,
-        key: stored_key.to_owned(),
+        key: stored_key,
         part_size,
         object,
     }))

@@ -149,6 +149,20 @@ mod tests {
             );
             assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "2");
         }
+        // As are no file descriptor or memory to spare: they pass as transfers end.
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOMEM] {
+            let failed = FsStoreError::io(
+                "opening",
+                "/data/objects/x",
+                std::io::Error::from_raw_os_error(errno),
+            );
+            let response = store_failed(&failed);
+            assert_eq!(
+                response.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{errno}"
+            );
+        }
         let response = store_failed(&io(std::io::ErrorKind::PermissionDenied));
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }

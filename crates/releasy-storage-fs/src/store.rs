@@ -18,6 +18,7 @@ use releasy_domain::ports::{
 use sha2::{Digest as _, Sha256};
 
 use crate::abandoned::{self, AbandonedUploads};
+use crate::digest_record::ObjectIdentity;
 use crate::error::FsStoreError;
 use crate::multipart::{self, Locked, Refusal};
 use crate::object_path::{self, DIGESTS_DIR, RELEASES_DIR, UPLOADS_DIR};
@@ -264,18 +265,21 @@ impl ObjectStore for FsObjectStore {
 
     /// The digest recorded when the object was received (a whole `PUT` hashes as it
     /// writes, a completed upload in parts as it joins, up to
-    /// [`FsObjectStore::with_joined_digest_max_bytes`]). `None` for an object stored
-    /// without one (larger than that, or a crash between the two steps), which is then
-    /// read.
+    /// [`FsObjectStore::with_joined_digest_max_bytes`]), if recorded for this very
+    /// file (see `digest_record`). `None` for an object stored without one (larger
+    /// than that, or a crash between the two steps), which is then read.
     async fn recorded_sha256(&self, key: &ObjectKey) -> Result<Option<Checksum>, StoreError> {
         let path = self.object_path(key)?;
         let digest_path = self.digest_path(key)?;
         let digest = blocking(move || {
-            if !path.is_file() {
-                return Ok(None);
-            }
+            let object = match std::fs::metadata(&path) {
+                Ok(metadata) if metadata.is_file() => ObjectIdentity::of(&metadata),
+                Ok(_) => return Ok(None),
+                Err(e) if is_absent(&e) => return Ok(None),
+                Err(e) => return Err(FsStoreError::io("reading the metadata of", path, e)),
+            };
             match std::fs::read_to_string(&digest_path) {
-                Ok(text) => Ok(Checksum::parse(text.trim()).ok()),
+                Ok(text) => Ok(object.recorded_in(&text)),
                 Err(e) if is_absent(&e) => Ok(None),
                 Err(e) => Err(FsStoreError::io("reading the digest at", digest_path, e)),
             }
@@ -289,17 +293,17 @@ impl ObjectStore for FsObjectStore {
         let digest_path = self.digest_path(key)?;
         let root = self.root.clone();
         blocking(move || {
-            match std::fs::remove_file(&path) {
-                Ok(()) => prune_empty_parents(&root, &path),
-                Err(e) if is_absent(&e) => {}
-                Err(e) => return Err(FsStoreError::io("removing", path, e)),
-            }
-            // The digest goes after the object: a digest without its object is never
-            // read, an object without its digest is hashed again.
+            // The digest goes first: an object without its digest is hashed again,
+            // and a digest left behind is read for no other file.
             match std::fs::remove_file(&digest_path) {
                 Ok(()) => prune_empty_parents(&root.join(DIGESTS_DIR), &digest_path),
                 Err(e) if is_absent(&e) => {}
                 Err(e) => return Err(FsStoreError::io("removing", digest_path, e)),
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => prune_empty_parents(&root, &path),
+                Err(e) if is_absent(&e) => {}
+                Err(e) => return Err(FsStoreError::io("removing", path, e)),
             }
             Ok(())
         })
@@ -406,6 +410,16 @@ impl ObjectStore for FsObjectStore {
             Err(err) => return Err(StoreError::from(err).into()),
         };
         let (file, digest) = sealed.map_err(CompleteMultipartError::PartsRejected)?;
+        let object = file
+            .metadata()
+            .map(|metadata| ObjectIdentity::of(&metadata))
+            .map_err(|e| {
+                StoreError::from(FsStoreError::io(
+                    "reading the metadata of",
+                    open.data_path(),
+                    e,
+                ))
+            })?;
         match upload::commit(file, open.data_path(), target).await {
             Ok(()) => {}
             Err(UploadError::AlreadyStored) => {
@@ -424,7 +438,7 @@ impl ObjectStore for FsObjectStore {
         // registration, whereas failing now would leave a completion that cannot be
         // made again.
         if let Some(digest) = digest
-            && let Err(err) = upload::record_digest(self, digest, digest_target).await
+            && let Err(err) = upload::record_digest(self, digest, object, digest_target).await
         {
             tracing::warn!(error = %err, "could not record the digest of a joined object; it is read through sha256 at registration");
         }
@@ -437,6 +451,17 @@ impl ObjectStore for FsObjectStore {
     async fn abort_multipart(&self, key: &ObjectKey, upload: &UploadId) -> Result<(), StoreError> {
         if let Some(open) = self.open_upload(key, upload).await? {
             blocking(move || multipart::remove(&open.dir)).await?;
+        } else if let Some(dir) = multipart::upload_dir(&self.uploads, upload.as_str()) {
+            // A directory without its description (its start failed midway) is no
+            // other key's upload: removed too, or nothing would.
+            blocking(move || {
+                if multipart::is_undescribed(&dir) {
+                    multipart::remove(&dir)
+                } else {
+                    Ok(())
+                }
+            })
+            .await?;
         }
         Ok(())
     }

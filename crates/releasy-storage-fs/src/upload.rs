@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use releasy_domain::artifact::Checksum;
 use sha2::{Digest, Sha256};
 
+use crate::digest_record::ObjectIdentity;
 use crate::error::FsStoreError;
 use crate::store::{FsObjectStore, blocking};
 use crate::write_and_hash::WriteAndHash;
@@ -82,11 +83,16 @@ pub(crate) async fn receive(
         .await?;
         let received = stream_into(file, &temp_path, payload, limit).await?;
         let digest = Checksum::from_digest(&received.hasher.finalize().into());
+        let object = received
+            .file
+            .metadata()
+            .map(|metadata| ObjectIdentity::of(&metadata))
+            .map_err(|e| FsStoreError::io("reading the metadata of", &temp_path, e))?;
         commit(received.file, temp_path.clone(), target).await?;
         // The object is stored: a digest that cannot be recorded only means it is
         // hashed again when registered (a 500 now would have the client retry into
         // "already stored").
-        if let Err(err) = record_digest(store, digest, digest_target).await {
+        if let Err(err) = record_digest(store, digest, object, digest_target).await {
             tracing::warn!(error = %err, "could not record the digest of a stored object; it is read through sha256 at registration");
         }
         tracing::info!(
@@ -167,7 +173,10 @@ async fn stream_into(
 }
 
 /// Flushes `file` to disk and links it to `target` (creating the directories) unless
-/// something is there already; the temporary name is then removed.
+/// something is there already; the link and every directory created for it are flushed
+/// too, and only then is the temporary name removed: a crash at any point leaves the
+/// bytes under one name or the other (for an upload in parts, its `data` is gone only
+/// once the object is durably in place).
 pub(crate) async fn commit(
     file: std::fs::File,
     temp_path: PathBuf,
@@ -180,8 +189,15 @@ pub(crate) async fn commit(
             FsStoreError::io("placing", &target, std::io::ErrorKind::InvalidInput.into())
         })?;
         let mut attempts = 0;
+        let mut created = Vec::new();
         loop {
             attempts += 1;
+            created.extend(
+                parent
+                    .ancestors()
+                    .take_while(|dir| !dir.exists())
+                    .map(Path::to_path_buf),
+            );
             std::fs::create_dir_all(parent).map_err(|e| FsStoreError::io("creating", parent, e))?;
             // A link, unlike a rename, never replaces what is there: of two uploads to
             // one key, exactly one is stored.
@@ -193,15 +209,11 @@ pub(crate) async fn commit(
                 Err(e) => return Err(FsStoreError::io("linking into", &target, e)),
             }
         }
+        sync_entries(parent, &created);
         remove_quietly(&temp_path);
         // Closed (and unlocked) only now that the temporary name is gone, so no sweep
         // can take it for abandoned while it is being linked.
         drop(file);
-        // Make the link itself durable; best effort, not every platform allows it.
-        #[cfg(unix)]
-        if let Err(err) = std::fs::File::open(parent).and_then(|dir| dir.sync_all()) {
-            tracing::debug!(error = %err, "could not flush the object's directory");
-        }
         Ok(true)
     })
     .await?;
@@ -212,18 +224,42 @@ pub(crate) async fn commit(
     }
 }
 
-/// Records `digest` at `target`: written beside the uploads, then renamed into place,
-/// so a reader finds a whole digest or none (and then hashes the object itself).
+/// Flushes the directory entries a placement made: the link in `parent`, and each
+/// directory in `created` in its own parent. A flush that fails is logged, not
+/// answered: the object is in place, and a retry would be refused as already stored.
+fn sync_entries(parent: &Path, created: &[PathBuf]) {
+    #[cfg(unix)]
+    {
+        let mut dirs: Vec<&Path> = std::iter::once(parent)
+            .chain(created.iter().filter_map(|dir| dir.parent()))
+            .collect();
+        dirs.sort_unstable();
+        dirs.dedup();
+        // Deepest first: an entry is durable before the one that leads to it.
+        for dir in dirs.into_iter().rev() {
+            if let Err(err) = std::fs::File::open(dir).and_then(|dir| dir.sync_all()) {
+                tracing::warn!(dir = %dir.display(), error = %err, "could not flush a directory of a stored object; a power loss may lose the object");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (parent, created);
+}
+
+/// Records `digest` of `object` at `target`: written beside the uploads, then renamed
+/// into place, so a reader finds a whole digest or none (and then hashes the object
+/// itself).
 pub(crate) async fn record_digest(
     store: &FsObjectStore,
     digest: Checksum,
+    object: ObjectIdentity,
     target: PathBuf,
 ) -> Result<(), FsStoreError> {
     let temp_path = store
         .uploads_dir()
         .join(format!("{}.sha256", uuid::Uuid::new_v4()));
     blocking(move || {
-        std::fs::write(&temp_path, digest.as_str())
+        std::fs::write(&temp_path, object.record(&digest))
             .map_err(|e| FsStoreError::io("writing", &temp_path, e))?;
         let parent = target.parent().ok_or_else(|| {
             FsStoreError::io("placing", &target, std::io::ErrorKind::InvalidInput.into())

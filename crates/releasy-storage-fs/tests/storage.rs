@@ -366,7 +366,8 @@ async fn the_sha256_is_recorded_while_receiving_and_recomputed_when_missing() {
     assert_eq!(harness.store.sha256(&key).await.unwrap(), None);
     harness.upload(&key, body).await;
     let digest_file = harness.store.root().join(".sha256").join(key.as_str());
-    assert_eq!(std::fs::read_to_string(&digest_file).unwrap(), expected);
+    let recorded = std::fs::read_to_string(&digest_file).unwrap();
+    assert!(recorded.starts_with(&format!("{expected} ")), "{recorded}");
     assert_eq!(
         harness.store.sha256(&key).await.unwrap().unwrap().as_str(),
         expected
@@ -377,6 +378,25 @@ async fn the_sha256_is_recorded_while_receiving_and_recomputed_when_missing() {
         harness.store.sha256(&key).await.unwrap().unwrap().as_str(),
         expected
     );
+    // So is one whose digest was recorded for another file (left behind by a delete
+    // that failed halfway), or recorded without naming its file.
+    let fields: Vec<&str> = recorded.split_whitespace().collect();
+    let inode: u64 = fields[1].parse().unwrap();
+    let another_file = format!(
+        "{} {} {} {}\n",
+        "0".repeat(64),
+        inode + 1,
+        fields[2],
+        fields[3]
+    );
+    for stale in [another_file, "0".repeat(64)] {
+        std::fs::write(&digest_file, &stale).unwrap();
+        assert_eq!(harness.store.recorded_sha256(&key).await.unwrap(), None);
+        assert_eq!(
+            harness.store.sha256(&key).await.unwrap().unwrap().as_str(),
+            expected
+        );
+    }
     harness.stop().await;
 }
 
@@ -1044,6 +1064,40 @@ async fn a_part_being_received_holds_off_every_instance() {
         harness.uploads_left().is_empty(),
         "{:?}",
         harness.uploads_left()
+    );
+    harness.stop().await;
+}
+
+/// An upload whose start failed after making its directory (the description never
+/// written) is removed by its abort, though no key can be read from it; an upload of
+/// another key is not.
+#[actix_web::test]
+async fn an_abort_removes_an_upload_whose_start_failed_midway() {
+    let harness = Harness::start().await;
+    let key = new_key("half-started.img");
+    let (upload, _) = harness.upload_in_parts(&key).await;
+    let dir = harness
+        .store
+        .uploads_dir()
+        .join(format!("parts-{}", upload.as_str()));
+    std::fs::remove_file(dir.join("upload")).unwrap();
+    harness.store.abort_multipart(&key, &upload).await.unwrap();
+    assert!(
+        harness.uploads_left().is_empty(),
+        "{:?}",
+        harness.uploads_left()
+    );
+
+    let (kept, _) = harness.upload_in_parts(&key).await;
+    harness
+        .store
+        .abort_multipart(&new_key("another.img"), &kept)
+        .await
+        .unwrap();
+    assert_eq!(
+        harness.uploads_left().len(),
+        1,
+        "another key's abort keeps it"
     );
     harness.stop().await;
 }
