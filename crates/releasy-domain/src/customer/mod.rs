@@ -3,5 +3,7 @@
 mod model;
 mod service;
 
-pub use model::{Customer, CustomerChanges, CustomerFilter, CustomerName, CustomerUpdate, Plan};
+pub use model::{
+    Customer, CustomerChanges, CustomerFilter, CustomerName, CustomerUpdate, Plan, fold_case,
+};
 pub use service::{CustomerError, CustomerService};

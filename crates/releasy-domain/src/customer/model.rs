@@ -61,6 +61,22 @@ impl Customer {
     }
 }
 
+/// `text` as the customer filters compare it without regard to case: each character
+/// lower-cased on its own, as PostgreSQL's `lower` does, so that a `Σ` is `σ` whatever
+/// follows it (Rust's `str::to_lowercase` makes a word's last one `ς`, and a filter
+/// ending in it would then miss the longer name it is part of).
+///
+/// ```
+/// use releasy_domain::customer::fold_case;
+///
+/// assert_eq!(fold_case("ÖBB Århus"), "öbb århus");
+/// assert_eq!(fold_case("ΟΔΥΣ"), "οδυσ");
+/// assert!(fold_case("ΟΔΥΣΣΕΑΣ").contains(&fold_case("ΟΔΥΣ")));
+/// ```
+pub fn fold_case(text: &str) -> String {
+    text.chars().flat_map(char::to_lowercase).collect()
+}
+
 /// Filters of a customer listing; `None` means "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct CustomerFilter {

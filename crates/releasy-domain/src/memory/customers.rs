@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::{InMemoryAudit, lock};
 use crate::CustomerId;
 use crate::audit::AuditEvent;
-use crate::customer::{Customer, CustomerFilter, CustomerUpdate};
+use crate::customer::{Customer, CustomerFilter, CustomerUpdate, fold_case};
 use crate::pagination::{Cursor, CursorPage, PageLimit, PageStart};
 use crate::ports::{ChangeEvents, CustomerRepository, RepoError};
 
@@ -39,11 +39,11 @@ fn matches(filter: &CustomerFilter, c: &Customer) -> bool {
         && filter
             .name_contains
             .as_ref()
-            .is_none_or(|n| c.name.as_str().to_lowercase().contains(&n.to_lowercase()))
+            .is_none_or(|n| fold_case(c.name.as_str()).contains(&fold_case(n)))
         && filter.plan.as_ref().is_none_or(|p| {
             c.plan
                 .as_ref()
-                .is_some_and(|plan| plan.as_str().to_lowercase() == p.to_lowercase())
+                .is_some_and(|plan| fold_case(plan.as_str()) == fold_case(p))
         })
 }
 

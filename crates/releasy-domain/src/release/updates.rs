@@ -48,36 +48,50 @@ impl NewestQuery {
         }
     }
 
+    /// The longest `current` or `platform` an updater's query may name: twice what a
+    /// version (128) or a platform (64) may have now, since rows an earlier server
+    /// stored may be longer, and far less than a request line may carry, since each
+    /// distinct query is an entry of the read cache.
+    pub const MAX_QUERY_CHARS: usize = 2 * Version::MAX_CHARS;
+
     /// The version an updater says it runs (an upgrade check's `current`): a semver
-    /// version no longer than a stored [`Version`](crate::release::Version) may be. A
-    /// longer one names no release, and unbounded text would make every answer's cache
-    /// entry as large as the request line allows.
+    /// version of at most [`Self::MAX_QUERY_CHARS`] characters.
     ///
     /// ```
     /// use releasy_domain::release::NewestQuery;
     ///
     /// assert_eq!(NewestQuery::parse_current(" 1.4.0-rc.1 ").unwrap().to_string(), "1.4.0-rc.1");
     /// assert!(NewestQuery::parse_current("v1.4").is_err());
-    /// assert!(NewestQuery::parse_current(&format!("1.0.0-{}", "a".repeat(200))).is_err());
+    /// assert!(NewestQuery::parse_current(&format!("1.0.0-{}", "a".repeat(300))).is_err());
     /// ```
     ///
     /// # Errors
-    /// [`ValidationError`] on `current` when it is empty, longer than 128 characters,
-    /// or not a semver version.
+    /// [`ValidationError`] on `current` when it is empty, longer than
+    /// [`Self::MAX_QUERY_CHARS`], or not a semver version.
     pub fn parse_current(text: &str) -> Result<semver::Version, ValidationError> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(ValidationError::new("current", "is required"));
-        }
-        if text.chars().count() > Version::MAX_CHARS {
-            return Err(ValidationError::new(
-                "current",
-                format!("must be at most {} characters", Version::MAX_CHARS),
-            ));
-        }
+        let text = query_text("current", text)?;
         semver::Version::parse(text).map_err(|err| {
             ValidationError::new("current", format!("is not a semver version: {err}"))
         })
+    }
+
+    /// The platform an updater asks for: one an artifact may have, or one an earlier
+    /// server stored (such rows are read as they are, see
+    /// [`Platform::read_stored`]), of at most [`Self::MAX_QUERY_CHARS`] characters.
+    ///
+    /// ```
+    /// use releasy_domain::release::NewestQuery;
+    ///
+    /// assert_eq!(NewestQuery::parse_platform(" linux-x86_64 ").unwrap().as_str(), "linux-x86_64");
+    /// assert!(NewestQuery::parse_platform(&"p".repeat(100)).is_ok());
+    /// assert!(NewestQuery::parse_platform(&"p".repeat(300)).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`ValidationError`] on `platform` when it is empty or longer than
+    /// [`Self::MAX_QUERY_CHARS`].
+    pub fn parse_platform(text: &str) -> Result<Platform, ValidationError> {
+        query_text("platform", text).map(Platform::read_stored)
     }
 
     /// The order keys the answer can have: above `above`, and within the
@@ -135,6 +149,25 @@ impl NewestQuery {
         }
         Some(listing)
     }
+}
+
+/// `text` trimmed, when it is not empty and at most [`NewestQuery::MAX_QUERY_CHARS`]
+/// characters long.
+fn query_text<'a>(field: &'static str, text: &'a str) -> Result<&'a str, ValidationError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ValidationError::new(field, "is required"));
+    }
+    if text.chars().count() > NewestQuery::MAX_QUERY_CHARS {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "must be at most {} characters",
+                NewestQuery::MAX_QUERY_CHARS
+            ),
+        ));
+    }
+    Ok(text)
 }
 
 impl ReleaseService {

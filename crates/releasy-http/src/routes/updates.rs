@@ -114,10 +114,10 @@ fn product(value: Option<&String>) -> Result<Product, ValidationError> {
     Product::parse(name)
 }
 
-/// The platform asked for: a platform as an artifact can have one (at most 64
-/// characters), or a 400 naming `platform`.
 fn platform(value: Option<&String>) -> Result<Option<Platform>, ValidationError> {
-    non_empty(value).map(Platform::parse).transpose()
+    non_empty(value)
+        .map(NewestQuery::parse_platform)
+        .transpose()
 }
 
 fn channel(value: Option<&String>) -> Result<Channel, ValidationError> {

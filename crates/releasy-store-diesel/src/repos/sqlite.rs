@@ -38,9 +38,9 @@ pub(super) const WRITES_LINK_THEIR_EVENTS: bool = true;
 pub(super) type Backend = diesel::sqlite::Sqlite;
 
 diesel::define_sql_function! {
-    /// Lower-cases text for a case-insensitive match, as Rust does: SQLite's own
-    /// `lower` folds ASCII letters only (`Ö` stays `Ö`). Every connection registers it
-    /// ([`register_fold_case`]).
+    /// Lower-cases text for a case-insensitive match, character by character as the
+    /// domain's `customer::fold_case` does: SQLite's own `lower` folds ASCII letters
+    /// only (`Ö` stays `Ö`). Every connection registers it ([`register_fold_case`]).
     #[sql_name = "releasy_fold_case"]
     fn fold_case(
         x: diesel::sql_types::Nullable<diesel::sql_types::Text>,
@@ -60,7 +60,7 @@ pub(super) const ASCII_LOWER_VALUE: (&str, &str) = ("lower(", ")");
 /// SQLite's, when it refuses the function.
 pub(crate) fn register_fold_case(conn: &mut diesel::SqliteConnection) -> QueryResult<()> {
     fold_case_utils::register_impl(conn, |text: Option<String>| {
-        text.map(|text| text.to_lowercase())
+        text.map(|text| releasy_domain::customer::fold_case(&text))
     })
 }
 
