@@ -67,3 +67,48 @@ impl ResponseError for NoStore {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::BoxBody;
+    use actix_web::middleware::from_fn;
+    use actix_web::test::{self, TestRequest};
+    use actix_web::{App, web};
+
+    use super::*;
+    use crate::error::ApiError;
+
+    /// A layer below that refuses with an error, not a response.
+    async fn refusing(
+        _req: ServiceRequest,
+        _next: Next<impl MessageBody>,
+    ) -> Result<ServiceResponse<BoxBody>, Error> {
+        Err(ApiError::bad_request("a layer below refused").into())
+    }
+
+    #[actix_web::test]
+    async fn an_error_from_a_layer_below_is_answered_with_no_store() {
+        let app = test::init_service(
+            App::new()
+                .route("/v1/thing", web::get().to(HttpResponse::Ok))
+                .route("/live", web::get().to(HttpResponse::Ok))
+                .wrap(from_fn(refusing))
+                .wrap(from_fn(no_store_by_default)),
+        )
+        .await;
+        let api = TestRequest::get().uri("/v1/thing").to_request();
+        let refused = test::try_call_service(&app, api).await.err().unwrap();
+        let response = refused.error_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers().get(CACHE_CONTROL).unwrap(), "no-store");
+        let probe = TestRequest::get().uri("/live").to_request();
+        let refused = test::try_call_service(&app, probe).await.err().unwrap();
+        assert!(
+            refused
+                .error_response()
+                .headers()
+                .get(CACHE_CONTROL)
+                .is_none()
+        );
+    }
+}

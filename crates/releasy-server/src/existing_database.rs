@@ -2,9 +2,9 @@
 //! server's, as it is. Pointed at a SQLite file that does not exist (a wrong working
 //! directory, a relative default), such a command says so instead of creating an empty
 //! database and reporting on nothing; and it never applies a migration, so a newer
-//! binary run beside a serving server does not change the schema under it. Opening it
-//! writes nothing (no migration, not even diesel's bookkeeping table), so `audit
-//! verify` works with a read-only PostgreSQL role and on a hot standby.
+//! binary run beside a serving server does not change the schema under it: it applies
+//! no migration and adds no table (not even diesel's bookkeeping table), so `audit
+//! verify` works with a read-only PostgreSQL role.
 
 use std::path::PathBuf;
 

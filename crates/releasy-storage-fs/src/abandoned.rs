@@ -33,7 +33,7 @@ pub struct AbandonedUploads {
     /// Temporary files removed, and directories of uploads in parts whose start
     /// crashed before describing them.
     pub files: u64,
-    /// Their bytes.
+    /// The temporary files' bytes (a directory's are not counted).
     pub bytes: u64,
 }
 

@@ -121,7 +121,8 @@ impl FsObjectStore {
     }
 
     /// Removes the temporary files of single-request uploads whose receiving process
-    /// died (see [`AbandonedUploads`]); the store does this when it is created, and a
+    /// died, and the directories of uploads in parts left without their description
+    /// (see [`AbandonedUploads`]); the store does this when it is created, and a
     /// server should call it periodically, since a crashed instance sharing the
     /// directory leaves them too. This does blocking file I/O.
     pub fn remove_abandoned_uploads(&self) -> AbandonedUploads {
@@ -420,7 +421,7 @@ impl ObjectStore for FsObjectStore {
                     e,
                 ))
             })?;
-        match upload::commit(file, open.data_path(), target).await {
+        match upload::commit(file, open.data_path(), self.root.clone(), target).await {
             Ok(()) => {}
             Err(UploadError::AlreadyStored) => {
                 return Err(CompleteMultipartError::PartsRejected(
@@ -452,8 +453,8 @@ impl ObjectStore for FsObjectStore {
         if let Some(open) = self.open_upload(key, upload).await? {
             blocking(move || multipart::remove(&open.dir)).await?;
         } else if let Some(dir) = multipart::upload_dir(&self.uploads, upload.as_str()) {
-            // A directory without its description (its start failed midway) is no
-            // other key's upload: removed too, or nothing would.
+            // A directory whose description is gone (a power loss right after the
+            // start, which does not sync it) is no other key's upload: it goes too.
             blocking(move || {
                 if multipart::is_undescribed(&dir) {
                     multipart::remove(&dir)

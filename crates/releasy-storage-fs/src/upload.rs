@@ -88,7 +88,13 @@ pub(crate) async fn receive(
             .metadata()
             .map(|metadata| ObjectIdentity::of(&metadata))
             .map_err(|e| FsStoreError::io("reading the metadata of", &temp_path, e))?;
-        commit(received.file, temp_path.clone(), target).await?;
+        commit(
+            received.file,
+            temp_path.clone(),
+            store.root().to_path_buf(),
+            target,
+        )
+        .await?;
         // The object is stored: a digest that cannot be recorded only means it is
         // hashed again when registered (a 500 now would have the client retry into
         // "already stored").
@@ -173,13 +179,15 @@ async fn stream_into(
 }
 
 /// Flushes `file` to disk and links it to `target` (creating the directories) unless
-/// something is there already; the link and every directory created for it are flushed
-/// too, and only then is the temporary name removed: a crash at any point leaves the
+/// something is there already; the link and every directory from `target`'s up to
+/// `root` are flushed too (another upload may have made them and not flushed them
+/// yet), and only then is the temporary name removed: a crash at any point leaves the
 /// bytes under one name or the other (for an upload in parts, its `data` is gone only
 /// once the object is durably in place).
 pub(crate) async fn commit(
     file: std::fs::File,
     temp_path: PathBuf,
+    root: PathBuf,
     target: PathBuf,
 ) -> Result<(), UploadError> {
     let placed = blocking(move || {
@@ -189,15 +197,8 @@ pub(crate) async fn commit(
             FsStoreError::io("placing", &target, std::io::ErrorKind::InvalidInput.into())
         })?;
         let mut attempts = 0;
-        let mut created = Vec::new();
         loop {
             attempts += 1;
-            created.extend(
-                parent
-                    .ancestors()
-                    .take_while(|dir| !dir.exists())
-                    .map(Path::to_path_buf),
-            );
             std::fs::create_dir_all(parent).map_err(|e| FsStoreError::io("creating", parent, e))?;
             // A link, unlike a rename, never replaces what is there: of two uploads to
             // one key, exactly one is stored.
@@ -209,7 +210,7 @@ pub(crate) async fn commit(
                 Err(e) => return Err(FsStoreError::io("linking into", &target, e)),
             }
         }
-        sync_entries(parent, &created);
+        sync_directories(parent, &root);
         remove_quietly(&temp_path);
         // Closed (and unlocked) only now that the temporary name is gone, so no sweep
         // can take it for abandoned while it is being linked.
@@ -224,26 +225,26 @@ pub(crate) async fn commit(
     }
 }
 
-/// Flushes the directory entries a placement made: the link in `parent`, and each
-/// directory in `created` in its own parent. A flush that fails is logged, not
+/// Flushes `dir` and each directory above it up to `root`, deepest first (an entry is
+/// durable before the one that leads to it). A flush that fails is logged, not
 /// answered: the object is in place, and a retry would be refused as already stored.
-fn sync_entries(parent: &Path, created: &[PathBuf]) {
-    #[cfg(unix)]
-    {
-        let mut dirs: Vec<&Path> = std::iter::once(parent)
-            .chain(created.iter().filter_map(|dir| dir.parent()))
-            .collect();
-        dirs.sort_unstable();
-        dirs.dedup();
-        // Deepest first: an entry is durable before the one that leads to it.
-        for dir in dirs.into_iter().rev() {
-            if let Err(err) = std::fs::File::open(dir).and_then(|dir| dir.sync_all()) {
+/// A file system that cannot flush a directory at all (`EINVAL` on some network and
+/// FUSE ones) is logged at `debug`, not on every upload.
+fn sync_directories(dir: &Path, root: &Path) {
+    if !cfg!(unix) {
+        return;
+    }
+    for dir in dir.ancestors().take_while(|d| d.starts_with(root)) {
+        match std::fs::File::open(dir).and_then(|dir| dir.sync_all()) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::InvalidInput => {
+                tracing::debug!(dir = %dir.display(), error = %err, "this file system does not flush directories");
+            }
+            Err(err) => {
                 tracing::warn!(dir = %dir.display(), error = %err, "could not flush a directory of a stored object; a power loss may lose the object");
             }
         }
     }
-    #[cfg(not(unix))]
-    let _ = (parent, created);
 }
 
 /// Records `digest` of `object` at `target`: written beside the uploads, then renamed

@@ -1068,11 +1068,10 @@ async fn a_part_being_received_holds_off_every_instance() {
     harness.stop().await;
 }
 
-/// An upload whose start failed after making its directory (the description never
-/// written) is removed by its abort, though no key can be read from it; an upload of
-/// another key is not.
+/// An upload whose description is gone (a power loss right after its start) is removed
+/// by its abort, though no key can be read from it; an upload of another key is not.
 #[actix_web::test]
-async fn an_abort_removes_an_upload_whose_start_failed_midway() {
+async fn an_abort_removes_an_upload_whose_description_is_gone() {
     let harness = Harness::start().await;
     let key = new_key("half-started.img");
     let (upload, _) = harness.upload_in_parts(&key).await;

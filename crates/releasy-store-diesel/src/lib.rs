@@ -194,7 +194,7 @@ impl Database {
     /// The versions of the migrations not applied yet, oldest first, for commands
     /// that must not change the database: it reads diesel's bookkeeping table (all are
     /// pending when there is none) and writes nothing, so it works for a read-only
-    /// role and on a hot standby.
+    /// role.
     ///
     /// # Errors
     /// [`SetupError::Migration`] when the database cannot be reached or read.

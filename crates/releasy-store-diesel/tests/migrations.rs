@@ -71,7 +71,8 @@ async fn postgres_migrations_revert_and_reapply() {
 
 /// Listing the pending migrations writes nothing: not even diesel's bookkeeping table
 /// in a database without one, and it works where writing is refused (a read-only
-/// role, a hot standby), as the commands that only read must (`audit verify`).
+/// database, as for a read-only role), as `audit verify`, which walks the chain there,
+/// must.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_pending_migrations_are_read_without_writing() {
     use diesel_async::{AsyncConnection as _, AsyncPgConnection, SimpleAsyncConnection as _};
@@ -103,6 +104,18 @@ async fn postgres_pending_migrations_are_read_without_writing() {
         .expect("no bookkeeping table was created");
 
     fresh.migrate().await.expect("migrate");
+    let event = releasy_domain::audit::AuditEvent::api_key_auth(
+        releasy_domain::audit::AuthReason::NotFound,
+        None,
+        None,
+        Timestamp::from_unix_seconds(1_735_312_000),
+    );
+    fresh
+        .repositories()
+        .audit
+        .record_many(&[event])
+        .await
+        .expect("an event to walk");
     conn.batch_execute(&format!(
         "ALTER DATABASE \"{}\" SET default_transaction_read_only = on",
         postgres.name()
@@ -117,10 +130,15 @@ async fn postgres_pending_migrations_are_read_without_writing() {
             .expect("read on a read-only database"),
         Vec::<String>::new()
     );
-    releasy_domain::audit::AuditService::new(read_only.repositories().audit)
+    let chain = releasy_domain::audit::AuditService::new(read_only.repositories().audit)
         .verify()
         .await
         .expect("the audit chain is walked on a read-only database");
+    assert_eq!(
+        chain.events + chain.awaiting_link,
+        1,
+        "the event is read, linked or awaiting its link"
+    );
     conn.batch_execute(&format!(
         "ALTER DATABASE \"{}\" SET default_transaction_read_only = off",
         postgres.name()

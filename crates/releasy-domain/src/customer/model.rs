@@ -62,8 +62,9 @@ impl Customer {
 }
 
 /// `text` as the customer filters compare it without regard to case: each character
-/// lower-cased on its own, as PostgreSQL's `lower` does, so that a `Σ` is `σ` whatever
-/// follows it (Rust's `str::to_lowercase` makes a word's last one `ς`, and a filter
+/// lower-cased on its own, as PostgreSQL's `lower` does under a UTF-8 libc collation
+/// (a `C` one folds ASCII only; an ICU one follows the final-sigma rule), so that a
+/// `Σ` is `σ` whatever follows it (Rust's `str::to_lowercase` makes a word's last one `ς`, and a filter
 /// ending in it would then miss the longer name it is part of).
 ///
 /// ```

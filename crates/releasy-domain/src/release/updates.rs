@@ -48,10 +48,10 @@ impl NewestQuery {
         }
     }
 
-    /// The longest `current` or `platform` an updater's query may name: twice what a
+    /// The longest `current` or `platform` an updater's query may name: more than a
     /// version (128) or a platform (64) may have now, since rows an earlier server
-    /// stored may be longer, and far less than a request line may carry, since each
-    /// distinct query is an entry of the read cache.
+    /// stored (it checked no lengths) may be longer, and far less than a request line
+    /// may carry, since each distinct query is an entry of the read cache.
     pub const MAX_QUERY_CHARS: usize = 2 * Version::MAX_CHARS;
 
     /// The version an updater says it runs (an upgrade check's `current`): a semver

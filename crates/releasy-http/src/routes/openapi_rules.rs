@@ -123,30 +123,25 @@ fn add_error(operation: &mut Operation, status: &str, description: &str) {
 /// something no operation accepts, a NUL in its query string for one
 /// (`query_nul.rs`).
 fn add_bad_request(operation: &mut Operation) {
-    operation
-        .responses
-        .responses
-        .entry("400".to_owned())
-        .or_insert_with(|| {
-            error_response("`bad_request`: the request is malformed or breaks a rule.").into()
-        });
+    add_error(
+        operation,
+        "400",
+        "`bad_request`: the request is malformed or breaks a rule.",
+    );
 }
 
 /// 413 `payload_too_large`: every JSON body has a size limit ([`crate::json_body`]).
 fn add_too_large(operation: &mut Operation) {
-    operation
-        .responses
-        .responses
-        .entry("413".to_owned())
-        .or_insert_with(|| {
-            error_response(&format!(
-                "`payload_too_large`: the body is larger than the endpoint accepts \
-                 ({} KiB; {} KiB for a release's JSON).",
-                JSON_LIMIT_BYTES / 1024,
-                RELEASE_JSON_LIMIT_BYTES / 1024
-            ))
-            .into()
-        });
+    add_error(
+        operation,
+        "413",
+        &format!(
+            "`payload_too_large`: the body is larger than the endpoint accepts \
+             ({} KiB; {} KiB for a release's JSON).",
+            JSON_LIMIT_BYTES / 1024,
+            RELEASE_JSON_LIMIT_BYTES / 1024
+        ),
+    );
 }
 
 fn error_response(description: &str) -> Response {

@@ -273,6 +273,20 @@ impl TestApp {
         }
     }
 
+    /// Whether the object at `key` is gone within 10 s: the background verifier deletes
+    /// the bytes it failed just after it stores its verdict, so a test that has seen the
+    /// verdict may still find them for a moment.
+    pub async fn object_gone_soon(&self, key: &str) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.holds_object(key).await {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        true
+    }
+
     /// The `RELEASY_*` variables the server runs with, to run the `releasy-server`
     /// binary's commands against the same database and store.
     pub fn server_env(&self) -> &HashMap<String, String> {
