@@ -411,18 +411,8 @@ impl ObjectStore for FsObjectStore {
             Err(err) => return Err(StoreError::from(err).into()),
         };
         let (file, digest) = sealed.map_err(CompleteMultipartError::PartsRejected)?;
-        let object = file
-            .metadata()
-            .map(|metadata| ObjectIdentity::of(&metadata))
-            .map_err(|e| {
-                StoreError::from(FsStoreError::io(
-                    "reading the metadata of",
-                    open.data_path(),
-                    e,
-                ))
-            })?;
-        match upload::commit(file, open.data_path(), self.root.clone(), target).await {
-            Ok(()) => {}
+        let object = match upload::commit(file, open.data_path(), self.root.clone(), target).await {
+            Ok(object) => object,
             Err(UploadError::AlreadyStored) => {
                 return Err(CompleteMultipartError::PartsRejected(
                     "an object is already stored under this key: its bytes cannot change"
@@ -434,7 +424,7 @@ impl ObjectStore for FsObjectStore {
             }
             Err(UploadError::Store(err)) => return Err(StoreError::from(err).into()),
             Err(other) => return Err(StoreError::Internal(Box::new(other)).into()),
-        }
+        };
         // The object is stored: without its digest it is only read through sha256 at
         // registration, whereas failing now would leave a completion that cannot be
         // made again.

@@ -83,12 +83,7 @@ pub(crate) async fn receive(
         .await?;
         let received = stream_into(file, &temp_path, payload, limit).await?;
         let digest = Checksum::from_digest(&received.hasher.finalize().into());
-        let object = received
-            .file
-            .metadata()
-            .map(|metadata| ObjectIdentity::of(&metadata))
-            .map_err(|e| FsStoreError::io("reading the metadata of", &temp_path, e))?;
-        commit(
+        let object = commit(
             received.file,
             temp_path.clone(),
             store.root().to_path_buf(),
@@ -183,16 +178,22 @@ async fn stream_into(
 /// `root` are flushed too (another upload may have made them and not flushed them
 /// yet), and only then is the temporary name removed: a crash at any point leaves the
 /// bytes under one name or the other (for an upload in parts, its `data` is gone only
-/// once the object is durably in place).
+/// once the object is durably in place). Returns the placed object's identity, which
+/// its recorded digest names.
 pub(crate) async fn commit(
     file: std::fs::File,
     temp_path: PathBuf,
     root: PathBuf,
     target: PathBuf,
-) -> Result<(), UploadError> {
+) -> Result<ObjectIdentity, UploadError> {
     let placed = blocking(move || {
         file.sync_all()
             .map_err(|e| FsStoreError::io("flushing", &temp_path, e))?;
+        // Taken before the link, which keeps the inode, size and last write.
+        let object = file
+            .metadata()
+            .map(|metadata| ObjectIdentity::of(&metadata))
+            .map_err(|e| FsStoreError::io("reading the metadata of", &temp_path, e))?;
         let parent = target.parent().ok_or_else(|| {
             FsStoreError::io("placing", &target, std::io::ErrorKind::InvalidInput.into())
         })?;
@@ -204,7 +205,7 @@ pub(crate) async fn commit(
             // one key, exactly one is stored.
             match std::fs::hard_link(&temp_path, &target) {
                 Ok(()) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
                 // A concurrent delete may prune the fresh directory before the link.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => {}
                 Err(e) => return Err(FsStoreError::io("linking into", &target, e)),
@@ -215,14 +216,10 @@ pub(crate) async fn commit(
         // Closed (and unlocked) only now that the temporary name is gone, so no sweep
         // can take it for abandoned while it is being linked.
         drop(file);
-        Ok(true)
+        Ok(Some(object))
     })
     .await?;
-    if placed {
-        Ok(())
-    } else {
-        Err(UploadError::AlreadyStored)
-    }
+    placed.ok_or(UploadError::AlreadyStored)
 }
 
 /// Flushes `dir` and each directory above it up to `root`, deepest first (an entry is
